@@ -1,0 +1,114 @@
+"""python -m training {train,tune,export}: train a registered network, tune its decoding, ship it.
+
+    python -m training train --data ../shared/data/train --val ../shared/data/val --run runs/effnet
+    python -m training tune --snapshot runs/effnet/snapshots/step0020000.pt --run runs/effnet
+    python -m training export --snapshot runs/effnet/snapshots/step0020000.pt --out weights/effnet_unet.pt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from training.data import DataConfig, TrainImages
+from training.trainer import Trainer, TrainConfig
+from training.validate import load_images, make_step_fn, make_validate, tune_decode, prior_weights
+from vidcolor.device import resolve_device
+from vidcolor.models import create_model, load_checkpoint, save_checkpoint
+from vidcolor.models.checkpoint import sha256_file
+
+
+def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
+    for name, field in cls.__dataclass_fields__.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(field.default), default=field.default)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    device = resolve_device(a.device)
+    if device.type == "cpu":
+        torch.set_num_threads(a.threads)
+    run = Path(a.run)
+    run.mkdir(parents=True, exist_ok=True)
+    args_path = run / "args.json"
+    if args_path.exists() and not a.force_args:
+        saved = json.loads(args_path.read_text())
+        if saved["model"] != a.model or saved["model_args"] != a.model_args or saved["head"] != a.head:
+            sys.exit(f"{run}: was started with model {saved['model']} {saved['model_args']} head {saved['head']}; "
+                     "use another --run (or --force-args)")
+    args_path.write_text(json.dumps(vars(a), indent=1))
+    dcfg = DataConfig(**{k: getattr(a, k) for k in DataConfig.__dataclass_fields__})
+    tcfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
+    data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
+    (run / "holdout.txt").write_text("\n".join(map(str, data.holdout)))
+    model = create_model(a.model, head=a.head, **json.loads(a.model_args))
+    if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
+        model.model_args["pretrained"] = False
+    weights = prior_weights(model, data, run, lam=a.lam) if a.head != "reg" else None
+    val_images = load_images([Path(d) for d in a.val]) if a.val else []
+    meta = {"work_size": a.work_size, "trained_on": [str(d) for d in a.data], "crop": a.crop, "lam": a.lam}
+    trainer = Trainer(
+        model, make_step_fn(weights, model, device, a.reg_weight), lambda s: data.batch(tcfg.seed, s, tcfg.batch_size),
+        tcfg, run, device, validate=make_validate(val_images, device, a.work_size) if val_images else None, meta=meta,
+    )
+    trainer.run()
+
+
+def cmd_tune(a: argparse.Namespace) -> None:
+    model = load_checkpoint(a.snapshot)
+    holdout = [Path(p) for p in Path(a.run, "holdout.txt").read_text().split("\n") if p]
+    best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), a.work_size,
+                       min_colour_ratio=a.min_colour_ratio, log=print)
+    print(json.dumps(best, indent=1))
+    model.set_decode(best["temperature"], best["blend"])
+    save_checkpoint(model, a.snapshot, half=True, meta={**model.checkpoint_meta, "decode_tuning": best})
+    print(f"decoding settings written into {a.snapshot}")
+
+
+def cmd_export(a: argparse.Namespace) -> None:
+    model = load_checkpoint(a.snapshot)
+    save_checkpoint(model, a.out, half=True, meta={**model.checkpoint_meta, "work_size": a.work_size})
+    manifest_path = Path(a.out).parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest[model.arch_name] = {"file": Path(a.out).name, "sha256": sha256_file(a.out)}
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"{a.out}: sha256 {manifest[model.arch_name]['sha256']}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train (or resume) a run")
+    t.add_argument("--data", nargs="+", required=True, help="training image folders")
+    t.add_argument("--val", nargs="*", default=[], help="validation folders with ground truth")
+    t.add_argument("--run", required=True, help="run folder: checkpoints, logs, snapshots")
+    t.add_argument("--model", default="effnet_unet")
+    t.add_argument("--head", default="both", choices=["reg", "cls", "both"])
+    t.add_argument("--model-args", default='{"pretrained": true}', help="JSON keyword arguments for the model")
+    t.add_argument("--lam", type=float, default=0.5, help="rebalancing: mix with uniform (1 = no rebalancing)")
+    t.add_argument("--reg-weight", type=float, default=1.0)
+    t.add_argument("--work-size", type=int, default=256, help="inference short side stored with the weights")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--force-args", action="store_true")
+    _add_dataclass_args(t, DataConfig)
+    _add_dataclass_args(t, TrainConfig)
+    u = sub.add_parser("tune", help="choose temperature and head blend on the run's held-out photos")
+    u.add_argument("--snapshot", required=True)
+    u.add_argument("--run", required=True)
+    u.add_argument("--work-size", type=int, default=256)
+    u.add_argument("--max-side", type=int, default=512)
+    u.add_argument("--min-colour-ratio", type=float, default=0.7)
+    u.add_argument("--device", default="auto")
+    e = sub.add_parser("export", help="write fp16 weights and their sha256 into a weights folder")
+    e.add_argument("--snapshot", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--work-size", type=int, default=256)
+    a = p.parse_args(argv)
+    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

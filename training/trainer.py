@@ -1,0 +1,173 @@
+"""A small trainer that knows nothing about colour: it steps an optimizer over `step_fn` losses, and
+owns checkpoints (exact resume: model, optimizer, schedule, step, RNG), the CSV log and the plot."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vidcolor.io.prefetch import prefetch
+from vidcolor.models.checkpoint import atomic_save, checkpoint_dict
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 20_000
+    batch_size: int = 24
+    lr: float = 1e-3  # decoder and head
+    encoder_lr: float = 2e-4  # a pretrained encoder is fine-tuned more gently
+    weight_decay: float = 1e-4
+    warmup: int = 200
+    min_lr_ratio: float = 0.05  # cosine decay ends at this fraction of the peak
+    ckpt_every: int = 200
+    val_every: int = 1000
+    log_every: int = 10
+    seed: int = 0
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _rng_state() -> dict:
+    # Batches come from their own (seed, step) generator; the global RNGs are saved for anything else.
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
+            "python": [int(version), list(py_state), py_gauss]}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, py_state, py_gauss = state["python"]
+    random.setstate((version, tuple(py_state), py_gauss))
+
+
+class Trainer:
+    def __init__(self, model, step_fn: Callable, batches: Callable[[int], object], cfg: TrainConfig, run_dir: Path,
+                 device: torch.device, validate: Callable | None = None, meta: dict | None = None, log=print):
+        self.model, self.step_fn, self.batches, self.cfg = model.to(device), step_fn, batches, cfg
+        self.run_dir, self.device, self.validate, self.meta, self.log = Path(run_dir), device, validate, meta or {}, log
+        self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.weight_decay)
+        self.step = 0
+        self.amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+    def _param_groups(self):
+        enc = [p for n, p in self.model.named_parameters() if n.startswith("encoder.")]
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
+        groups = [{"params": rest, "lr": self.cfg.lr, "base_lr": self.cfg.lr}]
+        if enc:
+            groups.append({"params": enc, "lr": self.cfg.encoder_lr, "base_lr": self.cfg.encoder_lr})
+        return groups
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    def save(self) -> None:
+        state = {
+            "model": checkpoint_dict(self.model, meta=self.meta),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "config": asdict(self.cfg),
+            "rng": _rng_state(),
+        }
+        atomic_save(state, self.last_path)
+
+    def resume(self) -> bool:
+        if not self.last_path.is_file():
+            return False
+        state = torch.load(self.last_path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"]["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        _set_rng_state(state["rng"])
+        self.log(f"resumed {self.last_path} at step {self.step}")
+        return True
+
+    def snapshot(self) -> Path:
+        """A model-only fp16 checkpoint per validation point, to pick the best one afterwards."""
+        path = self.run_dir / "snapshots" / f"step{self.step:07d}.pt"
+        atomic_save(checkpoint_dict(self.model, half=True, meta={**self.meta, "step": self.step}), path)
+        return path
+
+    # -- logging -------------------------------------------------------------------------------
+    def _append_csv(self, name: str, row: dict) -> None:
+        path = self.run_dir / name
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+    def plot(self) -> None:
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            self.log("matplotlib missing (train extra): no loss plot")
+            return
+        rows = list(csv.DictReader((self.run_dir / "loss.csv").open()))
+        if not rows:
+            return
+        steps = np.array([int(r["step"]) for r in rows])
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for key in (k for k in rows[0] if k.startswith("loss")):
+            y = np.array([float(r[key]) for r in rows])
+            k = min(25, len(y))
+            ax.plot(steps[k - 1:], np.convolve(y, np.ones(k) / k, mode="valid"), label=f"{key} (mean of {k})")
+        ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.legend(), ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(self.run_dir / "loss.png", dpi=100)
+        plt.close(fig)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.resume()
+        cfg = self.cfg
+        t0, seen = time.time(), 0
+        batches = prefetch((self.batches(s) for s in range(self.step, cfg.steps)), depth=3, name="batches")
+        self.model.train()
+        for batch in batches:
+            for g in self.optimizer.param_groups:
+                g["lr"] = g["base_lr"] * lr_factor(self.step, cfg)
+            with self.amp:
+                loss, parts = self.step_fn(self.model, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+            self.optimizer.step()
+            self.step += 1
+            seen += len(batch)
+            if self.step % cfg.log_every == 0:
+                rate = seen / (time.time() - t0)
+                row = {"step": self.step, "loss": float(loss.detach()), **{f"loss_{k}": v for k, v in parts.items()},
+                       "lr": self.optimizer.param_groups[0]["lr"], "images_per_s": round(rate, 2), "time": round(time.time(), 1)}
+                self._append_csv("loss.csv", row)
+                self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "time"))
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                self.save()
+                self.plot()
+            if self.validate is not None and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                snap = self.snapshot()
+                metrics = self.validate(self.model)
+                self.model.train()
+                self._append_csv("val.csv", {"step": self.step, "snapshot": snap.name, **metrics})
+                self.log(f"val step {self.step}: " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

@@ -1,0 +1,1 @@
+"""vidcolor: batch colorization of videos, photos and photo archives."""

@@ -1,0 +1,74 @@
+"""Colour maths on tensors: sRGB <-> CIELAB, L/ab scaling, and the merge of full-resolution L with ab.
+
+Everything here takes and returns (B, C, H, W) float tensors on any device. Conversion is kornia's
+(D65, 2 degree observer), so the GPU path is batched and vectorised.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from kornia.color import lab_to_rgb as _lab_to_rgb
+from kornia.color import rgb_to_lab as _rgb_to_lab
+
+L_SCALE = 100.0  # L* in [0, 100]   -> l_norm = L / L_SCALE in [0, 1]
+AB_SCALE = 110.0  # a*, b* in about [-110, 110] for sRGB -> ab_norm = ab / AB_SCALE in about [-1, 1]
+
+_RGB_TO_Y = (0.2126729, 0.7151522, 0.0721750)  # sRGB primaries, D65: the Y row of the RGB->XYZ matrix
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B, 3, H, W) L* in [0, 100], a*b* in about [-110, 110]."""
+    return _rgb_to_lab(rgb)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) CIELAB -> sRGB clipped to [0, 1]."""
+    return _lab_to_rgb(lab, clip=True)
+
+
+def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    return torch.where(c > 0.04045, ((c + 0.055) / 1.055).pow(2.4), c / 12.92)
+
+
+def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B, 1, H, W) L* in [0, 100].
+
+    L* depends on Y alone, so this skips the a*b* work of a full Lab conversion.
+    """
+    lin = _srgb_to_linear(rgb.float())
+    y = lin[:, 0:1] * _RGB_TO_Y[0] + lin[:, 1:2] * _RGB_TO_Y[1] + lin[:, 2:3] * _RGB_TO_Y[2]
+    return gray_y_to_l(y)
+
+
+def gray_y_to_l(y: torch.Tensor) -> torch.Tensor:
+    """Relative luminance Y in [0, 1] -> L* in [0, 100] (CIE 1976)."""
+    eps = 216.0 / 24389.0
+    fy = torch.where(y > eps, y.clamp_min(eps).pow(1.0 / 3.0), (24389.0 / 27.0 * y + 16.0) / 116.0)
+    return 116.0 * fy - 16.0
+
+
+def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) gray sRGB value in [0, 1] (R = G = B) -> L* in [0, 100]."""
+    return gray_y_to_l(_srgb_to_linear(gray.float()))
+
+
+def resize_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (B, 2, h, w) ab to size (H, W)."""
+    if tuple(ab.shape[-2:]) == tuple(size):
+        return ab
+    return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
+
+def merge_l_ab(l_full: torch.Tensor, ab_full: torch.Tensor) -> torch.Tensor:
+    """Join (B, 1, H, W) L* with (B, 2, H, W) a*b* (both unscaled) -> (B, 3, H, W) sRGB in [0, 1]."""
+    return lab_to_rgb(torch.cat([l_full.float(), ab_full.float()], dim=1))
+
+
+def to_uint8(rgb: torch.Tensor) -> torch.Tensor:
+    """[0, 1] float -> uint8 with rounding."""
+    return (rgb * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8)
+
+
+def chroma(lab: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) Lab -> (B, 1, H, W) CIELAB chroma sqrt(a^2 + b^2)."""
+    return torch.linalg.vector_norm(lab[:, 1:3], dim=1, keepdim=True)

@@ -1,0 +1,94 @@
+"""Colorizer: a batch of frames -> L at the network's working resolution -> ab -> full-resolution output.
+
+The network sees L resized with its aspect ratio kept (short side = work_size) and padded to a
+multiple of its size constraint; the predicted ab is cropped, brought to full resolution and joined
+with the *original* L, so luminance is never resampled.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb_to_l, to_uint8
+from vidcolor.device import autocast_dtype
+
+DEFAULT_WORK_SIZE = 256
+
+
+def working_size(h: int, w: int, work_size: int) -> tuple[int, int]:
+    """Size (h', w') with short side work_size and the aspect ratio of (h, w)."""
+    s = work_size / min(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+class Colorizer:
+    """Runs a ColorNet on a device. `colorize_l` is the core; the other methods wrap it."""
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", work_size: int | None = None, upsampler=None):
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
+        meta = getattr(model, "checkpoint_meta", {}) or {}
+        self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
+        self.upsampler = upsampler  # None: bilinear; else callable(l_full, ab_small) -> ab_full
+        self.amp_dtype = autocast_dtype(self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the weights and every setting that changes the output (for resume journals)."""
+        sha = getattr(self.model, "weights_sha256", None) or "untrained"
+        dec = self.model.decode_settings()
+        return f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def network_input(self, l_full: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L* -> (B, 1, h, w) l_norm at working resolution, replicate-padded to the size multiple."""
+        h, w = l_full.shape[-2:]
+        wh, ww = working_size(h, w, self.work_size)
+        l_small = F.interpolate(l_full.float() / L_SCALE, size=(wh, ww), mode="bilinear", align_corners=False, antialias=True)
+        m = self.model.size_multiple
+        ph, pw = math.ceil(wh / m) * m - wh, math.ceil(ww / m) * m - ww
+        if ph or pw:  # pad rather than stretch the frame to the size the network needs
+            l_small = F.pad(l_small, [0, pw, 0, ph], mode="replicate")
+        if self.device.type == "cuda":
+            l_small = l_small.contiguous(memory_format=torch.channels_last)
+        return l_small
+
+    def crop_prediction(self, ab_norm: torch.Tensor, full_hw: tuple[int, int]) -> torch.Tensor:
+        """Network output (B, 2, h, w) ab / AB_SCALE on the padded input -> unscaled ab without the padding."""
+        wh, ww = working_size(*full_hw, self.work_size)
+        s = self.model.stride
+        return ab_norm[..., : math.ceil(wh / s), : math.ceil(ww / s)].float() * AB_SCALE
+
+    @torch.inference_mode()
+    def predict_ab_small(self, l_full: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L* -> (B, 2, h, w) unscaled ab at working resolution (aspect kept, unpadded)."""
+        l_small = self.network_input(l_full)
+        with self._autocast():
+            ab_norm = self.model.predict_ab(l_small)
+        return self.crop_prediction(ab_norm, tuple(l_full.shape[-2:]))
+
+    @torch.inference_mode()
+    def colorize_l(self, l_full: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L* on self.device -> (B, 2, H, W) unscaled ab at full resolution."""
+        ab_small = self.predict_ab_small(l_full)
+        if self.upsampler is None:
+            return resize_ab(ab_small, tuple(l_full.shape[-2:]))
+        return self.upsampler(l_full, ab_small)
+
+    @torch.inference_mode()
+    def colorize_rgb(self, rgb_u8: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) uint8 RGB (any colour is reduced to L first) -> (B, H, W, 3) uint8 RGB."""
+        rgb = rgb_u8.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float() / 255.0
+        l_full = rgb_to_l(rgb)
+        ab_full = self.colorize_l(l_full)
+        return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1)

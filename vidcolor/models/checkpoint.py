@@ -1,0 +1,103 @@
+"""Self-describing checkpoints: the architecture name, its arguments, the decoding settings and the
+state dict, so `load_checkpoint(path)` rebuilds the exact network (after whisper's ModelDimensions and
+nanoGPT's model_args). Loading always uses weights_only=True.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from vidcolor.errors import WeightsError
+from vidcolor.models.registry import create_model
+
+FORMAT_VERSION = 1
+_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DDP and torch.compile wrappers
+
+
+def clean_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip wrapper prefixes so a checkpoint saved from a wrapped model loads into a bare one."""
+    out = {}
+    for k, v in sd.items():
+        changed = True
+        while changed:
+            changed = False
+            for p in _PREFIXES:
+                if k.startswith(p):
+                    k, changed = k[len(p):], True
+        out[k] = v
+    return out
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def checkpoint_dict(model: nn.Module, half: bool = False, meta: dict | None = None) -> dict:
+    sd = clean_state_dict(model.state_dict())
+    if half:  # fp16 storage halves the file; loading casts back to fp32
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    return {
+        "format": FORMAT_VERSION,
+        "arch": model.arch_name,
+        "model_args": dict(model.model_args),
+        "decode": model.decode_settings(),
+        "state_dict": sd,
+        "meta": dict(meta or {}),
+    }
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike, half: bool = False, meta: dict | None = None) -> None:
+    atomic_save(checkpoint_dict(model, half=half, meta=meta), path)
+
+
+def model_from_checkpoint(ckpt: dict) -> nn.Module:
+    for key in ("arch", "model_args", "state_dict"):
+        if key not in ckpt:
+            raise WeightsError(f"not a vidcolor checkpoint: no {key!r} entry")
+    model = create_model(ckpt["arch"], **ckpt["model_args"])
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in clean_state_dict(ckpt["state_dict"]).items()}
+    model.load_state_dict(sd, strict=True)
+    model.set_decode(**ckpt.get("decode", {}))
+    model.checkpoint_meta = dict(ckpt.get("meta", {}))
+    return model.eval()
+
+
+def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> nn.Module:
+    """Rebuild a network from a vidcolor checkpoint; with `sha256`, refuse a file whose hash differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    digest = sha256_file(path)
+    if sha256 is not None and digest != sha256:
+        raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the listed {sha256[:12]}...; the file is corrupt or replaced")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a damaged or foreign file
+        raise WeightsError(f"{path}: cannot read weights ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
+    model = model_from_checkpoint(ckpt)
+    model.weights_sha256 = digest
+    model.weights_path = str(path)
+    return model

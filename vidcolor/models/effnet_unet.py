@@ -1,0 +1,51 @@
+"""effnet_unet: a U-Net decoder on the ImageNet-pretrained EfficientNet-Lite0 encoder.
+
+The decoder stops at 1/4 resolution: chroma is low-frequency, and predicting ab at 1/4 (as eccv16
+does) and upsampling it with the full-resolution L as guide is what makes ~20 frames/s on a CPU
+possible. A global branch (pooled 1280-d head) gives every pixel the scene context.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from vidcolor.models.blocks import UpBlock
+from vidcolor.models.efficientnet_lite import EfficientNetLite0, pretrained_lite0_state_dict
+from vidcolor.models.heads import ColorHead, ColorNet
+from vidcolor.models.registry import register_model
+
+
+class EffNetUNet(ColorNet):
+    stride = 4
+    size_multiple = 32
+
+    def __init__(self, head: str = "both", widths: tuple[int, int, int] = (160, 96, 64), pretrained: bool = False):
+        super().__init__()
+        self.encoder = EfficientNetLite0()
+        if pretrained:
+            sd = {k: v for k, v in pretrained_lite0_state_dict().items() if not k.startswith("_fc.")}
+            self.encoder.load_state_dict(sd, strict=True)
+        c2, c4, c8, c16, c32 = EfficientNetLite0.feature_channels
+        w16, w8, w4 = widths
+        self.bottleneck = nn.Sequential(nn.Conv2d(c32, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True))
+        self.global_fc = nn.Linear(EfficientNetLite0.head_channels, 256)
+        self.up16 = UpBlock(256, c16, w16)
+        self.up8 = UpBlock(w16, c8, w8)
+        self.up4 = UpBlock(w8, c4, w4)
+        self.head = ColorHead(w4, head)
+
+    def forward(self, l_norm: torch.Tensor) -> dict[str, torch.Tensor]:
+        # The encoder was trained on RGB; gray is L replicated to three channels, in [0, 255].
+        x = (l_norm * 255.0).expand(-1, 3, -1, -1)
+        (f2, f4, f8, f16, f32), head = self.encoder(x)
+        g = self.global_fc(head.mean((2, 3)))[:, :, None, None]
+        x = self.bottleneck(f32) + g
+        x = self.up16(x, f16)
+        x = self.up8(x, f8)
+        x = self.up4(x, f4)
+        return self.head(x)
+
+
+@register_model
+def effnet_unet(head: str = "both", widths: tuple[int, int, int] = (160, 96, 64), pretrained: bool = False) -> EffNetUNet:
+    return EffNetUNet(head=head, widths=tuple(widths), pretrained=pretrained)

@@ -1,0 +1,34 @@
+"""One registry for every colorization network, shared by the CLI, the library and training/.
+
+Each architecture file ends with `@register_model` entrypoints; `create_model(name, **kwargs)` is the
+one front door (after timm).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn as nn
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    name = fn.__name__
+    if name in _MODELS:
+        raise ValueError(f"model {name!r} is registered twice")
+    _MODELS[name] = fn
+    return fn
+
+
+def list_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build an architecture by registered name. Unknown names raise KeyError listing the known ones."""
+    if name not in _MODELS:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    model = _MODELS[name](**kwargs)
+    model.arch_name = name
+    model.model_args = dict(kwargs)
+    return model
