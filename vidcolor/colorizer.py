@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb_to_l, t
 from vidcolor.device import autocast_dtype
 
 DEFAULT_WORK_SIZE = 256
+STRIP_PIXELS = 1 << 22  # full-resolution work on big images goes in strips of about 4 Mpx
 
 
 def working_size(h: int, w: int, work_size: int) -> tuple[int, int]:
@@ -77,13 +79,16 @@ class Colorizer:
             ab_norm = self.model.predict_ab(l_small)
         return self.crop_prediction(ab_norm, tuple(l_full.shape[-2:]))
 
-    @torch.inference_mode()
-    def colorize_l(self, l_full: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) L* on self.device -> (B, 2, H, W) unscaled ab at full resolution."""
-        ab_small = self.predict_ab_small(l_full)
+    def upsample(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
+        """(B, 2, h, w) unscaled ab -> (B, 2, H, W), bilinear or with the upsampler (guided by l_full)."""
         if self.upsampler is None:
             return resize_ab(ab_small, tuple(l_full.shape[-2:]))
         return self.upsampler(l_full, ab_small)
+
+    @torch.inference_mode()
+    def colorize_l(self, l_full: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L* on self.device -> (B, 2, H, W) unscaled ab at full resolution."""
+        return self.upsample(l_full, self.predict_ab_small(l_full))
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb_u8: torch.Tensor) -> torch.Tensor:
@@ -92,3 +97,46 @@ class Colorizer:
         l_full = rgb_to_l(rgb)
         ab_full = self.colorize_l(l_full)
         return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1)
+
+    @torch.inference_mode()
+    def colorize_array(self, rgb: np.ndarray) -> np.ndarray:
+        """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype.
+
+        Full-resolution work (L, the ab upsampling and the merge) runs in horizontal strips, so
+        memory stays near the size of the input and output arrays even for 100-megapixel scans.
+        """
+        h, w = rgb.shape[:2]
+        peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
+        rows = max(1, STRIP_PIXELS // max(1, w))
+        l_full = torch.empty((1, 1, h, w), dtype=torch.float32)
+        for y in range(0, h, rows):
+            strip = torch.from_numpy(rgb[y:y + rows]).to(self.device).permute(2, 0, 1)[None].float() / peak
+            l_full[..., y:y + rows, :] = rgb_to_l(strip).cpu()
+        ab_small = self.predict_ab_small(l_full.to(self.device))
+        out = np.empty_like(rgb)
+        for y in range(0, h, rows):
+            l_strip = l_full[..., y:y + rows, :].to(self.device)
+            ab_strip = self.upsample_rows(l_strip, ab_small, (h, w), y)
+            res = merge_l_ab(l_strip, ab_strip)[0].permute(1, 2, 0)
+            out[y:y + rows] = (res * peak + 0.5).clamp_(0, peak).cpu().numpy().astype(rgb.dtype)
+        return out
+
+    def upsample_rows(self, l_rows: torch.Tensor, ab_small: torch.Tensor, full_hw: tuple[int, int], y0: int) -> torch.Tensor:
+        """ab at full resolution for rows y0 .. y0 + len(l_rows) of an image of size full_hw."""
+        if self.upsampler is not None:
+            return self.upsampler.rows(l_rows, ab_small, full_hw, y0)
+        return bilinear_rows(ab_small, full_hw, y0, l_rows.shape[-2])
+
+
+def bilinear_rows(ab_small: torch.Tensor, full_hw: tuple[int, int], y0: int, n: int) -> torch.Tensor:
+    """Rows y0 .. y0 + n of F.interpolate(ab_small, full_hw, bilinear, align_corners=False), computed
+    without materialising the whole upsampled image."""
+    h_full, w_full = full_hw
+    h_small = ab_small.shape[-2]
+    ab_x = F.interpolate(ab_small, size=(h_small, w_full), mode="bilinear", align_corners=False)
+    ys = (torch.arange(y0, y0 + n, device=ab_small.device, dtype=torch.float32) + 0.5) * (h_small / h_full) - 0.5
+    ys = ys.clamp(0, h_small - 1)
+    y_lo = ys.floor().long()
+    y_hi = (y_lo + 1).clamp(max=h_small - 1)
+    t = (ys - y_lo.float())[None, None, :, None]
+    return ab_x[:, :, y_lo] * (1 - t) + ab_x[:, :, y_hi] * t

@@ -1,0 +1,121 @@
+"""Media the tests make for themselves with PyAV and numpy: no binary fixtures (after PyAV's tests)."""
+from __future__ import annotations
+
+import fractions
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+
+def frame_pattern(i: int, w: int, h: int, scene: int = 0) -> np.ndarray:
+    """A moving colour gradient; `scene` changes the picture completely (for scene-cut tests)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rng = np.random.default_rng(scene)
+    fx, fy, phase = rng.uniform(0.02, 0.12), rng.uniform(0.02, 0.12), rng.uniform(0, 6)
+    base = 0.5 + 0.5 * np.sin(x * fx + y * fy + phase + i * 0.2)
+    rgb = np.stack([base, np.roll(base, w // 3, axis=1), 1 - base], axis=-1)
+    if scene % 2:
+        rgb = 1 - rgb
+    return (rgb * 255).astype(np.uint8)
+
+
+def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fractions.Fraction(25),
+                codec: str = "libx264", audio: str | None = "aac", pts: list[int] | None = None,
+                time_base: fractions.Fraction | None = None, rotation: int = 0, subtitles: list[tuple[int, str]] | None = None,
+                scenes: list[int] | None = None) -> Path:
+    """Write a test clip. `pts` (in `time_base`) gives variable frame timing; `scenes[i]` picks frame i's picture."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream(codec, rate=rate)
+        v.width, v.height = w, h
+        v.pix_fmt = "yuv444p" if (w % 2 or h % 2) and codec == "libx264" else "yuv420p"
+        if time_base is not None:
+            v.time_base = time_base
+            v.codec_context.time_base = time_base
+        if rotation:
+            v.set_display_rotation(rotation)
+        a = None
+        if audio:
+            a = c.add_stream(audio, rate=16000)
+            a.layout = "mono"
+        s = c.add_mux_stream("subrip" if path.suffix == ".mkv" else "mov_text") if subtitles else None
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, w, h, scenes[i] if scenes else 0), format="rgb24")
+            f.pts = pts[i] if pts is not None else i
+            if time_base is not None:
+                f.time_base = time_base
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        if a is not None:
+            duration_s = float(frames / rate) if pts is None else float((pts[-1] + 1) * (time_base or 1 / rate))
+            n = int(16000 * duration_s)
+            t = np.arange(n) / 16000
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)[None]
+            for k in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(samples[:, k:k + 1024], format="s16", layout="mono")
+                af.sample_rate = 16000
+                af.pts = k
+                for p in a.encode(af):
+                    c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+        for ms, text in subtitles or []:
+            body = text.encode()
+            pkt = av.Packet(body if path.suffix == ".mkv" else struct.pack(">H", len(body)) + body)
+            pkt.stream, pkt.time_base = s, fractions.Fraction(1, 1000)
+            pkt.pts = pkt.dts = ms
+            pkt.duration = 200
+            c.mux(pkt)
+    return path
+
+
+def write_audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        samples = np.zeros((1, 1024), np.int16)
+        for k in range(8):
+            af = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            af.sample_rate, af.pts = 16000, k * 1024
+            for p in a.encode(af):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    return path
+
+
+def probe(path: Path) -> dict:
+    """Frame count, size, pts list, rate, time base, rotation and the other streams of a video."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(v))
+        others = [(s.type, s.codec_context.name) for s in c.streams if s.type != "video"]
+        audio_s = [float(s.duration * s.time_base) for s in c.streams.audio if s.duration]
+        return {
+            "frames": len(frames), "width": frames[0].width, "height": frames[0].height,
+            "pts_s": [float(f.pts * f.time_base) for f in frames], "rate": v.average_rate, "time_base": v.time_base,
+            "rotation": frames[0].rotation, "others": others, "audio_s": audio_s,
+            "duration_s": c.duration / 1e6 if c.duration else None,
+            "first_rgb": frames[0].to_ndarray(format="rgb24"),
+        }
+
+
+def gray_image(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    g = (127 + 100 * np.sin(x / 7.0 + seed) * np.cos(y / 5.0)).astype(np.uint8)
+    return np.clip(g.astype(int) + rng.integers(-5, 5, g.shape), 0, 255).astype(np.uint8)
+
+
+def write_image(path: Path, h: int = 48, w: int = 64, seed: int = 0, mode: str = "L") -> Path:
+    g = gray_image(h, w, seed)
+    im = Image.fromarray(g, "L")
+    if mode != "L":
+        im = im.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+    return path

@@ -1,0 +1,115 @@
+"""Every bad input gets a one-line error naming the file and the reason, and leaves nothing behind."""
+import os
+
+import pytest
+
+from tests.media import write_audio_only, write_image, write_video
+from vidcolor.errors import InputError, OutputError
+from vidcolor.pipeline import colorize_folder, colorize_image, colorize_video
+
+
+def no_leftovers(folder):
+    return [p.name for p in folder.rglob("*") if "vidcolor-partial" in p.name]
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "empty", "truncated", "audio_only"])
+def test_bad_video_inputs_raise_one_line_errors(tmp_path, colorizer, case):
+    src = tmp_path / "in.mp4"
+    if case == "text":
+        src.write_text("this is not a video\n" * 50)
+    elif case == "empty":
+        src.write_bytes(b"")
+    elif case == "truncated":
+        write_video(src, frames=60, audio=None)
+        data = src.read_bytes()
+        src.write_bytes(data[: len(data) // 2])
+    elif case == "audio_only":
+        write_audio_only(tmp_path / "in.m4a")
+        src = tmp_path / "in.m4a"
+    out = tmp_path / "out" / "o.mp4"
+    with pytest.raises(InputError) as e:
+        colorize_video(src, out, colorizer)
+    msg = str(e.value)
+    assert str(src) in msg and "\n" not in msg
+    assert not out.exists() and no_leftovers(tmp_path) == []
+
+
+def test_truncated_mp4_with_index_up_front_is_reported(tmp_path, colorizer):
+    """moov before mdat: the header promises more video than the file holds."""
+    import av
+    import numpy as np
+
+    src = tmp_path / "fast.mp4"
+    with av.open(str(src), "w", options={"movflags": "faststart"}) as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        rng = np.random.default_rng(0)
+        for i in range(50):
+            f = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    data = src.read_bytes()
+    src.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(InputError, match="truncated|decoding failed|corrupt"):
+        colorize_video(src, tmp_path / "o.mp4", colorizer)
+    assert not (tmp_path / "o.mp4").exists() and no_leftovers(tmp_path) == []
+
+
+def test_output_equal_to_input_is_refused(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mp4", frames=3, audio=None)
+    before = src.read_bytes()
+    with pytest.raises(OutputError, match="output is the input"):
+        colorize_video(src, tmp_path / "." / "in.mp4", colorizer)
+    assert src.read_bytes() == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_folder_is_reported(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mp4", frames=3, audio=None)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(OutputError, match="not writable"):
+        colorize_video(src, ro / "o.mp4", colorizer)
+
+
+def test_output_under_a_file_is_reported(tmp_path, colorizer):
+    """Works as root too: a path whose 'folder' is a regular file cannot be created."""
+    src = write_video(tmp_path / "in.mp4", frames=3, audio=None)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot create the output folder"):
+        colorize_video(src, blocker / "o.mp4", colorizer)
+
+
+@pytest.mark.parametrize("case", ["text", "empty", "truncated"])
+def test_bad_images_raise_one_line_errors(tmp_path, colorizer, case):
+    src = tmp_path / "bad.jpg"
+    if case == "text":
+        src.write_text("hello, I am text")
+    elif case == "empty":
+        src.write_bytes(b"")
+    else:
+        write_image(src, h=200, w=300)
+        src.write_bytes(src.read_bytes()[:300])
+    with pytest.raises(InputError) as e:
+        colorize_image(src, tmp_path / "out.jpg", colorizer)
+    assert str(src) in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "out.jpg").exists() and no_leftovers(tmp_path) == []
+
+
+def test_folder_run_skips_bad_files_and_does_the_rest(tmp_path, colorizer):
+    src = tmp_path / "scans"
+    write_image(src / "good1.png")
+    (src / "bad.jpg").write_text("not an image")
+    (src / "empty.png").write_bytes(b"")
+    write_image(src / "sub" / "good2.jpg")
+    results = {r.input.name: r for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert {k: r.status for k, r in results.items()} == {"good1.png": "done", "bad.jpg": "failed", "empty.png": "failed", "good2.jpg": "done"}
+    assert "bad.jpg" in results["bad.jpg"].error
+    assert (tmp_path / "out" / "good1.png").exists() and (tmp_path / "out" / "sub" / "good2.jpg").exists()
+    assert not (tmp_path / "out" / "bad.jpg").exists()
+    assert no_leftovers(tmp_path) == []

@@ -1,0 +1,121 @@
+import fractions
+
+import numpy as np
+import pytest
+
+from tests.media import probe, write_video
+from vidcolor.color import rgb_to_l
+from vidcolor.pipeline import VideoOptions, colorize_video
+
+import torch
+
+
+def run(tmp_path, src, colorizer, name="out.mp4", **opts):
+    dst = tmp_path / name
+    res = colorize_video(src, dst, colorizer, VideoOptions(**opts))
+    assert res.status == "done"
+    return res, probe(src), probe(dst)
+
+
+def test_frames_size_pts_and_audio_survive_the_round_trip(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=30, audio="aac")
+    res, a, b = run(tmp_path, src, colorizer)
+    assert res.frames == b["frames"] == a["frames"] == 30
+    assert (b["width"], b["height"]) == (96, 64)
+    assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
+    assert b["others"] == [("audio", "aac")]
+    assert b["audio_s"] == pytest.approx(a["audio_s"], abs=0.03)
+    assert abs(b["duration_s"] - a["duration_s"]) <= 1 / 25
+
+
+def test_audio_stream_is_copied_not_reencoded(tmp_path, colorizer):
+    import av
+
+    src = write_video(tmp_path / "in.mkv", frames=10, audio="mp3")
+    run(tmp_path, src, colorizer, name="out.mkv")
+    with av.open(str(src)) as c:
+        before = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        after = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+    assert before == after
+
+
+def test_luminance_is_kept_from_the_input(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mp4", w=128, h=96, frames=4, audio=None)
+    _, a, b = run(tmp_path, src, colorizer)
+    l_in = rgb_to_l(torch.from_numpy(a["first_rgb"]).permute(2, 0, 1)[None].float() / 255)
+    l_out = rgb_to_l(torch.from_numpy(b["first_rgb"]).permute(2, 0, 1)[None].float() / 255)
+    # x264 at CRF 18 and 4:2:0 chroma cost a little; the network's ab must not move L.
+    assert float((l_in - l_out).abs().mean()) < 1.5
+
+
+def test_odd_frame_size_is_kept(tmp_path, colorizer):
+    src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=6, audio=None)
+    res, a, b = run(tmp_path, src, colorizer)
+    assert (b["width"], b["height"], b["frames"]) == (75, 51, 6)
+    assert any("yuv444p" in n for n in res.notes)
+
+
+def test_ntsc_rate_is_not_rounded(tmp_path, colorizer):
+    src = write_video(tmp_path / "ntsc.mp4", frames=10, rate=fractions.Fraction(30000, 1001), audio=None)
+    _, a, b = run(tmp_path, src, colorizer)
+    assert b["rate"] == fractions.Fraction(30000, 1001)
+    assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
+
+
+def test_variable_frame_rate_timestamps_are_carried_over(tmp_path, colorizer):
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]  # irregular gaps, in 1/30 s
+    src = write_video(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=fractions.Fraction(1, 30), audio=None)
+    _, a, b = run(tmp_path, src, colorizer, name="vfr_out.mkv")
+    assert a["pts_s"] == pytest.approx([p / 30 for p in pts], abs=2e-3)
+    assert b["pts_s"] == pytest.approx(a["pts_s"], abs=2e-3)
+
+
+def test_rotation_metadata_is_kept(tmp_path, colorizer):
+    src = write_video(tmp_path / "rot.mp4", frames=5, rotation=90, audio=None)
+    _, a, b = run(tmp_path, src, colorizer)
+    assert a["rotation"] == b["rotation"] == 90
+    assert (b["width"], b["height"]) == (a["width"], a["height"])
+
+
+def test_subtitles_are_copied(tmp_path, colorizer):
+    import av
+
+    src = write_video(tmp_path / "sub.mkv", frames=20, audio=None, subtitles=[(100, "Hello"), (500, "World")])
+    run(tmp_path, src, colorizer, name="sub_out.mkv")
+    with av.open(str(tmp_path / "sub_out.mkv")) as c:
+        texts = [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size]
+    assert texts == [b"Hello", b"World"]
+
+
+def test_subtitles_are_reframed_for_mp4_and_the_note_says_so(tmp_path, colorizer):
+    import av
+
+    src = write_video(tmp_path / "sub.mkv", frames=20, audio=None, subtitles=[(100, "Hello")])
+    res, _, b = run(tmp_path, src, colorizer, name="sub_out.mp4")
+    assert ("subtitle", "mov_text") in b["others"]
+    assert any("converted to mov_text" in n for n in res.notes)
+    with av.open(str(tmp_path / "sub_out.mp4")) as c:
+        payloads = [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size > 2]
+    assert payloads == [b"\x00\x05Hello"]
+
+
+def test_audio_the_container_cannot_hold_is_transcoded_to_aac(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mov", frames=10, audio="pcm_mulaw")
+    res, a, b = run(tmp_path, src, colorizer, name="out.mp4")
+    assert b["others"] == [("audio", "aac")]
+    assert any("transcoded to AAC" in n for n in res.notes)
+
+
+def test_mpeg4_avi_input_to_mp4(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.avi", frames=8, codec="mpeg4", audio="mp3")
+    _, a, b = run(tmp_path, src, colorizer)
+    assert b["frames"] == a["frames"] == 8
+    assert [(t, n[:3]) for t, n in b["others"]] == [("audio", "mp3")]
+
+
+@pytest.mark.parametrize("temporal", ["off", "ema"])
+def test_temporal_modes_give_every_frame(tmp_path, colorizer, temporal):
+    src = write_video(tmp_path / "in.mp4", frames=9, audio=None)
+    _, a, b = run(tmp_path, src, colorizer, temporal=temporal, batch_size=4)
+    assert b["frames"] == 9

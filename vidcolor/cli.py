@@ -1,0 +1,113 @@
+"""The `vidcolor` command: thin Typer commands over the library. Only this module turns
+VidcolorError into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vidcolor.errors import LockedError, VidcolorError, WeightsError
+from vidcolor.io.images import FORMAT_EXT, is_image_path
+from vidcolor.pipeline import VideoOptions, colorize_folder, colorize_image, colorize_video, Result
+from vidcolor.report import Reporter
+from vidcolor.temporal import TEMPORAL_MODES
+from vidcolor.weights import DEFAULT_MODEL, load_colorizer
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+_D = VideoOptions()
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Colorize black-and-white videos, photos and photo folders.")
+
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Registered network to use (default {DEFAULT_MODEL}).")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint file to load instead of the shipped weights.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
+WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", help="Short side the network sees (default: the weights' own).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain output, one line per file.")]
+
+
+def _load(model, weights, device, work_size, upsample="bilinear"):
+    try:
+        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample)
+    except (VidcolorError, ValueError) as e:
+        Reporter().error(str(e))
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command("colorize")
+def colorize_cmd(
+    input: Annotated[Path, typer.Argument(help="A video, an image, or a folder of images (searched recursively).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file, or output folder for a folder input.")],
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    work_size: WorkSizeOpt = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frames per network batch.")] = _D.batch_size,
+    temporal: Annotated[str, typer.Option("--temporal", help="Temporal smoothing of colour: off or ema.")] = _D.temporal,
+    temporal_strength: Annotated[float, typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99.")] = _D.temporal_strength,
+    codec: Annotated[str, typer.Option("--codec", help="Video encoder (PyAV/FFmpeg name).")] = _D.codec,
+    crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
+    preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=f"Image output format: {', '.join(sorted(set(FORMAT_EXT)))} (default: same as input).")] = None,
+    quiet: QuietOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
+) -> None:
+    """Colorize INPUT into OUTPUT (the default command: `vidcolor INPUT -o OUTPUT`)."""
+    if fmt is not None and fmt.lower() not in FORMAT_EXT:
+        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    if temporal not in TEMPORAL_MODES:
+        raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
+    rep = Reporter(quiet=quiet, verbose=verbose)
+    col = _load(model, weights, device, work_size)
+    opts = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset, batch_size=batch_size)
+    raise typer.Exit(_colorize(input, output, col, opts, fmt and FORMAT_EXT[fmt.lower()], rep))
+
+
+def _colorize(src: Path, dst: Path, col, opts: VideoOptions, fmt_ext: str | None, rep: Reporter) -> int:
+    if not src.exists():
+        rep.error(f"{src}: file not found")
+        return EXIT_FAILED
+    try:
+        if src.is_dir():
+            results = colorize_folder(src, dst, col, fmt_ext, on_result=rep.result)
+            failed = sum(r.status == "failed" for r in results)
+            rep.line(f"{len(results) - failed} of {len(results)} images colorized into {dst}" + (f", {failed} failed" if failed else ""))
+            return EXIT_FAILED if failed else EXIT_OK
+        if is_image_path(src):
+            rep.result(colorize_image(src, dst.with_suffix(fmt_ext) if fmt_ext else dst, col))
+            return EXIT_OK
+        with rep.frames(src.name) as progress:
+            res = colorize_video(src, dst, col, opts, progress=progress)
+        rep.result(res)
+        return EXIT_OK
+    except LockedError as e:
+        rep.error(str(e))
+        return EXIT_LOCKED
+    except VidcolorError as e:
+        rep.result(Result(src, None, "failed", error=str(e)))
+        return EXIT_FAILED
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the registered networks and which have shipped weights."""
+    from vidcolor.models import list_models
+    from vidcolor.weights import manifest
+
+    shipped = manifest()
+    for name in list_models():
+        mark = f"weights {Path(shipped[name]['path']).name} sha256 {shipped[name]['sha256'][:12]}" if name in shipped else "no shipped weights"
+        typer.echo(f"{name:14s} {mark}{'  (default)' if name == DEFAULT_MODEL else ''}")
+
+
+COMMANDS = {"colorize", "models", "eval", "eval-video", "bench"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: `vidcolor INPUT -o OUT` is short for `vidcolor colorize INPUT -o OUT`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] not in COMMANDS and args[0] not in ("--help", "-h"):
+        args.insert(0, "colorize")
+    app(args=args, prog_name="vidcolor")

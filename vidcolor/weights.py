@@ -1,0 +1,68 @@
+"""Where trained weights come from, and `load_colorizer`, the front door for inference.
+
+Shipped weights live in weights/ at the repository root; the wheel carries that folder as
+vidcolor/_weights, so a plain `pip install .` finds them as well as an editable install does.
+weights/manifest.json lists each model's file and sha256, which loading checks.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from vidcolor.colorizer import Colorizer
+from vidcolor.device import resolve_device
+from vidcolor.errors import WeightsError
+from vidcolor.models import list_models, load_checkpoint
+
+DEFAULT_MODEL = "effnet_unet"
+_PKG = Path(__file__).resolve().parent
+
+
+def weights_dirs() -> list[Path]:
+    """Installed wheel first (vidcolor/_weights), then a source checkout's weights/."""
+    return [p for p in (_PKG / "_weights", _PKG.parent / "weights") if (p / "manifest.json").is_file()]
+
+
+def manifest() -> dict[str, dict]:
+    for d in weights_dirs():
+        entries = json.loads((d / "manifest.json").read_text())
+        return {name: {**e, "path": str(d / e["file"])} for name, e in entries.items()}
+    return {}
+
+
+def shipped_weights(model: str) -> tuple[Path, str]:
+    """(path, sha256) of the shipped weights for `model`; WeightsError when there are none."""
+    if model not in list_models():
+        raise WeightsError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
+    entry = manifest().get(model)
+    if entry is None:
+        looked = ", ".join(str(p) for p in (_PKG / "_weights", _PKG.parent / "weights"))
+        raise WeightsError(f"no trained weights file for model {model!r} (looked in {looked}); "
+                           "pass --weights PATH to a checkpoint")
+    path = Path(entry["path"])
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file listed in manifest.json is missing")
+    return path, entry["sha256"]
+
+
+def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",
+                   work_size: int | None = None, upsample: str = "bilinear") -> Colorizer:
+    """A ready Colorizer: `weights` (a checkpoint path) if given, else the shipped weights of `model`.
+
+    Never falls back to untrained weights: a missing or mismatched file raises WeightsError.
+    """
+    if weights is not None:
+        net = load_checkpoint(weights)
+        if model is not None and net.arch_name != model:
+            raise WeightsError(f"{weights}: holds a {net.arch_name!r} network, not {model!r}")
+    else:
+        path, sha = shipped_weights(model or DEFAULT_MODEL)
+        net = load_checkpoint(path, sha256=sha)
+    dev = resolve_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    from vidcolor.upsample import make_upsampler
+
+    return Colorizer(net, device=dev, work_size=work_size, upsampler=make_upsampler(upsample))
