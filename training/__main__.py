@@ -43,10 +43,11 @@ def cmd_train(a: argparse.Namespace) -> None:
     tcfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
     data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
     (run / "holdout.txt").write_text("\n".join(map(str, data.holdout)))
+    torch.manual_seed(tcfg.seed)  # the same initial weights every time: a resumed run can be compared
     model = create_model(a.model, head=a.head, **json.loads(a.model_args))
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
         model.model_args["pretrained"] = False
-    weights = prior_weights(model, data, run, lam=a.lam) if a.head != "reg" else None
+    weights = prior_weights(model, data, run, lam=a.lam, batches=a.prior_batches) if a.head != "reg" else None
     val_images = load_images([Path(d) for d in a.val]) if a.val else []
     meta = {"work_size": a.work_size, "trained_on": [str(d) for d in a.data], "crop": a.crop, "lam": a.lam}
     trainer = Trainer(
@@ -89,6 +90,7 @@ def main(argv=None) -> None:
     t.add_argument("--model-args", default='{"pretrained": true}', help="JSON keyword arguments for the model")
     t.add_argument("--lam", type=float, default=0.5, help="rebalancing: mix with uniform (1 = no rebalancing)")
     t.add_argument("--reg-weight", type=float, default=1.0)
+    t.add_argument("--prior-batches", type=int, default=100, help="batches of 32 crops for the ab prior")
     t.add_argument("--work-size", type=int, default=256, help="inference short side stored with the weights")
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=2)

