@@ -25,10 +25,11 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Registered ne
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint file to load instead of the shipped weights.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
 WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", help="Short side the network sees (default: the weights' own).")]
+UpsampleOpt = Annotated[str, typer.Option("--upsample", help="Chroma upsampling: guided (edge-aware, by L) or bilinear.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain output, one line per file.")]
 
 
-def _load(model, weights, device, work_size, upsample="bilinear"):
+def _load(model, weights, device, work_size, upsample="guided"):
     try:
         return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample)
     except (VidcolorError, ValueError) as e:
@@ -45,8 +46,9 @@ def colorize_cmd(
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frames per network batch.")] = _D.batch_size,
-    temporal: Annotated[str, typer.Option("--temporal", help="Temporal smoothing of colour: off or ema.")] = _D.temporal,
-    temporal_strength: Annotated[float, typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99.")] = _D.temporal_strength,
+    temporal: Annotated[str, typer.Option("--temporal", help="Temporal smoothing of colour: off, ema or flow.")] = _D.temporal,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
+    upsample: UpsampleOpt = "guided",
     codec: Annotated[str, typer.Option("--codec", help="Video encoder (PyAV/FFmpeg name).")] = _D.codec,
     crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
     preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
@@ -60,7 +62,7 @@ def colorize_cmd(
     if temporal not in TEMPORAL_MODES:
         raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
     rep = Reporter(quiet=quiet, verbose=verbose)
-    col = _load(model, weights, device, work_size)
+    col = _load(model, weights, device, work_size, upsample)
     opts = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset, batch_size=batch_size)
     raise typer.Exit(_colorize(input, output, col, opts, fmt and FORMAT_EXT[fmt.lower()], rep))
 
@@ -133,6 +135,50 @@ def _print_eval_table(report: dict) -> None:
             m = s[which]
             t.add_row(g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}", f"{m['ciede2000']:.2f}",
                       f"{m['colourfulness']:.1f}", f"{m['gt_colourfulness']:.1f}")
+    Console(width=120).print(t)
+
+
+@app.command("eval-video")
+def eval_video_cmd(
+    clips: Annotated[list[Path], typer.Argument(help="Colour clips: each is reduced to gray, colorized and compared.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=2, help="Only the first N frames.")] = None,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99)] = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    work_size: WorkSizeOpt = None,
+    upsample: UpsampleOpt = "guided",
+) -> None:
+    """Flicker and colour per temporal mode: warp error, CDC, colourfulness, PSNR and fps, beside the ground truth."""
+    import json
+
+    from vidcolor.evaluate_video import evaluate_video
+
+    col = _load(model, weights, device, work_size, upsample)
+    results = []
+    for clip in clips:
+        try:
+            res = evaluate_video(col, clip, strength=temporal_strength, max_frames=max_frames)
+        except VidcolorError as e:
+            Reporter().error(str(e))
+            raise typer.Exit(EXIT_FAILED)
+        _print_video_table(res)
+        results.append(res)
+    if json_out:
+        json_out.write_text(json.dumps(results, indent=1))
+
+
+def _print_video_table(res: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{res['clip']} ({res['frames']} frames, {res['size'][0]}x{res['size'][1]}, cuts {res['scene_cuts']})")
+    for c in ("mode", "warp error x1e3", "CDC x1e3", "colourfulness", "PSNR dB", "fps"):
+        t.add_column(c, justify="right")
+    for m, r in res["modes"].items():
+        t.add_row(m, f"{r['warp_error'] * 1e3:.3f}", f"{r['cdc'] * 1e3:.3f}", f"{r['colourfulness']:.1f}",
+                  "-" if m == "gt" else f"{r['psnr']:.2f}", "-" if m == "gt" else f"{r['fps']:.1f}")
     Console(width=120).print(t)
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
+from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
 STRIP_PIXELS = 1 << 22  # full-resolution work on big images goes in strips of about 4 Mpx
@@ -35,7 +36,7 @@ class Colorizer:
         self.model = model.eval().to(self.device)
         meta = getattr(model, "checkpoint_meta", {}) or {}
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
-        self.upsampler = upsampler  # None: bilinear; else callable(l_full, ab_small) -> ab_full
+        self.upsampler = upsampler or BilinearUpsampler()
         self.amp_dtype = autocast_dtype(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -80,10 +81,10 @@ class Colorizer:
         return self.crop_prediction(ab_norm, tuple(l_full.shape[-2:]))
 
     def upsample(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
-        """(B, 2, h, w) unscaled ab -> (B, 2, H, W), bilinear or with the upsampler (guided by l_full)."""
-        if self.upsampler is None:
-            return resize_ab(ab_small, tuple(l_full.shape[-2:]))
-        return self.upsampler(l_full, ab_small)
+        """(B, 2, h, w) unscaled ab -> (B, 2, H, W), with the full-resolution L as guide."""
+        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area")
+        terms = self.upsampler.prepare(l_small, ab_small)
+        return self.upsampler.combine(tuple(resize_ab(t, tuple(l_full.shape[-2:])) for t in terms), l_full)
 
     @torch.inference_mode()
     def colorize_l(self, l_full: torch.Tensor) -> torch.Tensor:
@@ -113,19 +114,16 @@ class Colorizer:
             strip = torch.from_numpy(rgb[y:y + rows]).to(self.device).permute(2, 0, 1)[None].float() / peak
             l_full[..., y:y + rows, :] = rgb_to_l(strip).cpu()
         ab_small = self.predict_ab_small(l_full.to(self.device))
+        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area").to(self.device)
+        terms = self.upsampler.prepare(l_small, ab_small)
         out = np.empty_like(rgb)
         for y in range(0, h, rows):
             l_strip = l_full[..., y:y + rows, :].to(self.device)
-            ab_strip = self.upsample_rows(l_strip, ab_small, (h, w), y)
+            n = l_strip.shape[-2]
+            ab_strip = self.upsampler.combine(tuple(bilinear_rows(t, (h, w), y, n) for t in terms), l_strip)
             res = merge_l_ab(l_strip, ab_strip)[0].permute(1, 2, 0)
             out[y:y + rows] = (res * peak + 0.5).clamp_(0, peak).cpu().numpy().astype(rgb.dtype)
         return out
-
-    def upsample_rows(self, l_rows: torch.Tensor, ab_small: torch.Tensor, full_hw: tuple[int, int], y0: int) -> torch.Tensor:
-        """ab at full resolution for rows y0 .. y0 + len(l_rows) of an image of size full_hw."""
-        if self.upsampler is not None:
-            return self.upsampler.rows(l_rows, ab_small, full_hw, y0)
-        return bilinear_rows(ab_small, full_hw, y0, l_rows.shape[-2])
 
 
 def bilinear_rows(ab_small: torch.Tensor, full_hw: tuple[int, int], y0: int, n: int) -> torch.Tensor:

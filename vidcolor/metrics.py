@@ -58,3 +58,85 @@ def image_metrics(out: np.ndarray, gt: np.ndarray) -> dict[str, float]:
         "colourfulness": colourfulness(out),
         "gt_colourfulness": colourfulness(gt),
     }
+
+
+# -- video ---------------------------------------------------------------------------------------
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (natural log) between two histograms."""
+    p = p / p.sum()
+    q = q / q.sum()
+    m = 0.5 * (p + q)
+
+    def kl(a, b):
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log(a[nz] / b[nz])))
+
+    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+
+
+def colour_histograms(rgb: np.ndarray) -> np.ndarray:
+    """(3, 256) per-channel histograms of a uint8 RGB frame."""
+    return np.stack([np.bincount(rgb[..., c].ravel(), minlength=256).astype(np.float64) for c in range(3)])
+
+
+class WarpError:
+    """Lai et al. (2018): mean squared difference between output frame t and output frame t-1 warped
+    to t, over pixels that are not occluded. The flow is computed on the ground truth (or on the frames
+    themselves when none is given). RGB in [0, 1]."""
+
+    def __init__(self):
+        import cv2
+
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.prev_ref = None
+        self.prev_out: dict[str, np.ndarray] = {}
+        self.sums: dict[str, list[float]] = {}
+
+    def update(self, ref_rgb: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
+        import cv2
+
+        from vidcolor.temporal import warp
+
+        gray = cv2.cvtColor(ref_rgb, cv2.COLOR_RGB2GRAY)
+        if self.prev_ref is not None:
+            f_cp = self.dis.calc(gray, self.prev_ref, None)
+            f_pc = self.dis.calc(self.prev_ref, gray, None)
+            back, inside = warp(f_pc, f_cp)
+            fb = np.sum((f_cp + back) ** 2, -1)
+            mask = inside & (fb < 0.01 * (np.sum(f_cp**2, -1) + np.sum(back**2, -1)) + 0.5)
+            if mask.any():
+                for name, out in outputs.items():
+                    prev_warped, _ = warp(self.prev_out[name].astype(np.float32) / 255, f_cp)
+                    d = np.sum((out.astype(np.float32) / 255 - prev_warped) ** 2, -1)
+                    self.sums.setdefault(name, []).append(float(d[mask].mean()))
+        self.prev_ref = gray
+        self.prev_out = dict(outputs)
+
+    def result(self) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in self.sums.items()}
+
+
+class CDC:
+    """Colour distribution consistency: JS divergence of per-channel colour histograms between frames
+    t and t+1, t+2 and t+4, averaged over channels, frames and the three gaps."""
+
+    GAPS = (1, 2, 4)
+
+    def __init__(self):
+        self.hists: dict[str, list[np.ndarray]] = {}
+        self.values: dict[str, dict[int, list[float]]] = {}
+
+    def update(self, outputs: dict[str, np.ndarray]) -> None:
+        for name, out in outputs.items():
+            h = colour_histograms(out)
+            past = self.hists.setdefault(name, [])
+            for g in self.GAPS:
+                if len(past) >= g:
+                    d = np.mean([js_divergence(past[-g][c], h[c]) for c in range(3)])
+                    self.values.setdefault(name, {}).setdefault(g, []).append(float(d))
+            past.append(h)
+            del past[: -max(self.GAPS)]
+
+    def result(self) -> dict[str, float]:
+        return {k: float(np.mean([np.mean(v) for v in per_gap.values()])) for k, per_gap in self.values.items()}

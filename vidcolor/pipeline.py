@@ -17,7 +17,7 @@ from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.io.images import IMAGE_EXTS, read_image, write_image
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Frame, VideoSink, VideoSource
-from vidcolor.temporal import SceneCuts, make_smoother
+from vidcolor.temporal import GUIDE_SCALE, SceneCuts, make_smoother
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
 
@@ -25,7 +25,7 @@ Progress = Callable[[int, int], None]  # (done, total or 0)
 @dataclass
 class VideoOptions:
     temporal: str = "ema"
-    temporal_strength: float = 0.6
+    temporal_strength: float | None = None  # None: the mode's own default
     codec: str = DEFAULT_CODEC
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
@@ -112,13 +112,14 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     rgb = torch.from_numpy(np.stack([f.rgb for f in frames])).to(colorizer.device, non_blocking=True)
     l_full = rgb_to_l(rgb.permute(0, 3, 1, 2).float() / 255.0)  # (B, 1, H, W)
     ab_small = colorizer.predict_ab_small(l_full)  # (B, 2, h, w)
-    l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area")
+    h, w = ab_small.shape[-2:]
+    l_guide = F.interpolate(l_full, size=(GUIDE_SCALE * h, GUIDE_SCALE * w), mode="area")
     thumbs = _cut_thumbnail(l_full).cpu().numpy() if cuts is not None else None
     smoothed = []
     for i in range(len(frames)):
         if cuts is not None and cuts.is_cut(thumbs[i]):
             smoother.reset()
-        smoothed.append(smoother(l_small[i:i + 1], ab_small[i:i + 1]))
+        smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
     ab_full = colorizer.upsample(l_full, torch.cat(smoothed))
     return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1).cpu().numpy()
 

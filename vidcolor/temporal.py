@@ -52,6 +52,79 @@ class EMASmoother:
         return self.state
 
 
+def to_gray_u8(l: torch.Tensor) -> np.ndarray:
+    """(1, 1, h, w) L* tensor -> (h, w) uint8 for OpenCV."""
+    return (l[0, 0] * (255.0 / 100.0)).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def dis_flow(dis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow from a to b: a(x) ~ b(x + flow(x)). (h, w, 2) float32 in pixels."""
+    return dis.calc(a, b, None)
+
+
+def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample img at x + flow(x) (bilinear). Returns the warped image and where the source lies inside."""
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + flow[..., 0], gy + flow[..., 1]
+    out = cv2.remap(img, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    return out, inside
+
+
+def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray,
+                    photometric: float, max_motion: float) -> np.ndarray:
+    """Per-pixel trust in warping the previous frame onto the current one, in [0, 1]:
+    forward-backward consistency (occlusions fail it), the brightness match after warping, and
+    the flow magnitude (large motion is less reliable), multiplied."""
+    back, inside = warp(f_pc, f_cp)
+    fb = np.sum((f_cp + back) ** 2, axis=-1)
+    mag2 = np.sum(f_cp**2, axis=-1) + np.sum(back**2, axis=-1)
+    c_fb = np.exp(-fb / (0.01 * mag2 + 0.5))  # Sundaram et al.'s occlusion test, made soft
+    l_warp, _ = warp(l_prev, f_cp)
+    c_photo = np.exp(-((l_cur - l_warp) / photometric) ** 2)
+    c_mag = np.exp(-np.sum(f_cp**2, axis=-1) / max_motion**2)
+    return (c_fb * c_photo * c_mag * inside).astype(np.float32)
+
+
+class FlowSmoother:
+    """`--temporal flow`: the previous frame's smoothed ab, warped along dense optical flow (OpenCV DIS
+    on the downscaled L), is blended with the current prediction, per pixel by its confidence:
+    ab_t = (1 - s * c) * prediction_t + s * c * warp(ab_{t-1}). Where c is low (occlusion, new
+    content, fast motion) the current prediction wins, so moving things do not ghost."""
+
+    def __init__(self, strength: float = 0.8, photometric: float = 6.0, max_motion_frac: float = 0.15):
+        self.strength = float(strength)
+        self.photometric = photometric  # L* units
+        self.max_motion_frac = max_motion_frac  # of the frame width
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.reset()
+
+    def reset(self) -> None:
+        self.prev_l: np.ndarray | None = None
+        self.prev_ab: np.ndarray | None = None
+
+    def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
+        l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
+        ab = ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
+        if self.prev_l is None or self.prev_l.shape != l_u8.shape:
+            out = ab
+        else:
+            f_cp = dis_flow(self.dis, l_u8, self.prev_l)
+            f_pc = dis_flow(self.dis, self.prev_l, l_u8)
+            c = flow_confidence(f_cp, f_pc, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
+                                self.photometric, self.max_motion_frac * l_u8.shape[1])
+            h, w = ab.shape[:2]
+            scale = w / l_u8.shape[1]
+            f_small = cv2.resize(f_cp, (w, h), interpolation=cv2.INTER_AREA) * scale
+            c_small = cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
+            prev_warped, inside = warp(self.prev_ab, f_small)
+            wgt = (self.strength * c_small * inside)[..., None]
+            out = (1 - wgt) * ab + wgt * prev_warped
+        self.prev_l, self.prev_ab = l_u8, out.astype(np.float32)
+        return torch.from_numpy(out).permute(2, 0, 1)[None].to(ab_small.device, ab_small.dtype)
+
+
 class SceneCuts:
     """PySceneDetect's content detector on the luma of each frame, used as a library, streaming.
 
@@ -60,7 +133,7 @@ class SceneCuts:
 
     def __init__(self, fps: float, threshold: float = CUT_THRESHOLD, min_scene_frames: int = CUT_MIN_SCENE_FRAMES):
         self.detector = ContentDetector(threshold=threshold, min_scene_len=min_scene_frames, luma_only=True)
-        self.fps = fps
+        self.fps = float(fps)
         self.index = 0
         self.cuts: list[int] = []
 
@@ -78,13 +151,16 @@ class SceneCuts:
 
 
 SMOOTHERS = {
-    "off": lambda strength: NoSmoothing(),
+    "off": lambda strength=None: NoSmoothing(),
     "ema": EMASmoother,
+    "flow": FlowSmoother,
 }
+GUIDE_SCALE = 2  # smoothers see L at twice the ab grid's resolution (flow needs the detail)
 TEMPORAL_MODES = tuple(SMOOTHERS)
 
 
-def make_smoother(mode: str, strength: float) -> TemporalSmoother:
+def make_smoother(mode: str, strength: float | None = None) -> TemporalSmoother:
+    """A fresh smoother; strength None takes the mode's own default."""
     if mode not in SMOOTHERS:
         raise ValueError(f"unknown temporal mode {mode!r}; choose from {', '.join(TEMPORAL_MODES)}")
-    return SMOOTHERS[mode](strength)
+    return SMOOTHERS[mode]() if strength is None else SMOOTHERS[mode](strength)

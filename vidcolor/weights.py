@@ -15,6 +15,7 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import WeightsError
 from vidcolor.models import list_models, load_checkpoint
+from vidcolor.upsample import make_upsampler
 
 DEFAULT_MODEL = "effnet_unet"
 _PKG = Path(__file__).resolve().parent
@@ -48,7 +49,7 @@ def shipped_weights(model: str) -> tuple[Path, str]:
 
 
 def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",
-                   work_size: int | None = None, upsample: str = "bilinear") -> Colorizer:
+                   work_size: int | None = None, upsample: str = "guided") -> Colorizer:
     """A ready Colorizer: `weights` (a checkpoint path) if given, else the shipped weights of `model`.
 
     Never falls back to untrained weights: a missing or mismatched file raises WeightsError.
@@ -63,6 +64,4 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
     dev = resolve_device(device)
     if dev.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
-    from vidcolor.upsample import make_upsampler
-
     return Colorizer(net, device=dev, work_size=work_size, upsampler=make_upsampler(upsample))

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from tests.media import write_video
+from vidcolor.io.video import VideoSource
+from vidcolor.pipeline import batched, colorize_frames
+from vidcolor.temporal import FlowSmoother, SceneCuts, flow_confidence, make_smoother
+
+
+def decoded(path):
+    with VideoSource(path) as src:
+        return list(src)
+
+
+@pytest.mark.parametrize("mode", ["ema", "flow"])
+def test_no_colour_is_carried_across_a_hard_cut(tmp_path, colorizer, mode):
+    scenes = [0] * 9 + [1] * 7 + [2] * 8
+    frames = decoded(write_video(tmp_path / "cuts.mp4", w=128, h=96, frames=len(scenes), scenes=scenes, audio=None))
+    cuts = SceneCuts(fps=25)
+    # one smoother for the whole clip, batches that straddle the cuts
+    smoother = make_smoother(mode, 0.95)
+    full = np.concatenate([colorize_frames(colorizer, b, smoother, cuts) for b in batched(frames, 5)])
+    assert cuts.cuts == [9, 16]
+    for c in cuts.cuts:
+        fresh = colorize_frames(colorizer, frames[c:c + 1], make_smoother(mode, 0.95), SceneCuts(fps=25))
+        assert np.array_equal(full[c], fresh[0]), f"colour leaked across the cut at frame {c}"
+    # Without the cut detector EMA does leak (so the test can tell); flow's brightness check alone
+    # already refuses to warp across an unrelated picture.
+    leaky_smoother = make_smoother(mode, 0.95)
+    leaky = np.concatenate([colorize_frames(colorizer, b, leaky_smoother, None) for b in batched(frames, 5)])
+    if mode == "ema":
+        assert not np.array_equal(leaky[9], full[9])
+    else:
+        assert np.abs(leaky[9].astype(int) - full[9].astype(int)).max() <= 2
+
+
+class NoisyModel(torch.nn.Module):
+    """Predicts a flat colour plus fresh noise every frame: pure flicker."""
+    stride, size_multiple = 4, 8
+
+    def __init__(self):
+        super().__init__()
+        self.arch_name, self.gen = "noisy", torch.Generator().manual_seed(0)
+
+    def predict_ab(self, l):
+        b, _, h, w = l.shape
+        return 0.3 + 0.15 * torch.randn(b, 2, h // 4, w // 4, generator=self.gen)
+
+    def decode_settings(self):
+        return {"temperature": 1.0, "blend": 0.0}
+
+
+@pytest.mark.parametrize("mode", ["ema", "flow"])
+def test_smoothing_reduces_flicker_on_a_static_scene(tmp_path, mode):
+    from vidcolor.colorizer import Colorizer
+
+    frames = decoded(write_video(tmp_path / "static.mp4", w=128, h=96, frames=16, audio=None))
+    for f in frames:
+        f.rgb = frames[0].rgb  # a perfectly still shot
+    col = Colorizer(NoisyModel(), work_size=96)
+
+    def flicker(smoother):
+        out = np.concatenate([colorize_frames(col, b, smoother, None) for b in batched(frames, 4)]).astype(float)
+        return np.abs(np.diff(out[4:], axis=0)).mean()
+
+    assert flicker(make_smoother(mode, 0.8)) < 0.6 * flicker(make_smoother("off"))
+
+
+def test_flow_confidence_drops_where_flows_disagree_or_brightness_changes():
+    h, w = 32, 48
+    zero = np.zeros((h, w, 2), np.float32)
+    l = np.full((h, w), 50, np.float32)
+    assert flow_confidence(zero, zero, l, l, 6.0, 10.0).min() > 0.99
+    bad_back = zero.copy()
+    bad_back[..., 0] = 5.0  # backward flow does not undo the forward one
+    assert flow_confidence(zero, bad_back, l, l, 6.0, 10.0).max() < 0.01
+    l2 = l + 30  # lighting change / new content
+    assert flow_confidence(zero, zero, l2, l, 6.0, 10.0).max() < 0.01
+
+
+def test_flow_smoother_follows_motion_instead_of_ghosting():
+    """A bright square moves right; its colour must travel with it, not stay behind."""
+    sm = FlowSmoother(strength=0.9)
+    h, w = 64, 96
+    for t in range(6):
+        l = torch.full((1, 1, 2 * h // 4, 2 * w // 4), 20.0)
+        ab = torch.zeros(1, 2, h // 4, w // 4)
+        x0 = 4 + 2 * t  # square position on the ab grid
+        l[..., 4:12, 2 * x0:2 * x0 + 8] = 80.0
+        ab[:, 0, 2:6, x0:x0 + 4] = 60.0
+        out = sm(l, ab)
+    trail = out[0, 0, 2:6, x0 - 3:x0 - 1].mean()  # where the square was two steps ago
+    body = out[0, 0, 2:6, x0 + 1:x0 + 3].mean()
+    assert body > 45 and trail < 15
