@@ -37,7 +37,7 @@ def test_folder_with_a_bad_file_exits_1_and_names_it(tmp_path, weights_file):
     r = invoke(src, "-o", tmp_path / "out", "--weights", weights_file)
     assert r.exit_code == 1
     assert "FAILED" in r.stderr and "broken.jpg" in r.stderr
-    assert "1 of 2 images colorized" in r.stderr
+    assert "1 done, 0 skipped, 1 failed of 2 inputs" in r.stderr
     assert (tmp_path / "out" / "ok.png").exists()
 
 

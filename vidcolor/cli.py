@@ -10,7 +10,8 @@ import typer
 
 from vidcolor.errors import LockedError, VidcolorError, WeightsError
 from vidcolor.io.images import FORMAT_EXT, is_image_path
-from vidcolor.pipeline import VideoOptions, colorize_folder, colorize_image, colorize_video, Result
+from vidcolor.archive import RunReport
+from vidcolor.pipeline import FolderOptions, Result, VideoOptions, colorize_folder, colorize_image, colorize_video
 from vidcolor.report import Reporter
 from vidcolor.temporal import TEMPORAL_MODES
 from vidcolor.weights import DEFAULT_MODEL, load_colorizer
@@ -53,6 +54,10 @@ def colorize_cmd(
     crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
     preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
     fmt: Annotated[Optional[str], typer.Option("--format", help=f"Image output format: {', '.join(sorted(set(FORMAT_EXT)))} (default: same as input).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that a previous run finished.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write one JSON line per input, then a summary line.")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
 ) -> None:
@@ -63,33 +68,38 @@ def colorize_cmd(
         raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
     rep = Reporter(quiet=quiet, verbose=verbose)
     col = _load(model, weights, device, work_size, upsample)
-    opts = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset, batch_size=batch_size)
-    raise typer.Exit(_colorize(input, output, col, opts, fmt and FORMAT_EXT[fmt.lower()], rep))
+    video = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
+                         batch_size=batch_size, overwrite=overwrite, dry_run=dry_run)
+    folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.lower()], overwrite=overwrite, force=force, dry_run=dry_run,
+                           batch_size=batch_size)
+    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report)))
 
 
-def _colorize(src: Path, dst: Path, col, opts: VideoOptions, fmt_ext: str | None, rep: Reporter) -> int:
-    if not src.exists():
-        rep.error(f"{src}: file not found")
-        return EXIT_FAILED
-    try:
-        if src.is_dir():
-            results = colorize_folder(src, dst, col, fmt_ext, on_result=rep.result)
-            failed = sum(r.status == "failed" for r in results)
-            rep.line(f"{len(results) - failed} of {len(results)} images colorized into {dst}" + (f", {failed} failed" if failed else ""))
-            return EXIT_FAILED if failed else EXIT_OK
-        if is_image_path(src):
-            rep.result(colorize_image(src, dst.with_suffix(fmt_ext) if fmt_ext else dst, col))
-            return EXIT_OK
-        with rep.frames(src.name) as progress:
-            res = colorize_video(src, dst, col, opts, progress=progress)
+def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOptions, rep: Reporter, run: RunReport) -> int:
+    def done(res: Result) -> None:
+        run.add(res)
         rep.result(res)
-        return EXIT_OK
+
+    try:
+        if not src.exists():
+            done(Result(src, None, "failed", error=f"{src}: file not found"))
+        elif src.is_dir():
+            colorize_folder(src, dst, col, folder, on_result=done)
+        elif is_image_path(src):
+            done(colorize_image(src, dst.with_suffix(folder.fmt_ext) if folder.fmt_ext else dst, col, folder))
+        else:
+            with rep.frames(src.name) as progress:
+                done(colorize_video(src, dst, col, video, progress=progress))
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
     except VidcolorError as e:
-        rep.result(Result(src, None, "failed", error=str(e)))
-        return EXIT_FAILED
+        done(Result(src, None, "failed", error=str(e)))
+    summary = run.close()["summary"]
+    if src.is_dir() or summary["total"] > 1:
+        rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
+                 f"inputs into {dst} ({summary['seconds']:.1f} s)")
+    return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
 @app.command("eval")

@@ -46,7 +46,8 @@ class Colorizer:
         """Identifies the weights and every setting that changes the output (for resume journals)."""
         sha = getattr(self.model, "weights_sha256", None) or "untrained"
         dec = self.model.decode_settings()
-        return f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
+        return (f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
+                f":{self.upsampler.name}")
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -100,20 +101,49 @@ class Colorizer:
         return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1)
 
     @torch.inference_mode()
-    def colorize_array(self, rgb: np.ndarray) -> np.ndarray:
-        """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype.
+    def colorize_arrays(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """(H, W, 3) uint8 or uint16 RGB images -> colorized images of the same size and dtype.
 
-        Full-resolution work (L, the ab upsampling and the merge) runs in horizontal strips, so
-        memory stays near the size of the input and output arrays even for 100-megapixel scans.
+        Images whose working resolution matches share one network batch. Full-resolution work (L,
+        the ab upsampling and the merge) runs in horizontal strips, so memory stays near the size
+        of the input and output arrays even for 100-megapixel scans.
         """
+        l_fulls = [self._full_l(rgb) for rgb in images]
+        ab_smalls: list[torch.Tensor | None] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, l_full in enumerate(l_fulls):
+            groups.setdefault(working_size(*l_full.shape[-2:], self.work_size), []).append(i)
+        for idx in groups.values():
+            batch = torch.cat([self.network_input(l_fulls[i].to(self.device)) for i in idx])
+            with self._autocast():
+                ab_norm = self.model.predict_ab(batch)
+            for k, i in enumerate(idx):
+                ab_smalls[i] = self.crop_prediction(ab_norm[k:k + 1], tuple(l_fulls[i].shape[-2:]))
+        return [self._merge(rgb, l_full, ab) for rgb, l_full, ab in zip(images, l_fulls, ab_smalls)]
+
+    def colorize_array(self, rgb: np.ndarray) -> np.ndarray:
+        """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype."""
+        return self.colorize_arrays([rgb])[0]
+
+    @staticmethod
+    def _rows(w: int) -> int:
+        return max(1, STRIP_PIXELS // max(1, w))
+
+    def _full_l(self, rgb: np.ndarray) -> torch.Tensor:
+        """(1, 1, H, W) float32 L* on the CPU, computed strip by strip."""
         h, w = rgb.shape[:2]
         peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
-        rows = max(1, STRIP_PIXELS // max(1, w))
+        rows = self._rows(w)
         l_full = torch.empty((1, 1, h, w), dtype=torch.float32)
         for y in range(0, h, rows):
-            strip = torch.from_numpy(rgb[y:y + rows]).to(self.device).permute(2, 0, 1)[None].float() / peak
+            strip = torch.from_numpy(np.ascontiguousarray(rgb[y:y + rows])).to(self.device).permute(2, 0, 1)[None].float() / peak
             l_full[..., y:y + rows, :] = rgb_to_l(strip).cpu()
-        ab_small = self.predict_ab_small(l_full.to(self.device))
+        return l_full
+
+    def _merge(self, rgb: np.ndarray, l_full: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
+        rows = self._rows(w)
         l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area").to(self.device)
         terms = self.upsampler.prepare(l_small, ab_small)
         out = np.empty_like(rgb)

@@ -11,12 +11,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor.color import L_SCALE, merge_l_ab, rgb_to_l, to_uint8
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, remove_stale_temporaries
+from vidcolor.color import L_SCALE, colour_score, is_colour_image, merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.io.images import IMAGE_EXTS, read_image, write_image
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
-from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Frame, VideoSink, VideoSource
+from vidcolor.io.paths import temp_output_path
+from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink
+from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Frame, VideoSource
 from vidcolor.temporal import GUIDE_SCALE, SceneCuts, make_smoother
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
@@ -30,16 +33,20 @@ class VideoOptions:
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
     batch_size: int = 4
+    segment_seconds: float = SEGMENT_SECONDS  # resumable unit of encoding
+    overwrite: bool = False
+    dry_run: bool = False
 
 
 @dataclass
 class Result:
     input: Path
     output: Path | None
-    status: str  # "done", "failed", "skipped"
+    status: str  # "done", "failed", "skipped" (or "planned" in a dry run)
     seconds: float = 0.0
     frames: int = 0
     error: str | None = None
+    note: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -47,15 +54,18 @@ def check_output(src: Path, dst: Path) -> None:
     """Refuse an output that is the input, or whose folder cannot be created or written."""
     if src.resolve() == dst.resolve() or (dst.exists() and src.exists() and os.path.samefile(src, dst)):
         raise OutputError(f"{dst}: output is the input file; choose another output path")
-    parent = dst.parent
+    ensure_writable_dir(dst.parent)
+    if dst.is_dir():
+        raise OutputError(f"{dst}: is a folder; give a file name for the output")
+
+
+def ensure_writable_dir(parent: Path) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{parent}: cannot create the output folder ({e.strerror})") from e
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{parent}: output folder is not writable")
-    if dst.is_dir():
-        raise OutputError(f"{dst}: is a folder; give a file name for the output")
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:
@@ -77,33 +87,112 @@ def _cut_thumbnail(l_full: torch.Tensor) -> torch.Tensor:
     return (small[:, 0] * (255.0 / L_SCALE)).round().clamp(0, 255).to(torch.uint8)
 
 
+def video_key(colorizer: Colorizer, opts: VideoOptions, segment_seconds: float) -> str:
+    """Everything that changes a video's output: a change makes finished work stale."""
+    return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}|{opts.codec}:crf{opts.crf}:{opts.preset}"
+            f"|seg{segment_seconds}")
+
+
+def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm: Callable[[Frame], None]) -> Iterator[list[Frame]]:
+    """Batches of up to n frames that never straddle a segment boundary; warm-up frames go to `warm`."""
+    batch: list[Frame] = []
+    for f in frames:
+        if f.warmup:
+            warm(f)
+            continue
+        batch.append(f)
+        if len(batch) == n or (f.index + 1) % segment_frames == 0:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: VideoOptions | None = None,
                    progress: Progress | None = None) -> Result:
-    """Colorize one video file into `dst`, keeping size, frame count, timestamps, rotation and the other streams."""
+    """Colorize one video file into `dst`, keeping size, frame count, timestamps, rotation and the other streams.
+
+    The video is encoded in segments in a hidden work folder beside dst, so a killed run resumes from
+    its last finished segment; a finished output is journaled and skipped by a re-run.
+    """
     src, dst, opts = Path(src), Path(dst), opts or VideoOptions()
     t0 = time.time()
     check_output(src, dst)
-    with VideoSource(src) as source:
-        info = source.info
-        with VideoSink(dst, like=info, codec=opts.codec, crf=opts.crf, preset=opts.preset) as sink:
-            cuts = SceneCuts(info.fps)
-            smoother = make_smoother(opts.temporal, opts.temporal_strength)
-            writer = BackgroundWorker(lambda item: [sink.write(rgb, pts) for rgb, pts in item], depth=2, name="encode")
-            done = 0
-            try:
-                for frames in batched(prefetch(source, depth=2 * opts.batch_size, name="decode"), opts.batch_size):
-                    out = colorize_frames(colorizer, frames, smoother, cuts)
-                    writer.submit(list(zip(out, (f.pts for f in frames))))
-                    done += len(frames)
-                    if progress:
-                        progress(done, info.frames)
-            finally:
-                writer.close()
-            sink.commit()
+    root = dst.parent
+    key = video_key(colorizer, opts, opts.segment_seconds)
+    if opts.dry_run:
+        e = None if opts.overwrite else Journal(root).finished(src, key, dst)
+        return Result(src, dst, "skipped" if e else "planned", note="already done" if e else "would colorize")
+    with OutputLock(root):
+        for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
+            stale.unlink(missing_ok=True)
+        journal = Journal(root)
+        if not opts.overwrite and journal.finished(src, key, dst):
+            return Result(src, dst, "skipped", note="already done")
+        with VideoSource(src) as source:
+            st = src.stat()
+            sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}",
+                                 opts.codec, opts.crf, opts.preset, opts.segment_seconds)
+            if opts.overwrite:
+                sink.discard()
+            frames = _encode_segments(source, sink, colorizer, opts, progress)
+            sink.join()
+        journal.record(src, key, "done", dst)
     notes = list(sink.notes)
-    if cuts.cuts:
-        notes.append(f"scene cuts at frames {', '.join(map(str, cuts.cuts))}")
-    return Result(src, dst, "done", time.time() - t0, sink.frames, notes=notes)
+    if frames.resumed:
+        notes.append(f"resumed at frame {frames.resumed} from the segments of an earlier run")
+    if frames.cuts:
+        notes.append(f"scene cuts at frames {', '.join(map(str, frames.cuts))}")
+    return Result(src, dst, "done", time.time() - t0, frames.total, notes=notes)
+
+
+@dataclass
+class _Encoded:
+    total: int
+    resumed: int
+    cuts: list[int]
+
+
+def _encode_segments(source: VideoSource, sink: SegmentedSink, colorizer: Colorizer, opts: VideoOptions, progress) -> _Encoded:
+    """Decode -> colorize -> smooth -> encode segment by segment, three threads overlapping."""
+    info = source.info
+    resumed = sink.frames_done
+    cuts = SceneCuts(info.fps)
+    smoother = make_smoother(opts.temporal, opts.temporal_strength)
+    smoother.load_state_dict(sink.state())
+    after_pts = sink.segments[-1]["last_pts"] if sink.segments else None
+
+    def warm(f: Frame) -> None:
+        l_full = rgb_to_l(torch.from_numpy(f.rgb).permute(2, 0, 1)[None].float() / 255.0)
+        cuts.is_cut(_cut_thumbnail(l_full)[0].numpy())
+
+    def encode(item) -> None:
+        if item[0] == "frames":
+            for rgb, pts in item[1]:
+                sink.write(rgb, pts)
+        else:
+            sink.finish_segment(item[1], item[2])
+
+    writer = BackgroundWorker(encode, depth=2, name="encode")
+    done = resumed
+    try:
+        frames = prefetch(source.frames(resumed, after_pts), depth=2 * opts.batch_size, name="decode")
+        for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
+            out = colorize_frames(colorizer, batch, smoother, cuts)
+            writer.submit(("frames", list(zip(out, (f.pts for f in batch)))))
+            done += len(batch)
+            if done % sink.segment_frames == 0:
+                writer.submit(("end", batch[-1].pts, smoother.state_dict()))
+            if progress:
+                progress(done, info.frames)
+        if done % sink.segment_frames:
+            writer.submit(("end", batch[-1].pts, smoother.state_dict()))
+        writer.close()
+    except BaseException:
+        writer.close_quietly()
+        sink.abort()
+        raise
+    return _Encoded(done, resumed, cuts.cuts)
 
 
 @torch.inference_mode()
@@ -117,46 +206,130 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     thumbs = _cut_thumbnail(l_full).cpu().numpy() if cuts is not None else None
     smoothed = []
     for i in range(len(frames)):
-        if cuts is not None and cuts.is_cut(thumbs[i]):
+        if cuts is not None and cuts.is_cut(thumbs[i], frames[i].index):
             smoother.reset()
         smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
     ab_full = colorizer.upsample(l_full, torch.cat(smoothed))
     return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer) -> Result:
-    """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha."""
-    src, dst = Path(src), Path(dst)
+@dataclass
+class FolderOptions:
+    fmt_ext: str | None = None  # ".png" etc.; None keeps each input's format
+    overwrite: bool = False  # redo outputs the journal says are finished
+    force: bool = False  # colorize images that are already in colour
+    dry_run: bool = False  # list what would be done; touch nothing
+    batch_size: int = 4  # images per network batch (grouped by working resolution)
+
+
+def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None) -> Result:
+    """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha.
+    An image that is already in colour is skipped unless opts.force."""
+    src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     t0 = time.time()
+    if opts.dry_run:
+        return Result(src, dst, "planned", note="would colorize")
     check_output(src, dst)
     img = read_image(src)
-    out = colorizer.colorize_array(img.pixels)
-    write_image(dst, out, img)
+    if not opts.force and is_colour_image(img.pixels):
+        return Result(src, None, "skipped", time.time() - t0, note=f"already in colour (score {colour_score(img.pixels):.1f}; --force colorizes it)")
+    write_image(dst, colorizer.colorize_array(img.pixels), img)
     return Result(src, dst, "done", time.time() - t0, 1)
 
 
 def find_images(root: Path) -> list[Path]:
-    """Every image under root, recursively, in a stable order; hidden files and our temporaries skipped."""
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    """Every image under root, recursively, in a stable order; hidden files and folders skipped."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out += [Path(dirpath) / f for f in filenames if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTS]
+    return sorted(out)
 
 
-def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, fmt_ext: str | None = None,
+def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
                     on_result: Callable[[Result], None] | None = None) -> list[Result]:
-    """Colorize every image under `src` into the mirrored tree under `dst`. A bad file is reported and skipped."""
-    src, dst = Path(src), Path(dst)
-    if src.resolve() == dst.resolve():
-        raise OutputError(f"{dst}: output folder is the input folder; choose another")
-    results = []
-    for path in find_images(src):
-        target = dst / path.relative_to(src)
-        if fmt_ext:
-            target = target.with_suffix(fmt_ext)
-        try:
-            res = colorize_image(path, target, colorizer)
-        except VidcolorError as e:
-            res = Result(path, None, "failed", error=str(e))
+    """Colorize every image under `src` into the mirrored tree under `dst`.
+
+    Safe to kill and re-run: finished outputs are journaled and skipped, a bad file is reported and
+    skipped, and a second run on the same output fails at once with LockedError.
+    """
+    src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
+    if not src.is_dir():
+        raise InputError(f"{src}: not a folder")
+    if src.resolve() == dst.resolve() or dst.resolve().is_relative_to(src.resolve()):
+        raise OutputError(f"{dst}: output folder is (inside) the input folder; choose another")
+    pairs = [(p, dst / p.relative_to(src)) for p in find_images(src)]
+    if opts.fmt_ext:
+        pairs = [(p, t.with_suffix(opts.fmt_ext)) for p, t in pairs]
+    key = f"{colorizer.model_id}|fmt={opts.fmt_ext}"
+    results: list[Result] = []
+
+    def emit(res: Result) -> None:
         results.append(res)
         if on_result:
             on_result(res)
+
+    if opts.dry_run:
+        journal = Journal(dst)
+        for p, t in pairs:
+            e = None if opts.overwrite else journal.finished(p, key, t)
+            emit(Result(p, t, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize"))
+        return results
+    ensure_writable_dir(dst)
+    with OutputLock(dst):
+        remove_stale_temporaries(dst)
+        journal = Journal(dst)
+        todo = []
+        for p, t in pairs:
+            e = None if opts.overwrite else journal.finished(p, key, t)
+            if e and not (opts.force and e["status"] == "colour"):
+                emit(Result(p, t, "skipped", note=_skip_note(e)))
+            else:
+                todo.append((p, t))
+        _colorize_images(todo, colorizer, journal, key, opts, emit)
     return results
+
+
+def _skip_note(entry: dict) -> str:
+    return "already in colour (--force colorizes it)" if entry["status"] == "colour" else "already done"
+
+
+def _read(path: Path):
+    try:
+        return read_image(path)
+    except VidcolorError as e:
+        return e
+
+
+def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opts: FolderOptions, emit) -> None:
+    """Read ahead in one thread, write behind in another; the network sees batches of images."""
+
+    def write(job) -> None:
+        src, dst, out, img, t0 = job
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            write_image(dst, out, img)
+        except VidcolorError as e:
+            emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
+            return
+        journal.record(src, key, "done", dst)
+        emit(Result(src, dst, "done", time.time() - t0, 1))
+
+    writer = BackgroundWorker(write, depth=4, name="write")
+    try:
+        reads = prefetch(((p, t, time.time(), _read(p)) for p, t in todo), depth=4, name="read")
+        for batch in batched(reads, opts.batch_size):
+            ready = []
+            for p, t, t0, img in batch:
+                if isinstance(img, VidcolorError):
+                    emit(Result(p, None, "failed", time.time() - t0, error=str(img)))
+                elif not opts.force and is_colour_image(img.pixels):
+                    journal.record(p, key, "colour", None, note=f"colour score {colour_score(img.pixels):.1f}")
+                    emit(Result(p, None, "skipped", time.time() - t0, note="already in colour (--force colorizes it)"))
+                else:
+                    ready.append((p, t, t0, img))
+            outs = colorizer.colorize_arrays([img.pixels for _, _, _, img in ready]) if ready else []
+            for (p, t, t0, img), out in zip(ready, outs):
+                writer.submit((p, t, out, img, t0))
+    finally:
+        writer.close()

@@ -27,10 +27,11 @@ class Reporter:
 
     def result(self, res: Result) -> None:
         if res.status == "failed":
-            self.line(f"FAILED {res.input}: {res.error}")
+            err = res.error or "failed"
+            self.line(f"FAILED {err}" if str(res.input) in err else f"FAILED {res.input}: {err}")
             return
-        if res.status == "skipped":
-            self.line(f"skipped {res.input}: {res.error or 'already done'}")
+        if res.status in ("skipped", "planned"):
+            self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
             return
         rate = f", {res.frames / res.seconds:.1f} fps" if res.frames > 1 and res.seconds > 0 else ""
         frames = f"{res.frames} frames, " if res.frames > 1 else ""

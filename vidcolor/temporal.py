@@ -21,6 +21,10 @@ CUT_ANALYSIS_WIDTH = 256
 class TemporalSmoother(Protocol):
     def reset(self) -> None: ...
 
+    def state_dict(self) -> dict[str, np.ndarray]: ...
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
+
     def __call__(self, l_small: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor: ...
 
 
@@ -28,6 +32,12 @@ class NoSmoothing:
     """`--temporal off`: every frame is colorized on its own."""
 
     def reset(self) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         pass
 
     def __call__(self, l_small: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
@@ -43,6 +53,13 @@ class EMASmoother:
 
     def reset(self) -> None:
         self.state = None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the state, saved with each finished video segment so a resumed run continues it."""
+        return {} if self.state is None else {"ema": self.state.cpu().numpy().copy()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.state = torch.from_numpy(state["ema"]) if "ema" in state else None
 
     def __call__(self, l_small: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         if self.state is None or self.state.shape != ab_small.shape:
@@ -104,6 +121,12 @@ class FlowSmoother:
         self.prev_l: np.ndarray | None = None
         self.prev_ab: np.ndarray | None = None
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {} if self.prev_l is None else {"prev_l": self.prev_l.copy(), "prev_ab": self.prev_ab.copy()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.prev_l, self.prev_ab = state.get("prev_l"), state.get("prev_ab")
+
     def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
         ab = ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
@@ -137,7 +160,9 @@ class SceneCuts:
         self.index = 0
         self.cuts: list[int] = []
 
-    def is_cut(self, gray_u8: np.ndarray) -> bool:
+    def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None) -> bool:
+        """Feed the next frame (as a small gray image); True when a new scene starts at it. The detector
+        counts frames itself; `frame_index` is only what gets recorded in `cuts`."""
         h, w = gray_u8.shape[:2]
         if w > CUT_ANALYSIS_WIDTH:
             gray_u8 = cv2.resize(gray_u8, (CUT_ANALYSIS_WIDTH, max(1, round(h * CUT_ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA)
@@ -145,7 +170,7 @@ class SceneCuts:
         found = self.detector.process_frame(FrameTimecode(self.index, fps=self.fps), bgr)
         cut = any(c.frame_num == self.index for c in found)
         if cut:
-            self.cuts.append(self.index)
+            self.cuts.append(self.index if frame_index is None else frame_index)
         self.index += 1
         return cut
 

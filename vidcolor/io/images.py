@@ -1,13 +1,22 @@
-"""Image files: read any common format into float RGB (keeping bit depth, alpha and metadata) and
-write the colorized result in the same format, atomically."""
+"""Image files as archives hold them: read into RGB of the file's own depth (8 or 16 bit) with alpha
+and metadata, and write the result back in the same format, atomically.
+
+PIL reads and writes 8-bit images with their metadata. PIL silently reduces 16-bit colour PNG and
+TIFF to 8 bits, so 16-bit PNGs go through OpenCV (metadata chunks added by hand) and 16-bit TIFFs
+through tifffile.
+"""
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import tifffile
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.paths import temp_output_path
@@ -15,7 +24,12 @@ from vidcolor.io.paths import temp_output_path
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 FORMAT_EXT = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp"}
 PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
+SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 JPEG_QUALITY = 95
+MAX_PIXELS = 1_000_000_000  # archival scans are big; beyond a gigapixel we refuse rather than exhaust memory
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+EXIF_ORIENTATION = 0x0112
+TIFF_ICC, TIFF_XMP = 34675, 700
 
 
 def is_image_path(path: Path) -> bool:
@@ -24,11 +38,17 @@ def is_image_path(path: Path) -> bool:
 
 @dataclass
 class ImageData:
-    pixels: np.ndarray  # (H, W, 3) uint8 or uint16 RGB: kept in its own depth, converted strip by strip
+    pixels: np.ndarray  # (H, W, 3) uint8 or uint16 RGB, as displayed (EXIF orientation applied)
     alpha: np.ndarray | None = None  # (H, W), same dtype as pixels, kept as is
-    info: dict = field(default_factory=dict)  # exif, icc_profile, ... to copy where the format allows
+    info: dict = field(default_factory=dict)  # icc_profile, exif, xmp, dpi: copied where the format allows
     source_mode: str = "RGB"
 
+    @property
+    def bits(self) -> int:
+        return 16 if self.pixels.dtype == np.uint16 else 8
+
+
+# -- reading ---------------------------------------------------------------------------------------
 
 def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
@@ -37,64 +57,230 @@ def read_image(path: str | os.PathLike) -> ImageData:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
-        with Image.open(path) as im:
-            im.load()
-            info = {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if k in im.info}
-            im = ImageOps.exif_transpose(im)  # pixels as displayed; the orientation tag is reset below
-            return _to_data(im, info)
+        ext = path.suffix.lower()
+        if ext in (".tif", ".tiff"):
+            return _read_tiff(path)
+        if ext == ".png" and _png_bit_depth(path) == 16:
+            return _read_png16(path)
+        return _read_pil(path)
+    except InputError:
+        raise
     except UnidentifiedImageError as e:
         raise InputError(f"{path}: not an image (unrecognised format)") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: corrupt or truncated image ({str(e).splitlines()[0][:120]})") from e
+    except Image.DecompressionBombError as e:
+        raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels") from e
+    except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error) as e:
+        raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
 
 
-def _to_data(im: Image.Image, info: dict) -> ImageData:
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
+def _metadata(im: Image.Image) -> dict:
+    # info["exif"] is a real EXIF block (JPEG, PNG eXIf, WebP); a TIFF's own tags are not copied as EXIF.
+    return {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if im.info.get(k)}
+
+
+def _orientation(info: dict) -> int:
+    if "exif" not in info:
+        return 1
+    exif = Image.Exif()
+    exif.load(info["exif"])
+    return int(exif.get(EXIF_ORIENTATION, 1) or 1)
+
+
+def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Pixels as displayed for an EXIF orientation (the same transposes as PIL's exif_transpose)."""
+    ops = {
+        2: lambda x: x[:, ::-1],
+        3: lambda x: x[::-1, ::-1],
+        4: lambda x: x[::-1],
+        5: lambda x: np.swapaxes(x, 0, 1),
+        6: lambda x: np.rot90(x, -1),
+        7: lambda x: np.rot90(x, 2).swapaxes(0, 1),
+        8: lambda x: np.rot90(x, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
+
+
+def _read_pil(path: Path) -> ImageData:
+    with Image.open(path) as im:
+        if getattr(im, "n_frames", 1) > 1 and im.format in ("TIFF", "WEBP", "PNG"):
+            raise InputError(f"{path}: has {im.n_frames} frames/pages; only single-image files are supported (split it first)")
+        im.load()
+        info = _metadata(im)
+        im = ImageOps.exif_transpose(im)
+        return _from_pil(im, info)
+
+
+def _from_pil(im: Image.Image, info: dict) -> ImageData:
     mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        g = np.asarray(im).astype(np.uint16)
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        g = np.asarray(im)
+        g = g.astype(np.uint16) if g.max(initial=0) <= 65535 else (g.astype(np.float64) * 65535 / g.max()).astype(np.uint16)
         return ImageData(np.repeat(g[..., None], 3, axis=2), None, info, mode)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
         return ImageData(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy(), info, mode)
     if mode == "CMYK":
-        info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB output
+        info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB we write
     return ImageData(np.asarray(im.convert("RGB")).copy(), None, info, mode)
 
 
-def output_path_for(src: Path, dst: Path, fmt: str | None) -> Path:
-    return dst.with_suffix(FORMAT_EXT[fmt]) if fmt else dst
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return 8  # let PIL produce the error
+    return head[24]
 
+
+def _read_png16(path: Path) -> ImageData:
+    with Image.open(path) as im:  # header and metadata only
+        info = _metadata(im)
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if a is None:
+        raise InputError(f"{path}: corrupt or truncated image (16-bit PNG could not be decoded)")
+    pixels, alpha, mode = _split_channels(a, bgr=True)
+    o = _orientation(info)
+    return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode)
+
+
+def _split_channels(a: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | None, str]:
+    if a.ndim == 2:
+        return np.repeat(a[..., None], 3, axis=2), None, "L"
+    c = a.shape[2]
+    if c == 2:
+        return np.repeat(a[..., :1], 3, axis=2), a[..., 1].copy(), "LA"
+    rgb = a[..., 2::-1] if bgr else a[..., :3]
+    return np.ascontiguousarray(rgb), (a[..., 3].copy() if c >= 4 else None), "RGBA" if c >= 4 else "RGB"
+
+
+def _read_tiff(path: Path) -> ImageData:
+    with tifffile.TiffFile(path) as tf:
+        pages = [p for p in tf.pages if not getattr(p, "is_reduced", False)]
+        if len(pages) > 1:
+            raise InputError(f"{path}: multi-page TIFF ({len(pages)} pages); only single-page TIFFs are supported (split it first)")
+        page = pages[0]
+        bits = page.bitspersample
+        photometric = page.photometric.name if page.photometric is not None else ""
+        if bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
+            return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
+        a = page.asarray()
+        info = {}
+        for tag, key in ((TIFF_ICC, "icc_profile"), (TIFF_XMP, "xmp")):
+            if tag in page.tags:
+                v = page.tags[tag].value
+                info[key] = bytes(v) if not isinstance(v, bytes) else v
+        orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+    if photometric == "MINISWHITE":
+        a = np.iinfo(a.dtype).max - a
+    pixels, alpha, mode = _split_channels(a, bgr=False)
+    return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
+                     info, f"{mode};16")
+
+
+# -- writing ---------------------------------------------------------------------------------------
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> None:
-    """Write (H, W, 3) RGB (the dtype of like.pixels) to `path` in the format its extension names, atomically."""
+    """Write (H, W, 3) RGB (the dtype of like.pixels) to `path` in the format its extension names, atomically.
+
+    16-bit data stays 16-bit in PNG and TIFF; alpha is kept where the format has it; ICC, EXIF (with
+    the orientation reset, since pixels were rotated on reading) and XMP are copied where allowed.
+    """
     path = Path(path)
-    ext = path.suffix.lower()
-    fmt = PIL_FORMAT.get(ext)
+    fmt = PIL_FORMAT.get(path.suffix.lower())
     if fmt is None:
-        raise OutputError(f"{path}: unsupported output format {ext!r}")
-    arr8 = rgb if rgb.dtype == np.uint8 else (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    if like.alpha is not None and fmt in ("PNG", "TIFF", "WEBP"):
-        a8 = like.alpha if like.alpha.dtype == np.uint8 else (like.alpha / 257.0 + 0.5).astype(np.uint8)
-        im = Image.fromarray(np.dstack([arr8, a8]), "RGBA")
-    else:
-        im = Image.fromarray(arr8, "RGB")
-    opts = {k: v for k, v in like.info.items() if k in ("icc_profile", "dpi")}
-    if fmt == "JPEG":
-        opts.update(quality=JPEG_QUALITY, subsampling=0)
-    if fmt == "WEBP":
-        opts.update(quality=JPEG_QUALITY)
-    if "exif" in like.info and fmt in ("JPEG", "PNG", "TIFF", "WEBP"):
-        exif = Image.Exif()
-        exif.load(like.info["exif"])
-        exif[0x0112] = 1  # pixels were rotated on reading: orientation is now "normal"
-        opts["exif"] = exif.tobytes()
+        raise OutputError(f"{path}: unsupported output format {path.suffix!r}")
     tmp = temp_output_path(path)
     try:
-        im.save(tmp, format=fmt, **opts)
+        if rgb.dtype == np.uint16 and fmt in SIXTEEN_BIT_FORMATS:
+            (_write_png16 if fmt == "PNG" else _write_tiff16)(tmp, rgb, like)
+        else:
+            _write_pil(tmp, fmt, _to_u8(rgb), None if like.alpha is None else _to_u8(like.alpha), like.info)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
+        raise OutputError(f"{path}: cannot write ({e.strerror or _first_line(e)})") from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _to_u8(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.uint8 else ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _exif_reset(exif_bytes: bytes) -> bytes:
+    exif = Image.Exif()
+    exif.load(exif_bytes)
+    exif[EXIF_ORIENTATION] = 1
+    return exif.tobytes()
+
+
+def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None, info: dict) -> None:
+    if alpha8 is not None and fmt in ("PNG", "TIFF", "WEBP"):
+        im = Image.fromarray(np.dstack([rgb8, alpha8]), "RGBA")
+    else:
+        im = Image.fromarray(rgb8, "RGB")
+    opts: dict = {}
+    if "icc_profile" in info and fmt != "BMP":
+        opts["icc_profile"] = info["icc_profile"]
+    if "dpi" in info:
+        opts["dpi"] = info["dpi"]
+    if "exif" in info and fmt in ("JPEG", "PNG", "WEBP"):
+        opts["exif"] = _exif_reset(info["exif"])
+    if "xmp" in info:
+        xmp = info["xmp"] if isinstance(info["xmp"], bytes) else str(info["xmp"]).encode()
+        if fmt in ("JPEG", "WEBP"):
+            opts["xmp"] = xmp
+        elif fmt == "PNG":
+            pnginfo = PngImagePlugin.PngInfo()
+            pnginfo.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+            opts["pnginfo"] = pnginfo
+        elif fmt == "TIFF":
+            opts["tiffinfo"] = {TIFF_XMP: xmp}
+    if fmt == "JPEG":
+        opts.update(quality=JPEG_QUALITY, subsampling=0)
+    elif fmt == "WEBP":
+        opts.update(quality=JPEG_QUALITY)
+    elif fmt == "TIFF":
+        opts.update(compression="tiff_deflate")
+    im.save(tmp, format=fmt, **opts)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
+    a = rgb[..., ::-1] if like.alpha is None else np.dstack([rgb[..., ::-1], like.alpha.astype(np.uint16)])
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a))
+    if not ok:
+        raise OSError("PNG encoder failed")
+    data = buf.tobytes()
+    extra = b""
+    if "icc_profile" in like.info:
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(like.info["icc_profile"]))
+    if "exif" in like.info:
+        extra += _png_chunk(b"eXIf", _exif_reset(like.info["exif"])[6:] if like.info["exif"][:6] == b"Exif\x00\x00" else _exif_reset(like.info["exif"]))
+    if "xmp" in like.info:
+        xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
+        extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+    ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+    tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
+
+
+def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
+    extratags = []
+    if "icc_profile" in like.info:
+        extratags.append((TIFF_ICC, "B", len(like.info["icc_profile"]), like.info["icc_profile"], True))
+    if "xmp" in like.info:
+        xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
+        extratags.append((TIFF_XMP, "B", len(xmp), xmp, True))
+    if like.alpha is None:
+        tifffile.imwrite(tmp, rgb, photometric="rgb", extratags=extratags, compression="zlib")
+    else:
+        tifffile.imwrite(tmp, np.dstack([rgb, like.alpha.astype(np.uint16)]), photometric="rgb", extrasamples=["unassalpha"],
+                         extratags=extratags, compression="zlib")

@@ -100,3 +100,9 @@ class BackgroundWorker:
         self._q.put(_DONE)
         self._t.join()
         self._check()
+
+    def close_quietly(self) -> None:
+        """Stop after an error elsewhere: drop what is queued, wait for the thread, raise nothing."""
+        self._exc = self._exc or RuntimeError("cancelled")
+        self._q.put(_DONE)
+        self._t.join()

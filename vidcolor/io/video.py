@@ -1,9 +1,9 @@
-"""PyAV video source and sink.
+"""PyAV video source, and the passthrough of the other streams into an output.
 
-VideoSource decodes frames as RGB arrays with their pts. VideoSink encodes frames at the source's
-size, timestamps and time base, and carries the other streams over: audio and subtitles are copied
-packet for packet (a second demuxer reads them alongside, so memory stays flat), and audio the output
-container cannot hold is transcoded to AAC. The file appears under its final name only on commit().
+VideoSource decodes frames as RGB arrays with their pts (and can resume from a pts). _Passthrough
+carries audio and subtitles over: copied packet for packet (a second demuxer reads them alongside the
+video, so memory stays flat), re-framed between text subtitle codecs, or transcoded to AAC where the
+output container cannot hold the codec. The encoder side is in segments.py.
 """
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ class Frame:
     rgb: np.ndarray  # (H, W, 3) uint8
     pts: int | None
     index: int
+    warmup: bool = False  # on resume: a frame before the resume point, shown to the cut detector only
+
+WARMUP_FRAMES = 8
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
@@ -109,24 +112,48 @@ class VideoSource:
         self.container.close()
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def frames(self, start_index: int = 0, after_pts: int | None = None) -> Iterator[Frame]:
+        """Decode frames in order. To resume, give the index of the next frame to do and the pts of the
+        last one done: the source seeks to the keyframe before it and decodes forward. The last few
+        frames before the resume point come first, marked `warmup`, so scene-cut state can be rebuilt."""
         index, last_pts, step = 0, None, None
         if self.info.average_rate:
             step = max(1, round(1 / (self.info.average_rate * self.info.time_base)))
+        seeking = start_index > 0 and after_pts is not None
+        if seeking:
+            self.container.seek(after_pts, stream=self.stream, backward=True, any_frame=False)
+        recent: list[Frame] = []
+        decoded = 0
         try:
             for frame in self.container.decode(self.stream):
-                if index == 0:
+                decoded += 1
+                if frame.pts is None and seeking:
+                    raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
+                if not self.info.rotation:
                     self.info.rotation = int(frame.rotation or 0)
                 pts = frame.pts
                 if pts is None:  # some AVI streams carry no pts: continue the nominal frame grid
                     pts = 0 if last_pts is None else last_pts + (step or 1)
                 last_pts = pts
+                done_already = pts <= after_pts if seeking else index < start_index
+                if done_already:
+                    recent = recent[-(WARMUP_FRAMES - 1):] + [Frame(frame.to_ndarray(format="rgb24"), pts, -1, True)]
+                    index += 0 if seeking else 1
+                    continue
+                if recent:
+                    yield from recent
+                    recent = []
+                if seeking:
+                    seeking, index = False, start_index
                 yield Frame(frame.to_ndarray(format="rgb24"), pts, index)
                 index += 1
         except av.error.FFmpegError as e:
             raise InputError(f"{self.path}: decoding failed at frame {index} (after pts {last_pts}): {_reason(e)}") from e
-        if index == 0:
+        if decoded == 0:
             raise InputError(f"{self.path}: no decodable video frames (corrupt or truncated)")
-        self._check_complete(index, last_pts, step)
+        self._check_complete(max(index, start_index), last_pts, step)
 
     def _check_complete(self, decoded: int, last_pts: int, step: int | None) -> None:
         """A file cut short still decodes up to the cut; compare with the duration the header promises."""
@@ -209,106 +236,3 @@ class _Passthrough:
                 for p in ost.encode(None):
                     self.out.mux(p)
         self.src.close()
-
-
-class VideoSink:
-    """Encode frames into `path` like the source `like`; `commit()` renames the finished file into place.
-
-    Exiting the context without commit() (an error) removes the partial file.
-    """
-
-    def __init__(self, path: str | os.PathLike, like: VideoInfo, codec: str = DEFAULT_CODEC, crf: int = DEFAULT_CRF,
-                 preset: str = DEFAULT_PRESET, copy_streams: bool = True):
-        self.path = Path(path)
-        self.tmp = temp_output_path(self.path)
-        self.like = like
-        self.notes: list[str] = []
-        self.frames = 0
-        self._committed = False
-        self.passthrough: _Passthrough | None = None
-        try:
-            self.out = av.open(str(self.tmp), "w", format=_format_for(self.path))
-        except (av.error.FFmpegError, ValueError) as e:
-            self.tmp.unlink(missing_ok=True)
-            raise OutputError(f"{self.path}: cannot create the output ({_reason(e)})") from e
-        try:
-            self._add_video_stream(codec, crf, preset)
-            self.passthrough = _Passthrough(like.path, self.out, self.notes) if copy_streams else None
-        except BaseException:
-            self.abort()
-            raise
-
-    def _add_video_stream(self, codec: str, crf: int, preset: str) -> None:
-        lk = self.like
-        try:
-            s = self.out.add_stream(codec, rate=lk.average_rate or fractions.Fraction(25))
-        except (av.error.FFmpegError, ValueError) as e:
-            raise OutputError(f"{self.path}: encoder {codec!r} is not available ({_reason(e)})") from e
-        s.width, s.height = lk.width, lk.height
-        odd = lk.width % 2 or lk.height % 2
-        pix = "yuv420p"
-        if odd and codec in ("libx264", "libx265", "h264", "hevc"):
-            pix = "yuv444p"  # 4:2:0 needs even dimensions; 4:4:4 keeps the exact size
-            self.notes.append(f"odd frame size {lk.width}x{lk.height}: encoded as yuv444p (4:2:0 needs even sizes)")
-        s.pix_fmt = pix
-        s.time_base = lk.time_base
-        s.codec_context.time_base = lk.time_base
-        s.codec_context.colorspace = 1  # ITU-R BT.709, matching the reformat in write()
-        s.codec_context.color_range = 1  # limited ("MPEG") range
-        if codec in ("libx264", "libx265"):
-            s.options = {"crf": str(crf), "preset": preset}
-        self.stream = s
-        self._rotation_set = False
-
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Encode one (H, W, 3) uint8 RGB frame at the source pts."""
-        if not self._rotation_set:
-            if self.like.rotation:
-                self.stream.set_display_rotation(self.like.rotation)
-            self._rotation_set = True
-        if self.passthrough is not None:
-            self.passthrough.mux_until(float((pts - (self.like.start_pts or 0)) * self.like.time_base))
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.stream.pix_fmt, dst_colorspace="ITU709")
-        frame.pts = pts
-        frame.time_base = self.like.time_base
-        try:
-            for p in self.stream.encode(frame):
-                self.out.mux(p)
-        except av.error.FFmpegError as e:
-            raise OutputError(f"{self.path}: encoding failed at frame {self.frames} (pts {pts}): {_reason(e)}") from e
-        self.frames += 1
-
-    def commit(self) -> None:
-        """Flush the encoder and the copied streams, close, and rename into place."""
-        try:
-            for p in self.stream.encode(None):
-                self.out.mux(p)
-            if self.passthrough is not None:
-                self.passthrough.close()
-            self.out.close()
-        except av.error.FFmpegError as e:
-            self.abort()
-            raise OutputError(f"{self.path}: finishing the output failed: {_reason(e)}") from e
-        os.replace(self.tmp, self.path)
-        self._committed = True
-
-    def abort(self) -> None:
-        if self.passthrough is not None:
-            self.passthrough.src.close()
-        try:
-            self.out.close()
-        except Exception:  # closing a half-written container can fail in many ways; the file goes anyway
-            pass
-        self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> "VideoSink":
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if not self._committed:
-            self.abort()
-
-
-def _format_for(path: Path) -> str | None:
-    # The temporary name keeps the extension, but say the format explicitly for odd extensions.
-    return {".mkv": "matroska", ".webm": "webm", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4", ".avi": "avi"}.get(path.suffix.lower())
