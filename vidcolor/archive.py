@@ -27,10 +27,12 @@ def input_key(path: Path) -> dict:
 
 
 class Journal:
-    """Append-only JSON lines; the last entry for an input wins. A line cut off by a kill is ignored.
+    """Append-only JSON lines, one per finished output path; the last entry for a path wins. A line
+    cut off by a kill is ignored.
 
-    An entry counts as finished only when its output file still exists and the input's size, mtime
-    and the model/options key are unchanged; anything else is stale and redone.
+    An entry counts as finished only when it names the same input, whose size and mtime are unchanged,
+    the model/options key is the same, and (for "done") the output file still exists; anything else
+    is stale and redone. A "colour" entry records an input skipped as already in colour.
     """
 
     def __init__(self, root: Path):
@@ -41,21 +43,21 @@ class Journal:
             for line in self.path.read_text(errors="replace").splitlines():
                 try:
                     e = json.loads(line)
-                    self.entries[e["input"]] = e
+                    self.entries[e["target"]] = e
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue
 
-    def finished(self, src: Path, key: str, output: Path | None) -> dict | None:
-        e = self.entries.get(str(src))
-        if e is None or e.get("key") != key or e.get("input_stat") != input_key(src):
+    def finished(self, src: Path, key: str, target: Path) -> dict | None:
+        e = self.entries.get(str(target))
+        if e is None or e.get("key") != key or e.get("input") != str(src) or e.get("input_stat") != input_key(src):
             return None
-        if e["status"] == "done" and (output is None or not output.is_file() or e.get("output") != str(output)):
+        if e["status"] == "done" and not target.is_file():
             return None
         return e
 
-    def record(self, src: Path, key: str, status: str, output: Path | None = None, note: str | None = None) -> None:
-        e = {"input": str(src), "input_stat": input_key(src), "key": key, "status": status,
-             "output": str(output) if output else None, "note": note, "time": time.time()}
+    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None) -> None:
+        e = {"target": str(target), "input": str(src), "input_stat": input_key(src), "key": key, "status": status,
+             "note": note, "time": time.time()}
         line = json.dumps(e) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,7 @@ class Journal:
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())
-            self.entries[str(src)] = e
+            self.entries[str(target)] = e
 
 
 class OutputLock:

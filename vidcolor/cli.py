@@ -54,6 +54,7 @@ def colorize_cmd(
     crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
     preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
     fmt: Annotated[Optional[str], typer.Option("--format", help=f"Image output format: {', '.join(sorted(set(FORMAT_EXT)))} (default: same as input).")] = None,
+    segment_seconds: Annotated[float, typer.Option("--segment-seconds", min=0.1, help="Video is encoded (and resumes) in segments this long.")] = _D.segment_seconds,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that a previous run finished.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
@@ -69,7 +70,7 @@ def colorize_cmd(
     rep = Reporter(quiet=quiet, verbose=verbose)
     col = _load(model, weights, device, work_size, upsample)
     video = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
-                         batch_size=batch_size, overwrite=overwrite, dry_run=dry_run)
+                         batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
     folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.lower()], overwrite=overwrite, force=force, dry_run=dry_run,
                            batch_size=batch_size)
     raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report)))

@@ -324,7 +324,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 if isinstance(img, VidcolorError):
                     emit(Result(p, None, "failed", time.time() - t0, error=str(img)))
                 elif not opts.force and is_colour_image(img.pixels):
-                    journal.record(p, key, "colour", None, note=f"colour score {colour_score(img.pixels):.1f}")
+                    journal.record(p, key, "colour", t, note=f"colour score {colour_score(img.pixels):.1f}")
                     emit(Result(p, None, "skipped", time.time() - t0, note="already in colour (--force colorizes it)"))
                 else:
                     ready.append((p, t, t0, img))

@@ -1,0 +1,246 @@
+"""Unattended runs: re-runs skip finished work, a second run is locked out, reports and dry runs,
+images already in colour, and archive image formats with their metadata."""
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+from typer.testing import CliRunner
+
+from tests.media import probe, write_image, write_video
+from vidcolor import cli
+from vidcolor.colorizer import Colorizer
+from vidcolor.io.images import read_image
+from vidcolor.pipeline import FolderOptions, VideoOptions, colorize_folder, colorize_image, colorize_video
+
+runner = CliRunner()
+
+
+def archive(root, n=6):
+    for i in range(n):
+        write_image(root / f"d{i % 2}" / f"img{i}.png", h=30 + i, w=40, seed=i)
+    return root
+
+
+def statuses(results):
+    return sorted(r.status for r in results)
+
+
+def test_rerun_skips_finished_outputs_and_redoes_changed_ones(tmp_path, colorizer):
+    src = archive(tmp_path / "in")
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 6
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    assert statuses(colorize_folder(src, out, colorizer)) == ["skipped"] * 6
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == mtimes
+    write_image(src / "d0" / "img0.png", h=33, w=41, seed=99)  # the input changed
+    (out / "d1" / "img1.png").unlink()  # an output went missing
+    res = {r.input.name: r.status for r in colorize_folder(src, out, colorizer)}
+    assert res["img0.png"] == "done" and res["img1.png"] == "done" and list(res.values()).count("skipped") == 4
+    other = Colorizer(colorizer.model, work_size=96)  # another model setting makes everything stale
+    assert statuses(colorize_folder(src, out, other)) == ["done"] * 6
+    assert statuses(colorize_folder(src, out, other, FolderOptions(overwrite=True))) == ["done"] * 6
+
+
+def test_dry_run_lists_and_writes_nothing(tmp_path, colorizer):
+    src = archive(tmp_path / "in", 3)
+    res = colorize_folder(src, tmp_path / "out", colorizer, FolderOptions(dry_run=True))
+    assert statuses(res) == ["planned"] * 3 and not (tmp_path / "out").exists()
+    colorize_folder(src, tmp_path / "out", colorizer)
+    assert statuses(colorize_folder(src, tmp_path / "out", colorizer, FolderOptions(dry_run=True))) == ["skipped"] * 3
+
+
+def test_stale_partial_files_of_a_killed_run_are_removed(tmp_path, colorizer):
+    src = archive(tmp_path / "in", 2)
+    (tmp_path / "out" / "d0").mkdir(parents=True)
+    junk = tmp_path / "out" / "d0" / ".img0.vidcolor-partial-99999.png"
+    junk.write_bytes(b"half a file")
+    colorize_folder(src, tmp_path / "out", colorizer)
+    assert not junk.exists()
+
+
+def test_a_second_run_is_locked_out_with_the_first_runs_pid(tmp_path, weights_file):
+    src = archive(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
+        f"with OutputLock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
+        assert r.exit_code == 3
+        assert f"pid {holder.pid}" in r.stderr and "locked" in r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
+    assert r.exit_code == 0  # the kernel dropped the killed holder's lock
+
+
+def test_report_has_one_line_per_input_and_a_summary(tmp_path, weights_file):
+    src = archive(tmp_path / "in", 3)
+    (src / "broken.jpg").write_text("not an image")
+    rep = tmp_path / "run.jsonl"
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out"), "--weights", str(weights_file), "--report", str(rep)])
+    assert r.exit_code == 1
+    lines = [json.loads(l) for l in rep.read_text().splitlines()]
+    rows, summary = lines[:-1], lines[-1]["summary"]
+    assert sorted(row["status"] for row in rows) == ["done", "done", "done", "failed"]
+    failed = next(row for row in rows if row["status"] == "failed")
+    assert "broken.jpg" in failed["error"] and failed["seconds"] >= 0
+    assert summary == {**summary, "done": 3, "failed": 1, "skipped": 0, "total": 4}
+
+
+def coloured_photo(h=64, w=96):
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[..., 0] = 128 + 100 * np.sin(x / 9)
+    rgb[..., 1] = 128 + 100 * np.cos(y / 7)
+    rgb[..., 2] = 128 + 100 * np.sin((x + y) / 11)
+    return rgb
+
+
+def sepia(h=64, w=96):
+    g = np.linspace(0, 1, w)[None, :].repeat(h, 0)
+    return (np.stack([0.95 * g + 0.05, 0.80 * g + 0.04, 0.60 * g + 0.02], -1) * 255).astype(np.uint8)
+
+
+def test_colour_photos_are_skipped_unless_forced_but_toned_prints_are_colorized(tmp_path, colorizer):
+    Image.fromarray(coloured_photo()).save(tmp_path / "colour.png")
+    Image.fromarray(sepia()).save(tmp_path / "sepia.png")
+    res = colorize_image(tmp_path / "colour.png", tmp_path / "o1.png", colorizer)
+    assert res.status == "skipped" and "already in colour" in res.note and not (tmp_path / "o1.png").exists()
+    assert colorize_image(tmp_path / "colour.png", tmp_path / "o1.png", colorizer, FolderOptions(force=True)).status == "done"
+    assert colorize_image(tmp_path / "sepia.png", tmp_path / "o2.png", colorizer).status == "done"
+
+
+def test_colour_skip_is_journaled_and_force_redoes_it(tmp_path, colorizer):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(coloured_photo()).save(tmp_path / "in" / "colour.png")
+    assert statuses(colorize_folder(tmp_path / "in", tmp_path / "out", colorizer)) == ["skipped"]
+    assert statuses(colorize_folder(tmp_path / "in", tmp_path / "out", colorizer, FolderOptions(force=True))) == ["done"]
+
+
+# -- formats and metadata -----------------------------------------------------------------------
+
+def gray16(h=40, w=56):
+    y, x = np.mgrid[0:h, 0:w]
+    return (x * 1000 + y * 37 + 5).astype(np.uint16)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_16_bit_stays_16_bit_with_full_precision_lightness(tmp_path, colorizer, ext):
+    import cv2
+    import tifffile
+
+    g = gray16()
+    rgb16 = np.repeat(g[..., None], 3, 2)
+    src = tmp_path / f"in{ext}"
+    cv2.imwrite(str(src), rgb16) if ext == ".png" else tifffile.imwrite(src, rgb16, photometric="rgb")
+    assert read_image(src).pixels.dtype == np.uint16
+    colorize_image(src, tmp_path / f"out{ext}", colorizer)
+    out = read_image(tmp_path / f"out{ext}").pixels
+    assert out.dtype == np.uint16 and out.shape == rgb16.shape
+    assert len(np.unique(out)) > 256  # more levels than 8 bits could hold
+
+
+def test_exif_orientation_is_applied_and_reset(tmp_path, colorizer):
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 50), dtype=np.uint8), "L")
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees
+    exif[0x010F] = "ArchiveCam"
+    im.save(tmp_path / "in.jpg", exif=exif.tobytes())
+    colorize_image(tmp_path / "in.jpg", tmp_path / "out.jpg", colorizer)
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.size == (30, 50)
+        assert out.getexif().get(0x0112) == 1 and out.getexif().get(0x010F) == "ArchiveCam"
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".tif", ".webp"])
+def test_icc_profile_is_copied(tmp_path, colorizer, ext):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / f"in{ext}", icc_profile=icc)
+    colorize_image(tmp_path / f"in{ext}", tmp_path / f"out{ext}", colorizer)
+    with Image.open(tmp_path / f"out{ext}") as out:
+        assert out.info.get("icc_profile") == icc
+
+
+def test_16_bit_png_keeps_icc(tmp_path, colorizer):
+    import cv2
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.repeat(gray16()[..., None], 3, 2))
+    data = src.read_bytes()
+    from vidcolor.io.images import _png_chunk
+    import zlib
+
+    src.write_bytes(data[:33] + _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)) + data[33:])
+    colorize_image(src, tmp_path / "out.png", colorizer)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.info.get("icc_profile") == icc
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_alpha_is_kept(tmp_path, colorizer, mode):
+    rgba = np.zeros((24, 32, 4), np.uint8)
+    rgba[..., :3] = 100
+    rgba[..., 3] = np.linspace(0, 255, 32, dtype=np.uint8)[None]
+    im = Image.fromarray(rgba, "RGBA")
+    if mode == "LA":
+        im = im.convert("LA")
+    elif mode == "P":
+        im = Image.fromarray(rgba[..., :3]).convert("P")
+        im.info["transparency"] = 0
+    im.save(tmp_path / "in.png")
+    colorize_image(tmp_path / "in.png", tmp_path / "out.png", colorizer)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode == "RGBA" and out.size == (32, 24)
+        expected = np.asarray(Image.open(tmp_path / "in.png").convert("RGBA"))[..., 3]
+        assert np.array_equal(np.asarray(out)[..., 3], expected)
+
+
+def test_cmyk_jpeg_is_read_as_rgb(tmp_path, colorizer):
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).convert("CMYK").save(tmp_path / "in.jpg")
+    colorize_image(tmp_path / "in.jpg", tmp_path / "out.jpg", colorizer)
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.mode == "RGB" and out.size == (30, 20)
+
+
+def test_multi_page_tiff_is_refused_clearly(tmp_path, colorizer):
+    from vidcolor.errors import InputError
+
+    pages = [Image.fromarray(np.full((10, 10), v, np.uint8)) for v in (10, 200)]
+    pages[0].save(tmp_path / "multi.tif", save_all=True, append_images=pages[1:])
+    with pytest.raises(InputError, match="multi-page TIFF \\(2 pages\\)"):
+        colorize_image(tmp_path / "multi.tif", tmp_path / "out.tif", colorizer)
+
+
+# -- video resume ---------------------------------------------------------------------------------
+
+def test_interrupted_video_resumes_from_finished_segments(tmp_path, colorizer):
+    src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=40, audio="aac")
+    opts = VideoOptions(segment_seconds=0.4, batch_size=3, temporal="flow")  # 10 frames per segment
+
+    def stop_after(n):
+        def progress(done, total):
+            if done >= n:
+                raise KeyboardInterrupt
+
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, opts, progress=stop_after(25))
+    assert not (tmp_path / "out.mp4").exists()
+    assert [p.name for p in tmp_path.glob(".*partial*")] == []
+    res = colorize_video(src, tmp_path / "out.mp4", colorizer, opts)
+    assert any("resumed at frame 20" in n for n in res.notes)
+    whole = colorize_video(src, tmp_path / "whole.mp4", colorizer, opts)
+    a, b = probe(tmp_path / "out.mp4"), probe(tmp_path / "whole.mp4")
+    assert a["frames"] == b["frames"] == 40 and a["pts_s"] == b["pts_s"] and a["others"] == [("audio", "aac")]
+    assert not any((tmp_path / ".vidcolor").glob("*.work"))
+    assert colorize_video(src, tmp_path / "out.mp4", colorizer, opts).status == "skipped"
