@@ -95,6 +95,19 @@ def test_report_has_one_line_per_input_and_a_summary(tmp_path, weights_file):
     assert summary == {**summary, "done": 3, "failed": 1, "skipped": 0, "total": 4}
 
 
+def test_journal_accounts_for_failures_but_retries_them(tmp_path, colorizer):
+    src = archive(tmp_path / "in", 2)
+    bad = src / "later.png"
+    bad.write_bytes(b"")
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done", "done", "failed"]
+    journal = [json.loads(l) for l in (out / ".vidcolor" / "journal.jsonl").read_text().splitlines()]
+    failed = [e for e in journal if e["status"] == "failed"]
+    assert len(journal) == 3 and len(failed) == 1 and "later.png" in failed[0]["note"]
+    write_image(bad, h=20, w=30)  # the file is fixed: the next run does it, and only it
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done", "skipped", "skipped"]
+
+
 def coloured_photo(h=64, w=96):
     y, x = np.mgrid[0:h, 0:w]
     rgb = np.zeros((h, w, 3), np.uint8)

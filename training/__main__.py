@@ -60,17 +60,22 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_tune(a: argparse.Namespace) -> None:
     model = load_checkpoint(a.snapshot)
     holdout = [Path(p) for p in Path(a.run, "holdout.txt").read_text().split("\n") if p]
-    best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), a.work_size,
+    sizes = tuple(int(s) for s in a.work_sizes.split(","))
+    best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), sizes,
                        min_colour_ratio=a.min_colour_ratio, log=print)
-    print(json.dumps(best, indent=1))
+    print(json.dumps({k: v for k, v in best.items() if k != "grid"}, indent=1))
     model.set_decode(best["temperature"], best["blend"])
-    save_checkpoint(model, a.snapshot, half=True, meta={**model.checkpoint_meta, "decode_tuning": best})
+    meta = {**model.checkpoint_meta, "work_size": best["work_size"], "decode_tuning": best}
+    save_checkpoint(model, a.snapshot, half=True, meta=meta)
     print(f"decoding settings written into {a.snapshot}")
 
 
 def cmd_export(a: argparse.Namespace) -> None:
     model = load_checkpoint(a.snapshot)
-    save_checkpoint(model, a.out, half=True, meta={**model.checkpoint_meta, "work_size": a.work_size})
+    meta = dict(model.checkpoint_meta)
+    if a.work_size:
+        meta["work_size"] = a.work_size
+    save_checkpoint(model, a.out, half=True, meta=meta)
     manifest_path = Path(a.out).parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest[model.arch_name] = {"file": Path(a.out).name, "sha256": sha256_file(a.out)}
@@ -100,14 +105,14 @@ def main(argv=None) -> None:
     u = sub.add_parser("tune", help="choose temperature and head blend on the run's held-out photos")
     u.add_argument("--snapshot", required=True)
     u.add_argument("--run", required=True)
-    u.add_argument("--work-size", type=int, default=256)
+    u.add_argument("--work-sizes", default="128,160,192,224,256", help="working resolutions (short side) to try")
     u.add_argument("--max-side", type=int, default=512)
     u.add_argument("--min-colour-ratio", type=float, default=0.7)
     u.add_argument("--device", default="auto")
     e = sub.add_parser("export", help="write fp16 weights and their sha256 into a weights folder")
     e.add_argument("--snapshot", required=True)
     e.add_argument("--out", required=True)
-    e.add_argument("--work-size", type=int, default=256)
+    e.add_argument("--work-size", type=int, default=None, help="override the working resolution chosen by tune")
     a = p.parse_args(argv)
     {"train": cmd_train, "tune": cmd_tune, "export": cmd_export}[a.cmd](a)
 

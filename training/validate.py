@@ -98,25 +98,27 @@ def _finish(col: Colorizer, l_full: torch.Tensor, ab_norm_padded: torch.Tensor) 
 
 
 @torch.inference_mode()
-def tune_decode(model, images, device, work_size: int, min_colour_ratio: float = 0.7, log=print) -> dict:
-    """Grid-search temperature (and head blend for `both`) on held-out photos: the highest PSNR whose
-    colourfulness is at least min_colour_ratio of the ground truth's."""
-    col = Colorizer(model, device=device, work_size=work_size)
+def tune_decode(model, images, device, work_sizes: tuple[int, ...] = (256,), min_colour_ratio: float = 0.7, log=print) -> dict:
+    """Grid-search the working resolution, the temperature and (for `both`) the head blend on held-out
+    photos: the highest PSNR whose colourfulness is at least min_colour_ratio of the ground truth's."""
     blends = BLENDS if model.head.kind == "both" else ((1.0,) if model.head.kind == "cls" else (0.0,))
     temps = TEMPERATURES if model.head.kind != "reg" else (1.0,)
-    raw = []
-    for _, gt in images:
-        l_full = rgb_to_l(torch.from_numpy(gt)[None].permute(0, 3, 1, 2).float().to(device) / 255)
-        raw.append((l_full, col.model(col.network_input(l_full)), gt))
     gray_psnr = float(np.mean([psnr(gray_baseline(gt), gt) for _, gt in images]))
     gt_colour = float(np.mean([colourfulness(gt) for _, gt in images]))
     results = []
-    for t, b in itertools.product(temps, blends):
-        scores = [(psnr(r, gt), colourfulness(r)) for l_full, out, gt in raw
-                  for r in [_finish(col, l_full, model.head.decode(out, temperature=t, blend=b))]]
-        p, c = np.mean(scores, axis=0)
-        results.append({"temperature": t, "blend": b, "psnr": float(p), "colour_ratio": float(c / gt_colour)})
-        log(f"T={t:.2f} blend={b:.2f}: PSNR {p:.2f} dB (gray {gray_psnr:.2f}), colourfulness {c / gt_colour:.0%} of GT")
+    for ws in work_sizes:
+        col = Colorizer(model, device=device, work_size=ws)
+        raw = []
+        for _, gt in images:
+            l_full = rgb_to_l(torch.from_numpy(gt)[None].permute(0, 3, 1, 2).float().to(device) / 255)
+            raw.append((l_full, col.model(col.network_input(l_full)), gt))
+        for t, b in itertools.product(temps, blends):
+            scores = [(psnr(r, gt), colourfulness(r)) for l_full, out, gt in raw
+                      for r in [_finish(col, l_full, model.head.decode(out, temperature=t, blend=b))]]
+            p, c = np.mean(scores, axis=0)
+            results.append({"work_size": ws, "temperature": t, "blend": b, "psnr": float(p), "colour_ratio": float(c / gt_colour)})
+            log(f"work size {ws} T={t:.2f} blend={b:.2f}: PSNR {p:.2f} dB (gray {gray_psnr:.2f}), "
+                f"colourfulness {c / gt_colour:.0%} of GT")
     ok = [r for r in results if r["colour_ratio"] >= min_colour_ratio and r["psnr"] > gray_psnr]
     best = max(ok, key=lambda r: r["psnr"]) if ok else max(results, key=lambda r: r["psnr"] - gray_psnr + r["colour_ratio"])
     return {**best, "gray_psnr": gray_psnr, "images": len(images), "grid": results}

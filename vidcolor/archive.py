@@ -32,7 +32,9 @@ class Journal:
 
     An entry counts as finished only when it names the same input, whose size and mtime are unchanged,
     the model/options key is the same, and (for "done") the output file still exists; anything else
-    is stale and redone. A "colour" entry records an input skipped as already in colour.
+    is stale and redone. A "colour" entry records an input skipped as already in colour; a "failed"
+    entry records a bad input (with the error as note), so the journal accounts for every file, but
+    it is never finished: a re-run tries it again.
     """
 
     def __init__(self, root: Path):
@@ -49,7 +51,7 @@ class Journal:
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
         e = self.entries.get(str(target))
-        if e is None or e.get("key") != key or e.get("input") != str(src) or e.get("input_stat") != input_key(src):
+        if e is None or e["status"] == "failed" or e.get("key") != key or e.get("input") != str(src) or e.get("input_stat") != input_key(src):
             return None
         if e["status"] == "done" and not target.is_file():
             return None

@@ -193,6 +193,59 @@ def _print_video_table(res: dict) -> None:
     Console(width=120).print(t)
 
 
+@app.command("bench")
+def bench_cmd(
+    clip: Annotated[Path, typer.Argument(help="Video clip to measure on.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    compare: Annotated[Optional[Path], typer.Option("--compare", help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
+    phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of decode,transcode,model,e2e.")] = "decode,transcode,model,e2e",
+    length_check: Annotated[int, typer.Option("--length-check", min=0, help="Also compare e2e peak RSS on the clip's first frames and on N times as many (0: skip).")] = 0,
+    length_frames: Annotated[int, typer.Option("--length-frames", min=2, help="Frames in the short clip of --length-check.")] = 60,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    work_size: WorkSizeOpt = None,
+    upsample: UpsampleOpt = "guided",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = _D.batch_size,
+    temporal: Annotated[str, typer.Option("--temporal", help="off, ema or flow.")] = _D.temporal,
+    codec: Annotated[str, typer.Option("--codec")] = _D.codec,
+    crf: Annotated[int, typer.Option("--crf")] = _D.crf,
+    preset: Annotated[str, typer.Option("--preset")] = _D.preset,
+) -> None:
+    """Throughput on one clip: decode-only, transcode-only, model-only and end-to-end fps, peak memory."""
+    import json
+
+    from vidcolor.bench import compare as compare_runs, length_check as run_length_check, run_bench
+
+    wanted = tuple(p.strip() for p in phases.split(",") if p.strip())
+    if bad := [p for p in wanted if p not in ("decode", "transcode", "model", "e2e")]:
+        raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
+    if temporal not in TEMPORAL_MODES:
+        raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
+    if not clip.is_file():
+        Reporter().error(f"{clip}: file not found")
+        raise typer.Exit(EXIT_USAGE)
+    baseline = json.loads(compare.read_text()) if compare else None
+    col = _load(model, weights, device, work_size, upsample)
+    opts = VideoOptions(temporal=temporal, batch_size=batch_size, codec=codec, crf=crf, preset=preset)
+    try:
+        res = run_bench(clip, col, opts, wanted, log=typer.echo)
+        if length_check:
+            wargs = {"model": model, "weights": str(weights) if weights else None, "device": device,
+                     "work_size": work_size, "upsample": upsample}
+            res["length_check"] = run_length_check(clip, wargs, opts, length_frames, length_check, log=typer.echo)
+    except VidcolorError as e:
+        Reporter().error(str(e))
+        raise typer.Exit(EXIT_FAILED)
+    if "e2e_over_transcode" in res:
+        typer.echo(f"end-to-end / transcode-only: {res['e2e_over_transcode']:.2f}")
+    if baseline:
+        typer.echo(f"this run (B) against {compare} (A):")
+        res["compare"] = {"against": str(compare), "ratios": compare_runs(baseline, res, log=typer.echo)}
+    if json_out:
+        json_out.write_text(json.dumps(res, indent=1))
+
+
 @app.command("models")
 def models_cmd() -> None:
     """List the registered networks and which have shipped weights."""

@@ -1,10 +1,13 @@
 """Colour maths on tensors: sRGB <-> CIELAB, L/ab scaling, and the merge of full-resolution L with ab.
 
-Everything here takes and returns (B, C, H, W) float tensors on any device. Conversion is kornia's
-(D65, 2 degree observer), so the GPU path is batched and vectorised.
+Everything here takes and returns (B, C, H, W) float tensors on any device (D65, 2 degree observer).
+On a GPU the conversions are kornia's, batched; on the CPU Lab -> RGB is OpenCV's and 8-bit RGB -> L
+goes through lookup tables, because those are where a CPU run spends its non-network time.
 """
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.color import lab_to_rgb as _lab_to_rgb
@@ -22,8 +25,18 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) CIELAB -> sRGB clipped to [0, 1]."""
-    return _lab_to_rgb(lab, clip=True)
+    """(B, 3, H, W) CIELAB -> sRGB clipped to [0, 1].
+
+    On the CPU (without autograd) OpenCV's vectorised conversion does it, several times faster than
+    kornia's there; on a GPU, kornia's batched one.
+    """
+    if lab.device.type != "cpu" or lab.requires_grad:
+        return _lab_to_rgb(lab, clip=True)
+    hwc = lab.detach().float().permute(0, 2, 3, 1).contiguous().numpy()
+    for img in hwc:
+        img[:] = cv2.cvtColor(img, cv2.COLOR_Lab2RGB)
+    np.clip(hwc, 0.0, 1.0, out=hwc)
+    return torch.from_numpy(hwc).permute(0, 3, 1, 2)
 
 
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
@@ -38,6 +51,31 @@ def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
     lin = _srgb_to_linear(rgb.float())
     y = lin[:, 0:1] * _RGB_TO_Y[0] + lin[:, 1:2] * _RGB_TO_Y[1] + lin[:, 2:3] * _RGB_TO_Y[2]
     return gray_y_to_l(y)
+
+
+_LUT_CACHE: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _lut(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """256-entry tables on `device`: 8-bit sRGB value -> linear value, and gray value -> L*."""
+    if device not in _LUT_CACHE:
+        lin = _srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0)
+        _LUT_CACHE[device] = lin.float().to(device), gray_y_to_l(lin).float().to(device)
+    return _LUT_CACHE[device]
+
+
+def rgb8_to_l(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) uint8 sRGB, as decoded -> (B, 1, H, W) L* in [0, 100], equal to rgb_to_l(rgb / 255).
+
+    Linearisation is a table lookup per channel; a gray batch (R = G = B, as black-and-white video
+    decodes) needs a single lookup, with no arithmetic at all.
+    """
+    lin, gray_l = _lut(rgb.device)
+    r, g, b = rgb.unbind(-1)
+    if bool(torch.equal(r, g) and torch.equal(g, b)):
+        return gray_l[r.int()][:, None]
+    y = lin[r.int()] * _RGB_TO_Y[0] + lin[g.int()] * _RGB_TO_Y[1] + lin[b.int()] * _RGB_TO_Y[2]
+    return gray_y_to_l(y)[:, None]
 
 
 def gray_y_to_l(y: torch.Tensor) -> torch.Tensor:
@@ -79,14 +117,11 @@ _COLOUR_THUMB = 256
 _L_BINS = 32
 
 
-def colour_score(rgb: "np.ndarray") -> float:
+def colour_score(rgb: np.ndarray) -> float:
     """How much colour varies independently of lightness: the RMS of ab after removing each lightness
     level's mean ab. A gray or toned (sepia, cyanotype) print maps every lightness to one colour and
     scores near 0 however saturated its tone; a colour photograph has hues that L does not explain.
     `rgb` is (H, W, 3) uint8 or uint16."""
-    import cv2
-    import numpy as np
-
     h, w = rgb.shape[:2]
     s = min(1.0, _COLOUR_THUMB / max(h, w))
     small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
@@ -101,5 +136,5 @@ def colour_score(rgb: "np.ndarray") -> float:
     return float(np.sqrt(resid2))
 
 
-def is_colour_image(rgb: "np.ndarray") -> bool:
+def is_colour_image(rgb: np.ndarray) -> bool:
     return colour_score(rgb) >= COLOUR_THRESHOLD

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb_to_l, to_uint8
+from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
 from vidcolor.upsample import BilinearUpsampler
 
@@ -95,8 +95,7 @@ class Colorizer:
     @torch.inference_mode()
     def colorize_rgb(self, rgb_u8: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3) uint8 RGB (any colour is reduced to L first) -> (B, H, W, 3) uint8 RGB."""
-        rgb = rgb_u8.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float() / 255.0
-        l_full = rgb_to_l(rgb)
+        l_full = rgb8_to_l(rgb_u8.to(self.device, non_blocking=True))
         ab_full = self.colorize_l(l_full)
         return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1)
 

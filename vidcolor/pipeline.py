@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, remove_stale_temporaries
-from vidcolor.color import L_SCALE, colour_score, is_colour_image, merge_l_ab, rgb_to_l, to_uint8
+from vidcolor.color import L_SCALE, colour_score, is_colour_image, merge_l_ab, rgb8_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.io.images import IMAGE_EXTS, read_image, write_image
@@ -163,7 +163,7 @@ def _encode_segments(source: VideoSource, sink: SegmentedSink, colorizer: Colori
     after_pts = sink.segments[-1]["last_pts"] if sink.segments else None
 
     def warm(f: Frame) -> None:
-        l_full = rgb_to_l(torch.from_numpy(f.rgb).permute(2, 0, 1)[None].float() / 255.0)
+        l_full = rgb8_to_l(torch.from_numpy(f.rgb)[None])
         cuts.is_cut(_cut_thumbnail(l_full)[0].numpy())
 
     def encode(item) -> None:
@@ -199,7 +199,7 @@ def _encode_segments(source: VideoSource, sink: SegmentedSink, colorizer: Colori
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None) -> np.ndarray:
     """A batch of decoded frames -> (B, H, W, 3) uint8 colorized frames, advancing the temporal state."""
     rgb = torch.from_numpy(np.stack([f.rgb for f in frames])).to(colorizer.device, non_blocking=True)
-    l_full = rgb_to_l(rgb.permute(0, 3, 1, 2).float() / 255.0)  # (B, 1, H, W)
+    l_full = rgb8_to_l(rgb)  # (B, 1, H, W)
     ab_small = colorizer.predict_ab_small(l_full)  # (B, 2, h, w)
     h, w = ab_small.shape[-2:]
     l_guide = F.interpolate(l_full, size=(GUIDE_SCALE * h, GUIDE_SCALE * w), mode="area")
@@ -310,6 +310,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
             dst.parent.mkdir(parents=True, exist_ok=True)
             write_image(dst, out, img)
         except VidcolorError as e:
+            journal.record(src, key, "failed", dst, note=str(e))
             emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
             return
         journal.record(src, key, "done", dst)
@@ -322,6 +323,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
             ready = []
             for p, t, t0, img in batch:
                 if isinstance(img, VidcolorError):
+                    journal.record(p, key, "failed", t, note=str(img))
                     emit(Result(p, None, "failed", time.time() - t0, error=str(img)))
                 elif not opts.force and is_colour_image(img.pixels):
                     journal.record(p, key, "colour", t, note=f"colour score {colour_score(img.pixels):.1f}")

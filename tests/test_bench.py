@@ -1,0 +1,50 @@
+"""`vidcolor bench`: every phase runs on a generated clip and reports what it measured (the figures
+themselves are benchmarks, not test assertions)."""
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from tests.media import write_video
+from vidcolor import cli
+from vidcolor.bench import PeakRSS, compare, run_bench
+from vidcolor.pipeline import VideoOptions
+
+runner = CliRunner()
+
+
+def test_run_bench_measures_every_phase(tmp_path, colorizer):
+    clip = write_video(tmp_path / "clip.mp4", w=96, h=64, frames=10)
+    res = run_bench(clip, colorizer, VideoOptions(batch_size=2), log=lambda s: None)
+    assert set(res["phases"]) == {"decode", "transcode", "model", "e2e"}
+    for name in ("decode", "transcode", "e2e"):
+        assert res["phases"][name]["frames"] == 10
+    for p in res["phases"].values():
+        assert p["fps"] > 0 and p["peak_rss_mb"] > 50
+    assert res["phases"]["model"]["frames"] >= 20 and "batch 2, fp32" in res["phases"]["model"]["note"]
+    assert res["e2e_over_transcode"] > 0 and res["working_size"] == [64, 96]
+    ratios = compare(res, res, log=lambda s: None)
+    assert ratios["e2e"]["fps_ratio"] == 1.0
+
+
+def test_peak_rss_sees_a_short_allocation():
+    # In a fresh interpreter: in this one, freed memory of earlier tests may be reused without new pages.
+    code = ("import time, numpy as np\nfrom vidcolor.bench import PeakRSS\nwith PeakRSS() as m:\n"
+            "    base = m.peak\n    a = np.ones(50_000_000, np.uint8)\n    time.sleep(0.2)\n    del a\n"
+            "print((m.peak - base) / 2**20)")
+    grew_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 40 < grew_mb < 200
+
+
+def test_bench_cli_writes_json_and_compares(tmp_path, weights_file):
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=6)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    args = ["bench", str(clip), "--weights", str(weights_file), "--device", "cpu", "--phases", "decode,e2e"]
+    r = runner.invoke(cli.app, args + ["--json", str(a), "--temporal", "off"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli.app, args + ["--json", str(b), "--compare", str(a)])
+    assert r.exit_code == 0, r.output
+    assert "B/A" in r.output and json.loads(b.read_text())["compare"]["ratios"]["e2e"]["fps_ratio"] > 0
+    r = runner.invoke(cli.app, ["bench", str(clip), "--weights", str(weights_file), "--phases", "nope"])
+    assert r.exit_code == 2
