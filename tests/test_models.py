@@ -82,3 +82,29 @@ def test_pretrained_encoder_weights_load_strictly():
     m = create_model("effnet_unet", pretrained=True)
     w = m.encoder._conv_stem.weight
     assert w.abs().sum() > 0 and m.encoder._blocks[15]._project_conv.weight.shape == (320, 1152, 1, 1)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_folding_batchnorm_keeps_the_output(name):
+    import copy
+
+    from vidcolor.models.blocks import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    for m in model.modules():  # non-trivial statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.rand(2, 1, 64, 96)
+    with torch.no_grad():
+        ref = model.predict_ab(x)
+        folded = fold_batchnorm(copy.deepcopy(model))
+        out = folded.predict_ab(x)
+    assert torch.allclose(ref, out, atol=1e-5)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) < sum(
+        isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    with pytest.raises(ValueError):
+        fold_batchnorm(create_model(name).train())

@@ -17,6 +17,7 @@ L_SCALE = 100.0  # L* in [0, 100]   -> l_norm = L / L_SCALE in [0, 1]
 AB_SCALE = 110.0  # a*, b* in about [-110, 110] for sRGB -> ab_norm = ab / AB_SCALE in about [-1, 1]
 
 _RGB_TO_Y = (0.2126729, 0.7151522, 0.0721750)  # sRGB primaries, D65: the Y row of the RGB->XYZ matrix
+_LAB_EPS, _LAB_KAPPA = 216.0 / 24389.0, 24389.0 / 27.0  # CIE 1976: the linear segment near black
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -67,9 +68,12 @@ def _lut(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
 def rgb8_to_l(rgb: torch.Tensor) -> torch.Tensor:
     """(B, H, W, 3) uint8 sRGB, as decoded -> (B, 1, H, W) L* in [0, 100], equal to rgb_to_l(rgb / 255).
 
-    Linearisation is a table lookup per channel; a gray batch (R = G = B, as black-and-white video
-    decodes) needs a single lookup, with no arithmetic at all.
+    Linearisation is a table lookup per channel; a gray frame (R = G = B, as black-and-white video
+    decodes) needs a single lookup, with no arithmetic at all. On the CPU the lookups and the cube root
+    are OpenCV's, frame by frame.
     """
+    if rgb.device.type == "cpu":
+        return _rgb8_to_l_cpu(np.ascontiguousarray(rgb.numpy()))
     lin, gray_l = _lut(rgb.device)
     r, g, b = rgb.unbind(-1)
     if bool(torch.equal(r, g) and torch.equal(g, b)):
@@ -78,10 +82,29 @@ def rgb8_to_l(rgb: torch.Tensor) -> torch.Tensor:
     return gray_y_to_l(y)[:, None]
 
 
+def _rgb8_to_l_cpu(rgb: np.ndarray) -> torch.Tensor:
+    lin, gray_l = (t.numpy() for t in _lut(torch.device("cpu")))
+    weighted = (lin[:, None] * np.array(_RGB_TO_Y, np.float32)).reshape(1, 256, 3)  # per channel, times its Y weight
+    out = torch.empty((rgb.shape[0], 1, *rgb.shape[1:3]), dtype=torch.float32)
+    dst = out.numpy()
+    for img, d in zip(rgb, dst):
+        g = cv2.extractChannel(img, 0)
+        if np.array_equal(g, cv2.extractChannel(img, 1)) and np.array_equal(g, cv2.extractChannel(img, 2)):
+            d[0] = cv2.LUT(g, gray_l.reshape(1, 256))
+            continue
+        y = cv2.transform(cv2.LUT(img, weighted), np.ones((1, 3), np.float32))  # relative luminance Y
+        fy = cv2.pow(y, 1.0 / 3.0)
+        low = y <= _LAB_EPS
+        if low.any():
+            fy[low] = (_LAB_KAPPA * y[low] + 16.0) / 116.0
+        np.multiply(fy, 116.0, out=fy)
+        np.subtract(fy, 16.0, out=d[0])
+    return out
+
+
 def gray_y_to_l(y: torch.Tensor) -> torch.Tensor:
     """Relative luminance Y in [0, 1] -> L* in [0, 100] (CIE 1976)."""
-    eps = 216.0 / 24389.0
-    fy = torch.where(y > eps, y.clamp_min(eps).pow(1.0 / 3.0), (24389.0 / 27.0 * y + 16.0) / 116.0)
+    fy = torch.where(y > _LAB_EPS, y.clamp_min(_LAB_EPS).pow(1.0 / 3.0), (_LAB_KAPPA * y + 16.0) / 116.0)
     return 116.0 * fy - 16.0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -38,8 +39,9 @@ class Colorizer:
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
         self.upsampler = upsampler or BilinearUpsampler()
         self.amp_dtype = autocast_dtype(self.device)
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last: measured 1.4-2x faster on the 2-core CPU at batch 2-4 (benchmarks/model_speed.py), and the
+        # layout tensor cores want on CUDA
+        self.model = self.model.to(memory_format=torch.channels_last)
 
     @property
     def model_id(self) -> str:
@@ -63,9 +65,7 @@ class Colorizer:
         ph, pw = math.ceil(wh / m) * m - wh, math.ceil(ww / m) * m - ww
         if ph or pw:  # pad rather than stretch the frame to the size the network needs
             l_small = F.pad(l_small, [0, pw, 0, ph], mode="replicate")
-        if self.device.type == "cuda":
-            l_small = l_small.contiguous(memory_format=torch.channels_last)
-        return l_small
+        return l_small.contiguous(memory_format=torch.channels_last)
 
     def crop_prediction(self, ab_norm: torch.Tensor, full_hw: tuple[int, int]) -> torch.Tensor:
         """Network output (B, 2, h, w) ab / AB_SCALE on the padded input -> unscaled ab without the padding."""
@@ -86,6 +86,27 @@ class Colorizer:
         l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area")
         terms = self.upsampler.prepare(l_small, ab_small)
         return self.upsampler.combine(tuple(resize_ab(t, tuple(l_full.shape[-2:])) for t in terms), l_full)
+
+    @torch.inference_mode()
+    def render(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
+        """(B, 1, H, W) L* and (B, 2, h, w) ab at working resolution -> (B, H, W, 3) uint8 RGB frames.
+
+        On a GPU: `upsample` and the merge, batched in torch. On the CPU the full-resolution part goes
+        frame by frame through OpenCV (resize, Lab -> RGB, saturating cast), about 3x less time than
+        torch there: on two cores that time is taken from the video encoder.
+        """
+        if self.device.type != "cpu":
+            return to_uint8(merge_l_ab(l_full, self.upsample(l_full, ab_small))).permute(0, 2, 3, 1).cpu().numpy()
+        b, _, h, w = l_full.shape
+        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area")
+        terms = [t.permute(0, 2, 3, 1).contiguous().numpy() for t in self.upsampler.prepare(l_small, ab_small.float())]
+        out = np.empty((b, h, w, 3), np.uint8)
+        for i in range(b):
+            l = l_full[i, 0].contiguous().numpy()
+            full = [cv2.resize(t[i], (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, 2) for t in terms]
+            lab = cv2.merge([l, self.upsampler.combine_np(full, l)])
+            cv2.convertScaleAbs(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), out[i], alpha=255.0)  # in [0, 1]: rounds
+        return out
 
     @torch.inference_mode()
     def colorize_l(self, l_full: torch.Tensor) -> torch.Tensor:

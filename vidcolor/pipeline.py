@@ -209,8 +209,7 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
         if cuts is not None and cuts.is_cut(thumbs[i], frames[i].index):
             smoother.reset()
         smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
-    ab_full = colorizer.upsample(l_full, torch.cat(smoothed))
-    return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1).cpu().numpy()
+    return colorizer.render(l_full, torch.cat(smoothed))
 
 
 @dataclass

@@ -7,6 +7,7 @@ fits ab = a * L + b locally and so puts colour edges where the luminance edges a
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,6 +24,10 @@ class BilinearUpsampler:
         return (ab_small,)
 
     def combine(self, terms: tuple[torch.Tensor, ...], l_full: torch.Tensor) -> torch.Tensor:
+        return terms[0]
+
+    def combine_np(self, terms: list[np.ndarray], l_full: np.ndarray) -> np.ndarray:
+        """The CPU path, one frame: (H, W, 2) terms resized by OpenCV and (H, W) L -> (H, W, 2) ab."""
         return terms[0]
 
 
@@ -53,6 +58,13 @@ class GuidedUpsampler:
     def combine(self, terms: tuple[torch.Tensor, ...], l_full: torch.Tensor) -> torch.Tensor:
         a, b = terms
         return a * (l_full / L_SCALE) + b
+
+    def combine_np(self, terms: list[np.ndarray], l_full: np.ndarray) -> np.ndarray:
+        a, b = terms  # in place: a * L / 100 + b
+        np.multiply(a, l_full[..., None], out=a)
+        np.multiply(a, 1.0 / L_SCALE, out=a)
+        np.add(a, b, out=a)
+        return a
 
 
 UPSAMPLERS = {"bilinear": BilinearUpsampler, "guided": GuidedUpsampler}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 class ConvBNReLU(nn.Sequential):
@@ -41,3 +42,23 @@ class UpBlock(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         return self.conv(torch.cat([x, skip], dim=1))
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every BatchNorm that directly follows a conv into the conv's weights (inference only: the
+    model must be in eval mode). Saves a full pass over each feature map; on two CPU cores that is a
+    large share of the network's time. Pairs are a conv followed by a BN inside an nn.Sequential, and
+    the (conv, bn) attribute names a module lists in `fuse_pairs`."""
+    if model.training:
+        raise ValueError("fold_batchnorm needs a model in eval mode")
+    for m in list(model.modules()):
+        for conv_name, bn_name in getattr(m, "fuse_pairs", ()):
+            conv, bn = getattr(m, conv_name, None), getattr(m, bn_name, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(m, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(m, bn_name, nn.Identity())
+        if isinstance(m, nn.Sequential):
+            for i in range(len(m) - 1):
+                if isinstance(m[i], nn.Conv2d) and isinstance(m[i + 1], nn.BatchNorm2d):
+                    m[i], m[i + 1] = fuse_conv_bn_eval(m[i], m[i + 1]), nn.Identity()
+    return model

@@ -39,8 +39,9 @@ class Conv2dSame(nn.Conv2d):
         sh, sw = self.stride
         ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-        if ph or pw:
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        if ph % 2 == 0 and pw % 2 == 0:  # symmetric (every stride-1 layer): the conv pads, without a copy
+            return F.conv2d(x, self.weight, self.bias, self.stride, (ph // 2, pw // 2), self.dilation, self.groups)
+        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
@@ -49,6 +50,8 @@ def _bn(ch: int) -> nn.BatchNorm2d:
 
 
 class MBConv(nn.Module):
+    fuse_pairs = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int):
         super().__init__()
         mid = cin * expand
@@ -75,6 +78,7 @@ class EfficientNetLite0(nn.Module):
 
     feature_channels = (16, 24, 40, 112, 320)
     head_channels = 1280
+    fuse_pairs = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))
 
     def __init__(self, classifier: bool = False):
         super().__init__()
