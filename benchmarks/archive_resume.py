@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import tifffile
 from PIL import Image
@@ -93,12 +94,11 @@ def make_archive(root: Path, n: int, seed: int) -> dict[str, str]:
 
 
 def read_size(path: Path) -> tuple[int, int, str]:
-    if path.suffix == ".tif":
-        a = tifffile.imread(path)
-        return a.shape[0], a.shape[1], str(a.dtype)
-    with Image.open(path) as im:
-        im.load()  # decodes the whole file: a truncated one raises
-        return im.height, im.width, "uint16" if im.mode.startswith("I") else "uint8"
+    """Decode the whole file (a truncated one fails) and return its height, width and sample type."""
+    a = tifffile.imread(path) if path.suffix == ".tif" else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if a is None:  # OpenCV's way of failing (PIL would read 16-bit RGB PNGs as 8-bit, so it is not used here)
+        raise ValueError("cannot decode")
+    return a.shape[0], a.shape[1], str(a.dtype)
 
 
 def main() -> None:

@@ -198,7 +198,10 @@ def _encode_segments(source: VideoSource, sink: SegmentedSink, colorizer: Colori
 @torch.inference_mode()
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None) -> np.ndarray:
     """A batch of decoded frames -> (B, H, W, 3) uint8 colorized frames, advancing the temporal state."""
-    rgb = torch.from_numpy(np.stack([f.rgb for f in frames])).to(colorizer.device, non_blocking=True)
+    rgb = torch.from_numpy(np.stack([f.rgb for f in frames]))
+    if colorizer.device.type == "cuda":  # a pinned buffer makes the copy truly asynchronous
+        rgb = rgb.pin_memory()
+    rgb = rgb.to(colorizer.device, non_blocking=True)
     l_full = rgb8_to_l(rgb)  # (B, 1, H, W)
     ab_small = colorizer.predict_ab_small(l_full)  # (B, 2, h, w)
     h, w = ab_small.shape[-2:]

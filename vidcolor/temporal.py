@@ -47,7 +47,7 @@ class NoSmoothing:
 class EMASmoother:
     """`--temporal ema`: ab_t = (1 - s) * prediction_t + s * ab_{t-1}. Ghosts where things move."""
 
-    def __init__(self, strength: float = 0.6):
+    def __init__(self, strength: float = 0.7):
         self.strength = float(strength)
         self.state: torch.Tensor | None = None
 
@@ -110,11 +110,15 @@ class FlowSmoother:
     ab_t = (1 - s * c) * prediction_t + s * c * warp(ab_{t-1}). Where c is low (occlusion, new
     content, fast motion) the current prediction wins, so moving things do not ghost."""
 
-    def __init__(self, strength: float = 0.8, photometric: float = 6.0, max_motion_frac: float = 0.15):
+    def __init__(self, strength: float = 0.9, photometric: float = 10.0, max_motion_frac: float = 0.15,
+                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST):
         self.strength = float(strength)
         self.photometric = photometric  # L* units
         self.max_motion_frac = max_motion_frac  # of the frame width
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        # Measured on cockatoo (80 frames, strength 0.9): warp error 0.67 (ultrafast preset), 0.59 (fast),
+        # 0.52 (medium) against 1.17 unsmoothed; two flows per frame at the working resolution cost
+        # 1.4, 2.2 and 11 ms on 2 CPU cores, so fast is the default.
+        self.dis = cv2.DISOpticalFlow_create(preset)
         self.reset()
 
     def reset(self) -> None:
@@ -180,7 +184,7 @@ SMOOTHERS = {
     "ema": EMASmoother,
     "flow": FlowSmoother,
 }
-GUIDE_SCALE = 2  # smoothers see L at twice the ab grid's resolution (flow needs the detail)
+GUIDE_SCALE = 4  # smoothers see L at 4x the ab grid's resolution, i.e. the working resolution (flow needs the detail)
 TEMPORAL_MODES = tuple(SMOOTHERS)
 
 
