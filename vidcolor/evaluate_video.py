@@ -39,7 +39,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
                 seconds[m] += time.perf_counter() - t
             for i, f in enumerate(frames):
                 per = {m: outs[m][i] for m in modes}
-                warp.update(f.rgb, {**per, "gt": f.rgb})
+                warp.update(f.rgb, {**per, "gt": f.rgb}, scene_cut=f.index in cuts[modes[0]].cuts)
                 cdc.update({**per, "gt": f.rgb})
                 for m in modes:
                     psnrs[m].append(psnr(per[m], f.rgb))

@@ -93,13 +93,15 @@ class WarpError:
         self.prev_out: dict[str, np.ndarray] = {}
         self.sums: dict[str, list[float]] = {}
 
-    def update(self, ref_rgb: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
+    def update(self, ref_rgb: np.ndarray, outputs: dict[str, np.ndarray], scene_cut: bool = False) -> None:
+        """Add frame t. With scene_cut, the pair (t-1, t) straddles a cut: there is no motion to follow
+        across it, so it is not scored (Lai et al. score within shots)."""
         import cv2
 
         from vidcolor.temporal import warp
 
         gray = cv2.cvtColor(ref_rgb, cv2.COLOR_RGB2GRAY)
-        if self.prev_ref is not None:
+        if self.prev_ref is not None and not scene_cut:
             f_cp = self.dis.calc(gray, self.prev_ref, None)
             f_pc = self.dis.calc(self.prev_ref, gray, None)
             back, inside = warp(f_pc, f_cp)

@@ -1,0 +1,68 @@
+"""Flicker metrics on known inputs, and `vidcolor eval-video` on a generated colour clip."""
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from tests.media import write_video
+from vidcolor import cli
+from vidcolor.evaluate_video import evaluate_video
+from vidcolor.metrics import CDC, WarpError
+
+
+def moving_scene(t: int, h=64, w=96) -> np.ndarray:
+    """A textured picture sliding right by 2 px per frame."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    g = 0.5 + 0.4 * np.sin((x - 2 * t) / 5.0) * np.cos(y / 7.0)
+    return (np.stack([g, g, g], -1) * 255).astype(np.uint8)
+
+
+def tint(rgb: np.ndarray, shift) -> np.ndarray:
+    return np.clip(rgb.astype(int) + np.array(shift), 0, 255).astype(np.uint8)
+
+
+def test_warp_error_is_zero_for_a_steady_picture_and_grows_with_flicker():
+    w = WarpError()
+    for t in range(6):
+        ref = moving_scene(t)
+        flicker = tint(ref, (30, 0, 0) if t % 2 else (0, 0, 30))
+        w.update(ref, {"steady": ref, "tinted": tint(ref, (20, 0, 0)), "flicker": flicker})
+    r = w.result()
+    assert r["steady"] < 1e-3 and r["tinted"] < 1e-3  # motion alone, followed by the flow, costs ~nothing
+    assert r["flicker"] > 20 * max(r["steady"], 1e-5)
+
+
+def test_warp_error_skips_pairs_across_a_scene_cut():
+    w = WarpError()
+    a, b = moving_scene(0), 255 - moving_scene(5)
+    w.update(a, {"x": a})
+    w.update(b, {"x": b}, scene_cut=True)
+    assert w.result() == {}  # the only pair straddles the cut
+
+
+def test_cdc_is_zero_for_a_constant_colour_distribution_and_positive_for_flicker():
+    c = CDC()
+    for t in range(8):
+        ref = moving_scene(0)
+        c.update({"same": ref, "flicker": tint(ref, (60, 0, 0) if t % 2 else (0, 0, 60))})
+    r = c.result()
+    assert r["same"] < 1e-9 and r["flicker"] > 0.02
+
+
+def test_evaluate_video_reports_every_mode_beside_the_ground_truth(tmp_path, colorizer):
+    clip = write_video(tmp_path / "colour.mp4", w=96, h=64, frames=10, scenes=[0] * 5 + [1] * 5)
+    res = evaluate_video(colorizer, clip)
+    assert res["frames"] == 10 and res["size"] == [96, 64]
+    assert set(res["modes"]) == {"off", "ema", "flow", "gt"}
+    for m in ("off", "ema", "flow"):
+        row = res["modes"][m]
+        assert np.isfinite([row["warp_error"], row["cdc"], row["psnr"], row["colourfulness"]]).all() and row["fps"] > 0
+    assert res["modes"]["gt"]["colourfulness"] > 0
+
+
+def test_eval_video_cli_writes_json(tmp_path, weights_file):
+    clip = write_video(tmp_path / "c.mp4", w=64, h=48, frames=6)
+    out = tmp_path / "ev.json"
+    r = CliRunner().invoke(cli.app, ["eval-video", str(clip), "--weights", str(weights_file), "--device", "cpu", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())[0]["frames"] == 6
