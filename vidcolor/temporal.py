@@ -47,7 +47,7 @@ class NoSmoothing:
 class EMASmoother:
     """`--temporal ema`: ab_t = (1 - s) * prediction_t + s * ab_{t-1}. Ghosts where things move."""
 
-    def __init__(self, strength: float = 0.7):
+    def __init__(self, strength: float = 0.8):
         self.strength = float(strength)
         self.state: torch.Tensor | None = None
 
