@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from tests.media import write_video
 from vidcolor import cli
-from vidcolor.bench import PeakRSS, compare, run_bench
+from vidcolor.bench import compare, run_bench
 from vidcolor.pipeline import VideoOptions
 
 runner = CliRunner()

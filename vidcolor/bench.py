@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
-import numpy as np
 import torch
 
 from vidcolor.colorizer import Colorizer, working_size

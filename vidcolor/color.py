@@ -6,6 +6,8 @@ goes through lookup tables, because those are where a CPU run spends its non-net
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import torch
@@ -82,15 +84,21 @@ def rgb8_to_l(rgb: torch.Tensor) -> torch.Tensor:
     return gray_y_to_l(y)[:, None]
 
 
-def _rgb8_to_l_cpu(rgb: np.ndarray) -> torch.Tensor:
+@functools.cache
+def _cpu_tables() -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV LUTs: (1, 256, 3) linear value times each channel's Y weight, and (1, 256) gray -> L*."""
     lin, gray_l = (t.numpy() for t in _lut(torch.device("cpu")))
-    weighted = (lin[:, None] * np.array(_RGB_TO_Y, np.float32)).reshape(1, 256, 3)  # per channel, times its Y weight
+    return (lin[:, None] * np.array(_RGB_TO_Y, np.float32)).reshape(1, 256, 3), gray_l.reshape(1, 256)
+
+
+def _rgb8_to_l_cpu(rgb: np.ndarray) -> torch.Tensor:
+    weighted, gray_l = _cpu_tables()
     out = torch.empty((rgb.shape[0], 1, *rgb.shape[1:3]), dtype=torch.float32)
     dst = out.numpy()
     for img, d in zip(rgb, dst):
         g = cv2.extractChannel(img, 0)
         if np.array_equal(g, cv2.extractChannel(img, 1)) and np.array_equal(g, cv2.extractChannel(img, 2)):
-            d[0] = cv2.LUT(g, gray_l.reshape(1, 256))
+            d[0] = cv2.LUT(g, gray_l)
             continue
         y = cv2.transform(cv2.LUT(img, weighted), np.ones((1, 3), np.float32))  # relative luminance Y
         fy = cv2.pow(y, 1.0 / 3.0)

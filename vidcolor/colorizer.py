@@ -39,7 +39,7 @@ class Colorizer:
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
         self.upsampler = upsampler or BilinearUpsampler()
         self.amp_dtype = autocast_dtype(self.device)
-        # channels_last: measured 1.4-2x faster on the 2-core CPU at batch 2-4 (benchmarks/model_speed.py), and the
+        # channels_last: measured 1.2-2x faster on the 2-core CPU at batch 2-4 (benchmarks/model_speed.py), and the
         # layout tensor cores want on CUDA
         self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -81,10 +81,14 @@ class Colorizer:
             ab_norm = self.model.predict_ab(l_small)
         return self.crop_prediction(ab_norm, tuple(l_full.shape[-2:]))
 
+    def upsample_terms(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The upsampler's low-resolution terms for (B, 2, h, w) ab, with L area-averaged to the ab grid."""
+        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area").to(ab_small.device)
+        return self.upsampler.prepare(l_small, ab_small)
+
     def upsample(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         """(B, 2, h, w) unscaled ab -> (B, 2, H, W), with the full-resolution L as guide."""
-        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area")
-        terms = self.upsampler.prepare(l_small, ab_small)
+        terms = self.upsample_terms(l_full, ab_small)
         return self.upsampler.combine(tuple(resize_ab(t, tuple(l_full.shape[-2:])) for t in terms), l_full)
 
     @torch.inference_mode()
@@ -98,8 +102,7 @@ class Colorizer:
         if self.device.type != "cpu":
             return to_uint8(merge_l_ab(l_full, self.upsample(l_full, ab_small))).permute(0, 2, 3, 1).cpu().numpy()
         b, _, h, w = l_full.shape
-        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area")
-        terms = [t.permute(0, 2, 3, 1).contiguous().numpy() for t in self.upsampler.prepare(l_small, ab_small.float())]
+        terms = [t.permute(0, 2, 3, 1).contiguous().numpy() for t in self.upsample_terms(l_full, ab_small.float())]
         out = np.empty((b, h, w, 3), np.uint8)
         for i in range(b):
             l = l_full[i, 0].contiguous().numpy()
@@ -164,8 +167,7 @@ class Colorizer:
         h, w = rgb.shape[:2]
         peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
         rows = self._rows(w)
-        l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area").to(self.device)
-        terms = self.upsampler.prepare(l_small, ab_small)
+        terms = self.upsample_terms(l_full, ab_small)
         out = np.empty_like(rgb)
         for y in range(0, h, rows):
             l_strip = l_full[..., y:y + rows, :].to(self.device)

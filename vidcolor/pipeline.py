@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, remove_stale_temporaries
-from vidcolor.color import L_SCALE, colour_score, is_colour_image, merge_l_ab, rgb8_to_l, to_uint8
+from vidcolor.color import L_SCALE, colour_score, is_colour_image, rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.io.images import IMAGE_EXTS, read_image, write_image

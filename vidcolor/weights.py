@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import WeightsError
