@@ -67,16 +67,45 @@ def test_smoothing_reduces_flicker_on_a_static_scene(tmp_path, mode):
     assert flicker(make_smoother(mode, 0.8)) < 0.6 * flicker(make_smoother("off"))
 
 
-def test_flow_confidence_drops_where_flows_disagree_or_brightness_changes():
+def test_flow_confidence_drops_where_brightness_changes_motion_is_large_or_the_source_is_outside():
     h, w = 32, 48
     zero = np.zeros((h, w, 2), np.float32)
     l = np.full((h, w), 50, np.float32)
-    assert flow_confidence(zero, zero, l, l, 6.0, 10.0).min() > 0.99
-    bad_back = zero.copy()
-    bad_back[..., 0] = 5.0  # backward flow does not undo the forward one
-    assert flow_confidence(zero, bad_back, l, l, 6.0, 10.0).max() < 0.01
+    assert flow_confidence(zero, l, l, 6.0, 10.0).min() > 0.99
     l2 = l + 30  # lighting change / new content
-    assert flow_confidence(zero, zero, l2, l, 6.0, 10.0).max() < 0.01
+    assert flow_confidence(zero, l2, l, 6.0, 10.0).max() < 0.01
+    fast = zero.copy()
+    fast[..., 0] = 20.0  # twice the motion scale
+    assert flow_confidence(fast, l, l, 6.0, 10.0).max() < 0.05
+    left = zero.copy()
+    left[..., 0] = -5.0  # the first 5 columns come from outside the previous frame
+    c = flow_confidence(left, l, l, 6.0, 100.0)
+    assert c[:, :5].max() == 0 and c[:, 6:].min() > 0.99
+
+
+def test_flow_smoother_averages_a_new_shot_evenly_then_exponentially():
+    """Still picture: the output is the mean of the predictions so far until n_max frames, then an EMA."""
+    sm = FlowSmoother(strength=0.75)  # n_max = 3
+    l = torch.full((1, 1, 16, 24), 50.0)
+    l[..., 4:12, 6:18] = 70.0
+    preds = [10.0, 20.0, 30.0, 40.0, 50.0]
+    outs = [float(sm(l, torch.full((1, 2, 4, 6), p))[0, 0, 1, 2]) for p in preds]
+    assert outs[:3] == pytest.approx([10.0, 15.0, 20.0], abs=1e-3)  # even average of 1, 2, 3 frames
+    assert outs[3] == pytest.approx((40.0 + 3 * 20.0) / 4, abs=1e-3)  # n capped at 3: weight 0.75 on the past
+    assert outs[4] == pytest.approx((50.0 + 3 * outs[3]) / 4, abs=1e-3)
+    sm.reset()
+    assert float(sm(l, torch.full((1, 2, 4, 6), 99.0))[0, 0, 1, 2]) == pytest.approx(99.0)
+
+
+def test_flow_smoother_state_round_trips_for_resume():
+    l = torch.full((1, 1, 16, 24), 50.0)
+    l[..., 4:12, 6:18] = 70.0
+    a, b = FlowSmoother(0.9), FlowSmoother(0.9)
+    for p in (10.0, 20.0, 30.0):
+        a(l, torch.full((1, 2, 4, 6), p))
+    b.load_state_dict(a.state_dict())
+    nxt = torch.full((1, 2, 4, 6), 40.0)
+    assert torch.equal(a(l, nxt), b(l, nxt))
 
 
 def test_flow_smoother_follows_motion_instead_of_ghosting():

@@ -114,7 +114,7 @@ def test_mpeg4_avi_input_to_mp4(tmp_path, colorizer):
     assert [(t, n[:3]) for t, n in b["others"]] == [("audio", "mp3")]
 
 
-@pytest.mark.parametrize("temporal", ["off", "ema"])
+@pytest.mark.parametrize("temporal", ["off", "ema", "flow"])
 def test_temporal_modes_give_every_frame(tmp_path, colorizer, temporal):
     src = write_video(tmp_path / "in.mp4", frames=9, audio=None)
     _, a, b = run(tmp_path, src, colorizer, temporal=temporal, batch_size=4)

@@ -2,12 +2,13 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from tests.media import write_video
 from vidcolor import cli
 from vidcolor.evaluate_video import evaluate_video
-from vidcolor.metrics import CDC, WarpError
+from vidcolor.metrics import CDC, WarpError, non_occluded
 
 
 def moving_scene(t: int, h=64, w=96) -> np.ndarray:
@@ -30,6 +31,21 @@ def test_warp_error_is_zero_for_a_steady_picture_and_grows_with_flicker():
     r = w.result()
     assert r["steady"] < 1e-3 and r["tinted"] < 1e-3  # motion alone, followed by the flow, costs ~nothing
     assert r["flicker"] > 20 * max(r["steady"], 1e-5)
+
+
+def test_non_occluded_drops_inconsistent_flow_motion_boundaries_and_outside_sources():
+    h, w = 20, 30
+    zero = np.zeros((h, w, 2), np.float32)
+    assert non_occluded(zero, zero).all()
+    bad_back = zero.copy()
+    bad_back[..., 1] = 3.0  # the backward flow does not undo the forward one
+    assert not non_occluded(zero, bad_back).any()
+    split = zero.copy()
+    split[:, 15:, 0] = 1.0  # right half moves 1 px: a motion boundary at column 14/15
+    back = -split
+    m = non_occluded(split, back)
+    assert not m[:, 14].any() and m[:, :13].all() and m[:, 16:-1].all()
+    assert not m[:, -1].any()  # sampled at x + 1: outside the previous frame
 
 
 def test_warp_error_skips_pairs_across_a_scene_cut():
@@ -58,6 +74,10 @@ def test_evaluate_video_reports_every_mode_beside_the_ground_truth(tmp_path, col
         row = res["modes"][m]
         assert np.isfinite([row["warp_error"], row["cdc"], row["psnr"], row["colourfulness"]]).all() and row["fps"] > 0
     assert res["modes"]["gt"]["colourfulness"] > 0
+    a = res["against_off"]["flow"]
+    assert a["warp_vs_off"] == pytest.approx(res["modes"]["flow"]["warp_error"] / res["modes"]["off"]["warp_error"])
+    assert a["warp_vs_gt"] == pytest.approx(res["modes"]["flow"]["warp_error"] / res["modes"]["gt"]["warp_error"])
+    assert set(res["against_off"]) == {"ema", "flow"}
 
 
 def test_eval_video_cli_writes_json(tmp_path, weights_file):

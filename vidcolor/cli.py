@@ -191,6 +191,11 @@ def _print_video_table(res: dict) -> None:
         t.add_row(m, f"{r['warp_error'] * 1e3:.3f}", f"{r['cdc'] * 1e3:.3f}", f"{r['colourfulness']:.1f}",
                   "-" if m == "gt" else f"{r['psnr']:.2f}", "-" if m == "gt" else f"{r['fps']:.1f}")
     Console(width=120).print(t)
+    for m, a in res.get("against_off", {}).items():
+        mark = " (default)" if m == _D.temporal else ""
+        typer.echo(f"{m}{mark}: warp error {a['warp_vs_off']:.2f}x off, {a['warp_vs_gt']:.2f}x ground truth; "
+                   f"colourfulness {a['colourfulness_change']:+.1%} vs off; PSNR {a['psnr_change_db']:+.2f} dB; "
+                   f"colorizing fps {a['fps_vs_off']:.2f}x off")
 
 
 @app.command("bench")

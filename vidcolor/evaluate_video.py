@@ -53,4 +53,15 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     rows["gt"] = {"warp_error": we.get("gt", float("nan")), "cdc": cd.get("gt", float("nan")), "psnr": float("inf"),
                   "colourfulness": float(np.mean(colour["gt"])), "fps": float("nan")}
     return {"clip": str(clip), "frames": n, "size": [info.width, info.height], "model": colorizer.model_id,
-            "scene_cuts": cuts[modes[0]].cuts, "modes": rows}
+            "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows)}
+
+
+def against_off(rows: dict) -> dict[str, dict]:
+    """Each smoothing mode beside `off` and the ground truth: the figures the flicker targets are set in."""
+    off, gt = rows.get("off"), rows["gt"]
+    if off is None:
+        return {}
+    return {m: {"warp_vs_off": r["warp_error"] / off["warp_error"], "warp_vs_gt": r["warp_error"] / gt["warp_error"],
+                "colourfulness_change": r["colourfulness"] / off["colourfulness"] - 1, "psnr_change_db": r["psnr"] - off["psnr"],
+                "fps_vs_off": r["fps"] / off["fps"] if off["fps"] else float("nan")}
+            for m, r in rows.items() if m not in ("off", "gt")}

@@ -20,14 +20,14 @@ from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink
 from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Frame, VideoSource
-from vidcolor.temporal import GUIDE_SCALE, SceneCuts, make_smoother
+from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
 
 
 @dataclass
 class VideoOptions:
-    temporal: str = "ema"
+    temporal: str = "flow"  # chosen by measurement: README, "Video without flicker"
     temporal_strength: float | None = None  # None: the mode's own default
     codec: str = DEFAULT_CODEC
     crf: int = DEFAULT_CRF
@@ -89,7 +89,7 @@ def _cut_thumbnail(l_full: torch.Tensor) -> torch.Tensor:
 
 def video_key(colorizer: Colorizer, opts: VideoOptions, segment_seconds: float) -> str:
     """Everything that changes a video's output: a change makes finished work stale."""
-    return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}|{opts.codec}:crf{opts.crf}:{opts.preset}"
+    return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}:v{TEMPORAL_VERSION}|{opts.codec}:crf{opts.crf}:{opts.preset}"
             f"|seg{segment_seconds}")
 
 

@@ -89,67 +89,82 @@ def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, inside
 
 
-def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray,
-                    photometric: float, max_motion: float) -> np.ndarray:
-    """Per-pixel trust in warping the previous frame onto the current one, in [0, 1]:
-    forward-backward consistency (occlusions fail it), the brightness match after warping, and
-    the flow magnitude (large motion is less reliable), multiplied."""
-    back, inside = warp(f_pc, f_cp)
-    fb = np.sum((f_cp + back) ** 2, axis=-1)
-    mag2 = np.sum(f_cp**2, axis=-1) + np.sum(back**2, axis=-1)
-    c_fb = np.exp(-fb / (0.01 * mag2 + 0.5))  # Sundaram et al.'s occlusion test, made soft
-    l_warp, _ = warp(l_prev, f_cp)
-    c_photo = np.exp(-((l_cur - l_warp) / photometric) ** 2)
+def flow_confidence(f_cp: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray, photometric: float,
+                    max_motion: float) -> np.ndarray:
+    """Per-pixel trust in warping the previous frame onto the current one along f_cp, in [0, 1]: the
+    brightness match after warping (occlusions, new content and wrong flow fail it), the flow magnitude
+    (large motion is less reliable) and whether the source lies inside the previous frame, multiplied.
+
+    A forward-backward consistency test was measured too and left out: DIS flows at the working
+    resolution disagree with their backward flow in flat regions, where chroma is flat as well, so the
+    test threw away good averaging there (cockatoo's warp error 0.32 with it, 0.29 without; see
+    README), and it costs a second flow per frame."""
+    l_warp, inside = warp(l_prev, f_cp)
+    c_photo = np.exp(-(((l_cur - l_warp) / photometric) ** 2))
     c_mag = np.exp(-np.sum(f_cp**2, axis=-1) / max_motion**2)
-    return (c_fb * c_photo * c_mag * inside).astype(np.float32)
+    return (c_photo * c_mag * inside).astype(np.float32)
 
 
 class FlowSmoother:
-    """`--temporal flow`: the previous frame's smoothed ab, warped along dense optical flow (OpenCV DIS
-    on the downscaled L), is blended with the current prediction, per pixel by its confidence:
-    ab_t = (1 - s * c) * prediction_t + s * c * warp(ab_{t-1}). Where c is low (occlusion, new
-    content, fast motion) the current prediction wins, so moving things do not ghost."""
+    """`--temporal flow` (default): a running average of ab along the motion.
 
-    def __init__(self, strength: float = 0.9, photometric: float = 10.0, max_motion_frac: float = 0.15,
-                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST):
+    Per pixel of the ab grid it keeps the smoothed ab and n, the number of frames averaged into it. For
+    each frame both are warped onto the current one along dense optical flow (OpenCV DIS on L at the
+    working resolution), n is multiplied by the confidence c of that warp (`flow_confidence`), and
+
+        ab_t = (prediction_t + n * warp(ab_{t-1})) / (1 + n),    n_t = min(n + 1, n_max)
+
+    with n_max = s / (1 - s) for strength s. Where the warp is trusted this is an even average of the
+    frames seen so far, then an exponential one of strength s, always following the motion; where c is
+    low (occlusion, new content, fast motion) n falls to 0 and the current prediction wins, so moving
+    things do not drag colour behind them. A new shot or a newly uncovered region starts from its own
+    prediction and averages its first frames evenly, instead of keeping its first frame's colour."""
+
+    def __init__(self, strength: float = 0.95, photometric: float = 10.0, max_motion_frac: float = 0.15,
+                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"temporal strength must be in [0, 1), got {strength}")
         self.strength = float(strength)
+        self.n_max = self.strength / (1.0 - self.strength)
         self.photometric = photometric  # L* units
         self.max_motion_frac = max_motion_frac  # of the frame width
-        # Measured on cockatoo (80 frames, strength 0.9): warp error 0.67 (ultrafast preset), 0.59 (fast),
-        # 0.52 (medium) against 1.17 unsmoothed; two flows per frame at the working resolution cost
-        # 1.4, 2.2 and 11 ms on 2 CPU cores, so fast is the default.
         self.dis = cv2.DISOpticalFlow_create(preset)
         self.reset()
 
     def reset(self) -> None:
         self.prev_l: np.ndarray | None = None
         self.prev_ab: np.ndarray | None = None
+        self.count: np.ndarray | None = None
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {} if self.prev_l is None else {"prev_l": self.prev_l.copy(), "prev_ab": self.prev_ab.copy()}
+        if self.prev_l is None:
+            return {}
+        return {"prev_l": self.prev_l.copy(), "prev_ab": self.prev_ab.copy(), "count": self.count.copy()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        self.prev_l, self.prev_ab = state.get("prev_l"), state.get("prev_ab")
+        self.prev_l, self.prev_ab, self.count = state.get("prev_l"), state.get("prev_ab"), state.get("count")
+        if self.count is None and self.prev_ab is not None:  # state saved before counts were kept
+            self.count = np.full(self.prev_ab.shape[:2], self.n_max, np.float32)
 
     def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
         ab = ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
-        if self.prev_l is None or self.prev_l.shape != l_u8.shape:
-            out = ab
+        h, w = ab.shape[:2]
+        if self.prev_l is None or self.prev_l.shape != l_u8.shape or self.prev_ab.shape != ab.shape:
+            out, count = ab, np.ones((h, w), np.float32)
         else:
             f_cp = dis_flow(self.dis, l_u8, self.prev_l)
-            f_pc = dis_flow(self.dis, self.prev_l, l_u8)
-            c = flow_confidence(f_cp, f_pc, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
+            c = flow_confidence(f_cp, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
                                 self.photometric, self.max_motion_frac * l_u8.shape[1])
-            h, w = ab.shape[:2]
-            scale = w / l_u8.shape[1]
-            f_small = cv2.resize(f_cp, (w, h), interpolation=cv2.INTER_AREA) * scale
+            f_small = cv2.resize(f_cp, (w, h), interpolation=cv2.INTER_AREA) * (w / l_u8.shape[1])
             c_small = cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
             prev_warped, inside = warp(self.prev_ab, f_small)
-            wgt = (self.strength * c_small * inside)[..., None]
-            out = (1 - wgt) * ab + wgt * prev_warped
-        self.prev_l, self.prev_ab = l_u8, out.astype(np.float32)
-        return torch.from_numpy(out).permute(2, 0, 1)[None].to(ab_small.device, ab_small.dtype)
+            n_warped, _ = warp(self.count, f_small)
+            n = n_warped * c_small * inside
+            out = (ab + n[..., None] * prev_warped) / (1.0 + n[..., None])
+            count = np.minimum(n + 1.0, self.n_max)
+        self.prev_l, self.prev_ab, self.count = l_u8, out.astype(np.float32), count.astype(np.float32)
+        return torch.from_numpy(self.prev_ab).permute(2, 0, 1)[None].to(ab_small.device, ab_small.dtype)
 
 
 class SceneCuts:
@@ -186,6 +201,7 @@ SMOOTHERS = {
 }
 GUIDE_SCALE = 4  # smoothers see L at 4x the ab grid's resolution, i.e. the working resolution (flow needs the detail)
 TEMPORAL_MODES = tuple(SMOOTHERS)
+TEMPORAL_VERSION = 2  # part of a video's resume key: segments smoothed by an older algorithm are redone
 
 
 def make_smoother(mode: str, strength: float | None = None) -> TemporalSmoother:
