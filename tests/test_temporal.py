@@ -67,19 +67,25 @@ def test_smoothing_reduces_flicker_on_a_static_scene(tmp_path, mode):
     assert flicker(make_smoother(mode, 0.8)) < 0.6 * flicker(make_smoother("off"))
 
 
-def test_flow_confidence_drops_where_brightness_changes_motion_is_large_or_the_source_is_outside():
+def test_flow_confidence_drops_at_occlusions_brightness_changes_large_motion_and_outside_sources():
     h, w = 32, 48
     zero = np.zeros((h, w, 2), np.float32)
     l = np.full((h, w), 50, np.float32)
-    assert flow_confidence(zero, l, l, 6.0, 10.0).min() > 0.99
+    assert flow_confidence(zero, zero, l, l, 6.0, 10.0).min() > 0.99
+    bad_back = zero.copy()
+    bad_back[..., 0] = 5.0  # the backward flow does not undo the forward one (an occlusion)
+    assert flow_confidence(zero, bad_back, l, l, 6.0, 10.0).max() < 0.01
+    near = zero.copy()
+    near[..., 0] = 1.0  # a 1 px disagreement is within the widened tolerance
+    assert flow_confidence(zero, near, l, l, 6.0, 10.0).min() > 0.99
     l2 = l + 30  # lighting change / new content
-    assert flow_confidence(zero, l2, l, 6.0, 10.0).max() < 0.01
+    assert flow_confidence(zero, zero, l2, l, 6.0, 10.0).max() < 0.01
     fast = zero.copy()
     fast[..., 0] = 20.0  # twice the motion scale
-    assert flow_confidence(fast, l, l, 6.0, 10.0).max() < 0.05
+    assert flow_confidence(fast, -fast, l, l, 6.0, 10.0).max() < 0.05
     left = zero.copy()
     left[..., 0] = -5.0  # the first 5 columns come from outside the previous frame
-    c = flow_confidence(left, l, l, 6.0, 100.0)
+    c = flow_confidence(left, -left, l, l, 6.0, 100.0)
     assert c[:, :5].max() == 0 and c[:, 6:].min() > 0.99
 
 

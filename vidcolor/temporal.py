@@ -89,20 +89,25 @@ def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, inside
 
 
-def flow_confidence(f_cp: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray, photometric: float,
-                    max_motion: float) -> np.ndarray:
-    """Per-pixel trust in warping the previous frame onto the current one along f_cp, in [0, 1]: the
-    brightness match after warping (occlusions, new content and wrong flow fail it), the flow magnitude
-    (large motion is less reliable) and whether the source lies inside the previous frame, multiplied.
-
-    A forward-backward consistency test was measured too and left out: DIS flows at the working
-    resolution disagree with their backward flow in flat regions, where chroma is flat as well, so the
-    test threw away good averaging there (cockatoo's warp error 0.32 with it, 0.29 without; see
-    README), and it costs a second flow per frame."""
-    l_warp, inside = warp(l_prev, f_cp)
+def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray, photometric: float,
+                    max_motion: float, fb_tolerance: float = 4.0) -> np.ndarray:
+    """Per-pixel trust in warping the previous frame onto the current one along f_cp, in [0, 1], the
+    product of:
+    - forward-backward consistency (occlusions fail it): Sundaram et al.'s test, |f_cp + f_pc(x + f_cp)|^2
+      against 0.01 (|f_cp|^2 + |f_pc|^2) + 0.5, with its tolerance widened fb_tolerance times and made a
+      soft knee; DIS flows at the working resolution disagree a little with their backward flow all
+      over flat regions, and the plain test threw away averaging there (README, "Video without flicker");
+    - the brightness match after warping (new content and wrong flow fail it);
+    - the flow magnitude (large motion is less reliable);
+    - whether the source lies inside the previous frame."""
+    back, inside = warp(f_pc, f_cp)
+    fb = np.sum((f_cp + back) ** 2, axis=-1)
+    tol = fb_tolerance * (0.01 * (np.sum(f_cp**2, axis=-1) + np.sum(back**2, axis=-1)) + 0.5)
+    c_fb = np.exp(-np.maximum(fb - tol, 0.0) / tol)
+    l_warp, _ = warp(l_prev, f_cp)
     c_photo = np.exp(-(((l_cur - l_warp) / photometric) ** 2))
     c_mag = np.exp(-np.sum(f_cp**2, axis=-1) / max_motion**2)
-    return (c_photo * c_mag * inside).astype(np.float32)
+    return (c_fb * c_photo * c_mag * inside).astype(np.float32)
 
 
 class FlowSmoother:
@@ -154,13 +159,14 @@ class FlowSmoother:
             out, count = ab, np.ones((h, w), np.float32)
         else:
             f_cp = dis_flow(self.dis, l_u8, self.prev_l)
-            c = flow_confidence(f_cp, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
+            f_pc = dis_flow(self.dis, self.prev_l, l_u8)
+            c = flow_confidence(f_cp, f_pc, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
                                 self.photometric, self.max_motion_frac * l_u8.shape[1])
             f_small = cv2.resize(f_cp, (w, h), interpolation=cv2.INTER_AREA) * (w / l_u8.shape[1])
             c_small = cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
             prev_warped, inside = warp(self.prev_ab, f_small)
             n_warped, _ = warp(self.count, f_small)
-            n = n_warped * c_small * inside
+            n = np.minimum(n_warped, c_small * self.n_max) * inside
             out = (ab + n[..., None] * prev_warped) / (1.0 + n[..., None])
             count = np.minimum(n + 1.0, self.n_max)
         self.prev_l, self.prev_ab, self.count = l_u8, out.astype(np.float32), count.astype(np.float32)
