@@ -86,3 +86,11 @@ def test_eval_video_cli_writes_json(tmp_path, weights_file):
     r = CliRunner().invoke(cli.app, ["eval-video", str(clip), "--weights", str(weights_file), "--device", "cpu", "--json", str(out)])
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())[0]["frames"] == 6
+
+
+def test_evaluate_video_takes_named_smoother_factories(tmp_path, colorizer):
+    from vidcolor.temporal import FlowSmoother, make_smoother
+
+    clip = write_video(tmp_path / "colour.mp4", w=96, h=64, frames=6)
+    res = evaluate_video(colorizer, clip, smoothers={"off": lambda: make_smoother("off"), "nofb": lambda: FlowSmoother(0.9, fb_tolerance=float("inf"))})
+    assert set(res["modes"]) == {"off", "nofb", "gt"} and set(res["against_off"]) == {"nofb"}

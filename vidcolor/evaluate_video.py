@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -13,12 +14,16 @@ from vidcolor.io.prefetch import prefetch
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import CDC, WarpError, colourfulness, psnr
 from vidcolor.pipeline import batched, colorize_frames
-from vidcolor.temporal import TEMPORAL_MODES, SceneCuts, make_smoother
+from vidcolor.temporal import TEMPORAL_MODES, SceneCuts, TemporalSmoother, make_smoother
 
 
 def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...] = TEMPORAL_MODES,
-                   strength: float | None = None, batch_size: int = 4, max_frames: int | None = None) -> dict:
-    states = {m: (make_smoother(m, strength), None) for m in modes}
+                   strength: float | None = None, batch_size: int = 4, max_frames: int | None = None,
+                   smoothers: dict[str, Callable[[], TemporalSmoother]] | None = None) -> dict:
+    """Every mode (or every named smoother factory in `smoothers`, which should include "off") on one clip."""
+    factories = smoothers or {m: (lambda m=m: make_smoother(m, strength)) for m in modes}
+    modes = tuple(factories)
+    states = {m: (factories[m](), None) for m in modes}
     seconds = {m: 0.0 for m in modes}
     psnrs = {m: [] for m in modes}
     colour = {m: [] for m in (*modes, "gt")}

@@ -126,13 +126,14 @@ class FlowSmoother:
     prediction and averages its first frames evenly, instead of keeping its first frame's colour."""
 
     def __init__(self, strength: float = 0.95, photometric: float = 10.0, max_motion_frac: float = 0.15,
-                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
+                 fb_tolerance: float = 4.0, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"temporal strength must be in [0, 1), got {strength}")
         self.strength = float(strength)
         self.n_max = self.strength / (1.0 - self.strength)
         self.photometric = photometric  # L* units
         self.max_motion_frac = max_motion_frac  # of the frame width
+        self.fb_tolerance = fb_tolerance
         self.dis = cv2.DISOpticalFlow_create(preset)
         self.reset()
 
@@ -161,7 +162,7 @@ class FlowSmoother:
             f_cp = dis_flow(self.dis, l_u8, self.prev_l)
             f_pc = dis_flow(self.dis, self.prev_l, l_u8)
             c = flow_confidence(f_cp, f_pc, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
-                                self.photometric, self.max_motion_frac * l_u8.shape[1])
+                                self.photometric, self.max_motion_frac * l_u8.shape[1], self.fb_tolerance)
             f_small = cv2.resize(f_cp, (w, h), interpolation=cv2.INTER_AREA) * (w / l_u8.shape[1])
             c_small = cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
             prev_warped, inside = warp(self.prev_ab, f_small)
