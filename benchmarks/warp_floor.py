@@ -1,9 +1,10 @@
-"""How much warp error does colour saturation alone cost? Scores the ground truth of a colour clip,
-and the same frames with CIELAB a/b multiplied by k (more colourful, no added flicker at all), with
-the warp error of `vidcolor eval-video`. An output as colourful as the k-boosted ground truth cannot
-be expected to score below it: misalignment at moving edges costs more where colour is stronger.
+"""The floors of the warp error. Scores the ground truth of a colour clip, and the same frames with
+CIELAB a/b multiplied by k, with the warp error of `vidcolor eval-video`. k = 0 is the gray clip:
+its score is what the luminance alone costs (vidcolor keeps the source's L, so no output can go far
+below it); k > 1 is more colourful with no added flicker at all, and shows what colour strength alone
+costs, since misalignment at moving edges costs more where colour is stronger.
 
-    python benchmarks/warp_floor.py ../shared/data/video/cockatoo.mp4 --boost 1,2,2.5
+    python benchmarks/warp_floor.py ../shared/data/video/cockatoo.mp4 --boost 0,1,2.5
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def boost(rgb: np.ndarray, k: float) -> np.ndarray:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("clip")
-    p.add_argument("--boost", default="1,2,2.5")
+    p.add_argument("--boost", default="0,1,2.5")
     a = p.parse_args()
     ks = [float(k) for k in a.boost.split(",")]
     warp, colour = WarpError(), {k: [] for k in ks}

@@ -82,22 +82,24 @@ def colour_histograms(rgb: np.ndarray) -> np.ndarray:
 
 def flow_gradient_energy(flow: np.ndarray) -> np.ndarray:
     """|du/dx|^2 + |du/dy|^2 + |dv/dx|^2 + |dv/dy|^2 per pixel, forward differences (Ruder et al.)."""
+    from vidcolor.temporal import sq_norm
+
     dx = np.zeros_like(flow)
     dy = np.zeros_like(flow)
     dx[:, :-1] = flow[:, :-1] - flow[:, 1:]
     dy[:-1] = flow[:-1] - flow[1:]
-    return np.sum(dx**2 + dy**2, axis=-1)
+    return sq_norm(dx) + sq_norm(dy)
 
 
 def non_occluded(f_cp: np.ndarray, f_pc: np.ndarray) -> np.ndarray:
     """Lai et al.'s (2018) mask of pixels to score, the occlusion test of Ruder et al. (2016): a pixel of
     frame t is dropped where the forward and backward flows disagree, on a motion boundary, or where it
     came from outside frame t-1. f_cp: flow t -> t-1, f_pc: flow t-1 -> t."""
-    from vidcolor.temporal import warp
+    from vidcolor.temporal import sq_norm, warp
 
     back, inside = warp(f_pc, f_cp)
-    mag_cp, mag_back = np.sum(f_cp**2, -1), np.sum(back**2, -1)
-    consistent = np.sum((f_cp + back) ** 2, -1) <= 0.01 * (mag_cp + mag_back) + 0.5
+    mag_cp, mag_back = sq_norm(f_cp), sq_norm(back)
+    consistent = sq_norm(f_cp + back) <= 0.01 * (mag_cp + mag_back) + 0.5
     smooth = flow_gradient_energy(f_cp) <= 0.01 * mag_cp + 0.002
     return inside & consistent & smooth
 
@@ -132,7 +134,9 @@ def warp_error_pair(out: np.ndarray, prev_out: np.ndarray, f_cp: np.ndarray, mas
     from vidcolor.temporal import warp
 
     prev_warped, _ = warp(prev_out.astype(np.float32) * (1 / 255), f_cp)
-    d = np.sum((out.astype(np.float32) * (1 / 255) - prev_warped) ** 2, -1)
+    diff = out.astype(np.float32) * (1 / 255) - prev_warped
+    diff *= diff
+    d = diff[..., 0] + diff[..., 1] + diff[..., 2]
     return float(d[mask].mean())
 
 
