@@ -95,13 +95,11 @@ def non_occluded(f_cp: np.ndarray, f_pc: np.ndarray) -> np.ndarray:
     """Lai et al.'s (2018) mask of pixels to score, the occlusion test of Ruder et al. (2016): a pixel of
     frame t is dropped where the forward and backward flows disagree, on a motion boundary, or where it
     came from outside frame t-1. f_cp: flow t -> t-1, f_pc: flow t-1 -> t."""
-    from vidcolor.temporal import sq_norm, warp
+    from vidcolor.temporal import forward_backward, sq_norm
 
-    back, inside = warp(f_pc, f_cp)
-    mag_cp, mag_back = sq_norm(f_cp), sq_norm(back)
-    consistent = sq_norm(f_cp + back) <= 0.01 * (mag_cp + mag_back) + 0.5
-    smooth = flow_gradient_energy(f_cp) <= 0.01 * mag_cp + 0.002
-    return inside & consistent & smooth
+    fb, bound, inside = forward_backward(f_cp, f_pc)
+    smooth = flow_gradient_energy(f_cp) <= 0.01 * sq_norm(f_cp) + 0.002
+    return inside & (fb <= bound) & smooth
 
 
 class MetricFlow:

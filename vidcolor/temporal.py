@@ -94,6 +94,14 @@ def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, inside
 
 
+def forward_backward(f_cp: np.ndarray, f_pc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sundaram et al.'s (2010) forward-backward test, per pixel of frame t: the squared disagreement
+    |f_cp + f_pc(x + f_cp)|^2, the bound it passes under, 0.01 (|f_cp|^2 + |f_pc(x + f_cp)|^2) + 0.5, and
+    whether x + f_cp lies inside frame t-1. f_cp: flow t -> t-1, f_pc: flow t-1 -> t."""
+    back, inside = warp(f_pc, f_cp)
+    return sq_norm(f_cp + back), 0.01 * (sq_norm(f_cp) + sq_norm(back)) + 0.5, inside
+
+
 def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray, photometric: float,
                     max_motion: float, fb_tolerance: float = 8.0) -> np.ndarray:
     """Per-pixel trust in warping the previous frame onto the current one along f_cp, in [0, 1], the
@@ -105,9 +113,8 @@ def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_pre
     - the brightness match after warping (new content and wrong flow fail it);
     - the flow magnitude (large motion is less reliable);
     - whether the source lies inside the previous frame."""
-    back, inside = warp(f_pc, f_cp)
-    fb = sq_norm(f_cp + back)
-    tol = fb_tolerance * (0.01 * (sq_norm(f_cp) + sq_norm(back)) + 0.5)
+    fb, bound, inside = forward_backward(f_cp, f_pc)
+    tol = fb_tolerance * bound
     c_fb = np.exp(-np.maximum(fb - tol, 0.0) / tol)
     l_warp, _ = warp(l_prev, f_cp)
     c_photo = np.exp(-(((l_cur - l_warp) / photometric) ** 2))
@@ -127,11 +134,13 @@ class FlowSmoother:
 
     with n_max = s / (1 - s) for strength s. A cap rather than a product: a pixel whose warp is trusted
     at 0.95 frame after frame keeps averaging about 0.95 n_max frames, where multiplying n by c every
-    frame would hold it near 1 / (1 - c) whatever the strength (measured: more flicker). Where the warp is trusted this is an even average of the
-    frames seen so far, then an exponential one of strength s, always following the motion; where c is
-    low (occlusion, new content, fast motion) n falls to 0 and the current prediction wins, so moving
-    things do not drag colour behind them. A new shot or a newly uncovered region starts from its own
-    prediction and averages its first frames evenly, instead of keeping its first frame's colour."""
+    frame would hold it near 1 / (1 - c) whatever the strength (measured: more flicker).
+
+    Where the warp is trusted this is an even average of the frames seen so far, then an exponential
+    one of strength s, always following the motion; where c is low (occlusion, new content, fast
+    motion) n falls to 0 and the current prediction wins, so moving things do not drag colour behind
+    them. A new shot or a newly uncovered region starts from its own prediction and averages its first
+    frames evenly, instead of keeping its first frame's colour."""
 
     def __init__(self, strength: float = 0.95, photometric: float = 10.0, max_motion_frac: float = 0.15,
                  fb_tolerance: float = 8.0, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST):
@@ -157,8 +166,6 @@ class FlowSmoother:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.prev_l, self.prev_ab, self.count = state.get("prev_l"), state.get("prev_ab"), state.get("count")
-        if self.count is None and self.prev_ab is not None:  # state saved before counts were kept
-            self.count = np.full(self.prev_ab.shape[:2], self.n_max, np.float32)
 
     def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
