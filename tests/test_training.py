@@ -30,7 +30,7 @@ def make_images(folder, n, seed=0, gray=0):
 
 
 def train(run, data, steps, *extra):
-    train_main(["train", "--data", str(data), "--run", str(run), "--steps", str(steps), "--batch-size", "6", "--crop", "64",
+    train_main(["train", "--data", str(data), "--run", str(run), "--steps", str(steps), "--batch-size", "6", "--size", "64",
                 "--model-args", "{}", "--log-every", "1", "--ckpt-every", "2", "--prior-batches", "2", "--holdout", "0",
                 "--threads", "2", "--device", "cpu", *extra])
 

@@ -41,20 +41,36 @@ def cmd_train(a: argparse.Namespace) -> None:
     args_path.write_text(json.dumps(vars(a), indent=1))
     dcfg = DataConfig(**{k: getattr(a, k) for k in DataConfig.__dataclass_fields__})
     tcfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
-    data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
-    (run / "holdout.txt").write_text("\n".join(map(str, data.holdout)))
     torch.manual_seed(tcfg.seed)  # the same initial weights every time: a resumed run can be compared
     model = create_model(a.model, head=a.head, **json.loads(a.model_args))
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
         model.model_args["pretrained"] = False
+    if a.init:
+        warm_start(model, a.init)
+    if not getattr(model, "accepts_hints", False):
+        dcfg.hint_share = 0.0
+    data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
+    (run / "holdout.txt").write_text("\n".join(map(str, data.holdout)))
     weights = prior_weights(model, data, run, lam=a.lam, batches=a.prior_batches) if a.head != "reg" else None
     val_images = load_images([Path(d) for d in a.val]) if a.val else []
-    meta = {"work_size": a.work_size, "trained_on": [str(d) for d in a.data], "crop": a.crop, "lam": a.lam}
+    meta = {"work_size": a.size, "trained_on": [str(d) for d in a.data], "size": a.size, "lam": a.lam,
+            "hint_share": dcfg.hint_share, "init": a.init}
     trainer = Trainer(
         model, make_step_fn(weights, model, device, a.reg_weight), lambda s: data.batch(tcfg.seed, s, tcfg.batch_size),
-        tcfg, run, device, validate=make_validate(val_images, device, a.work_size) if val_images else None, meta=meta,
+        tcfg, run, device, validate=make_validate(val_images, device, a.size) if val_images else None, meta=meta,
     )
     trainer.run()
+
+
+def warm_start(model, path: str) -> None:
+    """Start from a trained checkpoint of the same architecture. Only layers the new model adds (the
+    hint inputs, which start at zero) may be missing from it; its decoding settings come along."""
+    src = load_checkpoint(path)
+    missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("hint_") for k in missing):
+        sys.exit(f"{path}: does not fit {model.arch_name} {model.model_args}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    model.set_decode(**src.decode_settings())
+    print(f"warm start from {path} ({len(missing)} new hint tensors start at zero)")
 
 
 def cmd_tune(a: argparse.Namespace) -> None:
@@ -96,7 +112,7 @@ def main(argv=None) -> None:
     t.add_argument("--lam", type=float, default=0.5, help="rebalancing: mix with uniform (1 = no rebalancing)")
     t.add_argument("--reg-weight", type=float, default=1.0)
     t.add_argument("--prior-batches", type=int, default=100, help="batches of 32 crops for the ab prior")
-    t.add_argument("--work-size", type=int, default=256, help="inference short side stored with the weights")
+    t.add_argument("--init", default=None, help="warm-start from this checkpoint (same architecture; new hint layers start at zero)")
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--force-args", action="store_true")

@@ -1,6 +1,8 @@
-"""Training images: folders sampled evenly, grayscale photos filtered out, random crops with scale
-jitter and flips. Batches are a pure function of (seed, step), so a resumed run sees exactly the
-batches an uninterrupted one would."""
+"""Training images: folders sampled evenly, grayscale photos filtered out, and batches of whole
+pictures (or large crops of them) at the working resolution with their aspect ratio kept, the way the
+network sees frames at inference; with colour hints sampled from the ground truth for a share of them.
+Batches are a pure function of (seed, step), so a resumed run sees exactly the batches an
+uninterrupted one would."""
 from __future__ import annotations
 
 import json
@@ -12,6 +14,8 @@ import torch
 from PIL import Image, ImageOps
 
 from vidcolor.color import chroma, rgb_to_lab
+from vidcolor.hints import hint_map, palette_vector, sample_hints, sample_palette
+from vidcolor.models.bins import ab_bins
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -30,12 +34,34 @@ def mean_chroma(path: Path, size: int = 64) -> float:
     return float(chroma(rgb_to_lab(rgb)).mean())
 
 
+ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9)  # width / height of the batch shapes
+
+
 @dataclass
 class DataConfig:
-    crop: int = 128
-    min_scale: float = 0.3  # smallest crop area as a fraction of the image (scale jitter)
+    size: int = 192  # short side of every training picture: the working resolution the weights ship with
+    min_scale: float = 0.6  # smallest crop, as a fraction of the largest one of the batch's aspect (area)
     gray_threshold: float = 3.0  # mean chroma below this: a grayscale photo, dropped
     holdout: int = 240  # images per run kept out of training for tuning the decoding, spread over folders
+    hint_share: float = 0.0  # share of pictures given point hints (the rest get none: the automatic task)
+    hint_mean: float = 8.0  # mean number of points when hinted (geometric, as Zhang et al. 2017)
+    palette_share: float = 0.1  # share of hinted pictures that also get a global palette
+
+
+@dataclass
+class TrainBatch:
+    rgb: torch.Tensor  # (B, 3, H, W) float RGB in [0, 1]
+    hint_map: torch.Tensor | None = None  # (B, 3, H, W) a/AB_SCALE, b/AB_SCALE, mask
+    palette: torch.Tensor | None = None  # (B, Q)
+
+    def __len__(self) -> int:
+        return self.rgb.shape[0]
+
+
+def batch_shape(size: int, aspect: float, multiple: int = 32) -> tuple[int, int]:
+    """(h, w) with the short side `size` and about `aspect` = w / h, both multiples of `multiple`."""
+    long = max(multiple, round(size * max(aspect, 1 / aspect) / multiple) * multiple)
+    return (size, long) if aspect >= 1 else (long, size)
 
 
 class TrainImages:
@@ -84,27 +110,49 @@ class TrainImages:
             cache.write_text(json.dumps(known))
         return known
 
-    def load_crop(self, path: Path, rng: np.random.Generator) -> np.ndarray:
-        c = self.cfg.crop
+    def load_picture(self, path: Path, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        """The largest region of the image with the aspect of `shape` (h, w), shrunk by the scale jitter
+        and placed at random, resized to `shape`; flipped half the time."""
+        h_out, w_out = shape
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im).convert("RGB")
         w, h = im.size
-        area = w * h * rng.uniform(self.cfg.min_scale, 1.0)
-        ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        cw = int(min(w, round(np.sqrt(area * ratio))))
-        ch = int(min(h, round(np.sqrt(area / ratio))))
-        x0 = int(rng.integers(0, w - cw + 1))
-        y0 = int(rng.integers(0, h - ch + 1))
-        im = im.resize((c, c), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch), reducing_gap=2.0)
+        aspect = w_out / h_out
+        cw, ch = (w, w / aspect) if w / h <= aspect else (h * aspect, h)
+        s = np.sqrt(rng.uniform(self.cfg.min_scale, 1.0))
+        cw, ch = cw * s, ch * s
+        x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+        im = im.resize((w_out, h_out), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch), reducing_gap=2.0)
         if rng.random() < 0.5:
             im = im.transpose(Image.FLIP_LEFT_RIGHT)
         return np.asarray(im)
 
-    def batch(self, seed: int, step: int, batch_size: int) -> torch.Tensor:
-        """(B, 3, crop, crop) float RGB in [0, 1]; the same (seed, step) always gives the same batch."""
+    def batch(self, seed: int, step: int, batch_size: int) -> TrainBatch:
+        """A batch of pictures of one shape; the same (seed, step) always gives the same batch."""
         rng = np.random.default_rng([seed, step])
-        crops = []
+        shape = batch_shape(self.cfg.size, ASPECTS[int(rng.integers(len(ASPECTS)))])
+        pics = []
         for _ in range(batch_size):
             group = self.groups[int(rng.integers(len(self.groups)))]
-            crops.append(self.load_crop(group[int(rng.integers(len(group)))], rng))
-        return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+            pics.append(self.load_picture(group[int(rng.integers(len(group)))], shape, rng))
+        rgb = torch.from_numpy(np.stack(pics)).permute(0, 3, 1, 2).float() / 255.0
+        if self.cfg.hint_share <= 0:
+            return TrainBatch(rgb)
+        return TrainBatch(rgb, *self.sample_hint_inputs(rgb, rng))
+
+    def sample_hint_inputs(self, rgb: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hints drawn from the ground truth: for `hint_share` of the pictures a geometric number of
+        points (mean `hint_mean`), and for `palette_share` of those a palette of 1 to 6 colours."""
+        ab = rgb_to_lab(rgb)[:, 1:].permute(0, 2, 3, 1).numpy()  # (B, H, W, 2)
+        b, _, h, w = rgb.shape
+        bins = ab_bins()
+        maps, pals = torch.zeros(b, 3, h, w), torch.zeros(b, bins.shape[0])
+        for i in range(b):
+            if rng.random() >= self.cfg.hint_share:
+                continue
+            n = int(rng.geometric(1.0 / self.cfg.hint_mean))
+            hints = sample_hints(ab[i], rng, n)
+            maps[i] = hint_map(hints, (h, w), (h, w), (h, w))[0]
+            if rng.random() < self.cfg.palette_share:
+                pals[i] = palette_vector(sample_palette(ab[i], rng, int(rng.integers(1, 7))), bins)
+        return maps, pals

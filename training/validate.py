@@ -39,13 +39,15 @@ def make_step_fn(class_weights, model, device: torch.device, reg_weight: float):
     loss_fn = ColorLoss(getattr(head, "bins", None), class_weights, reg_weight=reg_weight).to(device)
     stride = model.stride
 
-    def step(model, rgb: torch.Tensor):
-        lab = rgb_to_lab(rgb.to(device, non_blocking=True))
+    def step(model, batch):
+        lab = rgb_to_lab(batch.rgb.to(device, non_blocking=True))
         l_norm = lab[:, :1] / L_SCALE
         ab = lab[:, 1:]
         if stride > 1:
             ab = F.avg_pool2d(ab, stride)  # the target at the head's resolution
-        return loss_fn(model(l_norm), ab)
+        if batch.hint_map is None:
+            return loss_fn(model(l_norm), ab)
+        return loss_fn(model(l_norm, batch.hint_map.to(device, non_blocking=True), batch.palette.to(device, non_blocking=True)), ab)
 
     return step
 
@@ -57,7 +59,7 @@ def prior_weights(model, data, run: Path, lam: float, batches: int = 100, batch_
     if cache.exists():
         prior = torch.load(cache, weights_only=True)
     else:
-        prior = empirical_prior((F.avg_pool2d(rgb_to_lab(data.batch(12345, s, batch_size))[:, 1:], 4) for s in range(batches)), bins)
+        prior = empirical_prior((F.avg_pool2d(rgb_to_lab(data.batch(12345, s, batch_size).rgb)[:, 1:], 4) for s in range(batches)), bins)
         torch.save(prior, cache)
     return rebalance_weights(prior, bins, lam=lam)
 

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
+from vidcolor.errors import VidcolorError
+from vidcolor.hints import Hints, hint_map, palette_vector
 from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
@@ -32,8 +34,10 @@ def working_size(h: int, w: int, work_size: int) -> tuple[int, int]:
 class Colorizer:
     """Runs a ColorNet on a device. `colorize_l` is the core; the other methods wrap it."""
 
-    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", work_size: int | None = None, upsampler=None):
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", work_size: int | None = None, upsampler=None,
+                 strength: float = 1.0):
         self.device = torch.device(device)
+        self.strength = float(strength)  # a/b scale, like DeOldify's render factor: < 1 paler, > 1 more vivid
         self.model = model.eval().to(self.device)
         meta = getattr(model, "checkpoint_meta", {}) or {}
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
@@ -48,8 +52,14 @@ class Colorizer:
         """Identifies the weights and every setting that changes the output (for resume journals)."""
         sha = getattr(self.model, "weights_sha256", None) or "untrained"
         dec = self.model.decode_settings()
+        conf = "" if dec.get("confidence") is None else ":c{:.2f}-{:.2f}".format(*dec["confidence"])
+        strength = "" if self.strength == 1.0 else f":s{self.strength:.3f}"
         return (f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
-                f":{self.upsampler.name}")
+                f"{conf}:{self.upsampler.name}{strength}")
+
+    @property
+    def accepts_hints(self) -> bool:
+        return bool(getattr(self.model, "accepts_hints", False))
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -68,17 +78,49 @@ class Colorizer:
         return l_small.contiguous(memory_format=torch.channels_last)
 
     def crop_prediction(self, ab_norm: torch.Tensor, full_hw: tuple[int, int]) -> torch.Tensor:
-        """Network output (B, 2, h, w) ab / AB_SCALE on the padded input -> unscaled ab without the padding."""
+        """Network output (B, 2, h, w) ab / AB_SCALE on the padded input -> unscaled ab without the
+        padding, scaled by the colour strength."""
         wh, ww = working_size(*full_hw, self.work_size)
         s = self.model.stride
-        return ab_norm[..., : math.ceil(wh / s), : math.ceil(ww / s)].float() * AB_SCALE
+        return ab_norm[..., : math.ceil(wh / s), : math.ceil(ww / s)].float() * (AB_SCALE * self.strength)
+
+    def hint_inputs(self, hints: list[Hints | None] | None, full_hws: list[tuple[int, int]],
+                    padded_hw: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Per-image hints (each in its image's full-resolution pixels) -> the network's (B, 3, Hp, Wp)
+        hint map and (B, Q) palette on the device; (None, None) when no image has any, so the
+        automatic path runs as is."""
+        if not hints or not any(hints):
+            return None, None
+        if not self.accepts_hints:
+            raise VidcolorError(f"model {self.model.arch_name} has no hint inputs; use weights trained with hints")
+        maps = torch.cat([hint_map(h, hw, working_size(*hw, self.work_size), padded_hw) for h, hw in zip(hints, full_hws)])
+        pals = torch.stack([palette_vector(h, self.model.head.bins) for h in hints])
+        return (maps.to(self.device).contiguous(memory_format=torch.channels_last), pals.to(self.device))
+
+    def hint_map_for(self, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
+        """(1, 3, h, w) hint map of one image at the working resolution, unpadded (for tracking in video)."""
+        work_hw = working_size(*full_hw, self.work_size)
+        return hint_map(hints, full_hw, work_hw, work_hw)
 
     @torch.inference_mode()
-    def predict_ab_small(self, l_full: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) L* -> (B, 2, h, w) unscaled ab at working resolution (aspect kept, unpadded)."""
+    def predict_ab_small(self, l_full: torch.Tensor, hints: list[Hints | None] | None = None,
+                         hint_maps: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, H, W) L* -> (B, 2, h, w) unscaled ab at working resolution (aspect kept, unpadded).
+
+        `hints` gives each image's Hints in full-resolution pixels; `hint_maps` instead gives ready
+        (B, 3, h', w') maps at the working resolution (unpadded), as the video hint tracker makes."""
         l_small = self.network_input(l_full)
+        padded_hw = tuple(l_small.shape[-2:])
+        if hint_maps is not None:
+            if not self.accepts_hints:
+                raise VidcolorError(f"model {self.model.arch_name} has no hint inputs; use weights trained with hints")
+            hm = F.pad(hint_maps, [0, padded_hw[1] - hint_maps.shape[-1], 0, padded_hw[0] - hint_maps.shape[-2]])
+            pal = torch.zeros(hm.shape[0], self.model.head.bins.shape[0])
+            hm, pal = hm.to(self.device).contiguous(memory_format=torch.channels_last), pal.to(self.device)
+        else:
+            hm, pal = self.hint_inputs(hints, [tuple(l_full.shape[-2:])] * l_full.shape[0], padded_hw)
         with self._autocast():
-            ab_norm = self.model.predict_ab(l_small)
+            ab_norm = self.model.predict_ab(l_small, hm, pal)
         return self.crop_prediction(ab_norm, tuple(l_full.shape[-2:]))
 
     def upsample_terms(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -124,7 +166,7 @@ class Colorizer:
         return to_uint8(merge_l_ab(l_full, ab_full)).permute(0, 2, 3, 1)
 
     @torch.inference_mode()
-    def colorize_arrays(self, images: list[np.ndarray]) -> list[np.ndarray]:
+    def colorize_arrays(self, images: list[np.ndarray], hints: list[Hints | None] | None = None) -> list[np.ndarray]:
         """(H, W, 3) uint8 or uint16 RGB images -> colorized images of the same size and dtype.
 
         Images whose working resolution matches share one network batch. Full-resolution work (L,
@@ -138,15 +180,20 @@ class Colorizer:
             groups.setdefault(working_size(*l_full.shape[-2:], self.work_size), []).append(i)
         for idx in groups.values():
             batch = torch.cat([self.network_input(l_fulls[i].to(self.device)) for i in idx])
+            hm, pal = self.hint_inputs(hints and [hints[i] for i in idx], [tuple(l_fulls[i].shape[-2:]) for i in idx],
+                                       tuple(batch.shape[-2:]))
             with self._autocast():
-                ab_norm = self.model.predict_ab(batch)
+                ab_norm = self.model.predict_ab(batch, hm, pal)
             for k, i in enumerate(idx):
                 ab_smalls[i] = self.crop_prediction(ab_norm[k:k + 1], tuple(l_fulls[i].shape[-2:]))
         return [self._merge(rgb, l_full, ab) for rgb, l_full, ab in zip(images, l_fulls, ab_smalls)]
 
-    def colorize_array(self, rgb: np.ndarray) -> np.ndarray:
-        """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype."""
-        return self.colorize_arrays([rgb])[0]
+    def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
+        """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype.
+        `hints` (vidcolor.hints.Hints, in this image's pixels) steer the colours where given."""
+        if hints:
+            hints.check_inside(rgb.shape[1], rgb.shape[0], "hints")
+        return self.colorize_arrays([rgb], None if not hints else [hints])[0]
 
     @staticmethod
     def _rows(w: int) -> int:

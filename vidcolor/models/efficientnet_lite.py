@@ -97,9 +97,12 @@ class EfficientNetLite0(nn.Module):
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, 1000) if classifier else None
 
-    def forward(self, rgb255: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def forward(self, rgb255: torch.Tensor, stem_extra: torch.Tensor | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """`stem_extra`, (B, 32, H/2, W/2), is added to the stem's features before its activation: how
+        extra inputs (colour hints) enter a network whose pretrained stem takes RGB alone."""
         x = (rgb255 - INPUT_MEAN) / INPUT_STD
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+        x = self._bn0(self._conv_stem(x))
+        x = F.relu6(x if stem_extra is None else x + stem_extra)
         feats = []
         for i, block in enumerate(self._blocks):
             x = block(x)

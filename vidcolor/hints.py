@@ -1,0 +1,229 @@
+"""User colour hints (Zhang et al. 2017): points that say "this is the colour here", and an optional
+palette the whole picture should lean toward. Parsed from a JSON file, checked against the image,
+and turned into the network's extra inputs at its working resolution.
+
+Photo hints file:   {"points": [{"x": 120, "y": 64, "color": "#3a6ea5", "radius": 3}], "palette": ["#aa3322"]}
+Video hints file:   {"frames": {"0": {"points": [...]}, "120": {"points": [...], "palette": [...]}}}
+
+Coordinates are pixels of the input image (x right, y down, origin at the top-left pixel's centre
+0, 0); `radius` (default 0: one pixel) is in input pixels and makes the hint a square patch. Only the
+a/b of `color` is used: the lightness always comes from the photo.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.color import AB_SCALE
+from vidcolor.errors import InputError
+
+_HEX = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_POINT_KEYS = {"x", "y", "color", "radius"}
+_PHOTO_KEYS = {"points", "palette"}
+HINT_CHANNELS = 3  # a / AB_SCALE, b / AB_SCALE, mask
+
+
+def srgb_to_ab(rgb: tuple[float, float, float]) -> tuple[float, float]:
+    """An sRGB colour in [0, 255] -> its CIELAB (a*, b*)."""
+    from vidcolor.color import rgb_to_lab
+
+    px = torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1) / 255.0
+    lab = rgb_to_lab(px)[0, :, 0, 0]
+    return float(lab[1]), float(lab[2])
+
+
+def parse_colour(value, where: str) -> tuple[float, float]:
+    """'#rgb', '#rrggbb' or [r, g, b] (0-255) -> (a*, b*)."""
+    if isinstance(value, str) and _HEX.match(value):
+        h = value[1:]
+        if len(h) == 3:
+            h = "".join(c * 2 for c in h)
+        return srgb_to_ab(tuple(int(h[i:i + 2], 16) for i in (0, 2, 4)))
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in value):
+        return srgb_to_ab(tuple(float(v) for v in value))
+    raise InputError(f"{where}: bad colour {value!r} (use '#rrggbb' or [r, g, b] in 0-255)")
+
+
+@dataclass(frozen=True)
+class HintPoint:
+    x: float
+    y: float
+    ab: tuple[float, float]
+    radius: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hints:
+    """The hints for one image. Empty hints give exactly the automatic colorization."""
+
+    points: tuple[HintPoint, ...] = ()
+    palette: tuple[tuple[float, float], ...] = ()  # ab of the colours the picture should lean toward
+
+    def __bool__(self) -> bool:
+        return bool(self.points or self.palette)
+
+    @classmethod
+    def from_obj(cls, obj, where: str) -> "Hints":
+        if not isinstance(obj, dict):
+            raise InputError(f"{where}: expected an object with 'points' and/or 'palette'")
+        if unknown := set(obj) - _PHOTO_KEYS:
+            raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r} (allowed: points, palette)")
+        points = obj.get("points", [])
+        if not isinstance(points, list):
+            raise InputError(f"{where}: 'points' must be a list")
+        parsed = []
+        for i, p in enumerate(points):
+            at = f"{where}: points[{i}]"
+            if not isinstance(p, dict):
+                raise InputError(f"{at}: expected an object with x, y and color")
+            if unknown := set(p) - _POINT_KEYS:
+                raise InputError(f"{at}: unknown key {sorted(unknown)[0]!r} (allowed: x, y, color, radius)")
+            for k in ("x", "y", "color"):
+                if k not in p:
+                    raise InputError(f"{at}: missing {k!r}")
+            for k in ("x", "y", "radius"):
+                if k in p and (not isinstance(p[k], (int, float)) or isinstance(p[k], bool) or not math.isfinite(p[k])):
+                    raise InputError(f"{at}: {k} must be a number, got {p[k]!r}")
+            if p.get("radius", 0) < 0:
+                raise InputError(f"{at}: radius must be >= 0")
+            parsed.append(HintPoint(float(p["x"]), float(p["y"]), parse_colour(p["color"], at), float(p.get("radius", 0))))
+        palette = obj.get("palette", [])
+        if not isinstance(palette, list):
+            raise InputError(f"{where}: 'palette' must be a list of colours")
+        pal = tuple(parse_colour(c, f"{where}: palette[{i}]") for i, c in enumerate(palette))
+        return cls(tuple(parsed), pal)
+
+    def check_inside(self, width: int, height: int, where: str) -> None:
+        """Refuse a point outside a width x height image (one line naming the entry)."""
+        for i, p in enumerate(self.points):
+            if not (-0.5 <= p.x <= width - 0.5 and -0.5 <= p.y <= height - 0.5):
+                raise InputError(f"{where}: points[{i}] at ({p.x:g}, {p.y:g}) is outside the {width}x{height} image")
+
+    def to_obj(self) -> dict:
+        return {"points": [{"x": p.x, "y": p.y, "ab": list(p.ab), "radius": p.radius} for p in self.points],
+                "palette": [list(c) for c in self.palette]}
+
+    @property
+    def key(self) -> str:
+        """A short digest of the parsed hints, for journals: an edited hints file redoes its photo."""
+        if not self:
+            return "none"
+        return hashlib.sha256(json.dumps(self.to_obj(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def scaled(self, sx: float, sy: float) -> "Hints":
+        """The same hints on an image resized by (sx, sy)."""
+        pts = tuple(HintPoint((p.x + 0.5) * sx - 0.5, (p.y + 0.5) * sy - 0.5, p.ab, p.radius * (sx + sy) / 2) for p in self.points)
+        return Hints(pts, self.palette)
+
+    def flipped(self, width: int) -> "Hints":
+        return Hints(tuple(HintPoint(width - 1 - p.x, p.y, p.ab, p.radius) for p in self.points), self.palette)
+
+
+def load_hints(path: str | os.PathLike) -> Hints:
+    """A photo hints file -> Hints; InputError with one line naming the file and the bad entry."""
+    return Hints.from_obj(_read_json(Path(path)), str(path))
+
+
+@dataclass(frozen=True)
+class VideoHints:
+    """Hints on keyframes of a video: frame index -> Hints. A keyframe's hints hold until the next
+    keyframe or scene cut, carried along the motion by the temporal smoother."""
+
+    frames: dict[int, Hints] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        if not self.frames:
+            return "none"
+        blob = json.dumps({str(k): v.to_obj() for k, v in sorted(self.frames.items())}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_video_hints(path: str | os.PathLike) -> VideoHints:
+    path = Path(path)
+    obj = _read_json(path)
+    if not isinstance(obj, dict) or set(obj) != {"frames"} or not isinstance(obj["frames"], dict):
+        raise InputError(f"{path}: a video hints file is {{\"frames\": {{\"<frame index>\": {{\"points\": [...]}}}}}}")
+    frames = {}
+    for k, v in obj["frames"].items():
+        if not re.fullmatch(r"\d+", str(k)):
+            raise InputError(f"{path}: frames key {k!r} is not a frame index (0, 1, 2, ...)")
+        frames[int(k)] = Hints.from_obj(v, f"{path}: frames[{k}]")
+    return VideoHints(frames)
+
+
+def _read_json(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: hints file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read hints file ({e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+
+
+# -- network inputs ---------------------------------------------------------------------------------
+
+def hint_map(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int, int], padded_hw: tuple[int, int]) -> torch.Tensor:
+    """(1, 3, Hp, Wp) network hint input: a / AB_SCALE, b / AB_SCALE and the mask, at the working
+    resolution (the image is work_hw there, padded at the bottom/right to padded_hw)."""
+    out = torch.zeros(1, HINT_CHANNELS, *padded_hw)
+    if not hints or not hints.points:
+        return out
+    (h, w), (wh, ww) = full_hw, work_hw
+    for p in hints.scaled(ww / w, wh / h).points:
+        r = int(round(p.radius))
+        cx, cy = int(round(min(max(p.x, 0), ww - 1))), int(round(min(max(p.y, 0), wh - 1)))
+        ys, xs = slice(max(0, cy - r), min(wh, cy + r + 1)), slice(max(0, cx - r), min(ww, cx + r + 1))
+        out[0, 0, ys, xs] = p.ab[0] / AB_SCALE
+        out[0, 1, ys, xs] = p.ab[1] / AB_SCALE
+        out[0, 2, ys, xs] = 1.0
+    return out
+
+
+def palette_vector(hints: Hints | None, bins: torch.Tensor) -> torch.Tensor:
+    """(Q,) the palette as a distribution over the ab bins (soft-encoded, equal weight per colour);
+    all zeros without a palette."""
+    from vidcolor.models.bins import soft_encode
+
+    q = bins.shape[0]
+    if not hints or not hints.palette:
+        return torch.zeros(q)
+    ab = torch.tensor(hints.palette, dtype=torch.float32).T[None, :, :, None]  # (1, 2, K, 1)
+    return soft_encode(ab, bins)[0, :, :, 0].mean(1)
+
+
+# -- sampling from ground truth (training, and the hints benchmark) ----------------------------------
+
+def sample_hints(ab: np.ndarray, rng: np.random.Generator, n: int, max_half: int = 4, centre_sigma: float = 0.25) -> Hints:
+    """n hints drawn from ground-truth ab (H, W, 2) as Zhang et al. 2017 do: locations from a 2-D
+    Gaussian around the centre (sigma a quarter of each side), each the mean colour of a square patch
+    of half-size 0..max_half pixels, which also becomes the hint's radius."""
+    h, w = ab.shape[:2]
+    pts = []
+    for _ in range(n):
+        cx = int(np.clip(round(rng.normal((w - 1) / 2, centre_sigma * w)), 0, w - 1))
+        cy = int(np.clip(round(rng.normal((h - 1) / 2, centre_sigma * h)), 0, h - 1))
+        r = int(rng.integers(0, max_half + 1))
+        patch = ab[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1].reshape(-1, 2).mean(0)
+        pts.append(HintPoint(float(cx), float(cy), (float(patch[0]), float(patch[1])), float(r)))
+    return Hints(tuple(pts))
+
+
+def sample_palette(ab: np.ndarray, rng: np.random.Generator, k: int) -> Hints:
+    """A global palette of k colours picked from the image's own pixels, weighted by chroma."""
+    flat = ab.reshape(-1, 2)
+    c = np.hypot(flat[:, 0], flat[:, 1]) + 1e-3
+    idx = rng.choice(len(flat), size=k, p=c / c.sum())
+    return Hints((), tuple((float(flat[i, 0]), float(flat[i, 1])) for i in idx))
