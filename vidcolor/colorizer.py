@@ -7,6 +7,7 @@ with the *original* L, so luminance is never resampled.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 
 import cv2
@@ -56,6 +57,12 @@ class Colorizer:
         strength = "" if self.strength == 1.0 else f":s{self.strength:.3f}"
         return (f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
                 f"{conf}:{self.upsampler.name}{strength}")
+
+    def with_strength(self, strength: float) -> "Colorizer":
+        """A colorizer sharing this one's network, at another colour strength (a shallow copy)."""
+        other = copy.copy(self)
+        other.strength = float(strength)
+        return other
 
     @property
     def accepts_hints(self) -> bool:
