@@ -50,3 +50,21 @@ def test_gray_baseline_scores_zero_colourfulness():
     rgb = np.random.default_rng(2).integers(0, 255, (16, 16, 3), dtype=np.uint8)
     m = metrics.image_metrics(gray_baseline(rgb), rgb)
     assert m["colourfulness"] < 0.5 and m["gt_colourfulness"] > 10
+
+
+def test_wrong_vivid_counts_only_confident_and_wrong_pixels():
+    gt = np.zeros((2, 2, 3))
+    gt[..., 0] = 50
+    out = gt.copy()
+    out[0, 0, 1:] = [40, 0]  # chroma 40, error 40: wrong and vivid
+    out[0, 1, 1:] = [15, 0]  # chroma 15: too pale to count, although 15 off
+    out[1, 0, 1:] = [25, 0]  # vivid, but only 25 off
+    gt[1, 1, 1:] = [60, 0]
+    out[1, 1, 1:] = [60, 35]  # vivid and 35 off
+    assert metrics.wrong_vivid_share(out, gt) == pytest.approx(0.5)
+
+
+def test_mean_ab_shows_a_cast():
+    lab = np.zeros((4, 4, 3))
+    lab[..., 1], lab[..., 2] = 6.0, -2.0
+    assert metrics.mean_ab(lab) == (6.0, -2.0)

@@ -54,7 +54,7 @@ def test_a_short_run_lowers_the_loss_and_writes_logs(tmp_path, data, capsys):
     assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
     assert (run / "loss.png").stat().st_size > 1000
     val = list(csv.DictReader((run / "val.csv").open()))
-    assert len(val) == 1 and float(val[0]["psnr_mix"]) > 0
+    assert len(val) == 1 and float(val[0]["psnr"]) > 0 and "wrong_vivid" in val[0]
     model = load_checkpoint(run / "snapshots" / val[0]["snapshot"])
     assert model.checkpoint_meta["step"] == 40 and model.arch_name == "effnet_unet"
 
@@ -74,3 +74,41 @@ def test_a_run_refuses_another_architecture(tmp_path, data):
     train(tmp_path / "r", data / "train", 1)
     with pytest.raises(SystemExit, match="was started with model"):
         train(tmp_path / "r", data / "train", 2, "--model", "cunet")
+
+
+def test_hint_training_warm_starts_and_learns_the_hint_layers(tmp_path, data):
+    from vidcolor.models import save_checkpoint
+
+    train(tmp_path / "auto", data / "train", 2)
+    init = tmp_path / "init.pt"
+    save_checkpoint(_model_of(tmp_path / "auto"), init)
+    run = tmp_path / "hints"
+    train(run, data / "train", 3, "--model-args", '{"hints": true}', "--init", str(init), "--hint-share", "1.0", "--lr", "3e-3")
+    state = torch.load(run / "last.pt", weights_only=True)["model"]["state_dict"]
+    assert state["hint_stem.weight"].abs().sum() > 0  # started at zero, moved by the hinted batches
+    auto = torch.load(tmp_path / "auto" / "last.pt", weights_only=True)["model"]["state_dict"]
+    assert not torch.equal(state["head.reg.weight"], auto["head.reg.weight"])
+
+
+def _model_of(run):
+    from vidcolor.models import create_model
+
+    state = torch.load(run / "last.pt", weights_only=True)["model"]
+    model = create_model(state["arch"], **state["model_args"])
+    model.load_state_dict(state["state_dict"])
+    return model
+
+
+def test_a_hint_batch_marks_hinted_pixels_with_their_true_colour(data):
+    from training.data import DataConfig, TrainImages
+
+    imgs = TrainImages([data / "train"], DataConfig(size=64, holdout=0, hint_share=1.0, hint_mean=4.0), seed=0, log=lambda *_: None)
+    batch = imgs.batch(0, 0, 4)
+    assert batch.hint_map.shape == (4, 3, *batch.rgb.shape[-2:]) and batch.palette.shape[0] == 4
+    from vidcolor.color import AB_SCALE, rgb_to_lab
+
+    ab = rgb_to_lab(batch.rgb)[:, 1:]
+    mask = batch.hint_map[:, 2] > 0
+    assert mask.any(dim=(1, 2)).all()  # every picture got at least one point
+    err = (batch.hint_map[:, :2] * AB_SCALE - ab).abs().permute(0, 2, 3, 1)[mask]
+    assert err.mean() < 6  # a hint is its patch's mean colour: close to each pixel's own on these smooth images

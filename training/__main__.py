@@ -80,7 +80,7 @@ def cmd_tune(a: argparse.Namespace) -> None:
     best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), sizes,
                        min_colour_ratio=a.min_colour_ratio, log=print)
     print(json.dumps({k: v for k, v in best.items() if k != "grid"}, indent=1))
-    model.set_decode(best["temperature"], best["blend"])
+    model.set_decode(best["temperature"], best["blend"], best["confidence"])
     meta = {**model.checkpoint_meta, "work_size": best["work_size"], "decode_tuning": best}
     save_checkpoint(model, a.snapshot, half=True, meta=meta)
     print(f"decoding settings written into {a.snapshot}")

@@ -2,6 +2,7 @@
 validation on ground-truth folders, and the choice of decoding settings on held-out photos."""
 from __future__ import annotations
 
+import copy
 import itertools
 from pathlib import Path
 
@@ -12,14 +13,15 @@ from PIL import Image, ImageOps
 
 from training.data import find_images
 from training.losses import ColorLoss, empirical_prior, rebalance_weights
-from vidcolor.color import L_SCALE, merge_l_ab, resize_ab, rgb_to_l, rgb_to_lab, to_uint8
-from vidcolor.colorizer import Colorizer
+from vidcolor.color import L_SCALE, rgb_to_lab
 from vidcolor.evaluate import gray_baseline
-from vidcolor.metrics import ab_error_auc, colourfulness, psnr
+from vidcolor.metrics import ab_error_auc, colourfulness, psnr, wrong_vivid_share
+from vidcolor.weights import make_colorizer
 from skimage.color import rgb2lab
 
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
+CONFIDENCES = (None, (0.3, 0.6), (0.2, 0.5))  # certainty ramps (lo, hi) for the classification head
 
 
 def load_images(paths: list[Path], max_side: int | None = None) -> list[tuple[str, np.ndarray]]:
@@ -64,63 +66,78 @@ def prior_weights(model, data, run: Path, lam: float, batches: int = 100, batch_
     return rebalance_weights(prior, bins, lam=lam)
 
 
+def shipped_colorizer(model, device, work_size: int):
+    """The model as inference runs it (BN folded, guided upsampling), on a copy: training goes on."""
+    return make_colorizer(copy.deepcopy(model).eval(), device, work_size, "guided")
+
+
+class RawOutputs:
+    """The network's raw head outputs on each photo, computed once, then decoded with any settings
+    and rendered through the shipped path (crop, colour strength, guided upsampling, merge with the
+    photo's own full-resolution L): what is scored is exactly what a user gets."""
+
+    def __init__(self, col, images: list[tuple[str, np.ndarray]]):
+        self.col, self.items = col, []
+        with torch.inference_mode():
+            for _, gt in images:
+                l_full = col.full_l(gt)
+                self.items.append((gt, l_full, col.model(col.network_input(l_full.to(col.device)))))
+
+    @torch.inference_mode()
+    def render(self, **decode) -> list[np.ndarray]:
+        col = self.col
+        return [col.merge_image(gt, l_full, col.crop_prediction(col.model.head.decode(raw, **decode), tuple(gt.shape[:2])))
+                for gt, l_full, raw in self.items]
+
+
+def score(outputs: list[np.ndarray], images: list[tuple[str, np.ndarray]], gt_labs: list[np.ndarray]) -> dict[str, float]:
+    rows = []
+    for res, (_, gt), gt_lab in zip(outputs, images, gt_labs):
+        lab = rgb2lab(res)
+        rows.append((psnr(res, gt), ab_error_auc(lab, gt_lab), colourfulness(res), wrong_vivid_share(lab, gt_lab)))
+    p, a, c, v = np.mean(rows, axis=0)
+    return {"psnr": float(p), "auc": float(a), "colour": float(c), "wrong_vivid": float(v)}
+
+
 def make_validate(images: list[tuple[str, np.ndarray]], device: torch.device, work_size: int):
-    gray = [gray_baseline(gt) for _, gt in images]
-    gray_psnr = float(np.mean([psnr(g, gt) for g, (_, gt) in zip(gray, images)]))
+    gray_psnr = float(np.mean([psnr(gray_baseline(gt), gt) for _, gt in images]))
     gt_colour = float(np.mean([colourfulness(gt) for _, gt in images]))
     gt_labs = [rgb2lab(gt) for _, gt in images]
 
-    @torch.inference_mode()
     def validate(model) -> dict[str, float]:
-        col = Colorizer(model, device=device, work_size=work_size)
-        settings = {"": None}
-        if model.head.kind == "both":
-            settings = {"_reg": 0.0, "_mix": 0.5, "_cls": 1.0}
+        raw = RawOutputs(shipped_colorizer(model, device, work_size), images)
+        settings = {"": {}}
+        if model.head.kind == "both":  # the shipped decoding, and each head alone
+            settings = {"": {}, "_reg": {"blend": 0.0}, "_cls": {"blend": 1.0, "confidence": None}}
         out = {}
-        for suffix, blend in settings.items():
-            scores = []
-            for (name, gt), gt_lab in zip(images, gt_labs):
-                rgb = torch.from_numpy(gt)[None]
-                l_full = rgb_to_l(rgb.permute(0, 3, 1, 2).float().to(device) / 255)
-                ab = col.model.head.decode(col.model(col.network_input(l_full)), blend=blend) if blend is not None else None
-                res = _finish(col, l_full, ab) if ab is not None else col.colorize_rgb(rgb)[0].cpu().numpy()
-                scores.append((psnr(res, gt), ab_error_auc(rgb2lab(res), gt_lab), colourfulness(res)))
-            s = np.mean(scores, axis=0)
-            out.update({f"psnr{suffix}": s[0], f"auc{suffix}": s[1], f"colour{suffix}": s[2]})
-        out.update({"psnr_gray": gray_psnr, "colour_gt": gt_colour})
-        return {k: float(v) for k, v in out.items()}
+        for suffix, decode in settings.items():
+            out.update({f"{k}{suffix}": v for k, v in score(raw.render(**decode), images, gt_labs).items()})
+        return {**out, "psnr_gray": gray_psnr, "colour_gt": gt_colour}
 
     return validate
 
 
-def _finish(col: Colorizer, l_full: torch.Tensor, ab_norm_padded: torch.Tensor) -> np.ndarray:
-    ab_small = col.crop_prediction(ab_norm_padded, l_full.shape[-2:])
-    rgb = merge_l_ab(l_full, resize_ab(ab_small, tuple(l_full.shape[-2:])))
-    return to_uint8(rgb)[0].permute(1, 2, 0).cpu().numpy()
-
-
-@torch.inference_mode()
 def tune_decode(model, images, device, work_sizes: tuple[int, ...] = (256,), min_colour_ratio: float = 0.7, log=print) -> dict:
-    """Grid-search the working resolution, the temperature and (for `both`) the head blend on held-out
-    photos: the highest PSNR whose colourfulness is at least min_colour_ratio of the ground truth's."""
+    """Grid-search the working resolution, the temperature, the head blend (for `both`) and the
+    certainty ramp on held-out photos, through the shipped rendering path: the highest PSNR whose
+    colourfulness is at least min_colour_ratio of the ground truth's."""
     blends = BLENDS if model.head.kind == "both" else ((1.0,) if model.head.kind == "cls" else (0.0,))
     temps = TEMPERATURES if model.head.kind != "reg" else (1.0,)
+    confs = CONFIDENCES if model.head.kind != "reg" else (None,)
     gray_psnr = float(np.mean([psnr(gray_baseline(gt), gt) for _, gt in images]))
     gt_colour = float(np.mean([colourfulness(gt) for _, gt in images]))
+    gt_labs = [rgb2lab(gt) for _, gt in images]
     results = []
     for ws in work_sizes:
-        col = Colorizer(model, device=device, work_size=ws)
-        raw = []
-        for _, gt in images:
-            l_full = rgb_to_l(torch.from_numpy(gt)[None].permute(0, 3, 1, 2).float().to(device) / 255)
-            raw.append((l_full, col.model(col.network_input(l_full)), gt))
-        for t, b in itertools.product(temps, blends):
-            scores = [(psnr(r, gt), colourfulness(r)) for l_full, out, gt in raw
-                      for r in [_finish(col, l_full, model.head.decode(out, temperature=t, blend=b))]]
-            p, c = np.mean(scores, axis=0)
-            results.append({"work_size": ws, "temperature": t, "blend": b, "psnr": float(p), "colour_ratio": float(c / gt_colour)})
-            log(f"work size {ws} T={t:.2f} blend={b:.2f}: PSNR {p:.2f} dB (gray {gray_psnr:.2f}), "
-                f"colourfulness {c / gt_colour:.0%} of GT")
+        raw = RawOutputs(shipped_colorizer(model, device, ws), images)
+        for t, b, c in itertools.product(temps, blends, confs):
+            if b == 0.0 and (t != temps[0] or c is not None):
+                continue  # regression alone: temperature and certainty do not apply
+            m = score(raw.render(temperature=t, blend=b, confidence=c), images, gt_labs)
+            results.append({"work_size": ws, "temperature": t, "blend": b, "confidence": c, "psnr": m["psnr"],
+                            "colour_ratio": m["colour"] / gt_colour, "wrong_vivid": m["wrong_vivid"]})
+            log(f"work size {ws} T={t:.2f} blend={b:.2f} certainty={c}: PSNR {m['psnr']:.2f} dB (gray {gray_psnr:.2f}), "
+                f"colourfulness {m['colour'] / gt_colour:.0%} of GT, wrong-vivid {m['wrong_vivid']:.2%}")
     ok = [r for r in results if r["colour_ratio"] >= min_colour_ratio and r["psnr"] > gray_psnr]
     best = max(ok, key=lambda r: r["psnr"]) if ok else max(results, key=lambda r: r["psnr"] - gray_psnr + r["colour_ratio"])
     return {**best, "gray_psnr": gray_psnr, "images": len(images), "grid": results}

@@ -180,7 +180,7 @@ class Colorizer:
         the ab upsampling and the merge) runs in horizontal strips, so memory stays near the size
         of the input and output arrays even for 100-megapixel scans.
         """
-        l_fulls = [self._full_l(rgb) for rgb in images]
+        l_fulls = [self.full_l(rgb) for rgb in images]
         ab_smalls: list[torch.Tensor | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, l_full in enumerate(l_fulls):
@@ -193,7 +193,7 @@ class Colorizer:
                 ab_norm = self.model.predict_ab(batch, hm, pal)
             for k, i in enumerate(idx):
                 ab_smalls[i] = self.crop_prediction(ab_norm[k:k + 1], tuple(l_fulls[i].shape[-2:]))
-        return [self._merge(rgb, l_full, ab) for rgb, l_full, ab in zip(images, l_fulls, ab_smalls)]
+        return [self.merge_image(rgb, l_full, ab) for rgb, l_full, ab in zip(images, l_fulls, ab_smalls)]
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
         """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype.
@@ -206,7 +206,7 @@ class Colorizer:
     def _rows(w: int) -> int:
         return max(1, STRIP_PIXELS // max(1, w))
 
-    def _full_l(self, rgb: np.ndarray) -> torch.Tensor:
+    def full_l(self, rgb: np.ndarray) -> torch.Tensor:
         """(1, 1, H, W) float32 L* on the CPU, computed strip by strip."""
         h, w = rgb.shape[:2]
         peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
@@ -217,7 +217,9 @@ class Colorizer:
             l_full[..., y:y + rows, :] = rgb_to_l(strip).cpu()
         return l_full
 
-    def _merge(self, rgb: np.ndarray, l_full: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
+    def merge_image(self, rgb: np.ndarray, l_full: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
+        """ab at the working resolution, brought to full size with the upsampler and joined with the
+        image's own full-resolution L, in strips -> the output image in rgb's dtype."""
         h, w = rgb.shape[:2]
         peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
         rows = self._rows(w)

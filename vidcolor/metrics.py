@@ -9,6 +9,8 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
 
 AUC_MAX_THRESHOLD = 150  # Zhang et al.: ab error thresholds 0..150, area normalised to 1
+VIVID_CHROMA = 20.0  # a pixel painted a confident colour: output chroma above this
+WRONG_AB = 30.0  # ... and wrong: its ab farther than this from the truth
 
 
 def psnr(out: np.ndarray, gt: np.ndarray) -> float:
@@ -45,6 +47,19 @@ def colourfulness(rgb: np.ndarray) -> float:
     return float(sigma + 0.3 * mu)
 
 
+def wrong_vivid_share(out_lab: np.ndarray, gt_lab: np.ndarray) -> float:
+    """Share of pixels painted a confident colour (chroma > 20) more than 30 ab units from the truth:
+    the large wrong-colour blobs that a PSNR average hides."""
+    chroma = np.hypot(out_lab[..., 1], out_lab[..., 2])
+    err = np.hypot(out_lab[..., 1] - gt_lab[..., 1], out_lab[..., 2] - gt_lab[..., 2])
+    return float(np.mean((chroma > VIVID_CHROMA) & (err > WRONG_AB)))
+
+
+def mean_ab(lab: np.ndarray) -> tuple[float, float]:
+    """Mean a* and b* of an image: a colour cast shows as a mean away from (0, 0) in its direction."""
+    return float(lab[..., 1].mean()), float(lab[..., 2].mean())
+
+
 def image_metrics(out: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """Every image metric of one output against its ground truth."""
     if out.shape != gt.shape:
@@ -55,8 +70,11 @@ def image_metrics(out: np.ndarray, gt: np.ndarray) -> dict[str, float]:
         "ssim": ssim(out, gt),
         "auc": ab_error_auc(out_lab, gt_lab),
         "ciede2000": ciede2000(out_lab, gt_lab),
+        "wrong_vivid": wrong_vivid_share(out_lab, gt_lab),
         "colourfulness": colourfulness(out),
         "gt_colourfulness": colourfulness(gt),
+        "mean_a": mean_ab(out_lab)[0],
+        "mean_b": mean_ab(out_lab)[1],
     }
 
 

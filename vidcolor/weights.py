@@ -48,7 +48,7 @@ def shipped_weights(model: str) -> tuple[Path, str]:
 
 
 def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",
-                   work_size: int | None = None, upsample: str = "guided") -> Colorizer:
+                   work_size: int | None = None, upsample: str = "guided", strength: float = 1.0) -> Colorizer:
     """A ready Colorizer: `weights` (a checkpoint path) if given, else the shipped weights of `model`.
 
     Never falls back to untrained weights: a missing or mismatched file raises WeightsError.
@@ -60,6 +60,11 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
     else:
         path, sha = shipped_weights(model or DEFAULT_MODEL)
         net = load_checkpoint(path, sha256=sha)
-    dev = resolve_device(device)
+    return make_colorizer(net, resolve_device(device), work_size, upsample, strength)
+
+
+def make_colorizer(net, device, work_size: int | None = None, upsample: str = "guided", strength: float = 1.0) -> Colorizer:
+    """A network as it ships: BN folded, the upsampler chosen. Training's tuning builds its colorizers
+    here too, so what it tunes is exactly what runs."""
     fold_batchnorm(net.eval())  # inference only: BN folded into the convs, one pass fewer per layer
-    return Colorizer(net, device=dev, work_size=work_size, upsampler=make_upsampler(upsample))
+    return Colorizer(net, device=device, work_size=work_size, upsampler=make_upsampler(upsample), strength=strength)
