@@ -39,6 +39,7 @@ class Colorizer:
                  strength: float = 1.0):
         self.device = torch.device(device)
         self.strength = float(strength)  # a/b scale, like DeOldify's render factor: < 1 paler, > 1 more vivid
+        self.flip = False  # photos: also predict the mirror image and average (twice the network time)
         self.model = model.eval().to(self.device)
         meta = getattr(model, "checkpoint_meta", {}) or {}
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
@@ -54,7 +55,7 @@ class Colorizer:
         sha = getattr(self.model, "weights_sha256", None) or "untrained"
         dec = self.model.decode_settings()
         conf = "" if dec.get("confidence") is None else ":c{:.2f}-{:.2f}".format(*dec["confidence"])
-        strength = "" if self.strength == 1.0 else f":s{self.strength:.3f}"
+        strength = ("" if self.strength == 1.0 else f":s{self.strength:.3f}") + (":flip" if self.flip else "")
         return (f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
                 f"{conf}:{self.upsampler.name}{strength}")
 
@@ -181,19 +182,28 @@ class Colorizer:
         of the input and output arrays even for 100-megapixel scans.
         """
         l_fulls = [self.full_l(rgb) for rgb in images]
+        hints = hints or [None] * len(images)
         ab_smalls: list[torch.Tensor | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, l_full in enumerate(l_fulls):
             groups.setdefault(working_size(*l_full.shape[-2:], self.work_size), []).append(i)
         for idx in groups.values():
-            batch = torch.cat([self.network_input(l_fulls[i].to(self.device)) for i in idx])
-            hm, pal = self.hint_inputs(hints and [hints[i] for i in idx], [tuple(l_fulls[i].shape[-2:]) for i in idx],
-                                       tuple(batch.shape[-2:]))
-            with self._autocast():
-                ab_norm = self.model.predict_ab(batch, hm, pal)
-            for k, i in enumerate(idx):
-                ab_smalls[i] = self.crop_prediction(ab_norm[k:k + 1], tuple(l_fulls[i].shape[-2:]))
+            abs_ = self._predict_group([l_fulls[i] for i in idx], [hints[i] for i in idx])
+            if self.flip:  # the mirror image's prediction, mirrored back, averaged in
+                mirrored = self._predict_group([l_fulls[i].flip(-1) for i in idx],
+                                               [h and h.flipped(l_fulls[i].shape[-1]) for i, h in zip(idx, (hints[i] for i in idx))])
+                abs_ = [(a + m.flip(-1)) / 2 for a, m in zip(abs_, mirrored)]
+            for i, ab in zip(idx, abs_):
+                ab_smalls[i] = ab
         return [self.merge_image(rgb, l_full, ab) for rgb, l_full, ab in zip(images, l_fulls, ab_smalls)]
+
+    def _predict_group(self, l_fulls: list[torch.Tensor], hints: list[Hints | None]) -> list[torch.Tensor]:
+        """Images of one working size -> each one's (1, 2, h, w) ab at the working resolution, one batch."""
+        batch = torch.cat([self.network_input(l.to(self.device)) for l in l_fulls])
+        hm, pal = self.hint_inputs(hints, [tuple(l.shape[-2:]) for l in l_fulls], tuple(batch.shape[-2:]))
+        with self._autocast():
+            ab_norm = self.model.predict_ab(batch, hm, pal)
+        return [self.crop_prediction(ab_norm[k:k + 1], tuple(l.shape[-2:])) for k, l in enumerate(l_fulls)]
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
         """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype.
