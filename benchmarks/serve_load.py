@@ -6,7 +6,8 @@ free port, then from a local client:
 2. burst: N photo requests at once (default 50). Every request must be answered 200 or 429 (queue
    full), none lost; with --retry each client retries a 429 after Retry-After until it gets its photo.
 
-It reports the server process's peak RSS (VmHWM) and checks that it left no temporary files.
+It reports the server process's peak RSS (VmHWM, reset between phases so each phase has its own) and
+checks that the server left no temporary files.
 
     python benchmarks/serve_load.py                      # shipped weights + zero hint layers (see --weights)
     python benchmarks/serve_load.py --retry --json serve_load.json
@@ -74,6 +75,11 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def reset_peak(pid: int) -> None:
+    """Start VmHWM afresh (Linux: "5" to clear_refs), so a phase's peak is not the start-up's."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def post(client: httpx.Client, photo: bytes, **fields) -> httpx.Response:
     return client.post("/api/colorize", files={"file": ("photo.jpg", photo, "image/jpeg")},
                        data={k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()})
@@ -86,18 +92,20 @@ def latency(client: httpx.Client, photo: bytes, size: tuple[int, int], repeats: 
     cases = {"no hints": {}, "strength 1.4": {"strength": "1.4"}}
     if hints_ok:
         cases["two hints"] = {"hints": two}
-    out = {}
+    walls: dict[str, list[float]] = {name: [] for name in cases}
+    server: dict[str, list[float]] = {name: [] for name in cases}
     post(client, photo)  # warm-up: first-call allocations
-    for name, fields in cases.items():
-        walls, server = [], []
-        for _ in range(repeats):
+    for _ in range(repeats):  # cases interleaved, so drift in the machine's load falls on all of them
+        for name, fields in cases.items():
             t0 = time.perf_counter()
             r = post(client, photo, **fields)
-            walls.append(time.perf_counter() - t0)
+            walls[name].append(time.perf_counter() - t0)
             r.raise_for_status()
-            server.append(float(r.headers["x-vidcolor-seconds"]))
-        out[name] = {"wall_s_median": statistics.median(walls), "wall_s_max": max(walls),
-                     "server_s_median": statistics.median(server)}
+            server[name].append(float(r.headers["x-vidcolor-seconds"]))
+    out = {}
+    for name in cases:
+        out[name] = {"wall_s_median": statistics.median(walls[name]), "wall_s_max": max(walls[name]),
+                     "server_s_median": statistics.median(server[name])}
         print(f"  {name:13s} wall median {out[name]['wall_s_median']:.2f} s (max {out[name]['wall_s_max']:.2f}), "
               f"server {out[name]['server_s_median']:.2f} s", flush=True)
     return out
@@ -182,24 +190,33 @@ def main() -> None:
                     if server.poll() is not None or time.time() > deadline:
                         raise SystemExit(f"server did not start; see {work / 'server.log'}")
                     time.sleep(0.25)
-            report["model"], report["rss_idle_mb"] = health["model"], peak_rss_mb(server.pid)[0]
+            report["model"] = health["model"]
+            report["rss_idle_mb"], report["peak_rss_idle_mb"] = peak_rss_mb(server.pid)  # the peak so far: start-up
+            reset_peak(server.pid)
             print(f"server pid {server.pid} on 127.0.0.1:{port}, {health['model']}, photo {size[0]}x{size[1]}", flush=True)
             print("latency, one request at a time:", flush=True)
             report["latency"] = latency(client, photo, size, a.repeats, health["accepts_hints"])
+            report["rss_after_latency_mb"], report["peak_rss_after_latency_mb"] = peak_rss_mb(server.pid)
+            reset_peak(server.pid)
+            print(f"server RSS idle {report['rss_idle_mb']:.0f} MB (peak while starting {report['peak_rss_idle_mb']:.0f} MB); after the one-at-a-time requests "
+                  f"{report['rss_after_latency_mb']:.0f} MB, peak during them {report['peak_rss_after_latency_mb']:.0f} MB", flush=True)
             for retry in (False, True) if a.retry else (False,):
                 b = burst(client, photo, a.requests, retry)
                 b["rss_mb"], b["peak_rss_mb"] = peak_rss_mb(server.pid)
+                reset_peak(server.pid)
                 report["burst_retry" if retry else "burst"] = b
                 print(f"burst of {a.requests}{' (clients retry 429)' if retry else ''}: {b['counts']} in {b['wall_s']:.1f} s, "
                       f"answered {b['answered']}, lost {b['lost']}, other {b['other']}; 200s took median "
                       f"{b['ok_seconds_median']:.1f} s, max {b['ok_seconds_max']:.1f} s; server RSS {b['rss_mb']:.0f} MB, "
-                      f"peak {b['peak_rss_mb']:.0f} MB", flush=True)
+                      f"peak during the burst {b['peak_rss_mb']:.0f} MB", flush=True)
     finally:
         server.terminate()
         server.wait(60)
         log.close()
     leftovers = [str(q.relative_to(server_tmp)) for q in server_tmp.rglob("*")]
     report["temp_files_left"] = leftovers
+    # uvicorn shuts down gracefully on SIGTERM (lifespan: model thread stopped, job files removed), then
+    # re-raises the signal, so -15 is the normal exit code here
     print(f"server exit code {server.returncode}; temporary files left: {len(leftovers)}")
     if a.json:
         a.json.write_text(json.dumps(report, indent=1))
