@@ -129,6 +129,29 @@ def test_hints_move_the_output_toward_their_colours_at_their_points(hint_col, tm
     np.testing.assert_array_equal(hinted, expected)
 
 
+def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotation(hint_col, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64 wide x 48 high, displayed rotated: 48 wide x 64 high
+    buf = io.BytesIO()
+    Image.fromarray(gray_image(48, 64)).save(buf, "JPEG", exif=exif.tobytes())
+    hints = {"points": [{"x": 10, "y": 60, "color": "#d02020"}]}  # y = 60 exists only in the displayed photo
+    with client(hint_col) as c:
+        r = post(c, buf.getvalue(), hints=hints)
+        one_line_error(post(c, buf.getvalue(), hints={"points": [{"x": 60, "y": 10, "color": "#d02020"}]}),
+                       422, "outside the 48x64 image")
+    assert r.status_code == 200, r.text
+    assert read_image_bytes(r.content, ".jpg", tmp_path).shape == (64, 48, 3)
+
+
+def test_the_client_file_name_never_reaches_the_filesystem(hint_col, tmp_path, private_tmp):
+    with client(hint_col) as c:
+        r = post(c, encode(gray_image(), "PNG"), name="../../../outside.png")
+    assert r.status_code == 200
+    assert r.headers["content-disposition"] == f'inline; filename="colorized-{r.headers["x-vidcolor-sha256"][:12]}.png"'
+    assert not any(p.name == "outside.png" for p in tmp_path.parent.rglob("outside.png"))
+    assert list(private_tmp.iterdir()) == []
+
+
 def test_strength_zero_gives_gray_and_strength_changes_the_output(hint_col, tmp_path):
     data = encode(gray_image(48, 64), "PNG")
     with client(hint_col) as c:
