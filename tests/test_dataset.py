@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from training.__main__ import main as training_main
-from training.dataset import BuildConfig, build, cap_domain, dedupe
+from training.dataset import BuildConfig, SameColours, build, cap_domain, dedupe
 from training.pack import write_pack
 from training.photo_prep import crop_padding, phash, scene_from_shares
 from training.sources import ADE_PAD_RGB
@@ -137,12 +137,22 @@ def test_duplicates_dropped_across_sources_and_gray_photos_never_kept(built):
     assert dups["voc2012/images/2008_000010.jpg"] == ["near_duplicate", "clothing/c1.jpg"]
 
 
-def test_dedupe_keeps_the_first_and_matches_hashes_within_the_bit_budget():
+def test_dedupe_keeps_the_first_and_matches_hashes_within_the_bit_budget_when_colours_agree():
     a, b = photo(1, 96, 96), photo(2, 96, 96)
     cands = [(("s", "a"), {"id": "1", "phash": f"{phash(a):016x}"}), (("s", "b"), {"id": "2", "phash": f"{phash(b):016x}"}),
              (("t", "a2"), {"id": "3", "phash": f"{phash(a) ^ 0b111:016x}"}), (("t", "b"), {"id": "2", "phash": "0" * 16})]
     assert dedupe(cands, bits=3) == {("t", "a2"): ("near_duplicate", ("s", "a")), ("t", "b"): ("duplicate", ("s", "b"))}
     assert ("t", "a2") not in dedupe(cands, bits=2)
+    assert ("t", "a2") not in dedupe(cands, bits=3, same=lambda k, kept: False)  # the colour check vetoes it
+
+
+def test_colour_check_tells_a_recompressed_copy_from_a_recoloured_picture(tmp_path):
+    a = photo(5, 120, 90)
+    save(tmp_path / "img" / "s" / "a.jpg", a)
+    save(tmp_path / "img" / "s" / "copy.jpg", (a.astype(int) + 4).clip(0, 255).astype(np.uint8), quality=70)
+    save(tmp_path / "img" / "s" / "recoloured.jpg", a[..., ::-1].copy())
+    same = SameColours(tmp_path, {"s": {n: {"file": f"{n}.jpg"} for n in ("a", "copy", "recoloured")}})
+    assert same(("s", "a"), ("s", "copy")) and not same(("s", "a"), ("s", "recoloured"))
 
 
 def test_scenes_are_held_out_city_and_indoor_from_new_sources_only(built):
@@ -239,6 +249,8 @@ def test_scene_rules_on_class_shares():
     assert scene_from_shares({2: 0.3, 3: 0.3, 7: 0.2}) == "city"  # building, sky, road
     assert scene_from_shares({7: 0.4, 3: 0.4, 5: 0.2}) == "other"  # a highway through trees: no buildings
     assert scene_from_shares({4: 0.3, 6: 0.2, 3: 0.1}) == "other"  # sky in view: not a room
+    assert scene_from_shares({1: 0.5, 66: 0.05, 48: 0.03}) == "indoor"  # walls, a toilet and a sink
+    assert scene_from_shares({1: 0.3, 5: 0.3, 10: 0.2}) == "other"  # a garden wall: trees and grass
 
 
 def test_pack_is_balanced_bounded_and_deterministic(built, tmp_path):

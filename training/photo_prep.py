@@ -23,6 +23,8 @@ SEG_SIZE = 512  # the ADE20K segmenter's fixed input: the picture top-left, padd
 
 # ADE20K-150 class ids (1-based, 0 = unlabelled) as the segmenter outputs them.
 SKY = 3
+WALL = 1
+NATURE = [5, 10, 14, 17, 18, 22, 27, 30, 35, 47, 61, 69, 95, 114, 129]  # tree, grass, earth, mountain, plant, water, ...
 BUILT = [2, 26, 49, 85]  # building, house, skyscraper, tower
 STREET = [7, 12, 44, 87, 88, 94, 137]  # road, sidewalk, signboard, awning, streetlight, pole, traffic light
 VEHICLES = [21, 81, 84, 103, 117, 128]  # car, bus, truck, van, minibike, bicycle
@@ -80,8 +82,9 @@ def scene_from_shares(shares: dict) -> str:
     share = np.zeros(151)
     for c, v in shares.items():
         share[int(c)] = v
-    built, street = share[BUILT].sum(), share[STREET].sum()
-    if share[SKY] < 0.02 and share[INDOOR].sum() >= 0.15 and built + street < 0.05:
+    built, street, indoor = share[BUILT].sum(), share[STREET].sum(), share[INDOOR].sum()
+    if share[SKY] < 0.02 and built + street < 0.05 and share[NATURE].sum() < 0.10 and \
+            (indoor >= 0.15 or indoor + share[WALL] >= 0.35):  # no sky, no facades, no nature: walls and rooms
         return "indoor"
     if built >= 0.10 or (street >= 0.15 and built + share[VEHICLES].sum() >= 0.02):
         return "city"
