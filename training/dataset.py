@@ -247,6 +247,9 @@ def make_manifest(cfg, srcs, trees, records, ruled_out, dups, scenes, by_domain,
             "found": len(records[s.name]), "dropped": {**drops, "capped": sum(avail.values()) - sum(kept_d.values())},
             "scenes": n_held, "kept": sum(kept_d.values()), "kept_by_domain": kept_d,
         }
+        if s.classify:  # what the segmenter made of the readable, colour photos, before dedupe
+            per_source[s.name]["scene_types"] = dict(sorted(Counter(
+                photo_prep.scene_from_shares(r["classes"]) for r in records[s.name].values() if r["status"] == "ok").items()))
     domains = {d: {"available": sum(map(len, by_domain[d].values())), "kept": sum(map(len, per.values())),
                    "sources": {s: len(r) for s, r in per.items()}} for d, per in kept.items()}
     return {

@@ -86,7 +86,7 @@ def scene_from_shares(shares: dict) -> str:
     if share[SKY] < 0.02 and built + street < 0.05 and share[NATURE].sum() < 0.10 and \
             (indoor >= 0.15 or indoor + share[WALL] >= 0.35):  # no sky, no facades, no nature: walls and rooms
         return "indoor"
-    if built >= 0.10 or (street >= 0.15 and built + share[VEHICLES].sum() >= 0.02):
+    if (built >= 0.10 or (street >= 0.15 and built >= 0.02)) and share[VEHICLES].sum() < 0.25:  # not a vehicle's portrait
         return "city"
     return "other"
 

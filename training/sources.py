@@ -62,12 +62,15 @@ REPO_SOURCES = (
            licence=f"{_NONE}; upstream ShanghaiTech crowd counting set (Zhang et al., CVPR 2016): research"),
     Source("stanford_cars", "fmejbah/car_dataset1", ("cars_train/",), "vehicles", min_short=256,
            licence=f"{_NONE}; upstream Stanford Cars train split (Krause et al., 2013): non-commercial research"),
-    # The ~1,000 extras (ca1.jpeg, do92.jpeg, ...: Animal-Pose web photos, 300 px long side) are left out.
+    # The VOC photos of the Animal-Pose set (cats, dogs, horses, cows, sheep); its ~1,000 extras (ca1.jpeg,
+    # do92.jpeg, ...: web photos of 300 px) are left out. Pets at home go to `indoor`, the rest to `animals`.
     Source("voc2012", "mateusrafael4/Atividade_programacao_pose_estimation", ("images/",), SCENE,
-           name_pattern=r"\d{4}_\d{6}\.jpg", other_domain="general", holdout=True,
+           name_pattern=r"\d{4}_\d{6}\.jpg", other_domain="animals",
            licence=f"{_NONE}; upstream PASCAL VOC 2012 images (Flickr; VOC terms): research"),
+    # Object photos (cars, buses, trains, cats, people, ...). Neither VOC set gives photos to `scenes`:
+    # they are portraits of objects, and the scenes set is about rooms, streets and buildings.
     Source("voc_style", "BernieChen96/ImageClassification", ("JPEGImages/",), SCENE, other_domain="general",
-           holdout=True, licence=f"{_NONE}; upstream not named (VOC-style file names and boxes): research use only"),
+           licence=f"{_NONE}; upstream not named (VOC-style file names and boxes): research use only"),
     Source("grocery", "marcusklasson/GroceryStoreDataset", ("dataset/",), "shop_food",
            exclude=("dataset/iconic-images-and-descriptions/",),
            licence="repository LICENSE: MIT (Copyright 2019 Marcus Klasson); Klasson et al., WACV 2019"),
