@@ -224,9 +224,11 @@ class FolderOptions:
     batch_size: int = 4  # images per network batch (grouped by working resolution)
 
 
-def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None) -> Result:
+def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
+                   hints=None) -> Result:
     """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha.
-    An image that is already in colour is skipped unless opts.force."""
+    An image that is already in colour is skipped unless opts.force. `hints` (vidcolor.hints.Hints,
+    in the pixels of the image as displayed, EXIF orientation applied) steer its colours."""
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     t0 = time.time()
     if opts.dry_run:
@@ -235,8 +237,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     img = read_image(src)
     if not opts.force and is_colour_image(img.pixels):
         return Result(src, None, "skipped", time.time() - t0, note=f"already in colour (score {colour_score(img.pixels):.1f}; --force colorizes it)")
-    write_image(dst, colorizer.colorize_array(img.pixels), img)
-    return Result(src, dst, "done", time.time() - t0, 1)
+    write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
+    return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None)
 
 
 def find_images(root: Path) -> list[Path]:
