@@ -66,3 +66,13 @@ def test_rebalancing_weights():
     smoothed = torch.exp(-torch.cdist(bins, bins).pow(2) / 50) @ prior
     smoothed /= smoothed.sum()
     assert torch.isclose((smoothed * w_half).sum(), torch.tensor(1.0), atol=1e-4)
+
+
+def test_annealed_mean_is_the_expectation_over_the_bins_in_either_memory_layout():
+    torch.manual_seed(0)
+    bins = ab_bins()
+    logits = torch.randn(2, bins.shape[0], 5, 7) * 3
+    p = torch.softmax(logits / 0.38, dim=1)
+    ref = (p[:, :, None] * bins.T[None, :, :, None, None]).sum(1)  # sum over q of p_q * bin_q: (B, 2, h, w)
+    for x in (logits, logits.contiguous(memory_format=torch.channels_last)):
+        assert torch.allclose(annealed_mean(x, bins, 0.38), ref, atol=1e-4)
