@@ -73,6 +73,6 @@ def test_annealed_mean_is_the_expectation_over_the_bins_in_either_memory_layout(
     bins = ab_bins()
     logits = torch.randn(2, bins.shape[0], 5, 7) * 3
     p = torch.softmax(logits / 0.38, dim=1)
-    ref = (p[:, :, None] * bins.T[None, :, :, None, None]).sum(1)  # sum over q of p_q * bin_q: (B, 2, h, w)
+    ref = (p[:, :, None] * bins[None, :, :, None, None]).sum(1)  # sum over q of p_q * bin_q: (B, 2, h, w)
     for x in (logits, logits.contiguous(memory_format=torch.channels_last)):
         assert torch.allclose(annealed_mean(x, bins, 0.38), ref, atol=1e-4)
