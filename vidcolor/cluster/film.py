@@ -169,7 +169,7 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
     if not tasks:
         return None
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map_batches(
-        FilmRange, batch_size=1, concurrency=min(pool.size, len(tasks)), num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
+        FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))), num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
         fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "work": str(work.folder),
                                "device": pool.device, "threads": max(1, pool.num_cpus)})
     error = None

@@ -52,7 +52,7 @@ class RayPhotos:
         rows = [{"src": str(p), "dst": str(t)} for p, t in todo]
         blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
         ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            PhotoBatch, batch_size=opts.batch_size, concurrency=self.pool.size, num_cpus=self.pool.num_cpus,
+            PhotoBatch, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
             num_gpus=self.pool.num_gpus, fn_constructor_kwargs={
                 "colorizer": colorizer, "opts": opts, "since_ns": since_ns,
                 "device": self.pool.device, "threads": max(1, self.pool.num_cpus)})

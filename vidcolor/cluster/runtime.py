@@ -8,6 +8,7 @@ retrying for minutes.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def quiet_ray_data(ray) -> None:
     ctx.print_on_execution_start = False
     ctx.verbose_stats_logs = False
     for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @contextmanager
@@ -112,7 +113,10 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
         raise ClusterError("this process is already connected to Ray; pass address=None to use that connection")
     if address != "auto":
         _check_reachable(address)
-    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    # Ray's own notices (token authentication, the core worker's remarks on actor arguments) would break
+    # the one-line-per-file output; RAY_BACKEND_LOG_LEVEL=info in the environment brings them back.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address == "auto":
             ray.init(address="local", num_cpus=num_cpus, **kwargs)
