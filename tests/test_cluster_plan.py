@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from tests.media import write_image, write_video
-from vidcolor.cluster.film import RangeWork
+from vidcolor.cluster.film import RangeWork, make_plan, scan
 from vidcolor.cluster.plan import Range, plan_ranges
 from vidcolor.cluster.runtime import ClusterError, plan_pool
 from vidcolor.cluster.workers import PhotoBatch, colorize_range
+from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import FolderOptions, VideoOptions, colorize_video
 
 
@@ -101,3 +102,18 @@ def test_range_work_keeps_finished_ranges_and_drops_what_it_cannot_trust(tmp_pat
     assert again.plan["ranges"][1] == {"start": 5, "end": 9, "warmup": 0} and list(again.done) == [0]
     other = RangeWork(tmp_path / "film.mp4.work", "key2")  # other options or another input: start over
     assert other.plan is None and not (tmp_path / "film.mp4.work").exists()
+
+
+def test_a_range_whose_seek_lands_elsewhere_is_decoded_from_the_start(tmp_path, colorizer):
+    # cockatoo.mp4 (../shared/data/video) decodes to green garbage after any seek; here the seek is sent
+    # five frames short, so the frames after it get the wrong indices, which the scan's fingerprints catch
+    src = write_video(tmp_path / "film.mp4", w=96, h=64, frames=40, audio=None)
+    opts = VideoOptions(crf=0, temporal="off")
+    with VideoSource(src) as source:
+        pts, cuts, prints = scan(source)
+    plan = make_plan(pts, cuts, prints, max_frames=20, warmup=0)
+    r, checks = Range(**plan["ranges"][1]), {int(k): np.array(v, np.uint8) for k, v in plan["checks"][1].items()}
+    right = colorize_range(colorizer, src, r, pts[r.start - 1], cuts, opts, tmp_path / "right.mp4", checks)
+    wrong = colorize_range(colorizer, src, r, pts[r.start - 6], cuts, opts, tmp_path / "wrong.mp4", checks)
+    assert right["notes"] == [] and any("decoded from the start" in n for n in wrong["notes"])
+    assert np.array_equal(frames_of(tmp_path / "right.mp4"), frames_of(tmp_path / "wrong.mp4"))

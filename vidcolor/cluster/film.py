@@ -18,12 +18,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool
-from vidcolor.cluster.workers import FilmRange
+from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.color import rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
@@ -34,18 +35,19 @@ from vidcolor.io.video import VideoInfo, VideoSource
 from vidcolor.pipeline import Progress, Result, VideoOptions, _cut_thumbnail, check_output, video_key
 from vidcolor.temporal import SceneCuts
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 
-def scan(source: VideoSource) -> tuple[list[int], list[int]]:
-    """Every frame's pts and the scene cuts, found exactly as a one-machine run finds them (same L
-    thumbnails, same detector, fed in order)."""
+def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
+    """Every frame's pts, the scene cuts (found exactly as a one-machine run finds them: same L
+    thumbnails, same detector, fed in order) and every frame's fingerprint, (n, 16, 16) uint8."""
     cuts = SceneCuts(source.info.fps)
-    pts = []
+    pts, prints = [], []
     for f in prefetch(source.frames(), depth=8, name="scan"):
         cuts.is_cut(_cut_thumbnail(rgb8_to_l(torch.from_numpy(f.rgb)[None]))[0].numpy(), f.index)
         pts.append(f.pts)
-    return pts, cuts.cuts
+        prints.append(fingerprint(f.rgb))
+    return pts, cuts.cuts, np.stack(prints) if prints else np.zeros((0, 16, 16), np.uint8)
 
 
 class RangeWork:
@@ -91,10 +93,17 @@ class RangeWork:
 
 
 def _plan(source: VideoSource, opts: VideoOptions) -> dict:
-    pts, cuts = scan(source)
-    max_frames = max(1, round(opts.segment_seconds * source.info.fps))
-    ranges = plan_ranges(len(pts), cuts, max_frames, warmup_for(opts.temporal))
-    return {"version": PLAN_VERSION, "pts": pts, "cuts": cuts, "ranges": [asdict(r) for r in ranges]}
+    pts, cuts, prints = scan(source)
+    return make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
+
+
+def make_plan(pts: list[int], cuts: list[int], prints: np.ndarray, max_frames: int, warmup: int) -> dict:
+    """The ranges, and what their workers need beside them: the pts to seek after and the fingerprints
+    of the first frames each range decodes, to confirm its seek landed right."""
+    ranges = plan_ranges(len(pts), cuts, max_frames, warmup)
+    checks = [{str(i): prints[i].tolist() for i in range(r.start - r.warmup, min(r.end, r.start - r.warmup + CHECKED_FRAMES))}
+              for r in ranges]
+    return {"version": PLAN_VERSION, "pts": pts, "cuts": cuts, "ranges": [asdict(r) for r in ranges], "checks": checks}
 
 
 def _tasks(plan: dict, todo: list[int]) -> list[dict]:
@@ -104,7 +113,7 @@ def _tasks(plan: dict, todo: list[int]) -> list[dict]:
         r = Range(**plan["ranges"][i])
         first = r.start - r.warmup
         tasks.append({"task": json.dumps({"i": i, **asdict(r), "after_pts": pts[first - 1] if first else None,
-                                          "cuts": [c for c in cuts if first <= c < r.end]})})
+                                          "cuts": [c for c in cuts if first <= c < r.end], "checks": plan["checks"][i]})})
     return tasks
 
 

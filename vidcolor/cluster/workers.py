@@ -10,6 +10,7 @@ import json
 import time
 from itertools import takewhile
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from vidcolor.errors import InputError, VidcolorError
 from vidcolor.io.images import read_image, write_image
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.io.segments import SegmentEncoder
-from vidcolor.io.video import VideoSource
+from vidcolor.io.video import Frame, VideoSource
 from vidcolor.pipeline import FolderOptions, VideoOptions, batched, colorize_frames
 from vidcolor.temporal import make_smoother
 
@@ -115,24 +116,73 @@ class PlannedCuts:
         return frame_index in self._at
 
 
+FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
+FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
+CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
+
+
+def fingerprint(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (16, 16) uint8 gray thumbnail, to recognise a frame."""
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (FINGERPRINT_SIZE, FINGERPRINT_SIZE), interpolation=cv2.INTER_AREA)
+
+
+class SeekMismatch(Exception):
+    """Frames decoded after a seek are not the frames a decode from the start gives at those indices."""
+
+
+def _checked(frames: Iterator[Frame], checks: dict[int, np.ndarray]) -> Iterator[Frame]:
+    for f in frames:
+        want = checks.get(f.index)
+        if want is not None and np.abs(fingerprint(f.rgb).astype(np.int16) - want).mean() > FINGERPRINT_TOLERANCE:
+            raise SeekMismatch(f.index)
+        yield f
+
+
 def colorize_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | None, cuts: list[int], opts: VideoOptions,
-                   segment: Path) -> dict:
+                   segment: Path, checks: dict[int, np.ndarray] | None = None) -> dict:
     """Colorize frames [r.start, r.end) of src into the segment file `segment` (atomically), running the
     r.warmup frames before r.start through the network and the smoother first. `after_pts` is the pts of
     the frame before the first one decoded (None from the film's start). Returns the segment's record
-    for the joiner."""
+    for the joiner.
+
+    The range's first frame is found by seeking. Some files flag frames as keyframes that cannot be
+    decoded from (a real one, cockatoo.mp4, gives garbage after any seek); `checks` holds the driver's
+    fingerprints of the first decoded frames, and where they do not match the range is decoded again
+    from the start of the film, which is slower but right."""
+    try:
+        return _encode_range(colorizer, src, r, after_pts, cuts, opts, segment, checks or {})
+    except SeekMismatch:
+        pass
+    try:
+        seg = _encode_range(colorizer, src, r, None, cuts, opts, segment, checks or {})
+    except SeekMismatch as e:
+        raise InputError(f"{src}: frame {e.args[0]} decodes differently on this worker than in the driver's scan "
+                         "(is the same PyAV installed on every node?)") from None
+    seg["notes"].append("seeking in this file gives other frames than decoding it from the start: "
+                        "ranges were decoded from the start")
+    return seg
+
+
+def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | None, cuts: list[int], opts: VideoOptions,
+                  segment: Path, checks: dict[int, np.ndarray]) -> dict:
     first = r.start - r.warmup
     notes: list[str] = []
     smoother = make_smoother(opts.temporal, opts.temporal_strength)
     planned = PlannedCuts(cuts)
     with VideoSource(src) as source:
         encoder = SegmentEncoder(segment, source.info, opts.codec, opts.crf, opts.preset, notes)
-        writer = BackgroundWorker(lambda item: [encoder.write(rgb, pts) for rgb, pts in item], depth=2, name="encode")
+
+        def encode(frames: list[tuple[np.ndarray, int]]) -> None:
+            for rgb, pts in frames:
+                encoder.write(rgb, pts)
+
+        writer = BackgroundWorker(encode, depth=2, name="encode")
         last_pts = None
         try:
-            frames = (f for f in source.frames(first, after_pts) if not f.warmup)
-            for batch in batched(prefetch(takewhile(lambda f: f.index < r.end, frames), depth=2 * opts.batch_size, name="decode"),
-                                 opts.batch_size):
+            frames = _checked((f for f in source.frames(first, after_pts) if not f.warmup), checks)
+            frames = prefetch(takewhile(lambda f: f.index < r.end, frames), depth=2 * opts.batch_size, name="decode")
+            for batch in batched(frames, opts.batch_size):
                 out = colorize_frames(colorizer, batch, smoother, planned)
                 keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
                 if keep:
@@ -163,8 +213,9 @@ class FilmRange(_ModelActor):
             r = Range(t["start"], t["end"], t["warmup"])
             t0 = time.time()
             try:
+                checks = {int(k): np.array(v, np.uint8) for k, v in t["checks"].items()}
                 seg = colorize_range(self.colorizer, self.src, r, t["after_pts"], t["cuts"], self.opts,
-                                     self.work / f"r{t['i']:06d}.mp4")
+                                     self.work / f"r{t['i']:06d}.mp4", checks)
                 out.append(json.dumps({"i": t["i"], "segment": seg, "seconds": time.time() - t0}))
             except VidcolorError as e:
                 out.append(json.dumps({"i": t["i"], "error": str(e)}))
