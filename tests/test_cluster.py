@@ -93,10 +93,6 @@ def test_folder_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
         a = np.asarray(Image.open(tmp_path / "one" / rel), np.int16)
         b = np.asarray(Image.open(tmp_path / "ray" / rel), np.int16)
         assert a.shape == b.shape and np.abs(a - b).max() <= 1, rel
-    lines = len(journal(tmp_path / "ray"))
-    again = colorize_on_ray(src, tmp_path / "ray", shipped, RayOptions(cluster.address))
-    assert sorted(r.status for r in again) == ["failed"] + ["skipped"] * 31  # the broken file is tried again, nothing else
-    assert len(journal(tmp_path / "ray")) == lines + 1
 
 
 def worker_pids(name: str) -> list[int]:
@@ -171,8 +167,8 @@ def test_a_film_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
         d = np.abs(one[r.start:r.end] - ours[r.start:r.end])
         if r.warmup == 0:  # starts at a cut: the one-machine run resets its smoother there too
             assert d.max() <= 2, r
-        else:  # mid-shot: within the warm-up tolerance measured in the README ("Ray cluster")
-            assert d.mean() <= 2.5 and d.max() <= 32, (r, d.mean(), d.max())
+        else:  # mid-shot, after 32 warm-up frames: measured mean 0.12, max 7 on this clip (without warm-up 2.4 and 49)
+            assert d.mean() <= 0.4 and d.max() <= 12, (r, d.mean(), d.max())
     assert list((tmp_path / "ray" / ".vidcolor").rglob("*.mp4")) == []  # the joiner removed the segments
 
 
