@@ -286,7 +286,44 @@ def models_cmd() -> None:
         typer.echo(f"{name:14s} {mark}{'  (default)' if name == DEFAULT_MODEL else ''}")
 
 
-COMMANDS = {"colorize", "models", "eval", "eval-video", "bench"}
+from vidcolor.serve import ServeConfig as _ServeConfig  # stdlib only: the web stack loads inside serve_cmd
+
+_SV = _ServeConfig()
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option("--host", help="Address to bind. Anything but 127.0.0.1/localhost opens the page to the network.")] = _SV.host,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = _SV.port,
+    token: Annotated[Optional[str], typer.Option("--token", envvar="VIDCOLOR_TOKEN", help="Require `Authorization: Bearer TOKEN` on /api (the page asks for it).")] = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    work_size: WorkSizeOpt = None,
+    max_image_mb: Annotated[float, typer.Option("--max-image-mb", min=0.001, help="Largest photo upload.")] = _SV.max_image_mb,
+    max_megapixels: Annotated[float, typer.Option("--max-megapixels", min=0.001, help="Largest photo, decoded.")] = _SV.max_megapixels,
+    max_video_mb: Annotated[float, typer.Option("--max-video-mb", min=0.001, help="Largest clip upload.")] = _SV.max_video_mb,
+    max_video_seconds: Annotated[float, typer.Option("--max-video-seconds", min=0.001, help="Longest clip.")] = _SV.max_video_seconds,
+    queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
+) -> None:
+    """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""
+    from vidcolor.serve import is_loopback, missing_web_modules, run
+
+    if missing := missing_web_modules():
+        Reporter().error(f"vidcolor serve needs {', '.join(missing)}: pip install 'vidcolor[web]'")
+        raise typer.Exit(EXIT_USAGE)
+    config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
+                          max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)
+    if not is_loopback(host):
+        typer.echo(f"warning: --host {host} opens the page and API to other machines"
+                   + ("" if token else "; anyone who can reach it can use it (pass --token)"), err=True)
+    col = _load(model, weights, device, work_size)
+    typer.echo(f"vidcolor serve: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+               + (f"#token={token}" if token else ""), err=True)
+    run(col, config)
+
+
+COMMANDS = {"colorize", "models", "eval", "eval-video", "bench", "serve"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,158 @@
+"""Colour hints: the file schema and its one-line errors, scaling to the working size, the network's
+hint inputs (shapes; no hints is exactly the automatic path), and the certainty fallback."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vidcolor.colorizer import Colorizer
+from vidcolor.errors import InputError
+from vidcolor.hints import HintPoint, Hints, hint_map, load_hints, load_video_hints, palette_vector, parse_colour
+from vidcolor.models import create_model
+from vidcolor.models.bins import ab_bins
+from vidcolor.models.heads import certainty_weight
+
+
+def _write(tmp_path, obj, name="h.json"):
+    p = tmp_path / name
+    p.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return p
+
+
+def test_a_hints_file_is_parsed_to_ab(tmp_path):
+    h = load_hints(_write(tmp_path, {"points": [{"x": 3, "y": 4, "color": "#ff0000", "radius": 2}], "palette": ["#00f"]}))
+    (p,) = h.points
+    assert (p.x, p.y, p.radius) == (3.0, 4.0, 2.0)
+    assert p.ab[0] == pytest.approx(80.1, abs=0.2) and p.ab[1] == pytest.approx(67.2, abs=0.2)  # sRGB red in CIELAB
+    assert h.palette[0][1] < -100  # blue: strongly negative b*
+    assert parse_colour([255, 0, 0], "x") == pytest.approx(p.ab)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{bad json", "bad JSON at line 1"),
+    ({"points": [{"x": 1, "y": 2}]}, r"points\[0\]: missing 'color'"),
+    ({"points": [{"x": 1, "y": 2, "color": "red"}]}, r"points\[0\]: bad colour 'red'"),
+    ({"points": [{"x": 1, "y": 2, "color": "#fff", "size": 3}]}, r"points\[0\]: unknown key 'size'"),
+    ({"dots": []}, "unknown key 'dots'"),
+    ({"points": [{"x": "1", "y": 2, "color": "#fff"}]}, r"points\[0\]: x must be a number"),
+    ({"points": [{"x": 1, "y": 2, "color": "#fff", "radius": -1}]}, "radius must be >= 0"),
+    ({"palette": ["#12345"]}, r"palette\[0\]: bad colour"),
+])
+def test_a_bad_hints_file_gets_one_line_naming_the_file_and_entry(tmp_path, content, message):
+    path = _write(tmp_path, content)
+    with pytest.raises(InputError, match=message) as e:
+        load_hints(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_point_outside_the_image_is_refused():
+    h = Hints((HintPoint(5, 5, (10, 10)), HintPoint(120, 5, (10, 10))))
+    h.check_inside(128, 64, "h.json")
+    with pytest.raises(InputError, match=r"h.json: points\[1\] at \(120, 5\) is outside the 100x64 image"):
+        h.check_inside(100, 64, "h.json")
+
+
+def test_a_missing_hints_file_is_named(tmp_path):
+    with pytest.raises(InputError, match="hints file not found"):
+        load_hints(tmp_path / "nope.json")
+
+
+def test_video_hints_need_frame_indices(tmp_path):
+    v = load_video_hints(_write(tmp_path, {"frames": {"0": {"points": [{"x": 1, "y": 1, "color": "#fff"}]}, "12": {}}}))
+    assert sorted(v.frames) == [0, 12] and v.key != "none"
+    with pytest.raises(InputError, match="frames key 'one' is not a frame index"):
+        load_video_hints(_write(tmp_path, {"frames": {"one": {}}}))
+
+
+def test_coordinates_are_scaled_to_the_working_size():
+    # a 400x200 photo seen at 200x100 (working size 100): pixel (301, 151) lands on (150, 75)
+    hints = Hints((HintPoint(301, 151, (55.0, -22.0), 4),))
+    m = hint_map(hints, (200, 400), (100, 200), (128, 224))
+    assert m.shape == (1, 3, 128, 224)
+    ys, xs = torch.nonzero(m[0, 2], as_tuple=True)
+    assert (ys.min().item(), ys.max().item(), xs.min().item(), xs.max().item()) == (73, 77, 148, 152)  # radius 4 -> 2
+    assert m[0, 0, 75, 150] * 110 == pytest.approx(55.0) and m[0, 1, 75, 150] * 110 == pytest.approx(-22.0)
+    assert m[0, :, 100:].abs().sum() == 0  # nothing in the padding
+
+
+def test_the_hints_key_changes_with_the_hints():
+    a = Hints((HintPoint(1, 2, (3.0, 4.0)),))
+    assert a.key == Hints((HintPoint(1, 2, (3.0, 4.0)),)).key != Hints((HintPoint(1, 2, (3.0, 5.0)),)).key
+    assert Hints().key == "none"
+
+
+def test_a_palette_is_a_distribution_over_the_bins():
+    bins = ab_bins()
+    v = palette_vector(Hints((), ((40.0, 40.0), (-30.0, 20.0))), bins)
+    assert v.shape == (bins.shape[0],) and v.sum() == pytest.approx(1.0, abs=1e-5)
+    assert palette_vector(Hints(), bins).abs().sum() == 0
+
+
+def _hint_model():
+    torch.manual_seed(0)
+    m = create_model("effnet_unet", hints=True).eval()
+    for p in (m.hint_stem.weight, m.hint_dec[2].weight, m.hint_palette.weight):
+        p.data.normal_(0, 0.05)  # as after training: the hint layers are no longer zero
+    return m
+
+
+def test_hint_inputs_have_the_documented_shapes():
+    m = _hint_model()
+    x = torch.rand(2, 1, 64, 96)
+    hm = torch.zeros(2, 3, 64, 96)
+    hm[:, :, 10, 20] = torch.tensor([0.3, -0.2, 1.0])
+    with torch.no_grad():
+        out = m(x, hm, torch.zeros(2, ab_bins().shape[0]))
+    assert out["ab"].shape == (2, 2, 16, 24) and out["logits"].shape == (2, ab_bins().shape[0], 16, 24)
+
+
+def test_no_hints_equals_the_automatic_path():
+    m = _hint_model()
+    x = torch.rand(1, 1, 64, 96)
+    with torch.no_grad():
+        auto = m.predict_ab(x)
+        empty = m.predict_ab(x, torch.zeros(1, 3, 64, 96), torch.zeros(1, ab_bins().shape[0]))
+        hinted = m.predict_ab(x, torch.nn.functional.pad(torch.ones(1, 3, 4, 4) * 0.5, [20, 72, 20, 40]), None)
+    assert torch.equal(auto, empty)
+    assert not torch.allclose(auto, hinted)
+    col = Colorizer(m, work_size=64)
+    img = np.random.default_rng(0).integers(0, 255, (70, 100, 3), dtype=np.uint8)
+    assert np.array_equal(col.colorize_array(img), col.colorize_array(img, Hints()))
+
+
+def test_a_network_without_hint_inputs_refuses_hints():
+    col = Colorizer(create_model("effnet_unet").eval(), work_size=64)
+    img = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(Exception, match="has no hint inputs"):
+        col.colorize_array(img, Hints((HintPoint(3, 3, (20.0, 20.0)),)))
+
+
+def test_certainty_falls_back_where_the_distribution_is_spread():
+    q = 262
+    sure = torch.full((q,), -20.0)
+    sure[7] = 20.0  # one bin: certainty ~1
+    spread = torch.zeros(q)  # uniform: certainty 0
+    bimodal = torch.full((q,), -20.0)
+    bimodal[[7, 100]] = 20.0  # two equal modes: certainty 1 - log 2 / log 262, about 0.88
+    logits = torch.stack([sure, spread, bimodal], 1)[None, :, None, :]  # (1, Q, 1, 3)
+    w = certainty_weight(logits, 0.3, 0.6)[0, 0, 0]
+    assert w[0] == pytest.approx(1.0) and w[1] == pytest.approx(0.0)
+    assert 1 - math.log(2) / math.log(q) == pytest.approx(0.876, abs=1e-3) and w[2] == pytest.approx(1.0)
+    w_strict = certainty_weight(logits, 0.9, 0.95)[0, 0, 0]
+    assert w_strict[2] == 0.0  # a stricter ramp also rejects the two-mode guess
+
+
+def test_decoding_uses_regression_where_the_classifier_is_unsure():
+    head = create_model("effnet_unet").head
+    q = head.bins.shape[0]
+    logits = torch.zeros(1, q, 1, 2)
+    logits[0, 50, 0, 0] = 40.0  # pixel 0: certain of bin 50; pixel 1: uniform
+    reg = torch.tensor([0.1, -0.1])[None, :, None, None].expand(1, 2, 1, 2)
+    out = {"ab": reg, "logits": logits}
+    ab = head.decode(out, temperature=1.0, blend=1.0, confidence=(0.3, 0.6))
+    assert torch.allclose(ab[0, :, 0, 0] * 110, head.bins[50], atol=1e-3)  # certain: the classifier's colour
+    assert torch.allclose(ab[0, :, 0, 1], reg[0, :, 0, 1])  # unsure: the regression estimate
+    plain = head.decode(out, temperature=1.0, blend=1.0, confidence=None)
+    assert not torch.allclose(plain[0, :, 0, 1], reg[0, :, 0, 1])

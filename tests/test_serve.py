@@ -1,0 +1,389 @@
+"""`vidcolor serve`'s JSON API through FastAPI's TestClient, on images and clips the tests make."""
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.color import rgb2lab
+
+pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[dev]'")
+from fastapi.testclient import TestClient  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from tests.media import gray_image, probe, write_video  # noqa: E402
+from tests.serve_util import hint_colorizer  # noqa: E402
+from vidcolor import cli  # noqa: E402
+from vidcolor.hints import Hints, srgb_to_ab  # noqa: E402
+from vidcolor.io.images import read_image, write_image  # noqa: E402
+from vidcolor.serve import ServeConfig, create_app  # noqa: E402
+from vidcolor.serve.worker import Busy, ModelWorker  # noqa: E402
+
+BASE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture(scope="module")
+def hint_col():
+    return hint_colorizer()
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The server's temporary folders go here, so a test can see that none is left behind."""
+    root = tmp_path / "servetmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def client(col, **cfg) -> TestClient:
+    return TestClient(create_app(col, ServeConfig(**cfg)), base_url=BASE)
+
+
+def encode(rgb_or_gray: np.ndarray, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb_or_gray).save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def post(c, data: bytes, name="photo.png", **fields):
+    return c.post("/api/colorize", files={"file": (name, data, "application/octet-stream")},
+                  data={k: (json.dumps(v) if k == "hints" and not isinstance(v, str) else str(v)) for k, v in fields.items()})
+
+
+def library_colorize(col, data: bytes, ext: str, tmp_path, hints=None) -> np.ndarray:
+    """What `vidcolor PHOTO -o OUT` does: read_image -> colorize_array -> write_image, read back."""
+    src, dst = tmp_path / f"in{ext}", tmp_path / f"out{ext}"
+    src.write_bytes(data)
+    img = read_image(src)
+    write_image(dst, col.colorize_array(img.pixels, hints), img)
+    return read_image(dst).pixels
+
+
+def one_line_error(r, status: int, *words: str) -> str:
+    assert r.status_code == status, (r.status_code, r.text)
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail
+    for w in words:
+        assert w in detail, detail
+    return detail
+
+
+# -- success -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt,ext,media", [("PNG", ".png", "image/png"), ("JPEG", ".jpg", "image/jpeg"),
+                                           ("TIFF", ".tif", "image/tiff"), ("WEBP", ".webp", "image/webp"),
+                                           ("BMP", ".bmp", "image/bmp")])
+def test_colorize_answers_in_the_inputs_format_and_size_as_the_library_does(hint_col, tmp_path, private_tmp, fmt, ext, media):
+    data = encode(gray_image(48, 70), fmt)
+    with client(hint_col) as c:
+        r = post(c, data, name="any-name.bin")  # the name is ignored: the format comes from the content
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == media
+    out = read_image_bytes(r.content, ext, tmp_path)
+    assert out.shape == (48, 70, 3)
+    np.testing.assert_array_equal(out, library_colorize(hint_col, data, ext, tmp_path))
+    assert list(private_tmp.iterdir()) == []  # the upload and the output were temporary files
+
+
+def read_image_bytes(data: bytes, ext: str, tmp_path) -> np.ndarray:
+    p = tmp_path / f"answer{ext}"
+    p.write_bytes(data)
+    return read_image(p).pixels
+
+
+def test_sixteen_bit_png_stays_sixteen_bit(hint_col, tmp_path):
+    src = tmp_path / "deep.png"
+    cv2.imwrite(str(src), gray_image(40, 50).astype(np.uint16) * 257)
+    with client(hint_col) as c:
+        r = post(c, src.read_bytes())
+    assert r.status_code == 200, r.text
+    out = read_image_bytes(r.content, ".png", tmp_path)
+    assert out.dtype == np.uint16 and out.shape == (40, 50, 3)
+
+
+def ab_at(rgb: np.ndarray, x: int, y: int) -> np.ndarray:
+    return rgb2lab(rgb[y:y + 1, x:x + 1])[0, 0, 1:]
+
+
+def test_hints_move_the_output_toward_their_colours_at_their_points(hint_col, tmp_path):
+    g = (110 + 8 * np.sin(np.arange(96) / 5.0))[None, :].repeat(64, 0).astype(np.uint8)  # mid-gray: hint colours in gamut
+    data = encode(g, "PNG")
+    hints = {"points": [{"x": 20, "y": 16, "color": "#d02020"}, {"x": 70, "y": 44, "color": "#2040e0", "radius": 2}]}
+    with client(hint_col) as c:
+        plain = read_image_bytes(post(c, data).content, ".png", tmp_path)
+        r = post(c, data, hints=hints)
+    assert r.status_code == 200, r.text
+    hinted = read_image_bytes(r.content, ".png", tmp_path)
+    for p in hints["points"]:
+        want = np.array(srgb_to_ab(tuple(int(p["color"][i:i + 2], 16) for i in (1, 3, 5))))
+        near, before = (np.linalg.norm(ab_at(a, p["x"], p["y"]) - want) for a in (hinted, plain))
+        assert near < 15 and near < 0.5 * before, (p, near, before)
+    expected = library_colorize(hint_col, data, ".png", tmp_path, Hints.from_obj(hints, "hints"))
+    np.testing.assert_array_equal(hinted, expected)
+
+
+def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotation(hint_col, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64 wide x 48 high, displayed rotated: 48 wide x 64 high
+    buf = io.BytesIO()
+    Image.fromarray(gray_image(48, 64)).save(buf, "JPEG", exif=exif.tobytes())
+    hints = {"points": [{"x": 10, "y": 60, "color": "#d02020"}]}  # y = 60 exists only in the displayed photo
+    with client(hint_col) as c:
+        r = post(c, buf.getvalue(), hints=hints)
+        one_line_error(post(c, buf.getvalue(), hints={"points": [{"x": 60, "y": 10, "color": "#d02020"}]}),
+                       422, "outside the 48x64 image")
+    assert r.status_code == 200, r.text
+    assert read_image_bytes(r.content, ".jpg", tmp_path).shape == (64, 48, 3)
+
+
+def test_the_client_file_name_never_reaches_the_filesystem(hint_col, tmp_path, private_tmp):
+    with client(hint_col) as c:
+        r = post(c, encode(gray_image(), "PNG"), name="../../../outside.png")
+    assert r.status_code == 200
+    assert r.headers["content-disposition"] == f'inline; filename="colorized-{r.headers["x-vidcolor-sha256"][:12]}.png"'
+    assert not any(p.name == "outside.png" for p in tmp_path.parent.rglob("outside.png"))
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_strength_zero_gives_gray_and_strength_changes_the_output(hint_col, tmp_path):
+    data = encode(gray_image(48, 64), "PNG")
+    with client(hint_col) as c:
+        gray = read_image_bytes(post(c, data, strength=0).content, ".png", tmp_path).astype(int)
+        one = read_image_bytes(post(c, data, strength=1).content, ".png", tmp_path).astype(int)
+        two = read_image_bytes(post(c, data, strength=2).content, ".png", tmp_path).astype(int)
+    assert np.abs(gray - gray.mean(axis=2, keepdims=True)).max() <= 1
+    spread = lambda a: np.abs(a - a.mean(axis=2, keepdims=True)).mean()  # noqa: E731
+    assert spread(two) > spread(one) > spread(gray)
+
+
+def test_health_names_the_model_and_whether_it_takes_hints(hint_col, colorizer):
+    with client(hint_col, queue_size=3) as c:
+        h = c.get("/api/health").json()
+    assert h["status"] == "ok" and h["accepts_hints"] is True and h["work_size"] == 64
+    assert h["limits"]["queue_size"] == 3 and h["waiting"] == {"photos": 0, "jobs": 0}
+    with client(colorizer) as c:
+        assert c.get("/api/health").json()["accepts_hints"] is False
+
+
+def test_page_and_openapi_docs_are_served(hint_col):
+    with client(hint_col) as c:
+        page = c.get("/")
+        schema = c.get("/openapi.json").json()
+        docs = c.get("/docs")
+    assert page.status_code == 200 and 'id="hint-color"' in page.text
+    assert docs.status_code == 200
+    assert {"/api/colorize", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/health"} <= set(schema["paths"])
+
+
+# -- refusals ----------------------------------------------------------------------------------------
+
+def test_not_an_image_is_415(hint_col):
+    with client(hint_col) as c:
+        one_line_error(post(c, b"this is a text file, not a photo\n" * 10, name="photo.jpg"), 415, "not an image")
+        one_line_error(post(c, encode(gray_image(), "GIF")), 415, "GIF images are not supported")
+
+
+def test_truncated_image_is_400_and_names_the_upload_not_a_temp_path(hint_col, private_tmp):
+    data = encode(gray_image(120, 160, seed=3), "JPEG", quality=90)
+    with client(hint_col) as c:
+        detail = one_line_error(post(c, data[: len(data) // 2]), 400, "truncated", "upload ")
+    assert str(private_tmp) not in detail and "/tmp" not in detail
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_empty_upload_is_400(hint_col):
+    with client(hint_col) as c:
+        one_line_error(post(c, b""), 400, "empty file")
+
+
+def test_upload_over_the_size_limit_is_413(hint_col):
+    data = encode(np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8), "PNG")  # ~40 kB
+    with client(hint_col, max_image_mb=0.01) as c:
+        one_line_error(post(c, data), 413, "0.01 MB", "--max-image-mb")
+
+        def chunks():  # no Content-Length: the limit is enforced as the body streams in
+            body, boundary = multipart_body(data)
+            for i in range(0, len(body), 4096):
+                yield body[i:i + 4096]
+        _, boundary = multipart_body(data)
+        r = c.post("/api/colorize", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        one_line_error(r, 413, "over the limit")
+
+
+def multipart_body(data: bytes) -> tuple[bytes, str]:
+    boundary = "vidcolortestboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, boundary
+
+
+def test_image_over_the_pixel_limit_is_refused_from_its_header(hint_col):
+    data = encode(np.zeros((1000, 1200), np.uint8), "PNG")  # tiny file, 1.2 Mpx
+    with client(hint_col, max_megapixels=1.0) as c:
+        one_line_error(post(c, data), 413, "1200x1000", "--max-megapixels")
+
+
+@pytest.mark.parametrize("hints,words", [
+    ("{not json", ["bad JSON", "line 1"]),
+    ({"points": [{"x": 1, "y": 2, "colour": "#ff0000"}]}, ["points[0]", "unknown key 'colour'"]),
+    ({"points": [{"x": 1, "y": 2, "color": "red"}]}, ["points[0]", "bad colour"]),
+    ({"points": [{"x": 500, "y": 2, "color": "#ff0000"}]}, ["points[0]", "outside the 64x48 image"]),
+    ({"dots": []}, ["unknown key 'dots'"]),
+])
+def test_bad_hints_are_422_naming_the_entry(hint_col, hints, words):
+    with client(hint_col) as c:
+        one_line_error(post(c, encode(gray_image(48, 64), "PNG"), hints=hints), 422, "hints", *words)
+
+
+def test_hints_for_a_model_without_hint_inputs_are_refused_not_ignored(colorizer):
+    with client(colorizer) as c:
+        one_line_error(post(c, encode(gray_image(), "PNG"), hints={"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}),
+                       400, "no hint inputs")
+        assert post(c, encode(gray_image(), "PNG"), hints={"points": []}).status_code == 200  # no hints: fine
+
+
+@pytest.mark.parametrize("field,value,words", [("strength", "2.5", ["strength", "between 0 and 2"]),
+                                               ("strength", "strong", ["strength"]),
+                                               ("format", "gif", ["unknown format"])])
+def test_bad_fields_are_422(hint_col, field, value, words):
+    with client(hint_col) as c:
+        one_line_error(post(c, encode(gray_image(), "PNG"), **{field: value}), 422, *words)
+
+
+def test_another_sites_host_name_is_refused(hint_col):
+    with client(hint_col) as c:
+        assert c.get("/api/health", headers={"host": "attacker.example"}).status_code == 400
+
+
+def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):
+    with client(hint_col, token="s3cret") as c:
+        one_line_error(c.get("/api/health"), 401, "bearer token")
+        one_line_error(c.get("/api/health", headers={"Authorization": "Bearer wrong"}), 401)
+        one_line_error(post(c, encode(gray_image(), "PNG")), 401)
+        assert c.get("/api/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/").status_code == 200  # holds no data; it asks for the token
+
+
+# -- the queue ---------------------------------------------------------------------------------------
+
+def test_full_queue_answers_429_and_the_waiting_requests_still_finish(hint_col):
+    gate = threading.Event()
+    data = encode(gray_image(), "PNG")
+    with client(hint_col, queue_size=2) as c:
+        worker = c.app.state.worker
+        blocker = worker.submit_photo(gate.wait)  # holds the model thread
+        wait_until(lambda: worker.waiting()["photos"] == 0)
+        answers = {}
+        threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, post(c, data))) for i in range(2)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: worker.waiting()["photos"] == 2)
+        r = post(c, data)
+        one_line_error(r, 429, "busy")
+        assert r.headers["retry-after"] == "1"
+        gate.set()
+        for t in threads:
+            t.join(60)
+        assert blocker.result(10) is True
+    assert [answers[i].status_code for i in range(2)] == [200, 200]
+
+
+def wait_until(cond, timeout=30.0):
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_worker_serves_waiting_photos_between_a_jobs_batches():
+    w = ModelWorker(photo_slots=2, job_slots=1)
+    order = []
+    photo_queued = threading.Event()
+
+    def job():
+        order.append("job starts")
+        photo_queued.wait(10)
+        w.serve_waiting_photos()  # what a job's progress callback does after each batch
+        order.append("job ends")
+
+    j = w.submit_job(job)
+    wait_until(lambda: order == ["job starts"])
+    p = w.submit_photo(lambda: order.append("photo"))
+    photo_queued.set()
+    j.result(10), p.result(10)
+    assert order == ["job starts", "photo", "job ends"]
+    w.submit_photo(lambda: None).result(10)
+    w.submit_job(threading.Event().wait)  # runs and blocks
+    wait_until(lambda: w.waiting()["jobs"] == 0)
+    w.submit_job(lambda: None)
+    with pytest.raises(Busy):
+        w.submit_job(lambda: None)
+
+
+# -- video jobs --------------------------------------------------------------------------------------
+
+def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_path, private_tmp):
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=10, audio="aac")
+    with client(hint_col) as c:
+        r = c.post("/api/jobs", files={"file": ("whatever.bin", clip.read_bytes())})
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert job["state"] in ("queued", "running", "done") and job["frames_total"] == 10
+        again = c.post("/api/jobs", files={"file": ("other-name.mp4", clip.read_bytes())}).json()
+        assert again["id"] == job["id"]  # the same content is the same job
+        deadline = time.time() + 120
+        while job["state"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+            job = c.get(f"/api/jobs/{job['id']}").json()
+        assert job["state"] == "done" and job["progress"] == 1.0 and job["frames_done"] == 10, job
+        res = c.get(f"/api/jobs/{job['id']}/result")
+        assert res.status_code == 200 and res.headers["content-type"] == "video/mp4"
+        out = tmp_path / "out.mp4"
+        out.write_bytes(res.content)
+        p = probe(out)
+        assert p["frames"] == 10 and (p["width"], p["height"]) == (64, 48) and ("audio", "aac") in p["others"]
+        assert list(private_tmp.iterdir())  # the finished job is kept for download until the server stops
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_video_job_refusals(hint_col, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, audio=None)
+    with client(hint_col, max_video_seconds=0.5) as c:
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", b"not a video at all" * 100)}), 415, "not a readable video")
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", clip.read_bytes())}), 413, "1.2 s", "--max-video-seconds")
+        one_line_error(c.get("/api/jobs/0123456789abcdef"), 404, "no job")
+        one_line_error(c.get("/api/jobs/0123456789abcdef/result"), 404)
+
+
+# -- the command ---------------------------------------------------------------------------------------
+
+def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights_file, monkeypatch):
+    import vidcolor.serve as serve
+
+    calls = []
+    monkeypatch.setattr(serve, "run", lambda col, config: calls.append(config))
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--port", "8123", "--max-image-mb", "5"])
+    assert r.exit_code == 0, r.output
+    assert calls[-1].host == "127.0.0.1" and calls[-1].port == 8123 and calls[-1].max_image_mb == 5
+    assert "warning" not in r.output and "http://127.0.0.1:8123/" in r.output
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0"])
+    assert r.exit_code == 0, r.output
+    assert "warning: --host 0.0.0.0 opens the page" in r.output and "pass --token" in r.output
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0", "--token", "t0k"])
+    assert calls[-1].token == "t0k" and "pass --token" not in r.output and "#token=t0k" in r.output
+
+
+def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):
+    import vidcolor.serve as serve
+
+    monkeypatch.setattr(serve, "missing_web_modules", lambda: ["fastapi", "uvicorn"])
+    r = CliRunner().invoke(cli.app, ["serve"])
+    assert r.exit_code == 2 and "pip install 'vidcolor[web]'" in r.output

@@ -1,0 +1,184 @@
+"""The page of `vidcolor serve` in headless Chromium (Debian's `chromium`, driven by Playwright for
+Python), against the real server under uvicorn on 127.0.0.1.
+
+They skip, saying why, only where Chromium is not installed or cannot start (`.ci/run` installs it).
+Set VIDCOLOR_SERVE_SCREENSHOT=docs/serve.png to keep the page's screenshot for the README.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.color import rgb2lab
+
+pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[dev]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
+
+from tests.media import probe, write_video  # noqa: E402
+from tests.serve_util import LiveServer, hint_colorizer  # noqa: E402
+from vidcolor.hints import load_hints, srgb_to_ab  # noqa: E402
+from vidcolor.io.images import read_image, write_image  # noqa: E402
+from vidcolor.serve import ServeConfig, create_app  # noqa: E402
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+HINTS = [((120, 90), "#d02020"), ((330, 200), "#2040e0")]  # photo pixels, colours far from a cat's browns
+
+
+def chromium_path() -> str:
+    path = os.environ.get("VIDCOLOR_CHROMIUM") or next((p for p in CHROMIUM_PATHS if os.path.exists(p)), None)
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); skipping the browser tests")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        except sync_api.Error as e:
+            pytest.skip(f"Chromium at {path} cannot start: {str(e).splitlines()[0]}")
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def hint_server():
+    col = hint_colorizer(shipped=True)
+    with LiveServer(create_app(col, ServeConfig())) as server:
+        server.colorizer = col
+        yield server
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 760})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def photo(tmp_path) -> str:
+    """A gray JPEG of skimage's sample cat (CC0, shipped inside scikit-image)."""
+    import skimage.data
+
+    path = tmp_path / "cat.jpg"
+    Image.fromarray(skimage.data.chelsea()).convert("L").save(path, quality=92)
+    return str(path)
+
+
+def wait_results(pg, n: int) -> None:
+    pg.wait_for_function(f"Number(document.body.dataset.results || 0) >= {n}", timeout=60_000)
+    assert "error" not in (pg.get_attribute("#status", "class") or ""), pg.text_content("#status")
+
+
+def click_pixel(pg, x: int, y: int, size: tuple[int, int]) -> None:
+    box = pg.locator("#viewer").bounding_box()
+    pg.locator("#viewer").click(position={"x": (x + 0.5) * box["width"] / size[0], "y": (y + 0.5) * box["height"] / size[1]})
+
+
+def download(pg, selector: str, dest) -> str:
+    with pg.expect_download() as d:
+        pg.click(selector)
+    d.value.save_as(dest)
+    return d.value.suggested_filename
+
+
+def hint_distance(rgb: np.ndarray, xy: tuple[int, int], colour: str) -> float:
+    want = np.array(srgb_to_ab(tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))))
+    x, y = xy
+    return float(np.linalg.norm(rgb2lab(rgb[y:y + 1, x:x + 1])[0, 0, 1:] - want))
+
+
+def test_two_hints_on_the_page_colour_their_points_and_the_downloads_reproduce_it(page, hint_server, tmp_path):
+    src = photo(tmp_path)
+    size = Image.open(src).size
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", src)
+    wait_results(page, 1)
+    download(page, "#download-image", tmp_path / "before.jpg")
+    before = read_image(tmp_path / "before.jpg").pixels
+
+    for i, (xy, colour) in enumerate(HINTS):
+        click_pixel(page, *xy, size)
+        wait_results(page, 2 + 2 * i)
+        page.fill("#hint-color", colour)  # the picker of the hint just placed
+        wait_results(page, 3 + 2 * i)
+    assert page.locator("#hint-list li").count() == 2
+
+    assert download(page, "#download-image", tmp_path / "after.jpg") == "cat-color.jpg"
+    assert download(page, "#download-hints", tmp_path / "cat.hints.json") == "cat.hints.json"
+    after = read_image(tmp_path / "after.jpg").pixels
+    hints_json = json.loads((tmp_path / "cat.hints.json").read_text())
+    placed = [((p["x"], p["y"]), p["color"]) for p in hints_json["points"]]
+    assert [c for _, c in placed] == [c for _, c in HINTS]
+    for ((x, y), _), ((want_x, want_y), _) in zip(placed, HINTS):  # a click lands within a pixel of where it aimed
+        assert abs(x - want_x) <= 1 and abs(y - want_y) <= 1
+    assert after.shape == before.shape == (size[1], size[0], 3)
+    for xy, colour in placed:
+        near, far = hint_distance(after, xy, colour), hint_distance(before, xy, colour)
+        # a/b distance to the hint's colour; some of what is left is the sRGB gamut at the photo's own lightness
+        assert near < 30 and near < 0.4 * far, (xy, colour, near, far)
+
+    # The batch path with the downloaded hints file gives the same image.
+    # TODO(lead): once the CLI has --hints (issue 13), run `vidcolor cat.jpg -o batch.jpg --hints cat.hints.json`
+    # here instead of the library calls it is made of.
+    img = read_image(src)
+    write_image(tmp_path / "batch.jpg", hint_server.colorizer.colorize_array(img.pixels, load_hints(tmp_path / "cat.hints.json")), img)
+    np.testing.assert_array_equal(read_image(tmp_path / "batch.jpg").pixels, after)
+
+    page.evaluate("v => { const s = document.getElementById('split'); s.value = v; s.dispatchEvent(new Event('input')); }", 15)
+    shot = tmp_path / "serve.png"
+    page.screenshot(path=str(shot))
+    assert Image.open(shot).size == (1100, 760)
+    if keep := os.environ.get("VIDCOLOR_SERVE_SCREENSHOT"):  # 256 colours, dithered: a README image under 300 KB
+        rgb = Image.open(shot).convert("RGB")
+        rgb.quantize(palette=rgb.quantize(256), dither=Image.Dither.FLOYDSTEINBERG).save(keep, optimize=True)
+
+
+def test_undo_and_clear_remove_hints(page, hint_server, tmp_path):
+    src = photo(tmp_path)
+    size = Image.open(src).size
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", src)
+    wait_results(page, 1)
+    for n, (xy, _) in enumerate(HINTS):
+        click_pixel(page, *xy, size)
+        wait_results(page, 2 + n)
+    assert page.locator("#hint-list li").count() == 2
+    page.click("#undo")
+    assert page.locator("#hint-list li").count() == 1
+    page.click("#clear")
+    assert page.locator("#hint-list li").count() == 0 and page.is_disabled("#undo")
+
+
+def test_a_model_without_hint_inputs_turns_click_to_hint_off(page, colorizer, tmp_path):
+    with LiveServer(create_app(colorizer, ServeConfig())) as server:
+        page.goto(server.url)
+        page.wait_for_function("document.getElementById('model').textContent.includes('hints off')")
+        assert "no hint inputs" in page.text_content("#hint-note")
+        assert not page.is_visible("#hint-color")
+        page.set_input_files("#file", photo(tmp_path))
+        wait_results(page, 1)
+        page.locator("#viewer").click(position={"x": 50, "y": 50})
+        page.wait_for_timeout(300)
+        assert page.locator("#hint-list li").count() == 0
+        assert page.evaluate("document.body.dataset.results") == "1"  # the click sent nothing
+
+
+def test_a_short_clip_runs_as_a_job_with_progress_then_downloads(page, hint_server, tmp_path):
+    clip = write_video(tmp_path / "reel.mp4", w=96, h=64, frames=12)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert page.eval_on_selector("#job-progress", "e => e.value") == 1
+    assert "12 frames" in page.text_content("#job-status")
+    assert download(page, "#job-download", tmp_path / "reel-color.mp4") == "reel-color.mp4"
+    p = probe(tmp_path / "reel-color.mp4")
+    assert p["frames"] == 12 and (p["width"], p["height"]) == (96, 64)

@@ -1,0 +1,86 @@
+"""`vidcolor serve`: a local web page and JSON API over one Colorizer.
+
+    from vidcolor.serve import ServeConfig, create_app
+    app = create_app(load_colorizer(), ServeConfig())   # an ASGI app; `serve` runs it with uvicorn
+
+FastAPI and uvicorn come with the optional extra `web` (pip install 'vidcolor[web]'); importing this
+package does not need them, creating the app does.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+@dataclass
+class ServeConfig:
+    """Everything `vidcolor serve` can be told; the CLI's defaults come from here."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None  # when set, every /api call needs `Authorization: Bearer <token>`
+    max_image_mb: float = 50.0  # one photo upload
+    max_megapixels: float = 100.0  # decoded size of one photo, checked from its header before decoding
+    max_video_mb: float = 500.0  # one clip upload
+    max_video_seconds: float = 120.0  # the page's video jobs are for short clips
+    queue_size: int = 8  # photo requests waiting for the model; one more is answered 429
+    job_queue_size: int = 2  # video jobs waiting for the model; one more is answered 429
+    keep_jobs: int = 8  # finished jobs kept for download; the oldest's files are removed first
+
+    def __post_init__(self):
+        for name in ("max_image_mb", "max_megapixels", "max_video_mb", "max_video_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("queue_size", "job_queue_size", "keep_jobs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def max_image_bytes(self) -> int:
+        return int(self.max_image_mb * 1e6)
+
+    @property
+    def max_video_bytes(self) -> int:
+        return int(self.max_video_mb * 1e6)
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(colorizer, config: ServeConfig | None = None):
+    """The FastAPI app serving `colorizer` (any vidcolor Colorizer: tests pass their own)."""
+    from vidcolor.serve.app import create_app as _create
+
+    return _create(colorizer, config or ServeConfig())
+
+
+WEB_MODULES = ("fastapi", "uvicorn", "python_multipart")
+
+
+def missing_web_modules() -> list[str]:
+    """The modules of the `web` extra that are not installed (checked before the model loads)."""
+    from importlib.util import find_spec
+
+    return [m for m in WEB_MODULES if find_spec(m) is None]
+
+
+def run(colorizer, config: ServeConfig) -> None:
+    """Serve until interrupted (uvicorn on config.host:config.port)."""
+    import uvicorn
+
+    uvicorn.run(create_app(colorizer, config), host=config.host, port=config.port, log_level="info")
+
+
+__all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "run"]

@@ -1,0 +1,155 @@
+"""The FastAPI app: the page at /, the JSON API under /api, its OpenAPI docs at /docs."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from vidcolor.colorizer import Colorizer
+from vidcolor.errors import InputError, VidcolorError
+from vidcolor.serve import ServeConfig
+from vidcolor.serve.jobs import JobStore
+from vidcolor.serve.tasks import colorize_upload
+from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, output_ext, parse_hints,
+                                    sniff_image)
+from vidcolor.serve.worker import Busy, ModelWorker, Stopped
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+SMALL_BODY = 64 * 1024
+ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": "one line saying why"}}}}
+          for code, text in {400: "corrupt or truncated upload; hints given to a model without hint inputs",
+                             401: "missing or wrong bearer token (only when the server has one)",
+                             413: "upload over the size, pixel or duration limit", 415: "not an image / not a video",
+                             422: "bad hints, strength or format", 429: "the model's queue is full: try again shortly"}.items()}
+
+
+def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
+    worker = ModelWorker(config.queue_size, config.job_queue_size)
+    jobs = JobStore(worker, colorizer, config)
+    page = files("vidcolor.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(worker.stop)
+        jobs.close()
+
+    app = FastAPI(title="vidcolor", version=_version(), lifespan=lifespan,
+                  description="Colorize black-and-white photos and short clips. Errors are `{\"detail\": \"one line\"}`.")
+    app.state.worker, app.state.jobs, app.state.colorizer = worker, jobs, colorizer
+    bearer = HTTPBearer(auto_error=False, description="Only when the server was started with --token.")
+
+    def authorize(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if config.token is None:
+            return
+        if cred is None or not secrets.compare_digest(cred.credentials.encode(), config.token.encode()):
+            raise RequestError(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorize)], responses=ERRORS)
+
+    @api.get("/health", summary="Health check, the model and the server's limits")
+    def health() -> dict:
+        return {"status": "ok", "model": colorizer.model_id, "arch": colorizer.model.arch_name,
+                "accepts_hints": colorizer.accepts_hints, "work_size": colorizer.work_size,
+                "strength": colorizer.strength, "device": str(colorizer.device), "waiting": worker.waiting(),
+                "limits": {"max_image_mb": config.max_image_mb, "max_megapixels": config.max_megapixels,
+                           "max_video_mb": config.max_video_mb, "max_video_seconds": config.max_video_seconds,
+                           "queue_size": config.queue_size, "job_queue_size": config.job_queue_size}}
+
+    @api.post("/colorize", summary="Colorize one photo", response_class=Response,
+              responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/tiff": {}, "image/webp": {}, "image/bmp": {}},
+                               "description": "the colorized photo: the input's format, size and bit depth"}})
+    async def colorize(
+        file: UploadFile = File(..., description="JPEG, PNG, TIFF, WebP or BMP"),
+        hints: str | None = Form(None, description='hints JSON, as a --hints file: {"points": [{"x": 10, "y": 20, "color": "#3a6ea5"}]}'),
+        strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
+        format: str | None = Form(None, description="answer in this format instead of the input's (png, jpg, ...)"),
+    ) -> Response:
+        parsed = parse_hints(hints)
+        if parsed and not colorizer.accepts_hints:
+            raise RequestError(400, f"hints: model {colorizer.model.arch_name} has no hint inputs; "
+                                    "start the server with weights trained with hints (--weights)")
+        s = check_strength(strength, colorizer.strength)
+        data = await file.read()
+        if len(data) > config.max_image_bytes:
+            raise RequestError(413, f"upload is over the limit of {config.max_image_mb:g} MB (--max-image-mb)")
+        up = await run_in_threadpool(sniff_image, data, config.max_megapixels * 1e6)
+        ext = output_ext(format, up)
+        res = await asyncio.wrap_future(worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext)))
+        headers = {"X-Vidcolor-Sha256": up.sha256, "X-Vidcolor-Seconds": f"{res.seconds:.3f}",
+                   "Content-Disposition": f'inline; filename="colorized-{up.sha256[:12]}{ext}"'}
+        if res.colour_score is not None:
+            headers["X-Vidcolor-Colour-Score"] = f"{res.colour_score:.1f}"
+        return Response(res.data, media_type=res.media_type, headers=headers)
+
+    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202)
+    async def create_job(
+        file: UploadFile = File(..., description="a short video clip"),
+        strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
+    ) -> dict:
+        s = check_strength(strength, colorizer.strength)
+        job = await run_in_threadpool(jobs.create, file.file, s)
+        return job.public()
+
+    @api.get("/jobs/{job_id}", summary="A job's state and progress")
+    def job_state(job_id: str) -> dict:
+        return jobs.get(job_id).public()
+
+    @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse)
+    def job_result(job_id: str) -> FileResponse:
+        path, media, name = jobs.result(job_id)
+        return FileResponse(path, media_type=media, filename=name)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    app.include_router(api)
+    _add_error_handlers(app)
+    if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
+    limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
+              "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
+    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path, (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def one_line(status: int, detail: str, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestError)
+    async def _request(request: Request, e: RequestError):
+        return one_line(e.status, str(e))
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, e: Busy):
+        return one_line(429, str(e), {"Retry-After": "1"})
+
+    @app.exception_handler(Stopped)
+    async def _stopped(request: Request, e: Stopped):
+        return one_line(503, str(e))
+
+    @app.exception_handler(VidcolorError)
+    async def _vidcolor(request: Request, e: VidcolorError):
+        return one_line(400 if isinstance(e, InputError) else 500, str(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError):
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        return one_line(422, f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request"))
+
+
+def _version() -> str:
+    from vidcolor import __version__
+
+    return __version__

@@ -1,0 +1,165 @@
+"""Video jobs: a clip uploaded, colorized by the model thread, then downloaded.
+
+Each job lives in its own folder under one temporary root the server made; the clip inside is named
+by its sha256, so the same clip at the same strength is one job, not two. Finished jobs beyond
+`keep_jobs` lose their files oldest first, and closing the store removes the root.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from vidcolor.colorizer import Colorizer
+from vidcolor.errors import VidcolorError
+from vidcolor.io.video import VideoSource
+from vidcolor.pipeline import VideoOptions, colorize_video
+from vidcolor.serve import ServeConfig
+from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
+from vidcolor.serve.uploads import RequestError
+from vidcolor.serve.worker import ModelWorker, Stopped
+
+log = logging.getLogger("vidcolor.serve")
+MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
+MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
+COPY_CHUNK = 1 << 20
+
+
+@dataclass
+class Job:
+    id: str
+    sha256: str
+    strength: float
+    folder: Path
+    src: Path
+    dst: Path
+    frames: int  # expected, from the container; 0 when unknown
+    state: str = "queued"  # queued -> running -> done | failed
+    done: int = 0
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"upload {self.sha256[:12]}"
+
+    def public(self) -> dict:
+        total = max(self.frames, self.done)
+        return {"id": self.id, "state": self.state, "frames_done": self.done, "frames_total": self.frames or None,
+                "progress": 1.0 if self.state == "done" else (self.done / total if total else None),
+                "strength": self.strength, "error": self.error,
+                "seconds": round((self.finished or time.time()) - self.created, 2)}
+
+
+class JobStore:
+    def __init__(self, worker: ModelWorker, colorizer: Colorizer, config: ServeConfig):
+        self.worker, self.colorizer, self.config = worker, colorizer, config
+        self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "jobs-"))
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise RequestError(404, f"no job {job_id!r} (unknown, or its files were removed to make room)")
+        return job
+
+    def create(self, upload: BinaryIO, strength: float) -> Job:
+        """Take an uploaded clip (a file object), check it, and queue its job. Blocking: run in a thread."""
+        folder = Path(tempfile.mkdtemp(dir=self.root, prefix="job-"))
+        try:
+            job = self._prepare(upload, folder, strength)
+            with self._lock:
+                same = next((j for j in self._jobs.values()
+                             if j.sha256 == job.sha256 and j.strength == strength and j.state != "failed"), None)
+                if same is not None:  # identified by content: the same clip is not colorized twice
+                    shutil.rmtree(folder)
+                    return same
+                fut = self.worker.submit_job(lambda: self._run(job))
+                self._jobs[job.id] = job
+            fut.add_done_callback(lambda f: self._finish(job, f))
+            return job
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _prepare(self, upload: BinaryIO, folder: Path, strength: float) -> Job:
+        incoming = folder / "upload"
+        digest, size = hashlib.sha256(), 0
+        with open(incoming, "wb") as f:
+            while chunk := upload.read(COPY_CHUNK):
+                size += len(chunk)
+                if size > self.config.max_video_bytes:
+                    raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
+                digest.update(chunk)
+                f.write(chunk)
+        sha = digest.hexdigest()
+        label = f"upload {sha[:12]}"
+        try:
+            with VideoSource(incoming) as source:
+                info, demuxer = source.info, source.container.format.name
+        except VidcolorError as e:
+            raise RequestError(415, str(e).replace(str(incoming), label)) from None
+        seconds = info.duration_s or (info.frames / info.fps if info.frames else None)
+        if seconds is None:
+            raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")
+        if seconds > self.config.max_video_seconds:
+            raise RequestError(413, f"{label}: clip is {seconds:.1f} s long, over the limit of "
+                                    f"{self.config.max_video_seconds:g} s (--max-video-seconds)")
+        # Matroska takes whatever codecs the other streams have, so they are copied as they are.
+        ext = ".mp4" if demuxer == MP4_FAMILY else ".mkv"
+        src = folder / f"{sha}{ext}"
+        incoming.rename(src)
+        return Job(secrets.token_hex(8), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", info.frames)
+
+    def _run(self, job: Job) -> None:
+        job.state = "running"
+
+        def progress(done: int, total: int) -> None:
+            job.done = done
+            if self.worker.stopping:
+                raise Stopped("the server is shutting down")
+            self.worker.serve_waiting_photos()
+
+        colorize_video(job.src, job.dst, at_strength(self.colorizer, job.strength), VideoOptions(), progress=progress)
+
+    def _finish(self, job: Job, fut: Future) -> None:
+        exc = fut.exception()
+        job.finished = time.time()
+        if exc is None:
+            job.state = "done"
+        else:
+            job.state = "failed"
+            job.error = str(exc).replace(str(job.src), job.label)
+            if not isinstance(exc, (VidcolorError, Stopped)):
+                log.error("video job %s failed", job.id, exc_info=exc)
+            shutil.rmtree(job.folder, ignore_errors=True)
+        self._prune()
+
+    def _prune(self) -> None:
+        with self._lock:
+            finished = sorted((j for j in self._jobs.values() if j.finished), key=lambda j: j.finished)
+            for j in finished[: max(0, len(finished) - self.config.keep_jobs)]:
+                del self._jobs[j.id]
+                shutil.rmtree(j.folder, ignore_errors=True)
+
+    def result(self, job_id: str) -> tuple[Path, str, str]:
+        """(path, media type, download name) of a finished job's video."""
+        job = self.get(job_id)
+        if job.state != "done":
+            raise RequestError(409, f"job {job_id} is {job.state}" + (f": {job.error}" if job.error else ", not finished"))
+        return job.dst, MEDIA_TYPE[job.dst.suffix], f"colorized-{job.sha256[:12]}{job.dst.suffix}"
+
+    def close(self) -> None:
+        """After the worker stopped: remove every job's files."""
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,59 @@
+"""The work the model thread does for a request: one photo, or one video job.
+
+A photo goes through the same read_image -> Colorizer.colorize_array -> write_image path as
+`vidcolor PHOTO -o OUT`, so a download from the page is the image a batch run with the same hints
+file gives, format, size, bit depth and metadata included.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidcolor.color import COLOUR_THRESHOLD, colour_score
+from vidcolor.colorizer import Colorizer
+from vidcolor.errors import InputError
+from vidcolor.hints import Hints
+from vidcolor.io.images import read_image, write_image
+from vidcolor.serve.uploads import MEDIA_TYPE, ImageUpload, RequestError
+
+TEMP_PREFIX = "vidcolor-serve-"
+
+
+@dataclass
+class PhotoResult:
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+    seconds: float
+    colour_score: float | None  # set when the input is already a colour photo (a batch run skips it without --force)
+
+
+def at_strength(colorizer: Colorizer, strength: float) -> Colorizer:
+    return colorizer if strength == colorizer.strength else colorizer.with_strength(strength)
+
+
+def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strength: float, out_ext: str) -> PhotoResult:
+    """Decode, colorize and encode one uploaded photo in a private temporary folder, removed afterwards."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
+        src = Path(tmp) / f"{up.sha256}{up.ext}"
+        src.write_bytes(up.data)
+        try:
+            img = read_image(src)
+        except InputError as e:  # corrupt or truncated: say so about the upload, not our temporary file
+            raise RequestError(400, str(e).replace(str(src), up.label)) from None
+        h, w = img.pixels.shape[:2]
+        if hints:
+            try:
+                hints.check_inside(w, h, "hints")
+            except InputError as e:
+                raise RequestError(422, str(e)) from None
+        out = at_strength(colorizer, strength).colorize_array(img.pixels, hints or None)
+        dst = Path(tmp) / f"{up.sha256}.colorized{out_ext}"
+        write_image(dst, out, img)
+        data = dst.read_bytes()
+    score = colour_score(img.pixels)  # on a 256 px thumbnail: cheap
+    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, score if score >= COLOUR_THRESHOLD else None)

@@ -1,0 +1,165 @@
+"""What the server accepts: bodies under a size limit, files identified by their content.
+
+An upload's file name is never used: it is named by its sha256 and its detected format, in a folder
+the server made, so no user-controlled path reaches the filesystem.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from PIL import Image, UnidentifiedImageError
+from starlette.exceptions import HTTPException
+
+from vidcolor.errors import InputError
+from vidcolor.hints import Hints
+from vidcolor.io.images import PIL_FORMAT
+
+# Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
+IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "TIFF": (".tif", "image/tiff"),
+                 "WEBP": (".webp", "image/webp"), "BMP": (".bmp", "image/bmp")}
+MEDIA_TYPE = {ext: media for ext, media in IMAGE_FORMATS.values()} | {".jpeg": "image/jpeg", ".tiff": "image/tiff"}
+FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields beside the file
+MAX_STRENGTH = 2.0
+
+
+class RequestError(Exception):
+    """A request the server refuses: an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    data: bytes
+    sha256: str
+    ext: str  # from the detected format, never from the file name
+    width: int  # as stored (before any EXIF rotation)
+    height: int
+
+    @property
+    def label(self) -> str:
+        return f"upload {self.sha256[:12]}"
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPE[self.ext]
+
+
+def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
+    """Check an uploaded photo from its header alone (no decoding): a supported format, not too many pixels."""
+    sha = hashlib.sha256(data).hexdigest()
+    label = f"upload {sha[:12]}"
+    if not data:
+        raise RequestError(400, f"{label}: empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt, (w, h) = im.format, im.size
+    except UnidentifiedImageError:
+        raise RequestError(415, f"{label}: not an image (unrecognised format)") from None
+    except Image.DecompressionBombError:
+        raise RequestError(413, f"{label}: image has too many pixels") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise RequestError(400, f"{label}: corrupt image header ({_first_line(e)})") from None
+    if fmt not in IMAGE_FORMATS:
+        raise RequestError(415, f"{label}: {fmt} images are not supported (JPEG, PNG, TIFF, WebP, BMP)")
+    if w * h > max_pixels:
+        raise RequestError(413, f"{label}: image is {w}x{h} ({w * h / 1e6:.1f} Mpx), over the limit of "
+                                f"{max_pixels / 1e6:g} Mpx (--max-megapixels)")
+    return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h)
+
+
+def parse_hints(text: str | None) -> Hints:
+    """The `hints` form field (the --hints file format) -> Hints; 422 with one line naming the entry."""
+    if text is None or not text.strip():
+        return Hints()
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RequestError(422, f"hints: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    try:
+        return Hints.from_obj(obj, "hints")
+    except InputError as e:
+        raise RequestError(422, str(e)) from None
+
+
+def check_strength(strength: float | None, default: float) -> float:
+    if strength is None:
+        return default
+    if not 0.0 <= strength <= MAX_STRENGTH:
+        raise RequestError(422, f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength:g}")
+    return float(strength)
+
+
+def output_ext(fmt: str | None, upload: ImageUpload) -> str:
+    """The answer's format: the input's own, or one the request names (the page asks for PNG to show a TIFF)."""
+    if fmt is None:
+        return upload.ext
+    ext = "." + fmt.lower().lstrip(".")
+    if ext not in PIL_FORMAT:
+        raise RequestError(422, f"unknown format {fmt!r} (jpg, png, tif, webp, bmp)")
+    return ".jpg" if ext == ".jpeg" else ".tif" if ext == ".tiff" else ext
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body over its route's limit while it streams in, before the
+    form parser spools it to disk. A declared Content-Length over the limit is refused unread."""
+
+    def __init__(self, app, limit_for: Callable[[str], tuple[int, str]]):
+        self.app = app
+        self.limit_for = limit_for  # path -> (bytes, what to say)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, what = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _reject(send, f"upload of {int(declared) / 1e6:.1f} MB is over the limit of {what}")
+        seen = 0
+        started = False
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge(f"upload is over the limit of {what}")
+            return message
+
+        async def watch(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watch)
+        except _TooLarge as e:  # raised outside a route's exception handling (routes answer it themselves)
+            if started:
+                raise
+            await _reject(send, e.detail)
+
+
+class _TooLarge(HTTPException):
+    # An HTTPException, so that FastAPI's form parsing passes it on (it turns other errors into a 400)
+    # and the app's handler answers it with the one-line reason.
+    def __init__(self, detail: str):
+        super().__init__(413, detail)
+
+
+async def _reject(send, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

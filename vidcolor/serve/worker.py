@@ -1,0 +1,100 @@
+"""The one thread that runs the model for the server, fed by two bounded queues.
+
+Photos wait in one queue and video jobs in another; a full queue refuses at once (Busy, answered 429)
+instead of letting requests pile up in memory. Photos go first, and a running video job hands the
+thread to waiting photos between its batches (`serve_waiting_photos`, called from the job's progress
+callback), so a clip being colorized never stalls the page's click-to-hint for minutes. The model is
+never run by two threads at once.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future
+from typing import Callable
+
+
+class Busy(Exception):
+    """The queue is full: try again shortly."""
+
+
+class Stopped(Exception):
+    """The server is shutting down; the task was not run (or was cancelled between batches)."""
+
+
+class ModelWorker:
+    def __init__(self, photo_slots: int, job_slots: int, name: str = "vidcolor-model"):
+        self.photo_slots, self.job_slots = photo_slots, job_slots
+        self._photos: deque[tuple[Future, Callable]] = deque()
+        self._jobs: deque[tuple[Future, Callable]] = deque()
+        self._cv = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def waiting(self) -> dict[str, int]:
+        with self._cv:
+            return {"photos": len(self._photos), "jobs": len(self._jobs)}
+
+    def submit_photo(self, fn: Callable) -> Future:
+        return self._submit(self._photos, self.photo_slots, fn, "photo")
+
+    def submit_job(self, fn: Callable) -> Future:
+        return self._submit(self._jobs, self.job_slots, fn, "video job")
+
+    def _submit(self, q: deque, slots: int, fn: Callable, what: str) -> Future:
+        fut: Future = Future()
+        with self._cv:
+            if self._stopping:
+                raise Stopped("the server is shutting down")
+            if len(q) >= slots:
+                raise Busy(f"busy: {len(q)} {what} requests are already waiting for the model; try again shortly")
+            q.append((fut, fn))
+            self._cv.notify()
+        return fut
+
+    def serve_waiting_photos(self) -> None:
+        """Run the photos waiting now. Only the worker thread may call this (from inside a job)."""
+        if threading.current_thread() is not self._thread:
+            raise RuntimeError("serve_waiting_photos called outside the model worker thread")
+        while True:
+            with self._cv:
+                if not self._photos or self._stopping:
+                    return
+                task = self._photos.popleft()
+            _run_task(*task)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not (self._photos or self._jobs or self._stopping):
+                    self._cv.wait()
+                if self._stopping:
+                    return
+                task = (self._photos or self._jobs).popleft()
+            _run_task(*task)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Refuse new work, cancel what waits, and wait for the running task (a job stops at its next batch)."""
+        with self._cv:
+            self._stopping = True
+            pending = list(self._photos) + list(self._jobs)
+            self._photos.clear()
+            self._jobs.clear()
+            self._cv.notify_all()
+        for fut, _ in pending:
+            fut.set_exception(Stopped("the server is shutting down"))
+        self._thread.join(timeout)
+
+
+def _run_task(fut: Future, fn: Callable) -> None:
+    if not fut.set_running_or_notify_cancel():
+        return
+    try:
+        fut.set_result(fn())
+    except BaseException as e:  # handed to whoever waits on the future, which re-raises it
+        fut.set_exception(e)
