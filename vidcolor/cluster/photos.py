@@ -40,8 +40,8 @@ class RayPhotos:
     """Stands in for the one-machine image loop of `colorize_folder` (same arguments): the to-do list runs
     on the cluster's actor pool, and results are journaled and reported here as they stream back."""
 
-    def __init__(self, ray, pool: Pool, on_first: Callable[[float], None] | None = None):
-        self.ray, self.pool, self.on_first = ray, pool, on_first
+    def __init__(self, ray, pool: Pool, on_first: Callable[[float], None] | None = None, worker: type = PhotoBatch):
+        self.ray, self.pool, self.on_first, self.worker = ray, pool, on_first, worker  # on_first, worker: for benchmarks
 
     def __call__(self, todo: list[tuple[Path, Path]], colorizer: Colorizer, journal: Journal, key: str,
                  opts: FolderOptions, emit: Callable[[Result], None]) -> None:
@@ -52,7 +52,7 @@ class RayPhotos:
         rows = [{"src": str(p), "dst": str(t)} for p, t in todo]
         blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
         ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            PhotoBatch, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
+            self.worker, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
             num_gpus=self.pool.num_gpus, fn_constructor_kwargs={
                 "colorizer": colorizer, "opts": opts, "since_ns": since_ns,
                 "device": self.pool.device, "threads": max(1, self.pool.num_cpus)})
