@@ -5,6 +5,7 @@ import os
 import av
 import numpy as np
 import pytest
+import torch
 
 from tests.media import write_image, write_video
 from vidcolor.cluster.film import RangeWork, make_plan, scan
@@ -61,14 +62,15 @@ def test_a_retried_photo_batch_does_not_write_its_outputs_twice(tmp_path, colori
     batch = {"src": np.array([str(p) for p in srcs] + [str(tmp_path / "in" / "bad.png")]),
              "dst": np.array([str(tmp_path / "out" / f"{i}.png") for i in range(4)])}
     since = 0  # the run started before anything was written
-    first = PhotoBatch(colorizer, FolderOptions(), since)(batch)
+    threads = torch.get_num_threads()  # an actor sets the process's torch threads; keep the suite's
+    first = PhotoBatch(colorizer, FolderOptions(), since, threads=threads)(batch)
     assert first["status"] == ["failed", "done", "done", "done"] and "bad.png" in first["note"][0]
     before = {p: os.stat(p) for p in first["dst"][1:]}
-    again = PhotoBatch(colorizer, FolderOptions(), since)(batch)  # Ray retrying the batch after its worker died
+    again = PhotoBatch(colorizer, FolderOptions(), since, threads=threads)(batch)  # Ray retrying the batch after its worker died
     assert sorted(again["status"]) == ["done", "done", "done", "failed"]
     assert {p: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in before} == {p: (s.st_ino, s.st_mtime_ns) for p, s in before.items()}
     later = max(s.st_mtime_ns for s in before.values()) + 1
-    fresh = PhotoBatch(colorizer, FolderOptions(), later)(batch)  # a later run (other options, say) redoes them
+    fresh = PhotoBatch(colorizer, FolderOptions(), later, threads=threads)(batch)  # a later run (other options, say) redoes them
     assert all(os.stat(p).st_ino != s.st_ino for p, s in before.items()) and fresh["note"][1:] == [None] * 3
 
 

@@ -27,7 +27,7 @@ from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.color import rgb8_to_l
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError
+from vidcolor import errors
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.prefetch import prefetch
 from vidcolor.io.segments import SegmentedSink, atomic_write_text
@@ -159,9 +159,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         total = len(plan["pts"])
         resumed = sum(Range(**plan["ranges"][i]).frames for i in work.done)
         todo = [i for i in range(len(plan["ranges"])) if i not in work.done]
-        error = _run_ranges(ray, pool, src, colorizer, opts, work, _tasks(plan, todo), progress, resumed, total)
-        if error:
-            return Result(src, None, "failed", time.time() - t0, error=error)
+        _run_ranges(ray, pool, src, colorizer, opts, work, _tasks(plan, todo), progress, resumed, total)
         notes = _join(dst, info, opts, work)
         journal.record(src, key, "done", dst)
     notes.append(f"{len(plan['ranges'])} ranges on {pool.size} Ray workers ({len(plan['cuts'])} scene cuts)")
@@ -173,24 +171,26 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
 
 
 def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOptions, work: RangeWork, tasks: list[dict],
-                progress: Progress | None, done_frames: int, total: int) -> str | None:
-    """Colorize the ranges on the actor pool; record each finished one. Returns the first error, if any."""
+                progress: Progress | None, done_frames: int, total: int) -> None:
+    """Colorize the ranges on the actor pool and record each finished one; then raise the first range's
+    error, if any (the finished ranges are kept for a re-run)."""
     if not tasks:
-        return None
+        return
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map_batches(
-        FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))), num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
-        fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "work": str(work.folder),
+        FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))),
+        num_cpus=pool.num_cpus, num_gpus=pool.num_gpus, fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "work": str(work.folder),
                                "device": pool.device, "threads": max(1, pool.num_cpus)})
     error = None
     for row in ds.iter_rows():
         res = json.loads(row["result"])
         if "error" in res:
-            error = error or res["error"]
+            error = error or getattr(errors, res["kind"], errors.VidcolorError)(res["error"])
             continue
         work.record({**res["segment"], "i": res["i"]})
         done_frames += res["segment"]["frames"]
         if progress:
             progress(done_frames, total)
-    if error is None and len(work.done) != len(work.plan["ranges"]):
-        raise InputError(f"{src}: {len(work.plan['ranges']) - len(work.done)} ranges came back without a segment")
-    return error
+    if error is not None:
+        raise error
+    if len(work.done) != len(work.plan["ranges"]):
+        raise errors.OutputError(f"{src}: {len(work.plan['ranges']) - len(work.done)} ranges came back without a segment")

@@ -218,5 +218,5 @@ class FilmRange(_ModelActor):
                                      self.work / f"r{t['i']:06d}.mp4", checks)
                 out.append(json.dumps({"i": t["i"], "segment": seg, "seconds": time.time() - t0}))
             except VidcolorError as e:
-                out.append(json.dumps({"i": t["i"], "error": str(e)}))
+                out.append(json.dumps({"i": t["i"], "error": str(e), "kind": type(e).__name__}))
         return {"result": out}
