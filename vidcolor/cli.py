@@ -11,6 +11,7 @@ import typer
 from vidcolor.errors import LockedError, VidcolorError, WeightsError
 from vidcolor.io.images import FORMAT_EXT, is_image_path
 from vidcolor.archive import RunReport
+from vidcolor.cluster.runtime import ClusterError
 from vidcolor.pipeline import FolderOptions, Result, VideoOptions, colorize_folder, colorize_image, colorize_video
 from vidcolor.report import Reporter
 from vidcolor.temporal import TEMPORAL_MODES
@@ -63,6 +64,7 @@ def colorize_cmd(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write one JSON line per input, then a summary line.")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
 ) -> None:
     """Colorize INPUT into OUTPUT (the default command: `vidcolor INPUT -o OUTPUT`)."""
     if fmt is not None and fmt.lower() not in FORMAT_EXT:
@@ -71,12 +73,24 @@ def colorize_cmd(
         raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
     rep = Reporter(quiet=quiet, verbose=verbose)
     photo_hints = _hints_for(input, hints, rep)  # checked before the model loads
-    col = _load(model, weights, device, work_size, upsample, strength)
+    if ray:
+        _preflight_ray(ray, device, rep)
+    col = _load(model, weights, "cpu" if ray else device, work_size, upsample, strength)  # with --ray, the workers use `device`
     video = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
                          batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
     folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.lower()], overwrite=overwrite, force=force, dry_run=dry_run,
                            batch_size=batch_size)
-    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report), photo_hints))
+    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report), ray and (ray, device), photo_hints))
+
+
+def _preflight_ray(address: str, device: str, rep: Reporter) -> None:
+    from vidcolor.cluster.runtime import preflight
+
+    try:
+        preflight(address, device)
+    except ClusterError as e:
+        rep.error(str(e))
+        raise typer.Exit(EXIT_USAGE)
 
 
 def _hints_for(src: Path, hints: Path | None, rep):
@@ -103,7 +117,7 @@ def _hints_for(src: Path, hints: Path | None, rep):
 
 
 def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOptions, rep: Reporter, run: RunReport,
-              hints=None) -> int:
+              ray: tuple[str, str] | None = None, hints=None) -> int:
     def done(res: Result) -> None:
         run.add(res)
         rep.result(res)
@@ -111,6 +125,11 @@ def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOpti
     try:
         if not src.exists():
             done(Result(src, None, "failed", error=f"{src}: file not found"))
+        elif ray:
+            from vidcolor.cluster import RayOptions, colorize_on_ray
+
+            with rep.frames(src.name) as progress:
+                colorize_on_ray(src, dst, col, RayOptions(*ray), video, folder, on_result=done, progress=progress)
         elif src.is_dir():
             colorize_folder(src, dst, col, folder, on_result=done)
         elif is_image_path(src):
@@ -121,6 +140,9 @@ def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOpti
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
+    except ClusterError as e:
+        rep.error(str(e))
+        return EXIT_USAGE
     except VidcolorError as e:
         done(Result(src, None, "failed", error=str(e)))
     summary = run.close()["summary"]

@@ -251,11 +251,12 @@ def find_images(root: Path) -> list[Path]:
 
 
 def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
-                    on_result: Callable[[Result], None] | None = None) -> list[Result]:
+                    on_result: Callable[[Result], None] | None = None, run_images: Callable | None = None) -> list[Result]:
     """Colorize every image under `src` into the mirrored tree under `dst`.
 
     Safe to kill and re-run: finished outputs are journaled and skipped, a bad file is reported and
-    skipped, and a second run on the same output fails at once with LockedError.
+    skipped, and a second run on the same output fails at once with LockedError. `run_images` replaces
+    the loop over the images still to do (vidcolor.cluster runs them on a Ray cluster).
     """
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     if not src.is_dir():
@@ -290,7 +291,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 emit(Result(p, t, "skipped", note=_skip_note(e)))
             else:
                 todo.append((p, t))
-        _colorize_images(todo, colorizer, journal, key, opts, emit)
+        (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
     return results
 
 
