@@ -31,6 +31,9 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
         v = c.add_stream(codec, rate=rate)
         v.width, v.height = w, h
         v.pix_fmt = "yuv444p" if (w % 2 or h % 2) and codec == "libx264" else "yuv420p"
+        formats = [f.name for f in v.codec_context.codec.video_formats or []]
+        if formats and v.pix_fmt not in formats:
+            v.pix_fmt = formats[0]  # e.g. Cinepak codes rgb24
         if time_base is not None:
             v.time_base = time_base
             v.codec_context.time_base = time_base

@@ -19,6 +19,7 @@ from vidcolor.io.images import IMAGE_EXTS, read_image, write_image
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink
+from vidcolor.io.base import ResumePoint
 from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Frame, VideoSource
 from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
 
@@ -176,15 +177,15 @@ def _encode_segments(source: VideoSource, sink: SegmentedSink, colorizer: Colori
     writer = BackgroundWorker(encode, depth=2, name="encode")
     done = resumed
     try:
-        frames = prefetch(source.frames(resumed, after_pts), depth=2 * opts.batch_size, name="decode")
-        for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
-            out = colorize_frames(colorizer, batch, smoother, cuts)
-            writer.submit(("frames", list(zip(out, (f.pts for f in batch)))))
-            done += len(batch)
-            if done % sink.segment_frames == 0:
-                writer.submit(("end", batch[-1].pts, smoother.state_dict()))
-            if progress:
-                progress(done, info.frames)
+        with source.frames_ahead(ResumePoint(resumed, after_pts), depth=2 * opts.batch_size) as frames:
+            for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
+                out = colorize_frames(colorizer, batch, smoother, cuts)
+                writer.submit(("frames", list(zip(out, (f.pts for f in batch)))))
+                done += len(batch)
+                if done % sink.segment_frames == 0:
+                    writer.submit(("end", batch[-1].pts, smoother.state_dict()))
+                if progress:
+                    progress(done, info.frames)
         if done % sink.segment_frames:
             writer.submit(("end", batch[-1].pts, smoother.state_dict()))
         writer.close()

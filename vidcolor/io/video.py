@@ -7,10 +7,8 @@ output container cannot hold the codec. The encoder side is in segments.py.
 """
 from __future__ import annotations
 
-import fractions
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +16,8 @@ import av
 import numpy as np
 
 from vidcolor.errors import InputError, OutputError
+from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
+from vidcolor.io.prefetch import Prefetch
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.subtitles import convert_packet, target_codec
 
@@ -28,32 +28,6 @@ DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
 
-
-@dataclass
-class VideoInfo:
-    path: Path
-    width: int
-    height: int
-    frames: int  # from the container's index or header; 0 when unknown
-    time_base: fractions.Fraction
-    average_rate: fractions.Fraction | None
-    rotation: int  # display rotation in degrees, as stored
-    codec: str
-    duration_s: float | None
-    start_pts: int | None
-    other_streams: list[str] = field(default_factory=list)  # "audio:mp3", "subtitle:subrip", ...
-
-    @property
-    def fps(self) -> float:
-        return float(self.average_rate) if self.average_rate else 25.0
-
-
-@dataclass
-class Frame:
-    rgb: np.ndarray  # (H, W, 3) uint8
-    pts: int | None
-    index: int
-    warmup: bool = False  # on resume: a frame before the resume point, shown to the cut detector only
 
 WARMUP_FRAMES = 8
 
@@ -69,6 +43,16 @@ def _open_input(path: Path) -> av.container.InputContainer:
         return av.open(str(path))
     except av.error.FFmpegError as e:
         raise InputError(f"{path}: not a readable video ({_reason(e)})") from e
+
+
+def _codec_name(stream) -> str:
+    """The codec's canonical name ("mp3", not the decoder's "mp3float"): what containers are listed by."""
+    return stream.codec_context.codec.canonical_name
+
+
+def _channels(stream) -> int:
+    layout = getattr(stream.codec_context, "layout", None)
+    return layout.nb_channels if layout is not None else 0
 
 
 def _reason(e: Exception) -> str:
@@ -91,16 +75,18 @@ class VideoSource:
         if not cc.width or not cc.height:
             self.container.close()
             raise InputError(f"{self.path}: video stream has no frame size (corrupt header)")
-        others = [f"{x.type}:{x.codec_context.name}" for x in self.container.streams if x.type in ("audio", "subtitle")]
+        streams = [StreamInfo(x.index, x.type, _codec_name(x), getattr(x.codec_context, "sample_rate", 0) or 0,
+                              _channels(x)) for x in self.container.streams if x.type in ("audio", "subtitle")]
         duration = float(s.duration * s.time_base) if s.duration else (
             self.container.duration / av.time_base if self.container.duration else None)
         self.info = VideoInfo(
             path=self.path, width=cc.width, height=cc.height, frames=int(s.frames or 0), time_base=s.time_base,
             average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
-            start_pts=s.start_time, other_streams=others,
+            start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
+        self._readers: list[Prefetch[Frame]] = []
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -109,15 +95,27 @@ class VideoSource:
         self.close()
 
     def close(self) -> None:
+        """Join every decoding thread started by frames_ahead, then close the container."""
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
         self.container.close()
+
+    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8) -> Prefetch[Frame]:
+        """`frames(resume)` decoded in a background thread, `depth` frames ahead. Close it (or use it
+        as a context manager) where the consumer may stop early; close() of the source joins it too."""
+        reader = Prefetch(self.frames(resume), depth, name="decode")
+        self._readers.append(reader)
+        return reader
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
 
-    def frames(self, start_index: int = 0, after_pts: int | None = None) -> Iterator[Frame]:
-        """Decode frames in order. To resume, give the index of the next frame to do and the pts of the
-        last one done: the source seeks to the keyframe before it and decodes forward. The last few
+    def frames(self, resume: ResumePoint | None = None) -> Iterator[Frame]:
+        """Decode frames in order. To resume, give the resume point (the number of frames done and the pts
+        of the last): the source seeks to the keyframe before it and decodes forward. The last few
         frames before the resume point come first, marked `warmup`, so scene-cut state can be rebuilt."""
+        start_index, after_pts = (resume.frames, resume.last_pts) if resume else (0, None)
         index, last_pts, step = 0, None, None
         if self.info.average_rate:
             step = max(1, round(1 / (self.info.average_rate * self.info.time_base)))
