@@ -28,6 +28,7 @@ import torch
 
 from vidcolor.colorizer import Colorizer, working_size
 from vidcolor.io.prefetch import BackgroundWorker
+from vidcolor.io.plan import plan_output
 from vidcolor.io.segments import SegmentEncoder
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
@@ -103,8 +104,9 @@ def decode_only(clip: Path) -> tuple[int, str]:
 
 def transcode_only(clip: Path, opts: VideoOptions, workdir: Path) -> tuple[int, str]:
     """The pipeline's own decode thread and encoder (SegmentEncoder, same settings), no model."""
+    plan = plan_output(clip, workdir / "transcode.mp4", opts.codec, opts.crf, opts.preset)
     with VideoSource(clip) as src:
-        enc = SegmentEncoder(workdir / "transcode.mp4", src.info, opts.codec, opts.crf, opts.preset, [])
+        enc = SegmentEncoder(workdir / "transcode.mp4", src.info, plan)
         writer = BackgroundWorker(lambda f: enc.write(f.rgb, f.pts), depth=2 * opts.batch_size, name="encode")
         n = 0
         try:
@@ -118,7 +120,7 @@ def transcode_only(clip: Path, opts: VideoOptions, workdir: Path) -> tuple[int, 
             enc.abort()
             raise
         enc.finish()
-    return n, f"{opts.codec} crf {opts.crf} preset {opts.preset}"
+    return n, f"{plan.encoder} {' '.join(f'{k} {v}' for k, v in plan.options.items())}"
 
 
 @torch.inference_mode()

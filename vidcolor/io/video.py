@@ -1,33 +1,19 @@
-"""PyAV video source, and the passthrough of the other streams into an output.
+"""PyAV video source: VideoSource decodes frames as RGB arrays with their pts (and can resume from a
+pts), in the caller's thread or in a decoding thread it joins before its container closes.
 
-VideoSource decodes frames as RGB arrays with their pts (and can resume from a pts). _Passthrough
-carries audio and subtitles over: copied packet for packet (a second demuxer reads them alongside the
-video, so memory stays flat), re-framed between text subtitle codecs, or transcoded to AAC where the
-output container cannot hold the codec. The encoder side is in segments.py.
+How the output is written is decided in plan.py, encoded in segments.py and joined in mux.py.
 """
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Iterator
 
 import av
-import numpy as np
 
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
-from vidcolor.io.paths import temp_output_path
-from vidcolor.io.subtitles import convert_packet, target_codec
-
-log = logging.getLogger("vidcolor")
-
-DEFAULT_CODEC = "libx264"
-DEFAULT_CRF = 18
-DEFAULT_PRESET = "medium"
-AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
-
 
 WARMUP_FRAMES = 8
 
@@ -163,74 +149,3 @@ class VideoSource:
         if missing > max(2 * step, 0.25 / s.time_base):
             got, want = float((last_pts + step) * s.time_base), float(expected_end * s.time_base)
             raise InputError(f"{self.path}: truncated: video ends at {got:.2f} s of {want:.2f} s ({decoded} frames decoded)")
-
-
-class _Passthrough:
-    """Copies (or, where the container can't hold the codec, transcodes) audio and subtitle streams."""
-
-    def __init__(self, src_path: Path, out: av.container.OutputContainer, notes: list[str]):
-        self.src = av.open(str(src_path))
-        self.out = out
-        # input stream index -> (output stream, how: "copy", "aac" or a subtitle codec to re-frame into)
-        self.map: dict[int, tuple[av.stream.Stream, str]] = {}
-        supported = out.supported_codecs
-        for s in self.src.streams:
-            if s.type not in ("audio", "subtitle"):
-                continue
-            name = s.codec_context.name
-            sub_codec = target_codec(name, supported) if s.type == "subtitle" else None
-            if name in supported:
-                self.map[s.index] = (out.add_stream_from_template(s), "copy")
-            elif s.type == "audio":
-                a = out.add_stream("aac", rate=s.codec_context.sample_rate or 48000)
-                a.layout = s.codec_context.layout
-                self.map[s.index] = (a, "aac")
-                notes.append(f"audio stream {s.index} ({name}) transcoded to AAC: {out.format.name} cannot hold {name}")
-            elif sub_codec:
-                ost = out.add_mux_stream(sub_codec)
-                ost.metadata.update(s.metadata)
-                self.map[s.index] = (ost, sub_codec)
-                notes.append(f"subtitle stream {s.index} ({name}) converted to {sub_codec}: {out.format.name} cannot hold {name}")
-            else:
-                notes.append(f"subtitle stream {s.index} ({name}) not copied: {out.format.name} cannot hold {name}")
-        streams = [s for s in self.src.streams if s.index in self.map]
-        self.packets = self.src.demux(*streams) if streams else iter(())
-        self.pending = None
-        self.done = not streams
-
-    def mux_until(self, t: float | None) -> None:
-        """Mux copied packets whose time is at most t seconds (all of them when t is None)."""
-        while not self.done:
-            pkt = self.pending or next(self.packets, None)
-            self.pending = None
-            if pkt is None:
-                self.done = True
-                break
-            if pkt.dts is None and pkt.pts is None:
-                continue  # demuxer flush packet
-            ts = pkt.dts if pkt.dts is not None else pkt.pts
-            if t is not None and ts * pkt.time_base > t + AUDIO_LEAD_S:
-                self.pending = pkt
-                return
-            ost, how = self.map[pkt.stream.index]
-            if how == "aac":
-                for frame in pkt.decode():
-                    frame.pts = None  # the encoder counts samples itself
-                    for p in ost.encode(frame):
-                        self.out.mux(p)
-            elif how == "copy":
-                pkt.stream = ost
-                self.out.mux(pkt)
-            else:
-                new = av.Packet(convert_packet(bytes(pkt), pkt.stream.codec_context.name, how))
-                new.stream, new.time_base = ost, pkt.time_base
-                new.pts, new.dts, new.duration = pkt.pts, pkt.dts, pkt.duration
-                self.out.mux(new)
-
-    def close(self) -> None:
-        self.mux_until(None)
-        for ost, how in self.map.values():
-            if how == "aac":
-                for p in ost.encode(None):
-                    self.out.mux(p)
-        self.src.close()
