@@ -42,7 +42,8 @@ class Cell:
 
 def make_source(folder: Path, audio: str | None, container: str = "mkv", frames: int = 20) -> Path:
     name = f"src_{audio or 'none'}.{container}"
-    return write_video(folder / name, w=64, h=48, frames=frames, audio=ENCODER.get(audio, audio) if audio else None)
+    video = "libvpx-vp9" if container == "webm" else "libx264"
+    return write_video(folder / name, w=64, h=48, frames=frames, codec=video, audio=ENCODER.get(audio, audio) if audio else None)
 
 
 def run_cell(src: Path, output: str, colorizer, workdir: Path, codec: str | None = None) -> Cell:

@@ -140,3 +140,16 @@ def test_a_time_base_finer_than_mpeg4_takes_still_makes_an_avi(tmp_path, coloriz
     a, b = probe(src), probe(res.output)
     assert b["frames"] == 12 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3)
     assert any("frame times rounded to multiples of 1/25 s" in n for n in res.notes)
+
+
+def test_subtitles_become_webvtt_in_webm_and_are_dropped_with_a_note_in_avi(tmp_path, colorizer):
+    import av
+
+    src = write_video(tmp_path / "sub.mkv", frames=20, audio=None, subtitles=[(100, "Hello"), (500, "World")])
+    res = colorize_video(src, tmp_path / "out.webm", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(res.output)) as c:
+        assert c.streams.subtitles[0].codec_context.codec.canonical_name == "webvtt"
+        assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"Hello", b"World"]
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    assert probe(res.output)["others"] == []
+    assert "subtitle stream 1 (subrip) not copied: AVI cannot hold subrip" in res.notes

@@ -21,7 +21,7 @@ from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.plan import OutputPlan, plan_output
-from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink, discard_work
+from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink, discard_work, work_dir
 from vidcolor.io.video import VideoSource
 from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
 
@@ -158,6 +158,13 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if enc.cuts:
         notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
     return Result(src, dst, "done", time.time() - t0, enc.total, notes=notes, frames_resumed=enc.resumed)
+
+
+def has_unfinished_video(dst: str | os.PathLike) -> bool:
+    """Whether a killed run left resumable work for `dst`. Then a `dst` that exists is vidcolor's own
+    (renamed into place just before the kill, not yet journaled), not a file to protect from overwriting."""
+    dst = Path(dst)
+    return (work_dir(dst, dst.parent / STATE_DIR) / "segments.json").is_file()
 
 
 @dataclass
