@@ -49,7 +49,7 @@ def make_source(folder: Path, audio: str | None, container: str = "mkv", frames:
 def run_cell(src: Path, output: str, colorizer, workdir: Path, codec: str | None = None) -> Cell:
     """Colorize src into a fresh .`output` file and check it, or time the refusal."""
     audio = next(iter(codecs(src)[1]), None)
-    dst = workdir / f"{src.stem}_{src.suffix[1:]}_to.{output}"
+    dst = workdir / f"{src.stem}_{src.suffix[1:]}_{codec or 'default'}_to.{output}"
     t0 = time.perf_counter()
     try:
         res = colorize_video(src, dst, colorizer, VideoOptions(temporal="off", codec=codec, segment_seconds=0.3))

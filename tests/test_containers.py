@@ -50,6 +50,7 @@ def no_decoding(monkeypatch):
     ("photo.jpg", {}, "cannot be written as an image"),
     ("noext", {}, "no file extension"),
     ("out.webm", {"codec": "libx264"}, "WebM cannot hold h264"),
+    ("out.avi", {"codec": "libx264"}, "AVI cannot hold h264"),
     ("out.mp4", {"codec": "nonsense"}, "unknown video encoder"),
     ("out.mp4", {"codec": "aac"}, "not a video one"),
     ("out.mp4", {"codec": "mpeg4", "crf": 20}, "--crf does not apply to mpeg4"),
@@ -82,8 +83,8 @@ def test_plan_picks_what_each_container_holds(tmp_path):
     avi = plan_output(src, tmp_path / "o.avi")
     assert (avi.encoder, avi.options["flags"], avi.options["bf"]) == ("mpeg4", "+qscale", "0")
     assert [s.action for s in avi.streams] == ["copy"]
-    avi264 = plan_output(src, tmp_path / "o.avi", codec="libx264", crf=23)
-    assert (avi264.options["crf"], avi264.options["bf"]) == ("23", "0")  # AVI has no B-frame timestamps
+    mkv = plan_output(src, tmp_path / "o.mkv", codec="libx265", crf=23, preset="fast")
+    assert (mkv.encoder, mkv.options) == ("libx265", {"crf": "23", "preset": "fast"})
 
 
 def test_the_user_chosen_vp9_into_webm_gets_opus_audio(tmp_path, colorizer):

@@ -26,7 +26,6 @@ from vidcolor.io.video import _reason
 
 AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
 MAX_GRID_RATE = 240  # AVI: a finer exact grid than this many slots a second is rounded to the frame rate
-_ANNEXB = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}  # AVI wants start codes, MP4 segments have lengths
 
 
 @dataclass
@@ -52,9 +51,6 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
     try:
         with av.open(str(parts[0][0])) as first:
             ost = out.add_stream_from_template(first.streams.video[0])
-            bsf = None
-            if plan.container.constant_rate and plan.codec in _ANNEXB:
-                bsf = av.bitstream.BitStreamFilterContext(_ANNEXB[plan.codec], first.streams.video[0], ost)
         ost.time_base = timing.time_base
         if rotation:
             ost.set_display_rotation(rotation)
@@ -69,9 +65,8 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                     pkt.pts, pkt.dts, pkt.duration = timing.pts[i], timing.dts[i], timing.duration[i]
                     passthrough.mux_until(timing.seconds[i])
                     i += 1
-                    for p in bsf.filter(pkt) if bsf else (pkt,):
-                        p.stream = ost
-                        out.mux(p)
+                    pkt.stream = ost
+                    out.mux(pkt)
         passthrough.close()
         out.close()
     except BaseException as e:

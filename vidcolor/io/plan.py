@@ -52,8 +52,9 @@ CONTAINERS = {
                       ("aac", "mp3", "mp2", "ac3", "eac3", "dts", "opus", "vorbis", "flac", "alac", "pcm_*"), "aac",
                       ("subrip", "ass", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle")),
     ".webm": Container("webm", "WebM", ("vp8", "vp9", "av1"), "libvpx-vp9", ("opus", "vorbis"), "libopus", ("webvtt",)),
-    # MPEG-4 Part 2 is what AVI files usually hold; FFmpeg reads H.264 back from AVI one frame late
-    ".avi": Container("avi", "AVI", ("mpeg4", "h264", "mjpeg"), "mpeg4",
+    # MPEG-4 Part 2 is what AVI files usually hold. Not H.264: AVI has no timestamps of its own, and
+    # FFmpeg reads H.264 back from AVI one frame late (measured), which puts it out of step with the audio
+    ".avi": Container("avi", "AVI", ("mpeg4", "mjpeg"), "mpeg4",
                       ("mp3", "mp2", "ac3", "aac", "pcm_*", "adpcm_ima_wav", "adpcm_ms"), "libmp3lame", (),
                       constant_rate=True),
 }
