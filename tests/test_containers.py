@@ -154,3 +154,15 @@ def test_subtitles_become_webvtt_in_webm_and_are_dropped_with_a_note_in_avi(tmp_
     res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
     assert probe(res.output)["others"] == []
     assert "subtitle stream 1 (subrip) not copied: AVI cannot hold subrip" in res.notes
+
+
+def test_b_frames_stored_in_avi_come_out_in_order(tmp_path, colorizer):
+    """H.264 with B-frames in AVI, which stores no presentation times: FFmpeg hands its frames out with
+    shuffled pts (0.04, 0.16, 0.12, ...), which the encoder and the MP4 muxer refused ('Invalid argument')."""
+    src = write_video(tmp_path / "bframes.avi", w=64, h=48, frames=30, audio="mp3")
+    shuffled = probe(src)["pts_s"]
+    assert shuffled != sorted(shuffled)  # the source is what it should be
+    for output in ("mp4", "mkv", "mov"):
+        res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off", segment_seconds=0.4))
+        b = probe(res.output)
+        assert b["frames"] == 30 and b["pts_s"] == pytest.approx(sorted(shuffled), abs=1e-3)
