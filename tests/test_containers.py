@@ -9,7 +9,6 @@ import pytest
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
 from tests.media import audio_seconds, probe, write_video
 from vidcolor.errors import OutputError
-from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -69,12 +68,16 @@ def test_impossible_outputs_are_refused_in_one_line_before_decoding(tmp_path, co
 
 
 def test_odd_size_with_an_encoder_that_needs_even_sizes_is_refused(tmp_path):
+    from vidcolor.io.plan import plan_output
+
     src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=3, audio=None)
     with pytest.raises(OutputError, match="odd frame size 75x51: mpeg4 needs even sizes"):
         plan_output(src, tmp_path / "o.mp4", codec="mpeg4")
 
 
 def test_plan_picks_what_each_container_holds(tmp_path):
+    from vidcolor.io.plan import plan_output
+
     src = write_video(tmp_path / "in.mkv", frames=3, audio="ac3")
     webm = plan_output(src, tmp_path / "o.webm")
     assert (webm.encoder, webm.options["crf"], webm.options["b"]) == ("libvpx-vp9", "32", "0")
