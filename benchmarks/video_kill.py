@@ -80,16 +80,17 @@ def trial(src: Path, ref: Path, out: Path, weights: Path, args: list, kills: lis
     seen = []
     for k in kills:
         if isinstance(k, str):
-            r = subprocess.run(cli([src, "-o", out, *args], weights, k), capture_output=True)
+            r = subprocess.run(cli([src, "-o", out, *args], weights, k), capture_output=True, cwd=ROOT)
             seen.append({"kill": k, "returncode": r.returncode, "stage": stage_on_disk(out)})
         else:
-            p = subprocess.Popen(cli([src, "-o", out, *args], weights), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = subprocess.Popen(cli([src, "-o", out, *args], weights), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 cwd=ROOT)
             time.sleep(k)
             p.kill()
             rc = p.wait()
             seen.append({"kill": f"{k:.2f} s", "returncode": rc, "stage": stage_on_disk(out)})
     t0 = time.time()
-    final = subprocess.run(cli([src, "-o", out, *args], weights), capture_output=True, text=True)
+    final = subprocess.run(cli([src, "-o", out, *args], weights), capture_output=True, text=True, cwd=ROOT)
     problems = [] if final.returncode == 0 else [f"resume exited {final.returncode}: {final.stderr.strip()[-300:]}"]
     if out.exists():
         problems += video_differences(out, ref)
@@ -118,7 +119,7 @@ def main() -> None:
         args = ["--segment-seconds", a.segment_seconds]
         ref = tmp / "ref" / "film.mp4"
         t0 = time.time()
-        subprocess.run(cli([src, "-o", ref, *args], weights), check=True)
+        subprocess.run(cli([src, "-o", ref, *args], weights), check=True, cwd=ROOT)
         full = time.time() - t0
         print(f"clip {w}x{h}, {a.frames} frames, AAC audio, segments of {a.segment_seconds} s; "
               f"an uninterrupted run takes {full:.1f} s")

@@ -9,7 +9,6 @@ import pytest
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
 from tests.media import audio_seconds, probe, write_video
 from vidcolor.errors import OutputError
-from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -69,12 +68,16 @@ def test_impossible_outputs_are_refused_in_one_line_before_decoding(tmp_path, co
 
 
 def test_odd_size_with_an_encoder_that_needs_even_sizes_is_refused(tmp_path):
+    from vidcolor.io.plan import plan_output
+
     src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=3, audio=None)
     with pytest.raises(OutputError, match="odd frame size 75x51: mpeg4 needs even sizes"):
         plan_output(src, tmp_path / "o.mp4", codec="mpeg4")
 
 
 def test_plan_picks_what_each_container_holds(tmp_path):
+    from vidcolor.io.plan import plan_output
+
     src = write_video(tmp_path / "in.mkv", frames=3, audio="ac3")
     webm = plan_output(src, tmp_path / "o.webm")
     assert (webm.encoder, webm.options["crf"], webm.options["b"]) == ("libvpx-vp9", "32", "0")
@@ -154,3 +157,15 @@ def test_subtitles_become_webvtt_in_webm_and_are_dropped_with_a_note_in_avi(tmp_
     res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
     assert probe(res.output)["others"] == []
     assert "subtitle stream 1 (subrip) not copied: AVI cannot hold subrip" in res.notes
+
+
+def test_b_frames_stored_in_avi_come_out_in_order(tmp_path, colorizer):
+    """H.264 with B-frames in AVI, which stores no presentation times: FFmpeg hands its frames out with
+    shuffled pts (0.04, 0.16, 0.12, ...), which the encoder and the MP4 muxer refused ('Invalid argument')."""
+    src = write_video(tmp_path / "bframes.avi", w=64, h=48, frames=30, audio="mp3")
+    shuffled = probe(src)["pts_s"]
+    assert shuffled != sorted(shuffled)  # the source is what it should be
+    for output in ("mp4", "mkv", "mov"):
+        res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off", segment_seconds=0.4))
+        b = probe(res.output)
+        assert b["frames"] == 30 and b["pts_s"] == pytest.approx(sorted(shuffled), abs=1e-3)

@@ -4,6 +4,7 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 from tests.media import probe, video_differences, write_image, write_video
 
 KILLS = 10
+REPO = Path(__file__).resolve().parents[1]  # where `python -m tests.killpoints` runs
 
 
 def mixed_archive(root):
@@ -108,7 +110,7 @@ def test_a_run_killed_between_the_last_segment_and_the_join_resumes(tmp_path, we
     src, ref = film
     out = tmp_path / "out" / "film.mp4"
     args = [src, "-o", out, "--segment-seconds", "0.4"]
-    killed = subprocess.run(run_at("output-open:1", args, weights_file), capture_output=True, text=True)
+    killed = subprocess.run(run_at("output-open:1", args, weights_file), capture_output=True, text=True, cwd=REPO)
     assert killed.returncode == -9 and not out.exists()
     resumed = subprocess.run(run(args, weights_file), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
@@ -121,8 +123,37 @@ def test_a_run_killed_during_the_join_or_the_rename_resumes(tmp_path, weights_fi
     src, ref = film
     out = tmp_path / "out" / "film.mp4"
     args = [src, "-o", out, "--segment-seconds", "0.4"]
-    assert subprocess.run(run_at(spec, args, weights_file), capture_output=True).returncode == -9
+    assert subprocess.run(run_at(spec, args, weights_file), capture_output=True, cwd=REPO).returncode == -9
     resumed = subprocess.run(run(args, weights_file), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     same_video(out, ref, 48)
     assert leftovers(tmp_path / "out") == [] and outputs(tmp_path / "out") == ["film.mp4"]
+
+
+def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorizer, monkeypatch):
+    """Issue 12, case 10: a resumed run reports the fps of the frames it processed itself."""
+    from vidcolor.io import segments
+    from vidcolor.pipeline import VideoOptions, colorize_video
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=30, audio="aac")
+    opts = VideoOptions(temporal="flow", segment_seconds=0.4, batch_size=2)  # segments of 10 frames
+    ref = colorize_video(src, tmp_path / "ref" / "out.mp4", colorizer, opts)
+    assert (ref.frames, ref.frames_resumed, ref.frames_processed) == (30, 0, 30)
+
+    write, calls = segments.SegmentEncoder.write, []
+
+    def dies_at_frame_25(self, *args):
+        calls.append(1)
+        if len(calls) == 25:
+            raise KeyboardInterrupt  # as Ctrl-C would
+        write(self, *args)
+
+    monkeypatch.setattr(segments.SegmentEncoder, "write", dies_at_frame_25)
+    out = tmp_path / "out" / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, out, colorizer, opts)
+    monkeypatch.setattr(segments.SegmentEncoder, "write", write)
+    res = colorize_video(src, out, colorizer, opts)
+    assert (res.frames, res.frames_resumed, res.frames_processed) == (30, 20, 10)
+    assert any("resumed at frame 20" in n for n in res.notes)
+    assert video_differences(out, ref.output) == [] and probe(out)["frames"] == 30

@@ -167,7 +167,10 @@ class SegmentedSink:
 
     def end_segment(self, smoother_state: dict[str, np.ndarray], final: bool = False) -> None:
         if self.current is not None:
-            seg = self.current.finish()
+            try:
+                seg = self.current.finish()
+            except av.error.FFmpegError as e:
+                raise OutputError(f"{self.dst}: encoding failed at the end of segment {len(self.log.segments)}: {_reason(e)}") from e
             self.current = None
             if smoother_state:
                 seg.state = seg.file.replace(".mp4", ".state.npz")

@@ -5,9 +5,11 @@ How the output is written is decided in plan.py, encoded in segments.py and join
 """
 from __future__ import annotations
 
+import heapq
 import os
+from collections import deque
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import av
 
@@ -16,6 +18,7 @@ from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
 
 WARMUP_FRAMES = 8
+REORDER_WINDOW = 8  # decoded frames held back to put shuffled pts in order (see _in_order)
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
@@ -44,6 +47,32 @@ def _channels(stream) -> int:
 def _reason(e: Exception) -> str:
     msg = getattr(e, "strerror", None) or str(e)
     return str(msg).splitlines()[0][:160]
+
+
+def _in_order(decoded: Iterable[av.VideoFrame], step: int) -> Iterator[tuple[av.VideoFrame, int]]:
+    """Decoded frames (display order) with strictly increasing pts: the k-th frame gets the k-th smallest
+    pts seen. Decoders hand frames out in display order, but B-frames stored in AVI (which has no
+    presentation timestamps) come out with their pts shuffled; holding REORDER_WINDOW frames back puts
+    them right while the shuffle is shorter than that, and changes nothing for well-timed streams.
+    A frame without pts (some AVI streams) continues the nominal frame grid."""
+    held: deque[av.VideoFrame] = deque()
+    pending: list[int] = []  # pts not yet handed out (a heap)
+    top = last = None
+    for frame in decoded:
+        pts = frame.pts if frame.pts is not None else (0 if top is None else top + step)
+        top = pts if top is None else max(top, pts)
+        heapq.heappush(pending, pts)
+        held.append(frame)
+        if len(held) > REORDER_WINDOW:
+            last = _next_pts(heapq.heappop(pending), last)
+            yield held.popleft(), last
+    while held:
+        last = _next_pts(heapq.heappop(pending), last)
+        yield held.popleft(), last
+
+
+def _next_pts(pts: int, last: int | None) -> int:
+    return pts if last is None else max(pts, last + 1)  # a repeated pts moves up one tick
 
 
 class VideoSource:
@@ -111,15 +140,12 @@ class VideoSource:
         recent: list[Frame] = []
         decoded = 0
         try:
-            for frame in self.container.decode(self.stream):
+            for frame, pts in _in_order(self.container.decode(self.stream), step or 1):
                 decoded += 1
                 if frame.pts is None and seeking:
                     raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
                 if not self.info.rotation:
                     self.info.rotation = int(frame.rotation or 0)
-                pts = frame.pts
-                if pts is None:  # some AVI streams carry no pts: continue the nominal frame grid
-                    pts = 0 if last_pts is None else last_pts + (step or 1)
                 last_pts = pts
                 done_already = pts <= after_pts if seeking else index < start_index
                 if done_already:
