@@ -4,7 +4,7 @@ task, and the time to the first result.
 Each run starts a fresh local instance (`--ray auto` with that many CPUs) and runs the real folder
 path (colorize_folder with the cluster's image loop, journal and all) over the same generated photos.
 It times starting Ray, the first result (from the start of the Ray Data run), and the steady rate
-between the first and the last result. The workers log when each call starts and ends: the busy time
+between the first and the last result, with the driver's CPU time over the same span. The workers log when each call starts and ends: the busy time
 per task is the time inside the call, and the cost Ray adds per task is the gap between one call's end
 and the same actor's next call (dispatch, moving rows in and out, waiting for the next batch).
 The worker counts are run in alternation for --rounds rounds and medians are reported, with the load
@@ -69,6 +69,13 @@ def actor_times(log: Path) -> tuple[float, float]:
 
 def on_ray(col, src: Path, dst: Path, workers: int, opts: FolderOptions) -> dict:
     arrivals: list[float] = []
+    cpu_at: list[float] = []  # the driver's CPU time at the first and the last result
+
+    def arrived(_result) -> None:
+        arrivals.append(time.perf_counter())
+        cpu_at[1:] = [time.process_time()]
+        if len(cpu_at) == 1:
+            cpu_at.insert(0, cpu_at[0])
     log = dst.with_name(dst.name + ".timing")
     os.environ["VIDCOLOR_BENCH_TIMING"] = str(log)  # the local instance's workers inherit it
     load = os.getloadavg()[0]
@@ -78,14 +85,15 @@ def on_ray(col, src: Path, dst: Path, workers: int, opts: FolderOptions) -> dict
         pool = plan_pool(ray.cluster_resources(), "cpu", 1, workers)
         first: list[float] = []
         t1 = time.perf_counter()
-        results = colorize_folder(src, dst, col, opts, on_result=lambda r: arrivals.append(time.perf_counter()),
+        results = colorize_folder(src, dst, col, opts, on_result=arrived,
                                   run_images=RayPhotos(ray, pool, on_first=first.append, worker=TimedPhotoBatch))
     done = sum(r.status == "done" for r in results)
     busy, gap = actor_times(log)
     steady = arrivals[-1] - arrivals[0]
     return {"workers": pool.size, "images": done, "load": load, "ray_start_s": t_ray, "first_result_s": first[0],
             "first_result_from_command_s": t1 - t0 + first[0], "images_per_s_steady": (done - opts.batch_size) / steady,
-            "images_per_s_total": done / (arrivals[-1] - t0), "busy_s_per_task": busy, "overhead_s_per_task": gap}
+            "images_per_s_total": done / (arrivals[-1] - t0), "busy_s_per_task": busy, "overhead_s_per_task": gap,
+            "driver_cpu_s_per_task": (cpu_at[1] - cpu_at[0]) / (-(-done // opts.batch_size) - 1)}
 
 
 def main() -> None:
@@ -111,16 +119,18 @@ def main() -> None:
                 print(f"round {k + 1}, {r['workers']} worker(s), load {r['load']:.1f}: Ray start {r['ray_start_s']:.1f} s, "
                       f"first result {r['first_result_s']:.1f} s after the run started, {r['images_per_s_steady']:.2f} images/s "
                       f"steady ({r['images_per_s_total']:.2f} with start-up); per task: busy {r['busy_s_per_task'] * 1e3:.0f} ms, "
-                      f"Ray's cost {r['overhead_s_per_task'] * 1e3:.1f} ms", flush=True)
+                      f"Ray's cost {r['overhead_s_per_task'] * 1e3:.1f} ms; driver CPU {r['driver_cpu_s_per_task'] * 1e3:.1f} ms", flush=True)
     med = {n: {k: statistics.median(r[k] for r in out["runs"] if r["workers"] == n)
-               for k in ("images_per_s_steady", "first_result_s", "ray_start_s", "overhead_s_per_task", "busy_s_per_task", "load")}
+               for k in ("images_per_s_steady", "first_result_s", "ray_start_s", "overhead_s_per_task", "busy_s_per_task",
+                         "driver_cpu_s_per_task", "load")}
            for n in counts}
     out["median"] = med
     for n in counts:
         m = med[n]
         print(f"median, {n} worker(s): {m['images_per_s_steady']:.2f} images/s, first result {m['first_result_s']:.1f} s "
               f"(+ {m['ray_start_s']:.1f} s to start Ray), Ray's cost per task {m['overhead_s_per_task'] * 1e3:.0f} ms "
-              f"of {m['busy_s_per_task'] * 1e3:.0f} ms busy, load {m['load']:.1f}")
+              f"of {m['busy_s_per_task'] * 1e3:.0f} ms busy, driver CPU {m['driver_cpu_s_per_task'] * 1e3:.1f} ms per task, "
+              f"load {m['load']:.1f}")
     if len(counts) > 1:
         out["speedup"] = med[counts[1]]["images_per_s_steady"] / med[counts[0]]["images_per_s_steady"]
         print(f"{counts[1]} workers / {counts[0]}: {out['speedup']:.2f}x")

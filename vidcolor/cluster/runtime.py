@@ -119,7 +119,9 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address == "auto":
-            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+            # Ray nices its workers to 15 so that its daemons stay responsive on a shared node; here the
+            # workers are the work, and a one-machine vidcolor run is not niced either
+            ray.init(address="local", num_cpus=num_cpus, _system_config={"worker_niceness": 0}, **kwargs)
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
