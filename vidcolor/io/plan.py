@@ -148,7 +148,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
         plan.time_base = (info.time_base * step).limit_denominator(_MAX_TIME_BASE_DEN[encoder.name])
         plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
                           f"frame times rounded to multiples of {plan.time_base} s")
-    plan.streams = [_stream_plan(dst, box, s, plan.notes) for s in info.streams]
+    plan.streams = [_stream_plan(box, s, plan.notes) for s in info.streams]
     _try(plan, info)
     return plan
 
@@ -209,7 +209,7 @@ def _muxer_codecs(muxer: str) -> frozenset[str]:
         return frozenset(c.supported_codecs)
 
 
-def _stream_plan(dst: Path, box: Container, s: StreamInfo, notes: list[str]) -> StreamPlan:
+def _stream_plan(box: Container, s: StreamInfo, notes: list[str]) -> StreamPlan:
     if s.type == "audio":
         if _holds_audio(box, s.codec):
             return StreamPlan(s.index, s.type, s.codec, "copy")
