@@ -1,4 +1,4 @@
-"""python -m training {train,tune,export}: train a registered network, tune its decoding, ship it.
+"""python -m training {train,tune,export,data}: train a registered network, tune its decoding, ship it.
 
     python -m training train --data ../shared/data/train --val ../shared/data/val --run runs/effnet
     python -m training tune --snapshot runs/effnet/snapshots/step0020000.pt --run runs/effnet
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from training import dataset
 from training.data import DataConfig, TrainImages
 from training.trainer import Trainer, TrainConfig
 from training.validate import load_images, make_step_fn, make_validate, tune_decode, prior_weights
@@ -129,8 +130,10 @@ def main(argv=None) -> None:
     e.add_argument("--snapshot", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--work-size", type=int, default=None, help="override the working resolution chosen by tune")
+    dataset.add_arguments(sub.add_parser("data", help="build the v2 training set and the scenes set (training/dataset.py)",
+                                         description=dataset.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     a = p.parse_args(argv)
-    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export}[a.cmd](a)
+    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data}[a.cmd](a)
 
 
 if __name__ == "__main__":

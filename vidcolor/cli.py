@@ -11,6 +11,7 @@ import typer
 from vidcolor.errors import LockedError, VidcolorError, WeightsError
 from vidcolor.io.images import FORMAT_EXT, is_image_path
 from vidcolor.archive import RunReport
+from vidcolor.cluster.runtime import ClusterError
 from vidcolor.pipeline import FolderOptions, Result, VideoOptions, colorize_folder, colorize_image, colorize_video
 from vidcolor.report import Reporter
 from vidcolor.temporal import TEMPORAL_MODES
@@ -30,9 +31,9 @@ UpsampleOpt = Annotated[str, typer.Option("--upsample", help="Chroma upsampling:
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain output, one line per file.")]
 
 
-def _load(model, weights, device, work_size, upsample="guided"):
+def _load(model, weights, device, work_size, upsample="guided", strength=1.0):
     try:
-        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample)
+        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample, strength=strength)
     except (VidcolorError, ValueError) as e:
         Reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
@@ -50,6 +51,8 @@ def colorize_cmd(
     temporal: Annotated[str, typer.Option("--temporal", help="Temporal smoothing of colour: off, ema or flow.")] = _D.temporal,
     temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
     upsample: UpsampleOpt = "guided",
+    strength: Annotated[float, typer.Option("--strength", min=0.0, max=3.0, help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
+    hints: Annotated[Optional[Path], typer.Option("--hints", help="Colour hints for a photo: a JSON file of points (x, y, color), see README 'Colour hints'.")] = None,
     codec: Annotated[str, typer.Option("--codec", help="Video encoder (PyAV/FFmpeg name).")] = _D.codec,
     crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
     preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
@@ -61,6 +64,7 @@ def colorize_cmd(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write one JSON line per input, then a summary line.")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
 ) -> None:
     """Colorize INPUT into OUTPUT (the default command: `vidcolor INPUT -o OUTPUT`)."""
     if fmt is not None and fmt.lower() not in FORMAT_EXT:
@@ -68,15 +72,52 @@ def colorize_cmd(
     if temporal not in TEMPORAL_MODES:
         raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
     rep = Reporter(quiet=quiet, verbose=verbose)
-    col = _load(model, weights, device, work_size, upsample)
+    photo_hints = _hints_for(input, hints, rep)  # checked before the model loads
+    if ray:
+        _preflight_ray(ray, device, rep)
+    col = _load(model, weights, "cpu" if ray else device, work_size, upsample, strength)  # with --ray, the workers use `device`
     video = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
                          batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
     folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.lower()], overwrite=overwrite, force=force, dry_run=dry_run,
                            batch_size=batch_size)
-    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report)))
+    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report), ray and (ray, device), photo_hints))
 
 
-def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOptions, rep: Reporter, run: RunReport) -> int:
+def _preflight_ray(address: str, device: str, rep: Reporter) -> None:
+    from vidcolor.cluster.runtime import preflight
+
+    try:
+        preflight(address, device)
+    except ClusterError as e:
+        rep.error(str(e))
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _hints_for(src: Path, hints: Path | None, rep):
+    """--hints, parsed and checked against the photo before any heavy work; one line and exit 2 if bad."""
+    if hints is None:
+        return None
+    from vidcolor.hints import load_hints
+
+    if src.is_dir() or not is_image_path(src):
+        rep.error(f"{hints}: --hints is for one photo (folder runs and videos with hints are not supported yet)")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        parsed = load_hints(hints)
+        if src.is_file():
+            from vidcolor.hints import displayed_size
+
+            size = displayed_size(src)
+            if size:
+                parsed.check_inside(*size, str(hints))
+        return parsed
+    except VidcolorError as e:
+        rep.error(str(e))
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOptions, rep: Reporter, run: RunReport,
+              ray: tuple[str, str] | None = None, hints=None) -> int:
     def done(res: Result) -> None:
         run.add(res)
         rep.result(res)
@@ -84,16 +125,24 @@ def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOpti
     try:
         if not src.exists():
             done(Result(src, None, "failed", error=f"{src}: file not found"))
+        elif ray:
+            from vidcolor.cluster import RayOptions, colorize_on_ray
+
+            with rep.frames(src.name) as progress:
+                colorize_on_ray(src, dst, col, RayOptions(*ray), video, folder, on_result=done, progress=progress)
         elif src.is_dir():
             colorize_folder(src, dst, col, folder, on_result=done)
         elif is_image_path(src):
-            done(colorize_image(src, dst.with_suffix(folder.fmt_ext) if folder.fmt_ext else dst, col, folder))
+            done(colorize_image(src, dst.with_suffix(folder.fmt_ext) if folder.fmt_ext else dst, col, folder, hints=hints))
         else:
             with rep.frames(src.name) as progress:
                 done(colorize_video(src, dst, col, video, progress=progress))
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
+    except ClusterError as e:
+        rep.error(str(e))
+        return EXIT_USAGE
     except VidcolorError as e:
         done(Result(src, None, "failed", error=str(e)))
     summary = run.close()["summary"]

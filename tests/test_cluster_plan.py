@@ -1,0 +1,123 @@
+"""The cluster's pieces that need no Ray: how a film is cut into ranges, how the actor pool is sized, and
+what a worker does with a photo batch or a film range (run here in-process, as Ray runs it)."""
+import os
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.media import write_image, write_video
+from vidcolor.cluster.film import RangeWork, make_plan, scan
+from vidcolor.cluster.plan import Range, plan_ranges
+from vidcolor.cluster.runtime import ClusterError, plan_pool
+from vidcolor.cluster.workers import PhotoBatch, colorize_range
+from vidcolor.io.video import VideoSource
+from vidcolor.pipeline import FolderOptions, VideoOptions, colorize_video
+
+
+def test_whole_shots_are_grouped_and_a_long_shot_is_split_with_warmup():
+    # shots [0, 10) [10, 20) [20, 30) [30, 100) [100, 105); ranges of at most 25 frames
+    ranges = plan_ranges(105, [10, 20, 30, 100], max_frames=25, warmup=8)
+    assert ranges == [Range(0, 20), Range(20, 30), Range(30, 53), Range(53, 77, 8), Range(77, 100, 8), Range(100, 105)]
+
+
+def test_warmup_never_reaches_back_into_the_previous_shot():
+    assert plan_ranges(30, [10], max_frames=8, warmup=16) == [
+        Range(0, 5), Range(5, 10, 5), Range(10, 17), Range(17, 23, 7), Range(23, 30, 13)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ranges_cover_every_frame_once_and_start_mid_shot_only_with_warmup(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    cuts = sorted(set(rng.integers(1, max(2, n), int(rng.integers(0, 12))).tolist()))
+    ranges = plan_ranges(n, cuts, max_frames=int(rng.integers(1, 60)), warmup=6)
+    assert [r.start for r in ranges[1:]] == [r.end for r in ranges[:-1]] and ranges[0].start == 0 and ranges[-1].end == n
+    for r in ranges:
+        at_cut = r.start == 0 or r.start in cuts
+        assert (r.warmup == 0) == at_cut
+        shot_start = max([0] + [c for c in cuts if c <= r.start])
+        assert r.start - r.warmup >= shot_start
+
+
+def test_pool_uses_gpus_where_the_cluster_has_them():
+    assert plan_pool({"CPU": 32, "GPU": 4}) == plan_pool({"CPU": 32, "GPU": 4}, "cuda")
+    pool = plan_pool({"CPU": 32, "GPU": 4})
+    assert (pool.size, pool.num_gpus, pool.num_cpus, pool.device) == (4, 1, 8, "cuda")
+    assert plan_pool({"CPU": 32, "GPU": 4}, "cpu").device == "cpu"
+    cpu = plan_pool({"CPU": 6}, cpus_per_worker=2, max_workers=2)
+    assert (cpu.size, cpu.num_cpus, cpu.num_gpus, cpu.device) == (2, 2, 0, "cpu")
+
+
+@pytest.mark.parametrize("resources,device", [({"CPU": 4}, "cuda"), ({"CPU": 4, "GPU": 1}, "cuda:1"), ({"CPU": 0}, "auto")])
+def test_pool_refuses_what_the_cluster_cannot_do(resources, device):
+    with pytest.raises(ClusterError):
+        plan_pool(resources, device)
+
+
+def test_a_retried_photo_batch_does_not_write_its_outputs_twice(tmp_path, colorizer):
+    srcs = [write_image(tmp_path / "in" / f"{i}.png", seed=i) for i in range(3)]
+    (tmp_path / "in" / "bad.png").write_text("not an image")
+    batch = {"src": np.array([str(p) for p in srcs] + [str(tmp_path / "in" / "bad.png")]),
+             "dst": np.array([str(tmp_path / "out" / f"{i}.png") for i in range(4)])}
+    since = 0  # the run started before anything was written
+    threads = torch.get_num_threads()  # an actor sets the process's torch threads; keep the suite's
+    first = PhotoBatch(colorizer, FolderOptions(), since, threads=threads)(batch)
+    assert first["status"] == ["failed", "done", "done", "done"] and "bad.png" in first["note"][0]
+    before = {p: os.stat(p) for p in first["dst"][1:]}
+    again = PhotoBatch(colorizer, FolderOptions(), since, threads=threads)(batch)  # Ray retrying the batch after its worker died
+    assert sorted(again["status"]) == ["done", "done", "done", "failed"]
+    assert {p: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in before} == {p: (s.st_ino, s.st_mtime_ns) for p, s in before.items()}
+    later = max(s.st_mtime_ns for s in before.values()) + 1
+    fresh = PhotoBatch(colorizer, FolderOptions(), later, threads=threads)(batch)  # a later run (other options, say) redoes them
+    assert all(os.stat(p).st_ino != s.st_ino for p, s in before.items()) and fresh["note"][1:] == [None] * 3
+
+
+def frames_of(path):
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
+
+
+@pytest.mark.skip(reason="film ranges on Ray are not ported to the output plan yet; vidcolor refuses films with --ray")
+def test_a_range_that_starts_at_a_cut_is_colorized_as_one_machine_does(tmp_path, colorizer):
+    src = write_video(tmp_path / "film.mp4", w=96, h=64, frames=24, audio=None, scenes=[0] * 10 + [1] * 14)
+    opts = VideoOptions(crf=0, segment_seconds=100)  # lossless: differences are the colorizing's, not the encoder's
+    colorize_video(src, tmp_path / "one.mp4", colorizer, opts)
+    with av.open(str(src)) as c:
+        pts = [f.pts for f in c.decode(video=0)]
+    seg = colorize_range(colorizer, src, Range(10, 24), pts[9], [10], opts, tmp_path / "r.mp4")
+    assert (seg["frames"], seg["start"], seg["last_pts"]) == (14, 10, pts[23])
+    diff = np.abs(frames_of(tmp_path / "r.mp4") - frames_of(tmp_path / "one.mp4")[10:])
+    assert diff.max() <= 2  # the same network, smoother state (reset at the cut) and frames
+
+
+def test_range_work_keeps_finished_ranges_and_drops_what_it_cannot_trust(tmp_path):
+    work = RangeWork(tmp_path / "film.mp4.work", "key1")
+    assert work.plan is None
+    work.save_plan({"ranges": [{"start": 0, "end": 5, "warmup": 0}, {"start": 5, "end": 9, "warmup": 0}]})
+    (work.folder / "r000000.mp4").write_bytes(b"x")
+    work.record({"i": 0, "file": "r000000.mp4", "frames": 5})
+    work.record({"i": 1, "file": "r000001.mp4", "frames": 4})  # its file was lost
+    with open(work.folder / "done.jsonl", "a") as f:
+        f.write('{"i": 1, "file": "r0000')  # a line cut off by a kill
+    again = RangeWork(tmp_path / "film.mp4.work", "key1")
+    assert again.plan["ranges"][1] == {"start": 5, "end": 9, "warmup": 0} and list(again.done) == [0]
+    other = RangeWork(tmp_path / "film.mp4.work", "key2")  # other options or another input: start over
+    assert other.plan is None and not (tmp_path / "film.mp4.work").exists()
+
+
+@pytest.mark.skip(reason="film ranges on Ray are not ported to the output plan yet; vidcolor refuses films with --ray")
+def test_a_range_whose_seek_lands_elsewhere_is_decoded_from_the_start(tmp_path, colorizer):
+    # cockatoo.mp4 (../shared/data/video) decodes to green garbage after any seek; here the seek is sent
+    # five frames short, so the frames after it get the wrong indices, which the scan's fingerprints catch
+    src = write_video(tmp_path / "film.mp4", w=96, h=64, frames=40, audio=None)
+    opts = VideoOptions(crf=0, temporal="off")
+    with VideoSource(src) as source:
+        pts, cuts, prints = scan(source)
+    plan = make_plan(pts, cuts, prints, max_frames=20, warmup=0)
+    r, checks = Range(**plan["ranges"][1]), {int(k): np.array(v, np.uint8) for k, v in plan["checks"][1].items()}
+    right = colorize_range(colorizer, src, r, pts[r.start - 1], cuts, opts, tmp_path / "right.mp4", checks)
+    wrong = colorize_range(colorizer, src, r, pts[r.start - 6], cuts, opts, tmp_path / "wrong.mp4", checks)
+    assert right["notes"] == [] and any("decoded from the start" in n for n in wrong["notes"])
+    assert np.array_equal(frames_of(tmp_path / "right.mp4"), frames_of(tmp_path / "wrong.mp4"))

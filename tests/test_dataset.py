@@ -1,0 +1,272 @@
+"""The v2 data recipe (training/dataset.py) on a generated tree: a fake shared train folder and fake
+repository copies with ADE-like padded photos, duplicates, a gray photo and tiny photos."""
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.__main__ import main as training_main
+from training.dataset import BuildConfig, SameColours, build, cap_domain, dedupe
+from training.pack import write_pack
+from training.photo_prep import crop_padding, phash, scene_from_shares
+from training.sources import ADE_PAD_RGB
+from vidcolor.errors import InputError, OutputError
+
+ADE = "lehtoneo+cross-platform-inference-data-api"
+CARS = "fmejbah+car_dataset1"
+VOC = "mateusrafael4+Atividade_programacao_pose_estimation"
+SOURCES = ("clothing", "camvid_streets", "flowers128", "ade20k", "stanford_cars", "voc2012")
+
+
+def photo(seed: int, w: int, h: int, warm: bool = False) -> np.ndarray:
+    """A smooth random colour picture: different seeds give far-apart perceptual hashes."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 255, (4, 4, 3)).astype(np.float32)
+    small[..., 0 if warm else 2] = np.clip(small[..., 0 if warm else 2] + 90, 0, 255)  # red-ish or blue-ish
+    return np.asarray(Image.fromarray(small.astype(np.uint8)).resize((w, h), Image.BICUBIC))
+
+
+def save(path, rgb, quality=95):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, quality=quality)
+
+
+def fake_classifier(rgb):
+    """Warm pictures are rooms (floor + ceiling), cool ones streets (buildings): ADE20K class shares."""
+    r, b = rgb[..., 0].mean(), rgb[..., 2].mean()
+    return {4: 0.3, 6: 0.3} if r > b else {2: 0.4, 3: 0.3}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("src")
+    sh, repos = root / "shared", root / "repos"
+    for i in range(6):
+        save(sh / "clothing" / f"c{i}.jpg", photo(100 + i, 160, 120))
+        save(sh / "camvid_streets" / f"s{i}.jpg", photo(200 + i, 140, 100))
+        save(sh / "flowers128" / f"f{i}.jpg", photo(300 + i, 128, 128))
+    gray = photo(400, 150, 110).mean(-1, keepdims=True).repeat(3, -1).astype(np.uint8)
+    save(sh / "flowers128" / "gray.jpg", gray)
+    save(sh / "flowers128" / "tiny.jpg", photo(401, 90, 60))  # short side below 96
+    # ADE-like: the picture top-left on a 512x512 canvas of the padding colour; even: rooms, odd: streets
+    for i in range(12):
+        pic = photo(500 + i, 512, 300 + 10 * i, warm=i % 2 == 0) if i % 3 else photo(500 + i, 280 + 10 * i, 512, warm=i % 2 == 0)
+        canvas = np.empty((512, 512, 3), np.uint8)
+        canvas[:] = ADE_PAD_RGB
+        canvas[:pic.shape[0], :pic.shape[1]] = pic
+        save(repos / ADE / "ade20k" / f"ADE_val_{i + 1:08d}.jpg", canvas, quality=90)
+    save(repos / ADE / "ade20k" / "ADE_val_00000099.jpg", np.full((512, 512, 3), ADE_PAD_RGB, np.uint8))  # all padding
+    for i in range(4):
+        save(repos / CARS / "cars_train" / f"{i:05d}.jpg", photo(600 + i, 400, 300 if i < 3 else 200))  # 1 too small
+    for i in range(5):
+        save(repos / VOC / "images" / f"2008_{i:06d}.jpg", photo(700 + i, 200, 150, warm=i % 2 == 1))
+    shutil.copy(sh / "clothing" / "c0.jpg", repos / VOC / "images" / "2008_000009.jpg")  # exact duplicate across sources
+    near = (photo(101, 160, 120).astype(int) + 3).clip(0, 255).astype(np.uint8)  # c1, brighter and recompressed
+    save(repos / VOC / "images" / "2008_000010.jpg", near, quality=80)
+    save(repos / VOC / "images" / "ca1.jpeg", photo(800, 300, 200))  # an Animal-Pose extra: left out by name
+    return root
+
+
+def run(tree, out_root, **kw):
+    cfg = BuildConfig(out=out_root / "v2", shared=tree / "shared", repos=tree / "repos", sources=SOURCES,
+                      scenes=4, workers=1, **kw)
+    logs = []
+    return build(cfg, classifier=fake_classifier, log=logs.append), cfg, logs
+
+
+def files(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*.jpg"))}
+
+
+@pytest.fixture(scope="module")
+def built(tree, tmp_path_factory):
+    return run(tree, tmp_path_factory.mktemp("out"))
+
+
+def test_counts_per_source_and_drop_reasons(built):
+    m, cfg, _ = built
+    s = m["sources"]
+    assert s["flowers128"]["found"] == 8 and s["flowers128"]["dropped"]["gray"] == 1
+    assert s["flowers128"]["dropped"]["small"] == 1 and s["flowers128"]["kept"] == 6
+    assert s["stanford_cars"]["found"] == 4 and s["stanford_cars"]["dropped"]["small"] == 1  # min short side 256
+    assert s["voc2012"]["dropped"]["duplicate"] == 1 and s["voc2012"]["dropped"]["near_duplicate"] == 1
+    assert s["voc2012"]["found"] == 7 and s["voc2012"]["ruled_out_by_name"] == 1
+    assert s["stanford_cars"]["kept"] == 3 and s["clothing"]["kept"] == 6  # the shared copies win
+    assert s["ade20k"]["found"] == 13 and s["ade20k"]["dropped"]["small"] == 1  # the all-padding one
+    assert m["total"] == len(files(cfg.out)) == 6 + 6 + 6 + 3 + 5 + 12 - 4
+    assert s["ade20k"]["licence"].startswith("repository: no licence stated")
+    on_disk = json.loads((cfg.out / "manifest.json").read_text())
+    assert on_disk["domains"]["indoor"]["kept"] == m["domains"]["indoor"]["kept"] > 0
+
+
+def test_ade_padding_is_cropped_to_the_picture(built):
+    m, cfg, _ = built
+    sizes = {p.name: Image.open(p).size for p in list(cfg.out.rglob("ADE_*.jpg")) + list(cfg.scenes_out.rglob("ADE_*.jpg"))}
+    assert len(sizes) == 12
+    for i in range(12):
+        expect = (512, 300 + 10 * i) if i % 3 else (280 + 10 * i, 512)
+        s = 384 / min(expect)
+        if s < 1:  # shrunk to a short side of 384
+            expect = (round(expect[0] * s), round(expect[1] * s))
+        assert sizes[f"ADE_val_{i + 1:08d}.jpg"] == expect
+
+
+def test_crop_padding_measures_the_border_on_every_side():
+    pic = photo(1, 150, 90)
+    canvas = np.zeros((200, 220, 3), np.uint8)
+    canvas[:] = ADE_PAD_RGB
+    canvas[30:120, 10:160] = pic
+    assert crop_padding(canvas, [ADE_PAD_RGB]).shape == (90, 150, 3)
+    assert crop_padding(pic, [ADE_PAD_RGB]).shape == pic.shape  # nothing to crop
+    assert crop_padding(np.zeros((50, 60, 3), np.uint8), [(0, 0, 0)]).size == 0
+
+
+def test_duplicates_dropped_across_sources_and_gray_photos_never_kept(built):
+    m, cfg, _ = built
+    names = {p.name for p in cfg.out.rglob("*.jpg")}
+    assert {"2008_000009.jpg", "2008_000010.jpg", "gray.jpg", "tiny.jpg", "00003.jpg", "ca1.jpg"}.isdisjoint(names)
+    dups = json.loads((cfg.work / "duplicates.json").read_text())
+    assert dups["voc2012/images/2008_000009.jpg"] == ["duplicate", "clothing/c0.jpg"]
+    assert dups["voc2012/images/2008_000010.jpg"] == ["near_duplicate", "clothing/c1.jpg"]
+
+
+def test_dedupe_keeps_the_first_and_matches_hashes_within_the_bit_budget_when_colours_agree():
+    a, b = photo(1, 96, 96), photo(2, 96, 96)
+    cands = [(("s", "a"), {"id": "1", "phash": f"{phash(a):016x}"}), (("s", "b"), {"id": "2", "phash": f"{phash(b):016x}"}),
+             (("t", "a2"), {"id": "3", "phash": f"{phash(a) ^ 0b111:016x}"}), (("t", "b"), {"id": "2", "phash": "0" * 16})]
+    assert dedupe(cands, bits=3) == {("t", "a2"): ("near_duplicate", ("s", "a")), ("t", "b"): ("duplicate", ("s", "b"))}
+    assert ("t", "a2") not in dedupe(cands, bits=2)
+    assert ("t", "a2") not in dedupe(cands, bits=3, same=lambda k, kept: False)  # the colour check vetoes it
+
+
+def test_colour_check_tells_a_recompressed_copy_from_a_recoloured_picture(tmp_path):
+    a = photo(5, 120, 90)
+    save(tmp_path / "img" / "s" / "a.jpg", a)
+    save(tmp_path / "img" / "s" / "copy.jpg", (a.astype(int) + 4).clip(0, 255).astype(np.uint8), quality=70)
+    save(tmp_path / "img" / "s" / "recoloured.jpg", a[..., ::-1].copy())
+    same = SameColours(tmp_path, {"s": {n: {"file": f"{n}.jpg"} for n in ("a", "copy", "recoloured")}})
+    assert same(("s", "a"), ("s", "copy")) and not same(("s", "a"), ("s", "recoloured"))
+
+
+def test_scenes_are_held_out_city_and_indoor_from_new_sources_only(built):
+    m, cfg, _ = built
+    scenes = files(cfg.scenes_out)
+    assert len(scenes) == 4
+    assert sorted({k.split("/")[0] for k in scenes}) == ["city", "indoor"]
+    assert {k.split("/")[1] for k in scenes} == {"ade20k"}  # the VOC sources are object portraits, never held out
+    assert set(scenes.values()).isdisjoint(files(cfg.out).values())  # no photo in both
+    assert {k.split("/", 1)[1] for k in scenes}.isdisjoint({k.split("/", 1)[1] for k in files(cfg.out)})
+    assert m["sources"]["ade20k"]["scenes"] == {"city": 2, "indoor": 2} and m["sources"]["voc2012"]["scenes"]["city"] == 0
+
+
+def test_same_inputs_and_seed_give_the_same_set_and_another_seed_other_scenes(tree, built, tmp_path):
+    m, cfg, _ = built
+    m2, cfg2, _ = run(tree, tmp_path / "a")
+    assert files(cfg2.out) == files(cfg.out) and files(cfg2.scenes_out) == files(cfg.scenes_out)
+    assert m2["sources"] == m["sources"] and m2["domains"] == m["domains"]
+    others = [files(run(tree, tmp_path / f"s{seed}", seed=seed)[1].scenes_out) for seed in (1, 2, 3)]
+    assert any(o.keys() != files(cfg.scenes_out).keys() for o in others)
+
+
+def test_a_rerun_reads_only_what_changed(tree, tmp_path):
+    t = tmp_path / "tree"
+    shutil.copytree(tree, t)
+    m, cfg, _ = run(t, tmp_path)
+    (t / "shared" / "flowers128" / "f0.jpg").unlink()
+    save(t / "shared" / "flowers128" / "f9.jpg", photo(309, 128, 128))
+    m2, _, logs = run(t, tmp_path)
+    processed = [line for line in logs if "processed now" in line]
+    assert any(line.startswith("  flowers128: 8 photos, 1 processed now") for line in processed)
+    assert all(" 0 processed now" in line for line in processed if "flowers128" not in line)
+    names = {p.name for p in cfg.out.rglob("*.jpg")}
+    assert "f9.jpg" in names and "f0.jpg" not in names and m2["total"] == m["total"]
+
+
+def test_a_bare_git_directory_gives_the_same_set_as_a_folder(tree, built, tmp_path):
+    m, cfg, _ = built
+    repos = tmp_path / "repos"
+    for name in (ADE, CARS, VOC):
+        work = tmp_path / "clone" / name
+        shutil.copytree(tree / "repos" / name, work)
+        git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run(["git", "init", "-q", str(work)], check=True)
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "photos"], check=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(repos / name / "repo")], check=True)
+    (tmp_path / "t").mkdir()
+    shutil.copytree(tree / "shared", tmp_path / "t" / "shared")
+    shutil.copytree(repos, tmp_path / "t" / "repos")
+    m2, cfg2, _ = run(tmp_path / "t", tmp_path / "o")
+    assert files(cfg2.out) == files(cfg.out) and files(cfg2.scenes_out) == files(cfg.scenes_out)
+    assert m2["sources"]["ade20k"]["commit"] and m["sources"]["ade20k"]["commit"] is None
+
+
+def test_refuses_before_writing_anything(tree, tmp_path):
+    foreign = tmp_path / "v2"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="not written by this recipe"):
+        run(tree, tmp_path)
+    assert not (tmp_path / "v2.work").exists() and [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    with pytest.raises(InputError, match="no copy of marcusklasson/GroceryStoreDataset"):
+        build(BuildConfig(out=tmp_path / "o", repos=tree / "repos", sources=("grocery",)))
+    with pytest.raises(InputError, match="unknown nope"):
+        build(BuildConfig(out=tmp_path / "o", sources=("nope",)))
+    with pytest.raises(OutputError, match="must not be inside"):
+        build(BuildConfig(out=tmp_path / "o", shared=tree / "shared", sources=("clothing",), scenes_out=tmp_path / "o" / "s"))
+    with pytest.raises(OutputError, match="the cache must be outside"):
+        build(BuildConfig(out=tmp_path / "o", shared=tree / "shared", sources=("clothing",), work=tmp_path / "o" / "w"))
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_builds_and_reports_a_missing_input_in_one_line(tree, tmp_path, capsys):
+    out = tmp_path / "v2"
+    training_main(["data", "--shared", str(tree / "shared"), "--out", str(out), "--workers", "2",
+                   "--sources", "clothing,flowers128", "--per-domain-cap", "4"])
+    text = capsys.readouterr().out
+    assert "domain" in text and "clothing" in text
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["domains"] == {"nature": {"available": 6, "kept": 4, "sources": {"flowers128": 4}},
+                            "people": {"available": 6, "kept": 4, "sources": {"clothing": 4}}}
+    with pytest.raises(SystemExit, match="no copy of fmejbah/car_dataset1"):
+        training_main(["data", "--repos", str(tmp_path), "--out", str(tmp_path / "x"), "--sources", "stanford_cars"])
+
+
+def test_domain_cap_shares_evenly_over_sources():
+    by = {"a": [f"a{i}" for i in range(10)], "b": ["b0", "b1"], "c": [f"c{i}" for i in range(50)]}
+    kept = cap_domain(by, 12, 0, "d")
+    assert {s: len(v) for s, v in kept.items()} == {"a": 5, "b": 2, "c": 5}
+    assert cap_domain(by, 100, 0, "d") == by and cap_domain(by, 12, 0, "d") == kept
+
+
+def test_scene_rules_on_class_shares():
+    assert scene_from_shares({"4": 0.3, "6": 0.2, "1": 0.4}) == "indoor"  # floor, ceiling, wall
+    assert scene_from_shares({2: 0.3, 3: 0.3, 7: 0.2}) == "city"  # building, sky, road
+    assert scene_from_shares({7: 0.4, 3: 0.4, 5: 0.2}) == "other"  # a highway through trees: no buildings
+    assert scene_from_shares({4: 0.3, 6: 0.2, 3: 0.1}) == "other"  # sky in view: not a room
+    assert scene_from_shares({1: 0.5, 66: 0.05, 48: 0.03}) == "indoor"  # walls, a toilet and a sink
+    assert scene_from_shares({1: 0.3, 5: 0.3, 10: 0.2}) == "other"  # a garden wall: trees and grass
+
+
+def test_pack_is_balanced_bounded_and_deterministic(built, tmp_path):
+    m, cfg, _ = built
+    a = write_pack(cfg.out, tmp_path / "a" / "pack.tar", max_mb=0.04, short_side=64, log=lambda s: None)
+    b = write_pack(cfg.out, tmp_path / "b" / "pack.tar", max_mb=0.04, short_side=64, log=lambda s: None)
+    assert (tmp_path / "a" / "pack.tar").read_bytes() == (tmp_path / "b" / "pack.tar").read_bytes() and a == b
+    assert (tmp_path / "a" / "pack.tar").stat().st_size <= 0.04e6
+    assert 0 < a["photos"] < m["total"]
+    most = max(a["domains"].values())
+    assert all(a["domains"].get(d, 0) >= min(v["kept"], most - 1) for d, v in m["domains"].items())  # round-robin
+    with tarfile.open(tmp_path / "a" / "pack.tar") as t:
+        names = t.getnames()
+        img = Image.open(io.BytesIO(t.extractfile(names[1]).read()))
+    assert names[0] == "pack/manifest.json" and min(img.size) == 64
+    with pytest.raises(OutputError):
+        write_pack(cfg.out, cfg.out / "manifest.json")  # not a pack: never replaced

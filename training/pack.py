@@ -1,0 +1,89 @@
+"""A packed, domain-balanced subset of a built training set: one uncompressed tar of JPEGs at a small
+short side, at most `max_mb`, for short GPU runs (`tar xf pack.tar` gives <stem>/<domain>/<source>/*.jpg
+and <stem>/manifest.json). Byte-identical for the same set and seed."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+from PIL import Image
+
+from training.dataset import seeded_order
+from training.photo_prep import JPEG_QUALITY
+from vidcolor.errors import OutputError
+from vidcolor.pipeline import find_images
+
+PACK_RECIPE = "vidcolor-data-pack"
+_TAR_OVERHEAD = 1024  # a member's header and padding, at most
+
+
+def check_pack_target(path: Path, overwrite: bool) -> None:
+    """Refuse to replace a file that is not a pack this module wrote, unless `overwrite`."""
+    if not path.exists() or overwrite:
+        return
+    try:
+        with tarfile.open(path) as t:
+            first = t.next()
+            ours = first is not None and first.name.endswith("/manifest.json") and \
+                json.load(t.extractfile(first)).get("recipe") == PACK_RECIPE
+    except (tarfile.TarError, OSError, ValueError):
+        ours = False
+    if not ours:
+        raise OutputError(f"{path}: exists and is not a pack written by this recipe (use --overwrite)")
+
+
+def _shrink(path: Path, short_side: int) -> bytes:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        s = short_side / min(im.size)
+        if s < 1:
+            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS, reducing_gap=3.0)
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()
+
+
+def balanced_order(root: Path, seed: int) -> list[Path]:
+    """Every photo under root/<domain>/..., interleaved over domains and, within a domain, over sources,
+    each in a seeded order: any prefix of the list is as balanced as the set allows."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for p in find_images(root):
+        d, s = p.relative_to(root).parts[:2]
+        groups.setdefault(d, {}).setdefault(s, []).append(p.relative_to(root).as_posix())
+    per_domain = []
+    for d in sorted(groups):
+        queues = [seeded_order(groups[d][s], seed, "pack", d, s) for s in sorted(groups[d])]
+        per_domain.append([q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)])
+    return [root / q[i] for i in range(max(map(len, per_domain), default=0)) for q in per_domain if i < len(q)]
+
+
+def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 192, seed: int = 0,
+               overwrite: bool = False, log=print) -> dict:
+    check_pack_target(path, overwrite)
+    budget = int(max_mb * 1e6) - 16 * 1024  # room for the manifest and the tar's end blocks
+    members, used = [], 0
+    for p in balanced_order(root, seed):
+        data = _shrink(p, short_side)
+        if used + len(data) + _TAR_OVERHEAD > budget:
+            break
+        members.append((p.relative_to(root).as_posix(), data))
+        used += len(data) + _TAR_OVERHEAD
+    counts: dict[str, int] = {}
+    for rel, _ in members:
+        counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
+    manifest = {"recipe": PACK_RECIPE, "from": str(root), "short_side": short_side, "seed": seed,
+                "photos": len(members), "domains": counts}
+    stem = path.name.split(".")[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as t:
+        for rel, data in [("manifest.json", json.dumps(manifest, indent=1).encode()), *members]:
+            info = tarfile.TarInfo(f"{stem}/{rel}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644  # fixed metadata: the same bytes every time
+            t.addfile(info, io.BytesIO(data))
+    os.replace(tmp, path)
+    log(f"{path}: {len(members)} photos at short side {short_side}, {path.stat().st_size / 1e6:.1f} MB; {counts}")
+    return manifest

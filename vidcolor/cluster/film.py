@@ -1,0 +1,196 @@
+"""A film on the cluster: scanned once for scene cuts on the driver, cut into ranges of whole shots (long
+shots split, with warm-up frames), each range colorized into a segment file by a worker, and the
+segments joined by the same joiner as a one-machine run, without re-encoding, audio included.
+
+    driver: scan (pts, cuts) -> plan_ranges -> ray.data rows ---> FilmRange actors: decode the range,
+            done.jsonl <- one line per finished range <----------   colorize, smooth, encode rNNNNNN.mp4
+            all ranges done -> SegmentedSink.join -> dst, journal
+
+The work folder (OUT/.vidcolor/ray/NAME.work, on shared storage) keeps the plan and the finished
+ranges, so a re-run after a killed driver only does the ranges that are missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.archive import STATE_DIR, Journal, OutputLock
+from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
+from vidcolor.cluster.runtime import Pool
+from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
+from vidcolor.color import rgb8_to_l
+from vidcolor.colorizer import Colorizer
+from vidcolor import errors
+from vidcolor.io.paths import temp_output_path
+from vidcolor.io.prefetch import prefetch
+from vidcolor.io.segments import SegmentedSink, atomic_write_text
+from vidcolor.io.video import VideoInfo, VideoSource
+from vidcolor.pipeline import Progress, Result, VideoOptions, _cut_thumbnail, check_output, video_key
+from vidcolor.temporal import SceneCuts
+
+PLAN_VERSION = 2
+
+
+def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
+    """Every frame's pts, the scene cuts (found exactly as a one-machine run finds them: same L
+    thumbnails, same detector, fed in order) and every frame's fingerprint, (n, 16, 16) uint8."""
+    cuts = SceneCuts(source.info.fps)
+    pts, prints = [], []
+    for f in prefetch(source.frames(), depth=8, name="scan"):
+        cuts.is_cut(_cut_thumbnail(rgb8_to_l(torch.from_numpy(f.rgb)[None]))[0].numpy(), f.index)
+        pts.append(f.pts)
+        prints.append(fingerprint(f.rgb))
+    return pts, cuts.cuts, np.stack(prints) if prints else np.zeros((0, 16, 16), np.uint8)
+
+
+class RangeWork:
+    """The film's work folder: plan.json (written once), done.jsonl (one line per finished range, by the
+    driver alone) and the workers' segment files. Anything made under another key is discarded."""
+
+    def __init__(self, folder: Path, key: str):
+        self.folder, self.key = folder, key
+        self.plan: dict | None = None
+        self.done: dict[int, dict] = {}
+        try:
+            plan = json.loads((folder / "plan.json").read_text())
+        except (OSError, ValueError):
+            plan = None
+        if plan is None or plan.get("key") != key:
+            self.discard()
+            return
+        self.plan = plan
+        if (folder / "done.jsonl").is_file():
+            for line in (folder / "done.jsonl").read_text().splitlines():
+                try:
+                    seg = json.loads(line)
+                except ValueError:
+                    continue  # a line cut off by a kill
+                if (folder / seg["file"]).is_file():
+                    self.done[seg["i"]] = seg
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.plan, self.done = None, {}
+
+    def save_plan(self, plan: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.folder / "plan.json", json.dumps({**plan, "key": self.key}))
+        self.plan = {**plan, "key": self.key}
+
+    def record(self, seg: dict) -> None:
+        with open(self.folder / "done.jsonl", "a") as f:
+            f.write(json.dumps(seg) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.done[seg["i"]] = seg
+
+
+def _plan(source: VideoSource, opts: VideoOptions) -> dict:
+    pts, cuts, prints = scan(source)
+    return make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
+
+
+def make_plan(pts: list[int], cuts: list[int], prints: np.ndarray, max_frames: int, warmup: int) -> dict:
+    """The ranges, and what their workers need beside them: the pts to seek after and the fingerprints
+    of the first frames each range decodes, to confirm its seek landed right."""
+    ranges = plan_ranges(len(pts), cuts, max_frames, warmup)
+    checks = [{str(i): prints[i].tolist() for i in range(r.start - r.warmup, min(r.end, r.start - r.warmup + CHECKED_FRAMES))}
+              for r in ranges]
+    return {"version": PLAN_VERSION, "pts": pts, "cuts": cuts, "ranges": [asdict(r) for r in ranges], "checks": checks}
+
+
+def _tasks(plan: dict, todo: list[int]) -> list[dict]:
+    pts, cuts = plan["pts"], plan["cuts"]
+    tasks = []
+    for i in todo:
+        r = Range(**plan["ranges"][i])
+        first = r.start - r.warmup
+        tasks.append({"task": json.dumps({"i": i, **asdict(r), "after_pts": pts[first - 1] if first else None,
+                                          "cuts": [c for c in cuts if first <= c < r.end], "checks": plan["checks"][i]})})
+    return tasks
+
+
+def _join(dst: Path, info: VideoInfo, opts: VideoOptions, work: RangeWork) -> list[str]:
+    """Join the finished ranges with the one-machine joiner (SegmentedSink.join: packets copied, audio and
+    subtitles muxed in, written atomically, work folder removed). Returns its notes."""
+    segments = [work.done[i] for i in range(len(work.plan["ranges"]))]
+    notes = list(dict.fromkeys(n for s in segments for n in s.get("notes", [])))
+    # The sink is built over an empty work root (it finds nothing to resume there) and then given the
+    # workers' segments: the joiner needs only the segment records, the folder and the source's info.
+    sink = SegmentedSink(dst, work.folder.parent / "join", info, work.key, opts.codec, opts.crf, opts.preset, opts.segment_seconds)
+    sink.work, sink.segments, sink.notes = work.folder, segments, notes
+    sink.join()
+    return sink.notes
+
+
+def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
+                          progress: Progress | None = None) -> Result:
+    """`colorize_video` on a Ray cluster: same checks, lock, journal key and output."""
+    t0 = time.time()
+    check_output(src, dst)
+    root = dst.parent
+    key = video_key(colorizer, opts, opts.segment_seconds)
+    with OutputLock(root):
+        for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
+            stale.unlink(missing_ok=True)
+        journal = Journal(root)
+        if not opts.overwrite and journal.finished(src, key, dst):
+            return Result(src, dst, "skipped", note="already done")
+        st = src.stat()
+        work = RangeWork(root / STATE_DIR / "ray" / f"{dst.name}.work", f"{key}|{st.st_size}|{st.st_mtime_ns}|plan{PLAN_VERSION}")
+        if opts.overwrite:
+            work.discard()
+        with VideoSource(src) as source:
+            if work.plan is None:
+                work.save_plan(_plan(source, opts))
+            else:
+                frames = source.frames()
+                next(frames, None)  # the display rotation is read from the first frame
+                frames.close()
+            info = source.info
+        plan = work.plan
+        total = len(plan["pts"])
+        resumed = sum(Range(**plan["ranges"][i]).frames for i in work.done)
+        todo = [i for i in range(len(plan["ranges"])) if i not in work.done]
+        _run_ranges(ray, pool, src, colorizer, opts, work, _tasks(plan, todo), progress, resumed, total)
+        notes = _join(dst, info, opts, work)
+        journal.record(src, key, "done", dst)
+    notes.append(f"{len(plan['ranges'])} ranges on {pool.size} Ray workers ({len(plan['cuts'])} scene cuts)")
+    if resumed:
+        notes.append(f"resumed: {resumed} frames in ranges finished by an earlier run")
+    if plan["cuts"]:
+        notes.append(f"scene cuts at frames {', '.join(map(str, plan['cuts']))}")
+    return Result(src, dst, "done", time.time() - t0, total, notes=notes)
+
+
+def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOptions, work: RangeWork, tasks: list[dict],
+                progress: Progress | None, done_frames: int, total: int) -> None:
+    """Colorize the ranges on the actor pool and record each finished one; then raise the first range's
+    error, if any (the finished ranges are kept for a re-run)."""
+    if not tasks:
+        return
+    ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map_batches(
+        FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))),
+        num_cpus=pool.num_cpus, num_gpus=pool.num_gpus, fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "work": str(work.folder),
+                               "device": pool.device, "threads": max(1, pool.num_cpus)})
+    error = None
+    for row in ds.iter_rows():
+        res = json.loads(row["result"])
+        if "error" in res:
+            error = error or getattr(errors, res["kind"], errors.VidcolorError)(res["error"])
+            continue
+        work.record({**res["segment"], "i": res["i"]})
+        done_frames += res["segment"]["frames"]
+        if progress:
+            progress(done_frames, total)
+    if error is not None:
+        raise error
+    if len(work.done) != len(work.plan["ranges"]):
+        raise errors.OutputError(f"{src}: {len(work.plan['ranges']) - len(work.done)} ranges came back without a segment")

@@ -1,0 +1,73 @@
+"""A folder of photos on the cluster: the one-machine folder run (lock, journal, skips, report) with its
+image loop replaced by Ray Data over the inputs the journal says are still to do.
+
+    driver                                      workers (actor pool, model loaded once per actor)
+    journal -> to-do rows -> ray.data ---------> PhotoBatch: read, colorize, write dst atomically
+    journal.record + Result  <-- rows stream back <-----'
+
+Only the driver writes the journal, one line per input as its row arrives, so every finished output is
+recorded exactly once however many times Ray retried the batch that made it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from vidcolor.archive import Journal, remove_stale_temporaries
+from vidcolor.cluster.runtime import Pool
+from vidcolor.cluster.workers import PhotoBatch
+from vidcolor.colorizer import Colorizer
+from vidcolor.pipeline import FolderOptions, Result
+
+RUN_MARK = "ray-run"  # in the output's .vidcolor folder: its mtime is the start of the current run
+MAX_BLOCKS = 20_000  # Ray Data plans every block up front; past this, blocks hold several batches
+
+
+def mark_run_start(journal: Journal) -> int:
+    """Touch the run marker on the output's file system and return its mtime (ns): outputs newer than it
+    were written by this run."""
+    mark = journal.path.parent / RUN_MARK
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    with open(mark, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    return mark.stat().st_mtime_ns
+
+
+class RayPhotos:
+    """Stands in for the one-machine image loop of `colorize_folder` (same arguments): the to-do list runs
+    on the cluster's actor pool, and results are journaled and reported here as they stream back."""
+
+    def __init__(self, ray, pool: Pool, on_first: Callable[[float], None] | None = None, worker: type = PhotoBatch):
+        self.ray, self.pool, self.on_first, self.worker = ray, pool, on_first, worker  # on_first, worker: for benchmarks
+
+    def __call__(self, todo: list[tuple[Path, Path]], colorizer: Colorizer, journal: Journal, key: str,
+                 opts: FolderOptions, emit: Callable[[Result], None]) -> None:
+        if not todo:
+            return
+        t0 = time.time()
+        since_ns = mark_run_start(journal)
+        rows = [{"src": str(p), "dst": str(t)} for p, t in todo]
+        blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
+        ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+            self.worker, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
+            num_gpus=self.pool.num_gpus, fn_constructor_kwargs={
+                "colorizer": colorizer, "opts": opts, "since_ns": since_ns,
+                "device": self.pool.device, "threads": max(1, self.pool.num_cpus)})
+        first = True
+        for row in ds.iter_rows():
+            if first and self.on_first:
+                self.on_first(time.time() - t0)
+            first = False
+            src, dst, status, note = Path(row["src"]), Path(row["dst"]), row["status"], row["note"]
+            journal.record(src, key, status, dst, note=note)
+            if status == "done":
+                emit(Result(src, dst, "done", row["seconds"], 1, note=note))
+            elif status == "colour":
+                emit(Result(src, None, "skipped", row["seconds"], note="already in colour (--force colorizes it)"))
+            else:
+                emit(Result(src, None, "failed", row["seconds"], error=note))
+        # A worker killed while writing leaves its temporary behind; every writer of this run is done now.
+        remove_stale_temporaries(journal.path.parent.parent)

@@ -1,0 +1,134 @@
+"""Joining or starting a Ray cluster, and sizing the pool of actors that hold the model.
+
+`--ray auto` starts a fresh local instance (never Ray's own "auto", which joins whatever cluster
+/tmp/ray/ray_current_cluster names, even one a killed run left behind); `--ray HOST:PORT` joins a
+running cluster, after a plain TCP check so that a wrong address fails in seconds instead of Ray's
+retrying for minutes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from vidcolor.errors import VidcolorError
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+class ClusterError(VidcolorError):
+    """--ray cannot be used: the ray extra is missing, the cluster cannot be reached or has no room for a worker."""
+
+
+def import_ray():
+    """The ray module, or ClusterError naming the extra to install."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the `ray[data]` part: pandas, pyarrow)
+    except ImportError as e:
+        raise ClusterError(f"--ray needs the ray extra: pip install 'vidcolor[ray]' ({e})") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Pool:
+    """How many model-holding actors to run, and what each one reserves."""
+
+    size: int
+    num_cpus: int
+    num_gpus: int
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.num_gpus else "cpu"
+
+
+def plan_pool(resources: dict, device: str = "auto", cpus_per_worker: int = 1, max_workers: int | None = None) -> Pool:
+    """GPU actors (one GPU and that GPU's share of the CPUs each) where the cluster has GPUs and `device`
+    allows them, CPU actors of `cpus_per_worker` CPUs otherwise. Ray assigns the GPUs, so a numbered
+    device (cuda:1) is refused."""
+    cpus, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
+    _check_device(device)
+    if device == "cuda" and not gpus:
+        raise ClusterError("--device cuda: the Ray cluster has no GPUs")
+    if gpus and device != "cpu":
+        return Pool(min(gpus, max_workers or gpus), cpus // gpus, 1)
+    if cpus < cpus_per_worker:
+        raise ClusterError(f"the Ray cluster has {cpus} CPUs: not enough for one worker of {cpus_per_worker}")
+    size = cpus // cpus_per_worker
+    return Pool(min(size, max_workers or size), cpus_per_worker, 0)
+
+
+def _check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ClusterError(f"--device {device}: with --ray, Ray assigns the GPUs; use auto, cpu or cuda")
+
+
+def _check_reachable(address: str) -> None:
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"--ray {address}: not HOST:PORT (or auto to start a local Ray instance)")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
+
+
+def preflight(address: str, device: str = "auto") -> None:
+    """The checks that need no cluster and no model, so that a bad --ray or --device fails before either loads."""
+    import_ray()
+    _check_device(device)
+    if address != "auto":
+        _check_reachable(address)
+
+
+def quiet_ray_data(ray) -> None:
+    """vidcolor reports each input itself; Ray Data's progress bars and execution logs would interleave with it."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.verbose_stats_logs = False
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextmanager
+def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object]:
+    """Yield the connected ray module; disconnect at the end (a local instance it started shuts down).
+
+    `address` is "auto" (start a local instance with `num_cpus`, default all), "HOST:PORT" or
+    "ray://HOST:PORT" (join), or None to use a connection the caller has already made with ray.init."""
+    ray = import_ray()
+    if address is None:
+        if not ray.is_initialized():
+            raise ClusterError("no Ray connection: pass an address, or auto to start a local instance")
+        quiet_ray_data(ray)
+        yield ray
+        return
+    if ray.is_initialized():
+        raise ClusterError("this process is already connected to Ray; pass address=None to use that connection")
+    if address != "auto":
+        _check_reachable(address)
+    # Ray's own notices (token authentication, the core worker's remarks on actor arguments) would break
+    # the one-line-per-file output; RAY_BACKEND_LOG_LEVEL=info in the environment brings them back.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if address == "auto":
+            # Ray nices its workers to 15 so that its daemons stay responsive on a shared node; here the
+            # workers are the work, and a one-machine vidcolor run is not niced either
+            ray.init(address="local", num_cpus=num_cpus, _system_config={"worker_niceness": 0}, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ClusterError(f"--ray {address}: cannot start or join Ray ({str(e).splitlines()[0][:200]})") from e
+    try:
+        quiet_ray_data(ray)
+        yield ray
+    finally:
+        ray.shutdown()
+

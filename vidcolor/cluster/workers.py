@@ -1,0 +1,222 @@
+"""What runs on the cluster's workers: actors that hold the model and colorize a batch of photos, or one
+range of a film into a segment file. Ray Data builds them once per actor and feeds them batches of rows.
+
+Nothing here imports ray or touches the journal: a worker reads its inputs from shared storage, writes
+its outputs there atomically, and returns one row per input for the driver to record.
+"""
+from __future__ import annotations
+
+import json
+import time
+from itertools import takewhile
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from vidcolor.cluster.plan import Range
+from vidcolor.color import colour_score, is_colour_image
+from vidcolor.colorizer import Colorizer
+from vidcolor.device import resolve_device
+from vidcolor.errors import InputError, VidcolorError
+from vidcolor.io.images import read_image, write_image
+from vidcolor.io.prefetch import BackgroundWorker, prefetch
+from vidcolor.io.segments import SegmentEncoder
+from vidcolor.io.video import Frame, VideoSource
+from vidcolor.pipeline import FolderOptions, VideoOptions, batched, colorize_frames
+from vidcolor.temporal import make_smoother
+
+
+def on_device(colorizer: Colorizer, device: str, threads: int) -> Colorizer:
+    """The driver's colorizer (sent through Ray's object store) ready on this worker: torch and OpenCV
+    limited to the CPUs Ray gave the actor (unlimited, each actor would start one thread per core of
+    the node and they would fight over them), and the network moved to the GPU Ray assigned."""
+    torch.set_num_threads(max(1, threads))
+    cv2.setNumThreads(max(1, threads))
+    if device == "cpu":
+        return colorizer
+    moved = Colorizer(colorizer.model, device=resolve_device(device), work_size=colorizer.work_size,
+                      upsampler=colorizer.upsampler, strength=colorizer.strength)
+    moved.flip = colorizer.flip
+    return moved
+
+
+class _ModelActor:
+    def __init__(self, colorizer: Colorizer, device: str = "cpu", threads: int = 1):
+        model_id = colorizer.model_id  # what the driver journals; the worker must colorize with exactly that
+        self.colorizer = on_device(colorizer, device, threads)
+        if self.colorizer.model_id != model_id:
+            raise VidcolorError(f"worker colorizer {self.colorizer.model_id} differs from the driver's {model_id}")
+
+
+def written_this_run(dst: Path, since_ns: int) -> bool:
+    """Whether an earlier attempt of this run already wrote dst (Ray retried its batch after the worker died).
+    Outputs appear by rename, so one that exists is complete; `since_ns` is the run marker's mtime, taken
+    from the same file system, so node clocks do not matter."""
+    try:
+        return dst.stat().st_mtime_ns >= since_ns
+    except FileNotFoundError:
+        return False
+
+
+class PhotoBatch(_ModelActor):
+    """Rows {src, dst} -> rows {src, dst, status, note, seconds}; status is done, colour (skipped as
+    already in colour) or failed (note holds the error)."""
+
+    def __init__(self, colorizer: Colorizer, opts: FolderOptions, since_ns: int, device: str = "cpu", threads: int = 1):
+        super().__init__(colorizer, device, threads)
+        self.opts, self.since_ns = opts, since_ns
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        t0 = time.time()
+        rows, ready = [], []
+        for src, dst in zip(batch["src"], batch["dst"]):
+            src, dst = Path(src), Path(dst)
+            if written_this_run(dst, self.since_ns):
+                rows.append(_row(src, dst, "done", "written by an earlier attempt of this run", t0))
+                continue
+            try:
+                img = read_image(src)
+            except VidcolorError as e:
+                rows.append(_row(src, dst, "failed", str(e), t0))
+                continue
+            if not self.opts.force and is_colour_image(img.pixels):
+                rows.append(_row(src, dst, "colour", f"colour score {colour_score(img.pixels):.1f}", t0))
+            else:
+                ready.append((src, dst, img))
+        outs = self.colorizer.colorize_arrays([img.pixels for _, _, img in ready]) if ready else []
+        for (src, dst, img), out in zip(ready, outs):
+            try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                write_image(dst, out, img)
+            except VidcolorError as e:
+                rows.append(_row(src, dst, "failed", str(e), t0))
+                continue
+            except OSError as e:  # the folder could not be made
+                rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
+                continue
+            rows.append(_row(src, dst, "done", None, t0))
+        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "seconds")}
+
+
+def _row(src: Path, dst: Path, status: str, note: str | None, t0: float) -> dict:
+    return {"src": str(src), "dst": str(dst), "status": status, "note": note, "seconds": time.time() - t0}
+
+
+class PlannedCuts:
+    """The scene cuts the driver found, in the shape colorize_frames asks of a SceneCuts detector."""
+
+    def __init__(self, cuts: list[int]):
+        self.cuts = sorted(cuts)
+        self._at = set(cuts)
+
+    def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None) -> bool:
+        return frame_index in self._at
+
+
+FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
+FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
+CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
+
+
+def fingerprint(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (16, 16) uint8 gray thumbnail, to recognise a frame."""
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (FINGERPRINT_SIZE, FINGERPRINT_SIZE), interpolation=cv2.INTER_AREA)
+
+
+class SeekMismatch(Exception):
+    """Frames decoded after a seek are not the frames a decode from the start gives at those indices."""
+
+
+def _checked(frames: Iterator[Frame], checks: dict[int, np.ndarray]) -> Iterator[Frame]:
+    for f in frames:
+        want = checks.get(f.index)
+        if want is not None and np.abs(fingerprint(f.rgb).astype(np.int16) - want).mean() > FINGERPRINT_TOLERANCE:
+            raise SeekMismatch(f.index)
+        yield f
+
+
+def colorize_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | None, cuts: list[int], opts: VideoOptions,
+                   segment: Path, checks: dict[int, np.ndarray] | None = None) -> dict:
+    """Colorize frames [r.start, r.end) of src into the segment file `segment` (atomically), running the
+    r.warmup frames before r.start through the network and the smoother first. `after_pts` is the pts of
+    the frame before the first one decoded (None from the film's start). Returns the segment's record
+    for the joiner.
+
+    The range's first frame is found by seeking. Some files flag frames as keyframes that cannot be
+    decoded from (a real one, cockatoo.mp4, gives garbage after any seek); `checks` holds the driver's
+    fingerprints of the first decoded frames, and where they do not match the range is decoded again
+    from the start of the film, which is slower but right."""
+    try:
+        return _encode_range(colorizer, src, r, after_pts, cuts, opts, segment, checks or {})
+    except SeekMismatch:
+        pass
+    try:
+        seg = _encode_range(colorizer, src, r, None, cuts, opts, segment, checks or {})
+    except SeekMismatch as e:
+        raise InputError(f"{src}: frame {e.args[0]} decodes differently on this worker than in the driver's scan "
+                         "(is the same PyAV installed on every node?)") from None
+    seg["notes"].append("seeking in this file gives other frames than decoding it from the start: "
+                        "ranges were decoded from the start")
+    return seg
+
+
+def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | None, cuts: list[int], opts: VideoOptions,
+                  segment: Path, checks: dict[int, np.ndarray]) -> dict:
+    first = r.start - r.warmup
+    notes: list[str] = []
+    smoother = make_smoother(opts.temporal, opts.temporal_strength)
+    planned = PlannedCuts(cuts)
+    with VideoSource(src) as source:
+        encoder = SegmentEncoder(segment, source.info, opts.codec, opts.crf, opts.preset, notes)
+
+        def encode(frames: list[tuple[np.ndarray, int]]) -> None:
+            for rgb, pts in frames:
+                encoder.write(rgb, pts)
+
+        writer = BackgroundWorker(encode, depth=2, name="encode")
+        last_pts = None
+        try:
+            frames = _checked((f for f in source.frames(first, after_pts) if not f.warmup), checks)
+            frames = prefetch(takewhile(lambda f: f.index < r.end, frames), depth=2 * opts.batch_size, name="decode")
+            for batch in batched(frames, opts.batch_size):
+                out = colorize_frames(colorizer, batch, smoother, planned)
+                keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
+                if keep:
+                    writer.submit(keep)
+                    last_pts = keep[-1][1]
+            writer.close()
+            if encoder.frames != r.frames:
+                raise InputError(f"{src}: frames {r.start} to {r.end - 1}: the video ended after {encoder.frames} of them")
+            seg = encoder.finish()
+        except BaseException:
+            writer.close_quietly()
+            encoder.abort()
+            raise
+    return {**seg, "last_pts": int(last_pts), "start": r.start, "notes": notes}
+
+
+class FilmRange(_ModelActor):
+    """Rows {task: JSON of a range} -> rows {result: JSON of the segment record, or of the error}."""
+
+    def __init__(self, colorizer: Colorizer, src: str, opts: VideoOptions, work: str, device: str = "cpu", threads: int = 1):
+        super().__init__(colorizer, device, threads)
+        self.src, self.opts, self.work = Path(src), opts, Path(work)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        out = []
+        for task in batch["task"]:
+            t = json.loads(task)
+            r = Range(t["start"], t["end"], t["warmup"])
+            t0 = time.time()
+            try:
+                checks = {int(k): np.array(v, np.uint8) for k, v in t["checks"].items()}
+                seg = colorize_range(self.colorizer, self.src, r, t["after_pts"], t["cuts"], self.opts,
+                                     self.work / f"r{t['i']:06d}.mp4", checks)
+                out.append(json.dumps({"i": t["i"], "segment": seg, "seconds": time.time() - t0}))
+            except VidcolorError as e:
+                out.append(json.dumps({"i": t["i"], "error": str(e), "kind": type(e).__name__}))
+        return {"result": out}
