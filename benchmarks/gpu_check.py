@@ -6,9 +6,10 @@
     model       the network alone at 256x256, batch 64, under bf16 and under fp16 autocast
     train       training throughput in images/s for 60 s, with the real step (training.validate.make_step_fn
                 driven by training.trainer.Trainer, bf16 autocast) on batches made in memory
-    gpu_vs_cpu  the same 1080p frames colorized on the GPU and on the CPU through the pipeline's own
-                colorize_frames (network, flow smoothing, render); the outputs' mean a/b difference
-    tests       the test suite, whose `device`-parametrised tests also run on CUDA
+    gpu_vs_cpu  the same 1080p frames through the pipeline's own colorize_frames (network, flow
+                smoothing, render) on the CPU in fp32, on the GPU in fp32 and under its autocast; the
+                outputs' mean and 99th-percentile L, a, b differences
+    tests       the test suite, whose `device`-parametrised tests also run on CUDA (those first)
 
 It writes gpu_check.json (rewritten after every part, so a run cut short keeps what it measured) and
 gpu_check.txt, a short summary. Each part has a time budget; the test suite gets what is left.
@@ -57,6 +58,7 @@ class Plan:
     compare_frames: int = 24
     tests: tuple[str, ...] = ()  # the whole suite
     test_budget_s: float = 240.0  # at most; less when the other parts ran long
+    subprocess_budget_s: float = 180.0  # making the clip, and `vidcolor bench`, each
     dry_run: bool = False
 
     @classmethod
@@ -67,9 +69,9 @@ class Plan:
                    tests=("tests/test_color.py", "tests/test_device_paths.py"), test_budget_s=120.0, dry_run=True)
 
 
-def write_clip(path: Path, size: tuple[int, int], frames: int) -> Path:
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_clip.py"), str(path), "--size", f"{size[0]}x{size[1]}",
-                    "--frames", str(frames)], check=True, capture_output=True, text=True)
+def write_clip(plan: Plan, path: Path) -> Path:
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_clip.py"), str(path), "--size", "x".join(map(str, plan.clip_size)),
+                    "--frames", str(plan.clip_frames)], check=True, capture_output=True, text=True, timeout=plan.subprocess_budget_s)
     return path
 
 
@@ -77,7 +79,7 @@ def part_bench(plan: Plan, clip: Path, out_dir: Path) -> dict:
     """`vidcolor bench` as a user runs it, in its own process."""
     json_path = out_dir / "bench.json"
     cmd = [sys.executable, "-m", "vidcolor", "bench", str(clip), "--device", plan.device, "--json", str(json_path)]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=plan.subprocess_budget_s)
     if r.returncode:
         raise RuntimeError(f"vidcolor bench exited {r.returncode}: {r.stderr.strip()[-500:]}")
     res = json.loads(json_path.read_text())
@@ -337,8 +339,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         work = Path(tmp)
         clip = work / f"clip{plan.clip_size[1]}p.mp4"
-        run_part("clip", lambda: {"path": str(write_clip(clip, plan.clip_size, plan.clip_frames)), "size": list(plan.clip_size),
-                                  "frames": plan.clip_frames})
+        run_part("clip", lambda: {"path": str(write_clip(plan, clip)), "size": list(plan.clip_size), "frames": plan.clip_frames})
         run_part("bench", lambda: part_bench(plan, clip, work))
         run_part("model", lambda: part_model(plan))
         run_part("train", lambda: part_train(plan, work))
