@@ -1,7 +1,7 @@
 """The CPU target as a user times it: whole-process wall time of `vidcolor CLIP -o OUT` (start-up,
 model load, decode, network, smoothing, encode, exit) against an in-process PyAV transcode of the same
-clip with the same encoder settings (libx264, CRF, preset and pixel format), the two interleaved
-round by round so that a shared machine's drift falls on both. Prints the median times and the ratio
+clip with the same encoder settings (the encoder, options and pixel format vidcolor's own output plan
+picks: libx264, CRF 18, preset medium, yuv420p for an MP4), the two interleaved round by round so that a shared machine's drift falls on both. Prints the median times and the ratio
 transcode / vidcolor (issue 16's target: at least 0.5) and, with --json, writes every run.
 
     python benchmarks/e2e_vs_transcode.py ../shared/data/video/cockatoo.mp4 --json e2e_cockatoo.json
@@ -27,26 +27,22 @@ from pathlib import Path
 
 import av
 
-from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from vidcolor.io.plan import OutputPlan, plan_output
 
 TARGET = 0.5  # issue 16: transcode time / vidcolor time
 
 
-def pix_fmt_for(width: int, height: int) -> str:
-    """The pixel format vidcolor's encoder picks (vidcolor/io/segments.py): 4:2:0 needs even sizes."""
-    return "yuv444p" if width % 2 or height % 2 else "yuv420p"
-
-
-def transcode(src: Path, dst: Path, crf: int, preset: str) -> int:
-    """Decode and re-encode the first video stream with libx264, as PyAV's own examples do; frames."""
+def transcode(src: Path, dst: Path, plan: OutputPlan) -> int:
+    """Decode and re-encode the first video stream with the encoder, options and pixel format vidcolor
+    plans for this output, as PyAV's own examples do; returns the frame count."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         ist = inp.streams.video[0]
         ist.thread_type = "AUTO"
-        ost = out.add_stream(DEFAULT_CODEC, rate=ist.average_rate or ist.guessed_rate)
+        ost = out.add_stream(plan.encoder, rate=ist.average_rate or ist.guessed_rate)
         ost.width, ost.height = ist.codec_context.width, ist.codec_context.height
-        ost.pix_fmt = pix_fmt_for(ost.width, ost.height)
-        ost.options = {"crf": str(crf), "preset": preset}
-        ost.time_base = ost.codec_context.time_base = ist.time_base  # the source's timestamps, as vidcolor keeps them
+        ost.pix_fmt = plan.pix_fmt
+        ost.options = dict(plan.options)
+        ost.time_base = ost.codec_context.time_base = plan.time_base or ist.time_base  # timestamps kept, as vidcolor does
         n = 0
         for frame in inp.decode(ist):
             out.mux(ost.encode(frame))
@@ -88,17 +84,17 @@ def run_vidcolor(cmd: list[str], clip: Path, work: Path, extra: list[str]) -> tu
     return seconds, cpu, info
 
 
-def run_transcode(clip: Path, work: Path, crf: int, preset: str) -> tuple[float, float, dict]:
+def run_transcode(clip: Path, work: Path, plan: OutputPlan) -> tuple[float, float, dict]:
     out = work / "transcode.mp4"
     c0, t0 = cpu_seconds(resource.RUSAGE_SELF), time.perf_counter()
-    frames = transcode(clip, out, crf, preset)
+    frames = transcode(clip, out, plan)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds(resource.RUSAGE_SELF) - c0
     info = {**probe_video(out), "frames_encoded": frames}
     out.unlink()
     return seconds, cpu, info
 
 
-def measure(clip: Path, variants: dict[str, list[str]], rounds: int, crf: int, preset: str, extra: list[str],
+def measure(clip: Path, variants: dict[str, list[str]], rounds: int, plan: OutputPlan, extra: list[str],
             log=print) -> dict:
     """`rounds` rounds; in each, the transcode and every variant once, the order alternating."""
     times: dict[str, list[float]] = {"transcode": [], **{v: [] for v in variants}}
@@ -111,7 +107,7 @@ def measure(clip: Path, variants: dict[str, list[str]], rounds: int, crf: int, p
         for r in range(rounds):
             for name in names if r % 2 == 0 else names[::-1]:
                 if name == "transcode":
-                    sec, c, info = run_transcode(clip, work, crf, preset)
+                    sec, c, info = run_transcode(clip, work, plan)
                 else:
                     sec, c, info = run_vidcolor(variants[name], clip, work, extra)
                 times[name].append(sec)
@@ -120,7 +116,7 @@ def measure(clip: Path, variants: dict[str, list[str]], rounds: int, crf: int, p
                 log(f"round {r + 1}: {name:>10} {sec:7.2f} s wall, {c:7.2f} s CPU  (load {os.getloadavg()[0]:.2f})")
             loads.append(os.getloadavg()[0])
     med = {k: statistics.median(v) for k, v in times.items()}
-    res = {"clip": str(clip), "rounds": rounds, "encoder": {"codec": DEFAULT_CODEC, "crf": crf, "preset": preset},
+    res = {"clip": str(clip), "rounds": rounds, "encoder": {"encoder": plan.encoder, "pix_fmt": plan.pix_fmt, **plan.options},
            "vidcolor_args": extra, "variants": {k: shlex.join(v) for k, v in variants.items()},
            "seconds": times, "median_s": med, "cpu_seconds": cpu,
            "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()}, "outputs": outputs,
@@ -138,8 +134,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("clip", type=Path)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--crf", type=int, default=DEFAULT_CRF)
-    p.add_argument("--preset", default=DEFAULT_PRESET)
+    p.add_argument("--crf", type=int, help="for both (default: vidcolor's)")
+    p.add_argument("--preset", help="for both (default: vidcolor's)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=COMMAND",
                    help="another vidcolor command to time in the same rounds")
     p.add_argument("--vidcolor-args", default="", help="extra options for every vidcolor run, e.g. '--temporal off'")
@@ -153,8 +149,10 @@ def main() -> None:
         if not sep or not cmd or name in ("transcode", *variants):
             raise SystemExit(f"--variant {spec!r}: give NAME=COMMAND with a new name")
         variants[name] = shlex.split(cmd)
-    extra = shlex.split(a.vidcolor_args) + ["--crf", str(a.crf), "--preset", a.preset]
-    res = measure(a.clip, variants, a.rounds, a.crf, a.preset, extra)
+    extra = shlex.split(a.vidcolor_args) + (["--crf", str(a.crf)] if a.crf is not None else []) + (
+        ["--preset", a.preset] if a.preset else [])
+    plan = plan_output(a.clip, Path(tempfile.gettempdir()) / "transcode.mp4", crf=a.crf, preset=a.preset)  # reads the header only
+    res = measure(a.clip, variants, a.rounds, plan, extra)
     print(f"{a.clip.name}: transcode {res['median_s']['transcode']:.2f} s ({res['median_cpu_s']['transcode']:.1f} s CPU; "
           f"medians of {a.rounds}), "
           f"load {res['load_1min']['min']:.1f}-{res['load_1min']['max']:.1f} on {res['cpu_count']} cores")

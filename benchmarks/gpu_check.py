@@ -6,9 +6,10 @@
     model       the network alone at 256x256, batch 64, under bf16 and under fp16 autocast
     train       training throughput in images/s for 60 s, with the real step (training.validate.make_step_fn
                 driven by training.trainer.Trainer, bf16 autocast) on batches made in memory
-    gpu_vs_cpu  the same 1080p frames colorized on the GPU and on the CPU through the pipeline's own
-                colorize_frames (network, flow smoothing, render); the outputs' mean a/b difference
-    tests       the test suite, whose `device`-parametrised tests also run on CUDA
+    gpu_vs_cpu  the same 1080p frames through the pipeline's own colorize_frames (network, flow
+                smoothing, render) on the CPU in fp32, on the GPU in fp32 and under its autocast; the
+                outputs' mean and 99th-percentile L, a, b differences
+    tests       the test suite, whose `device`-parametrised tests also run on CUDA (those first)
 
 It writes gpu_check.json (rewritten after every part, so a run cut short keeps what it measured) and
 gpu_check.txt, a short summary. Each part has a time budget; the test suite gets what is left.
@@ -57,6 +58,7 @@ class Plan:
     compare_frames: int = 24
     tests: tuple[str, ...] = ()  # the whole suite
     test_budget_s: float = 240.0  # at most; less when the other parts ran long
+    subprocess_budget_s: float = 180.0  # making the clip, and `vidcolor bench`, each
     dry_run: bool = False
 
     @classmethod
@@ -64,12 +66,12 @@ class Plan:
         # fp32 only: CPU autocast to fp16 has no fast kernels (measured: 30-45 s for one 64x64 forward here)
         return cls(device="cpu", clip_size=(160, 96), clip_frames=8, model_size=64, model_batch=2, model_seconds=0.5,
                    precisions=("fp32",), train_seconds=2.0, train_warmup_steps=5, train_batch=2, train_size=64, compare_frames=4,
-                   tests=("tests/test_color.py",), test_budget_s=120.0, dry_run=True)
+                   tests=("tests/test_color.py", "tests/test_device_paths.py"), test_budget_s=120.0, dry_run=True)
 
 
-def write_clip(path: Path, size: tuple[int, int], frames: int) -> Path:
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_clip.py"), str(path), "--size", f"{size[0]}x{size[1]}",
-                    "--frames", str(frames)], check=True, capture_output=True, text=True)
+def write_clip(plan: Plan, path: Path) -> Path:
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_clip.py"), str(path), "--size", "x".join(map(str, plan.clip_size)),
+                    "--frames", str(plan.clip_frames)], check=True, capture_output=True, text=True, timeout=plan.subprocess_budget_s)
     return path
 
 
@@ -77,7 +79,7 @@ def part_bench(plan: Plan, clip: Path, out_dir: Path) -> dict:
     """`vidcolor bench` as a user runs it, in its own process."""
     json_path = out_dir / "bench.json"
     cmd = [sys.executable, "-m", "vidcolor", "bench", str(clip), "--device", plan.device, "--json", str(json_path)]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=plan.subprocess_budget_s)
     if r.returncode:
         raise RuntimeError(f"vidcolor bench exited {r.returncode}: {r.stderr.strip()[-500:]}")
     res = json.loads(json_path.read_text())
@@ -222,27 +224,37 @@ def part_gpu_vs_cpu(plan: Plan, clip: Path) -> dict:
             "within_tolerance": max(same["mean_a"], same["mean_b"]) <= AB_TOLERANCE}
 
 
-def part_tests(plan: Plan, out_dir: Path, budget_s: float) -> dict:
-    """pytest in its own process, with a time limit; counts from its JUnit XML."""
-    junit = out_dir / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *plan.tests]
+CUDA_ID = re.compile(r"[\[-]cuda[\]-]|cuda")  # a `device`-parametrised test's CUDA id, or a CUDA-only test
+
+
+def run_pytest(select: list[str], junit: Path, budget_s: float) -> dict:
+    """pytest in its own process with a time limit; counts from its JUnit XML."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *select]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=budget_s)
     except subprocess.TimeoutExpired as e:
-        tail = (e.stdout or b"")[-800:]
+        tail = e.stdout or b""
         return {"command": " ".join(cmd[1:]), "timed_out_after_s": budget_s,
-                "output_tail": tail.decode(errors="replace") if isinstance(tail, bytes) else tail}
-    cases = ET.parse(junit).getroot().iter("testcase")
+                "output_tail": (tail.decode(errors="replace") if isinstance(tail, bytes) else tail)[-800:]}
     outcome: dict[str, str] = {}
-    for c in cases:
-        kind = next((ch.tag for ch in c if ch.tag in ("failure", "error", "skipped")), "passed")
-        outcome[f"{c.get('classname')}::{c.get('name')}"] = kind
+    if junit.is_file():  # pytest writes none when nothing was collected
+        for c in ET.parse(junit).getroot().iter("testcase"):
+            kind = next((ch.tag for ch in c if ch.tag in ("failure", "error", "skipped")), "passed")
+            outcome[f"{c.get('classname')}::{c.get('name')}"] = kind
     count = lambda pred: sum(1 for k, v in outcome.items() if pred(k, v))  # noqa: E731
     return {"command": " ".join(cmd[1:]), "exit_code": r.returncode, "summary": r.stdout.strip().splitlines()[-1:],
             **{k: count(lambda _, v, k=k: v == k) for k in ("passed", "failure", "error", "skipped")},
-            "cuda_passed": count(lambda n, v: "[cuda" in n and v == "passed"),
-            "cuda_not_passed": sorted(n for n, v in outcome.items() if "[cuda" in n and v != "passed"),
+            "cuda_passed": count(lambda n, v: bool(CUDA_ID.search(n)) and v == "passed"),
+            "cuda_not_passed": sorted(n for n, v in outcome.items() if CUDA_ID.search(n) and v != "passed"),
             "failed": sorted(n for n, v in outcome.items() if v in ("failure", "error"))}
+
+
+def part_tests(plan: Plan, out_dir: Path, budget_s: float) -> dict:
+    """The CUDA variants first (seconds), so they are reported even if the rest of the suite runs out of time."""
+    t0 = time.perf_counter()
+    cuda = run_pytest([*plan.tests, "-k", "cuda"], out_dir / "junit_cuda.xml", budget_s)
+    rest = run_pytest([*plan.tests, "-k", "not cuda"], out_dir / "junit_rest.xml", max(10.0, budget_s - (time.perf_counter() - t0)))
+    return {"cuda_variants": cuda, "rest": rest}
 
 
 def summary_lines(res: dict) -> list[str]:
@@ -278,9 +290,15 @@ def summary_lines(res: dict) -> list[str]:
         return " ".join(parts) + f" fp32 tolerance {AB_TOLERANCE}: " + ("within" if c["within_tolerance"] else "OUTSIDE")
 
     line("gpu_vs_cpu", compare)
-    line("tests", lambda t: (f"timed out after {t['timed_out_after_s']:.0f} s" if "timed_out_after_s" in t else
-                             f"{t['passed']} passed, {t['failure'] + t['error']} failed, {t['skipped']} skipped; "
-                             f"{t['cuda_passed']} CUDA variants passed" + (f"; failed: {', '.join(t['failed'][:5])}" if t["failed"] else "")))
+    def tests(t):
+        def one(name, r):
+            if "timed_out_after_s" in r:
+                return f"{name} timed out after {r['timed_out_after_s']:.0f} s"
+            failed = f" ({', '.join(r['failed'][:5])})" if r["failed"] else ""
+            return f"{name}: {r['passed']} passed, {r['failure'] + r['error']} failed{failed}, {r['skipped']} skipped"
+        return f"{one('CUDA variants', t['cuda_variants'])}; {one('the rest', t['rest'])}"
+
+    line("tests", tests)
     return lines
 
 
@@ -321,8 +339,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         work = Path(tmp)
         clip = work / f"clip{plan.clip_size[1]}p.mp4"
-        run_part("clip", lambda: {"path": str(write_clip(clip, plan.clip_size, plan.clip_frames)), "size": list(plan.clip_size),
-                                  "frames": plan.clip_frames})
+        run_part("clip", lambda: {"path": str(write_clip(plan, clip)), "size": list(plan.clip_size), "frames": plan.clip_frames})
         run_part("bench", lambda: part_bench(plan, clip, work))
         run_part("model", lambda: part_model(plan))
         run_part("train", lambda: part_train(plan, work))
