@@ -1,6 +1,7 @@
 """The cluster's pieces that need no Ray: how a film is cut into ranges, how the actor pool is sized, and
 what a worker does with a photo batch or a film range (run here in-process, as Ray runs it)."""
 import os
+import sys
 
 import av
 import numpy as np
@@ -119,3 +120,22 @@ def test_a_range_whose_seek_lands_elsewhere_is_decoded_from_the_start(tmp_path, 
     wrong = colorize_range(colorizer, src, r, pts[r.start - 6], cuts, opts, tmp_path / "wrong.mp4", checks)
     assert right["notes"] == [] and any("decoded from the start" in n for n in wrong["notes"])
     assert np.array_equal(frames_of(tmp_path / "right.mp4"), frames_of(tmp_path / "wrong.mp4"))
+
+
+@pytest.mark.parametrize("args,no_extra,message", [
+    (["--ray", "auto"], True, "--ray needs the ray extra: pip install 'vidcolor[ray]'"),
+    (["--ray", "auto", "--device", "cuda:1"], False, "--device cuda:1: with --ray, Ray assigns the GPUs; use auto, cpu or cuda"),
+    (["--ray", "head"], False, "--ray head: not HOST:PORT (or auto to start a local Ray instance)"),
+])
+def test_ray_options_are_refused_in_one_line_before_the_model_loads(tmp_path, monkeypatch, args, no_extra, message):
+    from typer.testing import CliRunner
+
+    from vidcolor import cli
+
+    if no_extra:
+        monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where the extra is not installed
+    monkeypatch.setattr(cli, "load_colorizer", lambda **kw: pytest.fail("the model was loaded"))
+    src = write_image(tmp_path / "in" / "a.png")
+    r = CliRunner().invoke(cli.app, ["colorize", str(src.parent), "-o", str(tmp_path / "out"), *args])
+    assert r.exit_code == 2 and r.stderr.strip().splitlines()[-1].startswith(f"vidcolor: error: {message}")
+    assert not (tmp_path / "out").exists()
