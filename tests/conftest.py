@@ -6,6 +6,15 @@ from vidcolor.models import create_model, save_checkpoint
 
 torch.set_num_threads(2)
 
+# Tests that take the `device` fixture run once per device: on the CPU always, and on CUDA where a GPU
+# is present (benchmarks/gpu_check.sh runs the suite there); elsewhere the CUDA variant is skipped.
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    return torch.device(request.param)
+
 
 @pytest.fixture(scope="session")
 def colorizer():

@@ -31,6 +31,9 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
         v = c.add_stream(codec, rate=rate)
         v.width, v.height = w, h
         v.pix_fmt = "yuv444p" if (w % 2 or h % 2) and codec == "libx264" else "yuv420p"
+        formats = [f.name for f in v.codec_context.codec.video_formats or []]
+        if formats and v.pix_fmt not in formats:
+            v.pix_fmt = formats[0]  # e.g. Cinepak codes rgb24
         if time_base is not None:
             v.time_base = time_base
             v.codec_context.time_base = time_base
@@ -38,7 +41,9 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
             v.set_display_rotation(rotation)
         a = None
         if audio:
-            a = c.add_stream(audio, rate=16000)
+            rates = av.codec.Codec(audio, "w").audio_rates
+            sample_rate = 16000 if not rates or 16000 in rates else 48000  # AC-3 and Opus take 48 kHz, not 16
+            a = c.add_stream(audio, rate=sample_rate)
             a.layout = "mono"
         s = c.add_mux_stream("subrip" if path.suffix == ".mkv" else "mov_text") if subtitles else None
         for i in range(frames):
@@ -52,12 +57,12 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
             c.mux(p)
         if a is not None:
             duration_s = float(frames / rate) if pts is None else float((pts[-1] + 1) * (time_base or 1 / rate))
-            n = int(16000 * duration_s)
-            t = np.arange(n) / 16000
+            n = int(sample_rate * duration_s)
+            t = np.arange(n) / sample_rate
             samples = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)[None]
             for k in range(0, n, 1024):
                 af = av.AudioFrame.from_ndarray(samples[:, k:k + 1024], format="s16", layout="mono")
-                af.sample_rate = 16000
+                af.sample_rate = sample_rate
                 af.pts = k
                 for p in a.encode(af):
                     c.mux(p)
@@ -102,6 +107,30 @@ def probe(path: Path) -> dict:
             "duration_s": c.duration / 1e6 if c.duration else None,
             "first_rgb": frames[0].to_ndarray(format="rgb24"),
         }
+
+
+def audio_seconds(path: Path) -> float:
+    """Decoded length of the first audio stream: samples / rate (what a player plays)."""
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate
+
+
+def video_differences(out: Path, ref: Path) -> list[str]:
+    """How `out` differs from `ref`, a video it should equal in frames, frame times, duration and streams."""
+    a, b = probe(out), probe(ref)
+    found = []
+    if a["frames"] != b["frames"]:
+        found.append(f"{a['frames']} frames, expected {b['frames']}")
+    elif max(abs(x - y) for x, y in zip(a["pts_s"], b["pts_s"])) > 1e-6:
+        found.append("frame times differ")
+    if abs((a["duration_s"] or 0) - (b["duration_s"] or 0)) > 1e-3:
+        found.append(f"duration {a['duration_s']} s, expected {b['duration_s']} s")
+    if a["others"] != b["others"]:
+        found.append(f"streams {a['others']}, expected {b['others']}")
+    elif any(t == "audio" for t, _ in b["others"]) and abs(audio_seconds(out) - audio_seconds(ref)) > 1e-3:
+        found.append(f"audio {audio_seconds(out):.3f} s, expected {audio_seconds(ref):.3f} s")
+    return found
 
 
 def gray_image(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import torch
 
 from training.losses import rebalance_weights
@@ -10,6 +12,13 @@ def test_bins_are_the_in_gamut_grid_of_10():
     assert torch.all(bins % 10 == 0)
     assert bins[:, 0].min() == -90 and bins[:, 0].max() == 100 and bins[:, 1].min() == -110 and bins[:, 1].max() == 90
     assert {(0.0, 0.0), (80.0, 70.0)} <= {tuple(b.tolist()) for b in bins}  # gray, and a saturated red
+
+
+def test_bins_are_those_the_shipped_network_was_trained_with_in_the_same_order():
+    """The bin computation was rewritten for start-up speed (a count instead of torch.unique over 2M
+    rows); every trained checkpoint carries the bins it was trained with, in order."""
+    state = torch.load(Path(__file__).parents[1] / "weights" / "effnet_unet.pt", map_location="cpu", weights_only=True)
+    assert torch.equal(state["state_dict"]["head.bins"].float(), ab_bins())
 
 
 def test_soft_encoding_spreads_over_the_five_nearest_bins():
@@ -57,3 +66,13 @@ def test_rebalancing_weights():
     smoothed = torch.exp(-torch.cdist(bins, bins).pow(2) / 50) @ prior
     smoothed /= smoothed.sum()
     assert torch.isclose((smoothed * w_half).sum(), torch.tensor(1.0), atol=1e-4)
+
+
+def test_annealed_mean_is_the_expectation_over_the_bins_in_either_memory_layout():
+    torch.manual_seed(0)
+    bins = ab_bins()
+    logits = torch.randn(2, bins.shape[0], 5, 7) * 3
+    p = torch.softmax(logits / 0.38, dim=1)
+    ref = (p[:, :, None] * bins[None, :, :, None, None]).sum(1)  # sum over q of p_q * bin_q: (B, 2, h, w)
+    for x in (logits, logits.contiguous(memory_format=torch.channels_last)):
+        assert torch.allclose(annealed_mean(x, bins, 0.38), ref, atol=1e-4)

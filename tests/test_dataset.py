@@ -221,6 +221,8 @@ def test_refuses_before_writing_anything(tree, tmp_path):
         build(BuildConfig(out=tmp_path / "o", sources=("nope",)))
     with pytest.raises(OutputError, match="must not be inside"):
         build(BuildConfig(out=tmp_path / "o", shared=tree / "shared", sources=("clothing",), scenes_out=tmp_path / "o" / "s"))
+    with pytest.raises(OutputError, match="the cache must be outside"):
+        build(BuildConfig(out=tmp_path / "o", shared=tree / "shared", sources=("clothing",), work=tmp_path / "o" / "w"))
     assert not (tmp_path / "o").exists()
 
 

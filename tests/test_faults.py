@@ -4,14 +4,16 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.media import probe, write_image, write_video
+from tests.media import probe, video_differences, write_image, write_video
 
 KILLS = 10
+REPO = Path(__file__).resolve().parents[1]  # where `python -m tests.killpoints` runs
 
 
 def mixed_archive(root):
@@ -37,9 +39,9 @@ def leftovers(root):
             or p.name.endswith(".work")]
 
 
-def kill_repeatedly(cmd, seed, duration):
+def kill_repeatedly(cmd, seed, duration, kills=KILLS):
     rng = random.Random(seed)
-    for _ in range(KILLS):
+    for _ in range(kills):
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.2, duration))
         p.kill()
@@ -73,9 +75,85 @@ def test_video_run_survives_sigkill(tmp_path, weights_file):
     assert subprocess.run(run([src, "-o", tmp_path / "ref" / "film.mp4", *args], weights_file)).returncode == 0
     duration = time.time() - t
     out = tmp_path / "out" / "film.mp4"
-    kill_repeatedly(run([src, "-o", out, *args], weights_file), seed=2, duration=duration)
+    # a few kills here; benchmarks/video_kill.py runs 25 and more, at every stage of the run
+    kill_repeatedly(run([src, "-o", out, *args], weights_file), seed=2, duration=duration, kills=4)
     assert subprocess.run(run([src, "-o", out, *args], weights_file)).returncode == 0
-    a, b = probe(out), probe(tmp_path / "ref" / "film.mp4")
-    assert a["frames"] == b["frames"] == 100 and a["pts_s"] == b["pts_s"] and a["others"] == b["others"] == [("audio", "aac")]
+    same_video(out, tmp_path / "ref" / "film.mp4", 100)
+    assert probe(out)["others"] == [("audio", "aac")]
     assert outputs(tmp_path / "out") == ["film.mp4"]
     assert leftovers(tmp_path / "out") == []
+
+
+def run_at(spec, args, weights):
+    """The CLI under tests/killpoints.py: it SIGKILLs itself at the kill point `spec`."""
+    return [sys.executable, "-m", "tests.killpoints", spec, "--", *map(str, args), "--weights", str(weights),
+            "--device", "cpu", "-q"]
+
+
+def same_video(out, ref, frames):
+    assert probe(ref)["frames"] == frames
+    assert video_differences(out, ref) == []
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory, weights_file):
+    """A clip with audio and its uninterrupted output, for the kill tests."""
+    root = tmp_path_factory.mktemp("film")
+    src = write_video(root / "film.mp4", w=96, h=64, frames=48, audio="aac")
+    ref = root / "ref" / "film.mp4"
+    assert subprocess.run(run([src, "-o", ref, "--segment-seconds", "0.4"], weights_file)).returncode == 0
+    return src, ref
+
+
+def test_a_run_killed_between_the_last_segment_and_the_join_resumes(tmp_path, weights_file, film):
+    """Issue 12, case 1: every later run failed with UnboundLocalError ('batch')."""
+    src, ref = film
+    out = tmp_path / "out" / "film.mp4"
+    args = [src, "-o", out, "--segment-seconds", "0.4"]
+    killed = subprocess.run(run_at("output-open:1", args, weights_file), capture_output=True, text=True, cwd=REPO)
+    assert killed.returncode == -9 and not out.exists()
+    resumed = subprocess.run(run(args, weights_file), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    same_video(out, ref, 48)
+    assert leftovers(tmp_path / "out") == [] and outputs(tmp_path / "out") == ["film.mp4"]
+
+
+@pytest.mark.parametrize("spec", ["output-mux:4", "output-rename", "output-renamed", "journal", "discard"])
+def test_a_run_killed_during_the_join_or_the_rename_resumes(tmp_path, weights_file, film, spec):
+    src, ref = film
+    out = tmp_path / "out" / "film.mp4"
+    args = [src, "-o", out, "--segment-seconds", "0.4"]
+    assert subprocess.run(run_at(spec, args, weights_file), capture_output=True, cwd=REPO).returncode == -9
+    resumed = subprocess.run(run(args, weights_file), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    same_video(out, ref, 48)
+    assert leftovers(tmp_path / "out") == [] and outputs(tmp_path / "out") == ["film.mp4"]
+
+
+def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorizer, monkeypatch):
+    """Issue 12, case 10: a resumed run reports the fps of the frames it processed itself."""
+    from vidcolor.io import segments
+    from vidcolor.pipeline import VideoOptions, colorize_video
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=30, audio="aac")
+    opts = VideoOptions(temporal="flow", segment_seconds=0.4, batch_size=2)  # segments of 10 frames
+    ref = colorize_video(src, tmp_path / "ref" / "out.mp4", colorizer, opts)
+    assert (ref.frames, ref.frames_resumed, ref.frames_processed) == (30, 0, 30)
+
+    write, calls = segments.SegmentEncoder.write, []
+
+    def dies_at_frame_25(self, *args):
+        calls.append(1)
+        if len(calls) == 25:
+            raise KeyboardInterrupt  # as Ctrl-C would
+        write(self, *args)
+
+    monkeypatch.setattr(segments.SegmentEncoder, "write", dies_at_frame_25)
+    out = tmp_path / "out" / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, out, colorizer, opts)
+    monkeypatch.setattr(segments.SegmentEncoder, "write", write)
+    res = colorize_video(src, out, colorizer, opts)
+    assert (res.frames, res.frames_resumed, res.frames_processed) == (30, 20, 10)
+    assert any("resumed at frame 20" in n for n in res.notes)
+    assert video_differences(out, ref.output) == [] and probe(out)["frames"] == 30

@@ -156,3 +156,46 @@ def test_decoding_uses_regression_where_the_classifier_is_unsure():
     assert torch.allclose(ab[0, :, 0, 1], reg[0, :, 0, 1])  # unsure: the regression estimate
     plain = head.decode(out, temperature=1.0, blend=1.0, confidence=None)
     assert not torch.allclose(plain[0, :, 0, 1], reg[0, :, 0, 1])
+
+
+def test_cli_hints_and_strength_reach_the_photo(tmp_path, weights_file):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    img = (np.random.default_rng(0).random((48, 64)) * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "p.png")
+    bad = _write(tmp_path, {"points": [{"x": 100, "y": 5, "color": "#ff0000"}]}, "bad.json")
+    r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"),
+                        "--weights", str(weights_file), "--hints", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "points[0] at (100, 5) is outside the 64x48 image" in r.stderr
+    assert not (tmp_path / "o.png").exists()
+    # a network without hint inputs says so rather than ignoring the hints
+    good = _write(tmp_path, {"points": [{"x": 10, "y": 5, "color": "#ff0000"}]}, "good.json")
+    r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"),
+                        "--weights", str(weights_file), "--hints", str(good)], capture_output=True, text=True)
+    assert r.returncode == 1 and "has no hint inputs" in r.stderr + r.stdout
+
+
+def test_cli_hints_give_the_library_result(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from vidcolor.models import save_checkpoint
+    from vidcolor.weights import load_colorizer
+
+    ckpt = tmp_path / "hinted.pt"
+    save_checkpoint(_hint_model(), ckpt, meta={"work_size": 64})
+    img = (np.random.default_rng(1).random((48, 64)) * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "p.png")
+    hints_path = _write(tmp_path, {"points": [{"x": 10, "y": 5, "color": "#ff0000", "radius": 2}]}, "h.json")
+    r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"),
+                        "--weights", str(ckpt), "--hints", str(hints_path), "--strength", "1.2"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    col = load_colorizer(weights=ckpt, device="cpu", strength=1.2)
+    want = col.colorize_array(np.repeat(img[..., None], 3, -1), load_hints(hints_path))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png").convert("RGB")), want)
+    assert not np.array_equal(want, col.colorize_array(np.repeat(img[..., None], 3, -1)))

@@ -19,14 +19,14 @@ def test_unknown_model_names_the_known_ones():
 
 @pytest.mark.parametrize("name", list_models())
 @pytest.mark.parametrize("head", ["reg", "cls", "both"])
-def test_every_model_gives_finite_ab_of_the_right_shape(name, head):
+def test_every_model_gives_finite_ab_of_the_right_shape(name, head, device):
     torch.manual_seed(0)
-    m = create_model(name, head=head, **SMALL_ARGS[name]).eval()
-    x = torch.rand(2, 1, 64, 96)
+    m = create_model(name, head=head, **SMALL_ARGS[name]).eval().to(device)
+    x = torch.rand(2, 1, 64, 96, device=device)
     with torch.no_grad():
         out = m(x)
         ab = m.predict_ab(x)
-    assert ab.shape == (2, 2, 64 // m.stride, 96 // m.stride)
+    assert ab.shape == (2, 2, 64 // m.stride, 96 // m.stride) and ab.device.type == device.type
     assert torch.isfinite(ab).all()
     assert ("ab" in out) == (head in ("reg", "both")) and ("logits" in out) == (head in ("cls", "both"))
 

@@ -126,8 +126,9 @@ def test_two_hints_on_the_page_colour_their_points_and_the_downloads_reproduce_i
         assert near < 30 and near < 0.4 * far, (xy, colour, near, far)
 
     # The batch path with the downloaded hints file gives the same image.
-    # TODO(lead): once the CLI has --hints (issue 13), run `vidcolor cat.jpg -o batch.jpg --hints cat.hints.json`
-    # here instead of the library calls it is made of.
+    # The batch run's own steps (read_image, colorize_array with the hints file, write_image): the stand-in network
+    # here is no checkpoint the CLI could load; tests/test_hints.py::test_cli_hints_give_the_library_result shows
+    # `vidcolor PHOTO -o OUT --hints FILE` gives exactly these steps' image.
     img = read_image(src)
     write_image(tmp_path / "batch.jpg", hint_server.colorizer.colorize_array(img.pixels, load_hints(tmp_path / "cat.hints.json")), img)
     np.testing.assert_array_equal(read_image(tmp_path / "batch.jpg").pixels, after)

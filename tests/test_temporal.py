@@ -114,8 +114,9 @@ def test_flow_smoother_state_round_trips_for_resume():
     assert torch.equal(a(l, nxt), b(l, nxt))
 
 
-def test_flow_smoother_follows_motion_instead_of_ghosting():
-    """A bright square moves right; its colour must travel with it, not stay behind."""
+def test_flow_smoother_follows_motion_instead_of_ghosting(device):
+    """A bright square moves right; its colour must travel with it, not stay behind (on the device
+    the pipeline runs on: the smoother hands back a/b where it came from)."""
     sm = FlowSmoother(strength=0.9)
     h, w = 64, 96
     for t in range(6):
@@ -124,7 +125,9 @@ def test_flow_smoother_follows_motion_instead_of_ghosting():
         x0 = 4 + 2 * t  # square position on the ab grid
         l[..., 4:12, 2 * x0:2 * x0 + 8] = 80.0
         ab[:, 0, 2:6, x0:x0 + 4] = 60.0
-        out = sm(l, ab)
+        out = sm(l.to(device), ab.to(device))
+    assert out.device.type == device.type
+    out = out.cpu()
     trail = out[0, 0, 2:6, x0 - 3:x0 - 1].mean()  # where the square was two steps ago
     body = out[0, 0, 2:6, x0 + 1:x0 + 3].mean()
     assert body > 45 and trail < 15

@@ -50,18 +50,19 @@ def test_guided_strips_match_whole_frame(colorizer, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["guided", "bilinear"])
-def test_cpu_render_matches_the_batched_torch_path(kind):
-    """Colorizer.render goes through OpenCV frame by frame on the CPU; it must give the same frames
-    as the torch path (upsample, merge, uint8) that runs on a GPU."""
+def test_render_on_each_device_matches_the_torch_path_on_the_cpu(kind, device):
+    """Colorizer.render goes through OpenCV frame by frame on the CPU and through batched torch and
+    kornia on a GPU; both must give the frames of the torch path (upsample, merge, uint8) on the CPU."""
     from vidcolor.color import merge_l_ab, to_uint8
     from vidcolor.colorizer import Colorizer
     from vidcolor.models import create_model
 
-    col = Colorizer(create_model("effnet_unet"), work_size=64, upsampler=make_upsampler(kind))
+    col = Colorizer(create_model("effnet_unet"), device=device, work_size=64, upsampler=make_upsampler(kind))
     torch.manual_seed(1)
     l_full = torch.rand(3, 1, 45, 77) * 100
     ab_small = (torch.rand(3, 2, 5, 8) - 0.5) * 80
-    fast = col.render(l_full, ab_small)
-    ref = to_uint8(merge_l_ab(l_full, col.upsample(l_full, ab_small))).permute(0, 2, 3, 1).numpy()
+    fast = col.render(l_full.to(device), ab_small.to(device))
+    cpu = Colorizer(col.model, work_size=64, upsampler=make_upsampler(kind))
+    ref = to_uint8(merge_l_ab(l_full, cpu.upsample(l_full, ab_small))).permute(0, 2, 3, 1).numpy()
     assert fast.shape == (3, 45, 77, 3) and fast.dtype == np.uint8
     assert np.abs(fast.astype(int) - ref.astype(int)).max() <= 1

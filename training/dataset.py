@@ -8,8 +8,8 @@
 with git: HEAD's tree) or `name` (a plain folder, e.g. a clone's work tree). Every photo is decoded,
 cropped of padding, shrunk to a short side of at most --max-side, dropped when small or gray, and
 cached by content id under WORK (default OUT.work), so a re-run only redoes what changed. Exact and
-near duplicates (64-bit DCT hash) are dropped across all sources; --scenes city and indoor photos of
-the new sources are held out into SCENES_OUT; each domain is capped at --per-domain-cap, shared
+near duplicates (64-bit DCT hash and 8x8 colour thumbnail) are dropped across all sources; --scenes
+city and indoor photos of ADE20K are held out into SCENES_OUT; each domain is capped at --per-domain-cap, shared
 evenly over its sources. OUT/<domain>/<source>/*.jpg are hard links into WORK; OUT/manifest.json
 records every count, drop reason and licence.
 """
@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from training import photo_prep
-from training.dataset_out import publish, write_manifest_table
+from training.dataset_out import MARKER, publish, write_manifest_table
 from training.dataset_scan import scan_source, start_pool
 from training.sources import ALL_SOURCES, SEGMENTER, Source, find_repo, git_blob_id, open_source, open_tree
 from vidcolor.errors import InputError, OutputError, VidcolorError
@@ -78,11 +78,14 @@ def _load_classifier(cfg: BuildConfig):
 
 
 def _check_outputs(cfg: BuildConfig) -> None:
-    o, s = cfg.out.resolve(), cfg.scenes_out.resolve()
-    if o == s or o in s.parents or s in o.parents:
+    o, s, w = cfg.out.resolve(), cfg.scenes_out.resolve(), cfg.work.resolve()
+    nested = lambda a, b: a == b or a in b.parents or b in a.parents
+    if nested(o, s):
         raise OutputError(f"{cfg.scenes_out}: the scenes set must not be inside the training set or contain it ({cfg.out})")
+    if nested(w, o) or nested(w, s):
+        raise OutputError(f"{cfg.work}: the cache must be outside {cfg.out} and {cfg.scenes_out} (their files are pruned)")
     for d in (cfg.out, cfg.scenes_out):
-        if d.exists() and any(d.iterdir()) and not (d / ".vidcolor-data").exists() and not cfg.overwrite:
+        if d.exists() and any(d.iterdir()) and not (d / MARKER).exists() and not cfg.overwrite:
             raise OutputError(f"{d}: not empty and not written by this recipe (use --overwrite to replace it)")
 
 
@@ -181,8 +184,8 @@ def _sources(names: tuple[str, ...]) -> list[Source]:
 
 def build(cfg: BuildConfig, classifier=None, log=print) -> dict:
     """Build (or bring up to date) OUT and SCENES_OUT; return the manifest. Inputs and outputs are
-    checked before any photo is read; `classifier` (rgb -> 'city' | 'indoor' | 'other') defaults to
-    the ADE20K segmenter found in --repos."""
+    checked before any photo is read; `classifier` (RGB uint8 array -> {ADE20K class id: share of
+    the pixels}, read by photo_prep.scene_from_shares) defaults to the segmenter found in --repos."""
     srcs = _sources(cfg.sources)
     trees = {s.name: open_source(s, cfg.shared, cfg.repos) for s in srcs}
     _check_outputs(cfg)

@@ -27,7 +27,8 @@ import av
 import torch
 
 from vidcolor.colorizer import Colorizer, working_size
-from vidcolor.io.prefetch import BackgroundWorker, prefetch
+from vidcolor.io.prefetch import BackgroundWorker
+from vidcolor.io.plan import plan_output
 from vidcolor.io.segments import SegmentEncoder
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
@@ -96,28 +97,30 @@ def _measure(name: str, device: torch.device, fn) -> Phase:
 
 
 def decode_only(clip: Path) -> tuple[int, str]:
-    with VideoSource(clip) as src:
-        n = sum(1 for _ in prefetch(src.frames(), depth=8, name="decode"))
+    with VideoSource(clip) as src, src.frames_ahead(depth=8) as frames:
+        n = sum(1 for _ in frames)
     return n, "PyAV decode to rgb24, threaded"
 
 
 def transcode_only(clip: Path, opts: VideoOptions, workdir: Path) -> tuple[int, str]:
     """The pipeline's own decode thread and encoder (SegmentEncoder, same settings), no model."""
+    plan = plan_output(clip, workdir / "transcode.mp4", opts.codec, opts.crf, opts.preset)
     with VideoSource(clip) as src:
-        enc = SegmentEncoder(workdir / "transcode.mp4", src.info, opts.codec, opts.crf, opts.preset, [])
+        enc = SegmentEncoder(workdir / "transcode.mp4", src.info, plan)
         writer = BackgroundWorker(lambda f: enc.write(f.rgb, f.pts), depth=2 * opts.batch_size, name="encode")
         n = 0
         try:
-            for f in prefetch(src.frames(), depth=2 * opts.batch_size, name="decode"):
-                writer.submit(f)
-                n += 1
+            with src.frames_ahead(depth=2 * opts.batch_size) as frames:
+                for f in frames:
+                    writer.submit(f)
+                    n += 1
             writer.close()
         except BaseException:
             writer.close_quietly()
             enc.abort()
             raise
         enc.finish()
-    return n, f"{opts.codec} crf {opts.crf} preset {opts.preset}"
+    return n, f"{plan.encoder} {' '.join(f'{k} {v}' for k, v in plan.options.items())}"
 
 
 @torch.inference_mode()

@@ -31,9 +31,9 @@ UpsampleOpt = Annotated[str, typer.Option("--upsample", help="Chroma upsampling:
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain output, one line per file.")]
 
 
-def _load(model, weights, device, work_size, upsample="guided"):
+def _load(model, weights, device, work_size, upsample="guided", strength=1.0):
     try:
-        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample)
+        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample, strength=strength)
     except (VidcolorError, ValueError) as e:
         Reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
@@ -51,6 +51,8 @@ def colorize_cmd(
     temporal: Annotated[str, typer.Option("--temporal", help="Temporal smoothing of colour: off, ema or flow.")] = _D.temporal,
     temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
     upsample: UpsampleOpt = "guided",
+    strength: Annotated[float, typer.Option("--strength", min=0.0, max=3.0, help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
+    hints: Annotated[Optional[Path], typer.Option("--hints", help="Colour hints for a photo: a JSON file of points (x, y, color), see README 'Colour hints'.")] = None,
     codec: Annotated[str, typer.Option("--codec", help="Video encoder (PyAV/FFmpeg name).")] = _D.codec,
     crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
     preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
@@ -70,14 +72,15 @@ def colorize_cmd(
     if temporal not in TEMPORAL_MODES:
         raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
     rep = Reporter(quiet=quiet, verbose=verbose)
+    photo_hints = _hints_for(input, hints, rep)  # checked before the model loads
     if ray:
         _preflight_ray(ray, device, rep)
-    col = _load(model, weights, "cpu" if ray else device, work_size, upsample)  # with --ray, the workers use `device`
+    col = _load(model, weights, "cpu" if ray else device, work_size, upsample, strength)  # with --ray, the workers use `device`
     video = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
                          batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
     folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.lower()], overwrite=overwrite, force=force, dry_run=dry_run,
                            batch_size=batch_size)
-    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report), ray and (ray, device)))
+    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report), ray and (ray, device), photo_hints))
 
 
 def _preflight_ray(address: str, device: str, rep: Reporter) -> None:
@@ -90,8 +93,31 @@ def _preflight_ray(address: str, device: str, rep: Reporter) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
+def _hints_for(src: Path, hints: Path | None, rep):
+    """--hints, parsed and checked against the photo before any heavy work; one line and exit 2 if bad."""
+    if hints is None:
+        return None
+    from vidcolor.hints import load_hints
+
+    if src.is_dir() or not is_image_path(src):
+        rep.error(f"{hints}: --hints is for one photo (folder runs and videos with hints are not supported yet)")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        parsed = load_hints(hints)
+        if src.is_file():
+            from vidcolor.hints import displayed_size
+
+            size = displayed_size(src)
+            if size:
+                parsed.check_inside(*size, str(hints))
+        return parsed
+    except VidcolorError as e:
+        rep.error(str(e))
+        raise typer.Exit(EXIT_USAGE)
+
+
 def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOptions, rep: Reporter, run: RunReport,
-              ray: tuple[str, str] | None = None) -> int:
+              ray: tuple[str, str] | None = None, hints=None) -> int:
     def done(res: Result) -> None:
         run.add(res)
         rep.result(res)
@@ -107,7 +133,7 @@ def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOpti
         elif src.is_dir():
             colorize_folder(src, dst, col, folder, on_result=done)
         elif is_image_path(src):
-            done(colorize_image(src, dst.with_suffix(folder.fmt_ext) if folder.fmt_ext else dst, col, folder))
+            done(colorize_image(src, dst.with_suffix(folder.fmt_ext) if folder.fmt_ext else dst, col, folder, hints=hints))
         else:
             with rep.frames(src.name) as progress:
                 done(colorize_video(src, dst, col, video, progress=progress))

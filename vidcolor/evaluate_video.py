@@ -10,7 +10,6 @@ from typing import Callable
 import numpy as np
 
 from vidcolor.colorizer import Colorizer
-from vidcolor.io.prefetch import prefetch
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import CDC, WarpError, colourfulness, psnr
 from vidcolor.pipeline import batched, colorize_frames
@@ -29,10 +28,9 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     colour = {m: [] for m in (*modes, "gt")}
     warp, cdc = WarpError(), CDC()
     n = 0
-    with VideoSource(clip) as src:
+    with VideoSource(clip) as src, src.frames_ahead(depth=8) as decoded:  # stops and joins the decoder before the container closes
         cuts = {m: SceneCuts(src.info.fps) for m in modes}
-        frames_iter = prefetch(src, depth=8, name="decode")
-        for frames in batched(frames_iter, batch_size):
+        for frames in batched(decoded, batch_size):
             if max_frames is not None:
                 frames = frames[: max(0, max_frames - n)]
                 if not frames:

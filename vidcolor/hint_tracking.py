@@ -15,7 +15,8 @@ import torch
 
 from vidcolor.colorizer import working_size
 from vidcolor.hints import HintPoint, Hints, VideoHints, hint_map
-from vidcolor.temporal import dis_flow, flow_confidence, to_gray_u8
+from vidcolor.flow import create_dis, dis_flow
+from vidcolor.temporal import flow_confidence, to_gray_u8
 
 KEEP_CONFIDENCE = 0.5  # a carried hint is kept where the flow confidence at its new place is at least this
 
@@ -27,7 +28,7 @@ class HintTracker:
         # DIS "medium", not the smoother's "fast": a hint is moved by the flow frame after frame, so a
         # flow that falls short accumulates (measured on a textured square moving 2 px a frame: "fast"
         # carried the hint 15 px in 10 frames, "medium" 19.9). It runs only while a shot has hints.
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.dis = create_dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.reset()
 
     def reset(self) -> None:

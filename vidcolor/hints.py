@@ -160,6 +160,23 @@ def load_video_hints(path: str | os.PathLike) -> VideoHints:
     return VideoHints(frames)
 
 
+def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) of a photo as displayed (EXIF orientation applied), from its header alone;
+    None where the header cannot be read (reading the photo then reports why)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            try:
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+            except Exception:  # a corrupt EXIF block: the photo is read without it
+                orientation = 1
+    except (OSError, UnidentifiedImageError):
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
 def _read_json(path: Path):
     try:
         text = path.read_text(encoding="utf-8")

@@ -8,6 +8,8 @@ import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
 
+from vidcolor.flow import MetricFlow, non_occluded, warp  # noqa: F401  (non_occluded: the metric's mask, tested here)
+
 AUC_MAX_THRESHOLD = 150  # Zhang et al.: ab error thresholds 0..150, area normalised to 1
 VIVID_CHROMA = 20.0  # a pixel painted a confident colour: output chroma above this
 WRONG_AB = 30.0  # ... and wrong: its ab farther than this from the truth
@@ -98,57 +100,9 @@ def colour_histograms(rgb: np.ndarray) -> np.ndarray:
     return np.stack([np.bincount(rgb[..., c].ravel(), minlength=256).astype(np.float64) for c in range(3)])
 
 
-def flow_gradient_energy(flow: np.ndarray) -> np.ndarray:
-    """|du/dx|^2 + |du/dy|^2 + |dv/dx|^2 + |dv/dy|^2 per pixel, forward differences (Ruder et al.)."""
-    from vidcolor.temporal import sq_norm
-
-    dx = np.zeros_like(flow)
-    dy = np.zeros_like(flow)
-    dx[:, :-1] = flow[:, :-1] - flow[:, 1:]
-    dy[:-1] = flow[:-1] - flow[1:]
-    return sq_norm(dx) + sq_norm(dy)
-
-
-def non_occluded(f_cp: np.ndarray, f_pc: np.ndarray) -> np.ndarray:
-    """Lai et al.'s (2018) mask of pixels to score, the occlusion test of Ruder et al. (2016): a pixel of
-    frame t is dropped where the forward and backward flows disagree, on a motion boundary, or where it
-    came from outside frame t-1. f_cp: flow t -> t-1, f_pc: flow t-1 -> t."""
-    from vidcolor.temporal import forward_backward, sq_norm
-
-    fb, bound, inside = forward_backward(f_cp, f_pc)
-    smooth = flow_gradient_energy(f_cp) <= 0.01 * sq_norm(f_cp) + 0.002
-    return inside & (fb <= bound) & smooth
-
-
-class MetricFlow:
-    """Dense optical flow for the warp-error metric, on the full-resolution gray ground truth.
-
-    Lai et al. used FlowNet2; no such network can be fetched here, so this is OpenCV's DIS with its
-    patch search run down to full resolution (finest scale 0, patch stride 2). Chosen because it explains
-    the ground truth best of the OpenCV flows we measured: the ground truth's own warp error on the first
-    60 frames of cockatoo is 0.222 (x1e3) with it, 0.446 with DIS "medium" (which stops at half
-    resolution), so less natural motion is misread as flicker. About 0.5 s per flow at 1280x720 on 2 cores.
-    """
-
-    def __init__(self):
-        import cv2
-
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        self.dis.setFinestScale(0)
-        self.dis.setPatchStride(2)
-
-    def __call__(self, gray: np.ndarray, prev_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(flow t -> t-1, mask of the pixels to score) for two (H, W) uint8 frames."""
-        f_cp = self.dis.calc(gray, prev_gray, None)
-        f_pc = self.dis.calc(prev_gray, gray, None)
-        return f_cp, non_occluded(f_cp, f_pc)
-
-
 def warp_error_pair(out: np.ndarray, prev_out: np.ndarray, f_cp: np.ndarray, mask: np.ndarray) -> float:
     """Mean over the masked pixels of the squared RGB difference (summed over channels, [0, 1] units)
     between uint8 frame t and frame t-1 warped onto it."""
-    from vidcolor.temporal import warp
-
     prev_warped, _ = warp(prev_out.astype(np.float32) * (1 / 255), f_cp)
     diff = out.astype(np.float32) * (1 / 255) - prev_warped
     diff *= diff

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -18,8 +19,10 @@ from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.io.images import IMAGE_EXTS, read_image, write_image
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.io.paths import temp_output_path
-from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink
-from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Frame, VideoSource
+from vidcolor.io.base import Frame, FrameSink, FrameSource
+from vidcolor.io.plan import OutputPlan, plan_output
+from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink, discard_work, work_dir
+from vidcolor.io.video import VideoSource
 from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
@@ -29,9 +32,9 @@ Progress = Callable[[int, int], None]  # (done, total or 0)
 class VideoOptions:
     temporal: str = "flow"  # chosen by measurement: README, "Video without flicker"
     temporal_strength: float | None = None  # None: the mode's own default
-    codec: str = DEFAULT_CODEC
-    crf: int = DEFAULT_CRF
-    preset: str = DEFAULT_PRESET
+    codec: str | None = None  # video encoder; None: the output container's own (libx264, VP9 for WebM)
+    crf: int | None = None  # None: the encoder's default (18 for x264/x265, 32 for VP9)
+    preset: str | None = None  # None: the encoder's default ("medium" for x264/x265)
     batch_size: int = 4
     segment_seconds: float = SEGMENT_SECONDS  # resumable unit of encoding
     overwrite: bool = False
@@ -44,10 +47,16 @@ class Result:
     output: Path | None
     status: str  # "done", "failed", "skipped" (or "planned" in a dry run)
     seconds: float = 0.0
-    frames: int = 0
+    frames: int = 0  # frames in the output
     error: str | None = None
     note: str | None = None
     notes: list[str] = field(default_factory=list)
+    frames_resumed: int = 0  # of `frames`, how many an earlier, interrupted run had already encoded
+
+    @property
+    def frames_processed(self) -> int:
+        """Frames this run decoded, colorized and encoded itself."""
+        return self.frames - self.frames_resumed
 
 
 def check_output(src: Path, dst: Path) -> None:
@@ -87,10 +96,10 @@ def _cut_thumbnail(l_full: torch.Tensor) -> torch.Tensor:
     return (small[:, 0] * (255.0 / L_SCALE)).round().clamp(0, 255).to(torch.uint8)
 
 
-def video_key(colorizer: Colorizer, opts: VideoOptions, segment_seconds: float) -> str:
+def video_key(colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan) -> str:
     """Everything that changes a video's output: a change makes finished work stale."""
-    return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}:v{TEMPORAL_VERSION}|{opts.codec}:crf{opts.crf}:{opts.preset}"
-            f"|seg{segment_seconds}")
+    return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}:v{TEMPORAL_VERSION}|{plan.key}"
+            f"|seg{opts.segment_seconds}")
 
 
 def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm: Callable[[Frame], None]) -> Iterator[list[Frame]]:
@@ -112,14 +121,17 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
                    progress: Progress | None = None) -> Result:
     """Colorize one video file into `dst`, keeping size, frame count, timestamps, rotation and the other streams.
 
-    The video is encoded in segments in a hidden work folder beside dst, so a killed run resumes from
-    its last finished segment; a finished output is journaled and skipped by a re-run.
+    How the output is written (container, encoders, audio and subtitles) is decided and tried first
+    (`plan_output`), so an impossible output fails before any decoding. The video is encoded in
+    segments in a hidden work folder beside dst, so a killed run resumes from its last finished
+    segment; a finished output is journaled and skipped by a re-run.
     """
     src, dst, opts = Path(src), Path(dst), opts or VideoOptions()
     t0 = time.time()
     check_output(src, dst)
+    plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)
     root = dst.parent
-    key = video_key(colorizer, opts, opts.segment_seconds)
+    key = video_key(colorizer, opts, plan)
     if opts.dry_run:
         e = None if opts.overwrite else Journal(root).finished(src, key, dst)
         return Result(src, dst, "skipped" if e else "planned", note="already done" if e else "would colorize")
@@ -128,22 +140,31 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             stale.unlink(missing_ok=True)
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):
+            discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it
             return Result(src, dst, "skipped", note="already done")
+        if opts.overwrite:
+            discard_work(dst, root / STATE_DIR)
         with VideoSource(src) as source:
             st = src.stat()
-            sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}",
-                                 opts.codec, opts.crf, opts.preset, opts.segment_seconds)
-            if opts.overwrite:
-                sink.discard()
-            frames = _encode_segments(source, sink, colorizer, opts, progress)
-            sink.join()
+            sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}", plan,
+                                 opts.segment_seconds)
+            enc = _encode_segments(source, sink, colorizer, opts, progress)
+            join_notes = sink.complete()
         journal.record(src, key, "done", dst)
-    notes = list(sink.notes)
-    if frames.resumed:
-        notes.append(f"resumed at frame {frames.resumed} from the segments of an earlier run")
-    if frames.cuts:
-        notes.append(f"scene cuts at frames {', '.join(map(str, frames.cuts))}")
-    return Result(src, dst, "done", time.time() - t0, frames.total, notes=notes)
+        sink.discard()
+    notes = plan.notes + join_notes
+    if enc.resumed:
+        notes.append(f"resumed at frame {enc.resumed} from the segments of an earlier run")
+    if enc.cuts:
+        notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
+    return Result(src, dst, "done", time.time() - t0, enc.total, notes=notes, frames_resumed=enc.resumed)
+
+
+def has_unfinished_video(dst: str | os.PathLike) -> bool:
+    """Whether a killed run left resumable work for `dst`. Then a `dst` that exists is vidcolor's own
+    (renamed into place just before the kill, not yet journaled), not a file to protect from overwriting."""
+    dst = Path(dst)
+    return (work_dir(dst, dst.parent / STATE_DIR) / "segments.json").is_file()
 
 
 @dataclass
@@ -153,46 +174,40 @@ class _Encoded:
     cuts: list[int]
 
 
-def _encode_segments(source: VideoSource, sink: SegmentedSink, colorizer: Colorizer, opts: VideoOptions, progress) -> _Encoded:
-    """Decode -> colorize -> smooth -> encode segment by segment, three threads overlapping."""
-    info = source.info
-    resumed = sink.frames_done
-    cuts = SceneCuts(info.fps)
+def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer, opts: VideoOptions, progress) -> _Encoded:
+    """Decode -> colorize -> smooth -> encode segment by segment, three threads overlapping. The sink
+    says where an earlier run stopped; a segment is ended, with the smoother's state after its last
+    frame, at each of its boundaries and after the last frame."""
+    resume = sink.resume_point()
+    cuts = SceneCuts(source.info.fps)
+    if resume.complete:  # killed after the last segment: only the join is left
+        return _Encoded(resume.frames, resume.frames, [])
     smoother = make_smoother(opts.temporal, opts.temporal_strength)
-    smoother.load_state_dict(sink.state())
-    after_pts = sink.segments[-1]["last_pts"] if sink.segments else None
+    smoother.load_state_dict(resume.smoother_state)
 
     def warm(f: Frame) -> None:
         l_full = rgb8_to_l(torch.from_numpy(f.rgb)[None])
         cuts.is_cut(_cut_thumbnail(l_full)[0].numpy())
 
-    def encode(item) -> None:
-        if item[0] == "frames":
-            for rgb, pts in item[1]:
-                sink.write(rgb, pts)
-        else:
-            sink.finish_segment(item[1], item[2])
-
-    writer = BackgroundWorker(encode, depth=2, name="encode")
-    done = resumed
+    writer = BackgroundWorker(lambda job: job(), depth=2, name="encode")  # runs the sink's calls in order
+    done = resume.frames
     try:
-        frames = prefetch(source.frames(resumed, after_pts), depth=2 * opts.batch_size, name="decode")
-        for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
-            out = colorize_frames(colorizer, batch, smoother, cuts)
-            writer.submit(("frames", list(zip(out, (f.pts for f in batch)))))
-            done += len(batch)
-            if done % sink.segment_frames == 0:
-                writer.submit(("end", batch[-1].pts, smoother.state_dict()))
-            if progress:
-                progress(done, info.frames)
-        if done % sink.segment_frames:
-            writer.submit(("end", batch[-1].pts, smoother.state_dict()))
+        with source.frames_ahead(resume, depth=2 * opts.batch_size) as frames:
+            for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
+                out = colorize_frames(colorizer, batch, smoother, cuts)
+                writer.submit(partial(sink.write, out, [f.pts for f in batch]))
+                done += len(batch)
+                if done % sink.segment_frames == 0:
+                    writer.submit(partial(sink.end_segment, smoother.state_dict()))
+                if progress:
+                    progress(done, source.info.frames)
+        writer.submit(partial(sink.end_segment, smoother.state_dict(), final=True))
         writer.close()
     except BaseException:
         writer.close_quietly()
         sink.abort()
         raise
-    return _Encoded(done, resumed, cuts.cuts)
+    return _Encoded(done, resume.frames, cuts.cuts)
 
 
 @torch.inference_mode()
@@ -224,9 +239,11 @@ class FolderOptions:
     batch_size: int = 4  # images per network batch (grouped by working resolution)
 
 
-def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None) -> Result:
+def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
+                   hints=None) -> Result:
     """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha.
-    An image that is already in colour is skipped unless opts.force."""
+    An image that is already in colour is skipped unless opts.force. `hints` (vidcolor.hints.Hints,
+    in the pixels of the image as displayed, EXIF orientation applied) steer its colours."""
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     t0 = time.time()
     if opts.dry_run:
@@ -235,8 +252,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     img = read_image(src)
     if not opts.force and is_colour_image(img.pixels):
         return Result(src, None, "skipped", time.time() - t0, note=f"already in colour (score {colour_score(img.pixels):.1f}; --force colorizes it)")
-    write_image(dst, colorizer.colorize_array(img.pixels), img)
-    return Result(src, dst, "done", time.time() - t0, 1)
+    write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
+    return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None)
 
 
 def find_images(root: Path) -> list[Path]:

@@ -1,5 +1,8 @@
 """Temporal smoothing of ab across video frames, and scene-cut detection that resets it.
 
+The flow, warping and occlusion test the `flow` smoother follows are vidcolor/flow.py's, shared with
+the warp-error metric.
+
 Smoothers are stateful and see one frame at a time at working resolution:
 `smoother(l_small, ab_small) -> ab_small`, with `reset()` at every scene cut.
 """
@@ -12,6 +15,8 @@ import numpy as np
 import torch
 from scenedetect.common import FrameTimecode
 from scenedetect.detectors import ContentDetector
+
+from vidcolor.flow import create_dis, dis_flow, forward_backward, sq_norm, warp
 
 CUT_THRESHOLD = 27.0  # PySceneDetect's default for its content detector
 CUT_MIN_SCENE_FRAMES = 4
@@ -74,34 +79,6 @@ def to_gray_u8(l: torch.Tensor) -> np.ndarray:
     return (l[0, 0] * (255.0 / 100.0)).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 
-def dis_flow(dis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dense flow from a to b: a(x) ~ b(x + flow(x)). (h, w, 2) float32 in pixels."""
-    return dis.calc(a, b, None)
-
-
-def sq_norm(v: np.ndarray) -> np.ndarray:
-    """Squared length of the last axis of a (..., 2) array (25x faster than np.sum over an axis of 2)."""
-    return v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1]
-
-
-def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sample img at x + flow(x) (bilinear). Returns the warped image and where the source lies inside."""
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + flow[..., 0], gy + flow[..., 1]
-    out = cv2.remap(img, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-    return out, inside
-
-
-def forward_backward(f_cp: np.ndarray, f_pc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sundaram et al.'s (2010) forward-backward test, per pixel of frame t: the squared disagreement
-    |f_cp + f_pc(x + f_cp)|^2, the bound it passes under, 0.01 (|f_cp|^2 + |f_pc(x + f_cp)|^2) + 0.5, and
-    whether x + f_cp lies inside frame t-1. f_cp: flow t -> t-1, f_pc: flow t-1 -> t."""
-    back, inside = warp(f_pc, f_cp)
-    return sq_norm(f_cp + back), 0.01 * (sq_norm(f_cp) + sq_norm(back)) + 0.5, inside
-
-
 def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_prev: np.ndarray, photometric: float,
                     max_motion: float, fb_tolerance: float = 8.0) -> np.ndarray:
     """Per-pixel trust in warping the previous frame onto the current one along f_cp, in [0, 1], the
@@ -151,7 +128,7 @@ class FlowSmoother:
         self.photometric = photometric  # L* units
         self.max_motion_frac = max_motion_frac  # of the frame width
         self.fb_tolerance = fb_tolerance
-        self.dis = cv2.DISOpticalFlow_create(preset)
+        self.dis = create_dis(preset)
         self.reset()
 
     def reset(self) -> None:

@@ -1,17 +1,20 @@
 """The one threading helper: run a producer in a thread, hand its items over a bounded queue.
 
-An exception in the producer re-raises in the consumer (never a hang), and a consumer that stops
-early stops the producer. PyAV and PIL release the GIL while decoding and encoding, so this overlaps
-codec work with inference.
+An exception in the producer re-raises in the consumer (never a hang). `close()` stops the producer
+and joins its thread, so when it returns nothing is still reading what the producer reads: a PyAV
+container may then be closed safely (a decoder left running while its container closed corrupted
+memory, issue 12). PyAV and PIL release the GIL while decoding and encoding, so this overlaps codec
+work with inference.
 """
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+_POLL_S = 0.1  # how often a blocked producer looks at the stop flag
 
 
 class _Failure:
@@ -19,42 +22,80 @@ class _Failure:
         self.exc = exc
 
 
-def prefetch(items: Iterable[T], depth: int = 4, name: str = "prefetch") -> Iterator[T]:
-    """Iterate `items` in a background thread, at most `depth` items ahead of the consumer."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+class Prefetch(Generic[T]):
+    """Iterate `items` in a background thread, at most `depth` items ahead of the consumer.
 
-    def put(x) -> bool:
-        while not stop.is_set():
+    Use it as a context manager (or call `close()`) wherever the consumer may stop early: leaving the
+    block stops the producer, runs its clean-up (a generator's `finally`) in its own thread, and joins
+    that thread before returning."""
+
+    def __init__(self, items: Iterable[T], depth: int = 4, name: str = "prefetch"):
+        self._items = items
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, x) -> bool:
+        while not self._stop.is_set():
             try:
-                q.put(x, timeout=0.1)
+                self._q.put(x, timeout=_POLL_S)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def work():
+    def _work(self) -> None:
+        it = iter(self._items)
         try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
+            for item in it:
+                if not self._put(item):
+                    break
+            else:
+                self._put(_DONE)
         except BaseException as e:  # handed to the consumer, which re-raises it
-            put(_Failure(e))
+            self._put(_Failure(e))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()  # a generator stopped early cleans up here, in the thread that ran it
 
-    t = threading.Thread(target=work, name=name, daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        t.join(timeout=5)
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._ended:
+            raise StopIteration
+        item = self._q.get()
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Failure):
+            self.close()
+            raise item.exc
+        return item
+
+    def close(self) -> None:
+        """Stop the producer and wait for its thread to end. No timeout on purpose: returning while the
+        producer still decodes would let the caller close the container under it."""
+        self._ended = True
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        while not self._q.empty():  # free queued frames now rather than with this object
+            self._q.get_nowait()
+
+    def __enter__(self) -> "Prefetch[T]":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def prefetch(items: Iterable[T], depth: int = 4, name: str = "prefetch") -> Prefetch[T]:
+    """`Prefetch(items, depth, name)`: iterate `items` in a background thread."""
+    return Prefetch(items, depth, name)
 
 
 class BackgroundWorker:
@@ -90,7 +131,7 @@ class BackgroundWorker:
         self._check()
         while True:
             try:
-                self._q.put(item, timeout=0.1)
+                self._q.put(item, timeout=_POLL_S)
                 return
             except queue.Full:
                 self._check()

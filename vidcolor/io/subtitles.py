@@ -1,6 +1,7 @@
-"""Text subtitle packets re-wrapped for containers that hold another text codec.
+"""Text subtitle packets re-wrapped for containers that hold another text codec (plan.py decides which).
 
-MP4/MOV hold only mov_text (tx3g: a 16-bit length, then UTF-8); Matroska holds SubRip and ASS.
+MP4/MOV hold only mov_text (tx3g: a 16-bit length, then UTF-8); Matroska holds SubRip and ASS; WebM
+holds WebVTT, whose packets are the cue text.
 Converting between them is a change of framing, not of content, so it needs no decoder.
 """
 from __future__ import annotations
@@ -24,16 +25,6 @@ def packet_text(payload: bytes, codec: str) -> str:
         text = fields[-1] if len(fields) == 9 else text
         text = _ASS_OVERRIDE.sub("", text).replace("\\N", "\n").replace("\\n", "\n")
     return _HTML_TAG.sub("", text)
-
-
-def target_codec(src_codec: str, supported: set[str]) -> str | None:
-    """A text codec the output container holds and that `src_codec` can be re-framed into."""
-    if src_codec not in TEXT_CODECS:
-        return None
-    for codec in ("mov_text", "subrip"):
-        if codec in supported:
-            return codec
-    return None
 
 
 def convert_packet(payload: bytes, src_codec: str, dst_codec: str) -> bytes:

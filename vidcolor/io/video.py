@@ -1,61 +1,24 @@
-"""PyAV video source, and the passthrough of the other streams into an output.
+"""PyAV video source: VideoSource decodes frames as RGB arrays with their pts (and can resume from a
+pts), in the caller's thread or in a decoding thread it joins before its container closes.
 
-VideoSource decodes frames as RGB arrays with their pts (and can resume from a pts). _Passthrough
-carries audio and subtitles over: copied packet for packet (a second demuxer reads them alongside the
-video, so memory stays flat), re-framed between text subtitle codecs, or transcoded to AAC where the
-output container cannot hold the codec. The encoder side is in segments.py.
+How the output is written is decided in plan.py, encoded in segments.py and joined in mux.py.
 """
 from __future__ import annotations
 
-import fractions
-import logging
+import heapq
 import os
-from dataclasses import dataclass, field
+from collections import deque
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import av
-import numpy as np
 
-from vidcolor.errors import InputError, OutputError
-from vidcolor.io.paths import temp_output_path
-from vidcolor.io.subtitles import convert_packet, target_codec
-
-log = logging.getLogger("vidcolor")
-
-DEFAULT_CODEC = "libx264"
-DEFAULT_CRF = 18
-DEFAULT_PRESET = "medium"
-AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
-
-
-@dataclass
-class VideoInfo:
-    path: Path
-    width: int
-    height: int
-    frames: int  # from the container's index or header; 0 when unknown
-    time_base: fractions.Fraction
-    average_rate: fractions.Fraction | None
-    rotation: int  # display rotation in degrees, as stored
-    codec: str
-    duration_s: float | None
-    start_pts: int | None
-    other_streams: list[str] = field(default_factory=list)  # "audio:mp3", "subtitle:subrip", ...
-
-    @property
-    def fps(self) -> float:
-        return float(self.average_rate) if self.average_rate else 25.0
-
-
-@dataclass
-class Frame:
-    rgb: np.ndarray  # (H, W, 3) uint8
-    pts: int | None
-    index: int
-    warmup: bool = False  # on resume: a frame before the resume point, shown to the cut detector only
+from vidcolor.errors import InputError
+from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
+from vidcolor.io.prefetch import Prefetch
 
 WARMUP_FRAMES = 8
+REORDER_WINDOW = 8  # decoded frames held back to put shuffled pts in order (see _in_order)
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
@@ -71,9 +34,45 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: not a readable video ({_reason(e)})") from e
 
 
+def _codec_name(stream) -> str:
+    """The codec's canonical name ("mp3", not the decoder's "mp3float"): what containers are listed by."""
+    return stream.codec_context.codec.canonical_name
+
+
+def _channels(stream) -> int:
+    layout = getattr(stream.codec_context, "layout", None)
+    return layout.nb_channels if layout is not None else 0
+
+
 def _reason(e: Exception) -> str:
     msg = getattr(e, "strerror", None) or str(e)
     return str(msg).splitlines()[0][:160]
+
+
+def _in_order(decoded: Iterable[av.VideoFrame], step: int) -> Iterator[tuple[av.VideoFrame, int]]:
+    """Decoded frames (display order) with strictly increasing pts: the k-th frame gets the k-th smallest
+    pts seen. Decoders hand frames out in display order, but B-frames stored in AVI (which has no
+    presentation timestamps) come out with their pts shuffled; holding REORDER_WINDOW frames back puts
+    them right while the shuffle is shorter than that, and changes nothing for well-timed streams.
+    A frame without pts (some AVI streams) continues the nominal frame grid."""
+    held: deque[av.VideoFrame] = deque()
+    pending: list[int] = []  # pts not yet handed out (a heap)
+    top = last = None
+    for frame in decoded:
+        pts = frame.pts if frame.pts is not None else (0 if top is None else top + step)
+        top = pts if top is None else max(top, pts)
+        heapq.heappush(pending, pts)
+        held.append(frame)
+        if len(held) > REORDER_WINDOW:
+            last = _next_pts(heapq.heappop(pending), last)
+            yield held.popleft(), last
+    while held:
+        last = _next_pts(heapq.heappop(pending), last)
+        yield held.popleft(), last
+
+
+def _next_pts(pts: int, last: int | None) -> int:
+    return pts if last is None else max(pts, last + 1)  # a repeated pts moves up one tick
 
 
 class VideoSource:
@@ -91,16 +90,18 @@ class VideoSource:
         if not cc.width or not cc.height:
             self.container.close()
             raise InputError(f"{self.path}: video stream has no frame size (corrupt header)")
-        others = [f"{x.type}:{x.codec_context.name}" for x in self.container.streams if x.type in ("audio", "subtitle")]
+        streams = [StreamInfo(x.index, x.type, _codec_name(x), getattr(x.codec_context, "sample_rate", 0) or 0,
+                              _channels(x)) for x in self.container.streams if x.type in ("audio", "subtitle")]
         duration = float(s.duration * s.time_base) if s.duration else (
             self.container.duration / av.time_base if self.container.duration else None)
         self.info = VideoInfo(
             path=self.path, width=cc.width, height=cc.height, frames=int(s.frames or 0), time_base=s.time_base,
             average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
-            start_pts=s.start_time, other_streams=others,
+            start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
+        self._readers: list[Prefetch[Frame]] = []
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -109,15 +110,27 @@ class VideoSource:
         self.close()
 
     def close(self) -> None:
+        """Join every decoding thread started by frames_ahead, then close the container."""
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
         self.container.close()
+
+    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8) -> Prefetch[Frame]:
+        """`frames(resume)` decoded in a background thread, `depth` frames ahead. Close it (or use it
+        as a context manager) where the consumer may stop early; close() of the source joins it too."""
+        reader = Prefetch(self.frames(resume), depth, name="decode")
+        self._readers.append(reader)
+        return reader
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
 
-    def frames(self, start_index: int = 0, after_pts: int | None = None) -> Iterator[Frame]:
-        """Decode frames in order. To resume, give the index of the next frame to do and the pts of the
-        last one done: the source seeks to the keyframe before it and decodes forward. The last few
+    def frames(self, resume: ResumePoint | None = None) -> Iterator[Frame]:
+        """Decode frames in order. To resume, give the resume point (the number of frames done and the pts
+        of the last): the source seeks to the keyframe before it and decodes forward. The last few
         frames before the resume point come first, marked `warmup`, so scene-cut state can be rebuilt."""
+        start_index, after_pts = (resume.frames, resume.last_pts) if resume else (0, None)
         index, last_pts, step = 0, None, None
         if self.info.average_rate:
             step = max(1, round(1 / (self.info.average_rate * self.info.time_base)))
@@ -127,15 +140,12 @@ class VideoSource:
         recent: list[Frame] = []
         decoded = 0
         try:
-            for frame in self.container.decode(self.stream):
+            for frame, pts in _in_order(self.container.decode(self.stream), step or 1):
                 decoded += 1
                 if frame.pts is None and seeking:
                     raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
                 if not self.info.rotation:
                     self.info.rotation = int(frame.rotation or 0)
-                pts = frame.pts
-                if pts is None:  # some AVI streams carry no pts: continue the nominal frame grid
-                    pts = 0 if last_pts is None else last_pts + (step or 1)
                 last_pts = pts
                 done_already = pts <= after_pts if seeking else index < start_index
                 if done_already:
@@ -165,74 +175,3 @@ class VideoSource:
         if missing > max(2 * step, 0.25 / s.time_base):
             got, want = float((last_pts + step) * s.time_base), float(expected_end * s.time_base)
             raise InputError(f"{self.path}: truncated: video ends at {got:.2f} s of {want:.2f} s ({decoded} frames decoded)")
-
-
-class _Passthrough:
-    """Copies (or, where the container can't hold the codec, transcodes) audio and subtitle streams."""
-
-    def __init__(self, src_path: Path, out: av.container.OutputContainer, notes: list[str]):
-        self.src = av.open(str(src_path))
-        self.out = out
-        # input stream index -> (output stream, how: "copy", "aac" or a subtitle codec to re-frame into)
-        self.map: dict[int, tuple[av.stream.Stream, str]] = {}
-        supported = out.supported_codecs
-        for s in self.src.streams:
-            if s.type not in ("audio", "subtitle"):
-                continue
-            name = s.codec_context.name
-            sub_codec = target_codec(name, supported) if s.type == "subtitle" else None
-            if name in supported:
-                self.map[s.index] = (out.add_stream_from_template(s), "copy")
-            elif s.type == "audio":
-                a = out.add_stream("aac", rate=s.codec_context.sample_rate or 48000)
-                a.layout = s.codec_context.layout
-                self.map[s.index] = (a, "aac")
-                notes.append(f"audio stream {s.index} ({name}) transcoded to AAC: {out.format.name} cannot hold {name}")
-            elif sub_codec:
-                ost = out.add_mux_stream(sub_codec)
-                ost.metadata.update(s.metadata)
-                self.map[s.index] = (ost, sub_codec)
-                notes.append(f"subtitle stream {s.index} ({name}) converted to {sub_codec}: {out.format.name} cannot hold {name}")
-            else:
-                notes.append(f"subtitle stream {s.index} ({name}) not copied: {out.format.name} cannot hold {name}")
-        streams = [s for s in self.src.streams if s.index in self.map]
-        self.packets = self.src.demux(*streams) if streams else iter(())
-        self.pending = None
-        self.done = not streams
-
-    def mux_until(self, t: float | None) -> None:
-        """Mux copied packets whose time is at most t seconds (all of them when t is None)."""
-        while not self.done:
-            pkt = self.pending or next(self.packets, None)
-            self.pending = None
-            if pkt is None:
-                self.done = True
-                break
-            if pkt.dts is None and pkt.pts is None:
-                continue  # demuxer flush packet
-            ts = pkt.dts if pkt.dts is not None else pkt.pts
-            if t is not None and ts * pkt.time_base > t + AUDIO_LEAD_S:
-                self.pending = pkt
-                return
-            ost, how = self.map[pkt.stream.index]
-            if how == "aac":
-                for frame in pkt.decode():
-                    frame.pts = None  # the encoder counts samples itself
-                    for p in ost.encode(frame):
-                        self.out.mux(p)
-            elif how == "copy":
-                pkt.stream = ost
-                self.out.mux(pkt)
-            else:
-                new = av.Packet(convert_packet(bytes(pkt), pkt.stream.codec_context.name, how))
-                new.stream, new.time_base = ost, pkt.time_base
-                new.pts, new.dts, new.duration = pkt.pts, pkt.dts, pkt.duration
-                self.out.mux(new)
-
-    def close(self) -> None:
-        self.mux_until(None)
-        for ost, how in self.map.values():
-            if how == "aac":
-                for p in ost.encode(None):
-                    self.out.mux(p)
-        self.src.close()

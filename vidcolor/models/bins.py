@@ -25,9 +25,13 @@ def _gamut_bins(grid: float) -> torch.Tensor:
     steps = torch.linspace(0.0, 1.0, 128)
     r, g, b = torch.meshgrid(steps, steps, steps, indexing="ij")
     rgb = torch.stack([r, g, b]).reshape(1, 3, -1, 1)
-    ab = rgb_to_lab(rgb)[0, 1:].reshape(2, -1).T  # (N, 2)
-    cells = torch.unique(torch.round(ab / grid), dim=0)
-    return (cells * grid).float()
+    cells = torch.round(rgb_to_lab(rgb)[0, 1:].reshape(2, -1) / grid).long()  # (2, N) grid cell of each sample
+    # The cells hit, in (a, b) order: the same as torch.unique(cells.T, dim=0), which sorts 2M rows and
+    # took seconds of every model construction (start-up); a count over the flattened cell index does not.
+    lo = cells.min(dim=1, keepdim=True).values
+    span = int(cells[1].max() - lo[1]) + 1
+    hit = torch.bincount((cells[0] - lo[0]) * span + (cells[1] - lo[1])).nonzero()[:, 0]
+    return (torch.stack([hit // span + lo[0], hit % span + lo[1]], dim=1) * grid).float()
 
 
 def ab_bins(grid: float = GRID) -> torch.Tensor:
@@ -59,5 +63,8 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float) 
     The mean of the distribution re-normalised at temperature T: T = 1 is the plain mean (desaturated),
     T -> 0 the mode (vivid but patchy); Zhang et al. use T = 0.38.
     """
-    p = torch.softmax(logits.float() / max(temperature, 1e-3), dim=1)
-    return torch.einsum("bqhw,qc->bchw", p, bins.to(p))
+    # Over the last axis of a (B, h, w, Q) view, which is contiguous for the channels_last outputs of
+    # inference: measured 2x faster on the CPU than softmax over dim 1 and an einsum (8.2 -> 3.9 ms of
+    # CPU per 720p frame), with the same result.
+    p = torch.softmax(logits.permute(0, 2, 3, 1).float() / max(temperature, 1e-3), dim=-1)
+    return (p @ bins.to(p)).permute(0, 3, 1, 2)

@@ -1,0 +1,171 @@
+"""Output containers and timestamps (issue 12, cases 3 and 4): what cannot be written is refused with
+one line before any decoding; everything else round-trips with its frames, duration and audio."""
+import fractions
+import random
+import time
+
+import pytest
+
+from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
+from tests.media import audio_seconds, probe, write_video
+from vidcolor.errors import OutputError
+from vidcolor.io.video import VideoSource
+from vidcolor.pipeline import VideoOptions, colorize_video
+
+EXPECTED_AUDIO = {  # output container -> source audio codec -> audio codec in the output
+    "mp4": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "opus", "pcm_s16le": "aac"},
+    "mov": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "aac", "pcm_s16le": "pcm_s16le"},
+    "mkv": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "opus", "pcm_s16le": "pcm_s16le"},
+    "webm": {"aac": "opus", "mp3": "opus", "ac3": "opus", "opus": "opus", "pcm_s16le": "opus"},
+    "avi": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "mp3", "pcm_s16le": "pcm_s16le"},
+}
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sources")
+    return {a: make_source(root, a) for a in AUDIO}
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_every_container_with_every_audio_codec_round_trips(tmp_path, colorizer, sources, output):
+    for audio in AUDIO:
+        cell = run_cell(sources[audio], output, colorizer, tmp_path)
+        assert cell.outcome == "works", f"{output} with {audio}: {cell.detail}"
+        assert cell.video == {"webm": "vp9", "avi": "mpeg4"}.get(output, "h264")
+        assert cell.audio_out == (EXPECTED_AUDIO[output][audio] if audio else "-")
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a refused output must not decode a frame")
+
+    monkeypatch.setattr(VideoSource, "frames", refuse)
+
+
+@pytest.mark.parametrize("name, opts, reason", [
+    ("out.gif", {}, "not a video container"),
+    ("photo.jpg", {}, "cannot be written as an image"),
+    ("noext", {}, "no file extension"),
+    ("out.webm", {"codec": "libx264"}, "WebM cannot hold h264"),
+    ("out.avi", {"codec": "libx264"}, "AVI cannot hold h264"),
+    ("out.mp4", {"codec": "nonsense"}, "unknown video encoder"),
+    ("out.mp4", {"codec": "aac"}, "not a video one"),
+    ("out.mp4", {"codec": "mpeg4", "crf": 20}, "--crf does not apply to mpeg4"),
+])
+def test_impossible_outputs_are_refused_in_one_line_before_decoding(tmp_path, colorizer, no_decoding, name, opts, reason):
+    src = write_video(tmp_path / "in.mp4", frames=30, audio="aac")
+    dst = tmp_path / "out" / name
+    t0 = time.perf_counter()
+    with pytest.raises(OutputError) as e:
+        colorize_video(src, dst, colorizer, VideoOptions(**opts))
+    assert time.perf_counter() - t0 < 2.0
+    msg = str(e.value)
+    assert reason in msg and str(dst) in msg and "\n" not in msg
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").rglob("*.work")) == []
+    assert not dst.exists()
+
+
+def test_odd_size_with_an_encoder_that_needs_even_sizes_is_refused(tmp_path):
+    from vidcolor.io.plan import plan_output
+
+    src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=3, audio=None)
+    with pytest.raises(OutputError, match="odd frame size 75x51: mpeg4 needs even sizes"):
+        plan_output(src, tmp_path / "o.mp4", codec="mpeg4")
+
+
+def test_plan_picks_what_each_container_holds(tmp_path):
+    from vidcolor.io.plan import plan_output
+
+    src = write_video(tmp_path / "in.mkv", frames=3, audio="ac3")
+    webm = plan_output(src, tmp_path / "o.webm")
+    assert (webm.encoder, webm.options["crf"], webm.options["b"]) == ("libvpx-vp9", "32", "0")
+    assert [(s.action, s.target, s.sample_rate) for s in webm.streams] == [("transcode", "libopus", 48000)]
+    assert webm.notes == ["audio stream 1 (ac3) transcoded to Opus: WebM cannot hold ac3"]
+    avi = plan_output(src, tmp_path / "o.avi")
+    assert (avi.encoder, avi.options["flags"], avi.options["bf"]) == ("mpeg4", "+qscale", "0")
+    assert [s.action for s in avi.streams] == ["copy"]
+    mkv = plan_output(src, tmp_path / "o.mkv", codec="libx265", crf=23, preset="fast")
+    assert (mkv.encoder, mkv.options) == ("libx265", {"crf": "23", "preset": "fast"})
+
+
+def test_the_user_chosen_vp9_into_webm_gets_opus_audio(tmp_path, colorizer):
+    """The issue's `-o out.webm --codec libvpx-vp9` failed on the AAC audio after the whole encode."""
+    src = write_video(tmp_path / "in.mp4", frames=10, audio="aac")
+    res = colorize_video(src, tmp_path / "out.webm", colorizer, VideoOptions(codec="libvpx-vp9", temporal="off"))
+    assert codecs(res.output) == ("vp9", ["opus"]) and probe(res.output)["frames"] == 10
+    assert any("transcoded to Opus" in n for n in res.notes)
+
+
+def sparse_pts(n: int, seed: int) -> list[int]:
+    """Frame times of a capture that dropped frames: the issue's 0, 11, 17, 24, 31, then random gaps."""
+    rng = random.Random(seed)
+    pts = [0, 11, 17, 24, 31]
+    while len(pts) < n:
+        pts.append(pts[-1] + rng.choice([1, 1, 2, 3, 6, 7, 11]))
+    return pts
+
+
+SPARSE_SOURCES = {
+    # the issue's file: Cinepak in AVI, time base 1/15, 68 frames with gaps
+    "cinepak.avi": dict(codec="cinepak", frames=68, time_base=fractions.Fraction(1, 15), audio="pcm_s16le"),
+    # H.264 with B-frames (decode order is not display order) and gaps, in MKV and in MP4 at 1/15
+    "bframes.mkv": dict(codec="libx264", frames=40, time_base=fractions.Fraction(1, 15), audio="aac"),
+    "bframes.mp4": dict(codec="libx264", frames=40, time_base=fractions.Fraction(1, 15), audio=None),
+}
+
+
+@pytest.mark.parametrize("source", list(SPARSE_SOURCES))
+@pytest.mark.parametrize("output", ["mp4", "mkv", "mov"])
+def test_sparse_timestamps_round_trip_with_their_frames_and_duration(tmp_path, colorizer, source, output):
+    spec = SPARSE_SOURCES[source]
+    pts = sparse_pts(spec["frames"], seed=len(source))
+    src = write_video(tmp_path / source, w=64, h=48, pts=pts, **spec)
+    a = probe(src)
+    assert a["pts_s"] == pytest.approx([p / 15 for p in pts], abs=1e-3)  # the source is what it should be
+    res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off", segment_seconds=1))
+    b = probe(res.output)
+    assert b["frames"] == a["frames"] == len(pts)
+    assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3)
+    if spec["audio"] is None:  # the container's duration is the video's: exact
+        assert b["duration_s"] == pytest.approx(a["duration_s"], abs=1e-3)
+    else:  # or the audio's, whose end moves by the codec's priming where it is transcoded (PCM into MP4)
+        assert b["duration_s"] == pytest.approx(a["duration_s"], abs=AUDIO_TOLERANCE_S)
+        assert audio_seconds(res.output) == pytest.approx(audio_seconds(src), abs=AUDIO_TOLERANCE_S)
+    assert [t for t, _ in b["others"]] == [t for t, _ in a["others"]]
+
+
+def test_a_time_base_finer_than_mpeg4_takes_still_makes_an_avi(tmp_path, colorizer):
+    """MPEG-4 Part 2 (AVI's default) takes no time base finer than 1/65535; MPEG-TS and many MOVs use 1/90000."""
+    src = write_video(tmp_path / "in.mov", frames=12, time_base=fractions.Fraction(1, 90000), pts=[3600 * i for i in range(12)],
+                      audio="aac")
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off", segment_seconds=0.2))
+    a, b = probe(src), probe(res.output)
+    assert b["frames"] == 12 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3)
+    assert any("frame times rounded to multiples of 1/25 s" in n for n in res.notes)
+
+
+def test_subtitles_become_webvtt_in_webm_and_are_dropped_with_a_note_in_avi(tmp_path, colorizer):
+    import av
+
+    src = write_video(tmp_path / "sub.mkv", frames=20, audio=None, subtitles=[(100, "Hello"), (500, "World")])
+    res = colorize_video(src, tmp_path / "out.webm", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(res.output)) as c:
+        assert c.streams.subtitles[0].codec_context.codec.canonical_name == "webvtt"
+        assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"Hello", b"World"]
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    assert probe(res.output)["others"] == []
+    assert "subtitle stream 1 (subrip) not copied: AVI cannot hold subrip" in res.notes
+
+
+def test_b_frames_stored_in_avi_come_out_in_order(tmp_path, colorizer):
+    """H.264 with B-frames in AVI, which stores no presentation times: FFmpeg hands its frames out with
+    shuffled pts (0.04, 0.16, 0.12, ...), which the encoder and the MP4 muxer refused ('Invalid argument')."""
+    src = write_video(tmp_path / "bframes.avi", w=64, h=48, frames=30, audio="mp3")
+    shuffled = probe(src)["pts_s"]
+    assert shuffled != sorted(shuffled)  # the source is what it should be
+    for output in ("mp4", "mkv", "mov"):
+        res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off", segment_seconds=0.4))
+        b = probe(res.output)
+        assert b["frames"] == 30 and b["pts_s"] == pytest.approx(sorted(shuffled), abs=1e-3)

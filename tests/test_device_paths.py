@@ -1,0 +1,43 @@
+"""The video path on each device (`device` fixture: the CPU, and CUDA where present): frames through
+the network, flow smoothing and render come back as frames that keep their lightness, and on CUDA
+they agree with the CPU's."""
+import numpy as np
+import pytest
+import torch
+
+from tests.media import write_video
+from vidcolor.color import rgb8_to_l
+from vidcolor.colorizer import Colorizer
+from vidcolor.io.video import VideoSource
+from vidcolor.pipeline import batched, colorize_frames
+from vidcolor.temporal import SceneCuts, make_smoother
+
+
+def frames_of(tmp_path, n=8):
+    with VideoSource(write_video(tmp_path / "clip.mp4", w=128, h=96, frames=n, audio=None)) as src:
+        return list(src)
+
+
+def run(col, frames):
+    smoother, cuts = make_smoother("flow"), SceneCuts(25.0)
+    return np.concatenate([colorize_frames(col, b, smoother, cuts) for b in batched(frames, 3)])
+
+
+def test_video_frames_keep_their_lightness_on_each_device(tmp_path, colorizer, device):
+    frames = frames_of(tmp_path)
+    out = run(Colorizer(colorizer.model, device=device, work_size=64), frames)
+    assert out.shape == (8, 96, 128, 3) and out.dtype == np.uint8
+    l_in = rgb8_to_l(torch.from_numpy(np.stack([f.rgb for f in frames])))
+    l_out = rgb8_to_l(torch.from_numpy(out))
+    assert float((l_in - l_out).abs().mean()) < 1.0  # only out-of-gamut clipping and uint8 rounding move L
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_frames_match_the_cpu_in_fp32(tmp_path, colorizer):
+    frames = frames_of(tmp_path)
+    outs = []
+    for dev in ("cpu", "cuda"):
+        col = Colorizer(colorizer.model, device=dev, work_size=64)
+        col.amp_dtype = None  # the same maths on both: what is left is kernels and rounding
+        outs.append(run(col, frames).astype(int))
+    assert np.abs(outs[0] - outs[1]).mean() < 1.0

@@ -1,0 +1,94 @@
+"""The FrameSource / FrameSink seam and the sink's own resume state (issue 12: structure)."""
+import fractions
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.media import write_video
+from vidcolor.io.base import Frame, FrameSink, FrameSource, ResumePoint, VideoInfo
+from vidcolor.io.plan import plan_output
+from vidcolor.io.prefetch import Prefetch
+from vidcolor.io.segments import SegmentedSink
+from vidcolor.io.video import VideoSource
+from vidcolor.pipeline import VideoOptions, _encode_segments
+
+
+class ListSource:
+    """Any list of frames is a FrameSource."""
+
+    def __init__(self, frames: list[np.ndarray], fps: int = 25):
+        self.rgb = frames
+        h, w = frames[0].shape[:2]
+        self.info = VideoInfo(Path("list"), w, h, len(frames), fractions.Fraction(1, fps), fractions.Fraction(fps), 0,
+                              "rawvideo", len(frames) / fps, 0)
+
+    def frames(self, resume: ResumePoint | None = None):
+        start = resume.frames if resume else 0
+        return (Frame(rgb, i, i) for i, rgb in enumerate(self.rgb) if i >= start)
+
+    def frames_ahead(self, resume=None, depth=8):
+        return Prefetch(self.frames(resume), depth)
+
+    def close(self):
+        pass
+
+
+class MemorySink:
+    """A FrameSink that keeps what it is given."""
+
+    segment_frames = 4
+
+    def __init__(self):
+        self.pts, self.ends, self.completed = [], [], False
+
+    def resume_point(self):
+        return ResumePoint()
+
+    def write(self, rgb, pts):
+        assert rgb.dtype == np.uint8 and rgb.shape[0] == len(pts)
+        self.pts += list(pts)
+
+    def end_segment(self, smoother_state, final=False):
+        self.ends.append((len(self.pts), final, sorted(smoother_state)))
+
+    def complete(self):
+        self.completed = True
+
+    def abort(self):
+        pass
+
+    def discard(self):
+        pass
+
+
+def test_the_pipeline_runs_on_any_frame_source_and_sink(colorizer):
+    rng = np.random.default_rng(0)
+    source, sink = ListSource([rng.integers(0, 255, (32, 48, 3), np.uint8) for _ in range(10)]), MemorySink()
+    assert isinstance(source, FrameSource) and isinstance(sink, FrameSink)
+    enc = _encode_segments(source, sink, colorizer, VideoOptions(temporal="flow", batch_size=3), None)
+    assert (enc.total, enc.resumed) == (10, 0) and sink.pts == list(range(10))
+    # a segment ends at every 4th frame, with the flow smoother's state after it, and after the last
+    assert sink.ends == [(4, False, ["count", "prev_ab", "prev_l"]), (8, False, ["count", "prev_ab", "prev_l"]),
+                         (10, True, ["count", "prev_ab", "prev_l"])]
+
+
+def test_the_segmented_sink_hands_back_its_resume_point(tmp_path):
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=10, audio=None)
+    plan = plan_output(src, tmp_path / "out.mp4")
+    with VideoSource(src) as s:
+        info = s.info
+    sink = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", info, "key", plan, segment_seconds=0.2)
+    assert isinstance(sink, FrameSink) and isinstance(VideoSource(src), FrameSource)
+    assert sink.resume_point() == ResumePoint()
+    rgb = np.zeros((5, 48, 64, 3), np.uint8)
+    sink.write(rgb, [0, 512, 1024, 1536, 2048])
+    sink.end_segment({"ema": np.ones((1, 2, 3, 4), np.float32)})
+    sink.write(rgb[:2], [2560, 3072])  # a segment left open: lost at a kill
+    sink.abort()
+    again = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", info, "key", plan, segment_seconds=0.2)
+    point = again.resume_point()
+    assert (point.frames, point.last_pts, point.complete) == (5, 2048, False)
+    assert point.smoother_state["ema"].shape == (1, 2, 3, 4)
+    other = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", info, "another key", plan, segment_seconds=0.2)
+    assert other.resume_point() == ResumePoint()  # work of other settings is discarded

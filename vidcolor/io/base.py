@@ -1,0 +1,105 @@
+"""The seams of the video pipeline as types: FrameSource -> (Colorizer, TemporalSmoother) -> FrameSink.
+
+`pipeline.py` wires any FrameSource to any FrameSink; it never reaches into a sink's files. The sink
+owns its resume bookkeeping and hands it out as a ResumePoint (after Ray Data's Datasink, which owns
+its own state behind `on_write_start` / `write` / `on_write_complete` / `on_write_failed`).
+"""
+from __future__ import annotations
+
+import fractions
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from vidcolor.io.prefetch import Prefetch
+
+
+@dataclass
+class StreamInfo:
+    """One audio or subtitle stream of a source, as the output planner needs it."""
+    index: int
+    type: str  # "audio" or "subtitle"
+    codec: str  # canonical codec name: "aac", "mp3", "pcm_s16le", "subrip", ...
+    sample_rate: int = 0
+    channels: int = 0
+
+
+@dataclass
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    frames: int  # from the container's index or header; 0 when unknown
+    time_base: fractions.Fraction
+    average_rate: fractions.Fraction | None
+    rotation: int  # display rotation in degrees, as stored
+    codec: str
+    duration_s: float | None
+    start_pts: int | None
+    streams: list[StreamInfo] = field(default_factory=list)  # audio and subtitle streams
+    end_pts: int | None = None  # start + duration of the video stream, in time_base, when the header says
+
+    @property
+    def fps(self) -> float:
+        return float(self.average_rate) if self.average_rate else 25.0
+
+    @property
+    def other_streams(self) -> list[str]:
+        return [f"{s.type}:{s.codec}" for s in self.streams]
+
+
+@dataclass
+class Frame:
+    rgb: np.ndarray  # (H, W, 3) uint8
+    pts: int | None
+    index: int
+    warmup: bool = False  # on resume: a frame before the resume point, shown to the cut detector only
+
+
+@dataclass
+class ResumePoint:
+    """Where an interrupted run of a sink stopped: what a new run continues from."""
+    frames: int = 0  # frames already encoded into finished segments
+    last_pts: int | None = None  # pts of the last of them
+    smoother_state: dict[str, np.ndarray] = field(default_factory=dict)  # the temporal state after it
+    complete: bool = False  # every frame is encoded: only the final output is missing
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    info: VideoInfo
+
+    def frames(self, resume: ResumePoint | None = None) -> Iterator[Frame]:
+        """Frames in presentation order; with `resume`, from the frame after resume.last_pts (a few
+        frames before it first, marked `warmup`)."""
+
+    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8) -> Prefetch[Frame]:
+        """`frames(resume)` decoded in a background thread; the source joins it at the latest in close()."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class FrameSink(Protocol):
+    segment_frames: int  # frames per resumable unit; the pipeline never lets a batch straddle two
+
+    def resume_point(self) -> ResumePoint:
+        """What an earlier run of the same output already finished."""
+
+    def write(self, rgb: np.ndarray, pts: Sequence[int]) -> None:
+        """(B, H, W, 3) uint8 frames and their pts, in order."""
+
+    def end_segment(self, smoother_state: dict[str, np.ndarray], final: bool = False) -> None:
+        """Make the frames written so far durable, with the smoother state after them; `final`: no
+        frames follow. Nothing to end is not an error (a run resumed with no frames left)."""
+
+    def complete(self) -> None:
+        """Write the final output from everything written."""
+
+    def abort(self) -> None:
+        """Drop unfinished work after a failure; finished segments stay for the next run."""
+
+    def discard(self) -> None:
+        """Remove the sink's work state once its output is recorded as done."""

@@ -1,0 +1,197 @@
+"""Joining: the encoded segments' packets (never re-encoded) and the source's audio and subtitles, as
+the OutputPlan says, muxed into the final container.
+
+Timestamps are rebuilt here rather than trusted from the segment files. Every packet gets back the
+exact pts of its source frame; dts is the sorted pts delayed by the stream's reorder depth, which is
+strictly increasing and never after its pts however sparse the frame times are (a per-segment B-frame
+delay does not fit a 1/15 s time base with dropped frames: issue 12, case 4); each packet lasts until
+the next frame, the last one until the source's own end. AVI has no presentation timestamps: frames
+are put on the coarsest grid that holds their times exactly, written in display order.
+"""
+from __future__ import annotations
+
+import fractions
+import math
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+
+import av
+
+from vidcolor.errors import OutputError
+from vidcolor.io.base import VideoInfo
+from vidcolor.io.plan import OutputPlan, add_audio_encoder
+from vidcolor.io.subtitles import convert_packet
+from vidcolor.io.video import _reason
+
+AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
+MAX_GRID_RATE = 240  # AVI: a finer exact grid than this many slots a second is rounded to the frame rate
+
+
+@dataclass
+class _Timing:
+    time_base: fractions.Fraction
+    pts: list[int]  # per packet, in decode order
+    dts: list[int]
+    duration: list[int]
+    seconds: list[float]  # presentation time on the source's clock, for interleaving
+    notes: list[str] = field(default_factory=list)
+
+
+def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int) -> list[str]:
+    """Mux `parts` (each a segment file and the pts of its first frame) and the passthrough streams into
+    tmp; returns notes for the user. Raises OutputError naming plan.dst."""
+    try:
+        timing = _timing(parts, like, plan)
+        # Timestamps are exactly the source's: the muxer must not shift them because the first dts is
+        # negative (MP4 writes an edit list for that instead).
+        out = av.open(str(tmp), "w", format=plan.container.muxer, options={"avoid_negative_ts": "disabled"})
+    except av.error.FFmpegError as e:
+        raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
+    try:
+        with av.open(str(parts[0][0])) as first:
+            ost = out.add_stream_from_template(first.streams.video[0])
+        ost.time_base = timing.time_base
+        if rotation:
+            ost.set_display_rotation(rotation)
+        passthrough = Passthrough(like.path, out, plan)
+        i = 0
+        for path, _ in parts:
+            with av.open(str(path)) as c:
+                for pkt in c.demux(c.streams.video[0]):
+                    if pkt.pts is None:
+                        continue  # the demuxer's flush packet
+                    pkt.time_base = timing.time_base
+                    pkt.pts, pkt.dts, pkt.duration = timing.pts[i], timing.dts[i], timing.duration[i]
+                    passthrough.mux_until(timing.seconds[i])
+                    i += 1
+                    pkt.stream = ost
+                    out.mux(pkt)
+        passthrough.close()
+        out.close()
+    except BaseException as e:
+        try:
+            out.close()
+        except (av.error.FFmpegError, ValueError):
+            pass  # the partial file is deleted either way
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, av.error.FFmpegError):
+            raise OutputError(f"{plan.dst}: joining the encoded segments failed: {_reason(e)}") from e
+        raise
+    return timing.notes
+
+
+def _timing(parts: list[tuple[Path, int]], like: VideoInfo, plan: OutputPlan) -> _Timing:
+    """First pass over the segments (packet headers only): every packet's pts, then dts and duration."""
+    pts: list[int] = []
+    for path, first_pts in parts:
+        with av.open(str(path)) as c:
+            st = c.streams.video[0]
+            ratio = st.time_base / like.time_base  # MP4 may pick a finer timescale than the source's
+            seg = [round(p.pts * ratio) for p in c.demux(st) if p.pts is not None]
+        shift = first_pts - min(seg)  # segments have no edit list: their first frame may sit at 0
+        pts += [p + shift for p in seg]
+    if len(set(pts)) != len(pts):
+        raise OutputError(f"{plan.dst}: two encoded frames share a timestamp; cannot join")
+    tb, notes = like.time_base, []
+    seconds = [float(p * tb) for p in pts]
+    end = like.end_pts if like.end_pts is not None and like.end_pts > max(pts) else None  # the video stream's own end
+    if plan.container.constant_rate:
+        pts, tb, end, note = _on_grid(pts, like, end)
+        notes += [note] if note else []
+    order = sorted(pts)
+    rank = {p: k for k, p in enumerate(order)}
+    delay = max(i - rank[p] for i, p in enumerate(pts))  # reorder depth: B-frames come after their references
+    step = _frame_step(like, tb)
+    gaps = {a: b - a for a, b in zip(order, order[1:])}
+    lead = gaps.get(order[0]) or step or 1  # the first packets' dts step back from the first pts by whole frames
+    dts = [order[i - delay] if i >= delay else order[0] - (delay - i) * lead for i in range(len(pts))]
+    # the last frame lasts until the stream's end where the header says, else one nominal frame
+    tail = end - order[-1] if end is not None else step or (gaps[order[-2]] if len(order) > 1 else 1)
+    return _Timing(tb, pts, dts, [gaps.get(p, tail) for p in pts], seconds, notes)
+
+
+def _frame_step(like: VideoInfo, tb: fractions.Fraction) -> int | None:
+    return max(1, round(1 / (like.average_rate * tb))) if like.average_rate else None
+
+
+def _on_grid(pts: list[int], like: VideoInfo, end: int | None) -> tuple[list[int], fractions.Fraction, int | None, str | None]:
+    """AVI: frame times as slot numbers on a fixed grid from the first frame, and the grid's time base.
+    The coarsest grid that holds every time exactly when it is at most MAX_GRID_RATE slots a second
+    (empty slots repeat the previous frame); else the frame-rate grid, rounded."""
+    first = min(pts)
+    rel = [p - first for p in pts]
+    g = reduce(math.gcd, rel, 0) or 1
+    tick = like.time_base * g
+    if 1 / tick <= MAX_GRID_RATE:
+        return [r // g for r in rel], tick, None if end is None else (end - first) // g, None
+    tick = 1 / (like.average_rate or fractions.Fraction(25))
+    slots, last = [], -1
+    for r in rel:  # display order: AVI output has no B-frames
+        last = max(round(r * like.time_base / tick), last + 1)
+        slots.append(last)
+    note = f"AVI holds frames on a fixed grid: timestamps rounded to 1/{float(1 / tick):g} s"
+    return slots, tick, None, note
+
+
+class Passthrough:
+    """Carries the source's audio and subtitle streams into the output as the plan says: copied packet
+    for packet (a second demuxer reads them alongside the video, so memory stays flat), re-framed
+    between text subtitle codecs, or transcoded."""
+
+    def __init__(self, src_path: Path, out: av.container.OutputContainer, plan: OutputPlan):
+        self.src = av.open(str(src_path))
+        self.out = out
+        self.map: dict[int, tuple[av.stream.Stream, str, str | None]] = {}  # input index -> (stream, action, target)
+        for sp in plan.streams:
+            s = self.src.streams[sp.index]
+            if sp.action == "copy":
+                ost = out.add_stream_from_template(s)
+            elif sp.action == "transcode":
+                ost = add_audio_encoder(out, sp)
+            elif sp.action == "reframe":
+                ost = out.add_mux_stream(sp.target)
+                ost.metadata.update(s.metadata)
+            else:
+                continue
+            self.map[sp.index] = (ost, sp.action, sp.target)
+        streams = [s for s in self.src.streams if s.index in self.map]
+        self.packets = self.src.demux(*streams) if streams else iter(())
+        self.pending = None
+        self.done = not streams
+
+    def mux_until(self, t: float | None) -> None:
+        """Mux the packets whose time is at most t seconds (all of them when t is None)."""
+        while not self.done:
+            pkt = self.pending or next(self.packets, None)
+            self.pending = None
+            if pkt is None:
+                self.done = True
+                break
+            if pkt.dts is None and pkt.pts is None:
+                continue  # demuxer flush packet
+            ts = pkt.dts if pkt.dts is not None else pkt.pts
+            if t is not None and ts * pkt.time_base > t + AUDIO_LEAD_S:
+                self.pending = pkt
+                return
+            ost, action, target = self.map[pkt.stream.index]
+            if action == "transcode":
+                for frame in pkt.decode():  # keeps its pts: the encoder's priming then sits before 0, and
+                    for p in ost.encode(frame):  # MP4 trims it with an edit list (PyAV resamples to the encoder's rate)
+                        self.out.mux(p)
+            elif action == "copy":
+                pkt.stream = ost
+                self.out.mux(pkt)
+            else:
+                new = av.Packet(convert_packet(bytes(pkt), pkt.stream.codec_context.name, target))
+                new.stream, new.time_base = ost, pkt.time_base
+                new.pts, new.dts, new.duration = pkt.pts, pkt.dts, pkt.duration
+                self.out.mux(new)
+
+    def close(self) -> None:
+        self.mux_until(None)
+        for ost, action, _ in self.map.values():
+            if action == "transcode":
+                for p in ost.encode(None):
+                    self.out.mux(p)
+        self.src.close()

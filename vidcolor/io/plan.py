@@ -1,0 +1,275 @@
+"""How a video will be written, decided before any frame is decoded: `plan_output(src, dst, codec)`.
+
+The output container comes from dst's extension. Each container has a video encoder used when none
+is asked for (H.264, or VP9 for WebM), the audio codecs it holds as they are (copied packet for
+packet) and the one it transcodes the others to, and the subtitle codec text subtitles are re-framed
+into. The plan is then tried for real: the encoder is opened and the container's header written to
+memory, for the final container and for the MP4 segments the frames are first encoded into, so that
+an impossible combination is refused here, with one line, instead of after the whole encode.
+"""
+from __future__ import annotations
+
+import fractions
+import functools
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+from vidcolor.errors import OutputError
+from vidcolor.io.base import StreamInfo, VideoInfo
+from vidcolor.io.subtitles import TEXT_CODECS
+from vidcolor.io.video import VideoSource, _reason
+
+SEGMENT_MUXER = "mp4"  # resumable segments; see segments.py
+QSCALE = 3  # fixed quantiser (1 best .. 31) for encoders without a constant-quality mode: MPEG-4 Part 2, MJPEG
+FF_QP2LAMBDA = 118
+
+
+@dataclass(frozen=True)
+class Container:
+    muxer: str  # FFmpeg muxer name
+    label: str
+    video: tuple[str, ...]  # video codecs it holds (canonical names)
+    video_encoder: str  # used when no --codec is given
+    audio: tuple[str, ...]  # audio codecs copied as they are; "pcm_*" stands for every PCM variant
+    audio_encoder: str  # what the other audio codecs are transcoded to
+    subtitles: tuple[str, ...]  # subtitle codecs it holds; text subtitles of other codecs are re-framed into the first
+    constant_rate: bool = False  # no per-frame timestamps: frames sit on a fixed grid, no B-frames (AVI)
+
+
+_MP4 = Container("mp4", "MP4", ("h264", "hevc", "vp9", "av1", "mpeg4"), "libx264",
+                 # PCM would mux, but few MP4 players read it (the 'ipcm' entry is from 2019): AAC instead
+                 ("aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"), "aac", ("mov_text",))
+CONTAINERS = {
+    ".mp4": _MP4, ".m4v": _MP4,
+    # QuickTime holds Opus and FLAC only in its MP4 flavour: FFmpeg's mov muxer refuses them
+    ".mov": Container("mov", "QuickTime (MOV)", ("h264", "hevc", "vp9", "av1", "mpeg4", "mjpeg"), "libx264",
+                      ("aac", "mp3", "ac3", "eac3", "alac", "pcm_*"), "aac", ("mov_text",)),
+    ".mkv": Container("matroska", "Matroska (MKV)", ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg"), "libx264",
+                      ("aac", "mp3", "mp2", "ac3", "eac3", "dts", "opus", "vorbis", "flac", "alac", "pcm_*"), "aac",
+                      ("subrip", "ass", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle")),
+    ".webm": Container("webm", "WebM", ("vp8", "vp9", "av1"), "libvpx-vp9", ("opus", "vorbis"), "libopus", ("webvtt",)),
+    # MPEG-4 Part 2 is what AVI files usually hold. Not H.264: AVI has no timestamps of its own, and
+    # FFmpeg reads H.264 back from AVI one frame late (measured), which puts it out of step with the audio
+    ".avi": Container("avi", "AVI", ("mpeg4", "mjpeg"), "mpeg4",
+                      ("mp3", "mp2", "ac3", "aac", "pcm_*", "adpcm_ima_wav", "adpcm_ms"), "libmp3lame", (),
+                      constant_rate=True),
+}
+VIDEO_EXTS = tuple(CONTAINERS)
+_IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".jxl"}
+_MAX_CHANNELS = {"libmp3lame": 2, "ac3": 6}
+_AUDIO_LABELS = {"aac": "AAC", "opus": "Opus", "mp3": "MP3"}
+_MAX_TIME_BASE_DEN = {"mpeg4": 65535}  # the MPEG-4 Part 2 standard's limit
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """Per-encoder defaults, and which of --crf / --preset it understands."""
+    crf: int | None = None
+    preset: str | None = None
+    fixed: tuple[tuple[str, str], ...] = ()  # options always set
+    qscale: bool = False  # no CRF: a fixed quantiser
+
+
+ENCODERS = {
+    "libx264": EncoderSettings(crf=18, preset="medium"),
+    "libx265": EncoderSettings(crf=18, preset="medium"),
+    # VP9's constant-quality mode needs a zero bitrate; row-mt and cpu-used 4 keep it usable on a CPU
+    "libvpx-vp9": EncoderSettings(crf=32, fixed=(("b", "0"), ("row-mt", "1"), ("deadline", "good"), ("cpu-used", "4"))),
+    "libvpx": EncoderSettings(crf=10, fixed=(("b", "8M"),)),  # VP8: CRF caps at a bitrate
+    "libsvtav1": EncoderSettings(crf=35, preset="8"),
+    "mpeg4": EncoderSettings(qscale=True),
+    "mjpeg": EncoderSettings(qscale=True),
+}
+
+
+@dataclass
+class StreamPlan:
+    """What happens to one audio or subtitle stream of the source."""
+    index: int
+    type: str
+    codec: str  # the source's codec
+    action: str  # "copy", "transcode" (audio), "reframe" (text subtitles) or "drop"
+    target: str | None = None  # encoder (transcode) or subtitle codec (reframe)
+    sample_rate: int = 0
+    channels: int = 0
+
+
+@dataclass
+class OutputPlan:
+    dst: Path
+    container: Container
+    encoder: str  # video encoder name, e.g. "libx264"
+    codec: str  # its codec, e.g. "h264"
+    pix_fmt: str
+    options: dict[str, str]
+    time_base: fractions.Fraction | None = None  # the encoder's, where it cannot take the source's
+    streams: list[StreamPlan] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Everything in the plan that changes the encoded frames: part of a video's resume key."""
+        return (f"{self.encoder}:{self.pix_fmt}:{self.time_base or ''}:"
+                + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())))
+
+
+def container_for(dst: Path) -> Container:
+    ext = dst.suffix.lower()
+    if ext in CONTAINERS:
+        return CONTAINERS[ext]
+    choices = ", ".join(e for e in CONTAINERS if e != ".m4v")
+    if ext in _IMAGE_EXTS:
+        raise OutputError(f"{dst}: a video cannot be written as an image ({ext}); name a video file ({choices})")
+    what = f"{ext} is not a video container vidcolor writes" if ext else "no file extension to choose the container by"
+    raise OutputError(f"{dst}: {what}; use {choices}")
+
+
+def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, codec: str | None = None,
+                crf: int | None = None, preset: str | None = None) -> OutputPlan:
+    """Decide container, video encoder, audio and subtitle handling for writing `src` (a path, or the
+    VideoInfo of an open source) to `dst`, and try it; raises OutputError (one line naming dst) when it
+    cannot work, InputError when src cannot be read. Reads only the source's header: well under a second."""
+    dst = Path(dst)
+    box = container_for(dst)
+    if isinstance(src, VideoInfo):
+        info = src
+    else:
+        with VideoSource(src) as source:
+            info = source.info
+    encoder, options = _video_encoder(dst, box, codec, crf, preset)
+    plan = OutputPlan(dst, box, encoder.name, encoder.canonical_name, "yuv420p", options)
+    _choose_pix_fmt(plan, encoder, info)
+    if encoder.name in _MAX_TIME_BASE_DEN and info.time_base.denominator > _MAX_TIME_BASE_DEN[encoder.name]:
+        step = max(1, round(1 / (info.fps * info.time_base)))  # one frame at the nominal rate
+        plan.time_base = (info.time_base * step).limit_denominator(_MAX_TIME_BASE_DEN[encoder.name])
+        plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
+                          f"frame times rounded to multiples of {plan.time_base} s")
+    plan.streams = [_stream_plan(dst, box, s, plan.notes) for s in info.streams]
+    _try(plan, info)
+    return plan
+
+
+def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None, preset: str | None):
+    name = codec or box.video_encoder
+    try:
+        encoder = av.codec.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError):  # PyAV raises UnknownCodecError, a ValueError
+        raise OutputError(f"{dst}: unknown video encoder {name!r} (try libx264, libx265, libvpx-vp9 or mpeg4)") from None
+    if encoder.type != "video":
+        raise OutputError(f"{dst}: {name!r} is a {encoder.type} encoder, not a video one")
+    if encoder.canonical_name not in box.video:
+        holds = ", ".join(box.video)
+        raise OutputError(f"{dst}: {box.label} cannot hold {encoder.canonical_name} video (--codec {name}); it holds {holds}"
+                          f" (leave --codec out for {box.video_encoder})")
+    settings = ENCODERS.get(encoder.name, EncoderSettings())
+    if crf is not None and settings.crf is None:
+        raise OutputError(f"{dst}: --crf does not apply to {encoder.name} (it applies to {_with('crf')})")
+    if preset is not None and settings.preset is None:
+        raise OutputError(f"{dst}: --preset does not apply to {encoder.name} (it applies to {_with('preset')})")
+    options = dict(settings.fixed)
+    if settings.crf is not None:
+        options["crf"] = str(settings.crf if crf is None else crf)
+    if settings.preset is not None:
+        options["preset"] = preset or settings.preset
+    if settings.qscale:
+        options.update({"flags": "+qscale", "global_quality": str(QSCALE * FF_QP2LAMBDA)})
+    if box.constant_rate:
+        options["bf"] = "0"  # AVI stores no presentation timestamps, so frames must come in display order
+    return encoder, options
+
+
+def _with(setting: str) -> str:
+    return ", ".join(n for n, s in ENCODERS.items() if getattr(s, setting) is not None)
+
+
+def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) -> None:
+    formats = [f.name for f in encoder.video_formats or []]
+    plan.pix_fmt = "yuvj420p" if encoder.name == "mjpeg" else "yuv420p"
+    if info.width % 2 or info.height % 2:
+        if "yuv444p" not in formats:
+            raise OutputError(f"{plan.dst}: odd frame size {info.width}x{info.height}: {encoder.name} needs even sizes"
+                              f" (libx264 keeps them, as 4:4:4)")
+        plan.pix_fmt = "yuv444p"  # 4:2:0 needs even dimensions; 4:4:4 keeps the exact size
+        plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as yuv444p (4:2:0 needs even sizes)")
+
+
+def _holds_audio(box: Container, codec: str) -> bool:
+    listed = codec in box.audio or ("pcm_*" in box.audio and codec.startswith("pcm_"))
+    return listed and codec in _muxer_codecs(box.muxer)
+
+
+@functools.lru_cache(maxsize=None)
+def _muxer_codecs(muxer: str) -> frozenset[str]:
+    """What FFmpeg's muxer accepts at all (our tables narrow it to what plays back well)."""
+    with av.open(io.BytesIO(), "w", format=muxer) as c:
+        return frozenset(c.supported_codecs)
+
+
+def _stream_plan(dst: Path, box: Container, s: StreamInfo, notes: list[str]) -> StreamPlan:
+    if s.type == "audio":
+        if _holds_audio(box, s.codec):
+            return StreamPlan(s.index, s.type, s.codec, "copy")
+        enc = av.codec.Codec(box.audio_encoder, "w")
+        rates = sorted(enc.audio_rates or [s.sample_rate or 48000])
+        rate = s.sample_rate if s.sample_rate in rates else next((r for r in rates if r >= s.sample_rate), rates[-1])
+        channels = min(s.channels or 2, _MAX_CHANNELS.get(enc.name, 8))
+        label = _AUDIO_LABELS.get(enc.canonical_name, enc.canonical_name)
+        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}: {box.label} cannot hold {s.codec}")
+        return StreamPlan(s.index, s.type, s.codec, "transcode", enc.name, rate, channels)
+    if s.codec in box.subtitles:
+        return StreamPlan(s.index, s.type, s.codec, "copy")
+    if box.subtitles and s.codec in TEXT_CODECS:
+        target = box.subtitles[0]
+        notes.append(f"subtitle stream {s.index} ({s.codec}) converted to {target}: {box.label} cannot hold {s.codec}")
+        return StreamPlan(s.index, s.type, s.codec, "reframe", target)
+    notes.append(f"subtitle stream {s.index} ({s.codec}) not copied: {box.label} cannot hold {s.codec}")
+    return StreamPlan(s.index, s.type, s.codec, "drop")
+
+
+def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: VideoInfo):
+    """The video encoder of the plan, at the source's size and time base."""
+    s = out.add_stream(plan.encoder, rate=like.average_rate or fractions.Fraction(25))
+    s.width, s.height, s.pix_fmt = like.width, like.height, plan.pix_fmt
+    s.time_base = plan.time_base or like.time_base
+    s.codec_context.time_base = plan.time_base or like.time_base
+    s.codec_context.colorspace = 1  # ITU-R BT.709, matching the conversion in SegmentEncoder.write
+    s.codec_context.color_range = 2 if plan.pix_fmt.startswith("yuvj") else 1  # JPEG ("full") or MPEG ("limited") range
+    s.options = dict(plan.options)
+    return s
+
+
+def add_audio_encoder(out: av.container.OutputContainer, sp: StreamPlan):
+    a = out.add_stream(sp.target, rate=sp.sample_rate)
+    a.layout = {1: "mono", 2: "stereo"}.get(sp.channels) or av.AudioLayout(sp.channels).name
+    if sp.target == "libopus" and sp.channels > 2:
+        a.options = {"mapping_family": "1"}  # Opus needs a channel mapping beyond stereo
+    return a
+
+
+def _try(plan: OutputPlan, info: VideoInfo) -> None:
+    """Open the encoders and write the headers of the segment and output containers, in memory."""
+    what = f"{plan.container.label} with {plan.encoder} video"
+    try:
+        with av.open(io.BytesIO(), "w", format=SEGMENT_MUXER) as seg:
+            add_video_stream(seg, plan, info)
+            seg.start_encoding()
+    except (av.error.FFmpegError, ValueError) as e:
+        raise OutputError(f"{plan.dst}: cannot encode {plan.encoder} video at {info.width}x{info.height}, time base "
+                          f"{info.time_base} ({_reason(e)})") from e
+    try:
+        with av.open(str(info.path)) as src, av.open(io.BytesIO(), "w", format=plan.container.muxer) as out:
+            add_video_stream(out, plan, info)
+            for sp in plan.streams:
+                if sp.action == "copy":
+                    out.add_stream_from_template(src.streams[sp.index])
+                elif sp.action == "transcode":
+                    add_audio_encoder(out, sp)
+                elif sp.action == "reframe":
+                    out.add_mux_stream(sp.target)
+            out.start_encoding()
+    except (av.error.FFmpegError, ValueError) as e:
+        raise OutputError(f"{plan.dst}: cannot write {what} and the source's other streams ({_reason(e)})") from e
