@@ -32,6 +32,11 @@ from vidcolor.io.video import VideoSource, _reason
 from vidcolor.pipeline import FolderOptions, VideoOptions, batched, colorize_frames
 from vidcolor.temporal import make_smoother
 
+FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
+FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
+CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
+
+
 
 def on_device(colorizer: Colorizer, device: str, threads: int) -> Colorizer:
     """The driver's colorizer (sent through Ray's object store) ready on this worker: torch and OpenCV
@@ -118,11 +123,6 @@ class PlannedCuts:
 
     def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None) -> bool:
         return frame_index in self._at
-
-
-FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
-FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
-CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
 
 
 def fingerprint(rgb: np.ndarray) -> np.ndarray:
