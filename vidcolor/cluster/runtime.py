@@ -131,7 +131,10 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ClusterError(f"--ray {address}: cannot start or join Ray ({str(e).splitlines()[0][:200]})") from e
+        hint = ""
+        if address != "auto" and "RAY_AUTH_MODE" not in os.environ:
+            hint = "; a cluster made with `ray start` wants its token: set RAY_AUTH_MODE=token"
+        raise ClusterError(f"--ray {address}: cannot start or join Ray ({str(e).splitlines()[0][:200]}{hint})") from e
     try:
         quiet_ray_data(ray)
         yield ray
