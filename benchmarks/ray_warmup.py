@@ -23,6 +23,7 @@ import vidcolor
 from vidcolor.cluster.film import make_plan, scan
 from vidcolor.cluster.plan import Range
 from vidcolor.cluster.workers import colorize_range
+from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -42,6 +43,7 @@ def main() -> None:
     a = p.parse_args()
     col = vidcolor.load_colorizer(device="cpu")
     opts = VideoOptions(temporal=a.temporal, crf=0, segment_seconds=a.range_seconds)
+    out_plan = plan_output(a.clip, Path("ranges.mp4"), opts.codec, opts.crf, opts.preset)
     with VideoSource(a.clip) as source:
         pts, cuts, prints = scan(source)
         fps = source.info.fps
@@ -58,10 +60,10 @@ def main() -> None:
                 checks = {int(k): np.array(v, np.uint8) for k, v in plan["checks"][i].items()}
                 if r.start == 0 or r.start in cuts:
                     if w == 0:  # the same for every w: measure once
-                        seg = colorize_range(col, a.clip, r, pts[first - 1] if first else None, cuts, opts, Path(tmp) / f"c{i}.mp4", checks)
+                        seg = colorize_range(col, a.clip, r, pts[first - 1] if first else None, cuts, opts, out_plan, Path(tmp) / f"c{i}.mp4", checks)
                         at_cut.append(np.abs(frames_of(Path(tmp) / seg["file"]) - ref[r.start:r.end]))
                     continue
-                seg = colorize_range(col, a.clip, r, pts[first - 1] if first else None, cuts, opts, Path(tmp) / f"w{w}_{i}.mp4", checks)
+                seg = colorize_range(col, a.clip, r, pts[first - 1] if first else None, cuts, opts, out_plan, Path(tmp) / f"w{w}_{i}.mp4", checks)
                 d = np.abs(frames_of(Path(tmp) / seg["file"]) - ref[r.start:r.end])
                 mid.append(d)
                 firsts.append(d[0])

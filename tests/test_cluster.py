@@ -152,7 +152,6 @@ def test_a_killed_driver_is_resumed_by_the_same_command(tmp_path, cluster):
     assert summary == {"done": 40 - len(before), "skipped": len(before) + 1, "failed": 1, "total": 42}
 
 
-@pytest.mark.skip(reason="film ranges on Ray are not ported to the output plan yet; vidcolor refuses films with --ray")
 def test_a_film_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
     # shots of 20, 80 and 25 frames at 25 fps; ranges of at most 25 frames: the 80-frame shot is split in four
     src = write_video(tmp_path / "film.mp4", w=128, h=96, frames=125, audio="aac", scenes=[0] * 20 + [1] * 80 + [2] * 25)
@@ -166,8 +165,8 @@ def test_a_film_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
     one, ours = frames_of(tmp_path / "one.mp4"), frames_of(tmp_path / "ray" / "film.mp4")
     for r in plan_ranges(125, [20, 100], 25, warmup_for(opts.temporal)):
         d = np.abs(one[r.start:r.end] - ours[r.start:r.end])
-        if r.warmup == 0:  # starts at a cut: the one-machine run resets its smoother there too
-            assert d.max() <= 2, r
+        if r.warmup == 0:  # starts at a cut: the one-machine run resets its smoother there too; float noise only
+            assert d.max() <= 3 and d.mean() < 0.05, (r, d.mean(), d.max())
         else:  # mid-shot, after 32 warm-up frames: measured mean 0.12, max 7 on this clip (without warm-up 2.4 and 49)
             assert d.mean() <= 0.4 and d.max() <= 12, (r, d.mean(), d.max())
     assert list((tmp_path / "ray" / ".vidcolor").rglob("*.mp4")) == []  # the joiner removed the segments

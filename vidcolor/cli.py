@@ -125,7 +125,7 @@ def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOpti
     try:
         if not src.exists():
             done(Result(src, None, "failed", error=f"{src}: file not found"))
-        elif ray:
+        elif ray and (src.is_dir() or not is_image_path(src)):  # a single photo needs no cluster: it runs here
             from vidcolor.cluster import RayOptions, colorize_on_ray
 
             with rep.frames(src.name) as progress:

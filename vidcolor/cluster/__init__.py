@@ -47,10 +47,6 @@ def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_
 
     if not src.exists():
         raise InputError(f"{src}: file not found")
-    if src.is_file() and not is_image_path(src):
-        # The range workers (cluster/workers.py, film.py) still use the segment encoder's interface from before
-        # the output plan (io/plan.py) landed; until they are ported, a film on Ray is refused, not half-done.
-        raise InputError(f"{src}: films on a Ray cluster are not supported in this version; run it without --ray")
     if src.is_file() and is_image_path(src):
         emit(colorize_image(src, dst, colorizer, folder))
         return results

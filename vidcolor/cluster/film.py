@@ -4,7 +4,7 @@ segments joined by the same joiner as a one-machine run, without re-encoding, au
 
     driver: scan (pts, cuts) -> plan_ranges -> ray.data rows ---> FilmRange actors: decode the range,
             done.jsonl <- one line per finished range <----------   colorize, smooth, encode rNNNNNN.mp4
-            all ranges done -> SegmentedSink.join -> dst, journal
+            all ranges done -> io.mux.join_segments (the one-machine joiner) -> dst, journal
 
 The work folder (OUT/.vidcolor/ray/NAME.work, on shared storage) keeps the plan and the finished
 ranges, so a re-run after a killed driver only does the ranges that are missing.
@@ -28,14 +28,16 @@ from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.color import rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor import errors
+from vidcolor.io.base import VideoInfo
+from vidcolor.io.mux import join_segments
 from vidcolor.io.paths import temp_output_path
-from vidcolor.io.prefetch import prefetch
-from vidcolor.io.segments import SegmentedSink, atomic_write_text
-from vidcolor.io.video import VideoInfo, VideoSource
+from vidcolor.io.plan import OutputPlan, plan_output
+from vidcolor.io.segments import atomic_write_text
+from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import Progress, Result, VideoOptions, _cut_thumbnail, check_output, video_key
 from vidcolor.temporal import SceneCuts
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3  # part of the work folder's key: plans of an older layout are discarded
 
 
 def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
@@ -43,10 +45,11 @@ def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
     thumbnails, same detector, fed in order) and every frame's fingerprint, (n, 16, 16) uint8."""
     cuts = SceneCuts(source.info.fps)
     pts, prints = [], []
-    for f in prefetch(source.frames(), depth=8, name="scan"):
-        cuts.is_cut(_cut_thumbnail(rgb8_to_l(torch.from_numpy(f.rgb)[None]))[0].numpy(), f.index)
-        pts.append(f.pts)
-        prints.append(fingerprint(f.rgb))
+    with source.frames_ahead(depth=8) as frames:
+        for f in frames:
+            cuts.is_cut(_cut_thumbnail(rgb8_to_l(torch.from_numpy(f.rgb)[None]))[0].numpy(), f.index)
+            pts.append(f.pts)
+            prints.append(fingerprint(f.rgb))
     return pts, cuts.cuts, np.stack(prints) if prints else np.zeros((0, 16, 16), np.uint8)
 
 
@@ -92,7 +95,7 @@ class RangeWork:
         self.done[seg["i"]] = seg
 
 
-def _plan(source: VideoSource, opts: VideoOptions) -> dict:
+def _scan_and_plan(source: VideoSource, opts: VideoOptions) -> dict:
     pts, cuts, prints = scan(source)
     return make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
 
@@ -106,28 +109,25 @@ def make_plan(pts: list[int], cuts: list[int], prints: np.ndarray, max_frames: i
     return {"version": PLAN_VERSION, "pts": pts, "cuts": cuts, "ranges": [asdict(r) for r in ranges], "checks": checks}
 
 
-def _tasks(plan: dict, todo: list[int]) -> list[dict]:
-    pts, cuts = plan["pts"], plan["cuts"]
+def _tasks(film: dict, todo: list[int]) -> list[dict]:
+    pts, cuts = film["pts"], film["cuts"]
     tasks = []
     for i in todo:
-        r = Range(**plan["ranges"][i])
+        r = Range(**film["ranges"][i])
         first = r.start - r.warmup
         tasks.append({"task": json.dumps({"i": i, **asdict(r), "after_pts": pts[first - 1] if first else None,
-                                          "cuts": [c for c in cuts if first <= c < r.end], "checks": plan["checks"][i]})})
+                                          "cuts": [c for c in cuts if first <= c < r.end], "checks": film["checks"][i]})})
     return tasks
 
 
-def _join(dst: Path, info: VideoInfo, opts: VideoOptions, work: RangeWork) -> list[str]:
-    """Join the finished ranges with the one-machine joiner (SegmentedSink.join: packets copied, audio and
-    subtitles muxed in, written atomically, work folder removed). Returns its notes."""
+def _join(dst: Path, info: VideoInfo, plan: OutputPlan, work: RangeWork) -> list[str]:
+    """Join the finished ranges with the one-machine joiner (packets copied with their source pts, audio
+    and subtitles muxed as the plan says), through a temporary name renamed when whole. Returns notes."""
     segments = [work.done[i] for i in range(len(work.plan["ranges"]))]
-    notes = list(dict.fromkeys(n for s in segments for n in s.get("notes", [])))
-    # The sink is built over an empty work root (it finds nothing to resume there) and then given the
-    # workers' segments: the joiner needs only the segment records, the folder and the source's info.
-    sink = SegmentedSink(dst, work.folder.parent / "join", info, work.key, opts.codec, opts.crf, opts.preset, opts.segment_seconds)
-    sink.work, sink.segments, sink.notes = work.folder, segments, notes
-    sink.join()
-    return sink.notes
+    tmp = temp_output_path(dst)
+    notes = join_segments([(work.folder / s["file"], s["first_pts"]) for s in segments], tmp, info, plan, info.rotation)
+    os.replace(tmp, dst)
+    return list(dict.fromkeys(n for s in segments for n in s["notes"])) + notes
 
 
 def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
@@ -135,50 +135,54 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     """`colorize_video` on a Ray cluster: same checks, lock, journal key and output."""
     t0 = time.time()
     check_output(src, dst)
+    plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)  # an impossible output fails before decoding
     root = dst.parent
-    key = video_key(colorizer, opts, opts.segment_seconds)
+    key = video_key(colorizer, opts, plan)
     with OutputLock(root):
         for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
             stale.unlink(missing_ok=True)
         journal = Journal(root)
-        if not opts.overwrite and journal.finished(src, key, dst):
-            return Result(src, dst, "skipped", note="already done")
         st = src.stat()
         work = RangeWork(root / STATE_DIR / "ray" / f"{dst.name}.work", f"{key}|{st.st_size}|{st.st_mtime_ns}|plan{PLAN_VERSION}")
         if opts.overwrite:
             work.discard()
+        elif journal.finished(src, key, dst):
+            work.discard()  # a run killed after journaling left it
+            return Result(src, dst, "skipped", note="already done")
         with VideoSource(src) as source:
             if work.plan is None:
-                work.save_plan(_plan(source, opts))
+                work.save_plan(_scan_and_plan(source, opts))
             else:
                 frames = source.frames()
                 next(frames, None)  # the display rotation is read from the first frame
                 frames.close()
             info = source.info
-        plan = work.plan
-        total = len(plan["pts"])
-        resumed = sum(Range(**plan["ranges"][i]).frames for i in work.done)
-        todo = [i for i in range(len(plan["ranges"])) if i not in work.done]
-        _run_ranges(ray, pool, src, colorizer, opts, work, _tasks(plan, todo), progress, resumed, total)
-        notes = _join(dst, info, opts, work)
+        film = work.plan
+        total = len(film["pts"])
+        resumed = sum(Range(**film["ranges"][i]).frames for i in work.done)
+        todo = [i for i in range(len(film["ranges"])) if i not in work.done]
+        _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
+        notes = plan.notes + _join(dst, info, plan, work)
         journal.record(src, key, "done", dst)
-    notes.append(f"{len(plan['ranges'])} ranges on {pool.size} Ray workers ({len(plan['cuts'])} scene cuts)")
+        work.discard()
+    notes.append(f"{len(film['ranges'])} ranges on {pool.size} Ray workers ({len(film['cuts'])} scene cuts)")
     if resumed:
         notes.append(f"resumed: {resumed} frames in ranges finished by an earlier run")
-    if plan["cuts"]:
-        notes.append(f"scene cuts at frames {', '.join(map(str, plan['cuts']))}")
-    return Result(src, dst, "done", time.time() - t0, total, notes=notes)
+    if film["cuts"]:
+        notes.append(f"scene cuts at frames {', '.join(map(str, film['cuts']))}")
+    return Result(src, dst, "done", time.time() - t0, total, notes=notes, frames_resumed=resumed)
 
 
-def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOptions, work: RangeWork, tasks: list[dict],
-                progress: Progress | None, done_frames: int, total: int) -> None:
+def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan, work: RangeWork,
+                tasks: list[dict], progress: Progress | None, done_frames: int, total: int) -> None:
     """Colorize the ranges on the actor pool and record each finished one; then raise the first range's
     error, if any (the finished ranges are kept for a re-run)."""
     if not tasks:
         return
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map_batches(
         FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))),
-        num_cpus=pool.num_cpus, num_gpus=pool.num_gpus, fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "work": str(work.folder),
+        num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
+        fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "plan": plan, "work": str(work.folder),
                                "device": pool.device, "threads": max(1, pool.num_cpus)})
     error = None
     for row in ds.iter_rows():

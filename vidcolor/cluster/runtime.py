@@ -67,11 +67,15 @@ def _check_device(device: str) -> None:
         raise ClusterError(f"--device {device}: with --ray, Ray assigns the GPUs; use auto, cpu or cuda")
 
 
-def _check_reachable(address: str) -> None:
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
+def _host_port(address: str) -> tuple[str, str]:
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
     if not host or not port.isdigit():
         raise ClusterError(f"--ray {address}: not HOST:PORT (or auto to start a local Ray instance)")
+    return host, port
+
+
+def _check_reachable(address: str) -> None:
+    host, port = _host_port(address)
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as e:
@@ -80,8 +84,10 @@ def _check_reachable(address: str) -> None:
 
 def preflight(address: str, device: str = "auto") -> None:
     """The checks that need no cluster and no model, so that a bad --ray or --device fails before either loads."""
-    import_ray()
     _check_device(device)
+    if address != "auto":
+        _host_port(address)
+    import_ray()
     if address != "auto":
         _check_reachable(address)
 
@@ -125,7 +131,10 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ClusterError(f"--ray {address}: cannot start or join Ray ({str(e).splitlines()[0][:200]})") from e
+        hint = ""
+        if address != "auto" and "RAY_AUTH_MODE" not in os.environ:
+            hint = "; a cluster made with `ray start` wants its token: set RAY_AUTH_MODE=token"
+        raise ClusterError(f"--ray {address}: cannot start or join Ray ({str(e).splitlines()[0][:200]}{hint})") from e
     try:
         quiet_ray_data(ray)
         yield ray

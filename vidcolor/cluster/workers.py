@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from itertools import takewhile
 from pathlib import Path
 from typing import Iterator
 
+import av
 import cv2
 import numpy as np
 import torch
@@ -20,13 +22,20 @@ from vidcolor.cluster.plan import Range
 from vidcolor.color import colour_score, is_colour_image
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
-from vidcolor.errors import InputError, VidcolorError
+from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.io.base import Frame, ResumePoint
 from vidcolor.io.images import read_image, write_image
-from vidcolor.io.prefetch import BackgroundWorker, prefetch
+from vidcolor.io.plan import OutputPlan
+from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
-from vidcolor.io.video import Frame, VideoSource
+from vidcolor.io.video import VideoSource, _reason
 from vidcolor.pipeline import FolderOptions, VideoOptions, batched, colorize_frames
 from vidcolor.temporal import make_smoother
+
+FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
+FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
+CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
+
 
 
 def on_device(colorizer: Colorizer, device: str, threads: int) -> Colorizer:
@@ -116,11 +125,6 @@ class PlannedCuts:
         return frame_index in self._at
 
 
-FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
-FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
-CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
-
-
 def fingerprint(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (16, 16) uint8 gray thumbnail, to recognise a frame."""
     gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
@@ -140,22 +144,22 @@ def _checked(frames: Iterator[Frame], checks: dict[int, np.ndarray]) -> Iterator
 
 
 def colorize_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | None, cuts: list[int], opts: VideoOptions,
-                   segment: Path, checks: dict[int, np.ndarray] | None = None) -> dict:
-    """Colorize frames [r.start, r.end) of src into the segment file `segment` (atomically), running the
-    r.warmup frames before r.start through the network and the smoother first. `after_pts` is the pts of
-    the frame before the first one decoded (None from the film's start). Returns the segment's record
-    for the joiner.
+                   plan: OutputPlan, segment: Path, checks: dict[int, np.ndarray] | None = None) -> dict:
+    """Colorize frames [r.start, r.end) of src into the segment file `segment` (atomically, encoded as the
+    driver's output plan says), running the r.warmup frames before r.start through the network and the
+    smoother first. `after_pts` is the pts of the frame before the first one decoded (None from the
+    film's start). Returns the segment's record for the joiner.
 
     The range's first frame is found by seeking. Some files flag frames as keyframes that cannot be
     decoded from (a real one, cockatoo.mp4, gives garbage after any seek); `checks` holds the driver's
     fingerprints of the first decoded frames, and where they do not match the range is decoded again
     from the start of the film, which is slower but right."""
     try:
-        return _encode_range(colorizer, src, r, after_pts, cuts, opts, segment, checks or {})
+        return _encode_range(colorizer, src, r, after_pts, cuts, opts, plan, segment, checks or {})
     except SeekMismatch:
         pass
     try:
-        seg = _encode_range(colorizer, src, r, None, cuts, opts, segment, checks or {})
+        seg = _encode_range(colorizer, src, r, None, cuts, opts, plan, segment, checks or {})
     except SeekMismatch as e:
         raise InputError(f"{src}: frame {e.args[0]} decodes differently on this worker than in the driver's scan "
                          "(is the same PyAV installed on every node?)") from None
@@ -165,46 +169,52 @@ def colorize_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | N
 
 
 def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | None, cuts: list[int], opts: VideoOptions,
-                  segment: Path, checks: dict[int, np.ndarray]) -> dict:
+                  plan: OutputPlan, segment: Path, checks: dict[int, np.ndarray]) -> dict:
     first = r.start - r.warmup
-    notes: list[str] = []
+    # frames(ResumePoint(n, pts)) seeks to the keyframe before pts; without a pts it decodes from the start
+    resume = ResumePoint(first, after_pts) if first else None
     smoother = make_smoother(opts.temporal, opts.temporal_strength)
     planned = PlannedCuts(cuts)
     with VideoSource(src) as source:
-        encoder = SegmentEncoder(segment, source.info, opts.codec, opts.crf, opts.preset, notes)
+        encoder = SegmentEncoder(segment, source.info, plan)
 
         def encode(frames: list[tuple[np.ndarray, int]]) -> None:
             for rgb, pts in frames:
-                encoder.write(rgb, pts)
+                try:
+                    encoder.write(rgb, pts)
+                except av.error.FFmpegError as e:
+                    raise OutputError(f"{plan.dst}: encoding failed at frame {r.start + encoder.frames} (pts {pts}): {_reason(e)}") from e
 
         writer = BackgroundWorker(encode, depth=2, name="encode")
-        last_pts = None
         try:
-            frames = _checked((f for f in source.frames(first, after_pts) if not f.warmup), checks)
-            frames = prefetch(takewhile(lambda f: f.index < r.end, frames), depth=2 * opts.batch_size, name="decode")
-            for batch in batched(frames, opts.batch_size):
-                out = colorize_frames(colorizer, batch, smoother, planned)
-                keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
-                if keep:
-                    writer.submit(keep)
-                    last_pts = keep[-1][1]
+            with source.frames_ahead(resume, depth=2 * opts.batch_size) as decoded:
+                frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
+                for batch in batched(frames, opts.batch_size):
+                    out = colorize_frames(colorizer, batch, smoother, planned)
+                    keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
+                    if keep:
+                        writer.submit(keep)
             writer.close()
             if encoder.frames != r.frames:
                 raise InputError(f"{src}: frames {r.start} to {r.end - 1}: the video ended after {encoder.frames} of them")
-            seg = encoder.finish()
+            try:
+                seg = encoder.finish()
+            except av.error.FFmpegError as e:
+                raise OutputError(f"{plan.dst}: encoding failed at the end of frames {r.start} to {r.end - 1}: {_reason(e)}") from e
         except BaseException:
             writer.close_quietly()
             encoder.abort()
             raise
-    return {**seg, "last_pts": int(last_pts), "start": r.start, "notes": notes}
+    return {**asdict(seg), "start": r.start, "notes": []}
 
 
 class FilmRange(_ModelActor):
     """Rows {task: JSON of a range} -> rows {result: JSON of the segment record, or of the error}."""
 
-    def __init__(self, colorizer: Colorizer, src: str, opts: VideoOptions, work: str, device: str = "cpu", threads: int = 1):
+    def __init__(self, colorizer: Colorizer, src: str, opts: VideoOptions, plan: OutputPlan, work: str, device: str = "cpu",
+                 threads: int = 1):
         super().__init__(colorizer, device, threads)
-        self.src, self.opts, self.work = Path(src), opts, Path(work)
+        self.src, self.opts, self.plan, self.work = Path(src), opts, plan, Path(work)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         out = []
@@ -214,7 +224,7 @@ class FilmRange(_ModelActor):
             t0 = time.time()
             try:
                 checks = {int(k): np.array(v, np.uint8) for k, v in t["checks"].items()}
-                seg = colorize_range(self.colorizer, self.src, r, t["after_pts"], t["cuts"], self.opts,
+                seg = colorize_range(self.colorizer, self.src, r, t["after_pts"], t["cuts"], self.opts, self.plan,
                                      self.work / f"r{t['i']:06d}.mp4", checks)
                 out.append(json.dumps({"i": t["i"], "segment": seg, "seconds": time.time() - t0}))
             except VidcolorError as e:
