@@ -57,3 +57,12 @@ def test_rebalancing_weights():
     smoothed = torch.exp(-torch.cdist(bins, bins).pow(2) / 50) @ prior
     smoothed /= smoothed.sum()
     assert torch.isclose((smoothed * w_half).sum(), torch.tensor(1.0), atol=1e-4)
+
+
+def test_bins_are_those_the_shipped_weights_were_trained_with():
+    """The fast unique in _gamut_bins gives the same bins in the same order as the checkpoint carries."""
+    from vidcolor.weights import shipped_weights
+
+    path, _ = shipped_weights("effnet_unet")
+    sd = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    assert torch.equal(ab_bins(), sd["head.bins"].float())

@@ -26,7 +26,13 @@ def _gamut_bins(grid: float) -> torch.Tensor:
     r, g, b = torch.meshgrid(steps, steps, steps, indexing="ij")
     rgb = torch.stack([r, g, b]).reshape(1, 3, -1, 1)
     ab = rgb_to_lab(rgb)[0, 1:].reshape(2, -1).T  # (N, 2)
-    cells = torch.unique(torch.round(ab / grid), dim=0)
+    cells = torch.round(ab / grid).long()
+    # unique over one integer key per cell, not torch.unique(dim=0) over rows: the same sorted cells, but
+    # 0.3 s instead of 3 s on a 2-core CPU, and every model build (so every run's start-up) pays it
+    lo = cells.min(0).values
+    span = int((cells[:, 1] - lo[1]).max()) + 1
+    keys = torch.unique((cells[:, 0] - lo[0]) * span + (cells[:, 1] - lo[1]))
+    cells = torch.stack([keys // span + lo[0], keys % span + lo[1]], dim=1)
     return (cells * grid).float()
 
 
