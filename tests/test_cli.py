@@ -71,30 +71,38 @@ def test_usage_errors_exit_2(tmp_path, weights_file, args):
     assert r.exit_code == 2
 
 
+def fake_colorize(seen):
+    """Stands in for vidcolor.api.colorize: records what the CLI passed, reports one done input."""
+    def colorize(src, dst=None, *, on_result=None, progress=None, **kw):
+        from vidcolor.options import Result
+
+        seen.update(src=src, dst=dst, **kw)
+        on_result(Result(src, dst, "done", 1.0, 3))
+        return []
+
+    return colorize
+
+
 def test_options_reach_the_library(tmp_path, weights_file, monkeypatch):
     seen = {}
-
-    def fake_colorize_video(src, dst, col, opts, progress=None):
-        seen.update(src=src, dst=dst, opts=opts, work_size=col.work_size)
-        from vidcolor.pipeline import Result
-        return Result(src, dst, "done", 1.0, 3)
-
-    monkeypatch.setattr(cli, "colorize_video", fake_colorize_video)
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(seen))
     src = write_video(tmp_path / "a.mkv", frames=3, audio=None)
     r = invoke(src, "-o", tmp_path / "b.mkv", "--weights", weights_file, "--temporal", "off", "--crf", "23",
-               "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3")
+               "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3",
+               "-y", "--no-copy-skipped", "--format", "png")
     assert r.exit_code == 0, r.output
-    o = seen["opts"]
-    assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength) == ("off", 23, "fast", "libx264", 2, 0.3)
-    assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv"
+    o, f = seen["video"], seen["folder"]
+    assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength, o.overwrite) == ("off", 23, "fast", "libx264", 2, 0.3, True)
+    assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (".png", False, True, 2)
+    assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv" and seen["weights"] == weights_file
 
 
-def test_bare_input_form_routes_to_colorize(tmp_path, weights_file, monkeypatch):
-    calls = []
-    monkeypatch.setattr(cli, "_colorize", lambda src, dst, *a: calls.append((src, dst)) or 0)
+def test_bare_input_form_routes_to_colorize_and_output_is_optional(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(seen))
     with pytest.raises(SystemExit) as e:
-        cli.main([str(tmp_path / "film.mp4"), "-o", str(tmp_path / "x.mp4"), "--weights", str(weights_file)])
-    assert e.value.code == 0 and calls == [(tmp_path / "film.mp4", tmp_path / "x.mp4")]
+        cli.main([str(tmp_path / "film.mp4")])
+    assert e.value.code == 0 and seen["src"] == tmp_path / "film.mp4" and seen["dst"] is None
 
 
 def test_python_m_vidcolor_runs(tmp_path):

@@ -51,7 +51,7 @@ def _thumb(rgb: np.ndarray, path: Path) -> str:
 def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
                     on_image=None) -> dict:
     """Score every image under `root` (grouped by first sub-folder) and write eval.json and index.html."""
-    from vidcolor.pipeline import find_images
+    from vidcolor.folder import find_images
 
     files = find_images(root)[:limit] if limit else find_images(root)
     if not files:

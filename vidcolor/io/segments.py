@@ -20,8 +20,7 @@ import numpy as np
 from vidcolor.errors import OutputError
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoInfo, _Passthrough, _reason
-
-SEGMENT_SECONDS = 10.0
+from vidcolor.options import SEGMENT_SECONDS
 _FORMATS = {".mkv": "matroska", ".webm": "webm", ".mov": "mov", ".mp4": "mp4", ".m4v": "mp4", ".avi": "avi"}
 
 

@@ -20,12 +20,10 @@ import numpy as np
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.subtitles import convert_packet, target_codec
+from vidcolor.options import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET  # noqa: F401  (defined where the CLI reads them)
 
 log = logging.getLogger("vidcolor")
 
-DEFAULT_CODEC = "libx264"
-DEFAULT_CRF = 18
-DEFAULT_PRESET = "medium"
 AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
 
 
