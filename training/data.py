@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from vidcolor.color import chroma, rgb_to_lab
+from vidcolor.io.images import read_rgb8
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -86,8 +87,7 @@ class TrainImages:
 
     def load_crop(self, path: Path, rng: np.random.Generator) -> np.ndarray:
         c = self.cfg.crop
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
+        im = Image.fromarray(read_rgb8(path))  # the loader the CLI and eval use (EXIF, 16-bit, CMYK alike)
         w, h = im.size
         area = w * h * rng.uniform(self.cfg.min_scale, 1.0)
         ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))

@@ -71,6 +71,12 @@ def read_image(path: str | os.PathLike) -> ImageData:
         raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
 
 
+def read_rgb8(path: str | os.PathLike) -> np.ndarray:
+    """The one image loader of the CLI, `vidcolor eval` and training: (H, W, 3) uint8 RGB as displayed
+    (EXIF orientation applied, 16-bit rounded to 8, gray and CMYK as RGB). InputError if unreadable."""
+    return _to_u8(read_image(path).pixels)
+
+
 def _first_line(e: Exception) -> str:
     return (str(e).splitlines() or [type(e).__name__])[0][:120]
 
