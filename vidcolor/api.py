@@ -15,7 +15,7 @@ from typing import Callable, Protocol
 
 from vidcolor.archive import Journal, OutputLock, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError, VidcolorError
-from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path
+from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
 from vidcolor.io.paths import check_folder_output, check_output
 from vidcolor.options import FolderOptions, Result, VideoOptions
 
@@ -114,6 +114,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     """
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = plan(src, dst, video, folder)
+    if p.kind == "video":
+        from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
     col = _loaded(colorizer) if colorizer is not None else _in_background(
         _load, model=model, weights=weights, device=device, work_size=work_size, upsample=upsample)
     results: list[Result] = []
@@ -124,21 +126,23 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
             on_result(res)
 
     if p.kind == "folder":
-        from vidcolor.folder import colorize_folder, find_media
-
         if progress:
             progress.inputs(sum(map(len, find_media(p.src))))
-        colorize_folder(p.src, p.dst, col.result(), folder, emit, video,
+        colorizer = col.result()
+        from vidcolor.folder import colorize_folder
+
+        colorize_folder(p.src, p.dst, colorizer, folder, emit, video,
                         video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
     elif p.kind == "image":
+        colorizer = col.result()
         from vidcolor.folder import colorize_image
 
-        emit(colorize_image(p.src, p.dst, col.result(), folder))
+        emit(colorize_image(p.src, p.dst, colorizer, folder))
     else:
         frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
+        colorizer = col.result()
         from vidcolor.pipeline import colorize_video
 
-        colorizer = col.result()
         if video.dry_run:
             emit(colorize_video(p.src, p.dst, colorizer, video))
         else:
@@ -162,6 +166,10 @@ def _video_progress(progress: Progress | None, path: Path, opts: VideoOptions) -
 
 
 def _load(**kwargs):
+    """Runs in the loader thread, which also makes every heavy import (torch, the pipeline, PyAV's
+    sink, PySceneDetect): the main thread imports nothing meanwhile, so the two never wait on each
+    other's half-imported modules."""
+    import vidcolor.folder  # noqa: F401  (and through it vidcolor.pipeline)
     from vidcolor.weights import load_colorizer
 
     return load_colorizer(**kwargs)

@@ -15,7 +15,7 @@ from typing import Callable
 from vidcolor.archive import Journal, OutputLock, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
-from vidcolor.io.formats import IMAGE_EXTS, VIDEO_EXTS, VIDEO_OUTPUT_EXTS
+from vidcolor.io.formats import VIDEO_OUTPUT_EXTS, find_media
 from vidcolor.io.images import ImageData, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
@@ -98,18 +98,6 @@ def copy_file(src: Path, dst: Path) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{dst}: cannot write ({e.strerror or e})") from e
-
-
-def find_media(root: Path) -> tuple[list[Path], list[Path]]:
-    """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped."""
-    images, videos = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in filenames:
-            ext = Path(f).suffix.lower()
-            if not f.startswith(".") and (ext in IMAGE_EXTS or ext in VIDEO_EXTS):
-                (images if ext in IMAGE_EXTS else videos).append(Path(dirpath) / f)
-    return sorted(images), sorted(videos)
 
 
 def find_images(root: Path) -> list[Path]:

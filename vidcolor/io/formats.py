@@ -2,6 +2,7 @@
 and the front door can sort inputs and check output names before torch or PyAV load."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
@@ -19,3 +20,15 @@ def is_image_path(path: Path) -> bool:
 
 def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
+
+
+def find_media(root: Path) -> tuple[list[Path], list[Path]]:
+    """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped."""
+    images, videos = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            ext = Path(f).suffix.lower()
+            if not f.startswith(".") and (ext in IMAGE_EXTS or ext in VIDEO_EXTS):
+                (images if ext in IMAGE_EXTS else videos).append(Path(dirpath) / f)
+    return sorted(images), sorted(videos)
