@@ -113,7 +113,8 @@ def main() -> None:
               f"score min/p1/p5/median/p95/p99/max {' / '.join(f'{v:.1f}' for v in q)}")
         for r in sorted(wrong, key=lambda r: r[2])[:12]:
             print(f"{'':26}{r[2]:6.2f}  {r[1]}")
-        summary[name] = {"n": len(rs), "wrong": len(wrong), "quantiles": q.tolist(), "mistakes": [r[1] for r in wrong]}
+        summary[name] = {"n": len(rs), "wrong": len(wrong), "quantiles": q.tolist(), "mistakes": [r[1] for r in wrong],
+                         "scores": {r[1]: round(r[2], 3) for r in rs}}
     if a.json:
         a.json.write_text(json.dumps(summary, indent=1))
 
