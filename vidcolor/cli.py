@@ -62,8 +62,8 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Registered ne
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", exists=True, dir_okay=False, help="Checkpoint file to load instead of the shipped weights.")]
 DeviceOpt = Annotated[str, typer.Option("--device", callback=_device, help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
 WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", min=64, max=2048, help="Short side the network sees, 64 to 2048 (default: the weights' own).")]
-UpsampleOpt = Annotated[Upsample, typer.Option("--upsample", help="Chroma upsampling: guided (edge-aware, by L) or bilinear.")]
-TemporalOpt = Annotated[Temporal, typer.Option("--temporal", help="Temporal smoothing of colour across frames.")]
+UpsampleOpt = Annotated[Upsample, typer.Option("--upsample", metavar=f"[{'|'.join(Upsample.__members__)}]", help="Chroma upsampling: guided (edge-aware, by L) or bilinear.")]
+TemporalOpt = Annotated[Temporal, typer.Option("--temporal", metavar=f"[{'|'.join(Temporal.__members__)}]", help="Temporal smoothing of colour across frames.")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=256, help="Frames (or images) per network batch, 1 to 256.")]
 CodecOpt = Annotated[str, typer.Option("--codec", help="Video encoder (an FFmpeg encoder name).")]
 CrfOpt = Annotated[int, typer.Option("--crf", min=0, max=63, help="Constant rate factor, 0 to 63 (x264/x265 use 0-51).")]
@@ -102,7 +102,7 @@ def colorize_cmd(
     codec: CodecOpt = _V.codec,
     crf: CrfOpt = _V.crf,
     preset: PresetOpt = _V.preset,
-    fmt: Annotated[Optional[ImageFormat], typer.Option("--format", help="Image output format (default: same as input).")] = None,
+    fmt: Annotated[Optional[ImageFormat], typer.Option("--format", metavar=f"[{'|'.join(ImageFormat.__members__)}]", help="Image output format (default: same as input).")] = None,
     segment_seconds: Annotated[float, typer.Option("--segment-seconds", min=0.1, max=3600, help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Redo finished outputs, and replace output files that vidcolor did not write.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
