@@ -147,7 +147,8 @@ def main() -> None:
         journal = {}
         for line in (dst / ".vidcolor" / "journal.jsonl").read_text().splitlines():
             e = json.loads(line)
-            journal[str(Path(e["input"]).relative_to(src))] = e["status"]
+            if e["status"] != "started":  # marks a path as vidcolor's before it is written; names no input
+                journal[str(Path(e["input"]).relative_to(src))] = e["status"]
         for rel, want in expect.items():
             r = by_input.get(rel)
             if r is None:
@@ -172,10 +173,12 @@ def main() -> None:
                     problems.append(f"{rel}: expected {want}, report says {r['status']}")
                 if journal.get(rel) != {"skipped": "colour", "failed": "failed"}[want]:
                     problems.append(f"{rel}: journal says {journal.get(rel)}")
+                if want == "skipped" and not ((dst / rel).is_file() and (dst / rel).read_bytes() == (src / rel).read_bytes()):
+                    problems.append(f"{rel}: skipped as colour but not copied unchanged")
         leftovers = [str(q) for q in dst.rglob("*") if "vidcolor-partial" in q.name or q.name.endswith((".tmp", ".part.mp4"))]
         problems += [f"left behind: {q}" for q in leftovers]
         extra = {str(q.relative_to(dst)) for q in dst.rglob("*") if q.is_file() and ".vidcolor" not in q.parts} - {
-            k for k, v in expect.items() if v == "done"}
+            k for k, v in expect.items() if v in ("done", "skipped")}  # colour photos are copied unchanged
         problems += [f"unexpected output: {q}" for q in sorted(extra)]
         res = {"inputs": len(expect), "kills": kills, "final_exit_code": final.returncode, "summary": summary,
                "journal_entries": len(journal), "seconds_total": round(total_s, 1), "problems": problems}

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 from skimage.color import rgb2lab
 
-from vidcolor.evaluate import load_rgb8
+from vidcolor.io.images import read_rgb8
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import mean_ab
-from vidcolor.pipeline import find_images
+from vidcolor.folder import find_images
 from vidcolor.weights import load_colorizer
 
 
@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     if a.examples:
         sets[str(a.examples)] = find_images(a.examples)
     for name, files in sets.items():
-        per = [mean_ab(rgb2lab(col.colorize_array(load_rgb8(f)))) for f in files]
+        per = [mean_ab(rgb2lab(col.colorize_array(read_rgb8(f)))) for f in files]
         res[name] = {"images": len(per), "mean_ab": _mean(per)}
     for clip in a.video:
         per = []
@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     if a.train:
         files = find_images(a.train)
         pick = np.random.default_rng(0).choice(len(files), size=min(a.train_sample, len(files)), replace=False)
-        res["training photos"] = {"images": len(pick), "mean_ab": _mean([mean_ab(rgb2lab(load_rgb8(files[i]))) for i in pick])}
+        res["training photos"] = {"images": len(pick), "mean_ab": _mean([mean_ab(rgb2lab(read_rgb8(files[i]))) for i in pick])}
     for name, r in res.items():
         if name != "model":
             print(f"{name}: mean a* {r['mean_ab'][0]:+.2f}, b* {r['mean_ab'][1]:+.2f} ({r.get('images', r.get('frames'))})")

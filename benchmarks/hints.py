@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from vidcolor.evaluate import gray_baseline, load_rgb8
+from vidcolor.evaluate import gray_baseline
+from vidcolor.io.images import read_rgb8
 from vidcolor.hints import sample_hints
 from vidcolor.metrics import ciede2000, psnr
-from vidcolor.pipeline import find_images
+from vidcolor.folder import find_images
 from vidcolor.weights import load_colorizer
 
 
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
     rows = {n: {"psnr": [], "ciede2000": [], "fidelity": []} for n in counts}
     gray_psnr, t0 = [], time.time()
     for i, path in enumerate(files):
-        gt = load_rgb8(path)
+        gt = read_rgb8(path)
         gt_lab = rgb2lab(gt)
         gray = gray_baseline(gt)
         gray_psnr.append(psnr(gray, gt))

@@ -39,7 +39,8 @@ import vidcolor
 from vidcolor.cluster.photos import RayPhotos
 from vidcolor.cluster.runtime import connect, plan_pool
 from vidcolor.cluster.workers import PhotoBatch
-from vidcolor.pipeline import FolderOptions, colorize_folder
+from vidcolor.folder import colorize_folder
+from vidcolor.options import FolderOptions
 
 
 def make_photos(root: Path, n: int, w: int, h: int) -> list[Path]:

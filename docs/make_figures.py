@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vidcolor.evaluate import load_rgb8
+from vidcolor.io.images import read_rgb8
 from vidcolor.weights import load_colorizer
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +35,7 @@ def strip(tiles: list[tuple[str, np.ndarray]], height: int = 220) -> Image.Image
 
 def strength(weights: str | None) -> None:
     col = load_colorizer(weights=weights, device="cpu")
-    gray = load_rgb8(EXAMPLES / "chelsea_bw.jpg")
+    gray = read_rgb8(EXAMPLES / "chelsea_bw.jpg")
     tiles = [("input", gray)] + [(f"--strength {s}", col.with_strength(s).colorize_array(gray)) for s in (0.5, 1.0, 1.5)]
     strip(tiles).save(HERE / "strength.jpg", quality=85)
 

@@ -14,7 +14,9 @@ from tests.media import probe, write_image, write_video
 from vidcolor import cli
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.images import read_image
-from vidcolor.pipeline import FolderOptions, VideoOptions, colorize_folder, colorize_image, colorize_video
+from vidcolor.folder import colorize_folder, colorize_image
+from vidcolor.options import FolderOptions, VideoOptions
+from vidcolor.pipeline import colorize_video
 
 runner = CliRunner()
 
@@ -101,7 +103,8 @@ def test_journal_accounts_for_failures_but_retries_them(tmp_path, colorizer):
     bad.write_bytes(b"")
     out = tmp_path / "out"
     assert statuses(colorize_folder(src, out, colorizer)) == ["done", "done", "failed"]
-    journal = [json.loads(l) for l in (out / ".vidcolor" / "journal.jsonl").read_text().splitlines()]
+    lines = [json.loads(l) for l in (out / ".vidcolor" / "journal.jsonl").read_text().splitlines()]
+    journal = [e for e in lines if e["status"] != "started"]  # "started" marks a path as vidcolor's before it is written
     failed = [e for e in journal if e["status"] == "failed"]
     assert len(journal) == 3 and len(failed) == 1 and "later.png" in failed[0]["note"]
     write_image(bad, h=20, w=30)  # the file is fixed: the next run does it, and only it
@@ -125,8 +128,11 @@ def sepia(h=64, w=96):
 def test_colour_photos_are_skipped_unless_forced_but_toned_prints_are_colorized(tmp_path, colorizer):
     Image.fromarray(coloured_photo()).save(tmp_path / "colour.png")
     Image.fromarray(sepia()).save(tmp_path / "sepia.png")
+    res = colorize_image(tmp_path / "colour.png", tmp_path / "o0.png", colorizer, FolderOptions(copy_skipped=False))
+    assert res.status == "skipped" and "already in colour" in res.note and not (tmp_path / "o0.png").exists()
     res = colorize_image(tmp_path / "colour.png", tmp_path / "o1.png", colorizer)
-    assert res.status == "skipped" and "already in colour" in res.note and not (tmp_path / "o1.png").exists()
+    assert res.status == "skipped" and "copied unchanged" in res.note and res.output == tmp_path / "o1.png"
+    assert (tmp_path / "o1.png").read_bytes() == (tmp_path / "colour.png").read_bytes()
     assert colorize_image(tmp_path / "colour.png", tmp_path / "o1.png", colorizer, FolderOptions(force=True)).status == "done"
     assert colorize_image(tmp_path / "sepia.png", tmp_path / "o2.png", colorizer).status == "done"
 

@@ -76,3 +76,12 @@ def test_annealed_mean_is_the_expectation_over_the_bins_in_either_memory_layout(
     ref = (p[:, :, None] * bins[None, :, :, None, None]).sum(1)  # sum over q of p_q * bin_q: (B, 2, h, w)
     for x in (logits, logits.contiguous(memory_format=torch.channels_last)):
         assert torch.allclose(annealed_mean(x, bins, 0.38), ref, atol=1e-4)
+
+
+def test_bins_are_those_the_shipped_weights_were_trained_with():
+    """The fast unique in _gamut_bins gives the same bins in the same order as the checkpoint carries."""
+    from vidcolor.weights import shipped_weights
+
+    path, _ = shipped_weights("effnet_unet")
+    sd = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    assert torch.equal(ab_bins(), sd["head.bins"].float())

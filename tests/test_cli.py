@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -71,32 +72,157 @@ def test_usage_errors_exit_2(tmp_path, weights_file, args):
     assert r.exit_code == 2
 
 
+def fake_colorize(seen):
+    """Stands in for vidcolor.api.colorize: records what the CLI passed, reports one done input."""
+    def colorize(src, dst=None, *, on_result=None, progress=None, **kw):
+        from vidcolor.options import Result
+
+        seen.update(src=src, dst=dst, **kw)
+        on_result(Result(src, dst, "done", 1.0, 3))
+        return []
+
+    return colorize
+
+
 def test_options_reach_the_library(tmp_path, weights_file, monkeypatch):
     seen = {}
-
-    def fake_colorize_video(src, dst, col, opts, progress=None):
-        seen.update(src=src, dst=dst, opts=opts, work_size=col.work_size)
-        from vidcolor.pipeline import Result
-        return Result(src, dst, "done", 1.0, 3)
-
-    monkeypatch.setattr(cli, "colorize_video", fake_colorize_video)
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(seen))
     src = write_video(tmp_path / "a.mkv", frames=3, audio=None)
     r = invoke(src, "-o", tmp_path / "b.mkv", "--weights", weights_file, "--temporal", "off", "--crf", "23",
-               "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3")
+               "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3",
+               "-y", "--no-copy-skipped", "--format", "png")
     assert r.exit_code == 0, r.output
-    o = seen["opts"]
-    assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength) == ("off", 23, "fast", "libx264", 2, 0.3)
-    assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv"
+    o, f = seen["video"], seen["folder"]
+    assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength, o.overwrite) == ("off", 23, "fast", "libx264", 2, 0.3, True)
+    assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (".png", False, True, 2)
+    assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv" and seen["weights"] == weights_file
 
 
-def test_bare_input_form_routes_to_colorize(tmp_path, weights_file, monkeypatch):
-    calls = []
-    monkeypatch.setattr(cli, "_colorize", lambda src, dst, *a: calls.append((src, dst)) or 0)
+def test_bare_input_form_routes_to_colorize_and_output_is_optional(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(seen))
     with pytest.raises(SystemExit) as e:
-        cli.main([str(tmp_path / "film.mp4"), "-o", str(tmp_path / "x.mp4"), "--weights", str(weights_file)])
-    assert e.value.code == 0 and calls == [(tmp_path / "film.mp4", tmp_path / "x.mp4")]
+        cli.main([str(tmp_path / "film.mp4")])
+    assert e.value.code == 0 and seen["src"] == tmp_path / "film.mp4" and seen["dst"] is None
 
 
 def test_python_m_vidcolor_runs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "vidcolor", "models"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "effnet_unet" in r.stdout
+
+
+HEAVY = ("torch", "av", "cv2", "scenedetect", "kornia")
+
+
+def test_help_version_and_option_errors_load_nothing_heavy():
+    """`vidcolor --help` answers in well under half a second because torch, PyAV, OpenCV and
+    PySceneDetect are not imported for help, the version or an option error."""
+    code = (
+        "import json, sys\n"
+        "from vidcolor import cli\n"
+        "codes = []\n"
+        "for argv in (['--help'], ['-h'], ['--version'], ['-V'], ['colorize', '-h'], ['x.mp4', '--work-size', '5'],\n"
+        "             ['x.mp4', '--temporal', 'bogus'], ['x.mp4', '--crf', '99'], ['x.mp4', '--device', 'gpu']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit as e:\n"
+        "        codes.append(e.code)\n"
+        f"print(json.dumps({{'codes': codes, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    import json
+
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {"codes": [0, 0, 0, 0, 0, 2, 2, 2, 2], "heavy": []}, r.stderr[-2000:]
+
+
+def test_help_lists_choices_examples_and_the_version():
+    r = runner.invoke(cli.app, ["colorize", "-h"])
+    assert r.exit_code == 0
+    assert "--temporal [off|ema|flow]" in r.output and "--upsample [guided|bilinear]" in r.output
+    assert "Examples:" in r.output and "vidcolor film.mp4" in r.output and "-y, --overwrite" in r.output
+    r = runner.invoke(cli.app, ["--version"])
+    assert r.exit_code == 0 and r.output.startswith("vidcolor ")
+
+
+@pytest.mark.parametrize("args", [["--work-size", "5"], ["--work-size", "-64"], ["--work-size", "99999"], ["--batch-size", "0"],
+                                  ["--crf", "-1"], ["--crf", "99"], ["--segment-seconds", "0"], ["--temporal-strength", "1.5"],
+                                  ["--upsample", "nearest"], ["--weights", "/no/such/file.pt"]])
+def test_out_of_range_values_are_usage_errors(tmp_path, args):
+    src = write_image(tmp_path / "p.png")
+    r = invoke(src, "-o", tmp_path / "o.png", *args)
+    assert r.exit_code == 2 and not (tmp_path / "o.png").exists()
+
+
+def test_unknown_codec_is_a_usage_error_before_the_model_loads(tmp_path, weights_file, monkeypatch):
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("model loaded"))
+    src = write_video(tmp_path / "film.mp4", frames=3, audio=None)
+    r = invoke(src, "-o", tmp_path / "o.mp4", "--codec", "libnope")
+    assert r.exit_code == 2 and r.stderr.strip() == "vidcolor: error: --codec libnope: no such encoder in this FFmpeg build"
+
+
+def test_an_existing_output_vidcolor_did_not_write_exits_2_unless_y(tmp_path, weights_file):
+    src = write_image(tmp_path / "p.png")
+    (tmp_path / "o.png").write_bytes(b"mine")
+    r = invoke(src, "-o", tmp_path / "o.png", "--weights", weights_file)
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "not written by vidcolor" in r.stderr
+    assert (tmp_path / "o.png").read_bytes() == b"mine"
+    assert invoke(src, "-o", tmp_path / "o.png", "--weights", weights_file, "-y").exit_code == 0
+    assert (tmp_path / "o.png").read_bytes() != b"mine"
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes_with_fps_of_the_frames_it_did(tmp_path, weights_file, monkeypatch):
+    from vidcolor.report import Reporter
+
+    src = write_video(tmp_path / "film.mp4", frames=40, audio=None)
+    args = [src, "--weights", weights_file, "--segment-seconds", "0.4", "--batch-size", "2"]  # 10 frames a segment
+    real_video = Reporter.video
+
+    def interrupt_at_25(self, path, frames, segment_frames):
+        plain = real_video(self, path, frames, segment_frames)
+
+        def progress(done, total):
+            plain(done, total)
+            if done >= 25:
+                raise KeyboardInterrupt
+        return progress
+
+    monkeypatch.setattr(Reporter, "video", interrupt_at_25)
+    r = invoke(*args)
+    assert r.exit_code == 130 and r.stderr.splitlines()[-1] == "interrupted; run the same command again to resume"
+    assert "film.mp4: 10/40 frames (25%)" in r.stderr and "film.mp4: 20/40 frames (50%)" in r.stderr  # cron: a line a segment
+    assert not (tmp_path / "film_color.mp4").exists()
+    monkeypatch.setattr(Reporter, "video", real_video)
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    done = next(l for l in r.stderr.splitlines() if l.startswith("done "))
+    assert "film_color.mp4 (40 frames, 20 of them resumed," in done
+    fps, seconds = float(done.split(", ")[-1].split()[0]), float(done.split(", ")[-2].split()[0])
+    assert fps == pytest.approx(20 / seconds, rel=0.1)  # the 20 frames this run did, not all 40
+
+
+def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
+    import io
+
+    from vidcolor.options import Result
+    from vidcolor.report import Reporter
+
+    out = io.StringIO()
+    rep = Reporter(stream=out)
+    rep.inputs(45)
+    for i in range(45):
+        rep.result(Result(Path(f"img{i}.png"), Path(f"o{i}.png"), "done", 0.1, 1))
+    progress = [l for l in out.getvalue().splitlines() if l.startswith("progress:")]
+    assert [l.split(",")[0] for l in progress] == ["progress: 20/45 inputs", "progress: 40/45 inputs"] and "ETA" in progress[0]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Terminal()
+    rep = Reporter(stream=tty)
+    rep.inputs(10)
+    for i in range(3):
+        rep.result(Result(Path(f"img{i}.png"), Path(f"o{i}.png"), "done", 0.1, 1))
+    rep._bar.refresh()
+    assert "3/10" in tty.getvalue() and "ETA" in tty.getvalue()
+    rep.close()

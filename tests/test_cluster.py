@@ -20,7 +20,9 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip ins
 
 from vidcolor.cluster import RayOptions, colorize_on_ray  # noqa: E402
 from vidcolor.cluster.plan import plan_ranges, warmup_for  # noqa: E402
-from vidcolor.pipeline import FolderOptions, VideoOptions, colorize_folder, colorize_video  # noqa: E402
+from vidcolor.folder import colorize_folder  # noqa: E402
+from vidcolor.options import FolderOptions, VideoOptions  # noqa: E402
+from vidcolor.pipeline import colorize_video  # noqa: E402
 from vidcolor.weights import load_colorizer  # noqa: E402
 
 TIMEOUT_S = 600

@@ -15,7 +15,8 @@ from vidcolor.cluster.runtime import ClusterError, plan_pool
 from vidcolor.cluster.workers import PhotoBatch, colorize_range
 from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
-from vidcolor.pipeline import FolderOptions, VideoOptions, colorize_video
+from vidcolor.options import FolderOptions, VideoOptions
+from vidcolor.pipeline import colorize_video
 
 
 def test_whole_shots_are_grouped_and_a_long_shot_is_split_with_warmup():

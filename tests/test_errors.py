@@ -5,7 +5,8 @@ import pytest
 
 from tests.media import write_audio_only, write_image, write_video
 from vidcolor.errors import InputError, OutputError
-from vidcolor.pipeline import colorize_folder, colorize_image, colorize_video
+from vidcolor.folder import colorize_folder, colorize_image
+from vidcolor.pipeline import colorize_video
 
 
 def no_leftovers(folder):

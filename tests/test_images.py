@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from tests.media import write_image
-from vidcolor.pipeline import FolderOptions, colorize_folder, colorize_image
+from vidcolor.folder import colorize_folder, colorize_image
+from vidcolor.options import FolderOptions
 
 FORMATS = [".jpg", ".png", ".tif", ".webp", ".bmp"]
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from vidcolor.color import chroma, rgb_to_lab
 from vidcolor.hints import hint_map, palette_vector, sample_hints, sample_palette
+from vidcolor.io.images import read_rgb8
 from vidcolor.models.bins import ab_bins
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -114,8 +115,7 @@ class TrainImages:
         """The largest region of the image with the aspect of `shape` (h, w), shrunk by the scale jitter
         and placed at random, resized to `shape`; flipped half the time."""
         h_out, w_out = shape
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
+        im = Image.fromarray(read_rgb8(path))  # the loader the CLI and eval use (EXIF, 16-bit, CMYK alike)
         w, h = im.size
         aspect = w_out / h_out
         cw, ch = (w, w / aspect) if w / h <= aspect else (h * aspect, h)

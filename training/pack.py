@@ -14,7 +14,7 @@ from PIL import Image
 from training.dataset import seeded_order
 from training.photo_prep import JPEG_QUALITY
 from vidcolor.errors import OutputError
-from vidcolor.pipeline import find_images
+from vidcolor.folder import find_images
 
 PACK_RECIPE = "vidcolor-data-pack"
 _TAR_OVERHEAD = 1024  # a member's header and padding, at most

@@ -1,10 +1,15 @@
 """vidcolor: batch colorization of videos, photos and photo archives.
 
     import vidcolor
-    col = vidcolor.load_colorizer()            # shipped weights, CUDA when present
-    vidcolor.colorize_video("film.mp4", "film_color.mp4", col)
-    vidcolor.colorize_folder("scans/", "scans_color/", col)
+    vidcolor.colorize("film.mp4")                       # -> film_color.mp4, shipped weights
+    vidcolor.colorize("scans/", "scans_color/")         # photos and videos, tree mirrored
+    col = vidcolor.load_colorizer(device="cuda")        # or load once and pass it in
+    vidcolor.colorize("photo.jpg", colorizer=col)
+
+Names are imported on first use (PEP 562), so `import vidcolor` and `vidcolor --help` do not load
+torch or the codecs.
 """
+import importlib
 import os
 
 # Torch's OpenMP workers spin while they wait for work; on a small CPU that spinning takes the cores the
@@ -12,15 +17,28 @@ import os
 # gives them back. It must be set before torch loads; a value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from vidcolor.colorizer import Colorizer  # noqa: E402
-from vidcolor.errors import InputError, LockedError, OutputError, VidcolorError, WeightsError  # noqa: E402
-from vidcolor.models import create_model, list_models as available_models  # noqa: E402
-from vidcolor.pipeline import VideoOptions, colorize_folder, colorize_image, colorize_video  # noqa: E402
-from vidcolor.weights import load_colorizer  # noqa: E402
-
 __version__ = "0.1.0"
-__all__ = [
-    "Colorizer", "VideoOptions", "load_colorizer", "available_models", "create_model",
-    "colorize_video", "colorize_image", "colorize_folder",
-    "VidcolorError", "InputError", "OutputError", "WeightsError", "LockedError",
-]
+
+_EXPORTS = {
+    "colorize": "vidcolor.api", "plan": "vidcolor.api",
+    "VideoOptions": "vidcolor.options", "FolderOptions": "vidcolor.options", "Result": "vidcolor.options",
+    "load_colorizer": "vidcolor.weights", "Colorizer": "vidcolor.colorizer",
+    "create_model": "vidcolor.models", "available_models": "vidcolor.models",
+    "colorize_video": "vidcolor.pipeline", "colorize_image": "vidcolor.folder", "colorize_folder": "vidcolor.folder",
+    **{name: "vidcolor.errors" for name in ("VidcolorError", "InputError", "OutputError", "UsageError", "WeightsError",
+                                             "LockedError")},
+}
+_RENAMED = {"available_models": "list_models"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'vidcolor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

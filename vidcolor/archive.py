@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import LockedError
+from vidcolor.errors import LockedError, OutputError
 from vidcolor.io.paths import is_temp_output
 
 STATE_DIR = ".vidcolor"
@@ -32,73 +32,121 @@ class Journal:
 
     An entry counts as finished only when it names the same input, whose size and mtime are unchanged,
     the model/options key is the same, and (for "done") the output file still exists; anything else
-    is stale and redone. A "colour" entry records an input skipped as already in colour; a "failed"
-    entry records a bad input (with the error as note), so the journal accounts for every file, but
-    it is never finished: a re-run tries it again.
+    is stale and redone. A "colour" entry records an input skipped as already in colour (with `copy`,
+    the unchanged copy written in its place); a "failed" entry records a bad input (with the error as
+    note), so the journal accounts for every file, but it is never finished: a re-run tries it again.
+
+    A "started" line, written before an output is replaced, only marks the path as vidcolor's (see
+    `wrote`); it does not replace the path's last entry.
     """
 
     def __init__(self, root: Path):
         self.path = root / STATE_DIR / "journal.jsonl"
         self.entries: dict[str, dict] = {}
+        self.touched: set[str] = set()
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
                 try:
                     e = json.loads(line)
-                    self.entries[e["target"]] = e
+                    self.touched.add(e["target"])
+                    if e["status"] != "started":
+                        self.entries[e["target"]] = e
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
         e = self.entries.get(str(target))
-        if e is None or e["status"] == "failed" or e.get("key") != key or e.get("input") != str(src) or e.get("input_stat") != input_key(src):
+        if e is None or e["status"] not in ("done", "colour") or e.get("key") != key or e.get("input") != str(src) \
+                or e.get("input_stat") != input_key(src):
             return None
         if e["status"] == "done" and not target.is_file():
             return None
+        if e.get("copy") and not Path(e["copy"]).is_file():
+            return None
         return e
 
-    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None) -> None:
+    def wrote(self, target: Path) -> bool:
+        """Whether a vidcolor run has written, or started to write, `target` (so replacing it is safe)."""
+        return str(target) in self.touched
+
+    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
         e = {"target": str(target), "input": str(src), "input_stat": input_key(src), "key": key, "status": status,
              "note": note, "time": time.time()}
+        if copy is not None:
+            e["copy"] = str(copy)
+        self._append(e, sync=True)
+        self.entries[str(target)] = e
+
+    def touch(self, target: Path) -> None:
+        """Mark `target` as about to be written by this run. Not fsynced: it only has to outlive this
+        process being killed between the output's rename and its "done" entry, and the page cache does."""
+        self._append({"target": str(target), "status": "started", "time": time.time()}, sync=False)
+
+    def _append(self, e: dict, sync: bool) -> None:
         line = json.dumps(e) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a") as f:
                 f.write(line)
                 f.flush()
-                os.fsync(f.fileno())
-            self.entries[str(target)] = e
+                if sync:
+                    os.fsync(f.fileno())
+            self.touched.add(e["target"])
+
+
+def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> None:
+    """A file at `target` that no vidcolor run wrote is never replaced without `overwrite`."""
+    if not overwrite and target.is_file() and not journal.wrote(target):
+        raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it")
 
 
 class OutputLock:
     """One run per output folder: a second run fails at once, naming the first run's pid.
 
     filelock's OS-level lock is released by the kernel when its holder dies, even by SIGKILL, so a
-    killed run never leaves a stale lock behind."""
+    killed run never leaves a stale lock behind. Within one process the lock is re-entrant: a folder
+    run holds it while each of its videos takes it again."""
+
+    _held: dict[str, int] = {}  # lock folder -> nesting depth in this process
+    _held_lock = threading.Lock()
 
     def __init__(self, root: Path):
         self.dir = root / STATE_DIR
         self.lock = FileLock(str(self.dir / "lock"), timeout=0)
         self.owner = self.dir / "owner.json"
+        self._key = ""
 
     def __enter__(self) -> "OutputLock":
         self.dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self.lock.acquire()
-        except Timeout:
-            who = "unknown pid"
+        self._key = str(self.dir.resolve())
+        with OutputLock._held_lock:
+            if self._key in OutputLock._held:
+                OutputLock._held[self._key] += 1
+                return self
             try:
-                o = json.loads(self.owner.read_text())
-                who = f"pid {o['pid']} on {o['host']}, started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(o['started']))}"
-            except (OSError, ValueError, KeyError):
-                pass
-            raise LockedError(f"{self.dir.parent}: output is locked by another vidcolor run ({who})") from None
+                self.lock.acquire()
+            except Timeout:
+                raise LockedError(f"{self.dir.parent}: output is locked by another vidcolor run ({self._holder()})") from None
+            OutputLock._held[self._key] = 1
         self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
         return self
 
+    def _holder(self) -> str:
+        try:
+            o = json.loads(self.owner.read_text())
+            return f"pid {o['pid']} on {o['host']}, started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(o['started']))}"
+        except (OSError, ValueError, KeyError):
+            return "unknown pid"
+
     def __exit__(self, *exc) -> None:
-        self.owner.unlink(missing_ok=True)
-        self.lock.release()
+        with OutputLock._held_lock:
+            OutputLock._held[self._key] -= 1
+            if OutputLock._held[self._key]:
+                return
+            del OutputLock._held[self._key]
+            self.owner.unlink(missing_ok=True)
+            self.lock.release()
 
 
 def remove_stale_temporaries(root: Path) -> list[Path]:
@@ -137,9 +185,11 @@ class RunReport:
             with open(self.path, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
-    def close(self) -> dict:
+    def close(self, interrupted: bool = False) -> dict:
         summary = {"summary": {**{s: self.counts.get(s, 0) for s in ("done", "skipped", "failed")},
                                "total": sum(self.counts.values()), "seconds": round(time.time() - self.t0, 2)}}
+        if interrupted:
+            summary["summary"]["interrupted"] = True
         if self.path is not None:
             with open(self.path, "a") as f:
                 f.write(json.dumps(summary) + "\n")

@@ -1,154 +1,168 @@
-"""The `vidcolor` command: thin Typer commands over the library. Only this module turns
-VidcolorError into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked."""
+"""The `vidcolor` command: thin Typer commands over the library. Only this module turns VidcolorError
+into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked, 130 interrupted.
+
+Nothing heavy is imported at module level: `vidcolor --help`, `--version` and option errors answer
+without loading torch, PyAV, OpenCV or PySceneDetect.
+"""
 from __future__ import annotations
 
+import re
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from vidcolor.errors import LockedError, VidcolorError, WeightsError
-from vidcolor.io.images import FORMAT_EXT, is_image_path
-from vidcolor.archive import RunReport
-from vidcolor.cluster.runtime import ClusterError
-from vidcolor.pipeline import FolderOptions, Result, VideoOptions, colorize_folder, colorize_image, colorize_video
-from vidcolor.report import Reporter
-from vidcolor.temporal import TEMPORAL_MODES
-from vidcolor.weights import DEFAULT_MODEL, load_colorizer
+from vidcolor.errors import LockedError, UsageError, VidcolorError, WeightsError
+from vidcolor.io.formats import FORMAT_EXT
+from vidcolor.options import FolderOptions, Result, Temporal, Upsample, VideoOptions
+from vidcolor.weights import DEFAULT_MODEL
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
-_D = VideoOptions()
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_V, _F = VideoOptions(), FolderOptions()
+ImageFormat = Enum("ImageFormat", {k: k for k in sorted(FORMAT_EXT)}, type=str)
+
+EXAMPLES = """Examples:
+
+\b
+  vidcolor film.mp4                      -> film_color.mp4 beside it
+  vidcolor photo.jpg -o out/photo.jpg
+  vidcolor scans/ -o scans_color/        photos and videos, tree mirrored
+  vidcolor film.mkv --temporal off --crf 20 -y
+  vidcolor /archive -o /colour --report run.jsonl    (cron: plain lines, resumable)
+"""
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="Colorize black-and-white videos, photos and photo folders.")
-
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Registered network to use (default {DEFAULT_MODEL}).")]
-WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint file to load instead of the shipped weights.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
-WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", help="Short side the network sees (default: the weights' own).")]
-UpsampleOpt = Annotated[str, typer.Option("--upsample", help="Chroma upsampling: guided (edge-aware, by L) or bilinear.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain output, one line per file.")]
+                  context_settings={"help_option_names": ["-h", "--help"]},
+                  help="Colorize black-and-white videos, photos and photo folders.", epilog=EXAMPLES)
 
 
-def _load(model, weights, device, work_size, upsample="guided", strength=1.0):
+def _version(value: bool) -> None:
+    if value:
+        from vidcolor import __version__
+
+        typer.echo(f"vidcolor {__version__}")
+        raise typer.Exit()
+
+
+def _device(value: str) -> str:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+        raise typer.BadParameter(f"{value!r} is not auto, cpu, cuda or cuda:N")
+    return value
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Colorize black-and-white videos, photos and photo folders."""
+
+
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Registered network to use (default {DEFAULT_MODEL}; `vidcolor models` lists them).")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", exists=True, dir_okay=False, help="Checkpoint file to load instead of the shipped weights.")]
+DeviceOpt = Annotated[str, typer.Option("--device", callback=_device, help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
+WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", min=64, max=2048, help="Short side the network sees, 64 to 2048 (default: the weights' own).")]
+UpsampleOpt = Annotated[Upsample, typer.Option("--upsample", metavar=f"[{'|'.join(Upsample.__members__)}]", help="Chroma upsampling: guided (edge-aware, by L) or bilinear.")]
+TemporalOpt = Annotated[Temporal, typer.Option("--temporal", metavar=f"[{'|'.join(Temporal.__members__)}]", help="Temporal smoothing of colour across frames.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=256, help="Frames (or images) per network batch, 1 to 256.")]
+CodecOpt = Annotated[str, typer.Option("--codec", help="Video encoder (an FFmpeg encoder name).")]
+CrfOpt = Annotated[int, typer.Option("--crf", min=0, max=63, help="Constant rate factor, 0 to 63 (x264/x265 use 0-51).")]
+PresetOpt = Annotated[str, typer.Option("--preset", help="Encoder preset.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="One line per file, no progress (plain lines are also the default when stderr is not a terminal).")]
+
+
+def _load(model, weights, device, work_size, upsample=Upsample.guided, strength=1.0):
+    from vidcolor.weights import load_colorizer
+
     try:
-        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size, upsample=upsample, strength=strength)
+        return load_colorizer(model=model, weights=weights, device=device, work_size=work_size,
+                              upsample=Upsample(upsample).value, strength=strength)
     except (VidcolorError, ValueError) as e:
-        Reporter().error(str(e))
+        _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
 
 
-@app.command("colorize")
+def _reporter(**kw):
+    from vidcolor.report import Reporter
+
+    return Reporter(**kw)
+
+
+@app.command("colorize", epilog=EXAMPLES)
 def colorize_cmd(
-    input: Annotated[Path, typer.Argument(help="A video, an image, or a folder of images (searched recursively).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file, or output folder for a folder input.")],
+    input: Annotated[Path, typer.Argument(metavar="INPUT", help="A video, an image, or a folder of images and videos (searched recursively).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file, or output folder for a folder input (default: NAME_color.EXT or NAME_color/ beside the input).")] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frames per network batch.")] = _D.batch_size,
-    temporal: Annotated[str, typer.Option("--temporal", help="Temporal smoothing of colour: off, ema or flow.")] = _D.temporal,
+    batch_size: BatchOpt = _V.batch_size,
+    temporal: TemporalOpt = Temporal(_V.temporal),
     temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
-    upsample: UpsampleOpt = "guided",
+    upsample: UpsampleOpt = Upsample.guided,
     strength: Annotated[float, typer.Option("--strength", min=0.0, max=3.0, help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
-    hints: Annotated[Optional[Path], typer.Option("--hints", help="Colour hints for a photo: a JSON file of points (x, y, color), see README 'Colour hints'.")] = None,
-    codec: Annotated[str, typer.Option("--codec", help="Video encoder (PyAV/FFmpeg name).")] = _D.codec,
-    crf: Annotated[int, typer.Option("--crf", help="Constant rate factor for x264/x265.")] = _D.crf,
-    preset: Annotated[str, typer.Option("--preset", help="Encoder preset.")] = _D.preset,
-    fmt: Annotated[Optional[str], typer.Option("--format", help=f"Image output format: {', '.join(sorted(set(FORMAT_EXT)))} (default: same as input).")] = None,
-    segment_seconds: Annotated[float, typer.Option("--segment-seconds", min=0.1, help="Video is encoded (and resumes) in segments this long.")] = _D.segment_seconds,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo outputs that a previous run finished.")] = False,
+    hints: Annotated[Optional[Path], typer.Option("--hints", dir_okay=False, help="Colour hints for a photo: a JSON file of points (x, y, color), see README 'Colour hints'.")] = None,
+    codec: CodecOpt = _V.codec,
+    crf: CrfOpt = _V.crf,
+    preset: PresetOpt = _V.preset,
+    fmt: Annotated[Optional[ImageFormat], typer.Option("--format", metavar=f"[{'|'.join(ImageFormat.__members__)}]", help="Image output format (default: same as input).")] = None,
+    segment_seconds: Annotated[float, typer.Option("--segment-seconds", min=0.1, max=3600, help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
+    overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Redo finished outputs, and replace output files that vidcolor did not write.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
+    copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write one JSON line per input, then a summary line.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", dir_okay=False, help="Write one JSON line per input, then a summary line.")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
 ) -> None:
-    """Colorize INPUT into OUTPUT (the default command: `vidcolor INPUT -o OUTPUT`)."""
-    if fmt is not None and fmt.lower() not in FORMAT_EXT:
-        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
-    if temporal not in TEMPORAL_MODES:
-        raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
-    rep = Reporter(quiet=quiet, verbose=verbose)
-    photo_hints = _hints_for(input, hints, rep)  # checked before the model loads
-    if ray:
-        _preflight_ray(ray, device, rep)
-    col = _load(model, weights, "cpu" if ray else device, work_size, upsample, strength)  # with --ray, the workers use `device`
-    video = VideoOptions(temporal=temporal, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
+    """Colorize INPUT into OUTPUT (the default command: `vidcolor INPUT [-o OUTPUT]`)."""
+    video = VideoOptions(temporal=temporal.value, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
                          batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
-    folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.lower()], overwrite=overwrite, force=force, dry_run=dry_run,
-                           batch_size=batch_size)
-    raise typer.Exit(_colorize(input, output, col, video, folder, rep, RunReport(report), ray and (ray, device), photo_hints))
+    folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.value], overwrite=overwrite, force=force, copy_skipped=copy_skipped,
+                           dry_run=dry_run, batch_size=batch_size)
+    load = {"model": model, "weights": weights, "device": device, "work_size": work_size, "upsample": upsample.value,
+            "strength": strength}
+    raise typer.Exit(_colorize(input, output, load, video, folder, _reporter(quiet=quiet, verbose=verbose), report, hints, ray))
 
 
-def _preflight_ray(address: str, device: str, rep: Reporter) -> None:
-    from vidcolor.cluster.runtime import preflight
+def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
+              hints: Path | None = None, ray: str | None = None) -> int:
+    from vidcolor.api import colorize, default_output
+    from vidcolor.archive import RunReport
 
-    try:
-        preflight(address, device)
-    except ClusterError as e:
-        rep.error(str(e))
-        raise typer.Exit(EXIT_USAGE)
+    run = RunReport(report)
+    ray_opts = None
+    if ray:
+        from vidcolor.cluster.runtime import RayOptions
 
+        ray_opts = RayOptions(ray, load["device"])
 
-def _hints_for(src: Path, hints: Path | None, rep):
-    """--hints, parsed and checked against the photo before any heavy work; one line and exit 2 if bad."""
-    if hints is None:
-        return None
-    from vidcolor.hints import load_hints
-
-    if src.is_dir() or not is_image_path(src):
-        rep.error(f"{hints}: --hints is for one photo (folder runs and videos with hints are not supported yet)")
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        parsed = load_hints(hints)
-        if src.is_file():
-            from vidcolor.hints import displayed_size
-
-            size = displayed_size(src)
-            if size:
-                parsed.check_inside(*size, str(hints))
-        return parsed
-    except VidcolorError as e:
-        rep.error(str(e))
-        raise typer.Exit(EXIT_USAGE)
-
-
-def _colorize(src: Path, dst: Path, col, video: VideoOptions, folder: FolderOptions, rep: Reporter, run: RunReport,
-              ray: tuple[str, str] | None = None, hints=None) -> int:
     def done(res: Result) -> None:
         run.add(res)
         rep.result(res)
 
     try:
-        if not src.exists():
-            done(Result(src, None, "failed", error=f"{src}: file not found"))
-        elif ray and (src.is_dir() or not is_image_path(src)):  # a single photo needs no cluster: it runs here
-            from vidcolor.cluster import RayOptions, colorize_on_ray
-
-            with rep.frames(src.name) as progress:
-                colorize_on_ray(src, dst, col, RayOptions(*ray), video, folder, on_result=done, progress=progress)
-        elif src.is_dir():
-            colorize_folder(src, dst, col, folder, on_result=done)
-        elif is_image_path(src):
-            done(colorize_image(src, dst.with_suffix(folder.fmt_ext) if folder.fmt_ext else dst, col, folder, hints=hints))
-        else:
-            with rep.frames(src.name) as progress:
-                done(colorize_video(src, dst, col, video, progress=progress))
+        colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep)
+    except KeyboardInterrupt:
+        rep.close()
+        rep.line("interrupted; run the same command again to resume")
+        run.close(interrupted=True)
+        return EXIT_INTERRUPTED
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
-    except ClusterError as e:
+    except (UsageError, WeightsError) as e:
         rep.error(str(e))
         return EXIT_USAGE
     except VidcolorError as e:
         done(Result(src, None, "failed", error=str(e)))
+    finally:
+        rep.close()
     summary = run.close()["summary"]
     if src.is_dir() or summary["total"] > 1:
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
-                 f"inputs into {dst} ({summary['seconds']:.1f} s)")
+                 f"inputs into {dst or default_output(src)} ({summary['seconds']:.1f} s)")
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
@@ -165,13 +179,13 @@ def eval_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Score colorization against ground truth (PSNR, SSIM, AuC, CIEDE2000, colourfulness) beside the gray baseline."""
-    from vidcolor.evaluate import evaluate_folder
-
-    rep = Reporter(quiet=quiet)
-    col = _load(model, weights, device, work_size)
+    rep = _reporter(quiet=quiet)
     if not gt_dir.is_dir():
         rep.error(f"{gt_dir}: not a folder")
         raise typer.Exit(EXIT_USAGE)
+    col = _load(model, weights, device, work_size)
+    from vidcolor.evaluate import evaluate_folder
+
     try:
         report = evaluate_folder(col, gt_dir, out, with_gt=not no_gt, limit=limit,
                                  on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")))
@@ -208,20 +222,23 @@ def eval_video_cmd(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
-    upsample: UpsampleOpt = "guided",
+    upsample: UpsampleOpt = Upsample.guided,
 ) -> None:
     """Flicker and colour per temporal mode: warp error, CDC, colourfulness, PSNR and fps, beside the ground truth."""
     import json
 
+    if missing := [c for c in clips if not c.is_file()]:
+        _reporter().error(f"{missing[0]}: file not found")
+        raise typer.Exit(EXIT_USAGE)
+    col = _load(model, weights, device, work_size, upsample)
     from vidcolor.evaluate_video import evaluate_video
 
-    col = _load(model, weights, device, work_size, upsample)
     results = []
     for clip in clips:
         try:
             res = evaluate_video(col, clip, strength=temporal_strength, max_frames=max_frames)
         except VidcolorError as e:
-            Reporter().error(str(e))
+            _reporter().error(str(e))
             raise typer.Exit(EXIT_FAILED)
         _print_video_table(res)
         results.append(res)
@@ -241,7 +258,7 @@ def _print_video_table(res: dict) -> None:
                   "-" if m == "gt" else f"{r['psnr']:.2f}", "-" if m == "gt" else f"{r['fps']:.1f}")
     Console(width=120).print(t)
     for m, a in res.get("against_off", {}).items():
-        mark = " (default)" if m == _D.temporal else ""
+        mark = " (default)" if m == _V.temporal else ""
         typer.echo(f"{m}{mark}: warp error {a['warp_vs_off']:.2f}x off, {a['warp_vs_gt']:.2f}x ground truth; "
                    f"colourfulness {a['colourfulness_change']:+.1%} vs off; PSNR {a['psnr_change_db']:+.2f} dB; "
                    f"colorizing fps {a['fps_vs_off']:.2f}x off")
@@ -249,9 +266,9 @@ def _print_video_table(res: dict) -> None:
 
 @app.command("bench")
 def bench_cmd(
-    clip: Annotated[Path, typer.Argument(help="Video clip to measure on.")],
+    clip: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Video clip to measure on.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
-    compare: Annotated[Optional[Path], typer.Option("--compare", help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
+    compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
     phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of decode,transcode,model,e2e.")] = "decode,transcode,model,e2e",
     length_check: Annotated[int, typer.Option("--length-check", min=0, help="Also compare e2e peak RSS on the clip's first frames and on N times as many (0: skip).")] = 0,
     length_frames: Annotated[int, typer.Option("--length-frames", min=2, help="Frames in the short clip of --length-check.")] = 60,
@@ -259,37 +276,32 @@ def bench_cmd(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
-    upsample: UpsampleOpt = "guided",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = _D.batch_size,
-    temporal: Annotated[str, typer.Option("--temporal", help="off, ema or flow.")] = _D.temporal,
-    codec: Annotated[str, typer.Option("--codec")] = _D.codec,
-    crf: Annotated[int, typer.Option("--crf")] = _D.crf,
-    preset: Annotated[str, typer.Option("--preset")] = _D.preset,
+    upsample: UpsampleOpt = Upsample.guided,
+    batch_size: BatchOpt = _V.batch_size,
+    temporal: TemporalOpt = Temporal(_V.temporal),
+    codec: CodecOpt = _V.codec,
+    crf: CrfOpt = _V.crf,
+    preset: PresetOpt = _V.preset,
 ) -> None:
     """Throughput on one clip: decode-only, transcode-only, model-only and end-to-end fps, peak memory."""
     import json
 
-    from vidcolor.bench import compare as compare_runs, length_check as run_length_check, run_bench
-
     wanted = tuple(p.strip() for p in phases.split(",") if p.strip())
     if bad := [p for p in wanted if p not in ("decode", "transcode", "model", "e2e")]:
         raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
-    if temporal not in TEMPORAL_MODES:
-        raise typer.BadParameter(f"{temporal!r} is not one of {', '.join(TEMPORAL_MODES)}", param_hint="--temporal")
-    if not clip.is_file():
-        Reporter().error(f"{clip}: file not found")
-        raise typer.Exit(EXIT_USAGE)
     baseline = json.loads(compare.read_text()) if compare else None
     col = _load(model, weights, device, work_size, upsample)
-    opts = VideoOptions(temporal=temporal, batch_size=batch_size, codec=codec, crf=crf, preset=preset)
+    from vidcolor.bench import compare as compare_runs, length_check as run_length_check, run_bench
+
+    opts = VideoOptions(temporal=temporal.value, batch_size=batch_size, codec=codec, crf=crf, preset=preset)
     try:
         res = run_bench(clip, col, opts, wanted, log=typer.echo)
         if length_check:
             wargs = {"model": model, "weights": str(weights) if weights else None, "device": device,
-                     "work_size": work_size, "upsample": upsample}
+                     "work_size": work_size, "upsample": upsample.value}
             res["length_check"] = run_length_check(clip, wargs, opts, length_frames, length_check, log=typer.echo)
     except VidcolorError as e:
-        Reporter().error(str(e))
+        _reporter().error(str(e))
         raise typer.Exit(EXIT_FAILED)
     if "e2e_over_transcode" in res:
         typer.echo(f"end-to-end / transcode-only: {res['e2e_over_transcode']:.2f}")
@@ -336,7 +348,7 @@ def serve_cmd(
     from vidcolor.serve import is_loopback, missing_web_modules, run
 
     if missing := missing_web_modules():
-        Reporter().error(f"vidcolor serve needs {', '.join(missing)}: pip install 'vidcolor[web]'")
+        _reporter().error(f"vidcolor serve needs {', '.join(missing)}: pip install 'vidcolor[web]'")
         raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
                           max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)
@@ -350,11 +362,12 @@ def serve_cmd(
 
 
 COMMANDS = {"colorize", "models", "eval", "eval-video", "bench", "serve"}
+ROOT_OPTIONS = {"--help", "-h", "--version", "-V"}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: `vidcolor INPUT -o OUT` is short for `vidcolor colorize INPUT -o OUT`."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] not in COMMANDS and args[0] not in ("--help", "-h"):
+    if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
         args.insert(0, "colorize")
     app(args=args, prog_name="vidcolor")

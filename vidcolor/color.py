@@ -141,31 +141,3 @@ def to_uint8(rgb: torch.Tensor) -> torch.Tensor:
 def chroma(lab: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) Lab -> (B, 1, H, W) CIELAB chroma sqrt(a^2 + b^2)."""
     return torch.linalg.vector_norm(lab[:, 1:3], dim=1, keepdim=True)
-
-
-COLOUR_THRESHOLD = 3.6  # CIELAB units; measured: gray scans 0-0.6, sepia/toned prints 0.8-3.4, colour photos 3.8+
-_COLOUR_THUMB = 256
-_L_BINS = 32
-
-
-def colour_score(rgb: np.ndarray) -> float:
-    """How much colour varies independently of lightness: the RMS of ab after removing each lightness
-    level's mean ab. A gray or toned (sepia, cyanotype) print maps every lightness to one colour and
-    scores near 0 however saturated its tone; a colour photograph has hues that L does not explain.
-    `rgb` is (H, W, 3) uint8 or uint16."""
-    h, w = rgb.shape[:2]
-    s = min(1.0, _COLOUR_THUMB / max(h, w))
-    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
-    peak = 65535.0 if small.dtype == np.uint16 else 255.0
-    lab = rgb_to_lab(torch.from_numpy(small.astype(np.float32) / peak).permute(2, 0, 1)[None])[0].reshape(3, -1).numpy()
-    bins = np.clip((lab[0] / 100 * _L_BINS).astype(int), 0, _L_BINS - 1)
-    counts = np.bincount(bins, minlength=_L_BINS).clip(min=1)
-    resid2 = 0.0
-    for ch in (1, 2):
-        mean = np.bincount(bins, weights=lab[ch], minlength=_L_BINS) / counts
-        resid2 += float(np.mean((lab[ch] - mean[bins]) ** 2))
-    return float(np.sqrt(resid2))
-
-
-def is_colour_image(rgb: np.ndarray) -> bool:
-    return colour_score(rgb) >= COLOUR_THRESHOLD

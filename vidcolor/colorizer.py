@@ -175,12 +175,14 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_arrays(self, images: list[np.ndarray], hints: list[Hints | None] | None = None) -> list[np.ndarray]:
-        """(H, W, 3) uint8 or uint16 RGB images -> colorized images of the same size and dtype.
+        """(H, W, 3) RGB or (H, W) gray images, uint8 or uint16, read-only or not -> colorized (H, W, 3)
+        RGB images of the same size and dtype; `hints[i]` (or None) steers image i.
 
         Images whose working resolution matches share one network batch. Full-resolution work (L,
         the ab upsampling and the merge) runs in horizontal strips, so memory stays near the size
         of the input and output arrays even for 100-megapixel scans.
         """
+        images = [_as_rgb(img) for img in images]
         l_fulls = [self.full_l(rgb) for rgb in images]
         hints = hints or [None] * len(images)
         ab_smalls: list[torch.Tensor | None] = [None] * len(images)
@@ -206,7 +208,7 @@ class Colorizer:
         return [self.crop_prediction(ab_norm[k:k + 1], tuple(l.shape[-2:])) for k, l in enumerate(l_fulls)]
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
-        """One (H, W, 3) uint8 or uint16 RGB image -> the colorized image in the same dtype.
+        """One (H, W, 3) RGB or (H, W) gray image, uint8 or uint16 -> the colorized (H, W, 3) RGB image.
         `hints` (vidcolor.hints.Hints, in this image's pixels) steer the colours where given."""
         if hints:
             hints.check_inside(rgb.shape[1], rgb.shape[0], "hints")
@@ -223,7 +225,8 @@ class Colorizer:
         rows = self._rows(w)
         l_full = torch.empty((1, 1, h, w), dtype=torch.float32)
         for y in range(0, h, rows):
-            strip = torch.from_numpy(np.ascontiguousarray(rgb[y:y + rows])).to(self.device).permute(2, 0, 1)[None].float() / peak
+            # np.require copies a strip only when torch cannot wrap it (read-only or strided input)
+            strip = torch.from_numpy(np.require(rgb[y:y + rows], requirements=["C", "W"])).to(self.device).permute(2, 0, 1)[None].float() / peak
             l_full[..., y:y + rows, :] = rgb_to_l(strip).cpu()
         return l_full
 
@@ -242,6 +245,16 @@ class Colorizer:
             res = merge_l_ab(l_strip, ab_strip)[0].permute(1, 2, 0)
             out[y:y + rows] = (res * peak + 0.5).clamp_(0, peak).cpu().numpy().astype(rgb.dtype)
         return out
+
+
+def _as_rgb(img: np.ndarray) -> np.ndarray:
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected a uint8 or uint16 image, got {img.dtype}")
+    if img.ndim == 2:
+        return np.repeat(img[..., None], 3, axis=2)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise ValueError(f"expected an (H, W) gray or (H, W, 3) RGB image, got shape {img.shape}")
 
 
 def bilinear_rows(ab_small: torch.Tensor, full_hw: tuple[int, int], y0: int, n: int) -> torch.Tensor:

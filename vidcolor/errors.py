@@ -13,6 +13,11 @@ class OutputError(VidcolorError):
     """An output that cannot be written: unwritable folder, output equal to input, encoder failure."""
 
 
+class UsageError(VidcolorError):
+    """A request that cannot be carried out as given, found before any work starts: an impossible
+    output, an output file that vidcolor did not write, an unknown encoder."""
+
+
 class WeightsError(VidcolorError):
     """Missing, corrupt or mismatched model weights."""
 

@@ -15,7 +15,7 @@ from PIL import Image
 from vidcolor.color import merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
-from vidcolor.io.images import read_image
+from vidcolor.io.images import read_rgb8
 from vidcolor.metrics import image_metrics, mean_ab
 from skimage.color import rgb2lab
 
@@ -29,12 +29,6 @@ def gray_baseline(rgb_u8: np.ndarray) -> np.ndarray:
     l_full = rgb_to_l(rgb)
     out = to_uint8(merge_l_ab(l_full, torch.zeros_like(l_full).expand(-1, 2, -1, -1)))
     return out[0].permute(1, 2, 0).numpy()
-
-
-def load_rgb8(path: Path) -> np.ndarray:
-    img = read_image(path)
-    px = img.pixels
-    return px if px.dtype == np.uint8 else (px.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -59,7 +53,7 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
     With `semantic` (and the classifier's package installed), also the ImageNet top-1 agreement of the
     gray input and of our output with the ground truth's top-1."""
     from vidcolor import semantic as sem
-    from vidcolor.pipeline import find_images
+    from vidcolor.folder import find_images
 
     semantic = semantic and with_gt and sem.available()
     files = find_images(root)[:limit] if limit else find_images(root)
@@ -69,7 +63,7 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
     rows, t0 = [], time.time()
     for i, path in enumerate(files):
         rel = path.relative_to(root)
-        gt = load_rgb8(path)
+        gt = read_rgb8(path)
         t = time.time()
         ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
         row = {"image": str(rel), "group": rel.parts[0] if len(rel.parts) > 1 else ".", "seconds": time.time() - t}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -12,69 +12,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, remove_stale_temporaries
-from vidcolor.color import L_SCALE, colour_score, is_colour_image, rgb8_to_l
+from vidcolor.archive import STATE_DIR, Journal, OutputLock
+from vidcolor.color import L_SCALE, rgb8_to_l
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, OutputError, VidcolorError
-from vidcolor.io.images import IMAGE_EXTS, read_image, write_image
-from vidcolor.io.prefetch import BackgroundWorker, prefetch
-from vidcolor.io.paths import temp_output_path
+from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
+from vidcolor.io.paths import check_output, temp_output_path
 from vidcolor.io.plan import OutputPlan, plan_output
-from vidcolor.io.segments import SEGMENT_SECONDS, SegmentedSink, discard_work, work_dir
+from vidcolor.io.segments import SegmentedSink, discard_work, work_dir
 from vidcolor.io.video import VideoSource
+from vidcolor.options import Result, VideoOptions
 from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
-
-
-@dataclass
-class VideoOptions:
-    temporal: str = "flow"  # chosen by measurement: README, "Video without flicker"
-    temporal_strength: float | None = None  # None: the mode's own default
-    codec: str | None = None  # video encoder; None: the output container's own (libx264, VP9 for WebM)
-    crf: int | None = None  # None: the encoder's default (18 for x264/x265, 32 for VP9)
-    preset: str | None = None  # None: the encoder's default ("medium" for x264/x265)
-    batch_size: int = 4
-    segment_seconds: float = SEGMENT_SECONDS  # resumable unit of encoding
-    overwrite: bool = False
-    dry_run: bool = False
-
-
-@dataclass
-class Result:
-    input: Path
-    output: Path | None
-    status: str  # "done", "failed", "skipped" (or "planned" in a dry run)
-    seconds: float = 0.0
-    frames: int = 0  # frames in the output
-    error: str | None = None
-    note: str | None = None
-    notes: list[str] = field(default_factory=list)
-    frames_resumed: int = 0  # of `frames`, how many an earlier, interrupted run had already encoded
-
-    @property
-    def frames_processed(self) -> int:
-        """Frames this run decoded, colorized and encoded itself."""
-        return self.frames - self.frames_resumed
-
-
-def check_output(src: Path, dst: Path) -> None:
-    """Refuse an output that is the input, or whose folder cannot be created or written."""
-    if src.resolve() == dst.resolve() or (dst.exists() and src.exists() and os.path.samefile(src, dst)):
-        raise OutputError(f"{dst}: output is the input file; choose another output path")
-    ensure_writable_dir(dst.parent)
-    if dst.is_dir():
-        raise OutputError(f"{dst}: is a folder; give a file name for the output")
-
-
-def ensure_writable_dir(parent: Path) -> None:
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{parent}: cannot create the output folder ({e.strerror})") from e
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{parent}: output folder is not writable")
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:
@@ -228,130 +178,3 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
             smoother.reset()
         smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
     return colorizer.render(l_full, torch.cat(smoothed))
-
-
-@dataclass
-class FolderOptions:
-    fmt_ext: str | None = None  # ".png" etc.; None keeps each input's format
-    overwrite: bool = False  # redo outputs the journal says are finished
-    force: bool = False  # colorize images that are already in colour
-    dry_run: bool = False  # list what would be done; touch nothing
-    batch_size: int = 4  # images per network batch (grouped by working resolution)
-
-
-def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
-                   hints=None) -> Result:
-    """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha.
-    An image that is already in colour is skipped unless opts.force. `hints` (vidcolor.hints.Hints,
-    in the pixels of the image as displayed, EXIF orientation applied) steer its colours."""
-    src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
-    t0 = time.time()
-    if opts.dry_run:
-        return Result(src, dst, "planned", note="would colorize")
-    check_output(src, dst)
-    img = read_image(src)
-    if not opts.force and is_colour_image(img.pixels):
-        return Result(src, None, "skipped", time.time() - t0, note=f"already in colour (score {colour_score(img.pixels):.1f}; --force colorizes it)")
-    write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
-    return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None)
-
-
-def find_images(root: Path) -> list[Path]:
-    """Every image under root, recursively, in a stable order; hidden files and folders skipped."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out += [Path(dirpath) / f for f in filenames if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTS]
-    return sorted(out)
-
-
-def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
-                    on_result: Callable[[Result], None] | None = None, run_images: Callable | None = None) -> list[Result]:
-    """Colorize every image under `src` into the mirrored tree under `dst`.
-
-    Safe to kill and re-run: finished outputs are journaled and skipped, a bad file is reported and
-    skipped, and a second run on the same output fails at once with LockedError. `run_images` replaces
-    the loop over the images still to do (vidcolor.cluster runs them on a Ray cluster).
-    """
-    src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
-    if not src.is_dir():
-        raise InputError(f"{src}: not a folder")
-    if src.resolve() == dst.resolve() or dst.resolve().is_relative_to(src.resolve()):
-        raise OutputError(f"{dst}: output folder is (inside) the input folder; choose another")
-    pairs = [(p, dst / p.relative_to(src)) for p in find_images(src)]
-    if opts.fmt_ext:
-        pairs = [(p, t.with_suffix(opts.fmt_ext)) for p, t in pairs]
-    key = f"{colorizer.model_id}|fmt={opts.fmt_ext}"
-    results: list[Result] = []
-
-    def emit(res: Result) -> None:
-        results.append(res)
-        if on_result:
-            on_result(res)
-
-    if opts.dry_run:
-        journal = Journal(dst)
-        for p, t in pairs:
-            e = None if opts.overwrite else journal.finished(p, key, t)
-            emit(Result(p, t, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize"))
-        return results
-    ensure_writable_dir(dst)
-    with OutputLock(dst):
-        remove_stale_temporaries(dst)
-        journal = Journal(dst)
-        todo = []
-        for p, t in pairs:
-            e = None if opts.overwrite else journal.finished(p, key, t)
-            if e and not (opts.force and e["status"] == "colour"):
-                emit(Result(p, t, "skipped", note=_skip_note(e)))
-            else:
-                todo.append((p, t))
-        (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
-    return results
-
-
-def _skip_note(entry: dict) -> str:
-    return "already in colour (--force colorizes it)" if entry["status"] == "colour" else "already done"
-
-
-def _read(path: Path):
-    try:
-        return read_image(path)
-    except VidcolorError as e:
-        return e
-
-
-def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opts: FolderOptions, emit) -> None:
-    """Read ahead in one thread, write behind in another; the network sees batches of images."""
-
-    def write(job) -> None:
-        src, dst, out, img, t0 = job
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            write_image(dst, out, img)
-        except VidcolorError as e:
-            journal.record(src, key, "failed", dst, note=str(e))
-            emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
-            return
-        journal.record(src, key, "done", dst)
-        emit(Result(src, dst, "done", time.time() - t0, 1))
-
-    writer = BackgroundWorker(write, depth=4, name="write")
-    try:
-        reads = prefetch(((p, t, time.time(), _read(p)) for p, t in todo), depth=4, name="read")
-        for batch in batched(reads, opts.batch_size):
-            ready = []
-            for p, t, t0, img in batch:
-                if isinstance(img, VidcolorError):
-                    journal.record(p, key, "failed", t, note=str(img))
-                    emit(Result(p, None, "failed", time.time() - t0, error=str(img)))
-                elif not opts.force and is_colour_image(img.pixels):
-                    journal.record(p, key, "colour", t, note=f"colour score {colour_score(img.pixels):.1f}")
-                    emit(Result(p, None, "skipped", time.time() - t0, note="already in colour (--force colorizes it)"))
-                else:
-                    ready.append((p, t, t0, img))
-            outs = colorizer.colorize_arrays([img.pixels for _, _, _, img in ready]) if ready else []
-            for (p, t, t0, img), out in zip(ready, outs):
-                writer.submit((p, t, out, img, t0))
-    finally:
-        writer.close()

@@ -1,31 +1,66 @@
-"""What the CLI shows while it works: a rich progress bar on a terminal, plain lines otherwise (cron)."""
+"""What the CLI shows while it works (the front door's Progress, plus one line per finished input).
+
+On a terminal: a bar for a folder run (inputs N/M, ETA) and one for the frames of each video. Not on
+a terminal (cron, a log file): plain lines instead, one per segment of a video, and one every
+PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: finished inputs only.
+"""
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
+import time
+from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from vidcolor.options import Result
 
-from vidcolor.pipeline import Result
+PLAIN_EVERY_INPUTS = 20
+PLAIN_EVERY_S = 60.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 class Reporter:
-    """One line per finished file on stderr; a live bar per file only when stderr is a terminal."""
+    """One line per finished input on stderr, and the progress of the run (see the module docstring)."""
 
     def __init__(self, quiet: bool = False, verbose: bool = False, stream=None):
         self.stream = stream or sys.stderr
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
         self.live = self.stream.isatty() and not quiet
+        self.plain_progress = not self.live and not quiet
         self.verbose = verbose
+        self._bar = None  # rich Progress while live
+        self._inputs_task = self._frames_task = None
+        self._total = self._finished = 0
+        self._t0 = self._last_line = time.monotonic()
+        self._last_count = 0
+
+    # -- lines ----------------------------------------------------------------------------------------
 
     def line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def error(self, text: str) -> None:
         self.line(f"vidcolor: error: {text}")
 
     def result(self, res: Result) -> None:
+        self._finished += 1
+        self._result_line(res)
+        if self._bar is not None:
+            if self._frames_task is not None:
+                self._bar.remove_task(self._frames_task)
+                self._frames_task = None
+            if self._inputs_task is not None:
+                self._bar.advance(self._inputs_task)
+        elif self.plain_progress and self._total:
+            now = time.monotonic()
+            if self._finished - self._last_count >= PLAIN_EVERY_INPUTS or now - self._last_line >= PLAIN_EVERY_S:
+                self._plain_inputs_line(now)
+
+    def _result_line(self, res: Result) -> None:
         if res.status == "failed":
             err = res.error or "failed"
             self.line(f"FAILED {err}" if str(res.input) in err else f"FAILED {res.input}: {err}")
@@ -33,26 +68,75 @@ class Reporter:
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
             return
-        rate = f", {res.frames / res.seconds:.1f} fps" if res.frames > 1 and res.seconds > 0 else ""
         frames = f"{res.frames} frames, " if res.frames > 1 else ""
-        self.line(f"done {res.input} -> {res.output} ({frames}{res.seconds:.1f} s{rate})")
+        resumed = f"{res.frames_resumed} of them resumed, " if res.frames_resumed else ""
+        rate = f", {res.fps:.1f} fps" if res.frames > 1 and res.fps else ""
+        self.line(f"done {res.input} -> {res.output} ({frames}{resumed}{res.seconds:.1f} s{rate})")
         for note in res.notes:
             if self.verbose or not note.startswith("scene cuts"):
                 self.line(f"  note: {note}")
 
-    @contextmanager
-    def frames(self, name: str):
-        """Yields a progress callback (done, total) for one video."""
-        if not self.live:
-            yield None
-            return
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("frames {task.fields[fps]:.1f} fps"), TimeRemainingColumn())
-        with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task(name, total=None, fps=0.0)
+    def _plain_inputs_line(self, now: float) -> None:
+        rate = self._finished / max(now - self._t0, 1e-9)
+        eta = f", ETA {_clock((self._total - self._finished) / rate)}" if rate > 0 and self._finished < self._total else ""
+        self.line(f"progress: {self._finished}/{self._total} inputs{eta}")
+        self._last_line, self._last_count = now, self._finished
+
+    # -- Progress (vidcolor.api) ----------------------------------------------------------------------
+
+    def inputs(self, total: int) -> None:
+        self._total, self._t0 = total, time.monotonic()
+        if self.live and total:
+            self._ensure_bar()
+            self._inputs_task = self._bar.add_task("inputs", total=total, fps="")
+
+    def video(self, path: Path, frames: int, segment_frames: int):
+        if self.live:
+            self._ensure_bar()
+            task = self._frames_task = self._bar.add_task(path.name, total=frames or None, fps="")
+            t0, first = time.monotonic(), None
 
             def update(done: int, total: int) -> None:
-                elapsed = bar.tasks[0].elapsed or 0.0
-                bar.update(task, completed=done, total=max(total, done) or None, fps=done / elapsed if elapsed else 0.0)
+                nonlocal first
+                first = done if first is None else first  # frames resumed plus the first batch
+                dt = time.monotonic() - t0
+                fps = f"{(done - first) / dt:.1f} fps" if dt > 0 and done > first else ""
+                self._bar.update(task, completed=done, total=max(total, done) or None, fps=fps)
 
-            yield update
+            return update
+        if not self.plain_progress:
+            return None
+        state = {"t": None, "first": 0, "next": segment_frames}
+
+        def plain(done: int, total: int) -> None:
+            now = time.monotonic()
+            if state["t"] is None:
+                state.update(t=now, first=done, next=(done // segment_frames + 1) * segment_frames)
+            if done < state["next"] or done == total:  # the last segment's line is the result line
+                return
+            state["next"] = (done // segment_frames + 1) * segment_frames
+            dt = now - state["t"]
+            fps = (done - state["first"]) / dt if dt > 0 else 0.0
+            of = f"/{total} frames ({100 * done / total:.0f}%)" if total else " frames"
+            eta = f", ETA {_clock((total - done) / fps)}" if fps > 0 and total > done else ""
+            self.line(f"{path.name}: {done}{of}, {fps:.1f} fps{eta}")
+
+        return plain
+
+    def _ensure_bar(self) -> None:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            console = Console(file=self.stream, highlight=False, soft_wrap=True)
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[fps]}"), TextColumn("ETA"), TimeRemainingColumn(),
+                                 console=console, transient=True)
+            self._bar.start()
+
+    def close(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+            self._inputs_task = self._frames_task = None

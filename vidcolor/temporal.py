@@ -13,7 +13,6 @@ from typing import Protocol
 import cv2
 import numpy as np
 import torch
-from scenedetect.common import FrameTimecode
 from scenedetect.detectors import ContentDetector
 
 from vidcolor.flow import create_dis, dis_flow, forward_backward, sq_norm, warp
@@ -185,8 +184,8 @@ class SceneCuts:
         if w > CUT_ANALYSIS_WIDTH:
             gray_u8 = cv2.resize(gray_u8, (CUT_ANALYSIS_WIDTH, max(1, round(h * CUT_ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA)
         bgr = np.repeat(gray_u8[..., None], 3, axis=2)
-        found = self.detector.process_frame(FrameTimecode(self.index, fps=self.fps), bgr)
-        cut = any(c.frame_num == self.index for c in found)
+        found = self.detector.process_frame(self.index, bgr)  # scenedetect 0.6: frame numbers in, cut frame numbers out
+        cut = self.index in found
         if cut:
             self.cuts.append(self.index if frame_index is None else frame_index)
         self.index += 1

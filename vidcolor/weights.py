@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vidcolor.colorizer import Colorizer
-from vidcolor.device import resolve_device
 from vidcolor.errors import WeightsError
-from vidcolor.models import list_models, load_checkpoint
-from vidcolor.models.blocks import fold_batchnorm
-from vidcolor.upsample import make_upsampler
+
+if TYPE_CHECKING:
+    from vidcolor.colorizer import Colorizer
 
 DEFAULT_MODEL = "effnet_unet"
 _PKG = Path(__file__).resolve().parent
@@ -34,6 +33,8 @@ def manifest() -> dict[str, dict]:
 
 def shipped_weights(model: str) -> tuple[Path, str]:
     """(path, sha256) of the shipped weights for `model`; WeightsError when there are none."""
+    from vidcolor.models import list_models
+
     if model not in list_models():
         raise WeightsError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
     entry = manifest().get(model)
@@ -53,6 +54,11 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
 
     Never falls back to untrained weights: a missing or mismatched file raises WeightsError.
     """
+    # Imported here, not at the top: torch takes a second to import, and the CLI's help and its
+    # checks of the input and output come before any model is needed.
+    from vidcolor.device import resolve_device
+    from vidcolor.models import load_checkpoint
+
     if weights is not None:
         net = load_checkpoint(weights)
         if model is not None and net.arch_name != model:
@@ -66,5 +72,9 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
 def make_colorizer(net, device, work_size: int | None = None, upsample: str = "guided", strength: float = 1.0) -> Colorizer:
     """A network as it ships: BN folded, the upsampler chosen. Training's tuning builds its colorizers
     here too, so what it tunes is exactly what runs."""
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.models.blocks import fold_batchnorm
+    from vidcolor.upsample import make_upsampler
+
     fold_batchnorm(net.eval())  # inference only: BN folded into the convs, one pass fewer per layer
     return Colorizer(net, device=device, work_size=work_size, upsampler=make_upsampler(upsample), strength=strength)

@@ -7,26 +7,18 @@ its scene cuts into ranges colorized as segments and joined here (film.py). Need
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.cluster.runtime import ClusterError, Pool, connect, plan_pool
+from vidcolor.cluster.runtime import ClusterError, Pool, RayOptions, connect, plan_pool
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
+from vidcolor.folder import colorize_folder, colorize_image
 from vidcolor.io.images import is_image_path
-from vidcolor.pipeline import FolderOptions, Progress, Result, VideoOptions, colorize_folder, colorize_image, colorize_video
+from vidcolor.options import FolderOptions, Result, VideoOptions
+from vidcolor.pipeline import Progress, colorize_video
 
 __all__ = ["ClusterError", "Pool", "RayOptions", "colorize_on_ray", "plan_pool"]
-
-
-@dataclass
-class RayOptions:
-    address: str | None = "auto"  # "auto": start a local instance; "HOST:PORT": join; None: the caller's ray.init
-    device: str = "auto"  # auto: GPU actors where the cluster has GPUs; cpu; cuda
-    cpus_per_worker: int = 1  # CPUs (and torch threads) of each CPU actor
-    max_workers: int | None = None  # at most this many actors (default: as many as the cluster fits)
-    num_cpus: int | None = None  # CPUs of the local instance `auto` starts (default: all)
 
 
 def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_opts: RayOptions | None = None,

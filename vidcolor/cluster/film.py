@@ -30,11 +30,12 @@ from vidcolor.colorizer import Colorizer
 from vidcolor import errors
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.mux import join_segments
-from vidcolor.io.paths import temp_output_path
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.segments import atomic_write_text
 from vidcolor.io.video import VideoSource
-from vidcolor.pipeline import Progress, Result, VideoOptions, _cut_thumbnail, check_output, video_key
+from vidcolor.io.paths import check_output, temp_output_path
+from vidcolor.options import Result, VideoOptions
+from vidcolor.pipeline import Progress, _cut_thumbnail, video_key
 from vidcolor.temporal import SceneCuts
 
 PLAN_VERSION = 3  # part of the work folder's key: plans of an older layout are discarded

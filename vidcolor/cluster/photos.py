@@ -20,7 +20,7 @@ from vidcolor.archive import Journal, remove_stale_temporaries
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
-from vidcolor.pipeline import FolderOptions, Result
+from vidcolor.options import FolderOptions, Result
 
 RUN_MARK = "ray-run"  # in the output's .vidcolor folder: its mtime is the start of the current run
 MAX_BLOCKS = 20_000  # Ray Data plans every block up front; past this, blocks hold several batches

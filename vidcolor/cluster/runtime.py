@@ -14,12 +14,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import UsageError
 
 CONNECT_TIMEOUT_S = 5.0
 
 
-class ClusterError(VidcolorError):
+@dataclass
+class RayOptions:
+    address: str | None = "auto"  # "auto": start a local instance; "HOST:PORT": join; None: the caller's ray.init
+    device: str = "auto"  # auto: GPU actors where the cluster has GPUs; cpu; cuda
+    cpus_per_worker: int = 1  # CPUs (and torch threads) of each CPU actor
+    max_workers: int | None = None  # at most this many actors (default: as many as the cluster fits)
+    num_cpus: int | None = None  # CPUs of the local instance `auto` starts (default: all)
+
+
+class ClusterError(UsageError):
     """--ray cannot be used: the ray extra is missing, the cluster cannot be reached or has no room for a worker."""
 
 

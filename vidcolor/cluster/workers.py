@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vidcolor.cluster.plan import Range
-from vidcolor.color import colour_score, is_colour_image
+from vidcolor.tone import colour_score, is_colour_image
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import InputError, OutputError, VidcolorError
@@ -29,7 +29,8 @@ from vidcolor.io.plan import OutputPlan
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
 from vidcolor.io.video import VideoSource, _reason
-from vidcolor.pipeline import FolderOptions, VideoOptions, batched, colorize_frames
+from vidcolor.options import FolderOptions, VideoOptions
+from vidcolor.pipeline import batched, colorize_frames
 from vidcolor.temporal import make_smoother
 
 FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail

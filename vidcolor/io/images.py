@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +20,17 @@ import tifffile
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError
+from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import temp_output_path
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
-FORMAT_EXT = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp"}
 PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 JPEG_QUALITY = 95
 MAX_PIXELS = 1_000_000_000  # archival scans are big; beyond a gigapixel we refuse rather than exhaust memory
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 EXIF_ORIENTATION = 0x0112
+EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
-
-
-def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTS
 
 
 @dataclass
@@ -42,6 +39,7 @@ class ImageData:
     alpha: np.ndarray | None = None  # (H, W), same dtype as pixels, kept as is
     info: dict = field(default_factory=dict)  # icc_profile, exif, xmp, dpi: copied where the format allows
     source_mode: str = "RGB"
+    notes: list[str] = field(default_factory=list)  # what reading had to drop or work around
 
     @property
     def bits(self) -> int:
@@ -73,13 +71,31 @@ def read_image(path: str | os.PathLike) -> ImageData:
         raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
 
 
+def read_rgb8(path: str | os.PathLike) -> np.ndarray:
+    """The one image loader of the CLI, `vidcolor eval` and training: (H, W, 3) uint8 RGB as displayed
+    (EXIF orientation applied, 16-bit rounded to 8, gray and CMYK as RGB). InputError if unreadable."""
+    return _to_u8(read_image(path).pixels)
+
+
 def _first_line(e: Exception) -> str:
     return (str(e).splitlines() or [type(e).__name__])[0][:120]
 
 
-def _metadata(im: Image.Image) -> dict:
+def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
+    """The metadata worth copying, and notes on what had to be dropped. An EXIF block that does not
+    parse (cameras and editors do write such blocks) is dropped: it must not cost the photo."""
     # info["exif"] is a real EXIF block (JPEG, PNG eXIf, WebP); a TIFF's own tags are not copied as EXIF.
-    return {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if im.info.get(k)}
+    info = {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if im.info.get(k)}
+    notes = []
+    if "exif" in info:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # PIL warns about, and skips, entries cut short
+                _exif_reset(info["exif"])  # parsed and re-serialised as writing will do
+        except EXIF_ERRORS as e:
+            del info["exif"]
+            notes.append(f"corrupt EXIF block dropped ({_first_line(e)}); the pixels are as stored")
+    return info, notes
 
 
 def _orientation(info: dict) -> int:
@@ -109,23 +125,24 @@ def _read_pil(path: Path) -> ImageData:
         if getattr(im, "n_frames", 1) > 1 and im.format in ("TIFF", "WEBP", "PNG"):
             raise InputError(f"{path}: has {im.n_frames} frames/pages; only single-image files are supported (split it first)")
         im.load()
-        info = _metadata(im)
-        im = ImageOps.exif_transpose(im)
-        return _from_pil(im, info)
+        info, notes = _metadata(im)
+        if "exif" in info or "exif" not in im.info:  # a dropped EXIF block gives no orientation: pixels as stored
+            im = ImageOps.exif_transpose(im)
+        return _from_pil(im, info, notes)
 
 
-def _from_pil(im: Image.Image, info: dict) -> ImageData:
+def _from_pil(im: Image.Image, info: dict, notes: list[str]) -> ImageData:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
         g = np.asarray(im)
         g = g.astype(np.uint16) if g.max(initial=0) <= 65535 else (g.astype(np.float64) * 65535 / g.max()).astype(np.uint16)
-        return ImageData(np.repeat(g[..., None], 3, axis=2), None, info, mode)
+        return ImageData(np.repeat(g[..., None], 3, axis=2), None, info, mode, notes)
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
-        return ImageData(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy(), info, mode)
+        return ImageData(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy(), info, mode, notes)
     if mode == "CMYK":
         info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB we write
-    return ImageData(np.asarray(im.convert("RGB")).copy(), None, info, mode)
+    return ImageData(np.asarray(im.convert("RGB")).copy(), None, info, mode, notes)
 
 
 def _png_bit_depth(path: Path) -> int:
@@ -138,13 +155,13 @@ def _png_bit_depth(path: Path) -> int:
 
 def _read_png16(path: Path) -> ImageData:
     with Image.open(path) as im:  # header and metadata only
-        info = _metadata(im)
+        info, notes = _metadata(im)
     a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if a is None:
         raise InputError(f"{path}: corrupt or truncated image (16-bit PNG could not be decoded)")
     pixels, alpha, mode = _split_channels(a, bgr=True)
     o = _orientation(info)
-    return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode)
+    return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
 
 
 def _split_channels(a: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | None, str]:

@@ -25,8 +25,8 @@ from vidcolor.io.mux import join_segments
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
 from vidcolor.io.video import _reason
+from vidcolor.options import SEGMENT_SECONDS
 
-SEGMENT_SECONDS = 10.0
 LAYOUT_VERSION = 2  # part of the resume key: work folders written by an older layout are discarded
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from vidcolor.errors import WeightsError
-from vidcolor.models.registry import create_model
+from vidcolor.models.registry import create_model, list_models
 
 FORMAT_VERSION = 1
 _PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DDP and torch.compile wrappers
@@ -74,31 +74,67 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, half: bool = Fals
     atomic_save(checkpoint_dict(model, half=half, meta=meta), path)
 
 
-def model_from_checkpoint(ckpt: dict) -> nn.Module:
+def model_from_checkpoint(ckpt) -> nn.Module:
+    """Rebuild the network a checkpoint describes. WeightsError (without a path: the caller adds it)
+    for anything that is not a vidcolor checkpoint or whose weights do not fit its architecture."""
+    if not isinstance(ckpt, dict):
+        raise WeightsError(f"not a vidcolor checkpoint (it holds a {type(ckpt).__name__}, not a dict)")
     for key in ("arch", "model_args", "state_dict"):
         if key not in ckpt:
-            raise WeightsError(f"not a vidcolor checkpoint: no {key!r} entry")
-    model = create_model(ckpt["arch"], **ckpt["model_args"])
+            hint = "; it looks like a bare state dict" if all(isinstance(v, torch.Tensor) for v in ckpt.values()) else ""
+            raise WeightsError(f"not a vidcolor checkpoint: no {key!r} entry{hint}")
+    try:
+        model = create_model(ckpt["arch"], **ckpt["model_args"])
+    except KeyError:
+        raise WeightsError(f"made for an unknown architecture {ckpt['arch']!r} (known: {', '.join(list_models())})") from None
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"arguments {ckpt['model_args']} do not fit architecture {ckpt['arch']!r} ({e})") from None
     sd = {k: v.float() if v.is_floating_point() else v for k, v in clean_state_dict(ckpt["state_dict"]).items()}
-    model.load_state_dict(sd, strict=True)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
+        problem = " ".join(line.strip() for line in str(e).splitlines()[1:3])[:200]
+        raise WeightsError(f"the weights do not fit the {ckpt['arch']!r} architecture ({problem})") from None
     model.set_decode(**ckpt.get("decode", {}))
     model.checkpoint_meta = dict(ckpt.get("meta", {}))
     return model.eval()
 
 
 def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> nn.Module:
-    """Rebuild a network from a vidcolor checkpoint; with `sha256`, refuse a file whose hash differs."""
+    """Rebuild a network from a vidcolor checkpoint; with `sha256`, refuse a file whose hash differs.
+
+    Only tensors are ever unpickled (weights_only=True); a file that holds anything else is refused
+    with what it is, never with advice to load it unsafely."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: empty weights file (0 bytes)")
     digest = sha256_file(path)
     if sha256 is not None and digest != sha256:
         raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the listed {sha256[:12]}...; the file is corrupt or replaced")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for a damaged or foreign file
-        raise WeightsError(f"{path}: cannot read weights ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
-    model = model_from_checkpoint(ckpt)
+    except Exception as e:  # torch raises several types for a damaged or foreign file; each is named below
+        raise WeightsError(f"{path}: {_unreadable(path, e)}") from None
+    try:
+        model = model_from_checkpoint(ckpt)
+    except WeightsError as e:
+        raise WeightsError(f"{path}: {e}") from None
     model.weights_sha256 = digest
     model.weights_path = str(path)
     return model
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    """Why torch.load failed, in a few words (torch's own message suggests weights_only=False)."""
+    with open(path, "rb") as f:
+        is_zip = f.read(4) == b"PK\x03\x04"  # torch.save's format since 1.6
+    text = str(e)
+    if is_zip and ("central directory" in text or "zip archive" in text or isinstance(e, EOFError)):
+        return "cannot read weights: the file is truncated or corrupt (its zip archive is incomplete)"
+    if "Unsupported global" in text:
+        found = text.split("GLOBAL ", 1)[1].split()[0] if "GLOBAL " in text else "Python objects"
+        return (f"cannot read weights: the file holds pickled Python objects ({found}), not plain tensors; vidcolor "
+                "loads only checkpoints saved by vidcolor (python -m training export)")
+    return f"cannot read weights: not a PyTorch checkpoint ({type(e).__name__})"

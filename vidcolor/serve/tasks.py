@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidcolor.color import COLOUR_THRESHOLD, colour_score
+from vidcolor.tone import COLOUR_THRESHOLD, colour_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.hints import Hints

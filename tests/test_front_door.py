@@ -1,0 +1,208 @@
+"""vidcolor.colorize, the one front door: dispatch, default outputs, refusals before the model loads,
+outputs vidcolor did not write, broken metadata, videos in folders, and the array API."""
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import vidcolor
+from tests.media import probe, write_image, write_video
+from vidcolor.errors import InputError, UsageError, WeightsError
+from vidcolor.options import FolderOptions, VideoOptions
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if the front door starts loading a model."""
+    calls = []
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: calls.append(kw) or pytest.fail("model loaded"))
+    return calls
+
+
+def test_colorize_array_takes_gray_and_read_only_arrays(colorizer):
+    gray = np.random.default_rng(0).integers(0, 255, (40, 60), dtype=np.uint8)
+    gray.setflags(write=False)
+    out = colorizer.colorize_array(gray)
+    assert out.shape == (40, 60, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, colorizer.colorize_array(np.repeat(gray[..., None], 3, axis=2)))
+    rgb = np.repeat(gray[..., None], 3, axis=2)
+    rgb.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when it wraps a read-only array: it must not be handed one
+        assert colorizer.colorize_array(rgb).shape == (40, 60, 3)
+    assert colorizer.colorize_array((gray.astype(np.uint16) * 257)).dtype == np.uint16
+
+
+def test_one_front_door_for_a_photo_a_video_and_a_folder_with_default_outputs(tmp_path, colorizer):
+    photo = write_image(tmp_path / "photo.jpg", h=40, w=56)
+    film = write_video(tmp_path / "film.mp4", frames=6, audio=None)
+    scans = tmp_path / "scans"
+    write_image(scans / "a.png")
+    seen = []
+    [res] = vidcolor.colorize(photo, colorizer=colorizer, on_result=seen.append)
+    assert res.status == "done" and res.output == tmp_path / "photo_color.jpg" and res.output.is_file()
+    [res] = vidcolor.colorize(film, colorizer=colorizer)
+    assert res.output == tmp_path / "film_color.mp4" and probe(res.output)["frames"] == 6
+    [res] = vidcolor.colorize(scans, colorizer=colorizer)
+    assert res.output == tmp_path / "scans_color" / "a.png" and res.output.is_file()
+    assert [r.input for r in seen] == [photo]
+
+
+@pytest.mark.parametrize("case", ["missing", "video_to_gif", "video_to_jpg", "photo_to_mp4", "folder_to_file",
+                                  "unknown_codec", "audio_codec", "foreign_file", "output_is_input"])
+def test_refused_at_once_before_the_model_loads(tmp_path, no_model_load, case):
+    film = write_video(tmp_path / "film.mp4", frames=3, audio=None)
+    photo = write_image(tmp_path / "p.png")
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "taken.mp4").write_bytes(b"somebody's film")
+    src, dst, opts = {
+        "missing": (tmp_path / "nope.mp4", tmp_path / "o.mp4", {}),
+        "video_to_gif": (film, tmp_path / "o.gif", {}),
+        "video_to_jpg": (film, tmp_path / "o.jpg", {}),
+        "photo_to_mp4": (photo, tmp_path / "o.mp4", {}),
+        "folder_to_file": (tmp_path / "scans", photo, {}),
+        "unknown_codec": (film, tmp_path / "o.mp4", {"codec": "libnope"}),
+        "audio_codec": (film, tmp_path / "o.mp4", {"codec": "aac"}),
+        "foreign_file": (film, tmp_path / "taken.mp4", {}),
+        "output_is_input": (film, film, {}),
+    }[case]
+    t0 = time.monotonic()
+    with pytest.raises(InputError if case == "missing" else UsageError) as e:
+        vidcolor.colorize(src, dst, video=VideoOptions(**opts))
+    assert time.monotonic() - t0 < 2.0 and "\n" not in str(e.value)
+    assert (tmp_path / "taken.mp4").read_bytes() == b"somebody's film"
+    assert not any(p.name.startswith(("o.", ".vidcolor")) for p in tmp_path.iterdir())
+
+
+def test_a_file_vidcolor_did_not_write_is_never_replaced_without_overwrite(tmp_path, colorizer):
+    photo = write_image(tmp_path / "p.jpg")
+    film = write_video(tmp_path / "film.mp4", frames=4, audio=None)
+    for src, dst in ((photo, tmp_path / "out.jpg"), (film, tmp_path / "out.mp4")):
+        dst.write_bytes(b"not ours")
+        with pytest.raises(UsageError, match="not written by vidcolor"):
+            vidcolor.colorize(src, dst, colorizer=colorizer)
+        assert dst.read_bytes() == b"not ours"
+        [res] = vidcolor.colorize(src, dst, colorizer=colorizer, video=VideoOptions(overwrite=True),
+                                  folder=FolderOptions(overwrite=True))
+        assert res.status == "done" and dst.read_bytes() != b"not ours"
+        [res] = vidcolor.colorize(src, dst, colorizer=colorizer)  # the journal knows it now: today's behaviour
+        assert res.status == "skipped" and res.note == "already done"
+
+
+def test_in_a_folder_a_foreign_file_fails_that_input_only(tmp_path, colorizer):
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    write_image(src / "b.png", seed=1)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "b.png").write_bytes(b"a file of the user's")
+    res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)}
+    assert res["a.png"].status == "done" and res["b.png"].status == "failed" and "not written by vidcolor" in res["b.png"].error
+    assert (tmp_path / "out" / "b.png").read_bytes() == b"a file of the user's"
+
+
+def jpeg_with_corrupt_exif(path, h=48, w=64):
+    """A JPEG whose APP1 EXIF block is not TIFF data: PIL decodes its pixels, but not its EXIF."""
+    g = np.random.default_rng(0).integers(0, 255, (h, w), dtype=np.uint8)
+    Image.fromarray(g).save(path, exif=b"Exif\x00\x00" + b"garbage-not-tiff" * 4)
+    return path
+
+
+def test_a_jpeg_with_a_corrupt_exif_block_is_colorized_and_the_exif_dropped_with_a_note(tmp_path, colorizer):
+    src = jpeg_with_corrupt_exif(tmp_path / "scan.jpg")
+    [res] = vidcolor.colorize(src, tmp_path / "out.jpg", colorizer=colorizer)
+    assert res.status == "done" and any("corrupt EXIF block dropped" in n for n in res.notes)
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.size == (64, 48) and not out.info.get("exif")
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    jpeg_with_corrupt_exif(folder / "scan.jpg")
+    [res] = vidcolor.colorize(folder, tmp_path / "scans_out", colorizer=colorizer)
+    assert res.status == "done" and any("EXIF" in n for n in res.notes)
+
+
+def test_a_folder_run_colorizes_its_videos_mirrored_with_journal_resume_and_report(tmp_path, colorizer):
+    src = tmp_path / "archive"
+    write_image(src / "photos" / "a.png")
+    (src / "reels").mkdir()
+    write_video(src / "reels" / "reel1.mkv", frames=30, audio="aac")
+    write_video(src / "film.mov", frames=5, audio=None)
+    opts = VideoOptions(segment_seconds=0.4, batch_size=2)  # 10 frames a segment
+
+    class StopAt:
+        def inputs(self, total):
+            assert total == 3
+
+        def video(self, path, frames, segment_frames):
+            assert segment_frames == 10
+
+            def progress(done, total):
+                if path.name == "reel1.mkv" and done >= 15:
+                    raise KeyboardInterrupt
+            return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, video=opts, progress=StopAt())
+    res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, video=opts)}
+    # film.mov sorts before reels/ and was finished before the interruption
+    assert {k: r.status for k, r in res.items()} == {"a.png": "skipped", "film.mov": "skipped", "reel1.mkv": "done"}
+    assert res["reel1.mkv"].frames_resumed == 10 and any("resumed at frame 10" in n for n in res["reel1.mkv"].notes)
+    assert probe(tmp_path / "out" / "reels" / "reel1.mkv")["frames"] == 30
+    assert probe(tmp_path / "out" / "film.mov")["others"] == []
+    again = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, video=opts)
+    assert sorted(r.status for r in again) == ["skipped"] * 3
+
+
+def test_weights_that_are_not_a_checkpoint_are_named_plainly(tmp_path):
+    from vidcolor.models import create_model
+    from vidcolor.models.checkpoint import checkpoint_dict, save_checkpoint
+
+    good = tmp_path / "good.pt"
+    save_checkpoint(create_model("effnet_unet"), good, half=True)
+    files = {
+        "truncated": (good.read_bytes()[: good.stat().st_size // 2], "truncated or corrupt"),
+        "garbage": (b"garbage" * 100, "not a PyTorch checkpoint"),
+        "empty": (b"", "empty weights file"),
+    }
+    for name, (data, _) in files.items():
+        (tmp_path / f"{name}.pt").write_bytes(data)
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "pickled.pt")
+    torch.save(create_model("effnet_unet").state_dict(), tmp_path / "bare.pt")
+    wrong = checkpoint_dict(create_model("effnet_unet", head="reg"))
+    wrong["model_args"] = {}
+    torch.save(wrong, tmp_path / "wrong_arch.pt")
+    expect = {**{k: v[1] for k, v in files.items()}, "pickled": "pickled Python objects (torch.nn.modules.linear.Linear)",
+              "bare": "bare state dict", "wrong_arch": "do not fit the 'effnet_unet' architecture"}
+    for name, words in expect.items():
+        with pytest.raises(WeightsError) as e:
+            vidcolor.load_colorizer(weights=tmp_path / f"{name}.pt", device="cpu")
+        msg = str(e.value)
+        assert words in msg and str(tmp_path / f"{name}.pt") in msg, msg
+        assert "weights_only" not in msg and "\n" not in msg
+
+
+def test_one_opencv_in_the_dependency_tree():
+    """scenedetect >= 0.7 requires opencv-python, which with opencv-python-headless gives two cv2 packages
+    and a cv2 that needs libGL; the dependencies must pull only the headless build."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    seen, todo, found = set(), ["vidcolor"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            reqs = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for r in reqs:
+            if "extra ==" in r:
+                continue
+            dep = re.match(r"[A-Za-z0-9_.\-]+", r).group(0).lower().replace("_", "-")
+            found.add(dep)
+            todo.append(dep)
+    assert "opencv-python-headless" in found and "opencv-python" not in found

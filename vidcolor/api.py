@@ -1,0 +1,242 @@
+"""The front door: `vidcolor.colorize(src, dst)` for a photo, a video or a folder of both.
+
+It sorts the input, checks everything that can be checked without the model (a missing input, an
+impossible output, an output file that vidcolor did not write, an unknown encoder), then loads the
+model in a background thread while the input is opened, and hands off to the pipeline. The CLI is
+one call of it, as whisper's CLI is one call of `transcribe`.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from vidcolor.archive import Journal, OutputLock, refuse_foreign_output
+from vidcolor.errors import InputError, OutputError, UsageError
+from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
+from vidcolor.io.paths import check_folder_output, check_output
+from vidcolor.options import FolderOptions, Result, VideoOptions
+
+FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
+
+
+class Progress(Protocol):
+    """What a run tells its caller while it works (the CLI's Reporter draws bars or prints lines)."""
+
+    def inputs(self, total: int) -> None:
+        """A folder run found `total` photos and videos."""
+
+    def video(self, path: Path, frames: int, segment_frames: int) -> FrameProgress | None:
+        """A video of `frames` frames starts (encoded in segments of `segment_frames`)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: str  # "image", "video" or "folder"
+    src: Path
+    dst: Path
+    hints: object = None  # vidcolor.hints.Hints for a photo, checked against it
+
+
+def default_output(src: Path, fmt_ext: str | None = None) -> Path:
+    """NAME_color.EXT beside a file, NAME_color beside a folder."""
+    if src.is_dir():
+        return src.resolve().with_name(f"{src.resolve().name}_color")
+    return src.with_name(f"{src.stem}_color{fmt_ext if fmt_ext and is_image_path(src) else src.suffix}")
+
+
+def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | None = None,
+         folder: FolderOptions | None = None, hints=None) -> Plan:
+    """Sort the input into photo, video or folder and check its output and hints, writing nothing:
+    InputError for a missing input or a bad hints file, UsageError for an output that cannot or must
+    not be written."""
+    src, video, folder = Path(src), video or VideoOptions(), folder or FolderOptions()
+    if not src.exists():
+        raise InputError(f"{src}: file not found")
+    kind = "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
+    dst = Path(dst) if dst is not None else default_output(src, folder.fmt_ext)
+    if kind == "image" and folder.fmt_ext:
+        dst = dst.with_suffix(folder.fmt_ext)
+    hints = _photo_hints(src, kind, hints)
+    try:
+        if kind == "folder":
+            check_folder_output(src, dst)
+            _check_encoder(video.codec)
+            return Plan(kind, src, dst)
+        check_output(src, dst, create=False)
+        if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:
+            raise OutputError(f"{dst}: not an image file name ({', '.join(sorted(IMAGE_EXTS))}); the input is a photo")
+        if kind == "video":
+            _plan_video_output(src, dst, video)
+        if not (video.dry_run if kind == "video" else folder.dry_run) and dst.parent.is_dir():
+            refuse_foreign_output(Journal(dst.parent), dst, video.overwrite if kind == "video" else folder.overwrite)
+    except OutputError as e:
+        raise UsageError(str(e)) from e
+    return Plan(kind, src, dst, hints)
+
+
+def _photo_hints(src: Path, kind: str, hints):
+    """A photo's hints (a Hints or the path of a hints file), parsed and checked against the photo as
+    displayed; InputError with one line naming the file and the entry."""
+    if hints is None:
+        return None
+    from vidcolor.hints import Hints, displayed_size, load_hints
+
+    if kind != "image":
+        raise UsageError(f"{hints}: hints are for one photo (folder runs read NAME.hints.json beside each photo)"
+                         if kind == "folder" else f"{hints}: hints for a video are not supported yet")
+    where = "hints"
+    try:
+        if not isinstance(hints, Hints):
+            where, hints = str(hints), load_hints(hints)
+        size = displayed_size(src)
+        if size:
+            hints.check_inside(*size, where)
+    except InputError as e:  # a bad hints file is a bad option, not a failed input
+        raise UsageError(str(e)) from None
+    return hints
+
+
+def _plan_video_output(src: Path, dst: Path, opts: VideoOptions) -> None:
+    """The one place a video's output is checked before anything is decoded: container, video and
+    audio codecs and subtitles (`io.plan.plan_output` tries them on the source's header). Raises OutputError."""
+    ext = dst.suffix.lower()
+    if ext in IMAGE_EXTS:
+        raise OutputError(f"{dst}: an image file name for a video input; give a video file name (.mp4, .mkv, ...)")
+    if ext not in VIDEO_OUTPUT_EXTS:
+        raise OutputError(f"{dst}: vidcolor does not write {ext or 'extension-less'} files; "
+                          f"use one of {', '.join(sorted(VIDEO_OUTPUT_EXTS))}")
+    _check_encoder(opts.codec)
+    from vidcolor.io.plan import plan_output
+
+    plan_output(src, dst, opts.codec, opts.crf, opts.preset)
+
+
+def _check_encoder(codec: str | None) -> None:
+    if codec is None:  # each output container's own
+        return
+    import av
+
+    try:
+        found = av.codec.Codec(codec, "w")
+    except (ValueError, av.error.FFmpegError):
+        raise UsageError(f"--codec {codec}: no such encoder in this FFmpeg build") from None
+    if found.type != "video":
+        raise UsageError(f"--codec {codec}: is an {found.type} encoder, not a video encoder")
+
+
+def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, model: str | None = None,
+             weights: str | Path | None = None, device: str = "auto", work_size: int | None = None,
+             upsample: str = "guided", strength: float = 1.0, hints=None, video: VideoOptions | None = None,
+             folder: FolderOptions | None = None, ray=None, on_result: Callable[[Result], None] | None = None,
+             progress: Progress | None = None) -> list[Result]:
+    """Colorize a photo, a video, or a folder of photos and videos (mirrored) into `dst`.
+
+    `dst` defaults to NAME_color.EXT beside a file and NAME_color beside a folder. `colorizer` is a
+    loaded Colorizer; without one, `model`/`weights`/`device`/`work_size`/`upsample` say which to
+    load (the shipped weights by default), and it loads in the background while the input is
+    opened; `strength` scales the colours (0 gray, 1 as trained). `hints` (vidcolor.hints.Hints or
+    the path of a hints file) steer a photo's colours. `ray` (vidcolor.cluster.RayOptions) runs a
+    folder or a video on a Ray cluster. A photo or video that fails raises InputError or OutputError; in a folder each failure
+    is a Result and the run goes on. Refusals come before any work: InputError for a missing input,
+    UsageError for an output that cannot or must not be written or an unknown encoder, WeightsError
+    for bad weights, LockedError when another run holds the output. Every Result also goes to
+    `on_result` as it is made.
+    """
+    video, folder = video or VideoOptions(), folder or FolderOptions()
+    p = plan(src, dst, video, folder, hints)
+    if p.kind == "video":
+        from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
+    on_ray = ray is not None and p.kind != "image"  # a single photo needs no cluster: it runs here
+    if on_ray and ray.address is not None:
+        from vidcolor.cluster.runtime import preflight
+
+        preflight(ray.address, ray.device)  # a bad address or device, or no ray extra: before the model loads
+    col = _loaded(colorizer) if colorizer is not None else _in_background(
+        _load, model=model, weights=weights, device="cpu" if on_ray else device,  # on Ray, the workers use ray.device
+        work_size=work_size, upsample=upsample, strength=strength)
+    results: list[Result] = []
+
+    def emit(res: Result) -> None:
+        results.append(res)
+        if on_result:
+            on_result(res)
+
+    if on_ray:
+        frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
+        if p.kind == "folder" and progress:
+            progress.inputs(sum(map(len, find_media(p.src))))
+        colorizer = col.result()
+        from vidcolor.cluster import colorize_on_ray
+
+        colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress)
+    elif p.kind == "folder":
+        if progress:
+            progress.inputs(sum(map(len, find_media(p.src))))
+        colorizer = col.result()
+        from vidcolor.folder import colorize_folder
+
+        colorize_folder(p.src, p.dst, colorizer, folder, emit, video,
+                        video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
+    elif p.kind == "image":
+        colorizer = col.result()
+        from vidcolor.folder import colorize_image
+
+        emit(colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints))
+    else:
+        frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
+        colorizer = col.result()
+        from vidcolor.pipeline import colorize_video
+
+        if video.dry_run:
+            emit(colorize_video(p.src, p.dst, colorizer, video))
+        else:
+            with OutputLock(p.dst.parent):
+                journal = Journal(p.dst.parent)
+                refuse_foreign_output(journal, p.dst, video.overwrite)
+                journal.touch(p.dst)
+                emit(colorize_video(p.src, p.dst, colorizer, video, progress=frame_progress))
+    return results
+
+
+def _video_progress(progress: Progress | None, path: Path, opts: VideoOptions) -> FrameProgress | None:
+    """Probe the video (frame count and rate) and ask `progress` for a per-frame callback."""
+    from vidcolor.io.video import VideoSource
+
+    with VideoSource(path) as s:
+        info = s.info
+    if progress is None:
+        return None
+    return progress.video(path, info.frames, max(1, round(opts.segment_seconds * info.fps)))  # SegmentedSink's segment length
+
+
+def _load(**kwargs):
+    """Runs in the loader thread, which also makes every heavy import (torch, the pipeline, PyAV's
+    sink, PySceneDetect): the main thread imports nothing meanwhile, so the two never wait on each
+    other's half-imported modules."""
+    import vidcolor.folder  # noqa: F401  (and through it vidcolor.pipeline)
+    from vidcolor.weights import load_colorizer
+
+    return load_colorizer(**kwargs)
+
+
+def _loaded(value) -> Future:
+    f: Future = Future()
+    f.set_result(value)
+    return f
+
+
+def _in_background(fn: Callable, **kwargs) -> Future:
+    """Run fn(**kwargs) in a daemon thread; its result or exception comes out of `.result()`."""
+    f: Future = Future()
+
+    def run() -> None:
+        try:
+            f.set_result(fn(**kwargs))
+        except BaseException as e:  # handed to whoever waits on the result
+            f.set_exception(e)
+
+    threading.Thread(target=run, name="load-model", daemon=True).start()
+    return f

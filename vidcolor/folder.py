@@ -1,0 +1,240 @@
+"""Photos and archives: one photo, or a folder tree mirrored into an output folder, its videos included.
+
+Every output is journaled in the output root (archive.Journal), so a re-run skips finished work; a
+file already at an output path that no vidcolor run wrote is left alone unless `overwrite`; a photo
+already in colour is copied unchanged, so the output tree is complete.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+from vidcolor.archive import Journal, OutputLock, refuse_foreign_output, remove_stale_temporaries
+from vidcolor.colorizer import Colorizer
+from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.hints import Hints
+from vidcolor.io.formats import VIDEO_OUTPUT_EXTS, find_media
+from vidcolor.io.images import ImageData, read_image, write_image
+from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, temp_output_path
+from vidcolor.io.prefetch import BackgroundWorker, prefetch
+from vidcolor.options import FolderOptions, Result, VideoOptions
+from vidcolor.pipeline import batched, colorize_video
+from vidcolor.tone import colour_score, is_colour_image
+
+OnResult = Callable[[Result], None]
+
+
+def image_key(colorizer: Colorizer, opts: FolderOptions, hints: Hints | None = None) -> str:
+    """Everything that changes an image output: a change makes finished work stale."""
+    return f"{colorizer.model_id}|fmt={opts.fmt_ext}" + (f"|hints={hints.key}" if hints else "")
+
+
+def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
+                   hints: Hints | None = None) -> Result:
+    """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha.
+    `hints` (vidcolor.hints.Hints, in the pixels of the image as displayed) steer its colours and are
+    part of its journal key, so changed hints redo it.
+
+    Journaled in dst's folder like a folder run: a re-run skips it while input and settings are
+    unchanged. A photo already in colour is skipped (copied to dst unless opts.copy_skipped is off)
+    unless opts.force. Raises InputError for an unreadable input and OutputError for an output that
+    cannot be written, or that exists and was not written by vidcolor (unless opts.overwrite).
+    """
+    src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
+    t0 = time.time()
+    key = image_key(colorizer, opts, hints)
+    if opts.dry_run:
+        e = None if opts.overwrite else Journal(dst.parent).finished(src, key, dst)
+        return Result(src, dst, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize")
+    check_output(src, dst)
+    with OutputLock(dst.parent):
+        journal = Journal(dst.parent)
+        e = None if opts.overwrite else journal.finished(src, key, dst)
+        if e and not (opts.force and e["status"] == "colour"):
+            return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e))
+        refuse_foreign_output(journal, dst, opts.overwrite)
+        try:
+            img = read_image(src)
+        except InputError as err:
+            journal.record(src, key, "failed", dst, note=str(err))
+            raise
+        if not opts.force and is_colour_image(img.pixels):
+            return _skip_colour(src, dst, img, journal, key, opts, t0)
+        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img))
+    return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=list(img.notes))
+
+
+def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[], None], status: str = "done",
+            note: str | None = None, copy: Path | None = None) -> None:
+    """Mark dst as ours, write it (atomically), then journal it; a failure is journaled and re-raised."""
+    journal.touch(dst)
+    try:
+        write()
+    except VidcolorError as err:
+        journal.record(src, key, "failed", dst, note=str(err))
+        raise
+    journal.record(src, key, status, dst, note=note, copy=copy)
+
+
+def _skip_colour(src: Path, dst: Path, img: ImageData, journal: Journal, key: str, opts: FolderOptions, t0: float) -> Result:
+    """A photo already in colour: journaled as such and, unless opts.copy_skipped is off, copied unchanged."""
+    score = colour_score(img.pixels)
+    note = f"already in colour (score {score:.1f}; --force colorizes it)"
+    if not opts.copy_skipped:
+        journal.record(src, key, "colour", dst, note=f"colour score {score:.1f}")
+        return Result(src, None, "skipped", time.time() - t0, note=note, notes=list(img.notes))
+    same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
+    write = (lambda: copy_file(src, dst)) if same_format else (lambda: write_image(dst, img.pixels, img))
+    _commit(journal, src, dst, key, write, status="colour", note=f"colour score {score:.1f}", copy=dst)
+    how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
+    return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=list(img.notes))
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Copy src's bytes to dst through a temporary name, so a kill never leaves a partial dst."""
+    tmp = temp_output_path(dst)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{dst}: cannot write ({e.strerror or e})") from e
+
+
+def find_images(root: Path) -> list[Path]:
+    return find_media(root)[0]
+
+
+def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
+                    on_result: OnResult | None = None, video: VideoOptions | None = None,
+                    video_progress: Callable[[Path, int], Callable[[int, int], None] | None] | None = None,
+                    run_images: Callable | None = None) -> list[Result]:
+    """Colorize every image and video under `src` into the mirrored tree under `dst`.
+
+    Safe to kill and re-run: finished outputs are journaled and skipped, a bad file is reported and
+    skipped, and a second run on the same output fails at once with LockedError. Videos go through
+    `colorize_video` one by one after the photos, with `video` options (their segments and journal
+    live in the .vidcolor folder of their output's folder); `video_progress(path, index)` may give a
+    per-frame progress callback for each. `run_images` replaces the loop over the photos still to do
+    (same arguments as `_colorize_images`; vidcolor.cluster runs them on a Ray cluster).
+    """
+    src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
+    video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
+    check_folder_output(src, dst)
+    images, videos = find_media(src)
+    pairs = [(p, dst / p.relative_to(src)) for p in images]
+    if opts.fmt_ext:
+        pairs = [(p, t.with_suffix(opts.fmt_ext)) for p, t in pairs]
+    key = image_key(colorizer, opts)
+    results: list[Result] = []
+
+    def emit(res: Result) -> None:
+        results.append(res)
+        if on_result:
+            on_result(res)
+
+    if opts.dry_run:
+        journal = Journal(dst)
+        for p, t in pairs:
+            e = None if opts.overwrite else journal.finished(p, key, t)
+            emit(Result(p, t, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize"))
+        for p in videos:
+            emit(colorize_video(p, video_output(dst / p.relative_to(src)), colorizer, video))
+        return results
+    ensure_writable_dir(dst)
+    with OutputLock(dst):
+        remove_stale_temporaries(dst)
+        journal = Journal(dst)
+        todo = []
+        for p, t in pairs:
+            e = None if opts.overwrite else journal.finished(p, key, t)
+            if e and not (opts.force and e["status"] == "colour"):
+                emit(Result(p, t if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e)))
+            else:
+                todo.append((p, t))
+        (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
+        for i, p in enumerate(videos):
+            emit(_folder_video(p, video_output(dst / p.relative_to(src)), colorizer, video,
+                               video_progress(p, i) if video_progress else None))
+    return results
+
+
+def video_output(target: Path) -> Path:
+    """A video's mirrored output path: its own container where the video sink writes it, else MKV."""
+    return target if target.suffix.lower() in VIDEO_OUTPUT_EXTS else target.with_suffix(".mkv")
+
+
+def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, progress) -> Result:
+    """One video of a folder run: a failure is this input's Result, and the run goes on."""
+    t0 = time.time()
+    try:
+        ensure_writable_dir(dst.parent)
+        with OutputLock(dst.parent):
+            journal = Journal(dst.parent)
+            refuse_foreign_output(journal, dst, opts.overwrite)
+            journal.touch(dst)
+            res = colorize_video(src, dst, colorizer, opts, progress=progress)
+    except (InputError, OutputError) as e:
+        return Result(src, None, "failed", time.time() - t0, error=str(e))
+    if dst.suffix.lower() != src.suffix.lower() and res.status == "done":
+        res.notes.insert(0, f"written as {dst.suffix.lstrip('.').upper()}: vidcolor does not write {src.suffix} files")
+    return res
+
+
+def _skip_note(entry: dict) -> str:
+    if entry["status"] != "colour":
+        return "already done"
+    return "already in colour (--force colorizes it)" + ("; copied unchanged to the output" if entry.get("copy") else "")
+
+
+def _read(path: Path):
+    try:
+        return read_image(path)
+    except VidcolorError as e:
+        return e
+
+
+def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opts: FolderOptions, emit) -> None:
+    """Read ahead in one thread, write behind in another; the network sees batches of images."""
+
+    def write(job) -> None:
+        src, dst, t0, action = job
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            emit(action())
+        except VidcolorError as e:
+            emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
+
+    def colorized(src, dst, out, img, t0) -> Callable[[], Result]:
+        def act() -> Result:
+            _commit(journal, src, dst, key, lambda: write_image(dst, out, img))
+            return Result(src, dst, "done", time.time() - t0, 1, notes=list(img.notes))
+        return act
+
+    writer = BackgroundWorker(write, depth=4, name="write")
+    try:
+        reads = prefetch(((p, t, time.time(), _read(p)) for p, t in todo), depth=4, name="read")
+        for batch in batched(reads, opts.batch_size):
+            ready = []
+            for p, t, t0, img in batch:
+                try:
+                    if isinstance(img, VidcolorError):
+                        journal.record(p, key, "failed", t, note=str(img))
+                        raise img
+                    refuse_foreign_output(journal, t, opts.overwrite)
+                except VidcolorError as e:
+                    emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
+                    continue
+                if not opts.force and is_colour_image(img.pixels):
+                    writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0: _skip_colour(p, t, img, journal, key, opts, t0)))
+                else:
+                    ready.append((p, t, t0, img))
+            outs = colorizer.colorize_arrays([img.pixels for _, _, _, img in ready]) if ready else []
+            for (p, t, t0, img), out in zip(ready, outs):
+                writer.submit((p, t, t0, colorized(p, t, out, img, t0)))
+    finally:
+        writer.close()
+

@@ -1,0 +1,34 @@
+"""Which files are images and which are videos, by extension. No codec is imported here, so the CLI
+and the front door can sort inputs and check output names before torch or PyAV load."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+FORMAT_EXT = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp"}
+# Videos a folder run picks up: the containers FFmpeg reads that archives hold films in.
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts",
+              ".wmv", ".asf", ".flv", ".ogv", ".3gp", ".dv", ".vob", ".mxf"}
+# Containers the video sink writes (vidcolor.io.segments); a test keeps the two lists equal.
+VIDEO_OUTPUT_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTS
+
+
+def is_video_path(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTS
+
+
+def find_media(root: Path) -> tuple[list[Path], list[Path]]:
+    """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped."""
+    images, videos = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            ext = Path(f).suffix.lower()
+            if not f.startswith(".") and (ext in IMAGE_EXTS or ext in VIDEO_EXTS):
+                (images if ext in IMAGE_EXTS else videos).append(Path(dirpath) / f)
+    return sorted(images), sorted(videos)

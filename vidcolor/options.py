@@ -1,0 +1,74 @@
+"""What a run is asked to do, and what it reports: the option dataclasses and Result.
+
+This module imports nothing heavy (no torch, no codecs), so the CLI can build its options and show
+`vidcolor --help` with the defaults below without loading torch or PyAV.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+SEGMENT_SECONDS = 10.0  # resumable unit of video encoding
+
+
+class Temporal(str, Enum):
+    """Temporal smoothing of colour across frames (vidcolor.temporal has one smoother per member)."""
+
+    off = "off"
+    ema = "ema"
+    flow = "flow"
+
+
+class Upsample(str, Enum):
+    """Chroma upsampling to full size: edge-aware with L as guide, or plain bilinear."""
+
+    guided = "guided"
+    bilinear = "bilinear"
+
+
+@dataclass
+class VideoOptions:
+    temporal: str = "flow"  # chosen by measurement: README, "Video without flicker"
+    temporal_strength: float | None = None  # None: the mode's own default
+    codec: str | None = None  # video encoder; None: the output container's own (libx264, VP9 for WebM)
+    crf: int | None = None  # None: the encoder's default (18 for x264/x265, 32 for VP9)
+    preset: str | None = None  # None: the encoder's default ("medium" for x264/x265)
+    batch_size: int = 4
+    segment_seconds: float = SEGMENT_SECONDS  # resumable unit of encoding
+    overwrite: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class FolderOptions:
+    fmt_ext: str | None = None  # ".png" etc.; None keeps each input's format
+    overwrite: bool = False  # redo finished outputs, and replace files that vidcolor did not write
+    force: bool = False  # colorize images that are already in colour
+    copy_skipped: bool = True  # copy a photo skipped as already in colour to the output, unchanged
+    dry_run: bool = False  # list what would be done; touch nothing
+    batch_size: int = 4  # images per network batch (grouped by working resolution)
+
+
+@dataclass
+class Result:
+    input: Path
+    output: Path | None
+    status: str  # "done", "failed", "skipped" (or "planned" in a dry run)
+    seconds: float = 0.0
+    frames: int = 0  # frames in the output (1 for a photo)
+    error: str | None = None
+    note: str | None = None
+    notes: list[str] = field(default_factory=list)
+    frames_resumed: int = 0  # of `frames`, how many an earlier, interrupted run had already encoded
+
+    @property
+    def frames_processed(self) -> int:
+        """Frames this run decoded, colorized and encoded itself."""
+        return self.frames - self.frames_resumed
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the frames this run processed itself (not those it resumed from)."""
+        done = self.frames_processed
+        return done / self.seconds if done > 0 and self.seconds > 0 else 0.0
