@@ -48,3 +48,15 @@ def test_bench_cli_writes_json_and_compares(tmp_path, weights_file):
     assert "B/A" in r.output and json.loads(b.read_text())["compare"]["ratios"]["e2e"]["fps_ratio"] > 0
     r = runner.invoke(cli.app, ["bench", str(clip), "--weights", str(weights_file), "--phases", "nope"])
     assert r.exit_code == 2
+
+
+def test_startup_times_fresh_processes_to_the_first_frame(tmp_path, weights_file):
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4)
+    r = runner.invoke(cli.app, ["bench", str(clip), "--weights", str(weights_file), "--device", "cpu",
+                                "--phases", "startup", "--json", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    st = json.loads((tmp_path / "s.json").read_text())["startup"]
+    assert "process start to first colorized frame" in r.output and st["runs"] == 3
+    # a fresh process must import torch and build the model before its first frame: far more than --help
+    assert 0 < st["help_s"] < st["first_frame_s"] and 0 < st["first_decoded_s"] < st["first_frame_s"]
+    assert 0 < st["model_ready_s"] < st["first_frame_s"]

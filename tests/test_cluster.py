@@ -64,6 +64,11 @@ def journal(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
+def results_in(out: Path) -> list[dict]:
+    """Journal lines of finished inputs (not the "started" marks made before outputs are written)."""
+    return [e for e in journal(out) if e["status"] != "started"]
+
+
 def outputs(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".vidcolor" not in p.parts)
 
@@ -73,11 +78,12 @@ def leftovers(root: Path) -> list[str]:
 
 
 def check_finished_once(out: Path, n: int) -> None:
-    """Every input journaled as finished exactly once: n photos done, the colour one skipped, the broken one failed."""
+    """Every input journaled as finished exactly once: n photos done, the colour one skipped (and copied to
+    the output unchanged, as on one machine), the broken one failed."""
     finished = [e["target"] for e in journal(out) if e["status"] in ("done", "colour")]
     assert len(finished) == len(set(finished)) == n + 1
     assert sorted(Path(t).name for t in finished if journal_status(out, t) == "colour") == ["colour.png"]
-    assert outputs(out) == [f"box{i % 3}/scan{i:03d}.png" for i in sorted(range(n), key=lambda i: (i % 3, i))]
+    assert outputs(out) == sorted([f"box{i % 3}/scan{i:03d}.png" for i in range(n)] + ["box1/colour.png"])
     assert leftovers(out) == []
 
 
@@ -91,6 +97,8 @@ def test_folder_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
     results = colorize_on_ray(src, tmp_path / "ray", shipped, RayOptions(cluster.address))
     assert {str(r.input): r.status for r in results} == one and len(one) == 32
     check_finished_once(tmp_path / "ray", 30)
+    assert outputs(tmp_path / "one") == outputs(tmp_path / "ray")
+    assert (tmp_path / "ray" / "box1" / "colour.png").read_bytes() == (src / "box1" / "colour.png").read_bytes()
     for rel in outputs(tmp_path / "one"):
         a = np.asarray(Image.open(tmp_path / "one" / rel), np.int16)
         b = np.asarray(Image.open(tmp_path / "ray" / rel), np.int16)
@@ -117,7 +125,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_writes_nothing_twice(tmp_path
     def kill_a_worker_after_three_results() -> None:
         deadline = time.time() + TIMEOUT_S
         while time.time() < deadline and not killed:
-            pids, n = worker_pids("PhotoBatch"), len(journal(out))
+            pids, n = worker_pids("PhotoBatch"), len(results_in(out))
             if n >= 3 and pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append((pids[0], n))
@@ -138,12 +146,12 @@ def test_a_killed_driver_is_resumed_by_the_same_command(tmp_path, cluster):
     cmd = [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--ray", cluster.address, "-q", "--batch-size", "2"]
     driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + TIMEOUT_S
-    while len(journal(out)) < 5 and driver.poll() is None and time.time() < deadline:
+    while len(results_in(out)) < 5 and driver.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     before = {e["target"]: os.stat(e["target"]) for e in journal(out) if e["status"] == "done"}
-    assert 5 <= len(journal(out)) < 42, "the driver was not killed mid-run"
+    assert 5 <= len(results_in(out)) < 42, "the driver was not killed mid-run"
     rerun = subprocess.run(cmd + ["--report", str(report)], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert rerun.returncode == 1 and "broken.png" in rerun.stderr  # exit code as on one machine: an input failed
     check_finished_once(out, 40)
@@ -189,3 +197,14 @@ def test_an_unreachable_cluster_is_refused_before_the_model_loads(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "vidcolor: error: --ray 127.0.0.1:9: no Ray cluster answers there (Connection refused)"]
     assert not (tmp_path / "out").exists() and time.time() - t < 60
+
+
+def test_a_file_vidcolor_did_not_write_is_not_replaced_on_the_cluster(tmp_path, cluster, shipped):
+    src = archive(tmp_path / "scans", 3)
+    mine = tmp_path / "ray" / "box0" / "scan000.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the user's own file")
+    results = {r.input.name: r for r in colorize_on_ray(src, tmp_path / "ray", shipped, RayOptions(cluster.address))}
+    assert results["scan000.png"].status == "failed" and "was not written by vidcolor" in results["scan000.png"].error
+    assert mine.read_bytes() == b"the user's own file"
+    assert results["scan001.png"].status == "done" and results["colour.png"].status == "skipped"

@@ -6,7 +6,10 @@
     end-to-end  the real `colorize_video` with the chosen model and temporal mode
 
 Each phase reports fps and its own peak RSS (sampled from /proc, so phases do not hide each other);
-on CUDA also the peak GPU memory. `--length-check 10` encodes the clip's first frames once and
+on CUDA also the peak GPU memory. `startup` times fresh processes as a user meets them: `vidcolor
+--help`, and from process start to the first colorized frame (interpreter, imports, the model loaded
+in a background thread while the clip is opened and its first frames decode, as the front door does,
+then one network pass). `--length-check 10` encodes the clip's first frames once and
 10 times over and runs end-to-end on both, each in a fresh process, to show memory is flat in length.
 """
 from __future__ import annotations
@@ -147,6 +150,51 @@ def model_only(colorizer: Colorizer, height: int, width: int, batch_size: int, s
 def end_to_end(clip: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions) -> tuple[int, str]:
     res = colorize_video(clip, dst, colorizer, opts)
     return res.frames, f"temporal {opts.temporal}, batch {opts.batch_size}, {colorizer.upsampler.name} upsampling"
+
+
+def startup(clip: Path, weights_args: dict, runs: int = 3) -> dict:
+    """Median wall seconds of fresh processes: `vidcolor --help`, and process start to first colorized frame."""
+    import statistics
+
+    def wall(cmd: list[str]) -> tuple[float, str]:
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(f"{' '.join(cmd[:4])} failed: {r.stderr.strip().splitlines()[-1:]}")
+        return time.perf_counter() - t0, r.stdout
+
+    helps = [wall([sys.executable, "-m", "vidcolor", "--help"])[0] for _ in range(runs)]
+    firsts, parts = [], []
+    for _ in range(runs):
+        t0 = time.time()
+        _, out = wall([sys.executable, "-c", _FIRST_FRAME, str(clip), json.dumps(weights_args)])
+        child = json.loads(out.strip().splitlines()[-1])
+        firsts.append(child["first_frame_at"] - t0)
+        parts.append(child)
+    return {"help_s": statistics.median(helps), "first_frame_s": statistics.median(firsts), "runs": runs,
+            "model_ready_s": statistics.median(p["model_ready_at"] - p["main_at"] for p in parts),
+            "first_decoded_s": statistics.median(p["first_decoded_at"] - p["main_at"] for p in parts)}
+
+
+# The fresh process of `startup`, run with `python -c` so that nothing heavy is imported before its
+# first stamp: it does what the front door does (vidcolor.api.colorize) up to the first colorized frame.
+_FIRST_FRAME = """
+import json, sys, time
+main_at = time.time()
+from vidcolor.api import _in_background, _load
+from vidcolor.io.video import VideoSource
+col = _in_background(_load, **json.loads(sys.argv[2]))
+with VideoSource(sys.argv[1]) as src:
+    frame = next(iter(src.frames()))
+    first_decoded_at = time.time()
+    colorizer = col.result()
+    model_ready_at = time.time()
+    from vidcolor.pipeline import colorize_frames
+    from vidcolor.temporal import make_smoother
+    colorize_frames(colorizer, [frame], make_smoother("flow"), None)
+print(json.dumps({"main_at": main_at, "first_decoded_at": first_decoded_at, "model_ready_at": model_ready_at,
+                  "first_frame_at": time.time()}))
+"""
 
 
 def machine() -> dict:

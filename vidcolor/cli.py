@@ -269,7 +269,7 @@ def bench_cmd(
     clip: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Video clip to measure on.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
     compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
-    phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of decode,transcode,model,e2e.")] = "decode,transcode,model,e2e",
+    phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of startup,decode,transcode,model,e2e.")] = "startup,decode,transcode,model,e2e",
     length_check: Annotated[int, typer.Option("--length-check", min=0, help="Also compare e2e peak RSS on the clip's first frames and on N times as many (0: skip).")] = 0,
     length_frames: Annotated[int, typer.Option("--length-frames", min=2, help="Frames in the short clip of --length-check.")] = 60,
     model: ModelOpt = None,
@@ -287,18 +287,25 @@ def bench_cmd(
     import json
 
     wanted = tuple(p.strip() for p in phases.split(",") if p.strip())
-    if bad := [p for p in wanted if p not in ("decode", "transcode", "model", "e2e")]:
+    if bad := [p for p in wanted if p not in ("startup", "decode", "transcode", "model", "e2e")]:
         raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
     baseline = json.loads(compare.read_text()) if compare else None
     col = _load(model, weights, device, work_size, upsample)
     from vidcolor.bench import compare as compare_runs, length_check as run_length_check, run_bench
 
     opts = VideoOptions(temporal=temporal.value, batch_size=batch_size, codec=codec, crf=crf, preset=preset)
+    wargs = {"model": model, "weights": str(weights) if weights else None, "device": device,
+             "work_size": work_size, "upsample": upsample.value}
     try:
-        res = run_bench(clip, col, opts, wanted, log=typer.echo)
+        res = run_bench(clip, col, opts, tuple(p for p in wanted if p != "startup"), log=typer.echo)
+        if "startup" in wanted:
+            from vidcolor.bench import startup
+
+            res["startup"] = st = startup(clip, wargs)
+            typer.echo(f"{'startup':>10}: --help {st['help_s']:.2f} s; process start to first colorized frame "
+                       f"{st['first_frame_s']:.2f} s (first frame decoded at {st['first_decoded_s']:.2f} s, model ready at "
+                       f"{st['model_ready_s']:.2f} s after main; medians of {st['runs']} fresh processes)")
         if length_check:
-            wargs = {"model": model, "weights": str(weights) if weights else None, "device": device,
-                     "work_size": work_size, "upsample": upsample.value}
             res["length_check"] = run_length_check(clip, wargs, opts, length_frames, length_check, log=typer.echo)
     except VidcolorError as e:
         _reporter().error(str(e))

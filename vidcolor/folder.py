@@ -81,16 +81,28 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
 
 def _skip_colour(src: Path, dst: Path, img: ImageData, journal: Journal, key: str, opts: FolderOptions, t0: float) -> Result:
     """A photo already in colour: journaled as such and, unless opts.copy_skipped is off, copied unchanged."""
-    score = colour_score(img.pixels)
+    return keep_colour_photo(src, dst, journal, key, opts, t0, colour_score(img.pixels), img)
+
+
+def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: float,
+                      img: ImageData | None = None) -> Result:
+    """Journal a photo skipped as already in colour and, unless opts.copy_skipped is off, copy it to dst
+    unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again)."""
     note = f"already in colour (score {score:.1f}; --force colorizes it)"
+    notes = list(img.notes) if img else []
     if not opts.copy_skipped:
         journal.record(src, key, "colour", dst, note=f"colour score {score:.1f}")
-        return Result(src, None, "skipped", time.time() - t0, note=note, notes=list(img.notes))
+        return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
-    write = (lambda: copy_file(src, dst)) if same_format else (lambda: write_image(dst, img.pixels, img))
-    _commit(journal, src, dst, key, write, status="colour", note=f"colour score {score:.1f}", copy=dst)
+
+    def convert() -> None:
+        data = img or read_image(src)
+        write_image(dst, data.pixels, data)
+
+    _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
+            note=f"colour score {score:.1f}", copy=dst)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
-    return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=list(img.notes))
+    return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 
 
 def copy_file(src: Path, dst: Path) -> None:

@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, remove_stale_temporaries
+from vidcolor.archive import Journal, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
+from vidcolor.errors import VidcolorError
+from vidcolor.folder import keep_colour_photo
 from vidcolor.options import FolderOptions, Result
 
 RUN_MARK = "ray-run"  # in the output's .vidcolor folder: its mtime is the start of the current run
@@ -45,6 +47,7 @@ class RayPhotos:
 
     def __call__(self, todo: list[tuple[Path, Path]], colorizer: Colorizer, journal: Journal, key: str,
                  opts: FolderOptions, emit: Callable[[Result], None]) -> None:
+        todo = _claim(todo, journal, opts, emit)
         if not todo:
             return
         t0 = time.time()
@@ -62,12 +65,33 @@ class RayPhotos:
                 self.on_first(time.time() - t0)
             first = False
             src, dst, status, note = Path(row["src"]), Path(row["dst"]), row["status"], row["note"]
-            journal.record(src, key, status, dst, note=note)
+            if status != "colour":
+                journal.record(src, key, status, dst, note=note)
             if status == "done":
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note))
-            elif status == "colour":
-                emit(Result(src, None, "skipped", row["seconds"], note="already in colour (--force colorizes it)"))
+            elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
+                score = float(note.rsplit(" ", 1)[-1])
+                try:
+                    emit(keep_colour_photo(src, dst, journal, key, opts, time.time() - row["seconds"], score))
+                except VidcolorError as e:
+                    emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:
                 emit(Result(src, None, "failed", row["seconds"], error=note))
         # A worker killed while writing leaves its temporary behind; every writer of this run is done now.
         remove_stale_temporaries(journal.path.parent.parent)
+
+
+def _claim(todo: list[tuple[Path, Path]], journal: Journal, opts: FolderOptions, emit) -> list[tuple[Path, Path]]:
+    """As the one-machine loop does before each write: an output file that no vidcolor run wrote fails
+    its input (unless overwrite); the others are marked in the journal as about to be written, so a
+    driver killed after a worker's rename does not find them foreign on the next run."""
+    claimed = []
+    for src, dst in todo:
+        try:
+            refuse_foreign_output(journal, dst, opts.overwrite)
+        except VidcolorError as e:
+            emit(Result(src, None, "failed", 0.0, error=str(e)))
+            continue
+        journal.touch(dst)
+        claimed.append((src, dst))
+    return claimed
