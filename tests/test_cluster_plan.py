@@ -138,7 +138,7 @@ def test_ray_options_are_refused_in_one_line_before_the_model_loads(tmp_path, mo
 
     if no_extra:
         monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where the extra is not installed
-    monkeypatch.setattr(cli, "load_colorizer", lambda **kw: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
     src = write_image(tmp_path / "in" / "a.png")
     r = CliRunner().invoke(cli.app, ["colorize", str(src.parent), "-o", str(tmp_path / "out"), *args])
     assert r.exit_code == 2 and r.stderr.strip().splitlines()[-1].startswith(f"vidcolor: error: {message}")
