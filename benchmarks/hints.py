@@ -4,6 +4,11 @@ and CIEDE2000 of the output, and each hint's fidelity (CIEDE2000 between the hin
 output at its point, both at the output's lightness there: a hint sets a/b only).
 
     python benchmarks/hints.py ../shared/data/val --weights runs/x.pt --counts 0,1,2,5,10,20,50 --json hints.json --plot hints.png
+
+`--tune` instead grids vidcolor.hint_spread's REACH and EDGE_COST on other photos (how the shipped
+values were chosen: 60 photos drawn from ../shared/data/train, never the validation photos):
+
+    python benchmarks/hints.py ../shared/data/train --tune 16,32,48,64,96,200:2,3,4,5,10 --sample 60
 """
 from __future__ import annotations
 
@@ -45,8 +50,12 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--tune", default=None, help="REACHES:EDGES, e.g. 32,64:3,4 (PSNR gain with 10 and 50 hints)")
+    ap.add_argument("--sample", type=int, default=60, help="with --tune: photos drawn at random from ROOT")
     a = ap.parse_args(argv)
     col = load_colorizer(weights=a.weights, device="cpu")
+    if a.tune:
+        return tune(col, a.root, a.tune, a.sample, a.seed, a.max_half)
     counts = [int(c) for c in a.counts.split(",")]
     files = find_images(a.root)[: a.limit]
     rows = {n: {"psnr": [], "ciede2000": [], "fidelity": []} for n in counts}
@@ -87,6 +96,30 @@ def main(argv=None) -> None:
         ax.set_xlabel("hints sampled from the ground truth"), ax.set_ylabel("PSNR dB"), ax.grid(alpha=0.3), ax.legend()
         fig.tight_layout()
         fig.savefig(a.plot, dpi=100)
+
+
+def tune(col, root: Path, grid: str, sample: int, seed: int, max_half: int) -> None:
+    """PSNR gain over automatic with 10 and 50 hints for each (reach, edge) of the grid."""
+    from vidcolor import hint_spread
+
+    files = find_images(root)
+    pick = [files[i] for i in np.random.default_rng(seed + 1).choice(len(files), min(sample, len(files)), replace=False)]
+    photos = []
+    for path in pick:
+        gt = read_rgb8(path)
+        gray = gray_baseline(gt)
+        photos.append((gt, rgb2lab(gt), gray, psnr(col.colorize_array(gray), gt)))
+    reaches, edges = ([float(v) for v in part.split(",")] for part in grid.split(":"))
+    for reach in reaches:
+        for edge in edges:
+            hint_spread.spread_hints.__defaults__ = (reach, edge)
+            gain = {10: [], 50: []}
+            for i, (gt, gt_lab, gray, auto) in enumerate(photos):
+                for n in gain:
+                    hints = sample_hints(gt_lab[..., 1:], np.random.default_rng([seed + 7, i, n]), n, max_half=max_half)
+                    gain[n].append(psnr(col.colorize_array(gray, hints), gt) - auto)
+            print(f"reach {reach:6.1f}  edge {edge:5.2f}:  {np.mean(gain[10]):+.2f} dB with 10 hints, "
+                  f"{np.mean(gain[50]):+.2f} dB with 50 ({len(photos)} photos)", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from skimage.color import rgb2lab
 
+from vidcolor.color import AB_SCALE
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.hints import HintPoint, Hints, hint_map, load_hints, load_video_hints, palette_vector, parse_colour
@@ -122,11 +124,30 @@ def test_no_hints_equals_the_automatic_path():
     assert np.array_equal(col.colorize_array(img), col.colorize_array(img, Hints()))
 
 
-def test_a_network_without_hint_inputs_refuses_hints():
+def test_hint_points_work_without_hint_inputs_but_a_palette_needs_them():
     col = Colorizer(create_model("effnet_unet").eval(), work_size=64)
-    img = np.zeros((64, 64, 3), np.uint8)
+    img = np.full((64, 64, 3), 128, np.uint8)
+    out = col.colorize_array(img, Hints((HintPoint(30, 30, (0.0, -40.0), radius=2),)))  # blue
+    lab = rgb2lab(out)
+    assert lab[30, 30, 2] < -30 and abs(lab[30, 30, 1]) < 8  # the hint's colour at its point
     with pytest.raises(Exception, match="has no hint inputs"):
-        col.colorize_array(img, Hints((HintPoint(3, 3, (20.0, 20.0)),)))
+        col.colorize_array(img, Hints(palette=((20.0, 20.0),)))
+
+
+def test_a_hint_spreads_over_its_region_and_stops_at_the_lightness_edge():
+    from vidcolor.hint_spread import spread_hints
+
+    l = torch.full((1, 1, 24, 40), 30.0)
+    l[..., 20:] = 60.0  # two regions of even tone, an edge between them
+    ab = torch.zeros(1, 2, 24, 40)
+    hm = torch.zeros(1, 3, 24, 40)
+    hm[0, :, 12, 5] = torch.tensor([40.0 / AB_SCALE, 20.0 / AB_SCALE, 1.0])
+    out = spread_hints(ab, l, hm)
+    assert torch.allclose(out[0, :, 12, 5], torch.tensor([40.0, 20.0]), atol=0.1)  # the user's colour at the point
+    near, far_same, across = out[0, 0, 12, 10], out[0, 0, 2, 18], out[0, 0, 12, 22]
+    assert near > 30 and far_same > 20  # carried over the region of the hint's tone
+    assert abs(across) < 1  # hardly past the edge
+    assert torch.equal(spread_hints(ab, l, torch.zeros(1, 3, 24, 40)), ab)  # no hints: unchanged
 
 
 def test_certainty_falls_back_where_the_distribution_is_spread():
@@ -164,17 +185,23 @@ def test_cli_hints_and_strength_reach_the_photo(tmp_path, weights_file):
 
     from PIL import Image
 
-    img = (np.random.default_rng(0).random((48, 64)) * 255).astype(np.uint8)
+    img = np.tile(np.linspace(100, 160, 64), (48, 1)).astype(np.uint8)  # a smooth gray ramp
     Image.fromarray(img).save(tmp_path / "p.png")
     bad = _write(tmp_path, {"points": [{"x": 100, "y": 5, "color": "#ff0000"}]}, "bad.json")
     r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"),
                         "--weights", str(weights_file), "--hints", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "points[0] at (100, 5) is outside the 64x48 image" in r.stderr
     assert not (tmp_path / "o.png").exists()
-    # a network without hint inputs says so rather than ignoring the hints
-    good = _write(tmp_path, {"points": [{"x": 10, "y": 5, "color": "#ff0000"}]}, "good.json")
+    # hint points work with a network without hint inputs (spread with L as the guide) ...
+    good = _write(tmp_path, {"points": [{"x": 10, "y": 5, "color": "#ff0000", "radius": 1}]}, "good.json")
     r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"),
                         "--weights", str(weights_file), "--hints", str(good)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert rgb2lab(np.asarray(Image.open(tmp_path / "o.png")))[5, 10, 1] > 30  # red at the point
+    # ... a palette needs a network that takes hints, and says so rather than ignoring it
+    pal = _write(tmp_path, {"palette": ["#ff0000"]}, "pal.json")
+    r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o2.png"),
+                        "--weights", str(weights_file), "--hints", str(pal)], capture_output=True, text=True)
     assert r.returncode == 1 and "has no hint inputs" in r.stderr + r.stdout
 
 

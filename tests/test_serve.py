@@ -166,10 +166,11 @@ def test_strength_zero_gives_gray_and_strength_changes_the_output(hint_col, tmp_
 def test_health_names_the_model_and_whether_it_takes_hints(hint_col, colorizer):
     with client(hint_col, queue_size=3) as c:
         h = c.get("/api/health").json()
-    assert h["status"] == "ok" and h["accepts_hints"] is True and h["work_size"] == 64
+    assert h["status"] == "ok" and h["accepts_hints"] is True and h["hint_inputs"] is True and h["work_size"] == 64
     assert h["limits"]["queue_size"] == 3 and h["waiting"] == {"photos": 0, "jobs": 0}
-    with client(colorizer) as c:
-        assert c.get("/api/health").json()["accepts_hints"] is False
+    with client(colorizer) as c:  # hint points work with any network; only the trained one takes them as inputs
+        h = c.get("/api/health").json()
+        assert h["accepts_hints"] is True and h["hint_inputs"] is False
 
 
 def test_page_and_openapi_docs_are_served(hint_col):
@@ -242,10 +243,10 @@ def test_bad_hints_are_422_naming_the_entry(hint_col, hints, words):
         one_line_error(post(c, encode(gray_image(48, 64), "PNG"), hints=hints), 422, "hints", *words)
 
 
-def test_hints_for_a_model_without_hint_inputs_are_refused_not_ignored(colorizer):
+def test_a_model_without_hint_inputs_takes_points_and_refuses_a_palette_not_ignoring_it(colorizer):
     with client(colorizer) as c:
-        one_line_error(post(c, encode(gray_image(), "PNG"), hints={"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}),
-                       400, "no hint inputs")
+        assert post(c, encode(gray_image(), "PNG"), hints={"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}).status_code == 200
+        one_line_error(post(c, encode(gray_image(), "PNG"), hints={"palette": ["#ff0000"]}), 400, "no hint inputs")
         assert post(c, encode(gray_image(), "PNG"), hints={"points": []}).status_code == 200  # no hints: fine
 
 

@@ -18,7 +18,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed: pip insta
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 
 from tests.media import probe, write_video  # noqa: E402
-from tests.serve_util import LiveServer, hint_colorizer  # noqa: E402
+from tests.serve_util import LiveServer  # noqa: E402
 from vidcolor.hints import load_hints, srgb_to_ab  # noqa: E402
 from vidcolor.io.images import read_image, write_image  # noqa: E402
 from vidcolor.serve import ServeConfig, create_app  # noqa: E402
@@ -48,7 +48,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def hint_server():
-    col = hint_colorizer(shipped=True)
+    from vidcolor.weights import load_colorizer
+
+    col = load_colorizer(device="cpu")  # the shipped weights: hint points spread with L as the guide
     with LiveServer(create_app(col, ServeConfig())) as server:
         server.colorizer = col
         yield server
@@ -126,9 +128,9 @@ def test_two_hints_on_the_page_colour_their_points_and_the_downloads_reproduce_i
         assert near < 30 and near < 0.4 * far, (xy, colour, near, far)
 
     # The batch path with the downloaded hints file gives the same image.
-    # The batch run's own steps (read_image, colorize_array with the hints file, write_image): the stand-in network
-    # here is no checkpoint the CLI could load; tests/test_hints.py::test_cli_hints_give_the_library_result shows
-    # `vidcolor PHOTO -o OUT --hints FILE` gives exactly these steps' image.
+    # The batch run's own steps (read_image, colorize_array with the hints file, write_image);
+    # tests/test_hints.py::test_cli_hints_give_the_library_result shows `vidcolor PHOTO -o OUT --hints FILE`
+    # gives exactly these steps' image.
     img = read_image(src)
     write_image(tmp_path / "batch.jpg", hint_server.colorizer.colorize_array(img.pixels, load_hints(tmp_path / "cat.hints.json")), img)
     np.testing.assert_array_equal(read_image(tmp_path / "batch.jpg").pixels, after)
@@ -159,18 +161,17 @@ def test_undo_and_clear_remove_hints(page, hint_server, tmp_path):
     assert page.locator("#hint-list li").count() == 0 and page.is_disabled("#undo")
 
 
-def test_a_model_without_hint_inputs_turns_click_to_hint_off(page, colorizer, tmp_path):
+def test_a_model_without_hint_inputs_takes_click_hints_too(page, colorizer, tmp_path):
     with LiveServer(create_app(colorizer, ServeConfig())) as server:
         page.goto(server.url)
-        page.wait_for_function("document.getElementById('model').textContent.includes('hints off')")
-        assert "no hint inputs" in page.text_content("#hint-note")
-        assert not page.is_visible("#hint-color")
-        page.set_input_files("#file", photo(tmp_path))
+        page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+        assert page.is_visible("#hint-color")
+        src = photo(tmp_path)
+        page.set_input_files("#file", src)
         wait_results(page, 1)
-        page.locator("#viewer").click(position={"x": 50, "y": 50})
-        page.wait_for_timeout(300)
-        assert page.locator("#hint-list li").count() == 0
-        assert page.evaluate("document.body.dataset.results") == "1"  # the click sent nothing
+        click_pixel(page, *HINTS[0][0], Image.open(src).size)
+        wait_results(page, 2)
+        assert page.locator("#hint-list li").count() == 1
 
 
 def test_a_short_clip_runs_as_a_job_with_progress_then_downloads(page, hint_server, tmp_path):

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
 from vidcolor.errors import VidcolorError
+from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, hint_map, palette_vector
 from vidcolor.upsample import BilinearUpsampler
 
@@ -67,6 +68,8 @@ class Colorizer:
 
     @property
     def accepts_hints(self) -> bool:
+        """Whether the network itself takes hints as inputs (learnt spreading, and palettes). Hint points
+        work with any network: `spread_hints` carries them over their objects after it."""
         return bool(getattr(self.model, "accepts_hints", False))
 
     def _autocast(self):
@@ -100,7 +103,10 @@ class Colorizer:
         if not hints or not any(hints):
             return None, None
         if not self.accepts_hints:
-            raise VidcolorError(f"model {self.model.arch_name} has no hint inputs; use weights trained with hints")
+            if any(h and h.palette for h in hints):
+                raise VidcolorError(f"model {self.model.arch_name} has no hint inputs: a palette needs weights trained "
+                                    "with hints (hint points work with any weights)")
+            return None, None
         maps = torch.cat([hint_map(h, hw, working_size(*hw, self.work_size), padded_hw) for h, hw in zip(hints, full_hws)])
         pals = torch.stack([palette_vector(h, self.model.head.bins) for h in hints])
         return (maps.to(self.device).contiguous(memory_format=torch.channels_last), pals.to(self.device))
@@ -119,9 +125,9 @@ class Colorizer:
         (B, 3, h', w') maps at the working resolution (unpadded), as the video hint tracker makes."""
         l_small = self.network_input(l_full)
         padded_hw = tuple(l_small.shape[-2:])
-        if hint_maps is not None:
-            if not self.accepts_hints:
-                raise VidcolorError(f"model {self.model.arch_name} has no hint inputs; use weights trained with hints")
+        if hint_maps is not None and not self.accepts_hints:
+            hm = pal = None
+        elif hint_maps is not None:
             hm = F.pad(hint_maps, [0, padded_hw[1] - hint_maps.shape[-1], 0, padded_hw[0] - hint_maps.shape[-2]])
             pal = torch.zeros(hm.shape[0], self.model.head.bins.shape[0])
             hm, pal = hm.to(self.device).contiguous(memory_format=torch.channels_last), pal.to(self.device)
@@ -129,7 +135,26 @@ class Colorizer:
             hm, pal = self.hint_inputs(hints, [tuple(l_full.shape[-2:])] * l_full.shape[0], padded_hw)
         with self._autocast():
             ab_norm = self.model.predict_ab(l_small, hm, pal)
-        return self.crop_prediction(ab_norm, tuple(l_full.shape[-2:]))
+        return self.spread(self.crop_prediction(ab_norm, tuple(l_full.shape[-2:])), l_full, hints, hint_maps)
+
+    def spread(self, ab: torch.Tensor, l_full: torch.Tensor, hints: list[Hints | None] | None = None,
+               hint_maps: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 2, h, w) predicted ab -> the same with the hint points spread over their objects (L as the
+        guide; vidcolor.hint_spread). `hints` in full-resolution pixels, or `hint_maps` at the working
+        resolution; unchanged without any."""
+        ab_hw = tuple(ab.shape[-2:])
+        if hint_maps is not None:
+            m = hint_maps[:, 2:3]
+            pooled = F.interpolate(torch.cat([hint_maps[:, :2] * m, m], 1).float(), size=ab_hw, mode="area")
+            mask = (pooled[:, 2:3] > 0).float()
+            hm = torch.cat([pooled[:, :2] / pooled[:, 2:3].clamp_min(1e-6) * mask, mask], 1)
+        elif hints and any(h and h.points for h in hints):
+            full_hw = tuple(l_full.shape[-2:])
+            hm = torch.cat([hint_map(h, full_hw, ab_hw, ab_hw) for h in hints])
+        else:
+            return ab
+        l_ab = F.interpolate(l_full.float(), size=ab_hw, mode="area")
+        return spread_hints(ab, l_ab.to(ab.device), hm.to(ab.device))
 
     def upsample_terms(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The upsampler's low-resolution terms for (B, 2, h, w) ab, with L area-averaged to the ab grid."""
@@ -205,7 +230,8 @@ class Colorizer:
         hm, pal = self.hint_inputs(hints, [tuple(l.shape[-2:]) for l in l_fulls], tuple(batch.shape[-2:]))
         with self._autocast():
             ab_norm = self.model.predict_ab(batch, hm, pal)
-        return [self.crop_prediction(ab_norm[k:k + 1], tuple(l.shape[-2:])) for k, l in enumerate(l_fulls)]
+        return [self.spread(self.crop_prediction(ab_norm[k:k + 1], tuple(l.shape[-2:])), l, [h])
+                for k, (l, h) in enumerate(zip(l_fulls, hints))]
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
         """One (H, W, 3) RGB or (H, W) gray image, uint8 or uint16 -> the colorized (H, W, 3) RGB image.

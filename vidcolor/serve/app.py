@@ -25,7 +25,7 @@ from vidcolor.serve.worker import Busy, ModelWorker, Stopped
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 SMALL_BODY = 64 * 1024
 ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": "one line saying why"}}}}
-          for code, text in {400: "corrupt or truncated upload; hints given to a model without hint inputs",
+          for code, text in {400: "corrupt or truncated upload; a hints palette given to a model without hint inputs",
                              401: "missing or wrong bearer token (only when the server has one)",
                              413: "upload over the size, pixel or duration limit", 415: "not an image / not a video",
                              422: "bad hints, strength or format", 429: "the model's queue is full: try again shortly"}.items()}
@@ -58,7 +58,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @api.get("/health", summary="Health check, the model and the server's limits")
     def health() -> dict:
         return {"status": "ok", "model": colorizer.model_id, "arch": colorizer.model.arch_name,
-                "accepts_hints": colorizer.accepts_hints, "work_size": colorizer.work_size,
+                "accepts_hints": True, "hint_inputs": colorizer.accepts_hints, "work_size": colorizer.work_size,
                 "strength": colorizer.strength, "device": str(colorizer.device), "waiting": worker.waiting(),
                 "limits": {"max_image_mb": config.max_image_mb, "max_megapixels": config.max_megapixels,
                            "max_video_mb": config.max_video_mb, "max_video_seconds": config.max_video_seconds,
@@ -74,8 +74,8 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         format: str | None = Form(None, description="answer in this format instead of the input's (png, jpg, ...)"),
     ) -> Response:
         parsed = parse_hints(hints)
-        if parsed and not colorizer.accepts_hints:
-            raise RequestError(400, f"hints: model {colorizer.model.arch_name} has no hint inputs; "
+        if parsed and parsed.palette and not colorizer.accepts_hints:  # hint points work with any network
+            raise RequestError(400, f"hints: model {colorizer.model.arch_name} has no hint inputs for a palette; "
                                     "start the server with weights trained with hints (--weights)")
         s = check_strength(strength, colorizer.strength)
         data = await file.read()
