@@ -194,12 +194,16 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
                         video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
     elif p.kind == "image":
         colorizer = col.result()
+        if p.hints:
+            colorizer.require_hints(str(hints))
         from vidcolor.folder import colorize_image
 
         emit(colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints))
     else:
         frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
         colorizer = col.result()
+        if p.hints:  # before the output folder is locked or marked
+            colorizer.require_hints(str(hints))
         from vidcolor.pipeline import colorize_video
 
         if video.dry_run:
