@@ -10,6 +10,7 @@ recorded exactly once however many times Ray retried the batch that made it.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -20,6 +21,7 @@ from vidcolor.archive import Journal, remove_stale_temporaries
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
+from vidcolor.folder import hinted_key
 from vidcolor.options import FolderOptions, Result
 
 RUN_MARK = "ray-run"  # in the output's .vidcolor folder: its mtime is the start of the current run
@@ -49,7 +51,8 @@ class RayPhotos:
             return
         t0 = time.time()
         since_ns = mark_run_start(journal)
-        rows = [{"src": str(p), "dst": str(t)} for p, t in todo]
+        rows = [{"src": str(p), "dst": str(t), "hints": json.dumps(h.to_obj()) if h else ""} for p, t, h in todo]
+        hints = {str(p): h for p, t, h in todo}
         blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
         ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             self.worker, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
@@ -62,7 +65,7 @@ class RayPhotos:
                 self.on_first(time.time() - t0)
             first = False
             src, dst, status, note = Path(row["src"]), Path(row["dst"]), row["status"], row["note"]
-            journal.record(src, key, status, dst, note=note)
+            journal.record(src, hinted_key(key, hints[row["src"]]), status, dst, note=note)
             if status == "done":
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note))
             elif status == "colour":
