@@ -8,7 +8,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import vidcolor
 from tests.media import read_frames, write_frames, write_video
@@ -84,7 +83,7 @@ def tight():
 ])
 def test_a_bad_video_hints_file_is_refused_in_one_line_before_any_work(tmp_path, frames, message):
     src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=12, audio=None)
-    path = _hints_file(tmp_path, frames if isinstance(frames, str) else frames)
+    path = _hints_file(tmp_path, frames)
     with pytest.raises(UsageError, match=message) as e:
         plan(src, tmp_path / "out.mp4", hints=path)
     assert str(path) in str(e.value) and "\n" not in str(e.value)
@@ -205,3 +204,13 @@ def test_a_resumed_run_with_hints_gives_the_frames_of_an_unbroken_one(tmp_path, 
     a, b = read_frames(out), read_frames(tmp_path / "whole" / "out.mp4")
     assert np.array_equal(a, b)
     assert _a_star(a[-1], X0 + SPEED * 11 + 15, Y0 + 15) > 20  # the hint did reach the last frame
+
+
+def test_video_hints_with_ray_are_refused_before_the_model_loads(tmp_path):
+    from vidcolor.cluster.runtime import RayOptions
+
+    src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=4, audio=None)
+    hints = _hints_file(tmp_path, {"0": {"points": [_point(10, 10)]}})
+    with pytest.raises(UsageError, match="video hints are not supported with --ray"):
+        vidcolor.colorize(src, tmp_path / "out.mp4", weights=tmp_path / "never-loaded.pt", hints=hints, ray=RayOptions())
+    assert not (tmp_path / "out.mp4").exists()
