@@ -148,3 +148,25 @@ def write_image(path: Path, h: int = 48, w: int = 64, seed: int = 0, mode: str =
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path)
     return path
+
+
+def write_frames(path: Path, frames: list[np.ndarray], rate: int = 25) -> Path:
+    """Write (H, W, 3) uint8 frames as an H.264 clip (yuv444p, so colour edges stay where they are)."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=rate)
+        v.width, v.height, v.pix_fmt = w, h, "yuv444p"
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    return path
+
+
+def read_frames(path: Path) -> np.ndarray:
+    """Every frame of a video, (N, H, W, 3) uint8 RGB as stored."""
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])

@@ -131,3 +131,18 @@ def test_flow_smoother_follows_motion_instead_of_ghosting(device):
     trail = out[0, 0, 2:6, x0 - 3:x0 - 1].mean()  # where the square was two steps ago
     body = out[0, 0, 2:6, x0 + 1:x0 + 3].mean()
     assert body > 45 and trail < 15
+
+
+def test_a_dis_flow_depends_on_its_two_images_alone():
+    """A fresh OpenCV DIS object's first flow differed from every later one on the same pair, so a
+    resumed run (fresh smoother and hint tracker) drifted from an unbroken one; create_dis warms it up."""
+    import cv2
+
+    from vidcolor.flow import create_dis, dis_flow
+
+    rng = np.random.default_rng(0)
+    a, b, c, d = (cv2.GaussianBlur((rng.random((64, 88)) * 255).astype(np.uint8), (0, 0), 2) for _ in range(4))
+    for preset in (cv2.DISOPTICAL_FLOW_PRESET_FAST, cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
+        used = create_dis(preset)
+        dis_flow(used, c, d)
+        assert np.array_equal(dis_flow(create_dis(preset), a, b), dis_flow(used, a, b))

@@ -37,7 +37,7 @@ class Plan:
     kind: str  # "image", "video" or "folder"
     src: Path
     dst: Path
-    hints: object = None  # vidcolor.hints.Hints for a photo, checked against it
+    hints: object = None  # vidcolor.hints.Hints for a photo, VideoHints for a video, checked against it
 
 
 def default_output(src: Path, fmt_ext: str | None = None) -> Path:
@@ -59,7 +59,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     dst = Path(dst) if dst is not None else default_output(src, folder.fmt_ext)
     if kind == "image" and folder.fmt_ext:
         dst = dst.with_suffix(folder.fmt_ext)
-    hints = _photo_hints(src, kind, hints)
+    hints = _checked_hints(src, kind, hints)
     try:
         if kind == "folder":
             check_folder_output(src, dst)
@@ -77,18 +77,25 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     return Plan(kind, src, dst, hints)
 
 
-def _photo_hints(src: Path, kind: str, hints):
-    """A photo's hints (a Hints or the path of a hints file), parsed and checked against the photo as
-    displayed; InputError with one line naming the file and the entry."""
+def _checked_hints(src: Path, kind: str, hints):
+    """A photo's hints (a Hints or the path of a hints file) or a video's (VideoHints or a path), parsed
+    and checked against the photo or video as displayed; UsageError with one line naming the file and
+    the entry. A video's come back in pixels of its frames as decoded."""
     if hints is None:
         return None
     from vidcolor.hints import Hints, displayed_size, load_hints
 
-    if kind != "image":
-        raise UsageError(f"{hints}: hints are for one photo (folder runs read NAME.hints.json beside each photo)"
-                         if kind == "folder" else f"{hints}: hints for a video are not supported yet")
+    if kind == "folder":
+        raise UsageError(f"{hints}: --hints is for one photo or video; a folder run reads NAME.hints.json beside each input")
     where = "hints"
+    display = None
+    if kind == "video":
+        from vidcolor.video_hints import check_video_hints, probe_display
+
+        display = probe_display(src)  # a video that cannot be opened is a failed input, not a bad option
     try:
+        if kind == "video":
+            return check_video_hints(hints, src, display)
         if not isinstance(hints, Hints):
             where, hints = str(hints), load_hints(hints)
         size = displayed_size(src)
@@ -137,8 +144,10 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     `dst` defaults to NAME_color.EXT beside a file and NAME_color beside a folder. `colorizer` is a
     loaded Colorizer; without one, `model`/`weights`/`device`/`work_size`/`upsample` say which to
     load (the shipped weights by default), and it loads in the background while the input is
-    opened; `strength` scales the colours (0 gray, 1 as trained). `hints` (vidcolor.hints.Hints or
-    the path of a hints file) steer a photo's colours. `ray` (vidcolor.cluster.RayOptions) runs a
+    opened; `strength` scales the colours (0 gray, 1 as trained). `hints` steer a photo's colours
+    (vidcolor.hints.Hints or the path of a hints file) or a video's (VideoHints or the path of a
+    video hints file, in pixels of the video as displayed); in a folder, NAME.hints.json beside an
+    input is its hints. `ray` (vidcolor.cluster.RayOptions) runs a
     folder or a video on a Ray cluster. A photo or video that fails raises InputError or OutputError; in a folder each failure
     is a Result and the run goes on. Refusals come before any work: InputError for a missing input,
     UsageError for an output that cannot or must not be written or an unknown encoder, WeightsError
@@ -150,6 +159,9 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     if p.kind == "video":
         from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
     on_ray = ray is not None and p.kind != "image"  # a single photo needs no cluster: it runs here
+    if on_ray and p.kind == "video" and p.hints:
+        raise UsageError(f"{hints}: video hints are not supported with --ray (a film's ranges are colorized apart, "
+                         "and a hint is carried from its keyframe); run without --ray")
     if on_ray and ray.address is not None:
         from vidcolor.cluster.runtime import preflight
 
@@ -182,22 +194,26 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
                         video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
     elif p.kind == "image":
         colorizer = col.result()
+        if p.hints:
+            colorizer.require_hints(p.hints, str(hints))
         from vidcolor.folder import colorize_image
 
         emit(colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints))
     else:
         frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
         colorizer = col.result()
+        if p.hints:  # before the output folder is locked or marked
+            colorizer.require_hints(p.hints, str(hints))
         from vidcolor.pipeline import colorize_video
 
         if video.dry_run:
-            emit(colorize_video(p.src, p.dst, colorizer, video))
+            emit(colorize_video(p.src, p.dst, colorizer, video, hints=p.hints))
         else:
             with OutputLock(p.dst.parent):
                 journal = Journal(p.dst.parent)
                 refuse_foreign_output(journal, p.dst, video.overwrite)
                 journal.touch(p.dst)
-                emit(colorize_video(p.src, p.dst, colorizer, video, progress=frame_progress))
+                emit(colorize_video(p.src, p.dst, colorizer, video, progress=frame_progress, hints=p.hints))
     return results
 
 

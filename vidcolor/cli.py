@@ -101,7 +101,7 @@ def colorize_cmd(
     temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
     upsample: UpsampleOpt = Upsample.guided,
     strength: Annotated[float, typer.Option("--strength", min=0.0, max=3.0, help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
-    hints: Annotated[Optional[Path], typer.Option("--hints", dir_okay=False, help="Colour hints for a photo: a JSON file of points (x, y, color), see README 'Colour hints'.")] = None,
+    hints: Annotated[Optional[Path], typer.Option("--hints", dir_okay=False, help="Colour hints for a photo or a video: a JSON file of points (x, y, color), per keyframe for a video; see README 'Colour hints'.")] = None,
     codec: CodecOpt = _V.codec,
     crf: CrfOpt = _V.crf,
     preset: PresetOpt = _V.preset,

@@ -72,6 +72,23 @@ class Colorizer:
         work with any network: `spread_hints` carries them over their objects after it."""
         return bool(getattr(self.model, "accepts_hints", False))
 
+    def require_hints(self, hints, what: str | None = None) -> None:
+        """Refuse a palette in `hints` (Hints, VideoHints or a list of them; `what` names them: a file)
+        for a network without hint inputs, rather than ignore it. Hint points need no hint inputs:
+        `spread` carries them over their objects with any network."""
+        if self.accepts_hints:
+            return
+        items = hints if isinstance(hints, (list, tuple)) else [hints]
+        frames = [f for h in items if h is not None for f in (h.frames.values() if hasattr(h, "frames") else [h])]
+        if any(f.palette for f in frames):
+            raise VidcolorError(f"{what + ': ' if what else ''}model {self.model.arch_name} has no hint inputs for a palette; "
+                                "use weights trained with hints (hint points work with any weights)")
+
+    def ab_grid(self, full_hw: tuple[int, int]) -> tuple[int, int]:
+        """(h, w) of the ab a frame of full_hw gets at the working resolution (`predict_ab_small`'s output)."""
+        wh, ww = working_size(*full_hw, self.work_size)
+        return math.ceil(wh / self.model.stride), math.ceil(ww / self.model.stride)
+
     def _autocast(self):
         if self.amp_dtype is None:
             return contextlib.nullcontext()
@@ -103,9 +120,7 @@ class Colorizer:
         if not hints or not any(hints):
             return None, None
         if not self.accepts_hints:
-            if any(h and h.palette for h in hints):
-                raise VidcolorError(f"model {self.model.arch_name} has no hint inputs: a palette needs weights trained "
-                                    "with hints (hint points work with any weights)")
+            self.require_hints(list(hints))
             return None, None
         maps = torch.cat([hint_map(h, hw, working_size(*hw, self.work_size), padded_hw) for h, hw in zip(hints, full_hws)])
         pals = torch.stack([palette_vector(h, self.model.head.bins) for h in hints])
@@ -118,18 +133,21 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_ab_small(self, l_full: torch.Tensor, hints: list[Hints | None] | None = None,
-                         hint_maps: torch.Tensor | None = None) -> torch.Tensor:
+                         hint_maps: torch.Tensor | None = None, palettes: list[Hints | None] | None = None) -> torch.Tensor:
         """(B, 1, H, W) L* -> (B, 2, h, w) unscaled ab at working resolution (aspect kept, unpadded).
 
         `hints` gives each image's Hints in full-resolution pixels; `hint_maps` instead gives ready
-        (B, 3, h', w') maps at the working resolution (unpadded), as the video hint tracker makes."""
+        (B, 3, h', w') maps at the working resolution (unpadded, h' and w' at least the working size's),
+        as the video hint tracker makes, with each frame's palette (if any) in `palettes`."""
         l_small = self.network_input(l_full)
         padded_hw = tuple(l_small.shape[-2:])
         if hint_maps is not None and not self.accepts_hints:
+            self.require_hints(palettes)
             hm = pal = None
         elif hint_maps is not None:
             hm = F.pad(hint_maps, [0, padded_hw[1] - hint_maps.shape[-1], 0, padded_hw[0] - hint_maps.shape[-2]])
-            pal = torch.zeros(hm.shape[0], self.model.head.bins.shape[0])
+            bins = self.model.head.bins.cpu()
+            pal = torch.stack([palette_vector(p, bins) for p in palettes]) if palettes else torch.zeros(hm.shape[0], bins.shape[0])
             hm, pal = hm.to(self.device).contiguous(memory_format=torch.channels_last), pal.to(self.device)
         else:
             hm, pal = self.hint_inputs(hints, [tuple(l_full.shape[-2:])] * l_full.shape[0], padded_hw)

@@ -15,7 +15,7 @@ from typing import Callable
 from vidcolor.archive import Journal, OutputLock, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
-from vidcolor.hints import Hints
+from vidcolor.hints import Hints, load_hints, sidecar_path
 from vidcolor.io.formats import VIDEO_OUTPUT_EXTS, find_media
 from vidcolor.io.images import ImageData, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, temp_output_path
@@ -23,13 +23,19 @@ from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions
 from vidcolor.pipeline import batched, colorize_video
 from vidcolor.tone import colour_score, is_colour_image
+from vidcolor.video_hints import check_video_hints
 
 OnResult = Callable[[Result], None]
 
 
 def image_key(colorizer: Colorizer, opts: FolderOptions, hints: Hints | None = None) -> str:
     """Everything that changes an image output: a change makes finished work stale."""
-    return f"{colorizer.model_id}|fmt={opts.fmt_ext}" + (f"|hints={hints.key}" if hints else "")
+    return hinted_key(f"{colorizer.model_id}|fmt={opts.fmt_ext}", hints)
+
+
+def hinted_key(key: str, hints: Hints | None) -> str:
+    """A photo's key with its hints' digest: an edited hints file redoes that photo and only that one."""
+    return key + (f"|hints={hints.key}" if hints else "")
 
 
 def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
@@ -132,15 +138,28 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     live in the .vidcolor folder of their output's folder); `video_progress(path, index)` may give a
     per-frame progress callback for each. `run_images` replaces the loop over the photos still to do
     (same arguments as `_colorize_images`; vidcolor.cluster runs them on a Ray cluster).
+
+    A sidecar NAME.hints.json beside a photo or video (vidcolor.hints.sidecar_path) holds its hints;
+    they are part of its journal key. A bad sidecar fails its input alone; sidecars with a model
+    without hint inputs refuse the run before any work (VidcolorError).
     """
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
     check_folder_output(src, dst)
     images, videos = find_media(src)
+    photo_hints = {p: _read_sidecar(p) for p in images}
+    with_palette = [sidecar_path(p) for p, h in photo_hints.items() if isinstance(h, Hints) and h.palette]
+    if with_palette:  # hint points work with any network; a palette needs its hint inputs
+        colorizer.require_hints([photo_hints[p] for p in images if isinstance(photo_hints[p], Hints)],
+                                f"{with_palette[0]}" + (f" (and {len(with_palette) - 1} more hints files)" if len(with_palette) > 1 else ""))
     pairs = [(p, dst / p.relative_to(src)) for p in images]
     if opts.fmt_ext:
         pairs = [(p, t.with_suffix(opts.fmt_ext)) for p, t in pairs]
     key = image_key(colorizer, opts)
+
+    def key_of(p: Path) -> str:
+        h = photo_hints[p]
+        return key + "|hints=unreadable" if isinstance(h, VidcolorError) else hinted_key(key, h)
     results: list[Result] = []
 
     def emit(res: Result) -> None:
@@ -151,10 +170,13 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     if opts.dry_run:
         journal = Journal(dst)
         for p, t in pairs:
-            e = None if opts.overwrite else journal.finished(p, key, t)
+            if isinstance(photo_hints[p], VidcolorError):
+                emit(Result(p, None, "failed", error=str(photo_hints[p])))
+                continue
+            e = None if opts.overwrite else journal.finished(p, key_of(p), t)
             emit(Result(p, t, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize"))
         for p in videos:
-            emit(colorize_video(p, video_output(dst / p.relative_to(src)), colorizer, video))
+            emit(_folder_video(p, video_output(dst / p.relative_to(src)), colorizer, video, None))
         return results
     ensure_writable_dir(dst)
     with OutputLock(dst):
@@ -162,11 +184,16 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         journal = Journal(dst)
         todo = []
         for p, t in pairs:
-            e = None if opts.overwrite else journal.finished(p, key, t)
+            h = photo_hints[p]
+            if isinstance(h, VidcolorError):  # a bad sidecar fails its photo; the run goes on
+                journal.record(p, key_of(p), "failed", t, note=str(h))
+                emit(Result(p, None, "failed", error=str(h)))
+                continue
+            e = None if opts.overwrite else journal.finished(p, key_of(p), t)
             if e and not (opts.force and e["status"] == "colour"):
                 emit(Result(p, t if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e)))
             else:
-                todo.append((p, t))
+                todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
         for i, p in enumerate(videos):
             emit(_folder_video(p, video_output(dst / p.relative_to(src)), colorizer, video,
@@ -179,16 +206,35 @@ def video_output(target: Path) -> Path:
     return target if target.suffix.lower() in VIDEO_OUTPUT_EXTS else target.with_suffix(".mkv")
 
 
+def find_sidecars(media: list[Path]) -> list[Path]:
+    """The hints files (NAME.hints.json) beside these photos and videos."""
+    return [s for s in map(sidecar_path, media) if s.is_file()]
+
+
+def _read_sidecar(photo: Path) -> Hints | None | VidcolorError:
+    """A photo's sidecar hints: None without one, the error (one line naming the file and entry) for a bad one."""
+    path = sidecar_path(photo)
+    if not path.is_file():
+        return None
+    try:
+        return load_hints(path)
+    except InputError as e:
+        return e
+
+
 def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, progress) -> Result:
-    """One video of a folder run: a failure is this input's Result, and the run goes on."""
+    """One video of a folder run (with its sidecar hints): a failure is this input's Result, and the run goes on."""
     t0 = time.time()
     try:
+        hints = check_video_hints(sidecar_path(src), src) if sidecar_path(src).is_file() else None
+        if opts.dry_run:
+            return colorize_video(src, dst, colorizer, opts, hints=hints)
         ensure_writable_dir(dst.parent)
         with OutputLock(dst.parent):
             journal = Journal(dst.parent)
             refuse_foreign_output(journal, dst, opts.overwrite)
             journal.touch(dst)
-            res = colorize_video(src, dst, colorizer, opts, progress=progress)
+            res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
     if dst.suffix.lower() != src.suffix.lower() and res.status == "done":
@@ -210,7 +256,8 @@ def _read(path: Path):
 
 
 def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opts: FolderOptions, emit) -> None:
-    """Read ahead in one thread, write behind in another; the network sees batches of images."""
+    """Read ahead in one thread, write behind in another; the network sees batches of images. `todo`
+    holds (src, dst, hints or None); `key` is the folder's key, each photo's is `hinted_key` of it."""
 
     def write(job) -> None:
         src, dst, t0, action = job
@@ -220,33 +267,45 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
         except VidcolorError as e:
             emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
 
-    def colorized(src, dst, out, img, t0) -> Callable[[], Result]:
+    def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
-            _commit(journal, src, dst, key, lambda: write_image(dst, out, img))
-            return Result(src, dst, "done", time.time() - t0, 1, notes=list(img.notes))
+            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img))
+            return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=list(img.notes))
         return act
 
     writer = BackgroundWorker(write, depth=4, name="write")
     try:
-        reads = prefetch(((p, t, time.time(), _read(p)) for p, t in todo), depth=4, name="read")
+        reads = prefetch(((p, t, h, time.time(), _read(p)) for p, t, h in todo), depth=4, name="read")
         for batch in batched(reads, opts.batch_size):
             ready = []
-            for p, t, t0, img in batch:
+            for p, t, h, t0, img in batch:
+                k = hinted_key(key, h)
+                bad = img if isinstance(img, VidcolorError) else sidecar_misfit(h, p, img.pixels.shape)
                 try:
-                    if isinstance(img, VidcolorError):
-                        journal.record(p, key, "failed", t, note=str(img))
-                        raise img
+                    if bad is not None:
+                        journal.record(p, k, "failed", t, note=str(bad))
+                        raise bad
                     refuse_foreign_output(journal, t, opts.overwrite)
                 except VidcolorError as e:
                     emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
                     continue
                 if not opts.force and is_colour_image(img.pixels):
-                    writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0: _skip_colour(p, t, img, journal, key, opts, t0)))
+                    writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k: _skip_colour(p, t, img, journal, k, opts, t0)))
                 else:
-                    ready.append((p, t, t0, img))
-            outs = colorizer.colorize_arrays([img.pixels for _, _, _, img in ready]) if ready else []
-            for (p, t, t0, img), out in zip(ready, outs):
-                writer.submit((p, t, t0, colorized(p, t, out, img, t0)))
+                    ready.append((p, t, t0, img, h))
+            outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready]) if ready else []
+            for (p, t, t0, img, h), out in zip(ready, outs):
+                writer.submit((p, t, t0, colorized(p, t, out, img, t0, h)))
     finally:
         writer.close()
 
+
+def sidecar_misfit(hints: Hints | None, photo: Path, shape: tuple[int, ...]) -> InputError | None:
+    """The error, naming the sidecar and the entry, for a hint point outside the photo as read (EXIF
+    orientation applied); None where every point fits."""
+    try:
+        if hints:
+            hints.check_inside(shape[1], shape[0], str(sidecar_path(photo)))
+    except InputError as e:
+        return e
+    return None

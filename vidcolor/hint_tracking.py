@@ -18,6 +18,7 @@ from vidcolor.hints import HintPoint, Hints, VideoHints, hint_map
 from vidcolor.flow import create_dis, dis_flow
 from vidcolor.temporal import flow_confidence, to_gray_u8
 
+HINT_TRACKING_VERSION = 1  # part of a video's resume key: segments made by an older tracker are redone
 KEEP_CONFIDENCE = 0.5  # a carried hint is kept where the flow confidence at its new place is at least this
 
 
@@ -36,16 +37,27 @@ class HintTracker:
         self.prev_l: np.ndarray | None = None
         self.current = Hints()  # in pixels of the working resolution
 
+    @property
+    def palette(self) -> tuple[tuple[float, float], ...]:
+        """The palette of the keyframe in force (it holds, untracked, until the next keyframe or cut)."""
+        return self.current.palette
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        if self.prev_l is None or not self.current.points:
+        """The hints in force after the last frame, saved with a video segment so a resumed run carries
+        them on exactly as an unbroken one; float64, so the saved points are the tracked ones bit for bit.
+        Keys do not collide with the smoothers' (both go into one segment state)."""
+        if self.prev_l is None or not self.current:
             return {}
-        pts = np.array([[p.x, p.y, p.ab[0], p.ab[1], p.radius] for p in self.current.points], np.float32)
-        return {"hint_prev_l": self.prev_l.copy(), "hint_points": pts}
+        pts = np.array([[p.x, p.y, p.ab[0], p.ab[1], p.radius] for p in self.current.points], np.float64).reshape(-1, 5)
+        return {"hint_prev_l": self.prev_l.copy(), "hint_points": pts,
+                "hint_palette": np.array(self.current.palette, np.float64).reshape(-1, 2)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.prev_l = state.get("hint_prev_l")
-        pts = state.get("hint_points", np.zeros((0, 5), np.float32))
-        self.current = Hints(tuple(HintPoint(float(x), float(y), (float(a), float(b)), float(r)) for x, y, a, b, r in pts))
+        pts = state.get("hint_points", np.zeros((0, 5)))
+        pal = state.get("hint_palette", np.zeros((0, 2)))
+        self.current = Hints(tuple(HintPoint(float(x), float(y), (float(a), float(b)), float(r)) for x, y, a, b, r in pts),
+                             tuple((float(a), float(b)) for a, b in pal))
 
     def __call__(self, index: int, l_guide: torch.Tensor, full_hw: tuple[int, int]) -> torch.Tensor | None:
         """Frame `index`'s hint map: (1, 3, h, w) at the guide resolution (the working resolution rounded

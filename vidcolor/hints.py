@@ -108,8 +108,15 @@ class Hints:
                 raise InputError(f"{where}: points[{i}] at ({p.x:g}, {p.y:g}) is outside the {width}x{height} image")
 
     def to_obj(self) -> dict:
+        """The parsed hints (colours as a/b) as plain JSON types: for digests and to send to workers."""
         return {"points": [{"x": p.x, "y": p.y, "ab": list(p.ab), "radius": p.radius} for p in self.points],
                 "palette": [list(c) for c in self.palette]}
+
+    @classmethod
+    def from_parsed(cls, obj: dict) -> "Hints":
+        """The inverse of to_obj."""
+        return cls(tuple(HintPoint(float(p["x"]), float(p["y"]), (float(p["ab"][0]), float(p["ab"][1])), float(p["radius"]))
+                         for p in obj["points"]), tuple((float(a), float(b)) for a, b in obj["palette"]))
 
     @property
     def key(self) -> str:
@@ -127,6 +134,15 @@ class Hints:
         return Hints(tuple(HintPoint(width - 1 - p.x, p.y, p.ab, p.radius) for p in self.points), self.palette)
 
 
+SIDECAR_SUFFIX = ".hints.json"
+
+
+def sidecar_path(media: Path) -> Path:
+    """The hints file a folder run reads for a photo or video: NAME.hints.json beside NAME.EXT (the name
+    `vidcolor serve` downloads hints under)."""
+    return media.with_name(media.stem + SIDECAR_SUFFIX)
+
+
 def load_hints(path: str | os.PathLike) -> Hints:
     """A photo hints file -> Hints; InputError with one line naming the file and the bad entry."""
     return Hints.from_obj(_read_json(Path(path)), str(path))
@@ -135,9 +151,13 @@ def load_hints(path: str | os.PathLike) -> Hints:
 @dataclass(frozen=True)
 class VideoHints:
     """Hints on keyframes of a video: frame index -> Hints. A keyframe's hints hold until the next
-    keyframe or scene cut, carried along the motion by the temporal smoother."""
+    keyframe or scene cut, carried along the motion (vidcolor.hint_tracking); an empty keyframe ends them."""
 
     frames: dict[int, Hints] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        """Whether any keyframe has hints (an empty keyframe only ends the hints carried to it)."""
+        return any(self.frames.values())
 
     @property
     def key(self) -> str:

@@ -22,7 +22,10 @@ from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.segments import SegmentedSink, discard_work, work_dir
 from vidcolor.io.video import VideoSource
 from vidcolor.options import Result, VideoOptions
+from vidcolor.hint_tracking import HINT_TRACKING_VERSION, HintTracker
+from vidcolor.hints import VideoHints
 from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
+from vidcolor.video_hints import tracked_inputs
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
 
@@ -46,10 +49,10 @@ def _cut_thumbnail(l_full: torch.Tensor) -> torch.Tensor:
     return (small[:, 0] * (255.0 / L_SCALE)).round().clamp(0, 255).to(torch.uint8)
 
 
-def video_key(colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan) -> str:
+def video_key(colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan, hints: VideoHints | None = None) -> str:
     """Everything that changes a video's output: a change makes finished work stale."""
     return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}:v{TEMPORAL_VERSION}|{plan.key}"
-            f"|seg{opts.segment_seconds}")
+            f"|seg{opts.segment_seconds}" + (f"|hints={hints.key}:v{HINT_TRACKING_VERSION}" if hints else ""))
 
 
 def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm: Callable[[Frame], None]) -> Iterator[list[Frame]]:
@@ -68,20 +71,27 @@ def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm:
 
 
 def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: VideoOptions | None = None,
-                   progress: Progress | None = None) -> Result:
+                   progress: Progress | None = None, hints: VideoHints | None = None) -> Result:
     """Colorize one video file into `dst`, keeping size, frame count, timestamps, rotation and the other streams.
 
     How the output is written (container, encoders, audio and subtitles) is decided and tried first
     (`plan_output`), so an impossible output fails before any decoding. The video is encoded in
     segments in a hidden work folder beside dst, so a killed run resumes from its last finished
     segment; a finished output is journaled and skipped by a re-run.
+
+    `hints` (keyframe hints in pixels of the frames as decoded: `video_hints.check_video_hints` checks
+    a hints file and turns display pixels into these) are carried along the motion to the frames
+    after each keyframe, until the next keyframe or scene cut, and are part of the journal key.
     """
     src, dst, opts = Path(src), Path(dst), opts or VideoOptions()
     t0 = time.time()
+    hints = hints or None  # empty hints: the automatic run, and its key
+    if hints:
+        colorizer.require_hints(hints, "video hints")
     check_output(src, dst)
     plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)
     root = dst.parent
-    key = video_key(colorizer, opts, plan)
+    key = video_key(colorizer, opts, plan, hints)
     if opts.dry_run:
         e = None if opts.overwrite else Journal(root).finished(src, key, dst)
         return Result(src, dst, "skipped" if e else "planned", note="already done" if e else "would colorize")
@@ -98,11 +108,11 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             st = src.stat()
             sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}", plan,
                                  opts.segment_seconds)
-            enc = _encode_segments(source, sink, colorizer, opts, progress)
+            enc = _encode_segments(source, sink, colorizer, opts, progress, hints)
             join_notes = sink.complete()
         journal.record(src, key, "done", dst)
         sink.discard()
-    notes = plan.notes + join_notes
+    notes = plan.notes + join_notes + ([f"with hints on {len(hints.frames)} keyframe(s)"] if hints else [])
     if enc.resumed:
         notes.append(f"resumed at frame {enc.resumed} from the segments of an earlier run")
     if enc.cuts:
@@ -124,16 +134,23 @@ class _Encoded:
     cuts: list[int]
 
 
-def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer, opts: VideoOptions, progress) -> _Encoded:
+def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer, opts: VideoOptions, progress,
+                     hints: VideoHints | None = None) -> _Encoded:
     """Decode -> colorize -> smooth -> encode segment by segment, three threads overlapping. The sink
-    says where an earlier run stopped; a segment is ended, with the smoother's state after its last
-    frame, at each of its boundaries and after the last frame."""
+    says where an earlier run stopped; a segment is ended, with the smoother's and the hint tracker's
+    state after its last frame, at each of its boundaries and after the last frame."""
     resume = sink.resume_point()
     cuts = SceneCuts(source.info.fps)
     if resume.complete:  # killed after the last segment: only the join is left
         return _Encoded(resume.frames, resume.frames, [])
     smoother = make_smoother(opts.temporal, opts.temporal_strength)
     smoother.load_state_dict(resume.smoother_state)
+    tracker = HintTracker(hints, colorizer.work_size) if hints else None
+    if tracker:
+        tracker.load_state_dict(resume.smoother_state)
+
+    def state() -> dict:
+        return {**smoother.state_dict(), **(tracker.state_dict() if tracker else {})}
 
     def warm(f: Frame) -> None:
         l_full = rgb8_to_l(torch.from_numpy(f.rgb)[None])
@@ -144,14 +161,14 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
-                out = colorize_frames(colorizer, batch, smoother, cuts)
+                out = colorize_frames(colorizer, batch, smoother, cuts, tracker)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
                 done += len(batch)
                 if done % sink.segment_frames == 0:
-                    writer.submit(partial(sink.end_segment, smoother.state_dict()))
+                    writer.submit(partial(sink.end_segment, state()))
                 if progress:
                     progress(done, source.info.frames)
-        writer.submit(partial(sink.end_segment, smoother.state_dict(), final=True))
+        writer.submit(partial(sink.end_segment, state(), final=True))
         writer.close()
     except BaseException:
         writer.close_quietly()
@@ -161,20 +178,26 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
 
 
 @torch.inference_mode()
-def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None) -> np.ndarray:
-    """A batch of decoded frames -> (B, H, W, 3) uint8 colorized frames, advancing the temporal state."""
+def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
+                    tracker: HintTracker | None = None) -> np.ndarray:
+    """A batch of decoded frames -> (B, H, W, 3) uint8 colorized frames, advancing the temporal state
+    (and the hint tracker's, which gives the network each frame's carried hints)."""
     rgb = torch.from_numpy(np.stack([f.rgb for f in frames]))
     if colorizer.device.type == "cuda":  # a pinned buffer makes the copy truly asynchronous
         rgb = rgb.pin_memory()
     rgb = rgb.to(colorizer.device, non_blocking=True)
     l_full = rgb8_to_l(rgb)  # (B, 1, H, W)
-    ab_small = colorizer.predict_ab_small(l_full)  # (B, 2, h, w)
-    h, w = ab_small.shape[-2:]
+    full_hw = tuple(l_full.shape[-2:])
+    h, w = colorizer.ab_grid(full_hw)
     l_guide = F.interpolate(l_full, size=(GUIDE_SCALE * h, GUIDE_SCALE * w), mode="area")
     thumbs = _cut_thumbnail(l_full).cpu().numpy() if cuts is not None else None
+    cut_at = [cuts is not None and cuts.is_cut(thumbs[i], frames[i].index) for i in range(len(frames))]
+    hint_maps, palettes = (tracked_inputs(tracker, [f.index for f in frames], l_guide, full_hw, cut_at)
+                           if tracker is not None else (None, None))
+    ab_small = colorizer.predict_ab_small(l_full, hint_maps=hint_maps, palettes=palettes)  # (B, 2, h, w)
     smoothed = []
     for i in range(len(frames)):
-        if cuts is not None and cuts.is_cut(thumbs[i], frames[i].index):
+        if cut_at[i]:
             smoother.reset()
         smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
     return colorizer.render(l_full, torch.cat(smoothed))

@@ -71,7 +71,8 @@ class Reporter:
         frames = f"{res.frames} frames, " if res.frames > 1 else ""
         resumed = f"{res.frames_resumed} of them resumed, " if res.frames_resumed else ""
         rate = f", {res.fps:.1f} fps" if res.frames > 1 and res.fps else ""
-        self.line(f"done {res.input} -> {res.output} ({frames}{resumed}{res.seconds:.1f} s{rate})")
+        note = f", {res.note}" if res.note else ""  # e.g. "with hints"
+        self.line(f"done {res.input} -> {res.output} ({frames}{resumed}{res.seconds:.1f} s{rate}{note})")
         for note in res.notes:
             if self.verbose or not note.startswith("scene cuts"):
                 self.line(f"  note: {note}")

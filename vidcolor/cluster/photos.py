@@ -10,6 +10,7 @@ recorded exactly once however many times Ray retried the batch that made it.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -21,7 +22,7 @@ from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import VidcolorError
-from vidcolor.folder import keep_colour_photo
+from vidcolor.folder import hinted_key, keep_colour_photo
 from vidcolor.options import FolderOptions, Result
 
 RUN_MARK = "ray-run"  # in the output's .vidcolor folder: its mtime is the start of the current run
@@ -45,14 +46,15 @@ class RayPhotos:
     def __init__(self, ray, pool: Pool, on_first: Callable[[float], None] | None = None, worker: type = PhotoBatch):
         self.ray, self.pool, self.on_first, self.worker = ray, pool, on_first, worker  # on_first, worker: for benchmarks
 
-    def __call__(self, todo: list[tuple[Path, Path]], colorizer: Colorizer, journal: Journal, key: str,
+    def __call__(self, todo: list[tuple[Path, Path, object]], colorizer: Colorizer, journal: Journal, key: str,
                  opts: FolderOptions, emit: Callable[[Result], None]) -> None:
         todo = _claim(todo, journal, opts, emit)
         if not todo:
             return
         t0 = time.time()
         since_ns = mark_run_start(journal)
-        rows = [{"src": str(p), "dst": str(t)} for p, t in todo]
+        rows = [{"src": str(p), "dst": str(t), "hints": json.dumps(h.to_obj()) if h else ""} for p, t, h in todo]
+        hints = {str(p): h for p, t, h in todo}
         blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
         ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             self.worker, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
@@ -65,14 +67,15 @@ class RayPhotos:
                 self.on_first(time.time() - t0)
             first = False
             src, dst, status, note = Path(row["src"]), Path(row["dst"]), row["status"], row["note"]
+            own_key = hinted_key(key, hints[row["src"]])
             if status != "colour":
-                journal.record(src, key, status, dst, note=note)
+                journal.record(src, own_key, status, dst, note=note)
             if status == "done":
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note))
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
                 score = float(note.rsplit(" ", 1)[-1])
                 try:
-                    emit(keep_colour_photo(src, dst, journal, key, opts, time.time() - row["seconds"], score))
+                    emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"], score))
                 except VidcolorError as e:
                     emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:
@@ -81,17 +84,17 @@ class RayPhotos:
         remove_stale_temporaries(journal.path.parent.parent)
 
 
-def _claim(todo: list[tuple[Path, Path]], journal: Journal, opts: FolderOptions, emit) -> list[tuple[Path, Path]]:
+def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, opts: FolderOptions, emit) -> list[tuple[Path, Path, object]]:
     """As the one-machine loop does before each write: an output file that no vidcolor run wrote fails
     its input (unless overwrite); the others are marked in the journal as about to be written, so a
     driver killed after a worker's rename does not find them foreign on the next run."""
     claimed = []
-    for src, dst in todo:
+    for src, dst, hints in todo:
         try:
             refuse_foreign_output(journal, dst, opts.overwrite)
         except VidcolorError as e:
             emit(Result(src, None, "failed", 0.0, error=str(e)))
             continue
         journal.touch(dst)
-        claimed.append((src, dst))
+        claimed.append((src, dst, hints))
     return claimed

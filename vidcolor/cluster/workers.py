@@ -23,6 +23,8 @@ from vidcolor.tone import colour_score, is_colour_image
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.folder import sidecar_misfit
+from vidcolor.hints import Hints
 from vidcolor.io.base import Frame, ResumePoint
 from vidcolor.io.images import read_image, write_image
 from vidcolor.io.plan import OutputPlan
@@ -72,8 +74,9 @@ def written_this_run(dst: Path, since_ns: int) -> bool:
 
 
 class PhotoBatch(_ModelActor):
-    """Rows {src, dst} -> rows {src, dst, status, note, seconds}; status is done, colour (skipped as
-    already in colour) or failed (note holds the error)."""
+    """Rows {src, dst, hints} -> rows {src, dst, status, note, seconds}; status is done, colour (skipped as
+    already in colour) or failed (note holds the error). `hints` is a photo's sidecar hints as
+    Hints.to_obj JSON, or empty."""
 
     def __init__(self, colorizer: Colorizer, opts: FolderOptions, since_ns: int, device: str = "cpu", threads: int = 1):
         super().__init__(colorizer, device, threads)
@@ -82,8 +85,8 @@ class PhotoBatch(_ModelActor):
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         t0 = time.time()
         rows, ready = [], []
-        for src, dst in zip(batch["src"], batch["dst"]):
-            src, dst = Path(src), Path(dst)
+        for src, dst, hints in zip(batch["src"], batch["dst"], batch.get("hints", [""] * len(batch["src"]))):
+            src, dst, hints = Path(src), Path(dst), Hints.from_parsed(json.loads(hints)) if hints else None
             if written_this_run(dst, self.since_ns):
                 rows.append(_row(src, dst, "done", "written by an earlier attempt of this run", t0))
                 continue
@@ -92,12 +95,15 @@ class PhotoBatch(_ModelActor):
             except VidcolorError as e:
                 rows.append(_row(src, dst, "failed", str(e), t0))
                 continue
+            if (misfit := sidecar_misfit(hints, src, img.pixels.shape)) is not None:
+                rows.append(_row(src, dst, "failed", str(misfit), t0))
+                continue
             if not self.opts.force and is_colour_image(img.pixels):
                 rows.append(_row(src, dst, "colour", f"colour score {colour_score(img.pixels):.1f}", t0))
             else:
-                ready.append((src, dst, img))
-        outs = self.colorizer.colorize_arrays([img.pixels for _, _, img in ready]) if ready else []
-        for (src, dst, img), out in zip(ready, outs):
+                ready.append((src, dst, img, hints))
+        outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready]) if ready else []
+        for (src, dst, img, hints), out in zip(ready, outs):
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 write_image(dst, out, img)
@@ -107,7 +113,7 @@ class PhotoBatch(_ModelActor):
             except OSError as e:  # the folder could not be made
                 rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
                 continue
-            rows.append(_row(src, dst, "done", None, t0))
+            rows.append(_row(src, dst, "done", "with hints" if hints else None, t0))
         return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "seconds")}
 
 

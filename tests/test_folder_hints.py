@@ -1,0 +1,133 @@
+"""Sidecar hints in folder runs (issue 13): NAME.hints.json beside a photo or video is its hints, the
+report says "with hints", the journal redoes exactly the photo whose sidecar changed, a bad sidecar
+fails its photo alone, and a model without hint inputs refuses the run before any work."""
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vidcolor
+from tests.media import write_image, write_video
+from tests.serve_util import hint_colorizer
+from vidcolor.errors import VidcolorError
+from vidcolor.hints import load_hints
+
+
+@pytest.fixture(scope="module")
+def hinted():
+    return hint_colorizer(work_size=64)
+
+
+def _sidecar(path, points):
+    path.write_text(json.dumps({"points": points}))
+    return path
+
+
+def _scans(tmp_path):
+    src = tmp_path / "scans"
+    write_image(src / "a.png", seed=1)
+    write_image(src / "sub" / "b.png", seed=2)
+    _sidecar(src / "a.hints.json", [{"x": 20, "y": 20, "color": "#c02020", "radius": 3}])
+    return src
+
+
+def _by_name(results):
+    return {r.input.name: r for r in results}
+
+
+def test_a_sidecar_beside_a_photo_is_used_in_a_folder_run(tmp_path, hinted):
+    src = _scans(tmp_path)
+    res = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted))
+    assert sorted(res) == ["a.png", "b.png"]  # the sidecar is not an input
+    assert (res["a.png"].status, res["a.png"].note) == ("done", "with hints")
+    assert (res["b.png"].status, res["b.png"].note) == ("done", None)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == ["a.png", "sub"]
+    gray = np.asarray(Image.open(src / "a.png").convert("RGB"))
+    want = hinted.colorize_array(gray, load_hints(src / "a.hints.json"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a.png")), want)
+    assert not np.array_equal(want, hinted.colorize_array(gray))
+
+
+def test_editing_a_sidecar_redoes_that_photo_and_only_that_one(tmp_path, hinted):
+    src, out = _scans(tmp_path), tmp_path / "out"
+    vidcolor.colorize(src, out, colorizer=hinted)
+    assert {n: r.status for n, r in _by_name(vidcolor.colorize(src, out, colorizer=hinted)).items()} == {"a.png": "skipped", "b.png": "skipped"}
+    _sidecar(src / "a.hints.json", [{"x": 20, "y": 20, "color": "#2040c0", "radius": 3}])
+    again = _by_name(vidcolor.colorize(src, out, colorizer=hinted))
+    assert (again["a.png"].status, again["a.png"].note, again["b.png"].status) == ("done", "with hints", "skipped")
+    _sidecar(src / "sub" / "b.hints.json", [{"x": 5, "y": 5, "color": "#20c020"}])  # a new sidecar redoes its photo too
+    again = _by_name(vidcolor.colorize(src, out, colorizer=hinted))
+    assert (again["a.png"].status, again["b.png"].status) == ("skipped", "done")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{oops", "a.hints.json: bad JSON at line 1"),
+    (json.dumps({"points": [{"x": 90, "y": 5, "color": "#c02020"}]}), r"a.hints.json: points\[0\] at \(90, 5\) is outside the 64x48 image"),
+    (json.dumps({"points": [{"x": 9, "y": 5, "colour": "#c02020"}]}), r"a.hints.json: points\[0\]: unknown key 'colour'"),
+])
+def test_a_bad_sidecar_fails_its_photo_in_one_line_and_the_run_goes_on(tmp_path, hinted, content, message):
+    src = _scans(tmp_path)
+    (src / "a.hints.json").write_text(content)
+    res = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted))
+    assert res["a.png"].status == "failed" and "\n" not in res["a.png"].error
+    assert re.search(message, res["a.png"].error)
+    assert res["b.png"].status == "done" and not (tmp_path / "out" / "a.png").exists()
+
+
+def test_palette_sidecars_with_a_model_without_hint_inputs_refuse_the_run_before_any_work(tmp_path, colorizer):
+    src = _scans(tmp_path)
+    (src / "a.hints.json").write_text(json.dumps({"palette": ["#20c020"]}))
+    (src / "sub" / "b.hints.json").write_text(json.dumps({"points": [{"x": 5, "y": 5, "color": "#20c020"}], "palette": ["#c02020"]}))
+    with pytest.raises(VidcolorError, match=r"a.hints.json \(and 1 more hints files\): model effnet_unet has no hint inputs for a palette"):
+        vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)
+    assert not (tmp_path / "out").exists()
+    for side in (src / "a.hints.json", src / "sub" / "b.hints.json"):  # points alone: spread with L as the guide
+        _sidecar(side, [{"x": 5, "y": 5, "color": "#20c020"}])
+    assert {r.status for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)} == {"done"}
+
+
+def test_the_cli_reports_with_hints_for_a_sidecar(tmp_path):
+    from tests.test_hints import _hint_model
+    from vidcolor.models import save_checkpoint
+
+    ckpt = tmp_path / "hinted.pt"
+    save_checkpoint(_hint_model(), ckpt, meta={"work_size": 64})
+    src = _scans(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "vidcolor", str(src), "-o", str(tmp_path / "out"), "--weights", str(ckpt)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = (r.stdout + r.stderr).splitlines()
+    assert any("a.png" in ln and "with hints" in ln for ln in lines), lines
+    assert not any("b.png" in ln and "with hints" in ln for ln in lines)
+
+
+def test_a_sidecar_beside_a_video_is_its_video_hints(tmp_path, hinted):
+    src = tmp_path / "films"
+    src.mkdir()
+    write_video(src / "reel.mp4", w=96, h=64, frames=6, audio=None)
+    (src / "reel.hints.json").write_text(json.dumps({"frames": {"0": {"points": [{"x": 40, "y": 30, "color": "#c02020"}]}}}))
+    (res,) = vidcolor.colorize(src, tmp_path / "out", colorizer=hinted)
+    assert res.status == "done" and "with hints on 1 keyframe(s)" in res.notes
+    (src / "reel.hints.json").write_text(json.dumps({"frames": {"9": {"points": []}}}))
+    (res,) = vidcolor.colorize(src, tmp_path / "out", colorizer=hinted)
+    assert res.status == "failed" and "reel.hints.json: frames[9]: frame 9 is beyond the end of reel.mp4" in res.error
+
+
+def test_a_ray_photo_worker_uses_the_sidecar_hints_it_is_sent(tmp_path, hinted):
+    """The Ray photo path (workers.PhotoBatch, which imports no ray) colorizes with the hints in its rows."""
+    from vidcolor.cluster.workers import PhotoBatch
+    from vidcolor.options import FolderOptions
+
+    src = _scans(tmp_path)
+    hints = load_hints(src / "a.hints.json")
+    worker = PhotoBatch(hinted, FolderOptions(), since_ns=0)
+    rows = worker({"src": np.array([str(src / "a.png"), str(src / "sub" / "b.png")]),
+                   "dst": np.array([str(tmp_path / "o" / "a.png"), str(tmp_path / "o" / "b.png")]),
+                   "hints": np.array([json.dumps(hints.to_obj()), ""])})
+    assert rows["status"] == ["done", "done"] and rows["note"] == ["with hints", None]
+    gray = np.asarray(Image.open(src / "a.png").convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / "a.png")), hinted.colorize_array(gray, hints))
