@@ -10,9 +10,9 @@ cuts), the path `vidcolor FILM --hints` takes, without the lossy encode.
 
     python benchmarks/hints_video.py ../shared/data/val --weights runs/hints.pt --counts 0,5,10,20 --json hv.json
 
-The shipped weights have no hint inputs; `--stand-in` uses the tests' painted-hint stand-in on the
-shipped weights (tests/serve_util.py: each hint's colour painted around its point), which proves the
-plumbing runs end to end. Its figures are a smoke run, not a result.
+Without `--weights`, the shipped weights: their hint points are spread over their objects with L
+as the guide (vidcolor.hint_spread). `--stand-in` uses the tests' painted-hint stand-in instead
+(tests/serve_util.py: each hint's colour painted around its point), a smoke run of the plumbing.
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def load(args):
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root", type=Path, help="folder of ground-truth colour photos")
-    ap.add_argument("--weights", default=None, help="a checkpoint trained with hints")
+    ap.add_argument("--weights", default=None, help="a checkpoint (default: the shipped weights)")
     ap.add_argument("--stand-in", action="store_true", help="the tests' painted-hint stand-in (a smoke run of the plumbing)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--counts", default="0,5,10,20", help="hints on the first frame; 0 (no hints) is always run")
