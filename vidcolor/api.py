@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from vidcolor.archive import Journal, OutputLock, refuse_foreign_output
+from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
 from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
 from vidcolor.io.paths import check_folder_output, check_output
@@ -190,14 +190,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         colorizer = col.result()
         from vidcolor.pipeline import colorize_video
 
-        if video.dry_run:
-            emit(colorize_video(p.src, p.dst, colorizer, video))
-        else:
-            with OutputLock(p.dst.parent):
-                journal = Journal(p.dst.parent)
-                refuse_foreign_output(journal, p.dst, video.overwrite)
-                journal.touch(p.dst)
-                emit(colorize_video(p.src, p.dst, colorizer, video, progress=frame_progress))
+        emit(colorize_video(p.src, p.dst, colorizer, video, progress=None if video.dry_run else frame_progress))
     return results
 
 
