@@ -6,7 +6,10 @@ resume too, resumes to the end and checks the result against the reference: fram
 time, duration, audio length and streams, and nothing left over (no partial file, no work folder, no
 segment or state file). The kills are:
 
-- `--kills` moments drawn uniformly over [0, T] (seeded), the real `kill -9` from outside, and
+- `--kills` random moments (seeded), half of them a time drawn uniformly over [0, T], the real
+  `kill -9` from outside, and half a point drawn uniformly over the run's work (the N-th of its
+  encoded frames or of the packets its join writes, through tests/killpoints.py), so that the kills
+  spread over the whole run however long start-up takes on a loaded machine; and
 - one at each named stage of tests/killpoints.py (inside a segment, at a segment's rename, when the
   join opens the output, during the join, just before and just after the final rename, just after
   the journal, half-way through removing the work folder), which random moments rarely hit.
@@ -34,6 +37,13 @@ from tests.media import video_differences, write_video  # noqa: E402
 
 STAGES = ["segment-mux:40", "segment-rename:3", "output-open", "output-mux:30", "output-rename", "output-renamed",
           "journal", "discard"]
+
+
+def count_packets(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as c:
+        return sum(1 for p in c.demux() if p.size)
 
 
 def untrained_weights(folder: Path) -> Path:
@@ -65,13 +75,16 @@ def stage_on_disk(out: Path) -> str:
     meta = state / f"{out.name}.work" / "segments.json"
     journal = state / "journal.jsonl"
     if out.exists():
-        return "finished" if not meta.parent.exists() else ("journaled, work folder left" if journal.exists() and
-                                                             str(out) in journal.read_text() else "renamed, not journaled")
+        done = journal.exists() and any(json.loads(line).get("status") == "done" and json.loads(line)["target"] == str(out)
+                                        for line in journal.read_text().splitlines() if line.strip())
+        return "finished" if not meta.parent.exists() else ("journaled, work folder left" if done else "renamed, not journaled")
     if list(out.parent.glob(".*vidcolor-partial-*")):
         return "joining"
     if meta.exists():
         m = json.loads(meta.read_text())
         return f"encoding, {len(m['segments'])} segments done" + (", all frames in" if m["complete"] else "")
+    if meta.parent.exists():
+        return "encoding the first segment"
     return "starting (nothing written)"
 
 
@@ -123,7 +136,15 @@ def main() -> None:
         full = time.time() - t0
         print(f"clip {w}x{h}, {a.frames} frames, AAC audio, segments of {a.segment_seconds} s; "
               f"an uninterrupted run takes {full:.1f} s")
-        plans = [[rng.uniform(0, full)] for _ in range(a.kills)] + [[s] for s in STAGES]
+        join_packets = count_packets(ref)
+
+        def random_moment() -> float | str:
+            if rng.random() < 0.5:
+                return rng.uniform(0, full)
+            n = rng.randint(1, a.frames + join_packets)  # a frame to encode, or a packet of the join
+            return f"segment-mux:{n}" if n <= a.frames else f"output-mux:{n - a.frames}"
+
+        plans = [[random_moment()] for _ in range(a.kills)] + [[s] for s in STAGES]
         for p in plans:
             if rng.random() < a.double:  # the resume is killed as well, at a random moment
                 p.append(rng.uniform(0, full))

@@ -10,7 +10,7 @@ from PIL import Image
 
 import vidcolor
 from tests.media import probe, write_image, write_video
-from vidcolor.errors import InputError, UsageError, WeightsError
+from vidcolor.errors import InputError, OutputError, UsageError, WeightsError
 from vidcolor.options import FolderOptions, VideoOptions
 
 
@@ -90,6 +90,51 @@ def test_a_file_vidcolor_did_not_write_is_never_replaced_without_overwrite(tmp_p
         assert res.status == "done" and dst.read_bytes() != b"not ours"
         [res] = vidcolor.colorize(src, dst, colorizer=colorizer)  # the journal knows it now: today's behaviour
         assert res.status == "skipped" and res.note == "already done"
+
+
+def test_the_library_calls_refuse_a_file_vidcolor_did_not_write_too(tmp_path, colorizer):
+    """colorize_video and colorize_image, called directly (not through the front door), refuse a file
+    that no vidcolor run wrote, unless overwrite: the front door's check is not the only one."""
+    from vidcolor.folder import colorize_image
+    from vidcolor.pipeline import colorize_video
+
+    photo = write_image(tmp_path / "p.jpg")
+    film = write_video(tmp_path / "film.mp4", frames=4, audio=None)
+    for src, dst, call, opts in ((film, tmp_path / "out" / "film.mp4", colorize_video, VideoOptions),
+                                 (photo, tmp_path / "out" / "p.jpg", colorize_image, FolderOptions)):
+        dst.parent.mkdir(exist_ok=True)
+        dst.write_bytes(b"not ours")
+        with pytest.raises(OutputError, match="not written by vidcolor"):
+            call(src, dst, colorizer)
+        assert dst.read_bytes() == b"not ours"
+        assert call(src, dst, colorizer, opts(overwrite=True)).status == "done" and dst.read_bytes() != b"not ours"
+        assert call(src, dst, colorizer).status == "skipped"  # journaled: vidcolor's own now
+
+
+def test_a_video_killed_between_its_final_rename_and_the_journal_resumes_when_called_directly(tmp_path, colorizer,
+                                                                                               monkeypatch):
+    """The output exists but its "done" line was never written: it is vidcolor's (journal.touch), not a
+    foreign file, so the next direct call finishes the run instead of refusing it."""
+    from vidcolor.archive import Journal
+    from vidcolor.pipeline import colorize_video
+
+    film = write_video(tmp_path / "film.mp4", frames=6, audio=None)
+    dst = tmp_path / "out" / "film.mp4"
+    record = Journal.record
+
+    def killed(self, src, key, status, *args, **kwargs):
+        if status == "done":
+            raise KeyboardInterrupt  # stands in for the kill: nothing after the rename runs
+        return record(self, src, key, status, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "record", killed)
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(film, dst, colorizer)
+    assert dst.is_file()
+    monkeypatch.setattr(Journal, "record", record)
+    res = colorize_video(film, dst, colorizer)
+    assert res.status == "done" and probe(dst)["frames"] == 6
+    assert colorize_video(film, dst, colorizer).status == "skipped"
 
 
 def test_in_a_folder_a_foreign_file_fails_that_input_only(tmp_path, colorizer):

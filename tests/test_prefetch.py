@@ -1,5 +1,6 @@
 """The decoding thread stops and is joined before its container closes, on every way out of a run
 (issue 12, case 2: `eval-video --max-frames 30` corrupted memory when it broke out of the frame loop)."""
+import json
 import subprocess
 import sys
 import threading
@@ -138,3 +139,14 @@ print("ok")
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_the_eval_video_command_with_max_frames_runs_again_and_again(tmp_path, weights_file):
+    """The issue's own command, each run a fresh process; benchmarks/eval_video_repeat.py runs it 50 times."""
+    clip = write_video(tmp_path / "clip.mp4", w=160, h=120, frames=90, audio="aac")
+    cmd = [sys.executable, "-m", "vidcolor", "eval-video", str(clip), "--max-frames", "30", "--weights", str(weights_file),
+           "--device", "cpu", "--json", str(tmp_path / "ev.json")]
+    for _ in range(3):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads((tmp_path / "ev.json").read_text())[0]["frames"] == 30

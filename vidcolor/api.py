@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from vidcolor.archive import Journal, OutputLock, refuse_foreign_output
+from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
 from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
 from vidcolor.io.paths import check_folder_output, check_output
@@ -206,14 +206,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
             colorizer.require_hints(p.hints, str(hints))
         from vidcolor.pipeline import colorize_video
 
-        if video.dry_run:
-            emit(colorize_video(p.src, p.dst, colorizer, video, hints=p.hints))
-        else:
-            with OutputLock(p.dst.parent):
-                journal = Journal(p.dst.parent)
-                refuse_foreign_output(journal, p.dst, video.overwrite)
-                journal.touch(p.dst)
-                emit(colorize_video(p.src, p.dst, colorizer, video, progress=frame_progress, hints=p.hints))
+        emit(colorize_video(p.src, p.dst, colorizer, video, progress=None if video.dry_run else frame_progress,
+                            hints=p.hints))  # which refuses a file it did not write
     return results
 
 

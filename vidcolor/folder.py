@@ -230,11 +230,7 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
         if opts.dry_run:
             return colorize_video(src, dst, colorizer, opts, hints=hints)
         ensure_writable_dir(dst.parent)
-        with OutputLock(dst.parent):
-            journal = Journal(dst.parent)
-            refuse_foreign_output(journal, dst, opts.overwrite)
-            journal.touch(dst)
-            res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)
+        res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
     if dst.suffix.lower() != src.suffix.lower() and res.status == "done":

@@ -12,14 +12,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, refuse_foreign_output
 from vidcolor.color import L_SCALE, rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.paths import check_output, temp_output_path
 from vidcolor.io.plan import OutputPlan, plan_output
-from vidcolor.io.segments import SegmentedSink, discard_work, work_dir
+from vidcolor.io.segments import SegmentedSink, discard_work
 from vidcolor.io.video import VideoSource
 from vidcolor.options import Result, VideoOptions
 from vidcolor.hint_tracking import HINT_TRACKING_VERSION, HintTracker
@@ -77,7 +77,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     How the output is written (container, encoders, audio and subtitles) is decided and tried first
     (`plan_output`), so an impossible output fails before any decoding. The video is encoded in
     segments in a hidden work folder beside dst, so a killed run resumes from its last finished
-    segment; a finished output is journaled and skipped by a re-run.
+    segment; a finished output is journaled and skipped by a re-run. A file at dst that no vidcolor
+    run wrote is refused (OutputError) unless opts.overwrite.
 
     `hints` (keyframe hints in pixels of the frames as decoded: `video_hints.check_video_hints` checks
     a hints file and turns display pixels into these) are carried along the motion to the frames
@@ -102,8 +103,12 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.overwrite and journal.finished(src, key, dst):
             discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it
             return Result(src, dst, "skipped", note="already done")
+        refuse_foreign_output(journal, dst, opts.overwrite)
         if opts.overwrite:
             discard_work(dst, root / STATE_DIR)
+        # marks dst as ours before it can appear: a run killed after the final rename and before the
+        # journal's "done" line is resumed, not refused as someone else's file
+        journal.touch(dst)
         with VideoSource(src) as source:
             st = src.stat()
             sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}", plan,
@@ -118,13 +123,6 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if enc.cuts:
         notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
     return Result(src, dst, "done", time.time() - t0, enc.total, notes=notes, frames_resumed=enc.resumed)
-
-
-def has_unfinished_video(dst: str | os.PathLike) -> bool:
-    """Whether a killed run left resumable work for `dst`. Then a `dst` that exists is vidcolor's own
-    (renamed into place just before the kill, not yet journaled), not a file to protect from overwriting."""
-    dst = Path(dst)
-    return (work_dir(dst, dst.parent / STATE_DIR) / "segments.json").is_file()
 
 
 @dataclass

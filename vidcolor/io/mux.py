@@ -75,7 +75,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         except (av.error.FFmpegError, ValueError):
             pass  # the partial file is deleted either way
         tmp.unlink(missing_ok=True)
-        if isinstance(e, av.error.FFmpegError):
+        if isinstance(e, (av.error.FFmpegError, ValueError)):  # PyAV reports some muxer refusals as ValueError
             raise OutputError(f"{plan.dst}: joining the encoded segments failed: {_reason(e)}") from e
         raise
     return timing.notes
