@@ -2,6 +2,9 @@
 profiled with a CPU-time clock (so a busy machine inflates the figures less than wall time), reported
 per step in ms of CPU a frame. One torch and OpenCV thread by default, so that the figures hold
 still; on a shared machine they still move by 20-30% between runs, so compare runs made back to back.
+glibc's allocator is set as the CLI sets it (vidcolor/allocator.py) unless --default-malloc. With one
+thread torch runs the 1x1 convolutions through its own slow path rather than oneDNN, so the network
+costs a few ms a frame more here than in a CLI run's two threads (--threads 2 shows that).
 
     python benchmarks/stage_cost.py ../shared/data/video/cockatoo.mp4 --frames 24
 """
@@ -16,6 +19,7 @@ import vidcolor  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads, as the 
 import cv2
 import torch
 
+from vidcolor.allocator import keep_freed_memory
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import batched, colorize_frames
 from vidcolor.temporal import SceneCuts, make_smoother
@@ -41,7 +45,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--temporal", default="flow")
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads")
+    p.add_argument("--default-malloc", action="store_true", help="leave glibc's allocator as it is (the CLI tunes it)")
     a = p.parse_args()
+    if not a.default_malloc:
+        keep_freed_memory()
     torch.set_num_threads(a.threads)
     cv2.setNumThreads(a.threads)
     col = load_colorizer(device="cpu")

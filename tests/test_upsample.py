@@ -66,3 +66,20 @@ def test_render_on_each_device_matches_the_torch_path_on_the_cpu(kind, device):
     ref = to_uint8(merge_l_ab(l_full, cpu.upsample(l_full, ab_small))).permute(0, 2, 3, 1).numpy()
     assert fast.shape == (3, 45, 77, 3) and fast.dtype == np.uint8
     assert np.abs(fast.astype(int) - ref.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("shape,r", [((3, 2, 17, 23), 2), ((2, 1, 4, 5), 3), ((300, 2, 6, 7), 2)])
+def test_box_filter_on_the_cpu_equals_avg_pool_over_the_shrunken_window(shape, r):
+    """The CPU box filter (OpenCV sums divided by the in-frame window size) gives avg_pool2d's means
+    without the padding in the count, also past the 128 channels OpenCV takes in one call and for windows larger
+    than the frame."""
+    from vidcolor.upsample import box
+
+    x = torch.randn(shape) * 50
+    ref = F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False) if 2 * r + 1 <= 2 * min(shape[-2:]) + 1 else None
+    out = box(x, r)
+    assert out.shape == x.shape
+    if ref is None:  # avg_pool2d refuses padding > kernel / 2 only for tiny frames; check the definition directly
+        ref = torch.stack([torch.stack([x[:, :, max(0, i - r):i + r + 1, max(0, j - r):j + r + 1].mean((-2, -1))
+                                        for j in range(shape[-1])], -1) for i in range(shape[-2])], -2)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-5)

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from vidcolor.allocator import keep_freed_memory
 from vidcolor.errors import LockedError, UsageError, VidcolorError, WeightsError
 from vidcolor.io.formats import FORMAT_EXT
 from vidcolor.options import FolderOptions, Result, Temporal, Upsample, VideoOptions
@@ -375,6 +376,7 @@ ROOT_OPTIONS = {"--help", "-h", "--version", "-V"}
 def main(argv: list[str] | None = None) -> None:
     """Entry point: `vidcolor INPUT -o OUT` is short for `vidcolor colorize INPUT -o OUT`."""
     args = list(sys.argv[1:] if argv is None else argv)
+    keep_freed_memory()  # this process allocates and frees frame-sized arrays all the time (see allocator.py)
     if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
         args.insert(0, "colorize")
     app(args=args, prog_name="vidcolor")

@@ -195,13 +195,20 @@ class Colorizer:
         if self.device.type != "cpu":
             return to_uint8(merge_l_ab(l_full, self.upsample(l_full, ab_small))).permute(0, 2, 3, 1).cpu().numpy()
         b, _, h, w = l_full.shape
-        terms = [t.permute(0, 2, 3, 1).contiguous().numpy() for t in self.upsample_terms(l_full, ab_small.float())]
+        up = self.upsampler
+        terms = self.upsample_terms(l_full, ab_small.float())
         out = np.empty((b, h, w, 3), np.uint8)
+        lab = np.empty((h, w, 3), np.float32)  # reused frame to frame: fresh full-size buffers cost page faults
+        full: list[np.ndarray] | None = None
         for i in range(b):
-            l = l_full[i, 0].contiguous().numpy()
-            full = [cv2.resize(t[i], (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, 2) for t in terms]
-            lab = cv2.merge([l, self.upsampler.combine_np(full, l)])
-            cv2.convertScaleAbs(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), out[i], alpha=255.0)  # in [0, 1]: rounds
+            l = np.ascontiguousarray(l_full[i, 0].numpy())
+            planes = up.low_res_planes(terms, i)
+            full = full or [np.empty((h, w), np.float32) for _ in planes]
+            for p, dst in zip(planes, full):
+                cv2.resize(p, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
+            cv2.merge([l, *up.combine_np(full, l)], lab)
+            cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)  # clips to [0, 1]
+            cv2.convertScaleAbs(lab, out[i], alpha=255.0)  # so this rounds and saturates
         return out
 
     @torch.inference_mode()

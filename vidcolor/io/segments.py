@@ -25,6 +25,7 @@ from vidcolor.io.mux import join_segments
 from vidcolor.io.paths import temp_output_path
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
 from vidcolor.io.video import _reason
+from vidcolor.io.yuv import video_frame
 from vidcolor.options import SEGMENT_SECONDS
 
 LAYOUT_VERSION = 2  # part of the resume key: work folders written by an older layout are discarded
@@ -104,7 +105,7 @@ class SegmentEncoder:
             raise OutputError(f"{plan.dst}: encoder {plan.encoder!r} is not available ({_reason(e)})") from e
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.stream.pix_fmt, dst_colorspace="ITU709")
+        frame = video_frame(rgb, self.stream.pix_fmt)
         frame.pts, frame.time_base = self._encoder_pts(pts), self.time_base or self.like.time_base
         for p in self.stream.encode(frame):
             self.out.mux(p)

@@ -1,0 +1,47 @@
+import av
+import numpy as np
+import pytest
+
+from media import frame_pattern
+from vidcolor.io.yuv import video_frame
+
+
+def swscale(rgb: np.ndarray, pix_fmt: str) -> np.ndarray:
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, dst_colorspace="ITU709").to_ndarray()
+
+
+def colourful(h: int, w: int) -> np.ndarray:
+    """A colour gradient with saturated rectangles (sharp chroma edges at odd and even rows)."""
+    rgb = frame_pattern(3, w, h).copy()
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        y, x = rng.integers(0, h - 9), rng.integers(0, w - 9)
+        rgb[y:y + rng.integers(3, 9), x:x + rng.integers(3, 9)] = rng.integers(0, 256, 3)
+    return rgb
+
+
+def test_yuv420p_from_opencv_is_swscales_within_the_stated_tolerance():
+    """The encoder's fast 4:2:0 conversion (README, Performance) gives swscale's planes within one
+    level, also at sharp colour edges (which a plain 2x2 mean of the chroma missed by up to 24)."""
+    h, w = 96, 128
+    rgb = colourful(h, w)
+    ours, ref = video_frame(rgb, "yuv420p").to_ndarray().astype(int), swscale(rgb, "yuv420p").astype(int)
+    assert ours.shape == ref.shape == (h * 3 // 2, w)
+    d = np.abs(ours - ref)
+    assert d[:h].max() <= 1 and d[:h].mean() < 0.1, (d[:h].max(), d[:h].mean())
+    assert d[h:].max() <= 1 and d[h:].mean() < 0.4, (d[h:].max(), d[h:].mean())
+
+
+def test_gray_stays_gray_in_yuv420p():
+    rgb = np.repeat(np.arange(256, dtype=np.uint8).reshape(16, 16, 1), 3, axis=2)
+    yuv = video_frame(rgb, "yuv420p").to_ndarray()
+    assert (yuv[16:] == 128).all()  # no colour cast in the chroma planes
+    assert np.abs(yuv[:16].astype(int) - swscale(rgb, "yuv420p")[:16]).max() <= 1
+
+
+@pytest.mark.parametrize("pix_fmt,size", [("yuv444p", (64, 96)), ("yuv444p", (63, 95)), ("yuvj420p", (64, 96))])
+def test_other_formats_and_odd_sizes_go_through_swscale(pix_fmt, size):
+    rgb = colourful(*size)
+    frame = video_frame(rgb, pix_fmt)
+    assert frame.format.name == pix_fmt
+    assert np.array_equal(frame.to_ndarray(), swscale(rgb, pix_fmt))
