@@ -11,20 +11,31 @@ import cv2
 import numpy as np
 
 
-def create_dis(preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST) -> cv2.DISOpticalFlow:
-    """A DIS flow object, warmed up. The first `calc` of a fresh object can give another flow than every
-    later one on the same pair of images (OpenCV 5.0, measured: up to 16 px apart on a noisy pair, and
-    then the same whatever came before). One throwaway call makes a flow depend on its two images
-    alone, so a run resumed with a fresh object gives the frames of an unbroken one."""
-    dis = cv2.DISOpticalFlow_create(preset)
-    blank = np.zeros((16, 16), np.uint8)  # DIS takes nothing under 12 px
-    dis.calc(blank, blank, None)
-    return dis
+class Dis:
+    """OpenCV's DIS optical flow at a fixed finest scale.
+
+    DIS lowers its finest scale, for good, when a picture is too small for the preset's (OpenCV 5.0:
+    coarsest = min(round(log2(max side / 4 patch)), log2(min side / patch)), and finest becomes
+    coarsest - 2 when above it). A flow then depended on the pictures the object had seen before: a
+    resumed run (fresh objects) drifted from an unbroken one, and after one tiny picture every later
+    flow ran at full resolution, 10x the CPU. The scale is set again before every flow."""
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST):
+        self.cv = cv2.DISOpticalFlow_create(preset)
+        self.finest = self.cv.getFinestScale()
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.cv.setFinestScale(self.finest)
+        return self.cv.calc(a, b, None)
 
 
-def dis_flow(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def create_dis(preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST) -> Dis:
+    return Dis(preset)
+
+
+def dis_flow(dis: Dis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dense flow from a to b: a(x) ~ b(x + flow(x)). (h, w, 2) float32 in pixels."""
-    return dis.calc(a, b, None)
+    return dis(a, b)
 
 
 def sq_norm(v: np.ndarray) -> np.ndarray:
@@ -80,8 +91,8 @@ class MetricFlow:
 
     def __init__(self):
         self.dis = create_dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        self.dis.setFinestScale(0)
-        self.dis.setPatchStride(2)
+        self.dis.finest = 0
+        self.dis.cv.setPatchStride(2)
 
     def __call__(self, gray: np.ndarray, prev_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(flow t -> t-1, mask of the pixels to score) for two (H, W) uint8 frames."""
