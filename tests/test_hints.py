@@ -144,9 +144,9 @@ def test_a_hint_spreads_over_its_region_and_stops_at_the_lightness_edge():
     hm[0, :, 12, 5] = torch.tensor([40.0 / AB_SCALE, 20.0 / AB_SCALE, 1.0])
     out = spread_hints(ab, l, hm)
     assert torch.allclose(out[0, :, 12, 5], torch.tensor([40.0, 20.0]), atol=0.1)  # the user's colour at the point
-    near, far_same, across = out[0, 0, 12, 10], out[0, 0, 2, 18], out[0, 0, 12, 22]
-    assert near > 30 and far_same > 20  # carried over the region of the hint's tone
-    assert abs(across) < 1  # hardly past the edge
+    near, far_same, edge_in, across = out[0, 0, 12, 10], out[0, 0, 2, 18], out[0, 0, 12, 19], out[0, 0, 12, 20]
+    assert near > 25 and far_same > 15  # carried over the region of the hint's tone (a* asked: +40)
+    assert abs(across) < 0.01 * edge_in  # and stopped at the edge: the pixel past it keeps its own colour
     assert torch.equal(spread_hints(ab, l, torch.zeros(1, 3, 24, 40)), ab)  # no hints: unchanged
 
 

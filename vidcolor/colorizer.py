@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -168,7 +169,11 @@ class Colorizer:
             hm = torch.cat([pooled[:, :2] / pooled[:, 2:3].clamp_min(1e-6) * mask, mask], 1)
         elif hints and any(h and h.points for h in hints):
             full_hw = tuple(l_full.shape[-2:])
-            hm = torch.cat([hint_map(h, full_hw, ab_hw, ab_hw) for h in hints])
+            cell = max(full_hw[0] / ab_hw[0], full_hw[1] / ab_hw[1])  # one output-grid cell, in input pixels
+            # each hint holds at least the 3x3 cells around its point: the guided upsampler blends a pixel
+            # with its grid neighbours, so a single held cell would come out diluted at the point itself
+            hm = torch.cat([hint_map(h and Hints(tuple(replace(p, radius=max(p.radius, cell)) for p in h.points)),
+                                     full_hw, ab_hw, ab_hw) for h in hints])
         else:
             return ab
         l_ab = F.interpolate(l_full.float(), size=ab_hw, mode="area")

@@ -23,11 +23,15 @@ from scipy.sparse.linalg import factorized
 
 from vidcolor.color import AB_SCALE
 
-# Chosen on 60 training photos (never on the validation photos the README reports) by PSNR with 10
-# and 50 hints sampled from their ground truth, over reach 16-200 and edge 2-10 (benchmarks/hints.py
-# --tune): the reach in ab-grid pixels (4 working-resolution pixels each), the edge in L* units.
-REACH = 64.0
-EDGE_COST = 4.0
+# Chosen on 60 training photos, never on the validation photos the README reports (benchmarks/hints.py
+# --tune): PSNR with 10 and 50 hints sampled from their ground truth rises with the reach (a hint's
+# correction spread wide also fixes the photo's overall cast), but so does the leak of a single hint onto
+# neighbouring objects (on a real photo, a blue hint on a white dress turned the skin beside it from
+# b* +28 to +3 at reach 64, +11 at 24). So the smallest reach that keeps a margin on those photos:
+# +3.27 dB with 10 hints and +6.13 with 50 at reach 24, edge 5, each hint holding its 3x3 cells
+# (Colorizer.spread). Reach in output-grid pixels (4 working-resolution pixels each), edge in L* units.
+REACH = 24.0
+EDGE_COST = 5.0
 PIN = 1e4  # weight of the hint pixels' own residual: they keep the user's colour
 
 
