@@ -31,10 +31,13 @@ def video_frame(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame:
     if pix_fmt != "yuv420p" or h % 2 or w % 2:
         return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, dst_colorspace="ITU709")
     yuv = cv2.transform(np.ascontiguousarray(rgb), RGB_TO_YUV709)  # (H, W, 3) uint8 Y'CbCr
-    planes = np.empty((h * 3 // 2, w), np.uint8)  # PyAV's yuv420p layout: Y, then Cb and Cr, each (H/2, W/2)
-    cv2.extractChannel(yuv, 0, planes[:h])
+    # PyAV's yuv420p layout, one flat buffer: Y (H x W), then Cb and Cr (H/2 x W/2 each). The chroma
+    # planes start at flat offsets, not at whole rows of W: with H/2 odd (480x270) they straddle rows.
+    n = h * w
+    flat = np.empty(n * 3 // 2, np.uint8)
+    cv2.extractChannel(yuv, 0, flat[:n].reshape(h, w))
     pairs = cv2.resize(yuv, (w // 2, h), interpolation=cv2.INTER_LINEAR)  # exactly 2:1: the mean of each pair
     chroma = cv2.filter2D(pairs, -1, _HALVE_ROWS, anchor=(0, 1), borderType=cv2.BORDER_REPLICATE)[::2]
-    cv2.extractChannel(chroma, 1, planes[h:h + h // 4].reshape(h // 2, w // 2))
-    cv2.extractChannel(chroma, 2, planes[h + h // 4:].reshape(h // 2, w // 2))
-    return av.VideoFrame.from_ndarray(planes, format="yuv420p")  # copies the planes
+    cv2.extractChannel(chroma, 1, flat[n:n + n // 4].reshape(h // 2, w // 2))
+    cv2.extractChannel(chroma, 2, flat[n + n // 4:].reshape(h // 2, w // 2))
+    return av.VideoFrame.from_ndarray(flat.reshape(h * 3 // 2, w), format="yuv420p")  # copies the planes
