@@ -31,3 +31,26 @@ def weights_file(tmp_path_factory):
     model = create_model("effnet_unet")
     save_checkpoint(model, path, half=True, meta={"work_size": 64})
     return path
+
+
+@pytest.fixture
+def encoder_fails_at(monkeypatch):
+    """`encoder_fails_at(n, exc)` makes the n-th frame written to a video segment raise `exc` (a Ctrl-C, a
+    full disk) and returns a function that puts the real encoder back, for the resumed run."""
+    from vidcolor.io import segments
+
+    write = segments.SegmentEncoder.write
+
+    def arm(n: int, exc: BaseException):
+        calls = []
+
+        def failing(self, *args):
+            calls.append(1)
+            if len(calls) == n:
+                raise exc
+            return write(self, *args)
+
+        monkeypatch.setattr(segments.SegmentEncoder, "write", failing)
+        return lambda: monkeypatch.setattr(segments.SegmentEncoder, "write", write)
+
+    return arm

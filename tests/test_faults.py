@@ -130,9 +130,8 @@ def test_a_run_killed_during_the_join_or_the_rename_resumes(tmp_path, weights_fi
     assert leftovers(tmp_path / "out") == [] and outputs(tmp_path / "out") == ["film.mp4"]
 
 
-def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorizer, monkeypatch):
+def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorizer, encoder_fails_at):
     """Issue 12, case 10: a resumed run reports the fps of the frames it processed itself."""
-    from vidcolor.io import segments
     from vidcolor.pipeline import VideoOptions, colorize_video
 
     src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=30, audio="aac")
@@ -140,19 +139,11 @@ def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorize
     ref = colorize_video(src, tmp_path / "ref" / "out.mp4", colorizer, opts)
     assert (ref.frames, ref.frames_resumed, ref.frames_processed) == (30, 0, 30)
 
-    write, calls = segments.SegmentEncoder.write, []
-
-    def dies_at_frame_25(self, *args):
-        calls.append(1)
-        if len(calls) == 25:
-            raise KeyboardInterrupt  # as Ctrl-C would
-        write(self, *args)
-
-    monkeypatch.setattr(segments.SegmentEncoder, "write", dies_at_frame_25)
+    restore = encoder_fails_at(25, KeyboardInterrupt())  # as Ctrl-C would
     out = tmp_path / "out" / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
         colorize_video(src, out, colorizer, opts)
-    monkeypatch.setattr(segments.SegmentEncoder, "write", write)
+    restore()
     res = colorize_video(src, out, colorizer, opts)
     assert (res.frames, res.frames_resumed, res.frames_processed) == (30, 20, 10)
     assert any("resumed at frame 20" in n for n in res.notes)

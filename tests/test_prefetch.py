@@ -89,20 +89,10 @@ def test_eval_video_early_exit_joins_the_decoder_before_the_container_closes(tmp
     assert threads_at_close == [[]]
 
 
-def test_encoder_failure_joins_the_decoder_before_the_container_closes(tmp_path, colorizer, threads_at_close, monkeypatch):
-    from vidcolor.io import segments
+def test_encoder_failure_joins_the_decoder_before_the_container_closes(tmp_path, colorizer, threads_at_close, encoder_fails_at):
     from vidcolor.pipeline import VideoOptions, colorize_video
 
-    calls = []
-    write = segments.SegmentEncoder.write
-
-    def failing(self, *args):
-        calls.append(1)
-        if len(calls) == 6:
-            raise OutputError("disk full (simulated)")
-        return write(self, *args)
-
-    monkeypatch.setattr(segments.SegmentEncoder, "write", failing)
+    encoder_fails_at(6, OutputError("disk full (simulated)"))
     clip = write_video(tmp_path / "clip.mp4", w=96, h=64, frames=60, audio=None)
     with pytest.raises(OutputError, match="disk full"):
         colorize_video(clip, tmp_path / "out.mp4", colorizer, VideoOptions(temporal="off", batch_size=2))

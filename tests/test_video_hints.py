@@ -178,29 +178,19 @@ def test_video_hints_are_in_the_journal_key(tmp_path, hinted):
     assert vidcolor.colorize(src, dst, colorizer=hinted)[0].status == "done"  # without hints: another output
 
 
-def test_a_resumed_run_with_hints_gives_the_frames_of_an_unbroken_one(tmp_path, hinted, monkeypatch):
+def test_a_resumed_run_with_hints_gives_the_frames_of_an_unbroken_one(tmp_path, hinted, encoder_fails_at):
     """The tracker's state (carried points, last L) is saved with each segment: a run killed after a
     segment boundary goes on carrying the hint exactly where the unbroken run has it."""
-    from vidcolor.io import segments
-
     src = square_clip(tmp_path / "film.mp4", frames=12)
     hints = _hints_file(tmp_path, {"1": {"points": [_point(X0 + SPEED + 15, Y0 + 15)]}})
     opts = VideoOptions(segment_seconds=0.2, batch_size=2)  # segments of 5 frames: the kill lands mid-shot
     vidcolor.colorize(src, tmp_path / "whole" / "out.mp4", colorizer=hinted, hints=hints, video=opts)
 
-    write, calls = segments.SegmentEncoder.write, []
-
-    def dies_at_frame_8(self, *args):
-        calls.append(1)
-        if len(calls) == 8:
-            raise KeyboardInterrupt  # as Ctrl-C would
-        write(self, *args)
-
-    monkeypatch.setattr(segments.SegmentEncoder, "write", dies_at_frame_8)
+    restore = encoder_fails_at(8, KeyboardInterrupt())  # as Ctrl-C would
     out = tmp_path / "resumed" / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
         vidcolor.colorize(src, out, colorizer=hinted, hints=hints, video=opts)
-    monkeypatch.setattr(segments.SegmentEncoder, "write", write)
+    restore()
     res = vidcolor.colorize(src, out, colorizer=hinted, hints=hints, video=opts)[0]
     assert res.frames_resumed == 5
     a, b = read_frames(out), read_frames(tmp_path / "whole" / "out.mp4")
