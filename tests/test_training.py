@@ -112,3 +112,27 @@ def test_a_hint_batch_marks_hinted_pixels_with_their_true_colour(data):
     assert mask.any(dim=(1, 2)).all()  # every picture got at least one point
     err = (batch.hint_map[:, :2] * AB_SCALE - ab).abs().permute(0, 2, 3, 1)[mask]
     assert err.mean() < 6  # a hint is its patch's mean colour: close to each pixel's own on these smooth images
+
+
+def test_worker_processes_make_exactly_the_batches_one_thread_makes(tmp_path, data):
+    """The GPU path's DataLoader workers (training/trainer.py _StepBatches): same batches, same order,
+    so the same weights as the 2-core path; and a resumed worker run joins up exactly too."""
+    train(tmp_path / "thread", data / "train", 4)
+    train(tmp_path / "workers", data / "train", 2, "--workers", "2")
+    train(tmp_path / "workers", data / "train", 4, "--workers", "2")
+    a = torch.load(tmp_path / "thread" / "last.pt", weights_only=True)["model"]["state_dict"]
+    b = torch.load(tmp_path / "workers" / "last.pt", weights_only=True)["model"]["state_dict"]
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
+
+
+def test_a_time_budget_sets_the_runs_length_and_its_snapshots(tmp_path, data, capsys):
+    run = tmp_path / "budget"
+    train(run, data / "train", 100000, "--time-budget", "6", "--warmup", "40", "--budget-snapshots", "2", "--ckpt-every", "1000000")
+    out = capsys.readouterr().out
+    planned = int(out.split("steps/s after warm-up, so ")[1].split()[0])
+    assert 20 < planned < 100000
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["step"] <= planned and state["config"]["steps"] == state["step"]  # ended by plan or by the clock, saved
+    snaps = sorted(p.name for p in (run / "snapshots").iterdir())
+    assert len(snaps) >= 1 and snaps[-1] <= f"step{planned:07d}.pt"

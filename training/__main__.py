@@ -31,6 +31,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
+    else:
+        torch.backends.cudnn.benchmark = True  # six batch shapes (training/data.py ASPECTS): each tuned once
     run = Path(a.run)
     run.mkdir(parents=True, exist_ok=True)
     args_path = run / "args.json"
@@ -100,6 +102,17 @@ def cmd_export(a: argparse.Namespace) -> None:
     print(f"{a.out}: sha256 {manifest[model.arch_name]['sha256']}")
 
 
+def cmd_pack(a: argparse.Namespace) -> None:
+    from training.pack import write_pack
+    from vidcolor.errors import VidcolorError
+
+    exclude = frozenset(str(Path(p).resolve()) for p in a.exclude.read_text().split("\n") if p) if a.exclude else frozenset()
+    try:
+        write_pack(a.root, a.out, max_mb=a.mb, short_side=a.side, seed=a.seed, overwrite=a.overwrite, quality=a.quality, exclude=exclude)
+    except VidcolorError as e:
+        sys.exit(str(e))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -130,10 +143,19 @@ def main(argv=None) -> None:
     e.add_argument("--snapshot", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--work-size", type=int, default=None, help="override the working resolution chosen by tune")
+    k = sub.add_parser("pack", help="pack a domain-balanced subset of a built set into one small tar (training/pack.py)")
+    k.add_argument("--from", dest="root", type=Path, required=True, help="a built training set (python -m training data --out)")
+    k.add_argument("--out", type=Path, required=True)
+    k.add_argument("--mb", type=float, default=50.0, help="size limit of the tar")
+    k.add_argument("--side", type=int, default=192, help="short side of the packed photos")
+    k.add_argument("--quality", type=int, default=90, help="JPEG quality: lower fits more photos in the same size")
+    k.add_argument("--exclude", type=Path, help="a file of photo paths to leave out, one per line (a run's holdout.txt)")
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--overwrite", action="store_true", help="replace a file this recipe did not write")
     dataset.add_arguments(sub.add_parser("data", help="build the v2 training set and the scenes set (training/dataset.py)",
                                          description=dataset.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     a = p.parse_args(argv)
-    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data}[a.cmd](a)
+    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data, "pack": cmd_pack}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,11 @@ class TrainBatch:
     def __len__(self) -> int:
         return self.rgb.shape[0]
 
+    def pin_memory(self) -> "TrainBatch":
+        """Page-locked copies, for asynchronous copies to a GPU (DataLoader calls this with pin_memory=True)."""
+        pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
+        return TrainBatch(pin(self.rgb), pin(self.hint_map), pin(self.palette))
+
 
 def batch_shape(size: int, aspect: float, multiple: int = 32) -> tuple[int, int]:
     """(h, w) with the short side `size` and about `aspect` = w / h, both multiples of `multiple`."""

@@ -35,14 +35,14 @@ def check_pack_target(path: Path, overwrite: bool) -> None:
         raise OutputError(f"{path}: exists and is not a pack written by this recipe (use --overwrite)")
 
 
-def _shrink(path: Path, short_side: int) -> bytes:
+def _shrink(path: Path, short_side: int, quality: int = JPEG_QUALITY) -> bytes:
     with Image.open(path) as im:
         im = im.convert("RGB")
         s = short_side / min(im.size)
         if s < 1:
             im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS, reducing_gap=3.0)
         buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=JPEG_QUALITY)
+        im.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -61,12 +61,16 @@ def balanced_order(root: Path, seed: int) -> list[Path]:
 
 
 def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 192, seed: int = 0,
-               overwrite: bool = False, log=print) -> dict:
+               overwrite: bool = False, quality: int = JPEG_QUALITY, exclude: frozenset[str] = frozenset(), log=print) -> dict:
+    """`exclude`: resolved paths to leave out (a run's holdout.txt, so what tunes its decoding stays unseen)."""
     check_pack_target(path, overwrite)
     budget = int(max_mb * 1e6) - 16 * 1024  # room for the manifest and the tar's end blocks
-    members, used = [], 0
+    members, used, skipped = [], 0, 0
     for p in balanced_order(root, seed):
-        data = _shrink(p, short_side)
+        if str(p.resolve()) in exclude:
+            skipped += 1
+            continue
+        data = _shrink(p, short_side, quality)
         if used + len(data) + _TAR_OVERHEAD > budget:
             break
         members.append((p.relative_to(root).as_posix(), data))
@@ -74,8 +78,8 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
     counts: dict[str, int] = {}
     for rel, _ in members:
         counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
-    manifest = {"recipe": PACK_RECIPE, "from": str(root), "short_side": short_side, "seed": seed,
-                "photos": len(members), "domains": counts}
+    manifest = {"recipe": PACK_RECIPE, "from": str(root), "short_side": short_side, "seed": seed, "quality": quality,
+                "photos": len(members), "excluded": skipped, "domains": counts}
     stem = path.name.split(".")[0]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

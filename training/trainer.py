@@ -31,6 +31,27 @@ class TrainConfig:
     val_every: int = 1000
     log_every: int = 10
     seed: int = 0
+    workers: int = 0  # batch-making processes (DataLoader); 0 = one background thread, as on a 2-core CPU
+    time_budget: float = 0.0  # seconds; > 0: the run's length (`steps`) is set from the rate measured during warm-up
+    budget_snapshots: int = 4  # with a time budget: model snapshots at these many evenly spaced points
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Batch number i of a run resumed at `start`: `batches` is a pure function of the step, so worker
+    processes make exactly the batches one thread would, in the same order."""
+
+    def __init__(self, batches: Callable[[int], object], start: int, stop: int):
+        self.batches, self.start, self.stop = batches, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i: int):
+        return self.batches(self.start + i)  # pinned through its own pin_memory(), where it has one
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # many small processes, each with one thread: no oversubscription
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -138,14 +159,44 @@ class Trainer:
         plt.close(fig)
 
     # -- the loop ------------------------------------------------------------------------------
+    def _batch_stream(self):
+        cfg = self.cfg
+        if cfg.workers <= 0:
+            return prefetch((self.batches(s) for s in range(self.step, cfg.steps)), depth=3, name="batches")
+        cuda = self.device.type == "cuda"
+        loader = torch.utils.data.DataLoader(_StepBatches(self.batches, self.step, cfg.steps), batch_size=None, shuffle=False,
+                                             num_workers=cfg.workers, pin_memory=cuda, prefetch_factor=4,
+                                             worker_init_fn=_worker_init, persistent_workers=False)
+        return iter(loader)
+
+    def _fit_to_budget(self, t0: float, first_step: int) -> None:  # first_step: where the rate's clock started
+        """Once the warm-up has given a steady rate, set the run's length so it ends inside the time
+        budget (the cosine decay then runs its whole course), and where its snapshots fall."""
+        cfg = self.cfg
+        rate = (self.step - first_step) / max(time.time() - t0, 1e-6)
+        left = cfg.time_budget - (time.time() - self._started)
+        cfg.steps = max(self.step + 1, min(cfg.steps, self.step + int(rate * left)))
+        n = max(1, cfg.budget_snapshots)
+        self._budget_marks = {self.step + round((cfg.steps - self.step) * (i + 1) / n) for i in range(n)}
+        self.log(f"time budget {cfg.time_budget:.0f} s: {rate:.2f} steps/s after warm-up, so {cfg.steps} steps; "
+                 f"snapshots at {sorted(self._budget_marks)}")
+
     def run(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._started = time.time()
         self.resume()
         cfg = self.cfg
+        if self.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)  # convolutions in NHWC: the tensor cores' layout
         t0, seen = time.time(), 0
-        batches = prefetch((self.batches(s) for s in range(self.step, cfg.steps)), depth=3, name="batches")
+        first_step, t_rate, self._budget_marks = self.step, None, set()
+        measure_from = self.step + min(10, max(1, cfg.warmup // 10))  # steps before this one include start-up
+        fit_at = self.step + min(max(20, cfg.warmup // 2), max(cfg.warmup - 1, 1))  # inside warm-up: no lr used yet depends on `steps`
+        batches = self._batch_stream()
         self.model.train()
         for batch in batches:
+            if self.step >= cfg.steps:
+                break
             for g in self.optimizer.param_groups:
                 g["lr"] = g["base_lr"] * lr_factor(self.step, cfg)
             with self.amp:
@@ -156,6 +207,15 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             seen += len(batch)
+            if self.step == measure_from:
+                t_rate = time.time()
+            if cfg.time_budget > 0 and self.step == fit_at and t_rate is not None and first_step == 0:
+                self._fit_to_budget(t_rate, measure_from)  # a fresh run only: a resumed one keeps its schedule
+            if cfg.time_budget > 0 and time.time() - self._started > cfg.time_budget * 1.05 and self.step < cfg.steps:
+                self.log(f"time budget spent at step {self.step} (planned {cfg.steps}): stopping here")
+                cfg.steps = self.step  # the checkpoint below is written, and the loop ends
+            if self.step in self._budget_marks and self.validate is None:
+                self.snapshot()
             if self.step % cfg.log_every == 0:
                 rate = seen / (time.time() - t0)
                 row = {"step": self.step, "loss": float(loss.detach()), **{f"loss_{k}": v for k, v in parts.items()},
