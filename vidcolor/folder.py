@@ -22,7 +22,7 @@ from vidcolor.io.paths import check_folder_output, check_output, ensure_writable
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions
 from vidcolor.pipeline import batched, colorize_video
-from vidcolor.tone import colour_score, is_colour_image
+from vidcolor.tone import COLOUR_THRESHOLD, colour_score
 from vidcolor.video_hints import check_video_hints
 
 OnResult = Callable[[Result], None]
@@ -67,8 +67,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         except InputError as err:
             journal.record(src, key, "failed", dst, note=str(err))
             raise
-        if not opts.force and is_colour_image(img.pixels):
-            return _skip_colour(src, dst, img, journal, key, opts, t0)
+        if not opts.force and (score := colour_score(img.pixels)) >= COLOUR_THRESHOLD:
+            return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
         _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img))
     return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=list(img.notes))
 
@@ -83,11 +83,6 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
         journal.record(src, key, "failed", dst, note=str(err))
         raise
     journal.record(src, key, status, dst, note=note, copy=copy)
-
-
-def _skip_colour(src: Path, dst: Path, img: ImageData, journal: Journal, key: str, opts: FolderOptions, t0: float) -> Result:
-    """A photo already in colour: journaled as such and, unless opts.copy_skipped is off, copied unchanged."""
-    return keep_colour_photo(src, dst, journal, key, opts, t0, colour_score(img.pixels), img)
 
 
 def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: float,
@@ -285,8 +280,9 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 except VidcolorError as e:
                     emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
                     continue
-                if not opts.force and is_colour_image(img.pixels):
-                    writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k: _skip_colour(p, t, img, journal, k, opts, t0)))
+                if not opts.force and (score := colour_score(img.pixels)) >= COLOUR_THRESHOLD:
+                    writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k, score=score:
+                                   keep_colour_photo(p, t, journal, k, opts, t0, score, img)))
                 else:
                     ready.append((p, t, t0, img, h))
             outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready]) if ready else []

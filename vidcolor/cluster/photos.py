@@ -73,9 +73,8 @@ class RayPhotos:
             if status == "done":
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note))
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
-                score = float(note.rsplit(" ", 1)[-1])
                 try:
-                    emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"], score))
+                    emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"], float(row["score"])))
                 except VidcolorError as e:
                     emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:
