@@ -31,8 +31,6 @@ def cmd_train(a: argparse.Namespace) -> None:
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
-    else:
-        torch.backends.cudnn.benchmark = True  # six batch shapes (training/data.py ASPECTS): each tuned once
     run = Path(a.run)
     run.mkdir(parents=True, exist_ok=True)
     args_path = run / "args.json"

@@ -169,16 +169,15 @@ class Trainer:
                                              worker_init_fn=_worker_init, persistent_workers=False)
         return iter(loader)
 
-    def _fit_to_budget(self, t0: float, first_step: int) -> None:  # first_step: where the rate's clock started
-        """Once the warm-up has given a steady rate, set the run's length so it ends inside the time
-        budget (the cosine decay then runs its whole course), and where its snapshots fall."""
+    def _fit_to_budget(self, rate: float) -> None:
+        """Set the run's length so it ends inside the time budget at `rate` steps/s (the cosine decay
+        then runs its whole course), and where its snapshots fall."""
         cfg = self.cfg
-        rate = (self.step - first_step) / max(time.time() - t0, 1e-6)
         left = cfg.time_budget - (time.time() - self._started)
-        cfg.steps = max(self.step + 1, min(cfg.steps, self.step + int(rate * left)))
+        cfg.steps = max(self.step + 1, min(self._planned_steps, self.step + int(rate * left)))
         n = max(1, cfg.budget_snapshots)
         self._budget_marks = {self.step + round((cfg.steps - self.step) * (i + 1) / n) for i in range(n)}
-        self.log(f"time budget {cfg.time_budget:.0f} s: {rate:.2f} steps/s after warm-up, so {cfg.steps} steps; "
+        self.log(f"time budget {cfg.time_budget:.0f} s: {rate:.2f} steps/s, so {cfg.steps} steps; "
                  f"snapshots at {sorted(self._budget_marks)}")
 
     def run(self) -> None:
@@ -189,9 +188,11 @@ class Trainer:
         if self.device.type == "cuda":
             self.model.to(memory_format=torch.channels_last)  # convolutions in NHWC: the tensor cores' layout
         t0, seen = time.time(), 0
-        first_step, t_rate, self._budget_marks = self.step, None, set()
-        measure_from = self.step + min(10, max(1, cfg.warmup // 10))  # steps before this one include start-up
-        fit_at = self.step + min(max(20, cfg.warmup // 2), max(cfg.warmup - 1, 1))  # inside warm-up: no lr used yet depends on `steps`
+        first_step, self._budget_marks, self._planned_steps = self.step, set(), cfg.steps
+        # With a time budget, a fresh run sets its length during warm-up, where no learning rate yet depends on
+        # it: every 10 steps, from the rate of the last 10 (the first steps carry start-up: workers, kernels).
+        fitting = cfg.time_budget > 0 and first_step == 0
+        clock: dict[int, float] = {}
         batches = self._batch_stream()
         self.model.train()
         for batch in batches:
@@ -207,13 +208,14 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             seen += len(batch)
-            if self.step == measure_from:
-                t_rate = time.time()
-            if cfg.time_budget > 0 and self.step == fit_at and t_rate is not None and first_step == 0:
-                self._fit_to_budget(t_rate, measure_from)  # a fresh run only: a resumed one keeps its schedule
+            if fitting and self.step % 10 == 0 and self.step < cfg.warmup:
+                clock[self.step] = time.time()
+                if self.step - 10 in clock and self.step >= 20:
+                    self._fit_to_budget(10 / max(clock[self.step] - clock[self.step - 10], 1e-6))
             if cfg.time_budget > 0 and time.time() - self._started > cfg.time_budget * 1.05 and self.step < cfg.steps:
                 self.log(f"time budget spent at step {self.step} (planned {cfg.steps}): stopping here")
                 cfg.steps = self.step  # the checkpoint below is written, and the loop ends
+                self._budget_marks.add(self.step)  # and the model as it stands is kept as a snapshot
             if self.step in self._budget_marks and self.validate is None:
                 self.snapshot()
             if self.step % cfg.log_every == 0:
