@@ -6,6 +6,9 @@
     model       the network alone at 256x256, batch 64, under bf16 and under fp16 autocast
     train       training throughput in images/s for 60 s, with the real step (training.validate.make_step_fn
                 driven by training.trainer.Trainer, bf16 autocast) on batches made in memory
+    profile     where the main thread's wall time goes in an end-to-end run of the 1080p clip (cProfile:
+                waiting on the decoder, the network, the smoother, the render, or the encoder's queue),
+                the top functions in profile.txt
     gpu_vs_cpu  the same 1080p frames through the pipeline's own colorize_frames (network, flow
                 smoothing, render) on the CPU in fp32, on the GPU in fp32 and under its autocast; the
                 outputs' mean and 99th-percentile L, a, b differences
@@ -175,6 +178,43 @@ def part_train(plan: Plan, out_dir: Path) -> dict:
             "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None}
 
 
+def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
+    """The pipeline end to end on the clip under cProfile (wall clock, main thread): what the main thread
+    waits on. On CUDA the waits show at the synchronising calls (.cpu(), numpy()); `submit` is the
+    encoder's queue being full, `__next__` of the frame prefetch the decoder being behind."""
+    import cProfile
+    import io
+    import pstats
+
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+    from vidcolor.weights import load_colorizer
+
+    col = load_colorizer(device=plan.device)
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    res = colorize_video(clip, work / "profile.mp4", col, VideoOptions(overwrite=True))
+    prof.disable()
+    wall = time.perf_counter() - t0
+    text = io.StringIO()
+    stats = pstats.Stats(prof, stream=text)
+    stats.sort_stats("cumulative").print_stats(45)
+    (out_dir / "profile.txt").write_text(f"{res.frames} frames in {wall:.2f} s ({res.frames / wall:.1f} fps)\n" + text.getvalue())
+    waits = {}
+    for (file, _, fn), (_, _, _, cum, _) in stats.stats.items():
+        for name, (suffix, func) in {"encoder queue full (submit)": ("prefetch.py", "submit"),
+                                     "decoder behind (frames ahead)": ("prefetch.py", "__next__"),
+                                     "colorize_frames": ("pipeline.py", "colorize_frames"),
+                                     "network": ("colorizer.py", "predict_ab_small"),
+                                     "render": ("colorizer.py", "render"),
+                                     "smoother": ("temporal.py", "__call__")}.items():
+            if file.endswith(suffix) and fn == func:
+                waits[name] = round(waits.get(name, 0.0) + cum, 3)
+    return {"frames": res.frames, "wall_s": wall, "fps": res.frames / wall, "main_thread_cumulative_s": waits,
+            "top": str(out_dir / "profile.txt")}
+
+
 def colorize_clip_frames(col, frames) -> np.ndarray:
     """The pipeline's per-batch path (network, flow smoothing with scene cuts, render) over the frames."""
     from vidcolor.pipeline import batched, colorize_frames
@@ -299,6 +339,8 @@ def summary_lines(res: dict) -> list[str]:
                          f"p99 |da| {d['p99_a']:.1f}, |db| {d['p99_b']:.1f};")
         return " ".join(parts) + f" fp32 tolerance {AB_TOLERANCE}: " + ("within" if c["within_tolerance"] else "OUTSIDE")
 
+    line("profile", lambda f: f"end to end {f['fps']:.1f} fps; main thread (cumulative s): "
+         + ", ".join(f"{k} {v:.1f}" for k, v in f["main_thread_cumulative_s"].items()))
     line("gpu_vs_cpu", compare)
     def tests(t):
         def one(name, r):
@@ -354,6 +396,7 @@ def main() -> int:
         run_part("bench", lambda: part_bench(plan, clip, work))
         run_part("model", lambda: part_model(plan))
         run_part("train", lambda: part_train(plan, work))
+        run_part("profile", lambda: part_profile(plan, clip, work, a.out))
         run_part("gpu_vs_cpu", lambda: part_gpu_vs_cpu(plan, clip))
         left = a.budget - (time.perf_counter() - t_start) - 30  # 30 s kept for the summary and a margin
         run_part("tests", lambda: part_tests(plan, a.out, max(30.0, min(plan.test_budget_s, left))))
