@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -279,12 +280,17 @@ def _xdist_args(dry_run: bool) -> list[str]:
 def run_pytest(select: list[str], junit: Path, budget_s: float, parallel: list[str] = ()) -> dict:
     """pytest in its own process with a time limit; counts from its JUnit XML."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *parallel, *select]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"} if parallel else None  # many workers: one torch thread each
+    # its own process group, so that a timeout ends xdist's workers with it
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                            start_new_session=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=budget_s)
-    except subprocess.TimeoutExpired as e:
-        tail = e.stdout or b""
-        return {"command": " ".join(cmd[1:]), "timed_out_after_s": budget_s,
-                "output_tail": (tail.decode(errors="replace") if isinstance(tail, bytes) else tail)[-800:]}
+        stdout, _ = proc.communicate(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, _ = proc.communicate()
+        return {"command": " ".join(cmd[1:]), "timed_out_after_s": budget_s, "output_tail": (stdout or "")[-800:]}
+    r = subprocess.CompletedProcess(cmd, proc.returncode, stdout, "")
     outcome: dict[str, str] = {}
     if junit.is_file():  # pytest writes none when nothing was collected
         for c in ET.parse(junit).getroot().iter("testcase"):

@@ -126,13 +126,41 @@ def test_worker_processes_make_exactly_the_batches_one_thread_makes(tmp_path, da
         assert torch.equal(v, b[k]), k
 
 
-def test_a_time_budget_sets_the_runs_length_and_its_snapshots(tmp_path, data, capsys):
+class _Clock:
+    """A clock that moves 0.05 s at every reading: a time-budget run then takes the same course on any machine."""
+
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        self.now += 0.05
+        return self.now
+
+
+def test_a_time_budget_sets_the_runs_length_and_its_snapshots(tmp_path, data, capsys, monkeypatch):
+    import types
+
+    import training.trainer as trainer
+
+    clock = _Clock()
+    monkeypatch.setattr(trainer, "time", types.SimpleNamespace(time=clock.time))
     run = tmp_path / "budget"
-    train(run, data / "train", 100000, "--time-budget", "6", "--warmup", "40", "--budget-snapshots", "2", "--ckpt-every", "1000000")
+    train(run, data / "train", 100000, "--time-budget", "12", "--warmup", "40", "--budget-snapshots", "3", "--ckpt-every", "1000000")
     out = capsys.readouterr().out
-    planned = int(out.split("steps/s, so ")[-1].split()[0])  # the last fit, at the end of warm-up
-    assert 20 < planned < 100000
+    planned = int(out.split("steps/s, so ")[-1].split()[0])  # the last fit, at step 30 of the warm-up
+    assert 40 < planned < 100000 and "stopping here" not in out  # planned with a margin: the plan ends the run
     state = torch.load(run / "last.pt", weights_only=True)
-    assert state["step"] <= planned and state["config"]["steps"] == state["step"]  # ended by plan or by the clock, saved
-    snaps = sorted(p.name for p in (run / "snapshots").iterdir())
-    assert len(snaps) >= 1 and snaps[-1] <= f"step{planned:07d}.pt"
+    assert state["step"] == state["config"]["steps"] == planned
+    lr = [float(r["lr"]) for r in csv.DictReader((run / "loss.csv").open())]
+    last = 1e-3 * trainer.lr_factor(planned - 1, trainer.TrainConfig(steps=planned, warmup=40))  # the last step's lr
+    assert lr[-1] == pytest.approx(last) and last < 1e-3 * 0.06  # the cosine decay ran its course (to 0.05 of the peak)
+    snaps = sorted(int(p.stem[4:]) for p in (run / "snapshots").iterdir())
+    assert len(snaps) == 3 and snaps[-1] == planned and snaps[0] > 30
+    # the same command again resumes the fitted run: it is finished, so nothing more is trained
+    train(run, data / "train", 100000, "--time-budget", "12", "--warmup", "40", "--budget-snapshots", "3", "--ckpt-every", "1000000")
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == planned
+
+
+def test_a_time_budget_refuses_a_warm_up_too_short_to_fit_it(tmp_path, data):
+    with pytest.raises(SystemExit, match="--warmup of at least 30"):
+        train(tmp_path / "r", data / "train", 100, "--time-budget", "10", "--warmup", "10")

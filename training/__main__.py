@@ -28,6 +28,10 @@ def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
+    from training.trainer import MIN_BUDGET_WARMUP
+
+    if a.time_budget > 0 and a.warmup < MIN_BUDGET_WARMUP:
+        sys.exit(f"--time-budget needs --warmup of at least {MIN_BUDGET_WARMUP} steps: the run's length is fitted inside warm-up")
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)

@@ -89,5 +89,8 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
             info.size, info.mtime, info.mode = len(data), 0, 0o644  # fixed metadata: the same bytes every time
             t.addfile(info, io.BytesIO(data))
     os.replace(tmp, path)
-    log(f"{path}: {len(members)} photos at short side {short_side}, {path.stat().st_size / 1e6:.1f} MB; {counts}")
+    log(f"{path}: {len(members)} photos at short side {short_side}, {path.stat().st_size / 1e6:.1f} MB; {counts}"
+        + (f"; {skipped} excluded before the size limit" if exclude else ""))
+    if exclude and not any(str(p.resolve()) in exclude for p in balanced_order(root, seed)):
+        log(f"warning: none of the {len(exclude)} photos to exclude is under {root} (paths as the run wrote them?)")
     return manifest
