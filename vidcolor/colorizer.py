@@ -162,7 +162,9 @@ class Colorizer:
         guide; vidcolor.hint_spread). `hints` in full-resolution pixels, or `hint_maps` at the working
         resolution; unchanged without any."""
         ab_hw = tuple(ab.shape[-2:])
-        if hint_maps is not None:
+        if hint_maps is not None:  # video: each tracked hint holds its own cell only (photos below hold 3x3: held
+            # that wide in a film, the cells beside a moving object are painted too and the flow smoother carries that
+            # colour on over the background; tests/test_video_hints.py, the moving square)
             m = hint_maps[:, 2:3]
             pooled = F.interpolate(torch.cat([hint_maps[:, :2] * m, m], 1).float(), size=ab_hw, mode="area")
             mask = (pooled[:, 2:3] > 0).float()
