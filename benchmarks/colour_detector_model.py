@@ -1,5 +1,5 @@
 """A learnt alternative to vidcolor.tone's single score, measured and not adopted (README, "Cron and
-archives"): 18 features of the same thumbnail (the tone-curve residual's percentiles and areas with 3x3
+archives"): 17 features of the same thumbnail (the tone-curve residual's percentiles and areas with 3x3
 tiles and with one curve, chroma percentiles and shares, hue concentration overall and per lightness
 band), a logistic model fitted on the sets of benchmarks/colour_detector.py drawn with the training
 seeds, its threshold set just above every monochrome print there, then scored on the test seed's sets.
@@ -7,8 +7,9 @@ seeds, its threshold set just above every monochrome print there, then scored on
     python benchmarks/colour_detector_model.py [--data ../shared/data] [--train-seeds 1] [--test-seed 0]
 
 Measured 2026-11-26 (train seed 1, test seed 0): 20 of 350 several-hue colour photos colorized (the
-single score: 15), 3 of 400 photo-based toned prints skipped, 5 of old_photos' 8 early colour photos
-colorized. Features take about 2.5 minutes a seed on one core.
+single score: 15), 3 of 400 photo-based toned prints skipped (the single score: 2), none of the 300
+generated ones, and 1 of old_photos' 12 misjudged (the single score: none). Features take about 2.5
+minutes a seed on one core.
 """
 from __future__ import annotations
 
