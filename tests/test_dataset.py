@@ -270,3 +270,30 @@ def test_pack_is_balanced_bounded_and_deterministic(built, tmp_path):
     assert names[0] == "pack/manifest.json" and min(img.size) == 64
     with pytest.raises(OutputError):
         write_pack(cfg.out, cfg.out / "manifest.json")  # not a pack: never replaced
+
+
+def test_pack_leaves_out_a_runs_holdout_and_lower_quality_fits_more(built, tmp_path, capsys):
+    """`python -m training pack --exclude holdout.txt --quality Q`: the held-out photos stay out of a GPU
+    session's pack, and a lower JPEG quality fits more photos in the same size."""
+    from training.__main__ import main as train_main
+
+    _, cfg, _ = built
+    full = write_pack(cfg.out, tmp_path / "full.tar", max_mb=1.0, short_side=64, log=lambda s: None)
+    with tarfile.open(tmp_path / "full.tar") as t:
+        members = [n for n in t.getnames() if not n.endswith("manifest.json")]
+    held = [cfg.out / n.split("/", 1)[1] for n in members[:3]]  # as a run's holdout.txt lists them: absolute paths
+    (tmp_path / "holdout.txt").write_text("\n".join(map(str, held)) + "\n")
+    train_main(["pack", "--from", str(cfg.out), "--out", str(tmp_path / "pack.tar"), "--mb", "1.0", "--side", "64",
+                "--exclude", str(tmp_path / "holdout.txt")])
+    with tarfile.open(tmp_path / "pack.tar") as t:
+        names = set(t.getnames())
+        manifest = json.load(t.extractfile("pack/manifest.json"))
+    assert manifest["excluded"] == 3 and manifest["photos"] == full["photos"] - 3
+    assert not any(f"pack/{p.relative_to(cfg.out).as_posix()}" in names for p in held)
+    (tmp_path / "elsewhere.txt").write_text("/nowhere/a.jpg\n")
+    train_main(["pack", "--from", str(cfg.out), "--out", str(tmp_path / "p2.tar"), "--mb", "1.0", "--side", "64",
+                "--exclude", str(tmp_path / "elsewhere.txt")])
+    assert "none of the 1 photos to exclude" in capsys.readouterr().out
+    small = write_pack(cfg.out, tmp_path / "q.tar", max_mb=0.04, short_side=64, quality=40, log=lambda s: None)
+    usual = write_pack(cfg.out, tmp_path / "u.tar", max_mb=0.04, short_side=64, log=lambda s: None)
+    assert small["photos"] > usual["photos"] and small["quality"] == 40
