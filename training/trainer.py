@@ -226,6 +226,9 @@ class Trainer:
         for batch in batches:
             if self.step >= cfg.steps:
                 break
+            if self.step - first_step in (0, 1, 5):  # start-up, attributed: the first batches, and the first steps' kernels
+                self.log(f"batch {self.step - first_step + 1} ready {time.time() - t0:.1f} s after the start "
+                         f"({'loader' if self.step == first_step else 'loader and the steps before'})")
             for g in self.optimizer.param_groups:
                 g["lr"] = g["base_lr"] * lr_factor(self.step, cfg)
             with self.amp:
