@@ -181,7 +181,8 @@ def part_train(plan: Plan, out_dir: Path) -> dict:
 
 def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
     """The pipeline end to end on the clip under cProfile (wall clock, main thread): what the main thread
-    waits on. On CUDA the waits show at the synchronising calls (.cpu(), numpy()); `submit` is the
+    waits on, and each batch's colorize_frames time (the first one pays for new shapes: in the H200 run
+    the training step's first 15 steps on one shape took 27 s where the steady rate does 20 a second). On CUDA the waits show at the synchronising calls (.cpu(), numpy()); `submit` is the
     encoder's queue being full, `__next__` of the frame prefetch the decoder being behind."""
     import cProfile
     import io
@@ -191,12 +192,29 @@ def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
     from vidcolor.pipeline import colorize_video
     from vidcolor.weights import load_colorizer
 
+    import vidcolor.pipeline as pipeline
+
     col = load_colorizer(device=plan.device)
+    device = torch.device(plan.device)
+    batch_s: list[float] = []  # each colorize_frames call, synchronised: the first carries the new shapes' first kernels
+    inner = pipeline.colorize_frames
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        out = inner(*args, **kwargs)
+        _sync(device)
+        batch_s.append(time.perf_counter() - t)
+        return out
+
     prof = cProfile.Profile()
+    pipeline.colorize_frames = timed
     t0 = time.perf_counter()
-    prof.enable()
-    res = colorize_video(clip, work / "profile.mp4", col, VideoOptions(overwrite=True))
-    prof.disable()
+    try:
+        prof.enable()
+        res = colorize_video(clip, work / "profile.mp4", col, VideoOptions(overwrite=True))
+        prof.disable()
+    finally:
+        pipeline.colorize_frames = inner
     wall = time.perf_counter() - t0
     text = io.StringIO()
     stats = pstats.Stats(prof, stream=text)
@@ -212,7 +230,9 @@ def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
                                      "smoother": ("temporal.py", "__call__")}.items():
             if file.endswith(suffix) and fn == func:
                 waits[name] = round(waits.get(name, 0.0) + cum, 3)
+    rest = sorted(batch_s[1:]) or [float("nan")]
     return {"frames": res.frames, "wall_s": wall, "fps": res.frames / wall, "main_thread_cumulative_s": waits,
+            "batches": len(batch_s), "first_batch_s": batch_s[0] if batch_s else None, "median_batch_s": rest[len(rest) // 2],
             "top": str(out_dir / "profile.txt")}
 
 
@@ -345,7 +365,8 @@ def summary_lines(res: dict) -> list[str]:
                          f"p99 |da| {d['p99_a']:.1f}, |db| {d['p99_b']:.1f};")
         return " ".join(parts) + f" fp32 tolerance {AB_TOLERANCE}: " + ("within" if c["within_tolerance"] else "OUTSIDE")
 
-    line("profile", lambda f: f"end to end {f['fps']:.1f} fps; main thread (cumulative s): "
+    line("profile", lambda f: f"end to end {f['fps']:.1f} fps; colorize_frames: first batch {f['first_batch_s']:.2f} s, "
+         f"median of the rest {f['median_batch_s']:.3f} s ({f['batches']} batches); main thread (cumulative s): "
          + ", ".join(f"{k} {v:.1f}" for k, v in f["main_thread_cumulative_s"].items()))
     line("gpu_vs_cpu", compare)
     def tests(t):
