@@ -22,7 +22,7 @@ from vidcolor.io.paths import check_folder_output, check_output, ensure_writable
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions
 from vidcolor.pipeline import batched, colorize_video
-from vidcolor.tone import COLOUR_THRESHOLD, colour_score
+from vidcolor.tone import colour_photo_score
 from vidcolor.video_hints import check_video_hints
 
 OnResult = Callable[[Result], None]
@@ -67,7 +67,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         except InputError as err:
             journal.record(src, key, "failed", dst, note=str(err))
             raise
-        if not opts.force and (score := colour_score(img.pixels)) >= COLOUR_THRESHOLD:
+        if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
         _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img))
     return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=list(img.notes))
@@ -280,7 +280,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 except VidcolorError as e:
                     emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
                     continue
-                if not opts.force and (score := colour_score(img.pixels)) >= COLOUR_THRESHOLD:
+                if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
                     writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k, score=score:
                                    keep_colour_photo(p, t, journal, k, opts, t0, score, img)))
                 else:

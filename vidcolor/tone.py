@@ -133,5 +133,12 @@ def colour_score(rgb: np.ndarray) -> float:
     return float(np.percentile(cv2.morphologyEx(e, cv2.MORPH_OPEN, np.ones((OPEN, OPEN), np.uint8)), 90))
 
 
+def colour_photo_score(rgb: np.ndarray) -> float | None:
+    """The colour score of a photograph already in colour (at or above COLOUR_THRESHOLD), else None:
+    the one test the folder loop, the Ray workers and the web API apply."""
+    score = colour_score(rgb)
+    return score if score >= COLOUR_THRESHOLD else None
+
+
 def is_colour_image(rgb: np.ndarray) -> bool:
-    return colour_score(rgb) >= COLOUR_THRESHOLD
+    return colour_photo_score(rgb) is not None

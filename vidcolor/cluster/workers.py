@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vidcolor.cluster.plan import Range
-from vidcolor.tone import COLOUR_THRESHOLD, colour_score
+from vidcolor.tone import colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import InputError, OutputError, VidcolorError
@@ -98,7 +98,7 @@ class PhotoBatch(_ModelActor):
             if (misfit := sidecar_misfit(hints, src, img.pixels.shape)) is not None:
                 rows.append(_row(src, dst, "failed", str(misfit), t0))
                 continue
-            if not self.opts.force and (score := colour_score(img.pixels)) >= COLOUR_THRESHOLD:
+            if not self.opts.force and (score := colour_photo_score(img.pixels)) is not None:
                 rows.append(_row(src, dst, "colour", f"colour score {score:.1f}", t0, score))
             else:
                 ready.append((src, dst, img, hints))

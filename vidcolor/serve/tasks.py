@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidcolor.tone import COLOUR_THRESHOLD, colour_score
+from vidcolor.tone import colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.hints import Hints
@@ -55,5 +55,5 @@ def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strengt
         dst = Path(tmp) / f"{up.sha256}.colorized{out_ext}"
         write_image(dst, out, img)
         data = dst.read_bytes()
-    score = colour_score(img.pixels)  # on a 256 px thumbnail: cheap
-    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, score if score >= COLOUR_THRESHOLD else None)
+    score = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
+    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, score)
