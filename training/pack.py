@@ -65,9 +65,11 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
     """`exclude`: resolved paths to leave out (a run's holdout.txt, so what tunes its decoding stays unseen)."""
     check_pack_target(path, overwrite)
     budget = int(max_mb * 1e6) - 16 * 1024  # room for the manifest and the tar's end blocks
+    order = balanced_order(root, seed)
+    held = {p for p in order if str(p.resolve()) in exclude} if exclude else set()
     members, used, skipped = [], 0, 0
-    for p in balanced_order(root, seed):
-        if str(p.resolve()) in exclude:
+    for p in order:
+        if p in held:
             skipped += 1
             continue
         data = _shrink(p, short_side, quality)
@@ -91,6 +93,6 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
     os.replace(tmp, path)
     log(f"{path}: {len(members)} photos at short side {short_side}, {path.stat().st_size / 1e6:.1f} MB; {counts}"
         + (f"; {skipped} excluded before the size limit" if exclude else ""))
-    if exclude and not any(str(p.resolve()) in exclude for p in balanced_order(root, seed)):
+    if exclude and not held:
         log(f"warning: none of the {len(exclude)} photos to exclude is under {root} (paths as the run wrote them?)")
     return manifest
