@@ -28,10 +28,12 @@ def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from training.trainer import MIN_BUDGET_WARMUP
+    from training.trainer import check_time_budget
 
-    if a.time_budget > 0 and a.warmup < MIN_BUDGET_WARMUP:
-        sys.exit(f"--time-budget needs --warmup of at least {MIN_BUDGET_WARMUP} steps: the run's length is fitted inside warm-up")
+    try:
+        check_time_budget(a.time_budget, a.warmup)  # before any data is read
+    except ValueError as e:
+        sys.exit(str(e))
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)

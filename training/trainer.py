@@ -54,6 +54,12 @@ class _StepBatches(torch.utils.data.Dataset):
         return self.batches(self.start + i)  # pinned through its own pin_memory(), where it has one
 
 
+def check_time_budget(time_budget: float, warmup: int) -> None:
+    """Raise ValueError when a time budget cannot be fitted: the fit needs 10-step windows inside warm-up."""
+    if time_budget > 0 and warmup < MIN_BUDGET_WARMUP:
+        raise ValueError(f"--time-budget needs --warmup of at least {MIN_BUDGET_WARMUP} steps: the run's length is fitted inside warm-up")
+
+
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # many small processes, each with one thread: no oversubscription
 
@@ -207,21 +213,21 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)  # convolutions in NHWC: the tensor cores' layout
         t0 = time.time()
         first_step, self._budget_marks, self._planned_steps = self.step, set(), cfg.steps
-        # With a time budget, a fresh run sets its length during warm-up, where no learning rate yet depends on
-        # it: every 10 steps, from the rate of the last 10 (the first steps carry start-up: workers, kernels).
-        fitting = cfg.time_budget > 0 and first_step == 0
-        clock: dict[int, float] = {}
-        if cfg.time_budget > 0 and first_step == 0 and cfg.warmup < MIN_BUDGET_WARMUP:
-            raise ValueError(f"--time-budget needs --warmup of at least {MIN_BUDGET_WARMUP} steps (the run's length is fitted inside it)")
+        if first_step == 0:
+            check_time_budget(cfg.time_budget, cfg.warmup)
         batches = self._batch_stream()
         try:
-            self._loop(batches, t0, first_step, fitting, clock)
+            self._loop(batches, t0, first_step)
         finally:
             if hasattr(batches, "close"):
                 batches.close()  # the one-thread path's prefetch thread; DataLoader workers end with their iterator
 
-    def _loop(self, batches, t0: float, first_step: int, fitting: bool, clock: dict[int, float]) -> None:
+    def _loop(self, batches, t0: float, first_step: int) -> None:
         cfg, seen = self.cfg, 0
+        # With a time budget, a fresh run sets its length during warm-up, where no learning rate yet depends on
+        # it: every 10 steps, from the rate of the last 10 (the first steps carry start-up: workers, kernels).
+        fitting = cfg.time_budget > 0 and first_step == 0
+        clock: dict[int, float] = {}
         self.model.train()
         for batch in batches:
             if self.step >= cfg.steps:
