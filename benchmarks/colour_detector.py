@@ -2,21 +2,22 @@
 
     python benchmarks/colour_detector.py [--data ../shared/data] [--colour 500] [--toned 400] [--seed 0]
 
-Four sets, each scored by `is_colour_image`:
+Four sets, each scored by the shipped test (vidcolor.tone: score and ToneNet) and by the hand-made
+score alone (its threshold COLOUR_THRESHOLD), side by side:
   - real colour photographs: --colour photos sampled evenly across the folders of DATA/train, plus all
-    of DATA/val; each one also faded (tests/toned_corpus.faded_colour). Colorizing one of these is a
+    of DATA/val; each one also faded (training/toned_corpus.faded_colour). Colorizing one of these is a
     mistake (target: at most 2%). They are split by a simple count that does not involve the detector:
     "several hues" when at least 2% of the picture has CIELAB chroma 10 or more in each of two hue
     sectors (of 30 degrees) at least 60 degrees apart; the others (muted, single-hue subjects, and the
     black-and-white photos the training folders hold) are listed apart, since colorizing a black
     sweater on a white floor is no loss.
   - toned prints: --toned photos of DATA/train (not those above) reduced to gray and printed through
-    tests/toned_corpus.toned_print (toning, mounts, captions, stamps, foxing, fading, casts). Skipping
+    training/toned_corpus.toned_print (toning, mounts, captions, stamps, foxing, fading, casts). Skipping
     one is a mistake (target: none).
   - DATA/bw: ddcolor and rni6 are gray and old_photos/scratched_* toned prints (colorize them);
     old_photos a-h are early colour photographs (skip them).
   - the procedural corpus of the tests, larger: --generated toned prints and half as many colourful
-    scenes (tests/toned_corpus.corpus), no photographs involved.
+    scenes (training/toned_corpus.corpus), no photographs involved.
 Prints the counts, the mistakes by name, and the score distributions; --json writes them.
 """
 from __future__ import annotations
@@ -31,10 +32,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the corpus generator
 
-from tests.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
+from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402
 from vidcolor.io.images import read_image  # noqa: E402
-from vidcolor.tone import COLOUR_THRESHOLD, colour_score, thumbnail_lab  # noqa: E402
+from vidcolor.tone import (COLOUR_THRESHOLD, NET_THRESHOLD, SCORE_FLOOR, _net_input, _net_logit, _score,  # noqa: E402
+                          _thumbnail_residual, thumbnail_lab)
 
 MAX_SIDE = 640  # real photos are shrunk to this before the corpus is made (the detector works at 256 anyway)
 
@@ -68,6 +70,12 @@ def several_hues(rgb: np.ndarray, min_chroma: float = 10.0, min_share: float = 0
     return any(min(abs(i - j), 12 - abs(i - j)) >= 2 for i in big for j in big)
 
 
+def scores(rgb: np.ndarray) -> tuple[float, float]:
+    """(the hand-made score, ToneNet's logit) of one picture."""
+    lab, e = _thumbnail_residual(rgb)
+    return _score(e), _net_logit(_net_input(lab, e))
+
+
 def gray01(rgb: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -82,6 +90,8 @@ def main() -> None:
     ap.add_argument("--generated", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--score-floor", type=float, default=SCORE_FLOOR, help="try another floor (choose on a --seed other than 0)")
+    ap.add_argument("--net-threshold", type=float, default=NET_THRESHOLD)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
@@ -91,30 +101,32 @@ def main() -> None:
     for p in colour_paths:
         rgb = rgb8(p)
         kind = "several hues" if several_hues(rgb) else "muted or one hue"
-        rows.append((f"colour, {kind}", str(p), colour_score(colour_photo(rng, rgb, fade=False)), False))
-        rows.append((f"faded, {kind}", str(p), colour_score(colour_photo(rng, rgb, fade=True)), False))
+        rows.append((f"colour, {kind}", str(p), *scores(colour_photo(rng, rgb, fade=False)), False))
+        rows.append((f"faded, {kind}", str(p), *scores(colour_photo(rng, rgb, fade=True)), False))
     for p in toned_paths:
         img, what = toned_print(rng, gray01(rgb8(p)))
-        rows.append(("toned", f"{p} {what}", colour_score(img), True))
+        rows.append(("toned", f"{p} {what}", *scores(img), True))
     for name, img, colour in corpus(rng, a.generated, a.generated // 2):
-        rows.append(("generated colour" if colour else "generated toned", name, colour_score(img), not colour))
+        rows.append(("generated colour" if colour else "generated toned", name, *scores(img), not colour))
     for p in find_images(a.data / "bw"):
         colour = p.parent.name == "old_photos" and not p.stem.startswith("scratched")
-        rows.append((f"bw/{p.parent.name}", str(p), colour_score(read_image(p).pixels), not colour))
-    print(f"threshold {COLOUR_THRESHOLD}; {len(rows)} images in {time.time() - t0:.0f} s")
+        rows.append((f"bw/{p.parent.name}", str(p), *scores(read_image(p).pixels), not colour))
+    print(f"{len(rows)} images in {time.time() - t0:.0f} s; shipped test: score >= {a.score_floor} and ToneNet >= {a.net_threshold}; "
+          f"the hand-made score alone (right-hand column): score >= {COLOUR_THRESHOLD}")
     summary = {}
     for name in dict.fromkeys(r[0] for r in rows):
         rs = [r for r in rows if r[0] == name]
-        wrong = [r for r in rs if (r[2] >= COLOUR_THRESHOLD) == r[3]]
-        scores = np.array([r[2] for r in rs])
-        verb = "skipped (false skip)" if rs[0][3] else "colorized by mistake"
-        q = np.percentile(scores, [0, 1, 5, 50, 95, 99, 100])
-        print(f"{name:>24}: {len(wrong):3d} of {len(rs):3d} {verb} ({100 * len(wrong) / len(rs):.1f}%); "
-              f"score min/p1/p5/median/p95/p99/max {' / '.join(f'{v:.1f}' for v in q)}")
-        for r in sorted(wrong, key=lambda r: r[2])[:12]:
-            print(f"{'':26}{r[2]:6.2f}  {r[1]}")
-        summary[name] = {"n": len(rs), "wrong": len(wrong), "quantiles": q.tolist(), "mistakes": [r[1] for r in wrong],
-                         "scores": {r[1]: round(r[2], 3) for r in rs}}
+        wrong = [r for r in rs if (r[2] >= a.score_floor and r[3] >= a.net_threshold) == r[4]]
+        wrong_hand = [r for r in rs if (r[2] >= COLOUR_THRESHOLD) == r[4]]
+        verb = "skipped (false skip)" if rs[0][4] else "colorized by mistake"
+        q = np.percentile(np.array([r[3] for r in rs]), [0, 1, 5, 50, 95, 99, 100])
+        print(f"{name:>24}: {len(wrong):3d} of {len(rs):3d} {verb} ({100 * len(wrong) / len(rs):.1f}%) | hand-made alone "
+              f"{len(wrong_hand):3d} ({100 * len(wrong_hand) / len(rs):.1f}%); ToneNet min/p1/p5/median/p95/p99/max "
+              f"{' / '.join(f'{v:.1f}' for v in q)}")
+        for r in sorted(wrong, key=lambda r: r[3])[:12]:
+            print(f"{'':26}score {r[2]:5.2f} ToneNet {r[3]:6.2f}  {r[1]}")
+        summary[name] = {"n": len(rs), "wrong": len(wrong), "wrong_hand": len(wrong_hand), "mistakes": [r[1] for r in wrong],
+                         "scores": {r[1]: [round(r[2], 3), round(r[3], 3)] for r in rs}}
     if a.json:
         a.json.write_text(json.dumps(summary, indent=1))
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vidcolor.tone as tone  # noqa: E402
 from benchmarks.colour_detector import gray01, rgb8, sample_across_folders, several_hues  # noqa: E402
-from tests.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
+from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402
 from vidcolor.io.images import read_image  # noqa: E402
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.toned_corpus import TONINGS, _caption, _mount, colourful_scene, corpus, procedural_scene, tone
+from training.toned_corpus import TONINGS, _caption, _mount, colourful_scene, corpus, procedural_scene, tone
 from vidcolor.tone import colour_score, crop_border, is_colour_image, thumbnail_lab
 
 
@@ -73,3 +73,81 @@ def test_a_skipped_colour_photo_is_copied_so_the_output_tree_is_complete(tmp_pat
     assert (tmp_path / "out" / "box" / "colour.png").exists()
     res = colorize_folder(src, tmp_path / "out2", colorizer, FolderOptions(copy_skipped=False))
     assert not (tmp_path / "out2" / "box" / "colour.png").exists() and (tmp_path / "out2" / "box" / "sepia.jpg").exists()
+
+
+def test_the_shipped_test_needs_both_the_score_and_tone_net(monkeypatch):
+    """colour_photo_score skips a photo only when the hand-made score reaches SCORE_FLOOR and ToneNet's
+    logit reaches NET_THRESHOLD; a gray picture never reaches the network."""
+    from vidcolor import tone
+
+    rgb = colourful_scene(np.random.default_rng(5), 120, 160)
+    assert tone.colour_score(rgb) >= tone.SCORE_FLOOR and tone.tone_net_score(rgb) >= tone.NET_THRESHOLD
+    assert tone.colour_photo_score(rgb) == pytest.approx(tone.colour_score(rgb))
+    monkeypatch.setattr(tone, "_net_logit", lambda x: tone.NET_THRESHOLD - 0.01)  # the network says monochrome
+    assert tone.colour_photo_score(rgb) is None
+    calls = []
+    monkeypatch.setattr(tone, "_net_logit", lambda x: calls.append(x) or 99.0)
+    gray = np.repeat((procedural_scene(np.random.default_rng(1), 120, 160)[..., None] * 255).astype(np.uint8), 3, axis=2)
+    assert tone.colour_photo_score(gray) is None and calls == []
+
+
+def test_tone_net_input_is_lab_and_residual_of_the_picture_without_its_mount():
+    from vidcolor.models.tone_net import SIDE
+    from vidcolor.tone import tone_net_input
+
+    img = sepia_on_blue_gray_card()
+    x = tone_net_input(img)
+    assert x.shape == (SIDE, SIDE, 4) and x.dtype == np.float16
+    assert 0 <= x[..., 0].min() and x[..., 0].max() <= 100 and x[..., 3].min() >= 0
+    # the blue-gray card is cut away: what is left is the sepia print (b* > 0 on average), not the card (b* < 0)
+    assert float(x[..., 2].astype(np.float32).mean()) > 3
+
+
+def test_shipped_tone_net_is_checked_against_the_manifest(tmp_path, monkeypatch):
+    from vidcolor import tone, weights
+    from vidcolor.errors import WeightsError
+
+    entry = weights.manifest()["tone_net"]
+    bad = tmp_path / "tone_net.pt"
+    bad.write_bytes(open(entry["path"], "rb").read()[:-10])  # truncated
+    monkeypatch.setattr(weights, "manifest", lambda: {"tone_net": {**entry, "path": str(bad)}})
+    tone._tone_net.cache_clear()
+    try:
+        with pytest.raises(WeightsError, match="sha256"):
+            tone._tone_net()
+    finally:
+        tone._tone_net.cache_clear()
+
+
+def test_detector_recipe_builds_examples_and_trains(tmp_path):
+    """python -m training detector build / train on a small generated tree: two examples a photo (its
+    colour scan and a toned print of its gray), generated scenes beside them, and a checkpoint that
+    ToneNet loads."""
+    import torch
+
+    from training.__main__ import main as training_main
+    from vidcolor.models.tone_net import SIDE, ToneNet
+
+    rng = np.random.default_rng(0)
+    for src in ("ade20k", "clothing"):
+        for i in range(4):
+            d = tmp_path / "v2" / "street" / src
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(colourful_scene(rng, 90, 120)).save(d / f"{i}.jpg")
+    out = tmp_path / "ex.npz"
+    training_main(["detector", "build", "--data", str(tmp_path / "v2"), "--sources", "ade20k,clothing", "--per-source", "4",
+                   "--workers", "1", "--out", str(out)])
+    d = np.load(out)
+    n_photo_examples = int((d["y"] == 1).sum()) - 1  # one colour scene from the generator (8 photos // 8 = 1 scene)
+    assert n_photo_examples == 8 and d["X"].shape[1:] == (SIDE, SIDE, 4)
+    assert int((d["y"] == 0).sum()) >= 8 + 2  # a toned print of each photo (some also a gray scan), two toned scenes
+    again = tmp_path / "again.npz"
+    training_main(["detector", "build", "--data", str(tmp_path / "v2"), "--sources", "ade20k,clothing", "--per-source", "4",
+                   "--workers", "1", "--out", str(again)])
+    assert np.array_equal(d["X"], np.load(again)["X"])  # seeded per photo, kept in order: the same examples
+    ckpt = tmp_path / "net.pt"
+    training_main(["detector", "train", str(out), "--out", str(ckpt), "--epochs", "1", "--batch-size", "4"])
+    saved = torch.load(ckpt, weights_only=True)
+    net = ToneNet(saved["width"])
+    net.load_state_dict(saved["state_dict"])
+    assert net.eval().score(torch.zeros(2, 4, SIDE, SIDE)).shape == (2,)

@@ -1,4 +1,4 @@
-"""python -m training {train,tune,export,data}: train a registered network, tune its decoding, ship it.
+"""python -m training {train,tune,export,data,pack,detector}: train a registered network, tune its decoding, ship it.
 
     python -m training train --data ../shared/data/train --val ../shared/data/val --run runs/effnet
     python -m training tune --snapshot runs/effnet/snapshots/step0020000.pt --run runs/effnet
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from training import dataset
+from training import dataset, detector
 from training.data import DataConfig, TrainImages
 from training.trainer import Trainer, TrainConfig
 from training.validate import load_images, make_step_fn, make_validate, tune_decode, prior_weights
@@ -158,8 +158,11 @@ def main(argv=None) -> None:
     k.add_argument("--overwrite", action="store_true", help="replace a file this recipe did not write")
     dataset.add_arguments(sub.add_parser("data", help="build the v2 training set and the scenes set (training/dataset.py)",
                                          description=dataset.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    detector.add_arguments(sub.add_parser("detector", help="build examples for and train the 'already in colour?' network (training/detector.py)",
+                                          description=detector.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     a = p.parse_args(argv)
-    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data, "pack": cmd_pack}[a.cmd](a)
+    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data, "pack": cmd_pack,
+     "detector": detector.cmd_detector}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,163 @@
+"""python -m training detector {build,train}: the "already in colour?" network (vidcolor.models.tone_net).
+
+    python -m training detector build --data ~/vidcolor-data/v2 --first 0 --per-source 500 --out tone_a.npz
+    python -m training detector build --data ~/vidcolor-data/v2 --first 500 --per-source 1000 --out tone_b.npz
+    python -m training detector train tone_a.npz tone_b.npz --out weights/tone_net.pt
+
+`build` takes photos from the named source folders (default: the sources of the data recipe that are
+not in ../shared/data, so that benchmarks/colour_detector.py, which samples ../shared/data, measures
+photos the network never saw): from each source, sorted and shuffled with a fixed seed, the photos
+first .. first + per-source. Each photo becomes two examples made by training/toned_corpus.py: a colour
+scan (faded in 35% of cases, sometimes on a mount, scanner cast, grain, JPEG) labelled colour, and a
+toned print of its gray (toning, mount, captions, stamps, foxing, fading, cast) labelled monochrome;
+a quarter of them also a plain gray scan. Procedural scenes from the same generator add one eighth as
+many again (two toned prints and one colour scene each). What is stored is the network's input,
+vidcolor.tone.tone_net_input, in float16.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.toned_corpus import _scan, colour_photo, corpus, toned_print
+from vidcolor.folder import find_images
+from vidcolor.io.images import read_image
+from vidcolor.tone import tone_net_input
+
+# The data recipe's sources that ../shared/data/train does not hold (training/sources.py).
+SOURCES = ("ade20k", "voc2012", "voc_style", "ccp", "clothing", "grocery", "pedestrians", "shanghaitech", "stanford_cars")
+MAX_SIDE = 480  # photos are shrunk to this first; the network's input comes from a 256 px thumbnail
+FADE_SHARE, GRAY_SHARE = 0.35, 0.25
+
+
+def _load(p: Path) -> np.ndarray:
+    px = read_image(p).pixels
+    px = px if px.dtype == np.uint8 else (px // 257).astype(np.uint8)
+    s = MAX_SIDE / max(px.shape[:2])
+    return cv2.resize(px, (round(px.shape[1] * s), round(px.shape[0] * s)), interpolation=cv2.INTER_AREA) if s < 1 else px
+
+
+def _photo_examples(args: tuple[int, Path, int]) -> list[tuple[np.ndarray, int]]:
+    i, p, first = args
+    rng = np.random.default_rng(1000 + i + 100000 * first)
+    try:
+        rgb = _load(p)
+    except Exception:  # an unreadable photo is left out (build logs the count)
+        return []
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    out = [(tone_net_input(colour_photo(rng, rgb, fade=rng.random() < FADE_SHARE)), 1),
+           (tone_net_input(toned_print(rng, gray)[0]), 0)]
+    if rng.random() < GRAY_SHARE:
+        out.append((tone_net_input(_scan(rng, np.repeat(gray[..., None], 3, axis=2), {})), 0))
+    return out
+
+
+def _generated_examples(args: tuple[int, int]) -> list[tuple[np.ndarray, int]]:
+    i, first = args
+    rng = np.random.default_rng(50000 + i + 100000 * first)
+    return [(tone_net_input(img), int(colour)) for _, img, colour in corpus(rng, 2, 1)]
+
+
+def source_photos(root: Path, sources, first: int, per_source: int, seed: int = 7) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    paths: list[Path] = []
+    for s in sources:
+        found = sorted(p for d in sorted(root.glob(f"*/{s}")) + sorted(root.glob(s)) for p in find_images(d))
+        paths += list(rng.permutation(np.array(found, dtype=object))[first:first + per_source])
+    return paths
+
+
+def cmd_build(a: argparse.Namespace) -> None:
+    t0 = time.time()
+    paths = source_photos(Path(a.data), a.sources.split(","), a.first, a.per_source)
+    jobs = [(i, p, a.first) for i, p in enumerate(paths)]
+    n_gen = len(a.sources.split(",")) * a.per_source // 8
+    with get_context("fork").Pool(a.workers) as pool:
+        rows = [r for rs in pool.imap(_photo_examples, jobs, chunksize=8) for r in rs]
+        rows += [r for rs in pool.imap(_generated_examples, [(i, a.first) for i in range(n_gen)], chunksize=4)
+                 for r in rs]
+    x = np.stack([r[0] for r in rows])
+    y = np.array([r[1] for r in rows], np.int8)
+    np.savez(a.out, X=x, y=y)
+    print(f"{a.out}: {len(paths)} photos and {n_gen} generated scenes -> {len(y)} examples "
+          f"({int(y.sum())} colour), {time.time() - t0:.0f} s")
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from vidcolor.models.checkpoint import sha256_file
+    from vidcolor.models.tone_net import ToneNet
+
+    torch.manual_seed(a.seed)
+    data = [np.load(f) for f in a.data]
+    x = torch.from_numpy(np.concatenate([d["X"] for d in data]).astype(np.float32)).permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(np.concatenate([d["y"] for d in data]).astype(np.float32))
+    val, train = [], []
+    for label in (0, 1):  # a tenth of each class held out
+        idx = torch.nonzero(y == label).squeeze(1)
+        idx = idx[torch.randperm(len(idx))]
+        k = max(1, len(idx) // 10)
+        val.append(idx[:k])
+        train.append(idx[k:])
+    val, train = torch.cat(val), torch.cat(train)
+    net = ToneNet()
+    opt = torch.optim.AdamW(net.parameters(), a.lr, weight_decay=a.weight_decay)
+    steps = a.epochs * (len(train) // a.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=steps)
+    gen = np.random.default_rng(a.seed)
+    t0 = time.time()
+    for ep in range(a.epochs):
+        net.train()
+        order = train[torch.randperm(len(train))]
+        for i in range(0, len(order) - a.batch_size + 1, a.batch_size):
+            xb, yb = x[order[i:i + a.batch_size]], y[order[i:i + a.batch_size]]
+            if gen.random() < 0.5:
+                xb = xb.flip(3)
+            loss = F.binary_cross_entropy_with_logits(net(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        net.eval()
+        z = net.score(x[val])
+        yv = y[val]
+        worst_mono = float(z[yv == 0].max())
+        print(f"epoch {ep + 1}/{a.epochs}: loss {loss.item():.3f}, held-out accuracy {float(((z > 0) == (yv > 0)).float().mean()):.4f}, "
+              f"colour scans at or below the highest monochrome one {float((z[yv == 1] <= worst_mono).float().mean()):.4f}, "
+              f"{time.time() - t0:.0f} s", flush=True)
+    torch.save({"width": net.width, "state_dict": net.state_dict(),
+                "meta": {"data": [str(f) for f in a.data], "examples": len(y), "epochs": a.epochs, "lr": a.lr}}, a.out)
+    print(f"{a.out}: sha256 {sha256_file(a.out)}")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    sub = ap.add_subparsers(dest="detector_cmd", required=True)
+    b = sub.add_parser("build", help="make examples from photos")
+    b.add_argument("--data", required=True, help="the data recipe's output (or any folder with the source folders)")
+    b.add_argument("--sources", default=",".join(SOURCES))
+    b.add_argument("--first", type=int, default=0)
+    b.add_argument("--per-source", type=int, default=500)
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--out", required=True)
+    b.set_defaults(detector_fn=cmd_build)
+    t = sub.add_parser("train", help="train ToneNet on built examples")
+    t.add_argument("data", nargs="+")
+    t.add_argument("--out", required=True)
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--weight-decay", type=float, default=1e-4)
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(detector_fn=cmd_train)
+
+
+def cmd_detector(a: argparse.Namespace) -> None:
+    a.detector_fn(a)
