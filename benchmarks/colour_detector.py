@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the corpus generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ holds the corpus generator
 
 from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402

@@ -1,5 +1,5 @@
-"""A learnt alternative to vidcolor.tone's single score, measured and not adopted (README, "Cron and
-archives"): 17 features of the same thumbnail (the tone-curve residual's percentiles and areas with 3x3
+"""A learnt alternative to vidcolor.tone's single score, measured and not adopted (kept for the
+record; ToneNet, vidcolor/models/tone_net.py, took its place): 17 features of the same thumbnail (the tone-curve residual's percentiles and areas with 3x3
 tiles and with one curve, chroma percentiles and shares, hue concentration overall and per lightness
 band), a logistic model fitted on the sets of benchmarks/colour_detector.py drawn with the training
 seeds, its threshold set just above every monochrome print there, then scored on the test seed's sets.

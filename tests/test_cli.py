@@ -109,6 +109,7 @@ def test_bare_input_form_routes_to_colorize_and_output_is_optional(tmp_path, mon
 def test_python_m_vidcolor_runs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "vidcolor", "models"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "effnet_unet" in r.stdout
+    assert "tone_net       weights tone_net.pt" in r.stdout  # the colour-photo detector is listed with its weights
 
 
 HEAVY = ("torch", "av", "cv2", "scenedetect", "kornia")

@@ -111,12 +111,12 @@ def test_shipped_tone_net_is_checked_against_the_manifest(tmp_path, monkeypatch)
     bad = tmp_path / "tone_net.pt"
     bad.write_bytes(open(entry["path"], "rb").read()[:-10])  # truncated
     monkeypatch.setattr(weights, "manifest", lambda: {"tone_net": {**entry, "path": str(bad)}})
-    tone._tone_net.cache_clear()
+    tone.load_tone_net.cache_clear()
     try:
         with pytest.raises(WeightsError, match="sha256"):
-            tone._tone_net()
+            tone.load_tone_net()
     finally:
-        tone._tone_net.cache_clear()
+        tone.load_tone_net.cache_clear()
 
 
 def test_detector_recipe_builds_examples_and_trains(tmp_path):
@@ -151,3 +151,34 @@ def test_detector_recipe_builds_examples_and_trains(tmp_path):
     net = ToneNet(saved["width"])
     net.load_state_dict(saved["state_dict"])
     assert net.eval().score(torch.zeros(2, 4, SIDE, SIDE)).shape == (2,)
+
+
+def test_a_missing_detector_file_is_a_weights_error_and_a_sliver_is_colorized(tmp_path, monkeypatch):
+    from vidcolor import tone, weights
+    from vidcolor.errors import WeightsError
+
+    entry = weights.manifest()["tone_net"]
+    monkeypatch.setattr(weights, "manifest", lambda: {"tone_net": {**entry, "path": str(tmp_path / "gone.pt")}})
+    tone.load_tone_net.cache_clear()
+    try:
+        with pytest.raises(WeightsError, match="missing"):
+            tone.load_tone_net()
+    finally:
+        tone.load_tone_net.cache_clear()
+    monkeypatch.undo()
+    sliver = colourful_scene(np.random.default_rng(0), 2, 1000)  # 2 px tall: no tone curve to fit
+    assert tone.colour_photo_score(sliver) is None
+
+
+def test_the_recipe_s_procedural_examples_cover_every_toning(monkeypatch):
+    from training import detector
+
+    seen = []
+    real = detector.toned_print
+    monkeypatch.setattr(detector, "tone_net_input", lambda img: np.zeros(1))
+    monkeypatch.setattr(detector, "toned_print", lambda rng, gray, toning=None: seen.append(toning) or real(rng, gray[:40, :40], toning))
+    monkeypatch.setattr(detector, "procedural_scene", lambda rng, h, w: procedural_scene(rng, 40, 40))
+    monkeypatch.setattr(detector, "colourful_scene", lambda rng, h, w: colourful_scene(rng, 40, 40))
+    for i in range(len(TONINGS)):
+        detector._generated_examples((i, 0))
+    assert sorted(set(seen)) == sorted(TONINGS)

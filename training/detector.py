@@ -2,7 +2,7 @@
 
     python -m training detector build --data ~/vidcolor-data/v2 --first 0 --per-source 500 --out tone_a.npz
     python -m training detector build --data ~/vidcolor-data/v2 --first 500 --per-source 1000 --out tone_b.npz
-    python -m training detector train tone_a.npz tone_b.npz --out weights/tone_net.pt
+    python -m training detector train tone_a.npz tone_b.npz --out weights/tone_net.pt  # 8 epochs
 
 `build` takes photos from the named source folders (default: the sources of the data recipe that are
 not in ../shared/data, so that benchmarks/colour_detector.py, which samples ../shared/data, measures
@@ -25,13 +25,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.toned_corpus import _scan, colour_photo, corpus, toned_print
+from training.sources import _SHARED
+from training.toned_corpus import TONINGS, _scan, colour_photo, colourful_scene, procedural_scene, toned_print
 from vidcolor.folder import find_images
 from vidcolor.io.images import read_image
 from vidcolor.tone import tone_net_input
 
 # The data recipe's sources that ../shared/data/train does not hold (training/sources.py).
-SOURCES = ("ade20k", "voc2012", "voc_style", "ccp", "clothing", "grocery", "pedestrians", "shanghaitech", "stanford_cars")
+SOURCES = ("ade20k", "voc2012", "voc_style", "ccp", "grocery", "pedestrians", "shanghaitech", "stanford_cars")
+assert not set(SOURCES) & set(_SHARED), "ToneNet must not train on photos the benchmark draws from ../shared/data"
 MAX_SIDE = 480  # photos are shrunk to this first; the network's input comes from a 256 px thumbnail
 FADE_SHARE, GRAY_SHARE = 0.35, 0.25
 
@@ -59,9 +61,18 @@ def _photo_examples(args: tuple[int, Path, int]) -> list[tuple[np.ndarray, int]]
 
 
 def _generated_examples(args: tuple[int, int]) -> list[tuple[np.ndarray, int]]:
+    """Two toned prints of procedural scenes (every toning in turn) and one colour scene (every third faded)."""
     i, first = args
     rng = np.random.default_rng(50000 + i + 100000 * first)
-    return [(tone_net_input(img), int(colour)) for _, img, colour in corpus(rng, 2, 1)]
+    tonings = list(TONINGS)
+    out = []
+    for j in range(2):
+        k = 2 * i + j
+        gray = procedural_scene(rng, *((320, 448) if k % 2 else (448, 320)))
+        out.append((tone_net_input(toned_print(rng, gray, tonings[k % len(tonings)])[0]), 0))
+    rgb = colourful_scene(rng, *((320, 448) if i % 2 else (448, 320)))
+    out.append((tone_net_input(colour_photo(rng, rgb, fade=i % 3 == 2)), 1))
+    return out
 
 
 def source_photos(root: Path, sources, first: int, per_source: int, seed: int = 7) -> list[Path]:
@@ -78,13 +89,17 @@ def cmd_build(a: argparse.Namespace) -> None:
     paths = source_photos(Path(a.data), a.sources.split(","), a.first, a.per_source)
     jobs = [(i, p, a.first) for i, p in enumerate(paths)]
     n_gen = len(a.sources.split(",")) * a.per_source // 8
-    with get_context("fork").Pool(a.workers) as pool:
-        rows = [r for rs in pool.imap(_photo_examples, jobs, chunksize=8) for r in rs]
-        rows += [r for rs in pool.imap(_generated_examples, [(i, a.first) for i in range(n_gen)], chunksize=4)
-                 for r in rs]
+    rows, groups = [], []  # groups: which photo or scene each example comes from (the held-out split keeps them together)
+    with get_context("spawn").Pool(a.workers) as pool:  # not fork: the parent already runs torch and OpenCV threads
+        for g, rs in enumerate(pool.imap(_photo_examples, jobs, chunksize=8)):
+            rows += rs
+            groups += [g] * len(rs)
+        for g, rs in enumerate(pool.imap(_generated_examples, [(i, a.first) for i in range(n_gen)], chunksize=4), len(jobs)):
+            rows += rs
+            groups += [g] * len(rs)
     x = np.stack([r[0] for r in rows])
     y = np.array([r[1] for r in rows], np.int8)
-    np.savez(a.out, X=x, y=y)
+    np.savez(a.out, X=x, y=y, group=np.array(groups, np.int64) + 10_000_000 * a.first)
     print(f"{a.out}: {len(paths)} photos and {n_gen} generated scenes -> {len(y)} examples "
           f"({int(y.sum())} colour), {time.time() - t0:.0f} s")
 
@@ -100,14 +115,11 @@ def cmd_train(a: argparse.Namespace) -> None:
     data = [np.load(f) for f in a.data]
     x = torch.from_numpy(np.concatenate([d["X"] for d in data]).astype(np.float32)).permute(0, 3, 1, 2).contiguous()
     y = torch.from_numpy(np.concatenate([d["y"] for d in data]).astype(np.float32))
-    val, train = [], []
-    for label in (0, 1):  # a tenth of each class held out
-        idx = torch.nonzero(y == label).squeeze(1)
-        idx = idx[torch.randperm(len(idx))]
-        k = max(1, len(idx) // 10)
-        val.append(idx[:k])
-        train.append(idx[k:])
-    val, train = torch.cat(val), torch.cat(train)
+    group = np.concatenate([d["group"] for d in data])
+    ids = np.unique(group)
+    held = np.random.default_rng(a.seed).permutation(ids)[:max(1, len(ids) // 10)]  # a tenth of the photos held out
+    is_val = torch.from_numpy(np.isin(group, held))
+    val, train = torch.nonzero(is_val).squeeze(1), torch.nonzero(~is_val).squeeze(1)
     net = ToneNet()
     opt = torch.optim.AdamW(net.parameters(), a.lr, weight_decay=a.weight_decay)
     steps = a.epochs * (len(train) // a.batch_size)
@@ -129,12 +141,13 @@ def cmd_train(a: argparse.Namespace) -> None:
         net.eval()
         z = net.score(x[val])
         yv = y[val]
-        worst_mono = float(z[yv == 0].max())
+        worst_mono = float(z[yv == 0].max()) if bool((yv == 0).any()) else float("-inf")
         print(f"epoch {ep + 1}/{a.epochs}: loss {loss.item():.3f}, held-out accuracy {float(((z > 0) == (yv > 0)).float().mean()):.4f}, "
               f"colour scans at or below the highest monochrome one {float((z[yv == 1] <= worst_mono).float().mean()):.4f}, "
               f"{time.time() - t0:.0f} s", flush=True)
     torch.save({"width": net.width, "state_dict": net.state_dict(),
-                "meta": {"data": [str(f) for f in a.data], "examples": len(y), "epochs": a.epochs, "lr": a.lr}}, a.out)
+                "meta": {"data": [str(f) for f in a.data], "examples": len(y), "colour": int(y.sum()),
+                         **{k: v for k, v in vars(a).items() if k in ("epochs", "batch_size", "lr", "weight_decay", "seed")}}}, a.out)
     print(f"{a.out}: sha256 {sha256_file(a.out)}")
 
 
@@ -151,7 +164,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     t = sub.add_parser("train", help="train ToneNet on built examples")
     t.add_argument("data", nargs="+")
     t.add_argument("--out", required=True)
-    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--weight-decay", type=float, default=1e-4)

@@ -173,6 +173,10 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         for p in videos:
             emit(_folder_video(p, video_output(dst / p.relative_to(src)), colorizer, video, None))
         return results
+    if images and not opts.force:  # the colour-photo detector's weights, checked before the first photo
+        from vidcolor.tone import load_tone_net
+
+        load_tone_net()
     ensure_writable_dir(dst)
     with OutputLock(dst):
         remove_stale_temporaries(dst)

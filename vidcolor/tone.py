@@ -23,13 +23,14 @@ function of L*. A colour photograph has colours that its lightness does not expl
    toned prints out cheaply (the network is not run below the floor), the network decides the rest.
 
 Measured with benchmarks/colour_detector.py (README, "Cron and archives"); the thresholds were chosen
-on its sets drawn with --seed 1 and are reported on --seed 0. COLOUR_THRESHOLD is the score's own
+on its sets drawn with --seed 1 and are reported on --seed 0 and --seed 2. COLOUR_THRESHOLD is the score's own
 threshold, as it was used before ToneNet: above the procedural toned prints and the real toned prints
 of ../shared/data/bw, below its faintest early colour photograph (old_photos/b, 2.33).
 """
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -138,6 +139,8 @@ def tone_residual(lab: np.ndarray) -> np.ndarray:
 def _thumbnail_residual(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The picture without its mount (CIELAB) and its tone residual, zero where L* carries no colour."""
     lab = crop_border(thumbnail_lab(rgb))
+    if min(lab.shape[:2]) < 2 * TILES:  # a sliver, a few pixels across: no tone curve to fit, no colour counted
+        return lab, np.zeros(lab.shape[:2], np.float32)
     e = tone_residual(lab)
     e[(lab[..., 0] < L_RANGE[0]) | (lab[..., 0] > L_RANGE[1])] = 0
     return lab, e
@@ -166,9 +169,9 @@ def tone_net_input(rgb: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _tone_net():
-    """The shipped ToneNet (weights/manifest.json's "tone_net", sha256 checked), on the CPU, one thread's
-    worth of work a photo."""
+def load_tone_net():
+    """The shipped ToneNet (weights/manifest.json's "tone_net", sha256 checked), on the CPU; loaded once a
+    process (a folder run loads it before its first photo, so a broken install fails at the start)."""
     import torch
 
     from vidcolor.errors import WeightsError
@@ -180,6 +183,8 @@ def _tone_net():
     if entry is None:
         raise WeightsError("no weights for the colour-photo detector (tone_net) in weights/manifest.json")
     path = entry["path"]
+    if not Path(path).is_file():
+        raise WeightsError(f"{path}: the colour-photo detector's weights file listed in manifest.json is missing")
     if sha256_file(path) != entry["sha256"]:
         raise WeightsError(f"{path}: sha256 does not match weights/manifest.json")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -196,7 +201,7 @@ def tone_net_score(rgb: np.ndarray) -> float:
 def _net_logit(x: np.ndarray) -> float:
     import torch
 
-    return float(_tone_net().score(torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None])[0])
+    return float(load_tone_net().score(torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None])[0])
 
 
 def colour_photo_score(rgb: np.ndarray) -> float | None:
@@ -205,9 +210,10 @@ def colour_photo_score(rgb: np.ndarray) -> float | None:
     the tone curve does not explain) and ToneNet's logit at least NET_THRESHOLD (module docstring)."""
     lab, e = _thumbnail_residual(rgb)
     score = _score(e)
-    if score < SCORE_FLOOR:
+    if not np.isfinite(score) or score < SCORE_FLOOR:
         return None
-    return score if _net_logit(_net_input(lab, e)) >= NET_THRESHOLD else None
+    logit = _net_logit(_net_input(lab, e))
+    return score if np.isfinite(logit) and logit >= NET_THRESHOLD else None
 
 
 def is_colour_image(rgb: np.ndarray) -> bool:
