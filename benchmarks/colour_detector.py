@@ -32,22 +32,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ holds the corpus generator
 
+from training.detector import gray01, load_rgb8  # noqa: E402
 from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402
 from vidcolor.io.images import read_image  # noqa: E402
-from vidcolor.tone import (COLOUR_THRESHOLD, NET_THRESHOLD, SCORE_FLOOR, _net_input, _net_logit, _score,  # noqa: E402
-                          _thumbnail_residual, thumbnail_lab)
+from vidcolor.tone import COLOUR_THRESHOLD, NET_THRESHOLD, SCORE_FLOOR, detector_scores, thumbnail_lab  # noqa: E402
 
 MAX_SIDE = 640  # real photos are shrunk to this before the corpus is made (the detector works at 256 anyway)
 
 
 def rgb8(path: Path) -> np.ndarray:
-    import cv2
-
-    px = read_image(path).pixels
-    px = px if px.dtype == np.uint8 else (px // 257).astype(np.uint8)
-    s = MAX_SIDE / max(px.shape[:2])
-    return cv2.resize(px, (round(px.shape[1] * s), round(px.shape[0] * s)), interpolation=cv2.INTER_AREA) if s < 1 else px
+    return load_rgb8(path, MAX_SIDE)
 
 
 def sample_across_folders(root: Path, n: int, rng: np.random.Generator) -> list[Path]:
@@ -70,18 +65,6 @@ def several_hues(rgb: np.ndarray, min_chroma: float = 10.0, min_share: float = 0
     return any(min(abs(i - j), 12 - abs(i - j)) >= 2 for i in big for j in big)
 
 
-def scores(rgb: np.ndarray) -> tuple[float, float]:
-    """(the hand-made score, ToneNet's logit) of one picture."""
-    lab, e = _thumbnail_residual(rgb)
-    return _score(e), _net_logit(_net_input(lab, e))
-
-
-def gray01(rgb: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -101,16 +84,16 @@ def main() -> None:
     for p in colour_paths:
         rgb = rgb8(p)
         kind = "several hues" if several_hues(rgb) else "muted or one hue"
-        rows.append((f"colour, {kind}", str(p), *scores(colour_photo(rng, rgb, fade=False)), False))
-        rows.append((f"faded, {kind}", str(p), *scores(colour_photo(rng, rgb, fade=True)), False))
+        rows.append((f"colour, {kind}", str(p), *detector_scores(colour_photo(rng, rgb, fade=False)), False))
+        rows.append((f"faded, {kind}", str(p), *detector_scores(colour_photo(rng, rgb, fade=True)), False))
     for p in toned_paths:
         img, what = toned_print(rng, gray01(rgb8(p)))
-        rows.append(("toned", f"{p} {what}", *scores(img), True))
+        rows.append(("toned", f"{p} {what}", *detector_scores(img), True))
     for name, img, colour in corpus(rng, a.generated, a.generated // 2):
-        rows.append(("generated colour" if colour else "generated toned", name, *scores(img), not colour))
+        rows.append(("generated colour" if colour else "generated toned", name, *detector_scores(img), not colour))
     for p in find_images(a.data / "bw"):
         colour = p.parent.name == "old_photos" and not p.stem.startswith("scratched")
-        rows.append((f"bw/{p.parent.name}", str(p), *scores(read_image(p).pixels), not colour))
+        rows.append((f"bw/{p.parent.name}", str(p), *detector_scores(read_image(p).pixels), not colour))
     print(f"{len(rows)} images in {time.time() - t0:.0f} s; shipped test: score >= {a.score_floor} and ToneNet >= {a.net_threshold}; "
           f"the hand-made score alone (right-hand column): score >= {COLOUR_THRESHOLD}")
     summary = {}

@@ -81,8 +81,9 @@ def test_the_shipped_test_needs_both_the_score_and_tone_net(monkeypatch):
     from vidcolor import tone
 
     rgb = colourful_scene(np.random.default_rng(5), 120, 160)
-    assert tone.colour_score(rgb) >= tone.SCORE_FLOOR and tone.tone_net_score(rgb) >= tone.NET_THRESHOLD
-    assert tone.colour_photo_score(rgb) == pytest.approx(tone.colour_score(rgb))
+    score, logit = tone.detector_scores(rgb)
+    assert score == tone.colour_score(rgb) >= tone.SCORE_FLOOR and logit >= tone.NET_THRESHOLD
+    assert tone.colour_photo_score(rgb) == pytest.approx(score)
     monkeypatch.setattr(tone, "_net_logit", lambda x: tone.NET_THRESHOLD - 0.01)  # the network says monochrome
     assert tone.colour_photo_score(rgb) is None
     calls = []
@@ -103,20 +104,28 @@ def test_tone_net_input_is_lab_and_residual_of_the_picture_without_its_mount():
     assert float(x[..., 2].astype(np.float32).mean()) > 3
 
 
-def test_shipped_tone_net_is_checked_against_the_manifest(tmp_path, monkeypatch):
+def tone_net_load_fails(monkeypatch, path, match: str) -> None:
+    """Loading ToneNet, with the manifest's entry pointing at `path`, raises a WeightsError matching `match`."""
     from vidcolor import tone, weights
     from vidcolor.errors import WeightsError
 
     entry = weights.manifest()["tone_net"]
-    bad = tmp_path / "tone_net.pt"
-    bad.write_bytes(open(entry["path"], "rb").read()[:-10])  # truncated
-    monkeypatch.setattr(weights, "manifest", lambda: {"tone_net": {**entry, "path": str(bad)}})
-    tone.load_tone_net.cache_clear()
-    try:
-        with pytest.raises(WeightsError, match="sha256"):
-            tone.load_tone_net()
-    finally:
+    with monkeypatch.context() as m:
+        m.setattr(weights, "manifest", lambda: {"tone_net": {**entry, "path": str(path)}})
         tone.load_tone_net.cache_clear()
+        try:
+            with pytest.raises(WeightsError, match=match):
+                tone.load_tone_net()
+        finally:
+            tone.load_tone_net.cache_clear()
+
+
+def test_shipped_tone_net_is_checked_against_the_manifest(tmp_path, monkeypatch):
+    from vidcolor import weights
+
+    bad = tmp_path / "tone_net.pt"
+    bad.write_bytes(open(weights.manifest()["tone_net"]["path"], "rb").read()[:-10])  # truncated
+    tone_net_load_fails(monkeypatch, bad, "sha256")
 
 
 def test_detector_recipe_builds_examples_and_trains(tmp_path):
@@ -154,18 +163,9 @@ def test_detector_recipe_builds_examples_and_trains(tmp_path):
 
 
 def test_a_missing_detector_file_is_a_weights_error_and_a_sliver_is_colorized(tmp_path, monkeypatch):
-    from vidcolor import tone, weights
-    from vidcolor.errors import WeightsError
+    from vidcolor import tone
 
-    entry = weights.manifest()["tone_net"]
-    monkeypatch.setattr(weights, "manifest", lambda: {"tone_net": {**entry, "path": str(tmp_path / "gone.pt")}})
-    tone.load_tone_net.cache_clear()
-    try:
-        with pytest.raises(WeightsError, match="missing"):
-            tone.load_tone_net()
-    finally:
-        tone.load_tone_net.cache_clear()
-    monkeypatch.undo()
+    tone_net_load_fails(monkeypatch, tmp_path / "gone.pt", "missing")
     sliver = colourful_scene(np.random.default_rng(0), 2, 1000)  # 2 px tall: no tone curve to fit
     assert tone.colour_photo_score(sliver) is None
 

@@ -17,7 +17,6 @@ vidcolor.tone.tone_net_input, in float16.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,21 +37,27 @@ MAX_SIDE = 480  # photos are shrunk to this first; the network's input comes fro
 FADE_SHARE, GRAY_SHARE = 0.35, 0.25
 
 
-def _load(p: Path) -> np.ndarray:
+def load_rgb8(p: Path, max_side: int = MAX_SIDE) -> np.ndarray:
+    """A photo as 8-bit RGB, shrunk to at most `max_side` (benchmarks/colour_detector.py reads its photos so too)."""
     px = read_image(p).pixels
     px = px if px.dtype == np.uint8 else (px // 257).astype(np.uint8)
-    s = MAX_SIDE / max(px.shape[:2])
+    s = max_side / max(px.shape[:2])
     return cv2.resize(px, (round(px.shape[1] * s), round(px.shape[0] * s)), interpolation=cv2.INTER_AREA) if s < 1 else px
+
+
+def gray01(rgb: np.ndarray) -> np.ndarray:
+    """8-bit RGB -> (h, w) float32 gray in [0, 1], what toned_print takes."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
 
 
 def _photo_examples(args: tuple[int, Path, int]) -> list[tuple[np.ndarray, int]]:
     i, p, first = args
     rng = np.random.default_rng(1000 + i + 100000 * first)
     try:
-        rgb = _load(p)
+        rgb = load_rgb8(p)
     except Exception:  # an unreadable photo is left out (build logs the count)
         return []
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    gray = gray01(rgb)
     out = [(tone_net_input(colour_photo(rng, rgb, fade=rng.random() < FADE_SHARE)), 1),
            (tone_net_input(toned_print(rng, gray)[0]), 0)]
     if rng.random() < GRAY_SHARE:

@@ -30,7 +30,6 @@ of ../shared/data/bw, below its faintest early colour photograph (old_photos/b, 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -172,30 +171,21 @@ def tone_net_input(rgb: np.ndarray) -> np.ndarray:
 def load_tone_net():
     """The shipped ToneNet (weights/manifest.json's "tone_net", sha256 checked), on the CPU; loaded once a
     process (a folder run loads it before its first photo, so a broken install fails at the start)."""
-    import torch
-
-    from vidcolor.errors import WeightsError
-    from vidcolor.models.checkpoint import sha256_file
+    from vidcolor.models.checkpoint import read_checkpoint_file
     from vidcolor.models.tone_net import ToneNet
-    from vidcolor.weights import manifest
+    from vidcolor.weights import shipped_file
 
-    entry = manifest().get("tone_net")
-    if entry is None:
-        raise WeightsError("no weights for the colour-photo detector (tone_net) in weights/manifest.json")
-    path = entry["path"]
-    if not Path(path).is_file():
-        raise WeightsError(f"{path}: the colour-photo detector's weights file listed in manifest.json is missing")
-    if sha256_file(path) != entry["sha256"]:
-        raise WeightsError(f"{path}: sha256 does not match weights/manifest.json")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt, _ = read_checkpoint_file(*shipped_file("tone_net", "the colour-photo detector"))
     net = ToneNet(ckpt["width"])
     net.load_state_dict(ckpt["state_dict"])
     return net.eval()
 
 
-def tone_net_score(rgb: np.ndarray) -> float:
-    """ToneNet's logit for `rgb`: above NET_THRESHOLD, a colour photograph."""
-    return _net_logit(_net_input(*_thumbnail_residual(rgb)))
+def detector_scores(rgb: np.ndarray) -> tuple[float, float]:
+    """(the score, ToneNet's logit) of `rgb`, both computed (colour_photo_score skips the network below
+    SCORE_FLOOR); benchmarks/colour_detector.py tries other thresholds on them."""
+    lab, e = _thumbnail_residual(rgb)
+    return _score(e), _net_logit(_net_input(lab, e))
 
 
 def _net_logit(x: np.ndarray) -> float:

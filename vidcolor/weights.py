@@ -31,21 +31,26 @@ def manifest() -> dict[str, dict]:
     return {}
 
 
+def shipped_file(name: str, kind: str, advice: str = "") -> tuple[Path, str]:
+    """(path, sha256) of the shipped file that manifest.json lists as `name` (a model, or "tone_net", the
+    colour-photo detector); WeightsError when it lists none or the file is missing."""
+    entry = manifest().get(name)
+    if entry is None:
+        looked = ", ".join(str(p) for p in (_PKG / "_weights", _PKG.parent / "weights"))
+        raise WeightsError(f"no trained weights file for {kind} {name!r} (looked in {looked}){advice}")
+    path = Path(entry["path"])
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file listed in manifest.json is missing")
+    return path, entry["sha256"]
+
+
 def shipped_weights(model: str) -> tuple[Path, str]:
     """(path, sha256) of the shipped weights for `model`; WeightsError when there are none."""
     from vidcolor.models import list_models
 
     if model not in list_models():
         raise WeightsError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
-    entry = manifest().get(model)
-    if entry is None:
-        looked = ", ".join(str(p) for p in (_PKG / "_weights", _PKG.parent / "weights"))
-        raise WeightsError(f"no trained weights file for model {model!r} (looked in {looked}); "
-                           "pass --weights PATH to a checkpoint")
-    path = Path(entry["path"])
-    if not path.is_file():
-        raise WeightsError(f"{path}: weights file listed in manifest.json is missing")
-    return path, entry["sha256"]
+    return shipped_file(model, "model", "; pass --weights PATH to a checkpoint")
 
 
 def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",

@@ -100,11 +100,9 @@ def model_from_checkpoint(ckpt) -> nn.Module:
     return model.eval()
 
 
-def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> nn.Module:
-    """Rebuild a network from a vidcolor checkpoint; with `sha256`, refuse a file whose hash differs.
-
-    Only tensors are ever unpickled (weights_only=True); a file that holds anything else is refused
-    with what it is, never with advice to load it unsafely."""
+def read_checkpoint_file(path: str | os.PathLike, sha256: str | None = None) -> tuple[dict, str]:
+    """(the unpickled dict, its sha256) of a weights file: there, not empty, with `sha256` the hash it
+    must have, and readable with weights_only=True; each failure a WeightsError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
@@ -114,9 +112,18 @@ def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> nn.Mo
     if sha256 is not None and digest != sha256:
         raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the listed {sha256[:12]}...; the file is corrupt or replaced")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True), digest
     except Exception as e:  # torch raises several types for a damaged or foreign file; each is named below
         raise WeightsError(f"{path}: {_unreadable(path, e)}") from None
+
+
+def load_checkpoint(path: str | os.PathLike, sha256: str | None = None) -> nn.Module:
+    """Rebuild a network from a vidcolor checkpoint; with `sha256`, refuse a file whose hash differs.
+
+    Only tensors are ever unpickled (weights_only=True); a file that holds anything else is refused
+    with what it is, never with advice to load it unsafely."""
+    path = Path(path)
+    ckpt, digest = read_checkpoint_file(path, sha256)
     try:
         model = model_from_checkpoint(ckpt)
     except WeightsError as e:
