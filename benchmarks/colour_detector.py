@@ -2,15 +2,16 @@
 
     python benchmarks/colour_detector.py [--data ../shared/data] [--colour 500] [--toned 400] [--seed 0]
 
-Four sets, each scored by the shipped test (vidcolor.tone: score and ToneNet) and by the hand-made
-score alone (its threshold COLOUR_THRESHOLD), side by side:
+Four sets, each scored by the shipped test (vidcolor.tone.is_colour on the score and ToneNet's logit)
+and by the hand-made score alone (its threshold COLOUR_THRESHOLD), side by side:
   - real colour photographs: --colour photos sampled evenly across the folders of DATA/train, plus all
     of DATA/val; each one also faded (training/toned_corpus.faded_colour). Colorizing one of these is a
-    mistake (target: at most 2%). They are split by a simple count that does not involve the detector:
-    "several hues" when at least 2% of the picture has CIELAB chroma 10 or more in each of two hue
-    sectors (of 30 degrees) at least 60 degrees apart; the others (muted, single-hue subjects, and the
-    black-and-white photos the training folders hold) are listed apart, since colorizing a black
-    sweater on a white floor is no loss.
+    mistake (target: at most 2%). They are split by a simple count that does not involve the detector
+    (kind_of_photo): "black and white" when 99% of the picture has CIELAB chroma under 5 (the training
+    folders hold some; colorizing them is right, and they are counted apart), "several hues" when at
+    least 2% of the picture has chroma 10 or more in each of two hue sectors (of 30 degrees) at least
+    60 degrees apart, and "muted or one hue" for the others (a black sweater on a white floor, a gray
+    street), listed apart since colorizing them loses little; a last line counts both together.
   - toned prints: --toned photos of DATA/train (not those above) reduced to gray and printed through
     training/toned_corpus.toned_print (toning, mounts, captions, stamps, foxing, fading, casts). Skipping
     one is a mistake (target: none).
@@ -36,7 +37,7 @@ from training.detector import gray01, load_rgb8  # noqa: E402
 from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402
 from vidcolor.io.images import read_image  # noqa: E402
-from vidcolor.tone import COLOUR_THRESHOLD, NET_THRESHOLD, SCORE_FLOOR, detector_scores, thumbnail_lab  # noqa: E402
+from vidcolor.tone import COLOUR_THRESHOLD, NET_SURE, NET_THRESHOLD, SCORE_FLOOR, detector_scores, is_colour, thumbnail_lab  # noqa: E402
 
 MAX_SIDE = 640  # real photos are shrunk to this before the corpus is made (the detector works at 256 anyway)
 
@@ -56,13 +57,18 @@ def sample_across_folders(root: Path, n: int, rng: np.random.Generator) -> list[
     return out
 
 
-def several_hues(rgb: np.ndarray, min_chroma: float = 10.0, min_share: float = 0.02) -> bool:
+def kind_of_photo(rgb: np.ndarray, min_chroma: float = 10.0, min_share: float = 0.02, gray_chroma: float = 5.0) -> str:
+    """"black and white" when 99% of the picture has CIELAB chroma under `gray_chroma`; "several hues" when
+    at least `min_share` of it has chroma `min_chroma` or more in each of two 30-degree hue sectors at
+    least 60 degrees apart; else "muted or one hue". Counted without the detector."""
     lab = thumbnail_lab(rgb)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
+    if np.percentile(chroma, 99) < gray_chroma:
+        return "black and white"
     hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360
     share = np.bincount((hue[chroma >= min_chroma] // 30).astype(int), minlength=12) / chroma.size
     big = np.nonzero(share >= min_share)[0]
-    return any(min(abs(i - j), 12 - abs(i - j)) >= 2 for i in big for j in big)
+    return "several hues" if any(min(abs(i - j), 12 - abs(i - j)) >= 2 for i in big for j in big) else "muted or one hue"
 
 
 def main() -> None:
@@ -75,6 +81,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--score-floor", type=float, default=SCORE_FLOOR, help="try another floor (choose on a --seed other than 0)")
     ap.add_argument("--net-threshold", type=float, default=NET_THRESHOLD)
+    ap.add_argument("--net-sure", type=float, default=NET_SURE)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
@@ -83,7 +90,10 @@ def main() -> None:
     rows = []  # (set, name, score, should_colorize)
     for p in colour_paths:
         rgb = rgb8(p)
-        kind = "several hues" if several_hues(rgb) else "muted or one hue"
+        kind = kind_of_photo(rgb)
+        if kind == "black and white":  # a gray photo among the colour ones: colorizing it is right
+            rows.append(("train/val, black and white", str(p), *detector_scores(colour_photo(rng, rgb, fade=False)), True))
+            continue
         rows.append((f"colour, {kind}", str(p), *detector_scores(colour_photo(rng, rgb, fade=False)), False))
         rows.append((f"faded, {kind}", str(p), *detector_scores(colour_photo(rng, rgb, fade=True)), False))
     for p in toned_paths:
@@ -94,12 +104,13 @@ def main() -> None:
     for p in find_images(a.data / "bw"):
         colour = p.parent.name == "old_photos" and not p.stem.startswith("scratched")
         rows.append((f"bw/{p.parent.name}", str(p), *detector_scores(read_image(p).pixels), not colour))
-    print(f"{len(rows)} images in {time.time() - t0:.0f} s; shipped test: score >= {a.score_floor} and ToneNet >= {a.net_threshold}; "
+    print(f"{len(rows)} images in {time.time() - t0:.0f} s; shipped test: ToneNet >= {a.net_sure}, or score >= {a.score_floor} "
+          f"and ToneNet >= {a.net_threshold}; "
           f"the hand-made score alone (right-hand column): score >= {COLOUR_THRESHOLD}")
     summary = {}
     for name in dict.fromkeys(r[0] for r in rows):
         rs = [r for r in rows if r[0] == name]
-        wrong = [r for r in rs if (r[2] >= a.score_floor and r[3] >= a.net_threshold) == r[4]]
+        wrong = [r for r in rs if is_colour(r[2], r[3], a.score_floor, a.net_threshold, a.net_sure) == r[4]]
         wrong_hand = [r for r in rs if (r[2] >= COLOUR_THRESHOLD) == r[4]]
         verb = "skipped (false skip)" if rs[0][4] else "colorized by mistake"
         q = np.percentile(np.array([r[3] for r in rs]), [0, 1, 5, 50, 95, 99, 100])
@@ -110,6 +121,10 @@ def main() -> None:
             print(f"{'':26}score {r[2]:5.2f} ToneNet {r[3]:6.2f}  {r[1]}")
         summary[name] = {"n": len(rs), "wrong": len(wrong), "wrong_hand": len(wrong_hand), "mistakes": [r[1] for r in wrong],
                          "scores": {r[1]: [round(r[2], 3), round(r[3], 3)] for r in rs}}
+    colour = [r for r in rows if r[0].startswith("colour, ")]
+    wrong = sum(is_colour(r[2], r[3], a.score_floor, a.net_threshold, a.net_sure) == r[4] for r in colour)
+    print(f"{'all colour photos':>24}: {wrong:3d} of {len(colour):3d} colorized by mistake ({100 * wrong / len(colour):.1f}%) "
+          f"| hand-made alone {sum((r[2] >= COLOUR_THRESHOLD) == r[4] for r in colour):3d}")
     if a.json:
         a.json.write_text(json.dumps(summary, indent=1))
 

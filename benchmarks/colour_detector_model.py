@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vidcolor.tone as tone  # noqa: E402
-from benchmarks.colour_detector import gray01, rgb8, sample_across_folders, several_hues  # noqa: E402
+from benchmarks.colour_detector import gray01, rgb8, kind_of_photo, sample_across_folders  # noqa: E402
 from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402
 from vidcolor.io.images import read_image  # noqa: E402
@@ -73,7 +73,7 @@ def labelled(data: Path, seed: int, with_val: bool) -> list[dict]:
     rows = []
     for p in colour:
         rgb = rgb8(p)
-        kind = "several hues" if several_hues(rgb) else "muted"
+        kind = "several hues" if kind_of_photo(rgb) == "several hues" else "muted"
         rows.append({"set": f"colour, {kind}", "y": 0, **features(colour_photo(rng, rgb, fade=False))})
         rows.append({"set": f"faded, {kind}", "y": 0, **features(colour_photo(rng, rgb, fade=True))})
     for p in toned:

@@ -75,21 +75,27 @@ def test_a_skipped_colour_photo_is_copied_so_the_output_tree_is_complete(tmp_pat
     assert not (tmp_path / "out2" / "box" / "colour.png").exists() and (tmp_path / "out2" / "box" / "sepia.jpg").exists()
 
 
-def test_the_shipped_test_needs_both_the_score_and_tone_net(monkeypatch):
-    """colour_photo_score skips a photo only when the hand-made score reaches SCORE_FLOOR and ToneNet's
-    logit reaches NET_THRESHOLD; a gray picture never reaches the network."""
+def test_the_shipped_test_is_tone_net_sure_or_score_and_tone_net(monkeypatch):
+    """colour_photo_score skips a photo when ToneNet is sure (logit >= NET_SURE), or when the hand-made
+    score reaches SCORE_FLOOR and the logit reaches NET_THRESHOLD; otherwise it is colorized."""
     from vidcolor import tone
 
+    assert tone.is_colour(0.0, tone.NET_SURE)  # colour that follows lightness: the score misses it
+    assert not tone.is_colour(tone.SCORE_FLOOR - 0.01, tone.NET_SURE - 0.01)
+    assert tone.is_colour(tone.SCORE_FLOOR, tone.NET_THRESHOLD)
+    assert not tone.is_colour(tone.SCORE_FLOOR + 10, tone.NET_THRESHOLD - 0.01)
+    assert not tone.is_colour(float("nan"), 99.0) and not tone.is_colour(99.0, float("nan"))
     rgb = colourful_scene(np.random.default_rng(5), 120, 160)
     score, logit = tone.detector_scores(rgb)
-    assert score == tone.colour_score(rgb) >= tone.SCORE_FLOOR and logit >= tone.NET_THRESHOLD
+    assert score == tone.colour_score(rgb) and tone.is_colour(score, logit)
     assert tone.colour_photo_score(rgb) == pytest.approx(score)
     monkeypatch.setattr(tone, "_net_logit", lambda x: tone.NET_THRESHOLD - 0.01)  # the network says monochrome
     assert tone.colour_photo_score(rgb) is None
-    calls = []
-    monkeypatch.setattr(tone, "_net_logit", lambda x: calls.append(x) or 99.0)
+    monkeypatch.undo()
     gray = np.repeat((procedural_scene(np.random.default_rng(1), 120, 160)[..., None] * 255).astype(np.uint8), 3, axis=2)
-    assert tone.colour_photo_score(gray) is None and calls == []
+    assert tone.colour_photo_score(gray) is None
+    monkeypatch.setattr(tone, "_net_logit", lambda x: tone.NET_SURE)  # a sure network overrides a low score
+    assert tone.colour_photo_score(gray) is not None
 
 
 def test_tone_net_input_is_lab_and_residual_of_the_picture_without_its_mount():

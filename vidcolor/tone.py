@@ -19,11 +19,12 @@ function of L*. A colour photograph has colours that its lightness does not expl
    ToneNet (vidcolor.models.tone_net), a small CNN, looks at the same picture (CIELAB and the residual,
    96 x 96) and was trained on thousands of photos that ../shared/data does not hold, each shown both
    as a colour scan and as a toned print of its gray (training/detector.py). A photo is in colour when
-   its score reaches SCORE_FLOOR and ToneNet's logit reaches NET_THRESHOLD: the score keeps gray and
-   toned prints out cheaply (the network is not run below the floor), the network decides the rest.
+   ToneNet is sure (its logit reaches NET_SURE), or when the score reaches SCORE_FLOOR and the logit
+   reaches NET_THRESHOLD (is_colour). The floor keeps out the toned prints the network is unsure of;
+   the sure logit keeps colour photos whose colour follows their lightness, which the score misses.
 
 Measured with benchmarks/colour_detector.py (README, "Cron and archives"); the thresholds were chosen
-on its sets drawn with --seed 1 and are reported on --seed 0 and --seed 2. COLOUR_THRESHOLD is the score's own
+on its sets drawn with --seed 1 and are reported on the other seeds. COLOUR_THRESHOLD is the score's own
 threshold, as it was used before ToneNet: above the procedural toned prints and the real toned prints
 of ../shared/data/bw, below its faintest early colour photograph (old_photos/b, 2.33).
 """
@@ -37,6 +38,7 @@ import numpy as np
 COLOUR_THRESHOLD = 2.2  # CIELAB units of the score below: the hand-made test alone (benchmarks compare it)
 SCORE_FLOOR = 1.8  # with ToneNet: the score a colour photo needs at least (chosen on the benchmark's --seed 1 sets)
 NET_THRESHOLD = 1.5  # ToneNet's logit a colour photo needs at least (likewise)
+NET_SURE = 8.0  # ToneNet's logit that makes a photo colour whatever its score (likewise)
 THUMB = 256  # the test runs on a thumbnail of this long side: colour is low-frequency
 TILES = 3
 L_BANDS = 16
@@ -182,8 +184,7 @@ def load_tone_net():
 
 
 def detector_scores(rgb: np.ndarray) -> tuple[float, float]:
-    """(the score, ToneNet's logit) of `rgb`, both computed (colour_photo_score skips the network below
-    SCORE_FLOOR); benchmarks/colour_detector.py tries other thresholds on them."""
+    """(the score, ToneNet's logit) of `rgb`; benchmarks/colour_detector.py tries other thresholds on them."""
     lab, e = _thumbnail_residual(rgb)
     return _score(e), _net_logit(_net_input(lab, e))
 
@@ -194,16 +195,19 @@ def _net_logit(x: np.ndarray) -> float:
     return float(load_tone_net().score(torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None])[0])
 
 
+def is_colour(score: float, logit: float, floor: float = SCORE_FLOOR, net_threshold: float = NET_THRESHOLD,
+              net_sure: float = NET_SURE) -> bool:
+    """The decision on (score, logit): ToneNet sure, or the score at the floor and ToneNet over its threshold."""
+    if not (np.isfinite(score) and np.isfinite(logit)):
+        return False
+    return logit >= net_sure or (score >= floor and logit >= net_threshold)
+
+
 def colour_photo_score(rgb: np.ndarray) -> float | None:
     """The colour score of a photograph already in colour, else None: the one test the folder loop, the
-    Ray workers and the web API apply. Colour needs both a score of at least SCORE_FLOOR (colour that
-    the tone curve does not explain) and ToneNet's logit at least NET_THRESHOLD (module docstring)."""
-    lab, e = _thumbnail_residual(rgb)
-    score = _score(e)
-    if not np.isfinite(score) or score < SCORE_FLOOR:
-        return None
-    logit = _net_logit(_net_input(lab, e))
-    return score if np.isfinite(logit) and logit >= NET_THRESHOLD else None
+    Ray workers and the web API apply (is_colour on detector_scores; module docstring)."""
+    score, logit = detector_scores(rgb)
+    return score if is_colour(score, logit) else None
 
 
 def is_colour_image(rgb: np.ndarray) -> bool:
