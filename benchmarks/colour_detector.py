@@ -1,6 +1,11 @@
 """How well vidcolor.tone tells colour photographs from toned monochrome prints, on real photographs.
 
-    python benchmarks/colour_detector.py [--data ../shared/data] [--colour 500] [--toned 400] [--seed 0]
+    python benchmarks/colour_detector.py [--data ../shared/data] [--split test] [--colour 500] [--toned 400] [--seed 0]
+    python benchmarks/colour_detector_thresholds.py TUNE.json   # the thresholds, from a --split tune --json run
+
+The photos of DATA are cut into two fixed halves by a hash of their paths: the thresholds of
+vidcolor.tone are chosen on a draw from the "tune" half, and the figures reported come from the "test"
+half, so no photo serves both.
 
 Four sets, each scored by the shipped test (vidcolor.tone.is_colour on the score and ToneNet's logit)
 and by the hand-made score alone (its threshold COLOUR_THRESHOLD), side by side:
@@ -24,17 +29,21 @@ Prints the counts, the mistakes by name, and the score distributions; --json wri
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ holds the corpus generator
 
 from training.detector import gray01, load_rgb8  # noqa: E402
 from training.toned_corpus import colour_photo, corpus, toned_print  # noqa: E402
+from vidcolor import tone  # noqa: E402
 from vidcolor.folder import find_images  # noqa: E402
 from vidcolor.io.images import read_image  # noqa: E402
 from vidcolor.tone import COLOUR_THRESHOLD, NET_SURE, NET_THRESHOLD, SCORE_FLOOR, detector_scores, is_colour, thumbnail_lab  # noqa: E402
@@ -46,9 +55,14 @@ def rgb8(path: Path) -> np.ndarray:
     return load_rgb8(path, MAX_SIDE)
 
 
-def sample_across_folders(root: Path, n: int, rng: np.random.Generator) -> list[Path]:
+def in_split(path: Path, root: Path, split: str) -> bool:
+    """Two fixed halves of DATA by a hash of the path: thresholds are chosen on "tune", reported on "test"."""
+    return split == "all" or (zlib.crc32(str(path.relative_to(root)).encode()) % 2 == 0) == (split == "tune")
+
+
+def sample_across_folders(root: Path, n: int, rng: np.random.Generator, split: str = "all") -> list[Path]:
     folders = sorted(p for p in root.iterdir() if p.is_dir())
-    per = {f: list(rng.permutation(find_images(f))) for f in folders}
+    per = {f: list(rng.permutation([p for p in find_images(f) if in_split(p, root, split)])) for f in folders}
     out: list[Path] = []
     while len(out) < n and any(per.values()):
         for f in folders:
@@ -71,6 +85,39 @@ def kind_of_photo(rgb: np.ndarray, min_chroma: float = 10.0, min_share: float = 
     return "several hues" if any(min(abs(i - j), 12 - abs(i - j)) >= 2 for i in big for j in big) else "muted or one hue"
 
 
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean CIELAB distance (Delta E 1976) between two 8-bit RGB pictures of one size."""
+    lab = [cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2LAB) for x in (a, b)]
+    return float(np.linalg.norm(lab[0] - lab[1], axis=2).mean())
+
+
+def colorizing_cost(paths: list[str]) -> list[tuple[float, float]]:
+    """For colour photos colorized by mistake: how far the shipped colorizer's output is from the photo,
+    and (for scale) how far the photo's own gray is from it, in mean Delta E."""
+    from vidcolor.weights import load_colorizer
+
+    colorizer = load_colorizer()
+    out = []
+    for p in paths:
+        rgb = rgb8(Path(p))
+        gray = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        out.append((delta_e(rgb, colorizer.colorize_array(rgb)), delta_e(rgb, gray)))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def load_candidate(path: Path):
+    """A ToneNet checkpoint that is not (yet) the shipped one, as `python -m training detector train` writes it."""
+    import torch
+
+    from vidcolor.models.tone_net import ToneNet
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    net = ToneNet(ckpt["width"])
+    net.load_state_dict(ckpt["state_dict"])
+    return net.eval()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -78,15 +125,23 @@ def main() -> None:
     ap.add_argument("--toned", type=int, default=400)
     ap.add_argument("--generated", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", choices=("test", "tune", "all"), default="test",
+                    help="which fixed half of DATA's photos to draw from (thresholds are chosen on tune)")
+    ap.add_argument("--tone-net", type=Path, help="measure another ToneNet checkpoint than the shipped one")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--score-floor", type=float, default=SCORE_FLOOR, help="try another floor (choose on a --seed other than 0)")
+    ap.add_argument("--cost", action="store_true",
+                    help="colorize the colour photos colorized by mistake and say how far the result is from them")
+    ap.add_argument("--score-floor", type=float, default=SCORE_FLOOR, help="try another floor (choose it on --split tune)")
     ap.add_argument("--net-threshold", type=float, default=NET_THRESHOLD)
     ap.add_argument("--net-sure", type=float, default=NET_SURE)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
-    paths = sample_across_folders(a.data / "train", a.colour + a.toned, rng)
-    colour_paths, toned_paths = paths[:a.colour] + find_images(a.data / "val"), paths[a.colour:]
+    if a.tone_net:
+        tone.load_tone_net = functools.partial(load_candidate, a.tone_net)
+    paths = sample_across_folders(a.data / "train", a.colour + a.toned, rng, a.split)
+    val = [p for p in find_images(a.data / "val") if in_split(p, a.data / "val", a.split)]
+    colour_paths, toned_paths = paths[:a.colour] + val, paths[a.colour:]
     rows = []  # (set, name, score, should_colorize)
     for p in colour_paths:
         rgb = rgb8(p)
@@ -125,6 +180,15 @@ def main() -> None:
     wrong = sum(is_colour(r[2], r[3], a.score_floor, a.net_threshold, a.net_sure) == r[4] for r in colour)
     print(f"{'all colour photos':>24}: {wrong:3d} of {len(colour):3d} colorized by mistake ({100 * wrong / len(colour):.1f}%) "
           f"| hand-made alone {sum((r[2] >= COLOUR_THRESHOLD) == r[4] for r in colour):3d}")
+    summary["all colour photos"] = {"n": len(colour), "wrong": int(wrong)}
+    for name in ("colour, several hues", "colour, muted or one hue") if a.cost else ():
+        mistaken = summary.get(name, {}).get("mistakes", [])
+        if mistaken:
+            cost = np.array(colorizing_cost(mistaken))
+            print(f"{name:>24}: colorizing the {len(mistaken)} mistaken photos moves them by Delta E {np.median(cost[:, 0]):.1f} "
+                  f"(median; p90 {np.percentile(cost[:, 0], 90):.1f}); their own gray is {np.median(cost[:, 1]):.1f} "
+                  f"(p90 {np.percentile(cost[:, 1], 90):.1f}) from them")
+            summary[name]["cost"] = {"colorized": cost[:, 0].tolist(), "gray": cost[:, 1].tolist()}
     if a.json:
         a.json.write_text(json.dumps(summary, indent=1))
 

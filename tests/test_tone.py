@@ -88,7 +88,8 @@ def test_the_shipped_test_is_tone_net_sure_or_score_and_tone_net(monkeypatch):
     rgb = colourful_scene(np.random.default_rng(5), 120, 160)
     score, logit = tone.detector_scores(rgb)
     assert score == tone.colour_score(rgb) and tone.is_colour(score, logit)
-    assert tone.colour_photo_score(rgb) == pytest.approx(score)
+    assert tone.colour_photo_score(rgb) == pytest.approx((score, logit))
+    assert str(tone.colour_photo_score(rgb)) == f"colour score {score:.1f}, ToneNet {logit:.1f}"  # what notes say
     monkeypatch.setattr(tone, "_net_logit", lambda x: tone.NET_THRESHOLD - 0.01)  # the network says monochrome
     assert tone.colour_photo_score(rgb) is None
     monkeypatch.undo()
@@ -161,8 +162,10 @@ def test_detector_recipe_builds_examples_and_trains(tmp_path):
                    "--workers", "1", "--out", str(again)])
     assert np.array_equal(d["X"], np.load(again)["X"])  # seeded per photo, kept in order: the same examples
     ckpt = tmp_path / "net.pt"
-    training_main(["detector", "train", str(out), "--out", str(ckpt), "--epochs", "1", "--batch-size", "4"])
+    training_main(["detector", "train", str(out), "--out", str(ckpt), "--epochs", "1", "--batch-size", "4",
+                   "--width", "8", "--chroma-scale", "0.5", "1.2"])
     saved = torch.load(ckpt, weights_only=True)
+    assert saved["width"] == 8 and saved["meta"]["chroma_scale"] == [0.5, 1.2]
     net = ToneNet(saved["width"])
     net.load_state_dict(saved["state_dict"])
     assert net.eval().score(torch.zeros(2, 4, SIDE, SIDE)).shape == (2,)
@@ -173,6 +176,7 @@ def test_a_missing_detector_file_is_a_weights_error_and_a_sliver_is_colorized(tm
 
     tone_net_load_fails(monkeypatch, tmp_path / "gone.pt", "missing")
     sliver = colourful_scene(np.random.default_rng(0), 2, 1000)  # 2 px tall: no tone curve to fit
+    monkeypatch.setattr(tone, "_net_logit", lambda x: 99.0)  # nothing to judge: not even a sure network is asked
     assert tone.colour_photo_score(sliver) is None
 
 

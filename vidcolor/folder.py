@@ -22,7 +22,7 @@ from vidcolor.io.paths import check_folder_output, check_output, ensure_writable
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions
 from vidcolor.pipeline import batched, colorize_video
-from vidcolor.tone import colour_photo_score
+from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.video_hints import check_video_hints
 
 OnResult = Callable[[Result], None]
@@ -85,14 +85,14 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
     journal.record(src, key, status, dst, note=note, copy=copy)
 
 
-def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: float,
+def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: ColourScores,
                       img: ImageData | None = None) -> Result:
     """Journal a photo skipped as already in colour and, unless opts.copy_skipped is off, copy it to dst
     unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again)."""
-    note = f"already in colour (score {score:.1f}; --force colorizes it)"
+    note = f"already in colour ({score}; --force colorizes it)"
     notes = list(img.notes) if img else []
     if not opts.copy_skipped:
-        journal.record(src, key, "colour", dst, note=f"colour score {score:.1f}")
+        journal.record(src, key, "colour", dst, note=str(score))
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
 
@@ -101,7 +101,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         write_image(dst, data.pixels, data)
 
     _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=f"colour score {score:.1f}", copy=dst)
+            note=str(score), copy=dst)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
     return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 

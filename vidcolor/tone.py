@@ -31,6 +31,7 @@ of ../shared/data/bw, below its faintest early colour photograph (old_photos/b, 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -186,6 +187,8 @@ def load_tone_net():
 def detector_scores(rgb: np.ndarray) -> tuple[float, float]:
     """(the score, ToneNet's logit) of `rgb`; benchmarks/colour_detector.py tries other thresholds on them."""
     lab, e = _thumbnail_residual(rgb)
+    if min(lab.shape[:2]) < 2 * TILES:  # a sliver: nothing to judge, so it is colorized (is_colour needs a finite logit)
+        return 0.0, float("-inf")
     return _score(e), _net_logit(_net_input(lab, e))
 
 
@@ -203,11 +206,20 @@ def is_colour(score: float, logit: float, floor: float = SCORE_FLOOR, net_thresh
     return logit >= net_sure or (score >= floor and logit >= net_threshold)
 
 
-def colour_photo_score(rgb: np.ndarray) -> float | None:
-    """The colour score of a photograph already in colour, else None: the one test the folder loop, the
-    Ray workers and the web API apply (is_colour on detector_scores; module docstring)."""
-    score, logit = detector_scores(rgb)
-    return score if is_colour(score, logit) else None
+class ColourScores(NamedTuple):
+    """Why a photo counts as already in colour: the hand-made score and ToneNet's logit."""
+    score: float
+    logit: float
+
+    def __str__(self) -> str:
+        return f"colour score {self.score:.1f}, ToneNet {self.logit:.1f}"
+
+
+def colour_photo_score(rgb: np.ndarray) -> ColourScores | None:
+    """The scores of a photograph already in colour, else None: the one test the folder loop, the Ray
+    workers and the web API apply (is_colour on detector_scores; module docstring)."""
+    scores = ColourScores(*detector_scores(rgb))
+    return scores if is_colour(*scores) else None
 
 
 def is_colour_image(rgb: np.ndarray) -> bool:

@@ -99,7 +99,7 @@ class PhotoBatch(_ModelActor):
                 rows.append(_row(src, dst, "failed", str(misfit), t0))
                 continue
             if not self.opts.force and (score := colour_photo_score(img.pixels)) is not None:
-                rows.append(_row(src, dst, "colour", f"colour score {score:.1f}", t0, score))
+                rows.append(_row(src, dst, "colour", str(score), t0, score.score))
             else:
                 ready.append((src, dst, img, hints))
         outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready]) if ready else []

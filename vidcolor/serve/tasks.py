@@ -55,5 +55,5 @@ def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strengt
         dst = Path(tmp) / f"{up.sha256}.colorized{out_ext}"
         write_image(dst, out, img)
         data = dst.read_bytes()
-    score = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
-    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, score)
+    scores = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
+    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores and scores.score)
