@@ -25,7 +25,7 @@ from vidcolor.tone import is_colour  # noqa: E402
 
 FLOORS = np.round(np.arange(0.8, 2.61, 0.1), 2)
 THRESHOLDS = np.round(np.arange(-1.0, 6.01, 0.5), 2)
-SURE = (4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, float("inf"))
+SURE = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, float("inf"))
 
 
 def should_colorize(set_name: str, key: str) -> bool:

@@ -2,7 +2,8 @@
 
     python -m training detector build --data ~/vidcolor-data/v2 --first 0 --per-source 500 --out tone_a.npz
     python -m training detector build --data ~/vidcolor-data/v2 --first 500 --per-source 1000 --out tone_b.npz
-    python -m training detector train tone_a.npz tone_b.npz --out weights/tone_net.pt  # 8 epochs
+    python -m training detector build --data ~/vidcolor-data/v2 --first 1500 --per-source 3000 --out tone_c.npz
+    python -m training detector train tone_a.npz tone_b.npz tone_c.npz --chroma-scale 0.6 1.3 --out weights/tone_net.pt  # 8 epochs
 
 `build` takes photos from the named source folders (default: the sources of the data recipe that are
 not in ../shared/data, so that benchmarks/colour_detector.py, which samples ../shared/data, measures

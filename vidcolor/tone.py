@@ -24,7 +24,7 @@ function of L*. A colour photograph has colours that its lightness does not expl
    the sure logit keeps colour photos whose colour follows their lightness, which the score misses.
 
 Measured with benchmarks/colour_detector.py (README, "Cron and archives"); the thresholds were chosen
-on its sets drawn with --seed 1 and are reported on the other seeds. COLOUR_THRESHOLD is the score's own
+on the "tune" half of its photos and are reported on the "test" half. COLOUR_THRESHOLD is the score's own
 threshold, as it was used before ToneNet: above the procedural toned prints and the real toned prints
 of ../shared/data/bw, below its faintest early colour photograph (old_photos/b, 2.33).
 """
@@ -37,9 +37,10 @@ import cv2
 import numpy as np
 
 COLOUR_THRESHOLD = 2.2  # CIELAB units of the score below: the hand-made test alone (benchmarks compare it)
-SCORE_FLOOR = 1.8  # with ToneNet: the score a colour photo needs at least (chosen on the benchmark's --seed 1 sets)
-NET_THRESHOLD = 1.5  # ToneNet's logit a colour photo needs at least (likewise)
-NET_SURE = 8.0  # ToneNet's logit that makes a photo colour whatever its score (likewise)
+SCORE_FLOOR = 1.3  # with ToneNet: the score a colour photo needs at least, unless ToneNet is sure
+NET_THRESHOLD = -0.5  # ToneNet's logit a colour photo needs at least, with the score at the floor
+NET_SURE = 3.0  # ToneNet's logit that makes a photo colour whatever its score
+# (the three chosen together by benchmarks/colour_detector_thresholds.py on the benchmark's tune half)
 THUMB = 256  # the test runs on a thumbnail of this long side: colour is low-frequency
 TILES = 3
 L_BANDS = 16
