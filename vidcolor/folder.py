@@ -110,6 +110,7 @@ def copy_file(src: Path, dst: Path) -> None:
     """Copy src's bytes to dst through a temporary name, so a kill never leaves a partial dst."""
     tmp = temp_output_path(dst)
     try:
+        dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
     except OSError as e:

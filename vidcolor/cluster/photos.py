@@ -24,6 +24,7 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.errors import VidcolorError
 from vidcolor.folder import hinted_key, keep_colour_photo
 from vidcolor.options import FolderOptions, Result
+from vidcolor.tone import ColourScores
 
 RUN_MARK = "ray-run"  # in the output's .vidcolor folder: its mtime is the start of the current run
 MAX_BLOCKS = 20_000  # Ray Data plans every block up front; past this, blocks hold several batches
@@ -74,7 +75,8 @@ class RayPhotos:
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note))
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
                 try:
-                    emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"], float(row["score"])))
+                    emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"],
+                                             ColourScores(float(row["score"]), float(row["logit"]))))
                 except VidcolorError as e:
                     emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vidcolor.cluster.plan import Range
-from vidcolor.tone import colour_photo_score
+from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import InputError, OutputError, VidcolorError
@@ -99,7 +99,7 @@ class PhotoBatch(_ModelActor):
                 rows.append(_row(src, dst, "failed", str(misfit), t0))
                 continue
             if not self.opts.force and (score := colour_photo_score(img.pixels)) is not None:
-                rows.append(_row(src, dst, "colour", str(score), t0, score.score))
+                rows.append(_row(src, dst, "colour", str(score), t0, score))
             else:
                 ready.append((src, dst, img, hints))
         outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready]) if ready else []
@@ -114,13 +114,15 @@ class PhotoBatch(_ModelActor):
                 rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
                 continue
             rows.append(_row(src, dst, "done", "with hints" if hints else None, t0))
-        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "seconds", "score")}
+        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "seconds", "score", "logit")}
 
 
-def _row(src: Path, dst: Path, status: str, note: str | None, t0: float, score: float = float("nan")) -> dict:
-    """One output row; `score` is the colour score of a photo skipped as already in colour (NaN otherwise:
+def _row(src: Path, dst: Path, status: str, note: str | None, t0: float, scores: ColourScores | None = None) -> dict:
+    """One output row; `score` and `logit` are those of a photo skipped as already in colour (NaN otherwise:
     one column type in every batch)."""
-    return {"src": str(src), "dst": str(dst), "status": status, "note": note, "seconds": time.time() - t0, "score": score}
+    score, logit = scores or (float("nan"), float("nan"))
+    return {"src": str(src), "dst": str(dst), "status": status, "note": note, "seconds": time.time() - t0,
+            "score": score, "logit": logit}
 
 
 class PlannedCuts:
