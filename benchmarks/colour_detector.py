@@ -3,14 +3,15 @@
     python benchmarks/colour_detector.py [--data ../shared/data] [--split test] [--colour 500] [--toned 400] [--seed 0]
     python benchmarks/colour_detector_thresholds.py TUNE.json   # the thresholds, from a --split tune --json run
 
-The photos of DATA are cut into two fixed halves by a hash of their paths: the thresholds of
-vidcolor.tone are chosen on a draw from the "tune" half, and the figures reported come from the "test"
-half, so no photo serves both.
+The photos of DATA/train and DATA/val are cut into two fixed halves by a hash of their paths: the
+thresholds of vidcolor.tone are chosen on a draw from the "tune" half (--split tune --seed 1 --colour
+2000 --toned 1600), and the figures reported come from the "test" half, so no such photo serves both.
+DATA/bw is not split: the same 31 pictures are in both, and the threshold search keeps them right.
 
 Four sets, each scored by the shipped test (vidcolor.tone.is_colour on the score and ToneNet's logit)
 and by the hand-made score alone (its threshold COLOUR_THRESHOLD), side by side:
-  - real colour photographs: --colour photos sampled evenly across the folders of DATA/train, plus all
-    of DATA/val; each one also faded (training/toned_corpus.faded_colour). Colorizing one of these is a
+  - real colour photographs: --colour photos sampled evenly across the folders of DATA/train, plus the
+    half's share of DATA/val; each one also faded (training/toned_corpus.faded_colour). Colorizing one of these is a
     mistake (target: at most 2%). They are split by a simple count that does not involve the detector
     (kind_of_photo): "black and white" when 99% of the picture has CIELAB chroma under 5 (the training
     folders hold some; colorizing them is right, and they are counted apart), "several hues" when at

@@ -1,6 +1,6 @@
 """Choose vidcolor.tone's thresholds (SCORE_FLOOR, NET_THRESHOLD, NET_SURE) from a tuning run of the benchmark.
 
-    python benchmarks/colour_detector.py --split tune --seed 1 --json tune.json
+    python benchmarks/colour_detector.py --split tune --seed 1 --colour 2000 --toned 1600 --json tune.json
     python benchmarks/colour_detector_thresholds.py tune.json [--top 10]
 
 Every (floor, threshold, sure) on a grid is scored on the stored (score, logit) pairs with

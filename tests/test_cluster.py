@@ -91,14 +91,18 @@ def journal_status(out: Path, target: str) -> str:
     return [e["status"] for e in journal(out) if e["target"] == target][-1]
 
 
-def test_a_skipped_photo_is_copied_into_a_folder_not_made_yet(tmp_path):
-    """On the cluster the driver copies a photo skipped as already in colour as soon as its row comes
+def test_a_skipped_photo_is_kept_in_a_folder_not_made_yet(tmp_path):
+    """On the cluster the driver keeps a photo skipped as already in colour as soon as its row comes
     back, which can be before any photo of its folder is written (seen under load: 'cannot write (No
-    such file or directory)'); the copy makes the folder."""
-    from vidcolor.folder import copy_file
+    such file or directory)'); copied as it is, or converted to another format, it makes the folder."""
+    from vidcolor.archive import Journal
+    from vidcolor.folder import keep_colour_photo
+    from vidcolor.tone import ColourScores
 
     src = archive(tmp_path / "scans", 1) / "box1" / "colour.png"
-    copy_file(src, tmp_path / "out" / "box1" / "colour.png")
+    for dst in (tmp_path / "out" / "box1" / "colour.png", tmp_path / "out" / "box2" / "colour.jpg"):
+        r = keep_colour_photo(src, dst, Journal(tmp_path / "out"), dst.name, FolderOptions(), time.time(), ColourScores(0.3, 12.0))
+        assert r.status == "skipped" and dst.is_file() and "ToneNet 12.0" in r.note
     assert (tmp_path / "out" / "box1" / "colour.png").read_bytes() == src.read_bytes()
 
 

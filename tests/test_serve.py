@@ -92,6 +92,22 @@ def test_colorize_answers_in_the_inputs_format_and_size_as_the_library_does(hint
     assert list(private_tmp.iterdir()) == []  # the upload and the output were temporary files
 
 
+def test_a_colour_photo_is_colorized_and_says_why_a_batch_run_would_skip_it(hint_col):
+    """The web page colorizes what it is given, but tells that a batch run would skip the photo: the
+    headers carry both numbers of the test (the score and ToneNet's logit), as a skip note does."""
+    from training.toned_corpus import colourful_scene
+    from vidcolor.tone import colour_photo_score
+
+    rgb = colourful_scene(np.random.default_rng(5), 120, 160)
+    with client(hint_col) as c:
+        r = post(c, encode(rgb, "PNG"))
+        gray = post(c, encode(gray_image(48, 70), "PNG"))
+    assert r.status_code == gray.status_code == 200, r.text
+    scores = colour_photo_score(rgb)
+    assert r.headers["X-Vidcolor-Colour-Score"] == f"{scores.score:.1f}" and r.headers["X-Vidcolor-ToneNet"] == f"{scores.logit:.1f}"
+    assert "X-Vidcolor-Colour-Score" not in gray.headers and "X-Vidcolor-ToneNet" not in gray.headers
+
+
 def read_image_bytes(data: bytes, ext: str, tmp_path) -> np.ndarray:
     p = tmp_path / f"answer{ext}"
     p.write_bytes(data)

@@ -95,6 +95,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         journal.record(src, key, "colour", dst, note=str(score))
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
+    dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
 
     def convert() -> None:
         data = img or read_image(src)
@@ -110,7 +111,6 @@ def copy_file(src: Path, dst: Path) -> None:
     """Copy src's bytes to dst through a temporary name, so a kill never leaves a partial dst."""
     tmp = temp_output_path(dst)
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
     except OSError as e:

@@ -39,7 +39,7 @@ import numpy as np
 COLOUR_THRESHOLD = 2.2  # CIELAB units of the score below: the hand-made test alone (benchmarks compare it)
 SCORE_FLOOR = 1.3  # with ToneNet: the score a colour photo needs at least, unless ToneNet is sure
 NET_THRESHOLD = -0.5  # ToneNet's logit a colour photo needs at least, with the score at the floor
-NET_SURE = 3.0  # ToneNet's logit that makes a photo colour whatever its score
+NET_SURE = 3.0  # ToneNet's logit that makes a photo colour whatever its (finite) score
 # (the three chosen together by benchmarks/colour_detector_thresholds.py on the benchmark's tune half)
 THUMB = 256  # the test runs on a thumbnail of this long side: colour is low-frequency
 TILES = 3

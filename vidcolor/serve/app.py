@@ -86,8 +86,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         res = await asyncio.wrap_future(worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext)))
         headers = {"X-Vidcolor-Sha256": up.sha256, "X-Vidcolor-Seconds": f"{res.seconds:.3f}",
                    "Content-Disposition": f'inline; filename="colorized-{up.sha256[:12]}{ext}"'}
-        if res.colour_score is not None:
-            headers["X-Vidcolor-Colour-Score"] = f"{res.colour_score:.1f}"
+        if res.colour is not None:  # both numbers, as a batch run's skip note gives them
+            headers["X-Vidcolor-Colour-Score"] = f"{res.colour.score:.1f}"
+            headers["X-Vidcolor-ToneNet"] = f"{res.colour.logit:.1f}"
         return Response(res.data, media_type=res.media_type, headers=headers)
 
     @api.post("/jobs", summary="Start colorizing a short clip", status_code=202)

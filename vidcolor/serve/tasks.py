@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidcolor.tone import colour_photo_score
+from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.hints import Hints
@@ -28,7 +28,7 @@ class PhotoResult:
     width: int
     height: int
     seconds: float
-    colour_score: float | None  # set when the input is already a colour photo (a batch run skips it without --force)
+    colour: ColourScores | None  # set when the input is already a colour photo (a batch run skips it without --force)
 
 
 def at_strength(colorizer: Colorizer, strength: float) -> Colorizer:
@@ -56,4 +56,4 @@ def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strengt
         write_image(dst, out, img)
         data = dst.read_bytes()
     scores = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
-    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores and scores.score)
+    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores)
