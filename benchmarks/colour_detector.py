@@ -109,14 +109,10 @@ def colorizing_cost(paths: list[str]) -> list[tuple[float, float]]:
 @functools.lru_cache(maxsize=1)
 def load_candidate(path: Path):
     """A ToneNet checkpoint that is not (yet) the shipped one, as `python -m training detector train` writes it."""
-    import torch
-
+    from vidcolor.models.checkpoint import read_checkpoint_file
     from vidcolor.models.tone_net import ToneNet
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    net = ToneNet(ckpt["width"])
-    net.load_state_dict(ckpt["state_dict"])
-    return net.eval()
+    return ToneNet.from_checkpoint(read_checkpoint_file(path)[0])
 
 
 def main() -> None:
@@ -143,7 +139,7 @@ def main() -> None:
     paths = sample_across_folders(a.data / "train", a.colour + a.toned, rng, a.split)
     val = [p for p in find_images(a.data / "val") if in_split(p, a.data / "val", a.split)]
     colour_paths, toned_paths = paths[:a.colour] + val, paths[a.colour:]
-    rows = []  # (set, name, score, should_colorize)
+    rows = []  # (set, name, score, logit, should_colorize)
     for p in colour_paths:
         rgb = rgb8(p)
         kind = kind_of_photo(rgb)
@@ -176,12 +172,12 @@ def main() -> None:
         for r in sorted(wrong, key=lambda r: r[3])[:12]:
             print(f"{'':26}score {r[2]:5.2f} ToneNet {r[3]:6.2f}  {r[1]}")
         summary[name] = {"n": len(rs), "wrong": len(wrong), "wrong_hand": len(wrong_hand), "mistakes": [r[1] for r in wrong],
-                         "scores": {r[1]: [round(r[2], 3), round(r[3], 3)] for r in rs}}
-    colour = [r for r in rows if r[0].startswith("colour, ")]
-    wrong = sum(is_colour(r[2], r[3], a.score_floor, a.net_threshold, a.net_sure) == r[4] for r in colour)
-    print(f"{'all colour photos':>24}: {wrong:3d} of {len(colour):3d} colorized by mistake ({100 * wrong / len(colour):.1f}%) "
-          f"| hand-made alone {sum((r[2] >= COLOUR_THRESHOLD) == r[4] for r in colour):3d}")
-    summary["all colour photos"] = {"n": len(colour), "wrong": int(wrong)}
+                         "scores": {r[1]: [round(r[2], 3), round(r[3], 3), r[4]] for r in rs}}  # r[4]: colorizing is right
+    colour = [summary[name] for name in summary if name.startswith("colour, ")]
+    n, wrong = (sum(c[k] for c in colour) for k in ("n", "wrong"))
+    print(f"{'all colour photos':>24}: {wrong:3d} of {n:3d} colorized by mistake ({100 * wrong / n:.1f}%) "
+          f"| hand-made alone {sum(c['wrong_hand'] for c in colour):3d}")
+    summary["all colour photos"] = {"n": n, "wrong": wrong}
     for name in ("colour, several hues", "colour, muted or one hue") if a.cost else ():
         mistaken = summary.get(name, {}).get("mistakes", [])
         if mistaken:

@@ -166,9 +166,7 @@ def test_detector_recipe_builds_examples_and_trains(tmp_path):
                    "--width", "8", "--chroma-scale", "0.5", "1.2"])
     saved = torch.load(ckpt, weights_only=True)
     assert saved["width"] == 8 and saved["meta"]["chroma_scale"] == [0.5, 1.2]
-    net = ToneNet(saved["width"])
-    net.load_state_dict(saved["state_dict"])
-    assert net.eval().score(torch.zeros(2, 4, SIDE, SIDE)).shape == (2,)
+    assert ToneNet.from_checkpoint(saved).score(torch.zeros(2, 4, SIDE, SIDE)).shape == (2,)
 
 
 def test_a_missing_detector_file_is_a_weights_error_and_a_sliver_is_colorized(tmp_path, monkeypatch):

@@ -327,12 +327,15 @@ def models_cmd() -> None:
     from vidcolor.weights import manifest
 
     shipped = manifest()
+
+    def mark(name: str) -> str:
+        e = shipped.get(name)
+        return f"weights {Path(e['path']).name} sha256 {e['sha256'][:12]}" if e else "no shipped weights"
+
     for name in list_models():
-        mark = f"weights {Path(shipped[name]['path']).name} sha256 {shipped[name]['sha256'][:12]}" if name in shipped else "no shipped weights"
-        typer.echo(f"{name:14s} {mark}{'  (default)' if name == DEFAULT_MODEL else ''}")
+        typer.echo(f"{name:14s} {mark(name)}{'  (default)' if name == DEFAULT_MODEL else ''}")
     if "tone_net" in shipped:  # not a colorizer: the folder run's "already in colour?" detector (vidcolor/tone.py)
-        typer.echo(f"{'tone_net':14s} weights {Path(shipped['tone_net']['path']).name} sha256 {shipped['tone_net']['sha256'][:12]}"
-                   "  (detects photos already in colour)")
+        typer.echo(f"{'tone_net':14s} {mark('tone_net')}  (detects photos already in colour)")
 
 
 from vidcolor.serve import ServeConfig as _ServeConfig  # stdlib only: the web stack loads inside serve_cmd

@@ -139,10 +139,15 @@ def tone_residual(lab: np.ndarray) -> np.ndarray:
     return np.linalg.norm(ab - fit, axis=1).reshape(h, w).astype(np.float32)
 
 
+def _is_sliver(lab: np.ndarray) -> bool:
+    """A few pixels across once the mount is off: no tone curve to fit, nothing to judge."""
+    return min(lab.shape[:2]) < 2 * TILES
+
+
 def _thumbnail_residual(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The picture without its mount (CIELAB) and its tone residual, zero where L* carries no colour."""
     lab = crop_border(thumbnail_lab(rgb))
-    if min(lab.shape[:2]) < 2 * TILES:  # a sliver, a few pixels across: no tone curve to fit, no colour counted
+    if _is_sliver(lab):  # no colour counted
         return lab, np.zeros(lab.shape[:2], np.float32)
     e = tone_residual(lab)
     e[(lab[..., 0] < L_RANGE[0]) | (lab[..., 0] > L_RANGE[1])] = 0
@@ -179,16 +184,13 @@ def load_tone_net():
     from vidcolor.models.tone_net import ToneNet
     from vidcolor.weights import shipped_file
 
-    ckpt, _ = read_checkpoint_file(*shipped_file("tone_net", "the colour-photo detector"))
-    net = ToneNet(ckpt["width"])
-    net.load_state_dict(ckpt["state_dict"])
-    return net.eval()
+    return ToneNet.from_checkpoint(read_checkpoint_file(*shipped_file("tone_net", "the colour-photo detector"))[0])
 
 
 def detector_scores(rgb: np.ndarray) -> tuple[float, float]:
     """(the score, ToneNet's logit) of `rgb`; benchmarks/colour_detector.py tries other thresholds on them."""
     lab, e = _thumbnail_residual(rgb)
-    if min(lab.shape[:2]) < 2 * TILES:  # a sliver: nothing to judge, so it is colorized (is_colour needs a finite logit)
+    if _is_sliver(lab):  # colorized: is_colour needs a finite logit
         return 0.0, float("-inf")
     return _score(e), _net_logit(_net_input(lab, e))
 

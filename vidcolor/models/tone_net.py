@@ -36,6 +36,13 @@ class ToneNet(nn.Module):
                 x = F.max_pool2d(x, 2)
         return self.fc(torch.cat([x.mean((2, 3)), x.amax((2, 3))], 1)).squeeze(1)
 
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "ToneNet":
+        """The network, in eval mode, from what `python -m training detector train` saves."""
+        net = cls(ckpt["width"])
+        net.load_state_dict(ckpt["state_dict"])
+        return net.eval()
+
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """The logit averaged over the picture and its mirror image (eval mode)."""
