@@ -9,6 +9,9 @@ transcode / vidcolor (issue 16's target: at least 0.5) and, with --json, writes 
 
 `--variant NAME=COMMAND` times other vidcolor commands in the same rounds (say, an older checkout:
 `--variant old="env PYTHONPATH=/tmp/old python -m vidcolor"`), each against the same transcodes.
+`--null-network` adds the variant `null`: the same pipeline with a network that costs almost nothing
+(the registry's `cunet` at base width 4, untrained, its head at the shipped network's quarter
+resolution), so the ratio the pipeline alone allows is measured beside the real one.
 """
 from __future__ import annotations
 
@@ -130,6 +133,16 @@ def measure(clip: Path, variants: dict[str, list[str]], rounds: int, plan: Outpu
     return res
 
 
+def null_network(folder: Path) -> Path:
+    """A checkpoint of a network that costs almost nothing, for the pipeline's own floor: cunet at base
+    width 4 with both heads at a quarter of the working resolution, as the shipped network's."""
+    from vidcolor.models import create_model
+    from vidcolor.models.checkpoint import save_checkpoint
+    path = folder / "null-network.pt"
+    save_checkpoint(create_model("cunet", head="both", base=4, out_stride=4).eval(), path, meta={"work_size": 192})
+    return path
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("clip", type=Path)
@@ -139,6 +152,8 @@ def main() -> None:
     p.add_argument("--variant", action="append", default=[], metavar="NAME=COMMAND",
                    help="another vidcolor command to time in the same rounds")
     p.add_argument("--vidcolor-args", default="", help="extra options for every vidcolor run, e.g. '--temporal off'")
+    p.add_argument("--null-network", action="store_true",
+                   help="also time the pipeline with a network that costs almost nothing (variant 'null')")
     p.add_argument("--json", type=Path, help="write every run's time here")
     a = p.parse_args()
     if not a.clip.is_file():
@@ -149,6 +164,11 @@ def main() -> None:
         if not sep or not cmd or name in ("transcode", *variants):
             raise SystemExit(f"--variant {spec!r}: give NAME=COMMAND with a new name")
         variants[name] = shlex.split(cmd)
+    if a.null_network:
+        if "null" in variants:
+            raise SystemExit("--null-network: a --variant is already named 'null'")
+        keep = tempfile.TemporaryDirectory(prefix="e2e-null-")  # lives until main returns
+        variants["null"] = [*default_vidcolor(), "--weights", str(null_network(Path(keep.name)))]
     extra = shlex.split(a.vidcolor_args) + (["--crf", str(a.crf)] if a.crf is not None else []) + (
         ["--preset", a.preset] if a.preset else [])
     plan = plan_output(a.clip, Path(tempfile.gettempdir()) / "transcode.mp4", crf=a.crf, preset=a.preset)  # reads the header only

@@ -3,6 +3,7 @@ themselves are benchmarks, not test assertions)."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -60,3 +61,17 @@ def test_startup_times_fresh_processes_to_the_first_frame(tmp_path, weights_file
     # a fresh process must import torch and build the model before its first frame: far more than --help
     assert 0 < st["help_s"] < st["first_frame_s"] and 0 < st["first_decoded_s"] < st["first_frame_s"]
     assert 0 < st["model_ready_s"] < st["first_frame_s"]
+
+
+def test_e2e_vs_transcode_times_whole_processes_and_the_null_network(tmp_path):
+    """benchmarks/e2e_vs_transcode.py (issue 16's measure) runs end to end: the transcode, vidcolor and,
+    with --null-network, the pipeline with a network that costs almost nothing, all writing the same encoding."""
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+    out = tmp_path / "e2e.json"
+    r = subprocess.run([sys.executable, "benchmarks/e2e_vs_transcode.py", str(clip), "--rounds", "1", "--null-network",
+                        "--json", str(out)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert set(res["ratio"]) == {"vidcolor", "null"} and all(v > 0 for v in res["ratio"].values())
+    assert "--weights" in res["variants"]["null"] and res["outputs"]["null"]["frames"] == res["outputs"]["transcode"]["frames_encoded"] == 4
+    assert "transcode / null" in r.stdout
