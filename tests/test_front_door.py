@@ -251,3 +251,32 @@ def test_one_opencv_in_the_dependency_tree():
             found.add(dep)
             todo.append(dep)
     assert "opencv-python-headless" in found and "opencv-python" not in found
+
+
+def test_two_inputs_written_to_one_output_are_refused_before_any_work(tmp_path, no_model_load):
+    """A new user's folder held a.jpg and a.png: with --format png both were 'done' into out/a.png, the
+    second replacing the first, and every re-run redid one of them. Same for a.ts and a.mkv (both a.mkv)."""
+    src = tmp_path / "coll"
+    write_image(src / "a.jpg", seed=1)
+    write_image(src / "a.png", seed=2)
+    write_image(src / "sub" / "b.png")
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match=r"a\.(jpg|png) and .*a\.(jpg|png) would both be written to .*out/a\.png; "
+                                         r"rename one of them or leave out --format"):
+        vidcolor.colorize(src, out, folder=FolderOptions(fmt_ext=".png"))
+    assert not out.exists() and not no_model_load
+    films = tmp_path / "films"
+    films.mkdir()
+    write_video(films / "a.ts", frames=2, audio=None)
+    write_video(films / "a.mkv", frames=2, audio=None)
+    with pytest.raises(UsageError, match=r"would both be written to .*out2/a\.mkv; rename one of them$"):
+        vidcolor.colorize(films, tmp_path / "out2", folder=FolderOptions(dry_run=True))
+    assert not (tmp_path / "out2").exists() and not no_model_load
+
+
+def test_inputs_differing_in_extension_alone_keep_their_own_outputs(tmp_path, colorizer):
+    src = tmp_path / "coll"
+    write_image(src / "a.jpg", seed=1)
+    write_image(src / "a.png", seed=2)
+    res = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, folder=FolderOptions(force=True))
+    assert sorted(r.output.name for r in res) == ["a.jpg", "a.png"] and {r.status for r in res} == {"done"}

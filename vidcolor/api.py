@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
 from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
-from vidcolor.io.paths import check_folder_output, check_output
+from vidcolor.io.paths import check_folder_output, check_output, planned_outputs
 from vidcolor.options import FolderOptions, Result, VideoOptions
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
@@ -64,6 +64,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if kind == "folder":
             check_folder_output(src, dst)
             _check_encoder(video.codec)
+            planned_outputs(src, dst, *find_media(src), folder.fmt_ext)  # two inputs, one output: refused here
             return Plan(kind, src, dst)
         check_output(src, dst, create=False)
         if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:

@@ -16,9 +16,9 @@ from vidcolor.archive import Journal, OutputLock, refuse_foreign_output, remove_
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
-from vidcolor.io.formats import VIDEO_OUTPUT_EXTS, find_media
+from vidcolor.io.formats import find_media
 from vidcolor.io.images import ImageData, read_image, write_image
-from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, temp_output_path
+from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions
 from vidcolor.pipeline import batched, colorize_video
@@ -148,9 +148,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     if with_palette:  # hint points work with any network; a palette needs its hint inputs
         colorizer.require_hints([photo_hints[p] for p in images if isinstance(photo_hints[p], Hints)],
                                 f"{with_palette[0]}" + (f" (and {len(with_palette) - 1} more hints files)" if len(with_palette) > 1 else ""))
-    pairs = [(p, dst / p.relative_to(src)) for p in images]
-    if opts.fmt_ext:
-        pairs = [(p, t.with_suffix(opts.fmt_ext)) for p, t in pairs]
+    pairs, video_pairs = planned_outputs(src, dst, images, videos, opts.fmt_ext)
     key = image_key(colorizer, opts)
 
     def key_of(p: Path) -> str:
@@ -171,8 +169,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 continue
             e = None if opts.overwrite else journal.finished(p, key_of(p), t)
             emit(Result(p, t, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize"))
-        for p in videos:
-            emit(_folder_video(p, video_output(dst / p.relative_to(src)), colorizer, video, None))
+        for p, t in video_pairs:
+            emit(_folder_video(p, t, colorizer, video, None))
         return results
     if images and not opts.force:  # the colour-photo detector's weights, checked before the first photo
         from vidcolor.tone import load_tone_net
@@ -195,15 +193,9 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
             else:
                 todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
-        for i, p in enumerate(videos):
-            emit(_folder_video(p, video_output(dst / p.relative_to(src)), colorizer, video,
-                               video_progress(p, i) if video_progress else None))
+        for i, (p, t) in enumerate(video_pairs):
+            emit(_folder_video(p, t, colorizer, video, video_progress(p, i) if video_progress else None))
     return results
-
-
-def video_output(target: Path) -> Path:
-    """A video's mirrored output path: its own container where the video sink writes it, else MKV."""
-    return target if target.suffix.lower() in VIDEO_OUTPUT_EXTS else target.with_suffix(".mkv")
 
 
 def find_sidecars(media: list[Path]) -> list[Path]:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from vidcolor.errors import InputError, OutputError
+from vidcolor.io.formats import VIDEO_OUTPUT_EXTS
 
 TEMP_MARK = ".vidcolor-partial-"
 
@@ -59,3 +60,33 @@ def check_folder_output(src: Path, dst: Path) -> None:
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"{dst}: is a file; a folder input needs an output folder")
     check_writable_dir(dst)
+
+
+def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path],
+                    fmt_ext: str | None = None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
+    """Each photo's and each video's output in the mirrored tree under `dst`. OutputError when two
+    inputs would be written to the same file (`a.jpg` and `a.png` with `--format png`, `a.ts` and
+    `a.mkv`): the second would silently replace the first, and every re-run would redo one of them."""
+    photos = [(p, dst / p.relative_to(src)) for p in images]
+    if fmt_ext:
+        photos = [(p, t.with_suffix(fmt_ext)) for p, t in photos]
+    films = [(p, video_output(dst / p.relative_to(src))) for p in videos]
+    first: dict[str, Path] = {}
+    clashes = []
+    for p, t in photos + films:
+        k = os.path.normcase(str(t))
+        if k in first:
+            clashes.append((first[k], p, t))
+        else:
+            first[k] = p
+    if clashes:
+        a, b, t = clashes[0]
+        more = f" (and {len(clashes) - 1} more such pairs)" if len(clashes) > 1 else ""
+        how = "rename one of them" + (" or leave out --format" if fmt_ext else "")
+        raise OutputError(f"{a} and {b} would both be written to {t}{more}; {how}")
+    return photos, films
+
+
+def video_output(target: Path) -> Path:
+    """A video's mirrored output path: its own container where the video sink writes it, else MKV."""
+    return target if target.suffix.lower() in VIDEO_OUTPUT_EXTS else target.with_suffix(".mkv")
