@@ -47,6 +47,27 @@ def test_rerun_skips_finished_outputs_and_redoes_changed_ones(tmp_path, colorize
     assert statuses(colorize_folder(src, out, other, FolderOptions(overwrite=True))) == ["done"] * 6
 
 
+def test_an_output_edited_since_vidcolor_wrote_it_is_not_replaced_without_overwrite(tmp_path, colorizer):
+    """A new user retouched out/d0/img0.png, then the scan was touched (re-scanned, copied): the re-run
+    redid the photo and the retouch was lost without a word. Its size and mtime are journaled now."""
+    src = archive(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 2
+    edited = out / "d0" / "img0.png"
+    Image.fromarray(np.full((30, 40, 3), 200, np.uint8)).save(edited)  # the retouch
+    before = edited.read_bytes()
+    write_image(src / "d0" / "img0.png", h=33, w=41, seed=99)  # the input changed
+    write_image(src / "d1" / "img1.png", h=31, w=40, seed=98)  # and one whose output nobody edited
+    res = {r.input.name: r for r in colorize_folder(src, out, colorizer)}
+    assert res["img0.png"].status == "failed" and "changed since vidcolor wrote it" in res["img0.png"].error
+    assert "--overwrite" in res["img0.png"].error and edited.read_bytes() == before
+    assert res["img1.png"].status == "done"
+    res = {r.input.name: r.status for r in colorize_folder(src, out, colorizer, FolderOptions(overwrite=True))}
+    assert res == {"img0.png": "done", "img1.png": "done"} and edited.read_bytes() != before
+    write_image(src / "d0" / "img0.png", h=30, w=40, seed=7)  # vidcolor's own output is replaced as before
+    assert {r.input.name: r.status for r in colorize_folder(src, out, colorizer)}["img0.png"] == "done"
+
+
 def test_dry_run_lists_and_writes_nothing(tmp_path, colorizer):
     src = archive(tmp_path / "in", 3)
     res = colorize_folder(src, tmp_path / "out", colorizer, FolderOptions(dry_run=True))

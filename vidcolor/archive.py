@@ -37,23 +37,33 @@ class Journal:
     note), so the journal accounts for every file, but it is never finished: a re-run tries it again.
 
     A "started" line, written before an output is replaced, only marks the path as vidcolor's (see
-    `wrote`); it does not replace the path's last entry.
+    `wrote`); it does not replace the path's last entry. An entry written once its output is in place
+    records the output's size and mtime (`output_stat`), so an output edited since (a retouched photo)
+    is not replaced without --overwrite when its input changes (`changed_since_written`).
     """
 
     def __init__(self, root: Path):
         self.path = root / STATE_DIR / "journal.jsonl"
         self.entries: dict[str, dict] = {}
         self.touched: set[str] = set()
+        self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
                 try:
                     e = json.loads(line)
                     self.touched.add(e["target"])
+                    self._note_output(e)
                     if e["status"] != "started":
                         self.entries[e["target"]] = e
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue
+
+    def _note_output(self, e: dict) -> None:
+        if e["status"] == "started":
+            self.output_stats[e["target"]] = None
+        elif "output_stat" in e:
+            self.output_stats[e["target"]] = e["output_stat"]
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
         e = self.entries.get(str(target))
@@ -67,14 +77,22 @@ class Journal:
         return e
 
     def wrote(self, target: Path) -> bool:
-        """Whether a vidcolor run has written, or started to write, `target` (so replacing it is safe)."""
+        """Whether a vidcolor run has written, or started to write, `target`."""
         return str(target) in self.touched
+
+    def changed_since_written(self, target: Path) -> bool:
+        """Whether `target`'s size or mtime differ from what the last finished write recorded (someone
+        edited it since). False while a write is under way or for entries older than the record."""
+        st = self.output_stats.get(str(target))
+        return st is not None and target.is_file() and input_key(target) != st
 
     def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
         e = {"target": str(target), "input": str(src), "input_stat": input_key(src), "key": key, "status": status,
              "note": note, "time": time.time()}
         if copy is not None:
             e["copy"] = str(copy)
+        if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
+            e["output_stat"] = input_key(target)
         self._append(e, sync=True)
         self.entries[str(target)] = e
 
@@ -93,12 +111,18 @@ class Journal:
                 if sync:
                     os.fsync(f.fileno())
             self.touched.add(e["target"])
+            self._note_output(e)
 
 
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> None:
-    """A file at `target` that no vidcolor run wrote is never replaced without `overwrite`."""
-    if not overwrite and target.is_file() and not journal.wrote(target):
+    """A file at `target` that no vidcolor run wrote, or that was edited since vidcolor wrote it, is
+    never replaced without `overwrite`."""
+    if overwrite or not target.is_file():
+        return
+    if not journal.wrote(target):
         raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it")
+    if journal.changed_since_written(target):
+        raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); use --overwrite (or -y) to replace it")
 
 
 class OutputLock:
