@@ -42,9 +42,9 @@ def test_folder_with_a_bad_file_exits_1_and_names_it(tmp_path, weights_file):
     assert (tmp_path / "out" / "ok.png").exists()
 
 
-def test_missing_input_exits_1_with_one_line(tmp_path, weights_file):
+def test_missing_input_exits_2_with_one_line(tmp_path, weights_file):
     r = invoke(tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4", "--weights", weights_file)
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert r.stderr.strip().count("\n") == 0 and "nope.mp4" in r.stderr and "not found" in r.stderr
     assert "Traceback" not in r.output
 
@@ -90,17 +90,18 @@ def test_options_reach_the_library(tmp_path, weights_file, monkeypatch):
     src = write_video(tmp_path / "a.mkv", frames=3, audio=None)
     r = invoke(src, "-o", tmp_path / "b.mkv", "--weights", weights_file, "--temporal", "off", "--crf", "23",
                "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3",
-               "-y", "--no-copy-skipped", "--format", "png")
+               "-y", "--no-copy-skipped")  # --format is for photos: refused for a video (tests/test_cli_refusals.py)
     assert r.exit_code == 0, r.output
     o, f = seen["video"], seen["folder"]
     assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength, o.overwrite) == ("off", 23, "fast", "libx264", 2, 0.3, True)
-    assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (".png", False, True, 2)
+    assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (None, False, True, 2)
     assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv" and seen["weights"] == weights_file
 
 
 def test_bare_input_form_routes_to_colorize_and_output_is_optional(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(seen))
+    (tmp_path / "film.mp4").write_bytes(b"")  # a missing input is refused before the library is called
     with pytest.raises(SystemExit) as e:
         cli.main([str(tmp_path / "film.mp4")])
     assert e.value.code == 0 and seen["src"] == tmp_path / "film.mp4" and seen["dst"] is None
@@ -123,7 +124,8 @@ def test_help_version_and_option_errors_load_nothing_heavy():
         "from vidcolor import cli\n"
         "codes = []\n"
         "for argv in (['--help'], ['-h'], ['--version'], ['-V'], ['colorize', '-h'], ['x.mp4', '--work-size', '5'],\n"
-        "             ['x.mp4', '--temporal', 'bogus'], ['x.mp4', '--crf', '99'], ['x.mp4', '--device', 'gpu']):\n"
+        "             ['x.mp4', '--temporal', 'bogus'], ['x.mp4', '--crf', '99'], ['x.mp4', '--device', 'gpu'],\n"
+        "             ['x.mp4', '--model', 'nosuch'], ['x.mp4', '--model', 'tone_net'], ['x.mp4', '--strength', 'nan'], ['']):\n"
         "    try:\n"
         "        cli.main(argv)\n"
         "    except SystemExit as e:\n"
@@ -133,7 +135,7 @@ def test_help_version_and_option_errors_load_nothing_heavy():
     import json
 
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out == {"codes": [0, 0, 0, 0, 0, 2, 2, 2, 2], "heavy": []}, r.stderr[-2000:]
+    assert out == {"codes": [0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2], "heavy": []}, r.stderr[-2000:]
 
 
 def test_help_lists_choices_examples_and_the_version():

@@ -6,6 +6,9 @@ without loading torch, PyAV, OpenCV or PySceneDetect.
 """
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 import sys
 from enum import Enum
@@ -53,13 +56,50 @@ def _device(value: str) -> str:
     return value
 
 
+# The registry's colorization networks (vidcolor.models), known here without importing torch so that
+# `--model nosuch` is an option error; tests/test_cli_refusals.py keeps this equal to list_models().
+MODELS = ("cunet", "eccv16", "effnet_unet")
+
+
+def _model(value: str | None) -> str | None:
+    if value is None or value in MODELS:
+        return value
+    if value == "tone_net":
+        raise typer.BadParameter(f"tone_net is the colour-photo detector, not a colorization model; models: {', '.join(MODELS)}")
+    raise typer.BadParameter(f"unknown model {value!r}; models: {', '.join(MODELS)}")
+
+
+def _number(lo: float, hi: float):
+    """Parser of a float option from lo to hi: nan and inf are refused with the bounds, not half of them."""
+    def parse(value) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            x = math.nan
+        if not lo <= x <= hi:
+            raise typer.BadParameter(f"{value} is not a number from {lo:g} to {hi:g}")
+        return x
+    return parse
+
+
+def _path(what: str):
+    """Parser of a path option: an empty string (an unset shell variable) is refused, not read as '.'."""
+    def parse(value) -> Path:
+        if isinstance(value, Path):
+            return value
+        if value == "":
+            raise typer.BadParameter(f"empty {what} path")
+        return Path(value)
+    return parse
+
+
 @app.callback()
 def _root(version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False) -> None:
     """Colorize black-and-white videos, photos and photo folders."""
 
 
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Registered network to use (default {DEFAULT_MODEL}; `vidcolor models` lists them).")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", callback=_model, help=f"Registered network to use (default {DEFAULT_MODEL}; `vidcolor models` lists them).")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", exists=True, dir_okay=False, help="Checkpoint file to load instead of the shipped weights.")]
 DeviceOpt = Annotated[str, typer.Option("--device", callback=_device, help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
 WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", min=64, max=2048, help="Short side the network sees, 64 to 2048 (default: the weights' own).")]
@@ -91,28 +131,28 @@ def _reporter(**kw):
 
 @app.command("colorize", epilog=EXAMPLES)
 def colorize_cmd(
-    input: Annotated[Path, typer.Argument(metavar="INPUT", help="A video, an image, or a folder of images and videos (searched recursively).")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file, or output folder for a folder input (default: NAME_color.EXT or NAME_color/ beside the input).")] = None,
+    input: Annotated[Path, typer.Argument(metavar="INPUT", parser=_path("input"), help="A video, an image, or a folder of images and videos (searched recursively).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", parser=_path("output"), metavar="<path>", help="Output file, or output folder for a folder input (default: NAME_color.EXT or NAME_color/ beside the input).")] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
     batch_size: BatchOpt = _V.batch_size,
     temporal: TemporalOpt = Temporal(_V.temporal),
-    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99, help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(0.0, 0.99), help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
     upsample: UpsampleOpt = Upsample.guided,
-    strength: Annotated[float, typer.Option("--strength", min=0.0, max=3.0, help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
+    strength: Annotated[float, typer.Option("--strength", parser=_number(0.0, 3.0), help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
     hints: Annotated[Optional[Path], typer.Option("--hints", dir_okay=False, help="Colour hints for a photo or a video: a JSON file of points (x, y, color), per keyframe for a video; see README 'Colour hints'.")] = None,
     codec: CodecOpt = _V.codec,
     crf: CrfOpt = _V.crf,
     preset: PresetOpt = _V.preset,
     fmt: Annotated[Optional[ImageFormat], typer.Option("--format", metavar=f"[{'|'.join(ImageFormat.__members__)}]", help="Image output format (default: same as input).")] = None,
-    segment_seconds: Annotated[float, typer.Option("--segment-seconds", min=0.1, max=3600, help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
+    segment_seconds: Annotated[float, typer.Option("--segment-seconds", parser=_number(0.1, 3600), help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Redo finished outputs, and replace output files that vidcolor did not write.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", dir_okay=False, help="Write one JSON line per input, then a summary line.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (an existing file that is not a vidcolor report needs -y).")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
@@ -132,7 +172,15 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     from vidcolor.api import colorize, default_output
     from vidcolor.archive import RunReport
 
-    run = RunReport(report)
+    try:
+        _refuse_early(src, dst, load["device"], video, folder, report, ray)
+        run = RunReport(report)
+    except UsageError as e:
+        rep.error(str(e))
+        return EXIT_USAGE
+    except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
+        rep.error(f"{report}: cannot write the report ({e.strerror or e})")
+        return EXIT_USAGE
     ray_opts = None
     if ray:
         from vidcolor.cluster.runtime import RayOptions
@@ -167,10 +215,157 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
+def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions, folder: FolderOptions,
+                  report: Path | None, ray: str | None) -> None:
+    """What the CLI refuses before the library starts (UsageError, one line): a missing input, a --format
+    that contradicts the input or -o, a --crf the encoder cannot take, an unusable --report, a CUDA device
+    that is not there. The library's plan() checks the output itself."""
+    from vidcolor.api import default_output
+    from vidcolor.io.formats import is_image_path
+
+    if not src.exists():
+        looks_like_command = not src.suffix and len(src.parts) == 1
+        raise UsageError(f"{src}: file not found" + ("; not a file, folder or command (commands: "
+                                                    f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
+    kind = "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
+    fmt = folder.fmt_ext
+    if fmt and kind == "video":
+        raise UsageError(f"{src}: --format {fmt[1:]} is for photos, and this input is a video (its container follows -o)")
+    if fmt and kind == "image" and dst is not None and dst.suffix and FORMAT_EXT.get(dst.suffix.lower()[1:]) != fmt:
+        raise UsageError(f"{dst}: --format {fmt[1:]} contradicts the output's extension {dst.suffix}; "
+                         f"drop --format or name a {fmt} file")
+    out = dst if dst is not None else default_output(src, fmt)
+    if kind == "image" and fmt:
+        out = out.with_suffix(fmt)
+    if video.crf is not None and kind != "image":
+        _check_crf(video.crf, video.codec, out if kind == "video" else None)
+    if report is not None:
+        _check_report(report, kind, src, out, folder.overwrite)
+    if ray is None and device.startswith("cuda"):
+        from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
+
+        try:
+            resolve_device(device)
+        except VidcolorError as e:
+            raise UsageError(str(e)) from None
+
+
+CRF_MAX = {"libx264": 51, "libx265": 51}  # the --crf option's own bound (63) is VP9's and AV1's
+
+
+def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
+    """--crf beyond what x264/x265 take (they would clamp it silently). `out`: a single video's output,
+    whose container picks the encoder when --codec does not; None for a folder (each video's own)."""
+    if codec is None and out is not None:
+        from vidcolor.io.plan import CONTAINERS
+
+        box = CONTAINERS.get(out.suffix.lower())
+        codec = box.video_encoder if box else None  # no container: plan() refuses the output
+    if codec is None:
+        return
+    import av
+
+    try:
+        name = av.codec.Codec(codec, "w").name  # h264 -> libx264
+    except (ValueError, av.error.FFmpegError):
+        return  # an unknown encoder: plan() refuses it
+    if name in CRF_MAX and crf > CRF_MAX[name]:
+        raise UsageError(f"--crf {crf}: {name} takes 0 to {CRF_MAX[name]}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The test check_output (vidcolor.io.paths) applies to -o: one path, or one file by a link."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _check_writable_file(path: Path, what: str) -> None:
+    """A file that can be created or replaced at `path`, found without creating anything."""
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; give a file name for the {what}")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{path}: cannot create the {what} ({existing} is a file)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{path}: the {what} file is not writable")
+    if not path.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: cannot create the {what} ({existing} is not writable)")
+
+
+def _first_line_json(path: Path):
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.readline(1 << 16))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_report(path: Path) -> bool:
+    """An empty file, or one whose first line is a --report line (an input's, or the summary)."""
+    if path.stat().st_size == 0:
+        return True
+    row = _first_line_json(path)
+    return isinstance(row, dict) and ({"input", "status"} <= row.keys() or "summary" in row)
+
+
+def _check_report(report: Path, kind: str, src: Path, out: Path, overwrite: bool) -> None:
+    """--report must not be an input or an output (by any name or link), nor a file vidcolor did not write
+    (without -y), and must be writable: refused before any work (UsageError)."""
+    _check_writable_file(report, "report")
+    if kind != "folder":
+        for p, what in ((src, "input"), (out, "output")):
+            if _same_file(report, p):
+                raise UsageError(f"{report}: --report is the {what} file; choose another path")
+    else:
+        from vidcolor.io.formats import IMAGE_EXTS, VIDEO_EXTS
+
+        for base, what in ((src, "an input"), (out, "an output")):  # a photo or video name in either tree
+            if report.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS and report.resolve().is_relative_to(base.resolve()):
+                raise UsageError(f"{report}: --report would be {what} of this folder run; choose another path")
+    if not report.is_file() or _is_report(report):
+        return  # nothing there, a report (rewritten by each run), or no file (/dev/stdout)
+    if kind == "folder":  # an input reached by a link from outside the folder
+        from vidcolor.io.formats import find_media
+
+        images, videos = find_media(src)
+        if any(_same_file(report, p) for p in images + videos):
+            raise UsageError(f"{report}: --report is an input file of {src}; choose another path")
+    if not overwrite:
+        raise UsageError(f"{report}: exists and is not a vidcolor report; pass -y (--overwrite) to replace it")
+
+
+def _is_result_json(path: Path) -> bool:
+    """A `--json` file of eval-video or bench: a result (or a list of them) naming its clip and frames."""
+    if path.stat().st_size == 0:
+        return True
+    if path.stat().st_size > 64 << 20:
+        return False
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    rows = data if isinstance(data, list) else [data]
+    return all(isinstance(r, dict) and {"clip", "frames"} <= r.keys() for r in rows)
+
+
+def _check_json_out(path: Path, clips: list[Path], overwrite: bool) -> None:
+    """--json of eval-video and bench: not a clip, not a file vidcolor did not write (without -y), writable."""
+    _check_writable_file(path, "--json")
+    for c in clips:
+        if _same_file(path, c):
+            raise UsageError(f"{path}: --json is an input clip; choose another path")
+    if path.exists() and not overwrite and not _is_result_json(path):
+        raise UsageError(f"{path}: exists and is not a vidcolor result; pass -y (--overwrite) to replace it")
+
+
 @app.command("eval")
 def eval_cmd(
     gt_dir: Annotated[Path, typer.Argument(help="Folder of ground-truth colour photos (or of B&W photos with --no-gt).")],
-    out: Annotated[Path, typer.Option("--out", help="Where eval.json, index.html and thumbnails go.")] = Path("vidcolor-eval"),
+    out: Annotated[Path, typer.Option("--out", parser=_path("--out"), metavar="<path>", help="Folder where eval.json, index.html and thumbnails go.")] = Path("vidcolor-eval"),
     no_gt: Annotated[bool, typer.Option("--no-gt", help="The photos have no ground truth: contact sheet only.")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images.")] = None,
     model: ModelOpt = None,
@@ -183,6 +378,13 @@ def eval_cmd(
     rep = _reporter(quiet=quiet)
     if not gt_dir.is_dir():
         rep.error(f"{gt_dir}: not a folder")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: --out is a file; give a folder for eval.json, index.html and thumbs/")
+        _check_writable_file(out / "eval.json", "--out folder")
+    except UsageError as e:
+        rep.error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size)
     from vidcolor.evaluate import evaluate_folder
@@ -216,20 +418,25 @@ def _print_eval_table(report: dict) -> None:
 @app.command("eval-video")
 def eval_video_cmd(
     clips: Annotated[list[Path], typer.Argument(help="Colour clips: each is reduced to gray, colorized and compared.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=2, help="Only the first N frames.")] = None,
-    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", min=0.0, max=0.99)] = None,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(0.0, 0.99))] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
     upsample: UpsampleOpt = Upsample.guided,
+    overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace a --json file that vidcolor did not write.")] = False,
 ) -> None:
     """Flicker and colour per temporal mode: warp error, CDC, colourfulness, PSNR and fps, beside the ground truth."""
-    import json
-
     if missing := [c for c in clips if not c.is_file()]:
         _reporter().error(f"{missing[0]}: file not found")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        if json_out:
+            _check_json_out(json_out, clips, overwrite)
+    except UsageError as e:
+        _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size, upsample)
     from vidcolor.evaluate_video import evaluate_video
@@ -268,7 +475,7 @@ def _print_video_table(res: dict) -> None:
 @app.command("bench")
 def bench_cmd(
     clip: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Video clip to measure on.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
     phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of startup,decode,transcode,model,e2e.")] = "startup,decode,transcode,model,e2e",
     length_check: Annotated[int, typer.Option("--length-check", min=0, help="Also compare e2e peak RSS on the clip's first frames and on N times as many (0: skip).")] = 0,
@@ -283,13 +490,18 @@ def bench_cmd(
     codec: CodecOpt = _V.codec,
     crf: CrfOpt = _V.crf,
     preset: PresetOpt = _V.preset,
+    overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace a --json file that vidcolor did not write.")] = False,
 ) -> None:
     """Throughput on one clip: decode-only, transcode-only, model-only and end-to-end fps, peak memory."""
-    import json
-
     wanted = tuple(p.strip() for p in phases.split(",") if p.strip())
     if bad := [p for p in wanted if p not in ("startup", "decode", "transcode", "model", "e2e")]:
         raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
+    try:
+        if json_out:
+            _check_json_out(json_out, [clip], overwrite)
+    except UsageError as e:
+        _reporter().error(str(e))
+        raise typer.Exit(EXIT_USAGE)
     baseline = json.loads(compare.read_text()) if compare else None
     col = _load(model, weights, device, work_size, upsample)
     from vidcolor.bench import compare as compare_runs, length_check as run_length_check, run_bench

@@ -51,7 +51,13 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
     try:
         with av.open(str(parts[0][0])) as first:
             ost = out.add_stream_from_template(first.streams.video[0])
+            retime = _rate_filter(first.streams.video[0], ost, like.average_rate)
         ost.time_base = timing.time_base
+        if like.average_rate:
+            # The template's frame rate is the segments' codec's, which may be 1 / time base (x264's
+            # timing info, below); the container declares the source's (the stream's average rate,
+            # Matroska's default duration). Timestamps are set per packet and do not depend on it.
+            ost.codec_context.framerate = like.average_rate
         if rotation:
             ost.set_display_rotation(rotation)
         passthrough = Passthrough(like.path, out, plan)
@@ -65,8 +71,9 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                     pkt.pts, pkt.dts, pkt.duration = timing.pts[i], timing.dts[i], timing.duration[i]
                     passthrough.mux_until(timing.seconds[i])
                     i += 1
-                    pkt.stream = ost
-                    out.mux(pkt)
+                    for p in retime.filter(pkt) if retime is not None else (pkt,):
+                        p.stream, p.time_base = ost, timing.time_base
+                        out.mux(p)
         passthrough.close()
         out.close()
     except BaseException as e:
@@ -79,6 +86,20 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             raise OutputError(f"{plan.dst}: joining the encoded segments failed: {_reason(e)}") from e
         raise
     return timing.notes
+
+
+def _rate_filter(template: av.stream.Stream, ost: av.stream.Stream,
+                 rate: fractions.Fraction | None) -> av.bitstream.BitStreamFilterContext | None:
+    """For H.264, a filter that rewrites the timing info of the sequence header (in ost's extradata and
+    in the packets) to the source's frame rate; else None. x264 writes its time base there, the
+    source's (1/14848 s, say), which decoders and probes read as 14848 frames a second. The encoded
+    pictures are untouched; the fixed-frame-rate flag stays as x264 set it (off: timing may vary)."""
+    if not rate or template.codec_context.name != "h264" or "h264_metadata" not in av.bitstream.bitstream_filters_available:
+        return None
+    # H.264 counts ticks of half a frame: time_scale / num_units_in_tick is twice the frame rate
+    bsf = av.bitstream.BitStreamFilterContext(f"h264_metadata=tick_rate={2 * rate}", template, ost)
+    ost.codec_context.codec_tag = "\0\0\0\0"  # as add_stream_from_template leaves it: the muxer picks its own
+    return bsf
 
 
 def _timing(parts: list[tuple[Path, int]], like: VideoInfo, plan: OutputPlan) -> _Timing:

@@ -1,0 +1,229 @@
+"""Refusals of the CLI that come before any work: one line naming the file and the reason, exit 2, and
+nothing written (README, "CLI reference" and "Exit codes")."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.media import write_image, write_video
+from vidcolor import cli
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(cli.app, ["colorize", *map(str, args)])
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """The model must not load and the library must not start."""
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("vidcolor.api.colorize", lambda *a, **kw: pytest.fail("the run started"))
+
+
+def refused(r, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("vidcolor: error: "), r.output
+    assert all(w in lines[0] for w in words), lines[0]
+    assert "Traceback" not in r.output
+
+
+def fake_colorize(calls):
+    def colorize(src, dst=None, *, on_result=None, **kw):
+        from vidcolor.options import Result
+
+        calls.append((src, dst, kw))
+        on_result(Result(src, dst, "planned" if kw["folder"].dry_run else "done", 0.1, 1))
+        return []
+
+    return colorize
+
+
+# -- --report -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
+def test_report_that_is_the_input_photo_is_refused(tmp_path, no_work, how):
+    src = write_image(tmp_path / "orig.png")
+    before = src.read_bytes()
+    report = {"same": src, "symlink": tmp_path / "link.png", "hardlink": tmp_path / "hard.png"}[how]
+    if how == "symlink":
+        report.symlink_to(src)
+    elif how == "hardlink":
+        os.link(src, report)
+    r = invoke(src, "-o", tmp_path / "out.png", "--report", report, "-y")
+    refused(r, str(report), "--report is the input file")
+    assert src.read_bytes() == before
+
+
+def test_report_inside_the_input_folder_is_refused_even_in_a_dry_run(tmp_path, no_work):
+    src = tmp_path / "scans"
+    keep = write_image(src / "keep.png")
+    write_image(src / "a.png", seed=1)
+    before = keep.read_bytes()
+    r = invoke(src, "-o", tmp_path / "out", "--dry-run", "--report", keep)
+    refused(r, str(keep), "would be an input")
+    assert keep.read_bytes() == before
+    os.link(keep, tmp_path / "elsewhere.png")  # the same photo by another name outside the folder, even with -y
+    r = invoke(src, "-o", tmp_path / "out", "--dry-run", "--report", tmp_path / "elsewhere.png", "-y")
+    refused(r, "elsewhere.png", "is an input file")
+    assert keep.read_bytes() == before
+
+
+def test_report_over_a_file_vidcolor_did_not_write_needs_y_and_a_report_is_rewritten(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    src = write_image(tmp_path / "p.png")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes\n")
+    r = invoke(src, "-o", tmp_path / "o.png", "--report", mine)
+    refused(r, str(mine), "not a vidcolor report", "-y")
+    assert mine.read_text() == "my notes\n" and calls == []
+    report = tmp_path / "run.jsonl"
+    for _ in range(2):  # a report of an earlier run is replaced without -y
+        r = invoke(src, "-o", tmp_path / "o.png", "--report", report)
+        assert r.exit_code == 0, r.output
+        assert len(report.read_text().splitlines()) == 2  # the input and the summary
+    r = invoke(src, "-o", tmp_path / "o.png", "--report", mine, "-y")
+    assert r.exit_code == 0, r.output
+    assert json.loads(mine.read_text().splitlines()[0])["status"] == "done"
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only folder", "a folder"])
+def test_unusable_report_path_is_one_line_before_any_work(tmp_path, no_work, monkeypatch, where):
+    src = write_image(tmp_path / "p.png")
+    if where == "under a file":
+        report, reason = src / "run.jsonl", "is a file"
+    elif where == "a folder":
+        report, reason = tmp_path, "is a folder"
+    else:
+        (tmp_path / "ro").mkdir()
+        report, reason = tmp_path / "ro" / "run.jsonl", "not writable"
+        real = os.access  # tests run as root here, where a chmod does not stop writing
+        monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and Path(p) != tmp_path / "ro")
+    r = invoke(src, "-o", tmp_path / "o.png", "--report", report)
+    refused(r, str(report), reason)
+
+
+# -- eval --out, eval-video --json -----------------------------------------------------------------------
+
+def test_eval_out_that_is_a_file_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: pytest.fail("the model was loaded"))
+    write_image(tmp_path / "gt" / "a.png", mode="RGB")
+    (tmp_path / "evout").write_text("mine")
+    r = runner.invoke(cli.app, ["eval", str(tmp_path / "gt"), "--out", str(tmp_path / "evout")])
+    refused(r, "evout", "is a file")
+    assert (tmp_path / "evout").read_text() == "mine"
+
+
+def test_eval_video_json_refuses_a_clip_and_a_file_vidcolor_did_not_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: pytest.fail("the model was loaded"))
+    clip = write_video(tmp_path / "clip.mp4", frames=3, audio=None)
+    before = clip.read_bytes()
+    r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(clip), "-y"])
+    refused(r, "clip.mp4", "--json is an input clip")
+    assert clip.read_bytes() == before
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"a": 1}')
+    r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(mine)])
+    refused(r, "mine.json", "not a vidcolor result")
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps([{"clip": "clip.mp4", "frames": 3, "modes": {}}]))
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: None)
+    monkeypatch.setattr("vidcolor.evaluate_video.evaluate_video", lambda col, c, **kw: {"clip": str(c), "frames": 3})
+    monkeypatch.setattr(cli, "_print_video_table", lambda res: None)
+    for target in (earlier, mine):  # an earlier result is replaced; another file with -y
+        r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(target), *(["-y"] if target == mine else [])])
+        assert r.exit_code == 0, r.output
+        assert json.loads(target.read_text()) == [{"clip": str(clip), "frames": 3}]
+
+
+# -- empty paths, --format, a missing input ----------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [([""], "empty input path"), (["p.png", "-o", ""], "empty output path"),
+                                          (["p.png", "--report", ""], "empty report path")])
+def test_empty_paths_are_usage_errors(tmp_path, no_work, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "p.png")
+    r = runner.invoke(cli.app, ["colorize", *args])
+    assert r.exit_code == 2 and message in r.stderr, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
+def test_format_that_contradicts_the_output_or_is_given_for_a_video_is_refused(tmp_path, no_work):
+    photo = write_image(tmp_path / "p.png")
+    r = invoke(photo, "--format", "png", "-o", tmp_path / "q.jpg")
+    refused(r, "q.jpg", "--format png contradicts", ".jpg")
+    clip = write_video(tmp_path / "v.mp4", frames=3, audio=None)
+    r = invoke(clip, "--format", "png", "-o", tmp_path / "v2.mp4")
+    refused(r, "v.mp4", "--format png is for photos", "video")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "v.mp4"]
+
+
+def test_format_agreeing_with_the_output_reaches_the_library(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    photo = write_image(tmp_path / "p.png")
+    for out in ("q.JPG", "q.jpeg", "q"):  # --format jpeg is jpg; no extension takes the format's
+        assert invoke(photo, "--format", "jpeg", "-o", tmp_path / out).exit_code == 0
+    assert [kw["folder"].fmt_ext for _, _, kw in calls] == [".jpg"] * 3
+
+
+def test_a_mistyped_command_is_a_missing_input_named_in_one_line_exit_2(tmp_path, no_work, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bogus-command"])
+    assert e.value.code == 2
+    r = runner.invoke(cli.app, ["colorize", "bogus-command"])
+    refused(r, "bogus-command: file not found", "not a file, folder or command", "eval-video")
+    r = invoke(tmp_path / "nope.png")
+    refused(r, "nope.png: file not found")
+    assert "or command" not in r.stderr
+
+
+# -- --model, --device, --strength, --crf -----------------------------------------------------------------
+
+def test_static_model_names_match_the_registry():
+    from vidcolor.models import list_models
+
+    assert tuple(sorted(cli.MODELS)) == tuple(sorted(list_models()))
+
+
+@pytest.mark.parametrize("name,message", [("nosuch", "unknown model 'nosuch'; models: cunet, eccv16, effnet_unet"),
+                                          ("tone_net", "tone_net is the colour-photo detector, not a colorization model")])
+def test_model_names_are_checked_when_options_are_parsed(tmp_path, no_work, name, message):
+    r = invoke(write_image(tmp_path / "p.png"), "--model", name)
+    assert r.exit_code == 2 and message in r.stderr, r.output
+
+
+def test_cuda_device_without_cuda_is_a_usage_error_before_any_work(tmp_path, no_work, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    r = invoke(write_image(tmp_path / "p.png"), "-o", tmp_path / "o.png", "--device", "cuda")
+    refused(r, "--device cuda: CUDA is not available")
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("args,message", [(["--strength", "nan"], "nan is not a number from 0 to 3"),
+                                          (["--strength", "inf"], "inf is not a number from 0 to 3"),
+                                          (["--temporal-strength", "nan"], "nan is not a number from 0 to 0.99"),
+                                          (["--segment-seconds", "nan"], "nan is not a number from 0.1 to 3600")])
+def test_float_options_refuse_nan_and_inf_with_their_bounds(tmp_path, args, message):
+    r = invoke(tmp_path / "x.png", *args)
+    assert r.exit_code == 2 and message in r.stderr, r.output
+
+
+def test_crf_beyond_x264s_range_is_refused_but_vp9_takes_it(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    clip = write_video(tmp_path / "v.mp4", frames=3, audio=None)
+    for out, codec in (("o.mp4", []), ("o.mkv", ["--codec", "h264"]), ("o.mkv", ["--codec", "libx265"])):
+        r = invoke(clip, "-o", tmp_path / out, "--crf", "60", *codec)
+        refused(r, "--crf 60", "takes 0 to 51")
+    assert calls == []
+    assert invoke(clip, "-o", tmp_path / "o.mp4", "--crf", "51").exit_code == 0
+    assert invoke(clip, "-o", tmp_path / "o.webm", "--crf", "60").exit_code == 0
+    assert [kw["video"].crf for _, _, kw in calls] == [51, 60]

@@ -1,0 +1,59 @@
+"""The output declares the source's frame rate, not 1 / its time base (vidcolor keeps the source's
+time base, e.g. 1/12800 s for 25 fps MP4, and x264 wrote that as its frame rate: 12800 fps)."""
+import fractions
+
+import av
+import pytest
+
+from tests.media import probe, write_video
+from vidcolor.pipeline import VideoOptions, colorize_video
+
+F = fractions.Fraction
+
+
+def rates(path):
+    """What probes show: the stream's average, real-base (ffprobe's r_frame_rate) and guessed rates, and
+    the frame rate the decoder reads from the bitstream (H.264: the sequence header's timing info)."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return {"average": s.average_rate, "base": s.base_rate, "guessed": s.guessed_rate,
+                "codec": s.codec_context.framerate}
+
+
+def colorize(tmp_path, colorizer, src, ext):
+    dst = tmp_path / f"out{ext}"
+    res = colorize_video(src, dst, colorizer, VideoOptions(temporal="off"))
+    assert res.status == "done"
+    return dst
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+@pytest.mark.parametrize("rate", [F(25), F(30000, 1001)], ids=["25", "ntsc"])
+def test_output_declares_the_source_frame_rate(tmp_path, colorizer, rate, ext):
+    # A time base much finer than a frame, as MP4 sources have (1/12800 at 25 fps, 1/30000 for NTSC)
+    tb = F(1, 12800) if rate == 25 else F(1, 30000)
+    step = int(1 / (rate * tb))
+    src = write_video(tmp_path / "in.mp4", frames=12, rate=rate, audio=None, time_base=tb,
+                      pts=[i * step for i in range(12)])
+    assert probe(src)["rate"] == rate
+    dst = colorize(tmp_path, colorizer, src, ext)
+    got = rates(dst)
+    assert got == {"average": rate, "base": rate, "guessed": rate, "codec": rate}
+    a, b = probe(src), probe(dst)
+    assert b["frames"] == a["frames"] == 12
+    if ext == ".mp4":  # the source's time base and timestamps, exactly
+        assert b["time_base"] == a["time_base"] == tb
+        assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-9)
+    else:  # Matroska counts milliseconds
+        assert b["pts_s"] == pytest.approx(a["pts_s"], abs=5e-4)
+    assert b["duration_s"] == pytest.approx(a["duration_s"], abs=1e-3)
+
+
+def test_variable_frame_rate_output_declares_the_source_average(tmp_path, colorizer):
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]  # irregular gaps, in 1/30 s
+    src = write_video(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=F(1, 30), audio=None)
+    declared = probe(src)["rate"]
+    dst = colorize(tmp_path, colorizer, src, ".mkv")
+    got = rates(dst)
+    assert got["average"] == got["codec"] == declared  # not 1000 (1 / Matroska's millisecond time base)
+    assert probe(dst)["pts_s"] == pytest.approx(probe(src)["pts_s"], abs=1e-9)
