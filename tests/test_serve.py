@@ -276,7 +276,18 @@ def test_bad_fields_are_422(hint_col, field, value, words):
 
 def test_another_sites_host_name_is_refused(hint_col):
     with client(hint_col) as c:
-        assert c.get("/api/health", headers={"host": "attacker.example"}).status_code == 400
+        one_line_error(c.get("/api/health", headers={"host": "attacker.example"}), 400, "'attacker.example' is not a loopback name")
+        one_line_error(c.get("/api/health", headers={"host": "attacker.example:8000"}), 400, "'attacker.example'")
+        for ok in ("127.0.0.1:8000", "localhost", "[::1]:8000", "LOCALHOST:1"):
+            assert c.get("/api/health", headers={"host": ok}).status_code == 200, ok
+
+
+def test_a_photo_posted_as_a_job_is_not_a_video(hint_col, private_tmp):
+    """A new user's photo sent to /api/jobs was refused with 'cannot tell the clip's duration'."""
+    with client(hint_col) as c:
+        for fmt in ("PNG", "JPEG"):
+            r = c.post("/api/jobs", files={"file": ("photo.bin", encode(gray_image(), fmt))})
+            one_line_error(r, 415, "not a video (a still image: photos go to /api/colorize)")
 
 
 def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):

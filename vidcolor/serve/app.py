@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.datastructures import Headers
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
@@ -116,7 +116,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     app.include_router(api)
     _add_error_handlers(app)
     if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
+        app.add_middleware(LoopbackHostOnly)
     limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
               "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
     app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path, (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
@@ -154,3 +154,30 @@ def _version() -> str:
     from vidcolor import __version__
 
     return __version__
+
+
+def host_name(header: str | None) -> str:
+    """The name of a Host header, without its port: "127.0.0.1:8000" -> "127.0.0.1", "[::1]:80" -> "[::1]"."""
+    value = (header or "").strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class LoopbackHostOnly:
+    """On a loopback address, requests whose Host is not a loopback name are refused (400), so a page
+    elsewhere cannot reach the server by rebinding its own name to 127.0.0.1. The refusal is one line
+    of JSON, as every other refusal (Starlette's TrustedHostMiddleware answers in plain text)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = host_name(Headers(scope=scope).get("host"))
+            if host not in LOOPBACK_HOSTS:
+                detail = (f"Host {host or '(none)'!r} is not a loopback name: this server listens on a loopback address "
+                          "and answers only to 127.0.0.1, localhost or ::1")
+                await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -29,6 +29,7 @@ from vidcolor.serve.worker import ModelWorker, Stopped
 
 log = logging.getLogger("vidcolor.serve")
 MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
+STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
 
@@ -110,6 +111,8 @@ class JobStore:
                 info, demuxer = source.info, source.container.format.name
         except VidcolorError as e:
             raise RequestError(415, str(e).replace(str(incoming), label)) from None
+        if demuxer in STILL_IMAGE_DEMUXERS or demuxer.endswith("_pipe"):
+            raise RequestError(415, f"{label}: not a video (a still image: photos go to /api/colorize)")
         seconds = info.duration_s or (info.frames / info.fps if info.frames else None)
         if seconds is None:
             raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")
