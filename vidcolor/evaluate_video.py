@@ -27,11 +27,12 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     psnrs = {m: [] for m in modes}
     colour = {m: [] for m in (*modes, "gt")}
     warp, cdc = WarpError(), CDC()
-    n = 0
+    n, limited = 0, False
     with VideoSource(clip) as src, src.frames_ahead(depth=8) as decoded:  # stops and joins the decoder before the container closes
         cuts = {m: SceneCuts(src.info.fps) for m in modes}
         for frames in batched(decoded, batch_size):
             if max_frames is not None:
+                limited = limited or len(frames) > max_frames - n
                 frames = frames[: max(0, max_frames - n)]
                 if not frames:
                     break
@@ -50,13 +51,15 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
                 colour["gt"].append(colourfulness(f.rgb))
             n += len(frames)
         info = src.info
+        short = None if limited else src.ends_early(n)  # a clip cut short is measured on what it holds, and says so
     we, cd = warp.result(), cdc.result()
     rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])),
                 "colourfulness": float(np.mean(colour[m])), "fps": n / seconds[m] if seconds[m] else 0.0} for m in modes}
     rows["gt"] = {"warp_error": we.get("gt", float("nan")), "cdc": cd.get("gt", float("nan")), "psnr": float("inf"),
                   "colourfulness": float(np.mean(colour["gt"])), "fps": float("nan")}
     return {"clip": str(clip), "frames": n, "size": [info.width, info.height], "model": colorizer.model_id,
-            "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows)}
+            "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows),
+            **({"note": short} if short else {})}
 
 
 def against_off(rows: dict) -> dict[str, dict]:

@@ -114,6 +114,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}", plan,
                                  opts.segment_seconds)
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints)
+            short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
             join_notes = sink.complete()
         journal.record(src, key, "done", dst)
         sink.discard()
@@ -122,7 +123,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         notes.append(f"resumed at frame {enc.resumed} from the segments of an earlier run")
     if enc.cuts:
         notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
-    return Result(src, dst, "done", time.time() - t0, enc.total, notes=notes, frames_resumed=enc.resumed)
+    return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)
 
 
 @dataclass

@@ -3,6 +3,7 @@ checks that an output can be written at all, which the front door runs before an
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from vidcolor.errors import InputError, OutputError
@@ -35,8 +36,7 @@ def ensure_writable_dir(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{folder}: cannot create the output folder ({e.strerror})") from e
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{folder}: output folder is not writable")
+    _probe_writable(folder)
 
 
 def check_writable_dir(folder: Path) -> None:
@@ -47,8 +47,20 @@ def check_writable_dir(folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(f"{folder}: cannot create the output folder ({existing} is a file)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"{existing}: output folder is not writable")
+    _probe_writable(existing)
+
+
+def _probe_writable(folder: Path) -> None:
+    """OutputError unless a file can really be created in `folder`. os.access alone is not enough: root
+    passes it everywhere, yet /proc, /sys, a read-only mount or a full quota refuse the first write,
+    after the model has loaded. The probe is one hidden file, created and removed at once."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: output folder is not writable")
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".vidcolor-probe-", dir=folder):
+            pass
+    except OSError as e:
+        raise OutputError(f"{folder}: output folder is not writable ({e.strerror or type(e).__name__})") from None
 
 
 def check_folder_output(src: Path, dst: Path) -> None:

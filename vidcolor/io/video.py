@@ -49,6 +49,16 @@ def _reason(e: Exception) -> str:
     return str(msg).splitlines()[0][:160]
 
 
+def _tag_seconds(value: str | None) -> float | None:
+    """A Matroska DURATION tag ("00:00:12.400000000") in seconds; None if absent or unreadable."""
+    try:
+        h, m, sec = (value or "").strip().split(":")
+        seconds = int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
 def _in_order(decoded: Iterable[av.VideoFrame], step: int) -> Iterator[tuple[av.VideoFrame, int]]:
     """Decoded frames (display order) with strictly increasing pts: the k-th frame gets the k-th smallest
     pts seen. Decoders hand frames out in display order, but B-frames stored in AVI (which has no
@@ -102,6 +112,7 @@ class VideoSource:
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
         self._readers: list[Prefetch[Frame]] = []
+        self._decoded_end: float | None = None  # seconds from the start to the end of the last frame decoded
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -163,7 +174,42 @@ class VideoSource:
             raise InputError(f"{self.path}: decoding failed at frame {index} (after pts {last_pts}): {_reason(e)}") from e
         if decoded == 0:
             raise InputError(f"{self.path}: no decodable video frames (corrupt or truncated)")
+        if step is not None:
+            self._decoded_end = float((last_pts + step - (self.stream.start_time or 0)) * self.info.time_base)
         self._check_complete(max(index, start_index), last_pts, step)
+
+    def header_length(self) -> tuple[int, float | None]:
+        """(frames, seconds) of the video stream as its header gives them, (0, None) where it says nothing:
+        the stream's frame count, else its duration x rate. The duration is the DURATION tag that
+        Matroska/WebM muxers write per stream (FFmpeg's stream duration there is only an estimate), else
+        the stream's own, else the container's (which may be an audio stream's, a little longer)."""
+        s, rate = self.stream, self.info.average_rate
+        seconds = _tag_seconds(s.metadata.get("DURATION"))
+        if seconds is None and s.duration:
+            seconds = float(s.duration * s.time_base)
+        if seconds is None and self.container.duration:
+            seconds = self.container.duration / av.time_base
+        frames = int(s.frames or 0) or (int(round(seconds * float(rate))) if seconds and rate else 0)
+        return frames, seconds
+
+    def ends_early(self, decoded: int) -> str | None:
+        """A note when the stream ended well before its header says (a file cut short, which still decodes
+        up to the cut), after `decoded` frames in all; None when it did not or the header says nothing.
+        Measured in time where the last frame's time is known (with a variable frame rate, or the gaps
+        of an AVI, duration x rate is no frame count), else in frames. Headers are approximate: a
+        shortfall within two frames plus 2% is not one."""
+        want, seconds = self.header_length()
+        if not want:
+            return None
+        fps = float(self.info.average_rate) if self.info.average_rate else 0.0
+        if seconds and fps and self._decoded_end is not None:
+            short = seconds - self._decoded_end > 2 / fps + 0.02 * seconds
+        else:
+            short = want - decoded > 2 + 0.02 * want
+        if not short:
+            return None
+        says = f"{seconds:.1f} s" if seconds else f"{want} frames"
+        return f"the source ends early: {decoded} of {want} frames (its header says {says})"
 
     def _check_complete(self, decoded: int, last_pts: int, step: int | None) -> None:
         """A file cut short still decodes up to the cut; compare with the duration the header promises."""

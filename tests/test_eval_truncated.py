@@ -1,0 +1,148 @@
+"""A truncated video is colorized as far as it goes and says so; an output folder that takes no files is
+refused before the model loads; `vidcolor eval` neither scores its own thumbnails nor stops at a corrupt photo."""
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import vidcolor
+from tests.media import write_image, write_video
+from vidcolor import cli
+from vidcolor.archive import RunReport
+from vidcolor.errors import InputError, OutputError
+from vidcolor.evaluate import evaluate_folder
+from vidcolor.io.paths import check_output
+from vidcolor.options import VideoOptions
+from vidcolor.pipeline import colorize_video
+from vidcolor.report import Reporter
+
+ON_LINUX_PROC = pytest.mark.skipif(not (sys.platform == "linux" and Path("/proc").is_dir()), reason="needs Linux /proc")
+
+
+def cut_in_half(path: Path) -> Path:
+    data = path.read_bytes()
+    cut = path.with_name(f"cut_{path.name}")
+    cut.write_bytes(data[: len(data) // 2])
+    return cut
+
+
+# -- 1. a video cut short ------------------------------------------------------------------------------
+
+def test_truncated_mkv_is_done_with_a_note_that_reaches_the_line_and_the_report(tmp_path, colorizer):
+    whole = write_video(tmp_path / "film.mkv", frames=40, audio=None)  # Matroska: no frame count, a duration
+    cut = cut_in_half(whole)
+    opts = VideoOptions(temporal="off")
+    [res] = vidcolor.colorize(cut, tmp_path / "out" / "cut.mkv", colorizer=colorizer, video=opts)
+    assert res.status == "done" and res.output.is_file() and 0 < res.frames < 40
+    assert res.note == f"the source ends early: {res.frames} of 40 frames (its header says 1.6 s)"
+    line = io.StringIO()
+    Reporter(quiet=True, stream=line).result(res)
+    assert line.getvalue().startswith("done ") and res.note in line.getvalue().splitlines()[0]
+    RunReport(tmp_path / "run.jsonl").add(res)
+    assert json.loads((tmp_path / "run.jsonl").read_text().splitlines()[0])["note"] == res.note
+
+    [ok] = vidcolor.colorize(whole, tmp_path / "out" / "whole.mkv", colorizer=colorizer, video=opts)
+    assert ok.status == "done" and ok.frames == 40 and ok.note is None
+
+
+def test_eval_video_of_a_truncated_clip_says_so(tmp_path, colorizer):
+    from vidcolor.evaluate_video import evaluate_video
+
+    whole = write_video(tmp_path / "clip.mkv", w=64, h=48, frames=40, audio=None)
+    cut = cut_in_half(whole)
+    res = evaluate_video(colorizer, cut, modes=("off",))
+    assert res["note"] == f"the source ends early: {res['frames']} of 40 frames (its header says 1.6 s)"
+    assert "note" not in evaluate_video(colorizer, whole, modes=("off",))
+    assert "note" not in evaluate_video(colorizer, whole, modes=("off",), max_frames=10)  # stopped by --max-frames
+
+
+# -- 2. an output folder that cannot be written --------------------------------------------------------
+
+@ON_LINUX_PROC
+def test_output_in_proc_is_refused_before_the_model_loads(tmp_path, monkeypatch, colorizer):
+    """/proc passes os.access for root, yet refuses every new file."""
+    photo, film = write_image(tmp_path / "photo.png"), write_video(tmp_path / "film.mp4", frames=3, audio=None)
+    with pytest.raises(OutputError, match="/proc: output folder is not writable"):
+        check_output(photo, Path("/proc/x.png"), create=False)
+    with pytest.raises(OutputError, match="/proc: output folder is not writable"):  # the pipeline's own check
+        colorize_video(film, Path("/proc/x.mp4"), colorizer)
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    for src, dst in ((photo, "/proc/x.png"), (film, "/proc/x.mp4")):
+        r = CliRunner().invoke(cli.app, ["colorize", str(src), "-o", dst])
+        lines = r.stderr.strip().splitlines()
+        assert r.exit_code == 2 and len(lines) == 1, r.output
+        assert lines[0].startswith("vidcolor: error: /proc: output folder is not writable (")
+
+
+def test_a_folder_that_refuses_files_is_refused_and_the_probe_leaves_nothing(tmp_path, monkeypatch):
+    photo = write_image(tmp_path / "in" / "photo.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    check_output(photo, out / "x.png", create=False)
+    check_output(photo, out / "x.png")
+    assert list(out.iterdir()) == []  # the probe file is gone
+
+    def refuse(*a, **kw):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.NamedTemporaryFile", refuse)
+    for create in (False, True):
+        with pytest.raises(OutputError, match=r"out: output folder is not writable \(Read-only file system\)"):
+            check_output(photo, out / "x.png", create=create)
+    with pytest.raises(OutputError, match="output folder is not writable"):  # a folder still to be made: its parent is probed
+        check_output(photo, out / "new" / "x.png", create=False)
+
+
+# -- 3. vidcolor eval ----------------------------------------------------------------------------------
+
+def test_eval_out_inside_the_ground_truth_is_not_scored_on_the_next_run(tmp_path, colorizer):
+    gt = tmp_path / "gt"
+    for i in range(2):
+        write_image(gt / f"p{i}.png", mode="RGB", seed=i)
+    for out in (gt / "sub", gt / "sub", gt, gt / "other"):  # runs two to four see the thumbs of the earlier ones
+        report = evaluate_folder(colorizer, gt, out, semantic=False)
+        assert [r["image"] for r in report["images"]] == ["p0.png", "p1.png"], out
+    assert len(list((gt / "sub" / "thumbs").iterdir())) == 6
+
+
+def test_eval_leaves_out_a_corrupt_photo_and_scores_the_rest(tmp_path, colorizer):
+    gt, out = tmp_path / "gt", tmp_path / "ev"
+    write_image(gt / "a.png", mode="RGB", seed=1)
+    (gt / "b.jpg").write_text("not a photo")
+    write_image(gt / "c.png", mode="RGB", seed=2)
+    lines = []
+    report = evaluate_folder(colorizer, gt, out, semantic=False, on_skip=lines.append)
+    assert [r["image"] for r in report["images"]] == ["a.png", "c.png"] and report["scored"] == 2
+    assert len(lines) == 1 and "\n" not in lines[0] and str(gt / "b.jpg") in lines[0] and "left out" in lines[0]
+    saved = json.loads((out / "eval.json").read_text())
+    assert [x["image"] for x in saved["left_out"]] == ["b.jpg"] and saved["scored"] == 2
+    assert "1 image(s) left out" in (out / "index.html").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "index.html", "thumbs"]  # no work folder left
+    assert len(list((out / "thumbs").iterdir())) == 6
+
+    (gt / "a.png").write_text("broken too")
+    (gt / "c.png").write_text("and this")
+    with pytest.raises(InputError, match="none of its 3 image"):
+        evaluate_folder(colorizer, gt, tmp_path / "ev2", semantic=False, on_skip=lines.append)
+    assert not (tmp_path / "ev2").exists()
+
+
+def test_eval_that_fails_midway_leaves_no_partial_output(tmp_path, colorizer, monkeypatch):
+    gt, out = tmp_path / "gt", tmp_path / "ev"
+    for i in range(3):
+        write_image(gt / f"p{i}.png", mode="RGB", seed=i)
+    real, calls = colorizer.colorize_array, []
+
+    def fails_on_the_second(rgb, *a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(rgb, *a)
+
+    monkeypatch.setattr(colorizer, "colorize_array", fails_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_folder(colorizer, gt, out, semantic=False)
+    assert not out.exists()
