@@ -1,5 +1,6 @@
 """The `vidcolor` command: thin Typer commands over the library. Only this module turns VidcolorError
-into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked, 130 interrupted.
+into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM: cron, systemd, Kubernetes, `timeout`), both stopped the same orderly way.
 
 Nothing heavy is imported at module level: `vidcolor --help`, `--version` and option errors answer
 without loading torch, PyAV, OpenCV or PySceneDetect.
@@ -10,7 +11,10 @@ import json
 import math
 import os
 import re
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -24,6 +28,7 @@ from vidcolor.options import FolderOptions, Result, Temporal, Upsample, VideoOpt
 from vidcolor.weights import DEFAULT_MODEL
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a process ended by SIGTERM
 _V, _F = VideoOptions(), FolderOptions()
 ImageFormat = Enum("ImageFormat", {k: k for k in sorted(FORMAT_EXT)}, type=str)
 
@@ -151,8 +156,8 @@ def colorize_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Redo finished outputs, and replace output files that vidcolor did not write.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (an existing file that is not a vidcolor report needs -y).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing (not even --report).")] = False,
+    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (an existing file that is not a vidcolor report needs -y; not written by --dry-run).")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
@@ -164,17 +169,64 @@ def colorize_cmd(
                            dry_run=dry_run, batch_size=batch_size)
     load = {"model": model, "weights": weights, "device": device, "work_size": work_size, "upsample": upsample.value,
             "strength": strength}
-    raise typer.Exit(_colorize(input, output, load, video, folder, _reporter(quiet=quiet, verbose=verbose), report, hints, ray))
+    rep = _reporter(quiet=quiet, verbose=verbose, dry_run=dry_run)
+    with _sigterm_stops_the_run():
+        try:
+            code = _colorize(input, output, load, video, folder, rep, report, hints, ray)
+        except KeyboardInterrupt as e:  # before the run started or after it ended: nothing to clean up
+            rep.close()
+            code = _stopped(rep, e)
+    raise typer.Exit(code)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where Ctrl-C raises KeyboardInterrupt, so a run that cron,
+    systemd, Kubernetes or `timeout` ends stops the way Ctrl-C stops it: threads joined, partial files
+    removed, the output's lock released, the report's summary written; then exit 143 instead of 130."""
+
+
+@contextmanager
+def _sigterm_stops_the_run():
+    """While a colorize command runs, SIGTERM raises Terminated (once: a second SIGTERM while the run
+    stops is ignored, so the clean-up finishes; SIGKILL remains for a stuck one). Only the colorize
+    command installs it: `vidcolor serve` leaves SIGTERM to uvicorn. Ray's driver (ray.init) replaces
+    it with its own, which raises SystemExit(15); _colorize takes that for a SIGTERM too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def on_sigterm(signum, frame) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _stopped(rep, e: BaseException) -> int:
+    """The one line and the exit code of a run stopped by Ctrl-C (130) or SIGTERM (143)."""
+    if isinstance(e, Terminated):
+        rep.line("terminated; run the same command again to resume")
+        return EXIT_TERMINATED
+    rep.line("interrupted; run the same command again to resume")
+    return EXIT_INTERRUPTED
 
 
 def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
               hints: Path | None = None, ray: str | None = None) -> int:
     from vidcolor.api import colorize, default_output
     from vidcolor.archive import RunReport
+    from vidcolor.io.formats import is_image_path
 
     try:
         _refuse_early(src, dst, load["device"], video, folder, report, ray)
-        run = RunReport(report)
+        run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
     except UsageError as e:
         rep.error(str(e))
         return EXIT_USAGE
@@ -187,17 +239,26 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
 
         ray_opts = RayOptions(ray, load["device"])
 
+    unopened = []  # a dry run's photos to do: it does not read them (vidcolor.folder._dry_run_photo)
+
     def done(res: Result) -> None:
         run.add(res)
         rep.result(res)
+        if res.status == "planned" and is_image_path(res.input):
+            unopened.append(res.input)
 
     try:
         colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
         rep.close()
-        rep.line("interrupted; run the same command again to resume")
         run.close(interrupted=True)
-        return EXIT_INTERRUPTED
+        return _stopped(rep, e)
+    except SystemExit as e:  # SIGTERM under Ray, whose driver handler raises SystemExit(15) (ray.init)
+        if not (ray and e.code == signal.SIGTERM):
+            raise
+        rep.close()
+        run.close(interrupted=True)
+        return _stopped(rep, Terminated())
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
@@ -209,7 +270,14 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     finally:
         rep.close()
     summary = run.close()["summary"]
-    if src.is_dir() or summary["total"] > 1:
+    if folder.dry_run:
+        planned = summary["total"] - summary["done"] - summary["skipped"] - summary["failed"]
+        rep.line(f"dry run: {planned} to do, {summary['skipped']} skipped, {summary['failed']} would fail of {summary['total']} "
+                 f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src)}"
+                 + (f"; --report {report} not written" if report else "")
+                 + (f"; photos are not opened, so {'one' if len(unopened) == 1 else 'some'} to do may still be "
+                    f"{'' if folder.force else 'skipped as in colour or '}failed as unreadable" if unopened else ""))
+    elif src.is_dir() or summary["total"] > 1:
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
                  f"inputs into {dst or default_output(src)} ({summary['seconds']:.1f} s)")
     return EXIT_FAILED if summary["failed"] else EXIT_OK

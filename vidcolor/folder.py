@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, OutputLock, refuse_foreign_output, remove_stale_temporaries
+from vidcolor.archive import Journal, OutputLock, input_key, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
@@ -53,8 +53,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     t0 = time.time()
     key = image_key(colorizer, opts, hints)
     if opts.dry_run:
-        e = None if opts.overwrite else Journal(dst.parent).finished(src, key, dst)
-        return Result(src, dst, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize")
+        return _dry_run_photo(Journal(dst.parent), src, dst, key, hints, opts)
     check_output(src, dst)
     with OutputLock(dst.parent):
         journal = Journal(dst.parent)
@@ -161,14 +160,10 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         if on_result:
             on_result(res)
 
-    if opts.dry_run:
+    if opts.dry_run:  # what the run below would do, from the journals and the files' sizes; nothing is created
         journal = Journal(dst)
         for p, t in pairs:
-            if isinstance(photo_hints[p], VidcolorError):
-                emit(Result(p, None, "failed", error=str(photo_hints[p])))
-                continue
-            e = None if opts.overwrite else journal.finished(p, key_of(p), t)
-            emit(Result(p, t, "skipped" if e else "planned", note=_skip_note(e) if e else "would colorize"))
+            emit(_dry_run_photo(journal, p, t, key_of(p), photo_hints[p], opts))
         for p, t in video_pairs:
             emit(_folder_video(p, t, colorizer, video, None))
         return results
@@ -198,6 +193,34 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     return results
 
 
+def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hints | None | VidcolorError,
+                   opts: FolderOptions) -> Result:
+    """A dry run's line for a photo: skipped as the journal says, failed where the real run is sure to fail
+    it (a bad sidecar, an empty file, an output vidcolor did not write or that was edited since), planned
+    otherwise (an unchanged photo that failed before: tried again, with its last error). The photo is not opened: whether it is already in colour (skipped without --force), or
+    readable at all, only the real run finds out (it reads and tests every photo, 50 ms of CPU or more
+    each), so the line says so rather than "would colorize"."""
+    if isinstance(hints, VidcolorError):
+        return Result(src, None, "failed", error=str(hints))
+    e = None if opts.overwrite else journal.finished(src, key, dst)
+    if e and not (opts.force and e["status"] == "colour"):
+        return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e))
+    try:
+        if src.stat().st_size == 0:
+            raise InputError(f"{src}: empty file (0 bytes)")  # read_image's words, without reading
+        refuse_foreign_output(journal, dst, opts.overwrite)
+    except OSError as err:
+        return Result(src, None, "failed", error=f"{src}: cannot read ({err.strerror or err})")
+    except VidcolorError as err:
+        return Result(src, None, "failed", error=str(err))
+    last = journal.entries.get(str(dst))
+    if last and last["status"] == "failed" and last.get("input") == str(src) and last.get("input_stat") == input_key(src):
+        why = str(last.get("note") or "").removeprefix(f"{src}: ")
+        return Result(src, dst, "planned", note=f"would try again; it failed last time ({why})" if why else "would try again")
+    what = "would colorize" + (" with hints" if hints else "")
+    return Result(src, dst, "planned", note=what if opts.force else f"{what} or skip as already in colour")
+
+
 def find_sidecars(media: list[Path]) -> list[Path]:
     """The hints files (NAME.hints.json) beside these photos and videos."""
     return [s for s in map(sidecar_path, media) if s.is_file()]
@@ -219,9 +242,8 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
     t0 = time.time()
     try:
         hints = check_video_hints(sidecar_path(src), src) if sidecar_path(src).is_file() else None
-        if opts.dry_run:
-            return colorize_video(src, dst, colorizer, opts, hints=hints)
-        ensure_writable_dir(dst.parent)
+        if not opts.dry_run:
+            ensure_writable_dir(dst.parent)
         res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))

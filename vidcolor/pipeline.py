@@ -89,13 +89,16 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     hints = hints or None  # empty hints: the automatic run, and its key
     if hints:
         colorizer.require_hints(hints, "video hints")
-    check_output(src, dst)
+    check_output(src, dst, create=not opts.dry_run)  # a dry run creates nothing, not even the output's folder
     plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)
     root = dst.parent
     key = video_key(colorizer, opts, plan, hints)
-    if opts.dry_run:
-        e = None if opts.overwrite else Journal(root).finished(src, key, dst)
-        return Result(src, dst, "skipped" if e else "planned", note="already done" if e else "would colorize")
+    if opts.dry_run:  # what the real run would do, as far as the header and the journal tell
+        journal = Journal(root)
+        if not opts.overwrite and journal.finished(src, key, dst):
+            return Result(src, dst, "skipped", note="already done")
+        refuse_foreign_output(journal, dst, opts.overwrite)  # "would fail": the real run refuses it too
+        return Result(src, dst, "planned", note="would colorize" + (" with hints" if hints else ""))
     with OutputLock(root):
         for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
             stale.unlink(missing_ok=True)

@@ -24,8 +24,9 @@ def _clock(seconds: float) -> str:
 class Reporter:
     """One line per finished input on stderr, and the progress of the run (see the module docstring)."""
 
-    def __init__(self, quiet: bool = False, verbose: bool = False, stream=None):
+    def __init__(self, quiet: bool = False, verbose: bool = False, stream=None, dry_run: bool = False):
         self.stream = stream or sys.stderr
+        self.dry_run = dry_run  # a failed input is one that would fail: `would fail`, not `FAILED`
         self.live = self.stream.isatty() and not quiet
         self.plain_progress = not self.live and not quiet
         self.verbose = verbose
@@ -62,8 +63,8 @@ class Reporter:
 
     def _result_line(self, res: Result) -> None:
         if res.status == "failed":
-            err = res.error or "failed"
-            self.line(f"FAILED {err}" if str(res.input) in err else f"FAILED {res.input}: {err}")
+            err, head = res.error or "failed", "would fail" if self.dry_run else "FAILED"
+            self.line(f"{head} {err}" if str(res.input) in err else f"{head} {res.input}: {err}")
             return
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))

@@ -1,0 +1,185 @@
+"""SIGTERM stops a run the way Ctrl-C does (exit 143, one line, lock and owner.json gone, nothing partial,
+the same command resumes), and --dry-run says what the real run would do and creates nothing."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from tests.media import write_image, write_video
+from vidcolor import cli
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+TERMINATED = "terminated; run the same command again to resume"
+
+
+def invoke(*args):
+    return runner.invoke(cli.app, ["colorize", *map(str, args)])
+
+
+def start(args, weights):
+    cmd = [sys.executable, "-m", "vidcolor", *map(str, args), "--weights", str(weights), "--device", "cpu", "-q"]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def sigterm_when(proc, ready, timeout=60.0):
+    """Send SIGTERM once `ready()` holds (polled), while the run is still going; its (rc, stderr)."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert proc.poll() is None, f"the run ended before it could be terminated: {proc.communicate()[1]}"
+        assert time.time() < deadline, "nothing was written in time"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def leftovers(root: Path) -> list[str]:
+    return [str(p) for p in root.rglob("*") if "vidcolor-partial" in p.name or p.name.endswith((".part.mp4", ".tmp", ".tmp.npz"))]
+
+
+def stopped_cleanly(rc, err, out: Path, report: Path):
+    assert rc == 143, (rc, err)
+    assert err.splitlines()[-1] == TERMINATED and "Traceback" not in err, err
+    assert not (out / ".vidcolor" / "owner.json").exists()
+    assert leftovers(out) == []
+    summary = json.loads(report.read_text().splitlines()[-1])["summary"]
+    assert summary["interrupted"] is True
+
+
+def test_sigterm_stops_a_folder_run_like_ctrl_c_and_the_same_command_skips_what_it_did(tmp_path, weights_file):
+    src, out, report = tmp_path / "scans", tmp_path / "out", tmp_path / "run.jsonl"
+    for i in range(30):
+        write_image(src / f"p{i:03d}.png", seed=i)
+    proc = start([src, "-o", out, "--report", report], weights_file)
+    rc, err = sigterm_when(proc, lambda: any(out.glob("*.png")))
+    stopped_cleanly(rc, err, out, report)
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    assert 1 <= len(before) < 30, "the run was not terminated mid-way"
+    r = invoke(src, "-o", out, "--weights", weights_file, "--device", "cpu", "-q", "--report", report)
+    assert r.exit_code == 0, r.output
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.png") if p.name in before} == before
+    summary = json.loads(report.read_text().splitlines()[-1])["summary"]
+    assert (summary["done"], summary["skipped"], summary["total"]) == (30 - len(before), len(before), 30)
+
+
+def test_sigterm_stops_a_video_run_and_the_same_command_resumes_from_its_segments(tmp_path, weights_file):
+    src = write_video(tmp_path / "film.mp4", frames=60, audio="aac")
+    out, report = tmp_path / "out", tmp_path / "run.jsonl"
+    args = ["--segment-seconds", "0.4", "--batch-size", "2"]  # 10 frames a segment
+    proc = start([src, "-o", out / "film.mp4", "--report", report, *args], weights_file)
+    rc, err = sigterm_when(proc, lambda: any(out.rglob("segments.json")))  # the first segment is finished
+    stopped_cleanly(rc, err, out, report)
+    assert not (out / "film.mp4").exists()
+    r = invoke(src, "-o", out / "film.mp4", "--weights", weights_file, "--device", "cpu", *args)
+    assert r.exit_code == 0, r.output
+    assert "film.mp4 (60 frames, " in r.stderr and " of them resumed" in r.stderr, r.stderr
+
+
+def test_sigterm_is_handled_only_while_the_colorize_command_runs(tmp_path, monkeypatch):
+    """`vidcolor serve` (uvicorn) and whatever calls the CLI in-process keep their own SIGTERM handling."""
+    seen = []
+
+    def fake_colorize(src, dst=None, **kw):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return []
+
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize)
+    before = signal.getsignal(signal.SIGTERM)
+    assert invoke(write_image(tmp_path / "a.png"), "-o", tmp_path / "b.png").exit_code == 0
+    assert seen and seen[0] not in (before, signal.SIG_DFL, signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def colour_photo(path: Path) -> Path:
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[..., 0], img[:, :32, 2], img[24:, :, 1] = 200, 180, 150
+    Image.fromarray(img).save(path)
+    return path
+
+
+def tree(root: Path) -> dict:
+    """Every path under root, with its files' mtimes (a folder's own mtime moves with a writability probe)."""
+    return {str(p.relative_to(root)): p.is_file() and p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_dry_run_creates_nothing_not_even_a_video_folder_or_its_report(tmp_path, weights_file):
+    src, out = tmp_path / "arch", tmp_path / "arch_color"
+    write_image(src / "a.png")
+    (src / "c").mkdir()
+    write_video(src / "c" / "film.mp4", frames=4, audio=None)
+    out.mkdir()
+    report = tmp_path / "run.jsonl"
+    report.write_text('{"summary": {"done": 2}}\n')  # last night's report
+    outside = tree(tmp_path)
+    r = invoke(src, "-o", out, "--weights", weights_file, "--dry-run", "--report", report)
+    assert r.exit_code == 0, r.output
+    assert tree(tmp_path) == outside and not (out / "c").exists()
+    assert report.read_text() == '{"summary": {"done": 2}}\n'
+    assert "would do " + str(src / "c" / "film.mp4") + ": would colorize" in r.stderr
+    assert r.stderr.splitlines()[-1] == (f"dry run: 2 to do, 0 skipped, 0 would fail of 2 inputs into {out}; --report {report} "
+                                         "not written; photos are not opened, so one to do may still be skipped as in "
+                                         "colour or failed as unreadable")
+
+
+def test_dry_run_says_would_fail_where_the_real_run_fails(tmp_path, weights_file):
+    src, out = tmp_path / "arch", tmp_path / "out"
+    write_image(src / "edited.png", seed=1)
+    (src / "empty.png").write_bytes(b"")
+    common = [src, "-o", out, "--weights", weights_file, "--device", "cpu", "--force"]
+    assert invoke(*common).exit_code == 1  # empty.png fails
+    with Image.open(out / "edited.png") as im:
+        im.rotate(90).save(out / "edited.png")  # retouched by hand since vidcolor wrote it
+    write_image(src / "edited.png", seed=2)  # and its scan changed: the run would redo it
+    write_image(src / "mine.png")
+    (out / "mine.png").write_bytes(b"someone else's")  # files vidcolor did not write
+    write_video(src / "film.mp4", frames=4, audio=None)
+    (out / "film.mp4").write_bytes(b"someone else's")
+    r = invoke(*common, "--dry-run")
+    lines = {l.split(":")[0]: l for l in r.stderr.splitlines()}
+    assert r.exit_code == 1, r.output
+    assert "exists and was not written by vidcolor; use --overwrite" in lines[f"would fail {src / 'mine.png'}"]
+    assert "exists and was not written by vidcolor; use --overwrite" in lines[f"would fail {src / 'film.mp4'}"]
+    assert "changed since vidcolor wrote it" in lines[f"would fail {src / 'edited.png'}"]
+    assert lines[f"would fail {src / 'empty.png'}"].endswith("empty file (0 bytes)")
+    assert "FAILED" not in r.stderr and "would colorize" not in r.stderr, r.stderr
+    real = invoke(*common)  # the real run fails the same four
+    assert real.exit_code == 1 and sum(l.startswith("FAILED") for l in real.stderr.splitlines()) == 4, real.stderr
+
+
+def test_dry_run_does_not_claim_a_photo_it_did_not_open_will_be_colorized(tmp_path, weights_file):
+    src = tmp_path / "arch"
+    src.mkdir()
+    colour_photo(src / "colour.png")
+    write_image(src / "gray.png")
+    r = invoke(src, "-o", tmp_path / "out", "--weights", weights_file, "--dry-run")
+    assert r.exit_code == 0, r.output
+    for name in ("colour.png", "gray.png"):
+        assert f"would do {src / name}: would colorize or skip as already in colour" in r.stderr
+    assert "photos are not opened, so some to do may still be skipped as in colour or failed as unreadable" in r.stderr
+    r = invoke(src, "-o", tmp_path / "out", "--weights", weights_file, "--dry-run", "--force")
+    assert f"would do {src / 'colour.png'}: would colorize\n" in r.stderr
+    real = invoke(src, "-o", tmp_path / "out", "--weights", weights_file, "--device", "cpu")
+    assert f"skipped {src / 'colour.png'}: already in colour" in real.stderr  # what the first dry run left open
+    (src / "bad.png").write_text("not a photo")
+    assert invoke(src, "-o", tmp_path / "out", "--weights", weights_file, "--device", "cpu").exit_code == 1
+    r = invoke(src, "-o", tmp_path / "out", "--weights", weights_file, "--dry-run")
+    assert f"would do {src / 'bad.png'}: would try again; it failed last time (not an image" in r.stderr
+    assert f"skipped {src / 'colour.png'}: already in colour" in r.stderr
+
+
+def test_dry_run_of_one_photo_over_a_file_vidcolor_did_not_write_says_it_would_fail(tmp_path, weights_file):
+    src, dst = write_image(tmp_path / "photo.png"), tmp_path / "new" / "photo.png"
+    dst.parent.mkdir()
+    dst.write_bytes(b"mine")
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--dry-run")
+    assert r.exit_code == 1 and r.stderr.splitlines()[0] == (
+        f"would fail {src}: {dst}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it"), r.stderr
+    assert dst.read_bytes() == b"mine" and sorted(os.listdir(dst.parent)) == ["photo.png"]
