@@ -130,6 +130,15 @@ def test_eval_leaves_out_a_corrupt_photo_and_scores_the_rest(tmp_path, colorizer
     assert not (tmp_path / "ev2").exists()
 
 
+def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_file):
+    gt = tmp_path / "gt"
+    write_image(gt / "a.png", mode="RGB", seed=1)
+    (gt / "b.jpg").write_text("not a photo")
+    r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable)" in r.output
+
+
 def test_eval_that_fails_midway_leaves_no_partial_output(tmp_path, colorizer, monkeypatch):
     gt, out = tmp_path / "gt", tmp_path / "ev"
     for i in range(3):

@@ -398,6 +398,7 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
 
     calls = []
     monkeypatch.setattr(serve, "run", lambda col, config: calls.append(config))
+    monkeypatch.setattr(serve, "listen_error", lambda host, port: None)  # whatever this machine has on its ports
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--port", "8123", "--max-image-mb", "5"])
     assert r.exit_code == 0, r.output
     assert calls[-1].host == "127.0.0.1" and calls[-1].port == 8123 and calls[-1].max_image_mb == 5
@@ -407,6 +408,20 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert "warning: --host 0.0.0.0 opens the page" in r.output and "pass --token" in r.output
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0", "--token", "t0k"])
     assert calls[-1].token == "t0k" and "pass --token" not in r.output and "#token=t0k" in r.output
+
+
+def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch):
+    """A new user's second `vidcolor serve` loaded the model, then printed uvicorn's traceback and exited 3."""
+    import socket
+
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("model loaded"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = CliRunner().invoke(cli.app, ["serve", "--port", str(port)])
+    assert r.exit_code == 2 and f"127.0.0.1:{port}: cannot listen there (Address already in use)" in r.output
+    assert len(r.output.strip().splitlines()) == 1
 
 
 def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):

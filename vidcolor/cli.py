@@ -459,13 +459,15 @@ def eval_cmd(
 
     try:
         report = evaluate_folder(col, gt_dir, out, with_gt=not no_gt, limit=limit,
-                                 on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")))
+                                 on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")),
+                                 on_skip=rep.line)
     except VidcolorError as e:
         rep.error(str(e))
         raise typer.Exit(EXIT_FAILED)
     if not no_gt:
         _print_eval_table(report)
-    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}")
+    left = len(report.get("left_out", []))
+    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable)" if left else ""))
 
 
 def _print_eval_table(report: dict) -> None:
@@ -639,10 +641,13 @@ def serve_cmd(
     queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
 ) -> None:
     """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""
-    from vidcolor.serve import is_loopback, missing_web_modules, run
+    from vidcolor.serve import is_loopback, listen_error, missing_web_modules, run
 
     if missing := missing_web_modules():
         _reporter().error(f"vidcolor serve needs {', '.join(missing)}: pip install 'vidcolor[web]'")
+        raise typer.Exit(EXIT_USAGE)
+    if err := listen_error(host, port):  # a port in use: one line before the model loads, not uvicorn's traceback after
+        _reporter().error(err)
         raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
                           max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)

@@ -76,6 +76,22 @@ def missing_web_modules() -> list[str]:
     return [m for m in WEB_MODULES if find_spec(m) is None]
 
 
+def listen_error(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen on host:port (taken, or not an address of this machine), found
+    before the model loads; None if it can. Bound with SO_REUSEADDR, as uvicorn binds."""
+    import socket
+
+    name = host.strip("[]")
+    try:
+        family = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((name, port))
+    except OSError as e:
+        return f"{host}:{port}: cannot listen there ({e.strerror or e})"
+    return None
+
+
 def run(colorizer, config: ServeConfig) -> None:
     """Serve until interrupted (uvicorn on config.host:config.port)."""
     import uvicorn
