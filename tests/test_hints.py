@@ -202,7 +202,7 @@ def test_cli_hints_and_strength_reach_the_photo(tmp_path, weights_file):
     pal = _write(tmp_path, {"palette": ["#ff0000"]}, "pal.json")
     r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o2.png"),
                         "--weights", str(weights_file), "--hints", str(pal)], capture_output=True, text=True)
-    assert r.returncode == 1 and "has no hint inputs" in r.stderr + r.stdout
+    assert r.returncode == 2 and "has no hint inputs" in r.stderr + r.stdout  # a usage error: the run is refused
 
 
 def test_cli_hints_give_the_library_result(tmp_path):

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from vidcolor.color import AB_SCALE, L_SCALE, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import UsageError
 from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, hint_map, palette_vector
 from vidcolor.upsample import BilinearUpsampler
@@ -82,7 +82,7 @@ class Colorizer:
         items = hints if isinstance(hints, (list, tuple)) else [hints]
         frames = [f for h in items if h is not None for f in (h.frames.values() if hasattr(h, "frames") else [h])]
         if any(f.palette for f in frames):
-            raise VidcolorError(f"{what + ': ' if what else ''}model {self.model.arch_name} has no hint inputs for a palette; "
+            raise UsageError(f"{what + ': ' if what else ''}model {self.model.arch_name} has no hint inputs for a palette; "
                                 "use weights trained with hints (hint points work with any weights)")
 
     def ab_grid(self, full_hw: tuple[int, int]) -> tuple[int, int]:
