@@ -68,27 +68,31 @@ def test_report_inside_the_input_folder_is_refused_even_in_a_dry_run(tmp_path, n
     assert keep.read_bytes() == before
     os.link(keep, tmp_path / "elsewhere.png")  # the same photo by another name outside the folder, even with -y
     r = invoke(src, "-o", tmp_path / "out", "--dry-run", "--report", tmp_path / "elsewhere.png", "-y")
-    refused(r, "elsewhere.png", "is an input file")
+    refused(r, "elsewhere.png", "not a vidcolor report")
     assert keep.read_bytes() == before
 
 
-def test_report_over_a_file_vidcolor_did_not_write_needs_y_and_a_report_is_rewritten(tmp_path, monkeypatch):
+def test_report_over_a_file_vidcolor_did_not_write_is_refused_even_with_y_and_a_report_is_rewritten(tmp_path, monkeypatch):
+    """-y is no way round it: -y also redoes finished outputs, and the file may be the weights or a hints file."""
     calls = []
     monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
     src = write_image(tmp_path / "p.png")
     mine = tmp_path / "notes.txt"
     mine.write_text("my notes\n")
-    r = invoke(src, "-o", tmp_path / "o.png", "--report", mine)
-    refused(r, str(mine), "not a vidcolor report", "-y")
-    assert mine.read_text() == "my notes\n" and calls == []
+    hints = tmp_path / "p.hints.json"
+    hints.write_text('{"points": []}')
+    for extra in ([], ["-y"], ["--hints", str(hints)]):
+        r = invoke(src, "-o", tmp_path / "o.png", "--report", mine, *extra)
+        refused(r, str(mine), "not a vidcolor report; choose another --report path")
+    r = invoke(src, "-o", tmp_path / "o.png", "--hints", hints, "--report", hints, "-y")
+    refused(r, str(hints), "not a vidcolor report")
+    assert mine.read_text() == "my notes\n" and hints.read_text() == '{"points": []}' and calls == []
     report = tmp_path / "run.jsonl"
     for _ in range(2):  # a report of an earlier run is replaced without -y
         r = invoke(src, "-o", tmp_path / "o.png", "--report", report)
         assert r.exit_code == 0, r.output
         assert len(report.read_text().splitlines()) == 2  # the input and the summary
-    r = invoke(src, "-o", tmp_path / "o.png", "--report", mine, "-y")
-    assert r.exit_code == 0, r.output
-    assert json.loads(mine.read_text().splitlines()[0])["status"] == "done"
+        assert json.loads(report.read_text().splitlines()[0])["status"] == "done"
 
 
 @pytest.mark.parametrize("where", ["under a file", "read-only folder", "a folder"])

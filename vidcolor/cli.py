@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidcolor.allocator import keep_freed_memory
-from vidcolor.errors import LockedError, UsageError, VidcolorError, WeightsError
+from vidcolor.errors import LockedError, OutputError, UsageError, VidcolorError, WeightsError
 from vidcolor.io.formats import FORMAT_EXT
 from vidcolor.options import FolderOptions, Result, Temporal, Upsample, VideoOptions
 from vidcolor.weights import DEFAULT_MODEL
@@ -351,17 +351,16 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_writable_file(path: Path, what: str) -> None:
     """A file that can be created or replaced at `path`, found without creating anything."""
+    from vidcolor.io.paths import check_writable_dir
+
     if path.is_dir():
         raise UsageError(f"{path}: is a folder; give a file name for the {what}")
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{path}: cannot create the {what} ({existing} is a file)")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{path}: the {what} file is not writable")
-    if not path.exists() and not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{path}: cannot create the {what} ({existing} is not writable)")
+    try:
+        check_writable_dir(path.parent)  # the output's own check, with its probe file (/proc, read-only mounts)
+    except OutputError as e:
+        raise UsageError(f"{path}: cannot create the {what} ({e})") from None
 
 
 def _first_line_json(path: Path):
@@ -381,8 +380,9 @@ def _is_report(path: Path) -> bool:
 
 
 def _check_report(report: Path, kind: str, src: Path, out: Path, overwrite: bool) -> None:
-    """--report must not be an input or an output (by any name or link), nor a file vidcolor did not write
-    (without -y), and must be writable: refused before any work (UsageError)."""
+    """--report must not be an input or an output (by any name or link), nor any existing file that is
+    not a vidcolor report (the weights, a hints file, a user's notes: -y does not change that, since -y
+    also redoes outputs), and must be writable: refused before any work (UsageError)."""
     _check_writable_file(report, "report")
     if kind != "folder":
         for p, what in ((src, "input"), (out, "output")):
@@ -394,16 +394,8 @@ def _check_report(report: Path, kind: str, src: Path, out: Path, overwrite: bool
         for base, what in ((src, "an input"), (out, "an output")):  # a photo or video name in either tree
             if report.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS and report.resolve().is_relative_to(base.resolve()):
                 raise UsageError(f"{report}: --report would be {what} of this folder run; choose another path")
-    if not report.is_file() or _is_report(report):
-        return  # nothing there, a report (rewritten by each run), or no file (/dev/stdout)
-    if kind == "folder":  # an input reached by a link from outside the folder
-        from vidcolor.io.formats import find_media
-
-        images, videos = find_media(src)
-        if any(_same_file(report, p) for p in images + videos):
-            raise UsageError(f"{report}: --report is an input file of {src}; choose another path")
-    if not overwrite:
-        raise UsageError(f"{report}: exists and is not a vidcolor report; pass -y (--overwrite) to replace it")
+    if report.is_file() and not _is_report(report):
+        raise UsageError(f"{report}: exists and is not a vidcolor report; choose another --report path")
 
 
 def _is_result_json(path: Path) -> bool:
