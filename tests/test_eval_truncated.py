@@ -48,6 +48,39 @@ def test_truncated_mkv_is_done_with_a_note_that_reaches_the_line_and_the_report(
     assert ok.status == "done" and ok.frames == 40 and ok.note is None
 
 
+@pytest.mark.parametrize("case", ["mkv starting at 2 s", "flv with longer audio"])
+def test_a_whole_file_gets_no_ends_early_note(tmp_path, case):
+    """A review found false notes on complete files: the MKV tag counts from time 0 (a stream starting at
+    2 s looked half missing), and a container's duration may be a longer audio stream's."""
+    import fractions
+
+    from vidcolor.io.video import VideoSource
+
+    if case.startswith("mkv"):
+        path = write_video(tmp_path / "late.mkv", frames=50, audio=None, time_base=fractions.Fraction(1, 1000),
+                           pts=[2000 + 40 * i for i in range(50)])
+    else:
+        path = write_video(tmp_path / "long_audio.mp4", frames=50, audio=None)
+        import av
+        with av.open(str(path)) as src, av.open(str(tmp_path / "la.flv"), "w") as out:  # 3 s of audio beside 2 s of video
+            v = out.add_stream_from_template(src.streams.video[0])
+            a = out.add_stream("aac", rate=44100)
+            for pkt in src.demux(src.streams.video[0]):
+                if pkt.dts is not None:
+                    pkt.stream = v
+                    out.mux(pkt)
+            import numpy as np
+            for i in range(3 * 44100 // 1024):
+                fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                fr.sample_rate, fr.pts = 44100, i * 1024
+                out.mux(a.encode(fr))
+            out.mux(a.encode(None))
+        path = tmp_path / "la.flv"
+    with VideoSource(path) as src:
+        n = sum(1 for _ in src.frames())
+        assert n == 50 and src.ends_early(n) is None, src.header_length()
+
+
 def test_eval_video_of_a_truncated_clip_says_so(tmp_path, colorizer):
     from vidcolor.evaluate_video import evaluate_video
 

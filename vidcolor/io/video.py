@@ -181,14 +181,15 @@ class VideoSource:
     def header_length(self) -> tuple[int, float | None]:
         """(frames, seconds) of the video stream as its header gives them, (0, None) where it says nothing:
         the stream's frame count, else its duration x rate. The duration is the DURATION tag that
-        Matroska/WebM muxers write per stream (FFmpeg's stream duration there is only an estimate), else
-        the stream's own, else the container's (which may be an audio stream's, a little longer)."""
+        Matroska/WebM muxers write per stream (FFmpeg's stream duration there is only an estimate; the
+        tag is the track's end, counted from time 0, so a stream starting later is not short by its
+        start), else the stream's own. Never the container's: that may be a longer audio stream's."""
         s, rate = self.stream, self.info.average_rate
         seconds = _tag_seconds(s.metadata.get("DURATION"))
+        if seconds is not None and s.start_time:
+            seconds = max(0.0, seconds - float(s.start_time * s.time_base))
         if seconds is None and s.duration:
             seconds = float(s.duration * s.time_base)
-        if seconds is None and self.container.duration:
-            seconds = self.container.duration / av.time_base
         frames = int(s.frames or 0) or (int(round(seconds * float(rate))) if seconds and rate else 0)
         return frames, seconds
 
