@@ -231,3 +231,19 @@ def test_crf_beyond_x264s_range_is_refused_but_vp9_takes_it(tmp_path, monkeypatc
     assert invoke(clip, "-o", tmp_path / "o.mp4", "--crf", "51").exit_code == 0
     assert invoke(clip, "-o", tmp_path / "o.webm", "--crf", "60").exit_code == 0
     assert [kw["video"].crf for _, _, kw in calls] == [51, 60]
+
+
+def test_crf_beyond_x264s_range_is_refused_by_the_library_and_in_folders_too(tmp_path, colorizer):
+    """A review found the library and folder runs clamping --crf 60 to 51 without a word."""
+    import vidcolor
+    from vidcolor.errors import UsageError
+    from vidcolor.options import VideoOptions
+
+    clip = write_video(tmp_path / "v.mp4", frames=3, audio=None)
+    with pytest.raises(UsageError, match=r"lib\.mp4: --crf 60: libx264 takes 0 to 51"):
+        vidcolor.colorize(clip, tmp_path / "lib.mp4", colorizer=colorizer, video=VideoOptions(crf=60))
+    folder = tmp_path / "films"
+    folder.mkdir()
+    write_video(folder / "a.mp4", frames=3, audio=None)
+    [res] = vidcolor.colorize(folder, tmp_path / "out", colorizer=colorizer, video=VideoOptions(crf=60))
+    assert res.status == "failed" and "--crf 60: libx264 takes 0 to 51" in res.error

@@ -280,3 +280,18 @@ def test_inputs_differing_in_extension_alone_keep_their_own_outputs(tmp_path, co
     write_image(src / "a.png", seed=2)
     res = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, folder=FolderOptions(force=True))
     assert sorted(r.output.name for r in res) == ["a.jpg", "a.png"] and {r.status for r in res} == {"done"}
+
+
+def test_the_library_refuses_a_format_that_contradicts_the_output_and_keeps_equivalent_names(tmp_path, colorizer):
+    """A review: the library wrote lib3.png for dst='lib3.jpg' with fmt_ext '.png' (the CLI refused it),
+    ignored fmt_ext for a video, and wrote o2.jpg for dst='o2.jpeg' with the JPEG format."""
+    photo = write_image(tmp_path / "p.png")
+    with pytest.raises(UsageError, match=r"lib3\.jpg: --format png contradicts the output's extension \.jpg"):
+        vidcolor.colorize(photo, tmp_path / "lib3.jpg", colorizer=colorizer, folder=FolderOptions(fmt_ext=".png"))
+    clip = write_video(tmp_path / "v.mp4", frames=2, audio=None)
+    with pytest.raises(UsageError, match="is for photos, and this input is a video"):
+        vidcolor.colorize(clip, tmp_path / "o.mp4", colorizer=colorizer, folder=FolderOptions(fmt_ext=".png"))
+    for name in ("o2.jpeg", "O3.JPG", "o4"):
+        [res] = vidcolor.colorize(photo, tmp_path / name, colorizer=colorizer, folder=FolderOptions(fmt_ext=".jpg", force=True))
+        assert res.status == "done" and res.output.name == (name if "." in name else "o4.jpg")
+    assert not (tmp_path / "lib3.png").exists() and not (tmp_path / "o2.jpg").exists()

@@ -15,7 +15,7 @@ from typing import Callable, Protocol
 
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
-from vidcolor.io.formats import IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
+from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs
 from vidcolor.options import FolderOptions, Result, VideoOptions
 
@@ -56,9 +56,10 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     if not src.exists():
         raise InputError(f"{src}: file not found")
     kind = "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
+    check_format(kind, src, None if dst is None else Path(dst), folder.fmt_ext)
     dst = Path(dst) if dst is not None else default_output(src, folder.fmt_ext)
-    if kind == "image" and folder.fmt_ext:
-        dst = dst.with_suffix(folder.fmt_ext)
+    if kind == "image" and folder.fmt_ext and FORMAT_EXT.get(dst.suffix.lower()[1:]) != folder.fmt_ext:
+        dst = dst.with_suffix(folder.fmt_ext)  # out.jpeg and OUT.JPG already are JPEG names: kept as given
     hints = _checked_hints(src, kind, hints)
     try:
         if kind == "folder":
@@ -76,6 +77,19 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     except OutputError as e:
         raise UsageError(str(e)) from e
     return Plan(kind, src, dst, hints)
+
+
+def check_format(kind: str, src: Path, dst: Path | None, fmt_ext: str | None) -> None:
+    """An image format (`--format`, FolderOptions.fmt_ext) is for photos, and must agree with an output
+    file name given with an image extension (out.jpeg and OUT.JPG are JPEG names): UsageError otherwise,
+    rather than writing another file than the one named, or ignoring the format."""
+    if not fmt_ext:
+        return
+    if kind == "video":
+        raise UsageError(f"{src}: --format {fmt_ext[1:]} is for photos, and this input is a video (its container follows -o)")
+    if kind == "image" and dst is not None and dst.suffix and FORMAT_EXT.get(dst.suffix.lower()[1:]) != fmt_ext:
+        raise UsageError(f"{dst}: --format {fmt_ext[1:]} contradicts the output's extension {dst.suffix}; "
+                         f"drop --format or name a {fmt_ext} file")
 
 
 def _checked_hints(src: Path, kind: str, hints):

@@ -273,13 +273,13 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     if folder.dry_run:
         planned = summary["total"] - summary["done"] - summary["skipped"] - summary["failed"]
         rep.line(f"dry run: {planned} to do, {summary['skipped']} skipped, {summary['failed']} would fail of {summary['total']} "
-                 f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src)}"
+                 f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src, folder.fmt_ext)}"
                  + (f"; --report {report} not written" if report else "")
                  + (f"; photos are not opened, so {'one' if len(unopened) == 1 else 'some'} to do may still be "
                     f"{'' if folder.force else 'skipped as in colour or '}failed as unreadable" if unopened else ""))
     elif src.is_dir() or summary["total"] > 1:
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
-                 f"inputs into {dst or default_output(src)} ({summary['seconds']:.1f} s)")
+                 f"inputs into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
@@ -288,7 +288,7 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
     """What the CLI refuses before the library starts (UsageError, one line): a missing input, a --format
     that contradicts the input or -o, a --crf the encoder cannot take, an unusable --report, a CUDA device
     that is not there. The library's plan() checks the output itself."""
-    from vidcolor.api import default_output
+    from vidcolor.api import check_format, default_output
     from vidcolor.io.formats import is_image_path
 
     if not src.exists():
@@ -297,13 +297,9 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
                                                     f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
     kind = "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
     fmt = folder.fmt_ext
-    if fmt and kind == "video":
-        raise UsageError(f"{src}: --format {fmt[1:]} is for photos, and this input is a video (its container follows -o)")
-    if fmt and kind == "image" and dst is not None and dst.suffix and FORMAT_EXT.get(dst.suffix.lower()[1:]) != fmt:
-        raise UsageError(f"{dst}: --format {fmt[1:]} contradicts the output's extension {dst.suffix}; "
-                         f"drop --format or name a {fmt} file")
+    check_format(kind, src, dst, fmt)
     out = dst if dst is not None else default_output(src, fmt)
-    if kind == "image" and fmt:
+    if kind == "image" and fmt and FORMAT_EXT.get(out.suffix.lower()[1:]) != fmt:
         out = out.with_suffix(fmt)
     if video.crf is not None and kind != "image":
         _check_crf(video.crf, video.codec, out if kind == "video" else None)
@@ -318,12 +314,13 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
             raise UsageError(str(e)) from None
 
 
-CRF_MAX = {"libx264": 51, "libx265": 51}  # the --crf option's own bound (63) is VP9's and AV1's
 
 
 def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
     """--crf beyond what x264/x265 take (they would clamp it silently). `out`: a single video's output,
     whose container picks the encoder when --codec does not; None for a folder (each video's own)."""
+    from vidcolor.io.plan import CRF_MAX
+
     if codec is None and out is not None:
         from vidcolor.io.plan import CONTAINERS
 

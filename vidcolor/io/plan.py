@@ -128,6 +128,9 @@ def container_for(dst: Path) -> Container:
     raise OutputError(f"{dst}: {what}; use {choices}")
 
 
+CRF_MAX = {"libx264": 51, "libx265": 51}  # the --crf option's own bound (63) is VP9's and AV1's
+
+
 def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, codec: str | None = None,
                 crf: int | None = None, preset: str | None = None) -> OutputPlan:
     """Decide container, video encoder, audio and subtitle handling for writing `src` (a path, or the
@@ -168,6 +171,8 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
     settings = ENCODERS.get(encoder.name, EncoderSettings())
     if crf is not None and settings.crf is None:
         raise OutputError(f"{dst}: --crf does not apply to {encoder.name} (it applies to {_with('crf')})")
+    if crf is not None and crf > CRF_MAX.get(encoder.name, crf):  # x264 and x265 would clamp it without a word
+        raise OutputError(f"{dst}: --crf {crf}: {encoder.name} takes 0 to {CRF_MAX[encoder.name]}")
     if preset is not None and settings.preset is None:
         raise OutputError(f"{dst}: --preset does not apply to {encoder.name} (it applies to {_with('preset')})")
     options = dict(settings.fixed)
