@@ -421,7 +421,7 @@ def _check_json_out(path: Path, clips: list[Path], overwrite: bool) -> None:
 
 @app.command("eval")
 def eval_cmd(
-    gt_dir: Annotated[Path, typer.Argument(help="Folder of ground-truth colour photos (or of B&W photos with --no-gt).")],
+    gt_dir: Annotated[Path, typer.Argument(parser=_path("folder"), metavar="GT_DIR", help="Folder of ground-truth colour photos (or of B&W photos with --no-gt).")],
     out: Annotated[Path, typer.Option("--out", parser=_path("--out"), metavar="<path>", help="Folder where eval.json, index.html and thumbnails go.")] = Path("vidcolor-eval"),
     no_gt: Annotated[bool, typer.Option("--no-gt", help="The photos have no ground truth: contact sheet only.")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images.")] = None,
@@ -476,7 +476,7 @@ def _print_eval_table(report: dict) -> None:
 
 @app.command("eval-video")
 def eval_video_cmd(
-    clips: Annotated[list[Path], typer.Argument(help="Colour clips: each is reduced to gray, colorized and compared.")],
+    clips: Annotated[list[Path], typer.Argument(parser=_path("clip"), metavar="CLIPS", help="Colour clips: each is reduced to gray, colorized and compared.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=2, help="Only the first N frames.")] = None,
     temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(0.0, 0.99))] = None,
@@ -533,7 +533,7 @@ def _print_video_table(res: dict) -> None:
 
 @app.command("bench")
 def bench_cmd(
-    clip: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Video clip to measure on.")],
+    clip: Annotated[Path, typer.Argument(exists=True, dir_okay=False, parser=_path("clip"), metavar="CLIP", help="Video clip to measure on.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
     phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of startup,decode,transcode,model,e2e.")] = "startup,decode,transcode,model,e2e",
