@@ -175,11 +175,12 @@ def test_dry_run_does_not_claim_a_photo_it_did_not_open_will_be_colorized(tmp_pa
     assert f"skipped {src / 'colour.png'}: already in colour" in r.stderr
 
 
-def test_dry_run_of_one_photo_over_a_file_vidcolor_did_not_write_says_it_would_fail(tmp_path, weights_file):
+def test_dry_run_of_one_photo_over_a_file_vidcolor_did_not_write_is_refused_as_the_run_is(tmp_path, weights_file):
     src, dst = write_image(tmp_path / "photo.png"), tmp_path / "new" / "photo.png"
     dst.parent.mkdir()
     dst.write_bytes(b"mine")
-    r = invoke(src, "-o", dst, "--weights", weights_file, "--dry-run")
-    assert r.exit_code == 1 and r.stderr.splitlines()[0] == (
-        f"would fail {src}: {dst}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it"), r.stderr
+    for extra in ([], ["--dry-run"]):  # the same line and exit code with and without --dry-run
+        r = invoke(src, "-o", dst, "--weights", weights_file, *extra)
+        assert r.exit_code == 2 and r.stderr.splitlines() == [
+            f"vidcolor: error: {dst}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it"], r.stderr
     assert dst.read_bytes() == b"mine" and sorted(os.listdir(dst.parent)) == ["photo.png"]

@@ -72,7 +72,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
             raise OutputError(f"{dst}: not an image file name ({', '.join(sorted(IMAGE_EXTS))}); the input is a photo")
         if kind == "video":
             _plan_video_output(src, dst, video)
-        if not (video.dry_run if kind == "video" else folder.dry_run) and dst.parent.is_dir():
+        if dst.parent.is_dir():  # a dry run is refused as the run would be: the same line and exit code
             refuse_foreign_output(Journal(dst.parent), dst, video.overwrite if kind == "video" else folder.overwrite)
     except OutputError as e:
         raise UsageError(str(e)) from e
