@@ -122,6 +122,22 @@ def test_eval_out_that_is_a_file_is_one_line(tmp_path, monkeypatch):
     assert (tmp_path / "evout").read_text() == "mine"
 
 
+def test_eval_out_holding_files_eval_did_not_write_is_refused_and_its_own_folder_is_rewritten(tmp_path, weights_file):
+    """A review: `vidcolor eval gt --out site` replaced a website's index.html without a word."""
+    write_image(tmp_path / "gt" / "a.png", mode="RGB")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>my site</p>")
+    r = runner.invoke(cli.app, ["eval", str(tmp_path / "gt"), "--out", str(site), "--weights", str(weights_file)])
+    refused(r, str(site), "holds index.html that vidcolor eval did not write")
+    assert (site / "index.html").read_text() == "<p>my site</p>"
+    ev = tmp_path / "ev"
+    for _ in range(2):  # an eval folder is rewritten by the next eval
+        r = runner.invoke(cli.app, ["eval", str(tmp_path / "gt"), "--out", str(ev), "--weights", str(weights_file), "-q"])
+        assert r.exit_code == 0, r.output
+    assert json.loads((ev / "eval.json").read_text())["scored"] == 1
+
+
 def test_eval_video_json_refuses_a_clip_and_a_file_vidcolor_did_not_write(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_load", lambda *a, **kw: pytest.fail("the model was loaded"))
     clip = write_video(tmp_path / "clip.mp4", frames=3, audio=None)

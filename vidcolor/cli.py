@@ -395,6 +395,23 @@ def _check_report(report: Path, kind: str, src: Path, out: Path, overwrite: bool
         raise UsageError(f"{report}: exists and is not a vidcolor report; choose another --report path")
 
 
+def _refuse_foreign_eval_folder(out: Path) -> None:
+    """eval rewrites OUT/eval.json, OUT/index.html and OUT/thumbs/: in a folder that holds any of them
+    without an eval.json of an earlier `vidcolor eval` (a website's index.html, say), refuse (UsageError)."""
+    mine = (out / "eval.json").is_file() and _is_eval_json(out / "eval.json")
+    theirs = [n for n in ("eval.json", "index.html", "thumbs") if (out / n).exists()]
+    if theirs and not mine:
+        raise UsageError(f"{out}: holds {', '.join(theirs)} that vidcolor eval did not write; choose another --out folder")
+
+
+def _is_eval_json(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_bytes()) if path.stat().st_size < (256 << 20) else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"root", "model", "images"} <= data.keys()
+
+
 def _is_result_json(path: Path) -> bool:
     """A `--json` file of eval-video or bench: a result (or a list of them) naming its clip and frames."""
     if path.stat().st_size == 0:
@@ -440,6 +457,7 @@ def eval_cmd(
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: --out is a file; give a folder for eval.json, index.html and thumbs/")
         _check_writable_file(out / "eval.json", "--out folder")
+        _refuse_foreign_eval_folder(out)
     except UsageError as e:
         rep.error(str(e))
         raise typer.Exit(EXIT_USAGE)
