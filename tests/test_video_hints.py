@@ -138,6 +138,25 @@ def test_a_hint_follows_the_moving_square_through_the_front_door(tmp_path, tight
     assert abs(_a_star(out[last], centre_then - 6, Y0 + 15) - _a_star(ref[last], centre_then - 6, Y0 + 15)) < 3
 
 
+def test_a_later_keyframe_shows_its_hint_on_that_frame_with_the_default_flow_smoother(tmp_path, tight):
+    """A new user's blue hint on keyframe 10 came out red on frame 10 with the default --temporal flow and
+    turned blue only over the next 30 frames (with --temporal off it was blue at once): the smoother's
+    memory held the colours from before the hint. It restarts at a keyframe now, as at a cut."""
+    src = square_clip(tmp_path / "film.mp4", frames=12)
+    key = 8
+    x, y = X0 + SPEED * key + 15, Y0 + 15
+    hints = _hints_file(tmp_path, {str(key): {"points": [_point(x, y)]}})
+    outs = {}
+    for mode in ("flow", "off"):
+        vidcolor.colorize(src, tmp_path / f"{mode}.mp4", colorizer=tight, hints=hints, video=VideoOptions(temporal=mode))
+        outs[mode] = read_frames(tmp_path / f"{mode}.mp4")
+    vidcolor.colorize(src, tmp_path / "auto.mp4", colorizer=tight)
+    auto = read_frames(tmp_path / "auto.mp4")
+    hinted_flow, hinted_off = _a_star(outs["flow"][key], x, y), _a_star(outs["off"][key], x, y)
+    assert hinted_off > _a_star(auto[key], x, y) + 20  # the hint shows without the smoother
+    assert hinted_flow > hinted_off - 3  # and on the keyframe itself with it
+
+
 def test_the_cli_gives_the_library_result_with_video_hints(tmp_path):
     from tests.test_hints import _hint_model
     from vidcolor.models import save_checkpoint

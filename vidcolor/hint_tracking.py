@@ -18,7 +18,7 @@ from vidcolor.hints import HintPoint, Hints, VideoHints, hint_map
 from vidcolor.flow import create_dis, dis_flow
 from vidcolor.temporal import flow_confidence, to_gray_u8
 
-HINT_TRACKING_VERSION = 1  # part of a video's resume key: segments made by an older tracker are redone
+HINT_TRACKING_VERSION = 2  # part of a video's resume key: segments made by an older tracker are redone (2: the smoother restarts at keyframes)
 KEEP_CONFIDENCE = 0.5  # a carried hint is kept where the flow confidence at its new place is at least this
 
 

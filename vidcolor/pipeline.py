@@ -197,9 +197,13 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     hint_maps, palettes = (tracked_inputs(tracker, [f.index for f in frames], l_guide, full_hw, cut_at)
                            if tracker is not None else (None, None))
     ab_small = colorizer.predict_ab_small(l_full, hint_maps=hint_maps, palettes=palettes)  # (B, 2, h, w)
+    keyframes = tracker.hints.frames if tracker is not None else {}
     smoothed = []
     for i in range(len(frames)):
-        if cut_at[i]:
+        # a hint keyframe starts the smoother afresh, as a cut does: its memory holds the colours from
+        # before the hint, which the flow smoother would blend in for many frames (a blue hint on frame
+        # 10 came out red there and turned blue over the next 30 frames)
+        if cut_at[i] or frames[i].index in keyframes:
             smoother.reset()
         smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
     return colorizer.render(l_full, torch.cat(smoothed))
