@@ -263,3 +263,16 @@ def test_crf_beyond_x264s_range_is_refused_by_the_library_and_in_folders_too(tmp
     write_video(folder / "a.mp4", frames=3, audio=None)
     [res] = vidcolor.colorize(folder, tmp_path / "out", colorizer=colorizer, video=VideoOptions(crf=60))
     assert res.status == "failed" and "--crf 60: libx264 takes 0 to 51" in res.error
+
+
+def test_eval_video_and_bench_refuse_a_photo_and_bench_a_bad_codec_before_any_work(tmp_path, monkeypatch):
+    """A new user: eval-video on a photo printed 'warp error nanx', bench on a photo exited 0, and bench
+    --codec nosuch ran the decode phase, then named an internal temporary file and exited 1."""
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: pytest.fail("the model was loaded"))
+    photo = write_image(tmp_path / "p.jpg", mode="RGB")
+    for cmd in (["eval-video", str(photo)], ["bench", str(photo)]):
+        refused(runner.invoke(cli.app, cmd), f"{photo}: a photo, not a video clip")
+    clip = write_video(tmp_path / "v.mp4", frames=3, audio=None)
+    refused(runner.invoke(cli.app, ["bench", str(clip), "--phases", "decode,e2e", "--codec", "nosuch"]),
+            "--codec nosuch: no such encoder")
+    refused(runner.invoke(cli.app, ["bench", str(clip), "--crf", "60"]), "--crf 60: libx264 takes 0 to 51")

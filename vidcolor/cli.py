@@ -510,6 +510,8 @@ def eval_video_cmd(
         _reporter().error(f"{missing[0]}: file not found")
         raise typer.Exit(EXIT_USAGE)
     try:
+        for c in clips:
+            _refuse_photo(c)
         if json_out:
             _check_json_out(json_out, clips, overwrite)
     except UsageError as e:
@@ -529,6 +531,14 @@ def eval_video_cmd(
         results.append(res)
     if json_out:
         json_out.write_text(json.dumps(results, indent=1))
+
+
+def _refuse_photo(clip: Path) -> None:
+    """eval-video and bench measure video clips: a photo would pass as a clip of one frame (nan flicker)."""
+    from vidcolor.io.formats import is_image_path
+
+    if is_image_path(clip):
+        raise UsageError(f"{clip}: a photo, not a video clip")
 
 
 def _print_video_table(res: dict) -> None:
@@ -574,6 +584,12 @@ def bench_cmd(
     if bad := [p for p in wanted if p not in ("startup", "decode", "transcode", "model", "e2e")]:
         raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
     try:
+        _refuse_photo(clip)
+        from vidcolor.api import _check_encoder
+
+        _check_encoder(codec)  # as colorize does: before the phases run, naming the option
+        if crf is not None:
+            _check_crf(crf, codec, Path("e2e.mp4"))  # the end-to-end phase writes MP4
         if json_out:
             _check_json_out(json_out, [clip], overwrite)
     except UsageError as e:
