@@ -282,6 +282,16 @@ def test_another_sites_host_name_is_refused(hint_col):
             assert c.get("/api/health", headers={"host": ok}).status_code == 200, ok
 
 
+def test_unknown_form_fields_are_refused_not_ignored(hint_col, private_tmp):
+    """A new user's `strenght=2` gave the default strength, and hints sent with a clip were dropped."""
+    with client(hint_col) as c:
+        one_line_error(post(c, encode(gray_image(), "PNG"), strenght="2"), 422, "unknown field strenght",
+                       "/api/colorize takes file, hints, strength, format")
+        r = c.post("/api/jobs", files={"file": ("a.mp4", b"x" * 100)}, data={"hints": "{}"})
+        one_line_error(r, 422, "unknown field hints", "/api/jobs takes file, strength")
+        assert post(c, encode(gray_image(), "PNG"), strength="1.5").status_code == 200
+
+
 def test_a_photo_posted_as_a_job_is_not_a_video(hint_col, private_tmp):
     """A new user's photo sent to /api/jobs was refused with 'cannot tell the clip's duration'."""
     with client(hint_col) as c:

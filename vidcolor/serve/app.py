@@ -65,6 +65,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                            "queue_size": config.queue_size, "job_queue_size": config.job_queue_size}}
 
     @api.post("/colorize", summary="Colorize one photo", response_class=Response,
+              dependencies=[only_fields("file", "hints", "strength", "format")],
               responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/tiff": {}, "image/webp": {}, "image/bmp": {}},
                                "description": "the colorized photo: the input's format, size and bit depth"}})
     async def colorize(
@@ -91,7 +92,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
             headers["X-Vidcolor-ToneNet"] = f"{res.colour.logit:.1f}"
         return Response(res.data, media_type=res.media_type, headers=headers)
 
-    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202)
+    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202, dependencies=[only_fields("file", "strength")])
     async def create_job(
         file: UploadFile = File(..., description="a short video clip"),
         strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
@@ -181,3 +182,15 @@ class LoopbackHostOnly:
                 await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def only_fields(*names: str):
+    """A form field the endpoint does not take is refused (422, one line naming it) rather than ignored:
+    a misspelt `strenght=2` gave the default strength without a word, and hints sent to /api/jobs
+    were dropped."""
+    async def check(request: Request) -> None:
+        unknown = sorted(set((await request.form()).keys()) - set(names))
+        if unknown:
+            raise RequestError(422, f"unknown field{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
+                                    f"{request.url.path} takes {', '.join(names)}")
+    return Depends(check)
