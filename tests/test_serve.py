@@ -396,6 +396,7 @@ def test_video_job_refusals(hint_col, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, audio=None)
     with client(hint_col, max_video_seconds=0.5) as c:
         one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", b"not a video at all" * 100)}), 415, "not a readable video")
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", b"")}), 400, "empty file (0 bytes)")  # as /api/colorize
         one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", clip.read_bytes())}), 413, "1.2 s", "--max-video-seconds")
         one_line_error(c.get("/api/jobs/0123456789abcdef"), 404, "no job")
         one_line_error(c.get("/api/jobs/0123456789abcdef/result"), 404)

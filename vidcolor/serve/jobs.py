@@ -106,6 +106,8 @@ class JobStore:
                 f.write(chunk)
         sha = digest.hexdigest()
         label = f"upload {sha[:12]}"
+        if size == 0:  # as /api/colorize answers it: a bad upload (400), not a format we do not take (415)
+            raise RequestError(400, f"{label}: empty file (0 bytes)")
         try:
             with VideoSource(incoming) as source:
                 info, demuxer = source.info, source.container.format.name
