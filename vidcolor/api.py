@@ -55,11 +55,9 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     src, video, folder = Path(src), video or VideoOptions(), folder or FolderOptions()
     if not src.exists():
         raise InputError(f"{src}: file not found")
-    kind = "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
+    kind = input_kind(src)
     check_format(kind, src, None if dst is None else Path(dst), folder.fmt_ext)
-    dst = Path(dst) if dst is not None else default_output(src, folder.fmt_ext)
-    if kind == "image" and folder.fmt_ext and FORMAT_EXT.get(dst.suffix.lower()[1:]) != folder.fmt_ext:
-        dst = dst.with_suffix(folder.fmt_ext)  # out.jpeg and OUT.JPG already are JPEG names: kept as given
+    dst = planned_output(src, kind, None if dst is None else Path(dst), folder.fmt_ext)
     hints = _checked_hints(src, kind, hints)
     try:
         if kind == "folder":
@@ -77,6 +75,20 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     except OutputError as e:
         raise UsageError(str(e)) from e
     return Plan(kind, src, dst, hints)
+
+
+def input_kind(src: Path) -> str:
+    """"folder", "image" or "video": how an existing input is run."""
+    return "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
+
+
+def planned_output(src: Path, kind: str, dst: Path | None, fmt_ext: str | None) -> Path:
+    """The output a run writes: `dst`, or NAME_color beside the input; a photo's in the --format asked
+    for (out.jpeg and OUT.JPG already are JPEG names: kept as given)."""
+    dst = dst if dst is not None else default_output(src, fmt_ext)
+    if kind == "image" and fmt_ext and FORMAT_EXT.get(dst.suffix.lower()[1:]) != fmt_ext:
+        dst = dst.with_suffix(fmt_ext)
+    return dst
 
 
 def check_format(kind: str, src: Path, dst: Path | None, fmt_ext: str | None) -> None:

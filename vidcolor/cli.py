@@ -157,7 +157,7 @@ def colorize_cmd(
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing (not even --report).")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (an existing file that is not a vidcolor report needs -y; not written by --dry-run).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (never over a file that is not a vidcolor report; not written by --dry-run).")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
@@ -249,16 +249,12 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
 
     try:
         colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep)
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
-        rep.close()
-        run.close(interrupted=True)
-        return _stopped(rep, e)
-    except SystemExit as e:  # SIGTERM under Ray, whose driver handler raises SystemExit(15) (ray.init)
-        if not (ray and e.code == signal.SIGTERM):
+    except (KeyboardInterrupt, SystemExit) as e:  # Ctrl-C, or SIGTERM: Terminated, or under Ray SystemExit(15)
+        if isinstance(e, SystemExit) and not (ray and e.code == signal.SIGTERM):  # (ray.init's driver handler)
             raise
         rep.close()
         run.close(interrupted=True)
-        return _stopped(rep, Terminated())
+        return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated())
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
@@ -288,23 +284,19 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
     """What the CLI refuses before the library starts (UsageError, one line): a missing input, a --format
     that contradicts the input or -o, a --crf the encoder cannot take, an unusable --report, a CUDA device
     that is not there. The library's plan() checks the output itself."""
-    from vidcolor.api import check_format, default_output
-    from vidcolor.io.formats import is_image_path
+    from vidcolor.api import check_format, input_kind, planned_output
 
     if not src.exists():
         looks_like_command = not src.suffix and len(src.parts) == 1
         raise UsageError(f"{src}: file not found" + ("; not a file, folder or command (commands: "
                                                     f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
-    kind = "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
-    fmt = folder.fmt_ext
-    check_format(kind, src, dst, fmt)
-    out = dst if dst is not None else default_output(src, fmt)
-    if kind == "image" and fmt and FORMAT_EXT.get(out.suffix.lower()[1:]) != fmt:
-        out = out.with_suffix(fmt)
+    kind = input_kind(src)
+    check_format(kind, src, dst, folder.fmt_ext)
+    out = planned_output(src, kind, dst, folder.fmt_ext)
     if video.crf is not None and kind != "image":
         _check_crf(video.crf, video.codec, out if kind == "video" else None)
     if report is not None:
-        _check_report(report, kind, src, out, folder.overwrite)
+        _check_report(report, kind, src, out)
     if ray is None and device.startswith("cuda"):
         from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
 
@@ -312,8 +304,6 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
             resolve_device(device)
         except VidcolorError as e:
             raise UsageError(str(e)) from None
-
-
 
 
 def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
@@ -336,14 +326,6 @@ def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
         return  # an unknown encoder: plan() refuses it
     if name in CRF_MAX and crf > CRF_MAX[name]:
         raise UsageError(f"--crf {crf}: {name} takes 0 to {CRF_MAX[name]}")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """The test check_output (vidcolor.io.paths) applies to -o: one path, or one file by a link."""
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def _check_writable_file(path: Path, what: str) -> None:
@@ -376,14 +358,16 @@ def _is_report(path: Path) -> bool:
     return isinstance(row, dict) and ({"input", "status"} <= row.keys() or "summary" in row)
 
 
-def _check_report(report: Path, kind: str, src: Path, out: Path, overwrite: bool) -> None:
+def _check_report(report: Path, kind: str, src: Path, out: Path) -> None:
     """--report must not be an input or an output (by any name or link), nor any existing file that is
     not a vidcolor report (the weights, a hints file, a user's notes: -y does not change that, since -y
     also redoes outputs), and must be writable: refused before any work (UsageError)."""
+    from vidcolor.io.paths import same_file
+
     _check_writable_file(report, "report")
     if kind != "folder":
         for p, what in ((src, "input"), (out, "output")):
-            if _same_file(report, p):
+            if same_file(report, p):
                 raise UsageError(f"{report}: --report is the {what} file; choose another path")
     else:
         from vidcolor.io.formats import IMAGE_EXTS, VIDEO_EXTS
@@ -404,11 +388,16 @@ def _refuse_foreign_eval_folder(out: Path) -> None:
         raise UsageError(f"{out}: holds {', '.join(theirs)} that vidcolor eval did not write; choose another --out folder")
 
 
-def _is_eval_json(path: Path) -> bool:
+def _small_json(path: Path, limit: int):
+    """The JSON in `path`, or None where it is not JSON or is over `limit` bytes (so not one of ours)."""
     try:
-        data = json.loads(path.read_bytes()) if path.stat().st_size < (256 << 20) else None
+        return json.loads(path.read_bytes()) if path.stat().st_size <= limit else None
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def _is_eval_json(path: Path) -> bool:
+    data = _small_json(path, 256 << 20)
     return isinstance(data, dict) and {"root", "model", "images"} <= data.keys()
 
 
@@ -416,11 +405,8 @@ def _is_result_json(path: Path) -> bool:
     """A `--json` file of eval-video or bench: a result (or a list of them) naming its clip and frames."""
     if path.stat().st_size == 0:
         return True
-    if path.stat().st_size > 64 << 20:
-        return False
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    data = _small_json(path, 64 << 20)
+    if data is None:
         return False
     rows = data if isinstance(data, list) else [data]
     return all(isinstance(r, dict) and {"clip", "frames"} <= r.keys() for r in rows)
@@ -428,9 +414,11 @@ def _is_result_json(path: Path) -> bool:
 
 def _check_json_out(path: Path, clips: list[Path], overwrite: bool) -> None:
     """--json of eval-video and bench: not a clip, not a file vidcolor did not write (without -y), writable."""
+    from vidcolor.io.paths import same_file
+
     _check_writable_file(path, "--json")
     for c in clips:
-        if _same_file(path, c):
+        if same_file(path, c):
             raise UsageError(f"{path}: --json is an input clip; choose another path")
     if path.exists() and not overwrite and not _is_result_json(path):
         raise UsageError(f"{path}: exists and is not a vidcolor result; pass -y (--overwrite) to replace it")

@@ -182,9 +182,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 journal.record(p, key_of(p), "failed", t, note=str(h))
                 emit(Result(p, None, "failed", error=str(h)))
                 continue
-            e = None if opts.overwrite else journal.finished(p, key_of(p), t)
-            if e and not (opts.force and e["status"] == "colour"):
-                emit(Result(p, t if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e)))
+            if skipped := _finished(journal, p, t, key_of(p), opts):
+                emit(skipped)
             else:
                 todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
@@ -202,9 +201,8 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
     each), so the line says so rather than "would colorize"."""
     if isinstance(hints, VidcolorError):
         return Result(src, None, "failed", error=str(hints))
-    e = None if opts.overwrite else journal.finished(src, key, dst)
-    if e and not (opts.force and e["status"] == "colour"):
-        return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e))
+    if skipped := _finished(journal, src, dst, key, opts):
+        return skipped
     try:
         if src.stat().st_size == 0:
             raise InputError(f"{src}: empty file (0 bytes)")  # read_image's words, without reading
@@ -250,6 +248,15 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
     if dst.suffix.lower() != src.suffix.lower() and res.status == "done":
         res.notes.insert(0, f"written as {dst.suffix.lstrip('.').upper()}: vidcolor does not write {src.suffix} files")
     return res
+
+
+def _finished(journal: Journal, src: Path, dst: Path, key: str, opts: FolderOptions) -> Result | None:
+    """The "skipped" result of a photo whose journaled output is still good (None: it is to be done),
+    as the run and its dry run both decide it; --force redoes photos skipped as already in colour."""
+    e = None if opts.overwrite else journal.finished(src, key, dst)
+    if not e or (opts.force and e["status"] == "colour"):
+        return None
+    return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e))
 
 
 def _skip_note(entry: dict) -> str:

@@ -24,11 +24,19 @@ def is_temp_output(path: Path) -> bool:
 def check_output(src: Path, dst: Path, create: bool = True) -> None:
     """Refuse an output that is the input or a folder, or whose folder cannot be created or written.
     With create=False nothing is made on disk (the front door checks before the model loads)."""
-    if src.resolve() == dst.resolve() or (dst.exists() and src.exists() and os.path.samefile(src, dst)):
+    if same_file(src, dst):
         raise OutputError(f"{dst}: output is the input file; choose another output path")
     (ensure_writable_dir if create else check_writable_dir)(dst.parent)
     if dst.is_dir():
         raise OutputError(f"{dst}: is a folder; give a file name for the output")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """One path, or one file by a link (symbolic or hard)."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
 
 
 def ensure_writable_dir(folder: Path) -> None:
