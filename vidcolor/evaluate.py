@@ -21,6 +21,7 @@ from vidcolor.color import merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.images import read_rgb8
+from vidcolor.io.paths import atomic_write_text
 from vidcolor.metrics import image_metrics, mean_ab
 from skimage.color import rgb2lab
 
@@ -98,8 +99,8 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         (out_dir / "thumbs").mkdir(exist_ok=True)
         for t in work.iterdir():
             os.replace(t, out_dir / "thumbs" / t.name)
-        _write_atomic(out_dir / "eval.json", json.dumps(report, indent=1))
-        _write_atomic(out_dir / "index.html", render_html(report, with_gt))
+        atomic_write_text(out_dir / "eval.json", json.dumps(report, indent=1))
+        atomic_write_text(out_dir / "index.html", render_html(report, with_gt))
     except BaseException:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -111,15 +112,6 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
 
 def _log_skip(line: str) -> None:
     logging.getLogger("vidcolor.evaluate").warning(line)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path, with_gt: bool, semantic: bool,

@@ -31,7 +31,7 @@ from vidcolor import errors
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.mux import join_segments
 from vidcolor.io.plan import OutputPlan, plan_output
-from vidcolor.io.segments import atomic_write_text
+from vidcolor.io.paths import atomic_write_text
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, temp_output_path
 from vidcolor.options import Result, VideoOptions

@@ -31,6 +31,16 @@ def check_output(src: Path, dst: Path, create: bool = True) -> None:
         raise OutputError(f"{dst}: is a folder; give a file name for the output")
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def same_file(a: Path, b: Path) -> bool:
     """One path, or one file by a link (symbolic or hard)."""
     try:

@@ -22,19 +22,13 @@ import numpy as np
 from vidcolor.errors import OutputError
 from vidcolor.io.base import ResumePoint, VideoInfo
 from vidcolor.io.mux import join_segments
-from vidcolor.io.paths import temp_output_path
+from vidcolor.io.paths import atomic_write_text, temp_output_path
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
 from vidcolor.io.video import _reason
 from vidcolor.io.yuv import video_frame
 from vidcolor.options import SEGMENT_SECONDS
 
 LAYOUT_VERSION = 2  # part of the resume key: work folders written by an older layout are discarded
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def work_dir(dst: Path, work_root: Path) -> Path:
