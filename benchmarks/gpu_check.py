@@ -42,6 +42,7 @@ from vidcolor.bench import machine
 ROOT = Path(__file__).resolve().parents[1]
 TOTAL_BUDGET_S = 480  # issue 16: all of it in under 8 minutes
 AB_TOLERANCE = 0.5  # mean |a| and |b| difference, GPU against CPU both in fp32, CIELAB units (a just noticeable difference is about 2.3)
+PARTS = ("clip", "bench", "model", "train", "profile", "gpu_vs_cpu", "tests")
 TARGETS = {"e2e_over_transcode": 0.9, "model_fps_256": 1000.0}  # issue 16, for an H100-class GPU
 
 
@@ -87,7 +88,8 @@ def part_bench(plan: Plan, clip: Path, out_dir: Path) -> dict:
     if r.returncode:
         raise RuntimeError(f"vidcolor bench exited {r.returncode}: {r.stderr.strip()[-500:]}")
     res = json.loads(json_path.read_text())
-    phases = {k: {"fps": v["fps"], "peak_rss_mb": v["peak_rss_mb"], "peak_gpu_mb": v["peak_gpu_mb"], "note": v["note"]}
+    phases = {k: {"fps": v["fps"], "peak_rss_mb": v["peak_rss_mb"], "peak_gpu_mb": v["peak_gpu_mb"], "note": v["note"],
+                  "thread_cpu_s": v.get("thread_cpu_s")}
               for k, v in res["phases"].items()}
     return {"command": " ".join(cmd[1:]), "clip": {"size": res["size"], "frames": res["frames"]}, "phases": phases,
             "e2e_over_transcode": res.get("e2e_over_transcode"), "working_size": res["working_size"]}
@@ -349,7 +351,9 @@ def summary_lines(res: dict) -> list[str]:
         ph = b["phases"]
         gpu = max((v["peak_gpu_mb"] or 0) for v in ph.values())
         return (f"{b['clip']['size'][0]}x{b['clip']['size'][1]}: " + ", ".join(f"{k} {v['fps']:.1f} fps" for k, v in ph.items())
-                + f"; e2e / transcode {b['e2e_over_transcode']:.2f} (target >= {TARGETS['e2e_over_transcode']}); peak GPU {gpu:.0f} MB")
+                + f"; e2e / transcode {b['e2e_over_transcode']:.2f} (target >= {TARGETS['e2e_over_transcode']}); peak GPU {gpu:.0f} MB"
+                + "".join(f"; {k} CPU s by thread: " + ", ".join(f"{t} {c:.1f}" for t, c in list(v["thread_cpu_s"].items())[:5])
+                          for k, v in ph.items() if k in ("transcode", "e2e") and v.get("thread_cpu_s")))
 
     line("bench", bench)
     line("model", lambda m: f"{m['input'][2]}x{m['input'][3]} batch {m['input'][0]}: "
@@ -386,6 +390,8 @@ def main() -> int:
     p.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, seconds per part (what CI runs)")
     p.add_argument("--out", type=Path, default=Path("gpu_check"), help="folder for gpu_check.json and gpu_check.txt")
     p.add_argument("--budget", type=float, default=TOTAL_BUDGET_S, help="seconds for all of it; the test suite gets what is left")
+    p.add_argument("--skip", action="append", default=[], choices=PARTS, metavar="PART",
+                   help=f"leave a part out (repeatable): {', '.join(PARTS)}; say, a part already measured on this GPU")
     a = p.parse_args()
     plan = Plan.dry() if a.dry_run else Plan()
     if not a.dry_run and not torch.cuda.is_available():
@@ -405,6 +411,9 @@ def main() -> int:
         os.replace(tmp, a.out / "gpu_check.json")
 
     def run_part(name: str, fn) -> None:
+        if name in a.skip:
+            res["parts"][name] = {"status": "skipped"}
+            return
         print(f"[{time.perf_counter() - t_start:5.0f} s] {name} ...", flush=True)
         t0 = time.perf_counter()
         try:
@@ -431,7 +440,7 @@ def main() -> int:
     text = "\n".join(summary_lines(res)) + "\n"
     (a.out / "gpu_check.txt").write_text(text)
     print(text, end="")
-    return 0 if all(v["status"] == "ok" for v in res["parts"].values()) else 1
+    return 0 if all(v["status"] in ("ok", "skipped") for v in res["parts"].values()) else 1
 
 
 if __name__ == "__main__":

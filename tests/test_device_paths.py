@@ -9,6 +9,7 @@ from tests.media import write_video
 from vidcolor.color import rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.video import VideoSource
+from vidcolor.io.yuv import video_frame
 from vidcolor.pipeline import batched, colorize_frames
 from vidcolor.temporal import SceneCuts, make_smoother
 
@@ -41,3 +42,18 @@ def test_cuda_frames_match_the_cpu_in_fp32(tmp_path, colorizer):
         col.amp_dtype = None  # the same maths on both: what is left is kernels and rounding
         outs.append(run(col, frames).astype(int))
     assert np.abs(outs[0] - outs[1]).mean() < 1.0
+
+
+def test_frames_come_back_in_the_encoders_format_where_asked(tmp_path, colorizer, device):
+    """`pix_fmt="yuv420p"`: a GPU hands the encoder packed yuv420p planes, the ones the encoder thread
+    would have made from the RGB frames; the CPU keeps RGB (its encoder thread converts)."""
+    frames = frames_of(tmp_path, n=3)
+    col = Colorizer(colorizer.model, device=device, work_size=64)
+    rgb = colorize_frames(col, frames, make_smoother("flow"), SceneCuts(25.0))
+    out = colorize_frames(col, frames, make_smoother("flow"), SceneCuts(25.0), pix_fmt="yuv420p")
+    if col.device.type == "cpu":
+        assert np.array_equal(out, rgb)
+        return
+    assert out.shape == (3, 96 * 3 // 2, 128)
+    for packed, frame in zip(out, rgb):
+        assert np.array_equal(packed, video_frame(frame, "yuv420p").to_ndarray())

@@ -38,6 +38,7 @@ class MemorySink:
     """A FrameSink that keeps what it is given."""
 
     segment_frames = 4
+    pix_fmt = "rgb24"  # takes RGB frames only
 
     def __init__(self):
         self.pts, self.ends, self.completed = [], [], False

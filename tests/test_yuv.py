@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from media import frame_pattern
-from vidcolor.io.yuv import video_frame
+import torch
+
+from vidcolor.io.yuv import video_frame, yuv420_planes
 
 
 def swscale(rgb: np.ndarray, pix_fmt: str) -> np.ndarray:
@@ -46,3 +48,23 @@ def test_other_formats_and_odd_sizes_go_through_swscale(pix_fmt, size):
     frame = video_frame(rgb, pix_fmt)
     assert frame.format.name == pix_fmt
     assert np.array_equal(frame.to_ndarray(), swscale(rgb, pix_fmt))
+
+
+@pytest.mark.parametrize("h,w", [(96, 128), (270, 480), (54, 98), (10, 12)])
+def test_the_gpus_yuv420p_planes_are_the_encoders_exactly(h, w):
+    """`yuv420_planes` (torch, run on the GPU before the frames leave it) makes the very planes the
+    encoder thread's OpenCV conversion makes: same fixed-point matrix, rounding and chroma filter."""
+    frames = np.stack([colourful(h, w), np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)])
+    planes = yuv420_planes(torch.from_numpy(frames).permute(0, 3, 1, 2)).numpy()
+    assert planes.shape == (2, h * 3 // 2, w) and planes.dtype == np.uint8
+    for rgb, packed in zip(frames, planes):
+        assert np.array_equal(packed, video_frame(rgb, "yuv420p").to_ndarray())
+
+
+def test_a_packed_yuv420p_frame_is_taken_as_it_is_and_only_by_a_yuv420p_encoder():
+    packed = yuv420_planes(torch.from_numpy(colourful(96, 128)).permute(2, 0, 1)[None]).numpy()[0]
+    frame = video_frame(packed, "yuv420p")
+    assert frame.format.name == "yuv420p" and (frame.width, frame.height) == (128, 96)
+    assert np.array_equal(frame.to_ndarray(), packed)
+    with pytest.raises(ValueError, match="yuv444p"):
+        video_frame(packed, "yuv444p")

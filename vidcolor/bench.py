@@ -61,7 +61,7 @@ class PeakRSS:
 
     def __enter__(self) -> "PeakRSS":
         self.peak = current_rss()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="bench-rss")
         self._thread.start()
         return self
 
@@ -69,6 +69,64 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, current_rss())
+
+
+class ThreadCPU:
+    """`with ThreadCPU() as t: ...` then t.seconds: CPU seconds per thread over the block, by name:
+    "main", a Python thread's name ("encode", the decoder's prefetch), or "native <comm>" summed over
+    the threads libraries start (x264's, FFmpeg's, OpenMP's). Tells which stage is the limit: one
+    near the wall time is. Linux /proc, sampled every 50 ms, so a thread that ends loses at most its
+    last 50 ms; elsewhere empty."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.seconds = interval, {}
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._start: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._names: dict[int, str] = {}
+        self._stop = threading.Event()
+
+    def _read(self) -> dict[int, tuple[str, float]]:
+        out = {}
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # ended meanwhile
+            comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            out[int(tid)] = (comm, (int(rest[11]) + int(rest[12])) / self._ticks)  # utime + stime
+        return out
+
+    def _sample(self) -> None:
+        self._names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id is not None})
+        self._last.update(self._read())
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> "ThreadCPU":
+        self._start = {tid: cpu for tid, (_, cpu) in self._read().items()}
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="bench-threads")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        main, me = threading.main_thread().native_id, self._thread.native_id
+        for tid, (comm, cpu) in self._last.items():
+            name = "main" if tid == main else self._names.get(tid) or f"native {comm}"
+            if tid == me or name.startswith("bench-"):
+                continue  # the benchmark's own watchers
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + cpu - self._start.get(tid, 0.0), 2)
+        self.seconds = dict(sorted(((k, v) for k, v in self.seconds.items() if v > 0), key=lambda kv: -kv[1]))
 
 
 @dataclass
@@ -79,6 +137,7 @@ class Phase:
     peak_rss_mb: float
     peak_gpu_mb: float | None = None
     note: str = ""
+    thread_cpu_s: dict | None = None  # CPU seconds per thread (ThreadCPU)
 
     @property
     def fps(self) -> float:
@@ -89,14 +148,14 @@ def _measure(name: str, device: torch.device, fn) -> Phase:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    with PeakRSS() as mem:
+    with PeakRSS() as mem, ThreadCPU() as threads:
         t0 = time.perf_counter()
         frames, note = fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
     gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return Phase(name, frames, seconds, mem.peak / 2**20, gpu, note)
+    return Phase(name, frames, seconds, mem.peak / 2**20, gpu, note, threads.seconds)
 
 
 def decode_only(clip: Path) -> tuple[int, str]:
@@ -232,6 +291,8 @@ def run_bench(clip: Path, colorizer: Colorizer, opts: VideoOptions, phases=("dec
             out["phases"][name] = {**asdict(p), "fps": p.fps}
             log(f"{name:>10}: {p.fps:8.1f} fps  ({p.frames} frames in {p.seconds:.1f} s, peak RSS {p.peak_rss_mb:.0f} MB"
                 + (f", GPU {p.peak_gpu_mb:.0f} MB" if p.peak_gpu_mb is not None else "") + f")  {p.note}")
+            if p.thread_cpu_s:
+                log(f"{'':>12}CPU s by thread: " + ", ".join(f"{k} {v:.1f}" for k, v in list(p.thread_cpu_s.items())[:6]))
     ph = out["phases"]
     if "e2e" in ph and "transcode" in ph:
         out["e2e_over_transcode"] = ph["e2e"]["fps"] / ph["transcode"]["fps"]

@@ -22,6 +22,7 @@ from vidcolor.device import autocast_dtype
 from vidcolor.errors import UsageError
 from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, hint_map, palette_vector
+from vidcolor.io.yuv import yuv420_planes
 from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
@@ -192,15 +193,22 @@ class Colorizer:
         return self.upsampler.combine(tuple(resize_ab(t, tuple(l_full.shape[-2:])) for t in terms), l_full)
 
     @torch.inference_mode()
-    def render(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
+    def render(self, l_full: torch.Tensor, ab_small: torch.Tensor, pix_fmt: str | None = None) -> np.ndarray:
         """(B, 1, H, W) L* and (B, 2, h, w) ab at working resolution -> (B, H, W, 3) uint8 RGB frames.
 
-        On a GPU: `upsample` and the merge, batched in torch. On the CPU the full-resolution part goes
-        frame by frame through OpenCV (resize, Lab -> RGB, saturating cast), about 3x less time than
-        torch there: on two cores that time is taken from the video encoder.
+        On a GPU: `upsample` and the merge, batched in torch. With `pix_fmt="yuv420p"` (what the video
+        encoder takes) and even H and W, the frames also leave the GPU already in that format, as
+        (B, H * 3 / 2, W) packed planes (`io.yuv.yuv420_planes`, the planes the encoder thread would make
+        from the RGB): half the bytes to copy, and none of the conversion on the encoder's CPU. On the
+        CPU the full-resolution part goes frame by frame through OpenCV (resize, Lab -> RGB, saturating
+        cast), about 3x less time than torch there: on two cores that time is taken from the video
+        encoder; `pix_fmt` is ignored there (the encoder thread converts, beside this one).
         """
         if self.device.type != "cpu":
-            return to_uint8(merge_l_ab(l_full, self.upsample(l_full, ab_small))).permute(0, 2, 3, 1).cpu().numpy()
+            rgb = to_uint8(merge_l_ab(l_full, self.upsample(l_full, ab_small)))
+            if pix_fmt == "yuv420p" and rgb.shape[-2] % 2 == 0 and rgb.shape[-1] % 2 == 0:
+                return yuv420_planes(rgb).cpu().numpy()
+            return rgb.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # contiguous: OpenCV and PyAV copy strided frames slowly
         b, _, h, w = l_full.shape
         up = self.upsampler
         terms = self.upsample_terms(l_full, ab_small.float())

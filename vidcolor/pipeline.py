@@ -163,7 +163,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
-                out = colorize_frames(colorizer, batch, smoother, cuts, tracker)
+                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
                 done += len(batch)
                 if done % sink.segment_frames == 0:
@@ -181,12 +181,15 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
 
 @torch.inference_mode()
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
-                    tracker: HintTracker | None = None) -> np.ndarray:
+                    tracker: HintTracker | None = None, pix_fmt: str | None = None) -> np.ndarray:
     """A batch of decoded frames -> (B, H, W, 3) uint8 colorized frames, advancing the temporal state
-    (and the hint tracker's, which gives the network each frame's carried hints)."""
-    rgb = torch.from_numpy(np.stack([f.rgb for f in frames]))
-    if colorizer.device.type == "cuda":  # a pinned buffer makes the copy truly asynchronous
-        rgb = rgb.pin_memory()
+    (and the hint tracker's, which gives the network each frame's carried hints). `pix_fmt`: the
+    encoder's pixel format, which a GPU delivers frames in where it can (`Colorizer.render`)."""
+    if colorizer.device.type == "cuda":  # stacked straight into a pinned buffer: one copy, truly asynchronous
+        rgb = torch.empty((len(frames), *frames[0].rgb.shape), dtype=torch.uint8, pin_memory=True)
+        np.stack([f.rgb for f in frames], out=rgb.numpy())
+    else:
+        rgb = torch.from_numpy(np.stack([f.rgb for f in frames]))
     rgb = rgb.to(colorizer.device, non_blocking=True)
     l_full = rgb8_to_l(rgb)  # (B, 1, H, W)
     full_hw = tuple(l_full.shape[-2:])
@@ -206,4 +209,4 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
         if cut_at[i] or frames[i].index in keyframes:
             smoother.reset()
         smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
-    return colorizer.render(l_full, torch.cat(smoothed))
+    return colorizer.render(l_full, torch.cat(smoothed), pix_fmt)

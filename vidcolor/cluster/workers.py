@@ -201,7 +201,7 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
             with source.frames_ahead(resume, depth=2 * opts.batch_size) as decoded:
                 frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
                 for batch in batched(frames, opts.batch_size):
-                    out = colorize_frames(colorizer, batch, smoother, planned)
+                    out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt)
                     keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
                     if keep:
                         writer.submit(keep)

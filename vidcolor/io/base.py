@@ -84,12 +84,14 @@ class FrameSource(Protocol):
 @runtime_checkable
 class FrameSink(Protocol):
     segment_frames: int  # frames per resumable unit; the pipeline never lets a batch straddle two
+    pix_fmt: str  # the encoder's pixel format
 
     def resume_point(self) -> ResumePoint:
         """What an earlier run of the same output already finished."""
 
     def write(self, rgb: np.ndarray, pts: Sequence[int]) -> None:
-        """(B, H, W, 3) uint8 frames and their pts, in order."""
+        """(B, H, W, 3) uint8 RGB frames and their pts, in order; where `pix_fmt` is yuv420p, also
+        (B, H * 3 / 2, W) frames already in that format (io.yuv.video_frame)."""
 
     def end_segment(self, smoother_state: dict[str, np.ndarray], final: bool = False) -> None:
         """Make the frames written so far durable, with the smoother state after them; `final`: no

@@ -146,6 +146,10 @@ class SegmentedSink:
             self.discard()
             self.log = SegmentLog(key)
 
+    @property
+    def pix_fmt(self) -> str:
+        return self.plan.pix_fmt
+
     def resume_point(self) -> ResumePoint:
         return self.log.resume_point(self.work)
 

@@ -7,12 +7,18 @@ then [1, 3, 3, 1] / 8 down the rows. At 720p that took 2.2 ms of CPU a frame whe
 `from_ndarray(rgb24).reformat(...)` through swscale took 3.2 (measured back to back), on the encoder's
 side of two cores; the planes are swscale's within one level (tests/test_yuv.py). Every other format
 goes through swscale.
+
+On a GPU the same planes are made by `yuv420_planes` in torch, batched, before the frames leave the
+device: half the bytes cross to the host, and the encoder thread only wraps them (`video_frame` takes
+such a packed (H * 3 / 2, W) array as it is).
 """
 from __future__ import annotations
 
 import av
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 _KR, _KB = 0.2126, 0.0722  # BT.709 luma weights
 _KG = 1.0 - _KR - _KB
@@ -22,11 +28,17 @@ RGB_TO_YUV709 = np.array([
     [-_KR / (2 * (1 - _KB)) * 224 / 255, -_KG / (2 * (1 - _KB)) * 224 / 255, 0.5 * 224 / 255, 128.0],
     [0.5 * 224 / 255, -_KG / (2 * (1 - _KR)) * 224 / 255, -_KB / (2 * (1 - _KR)) * 224 / 255, 128.0],
 ], np.float32)
+_FIXED = np.round(RGB_TO_YUV709.astype(np.float64) * 1024).astype(np.float32) + np.array([0, 0, 0, 512], np.float32)
 _HALVE_ROWS = (np.array([1, 3, 3, 1], np.float32) / 8).reshape(4, 1)  # swscale's bilinear 2:1, rows 2i-1 .. 2i+2
 
 
 def video_frame(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame:
-    """(H, W, 3) uint8 RGB -> an av.VideoFrame in pix_fmt, BT.709 limited range."""
+    """(H, W, 3) uint8 RGB -> an av.VideoFrame in pix_fmt, BT.709 limited range. A 2-D (H * 3 / 2, W)
+    array is a frame already in PyAV's yuv420p layout (from `yuv420_planes`), taken as it is."""
+    if rgb.ndim == 2:
+        if pix_fmt != "yuv420p":
+            raise ValueError(f"a packed yuv420p frame given to a {pix_fmt} encoder")
+        return av.VideoFrame.from_ndarray(rgb, format="yuv420p")
     h, w = rgb.shape[:2]
     if pix_fmt != "yuv420p" or h % 2 or w % 2:
         return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, dst_colorspace="ITU709")
@@ -41,3 +53,24 @@ def video_frame(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame:
     cv2.extractChannel(chroma, 1, flat[n:n + n // 4].reshape(h // 2, w // 2))
     cv2.extractChannel(chroma, 2, flat[n + n // 4:].reshape(h // 2, w // 2))
     return av.VideoFrame.from_ndarray(flat.reshape(h * 3 // 2, w), format="yuv420p")  # copies the planes
+
+
+def yuv420_planes(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) uint8 RGB, H and W even -> (B, H * 3 / 2, W) uint8, each frame in PyAV's yuv420p
+    layout: the planes `video_frame` makes with OpenCV (same matrix, rounding and chroma filter), on
+    whatever device the frames are."""
+    b, _, h, w = rgb.shape
+    # OpenCV's transform of uint8 works in 10-bit fixed point: round(M * 1024), + 512, >> 10. Every term
+    # is an integer below 2**24, so float32 holds them exactly and the floor is OpenCV's shift.
+    m = torch.as_tensor(_FIXED, device=rgb.device)
+    yuv = torch.einsum("ij,bjhw->bihw", m[:, :3], rgb.float()).add_(m[:, 3].view(1, 3, 1, 1)).div_(1024).floor_().clamp_(0, 255)
+    c = yuv[:, 1:]
+    pairs = torch.floor((c[..., 0::2] + c[..., 1::2] + 1) / 2)  # OpenCV's exact 2:1 linear resize of uint8 rounds half up
+    p = F.pad(pairs, (0, 0, 1, 1), mode="replicate")  # rows -1 .. H
+    chroma = ((p[:, :, 0:h:2] + 3 * p[:, :, 1:h + 1:2] + 3 * p[:, :, 2:h + 2:2] + p[:, :, 3:h + 3:2]) / 8).round_().clamp_(0, 255)
+    n = h * w
+    flat = torch.empty(b, n * 3 // 2, dtype=torch.uint8, device=rgb.device)
+    flat[:, :n] = yuv[:, 0].reshape(b, n)
+    flat[:, n:n + n // 4] = chroma[:, 0].reshape(b, n // 4)
+    flat[:, n + n // 4:] = chroma[:, 1].reshape(b, n // 4)
+    return flat.view(b, h * 3 // 2, w)
