@@ -390,6 +390,7 @@ def main() -> int:
     p.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, seconds per part (what CI runs)")
     p.add_argument("--out", type=Path, default=Path("gpu_check"), help="folder for gpu_check.json and gpu_check.txt")
     p.add_argument("--budget", type=float, default=TOTAL_BUDGET_S, help="seconds for all of it; the test suite gets what is left")
+    p.add_argument("--clip", type=Path, help="an existing clip to use instead of generating one (skips the clip part)")
     p.add_argument("--skip", action="append", default=[], choices=PARTS, metavar="PART",
                    help=f"leave a part out (repeatable): {', '.join(PARTS)}; say, a part already measured on this GPU")
     a = p.parse_args()
@@ -427,7 +428,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         work = Path(tmp)
-        clip = work / f"clip{plan.clip_size[1]}p.mp4"
+        clip = a.clip or work / f"clip{plan.clip_size[1]}p.mp4"
+        if a.clip:
+            a.skip.append("clip")
         run_part("clip", lambda: {"path": str(write_clip(plan, clip)), "size": list(plan.clip_size), "frames": plan.clip_frames})
         run_part("bench", lambda: part_bench(plan, clip, work))
         run_part("model", lambda: part_model(plan))

@@ -51,6 +51,11 @@ class Colorizer:
         # channels_last: measured 1.2-2x faster on the 2-core CPU at batch 2-4 (benchmarks/model_speed.py), and the
         # layout tensor cores want on CUDA
         self.model = self.model.to(memory_format=torch.channels_last)
+        # On a GPU the first network call at a new (batch, height, width) took 4.7 s on an H100 (cuDNN
+        # choosing kernels for every convolution), and a video's last batch and each segment's are
+        # short: a batch smaller than one already run at its size is padded up to it (`_network`).
+        self.pad_batches = self.device.type == "cuda"
+        self._batch_at: dict[tuple[int, int], int] = {}
 
     @property
     def model_id(self) -> str:
@@ -153,9 +158,21 @@ class Colorizer:
             hm, pal = hm.to(self.device).contiguous(memory_format=torch.channels_last), pal.to(self.device)
         else:
             hm, pal = self.hint_inputs(hints, [tuple(l_full.shape[-2:])] * l_full.shape[0], padded_hw)
-        with self._autocast():
-            ab_norm = self.model.predict_ab(l_small, hm, pal)
+        ab_norm = self._network(l_small, hm, pal)
         return self.spread(self.crop_prediction(ab_norm, tuple(l_full.shape[-2:])), l_full, hints, hint_maps)
+
+    def _network(self, x: torch.Tensor, hm: torch.Tensor | None, pal: torch.Tensor | None) -> torch.Tensor:
+        """The network on a batch. With `pad_batches`, a batch smaller than the largest run before at the
+        same working size is padded up to it by repeating its last item (each item is computed on its
+        own: the padding changes no output), so the kernels already chosen for that shape serve it."""
+        b = x.shape[0]
+        if self.pad_batches:
+            size = tuple(x.shape[-2:])
+            full = self._batch_at[size] = max(self._batch_at.get(size, 0), b)
+            if full > b:
+                x, hm, pal = (None if t is None else torch.cat([t, t[-1:].expand(full - b, *t.shape[1:])]) for t in (x, hm, pal))
+        with self._autocast():
+            return self.model.predict_ab(x, hm, pal)[:b]
 
     def spread(self, ab: torch.Tensor, l_full: torch.Tensor, hints: list[Hints | None] | None = None,
                hint_maps: torch.Tensor | None = None) -> torch.Tensor:
@@ -268,8 +285,7 @@ class Colorizer:
         """Images of one working size -> each one's (1, 2, h, w) ab at the working resolution, one batch."""
         batch = torch.cat([self.network_input(l.to(self.device)) for l in l_fulls])
         hm, pal = self.hint_inputs(hints, [tuple(l.shape[-2:]) for l in l_fulls], tuple(batch.shape[-2:]))
-        with self._autocast():
-            ab_norm = self.model.predict_ab(batch, hm, pal)
+        ab_norm = self._network(batch, hm, pal)
         return [self.spread(self.crop_prediction(ab_norm[k:k + 1], tuple(l.shape[-2:])), l, [h])
                 for k, (l, h) in enumerate(zip(l_fulls, hints))]
 
