@@ -75,3 +75,23 @@ def test_e2e_vs_transcode_times_whole_processes_and_the_null_network(tmp_path):
     assert set(res["ratio"]) == {"vidcolor", "null"} and all(v > 0 for v in res["ratio"].values())
     assert "--weights" in res["variants"]["null"] and res["outputs"]["null"]["frames"] == res["outputs"]["transcode"]["frames_encoded"] == 4
     assert "transcode / null" in r.stdout
+
+
+def test_thread_cpu_names_the_thread_that_did_the_work():
+    """`vidcolor bench` reports CPU seconds per thread, to tell which stage is the limit."""
+    import threading
+    import time as _time
+
+    from vidcolor.bench import ThreadCPU
+
+    def spin(seconds):
+        t = _time.process_time()
+        while _time.process_time() - t < seconds:
+            pass
+
+    with ThreadCPU() as cpu:
+        worker = threading.Thread(target=spin, args=(0.6,), name="encode")
+        worker.start()
+        worker.join()  # ended before the block: its last sample still counts
+    assert cpu.seconds.get("encode", 0) >= 0.3, cpu.seconds
+    assert not any(k.startswith("bench-") for k in cpu.seconds)

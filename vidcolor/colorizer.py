@@ -48,9 +48,13 @@ class Colorizer:
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
         self.upsampler = upsampler or BilinearUpsampler()
         self.amp_dtype = autocast_dtype(self.device)
-        # channels_last: measured 1.2-2x faster on the 2-core CPU at batch 2-4 (benchmarks/model_speed.py), and the
-        # layout tensor cores want on CUDA
-        self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last on the CPU: measured 1.2-2x faster on the 2-core CPU at batch 2-4 (benchmarks/model_speed.py).
+        # Not on a GPU: there cuDNN took 4.7 s choosing kernels at each new input shape in channels_last
+        # against 0.5 s in NCHW, for the same steady rate (442 and 440 frames/s at a 1080p frame's
+        # working size, batch 4, bf16; H100, benchmarks/gpu_first_call.py), and photos of many sizes
+        # meet many shapes
+        self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
         # On a GPU the first network call at a new (batch, height, width) took 4.7 s on an H100 (cuDNN
         # choosing kernels for every convolution), and a video's last batch and each segment's are
         # short: a batch smaller than one already run at its size is padded up to it (`_network`).
@@ -110,7 +114,7 @@ class Colorizer:
         ph, pw = math.ceil(wh / m) * m - wh, math.ceil(ww / m) * m - ww
         if ph or pw:  # pad rather than stretch the frame to the size the network needs
             l_small = F.pad(l_small, [0, pw, 0, ph], mode="replicate")
-        return l_small.contiguous(memory_format=torch.channels_last)
+        return l_small.contiguous(memory_format=self.memory_format)
 
     def crop_prediction(self, ab_norm: torch.Tensor, full_hw: tuple[int, int]) -> torch.Tensor:
         """Network output (B, 2, h, w) ab / AB_SCALE on the padded input -> unscaled ab without the
@@ -131,7 +135,7 @@ class Colorizer:
             return None, None
         maps = torch.cat([hint_map(h, hw, working_size(*hw, self.work_size), padded_hw) for h, hw in zip(hints, full_hws)])
         pals = torch.stack([palette_vector(h, self.model.head.bins) for h in hints])
-        return (maps.to(self.device).contiguous(memory_format=torch.channels_last), pals.to(self.device))
+        return (maps.to(self.device).contiguous(memory_format=self.memory_format), pals.to(self.device))
 
     def hint_map_for(self, hints: Hints | None, full_hw: tuple[int, int]) -> torch.Tensor:
         """(1, 3, h, w) hint map of one image at the working resolution, unpadded (for tracking in video)."""
@@ -155,7 +159,7 @@ class Colorizer:
             hm = F.pad(hint_maps, [0, padded_hw[1] - hint_maps.shape[-1], 0, padded_hw[0] - hint_maps.shape[-2]])
             bins = self.model.head.bins.cpu()
             pal = torch.stack([palette_vector(p, bins) for p in palettes]) if palettes else torch.zeros(hm.shape[0], bins.shape[0])
-            hm, pal = hm.to(self.device).contiguous(memory_format=torch.channels_last), pal.to(self.device)
+            hm, pal = hm.to(self.device).contiguous(memory_format=self.memory_format), pal.to(self.device)
         else:
             hm, pal = self.hint_inputs(hints, [tuple(l_full.shape[-2:])] * l_full.shape[0], padded_hw)
         ab_norm = self._network(l_small, hm, pal)
