@@ -301,7 +301,9 @@ def _xdist_args(dry_run: bool) -> list[str]:
 
 def run_pytest(select: list[str], junit: Path, budget_s: float, parallel: list[str] = ()) -> dict:
     """pytest in its own process with a time limit; counts from its JUnit XML."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *parallel, *select]
+    # -v names each test as it ends, so the failures of a run cut by its time limit are still known
+    # (the GPU machine's suite ran out of time at about 90% with 3 failures that nothing named)
+    cmd = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", f"--junitxml={junit}", *parallel, *select]
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if parallel else None  # many workers: one torch thread each
     # its own process group, so that a timeout ends xdist's workers with it
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
@@ -311,7 +313,11 @@ def run_pytest(select: list[str], junit: Path, budget_s: float, parallel: list[s
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, _ = proc.communicate()
-        return {"command": " ".join(cmd[1:]), "timed_out_after_s": budget_s, "output_tail": (stdout or "")[-800:]}
+        lines = (stdout or "").splitlines()
+        return {"command": " ".join(cmd[1:]), "timed_out_after_s": budget_s, "output_tail": "\n".join(lines[-5:])[-800:],
+                "passed": sum(" PASSED" in ln for ln in lines),
+                "failed": sorted({m.group(0) for ln in lines if " FAILED" in ln or " ERROR" in ln
+                                  for m in [re.search(r"\S+\.py::\S+", ln)] if m})}
     r = subprocess.CompletedProcess(cmd, proc.returncode, stdout, "")
     outcome: dict[str, str] = {}
     if junit.is_file():  # pytest writes none when nothing was collected
@@ -376,7 +382,9 @@ def summary_lines(res: dict) -> list[str]:
     def tests(t):
         def one(name, r):
             if "timed_out_after_s" in r:
-                return f"{name} timed out after {r['timed_out_after_s']:.0f} s"
+                failed = f": {', '.join(r['failed'][:5])}" if r.get("failed") else ""
+                return (f"{name} timed out after {r['timed_out_after_s']:.0f} s with {r.get('passed', 0)} passed, "
+                        f"{len(r.get('failed', []))} failed{failed}")
             failed = f" ({', '.join(r['failed'][:5])})" if r["failed"] else ""
             return f"{name}: {r['passed']} passed, {r['failure'] + r['error']} failed{failed}, {r['skipped']} skipped"
         return f"{one('CUDA variants', t['cuda_variants'])}; {one('the rest', t['rest'])}"
