@@ -101,9 +101,10 @@ def _sync(device: torch.device) -> None:
 
 
 @torch.inference_mode()
-def model_fps(model, device: torch.device, size: int, batch: int, dtype: torch.dtype | None, seconds: float) -> dict:
+def model_fps(model, device: torch.device, size: int, batch: int, dtype: torch.dtype | None, seconds: float,
+              memory_format: torch.memory_format = torch.contiguous_format) -> dict:
     """Images per second of the network alone (forward and decoding of its head) on random L."""
-    x = torch.rand(batch, 1, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    x = torch.rand(batch, 1, size, size, device=device).contiguous(memory_format=memory_format)
     amp = torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.autocast(device.type, enabled=False)
     with amp:
         for _ in range(5):  # warm-up: kernel selection, allocator
@@ -126,11 +127,12 @@ def part_model(plan: Plan) -> dict:
     from vidcolor.weights import load_colorizer
 
     device = torch.device(plan.device)
-    col = load_colorizer(device=plan.device)  # shipped weights, BN folded, channels_last: as inference runs
+    col = load_colorizer(device=plan.device)  # shipped weights, BN folded, the layout inference uses (NCHW on a GPU)
     dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
     res = {"input": [plan.model_batch, 1, plan.model_size, plan.model_size], "model": col.model_id, "fps": {}}
     for name in plan.precisions:
-        res["fps"][name] = model_fps(col.model, device, plan.model_size, plan.model_batch, dtypes[name], plan.model_seconds)
+        res["fps"][name] = model_fps(col.model, device, plan.model_size, plan.model_batch, dtypes[name], plan.model_seconds,
+                                     col.memory_format)
     return res
 
 
