@@ -85,8 +85,8 @@ def test_thread_cpu_names_the_thread_that_did_the_work():
     from vidcolor.bench import ThreadCPU
 
     def spin(seconds):
-        t = _time.process_time()
-        while _time.process_time() - t < seconds:
+        t = _time.thread_time()
+        while _time.thread_time() - t < seconds:
             pass
 
     with ThreadCPU() as cpu:
@@ -95,3 +95,27 @@ def test_thread_cpu_names_the_thread_that_did_the_work():
         worker.join()  # ended before the block: its last sample still counts
     assert cpu.seconds.get("encode", 0) >= 0.3, cpu.seconds
     assert not any(k.startswith("bench-") for k in cpu.seconds)
+
+
+def test_threads_a_stage_starts_carry_its_name():
+    """x264's threads are started from the encoder thread: they inherit its OS-level name, so bench
+    can count them as the encoder's (io.prefetch names the pipeline's threads at the OS level)."""
+    import sys
+
+    import pytest
+
+    from vidcolor.io.prefetch import BackgroundWorker
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("OS thread names are read from /proc")
+    seen = []
+
+    def comm(_):
+        import threading
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm") as f:
+            seen.append(f.read().strip())
+
+    w = BackgroundWorker(comm, name="encode")
+    w.submit(None)
+    w.close()
+    assert seen == ["encode"]

@@ -74,7 +74,10 @@ def test_a_short_batch_is_padded_to_one_already_run_and_its_output_is_unchanged(
         col.predict_ab_small(l4)
         padded = col.predict_ab_small(l2)
         col.predict_ab_small(torch.rand(1, 1, 64, 48) * 100)  # another working size: its own batches
+        col.predict_ab_small(torch.rand(16, 1, 48, 64) * 100)
+        col.predict_ab_small(torch.rand(3, 1, 48, 64) * 100)  # padded to 4, the smallest run that fits
+        col.predict_ab_small(torch.rand(1, 1, 48, 64) * 100)  # to 4 as well: never to more than 4x
     finally:
         hook.remove()
-    assert seen == [2, 4, 4, 1]
+    assert seen == [2, 4, 4, 1, 16, 4, 4]
     assert padded.shape == plain.shape and torch.allclose(padded, plain, atol=1e-4)

@@ -73,10 +73,12 @@ class PeakRSS:
 
 class ThreadCPU:
     """`with ThreadCPU() as t: ...` then t.seconds: CPU seconds per thread over the block, by name:
-    "main", a Python thread's name ("encode", the decoder's prefetch), or "native <comm>" summed over
-    the threads libraries start (x264's, FFmpeg's, OpenMP's). Tells which stage is the limit: one
-    near the wall time is. Linux /proc, sampled every 50 ms, so a thread that ends loses at most its
-    last 50 ms; elsewhere empty."""
+    "main", a Python thread's name ("encode", "decode"), or "native NAME" summed over the threads
+    libraries start, which inherit the OS name of the thread that started them: x264's threads show
+    as "native encode" (the pipeline's threads name themselves at the OS level, io.prefetch), FFmpeg's
+    decoder threads by their own names, torch's OpenMP threads as "native python". Tells which stage
+    is the limit: one near the wall time is. Linux /proc, sampled every 50 ms: a thread that ends loses
+    its last 50 ms, and one that lives less than 50 ms can be missed; elsewhere empty."""
 
     def __init__(self, interval: float = 0.05):
         self.interval, self.seconds = interval, {}
@@ -94,12 +96,12 @@ class ThreadCPU:
             return out
         for tid in tids:
             try:
-                with open(f"/proc/self/task/{tid}/stat") as f:
-                    stat = f.read()
-            except OSError:
+                with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                    stat = f.read().decode("utf-8", errors="replace")  # a thread may name itself in any bytes
+                comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+                out[int(tid)] = (comm, (int(rest[11]) + int(rest[12])) / self._ticks)  # utime + stime
+            except (OSError, ValueError, IndexError):
                 continue  # ended meanwhile
-            comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
-            out[int(tid)] = (comm, (int(rest[11]) + int(rest[12])) / self._ticks)  # utime + stime
         return out
 
     def _sample(self) -> None:
@@ -111,6 +113,7 @@ class ThreadCPU:
             self._sample()
 
     def __enter__(self) -> "ThreadCPU":
+        self.seconds, self._last, self._names, self._stop = {}, {}, {}, threading.Event()
         self._start = {tid: cpu for tid, (_, cpu) in self._read().items()}
         self._thread = threading.Thread(target=self._watch, daemon=True, name="bench-threads")
         self._thread.start()

@@ -22,7 +22,6 @@ from vidcolor.device import autocast_dtype
 from vidcolor.errors import UsageError
 from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, hint_map, palette_vector
-from vidcolor.io.yuv import yuv420_planes
 from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
@@ -57,9 +56,9 @@ class Colorizer:
         self.model = self.model.to(memory_format=self.memory_format)
         # On a GPU the first network call at a new (batch, height, width) took 4.7 s on an H100 (cuDNN
         # choosing kernels for every convolution), and a video's last batch and each segment's are
-        # short: a batch smaller than one already run at its size is padded up to it (`_network`).
+        # short: such a batch is padded up to one already run at its size (`_network`).
         self.pad_batches = self.device.type == "cuda"
-        self._batch_at: dict[tuple[int, int], int] = {}
+        self._batches_at: dict[tuple[int, int], set[int]] = {}
 
     @property
     def model_id(self) -> str:
@@ -166,13 +165,15 @@ class Colorizer:
         return self.spread(self.crop_prediction(ab_norm, tuple(l_full.shape[-2:])), l_full, hints, hint_maps)
 
     def _network(self, x: torch.Tensor, hm: torch.Tensor | None, pal: torch.Tensor | None) -> torch.Tensor:
-        """The network on a batch. With `pad_batches`, a batch smaller than the largest run before at the
-        same working size is padded up to it by repeating its last item (each item is computed on its
-        own: the padding changes no output), so the kernels already chosen for that shape serve it."""
+        """The network on a batch. With `pad_batches`, a batch of b is padded up to the smallest batch
+        already run at the same working size that is at most 4b (so one photo is never run as 16), by
+        repeating its last item (each item is computed on its own: the padding changes no output), so
+        the kernels already chosen for that shape serve it."""
         b = x.shape[0]
         if self.pad_batches:
-            size = tuple(x.shape[-2:])
-            full = self._batch_at[size] = max(self._batch_at.get(size, 0), b)
+            seen = self._batches_at.setdefault(tuple(x.shape[-2:]), set())
+            full = min((n for n in seen if b <= n <= 4 * b), default=b)
+            seen.add(full)
             if full > b:
                 x, hm, pal = (None if t is None else torch.cat([t, t[-1:].expand(full - b, *t.shape[1:])]) for t in (x, hm, pal))
         with self._autocast():
@@ -228,6 +229,8 @@ class Colorizer:
         if self.device.type != "cpu":
             rgb = to_uint8(merge_l_ab(l_full, self.upsample(l_full, ab_small)))
             if pix_fmt == "yuv420p" and rgb.shape[-2] % 2 == 0 and rgb.shape[-1] % 2 == 0:
+                from vidcolor.io.yuv import yuv420_planes  # here: photo-only paths need no PyAV
+
                 return yuv420_planes(rgb).cpu().numpy()
             return rgb.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # contiguous: OpenCV and PyAV copy strided frames slowly
         b, _, h, w = l_full.shape

@@ -182,9 +182,10 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
 @torch.inference_mode()
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
                     tracker: HintTracker | None = None, pix_fmt: str | None = None) -> np.ndarray:
-    """A batch of decoded frames -> (B, H, W, 3) uint8 colorized frames, advancing the temporal state
-    (and the hint tracker's, which gives the network each frame's carried hints). `pix_fmt`: the
-    encoder's pixel format, which a GPU delivers frames in where it can (`Colorizer.render`)."""
+    """A batch of decoded frames -> (B, H, W, 3) uint8 colorized RGB frames, advancing the temporal
+    state (and the hint tracker's, which gives the network each frame's carried hints). `pix_fmt`: the
+    encoder's pixel format; with "yuv420p" a GPU returns (B, H * 3 / 2, W) packed yuv420p frames
+    instead where it can (`Colorizer.render`), which `io.yuv.video_frame` takes."""
     if colorizer.device.type == "cuda":  # stacked straight into a pinned buffer: one copy, truly asynchronous
         rgb = torch.empty((len(frames), *frames[0].rgb.shape), dtype=torch.uint8, pin_memory=True)
         np.stack([f.rgb for f in frames], out=rgb.numpy())

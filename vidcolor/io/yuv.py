@@ -17,8 +17,6 @@ from __future__ import annotations
 import av
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 _KR, _KB = 0.2126, 0.0722  # BT.709 luma weights
 _KG = 1.0 - _KR - _KB
@@ -55,10 +53,13 @@ def video_frame(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(flat.reshape(h * 3 // 2, w), format="yuv420p")  # copies the planes
 
 
-def yuv420_planes(rgb: torch.Tensor) -> torch.Tensor:
+def yuv420_planes(rgb: "torch.Tensor") -> "torch.Tensor":
     """(B, 3, H, W) uint8 RGB, H and W even -> (B, H * 3 / 2, W) uint8, each frame in PyAV's yuv420p
     layout: the planes `video_frame` makes with OpenCV (same matrix, rounding and chroma filter), on
     whatever device the frames are."""
+    import torch  # here: the CPU encoder path needs no torch
+    import torch.nn.functional as F
+
     b, _, h, w = rgb.shape
     # OpenCV's transform of uint8 works in 10-bit fixed point: round(M * 1024), + 512, >> 10. Every term
     # is an integer below 2**24, so float32 holds them exactly and the floor is OpenCV's shift.
