@@ -397,6 +397,10 @@ def test_video_job_refusals(hint_col, tmp_path):
     with client(hint_col, max_video_seconds=0.5) as c:
         one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", b"not a video at all" * 100)}), 415, "not a readable video")
         one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", b"")}), 400, "empty file (0 bytes)")  # as /api/colorize
+        # a video cut short is a bad upload (400), as a truncated photo is, not a format we do not take
+        # (it was 415 "not a readable video", where the README says 400: second new-user test)
+        cut = clip.read_bytes()[: clip.stat().st_size // 2]
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", cut)}), 400, "corrupt or truncated video", "upload ")
         one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", clip.read_bytes())}), 413, "1.2 s", "--max-video-seconds")
         one_line_error(c.get("/api/jobs/0123456789abcdef"), 404, "no job")
         one_line_error(c.get("/api/jobs/0123456789abcdef/result"), 404)
