@@ -18,6 +18,7 @@ from tests.media import probe, write_image, write_video
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[dev,ray]'")
 
+import vidcolor  # noqa: E402
 from vidcolor.cluster import RayOptions, colorize_on_ray  # noqa: E402
 from vidcolor.cluster.plan import plan_ranges, warmup_for  # noqa: E402
 from vidcolor.folder import colorize_folder  # noqa: E402
@@ -196,6 +197,20 @@ def test_a_film_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
         else:  # mid-shot, after 32 warm-up frames: measured mean 0.12, max 7 on this clip (without warm-up 2.4 and 49)
             assert d.mean() <= 0.4 and d.max() <= 12, (r, d.mean(), d.max())
     assert list((tmp_path / "ray" / ".vidcolor").rglob("*.mp4")) == []  # the joiner removed the segments
+
+
+def test_a_film_cut_short_on_the_cluster_is_done_with_the_note_one_machine_gives(tmp_path, cluster, shipped):
+    """A truncated file decodes up to the cut: the cluster colorizes what it holds and says so, as one
+    machine does (its film path said nothing: second new-user test, left alone then)."""
+    whole = write_video(tmp_path / "film.mkv", w=64, h=48, frames=40, audio=None)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    opts = VideoOptions(temporal="off")
+    [one] = vidcolor.colorize(cut, tmp_path / "one" / "cut.mkv", colorizer=shipped, video=opts)
+    [res] = colorize_on_ray(cut, tmp_path / "ray" / "cut.mkv", shipped, RayOptions(cluster.address), video=opts)
+    assert res.status == one.status == "done" and 0 < res.frames == one.frames < 40
+    assert res.note == one.note == f"the source ends early: {res.frames} of 40 frames (its header says 1.6 s)"
 
 
 def frames_of(path: Path) -> np.ndarray:

@@ -98,7 +98,9 @@ class RangeWork:
 
 def _scan_and_plan(source: VideoSource, opts: VideoOptions) -> dict:
     pts, cuts, prints = scan(source)
-    return make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
+    plan = make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
+    plan["ends_early"] = source.ends_early(len(pts))  # kept in the plan, so a resumed run says it too
+    return plan
 
 
 def make_plan(pts: list[int], cuts: list[int], prints: np.ndarray, max_frames: int, warmup: int) -> dict:
@@ -171,7 +173,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         notes.append(f"resumed: {resumed} frames in ranges finished by an earlier run")
     if film["cuts"]:
         notes.append(f"scene cuts at frames {', '.join(map(str, film['cuts']))}")
-    return Result(src, dst, "done", time.time() - t0, total, notes=notes, frames_resumed=resumed)
+    return Result(src, dst, "done", time.time() - t0, total, note=film.get("ends_early"), notes=notes, frames_resumed=resumed)
 
 
 def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan, work: RangeWork,
