@@ -205,6 +205,35 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes_with_fps_of_the_frames_it
     assert 20 / (seconds + 0.05) - 0.05 <= fps <= 20 / max(seconds - 0.05, 1e-3) + 0.05, (fps, seconds)
 
 
+def test_a_run_with_overwrite_stopped_says_to_resume_without_it_and_that_resumes(tmp_path, weights_file, monkeypatch):
+    """-y redoes every output, so "the same command again" started an interrupted -y run over (a new
+    user's 8-second film, 116 of 233 frames lost): the line says to drop -y, and that resumes."""
+    from vidcolor.report import Reporter
+
+    src = write_video(tmp_path / "film.mp4", frames=40, audio=None)
+    (tmp_path / "film_color.mp4").write_bytes(b"an old render")  # what -y was meant to replace
+    args = [src, "--weights", weights_file, "--segment-seconds", "0.4", "--batch-size", "2"]
+    real_video = Reporter.video
+
+    def interrupt_at_25(self, path, frames, segment_frames):
+        plain = real_video(self, path, frames, segment_frames)
+
+        def progress(done, total):
+            plain(done, total)
+            if done >= 25:
+                raise KeyboardInterrupt
+        return progress
+
+    monkeypatch.setattr(Reporter, "video", interrupt_at_25)
+    r = invoke(*args, "-y")
+    assert r.exit_code == 130
+    assert r.stderr.splitlines()[-1] == "interrupted; run the same command without -y (--overwrite) to resume; with it, the run starts over"
+    monkeypatch.setattr(Reporter, "video", real_video)
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    assert "(40 frames, 20 of them resumed," in next(l for l in r.stderr.splitlines() if l.startswith("done "))
+
+
 def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     import io
 

@@ -209,12 +209,16 @@ def _sigterm_stops_the_run():
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def _stopped(rep, e: BaseException) -> int:
-    """The one line and the exit code of a run stopped by Ctrl-C (130) or SIGTERM (143)."""
+def _stopped(rep, e: BaseException, overwrite: bool = False) -> int:
+    """The one line and the exit code of a run stopped by Ctrl-C (130) or SIGTERM (143). With -y the same
+    command would start over (it redoes every output), so the line says to resume without it: what the
+    stopped run finished is journaled, and its video segments are kept, as without -y."""
+    how = ("run the same command without -y (--overwrite) to resume; with it, the run starts over" if overwrite
+           else "run the same command again to resume")
     if isinstance(e, Terminated):
-        rep.line("terminated; run the same command again to resume")
+        rep.line(f"terminated; {how}")
         return EXIT_TERMINATED
-    rep.line("interrupted; run the same command again to resume")
+    rep.line(f"interrupted; {how}")
     return EXIT_INTERRUPTED
 
 
@@ -254,7 +258,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
             raise
         rep.close()
         run.close(interrupted=True)
-        return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated())
+        return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated(), folder.overwrite or video.overwrite)
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
