@@ -68,6 +68,19 @@ def test_an_output_edited_since_vidcolor_wrote_it_is_not_replaced_without_overwr
     assert {r.input.name: r.status for r in colorize_folder(src, out, colorizer)}["img0.png"] == "done"
 
 
+def test_an_output_damaged_since_vidcolor_wrote_it_is_kept_but_not_called_plainly_done(tmp_path, colorizer):
+    """A new user replaced an output with 5 bytes of junk: the re-run said "skipped: already done" and
+    the report was clean. The output is still kept (it may be a retouch), and the skip now says it changed."""
+    src = archive(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 2
+    (out / "d0" / "img0.png").write_bytes(b"junk!")
+    res = {r.input.name: r for r in colorize_folder(src, out, colorizer)}
+    assert res["img0.png"].status == "skipped" and (out / "d0" / "img0.png").read_bytes() == b"junk!"
+    assert res["img0.png"].note == "already done; the output has changed since vidcolor wrote it (kept; -y redoes it)"
+    assert res["img1.png"].note == "already done"
+
+
 def test_dry_run_lists_and_writes_nothing(tmp_path, colorizer):
     src = archive(tmp_path / "in", 3)
     res = colorize_folder(src, tmp_path / "out", colorizer, FolderOptions(dry_run=True))

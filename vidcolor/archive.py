@@ -188,6 +188,14 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
     return gone
 
 
+def already_done(journal: Journal, dst: Path) -> str:
+    """The note of an input skipped as done. An output edited or damaged since vidcolor wrote it is kept
+    (it may be a retouched photo), but said so, so that a corrupted copy does not pass unnoticed."""
+    if journal.changed_since_written(dst):
+        return "already done; the output has changed since vidcolor wrote it (kept; -y redoes it)"
+    return "already done"
+
+
 class RunReport:
     """`--report run.jsonl`: one JSON line per input as it finishes, then a summary line."""
 

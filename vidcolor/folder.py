@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, OutputLock, input_key, refuse_foreign_output, remove_stale_temporaries
+from vidcolor.archive import Journal, OutputLock, already_done, input_key, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
@@ -256,12 +256,12 @@ def _finished(journal: Journal, src: Path, dst: Path, key: str, opts: FolderOpti
     e = None if opts.overwrite else journal.finished(src, key, dst)
     if not e or (opts.force and e["status"] == "colour"):
         return None
-    return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e))
+    return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e, journal, dst))
 
 
-def _skip_note(entry: dict) -> str:
+def _skip_note(entry: dict, journal: Journal, dst: Path) -> str:
     if entry["status"] != "colour":
-        return "already done"
+        return already_done(journal, dst)
     return "already in colour (--force colorizes it)" + ("; copied unchanged to the output" if entry.get("copy") else "")
 
 

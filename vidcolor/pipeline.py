@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, refuse_foreign_output
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, refuse_foreign_output
 from vidcolor.color import L_SCALE, rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.prefetch import BackgroundWorker
@@ -96,7 +96,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if opts.dry_run:  # what the real run would do, as far as the header and the journal tell
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):
-            return Result(src, dst, "skipped", note="already done")
+            return Result(src, dst, "skipped", note=already_done(journal, dst))
         refuse_foreign_output(journal, dst, opts.overwrite)  # "would fail": the real run refuses it too
         return Result(src, dst, "planned", note="would colorize" + (" with hints" if hints else ""))
     with OutputLock(root):
@@ -105,7 +105,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):
             discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it
-            return Result(src, dst, "skipped", note="already done")
+            return Result(src, dst, "skipped", note=already_done(journal, dst))
         refuse_foreign_output(journal, dst, opts.overwrite)
         if opts.overwrite:
             discard_work(dst, root / STATE_DIR)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
@@ -151,7 +151,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
             work.discard()
         elif journal.finished(src, key, dst):
             work.discard()  # a run killed after journaling left it
-            return Result(src, dst, "skipped", note="already done")
+            return Result(src, dst, "skipped", note=already_done(journal, dst))
         with VideoSource(src) as source:
             if work.plan is None:
                 work.save_plan(_scan_and_plan(source, opts))
