@@ -73,12 +73,12 @@ class PeakRSS:
 
 class ThreadCPU:
     """`with ThreadCPU() as t: ...` then t.seconds: CPU seconds per thread over the block, by name:
-    "main", a Python thread's name ("encode", "decode"), or "native NAME" summed over the threads
-    libraries start, which inherit the OS name of the thread that started them: x264's threads show
-    as "native encode" (the pipeline's threads name themselves at the OS level, io.prefetch), FFmpeg's
-    decoder threads by their own names, torch's OpenMP threads as "native python". Tells which stage
-    is the limit: one near the wall time is. Linux /proc, sampled every 50 ms: a thread that ends loses
-    its last 50 ms, and one that lives less than 50 ms can be missed; elsewhere empty."""
+    "main", a Python thread's name ("encode", "decode"), or "NAME, native" summed over the threads a
+    library started from thread NAME, which inherit its OS name: x264's are "encode, native" (the
+    pipeline's threads name themselves at the OS level, io.prefetch), torch's OpenMP pool "main,
+    native"; FFmpeg's decoder threads keep their own names. Tells which stage is the limit: one near
+    the wall time is. Linux /proc, sampled every 50 ms: a thread that ends loses its last 50 ms, and one
+    that lives less than 50 ms can be missed; under 0.05 s is left out; elsewhere empty."""
 
     def __init__(self, interval: float = 0.05):
         self.interval, self.seconds = interval, {}
@@ -124,12 +124,15 @@ class ThreadCPU:
         self._thread.join()
         self._sample()
         main, me = threading.main_thread().native_id, self._thread.native_id
+        main_comm = self._last.get(main, ("",))[0]
+        started_from = {**{n[:15]: n for n in self._names.values()}, main_comm: "main"}  # OS names hold 15 bytes
         for tid, (comm, cpu) in self._last.items():
-            name = "main" if tid == main else self._names.get(tid) or f"native {comm}"
+            name = "main" if tid == main else self._names.get(tid) or (
+                f"{started_from[comm]}, native" if comm in started_from else comm)  # else a name of its own (FFmpeg's)
             if tid == me or name.startswith("bench-"):
                 continue  # the benchmark's own watchers
             self.seconds[name] = round(self.seconds.get(name, 0.0) + cpu - self._start.get(tid, 0.0), 2)
-        self.seconds = dict(sorted(((k, v) for k, v in self.seconds.items() if v > 0), key=lambda kv: -kv[1]))
+        self.seconds = dict(sorted(((k, v) for k, v in self.seconds.items() if v >= 0.05), key=lambda kv: -kv[1]))
 
 
 @dataclass
@@ -295,7 +298,7 @@ def run_bench(clip: Path, colorizer: Colorizer, opts: VideoOptions, phases=("dec
             log(f"{name:>10}: {p.fps:8.1f} fps  ({p.frames} frames in {p.seconds:.1f} s, peak RSS {p.peak_rss_mb:.0f} MB"
                 + (f", GPU {p.peak_gpu_mb:.0f} MB" if p.peak_gpu_mb is not None else "") + f")  {p.note}")
             if p.thread_cpu_s:
-                log(f"{'':>12}CPU s by thread: " + ", ".join(f"{k} {v:.1f}" for k, v in list(p.thread_cpu_s.items())[:6]))
+                log(f"{'':>12}CPU s by thread: " + "; ".join(f"{k} {v:.1f}" for k, v in list(p.thread_cpu_s.items())[:6]))
     ph = out["phases"]
     if "e2e" in ph and "transcode" in ph:
         out["e2e_over_transcode"] = ph["e2e"]["fps"] / ph["transcode"]["fps"]

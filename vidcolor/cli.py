@@ -571,7 +571,8 @@ def bench_cmd(
     preset: PresetOpt = _V.preset,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace a --json file that vidcolor did not write.")] = False,
 ) -> None:
-    """Throughput on one clip: decode-only, transcode-only, model-only and end-to-end fps, peak memory."""
+    """Throughput on one clip: decode-only, transcode-only, model-only and end-to-end fps, peak memory,
+    CPU seconds by thread ("encode, native": x264; "main, native": torch's threads)."""
     wanted = tuple(p.strip() for p in phases.split(",") if p.strip())
     if bad := [p for p in wanted if p not in ("startup", "decode", "transcode", "model", "e2e")]:
         raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
