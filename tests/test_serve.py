@@ -201,10 +201,13 @@ def test_page_and_openapi_docs_are_served(hint_col):
 
 # -- refusals ----------------------------------------------------------------------------------------
 
-def test_not_an_image_is_415(hint_col):
+def test_not_an_image_is_415(hint_col, tmp_path):
     with client(hint_col) as c:
         one_line_error(post(c, b"this is a text file, not a photo\n" * 10, name="photo.jpg"), 415, "not an image")
         one_line_error(post(c, encode(gray_image(), "GIF")), 415, "GIF images are not supported")
+        # a video sent as a photo is pointed to the endpoint that takes it (new-user test)
+        clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=5, audio=None).read_bytes()
+        one_line_error(post(c, clip, name="clip.mp4"), 415, "not an image (a video: videos go to /api/jobs)")
 
 
 def test_truncated_image_is_400_and_names_the_upload_not_a_temp_path(hint_col, private_tmp):

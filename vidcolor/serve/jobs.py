@@ -24,7 +24,7 @@ from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
-from vidcolor.serve.uploads import RequestError
+from vidcolor.serve.uploads import VIDEO_HEAD_BYTES, RequestError, starts_like_a_video
 from vidcolor.serve.worker import ModelWorker, Stopped
 
 log = logging.getLogger("vidcolor.serve")
@@ -32,18 +32,6 @@ MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
 STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
-
-
-def _starts_like_a_video(path: Path) -> bool:
-    """Whether the file begins as a video container does: an MP4/MOV box, Matroska/WebM's EBML header,
-    AVI, FLV, Ogg, an MPEG program stream, or MPEG-TS sync bytes every 188. Tells a damaged video (400,
-    like a truncated photo) from something that is no video at all (415)."""
-    with open(path, "rb") as f:
-        head = f.read(377)
-    return (head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
-            or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV", b"OggS", b"\x00\x00\x01\xba"))
-            or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
-            or (len(head) == 377 and head[0] == head[188] == head[376] == 0x47))
 
 
 @dataclass
@@ -124,7 +112,9 @@ class JobStore:
             with VideoSource(incoming) as source:
                 info, demuxer = source.info, source.container.format.name
         except VidcolorError as e:
-            if _starts_like_a_video(incoming):  # a video container cut short or damaged: a bad upload, as for photos
+            with open(incoming, "rb") as f:
+                head = f.read(VIDEO_HEAD_BYTES)
+            if starts_like_a_video(head):  # a video container cut short or damaged: a bad upload, as for photos
                 reason = str(e).replace(str(incoming), label).replace("not a readable video", "corrupt or truncated video")
                 raise RequestError(400, reason) from None
             raise RequestError(415, str(e).replace(str(incoming), label)) from None

@@ -51,6 +51,19 @@ class ImageUpload:
         return MEDIA_TYPE[self.ext]
 
 
+VIDEO_HEAD_BYTES = 377  # enough for three MPEG-TS packets' sync bytes
+
+
+def starts_like_a_video(head: bytes) -> bool:
+    """Whether a file's first bytes are a video container's: an MP4/MOV box, Matroska/WebM's EBML header,
+    AVI, FLV, Ogg, an MPEG program stream, or MPEG-TS sync bytes every 188. Tells a damaged video (400,
+    like a truncated photo) from something that is no video at all (415), and a video sent as a photo."""
+    return (head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+            or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV", b"OggS", b"\x00\x00\x01\xba"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+            or (len(head) >= VIDEO_HEAD_BYTES and head[0] == head[188] == head[376] == 0x47))
+
+
 def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     """Check an uploaded photo from its header alone (no decoding): a supported format, not too many pixels."""
     sha = hashlib.sha256(data).hexdigest()
@@ -61,6 +74,8 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         with Image.open(io.BytesIO(data)) as im:
             fmt, (w, h) = im.format, im.size
     except UnidentifiedImageError:
+        if starts_like_a_video(data[:VIDEO_HEAD_BYTES]):
+            raise RequestError(415, f"{label}: not an image (a video: videos go to /api/jobs)") from None
         raise RequestError(415, f"{label}: not an image (unrecognised format)") from None
     except Image.DecompressionBombError:
         raise RequestError(413, f"{label}: image has too many pixels") from None
