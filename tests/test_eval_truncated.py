@@ -170,6 +170,9 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
     r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
     assert r.exit_code == 0, r.output
     assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable)" in r.output
+    # the table shows every figure the README says eval reports, and names a flat folder's set (it showed ".")
+    table = r.output.replace("\n", " ")
+    assert all(c in table for c in ("wrong-vivid", "mean a*, b*", "CIEDE2000", "(top)")), r.output
 
 
 def test_eval_that_fails_midway_leaves_no_partial_output(tmp_path, colorizer, monkeypatch):

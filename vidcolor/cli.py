@@ -474,14 +474,18 @@ def _print_eval_table(report: dict) -> None:
     from rich.table import Table
 
     t = Table(title=f"vidcolor eval ({report['model']})")
-    for c in ("set", "", "PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourfulness", "GT colourfulness"):
+    top1 = "top1_agreement" in report["overall"]["ours"]
+    for c in ("set", "", "PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourful.", "GT colourful.", "wrong-vivid",
+              "mean a*, b*", *(["top-1 = GT"] if top1 else [])):
         t.add_column(c, justify="right")
     for g, s in {**report["groups"], "all": report["overall"]}.items():
         for which in ("ours", "gray"):
             m = s[which]
-            t.add_row(g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}", f"{m['ciede2000']:.2f}",
-                      f"{m['colourfulness']:.1f}", f"{m['gt_colourfulness']:.1f}")
-    Console(width=120).print(t)
+            t.add_row("(top)" if g == "." else g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}",
+                      f"{m['ciede2000']:.2f}", f"{m['colourfulness']:.1f}", f"{m['gt_colourfulness']:.1f}",
+                      f"{m['wrong_vivid']:.1%}", f"{round(m['mean_a'], 1) + 0.0:+.1f}, {round(m['mean_b'], 1) + 0.0:+.1f}",
+                      *([f"{m['top1_agreement']:.0%}" if "top1_agreement" in m else ""] if top1 else []))
+    Console(width=150).print(t)
 
 
 @app.command("eval-video")
