@@ -45,6 +45,23 @@ def test_format_option_changes_the_extension(tmp_path, colorizer):
     assert Image.open(tmp_path / "out" / "x.jpg").format == "JPEG"
 
 
+def test_a_format_that_drops_transparency_or_depth_says_so(tmp_path, colorizer):
+    """A PNG with a transparent half written as JPEG lost its alpha with exit 0 and no word (new-user
+    test); now the result notes it, as it notes a 16-bit scan written in an 8-bit format. PNG keeps both."""
+    import cv2
+
+    src = tmp_path / "scans"
+    src.mkdir()
+    rgba = np.dstack([np.full((30, 40, 3), 120, np.uint8), np.r_[np.zeros((15, 40)), np.full((15, 40), 255)].astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(src / "cut.png")
+    cv2.imwrite(str(src / "deep.png"), np.full((30, 40), 30000, np.uint16))
+    jpg = {r.input.name: r.notes for r in colorize_folder(src, tmp_path / "jpg", colorizer, FolderOptions(fmt_ext=".jpg"))}
+    assert "transparency dropped: JPEG has no alpha channel" in jpg["cut.png"]
+    assert "16-bit depth written as 8 bits: JPEG holds 8" in jpg["deep.png"]
+    png = {r.input.name: r.notes for r in colorize_folder(src, tmp_path / "png", colorizer)}
+    assert not any("dropped" in n or "8 bits" in n for notes in png.values() for n in notes)
+
+
 def test_colour_input_is_reduced_to_l_first(tmp_path, colorizer):
     """A colour photo and its gray version give the same output: only L reaches the network."""
     rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
 from vidcolor.io.formats import find_media
-from vidcolor.io.images import ImageData, read_image, write_image
+from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions
@@ -69,7 +69,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
         _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img))
-    return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=list(img.notes))
+    return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=[*img.notes, *lost_in(img, dst)])
 
 
 def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[], None], status: str = "done",
@@ -287,7 +287,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
             _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img))
-            return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=list(img.notes))
+            return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=[*img.notes, *lost_in(img, dst)])
         return act
 
     writer = BackgroundWorker(write, depth=4, name="write")

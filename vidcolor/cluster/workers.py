@@ -26,7 +26,7 @@ from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.folder import sidecar_misfit
 from vidcolor.hints import Hints
 from vidcolor.io.base import Frame, ResumePoint
-from vidcolor.io.images import read_image, write_image
+from vidcolor.io.images import lost_in, read_image, write_image
 from vidcolor.io.plan import OutputPlan
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
@@ -113,7 +113,8 @@ class PhotoBatch(_ModelActor):
             except OSError as e:  # the folder could not be made
                 rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
                 continue
-            rows.append(_row(src, dst, "done", "with hints" if hints else None, t0))
+            notes = ["with hints"] * bool(hints) + [*img.notes, *lost_in(img, dst)]  # a row carries one note: joined
+            rows.append(_row(src, dst, "done", "; ".join(notes) or None, t0))
         return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "seconds", "score", "logit")}
 
 

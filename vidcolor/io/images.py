@@ -225,6 +225,18 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> No
         raise
 
 
+def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
+    """Notes for what writing `like`'s photo to `path`'s format drops: transparency where the format has
+    no alpha, 16-bit depth where it holds 8 (a PNG with alpha written as JPEG lost it without a word)."""
+    fmt = PIL_FORMAT.get(Path(path).suffix.lower())
+    notes = []
+    if like.alpha is not None and fmt not in ("PNG", "TIFF", "WEBP"):
+        notes.append(f"transparency dropped: {fmt} has no alpha channel")
+    if like.pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
+        notes.append(f"16-bit depth written as 8 bits: {fmt} holds 8")
+    return notes
+
+
 def _to_u8(a: np.ndarray) -> np.ndarray:
     return a if a.dtype == np.uint8 else ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
