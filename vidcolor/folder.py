@@ -57,9 +57,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     check_output(src, dst)
     with OutputLock(dst.parent):
         journal = Journal(dst.parent)
-        e = None if opts.overwrite else journal.finished(src, key, dst)
-        if e and not (opts.force and e["status"] == "colour"):
-            return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e))
+        if (finished := _finished(journal, src, dst, key, opts)) is not None:
+            return finished
         refuse_foreign_output(journal, dst, opts.overwrite)
         try:
             img = read_image(src)
