@@ -79,7 +79,10 @@ def test_an_output_damaged_since_vidcolor_wrote_it_is_kept_but_not_called_plainl
     assert res["img0.png"].status == "skipped" and (out / "d0" / "img0.png").read_bytes() == b"junk!"
     assert res["img0.png"].note == "already done; the output has changed since vidcolor wrote it (kept; -y redoes it)"
     assert res["img1.png"].note == "already done"
-    one = colorize_image(src / "d0" / "img0.png", out / "d0" / "img0.png", colorizer)  # one photo: the same
+    single = tmp_path / "single.png"  # one photo: the same
+    assert colorize_image(src / "d0" / "img0.png", single, colorizer).status == "done"
+    single.write_bytes(b"junk!")
+    one = colorize_image(src / "d0" / "img0.png", single, colorizer)
     assert one.status == "skipped" and one.note.startswith("already done; the output has changed")
 
 
