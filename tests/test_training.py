@@ -70,6 +70,33 @@ def test_resume_continues_exactly(tmp_path, data):
         assert torch.equal(v, b["model"]["state_dict"][k]), k
 
 
+def test_export_never_replaces_a_file_without_overwrite_and_checks_before_writing(tmp_path, data):
+    """`export --out` silently replaced any file (a new user's notes; the README's own command replaces
+    the shipped weights), and a corrupt manifest.json beside it failed after the weights were written."""
+    import json
+
+    train(tmp_path / "r", data / "train", 2, "--val", str(data / "val"), "--val-every", "2")
+    snap = str(tmp_path / "r" / "snapshots" / "step0000002.pt")
+    with pytest.raises(SystemExit, match="not a vidcolor checkpoint"):  # one line, not a traceback
+        train_main(["export", "--snapshot", str(tmp_path / "r" / "last.pt"), "--out", str(tmp_path / "x.pt")])
+    out = tmp_path / "w" / "effnet_unet.pt"
+    out.parent.mkdir()
+    out.write_text("precious")
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
+        train_main(["export", "--snapshot", snap, "--out", str(out)])
+    assert out.read_text() == "precious"
+    (out.parent / "manifest.json").write_text("{broken")
+    with pytest.raises(SystemExit, match="not a readable weights manifest"):
+        train_main(["export", "--snapshot", snap, "--out", str(out), "--overwrite"])
+    assert out.read_text() == "precious"
+    (out.parent / "manifest.json").unlink()
+    with pytest.raises(SystemExit, match="missing.pt"):
+        train_main(["export", "--snapshot", str(tmp_path / "missing.pt"), "--out", str(out), "--overwrite"])
+    train_main(["export", "--snapshot", snap, "--out", str(out), "--overwrite"])
+    assert json.loads((out.parent / "manifest.json").read_text())["effnet_unet"]["file"] == "effnet_unet.pt"
+    assert load_checkpoint(out).arch_name == "effnet_unet"
+
+
 def test_a_run_refuses_another_architecture(tmp_path, data):
     train(tmp_path / "r", data / "train", 1)
     with pytest.raises(SystemExit, match="was started with model"):

@@ -94,16 +94,31 @@ def cmd_tune(a: argparse.Namespace) -> None:
 
 
 def cmd_export(a: argparse.Namespace) -> None:
-    model = load_checkpoint(a.snapshot)
+    """Everything is checked before anything is written: an existing --out (the shipped weights, or any
+    file) is replaced only with --overwrite, and a manifest.json beside it must be readable."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.paths import atomic_write_text
+
+    out, manifest_path = Path(a.out), Path(a.out).parent / "manifest.json"
+    if out.exists() and not a.overwrite:
+        sys.exit(f"{out}: exists; pass --overwrite to replace it (export also updates {manifest_path})")
+    try:
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        sys.exit(f"{manifest_path}: not a readable weights manifest ({e}); nothing was written")
+    try:
+        model = load_checkpoint(a.snapshot)
+    except VidcolorError as e:
+        sys.exit(str(e))
     meta = dict(model.checkpoint_meta)
     if a.work_size:
         meta["work_size"] = a.work_size
-    save_checkpoint(model, a.out, half=True, meta=meta)
-    manifest_path = Path(a.out).parent / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[model.arch_name] = {"file": Path(a.out).name, "sha256": sha256_file(a.out)}
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"{a.out}: sha256 {manifest[model.arch_name]['sha256']}")
+    save_checkpoint(model, out, half=True, meta=meta)
+    manifest[model.arch_name] = {"file": out.name, "sha256": sha256_file(out)}
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
+    print(f"{out}: sha256 {manifest[model.arch_name]['sha256']}")
 
 
 def cmd_pack(a: argparse.Namespace) -> None:
@@ -147,6 +162,7 @@ def main(argv=None) -> None:
     e.add_argument("--snapshot", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--work-size", type=int, default=None, help="override the working resolution chosen by tune")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --out (say, the shipped weights)")
     k = sub.add_parser("pack", help="pack a domain-balanced subset of a built set into one small tar (training/pack.py)")
     k.add_argument("--from", dest="root", type=Path, required=True, help="a built training set (python -m training data --out)")
     k.add_argument("--out", type=Path, required=True)
