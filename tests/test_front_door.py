@@ -1,5 +1,6 @@
 """vidcolor.colorize, the one front door: dispatch, default outputs, refusals before the model loads,
 outputs vidcolor did not write, broken metadata, videos in folders, and the array API."""
+import re
 import time
 import warnings
 
@@ -295,3 +296,33 @@ def test_the_library_refuses_a_format_that_contradicts_the_output_and_keeps_equi
         [res] = vidcolor.colorize(photo, tmp_path / name, colorizer=colorizer, folder=FolderOptions(fmt_ext=".jpg", force=True))
         assert res.status == "done" and res.output.name == (name if "." in name else "o4.jpg")
     assert not (tmp_path / "lib3.png").exists() and not (tmp_path / "o2.jpg").exists()
+
+
+def test_the_library_refuses_what_the_cli_refuses_as_usage_errors(tmp_path):
+    """A new user's library calls: strength nan wrote a pure white photo with status done; strength 5,
+    work_size 0, batch_size 0 and temporal "foo" were taken; colorize("") colorized the current folder.
+    Each is now the CLI's UsageError, before anything is loaded or opened."""
+    import math
+
+    from vidcolor.options import FolderOptions, VideoOptions
+
+    photo = write_image(tmp_path / "p.png")
+    for kw, says in [({"strength": math.nan}, "--strength nan"), ({"strength": 5}, "--strength 5"),
+                     ({"strength": "1.2"}, "--strength '1.2'"), ({"work_size": 0}, "--work-size 0"),
+                     ({"upsample": "nearest"}, "--upsample 'nearest'"), ({"video": FolderOptions()}, "VideoOptions")]:
+        with pytest.raises(UsageError, match=re.escape(says)):
+            vidcolor.colorize(photo, tmp_path / "o.png", **kw)
+    for make, says in [(lambda: VideoOptions(batch_size=0), "--batch-size 0"), (lambda: VideoOptions(segment_seconds=0), "--segment-seconds 0"),
+                       (lambda: VideoOptions(temporal="foo"), "--temporal 'foo'"), (lambda: VideoOptions(crf=-5), "--crf -5"),
+                       (lambda: FolderOptions(batch_size=0), "--batch-size 0")]:
+        with pytest.raises(UsageError, match=re.escape(says)):
+            make()
+    with pytest.raises(UsageError, match="input path is empty"):
+        vidcolor.colorize("")
+    with pytest.raises(UsageError, match="output path is empty"):
+        vidcolor.colorize(photo, "")
+    with pytest.raises(UsageError, match="--device tpu"):
+        vidcolor.load_colorizer(device="tpu")
+    with pytest.raises(UsageError, match="strength nan"):
+        vidcolor.load_colorizer().with_strength(math.nan)
+    assert not (tmp_path / "o.png").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]

@@ -52,6 +52,10 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     """Sort the input into photo, video or folder and check its output and hints, writing nothing:
     InputError for a missing input or a bad hints file, UsageError for an output that cannot or must
     not be written."""
+    if not isinstance(video or VideoOptions(), VideoOptions) or not isinstance(folder or FolderOptions(), FolderOptions):
+        raise UsageError("video= takes a VideoOptions and folder= a FolderOptions")
+    if str(src) == "" or (dst is not None and str(dst) == ""):  # Path("") is ".": the current folder
+        raise UsageError(f"{'input' if str(src) == '' else 'output'} path is empty")
     src, video, folder = Path(src), video or VideoOptions(), folder or FolderOptions()
     if not src.exists():
         raise InputError(f"{src}: file not found")
@@ -181,6 +185,10 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     for bad weights, LockedError when another run holds the output. Every Result also goes to
     `on_result` as it is made.
     """
+    if colorizer is None:
+        from vidcolor.weights import check_load_args
+
+        check_load_args(work_size, upsample, strength)  # before anything is opened
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = plan(src, dst, video, folder, hints)
     if p.kind == "video":

@@ -34,13 +34,20 @@ def working_size(h: int, w: int, work_size: int) -> tuple[int, int]:
     return max(1, round(h * s)), max(1, round(w * s))
 
 
+def _strength(s) -> float:
+    """A colour strength: a finite number of at least 0 (nan gave a white picture), else UsageError."""
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
+        raise UsageError(f"strength {s!r}: not a number of at least 0")
+    return float(s)
+
+
 class Colorizer:
     """Runs a ColorNet on a device. `colorize_l` is the core; the other methods wrap it."""
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", work_size: int | None = None, upsampler=None,
                  strength: float = 1.0):
         self.device = torch.device(device)
-        self.strength = float(strength)  # a/b scale, like DeOldify's render factor: < 1 paler, > 1 more vivid
+        self.strength = _strength(strength)  # a/b scale, like DeOldify's render factor: < 1 paler, > 1 more vivid
         self.flip = False  # photos: also predict the mirror image and average (twice the network time)
         self.model = model.eval().to(self.device)
         meta = getattr(model, "checkpoint_meta", {}) or {}
@@ -73,7 +80,7 @@ class Colorizer:
     def with_strength(self, strength: float) -> "Colorizer":
         """A colorizer sharing this one's network, at another colour strength (a shallow copy)."""
         other = copy.copy(self)
-        other.strength = float(strength)
+        other.strength = _strength(strength)
         return other
 
     @property

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import UsageError
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -13,14 +13,14 @@ def resolve_device(spec: str = "auto") -> torch.device:
     try:
         dev = torch.device(spec)
     except RuntimeError as e:
-        raise VidcolorError(f"--device {spec}: not a device (use auto, cpu, cuda or cuda:N)") from e
+        raise UsageError(f"--device {spec}: not a device (use auto, cpu, cuda or cuda:N)") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise VidcolorError(f"--device {spec}: CUDA is not available on this machine")
+            raise UsageError(f"--device {spec}: CUDA is not available on this machine")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise VidcolorError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise UsageError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
     elif dev.type != "cpu":
-        raise VidcolorError(f"--device {spec}: unsupported device type {dev.type!r}")
+        raise UsageError(f"--device {spec}: unsupported device type {dev.type!r}")
     return dev
 
 

@@ -5,11 +5,32 @@ This module imports nothing heavy (no torch, no codecs), so the CLI can build it
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from vidcolor.errors import UsageError
+
 SEGMENT_SECONDS = 10.0  # resumable unit of video encoding
+
+# The ranges the CLI's options take, and the library's checks of the same values (one definition).
+STRENGTH = (0.0, 3.0)  # colour strength
+TEMPORAL_STRENGTH = (0.0, 0.99)
+WORK_SIZE = (64, 2048)  # short side the network sees
+BATCH_SIZE = (1, 256)
+SEGMENT_RANGE = (0.1, 3600.0)
+
+
+def in_range(name: str, value, bounds: tuple[float, float], integer: bool = False):
+    """`value` if it is a number within `bounds` (an int where `integer`), else UsageError naming the
+    option as the CLI does: nan, inf, strings and booleans are refused, not half of them."""
+    lo, hi = bounds
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (not integer or float(value).is_integer())
+    if not ok or not math.isfinite(value) or not lo <= value <= hi:
+        kind = "a whole number" if integer else "a number"
+        raise UsageError(f"{name} {value!r}: not {kind} from {lo:g} to {hi:g}")
+    return int(value) if integer else float(value)
 
 
 class Temporal(str, Enum):
@@ -39,6 +60,16 @@ class VideoOptions:
     overwrite: bool = False
     dry_run: bool = False
 
+    def __post_init__(self) -> None:  # the CLI's checks, for library callers too
+        if self.temporal not in {t.value for t in Temporal}:
+            raise UsageError(f"--temporal {self.temporal!r}: choose from {', '.join(t.value for t in Temporal)}")
+        if self.temporal_strength is not None:
+            in_range("--temporal-strength", self.temporal_strength, TEMPORAL_STRENGTH)
+        in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
+        in_range("--segment-seconds", self.segment_seconds, SEGMENT_RANGE)
+        if self.crf is not None:
+            in_range("--crf", self.crf, (0, 63), integer=True)  # each encoder's own ceiling: io.plan
+
 
 @dataclass
 class FolderOptions:
@@ -48,6 +79,9 @@ class FolderOptions:
     copy_skipped: bool = True  # copy a photo skipped as already in colour to the output, unchanged
     dry_run: bool = False  # list what would be done; touch nothing
     batch_size: int = 4  # images per network batch (grouped by working resolution)
+
+    def __post_init__(self) -> None:
+        in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
 
 
 @dataclass

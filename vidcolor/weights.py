@@ -64,6 +64,7 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
     from vidcolor.device import resolve_device
     from vidcolor.models import load_checkpoint
 
+    check_load_args(work_size, upsample, strength)
     if weights is not None:
         net = load_checkpoint(weights)
         if model is not None and net.arch_name != model:
@@ -72,6 +73,19 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
         path, sha = shipped_weights(model or DEFAULT_MODEL)
         net = load_checkpoint(path, sha256=sha)
     return make_colorizer(net, resolve_device(device), work_size, upsample, strength)
+
+
+def check_load_args(work_size: int | None, upsample: str, strength: float) -> None:
+    """The CLI's checks of --work-size, --upsample and --strength, for library callers: UsageError (a nan
+    strength gave a white photo, work_size 0 a crash deep inside)."""
+    from vidcolor.errors import UsageError
+    from vidcolor.options import STRENGTH, WORK_SIZE, Upsample, in_range
+
+    in_range("--strength", strength, STRENGTH)
+    if work_size is not None:
+        in_range("--work-size", work_size, WORK_SIZE, integer=True)
+    if upsample not in {u.value for u in Upsample}:
+        raise UsageError(f"--upsample {upsample!r}: choose from {', '.join(u.value for u in Upsample)}")
 
 
 def make_colorizer(net, device, work_size: int | None = None, upsample: str = "guided", strength: float = 1.0) -> Colorizer:
