@@ -24,7 +24,8 @@ import typer
 from vidcolor.allocator import keep_freed_memory
 from vidcolor.errors import LockedError, OutputError, UsageError, VidcolorError, WeightsError
 from vidcolor.io.formats import FORMAT_EXT
-from vidcolor.options import FolderOptions, Result, Temporal, Upsample, VideoOptions
+from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
+                              VideoOptions)
 from vidcolor.weights import DEFAULT_MODEL
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -107,10 +108,10 @@ def _root(version: Annotated[bool, typer.Option("--version", "-V", callback=_ver
 ModelOpt = Annotated[Optional[str], typer.Option("--model", callback=_model, help=f"Registered network to use (default {DEFAULT_MODEL}; `vidcolor models` lists them).")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", exists=True, dir_okay=False, help="Checkpoint file to load instead of the shipped weights.")]
 DeviceOpt = Annotated[str, typer.Option("--device", callback=_device, help="auto, cpu, cuda or cuda:N (auto picks CUDA when present).")]
-WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", min=64, max=2048, help="Short side the network sees, 64 to 2048 (default: the weights' own).")]
+WorkSizeOpt = Annotated[Optional[int], typer.Option("--work-size", min=WORK_SIZE[0], max=WORK_SIZE[1], help="Short side the network sees, 64 to 2048 (default: the weights' own).")]
 UpsampleOpt = Annotated[Upsample, typer.Option("--upsample", metavar=f"[{'|'.join(Upsample.__members__)}]", help="Chroma upsampling: guided (edge-aware, by L) or bilinear.")]
 TemporalOpt = Annotated[Temporal, typer.Option("--temporal", metavar=f"[{'|'.join(Temporal.__members__)}]", help="Temporal smoothing of colour across frames.")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=256, help="Frames (or images) per network batch, 1 to 256.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=BATCH_SIZE[0], max=BATCH_SIZE[1], help="Frames (or images) per network batch, 1 to 256.")]
 CodecOpt = Annotated[str, typer.Option("--codec", help="Video encoder (an FFmpeg encoder name).")]
 CrfOpt = Annotated[int, typer.Option("--crf", min=0, max=63, help="Constant rate factor, 0 to 63 (x264/x265 use 0-51).")]
 PresetOpt = Annotated[str, typer.Option("--preset", help="Encoder preset.")]
@@ -144,15 +145,15 @@ def colorize_cmd(
     work_size: WorkSizeOpt = None,
     batch_size: BatchOpt = _V.batch_size,
     temporal: TemporalOpt = Temporal(_V.temporal),
-    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(0.0, 0.99), help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(*TEMPORAL_STRENGTH), help="Weight of the past, 0 to 0.99 (default: the mode's own).")] = None,
     upsample: UpsampleOpt = Upsample.guided,
-    strength: Annotated[float, typer.Option("--strength", parser=_number(0.0, 3.0), help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
+    strength: Annotated[float, typer.Option("--strength", parser=_number(*STRENGTH), help="Colour strength: a/b scaled by this (0 gray, 1 as trained, 1.5 more vivid).")] = 1.0,
     hints: Annotated[Optional[Path], typer.Option("--hints", dir_okay=False, help="Colour hints for a photo or a video: a JSON file of points (x, y, color), per keyframe for a video; see README 'Colour hints'.")] = None,
     codec: CodecOpt = _V.codec,
     crf: CrfOpt = _V.crf,
     preset: PresetOpt = _V.preset,
     fmt: Annotated[Optional[ImageFormat], typer.Option("--format", metavar=f"[{'|'.join(ImageFormat.__members__)}]", help="Image output format (default: same as input).")] = None,
-    segment_seconds: Annotated[float, typer.Option("--segment-seconds", parser=_number(0.1, 3600), help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
+    segment_seconds: Annotated[float, typer.Option("--segment-seconds", parser=_number(*SEGMENT_RANGE), help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Redo finished outputs, and replace output files that vidcolor did not write.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
@@ -493,7 +494,7 @@ def eval_video_cmd(
     clips: Annotated[list[Path], typer.Argument(parser=_path("clip"), metavar="CLIPS", help="Colour clips: each is reduced to gray, colorized and compared.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=2, help="Only the first N frames.")] = None,
-    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(0.0, 0.99))] = None,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(*TEMPORAL_STRENGTH))] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
