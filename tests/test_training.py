@@ -97,9 +97,29 @@ def test_export_never_replaces_a_file_without_overwrite_and_checks_before_writin
     assert load_checkpoint(out).arch_name == "effnet_unet"
 
 
+def test_a_resume_with_other_arguments_is_refused_and_a_failed_start_leaves_no_record(tmp_path, data):
+    """A new user resumed a run with another --lr, --batch-size and --size: it went on, args.json was
+    rewritten and a new holdout drawn from photos already trained on. A run that could not start (bad
+    --model-args JSON) had written args.json, so the corrected command was refused."""
+    run = tmp_path / "r"
+    with pytest.raises(SystemExit, match="not JSON"):
+        train(run, data / "train", 1, "--model-args", "{hints: true}")
+    with pytest.raises(SystemExit, match="--model nope"):
+        train(run, data / "train", 1, "--model", "nope")
+    with pytest.raises(SystemExit, match="--val .*: not a folder"):
+        train(run, data / "train", 1, "--val", str(tmp_path / "noval"))
+    assert not (run / "args.json").exists()
+    train(run, data / "train", 2)
+    holdout = (run / "holdout.txt").read_text()
+    with pytest.raises(SystemExit, match=r"--size 64, not 96; --lr 0\.001, not 0\.5"):
+        train(run, data / "train", 4, "--lr", "0.5", "--size", "96")
+    assert json.loads((run / "args.json").read_text())["lr"] == 0.001 and (run / "holdout.txt").read_text() == holdout
+    train(run, data / "train", 3, "--log-every", "2", "--model-args", '{ }')  # length, logging and the JSON's spelling may change
+
+
 def test_a_run_refuses_another_architecture(tmp_path, data):
     train(tmp_path / "r", data / "train", 1)
-    with pytest.raises(SystemExit, match="was started with model"):
+    with pytest.raises(SystemExit, match="was started with --model .effnet_unet., not .cunet."):
         train(tmp_path / "r", data / "train", 2, "--model", "cunet")
 
 

@@ -38,18 +38,24 @@ def cmd_train(a: argparse.Namespace) -> None:
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
     run = Path(a.run)
-    run.mkdir(parents=True, exist_ok=True)
+    model_args = _model_args(a)
+    for folder in a.val:
+        if not Path(folder).is_dir():
+            sys.exit(f"--val {folder}: not a folder")
+    if a.init and not Path(a.init).is_file():
+        sys.exit(f"--init {a.init}: file not found")
     args_path = run / "args.json"
     if args_path.exists() and not a.force_args:
-        saved = json.loads(args_path.read_text())
-        if saved["model"] != a.model or saved["model_args"] != a.model_args or saved["head"] != a.head:
-            sys.exit(f"{run}: was started with model {saved['model']} {saved['model_args']} head {saved['head']}; "
-                     "use another --run (or --force-args)")
-    args_path.write_text(json.dumps(vars(a), indent=1))
+        _check_resume(run, json.loads(args_path.read_text()), a, model_args)
     dcfg = DataConfig(**{k: getattr(a, k) for k in DataConfig.__dataclass_fields__})
     tcfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
     torch.manual_seed(tcfg.seed)  # the same initial weights every time: a resumed run can be compared
-    model = create_model(a.model, head=a.head, **json.loads(a.model_args))
+    try:
+        model = create_model(a.model, head=a.head, **model_args)
+    except (KeyError, TypeError, ValueError) as e:
+        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
+    run.mkdir(parents=True, exist_ok=True)
+    args_path.write_text(json.dumps(vars(a), indent=1))  # only once the run can start: a failed start leaves no record
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
         model.model_args["pretrained"] = False
     if a.init:
@@ -67,6 +73,43 @@ def cmd_train(a: argparse.Namespace) -> None:
         tcfg, run, device, validate=make_validate(val_images, device, a.size) if val_images else None, meta=meta,
     )
     trainer.run()
+
+
+# What may differ when a run is resumed: its length, logging, validation and the machine. Everything
+# else (data, sizes, learning rates, seed, holdout, model) is what the run is: a resume with another
+# value was taken silently, args.json rewritten, and a new holdout drawn from photos already trained on.
+RESUMABLE_CHANGES = {"steps", "val", "val_every", "ckpt_every", "log_every", "threads", "device", "workers",
+                     "time_budget", "budget_snapshots", "prior_batches", "force_args", "cmd"}
+
+
+def _model_args(a: argparse.Namespace) -> dict:
+    try:
+        args = json.loads(a.model_args)
+    except json.JSONDecodeError as e:
+        sys.exit(f"--model-args {a.model_args}: not JSON ({e.msg} at character {e.pos})")
+    if not isinstance(args, dict):
+        sys.exit(f"--model-args {a.model_args}: not a JSON object")
+    return args
+
+
+def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dict) -> None:
+    differ = []
+    for k, now in vars(a).items():
+        if k in RESUMABLE_CHANGES or k not in saved:
+            continue
+        was = saved[k]
+        if k == "model_args":
+            try:
+                same = json.loads(was) == model_args  # the JSON, not its spelling
+            except json.JSONDecodeError:
+                same = False
+        else:
+            same = was == now or (isinstance(was, list) and list(map(str, was)) == list(map(str, now or [])))
+        if not same:
+            differ.append(f"--{k.replace('_', '-')} {was!r}, not {now!r}")
+    if differ:
+        sys.exit(f"{run}: was started with {'; '.join(differ)}. Resume it with its own arguments "
+                 f"({run / 'args.json'}), or use another --run (--force-args takes the new ones)")
 
 
 def warm_start(model, path: str) -> None:
