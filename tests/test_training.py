@@ -117,6 +117,20 @@ def test_a_resume_with_other_arguments_is_refused_and_a_failed_start_leaves_no_r
     train(run, data / "train", 3, "--log-every", "2", "--model-args", '{ }')  # length, logging and the JSON's spelling may change
 
 
+def test_tune_says_when_its_colour_floor_is_not_met_or_its_holdout_is_tiny(tmp_path, data, capsys):
+    """tune fell back silently when no decoding reached --min-colour-ratio (a new user got 25% of the
+    ground truth's colourfulness under the default floor of 70%) and tuned on 2 photos without a word."""
+    run = tmp_path / "r"
+    train(run, data / "train", 2, "--holdout", "3", "--val", str(data / "val"), "--val-every", "2")
+    snap = run / "snapshots" / "step0000002.pt"
+    train_main(["tune", "--snapshot", str(snap), "--run", str(run), "--work-sizes", "64", "--min-colour-ratio", "5.0",
+                "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "note: no decoding reaches 500% of the ground truth's colourfulness" in out
+    assert "note: tuned on 2 held-out photo(s): too few" in out  # --holdout 3 over 2 folders keeps 2
+    assert load_checkpoint(snap).checkpoint_meta["decode_tuning"]["floor_met"] is False
+
+
 def test_a_run_refuses_another_architecture(tmp_path, data):
     train(tmp_path / "r", data / "train", 1)
     with pytest.raises(SystemExit, match="was started with --model .effnet_unet., not .cunet."):
