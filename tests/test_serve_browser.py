@@ -113,7 +113,7 @@ def test_two_hints_on_the_page_colour_their_points_and_the_downloads_reproduce_i
         wait_results(page, 3 + 2 * i)
     assert page.locator("#hint-list li").count() == 2
 
-    assert download(page, "#download-image", tmp_path / "after.jpg") == "cat-color.jpg"
+    assert download(page, "#download-image", tmp_path / "after.jpg") == "cat_color.jpg"  # the CLI's default name (it was cat-color.jpg: new-user test)
     assert download(page, "#download-hints", tmp_path / "cat.hints.json") == "cat.hints.json"
     after = read_image(tmp_path / "after.jpg").pixels
     hints_json = json.loads((tmp_path / "cat.hints.json").read_text())
@@ -181,6 +181,6 @@ def test_a_short_clip_runs_as_a_job_with_progress_then_downloads(page, hint_serv
     page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
     assert page.eval_on_selector("#job-progress", "e => e.value") == 1
     assert "12 frames" in page.text_content("#job-status")
-    assert download(page, "#job-download", tmp_path / "reel-color.mp4") == "reel-color.mp4"
-    p = probe(tmp_path / "reel-color.mp4")
+    assert download(page, "#job-download", tmp_path / "reel_color.mp4") == "reel_color.mp4"
+    p = probe(tmp_path / "reel_color.mp4")
     assert p["frames"] == 12 and (p["width"], p["height"]) == (96, 64)
