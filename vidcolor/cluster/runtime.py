@@ -7,9 +7,13 @@ retrying for minutes.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
+import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -109,6 +113,40 @@ def quiet_ray_data(ray) -> None:
     ctx.verbose_stats_logs = False
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # its advice to raise the concurrency of a pool that got fewer inputs than actors (a small folder):
+    # the pool is sized to the cluster on purpose, and the warning broke the one-line-per-file output
+    warnings.filterwarnings("ignore", message=r"The minimum number of concurrent actors", category=UserWarning,
+                            module=r"ray\.data\..*")
+
+
+@contextmanager
+def _without_the_log_level_line() -> Iterator[None]:
+    """Ray's core writes "logging.cc: Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL"
+    to stderr during ray.init whenever that variable is set, which is how its other notices are kept
+    out (below): file descriptor 2 goes to a temporary file while ray.init runs, and everything else
+    written there is passed on afterwards. (Processes Ray starts meanwhile inherit the temporary file;
+    its daemons write their output to Ray's log files.)"""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable stderr: nothing to keep clean
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            rest = [ln for ln in tmp.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+                    if "RAY_BACKEND_LOG_LEVEL" not in ln]
+            if rest:
+                sys.stderr.write("".join(rest))
+                sys.stderr.flush()
 
 
 @contextmanager
@@ -133,12 +171,13 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
-        if address == "auto":
-            # Ray nices its workers to 15 so that its daemons stay responsive on a shared node; here the
-            # workers are the work, and a one-machine vidcolor run is not niced either
-            ray.init(address="local", num_cpus=num_cpus, _system_config={"worker_niceness": 0}, **kwargs)
-        else:
-            ray.init(address=address, **kwargs)
+        with _without_the_log_level_line():
+            if address == "auto":
+                # Ray nices its workers to 15 so that its daemons stay responsive on a shared node; here the
+                # workers are the work, and a one-machine vidcolor run is not niced either
+                ray.init(address="local", num_cpus=num_cpus, _system_config={"worker_niceness": 0}, **kwargs)
+            else:
+                ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
         hint = ""
         if address != "auto" and "RAY_AUTH_MODE" not in os.environ:
