@@ -35,6 +35,10 @@ def test_colorize_array_takes_gray_and_read_only_arrays(colorizer):
         warnings.simplefilter("error")  # torch warns when it wraps a read-only array: it must not be handed one
         assert colorizer.colorize_array(rgb).shape == (40, 60, 3)
     assert colorizer.colorize_array((gray.astype(np.uint16) * 257)).dtype == np.uint16
+    for bad, says in [([[1, 2]], "a numpy array, got list"), (np.zeros((4, 4, 4), np.uint8), "got shape"),
+                      (np.zeros((4, 4), np.float32), "uint8 or uint16")]:  # a list gave an AttributeError (new-user test)
+        with pytest.raises(UsageError, match=says):
+            colorizer.colorize_array(bad)
 
 
 def test_one_front_door_for_a_photo_a_video_and_a_folder_with_default_outputs(tmp_path, colorizer):

@@ -306,6 +306,7 @@ class Colorizer:
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
         """One (H, W, 3) RGB or (H, W) gray image, uint8 or uint16 -> the colorized (H, W, 3) RGB image.
         `hints` (vidcolor.hints.Hints, in this image's pixels) steer the colours where given."""
+        rgb = _as_rgb(rgb)  # checked first: hints read its shape
         if hints:
             hints.check_inside(rgb.shape[1], rgb.shape[0], "hints")
         return self.colorize_arrays([rgb], None if not hints else [hints])[0]
@@ -344,13 +345,21 @@ class Colorizer:
 
 
 def _as_rgb(img: np.ndarray) -> np.ndarray:
+    """UsageError (a ValueError too, as before) for anything but a uint8/uint16 gray or RGB array: a list
+    gave an AttributeError from deep inside."""
+    if not isinstance(img, np.ndarray):
+        raise _ArrayError(f"expected a numpy array, got {type(img).__name__}")
     if img.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected a uint8 or uint16 image, got {img.dtype}")
+        raise _ArrayError(f"expected a uint8 or uint16 image, got {img.dtype}")
     if img.ndim == 2:
         return np.repeat(img[..., None], 3, axis=2)
     if img.ndim == 3 and img.shape[2] == 3:
         return img
-    raise ValueError(f"expected an (H, W) gray or (H, W, 3) RGB image, got shape {img.shape}")
+    raise _ArrayError(f"expected an (H, W) gray or (H, W, 3) RGB image, got shape {img.shape}")
+
+
+class _ArrayError(UsageError, ValueError):
+    """A bad image array: the library's UsageError, and the ValueError it always was."""
 
 
 def bilinear_rows(ab_small: torch.Tensor, full_hw: tuple[int, int], y0: int, n: int) -> torch.Tensor:
