@@ -23,8 +23,11 @@ from vidcolor.models.checkpoint import sha256_file
 
 
 def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
+    """One option per field of a config dataclass; its help names the field (described in the class)."""
+    where = {"DataConfig": "training/data.py", "TrainConfig": "training/trainer.py"}.get(cls.__name__, cls.__module__)
     for name, field in cls.__dataclass_fields__.items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(field.default), default=field.default)
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(field.default), default=field.default,
+                       help=f"{cls.__name__}.{name} ({where})")
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -178,7 +181,7 @@ def cmd_pack(a: argparse.Namespace) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train", help="train (or resume) a run")
+    t = sub.add_parser("train", help="train (or resume) a run", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--data", nargs="+", required=True, help="training image folders")
     t.add_argument("--val", nargs="*", default=[], help="validation folders with ground truth")
     t.add_argument("--run", required=True, help="run folder: checkpoints, logs, snapshots")
@@ -194,7 +197,8 @@ def main(argv=None) -> None:
     t.add_argument("--force-args", action="store_true")
     _add_dataclass_args(t, DataConfig)
     _add_dataclass_args(t, TrainConfig)
-    u = sub.add_parser("tune", help="choose temperature and head blend on the run's held-out photos")
+    u = sub.add_parser("tune", help="choose temperature and head blend on the run's held-out photos",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     u.add_argument("--snapshot", required=True)
     u.add_argument("--run", required=True)
     u.add_argument("--work-sizes", default="128,160,192,224,256", help="working resolutions (short side) to try")
