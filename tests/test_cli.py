@@ -173,28 +173,35 @@ def test_an_existing_output_vidcolor_did_not_write_exits_2_unless_y(tmp_path, we
     assert (tmp_path / "o.png").read_bytes() != b"mine"
 
 
-def test_ctrl_c_exits_130_and_the_same_command_resumes_with_fps_of_the_frames_it_did(tmp_path, weights_file, monkeypatch):
+def interrupt_video_at(monkeypatch, frame: int):
+    """Ctrl-C once a video's progress reaches `frame` (the reporter's callback raises it, in the main
+    thread, as a real Ctrl-C would arrive); returns the function that puts the real reporter back."""
     from vidcolor.report import Reporter
 
-    src = write_video(tmp_path / "film.mp4", frames=40, audio=None)
-    args = [src, "--weights", weights_file, "--segment-seconds", "0.4", "--batch-size", "2"]  # 10 frames a segment
     real_video = Reporter.video
 
-    def interrupt_at_25(self, path, frames, segment_frames):
+    def interrupting(self, path, frames, segment_frames):
         plain = real_video(self, path, frames, segment_frames)
 
         def progress(done, total):
             plain(done, total)
-            if done >= 25:
+            if done >= frame:
                 raise KeyboardInterrupt
         return progress
 
-    monkeypatch.setattr(Reporter, "video", interrupt_at_25)
+    monkeypatch.setattr(Reporter, "video", interrupting)
+    return lambda: monkeypatch.setattr(Reporter, "video", real_video)
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes_with_fps_of_the_frames_it_did(tmp_path, weights_file, monkeypatch):
+    src = write_video(tmp_path / "film.mp4", frames=40, audio=None)
+    args = [src, "--weights", weights_file, "--segment-seconds", "0.4", "--batch-size", "2"]  # 10 frames a segment
+    undo = interrupt_video_at(monkeypatch, 25)
     r = invoke(*args)
     assert r.exit_code == 130 and r.stderr.splitlines()[-1] == "interrupted; run the same command again to resume"
     assert "film.mp4: 10/40 frames (25%)" in r.stderr and "film.mp4: 20/40 frames (50%)" in r.stderr  # cron: a line a segment
     assert not (tmp_path / "film_color.mp4").exists()
-    monkeypatch.setattr(Reporter, "video", real_video)
+    undo()
     r = invoke(*args)
     assert r.exit_code == 0, r.output
     done = next(l for l in r.stderr.splitlines() if l.startswith("done "))
@@ -208,27 +215,14 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes_with_fps_of_the_frames_it
 def test_a_run_with_overwrite_stopped_says_to_resume_without_it_and_that_resumes(tmp_path, weights_file, monkeypatch):
     """-y redoes every output, so "the same command again" started an interrupted -y run over (a new
     user's 8-second film, 116 of 233 frames lost): the line says to drop -y, and that resumes."""
-    from vidcolor.report import Reporter
-
     src = write_video(tmp_path / "film.mp4", frames=40, audio=None)
     (tmp_path / "film_color.mp4").write_bytes(b"an old render")  # what -y was meant to replace
     args = [src, "--weights", weights_file, "--segment-seconds", "0.4", "--batch-size", "2"]
-    real_video = Reporter.video
-
-    def interrupt_at_25(self, path, frames, segment_frames):
-        plain = real_video(self, path, frames, segment_frames)
-
-        def progress(done, total):
-            plain(done, total)
-            if done >= 25:
-                raise KeyboardInterrupt
-        return progress
-
-    monkeypatch.setattr(Reporter, "video", interrupt_at_25)
+    undo = interrupt_video_at(monkeypatch, 25)
     r = invoke(*args, "-y")
     assert r.exit_code == 130
     assert r.stderr.splitlines()[-1] == "interrupted; run the same command without -y (--overwrite) to resume; with it, the run starts over"
-    monkeypatch.setattr(Reporter, "video", real_video)
+    undo()
     r = invoke(*args)
     assert r.exit_code == 0, r.output
     assert "(40 frames, 20 of them resumed," in next(l for l in r.stderr.splitlines() if l.startswith("done "))
