@@ -47,31 +47,59 @@ def current_rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-class PeakRSS:
-    """`with PeakRSS() as m: ...` then m.peak: the highest RSS seen, sampled every 5 ms in a thread."""
+class _Sampler:
+    """A context manager that calls `_sample()` every `interval` seconds in its own thread while the
+    block runs, after `_begin()`, and once more at the end, then `_end()`."""
 
-    def __init__(self, interval: float = 0.005):
-        self.interval, self.peak = interval, 0
-        self._stop = threading.Event()
+    thread_name = "bench-sampler"
+
+    def __init__(self, interval: float):
+        self.interval = interval
+
+    def _begin(self) -> None:
+        pass
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+    def _end(self) -> None:
+        pass
 
     def _watch(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, current_rss())
-            self._stop.wait(self.interval)
+        while not self._stop.wait(self.interval):
+            self._sample()
 
-    def __enter__(self) -> "PeakRSS":
-        self.peak = current_rss()
-        self._thread = threading.Thread(target=self._watch, daemon=True, name="bench-rss")
+    def __enter__(self):
+        self._begin()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name=self.thread_name)
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
+        self._end()
+
+
+class PeakRSS(_Sampler):
+    """`with PeakRSS() as m: ...` then m.peak: the highest RSS seen, sampled every 5 ms in a thread."""
+
+    thread_name = "bench-rss"
+
+    def __init__(self, interval: float = 0.005):
+        super().__init__(interval)
+        self.peak = 0
+
+    def _begin(self) -> None:
+        self.peak = current_rss()
+
+    def _sample(self) -> None:
         self.peak = max(self.peak, current_rss())
 
 
-class ThreadCPU:
+class ThreadCPU(_Sampler):
     """`with ThreadCPU() as t: ...` then t.seconds: CPU seconds per thread over the block, by name:
     "main", a Python thread's name ("encode", "decode"), or "NAME, native" summed over the threads a
     library started from thread NAME, which inherit its OS name: x264's are "encode, native" (the
@@ -80,13 +108,12 @@ class ThreadCPU:
     the wall time is. Linux /proc, sampled every 50 ms: a thread that ends loses its last 50 ms, and one
     that lives less than 50 ms can be missed; under 0.05 s is left out; elsewhere empty."""
 
+    thread_name = "bench-threads"
+
     def __init__(self, interval: float = 0.05):
-        self.interval, self.seconds = interval, {}
+        super().__init__(interval)
+        self.seconds: dict[str, float] = {}
         self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._start: dict[int, float] = {}
-        self._last: dict[int, tuple[str, float]] = {}
-        self._names: dict[int, str] = {}
-        self._stop = threading.Event()
 
     def _read(self) -> dict[int, tuple[str, float]]:
         out = {}
@@ -104,25 +131,15 @@ class ThreadCPU:
                 continue  # ended meanwhile
         return out
 
+    def _begin(self) -> None:
+        self.seconds, self._last, self._names = {}, {}, {}
+        self._at_start = {tid: cpu for tid, (_, cpu) in self._read().items()}
+
     def _sample(self) -> None:
         self._names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id is not None})
         self._last.update(self._read())
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self) -> "ThreadCPU":
-        self.seconds, self._last, self._names, self._stop = {}, {}, {}, threading.Event()
-        self._start = {tid: cpu for tid, (_, cpu) in self._read().items()}
-        self._thread = threading.Thread(target=self._watch, daemon=True, name="bench-threads")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+    def _end(self) -> None:
         main, me = threading.main_thread().native_id, self._thread.native_id
         main_comm = self._last.get(main, ("",))[0]
         started_from = {**{n[:15]: n for n in self._names.values()}, main_comm: "main"}  # OS names hold 15 bytes
@@ -131,7 +148,7 @@ class ThreadCPU:
                 f"{started_from[comm]}, native" if comm in started_from else comm)  # else a name of its own (FFmpeg's)
             if tid == me or name.startswith("bench-"):
                 continue  # the benchmark's own watchers
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + cpu - self._start.get(tid, 0.0), 2)
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + cpu - self._at_start.get(tid, 0.0), 2)
         self.seconds = dict(sorted(((k, v) for k, v in self.seconds.items() if v >= 0.05), key=lambda kv: -kv[1]))
 
 
