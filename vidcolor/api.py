@@ -52,11 +52,12 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     """Sort the input into photo, video or folder and check its output and hints, writing nothing:
     InputError for a missing input or a bad hints file, UsageError for an output that cannot or must
     not be written."""
-    if not isinstance(video or VideoOptions(), VideoOptions) or not isinstance(folder or FolderOptions(), FolderOptions):
+    video, folder = video or VideoOptions(), folder or FolderOptions()
+    if not isinstance(video, VideoOptions) or not isinstance(folder, FolderOptions):
         raise UsageError("video= takes a VideoOptions and folder= a FolderOptions")
     if str(src) == "" or (dst is not None and str(dst) == ""):  # Path("") is ".": the current folder
         raise UsageError(f"{'input' if str(src) == '' else 'output'} path is empty")
-    src, video, folder = Path(src), video or VideoOptions(), folder or FolderOptions()
+    src = Path(src)
     if not src.exists():
         raise InputError(f"{src}: file not found")
     kind = input_kind(src)

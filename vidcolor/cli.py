@@ -305,10 +305,7 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
     if ray is None and device.startswith("cuda"):
         from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
 
-        try:
-            resolve_device(device)
-        except VidcolorError as e:
-            raise UsageError(str(e)) from None
+        resolve_device(device)  # UsageError for a device that is not there
 
 
 def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:

@@ -22,6 +22,7 @@ from vidcolor.device import autocast_dtype
 from vidcolor.errors import UsageError
 from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, hint_map, palette_vector
+from vidcolor.options import in_range
 from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
@@ -35,10 +36,9 @@ def working_size(h: int, w: int, work_size: int) -> tuple[int, int]:
 
 
 def _strength(s) -> float:
-    """A colour strength: a finite number of at least 0 (nan gave a white picture), else UsageError."""
-    if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
-        raise UsageError(f"strength {s!r}: not a number of at least 0")
-    return float(s)
+    """A colour strength: a finite number of at least 0 (nan gave a white picture), else UsageError.
+    No upper bound here (the CLI's 0 to 3 is checked at the front door; analysis tries more)."""
+    return in_range("strength", s, (0.0, math.inf))
 
 
 class Colorizer:
