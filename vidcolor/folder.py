@@ -68,6 +68,12 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
         _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img))
+    return _written(src, dst, t0, img, hints)
+
+
+def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | None) -> Result:
+    """The result of a photo colorized and written: its reading notes, and what its output's format
+    dropped (transparency, 16-bit depth)."""
     return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=[*img.notes, *lost_in(img, dst)])
 
 
@@ -286,7 +292,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
             _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img))
-            return Result(src, dst, "done", time.time() - t0, 1, note="with hints" if hints else None, notes=[*img.notes, *lost_in(img, dst)])
+            return _written(src, dst, t0, img, hints)
         return act
 
     writer = BackgroundWorker(write, depth=4, name="write")
