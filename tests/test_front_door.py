@@ -239,6 +239,10 @@ def test_one_opencv_in_the_dependency_tree():
     import re
     from importlib.metadata import PackageNotFoundError, requires
 
+    try:
+        requires("vidcolor")
+    except PackageNotFoundError:  # run from a checkout on PYTHONPATH (the lent GPU machine): no metadata to walk
+        pytest.skip("vidcolor is not installed as a distribution here")
     seen, todo, found = set(), ["vidcolor"], set()
     while todo:
         name = todo.pop()

@@ -220,7 +220,8 @@ def test_cli_hints_give_the_library_result(tmp_path):
     Image.fromarray(img).save(tmp_path / "p.png")
     hints_path = _write(tmp_path, {"points": [{"x": 10, "y": 5, "color": "#ff0000", "radius": 2}]}, "h.json")
     r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"),
-                        "--weights", str(ckpt), "--hints", str(hints_path), "--strength", "1.2"], capture_output=True, text=True)
+                        "--weights", str(ckpt), "--hints", str(hints_path), "--strength", "1.2", "--device", "cpu"],
+                       capture_output=True, text=True)  # the library below runs on the CPU (a GPU machine's CLI picks CUDA)
     assert r.returncode == 0, r.stderr
     col = load_colorizer(weights=ckpt, device="cpu", strength=1.2)
     want = col.colorize_array(np.repeat(img[..., None], 3, -1), load_hints(hints_path))

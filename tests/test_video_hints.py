@@ -167,7 +167,7 @@ def test_the_cli_gives_the_library_result_with_video_hints(tmp_path):
     src = square_clip(tmp_path / "film.mp4", frames=6)
     hints = _hints_file(tmp_path, {"0": {"points": [_point(X0 + 15, Y0 + 15)]}})
     r = subprocess.run([sys.executable, "-m", "vidcolor", str(src), "-o", str(tmp_path / "cli.mp4"), "--weights", str(ckpt),
-                        "--hints", str(hints)], capture_output=True, text=True)
+                        "--hints", str(hints), "--device", "cpu"], capture_output=True, text=True)  # as the library below
     assert r.returncode == 0, r.stderr
     col = load_colorizer(weights=ckpt, device="cpu")
     vidcolor.colorize(src, tmp_path / "lib.mp4", colorizer=col, hints=hints)
