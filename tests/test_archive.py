@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +46,50 @@ def test_rerun_skips_finished_outputs_and_redoes_changed_ones(tmp_path, colorize
     other = Colorizer(colorizer.model, work_size=96)  # another model setting makes everything stale
     assert statuses(colorize_folder(src, out, other)) == ["done"] * 6
     assert statuses(colorize_folder(src, out, other, FolderOptions(overwrite=True))) == ["done"] * 6
+
+
+def test_the_journal_does_not_depend_on_how_paths_are_spelled(tmp_path, colorizer, monkeypatch):
+    """A new user tested by hand with relative paths; cron then ran with absolute ones and every finished
+    file failed as "not written by vidcolor" (the journal held the paths as spelled). Relative, absolute,
+    through a symlinked folder or from another working directory: the same entries."""
+    src = archive(tmp_path / "in", 2)
+    monkeypatch.chdir(tmp_path)
+    assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["done"] * 2
+    assert statuses(colorize_folder(tmp_path / "in", tmp_path / "out", colorizer)) == ["skipped"] * 2
+    (tmp_path / "link").symlink_to(tmp_path)
+    assert statuses(colorize_folder(tmp_path / "link" / "in", tmp_path / "link" / "out", colorizer)) == ["skipped"] * 2
+    monkeypatch.chdir(src)
+    assert statuses(colorize_folder(Path("."), Path("../out"), colorizer)) == ["skipped"] * 2
+    # a single photo, run from its own folder after a run from above
+    monkeypatch.chdir(tmp_path)
+    assert colorize_image(Path("in/d0/img0.png"), Path("one.png"), colorizer).status == "done"
+    monkeypatch.chdir(src / "d0")
+    assert colorize_image(Path("img0.png"), Path("../../one.png"), colorizer).status == "skipped"
+
+
+def test_an_output_folder_moved_whole_keeps_its_record(tmp_path, colorizer):
+    src = archive(tmp_path / "in", 2)
+    assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 2
+    (tmp_path / "out").rename(tmp_path / "moved")
+    assert statuses(colorize_folder(src, tmp_path / "moved", colorizer)) == ["skipped"] * 2
+
+
+def test_a_journal_written_before_paths_were_normalised_still_counts(tmp_path, colorizer, monkeypatch):
+    """Lines with no "v" held the paths as that run spelled them, relative to its working directory."""
+    src = archive(tmp_path / "in", 2)
+    monkeypatch.chdir(tmp_path)
+    assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["done"] * 2
+    journal = tmp_path / "out" / ".vidcolor" / "journal.jsonl"
+    old = []
+    for line in journal.read_text().splitlines():
+        e = json.loads(line)
+        e.pop("v")
+        e["target"] = str(Path("out") / e["target"])  # as the old journal wrote it: the path as given
+        if "input" in e:
+            e["input"] = str(Path(e["input"]).relative_to(tmp_path))
+        old.append(json.dumps(e))
+    journal.write_text("\n".join(old) + "\n")
+    assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["skipped"] * 2
 
 
 def test_an_output_edited_since_vidcolor_wrote_it_is_not_replaced_without_overwrite(tmp_path, colorizer):

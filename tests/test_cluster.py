@@ -167,7 +167,7 @@ def test_a_killed_driver_is_resumed_by_the_same_command(tmp_path, cluster):
         time.sleep(0.05)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    before = {e["target"]: os.stat(e["target"]) for e in journal(out) if e["status"] == "done"}
+    before = {out / e["target"]: os.stat(out / e["target"]) for e in journal(out) if e["status"] == "done"}  # relative to the root
     assert 5 <= len(results_in(out)) < 42, "the driver was not killed mid-run"
     rerun = subprocess.run(cmd + ["--report", str(report)], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert rerun.returncode == 1 and "broken.png" in rerun.stderr  # exit code as on one machine: an input failed

@@ -40,9 +40,19 @@ class Journal:
     `wrote`); it does not replace the path's last entry. An entry written once its output is in place
     records the output's size and mtime (`output_stat`), so an output edited since (a retouched photo)
     is not replaced without --overwrite when its input changes (`changed_since_written`).
+
+    Paths are keyed however they were spelled: outputs (and copies) relative to the output root, inputs
+    absolute, each with its folder's symlinks and `..` resolved, so a run from another working directory,
+    or with absolute paths where the last run had relative ones (a cron job after a test by hand), finds
+    the same entries, and an output folder moved whole keeps its record. Lines written before this
+    (no "v") held paths as spelled, relative to that run's working directory: they are read as relative
+    to this one's.
     """
 
+    VERSION = 2
+
     def __init__(self, root: Path):
+        self.root = _normal(Path(root))
         self.path = root / STATE_DIR / "journal.jsonl"
         self.entries: dict[str, dict] = {}
         self.touched: set[str] = set()
@@ -52,12 +62,35 @@ class Journal:
             for line in self.path.read_text(errors="replace").splitlines():
                 try:
                     e = json.loads(line)
+                    if e.get("v") != self.VERSION:
+                        e = self._upgrade(e)
                     self.touched.add(e["target"])
                     self._note_output(e)
                     if e["status"] != "started":
                         self.entries[e["target"]] = e
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue
+
+    def _out(self, p: Path) -> str:
+        """An output's key: relative to the output root where it is inside it (it always is), else absolute."""
+        full = _normal(Path(p))
+        try:
+            return str(full.relative_to(self.root))
+        except ValueError:
+            return str(full)
+
+    def _upgrade(self, e: dict) -> dict:
+        e = dict(e)
+        e["target"] = self._out(Path(e["target"]))
+        if e.get("input"):
+            e["input"] = str(_normal(Path(e["input"])))
+        if e.get("copy"):
+            e["copy"] = self._out(Path(e["copy"]))
+        return e
+
+    def last(self, target: Path) -> dict | None:
+        """The last entry recorded for `target` ("started" lines aside), however its path is spelled."""
+        return self.entries.get(self._out(target))
 
     def _note_output(self, e: dict) -> None:
         if e["status"] == "started":
@@ -66,40 +99,50 @@ class Journal:
             self.output_stats[e["target"]] = e["output_stat"]
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
-        e = self.entries.get(str(target))
-        if e is None or e["status"] not in ("done", "colour") or e.get("key") != key or e.get("input") != str(src) \
-                or e.get("input_stat") != input_key(src):
+        e = self.last(target)
+        if e is None or e["status"] not in ("done", "colour") or e.get("key") != key or not self.same_input(e, src):
             return None
         if e["status"] == "done" and not target.is_file():
             return None
-        if e.get("copy") and not Path(e["copy"]).is_file():
+        if e.get("copy") and not (self.root / e["copy"]).is_file():
             return None
         return e
 
+    def same_input(self, e: dict, src: Path) -> bool:
+        """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged."""
+        try:
+            return e.get("input") == str(_normal(src)) and e.get("input_stat") == input_key(src)
+        except OSError:  # the input is gone, or a dangling link
+            return False
+
     def wrote(self, target: Path) -> bool:
         """Whether a vidcolor run has written, or started to write, `target`."""
-        return str(target) in self.touched
+        return self._out(target) in self.touched
 
     def changed_since_written(self, target: Path) -> bool:
         """Whether `target`'s size or mtime differ from what the last finished write recorded (someone
         edited it since). False while a write is under way or for entries older than the record."""
-        st = self.output_stats.get(str(target))
+        st = self.output_stats.get(self._out(target))
         return st is not None and target.is_file() and input_key(target) != st
 
     def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
-        e = {"target": str(target), "input": str(src), "input_stat": input_key(src), "key": key, "status": status,
-             "note": note, "time": time.time()}
+        try:
+            stat = input_key(src)
+        except OSError:  # a failed input that cannot even be stat'ed (a dangling link): recorded all the same
+            stat = None
+        e = {"v": self.VERSION, "target": self._out(target), "input": str(_normal(src)), "input_stat": stat, "key": key,
+             "status": status, "note": note, "time": time.time()}
         if copy is not None:
-            e["copy"] = str(copy)
+            e["copy"] = self._out(copy)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
             e["output_stat"] = input_key(target)
         self._append(e, sync=True)
-        self.entries[str(target)] = e
+        self.entries[e["target"]] = e
 
     def touch(self, target: Path) -> None:
         """Mark `target` as about to be written by this run. Not fsynced: it only has to outlive this
         process being killed between the output's rename and its "done" entry, and the page cache does."""
-        self._append({"target": str(target), "status": "started", "time": time.time()}, sync=False)
+        self._append({"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}, sync=False)
 
     def _append(self, e: dict, sync: bool) -> None:
         line = json.dumps(e) + "\n"
@@ -112,6 +155,13 @@ class Journal:
                     os.fsync(f.fileno())
             self.touched.add(e["target"])
             self._note_output(e)
+
+
+def _normal(p: Path) -> Path:
+    """`p` absolute, its folder's symlinks and `..` resolved; the last component kept as it is (an output
+    path that is itself a symlink is replaced, never written through)."""
+    p = Path(os.path.abspath(p))
+    return p.parent.resolve() / p.name
 
 
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> None:

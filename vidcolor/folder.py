@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, OutputLock, already_done, input_key, refuse_foreign_output, remove_stale_temporaries
+from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
@@ -216,8 +216,8 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
         return Result(src, None, "failed", error=f"{src}: cannot read ({err.strerror or err})")
     except VidcolorError as err:
         return Result(src, None, "failed", error=str(err))
-    last = journal.entries.get(str(dst))
-    if last and last["status"] == "failed" and last.get("input") == str(src) and last.get("input_stat") == input_key(src):
+    last = journal.last(dst)
+    if last and last["status"] == "failed" and journal.same_input(last, src):
         why = str(last.get("note") or "").removeprefix(f"{src}: ")
         return Result(src, dst, "planned", note=f"would try again; it failed last time ({why})" if why else "would try again")
     what = "would colorize" + (" with hints" if hints else "")
