@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,25 @@ def test_folder_with_a_bad_file_exits_1_and_names_it(tmp_path, weights_file):
     assert "FAILED" in r.stderr and "broken.jpg" in r.stderr
     assert "1 done, 0 skipped, 1 failed of 2 inputs" in r.stderr
     assert (tmp_path / "out" / "ok.png").exists()
+
+
+def test_a_bad_video_in_a_folder_fails_alone_and_the_videos_after_it_are_done(tmp_path, weights_file):
+    """Two new users: an empty or unreadable video stopped every video after it (the CLI's progress probed
+    it outside the per-video failure handling), and the report named the folder as the failed input."""
+    src = tmp_path / "films"
+    src.mkdir()
+    write_video(src / "a.mp4", w=64, h=48, frames=4, audio=None)
+    (src / "b_text.mp4").write_text("not a video\n")
+    (src / "m_empty.mp4").write_bytes(b"")
+    write_video(src / "z.mp4", w=64, h=48, frames=4, audio=None)
+    report = tmp_path / "run.jsonl"
+    r = invoke(src, "-o", tmp_path / "out", "--weights", weights_file, "--report", report)
+    assert r.exit_code == 1, r.output
+    assert "2 done, 0 skipped, 2 failed of 4 inputs" in r.stderr
+    assert (tmp_path / "out" / "z.mp4").is_file()
+    rows = [json.loads(line) for line in report.read_text().splitlines()][:-1]
+    assert {Path(row["input"]).name: row["status"] for row in rows} == {"a.mp4": "done", "b_text.mp4": "failed",
+                                                                       "m_empty.mp4": "failed", "z.mp4": "done"}
 
 
 def test_missing_input_exits_2_with_one_line(tmp_path, weights_file):

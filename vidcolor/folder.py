@@ -170,7 +170,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         for p, t in pairs:
             emit(_dry_run_photo(journal, p, t, key_of(p), photo_hints[p], opts))
         for p, t in video_pairs:
-            emit(_folder_video(p, t, colorizer, video, None))
+            emit(_folder_video(p, t, colorizer, video))
         return results
     if images and not opts.force:  # the colour-photo detector's weights, checked before the first photo
         from vidcolor.tone import load_tone_net
@@ -193,7 +193,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
         for i, (p, t) in enumerate(video_pairs):
-            emit(_folder_video(p, t, colorizer, video, video_progress(p, i) if video_progress else None))
+            emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i))))
     return results
 
 
@@ -240,13 +240,16 @@ def _read_sidecar(photo: Path) -> Hints | None | VidcolorError:
         return e
 
 
-def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, progress) -> Result:
-    """One video of a folder run (with its sidecar hints): a failure is this input's Result, and the run goes on."""
+def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
+                  make_progress: Callable[[], Callable[[int, int], None] | None] | None = None) -> Result:
+    """One video of a folder run (with its sidecar hints): a failure is this input's Result, and the run
+    goes on. `make_progress` (which probes the video: it may fail too) gives the per-frame callback."""
     t0 = time.time()
     try:
         hints = check_video_hints(sidecar_path(src), src) if sidecar_path(src).is_file() else None
         if not opts.dry_run:
             ensure_writable_dir(dst.parent)
+        progress = make_progress() if make_progress else None
         res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
