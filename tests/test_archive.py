@@ -67,6 +67,17 @@ def test_the_journal_does_not_depend_on_how_paths_are_spelled(tmp_path, colorize
     assert colorize_image(Path("img0.png"), Path("../../one.png"), colorizer).status == "skipped"
 
 
+def test_a_dangling_symlink_fails_alone(tmp_path, colorizer):
+    """A new user's one broken link crashed the whole run with a traceback (the journal stat'ed the input
+    to record its failure) and exit 1, which cron's `test $? -le 1` passes."""
+    src = archive(tmp_path / "in", 2)
+    (src / "broken.png").symlink_to(tmp_path / "nowhere.png")
+    res = {r.input.name: r for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert res["broken.png"].status == "failed" and "broken.png" in res["broken.png"].error
+    assert sorted(r.status for r in res.values()) == ["done", "done", "failed"]
+    assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["failed", "skipped", "skipped"]
+
+
 def test_an_output_folder_moved_whole_keeps_its_record(tmp_path, colorizer):
     src = archive(tmp_path / "in", 2)
     assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 2
