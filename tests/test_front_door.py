@@ -283,6 +283,20 @@ def test_two_inputs_written_to_one_output_are_refused_before_any_work(tmp_path, 
     assert not (tmp_path / "out2").exists() and not no_model_load
 
 
+def test_an_output_over_an_input_is_refused_even_with_overwrite(tmp_path, no_model_load):
+    """A new user ran `vidcolor par/sub -o par`: par/sub/sub/a.png's output is par/sub/a.png, an input. The
+    per-file refusal said to use -y, and -y replaced the original photo."""
+    write_image(tmp_path / "par" / "sub" / "a.png", seed=1)
+    write_image(tmp_path / "par" / "sub" / "sub" / "a.png", seed=2)
+    before = (tmp_path / "par" / "sub" / "a.png").read_bytes()
+    for opts in (FolderOptions(), FolderOptions(overwrite=True), FolderOptions(dry_run=True)):
+        with pytest.raises(UsageError, match=r"par/sub/a\.png: would be replaced by the output of .*par/sub/sub/a\.png "
+                                             r"\(the output folder .*par holds the input folder\)"):
+            vidcolor.colorize(tmp_path / "par" / "sub", tmp_path / "par", folder=opts)
+    assert (tmp_path / "par" / "sub" / "a.png").read_bytes() == before and not no_model_load
+    assert not (tmp_path / "par" / ".vidcolor").exists()
+
+
 def test_inputs_differing_in_extension_alone_keep_their_own_outputs(tmp_path, colorizer):
     src = tmp_path / "coll"
     write_image(src / "a.jpg", seed=1)

@@ -96,7 +96,8 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
                     fmt_ext: str | None = None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
     """Each photo's and each video's output in the mirrored tree under `dst`. OutputError when two
     inputs would be written to the same file (`a.jpg` and `a.png` with `--format png`, `a.ts` and
-    `a.mkv`): the second would silently replace the first, and every re-run would redo one of them."""
+    `a.mkv`): the second would silently replace the first, and every re-run would redo one of them; and
+    when an output would be written over one of the inputs."""
     photos = [(p, dst / p.relative_to(src)) for p in images]
     if fmt_ext:
         photos = [(p, t.with_suffix(fmt_ext)) for p, t in photos]
@@ -109,6 +110,14 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
             clashes.append((first[k], p, t))
         else:
             first[k] = p
+    # an output folder that holds the input folder (`vidcolor par/sub -o par`) can map an input onto
+    # another input's path (par/sub/sub/a.png -> par/sub/a.png), which -y replaced: refused before any work
+    s_real, d_real = src.resolve(), dst.resolve()
+    inputs = {os.path.normcase(str(s_real / p.relative_to(src))): p for p in images + videos}
+    for p, t in photos + films:
+        if (q := inputs.get(os.path.normcase(str(d_real / t.relative_to(dst))))) is not None:
+            raise OutputError(f"{q}: would be replaced by the output of {p} (the output folder {dst} holds the input "
+                              "folder); choose an output folder outside it")
     if clashes:
         a, b, t = clashes[0]
         more = f" (and {len(clashes) - 1} more such pairs)" if len(clashes) > 1 else ""
