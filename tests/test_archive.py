@@ -168,9 +168,13 @@ def test_a_second_run_is_locked_out_with_the_first_runs_pid(tmp_path, weights_fi
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
+        report = tmp_path / "run.jsonl"  # the first run's report, as far as it got
+        report.write_text('{"input": "in/d0/img0.png", "status": "done"}\n')
+        r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file), "--report", str(report)])
         assert r.exit_code == 3
         assert f"pid {holder.pid}" in r.stderr and "locked" in r.stderr
+        # a new user's locked-out second run had emptied the first run's report
+        assert report.read_text() == '{"input": "in/d0/img0.png", "status": "done"}\n'
     finally:
         holder.kill()
         holder.wait()

@@ -254,25 +254,31 @@ class RunReport:
         self.counts: dict[str, int] = {}
         self.t0 = time.time()
         self._lock = threading.Lock()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("")
+        self._begun = False
+
+    def _write(self, line: str) -> None:
+        """Append a line; the first one replaces what an earlier run left. Nothing is touched before that,
+        so a run that never starts (locked out by another run on the same output) leaves that run's report
+        alone: it had emptied it, and the first run's lines before that moment were lost."""
+        if self.path is None:
+            return
+        if not self._begun:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+            self._begun = True
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
 
     def add(self, result) -> None:
         with self._lock:
             self.counts[result.status] = self.counts.get(result.status, 0) + 1
-            if self.path is None:
-                return
-            row = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
-            with open(self.path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            self._write(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}))
 
     def close(self, interrupted: bool = False) -> dict:
         summary = {"summary": {**{s: self.counts.get(s, 0) for s in ("done", "skipped", "failed")},
                                "total": sum(self.counts.values()), "seconds": round(time.time() - self.t0, 2)}}
         if interrupted:
             summary["summary"]["interrupted"] = True
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(summary) + "\n")
+        with self._lock:
+            self._write(json.dumps(summary))
         return summary
