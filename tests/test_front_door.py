@@ -347,4 +347,10 @@ def test_the_library_refuses_what_the_cli_refuses_as_usage_errors(tmp_path):
         vidcolor.load_colorizer(device="tpu")
     with pytest.raises(UsageError, match="strength nan"):
         vidcolor.load_colorizer().with_strength(math.nan)
+    # beside a loaded colorizer, the loading arguments were ignored without a word (a new user's strength=1.5)
+    with pytest.raises(UsageError, match=re.escape("strength=1.5: for loading a colorizer, and colorizer= is given; pass it to "
+                                                   "load_colorizer() instead (or use colorizer.with_strength())")):
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer=object(), strength=1.5)
+    with pytest.raises(UsageError, match=r"^device='cuda', work_size=96: .* pass them to load_colorizer\(\) instead$"):
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer=object(), device="cuda", work_size=96)
     assert not (tmp_path / "o.png").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]

@@ -190,6 +190,14 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         from vidcolor.weights import check_load_args
 
         check_load_args(work_size, upsample, strength)  # before anything is opened
+    else:  # these say which colorizer to load: beside a loaded one they were ignored without a word (strength=1.5)
+        given = {k: v for k, v, default in (("model", model, None), ("weights", weights, None), ("device", device, "auto"),
+                                            ("work_size", work_size, None), ("upsample", upsample, "guided"),
+                                            ("strength", strength, 1.0)) if v is not default and v != default}
+        if given:
+            raise UsageError(f"{', '.join(f'{k}={v!r}' for k, v in given.items())}: for loading a colorizer, and colorizer= "
+                             f"is given; pass {'them' if len(given) > 1 else 'it'} to load_colorizer() instead"
+                             + (" (or use colorizer.with_strength())" if "strength" in given else ""))
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = plan(src, dst, video, folder, hints)
     if p.kind == "video":
