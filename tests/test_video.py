@@ -78,6 +78,42 @@ def test_rotation_metadata_is_kept(tmp_path, colorizer):
     assert (b["width"], b["height"]) == (a["width"], a["height"])
 
 
+def _display_matrix(path):
+    import av
+
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        return [list(np.frombuffer(bytes(sd), dtype=np.int32)) for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX"]
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_a_mirrored_video_stays_mirrored(tmp_path, colorizer, ext):
+    """A new user's horizontally flipped clip (display matrix [-1 0; 0 1]) came out turned 180 degrees:
+    the rotation angle read back is 180, and only that was written."""
+    import av
+
+    from vidcolor.errors import InputError
+    from vidcolor.video_hints import probe_display
+
+    src = tmp_path / "hflip.mp4"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.set_display_rotation(0, hflip=True)
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            f.pts = i
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+    want = _display_matrix(src)
+    assert want and want[0][0] < 0 and want[0][4] > 0  # mirrored, not turned
+    out = tmp_path / f"out{ext}"
+    colorize_video(src, out, colorizer)
+    assert _display_matrix(out) == want
+    with pytest.raises(InputError, match="mirrored"):  # hints are in displayed pixels, mapped for rotations only
+        probe_display(src)
+
+
 def test_subtitles_are_copied(tmp_path, colorizer):
     import av
 

@@ -27,6 +27,8 @@ def probe_display(video: Path) -> tuple[int, int, int, int]:
     with VideoSource(video) as source, contextlib.closing(source.frames()) as frames:
         next(frames, None)
         info = source.info
+    if info.mirror_matrix:
+        raise InputError(f"{video}: its display matrix shows it mirrored; hints on a mirrored video are not supported")
     return info.width, info.height, round(info.rotation / 90) * 90 % 360, info.frames
 
 

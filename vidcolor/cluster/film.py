@@ -128,7 +128,8 @@ def _join(dst: Path, info: VideoInfo, plan: OutputPlan, work: RangeWork) -> list
     and subtitles muxed as the plan says), through a temporary name renamed when whole. Returns notes."""
     segments = [work.done[i] for i in range(len(work.plan["ranges"]))]
     tmp = temp_output_path(dst)
-    notes = join_segments([(work.folder / s["file"], s["first_pts"]) for s in segments], tmp, info, plan, info.rotation)
+    notes = join_segments([(work.folder / s["file"], s["first_pts"]) for s in segments], tmp, info, plan, info.rotation,
+                          info.mirror_matrix)
     os.replace(tmp, dst)
     return list(dict.fromkeys(n for s in segments for n in s["notes"])) + notes
 

@@ -40,6 +40,9 @@ class VideoInfo:
     start_pts: int | None
     streams: list[StreamInfo] = field(default_factory=list)  # audio and subtitle streams
     end_pts: int | None = None  # start + duration of the video stream, in time_base, when the header says
+    # the display matrix as stored (FFmpeg's 9 integers) where it mirrors the picture: a rotation angle
+    # alone cannot say so (a horizontal flip reads as 180 degrees, and was written back as a turn)
+    mirror_matrix: tuple[int, ...] | None = None
 
     @property
     def fps(self) -> float:

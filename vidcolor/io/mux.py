@@ -38,9 +38,11 @@ class _Timing:
     notes: list[str] = field(default_factory=list)
 
 
-def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int) -> list[str]:
+def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
+                  mirror_matrix=None) -> list[str]:
     """Mux `parts` (each a segment file and the pts of its first frame) and the passthrough streams into
-    tmp; returns notes for the user. Raises OutputError naming plan.dst."""
+    tmp, with the source's display rotation (or its whole display matrix where that mirrors the
+    picture); returns notes for the user. Raises OutputError naming plan.dst."""
     try:
         timing = _timing(parts, like, plan)
         # Timestamps are exactly the source's: the muxer must not shift them because the first dts is
@@ -58,7 +60,9 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             # timing info, below); the container declares the source's (the stream's average rate,
             # Matroska's default duration). Timestamps are set per packet and do not depend on it.
             ost.codec_context.framerate = like.average_rate
-        if rotation:
+        if mirror_matrix:
+            ost.set_display_matrix(list(mirror_matrix))
+        elif rotation:
             ost.set_display_rotation(rotation)
         passthrough = Passthrough(like.path, out, plan)
         i = 0

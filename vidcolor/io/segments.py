@@ -56,13 +56,15 @@ class SegmentLog:
     segments: list[Segment] = field(default_factory=list)
     complete: bool = False  # every frame of the source is in a finished segment
     rotation: int = 0  # display rotation seen on the decoded frames (a resumed run may decode none)
+    mirror_matrix: list[int] | None = None  # and the display matrix, where it mirrors the picture
 
     @classmethod
     def load(cls, work: Path, key: str) -> "SegmentLog | None":
         """The log of an earlier run with the same key whose segment files are all there, else None."""
         try:
             meta = json.loads((work / "segments.json").read_text())
-            log = cls(meta["key"], [Segment(**s) for s in meta["segments"]], meta["complete"], meta["rotation"])
+            log = cls(meta["key"], [Segment(**s) for s in meta["segments"]], meta["complete"], meta["rotation"],
+                      meta.get("mirror_matrix"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         files_there = all((work / s.file).is_file() and (s.state is None or (work / s.state).is_file()) for s in log.segments)
@@ -181,6 +183,7 @@ class SegmentedSink:
             return
         self.log.complete = final
         self.log.rotation = self.like.rotation or self.log.rotation
+        self.log.mirror_matrix = list(self.like.mirror_matrix) if self.like.mirror_matrix else self.log.mirror_matrix
         self.log.save(self.work)
 
     def complete(self) -> list[str]:
@@ -189,7 +192,8 @@ class SegmentedSink:
             raise OutputError(f"{self.dst}: no frames were encoded")
         tmp = temp_output_path(self.dst)
         parts = [(self.work / s.file, s.first_pts) for s in self.log.segments]
-        notes = join_segments(parts, tmp, self.like, self.plan, self.like.rotation or self.log.rotation)
+        notes = join_segments(parts, tmp, self.like, self.plan, self.like.rotation or self.log.rotation,
+                              self.like.mirror_matrix or self.log.mirror_matrix)
         os.replace(tmp, self.dst)
         return notes
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import av
+import numpy as np
 
 from vidcolor.errors import InputError
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
@@ -157,6 +158,7 @@ class VideoSource:
                     raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
                 if not self.info.rotation:
                     self.info.rotation = int(frame.rotation or 0)
+                    self.info.mirror_matrix = self.info.mirror_matrix or mirror_matrix(frame)
                 last_pts = pts
                 done_already = pts <= after_pts if seeking else index < start_index
                 if done_already:
@@ -222,3 +224,14 @@ class VideoSource:
         if missing > max(2 * step, 0.25 / s.time_base):
             got, want = float((last_pts + step) * s.time_base), float(expected_end * s.time_base)
             raise InputError(f"{self.path}: truncated: video ends at {got:.2f} s of {want:.2f} s ({decoded} frames decoded)")
+
+
+def mirror_matrix(frame) -> tuple[int, ...] | None:
+    """A decoded frame's display matrix where it mirrors the picture (its 2x2 part has a negative
+    determinant), else None."""
+    for sd in frame.side_data:
+        if sd.type.name == "DISPLAYMATRIX":
+            m = np.frombuffer(bytes(sd), dtype=np.int32)
+            if m.size == 9 and int(m[0]) * int(m[4]) - int(m[1]) * int(m[3]) < 0:
+                return tuple(int(v) for v in m)
+    return None
