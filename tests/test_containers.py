@@ -98,6 +98,34 @@ def test_the_user_chosen_vp9_into_webm_gets_opus_audio(tmp_path, colorizer):
     assert any("transcoded to Opus" in n for n in res.notes)
 
 
+@pytest.mark.parametrize("ext", [".mkv", ".webm", ".mp4"])
+def test_av1_is_joined_once_encoded(tmp_path, colorizer, ext):
+    """A new user's `--codec libsvtav1` encoded the whole clip, then the join failed ("libdav1d": the segments'
+    template names the AV1 decoder, which has no encoder), leaving a .work folder."""
+    import av
+
+    if "libsvtav1" not in av.codecs_available:
+        pytest.skip("this FFmpeg build has no libsvtav1")
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=6, audio=None)
+    res = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(codec="libsvtav1", temporal="off"))
+    assert res.status == "done" and codecs(res.output)[0] == "av1"
+    with av.open(str(res.output)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 6
+    assert not list(tmp_path.glob("*.work"))
+
+
+def test_vp8_and_a_bad_preset_are_refused_with_the_real_reason(tmp_path):
+    """VP8 was refused for .webm because "'mp4' format does not support 'libvpx'" (the segments' format);
+    an unknown --preset said only "Invalid argument"."""
+    from vidcolor.io.plan import plan_output
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=2, audio=None)
+    with pytest.raises(OutputError, match=r"resumable MP4 segments, which cannot hold vp8 \(--codec libvpx\); use libvpx-vp9"):
+        plan_output(src, tmp_path / "o.webm", codec="libvpx")
+    with pytest.raises(OutputError, match=r"is --preset bogus one libx264 knows\?"):
+        plan_output(src, tmp_path / "o.mp4", preset="bogus")
+
+
 def sparse_pts(n: int, seed: int) -> list[int]:
     """Frame times of a capture that dropped frames: the issue's 0, 11, 17, 24, 31, then random gaps."""
     rng = random.Random(seed)

@@ -38,6 +38,17 @@ class _Timing:
     notes: list[str] = field(default_factory=list)
 
 
+def _decoder_only(stream) -> bool:
+    """Whether the codec PyAV opened to read `stream` has no encoder of that name (AV1 is read with
+    libdav1d): its template is then copied as opaque codec parameters, which is all a remux needs (the
+    template's encoder lookup failed after the whole film was encoded: `libsvtav1`)."""
+    try:
+        av.codec.Codec(stream.codec_context.name, "w")
+    except (ValueError, av.error.FFmpegError):  # UnknownCodecError is a ValueError
+        return True
+    return False
+
+
 def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
                   mirror_matrix=None) -> list[str]:
     """Mux `parts` (each a segment file and the pts of its first frame) and the passthrough streams into
@@ -52,7 +63,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
     try:
         with av.open(str(parts[0][0])) as first:
-            ost = out.add_stream_from_template(first.streams.video[0])
+            ost = out.add_stream_from_template(first.streams.video[0], opaque=_decoder_only(first.streams.video[0]) or None)
             retime = _rate_filter(first.streams.video[0], ost, like.average_rate)
         ost.time_base = timing.time_base
         if like.average_rate:
