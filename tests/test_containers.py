@@ -171,7 +171,18 @@ def test_a_time_base_finer_than_mpeg4_takes_still_makes_an_avi(tmp_path, coloriz
     res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off", segment_seconds=0.2))
     a, b = probe(src), probe(res.output)
     assert b["frames"] == 12 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3)
-    assert any("frame times rounded to multiples of 1/25 s" in n for n in res.notes)
+    assert any("frame times held to multiples of 1/45000 s" in n for n in res.notes)
+
+
+def test_a_capture_with_a_freeze_keeps_its_frame_times_in_an_avi(tmp_path, colorizer):
+    """A new user's 30 fps capture (time base 1/90000) with a one-second freeze: the encoder's time base
+    was the 20 fps average, and frames came out up to 0.48 s late against the audio. The 1/30 s grid holds
+    every time exactly, so that is what the AVI gets."""
+    pts = [3000 * i for i in range(15)] + [90000 + 3000 * i for i in range(15)]
+    src = write_video(tmp_path / "in.mp4", frames=30, time_base=fractions.Fraction(1, 90000), pts=pts, audio="aac")
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    a, b = probe(src), probe(res.output)
+    assert b["frames"] == 30 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
 
 
 def test_subtitles_become_webvtt_in_webm_and_are_dropped_with_a_note_in_avi(tmp_path, colorizer):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fractions
 import functools
 import io
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,13 +148,27 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     plan = OutputPlan(dst, box, encoder.name, encoder.canonical_name, "yuv420p", options)
     _choose_pix_fmt(plan, encoder, info)
     if encoder.name in _MAX_TIME_BASE_DEN and info.time_base.denominator > _MAX_TIME_BASE_DEN[encoder.name]:
-        step = max(1, round(1 / (info.fps * info.time_base)))  # one frame at the nominal rate
-        plan.time_base = (info.time_base * step).limit_denominator(_MAX_TIME_BASE_DEN[encoder.name])
+        plan.time_base = _coarser_time_base(info, _MAX_TIME_BASE_DEN[encoder.name])
         plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
-                          f"frame times rounded to multiples of {plan.time_base} s")
+                          f"frame times held to multiples of {plan.time_base} s")
     plan.streams = [_stream_plan(box, s, plan.notes) for s in info.streams]
     _try(plan, info)
     return plan
+
+
+def _coarser_time_base(info: VideoInfo, max_den: int) -> fractions.Fraction:
+    """A time base an encoder capped at 1/max_den can take, for a source whose own is finer: 1/d for the
+    largest divisor d of the source's denominator within the cap, so every time on a grid of den/d of
+    the source's ticks stays exact (1/90000 -> 1/45000: a 30 fps capture with a one-second freeze keeps
+    its 1/30 s steps). Where that leaves no better than a frame at the nominal rate (a prime
+    denominator), that frame step, as before: it held such a capture to its 20 fps average instead,
+    up to 0.48 s off."""
+    den = info.time_base.denominator
+    d = max((k for i in range(1, math.isqrt(den) + 1) if den % i == 0 for k in (i, den // i) if k <= max_den), default=1)
+    step = max(1, round(1 / (info.fps * info.time_base)))  # one frame at the nominal rate
+    nominal = (info.time_base * step).limit_denominator(max_den)
+    fine = fractions.Fraction(info.time_base.numerator, d) if d > 1 else None
+    return fine if fine is not None and fine < nominal else nominal
 
 
 def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None, preset: str | None):
