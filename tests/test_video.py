@@ -78,6 +78,13 @@ def test_rotation_metadata_is_kept(tmp_path, colorizer):
     assert (b["width"], b["height"]) == (a["width"], a["height"])
 
 
+def test_an_avi_says_it_drops_the_rotation(tmp_path, colorizer):
+    """A new user's phone clip written to AVI (which holds no display rotation) played sideways, without a note."""
+    src = write_video(tmp_path / "rot.mp4", frames=3, rotation=90, audio=None)
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    assert any("AVI holds no display rotation" in n and "turned 90 degrees" in n for n in res.notes), res.notes
+
+
 def _display_matrix(path):
     import av
 

@@ -71,7 +71,11 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             # timing info, below); the container declares the source's (the stream's average rate,
             # Matroska's default duration). Timestamps are set per packet and do not depend on it.
             ost.codec_context.framerate = like.average_rate
-        if mirror_matrix:
+        if plan.container.muxer == "avi" and (rotation or mirror_matrix):  # a new user's phone clip played sideways
+            timing.notes.append(f"AVI holds no display {'matrix' if mirror_matrix else 'rotation'}: the frames are as "
+                                f"stored, which the source shows {'mirrored' if mirror_matrix else f'turned {rotation} degrees'}; "
+                                "write .mp4, .mkv or .mov to keep that")
+        elif mirror_matrix:
             ost.set_display_matrix(list(mirror_matrix))
         elif rotation:
             ost.set_display_rotation(rotation)
