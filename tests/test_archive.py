@@ -266,6 +266,33 @@ def test_16_bit_stays_16_bit_with_full_precision_lightness(tmp_path, colorizer, 
     assert len(np.unique(out)) > 256  # more levels than 8 bits could hold
 
 
+def test_16_bit_scans_keep_their_resolution_and_get_no_tifffile_tags(tmp_path, colorizer):
+    """A new user's 2400 dpi 16-bit TIFF came out at resolution 1 with no unit, described as
+    '{"shape": [...]}' by 'tifffile.py'; a 600 dpi 16-bit PNG lost its pHYs chunk."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "scan.tif", gray16(), photometric="minisblack", resolution=(2400, 2400), resolutionunit="INCH")
+    tifffile.imwrite(tmp_path / "cm.tif", gray16(), photometric="minisblack", resolution=(100, 100), resolutionunit="CENTIMETER")
+    Image.fromarray(gray16()).save(tmp_path / "scan.png", dpi=(600, 600))
+    for name in ("scan.tif", "cm.tif", "scan.png"):
+        assert colorize_image(tmp_path / name, tmp_path / f"o_{name}", colorizer).status == "done"
+    for name, dpi in (("o_scan.tif", 2400), ("o_cm.tif", 254)):
+        with tifffile.TiffFile(tmp_path / name) as tf:
+            page = tf.pages[0]
+            x, unit = page.tags["XResolution"].value, page.tags["ResolutionUnit"].value
+            assert page.bitspersample == 16 and x[0] / x[1] == pytest.approx(dpi) and int(unit) == 2
+            assert "ImageDescription" not in page.tags and "Software" not in page.tags
+    with Image.open(tmp_path / "o_scan.png") as im:
+        assert im.info["dpi"] == pytest.approx((600, 600), abs=0.01)
+    assert cv2_depth(tmp_path / "o_scan.png") == np.uint16
+
+
+def cv2_depth(path):
+    import cv2
+
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED).dtype
+
+
 def test_exif_orientation_is_applied_and_reset(tmp_path, colorizer):
     im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 50), dtype=np.uint8), "L")
     exif = im.getexif()

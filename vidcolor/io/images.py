@@ -191,11 +191,24 @@ def _read_tiff(path: Path) -> ImageData:
                 v = page.tags[tag].value
                 info[key] = bytes(v) if not isinstance(v, bytes) else v
         orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+        if dpi := _tiff_dpi(page):
+            info["dpi"] = dpi
     if photometric == "MINISWHITE":
         a = np.iinfo(a.dtype).max - a
     pixels, alpha, mode = _split_channels(a, bgr=False)
     return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
                      info, f"{mode};16")
+
+
+def _tiff_dpi(page) -> tuple[float, float] | None:
+    """A TIFF page's resolution in dots per inch (None without one, or with no unit)."""
+    try:
+        x, y = (page.tags[t].value for t in ("XResolution", "YResolution"))
+        unit = int(page.tags["ResolutionUnit"].value) if "ResolutionUnit" in page.tags else 2
+        per_inch = {2: 1.0, 3: 2.54}[unit]  # inch, centimetre (1: no unit)
+        return x[0] / x[1] * per_inch, y[0] / y[1] * per_inch
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -297,6 +310,8 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "xmp" in like.info:
         xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+    if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
+        extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
 
@@ -308,8 +323,12 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "xmp" in like.info:
         xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
         extratags.append((TIFF_XMP, "B", len(xmp), xmp, True))
+    # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
+    # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
+    opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
+    if "dpi" in like.info:
+        opts.update(resolution=tuple(float(d) for d in like.info["dpi"][:2]), resolutionunit="INCH")
     if like.alpha is None:
-        tifffile.imwrite(tmp, rgb, photometric="rgb", extratags=extratags, compression="zlib")
+        tifffile.imwrite(tmp, rgb, photometric="rgb", **opts)
     else:
-        tifffile.imwrite(tmp, np.dstack([rgb, like.alpha.astype(np.uint16)]), photometric="rgb", extrasamples=["unassalpha"],
-                         extratags=extratags, compression="zlib")
+        tifffile.imwrite(tmp, np.dstack([rgb, like.alpha.astype(np.uint16)]), photometric="rgb", extrasamples=["unassalpha"], **opts)
