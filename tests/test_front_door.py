@@ -173,6 +173,24 @@ def test_a_jpeg_with_a_corrupt_exif_block_is_colorized_and_the_exif_dropped_with
     assert res.status == "done" and any("EXIF" in n for n in res.notes)
 
 
+def test_a_jpeg_with_damaged_exif_entries_keeps_the_rest_says_so_and_warns_nothing(tmp_path, colorizer):
+    """A new user's JPEG with a cut-short EXIF block: PIL's "Truncated File Read" warnings went to the log
+    (two raw lines per photo) and no note said anything was dropped."""
+    import warnings
+
+    ex = Image.Exif()
+    ex[0x010F], ex[0x0110] = "Cam", "Model X"  # make, and a model whose value the cut loses
+    g = np.random.default_rng(0).integers(0, 255, (48, 64), dtype=np.uint8)
+    Image.fromarray(g).convert("RGB").save(tmp_path / "scan.jpg", exif=ex.tobytes()[:-6])
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        [res] = vidcolor.colorize(tmp_path / "scan.jpg", tmp_path / "out.jpg", colorizer=colorizer)
+    assert res.status == "done" and any("damaged EXIF entries dropped" in n for n in res.notes), res.notes
+    assert not [w for w in warned if "PIL" in w.filename], [str(w.message) for w in warned]
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.size == (64, 48) and out.getexif().get(0x010F) == "Cam"  # the make kept
+
+
 def test_a_folder_run_colorizes_its_videos_mirrored_with_journal_resume_and_report(tmp_path, colorizer):
     src = tmp_path / "archive"
     write_image(src / "photos" / "a.png")

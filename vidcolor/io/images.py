@@ -55,12 +55,16 @@ def read_image(path: str | os.PathLike) -> ImageData:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
-        ext = path.suffix.lower()
-        if ext in (".tif", ".tiff"):
-            return _read_tiff(path)
-        if ext == ".png" and _png_bit_depth(path) == 16:
-            return _read_png16(path)
-        return _read_pil(path)
+        # PIL warns (UserWarning, to stderr) about damaged EXIF it reads past, in places of its own (a JPEG's
+        # dpi): those lines broke the run's one line per input. _metadata notes what it drops.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ext = path.suffix.lower()
+            if ext in (".tif", ".tiff"):
+                return _read_tiff(path)
+            if ext == ".png" and _png_bit_depth(path) == 16:
+                return _read_png16(path)
+            return _read_pil(path)
     except InputError:
         raise
     except UnidentifiedImageError as e:
@@ -89,12 +93,19 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
     notes = []
     if "exif" in info:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # PIL warns about, and skips, entries cut short
+            with warnings.catch_warnings(record=True) as warned:
+                warnings.simplefilter("always")  # PIL warns about, and skips, entries cut short
+                exif = Image.Exif()
+                exif.load(info["exif"])
+                cleaned = exif.tobytes()
                 _exif_reset(info["exif"])  # parsed and re-serialised as writing will do
         except EXIF_ERRORS as e:
             del info["exif"]
             notes.append(f"corrupt EXIF block dropped ({_first_line(e)}); the pixels are as stored")
+        else:
+            if warned:  # the entries PIL could read are kept; its warnings had leaked into the run's log
+                info["exif"] = (b"Exif\x00\x00" if info["exif"][:6] == b"Exif\x00\x00" and cleaned[:6] != b"Exif\x00\x00" else b"") + cleaned
+                notes.append(f"damaged EXIF entries dropped ({_first_line(warned[0].message)}); the rest is kept")
     return info, notes
 
 
