@@ -157,6 +157,19 @@ def test_a_later_keyframe_shows_its_hint_on_that_frame_with_the_default_flow_smo
     assert hinted_flow > hinted_off - 3  # and on the keyframe itself with it
 
 
+def test_a_keyframe_past_the_last_frame_is_said_not_applied(tmp_path, tight):
+    """A new user's MKV header estimated 59 frames where it held 58, so keyframe 58 passed the check, was
+    counted in "with hints on 2 keyframe(s)" and never applied."""
+    from vidcolor.hints import VideoHints
+    from vidcolor.pipeline import colorize_video
+
+    src = square_clip(tmp_path / "film.mp4", frames=6)
+    point = Hints((HintPoint(X0 + 15, Y0 + 15, (80.0, 67.0), 6),))
+    res = colorize_video(src, tmp_path / "o.mp4", tight, hints=VideoHints({0: point, 6: point, 9: point}))
+    assert "with hints on 1 keyframe(s)" in res.notes
+    assert "hints keyframes 6, 9 past the last frame (5): not applied" in res.notes
+
+
 def test_the_cli_gives_the_library_result_with_video_hints(tmp_path):
     from tests.test_hints import _hint_model
     from vidcolor.models import save_checkpoint

@@ -121,7 +121,15 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             join_notes = sink.complete()
         journal.record(src, key, "done", dst)
         sink.discard()
-    notes = plan.notes + join_notes + ([f"with hints on {len(hints.frames)} keyframe(s)"] if hints else [])
+    notes = plan.notes + join_notes
+    if hints:
+        # the header's frame count is an estimate in some containers (an MKV's duration x rate), so a
+        # keyframe its check let through may lie past the end: it was accepted without a word, never applied
+        past = sorted(int(k) for k in hints.frames if int(k) >= enc.total)
+        notes.append(f"with hints on {len(hints.frames) - len(past)} keyframe(s)")
+        if past:
+            notes.append(f"hints keyframe{'s' * (len(past) > 1)} {', '.join(map(str, past))} past the last frame "
+                         f"({enc.total - 1}): not applied")
     if enc.resumed:
         notes.append(f"resumed at frame {enc.resumed} from the segments of an earlier run")
     if enc.cuts:
