@@ -108,12 +108,12 @@ def test_options_reach_the_library(tmp_path, weights_file, monkeypatch):
     seen = {}
     monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(seen))
     src = write_video(tmp_path / "a.mkv", frames=3, audio=None)
-    r = invoke(src, "-o", tmp_path / "b.mkv", "--weights", weights_file, "--temporal", "off", "--crf", "23",
+    r = invoke(src, "-o", tmp_path / "b.mkv", "--weights", weights_file, "--temporal", "ema", "--crf", "23",
                "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3",
                "-y", "--no-copy-skipped")  # --format is for photos: refused for a video (tests/test_cli_refusals.py)
     assert r.exit_code == 0, r.output
     o, f = seen["video"], seen["folder"]
-    assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength, o.overwrite) == ("off", 23, "fast", "libx264", 2, 0.3, True)
+    assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength, o.overwrite) == ("ema", 23, "fast", "libx264", 2, 0.3, True)
     assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (None, False, True, 2)
     assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv" and seen["weights"] == weights_file
 
@@ -169,7 +169,8 @@ def test_help_lists_choices_examples_and_the_version():
 
 @pytest.mark.parametrize("args", [["--work-size", "5"], ["--work-size", "-64"], ["--work-size", "99999"], ["--batch-size", "0"],
                                   ["--crf", "-1"], ["--crf", "99"], ["--segment-seconds", "0"], ["--temporal-strength", "1.5"],
-                                  ["--upsample", "nearest"], ["--weights", "/no/such/file.pt"]])
+                                  ["--upsample", "nearest"], ["--weights", "/no/such/file.pt"],
+                                  ["--temporal", "off", "--temporal-strength", "0.5"]])
 def test_out_of_range_values_are_usage_errors(tmp_path, args):
     src = write_image(tmp_path / "p.png")
     r = invoke(src, "-o", tmp_path / "o.png", *args)

@@ -354,7 +354,8 @@ def test_the_library_refuses_what_the_cli_refuses_as_usage_errors(tmp_path):
             vidcolor.colorize(photo, tmp_path / "o.png", **kw)
     for make, says in [(lambda: VideoOptions(batch_size=0), "--batch-size 0"), (lambda: VideoOptions(segment_seconds=0), "--segment-seconds 0"),
                        (lambda: VideoOptions(temporal="foo"), "--temporal 'foo'"), (lambda: VideoOptions(crf=-5), "--crf -5"),
-                       (lambda: FolderOptions(batch_size=0), "--batch-size 0")]:
+                       (lambda: FolderOptions(batch_size=0), "--batch-size 0"),
+                       (lambda: VideoOptions(temporal="off", temporal_strength=0.5), "applies to --temporal ema and flow, not off")]:
         with pytest.raises(UsageError, match=re.escape(says)):
             make()
     with pytest.raises(UsageError, match="input path is empty"):

@@ -164,10 +164,14 @@ def colorize_cmd(
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
 ) -> None:
     """Colorize INPUT into OUTPUT (the default command: `vidcolor INPUT [-o OUTPUT]`)."""
-    video = VideoOptions(temporal=temporal.value, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
-                         batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
-    folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.value], overwrite=overwrite, force=force, copy_skipped=copy_skipped,
-                           dry_run=dry_run, batch_size=batch_size)
+    try:  # the options' own checks (a combination: --temporal-strength with --temporal off)
+        video = VideoOptions(temporal=temporal.value, temporal_strength=temporal_strength, codec=codec, crf=crf, preset=preset,
+                             batch_size=batch_size, segment_seconds=segment_seconds, overwrite=overwrite, dry_run=dry_run)
+        folder = FolderOptions(fmt_ext=fmt and FORMAT_EXT[fmt.value], overwrite=overwrite, force=force, copy_skipped=copy_skipped,
+                               dry_run=dry_run, batch_size=batch_size)
+    except UsageError as e:
+        _reporter().error(str(e))
+        raise typer.Exit(EXIT_USAGE)
     load = {"model": model, "weights": weights, "device": device, "work_size": work_size, "upsample": upsample.value,
             "strength": strength}
     rep = _reporter(quiet=quiet, verbose=verbose, dry_run=dry_run)

@@ -65,6 +65,8 @@ class VideoOptions:
             raise UsageError(f"--temporal {self.temporal!r}: choose from {', '.join(t.value for t in Temporal)}")
         if self.temporal_strength is not None:
             in_range("--temporal-strength", self.temporal_strength, TEMPORAL_STRENGTH)
+            if self.temporal == Temporal.off.value:  # it was taken without effect
+                raise UsageError("--temporal-strength: applies to --temporal ema and flow, not off")
         in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
         in_range("--segment-seconds", self.segment_seconds, SEGMENT_RANGE)
         if self.crf is not None:
