@@ -78,6 +78,18 @@ def test_a_dangling_symlink_fails_alone(tmp_path, colorizer):
     assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["failed", "skipped", "skipped"]
 
 
+def test_a_link_to_a_folder_is_not_followed_and_said_so(tmp_path, colorizer):
+    """A new user's symlinked subfolder was skipped without a word, in the run and its dry run."""
+    src = archive(tmp_path / "in", 2)
+    write_image(tmp_path / "elsewhere" / "x.png")
+    (src / "linked").symlink_to(tmp_path / "elsewhere")
+    for opts in (FolderOptions(dry_run=True), FolderOptions()):
+        res = {r.input.name: r for r in colorize_folder(src, tmp_path / "out", colorizer, opts)}
+        assert res["linked"].status == "skipped" and "a link to a folder: not followed" in res["linked"].note
+        assert "x.png" not in res and len(res) == 3
+    assert not (tmp_path / "out" / "linked").exists()
+
+
 def test_an_output_folder_moved_whole_keeps_its_record(tmp_path, colorizer):
     src = archive(tmp_path / "in", 2)
     assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 2

@@ -146,7 +146,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
     check_folder_output(src, dst)
-    images, videos = find_media(src)
+    linked: list[Path] = []
+    images, videos = find_media(src, linked)
     photo_hints = {p: _read_sidecar(p) for p in images}
     with_palette = [sidecar_path(p) for p, h in photo_hints.items() if isinstance(h, Hints) and h.palette]
     if with_palette:  # hint points work with any network; a palette needs its hint inputs
@@ -164,6 +165,10 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         results.append(res)
         if on_result:
             on_result(res)
+
+    for link in sorted(linked):
+        emit(Result(link, None, "skipped", note="a link to a folder: not followed (it may lead outside the input folder, "
+                                                 "or into the output); colorize its target on its own"))
 
     if opts.dry_run:  # what the run below would do, from the journals and the files' sizes; nothing is created
         journal = Journal(dst)

@@ -22,11 +22,15 @@ def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
 
 
-def find_media(root: Path) -> tuple[list[Path], list[Path]]:
-    """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped."""
+def find_media(root: Path, linked_folders: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+    """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped.
+    Links to folders are not followed (one may lead back into the tree, or to the output); each is added
+    to `linked_folders` where given, so the run can say so (a new user's were skipped without a word)."""
     images, videos = [], []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if linked_folders is not None:
+            linked_folders += [Path(dirpath) / d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         for f in filenames:
             ext = Path(f).suffix.lower()
             if not f.startswith(".") and (ext in IMAGE_EXTS or ext in VIDEO_EXTS):
