@@ -249,6 +249,23 @@ def test_a_run_with_overwrite_stopped_says_to_resume_without_it_and_that_resumes
     assert "(40 frames, 20 of them resumed," in next(l for l in r.stderr.splitlines() if l.startswith("done "))
 
 
+def test_one_line_per_input_whatever_the_file_names_hold():
+    """A new user's file name with a newline split its log line in two; a name whose bytes are not UTF-8
+    printed Python's lone surrogate. And a 1-frame clip's line gave no frame count."""
+    import io
+
+    from vidcolor.options import Result
+    from vidcolor.report import Reporter
+
+    out = io.StringIO()
+    rep = Reporter(stream=out)
+    rep.result(Result(Path("new\nline.png"), Path("o/new\nline.png"), "done", 0.1, 1))
+    rep.result(Result(Path("bad\udcffname.png"), None, "failed", error="bad\udcffname.png: corrupt"))
+    rep.result(Result(Path("one.mp4"), Path("o/one.mp4"), "done", 0.5, 1))
+    assert out.getvalue().splitlines() == ["done new\\nline.png -> o/new\\nline.png (0.1 s)", "FAILED bad\\xffname.png: corrupt",
+                                           "done one.mp4 -> o/one.mp4 (1 frame, 0.5 s)"]
+
+
 def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     import io
 

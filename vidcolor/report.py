@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from vidcolor.io.formats import is_image_path
 from vidcolor.options import Result
 
 PLAIN_EVERY_INPUTS = 20
@@ -39,6 +40,7 @@ class Reporter:
     # -- lines ----------------------------------------------------------------------------------------
 
     def line(self, text: str) -> None:
+        text = _one_line(text)
         if self._bar is not None:
             self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
@@ -69,7 +71,7 @@ class Reporter:
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
             return
-        frames = f"{res.frames} frames, " if res.frames > 1 else ""
+        frames = f"{res.frames} frames, " if res.frames > 1 else "1 frame, " if res.frames == 1 and not is_image_path(res.input) else ""
         resumed = f"{res.frames_resumed} of them resumed, " if res.frames_resumed else ""
         rate = f", {res.fps:.1f} fps" if res.frames > 1 and res.fps else ""
         note = f", {res.note}" if res.note else ""  # e.g. "with hints"
@@ -142,3 +144,12 @@ class Reporter:
             self._bar.stop()
             self._bar = None
             self._inputs_task = self._frames_task = None
+
+
+def _one_line(text: str) -> str:
+    """`text` with what would break the one line per input escaped: a newline or other control character
+    in a file name (\\n), and a name's bytes that are not UTF-8 (\\xff, where Python holds a lone surrogate)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1]
+                   for c in text)
