@@ -71,8 +71,20 @@ def test_odd_size_with_an_encoder_that_needs_even_sizes_is_refused(tmp_path):
     from vidcolor.io.plan import plan_output
 
     src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=3, audio=None)
-    with pytest.raises(OutputError, match="odd frame size 75x51: mpeg4 needs even sizes"):
+    with pytest.raises(OutputError, match=r"odd frame size 75x51: mpeg4 needs even sizes \(libx264 keeps them, as 4:4:4\)"):
         plan_output(src, tmp_path / "o.mp4", codec="mpeg4")
+
+
+def test_an_odd_size_avi_points_to_mjpeg_which_keeps_it(tmp_path, colorizer):
+    """A new user's 431x319 clip to AVI was told "libx264 keeps them", which AVI cannot hold, and --codec mjpeg
+    failed with "Invalid argument" (MJPEG opens 4:4:4 only in JPEG's full range)."""
+    from vidcolor.io.plan import plan_output
+
+    src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=3, audio=None)
+    with pytest.raises(OutputError, match=r"mpeg4 needs even sizes \(MJPEG keeps them, as 4:4:4: --codec mjpeg\)$"):
+        plan_output(src, tmp_path / "o.avi")
+    res = colorize_video(src, tmp_path / "o.avi", colorizer, VideoOptions(codec="mjpeg", temporal="off"))
+    assert probe(res.output)["frames"] == 3 and (probe(res.output)["width"], probe(res.output)["height"]) == (75, 51)
 
 
 def test_plan_picks_what_each_container_holds(tmp_path):

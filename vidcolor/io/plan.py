@@ -210,11 +210,14 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
     formats = [f.name for f in encoder.video_formats or []]
     plan.pix_fmt = "yuvj420p" if encoder.name == "mjpeg" else "yuv420p"
     if info.width % 2 or info.height % 2:
-        if "yuv444p" not in formats:
-            raise OutputError(f"{plan.dst}: odd frame size {info.width}x{info.height}: {encoder.name} needs even sizes"
-                              f" (libx264 keeps them, as 4:4:4)")
-        plan.pix_fmt = "yuv444p"  # 4:2:0 needs even dimensions; 4:4:4 keeps the exact size
-        plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as yuv444p (4:2:0 needs even sizes)")
+        full = "yuvj444p" if encoder.name == "mjpeg" else "yuv444p"  # MJPEG opens only in JPEG's full range
+        if full not in formats:
+            where = ("libx264 keeps them, as 4:4:4" if "h264" in plan.container.video else
+                     "MJPEG keeps them, as 4:4:4: --codec mjpeg" if "mjpeg" in plan.container.video else
+                     "write .mp4 or .mkv, where libx264 keeps them as 4:4:4")
+            raise OutputError(f"{plan.dst}: odd frame size {info.width}x{info.height}: {encoder.name} needs even sizes ({where})")
+        plan.pix_fmt = full  # 4:2:0 needs even dimensions; 4:4:4 keeps the exact size
+        plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as {full} (4:2:0 needs even sizes)")
 
 
 def _holds_audio(box: Container, codec: str) -> bool:
