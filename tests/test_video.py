@@ -121,6 +121,25 @@ def test_a_mirrored_video_stays_mirrored(tmp_path, colorizer, ext):
         probe_display(src)
 
 
+def test_an_interlaced_source_is_said_to_be_written_progressive(tmp_path, colorizer):
+    """A new user's interlaced MPEG-2 and x264 sources came out progressive, without a note."""
+    import av
+
+    src = tmp_path / "il.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt, v.options = 64, 48, "yuv420p", {"x264-params": "interlaced=1"}
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            f.pts = i
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+    res = colorize_video(src, tmp_path / "o.mkv", colorizer)
+    assert any("the source is interlaced" in n for n in res.notes), res.notes
+    plain = colorize_video(write_video(tmp_path / "p.mp4", frames=3, audio=None), tmp_path / "p_out.mp4", colorizer)
+    assert not any("interlaced" in n for n in plain.notes)
+
+
 def test_subtitles_are_copied(tmp_path, colorizer):
     import av
 

@@ -43,6 +43,7 @@ class VideoInfo:
     # the display matrix as stored (FFmpeg's 9 integers) where it mirrors the picture: a rotation angle
     # alone cannot say so (a horizontal flip reads as 180 degrees, and was written back as a turn)
     mirror_matrix: tuple[int, ...] | None = None
+    interlaced: bool = False  # a decoded frame said so
 
     @property
     def fps(self) -> float:

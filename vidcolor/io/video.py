@@ -160,6 +160,7 @@ class VideoSource:
                     self.info.rotation = int(frame.rotation or 0)
                     self.info.mirror_matrix = self.info.mirror_matrix or mirror_matrix(frame)
                 last_pts = pts
+                self.info.interlaced = self.info.interlaced or bool(frame.interlaced_frame)
                 done_already = pts <= after_pts if seeking else index < start_index
                 if done_already:
                     recent = recent[-(WARMUP_FRAMES - 1):] + [Frame(frame.to_ndarray(format="rgb24"), pts, -1, True)]
