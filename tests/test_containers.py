@@ -99,7 +99,7 @@ def test_plan_picks_what_each_container_holds(tmp_path):
     assert (avi.encoder, avi.options["flags"], avi.options["bf"]) == ("mpeg4", "+qscale", "0")
     assert [s.action for s in avi.streams] == ["copy"]
     mkv = plan_output(src, tmp_path / "o.mkv", codec="libx265", crf=23, preset="fast")
-    assert (mkv.encoder, mkv.options) == ("libx265", {"crf": "23", "preset": "fast"})
+    assert (mkv.encoder, mkv.options) == ("libx265", {"crf": "23", "preset": "fast", "x265-params": "log-level=error"})
 
 
 def test_the_user_chosen_vp9_into_webm_gets_opus_audio(tmp_path, colorizer):

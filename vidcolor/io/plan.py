@@ -77,7 +77,8 @@ class EncoderSettings:
 
 ENCODERS = {
     "libx264": EncoderSettings(crf=18, preset="medium"),
-    "libx265": EncoderSettings(crf=18, preset="medium"),
+    # x265 and SVT-AV1 print a banner each time an encoder opens, once a segment: errors only
+    "libx265": EncoderSettings(crf=18, preset="medium", fixed=(("x265-params", "log-level=error"),)),
     # VP9's constant-quality mode needs a zero bitrate; row-mt and cpu-used 4 keep it usable on a CPU
     "libvpx-vp9": EncoderSettings(crf=32, fixed=(("b", "0"), ("row-mt", "1"), ("deadline", "good"), ("cpu-used", "4"))),
     "libvpx": EncoderSettings(crf=10, fixed=(("b", "8M"),)),  # VP8: CRF caps at a bitrate
@@ -255,6 +256,8 @@ def _stream_plan(box: Container, s: StreamInfo, notes: list[str]) -> StreamPlan:
 
 def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: VideoInfo):
     """The video encoder of the plan, at the source's size and time base."""
+    if plan.encoder == "libsvtav1":  # SVT-AV1 logs at its "info" level to stderr (pages of lines) unless told
+        os.environ.setdefault("SVT_LOG", "1")  # errors only; a user's own SVT_LOG wins
     s = out.add_stream(plan.encoder, rate=like.average_rate or fractions.Fraction(25))
     s.width, s.height, s.pix_fmt = like.width, like.height, plan.pix_fmt
     s.time_base = plan.time_base or like.time_base
