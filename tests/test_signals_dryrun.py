@@ -61,6 +61,8 @@ def test_sigterm_stops_a_folder_run_like_ctrl_c_and_the_same_command_skips_what_
     proc = start([src, "-o", out, "--report", report], weights_file)
     rc, err = sigterm_when(proc, lambda: any(out.glob("*.png")))
     stopped_cleanly(rc, err, out, report)
+    # a new user's stopped run's total read as all there was: it is what the run handled; inputs is all of them
+    assert json.loads(report.read_text().splitlines()[-1])["summary"]["inputs"] == 30
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
     assert 1 <= len(before) < 30, "the run was not terminated mid-way"
     r = invoke(src, "-o", out, "--weights", weights_file, "--device", "cpu", "-q", "--report", report)

@@ -274,11 +274,15 @@ class RunReport:
             self.counts[result.status] = self.counts.get(result.status, 0) + 1
             self._write(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}))
 
-    def close(self, interrupted: bool = False) -> dict:
+    def close(self, interrupted: bool = False, inputs: int = 0) -> dict:
+        """The summary line. A stopped run's `total` is what it handled; `inputs` (where known) is how many
+        the run had, so a report does not read as if 68 inputs were all there were."""
         summary = {"summary": {**{s: self.counts.get(s, 0) for s in ("done", "skipped", "failed")},
                                "total": sum(self.counts.values()), "seconds": round(time.time() - self.t0, 2)}}
         if interrupted:
             summary["summary"]["interrupted"] = True
+            if inputs:
+                summary["summary"]["inputs"] = inputs
         with self._lock:
             self._write(json.dumps(summary))
         return summary

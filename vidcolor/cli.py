@@ -262,7 +262,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         if isinstance(e, SystemExit) and not (ray and e.code == signal.SIGTERM):  # (ray.init's driver handler)
             raise
         rep.close()
-        run.close(interrupted=True)
+        run.close(interrupted=True, inputs=rep.inputs_total)
         return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated(), folder.overwrite or video.overwrite)
     except LockedError as e:
         rep.error(str(e))

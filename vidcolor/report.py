@@ -88,6 +88,11 @@ class Reporter:
 
     # -- Progress (vidcolor.api) ----------------------------------------------------------------------
 
+    @property
+    def inputs_total(self) -> int:
+        """How many inputs the run has (0 before a folder run said, or for one file)."""
+        return self._total
+
     def inputs(self, total: int) -> None:
         self._total, self._t0 = total, time.monotonic()
         if self.live and total:
