@@ -81,8 +81,13 @@ def test_corrupt_weights_file_is_refused(tmp_path):
     bad = tmp_path / "w.pt"
     bad.write_bytes(b"garbage" * 100)
     src = write_image(tmp_path / "p.png")
-    r = invoke(src, "-o", tmp_path / "o.png", "--weights", bad)
+    report = tmp_path / "run.jsonl"
+    report.write_text('{"summary": {"done": 1, "skipped": 0, "failed": 0, "total": 1, "seconds": 1.0}}\n')  # last night's
+    r = invoke(src, "-o", tmp_path / "o.png", "--weights", bad, "--report", report)
     assert r.exit_code == 2 and "cannot read weights" in r.stderr
+    # the report no longer shows last night's success for a run that stopped on its weights (review)
+    [line] = report.read_text().splitlines()
+    assert "cannot read weights" in json.loads(line)["summary"]["error"]
 
 
 @pytest.mark.parametrize("args", [["--temporal", "bogus"], ["--format", "gif"], ["--batch-size", "0"]])

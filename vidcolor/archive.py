@@ -256,16 +256,20 @@ class RunReport:
         self._lock = threading.Lock()
         self._begun = False
 
-    def _write(self, line: str) -> None:
-        """Append a line; the first one replaces what an earlier run left. Nothing is touched before that,
-        so a run that never starts (locked out by another run on the same output) leaves that run's report
-        alone: it had emptied it, and the first run's lines before that moment were lost."""
-        if self.path is None:
-            return
-        if not self._begun:
+    def begin(self) -> None:
+        """Replace what an earlier run left. The CLI calls it once it holds the output's lock; without a
+        call, the first line written does it. Nothing is touched before either, so a run locked out by
+        another on the same output leaves that run's report alone (it had emptied it, and the first
+        run's lines before that moment were lost)."""
+        if self.path is not None and not self._begun:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text("")
             self._begun = True
+
+    def _write(self, line: str) -> None:
+        if self.path is None:
+            return
+        self.begin()
         with open(self.path, "a") as f:
             f.write(line + "\n")
 
@@ -274,11 +278,13 @@ class RunReport:
             self.counts[result.status] = self.counts.get(result.status, 0) + 1
             self._write(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}))
 
-    def close(self, interrupted: bool = False, inputs: int = 0) -> dict:
+    def close(self, interrupted: bool = False, inputs: int = 0, error: str | None = None) -> dict:
         """The summary line. A stopped run's `total` is what it handled; `inputs` (where known) is how many
         the run had, so a report does not read as if 68 inputs were all there were."""
         summary = {"summary": {**{s: self.counts.get(s, 0) for s in ("done", "skipped", "failed")},
                                "total": sum(self.counts.values()), "seconds": round(time.time() - self.t0, 2)}}
+        if error is not None:  # the run stopped on a usage or weights error: its summary says so
+            summary["summary"]["error"] = error
         if interrupted:
             summary["summary"]["interrupted"] = True
             if inputs:

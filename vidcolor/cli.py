@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import contextlib
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -229,19 +230,47 @@ def _stopped(rep, e: BaseException, overwrite: bool = False) -> int:
 
 def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
               hints: Path | None = None, ray: str | None = None) -> int:
-    from vidcolor.api import colorize, default_output
-    from vidcolor.archive import RunReport
-    from vidcolor.io.formats import is_image_path
+    from vidcolor.archive import OutputLock, RunReport
+
+    from vidcolor.api import plan
 
     try:
-        _refuse_early(src, dst, load["device"], video, folder, report, ray)
-        run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
+        root = _refuse_early(src, dst, load["device"], video, folder, report, ray)
+        try:
+            plan(src, dst, video, folder, hints)  # the library's own refusals (an output it must not write) come first
+        except UsageError:
+            raise
+        except VidcolorError:  # an unreadable input: the run reports it as failed, as before; nothing to lock
+            root = None
     except UsageError as e:
         rep.error(str(e))
         return EXIT_USAGE
-    except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
-        rep.error(f"{report}: cannot write the report ({e.strerror or e})")
-        return EXIT_USAGE
+    # The output's lock, taken here before the model loads (the library takes it again, re-entrantly): a
+    # second run is refused at once with exit 3, before it touches anything, its --report included (a
+    # locked-out run had emptied the first run's); and a run that starts replaces its report at once, so
+    # last night's summary never stands for a run that failed or is still going.
+    with contextlib.ExitStack() as held:
+        try:
+            locked = root is not None and not folder.dry_run and root.is_dir()  # a folder not made yet: no other run holds it
+            if locked:
+                held.enter_context(OutputLock(root))
+            run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
+            if locked:
+                run.begin()
+        except LockedError as e:
+            rep.error(str(e))
+            return EXIT_LOCKED
+        except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
+            rep.error(f"{report}: cannot write the report ({e.strerror or e})")
+            return EXIT_USAGE
+        return _run(src, dst, load, video, folder, rep, report, hints, ray, run)
+
+
+def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
+         hints: Path | None, ray: str | None, run) -> int:
+    from vidcolor.api import colorize, default_output
+    from vidcolor.io.formats import is_image_path
+
     ray_opts = None
     if ray:
         from vidcolor.cluster.runtime import RayOptions
@@ -269,6 +298,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         return EXIT_LOCKED
     except (UsageError, WeightsError) as e:
         rep.error(str(e))
+        run.close(error=str(e))  # a report that still held last night's summary read as a success
         return EXIT_USAGE
     except VidcolorError as e:
         done(Result(src, None, "failed", error=str(e)))
@@ -289,7 +319,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
 
 
 def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions, folder: FolderOptions,
-                  report: Path | None, ray: str | None) -> None:
+                  report: Path | None, ray: str | None) -> Path:
     """What the CLI refuses before the library starts (UsageError, one line): a missing input, a --format
     that contradicts the input or -o, a --crf the encoder cannot take, an unusable --report, a CUDA device
     that is not there. The library's plan() checks the output itself."""
@@ -310,6 +340,7 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
         from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
 
         resolve_device(device)  # UsageError for a device that is not there
+    return out if kind == "folder" else out.parent  # the folder whose lock the run takes
 
 
 def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
