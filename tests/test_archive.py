@@ -67,6 +67,41 @@ def test_the_journal_does_not_depend_on_how_paths_are_spelled(tmp_path, colorize
     assert colorize_image(Path("img0.png"), Path("../../one.png"), colorizer).status == "skipped"
 
 
+def test_an_output_folder_given_through_a_link_is_the_same_folder(tmp_path, colorizer):
+    """Review: with -o a link to the real folder (~/archive -> /mnt/nas/...), keys were absolute, and a
+    run through the real path failed every file as "not written by vidcolor"."""
+    src = archive(tmp_path / "in", 2)
+    (tmp_path / "nas").mkdir()
+    (tmp_path / "archive").symlink_to(tmp_path / "nas")
+    assert statuses(colorize_folder(src, tmp_path / "archive", colorizer)) == ["done"] * 2
+    assert statuses(colorize_folder(src, tmp_path / "nas", colorizer)) == ["skipped"] * 2
+    assert statuses(colorize_folder(src, tmp_path / "archive", colorizer)) == ["skipped"] * 2
+    # a single photo, whose journal lives in its output's folder, through the link and then not
+    assert colorize_image(src / "d0" / "img0.png", tmp_path / "archive" / "one.png", colorizer).status == "done"
+    assert colorize_image(src / "d0" / "img0.png", tmp_path / "nas" / "one.png", colorizer).status == "skipped"
+
+
+def test_an_old_journal_written_from_another_working_directory_still_counts(tmp_path, colorizer, monkeypatch):
+    """Review: a hand test from ~/work (`vidcolor in -o out`) then cron from $HOME with absolute paths: the
+    old lines' relative paths were read against the wrong folder and every file failed as not vidcolor's."""
+    work = tmp_path / "work"
+    src = archive(work / "in", 2)
+    monkeypatch.chdir(work)
+    assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["done"] * 2
+    journal = work / "out" / ".vidcolor" / "journal.jsonl"
+    old = []
+    for line in journal.read_text().splitlines():
+        e = json.loads(line)
+        e.pop("v")
+        e["target"] = str(Path("out") / e["target"])
+        if "input" in e:
+            e["input"] = str(Path(e["input"]).relative_to(work))
+        old.append(json.dumps(e))
+    journal.write_text("\n".join(old) + "\n")
+    monkeypatch.chdir(tmp_path)  # cron's working directory
+    assert statuses(colorize_folder(src, work / "out", colorizer)) == ["skipped"] * 2
+
+
 def test_a_dangling_symlink_fails_alone(tmp_path, colorizer):
     """A new user's one broken link crashed the whole run with a traceback (the journal stat'ed the input
     to record its failure) and exit 1, which cron's `test $? -le 1` passes."""

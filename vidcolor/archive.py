@@ -5,6 +5,7 @@ Everything lives in a hidden `.vidcolor/` folder in the output root.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -45,14 +46,16 @@ class Journal:
     absolute, each with its folder's symlinks and `..` resolved, so a run from another working directory,
     or with absolute paths where the last run had relative ones (a cron job after a test by hand), finds
     the same entries, and an output folder moved whole keeps its record. Lines written before this
-    (no "v") held paths as spelled, relative to that run's working directory: they are read as relative
-    to this one's.
+    (no "v") held paths as spelled, relative to that run's working directory, which is not known: an
+    output path is read as relative to this one's where that lands in the root, else from the root's
+    name on (`out/a.png` read from another folder is still the root's `a.png`); such an entry's input
+    counts as the same by its file name, size and mtime.
     """
 
     VERSION = 2
 
     def __init__(self, root: Path):
-        self.root = _normal(Path(root))
+        self.root = Path(os.path.realpath(root))  # the root itself may be a link (-o ~/archive -> /mnt/nas/...)
         self.path = root / STATE_DIR / "journal.jsonl"
         self.entries: dict[str, dict] = {}
         self.touched: set[str] = set()
@@ -62,7 +65,7 @@ class Journal:
             for line in self.path.read_text(errors="replace").splitlines():
                 try:
                     e = json.loads(line)
-                    if e.get("v") != self.VERSION:
+                    if "v" not in e:
                         e = self._upgrade(e)
                     self.touched.add(e["target"])
                     self._note_output(e)
@@ -80,13 +83,21 @@ class Journal:
             return str(full)
 
     def _upgrade(self, e: dict) -> dict:
-        e = dict(e)
-        e["target"] = self._out(Path(e["target"]))
+        e = dict(e, legacy=True)
+        e["target"] = self._legacy_out(e["target"])
         if e.get("input"):
             e["input"] = str(_normal(Path(e["input"])))
         if e.get("copy"):
-            e["copy"] = self._out(Path(e["copy"]))
+            e["copy"] = self._legacy_out(e["copy"])
         return e
+
+    def _legacy_out(self, spelled: str) -> str:
+        key = self._out(Path(spelled))
+        if Path(key).is_absolute() and not Path(spelled).is_absolute():  # another working directory's path
+            parts = Path(spelled).parts
+            if self.root.name in parts:
+                return str(Path(*parts[len(parts) - parts[::-1].index(self.root.name):]))
+        return key
 
     def last(self, target: Path) -> dict | None:
         """The last entry recorded for `target` ("started" lines aside), however its path is spelled."""
@@ -111,7 +122,8 @@ class Journal:
     def same_input(self, e: dict, src: Path) -> bool:
         """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged."""
         try:
-            return e.get("input") == str(_normal(src)) and e.get("input_stat") == input_key(src)
+            same = e.get("input") == str(_normal(src)) or (e.get("legacy") and Path(e.get("input", "")).name == src.name)
+            return bool(same) and e.get("input_stat") == input_key(src)
         except OSError:  # the input is gone, or a dangling link
             return False
 
@@ -158,10 +170,17 @@ class Journal:
 
 
 def _normal(p: Path) -> Path:
-    """`p` absolute, its folder's symlinks and `..` resolved; the last component kept as it is (an output
-    path that is itself a symlink is replaced, never written through)."""
-    p = Path(os.path.abspath(p))
-    return p.parent.resolve() / p.name
+    """`p` absolute, its folder's symlinks and `..` resolved (in that order: `link/..` is the link's
+    target's parent); the last component kept as it is (an output path that is itself a symlink is
+    replaced, never written through)."""
+    return Path(_real_folder(os.path.dirname(os.path.join(os.getcwd(), p)) or "/")) / Path(p).name
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: str) -> str:
+    """realpath of a folder, cached: a 50,000-photo re-run asks for each output's and input's folder
+    (a few hundred of them) twice a photo, and each realpath is a walk of lstat calls (slower on NFS)."""
+    return os.path.realpath(folder)
 
 
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> None:
