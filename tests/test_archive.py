@@ -332,6 +332,14 @@ def test_16_bit_scans_keep_their_resolution_and_get_no_tifffile_tags(tmp_path, c
     with Image.open(tmp_path / "o_scan.png") as im:
         assert im.info["dpi"] == pytest.approx((600, 600), abs=0.01)
     assert cv2_depth(tmp_path / "o_scan.png") == np.uint16
+    # an absurd or zero resolution is dropped, not a crash that stopped the folder run (review)
+    tifffile.imwrite(tmp_path / "huge.tif", gray16(), photometric="minisblack", resolution=((4294967295, 1), (4294967295, 1)),
+                     resolutionunit="CENTIMETER")
+    tifffile.imwrite(tmp_path / "zero.tif", gray16(), photometric="minisblack", resolution=((0, 1), (0, 1)), resolutionunit="INCH")
+    for name in ("huge.tif", "zero.tif"):
+        assert colorize_image(tmp_path / name, tmp_path / f"o_{name}", colorizer).status == "done"
+        with tifffile.TiffFile(tmp_path / f"o_{name}") as tf:
+            assert "ResolutionUnit" not in tf.pages[0].tags or int(tf.pages[0].tags["ResolutionUnit"].value) != 3
 
 
 def cv2_depth(path):

@@ -267,8 +267,10 @@ def test_one_line_per_input_whatever_the_file_names_hold():
     rep.result(Result(Path("new\nline.png"), Path("o/new\nline.png"), "done", 0.1, 1))
     rep.result(Result(Path("bad\udcffname.png"), None, "failed", error="bad\udcffname.png: corrupt"))
     rep.result(Result(Path("one.mp4"), Path("o/one.mp4"), "done", 0.5, 1))
+    shot = "Screenshot 2026-11-26 at 10.00.00\u202fAM \U0001F468\u200d\U0001F469.png"  # shown as it is (review)
+    rep.result(Result(Path(shot), Path("o") / shot, "done", 0.1, 1))
     assert out.getvalue().splitlines() == ["done new\\nline.png -> o/new\\nline.png (0.1 s)", "FAILED bad\\xffname.png: corrupt",
-                                           "done one.mp4 -> o/one.mp4 (1 frame, 0.5 s)"]
+                                           "done one.mp4 -> o/one.mp4 (1 frame, 0.5 s)", f"done {shot} -> o/{shot} (0.1 s)"]
 
 
 def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():

@@ -173,22 +173,26 @@ def test_a_jpeg_with_a_corrupt_exif_block_is_colorized_and_the_exif_dropped_with
     assert res.status == "done" and any("EXIF" in n for n in res.notes)
 
 
-def test_a_jpeg_with_damaged_exif_entries_keeps_the_rest_says_so_and_warns_nothing(tmp_path, colorizer):
+def test_a_jpeg_with_damaged_exif_entries_keeps_the_rest_says_so_and_warns_nothing(tmp_path, colorizer, weights_file):
     """A new user's JPEG with a cut-short EXIF block: PIL's "Truncated File Read" warnings went to the log
     (two raw lines per photo) and no note said anything was dropped."""
-    import warnings
+    import subprocess
+    import sys
 
     ex = Image.Exif()
     ex[0x010F], ex[0x0110] = "Cam", "Model X"  # make, and a model whose value the cut loses
     g = np.random.default_rng(0).integers(0, 255, (48, 64), dtype=np.uint8)
     Image.fromarray(g).convert("RGB").save(tmp_path / "scan.jpg", exif=ex.tobytes()[:-6])
-    with warnings.catch_warnings(record=True) as warned:
-        warnings.simplefilter("always")
-        [res] = vidcolor.colorize(tmp_path / "scan.jpg", tmp_path / "out.jpg", colorizer=colorizer)
+    [res] = vidcolor.colorize(tmp_path / "scan.jpg", tmp_path / "out.jpg", colorizer=colorizer)
     assert res.status == "done" and any("damaged EXIF entries dropped" in n for n in res.notes), res.notes
-    assert not [w for w in warned if "PIL" in w.filename], [str(w.message) for w in warned]
     with Image.open(tmp_path / "out.jpg") as out:
         assert out.size == (64, 48) and out.getexif().get(0x010F) == "Cam"  # the make kept
+    # the CLI's log: one line and its note, no warning (a fresh process: warnings show once per place)
+    r = subprocess.run([sys.executable, "-m", "vidcolor", str(tmp_path / "scan.jpg"), "-o", str(tmp_path / "cli.jpg"),
+                        "--weights", str(weights_file), "--device", "cpu"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr.splitlines() == [
+        f"done {tmp_path / 'scan.jpg'} -> {tmp_path / 'cli.jpg'} ({r.stderr.split('(')[1].split(')')[0]})",
+        "  note: damaged EXIF entries dropped (Truncated File Read); the rest is kept"], r.stderr
 
 
 def test_a_folder_run_colorizes_its_videos_mirrored_with_journal_resume_and_report(tmp_path, colorizer):

@@ -166,11 +166,13 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         if on_result:
             on_result(res)
 
-    for link in sorted(linked):
-        emit(Result(link, None, "skipped", note="a link to a folder: not followed (it may lead outside the input folder, "
-                                                 "or into the output); colorize its target on its own"))
+    def say_links() -> None:
+        for link in sorted(linked):
+            emit(Result(link, None, "skipped", note="a link to a folder: not followed (it may lead outside the input "
+                                                     "folder, or into the output); colorize its target on its own"))
 
     if opts.dry_run:  # what the run below would do, from the journals and the files' sizes; nothing is created
+        say_links()
         journal = Journal(dst)
         for p, t in pairs:
             emit(_dry_run_photo(journal, p, t, key_of(p), photo_hints[p], opts))
@@ -183,6 +185,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         load_tone_net()
     ensure_writable_dir(dst)
     with OutputLock(dst):
+        say_links()  # inside the lock: a run locked out reports nothing (a --report it wrote to had been emptied)
         remove_stale_temporaries(dst)
         journal = Journal(dst)
         todo = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 from vidcolor.io.formats import is_image_path
@@ -152,9 +153,14 @@ class Reporter:
 
 
 def _one_line(text: str) -> str:
-    """`text` with what would break the one line per input escaped: a newline or other control character
-    in a file name (\\n), and a name's bytes that are not UTF-8 (\\xff, where Python holds a lone surrogate)."""
-    if text.isprintable():
+    """`text` with what would break the one line per input escaped: a control character in a file name
+    (a newline: \\n), a line or paragraph separator, and a name's bytes that are not UTF-8 (\\xff,
+    where Python holds a lone surrogate). Other characters, spaces and marks of every kind included (a
+    macOS screenshot's narrow no-break space), are shown as they are."""
+    if text.isprintable():  # the usual case (isprintable is False for more than these)
         return text
-    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1]
-                   for c in text)
+    return "".join(_escaped(c) if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in text)
+
+
+def _escaped(c: str) -> str:
+    return f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1]

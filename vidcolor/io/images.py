@@ -17,6 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import tifffile
+
+# PIL warns (UserWarning, to stderr) about damaged EXIF entries it reads past, in places of its own too
+# (a JPEG's dpi): those lines broke the run's one line per input. `_metadata` notes what was dropped. A
+# filter set once, not a catch_warnings around each read: that swaps process-wide state under the other
+# threads (the reader is one of several).
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError
@@ -55,16 +61,12 @@ def read_image(path: str | os.PathLike) -> ImageData:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
-        # PIL warns (UserWarning, to stderr) about damaged EXIF it reads past, in places of its own (a JPEG's
-        # dpi): those lines broke the run's one line per input. _metadata notes what it drops.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            ext = path.suffix.lower()
-            if ext in (".tif", ".tiff"):
-                return _read_tiff(path)
-            if ext == ".png" and _png_bit_depth(path) == 16:
-                return _read_png16(path)
-            return _read_pil(path)
+        ext = path.suffix.lower()
+        if ext in (".tif", ".tiff"):
+            return _read_tiff(path)
+        if ext == ".png" and _png_bit_depth(path) == 16:
+            return _read_png16(path)
+        return _read_pil(path)
     except InputError:
         raise
     except UnidentifiedImageError as e:
@@ -103,6 +105,7 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
             del info["exif"]
             notes.append(f"corrupt EXIF block dropped ({_first_line(e)}); the pixels are as stored")
         else:
+            warned = [w for w in warned if issubclass(w.category, UserWarning) and "PIL" in w.filename]  # not another thread's
             if warned:  # the entries PIL could read are kept; its warnings had leaked into the run's log
                 info["exif"] = (b"Exif\x00\x00" if info["exif"][:6] == b"Exif\x00\x00" and cleaned[:6] != b"Exif\x00\x00" else b"") + cleaned
                 notes.append(f"damaged EXIF entries dropped ({_first_line(warned[0].message)}); the rest is kept")
@@ -217,9 +220,19 @@ def _tiff_dpi(page) -> tuple[float, float] | None:
         x, y = (page.tags[t].value for t in ("XResolution", "YResolution"))
         unit = int(page.tags["ResolutionUnit"].value) if "ResolutionUnit" in page.tags else 2
         per_inch = {2: 1.0, 3: 2.54}[unit]  # inch, centimetre (1: no unit)
-        return x[0] / x[1] * per_inch, y[0] / y[1] * per_inch
+        dpi = x[0] / x[1] * per_inch, y[0] / y[1] * per_inch
     except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
         return None
+    return dpi if all(_sane_dpi(d) for d in dpi) else None
+
+
+def _sane_dpi(d) -> bool:
+    """A resolution worth copying: 1 to a million dots per inch (a TIFF's 4294967295 per centimetre made
+    the writers fail, and stopped a folder run: review)."""
+    try:
+        return 1 <= float(d) <= 1e6
+    except (TypeError, ValueError):
+        return False
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -280,7 +293,7 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
     opts: dict = {}
     if "icc_profile" in info and fmt != "BMP":
         opts["icc_profile"] = info["icc_profile"]
-    if "dpi" in info:
+    if "dpi" in info and all(_sane_dpi(d) for d in info["dpi"][:2]):
         opts["dpi"] = info["dpi"]
     if "exif" in info and fmt in ("JPEG", "PNG", "WEBP"):
         opts["exif"] = _exif_reset(info["exif"])
@@ -321,7 +334,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "xmp" in like.info:
         xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
-    if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
+    if "dpi" in like.info and all(_sane_dpi(d) for d in like.info["dpi"][:2]):  # pixels per metre, unit 1 (a 600 dpi scan lost it)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
@@ -337,7 +350,7 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
     # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
     opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
-    if "dpi" in like.info:
+    if "dpi" in like.info and all(_sane_dpi(d) for d in like.info["dpi"][:2]):
         opts.update(resolution=tuple(float(d) for d in like.info["dpi"][:2]), resolutionunit="INCH")
     if like.alpha is None:
         tifffile.imwrite(tmp, rgb, photometric="rgb", **opts)
