@@ -230,7 +230,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress)
     elif p.kind == "folder":
         if progress:
-            progress.inputs(sum(map(len, find_media(p.src))))
+            linked: list[Path] = []  # each link to a folder is a "skipped" line too
+            progress.inputs(sum(map(len, find_media(p.src, linked))) + len(linked))
         colorizer = col.result()
         from vidcolor.folder import colorize_folder
 

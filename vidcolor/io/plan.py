@@ -287,7 +287,8 @@ def _try(plan: OutputPlan, info: VideoInfo) -> None:
         reason = _reason(e)
         if "does not support" in reason:  # VP8: a new user read "'mp4' format" for a .webm output
             raise OutputError(f"{plan.dst}: vidcolor encodes a video in resumable MP4 segments, which cannot hold "
-                              f"{plan.codec} (--codec {plan.encoder}); use libvpx-vp9 (VP9) for WebM or MKV") from e
+                              f"{plan.codec} (--codec {plan.encoder})"
+                              + ("; use libvpx-vp9 (VP9) for WebM or MKV" if plan.codec == "vp8" else "")) from e
         if "preset" in plan.options:  # x264 says "invalid preset" only on stderr; FFmpeg says Invalid argument
             reason += f"; is --preset {plan.options['preset']} one {plan.encoder} knows?"
         raise OutputError(f"{plan.dst}: cannot encode {plan.encoder} video at {info.width}x{info.height}, time base "
