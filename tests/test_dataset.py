@@ -226,6 +226,17 @@ def test_refuses_before_writing_anything(tree, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_second_build_beside_the_first_does_not_empty_its_scenes(tree, built, tmp_path):
+    """Helper test: the default --scenes-out is OUT/../scenes, so a trial build beside /root/vidcolor-data/v2
+    emptied v2's scenes set ("6 removed"). The scenes folder's marker names its training set now."""
+    _, cfg, _ = built
+    before = files(cfg.scenes_out)
+    assert before
+    with pytest.raises(OutputError, match=r"holds the scenes set of .*v2; give this build its own --scenes-out"):
+        build(BuildConfig(out=cfg.out.parent / "v3", shared=tree / "shared", sources=("clothing",), workers=1))
+    assert files(cfg.scenes_out) == before
+
+
 def test_cli_builds_and_reports_a_missing_input_in_one_line(tree, tmp_path, capsys):
     out = tmp_path / "v2"
     training_main(["data", "--shared", str(tree / "shared"), "--out", str(out), "--workers", "2",

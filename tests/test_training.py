@@ -31,7 +31,7 @@ def make_images(folder, n, seed=0, gray=0):
 
 def train(run, data, steps, *extra):
     train_main(["train", "--data", str(data), "--run", str(run), "--steps", str(steps), "--batch-size", "6", "--size", "64",
-                "--model-args", "{}", "--log-every", "1", "--ckpt-every", "2", "--prior-batches", "2", "--holdout", "0",
+                "--model-args", '{"pretrained": false}', "--log-every", "1", "--ckpt-every", "2", "--prior-batches", "2", "--holdout", "0",
                 "--threads", "2", "--device", "cpu", *extra])
 
 
@@ -114,7 +114,8 @@ def test_a_resume_with_other_arguments_is_refused_and_a_failed_start_leaves_no_r
     with pytest.raises(SystemExit, match=r"--size 64, not 96; --lr 0\.001, not 0\.5"):
         train(run, data / "train", 4, "--lr", "0.5", "--size", "96")
     assert json.loads((run / "args.json").read_text())["lr"] == 0.001 and (run / "holdout.txt").read_text() == holdout
-    train(run, data / "train", 3, "--log-every", "2", "--model-args", '{ }')  # length, logging and the JSON's spelling may change
+    train(run, data / "train", 3, "--log-every", "2", "--model-args", '{ "pretrained" : false }')  # length, logging, JSON spelling
+    train(run, data / "train", 4, "--data", str(data / "train" / "." ))  # a path spelled otherwise is the same folder
 
 
 def test_tune_says_when_its_colour_floor_is_not_met_or_its_holdout_is_tiny(tmp_path, data, capsys):
@@ -129,6 +130,50 @@ def test_tune_says_when_its_colour_floor_is_not_met_or_its_holdout_is_tiny(tmp_p
     assert "note: no decoding reaches 500% of the ground truth's colourfulness" in out
     assert "note: tuned on 2 held-out photo(s): too few" in out  # --holdout 3 over 2 folders keeps 2
     assert load_checkpoint(snap).checkpoint_meta["decode_tuning"]["floor_met"] is False
+
+
+def test_the_training_commands_refuse_what_they_ignored_or_crashed_on(tmp_path, data):
+    """A new user's training session (helper test, 2026-11-26): --model-args {"hints": true} trained a random
+    encoder (it replaced the default {"pretrained": true}); --hint-share was ignored without hint inputs;
+    --log-every 0 divided by zero; a missing --data wrote args.json and blocked the corrected command; tune
+    crashed on last.pt, a missing run and an empty holdout; export to a new name repointed the default model
+    and took --work-size -5; pack wrote empty tars with exit 0; detector train replaced any file."""
+    from training.__main__ import _model_args
+    import argparse
+
+    assert _model_args(argparse.Namespace(model="effnet_unet", model_args='{"hints": true}')) == {"pretrained": True, "hints": True}
+    run = tmp_path / "r"
+    for extra, says in [(["--hint-share", "0.5"], "--hint-share 0.5: effnet_unet .* has no hint inputs"),
+                        (["--log-every", "0"], "--log-every 0: must be at least 1"),
+                        (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+                        (["--data", str(tmp_path / "nodir")], "--data .*nodir: not a folder")]:
+        with pytest.raises(SystemExit, match=says):
+            train(run, data / "train", 1, *extra)
+    assert not (run / "args.json").exists()
+    train(run, data / "train", 2, "--holdout", "0", "--val", str(data / "val"), "--val-every", "2")
+    snap = run / "snapshots" / "step0000002.pt"
+    for argv, says in [(["tune", "--snapshot", str(run / "last.pt"), "--run", str(run)], "tune takes a snapshot"),
+                       (["tune", "--snapshot", str(snap), "--run", str(tmp_path / "norun")], "cannot read the run's held-out photos"),
+                       (["tune", "--snapshot", str(snap), "--run", str(run)], "no held-out photos"),
+                       (["tune", "--snapshot", str(snap), "--run", str(run), "--work-sizes", "abc"], "not a comma-separated list"),
+                       (["export", "--snapshot", str(snap), "--out", str(tmp_path / "w" / "x.pt"), "--work-size", "-5"], "from 64 to 2048"),
+                       (["export", "--snapshot", str(snap), "--out", str(tmp_path)], "is a folder"),
+                       (["pack", "--from", str(data / "train"), "--out", str(tmp_path / "p.tar"), "--side", "0"], "--side at least 16"),
+                       (["pack", "--from", str(tmp_path / "nodir"), "--out", str(tmp_path / "p.tar")], "no photo"),
+                       (["pack", "--from", str(data / "train"), "--out", str(tmp_path / "p.tar"), "--exclude", str(tmp_path / "no.txt")],
+                        "--exclude .*cannot read it")]:
+        with pytest.raises(SystemExit, match=says):
+            train_main(argv)
+    assert not (tmp_path / "p.tar").exists()
+    weights = tmp_path / "w"
+    train_main(["export", "--snapshot", str(snap), "--out", str(weights / "effnet_unet.pt")])
+    with pytest.raises(SystemExit, match="lists effnet_unet.pt as the effnet_unet weights; exporting to candidate.pt"):
+        train_main(["export", "--snapshot", str(snap), "--out", str(weights / "candidate.pt")])
+    assert json.loads((weights / "manifest.json").read_text())["effnet_unet"]["file"] == "effnet_unet.pt"
+    (tmp_path / "keep.pt").write_text("mine")
+    with pytest.raises(SystemExit, match="keep.pt: exists; pass --overwrite"):
+        train_main(["detector", "train", str(tmp_path / "none.npz"), "--out", str(tmp_path / "keep.pt")])
+    assert (tmp_path / "keep.pt").read_text() == "mine"
 
 
 def test_a_run_refuses_another_architecture(tmp_path, data):
@@ -219,6 +264,9 @@ def test_a_time_budget_sets_the_runs_length_and_its_snapshots(tmp_path, data, ca
     assert len(snaps) == 3 and snaps[-1] == planned and snaps[0] > 30
     # the same command again resumes the fitted run: it is finished, so nothing more is trained
     train(run, data / "train", 100000, "--time-budget", "12", "--warmup", "40", "--budget-snapshots", "3", "--ckpt-every", "1000000")
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == planned
+    # and without the budget it keeps the fitted length too (it restarted the schedule at the peak rate: helper test)
+    train(run, data / "train", 100000, "--warmup", "40", "--ckpt-every", "1000000")
     assert torch.load(run / "last.pt", weights_only=True)["step"] == planned
 
 

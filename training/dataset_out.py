@@ -30,10 +30,11 @@ def _link(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def publish(root: Path, files: dict[str, Path], log=print) -> None:
-    """Make `root` hold exactly `files` (relative path -> prepared file) besides the marker and manifest."""
+def publish(root: Path, files: dict[str, Path], log=print, owner: Path | None = None) -> None:
+    """Make `root` hold exactly `files` (relative path -> prepared file) besides the marker and manifest.
+    `owner`: the training set a scenes folder belongs to, kept in its marker (`marker_owner`)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text(json.dumps({"recipe": "vidcolor-data"}) + "\n")
+    (root / MARKER).write_text(json.dumps({"recipe": "vidcolor-data", **({"for": str(owner.resolve())} if owner else {})}) + "\n")
     removed = 0
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         for f in filenames:
@@ -52,6 +53,14 @@ def publish(root: Path, files: dict[str, Path], log=print) -> None:
             _link(src, dst)
             added += 1
     log(f"{root}: {len(files)} photos ({added} new or changed, {removed} removed)")
+
+
+def marker_owner(root: Path) -> str | None:
+    """The training set whose scenes folder `root` is, as its marker says (None: not said, or no marker)."""
+    try:
+        return json.loads((root / MARKER).read_text()).get("for")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _table(header: list[str], rows: list[list]) -> str:

@@ -18,6 +18,8 @@ vidcolor.tone.tone_net_input, in float16.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from multiprocessing import get_context
 from pathlib import Path
@@ -105,7 +107,8 @@ def cmd_build(a: argparse.Namespace) -> None:
             groups += [g] * len(rs)
     x = np.stack([r[0] for r in rows])
     y = np.array([r[1] for r in rows], np.int8)
-    np.savez(a.out, X=x, y=y, group=np.array(groups, np.int64) + 10_000_000 * a.first)
+    with open(a.out, "wb") as f:  # np.savez(path) appends .npz to a name without it, and the message named the other file
+        np.savez(f, X=x, y=y, group=np.array(groups, np.int64) + 10_000_000 * a.first)
     print(f"{a.out}: {len(paths)} photos and {n_gen} generated scenes -> {len(y)} examples "
           f"({int(y.sum())} colour), {time.time() - t0:.0f} s")
 
@@ -117,6 +120,9 @@ def cmd_train(a: argparse.Namespace) -> None:
     from vidcolor.models.checkpoint import sha256_file
     from vidcolor.models.tone_net import ToneNet
 
+    out = Path(a.out)
+    if out.exists() and not a.overwrite:  # it replaced any file, the shipped detector included
+        sys.exit(f"{out}: exists; pass --overwrite to replace it (a manifest.json beside it is updated too)")
     torch.manual_seed(a.seed)
     data = [np.load(f) for f in a.data]
     # kept in float16 (as stored; 50,000 examples are 3.7 GB) and made float32 a batch at a time
@@ -158,7 +164,18 @@ def cmd_train(a: argparse.Namespace) -> None:
     torch.save({"width": net.width, "state_dict": net.state_dict(),
                 "meta": {"data": [str(f) for f in a.data], "examples": len(y), "colour": int(y.sum()),
                          **{k: v for k, v in vars(a).items() if k in ("epochs", "batch_size", "lr", "weight_decay", "seed", "width", "chroma_scale")}}}, a.out)
-    print(f"{a.out}: sha256 {sha256_file(a.out)}")
+    digest = sha256_file(a.out)
+    manifest_path = out.parent / "manifest.json"  # a weights folder: its listed sha256 follows the new file
+    if manifest_path.is_file():
+        from vidcolor.io.paths import atomic_write_text
+
+        manifest = json.loads(manifest_path.read_text())
+        entry = manifest.get("tone_net")
+        if isinstance(entry, dict) and entry.get("file") == out.name:
+            entry["sha256"] = digest
+            atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
+            print(f"{manifest_path}: tone_net's sha256 updated")
+    print(f"{a.out}: sha256 {digest}")
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -174,6 +191,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     t = sub.add_parser("train", help="train ToneNet on built examples")
     t.add_argument("data", nargs="+")
     t.add_argument("--out", required=True)
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out (say, weights/tone_net.pt)")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=3e-3)

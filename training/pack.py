@@ -77,6 +77,11 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
             break
         members.append((p.relative_to(root).as_posix(), data))
         used += len(data) + _TAR_OVERHEAD
+    if not members:  # an empty tar with exit 0 (a wrong --from, or an --mb below one photo)
+        from vidcolor.errors import InputError
+
+        raise InputError(f"{root}: no photo fits" + (f" in {max_mb} MB" if order else " (no photos found under it)")
+                         + f"; nothing written to {path}")
     counts: dict[str, int] = {}
     for rel, _ in members:
         counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1

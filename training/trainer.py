@@ -127,9 +127,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         _set_rng_state(state["rng"])
-        if self.cfg.time_budget > 0:  # its length was fitted to the clock: keep that schedule, not the command line's
+        # a run whose length was fitted to a time budget keeps that schedule, not the command line's, also
+        # when resumed without the budget (its learning rate had jumped back to the peak)
+        if self.cfg.time_budget > 0 or float(state["config"].get("time_budget", 0) or 0) > 0:
             self.cfg.steps = int(state["config"]["steps"])
-        self.log(f"resumed {self.last_path} at step {self.step}" + (f" of {self.cfg.steps}" if self.cfg.time_budget > 0 else ""))
+        self.log(f"resumed {self.last_path} at step {self.step} of {self.cfg.steps}")
         return True
 
     def snapshot(self) -> Path:
