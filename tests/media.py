@@ -150,6 +150,17 @@ def write_image(path: Path, h: int = 48, w: int = 64, seed: int = 0, mode: str =
     return path
 
 
+def write_colour_image(path: Path, h: int = 48, w: int = 64, seed: int = 0) -> Path:
+    """A colour photo (ground truth for `vidcolor eval`, which leaves out black-and-white ones): the
+    gray test image with a warm-to-cool tint across it."""
+    g = gray_image(h, w, seed).astype(np.int16)
+    tint = np.linspace(-30, 30, w, dtype=np.int16)[None, :]
+    rgb = np.stack([g + tint, g, g - tint], axis=2).clip(0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb, "RGB").save(path)
+    return path
+
+
 def write_frames(path: Path, frames: list[np.ndarray], rate: int = 25) -> Path:
     """Write (H, W, 3) uint8 frames as an H.264 clip (yuv444p, so colour edges stay where they are)."""
     h, w = frames[0].shape[:2]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.media import write_image, write_video
+from tests.media import write_colour_image, write_image, write_video
 from vidcolor import cli
 
 runner = CliRunner()
@@ -115,7 +115,7 @@ def test_unusable_report_path_is_one_line_before_any_work(tmp_path, no_work, mon
 
 def test_eval_out_that_is_a_file_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_load", lambda *a, **kw: pytest.fail("the model was loaded"))
-    write_image(tmp_path / "gt" / "a.png", mode="RGB")
+    write_colour_image(tmp_path / "gt" / "a.png")
     (tmp_path / "evout").write_text("mine")
     r = runner.invoke(cli.app, ["eval", str(tmp_path / "gt"), "--out", str(tmp_path / "evout")])
     refused(r, "evout", "is a file")
@@ -124,7 +124,7 @@ def test_eval_out_that_is_a_file_is_one_line(tmp_path, monkeypatch):
 
 def test_eval_out_holding_files_eval_did_not_write_is_refused_and_its_own_folder_is_rewritten(tmp_path, weights_file):
     """A review: `vidcolor eval gt --out site` replaced a website's index.html without a word."""
-    write_image(tmp_path / "gt" / "a.png", mode="RGB")
+    write_colour_image(tmp_path / "gt" / "a.png")
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<p>my site</p>")
@@ -269,7 +269,7 @@ def test_eval_video_and_bench_refuse_a_photo_and_bench_a_bad_codec_before_any_wo
     """A new user: eval-video on a photo printed 'warp error nanx', bench on a photo exited 0, and bench
     --codec nosuch ran the decode phase, then named an internal temporary file and exited 1."""
     monkeypatch.setattr(cli, "_load", lambda *a, **kw: pytest.fail("the model was loaded"))
-    photo = write_image(tmp_path / "p.jpg", mode="RGB")
+    photo = write_colour_image(tmp_path / "p.jpg")
     for cmd in (["eval-video", str(photo)], ["bench", str(photo)]):
         refused(runner.invoke(cli.app, cmd), f"{photo}: a photo, not a video clip")
     clip = write_video(tmp_path / "v.mp4", frames=3, audio=None)

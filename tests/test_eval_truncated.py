@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import vidcolor
-from tests.media import write_image, write_video
+from tests.media import write_colour_image, write_image, write_video
 from vidcolor import cli
 from vidcolor.archive import RunReport
 from vidcolor.errors import InputError, OutputError
@@ -134,7 +134,7 @@ def test_a_folder_that_refuses_files_is_refused_and_the_probe_leaves_nothing(tmp
 def test_eval_out_inside_the_ground_truth_is_not_scored_on_the_next_run(tmp_path, colorizer):
     gt = tmp_path / "gt"
     for i in range(2):
-        write_image(gt / f"p{i}.png", mode="RGB", seed=i)
+        write_colour_image(gt / f"p{i}.png", seed=i)
     for out in (gt / "sub", gt / "sub", gt, gt / "other"):  # runs two to four see the thumbs of the earlier ones
         report = evaluate_folder(colorizer, gt, out, semantic=False)
         assert [r["image"] for r in report["images"]] == ["p0.png", "p1.png"], out
@@ -143,9 +143,9 @@ def test_eval_out_inside_the_ground_truth_is_not_scored_on_the_next_run(tmp_path
 
 def test_eval_leaves_out_a_corrupt_photo_and_scores_the_rest(tmp_path, colorizer):
     gt, out = tmp_path / "gt", tmp_path / "ev"
-    write_image(gt / "a.png", mode="RGB", seed=1)
+    write_colour_image(gt / "a.png", seed=1)
     (gt / "b.jpg").write_text("not a photo")
-    write_image(gt / "c.png", mode="RGB", seed=2)
+    write_colour_image(gt / "c.png", seed=2)
     lines = []
     report = evaluate_folder(colorizer, gt, out, semantic=False, on_skip=lines.append)
     assert [r["image"] for r in report["images"]] == ["a.png", "c.png"] and report["scored"] == 2
@@ -156,6 +156,14 @@ def test_eval_leaves_out_a_corrupt_photo_and_scores_the_rest(tmp_path, colorizer
     assert sorted(p.name for p in out.iterdir()) == ["eval.json", "index.html", "thumbs"]  # no work folder left
     assert len(list((out / "thumbs").iterdir())) == 6
 
+    # a black-and-white ground truth has no colours to score against: left out (it gave PSNR inf, and
+    # eval.json held Infinity, which strict JSON parsers refuse: helper test)
+    write_image(gt / "d.png", mode="L", seed=3)
+    report = evaluate_folder(colorizer, gt, tmp_path / "ev3", semantic=False, on_skip=lines.append)
+    assert [x["image"] for x in report["left_out"]] == ["b.jpg", "d.png"] and "black and white" in report["left_out"][1]["error"]
+    json.loads((tmp_path / "ev3" / "eval.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in eval.json"))
+    (gt / "d.png").unlink()
+
     (gt / "a.png").write_text("broken too")
     (gt / "c.png").write_text("and this")
     with pytest.raises(InputError, match="none of its 3 image"):
@@ -165,7 +173,7 @@ def test_eval_leaves_out_a_corrupt_photo_and_scores_the_rest(tmp_path, colorizer
 
 def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_file):
     gt = tmp_path / "gt"
-    write_image(gt / "a.png", mode="RGB", seed=1)
+    write_colour_image(gt / "a.png", seed=1)
     (gt / "b.jpg").write_text("not a photo")
     r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
     assert r.exit_code == 0, r.output
@@ -178,7 +186,7 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
 def test_eval_that_fails_midway_leaves_no_partial_output(tmp_path, colorizer, monkeypatch):
     gt, out = tmp_path / "gt", tmp_path / "ev"
     for i in range(3):
-        write_image(gt / f"p{i}.png", mode="RGB", seed=i)
+        write_colour_image(gt / f"p{i}.png", seed=i)
     real, calls = colorizer.colorize_array, []
 
     def fails_on_the_second(rgb, *a):

@@ -29,6 +29,12 @@ SUMMARY_KEYS = ("psnr", "ssim", "auc", "ciede2000", "wrong_vivid", "colourfulnes
 THUMB_WIDTH = 320
 
 
+def _is_gray(rgb_u8: np.ndarray) -> bool:
+    """No colour at all: its channels within 2 levels of each other everywhere (JPEG noise)."""
+    a = rgb_u8.astype(np.int16)
+    return int(np.abs(a[..., 0] - a[..., 1]).max()) <= 2 and int(np.abs(a[..., 1] - a[..., 2]).max()) <= 2
+
+
 def gray_baseline(rgb_u8: np.ndarray) -> np.ndarray:
     """The image with its chroma removed: L kept, ab = 0."""
     rgb = torch.from_numpy(np.array(rgb_u8, copy=True)).permute(2, 0, 1)[None].float() / 255.0
@@ -124,6 +130,8 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
         t = time.time()
         try:
             gt = read_rgb8(path)
+            if with_gt and _is_gray(gt):  # gray scores an infinite PSNR against it, and eval.json held Infinity
+                raise InputError(f"{path}: the ground truth is black and white: no colours to score against")
             ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
         except InputError as e:  # a corrupt photo is left out; the rest are scored
             left_out.append({"image": str(rel), "error": str(e)})
