@@ -47,8 +47,13 @@ def test_bench_cli_writes_json_and_compares(tmp_path, weights_file):
     r = runner.invoke(cli.app, args + ["--json", str(b), "--compare", str(a)])
     assert r.exit_code == 0, r.output
     assert "B/A" in r.output and json.loads(b.read_text())["compare"]["ratios"]["e2e"]["fps_ratio"] > 0
+    assert "note: the runs differ in options" in r.output  # A ran --temporal off, B flow: ratios of settings (helper test)
     r = runner.invoke(cli.app, ["bench", str(clip), "--weights", str(weights_file), "--phases", "nope"])
     assert r.exit_code == 2
+    # any other JSON failed with KeyError 'phases' after the whole measurement: refused first now
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    r = runner.invoke(cli.app, args + ["--compare", str(tmp_path / "other.json")])
+    assert r.exit_code == 2 and "not a `vidcolor bench --json` result" in r.output
 
 
 def test_startup_times_fresh_processes_to_the_first_frame(tmp_path, weights_file):

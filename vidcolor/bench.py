@@ -376,8 +376,13 @@ def length_check(clip: Path, weights_args: dict, opts: VideoOptions, frames: int
 
 
 def compare(a: dict, b: dict, log=print) -> dict:
-    """B relative to A, phase by phase: fps ratios and peak-RSS ratios."""
+    """B relative to A, phase by phase: fps ratios and peak-RSS ratios. Says so first where the two runs
+    differ in what they measured (clip, size, working size, model, device, options): such ratios compare
+    settings, not code."""
     ratios = {}
+    for k in ("clip", "size", "working_size", "model", "device", "options"):
+        if a.get(k) != b.get(k):
+            log(f"note: the runs differ in {k}: A {a.get(k)}, B {b.get(k)}")
     log(f"{'phase':>10}  {'A fps':>8}  {'B fps':>8}  {'B/A':>6}   {'A MB':>6}  {'B MB':>6}")
     for name in a["phases"]:
         if name in b["phases"]:

@@ -622,10 +622,10 @@ def bench_cmd(
             _check_crf(crf, codec, Path("e2e.mp4"))  # the end-to-end phase writes MP4
         if json_out:
             _check_json_out(json_out, [clip], overwrite)
+        baseline = _bench_baseline(compare) if compare else None  # before the minutes of measuring
     except UsageError as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
-    baseline = json.loads(compare.read_text()) if compare else None
     col = _load(model, weights, device, work_size, upsample)
     from vidcolor.bench import compare as compare_runs, length_check as run_length_check, run_bench
 
@@ -653,6 +653,18 @@ def bench_cmd(
         res["compare"] = {"against": str(compare), "ratios": compare_runs(baseline, res, log=typer.echo)}
     if json_out:
         json_out.write_text(json.dumps(res, indent=1))
+
+
+def _bench_baseline(path: Path) -> dict:
+    """An earlier `vidcolor bench --json` result, or UsageError (any other JSON failed with KeyError
+    'phases' after the whole measurement had run)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--compare {path}: not readable JSON ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("phases"), dict):
+        raise UsageError(f"--compare {path}: not a `vidcolor bench --json` result (it has no phases)")
+    return data
 
 
 @app.command("models")
