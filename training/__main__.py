@@ -240,7 +240,7 @@ def main(argv=None) -> None:
     t.add_argument("--data", nargs="+", required=True, help="training image folders")
     t.add_argument("--val", nargs="*", default=[], help="validation folders with ground truth")
     t.add_argument("--run", required=True, help="run folder: checkpoints, logs, snapshots")
-    t.add_argument("--model", default="effnet_unet")
+    t.add_argument("--model", default="effnet_unet", help="registered network (vidcolor models lists them)")
     t.add_argument("--head", default="both", choices=["reg", "cls", "both"])
     t.add_argument("--model-args", default="{}", help="JSON keyword arguments for the model, added to its defaults "
                    "(effnet_unet: {\"pretrained\": true}, the ImageNet encoder)")
@@ -248,9 +248,9 @@ def main(argv=None) -> None:
     t.add_argument("--reg-weight", type=float, default=1.0)
     t.add_argument("--prior-batches", type=int, default=100, help="batches of 32 crops for the ab prior")
     t.add_argument("--init", default=None, help="warm-start from this checkpoint (same architecture; new hint layers start at zero)")
-    t.add_argument("--device", default="auto")
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--force-args", action="store_true")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    t.add_argument("--threads", type=int, default=2, help="torch threads on the CPU")
+    t.add_argument("--force-args", action="store_true", help="resume with arguments other than the run's own (args.json)")
     _add_dataclass_args(t, DataConfig)
     _add_dataclass_args(t, TrainConfig)
     u = sub.add_parser("tune", help="choose temperature and head blend on the run's held-out photos",

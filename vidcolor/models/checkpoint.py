@@ -5,6 +5,7 @@ nanoGPT's model_args). Loading always uses weights_only=True.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -62,7 +63,11 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        # saved through a buffer: torch names the zip's records after the file, so a temporary name made
+        # the same export give another sha256 each time; from a buffer they are all "archive/..."
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        Path(tmp).write_bytes(buf.getbuffer())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary shared file
         os.replace(tmp, path)
     except BaseException:
