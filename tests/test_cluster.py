@@ -222,6 +222,23 @@ def frames_of(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
 
 
+def test_sigterm_still_stops_the_driver_in_order_once_ray_is_connected(cluster):
+    """A new user's `timeout -s TERM` on a --ray run: Ray's core worker had put Abseil's failure handler on
+    SIGTERM, which aborted the driver (exit 134, a stack dump, no summary, finished photos redone). The
+    handler in place before ray.init (the CLI's orderly stop) is put back."""
+    from vidcolor.cluster.runtime import connect
+
+    def ours(signum, frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, ours)
+    try:
+        with connect(cluster.address):
+            assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_an_unreachable_cluster_is_refused_before_the_model_loads(tmp_path):
     src = archive(tmp_path / "scans", 1)
     t = time.time()

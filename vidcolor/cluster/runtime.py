@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -170,6 +172,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     # the one-line-per-file output; RAY_BACKEND_LOG_LEVEL=info in the environment brings them back.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         with _without_the_log_level_line():
             if address == "auto":
@@ -183,6 +186,12 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
         if address != "auto" and "RAY_AUTH_MODE" not in os.environ:
             hint = "; a cluster made with `ray start` wants its token: set RAY_AUTH_MODE=token"
         raise ClusterError(f"--ray {address}: cannot start or join Ray ({str(e).splitlines()[0][:200]}{hint})") from e
+    # Ray's core worker installs Abseil's failure-signal handler for SIGTERM at the C level: SIGTERM (what
+    # cron, systemd and `timeout` send) then aborted the driver with a stack dump and exit 134, before the
+    # journal, the report's summary and the film's done list were written, and finished work was redone.
+    # The handler in place before ray.init (the CLI's: an orderly stop, exit 143) goes back in.
+    if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
     try:
         quiet_ray_data(ray)
         yield ray
