@@ -249,6 +249,25 @@ def test_an_unreachable_cluster_is_refused_before_the_model_loads(tmp_path):
     assert not (tmp_path / "out").exists() and time.time() - t < 60
 
 
+def test_a_malformed_ray_address_is_refused_for_every_input_and_one_photo_says_it_ran_here(tmp_path, weights_file):
+    """A new user: `--ray ''` (an unset $RAY_HEAD) ran a folder on one machine, and a single photo took any
+    --ray value (foo, port 99999) with exit 0 and no word."""
+    from typer.testing import CliRunner
+
+    from vidcolor import cli
+
+    src = archive(tmp_path / "scans", 1)
+    photo = src / "box0" / "scan000.png"
+    for target, address, says in [(src, "", "--ray '': empty"), (photo, "foo", "--ray foo: not HOST:PORT"),
+                                  (photo, "127.0.0.1:99999", "port 99999 is not 1 to 65535")]:
+        out = tmp_path / ("o.png" if target == photo else "o")
+        r = CliRunner().invoke(cli.app, ["colorize", str(target), "-o", str(out), "--ray", address, "--weights", str(weights_file)])
+        assert r.exit_code == 2 and says in r.stderr, r.stderr
+    r = CliRunner().invoke(cli.app, ["colorize", str(photo), "-o", str(tmp_path / "o.png"), "--ray", "127.0.0.1:9",
+                                     "--weights", str(weights_file)])
+    assert r.exit_code == 0 and "note: one photo runs on this machine; --ray is for folders and videos" in r.stderr, r.stderr
+
+
 def test_a_file_vidcolor_did_not_write_is_not_replaced_on_the_cluster(tmp_path, cluster, shipped):
     src = archive(tmp_path / "scans", 3)
     mine = tmp_path / "ray" / "box0" / "scan000.png"

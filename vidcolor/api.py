@@ -243,7 +243,10 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
             colorizer.require_hints(p.hints, str(hints))
         from vidcolor.folder import colorize_image
 
-        emit(colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints))
+        res = colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints)
+        if ray is not None and res.status == "done":  # the address was taken without a word (and exit 0)
+            res.notes.append("one photo runs on this machine; --ray is for folders and videos")
+        emit(res)
     else:
         frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
         colorizer = col.result()

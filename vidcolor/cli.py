@@ -272,10 +272,14 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     from vidcolor.io.formats import is_image_path
 
     ray_opts = None
-    if ray:
+    if ray is not None:
         from vidcolor.cluster.runtime import RayOptions
 
-        ray_opts = RayOptions(ray, load["device"])
+        try:
+            ray_opts = RayOptions(ray, load["device"])
+        except UsageError as e:
+            rep.error(str(e))
+            return EXIT_USAGE
 
     unopened = []  # a dry run's photos to do: it does not read them (vidcolor.folder._dry_run_photo)
 

@@ -33,6 +33,14 @@ class RayOptions:
     max_workers: int | None = None  # at most this many actors (default: as many as the cluster fits)
     num_cpus: int | None = None  # CPUs of the local instance `auto` starts (default: all)
 
+    def __post_init__(self) -> None:  # the address's form, checked before anything else (no cluster is asked)
+        if self.address is not None and self.address != "auto":
+            if not self.address.strip():  # `--ray "$RAY_HEAD"` with the variable unset had run on one machine
+                raise ClusterError("--ray '': empty; give auto or HOST:PORT")
+            _, port = _host_port(self.address)
+            if not 1 <= int(port) <= 65535:
+                raise ClusterError(f"--ray {self.address}: port {port} is not 1 to 65535")
+
 
 class ClusterError(UsageError):
     """--ray cannot be used: the ray extra is missing, the cluster cannot be reached or has no room for a worker."""
