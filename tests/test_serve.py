@@ -426,6 +426,13 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert "warning: --host 0.0.0.0 opens the page" in r.output and "pass --token" in r.output
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0", "--token", "t0k"])
     assert calls[-1].token == "t0k" and "pass --token" not in r.output and "#token=t0k" in r.output
+    # the page's link carries the token percent-encoded (a&b c#d was cut at the &), and an empty token,
+    # which made a server that refused every call, is refused (helper test)
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--token", "a&b c#d%"])
+    assert calls[-1].token == "a&b c#d%" and "#token=a%26b%20c%23d%25" in r.output
+    n = len(calls)
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--token", ""])
+    assert r.exit_code == 2 and "--token is empty" in r.output and len(calls) == n
 
 
 def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch):

@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import urllib.parse
 import contextlib
 from contextlib import contextmanager
 from enum import Enum
@@ -718,6 +719,9 @@ def serve_cmd(
     if err := listen_error(host, port):  # a port in use: one line before the model loads, not uvicorn's traceback after
         _reporter().error(err)
         raise typer.Exit(EXIT_USAGE)
+    if token is not None and not token.strip():  # an empty token made a server that refused every call
+        _reporter().error("--token is empty (or VIDCOLOR_TOKEN is set to nothing); give a token, or leave it out")
+        raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
                           max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)
     if not is_loopback(host):
@@ -725,7 +729,7 @@ def serve_cmd(
                    + ("" if token else "; anyone who can reach it can use it (pass --token)"), err=True)
     col = _load(model, weights, device, work_size)
     typer.echo(f"vidcolor serve: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-               + (f"#token={token}" if token else ""), err=True)
+               + (f"#token={urllib.parse.quote(token, safe='')}" if token else ""), err=True)  # the page decodes it
     run(col, config)
 
 
