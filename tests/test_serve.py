@@ -293,6 +293,11 @@ def test_unknown_form_fields_are_refused_not_ignored(hint_col, private_tmp):
         r = c.post("/api/jobs", files={"file": ("a.mp4", b"x" * 100)}, data={"hints": "{}"})
         one_line_error(r, 422, "unknown field hints", "/api/jobs takes file, strength")
         assert post(c, encode(gray_image(), "PNG"), strength="1.5").status_code == 200
+        # two files (the first had been dropped) and an empty field (taken as the default): refused (helper test)
+        png = encode(gray_image(), "PNG")
+        r = c.post("/api/colorize", files=[("file", ("a.png", png)), ("file", ("b.png", png))])
+        one_line_error(r, 422, "field file given more than once")
+        one_line_error(post(c, png, strength=""), 422, "field strength empty; leave it out for the default")
 
 
 def test_a_photo_posted_as_a_job_is_not_a_video(hint_col, private_tmp):

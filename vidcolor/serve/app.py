@@ -187,10 +187,17 @@ class LoopbackHostOnly:
 def only_fields(*names: str):
     """A form field the endpoint does not take is refused (422, one line naming it) rather than ignored:
     a misspelt `strenght=2` gave the default strength without a word, and hints sent to /api/jobs
-    were dropped."""
+    were dropped. So is a field given twice, or empty."""
     async def check(request: Request) -> None:
-        unknown = sorted(set((await request.form()).keys()) - set(names))
+        form = await request.form()
+        unknown = sorted(set(form.keys()) - set(names))
         if unknown:
             raise RequestError(422, f"unknown field{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
                                     f"{request.url.path} takes {', '.join(names)}")
+        # two files (the first was dropped and the second colorized) or an empty value (taken as the default)
+        if twice := sorted({k for k in form.keys() if len(form.getlist(k)) > 1}):
+            raise RequestError(422, f"field{'s' * (len(twice) > 1)} {', '.join(twice)} given more than once; "
+                                    f"{request.url.path} takes one of each")
+        if empty := sorted(k for k, v in form.multi_items() if isinstance(v, str) and not v.strip()):
+            raise RequestError(422, f"field{'s' * (len(empty) > 1)} {', '.join(empty)} empty; leave it out for the default")
     return Depends(check)
