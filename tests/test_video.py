@@ -181,3 +181,18 @@ def test_temporal_modes_give_every_frame(tmp_path, colorizer, temporal):
     src = write_video(tmp_path / "in.mp4", frames=9, audio=None)
     _, a, b = run(tmp_path, src, colorizer, temporal=temporal, batch_size=4)
     assert b["frames"] == 9
+
+
+def test_a_clip_holding_every_frame_its_header_counts_is_not_said_to_end_early(tmp_path, monkeypatch):
+    """A clip with broken timestamps (its header's duration far shorter than its frames' span) was told
+    "the source ends early: 60 of 60 frames"."""
+    from vidcolor.io.video import VideoSource
+
+    src = write_video(tmp_path / "a.mp4", frames=6, audio=None)
+    with VideoSource(src) as s:
+        n = sum(1 for _ in s.frames())
+        monkeypatch.setattr(s, "header_length", lambda: (n, 0.001))
+        s._decoded_end = 0.0001
+        assert s.ends_early(n) is None
+        monkeypatch.setattr(s, "header_length", lambda: (n + 30, None))
+        assert "the source ends early" in s.ends_early(n)

@@ -203,8 +203,8 @@ class VideoSource:
         of an AVI, duration x rate is no frame count), else in frames. Headers are approximate: a
         shortfall within two frames plus 2% is not one."""
         want, seconds = self.header_length()
-        if not want:
-            return None
+        if not want or decoded >= want:  # every frame the header counts is there (a clip with broken timestamps
+            return None                  # was told "the source ends early: 60 of 60 frames")
         fps = float(self.info.average_rate) if self.info.average_rate else 0.0
         if seconds and fps and self._decoded_end is not None:
             short = seconds - self._decoded_end > 2 / fps + 0.02 * seconds
