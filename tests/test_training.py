@@ -270,6 +270,21 @@ def test_a_time_budget_sets_the_runs_length_and_its_snapshots(tmp_path, data, ca
     assert torch.load(run / "last.pt", weights_only=True)["step"] == planned
 
 
+def test_a_time_budget_keeps_its_snapshots_with_validation_too(tmp_path, data, capsys, monkeypatch):
+    """A new user's budgeted run with --val logged "snapshots at [62, 104, 146]" and kept only the last."""
+    import types
+
+    import training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "time", types.SimpleNamespace(time=_Clock().time))
+    run = tmp_path / "budget_val"
+    train(run, data / "train", 100000, "--time-budget", "6", "--warmup", "40", "--budget-snapshots", "3",
+          "--ckpt-every", "1000000", "--val", str(data / "val"), "--val-every", "1000000")
+    marks = capsys.readouterr().out.split("snapshots at [")[-1].split("]")[0]
+    planned = {int(m) for m in marks.split(",")}
+    assert len(planned) == 3 and planned <= {int(p.stem[4:]) for p in (run / "snapshots").iterdir()}
+
+
 def test_a_time_budget_refuses_a_warm_up_too_short_to_fit_it(tmp_path, data):
     with pytest.raises(SystemExit, match="--warmup of at least 30"):
         train(tmp_path / "r", data / "train", 100, "--time-budget", "10", "--warmup", "10")

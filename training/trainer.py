@@ -255,7 +255,7 @@ class Trainer:
                 self.log(f"time budget spent at step {self.step} (planned {cfg.steps}): stopping here")
                 cfg.steps = self.step  # the checkpoint below is written, and the loop ends
                 self._budget_marks.add(self.step)  # and the model as it stands is kept as a snapshot
-            if self.step in self._budget_marks and self.validate is None:
+            if self.step in self._budget_marks:  # with --val too: the log promises them (a new user got one)
                 self.snapshot()
             if self.step % cfg.log_every == 0:
                 rate = seen / (time.time() - t0)
