@@ -48,6 +48,21 @@ def test_rerun_skips_finished_outputs_and_redoes_changed_ones(tmp_path, colorize
     assert statuses(colorize_folder(src, out, other, FolderOptions(overwrite=True))) == ["done"] * 6
 
 
+def as_old_journal(out: Path, cwd: Path) -> None:
+    """Rewrite out's journal as vidcolor wrote it before paths were normalised (no "v"): each path as the
+    run, started in `cwd` with `-o out`, spelled it."""
+    journal = out / ".vidcolor" / "journal.jsonl"
+    old = []
+    for line in journal.read_text().splitlines():
+        e = json.loads(line)
+        e.pop("v")
+        e["target"] = str(Path(out.name) / e["target"])
+        if "input" in e:
+            e["input"] = str(Path(e["input"]).relative_to(cwd))
+        old.append(json.dumps(e))
+    journal.write_text("\n".join(old) + "\n")
+
+
 def test_the_journal_does_not_depend_on_how_paths_are_spelled(tmp_path, colorizer, monkeypatch):
     """A new user tested by hand with relative paths; cron then ran with absolute ones and every finished
     file failed as "not written by vidcolor" (the journal held the paths as spelled). Relative, absolute,
@@ -88,16 +103,7 @@ def test_an_old_journal_written_from_another_working_directory_still_counts(tmp_
     src = archive(work / "in", 2)
     monkeypatch.chdir(work)
     assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["done"] * 2
-    journal = work / "out" / ".vidcolor" / "journal.jsonl"
-    old = []
-    for line in journal.read_text().splitlines():
-        e = json.loads(line)
-        e.pop("v")
-        e["target"] = str(Path("out") / e["target"])
-        if "input" in e:
-            e["input"] = str(Path(e["input"]).relative_to(work))
-        old.append(json.dumps(e))
-    journal.write_text("\n".join(old) + "\n")
+    as_old_journal(work / "out", work)
     monkeypatch.chdir(tmp_path)  # cron's working directory
     assert statuses(colorize_folder(src, work / "out", colorizer)) == ["skipped"] * 2
 
@@ -137,16 +143,7 @@ def test_a_journal_written_before_paths_were_normalised_still_counts(tmp_path, c
     src = archive(tmp_path / "in", 2)
     monkeypatch.chdir(tmp_path)
     assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["done"] * 2
-    journal = tmp_path / "out" / ".vidcolor" / "journal.jsonl"
-    old = []
-    for line in journal.read_text().splitlines():
-        e = json.loads(line)
-        e.pop("v")
-        e["target"] = str(Path("out") / e["target"])  # as the old journal wrote it: the path as given
-        if "input" in e:
-            e["input"] = str(Path(e["input"]).relative_to(tmp_path))
-        old.append(json.dumps(e))
-    journal.write_text("\n".join(old) + "\n")
+    as_old_journal(tmp_path / "out", tmp_path)
     assert statuses(colorize_folder(Path("in"), Path("out"), colorizer)) == ["skipped"] * 2
 
 
