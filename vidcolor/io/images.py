@@ -100,7 +100,8 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
                 exif = Image.Exif()
                 exif.load(info["exif"])
                 cleaned = exif.tobytes()
-                _exif_reset(info["exif"])  # parsed and re-serialised as writing will do
+                exif[EXIF_ORIENTATION] = 1  # and re-serialised as writing will do (_exif_reset), without a second parse
+                exif.tobytes()
         except EXIF_ERRORS as e:
             del info["exif"]
             notes.append(f"corrupt EXIF block dropped ({_first_line(e)}); the pixels are as stored")
