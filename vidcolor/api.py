@@ -170,7 +170,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
              weights: str | Path | None = None, device: str = "auto", work_size: int | None = None,
              upsample: str = "guided", strength: float = 1.0, hints=None, video: VideoOptions | None = None,
              folder: FolderOptions | None = None, ray=None, on_result: Callable[[Result], None] | None = None,
-             progress: Progress | None = None) -> list[Result]:
+             progress: Progress | None = None, _planned: Plan | None = None) -> list[Result]:
     """Colorize a photo, a video, or a folder of photos and videos (mirrored) into `dst`.
 
     `dst` defaults to NAME_color.EXT beside a file and NAME_color beside a folder. `colorizer` is a
@@ -184,7 +184,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     is a Result and the run goes on. Refusals come before any work: InputError for a missing input,
     UsageError for an output that cannot or must not be written or an unknown encoder, WeightsError
     for bad weights, LockedError when another run holds the output. Every Result also goes to
-    `on_result` as it is made.
+    `on_result` as it is made. (`_planned`: `plan(src, dst, video, folder, hints)` already made by the
+    CLI, which plans before it takes the output's lock; planning a 21,600-photo folder takes 0.6 s.)
     """
     if colorizer is None:
         from vidcolor.weights import check_load_args
@@ -199,7 +200,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
                              f"is given; pass {'them' if len(given) > 1 else 'it'} to load_colorizer() instead"
                              + (" (or use colorizer.with_strength())" if "strength" in given else ""))
     video, folder = video or VideoOptions(), folder or FolderOptions()
-    p = plan(src, dst, video, folder, hints)
+    p = _planned or plan(src, dst, video, folder, hints)
     if p.kind == "video":
         from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
     on_ray = ray is not None and p.kind != "image"  # a single photo needs no cluster: it runs here

@@ -238,11 +238,11 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     try:
         root = _refuse_early(src, dst, load["device"], video, folder, report, ray)
         try:
-            plan(src, dst, video, folder, hints)  # the library's own refusals (an output it must not write) come first
+            planned = plan(src, dst, video, folder, hints)  # the library's own refusals (an output it must not write) first
         except UsageError:
             raise
         except VidcolorError:  # an unreadable input: the run reports it as failed, as before; nothing to lock
-            root = None
+            root = planned = None
     except UsageError as e:
         rep.error(str(e))
         return EXIT_USAGE
@@ -264,11 +264,11 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
             rep.error(f"{report}: cannot write the report ({e.strerror or e})")
             return EXIT_USAGE
-        return _run(src, dst, load, video, folder, rep, report, hints, ray, run)
+        return _run(src, dst, load, video, folder, rep, report, hints, ray, run, planned)
 
 
 def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
-         hints: Path | None, ray: str | None, run) -> int:
+         hints: Path | None, ray: str | None, run, planned) -> int:
     from vidcolor.api import colorize, default_output
     from vidcolor.io.formats import is_image_path
 
@@ -291,7 +291,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
             unopened.append(res.input)
 
     try:
-        colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep)
+        colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep,
+                 _planned=planned)  # planned once, above
     except (KeyboardInterrupt, SystemExit) as e:  # Ctrl-C, or SIGTERM: Terminated, or under Ray SystemExit(15)
         if isinstance(e, SystemExit) and not (ray and e.code == signal.SIGTERM):  # (ray.init's driver handler)
             raise
