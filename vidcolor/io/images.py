@@ -92,6 +92,8 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
     parse (cameras and editors do write such blocks) is dropped: it must not cost the photo."""
     # info["exif"] is a real EXIF block (JPEG, PNG eXIf, WebP); a TIFF's own tags are not copied as EXIF.
     info = {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if im.info.get(k)}
+    if "dpi" in info and not _sane_dpi(info["dpi"]):
+        del info["dpi"]
     notes = []
     if "exif" in info:
         try:
@@ -224,14 +226,15 @@ def _tiff_dpi(page) -> tuple[float, float] | None:
         dpi = x[0] / x[1] * per_inch, y[0] / y[1] * per_inch
     except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
         return None
-    return dpi if all(_sane_dpi(d) for d in dpi) else None
+    return dpi if _sane_dpi(dpi) else None
 
 
-def _sane_dpi(d) -> bool:
-    """A resolution worth copying: 1 to a million dots per inch (a TIFF's 4294967295 per centimetre made
-    the writers fail, and stopped a folder run: review)."""
+def _sane_dpi(dpi) -> bool:
+    """A resolution worth copying, checked where it is read (so the writers copy what they get): 1 to a
+    million dots per inch each way (a TIFF's 4294967295 per centimetre made the writers fail, and
+    stopped a folder run: review)."""
     try:
-        return 1 <= float(d) <= 1e6
+        return all(1 <= float(d) <= 1e6 for d in dpi[:2])
     except (TypeError, ValueError):
         return False
 
@@ -294,7 +297,7 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
     opts: dict = {}
     if "icc_profile" in info and fmt != "BMP":
         opts["icc_profile"] = info["icc_profile"]
-    if "dpi" in info and all(_sane_dpi(d) for d in info["dpi"][:2]):
+    if "dpi" in info:
         opts["dpi"] = info["dpi"]
     if "exif" in info and fmt in ("JPEG", "PNG", "WEBP"):
         opts["exif"] = _exif_reset(info["exif"])
@@ -335,7 +338,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "xmp" in like.info:
         xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
-    if "dpi" in like.info and all(_sane_dpi(d) for d in like.info["dpi"][:2]):  # pixels per metre, unit 1 (a 600 dpi scan lost it)
+    if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
@@ -351,7 +354,7 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
     # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
     opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
-    if "dpi" in like.info and all(_sane_dpi(d) for d in like.info["dpi"][:2]):
+    if "dpi" in like.info:
         opts.update(resolution=tuple(float(d) for d in like.info["dpi"][:2]), resolutionunit="INCH")
     if like.alpha is None:
         tifffile.imwrite(tmp, rgb, photometric="rgb", **opts)
