@@ -237,6 +237,11 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
 
     try:
         root = _refuse_early(src, dst, load["device"], video, folder, report, ray)
+        ray_opts = None
+        if ray is not None:  # its address's form: before the plan, the lock and the report (it came after them)
+            from vidcolor.cluster.runtime import RayOptions
+
+            ray_opts = RayOptions(ray, load["device"])
         try:
             planned = plan(src, dst, video, folder, hints)  # the library's own refusals (an output it must not write) first
         except UsageError:
@@ -264,23 +269,13 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
             rep.error(f"{report}: cannot write the report ({e.strerror or e})")
             return EXIT_USAGE
-        return _run(src, dst, load, video, folder, rep, report, hints, ray, run, planned)
+        return _run(src, dst, load, video, folder, rep, report, hints, ray_opts, run, planned)
 
 
 def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
-         hints: Path | None, ray: str | None, run, planned) -> int:
+         hints: Path | None, ray_opts, run, planned) -> int:
     from vidcolor.api import colorize, default_output
     from vidcolor.io.formats import is_image_path
-
-    ray_opts = None
-    if ray is not None:
-        from vidcolor.cluster.runtime import RayOptions
-
-        try:
-            ray_opts = RayOptions(ray, load["device"])
-        except UsageError as e:
-            rep.error(str(e))
-            return EXIT_USAGE
 
     unopened = []  # a dry run's photos to do: it does not read them (vidcolor.folder._dry_run_photo)
 
@@ -294,7 +289,7 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep,
                  _planned=planned)  # planned once, above
     except (KeyboardInterrupt, SystemExit) as e:  # Ctrl-C, or SIGTERM: Terminated, or under Ray SystemExit(15)
-        if isinstance(e, SystemExit) and not (ray and e.code == signal.SIGTERM):  # (ray.init's driver handler)
+        if isinstance(e, SystemExit) and not (ray_opts and e.code == signal.SIGTERM):  # (ray.init's driver handler)
             raise
         rep.close()
         run.close(interrupted=True, inputs=rep.inputs_total)
