@@ -21,7 +21,7 @@ import torch
 
 from vidcolor.allocator import keep_freed_memory
 from vidcolor.io.video import VideoSource
-from vidcolor.pipeline import batched, colorize_frames
+from vidcolor.pipeline import batched, colorize_frames, luma_path
 from vidcolor.temporal import SceneCuts, make_smoother
 from vidcolor.weights import load_colorizer
 
@@ -30,8 +30,10 @@ STEPS = {
     "network": ("models/effnet_unet.py", "forward"),
     "head decoding": ("models/heads.py", "decode"),
     "render (upsampling, Lab to RGB)": ("vidcolor/colorizer.py", "render"),
+    "render to yuv420p (luma path)": ("vidcolor/colorizer.py", "render_yuv420"),
     "temporal smoother": ("vidcolor/temporal.py", "__call__"),
     "L from RGB": ("vidcolor/color.py", "rgb8_to_l"),
+    "L from luma (luma path)": ("vidcolor/color.py", "luma8_to_l"),
     "network input (resize, pad)": ("vidcolor/colorizer.py", "network_input"),
     "scene cuts": ("vidcolor/temporal.py", "is_cut"),
     "all of colorize_frames": ("vidcolor/pipeline.py", "colorize_frames"),
@@ -45,6 +47,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--temporal", default="flow")
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads")
+    p.add_argument("--rgb", action="store_true", help="decode to RGB and render RGB, as a GPU run does (the CPU "
+                   "pipeline decodes luma planes and writes yuv420p where the output takes it)")
     p.add_argument("--default-malloc", action="store_true", help="leave glibc's allocator as it is (the CLI tunes it)")
     a = p.parse_args()
     if not a.default_malloc:
@@ -53,7 +57,7 @@ def main() -> None:
     cv2.setNumThreads(a.threads)
     col = load_colorizer(device="cpu")
     with VideoSource(a.clip) as src:
-        frames = [f for _, f in zip(range(a.frames), src.frames())]
+        frames = [f for _, f in zip(range(a.frames), src.frames(luma=not a.rgb and luma_path(col, "yuv420p", src.info)))]
     smoother, cuts = make_smoother(a.temporal), SceneCuts(src.info.fps)
     colorize_frames(col, frames[: a.batch_size], make_smoother(a.temporal), SceneCuts(src.info.fps))  # warm-up
     prof = cProfile.Profile(time.process_time)
@@ -62,7 +66,7 @@ def main() -> None:
         colorize_frames(col, batch, smoother, cuts)
     prof.disable()
     stats = pstats.Stats(prof).stats  # (file, line, name) -> (calls, primitive calls, own, cumulative, callers)
-    print(f"{a.clip}: {len(frames)} frames {frames[0].rgb.shape[1]}x{frames[0].rgb.shape[0]}, batch {a.batch_size}, "
+    print(f"{a.clip}: {len(frames)} frames {src.info.width}x{src.info.height}, batch {a.batch_size}, "
           f"{a.threads} torch thread(s), temporal {a.temporal}; CPU ms a frame")
     for step, (suffix, name) in STEPS.items():
         cum = sum(v[3] for (file, _, fn), v in stats.items() if fn == name and file.endswith(suffix))

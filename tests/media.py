@@ -25,12 +25,14 @@ def frame_pattern(i: int, w: int, h: int, scene: int = 0) -> np.ndarray:
 def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fractions.Fraction(25),
                 codec: str = "libx264", audio: str | None = "aac", pts: list[int] | None = None,
                 time_base: fractions.Fraction | None = None, rotation: int = 0, subtitles: list[tuple[int, str]] | None = None,
-                scenes: list[int] | None = None) -> Path:
-    """Write a test clip. `pts` (in `time_base`) gives variable frame timing; `scenes[i]` picks frame i's picture."""
+                scenes: list[int] | None = None, pix_fmt: str | None = None, gray: bool = False) -> Path:
+    """Write a test clip. `pts` (in `time_base`) gives variable frame timing; `scenes[i]` picks frame i's
+    picture; `pix_fmt` overrides the encoder's; `gray` writes black-and-white frames."""
     with av.open(str(path), "w") as c:
         v = c.add_stream(codec, rate=rate)
         v.width, v.height = w, h
         v.pix_fmt = "yuv444p" if (w % 2 or h % 2) and codec == "libx264" else "yuv420p"
+        v.pix_fmt = pix_fmt or v.pix_fmt
         formats = [f.name for f in v.codec_context.codec.video_formats or []]
         if formats and v.pix_fmt not in formats:
             v.pix_fmt = formats[0]  # e.g. Cinepak codes rgb24
@@ -47,7 +49,10 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
             a.layout = "mono"
         s = c.add_mux_stream("subrip" if path.suffix == ".mkv" else "mov_text") if subtitles else None
         for i in range(frames):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, w, h, scenes[i] if scenes else 0), format="rgb24")
+            picture = frame_pattern(i, w, h, scenes[i] if scenes else 0)
+            if gray:
+                picture = np.repeat(picture.mean(axis=-1, keepdims=True).round().astype(np.uint8), 3, axis=-1)
+            f = av.VideoFrame.from_ndarray(picture, format="rgb24")
             f.pts = pts[i] if pts is not None else i
             if time_base is not None:
                 f.time_base = time_base

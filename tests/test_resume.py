@@ -27,7 +27,7 @@ class ListSource:
         start = resume.frames if resume else 0
         return (Frame(rgb, i, i) for i, rgb in enumerate(self.rgb) if i >= start)
 
-    def frames_ahead(self, resume=None, depth=8):
+    def frames_ahead(self, resume=None, depth=8, luma=False):  # RGB frames only: a source may have no luma planes
         return Prefetch(self.frames(resume), depth)
 
     def close(self):

@@ -41,7 +41,9 @@ def test_audio_stream_is_copied_not_reencoded(tmp_path, colorizer):
 
 
 def test_luminance_is_kept_from_the_input(tmp_path, colorizer):
-    src = write_video(tmp_path / "in.mp4", w=128, h=96, frames=4, audio=None)
+    """A black-and-white source keeps its L*. (A colour source keeps its luma plane, which is its L*
+    only where it is gray: tests/test_luma_path.py.)"""
+    src = write_video(tmp_path / "in.mp4", w=128, h=96, frames=4, audio=None, gray=True)
     _, a, b = run(tmp_path, src, colorizer)
     l_in = rgb_to_l(torch.from_numpy(a["first_rgb"]).permute(2, 0, 1)[None].float() / 255)
     l_out = rgb_to_l(torch.from_numpy(b["first_rgb"]).permute(2, 0, 1)[None].float() / 255)

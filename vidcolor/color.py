@@ -110,6 +110,26 @@ def _rgb8_to_l_cpu(rgb: np.ndarray) -> torch.Tensor:
     return out
 
 
+@functools.cache
+def luma_table() -> np.ndarray:
+    """(1, 256) float32 OpenCV LUT: limited-range 8-bit Y' -> L* of the gray it stands for (R' = G' = B' =
+    (Y' - 16) / 219, clipped to [0, 1]; a gray frame's chroma is neutral, so every matrix agrees)."""
+    gray = (torch.arange(256, dtype=torch.float64) - 16.0).div_(219.0).clamp_(0.0, 1.0)
+    return gray_to_l(gray).float().numpy().reshape(1, 256)
+
+
+def luma8_to_l(luma: np.ndarray) -> torch.Tensor:
+    """(B, H, W) uint8 limited-range Y' (a video's luma planes) -> (B, 1, H, W) float32 L* on the CPU:
+    one table lookup a pixel. Where the source is gray this is the L* of its RGB decode (within that
+    decode's rounding); for a colour source it is the L* of its luma alone, the gray picture a
+    black-and-white set would show."""
+    table = luma_table()
+    out = torch.empty((luma.shape[0], 1, *luma.shape[1:]), dtype=torch.float32)
+    for y, d in zip(luma, out.numpy()):
+        cv2.LUT(y, table, dst=d[0])
+    return out
+
+
 def gray_y_to_l(y: torch.Tensor) -> torch.Tensor:
     """Relative luminance Y in [0, 1] -> L* in [0, 100] (CIE 1976)."""
     fy = torch.where(y > _LAB_EPS, y.clamp_min(_LAB_EPS).pow(1.0 / 3.0), (_LAB_KAPPA * y + 16.0) / 116.0)

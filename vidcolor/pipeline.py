@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, refuse_foreign_output
-from vidcolor.color import L_SCALE, rgb8_to_l
+from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
@@ -166,13 +166,12 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
         return {**smoother.state_dict(), **(tracker.state_dict() if tracker else {})}
 
     def warm(f: Frame) -> None:
-        l_full = rgb8_to_l(torch.from_numpy(f.rgb)[None])
-        cuts.is_cut(_cut_thumbnail(l_full)[0].numpy())
+        cuts.is_cut(_cut_thumbnail(frames_l([f], torch.device("cpu")))[0].numpy())
 
     writer = BackgroundWorker(lambda job: job(), depth=2, name="encode")  # runs the sink's calls in order
     done = resume.frames
     try:
-        with source.frames_ahead(resume, depth=2 * opts.batch_size) as frames:
+        with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, sink.pix_fmt, source.info)) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
                 out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
@@ -190,20 +189,53 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     return _Encoded(done, resume.frames, cuts.cuts)
 
 
-@torch.inference_mode()
-def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
-                    tracker: HintTracker | None = None, pix_fmt: str | None = None) -> np.ndarray:
-    """A batch of decoded frames -> (B, H, W, 3) uint8 colorized RGB frames, advancing the temporal
-    state (and the hint tracker's, which gives the network each frame's carried hints). `pix_fmt`: the
-    encoder's pixel format; with "yuv420p" a GPU returns (B, H * 3 / 2, W) packed yuv420p frames
-    instead where it can (`Colorizer.render`), which `io.yuv.video_frame` takes."""
-    if colorizer.device.type == "cuda":  # stacked straight into a pinned buffer: one copy, truly asynchronous
+def luma_path(colorizer: Colorizer, pix_fmt: str, info) -> bool:
+    """Whether a video is decoded as its luma planes and written from them with chroma made at chroma
+    resolution (`Colorizer.render_yuv420`): on the CPU, into yuv420p at even sizes. A GPU renders RGB
+    and converts it on the device (`Colorizer.render`)."""
+    return colorizer.device.type == "cpu" and pix_fmt == "yuv420p" and info.width % 2 == 0 and info.height % 2 == 0
+
+
+def frames_l(frames: list[Frame], device: torch.device) -> torch.Tensor:
+    """(B, 1, H, W) L* of decoded frames on `device`: from their luma planes where decoded so, else from RGB."""
+    if frames[0].luma is not None:
+        return luma8_to_l(np.stack([f.luma for f in frames])).to(device)
+    if device.type == "cuda":  # stacked straight into a pinned buffer: one copy, truly asynchronous
         rgb = torch.empty((len(frames), *frames[0].rgb.shape), dtype=torch.uint8, pin_memory=True)
         np.stack([f.rgb for f in frames], out=rgb.numpy())
     else:
         rgb = torch.from_numpy(np.stack([f.rgb for f in frames]))
-    rgb = rgb.to(colorizer.device, non_blocking=True)
-    l_full = rgb8_to_l(rgb)  # (B, 1, H, W)
+    return rgb8_to_l(rgb.to(device, non_blocking=True))
+
+
+def network_frames(smoother, frames: list[Frame], fresh: list[bool], hinted: bool) -> list[int]:
+    """Which frames of a batch the network sees: all of them, unless the smoother carries colour along the
+    motion (`network_stride`, the `flow` smoother): then every stride-th frame of the video (by index, so
+    a resumed run or a Ray range sees the frames an unbroken run does), the first frame of each shot and
+    hint keyframe, and the first one after a fresh smoother. Videos with hints run every frame (each
+    frame's carried hints are network inputs)."""
+    stride = getattr(smoother, "network_stride", 1)
+    if stride == 1 or hinted:
+        return list(range(len(frames)))
+    carries = smoother.carries()
+    run = []
+    for i, f in enumerate(frames):
+        if fresh[i] or f.index % stride == 0 or not carries:
+            run.append(i)
+        carries = True
+    return run
+
+
+@torch.inference_mode()
+def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
+                    tracker: HintTracker | None = None, pix_fmt: str | None = None) -> np.ndarray:
+    """A batch of decoded frames -> (B, H, W, 3) uint8 colorized RGB frames, advancing the temporal
+    state (and the hint tracker's, which gives the network each frame's carried hints). Frames decoded
+    as luma planes come back as (B, H * 3 / 2, W) packed yuv420p frames keeping that luma
+    (`Colorizer.render_yuv420`). `pix_fmt`: the encoder's pixel format; with "yuv420p" a GPU returns
+    packed yuv420p frames instead of RGB where it can (`Colorizer.render`). `io.yuv.video_frame` takes
+    either."""
+    l_full = frames_l(frames, colorizer.device)  # (B, 1, H, W)
     full_hw = tuple(l_full.shape[-2:])
     h, w = colorizer.ab_grid(full_hw)
     l_guide = F.interpolate(l_full, size=(GUIDE_SCALE * h, GUIDE_SCALE * w), mode="area")
@@ -211,14 +243,25 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     cut_at = [cuts is not None and cuts.is_cut(thumbs[i], frames[i].index) for i in range(len(frames))]
     hint_maps, palettes = (tracked_inputs(tracker, [f.index for f in frames], l_guide, full_hw, cut_at)
                            if tracker is not None else (None, None))
-    ab_small = colorizer.predict_ab_small(l_full, hint_maps=hint_maps, palettes=palettes)  # (B, 2, h, w)
     keyframes = tracker.hints.frames if tracker is not None else {}
-    smoothed = []
+    # a hint keyframe starts the smoother afresh, as a cut does: its memory holds the colours from
+    # before the hint, which the flow smoother would blend in for many frames (a blue hint on frame
+    # 10 came out red there and turned blue over the next 30 frames)
+    fresh = [cut_at[i] or frames[i].index in keyframes for i in range(len(frames))]
+    run = network_frames(smoother, frames, fresh, tracker is not None)
+    ab_small = None
+    if run:
+        pick = (lambda t: t) if len(run) == len(frames) else (lambda t: t[run])
+        ab_small = colorizer.predict_ab_small(pick(l_full), hint_maps=None if hint_maps is None else pick(hint_maps),
+                                              palettes=palettes and [palettes[i] for i in run])  # (len(run), 2, h, w)
+    smoothed, k = [], 0
     for i in range(len(frames)):
-        # a hint keyframe starts the smoother afresh, as a cut does: its memory holds the colours from
-        # before the hint, which the flow smoother would blend in for many frames (a blue hint on frame
-        # 10 came out red there and turned blue over the next 30 frames)
-        if cut_at[i] or frames[i].index in keyframes:
+        if fresh[i]:
             smoother.reset()
-        smoothed.append(smoother(l_guide[i:i + 1], ab_small[i:i + 1]))
+        pred = None
+        if k < len(run) and run[k] == i:
+            pred, k = ab_small[k:k + 1], k + 1
+        smoothed.append(smoother(l_guide[i:i + 1], pred))
+    if frames[0].luma is not None:
+        return colorizer.render_yuv420(np.stack([f.luma for f in frames]), torch.cat(smoothed))
     return colorizer.render(l_full, torch.cat(smoothed), pix_fmt)

@@ -20,6 +20,10 @@ from vidcolor.flow import create_dis, dis_flow, forward_backward, sq_norm, warp
 CUT_THRESHOLD = 27.0  # PySceneDetect's default for its content detector
 CUT_MIN_SCENE_FRAMES = 4
 CUT_ANALYSIS_WIDTH = 256
+# `flow` runs the network on every NETWORK_STRIDE-th frame (and on each shot's first), carrying its
+# averaged colour along the motion to the frames between (FlowSmoother): on two CPU cores the network
+# was half of a video's own work (benchmarks/stage_cost.py)
+NETWORK_STRIDE = 2
 
 
 class TemporalSmoother(Protocol):
@@ -119,9 +123,12 @@ class FlowSmoother:
     frames evenly, instead of keeping its first frame's colour."""
 
     def __init__(self, strength: float = 0.95, photometric: float = 10.0, max_motion_frac: float = 0.15,
-                 fb_tolerance: float = 8.0, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST):
+                 fb_tolerance: float = 8.0, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST, network_stride: int = NETWORK_STRIDE):
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"temporal strength must be in [0, 1), got {strength}")
+        if int(network_stride) != network_stride or network_stride < 1:
+            raise ValueError(f"network stride must be a whole number >= 1, got {network_stride}")
+        self.network_stride = int(network_stride)
         self.strength = float(strength)
         self.n_max = self.strength / (1.0 - self.strength)
         self.photometric = photometric  # L* units
@@ -143,13 +150,22 @@ class FlowSmoother:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.prev_l, self.prev_ab, self.count = state.get("prev_l"), state.get("prev_ab"), state.get("count")
 
-    def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
+    def carries(self) -> bool:
+        """Whether there is a previous frame to carry along the motion: a frame may then skip the network."""
+        return self.prev_l is not None
+
+    def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor | None) -> torch.Tensor:
+        """The smoothed ab of the next frame. `ab_small` None: a frame the network skipped
+        (`network_stride`): the previous output carried along the motion, with no new prediction
+        averaged in (where the warp is not trusted the carried colour is what there is, for that frame)."""
         l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
-        ab = ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
-        h, w = ab.shape[:2]
-        if self.prev_l is None or self.prev_l.shape != l_u8.shape or self.prev_ab.shape != ab.shape:
-            out, count = ab, np.ones((h, w), np.float32)
+        ab = None if ab_small is None else ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
+        if self.prev_l is None or self.prev_l.shape != l_u8.shape or (ab is not None and self.prev_ab.shape != ab.shape):
+            if ab is None:
+                raise ValueError("a frame without a prediction needs the previous frame's state (carries())")
+            out, count = ab, np.ones(ab.shape[:2], np.float32)
         else:
+            h, w = self.prev_ab.shape[:2]
             f_cp = dis_flow(self.dis, l_u8, self.prev_l)
             f_pc = dis_flow(self.dis, self.prev_l, l_u8)
             c = flow_confidence(f_cp, f_pc, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
@@ -159,10 +175,14 @@ class FlowSmoother:
             prev_warped, inside = warp(self.prev_ab, f_small)
             n_warped, _ = warp(self.count, f_small)
             n = np.minimum(n_warped, c_small * self.n_max) * inside
-            out = (ab + n[..., None] * prev_warped) / (1.0 + n[..., None])
-            count = np.minimum(n + 1.0, self.n_max)
+            if ab is None:
+                out, count = prev_warped, n
+            else:
+                out = (ab + n[..., None] * prev_warped) / (1.0 + n[..., None])
+                count = np.minimum(n + 1.0, self.n_max)
         self.prev_l, self.prev_ab, self.count = l_u8, out.astype(np.float32), count.astype(np.float32)
-        return torch.from_numpy(self.prev_ab).permute(2, 0, 1)[None].to(ab_small.device, ab_small.dtype)
+        device, dtype = (l_guide.device, torch.float32) if ab_small is None else (ab_small.device, ab_small.dtype)
+        return torch.from_numpy(self.prev_ab).permute(2, 0, 1)[None].to(device, dtype)
 
 
 class SceneCuts:

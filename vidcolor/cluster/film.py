@@ -25,7 +25,6 @@ from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
-from vidcolor.color import rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor import errors
 from vidcolor.io.base import VideoInfo
@@ -35,10 +34,10 @@ from vidcolor.io.paths import atomic_write_text
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, temp_output_path
 from vidcolor.options import Result, VideoOptions
-from vidcolor.pipeline import Progress, _cut_thumbnail, video_key
+from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
 from vidcolor.temporal import SceneCuts
 
-PLAN_VERSION = 3  # part of the work folder's key: plans of an older layout are discarded
+PLAN_VERSION = 4  # part of the work folder's key: plans of an older layout are discarded
 
 
 def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
@@ -46,11 +45,11 @@ def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
     thumbnails, same detector, fed in order) and every frame's fingerprint, (n, 16, 16) uint8."""
     cuts = SceneCuts(source.info.fps)
     pts, prints = [], []
-    with source.frames_ahead(depth=8) as frames:
+    with source.frames_ahead(depth=8, luma=True) as frames:  # luma planes: no RGB conversion, and the CPU pipeline's L
         for f in frames:
-            cuts.is_cut(_cut_thumbnail(rgb8_to_l(torch.from_numpy(f.rgb)[None]))[0].numpy(), f.index)
+            cuts.is_cut(_cut_thumbnail(frames_l([f], torch.device("cpu")))[0].numpy(), f.index)
             pts.append(f.pts)
-            prints.append(fingerprint(f.rgb))
+            prints.append(fingerprint(f))
     return pts, cuts.cuts, np.stack(prints) if prints else np.zeros((0, 16, 16), np.uint8)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from vidcolor.temporal import NETWORK_STRIDE
+
 # Frames a mid-shot range runs before its first encoded frame. The flow smoother averages up to
 # s / (1 - s) = 19 past frames at the default strength 0.95; on cockatoo.mp4 (benchmarks/ray_warmup.py)
 # 32 frames leave a mean difference of 0.23 levels from a one-machine run (16: 0.73, 64: 0.03).
@@ -57,5 +59,9 @@ def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = W
 
 
 def warmup_for(temporal: str) -> int:
-    """Warm-up frames a mid-shot range needs: none without temporal smoothing (no state across frames)."""
-    return 0 if temporal == "off" else WARMUP_FRAMES
+    """Warm-up frames a mid-shot range needs: none without temporal smoothing (no state across frames);
+    with `flow`, WARMUP_FRAMES network frames, which its network stride spreads over twice as many
+    frames (at the same network cost as before the stride)."""
+    if temporal == "off":
+        return 0
+    return WARMUP_FRAMES * (NETWORK_STRIDE if temporal == "flow" else 1)

@@ -32,7 +32,7 @@ from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
 from vidcolor.io.video import VideoSource, _reason
 from vidcolor.options import FolderOptions, VideoOptions
-from vidcolor.pipeline import batched, colorize_frames
+from vidcolor.pipeline import batched, colorize_frames, luma_path
 from vidcolor.temporal import make_smoother
 
 FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
@@ -137,9 +137,14 @@ class PlannedCuts:
         return frame_index in self._at
 
 
-def fingerprint(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (16, 16) uint8 gray thumbnail, to recognise a frame."""
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+def fingerprint(frame: Frame) -> np.ndarray:
+    """A decoded frame -> (16, 16) uint8 thumbnail of its limited-range luma, to recognise it: its luma
+    plane, or (a frame decoded as RGB, on a GPU worker) the BT.601 luma of its RGB, which is the plane
+    swscale made that RGB from, within its rounding."""
+    if frame.luma is not None:
+        gray = frame.luma
+    else:
+        gray = cv2.convertScaleAbs(cv2.cvtColor(np.ascontiguousarray(frame.rgb), cv2.COLOR_RGB2GRAY), alpha=219 / 255, beta=16)
     return cv2.resize(gray, (FINGERPRINT_SIZE, FINGERPRINT_SIZE), interpolation=cv2.INTER_AREA)
 
 
@@ -150,7 +155,7 @@ class SeekMismatch(Exception):
 def _checked(frames: Iterator[Frame], checks: dict[int, np.ndarray]) -> Iterator[Frame]:
     for f in frames:
         want = checks.get(f.index)
-        if want is not None and np.abs(fingerprint(f.rgb).astype(np.int16) - want).mean() > FINGERPRINT_TOLERANCE:
+        if want is not None and np.abs(fingerprint(f).astype(np.int16) - want).mean() > FINGERPRINT_TOLERANCE:
             raise SeekMismatch(f.index)
         yield f
 
@@ -199,7 +204,7 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
 
         writer = BackgroundWorker(encode, depth=2, name="encode")
         try:
-            with source.frames_ahead(resume, depth=2 * opts.batch_size) as decoded:
+            with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, plan.pix_fmt, source.info)) as decoded:
                 frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
                 for batch in batched(frames, opts.batch_size):
                     out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt)

@@ -56,10 +56,12 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    rgb: np.ndarray  # (H, W, 3) uint8
+    """A decoded frame: its RGB, or (from `VideoSource.frames(luma=True)`) only its luma plane."""
+    rgb: np.ndarray | None  # (H, W, 3) uint8; None where the frame was decoded as luma only
     pts: int | None
     index: int
     warmup: bool = False  # on resume: a frame before the resume point, shown to the cut detector only
+    luma: np.ndarray | None = None  # (H, W) uint8 Y' of a limited-range (16-235) 8-bit YUV frame, as stored
 
 
 @dataclass
@@ -75,12 +77,13 @@ class ResumePoint:
 class FrameSource(Protocol):
     info: VideoInfo
 
-    def frames(self, resume: ResumePoint | None = None) -> Iterator[Frame]:
+    def frames(self, resume: ResumePoint | None = None, luma: bool = False) -> Iterator[Frame]:
         """Frames in presentation order; with `resume`, from the frame after resume.last_pts (a few
-        frames before it first, marked `warmup`)."""
+        frames before it first, marked `warmup`). `luma` asks for limited-range luma planes
+        (`Frame.luma`) instead of RGB; a source that has none gives RGB (the pipeline takes either)."""
 
-    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8) -> Prefetch[Frame]:
-        """`frames(resume)` decoded in a background thread; the source joins it at the latest in close()."""
+    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8, luma: bool = False) -> Prefetch[Frame]:
+        """`frames(resume, luma)` decoded in a background thread; the source joins it at the latest in close()."""
 
     def close(self) -> None: ...
 

@@ -1,0 +1,156 @@
+"""The CPU video path decodes luma planes and writes yuv420p with the source's luma kept bit for bit
+(`VideoSource.frames(luma=True)`, `Colorizer.render_yuv420`), and the `flow` smoother lets the network
+skip frames between its stride (`network_frames`)."""
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.media import write_video
+from vidcolor.color import luma8_to_l, rgb8_to_l
+from vidcolor.colorizer import Colorizer
+from vidcolor.io.base import Frame
+from vidcolor.io.video import VideoSource, luma_plane
+from vidcolor.io.yuv import video_frame
+from vidcolor.pipeline import batched, colorize_frames, luma_path, network_frames
+from vidcolor.temporal import FlowSmoother, SceneCuts, make_smoother
+
+
+def test_luma_to_l_is_the_l_of_the_gray_it_stands_for():
+    y = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    l = luma8_to_l(y)
+    assert float(l[0, 0].flatten()[16]) == 0.0 and float(l[0, 0].flatten()[235]) == pytest.approx(100.0, abs=1e-4)
+    assert float(l.min()) == 0.0 and float(l.max()) == pytest.approx(100.0, abs=1e-4)  # foot- and headroom clip
+    # the RGB a decoder makes of that gray (rounded to 8 bits) has the same L* within that rounding
+    gray = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8).reshape(1, 16, 16)
+    from_rgb = rgb8_to_l(torch.from_numpy(np.repeat(gray[..., None], 3, axis=-1)))
+    assert float((l - from_rgb).abs().max()) < 0.3
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv444p"])
+def test_luma_plane_is_the_stored_plane(tmp_path, pix_fmt):
+    clip = write_video(tmp_path / "c.mp4", w=96, h=64, frames=3, audio=None, pix_fmt=pix_fmt)
+    with av.open(str(clip)) as c:
+        for frame in c.decode(video=0):
+            assert frame.format.name == pix_fmt
+            y = luma_plane(frame)
+            assert y.shape == (64, 96) and y.flags["C_CONTIGUOUS"]
+            assert np.array_equal(y, frame.to_ndarray(format="yuv420p")[:64])
+
+
+def test_luma_plane_of_other_formats_is_converted_to_limited_range():
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[:, 24:] = 255
+    y = luma_plane(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
+    assert y.shape == (32, 48) and y[0, 0] == 16 and y[0, -1] == 235
+    full = av.VideoFrame.from_ndarray(np.full((32 * 3 // 2, 48), 255, np.uint8), format="yuvj420p")
+    assert luma_plane(full)[0, 0] == 235  # full-range white is limited-range white
+
+
+def frames_of(tmp_path, luma, n=8, **kw):
+    with VideoSource(write_video(tmp_path / "clip.mp4", w=128, h=96, frames=n, audio=None, **kw)) as src:
+        return list(src.frames(luma=luma))
+
+
+def test_the_luma_path_keeps_the_luma_and_agrees_with_the_rgb_path(tmp_path, colorizer):
+    """Gray source: the packed frames hold its luma exactly, and chroma within a level or two of what
+    rendering RGB and converting it gives."""
+    luma, rgb = frames_of(tmp_path, True, gray=True), frames_of(tmp_path, False, gray=True)
+    assert luma[0].rgb is None and luma[0].luma.shape == (96, 128)
+    assert float((luma8_to_l(np.stack([f.luma for f in luma])) - rgb8_to_l(torch.from_numpy(np.stack([f.rgb for f in rgb])))).abs().max()) < 0.5
+    col = Colorizer(colorizer.model, work_size=64)
+    col.strength = 3.0  # an untrained network is nearly gray: make the chroma visible
+
+    def run(frames):
+        smoother, cuts = make_smoother("flow"), SceneCuts(25.0)
+        return np.concatenate([colorize_frames(col, b, smoother, cuts) for b in batched(frames, 3)])
+
+    packed, frames_rgb = run(luma), run(rgb)
+    assert packed.shape == (8, 96 * 3 // 2, 128) and packed.dtype == np.uint8
+    n = 96 * 128
+    for p, f, r in zip(packed, luma, frames_rgb):
+        assert np.array_equal(p[:96], f.luma)
+        ref = video_frame(r, "yuv420p").to_ndarray()
+        chroma, ref_chroma = p.reshape(-1)[n:].astype(int), ref.reshape(-1)[n:].astype(int)
+        assert np.abs(chroma - 128).max() > 3  # there is colour to compare
+        assert np.abs(chroma - ref_chroma).mean() < 1.5
+
+
+def test_luma_path_is_for_the_cpu_and_even_yuv420p(colorizer):
+    class Info:
+        width, height = 128, 96
+
+    odd = Info()
+    odd.width = 127
+    assert luma_path(colorizer, "yuv420p", Info())
+    assert not luma_path(colorizer, "yuv444p", Info()) and not luma_path(colorizer, "yuv420p", odd)
+
+
+def test_the_cli_keeps_a_colour_sources_luma(tmp_path, weights_file):
+    """A colour source's luma planes come through the CLI as they were (x264 at CRF 0 is lossless), where
+    the RGB round trip moved them by the colour it changed."""
+    from typer.testing import CliRunner
+
+    from vidcolor.cli import app
+
+    src = write_video(tmp_path / "in.mp4", w=128, h=96, frames=6, audio=None)
+    out = tmp_path / "out.mp4"
+    res = CliRunner().invoke(app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file), "--crf", "0", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        for fa, fb in zip(a.decode(video=0), b.decode(video=0)):
+            assert np.array_equal(luma_plane(fa), luma_plane(fb))
+
+
+class Recorder(FlowSmoother):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.given = []
+
+    def __call__(self, l_guide, ab_small):
+        self.given.append(ab_small is not None)
+        return super().__call__(l_guide, ab_small)
+
+
+def fake_frames(indices):
+    return [Frame(None, i, i, luma=np.zeros((4, 4), np.uint8)) for i in indices]
+
+
+def test_network_frames_follow_the_stride_by_index():
+    s = FlowSmoother(network_stride=2)
+    assert network_frames(s, fake_frames(range(0, 4)), [False] * 4, False) == [0, 2]
+    # a fresh smoother (start, or a Ray range's first frame at an odd index) runs its first frame
+    assert network_frames(s, fake_frames(range(5, 9)), [False] * 4, False) == [0, 1, 3]
+    s.prev_l = np.zeros((4, 4), np.uint8)  # carries colour now: odd frames skip
+    assert network_frames(s, fake_frames(range(5, 9)), [False] * 4, False) == [1, 3]
+    assert network_frames(s, fake_frames(range(5, 9)), [False, False, True, False], False) == [1, 2, 3]  # a cut runs
+    assert network_frames(s, fake_frames(range(5, 9)), [False] * 4, True) == [0, 1, 2, 3]  # hints: every frame
+    assert network_frames(make_smoother("ema"), fake_frames(range(5, 9)), [False] * 4, False) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="stride"):
+        FlowSmoother(network_stride=0)
+
+
+def test_a_skipped_frame_carries_the_previous_colour_without_averaging():
+    s = FlowSmoother()
+    l = torch.rand(1, 1, 32, 32) * 100
+    with pytest.raises(ValueError, match="previous"):
+        s(l, None)
+    first = s(l, torch.full((1, 2, 8, 8), 10.0))
+    count = s.count.copy()
+    carried = s(l, None)  # a still picture: the warp is the identity
+    assert torch.allclose(carried, first, atol=1e-3)
+    assert np.all(s.count <= count + 1e-6)  # no new sample was counted
+    s(l, torch.full((1, 2, 8, 8), 30.0))
+    assert float(s.prev_ab.mean()) == pytest.approx((30 + 1 * 10) / 2, abs=0.5)  # one earlier sample, not two
+
+
+def test_a_video_runs_the_network_on_every_other_frame(tmp_path, colorizer, monkeypatch):
+    frames = frames_of(tmp_path, True, n=10)
+    col = Colorizer(colorizer.model, work_size=64)
+    seen = []
+    real = col.predict_ab_small
+    monkeypatch.setattr(col, "predict_ab_small", lambda l, **kw: seen.append(l.shape[0]) or real(l, **kw))
+    smoother = Recorder()
+    out = np.concatenate([colorize_frames(col, b, smoother, SceneCuts(25.0)) for b in batched(frames, 4)])
+    assert out.shape[0] == 10
+    assert smoother.given == [i % 2 == 0 for i in range(10)] and sum(seen) == 5
