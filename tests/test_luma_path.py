@@ -144,13 +144,18 @@ def test_a_skipped_frame_carries_the_previous_colour_without_averaging():
     assert float(s.prev_ab.mean()) == pytest.approx((30 + 1 * 10) / 2, abs=0.5)  # one earlier sample, not two
 
 
-def test_a_video_runs_the_network_on_every_other_frame(tmp_path, colorizer, monkeypatch):
+def test_a_stride_of_2_runs_the_network_on_every_other_frame(tmp_path, colorizer, monkeypatch):
     frames = frames_of(tmp_path, True, n=10)
     col = Colorizer(colorizer.model, work_size=64)
     seen = []
     real = col.predict_ab_small
     monkeypatch.setattr(col, "predict_ab_small", lambda l, **kw: seen.append(l.shape[0]) or real(l, **kw))
-    smoother = Recorder()
+    smoother = Recorder(network_stride=2)
     out = np.concatenate([colorize_frames(col, b, smoother, SceneCuts(25.0)) for b in batched(frames, 4)])
     assert out.shape[0] == 10
     assert smoother.given == [i % 2 == 0 for i in range(10)] and sum(seen) == 5
+    seen.clear()
+    default = Recorder()  # the default `flow` runs the network on every frame
+    for b in batched(frames, 4):
+        colorize_frames(col, b, default, SceneCuts(25.0))
+    assert default.given == [True] * 10 and sum(seen) == 10

@@ -12,8 +12,6 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from kornia.color import lab_to_rgb as _lab_to_rgb
-from kornia.color import rgb_to_lab as _rgb_to_lab
 
 L_SCALE = 100.0  # L* in [0, 100]   -> l_norm = L / L_SCALE in [0, 1]
 AB_SCALE = 110.0  # a*, b* in about [-110, 110] for sRGB -> ab_norm = ab / AB_SCALE in about [-1, 1]
@@ -24,6 +22,8 @@ _LAB_EPS, _LAB_KAPPA = 216.0 / 24389.0, 24389.0 / 27.0  # CIE 1976: the linear s
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) sRGB in [0, 1] -> (B, 3, H, W) L* in [0, 100], a*b* in about [-110, 110]."""
+    from kornia.color import rgb_to_lab as _rgb_to_lab  # here: kornia's import took 0.12 s of every start, and a CPU video run never calls it
+
     return _rgb_to_lab(rgb)
 
 
@@ -34,6 +34,8 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     kornia's there; on a GPU, kornia's batched one.
     """
     if lab.device.type != "cpu" or lab.requires_grad:
+        from kornia.color import lab_to_rgb as _lab_to_rgb
+
         return _lab_to_rgb(lab, clip=True)
     hwc = lab.detach().float().permute(0, 2, 3, 1).contiguous().numpy()
     for img in hwc:

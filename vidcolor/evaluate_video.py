@@ -12,7 +12,7 @@ import numpy as np
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import CDC, WarpError, colourfulness, psnr
-from vidcolor.pipeline import batched, colorize_frames
+from vidcolor.pipeline import batched, colorize_frames, luma_path
 from vidcolor.temporal import TEMPORAL_MODES, SceneCuts, TemporalSmoother, make_smoother
 
 
@@ -28,7 +28,10 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     colour = {m: [] for m in (*modes, "gt")}
     warp, cdc = WarpError(), CDC()
     n, limited = 0, False
-    with VideoSource(clip) as src, src.frames_ahead(depth=8) as decoded:  # stops and joins the decoder before the container closes
+    with VideoSource(clip) as src:
+        # the path a run into an MP4 takes on this device: on the CPU the luma planes, written as yuv420p
+        luma = luma_path(colorizer, "yuv420p", src.info)
+        decoded = src.frames_ahead(depth=8, luma=luma, with_rgb=True)  # joined by the source's close(), before the container closes
         cuts = {m: SceneCuts(src.info.fps) for m in modes}
         for frames in batched(decoded, batch_size):
             if max_frames is not None:
@@ -39,7 +42,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
             outs = {}
             for m in modes:
                 t = time.perf_counter()
-                outs[m] = colorize_frames(colorizer, frames, states[m][0], cuts[m])
+                outs[m] = as_rgb(colorize_frames(colorizer, frames, states[m][0], cuts[m]))
                 seconds[m] += time.perf_counter() - t
             for i, f in enumerate(frames):
                 per = {m: outs[m][i] for m in modes}
@@ -60,6 +63,17 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     return {"clip": str(clip), "frames": n, "size": [info.width, info.height], "model": colorizer.model_id,
             "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows),
             **({"note": short} if short else {})}
+
+
+def as_rgb(frames: np.ndarray) -> np.ndarray:
+    """colorize_frames' output -> (B, H, W, 3) uint8 RGB: packed yuv420p frames (the luma path) are
+    converted back with the BT.709 matrix they were made with, as a player would show them."""
+    if frames.ndim == 4:
+        return frames
+    import av
+
+    return np.stack([av.VideoFrame.from_ndarray(f, format="yuv420p").reformat(format="rgb24", src_colorspace="ITU709").to_ndarray()
+                     for f in frames])
 
 
 def against_off(rows: dict) -> dict[str, dict]:

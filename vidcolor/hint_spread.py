@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix, diags
-from scipy.sparse.linalg import factorized
 
 from vidcolor.color import AB_SCALE
 
@@ -56,6 +54,9 @@ def _correction(ab: np.ndarray, l: np.ndarray, target: np.ndarray, mask: np.ndar
     """(2, h, w) correction c minimising  sum over neighbours r, s of w_rs (c_r - c_s)^2  +  sum_r c_r^2 / reach^2
     + PIN * sum over hint pixels (c_p - residual_p)^2,  w_rs = exp(-(L_r - L_s)^2 / (2 edge_cost^2)):
     smooth within even tone, cut at lightness edges, fading to nothing about `reach` pixels away."""
+    from scipy.sparse import coo_matrix, diags  # here: scipy's import took 0.14 s of every start, hints or not
+    from scipy.sparse.linalg import factorized
+
     h, w = l.shape
     n = h * w
     a, b, wts = _grid_edges(l, edge_cost)

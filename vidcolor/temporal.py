@@ -20,10 +20,11 @@ from vidcolor.flow import create_dis, dis_flow, forward_backward, sq_norm, warp
 CUT_THRESHOLD = 27.0  # PySceneDetect's default for its content detector
 CUT_MIN_SCENE_FRAMES = 4
 CUT_ANALYSIS_WIDTH = 256
-# `flow` runs the network on every NETWORK_STRIDE-th frame (and on each shot's first), carrying its
-# averaged colour along the motion to the frames between (FlowSmoother): on two CPU cores the network
-# was half of a video's own work (benchmarks/stage_cost.py)
-NETWORK_STRIDE = 2
+# `flow` can run the network on every n-th frame only (and on each shot's first), carrying its averaged
+# colour along the motion to the frames between (FlowSmoother(network_stride=n)). Not the default: at
+# n = 2 the network's CPU time halves, but the warp error rose 19% on cockatoo (to 1.49x the ground
+# truth's, past the 1.3x target) and 20% on bikes (README, "Network stride")
+NETWORK_STRIDE = 1
 
 
 class TemporalSmoother(Protocol):

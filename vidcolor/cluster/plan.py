@@ -60,8 +60,8 @@ def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = W
 
 def warmup_for(temporal: str) -> int:
     """Warm-up frames a mid-shot range needs: none without temporal smoothing (no state across frames);
-    with `flow`, WARMUP_FRAMES network frames, which its network stride spreads over twice as many
-    frames (at the same network cost as before the stride)."""
+    with `flow`, WARMUP_FRAMES network frames, which a network stride spreads over that many times as
+    many frames."""
     if temporal == "off":
         return 0
     return WARMUP_FRAMES * (NETWORK_STRIDE if temporal == "flow" else 1)

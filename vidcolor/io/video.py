@@ -131,24 +131,25 @@ class VideoSource:
         self._readers.clear()
         self.container.close()
 
-    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8, luma: bool = False) -> Prefetch[Frame]:
-        """`frames(resume, luma)` decoded in a background thread, `depth` frames ahead. Close it (or use it
-        as a context manager) where the consumer may stop early; close() of the source joins it too."""
-        reader = Prefetch(self.frames(resume, luma), depth, name="decode")
+    def frames_ahead(self, resume: ResumePoint | None = None, depth: int = 8, luma: bool = False,
+                     with_rgb: bool = False) -> Prefetch[Frame]:
+        """`frames(resume, luma, with_rgb)` decoded in a background thread, `depth` frames ahead. Close it
+        (or use it as a context manager) where the consumer may stop early; close() of the source joins it too."""
+        reader = Prefetch(self.frames(resume, luma, with_rgb), depth, name="decode")
         self._readers.append(reader)
         return reader
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
 
-    def frames(self, resume: ResumePoint | None = None, luma: bool = False) -> Iterator[Frame]:
+    def frames(self, resume: ResumePoint | None = None, luma: bool = False, with_rgb: bool = False) -> Iterator[Frame]:
         """Decode frames in order, as RGB, or with `luma` as their luma plane only (`Frame.luma`,
-        `luma_plane`). To resume, give the resume point (the number of frames done and the pts
+        `luma_plane`; `with_rgb` adds the RGB too, as `eval-video` compares). To resume, give the resume point (the number of frames done and the pts
         of the last): the source seeks to the keyframe before it and decodes forward. The last few
         frames before the resume point come first, marked `warmup`, so scene-cut state can be rebuilt."""
         def picture(frame: av.VideoFrame, pts: int, index: int, warmup: bool = False) -> Frame:
-            return (Frame(None, pts, index, warmup, luma=luma_plane(frame)) if luma
-                    else Frame(rgb_picture(frame), pts, index, warmup))
+            rgb = rgb_picture(frame) if with_rgb or not luma else None
+            return Frame(rgb, pts, index, warmup, luma=luma_plane(frame) if luma else None)
 
         start_index, after_pts = (resume.frames, resume.last_pts) if resume else (0, None)
         index, last_pts, step = 0, None, None
