@@ -8,7 +8,9 @@ transcode / vidcolor (issue 16's target: at least 0.5) and, with --json, writes 
     python benchmarks/make_clip.py /tmp/gen720.mp4 && python benchmarks/e2e_vs_transcode.py /tmp/gen720.mp4
 
 `--variant NAME=COMMAND` times other vidcolor commands in the same rounds (say, an older checkout:
-`--variant old="env PYTHONPATH=/tmp/old python -m vidcolor"`), each against the same transcodes.
+`--variant old="env -C /tmp/old python -m vidcolor"`, /tmp/old holding that checkout's `vidcolor/` and
+`weights/`: PYTHONPATH does not beat an editable install, the working directory of `-m` does), each
+against the same transcodes. Paths are made absolute, so a variant may change its directory.
 `--null-network` adds the variant `null`: the same pipeline with a network that costs almost nothing
 (the registry's `cunet` at base width 4, untrained, its head at the shipped network's quarter
 resolution), so the ratio the pipeline alone allows is measured beside the real one.
@@ -171,6 +173,7 @@ def main() -> None:
         variants["null"] = [*default_vidcolor(), "--weights", str(null_network(Path(keep.name)))]
     extra = shlex.split(a.vidcolor_args) + (["--crf", str(a.crf)] if a.crf is not None else []) + (
         ["--preset", a.preset] if a.preset else [])
+    a.clip = a.clip.resolve()  # a variant run from another directory (env -C) still finds it
     plan = plan_output(a.clip, Path(tempfile.gettempdir()) / "transcode.mp4", crf=a.crf, preset=a.preset)  # reads the header only
     res = measure(a.clip, variants, a.rounds, plan, extra)
     print(f"{a.clip.name}: transcode {res['median_s']['transcode']:.2f} s ({res['median_cpu_s']['transcode']:.1f} s CPU; "
