@@ -159,3 +159,62 @@ def test_a_stride_of_2_runs_the_network_on_every_other_frame(tmp_path, colorizer
     for b in batched(frames, 4):
         colorize_frames(col, b, default, SceneCuts(25.0))
     assert default.given == [True] * 10 and sum(seen) == 10
+
+
+def ramp_frame(fmt: str, color_range: int) -> av.VideoFrame:
+    f = av.VideoFrame(64, 32, fmt)
+    f.planes[0].update(np.tile(np.arange(64, dtype=np.uint8) * 4, (32, 1)).tobytes())
+    for p in f.planes[1:]:
+        p.update(np.full(p.buffer_size, 128, np.uint8).tobytes())
+    f.color_range = color_range
+    return f
+
+
+@pytest.mark.parametrize("fmt", ["yuvj420p", "yuv420p"])
+def test_a_full_range_frame_is_brought_to_limited_range(fmt):
+    """A review found MJPEG and full-range H.264/HEVC/VP9 sources taken as limited range (PyAV's
+    `reformat` keeps the range): shadows crushed, highlights clipped, colours shifted."""
+    y = luma_plane(ramp_frame(fmt, 2))  # 2: full range (AVCOL_RANGE_JPEG)
+    full = np.arange(64) * 4
+    assert np.abs(y[0].astype(int) - np.round(16 + full * 219 / 255)).max() <= 1
+    assert np.array_equal(luma_plane(ramp_frame("yuv420p", 1))[0], full)  # limited range: the plane as stored
+
+
+def test_a_full_range_source_keeps_its_tones_through_the_cli(tmp_path, weights_file):
+    from typer.testing import CliRunner
+
+    from vidcolor.cli import app
+
+    src = write_video(tmp_path / "in.avi", w=128, h=96, frames=4, audio=None, codec="mjpeg", gray=True, pix_fmt="yuvj420p")
+    with av.open(str(src)) as c:
+        first = next(c.decode(video=0))
+        assert first.format.name == "yuvj420p"
+        gray = first.to_ndarray(format="gray").astype(float)  # full-range levels 0-255
+    out = tmp_path / "out.mp4"
+    res = CliRunner().invoke(app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file), "--crf", "0", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    with av.open(str(out)) as c:
+        y = luma_plane(next(c.decode(video=0))).astype(float)
+    assert np.abs(y - (16 + gray * 219 / 255)).mean() < 1.0
+
+
+def test_segments_rendered_another_way_are_not_spliced_in(tmp_path, colorizer, encoder_fails_at, monkeypatch):
+    """A review resumed an older version's interrupted run (RGB path) with the luma path: frames 0-86 came
+    from the one, the rest from the other, with a step in brightness. The render is part of the segments' key."""
+    import vidcolor.pipeline as pipeline
+    from vidcolor.options import VideoOptions
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=30, audio=None, gray=True)
+    opts = VideoOptions(segment_seconds=0.4, batch_size=2, crf=0)  # segments of 10 frames, lossless
+    out = tmp_path / "out" / "out.mp4"
+    monkeypatch.setattr(pipeline, "luma_path", lambda *a: False)  # as a GPU or an older version renders
+    restore = encoder_fails_at(25, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.colorize_video(src, out, colorizer, opts)
+    restore()
+    monkeypatch.undo()
+    res = pipeline.colorize_video(src, out, colorizer, opts)
+    assert res.frames == 30 and res.frames_resumed == 0 and not any("resumed" in n for n in res.notes)
+    with av.open(str(src)) as a, av.open(str(out)) as b:  # every frame from the luma path: the luma as decoded
+        for fa, fb in zip(a.decode(video=0), b.decode(video=0)):
+            assert np.array_equal(luma_plane(fa), luma_plane(fb))

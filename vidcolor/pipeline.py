@@ -114,9 +114,13 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         journal.touch(dst)
         with VideoSource(src) as source:
             st = src.stat()
-            sink = SegmentedSink(dst, root / STATE_DIR, source.info, f"{key}|{st.st_size}|{st.st_mtime_ns}", plan,
-                                 opts.segment_seconds)
-            enc = _encode_segments(source, sink, colorizer, opts, progress, hints)
+            luma = luma_path(colorizer, plan.pix_fmt, source.info)
+            # how frames are rendered is part of the segments' key, not the output's: a finished output
+            # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
+            # spliced with these (a review found a one-level brightness step where such a run resumed)
+            sink = SegmentedSink(dst, root / STATE_DIR, source.info,
+                                 f"{key}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}", plan, opts.segment_seconds)
+            enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
             join_notes = sink.complete()
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
@@ -148,10 +152,11 @@ class _Encoded:
 
 
 def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer, opts: VideoOptions, progress,
-                     hints: VideoHints | None = None) -> _Encoded:
+                     hints: VideoHints | None = None, luma: bool = False) -> _Encoded:
     """Decode -> colorize -> smooth -> encode segment by segment, three threads overlapping. The sink
     says where an earlier run stopped; a segment is ended, with the smoother's and the hint tracker's
-    state after its last frame, at each of its boundaries and after the last frame."""
+    state after its last frame, at each of its boundaries and after the last frame. `luma`: decode
+    luma planes and write yuv420p from them (`luma_path`)."""
     resume = sink.resume_point()
     cuts = SceneCuts(source.info.fps)
     if resume.complete:  # killed after the last segment: only the join is left
@@ -171,7 +176,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     writer = BackgroundWorker(lambda job: job(), depth=2, name="encode")  # runs the sink's calls in order
     done = resume.frames
     try:
-        with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, sink.pix_fmt, source.info)) as frames:
+        with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
                 out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))

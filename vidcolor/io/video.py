@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidcolor.errors import InputError
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
@@ -244,9 +245,15 @@ def rgb_picture(frame: av.VideoFrame) -> np.ndarray:
 def luma_plane(frame: av.VideoFrame) -> np.ndarray:
     """(H, W) uint8 limited-range Y' (16 black, 235 white): the frame's own luma plane, copied as stored
     where it is 8-bit limited-range YUV (a hundredth of a millisecond at 720p, where converting it to
-    RGB took 5 ms of CPU), else swscale's yuv420p conversion's (full-range, 10-bit and RGB sources)."""
-    if frame.format.name not in LUMA_FORMATS or frame.color_range == _JPEG_RANGE:
-        frame = frame.reformat(format="yuv420p")
+    RGB took 5 ms of CPU), else swscale's conversion to limited-range yuv420p (full-range, 10-bit and
+    RGB sources). The range is asked for: PyAV's `frame.reformat` keeps a full-range frame's range, so
+    an MJPEG or full-range H.264, HEVC or VP9 source came through full range, shadows crushed and
+    highlights clipped (found by a review)."""
+    name = frame.format.name
+    full = name.startswith("yuvj") or (frame.color_range == _JPEG_RANGE and name.startswith(("yuv", "nv")))
+    if name not in LUMA_FORMATS or full:
+        frame = VideoReformatter().reformat(frame, format="yuv420p", src_color_range=ColorRange.JPEG if full else None,
+                                            dst_color_range=ColorRange.MPEG)
     plane = frame.planes[0]
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :frame.width].copy()
 
