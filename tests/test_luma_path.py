@@ -218,3 +218,37 @@ def test_segments_rendered_another_way_are_not_spliced_in(tmp_path, colorizer, e
     with av.open(str(src)) as a, av.open(str(out)) as b:  # every frame from the luma path: the luma as decoded
         for fa, fb in zip(a.decode(video=0), b.decode(video=0)):
             assert np.array_equal(luma_plane(fa), luma_plane(fb))
+
+
+def write_ts(path, frames, start):
+    with av.open(str(path), "w", format="mpegts") as oc:
+        s = oc.add_stream("libx264", rate=25)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts = start + i
+            for p in s.encode(f):
+                oc.mux(p)
+        for p in s.encode():
+            oc.mux(p)
+
+
+def test_a_frame_size_change_mid_stream_is_scaled_with_a_note(tmp_path, colorizer):
+    """A broadcast capture whose size changes mid-stream (two MPEG-TS pieces, as a review made) failed
+    with scenedetect's bare AssertionError; its later frames are now scaled to the stream's size, as
+    FFmpeg's tools do, and the run says so."""
+    from tests.media import frame_pattern
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+
+    write_ts(tmp_path / "a.ts", [frame_pattern(i, 96, 64) for i in range(10)], 0)
+    write_ts(tmp_path / "b.ts", [frame_pattern(i, 64, 48) for i in range(10, 20)], 10)
+    src = tmp_path / "changes.ts"
+    src.write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
+    res = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions())
+    assert res.status == "done" and res.frames == 20
+    assert any("frame size changes at frame 10 (to 64x48)" in n and "96x64" in n for n in res.notes), res.notes
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        sizes = {(f.width, f.height) for f in c.decode(video=0)}
+    assert sizes == {(96, 64)}

@@ -123,6 +123,10 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
             join_notes = sink.complete()
+            if source.info.size_change:
+                at, w, h = source.info.size_change
+                join_notes.append(f"the frame size changes at frame {at} (to {w}x{h}): such frames were scaled to "
+                                  f"{source.info.width}x{source.info.height}, as FFmpeg does")
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
                                   "(fields neither separated nor deinterlaced)")

@@ -171,6 +171,9 @@ class VideoSource:
                     self.info.mirror_matrix = self.info.mirror_matrix or mirror_matrix(frame)
                 last_pts = pts
                 self.info.interlaced = self.info.interlaced or bool(frame.interlaced_frame)
+                if (frame.width, frame.height) != (self.info.width, self.info.height):
+                    self.info.size_change = self.info.size_change or (max(index, start_index), frame.width, frame.height)
+                    frame = frame.reformat(width=self.info.width, height=self.info.height)
                 done_already = pts <= after_pts if seeking else index < start_index
                 if done_already:
                     recent = recent[-(WARMUP_FRAMES - 1):] + [picture(frame, pts, -1, True)]
