@@ -220,11 +220,13 @@ def test_segments_rendered_another_way_are_not_spliced_in(tmp_path, colorizer, e
             assert np.array_equal(luma_plane(fa), luma_plane(fb))
 
 
-def write_ts(path, frames, start):
+def write_ts(path, frames, start, gop=None):
     with av.open(str(path), "w", format="mpegts") as oc:
         s = oc.add_stream("libx264", rate=25)
         s.height, s.width = frames[0].shape[:2]
         s.pix_fmt = "yuv420p"
+        if gop:
+            s.codec_context.gop_size = gop
         for i, rgb in enumerate(frames):
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             f.pts = start + i
@@ -252,3 +254,38 @@ def test_a_frame_size_change_mid_stream_is_scaled_with_a_note(tmp_path, colorize
     with av.open(str(tmp_path / "out.mp4")) as c:
         sizes = {(f.width, f.height) for f in c.decode(video=0)}
     assert sizes == {(96, 64)}
+
+
+def test_a_resumed_mpeg_ts_loses_no_frames(tmp_path, colorizer, encoder_fails_at):
+    """A review resumed an MPEG-TS run and got 145 of 150 frames with no word: the seek to the keyframe
+    before the resume point landed after it (TS seeks are by byte position), and the frames between
+    were skipped. Such a resume now decodes from the start, counting frames."""
+    from tests.media import frame_pattern
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+
+    src = tmp_path / "in.ts"
+    write_ts(src, [frame_pattern(i, 96, 64) for i in range(60)], 0, gop=10)
+    opts = VideoOptions(segment_seconds=0.4, batch_size=2, crf=0)  # segments of 10 frames
+    ref = colorize_video(src, tmp_path / "ref" / "out.mp4", colorizer, opts)
+    restore = encoder_fails_at(35, KeyboardInterrupt())
+    out = tmp_path / "out" / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, out, colorizer, opts)
+    restore()
+    res = colorize_video(src, out, colorizer, opts)
+    assert res.frames == 60 and res.frames_resumed == 30, (res.frames, res.frames_resumed, res.notes)
+    with av.open(str(ref.output)) as a, av.open(str(out)) as b:
+        fa = [f.to_ndarray() for f in a.decode(video=0)]
+        fb = [f.to_ndarray() for f in b.decode(video=0)]
+    assert len(fa) == len(fb) == 60
+    assert all(np.abs(x.astype(int) - y).mean() < 0.5 for x, y in zip(fa, fb))
+
+
+def test_a_1_bit_frame_comes_out_in_limited_range():
+    """A review's 1-bit PNG in a MOV came out with black 0 and white 255 (swscale keeps monob's range)."""
+    rgb = np.zeros((8, 16, 3), np.uint8)
+    rgb[:, 8:] = 255
+    mono = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="monob")
+    y = luma_plane(mono)
+    assert (int(y[0, 0]), int(y[0, 15])) == (16, 235)

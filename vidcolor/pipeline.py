@@ -125,7 +125,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             join_notes = sink.complete()
             if source.info.size_change:
                 at, w, h = source.info.size_change
-                join_notes.append(f"the frame size changes at frame {at} (to {w}x{h}): such frames were scaled to "
+                where = f"at frame {at}" if at is not None else f"before frame {enc.resumed} (where this run resumed)"
+                join_notes.append(f"the frame size changes {where} (to {w}x{h}): such frames were scaled to "
                                   f"{source.info.width}x{source.info.height}, as FFmpeg does")
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "

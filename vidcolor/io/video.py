@@ -160,21 +160,29 @@ class VideoSource:
         if seeking:
             self.container.seek(after_pts, stream=self.stream, backward=True, any_frame=False)
         recent: list[Frame] = []
-        decoded = 0
+        decoded, overshot = 0, False
         try:
             for frame, pts in _in_order(self.container.decode(self.stream), step or 1):
                 decoded += 1
                 if frame.pts is None and seeking:
                     raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
+                if seeking and decoded == 1 and pts > after_pts:
+                    # the seek landed after the resume point (MPEG-TS seeks by byte position): the frames
+                    # between would be skipped without a word (a review got 145 of 150), so decode from
+                    # the start instead, counting frames
+                    overshot = True
+                    break
                 if not self.info.rotation:
                     self.info.rotation = int(frame.rotation or 0)
                     self.info.mirror_matrix = self.info.mirror_matrix or mirror_matrix(frame)
                 last_pts = pts
                 self.info.interlaced = self.info.interlaced or bool(frame.interlaced_frame)
-                if (frame.width, frame.height) != (self.info.width, self.info.height):
-                    self.info.size_change = self.info.size_change or (max(index, start_index), frame.width, frame.height)
-                    frame = frame.reformat(width=self.info.width, height=self.info.height)
                 done_already = pts <= after_pts if seeking else index < start_index
+                if (frame.width, frame.height) != (self.info.width, self.info.height):
+                    # a frame before the resume point reached by a seek has no known index (None)
+                    at = None if seeking and done_already else index
+                    self.info.size_change = self.info.size_change or (at, frame.width, frame.height)
+                    frame = frame.reformat(width=self.info.width, height=self.info.height)
                 if done_already:
                     recent = recent[-(WARMUP_FRAMES - 1):] + [picture(frame, pts, -1, True)]
                     index += 0 if seeking else 1
@@ -188,11 +196,22 @@ class VideoSource:
                 index += 1
         except av.error.FFmpegError as e:
             raise InputError(f"{self.path}: decoding failed at frame {index} (after pts {last_pts}): {_reason(e)}") from e
+        if overshot:
+            self._reopen()
+            yield from self.frames(ResumePoint(start_index, None, resume.smoother_state), luma, with_rgb)
+            return
         if decoded == 0:
             raise InputError(f"{self.path}: no decodable video frames (corrupt or truncated)")
         if step is not None:
             self._decoded_end = float((last_pts + step - (self.stream.start_time or 0)) * self.info.time_base)
         self._check_complete(max(index, start_index), last_pts, step)
+
+    def _reopen(self) -> None:
+        """The container opened afresh, to decode from the start (see `frames`)."""
+        self.container.close()
+        self.container = _open_input(self.path)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
 
     def header_length(self) -> tuple[int, float | None]:
         """(frames, seconds) of the video stream as its header gives them, (0, None) where it says nothing:
@@ -253,6 +272,8 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
     an MJPEG or full-range H.264, HEVC or VP9 source came through full range, shadows crushed and
     highlights clipped (found by a review)."""
     name = frame.format.name
+    if name.startswith("mono"):  # 1-bit: swscale keeps its full range on the way to yuv420p; through gray it does not
+        frame, name = frame.reformat(format="gray"), "gray"
     full = name.startswith("yuvj") or (frame.color_range == _JPEG_RANGE and name.startswith(("yuv", "nv")))
     if name not in LUMA_FORMATS or full:
         frame = VideoReformatter().reformat(frame, format="yuv420p", src_color_range=ColorRange.JPEG if full else None,
