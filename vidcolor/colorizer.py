@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 
 import cv2
@@ -258,8 +259,8 @@ class Colorizer:
         return out
 
     @torch.inference_mode()
-    def render_yuv420(self, luma: np.ndarray, ab_small: torch.Tensor) -> np.ndarray:
-        """(B, H, W) uint8 limited-range Y' as decoded (H and W even) and (B, 2, h, w) ab at working
+    def render_yuv420(self, luma: Sequence[np.ndarray], ab_small: torch.Tensor) -> np.ndarray:
+        """B (H, W) uint8 planes of limited-range Y' as decoded (H and W even) and (B, 2, h, w) ab at working
         resolution -> (B, H * 3 / 2, W) packed yuv420p frames (`io.yuv.video_frame` takes
         them as they are): the source's own luma plane, untouched, with chroma planes made at chroma
         resolution from L* (of the 2x2-averaged luma), the upsampled ab, Lab -> R'G'B' (rounded to 8 bits,
@@ -273,7 +274,7 @@ class Colorizer:
         of Y'CbCr: within a few L* units at the chroma the network gives)."""
         from vidcolor.io.yuv import RGB_TO_YUV709  # here: photo-only paths need no PyAV
 
-        b, h, w = luma.shape
+        b, (h, w) = len(luma), luma[0].shape
         h2, w2, n = h // 2, w // 2, h * w
         up, table = self.upsampler, luma_table()
         # the luma at chroma resolution (exactly 2:1: each 2x2 mean) and its L*, from which the

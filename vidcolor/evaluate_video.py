@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import av
 import numpy as np
 
 from vidcolor.colorizer import Colorizer
@@ -70,8 +71,6 @@ def as_rgb(frames: np.ndarray) -> np.ndarray:
     converted back with the BT.709 matrix they were made with, as a player would show them."""
     if frames.ndim == 4:
         return frames
-    import av
-
     return np.stack([av.VideoFrame.from_ndarray(f, format="yuv420p").reformat(format="rgb24", src_colorspace="ITU709").to_ndarray()
                      for f in frames])
 

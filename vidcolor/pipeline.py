@@ -273,5 +273,5 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
             pred, k = ab_small[k:k + 1], k + 1
         smoothed.append(smoother(l_guide[i:i + 1], pred))
     if frames[0].luma is not None:
-        return colorizer.render_yuv420(np.stack([f.luma for f in frames]), torch.cat(smoothed))
+        return colorizer.render_yuv420([f.luma for f in frames], torch.cat(smoothed))  # the planes as decoded: no second stack
     return colorizer.render(l_full, torch.cat(smoothed), pix_fmt)
