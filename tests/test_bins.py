@@ -85,3 +85,27 @@ def test_bins_are_those_the_shipped_weights_were_trained_with():
     path, _ = shipped_weights("effnet_unet")
     sd = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     assert torch.equal(ab_bins(), sd["head.bins"].float())
+
+
+def test_a_checkpoint_is_built_with_its_own_bins_without_computing_the_gamut(tmp_path):
+    """Loading the shipped weights computed the gamut bins (0.2-0.5 s of every start-up) only for the
+    checkpoint's own buffer to replace them; the network is now built with the checkpoint's bins."""
+    from vidcolor.models import load_checkpoint
+    from vidcolor.models.bins import _gamut_bins
+
+    _gamut_bins.cache_clear()
+    net = load_checkpoint(Path(__file__).parents[1] / "weights" / "effnet_unet.pt")
+    assert _gamut_bins.cache_info().misses == 0
+    assert torch.equal(net.head.bins, ab_bins())  # the gamut computed now, for the comparison
+    # a checkpoint whose bins differ (another grid, or an older recipe) keeps its own, in its order
+    from vidcolor.models import create_model
+    from vidcolor.models.checkpoint import save_checkpoint
+
+    small = create_model("cunet", base=4)
+    own = torch.tensor([[0.0, 0.0], [20.0, -20.0], [-30.0, 40.0]])
+    small.head.bins = own
+    small.head.cls = torch.nn.Conv2d(small.head.cls.in_channels, 3, 1)
+    save_checkpoint(small, tmp_path / "three_bins.pt")
+    again = load_checkpoint(tmp_path / "three_bins.pt")
+    assert torch.equal(again.head.bins, own) and again.head.cls.out_channels == 3
+    assert ab_bins().shape == (262, 2)  # outside the load, the gamut as before

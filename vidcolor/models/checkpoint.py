@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from vidcolor.errors import WeightsError
+from vidcolor.models.bins import checkpoint_bins
 from vidcolor.models.registry import create_model, list_models
 
 FORMAT_VERSION = 1
@@ -88,13 +89,15 @@ def model_from_checkpoint(ckpt) -> nn.Module:
         if key not in ckpt:
             hint = "; it looks like a bare state dict" if all(isinstance(v, torch.Tensor) for v in ckpt.values()) else ""
             raise WeightsError(f"not a vidcolor checkpoint: no {key!r} entry{hint}")
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in clean_state_dict(ckpt["state_dict"]).items()}
+    bins = sd.get("head.bins")
     try:
-        model = create_model(ckpt["arch"], **ckpt["model_args"])
+        with checkpoint_bins(bins if isinstance(bins, torch.Tensor) and bins.ndim == 2 and bins.shape[-1] == 2 else None):
+            model = create_model(ckpt["arch"], **ckpt["model_args"])
     except KeyError:
         raise WeightsError(f"made for an unknown architecture {ckpt['arch']!r} (known: {', '.join(list_models())})") from None
     except (TypeError, ValueError) as e:
         raise WeightsError(f"arguments {ckpt['model_args']} do not fit architecture {ckpt['arch']!r} ({e})") from None
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in clean_state_dict(ckpt["state_dict"]).items()}
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
