@@ -15,7 +15,7 @@ from typing import Callable, Protocol
 
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
-from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, find_media, is_image_path
+from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs
 from vidcolor.options import FolderOptions, Result, VideoOptions
 
@@ -38,6 +38,7 @@ class Plan:
     src: Path
     dst: Path
     hints: object = None  # vidcolor.hints.Hints for a photo, VideoHints for a video, checked against it
+    media: object = None  # a folder's listing (vidcolor.io.formats.Media), walked once for the whole run
 
 
 def default_output(src: Path, fmt_ext: str | None = None) -> Path:
@@ -68,8 +69,9 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if kind == "folder":
             check_folder_output(src, dst)
             _check_encoder(video.codec)
-            planned_outputs(src, dst, *find_media(src), folder.fmt_ext)  # two inputs, one output: refused here
-            return Plan(kind, src, dst)
+            media = list_media(src)  # walked once: a 50,000-scan tree took 0.4 s a walk here, more on a share
+            planned_outputs(src, dst, media.images, media.videos, folder.fmt_ext)  # two inputs, one output: refused here
+            return Plan(kind, src, dst, media=media)
         check_output(src, dst, create=False)
         if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:
             raise OutputError(f"{dst}: not an image file name ({', '.join(sorted(IMAGE_EXTS))}); the input is a photo")
@@ -224,19 +226,18 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     if on_ray:
         frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
         if p.kind == "folder" and progress:
-            progress.inputs(sum(map(len, find_media(p.src))))
+            progress.inputs(len(p.media.images) + len(p.media.videos))
         colorizer = col.result()
         from vidcolor.cluster import colorize_on_ray
 
         colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress)
     elif p.kind == "folder":
-        if progress:
-            linked: list[Path] = []  # each link to a folder is a "skipped" line too
-            progress.inputs(sum(map(len, find_media(p.src, linked))) + len(linked))
+        if progress:  # each link to a folder is a "skipped" line too
+            progress.inputs(len(p.media.images) + len(p.media.videos) + len(p.media.linked))
         colorizer = col.result()
         from vidcolor.folder import colorize_folder
 
-        colorize_folder(p.src, p.dst, colorizer, folder, emit, video,
+        colorize_folder(p.src, p.dst, colorizer, folder, emit, video, media=p.media,
                         video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
     elif p.kind == "image":
         colorizer = col.result()

@@ -16,7 +16,7 @@ from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_o
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
-from vidcolor.io.formats import find_media
+from vidcolor.io.formats import Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
@@ -129,7 +129,7 @@ def find_images(root: Path) -> list[Path]:
 def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
                     on_result: OnResult | None = None, video: VideoOptions | None = None,
                     video_progress: Callable[[Path, int], Callable[[int, int], None] | None] | None = None,
-                    run_images: Callable | None = None) -> list[Result]:
+                    run_images: Callable | None = None, media: Media | None = None) -> list[Result]:
     """Colorize every image and video under `src` into the mirrored tree under `dst`.
 
     Safe to kill and re-run: finished outputs are journaled and skipped, a bad file is reported and
@@ -137,7 +137,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     `colorize_video` one by one after the photos, with `video` options (their segments and journal
     live in the .vidcolor folder of their output's folder); `video_progress(path, index)` may give a
     per-frame progress callback for each. `run_images` replaces the loop over the photos still to do
-    (same arguments as `_colorize_images`; vidcolor.cluster runs them on a Ray cluster).
+    (same arguments as `_colorize_images`; vidcolor.cluster runs them on a Ray cluster). `media` is
+    the folder's listing when the caller has walked it already (vidcolor.api.plan does).
 
     A sidecar NAME.hints.json beside a photo or video (vidcolor.hints.sidecar_path) holds its hints;
     they are part of its journal key. A bad sidecar fails its input alone; sidecars with a model
@@ -146,8 +147,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
     check_folder_output(src, dst)
-    linked: list[Path] = []
-    images, videos = find_media(src, linked)
+    images, videos, linked = media if media is not None else list_media(src)
     photo_hints = {p: _read_sidecar(p) for p in images}
     with_palette = [sidecar_path(p) for p, h in photo_hints.items() if isinstance(h, Hints) and h.palette]
     if with_palette:  # hint points work with any network; a palette needs its hint inputs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 FORMAT_EXT = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp"}
@@ -20,6 +21,21 @@ def is_image_path(path: Path) -> bool:
 
 def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
+
+
+class Media(NamedTuple):
+    """A folder's inputs, walked once (`list_media`): its photos, its videos, and the links to folders
+    it holds (not followed; each is reported as skipped)."""
+
+    images: list[Path]
+    videos: list[Path]
+    linked: list[Path]
+
+
+def list_media(root: Path) -> Media:
+    linked: list[Path] = []
+    images, videos = find_media(root, linked)
+    return Media(images, videos, linked)
 
 
 def find_media(root: Path, linked_folders: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
