@@ -11,18 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
 from vidcolor.serve import ServeConfig
+from vidcolor.serve.gate import UPLOADS_BEYOND_QUEUE, BearerToken, LoopbackHostOnly, SameOriginWrites, UploadSlots
 from vidcolor.serve.jobs import JobStore
 from vidcolor.serve.tasks import colorize_upload
 from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, output_ext, parse_hints,
                                     sniff_image)
 from vidcolor.serve.worker import Busy, ModelWorker, Stopped
 
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 SMALL_BODY = 64 * 1024
 ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": "one line saying why"}}}}
           for code, text in {400: "corrupt or truncated upload; a hints palette given to a model without hint inputs",
@@ -69,12 +68,13 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
               responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/tiff": {}, "image/webp": {}, "image/bmp": {}},
                                "description": "the colorized photo: the input's format, size and bit depth"}})
     async def colorize(
+        request: Request,
         file: UploadFile = File(..., description="JPEG, PNG, TIFF, WebP or BMP"),
         hints: str | None = Form(None, description='hints JSON, as a --hints file: {"points": [{"x": 10, "y": 20, "color": "#3a6ea5"}]}'),
         strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
         format: str | None = Form(None, description="answer in this format instead of the input's (png, jpg, ...)"),
     ) -> Response:
-        parsed = parse_hints(hints)
+        parsed = await run_in_threadpool(parse_hints, hints)
         if parsed and parsed.palette and not colorizer.accepts_hints:  # hint points work with any network
             raise RequestError(400, f"hints: model {colorizer.model.arch_name} has no hint inputs for a palette; "
                                     "start the server with weights trained with hints (--weights)")
@@ -84,7 +84,12 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
             raise RequestError(413, f"upload is over the limit of {config.max_image_mb:g} MB (--max-image-mb)")
         up = await run_in_threadpool(sniff_image, data, config.max_megapixels * 1e6)
         ext = output_ext(format, up)
-        res = await asyncio.wrap_future(worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext)))
+        if parsed:  # before it takes a place in the queue
+            try:
+                parsed.check_inside(*up.displayed, "hints")
+            except InputError as e:
+                raise RequestError(422, str(e)) from None
+        res = await unless_gone(request, worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext)))
         headers = {"X-Vidcolor-Sha256": up.sha256, "X-Vidcolor-Seconds": f"{res.seconds:.3f}",
                    "Content-Disposition": f'inline; filename="colorized-{up.sha256[:12]}{ext}"'}
         if res.colour is not None:  # both numbers, as a batch run's skip note gives them
@@ -116,12 +121,31 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
 
     app.include_router(api)
     _add_error_handlers(app)
-    if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
-        app.add_middleware(LoopbackHostOnly)
+    # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
     limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
               "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
     app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path, (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
+                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE})
+    app.add_middleware(BearerToken, token=config.token)
+    app.add_middleware(SameOriginWrites)
+    if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
+        app.add_middleware(LoopbackHostOnly, listen_host=config.host)
     return app
+
+
+async def unless_gone(request: Request, fut, poll: float = 0.5):
+    """The result of a queued task, or, once the client has gone, the task cancelled: a photo still
+    waiting is dropped (abandoned requests kept their places and ran, and real ones got 429 meanwhile);
+    one the model runs already finishes."""
+    waiting = asyncio.wrap_future(fut)
+    while True:
+        done, _ = await asyncio.wait({waiting}, timeout=poll)
+        if done:
+            return waiting.result()
+        if await request.is_disconnected():
+            fut.cancel()
+            raise RequestError(499, "the client closed the connection")
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -155,33 +179,6 @@ def _version() -> str:
     from vidcolor import __version__
 
     return __version__
-
-
-def host_name(header: str | None) -> str:
-    """The name of a Host header, without its port: "127.0.0.1:8000" -> "127.0.0.1", "[::1]:80" -> "[::1]"."""
-    value = (header or "").strip().lower()
-    if value.startswith("["):
-        return value[: value.find("]") + 1] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
-class LoopbackHostOnly:
-    """On a loopback address, requests whose Host is not a loopback name are refused (400), so a page
-    elsewhere cannot reach the server by rebinding its own name to 127.0.0.1. The refusal is one line
-    of JSON, as every other refusal (Starlette's TrustedHostMiddleware answers in plain text)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            host = host_name(Headers(scope=scope).get("host"))
-            if host not in LOOPBACK_HOSTS:
-                detail = (f"Host {host or '(none)'!r} is not a loopback name: this server listens on a loopback address "
-                          "and answers only to 127.0.0.1, localhost or ::1")
-                await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def only_fields(*names: str):

@@ -32,6 +32,7 @@ MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
 STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
+FAILED_KEPT = 64  # failed jobs whose reason /api/jobs/ID still gives
 
 
 @dataclass
@@ -67,12 +68,23 @@ class JobStore:
         self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "jobs-"))
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        # Every job id of this server starts with it, so an id from before a restart is told apart (jobs live in memory).
+        self.epoch = secrets.token_hex(2)
+        self._removed: set[str] = set()  # ids whose files were removed to make room
 
     def get(self, job_id: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
+            removed = job_id in self._removed
         if job is None:
-            raise RequestError(404, f"no job {job_id!r} (unknown, or its files were removed to make room)")
+            if removed:
+                why = (f"it was removed to make room (the server keeps the last {self.config.keep_jobs} done jobs "
+                       f"and {FAILED_KEPT} failed ones)")
+            elif len(job_id) == 16 and all(c in "0123456789abcdef" for c in job_id) and not job_id.startswith(self.epoch):
+                why = "it was made before the server restarted: jobs live only as long as the server"
+            else:
+                why = "unknown id"
+            raise RequestError(404, f"no job {job_id!r}: {why}")
         return job
 
     def create(self, upload: BinaryIO, strength: float) -> Job:
@@ -123,6 +135,9 @@ class JobStore:
         seconds = info.duration_s or (info.frames / info.fps if info.frames else None)
         if seconds is None:
             raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")
+        if info.width * info.height > self.config.max_megapixels * 1e6:  # as a photo is refused, from the header
+            raise RequestError(413, f"{label}: frames are {info.width}x{info.height} ({info.width * info.height / 1e6:.1f} Mpx), "
+                                    f"over the limit of {self.config.max_megapixels:g} Mpx (--max-megapixels)")
         if seconds > self.config.max_video_seconds:
             raise RequestError(413, f"{label}: clip is {seconds:.1f} s long, over the limit of "
                                     f"{self.config.max_video_seconds:g} s (--max-video-seconds)")
@@ -130,7 +145,7 @@ class JobStore:
         ext = ".mp4" if demuxer == MP4_FAMILY else ".mkv"
         src = folder / f"{sha}{ext}"
         incoming.rename(src)
-        return Job(secrets.token_hex(8), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", info.frames)
+        return Job(self.epoch + secrets.token_hex(6), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", info.frames)
 
     def _run(self, job: Job) -> None:
         job.state = "running"
@@ -157,11 +172,16 @@ class JobStore:
         self._prune()
 
     def _prune(self) -> None:
+        """Keep the files of the last `keep_jobs` done jobs. Failed jobs hold no files (they were removed
+        when they failed) and do not count: eight failed uploads evicted a good result. Their records,
+        which say why they failed, are kept for as many again."""
         with self._lock:
-            finished = sorted((j for j in self._jobs.values() if j.finished), key=lambda j: j.finished)
-            for j in finished[: max(0, len(finished) - self.config.keep_jobs)]:
-                del self._jobs[j.id]
-                shutil.rmtree(j.folder, ignore_errors=True)
+            for state, keep in (("done", self.config.keep_jobs), ("failed", FAILED_KEPT)):
+                ended = sorted((j for j in self._jobs.values() if j.state == state), key=lambda j: j.finished)
+                for j in ended[: max(0, len(ended) - keep)]:
+                    del self._jobs[j.id]
+                    self._removed.add(j.id)
+                    shutil.rmtree(j.folder, ignore_errors=True)
 
     def result(self, job_id: str) -> tuple[Path, str, str]:
         """(path, media type, download name) of a finished job's video."""

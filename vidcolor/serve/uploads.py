@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from vidcolor.errors import InputError
 from vidcolor.hints import Hints
 from vidcolor.io.images import PIL_FORMAT
+from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
 IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "TIFF": (".tif", "image/tiff"),
@@ -41,6 +43,7 @@ class ImageUpload:
     ext: str  # from the detected format, never from the file name
     width: int  # as stored (before any EXIF rotation)
     height: int
+    displayed: tuple[int, int]  # (width, height) as shown, after the EXIF rotation: what hints point at
 
     @property
     def label(self) -> str:
@@ -73,6 +76,7 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt, (w, h) = im.format, im.size
+            turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
     except UnidentifiedImageError:
         if starts_like_a_video(data[:VIDEO_HEAD_BYTES]):
             raise RequestError(415, f"{label}: not an image (a video: videos go to /api/jobs)") from None
@@ -86,17 +90,32 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     if w * h > max_pixels:
         raise RequestError(413, f"{label}: image is {w}x{h} ({w * h / 1e6:.1f} Mpx), over the limit of "
                                 f"{max_pixels / 1e6:g} Mpx (--max-megapixels)")
-    return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h)
+    return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h))
+
+
+def _exif_orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block: read_image drops it and keeps the photo as stored
+        return 1
+
+
+MAX_HINT_POINTS = 1000  # a person clicks tens; 16,000 took 3.5 s to parse (a colour conversion each)
+MAX_PALETTE = 64
 
 
 def parse_hints(text: str | None) -> Hints:
-    """The `hints` form field (the --hints file format) -> Hints; 422 with one line naming the entry."""
+    """The `hints` form field (the --hints file format) -> Hints; 422 with one line naming the entry.
+    Blocking (each colour is converted to Lab): run it in a thread, not on the event loop."""
     if text is None or not text.strip():
         return Hints()
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise RequestError(422, f"hints: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    for key, most in (("points", MAX_HINT_POINTS), ("palette", MAX_PALETTE)):
+        if isinstance(obj, dict) and isinstance(obj.get(key), list) and len(obj[key]) > most:
+            raise RequestError(422, f"hints: {len(obj[key])} {key} entries, over this server's limit of {most}")
     try:
         return Hints.from_obj(obj, "hints")
     except InputError as e:
@@ -127,7 +146,9 @@ def _first_line(e: BaseException) -> str:
 
 class BodyLimit:
     """ASGI middleware: refuse a request body over its route's limit while it streams in, before the
-    form parser spools it to disk. A declared Content-Length over the limit is refused unread."""
+    form parser spools it to disk. A declared Content-Length over the limit is refused unread. A
+    multipart body that ends before its closing boundary is refused as truncated (400): the form
+    parser dropped the cut part without a word, and the answer was 422 "file: Field required"."""
 
     def __init__(self, app, limit_for: Callable[[str], tuple[int, str]]):
         self.app = app
@@ -137,19 +158,26 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit, what = self.limit_for(scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _reject(send, f"upload of {int(declared) / 1e6:.1f} MB is over the limit of {what}")
-        seen = 0
+            return await refuse(send, 413, f"upload of {int(declared) / 1e6:.1f} MB is over the limit of {what}")
+        closing = multipart_closing(headers.get("content-type"))
+        seen, tail = 0, b""
         started = False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, tail
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                body = message.get("body", b"")
+                seen += len(body)
                 if seen > limit:
-                    raise _TooLarge(f"upload is over the limit of {what}")
+                    raise _Refused(413, f"upload is over the limit of {what}")
+                if closing:
+                    tail = (tail + body)[-(len(closing) + 64):]  # the delimiter, then at most a short epilogue
+                    if not message.get("more_body", False) and closing not in tail:
+                        raise _Refused(400, "truncated upload: the multipart body ends before its closing boundary")
             return message
 
         async def watch(message):
@@ -159,22 +187,26 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watch)
-        except _TooLarge as e:  # raised outside a route's exception handling (routes answer it themselves)
+        except _Refused as e:  # raised outside a route's exception handling (routes answer it themselves)
             if started:
                 raise
-            await _reject(send, e.detail)
+            await refuse(send, e.status_code, e.detail)
 
 
-class _TooLarge(HTTPException):
+def multipart_closing(content_type: str | None) -> bytes | None:
+    """The closing delimiter (--BOUNDARY--) of a multipart/form-data body, None for other bodies."""
+    ctype = (content_type or "").strip()
+    if not ctype.lower().startswith("multipart/form-data"):
+        return None
+    for param in ctype.split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "boundary" and value.strip('"'):
+            return b"--" + value.strip('"').encode("latin-1") + b"--"
+    return None
+
+
+class _Refused(HTTPException):
     # An HTTPException, so that FastAPI's form parsing passes it on (it turns other errors into a 400)
     # and the app's handler answers it with the one-line reason.
-    def __init__(self, detail: str):
-        super().__init__(413, detail)
-
-
-async def _reject(send, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+    def __init__(self, status: int, detail: str):
+        super().__init__(status, detail)

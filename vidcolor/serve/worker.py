@@ -38,7 +38,7 @@ class ModelWorker:
 
     def waiting(self) -> dict[str, int]:
         with self._cv:
-            return {"photos": len(self._photos), "jobs": len(self._jobs)}
+            return {"photos": _live(self._photos), "jobs": _live(self._jobs)}
 
     def submit_photo(self, fn: Callable) -> Future:
         return self._submit(self._photos, self.photo_slots, fn, "photo")
@@ -51,7 +51,7 @@ class ModelWorker:
         with self._cv:
             if self._stopping:
                 raise Stopped("the server is shutting down")
-            if len(q) >= slots:
+            if _live(q) >= slots:  # a task cancelled while it waited (its client gone) holds no place
                 raise Busy(f"busy: {len(q)} {what} requests are already waiting for the model; try again shortly")
             q.append((fut, fn))
             self._cv.notify()
@@ -89,6 +89,13 @@ class ModelWorker:
         for fut, _ in pending:
             fut.set_exception(Stopped("the server is shutting down"))
         self._thread.join(timeout)
+
+
+def _live(q: deque) -> int:
+    """Drop the tasks cancelled while they waited; how many are left."""
+    for task in [t for t in q if t[0].cancelled()]:
+        q.remove(task)
+    return len(q)
 
 
 def _run_task(fut: Future, fn: Callable) -> None:

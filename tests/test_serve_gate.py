@@ -1,0 +1,227 @@
+"""`vidcolor serve`: what a request must pass before its body is read, and the defects a review of the
+server found (2026-11-26): the token checked only after a whole upload was spooled, cross-site form
+posts, hints parsed on the event loop without a cap, failed jobs evicting good results, video frames
+without a size limit, abandoned photo requests keeping their places, 127.0.0.2 refused, a truncated
+multipart body answered 'Field required', and a restart reported as 'removed to make room'."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from concurrent.futures import Future
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[dev]'")
+
+from tests.media import gray_image, write_video  # noqa: E402
+from tests.serve_util import LiveServer, hint_colorizer  # noqa: E402
+from tests.test_serve import client, encode, one_line_error, post, wait_until  # noqa: E402
+from vidcolor.serve import ServeConfig, create_app  # noqa: E402
+from vidcolor.serve.jobs import FAILED_KEPT, Job  # noqa: E402
+from vidcolor.serve.worker import ModelWorker  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hint_col():
+    return hint_colorizer()
+
+
+def asgi_call(app, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict]:
+    """One request straight to the ASGI app, whose body must never be read: (status, JSON answer)."""
+    sent = []
+
+    async def receive():
+        pytest.fail("the request body was read")
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()], "scheme": "http",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "http_version": "1.1", "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def test_without_the_token_an_upload_is_refused_before_its_body_is_read(hint_col):
+    app = create_app(hint_col, ServeConfig(token="s3cret"))
+    try:
+        for path in ("/api/jobs", "/api/colorize"):
+            status, answer = asgi_call(app, "POST", path, {"host": "127.0.0.1:8000", "content-length": "300000000",
+                                                           "content-type": "multipart/form-data; boundary=xx"})
+            assert status == 401 and "bearer token" in answer["detail"]
+        status, _ = asgi_call(app, "POST", "/api/jobs", {"host": "127.0.0.1:8000", "authorization": "Bearer wrong"})
+        assert status == 401
+    finally:
+        app.state.worker.stop()
+
+
+def test_a_page_on_another_site_cannot_post_work(hint_col):
+    png = encode(gray_image(), "PNG")
+    with client(hint_col) as c:
+        for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
+                        {"Origin": "http://127.0.0.1:3000", "Sec-Fetch-Site": "same-site"}):  # another port: another origin
+            r = c.post("/api/colorize", files={"file": ("a.png", png)}, headers=headers)
+            one_line_error(r, 403, "cross-origin request refused")
+            one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", b"x")}, headers=headers), 403)
+        # the server's own page (same origin), and clients that are not browsers (no Origin), are served
+        same = {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
+        assert c.post("/api/colorize", files={"file": ("a.png", png)}, headers=same).status_code == 200
+        assert c.post("/api/colorize", files={"file": ("a.png", png)}).status_code == 200
+        assert c.get("/api/health", headers={"Origin": "http://evil.example"}).status_code == 200  # reads are not work
+
+
+def test_uploads_under_way_at_once_are_capped(hint_col):
+    app = create_app(hint_col, ServeConfig(job_queue_size=1))
+    slots = app.user_middleware  # outermost first
+    try:
+        gate = next(m for m in slots if m.cls.__name__ == "UploadSlots")
+        assert gate.kwargs["slots"] == {"/api/colorize": 8 + 1 + 2, "/api/jobs": 1 + 2}
+    finally:
+        app.state.worker.stop()
+    from vidcolor.serve.gate import UploadSlots
+
+    entered, release = [], asyncio.Event
+
+    async def scenario():
+        hold = release()
+
+        async def inner(scope, receive, send):
+            entered.append(1)
+            await hold.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        mw = UploadSlots(inner, {"/api/jobs": 2})
+        answers = []
+
+        async def one():
+            sent = []
+
+            async def send(m):
+                sent.append(m)
+            await mw({"type": "http", "method": "POST", "path": "/api/jobs", "headers": []}, None, send)
+            answers.append(sent[0]["status"])
+
+        tasks = [asyncio.create_task(one()) for _ in range(3)]
+        while len(entered) + len(answers) < 3:
+            await asyncio.sleep(0.01)
+        assert answers == [429] and len(entered) == 2
+        hold.set()
+        await asyncio.gather(*tasks)
+        return answers
+
+    assert sorted(asyncio.run(scenario())) == [200, 200, 429]
+
+
+def test_hints_are_capped_and_checked_against_the_photo_before_queueing(hint_col):
+    png = encode(gray_image(h=40, w=60), "PNG")
+    many = {"points": [{"x": 1, "y": 1, "color": "#ff0000"}] * 1001}
+    gate = threading.Event()
+    with client(hint_col) as c:
+        t0 = time.perf_counter()
+        one_line_error(post(c, png, hints=many), 422, "1001 points entries, over this server's limit of 1000")
+        assert time.perf_counter() - t0 < 5
+        blocker = c.app.state.worker.submit_photo(gate.wait)  # the model thread is busy: a queued request would wait
+        wait_until(lambda: c.app.state.worker.waiting()["photos"] == 0)
+        outside = {"points": [{"x": 80, "y": 10, "color": "#ff0000"}]}
+        one_line_error(post(c, png, hints=outside), 422, "points[0] at (80, 10) is outside the 60x40 image")
+        gate.set()
+        blocker.result(10)
+
+
+def test_failed_jobs_do_not_evict_a_done_one(hint_col, tmp_path):
+    with client(hint_col, keep_jobs=1) as c:
+        jobs = c.app.state.jobs
+
+        def ended(i: int, error: Exception | None) -> Job:
+            folder = tmp_path / f"job{i}"
+            folder.mkdir()
+            job = Job(jobs.epoch + f"{i:012x}", f"{i:064x}", 1.0, folder, folder / "a.mp4", folder / "b.mp4", 10)
+            jobs._jobs[job.id] = job
+            fut = Future()
+            fut.set_exception(error) if error else fut.set_result(None)
+            jobs._finish(job, fut)
+            return job
+
+        good = ended(0, None)
+        for i in range(1, FAILED_KEPT + 3):
+            ended(i, RuntimeError("garbled"))
+        assert c.get(f"/api/jobs/{good.id}").json()["state"] == "done" and good.folder.is_dir()
+        one_line_error(c.get(f"/api/jobs/{jobs.epoch}{1:012x}"), 404, "removed to make room")  # the oldest failure's record
+        assert c.get(f"/api/jobs/{jobs.epoch}{FAILED_KEPT + 2:012x}").json()["error"] == "garbled"
+        newer = ended(999, None)
+        assert not good.folder.exists() and c.get(f"/api/jobs/{newer.id}").status_code == 200
+        one_line_error(c.get(f"/api/jobs/{good.id}"), 404, "removed to make room", "last 1 done jobs")
+
+
+def test_a_job_id_from_before_a_restart_is_named_so(hint_col):
+    with client(hint_col) as c:
+        other = "0000" if c.app.state.jobs.epoch != "0000" else "ffff"
+        one_line_error(c.get(f"/api/jobs/{other}0123456789ab"), 404, "before the server restarted")
+        one_line_error(c.get(f"/api/jobs/{other}0123456789ab/result"), 404, "before the server restarted")
+        one_line_error(c.get("/api/jobs/nonsense"), 404, "unknown id")
+
+
+def test_video_frames_over_the_pixel_limit_are_refused_from_the_header(hint_col, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+    with client(hint_col, max_megapixels=0.003) as c:  # 3,000 pixels; the clip has 3,072
+        r = c.post("/api/jobs", files={"file": ("a.mp4", clip.read_bytes())})
+        one_line_error(r, 413, "frames are 64x48 (0.0 Mpx)", "--max-megapixels")
+
+
+def test_a_server_on_another_loopback_address_answers_to_it(hint_col):
+    with client(hint_col, host="127.0.0.2") as c:
+        assert c.get("/api/health", headers={"host": "127.0.0.2:8000"}).status_code == 200
+        one_line_error(c.get("/api/health", headers={"host": "evil.example"}), 400, "not a loopback name")
+    with client(hint_col, host="0:0:0:0:0:0:0:1") as c:  # the browser writes it compressed, in brackets
+        assert c.get("/api/health", headers={"host": "[::1]:8000"}).status_code == 200
+
+
+def test_a_truncated_multipart_body_is_a_truncated_upload(hint_col):
+    png = encode(gray_image(), "PNG")
+    cut = b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + png[:60]
+    with client(hint_col) as c:
+        for path in ("/api/colorize", "/api/jobs"):
+            r = c.post(path, content=cut, headers={"Content-Type": "multipart/form-data; boundary=xx"})
+            one_line_error(r, 400, "truncated upload")
+        whole = cut[:-60] + png + b"\r\n--xx--\r\n"
+        assert c.post("/api/colorize", content=whole, headers={"Content-Type": "multipart/form-data; boundary=xx"}).status_code == 200
+
+
+def test_a_cancelled_waiting_task_holds_no_place_and_never_runs():
+    w = ModelWorker(photo_slots=1, job_slots=1)
+    gate, ran = threading.Event(), []
+    try:
+        w.submit_photo(gate.wait)
+        wait_until(lambda: w.waiting()["photos"] == 0)
+        fut = w.submit_photo(lambda: ran.append("abandoned"))
+        assert w.waiting()["photos"] == 1 and fut.cancel()
+        assert w.waiting()["photos"] == 0
+        later = w.submit_photo(lambda: ran.append("later"))  # was Busy: the abandoned one kept its place
+        gate.set()
+        later.result(10)
+        assert ran == ["later"]
+    finally:
+        gate.set()
+        w.stop()
+
+
+def test_a_photo_request_whose_client_left_is_dropped_from_the_queue(hint_col):
+    png = encode(gray_image(), "PNG")
+    app = create_app(hint_col, ServeConfig())
+    worker, gate = app.state.worker, threading.Event()
+    with LiveServer(app) as srv:
+        blocker = worker.submit_photo(gate.wait)
+        wait_until(lambda: worker.waiting()["photos"] == 0)
+        body = b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + png + b"\r\n--xx--\r\n"
+        with socket.create_connection(("127.0.0.1", srv.port)) as s:
+            s.sendall(b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=xx\r\n"
+                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            wait_until(lambda: worker.waiting()["photos"] == 1)
+        wait_until(lambda: worker.waiting()["photos"] == 0, timeout=10)  # the client left: its place is freed
+        gate.set()
+        blocker.result(10)
