@@ -402,3 +402,40 @@ def test_a_folder_is_walked_once_for_the_whole_run(tmp_path, colorizer, monkeypa
     assert [w for w in walks if str(w).startswith(str(src))] == [src]  # (os.walk is patched for all: the output's cleanup walks too)
     assert progress.n == 3  # two photos and the link, reported as skipped
     assert sorted(r.status for r in res) == ["done", "done", "skipped"]
+
+
+def test_a_photo_that_is_no_photo_is_refused_before_the_model_loads(tmp_path, no_model_load):
+    """A review: a corrupt photo was opened only once the model had loaded (5 s with a slow load),
+    and left a .vidcolor journal folder in the output's folder; a corrupt video was refused at once."""
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png at all" * 10)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match=r"bad\.png: not an image \(unrecognised format\)"):
+        vidcolor.colorize(bad, out / "x.png")
+    tif = tmp_path / "bad.tif"
+    tif.write_bytes(b"II*\x00" + b"\xff" * 20)
+    with pytest.raises(InputError, match=r"bad\.tif: corrupt or truncated image"):
+        vidcolor.colorize(tif, out / "x.tif")
+    assert list(out.iterdir()) == []
+
+
+def test_arguments_of_the_wrong_kind_are_usage_errors_before_any_work(tmp_path, colorizer, no_model_load):
+    photo = write_image(tmp_path / "a.png")
+    for kwargs, says in [({"on_result": "oops"}, "on_result= takes a function of one Result, got str"),
+                         ({"progress": object()}, "progress= takes an object with inputs() and video() methods"),
+                         ({"ray": "ray://x"}, "ray= takes a vidcolor.cluster.RayOptions, got str; for an address: ray=RayOptions('ray://x')")]:
+        with pytest.raises(UsageError, match=re.escape(says)):
+            vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, **kwargs)
+    with pytest.raises(UsageError, match=re.escape("colorizer= takes a loaded Colorizer (vidcolor.load_colorizer()), got str; "
+                                                   "to choose a model by name, pass model='effnet_unet'")):
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer="effnet_unet")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_palette_for_a_model_without_hint_inputs_names_the_hints_not_their_repr(tmp_path, colorizer):
+    from vidcolor.hints import Hints
+
+    photo = write_image(tmp_path / "a.png")
+    with pytest.raises(UsageError, match=r"^hints: model effnet_unet has no hint inputs for a palette"):
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, hints=Hints.from_obj({"palette": ["#ff0000"]}, "h"))

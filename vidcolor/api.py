@@ -7,6 +7,7 @@ one call of it, as whisper's CLI is one call of `transcribe`.
 """
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -75,6 +76,10 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         check_output(src, dst, create=False)
         if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:
             raise OutputError(f"{dst}: not an image file name ({', '.join(sorted(IMAGE_EXTS))}); the input is a photo")
+        if kind == "image":  # its header, as a video's is probed: a file that is no photo fails before the model loads
+            from vidcolor.io.images import check_image
+
+            check_image(src)
         if kind == "video":
             _plan_video_output(src, dst, video)
         if dst.parent.is_dir():  # a dry run is refused as the run would be: the same line and exit code
@@ -201,13 +206,14 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
             raise UsageError(f"{', '.join(f'{k}={v!r}' for k, v in given.items())}: for loading a colorizer, and colorizer= "
                              f"is given; pass {'them' if len(given) > 1 else 'it'} to load_colorizer() instead"
                              + (" (or use colorizer.with_strength())" if "strength" in given else ""))
+    _check_callers_objects(colorizer, on_result, progress, ray)
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = _planned or plan(src, dst, video, folder, hints)
     if p.kind == "video":
         from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
     on_ray = ray is not None and p.kind != "image"  # a single photo needs no cluster: it runs here
     if on_ray and p.kind == "video" and p.hints:
-        raise UsageError(f"{hints}: video hints are not supported with --ray (a film's ranges are colorized apart, "
+        raise UsageError(f"{_hints_label(hints)}: video hints are not supported with --ray (a film's ranges are colorized apart, "
                          "and a hint is carried from its keyframe); run without --ray")
     if on_ray and ray.address is not None:
         from vidcolor.cluster.runtime import preflight
@@ -242,7 +248,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     elif p.kind == "image":
         colorizer = col.result()
         if p.hints:
-            colorizer.require_hints(p.hints, str(hints))
+            colorizer.require_hints(p.hints, _hints_label(hints))
         from vidcolor.folder import colorize_image
 
         res = colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints)
@@ -253,12 +259,39 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
         colorizer = col.result()
         if p.hints:  # before the output folder is locked or marked
-            colorizer.require_hints(p.hints, str(hints))
+            colorizer.require_hints(p.hints, _hints_label(hints))
         from vidcolor.pipeline import colorize_video
 
         emit(colorize_video(p.src, p.dst, colorizer, video, progress=None if video.dry_run else frame_progress,
                             hints=p.hints))  # which refuses a file it did not write
     return results
+
+
+def _check_callers_objects(colorizer, on_result, progress, ray) -> None:
+    """UsageError for an argument of the wrong kind, before any work: `on_result="oops"` raised a
+    TypeError after the photo was written, and a model name given as colorizer= an AttributeError."""
+    if colorizer is not None:
+        from vidcolor.colorizer import Colorizer
+
+        if not isinstance(colorizer, Colorizer):
+            raise UsageError(f"colorizer= takes a loaded Colorizer (vidcolor.load_colorizer()), got {type(colorizer).__name__}"
+                             + (f"; to choose a model by name, pass model={colorizer!r}" if isinstance(colorizer, str) else ""))
+    if on_result is not None and not callable(on_result):
+        raise UsageError(f"on_result= takes a function of one Result, got {type(on_result).__name__}")
+    if progress is not None and not all(callable(getattr(progress, m, None)) for m in ("inputs", "video")):
+        raise UsageError(f"progress= takes an object with inputs() and video() methods (vidcolor.api.Progress), "
+                         f"got {type(progress).__name__}")
+    if ray is not None:
+        from vidcolor.cluster.runtime import RayOptions
+
+        if not isinstance(ray, RayOptions):
+            raise UsageError(f"ray= takes a vidcolor.cluster.RayOptions, got {type(ray).__name__}"
+                             + (f"; for an address: ray=RayOptions({ray!r})" if isinstance(ray, str) else ""))
+
+
+def _hints_label(hints) -> str:
+    """How a refusal names the hints: their file, or "hints" for a Hints object (its repr was printed)."""
+    return str(hints) if isinstance(hints, (str, os.PathLike)) else "hints"
 
 
 def _video_progress(progress: Progress | None, path: Path, opts: VideoOptions) -> FrameProgress | None:

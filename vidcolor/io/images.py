@@ -77,6 +77,33 @@ def read_image(path: str | os.PathLike) -> ImageData:
         raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
 
 
+def check_image(path: str | os.PathLike) -> None:
+    """Refuse a photo read_image would refuse from its header alone (no decoding), with read_image's
+    words: missing, empty, not an image, too large, a corrupt header. A single photo is checked so
+    before the model loads; a file cut short in its pixel data still fails when it is read."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            with tifffile.TiffFile(path) as tif:
+                if not tif.pages:
+                    raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
+            return
+        with Image.open(path):
+            pass
+    except InputError:
+        raise
+    except UnidentifiedImageError as e:
+        raise InputError(f"{path}: not an image (unrecognised format)") from e
+    except Image.DecompressionBombError as e:
+        raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels") from e
+    except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error) as e:
+        raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
+
+
 def read_rgb8(path: str | os.PathLike) -> np.ndarray:
     """The one image loader of the CLI, `vidcolor eval` and training: (H, W, 3) uint8 RGB as displayed
     (EXIF orientation applied, 16-bit rounded to 8, gray and CMYK as RGB). InputError if unreadable."""
