@@ -220,3 +220,59 @@ def test_b_frames_stored_in_avi_come_out_in_order(tmp_path, colorizer):
         res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off", segment_seconds=0.4))
         b = probe(res.output)
         assert b["frames"] == 30 and b["pts_s"] == pytest.approx(sorted(shuffled), abs=1e-3)
+
+
+def write_camera_mjpeg(path, frames: int = 3):
+    """An MJPEG AVI whose every JPEG carries EXIF, as camera clips do: FFmpeg 8 attaches it to each frame
+    as side data of a kind (31) PyAV 18's enum does not know, and listing a frame's side data failed."""
+    import io
+
+    import av
+    import numpy as np
+    from PIL import Image
+
+    ex = Image.Exif()
+    ex[0x010F] = "OldCam"
+    gray = Image.fromarray((np.arange(48 * 64).reshape(48, 64) % 251).astype(np.uint8))
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mjpeg", rate=15)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuvj420p"
+        for n in range(frames):
+            buf = io.BytesIO()
+            gray.save(buf, "JPEG", exif=ex.tobytes())
+            pkt = av.Packet(buf.getvalue())
+            pkt.stream, pkt.pts, pkt.dts, pkt.time_base = s, n, n, fractions.Fraction(1, 15)
+            out.mux(pkt)
+    return path
+
+
+def test_a_camera_mjpeg_clip_with_exif_in_every_frame_is_colorized(tmp_path, colorizer):
+    """A new user's camera clip crashed vidcolor with a traceback (ValueError: 31 is not a valid Type)
+    and stopped a folder run at that file on every rerun."""
+    src = write_camera_mjpeg(tmp_path / "camera.avi")
+    res = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions())
+    assert res.status == "done" and probe(tmp_path / "out.mkv")["frames"] == 3
+
+
+def test_a_defect_met_on_one_file_of_a_folder_fails_that_file_and_the_run_goes_on(tmp_path, colorizer, monkeypatch):
+    import vidcolor
+    from tests.media import write_image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    write_video(src / "a.mp4", w=64, h=48, frames=3, audio=None)
+    write_video(src / "b.mp4", w=64, h=48, frames=3, audio=None)
+    write_image(src / "c.png")
+    import vidcolor.folder as folder
+    real = folder.colorize_video
+
+    def buggy(s, *a, **k):
+        if s.name == "a.mp4":
+            raise ValueError("31 is not a valid Type")
+        return real(s, *a, **k)
+
+    monkeypatch.setattr(folder, "colorize_video", buggy)
+    res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)}
+    assert res["a.mp4"].status == "failed" and res["b.mp4"].status == "done" and res["c.png"].status == "done"
+    assert res["a.mp4"].error.startswith(f"{src / 'a.mp4'}: unexpected error (ValueError: 31 is not a valid Type at folder.py:")
+    assert "a vidcolor defect: please report it" in res["a.mp4"].error and "\n" not in res["a.mp4"].error

@@ -261,6 +261,11 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
         res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
+    except VidcolorError:  # another run's lock, bad weights, a usage error: the run's, not this input's
+        raise
+    except Exception as e:  # a defect met on one file (a camera clip's unknown side data crashed every nightly rerun
+        # at the same file): that input fails, named in one line with where it happened, and the run goes on
+        return Result(src, None, "failed", time.time() - t0, error=unexpected(src, e))
     if dst.suffix.lower() != src.suffix.lower() and res.status == "done":
         res.notes.insert(0, f"written as {dst.suffix.lstrip('.').upper()}: vidcolor does not write {src.suffix} files")
     return res
@@ -286,6 +291,19 @@ def _read(path: Path):
         return read_image(path)
     except VidcolorError as e:
         return e
+    except Exception as e:  # as for a video above: this photo fails, the run goes on
+        return InputError(unexpected(path, e))
+
+
+def unexpected(path: Path, e: Exception) -> str:
+    """One line for a defect met on one input: the exception, and the innermost place in vidcolor it
+    passed through (what a bug report needs)."""
+    import traceback
+
+    ours = [f for f in traceback.extract_tb(e.__traceback__) if f"{os.sep}vidcolor{os.sep}" in f.filename]
+    where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    what = (str(e).splitlines() or [""])[0][:160]
+    return f"{path}: unexpected error ({type(e).__name__}: {what}{where}); a vidcolor defect: please report it"
 
 
 def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opts: FolderOptions, emit) -> None:

@@ -285,7 +285,12 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
 def mirror_matrix(frame) -> tuple[int, ...] | None:
     """A decoded frame's display matrix where it mirrors the picture (its 2x2 part has a negative
     determinant), else None."""
-    for sd in frame.side_data:
+    try:
+        side_data = list(frame.side_data)
+    except ValueError:  # a kind PyAV does not know (FFmpeg 8's EXIF, 31, on every MJPEG camera frame) fails them all;
+        # frame.rotation (read below the enum) still gives a turn; only a mirror from such a file goes unseen
+        return None
+    for sd in side_data:
         if sd.type.name == "DISPLAYMATRIX":
             m = np.frombuffer(bytes(sd), dtype=np.int32)
             if m.size == 9 and int(m[0]) * int(m[4]) - int(m[1]) * int(m[3]) < 0:
