@@ -81,3 +81,23 @@ def test_big_image_strips_match_whole_image_merge(colorizer, monkeypatch):
     monkeypatch.setattr(cz, "STRIP_PIXELS", 131 * 10)  # 10-row strips
     strips = colorizer.colorize_array(rgb)
     assert np.abs(whole.astype(int) - strips.astype(int)).max() <= 1
+
+
+def test_sixteen_bit_lzw_tiffs_as_opencv_and_scanners_write_them_stay_sixteen_bit(tmp_path, colorizer):
+    """A new user's 16-bit LZW scans were refused as corrupt ("requires the 'imagecodecs' package")."""
+    import cv2
+    import tifffile
+
+    import vidcolor
+    from vidcolor.io.images import read_image
+
+    g = (np.arange(40 * 60).reshape(40, 60) * 27 % 65536).astype(np.uint16)
+    rgb = np.dstack([g, g[::-1], 65535 - g])
+    cv2.imwrite(str(tmp_path / "gray16.tif"), g)
+    cv2.imwrite(str(tmp_path / "rgb16.tif"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    with tifffile.TiffFile(tmp_path / "gray16.tif") as t:
+        assert t.pages[0].compression == 5  # LZW: what the fallback is for
+    assert np.array_equal(read_image(tmp_path / "gray16.tif").pixels, np.dstack([g] * 3))
+    assert np.array_equal(read_image(tmp_path / "rgb16.tif").pixels, rgb)
+    [res] = vidcolor.colorize(tmp_path / "gray16.tif", tmp_path / "out.tif", colorizer=colorizer)
+    assert res.status == "done" and read_image(tmp_path / "out.tif").pixels.dtype == np.uint16

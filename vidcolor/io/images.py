@@ -228,7 +228,7 @@ def _read_tiff(path: Path) -> ImageData:
         photometric = page.photometric.name if page.photometric is not None else ""
         if bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
             return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
-        a = page.asarray()
+        a = _tiff_pixels(path, page, photometric)
         info = {}
         for tag, key in ((TIFF_ICC, "icc_profile"), (TIFF_XMP, "xmp")):
             if tag in page.tags:
@@ -242,6 +242,29 @@ def _read_tiff(path: Path) -> ImageData:
     pixels, alpha, mode = _split_channels(a, bgr=False)
     return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
                      info, f"{mode};16")
+
+
+def _tiff_pixels(path: Path, page, photometric: str) -> np.ndarray:
+    """A 16-bit TIFF page's samples, (H, W) or (H, W, C) in RGB(A) order. tifffile decodes LZW, JPEG and
+    the other codecs only with the `imagecodecs` package (26 MB, not a dependency): a new user's 16-bit
+    LZW scans, as OpenCV and many scanners write them, were refused as corrupt. OpenCV's libtiff, which
+    vidcolor already has, decodes those."""
+    try:
+        return page.asarray()
+    except ValueError as e:
+        if "imagecodecs" not in str(e):
+            raise
+        codec = page.compression.name if page.compression is not None else "its"
+    if photometric == "MINISWHITE":  # libtiff may or may not invert it: not guessed
+        raise InputError(f"{path}: a 16-bit white-is-zero TIFF with {codec} compression; re-save it uncompressed or "
+                         "install imagecodecs (pip install imagecodecs)")
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # as stored: no orientation applied (done from the tag, as above)
+    if a is None or a.dtype != np.uint16 or a.shape[:2] != (page.imagelength, page.imagewidth):
+        raise InputError(f"{path}: cannot decode its 16-bit {codec} compression; re-save it uncompressed or "
+                         "install imagecodecs (pip install imagecodecs)")
+    if a.ndim == 3:
+        a = cv2.cvtColor(a, cv2.COLOR_BGRA2RGBA if a.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return a
 
 
 def _tiff_dpi(page) -> tuple[float, float] | None:
