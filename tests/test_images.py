@@ -113,3 +113,15 @@ def test_a_long_thin_strip_is_not_blown_up_to_the_working_size(colorizer):
     assert l_small.shape[-1] <= MAX_ASPECT * colorizer.work_size + 32
     out = colorizer.colorize_array((np.arange(12 * 4000).reshape(12, 4000) % 256).astype(np.uint8))
     assert out.shape == (12, 4000, 3)
+
+
+def test_a_32_bit_integer_tiff_is_refused_not_written_almost_black(tmp_path):
+    """A new user's 32-bit integer TIFF (values 0-239) came out almost black and was reported done."""
+    import tifffile
+
+    from vidcolor.errors import InputError
+    from vidcolor.io.images import read_image
+
+    tifffile.imwrite(tmp_path / "int32.tif", (np.arange(40 * 60).reshape(40, 60) % 240).astype(np.int32))
+    with pytest.raises(InputError, match=r"int32\.tif: 32-bit integer samples are not supported"):
+        read_image(tmp_path / "int32.tif")

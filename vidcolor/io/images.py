@@ -91,6 +91,7 @@ def check_image(path: str | os.PathLike) -> None:
             with tifffile.TiffFile(path) as tif:
                 if not tif.pages:
                     raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
+                _refuse_int32(path, tif.pages[0])
             return
         with Image.open(path):
             pass
@@ -226,6 +227,7 @@ def _read_tiff(path: Path) -> ImageData:
         page = pages[0]
         bits = page.bitspersample
         photometric = page.photometric.name if page.photometric is not None else ""
+        _refuse_int32(path, page)
         if bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
             return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
         a = _tiff_pixels(path, page, photometric)
@@ -242,6 +244,12 @@ def _read_tiff(path: Path) -> ImageData:
     pixels, alpha, mode = _split_channels(a, bgr=False)
     return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
                      info, f"{mode};16")
+
+
+def _refuse_int32(path: Path, page) -> None:
+    if page.bitspersample == 32 and page.sampleformat in (1, 2):  # PIL reads it as mode "I", taken as 16-bit: almost black
+        raise InputError(f"{path}: 32-bit integer samples are not supported (8-bit, 16-bit and float are: what "
+                         "their range means is not known); convert it to 16-bit")
 
 
 def _tiff_pixels(path: Path, page, photometric: str) -> np.ndarray:
