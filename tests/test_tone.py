@@ -73,6 +73,11 @@ def test_a_skipped_colour_photo_is_copied_so_the_output_tree_is_complete(tmp_pat
     assert (tmp_path / "out" / "box" / "colour.png").exists()
     res = colorize_folder(src, tmp_path / "out2", colorizer, FolderOptions(copy_skipped=False))
     assert not (tmp_path / "out2" / "box" / "colour.png").exists() and (tmp_path / "out2" / "box" / "sepia.jpg").exists()
+    # a run that copies (the default) completes a tree an earlier --no-copy-skipped run left without them (a new
+    # user's second run said "already in colour" and copied nothing)
+    again = {r.input.name: r for r in colorize_folder(src, tmp_path / "out2", colorizer)}
+    assert again["colour.png"].note.endswith("copied unchanged to the output") and again["sepia.jpg"].status == "skipped"
+    assert (tmp_path / "out2" / "box" / "colour.png").read_bytes() == (src / "box" / "colour.png").read_bytes()
 
 
 def test_the_shipped_test_is_tone_net_sure_or_score_and_tone_net(monkeypatch):

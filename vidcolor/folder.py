@@ -273,10 +273,11 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
 
 def _finished(journal: Journal, src: Path, dst: Path, key: str, opts: FolderOptions) -> Result | None:
     """The "skipped" result of a photo whose journaled output is still good (None: it is to be done),
-    as the run and its dry run both decide it; --force redoes photos skipped as already in colour."""
+    as the run and its dry run both decide it; --force redoes photos skipped as already in colour, and a
+    run that copies them (the default) copies those an earlier --no-copy-skipped run left out."""
     e = None if opts.overwrite else journal.finished(src, key, dst)
-    if not e or (opts.force and e["status"] == "colour"):
-        return None
+    if not e or (e["status"] == "colour" and (opts.force or (opts.copy_skipped and not e.get("copy")))):
+        return None  # also a colour photo skipped without a copy (--no-copy-skipped) when copies are wanted now
     return Result(src, dst if e.get("copy") or e["status"] == "done" else None, "skipped", note=_skip_note(e, journal, dst))
 
 
