@@ -131,3 +131,20 @@ def test_a_ray_photo_worker_uses_the_sidecar_hints_it_is_sent(tmp_path, hinted):
     assert rows["status"] == ["done", "done"] and rows["note"] == ["with hints", None]
     gray = np.asarray(Image.open(src / "a.png").convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / "a.png")), hinted.colorize_array(gray, hints))
+
+
+def test_a_hints_file_beside_no_input_of_its_name_is_reported(tmp_path, colorizer):
+    """A new user's Vinegar.png.hints.json (the sidecar is Vinegar.hints.json) was ignored without a word."""
+    import json
+
+    import vidcolor
+    from tests.media import write_image
+
+    src = tmp_path / "in"
+    write_image(src / "Vinegar.png")
+    (src / "Vinegar.png.hints.json").write_text(json.dumps({"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}))
+    res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)}
+    assert res["Vinegar.png"].status == "done"
+    stray = res["Vinegar.png.hints.json"]
+    assert stray.status == "skipped" and "a hints file beside no photo or video of its name" in stray.note
+    assert "NAME.hints.json" in stray.note

@@ -439,3 +439,9 @@ def test_a_palette_for_a_model_without_hint_inputs_names_the_hints_not_their_rep
     photo = write_image(tmp_path / "a.png")
     with pytest.raises(UsageError, match=r"^hints: model effnet_unet has no hint inputs for a palette"):
         vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, hints=Hints.from_obj({"palette": ["#ff0000"]}, "h"))
+
+
+def test_the_root_folder_without_an_output_is_one_line(no_model_load):
+    """`vidcolor /` raised ValueError ("has an empty name") with a traceback (new-user test)."""
+    with pytest.raises(UsageError, match="the root folder has no name to put NAME_color beside; give the output with -o"):
+        vidcolor.colorize("/")

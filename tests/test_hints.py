@@ -41,12 +41,22 @@ def test_a_hints_file_is_parsed_to_ab(tmp_path):
     ({"points": [{"x": "1", "y": 2, "color": "#fff"}]}, r"points\[0\]: x must be a number"),
     ({"points": [{"x": 1, "y": 2, "color": "#fff", "radius": -1}]}, "radius must be >= 0"),
     ({"palette": ["#12345"]}, r"palette\[0\]: bad colour"),
+    # a 0-1 colour pinned its point to gray (new-user test)
+    ({"points": [{"x": 1, "y": 2, "color": [1.0, 0.5, 0.0]}]}, r"points\[0\]: colour \[1.0, 0.5, 0.0\] looks like 0-1 values; "
+                                                              r"\[r, g, b\] is in 0-255 \(that is \[255, 128, 0\]\)"),
 ])
 def test_a_bad_hints_file_gets_one_line_naming_the_file_and_entry(tmp_path, content, message):
     path = _write(tmp_path, content)
     with pytest.raises(InputError, match=message) as e:
         load_hints(path)
     assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_hints_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows Notepad's UTF-8 starts with a BOM: it was 'bad JSON at line 1 column 1' (new-user test)."""
+    p = tmp_path / "bom.json"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps({"points": [{"x": 1, "y": 2, "color": "#ff0000"}]}).encode())
+    assert load_hints(p).points[0].x == 1.0
 
 
 def test_a_point_outside_the_image_is_refused():

@@ -45,6 +45,8 @@ class Plan:
 def default_output(src: Path, fmt_ext: str | None = None) -> Path:
     """NAME_color.EXT beside a file, NAME_color beside a folder."""
     if src.is_dir():
+        if not src.resolve().name:  # `vidcolor /` raised ValueError with a traceback
+            raise UsageError(f"{src}: the root folder has no name to put NAME_color beside; give the output with -o")
         return src.resolve().with_name(f"{src.resolve().name}_color")
     return src.with_name(f"{src.stem}_color{fmt_ext if fmt_ext and is_image_path(src) else src.suffix}")
 
@@ -232,14 +234,14 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     if on_ray:
         frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
         if p.kind == "folder" and progress:
-            progress.inputs(len(p.media.images) + len(p.media.videos))
+            progress.inputs(len(p.media.images) + len(p.media.videos))  # (the cluster run reports links apart)
         colorizer = col.result()
         from vidcolor.cluster import colorize_on_ray
 
         colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress)
     elif p.kind == "folder":
-        if progress:  # each link to a folder is a "skipped" line too
-            progress.inputs(len(p.media.images) + len(p.media.videos) + len(p.media.linked))
+        if progress:  # each link to a folder, and each stray hints file, is a "skipped" line too
+            progress.inputs(p.media.reported)
         colorizer = col.result()
         from vidcolor.folder import colorize_folder
 

@@ -16,7 +16,7 @@ from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_o
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.hints import Hints, load_hints, sidecar_path
-from vidcolor.io.formats import Media, find_media, list_media
+from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
@@ -147,7 +147,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
     check_folder_output(src, dst)
-    images, videos, linked = media if media is not None else list_media(src)
+    images, videos, linked, stray_hints = media if media is not None else list_media(src)
     photo_hints = {p: _read_sidecar(p) for p in images}
     with_palette = [sidecar_path(p) for p, h in photo_hints.items() if isinstance(h, Hints) and h.palette]
     if with_palette:  # hint points work with any network; a palette needs its hint inputs
@@ -170,6 +170,9 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         for link in sorted(linked):
             emit(Result(link, None, "skipped", note="a link to a folder: not followed (it may lead outside the input "
                                                      "folder, or into the output); colorize its target on its own"))
+        for stray in stray_hints:
+            emit(Result(stray, None, "skipped", note=f"a hints file beside no photo or video of its name: the hints for "
+                                                      f"NAME.EXT go in NAME{SIDECAR_SUFFIX}"))
 
     if opts.dry_run:  # what the run below would do, from the journals and the files' sizes; nothing is created
         say_links()

@@ -24,6 +24,7 @@ import torch
 
 from vidcolor.color import AB_SCALE
 from vidcolor.errors import InputError
+from vidcolor.io.formats import SIDECAR_SUFFIX, sidecar_path  # noqa: F401  (re-exported)
 
 _HEX = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _POINT_KEYS = {"x", "y", "color", "radius"}
@@ -48,6 +49,9 @@ def parse_colour(value, where: str) -> tuple[float, float]:
             h = "".join(c * 2 for c in h)
         return srgb_to_ab(tuple(int(h[i:i + 2], 16) for i in (0, 2, 4)))
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in value):
+        if all(v <= 1 for v in value) and any(v != int(v) for v in value):  # [1.0, 0.5, 0.0] pinned the point to gray
+            raise InputError(f"{where}: colour {list(value)!r} looks like 0-1 values; [r, g, b] is in 0-255 "
+                             f"(that is {[round(v * 255) for v in value]!r})")
         return srgb_to_ab(tuple(float(v) for v in value))
     raise InputError(f"{where}: bad colour {value!r} (use '#rrggbb' or [r, g, b] in 0-255)")
 
@@ -134,15 +138,6 @@ class Hints:
         return Hints(tuple(HintPoint(width - 1 - p.x, p.y, p.ab, p.radius) for p in self.points), self.palette)
 
 
-SIDECAR_SUFFIX = ".hints.json"
-
-
-def sidecar_path(media: Path) -> Path:
-    """The hints file a folder run reads for a photo or video: NAME.hints.json beside NAME.EXT (the name
-    `vidcolor serve` downloads hints under)."""
-    return media.with_name(media.stem + SIDECAR_SUFFIX)
-
-
 def load_hints(path: str | os.PathLike) -> Hints:
     """A photo hints file -> Hints; InputError with one line naming the file and the bad entry."""
     return Hints.from_obj(_read_json(Path(path)), str(path))
@@ -199,7 +194,7 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
 
 def _read_json(path: Path):
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad's UTF-8) is no error
     except FileNotFoundError:
         raise InputError(f"{path}: hints file not found") from None
     except (OSError, UnicodeDecodeError) as e:

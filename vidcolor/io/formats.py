@@ -23,22 +23,41 @@ def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
 
 
+SIDECAR_SUFFIX = ".hints.json"
+
+
+def sidecar_path(media: Path) -> Path:
+    """The hints file a folder run reads for a photo or video: NAME.hints.json beside NAME.EXT (the name
+    `vidcolor serve` downloads hints under)."""
+    return media.with_name(media.stem + SIDECAR_SUFFIX)
+
+
 class Media(NamedTuple):
-    """A folder's inputs, walked once (`list_media`): its photos, its videos, and the links to folders
-    it holds (not followed; each is reported as skipped)."""
+    """A folder's inputs, walked once (`list_media`): its photos, its videos, the links to folders it
+    holds (not followed), and the hints files that are no input's sidecar (a new user's
+    Vinegar.png.hints.json was ignored without a word); the last two are reported as skipped."""
 
     images: list[Path]
     videos: list[Path]
     linked: list[Path]
+    stray_hints: list[Path] | tuple = ()
+
+    @property
+    def reported(self) -> int:
+        """How many lines a run gives: one per input, link and stray hints file."""
+        return len(self.images) + len(self.videos) + len(self.linked) + len(self.stray_hints)
 
 
 def list_media(root: Path) -> Media:
     linked: list[Path] = []
-    images, videos = find_media(root, linked)
-    return Media(images, videos, linked)
+    hints: list[Path] = []
+    images, videos = find_media(root, linked, hints)
+    taken = {sidecar_path(m) for m in images + videos}
+    return Media(images, videos, linked, sorted(h for h in hints if h not in taken))
 
 
-def find_media(root: Path, linked_folders: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+def find_media(root: Path, linked_folders: list[Path] | None = None,
+               hints_files: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
     """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped.
     Links to folders are not followed (one may lead back into the tree, or to the output); each is added
     to `linked_folders` where given, so the run can say so (a new user's were skipped without a word)."""
@@ -51,4 +70,6 @@ def find_media(root: Path, linked_folders: list[Path] | None = None) -> tuple[li
             ext = Path(f).suffix.lower()
             if not f.startswith(".") and (ext in IMAGE_EXTS or ext in VIDEO_EXTS):
                 (images if ext in IMAGE_EXTS else videos).append(Path(dirpath) / f)
+            elif hints_files is not None and f.endswith(SIDECAR_SUFFIX) and not f.startswith("."):
+                hints_files.append(Path(dirpath) / f)
     return sorted(images), sorted(videos)
