@@ -191,7 +191,7 @@ def test_format_agreeing_with_the_output_reaches_the_library(tmp_path, monkeypat
     assert [kw["folder"].fmt_ext for _, _, kw in calls] == [".jpg"] * 3
 
 
-def test_a_mistyped_command_is_a_missing_input_named_in_one_line_exit_2(tmp_path, no_work, monkeypatch):
+def test_a_mistyped_command_is_a_missing_input_named_in_one_line_exit_2(tmp_path, no_work, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:
         cli.main(["bogus-command"])
@@ -201,6 +201,19 @@ def test_a_mistyped_command_is_a_missing_input_named_in_one_line_exit_2(tmp_path
     r = invoke(tmp_path / "nope.png")
     refused(r, "nope.png: file not found")
     assert "or command" not in r.stderr
+    # with a file after it, Typer said "Got unexpected extra argument(s) (p.jpg)"; `help` was "file not found"
+    write_image(tmp_path / "p.jpg")
+    capsys.readouterr()
+    for argv, says in [(["colorise", "p.jpg"], "colorise: not a file, folder or command (commands: bench, colorize, "
+                                                "eval, eval-video, models, serve); did you mean 'colorize'?"),
+                       (["help"], "help: not a file, folder or command (commands: bench, colorize, eval, eval-video, "
+                                  "models, serve); for help: vidcolor --help"),
+                       (["bogus", "p.jpg"], "bogus: not a file, folder or command (commands:")]:
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"vidcolor: error: {says}") and err.count("\n") == 1, err
 
 
 # -- --model, --device, --strength, --crf -----------------------------------------------------------------

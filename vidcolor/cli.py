@@ -733,10 +733,33 @@ COMMANDS = {"colorize", "models", "eval", "eval-video", "bench", "serve"}
 ROOT_OPTIONS = {"--help", "-h", "--version", "-V"}
 
 
+def _mistyped_command(args: list[str]) -> str | None:
+    """The one line for a first word that is neither a path nor a command: `vidcolor colorise p.jpg` got
+    Typer's "unexpected extra argument (p.jpg)", and `vidcolor help` "file not found"."""
+    import difflib
+
+    word = args[0]
+    if word.startswith("-") or Path(word).exists() or Path(word).suffix or len(Path(word).parts) != 1:
+        return None
+    close = difflib.get_close_matches(word, sorted(COMMANDS), n=1, cutoff=0.6)
+    if word == "help":
+        hint = "; for help: vidcolor --help (or vidcolor COMMAND --help)"
+    elif close:
+        hint = f"; did you mean '{close[0]}'?"
+    elif len(args) > 1 and not args[1].startswith("-"):
+        hint = ""
+    else:
+        return None  # a lone name: colorize's own "file not found; not a file, folder or command" says it
+    return f"{word}: not a file, folder or command (commands: {', '.join(sorted(COMMANDS))}){hint}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: `vidcolor INPUT -o OUT` is short for `vidcolor colorize INPUT -o OUT`."""
     args = list(sys.argv[1:] if argv is None else argv)
     keep_freed_memory()  # this process allocates and frees frame-sized arrays all the time (see allocator.py)
     if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
+        if (mistyped := _mistyped_command(args)) is not None:
+            print(f"vidcolor: error: {mistyped}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
         args.insert(0, "colorize")
     app(args=args, prog_name="vidcolor")
