@@ -289,3 +289,19 @@ def test_eval_video_and_bench_refuse_a_photo_and_bench_a_bad_codec_before_any_wo
     refused(runner.invoke(cli.app, ["bench", str(clip), "--phases", "decode,e2e", "--codec", "nosuch"]),
             "--codec nosuch: no such encoder")
     refused(runner.invoke(cli.app, ["bench", str(clip), "--crf", "60"]), "--crf 60: libx264 takes 0 to 51")
+
+
+def test_video_options_given_for_a_photo_are_refused_as_format_is_for_a_video(tmp_path, no_work):
+    """`vidcolor a.jpg --crf 20` and `--temporal off` exited 0 without a word (new-user test)."""
+    photo = write_image(tmp_path / "a.jpg")
+    for opt in (["--crf", "20"], ["--temporal", "off"], ["--codec", "libx265"], ["--preset", "fast"],
+                ["--segment-seconds", "5"], ["--temporal-strength", "0.5"]):
+        refused(invoke(photo, *opt, "-o", tmp_path / "c.jpg"), "a.jpg", f"{opt[0]} applies to videos, and this input is a photo")
+
+
+def test_video_options_are_taken_for_a_folder_which_may_hold_videos(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    scans = tmp_path / "scans"
+    write_image(scans / "b.png")
+    assert invoke(scans, "--crf", "20").exit_code == 0 and calls[0][2]["video"].crf == 20

@@ -139,6 +139,7 @@ def _reporter(**kw):
 
 @app.command("colorize", epilog=EXAMPLES)
 def colorize_cmd(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(metavar="INPUT", parser=_path("input"), help="A video, an image, or a folder of images and videos (searched recursively).")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", parser=_path("output"), metavar="<path>", help="Output file, or output folder for a folder input (default: NAME_color.EXT or NAME_color/ beside the input).")] = None,
     model: ModelOpt = None,
@@ -177,6 +178,9 @@ def colorize_cmd(
     load = {"model": model, "weights": weights, "device": device, "work_size": work_size, "upsample": upsample.value,
             "strength": strength}
     rep = _reporter(quiet=quiet, verbose=verbose, dry_run=dry_run)
+    if given := _video_only_given(ctx, input):
+        rep.error(f"{input}: {given} applies to videos, and this input is a photo")
+        raise typer.Exit(EXIT_USAGE)
     with _sigterm_stops_the_run():
         try:
             code = _colorize(input, output, load, video, folder, rep, report, hints, ray)
@@ -317,6 +321,19 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
                  f"inputs into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
     return EXIT_FAILED if summary["failed"] else EXIT_OK
+
+
+VIDEO_ONLY = {"temporal": "--temporal", "temporal_strength": "--temporal-strength", "codec": "--codec", "crf": "--crf",
+              "preset": "--preset", "segment_seconds": "--segment-seconds"}
+
+
+def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
+    """The first video option given on the command line for a photo: they were ignored without a word,
+    where --format for a video is refused (new-user test). A folder may hold videos: they apply there."""
+    from vidcolor.api import input_kind
+
+    given = [flag for name, flag in VIDEO_ONLY.items() if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+    return given[0] if given and src.exists() and input_kind(src) == "image" else None
 
 
 def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions, folder: FolderOptions,
