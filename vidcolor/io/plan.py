@@ -75,6 +75,9 @@ class EncoderSettings:
     qscale: bool = False  # no CRF: a fixed quantiser
 
 
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+PRESETS = {"libx264": X26X_PRESETS, "libx265": X26X_PRESETS}  # others: the encoder's own trial says
+
 ENCODERS = {
     "libx264": EncoderSettings(crf=18, preset="medium"),
     # x265 and SVT-AV1 print a banner each time an encoder opens, once a segment: errors only
@@ -191,6 +194,9 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
         raise OutputError(f"{dst}: --crf {crf}: {encoder.name} takes 0 to {CRF_MAX[encoder.name]}")
     if preset is not None and settings.preset is None:
         raise OutputError(f"{dst}: --preset does not apply to {encoder.name} (it applies to {_with('preset')})")
+    if preset is not None and (known := PRESETS.get(encoder.name)) and preset not in known:  # x264 printed its own
+        # "x264 [error]: invalid preset" line on stderr before vidcolor's, which could only guess
+        raise OutputError(f"{dst}: --preset {preset}: {encoder.name} presets are {', '.join(known)}")
     options = dict(settings.fixed)
     if settings.crf is not None:
         options["crf"] = str(settings.crf if crf is None else crf)
