@@ -220,7 +220,8 @@ class OutputLock:
             try:
                 self.lock.acquire()
             except Timeout:
-                raise LockedError(f"{self.dir.parent}: output is locked by another vidcolor run ({self._holder()})") from None
+                raise LockedError(f"{self.dir.parent}: output is locked by another vidcolor run ({self._holder()}); runs "
+                                  "writing into one folder go one at a time (its journal is shared)") from None
             OutputLock._held[self._key] = 1
         self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
         return self
