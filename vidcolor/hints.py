@@ -19,10 +19,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from vidcolor.color import AB_SCALE
+import numpy as np
+
 from vidcolor.errors import InputError
 from vidcolor.io.formats import SIDECAR_SUFFIX, sidecar_path  # noqa: F401  (re-exported)
 
@@ -31,9 +31,16 @@ _POINT_KEYS = {"x", "y", "color", "radius"}
 _PHOTO_KEYS = {"points", "palette"}
 HINT_CHANNELS = 3  # a / AB_SCALE, b / AB_SCALE, mask
 
+if TYPE_CHECKING:
+    import torch
+# torch is imported where a colour is converted or a network input made, not with this module: a bad
+# hints file is refused before it loads (1.3 s; the refusal took 1.9 s, a new-user test)
+
 
 def srgb_to_ab(rgb: tuple[float, float, float]) -> tuple[float, float]:
     """An sRGB colour in [0, 255] -> its CIELAB (a*, b*)."""
+    import torch
+
     from vidcolor.color import rgb_to_lab
 
     px = torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1) / 255.0
@@ -43,16 +50,21 @@ def srgb_to_ab(rgb: tuple[float, float, float]) -> tuple[float, float]:
 
 def parse_colour(value, where: str) -> tuple[float, float]:
     """'#rgb', '#rrggbb' or [r, g, b] (0-255) -> (a*, b*)."""
+    return srgb_to_ab(colour_rgb(value, where))
+
+
+def colour_rgb(value, where: str) -> tuple[float, float, float]:
+    """A colour checked and read as sRGB in [0, 255] (no torch: a bad file is refused before it loads)."""
     if isinstance(value, str) and _HEX.match(value):
         h = value[1:]
         if len(h) == 3:
             h = "".join(c * 2 for c in h)
-        return srgb_to_ab(tuple(int(h[i:i + 2], 16) for i in (0, 2, 4)))
+        return tuple(float(int(h[i:i + 2], 16)) for i in (0, 2, 4))
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in value):
         if all(v <= 1 for v in value) and any(v != int(v) for v in value):  # [1.0, 0.5, 0.0] pinned the point to gray
             raise InputError(f"{where}: colour {list(value)!r} looks like 0-1 values; [r, g, b] is in 0-255 "
                              f"(that is {[round(v * 255) for v in value]!r})")
-        return srgb_to_ab(tuple(float(v) for v in value))
+        return tuple(float(v) for v in value)
     raise InputError(f"{where}: bad colour {value!r} (use '#rrggbb' or [r, g, b] in 0-255)")
 
 
@@ -76,6 +88,12 @@ class Hints:
 
     @classmethod
     def from_obj(cls, obj, where: str) -> "Hints":
+        points, palette = cls.check_obj(obj, where)
+        return cls(tuple(HintPoint(x, y, srgb_to_ab(rgb), r) for x, y, rgb, r in points), tuple(map(srgb_to_ab, palette)))
+
+    @staticmethod
+    def check_obj(obj, where: str) -> tuple[list[tuple], list[tuple]]:
+        """Every entry checked, colours read as sRGB but not yet converted: ([(x, y, rgb, radius)], [rgb])."""
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected an object with 'points' and/or 'palette'")
         if unknown := set(obj) - _PHOTO_KEYS:
@@ -98,12 +116,11 @@ class Hints:
                     raise InputError(f"{at}: {k} must be a number, got {p[k]!r}")
             if p.get("radius", 0) < 0:
                 raise InputError(f"{at}: radius must be >= 0")
-            parsed.append(HintPoint(float(p["x"]), float(p["y"]), parse_colour(p["color"], at), float(p.get("radius", 0))))
+            parsed.append((float(p["x"]), float(p["y"]), colour_rgb(p["color"], at), float(p.get("radius", 0))))
         palette = obj.get("palette", [])
         if not isinstance(palette, list):
             raise InputError(f"{where}: 'palette' must be a list of colours")
-        pal = tuple(parse_colour(c, f"{where}: palette[{i}]") for i, c in enumerate(palette))
-        return cls(tuple(parsed), pal)
+        return parsed, [colour_rgb(c, f"{where}: palette[{i}]") for i, c in enumerate(palette)]
 
     def check_inside(self, width: int, height: int, where: str) -> None:
         """Refuse a point outside a width x height image (one line naming the entry)."""
@@ -167,12 +184,11 @@ def load_video_hints(path: str | os.PathLike) -> VideoHints:
     obj = _read_json(path)
     if not isinstance(obj, dict) or set(obj) != {"frames"} or not isinstance(obj["frames"], dict):
         raise InputError(f"{path}: a video hints file is {{\"frames\": {{\"<frame index>\": {{\"points\": [...]}}}}}}")
-    frames = {}
-    for k, v in obj["frames"].items():
+    for k, v in obj["frames"].items():  # every keyframe checked before any colour is converted (torch)
         if not re.fullmatch(r"\d+", str(k)):
             raise InputError(f"{path}: frames key {k!r} is not a frame index (0, 1, 2, ...)")
-        frames[int(k)] = Hints.from_obj(v, f"{path}: frames[{k}]")
-    return VideoHints(frames)
+        Hints.check_obj(v, f"{path}: frames[{k}]")
+    return VideoHints({int(k): Hints.from_obj(v, f"{path}: frames[{k}]") for k, v in obj["frames"].items()})
 
 
 def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -210,6 +226,10 @@ def _read_json(path: Path):
 def hint_map(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int, int], padded_hw: tuple[int, int]) -> torch.Tensor:
     """(1, 3, Hp, Wp) network hint input: a / AB_SCALE, b / AB_SCALE and the mask, at the working
     resolution (the image is work_hw there, padded at the bottom/right to padded_hw)."""
+    import torch
+
+    from vidcolor.color import AB_SCALE
+
     out = torch.zeros(1, HINT_CHANNELS, *padded_hw)
     if not hints or not hints.points:
         return out
@@ -227,6 +247,8 @@ def hint_map(hints: Hints | None, full_hw: tuple[int, int], work_hw: tuple[int, 
 def palette_vector(hints: Hints | None, bins: torch.Tensor) -> torch.Tensor:
     """(Q,) the palette as a distribution over the ab bins (soft-encoded, equal weight per colour);
     all zeros without a palette."""
+    import torch
+
     from vidcolor.models.bins import soft_encode
 
     q = bins.shape[0]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from vidcolor.errors import InputError
 from vidcolor.hints import HintPoint, Hints, VideoHints, load_video_hints
+
+if TYPE_CHECKING:
+    import torch
 
 
 def probe_display(video: Path) -> tuple[int, int, int, int]:
@@ -74,5 +76,7 @@ def tracked_inputs(tracker, indices: list[int], l_guide: torch.Tensor, full_hw: 
         palettes.append(Hints((), tracker.palette))
     if all(m is None for m in maps) and not any(palettes):
         return None, None
+    import torch
+
     hw = tuple(l_guide.shape[-2:])
     return torch.cat([torch.zeros(1, 3, *hw) if m is None else m for m in maps]), palettes
