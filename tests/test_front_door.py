@@ -445,3 +445,24 @@ def test_the_root_folder_without_an_output_is_one_line(no_model_load):
     """`vidcolor /` raised ValueError ("has an empty name") with a traceback (new-user test)."""
     with pytest.raises(UsageError, match="the root folder has no name to put NAME_color beside; give the output with -o"):
         vidcolor.colorize("/")
+
+
+def test_a_palette_for_the_shipped_weights_is_refused_before_they_load(tmp_path, no_model_load):
+    """The shipped weights have no hint inputs (weights/manifest.json says so, checked below): a palette
+    was refused only once the model had loaded."""
+    import json as _json
+
+    photo = write_image(tmp_path / "a.png")
+    (tmp_path / "pal.json").write_text(_json.dumps({"palette": ["#ff0000"]}))
+    with pytest.raises(UsageError, match=r"pal\.json: model effnet_unet has no hint inputs for a palette"):
+        vidcolor.colorize(photo, tmp_path / "o.png", hints=tmp_path / "pal.json")
+
+
+def test_the_manifest_says_which_shipped_weights_take_hint_inputs():
+    from vidcolor.models import load_checkpoint
+    from vidcolor.weights import manifest, shipped_weights
+
+    for name, entry in manifest().items():
+        if "hint_inputs" in entry:
+            net = load_checkpoint(*shipped_weights(name))
+            assert entry["hint_inputs"] == net.accepts_hints, name

@@ -211,6 +211,13 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     _check_callers_objects(colorizer, on_result, progress, ray)
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = _planned or plan(src, dst, video, folder, hints)
+    if p.hints and colorizer is None and weights is None:  # the shipped weights: known before they load
+        from vidcolor.weights import DEFAULT_MODEL, manifest
+        from vidcolor.hints import refuse_palette
+
+        name = model or DEFAULT_MODEL
+        if manifest().get(name, {}).get("hint_inputs") is False:
+            refuse_palette(p.hints, _hints_label(hints), name)
     if p.kind == "video":
         from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
     on_ray = ray is not None and p.kind != "image"  # a single photo needs no cluster: it runs here

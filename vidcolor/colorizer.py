@@ -22,7 +22,7 @@ from vidcolor.color import AB_SCALE, L_SCALE, luma_table, merge_l_ab, resize_ab,
 from vidcolor.device import autocast_dtype
 from vidcolor.errors import UsageError
 from vidcolor.hint_spread import spread_hints
-from vidcolor.hints import Hints, hint_map, palette_vector
+from vidcolor.hints import Hints, hint_map, palette_vector, refuse_palette
 from vidcolor.options import in_range
 from vidcolor.upsample import BilinearUpsampler
 
@@ -96,16 +96,9 @@ class Colorizer:
         return bool(getattr(self.model, "accepts_hints", False))
 
     def require_hints(self, hints, what: str | None = None) -> None:
-        """Refuse a palette in `hints` (Hints, VideoHints or a list of them; `what` names them: a file)
-        for a network without hint inputs, rather than ignore it. Hint points need no hint inputs:
-        `spread` carries them over their objects with any network."""
-        if self.accepts_hints:
-            return
-        items = hints if isinstance(hints, (list, tuple)) else [hints]
-        frames = [f for h in items if h is not None for f in (h.frames.values() if hasattr(h, "frames") else [h])]
-        if any(f.palette for f in frames):
-            raise UsageError(f"{what + ': ' if what else ''}model {self.model.arch_name} has no hint inputs for a palette; "
-                                "use weights trained with hints (hint points work with any weights)")
+        """Refuse a palette in `hints` (`what` names them) for a network without hint inputs."""
+        if not self.accepts_hints:
+            refuse_palette(hints, what, self.model.arch_name)
 
     def ab_grid(self, full_hw: tuple[int, int]) -> tuple[int, int]:
         """(h, w) of the ab a frame of full_hw gets at the working resolution (`predict_ab_small`'s output)."""

@@ -68,6 +68,19 @@ def colour_rgb(value, where: str) -> tuple[float, float, float]:
     raise InputError(f"{where}: bad colour {value!r} (use '#rrggbb' or [r, g, b] in 0-255)")
 
 
+def refuse_palette(hints, what: str | None, arch: str) -> None:
+    """UsageError for a palette in `hints` (Hints, VideoHints or a list of them; `what` names them: a
+    file) given to a network without hint inputs, rather than ignoring it. Hint points need no hint
+    inputs: they are spread over their objects with any network."""
+    from vidcolor.errors import UsageError
+
+    items = hints if isinstance(hints, (list, tuple)) else [hints]
+    frames = [f for h in items if h is not None for f in (h.frames.values() if hasattr(h, "frames") else [h])]
+    if any(f.palette for f in frames):
+        raise UsageError(f"{what + ': ' if what else ''}model {arch} has no hint inputs for a palette; "
+                         "use weights trained with hints (hint points work with any weights)")
+
+
 @dataclass(frozen=True)
 class HintPoint:
     x: float
