@@ -134,8 +134,10 @@ def test_vp8_and_a_bad_preset_are_refused_with_the_real_reason(tmp_path):
     src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=2, audio=None)
     with pytest.raises(OutputError, match=r"resumable MP4 segments, which cannot hold vp8 \(--codec libvpx\); use libvpx-vp9"):
         plan_output(src, tmp_path / "o.webm", codec="libvpx")
-    with pytest.raises(OutputError, match=r"--preset bogus: libx264 presets are ultrafast, superfast, .*, placebo$"):
+    with pytest.raises(OutputError, match=r"--preset bogus: libx264 presets are ultrafast, superfast, .*, placebo \(or 0 to 9\)$"):
         plan_output(src, tmp_path / "o.mp4", preset="bogus")  # before x264 prints its own line (new-user test)
+    for ok in ("Medium", "VERYFAST", "5"):  # as x264 takes them (a review)
+        assert plan_output(src, tmp_path / "o.mp4", preset=ok).options["preset"] == ok
 
 
 def sparse_pts(n: int, seed: int) -> list[int]:
@@ -276,3 +278,21 @@ def test_a_defect_met_on_one_file_of_a_folder_fails_that_file_and_the_run_goes_o
     assert res["a.mp4"].status == "failed" and res["b.mp4"].status == "done" and res["c.png"].status == "done"
     assert res["a.mp4"].error.startswith(f"{src / 'a.mp4'}: unexpected error (ValueError: 31 is not a valid Type at folder.py:")
     assert "a vidcolor defect: please report it" in res["a.mp4"].error and "\n" not in res["a.mp4"].error
+
+
+def test_out_of_memory_stops_a_folder_run_and_an_os_error_is_no_defect(tmp_path, colorizer, monkeypatch):
+    """A review: the catch-all turned a MemoryError (or CUDA's out of memory) into one failed file after
+    another, and called a full disk a vidcolor defect."""
+    import vidcolor
+    import vidcolor.folder as folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    write_video(src / "a.mp4", w=64, h=48, frames=2, audio=None)
+    for exc in (MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")):
+        monkeypatch.setattr(folder, "colorize_video", lambda *a, exc=exc, **k: (_ for _ in ()).throw(exc))
+        with pytest.raises(type(exc)):
+            vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)
+    monkeypatch.setattr(folder, "colorize_video", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    [res] = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)
+    assert res.status == "failed" and res.error == f"{src / 'a.mp4'}: No space left on device"

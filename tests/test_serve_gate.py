@@ -29,12 +29,19 @@ def hint_col():
     return hint_colorizer()
 
 
-def asgi_call(app, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict]:
-    """One request straight to the ASGI app, whose body must never be read: (status, JSON answer)."""
-    sent = []
+def asgi_call(app, method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict, int]:
+    """One request straight to the ASGI app: (status, JSON answer, body bytes it read). With body None,
+    the body must never be read."""
+    sent, chunks = [], [body[i:i + 65536] for i in range(0, len(body), 65536)] if body is not None else None
+    taken = 0
 
     async def receive():
-        pytest.fail("the request body was read")
+        nonlocal taken
+        if chunks is None:
+            pytest.fail("the request body was read")
+        chunk = chunks.pop(0) if chunks else b""
+        taken += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
 
     async def send(message):
         sent.append(message)
@@ -43,20 +50,41 @@ def asgi_call(app, method: str, path: str, headers: dict[str, str]) -> tuple[int
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()], "scheme": "http",
              "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "http_version": "1.1", "root_path": ""}
     asyncio.run(app(scope, receive, send))
-    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:])), taken
 
 
-def test_without_the_token_an_upload_is_refused_before_its_body_is_read(hint_col):
-    app = create_app(hint_col, ServeConfig(token="s3cret"))
+def test_without_the_token_an_upload_is_refused_before_its_form_is_parsed(hint_col, monkeypatch):
+    """FastAPI parsed (and spooled to disk) the whole form before the token was checked. The refused
+    body is read and dropped, so a client still sending gets the 401 rather than a reset connection."""
+    import starlette.requests
+
+    monkeypatch.setattr(starlette.requests.Request, "form", lambda *a, **k: pytest.fail("the form was parsed"))
+    app = create_app(hint_col, ServeConfig(token="s3cret", max_video_mb=1))
+    body = b"--xx\r\n" + b"x" * 300_000 + b"\r\n--xx--\r\n"
+    multipart = {"host": "127.0.0.1:8000", "content-type": "multipart/form-data; boundary=xx"}
     try:
         for path in ("/api/jobs", "/api/colorize"):
-            status, answer = asgi_call(app, "POST", path, {"host": "127.0.0.1:8000", "content-length": "300000000",
-                                                           "content-type": "multipart/form-data; boundary=xx"})
-            assert status == 401 and "bearer token" in answer["detail"]
-        status, _ = asgi_call(app, "POST", "/api/jobs", {"host": "127.0.0.1:8000", "authorization": "Bearer wrong"})
+            status, answer, taken = asgi_call(app, "POST", path, {**multipart, "content-length": str(len(body))}, body)
+            assert status == 401 and "bearer token" in answer["detail"] and taken == len(body)
+        # declared longer than any upload may be: closed unread
+        status, _, _ = asgi_call(app, "POST", "/api/jobs", {**multipart, "content-length": "300000000"})
+        assert status == 401
+        status, _, _ = asgi_call(app, "POST", "/api/jobs", {"host": "127.0.0.1:8000", "authorization": "Bearer wrong"}, b"")
         assert status == 401
     finally:
         app.state.worker.stop()
+
+
+def test_a_large_upload_without_the_token_gets_the_401_not_a_reset(hint_col):
+    import http.client
+
+    app = create_app(hint_col, ServeConfig(token="tok"))
+    body = b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n" + bytes(8_000_000) + b"\r\n--xx--\r\n"
+    with LiveServer(app) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+        conn.request("POST", "/api/jobs", body=body, headers={"Content-Type": "multipart/form-data; boundary=xx"})
+        r = conn.getresponse()
+        assert r.status == 401 and "bearer token" in json.loads(r.read())["detail"]
 
 
 def test_a_page_on_another_site_cannot_post_work(hint_col):
@@ -72,6 +100,15 @@ def test_a_page_on_another_site_cannot_post_work(hint_col):
         assert c.post("/api/colorize", files={"file": ("a.png", png)}, headers=same).status_code == 200
         assert c.post("/api/colorize", files={"file": ("a.png", png)}).status_code == 200
         assert c.get("/api/health", headers={"Origin": "http://evil.example"}).status_code == 200  # reads are not work
+        # its own page behind a reverse proxy (which sends its own Host), and a default port written out (a review)
+        proxied = {"Origin": "https://colorize.example.org", "X-Forwarded-Host": "colorize.example.org"}
+        assert c.post("/api/colorize", files={"file": ("a.png", png)}, headers=proxied).status_code == 200
+        assert c.post("/api/colorize", files={"file": ("a.png", png)},
+                      headers={"Origin": "http://localhost", "Host": "localhost:80"}).status_code == 200
+    with client(hint_col, token="t") as c:  # with a token, the token keeps other pages out (they cannot send it)
+        r = c.post("/api/colorize", files={"file": ("a.png", png)},
+                   headers={"Origin": "https://colorize.example.org", "Authorization": "Bearer t"})
+        assert r.status_code == 200
 
 
 def test_uploads_under_way_at_once_are_capped(hint_col):
@@ -190,6 +227,8 @@ def test_a_truncated_multipart_body_is_a_truncated_upload(hint_col):
             one_line_error(r, 400, "truncated upload")
         whole = cut[:-60] + png + b"\r\n--xx--\r\n"
         assert c.post("/api/colorize", content=whole, headers={"Content-Type": "multipart/form-data; boundary=xx"}).status_code == 200
+        epilogue = whole + b"an epilogue after the closing delimiter, which the standard allows" * 3  # (a review)
+        assert c.post("/api/colorize", content=epilogue, headers={"Content-Type": "multipart/form-data; boundary=xx"}).status_code == 200
 
 
 def test_a_cancelled_waiting_task_holds_no_place_and_never_runs():

@@ -241,7 +241,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     if on_ray:
         frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
         if p.kind == "folder" and progress:
-            progress.inputs(len(p.media.images) + len(p.media.videos))  # (the cluster run reports links apart)
+            progress.inputs(p.media.reported)
         colorizer = col.result()
         from vidcolor.cluster import colorize_on_ray
 

@@ -264,7 +264,7 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
         res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
-    except VidcolorError:  # another run's lock, bad weights, a usage error: the run's, not this input's
+    except (VidcolorError, MemoryError):  # another run's lock, bad weights, a usage error, the machine: the run's
         raise
     except Exception as e:  # a defect met on one file (a camera clip's unknown side data crashed every nightly rerun
         # at the same file): that input fails, named in one line with where it happened, and the run goes on
@@ -295,14 +295,22 @@ def _read(path: Path):
         return read_image(path)
     except VidcolorError as e:
         return e
+    except MemoryError:
+        raise
     except Exception as e:  # as for a video above: this photo fails, the run goes on
         return InputError(unexpected(path, e))
 
 
 def unexpected(path: Path, e: Exception) -> str:
     """One line for a defect met on one input: the exception, and the innermost place in vidcolor it
-    passed through (what a bug report needs)."""
+    passed through (what a bug report needs). Out of memory (a CUDA one is a RuntimeError) stops the run;
+    an OSError is the file's or the disk's, not called a defect."""
     import traceback
+
+    if "OutOfMemory" in type(e).__name__ or "out of memory" in str(e).lower():
+        raise e
+    if isinstance(e, OSError):
+        return f"{path}: {e.strerror or e}" + (f" ({e.filename})" if e.filename and str(e.filename) != str(path) else "")
 
     ours = [f for f in traceback.extract_tb(e.__traceback__) if f"{os.sep}vidcolor{os.sep}" in f.filename]
     where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""

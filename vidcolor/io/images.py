@@ -91,7 +91,6 @@ def check_image(path: str | os.PathLike) -> None:
             with tifffile.TiffFile(path) as tif:
                 if not tif.pages:
                     raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
-                _refuse_int32(path, tif.pages[0])
             return
         with Image.open(path):
             pass
@@ -246,10 +245,37 @@ def _read_tiff(path: Path) -> ImageData:
                      info, f"{mode};16")
 
 
+def _cv2_tiff_as_stored(path: Path, page) -> np.ndarray | None:
+    """OpenCV's decoding of a TIFF, as stored: OpenCV applies the Orientation tag itself (5.0; and failed
+    on 5-8 with 16-bit data), while the caller applies it from the tag, so the bytes are decoded from
+    memory with the tag set to 1. OpenCV's log is quieted for the call (its TIFF warnings went to stderr)."""
+    data = bytearray(path.read_bytes())
+    tag = page.tags.get("Orientation")
+    if tag is not None and tag.value != 1:
+        struct.pack_into(page.parent.byteorder + "H", data, tag.valueoffset, 1)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def _refuse_int32(path: Path, page) -> None:
-    if page.bitspersample == 32 and page.sampleformat in (1, 2):  # PIL reads it as mode "I", taken as 16-bit: almost black
-        raise InputError(f"{path}: 32-bit integer samples are not supported (8-bit, 16-bit and float are: what "
-                         "their range means is not known); convert it to 16-bit")
+    """32-bit integer samples are read as 16-bit (as PIL's mode I), which is right for 16-bit data kept in
+    32 bits (ImageJ and scientific tools save such files); refused where that reading would be wrong:
+    values that all fit 8 bits (a new user's 0-239 file came out almost black, reported done), negative
+    ones, or ones past 16 bits."""
+    if page.bitspersample != 32 or page.sampleformat not in (1, 2):
+        return
+    try:
+        a = page.asarray()
+    except ValueError:  # a codec tifffile lacks: PIL reads it, as before
+        return
+    lo, hi = int(a.min(initial=0)), int(a.max(initial=0))
+    if lo < 0 or hi > 65535 or hi <= 255:
+        raise InputError(f"{path}: 32-bit integer samples from {lo} to {hi}: not 16-bit data, and what they mean "
+                         "is not known (8-bit, 16-bit and float images are read); convert it to 8 or 16 bits")
 
 
 def _tiff_pixels(path: Path, page, photometric: str) -> np.ndarray:
@@ -266,7 +292,7 @@ def _tiff_pixels(path: Path, page, photometric: str) -> np.ndarray:
     if photometric == "MINISWHITE":  # libtiff may or may not invert it: not guessed
         raise InputError(f"{path}: a 16-bit white-is-zero TIFF with {codec} compression; re-save it uncompressed or "
                          "install imagecodecs (pip install imagecodecs)")
-    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # as stored: no orientation applied (done from the tag, as above)
+    a = _cv2_tiff_as_stored(path, page)
     if a is None or a.dtype != np.uint16 or a.shape[:2] != (page.imagelength, page.imagewidth):
         raise InputError(f"{path}: cannot decode its 16-bit {codec} compression; re-save it uncompressed or "
                          "install imagecodecs (pip install imagecodecs)")

@@ -78,6 +78,11 @@ class EncoderSettings:
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 PRESETS = {"libx264": X26X_PRESETS, "libx265": X26X_PRESETS}  # others: the encoder's own trial says
 
+def _known_preset(preset: str, known: tuple[str, ...], encoder: str) -> bool:
+    """As the encoder takes it: a name (x264 in any case, x265 in lower case) or its number, 0 to 9."""
+    return (preset.lower() if encoder == "libx264" else preset) in known or preset in {str(i) for i in range(10)}
+
+
 ENCODERS = {
     "libx264": EncoderSettings(crf=18, preset="medium"),
     # x265 and SVT-AV1 print a banner each time an encoder opens, once a segment: errors only
@@ -194,9 +199,9 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
         raise OutputError(f"{dst}: --crf {crf}: {encoder.name} takes 0 to {CRF_MAX[encoder.name]}")
     if preset is not None and settings.preset is None:
         raise OutputError(f"{dst}: --preset does not apply to {encoder.name} (it applies to {_with('preset')})")
-    if preset is not None and (known := PRESETS.get(encoder.name)) and preset not in known:  # x264 printed its own
-        # "x264 [error]: invalid preset" line on stderr before vidcolor's, which could only guess
-        raise OutputError(f"{dst}: --preset {preset}: {encoder.name} presets are {', '.join(known)}")
+    if preset is not None and (known := PRESETS.get(encoder.name)) and not _known_preset(preset, known, encoder.name):
+        # x264 printed its own "x264 [error]: invalid preset" line on stderr before vidcolor's, which could only guess
+        raise OutputError(f"{dst}: --preset {preset}: {encoder.name} presets are {', '.join(known)} (or 0 to 9)")
     options = dict(settings.fixed)
     if settings.crf is not None:
         options["crf"] = str(settings.crf if crf is None else crf)

@@ -125,10 +125,11 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
               "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
     app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path, (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    drain = max(limit for limit, _ in limits.values())  # a refused body is read and dropped up to this
     app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
-                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE})
-    app.add_middleware(BearerToken, token=config.token)
-    app.add_middleware(SameOriginWrites)
+                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain)
+    app.add_middleware(BearerToken, token=config.token, drain_limit=drain)
+    app.add_middleware(SameOriginWrites, token=config.token, drain_limit=drain)
     if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
         app.add_middleware(LoopbackHostOnly, listen_host=config.host)
     return app

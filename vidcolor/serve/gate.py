@@ -2,16 +2,18 @@
 
 - `LoopbackHostOnly`: on a loopback address, a Host that is not a loopback name is refused (400), so a
   page elsewhere cannot reach the server by rebinding its own name to 127.0.0.1.
-- `SameOriginWrites`: a POST from a page of another origin is refused (403). A multipart form POST
-  needs no CORS preflight, so without this any site the user visits could start work on a server
-  that has no token (the default on loopback), fill its queues and evict the user's results.
-- `BearerToken`: with --token, an /api request without it is refused (401) before its body is read.
-  FastAPI parses a form before it resolves the router's dependencies, so a client without the token
-  could make the server spool a whole upload (up to --max-video-mb) to disk first.
+- `SameOriginWrites`: without a token, a POST from a page of another origin is refused (403). A
+  multipart form POST needs no CORS preflight, so without this any site the user visits could start
+  work on a server that has no token (the default on loopback), fill its queues and evict the user's
+  results.
+- `BearerToken`: with --token, an /api request without it is refused (401) before the form is
+  parsed. FastAPI parses a form before it resolves the router's dependencies, so a client without
+  the token could make the server spool a whole upload (up to --max-video-mb) to disk first.
 - `UploadSlots`: at most a few uploads stream in at once per endpoint, beyond what its queue holds
   (429 at once, as a full queue answers), so parallel uploads cannot fill the disk.
 
-Every refusal is one line of JSON, as the app's own refusals are.
+Every refusal is one line of JSON, as the app's own refusals are; the body of a refused request is
+read and dropped (nothing is written), so a client still sending gets the status, not a reset.
 """
 from __future__ import annotations
 
@@ -27,14 +29,37 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UPLOADS_BEYOND_QUEUE = 2  # uploads streaming in at once beyond the requests an endpoint's queue holds
 
 
-async def refuse(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-    """Answer with one line of JSON and close the connection (the body may be left unread)."""
+async def refuse(send, status: int, detail: str, headers: dict[str, str] | None = None, receive=None,
+                 drain_limit: int = 0) -> None:
+    """Answer with one line of JSON and close the connection. With `receive`, a body still coming is read
+    and dropped first (up to `drain_limit` bytes, none of it kept): answered unread, a client still
+    sending an upload got a reset connection instead of the status (a review), and the page could not
+    ask for the token on a 401."""
+    if receive is not None:
+        await drain(receive, drain_limit)
     body = json.dumps({"detail": detail}).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def drain(receive, limit: int) -> None:
+    taken = 0
+    while taken <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        taken += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def declared_over(scope, limit: int) -> bool:
+    """Whether the request declares a body longer than `limit` (then it is not drained: closed unread)."""
+    n = Headers(scope=scope).get("content-length")
+    return n is not None and n.isdigit() and int(n) > limit
 
 
 def host_name(header: str | None) -> str:
@@ -70,39 +95,66 @@ class LoopbackHostOnly:
         await self.app(scope, receive, send)
 
 
+def _host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
+    """("name", port) of a Host header or an origin's netloc, the scheme's default port filled in."""
+    parts = urlsplit(f"//{netloc.strip().lower()}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.hostname or "", port or {"http": 80, "https": 443}.get(scheme)
+
+
 class SameOriginWrites:
-    def __init__(self, app):
-        self.app = app
+    """Without a token only: a page on another origin cannot add an Authorization header without a CORS
+    preflight, which this server does not answer, so with --token the token already keeps it out, and
+    the origin check would only refuse the server's own page behind a reverse proxy (which sends its
+    own Host)."""
+
+    def __init__(self, app, token: str | None = None, drain_limit: int = 0):
+        self.app, self.token, self.drain_limit = app, token, drain_limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and self.token is None:
             h = Headers(scope=scope)
             origin, site = h.get("origin"), (h.get("sec-fetch-site") or "").lower()
             # Sec-Fetch-Site "same-site" is another port of the same host: another origin all the same
-            foreign_site = site in ("cross-site", "same-site")
-            foreign_origin = origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != (h.get("host") or "").lower())
-            if foreign_site or foreign_origin:
+            foreign = site in ("cross-site", "same-site") or (origin is not None and not self.same_origin(origin, h))
+            if foreign:
                 return await refuse(send, 403, f"cross-origin request refused: a page at {origin or 'another site'} cannot "
-                                               "send work to this server (use its own page, or a client that is not a browser)")
+                                               "send work to this server (use its own page, or a client that is not a browser)",
+                                    receive=None if declared_over(scope, self.drain_limit) else receive,
+                                    drain_limit=self.drain_limit)
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def same_origin(origin: str, h: Headers) -> bool:
+        if origin == "null":
+            return False
+        scheme = urlsplit(origin).scheme.lower()
+        mine = _host_port(urlsplit(origin).netloc, scheme)
+        hosts = [h.get("host") or ""] + [x.split(",")[0] for x in (h.get("x-forwarded-host"),) if x]
+        return any(_host_port(x, scheme) == mine for x in hosts)
 
 
 class BearerToken:
-    def __init__(self, app, token: str | None, prefix: str = "/api/"):
-        self.app, self.token, self.prefix = app, token, prefix
+    def __init__(self, app, token: str | None, prefix: str = "/api/", drain_limit: int = 0):
+        self.app, self.token, self.prefix, self.drain_limit = app, token, prefix, drain_limit
 
     async def __call__(self, scope, receive, send):
         if self.token is not None and scope["type"] == "http" and scope["path"].startswith(self.prefix):
             scheme, _, given = (Headers(scope=scope).get("authorization") or "").partition(" ")
             if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), self.token.encode()):
                 return await refuse(send, 401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
-                                    {"WWW-Authenticate": "Bearer"})
+                                    {"WWW-Authenticate": "Bearer"},
+                                    receive=None if declared_over(scope, self.drain_limit) else receive,
+                                    drain_limit=self.drain_limit)
         await self.app(scope, receive, send)
 
 
 class UploadSlots:
-    def __init__(self, app, slots: dict[str, int]):
-        self.app, self.slots = app, slots  # path -> uploads allowed at once
+    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0):
+        self.app, self.slots, self.drain_limit = app, slots, drain_limit  # path -> uploads allowed at once
         self.busy = dict.fromkeys(slots, 0)
 
     async def __call__(self, scope, receive, send):
@@ -111,7 +163,9 @@ class UploadSlots:
             return await self.app(scope, receive, send)
         if self.busy[path] >= self.slots[path]:
             return await refuse(send, 429, f"busy: {self.busy[path]} requests to {path} are already under way; "
-                                           "try again shortly", {"Retry-After": "1"})
+                                           "try again shortly", {"Retry-After": "1"},
+                                receive=None if declared_over(scope, self.drain_limit) else receive,
+                                drain_limit=self.drain_limit)
         self.busy[path] += 1  # one event loop: no lock needed between the check and the count
         try:
             await self.app(scope, receive, send)

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpe
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
 FAILED_KEPT = 64  # failed jobs whose reason /api/jobs/ID still gives
+REMOVED_KEPT = 4096  # ids of removed jobs still named as such (older ones are "unknown")
 
 
 @dataclass
@@ -70,7 +72,7 @@ class JobStore:
         self._lock = threading.Lock()
         # Every job id of this server starts with it, so an id from before a restart is told apart (jobs live in memory).
         self.epoch = secrets.token_hex(2)
-        self._removed: set[str] = set()  # ids whose files were removed to make room
+        self._removed: OrderedDict[str, None] = OrderedDict()  # the last REMOVED_KEPT ids removed to make room
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -180,7 +182,9 @@ class JobStore:
                 ended = sorted((j for j in self._jobs.values() if j.state == state), key=lambda j: j.finished)
                 for j in ended[: max(0, len(ended) - keep)]:
                     del self._jobs[j.id]
-                    self._removed.add(j.id)
+                    self._removed[j.id] = None
+                    while len(self._removed) > REMOVED_KEPT:
+                        self._removed.popitem(last=False)
                     shutil.rmtree(j.folder, ignore_errors=True)
 
     def result(self, job_id: str) -> tuple[Path, str, str]:

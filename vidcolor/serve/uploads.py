@@ -163,20 +163,21 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await refuse(send, 413, f"upload of {int(declared) / 1e6:.1f} MB is over the limit of {what}")
         closing = multipart_closing(headers.get("content-type"))
-        seen, tail = 0, b""
+        seen, tail, closed = 0, b"", False
         started = False
 
         async def counted():
-            nonlocal seen, tail
+            nonlocal seen, tail, closed
             message = await receive()
             if message["type"] == "http.request":
                 body = message.get("body", b"")
                 seen += len(body)
                 if seen > limit:
                     raise _Refused(413, f"upload is over the limit of {what}")
-                if closing:
-                    tail = (tail + body)[-(len(closing) + 64):]  # the delimiter, then at most a short epilogue
-                    if not message.get("more_body", False) and closing not in tail:
+                if closing and not closed:  # the boundary never occurs in the parts: once seen, the rest is an epilogue
+                    window = tail + body
+                    closed, tail = closing in window, window[-len(closing):]
+                    if not message.get("more_body", False) and not closed:
                         raise _Refused(400, "truncated upload: the multipart body ends before its closing boundary")
             return message
 
