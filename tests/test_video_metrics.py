@@ -85,7 +85,13 @@ def test_eval_video_cli_writes_json(tmp_path, weights_file):
     out = tmp_path / "ev.json"
     r = CliRunner().invoke(cli.app, ["eval-video", str(clip), "--weights", str(weights_file), "--device", "cpu", "--json", str(out)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())[0]["frames"] == 6
+    text = out.read_text()
+    assert json.loads(text)[0]["frames"] == 6
+    # strict JSON (jq, JavaScript): the ground truth's PSNR was written as a bare Infinity (film-user test)
+    assert "Infinity" not in text and "NaN" not in text and json.loads(text)[0]["modes"]["gt"]["psnr"] is None
+    one = write_video(tmp_path / "one.mp4", w=64, h=48, frames=1)
+    r = CliRunner().invoke(cli.app, ["eval-video", str(one), "--weights", str(weights_file), "--device", "cpu"])
+    assert r.exit_code == 1 and "one.mp4: 1 frame; flicker is measured between frames, so eval-video needs at least 2" in r.output
 
 
 def test_evaluate_video_takes_named_smoother_factories(tmp_path, colorizer):

@@ -577,7 +577,9 @@ def eval_video_cmd(
         _print_video_table(res)
         results.append(res)
     if json_out:
-        json_out.write_text(json.dumps(results, indent=1))
+        from vidcolor.io.paths import strict_json
+
+        json_out.write_text(strict_json(results, indent=1))
 
 
 def _refuse_photo(clip: Path) -> None:
@@ -670,7 +672,9 @@ def bench_cmd(
         typer.echo(f"this run (B) against {compare} (A):")
         res["compare"] = {"against": str(compare), "ratios": compare_runs(baseline, res, log=typer.echo)}
     if json_out:
-        json_out.write_text(json.dumps(res, indent=1))
+        from vidcolor.io.paths import strict_json
+
+        json_out.write_text(strict_json(res, indent=1))
 
 
 def _bench_baseline(path: Path) -> dict:

@@ -4,7 +4,6 @@ With no ground truth (real black-and-white photos), only the contact sheet."""
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 import shutil
@@ -21,7 +20,7 @@ from vidcolor.color import merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.images import read_rgb8
-from vidcolor.io.paths import atomic_write_text
+from vidcolor.io.paths import atomic_write_text, strict_json
 from vidcolor.metrics import image_metrics, mean_ab
 from skimage.color import rgb2lab
 
@@ -105,7 +104,7 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         (out_dir / "thumbs").mkdir(exist_ok=True)
         for t in work.iterdir():
             os.replace(t, out_dir / "thumbs" / t.name)
-        atomic_write_text(out_dir / "eval.json", json.dumps(report, indent=1))
+        atomic_write_text(out_dir / "eval.json", strict_json(report, indent=1))
         atomic_write_text(out_dir / "index.html", render_html(report, with_gt))
     except BaseException:
         if created:

@@ -11,6 +11,7 @@ import av
 import numpy as np
 
 from vidcolor.colorizer import Colorizer
+from vidcolor.errors import InputError
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import CDC, WarpError, colourfulness, psnr
 from vidcolor.pipeline import batched, colorize_frames, luma_path
@@ -56,6 +57,8 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
             n += len(frames)
         info = src.info
         short = None if limited else src.ends_early(n)  # a clip cut short is measured on what it holds, and says so
+    if n < 2:  # a one-frame clip measured as nan flicker, exit 0 (film-user test)
+        raise InputError(f"{clip}: {n} frame{'s' * (n != 1)}; flicker is measured between frames, so eval-video needs at least 2")
     we, cd = warp.result(), cdc.result()
     rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])),
                 "colourfulness": float(np.mean(colour[m])), "fps": n / seconds[m] if seconds[m] else 0.0} for m in modes}

@@ -31,6 +31,24 @@ def check_output(src: Path, dst: Path, create: bool = True) -> None:
         raise OutputError(f"{dst}: is a folder; give a file name for the output")
 
 
+def strict_json(obj, **kw) -> str:
+    """JSON that strict parsers (jq, JavaScript) read: NaN and infinities written as null (json.dumps
+    wrote bare NaN and Infinity: eval-video's ground-truth PSNR, a one-frame clip's flicker)."""
+    import json
+    import math
+
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    return json.dumps(clean(obj), allow_nan=False, **kw)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails."""
     tmp = path.with_name(path.name + ".tmp")
