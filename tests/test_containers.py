@@ -296,3 +296,32 @@ def test_out_of_memory_stops_a_folder_run_and_an_os_error_is_no_defect(tmp_path,
     monkeypatch.setattr(folder, "colorize_video", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     [res] = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)
     assert res.status == "failed" and res.error == f"{src / 'a.mp4'}: No space left on device"
+
+
+def test_an_avi_is_written_in_bt601_which_players_read_it_in(tmp_path, colorizer):
+    """MPEG-4 Part 2 (AVI's) and MJPEG carry no colour matrix and players read them as BT.601: written
+    in BT.709, an AVI showed colours 8 levels off (film-user test). Decoded as a player does (the tagged
+    H.264 as BT.709, the AVI and MJPEG as BT.601), the three agree."""
+    import av
+    import cv2
+    import numpy as np
+
+    from vidcolor.io.plan import plan_output
+
+    src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=4, audio=None)
+    assert plan_output(src, tmp_path / "o.avi").matrix == "bt601" and plan_output(src, tmp_path / "o.mkv").matrix == "bt709"
+
+    def ab(path, colorspace):
+        with av.open(str(path)) as c:
+            rgb = [f.reformat(format="rgb24", src_colorspace=colorspace).to_ndarray() for f in c.decode(video=0)]
+        return np.stack([cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2Lab) for x in rgb])
+
+    outs = {}
+    for name, opts in (("h264.mkv", {}), ("mpeg4.avi", {}), ("mjpeg.mkv", {"codec": "mjpeg"})):
+        colorize_video(src, tmp_path / name, colorizer.with_strength(3.0), VideoOptions(**opts))
+        outs[name] = ab(tmp_path / name, "ITU709" if name == "h264.mkv" else "ITU601")
+    with av.open(str(tmp_path / "mpeg4.avi")) as c:
+        assert c.streams.video[0].codec_context.name == "mpeg4"
+    for name in ("mpeg4.avi", "mjpeg.mkv"):
+        diff = np.abs(outs[name][..., 1:] - outs["h264.mkv"][..., 1:]).mean()
+        assert diff < 2.0, (name, diff)  # written in BT.709 (before): 2.41 (AVI) and 2.60 (MJPEG); now 1.61 and 1.77

@@ -221,7 +221,7 @@ class Colorizer:
         return self.upsampler.combine(tuple(resize_ab(t, tuple(l_full.shape[-2:])) for t in terms), l_full)
 
     @torch.inference_mode()
-    def render(self, l_full: torch.Tensor, ab_small: torch.Tensor, pix_fmt: str | None = None) -> np.ndarray:
+    def render(self, l_full: torch.Tensor, ab_small: torch.Tensor, pix_fmt: str | None = None, matrix: str = "bt709") -> np.ndarray:
         """(B, 1, H, W) L* and (B, 2, h, w) ab at working resolution -> (B, H, W, 3) uint8 RGB frames.
 
         On a GPU: `upsample` and the merge, batched in torch. With `pix_fmt="yuv420p"` (what the video
@@ -237,7 +237,7 @@ class Colorizer:
             if pix_fmt == "yuv420p" and rgb.shape[-2] % 2 == 0 and rgb.shape[-1] % 2 == 0:
                 from vidcolor.io.yuv import yuv420_planes  # here: photo-only paths need no PyAV
 
-                return yuv420_planes(rgb).cpu().numpy()
+                return yuv420_planes(rgb, matrix).cpu().numpy()
             return rgb.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # contiguous: OpenCV and PyAV copy strided frames slowly
         b, _, h, w = l_full.shape
         up = self.upsampler
@@ -257,7 +257,7 @@ class Colorizer:
         return out
 
     @torch.inference_mode()
-    def render_yuv420(self, luma: Sequence[np.ndarray], ab_small: torch.Tensor) -> np.ndarray:
+    def render_yuv420(self, luma: Sequence[np.ndarray], ab_small: torch.Tensor, matrix: str = "bt709") -> np.ndarray:
         """B (H, W) uint8 planes of limited-range Y' as decoded (H and W even) and (B, 2, h, w) ab at working
         resolution -> (B, H * 3 / 2, W) packed yuv420p frames (`io.yuv.video_frame` takes
         them as they are): the source's own luma plane, untouched, with chroma planes made at chroma
@@ -270,7 +270,9 @@ class Colorizer:
         luma is kept bit for bit (the RGB round trip lost up to a level), and where the output is
         coloured its L* follows the kept luma rather than the source's L* (the non-constant-luminance
         of Y'CbCr: within a few L* units at the chroma the network gives)."""
-        from vidcolor.io.yuv import RGB_TO_YUV709  # here: photo-only paths need no PyAV
+        from vidcolor.io.yuv import MATRICES  # here: photo-only paths need no PyAV
+
+        to_yuv = MATRICES[matrix]  # the encoder's (BT.601 for MPEG-4 Part 2 and MJPEG, which carry no tag)
 
         b, (h, w) = len(luma), luma[0].shape
         h2, w2, n = h // 2, w // 2, h * w
@@ -294,7 +296,7 @@ class Colorizer:
             cv2.merge([l_chroma[i], *up.combine_np(full, l_chroma[i])], lab)
             cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)  # clips to [0, 1]
             cv2.convertScaleAbs(lab, rgb, alpha=255.0)  # rounds and saturates, as `render` does
-            yuv = cv2.transform(rgb, RGB_TO_YUV709)  # video_frame's matrix (3x4 on uint8 is OpenCV's fixed-point path:
+            yuv = cv2.transform(rgb, to_yuv)  # video_frame's matrix (3x4 on uint8 is OpenCV's fixed-point path:
             cv2.extractChannel(yuv, 1, flat[n:n + n // 4].reshape(h2, w2))  # 0.1 ms, where its Cb and Cr rows alone took 0.9)
             cv2.extractChannel(yuv, 2, flat[n + n // 4:].reshape(h2, w2))
         return out

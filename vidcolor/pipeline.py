@@ -114,7 +114,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         journal.touch(dst)
         with VideoSource(src) as source:
             st = src.stat()
-            luma = luma_path(colorizer, plan.pix_fmt, source.info)
+            luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
             # how frames are rendered is part of the segments' key, not the output's: a finished output
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
             # spliced with these (a review found a one-level brightness step where such a run resumed)
@@ -183,7 +183,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
-                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt)
+                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.plan.matrix)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
                 done += len(batch)
                 if done % sink.segment_frames == 0:
@@ -199,11 +199,14 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     return _Encoded(done, resume.frames, cuts.cuts)
 
 
-def luma_path(colorizer: Colorizer, pix_fmt: str, info) -> bool:
+def luma_path(colorizer: Colorizer, pix_fmt: str, info, matrix: str = "bt709") -> bool:
     """Whether a video is decoded as its luma planes and written from them with chroma made at chroma
-    resolution (`Colorizer.render_yuv420`): on the CPU, into yuv420p at even sizes. A GPU renders RGB
-    and converts it on the device (`Colorizer.render`)."""
-    return colorizer.device.type == "cpu" and pix_fmt == "yuv420p" and info.width % 2 == 0 and info.height % 2 == 0
+    resolution (`Colorizer.render_yuv420`): on the CPU, into yuv420p at even sizes, with BT.709. A GPU
+    renders RGB and converts it on the device (`Colorizer.render`). MPEG-4 Part 2 (AVI's) is written in
+    BT.601, which players assume for it: keeping the source's luma there would keep BT.709's meaning
+    of it, so such outputs are rendered in RGB (lightness kept) and converted with BT.601."""
+    return (colorizer.device.type == "cpu" and pix_fmt == "yuv420p" and info.width % 2 == 0 and info.height % 2 == 0
+            and matrix == "bt709")
 
 
 def frames_l(frames: list[Frame], device: torch.device) -> torch.Tensor:
@@ -238,13 +241,13 @@ def network_frames(smoother, frames: list[Frame], fresh: list[bool], hinted: boo
 
 @torch.inference_mode()
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
-                    tracker: HintTracker | None = None, pix_fmt: str | None = None) -> np.ndarray:
+                    tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709") -> np.ndarray:
     """A batch of decoded frames -> (B, H, W, 3) uint8 colorized RGB frames, advancing the temporal
     state (and the hint tracker's, which gives the network each frame's carried hints). Frames decoded
     as luma planes come back as (B, H * 3 / 2, W) packed yuv420p frames keeping that luma
     (`Colorizer.render_yuv420`). `pix_fmt`: the encoder's pixel format; with "yuv420p" a GPU returns
-    packed yuv420p frames instead of RGB where it can (`Colorizer.render`). `io.yuv.video_frame` takes
-    either."""
+    packed yuv420p frames instead of RGB where it can (`Colorizer.render`). `matrix`: the encoder's
+    Y'CbCr matrix (`OutputPlan.matrix`), for such frames. `io.yuv.video_frame` takes either."""
     l_full = frames_l(frames, colorizer.device)  # (B, 1, H, W)
     full_hw = tuple(l_full.shape[-2:])
     h, w = colorizer.ab_grid(full_hw)
@@ -273,5 +276,5 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
             pred, k = ab_small[k:k + 1], k + 1
         smoothed.append(smoother(l_guide[i:i + 1], pred))
     if frames[0].luma is not None:
-        return colorizer.render_yuv420([f.luma for f in frames], torch.cat(smoothed))  # the planes as decoded: no second stack
-    return colorizer.render(l_full, torch.cat(smoothed), pix_fmt)
+        return colorizer.render_yuv420([f.luma for f in frames], torch.cat(smoothed), matrix)  # the planes as decoded: no second stack
+    return colorizer.render(l_full, torch.cat(smoothed), pix_fmt, matrix)

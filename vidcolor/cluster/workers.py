@@ -204,10 +204,10 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
 
         writer = BackgroundWorker(encode, depth=2, name="encode")
         try:
-            with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, plan.pix_fmt, source.info)) as decoded:
+            with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)) as decoded:
                 frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
                 for batch in batched(frames, opts.batch_size):
-                    out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt)
+                    out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt, matrix=plan.matrix)
                     keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
                     if keep:
                         writer.submit(keep)

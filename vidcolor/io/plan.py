@@ -23,6 +23,7 @@ from vidcolor.errors import OutputError
 from vidcolor.io.base import StreamInfo, VideoInfo
 from vidcolor.io.subtitles import TEXT_CODECS
 from vidcolor.io.video import VideoSource, _reason
+from vidcolor.io.yuv import COLORSPACE_TAG, matrix_for
 
 SEGMENT_MUXER = "mp4"  # resumable segments; see segments.py
 QSCALE = 3  # fixed quantiser (1 best .. 31) for encoders without a constant-quality mode: MPEG-4 Part 2, MJPEG
@@ -121,9 +122,17 @@ class OutputPlan:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def matrix(self) -> str:
+        """The Y'CbCr matrix the frames are written with (vidcolor.io.yuv.matrix_for)."""
+        return matrix_for(self.encoder)
+
+    @property
     def key(self) -> str:
         """Everything in the plan that changes the encoded frames: part of a video's resume key."""
-        return (f"{self.encoder}:{self.pix_fmt}:{self.time_base or ''}:"
+        # the matrix only where it is not BT.709: keys (and the outputs they journal as done) unchanged there;
+        # an MPEG-4 or MJPEG output written in BT.709 before is redone
+        matrix = "" if self.matrix == "bt709" else f"{self.matrix}:"
+        return (f"{self.encoder}:{self.pix_fmt}:{matrix}{self.time_base or ''}:"
                 + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())))
 
 
@@ -273,7 +282,7 @@ def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: 
     s.width, s.height, s.pix_fmt = like.width, like.height, plan.pix_fmt
     s.time_base = plan.time_base or like.time_base
     s.codec_context.time_base = plan.time_base or like.time_base
-    s.codec_context.colorspace = 1  # ITU-R BT.709, matching the conversion in SegmentEncoder.write
+    s.codec_context.colorspace = COLORSPACE_TAG[plan.matrix]  # matching the conversion in SegmentEncoder.write
     s.codec_context.color_range = 2 if plan.pix_fmt.startswith("yuvj") else 1  # JPEG ("full") or MPEG ("limited") range
     s.options = dict(plan.options)
     return s

@@ -93,6 +93,7 @@ class SegmentEncoder:
         self.last_pts: int | None = None
         self.frames = 0
         self.time_base, self.origin, self._last_enc = plan.time_base, like.start_pts or 0, None
+        self.matrix = plan.matrix
         self.out = av.open(str(self.tmp), "w", format=SEGMENT_MUXER, options={"use_editlist": "0"})
         try:
             self.stream = add_video_stream(self.out, plan, like)
@@ -101,7 +102,7 @@ class SegmentEncoder:
             raise OutputError(f"{plan.dst}: encoder {plan.encoder!r} is not available ({_reason(e)})") from e
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        frame = video_frame(rgb, self.stream.pix_fmt)
+        frame = video_frame(rgb, self.stream.pix_fmt, self.matrix)
         frame.pts, frame.time_base = self._encoder_pts(pts), self.time_base or self.like.time_base
         for p in self.stream.encode(frame):
             self.out.mux(p)
