@@ -169,6 +169,7 @@ def test_sparse_timestamps_round_trip_with_their_frames_and_duration(tmp_path, c
     res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off", segment_seconds=1))
     b = probe(res.output)
     assert b["frames"] == a["frames"] == len(pts)
+    assert not any("damaged data" in n for n in res.notes)  # a variable frame rate's jumps are no damage
     assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3)
     if spec["audio"] is None:  # the container's duration is the video's: exact
         assert b["duration_s"] == pytest.approx(a["duration_s"], abs=1e-3)
@@ -325,3 +326,49 @@ def test_an_avi_is_written_in_bt601_which_players_read_it_in(tmp_path, colorizer
     for name in ("mpeg4.avi", "mjpeg.mkv"):
         diff = np.abs(outs[name][..., 1:] - outs["h264.mkv"][..., 1:]).mean()
         assert diff < 2.0, (name, diff)  # written in BT.709 (before): 2.41 (AVI) and 2.60 (MJPEG); now 1.61 and 1.77
+
+
+def remux_packets(src, dst, edit):
+    """Copy src's video packets to dst through `edit(k, packet)` (None drops the packet)."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        s = i.streams.video[0]
+        t = o.add_stream_from_template(s)
+        for k, p in enumerate(i.demux(s)):
+            if p.dts is None:
+                continue
+            if (p := edit(k, p)) is not None:
+                p.stream = t
+                o.mux(p)
+    return dst
+
+
+def test_damaged_data_inside_a_stream_is_skipped_and_said(tmp_path, colorizer):
+    """A film-user test: a damaged packet failed a whole MP4 film, and a damaged MKV lost 16 of 60 frames
+    without a word (exit 0, the jump taken for a scene cut). Intra-only MJPEG, so the damage is exact:
+    one packet garbled (the decoder rejects it), or six lost (as a damaged container loses them)."""
+    import av
+    import numpy as np
+
+    src = write_video(tmp_path / "src.mkv", w=64, h=48, frames=30, audio=None, codec="mjpeg", pix_fmt="yuvj420p")
+
+    def garble(k, p):
+        if k != 10:
+            return p
+        q = av.Packet(bytes(np.random.default_rng(0).integers(0, 256, p.size, dtype=np.uint8)))
+        q.pts, q.dts, q.time_base = p.pts, p.dts, p.time_base
+        return q
+
+    garbled = remux_packets(src, tmp_path / "garbled.mkv", garble)
+    lost = remux_packets(src, tmp_path / "lost.mkv", lambda k, p: None if 10 <= k < 16 else p)
+    res = colorize_video(garbled, tmp_path / "g.mp4", colorizer, VideoOptions())
+    assert res.status == "done" and res.frames == 29
+    assert any("damaged data: 1 frame(s) missing inside the stream, at 0.36 s (1); 1 packet(s) could not be decoded" in n
+               for n in res.notes), res.notes
+    res = colorize_video(lost, tmp_path / "l.mp4", colorizer, VideoOptions())
+    assert res.status == "done" and res.frames == 24 and probe(tmp_path / "l.mp4")["frames"] == 24
+    assert any("damaged data: 6 frame(s) missing inside the stream, at 0.36 s (6); 0 packet(s) could not be decoded" in n
+               for n in res.notes), res.notes
+    clean = colorize_video(src, tmp_path / "c.mp4", colorizer, VideoOptions())
+    assert not any("damaged" in n for n in clean.notes)

@@ -39,6 +39,7 @@ class MemorySink:
 
     segment_frames = 4
     pix_fmt = "rgb24"  # takes RGB frames only
+    matrix = "bt709"
 
     def __init__(self):
         self.pts, self.ends, self.completed = [], [], False

@@ -123,6 +123,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
             join_notes = sink.complete()
+            if damage := source.damage(enc.total):
+                join_notes.append(damage)
             if source.info.size_change:
                 at, w, h = source.info.size_change
                 where = f"at frame {at}" if at is not None else f"before frame {enc.resumed} (where this run resumed)"
@@ -183,7 +185,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
-                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.plan.matrix)
+                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.matrix)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
                 done += len(batch)
                 if done % sink.segment_frames == 0:

@@ -96,6 +96,7 @@ class FrameSource(Protocol):
 class FrameSink(Protocol):
     segment_frames: int  # frames per resumable unit; the pipeline never lets a batch straddle two
     pix_fmt: str  # the encoder's pixel format
+    matrix: str  # the Y'CbCr matrix of packed yuv420p frames it takes (vidcolor.io.yuv.MATRICES): "bt709", "bt601"
 
     def resume_point(self) -> ResumePoint:
         """What an earlier run of the same output already finished."""

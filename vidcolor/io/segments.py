@@ -153,6 +153,10 @@ class SegmentedSink:
     def pix_fmt(self) -> str:
         return self.plan.pix_fmt
 
+    @property
+    def matrix(self) -> str:
+        return self.plan.matrix
+
     def resume_point(self) -> ResumePoint:
         return self.log.resume_point(self.work)
 

@@ -118,6 +118,9 @@ class VideoSource:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
         self._readers: list[Prefetch[Frame]] = []
         self._decoded_end: float | None = None  # seconds from the start to the end of the last frame decoded
+        self._bad_packets = 0  # packets the decoder rejected (damaged data), skipped
+        self._gaps: list[tuple[int, int]] = []  # (pts before, frames missing) where the timestamps jump
+        self._regular = 0  # steps of exactly one frame
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -162,8 +165,12 @@ class VideoSource:
         recent: list[Frame] = []
         decoded, overshot = 0, False
         try:
-            for frame, pts in _in_order(self.container.decode(self.stream), step or 1):
+            for frame, pts in _in_order(self._decode_skipping_damage(), step or 1):
                 decoded += 1
+                if step and last_pts is not None:
+                    if pts - last_pts > 1.5 * step:
+                        self._gaps.append((last_pts, round((pts - last_pts) / step) - 1))
+                    self._regular += abs(pts - last_pts - step) <= max(1, step // 100)  # 90 kHz rounds 1/29 s either way
                 if frame.pts is None and seeking:
                     raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
                 if seeking and decoded == 1 and pts > after_pts:
@@ -205,6 +212,37 @@ class VideoSource:
         if step is not None:
             self._decoded_end = float((last_pts + step - (self.stream.start_time or 0)) * self.info.time_base)
         self._check_complete(max(index, start_index), last_pts, step)
+
+    def _decode_skipping_damage(self) -> Iterator[av.VideoFrame]:
+        """The stream's frames, a packet the decoder rejects as invalid data skipped and counted (FFmpeg's
+        tools go on the same way): one damaged packet failed a whole MP4 film (film-user test)."""
+        for packet in self.container.demux(self.stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                self._bad_packets += 1
+                continue
+            yield from frames
+
+    def damage(self, decoded: int) -> str | None:
+        """A note where frames went missing inside the stream (damaged data): packets the decoder rejected,
+        or a container whose damage lost packets (a damaged MKV lost 16 of 60 frames without a word, the
+        jump then taken for a scene cut), seen as jumps in the timestamps. A jump counts only where frames
+        are also missing from the header's count, or a packet was rejected: a variable frame rate has
+        jumps of its own, unless the stream is otherwise regular (an MPEG-TS header gives no count). The
+        frames beside a gap keep their times, so a player holds the last one."""
+        # an exact count: an MP4/MOV index's. Duration x nominal rate overcounts a variable rate, and an AVI
+        # counts the empty chunks that stand for its gaps
+        want = int(self.stream.frames or 0) if self.container.format.name.startswith("mov,mp4") else 0
+        short = want and want - decoded > 2 + 0.02 * want
+        regular = self._regular >= 0.9 * max(1, decoded - 1)  # a few jumps in a stream of even steps
+        missing = sum(n for _, n in self._gaps)
+        if not self._gaps or not (self._bad_packets or short or regular):
+            return f"damaged data: {self._bad_packets} packet(s) could not be decoded and were skipped" if self._bad_packets else None
+        tb, start = self.info.time_base, self.stream.start_time or 0
+        where = ", ".join(f"{float((p - start) * tb):.2f} s ({n})" for p, n in self._gaps[:5]) + (", ..." if len(self._gaps) > 5 else "")
+        return (f"damaged data: {missing} frame(s) missing inside the stream, at {where}; "
+                f"{self._bad_packets} packet(s) could not be decoded. The frames beside each gap keep their times")
 
     def _reopen(self) -> None:
         """The container opened afresh, to decode from the start (see `frames`)."""
