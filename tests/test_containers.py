@@ -17,7 +17,7 @@ EXPECTED_AUDIO = {  # output container -> source audio codec -> audio codec in t
     "mov": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "aac", "pcm_s16le": "pcm_s16le"},
     "mkv": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "opus", "pcm_s16le": "pcm_s16le"},
     "webm": {"aac": "opus", "mp3": "opus", "ac3": "opus", "opus": "opus", "pcm_s16le": "opus"},
-    "avi": {"aac": "aac", "mp3": "mp3", "ac3": "ac3", "opus": "mp3", "pcm_s16le": "pcm_s16le"},
+    "avi": {"aac": "pcm_s16le", "mp3": "mp3", "ac3": "ac3", "opus": "pcm_s16le", "pcm_s16le": "pcm_s16le"},
 }
 
 
@@ -372,3 +372,41 @@ def test_damaged_data_inside_a_stream_is_skipped_and_said(tmp_path, colorizer):
                for n in res.notes), res.notes
     clean = colorize_video(src, tmp_path / "c.mp4", colorizer, VideoOptions())
     assert not any("damaged" in n for n in clean.notes)
+
+
+def test_aac_into_avi_keeps_its_timing(tmp_path, colorizer):
+    """AVI cannot mark AAC's encoder delay: copied, a click at 0.500 s played at 0.564 s (16 kHz,
+    film-user test). It is written as PCM, which has none."""
+    import av
+    import numpy as np
+
+    src = tmp_path / "click.mkv"
+    rate = 16000
+    with av.open(str(src), "w") as o:
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = o.add_stream("aac", rate=rate)
+        a.layout = "mono"
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+            f.pts = i
+            o.mux(v.encode(f))
+        o.mux(v.encode(None))
+        sound = np.zeros(rate, np.float32)
+        sound[rate // 2:rate // 2 + 8] = 0.9  # a click at 0.500 s
+        for k in range(0, rate, 1024):
+            af = av.AudioFrame.from_ndarray(sound[None, k:k + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = rate, k
+            o.mux(a.encode(af))
+        o.mux(a.encode(None))
+
+    def click(path):
+        with av.open(str(path)) as c:
+            s = c.streams.audio[0]
+            x = np.concatenate([f.to_ndarray()[0] for f in c.decode(s)])
+            return np.argmax(np.abs(x)) / s.rate, s.codec_context.name
+
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions())
+    at, codec = click(tmp_path / "out.avi")
+    assert codec == "pcm_s16le" and at == pytest.approx(click(src)[0], abs=0.002)
+    assert any("transcoded to PCM: AVI cannot mark AAC's encoder delay" in n for n in res.notes)

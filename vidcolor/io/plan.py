@@ -56,14 +56,16 @@ CONTAINERS = {
     ".webm": Container("webm", "WebM", ("vp8", "vp9", "av1"), "libvpx-vp9", ("opus", "vorbis"), "libopus", ("webvtt",)),
     # MPEG-4 Part 2 is what AVI files usually hold. Not H.264: AVI has no timestamps of its own, and
     # FFmpeg reads H.264 back from AVI one frame late (measured), which puts it out of step with the audio
+    # Nor AAC, nor MP3 or AAC made here: AVI cannot mark an encoder's delay (AAC's 1024 priming samples),
+    # so such audio plays late (a click 64 ms late at 16 kHz, film-user test); PCM has none
     ".avi": Container("avi", "AVI", ("mpeg4", "mjpeg"), "mpeg4",
-                      ("mp3", "mp2", "ac3", "aac", "pcm_*", "adpcm_ima_wav", "adpcm_ms"), "libmp3lame", (),
+                      ("mp3", "mp2", "ac3", "pcm_*", "adpcm_ima_wav", "adpcm_ms"), "pcm_s16le", (),
                       constant_rate=True),
 }
 VIDEO_EXTS = tuple(CONTAINERS)
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".jxl"}
 _MAX_CHANNELS = {"libmp3lame": 2, "ac3": 6}
-_AUDIO_LABELS = {"aac": "AAC", "opus": "Opus", "mp3": "MP3"}
+_AUDIO_LABELS = {"aac": "AAC", "opus": "Opus", "mp3": "MP3", "pcm_s16le": "PCM"}
 _MAX_TIME_BASE_DEN = {"mpeg4": 65535}  # the MPEG-4 Part 2 standard's limit
 
 
@@ -262,7 +264,9 @@ def _stream_plan(box: Container, s: StreamInfo, notes: list[str]) -> StreamPlan:
         rate = s.sample_rate if s.sample_rate in rates else next((r for r in rates if r >= s.sample_rate), rates[-1])
         channels = min(s.channels or 2, _MAX_CHANNELS.get(enc.name, 8))
         label = _AUDIO_LABELS.get(enc.canonical_name, enc.canonical_name)
-        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}: {box.label} cannot hold {s.codec}")
+        why = ("cannot mark AAC's encoder delay (copied, it played late)" if box.muxer == "avi" and s.codec == "aac"
+               else f"cannot hold {s.codec}")
+        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}: {box.label} {why}")
         return StreamPlan(s.index, s.type, s.codec, "transcode", enc.name, rate, channels)
     if s.codec in box.subtitles:
         return StreamPlan(s.index, s.type, s.codec, "copy")
