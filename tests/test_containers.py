@@ -410,3 +410,40 @@ def test_aac_into_avi_keeps_its_timing(tmp_path, colorizer):
     at, codec = click(tmp_path / "out.avi")
     assert codec == "pcm_s16le" and at == pytest.approx(click(src)[0], abs=0.002)
     assert any("transcoded to PCM: AVI cannot mark AAC's encoder delay" in n for n in res.notes)
+
+
+def test_stream_languages_and_titles_and_the_title_are_kept(tmp_path, colorizer):
+    """Every stream came out with language and title None, and the container without its title: a
+    restoration with several languages could not tell its tracks apart (film-user test)."""
+    import av
+    import numpy as np
+
+    src = tmp_path / "multi.mkv"
+    with av.open(str(src), "w") as o:
+        o.metadata["title"] = "Operation Crossroads (1952)"
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.metadata.update({"language": "eng", "title": "picture"})
+        tracks = []
+        for lang, title in (("eng", "English mono"), ("fra", "French")):
+            a = o.add_stream("aac", rate=16000)
+            a.layout = "mono"
+            a.metadata.update({"language": lang, "title": title})
+            tracks.append(a)
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            f.pts = i
+            o.mux(v.encode(f))
+        o.mux(v.encode(None))
+        for a in tracks:
+            for k in range(0, 3200, 1024):
+                af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                af.sample_rate, af.pts = 16000, k
+                o.mux(a.encode(af))
+            o.mux(a.encode(None))
+    for ext, title_key in (("mkv", "title"), ("mp4", "handler_name")):
+        colorize_video(src, tmp_path / f"out.{ext}", colorizer, VideoOptions())
+        with av.open(str(tmp_path / f"out.{ext}")) as c:
+            assert c.metadata.get("title") == "Operation Crossroads (1952)"
+            got = [(s.metadata.get("language"), s.metadata.get(title_key)) for s in c.streams]
+        assert got == [("eng", "picture"), ("eng", "English mono"), ("fra", "French")], (ext, got)

@@ -80,6 +80,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         elif rotation:
             ost.set_display_rotation(rotation)
         passthrough = Passthrough(like.path, out, plan)
+        passthrough.label(ost, out)
         i = 0
         for path, _ in parts:
             with av.open(str(path)) as c:
@@ -174,6 +175,18 @@ def _on_grid(pts: list[int], like: VideoInfo, end: int | None) -> tuple[list[int
     return slots, tick, None, note
 
 
+KEPT_TAGS = {"language", "title"}  # a stream's tags carried over; not DURATION, ENCODER and the like
+
+
+def kept_tags(tags: dict, out: av.container.OutputContainer) -> dict:
+    """A stream's language and title, as `out` writes them: MP4 and MOV keep a title as the track's
+    handler name (FFmpeg reads it back so)."""
+    kept = {k.lower(): v for k, v in tags.items() if k.lower() in KEPT_TAGS}
+    if "title" in kept and out.format.name in ("mp4", "mov"):
+        kept["handler_name"] = kept.pop("title")
+    return kept
+
+
 class Passthrough:
     """Carries the source's audio and subtitle streams into the output as the plan says: copied packet
     for packet (a second demuxer reads them alongside the video, so memory stays flat), re-framed
@@ -191,14 +204,20 @@ class Passthrough:
                 ost = add_audio_encoder(out, sp)
             elif sp.action == "reframe":
                 ost = out.add_mux_stream(sp.target)
-                ost.metadata.update(s.metadata)
             else:
                 continue
+            ost.metadata.update(kept_tags(s.metadata, out))
             self.map[sp.index] = (ost, sp.action, sp.target)
         streams = [s for s in self.src.streams if s.index in self.map]
         self.packets = self.src.demux(*streams) if streams else iter(())
         self.pending = None
         self.done = not streams
+
+    def label(self, video: av.stream.Stream, out: av.container.OutputContainer) -> None:
+        """The source's title on the output, and its video stream's language and title on `video`: a
+        restoration with several languages could not tell its tracks apart (film-user test)."""
+        out.metadata.update({k: v for k, v in self.src.metadata.items() if k.lower() == "title"})
+        video.metadata.update(kept_tags(self.src.streams.video[0].metadata, out))
 
     def mux_until(self, t: float | None) -> None:
         """Mux the packets whose time is at most t seconds (all of them when t is None)."""
