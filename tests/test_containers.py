@@ -48,8 +48,8 @@ def no_decoding(monkeypatch):
     ("out.gif", {}, "not a video container"),
     ("photo.jpg", {}, "cannot be written as an image"),
     ("noext", {}, "no file extension"),
-    ("out.webm", {"codec": "libx264"}, "WebM cannot hold h264"),
-    ("out.avi", {"codec": "libx264"}, "AVI cannot hold h264"),
+    ("out.webm", {"codec": "libx264"}, "vidcolor does not write h264 video into WebM"),
+    ("out.avi", {"codec": "libx264"}, "vidcolor does not write h264 video into AVI"),
     ("out.mp4", {"codec": "nonsense"}, "unknown video encoder"),
     ("out.mp4", {"codec": "aac"}, "not a video one"),
     ("out.mp4", {"codec": "mpeg4", "crf": 20}, "--crf does not apply to mpeg4"),
@@ -447,3 +447,13 @@ def test_stream_languages_and_titles_and_the_title_are_kept(tmp_path, colorizer)
             assert c.metadata.get("title") == "Operation Crossroads (1952)"
             got = [(s.metadata.get("language"), s.metadata.get(title_key)) for s in c.streams]
         assert got == [("eng", "picture"), ("eng", "English mono"), ("fra", "French")], (ext, got)
+
+
+def test_a_ten_bit_source_written_as_eight_bit_says_so(tmp_path, colorizer):
+    """A restorer's 10-bit master came out 8-bit without a word (film-user test)."""
+    src = write_video(tmp_path / "ten.mkv", w=64, h=48, frames=3, audio=None, pix_fmt="yuv420p10le")
+    res = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions())
+    assert "the source is 10-bit: written as 8-bit (vidcolor writes 8-bit video)" in res.notes
+    res = colorize_video(write_video(tmp_path / "eight.mkv", w=64, h=48, frames=3, audio=None), tmp_path / "o8.mkv",
+                         colorizer, VideoOptions())
+    assert not any("bit" in n for n in res.notes)

@@ -44,6 +44,7 @@ class VideoInfo:
     # alone cannot say so (a horizontal flip reads as 180 degrees, and was written back as a turn)
     mirror_matrix: tuple[int, ...] | None = None
     interlaced: bool = False  # a decoded frame said so
+    bit_depth: int = 8  # of the stream's samples, from its pixel format (10 for yuv420p10le)
     # (frame index, width, height) of the first frame decoded at another size than the stream's: such
     # frames are scaled to the stream's size, as FFmpeg's own tools do (a broadcast capture that changed
     # size mid-stream failed with scenedetect's AssertionError, found by a review)

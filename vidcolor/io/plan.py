@@ -201,8 +201,8 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
         raise OutputError(f"{dst}: {name!r} is a {encoder.type} encoder, not a video one")
     if encoder.canonical_name not in box.video:
         holds = ", ".join(box.video)
-        raise OutputError(f"{dst}: {box.label} cannot hold {encoder.canonical_name} video (--codec {name}); it holds {holds}"
-                          f" (leave --codec out for {box.video_encoder})")
+        raise OutputError(f"{dst}: vidcolor does not write {encoder.canonical_name} video into {box.label} (--codec {name}); "
+                          f"it writes {holds} there (leave --codec out for {box.video_encoder})")
     settings = ENCODERS.get(encoder.name, EncoderSettings())
     if crf is not None and settings.crf is None:
         raise OutputError(f"{dst}: --crf does not apply to {encoder.name} (it applies to {_with('crf')})")
@@ -232,6 +232,8 @@ def _with(setting: str) -> str:
 def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) -> None:
     formats = [f.name for f in encoder.video_formats or []]
     plan.pix_fmt = "yuvj420p" if encoder.name == "mjpeg" else "yuv420p"
+    if info.bit_depth > 8:  # a restorer's 10-bit master came out 8-bit without a word (film-user test)
+        plan.notes.append(f"the source is {info.bit_depth}-bit: written as 8-bit (vidcolor writes 8-bit video)")
     if info.width % 2 or info.height % 2:
         full = "yuvj444p" if encoder.name == "mjpeg" else "yuv444p"  # MJPEG opens only in JPEG's full range
         if full not in formats:

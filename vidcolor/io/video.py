@@ -113,6 +113,7 @@ class VideoSource:
             path=self.path, width=cc.width, height=cc.height, frames=int(s.frames or 0), time_base=s.time_base,
             average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
             start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
+            bit_depth=_bit_depth(cc.format),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -318,6 +319,14 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
                                             dst_color_range=ColorRange.MPEG)
     plane = frame.planes[0]
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :frame.width].copy()
+
+
+def _bit_depth(fmt) -> int:
+    """Bits per sample of a pixel format (8 where it is not known)."""
+    try:
+        return max((c.bits for c in fmt.components), default=8) if fmt is not None else 8
+    except (AttributeError, ValueError):
+        return 8
 
 
 def mirror_matrix(frame) -> tuple[int, ...] | None:
