@@ -299,3 +299,16 @@ def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     rep._bar.refresh()
     assert "3/10" in tty.getvalue() and "ETA" in tty.getvalue()
     rep.close()
+
+
+def test_a_failed_video_reports_the_time_it_took(tmp_path, weights_file, encoder_fails_at):
+    """After a disk filled 3 s into a run, its report line said "seconds": 0.0 (film-user test)."""
+    from vidcolor.errors import OutputError
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=20, audio=None)
+    encoder_fails_at(15, OutputError("encoding failed: No space left on device"))
+    report = tmp_path / "run.jsonl"
+    r = invoke(src, "-o", tmp_path / "out.mp4", "--weights", weights_file, "--report", report)
+    assert r.exit_code == 1, r.output
+    row = json.loads(report.read_text().splitlines()[0])
+    assert row["status"] == "failed" and row["seconds"] > 0

@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 import contextlib
 from contextlib import contextmanager
@@ -282,6 +283,7 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     from vidcolor.io.formats import is_image_path
 
     unopened = []  # a dry run's photos to do: it does not read them (vidcolor.folder._dry_run_photo)
+    t0 = time.time()
 
     def done(res: Result) -> None:
         run.add(res)
@@ -305,8 +307,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         rep.error(str(e))
         run.close(error=str(e))  # a report that still held last night's summary read as a success
         return EXIT_USAGE
-    except VidcolorError as e:
-        done(Result(src, None, "failed", error=str(e)))
+    except VidcolorError as e:  # with the time it took (a disk that filled after 3 s of work said 0.0)
+        done(Result(src, None, "failed", time.time() - t0, error=str(e)))
     finally:
         rep.close()
     summary = run.close()["summary"]
