@@ -457,3 +457,30 @@ def test_a_ten_bit_source_written_as_eight_bit_says_so(tmp_path, colorizer):
     res = colorize_video(write_video(tmp_path / "eight.mkv", w=64, h=48, frames=3, audio=None), tmp_path / "o8.mkv",
                          colorizer, VideoOptions())
     assert not any("bit" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("ext,tb", [("mov", fractions.Fraction(1, 600)), ("mkv", fractions.Fraction(1, 1000))])
+def test_a_phone_clip_holding_a_frame_now_and_then_is_no_damage(tmp_path, ext, tb):
+    """A review: a 30 fps clip whose every 60th frame is held twice as long (as phones and screen
+    recorders do), on a coarse time base, was called damaged (frames missing) though none was."""
+    import av
+    import numpy as np
+
+    from vidcolor.io.video import VideoSource
+
+    path = tmp_path / f"vfr.{ext}"
+    with av.open(str(path), "w") as o:
+        v = o.add_stream("mjpeg", rate=30)
+        v.width, v.height, v.pix_fmt, v.time_base = 64, 48, "yuvj420p", tb
+        t = fractions.Fraction(0)
+        for i in range(180):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i % 255, np.uint8), format="rgb24")
+            f.pts, f.time_base = int(round(t / tb)), tb
+            for p in v.encode(f):
+                o.mux(p)
+            t += fractions.Fraction(2 if i % 60 == 59 else 1, 30)
+        for p in v.encode(None):
+            o.mux(p)
+    with VideoSource(path) as s:
+        n = sum(1 for _ in s.frames())
+        assert n == 180 and s.damage(n) is None

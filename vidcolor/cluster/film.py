@@ -99,6 +99,7 @@ def _scan_and_plan(source: VideoSource, opts: VideoOptions) -> dict:
     pts, cuts, prints = scan(source)
     plan = make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
     plan["ends_early"] = source.ends_early(len(pts))  # kept in the plan, so a resumed run says it too
+    plan["damage"] = source.damage(len(pts))  # the scan decodes the whole film: its gaps, as one machine's run says them
     return plan
 
 
@@ -173,6 +174,8 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         notes.append(f"resumed: {resumed} frames in ranges finished by an earlier run")
     if film["cuts"]:
         notes.append(f"scene cuts at frames {', '.join(map(str, film['cuts']))}")
+    if film.get("damage"):
+        notes.append(film["damage"])
     return Result(src, dst, "done", time.time() - t0, total, note=film.get("ends_early"), notes=notes, frames_resumed=resumed)
 
 

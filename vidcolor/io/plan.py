@@ -126,7 +126,7 @@ class OutputPlan:
     @property
     def matrix(self) -> str:
         """The Y'CbCr matrix the frames are written with (vidcolor.io.yuv.matrix_for)."""
-        return matrix_for(self.encoder)
+        return matrix_for(self.codec)  # the codec's: mjpeg_qsv writes MJPEG too
 
     @property
     def key(self) -> str:

@@ -121,7 +121,8 @@ class VideoSource:
         self._decoded_end: float | None = None  # seconds from the start to the end of the last frame decoded
         self._bad_packets = 0  # packets the decoder rejected (damaged data), skipped
         self._gaps: list[tuple[int, int]] = []  # (pts before, frames missing) where the timestamps jump
-        self._regular = 0  # steps of exactly one frame
+        self._regular = 0  # steps of one frame (within rounding)
+        self._steps = 0  # steps measured (this pass: a resumed run measures from where it resumed)
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -172,6 +173,7 @@ class VideoSource:
                     if pts - last_pts > 1.5 * step:
                         self._gaps.append((last_pts, round((pts - last_pts) / step) - 1))
                     self._regular += abs(pts - last_pts - step) <= max(1, step // 100)  # 90 kHz rounds 1/29 s either way
+                    self._steps += 1
                 if frame.pts is None and seeking:
                     raise InputError(f"{self.path}: cannot resume: frames have no timestamps")
                 if seeking and decoded == 1 and pts > after_pts:
@@ -228,17 +230,20 @@ class VideoSource:
     def damage(self, decoded: int) -> str | None:
         """A note where frames went missing inside the stream (damaged data): packets the decoder rejected,
         or a container whose damage lost packets (a damaged MKV lost 16 of 60 frames without a word, the
-        jump then taken for a scene cut), seen as jumps in the timestamps. A jump counts only where frames
-        are also missing from the header's count, or a packet was rejected: a variable frame rate has
-        jumps of its own, unless the stream is otherwise regular (an MPEG-TS header gives no count). The
-        frames beside a gap keep their times, so a player holds the last one."""
+        jump then taken for a scene cut), seen as jumps in the timestamps. Phones and screen recorders
+        hold a frame now and then, so a jump is damage only where a packet was rejected, where an MP4 or
+        MOV index counts more frames than were decoded, or, in a container that counts none (MKV, TS,
+        AVI), where an otherwise even stream jumps by MIN_LOST_BLOCK frames or more. The frames beside
+        a gap keep their times, so a player holds the last one. A resumed run reports what it decoded."""
         # an exact count: an MP4/MOV index's. Duration x nominal rate overcounts a variable rate, and an AVI
         # counts the empty chunks that stand for its gaps
-        want = int(self.stream.frames or 0) if self.container.format.name.startswith("mov,mp4") else 0
+        indexed = self.container.format.name.startswith("mov,mp4")
+        want = int(self.stream.frames or 0) if indexed else 0
         short = want and want - decoded > 2 + 0.02 * want
-        regular = self._regular >= 0.9 * max(1, decoded - 1)  # a few jumps in a stream of even steps
+        regular = self._regular >= 0.9 * max(1, self._steps)  # a few jumps in a stream of even steps
+        lost_block = not indexed and regular and any(n >= MIN_LOST_BLOCK for _, n in self._gaps)
         missing = sum(n for _, n in self._gaps)
-        if not self._gaps or not (self._bad_packets or short or regular):
+        if not self._gaps or not (self._bad_packets or short or lost_block):
             return f"damaged data: {self._bad_packets} packet(s) could not be decoded and were skipped" if self._bad_packets else None
         tb, start = self.info.time_base, self.stream.start_time or 0
         where = ", ".join(f"{float((p - start) * tb):.2f} s ({n})" for p, n in self._gaps[:5]) + (", ..." if len(self._gaps) > 5 else "")
@@ -319,6 +324,9 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
                                             dst_color_range=ColorRange.MPEG)
     plane = frame.planes[0]
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :frame.width].copy()
+
+
+MIN_LOST_BLOCK = 3  # frames: a jump this long in an even stream without an index is damage, not a held frame
 
 
 def _bit_depth(fmt) -> int:

@@ -36,11 +36,12 @@ RGB_TO_YUV601 = _rgb_to_yuv(0.299, 0.114)
 MATRICES = {"bt709": RGB_TO_YUV709, "bt601": RGB_TO_YUV601}
 SWS_COLORSPACE = {"bt709": "ITU709", "bt601": "ITU601"}
 COLORSPACE_TAG = {"bt709": 1, "bt601": 6}  # FFmpeg's AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M
-UNTAGGED_ENCODERS = {"mpeg4", "mjpeg"}
+UNTAGGED_CODECS = {"mpeg4", "mjpeg"}
 
 
-def matrix_for(encoder: str) -> str:
-    return "bt601" if encoder in UNTAGGED_ENCODERS else "bt709"
+def matrix_for(codec: str) -> str:
+    """The matrix a stream of `codec` (FFmpeg's canonical name) is written with."""
+    return "bt601" if codec in UNTAGGED_CODECS else "bt709"
 
 
 def _fixed(m: np.ndarray) -> np.ndarray:
