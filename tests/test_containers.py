@@ -447,6 +447,10 @@ def test_stream_languages_and_titles_and_the_title_are_kept(tmp_path, colorizer)
             assert c.metadata.get("title") == "Operation Crossroads (1952)"
             got = [(s.metadata.get("language"), s.metadata.get(title_key)) for s in c.streams]
         assert got == [("eng", "picture"), ("eng", "English mono"), ("fra", "French")], (ext, got)
+    # an MP4 source's track names (its handler names) are its titles; a stock one is not (a review)
+    colorize_video(tmp_path / "out.mp4", tmp_path / "again.mkv", colorizer, VideoOptions())
+    with av.open(str(tmp_path / "again.mkv")) as c:
+        assert [s.metadata.get("title") for s in c.streams] == ["picture", "English mono", "French"]
 
 
 def test_a_ten_bit_source_written_as_eight_bit_says_so(tmp_path, colorizer):

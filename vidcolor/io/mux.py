@@ -180,11 +180,19 @@ KEPT_TAGS = {"language", "title"}  # a stream's tags carried over; not DURATION,
 
 def kept_tags(tags: dict, out: av.container.OutputContainer) -> dict:
     """A stream's language and title, as `out` writes them: MP4 and MOV keep a title as the track's
-    handler name (FFmpeg reads it back so)."""
+    handler name (FFmpeg reads it back so), and an MP4 source's handler name is its title, unless it
+    is a muxer's stock one ("SoundHandler", "Core Media Audio")."""
     kept = {k.lower(): v for k, v in tags.items() if k.lower() in KEPT_TAGS}
+    handler = next((v for k, v in tags.items() if k.lower() == "handler_name"), None)
+    if "title" not in kept and handler and not _stock_handler(handler):
+        kept["title"] = handler
     if "title" in kept and out.format.name in ("mp4", "mov"):
         kept["handler_name"] = kept.pop("title")
     return kept
+
+
+def _stock_handler(name: str) -> bool:
+    return name.endswith("Handler") or name.startswith(("Core Media", "Apple ", "Mainconcept", "GPAC", "L-SMASH"))
 
 
 class Passthrough:
