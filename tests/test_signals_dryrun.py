@@ -80,6 +80,9 @@ def test_sigterm_stops_a_video_run_and_the_same_command_resumes_from_its_segment
     rc, err = sigterm_when(proc, lambda: any(out.rglob("segments.json")))  # the first segment is finished
     stopped_cleanly(rc, err, out, report)
     assert not (out / "film.mp4").exists()
+    # the report says which video was under way and how far it got (it had no line for it: film-user test)
+    stopped = json.loads(report.read_text().splitlines()[-1])["summary"]["in_progress"]
+    assert stopped["input"] == str(src) and stopped["frames"] == 60 and 10 <= stopped["frames_done"] < 60
     r = invoke(src, "-o", out / "film.mp4", "--weights", weights_file, "--device", "cpu", *args)
     assert r.exit_code == 0, r.output
     assert "film.mp4 (60 frames, " in r.stderr and " of them resumed" in r.stderr, r.stderr

@@ -298,7 +298,7 @@ class RunReport:
             self.counts[result.status] = self.counts.get(result.status, 0) + 1
             self._write(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}))
 
-    def close(self, interrupted: bool = False, inputs: int = 0, error: str | None = None) -> dict:
+    def close(self, interrupted: bool = False, inputs: int = 0, error: str | None = None, in_progress: dict | None = None) -> dict:
         """The summary line. A stopped run's `total` is what it handled; `inputs` (where known) is how many
         the run had, so a report does not read as if 68 inputs were all there were."""
         summary = {"summary": {**{s: self.counts.get(s, 0) for s in ("done", "skipped", "failed")},
@@ -309,6 +309,8 @@ class RunReport:
             summary["summary"]["interrupted"] = True
             if inputs:
                 summary["summary"]["inputs"] = inputs
+            if in_progress:  # the video under way when it stopped, and how far it got (its segments are kept)
+                summary["summary"]["in_progress"] = in_progress
         with self._lock:
             self._write(json.dumps(summary))
         return summary

@@ -298,7 +298,7 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         if isinstance(e, SystemExit) and not (ray_opts and e.code == signal.SIGTERM):  # (ray.init's driver handler)
             raise
         rep.close()
-        run.close(interrupted=True, inputs=rep.inputs_total)
+        run.close(interrupted=True, inputs=rep.inputs_total, in_progress=rep.in_progress)
         return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated(), folder.overwrite or video.overwrite)
     except LockedError as e:
         rep.error(str(e))

@@ -37,6 +37,8 @@ class Reporter:
         self._total = self._finished = 0
         self._t0 = self._last_line = time.monotonic()
         self._last_count = 0
+        # the video under way: {"input", "frames_done", "frames"}; a stopped run's report says where it stopped
+        self.in_progress: dict | None = None
 
     # -- lines ----------------------------------------------------------------------------------------
 
@@ -52,6 +54,7 @@ class Reporter:
 
     def result(self, res: Result) -> None:
         self._finished += 1
+        self.in_progress = None
         self._result_line(res)
         if self._bar is not None:
             if self._frames_task is not None:
@@ -101,6 +104,17 @@ class Reporter:
             self._inputs_task = self._bar.add_task("inputs", total=total, fps="")
 
     def video(self, path: Path, frames: int, segment_frames: int):
+        self.in_progress = {"input": str(path), "frames_done": 0, "frames": frames or None}
+        shown = self._video_display(path, frames, segment_frames)
+
+        def track(done: int, total: int) -> None:
+            self.in_progress.update(frames_done=done, frames=max(total, done) or None)
+            if shown is not None:
+                shown(done, total)
+
+        return track
+
+    def _video_display(self, path: Path, frames: int, segment_frames: int):
         if self.live:
             self._ensure_bar()
             task = self._frames_task = self._bar.add_task(path.name, total=frames or None, fps="")
