@@ -288,3 +288,73 @@ def test_a_time_budget_keeps_its_snapshots_with_validation_too(tmp_path, data, c
 def test_a_time_budget_refuses_a_warm_up_too_short_to_fit_it(tmp_path, data):
     with pytest.raises(SystemExit, match="--warmup of at least 30"):
         train(tmp_path / "r", data / "train", 100, "--time-budget", "10", "--warmup", "10")
+
+
+def test_a_run_without_val_ends_with_an_exportable_snapshot(tmp_path, data):
+    """A new user's run without --val ended with only last.pt (a training state export refuses)."""
+    train(tmp_path / "r", data / "train", 3)
+    snaps = sorted((tmp_path / "r" / "snapshots").glob("*.pt"))
+    assert [p.name for p in snaps] == ["step0000003.pt"] and load_checkpoint(snaps[0]).checkpoint_meta["step"] == 3
+    train_main(["export", "--snapshot", str(snaps[0]), "--out", str(tmp_path / "w.pt")])
+    assert load_checkpoint(tmp_path / "w.pt").arch_name == "effnet_unet"
+
+
+def test_bad_images_and_a_bad_init_leave_no_record_that_blocks_the_corrected_command(tmp_path, data):
+    """A new user's unreadable image, and an --init of another shape, stopped the run with a traceback after
+    args.json was written; the corrected command was then refused as a resume with other arguments."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(data / "train", raw)
+    (raw / "a" / "garbage.jpg").write_text("not an image")
+    (raw / "a" / "cut.jpg").write_bytes((raw / "a" / "001.jpg").read_bytes()[:300])
+    run = tmp_path / "r"
+    train(run, raw, 1)  # the unreadable files are left out, named
+    assert (run / "last.pt").is_file()
+    other = tmp_path / "other"
+    train(other, data / "train", 1, "--model-args", '{"pretrained": false, "widths": [32, 16, 8]}')
+    with pytest.raises(SystemExit, match=r"--init .*step0000001\.pt: does not fit effnet_unet .* \(size mismatch"):
+        train(tmp_path / "r2", data / "train", 1, "--init", str(other / "snapshots" / "step0000001.pt"))
+    with pytest.raises(SystemExit, match=r"last\.pt is its training state: warm-start from RUN/snapshots"):
+        train(tmp_path / "r2", data / "train", 1, "--init", str(run / "last.pt"))
+    assert not (tmp_path / "r2" / "args.json").exists()
+    # --force-args with model args the run's weights do not fit: refused, args.json untouched
+    before = (run / "args.json").read_text()
+    with pytest.raises(SystemExit, match=r"last\.pt: the run's weights do not fit effnet_unet"):
+        train(run, raw, 2, "--model-args", '{"pretrained": false, "hints": true}', "--force-args")
+    assert (run / "args.json").read_text() == before
+
+
+def test_sigterm_stops_training_after_the_step_with_its_state_saved(tmp_path, data):
+    """Training had no orderly stop: SIGTERM lost up to --ckpt-every - 1 steps, and a resumed run logged
+    the steps after the last checkpoint twice."""
+    import os
+    import signal as sig
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "r"
+    cmd = [sys.executable, "-m", "training", "train", "--data", str(data / "train"), "--run", str(run), "--steps", "400",
+           "--batch-size", "2", "--size", "64", "--model-args", '{"pretrained": false}', "--log-every", "1",
+           "--ckpt-every", "1000", "--prior-batches", "1", "--holdout", "0", "--threads", "1", "--device", "cpu"]
+    p = subprocess.Popen(cmd, cwd=os.getcwd(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not ((run / "loss.csv").is_file() and len((run / "loss.csv").read_text().splitlines()) > 3):
+        assert p.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    p.send_signal(sig.SIGTERM)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 143, out
+    step = torch.load(run / "last.pt", weights_only=True)["step"]
+    assert f"terminated at step {step}: last.pt saved" in out
+    logged = [int(r["step"]) for r in csv.DictReader((run / "loss.csv").open())]
+    assert logged[-1] == step  # nothing lost: the last logged step is the saved one
+    # a resume drops rows past the checkpoint before it logs again (they had been logged twice)
+    with (run / "loss.csv").open("a") as f:
+        f.write(f"{step + 1},0,0,0,0,0,0\n")
+    args = cmd[3:]
+    args[args.index("--steps") + 1] = str(step + 2)
+    train_main(args)
+    steps = [int(r["step"]) for r in csv.DictReader((run / "loss.csv").open())]
+    assert len(steps) == len(set(steps)) and steps[-1] == step + 2

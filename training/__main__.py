@@ -65,13 +65,17 @@ def cmd_train(a: argparse.Namespace) -> None:
         sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
     if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word
         sys.exit(f"--hint-share {a.hint_share}: {a.model} {model_args} has no hint inputs (add \"hints\": true to --model-args)")
-    run.mkdir(parents=True, exist_ok=True)
-    args_path.write_text(json.dumps(vars(a), indent=1))  # only once the run can start: a failed start leaves no record
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
         model.model_args["pretrained"] = False
     if a.init:
         warm_start(model, a.init)
+    if (run / "last.pt").is_file():  # --force-args with other --model-args: refused before args.json is rewritten
+        _check_fits(model, run / "last.pt")
+    run.mkdir(parents=True, exist_ok=True)
     data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
+    # only once the run can start (its checkpoints fit, its data is read): a failed start leaves no record
+    # that would refuse the corrected command (a traceback on a bad --init or image left one, a new user's test)
+    args_path.write_text(json.dumps(vars(a), indent=1))
     # absolute: tune reads it from wherever it is run (relative paths held only from the training's folder)
     (run / "holdout.txt").write_text("\n".join(str(Path(p).resolve()) for p in data.holdout))
     weights = prior_weights(model, data, run, lam=a.lam, batches=a.prior_batches) if a.head != "reg" else None
@@ -137,11 +141,33 @@ def _real(v):
     return [str(Path(x).resolve()) for x in v] if isinstance(v, list) else str(Path(v).resolve())
 
 
+def _check_fits(model, last: Path) -> None:
+    """sys.exit with one line where the run's training state does not fit `model`."""
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state["model"]["state_dict"])
+    except RuntimeError as e:
+        problem = " ".join(line.strip() for line in str(e).splitlines()[1:3])[:200]
+        sys.exit(f"{last}: the run's weights do not fit {model.arch_name} {model.model_args} ({problem}); "
+                 "resume with the run's own --model-args, or use another --run")
+
+
 def warm_start(model, path: str) -> None:
     """Start from a trained checkpoint of the same architecture. Only layers the new model adds (the
     hint inputs, which start at zero) may be missing from it; its decoding settings come along."""
-    src = load_checkpoint(path)
-    missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
+    from vidcolor.errors import WeightsError
+
+    try:
+        src = load_checkpoint(path)
+    except WeightsError as e:
+        hint = ("; a run's last.pt is its training state: warm-start from RUN/snapshots/stepN.pt or an export"
+                if Path(path).name == "last.pt" else "")
+        sys.exit(f"--init {e}{hint}")
+    try:
+        missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
+    except RuntimeError as e:  # a shape mismatch raises even with strict=False
+        problem = " ".join(line.strip() for line in str(e).splitlines()[1:3])[:200]
+        sys.exit(f"--init {path}: does not fit {model.arch_name} {model.model_args} ({problem})")
     if unexpected or any(not k.startswith("hint_") for k in missing):
         sys.exit(f"{path}: does not fit {model.arch_name} {model.model_args}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     model.set_decode(**src.decode_settings())

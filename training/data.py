@@ -84,10 +84,14 @@ class TrainImages:
         if not groups:
             raise SystemExit(f"no training images found under {', '.join(map(str, roots))}")
         chromas = self._chromas([p for ps in groups.values() for p in ps], cache)
+        # a file that cannot be read is left out, named (it stopped the run with a traceback, a new user's test)
+        unreadable = [p for ps in groups.values() for p in ps if chromas[str(p)] is None]
+        if unreadable:
+            log(f"data: {len(unreadable)} unreadable file(s) left out, first {unreadable[0]}")
         kept, dropped = {}, 0
         for key, paths in groups.items():
-            colour = [p for p in paths if chromas[str(p)] >= cfg.gray_threshold]
-            dropped += len(paths) - len(colour)
+            colour = [p for p in paths if chromas[str(p)] is not None and chromas[str(p)] >= cfg.gray_threshold]
+            dropped += sum(chromas[str(p)] is not None for p in paths) - len(colour)
             if colour:
                 kept[key] = colour
         self.dropped_gray = dropped
@@ -110,7 +114,11 @@ class TrainImages:
         known = json.loads(cache.read_text()) if cache and cache.is_file() else {}
         missing = [p for p in paths if str(p) not in known]
         for p in missing:
-            known[str(p)] = mean_chroma(p)
+            try:
+                known[str(p)] = mean_chroma(p)
+            except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
+                known[str(p)] = None  # unreadable (JSON null); the reason goes with the log line
+                print(f"{p}: unreadable ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})")
         if cache and missing:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(known))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
+import os
 import random
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,6 +130,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         _set_rng_state(state["rng"])
+        for name in ("loss.csv", "val.csv"):  # rows logged after that checkpoint are logged again (were duplicated)
+            self._keep_rows_until(name, self.step)
         # a run whose length was fitted to a time budget keeps that schedule, not the command line's, also
         # when resumed without the budget (its learning rate had jumped back to the peak)
         if self.cfg.time_budget > 0 or float(state["config"].get("time_budget", 0) or 0) > 0:
@@ -141,6 +146,22 @@ class Trainer:
         return path
 
     # -- logging -------------------------------------------------------------------------------
+    def _keep_rows_until(self, name: str, step: int) -> None:
+        path = self.run_dir / name
+        if not path.is_file():
+            return
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        kept = [r for r in rows if int(r["step"]) <= step]
+        if len(kept) == len(rows) or not rows:
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(kept)
+        os.replace(tmp, path)
+
     def _append_csv(self, name: str, row: dict) -> None:
         path = self.run_dir / name
         new = not path.exists()
@@ -209,6 +230,7 @@ class Trainer:
     def run(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
+        self._stop = None
         self.resume()
         cfg = self.cfg
         if self.device.type == "cuda":
@@ -219,10 +241,36 @@ class Trainer:
             check_time_budget(cfg.time_budget, cfg.warmup)
         batches = self._batch_stream()
         try:
-            self._loop(batches, t0, first_step)
+            with self._stop_between_steps():
+                self._loop(batches, t0, first_step)
         finally:
             if hasattr(batches, "close"):
                 batches.close()  # the one-thread path's prefetch thread; DataLoader workers end with their iterator
+        if self._stop is not None:
+            code = 143 if self._stop == signal.SIGTERM else 130
+            self.log(f"{'terminated' if code == 143 else 'interrupted'} at step {self.step}: last.pt saved; run the same "
+                     "command again to resume")
+            raise SystemExit(code)
+
+    @contextlib.contextmanager
+    def _stop_between_steps(self):
+        """SIGTERM and Ctrl-C end the run after the step under way, with last.pt saved: it had no orderly
+        stop, and up to --ckpt-every - 1 steps were lost (a new user's test). A second one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum, frame):
+            if self._stop is not None:
+                raise KeyboardInterrupt
+            self._stop = signum
+
+        old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
 
     def _loop(self, batches, t0: float, first_step: int) -> None:
         cfg, seen = self.cfg, 0
@@ -266,6 +314,12 @@ class Trainer:
             if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
                 self.save()
                 self.plot()
+            if self._stop is not None and self.step % cfg.ckpt_every and self.step != cfg.steps:
+                self.save()
+            if self.validate is None and self.step == cfg.steps and self.step not in self._budget_marks:
+                self.snapshot()  # the run's weights, exportable (without --val a run ended with only last.pt)
+            if self._stop is not None:
+                break
             if self.validate is not None and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
                 snap = self.snapshot()
                 metrics = self.validate(self.model)

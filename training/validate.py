@@ -28,11 +28,14 @@ def load_images(paths: list[Path], max_side: int | None = None) -> list[tuple[st
     files = [f for p in paths for f in (find_images(p) if p.is_dir() else [p])]
     out = []
     for f in files:
-        with Image.open(f) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            if max_side:
-                im.thumbnail((max_side, max_side), Image.BICUBIC)
-            out.append((str(f), np.asarray(im).copy()))
+        try:
+            with Image.open(f) as im:
+                im = ImageOps.exif_transpose(im).convert("RGB")
+                if max_side:
+                    im.thumbnail((max_side, max_side), Image.BICUBIC)
+                out.append((str(f), np.asarray(im).copy()))
+        except (OSError, ValueError, SyntaxError) as e:  # left out, named: it stopped the run with a traceback
+            print(f"{f}: unreadable, left out of validation ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})")
     return out
 
 
