@@ -177,7 +177,7 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
     (gt / "b.jpg").write_text("not a photo")
     r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
     assert r.exit_code == 0, r.output
-    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable)" in r.output
+    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable, or a gray ground truth)" in r.output
     # the table shows every figure the README says eval reports, and names a flat folder's set (it showed ".")
     table = r.output.replace("\n", " ")
     assert all(c in table for c in ("wrong-vivid", "mean a*, b*", "CIEDE2000", "(top)")), r.output
@@ -198,4 +198,49 @@ def test_eval_that_fails_midway_leaves_no_partial_output(tmp_path, colorizer, mo
     monkeypatch.setattr(colorizer, "colorize_array", fails_on_the_second)
     with pytest.raises(KeyboardInterrupt):
         evaluate_folder(colorizer, gt, out, semantic=False)
+    assert not out.exists()
+
+
+def test_eval_cleans_up_after_a_killed_run_and_a_larger_earlier_one(tmp_path, colorizer):
+    """A researcher's SIGKILLed eval left .thumbs-partial-* for good, and a --limit 2 run into the folder of a
+    10-photo run left 30 thumbnails, index.html naming 6."""
+    gt, out = tmp_path / "gt", tmp_path / "ev"
+    for i in range(3):
+        write_colour_image(gt / f"p{i}.png", seed=i)
+    evaluate_folder(colorizer, gt, out, semantic=False)
+    first = sorted(p.name for p in (out / "thumbs").iterdir())
+    (out / ".thumbs-partial-killed").mkdir()
+    (out / ".thumbs-partial-killed" / "0000_gt.jpg").write_bytes(b"x")
+    evaluate_folder(colorizer, gt, out, semantic=False, limit=1)
+    now = sorted(p.name for p in (out / "thumbs").iterdir())
+    assert not list(out.glob(".thumbs-partial-*")) and len(now) < len(first)
+    assert all(n in (out / "index.html").read_text() for n in now)
+
+
+def test_eval_of_a_folder_without_images_is_refused_before_the_model_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr("vidcolor.cli._load", lambda *a, **k: pytest.fail("model loaded"))
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(cli.app, ["eval", str(tmp_path / "empty"), "--out", str(tmp_path / "ev")])
+    assert r.exit_code == 2 and "empty: no images found" in r.output
+
+
+def test_sigterm_stops_eval_in_order(tmp_path, weights_file):
+    """SIGTERM killed eval on the spot (exit -15) and left its hidden thumbnails folder (a researcher's test)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    gt, out = tmp_path / "gt", tmp_path / "ev"
+    for i in range(40):
+        write_colour_image(gt / f"p{i:02d}.png", seed=i)
+    p = subprocess.Popen([sys.executable, "-m", "vidcolor", "eval", str(gt), "--out", str(out), "--weights", str(weights_file),
+                          "--device", "cpu", "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not any(out.glob(".thumbs-partial-*/*")):
+        assert p.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "terminated; nothing of this run was kept" in err, err
     assert not out.exists()

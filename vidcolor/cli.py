@@ -503,6 +503,10 @@ def eval_cmd(
             raise UsageError(f"{out}: --out is a file; give a folder for eval.json, index.html and thumbs/")
         _check_writable_file(out / "eval.json", "--out folder")
         _refuse_foreign_eval_folder(out)
+        from vidcolor.io.formats import find_media
+
+        if not find_media(gt_dir)[0]:  # before the model loads (it was refused after, with exit 1)
+            raise UsageError(f"{gt_dir}: no images found")
     except UsageError as e:
         rep.error(str(e))
         raise typer.Exit(EXIT_USAGE)
@@ -510,16 +514,20 @@ def eval_cmd(
     from vidcolor.evaluate import evaluate_folder
 
     try:
-        report = evaluate_folder(col, gt_dir, out, with_gt=not no_gt, limit=limit,
-                                 on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")),
-                                 on_skip=rep.line)
+        with _sigterm_stops_the_run():  # an orderly stop: the partial thumbnails removed, 143 (a researcher's test)
+            report = evaluate_folder(col, gt_dir, out, with_gt=not no_gt, limit=limit,
+                                     on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")),
+                                     on_skip=rep.line)
+    except KeyboardInterrupt as e:
+        rep.line(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}; nothing of this run was kept")
+        raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED)
     except VidcolorError as e:
         rep.error(str(e))
         raise typer.Exit(EXIT_FAILED)
     if not no_gt:
         _print_eval_table(report)
     left = len(report.get("left_out", []))
-    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable)" if left else ""))
+    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, or a gray ground truth)" if left else ""))
 
 
 def _print_eval_table(report: dict) -> None:

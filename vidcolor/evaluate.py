@@ -98,10 +98,13 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         raise InputError(f"{root}: no images found")
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".thumbs-partial-*"):  # a killed run's (SIGKILL: nothing could remove it then)
+        shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=".thumbs-partial-", dir=out_dir))
     try:
         report = _evaluate(colorizer, root, files, work, with_gt, semantic, on_image, on_skip or _log_skip)
-        (out_dir / "thumbs").mkdir(exist_ok=True)
+        shutil.rmtree(out_dir / "thumbs", ignore_errors=True)  # an earlier, larger run's thumbnails went stale beside these
+        (out_dir / "thumbs").mkdir()
         for t in work.iterdir():
             os.replace(t, out_dir / "thumbs" / t.name)
         atomic_write_text(out_dir / "eval.json", strict_json(report, indent=1))
