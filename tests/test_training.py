@@ -358,3 +358,20 @@ def test_sigterm_stops_training_after_the_step_with_its_state_saved(tmp_path, da
     train_main(args)
     steps = [int(r["step"]) for r in csv.DictReader((run / "loss.csv").open())]
     assert len(steps) == len(set(steps)) and steps[-1] == step + 2
+
+
+def test_wrong_kinds_of_paths_are_one_line(tmp_path, data):
+    """A researcher's --run that is a file, and a data --out that is a file or inside a source folder,
+    gave tracebacks, or a second build that read the first one's output as photos."""
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SystemExit, match="--run .*afile: a file, not a folder"):
+        train(tmp_path / "afile", data / "train", 1)
+    from training.dataset import BuildConfig, _check_outputs
+    from vidcolor.errors import OutputError
+
+    src = tmp_path / "shared" / "flowers128"
+    src.mkdir(parents=True)
+    for out, says in ((tmp_path / "afile", "a file, not a folder"), (src / "built", "inside the source folder")):
+        cfg = BuildConfig(out=out, scenes_out=tmp_path / "scenes", work=tmp_path / "work")
+        with pytest.raises(OutputError, match=says):
+            _check_outputs(cfg, [src])

@@ -41,6 +41,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
     run = Path(a.run)
+    if run.exists() and not run.is_dir():  # a FileExistsError traceback (a researcher's test)
+        sys.exit(f"--run {run}: a file, not a folder")
     model_args = _model_args(a)
     for name in ("steps", "batch_size", "log_every", "val_every", "ckpt_every"):  # 0 divided by, or stacked nothing
         if getattr(a, name) < 1:

@@ -77,9 +77,15 @@ def _load_classifier(cfg: BuildConfig):
     return clf
 
 
-def _check_outputs(cfg: BuildConfig) -> None:
+def _check_outputs(cfg: BuildConfig, sources: list[Path] = ()) -> None:
     o, s, w = cfg.out.resolve(), cfg.scenes_out.resolve(), cfg.work.resolve()
     nested = lambda a, b: a == b or a in b.parents or b in a.parents
+    for d in (cfg.out, cfg.scenes_out, cfg.work):
+        if d.exists() and not d.is_dir():  # a NotADirectoryError traceback (a researcher's test)
+            raise OutputError(f"{d}: a file, not a folder")
+        for root in sources:  # a second build read the first one's cache and set as source photos
+            if nested(d.resolve(), root.resolve()):
+                raise OutputError(f"{d}: inside the source folder {root} (or holding it): the next build would read it as photos")
     if nested(o, s):
         raise OutputError(f"{cfg.scenes_out}: the scenes set must not be inside the training set or contain it ({cfg.out})")
     if nested(w, o) or nested(w, s):
@@ -192,7 +198,7 @@ def build(cfg: BuildConfig, classifier=None, log=print) -> dict:
     the pixels}, read by photo_prep.scene_from_shares) defaults to the segmenter found in --repos."""
     srcs = _sources(cfg.sources)
     trees = {s.name: open_source(s, cfg.shared, cfg.repos) for s in srcs}
-    _check_outputs(cfg)
+    _check_outputs(cfg, [Path(t.root) for t in trees.values()])
     if classifier is None and any(s.classify for s in srcs):
         classifier = _load_classifier(cfg)
     clf_version = getattr(classifier, "version", type(classifier).__name__)

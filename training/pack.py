@@ -68,11 +68,17 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
     order = balanced_order(root, seed)
     held = {p for p in order if str(p.resolve()) in exclude} if exclude else set()
     members, used, skipped = [], 0, 0
+    unreadable = []
     for p in order:
         if p in held:
             skipped += 1
             continue
-        data = _shrink(p, short_side, quality)
+        try:
+            data = _shrink(p, short_side, quality)
+        except (OSError, ValueError, SyntaxError) as e:  # left out, named: it stopped the pack with a traceback
+            unreadable.append(p)
+            log(f"{p}: unreadable, left out ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})")
+            continue
         if used + len(data) + _TAR_OVERHEAD > budget:
             break
         members.append((p.relative_to(root).as_posix(), data))
