@@ -375,3 +375,16 @@ def test_wrong_kinds_of_paths_are_one_line(tmp_path, data):
         cfg = BuildConfig(out=out, scenes_out=tmp_path / "scenes", work=tmp_path / "work")
         with pytest.raises(OutputError, match=says):
             _check_outputs(cfg, [src])
+
+
+def test_weights_that_are_the_detector_or_a_training_state_are_named(tmp_path, data):
+    """A researcher's --weights weights/tone_net.pt and RUN/last.pt both said only "no 'arch' entry"."""
+    from pathlib import Path
+
+    from vidcolor.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="it is ToneNet, the colour-photo detector, not a colorization network"):
+        load_checkpoint(Path(__file__).parents[1] / "weights" / "tone_net.pt")
+    train(tmp_path / "r", data / "train", 1)
+    with pytest.raises(WeightsError, match=r"it is a run's training state \(last\.pt\): use RUN/snapshots/stepN\.pt"):
+        load_checkpoint(tmp_path / "r" / "last.pt")

@@ -37,6 +37,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         check_time_budget(a.time_budget, a.warmup)  # before any data is read
     except ValueError as e:
         sys.exit(str(e))
+    if not a.time_budget and a.warmup >= a.steps:  # a 6-step run at the default 200 never left warm-up, unsaid
+        print(f"note: --warmup {a.warmup} is not shorter than --steps {a.steps}: the learning rate never reaches its peak")
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)

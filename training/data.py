@@ -106,6 +106,8 @@ class TrainImages:
         self.groups = [kept[k] for k in sorted(kept)]
         self.group_names = sorted(kept)
         n = sum(len(g) for g in self.groups)
+        if cfg.holdout and len(self.holdout) < cfg.holdout:  # each folder gives at most a tenth (it said nothing)
+            log(f"data: --holdout {cfg.holdout}: {len(self.holdout)} held out, at most a tenth of each folder")
         log(f"data: {n} training images in {len(self.groups)} folders, {len(self.holdout)} held out, "
             f"{dropped} grayscale dropped (mean chroma < {cfg.gray_threshold})")
 
