@@ -130,6 +130,12 @@ def test_tune_says_when_its_colour_floor_is_not_met_or_its_holdout_is_tiny(tmp_p
     assert "note: no decoding reaches 500% of the ground truth's colourfulness" in out
     assert "note: tuned on 2 held-out photo(s): too few" in out  # --holdout 3 over 2 folders keeps 2
     assert load_checkpoint(snap).checkpoint_meta["decode_tuning"]["floor_met"] is False
+    # another run's snapshot is refused: that run may have trained on this one's held-out photos (a researcher's test)
+    other = tmp_path / "other"
+    train(other, data / "train", 1)
+    with pytest.raises(SystemExit, match=r"step0000001\.pt: a snapshot of the run .*other, not of --run .*r: its held-out"):
+        train_main(["tune", "--snapshot", str(other / "snapshots" / "step0000001.pt"), "--run", str(run), "--work-sizes", "64",
+                    "--device", "cpu"])
 
 
 def test_the_training_commands_refuse_what_they_ignored_or_crashed_on(tmp_path, data):

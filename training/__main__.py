@@ -85,7 +85,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     weights = prior_weights(model, data, run, lam=a.lam, batches=a.prior_batches) if a.head != "reg" else None
     val_images = load_images([Path(d) for d in a.val]) if a.val else []
     meta = {"work_size": a.size, "trained_on": [str(d) for d in a.data], "size": a.size, "lam": a.lam,
-            "hint_share": dcfg.hint_share, "init": a.init}
+            "hint_share": dcfg.hint_share, "init": a.init, "run": str(run.resolve())}
     trainer = Trainer(
         model, make_step_fn(weights, model, device, a.reg_weight), lambda s: data.batch(tcfg.seed, s, tcfg.batch_size),
         tcfg, run, device, validate=make_validate(val_images, device, a.size) if val_images else None, meta=meta,
@@ -196,6 +196,7 @@ def cmd_tune(a: argparse.Namespace) -> None:
         holdout = [Path(p) for p in Path(a.run, "holdout.txt").read_text().split("\n") if p]
     except OSError as e:
         sys.exit(f"{Path(a.run, 'holdout.txt')}: cannot read the run's held-out photos ({e.strerror or e})")
+    _refuse_another_runs_snapshot(a.snapshot, model.checkpoint_meta, Path(a.run))
     if not holdout:
         sys.exit(f"{Path(a.run, 'holdout.txt')}: no held-out photos (the run was trained with --holdout 0); nothing to tune on")
     missing = [p for p in holdout if not p.is_file()]
@@ -209,6 +210,15 @@ def cmd_tune(a: argparse.Namespace) -> None:
     meta = {**model.checkpoint_meta, "work_size": best["work_size"], "decode_tuning": best}
     save_checkpoint(model, a.snapshot, half=True, meta=meta)
     print(f"decoding settings written into {a.snapshot}")
+
+
+def _refuse_another_runs_snapshot(snapshot: str, meta: dict, run: Path) -> None:
+    """tune takes a snapshot of --run's own training: another run's may have trained on the photos this
+    run holds out (a researcher tuned a --holdout 0 run's snapshot on another run's holdout)."""
+    # (snapshots from before 2026-11-27 do not record their run, and are not checked)
+    if meta.get("run") and Path(meta["run"]) != run.resolve():
+        sys.exit(f"{snapshot}: a snapshot of the run {meta['run']}, not of --run {run}: its held-out photos may "
+                 "have been this snapshot's training photos; tune it with its own run")
 
 
 def cmd_export(a: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -124,7 +125,9 @@ def prepare(data: bytes, rules: PrepRules, classifier=None) -> tuple[dict, bytes
         with Image.open(io.BytesIO(data)) as im:
             rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        return {"status": "unreadable", "error": f"{type(e).__name__}: {e}"}, None
+        # PIL names the in-memory buffer it read from ("<_io.BytesIO object at 0x...>"): said plainly instead
+        why = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(e)) or type(e).__name__
+        return {"status": "unreadable", "error": f"{type(e).__name__}: {why}"}, None
     rgb = crop_padding(rgb, rules.pad_rgb) if rules.pad_rgb else rgb
     h, w = rgb.shape[:2]
     if min(h, w) < rules.min_short:
