@@ -394,3 +394,20 @@ def test_weights_that_are_the_detector_or_a_training_state_are_named(tmp_path, d
     train(tmp_path / "r", data / "train", 1)
     with pytest.raises(WeightsError, match=r"it is a run's training state \(last\.pt\): use RUN/snapshots/stepN\.pt"):
         load_checkpoint(tmp_path / "r" / "last.pt")
+
+
+def test_an_export_corrupted_since_is_refused_by_its_manifest(tmp_path, data):
+    """A byte-flipped export loaded without a word, though the manifest.json export wrote beside it lists
+    another sha256 (a researcher's test)."""
+    from vidcolor.errors import WeightsError
+    from vidcolor.weights import load_colorizer
+
+    train(tmp_path / "r", data / "train", 1)
+    out = tmp_path / "exp" / "my.pt"
+    train_main(["export", "--snapshot", str(tmp_path / "r" / "snapshots" / "step0000001.pt"), "--out", str(out)])
+    load_colorizer(weights=out, device="cpu")
+    raw = bytearray(out.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    out.write_bytes(bytes(raw))
+    with pytest.raises(WeightsError, match=r"my\.pt: sha256 .* does not match the listed"):
+        load_colorizer(weights=out, device="cpu")
