@@ -7,6 +7,7 @@ through tifffile.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import warnings
@@ -56,25 +57,13 @@ class ImageData:
 
 def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
-    try:
+    with _reading(path):
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
             return _read_tiff(path)
         if ext == ".png" and _png_bit_depth(path) == 16:
             return _read_png16(path)
         return _read_pil(path)
-    except InputError:
-        raise
-    except UnidentifiedImageError as e:
-        raise InputError(f"{path}: not an image (unrecognised format)") from e
-    except Image.DecompressionBombError as e:
-        raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels") from e
-    except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error) as e:
-        raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
 
 
 def check_image(path: str | os.PathLike) -> None:
@@ -82,11 +71,7 @@ def check_image(path: str | os.PathLike) -> None:
     words: missing, empty, not an image, too large, a corrupt header. A single photo is checked so
     before the model loads; a file cut short in its pixel data still fails when it is read."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
-    try:
+    with _reading(path):
         if path.suffix.lower() in (".tif", ".tiff"):
             with tifffile.TiffFile(path) as tif:
                 if not tif.pages:
@@ -94,6 +79,18 @@ def check_image(path: str | os.PathLike) -> None:
             return
         with Image.open(path):
             pass
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """A missing or empty file refused, and what the readers raise for a file that is no readable image
+    turned into one InputError naming it (read_image and check_image say the same)."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    try:
+        yield
     except InputError:
         raise
     except UnidentifiedImageError as e:
