@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from vidcolor.color import chroma, rgb_to_lab
+from vidcolor.errors import first_line
 from vidcolor.hints import hint_map, palette_vector, sample_hints, sample_palette
 from vidcolor.io.images import read_rgb8
 from vidcolor.models.bins import ab_bins
@@ -120,7 +121,7 @@ class TrainImages:
                 known[str(p)] = mean_chroma(p)
             except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
                 known[str(p)] = None  # unreadable (JSON null); the reason goes with the log line
-                print(f"{p}: unreadable ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})")
+                print(f"{p}: unreadable ({type(e).__name__}: {first_line(e, 100, default='')})")
         if cache and missing:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(known))

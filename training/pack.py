@@ -13,7 +13,7 @@ from PIL import Image
 
 from training.dataset import seeded_order
 from training.photo_prep import JPEG_QUALITY
-from vidcolor.errors import OutputError
+from vidcolor.errors import OutputError, first_line
 from vidcolor.folder import find_images
 
 PACK_RECIPE = "vidcolor-data-pack"
@@ -77,7 +77,7 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
             data = _shrink(p, short_side, quality)
         except (OSError, ValueError, SyntaxError) as e:  # left out, named: it stopped the pack with a traceback
             unreadable.append(p)
-            log(f"{p}: unreadable, left out ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})")
+            log(f"{p}: unreadable, left out ({type(e).__name__}: {first_line(e, 100, default='')})")
             continue
         if used + len(data) + _TAR_OVERHEAD > budget:
             break

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 from training.data import find_images
 from training.losses import ColorLoss, empirical_prior, rebalance_weights
 from vidcolor.color import L_SCALE, rgb_to_lab
+from vidcolor.errors import first_line
 from vidcolor.evaluate import gray_baseline
 from vidcolor.metrics import ab_error_auc, colourfulness, psnr, wrong_vivid_share
 from vidcolor.weights import make_colorizer
@@ -35,7 +36,7 @@ def load_images(paths: list[Path], max_side: int | None = None) -> list[tuple[st
                     im.thumbnail((max_side, max_side), Image.BICUBIC)
                 out.append((str(f), np.asarray(im).copy()))
         except (OSError, ValueError, SyntaxError) as e:  # left out, named: it stopped the run with a traceback
-            print(f"{f}: unreadable, left out of validation ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})")
+            print(f"{f}: unreadable, left out of validation ({type(e).__name__}: {first_line(e, 100, default='')})")
     return out
 
 

@@ -9,6 +9,12 @@ class InputError(VidcolorError):
     """An input that cannot be read: missing, not media, corrupt or truncated, no video stream."""
 
 
+def first_line(e: BaseException, limit: int = 120, default: str | None = None) -> str:
+    """An exception's message cut to its first line (at most `limit` characters), for a one-line report;
+    `default` (else the exception's type name) where it has none."""
+    return (str(e).splitlines() or [type(e).__name__ if default is None else default])[0][:limit]
+
+
 class OutputError(VidcolorError):
     """An output that cannot be written: unwritable folder, output equal to input, encoder failure."""
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.errors import InputError, OutputError, VidcolorError, first_line
 from vidcolor.hints import Hints, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
@@ -314,7 +314,7 @@ def unexpected(path: Path, e: Exception) -> str:
 
     ours = [f for f in traceback.extract_tb(e.__traceback__) if f"{os.sep}vidcolor{os.sep}" in f.filename]
     where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
-    what = (str(e).splitlines() or [""])[0][:160]
+    what = first_line(e, 160, default="")
     return f"{path}: unexpected error ({type(e).__name__}: {what}{where}); a vidcolor defect: please report it"
 
 

@@ -26,7 +26,7 @@ import tifffile
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError, OutputError, first_line
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import temp_output_path
 
@@ -98,17 +98,13 @@ def _reading(path: Path):
     except Image.DecompressionBombError as e:
         raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels") from e
     except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error) as e:
-        raise InputError(f"{path}: corrupt or truncated image ({_first_line(e)})") from e
+        raise InputError(f"{path}: corrupt or truncated image ({first_line(e)})") from e
 
 
 def read_rgb8(path: str | os.PathLike) -> np.ndarray:
     """The one image loader of the CLI, `vidcolor eval` and training: (H, W, 3) uint8 RGB as displayed
     (EXIF orientation applied, 16-bit rounded to 8, gray and CMYK as RGB). InputError if unreadable."""
     return _to_u8(read_image(path).pixels)
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).splitlines() or [type(e).__name__])[0][:120]
 
 
 def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
@@ -130,12 +126,12 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
                 exif.tobytes()
         except EXIF_ERRORS as e:
             del info["exif"]
-            notes.append(f"corrupt EXIF block dropped ({_first_line(e)}); the pixels are as stored")
+            notes.append(f"corrupt EXIF block dropped ({first_line(e)}); the pixels are as stored")
         else:
             warned = [w for w in warned if issubclass(w.category, UserWarning) and "PIL" in w.filename]  # not another thread's
             if warned:  # the entries PIL could read are kept; its warnings had leaked into the run's log
                 info["exif"] = (b"Exif\x00\x00" if info["exif"][:6] == b"Exif\x00\x00" and cleaned[:6] != b"Exif\x00\x00" else b"") + cleaned
-                notes.append(f"damaged EXIF entries dropped ({_first_line(warned[0].message)}); the rest is kept")
+                notes.append(f"damaged EXIF entries dropped ({first_line(warned[0].message)}); the rest is kept")
     return info, notes
 
 
@@ -341,7 +337,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> No
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({e.strerror or _first_line(e)})") from e
+        raise OutputError(f"{path}: cannot write ({e.strerror or first_line(e)})") from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints
 from vidcolor.io.images import PIL_FORMAT
 from vidcolor.serve.gate import refuse
@@ -84,7 +84,7 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     except Image.DecompressionBombError:
         raise RequestError(413, f"{label}: image has too many pixels") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise RequestError(400, f"{label}: corrupt image header ({_first_line(e)})") from None
+        raise RequestError(400, f"{label}: corrupt image header ({first_line(e)})") from None
     if fmt not in IMAGE_FORMATS:
         raise RequestError(415, f"{label}: {fmt} images are not supported (JPEG, PNG, TIFF, WebP, BMP)")
     if w * h > max_pixels:
@@ -138,10 +138,6 @@ def output_ext(fmt: str | None, upload: ImageUpload) -> str:
     if ext not in PIL_FORMAT:
         raise RequestError(422, f"unknown format {fmt!r} (jpg, png, tif, webp, bmp)")
     return ".jpg" if ext == ".jpeg" else ".tif" if ext == ".tiff" else ext
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).splitlines() or [type(e).__name__])[0][:120]
 
 
 class BodyLimit:
