@@ -105,7 +105,18 @@ def _host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
     return parts.hostname or "", port or {"http": 80, "https": 443}.get(scheme)
 
 
-class SameOriginWrites:
+class _DrainingGate:
+    """A gate whose refusals read and drop the body still coming (up to `drain_limit` bytes), unless the
+    request declares more than that: then it is closed unread."""
+
+    drain_limit: int = 0
+
+    async def refuse(self, scope, receive, send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        await refuse(send, status, detail, headers, receive=None if declared_over(scope, self.drain_limit) else receive,
+                     drain_limit=self.drain_limit)
+
+
+class SameOriginWrites(_DrainingGate):
     """Without a token only: a page on another origin cannot add an Authorization header without a CORS
     preflight, which this server does not answer, so with --token the token already keeps it out, and
     the origin check would only refuse the server's own page behind a reverse proxy (which sends its
@@ -121,10 +132,9 @@ class SameOriginWrites:
             # Sec-Fetch-Site "same-site" is another port of the same host: another origin all the same
             foreign = site in ("cross-site", "same-site") or (origin is not None and not self.same_origin(origin, h))
             if foreign:
-                return await refuse(send, 403, f"cross-origin request refused: a page at {origin or 'another site'} cannot "
-                                               "send work to this server (use its own page, or a client that is not a browser)",
-                                    receive=None if declared_over(scope, self.drain_limit) else receive,
-                                    drain_limit=self.drain_limit)
+                return await self.refuse(scope, receive, send, 403,
+                                         f"cross-origin request refused: a page at {origin or 'another site'} cannot send "
+                                         "work to this server (use its own page, or a client that is not a browser)")
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -137,7 +147,7 @@ class SameOriginWrites:
         return any(_host_port(x, scheme) == mine for x in hosts)
 
 
-class BearerToken:
+class BearerToken(_DrainingGate):
     def __init__(self, app, token: str | None, prefix: str = "/api/", drain_limit: int = 0):
         self.app, self.token, self.prefix, self.drain_limit = app, token, prefix, drain_limit
 
@@ -145,14 +155,12 @@ class BearerToken:
         if self.token is not None and scope["type"] == "http" and scope["path"].startswith(self.prefix):
             scheme, _, given = (Headers(scope=scope).get("authorization") or "").partition(" ")
             if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), self.token.encode()):
-                return await refuse(send, 401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
-                                    {"WWW-Authenticate": "Bearer"},
-                                    receive=None if declared_over(scope, self.drain_limit) else receive,
-                                    drain_limit=self.drain_limit)
+                return await self.refuse(scope, receive, send, 401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
+                                         {"WWW-Authenticate": "Bearer"})
         await self.app(scope, receive, send)
 
 
-class UploadSlots:
+class UploadSlots(_DrainingGate):
     def __init__(self, app, slots: dict[str, int], drain_limit: int = 0):
         self.app, self.slots, self.drain_limit = app, slots, drain_limit  # path -> uploads allowed at once
         self.busy = dict.fromkeys(slots, 0)
@@ -162,10 +170,8 @@ class UploadSlots:
         if path not in self.slots:
             return await self.app(scope, receive, send)
         if self.busy[path] >= self.slots[path]:
-            return await refuse(send, 429, f"busy: {self.busy[path]} requests to {path} are already under way; "
-                                           "try again shortly", {"Retry-After": "1"},
-                                receive=None if declared_over(scope, self.drain_limit) else receive,
-                                drain_limit=self.drain_limit)
+            return await self.refuse(scope, receive, send, 429, f"busy: {self.busy[path]} requests to {path} are already "
+                                     "under way; try again shortly", {"Retry-After": "1"})
         self.busy[path] += 1  # one event loop: no lock needed between the check and the count
         try:
             await self.app(scope, receive, send)
