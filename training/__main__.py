@@ -73,8 +73,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         model.model_args["pretrained"] = False
     if a.init:
         warm_start(model, a.init)
-    if (run / "last.pt").is_file():  # --force-args with other --model-args: refused before args.json is rewritten
-        _check_fits(model, run / "last.pt")
+    if a.force_args and (run / "last.pt").is_file():  # other --model-args: refused before args.json is rewritten
+        _check_fits(model, run / "last.pt")  # (without --force-args they are the run's own: checked above)
     run.mkdir(parents=True, exist_ok=True)
     data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
     # only once the run can start (its checkpoints fit, its data is read): a failed start leaves no record
