@@ -254,3 +254,35 @@ def test_a_bad_hints_file_is_refused_without_loading_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_colours_convert_as_the_pipeline_converts_them():
+    """srgb_to_ab is plain Python (no torch for checking a hints file); it follows kornia's rgb_to_lab."""
+    import itertools
+
+    from vidcolor.color import rgb_to_lab
+    from vidcolor.hints import srgb_to_ab
+
+    colours = [tuple(c) for c in itertools.product(range(0, 256, 51), repeat=3)] + [(1.5, 200.25, 10.0), (0.0, 0.0, 3.0)]
+    want = rgb_to_lab(torch.tensor(colours, dtype=torch.float32).T.reshape(1, 3, -1, 1) / 255.0)[0, 1:, :, 0].T
+    got = torch.tensor([srgb_to_ab(c) for c in colours], dtype=torch.float32)
+    assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
+
+
+def test_valid_video_hints_that_do_not_fit_the_video_are_refused_without_loading_torch(tmp_path):
+    """A keyframe past the end took 5.5 s and 300 MB to refuse, torch loading to convert one colour
+    (new-user test, 2026-11-27)."""
+    import subprocess
+    import sys
+
+    from tests.media import write_video
+
+    write_video(tmp_path / "v.mp4", frames=6)
+    (tmp_path / "h.json").write_text('{"frames": {"100": {"points": [{"x": 1, "y": 1, "color": "#00ff00"}]}}}')
+    code = ("import runpy, sys\nsys.argv = ['vidcolor', 'v.mp4', '-o', 'o.mp4', '--hints', 'h.json']\n"
+            "try:\n    runpy.run_module('vidcolor', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "assert code == 2, code\nassert 'torch' not in sys.modules, 'torch was imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "frame 100 is beyond the end of v.mp4" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o.mp4").exists()

@@ -38,14 +38,18 @@ if TYPE_CHECKING:
 
 
 def srgb_to_ab(rgb: tuple[float, float, float]) -> tuple[float, float]:
-    """An sRGB colour in [0, 255] -> its CIELAB (a*, b*)."""
-    import torch
+    """An sRGB colour in [0, 255] -> its CIELAB (a*, b*), D65: the formulas of kornia's `rgb_to_lab`
+    (what vidcolor.color.rgb_to_lab runs) in plain Python, so that checking a hints file needs no torch
+    (a new user's bad video hints took 5-6 s and 300 MB to refuse, torch loading for one colour). Within
+    1e-4 of kornia's float32 result (tests/test_hints.py)."""
+    lin = [c / 12.92 if c <= 0.04045 else ((max(c + 0.055, 0.0)) / 1.055) ** 2.4 for c in (v / 255.0 for v in rgb)]
+    xyz = [sum(m * c for m, c in zip(row, lin)) / w for row, w in zip(_RGB_TO_XYZ, _WHITE_D65)]
+    fx, fy, fz = (t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 4.0 / 29.0 for t in xyz)
+    return 500.0 * (fx - fy), 200.0 * (fy - fz)
 
-    from vidcolor.color import rgb_to_lab
 
-    px = torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1) / 255.0
-    lab = rgb_to_lab(px)[0, :, 0, 0]
-    return float(lab[1]), float(lab[2])
+_RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
 
 
 def parse_colour(value, where: str) -> tuple[float, float]:
