@@ -305,3 +305,20 @@ def test_video_options_are_taken_for_a_folder_which_may_hold_videos(tmp_path, mo
     scans = tmp_path / "scans"
     write_image(scans / "b.png")
     assert invoke(scans, "--crf", "20").exit_code == 0 and calls[0][2]["video"].crf == 20
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--format", "gif"], "Invalid value for '--format': 'gif' is not one of"),
+    (["--temporl", "off"], "no such option --temporl; did you mean --temporal?"),
+    (["--bogus"], "no such option --bogus (see vidcolor colorize --help)"),
+    (["-o", "x.mp4", "extra"], "unexpected extra argument"),
+])
+def test_parser_refusals_are_one_line_like_every_other_refusal(tmp_path, args, says, capsys):
+    """Click printed four lines (usage, a hint, a blank, the error), kept the parser's "Value error, "
+    and offered `--verbose` as a "possible option" for `--bogus` (new-user test, 2026-11-27)."""
+    src = write_video(tmp_path / "in.mp4", frames=2)
+    with pytest.raises(SystemExit) as e:
+        cli.main([str(src), *args])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith("vidcolor: error: ") and len(err.splitlines()) == 1, err
+    assert says in err and "Value error" not in err and "--verbose" not in err, err

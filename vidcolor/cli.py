@@ -793,4 +793,37 @@ def main(argv: list[str] | None = None) -> None:
             print(f"vidcolor: error: {mistyped}", file=sys.stderr)
             raise SystemExit(EXIT_USAGE)
         args.insert(0, "colorize")
-    app(args=args, prog_name="vidcolor")
+    click = _click_exceptions()
+    try:
+        code = app(args=args, prog_name="vidcolor", standalone_mode=False)
+    except click.NoArgsIsHelpError as e:  # `vidcolor eval` alone: its help, as before
+        e.show()
+        raise SystemExit(e.exit_code) from None
+    except click.UsageError as e:
+        print(f"vidcolor: error: {_usage_line(e)}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    except click.Abort:
+        print("Aborted!", file=sys.stderr)
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)  # a command's typer.Exit(code), or success
+
+
+def _click_exceptions():
+    """The exceptions module of the click that Typer runs on: Typer 0.29 vendors its own copy
+    (`typer._click`), older ones use click itself."""
+    return sys.modules[typer.BadParameter.__module__]
+
+
+def _usage_line(e) -> str:
+    """Click's usage error as the one `vidcolor: error:` line every other refusal is: it printed four lines
+    (usage, a hint, a blank, the error), with the parser's "Value error, " left in and, for a mistyped
+    option, any option as a "possible" one (`--bogus`: "Possible options: --verbose")."""
+    import difflib
+
+    command = e.ctx.command_path if e.ctx is not None else "vidcolor"
+    if isinstance(e, _click_exceptions().NoSuchOption):
+        close = difflib.get_close_matches(e.option_name, e.possibilities or [], n=1, cutoff=0.75)
+        message = f"no such option {e.option_name}" + (f"; did you mean {close[0]}?" if close else "")
+    else:
+        message = e.format_message().replace("Value error, ", "")
+    return f"{message} (see {command} --help)"
