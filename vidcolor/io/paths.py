@@ -95,8 +95,9 @@ def _probe_writable(folder: Path) -> None:
     try:
         with tempfile.NamedTemporaryFile(prefix=".vidcolor-probe-", dir=folder):
             pass
-    except OSError as e:
-        raise OutputError(f"{folder}: output folder is not writable ({e.strerror or type(e).__name__})") from None
+    except OSError as e:  # /proc says "No such file or directory" of a folder that exists: say what was tried
+        raise OutputError(f"{folder}: output folder is not writable (creating a file there failed: "
+                          f"{e.strerror or type(e).__name__})") from None
 
 
 def check_folder_output(src: Path, dst: Path) -> None:

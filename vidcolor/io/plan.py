@@ -50,10 +50,12 @@ CONTAINERS = {
     # QuickTime holds Opus and FLAC only in its MP4 flavour: FFmpeg's mov muxer refuses them
     ".mov": Container("mov", "QuickTime (MOV)", ("h264", "hevc", "vp9", "av1", "mpeg4", "mjpeg"), "libx264",
                       ("aac", "mp3", "ac3", "eac3", "alac", "pcm_*"), "aac", ("mov_text",)),
-    ".mkv": Container("matroska", "Matroska (MKV)", ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg"), "libx264",
+    # No VP8 anywhere: the resumable segments are MP4, which FFmpeg does not let hold it (refused by name,
+    # with VP9 offered, by _video_encoder; the lists named it as writable, a new user found)
+    ".mkv": Container("matroska", "Matroska (MKV)", ("h264", "hevc", "vp9", "av1", "mpeg4", "mjpeg"), "libx264",
                       ("aac", "mp3", "mp2", "ac3", "eac3", "dts", "opus", "vorbis", "flac", "alac", "pcm_*"), "aac",
                       ("subrip", "ass", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle")),
-    ".webm": Container("webm", "WebM", ("vp8", "vp9", "av1"), "libvpx-vp9", ("opus", "vorbis"), "libopus", ("webvtt",)),
+    ".webm": Container("webm", "WebM", ("vp9", "av1"), "libvpx-vp9", ("opus", "vorbis"), "libopus", ("webvtt",)),
     # MPEG-4 Part 2 is what AVI files usually hold. Not H.264: AVI has no timestamps of its own, and
     # FFmpeg reads H.264 back from AVI one frame late (measured), which puts it out of step with the audio
     # Nor AAC, nor MP3 or AAC made here: AVI cannot mark an encoder's delay (AAC's 1024 priming samples),
@@ -201,7 +203,8 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
         raise OutputError(f"{dst}: {name!r} is a {encoder.type} encoder, not a video one")
     if encoder.canonical_name not in box.video:
         holds = ", ".join(box.video)
-        raise OutputError(f"{dst}: vidcolor does not write {encoder.canonical_name} video into {box.label} (--codec {name}); "
+        why = " (its resumable segments are MP4, which cannot hold VP8)" if encoder.canonical_name == "vp8" else ""
+        raise OutputError(f"{dst}: vidcolor does not write {encoder.canonical_name} video into {box.label} (--codec {name}){why}; "
                           f"it writes {holds} there (leave --codec out for {box.video_encoder})")
     settings = ENCODERS.get(encoder.name, EncoderSettings())
     if crf is not None and settings.crf is None:
@@ -311,10 +314,9 @@ def _try(plan: OutputPlan, info: VideoInfo) -> None:
             seg.start_encoding()
     except (av.error.FFmpegError, ValueError) as e:
         reason = _reason(e)
-        if "does not support" in reason:  # VP8: a new user read "'mp4' format" for a .webm output
+        if "does not support" in reason:  # a new user read "'mp4' format" for a .webm output (VP8, now refused earlier)
             raise OutputError(f"{plan.dst}: vidcolor encodes a video in resumable MP4 segments, which cannot hold "
-                              f"{plan.codec} (--codec {plan.encoder})"
-                              + ("; use libvpx-vp9 (VP9) for WebM or MKV" if plan.codec == "vp8" else "")) from e
+                              f"{plan.codec} (--codec {plan.encoder})") from e
         if "preset" in plan.options:  # x264 says "invalid preset" only on stderr; FFmpeg says Invalid argument
             reason += f"; is --preset {plan.options['preset']} one {plan.encoder} knows?"
         raise OutputError(f"{plan.dst}: cannot encode {plan.encoder} video at {info.width}x{info.height}, time base "
