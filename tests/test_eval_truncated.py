@@ -123,7 +123,7 @@ def test_a_folder_that_refuses_files_is_refused_and_the_probe_leaves_nothing(tmp
 
     monkeypatch.setattr("tempfile.NamedTemporaryFile", refuse)
     for create in (False, True):
-        with pytest.raises(OutputError, match=r"out: output folder is not writable \(Read-only file system\)"):
+        with pytest.raises(OutputError, match=r"out: output folder is not writable \(creating a file there failed: Read-only file system\)"):
             check_output(photo, out / "x.png", create=create)
     with pytest.raises(OutputError, match="output folder is not writable"):  # a folder still to be made: its parent is probed
         check_output(photo, out / "new" / "x.png", create=False)
