@@ -143,3 +143,30 @@ def test_ray_options_are_refused_in_one_line_before_the_model_loads(tmp_path, mo
     r = CliRunner().invoke(cli.app, ["colorize", str(src.parent), "-o", str(tmp_path / "out"), *args])
     assert r.exit_code == 2 and r.stderr.strip().splitlines()[-1].startswith(f"vidcolor: error: {message}")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_ray_that_cannot_write_its_files_is_one_line(monkeypatch):
+    """A read-only HOME: Ray's token file failed ray.init with a 146-line traceback and exit 1 (an
+    operator's test, 2026-11-27)."""
+    ray = pytest.importorskip("ray")
+    from vidcolor.cluster.runtime import ClusterError, connect
+
+    def refuse(**kw):
+        raise OSError(30, "Read-only file system", "/home/x/.ray")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(ClusterError, match=r"^--ray auto: cannot start or join Ray \(\[Errno 30\] Read-only file system"):
+        with connect("auto", 1):
+            pass
+
+
+def test_checking_a_ray_address_loads_no_pipeline():
+    """`--ray localhost` took 6 s to refuse: the cluster package imported torch (an operator's test)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom vidcolor.cluster.runtime import RayOptions\nfrom vidcolor.errors import UsageError\n"
+            "try:\n    RayOptions('localhost', 'cpu')\nexcept UsageError:\n    pass\nelse:\n    raise SystemExit('not refused')\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

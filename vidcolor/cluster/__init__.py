@@ -8,15 +8,15 @@ its scene cuts into ranges colorized as segments and joined here (film.py). Need
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from vidcolor.cluster.runtime import ClusterError, Pool, RayOptions, connect, plan_pool
-from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
-from vidcolor.folder import colorize_folder, colorize_image
-from vidcolor.io.images import is_image_path
 from vidcolor.options import FolderOptions, Result, VideoOptions
-from vidcolor.pipeline import Progress, colorize_video
+
+if TYPE_CHECKING:  # the pipeline (torch) is imported when a run starts: the CLI checks a --ray address
+    from vidcolor.colorizer import Colorizer  # through this package first, and took 6 s to refuse a bad one
+    from vidcolor.pipeline import Progress
 
 __all__ = ["ClusterError", "Pool", "RayOptions", "colorize_on_ray", "plan_pool"]
 
@@ -36,6 +36,10 @@ def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_
         results.append(res)
         if on_result:
             on_result(res)
+
+    from vidcolor.folder import colorize_folder, colorize_image
+    from vidcolor.io.images import is_image_path
+    from vidcolor.pipeline import colorize_video
 
     if not src.exists():
         raise InputError(f"{src}: file not found")

@@ -189,7 +189,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
                 ray.init(address="local", num_cpus=num_cpus, _system_config={"worker_niceness": 0}, **kwargs)
             else:
                 ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as e:
+    except (ConnectionError, RuntimeError, ValueError, OSError) as e:  # OSError: a read-only HOME (Ray's token file)
         hint = ""
         if address != "auto" and "RAY_AUTH_MODE" not in os.environ:
             hint = "; a cluster made with `ray start` wants its token: set RAY_AUTH_MODE=token"
