@@ -80,8 +80,8 @@ class Reporter:
         rate = f", {res.fps:.1f} fps" if res.frames > 1 and res.fps else ""
         note = f", {res.note}" if res.note else ""  # e.g. "with hints"
         self.line(f"done {res.input} -> {res.output} ({frames}{resumed}{res.seconds:.1f} s{rate}{note})")
-        for note in res.notes:
-            if self.verbose or not note.startswith("scene cuts"):
+        for note in res.notes:  # how the work was split is for -v; what a user must know is always said
+            if self.verbose or not note.startswith(("scene cuts", "ran as ")):
                 self.line(f"  note: {note}")
 
     def _plain_inputs_line(self, now: float) -> None:

@@ -169,7 +169,8 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         notes = plan.notes + _join(dst, info, plan, work)
         journal.record(src, key, "done", dst)
         work.discard()
-    notes.append(f"{len(film['ranges'])} ranges on {pool.size} Ray workers ({len(film['cuts'])} scene cuts)")
+    notes.append(f"ran as {_count(len(film['ranges']), 'range')} on {_count(pool.size, 'Ray worker')} "
+                 f"({_count(len(film['cuts']), 'scene cut')})")
     if resumed:
         notes.append(f"resumed: {resumed} frames in ranges finished by an earlier run")
     if film["cuts"]:
@@ -204,3 +205,7 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
         raise error
     if len(work.done) != len(work.plan["ranges"]):
         raise errors.OutputError(f"{src}: {len(work.plan['ranges']) - len(work.done)} ranges came back without a segment")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
