@@ -36,7 +36,8 @@ def test_colorize_array_takes_gray_and_read_only_arrays(colorizer):
         assert colorizer.colorize_array(rgb).shape == (40, 60, 3)
     assert colorizer.colorize_array((gray.astype(np.uint16) * 257)).dtype == np.uint16
     for bad, says in [([[1, 2]], "a numpy array, got list"), (np.zeros((4, 4, 4), np.uint8), "got shape"),
-                      (np.zeros((4, 4), np.float32), "uint8 or uint16")]:  # a list gave an AttributeError (new-user test)
+                      (np.zeros((4, 4), np.float32), "uint8 or uint16"),  # a list gave an AttributeError (new-user test)
+                      (np.zeros((0, 5), np.uint8), r"empty image: shape \(0, 5\)")]:  # ZeroDivisionError (operator)
         with pytest.raises(UsageError, match=says):
             colorizer.colorize_array(bad)
 
