@@ -441,3 +441,31 @@ def test_interrupted_video_resumes_from_finished_segments(tmp_path, colorizer):
     assert a["frames"] == b["frames"] == 40 and a["pts_s"] == b["pts_s"] and a["others"] == [("audio", "aac")]
     assert not any((tmp_path / ".vidcolor").glob("*.work"))
     assert colorize_video(src, tmp_path / "out.mp4", colorizer, opts).status == "skipped"
+
+
+def test_a_second_thread_is_refused_the_output_lock_as_a_second_process_is(tmp_path):
+    """Two library calls in two threads both ran into one folder: photos colorized twice, others failed
+    as "not written by vidcolor", 68 journal lines for 20 inputs (an operator's test, 2026-11-27)."""
+    import threading
+
+    from vidcolor.archive import OutputLock
+    from vidcolor.errors import LockedError
+
+    got: list = []
+
+    def other() -> None:
+        try:
+            with OutputLock(tmp_path):
+                got.append("entered")
+        except LockedError as e:
+            got.append(str(e))
+
+    with OutputLock(tmp_path), OutputLock(tmp_path):  # re-entrant within a thread (a folder run's videos)
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert len(got) == 1 and "locked by another thread of this process" in got[0], got
+    t = threading.Thread(target=other)  # released: the other thread gets it now
+    t.start()
+    t.join()
+    assert got[1] == "entered"

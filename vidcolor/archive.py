@@ -198,10 +198,12 @@ class OutputLock:
     """One run per output folder: a second run fails at once, naming the first run's pid.
 
     filelock's OS-level lock is released by the kernel when its holder dies, even by SIGKILL, so a
-    killed run never leaves a stale lock behind. Within one process the lock is re-entrant: a folder
-    run holds it while each of its videos takes it again."""
+    killed run never leaves a stale lock behind. Within one thread the lock is re-entrant: a folder
+    run holds it while each of its videos takes it again. Another thread of the same process is refused
+    as another process is (two library calls in two threads had both run into one folder, colorizing
+    photos twice and failing others as "not written by vidcolor"; an operator's test)."""
 
-    _held: dict[str, int] = {}  # lock folder -> nesting depth in this process
+    _held: dict[str, list[int]] = {}  # lock folder -> [holding thread's ident, nesting depth] in this process
     _held_lock = threading.Lock()
 
     def __init__(self, root: Path):
@@ -214,15 +216,19 @@ class OutputLock:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._key = str(self.dir.resolve())
         with OutputLock._held_lock:
-            if self._key in OutputLock._held:
-                OutputLock._held[self._key] += 1
+            held = OutputLock._held.get(self._key)
+            if held is not None and held[0] == threading.get_ident():
+                held[1] += 1
                 return self
             try:
+                if held is not None:
+                    raise Timeout(str(self.lock.lock_file))
                 self.lock.acquire()
             except Timeout:
-                raise LockedError(f"{self.dir.parent}: output is locked by another vidcolor run ({self._holder()}); runs "
+                who = "another thread of this process" if held is not None else "another vidcolor run"
+                raise LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder()}); runs "
                                   "writing into one folder go one at a time (its journal is shared)") from None
-            OutputLock._held[self._key] = 1
+            OutputLock._held[self._key] = [threading.get_ident(), 1]
         self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
         return self
 
@@ -235,8 +241,8 @@ class OutputLock:
 
     def __exit__(self, *exc) -> None:
         with OutputLock._held_lock:
-            OutputLock._held[self._key] -= 1
-            if OutputLock._held[self._key]:
+            OutputLock._held[self._key][1] -= 1
+            if OutputLock._held[self._key][1]:
                 return
             del OutputLock._held[self._key]
             self.owner.unlink(missing_ok=True)
