@@ -469,3 +469,24 @@ def test_a_second_thread_is_refused_the_output_lock_as_a_second_process_is(tmp_p
     t.start()
     t.join()
     assert got[1] == "entered"
+
+
+def test_two_runs_cannot_share_one_report(tmp_path):
+    """Two cron jobs given one --report interleaved it: the second's start emptied the first's lines and
+    the file ended with two summaries (an operator's test, 2026-11-27)."""
+    from vidcolor.archive import RunReport
+    from vidcolor.errors import LockedError
+    from vidcolor.options import Result
+
+    path = tmp_path / "run.jsonl"
+    first = RunReport(path)
+    first.add(Result(tmp_path / "a.png", tmp_path / "o" / "a.png", "done"))
+    with pytest.raises(LockedError, match="this --report is being written by another vidcolor run"):
+        RunReport(path).begin()
+    first.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and '"summary"' in lines[1]
+    second = RunReport(path)  # once the first has finished, a new run replaces it
+    second.begin()
+    assert path.read_text() == ""
+    second.close()

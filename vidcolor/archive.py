@@ -281,6 +281,7 @@ class RunReport:
         self.t0 = time.time()
         self._lock = threading.Lock()
         self._begun = False
+        self._file = None
 
     def begin(self) -> None:
         """Replace what an earlier run left. The CLI calls it once it holds the output's lock; without a
@@ -289,15 +290,28 @@ class RunReport:
         run's lines before that moment were lost)."""
         if self.path is not None and not self._begun:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text("")
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)
+            try:  # held until the summary: two runs given one --report (two cron jobs writing $(date +%F).jsonl)
+                # interleaved it, the second's start emptying the first's lines (an operator's test)
+                _lock_exclusively(fd)
+            except BlockingIOError:
+                os.close(fd)
+                raise LockedError(f"{self.path}: this --report is being written by another vidcolor run; give each "
+                                  "run its own report file") from None
+            os.ftruncate(fd, 0)
+            self._file = os.fdopen(fd, "w")
             self._begun = True
 
     def _write(self, line: str) -> None:
         if self.path is None:
             return
         self.begin()
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
+        if self._file is None:  # after the summary (a late line): appended, as before
+            with open(self.path, "a") as f:
+                f.write(line + "\n")
+            return
+        self._file.write(line + "\n")
+        self._file.flush()
 
     def add(self, result) -> None:
         with self._lock:
@@ -319,4 +333,17 @@ class RunReport:
                 summary["summary"]["in_progress"] = in_progress
         with self._lock:
             self._write(json.dumps(summary))
+            if self._file is not None:
+                self._file.close()  # and its lock
+                self._file = None
         return summary
+
+
+def _lock_exclusively(fd: int) -> None:
+    """An advisory lock on an open file, released when it is closed or the process dies (BlockingIOError
+    if another process holds it). Where fcntl is missing (Windows) there is none."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

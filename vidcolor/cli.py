@@ -266,8 +266,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
             if locked:
                 held.enter_context(OutputLock(root))
             run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
-            if locked:
-                run.begin()
+            run.begin()  # refused (exit 3) while another run writes this report
         except LockedError as e:
             rep.error(str(e))
             return EXIT_LOCKED
