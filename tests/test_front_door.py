@@ -467,3 +467,21 @@ def test_the_manifest_says_which_shipped_weights_take_hint_inputs():
         if "hint_inputs" in entry:
             net = load_checkpoint(*shipped_weights(name))
             assert entry["hint_inputs"] == net.accepts_hints, name
+
+
+def test_an_on_result_that_raises_leaves_no_thread_behind(tmp_path, colorizer):
+    """The folder's read-ahead thread was still alive 10 s after a caller's on_result raised (an
+    operator's test, 2026-11-27)."""
+    import threading
+
+    import vidcolor
+
+    for i in range(12):
+        write_image(tmp_path / "in" / f"p{i:02d}.png", seed=i)
+
+    def boom(res):
+        raise RuntimeError("caller's bug")
+
+    with pytest.raises(RuntimeError, match="caller's bug"):
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=boom)
+    assert [t.name for t in threading.enumerate() if t.name in ("read", "write")] == []

@@ -338,28 +338,29 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
 
     writer = BackgroundWorker(write, depth=4, name="write")
     try:
-        reads = prefetch(((p, t, h, time.time(), _read(p)) for p, t, h in todo), depth=4, name="read")
-        for batch in batched(reads, opts.batch_size):
-            ready = []
-            for p, t, h, t0, img in batch:
-                k = hinted_key(key, h)
-                bad = img if isinstance(img, VidcolorError) else sidecar_misfit(h, p, img.pixels.shape)
-                try:
-                    if bad is not None:
-                        journal.record(p, k, "failed", t, note=str(bad))
-                        raise bad
-                    refuse_foreign_output(journal, t, opts.overwrite)
-                except VidcolorError as e:
-                    emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
-                    continue
-                if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
-                    writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k, score=score:
-                                   keep_colour_photo(p, t, journal, k, opts, t0, score, img)))
-                else:
-                    ready.append((p, t, t0, img, h))
-            outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready]) if ready else []
-            for (p, t, t0, img, h), out in zip(ready, outs):
-                writer.submit((p, t, t0, colorized(p, t, out, img, t0, h)))
+        # a with-block: a caller's on_result that raised left the read thread running (an operator's test)
+        with prefetch(((p, t, h, time.time(), _read(p)) for p, t, h in todo), depth=4, name="read") as reads:
+            for batch in batched(reads, opts.batch_size):
+                ready = []
+                for p, t, h, t0, img in batch:
+                    k = hinted_key(key, h)
+                    bad = img if isinstance(img, VidcolorError) else sidecar_misfit(h, p, img.pixels.shape)
+                    try:
+                        if bad is not None:
+                            journal.record(p, k, "failed", t, note=str(bad))
+                            raise bad
+                        refuse_foreign_output(journal, t, opts.overwrite)
+                    except VidcolorError as e:
+                        emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
+                        continue
+                    if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
+                        writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k, score=score:
+                                       keep_colour_photo(p, t, journal, k, opts, t0, score, img)))
+                    else:
+                        ready.append((p, t, t0, img, h))
+                outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready]) if ready else []
+                for (p, t, t0, img, h), out in zip(ready, outs):
+                    writer.submit((p, t, t0, colorized(p, t, out, img, t0, h)))
     finally:
         writer.close()
 
