@@ -135,3 +135,21 @@ def test_a_32_bit_integer_tiff_is_refused_not_written_almost_black(tmp_path):
     data = (np.arange(35).reshape(5, 7) * 1800).astype(np.int32)
     tifffile.imwrite(tmp_path / "imagej.tif", data)
     assert np.array_equal(read_image(tmp_path / "imagej.tif").pixels[..., 0], data.astype(np.uint16))
+
+
+def test_a_photo_too_big_for_memory_is_refused_from_its_header(tmp_path, monkeypatch):
+    """A 875 KB PNG declaring 30000 x 30000 pixels peaked at 12.4 GB inside a folder run; where memory is
+    short, running out would kill the whole run (new-user test, 2026-11-27). Refused from the header,
+    before decoding, naming the size and the memory."""
+    from vidcolor.errors import InputError
+    from vidcolor.io import images
+
+    photo = write_image(tmp_path / "big.png", h=400, w=500)
+    assert images.read_image(photo).pixels.shape[:2] == (400, 500)  # plenty of memory: read as before
+    monkeypatch.setattr(images, "available_memory", lambda: images.BASE_BYTES + 100_000)
+    for call in (images.check_image, images.read_image):
+        with pytest.raises(InputError, match=r"big\.png: a 500x400 image needs about 503 MB of memory to colorize, "
+                                             r"more than the 500 MB available"):
+            call(photo)
+    monkeypatch.setattr(images, "available_memory", lambda: None)  # unknown: no refusal
+    images.check_image(photo)

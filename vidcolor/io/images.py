@@ -58,6 +58,7 @@ class ImageData:
 def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
     with _reading(path):
+        _check_memory(path)
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
             return _read_tiff(path)
@@ -72,13 +73,61 @@ def check_image(path: str | os.PathLike) -> None:
     before the model loads; a file cut short in its pixel data still fails when it is read."""
     path = Path(path)
     with _reading(path):
-        if path.suffix.lower() in (".tif", ".tiff"):
-            with tifffile.TiffFile(path) as tif:
-                if not tif.pages:
-                    raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
-            return
-        with Image.open(path):
-            pass
+        _check_memory(path)
+
+
+# Peak memory of colorizing a photo, per pixel: 13.8-19.3 bytes measured for 8-bit photos from 96 to
+# 900 Mpx (benchmarks/huge_scan.py; a new user's 30000 x 30000 PNG of 875 KB peaked at 12.4 GB), 24.6
+# for a 16-bit one; and what the process holds besides (torch, the model)
+BYTES_PER_PIXEL = {8: 16, 16: 25}
+BASE_BYTES = 500_000_000
+
+
+def _header_size(path: Path) -> tuple[int, int, int]:
+    """(width, height, bits per sample) from the header alone."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages:
+                raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
+            page = tif.pages[0]
+            return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8
+    with Image.open(path) as im:
+        return im.size[0], im.size[1], 16 if (im.mode.startswith("I;16") or im.mode == "I") else 8
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still take: the kernel's MemAvailable, or less where a cgroup (a container,
+    a cluster's job) caps it; None where neither is known."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        cap = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if cap != "max":
+            found.append(int(cap) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def _check_memory(path: Path) -> None:
+    """Refuse, from the header, a photo whose colorizing would take more memory than there is: a small
+    file can declare a huge picture (a 219 KB PNG of 15000 x 15000 took 3.2 GB; one of 30000 x 30000,
+    12.4 GB), and running out of memory would kill a whole folder run, not fail one input."""
+    w, h, bits = _header_size(path)
+    need = w * h * BYTES_PER_PIXEL[bits] + BASE_BYTES
+    have = available_memory()
+    if have is not None and need > have:
+        raise InputError(f"{path}: a {w}x{h} image needs about {_size(need)} of memory to colorize, more than the "
+                         f"{_size(max(have, 0))} available")
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 10e9 else f"{n / 1e6:,.0f} MB"
 
 
 @contextlib.contextmanager
