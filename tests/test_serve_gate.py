@@ -264,3 +264,34 @@ def test_a_photo_request_whose_client_left_is_dropped_from_the_queue(hint_col):
         wait_until(lambda: worker.waiting()["photos"] == 0, timeout=10)  # the client left: its place is freed
         gate.set()
         blocker.result(10)
+
+
+def test_a_stalled_upload_is_ended_and_frees_its_slot():
+    """Eleven uploads declaring more than they sent held every /api/colorize slot (429 for everyone) and
+    kept a SIGTERMed server alive for as long as their clients kept the sockets open (an operator's
+    test, 2026-11-27). An upload silent for the idle time gets 408 and its slot back."""
+    from vidcolor.serve.gate import UploadSlots
+
+    async def reader(scope, receive, send):  # reads the body as Starlette does; gives up on a disconnect
+        while True:
+            m = await receive()
+            if m["type"] == "http.disconnect" or not m.get("more_body"):
+                return
+
+    mw = UploadSlots(reader, {"/api/colorize": 1}, idle_s=0.2)
+    sent, calls = [], 0
+
+    async def receive():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": b"x" * 100, "more_body": True}
+        await asyncio.sleep(3600)  # the client sends nothing more
+
+    async def send(m):
+        sent.append(m)
+
+    t0 = time.monotonic()
+    asyncio.run(mw({"type": "http", "method": "POST", "path": "/api/colorize", "headers": []}, receive, send))
+    assert time.monotonic() - t0 < 5 and mw.busy["/api/colorize"] == 0
+    assert sent[0]["status"] == 408 and b"upload stalled: no data for 0.2 s" in sent[1]["body"], sent

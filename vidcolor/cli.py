@@ -801,7 +801,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as e:
         print(f"vidcolor: error: {_usage_line(e)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
-    except click.Abort:
+    except typer.Abort:
         print("Aborted!", file=sys.stderr)
         raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)  # a command's typer.Exit(code), or success

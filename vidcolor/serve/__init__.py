@@ -67,6 +67,7 @@ def create_app(colorizer, config: ServeConfig | None = None):
 
 
 WEB_MODULES = ("fastapi", "uvicorn", "python_multipart")
+SHUTDOWN_S = 10  # how long SIGTERM waits for requests under way (uploads; the jobs' work is not a request)
 
 
 def missing_web_modules() -> list[str]:
@@ -96,7 +97,9 @@ def run(colorizer, config: ServeConfig) -> None:
     """Serve until interrupted (uvicorn on config.host:config.port)."""
     import uvicorn
 
-    uvicorn.run(create_app(colorizer, config), host=config.host, port=config.port, log_level="info")
+    # a bounded shutdown: SIGTERM waited for as long as any client kept a request open (an operator's test)
+    uvicorn.run(create_app(colorizer, config), host=config.host, port=config.port, log_level="info",
+                timeout_graceful_shutdown=SHUTDOWN_S)
 
 
 __all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "run"]

@@ -10,13 +10,16 @@
   parsed. FastAPI parses a form before it resolves the router's dependencies, so a client without
   the token could make the server spool a whole upload (up to --max-video-mb) to disk first.
 - `UploadSlots`: at most a few uploads stream in at once per endpoint, beyond what its queue holds
-  (429 at once, as a full queue answers), so parallel uploads cannot fill the disk.
+  (429 at once, as a full queue answers), so parallel uploads cannot fill the disk; an upload that sends
+  nothing for UPLOAD_IDLE_S is ended with 408, so stalled clients cannot hold the slots (eleven held
+  every slot for as long as they kept their sockets open, and kept a SIGTERMed server alive).
 
 Every refusal is one line of JSON, as the app's own refusals are; the body of a refused request is
 read and dropped (nothing is written), so a client still sending gets the status, not a reset.
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import secrets
@@ -27,6 +30,7 @@ from starlette.datastructures import Headers
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UPLOADS_BEYOND_QUEUE = 2  # uploads streaming in at once beyond the requests an endpoint's queue holds
+UPLOAD_IDLE_S = 30.0  # an upload that sends nothing for this long is ended (408)
 
 
 async def refuse(send, status: int, detail: str, headers: dict[str, str] | None = None, receive=None,
@@ -161,8 +165,9 @@ class BearerToken(_DrainingGate):
 
 
 class UploadSlots(_DrainingGate):
-    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0):
+    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0, idle_s: float = UPLOAD_IDLE_S):
         self.app, self.slots, self.drain_limit = app, slots, drain_limit  # path -> uploads allowed at once
+        self.idle_s = idle_s
         self.busy = dict.fromkeys(slots, 0)
 
     async def __call__(self, scope, receive, send):
@@ -173,7 +178,24 @@ class UploadSlots(_DrainingGate):
             return await self.refuse(scope, receive, send, 429, f"busy: {self.busy[path]} requests to {path} are already "
                                      "under way; try again shortly", {"Retry-After": "1"})
         self.busy[path] += 1  # one event loop: no lock needed between the check and the count
+        stalled, started = False, False
+
+        async def receive_or_give_up():
+            nonlocal stalled
+            try:
+                return await asyncio.wait_for(receive(), self.idle_s)
+            except asyncio.TimeoutError:
+                stalled = True
+                return {"type": "http.disconnect"}  # the app stops reading, as for a client that went away
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive_or_give_up, send_tracked)
         finally:
             self.busy[path] -= 1
+        if stalled and not started:
+            await refuse(send, 408, f"upload stalled: no data for {self.idle_s:g} s")
