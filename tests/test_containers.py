@@ -489,3 +489,42 @@ def test_a_phone_clip_holding_a_frame_now_and_then_is_no_damage(tmp_path, ext, t
     with VideoSource(path) as s:
         n = sum(1 for _ in s.frames())
         assert n == 180 and s.damage(n) is None
+
+
+def test_copied_audio_whose_timestamps_repeat_is_joined_into_mp4(tmp_path, colorizer):
+    """A stream-copied AVI's AC-3 came with repeated timestamps (0, 0, 0, 1, ...): MP4 and MOV refuse a
+    dts that does not increase, and the join failed with "Invalid argument" after every frame was
+    colorized (new-user test, 2026-11-27). Each such packet moves to just after the one before, as
+    FFmpeg's tools do, and the note says how many."""
+    import av
+    import numpy as np
+
+    src = tmp_path / "dup.mkv"
+    with av.open(str(src), "w") as o:
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = o.add_stream("ac3", rate=48000)
+        a.layout = "stereo"
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+            f.pts = i
+            o.mux(v.encode(f))
+        o.mux(v.encode(None))
+        packets = []
+        for k in range(0, 48000, 1536):
+            af = av.AudioFrame.from_ndarray(np.zeros((2, 1536), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, k
+            packets += a.encode(af)
+        packets += a.encode(None)
+        for n, p in enumerate(packets):  # pairs share a timestamp, as the bad remux's did
+            p.pts = p.dts = (n // 2) * 1536
+            o.mux(p)
+    with av.open(str(src)) as c:
+        ts = [p.dts for p in c.demux(audio=0) if p.size]
+        assert len(ts) > len(set(ts))  # the source really repeats them
+    for out in ("out.mp4", "out.mov"):
+        res = colorize_video(src, tmp_path / out, colorizer, VideoOptions())
+        assert res.status == "done" and any("copied packet(s) did not increase" in n for n in res.notes), res.notes
+        with av.open(str(tmp_path / out)) as c:
+            got = [p.dts for p in c.demux(audio=0) if p.size]
+            assert len(got) == len(ts) and got == sorted(set(got)), got[:8]

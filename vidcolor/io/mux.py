@@ -96,6 +96,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                         out.mux(p)
         passthrough.close()
         out.close()
+        timing.notes += passthrough.notes
     except BaseException as e:
         try:
             out.close()
@@ -220,6 +221,30 @@ class Passthrough:
         self.packets = self.src.demux(*streams) if streams else iter(())
         self.pending = None
         self.done = not streams
+        self.last_dts: dict[int, int] = {}
+        self.repaired: dict[str, int] = {}  # 'audio stream 1' -> packets whose dts did not increase
+
+    def _monotonic(self, pkt: av.Packet) -> None:
+        """A copied packet's dts made to increase, as FFmpeg's own tools do for a stream copy (dts =
+        previous + 1 with a warning): MP4 and MOV refuse a dts that does not, and a stream-copied AVI's
+        AC-3 came with repeated ones (0, 0, 0, 1, ...), so the join failed with "Invalid argument" after
+        every frame was colorized (new-user test). Matroska takes them as they are."""
+        index = pkt.stream.index
+        dts = pkt.dts if pkt.dts is not None else pkt.pts
+        last = self.last_dts.get(index)
+        if last is not None and dts <= last and self.out.format.name in ("mp4", "mov"):
+            dts = last + 1
+            pkt.dts = dts
+            if pkt.pts is not None and pkt.pts < dts:
+                pkt.pts = dts
+            what = f"{pkt.stream.type} stream {index}"
+            self.repaired[what] = self.repaired.get(what, 0) + 1
+        self.last_dts[index] = dts
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"{what}: the timestamps of {n} copied packet(s) did not increase; each was moved to just after "
+                "the one before (as FFmpeg does)" for what, n in self.repaired.items()]
 
     def label(self, video: av.stream.Stream, out: av.container.OutputContainer) -> None:
         """The source's title on the output, and its video stream's language and title on `video`: a
@@ -247,6 +272,7 @@ class Passthrough:
                     for p in ost.encode(frame):  # MP4 trims it with an edit list (PyAV resamples to the encoder's rate)
                         self.out.mux(p)
             elif action == "copy":
+                self._monotonic(pkt)
                 pkt.stream = ost
                 self.out.mux(pkt)
             else:
