@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
@@ -295,3 +296,24 @@ def test_a_stalled_upload_is_ended_and_frees_its_slot():
     asyncio.run(mw({"type": "http", "method": "POST", "path": "/api/colorize", "headers": []}, receive, send))
     assert time.monotonic() - t0 < 5 and mw.busy["/api/colorize"] == 0
     assert sent[0]["status"] == 408 and b"upload stalled: no data for 0.2 s" in sent[1]["body"], sent
+
+
+def test_a_killed_servers_job_folder_is_removed_by_the_next_server(tmp_path):
+    """A SIGKILLed server left its job folder (the upload, the work, the result) in the temporary
+    directory for good; a restart did not clean it (an operator's test, 2026-11-27)."""
+    import subprocess
+    import sys
+
+    from vidcolor.serve.jobs import OWNER_FILE, remove_abandoned_job_folders
+    from vidcolor.serve.tasks import TEMP_PREFIX
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folders = {}
+    for name, pid in (("dead", dead.stdout.strip()), ("alive", str(os.getpid())), ("nopid", None)):
+        f = tmp_path / f"{TEMP_PREFIX}jobs-{name}"
+        (f / "job-1").mkdir(parents=True)
+        if pid is not None:
+            (f / OWNER_FILE).write_text(pid)
+        folders[name] = f
+    assert remove_abandoned_job_folders(tmp_path) == [folders["dead"]]
+    assert not folders["dead"].exists() and folders["alive"].exists() and folders["nopid"].exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import shutil
 import tempfile
@@ -64,10 +65,42 @@ class Job:
                 "seconds": round((self.finished or time.time()) - self.created, 2)}
 
 
+OWNER_FILE = "server.pid"
+
+
+def remove_abandoned_job_folders(tmp: Path | None = None) -> list[Path]:
+    """Delete the job folders (uploads, work, results) of servers that are gone: a SIGKILLed server left
+    its folder in the temporary directory for good, a restart did not clean it (an operator's test).
+    A folder is abandoned when the pid it names is no running process; one without a pid file (a
+    server of an older version, or one just starting) is left alone."""
+    gone = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob(TEMP_PREFIX + "jobs-*"):
+        try:
+            pid = int((folder / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not _running(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            gone.append(folder)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 class JobStore:
     def __init__(self, worker: ModelWorker, colorizer: Colorizer, config: ServeConfig):
         self.worker, self.colorizer, self.config = worker, colorizer, config
+        remove_abandoned_job_folders()
         self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "jobs-"))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         # Every job id of this server starts with it, so an id from before a restart is told apart (jobs live in memory).
