@@ -143,6 +143,11 @@ def test_hints_move_the_output_toward_their_colours_at_their_points(hint_col, tm
         assert near < 15 and near < 0.5 * before, (p, near, before)
     expected = library_colorize(hint_col, data, ".png", tmp_path, Hints.from_obj(hints, "hints"))
     np.testing.assert_array_equal(hinted, expected)
+    with client(hint_col) as c:  # the hints file as a file part (curl -F hints=@photo.hints.json) was a 422 (operator)
+        r = c.post("/api/colorize", files={"file": ("photo.png", data, "application/octet-stream"),
+                                           "hints": ("photo.hints.json", json.dumps(hints).encode(), "application/json")})
+    assert r.status_code == 200, r.text
+    np.testing.assert_array_equal(read_image_bytes(r.content, ".png", tmp_path), expected)
 
 
 def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotation(hint_col, tmp_path):

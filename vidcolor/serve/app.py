@@ -65,10 +65,16 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     async def colorize(
         request: Request,
         file: UploadFile = File(..., description="JPEG, PNG, TIFF, WebP or BMP"),
-        hints: str | None = Form(None, description='hints JSON, as a --hints file: {"points": [{"x": 10, "y": 20, "color": "#3a6ea5"}]}'),
+        # a text field or a file part (curl -F hints=@photo.hints.json), as a --hints file is sent either way
+        hints: str | UploadFile | None = Form(None, description='hints JSON, as a --hints file: {"points": [{"x": 10, "y": 20, "color": "#3a6ea5"}]}'),
         strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
         format: str | None = Form(None, description="answer in this format instead of the input's (png, jpg, ...)"),
     ) -> Response:
+        if hints is not None and not isinstance(hints, str):  # a file part: the body limit bounds its size
+            try:
+                hints = (await hints.read()).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise RequestError(422, "hints: the file is not UTF-8 text") from None
         parsed = await run_in_threadpool(parse_hints, hints)
         if parsed and parsed.palette and not colorizer.accepts_hints:  # hint points work with any network
             raise RequestError(400, f"hints: model {colorizer.model.arch_name} has no hint inputs for a palette; "
