@@ -38,18 +38,17 @@ if TYPE_CHECKING:
 
 
 def srgb_to_ab(rgb: tuple[float, float, float]) -> tuple[float, float]:
-    """An sRGB colour in [0, 255] -> its CIELAB (a*, b*), D65: the formulas of kornia's `rgb_to_lab`
-    (what vidcolor.color.rgb_to_lab runs) in plain Python, so that checking a hints file needs no torch
-    (a new user's bad video hints took 5-6 s and 300 MB to refuse, torch loading for one colour). Within
-    1e-4 of kornia's float32 result (tests/test_hints.py)."""
-    lin = [c / 12.92 if c <= 0.04045 else ((max(c + 0.055, 0.0)) / 1.055) ** 2.4 for c in (v / 255.0 for v in rgb)]
-    xyz = [sum(m * c for m, c in zip(row, lin)) / w for row, w in zip(_RGB_TO_XYZ, _WHITE_D65)]
-    fx, fy, fz = (t ** (1.0 / 3.0) if t > 0.008856 else 7.787 * t + 4.0 / 29.0 for t in xyz)
-    return 500.0 * (fx - fy), 200.0 * (fy - fz)
+    """An sRGB colour in [0, 255] -> its CIELAB (a*, b*). The float32 values are part of every hinted
+    output's journal key: a conversion that moved them in the last digits (a plain-Python one, tried)
+    made every finished hinted photo and video be colorized again. Checking a hints file needs no
+    conversion (`Hints.check_obj`, `video_hints_outline`), so a bad one is still refused without torch."""
+    import torch
 
+    from vidcolor.color import rgb_to_lab
 
-_RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
+    px = torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1) / 255.0
+    lab = rgb_to_lab(px)[0, :, 0, 0]
+    return float(lab[1]), float(lab[2])
 
 
 def parse_colour(value, where: str) -> tuple[float, float]:
@@ -198,6 +197,23 @@ class VideoHints:
 
 def load_video_hints(path: str | os.PathLike) -> VideoHints:
     path = Path(path)
+    obj = _video_hints_obj(path)
+    return VideoHints({int(k): Hints.from_obj(v, f"{path}: frames[{k}]") for k, v in obj["frames"].items()})
+
+
+def video_hints_outline(path: str | os.PathLike) -> VideoHints:
+    """A video hints file checked and read without converting its colours (no torch): its keyframes, points
+    and palettes with every a*b* left at 0, for checking them against the video before the model loads (a
+    keyframe past the end took 5.5 s and 300 MB to refuse, torch loading to convert one colour)."""
+    path = Path(path)
+    frames = {}
+    for k, v in _video_hints_obj(path)["frames"].items():
+        points, palette = Hints.check_obj(v, f"{path}: frames[{k}]")
+        frames[int(k)] = Hints(tuple(HintPoint(x, y, (0.0, 0.0), r) for x, y, _, r in points), tuple((0.0, 0.0) for _ in palette))
+    return VideoHints(frames)
+
+
+def _video_hints_obj(path: Path) -> dict:
     obj = _read_json(path)
     if not isinstance(obj, dict) or set(obj) != {"frames"} or not isinstance(obj["frames"], dict):
         raise InputError(f"{path}: a video hints file is {{\"frames\": {{\"<frame index>\": {{\"points\": [...]}}}}}}")
@@ -205,7 +221,7 @@ def load_video_hints(path: str | os.PathLike) -> VideoHints:
         if not re.fullmatch(r"\d+", str(k)):
             raise InputError(f"{path}: frames key {k!r} is not a frame index (0, 1, 2, ...)")
         Hints.check_obj(v, f"{path}: frames[{k}]")
-    return VideoHints({int(k): Hints.from_obj(v, f"{path}: frames[{k}]") for k, v in obj["frames"].items()})
+    return obj
 
 
 def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidcolor.errors import InputError
-from vidcolor.hints import HintPoint, Hints, VideoHints, load_video_hints
+from vidcolor.hints import HintPoint, Hints, VideoHints, load_video_hints, video_hints_outline
 
 if TYPE_CHECKING:
     import torch
@@ -50,16 +50,21 @@ def check_video_hints(hints: VideoHints | str | os.PathLike, video: Path,
     every point inside the displayed frame, every keyframe inside the video (where its frame count is
     known). Returns them in pixels of the stored frames, as the pipeline wants them. InputError with
     one line naming the file and the entry. `display` is `probe_display(video)` where already known."""
-    where = "hints"
-    if not isinstance(hints, VideoHints):
-        where, hints = str(hints), load_video_hints(hints)
     width, height, rotation, frames = display or probe_display(video)
     shown_w, shown_h = (height, width) if rotation in (90, 270) else (width, height)
-    for index, h in sorted(hints.frames.items()):
-        if frames and index >= frames:
-            raise InputError(f"{where}: frames[{index}]: frame {index} is beyond the end of {video.name} "
-                             f"({frames} frames, 0 to {frames - 1})")
-        h.check_inside(shown_w, shown_h, f"{where}: frames[{index}]")
+
+    def check(hints: VideoHints, where: str) -> None:
+        for index, h in sorted(hints.frames.items()):
+            if frames and index >= frames:
+                raise InputError(f"{where}: frames[{index}]: frame {index} is beyond the end of {video.name} "
+                                 f"({frames} frames, 0 to {frames - 1})")
+            h.check_inside(shown_w, shown_h, f"{where}: frames[{index}]")
+
+    if not isinstance(hints, VideoHints):  # a file: checked before its colours are converted (torch)
+        check(video_hints_outline(hints), str(hints))
+        hints = load_video_hints(hints)
+    else:
+        check(hints, "hints")
     return VideoHints({i: displayed_to_stored(h, rotation, width, height) for i, h in hints.frames.items()})
 
 
