@@ -490,3 +490,21 @@ def test_two_runs_cannot_share_one_report(tmp_path):
     second.begin()
     assert path.read_text() == ""
     second.close()
+
+
+def test_a_report_to_a_pipe_is_written_as_before(tmp_path):
+    """`--report /dev/stdout | cat` failed with "cannot write the report (Invalid argument)": a pipe cannot
+    be emptied (a review of the report lock)."""
+    import os
+
+    from vidcolor.archive import RunReport
+    from vidcolor.options import Result
+
+    r, w = os.pipe()
+    report = RunReport(Path(f"/dev/fd/{w}"))
+    report.add(Result(tmp_path / "a.png", tmp_path / "o.png", "done"))
+    report.close()
+    os.close(w)
+    lines = os.read(r, 65536).decode().splitlines()
+    os.close(r)
+    assert len(lines) == 2 and '"summary"' in lines[1]

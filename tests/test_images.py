@@ -153,3 +153,7 @@ def test_a_photo_too_big_for_memory_is_refused_from_its_header(tmp_path, monkeyp
             call(photo)
     monkeypatch.setattr(images, "available_memory", lambda: None)  # unknown: no refusal
     images.check_image(photo)
+    import cv2  # a 16-bit RGB PNG, which Pillow opens as 8-bit RGB but vidcolor reads as 16-bit (a review)
+
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((60, 80, 3), 40000, np.uint16))
+    assert images._header_size(tmp_path / "deep.png") == (80, 60, 16)

@@ -309,11 +309,45 @@ def test_a_killed_servers_job_folder_is_removed_by_the_next_server(tmp_path):
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     folders = {}
-    for name, pid in (("dead", dead.stdout.strip()), ("alive", str(os.getpid())), ("nopid", None)):
+    here = os.readlink("/proc/self/ns/pid")
+    for name, owner in (("dead", f"{dead.stdout.strip()} {here}"), ("alive", f"{os.getpid()} {here}"), ("nopid", None),
+                        ("elsewhere", f"{dead.stdout.strip()} pid:[1]")):  # another container's: its pids mean nothing here
         f = tmp_path / f"{TEMP_PREFIX}jobs-{name}"
         (f / "job-1").mkdir(parents=True)
-        if pid is not None:
-            (f / OWNER_FILE).write_text(pid)
+        if owner is not None:
+            (f / OWNER_FILE).write_text(owner)
         folders[name] = f
     assert remove_abandoned_job_folders(tmp_path) == [folders["dead"]]
-    assert not folders["dead"].exists() and folders["alive"].exists() and folders["nopid"].exists()
+    assert not folders["dead"].exists() and all(folders[n].exists() for n in ("alive", "nopid", "elsewhere"))
+
+
+def test_a_stalled_upload_to_the_real_app_gets_the_408(hint_col, monkeypatch):
+    """FastAPI answered the stall's disconnect with its own 400 "There was an error parsing the body",
+    so the 408 never went (a review of the fix)."""
+    from vidcolor.serve import gate
+
+    monkeypatch.setattr(gate, "UPLOAD_IDLE_S", 0.3)
+    app = create_app(hint_col, ServeConfig())
+    head = (b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + b"\x89PNG" + b"0" * 1000)
+    sent, calls = [], 0
+
+    async def receive():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": head, "more_body": True}
+        await asyncio.sleep(3600)
+
+    async def send(m):
+        sent.append(m)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/colorize", "raw_path": b"/api/colorize", "query_string": b"",
+             "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"multipart/form-data; boundary=XX"),
+                         (b"content-length", str(len(head) + 100000).encode())],
+             "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "http_version": "1.1", "root_path": ""}
+    try:
+        asyncio.run(asyncio.wait_for(app(scope, receive, send), 20))
+    finally:
+        app.state.worker.stop()
+    assert sent[0]["status"] == 408 and b"upload stalled: no data for 0.3 s" in sent[1]["body"], sent[:2]

@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import asdict
@@ -291,14 +292,15 @@ class RunReport:
         if self.path is not None and not self._begun:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)
-            try:  # held until the summary: two runs given one --report (two cron jobs writing $(date +%F).jsonl)
-                # interleaved it, the second's start emptying the first's lines (an operator's test)
-                _lock_exclusively(fd)
-            except BlockingIOError:
-                os.close(fd)
-                raise LockedError(f"{self.path}: this --report is being written by another vidcolor run; give each "
-                                  "run its own report file") from None
-            os.ftruncate(fd, 0)
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # not /dev/stdout, a pipe or a terminal: nothing to lock or empty
+                try:  # held until the summary: two runs given one --report (two cron jobs writing $(date +%F).jsonl)
+                    # interleaved it, the second's start emptying the first's lines (an operator's test)
+                    _lock_exclusively(fd)
+                except BlockingIOError:
+                    os.close(fd)
+                    raise LockedError(f"{self.path}: this --report is being written by another vidcolor run; give each "
+                                      "run its own report file") from None
+                os.ftruncate(fd, 0)
             self._file = os.fdopen(fd, "w")
             self._begun = True
 

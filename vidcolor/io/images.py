@@ -92,7 +92,8 @@ def _header_size(path: Path) -> tuple[int, int, int]:
             page = tif.pages[0]
             return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8
     with Image.open(path) as im:
-        return im.size[0], im.size[1], 16 if (im.mode.startswith("I;16") or im.mode == "I") else 8
+        deep = im.mode.startswith("I;16") or im.mode == "I" or (im.format == "PNG" and _png_bit_depth(path) == 16)
+        return im.size[0], im.size[1], 16 if deep else 8  # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
 
 
 def available_memory() -> int | None:

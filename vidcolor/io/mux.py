@@ -109,6 +109,12 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
     return timing.notes
 
 
+def _rescale(ts: int, scale: fractions.Fraction) -> int:
+    """ts * scale rounded as FFmpeg's av_rescale_q rounds (to nearest, halves away from zero)."""
+    x = ts * scale
+    return int(math.floor(x + fractions.Fraction(1, 2))) if x >= 0 else -int(math.floor(-x + fractions.Fraction(1, 2)))
+
+
 def _rate_filter(template: av.stream.Stream, ost: av.stream.Stream,
                  rate: fractions.Fraction | None) -> av.bitstream.BitStreamFilterContext | None:
     """For H.264, a filter that rewrites the timing info of the sequence header (in ost's extradata and
@@ -221,25 +227,31 @@ class Passthrough:
         self.packets = self.src.demux(*streams) if streams else iter(())
         self.pending = None
         self.done = not streams
-        self.last_dts: dict[int, int] = {}
+        self.last_dts: dict[int, int] = {}  # input index -> the last copied packet's dts, in its output stream's time base
+        self.last_end: dict[int, int] = {}  # and its dts + duration
         self.repaired: dict[str, int] = {}  # 'audio stream 1' -> packets whose dts did not increase
 
-    def _monotonic(self, pkt: av.Packet) -> None:
-        """A copied packet's dts made to increase, as FFmpeg's own tools do for a stream copy (dts =
-        previous + 1 with a warning): MP4 and MOV refuse a dts that does not, and a stream-copied AVI's
-        AC-3 came with repeated ones (0, 0, 0, 1, ...), so the join failed with "Invalid argument" after
-        every frame was colorized (new-user test). Matroska takes them as they are."""
-        index = pkt.stream.index
+    def _monotonic(self, pkt: av.Packet, ost: av.stream.Stream) -> None:
+        """A copied packet's dts made to increase in the output's time base, as FFmpeg's own tools do for
+        a stream copy (dts = previous + 1 with a warning; here, where the previous packet ends when it
+        gives its duration, so that repeated timestamps of audio frames become consecutive frames): MP4, MOV and AVI refuse a dts that does not,
+        and a stream-copied AVI's AC-3 came with repeated ones (0, 0, 0, 1, ...), so the join failed with
+        "Invalid argument" after every frame was colorized (new-user test). Compared after rescaling:
+        AVI's audio time base is a packet long, so distinct input times can meet there. Matroska takes
+        equal ones as they are."""
+        last = self.last_dts.get(pkt.stream.index)
+        if last is None or not ost.time_base or self.out.format.name in ("matroska", "webm"):
+            return
+        scale = pkt.time_base / ost.time_base
         dts = pkt.dts if pkt.dts is not None else pkt.pts
-        last = self.last_dts.get(index)
-        if last is not None and dts <= last and self.out.format.name in ("mp4", "mov"):
-            dts = last + 1
-            pkt.dts = dts
-            if pkt.pts is not None and pkt.pts < dts:
-                pkt.pts = dts
-            what = f"{pkt.stream.type} stream {index}"
-            self.repaired[what] = self.repaired.get(what, 0) + 1
-        self.last_dts[index] = dts
+        if _rescale(dts, scale) > last:
+            return
+        pts = None if pkt.pts is None else _rescale(pkt.pts, scale)
+        new = max(last + 1, self.last_end.get(pkt.stream.index, 0))  # where the previous packet ends, if it says
+        pkt.time_base, pkt.dts = ost.time_base, new
+        pkt.pts = None if pts is None else max(pts, new)
+        what = f"{pkt.stream.type} stream {pkt.stream.index}"
+        self.repaired[what] = self.repaired.get(what, 0) + 1
 
     @property
     def notes(self) -> list[str]:
@@ -272,9 +284,12 @@ class Passthrough:
                     for p in ost.encode(frame):  # MP4 trims it with an edit list (PyAV resamples to the encoder's rate)
                         self.out.mux(p)
             elif action == "copy":
-                self._monotonic(pkt)
+                index = pkt.stream.index
+                self._monotonic(pkt, ost)
                 pkt.stream = ost
-                self.out.mux(pkt)
+                self.out.mux(pkt)  # which rebases the packet to ost's time base
+                self.last_dts[index] = pkt.dts if pkt.dts is not None else pkt.pts
+                self.last_end[index] = self.last_dts[index] + (pkt.duration or 0)
             else:
                 new = av.Packet(convert_packet(bytes(pkt), pkt.stream.codec_context.name, target))
                 new.stream, new.time_base = ost, pkt.time_base

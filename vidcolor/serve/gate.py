@@ -165,9 +165,9 @@ class BearerToken(_DrainingGate):
 
 
 class UploadSlots(_DrainingGate):
-    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0, idle_s: float = UPLOAD_IDLE_S):
+    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0, idle_s: float | None = None):
         self.app, self.slots, self.drain_limit = app, slots, drain_limit  # path -> uploads allowed at once
-        self.idle_s = idle_s
+        self.idle_s = UPLOAD_IDLE_S if idle_s is None else idle_s
         self.busy = dict.fromkeys(slots, 0)
 
     async def __call__(self, scope, receive, send):
@@ -190,6 +190,8 @@ class UploadSlots(_DrainingGate):
 
         async def send_tracked(message):
             nonlocal started
+            if stalled:  # the app's own answer to the disconnect (FastAPI: 400 "error parsing the body") is dropped
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

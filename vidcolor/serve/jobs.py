@@ -71,18 +71,27 @@ OWNER_FILE = "server.pid"
 def remove_abandoned_job_folders(tmp: Path | None = None) -> list[Path]:
     """Delete the job folders (uploads, work, results) of servers that are gone: a SIGKILLed server left
     its folder in the temporary directory for good, a restart did not clean it (an operator's test).
-    A folder is abandoned when the pid it names is no running process; one without a pid file (a
-    server of an older version, or one just starting) is left alone."""
-    gone = []
+    A folder is abandoned when the pid it names is no running process of this PID namespace (a server in
+    another container sharing the temporary directory is left alone: its pids mean nothing here); one
+    without a pid file (a server of an older version, or one just starting) is left alone too."""
+    gone, here = [], _pid_namespace()
     for folder in Path(tmp or tempfile.gettempdir()).glob(TEMP_PREFIX + "jobs-*"):
         try:
-            pid = int((folder / OWNER_FILE).read_text())
+            pid, namespace = (folder / OWNER_FILE).read_text().split(" ", 1)
+            pid = int(pid)
         except (OSError, ValueError):
             continue
-        if not _running(pid):
+        if namespace == here and not _running(pid):
             shutil.rmtree(folder, ignore_errors=True)
             gone.append(folder)
     return gone
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
 
 
 def _running(pid: int) -> bool:
@@ -100,7 +109,7 @@ class JobStore:
         self.worker, self.colorizer, self.config = worker, colorizer, config
         remove_abandoned_job_folders()
         self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "jobs-"))
-        (self.root / OWNER_FILE).write_text(str(os.getpid()))
+        (self.root / OWNER_FILE).write_text(f"{os.getpid()} {_pid_namespace()}")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         # Every job id of this server starts with it, so an id from before a restart is told apart (jobs live in memory).
