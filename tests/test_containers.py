@@ -375,6 +375,18 @@ def test_damaged_data_inside_a_stream_is_skipped_and_said(tmp_path, colorizer):
     assert not any("damaged" in n for n in clean.notes)
 
 
+def _mux_ramp(o, v) -> None:
+    """25 frames of a brightening gray into video stream v of o, flushed: a clip for the audio beside it."""
+    import av
+    import numpy as np
+
+    for i in range(25):
+        f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+        f.pts = i
+        o.mux(v.encode(f))
+    o.mux(v.encode(None))
+
+
 def test_aac_into_avi_keeps_its_timing(tmp_path, colorizer):
     """AVI cannot mark AAC's encoder delay: copied, a click at 0.500 s played at 0.564 s (16 kHz,
     film-user test). It is written as PCM, which has none."""
@@ -388,11 +400,7 @@ def test_aac_into_avi_keeps_its_timing(tmp_path, colorizer):
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = o.add_stream("aac", rate=rate)
         a.layout = "mono"
-        for i in range(25):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
-            f.pts = i
-            o.mux(v.encode(f))
-        o.mux(v.encode(None))
+        _mux_ramp(o, v)
         sound = np.zeros(rate, np.float32)
         sound[rate // 2:rate // 2 + 8] = 0.9  # a click at 0.500 s
         for k in range(0, rate, 1024):
@@ -505,11 +513,7 @@ def test_copied_audio_whose_timestamps_repeat_is_joined_into_mp4(tmp_path, color
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = o.add_stream("ac3", rate=48000)
         a.layout = "stereo"
-        for i in range(25):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
-            f.pts = i
-            o.mux(v.encode(f))
-        o.mux(v.encode(None))
+        _mux_ramp(o, v)
         packets = []
         for k in range(0, 48000, 1536):
             af = av.AudioFrame.from_ndarray(np.zeros((2, 1536), np.float32), format="fltp", layout="stereo")

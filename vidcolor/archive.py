@@ -221,17 +221,19 @@ class OutputLock:
             if held is not None and held[0] == threading.get_ident():
                 held[1] += 1
                 return self
+            if held is not None:
+                raise self._locked("another thread of this process")
             try:
-                if held is not None:
-                    raise Timeout(str(self.lock.lock_file))
                 self.lock.acquire()
             except Timeout:
-                who = "another thread of this process" if held is not None else "another vidcolor run"
-                raise LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder()}); runs "
-                                  "writing into one folder go one at a time (its journal is shared)") from None
+                raise self._locked("another vidcolor run") from None
             OutputLock._held[self._key] = [threading.get_ident(), 1]
         self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
         return self
+
+    def _locked(self, who: str) -> LockedError:
+        return LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder()}); runs "
+                           "writing into one folder go one at a time (its journal is shared)")
 
     def _holder(self) -> str:
         try:
