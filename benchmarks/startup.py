@@ -30,9 +30,9 @@ SERIAL = (
     "api._in_background = serial\n"
     "from vidcolor.cli import main\n"
     "sys.argv[0] = 'vidcolor'\n"
-    "main(sys.argv[1:])\n"
+    "main()\n"  # the console script's path, as SHIPPED
 )
-SHIPPED = "import sys\nfrom vidcolor.cli import main\nmain(sys.argv[1:])\n"
+SHIPPED = "import sys\nfrom vidcolor.cli import main\nsys.argv[0] = 'vidcolor'\nmain()\n"  # the console script's path
 
 
 def wall(cmd: list[str]) -> tuple[float, int]:

@@ -30,6 +30,14 @@ def test_warmup_never_reaches_back_into_the_previous_shot():
         Range(0, 5), Range(5, 10, 5), Range(10, 17), Range(17, 23, 7), Range(23, 30, 13)]
 
 
+def test_a_long_shot_is_split_on_the_network_stride():
+    """With the `flow` smoother's network stride of 2, a range's last frame is odd, a frame the network
+    runs on one machine too (`pipeline.network_frames`)."""
+    ranges = plan_ranges(105, [10, 20, 30, 100], max_frames=25, warmup=8, stride=2)
+    assert ranges == [Range(0, 20), Range(20, 30), Range(30, 52), Range(52, 76, 8), Range(76, 100, 8), Range(100, 105)]
+    assert plan_ranges(105, [10, 20, 30, 100], max_frames=25, warmup=8, stride=1)[2:5] == [Range(30, 53), Range(53, 77, 8), Range(77, 100, 8)]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_ranges_cover_every_frame_once_and_start_mid_shot_only_with_warmup(seed):
     rng = np.random.default_rng(seed)

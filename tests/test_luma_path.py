@@ -12,7 +12,7 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.io.base import Frame
 from vidcolor.io.video import VideoSource, luma_plane
 from vidcolor.io.yuv import video_frame
-from vidcolor.pipeline import batched, colorize_frames, luma_path, network_frames
+from vidcolor.pipeline import batched, colorize_frames, luma_path, network_frames, stride_batches
 from vidcolor.temporal import FlowSmoother, SceneCuts, make_smoother
 
 
@@ -105,27 +105,32 @@ def test_the_cli_keeps_a_colour_sources_luma(tmp_path, weights_file):
 class Recorder(FlowSmoother):
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.given = []
+        self.given = []  # per frame: "p" its own prediction, "f" carried and filled from the next, "c" carried only
 
-    def __call__(self, l_guide, ab_small):
-        self.given.append(ab_small is not None)
-        return super().__call__(l_guide, ab_small)
+    def __call__(self, l_guide, ab_small, next_l=None, next_ab=None):
+        self.given.append("p" if ab_small is not None else "f" if next_ab is not None else "c")
+        return super().__call__(l_guide, ab_small, next_l, next_ab)
 
 
 def fake_frames(indices):
     return [Frame(None, i, i, luma=np.zeros((4, 4), np.uint8)) for i in indices]
 
 
-def test_network_frames_follow_the_stride_by_index():
+def test_network_frames_follow_the_stride_within_the_batch():
     s = FlowSmoother(network_stride=2)
-    assert network_frames(s, fake_frames(range(0, 4)), [False] * 4, False) == [0, 2]
-    # a fresh smoother (start, or a Ray range's first frame at an odd index) runs its first frame
-    assert network_frames(s, fake_frames(range(5, 9)), [False] * 4, False) == [0, 1, 3]
-    s.prev_l = np.zeros((4, 4), np.uint8)  # carries colour now: odd frames skip
-    assert network_frames(s, fake_frames(range(5, 9)), [False] * 4, False) == [1, 3]
-    assert network_frames(s, fake_frames(range(5, 9)), [False, False, True, False], False) == [1, 2, 3]  # a cut runs
+    # a fresh smoother (a run's start, or a Ray range's) runs its first frame
+    assert network_frames(s, fake_frames(range(0, 4)), [False] * 4, False) == [0, 1, 3]
+    s.prev_l = np.zeros((4, 4), np.uint8)  # carries colour now: odd frames by index, and the batch's last
+    assert network_frames(s, fake_frames(range(4, 8)), [False] * 4, False) == [1, 3]
+    assert network_frames(s, fake_frames(range(5, 10)), [False] * 5, False) == [0, 2, 4]  # a Ray range's first batch
+    assert network_frames(s, fake_frames(range(4, 7)), [False] * 3, False) == [1, 2]  # a segment's or the video's end
+    # a cut runs, and so does the frame before it (it has no successor to fill it from)
+    assert network_frames(s, fake_frames(range(4, 8)), [False, False, True, False], False) == [1, 2, 3]
+    assert network_frames(s, fake_frames(range(4, 8)), [False, False, False, True], False) == [1, 2, 3]
     assert network_frames(s, fake_frames(range(5, 9)), [False] * 4, True) == [0, 1, 2, 3]  # hints: every frame
+    assert network_frames(FlowSmoother(network_stride=1), fake_frames(range(4)), [False] * 4, False) == [0, 1, 2, 3]
     assert network_frames(make_smoother("ema"), fake_frames(range(5, 9)), [False] * 4, False) == [0, 1, 2, 3]
+    assert make_smoother("flow").network_stride == 2  # the default
     with pytest.raises(ValueError, match="stride"):
         FlowSmoother(network_stride=0)
 
@@ -144,21 +149,49 @@ def test_a_skipped_frame_carries_the_previous_colour_without_averaging():
     assert float(s.prev_ab.mean()) == pytest.approx((30 + 1 * 10) / 2, abs=0.5)  # one earlier sample, not two
 
 
+def test_a_skipped_frame_takes_what_the_previous_did_not_show_from_the_next_prediction():
+    """The fill: where the carried colour is not trusted (here a patch that changed brightness, as new
+    content does) the next frame's prediction, carried back, is what the frame gets; where it is trusted
+    the next prediction is averaged in as the frame's own would be. The flows it computed for the next
+    frame are the ones that frame uses."""
+    torch.manual_seed(0)
+    l0 = torch.rand(1, 1, 32, 32) * 40 + 30
+    l1 = l0.clone()
+    l1[..., 8:24, 8:24] = 95.0  # new content in the middle (a bright patch the previous frame did not have)
+    s = FlowSmoother()
+    s(l0, torch.full((1, 2, 8, 8), 10.0))
+    out = s(l1, None, l1, torch.full((1, 2, 8, 8), 50.0))[0, 0].numpy()
+    assert out[3:5, 3:5].mean() == pytest.approx(50.0, abs=2.0)  # inside the patch: the next prediction
+    assert out[0, 0] == pytest.approx(30.0, abs=3.0)  # outside: one earlier sample and the next, evenly
+    assert s.count.max() <= 1.0 + 1e-6 and float(s.prev_ab[0, 0, 0]) == pytest.approx(10.0, abs=1.0)  # only shown:
+    # the state carried on is the carried colour, so the next frame averages its prediction in once
+    calls = []
+    real = s.dis
+    s.dis = lambda a, b: calls.append(1) or real(a, b)
+    s(l1, torch.full((1, 2, 8, 8), 50.0))
+    assert calls == []  # the fill's flows were kept for this frame
+    plain = FlowSmoother()
+    plain(l0, torch.full((1, 2, 8, 8), 10.0))
+    assert plain(l1, None)[0, 0, 3:5, 3:5].mean() < 40  # without the fill the patch keeps the old colour
+
+
 def test_a_stride_of_2_runs_the_network_on_every_other_frame(tmp_path, colorizer, monkeypatch):
     frames = frames_of(tmp_path, True, n=10)
     col = Colorizer(colorizer.model, work_size=64)
     seen = []
     real = col.predict_ab_small
     monkeypatch.setattr(col, "predict_ab_small", lambda l, **kw: seen.append(l.shape[0]) or real(l, **kw))
-    smoother = Recorder(network_stride=2)
+    smoother = Recorder()  # the default `flow`: stride 2
     out = np.concatenate([colorize_frames(col, b, smoother, SceneCuts(25.0)) for b in batched(frames, 4)])
     assert out.shape[0] == 10
-    assert smoother.given == [i % 2 == 0 for i in range(10)] and sum(seen) == 5
+    assert "".join(smoother.given) == "ppfp" "fpfp" "fp" and sum(seen) == 6
+    assert [len(b) for b in stride_batches(frames, 4, 2)] == [4, 4, 2]
+    assert [[f.index for f in b] for b in stride_batches(frames[3:], 4, 2)] == [[3, 4, 5, 6, 7], [8, 9]]  # ends on odd frames
     seen.clear()
-    default = Recorder()  # the default `flow` runs the network on every frame
+    every = Recorder(network_stride=1)
     for b in batched(frames, 4):
-        colorize_frames(col, b, default, SceneCuts(25.0))
-    assert default.given == [True] * 10 and sum(seen) == 10
+        colorize_frames(col, b, every, SceneCuts(25.0))
+    assert every.given == ["p"] * 10 and sum(seen) == 10
 
 
 def ramp_frame(fmt: str, color_range: int) -> av.VideoFrame:

@@ -94,3 +94,34 @@ def test_the_segmented_sink_hands_back_its_resume_point(tmp_path):
     assert point.smoother_state["ema"].shape == (1, 2, 3, 4)
     other = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", info, "another key", plan, segment_seconds=0.2)
     assert other.resume_point() == ResumePoint()  # work of other settings is discarded
+
+
+def test_a_segment_that_fails_to_finish_is_reported_and_nothing_is_left(tmp_path, monkeypatch):
+    """Segments are finished in a thread of their own while the next is encoded; a review found that
+    a finish that failed (a full disk) left its part file, and those of the segments queued behind it,
+    in the work folder, their encoders open."""
+    import av
+
+    from vidcolor.errors import OutputError
+    from vidcolor.io import segments
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=10, audio=None)
+    plan = plan_output(src, tmp_path / "out.mp4")
+    with VideoSource(src) as s:
+        info = s.info
+    real = segments.SegmentEncoder.finish
+
+    def full_disk(self):
+        if self.path.name == "seg000000.mp4":
+            raise av.error.OSError(28, "No space left on device")
+        return real(self)
+
+    monkeypatch.setattr(segments.SegmentEncoder, "finish", full_disk)
+    sink = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", info, "key", plan, segment_seconds=0.2)
+    rgb = np.zeros((5, 48, 64, 3), np.uint8)
+    with pytest.raises(OutputError, match="No space left"):
+        for k in range(4):
+            sink.write(rgb, [2560 * k + 512 * i for i in range(5)])
+            sink.end_segment({}, final=k == 3)
+    sink.abort()
+    assert sorted(p.name for p in (tmp_path / "work").rglob("*") if p.is_file()) == []

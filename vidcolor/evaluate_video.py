@@ -14,8 +14,8 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import CDC, WarpError, colourfulness, psnr
-from vidcolor.pipeline import batched, colorize_frames, luma_path
-from vidcolor.temporal import TEMPORAL_MODES, SceneCuts, TemporalSmoother, make_smoother
+from vidcolor.pipeline import colorize_frames, luma_path, stride_batches
+from vidcolor.temporal import NETWORK_STRIDE, TEMPORAL_MODES, SceneCuts, TemporalSmoother, make_smoother
 
 
 def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...] = TEMPORAL_MODES,
@@ -35,7 +35,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
         luma = luma_path(colorizer, "yuv420p", src.info)
         decoded = src.frames_ahead(depth=8, luma=luma, with_rgb=True)  # joined by the source's close(), before the container closes
         cuts = {m: SceneCuts(src.info.fps) for m in modes}
-        for frames in batched(decoded, batch_size):
+        for frames in stride_batches(decoded, batch_size, NETWORK_STRIDE):  # batched as a run of the default `flow` is
             if max_frames is not None:
                 limited = limited or len(frames) > max_frames - n
                 frames = frames[: max(0, max_frames - n)]

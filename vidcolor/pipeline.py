@@ -24,7 +24,7 @@ from vidcolor.io.video import VideoSource
 from vidcolor.options import Result, VideoOptions
 from vidcolor.hint_tracking import HINT_TRACKING_VERSION, HintTracker
 from vidcolor.hints import VideoHints
-from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother
+from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother, mode_stride
 from vidcolor.video_hints import tracked_inputs
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
@@ -55,19 +55,32 @@ def video_key(colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan, hints:
             f"|seg{opts.segment_seconds}" + (f"|hints={hints.key}:v{HINT_TRACKING_VERSION}" if hints else ""))
 
 
-def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm: Callable[[Frame], None]) -> Iterator[list[Frame]]:
-    """Batches of up to n frames that never straddle a segment boundary; warm-up frames go to `warm`."""
+def stride_batches(frames: Iterable[Frame], n: int, stride: int = 1, segment_frames: int | None = None) -> Iterator[list[Frame]]:
+    """Batches of at least n frames (at most n + stride - 1) that end on a frame the network stride runs
+    (index + 1 a multiple of it; `network_frames`), so that every frame it skips has its successor in
+    the same batch, or at the end of a segment of `segment_frames` (batches never straddle one), or at
+    the end of the frames. One machine and a Ray range batch alike: both then run the same frames."""
     batch: list[Frame] = []
     for f in frames:
-        if f.warmup:
-            warm(f)
-            continue
         batch.append(f)
-        if len(batch) == n or (f.index + 1) % segment_frames == 0:
+        if (len(batch) >= n and (f.index + 1) % stride == 0) or (segment_frames and (f.index + 1) % segment_frames == 0):
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm: Callable[[Frame], None],
+                     stride: int = 1) -> Iterator[list[Frame]]:
+    """`stride_batches` of the frames to encode; warm-up frames go to `warm`."""
+    def encoded() -> Iterator[Frame]:
+        for f in frames:
+            if f.warmup:
+                warm(f)
+            else:
+                yield f
+
+    return stride_batches(encoded(), n, stride, segment_frames)
 
 
 def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: VideoOptions | None = None,
@@ -119,7 +132,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
             # spliced with these (a review found a one-level brightness step where such a run resumed)
             sink = SegmentedSink(dst, root / STATE_DIR, source.info,
-                                 f"{key}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}", plan, opts.segment_seconds)
+                                 f"{key}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}", plan, opts.segment_seconds,
+                                 mode_stride(opts.temporal))
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
             join_notes = sink.complete()
@@ -184,7 +198,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     done = resume.frames
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma) as frames:
-            for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm):
+            for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm, network_stride(smoother)):
                 out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.matrix)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
                 done += len(batch)
@@ -223,19 +237,27 @@ def frames_l(frames: list[Frame], device: torch.device) -> torch.Tensor:
     return rgb8_to_l(rgb.to(device, non_blocking=True))
 
 
+def network_stride(smoother) -> int:
+    """Every how many frames the smoother needs the network (`FlowSmoother.network_stride`; 1 for the others)."""
+    return getattr(smoother, "network_stride", 1)
+
+
 def network_frames(smoother, frames: list[Frame], fresh: list[bool], hinted: bool) -> list[int]:
     """Which frames of a batch the network sees: all of them, unless the smoother carries colour along the
-    motion (`network_stride`, the `flow` smoother): then every stride-th frame of the video (by index, so
-    a resumed run or a Ray range sees the frames an unbroken run does), the first frame of each shot and
-    hint keyframe, and the first one after a fresh smoother. Videos with hints run every frame (each
-    frame's carried hints are network inputs)."""
-    stride = getattr(smoother, "network_stride", 1)
+    motion (`network_stride` n > 1, the `flow` smoother): then the frames whose index + 1 is a multiple of
+    n (by index, so that a resumed run and a Ray range run the frames an unbroken run does), the first
+    frame of each shot and hint keyframe and the one before it, the first one after a fresh smoother,
+    and the batch's last (`stride_batches` makes that one of the others but at the end of a segment or
+    of the video): every frame skipped has a successor with a prediction, for the smoother's fill.
+    Videos with hints run every frame (each frame's carried hints are network inputs)."""
+    stride = network_stride(smoother)
     if stride == 1 or hinted:
         return list(range(len(frames)))
     carries = smoother.carries()
+    last = len(frames) - 1
     run = []
     for i, f in enumerate(frames):
-        if fresh[i] or f.index % stride == 0 or not carries:
+        if fresh[i] or not carries or (f.index + 1) % stride == 0 or i == last or fresh[i + 1]:
             run.append(i)
         carries = True
     return run
@@ -269,14 +291,17 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
         pick = (lambda t: t) if len(run) == len(frames) else (lambda t: t[run])
         ab_small = colorizer.predict_ab_small(pick(l_full), hint_maps=None if hint_maps is None else pick(hint_maps),
                                               palettes=palettes and [palettes[i] for i in run])  # (len(run), 2, h, w)
-    smoothed, k = [], 0
+    preds = {j: ab_small[k:k + 1] for k, j in enumerate(run)}
+    smoothed = []
     for i in range(len(frames)):
         if fresh[i]:
             smoother.reset()
-        pred = None
-        if k < len(run) and run[k] == i:
-            pred, k = ab_small[k:k + 1], k + 1
-        smoothed.append(smoother(l_guide[i:i + 1], pred))
+        if i in preds:
+            smoothed.append(smoother(l_guide[i:i + 1], preds[i]))
+        elif i + 1 in preds and not fresh[i + 1]:  # the next frame's prediction fills in what this one's carried colour lacks
+            smoothed.append(smoother(l_guide[i:i + 1], None, l_guide[i + 1:i + 2], preds[i + 1]))
+        else:
+            smoothed.append(smoother(l_guide[i:i + 1], None))
     if frames[0].luma is not None:
         return colorizer.render_yuv420([f.luma for f in frames], torch.cat(smoothed), matrix)  # the planes as decoded: no second stack
     return colorizer.render(l_full, torch.cat(smoothed), pix_fmt, matrix)

@@ -4,7 +4,9 @@ The flow, warping and occlusion test the `flow` smoother follows are vidcolor/fl
 the warp-error metric.
 
 Smoothers are stateful and see one frame at a time at working resolution:
-`smoother(l_small, ab_small) -> ab_small`, with `reset()` at every scene cut.
+`smoother(l_small, ab_small) -> ab_small`, with `reset()` at every scene cut. The `flow` smoother also
+takes frames the network skipped (`ab_small` None, see `FlowSmoother.network_stride`), with the next
+frame's L and prediction to fill them in (`next_l`, `next_ab`).
 """
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ from vidcolor.flow import create_dis, dis_flow, forward_backward, sq_norm, warp
 CUT_THRESHOLD = 27.0  # PySceneDetect's default for its content detector
 CUT_MIN_SCENE_FRAMES = 4
 CUT_ANALYSIS_WIDTH = 256
-# `flow` can run the network on every n-th frame only (and on each shot's first), carrying its averaged
-# colour along the motion to the frames between (FlowSmoother(network_stride=n)). Not the default: at
-# n = 2 the network's CPU time halves, but the warp error rose 19% on cockatoo (to 1.49x the ground
-# truth's, past the 1.3x target) and 20% on bikes (README, "Network stride")
-NETWORK_STRIDE = 1
+# `flow` runs the network on every n-th frame only (and on each shot's first), carrying its averaged
+# colour along the motion to the frames between, where the next frame's prediction, carried back,
+# fills in what the previous frame did not show (FlowSmoother(network_stride=n)). At n = 2 the network's
+# CPU time halves and the flicker is no higher than on every frame (README, "Network stride"); at n = 3
+# the frame without a successor's prediction flickers more
+NETWORK_STRIDE = 2
 
 
 class TemporalSmoother(Protocol):
@@ -35,6 +38,7 @@ class TemporalSmoother(Protocol):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
     def __call__(self, l_small: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor: ...
+    # a smoother with `network_stride` > 1 also takes ab_small None and (next_l, next_ab): FlowSmoother.__call__
 
 
 class NoSmoothing:
@@ -139,6 +143,7 @@ class FlowSmoother:
         self.reset()
 
     def reset(self) -> None:
+        self._ahead = None
         self.prev_l: np.ndarray | None = None
         self.prev_ab: np.ndarray | None = None
         self.count: np.ndarray | None = None
@@ -155,35 +160,72 @@ class FlowSmoother:
         """Whether there is a previous frame to carry along the motion: a frame may then skip the network."""
         return self.prev_l is not None
 
-    def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor | None) -> torch.Tensor:
+    def _flows(self, l_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(f_cp, f_pc) between this frame and the previous one: computed, or those the previous call's
+        fill computed for this very frame."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] is self.prev_l and np.array_equal(ahead[1], l_u8):
+            return ahead[2], ahead[3]
+        return dis_flow(self.dis, l_u8, self.prev_l), dis_flow(self.dis, self.prev_l, l_u8)
+
+    def _confidence(self, f_cp, f_pc, l_cur: np.ndarray, l_prev: np.ndarray) -> np.ndarray:
+        return flow_confidence(f_cp, f_pc, l_cur.astype(np.float32) * (100 / 255), l_prev.astype(np.float32) * (100 / 255),
+                               self.photometric, self.max_motion_frac * l_cur.shape[1], self.fb_tolerance)
+
+    @staticmethod
+    def _small(f: np.ndarray, c: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        return (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) * (w / f.shape[1]),
+                cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA))
+
+    def __call__(self, l_guide: torch.Tensor, ab_small: torch.Tensor | None,
+                 next_l: torch.Tensor | None = None, next_ab: torch.Tensor | None = None) -> torch.Tensor:
         """The smoothed ab of the next frame. `ab_small` None: a frame the network skipped
         (`network_stride`): the previous output carried along the motion, with no new prediction
-        averaged in (where the warp is not trusted the carried colour is what there is, for that frame)."""
+        averaged in; with the following frame's L and prediction (`next_l`, `next_ab`), the frame shows
+        that prediction carried back along the motion where the carried colour is not trusted (what the
+        previous frame did not show), averaged in elsewhere (`_fill`). The flows it takes are kept for
+        the following frame's call."""
         l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
         ab = None if ab_small is None else ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
+        shown = None
         if self.prev_l is None or self.prev_l.shape != l_u8.shape or (ab is not None and self.prev_ab.shape != ab.shape):
             if ab is None:
                 raise ValueError("a frame without a prediction needs the previous frame's state (carries())")
             out, count = ab, np.ones(ab.shape[:2], np.float32)
+            self._ahead = None
         else:
             h, w = self.prev_ab.shape[:2]
-            f_cp = dis_flow(self.dis, l_u8, self.prev_l)
-            f_pc = dis_flow(self.dis, self.prev_l, l_u8)
-            c = flow_confidence(f_cp, f_pc, l_u8.astype(np.float32) * (100 / 255), self.prev_l.astype(np.float32) * (100 / 255),
-                                self.photometric, self.max_motion_frac * l_u8.shape[1], self.fb_tolerance)
-            f_small = cv2.resize(f_cp, (w, h), interpolation=cv2.INTER_AREA) * (w / l_u8.shape[1])
-            c_small = cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
+            f_cp, f_pc = self._flows(l_u8)
+            f_small, c_small = self._small(f_cp, self._confidence(f_cp, f_pc, l_u8, self.prev_l), w, h)
             prev_warped, inside = warp(self.prev_ab, f_small)
             n_warped, _ = warp(self.count, f_small)
             n = np.minimum(n_warped, c_small * self.n_max) * inside
-            if ab is None:
-                out, count = prev_warped, n
-            else:
+            if ab is not None:
                 out = (ab + n[..., None] * prev_warped) / (1.0 + n[..., None])
                 count = np.minimum(n + 1.0, self.n_max)
+            else:
+                out, count = prev_warped, n
+                if next_ab is not None:
+                    shown = self._fill(l_u8, next_l, next_ab, prev_warped, n)
         self.prev_l, self.prev_ab, self.count = l_u8, out.astype(np.float32), count.astype(np.float32)
         device, dtype = (l_guide.device, torch.float32) if ab_small is None else (ab_small.device, ab_small.dtype)
-        return torch.from_numpy(self.prev_ab).permute(2, 0, 1)[None].to(device, dtype)
+        return torch.from_numpy(self.prev_ab if shown is None else shown).permute(2, 0, 1)[None].to(device, dtype)
+
+    def _fill(self, l_u8: np.ndarray, next_l: torch.Tensor, next_ab: torch.Tensor, carried: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """What a skipped frame shows: its carried colour (averaged from n frames) and the next frame's
+        prediction carried back onto it, averaged as its own prediction would be, weighted by the trust
+        in that backward warp; where neither is trusted, the carried colour. Only shown: the state carried
+        on is the carried colour with its count, so the next frame averages its prediction in once."""
+        h, w = carried.shape[:2]
+        nl = to_gray_u8(next_l)
+        f_nc, f_cn = dis_flow(self.dis, nl, l_u8), dis_flow(self.dis, l_u8, nl)  # the next frame's f_cp and f_pc
+        self._ahead = (l_u8, nl, f_nc, f_cn)
+        f_small, c_small = self._small(f_cn, self._confidence(f_cn, f_nc, l_u8, nl), w, h)
+        back, inside = warp(np.ascontiguousarray(next_ab[0].permute(1, 2, 0).float().cpu().numpy()), f_small)
+        cb = c_small * inside
+        total = n + cb
+        mixed = (n[..., None] * carried + cb[..., None] * back) / np.maximum(total, 1e-3)[..., None]
+        return np.where((total > 1e-3)[..., None], mixed, carried).astype(np.float32)
 
 
 class SceneCuts:
@@ -220,7 +262,12 @@ SMOOTHERS = {
 }
 GUIDE_SCALE = 4  # smoothers see L at 4x the ab grid's resolution, i.e. the working resolution (flow needs the detail)
 TEMPORAL_MODES = tuple(SMOOTHERS)
-TEMPORAL_VERSION = 2  # part of a video's resume key: segments smoothed by an older algorithm are redone
+TEMPORAL_VERSION = 3  # part of a video's journal and resume keys: outputs and segments smoothed by an older algorithm are redone
+
+
+def mode_stride(mode: str) -> int:
+    """Every how many frames a temporal mode's smoother needs the network (`FlowSmoother.network_stride`)."""
+    return NETWORK_STRIDE if mode == "flow" else 1
 
 
 def make_smoother(mode: str, strength: float | None = None) -> TemporalSmoother:

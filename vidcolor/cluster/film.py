@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done
-from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
+from vidcolor.cluster.plan import Range, plan_ranges, stride_for, warmup_for
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.colorizer import Colorizer
@@ -37,7 +37,7 @@ from vidcolor.options import Result, VideoOptions
 from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
 from vidcolor.temporal import SceneCuts
 
-PLAN_VERSION = 4  # part of the work folder's key: plans of an older layout are discarded
+PLAN_VERSION = 5  # part of the work folder's key: plans of an older layout are discarded
 
 
 def scan(source: VideoSource) -> tuple[list[int], list[int], np.ndarray]:
@@ -97,16 +97,17 @@ class RangeWork:
 
 def _scan_and_plan(source: VideoSource, opts: VideoOptions) -> dict:
     pts, cuts, prints = scan(source)
-    plan = make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal))
+    plan = make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal),
+                     stride_for(opts.temporal))
     plan["ends_early"] = source.ends_early(len(pts))  # kept in the plan, so a resumed run says it too
     plan["damage"] = source.damage(len(pts))  # the scan decodes the whole film: its gaps, as one machine's run says them
     return plan
 
 
-def make_plan(pts: list[int], cuts: list[int], prints: np.ndarray, max_frames: int, warmup: int) -> dict:
+def make_plan(pts: list[int], cuts: list[int], prints: np.ndarray, max_frames: int, warmup: int, stride: int = 1) -> dict:
     """The ranges, and what their workers need beside them: the pts to seek after and the fingerprints
     of the first frames each range decodes, to confirm its seek landed right."""
-    ranges = plan_ranges(len(pts), cuts, max_frames, warmup)
+    ranges = plan_ranges(len(pts), cuts, max_frames, warmup, stride)
     checks = [{str(i): prints[i].tolist() for i in range(r.start - r.warmup, min(r.end, r.start - r.warmup + CHECKED_FRAMES))}
               for r in ranges]
     return {"version": PLAN_VERSION, "pts": pts, "cuts": cuts, "ranges": [asdict(r) for r in ranges], "checks": checks}

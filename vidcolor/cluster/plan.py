@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vidcolor.temporal import NETWORK_STRIDE
+from vidcolor.temporal import mode_stride
 
 # Frames a mid-shot range runs before its first encoded frame. The flow smoother averages up to
 # s / (1 - s) = 19 past frames at the default strength 0.95; on cockatoo.mp4 (benchmarks/ray_warmup.py)
@@ -33,10 +33,12 @@ class Range:
         return self.end - self.start
 
 
-def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = WARMUP_FRAMES) -> list[Range]:
+def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = WARMUP_FRAMES, stride: int = 1) -> list[Range]:
     """Cover frames [0, n_frames) with ranges of at most max_frames: consecutive whole shots are grouped
     (a range boundary is then a scene cut), and a longer shot is split into equal ranges, each after the
-    first with up to `warmup` frames of the same shot before it."""
+    first with up to `warmup` frames of the same shot before it. With a network stride (`stride`, see
+    `pipeline.network_frames`) a split falls on a multiple of it, so that a range's last frame is one
+    the network runs on one machine too (a range may then be up to stride - 1 frames longer)."""
     if n_frames <= 0:
         return []
     max_frames = max(1, max_frames)
@@ -52,10 +54,17 @@ def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = W
             continue
         pieces = math.ceil((e - s) / max_frames)
         edges = [s + round(k * (e - s) / pieces) for k in range(pieces + 1)]
+        for k in range(1, pieces):
+            edges[k] = min(max(edges[k - 1] + 1, edges[k] - edges[k] % stride), e - 1)
         ranges += [Range(a, b, min(warmup, a - s)) for a, b in zip(edges, edges[1:])]
     if group_start is not None:
         ranges.append(Range(group_start, n_frames))
     return ranges
+
+
+def stride_for(temporal: str) -> int:
+    """The network stride of a temporal mode (`FlowSmoother.network_stride`; 1 for the others)."""
+    return mode_stride(temporal)
 
 
 def warmup_for(temporal: str) -> int:
@@ -64,4 +73,4 @@ def warmup_for(temporal: str) -> int:
     many frames."""
     if temporal == "off":
         return 0
-    return WARMUP_FRAMES * (NETWORK_STRIDE if temporal == "flow" else 1)
+    return WARMUP_FRAMES * stride_for(temporal)

@@ -32,7 +32,7 @@ from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
 from vidcolor.io.video import VideoSource, _reason
 from vidcolor.options import FolderOptions, VideoOptions
-from vidcolor.pipeline import batched, colorize_frames, luma_path
+from vidcolor.pipeline import colorize_frames, luma_path, network_stride, stride_batches
 from vidcolor.temporal import make_smoother
 
 FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
@@ -206,7 +206,7 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
         try:
             with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)) as decoded:
                 frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
-                for batch in batched(frames, opts.batch_size):
+                for batch in stride_batches(frames, opts.batch_size, network_stride(smoother)):
                     out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt, matrix=plan.matrix)
                     keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
                     if keep:

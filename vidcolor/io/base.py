@@ -107,8 +107,10 @@ class FrameSink(Protocol):
         (B, H * 3 / 2, W) frames already in that format (io.yuv.video_frame)."""
 
     def end_segment(self, smoother_state: dict[str, np.ndarray], final: bool = False) -> None:
-        """Make the frames written so far durable, with the smoother state after them; `final`: no
-        frames follow. Nothing to end is not an error (a run resumed with no frames left)."""
+        """Close the frames written so far as a unit a re-run resumes after, with the smoother state after
+        them (it may become durable in the background, while the next frames are written); `final`: no
+        frames follow, and everything is durable on return. Nothing to end is not an error (a run
+        resumed with no frames left)."""
 
     def complete(self) -> None:
         """Write the final output from everything written."""
