@@ -21,9 +21,10 @@ import numpy as np
 
 import vidcolor
 from vidcolor.cluster.film import make_plan, scan
-from vidcolor.cluster.plan import Range
+from vidcolor.cluster.plan import Range, stride_for
 from vidcolor.cluster.workers import colorize_range
 from vidcolor.io.plan import plan_output
+from vidcolor.io.segments import segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -37,7 +38,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("clip", type=Path)
     p.add_argument("--range-seconds", type=float, default=2.0, help="range length (the cluster uses --segment-seconds)")
-    p.add_argument("--warmup", default="0,8,16,32", help="warm-up frame counts to try")
+    p.add_argument("--warmup", default="0,8,16,32", help="warm-up network frames to try (x the network stride in frames: 2 with flow)")
     p.add_argument("--temporal", default="flow")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
@@ -47,13 +48,13 @@ def main() -> None:
     with VideoSource(a.clip) as source:
         pts, cuts, prints = scan(source)
         fps = source.info.fps
-    out: dict = {"clip": str(a.clip), "frames": len(pts), "cuts": cuts, "range_frames": round(a.range_seconds * fps), "warmup": {}}
+    out: dict = {"clip": str(a.clip), "frames": len(pts), "cuts": cuts, "range_frames": segment_frames(a.range_seconds, fps, stride_for(a.temporal)), "warmup": {}}
     with tempfile.TemporaryDirectory() as tmp:
         one = Path(tmp) / "one.mp4"
         colorize_video(a.clip, one, col, VideoOptions(temporal=a.temporal, crf=0, segment_seconds=1e6))
         ref = frames_of(one)
         for w in map(int, a.warmup.split(",")):
-            plan = make_plan(pts, cuts, prints, out["range_frames"], w)
+            plan = make_plan(pts, cuts, prints, out["range_frames"], w * stride_for(a.temporal), stride_for(a.temporal))
             mid, at_cut, firsts = [], [], []
             for i, r in enumerate(Range(**x) for x in plan["ranges"]):
                 first = r.start - r.warmup

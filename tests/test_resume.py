@@ -125,3 +125,24 @@ def test_a_segment_that_fails_to_finish_is_reported_and_nothing_is_left(tmp_path
             sink.end_segment({}, final=k == 3)
     sink.abort()
     assert sorted(p.name for p in (tmp_path / "work").rglob("*") if p.is_file()) == []
+
+
+def test_progress_is_told_the_segment_length_the_sink_uses(tmp_path):
+    """Segments are a whole number of `flow`'s network stride (2): at 0.2 s and 25 fps, 6 frames, not 5;
+    a review found the progress told 5, so its line a segment came at frames 6, 10, 16, 20."""
+    from vidcolor.api import _video_progress
+    from vidcolor.io.segments import segment_frames
+
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=10, audio=None)
+    told = []
+
+    class P:
+        def video(self, path, frames, seg):
+            told.append(seg)
+
+    for temporal, want in (("flow", 6), ("off", 5)):
+        _video_progress(P(), src, VideoOptions(segment_seconds=0.2, temporal=temporal))
+        plan = plan_output(src, tmp_path / "out.mp4")
+        with VideoSource(src) as s:
+            sink = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", s.info, "k", plan, 0.2, 2 if temporal == "flow" else 1)
+        assert told[-1] == sink.segment_frames == want == segment_frames(0.2, 25, 2 if temporal == "flow" else 1)

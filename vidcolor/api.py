@@ -311,7 +311,10 @@ def _video_progress(progress: Progress | None, path: Path, opts: VideoOptions) -
         info = s.info
     if progress is None:
         return None
-    return progress.video(path, info.frames, max(1, round(opts.segment_seconds * info.fps)))  # SegmentedSink's segment length
+    from vidcolor.io.segments import segment_frames
+    from vidcolor.temporal import mode_stride
+
+    return progress.video(path, info.frames, segment_frames(opts.segment_seconds, info.fps, mode_stride(opts.temporal)))  # SegmentedSink's
 
 
 def _load(**kwargs):

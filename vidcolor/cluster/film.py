@@ -31,6 +31,7 @@ from vidcolor.io.base import VideoInfo
 from vidcolor.io.mux import join_segments
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.paths import atomic_write_text
+from vidcolor.io.segments import segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, temp_output_path
 from vidcolor.options import Result, VideoOptions
@@ -97,8 +98,8 @@ class RangeWork:
 
 def _scan_and_plan(source: VideoSource, opts: VideoOptions) -> dict:
     pts, cuts, prints = scan(source)
-    plan = make_plan(pts, cuts, prints, max(1, round(opts.segment_seconds * source.info.fps)), warmup_for(opts.temporal),
-                     stride_for(opts.temporal))
+    stride = stride_for(opts.temporal)
+    plan = make_plan(pts, cuts, prints, segment_frames(opts.segment_seconds, source.info.fps, stride), warmup_for(opts.temporal), stride)
     plan["ends_early"] = source.ends_early(len(pts))  # kept in the plan, so a resumed run says it too
     plan["damage"] = source.damage(len(pts))  # the scan decodes the whole film: its gaps, as one machine's run says them
     return plan

@@ -41,7 +41,7 @@ def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = W
     the network runs on one machine too (a range may then be up to stride - 1 frames longer)."""
     if n_frames <= 0:
         return []
-    max_frames = max(1, max_frames)
+    max_frames = max(stride, max_frames)  # so that every split can fall on the stride
     bounds = [0] + sorted(c for c in set(cuts) if 0 < c < n_frames) + [n_frames]
     ranges: list[Range] = []
     group_start = None  # start of the group of whole shots being collected

@@ -33,6 +33,12 @@ from vidcolor.options import SEGMENT_SECONDS
 LAYOUT_VERSION = 2  # part of the resume key: work folders written by an older layout are discarded
 
 
+def segment_frames(seconds: float, fps: float, multiple: int = 1) -> int:
+    """Frames in a segment of about `seconds`: at least one, and a whole number of `multiple` (the
+    network stride, `temporal.mode_stride`), so that no segment ends on a frame the network skips."""
+    return -(-max(1, round(seconds * fps)) // multiple) * multiple
+
+
 def work_dir(dst: Path, work_root: Path) -> Path:
     return work_root / f"{dst.name}.work"
 
@@ -142,9 +148,7 @@ class SegmentedSink:
     def __init__(self, dst: Path, work_root: Path, like: VideoInfo, key: str, plan: OutputPlan,
                  segment_seconds: float = SEGMENT_SECONDS, frames_multiple: int = 1):
         self.dst, self.like, self.plan = dst, like, plan
-        # a whole number of the network's strides (`pipeline.stride_batches`), so that no segment ends on
-        # a frame the network would have skipped, whatever the frame rate
-        self.segment_frames = -(-max(1, round(segment_seconds * like.fps)) // frames_multiple) * frames_multiple
+        self.segment_frames = segment_frames(segment_seconds, like.fps, frames_multiple)
         self.work = work_dir(dst, work_root)
         self.current: SegmentEncoder | None = None
         key = f"{key}|layout{LAYOUT_VERSION}"
@@ -154,7 +158,8 @@ class SegmentedSink:
             self.log = SegmentLog(key)
         self._next = len(self.log.segments)  # the next segment's number
         self._ending: BackgroundWorker | None = None  # finishes segments while the next one is encoded
-        self._pending: list[SegmentEncoder] = []  # closed segments not yet finished
+        self._pending: list[SegmentEncoder] = []  # closed segments not yet finished and logged
+        self._closed_frames = sum(s.frames for s in self.log.segments)  # frames before the segment being written
 
     @property
     def pix_fmt(self) -> str:
@@ -176,7 +181,7 @@ class SegmentedSink:
             try:
                 self.current.write(frame, p)
             except av.error.FFmpegError as e:
-                done = sum(s.frames for s in self.log.segments) + self.current.frames
+                done = self._closed_frames + self.current.frames
                 raise OutputError(f"{self.dst}: encoding failed at frame {done} (pts {p}): {_reason(e)}") from e
 
     def end_segment(self, smoother_state: dict[str, np.ndarray], final: bool = False) -> None:
@@ -189,6 +194,7 @@ class SegmentedSink:
         logged in order; a failure is raised at the next boundary or at the end."""
         if self.current is not None:
             enc, self.current = self.current, None
+            self._closed_frames += enc.frames
             self._pending.append(enc)  # until finished: abort() deletes what a failure left
             if self._ending is None:
                 self._ending = BackgroundWorker(lambda job: job(), depth=1, name="segment-end")
@@ -205,14 +211,21 @@ class SegmentedSink:
             seg = enc.finish()
         except av.error.FFmpegError as e:
             raise OutputError(f"{self.dst}: encoding failed at the end of segment {number}: {_reason(e)}") from e
+        try:
+            if smoother_state:
+                seg.state = seg.file.replace(".mp4", ".state.npz")
+                tmp = self.work / (seg.state + ".tmp.npz")
+                try:
+                    np.savez(tmp, **smoother_state)
+                    os.replace(tmp, self.work / seg.state)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            self.log.segments.append(seg)
+            self._save_log()
+        except OSError as e:  # a full disk: the finished segment goes too (abort), a re-run redoes it
+            (self.work / seg.file).unlink(missing_ok=True)
+            raise OutputError(f"{self.dst}: cannot save segment {number} in {self.work} ({e.strerror or e})") from e
         self._pending.remove(enc)
-        if smoother_state:
-            seg.state = seg.file.replace(".mp4", ".state.npz")
-            tmp = self.work / (seg.state + ".tmp.npz")
-            np.savez(tmp, **smoother_state)
-            os.replace(tmp, self.work / seg.state)
-        self.log.segments.append(seg)
-        self._save_log()
 
     def _save_log(self) -> None:
         self.log.rotation = self.like.rotation or self.log.rotation
