@@ -21,12 +21,13 @@ import numpy as np
 
 import vidcolor
 from vidcolor.cluster.film import make_plan, scan
-from vidcolor.cluster.plan import Range, stride_for
+from vidcolor.cluster.plan import Range
 from vidcolor.cluster.workers import colorize_range
 from vidcolor.io.plan import plan_output
 from vidcolor.io.segments import segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
+from vidcolor.temporal import mode_stride
 
 
 def frames_of(path: Path) -> np.ndarray:
@@ -48,13 +49,13 @@ def main() -> None:
     with VideoSource(a.clip) as source:
         pts, cuts, prints = scan(source)
         fps = source.info.fps
-    out: dict = {"clip": str(a.clip), "frames": len(pts), "cuts": cuts, "range_frames": segment_frames(a.range_seconds, fps, stride_for(a.temporal)), "warmup": {}}
+    out: dict = {"clip": str(a.clip), "frames": len(pts), "cuts": cuts, "range_frames": segment_frames(a.range_seconds, fps, mode_stride(a.temporal)), "warmup": {}}
     with tempfile.TemporaryDirectory() as tmp:
         one = Path(tmp) / "one.mp4"
         colorize_video(a.clip, one, col, VideoOptions(temporal=a.temporal, crf=0, segment_seconds=1e6))
         ref = frames_of(one)
         for w in map(int, a.warmup.split(",")):
-            plan = make_plan(pts, cuts, prints, out["range_frames"], w * stride_for(a.temporal), stride_for(a.temporal))
+            plan = make_plan(pts, cuts, prints, out["range_frames"], w * mode_stride(a.temporal), mode_stride(a.temporal))
             mid, at_cut, firsts = [], [], []
             for i, r in enumerate(Range(**x) for x in plan["ranges"]):
                 first = r.start - r.warmup

@@ -20,7 +20,8 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip ins
 
 import vidcolor  # noqa: E402
 from vidcolor.cluster import RayOptions, colorize_on_ray  # noqa: E402
-from vidcolor.cluster.plan import plan_ranges, stride_for, warmup_for  # noqa: E402
+from vidcolor.cluster.plan import plan_ranges, warmup_for  # noqa: E402
+from vidcolor.temporal import mode_stride  # noqa: E402
 from vidcolor.folder import colorize_folder  # noqa: E402
 from vidcolor.options import FolderOptions, VideoOptions  # noqa: E402
 from vidcolor.pipeline import colorize_video  # noqa: E402
@@ -192,7 +193,7 @@ def test_a_film_on_the_cluster_matches_one_machine(tmp_path, cluster, shipped):
     assert b["frames"] == a["frames"] == 125 and b["pts_s"] == a["pts_s"] and b["duration_s"] == a["duration_s"]
     assert b["others"] == a["others"] == [("audio", "aac")] and b["audio_s"] == a["audio_s"]
     one, ours = frames_of(tmp_path / "one.mp4"), frames_of(tmp_path / "ray" / "film.mp4")
-    for r in plan_ranges(125, [20, 100], 25, warmup_for(opts.temporal), stride_for(opts.temporal)):
+    for r in plan_ranges(125, [20, 100], 25, warmup_for(opts.temporal), mode_stride(opts.temporal)):
         d = np.abs(one[r.start:r.end] - ours[r.start:r.end])
         if r.warmup == 0:  # starts at a cut: the one-machine run resets its smoother there too; float noise only
             assert d.max() <= 3 and d.mean() < 0.05, (r, d.mean(), d.max())

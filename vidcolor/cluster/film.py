@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done
-from vidcolor.cluster.plan import Range, plan_ranges, stride_for, warmup_for
+from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.colorizer import Colorizer
@@ -36,7 +36,7 @@ from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, temp_output_path
 from vidcolor.options import Result, VideoOptions
 from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
-from vidcolor.temporal import SceneCuts
+from vidcolor.temporal import SceneCuts, mode_stride
 
 PLAN_VERSION = 5  # part of the work folder's key: plans of an older layout are discarded
 
@@ -98,7 +98,7 @@ class RangeWork:
 
 def _scan_and_plan(source: VideoSource, opts: VideoOptions) -> dict:
     pts, cuts, prints = scan(source)
-    stride = stride_for(opts.temporal)
+    stride = mode_stride(opts.temporal)
     plan = make_plan(pts, cuts, prints, segment_frames(opts.segment_seconds, source.info.fps, stride), warmup_for(opts.temporal), stride)
     plan["ends_early"] = source.ends_early(len(pts))  # kept in the plan, so a resumed run says it too
     plan["damage"] = source.damage(len(pts))  # the scan decodes the whole film: its gaps, as one machine's run says them

@@ -62,15 +62,10 @@ def plan_ranges(n_frames: int, cuts: list[int], max_frames: int, warmup: int = W
     return ranges
 
 
-def stride_for(temporal: str) -> int:
-    """The network stride of a temporal mode (`FlowSmoother.network_stride`; 1 for the others)."""
-    return mode_stride(temporal)
-
-
 def warmup_for(temporal: str) -> int:
     """Warm-up frames a mid-shot range needs: none without temporal smoothing (no state across frames);
     with `flow`, WARMUP_FRAMES network frames, which a network stride spreads over that many times as
     many frames."""
     if temporal == "off":
         return 0
-    return WARMUP_FRAMES * stride_for(temporal)
+    return WARMUP_FRAMES * mode_stride(temporal)

@@ -13,8 +13,8 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Sequence
 
 import av
