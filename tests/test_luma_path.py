@@ -131,6 +131,10 @@ def test_network_frames_follow_the_stride_within_the_batch():
     assert network_frames(FlowSmoother(network_stride=1), fake_frames(range(4)), [False] * 4, False) == [0, 1, 2, 3]
     assert network_frames(make_smoother("ema"), fake_frames(range(5, 9)), [False] * 4, False) == [0, 1, 2, 3]
     assert make_smoother("flow").network_stride == 2  # the default
+    assert make_smoother("flow", device="cpu").network_stride == 2
+    assert make_smoother("flow", 0.9, device="cuda").network_stride == 1  # on a GPU the network runs on every frame
+    assert make_smoother("flow", 0.9, device="cuda").strength == 0.9
+    assert make_smoother("ema", 0.5, device="cuda").strength == 0.5
     with pytest.raises(ValueError, match="stride"):
         FlowSmoother(network_stride=0)
 

@@ -182,7 +182,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     cuts = SceneCuts(source.info.fps)
     if resume.complete:  # killed after the last segment: only the join is left
         return _Encoded(resume.frames, resume.frames, [])
-    smoother = make_smoother(opts.temporal, opts.temporal_strength)
+    smoother = make_smoother(opts.temporal, opts.temporal_strength, colorizer.device)
     smoother.load_state_dict(resume.smoother_state)
     tracker = HintTracker(hints, colorizer.work_size) if hints else None
     if tracker:

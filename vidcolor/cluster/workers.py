@@ -190,7 +190,7 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
     first = r.start - r.warmup
     # frames(ResumePoint(n, pts)) seeks to the keyframe before pts; without a pts it decodes from the start
     resume = ResumePoint(first, after_pts) if first else None
-    smoother = make_smoother(opts.temporal, opts.temporal_strength)
+    smoother = make_smoother(opts.temporal, opts.temporal_strength, colorizer.device)
     planned = PlannedCuts(cuts)
     with VideoSource(src) as source:
         encoder = SegmentEncoder(segment, source.info, plan)
