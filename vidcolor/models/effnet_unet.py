@@ -1,4 +1,5 @@
-"""effnet_unet: a U-Net decoder on the ImageNet-pretrained EfficientNet-Lite0 encoder.
+"""effnet_unet: a U-Net decoder on the ImageNet-pretrained EfficientNet-Lite0 encoder (or -Lite2:
+`encoder="lite2"`, the larger encoder issue 11 asks to try for photos).
 
 The decoder stops at 1/4 resolution: chroma is low-frequency, and predicting ab at 1/4 (as eccv16
 does) and upsampling it with the full-resolution L as guide is what makes ~20 frames/s on a CPU
@@ -12,7 +13,7 @@ import torch.nn as nn
 from vidcolor.hints import HINT_CHANNELS
 from vidcolor.models.bins import ab_bins
 from vidcolor.models.blocks import UpBlock
-from vidcolor.models.efficientnet_lite import Conv2dSame, EfficientNetLite0, pretrained_lite0_state_dict
+from vidcolor.models.efficientnet_lite import Conv2dSame, EfficientNetLite, pretrained_state_dict
 from vidcolor.models.heads import ColorHead, ColorNet, pool_hint_map
 from vidcolor.models.registry import register_model
 
@@ -22,17 +23,17 @@ class EffNetUNet(ColorNet):
     size_multiple = 32
 
     def __init__(self, head: str = "both", widths: tuple[int, int, int] = (160, 96, 64), pretrained: bool = False,
-                 hints: bool = False):
+                 hints: bool = False, encoder: str = "lite0"):
         super().__init__()
         self.accepts_hints = hints
-        self.encoder = EfficientNetLite0()
+        self.encoder = EfficientNetLite(encoder)
         if pretrained:
-            sd = {k: v for k, v in pretrained_lite0_state_dict().items() if not k.startswith("_fc.")}
+            sd = {k: v for k, v in pretrained_state_dict(encoder).items() if not k.startswith("_fc.")}
             self.encoder.load_state_dict(sd, strict=True)
-        c2, c4, c8, c16, c32 = EfficientNetLite0.feature_channels
+        c2, c4, c8, c16, c32 = self.encoder.feature_channels
         w16, w8, w4 = widths
         self.bottleneck = nn.Sequential(nn.Conv2d(c32, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True))
-        self.global_fc = nn.Linear(EfficientNetLite0.head_channels, 256)
+        self.global_fc = nn.Linear(self.encoder.head_channels, 256)
         self.up16 = UpBlock(256, c16, w16)
         self.up8 = UpBlock(w16, c8, w8)
         self.up4 = UpBlock(w8, c4, w4)
@@ -72,5 +73,5 @@ class EffNetUNet(ColorNet):
 
 @register_model
 def effnet_unet(head: str = "both", widths: tuple[int, int, int] = (160, 96, 64), pretrained: bool = False,
-                hints: bool = False) -> EffNetUNet:
-    return EffNetUNet(head=head, widths=tuple(widths), pretrained=pretrained, hints=hints)
+                hints: bool = False, encoder: str = "lite0") -> EffNetUNet:
+    return EffNetUNet(head=head, widths=tuple(widths), pretrained=pretrained, hints=hints, encoder=encoder)
