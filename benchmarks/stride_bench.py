@@ -5,7 +5,8 @@ in-process, everything else as shipped:
     python benchmarks/stride_bench.py 1 CLIP --phases transcode,e2e --json s1.json
     python benchmarks/stride_bench.py 2 CLIP --phases transcode,e2e --json s2.json
 
-(Analysis only: the stride is not a user option; the patch sets the module default and FlowSmoother's.)
+(Analysis only: the stride is not a user option; the patch sets the module's defaults, the CPU's and
+the GPU's, and FlowSmoother's.)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 def set_stride(stride: int) -> None:
     import vidcolor.temporal as T
 
-    T.NETWORK_STRIDE = stride
+    T.NETWORK_STRIDE = T.GPU_NETWORK_STRIDE = stride  # make_smoother reads GPU_NETWORK_STRIDE on CUDA
     sig = inspect.signature(T.FlowSmoother.__init__)
     names = [n for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty]
     defaults = list(T.FlowSmoother.__init__.__defaults__)

@@ -64,7 +64,10 @@ def cmd_train(a: argparse.Namespace) -> None:
     tcfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
     torch.manual_seed(tcfg.seed)  # the same initial weights every time: a resumed run can be compared
     try:
-        model = create_model(a.model, head=a.head, **model_args)
+        # with --init every encoder weight comes from the checkpoint: the ImageNet package is not needed
+        # (a lent GPU machine lacks it), while args.json keeps the run's own model_args for resuming
+        create_args = {**model_args, "pretrained": False} if a.init and model_args.get("pretrained") else model_args
+        model = create_model(a.model, head=a.head, **create_args)
     except (KeyError, TypeError, ValueError) as e:
         sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
     if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word

@@ -14,15 +14,15 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import CDC, WarpError, colourfulness, psnr
-from vidcolor.pipeline import colorize_frames, luma_path, stride_batches
-from vidcolor.temporal import NETWORK_STRIDE, TEMPORAL_MODES, SceneCuts, TemporalSmoother, make_smoother
+from vidcolor.pipeline import colorize_frames, luma_path, network_stride, stride_batches
+from vidcolor.temporal import TEMPORAL_MODES, SceneCuts, TemporalSmoother, make_smoother
 
 
 def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...] = TEMPORAL_MODES,
                    strength: float | None = None, batch_size: int = 4, max_frames: int | None = None,
                    smoothers: dict[str, Callable[[], TemporalSmoother]] | None = None) -> dict:
     """Every mode (or every named smoother factory in `smoothers`, which should include "off") on one clip."""
-    factories = smoothers or {m: (lambda m=m: make_smoother(m, strength)) for m in modes}
+    factories = smoothers or {m: (lambda m=m: make_smoother(m, strength, colorizer.device)) for m in modes}
     modes = tuple(factories)
     states = {m: (factories[m](), None) for m in modes}
     seconds = {m: 0.0 for m in modes}
@@ -35,7 +35,8 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
         luma = luma_path(colorizer, "yuv420p", src.info)
         decoded = src.frames_ahead(depth=8, luma=luma, with_rgb=True)  # joined by the source's close(), before the container closes
         cuts = {m: SceneCuts(src.info.fps) for m in modes}
-        for frames in stride_batches(decoded, batch_size, NETWORK_STRIDE):  # batched as a run of the default `flow` is
+        stride = max(network_stride(s) for s, _ in states.values())
+        for frames in stride_batches(decoded, batch_size, stride):  # batched as a run of the default `flow` is on this device
             if max_frames is not None:
                 limited = limited or len(frames) > max_frames - n
                 frames = frames[: max(0, max_frames - n)]

@@ -28,9 +28,10 @@ CUT_ANALYSIS_WIDTH = 256
 # CPU time halves and the flicker is no higher than on every frame (README, "Network stride"); at n = 3
 # the frame without a successor's prediction flickers more. On a GPU the network costs next to nothing
 # beside x264, so there it runs on every frame (`make_smoother(..., device)`): 1080p end to end measured
-# 8-13% faster on 150 frames and 2% on 600 at stride 1 (H200, README "GPU check"). Segments and cluster
+# 8-12% faster on 150 frames and within 2% on 600 at stride 1 (H200, README "GPU check"). Segments and cluster
 # ranges stay whole multiples of NETWORK_STRIDE on every device (`mode_stride`), which stride 1 also fits.
 NETWORK_STRIDE = 2
+GPU_NETWORK_STRIDE = 1
 
 
 class TemporalSmoother(Protocol):
@@ -280,5 +281,5 @@ def make_smoother(mode: str, strength: float | None = None, device: torch.device
         raise ValueError(f"unknown temporal mode {mode!r}; choose from {', '.join(TEMPORAL_MODES)}")
     kwargs = {} if strength is None else {"strength": strength}
     if mode == "flow" and device is not None and torch.device(device).type == "cuda":
-        kwargs["network_stride"] = 1
+        kwargs["network_stride"] = GPU_NETWORK_STRIDE
     return SMOOTHERS[mode](**kwargs)
