@@ -52,7 +52,7 @@ def main() -> None:
     out: dict = {"clip": str(a.clip), "frames": len(pts), "cuts": cuts, "range_frames": segment_frames(a.range_seconds, fps, mode_stride(a.temporal)), "warmup": {}}
     with tempfile.TemporaryDirectory() as tmp:
         one = Path(tmp) / "one.mp4"
-        colorize_video(a.clip, one, col, VideoOptions(temporal=a.temporal, crf=0, segment_seconds=1e6))
+        colorize_video(a.clip, one, col, VideoOptions(temporal=a.temporal, crf=0, segment_seconds=3600))
         ref = frames_of(one)
         for w in map(int, a.warmup.split(",")):
             plan = make_plan(pts, cuts, prints, out["range_frames"], w * mode_stride(a.temporal), mode_stride(a.temporal))
