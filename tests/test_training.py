@@ -117,6 +117,10 @@ def test_a_resume_with_other_arguments_is_refused_and_a_failed_start_leaves_no_r
     assert json.loads((run / "args.json").read_text())["lr"] == 0.001 and (run / "holdout.txt").read_text() == holdout
     train(run, data / "train", 3, "--log-every", "2", "--model-args", '{ "pretrained" : false }')  # length, logging, JSON spelling
     train(run, data / "train", 4, "--data", str(data / "train" / "." ))  # a path spelled otherwise is the same folder
+    # the architecture's own defaults spelled out are the same network; another encoder is not
+    train(run, data / "train", 5, "--model-args", '{"pretrained": false, "encoder": "lite0", "hints": false}')
+    with pytest.raises(SystemExit, match="--model-args"):
+        train(run, data / "train", 6, "--model-args", '{"pretrained": false, "encoder": "lite2"}')
 
 
 def test_tune_says_when_its_colour_floor_is_not_met_or_its_holdout_is_tiny(tmp_path, data, capsys):
@@ -192,7 +196,7 @@ def test_a_run_refuses_another_architecture(tmp_path, data):
 def test_hint_training_warm_starts_and_learns_the_hint_layers(tmp_path, data, monkeypatch):
     from vidcolor.models import save_checkpoint
 
-    train(tmp_path / "auto", data / "train", 2, "--model-args", '{"pretrained": false}')
+    train(tmp_path / "auto", data / "train", 2)
     init = tmp_path / "init.pt"
     save_checkpoint(_model_of(tmp_path / "auto"), init)
     run = tmp_path / "hints"

@@ -20,6 +20,7 @@ from training.validate import load_images, make_step_fn, make_validate, tune_dec
 from vidcolor.device import resolve_device
 from vidcolor.models import create_model, load_checkpoint, save_checkpoint
 from vidcolor.models.checkpoint import sha256_file
+from vidcolor.models.registry import model_defaults
 
 
 def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
@@ -128,7 +129,8 @@ def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dic
         was = saved[k]
         if k == "model_args":
             try:
-                same = {**MODEL_DEFAULTS.get(a.model, {}), **json.loads(was)} == model_args  # the JSON, not its spelling
+                base = {**_registered_defaults(a.model), **MODEL_DEFAULTS.get(a.model, {})}  # the network, not its spelling
+                same = {**base, **json.loads(was)} == {**base, **model_args}
             except json.JSONDecodeError:
                 same = False
         elif k in ("data", "init"):  # paths: the same folders however spelled (./v2 and v2)
@@ -140,6 +142,13 @@ def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dic
     if differ:
         sys.exit(f"{run}: was started with {'; '.join(differ)}. Resume it with its own arguments "
                  f"({run / 'args.json'}), or use another --run (--force-args takes the new ones)")
+
+
+def _registered_defaults(name: str) -> dict:
+    try:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in model_defaults(name).items()}  # as JSON gives them
+    except KeyError:
+        return {}
 
 
 def _real(v):

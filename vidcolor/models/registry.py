@@ -5,6 +5,7 @@ one front door (after timm).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch.nn as nn
@@ -22,6 +23,15 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 def list_models() -> list[str]:
     return sorted(_MODELS)
+
+
+def model_defaults(name: str) -> dict:
+    """The keyword arguments a registered architecture takes by default (its entrypoint's signature):
+    `{"hints": true}` and `{"hints": true, "encoder": "lite0"}` name the same network."""
+    if name not in _MODELS:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return {k: p.default for k, p in inspect.signature(_MODELS[name]).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
