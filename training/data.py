@@ -122,7 +122,7 @@ class TrainImages:
         def one(p: Path) -> tuple[float | None, str | None]:
             try:
                 return mean_chroma(p), None
-            except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # UnidentifiedImageError is an OSError
                 return None, f"{p}: unreadable ({type(e).__name__}: {first_line(e, 100, default='')})"
 
         # in threads (PIL's decoding releases the GIL): a lent GPU machine's 16 cores scan a fresh

@@ -3,6 +3,7 @@ measure flicker (warp error, CDC) beside the ground truth's own, colour kept (co
 and speed. All modes run in one pass over the clip so they see identical frames."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -35,7 +36,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
         luma = luma_path(colorizer, "yuv420p", src.info)
         decoded = src.frames_ahead(depth=8, luma=luma, with_rgb=True)  # joined by the source's close(), before the container closes
         cuts = {m: SceneCuts(src.info.fps) for m in modes}
-        stride = max(network_stride(s) for s, _ in states.values())
+        stride = math.lcm(*(network_stride(s) for s, _ in states.values()))  # every smoother's network frames end a batch
         for frames in stride_batches(decoded, batch_size, stride):  # batched as a run of the default `flow` is on this device
             if max_frames is not None:
                 limited = limited or len(frames) > max_frames - n
