@@ -25,10 +25,11 @@ def frame_pattern(i: int, w: int, h: int, scene: int = 0) -> np.ndarray:
 def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fractions.Fraction(25),
                 codec: str = "libx264", audio: str | None = "aac", pts: list[int] | None = None,
                 time_base: fractions.Fraction | None = None, rotation: int = 0, subtitles: list[tuple[int, str]] | None = None,
-                scenes: list[int] | None = None, pix_fmt: str | None = None, gray: bool = False) -> Path:
+                scenes: list[int] | None = None, pix_fmt: str | None = None, gray: bool = False,
+                options: dict[str, str] | None = None) -> Path:
     """Write a test clip. `pts` (in `time_base`) gives variable frame timing; `scenes[i]` picks frame i's
-    picture; `pix_fmt` overrides the encoder's; `gray` writes black-and-white frames."""
-    with av.open(str(path), "w") as c:
+    picture; `pix_fmt` overrides the encoder's; `gray` writes black-and-white frames; `options` go to the muxer."""
+    with av.open(str(path), "w", options=options or {}) as c:
         v = c.add_stream(codec, rate=rate)
         v.width, v.height = w, h
         v.pix_fmt = "yuv444p" if (w % 2 or h % 2) and codec == "libx264" else "yuv420p"

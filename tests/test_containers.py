@@ -532,3 +532,18 @@ def test_copied_audio_whose_timestamps_repeat_is_joined_into_mp4(tmp_path, color
         with av.open(str(tmp_path / out)) as c:
             got = [p.dts for p in c.demux(audio=0) if p.size]
             assert len(got) == len(ts) and got == sorted(set(got)), got[:8]
+
+
+@pytest.mark.parametrize("output", ["mp4", "mov"])
+def test_a_first_frame_off_the_millisecond_grid_keeps_its_time_in_mp4_and_mov(tmp_path, colorizer, output):
+    """Megamind.avi's first frame is at 125/2997 s (41.708 ms); its MP4 came out with every frame 0.67 ms
+    early, the edit list that places the first frame being written in the movie's 1/1000 s."""
+    tb = fractions.Fraction(1001, 24000)
+    src = write_video(tmp_path / "ntsc.mp4", w=64, h=48, frames=12, pts=list(range(1, 13)), time_base=tb,
+                      options={"movie_timescale": "24000"})  # the source itself exact
+    a = probe(src)
+    assert a["pts_s"][0] == pytest.approx(float(tb), abs=1e-9)
+    res = colorize_video(src, tmp_path / f"out.{output}", colorizer, VideoOptions(temporal="off"))
+    b = probe(res.output)
+    assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
+    assert audio_seconds(res.output) == pytest.approx(audio_seconds(src), abs=AUDIO_TOLERANCE_S)

@@ -49,6 +49,20 @@ def _decoder_only(stream) -> bool:
     return False
 
 
+def _muxer_options(muxer: str, video_time_base: fractions.Fraction) -> dict[str, str]:
+    """Timestamps are exactly the source's: the muxer must not shift them because the first dts is
+    negative (MP4 writes an edit list for that instead). MP4 and MOV write the edit lists that place
+    each track's first sample in the movie's time scale, 1/1000 s by default: a film whose first frame
+    is at 41.708 ms (a 1/11988 time base) came out 0.67 ms early, every frame; at the least common
+    multiple of 1000 and the video's time scale the video's start is exact, and the audio's as exact
+    as it was."""
+    options = {"avoid_negative_ts": "disabled"}
+    if muxer in ("mp4", "mov"):
+        scale = math.lcm(1000, video_time_base.denominator)
+        options["movie_timescale"] = str(scale if scale < 2**31 else video_time_base.denominator)
+    return options
+
+
 def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
                   mirror_matrix=None) -> list[str]:
     """Mux `parts` (each a segment file and the pts of its first frame) and the passthrough streams into
@@ -56,9 +70,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
     picture); returns notes for the user. Raises OutputError naming plan.dst."""
     try:
         timing = _timing(parts, like, plan)
-        # Timestamps are exactly the source's: the muxer must not shift them because the first dts is
-        # negative (MP4 writes an edit list for that instead).
-        out = av.open(str(tmp), "w", format=plan.container.muxer, options={"avoid_negative_ts": "disabled"})
+        out = av.open(str(tmp), "w", format=plan.container.muxer, options=_muxer_options(plan.container.muxer, timing.time_base))
     except av.error.FFmpegError as e:
         raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
     try:
