@@ -405,6 +405,54 @@ def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_p
     assert list(private_tmp.iterdir()) == []
 
 
+def test_video_jobs_are_cancelled_queued_or_running_and_a_result_is_removed(hint_col, tmp_path, private_tmp):
+    """DELETE /api/jobs/ID: a clip sent by mistake no longer holds the one model thread until it is done
+    (there was no way to stop a job), and a finished result can be removed at once."""
+    long_clip = write_video(tmp_path / "long.mp4", w=64, h=48, frames=900, audio=None)
+    short = write_video(tmp_path / "short.mp4", w=64, h=48, frames=6, audio=None)
+    other = write_video(tmp_path / "other.mp4", w=48, h=32, frames=6, audio=None)
+
+    def folders() -> list:
+        return [p for root in private_tmp.glob("*jobs-*") for p in root.glob("job-*")]
+
+    def wait_for(c, job_id, cond):
+        deadline = time.time() + 120
+        while not cond(job := c.get(f"/api/jobs/{job_id}").json()):
+            assert time.time() < deadline, job
+            time.sleep(0.01)
+        return job
+
+    with client(hint_col) as c:
+        running = c.post("/api/jobs", files={"file": ("long.mp4", long_clip.read_bytes())}).json()
+        queued = c.post("/api/jobs", files={"file": ("short.mp4", short.read_bytes())}).json()
+        wait_for(c, running["id"], lambda j: j["frames_done"] > 0)
+        assert c.get(f"/api/jobs/{queued['id']}").json()["state"] == "queued" and len(folders()) == 2
+        r = c.delete(f"/api/jobs/{queued['id']}")  # waiting: it never runs
+        assert r.status_code == 200 and r.json()["state"] == "cancelled" and r.json()["frames_done"] == 0, r.text
+        assert len(folders()) == 1
+        r = c.delete(f"/api/jobs/{running['id']}")  # running: it stops at its next batch
+        assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+        assert 0 < r.json()["frames_done"] < 900 and folders() == []
+        one_line_error(c.get(f"/api/jobs/{running['id']}/result"), 409, "is cancelled")
+        assert c.delete(f"/api/jobs/{running['id']}").json()["state"] == "cancelled"  # again: nothing changes
+        # the model thread is free for the next job; the same clip sent again is a new job, not the cancelled one
+        again = c.post("/api/jobs", files={"file": ("short.mp4", short.read_bytes())}).json()
+        assert again["id"] != queued["id"]
+        assert wait_for(c, again["id"], lambda j: j["state"] not in ("queued", "running"))["state"] == "done"
+        done = c.post("/api/jobs", files={"file": ("other.mp4", other.read_bytes())}).json()
+        wait_for(c, done["id"], lambda j: j["state"] == "done")
+        assert len(folders()) == 2
+        r = c.delete(f"/api/jobs/{done['id']}")  # finished: its result is removed
+        assert r.status_code == 200 and r.json()["state"] == "removed" and len(folders()) == 1
+        one_line_error(c.get(f"/api/jobs/{done['id']}"), 404, "removed by a DELETE request")
+        one_line_error(c.get(f"/api/jobs/{done['id']}/result"), 404)
+        one_line_error(c.delete("/api/jobs/0123456789abcdef"), 404, "no job")
+        # a page on another site cannot cancel what this server's page started
+        one_line_error(c.delete(f"/api/jobs/{again['id']}", headers={"Origin": "https://evil.example"}), 403, "cross-origin")
+        assert c.get(f"/api/jobs/{again['id']}").json()["state"] == "done"
+    assert list(private_tmp.iterdir()) == []
+
+
 def test_video_job_refusals(hint_col, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, audio=None)
     with client(hint_col, max_video_seconds=0.5) as c:

@@ -184,3 +184,15 @@ def test_a_short_clip_runs_as_a_job_with_progress_then_downloads(page, hint_serv
     assert download(page, "#job-download", tmp_path / "reel_color.mp4") == "reel_color.mp4"
     p = probe(tmp_path / "reel_color.mp4")
     assert p["frames"] == 12 and (p["width"], p["height"]) == (96, 64)
+
+
+def test_a_clip_sent_by_mistake_is_cancelled_from_the_page(page, hint_server, tmp_path):
+    clip = write_video(tmp_path / "long.mp4", w=64, h=48, frames=900, audio=None)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    page.click("#job-cancel")
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('cancelled after')", timeout=60_000)
+    assert page.is_hidden("#job-cancel") and page.is_hidden("#job-download")
+    done = int(page.text_content("#job-status").split()[2])
+    assert 0 < done < 900

@@ -111,6 +111,10 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     def job_state(job_id: str) -> dict:
         return jobs.get(job_id).public()
 
+    @api.delete("/jobs/{job_id}", summary="Cancel a job, or remove a finished job's result")
+    async def cancel_job(job_id: str) -> dict:
+        return await run_in_threadpool(jobs.cancel, job_id)
+
     @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse)
     def job_result(job_id: str) -> FileResponse:
         path, media, name = jobs.result(job_id)

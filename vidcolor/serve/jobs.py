@@ -1,8 +1,10 @@
-"""Video jobs: a clip uploaded, colorized by the model thread, then downloaded.
+"""Video jobs: a clip uploaded, colorized by the model thread, then downloaded, or cancelled.
 
 Each job lives in its own folder under one temporary root the server made; the clip inside is named
 by its sha256, so the same clip at the same strength is one job, not two. Finished jobs beyond
-`keep_jobs` lose their files oldest first, and closing the store removes the root.
+`keep_jobs` lose their files oldest first, and closing the store removes the root. A cancelled job
+(`JobStore.cancel`) stops at its next batch, or never starts, and loses its files at once; cancelling
+a finished one removes its result.
 """
 from __future__ import annotations
 
@@ -29,12 +31,16 @@ from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
 from vidcolor.serve.uploads import VIDEO_HEAD_BYTES, RequestError, starts_like_a_video
 from vidcolor.serve.worker import ModelWorker, Stopped
 
+
+class Cancelled(Exception):
+    """A job's progress callback saw its cancel request: colorize_video stops between batches."""
+
 log = logging.getLogger("vidcolor.serve")
 MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
 STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
-FAILED_KEPT = 64  # failed jobs whose reason /api/jobs/ID still gives
+FAILED_KEPT = 64  # failed and cancelled jobs whose state /api/jobs/ID still gives
 REMOVED_KEPT = 4096  # ids of removed jobs still named as such (older ones are "unknown")
 
 
@@ -47,8 +53,11 @@ class Job:
     src: Path
     dst: Path
     frames: int  # expected, from the container; 0 when unknown
-    state: str = "queued"  # queued -> running -> done | failed
+    state: str = "queued"  # queued -> running -> done | failed | cancelled
     done: int = 0
+    cancel_requested: bool = False  # set by a DELETE; the job stops at its next batch
+    future: Future | None = field(default=None, repr=False)
+    ended: threading.Event = field(default_factory=threading.Event, repr=False)  # set once its state is final
     error: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
@@ -59,7 +68,8 @@ class Job:
 
     def public(self) -> dict:
         total = max(self.frames, self.done)
-        return {"id": self.id, "state": self.state, "frames_done": self.done, "frames_total": self.frames or None,
+        state = "cancelling" if self.cancel_requested and self.state in ("queued", "running") else self.state
+        return {"id": self.id, "state": state, "frames_done": self.done, "frames_total": self.frames or None,
                 "progress": 1.0 if self.state == "done" else (self.done / total if total else None),
                 "strength": self.strength, "error": self.error,
                 "seconds": round((self.finished or time.time()) - self.created, 2)}
@@ -114,16 +124,15 @@ class JobStore:
         self._lock = threading.Lock()
         # Every job id of this server starts with it, so an id from before a restart is told apart (jobs live in memory).
         self.epoch = secrets.token_hex(2)
-        self._removed: OrderedDict[str, None] = OrderedDict()  # the last REMOVED_KEPT ids removed to make room
+        self._removed: OrderedDict[str, str] = OrderedDict()  # the last REMOVED_KEPT ids removed -> why
 
     def get(self, job_id: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
-            removed = job_id in self._removed
+            removed = self._removed.get(job_id)  # why it is gone, if it was here
         if job is None:
             if removed:
-                why = (f"it was removed to make room (the server keeps the last {self.config.keep_jobs} done jobs "
-                       f"and {FAILED_KEPT} failed ones)")
+                why = removed
             elif len(job_id) == 16 and all(c in "0123456789abcdef" for c in job_id) and not job_id.startswith(self.epoch):
                 why = "it was made before the server restarted: jobs live only as long as the server"
             else:
@@ -137,12 +146,12 @@ class JobStore:
         try:
             job = self._prepare(upload, folder, strength)
             with self._lock:
-                same = next((j for j in self._jobs.values()
-                             if j.sha256 == job.sha256 and j.strength == strength and j.state != "failed"), None)
+                same = next((j for j in self._jobs.values() if j.sha256 == job.sha256 and j.strength == strength
+                             and j.state not in ("failed", "cancelled") and not j.cancel_requested), None)
                 if same is not None:  # identified by content: the same clip is not colorized twice
                     shutil.rmtree(folder)
                     return same
-                fut = self.worker.submit_job(lambda: self._run(job))
+                fut = job.future = self.worker.submit_job(lambda: self._run(job))
                 self._jobs[job.id] = job
             fut.add_done_callback(lambda f: self._finish(job, f))
             return job
@@ -198,14 +207,19 @@ class JobStore:
             job.done = done
             if self.worker.stopping:
                 raise Stopped("the server is shutting down")
+            if job.cancel_requested:
+                raise Cancelled(f"job {job.id} was cancelled")
             self.worker.serve_waiting_photos()
 
         colorize_video(job.src, job.dst, at_strength(self.colorizer, job.strength), VideoOptions(), progress=progress)
 
     def _finish(self, job: Job, fut: Future) -> None:
-        exc = fut.exception()
+        exc = None if fut.cancelled() else fut.exception()
         job.finished = time.time()
-        if exc is None:
+        if fut.cancelled() or isinstance(exc, Cancelled) or (exc is None and job.cancel_requested):
+            job.state, job.error = "cancelled", None  # a job cancelled after its last batch is cancelled too
+            shutil.rmtree(job.folder, ignore_errors=True)
+        elif exc is None:
             job.state = "done"
         else:
             job.state = "failed"
@@ -213,6 +227,7 @@ class JobStore:
             if not isinstance(exc, (VidcolorError, Stopped)):
                 log.error("video job %s failed", job.id, exc_info=exc)
             shutil.rmtree(job.folder, ignore_errors=True)
+        job.ended.set()
         self._prune()
 
     def _prune(self) -> None:
@@ -220,20 +235,45 @@ class JobStore:
         when they failed) and do not count: eight failed uploads evicted a good result. Their records,
         which say why they failed, are kept for as many again."""
         with self._lock:
-            for state, keep in (("done", self.config.keep_jobs), ("failed", FAILED_KEPT)):
-                ended = sorted((j for j in self._jobs.values() if j.state == state), key=lambda j: j.finished)
+            for states, keep in ((("done",), self.config.keep_jobs), (("failed", "cancelled"), FAILED_KEPT)):
+                ended = sorted((j for j in self._jobs.values() if j.state in states), key=lambda j: j.finished)
                 for j in ended[: max(0, len(ended) - keep)]:
-                    del self._jobs[j.id]
-                    self._removed[j.id] = None
-                    while len(self._removed) > REMOVED_KEPT:
-                        self._removed.popitem(last=False)
-                    shutil.rmtree(j.folder, ignore_errors=True)
+                    self._forget(j, f"it was removed to make room (the server keeps the last {self.config.keep_jobs} "
+                                    f"done jobs and {FAILED_KEPT} failed or cancelled ones)")
+
+    def _forget(self, job: Job, why: str) -> None:
+        """Drop a finished job and its files; /api/jobs/ID then answers 404 with `why`. Under the lock."""
+        del self._jobs[job.id]
+        self._removed[job.id] = why
+        while len(self._removed) > REMOVED_KEPT:
+            self._removed.popitem(last=False)
+        shutil.rmtree(job.folder, ignore_errors=True)
+
+    def cancel(self, job_id: str, wait: float = 10.0) -> dict:
+        """DELETE /api/jobs/ID. A queued job never runs; a running one stops at its next batch (waited for
+        up to `wait` seconds); either loses its files and stays listed as "cancelled". A done job's
+        result is removed (and the job with it); a failed or cancelled one is left as it is. The same
+        clip at the same strength is one job: cancelling it cancels it for whoever else sent that clip."""
+        job = self.get(job_id)
+        with self._lock:
+            if job.state == "done":
+                if self._jobs.get(job.id) is job:  # not removed meanwhile (another DELETE, or to make room)
+                    self._forget(job, "its result was removed by a DELETE request")
+                return {**job.public(), "state": "removed"}
+            if job.state in ("failed", "cancelled"):
+                return job.public()
+            job.cancel_requested = True
+            fut = job.future
+        if fut is not None and not fut.cancel():  # running (or just finished): it stops at its next batch
+            job.ended.wait(wait)  # if it has not by then, the answer says "cancelling"
+        return job.public()
 
     def result(self, job_id: str) -> tuple[Path, str, str]:
         """(path, media type, download name) of a finished job's video."""
         job = self.get(job_id)
         if job.state != "done":
-            raise RequestError(409, f"job {job_id} is {job.state}" + (f": {job.error}" if job.error else ", not finished"))
+            why = f": {job.error}" if job.error else ("" if job.state == "cancelled" else ", not finished")
+            raise RequestError(409, f"job {job_id} is {job.public()['state']}{why}")
         return job.dst, MEDIA_TYPE[job.dst.suffix], f"colorized-{job.sha256[:12]}{job.dst.suffix}"
 
     def close(self) -> None:
