@@ -508,3 +508,89 @@ def test_a_report_to_a_pipe_is_written_as_before(tmp_path):
     lines = os.read(r, 65536).decode().splitlines()
     os.close(r)
     assert len(lines) == 2 and '"summary"' in lines[1]
+
+
+def _hold(out: Path, target: str | None):
+    """Another process holding `out`'s lock (the whole folder, or one output in it) until killed."""
+    arg = "None" if target is None else f"Path({str(out / target)!r})"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
+        f"with OutputLock(Path({str(out)!r}), {arg}):\n    print('locked', flush=True); time.sleep(120)")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_runs_writing_single_outputs_into_one_folder_go_side_by_side(tmp_path, weights_file):
+    """`parallel vidcolor {} -o out/{.}_color.png ::: *.png`: every run but one failed with exit 3, the
+    folder being locked by whichever started first."""
+    out = tmp_path / "out"
+    out.mkdir()
+    a, b = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png", seed=1)
+    holder = _hold(out, "a_color.png")  # a run writing a_color.png, under way
+    try:
+        r = runner.invoke(cli.app, ["colorize", str(b), "-o", str(out / "b_color.png"), "--weights", str(weights_file)])
+        assert r.exit_code == 0, r.output
+        assert (out / "b_color.png").is_file()
+        # the same output: refused at once, naming the run that writes it
+        r = runner.invoke(cli.app, ["colorize", str(a), "-o", str(out / "a_color.png"), "--weights", str(weights_file)])
+        assert r.exit_code == 3 and "is being written by another vidcolor run" in r.stderr and f"pid {holder.pid}" in r.stderr
+        # a folder run would write a_color.png too: refused, saying what is being written
+        src = tmp_path / "in"
+        src.mkdir()
+        write_image(src / "a.png")
+        r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
+        assert r.exit_code == 3 and f"pid {holder.pid}" in r.stderr and "a_color.png" in r.stderr, r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    # the killed run's lock file is removed by the next run of the whole folder; b's went with its run
+    locks = out / ".vidcolor" / "locks"
+    assert len(list(locks.glob("*.lock"))) == 1
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
+    assert r.exit_code == 0, r.output
+    assert list(locks.glob("*")) == []
+
+
+def test_a_folder_run_keeps_single_output_runs_out(tmp_path, weights_file):
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = _hold(out, None)
+    try:
+        b = write_image(tmp_path / "b.png")
+        r = runner.invoke(cli.app, ["colorize", str(b), "-o", str(out / "b_color.png"), "--weights", str(weights_file)])
+        assert r.exit_code == 3 and "a vidcolor run of the whole folder" in r.stderr and f"pid {holder.pid}" in r.stderr
+        assert not (out / "b_color.png").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_same_one(tmp_path):
+    import threading
+
+    from vidcolor.archive import OutputLock
+    from vidcolor.errors import LockedError
+
+    got: list = []
+
+    def other(target: str | None) -> None:
+        try:
+            with OutputLock(tmp_path, None if target is None else tmp_path / target):
+                got.append("entered")
+        except LockedError as e:
+            got.append(str(e))
+
+    with OutputLock(tmp_path, tmp_path / "a.mp4"), OutputLock(tmp_path, tmp_path / "a.mp4"):  # re-entrant
+        for target in ("b.mp4", "a.mp4", None):
+            t = threading.Thread(target=other, args=(target,))
+            t.start()
+            t.join()
+    assert got[0] == "entered" and "another thread of this process" in got[1] and "another thread" in got[2], got
+    with OutputLock(tmp_path):  # a folder held covers its outputs in this thread, and keeps other threads out
+        with OutputLock(tmp_path, tmp_path / "c.mp4"):
+            t = threading.Thread(target=other, args=("d.mp4",))
+            t.start()
+            t.join()
+    assert "another thread of this process" in got[3], got
+    assert list((tmp_path / ".vidcolor" / "locks").glob("*")) == []

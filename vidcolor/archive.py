@@ -5,7 +5,9 @@ Everything lives in a hidden `.vidcolor/` folder in the output root.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import os
 import socket
@@ -21,6 +23,7 @@ from vidcolor.errors import LockedError, OutputError
 from vidcolor.io.paths import is_temp_output
 
 STATE_DIR = ".vidcolor"
+LOCKS_DIR = "locks"  # in STATE_DIR: one lock file per output a single-output run is writing
 
 
 def input_key(path: Path) -> dict:
@@ -195,51 +198,120 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> No
         raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); use --overwrite (or -y) to replace it")
 
 
+FOLDER_CHECK_S = 10.0  # how long a single-output run waits while another one checks the folder (milliseconds, as a rule)
+
+
 class OutputLock:
-    """One run per output folder: a second run fails at once, naming the first run's pid.
+    """Who may write into an output folder: a folder run holds the whole folder; a run writing one output
+    (`target`: a photo or a video given on its own) holds only that output, so such runs into one folder
+    go side by side (`parallel vidcolor {} -o out/{.}_color.mp4 ::: *.mp4`: every run but one had failed
+    with exit 3). A run that cannot have what it needs fails at once, naming the holder's pid: a folder
+    run while anything writes there, a single-output run while a folder run holds the folder or another
+    run writes the same output.
 
-    filelock's OS-level lock is released by the kernel when its holder dies, even by SIGKILL, so a
-    killed run never leaves a stale lock behind. Within one thread the lock is re-entrant: a folder
-    run holds it while each of its videos takes it again. Another thread of the same process is refused
-    as another process is (two library calls in two threads had both run into one folder, colorizing
-    photos twice and failing others as "not written by vidcolor"; an operator's test)."""
+    filelock's OS-level locks are released by the kernel when their holder dies, even by SIGKILL, so a
+    killed run never leaves a stale lock behind. A single-output run takes the folder's lock only while
+    it takes its output's (waiting up to FOLDER_CHECK_S for another run doing the same), and a folder run
+    checks, holding the folder's, that no output's lock is held: the two never miss each other. Each
+    output's lock file is removed by the run that held it, under the folder's lock, so a folder of
+    50,000 photos colorized one by one does not keep 50,000 of them. Within one thread the lock is
+    re-entrant, and a folder held covers its outputs: a folder run holds it while each of its videos
+    takes it again. Another thread of the same process is refused as another process is (two library
+    calls in two threads had both run into one folder, colorizing photos twice and failing others as
+    "not written by vidcolor"; an operator's test), unless both write single outputs, which differ.
+    The journal they share is append-only, a line a write."""
 
-    _held: dict[str, list[int]] = {}  # lock folder -> [holding thread's ident, nesting depth] in this process
+    _held: dict[str, list[int]] = {}  # lock key -> [holding thread's ident, nesting depth] in this process
     _held_lock = threading.Lock()
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, target: Path | None = None):
         self.dir = root / STATE_DIR
-        self.lock = FileLock(str(self.dir / "lock"), timeout=0)
-        self.owner = self.dir / "owner.json"
+        self.target = None if target is None else Path(target)
+        self.folder_lock = FileLock(str(self.dir / "lock"), timeout=0)
+        if self.target is None:
+            self.lock, self.owner = self.folder_lock, self.dir / "owner.json"
+        else:
+            name = hashlib.sha256(os.fsencode(self.target.name)).hexdigest()[:24]
+            self.lock = FileLock(str(self.dir / LOCKS_DIR / f"{name}.lock"), timeout=0)
+            self.owner = self.dir / LOCKS_DIR / f"{name}.json"
         self._key = ""
 
     def __enter__(self) -> "OutputLock":
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._key = str(self.dir.resolve())
+        folder_key = str(self.dir.resolve())
+        self._key = folder_key if self.target is None else f"{folder_key}/{LOCKS_DIR}/{self.target.name}"
+        me = threading.get_ident()
         with OutputLock._held_lock:
-            held = OutputLock._held.get(self._key)
-            if held is not None and held[0] == threading.get_ident():
-                held[1] += 1
-                return self
-            if held is not None:
+            for key in {self._key, folder_key}:  # this output (or folder), or the folder it is in
+                held = OutputLock._held.get(key)
+                if held is not None and held[0] == me:
+                    self._key = key  # re-entered: the outer lock covers this one
+                    held[1] += 1
+                    return self
+            folder_user = next((k for k, h in OutputLock._held.items() if h[0] != me
+                                and (k == folder_key or (self.target is None and k.startswith(folder_key + "/")))), None)
+            if folder_user is not None or self._key in OutputLock._held:
                 raise self._locked("another thread of this process")
-            try:
-                self.lock.acquire()
-            except Timeout:
-                raise self._locked("another vidcolor run") from None
-            OutputLock._held[self._key] = [threading.get_ident(), 1]
-        self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
+            if self.target is None:
+                self._take_folder()
+            else:
+                self._take_output()
+            OutputLock._held[self._key] = [me, 1]
+        self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                                          "output": None if self.target is None else str(self.target)}))
         return self
 
-    def _locked(self, who: str) -> LockedError:
-        return LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder()}); runs "
-                           "writing into one folder go one at a time (its journal is shared)")
-
-    def _holder(self) -> str:
+    def _take_folder(self) -> None:
         try:
-            o = json.loads(self.owner.read_text())
+            self.lock.acquire()
+        except Timeout:
+            raise self._locked("another vidcolor run") from None
+        try:  # no run may be writing one output here: each holds its lock (and took it under the folder's)
+            for f in sorted((self.dir / LOCKS_DIR).glob("*.lock")):
+                other = FileLock(str(f), timeout=0)
+                try:
+                    other.acquire()
+                except Timeout:
+                    raise self._locked("another vidcolor run", f.with_suffix(".json")) from None
+                with contextlib.suppress(OSError):  # free, and none can be taken meanwhile: a killed run's files go
+                    f.with_suffix(".json").unlink(missing_ok=True)
+                    f.unlink(missing_ok=True)
+                other.release()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _take_output(self) -> None:
+        (self.dir / LOCKS_DIR).mkdir(exist_ok=True)
+        try:
+            self.folder_lock.acquire(timeout=FOLDER_CHECK_S)
+        except Timeout:
+            raise self._locked("a vidcolor run of the whole folder", self.dir / "owner.json") from None
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise LockedError(f"{self.target}: is being written by another vidcolor run ({self._holder(self.owner)}); "
+                              "one run at a time writes an output") from None
+        finally:
+            self.folder_lock.release()
+
+    def _locked(self, who: str, owner: Path | None = None) -> LockedError:
+        owner = owner or self.dir / "owner.json"
+        try:
+            writing = json.loads(owner.read_text()).get("output")
+        except (OSError, ValueError, AttributeError):
+            writing = None
+        what = f", writing {writing}" if writing else ""
+        return LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder(owner)}{what}); runs "
+                           "writing into one folder go one at a time unless each writes a single output of its own "
+                           "(its journal is shared)")
+
+    @staticmethod
+    def _holder(owner: Path) -> str:
+        try:
+            o = json.loads(owner.read_text())
             return f"pid {o['pid']} on {o['host']}, started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(o['started']))}"
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             return "unknown pid"
 
     def __exit__(self, *exc) -> None:
@@ -249,7 +321,23 @@ class OutputLock:
                 return
             del OutputLock._held[self._key]
             self.owner.unlink(missing_ok=True)
+            if self.target is not None:
+                self._remove_lock_file()
             self.lock.release()
+
+    def _remove_lock_file(self) -> None:
+        """Unlink this output's lock file before letting go of it, under the folder's lock (so no run is
+        taking it meanwhile); left for the next folder run to remove when the folder is busy."""
+        try:
+            self.folder_lock.acquire(timeout=0)
+        except Timeout:
+            return
+        try:
+            Path(self.lock.lock_file).unlink(missing_ok=True)
+        except OSError:  # Windows does not remove a file still open: the next folder run does
+            pass
+        finally:
+            self.folder_lock.release()
 
 
 def remove_stale_temporaries(root: Path) -> list[Path]:

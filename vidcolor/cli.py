@@ -257,14 +257,14 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         rep.error(str(e))
         return EXIT_USAGE
     # The output's lock, taken here before the model loads (the library takes it again, re-entrantly): a
-    # second run is refused at once with exit 3, before it touches anything, its --report included (a
+    # run that would clash with one under way is refused at once with exit 3, before it touches anything, its --report included (a
     # locked-out run had emptied the first run's); and a run that starts replaces its report at once, so
     # last night's summary never stands for a run that failed or is still going.
     with contextlib.ExitStack() as held:
         try:
             locked = root is not None and not folder.dry_run and root.is_dir()  # a folder not made yet: no other run holds it
-            if locked:
-                held.enter_context(OutputLock(root))
+            if locked:  # a folder run holds the folder; a photo's or a video's run, its output only
+                held.enter_context(OutputLock(root, None if planned.kind == "folder" else planned.dst))
             run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
             run.begin()  # refused (exit 3) while another run writes this report
         except LockedError as e:

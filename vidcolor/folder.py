@@ -55,7 +55,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if opts.dry_run:
         return _dry_run_photo(Journal(dst.parent), src, dst, key, hints, opts)
     check_output(src, dst)
-    with OutputLock(dst.parent):
+    with OutputLock(dst.parent, dst):
         journal = Journal(dst.parent)
         if (finished := _finished(journal, src, dst, key, opts)) is not None:
             return finished

@@ -112,7 +112,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             return Result(src, dst, "skipped", note=already_done(journal, dst))
         refuse_foreign_output(journal, dst, opts.overwrite)  # "would fail": the real run refuses it too
         return Result(src, dst, "planned", note="would colorize" + (" with hints" if hints else ""))
-    with OutputLock(root):
+    with OutputLock(root, dst):
         for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
             stale.unlink(missing_ok=True)
         journal = Journal(root)

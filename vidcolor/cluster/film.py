@@ -144,7 +144,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)  # an impossible output fails before decoding
     root = dst.parent
     key = video_key(colorizer, opts, plan)
-    with OutputLock(root):
+    with OutputLock(root, dst):
         for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
             stale.unlink(missing_ok=True)
         journal = Journal(root)
