@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -18,6 +19,7 @@ import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from vidcolor.errors import UsageError
@@ -200,9 +202,36 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     # The handler in place before ray.init (the CLI's: an orderly stop, exit 143) goes back in.
     if on_sigterm is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
+    session = _session_dir(ray) if address == "auto" else None
     try:
         quiet_ray_data(ray)
         yield ray
+    except BaseException:
+        session = None  # a run that failed keeps Ray's logs, for whoever looks into it
+        raise
     finally:
         ray.shutdown()
+        if session is not None:
+            _remove_session(session)
+
+
+def _session_dir(ray) -> Path | None:
+    """The session folder (logs, sockets) of the local instance this process started, if Ray says."""
+    try:
+        return Path(ray._private.worker._global_node.get_session_dir_path())
+    except (AttributeError, TypeError):  # another Ray version's internals: the folder is left, as before
+        return None
+
+
+def _remove_session(session: Path) -> None:
+    """Remove a finished local instance's session folder (about 0.7 MB each here), and Ray's
+    session_latest link where it points there: each `--ray auto` run left one in /tmp/ray, so a nightly
+    or hourly job filled it for good. A run joining a cluster leaves the cluster's folders alone."""
+    latest = session.parent / "session_latest"
+    try:
+        if latest.is_symlink() and Path(os.path.realpath(latest)) == Path(os.path.realpath(session)):
+            latest.unlink()
+    except OSError:
+        pass
+    shutil.rmtree(session, ignore_errors=True)
 
