@@ -552,13 +552,18 @@ def test_runs_writing_single_outputs_into_one_folder_go_side_by_side(tmp_path, w
     assert list(locks.glob("*")) == []
 
 
-def test_a_folder_run_keeps_single_output_runs_out(tmp_path, weights_file):
+def test_a_folder_run_keeps_single_output_runs_out(tmp_path, weights_file, monkeypatch):
+    import vidcolor.archive as archive
+
+    monkeypatch.setattr(archive, "FOLDER_CHECK_S", 600.0)  # the wait for another single-output run's check: not taken here
     out = tmp_path / "out"
     out.mkdir()
     holder = _hold(out, None)
     try:
         b = write_image(tmp_path / "b.png")
+        t0 = time.monotonic()
         r = runner.invoke(cli.app, ["colorize", str(b), "-o", str(out / "b_color.png"), "--weights", str(weights_file)])
+        assert time.monotonic() - t0 < 300  # refused at once: it waited FOLDER_CHECK_S first (a review)
         assert r.exit_code == 3 and "a vidcolor run of the whole folder" in r.stderr and f"pid {holder.pid}" in r.stderr
         assert not (out / "b_color.png").exists()
     finally:
@@ -586,11 +591,34 @@ def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_sa
             t = threading.Thread(target=other, args=(target,))
             t.start()
             t.join()
-    assert got[0] == "entered" and "another thread of this process" in got[1] and "another thread" in got[2], got
+    assert got[0] == "entered" and "another thread" in got[2], got
+    assert "a.mp4: is being written by another thread of this process" in got[1], got  # not "unless each writes a single output"
     with OutputLock(tmp_path):  # a folder held covers its outputs in this thread, and keeps other threads out
         with OutputLock(tmp_path, tmp_path / "c.mp4"):
             t = threading.Thread(target=other, args=("d.mp4",))
             t.start()
             t.join()
     assert "another thread of this process" in got[3], got
+    # one lock for the names that may be one file (macOS, Windows): A.MP4 and a composed/decomposed accent
+    with OutputLock(tmp_path, tmp_path / "Caf\u00e9.MP4"):
+        for target in ("cafe\u0301.mp4", "café.mp4"):
+            t = threading.Thread(target=other, args=(target,))
+            t.start()
+            t.join()
+    assert all("is being written by another thread" in g for g in got[4:6]), got
     assert list((tmp_path / ".vidcolor" / "locks").glob("*")) == []
+
+
+def test_a_runs_stale_temporaries_are_its_outputs_only(tmp_path):
+    """Matched by a glob of the name with the pid replaced by "*", `reel.mp4` took another output's
+    `.reel0007.vidcolor-partial-99999.mp4` for its own, and `clip[1].mp4` matched `.clip1...`; with runs
+    writing single outputs side by side in one folder, that was another run's file under way."""
+    from vidcolor.io.paths import stale_temporaries, temp_output_path
+
+    names = [".reel0007.vidcolor-partial-99999.mp4", ".clip1.vidcolor-partial-5.mp4", ".clip[1].vidcolor-partial-77.mp4",
+             ".reel.vidcolor-partial-12.mp4", ".reel.vidcolor-partial-12.mkv", "reel.mp4"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    assert stale_temporaries(tmp_path / "reel.mp4") == [tmp_path / ".reel.vidcolor-partial-12.mp4"]
+    assert stale_temporaries(tmp_path / "clip[1].mp4") == [tmp_path / ".clip[1].vidcolor-partial-77.mp4"]
+    assert temp_output_path(tmp_path / "reel0007.mp4").name.startswith(".reel0007.vidcolor-partial-")

@@ -547,3 +547,18 @@ def test_a_first_frame_off_the_millisecond_grid_keeps_its_time_in_mp4_and_mov(tm
     b = probe(res.output)
     assert b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
     assert audio_seconds(res.output) == pytest.approx(audio_seconds(src), abs=AUDIO_TOLERANCE_S)
+
+
+def test_the_movie_time_scale_stays_within_32_bit_headers():
+    """A film past about 12 minutes at lcm(1000, 11988) = 2,997,000 ticks a second got FFmpeg's 64-bit
+    (version 1) mvhd, tkhd and elst, which some older readers do not take (a review): the video's own
+    time scale is used then, and 1/1000 s (FFmpeg's default) where even that would not fit."""
+    from vidcolor.io.mux import _muxer_options
+
+    ntsc = fractions.Fraction(125, 11988)
+    assert _muxer_options("mp4", ntsc, 60.0)["movie_timescale"] == "2997000"
+    assert _muxer_options("mov", ntsc, 3 * 3600.0)["movie_timescale"] == "11988"
+    assert _muxer_options("mp4", fractions.Fraction(1, 90000), 3 * 3600.0)["movie_timescale"] == "90000"
+    assert "movie_timescale" not in _muxer_options("mp4", fractions.Fraction(1, 1000), 60.0)
+    assert "movie_timescale" not in _muxer_options("mp4", fractions.Fraction(1, 10**6), 3 * 3600.0)  # 1000 then
+    assert "movie_timescale" not in _muxer_options("matroska", ntsc, 60.0)

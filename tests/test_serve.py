@@ -23,7 +23,7 @@ from vidcolor import cli  # noqa: E402
 from vidcolor.hints import Hints, srgb_to_ab  # noqa: E402
 from vidcolor.io.images import read_image, write_image  # noqa: E402
 from vidcolor.serve import ServeConfig, create_app  # noqa: E402
-from vidcolor.serve.worker import Busy, ModelWorker  # noqa: E402
+from vidcolor.serve.worker import Busy, ModelWorker, Stopped  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"
 
@@ -378,6 +378,25 @@ def test_worker_serves_waiting_photos_between_a_jobs_batches():
         w.submit_job(lambda: None)
 
 
+def test_stopping_the_worker_with_a_cancelled_task_in_its_queue_resolves_the_rest():
+    """A job cancelled while it waited stayed in the queue until the worker next looked, and stop() then
+    set an exception on its future: InvalidStateError, the queued tasks after it never resolved, and
+    the server's shutdown skipped removing its job folders (a review)."""
+    w = ModelWorker(photo_slots=2, job_slots=3)
+    gate = threading.Event()
+    running = w.submit_job(gate.wait)
+    wait_until(lambda: w.waiting()["jobs"] == 0)
+    cancelled, queued = w.submit_job(lambda: None), w.submit_job(lambda: None)
+    assert cancelled.cancel()
+    stopper = threading.Thread(target=w.stop)
+    stopper.start()
+    gate.set()
+    stopper.join(30)
+    assert not stopper.is_alive() and running.result(10) is True
+    with pytest.raises(Stopped):
+        queued.result(10)
+
+
 # -- video jobs --------------------------------------------------------------------------------------
 
 def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_path, private_tmp):
@@ -388,13 +407,15 @@ def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_p
         job = r.json()
         assert job["state"] in ("queued", "running", "done") and job["frames_total"] == 10
         again = c.post("/api/jobs", files={"file": ("other-name.mp4", clip.read_bytes())}).json()
-        assert again["id"] == job["id"]  # the same content is the same job
+        assert again["id"] != job["id"]  # an id for each upload, for its own DELETE
+        assert len(list(private_tmp.glob("*jobs-*/job-*"))) == 1  # but the same content is one job, colorized once
         deadline = time.time() + 120
         while job["state"] in ("queued", "running"):
             assert time.time() < deadline
             time.sleep(0.1)
             job = c.get(f"/api/jobs/{job['id']}").json()
         assert job["state"] == "done" and job["progress"] == 1.0 and job["frames_done"] == 10, job
+        assert c.get(f"/api/jobs/{again['id']}").json()["state"] == "done"
         res = c.get(f"/api/jobs/{job['id']}/result")
         assert res.status_code == 200 and res.headers["content-type"] == "video/mp4"
         out = tmp_path / "out.mp4"
@@ -430,7 +451,10 @@ def test_video_jobs_are_cancelled_queued_or_running_and_a_result_is_removed(hint
         r = c.delete(f"/api/jobs/{queued['id']}")  # waiting: it never runs
         assert r.status_code == 200 and r.json()["state"] == "cancelled" and r.json()["frames_done"] == 0, r.text
         assert len(folders()) == 1
-        r = c.delete(f"/api/jobs/{running['id']}")  # running: it stops at its next batch
+        twin = c.post("/api/jobs", files={"file": ("copy.mp4", long_clip.read_bytes())}).json()  # the same clip, sent again
+        r = c.delete(f"/api/jobs/{twin['id']}")  # one sender's cancel does not stop the other's job
+        assert r.json()["state"] == "cancelled" and c.get(f"/api/jobs/{running['id']}").json()["state"] == "running"
+        r = c.delete(f"/api/jobs/{running['id']}")  # the last one wanting it: it stops at its next batch
         assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
         assert 0 < r.json()["frames_done"] < 900 and folders() == []
         one_line_error(c.get(f"/api/jobs/{running['id']}/result"), 409, "is cancelled")
@@ -442,7 +466,11 @@ def test_video_jobs_are_cancelled_queued_or_running_and_a_result_is_removed(hint
         done = c.post("/api/jobs", files={"file": ("other.mp4", other.read_bytes())}).json()
         wait_for(c, done["id"], lambda j: j["state"] == "done")
         assert len(folders()) == 2
-        r = c.delete(f"/api/jobs/{done['id']}")  # finished: its result is removed
+        twin = c.post("/api/jobs", files={"file": ("o.mp4", other.read_bytes())}).json()  # a second sender of that clip
+        assert twin["state"] == "done" and len(folders()) == 2
+        assert c.delete(f"/api/jobs/{twin['id']}").json()["state"] == "removed"
+        assert c.get(f"/api/jobs/{done['id']}/result").status_code == 200  # still held by the first sender
+        r = c.delete(f"/api/jobs/{done['id']}")  # finished, and no one else holds it: its result is removed
         assert r.status_code == 200 and r.json()["state"] == "removed" and len(folders()) == 1
         one_line_error(c.get(f"/api/jobs/{done['id']}"), 404, "removed by a DELETE request")
         one_line_error(c.get(f"/api/jobs/{done['id']}/result"), 404)

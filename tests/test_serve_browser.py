@@ -196,3 +196,18 @@ def test_a_clip_sent_by_mistake_is_cancelled_from_the_page(page, hint_server, tm
     assert page.is_hidden("#job-cancel") and page.is_hidden("#job-download")
     done = int(page.text_content("#job-status").split()[2])
     assert 0 < done < 900
+
+
+def test_a_second_clip_chosen_while_one_runs_takes_the_page_over(page, hint_server, tmp_path):
+    """Two polling loops had shared the bar and the Cancel button: the first one's end hid the second's
+    button (a review). Choosing another clip now cancels the one under way."""
+    long_clip = write_video(tmp_path / "long2.mp4", w=64, h=48, frames=900, audio=None)
+    short = write_video(tmp_path / "short2.mp4", w=96, h=64, frames=12)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(long_clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    page.set_input_files("#video-file", str(short))
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert "12 frames" in page.text_content("#job-status") and page.is_hidden("#job-cancel")
+    page.wait_for_timeout(1500)  # the first clip's loop, had it gone on, would have written over the page by now
+    assert "12 frames" in page.text_content("#job-status")

@@ -179,7 +179,7 @@ def test_failed_jobs_do_not_evict_a_done_one(hint_col, tmp_path):
             folder = tmp_path / f"job{i}"
             folder.mkdir()
             job = Job(jobs.epoch + f"{i:012x}", f"{i:064x}", 1.0, folder, folder / "a.mp4", folder / "b.mp4", 10)
-            jobs._jobs[job.id] = job
+            jobs._add(job)
             fut = Future()
             fut.set_exception(error) if error else fut.set_result(None)
             jobs._finish(job, fut)

@@ -14,6 +14,7 @@ import socket
 import stat
 import threading
 import time
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from vidcolor.errors import LockedError, OutputError
 from vidcolor.io.paths import is_temp_output
 
 STATE_DIR = ".vidcolor"
+JOURNAL_LOCK_S = 60.0  # an append waits this long for another run's (an fsync on a slow share)
 LOCKS_DIR = "locks"  # in STATE_DIR: one lock file per output a single-output run is writing
 
 
@@ -161,10 +163,13 @@ class Journal:
         self._append({"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}, sync=False)
 
     def _append(self, e: dict, sync: bool) -> None:
+        """One line, appended under a lock of its own: runs writing single outputs into one folder append
+        to one journal at once, and an append is one write only where the OS makes it so (not on Windows,
+        where Python's append mode seeks to the end first, nor over NFS)."""
         line = json.dumps(e) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a") as f:
+            with FileLock(str(self.path) + ".lock", timeout=JOURNAL_LOCK_S), open(self.path, "a") as f:
                 f.write(line)
                 f.flush()
                 if sync:
@@ -211,7 +216,8 @@ class OutputLock:
 
     filelock's OS-level locks are released by the kernel when their holder dies, even by SIGKILL, so a
     killed run never leaves a stale lock behind. A single-output run takes the folder's lock only while
-    it takes its output's (waiting up to FOLDER_CHECK_S for another run doing the same), and a folder run
+    it takes its output's (waiting up to FOLDER_CHECK_S for another run doing the same; at once refused
+    by a folder run's), and a folder run
     checks, holding the folder's, that no output's lock is held: the two never miss each other. Each
     output's lock file is removed by the run that held it, under the folder's lock, so a folder of
     50,000 photos colorized one by one does not keep 50,000 of them. Within one thread the lock is
@@ -219,7 +225,7 @@ class OutputLock:
     takes it again. Another thread of the same process is refused as another process is (two library
     calls in two threads had both run into one folder, colorizing photos twice and failing others as
     "not written by vidcolor"; an operator's test), unless both write single outputs, which differ.
-    The journal they share is append-only, a line a write."""
+    The journal they share is append-only, each line appended under its own lock (`Journal._append`)."""
 
     _held: dict[str, list[int]] = {}  # lock key -> [holding thread's ident, nesting depth] in this process
     _held_lock = threading.Lock()
@@ -231,7 +237,10 @@ class OutputLock:
         if self.target is None:
             self.lock, self.owner = self.folder_lock, self.dir / "owner.json"
         else:
-            name = hashlib.sha256(os.fsencode(self.target.name)).hexdigest()[:24]
+            # one lock for every spelling that may name the same file (A.mp4 and a.mp4 on macOS and Windows,
+            # composed and decomposed accents): on a file system that tells them apart they merely take turns
+            self._name = unicodedata.normalize("NFC", self.target.name).casefold()
+            name = hashlib.sha256(self._name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
             self.lock = FileLock(str(self.dir / LOCKS_DIR / f"{name}.lock"), timeout=0)
             self.owner = self.dir / LOCKS_DIR / f"{name}.json"
         self._key = ""
@@ -239,7 +248,7 @@ class OutputLock:
     def __enter__(self) -> "OutputLock":
         self.dir.mkdir(parents=True, exist_ok=True)
         folder_key = str(self.dir.resolve())
-        self._key = folder_key if self.target is None else f"{folder_key}/{LOCKS_DIR}/{self.target.name}"
+        self._key = folder_key if self.target is None else f"{folder_key}/{LOCKS_DIR}/{self._name}"
         me = threading.get_ident()
         with OutputLock._held_lock:
             for key in {self._key, folder_key}:  # this output (or folder), or the folder it is in
@@ -248,15 +257,24 @@ class OutputLock:
                     self._key = key  # re-entered: the outer lock covers this one
                     held[1] += 1
                     return self
-            folder_user = next((k for k, h in OutputLock._held.items() if h[0] != me
-                                and (k == folder_key or (self.target is None and k.startswith(folder_key + "/")))), None)
-            if folder_user is not None or self._key in OutputLock._held:
+            held = OutputLock._held.get(self._key)
+            if held is not None:  # the same output, or the same folder, in another thread
+                raise (self._same_output("another thread of this process") if self.target is not None
+                       else self._locked("another thread of this process"))
+            if folder_key in OutputLock._held:
                 raise self._locked("another thread of this process")
             if self.target is None:
-                self._take_folder()
-            else:
-                self._take_output()
-            OutputLock._held[self._key] = [me, 1]
+                inside = [k for k in OutputLock._held if k.startswith(folder_key + "/")]
+                if inside:
+                    raise self._locked("this process, which is writing an output there" if any(
+                        OutputLock._held[k][0] == me for k in inside) else "another thread of this process")
+            OutputLock._held[self._key] = [me, 1]  # reserved: the OS-level lock is taken outside this lock
+        try:
+            self._take_folder() if self.target is None else self._take_output()
+        except BaseException:
+            with OutputLock._held_lock:
+                del OutputLock._held[self._key]
+            raise
         self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
                                           "output": None if self.target is None else str(self.target)}))
         return self
@@ -284,16 +302,25 @@ class OutputLock:
     def _take_output(self) -> None:
         (self.dir / LOCKS_DIR).mkdir(exist_ok=True)
         try:
-            self.folder_lock.acquire(timeout=FOLDER_CHECK_S)
+            self.folder_lock.acquire(timeout=0)
         except Timeout:
-            raise self._locked("a vidcolor run of the whole folder", self.dir / "owner.json") from None
+            folder_owner = self.dir / "owner.json"
+            if folder_owner.is_file():  # a folder run holds it (single-output runs write their owner beside their lock)
+                raise self._locked("a vidcolor run of the whole folder", folder_owner) from None
+            try:  # another single-output run taking its own lock: milliseconds, as a rule
+                self.folder_lock.acquire(timeout=FOLDER_CHECK_S)
+            except Timeout:
+                raise self._locked("another vidcolor run", folder_owner) from None
         try:
             self.lock.acquire()
         except Timeout:
-            raise LockedError(f"{self.target}: is being written by another vidcolor run ({self._holder(self.owner)}); "
-                              "one run at a time writes an output") from None
+            raise self._same_output("another vidcolor run") from None
         finally:
             self.folder_lock.release()
+
+    def _same_output(self, who: str) -> LockedError:
+        return LockedError(f"{self.target}: is being written by {who} ({self._holder(self.owner)}); one run at a "
+                           "time writes an output")
 
     def _locked(self, who: str, owner: Path | None = None) -> LockedError:
         owner = owner or self.dir / "owner.json"
@@ -329,7 +356,7 @@ class OutputLock:
         """Unlink this output's lock file before letting go of it, under the folder's lock (so no run is
         taking it meanwhile); left for the next folder run to remove when the folder is busy."""
         try:
-            self.folder_lock.acquire(timeout=0)
+            self.folder_lock.acquire(timeout=0.5)  # another run taking its own lock holds it for milliseconds
         except Timeout:
             return
         try:

@@ -17,7 +17,7 @@ from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
-from vidcolor.io.paths import check_output, temp_output_path
+from vidcolor.io.paths import check_output, stale_temporaries
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.segments import SegmentedSink, discard_work
 from vidcolor.io.video import VideoSource
@@ -113,7 +113,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         refuse_foreign_output(journal, dst, opts.overwrite)  # "would fail": the real run refuses it too
         return Result(src, dst, "planned", note="would colorize" + (" with hints" if hints else ""))
     with OutputLock(root, dst):
-        for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
+        for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):

@@ -33,7 +33,7 @@ from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.paths import atomic_write_text
 from vidcolor.io.segments import segment_frames
 from vidcolor.io.video import VideoSource
-from vidcolor.io.paths import check_output, temp_output_path
+from vidcolor.io.paths import check_output, stale_temporaries, temp_output_path
 from vidcolor.options import Result, VideoOptions
 from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
 from vidcolor.temporal import SceneCuts, mode_stride
@@ -145,7 +145,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     root = dst.parent
     key = video_key(colorizer, opts, plan)
     with OutputLock(root, dst):
-        for stale in root.glob(temp_output_path(dst).name.replace(str(os.getpid()), "*")):
+        for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
         journal = Journal(root)
         st = src.stat()

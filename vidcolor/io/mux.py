@@ -49,18 +49,27 @@ def _decoder_only(stream) -> bool:
     return False
 
 
-def _muxer_options(muxer: str, video_time_base: fractions.Fraction) -> dict[str, str]:
+def _muxer_options(muxer: str, video_time_base: fractions.Fraction, seconds: float) -> dict[str, str]:
     """Timestamps are exactly the source's: the muxer must not shift them because the first dts is
     negative (MP4 writes an edit list for that instead). MP4 and MOV write the edit lists that place
     each track's first sample in the movie's time scale, 1/1000 s by default: a film whose first frame
-    is at 41.708 ms (a 1/11988 time base) came out 0.67 ms early, every frame; at the least common
-    multiple of 1000 and the video's time scale the video's start is exact, and the audio's as exact
-    as it was."""
+    is at 41.708 ms (a 1/11988 time base) came out 0.67 ms early, every frame. The time scale is the
+    least common multiple of 1000 and the video's (the video's start exact, the audio's as exact as
+    it was), else the video's own, as long as the movie's length (`seconds`) fits 31 bits in it: past
+    that FFmpeg writes 64-bit (version 1) headers, which some older readers do not take."""
     options = {"avoid_negative_ts": "disabled"}
     if muxer in ("mp4", "mov"):
-        scale = math.lcm(1000, video_time_base.denominator)
-        options["movie_timescale"] = str(scale if scale < 2**31 else video_time_base.denominator)
+        den = video_time_base.denominator
+        fits = [s for s in (math.lcm(1000, den), den) if s * (seconds + 1.0) < 2**31]
+        if fits and fits[0] != 1000:
+            options["movie_timescale"] = str(fits[0])
     return options
+
+
+def _length_s(timing: _Timing, like: VideoInfo) -> float:
+    """The movie's length in seconds, as far as the frames and the source's header say."""
+    end = max(timing.seconds, default=0.0) + (float(timing.duration[-1] * timing.time_base) if timing.duration else 0.0)
+    return max(end, float(like.duration_s or 0.0))
 
 
 def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
@@ -70,7 +79,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
     picture); returns notes for the user. Raises OutputError naming plan.dst."""
     try:
         timing = _timing(parts, like, plan)
-        out = av.open(str(tmp), "w", format=plan.container.muxer, options=_muxer_options(plan.container.muxer, timing.time_base))
+        out = av.open(str(tmp), "w", format=plan.container.muxer, options=_muxer_options(plan.container.muxer, timing.time_base, _length_s(timing, like)))
     except av.error.FFmpegError as e:
         raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
     try:

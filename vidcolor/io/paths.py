@@ -3,6 +3,7 @@ checks that an output can be written at all, which the front door runs before an
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,18 @@ def temp_output_path(path: Path) -> Path:
 
 def is_temp_output(path: Path) -> bool:
     return TEMP_MARK in path.name
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """The temporaries of `path` that runs (this one, or killed ones) left: `temp_output_path`'s name
+    with any pid, matched exactly. A glob of the name with the pid replaced by "*" also matched other
+    outputs' (the pid inside the file name, or "[1]" read as a character class), which a run writing
+    another output of the same folder, at once, was then using."""
+    pattern = re.compile(re.escape(f".{path.stem}{TEMP_MARK}") + r"\d+" + re.escape(path.suffix))
+    try:
+        return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return []
 
 
 def check_output(src: Path, dst: Path, create: bool = True) -> None:

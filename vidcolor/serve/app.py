@@ -104,12 +104,11 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
     ) -> dict:
         s = check_strength(strength, colorizer.strength)
-        job = await run_in_threadpool(jobs.create, file.file, s)
-        return job.public()
+        return await run_in_threadpool(jobs.create, file.file, s)
 
     @api.get("/jobs/{job_id}", summary="A job's state and progress")
     def job_state(job_id: str) -> dict:
-        return jobs.get(job_id).public()
+        return jobs.view(job_id)
 
     @api.delete("/jobs/{job_id}", summary="Cancel a job, or remove a finished job's result")
     async def cancel_job(job_id: str) -> dict:

@@ -2,9 +2,10 @@
 
 Each job lives in its own folder under one temporary root the server made; the clip inside is named
 by its sha256, so the same clip at the same strength is one job, not two. Finished jobs beyond
-`keep_jobs` lose their files oldest first, and closing the store removes the root. A cancelled job
-(`JobStore.cancel`) stops at its next batch, or never starts, and loses its files at once; cancelling
-a finished one removes its result.
+`keep_jobs` lose their files oldest first, and closing the store removes the root. Each upload gets
+an id of its own, so that one sender's DELETE (`JobStore.cancel`) drops only its own claim: the work
+stops at its next batch (or never starts) and loses its files once no upload still wants it, and a
+finished result is removed once every id holding it is.
 """
 from __future__ import annotations
 
@@ -55,8 +56,10 @@ class Job:
     frames: int  # expected, from the container; 0 when unknown
     state: str = "queued"  # queued -> running -> done | failed | cancelled
     done: int = 0
-    cancel_requested: bool = False  # set by a DELETE; the job stops at its next batch
+    cancel_requested: bool = False  # set when no upload wants it any more; it stops at its next batch
     future: Future | None = field(default=None, repr=False)
+    holders: set[str] = field(default_factory=set)  # the ids (one per upload of this clip) that still want it
+    dropped: dict[str, int] = field(default_factory=dict)  # ids cancelled by a DELETE -> frames done then
     ended: threading.Event = field(default_factory=threading.Event, repr=False)  # set once its state is final
     error: str | None = None
     created: float = field(default_factory=time.time)
@@ -66,11 +69,13 @@ class Job:
     def label(self) -> str:
         return f"upload {self.sha256[:12]}"
 
-    def public(self) -> dict:
+    def public(self, as_id: str | None = None) -> dict:
+        """The job as the upload with id `as_id` (default: its first) sees it."""
+        as_id = as_id or self.id
         total = max(self.frames, self.done)
-        state = "cancelling" if self.cancel_requested and self.state in ("queued", "running") else self.state
-        return {"id": self.id, "state": state, "frames_done": self.done, "frames_total": self.frames or None,
-                "progress": 1.0 if self.state == "done" else (self.done / total if total else None),
+        state, done = (("cancelled", self.dropped[as_id]) if as_id in self.dropped else (self.state, self.done))
+        return {"id": as_id, "state": state, "frames_done": done, "frames_total": self.frames or None,
+                "progress": 1.0 if state == "done" else (done / total if total else None),
                 "strength": self.strength, "error": self.error,
                 "seconds": round((self.finished or time.time()) - self.created, 2)}
 
@@ -120,15 +125,25 @@ class JobStore:
         remove_abandoned_job_folders()
         self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + "jobs-"))
         (self.root / OWNER_FILE).write_text(f"{os.getpid()} {_pid_namespace()}")
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}  # by the job's own id
+        self._ids: dict[str, Job] = {}  # every upload's id -> its job
         self._lock = threading.Lock()
         # Every job id of this server starts with it, so an id from before a restart is told apart (jobs live in memory).
         self.epoch = secrets.token_hex(2)
         self._removed: OrderedDict[str, str] = OrderedDict()  # the last REMOVED_KEPT ids removed -> why
 
+    def _add(self, job: Job) -> None:
+        """Register a new job under its own id (under the lock)."""
+        self._jobs[job.id] = self._ids[job.id] = job
+        job.holders.add(job.id)
+
+    def view(self, job_id: str) -> dict:
+        """GET /api/jobs/ID."""
+        return self.get(job_id).public(job_id)
+
     def get(self, job_id: str) -> Job:
         with self._lock:
-            job = self._jobs.get(job_id)
+            job = self._ids.get(job_id)
             removed = self._removed.get(job_id)  # why it is gone, if it was here
         if job is None:
             if removed:
@@ -140,8 +155,9 @@ class JobStore:
             raise RequestError(404, f"no job {job_id!r}: {why}")
         return job
 
-    def create(self, upload: BinaryIO, strength: float) -> Job:
-        """Take an uploaded clip (a file object), check it, and queue its job. Blocking: run in a thread."""
+    def create(self, upload: BinaryIO, strength: float) -> dict:
+        """Take an uploaded clip (a file object), check it, and queue its job; the job as this upload's id
+        sees it. Blocking: run in a thread."""
         folder = Path(tempfile.mkdtemp(dir=self.root, prefix="job-"))
         try:
             job = self._prepare(upload, folder, strength)
@@ -150,11 +166,14 @@ class JobStore:
                              and j.state not in ("failed", "cancelled") and not j.cancel_requested), None)
                 if same is not None:  # identified by content: the same clip is not colorized twice
                     shutil.rmtree(folder)
-                    return same
+                    alias = self.epoch + secrets.token_hex(6)
+                    same.holders.add(alias)
+                    self._ids[alias] = same
+                    return same.public(alias)
                 fut = job.future = self.worker.submit_job(lambda: self._run(job))
-                self._jobs[job.id] = job
+                self._add(job)
             fut.add_done_callback(lambda f: self._finish(job, f))
-            return job
+            return job.public()
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -215,18 +234,19 @@ class JobStore:
 
     def _finish(self, job: Job, fut: Future) -> None:
         exc = None if fut.cancelled() else fut.exception()
-        job.finished = time.time()
-        if fut.cancelled() or isinstance(exc, Cancelled) or (exc is None and job.cancel_requested):
-            job.state, job.error = "cancelled", None  # a job cancelled after its last batch is cancelled too
+        with self._lock:  # decided as a DELETE sees it: one after the last batch finds the job done or cancelled, never between
+            job.finished = time.time()
+            if fut.cancelled() or isinstance(exc, Cancelled) or (exc is None and job.cancel_requested):
+                job.state, job.error = "cancelled", None  # cancelled after its last batch: no one wants the result
+            elif exc is None:
+                job.state = "done"
+            else:
+                job.state = "failed"
+                job.error = str(exc).replace(str(job.src), job.label)
+        if job.state != "done":
             shutil.rmtree(job.folder, ignore_errors=True)
-        elif exc is None:
-            job.state = "done"
-        else:
-            job.state = "failed"
-            job.error = str(exc).replace(str(job.src), job.label)
-            if not isinstance(exc, (VidcolorError, Stopped)):
-                log.error("video job %s failed", job.id, exc_info=exc)
-            shutil.rmtree(job.folder, ignore_errors=True)
+        if job.state == "failed" and not isinstance(exc, (VidcolorError, Stopped)):
+            log.error("video job %s failed", job.id, exc_info=exc)
         job.ended.set()
         self._prune()
 
@@ -242,38 +262,50 @@ class JobStore:
                                     f"done jobs and {FAILED_KEPT} failed or cancelled ones)")
 
     def _forget(self, job: Job, why: str) -> None:
-        """Drop a finished job and its files; /api/jobs/ID then answers 404 with `why`. Under the lock."""
+        """Drop a finished job and its files; each of its ids then answers 404 with `why`. Under the lock."""
         del self._jobs[job.id]
-        self._removed[job.id] = why
-        while len(self._removed) > REMOVED_KEPT:
-            self._removed.popitem(last=False)
+        for job_id in [i for i, j in self._ids.items() if j is job]:
+            self._forget_id(job_id, why)
         shutil.rmtree(job.folder, ignore_errors=True)
 
+    def _forget_id(self, job_id: str, why: str) -> None:
+        del self._ids[job_id]
+        self._removed[job_id] = why
+        while len(self._removed) > REMOVED_KEPT:
+            self._removed.popitem(last=False)
+
     def cancel(self, job_id: str, wait: float = 10.0) -> dict:
-        """DELETE /api/jobs/ID. A queued job never runs; a running one stops at its next batch (waited for
-        up to `wait` seconds); either loses its files and stays listed as "cancelled". A done job's
-        result is removed (and the job with it); a failed or cancelled one is left as it is. The same
-        clip at the same strength is one job: cancelling it cancels it for whoever else sent that clip."""
+        """DELETE /api/jobs/ID: this upload no longer wants its job. Once no upload does, a queued job never
+        runs and a running one stops at its next batch (waited for up to `wait` seconds), losing its files;
+        the id reads "cancelled" at once, and the job goes on for the others who sent the same clip. On a
+        done job it removes this id, and the result once no id holds it. A failed job is left as it is."""
         job = self.get(job_id)
         with self._lock:
+            if self._ids.get(job_id) is not job or job_id in job.dropped or job.state in ("failed", "cancelled"):
+                return job.public(job_id)  # gone meanwhile, or nothing left to cancel
             if job.state == "done":
-                if self._jobs.get(job.id) is job:  # not removed meanwhile (another DELETE, or to make room)
+                self._forget_id(job_id, "its result was removed by a DELETE request")
+                job.holders.discard(job_id)
+                if not job.holders:
                     self._forget(job, "its result was removed by a DELETE request")
-                return {**job.public(), "state": "removed"}
-            if job.state in ("failed", "cancelled"):
-                return job.public()
+                return {**job.public(job_id), "state": "removed"}
+            job.holders.discard(job_id)
+            job.dropped[job_id] = job.done
+            if job.holders:
+                return job.public(job_id)
             job.cancel_requested = True
             fut = job.future
         if fut is not None and not fut.cancel():  # running (or just finished): it stops at its next batch
-            job.ended.wait(wait)  # if it has not by then, the answer says "cancelling"
-        return job.public()
+            job.ended.wait(wait)
+        return job.public(job_id)
 
     def result(self, job_id: str) -> tuple[Path, str, str]:
         """(path, media type, download name) of a finished job's video."""
         job = self.get(job_id)
-        if job.state != "done":
-            why = f": {job.error}" if job.error else ("" if job.state == "cancelled" else ", not finished")
-            raise RequestError(409, f"job {job_id} is {job.public()['state']}{why}")
+        state = job.public(job_id)["state"]
+        if state != "done":
+            why = f": {job.error}" if job.error else ("" if state == "cancelled" else ", not finished")
+            raise RequestError(409, f"job {job_id} is {state}{why}")
         return job.dst, MEDIA_TYPE[job.dst.suffix], f"colorized-{job.sha256[:12]}{job.dst.suffix}"
 
     def close(self) -> None:

@@ -87,7 +87,8 @@ class ModelWorker:
             self._jobs.clear()
             self._cv.notify_all()
         for fut, _ in pending:
-            fut.set_exception(Stopped("the server is shutting down"))
+            if fut.set_running_or_notify_cancel():  # one cancelled while it waited (a DELETE, a client gone) is done
+                fut.set_exception(Stopped("the server is shutting down"))
         self._thread.join(timeout)
 
 
