@@ -1,6 +1,7 @@
 """Unattended runs: re-runs skip finished work, a second run is locked out, reports and dry runs,
 images already in colour, and archive image formats with their metadata."""
 import json
+import os
 import subprocess
 import sys
 import time
@@ -622,3 +623,26 @@ def test_a_runs_stale_temporaries_are_its_outputs_only(tmp_path):
     assert stale_temporaries(tmp_path / "reel.mp4") == [tmp_path / ".reel.vidcolor-partial-12.mp4"]
     assert stale_temporaries(tmp_path / "clip[1].mp4") == [tmp_path / ".clip[1].vidcolor-partial-77.mp4"]
     assert temp_output_path(tmp_path / "reel0007.mp4").name.startswith(".reel0007.vidcolor-partial-")
+
+
+def test_a_folder_run_leaves_the_temporaries_of_runs_still_writing(tmp_path):
+    """A run writing one video into out/sub holds out/sub's lock, not out's: a folder run on out, at
+    the start, deleted its partial file as a killed run's, and its final rename failed (a review)."""
+    from vidcolor.archive import remove_stale_temporaries
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        under_way = sub / f".film.vidcolor-partial-{alive.pid}.mp4"
+        left = sub / f".film2.vidcolor-partial-{dead.pid}.mp4"
+        mine = tmp_path / f".a.vidcolor-partial-{os.getpid()}.png"
+        for p in (under_way, left, mine):
+            p.write_bytes(b"x")
+        assert sorted(remove_stale_temporaries(tmp_path)) == sorted([left, mine])
+        assert under_way.exists()
+    finally:
+        alive.kill()
+        alive.wait()

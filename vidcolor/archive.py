@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import socket
 import stat
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from vidcolor.errors import LockedError, OutputError
-from vidcolor.io.paths import is_temp_output
+from vidcolor.io.paths import TEMP_MARK, is_temp_output
 
 STATE_DIR = ".vidcolor"
 JOURNAL_LOCK_S = 60.0  # an append waits this long for another run's (an fsync on a slow share)
@@ -368,7 +369,9 @@ class OutputLock:
 
 
 def remove_stale_temporaries(root: Path) -> list[Path]:
-    """Delete partial outputs a killed run left behind (call only while holding the lock)."""
+    """Delete partial outputs a killed run left behind (call only while holding the lock). One whose
+    writer (the pid in its name) is still running on this machine is another run's work under way and
+    stays: a run writing a single output into a subfolder holds that subfolder's lock, not this one."""
     gone = []
     if not root.is_dir():
         return gone
@@ -376,10 +379,33 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
         dirnames[:] = [d for d in dirnames if d != STATE_DIR]
         for name in filenames:
             p = Path(dirpath) / name
-            if is_temp_output(p):
+            if is_temp_output(p) and not _written_by_another_live_process(p):
                 p.unlink(missing_ok=True)
                 gone.append(p)
     return gone
+
+
+def _written_by_another_live_process(temp: Path) -> bool:
+    m = re.search(re.escape(TEMP_MARK) + r"(\d+)", temp.name)
+    if m is None or int(m.group(1)) == os.getpid():
+        return False
+    return process_running(int(m.group(1)))
+
+
+def process_running(pid: int) -> bool:
+    """Whether `pid` is a running process here (True where that cannot be told: Windows' os.kill would
+    terminate it rather than test it)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    except (OverflowError, OSError):  # not a pid this OS can have
+        return False
+    return True
 
 
 def already_done(journal: Journal, dst: Path) -> str:

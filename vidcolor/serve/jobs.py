@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from vidcolor.archive import process_running
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import VidcolorError
 from vidcolor.io.video import VideoSource
@@ -96,7 +97,7 @@ def remove_abandoned_job_folders(tmp: Path | None = None) -> list[Path]:
             pid = int(pid)
         except (OSError, ValueError):
             continue
-        if namespace == here and not _running(pid):
+        if namespace == here and not process_running(pid):
             shutil.rmtree(folder, ignore_errors=True)
             gone.append(folder)
     return gone
@@ -109,14 +110,7 @@ def _pid_namespace() -> str:
         return "unknown"
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
+
 
 
 class JobStore:
