@@ -169,6 +169,29 @@ def test_an_output_edited_since_vidcolor_wrote_it_is_not_replaced_without_overwr
     assert {r.input.name: r.status for r in colorize_folder(src, out, colorizer)}["img0.png"] == "done"
 
 
+def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited(tmp_path, colorizer):
+    """A backup restored, or `cp -r` without -p, gives every file a new mtime and edits none: a re-run
+    after the inputs were touched too failed every photo as "changed since vidcolor wrote it", and the
+    only way out (-y) also replaced files vidcolor never wrote (a new user's test). Same size and
+    content (sha256, journaled) is the same output; an edit of the same size is still one."""
+    src = archive(tmp_path / "in", n=3)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 3
+    later = time.time() + 100
+    for p in [*src.rglob("*.png"), *out.rglob("*.png")]:
+        os.utime(p, (later, later))
+    assert [r.note for r in colorize_folder(src, out, colorizer)] == [None] * 3  # the inputs "changed": redone, no failure
+    for p in out.rglob("*.png"):
+        os.utime(p, (later + 100, later + 100))
+    assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"] * 3  # not "has changed"
+    edited = out / "d0" / "img0.png"
+    data = bytearray(edited.read_bytes())
+    data[-20] ^= 0xFF  # the same size, other content
+    edited.write_bytes(bytes(data))
+    assert {r.input.name: r.note for r in colorize_folder(src, out, colorizer)}["img0.png"].startswith(
+        "already done; the output has changed")
+
+
 def test_an_output_damaged_since_vidcolor_wrote_it_is_kept_but_not_called_plainly_done(tmp_path, colorizer):
     """A new user replaced an output with 5 bytes of junk: the re-run said "skipped: already done" and
     the report was clean. The output is still kept (it may be a retouch), and the skip now says it changed."""

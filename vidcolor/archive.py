@@ -34,6 +34,12 @@ def input_key(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def file_sha256(path: Path) -> str:
+    """The file's sha256 (hashlib.file_digest reads it in blocks, outside the GIL)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 class Journal:
     """Append-only JSON lines, one per finished output path; the last entry for a path wins. A line
     cut off by a kill is ignored.
@@ -46,7 +52,7 @@ class Journal:
 
     A "started" line, written before an output is replaced, only marks the path as vidcolor's (see
     `wrote`); it does not replace the path's last entry. An entry written once its output is in place
-    records the output's size and mtime (`output_stat`), so an output edited since (a retouched photo)
+    records the output's size, mtime and sha256 (`output_stat`), so an output edited since (a retouched photo)
     is not replaced without --overwrite when its input changes (`changed_since_written`).
 
     Paths are keyed however they were spelled: outputs (and copies) relative to the output root, inputs
@@ -139,10 +145,23 @@ class Journal:
         return self._out(target) in self.touched
 
     def changed_since_written(self, target: Path) -> bool:
-        """Whether `target`'s size or mtime differ from what the last finished write recorded (someone
-        edited it since). False while a write is under way or for entries older than the record."""
+        """Whether `target` differs from what the last finished write recorded (someone edited it since):
+        its size, or, where only its mtime moved, its content (the recorded sha256: a backup restored
+        or a folder copied without keeping times touches every file and edits none; each then failed as
+        "changed since vidcolor wrote it"). False while a write is under way or for entries older than
+        the record."""
         st = self.output_stats.get(self._out(target))
-        return st is not None and target.is_file() and input_key(target) != st
+        if st is None or not target.is_file():
+            return False
+        now = input_key(target)
+        if now["size"] != st["size"]:
+            return True
+        if now["mtime_ns"] == st["mtime_ns"]:
+            return False
+        if "sha256" not in st or file_sha256(target) != st["sha256"]:
+            return True
+        self.output_stats[self._out(target)] = {**now, "sha256": st["sha256"]}  # read once a run
+        return False
 
     def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
         try:
@@ -154,7 +173,7 @@ class Journal:
         if copy is not None:
             e["copy"] = self._out(copy)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
-            e["output_stat"] = input_key(target)
+            e["output_stat"] = {**input_key(target), "sha256": file_sha256(target)}
         self._append(e, sync=True)
         self.entries[e["target"]] = e
 
