@@ -481,6 +481,26 @@ def test_video_jobs_are_cancelled_queued_or_running_and_a_result_is_removed(hint
     assert list(private_tmp.iterdir()) == []
 
 
+def test_a_clip_cut_short_says_so_in_its_job(hint_col, tmp_path, private_tmp):
+    """A truncated clip's job ended "done" with 130 of 270 frames and no word, where the CLI says "the
+    source ends early" (a new user's test, Megamind.avi cut with head -c)."""
+    clip = write_video(tmp_path / "clip.avi", w=64, h=48, frames=120, codec="mpeg4", audio=None)
+    short = tmp_path / "short.avi"
+    short.write_bytes(clip.read_bytes()[: clip.stat().st_size * 6 // 10])  # its header still says 120 frames
+    with client(hint_col) as c:
+        r = c.post("/api/jobs", files={"file": ("short.avi", short.read_bytes())})
+        assert r.status_code == 202, r.text
+        job = r.json()
+        deadline = time.time() + 120
+        while job["state"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+            job = c.get(f"/api/jobs/{job['id']}").json()
+        assert job["state"] == "done" and 0 < job["frames_done"] < 120, job
+        assert any("ends early" in n for n in job["notes"]), job
+        assert not any(str(private_tmp) in n for n in job["notes"])  # named as the upload, not by the server's folder
+
+
 def test_video_job_refusals(hint_col, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, audio=None)
     with client(hint_col, max_video_seconds=0.5) as c:

@@ -63,6 +63,7 @@ class Job:
     dropped: dict[str, int] = field(default_factory=dict)  # ids cancelled by a DELETE -> frames done then
     ended: threading.Event = field(default_factory=threading.Event, repr=False)  # set once its state is final
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # the run's notes, once done
     created: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -77,7 +78,7 @@ class Job:
         state, done = (("cancelled", self.dropped[as_id]) if as_id in self.dropped else (self.state, self.done))
         return {"id": as_id, "state": state, "frames_done": done, "frames_total": self.frames or None,
                 "progress": 1.0 if state == "done" else (done / total if total else None),
-                "strength": self.strength, "error": self.error,
+                "strength": self.strength, "error": self.error, "notes": self.notes if state == "done" else [],
                 "seconds": round((self.finished or time.time()) - self.created, 2)}
 
 
@@ -224,7 +225,9 @@ class JobStore:
                 raise Cancelled(f"job {job.id} was cancelled")
             self.worker.serve_waiting_photos()
 
-        colorize_video(job.src, job.dst, at_strength(self.colorizer, job.strength), VideoOptions(), progress=progress)
+        res = colorize_video(job.src, job.dst, at_strength(self.colorizer, job.strength), VideoOptions(), progress=progress)
+        # what the CLI prints after "done" (a clip cut short, damaged data, audio transcoded), uploads named as such
+        job.notes = [str(n).replace(str(job.src), job.label) for n in ([res.note] if res.note else []) + list(res.notes)]
 
     def _finish(self, job: Job, fut: Future) -> None:
         exc = None if fut.cancelled() else fut.exception()
