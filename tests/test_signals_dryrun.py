@@ -81,7 +81,9 @@ def test_sigterm_stops_a_video_run_and_the_same_command_resumes_from_its_segment
     stopped_cleanly(rc, err, out, report)
     assert not (out / "film.mp4").exists()
     # the report says which video was under way and how far it got (it had no line for it: film-user test)
-    stopped = json.loads(report.read_text().splitlines()[-1])["summary"]["in_progress"]
+    summary = json.loads(report.read_text().splitlines()[-1])["summary"]
+    assert summary["inputs"] == 1 and summary["total"] == 0  # one input, as a folder's says its count (a new user's test)
+    stopped = summary["in_progress"]
     assert stopped["input"] == str(src) and stopped["frames"] == 60 and 10 <= stopped["frames_done"] < 60
     r = invoke(src, "-o", out / "film.mp4", "--weights", weights_file, "--device", "cpu", *args)
     assert r.exit_code == 0, r.output

@@ -297,7 +297,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         if isinstance(e, SystemExit) and not (ray_opts and e.code == signal.SIGTERM):  # (ray.init's driver handler)
             raise
         rep.close()
-        run.close(interrupted=True, inputs=rep.inputs_total, in_progress=rep.in_progress)
+        single = planned is not None and planned.kind != "folder"  # one photo or video: the report says 1, as a folder's says its count
+        run.close(interrupted=True, inputs=rep.inputs_total or int(single), in_progress=rep.in_progress)
         return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated(), folder.overwrite or video.overwrite)
     except LockedError as e:
         rep.error(str(e))
@@ -320,7 +321,7 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
                     f"{'' if folder.force else 'skipped as in colour or '}failed as unreadable" if unopened else ""))
     elif src.is_dir() or summary["total"] > 1:
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
-                 f"inputs into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
+                 f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 

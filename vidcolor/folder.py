@@ -287,7 +287,7 @@ def _finished(journal: Journal, src: Path, dst: Path, key: str, opts: FolderOpti
 def _skip_note(entry: dict, journal: Journal, dst: Path) -> str:
     if entry["status"] != "colour":
         return already_done(journal, dst)
-    return "already in colour (--force colorizes it)" + ("; copied unchanged to the output" if entry.get("copy") else "")
+    return "already in colour (--force colorizes it)" + ("; its unchanged copy is in the output" if entry.get("copy") else "")
 
 
 def _read(path: Path):

@@ -30,7 +30,7 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.dry_run = dry_run  # a failed input is one that would fail: `would fail`, not `FAILED`
         self.live = self.stream.isatty() and not quiet
-        self.plain_progress = not self.live and not quiet
+        self.plain_progress = not self.live and not quiet and not dry_run  # a dry run's lines are all there is: no ETA
         self.verbose = verbose
         self._bar = None  # rich Progress while live
         self._inputs_task = self._frames_task = None
