@@ -157,3 +157,46 @@ def test_a_photo_too_big_for_memory_is_refused_from_its_header(tmp_path, monkeyp
 
     cv2.imwrite(str(tmp_path / "deep.png"), np.full((60, 80, 3), 40000, np.uint16))
     assert images._header_size(tmp_path / "deep.png") == (80, 60, 16)
+
+
+def test_captions_and_credits_are_kept_or_their_loss_said(tmp_path, colorizer):
+    """A new user's scans lost their IPTC by-line ("Shorpy.com"), JPEG comments ("Detroit"), a TIFF's
+    ImageDescription, Artist and Copyright and a PNG's Title and Description, with no note."""
+    import struct
+
+    import tifffile
+    from PIL import PngImagePlugin
+
+    gray = np.asarray(Image.open(write_image(tmp_path / "g.png", h=40, w=56)).convert("L"))
+    def resource(rid: int, data: bytes) -> bytes:  # a Photoshop image resource: empty name, data padded to even
+        return b"8BIM" + struct.pack(">HxxI", rid, len(data)) + data + b"\x00" * (len(data) % 2)
+
+    iptc = b"Photoshop 3.0\x00" + resource(0x0404, b"\x1c\x02P\x00\nShorpy.com")  # IPTC 2:80 By-line
+    thumb = resource(0x040C, b"gray!")  # a preview of the gray original: not copied
+    jpg = tmp_path / "scan.jpg"
+    Image.fromarray(gray).save(jpg, comment=b"Detroit, 1942", extra=b"\xff\xed" + struct.pack(">H", len(iptc + thumb) + 2) + iptc + thumb)
+    png = tmp_path / "scan.png"
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("Title", "Main Street")
+    meta.add_itxt("Description", "Ōsaka, 1950")
+    Image.fromarray(gray).save(png, pnginfo=meta)
+    tif = tmp_path / "scan.tif"
+    Image.fromarray(gray).save(tif, tiffinfo={270: "A street in Buffalo", 315: "J. Vachon", 33432: "Public domain"})
+    tif16 = tmp_path / "scan16.tif"
+    tifffile.imwrite(tif16, (gray.astype(np.uint16) * 257), description="Nipomo, 1936", metadata=None,
+                     extratags=[(315, "s", 0, "D. Lange", True)])
+    out = tmp_path / "out"
+    for src in (jpg, png, tif, tif16):
+        res = colorize_image(src, out / src.name, colorizer)
+        assert res.status == "done" and not res.notes, (src.name, res.notes)
+    with Image.open(out / "scan.jpg") as im:
+        assert im.info["comment"] == b"Detroit, 1942" and [d for m, d in im.applist if m == "APP13"] == [iptc]
+    with Image.open(out / "scan.png") as im:
+        assert im.text["Title"] == "Main Street" and im.text["Description"] == "Ōsaka, 1950"
+    with Image.open(out / "scan.tif") as im:
+        assert (im.tag_v2[270], im.tag_v2[315], im.tag_v2[33432]) == ("A street in Buffalo", "J. Vachon", "Public domain")
+    with tifffile.TiffFile(out / "scan16.tif") as t:
+        tags = t.pages[0].tags
+        assert t.pages[0].dtype == np.uint16 and tags[270].value == "Nipomo, 1936" and tags[315].value == "D. Lange"
+    res = colorize_image(jpg, out / "as.png", colorizer)  # a format that cannot carry them: said
+    assert any(n.startswith("JPEG comment, IPTC block dropped: the PNG output does not carry them") for n in res.notes), res.notes

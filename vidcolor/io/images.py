@@ -38,6 +38,10 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 EXIF_ORIENTATION = 0x0112
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
+# An archive's captions and credits: TIFF text tags (DocumentName, ImageDescription, DateTime, Artist,
+# Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text
+TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 306: "DateTime", 315: "Artist", 33432: "Copyright"}
+PNG_XMP_KEY = "XML:com.adobe.xmp"
 
 
 @dataclass
@@ -164,6 +168,7 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
     info = {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if im.info.get(k)}
     if "dpi" in info and not _sane_dpi(info["dpi"]):
         del info["dpi"]
+    info.update(_archive_text(im))
     notes = []
     if "exif" in info:
         try:
@@ -183,6 +188,61 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
                 info["exif"] = (b"Exif\x00\x00" if info["exif"][:6] == b"Exif\x00\x00" and cleaned[:6] != b"Exif\x00\x00" else b"") + cleaned
                 notes.append(f"damaged EXIF entries dropped ({first_line(warned[0].message)}); the rest is kept")
     return info, notes
+
+
+def _archive_text(im: Image.Image) -> dict:
+    """Captions, credits and colour tags beside EXIF, ICC and XMP: a JPEG's comment (COM) and IPTC
+    (Photoshop APP13) blocks, a PNG's text chunks and gAMA/sRGB, a TIFF's text tags (`TIFF_TEXT_TAGS`)."""
+    out: dict = {}
+    if im.format == "JPEG":
+        if im.info.get("comment") and not im.info["comment"].startswith(b"CREATOR: "):  # not libgd's encoder signature
+            out["comment"] = im.info["comment"]  # ("quality = 90"), which would be false of our file
+        if app13 := [b for m, d in getattr(im, "applist", []) if m == "APP13" and (b := _without_thumbnails(d))]:
+            out["app13"] = app13
+    elif im.format == "PNG":
+        if text := {k: v for k, v in getattr(im, "text", {}).items() if k != PNG_XMP_KEY}:
+            out["text"] = text
+        out.update({k: im.info[k] for k in ("gamma", "srgb") if k in im.info})
+    elif im.format == "TIFF":
+        tags = getattr(im, "tag_v2", {})
+        if text := _tiff_text({t: str(tags[t]) for t in TIFF_TEXT_TAGS if t in tags}):
+            out["tiff_text"] = text
+    return out
+
+
+def _tiff_text(tags: dict[int, str]) -> dict[int, str]:
+    """The text tags worth copying: not empty, and not a tool's description of the array (tifffile's
+    '{"shape": [...]}', ImageJ's 'ImageJ=...'), which says nothing of the photo."""
+    return {t: v for t, v in tags.items() if v.strip() and not (t == 270 and v.lstrip().startswith(('{"shape"', "ImageJ=")))}
+
+
+PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
+PHOTOSHOP_THUMBNAILS = {0x0409, 0x040C}  # image resources holding a preview of the (gray) original
+
+
+def _without_thumbnails(app13: bytes) -> bytes | None:
+    """A Photoshop APP13 block (IPTC and other image resources) without its thumbnails, which would show
+    the gray original in viewers that use them; None when nothing is left. A block that does not parse
+    is kept as it is (it is not ours to judge), one not in Photoshop's format too."""
+    if not app13.startswith(PHOTOSHOP_HEADER):
+        return app13
+    out, i = [PHOTOSHOP_HEADER], len(PHOTOSHOP_HEADER)
+    try:
+        while i < len(app13):
+            if app13[i:i + 4] != b"8BIM":
+                return app13
+            rid, name_len = struct.unpack(">HB", app13[i + 4:i + 7])
+            name_end = i + 6 + (name_len + 1) + (name_len + 1) % 2  # a Pascal string, padded to an even length
+            size = struct.unpack(">I", app13[name_end:name_end + 4])[0]
+            end = name_end + 4 + size + size % 2
+            if end > len(app13) + 1:
+                return app13
+            if rid not in PHOTOSHOP_THUMBNAILS:
+                out.append(app13[i:end])
+            i = end
+    except struct.error:
+        return app13
+    return b"".join(out) if len(out) > 1 else None
 
 
 def _orientation(info: dict) -> int:
@@ -281,6 +341,9 @@ def _read_tiff(path: Path) -> ImageData:
         orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
         if dpi := _tiff_dpi(page):
             info["dpi"] = dpi
+        text = {t: page.tags[t].value for t in TIFF_TEXT_TAGS if t in page.tags}
+        if text := _tiff_text({t: v if isinstance(v, str) else bytes(v).decode("latin-1") for t, v in text.items()}):
+            info["tiff_text"] = text
     if photometric == "MINISWHITE":
         a = np.iinfo(a.dtype).max - a
     pixels, alpha, mode = _split_channels(a, bgr=False)
@@ -402,6 +465,11 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
         notes.append(f"transparency dropped: {fmt} has no alpha channel")
     if like.pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         notes.append(f"16-bit depth written as 8 bits: {fmt} holds 8")
+    carried = {"JPEG": {"comment", "app13"}, "PNG": {"text"}, "TIFF": {"tiff_text"}}.get(fmt, set())
+    named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags"}
+    if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
+        notes.append(f"{', '.join(dropped)} dropped: the {fmt} output does not carry {'it' if len(dropped) == 1 else 'them'} "
+                     "(an output in the input's format keeps captions and credits)")
     return notes
 
 
@@ -439,12 +507,50 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         elif fmt == "TIFF":
             opts["tiffinfo"] = {TIFF_XMP: xmp}
     if fmt == "JPEG":
+        if info.get("comment"):
+            opts["comment"] = info["comment"]
+        if info.get("app13"):  # written as they came (PIL has no parameter for them: its raw `extra` markers)
+            opts["extra"] = b"".join(b"\xff\xed" + struct.pack(">H", len(d) + 2) + d for d in info["app13"] if len(d) <= 65533)
+    elif fmt == "PNG" and (info.get("text") or "gamma" in info or "srgb" in info):
+        pnginfo = opts.get("pnginfo") or PngImagePlugin.PngInfo()
+        for k, v in (info.get("text") or {}).items():
+            pnginfo.add_itxt(k, v) if _needs_itxt(v) else pnginfo.add_text(k, v)
+        if "gamma" in info:
+            pnginfo.add(b"gAMA", struct.pack(">I", round(float(info["gamma"]) * 100000)))
+        if "srgb" in info:
+            pnginfo.add(b"sRGB", bytes([int(info["srgb"])]))
+        opts["pnginfo"] = pnginfo
+    elif fmt == "TIFF" and info.get("tiff_text"):
+        opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **info["tiff_text"]}
+    if fmt == "JPEG":
         opts.update(quality=JPEG_QUALITY, subsampling=0)
     elif fmt == "WEBP":
         opts.update(quality=JPEG_QUALITY)
     elif fmt == "TIFF":
         opts.update(compression="tiff_deflate")
     im.save(tmp, format=fmt, **opts)
+
+
+def _needs_itxt(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _png_text_chunks(info: dict) -> bytes:
+    """tEXt (or iTXt beyond Latin-1) chunks for a PNG's text, and its gAMA and sRGB, as PIL writes them."""
+    out = b""
+    for k, v in (info.get("text") or {}).items():
+        key = k.encode("latin-1", "replace")[:79]
+        out += (_png_chunk(b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8")) if _needs_itxt(v)
+                else _png_chunk(b"tEXt", key + b"\x00" + v.encode("latin-1")))
+    if "gamma" in info:
+        out += _png_chunk(b"gAMA", struct.pack(">I", round(float(info["gamma"]) * 100000)))
+    if "srgb" in info:
+        out += _png_chunk(b"sRGB", bytes([int(info["srgb"])]))
+    return out
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -467,6 +573,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
+    extra += _png_text_chunks(like.info)
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
 
@@ -478,6 +585,8 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "xmp" in like.info:
         xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
         extratags.append((TIFF_XMP, "B", len(xmp), xmp, True))
+    for tag, text in (like.info.get("tiff_text") or {}).items():
+        extratags.append((tag, "s", 0, text, True))
     # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
     # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
     opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
