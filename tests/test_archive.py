@@ -467,6 +467,38 @@ def test_interrupted_video_resumes_from_finished_segments(tmp_path, colorizer):
     assert colorize_video(src, tmp_path / "out.mp4", colorizer, opts).status == "skipped"
 
 
+def test_segment_length_changes_no_finished_film_and_other_settings_say_they_started_over(tmp_path, colorizer):
+    """--segment-seconds was part of a finished film's key: a re-run at 5 s redid a film finished at 2 s.
+    And a --crf change after Ctrl-C threw the finished segments away without a word (a new user's test)."""
+    import dataclasses
+
+    src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=30, audio=None)
+    opts = VideoOptions(segment_seconds=0.4, batch_size=3, temporal="off")
+    assert colorize_video(src, tmp_path / "out.mp4", colorizer, opts).status == "done"
+    other_split = dataclasses.replace(opts, segment_seconds=0.8)
+    assert colorize_video(src, tmp_path / "out.mp4", colorizer, other_split).status == "skipped"
+    # a journal written when the key held it is read without it
+    journal = tmp_path / ".vidcolor" / "journal.jsonl"
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    for e in lines:
+        if e.get("key"):
+            e["key"] += "|seg0.4"  # where the old key had it (before any hints)
+    journal.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    assert colorize_video(src, tmp_path / "out.mp4", colorizer, other_split).status == "skipped"
+
+    def stop_after(n):
+        def progress(done, total):
+            if done >= n:
+                raise KeyboardInterrupt
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, tmp_path / "b.mp4", colorizer, opts, progress=stop_after(20))
+    res = colorize_video(src, tmp_path / "b.mp4", colorizer, dataclasses.replace(opts, crf=22))
+    assert res.status == "done" and res.frames_resumed == 0
+    assert any(n.startswith("the 20 frames an earlier run had finished were made with other settings") for n in res.notes), res.notes
+
+
 def test_a_second_thread_is_refused_the_output_lock_as_a_second_process_is(tmp_path):
     """Two library calls in two threads both ran into one folder: photos colorized twice, others failed
     as "not written by vidcolor", 68 journal lines for 20 inputs (an operator's test, 2026-11-27)."""

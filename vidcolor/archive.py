@@ -124,7 +124,7 @@ class Journal:
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
         e = self.last(target)
-        if e is None or e["status"] not in ("done", "colour") or e.get("key") != key or not self.same_input(e, src):
+        if e is None or e["status"] not in ("done", "colour") or not _same_key(e.get("key"), key) or not self.same_input(e, src):
             return None
         if e["status"] == "done" and not target.is_file():
             return None
@@ -196,6 +196,15 @@ class Journal:
                     os.fsync(f.fileno())
             self.touched.add(e["target"])
             self._note_output(e)
+
+
+_SEGMENT_SECONDS_IN_KEY = re.compile(r"\|seg[0-9.]+(?=\||$)")
+
+
+def _same_key(recorded: str | None, key: str) -> bool:
+    """Whether a journaled key is `key`; a video's written before --segment-seconds left the key
+    (2026-11-27: it changes no frame) is read without its "|segN"."""
+    return recorded == key or (recorded is not None and _SEGMENT_SECONDS_IN_KEY.sub("", recorded) == key)
 
 
 def _normal(p: Path) -> Path:

@@ -51,8 +51,11 @@ def _cut_thumbnail(l_full: torch.Tensor) -> torch.Tensor:
 
 def video_key(colorizer: Colorizer, opts: VideoOptions, plan: OutputPlan, hints: VideoHints | None = None) -> str:
     """Everything that changes a video's output: a change makes finished work stale."""
+    # --segment-seconds is not in it: how the work is split changes no frame, only where the resumable
+    # segments end (a film finished at 2 s segments was redone at 5; a new user's test). The segments'
+    # own key has it (`colorize_video`); journals written with it are read with it (`Journal.finished`).
     return (f"{colorizer.model_id}|temporal={opts.temporal}:{opts.temporal_strength}:v{TEMPORAL_VERSION}|{plan.key}"
-            f"|seg{opts.segment_seconds}" + (f"|hints={hints.key}:v{HINT_TRACKING_VERSION}" if hints else ""))
+            + (f"|hints={hints.key}:v{HINT_TRACKING_VERSION}" if hints else ""))
 
 
 def stride_batches(frames: Iterable[Frame], n: int, stride: int = 1, segment_frames: int | None = None) -> Iterator[list[Frame]]:
@@ -132,7 +135,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
             # spliced with these (a review found a one-level brightness step where such a run resumed)
             sink = SegmentedSink(dst, root / STATE_DIR, source.info,
-                                 f"{key}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}", plan, opts.segment_seconds,
+                                 f"{key}|seg{opts.segment_seconds}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}",
+                                 plan, opts.segment_seconds,
                                  mode_stride(opts.temporal))
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
@@ -160,6 +164,9 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
                          f"({enc.total - 1}): not applied")
     if enc.resumed:
         notes.append(f"resumed at frame {enc.resumed} from the segments of an earlier run")
+    elif sink.discarded:  # a new user's --crf change after Ctrl-C threw 174 finished frames away without a word
+        notes.append(f"the {sink.discarded} frames an earlier run had finished were made with other settings (or from "
+                     "another version of the input), so this run started over")
     if enc.cuts:
         notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
     return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)

@@ -78,6 +78,14 @@ class SegmentLog:
         files_there = all((work / s.file).is_file() and (s.state is None or (work / s.state).is_file()) for s in log.segments)
         return log if log.key == key and files_there else None
 
+    @staticmethod
+    def frames_in(work: Path) -> int:
+        """How many frames an earlier run's log, whatever its key, says it finished (0 without one)."""
+        try:
+            return sum(int(s["frames"]) for s in json.loads((work / "segments.json").read_text())["segments"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
     def save(self, work: Path) -> None:
         atomic_write_text(work / "segments.json", json.dumps(asdict(self)))
 
@@ -153,7 +161,9 @@ class SegmentedSink:
         self.current: SegmentEncoder | None = None
         key = f"{key}|layout{LAYOUT_VERSION}"
         self.log = SegmentLog.load(self.work, key)
+        self.discarded = 0  # frames an earlier run finished with other settings, started over (said in a note)
         if self.log is None:
+            self.discarded = SegmentLog.frames_in(self.work)
             self.discard()
             self.log = SegmentLog(key)
         self._next = len(self.log.segments)  # the next segment's number
