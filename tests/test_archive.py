@@ -192,6 +192,23 @@ def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited
         "already done; the output has changed")
 
 
+def test_a_read_only_output_is_not_replaced_without_overwrite(tmp_path, colorizer):
+    """chmod 444 on an output, then its scan touched: the re-run replaced it, writable again, without a
+    word (a new user's test)."""
+    src = archive(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 2
+    kept = out / "d0" / "img0.png"
+    kept.chmod(0o444)
+    before = kept.read_bytes()
+    write_image(src / "d0" / "img0.png", h=33, w=41, seed=99)
+    res = {r.input.name: r for r in colorize_folder(src, out, colorizer)}
+    assert res["img0.png"].status == "failed" and "is read-only" in res["img0.png"].error and "--overwrite" in res["img0.png"].error
+    assert kept.read_bytes() == before
+    res = {r.input.name: r.status for r in colorize_folder(src, out, colorizer, FolderOptions(overwrite=True))}
+    assert res["img0.png"] == "done" and kept.read_bytes() != before
+
+
 def test_an_output_damaged_since_vidcolor_wrote_it_is_kept_but_not_called_plainly_done(tmp_path, colorizer):
     """A new user replaced an output with 5 bytes of junk: the re-run said "skipped: already done" and
     the report was clean. The output is still kept (it may be a retouch), and the skip now says it changed."""

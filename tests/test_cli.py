@@ -312,3 +312,17 @@ def test_a_failed_video_reports_the_time_it_took(tmp_path, weights_file, encoder
     assert r.exit_code == 1, r.output
     row = json.loads(report.read_text().splitlines()[0])
     assert row["status"] == "failed" and row["seconds"] > 0
+
+
+def test_a_folder_with_nothing_to_colorize_says_so_without_loading_the_model(tmp_path, monkeypatch):
+    """A new user's folder holding only a readme loaded the model, made the output folder and its
+    journal, and said "0 done, 0 skipped, 0 failed of 0 inputs"."""
+    import vidcolor.api as api
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "readme.txt").write_text("scans to come")
+    monkeypatch.setattr(api, "_load", lambda **kw: pytest.fail("the model was loaded"))
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0 and r.stderr.strip() == f"{src}: no photos or videos in it, nothing to do", r.stderr
+    assert not (tmp_path / "out").exists()

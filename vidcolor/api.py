@@ -218,6 +218,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         name = model or DEFAULT_MODEL
         if manifest().get(name, {}).get("hint_inputs") is False:
             refuse_palette(p.hints, _hints_label(hints), name)
+    if p.kind == "folder" and not p.media.reported:  # nothing to do or say: no model, no output folder (a new
+        return []  # user's folder holding a readme loaded the model, made the output and said "0 inputs")
     if p.kind == "video":
         from vidcolor.io.video import VideoSource  # noqa: F401  (imported before the loader starts: see _load)
     on_ray = ray is not None and p.kind != "image"  # a single photo needs no cluster: it runs here

@@ -230,6 +230,8 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> No
         raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it")
     if journal.changed_since_written(target):
         raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); use --overwrite (or -y) to replace it")
+    if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
+        raise OutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
 
 
 FOLDER_CHECK_S = 10.0  # how long a single-output run waits while another one checks the folder (milliseconds, as a rule)

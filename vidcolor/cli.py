@@ -319,6 +319,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
                  + (f"; --report {report} not written" if report else "")
                  + (f"; photos are not opened, so {'one' if len(unopened) == 1 else 'some'} to do may still be "
                     f"{'' if folder.force else 'skipped as in colour or '}failed as unreadable" if unopened else ""))
+    elif src.is_dir() and not summary["total"] and planned is not None:
+        rep.line(f"{src}: no photos or videos in it, nothing to do")
     elif src.is_dir() or summary["total"] > 1:
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
                  f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
