@@ -562,3 +562,18 @@ def test_the_movie_time_scale_stays_within_32_bit_headers():
     assert "movie_timescale" not in _muxer_options("mp4", fractions.Fraction(1, 1000), 60.0)
     assert "movie_timescale" not in _muxer_options("mp4", fractions.Fraction(1, 10**6), 3 * 3600.0)  # 1000 then
     assert "movie_timescale" not in _muxer_options("matroska", ntsc, 60.0)
+
+
+def test_an_avi_keeps_the_first_frame_where_it_was_against_the_sound(tmp_path, colorizer):
+    """AVI has slots, not timestamps, and its audio plays from its first sample: Megamind.avi's first
+    frame, 41.7 ms after its sound starts, came out at 0 in an AVI (in MP4, MKV and MOV it was right),
+    one frame early against the sound (a new user's test). An empty first slot now holds its place."""
+    tb = fractions.Fraction(1, 24)
+    src = write_video(tmp_path / "late.mkv", w=64, h=48, frames=12, rate=fractions.Fraction(24), pts=list(range(1, 13)),
+                      time_base=tb, audio="pcm_s16le")  # frames from 41.7 ms, the sound from 0
+    a = probe(src)
+    assert a["pts_s"][0] == pytest.approx(1 / 24, abs=1e-3)
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    b = probe(res.output)
+    assert b["frames"] == 12 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3), (a["pts_s"][:3], b["pts_s"][:3])
+    assert audio_seconds(res.output) == pytest.approx(audio_seconds(src), abs=AUDIO_TOLERANCE_S)

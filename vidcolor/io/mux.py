@@ -78,7 +78,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
     tmp, with the source's display rotation (or its whole display matrix where that mirrors the
     picture); returns notes for the user. Raises OutputError naming plan.dst."""
     try:
-        timing = _timing(parts, like, plan)
+        timing = _timing(parts, like, plan, _audio_origin(like) if plan.container.constant_rate else None)
         out = av.open(str(tmp), "w", format=plan.container.muxer, options=_muxer_options(plan.container.muxer, timing.time_base, _length_s(timing, like)))
     except av.error.FFmpegError as e:
         raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
@@ -108,6 +108,8 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                 for pkt in c.demux(c.streams.video[0]):
                     if pkt.pts is None:
                         continue  # the demuxer's flush packet
+                    if i == 0 and plan.container.constant_rate and timing.dts[0] > 0:
+                        _empty_slots_before(out, ost, timing.time_base)
                     pkt.time_base = timing.time_base
                     pkt.pts, pkt.dts, pkt.duration = timing.pts[i], timing.dts[i], timing.duration[i]
                     passthrough.mux_until(timing.seconds[i])
@@ -150,8 +152,30 @@ def _rate_filter(template: av.stream.Stream, ost: av.stream.Stream,
     return bsf
 
 
-def _timing(parts: list[tuple[Path, int]], like: VideoInfo, plan: OutputPlan) -> _Timing:
-    """First pass over the segments (packet headers only): every packet's pts, then dts and duration."""
+def _audio_origin(like: VideoInfo) -> int | None:
+    """AVI: where its audio starts, in the video's time base (None without audio). AVI has no timestamps, only slots from the start: the audio plays from its first sample,
+    so frames are placed from the audio's start, not from the first frame. Megamind.avi's first frame
+    (41.7 ms after its AC-3) came out at 0, one frame early against the sound, in the AVI only."""
+    try:
+        with av.open(str(like.path)) as src:
+            starts = [s.start_time * s.time_base for s in src.streams.audio if s.start_time is not None]
+    except (av.error.FFmpegError, OSError):
+        return None
+    return math.floor(min(starts) / like.time_base) if starts else None  # (_on_grid: only where before the first frame)
+
+
+def _empty_slots_before(out: av.container.OutputContainer, ost: av.stream.Stream, tb: fractions.Fraction) -> None:
+    """An empty video chunk at slot 0 (no new picture), so that FFmpeg's AVI muxer, which fills gaps only
+    after a stream's first packet, puts the first frame at its own slot rather than at 0."""
+    empty = av.Packet(b"")
+    empty.stream, empty.time_base = ost, tb
+    empty.pts = empty.dts = 0
+    out.mux_one(empty)
+
+
+def _timing(parts: list[tuple[Path, int]], like: VideoInfo, plan: OutputPlan, origin: int | None = None) -> _Timing:
+    """First pass over the segments (packet headers only): every packet's pts, then dts and duration.
+    `origin`: AVI's grid starts there (`_audio_origin`), else at the first frame."""
     pts: list[int] = []
     for path, first_pts in parts:
         with av.open(str(path)) as c:
@@ -166,7 +190,7 @@ def _timing(parts: list[tuple[Path, int]], like: VideoInfo, plan: OutputPlan) ->
     seconds = [float(p * tb) for p in pts]
     end = like.end_pts if like.end_pts is not None and like.end_pts > max(pts) else None  # the video stream's own end
     if plan.container.constant_rate:
-        pts, tb, end, note = _on_grid(pts, like, end)
+        pts, tb, end, note = _on_grid(pts, like, end, origin)
         notes += [note] if note else []
     order = sorted(pts)
     rank = {p: k for k, p in enumerate(order)}
@@ -184,11 +208,12 @@ def _frame_step(like: VideoInfo, tb: fractions.Fraction) -> int | None:
     return max(1, round(1 / (like.average_rate * tb))) if like.average_rate else None
 
 
-def _on_grid(pts: list[int], like: VideoInfo, end: int | None) -> tuple[list[int], fractions.Fraction, int | None, str | None]:
-    """AVI: frame times as slot numbers on a fixed grid from the first frame, and the grid's time base.
-    The coarsest grid that holds every time exactly when it is at most MAX_GRID_RATE slots a second
-    (empty slots repeat the previous frame); else the frame-rate grid, rounded."""
-    first = min(pts)
+def _on_grid(pts: list[int], like: VideoInfo, end: int | None,
+             origin: int | None = None) -> tuple[list[int], fractions.Fraction, int | None, str | None]:
+    """AVI: frame times as slot numbers on a fixed grid from `origin` (default: the first frame), and the
+    grid's time base. The coarsest grid that holds every time exactly when it is at most MAX_GRID_RATE
+    slots a second (empty slots repeat the previous frame); else the frame-rate grid, rounded."""
+    first = min(pts) if origin is None else min(origin, min(pts))
     rel = [p - first for p in pts]
     g = reduce(math.gcd, rel, 0) or 1
     tick = like.time_base * g
