@@ -173,7 +173,8 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
         plan.time_base = _coarser_time_base(info, _MAX_TIME_BASE_DEN[encoder.name])
         plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
                           f"frame times held to multiples of {plan.time_base} s")
-    plan.streams = [_stream_plan(box, s, plan.notes) for s in info.streams]
+    primed = _primed_audio(info.path) if box.constant_rate else set()
+    plan.streams = [_stream_plan(box, s, plan.notes, s.index in primed) for s in info.streams]
     _try(plan, info)
     return plan
 
@@ -260,17 +261,42 @@ def _muxer_codecs(muxer: str) -> frozenset[str]:
         return frozenset(c.supported_codecs)
 
 
-def _stream_plan(box: Container, s: StreamInfo, notes: list[str]) -> StreamPlan:
+PRIMING_COPIED_S = 0.010  # an encoder delay up to this is copied into AVI all the same (AC-3's 256 samples: 5 ms)
+
+
+def _primed_audio(path) -> set[int]:
+    """The audio streams whose first packet comes more than PRIMING_COPIED_S before the stream's start (an
+    encoder's priming, which the source's container skips: an MP4's MP3 starts at -1105 samples). AVI
+    cannot mark that, so such a stream copied there played its priming first, late against the picture
+    (69 ms on cockatoo.mp4)."""
+    found, primed = set(), set()
+    try:
+        with av.open(str(path)) as src:
+            audio = {a.index: a for a in src.streams.audio}
+            for i, pkt in enumerate(src.demux(*audio.values()) if audio else ()):
+                k = pkt.stream.index
+                if k not in found and pkt.pts is not None:
+                    found.add(k)
+                    if (audio[k].start_time or 0) - pkt.pts > PRIMING_COPIED_S / audio[k].time_base:
+                        primed.add(k)
+                if len(found) == len(audio) or i > 1000:
+                    break
+    except (av.error.FFmpegError, OSError):
+        pass
+    return primed
+
+
+def _stream_plan(box: Container, s: StreamInfo, notes: list[str], primed: bool = False) -> StreamPlan:
     if s.type == "audio":
-        if _holds_audio(box, s.codec):
+        if _holds_audio(box, s.codec) and not primed:
             return StreamPlan(s.index, s.type, s.codec, "copy")
         enc = av.codec.Codec(box.audio_encoder, "w")
         rates = sorted(enc.audio_rates or [s.sample_rate or 48000])
         rate = s.sample_rate if s.sample_rate in rates else next((r for r in rates if r >= s.sample_rate), rates[-1])
         channels = min(s.channels or 2, _MAX_CHANNELS.get(enc.name, 8))
         label = _AUDIO_LABELS.get(enc.canonical_name, enc.canonical_name)
-        why = ("cannot mark AAC's encoder delay (copied, it played late)" if box.muxer == "avi" and s.codec == "aac"
-               else f"cannot hold {s.codec}")
+        why = (f"cannot mark {s.codec.upper() if s.codec in ('aac', 'mp3') else s.codec}'s encoder delay (copied, it played late)"
+               if box.muxer == "avi" and (s.codec == "aac" or primed) else f"cannot hold {s.codec}")
         notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}: {box.label} {why}")
         return StreamPlan(s.index, s.type, s.codec, "transcode", enc.name, rate, channels)
     if s.codec in box.subtitles:
