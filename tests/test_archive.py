@@ -169,7 +169,7 @@ def test_an_output_edited_since_vidcolor_wrote_it_is_not_replaced_without_overwr
     assert {r.input.name: r.status for r in colorize_folder(src, out, colorizer)}["img0.png"] == "done"
 
 
-def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited(tmp_path, colorizer):
+def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited(tmp_path, colorizer, monkeypatch):
     """A backup restored, or `cp -r` without -p, gives every file a new mtime and edits none: a re-run
     after the inputs were touched too failed every photo as "changed since vidcolor wrote it", and the
     only way out (-y) also replaced files vidcolor never wrote (a new user's test). Same size and
@@ -184,6 +184,12 @@ def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited
     for p in out.rglob("*.png"):
         os.utime(p, (later + 100, later + 100))
     assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"] * 3  # not "has changed"
+    import vidcolor.archive as journal_module
+
+    read = []
+    monkeypatch.setattr(journal_module, "file_sha256", lambda p: read.append(p) or pytest.fail("read again"))
+    assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"] * 3  # their new mtime was journaled
+    monkeypatch.undo()
     edited = out / "d0" / "img0.png"
     data = bytearray(edited.read_bytes())
     data[-20] ^= 0xFF  # the same size, other content

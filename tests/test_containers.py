@@ -3,6 +3,7 @@ one line before any decoding; everything else round-trips with its frames, durat
 import fractions
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -580,3 +581,16 @@ def test_an_avi_keeps_the_first_frame_where_it_was_against_the_sound(tmp_path, c
     b = probe(res.output)
     assert b["frames"] == 12 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-3), (a["pts_s"][:3], b["pts_s"][:3])
     assert audio_seconds(res.output) == pytest.approx(audio_seconds(src), abs=AUDIO_TOLERANCE_S)
+
+
+def test_the_avi_grid_is_the_frames_own_and_the_sound_only_sets_where_it_starts():
+    """An origin in the grid's choice made a 25 fps film whose sound starts 10 ms ahead a 100 fps AVI,
+    most of its chunks empty (a review of the fix above)."""
+    from vidcolor.io.base import VideoInfo
+    from vidcolor.io.mux import _on_grid
+
+    like = VideoInfo(Path("x.mkv"), 64, 48, 10, fractions.Fraction(1, 1000), fractions.Fraction(25), 0, "h264", 0.4, 50)
+    pts = [50 + 40 * i for i in range(10)]
+    for origin, first_slot in ((None, 0), (40, 0), (10, 1), (-30, 0), (90, 0)):  # 10 ms ahead: under half a slot
+        slots, tick, _, note = _on_grid(pts, like, None, origin)
+        assert tick == fractions.Fraction(1, 25) and note is None and slots == list(range(first_slot, first_slot + 10)), origin

@@ -174,29 +174,40 @@ def test_captions_and_credits_are_kept_or_their_loss_said(tmp_path, colorizer):
     iptc = b"Photoshop 3.0\x00" + resource(0x0404, b"\x1c\x02P\x00\nShorpy.com")  # IPTC 2:80 By-line
     thumb = resource(0x040C, b"gray!")  # a preview of the gray original: not copied
     jpg = tmp_path / "scan.jpg"
-    Image.fromarray(gray).save(jpg, comment=b"Detroit, 1942", extra=b"\xff\xed" + struct.pack(">H", len(iptc + thumb) + 2) + iptc + thumb)
+    two_comments = b"\xff\xfe" + struct.pack(">H", 2 + 7) + b"Detroit" + b"\xff\xfe" + struct.pack(">H", 2 + 4) + b"1942"
+    Image.fromarray(gray).save(jpg, extra=b"\xff\xed" + struct.pack(">H", len(iptc + thumb) + 2) + iptc + thumb + two_comments)
     png = tmp_path / "scan.png"
     meta = PngImagePlugin.PngInfo()
     meta.add_text("Title", "Main Street")
     meta.add_itxt("Description", "Ōsaka, 1950")
     Image.fromarray(gray).save(png, pnginfo=meta)
-    tif = tmp_path / "scan.tif"
-    Image.fromarray(gray).save(tif, tiffinfo={270: "A street in Buffalo", 315: "J. Vachon", 33432: "Public domain"})
-    tif16 = tmp_path / "scan16.tif"
+    tif = tmp_path / "scan.tif"  # "©" as UTF-8 (PIL's ASCII encoding had made it "?")
+    Image.fromarray(gray).save(tif, tiffinfo={270: "A street in Buffalo", 315: "J. Vachon", 33432: "© Public domain".encode()})
+    tif16 = tmp_path / "scan16.tif"  # and in a 16-bit TIFF (tifffile refused it, and the folder run stopped: a review)
     tifffile.imwrite(tif16, (gray.astype(np.uint16) * 257), description="Nipomo, 1936", metadata=None,
-                     extratags=[(315, "s", 0, "D. Lange", True)])
+                     extratags=[(315, "s", 0, "D. Lange", True), (33432, "s", 0, "© 1936".encode(), True)])
+    raw = tmp_path / "raw.png"  # ImageMagick's EXIF profile as text: its orientation applied on reading, not copied
+    meta_raw = PngImagePlugin.PngInfo()
+    meta_raw.add_text("Raw profile type exif", "\nexif\n      6\n457869660000\n")
+    meta_raw.add_text("Title", "kept")
+    Image.fromarray(gray).save(raw, pnginfo=meta_raw)
     out = tmp_path / "out"
-    for src in (jpg, png, tif, tif16):
+    for src in (jpg, png, tif, tif16, raw):
         res = colorize_image(src, out / src.name, colorizer)
         assert res.status == "done" and not res.notes, (src.name, res.notes)
     with Image.open(out / "scan.jpg") as im:
-        assert im.info["comment"] == b"Detroit, 1942" and [d for m, d in im.applist if m == "APP13"] == [iptc]
+        assert [d for m, d in im.applist if m == "COM"] == [b"Detroit", b"1942"]  # both (PIL's info keeps the last)
+        assert [d for m, d in im.applist if m == "APP13"] == [iptc]
     with Image.open(out / "scan.png") as im:
         assert im.text["Title"] == "Main Street" and im.text["Description"] == "Ōsaka, 1950"
-    with Image.open(out / "scan.tif") as im:
-        assert (im.tag_v2[270], im.tag_v2[315], im.tag_v2[33432]) == ("A street in Buffalo", "J. Vachon", "Public domain")
+    with tifffile.TiffFile(out / "scan.tif") as t:
+        tags = t.pages[0].tags
+        assert (tags[270].value, tags[315].value, tags[33432].value) == ("A street in Buffalo", "J. Vachon", "© Public domain")
     with tifffile.TiffFile(out / "scan16.tif") as t:
         tags = t.pages[0].tags
         assert t.pages[0].dtype == np.uint16 and tags[270].value == "Nipomo, 1936" and tags[315].value == "D. Lange"
+        assert tags[33432].value == "© 1936"
+    with Image.open(out / "raw.png") as im:
+        assert im.text == {"Title": "kept"}
     res = colorize_image(jpg, out / "as.png", colorizer)  # a format that cannot carry them: said
     assert any(n.startswith("JPEG comment, IPTC block dropped: the PNG output does not carry them") for n in res.notes), res.notes

@@ -35,9 +35,12 @@ def input_key(path: Path) -> dict:
 
 
 def file_sha256(path: Path) -> str:
-    """The file's sha256 (hashlib.file_digest reads it in blocks, outside the GIL)."""
+    """The file's sha256, read in 1 MB blocks (hashlib.file_digest is Python 3.11's; we run on 3.10)."""
+    h = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 class Journal:
@@ -67,7 +70,8 @@ class Journal:
 
     VERSION = 2
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, remember: bool = False):
+        self.remember = remember  # a run holding the lock: it may add lines (dry runs and plans only read)
         self.root = Path(os.path.realpath(root))  # the root itself may be a link (-o ~/archive -> /mnt/nas/...)
         self.path = root / STATE_DIR / "journal.jsonl"
         self.entries: dict[str, dict] = {}
@@ -82,7 +86,7 @@ class Journal:
                         e = self._upgrade(e)
                     self.touched.add(e["target"])
                     self._note_output(e)
-                    if e["status"] != "started":
+                    if e["status"] not in ("started", "restat"):
                         self.entries[e["target"]] = e
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue
@@ -160,7 +164,11 @@ class Journal:
             return False
         if "sha256" not in st or file_sha256(target) != st["sha256"]:
             return True
-        self.output_stats[self._out(target)] = {**now, "sha256": st["sha256"]}  # read once a run
+        if self.remember:  # its new mtime journaled: the next run does not read it again
+            self._append({"v": self.VERSION, "target": self._out(target), "status": "restat",
+                          "output_stat": {**now, "sha256": st["sha256"]}, "time": time.time()}, sync=False)
+        else:
+            self.output_stats[self._out(target)] = {**now, "sha256": st["sha256"]}
         return False
 
     def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
@@ -224,6 +232,8 @@ def _real_folder(folder: str) -> str:
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> None:
     """A file at `target` that no vidcolor run wrote, or that was edited since vidcolor wrote it, is
     never replaced without `overwrite`."""
+    if overwrite and os.name == "nt" and target.is_file() and not target.stat().st_mode & 0o222:
+        target.chmod(stat.S_IWRITE | stat.S_IREAD)  # Windows will not replace a read-only file, even when told to
     if overwrite or not target.is_file():
         return
     if not journal.wrote(target):

@@ -56,7 +56,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         return _dry_run_photo(Journal(dst.parent), src, dst, key, hints, opts)
     check_output(src, dst)
     with OutputLock(dst.parent, dst):
-        journal = Journal(dst.parent)
+        journal = Journal(dst.parent, remember=True)
         if (finished := _finished(journal, src, dst, key, opts)) is not None:
             return finished
         refuse_foreign_output(journal, dst, opts.overwrite)
@@ -190,7 +190,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     with OutputLock(dst):
         say_links()  # inside the lock: a run locked out reports nothing (a --report it wrote to had been emptied)
         remove_stale_temporaries(dst)
-        journal = Journal(dst)
+        journal = Journal(dst, remember=True)
         todo = []
         for p, t in pairs:
             h = photo_hints[p]

@@ -118,7 +118,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     with OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
-        journal = Journal(root)
+        journal = Journal(root, remember=True)
         if not opts.overwrite and journal.finished(src, key, dst):
             discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it
             return Result(src, dst, "skipped", note=already_done(journal, dst))

@@ -147,7 +147,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     with OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
-        journal = Journal(root)
+        journal = Journal(root, remember=True)
         st = src.stat()
         work = RangeWork(root / STATE_DIR / "ray" / f"{dst.name}.work", f"{key}|{st.st_size}|{st.st_mtime_ns}|plan{PLAN_VERSION}")
         if opts.overwrite:

@@ -195,25 +195,38 @@ def _archive_text(im: Image.Image) -> dict:
     (Photoshop APP13) blocks, a PNG's text chunks and gAMA/sRGB, a TIFF's text tags (`TIFF_TEXT_TAGS`)."""
     out: dict = {}
     if im.format == "JPEG":
-        if im.info.get("comment") and not im.info["comment"].startswith(b"CREATOR: "):  # not libgd's encoder signature
-            out["comment"] = im.info["comment"]  # ("quality = 90"), which would be false of our file
+        # every COM segment (PIL's info keeps the last), less libgd's encoder signature ("CREATOR: gd-jpeg ...
+        # quality = 90"), which would be false of our file
+        if comments := [d for m, d in getattr(im, "applist", []) if m == "COM" and d and not d.startswith(b"CREATOR: ")]:
+            out["comment"] = comments
         if app13 := [b for m, d in getattr(im, "applist", []) if m == "APP13" and (b := _without_thumbnails(d))]:
             out["app13"] = app13
     elif im.format == "PNG":
-        if text := {k: v for k, v in getattr(im, "text", {}).items() if k != PNG_XMP_KEY}:
+        # not ImageMagick's "Raw profile type exif/iptc/8bim/xmp" chunks: their EXIF orientation was applied
+        # on reading (copied, the photo turned twice), and their 8BIM holds the gray original's thumbnail
+        if text := {k: v for k, v in getattr(im, "text", {}).items()
+                    if k != PNG_XMP_KEY and not k.lower().startswith(("raw profile type ", "exif"))}:
             out["text"] = text
         out.update({k: im.info[k] for k in ("gamma", "srgb") if k in im.info})
     elif im.format == "TIFF":
-        tags = getattr(im, "tag_v2", {})
-        if text := _tiff_text({t: str(tags[t]) for t in TIFF_TEXT_TAGS if t in tags}):
+        tags = getattr(im, "tag_v2", {})  # PIL reads ASCII tags as Latin-1 text: its bytes, as stored
+        if text := _tiff_text({t: tags[t].encode("latin-1", "replace") if isinstance(tags[t], str) else bytes(tags[t])
+                               for t in TIFF_TEXT_TAGS if t in tags and isinstance(tags[t], (str, bytes))}):
             out["tiff_text"] = text
     return out
 
 
-def _tiff_text(tags: dict[int, str]) -> dict[int, str]:
-    """The text tags worth copying: not empty, and not a tool's description of the array (tifffile's
-    '{"shape": [...]}', ImageJ's 'ImageJ=...'), which says nothing of the photo."""
-    return {t: v for t, v in tags.items() if v.strip() and not (t == 270 and v.lstrip().startswith(('{"shape"', "ImageJ=")))}
+def _tiff_text(tags: dict[int, bytes]) -> dict[int, bytes]:
+    """The text tags worth copying, as their bytes (UTF-8 or Latin-1 as the file has them; a "©" written
+    as text came out "?" through PIL's ASCII encoding, and tifffile refused it): not empty, and not a
+    tool's description of the array (tifffile's '{"shape": [...]}', ImageJ's 'ImageJ=...'), which says
+    nothing of the photo."""
+    out = {}
+    for t, v in tags.items():
+        v = v.rstrip(b"\x00")
+        if v.strip() and not (t == 270 and v.lstrip().startswith((b'{"shape"', b"ImageJ="))):
+            out[t] = v
+    return out
 
 
 PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
@@ -341,8 +354,9 @@ def _read_tiff(path: Path) -> ImageData:
         orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
         if dpi := _tiff_dpi(page):
             info["dpi"] = dpi
+        # kept as bytes, written back as they came (tifffile reads ASCII tags as text, from UTF-8 where it can)
         text = {t: page.tags[t].value for t in TIFF_TEXT_TAGS if t in page.tags}
-        if text := _tiff_text({t: v if isinstance(v, str) else bytes(v).decode("latin-1") for t, v in text.items()}):
+        if text := _tiff_text({t: v.encode("utf-8") if isinstance(v, str) else bytes(v) for t, v in text.items()}):
             info["tiff_text"] = text
     if photometric == "MINISWHITE":
         a = np.iinfo(a.dtype).max - a
@@ -506,11 +520,10 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
             opts["pnginfo"] = pnginfo
         elif fmt == "TIFF":
             opts["tiffinfo"] = {TIFF_XMP: xmp}
-    if fmt == "JPEG":
-        if info.get("comment"):
-            opts["comment"] = info["comment"]
-        if info.get("app13"):  # written as they came (PIL has no parameter for them: its raw `extra` markers)
-            opts["extra"] = b"".join(b"\xff\xed" + struct.pack(">H", len(d) + 2) + d for d in info["app13"] if len(d) <= 65533)
+    if fmt == "JPEG":  # APP13 and COM segments written as they came (PIL's raw `extra` markers: it has one comment)
+        segments = [(b"\xff\xed", d) for d in info.get("app13") or []] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
+        if segments:
+            opts["extra"] = b"".join(m + struct.pack(">H", len(d) + 2) + d for m, d in segments if len(d) <= 65533)
     elif fmt == "PNG" and (info.get("text") or "gamma" in info or "srgb" in info):
         pnginfo = opts.get("pnginfo") or PngImagePlugin.PngInfo()
         for k, v in (info.get("text") or {}).items():

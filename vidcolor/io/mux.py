@@ -210,19 +210,25 @@ def _frame_step(like: VideoInfo, tb: fractions.Fraction) -> int | None:
 
 def _on_grid(pts: list[int], like: VideoInfo, end: int | None,
              origin: int | None = None) -> tuple[list[int], fractions.Fraction, int | None, str | None]:
-    """AVI: frame times as slot numbers on a fixed grid from `origin` (default: the first frame), and the
-    grid's time base. The coarsest grid that holds every time exactly when it is at most MAX_GRID_RATE
-    slots a second (empty slots repeat the previous frame); else the frame-rate grid, rounded."""
-    first = min(pts) if origin is None else min(origin, min(pts))
+    """AVI: frame times as slot numbers on a fixed grid, and the grid's time base. The coarsest grid that
+    holds every frame time exactly when it is at most MAX_GRID_RATE slots a second (empty slots repeat
+    the previous frame); else the frame-rate grid, rounded. The grid is chosen from the frames alone;
+    the first frame then sits as many whole slots after `origin` (where the sound starts) as it came
+    after it, where that is at least half a slot (an origin in the grid's choice made a 25 fps film with
+    its sound 10 ms ahead a 100 fps AVI of empty chunks: a review)."""
+    first = min(pts)
     rel = [p - first for p in pts]
     g = reduce(math.gcd, rel, 0) or 1
     tick = like.time_base * g
+    lead = 0 if origin is None or origin >= first or origin < 0 else (first - origin)  # negative: an encoder's priming
     if 1 / tick <= MAX_GRID_RATE:
-        return [r // g for r in rel], tick, None if end is None else (end - first) // g, None
+        off = round(lead * like.time_base / tick)
+        return [r // g + off for r in rel], tick, None if end is None else (end - first) // g + off, None
     tick = 1 / (like.average_rate or fractions.Fraction(25))
-    slots, last = [], -1
+    off = round(lead * like.time_base / tick)
+    slots, last = [], off - 1
     for r in rel:  # display order: AVI output has no B-frames
-        last = max(round(r * like.time_base / tick), last + 1)
+        last = max(round(r * like.time_base / tick) + off, last + 1)
         slots.append(last)
     note = f"AVI holds frames on a fixed grid: timestamps rounded to 1/{float(1 / tick):g} s"
     return slots, tick, None, note

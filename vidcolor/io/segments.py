@@ -79,10 +79,12 @@ class SegmentLog:
         return log if log.key == key and files_there else None
 
     @staticmethod
-    def frames_in(work: Path) -> int:
-        """How many frames an earlier run's log, whatever its key, says it finished (0 without one)."""
+    def frames_in(work: Path, other_than: str) -> int:
+        """How many frames an earlier run's log made with another key says it finished (0 without one;
+        0 where its key is this one and only its files are missing)."""
         try:
-            return sum(int(s["frames"]) for s in json.loads((work / "segments.json").read_text())["segments"])
+            meta = json.loads((work / "segments.json").read_text())
+            return 0 if meta["key"] == other_than else sum(int(s["frames"]) for s in meta["segments"])
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
@@ -163,7 +165,7 @@ class SegmentedSink:
         self.log = SegmentLog.load(self.work, key)
         self.discarded = 0  # frames an earlier run finished with other settings, started over (said in a note)
         if self.log is None:
-            self.discarded = SegmentLog.frames_in(self.work)
+            self.discarded = SegmentLog.frames_in(self.work, key)
             self.discard()
             self.log = SegmentLog(key)
         self._next = len(self.log.segments)  # the next segment's number
