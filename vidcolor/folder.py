@@ -39,7 +39,7 @@ def hinted_key(key: str, hints: Hints | None) -> str:
 
 
 def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
-                   hints: Hints | None = None) -> Result:
+                   hints: Hints | None = None, image: ImageData | None = None) -> Result:
     """Colorize one image file into `dst` (format from dst's extension), same size, bit depth and alpha.
     `hints` (vidcolor.hints.Hints, in the pixels of the image as displayed) steer its colours and are
     part of its journal key, so changed hints redo it.
@@ -47,7 +47,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     Journaled in dst's folder like a folder run: a re-run skips it while input and settings are
     unchanged. A photo already in colour is skipped (copied to dst unless opts.copy_skipped is off)
     unless opts.force. Raises InputError for an unreadable input and OutputError for an output that
-    cannot be written, or that exists and was not written by vidcolor (unless opts.overwrite).
+    cannot be written, or that exists and was not written by vidcolor (unless opts.overwrite). `image`:
+    src already read (the front door reads a photo while the model loads).
     """
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     t0 = time.time()
@@ -61,7 +62,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             return finished
         refuse_foreign_output(journal, dst, opts.overwrite)
         try:
-            img = read_image(src)
+            img = image if image is not None else read_image(src)
         except InputError as err:
             journal.record(src, key, "failed", dst, note=str(err))
             raise
