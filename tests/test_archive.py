@@ -1,5 +1,6 @@
 """Unattended runs: re-runs skip finished work, a second run is locked out, reports and dry runs,
 images already in colour, and archive image formats with their metadata."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -481,6 +482,8 @@ def test_interrupted_video_resumes_from_finished_segments(tmp_path, colorizer):
         colorize_video(src, tmp_path / "out.mp4", colorizer, opts, progress=stop_after(25))
     assert not (tmp_path / "out.mp4").exists()
     assert [p.name for p in tmp_path.glob(".*partial*")] == []
+    dry = colorize_video(src, tmp_path / "out.mp4", colorizer, dataclasses.replace(opts, dry_run=True))
+    assert dry.note == "would resume at frame 20", dry.note  # it said "would colorize" (a new user's test)
     res = colorize_video(src, tmp_path / "out.mp4", colorizer, opts)
     assert any("resumed at frame 20" in n for n in res.notes)
     whole = colorize_video(src, tmp_path / "whole.mp4", colorizer, opts)

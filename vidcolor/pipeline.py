@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, refuse_foreign_output
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer
+from vidcolor.errors import VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.paths import check_output, stale_temporaries
@@ -114,7 +115,9 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.overwrite and journal.finished(src, key, dst):
             return Result(src, dst, "skipped", note=already_done(journal, dst))
         refuse_foreign_output(journal, dst, opts.overwrite)  # "would fail": the real run refuses it too
-        return Result(src, dst, "planned", note="would colorize" + (" with hints" if hints else ""))
+        resume = 0 if opts.overwrite else _resumable(src, dst, colorizer, opts, plan, key)
+        what = f"would resume at frame {resume}" if resume else "would colorize"  # (it said "would colorize" either way)
+        return Result(src, dst, "planned", note=what + (" with hints" if hints else ""))
     with OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
@@ -134,10 +137,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             # how frames are rendered is part of the segments' key, not the output's: a finished output
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
             # spliced with these (a review found a one-level brightness step where such a run resumed)
-            sink = SegmentedSink(dst, root / STATE_DIR, source.info,
-                                 f"{key}|seg{opts.segment_seconds}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}",
-                                 plan, opts.segment_seconds,
-                                 mode_stride(opts.temporal))
+            sink = SegmentedSink(dst, root / STATE_DIR, source.info, _segments_key(key, opts, luma, st), plan,
+                                 opts.segment_seconds, mode_stride(opts.temporal))
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
             join_notes = sink.complete()
@@ -170,6 +171,22 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if enc.cuts:
         notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
     return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)
+
+
+def _segments_key(key: str, opts: VideoOptions, luma: bool, st: os.stat_result) -> str:
+    """The key of a video's resumable segments: the output's key, how it is split, how frames are rendered
+    and the input's size and mtime."""
+    return f"{key}|seg{opts.segment_seconds}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _resumable(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, plan, key: str) -> int:
+    """Frames a real run would take from an earlier run's segments (a dry run's "would resume at")."""
+    try:
+        with VideoSource(src) as source:
+            luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
+    except VidcolorError:
+        return 0
+    return SegmentedSink.resumable_frames(dst, dst.parent / STATE_DIR, _segments_key(key, opts, luma, src.stat()))
 
 
 @dataclass

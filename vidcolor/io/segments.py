@@ -161,7 +161,7 @@ class SegmentedSink:
         self.segment_frames = segment_frames(segment_seconds, like.fps, frames_multiple)
         self.work = work_dir(dst, work_root)
         self.current: SegmentEncoder | None = None
-        key = f"{key}|layout{LAYOUT_VERSION}"
+        key = f"{key}|layout{LAYOUT_VERSION}"  # (resumable_frames builds it the same way)
         self.log = SegmentLog.load(self.work, key)
         self.discarded = 0  # frames an earlier run finished with other settings, started over (said in a note)
         if self.log is None:
@@ -172,6 +172,12 @@ class SegmentedSink:
         self._ending: BackgroundWorker | None = None  # finishes segments while the next one is encoded
         self._pending: list[SegmentEncoder] = []  # closed segments not yet finished and logged
         self._closed_frames = sum(s.frames for s in self.log.segments)  # frames before the segment being written
+
+    @staticmethod
+    def resumable_frames(dst: Path, work_root: Path, key: str) -> int:
+        """How many frames a sink made with `key` would resume with, reading and changing nothing else."""
+        log = SegmentLog.load(work_dir(dst, work_root), f"{key}|layout{LAYOUT_VERSION}")
+        return sum(s.frames for s in log.segments) if log else 0
 
     @property
     def pix_fmt(self) -> str:
