@@ -467,19 +467,21 @@ def test_multi_page_tiff_is_refused_clearly(tmp_path, colorizer):
 
 # -- video resume ---------------------------------------------------------------------------------
 
+def _stop_after(n: int):
+    """A progress callback that stands in for Ctrl-C once n frames are done."""
+    def progress(done, total):
+        if done >= n:
+            raise KeyboardInterrupt
+
+    return progress
+
+
 def test_interrupted_video_resumes_from_finished_segments(tmp_path, colorizer):
     src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=40, audio="aac")
     opts = VideoOptions(segment_seconds=0.4, batch_size=3, temporal="flow")  # 10 frames per segment
 
-    def stop_after(n):
-        def progress(done, total):
-            if done >= n:
-                raise KeyboardInterrupt
-
-        return progress
-
     with pytest.raises(KeyboardInterrupt):
-        colorize_video(src, tmp_path / "out.mp4", colorizer, opts, progress=stop_after(25))
+        colorize_video(src, tmp_path / "out.mp4", colorizer, opts, progress=_stop_after(25))
     assert not (tmp_path / "out.mp4").exists()
     assert [p.name for p in tmp_path.glob(".*partial*")] == []
     dry = colorize_video(src, tmp_path / "out.mp4", colorizer, dataclasses.replace(opts, dry_run=True))
@@ -496,8 +498,6 @@ def test_interrupted_video_resumes_from_finished_segments(tmp_path, colorizer):
 def test_segment_length_changes_no_finished_film_and_other_settings_say_they_started_over(tmp_path, colorizer):
     """--segment-seconds was part of a finished film's key: a re-run at 5 s redid a film finished at 2 s.
     And a --crf change after Ctrl-C threw the finished segments away without a word (a new user's test)."""
-    import dataclasses
-
     src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=30, audio=None)
     opts = VideoOptions(segment_seconds=0.4, batch_size=3, temporal="off")
     assert colorize_video(src, tmp_path / "out.mp4", colorizer, opts).status == "done"
@@ -512,14 +512,8 @@ def test_segment_length_changes_no_finished_film_and_other_settings_say_they_sta
     journal.write_text("".join(json.dumps(e) + "\n" for e in lines))
     assert colorize_video(src, tmp_path / "out.mp4", colorizer, other_split).status == "skipped"
 
-    def stop_after(n):
-        def progress(done, total):
-            if done >= n:
-                raise KeyboardInterrupt
-        return progress
-
     with pytest.raises(KeyboardInterrupt):
-        colorize_video(src, tmp_path / "b.mp4", colorizer, opts, progress=stop_after(20))
+        colorize_video(src, tmp_path / "b.mp4", colorizer, opts, progress=_stop_after(20))
     res = colorize_video(src, tmp_path / "b.mp4", colorizer, dataclasses.replace(opts, crf=22))
     assert res.status == "done" and res.frames_resumed == 0
     assert any(n.startswith("the 20 frames an earlier run had finished were made with other settings") for n in res.notes), res.notes

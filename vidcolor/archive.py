@@ -22,7 +22,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from vidcolor.errors import LockedError, OutputError
-from vidcolor.io.paths import TEMP_MARK, is_temp_output
+from vidcolor.io.paths import is_temp_output, temp_writer_pid
 
 STATE_DIR = ".vidcolor"
 JOURNAL_LOCK_S = 60.0  # an append waits this long for another run's (an fsync on a slow share)
@@ -154,7 +154,8 @@ class Journal:
         or a folder copied without keeping times touches every file and edits none; each then failed as
         "changed since vidcolor wrote it"). False while a write is under way or for entries older than
         the record."""
-        st = self.output_stats.get(self._out(target))
+        out = self._out(target)
+        st = self.output_stats.get(out)
         if st is None or not target.is_file():
             return False
         now = input_key(target)
@@ -165,10 +166,10 @@ class Journal:
         if "sha256" not in st or file_sha256(target) != st["sha256"]:
             return True
         if self.remember:  # its new mtime journaled: the next run does not read it again
-            self._append({"v": self.VERSION, "target": self._out(target), "status": "restat",
+            self._append({"v": self.VERSION, "target": out, "status": "restat",
                           "output_stat": {**now, "sha256": st["sha256"]}, "time": time.time()}, sync=False)
         else:
-            self.output_stats[self._out(target)] = {**now, "sha256": st["sha256"]}
+            self.output_stats[out] = {**now, "sha256": st["sha256"]}
         return False
 
     def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
@@ -426,10 +427,8 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
 
 
 def _written_by_another_live_process(temp: Path) -> bool:
-    m = re.search(re.escape(TEMP_MARK) + r"(\d+)", temp.name)
-    if m is None or int(m.group(1)) == os.getpid():
-        return False
-    return process_running(int(m.group(1)))
+    pid = temp_writer_pid(temp)
+    return pid is not None and pid != os.getpid() and process_running(pid)
 
 
 def process_running(pid: int) -> bool:

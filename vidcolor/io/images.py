@@ -524,14 +524,10 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         segments = [(b"\xff\xed", d) for d in info.get("app13") or []] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
         if segments:
             opts["extra"] = b"".join(m + struct.pack(">H", len(d) + 2) + d for m, d in segments if len(d) <= 65533)
-    elif fmt == "PNG" and (info.get("text") or "gamma" in info or "srgb" in info):
+    elif fmt == "PNG" and (chunks := _png_text_chunks(info)):
         pnginfo = opts.get("pnginfo") or PngImagePlugin.PngInfo()
-        for k, v in (info.get("text") or {}).items():
-            pnginfo.add_itxt(k, v) if _needs_itxt(v) else pnginfo.add_text(k, v)
-        if "gamma" in info:
-            pnginfo.add(b"gAMA", struct.pack(">I", round(float(info["gamma"]) * 100000)))
-        if "srgb" in info:
-            pnginfo.add(b"sRGB", bytes([int(info["srgb"])]))
+        for kind, data in chunks:
+            pnginfo.add(kind, data)
         opts["pnginfo"] = pnginfo
     elif fmt == "TIFF" and info.get("tiff_text"):
         opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **info["tiff_text"]}
@@ -552,17 +548,19 @@ def _needs_itxt(text: str) -> bool:
         return True
 
 
-def _png_text_chunks(info: dict) -> bytes:
-    """tEXt (or iTXt beyond Latin-1) chunks for a PNG's text, and its gAMA and sRGB, as PIL writes them."""
-    out = b""
+def _png_text_chunks(info: dict) -> list[tuple[bytes, bytes]]:
+    """(type, data) of the chunks for a PNG's text (tEXt, or iTXt beyond Latin-1, as PIL's add_text
+    writes them) and its gAMA and sRGB: PIL's PngInfo takes them on the 8-bit path, `_png_chunk` on the
+    16-bit one."""
+    out = []
     for k, v in (info.get("text") or {}).items():
         key = k.encode("latin-1", "replace")[:79]
-        out += (_png_chunk(b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8")) if _needs_itxt(v)
-                else _png_chunk(b"tEXt", key + b"\x00" + v.encode("latin-1")))
+        out.append((b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8")) if _needs_itxt(v)
+                   else (b"tEXt", key + b"\x00" + v.encode("latin-1")))
     if "gamma" in info:
-        out += _png_chunk(b"gAMA", struct.pack(">I", round(float(info["gamma"]) * 100000)))
+        out.append((b"gAMA", struct.pack(">I", round(float(info["gamma"]) * 100000))))
     if "srgb" in info:
-        out += _png_chunk(b"sRGB", bytes([int(info["srgb"])]))
+        out.append((b"sRGB", bytes([int(info["srgb"])])))
     return out
 
 
@@ -586,7 +584,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
-    extra += _png_text_chunks(like.info)
+    extra += b"".join(_png_chunk(kind, data) for kind, data in _png_text_chunks(like.info))
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
 

@@ -22,14 +22,23 @@ def is_temp_output(path: Path) -> bool:
     return TEMP_MARK in path.name
 
 
+_TEMP_NAME = re.compile(r"\.(?P<stem>.*)" + re.escape(TEMP_MARK) + r"(?P<pid>\d+)(?P<suffix>.*)")  # temp_output_path's
+
+
+def temp_writer_pid(path: Path) -> int | None:
+    """The pid of the process that named `path` with `temp_output_path` (None for another name)."""
+    m = _TEMP_NAME.fullmatch(path.name)
+    return int(m["pid"]) if m else None
+
+
 def stale_temporaries(path: Path) -> list[Path]:
     """The temporaries of `path` that runs (this one, or killed ones) left: `temp_output_path`'s name
     with any pid, matched exactly. A glob of the name with the pid replaced by "*" also matched other
     outputs' (the pid inside the file name, or "[1]" read as a character class), which a run writing
     another output of the same folder, at once, was then using."""
-    pattern = re.compile(re.escape(f".{path.stem}{TEMP_MARK}") + r"\d+" + re.escape(path.suffix))
     try:
-        return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+        return [p for p in path.parent.iterdir()
+                if (m := _TEMP_NAME.fullmatch(p.name)) and (m["stem"], m["suffix"]) == (path.stem, path.suffix)]
     except OSError:
         return []
 

@@ -43,6 +43,11 @@ def work_dir(dst: Path, work_root: Path) -> Path:
     return work_root / f"{dst.name}.work"
 
 
+def _log_key(key: str) -> str:
+    """A sink's key as its segments.json holds it: with the work folder's layout."""
+    return f"{key}|layout{LAYOUT_VERSION}"
+
+
 def discard_work(dst: Path, work_root: Path) -> None:
     """Remove the work folder of an output (after it is recorded as done, or to start over)."""
     shutil.rmtree(work_dir(dst, work_root), ignore_errors=True)
@@ -161,7 +166,7 @@ class SegmentedSink:
         self.segment_frames = segment_frames(segment_seconds, like.fps, frames_multiple)
         self.work = work_dir(dst, work_root)
         self.current: SegmentEncoder | None = None
-        key = f"{key}|layout{LAYOUT_VERSION}"  # (resumable_frames builds it the same way)
+        key = _log_key(key)
         self.log = SegmentLog.load(self.work, key)
         self.discarded = 0  # frames an earlier run finished with other settings, started over (said in a note)
         if self.log is None:
@@ -176,7 +181,7 @@ class SegmentedSink:
     @staticmethod
     def resumable_frames(dst: Path, work_root: Path, key: str) -> int:
         """How many frames a sink made with `key` would resume with, reading and changing nothing else."""
-        log = SegmentLog.load(work_dir(dst, work_root), f"{key}|layout{LAYOUT_VERSION}")
+        log = SegmentLog.load(work_dir(dst, work_root), _log_key(key))
         return sum(s.frames for s in log.segments) if log else 0
 
     @property

@@ -129,8 +129,13 @@ class JobStore:
 
     def _add(self, job: Job) -> None:
         """Register a new job under its own id (under the lock)."""
-        self._jobs[job.id] = self._ids[job.id] = job
-        job.holders.add(job.id)
+        self._jobs[job.id] = job
+        self._hold(job, job.id)
+
+    def _hold(self, job: Job, job_id: str) -> None:
+        """`job_id` (an upload's) now names `job` and wants it (under the lock)."""
+        self._ids[job_id] = job
+        job.holders.add(job_id)
 
     def view(self, job_id: str) -> dict:
         """GET /api/jobs/ID."""
@@ -162,8 +167,7 @@ class JobStore:
                 if same is not None:  # identified by content: the same clip is not colorized twice
                     shutil.rmtree(folder)
                     alias = self.epoch + secrets.token_hex(6)
-                    same.holders.add(alias)
-                    self._ids[alias] = same
+                    self._hold(same, alias)
                     return same.public(alias)
                 fut = job.future = self.worker.submit_job(lambda: self._run(job))
                 self._add(job)
