@@ -647,10 +647,11 @@ def test_a_folder_run_keeps_single_output_runs_out(tmp_path, weights_file, monke
         holder.wait()
 
 
-def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_same_one(tmp_path):
+def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_same_one(tmp_path, monkeypatch):
     import threading
 
-    from vidcolor.archive import OutputLock
+    import vidcolor.archive as archive_module
+    from vidcolor.archive import OutputLock, _lock_name
     from vidcolor.errors import LockedError
 
     got: list = []
@@ -675,7 +676,8 @@ def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_sa
             t.start()
             t.join()
     assert "another thread of this process" in got[3], got
-    # one lock for the names that may be one file (macOS, Windows): A.MP4 and a composed/decomposed accent
+    # one lock for the names that are one file on macOS: A.MP4 and a composed/decomposed accent
+    monkeypatch.setattr(archive_module, "_lock_name", lambda name: _lock_name(name, "darwin"))
     with OutputLock(tmp_path, tmp_path / "Caf\u00e9.MP4"):
         for target in ("cafe\u0301.mp4", "café.mp4"):
             t = threading.Thread(target=other, args=(target,))
@@ -718,6 +720,234 @@ def test_a_folder_run_leaves_the_temporaries_of_runs_still_writing(tmp_path):
             p.write_bytes(b"x")
         assert sorted(remove_stale_temporaries(tmp_path)) == sorted([left, mine])
         assert under_way.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_protected_output_that_is_finished_is_skipped_by_a_single_run(tmp_path, colorizer):
+    """chmod a-w on a finished photo or video, then the same command again: the front door refused it
+    ("is read-only", exit 2) before anything asked whether it was done; a folder run skipped it (review)."""
+    import vidcolor.api as api
+
+    photo = write_image(tmp_path / "in.png", h=30, w=40)
+    clip = write_video(tmp_path / "in.mp4", w=64, h=48, frames=4, audio=None)
+    for src, dst in ((photo, tmp_path / "out" / "in.png"), (clip, tmp_path / "out" / "in.mp4")):
+        assert [r.status for r in api.colorize(src, dst, colorizer=colorizer)] == ["done"]
+        dst.chmod(0o444)
+        before = dst.read_bytes()
+        again = api.colorize(src, dst, colorizer=colorizer)
+        assert [(r.status, r.note) for r in again] == [("skipped", "already done")]
+        dry = api.colorize(src, dst, colorizer=colorizer, video=VideoOptions(dry_run=True), folder=FolderOptions(dry_run=True))
+        assert [r.status for r in dry] == ["skipped"]
+        assert dst.read_bytes() == before and not dst.stat().st_mode & 0o222
+    (tmp_path / "in.png").write_bytes(write_image(tmp_path / "other.png", h=31, w=40, seed=5).read_bytes())
+    from vidcolor.errors import OutputError
+
+    with pytest.raises(OutputError, match="is read-only"):  # its input changed: the run refuses to replace it
+        api.colorize(photo, tmp_path / "out" / "in.png", colorizer=colorizer)
+
+
+def test_an_output_that_cannot_be_read_is_taken_for_changed_not_a_traceback(tmp_path, colorizer, monkeypatch):
+    """An output whose mtime moved is hashed; one that cannot be read (its mode, a share's ACL) raised
+    PermissionError out of a folder run's skip (review)."""
+    import vidcolor.archive as journal_module
+
+    src = archive(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 2
+    later = time.time() + 100
+    os.utime(out / "d0" / "img0.png", (later, later))
+
+    def unreadable(p):
+        raise PermissionError(13, "Permission denied", str(p))
+
+    monkeypatch.setattr(journal_module, "file_sha256", unreadable)
+    res = {r.input.name: r for r in colorize_folder(src, out, colorizer)}
+    assert res["img0.png"].status == "skipped" and res["img0.png"].note.startswith("already done; the output has changed")
+    assert res["img1.png"].note == "already done"
+
+
+def test_journal_keeps_the_hash_beside_the_stat_an_older_release_compares(tmp_path, colorizer):
+    """The previous release compares `output_stat` as a whole: with the hash inside it every output read
+    as changed; and a touched output's new mtime is journaled as its entry again, which that release
+    reads as finished (a "restat" line of its own was read as the last entry: redone) (review)."""
+    src = archive(tmp_path / "in", n=1)
+    out = tmp_path / "out"
+    colorize_folder(src, out, colorizer)
+    journal = out / ".vidcolor" / "journal.jsonl"
+    done = [json.loads(line) for line in journal.read_text().splitlines() if '"done"' in line][-1]
+    target = out / done["target"]
+    assert set(done["output_stat"]) == {"size", "mtime_ns"} and len(done["output_sha256"]) == 64
+    later = time.time() + 100
+    os.utime(target, (later, later))
+    assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"]
+    last = json.loads(journal.read_text().splitlines()[-1])
+    assert last["status"] == "done" and last["key"] == done["key"] and last["input_stat"] == done["input_stat"]
+    assert last["output_stat"] == {"size": target.stat().st_size, "mtime_ns": target.stat().st_mtime_ns}
+    assert last["output_sha256"] == done["output_sha256"]
+
+
+def test_a_journal_of_the_day_the_hash_sat_inside_the_stat_still_reads(tmp_path, colorizer):
+    """Journals written on 2026-11-27 hold the hash inside `output_stat`, and "restat" lines."""
+    src = archive(tmp_path / "in", n=1)
+    out = tmp_path / "out"
+    colorize_folder(src, out, colorizer)
+    journal = out / ".vidcolor" / "journal.jsonl"
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    for e in lines:
+        if "output_sha256" in e:
+            e["output_stat"]["sha256"] = e.pop("output_sha256")
+    target = out / next(e["target"] for e in lines if e["status"] == "done")
+    later = time.time() + 100
+    os.utime(target, (later, later))
+    lines.append({"v": 2, "target": str(target.relative_to(out)), "status": "restat", "time": time.time(),
+                  "output_stat": {"size": target.stat().st_size, "mtime_ns": target.stat().st_mtime_ns,
+                                  "sha256": lines[-1]["output_stat"]["sha256"]}})
+    journal.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"]
+
+
+def test_windows_is_asked_whether_a_process_runs():
+    """os.kill there terminates; process_running said True for every pid, so a killed run's partial
+    files were never removed (review, simulated: no Windows here)."""
+    from vidcolor.archive import _windows_process_running
+
+    class Kernel32:
+        def __init__(self, alive: dict[int, int], denied=()):
+            self.alive, self.denied, self.error, self.closed = alive, set(denied), 0, []
+
+        def OpenProcess(self, access, inherit, pid):
+            if pid in self.denied:
+                self.error = 5
+                return 0
+            if pid not in self.alive:
+                self.error = 87
+                return 0
+            return pid + 1000
+
+        def GetExitCodeProcess(self, handle, ref):
+            ref._obj.value = self.alive[handle - 1000]
+            return 1
+
+        def CloseHandle(self, handle):
+            self.closed.append(handle)
+
+    import ctypes as real
+
+    class Ctypes:
+        c_ulong, byref = real.c_ulong, staticmethod(real.byref)
+
+        def __init__(self, k):
+            self.k = k
+
+        def get_last_error(self):
+            return self.k.error
+
+    k = Kernel32({10: 259, 11: 0}, denied={12})
+    c = Ctypes(k)
+    assert _windows_process_running(10, k, c) is True  # STILL_ACTIVE
+    assert _windows_process_running(11, k, c) is False  # exited, its handle still held somewhere
+    assert _windows_process_running(12, k, c) is True  # another user's
+    assert _windows_process_running(13, k, c) is False  # no such process
+    assert _windows_process_running(-1, k, c) is False and _windows_process_running(2**40, k, c) is False
+    assert k.closed == [1010, 1011]
+
+
+def test_a_dry_run_or_the_plan_never_clears_a_protected_outputs_flag(tmp_path, monkeypatch):
+    """On Windows an overwrite clears the read-only flag first (Windows will not replace such a file);
+    the plan and dry runs did it too, so a dry run with -y changed the file (review, simulated)."""
+    import types
+
+    import vidcolor.archive as archive_module
+    from vidcolor.archive import Journal, refuse_foreign_output
+
+    monkeypatch.setattr(archive_module, "os", types.SimpleNamespace(**{**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")},
+                                                                       "name": "nt"}))
+    target = tmp_path / "out.png"
+    target.write_bytes(b"x")
+    target.chmod(0o444)
+    journal = Journal(tmp_path)
+    refuse_foreign_output(journal, target, True, writing=False)
+    refuse_foreign_output(journal, target, True, writing=False, read_only=False)
+    assert not target.stat().st_mode & 0o222
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    refuse_foreign_output(journal, link, True)  # a link is replaced itself: its target keeps its flag
+    assert not target.stat().st_mode & 0o222
+    refuse_foreign_output(journal, target, True)  # the run about to replace it
+    assert target.stat().st_mode & 0o200
+
+
+def test_output_lock_names_fold_as_the_platforms_file_systems_do():
+    from vidcolor.archive import _lock_name
+
+    nfd = "cafe\u0301.png"
+    assert _lock_name("Scan.png", "linux") != _lock_name("scan.png", "linux")
+    assert _lock_name(nfd, "linux") != _lock_name("caf\u00e9.png", "linux")
+    assert _lock_name("Scan.png", "darwin") == _lock_name("scan.png", "darwin")
+    assert _lock_name(nfd, "darwin") == _lock_name("caf\u00e9.png", "darwin")
+    assert _lock_name("Scan.png", "win32") == _lock_name("scan.png", "win32")
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="two names of one file there")
+def test_outputs_differing_only_in_case_are_written_side_by_side_on_linux(tmp_path):
+    """Scan.png and scan.png are two files on Linux: the second run exited 3, "is being written by
+    another vidcolor run" (review)."""
+    from vidcolor.archive import OutputLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    code = ("import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
+            "with OutputLock(Path(sys.argv[1]), Path(sys.argv[1]) / 'Scan.png'):\n"
+            "    print('held', flush=True); time.sleep(3)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with OutputLock(out, out / "scan.png"):
+            pass
+        from vidcolor.errors import LockedError
+
+        with pytest.raises(LockedError, match="is being written by another vidcolor run"):
+            with OutputLock(out, out / "Scan.png"):
+                pass
+    finally:
+        holder.wait(timeout=30)
+
+
+def test_a_killed_folder_runs_owner_file_does_not_refuse_single_output_runs(tmp_path):
+    """SIGKILL leaves .vidcolor/owner.json (the kernel frees the lock itself): a single-output run that
+    found the folder's lock held for a moment by a sibling read that file and refused at once, "locked by
+    a vidcolor run of the whole folder (pid <dead>)": 6 of 8 parallel runs failed (review)."""
+    import socket
+    import threading
+
+    from filelock import FileLock
+
+    from vidcolor.archive import OutputLock
+    from vidcolor.errors import LockedError
+
+    out = tmp_path / "out"
+    (out / ".vidcolor").mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owner = out / ".vidcolor" / "owner.json"
+    owner.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": time.time(), "output": None}))
+    sibling = FileLock(str(out / ".vidcolor" / "lock"), thread_local=False)
+    sibling.acquire()  # a sibling single-output run taking its own lock, for a moment
+    threading.Timer(0.5, sibling.release).start()
+    t0 = time.time()
+    with OutputLock(out, out / "a.png"):
+        pass
+    assert 0.4 < time.time() - t0 < 5
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)"])
+    try:  # a folder run that is alive still refuses at once
+        owner.write_text(json.dumps({"pid": alive.pid, "host": socket.gethostname(), "started": time.time(), "output": None}))
+        sibling.acquire()
+        with pytest.raises(LockedError, match="run of the whole folder"):
+            with OutputLock(out, out / "b.png"):
+                pass
+        sibling.release()
     finally:
         alive.kill()
         alive.wait()

@@ -211,3 +211,21 @@ def test_captions_and_credits_are_kept_or_their_loss_said(tmp_path, colorizer):
         assert im.text == {"Title": "kept"}
     res = colorize_image(jpg, out / "as.png", colorizer)  # a format that cannot carry them: said
     assert any(n.startswith("JPEG comment, IPTC block dropped: the PNG output does not carry them") for n in res.notes), res.notes
+
+
+def test_a_16_bit_tiff_whose_text_tag_is_written_as_numbers_still_reads(tmp_path):
+    """DocumentName written as SHORT (1000, 2000): bytes() of it failed the photo as corrupt, and a LONG
+    of 1,500,000,000 made a buffer of that many bytes (review). Numbers are no caption: left out."""
+    import time
+
+    import tifffile
+
+    from vidcolor.io.images import read_image
+
+    a = (np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) * 20).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "n.tif", a, extratags=[(269, "H", 2, (1000, 2000), True), (315, "s", 0, "Alice", True),
+                                                        (33432, "I", 1, 1_500_000_000, True)])
+    t0 = time.time()
+    img = read_image(tmp_path / "n.tif")
+    assert time.time() - t0 < 2
+    assert img.pixels.dtype == np.uint16 and img.info.get("tiff_text") == {315: b"Alice"}

@@ -85,7 +85,8 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if kind == "video":
             _plan_video_output(src, dst, video)
         if dst.parent.is_dir():  # a dry run is refused as the run would be: the same line and exit code
-            refuse_foreign_output(Journal(dst.parent), dst, video.overwrite if kind == "video" else folder.overwrite)
+            refuse_foreign_output(Journal(dst.parent), dst, video.overwrite if kind == "video" else folder.overwrite,
+                                  writing=False, read_only=False)  # read-only: refused by the run, unless it is finished
     except OutputError as e:
         raise UsageError(str(e)) from e
     return Plan(kind, src, dst, hints)

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import stat
+import sys
 import threading
 import time
 import unicodedata
@@ -55,7 +56,7 @@ class Journal:
 
     A "started" line, written before an output is replaced, only marks the path as vidcolor's (see
     `wrote`); it does not replace the path's last entry. An entry written once its output is in place
-    records the output's size, mtime and sha256 (`output_stat`), so an output edited since (a retouched photo)
+    records the output's size and mtime (`output_stat`) and its sha256 (`output_sha256`), so an output edited since (a retouched photo)
     is not replaced without --overwrite when its input changes (`changed_since_written`).
 
     Paths are keyed however they were spelled: outputs (and copies) relative to the output root, inputs
@@ -124,7 +125,10 @@ class Journal:
         if e["status"] == "started":
             self.output_stats[e["target"]] = None
         elif "output_stat" in e:
-            self.output_stats[e["target"]] = e["output_stat"]
+            # the hash beside the stat ("output_sha256"), where a release without it compares the stat
+            # alone; inside it in the journals of 2026-11-27 (which an older release read as all changed)
+            sha = e.get("output_sha256") or (e["output_stat"] or {}).get("sha256")
+            self.output_stats[e["target"]] = {**(e["output_stat"] or {}), **({"sha256": sha} if sha else {})}
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
         e = self.last(target)
@@ -163,11 +167,19 @@ class Journal:
             return True
         if now["mtime_ns"] == st["mtime_ns"]:
             return False
-        if "sha256" not in st or file_sha256(target) != st["sha256"]:
+        try:
+            if "sha256" not in st or file_sha256(target) != st["sha256"]:
+                return True
+        except OSError:  # cannot be read (its mode, a share's ACL): what it holds cannot be vouched for
             return True
-        if self.remember:  # its new mtime journaled: the next run does not read it again
-            self._append({"v": self.VERSION, "target": out, "status": "restat",
-                          "output_stat": {**now, "sha256": st["sha256"]}, "time": time.time()}, sync=False)
+        last = self.entries.get(out)
+        if self.remember and last is not None and last.get("output_stat") is not None and not last.get("legacy"):
+            # its new mtime journaled, so the next run does not read it again: the last entry again with the
+            # new stat, which any release reads as the same finished output (a "restat" line of its own was
+            # read by the release before as the output's last entry, not finished: all redone)
+            e = {**last, "output_stat": now, "output_sha256": st["sha256"], "time": time.time()}
+            self._append(e, sync=False)
+            self.entries[out] = e
         else:
             self.output_stats[out] = {**now, "sha256": st["sha256"]}
         return False
@@ -182,7 +194,7 @@ class Journal:
         if copy is not None:
             e["copy"] = self._out(copy)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
-            e["output_stat"] = {**input_key(target), "sha256": file_sha256(target)}
+            e["output_stat"], e["output_sha256"] = input_key(target), file_sha256(target)
         self._append(e, sync=True)
         self.entries[e["target"]] = e
 
@@ -230,19 +242,36 @@ def _real_folder(folder: str) -> str:
     return os.path.realpath(folder)
 
 
-def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool) -> None:
-    """A file at `target` that no vidcolor run wrote, or that was edited since vidcolor wrote it, is
-    never replaced without `overwrite`."""
-    if overwrite and os.name == "nt" and target.is_file() and not target.stat().st_mode & 0o222:
-        target.chmod(stat.S_IWRITE | stat.S_IREAD)  # Windows will not replace a read-only file, even when told to
+def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, writing: bool = True,
+                          read_only: bool = True) -> None:
+    """A file at `target` that no vidcolor run wrote, that was edited since vidcolor wrote it, or that
+    was made read-only since, is never replaced without `overwrite`. `writing` False (the plan, a dry
+    run): nothing is changed; a run about to write clears Windows' read-only flag where `overwrite`
+    allows it (Windows will not replace a read-only file, even when told to). `read_only` False (the
+    plan, made before the journal's key is known): a protected output is not refused yet, as a re-run
+    that finds it finished skips it (its output protected by the owner: a re-run failed with exit 2)."""
+    if (overwrite and writing and os.name == "nt" and target.is_file() and not target.is_symlink()
+            and not target.stat().st_mode & 0o222):
+        target.chmod(stat.S_IWRITE | stat.S_IREAD)  # (a link is replaced itself: its target is not touched)
     if overwrite or not target.is_file():
         return
     if not journal.wrote(target):
         raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it")
     if journal.changed_since_written(target):
         raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); use --overwrite (or -y) to replace it")
-    if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
+    if read_only and not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise OutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
+
+
+def _lock_name(name: str, platform: str | None = None) -> str:
+    """The name an output's lock is keyed by: folded as the platform's file systems fold names (macOS:
+    Unicode normalization and case; Windows: case), as it is elsewhere."""
+    platform = platform or sys.platform
+    if platform == "darwin":
+        return unicodedata.normalize("NFC", name).casefold()
+    if platform == "win32":
+        return name.casefold()
+    return name
 
 
 FOLDER_CHECK_S = 10.0  # how long a single-output run waits while another one checks the folder (milliseconds, as a rule)
@@ -279,9 +308,10 @@ class OutputLock:
         if self.target is None:
             self.lock, self.owner = self.folder_lock, self.dir / "owner.json"
         else:
-            # one lock for every spelling that may name the same file (A.mp4 and a.mp4 on macOS and Windows,
-            # composed and decomposed accents): on a file system that tells them apart they merely take turns
-            self._name = unicodedata.normalize("NFC", self.target.name).casefold()
+            # one lock for every spelling that names the same file where the file systems fold them (A.mp4
+            # and a.mp4 on macOS and Windows, composed and decomposed accents on macOS); elsewhere (Linux)
+            # Scan.png and scan.png are two files, and two runs writing them go side by side
+            self._name = _lock_name(self.target.name)
             name = hashlib.sha256(self._name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
             self.lock = FileLock(str(self.dir / LOCKS_DIR / f"{name}.lock"), timeout=0)
             self.owner = self.dir / LOCKS_DIR / f"{name}.json"
@@ -347,7 +377,10 @@ class OutputLock:
             self.folder_lock.acquire(timeout=0)
         except Timeout:
             folder_owner = self.dir / "owner.json"
-            if folder_owner.is_file():  # a folder run holds it (single-output runs write their owner beside their lock)
+            # a folder run holds it (single-output runs write their owner beside their lock), unless that file
+            # is a killed folder run's (SIGKILL leaves it; the kernel freed its lock): then the holder is
+            # another single-output run taking its own lock, and parallel runs had failed with exit 3
+            if folder_owner.is_file() and _owner_alive(folder_owner):
                 raise self._locked("a vidcolor run of the whole folder", folder_owner) from None
             try:  # another single-output run taking its own lock: milliseconds, as a rule
                 self.folder_lock.acquire(timeout=FOLDER_CHECK_S)
@@ -409,6 +442,17 @@ class OutputLock:
             self.folder_lock.release()
 
 
+def _owner_alive(owner: Path) -> bool:
+    """Whether the run an owner file names may still run: False only for a process of this machine that
+    is gone (a file that cannot be read or names another host counts as alive)."""
+    try:
+        o = json.loads(owner.read_text())
+        pid, host = int(o["pid"]), o["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return host != socket.gethostname() or process_running(pid)
+
+
 def remove_stale_temporaries(root: Path) -> list[Path]:
     """Delete partial outputs a killed run left behind (call only while holding the lock). One whose
     writer (the pid in its name) is still running on this machine is another run's work under way and
@@ -432,10 +476,12 @@ def _written_by_another_live_process(temp: Path) -> bool:
 
 
 def process_running(pid: int) -> bool:
-    """Whether `pid` is a running process here (True where that cannot be told: Windows' os.kill would
-    terminate it rather than test it)."""
+    """Whether `pid` is a running process on this machine (another user's counts). On Windows, asked of
+    the process itself (os.kill there would terminate it rather than test it)."""
     if os.name == "nt":
-        return True
+        import ctypes
+
+        return _windows_process_running(pid, ctypes.WinDLL("kernel32", use_last_error=True), ctypes)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -445,6 +491,24 @@ def process_running(pid: int) -> bool:
     except (OverflowError, OSError):  # not a pid this OS can have
         return False
     return True
+
+
+def _windows_process_running(pid: int, kernel32, ctypes) -> bool:
+    """OpenProcess and GetExitCodeProcess: a handle that opens on a process whose exit code is still
+    STILL_ACTIVE (259) is running; one refused with ERROR_ACCESS_DENIED (5) exists (another user's, a
+    protected one); any other failure (ERROR_INVALID_PARAMETER: no such pid) is no process."""
+    if not 0 < pid < 2**32:
+        return False
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() == 5
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True  # cannot be told: kept, as a live one is
+        return code.value == 259
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def already_done(journal: Journal, dst: Path) -> str:

@@ -223,7 +223,7 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
     try:
         if src.stat().st_size == 0:
             raise InputError(f"{src}: empty file (0 bytes)")  # read_image's words, without reading
-        refuse_foreign_output(journal, dst, opts.overwrite)
+        refuse_foreign_output(journal, dst, opts.overwrite, writing=False)
     except OSError as err:
         return Result(src, None, "failed", error=f"{src}: cannot read ({err.strerror or err})")
     except VidcolorError as err:

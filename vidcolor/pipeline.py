@@ -114,7 +114,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):
             return Result(src, dst, "skipped", note=already_done(journal, dst))
-        refuse_foreign_output(journal, dst, opts.overwrite)  # "would fail": the real run refuses it too
+        refuse_foreign_output(journal, dst, opts.overwrite, writing=False)  # "would fail": the real run refuses it too
         resume = 0 if opts.overwrite else _resumable(src, dst, colorizer, opts, plan, key)
         what = f"would resume at frame {resume}" if resume else "would colorize"  # (it said "would colorize" either way)
         return Result(src, dst, "planned", note=what + (" with hints" if hints else ""))

@@ -355,8 +355,11 @@ def _read_tiff(path: Path) -> ImageData:
         if dpi := _tiff_dpi(page):
             info["dpi"] = dpi
         # kept as bytes, written back as they came (tifffile reads ASCII tags as text, from UTF-8 where it can)
+        # (only text: a tag written with a numeric type, (1000, 2000) or 1,500,000,000, is no caption; bytes()
+        # of it failed the photo, or made a buffer of that many bytes)
         text = {t: page.tags[t].value for t in TIFF_TEXT_TAGS if t in page.tags}
-        if text := _tiff_text({t: v.encode("utf-8") if isinstance(v, str) else bytes(v) for t, v in text.items()}):
+        if text := _tiff_text({t: v.encode("utf-8") if isinstance(v, str) else v for t, v in text.items()
+                               if isinstance(v, (str, bytes))}):
             info["tiff_text"] = text
     if photometric == "MINISWHITE":
         a = np.iinfo(a.dtype).max - a
