@@ -211,3 +211,49 @@ def test_a_second_clip_chosen_while_one_runs_takes_the_page_over(page, hint_serv
     assert "12 frames" in page.text_content("#job-status") and page.is_hidden("#job-cancel")
     page.wait_for_timeout(1500)  # the first clip's loop, had it gone on, would have written over the page by now
     assert "12 frames" in page.text_content("#job-status")
+
+
+def test_a_photo_picked_while_another_colorizes_gets_its_own_result_and_download(page, hint_server, tmp_path):
+    """A big photo picked, then a small one before the first answer came: the first photo's result was
+    shown beside the second and downloaded under its name (new-user test)."""
+    import skimage.data
+
+    big = tmp_path / "big.jpg"
+    Image.fromarray(np.tile(skimage.data.chelsea(), (6, 6, 1))).convert("L").save(big, quality=90)  # 2706x1800
+    small = tmp_path / "small.png"
+    Image.fromarray(skimage.data.camera()[::2, ::2]).save(small)  # 256x256
+    page.goto(hint_server.url)
+    page.set_input_files("#file", str(big))
+    page.wait_for_timeout(300)
+    page.set_input_files("#file", str(small))
+    wait_results(page, 1)  # the first result the page takes is the small photo's (the big one's came first)
+    assert page.evaluate("document.getElementById('after').naturalWidth") == 256
+    with page.expect_download() as d:
+        page.click("#download-image")
+    assert d.value.suggested_filename == "small_color.png"
+    assert Image.open(d.value.path()).size == (256, 256)
+
+
+def test_a_file_that_is_no_photo_leaves_nothing_to_download_and_is_named(page, hint_server, tmp_path):
+    bad = tmp_path / "notimage.jpg"
+    bad.write_bytes(b"this is not a photo" * 50)
+    page.goto(hint_server.url)
+    page.set_input_files("#file", photo(tmp_path))
+    wait_results(page, 1)
+    page.set_input_files("#file", str(bad))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    assert "notimage.jpg" in page.text_content("#status")
+    assert page.is_disabled("#download-image") and page.is_disabled("#download-hints")
+    assert not page.is_visible("#viewer")
+
+
+def test_a_portrait_photo_fits_the_window(page, hint_server, tmp_path):
+    import skimage.data
+
+    tall = tmp_path / "tall.png"
+    Image.fromarray(np.concatenate([skimage.data.camera()] * 2, axis=0)[:, ::2]).save(tall)  # 256x1024
+    page.goto(hint_server.url)
+    page.set_input_files("#file", str(tall))
+    wait_results(page, 1)
+    box = page.locator("#viewer").bounding_box()
+    assert box["height"] <= 0.8 * 760 + 2, box
