@@ -485,3 +485,44 @@ def test_an_on_result_that_raises_leaves_no_thread_behind(tmp_path, colorizer):
     with pytest.raises(RuntimeError, match="caller's bug"):
         vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=boom)
     assert [t.name for t in threading.enumerate() if t.name in ("read", "write")] == []
+
+
+def test_hints_of_the_wrong_kind_are_a_usage_error_not_a_type_error(tmp_path, colorizer):
+    """A photo's Hints given for a video, or a VideoHints for a photo, raised TypeError from deep inside
+    (`expected str, bytes or os.PathLike object, not Hints`; new-user test)."""
+    import json
+
+    from tests.media import write_image, write_video
+    from vidcolor.errors import UsageError
+    from vidcolor.hints import Hints, VideoHints, load_hints
+
+    photo = write_image(tmp_path / "p.png", h=40, w=60)
+    clip = write_video(tmp_path / "c.mp4", w=64, h=48, frames=4, audio=None)
+    (tmp_path / "p.hints.json").write_text(json.dumps({"points": [{"x": 5, "y": 5, "color": "#ff0000"}]}))
+    photo_hints = load_hints(tmp_path / "p.hints.json")
+    assert isinstance(photo_hints, Hints)
+    with pytest.raises(UsageError, match="a photo's Hints given for a video"):
+        vidcolor.colorize(clip, tmp_path / "o.mp4", colorizer=colorizer, hints=photo_hints)
+    with pytest.raises(UsageError, match="a video's VideoHints given for a photo"):
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, hints=VideoHints({0: photo_hints}))
+    with pytest.raises(UsageError, match="hints= takes"):
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, hints={"points": []})
+    video_file = tmp_path / "v.hints.json"
+    video_file.write_text(json.dumps({"frames": {"0": {"points": [{"x": 5, "y": 5, "color": "#ff0000"}]}}}))
+    with pytest.raises(UsageError, match="a video's hints file"):  # it said "unknown key 'frames'"
+        vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, hints=video_file)
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.mp4").exists()
+
+
+def test_video_options_for_a_photo_are_refused_as_the_cli_refuses_them(tmp_path, colorizer):
+    from tests.media import write_image
+    from vidcolor.errors import UsageError
+
+    photo = write_image(tmp_path / "p.png", h=40, w=60)
+    for opts in (VideoOptions(crf=20), VideoOptions(temporal="ema")):
+        with pytest.raises(UsageError, match="applies to videos, and this input is a photo"):
+            vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer, video=opts)
+    assert not (tmp_path / "o.png").exists()
+    # what a photo run does use (overwrite, dry run, batch size) is no video option
+    assert [r.status for r in vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer,
+                                                video=VideoOptions(batch_size=2, dry_run=False))] == ["done"]

@@ -18,7 +18,7 @@ from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs
-from vidcolor.options import FolderOptions, Result, VideoOptions
+from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
 
@@ -66,6 +66,11 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         raise InputError(f"{src}: file not found")
     kind = input_kind(src)
     check_format(kind, src, None if dst is None else Path(dst), folder.fmt_ext)
+    if kind == "image":  # ignored without a word (the CLI refuses the same flags for a photo: new-user test)
+        default = VideoOptions()
+        if given := [f for f in VIDEO_ONLY if getattr(video, f) != getattr(default, f)]:
+            raise UsageError(f"{src}: video=VideoOptions({given[0]}={getattr(video, given[0])!r}) applies to videos, "
+                             "and this input is a photo")
     dst = planned_output(src, kind, None if dst is None else Path(dst), folder.fmt_ext)
     hints = _checked_hints(src, kind, hints)
     try:
@@ -129,6 +134,15 @@ def _checked_hints(src: Path, kind: str, hints):
 
     if kind == "folder":
         raise UsageError(f"{hints}: --hints is for one photo or video; a folder run reads NAME.hints.json beside each input")
+    from vidcolor.hints import VideoHints
+
+    if not isinstance(hints, (str, os.PathLike, Hints, VideoHints)):
+        raise UsageError(f"hints= takes a hints file's path, a Hints (a photo's) or a VideoHints (a video's), "
+                         f"got {type(hints).__name__}")
+    if kind == "video" and isinstance(hints, Hints):  # a TypeError from deep inside, for a library user
+        raise UsageError(f"{src}: a photo's Hints given for a video; a video takes a VideoHints or a video hints file")
+    if kind == "image" and isinstance(hints, VideoHints):
+        raise UsageError(f"{src}: a video's VideoHints given for a photo; a photo takes a Hints or a hints file")
     where = "hints"
     display = None
     if kind == "video":

@@ -27,7 +27,7 @@ import typer
 from vidcolor.allocator import keep_freed_memory
 from vidcolor.errors import LockedError, OutputError, UsageError, VidcolorError, WeightsError
 from vidcolor.io.formats import FORMAT_EXT
-from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
+from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
 from vidcolor.weights import DEFAULT_MODEL
 
@@ -327,8 +327,6 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
-VIDEO_ONLY = {"temporal": "--temporal", "temporal_strength": "--temporal-strength", "codec": "--codec", "crf": "--crf",
-              "preset": "--preset", "segment_seconds": "--segment-seconds"}
 
 
 def _video_only_given(ctx: typer.Context, src: Path) -> str | None:

@@ -112,6 +112,9 @@ class Hints:
         """Every entry checked, colours read as sRGB but not yet converted: ([(x, y, rgb, radius)], [rgb])."""
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected an object with 'points' and/or 'palette'")
+        if "frames" in obj and not set(obj) & _PHOTO_KEYS:  # "unknown key 'frames'" told a new user nothing
+            raise InputError(f"{where}: a video's hints file (keyframes under 'frames'); a photo's hints file "
+                             "holds 'points' and/or 'palette'")
         if unknown := set(obj) - _PHOTO_KEYS:
             raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r} (allowed: points, palette)")
         points = obj.get("points", [])

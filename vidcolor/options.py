@@ -48,6 +48,11 @@ class Upsample(str, Enum):
     bilinear = "bilinear"
 
 
+# VideoOptions' fields that apply to videos only (a photo given alone with one refuses it), with their flags
+VIDEO_ONLY = {"temporal": "--temporal", "temporal_strength": "--temporal-strength", "codec": "--codec", "crf": "--crf",
+              "preset": "--preset", "segment_seconds": "--segment-seconds"}
+
+
 @dataclass
 class VideoOptions:
     temporal: str = "flow"  # chosen by measurement: README, "Video without flicker"

@@ -149,7 +149,8 @@ class JobStore:
             if removed:
                 why = removed
             elif len(job_id) == 16 and all(c in "0123456789abcdef" for c in job_id) and not job_id.startswith(self.epoch):
-                why = "it was made before the server restarted: jobs live only as long as the server"
+                # (or mistyped: a typo in its first characters reads the same; a new user's was called "restarted")
+                why = "not one of this server's: mistyped, or made before the server restarted (jobs live only as long as the server)"
             else:
                 why = "unknown id"
             raise RequestError(404, f"no job {job_id!r}: {why}")
