@@ -284,3 +284,35 @@ def test_hinted_outputs_keep_their_journal_keys():
 
     assert h.points[0].ab == (0.4653036594390869, -34.72053909301758)
     assert VideoHints({0: h}).key == VideoHints({0: Hints.from_obj({"points": [{"x": 1, "y": 2, "color": [58, 110, 165]}]}, "h")}).key
+
+
+def test_a_hint_asks_only_for_what_its_point_can_show_at_its_lightness():
+    """A saturated blue hint on a white dress (L* 98) asked for a correction no white can show: clipped
+    there, it was spread in full onto the skin beside it, which turned purple, more strongly than the
+    dress, and changed lightness (a new user's test on Audrey Hepburn.jpg: 24% of the pixels moved by more
+    than 10 a*b* units; 7% now)."""
+    import cv2
+    import torch
+
+    from vidcolor.color import _lab_to_linear_rgb, in_gamut_ab
+    from vidcolor.hint_spread import spread_hints
+
+    l = np.array([98.0, 50.0, 9.0, 60.0])
+    ab = np.array([[15.0, -60.0], [10.0, 10.0], [60.0, 40.0], [0.0, 0.0]])
+    got = in_gamut_ab(l, ab)
+    assert np.allclose(got[1], ab[1]) and np.allclose(got[3], 0)  # in gamut already: kept
+    for (L, want), (a, b) in zip(zip(l, ab), got):
+        assert np.allclose(np.cross(want, (a, b)), 0, atol=1e-3) and np.hypot(a, b) <= np.hypot(*want) + 1e-6  # hue kept
+        rgb = cv2.cvtColor(np.array([[[L, a, b]]], np.float32), cv2.COLOR_Lab2RGB)
+        assert rgb.min() > -2e-3 and rgb.max() < 1 + 2e-3
+        more = _lab_to_linear_rgb(np.array([L]), np.array([[a * 1.05, b * 1.05]]))  # (OpenCV's clips)
+        assert np.allclose((a, b), want) or more.min() < 0 or more.max() > 1  # as far out as fits
+    # spread: a white patch beside a mid-gray one, a blue hint on the white one
+    h, w = 12, 24
+    lum = torch.full((1, 1, h, w), 98.0)
+    lum[..., 12:] = 60.0
+    hint = torch.zeros(1, 3, h, w)
+    hint[0, 0, 6, 3], hint[0, 1, 6, 3], hint[0, 2, 6, 3] = 15 / 110, -60 / 110, 1
+    out = spread_hints(torch.zeros(1, 2, h, w), lum, hint, edge_cost=1e3)  # no edge between them: the leak at its widest
+    assert abs(float(out[0, 1, 6, 3])) < 4  # the white shows what a white can: b* -3
+    assert abs(float(out[0, 1, 6, 14])) < 4  # and the gray beside it is not turned blue by a -60 it never showed

@@ -44,6 +44,40 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(hwc).permute(0, 3, 1, 2)
 
 
+_XYZ_TO_LINEAR_RGB = np.array([[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560],
+                               [0.0556434, -0.2040259, 1.0572252]])  # sRGB primaries, D65
+_D65 = np.array([0.95047, 1.0, 1.08883])
+
+
+def _lab_to_linear_rgb(l: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """(n,) L* and (n, 2) a*b* -> (n, 3) linear sRGB, unclipped (CIE 1976 inverse, float64)."""
+    fy = (l + 16.0) / 116.0
+    f = np.stack([fy + ab[:, 0] / 500.0, fy, fy - ab[:, 1] / 200.0], axis=1)
+    xyz = np.where(f > 6.0 / 29.0, f ** 3, 3 * (6.0 / 29.0) ** 2 * (f - 4.0 / 29.0)) * _D65
+    return xyz @ _XYZ_TO_LINEAR_RGB.T
+
+
+def in_gamut_ab(l: np.ndarray, ab: np.ndarray, steps: int = 14) -> np.ndarray:
+    """(n,) L* and (n, 2) a*b* -> the a*b* scaled towards gray (hue and L* kept) as little as keeps each
+    colour inside sRGB at its lightness. A hint of saturated blue on a white dress asks for what no
+    white can show: rendered, it was clipped (and lightness with it), while the correction it made,
+    spread onto the skin beside it, turned that purple, more strongly than the dress (a new user's test)."""
+    l = np.asarray(l, np.float64)
+    ab = np.asarray(ab, np.float64)
+    def inside(k: np.ndarray) -> np.ndarray:
+        rgb = _lab_to_linear_rgb(l, ab * k[:, None])
+        return np.all((rgb >= -1e-4) & (rgb <= 1 + 1e-4), axis=1)
+
+    lo, hi = np.zeros(len(l)), np.ones(len(l))
+    ok = inside(hi)
+    lo[ok] = 1.0
+    for _ in range(steps):  # bisection on the scale of the pixels outside: 2^-14 of their chroma
+        mid = (lo + hi) / 2
+        good = inside(mid)
+        lo, hi = np.where(good, mid, lo), np.where(good, hi, mid)
+    return (ab * lo[:, None]).astype(np.float32)
+
+
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
     return torch.where(c > 0.04045, ((c + 0.055) / 1.055).pow(2.4), c / 12.92)
 

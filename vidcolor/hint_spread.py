@@ -1,6 +1,6 @@
 """Hints spread over their object, with L as the guide (after Levin, Lischinski and Weiss 2004,
-"Colorization using optimization"): each hint asks for a correction (its colour minus the network's
-colour at its point), and the correction field is the smoothest one over the lightness image that
+"Colorization using optimization"): each hint asks for a correction (its colour, as far as its point
+can show it at its lightness (`color.in_gamut_ab`), minus the network's colour at its point), and the correction field is the smoothest one over the lightness image that
 keeps those values at the hints.
 
 Neighbouring pixels are tied together by exp(-dL^2 / (2 EDGE_COST^2)) of their lightness difference
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vidcolor.color import AB_SCALE
+from vidcolor.color import AB_SCALE, in_gamut_ab
 
 # Chosen on 60 training photos, never on the validation photos the README reports (benchmarks/hints.py
 # --tune): PSNR with 10 and 50 hints sampled from their ground truth rises with the reach (a hint's
@@ -43,9 +43,11 @@ def spread_hints(ab: torch.Tensor, l: torch.Tensor, hint_map: torch.Tensor, reac
         mask = hint_map[i, 2] > 0
         if not bool(mask.any()):
             continue
-        target = hint_map[i, :2].float() * AB_SCALE
-        out[i] = ab[i] + torch.from_numpy(_correction(ab[i].float().cpu().numpy(), l[i, 0].float().cpu().numpy(),
-                                                      target.cpu().numpy(), mask.cpu().numpy(), reach, edge_cost)).to(ab)
+        target = (hint_map[i, :2].float() * AB_SCALE).cpu().numpy()
+        lum, held = l[i, 0].float().cpu().numpy(), mask.cpu().numpy()
+        # what the hinted cells can show at their lightness: the correction spread is the colour seen there
+        target[:, held] = in_gamut_ab(lum[held], target[:, held].T).T
+        out[i] = ab[i] + torch.from_numpy(_correction(ab[i].float().cpu().numpy(), lum, target, held, reach, edge_cost)).to(ab)
     return out
 
 
