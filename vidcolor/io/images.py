@@ -204,7 +204,8 @@ def _archive_text(im: Image.Image) -> dict:
     elif im.format == "PNG":
         # not ImageMagick's "Raw profile type exif/iptc/8bim/xmp" chunks: their EXIF orientation was applied
         # on reading (copied, the photo turned twice), and their 8BIM holds the gray original's thumbnail
-        if text := {k: v for k, v in getattr(im, "text", {}).items()
+        found = _png_text(Path(im.filename)) if im.filename else getattr(im, "text", {})
+        if text := {k: v for k, v in found.items()
                     if k != PNG_XMP_KEY and not k.lower().startswith(("raw profile type ", "exif"))}:
             out["text"] = text
         out.update({k: im.info[k] for k in ("gamma", "srgb") if k in im.info})
@@ -213,6 +214,41 @@ def _archive_text(im: Image.Image) -> dict:
         if text := _tiff_text({t: tags[t].encode("latin-1", "replace") if isinstance(tags[t], str) else bytes(tags[t])
                                for t in TIFF_TEXT_TAGS if t in tags and isinstance(tags[t], (str, bytes))}):
             out["tiff_text"] = text
+    return out
+
+
+def _png_text(path: Path) -> dict[str, str]:
+    """A PNG's tEXt, zTXt and iTXt chunks as PIL's `text` gives them, read from the chunks alone: PIL
+    decodes the whole image to find those after the pixels, and the 16-bit path, which decodes with
+    OpenCV, paid for two decodes (a 12-megapixel scan: 1.1 -> 1.7 s a read; review)."""
+    out: dict[str, str] = {}
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return out
+        while header := f.read(8):
+            if len(header) < 8:
+                break
+            length, kind = struct.unpack(">I", header[:4])[0], header[4:]
+            if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+                if kind == b"IEND":
+                    break
+                f.seek(length + 4, 1)  # the data and its CRC, unread
+                continue
+            data = f.read(length)
+            f.seek(4, 1)
+            key, _, rest = data.partition(b"\x00")
+            try:
+                if kind == b"tEXt":
+                    value = rest.decode("latin-1")
+                elif kind == b"zTXt":
+                    value = zlib.decompress(rest[1:]).decode("latin-1")
+                else:  # flag, method, language\0, translated keyword\0, text
+                    flag, rest = rest[0], rest[2:]
+                    rest = rest.split(b"\x00", 2)[2]
+                    value = (zlib.decompress(rest) if flag else rest).decode("utf-8")
+            except (zlib.error, UnicodeDecodeError, IndexError):
+                continue  # a damaged chunk: PIL skips it too
+            out[key.decode("latin-1")] = value
     return out
 
 
