@@ -742,9 +742,12 @@ def test_a_protected_output_that_is_finished_is_skipped_by_a_single_run(tmp_path
         assert [r.status for r in dry] == ["skipped"]
         assert dst.read_bytes() == before and not dst.stat().st_mode & 0o222
     (tmp_path / "in.png").write_bytes(write_image(tmp_path / "other.png", h=31, w=40, seed=5).read_bytes())
-    from vidcolor.errors import OutputError
+    from vidcolor.errors import UsageError
 
-    with pytest.raises(OutputError, match="is read-only"):  # its input changed: the run refuses to replace it
+    # its input changed, so it cannot be finished: refused by the plan, before any model loads (exit 2)
+    with pytest.raises(UsageError, match="is read-only"):
+        api.plan(photo, tmp_path / "out" / "in.png")
+    with pytest.raises(UsageError, match="is read-only"):
         api.colorize(photo, tmp_path / "out" / "in.png", colorizer=colorizer)
 
 

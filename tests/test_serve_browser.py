@@ -257,3 +257,26 @@ def test_a_portrait_photo_fits_the_window(page, hint_server, tmp_path):
     wait_results(page, 1)
     box = page.locator("#viewer").bounding_box()
     assert box["height"] <= 0.8 * 760 + 2, box
+
+
+def test_a_tiff_then_another_photo_each_keep_their_own_before_and_download(page, hint_server, tmp_path):
+    """A TIFF's "before" comes from the server (the browser cannot show a TIFF), and its download is
+    fetched at the click: with another photo picked meanwhile, the TIFF's gray replaced the new photo's
+    "before", and the TIFF's file was saved under the new photo's name (review)."""
+    import skimage.data
+    import tifffile
+
+    tif = tmp_path / "A_scan.tif"
+    tifffile.imwrite(tif, np.tile(skimage.data.camera(), (4, 4)).astype(np.uint16) * 257)  # 2048x2048, 16-bit
+    page.goto(hint_server.url)
+    page.set_input_files("#file", str(tif))
+    wait_results(page, 1)
+    with page.expect_download(timeout=120_000) as d:
+        page.click("#download-image")  # a PNG preview is shown: the page fetches the TIFF
+        page.wait_for_timeout(100)
+        page.set_input_files("#file", photo(tmp_path))
+    assert d.value.suggested_filename == "A_scan_color.tif"
+    assert Image.open(d.value.path()).size == (2048, 2048)
+    wait_results(page, 2)
+    sizes = page.evaluate("[document.getElementById('before').naturalWidth, document.getElementById('after').naturalWidth]")
+    assert sizes == [451, 451]

@@ -90,8 +90,13 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if kind == "video":
             _plan_video_output(src, dst, video)
         if dst.parent.is_dir():  # a dry run is refused as the run would be: the same line and exit code
-            refuse_foreign_output(Journal(dst.parent), dst, video.overwrite if kind == "video" else folder.overwrite,
-                                  writing=False, read_only=False)  # read-only: refused by the run, unless it is finished
+            journal = Journal(dst.parent)
+            last = journal.last(dst)
+            # a protected output that may be finished (its entry done, for this very input) is left to the run,
+            # which skips it when its key matches too (a re-run had failed with exit 2); any other is refused here
+            maybe_done = last is not None and last.get("status") in ("done", "colour") and journal.same_input(last, src)
+            refuse_foreign_output(journal, dst, video.overwrite if kind == "video" else folder.overwrite,
+                                  writing=False, read_only=not maybe_done)
     except OutputError as e:
         raise UsageError(str(e)) from e
     return Plan(kind, src, dst, hints)
