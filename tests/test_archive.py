@@ -647,11 +647,10 @@ def test_a_folder_run_keeps_single_output_runs_out(tmp_path, weights_file, monke
         holder.wait()
 
 
-def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_same_one(tmp_path, monkeypatch):
+def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_same_one(tmp_path):
     import threading
 
-    import vidcolor.archive as archive_module
-    from vidcolor.archive import OutputLock, _lock_name
+    from vidcolor.archive import OutputLock
     from vidcolor.errors import LockedError
 
     got: list = []
@@ -676,8 +675,7 @@ def test_threads_of_one_process_write_single_outputs_side_by_side_but_not_the_sa
             t.start()
             t.join()
     assert "another thread of this process" in got[3], got
-    # one lock for the names that are one file on macOS: A.MP4 and a composed/decomposed accent
-    monkeypatch.setattr(archive_module, "_lock_name", lambda name: _lock_name(name, "darwin"))
+    # one lock for the names that may be one file (macOS, Windows, a FAT drive): A.MP4 and a composed/decomposed accent
     with OutputLock(tmp_path, tmp_path / "Caf\u00e9.MP4"):
         for target in ("cafe\u0301.mp4", "café.mp4"):
             t = threading.Thread(target=other, args=(target,))
@@ -882,38 +880,27 @@ def test_a_dry_run_or_the_plan_never_clears_a_protected_outputs_flag(tmp_path, m
     assert target.stat().st_mode & 0o200
 
 
-def test_output_lock_names_fold_as_the_platforms_file_systems_do():
-    from vidcolor.archive import _lock_name
-
-    nfd = "cafe\u0301.png"
-    assert _lock_name("Scan.png", "linux") != _lock_name("scan.png", "linux")
-    assert _lock_name(nfd, "linux") != _lock_name("caf\u00e9.png", "linux")
-    assert _lock_name("Scan.png", "darwin") == _lock_name("scan.png", "darwin")
-    assert _lock_name(nfd, "darwin") == _lock_name("caf\u00e9.png", "darwin")
-    assert _lock_name("Scan.png", "win32") == _lock_name("scan.png", "win32")
-
-
-@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="two names of one file there")
-def test_outputs_differing_only_in_case_are_written_side_by_side_on_linux(tmp_path):
-    """Scan.png and scan.png are two files on Linux: the second run exited 3, "is being written by
-    another vidcolor run" (review)."""
+def test_outputs_whose_names_fold_alike_take_turns_and_the_same_one_is_refused(tmp_path):
+    """Scan.png and scan.png are two files on Linux's ext4 and one on macOS, Windows, a FAT drive or an SMB
+    share: two runs writing them take turns (a review found the second exited 3, "is being written by
+    another vidcolor run", where the names are two files; and two files written at once where they are one)."""
     from vidcolor.archive import OutputLock
+    from vidcolor.errors import LockedError
 
     out = tmp_path / "out"
     out.mkdir()
     code = ("import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
             "with OutputLock(Path(sys.argv[1]), Path(sys.argv[1]) / 'Scan.png'):\n"
-            "    print('held', flush=True); time.sleep(3)\n")
+            "    print('held', flush=True); time.sleep(2)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with OutputLock(out, out / "scan.png"):
-            pass
-        from vidcolor.errors import LockedError
-
-        with pytest.raises(LockedError, match="is being written by another vidcolor run"):
+        with pytest.raises(LockedError, match="is being written by another vidcolor run"):  # the same output: at once
             with OutputLock(out, out / "Scan.png"):
                 pass
+        t0 = time.time()
+        with OutputLock(out, out / "scan.png"):  # another spelling: after the other run
+            assert holder.poll() is not None or time.time() - t0 > 1
     finally:
         holder.wait(timeout=30)
 

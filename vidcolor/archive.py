@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import stat
-import sys
 import threading
 import time
 import unicodedata
@@ -263,15 +262,13 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
         raise OutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
 
 
-def _lock_name(name: str, platform: str | None = None) -> str:
-    """The name an output's lock is keyed by: folded as the platform's file systems fold names (macOS:
-    Unicode normalization and case; Windows: case), as it is elsewhere."""
-    platform = platform or sys.platform
-    if platform == "darwin":
-        return unicodedata.normalize("NFC", name).casefold()
-    if platform == "win32":
-        return name.casefold()
-    return name
+def _lock_name(name: str) -> str:
+    """The name an output's lock is keyed by: Unicode-normalized and case-folded, as some file system may
+    fold it (Linux folds neither on ext4, but a FAT drive or an SMB share mounted there folds case)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+TURN_POLL_S = 0.5  # how often a run waits for another writing an output whose name folds to its own
 
 
 FOLDER_CHECK_S = 10.0  # how long a single-output run waits while another one checks the folder (milliseconds, as a rule)
@@ -308,9 +305,9 @@ class OutputLock:
         if self.target is None:
             self.lock, self.owner = self.folder_lock, self.dir / "owner.json"
         else:
-            # one lock for every spelling that names the same file where the file systems fold them (A.mp4
-            # and a.mp4 on macOS and Windows, composed and decomposed accents on macOS); elsewhere (Linux)
-            # Scan.png and scan.png are two files, and two runs writing them go side by side
+            # one lock for every spelling that may name the same file (A.mp4 and a.mp4 on macOS and Windows, and
+            # on Linux too on a FAT drive or an SMB share; composed and decomposed accents on macOS): runs
+            # writing two such names take turns (`_take_output`), where one file system makes them one file
             self._name = _lock_name(self.target.name)
             name = hashlib.sha256(self._name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
             self.lock = FileLock(str(self.dir / LOCKS_DIR / f"{name}.lock"), timeout=0)
@@ -348,7 +345,7 @@ class OutputLock:
                 del OutputLock._held[self._key]
             raise
         self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                                          "output": None if self.target is None else str(self.target)}))
+                                          "output": None if self.target is None else str(_normal(self.target))}))
         return self
 
     def _take_folder(self) -> None:
@@ -373,6 +370,12 @@ class OutputLock:
 
     def _take_output(self) -> None:
         (self.dir / LOCKS_DIR).mkdir(exist_ok=True)
+        while not self._try_output():
+            time.sleep(TURN_POLL_S)  # Scan.png while another run writes scan.png: one file or two, they take turns
+
+    def _try_output(self) -> bool:
+        """Take this output's lock under the folder's: True when taken, False when a run writing another
+        spelling of it holds it (wait and try again), LockedError otherwise."""
         try:
             self.folder_lock.acquire(timeout=0)
         except Timeout:
@@ -388,10 +391,22 @@ class OutputLock:
                 raise self._locked("another vidcolor run", folder_owner) from None
         try:
             self.lock.acquire()
+            return True
         except Timeout:
+            if self._other_spelling():
+                return False
             raise self._same_output("another vidcolor run") from None
         finally:
             self.folder_lock.release()
+
+    def _other_spelling(self) -> bool:
+        """Whether the run holding this output's lock writes another spelling of it (Scan.png for scan.png),
+        which may be another file (Linux's ext4) or the same (macOS, a FAT drive): then the two take turns."""
+        try:
+            theirs = json.loads(self.owner.read_text()).get("output")
+        except (OSError, ValueError, AttributeError):
+            return False
+        return theirs is not None and theirs != str(_normal(self.target))
 
     def _same_output(self, who: str) -> LockedError:
         return LockedError(f"{self.target}: is being written by {who} ({self._holder(self.owner)}); one run at a "
