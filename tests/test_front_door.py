@@ -313,8 +313,7 @@ def test_an_output_over_an_input_is_refused_even_with_overwrite(tmp_path, no_mod
     write_image(tmp_path / "par" / "sub" / "sub" / "a.png", seed=2)
     before = (tmp_path / "par" / "sub" / "a.png").read_bytes()
     for opts in (FolderOptions(), FolderOptions(overwrite=True), FolderOptions(dry_run=True)):
-        with pytest.raises(UsageError, match=r"par/sub/a\.png: would be replaced by the output of .*par/sub/sub/a\.png "
-                                             r"\(the output folder .*par holds the input folder\)"):
+        with pytest.raises(UsageError, match=r"par: output folder holds the input folder .*par/sub; choose one outside it"):
             vidcolor.colorize(tmp_path / "par" / "sub", tmp_path / "par", folder=opts)
     assert (tmp_path / "par" / "sub" / "a.png").read_bytes() == before and not no_model_load
     assert not (tmp_path / "par" / ".vidcolor").exists()
@@ -526,3 +525,28 @@ def test_video_options_for_a_photo_are_refused_as_the_cli_refuses_them(tmp_path,
     # what a photo run does use (overwrite, dry run, batch size) is no video option
     assert [r.status for r in vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer,
                                                 video=VideoOptions(batch_size=2, dry_run=False))] == ["done"]
+
+
+def test_an_output_folder_holding_the_input_folder_is_refused_even_without_a_clash(tmp_path, no_model_load):
+    """`vidcolor scans/misc -o scans` wrote its outputs and a journal among the archive's own photos, and the
+    next `vidcolor scans` took them for inputs (new-user test)."""
+    write_image(tmp_path / "scans" / "misc" / "a.png", seed=1)
+    with pytest.raises(UsageError, match=r"scans: output folder holds the input folder .*scans/misc"):
+        vidcolor.colorize(tmp_path / "scans" / "misc", tmp_path / "scans")
+    assert sorted(p.name for p in (tmp_path / "scans").iterdir()) == ["misc"] and not no_model_load
+
+
+def test_a_video_in_a_container_vidcolor_does_not_write_defaults_to_mkv(tmp_path, colorizer):
+    """`vidcolor clip.ts` was refused for "clip_color.ts", a name the user never typed; a folder run
+    writes the same clip as MKV."""
+    import av
+
+    clip = tmp_path / "clip.ts"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("mpeg2video", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(6):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")))
+        c.mux(s.encode(None))
+    res = vidcolor.colorize(clip, colorizer=colorizer)
+    assert [(r.status, r.output.name) for r in res] == [("done", "clip_color.mkv")]

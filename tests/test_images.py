@@ -267,3 +267,36 @@ def test_a_16_bit_pngs_text_is_read_from_its_chunks_without_a_second_decode(tmp_
     img = images.read_image(path)
     assert img.pixels.dtype == np.uint16 and loads == []  # OpenCV's decode only
     assert img.info["text"] == want
+
+
+def test_a_float_tiff_from_0_to_1_is_read_as_16_bit_and_other_ranges_are_refused(tmp_path):
+    """A 32-bit float scan holding 0-1 was read as 0-255: black, reported done (new-user test)."""
+    import tifffile
+
+    from vidcolor.errors import InputError
+    from vidcolor.io.images import read_image
+
+    g = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    tifffile.imwrite(tmp_path / "f.tif", g)
+    img = read_image(tmp_path / "f.tif")
+    assert img.pixels.dtype == np.uint16 and img.pixels.max() == 65535 and img.pixels.min() == 0
+    assert any("float samples" in n for n in img.notes)
+    tifffile.imwrite(tmp_path / "f255.tif", g * 255)
+    with pytest.raises(InputError, match="only 0 to 1 is read"):
+        read_image(tmp_path / "f255.tif")
+
+
+def test_a_gray_icc_profile_is_not_copied_onto_the_colour_output(tmp_path):
+    from PIL import ImageCms
+
+    from vidcolor.io.images import read_image
+
+    gray = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # a stand-in with a non-RGB space
+    header = bytearray(gray)
+    header[16:20] = b"GRAY"
+    Image.fromarray(np.full((20, 30), 128, np.uint8), "L").save(tmp_path / "g.jpg", icc_profile=bytes(header))
+    img = read_image(tmp_path / "g.jpg")
+    assert "icc_profile" not in img.info and any("GRAY ICC profile dropped" in n for n in img.notes)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(tmp_path / "c.jpg", icc_profile=srgb)
+    assert read_image(tmp_path / "c.jpg").info["icc_profile"] == srgb

@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media
-from vidcolor.io.paths import check_folder_output, check_output, planned_outputs
+from vidcolor.io.paths import check_folder_output, check_output, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
@@ -48,7 +48,11 @@ def default_output(src: Path, fmt_ext: str | None = None) -> Path:
         if not src.resolve().name:  # `vidcolor /` raised ValueError with a traceback
             raise UsageError(f"{src}: the root folder has no name to put NAME_color beside; give the output with -o")
         return src.resolve().with_name(f"{src.resolve().name}_color")
-    return src.with_name(f"{src.stem}_color{fmt_ext if fmt_ext and is_image_path(src) else src.suffix}")
+    if is_image_path(src):
+        return src.with_name(f"{src.stem}_color{fmt_ext or src.suffix}")
+    # a video in a container vidcolor does not write (.ts, .mpg, .wmv) as MKV, as a folder run writes it:
+    # `vidcolor clip.ts` was refused for "clip_color.ts", a name the user never typed
+    return video_output(src.with_name(f"{src.stem}_color{src.suffix}"))
 
 
 def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | None = None,

@@ -65,10 +65,24 @@ def read_image(path: str | os.PathLike) -> ImageData:
         _check_memory(path)
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
-            return _read_tiff(path)
-        if ext == ".png" and _png_bit_depth(path) == 16:
-            return _read_png16(path)
-        return _read_pil(path)
+            img = _read_tiff(path)
+        elif ext == ".png" and _png_bit_depth(path) == 16:
+            img = _read_png16(path)
+        else:
+            img = _read_pil(path)
+    return _rgb_profile_only(img)
+
+
+def _rgb_profile_only(img: ImageData) -> ImageData:
+    """The ICC profile is kept only where it describes RGB (its header's colour space, bytes 16-20): a
+    gray scan's profile copied onto the colour output made it invalid ("cannot build transform" in a
+    colour-managed viewer; a new user's test), as a CMYK one would (`_from_pil` drops those)."""
+    icc = img.info.get("icc_profile")
+    if icc and icc[16:20] != b"RGB ":
+        del img.info["icc_profile"]
+        space = icc[16:20].decode("latin-1", "replace").strip() or "unknown"
+        img.notes.append(f"its {space} ICC profile dropped: it does not describe the colour output")
+    return img
 
 
 def check_image(path: str | os.PathLike) -> None:
@@ -379,9 +393,14 @@ def _read_tiff(path: Path) -> ImageData:
         bits = page.bitspersample
         photometric = page.photometric.name if page.photometric is not None else ""
         _refuse_int32(path, page)
-        if bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
+        notes = []
+        if page.sampleformat == 3 and photometric in ("MINISBLACK", "MINISWHITE", "RGB"):
+            a = _float_samples(path, page)  # PIL read them as 0-255: a 0-1 scan came out black, "done"
+            notes.append(f"{bits}-bit float samples (0 to 1) written as 16-bit")
+        elif bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
             return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
-        a = _tiff_pixels(path, page, photometric)
+        else:
+            a = _tiff_pixels(path, page, photometric)
         info = {}
         for tag, key in ((TIFF_ICC, "icc_profile"), (TIFF_XMP, "xmp")):
             if tag in page.tags:
@@ -401,7 +420,21 @@ def _read_tiff(path: Path) -> ImageData:
         a = np.iinfo(a.dtype).max - a
     pixels, alpha, mode = _split_channels(a, bgr=False)
     return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
-                     info, f"{mode};16")
+                     info, f"{mode};16", notes)
+
+
+def _float_samples(path: Path, page) -> np.ndarray:
+    """A float TIFF's samples as 16-bit, where they run from 0 to 1 (as image tools write float images);
+    refused otherwise: what other ranges mean is not known."""
+    try:
+        a = page.asarray()
+    except ValueError as e:
+        raise InputError(f"{path}: cannot decode its float samples ({first_line(e)}); convert it to 16 bits") from None
+    lo, hi = float(np.nanmin(a, initial=0.0)), float(np.nanmax(a, initial=0.0))
+    if not (np.isfinite(a).all() and lo >= 0.0 and hi <= 1.0):
+        raise InputError(f"{path}: float samples from {lo:g} to {hi:g}: only 0 to 1 is read (what else they mean is "
+                         "not known); convert it to 8 or 16 bits")
+    return np.round(a.astype(np.float64) * 65535).astype(np.uint16)
 
 
 def _cv2_tiff_as_stored(path: Path, page) -> np.ndarray | None:

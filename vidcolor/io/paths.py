@@ -128,6 +128,9 @@ def check_folder_output(src: Path, dst: Path) -> None:
         raise InputError(f"{src}: not a folder")
     if src.resolve() == dst.resolve() or dst.resolve().is_relative_to(src.resolve()):
         raise OutputError(f"{dst}: output folder is (inside) the input folder; choose another")
+    if src.resolve().is_relative_to(dst.resolve()):  # `vidcolor scans/misc -o scans`: the outputs and a journal
+        # landed among the archive's own photos, and the next `vidcolor scans` took them for inputs (new user)
+        raise OutputError(f"{dst}: output folder holds the input folder {src}; choose one outside it")
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"{dst}: is a file; a folder input needs an output folder")
     check_writable_dir(dst)
