@@ -554,7 +554,7 @@ def eval_video_cmd(
     clips: Annotated[list[Path], typer.Argument(parser=_path("clip"), metavar="CLIPS", help="Colour clips: each is reduced to gray, colorized and compared.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=2, help="Only the first N frames.")] = None,
-    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(*TEMPORAL_STRENGTH))] = None,
+    temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(*TEMPORAL_STRENGTH), help="Strength of the ema and flow modes' averaging, 0 to 0.99 (default: each mode's own).")] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
@@ -725,7 +725,7 @@ _SV = _ServeConfig()
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="Address to bind. Anything but 127.0.0.1/localhost opens the page to the network.")] = _SV.host,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = _SV.port,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = _SV.port,
     token: Annotated[Optional[str], typer.Option("--token", envvar="VIDCOLOR_TOKEN", help="Require `Authorization: Bearer TOKEN` on /api (the page asks for it).")] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,

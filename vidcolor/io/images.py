@@ -35,6 +35,7 @@ SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 JPEG_QUALITY = 95
 MAX_PIXELS = 1_000_000_000  # archival scans are big; beyond a gigapixel we refuse rather than exhaust memory
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # refused by _check_memory, in one line
 EXIF_ORIENTATION = 0x0112
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
@@ -138,6 +139,8 @@ def _check_memory(path: Path) -> None:
     file can declare a huge picture (a 219 KB PNG of 15000 x 15000 took 3.2 GB; one of 30000 x 30000,
     12.4 GB), and running out of memory would kill a whole folder run, not fail one input."""
     w, h, bits = _header_size(path)
+    if w * h > MAX_PIXELS:  # PIL only warns up to twice its limit (a raw DecompressionBombWarning was printed)
+        raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels ({w}x{h})")
     need = w * h * BYTES_PER_PIXEL[bits] + BASE_BYTES
     have = available_memory()
     if have is not None and need > have:
