@@ -198,3 +198,47 @@ def test_a_clip_holding_every_frame_its_header_counts_is_not_said_to_end_early(t
         assert s.ends_early(n) is None
         monkeypatch.setattr(s, "header_length", lambda: (n + 30, None))
         assert "the source ends early" in s.ends_early(n)
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_a_rotated_video_is_colorized_upright(tmp_path, colorizer, rotation, monkeypatch):
+    """A phone's portrait clip is stored on its side with a rotation tag: the network saw it on its side
+    (a new user's sky came out beige, b* -1, instead of blue, -18). Now it sees the frames as displayed:
+    the rotated clip's output, turned upright, is the upright clip's output."""
+    import av
+
+    rng = np.random.default_rng(3)
+    upright = [np.repeat(rng.integers(0, 255, (96, 64), dtype=np.uint8)[..., None], 3, axis=2) for _ in range(3)]
+    k = rotation // 90
+
+    def write(path, frames, rot):
+        with av.open(str(path), "w") as c:
+            v = c.add_stream("libx264", rate=25, options={"crf": "0"})
+            v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+            if rot:
+                v.set_display_rotation(rot)
+            for f in frames:
+                c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+            c.mux(v.encode(None))
+        return path
+
+    real = colorizer.model.predict_ab
+
+    def top_to_bottom(x, hm=None, pal=None):  # a network whose colour runs from top to bottom of what it sees
+        out = real(x, hm, pal)
+        ramp = torch.linspace(-0.4, 0.4, out.shape[-2], device=out.device)[None, None, :, None].expand_as(out[:, :1])
+        return torch.cat([ramp, torch.zeros_like(ramp)], 1).to(out.dtype)
+
+    monkeypatch.setattr(colorizer.model, "predict_ab", top_to_bottom)
+    a = write(tmp_path / "upright.mp4", upright, 0)
+    b = write(tmp_path / "stored.mp4", [np.rot90(f, -k) for f in upright], rotation)  # displayed = rot90(stored, k)
+    opts = dict(temporal="off", crf=0)
+    run(tmp_path, a, colorizer, "a.mp4", **opts)
+    run(tmp_path, b, colorizer, "b.mp4", **opts)
+
+    def frames(p):
+        with av.open(str(p)) as c:
+            return [f.to_ndarray(format="rgb24").astype(int) for f in c.decode(video=0)]
+
+    for fa, fb in zip(frames(tmp_path / "a.mp4"), frames(tmp_path / "b.mp4")):
+        assert np.abs(np.rot90(fb, k) - fa).mean() < 1.0

@@ -149,12 +149,23 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_ab_small(self, l_full: torch.Tensor, hints: list[Hints | None] | None = None,
-                         hint_maps: torch.Tensor | None = None, palettes: list[Hints | None] | None = None) -> torch.Tensor:
+                         hint_maps: torch.Tensor | None = None, palettes: list[Hints | None] | None = None,
+                         turn: int = 0) -> torch.Tensor:
         """(B, 1, H, W) L* -> (B, 2, h, w) unscaled ab at working resolution (aspect kept, unpadded).
 
         `hints` gives each image's Hints in full-resolution pixels; `hint_maps` instead gives ready
         (B, 3, h', w') maps at the working resolution (unpadded, h' and w' at least the working size's),
-        as the video hint tracker makes, with each frame's palette (if any) in `palettes`."""
+        as the video hint tracker makes, with each frame's palette (if any) in `palettes`. `turn`:
+        quarter turns counter-clockwise (numpy's rot90) that show the frames upright (a phone video's
+        rotation): the network sees them so, and the ab come back on the stored frames' grid (a portrait
+        clip's sky came out beige, b* -1, on its side, and blue, -18, upright; a new user's test)."""
+        if turn % 4:
+            if hints is not None:
+                raise ValueError("turn is for video frames (hint_maps), not photos' hints")
+            k = turn % 4
+            up = self.predict_ab_small(torch.rot90(l_full, k, dims=(-2, -1)), None,
+                                       None if hint_maps is None else torch.rot90(hint_maps, k, dims=(-2, -1)), palettes)
+            return torch.rot90(up, -k, dims=(-2, -1)).contiguous()
         l_small = self.network_input(l_full)
         padded_hw = tuple(l_small.shape[-2:])
         if hint_maps is not None and not self.accepts_hints:

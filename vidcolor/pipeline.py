@@ -223,7 +223,8 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm, network_stride(smoother)):
-                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.matrix)
+                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.matrix,
+                                      source.info.rotation)
                 writer.submit(partial(sink.write, out, [f.pts for f in batch]))
                 done += len(batch)
                 if done % sink.segment_frames == 0:
@@ -289,13 +290,16 @@ def network_frames(smoother, frames: list[Frame], fresh: list[bool], hinted: boo
 
 @torch.inference_mode()
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
-                    tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709") -> np.ndarray:
+                    tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709",
+                    rotation: int = 0) -> np.ndarray:
     """A batch of decoded frames -> (B, H, W, 3) uint8 colorized RGB frames, advancing the temporal
     state (and the hint tracker's, which gives the network each frame's carried hints). Frames decoded
     as luma planes come back as (B, H * 3 / 2, W) packed yuv420p frames keeping that luma
     (`Colorizer.render_yuv420`). `pix_fmt`: the encoder's pixel format; with "yuv420p" a GPU returns
     packed yuv420p frames instead of RGB where it can (`Colorizer.render`). `matrix`: the encoder's
-    Y'CbCr matrix (`OutputPlan.matrix`), for such frames. `io.yuv.video_frame` takes either."""
+    Y'CbCr matrix (`OutputPlan.matrix`), for such frames. `io.yuv.video_frame` takes either.
+    `rotation`: the video's display rotation in degrees (`VideoInfo.rotation`): the network sees the
+    frames as displayed, upright; everything else works on the stored frames."""
     l_full = frames_l(frames, colorizer.device)  # (B, 1, H, W)
     full_hw = tuple(l_full.shape[-2:])
     h, w = colorizer.ab_grid(full_hw)
@@ -314,7 +318,8 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     if run:
         pick = (lambda t: t) if len(run) == len(frames) else (lambda t: t[run])
         ab_small = colorizer.predict_ab_small(pick(l_full), hint_maps=None if hint_maps is None else pick(hint_maps),
-                                              palettes=palettes and [palettes[i] for i in run])  # (len(run), 2, h, w)
+                                              palettes=palettes and [palettes[i] for i in run],
+                                              turn=int(rotation) // 90)  # (len(run), 2, h, w)
     preds = {j: ab_small[k:k + 1] for k, j in enumerate(run)}
     smoothed = []
     for i in range(len(frames)):

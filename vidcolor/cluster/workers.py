@@ -207,7 +207,8 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
             with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)) as decoded:
                 frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
                 for batch in stride_batches(frames, opts.batch_size, network_stride(smoother)):
-                    out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt, matrix=plan.matrix)
+                    out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt, matrix=plan.matrix,
+                                          rotation=source.info.rotation)
                     keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
                     if keep:
                         writer.submit(keep)
