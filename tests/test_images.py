@@ -300,3 +300,20 @@ def test_a_gray_icc_profile_is_not_copied_onto_the_colour_output(tmp_path):
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.fromarray(np.full((20, 30, 3), 128, np.uint8)).save(tmp_path / "c.jpg", icc_profile=srgb)
     assert read_image(tmp_path / "c.jpg").info["icc_profile"] == srgb
+
+
+def test_a_bmp_output_says_it_drops_exif_xmp_and_the_icc_profile(tmp_path, colorizer):
+    """`--format bmp` lost a scan's EXIF, XMP and ICC profile without a word (new-user test)."""
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x013B] = "A. Photographer"  # Artist
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    write_image(tmp_path / "g.png", h=30, w=40)
+    Image.open(tmp_path / "g.png").convert("RGB").save(tmp_path / "s.jpg", exif=exif.tobytes(), icc_profile=srgb,
+                                                        xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'></x:xmpmeta>")
+    res = colorize_image(tmp_path / "s.jpg", tmp_path / "s.bmp", colorizer)
+    assert res.status == "done"
+    assert any(n.startswith("EXIF, XMP, ICC profile dropped: the BMP output does not carry them") for n in res.notes), res.notes
+    same = colorize_image(tmp_path / "s.jpg", tmp_path / "s_color.jpg", colorizer)
+    assert not any("dropped" in n for n in same.notes), same.notes

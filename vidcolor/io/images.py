@@ -554,11 +554,15 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
         notes.append(f"transparency dropped: {fmt} has no alpha channel")
     if like.pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         notes.append(f"16-bit depth written as 8 bits: {fmt} holds 8")
-    carried = {"JPEG": {"comment", "app13"}, "PNG": {"text"}, "TIFF": {"tiff_text"}}.get(fmt, set())
-    named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags"}
+    carried = {"JPEG": {"comment", "app13", "exif", "xmp", "icc_profile"}, "PNG": {"text", "exif", "xmp", "icc_profile"},
+               "WEBP": {"exif", "xmp", "icc_profile"}, "TIFF": {"tiff_text", "xmp", "icc_profile"}}.get(fmt, set())
+    # (what `_write_pil` writes for each format: BMP holds none of them, and a BMP output had lost a scan's
+    # EXIF, XMP and ICC profile without a word; a TIFF's own tags are not written as EXIF)
+    named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
+             "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
     if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
         notes.append(f"{', '.join(dropped)} dropped: the {fmt} output does not carry {'it' if len(dropped) == 1 else 'them'} "
-                     "(an output in the input's format keeps captions and credits)")
+                     "(an output in the input's format keeps its metadata)")
     return notes
 
 
