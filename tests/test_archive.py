@@ -941,3 +941,33 @@ def test_a_killed_folder_runs_owner_file_does_not_refuse_single_output_runs(tmp_
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_held_output_lock_whose_owner_file_is_not_written_yet_is_waited_for(tmp_path):
+    """The owner file is written just after its lock is taken and removed just before it is let go: a run
+    that found the lock held and no owner file took it for the same output and exited 3 (a review: 290 of
+    740 tries between Scan.png and scan.png). It now tries again for a few seconds."""
+    import threading
+
+    from filelock import FileLock
+
+    from vidcolor.archive import LOCKS_DIR, OutputLock
+    from vidcolor.errors import LockedError
+
+    out = tmp_path / "out"
+    (out / ".vidcolor" / LOCKS_DIR).mkdir(parents=True)
+    probe_lock = OutputLock(out, out / "a.png")
+    holder = FileLock(probe_lock.lock.lock_file, thread_local=False)
+    holder.acquire()  # held, its owner file not there (yet)
+    threading.Timer(1.0, holder.release).start()
+    with OutputLock(out, out / "a.png"):
+        pass
+    holder.acquire()  # held for good, no owner file ever: refused after the tries
+    try:
+        t0 = time.time()
+        with pytest.raises(LockedError, match="is being written by another vidcolor run"):
+            with OutputLock(out, out / "a.png"):
+                pass
+        assert time.time() - t0 < 10
+    finally:
+        holder.release()

@@ -317,3 +317,34 @@ def test_a_bmp_output_says_it_drops_exif_xmp_and_the_icc_profile(tmp_path, color
     assert any(n.startswith("EXIF, XMP, ICC profile dropped: the BMP output does not carry them") for n in res.notes), res.notes
     same = colorize_image(tmp_path / "s.jpg", tmp_path / "s_color.jpg", colorizer)
     assert not any("dropped" in n for n in same.notes), same.notes
+
+
+def test_planar_tiffs_are_read_as_pictures_not_strips(tmp_path):
+    """tifffile gives a planar ("separate") page as (S, H, W): read as interleaved, a planar RGB scan came
+    out a 3-pixel-high strip, reported done (review)."""
+    import tifffile
+
+    from vidcolor.io.images import read_image
+
+    rgb = np.random.default_rng(0).random((20, 30, 3), dtype=np.float32)
+    planes = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))  # (3, 20, 30), as a planar file stores them
+    tifffile.imwrite(tmp_path / "f.tif", planes, photometric="rgb", planarconfig="separate")
+    tifffile.imwrite(tmp_path / "s.tif", (planes * 65535).astype(np.uint16), photometric="rgb", planarconfig="separate")
+    for name in ("f.tif", "s.tif"):
+        img = read_image(tmp_path / name)
+        assert img.pixels.shape == (20, 30, 3) and img.pixels.dtype == np.uint16
+        assert np.abs(img.pixels.astype(int) - np.round(rgb * 65535)).max() <= 1
+
+
+def test_an_xmp_packet_too_long_for_a_jpeg_is_dropped_with_a_note_not_a_crash(tmp_path, colorizer):
+    """A 70 KB XMP packet: PIL's JPEG writer raised ValueError and the whole folder run stopped (review)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta xmlns:x='adobe:ns:meta/'>" + "a" * 70_000 + "</x:xmpmeta>")
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.full((20, 30), 100, np.uint8), "L").save(tmp_path / "in" / "a.png", pnginfo=info)
+    write_image(tmp_path / "in" / "b.png")
+    res = {r.input.name: r for r in colorize_folder(tmp_path / "in", tmp_path / "out", colorizer, FolderOptions(fmt_ext=".jpg"))}
+    assert res["a.png"].status == res["b.png"].status == "done"
+    assert any(n.startswith("XMP dropped: the JPEG output") for n in res["a.png"].notes), res["a.png"].notes

@@ -242,3 +242,9 @@ def test_a_rotated_video_is_colorized_upright(tmp_path, colorizer, rotation, mon
 
     for fa, fb in zip(frames(tmp_path / "a.mp4"), frames(tmp_path / "b.mp4")):
         assert np.abs(np.rot90(fb, k) - fa).mean() < 1.0
+
+
+def test_display_rotations_are_taken_to_the_nearest_quarter_turn():
+    from vidcolor.pipeline import quarter_turns
+
+    assert [quarter_turns(r) for r in (0, 90, -90, 180, 270, -10, -45 + 1, 135 - 1, None)] == [0, 1, 3, 2, 3, 0, 0, 1, 0]

@@ -269,6 +269,7 @@ def _lock_name(name: str) -> str:
 
 
 TURN_POLL_S = 0.5  # how often a run waits for another writing an output whose name folds to its own
+UNKNOWN_HOLDER_TRIES = 6  # tries (TURN_POLL_S apart) while a held lock's owner file cannot be read, before refusing
 
 
 FOLDER_CHECK_S = 10.0  # how long a single-output run waits while another one checks the folder (milliseconds, as a rule)
@@ -313,6 +314,7 @@ class OutputLock:
             self.lock = FileLock(str(self.dir / LOCKS_DIR / f"{name}.lock"), timeout=0)
             self.owner = self.dir / LOCKS_DIR / f"{name}.json"
         self._key = ""
+        self._holder_unknown = False
 
     def __enter__(self) -> "OutputLock":
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -370,12 +372,17 @@ class OutputLock:
 
     def _take_output(self) -> None:
         (self.dir / LOCKS_DIR).mkdir(exist_ok=True)
-        while not self._try_output():
+        unknown = 0
+        while not self._try_output(unknown >= UNKNOWN_HOLDER_TRIES):
+            unknown = unknown + 1 if self._holder_unknown else 0
             time.sleep(TURN_POLL_S)  # Scan.png while another run writes scan.png: one file or two, they take turns
 
-    def _try_output(self) -> bool:
+    def _try_output(self, give_up: bool = False) -> bool:
         """Take this output's lock under the folder's: True when taken, False when a run writing another
-        spelling of it holds it (wait and try again), LockedError otherwise."""
+        spelling of it holds it, or one whose owner file is not readable yet (written just after its lock
+        is taken, removed just before it is let go): wait and try again; LockedError otherwise (and for an
+        unknown holder when `give_up`)."""
+        self._holder_unknown = False
         try:
             self.folder_lock.acquire(timeout=0)
         except Timeout:
@@ -393,19 +400,22 @@ class OutputLock:
             self.lock.acquire()
             return True
         except Timeout:
-            if self._other_spelling():
+            other = self._other_spelling()
+            if other or (other is None and not give_up):
+                self._holder_unknown = other is None
                 return False
             raise self._same_output("another vidcolor run") from None
         finally:
             self.folder_lock.release()
 
-    def _other_spelling(self) -> bool:
+    def _other_spelling(self) -> bool | None:
         """Whether the run holding this output's lock writes another spelling of it (Scan.png for scan.png),
-        which may be another file (Linux's ext4) or the same (macOS, a FAT drive): then the two take turns."""
+        which may be another file (Linux's ext4) or the same (macOS, a FAT drive): then the two take turns.
+        None: its owner file cannot be read (yet, or any more)."""
         try:
             theirs = json.loads(self.owner.read_text()).get("output")
         except (OSError, ValueError, AttributeError):
-            return False
+            return None
         return theirs is not None and theirs != str(_normal(self.target))
 
     def _same_output(self, who: str) -> LockedError:

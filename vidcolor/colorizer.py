@@ -163,8 +163,10 @@ class Colorizer:
             if hints is not None:
                 raise ValueError("turn is for video frames (hint_maps), not photos' hints")
             k = turn % 4
-            up = self.predict_ab_small(torch.rot90(l_full, k, dims=(-2, -1)), None,
-                                       None if hint_maps is None else torch.rot90(hint_maps, k, dims=(-2, -1)), palettes)
+            if hint_maps is not None:  # their spare rows and columns (bottom, right) would turn to the top or left
+                wh, ww = working_size(*l_full.shape[-2:], self.work_size)
+                hint_maps = torch.rot90(hint_maps[..., :wh, :ww], k, dims=(-2, -1))
+            up = self.predict_ab_small(torch.rot90(l_full, k, dims=(-2, -1)), None, hint_maps, palettes)
             return torch.rot90(up, -k, dims=(-2, -1)).contiguous()
         l_small = self.network_input(l_full)
         padded_hw = tuple(l_small.shape[-2:])

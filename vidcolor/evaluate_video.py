@@ -46,7 +46,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
             outs = {}
             for m in modes:
                 t = time.perf_counter()
-                outs[m] = as_rgb(colorize_frames(colorizer, frames, states[m][0], cuts[m]))
+                outs[m] = as_rgb(colorize_frames(colorizer, frames, states[m][0], cuts[m], rotation=src.info.rotation))
                 seconds[m] += time.perf_counter() - t
             for i, f in enumerate(frames):
                 per = {m: outs[m][i] for m in modes}

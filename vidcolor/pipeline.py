@@ -262,6 +262,12 @@ def frames_l(frames: list[Frame], device: torch.device) -> torch.Tensor:
     return rgb8_to_l(rgb.to(device, non_blocking=True))
 
 
+def quarter_turns(rotation: float) -> int:
+    """A display rotation in degrees as quarter turns (0-3), to the nearest as the hint mapping rounds
+    (`video_hints`): a tilted -10 degrees is upright, not a quarter turn (a review)."""
+    return round(float(rotation or 0) / 90) % 4
+
+
 def network_stride(smoother) -> int:
     """Every how many frames the smoother needs the network (`FlowSmoother.network_stride`; 1 for the others)."""
     return getattr(smoother, "network_stride", 1)
@@ -319,7 +325,7 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
         pick = (lambda t: t) if len(run) == len(frames) else (lambda t: t[run])
         ab_small = colorizer.predict_ab_small(pick(l_full), hint_maps=None if hint_maps is None else pick(hint_maps),
                                               palettes=palettes and [palettes[i] for i in run],
-                                              turn=int(rotation) // 90)  # (len(run), 2, h, w)
+                                              turn=quarter_turns(rotation))  # (len(run), 2, h, w)
     preds = {j: ab_small[k:k + 1] for k, j in enumerate(run)}
     smoothed = []
     for i in range(len(frames)):

@@ -428,16 +428,29 @@ def _read_tiff(path: Path) -> ImageData:
 
 def _float_samples(path: Path, page) -> np.ndarray:
     """A float TIFF's samples as 16-bit, where they run from 0 to 1 (as image tools write float images);
-    refused otherwise: what other ranges mean is not known."""
+    refused otherwise: what other ranges mean is not known. Converted in place, in float32 (float64
+    copies had peaked at 60 bytes a pixel, past what the memory check budgets)."""
     try:
-        a = page.asarray()
+        a = _interleaved(page, page.asarray()).astype(np.float32, copy=False)
     except ValueError as e:
         raise InputError(f"{path}: cannot decode its float samples ({first_line(e)}); convert it to 16 bits") from None
-    lo, hi = float(np.nanmin(a, initial=0.0)), float(np.nanmax(a, initial=0.0))
-    if not (np.isfinite(a).all() and lo >= 0.0 and hi <= 1.0):
+    lo, hi = float(a.min(initial=0.0)), float(a.max(initial=0.0))  # nan and inf carry through min and max
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
         raise InputError(f"{path}: float samples from {lo:g} to {hi:g}: only 0 to 1 is read (what else they mean is "
                          "not known); convert it to 8 or 16 bits")
-    return np.round(a.astype(np.float64) * 65535).astype(np.uint16)
+    if not a.flags.writeable:
+        a = a.copy()
+    np.multiply(a, 65535, out=a)
+    np.rint(a, out=a)
+    return a.astype(np.uint16)
+
+
+def _interleaved(page, a: np.ndarray) -> np.ndarray:
+    """(H, W, S) samples of a TIFF page stored planar ("separate": tifffile gives (S, H, W); read as
+    interleaved, a planar RGB scan came out a 3-pixel-high strip, reported done; a review)."""
+    if a.ndim == 3 and page.planarconfig is not None and page.planarconfig.name == "SEPARATE" and a.shape[0] == page.samplesperpixel:
+        return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+    return a
 
 
 def _cv2_tiff_as_stored(path: Path, page) -> np.ndarray | None:
@@ -479,7 +492,7 @@ def _tiff_pixels(path: Path, page, photometric: str) -> np.ndarray:
     LZW scans, as OpenCV and many scanners write them, were refused as corrupt. OpenCV's libtiff, which
     vidcolor already has, decodes those."""
     try:
-        return page.asarray()
+        return _interleaved(page, page.asarray())
     except ValueError as e:
         if "imagecodecs" not in str(e):
             raise
@@ -545,6 +558,17 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> No
         raise
 
 
+JPEG_SEGMENT_MAX = {"exif": 65527, "xmp": 65504}  # what one APP1 segment holds after its header (PIL raises past it)
+
+
+def _too_long_for(fmt: str | None, key: str, info: dict) -> bool:
+    """Whether `info[key]` (EXIF or XMP) is too long for a JPEG's one segment: PIL raised ValueError and
+    the whole folder run stopped on a 70 KB XMP packet (a review)."""
+    v = info.get(key)
+    return (fmt == "JPEG" and key in JPEG_SEGMENT_MAX and v is not None
+            and len(v if isinstance(v, bytes) else str(v).encode()) > JPEG_SEGMENT_MAX[key])
+
+
 def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
     """Notes for what writing `like`'s photo to `path`'s format drops: transparency where the format has
     no alpha, 16-bit depth where it holds 8 (a PNG with alpha written as JPEG lost it without a word)."""
@@ -560,7 +584,8 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
     # EXIF, XMP and ICC profile without a word; a TIFF's own tags are not written as EXIF)
     named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
              "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
-    if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
+    if dropped := [name for key, name in named.items()
+                   if like.info.get(key) and (key not in carried or _too_long_for(fmt, key, like.info))]:
         notes.append(f"{', '.join(dropped)} dropped: the {fmt} output does not carry {'it' if len(dropped) == 1 else 'them'} "
                      "(an output in the input's format keeps its metadata)")
     return notes
@@ -587,9 +612,9 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["icc_profile"] = info["icc_profile"]
     if "dpi" in info:
         opts["dpi"] = info["dpi"]
-    if "exif" in info and fmt in ("JPEG", "PNG", "WEBP"):
+    if "exif" in info and fmt in ("JPEG", "PNG", "WEBP") and not _too_long_for(fmt, "exif", info):
         opts["exif"] = _exif_reset(info["exif"])
-    if "xmp" in info:
+    if "xmp" in info and not _too_long_for(fmt, "xmp", info):
         xmp = info["xmp"] if isinstance(info["xmp"], bytes) else str(info["xmp"]).encode()
         if fmt in ("JPEG", "WEBP"):
             opts["xmp"] = xmp
