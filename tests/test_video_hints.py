@@ -241,3 +241,26 @@ def test_video_hints_with_ray_are_refused_before_the_model_loads(tmp_path):
     with pytest.raises(UsageError, match="video hints are not supported with --ray"):
         vidcolor.colorize(src, tmp_path / "out.mp4", weights=tmp_path / "never-loaded.pt", hints=hints, ray=RayOptions())
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_hint_point_the_motion_loses_is_said_to_be_lost(tmp_path, tight):
+    """A new user's hint on the sky of a grainy 1952 film faded after 8 frames, and nothing said that the
+    tracked point had been dropped. Here the hinted square vanishes at frame 6 (no cut: the rest of the
+    picture stays): its point is dropped there, and the result says so."""
+    rng = np.random.default_rng(0)
+    bg, sq = _texture(rng, (96, 128), 25, 100), _texture(rng, (SQUARE, SQUARE), 150, 80)
+    frames = []
+    for t in range(12):
+        g = bg.copy()
+        if t < 6:
+            x = X0 + SPEED * t
+            g[Y0:Y0 + SQUARE, x:x + SQUARE] = sq
+        frames.append(np.repeat(g.round().astype(np.uint8)[..., None], 3, axis=2))
+    src = write_frames(tmp_path / "film.mp4", frames)
+    hints = _hints_file(tmp_path, {"2": {"points": [_point(X0 + 2 * SPEED + 15, Y0 + 15)]}})
+    res = vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=tight, hints=hints)
+    assert res[0].status == "done"
+    lost = [n for n in res[0].notes if n.startswith("hints of keyframe 2:")]
+    assert lost and "1 of 1 point lost from frame 6 on" in lost[0], res[0].notes
+    kept = vidcolor.colorize(square_clip(tmp_path / "kept.mp4"), tmp_path / "kept_out.mp4", colorizer=tight, hints=hints)
+    assert not any(n.startswith("hints of keyframe") for n in kept[0].notes), kept[0].notes  # followed to the end

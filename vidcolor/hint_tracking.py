@@ -30,12 +30,22 @@ class HintTracker:
         # flow that falls short accumulates (measured on a textured square moving 2 px a frame: "fast"
         # carried the hint 15 px in 10 frames, "medium" 19.9). It runs only while a shot has hints.
         self.dis = create_dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.lost: dict[int, tuple[int, int, int]] = {}  # keyframe -> (first frame with a point lost, points lost, points)
         self.reset()
 
     def reset(self) -> None:
         """A scene cut: hints do not cross it."""
         self.prev_l: np.ndarray | None = None
         self.current = Hints()  # in pixels of the working resolution
+        self.keyframe: int | None = None  # the keyframe whose hints are in force
+
+    def lost_notes(self) -> list[str]:
+        """One line per keyframe some of whose points were dropped before the next keyframe or cut (where
+        the motion could not be followed with confidence): a new user's hint on the sky of a grainy 1952
+        film faded after 8 frames, and nothing said so."""
+        return [f"hints of keyframe {k}: {n} of {of} point{'s' * (of > 1)} lost from frame {at} on (the motion "
+                "there could not be followed with confidence: grain, occlusion or fast motion; a keyframe there "
+                "puts them back)" for k, (at, n, of) in sorted(self.lost.items())]
 
     @property
     def palette(self) -> tuple[tuple[float, float], ...]:
@@ -66,8 +76,14 @@ class HintTracker:
         if index in self.hints.frames:
             wh, ww = working_size(*full_hw, self.work_size)
             self.current = self.hints.frames[index].scaled(ww / full_hw[1], wh / full_hw[0])
+            self.keyframe = index
         elif self.current.points and self.prev_l is not None and self.prev_l.shape == l_u8.shape:
+            before = len(self.current.points)
             self.current = self._carry(l_u8)
+            if len(self.current.points) < before and self.keyframe is not None:
+                of = len(self.hints.frames[self.keyframe].points)
+                at, n, _ = self.lost.get(self.keyframe, (index, 0, of))
+                self.lost[self.keyframe] = (at, n + before - len(self.current.points), of)
         self.prev_l = l_u8
         if not self.current.points:
             return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -160,6 +160,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         # keyframe its check let through may lie past the end: it was accepted without a word, never applied
         past = sorted(int(k) for k in hints.frames if int(k) >= enc.total)
         notes.append(f"with hints on {len(hints.frames) - len(past)} keyframe(s)")
+        notes += enc.hint_notes
         if past:
             notes.append(f"hints keyframe{'s' * (len(past) > 1)} {', '.join(map(str, past))} past the last frame "
                          f"({enc.total - 1}): not applied")
@@ -194,6 +195,7 @@ class _Encoded:
     total: int
     resumed: int
     cuts: list[int]
+    hint_notes: list[str] = field(default_factory=list)  # hint points this run lost (HintTracker.lost_notes)
 
 
 def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer, opts: VideoOptions, progress,
@@ -237,7 +239,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
         writer.close_quietly()
         sink.abort()
         raise
-    return _Encoded(done, resume.frames, cuts.cuts)
+    return _Encoded(done, resume.frames, cuts.cuts, tracker.lost_notes() if tracker else [])
 
 
 def luma_path(colorizer: Colorizer, pix_fmt: str, info, matrix: str = "bt709") -> bool:
