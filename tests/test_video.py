@@ -245,6 +245,6 @@ def test_a_rotated_video_is_colorized_upright(tmp_path, colorizer, rotation, mon
 
 
 def test_display_rotations_are_taken_to_the_nearest_quarter_turn():
-    from vidcolor.pipeline import quarter_turns
+    from vidcolor.io.video import quarter_turns
 
     assert [quarter_turns(r) for r in (0, 90, -90, 180, 270, -10, -45 + 1, 135 - 1, None)] == [0, 1, 3, 2, 3, 0, 0, 1, 0]

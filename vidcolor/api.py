@@ -139,12 +139,10 @@ def _checked_hints(src: Path, kind: str, hints):
     the entry. A video's come back in pixels of its frames as decoded."""
     if hints is None:
         return None
-    from vidcolor.hints import Hints, displayed_size, load_hints
+    from vidcolor.hints import Hints, VideoHints, displayed_size, load_hints
 
     if kind == "folder":
         raise UsageError(f"{hints}: --hints is for one photo or video; a folder run reads NAME.hints.json beside each input")
-    from vidcolor.hints import VideoHints
-
     if not isinstance(hints, (str, os.PathLike, Hints, VideoHints)):
         raise UsageError(f"hints= takes a hints file's path, a Hints (a photo's) or a VideoHints (a video's), "
                          f"got {type(hints).__name__}")

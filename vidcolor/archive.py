@@ -314,7 +314,6 @@ class OutputLock:
             self.lock = FileLock(str(self.dir / LOCKS_DIR / f"{name}.lock"), timeout=0)
             self.owner = self.dir / LOCKS_DIR / f"{name}.json"
         self._key = ""
-        self._holder_unknown = False
 
     def __enter__(self) -> "OutputLock":
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -373,16 +372,15 @@ class OutputLock:
     def _take_output(self) -> None:
         (self.dir / LOCKS_DIR).mkdir(exist_ok=True)
         unknown = 0
-        while not self._try_output(unknown >= UNKNOWN_HOLDER_TRIES):
-            unknown = unknown + 1 if self._holder_unknown else 0
+        while (taken := self._try_output(unknown >= UNKNOWN_HOLDER_TRIES)) is not True:
+            unknown = unknown + 1 if taken is None else 0
             time.sleep(TURN_POLL_S)  # Scan.png while another run writes scan.png: one file or two, they take turns
 
-    def _try_output(self, give_up: bool = False) -> bool:
-        """Take this output's lock under the folder's: True when taken, False when a run writing another
-        spelling of it holds it, or one whose owner file is not readable yet (written just after its lock
-        is taken, removed just before it is let go): wait and try again; LockedError otherwise (and for an
-        unknown holder when `give_up`)."""
-        self._holder_unknown = False
+    def _try_output(self, give_up: bool = False) -> bool | None:
+        """Take this output's lock under the folder's: True when taken; False when a run writing another
+        spelling of it holds it, None when the holder's owner file is not readable yet (written just after
+        its lock is taken, removed just before it is let go): wait and try again; LockedError otherwise
+        (and for an unknown holder when `give_up`)."""
         try:
             self.folder_lock.acquire(timeout=0)
         except Timeout:
@@ -401,9 +399,10 @@ class OutputLock:
             return True
         except Timeout:
             other = self._other_spelling()
-            if other or (other is None and not give_up):
-                self._holder_unknown = other is None
+            if other:
                 return False
+            if other is None and not give_up:
+                return None
             raise self._same_output("another vidcolor run") from None
         finally:
             self.folder_lock.release()

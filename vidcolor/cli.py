@@ -327,8 +327,6 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     return EXIT_FAILED if summary["failed"] else EXIT_OK
 
 
-
-
 def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
     """The first video option given on the command line for a photo: they were ignored without a word,
     where --format for a video is refused (new-user test). A folder may hold videos: they apply there."""

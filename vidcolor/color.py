@@ -64,6 +64,7 @@ def in_gamut_ab(l: np.ndarray, ab: np.ndarray, steps: int = 14) -> np.ndarray:
     spread onto the skin beside it, turned that purple, more strongly than the dress (a new user's test)."""
     l = np.asarray(l, np.float64)
     ab = np.asarray(ab, np.float64)
+
     def inside(k: np.ndarray) -> np.ndarray:
         rgb = _lab_to_linear_rgb(l, ab * k[:, None])
         return np.all((rgb >= -1e-4) & (rgb <= 1 + 1e-4), axis=1)

@@ -21,7 +21,7 @@ from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.paths import check_output, stale_temporaries
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.segments import SegmentedSink, discard_work
-from vidcolor.io.video import VideoSource
+from vidcolor.io.video import VideoSource, quarter_turns
 from vidcolor.options import Result, VideoOptions
 from vidcolor.hint_tracking import HINT_TRACKING_VERSION, HintTracker
 from vidcolor.hints import VideoHints
@@ -262,12 +262,6 @@ def frames_l(frames: list[Frame], device: torch.device) -> torch.Tensor:
     else:
         rgb = torch.from_numpy(np.stack([f.rgb for f in frames]))
     return rgb8_to_l(rgb.to(device, non_blocking=True))
-
-
-def quarter_turns(rotation: float) -> int:
-    """A display rotation in degrees as quarter turns (0-3), to the nearest as the hint mapping rounds
-    (`video_hints`): a tilted -10 degrees is upright, not a quarter turn (a review)."""
-    return round(float(rotation or 0) / 90) % 4
 
 
 def network_stride(smoother) -> int:

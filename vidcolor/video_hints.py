@@ -24,14 +24,14 @@ def probe_display(video: Path) -> tuple[int, int, int, int]:
     """(width, height, rotation, frames) of a video's frames as decoded: rotation in degrees
     counter-clockwise (0, 90, 180 or 270), frames 0 when the container does not say. Decodes one
     frame, the only place the display rotation shows in PyAV."""
-    from vidcolor.io.video import VideoSource
+    from vidcolor.io.video import VideoSource, quarter_turns
 
     with VideoSource(video) as source, contextlib.closing(source.frames()) as frames:
         next(frames, None)
         info = source.info
     if info.mirror_matrix:
         raise InputError(f"{video}: its display matrix shows it mirrored; hints on a mirrored video are not supported")
-    return info.width, info.height, round(info.rotation / 90) * 90 % 360, info.frames
+    return info.width, info.height, quarter_turns(info.rotation) * 90, info.frames
 
 
 def displayed_to_stored(hints: Hints, rotation: int, width: int, height: int) -> Hints:

@@ -296,6 +296,13 @@ class VideoSource:
         return f"the source ends early: {decoded} of {want} frames (its header says {says})"
 
 
+def quarter_turns(rotation: float) -> int:
+    """A display rotation in degrees (`VideoInfo.rotation`) as quarter turns counter-clockwise (0-3), to
+    the nearest: a tilted -10 degrees is upright, not a quarter turn (a review). The network's input
+    (`pipeline.colorize_frames`) and the hints' mapping (`video_hints.probe_display`) both take it so."""
+    return round(float(rotation or 0) / 90) % 4
+
+
 def rgb_picture(frame: av.VideoFrame) -> np.ndarray:
     """(H, W, 3) uint8 RGB, converted by swscale."""
     return frame.to_ndarray(format="rgb24")
