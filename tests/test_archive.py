@@ -880,7 +880,7 @@ def test_a_dry_run_or_the_plan_never_clears_a_protected_outputs_flag(tmp_path, m
     assert target.stat().st_mode & 0o200
 
 
-def test_outputs_whose_names_fold_alike_take_turns_and_the_same_one_is_refused(tmp_path):
+def test_outputs_whose_names_fold_alike_take_turns_and_the_same_one_is_refused(tmp_path, caplog):
     """Scan.png and scan.png are two files on Linux's ext4 and one on macOS, Windows, a FAT drive or an SMB
     share: two runs writing them take turns (a review found the second exited 3, "is being written by
     another vidcolor run", where the names are two files; and two files written at once where they are one)."""
@@ -901,6 +901,9 @@ def test_outputs_whose_names_fold_alike_take_turns_and_the_same_one_is_refused(t
         t0 = time.time()
         with OutputLock(out, out / "scan.png"):  # another spelling: after the other run
             assert holder.poll() is not None or time.time() - t0 > 1
+        # and the wait says so, once (it had printed nothing for as long as the other run took)
+        waits = [r.getMessage() for r in caplog.records if "waiting for another vidcolor run" in r.getMessage()]
+        assert len(waits) == 1 and "scan.png" in waits[0] and f"pid {holder.pid}" in waits[0]
     finally:
         holder.wait(timeout=30)
 

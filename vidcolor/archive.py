@@ -9,6 +9,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
@@ -371,9 +372,14 @@ class OutputLock:
 
     def _take_output(self) -> None:
         (self.dir / LOCKS_DIR).mkdir(exist_ok=True)
-        unknown = 0
+        unknown, told = 0, False
         while (taken := self._try_output(unknown >= UNKNOWN_HOLDER_TRIES)) is not True:
             unknown = unknown + 1 if taken is None else 0
+            if taken is False and not told:  # a wait of minutes (a video) had printed nothing (a review)
+                told = True
+                logging.getLogger("vidcolor").warning(
+                    f"vidcolor: {self.target}: waiting for another vidcolor run ({self._holder(self.owner)}) writing "
+                    f"another spelling of it, which some file systems hold as the same file")
             time.sleep(TURN_POLL_S)  # Scan.png while another run writes scan.png: one file or two, they take turns
 
     def _try_output(self, give_up: bool = False) -> bool | None:
