@@ -515,6 +515,30 @@ def test_video_job_refusals(hint_col, tmp_path):
         one_line_error(c.get("/api/jobs/0123456789abcdef/result"), 404)
 
 
+def test_a_clip_longer_than_its_header_says_is_stopped_at_the_length_limit(hint_col, tmp_path, private_tmp):
+    """--max-video-seconds was checked against the header alone: an MKV whose Duration said 1 s ran all its
+    20 s through a 5 s limit (a review). The job now stops once it passes the limit."""
+    import struct
+
+    clip = write_video(tmp_path / "clip.mkv", w=64, h=48, frames=60, rate=12, audio=None)  # 5 s
+    data = bytearray(clip.read_bytes())
+    at = data.find(b"\x44\x89")  # the Segment's Duration element
+    size = data[at + 2] & 0x7F
+    data[at + 3:at + 3 + size] = struct.pack(">d" if size == 8 else ">f", 500.0)  # 0.5 s, in ms
+    with client(hint_col, max_video_seconds=2) as c:
+        r = c.post("/api/jobs", files={"file": ("lying.mkv", bytes(data))})
+        assert r.status_code == 202, r.text  # its header says 0.5 s
+        job = r.json()
+        deadline = time.time() + 120
+        while job["state"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+            job = c.get(f"/api/jobs/{job['id']}").json()
+        assert job["state"] == "failed" and job["frames_done"] < 60, job
+        assert "runs on past 2 s" in job["error"] and "--max-video-seconds" in job["error"], job
+        assert list(private_tmp.rglob("*.mkv")) == []  # a failed job's files are removed
+
+
 # -- the command ---------------------------------------------------------------------------------------
 
 def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights_file, monkeypatch):

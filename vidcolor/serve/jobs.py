@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from vidcolor.archive import process_running
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import InputError, VidcolorError
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
@@ -55,6 +55,7 @@ class Job:
     src: Path
     dst: Path
     frames: int  # expected, from the container; 0 when unknown
+    max_frames: int = 0  # --max-video-seconds in frames at the clip's rate (0: no rate to count by); past it the job fails
     state: str = "queued"  # queued -> running -> done | failed | cancelled
     done: int = 0
     cancel_requested: bool = False  # set when no upload wants it any more; it stops at its next batch
@@ -217,7 +218,11 @@ class JobStore:
         ext = ".mp4" if demuxer == MP4_FAMILY else ".mkv"
         src = folder / f"{sha}{ext}"
         incoming.rename(src)
-        return Job(self.epoch + secrets.token_hex(6), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", info.frames)
+        # the header's length is the clip's word: a clip whose header says 1 s and holds 20 is stopped once it
+        # passes the limit (a review ran 240 frames through a 5 s limit with a patched MKV duration)
+        max_frames = int(self.config.max_video_seconds * info.fps) + 1 if info.fps > 0 else 0
+        return Job(self.epoch + secrets.token_hex(6), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", info.frames,
+                   max_frames=max_frames)
 
     def _run(self, job: Job) -> None:
         job.state = "running"
@@ -228,6 +233,9 @@ class JobStore:
                 raise Stopped("the server is shutting down")
             if job.cancel_requested:
                 raise Cancelled(f"job {job.id} was cancelled")
+            if job.max_frames and done > job.max_frames:
+                raise InputError(f"{job.label}: the clip runs on past {self.config.max_video_seconds:g} s, the limit "
+                                 f"(--max-video-seconds), although its header says it is shorter")
             self.worker.serve_waiting_photos()
 
         res = colorize_video(job.src, job.dst, at_strength(self.colorizer, job.strength), VideoOptions(), progress=progress)
