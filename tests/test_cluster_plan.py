@@ -178,3 +178,117 @@ def test_checking_a_ray_address_loads_no_pipeline():
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# -- the driver, with Ray's few calls stood in for in this process (tests/fake_ray.py) -----------------
+
+@pytest.fixture
+def stand_in_ray(monkeypatch):
+    from tests import fake_ray
+
+    fake_ray.install(monkeypatch)
+    threads = torch.get_num_threads()  # an actor sets the process's torch threads; keep the suite's
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_film_on_the_cluster_keeps_a_protected_output_and_resumes_a_stop_after_its_join(tmp_path, colorizer, stand_in_ray):
+    """The Ray film path skipped what colorize_video does before writing: an output made read-only was
+    replaced, and a run stopped between the join's rename and the journal's line (hashing a long film)
+    left a film every re-run refused as "not written by vidcolor", where -y threw all its ranges away (review)."""
+    import vidcolor
+    from vidcolor.archive import Journal
+    from vidcolor.cluster import RayOptions
+    from vidcolor.errors import OutputError
+
+    src = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=16, audio=None)
+    opts = VideoOptions(segment_seconds=0.3)
+    dst = tmp_path / "out" / "protected.mp4"
+    assert [r.status for r in vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, ray=RayOptions("auto"))] == ["done"]
+    dst.chmod(0o444)
+    before = dst.stat().st_ino
+    with pytest.raises(OutputError, match="is read-only"):
+        vidcolor.colorize(src, dst, colorizer=colorizer.with_strength(1.5), video=opts, ray=RayOptions("auto"))
+    assert dst.stat().st_ino == before
+
+    stopped = tmp_path / "out" / "stopped.mp4"
+    record = Journal.record
+
+    def stop_at_done(self, src_, key, status, *a, **k):
+        if status == "done":
+            raise KeyboardInterrupt("stopped while the finished film is hashed")
+        return record(self, src_, key, status, *a, **k)
+
+    Journal.record = stop_at_done
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vidcolor.colorize(src, stopped, colorizer=colorizer, video=opts, ray=RayOptions("auto"))
+    finally:
+        Journal.record = record
+    assert stopped.is_file()
+    assert [r.status for r in vidcolor.colorize(src, stopped, colorizer=colorizer, video=opts, ray=RayOptions("auto"))] == ["done"]
+
+
+def test_a_folders_videos_go_to_the_cluster_with_the_runs_video_options(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """A Ray folder run called colorize_folder without the video options: its videos ran on the driver's
+    CPU with the defaults (--crf, --temporal ignored, and journaled so). A video with a hints file runs here."""
+    import json
+
+    import vidcolor
+    import vidcolor.cluster.film as film
+    from vidcolor.cluster import RayOptions
+
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "a.mp4", w=64, h=48, frames=8, audio=None)
+    write_video(tmp_path / "in" / "b.mp4", w=64, h=48, frames=8, audio=None)
+    (tmp_path / "in" / "b.hints.json").write_text(json.dumps({"frames": {"0": {"points": [{"x": 5, "y": 5, "color": "#3060c0"}]}}}))
+    on_cluster = []
+    real = film.colorize_video_on_ray
+    monkeypatch.setattr(film, "colorize_video_on_ray", lambda ray, pool, s, d, col, opts, progress=None: (
+        on_cluster.append((s.name, opts.crf, opts.temporal)), real(ray, pool, s, d, col, opts, progress))[1])
+    opts = VideoOptions(crf=35, temporal="off", segment_seconds=0.3)
+    results = {r.input.name: r for r in vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, video=opts,
+                                                          ray=RayOptions("auto"))}
+    assert on_cluster == [("a.mp4", 35, "off")]
+    assert results["a.mp4"].status == "done"
+    b = results["b.mp4"]
+    assert b.status == "done" and any("ran on this machine" in n for n in b.notes), b  # hint points need no hint inputs
+    keys = [e["key"] for e in map(json.loads, (tmp_path / "out" / ".vidcolor" / "journal.jsonl").read_text().splitlines())
+            if e["status"] == "done" and e["target"].endswith("a.mp4")]
+    assert keys and "temporal=off" in keys[-1] and "crf=35" in keys[-1].replace(" ", ""), keys
+
+
+def test_a_photo_or_range_that_crashes_its_worker_fails_alone(tmp_path, colorizer, monkeypatch):
+    """One damaged TIFF whose reader raised IndexError aborted a whole Ray run with a 177-line traceback,
+    where one machine fails that file in one line and goes on (review); a film range likewise."""
+    import json
+
+    import vidcolor.cluster.workers as workers
+    from vidcolor.cluster.workers import FilmRange
+
+    srcs = [write_image(tmp_path / "in" / f"{i}.png", seed=i) for i in range(2)]
+    real_read = workers.read_or_error.__globals__["read_image"]
+
+    def crashing(path, *a, **k):
+        if path.name == "1.png":
+            raise IndexError("list index out of range")
+        return real_read(path, *a, **k)
+
+    monkeypatch.setitem(workers.read_or_error.__globals__, "read_image", crashing)
+    threads = torch.get_num_threads()
+    try:
+        rows = PhotoBatch(colorizer, FolderOptions(), 0, threads=threads)(
+            {"src": np.array([str(p) for p in srcs]), "dst": np.array([str(tmp_path / "out" / p.name) for p in srcs])})
+        assert rows["status"] == ["failed", "done"] or rows["status"] == ["done", "failed"]
+        note = rows["note"][rows["status"].index("failed")]
+        assert "1.png: unexpected error (IndexError" in note and "please report it" in note
+
+        clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=8, audio=None)
+        plan = plan_output(clip, tmp_path / "out.mp4")
+        monkeypatch.setattr(workers, "colorize_range", lambda *a, **k: (_ for _ in ()).throw(TypeError("boom")))
+        task = json.dumps({"i": 0, "start": 0, "end": 8, "warmup": 0, "after_pts": None, "cuts": [], "checks": {}})
+        out = json.loads(FilmRange(colorizer, str(clip), VideoOptions(), plan, str(tmp_path / "work"), threads=threads)(
+            {"task": np.array([task])})["result"][0])
+        assert out["kind"] == "InputError" and "unexpected error (TypeError: boom" in out["error"], out
+    finally:
+        torch.set_num_threads(threads)

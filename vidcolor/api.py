@@ -269,7 +269,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         colorizer = col.result()
         from vidcolor.cluster import colorize_on_ray
 
-        colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress)
+        colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress,
+                        video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
     elif p.kind == "folder":
         if progress:  # each link to a folder, and each stray hints file, is a "skipped" line too
             progress.inputs(p.media.reported)

@@ -130,7 +130,8 @@ def find_images(root: Path) -> list[Path]:
 def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: FolderOptions | None = None,
                     on_result: OnResult | None = None, video: VideoOptions | None = None,
                     video_progress: Callable[[Path, int], Callable[[int, int], None] | None] | None = None,
-                    run_images: Callable | None = None, media: Media | None = None) -> list[Result]:
+                    run_images: Callable | None = None, media: Media | None = None,
+                    run_video: Callable[..., Result] | None = None) -> list[Result]:
     """Colorize every image and video under `src` into the mirrored tree under `dst`.
 
     Safe to kill and re-run: finished outputs are journaled and skipped, a bad file is reported and
@@ -138,7 +139,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     `colorize_video` one by one after the photos, with `video` options (their segments and journal
     live in the .vidcolor folder of their output's folder); `video_progress(path, index)` may give a
     per-frame progress callback for each. `run_images` replaces the loop over the photos still to do
-    (same arguments as `_colorize_images`; vidcolor.cluster runs them on a Ray cluster). `media` is
+    (same arguments as `_colorize_images`; vidcolor.cluster runs them on a Ray cluster), and `run_video`
+    replaces `colorize_video` for each video (same arguments). `media` is
     the folder's listing when the caller has walked it already (vidcolor.api.plan does).
 
     A sidecar NAME.hints.json beside a photo or video (vidcolor.hints.sidecar_path) holds its hints;
@@ -205,7 +207,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
         for i, (p, t) in enumerate(video_pairs):
-            emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i))))
+            emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i)), run_video))
     return results
 
 
@@ -253,7 +255,8 @@ def _read_sidecar(photo: Path) -> Hints | None | VidcolorError:
 
 
 def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
-                  make_progress: Callable[[], Callable[[int, int], None] | None] | None = None) -> Result:
+                  make_progress: Callable[[], Callable[[int, int], None] | None] | None = None,
+                  run_video: Callable[..., Result] | None = None) -> Result:
     """One video of a folder run (with its sidecar hints): a failure is this input's Result, and the run
     goes on. `make_progress` (which probes the video: it may fail too) gives the per-frame callback."""
     t0 = time.time()
@@ -262,7 +265,7 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
         if not opts.dry_run:
             ensure_writable_dir(dst.parent)
         progress = make_progress() if make_progress else None
-        res = colorize_video(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
+        res = (run_video or colorize_video)(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
     except (VidcolorError, MemoryError):  # another run's lock, bad weights, a usage error, the machine: the run's
@@ -291,7 +294,8 @@ def _skip_note(entry: dict, journal: Journal, dst: Path) -> str:
     return "already in colour (--force colorizes it)" + ("; its unchanged copy is in the output" if entry.get("copy") else "")
 
 
-def _read(path: Path):
+def read_or_error(path: Path):
+    """A photo as read, or the one-line error that fails it alone (a crash of the reader included)."""
     try:
         return read_image(path)
     except VidcolorError as e:
@@ -340,7 +344,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     writer = BackgroundWorker(write, depth=4, name="write")
     try:
         # a with-block: a caller's on_result that raised left the read thread running (an operator's test)
-        with prefetch(((p, t, h, time.time(), _read(p)) for p, t, h in todo), depth=4, name="read") as reads:
+        with prefetch(((p, t, h, time.time(), read_or_error(p)) for p, t, h in todo), depth=4, name="read") as reads:
             for batch in batched(reads, opts.batch_size):
                 ready = []
                 for p, t, h, t0, img in batch:

@@ -23,11 +23,15 @@ __all__ = ["ClusterError", "Pool", "RayOptions", "colorize_on_ray", "plan_pool"]
 
 def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_opts: RayOptions | None = None,
                     video: VideoOptions | None = None, folder: FolderOptions | None = None,
-                    on_result: Callable[[Result], None] | None = None, progress: Progress | None = None) -> list[Result]:
+                    on_result: Callable[[Result], None] | None = None, progress: Progress | None = None,
+                    video_progress: Callable[[Path, int], Progress | None] | None = None) -> list[Result]:
     """Colorize a folder of photos or a video on a Ray cluster, with the same journal, skips, outputs and
     Results as the one-machine functions. `colorizer` is the driver's copy (on the CPU); its network is
     shipped to the workers through Ray's object store, so they need no weights file of their own. A
-    single photo and a dry run need no cluster and run here."""
+    single photo and a dry run need no cluster and run here. A folder's videos go to the cluster one after
+    another, each split into ranges as a single video is (`video` options; `video_progress(path, index)`
+    as `colorize_folder` takes it), except a video with a hints file, which runs here (hints are carried
+    from their keyframe, across ranges the cluster colorizes apart) and says so."""
     src, dst = Path(src), Path(dst)
     ray_opts, video, folder = ray_opts or RayOptions(), video or VideoOptions(), folder or FolderOptions()
     results: list[Result] = []
@@ -48,7 +52,7 @@ def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_
         return results
     if (folder if src.is_dir() else video).dry_run:
         if src.is_dir():
-            colorize_folder(src, dst, colorizer, folder, on_result=emit)
+            colorize_folder(src, dst, colorizer, folder, on_result=emit, video=video)
         else:
             emit(colorize_video(src, dst, colorizer, video))
         return results
@@ -57,7 +61,19 @@ def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_
         if src.is_dir():
             from vidcolor.cluster.photos import RayPhotos
 
-            colorize_folder(src, dst, colorizer, folder, on_result=emit, run_images=RayPhotos(ray, pool))
+            from vidcolor.cluster.film import colorize_video_on_ray
+
+            def on_cluster(s: Path, d: Path, col: Colorizer, opts: VideoOptions, progress=None, hints=None) -> Result:
+                if not hints:
+                    return colorize_video_on_ray(ray, pool, s, d, col, opts, progress)
+                res = colorize_video(s, d, col, opts, progress=progress, hints=hints)
+                res.notes.append("ran on this machine, not on the cluster: video hints are carried from their keyframe, "
+                                 "and the cluster colorizes a film's ranges apart")
+                return res
+
+            # the folder's videos too (a review found them run here, on the CPU, with default options)
+            colorize_folder(src, dst, colorizer, folder, on_result=emit, video=video, video_progress=video_progress,
+                            run_images=RayPhotos(ray, pool), run_video=on_cluster)
         else:
             from vidcolor.cluster.film import colorize_video_on_ray
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, refuse_foreign_output
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
@@ -155,6 +155,11 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         elif journal.finished(src, key, dst):
             work.discard()  # a run killed after journaling left it
             return Result(src, dst, "skipped", note=already_done(journal, dst))
+        # as `colorize_video` does: a file vidcolor did not write, edited or made read-only since is refused
+        # (a review replaced a protected film), and dst is marked as ours before it can appear, so a run stopped
+        # between the join's rename and the journal's line (hashing a long film) is resumed, not refused
+        refuse_foreign_output(journal, dst, opts.overwrite)
+        journal.touch(dst)
         with VideoSource(src) as source:
             if work.plan is None:
                 work.save_plan(_scan_and_plan(source, opts))

@@ -23,10 +23,10 @@ from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
 from vidcolor.errors import InputError, OutputError, VidcolorError
-from vidcolor.folder import sidecar_misfit
+from vidcolor.folder import read_or_error, sidecar_misfit, unexpected
 from vidcolor.hints import Hints
 from vidcolor.io.base import Frame, ResumePoint
-from vidcolor.io.images import lost_in, read_image, write_image
+from vidcolor.io.images import lost_in, write_image
 from vidcolor.io.plan import OutputPlan
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
@@ -90,10 +90,9 @@ class PhotoBatch(_ModelActor):
             if written_this_run(dst, self.since_ns):
                 rows.append(_row(src, dst, "done", "written by an earlier attempt of this run", t0))
                 continue
-            try:
-                img = read_image(src)
-            except VidcolorError as e:
-                rows.append(_row(src, dst, "failed", str(e), t0))
+            img = read_or_error(src)  # as one machine reads: a file that crashes the reader fails alone (one damaged TIFF
+            if isinstance(img, VidcolorError):  # had aborted a whole Ray run, with a 177-line traceback; a review)
+                rows.append(_row(src, dst, "failed", str(img), t0))
                 continue
             if (misfit := sidecar_misfit(hints, src, img.pixels.shape)) is not None:
                 rows.append(_row(src, dst, "failed", str(misfit), t0))
@@ -112,6 +111,9 @@ class PhotoBatch(_ModelActor):
                 continue
             except OSError as e:  # the folder could not be made
                 rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
+                continue
+            except Exception as e:  # a defect met on one photo: it fails, named in one line, and the run goes on
+                rows.append(_row(src, dst, "failed", unexpected(src, e), t0))
                 continue
             notes = ["with hints"] * bool(hints) + [*img.notes, *lost_in(img, dst)]  # a row carries one note: joined
             rows.append(_row(src, dst, "done", "; ".join(notes) or None, t0))
@@ -247,4 +249,7 @@ class FilmRange(_ModelActor):
                 out.append(json.dumps({"i": t["i"], "segment": seg, "seconds": time.time() - t0}))
             except VidcolorError as e:
                 out.append(json.dumps({"i": t["i"], "error": str(e), "kind": type(e).__name__}))
+            except Exception as e:  # a defect met in one range fails this film in one line, as on one machine,
+                # where it had aborted the whole Ray run (and every other film of a folder) with a traceback
+                out.append(json.dumps({"i": t["i"], "error": unexpected(self.src, e), "kind": "InputError"}))
         return {"result": out}
