@@ -137,6 +137,29 @@ def test_a_32_bit_integer_tiff_is_refused_not_written_almost_black(tmp_path):
     assert np.array_equal(read_image(tmp_path / "imagej.tif").pixels[..., 0], data.astype(np.uint16))
 
 
+def test_a_tiff_whose_tags_hold_odd_values_is_refused_in_one_line_not_called_a_defect(tmp_path):
+    """Byte flips in TIFFs raised TypeError, IndexError and AttributeError from the reader: one machine called
+    each "a vidcolor defect: please report it" and a Ray run aborted on it (review). A TIFF whose bits per
+    sample differ per channel, (8, 16, 8), is one such file."""
+    import io
+    import struct
+
+    import tifffile
+
+    from vidcolor.errors import InputError
+    from vidcolor.io.images import read_image
+
+    b = io.BytesIO()
+    tifffile.imwrite(b, np.zeros((20, 24, 3), np.uint8), photometric="rgb")
+    with tifffile.TiffFile(io.BytesIO(b.getvalue())) as t:
+        at = t.pages[0].tags[258].valueoffset  # BitsPerSample (8, 8, 8)
+    data = bytearray(b.getvalue())
+    data[at + 2:at + 4] = struct.pack("<H", 16)
+    (tmp_path / "odd.tif").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"odd\.tif: corrupt or unsupported TIFF .*TypeError"):
+        read_image(tmp_path / "odd.tif")
+
+
 def test_a_photo_too_big_for_memory_is_refused_from_its_header(tmp_path, monkeypatch):
     """A 875 KB PNG declaring 30000 x 30000 pixels peaked at 12.4 GB inside a folder run; where memory is
     short, running out would kill the whole run (new-user test, 2026-11-27). Refused from the header,

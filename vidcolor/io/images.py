@@ -8,6 +8,7 @@ through tifffile.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import struct
 import warnings
@@ -24,6 +25,9 @@ import tifffile
 # filter set once, not a catch_warnings around each read: that swaps process-wide state under the other
 # threads (the reader is one of several).
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+# tifffile logs what it reads past in a damaged TIFF ("missing data ByteCounts tag") at WARNING, on stderr
+# beside the run's line for that file; what it cannot read past is an InputError of its own (`_reading`)
+logging.getLogger("tifffile").setLevel(logging.ERROR)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, first_line
@@ -170,6 +174,13 @@ def _reading(path: Path):
         raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels") from e
     except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error) as e:
         raise InputError(f"{path}: corrupt or truncated image ({first_line(e)})") from e
+    except (IndexError, TypeError, AttributeError, KeyError) as e:
+        # tifffile hands back whatever a damaged or unusual TIFF's tags hold (a tuple of bits per sample, a
+        # number where a name was expected): byte flips in TIFFs raised these, called a vidcolor defect (review)
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise
+        raise InputError(f"{path}: corrupt or unsupported TIFF (its tags hold what this reader cannot use: "
+                         f"{type(e).__name__}: {first_line(e)})") from e
 
 
 def read_rgb8(path: str | os.PathLike) -> np.ndarray:
