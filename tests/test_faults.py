@@ -148,3 +148,96 @@ def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorize
     assert (res.frames, res.frames_resumed, res.frames_processed) == (30, 20, 10)
     assert any("resumed at frame 20" in n for n in res.notes)
     assert video_differences(out, ref.output) == [] and probe(out)["frames"] == 30
+
+
+# -- storage and log streams that fail under a run (a new user's cron tests) -------------------------------
+
+def test_a_full_disk_stops_the_run_in_order_with_its_own_exit_code(tmp_path, weights_file, monkeypatch):
+    """A 300 KB output disk: a dozen photos failed one by one, then the journal's write raised and the run
+    crashed with a 340-line traceback, exit 1, no summary and a torn journal line. Now the first full write
+    stops the run: one line, exit 4, the report's summary saying why, what was finished kept."""
+    import errno
+    import json
+
+    from typer.testing import CliRunner
+
+    import vidcolor.io.images as images
+    from vidcolor import cli
+
+    src = tmp_path / "in"
+    for i in range(4):
+        write_image(src / f"scan{i}.png", h=48, w=64, seed=i)
+    real = images._write_pil
+
+    def fills_up(path, *a, **k):
+        if "scan2" in path.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(images, "_write_pil", fills_up)
+    out, rep = tmp_path / "out", tmp_path / "run.jsonl"
+    r = CliRunner().invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file), "--report", str(rep)])
+    assert r.exit_code == cli.EXIT_STORAGE == 4, r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("vidcolor: error:")]
+    assert len(errors) == 1 and "scan2.png: cannot write: No space left on device; the run stops" in errors[0], r.output
+    assert "Traceback" not in r.output
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["scan0.png", "scan1.png"]
+    assert leftovers(out) == []
+    summary = json.loads(rep.read_text().splitlines()[-1])["summary"]
+    assert summary["done"] == 2 and "No space left on device" in summary["error"]
+
+
+def test_a_journal_line_cut_off_by_a_full_disk_does_not_swallow_the_next(tmp_path):
+    """A line cut short (no newline) had the next run's line appended onto it: both were lost."""
+    import errno
+    import json
+
+    from vidcolor.archive import Journal
+    from vidcolor.errors import StorageError
+
+    out = tmp_path / "out"
+    a, b = write_image(tmp_path / "a.png", seed=1), write_image(tmp_path / "b.png", seed=2)
+    Journal(out, remember=True).record(a, "k", "failed", out / "a.png")
+    path = out / ".vidcolor" / "journal.jsonl"
+    with open(path, "a") as f:
+        f.write('{"v": 2, "target": "cut.png", "sta')  # where the disk filled
+    Journal(out, remember=True).record(b, "k", "failed", out / "b.png")
+    assert set(Journal(out).entries) == {"a.png", "b.png"}
+    assert all(json.loads(line) for line in path.read_text().splitlines()[-1:])
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    import os
+    journal = Journal(out, remember=True)
+    real = os.fsync
+    os.fsync = full
+    try:
+        with pytest.raises(StorageError, match=r"journal\.jsonl: cannot write the journal \(No space left on device\); the run stops"):
+            journal.record(a, "k", "failed", out / "a.png")
+    finally:
+        os.fsync = real
+
+
+def test_a_log_that_cannot_be_written_costs_the_lines_not_the_run(tmp_path, weights_file):
+    """stderr on a full disk (2>/dev/full), or `| head -1`: the run stopped after its first input with exit 1
+    and no summary; with stdout closed every command ended in a traceback and exit 1, --version included."""
+    import json
+
+    src = tmp_path / "in"
+    for i in range(3):
+        write_image(src / f"scan{i}.png", h=48, w=64, seed=i)
+    rep = tmp_path / "run.jsonl"
+    cmd = " ".join(f"'{a}'" for a in [sys.executable, "-m", "vidcolor", src, "-o", tmp_path / "out", "--weights", weights_file,
+                                      "--report", rep])
+    r = subprocess.run(["bash", "-c", f"{cmd} 2>/dev/full"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 120, r  # done, but the log lost lines: the report has them
+    summary = json.loads(rep.read_text().splitlines()[-1])["summary"]
+    assert summary["done"] == 3 and summary["total"] == 3
+    r = subprocess.run(["bash", "-c", f"{cmd} 2>&1 | head -c 1"], capture_output=True, text=True, timeout=300)
+    assert json.loads(rep.read_text().splitlines()[-1])["summary"]["skipped"] == 3  # the whole run, not its first input
+    r = subprocess.run(["bash", "-c", f"'{sys.executable}' -m vidcolor --version >&-"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r
+    r = subprocess.run(["bash", "-c", f"'{sys.executable}' -m vidcolor '{tmp_path / 'missing.mp4'}' >&-"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import LockedError, OutputError
+from vidcolor.errors import LockedError, OutputError, StorageError
 from vidcolor.io.paths import is_temp_output, temp_writer_pid
 
 STATE_DIR = ".vidcolor"
@@ -207,14 +207,20 @@ class Journal:
         """One line, appended under a lock of its own: runs writing single outputs into one folder append
         to one journal at once, and an append is one write only where the OS makes it so (not on Windows,
         where Python's append mode seeks to the end first, nor over NFS)."""
-        line = json.dumps(e) + "\n"
+        line = (json.dumps(e) + "\n").encode()
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self.path) + ".lock", timeout=JOURNAL_LOCK_S), open(self.path, "a") as f:
-                f.write(line)
-                f.flush()
-                if sync:
-                    os.fsync(f.fileno())
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(self.path) + ".lock", timeout=JOURNAL_LOCK_S), open(self.path, "ab+") as f:
+                    if f.seek(0, os.SEEK_END) and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n":
+                        line = b"\n" + line  # after a line a full disk cut short: the next one had been glued to it
+                    f.write(line)
+                    f.flush()
+                    if sync:
+                        os.fsync(f.fileno())
+            except OSError as err:  # a run that cannot keep its journal cannot tell what it finished: it stops
+                raise StorageError(f"{self.path}: cannot write the journal ({err.strerror or err}); the run stops "
+                                   "(the outputs it finished are in place)") from err
             self.touched.add(e["target"])
             self._note_output(e)
 
@@ -559,6 +565,7 @@ class RunReport:
         self._lock = threading.Lock()
         self._begun = False
         self._file = None
+        self.broken = False  # a write failed (StorageError): no more lines
 
     def begin(self) -> None:
         """Replace what an earlier run left. The CLI calls it once it holds the output's lock; without a
@@ -581,15 +588,23 @@ class RunReport:
             self._begun = True
 
     def _write(self, line: str) -> None:
-        if self.path is None:
+        if self.path is None or self.broken:
             return
-        self.begin()
-        if self._file is None:  # after the summary (a late line): appended, as before
-            with open(self.path, "a") as f:
-                f.write(line + "\n")
-            return
-        self._file.write(line + "\n")
-        self._file.flush()
+        try:
+            self.begin()
+            if self._file is None:  # after the summary (a late line): appended, as before
+                with open(self.path, "a") as f:
+                    f.write(line + "\n")
+                return
+            self._file.write(line + "\n")
+            self._file.flush()
+        except OSError as e:  # a full disk under the report: the run stops, its journal keeps what it finished
+            self.broken = True
+            with contextlib.suppress(OSError):
+                if self._file is not None:
+                    self._file.close()
+            self._file = None
+            raise StorageError(f"{self.path}: cannot write the report ({e.strerror or e}); the run stops") from e
 
     def add(self, result) -> None:
         with self._lock:

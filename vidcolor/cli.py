@@ -25,7 +25,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidcolor.allocator import keep_freed_memory
-from vidcolor.errors import LockedError, OutputError, UsageError, VidcolorError, WeightsError
+from vidcolor.errors import LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError
 from vidcolor.io.formats import FORMAT_EXT
 from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
@@ -33,6 +33,8 @@ from vidcolor.weights import DEFAULT_MODEL
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, the shell's code for a process ended by SIGTERM
+EXIT_STORAGE = 4  # the output's storage failed under the run (full disk, quota, journal or report unwritable): it stopped
+EXIT_LOST_LINES = 120  # the run succeeded, but its log lines could not all be written (as Python's own exit says it)
 _V, _F = VideoOptions(), FolderOptions()
 ImageFormat = Enum("ImageFormat", {k: k for k in sorted(FORMAT_EXT)}, type=str)
 
@@ -307,11 +309,21 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         rep.error(str(e))
         run.close(error=str(e))  # a report that still held last night's summary read as a success
         return EXIT_USAGE
+    except StorageError as e:  # a full disk had crashed the run with a 340-line traceback and a torn journal line
+        rep.close()
+        rep.error(str(e))
+        with contextlib.suppress(StorageError):  # the report may be on that disk too
+            run.close(error=str(e))
+        return EXIT_STORAGE
     except VidcolorError as e:  # with the time it took (a disk that filled after 3 s of work said 0.0)
         done(Result(src, None, "failed", time.time() - t0, error=str(e)))
     finally:
         rep.close()
-    summary = run.close()["summary"]
+    try:
+        summary = run.close()["summary"]
+    except StorageError as e:
+        rep.error(str(e))
+        return EXIT_STORAGE
     if folder.dry_run:
         planned = summary["total"] - summary["done"] - summary["skipped"] - summary["failed"]
         rep.line(f"dry run: {planned} to do, {summary['skipped']} skipped, {summary['failed']} would fail of {summary['total']} "
@@ -324,7 +336,9 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     elif src.is_dir() or summary["total"] > 1:
         rep.line(f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed of {summary['total']} "
                  f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
-    return EXIT_FAILED if summary["failed"] else EXIT_OK
+    if summary["failed"]:
+        return EXIT_FAILED
+    return EXIT_LOST_LINES if rep.lost_lines else EXIT_OK  # the log lost lines: the report and journal have them all
 
 
 def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
@@ -835,9 +849,10 @@ def exit_now(code: int | str | None) -> None:
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: the process started with it closed (>&-); print() skips it too
+                stream.flush()
         except (OSError, ValueError):  # a closed pipe: as the interpreter's own exit would, say nothing
-            code = code or 120
+            code = code or EXIT_LOST_LINES
     os._exit(code)
 
 

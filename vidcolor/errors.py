@@ -1,4 +1,5 @@
 """The library's exceptions. Only the CLI turns them into exit codes."""
+import errno
 
 
 class VidcolorError(Exception):
@@ -30,3 +31,15 @@ class WeightsError(VidcolorError):
 
 class LockedError(VidcolorError):
     """Another run holds the output folder's lock."""
+
+
+class StorageError(VidcolorError):
+    """The output's storage failed under a run: a full disk or quota, or the journal or report that could
+    not be written. Unlike an OutputError, which fails one input, it stops the run in order (what it
+    finished is kept and journaled): every input after it would fail the same way."""
+
+
+def out_of_space(e: BaseException) -> bool:
+    """Whether an OSError (or PyAV's FFmpegError, which carries the errno too) is a full disk or quota (the
+    run stops: StorageError) rather than one file's problem."""
+    return getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT)

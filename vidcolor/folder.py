@@ -14,7 +14,7 @@ from typing import Callable
 
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, OutputError, VidcolorError, first_line
+from vidcolor.errors import InputError, OutputError, StorageError, VidcolorError, first_line, out_of_space
 from vidcolor.hints import Hints, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
@@ -120,6 +120,8 @@ def copy_file(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
     except OSError as e:
         tmp.unlink(missing_ok=True)
+        if out_of_space(e):
+            raise StorageError(f"{dst}: cannot write: {e.strerror}; the run stops (what it finished is kept)") from e
         raise OutputError(f"{dst}: cannot write ({e.strerror or e})") from e
 
 
@@ -332,8 +334,14 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             emit(action())
+        except StorageError:  # the run stops (at the next submit or at close)
+            raise
         except VidcolorError as e:
             emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
+        except OSError as e:  # the folder could not be made
+            if out_of_space(e):
+                raise StorageError(f"{dst.parent}: cannot create the output folder: {e.strerror}; the run stops") from e
+            emit(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
@@ -355,6 +363,8 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                             journal.record(p, k, "failed", t, note=str(bad))
                             raise bad
                         refuse_foreign_output(journal, t, opts.overwrite)
+                    except StorageError:
+                        raise
                     except VidcolorError as e:
                         emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
                         continue

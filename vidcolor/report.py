@@ -6,6 +6,7 @@ PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: fin
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import unicodedata
@@ -18,6 +19,13 @@ PLAIN_EVERY_INPUTS = 20
 PLAIN_EVERY_S = 60.0
 
 
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):  # closed
+        return False
+
+
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -27,9 +35,10 @@ class Reporter:
     """One line per finished input on stderr, and the progress of the run (see the module docstring)."""
 
     def __init__(self, quiet: bool = False, verbose: bool = False, stream=None, dry_run: bool = False):
-        self.stream = stream or sys.stderr
+        self.stream = stream or sys.stderr  # None where the process started with stderr closed (2>&-)
         self.dry_run = dry_run  # a failed input is one that would fail: `would fail`, not `FAILED`
-        self.live = self.stream.isatty() and not quiet
+        self.lost_lines = 0  # lines the stream would not take (closed, full, a broken pipe): the run goes on
+        self.live = self.stream is not None and _isatty(self.stream) and not quiet
         self.plain_progress = not self.live and not quiet and not dry_run  # a dry run's lines are all there is: no ETA
         self.verbose = verbose
         self._bar = None  # rich Progress while live
@@ -43,11 +52,25 @@ class Reporter:
     # -- lines ----------------------------------------------------------------------------------------
 
     def line(self, text: str) -> None:
+        """One line on the stream. A stream that fails (a full disk under the log, `| head -1` gone, a
+        closed descriptor) costs the lines, not the run: it had stopped a cron job after its first input,
+        with exit 1 (a new user's test). The journal and --report keep every result; the exit code says
+        lines were lost (cli.exit_now)."""
         text = _one_line(text)
-        if self._bar is not None:
-            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
-        else:
-            print(text, file=self.stream, flush=True)
+        if self.stream is None or self.lost_lines:
+            self.lost_lines += 1
+            return
+        try:
+            if self._bar is not None:
+                self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+            else:
+                print(text, file=self.stream, flush=True)
+        except (OSError, ValueError):
+            self.lost_lines += 1
+            self.live = False  # a live bar would redraw on the same stream
+            with contextlib.suppress(Exception):
+                self.close()
+            self._bar = None
 
     def error(self, text: str) -> None:
         self.line(f"vidcolor: error: {text}")
@@ -125,7 +148,8 @@ class Reporter:
                 first = done if first is None else first  # frames resumed plus the first batch
                 dt = time.monotonic() - t0
                 fps = f"{(done - first) / dt:.1f} fps" if dt > 0 and done > first else ""
-                self._bar.update(task, completed=done, total=max(total, done) or None, fps=fps)
+                if self._bar is not None:  # (gone where the stream failed)
+                    self._bar.update(task, completed=done, total=max(total, done) or None, fps=fps)
 
             return update
         if not self.plain_progress:

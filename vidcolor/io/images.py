@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImageP
 logging.getLogger("tifffile").setLevel(logging.ERROR)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from vidcolor.errors import InputError, OutputError, first_line
+from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import temp_output_path
 
@@ -563,6 +563,8 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> No
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
+        if out_of_space(e):  # every photo after it would fail the same way (a new user's 300 KB disk)
+            raise StorageError(f"{path}: cannot write: {e.strerror}; the run stops (what it finished is kept)") from e
         raise OutputError(f"{path}: cannot write ({e.strerror or first_line(e)})") from e
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from typing import Sequence
 import av
 import numpy as np
 
-from vidcolor.errors import OutputError
+from vidcolor.errors import OutputError, StorageError, out_of_space
 from vidcolor.io.base import ResumePoint, VideoInfo
 from vidcolor.io.mux import join_segments
 from vidcolor.io.paths import atomic_write_text, temp_output_path
@@ -205,6 +205,9 @@ class SegmentedSink:
                 self.current.write(frame, p)
             except av.error.FFmpegError as e:
                 done = self._closed_frames + self.current.frames
+                if out_of_space(e):  # the run stops: a folder's next videos and photos would fail the same way
+                    raise StorageError(f"{self.dst}: encoding stopped at frame {done}: {_reason(e)}; the run stops "
+                                       "(the finished segments are kept: run the same command again to resume)") from e
                 raise OutputError(f"{self.dst}: encoding failed at frame {done} (pts {p}): {_reason(e)}") from e
 
     def end_segment(self, smoother_state: dict[str, np.ndarray], final: bool = False) -> None:
