@@ -594,3 +594,39 @@ def test_the_avi_grid_is_the_frames_own_and_the_sound_only_sets_where_it_starts(
     for origin, first_slot in ((None, 0), (40, 0), (10, 1), (-30, 0), (90, 0)):  # 10 ms ahead: under half a slot
         slots, tick, _, note = _on_grid(pts, like, None, origin)
         assert tick == fractions.Fraction(1, 25) and note is None and slots == list(range(first_slot, first_slot + 10)), origin
+
+
+@pytest.mark.parametrize("ext, cover_first", [(".mkv", True), (".mp4", False)])
+def test_the_largest_video_stream_is_colorized_and_the_others_are_named_as_not_written(tmp_path, colorizer, ext, cover_first):
+    """An MKV whose cover art (a 64x64 picture) came first was colorized as that one frame and reported
+    done; an MP4's cover art was dropped without the note other dropped streams get (a new user's test)."""
+    import av
+    import numpy as np
+
+    src = tmp_path / f"film{ext}"
+    with av.open(str(src), "w") as out:
+        def add(codec, rate, w, h, pix_fmt):
+            s = out.add_stream(codec, rate=rate)
+            s.width, s.height, s.pix_fmt = w, h, pix_fmt
+            return s
+
+        if cover_first:
+            art, main = add("mjpeg", 1, 64, 64, "yuvj420p"), add("libx264", 24, 160, 96, "yuv420p")
+        else:
+            main, art = add("libx264", 24, 160, 96, "yuv420p"), add("mjpeg", 1, 64, 64, "yuvj420p")
+        art.disposition = av.stream.Disposition.attached_pic  # (Matroska keeps no such flag: there it is a second stream)
+        cover = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24").reformat(format="yuvj420p")
+        cover.pts = 0
+        out.mux(art.encode(cover))
+        out.mux(art.encode())
+        for i in range(12):
+            f = av.VideoFrame.from_ndarray(np.full((96, 160, 3), 20 * i, np.uint8), format="rgb24").reformat(format="yuv420p")
+            f.pts = i
+            out.mux(main.encode(f))
+        out.mux(main.encode())
+    res = colorize_video(src, tmp_path / f"out{ext}", colorizer)
+    p = probe(tmp_path / f"out{ext}")
+    assert (p["width"], p["height"], p["frames"]) == (160, 96, 12), p
+    stream = 0 if cover_first else 1
+    assert any(n.startswith((f"cover art (stream {stream}, mjpeg)", f"video stream {stream} (mjpeg, 64x64)")) and "not written" in n
+               for n in res.notes), res.notes

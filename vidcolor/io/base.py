@@ -49,6 +49,9 @@ class VideoInfo:
     # frames are scaled to the stream's size, as FFmpeg's own tools do (a broadcast capture that changed
     # size mid-stream failed with scenedetect's AssertionError, found by a review)
     size_change: tuple[int, int, int] | None = None
+    # the source's other video streams, which are not written (one line each: "video stream 1 (h264,
+    # 320x240)", "cover art (stream 0, mjpeg)"); the colorized one is the largest that is not cover art
+    dropped_video: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:

@@ -22,7 +22,7 @@ from vidcolor.errors import OutputError
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.plan import OutputPlan, add_audio_encoder
 from vidcolor.io.subtitles import convert_packet
-from vidcolor.io.video import _reason
+from vidcolor.io.video import _reason, main_video_stream
 
 AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
 MAX_GRID_RATE = 240  # AVI: a finer exact grid than this many slots a second is rounded to the frame rate
@@ -314,7 +314,7 @@ class Passthrough:
         """The source's title on the output, and its video stream's language and title on `video`: a
         restoration with several languages could not tell its tracks apart (film-user test)."""
         out.metadata.update({k: v for k, v in self.src.metadata.items() if k.lower() == "title"})
-        video.metadata.update(kept_tags(self.src.streams.video[0].metadata, out))
+        video.metadata.update(kept_tags(main_video_stream(self.src).metadata, out))
 
     def mux_until(self, t: float | None) -> None:
         """Mux the packets whose time is at most t seconds (all of them when t is None)."""

@@ -175,6 +175,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
                           f"frame times held to multiples of {plan.time_base} s")
     primed = _primed_audio(info.path) if box.constant_rate else set()
     plan.streams = [_stream_plan(box, s, plan.notes, s.index in primed) for s in info.streams]
+    plan.notes += [f"{what} not written: vidcolor writes one video stream, the largest picture" for what in info.dropped_video]
     _try(plan, info)
     return plan
 

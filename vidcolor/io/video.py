@@ -90,16 +90,41 @@ def _next_pts(pts: int, last: int | None) -> int:
     return pts if last is None else max(pts, last + 1)  # a repeated pts moves up one tick
 
 
+def _is_cover_art(stream) -> bool:
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def main_video_stream(container: av.container.InputContainer):
+    """The video stream to colorize, as FFmpeg's own tools pick it: the largest picture, cover art (an
+    attached picture) left out; the first of equals. None where there is no such stream. The first video
+    stream alone had been taken: an MKV whose cover art came first came out as that one 64x64 frame,
+    reported done (a new user's test)."""
+    pictures = [s for s in container.streams.video if not _is_cover_art(s)]
+    return max(pictures, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0), default=None)
+
+
+def _describe_dropped(container, main) -> list[str]:
+    out = []
+    for s in container.streams.video:
+        if s is main:
+            continue
+        cc = s.codec_context
+        out.append(f"cover art (stream {s.index}, {_codec_name(s)})" if _is_cover_art(s) else
+                   f"video stream {s.index} ({_codec_name(s)}, {cc.width}x{cc.height})")
+    return out
+
+
 class VideoSource:
-    """Iterate the frames of a video's first video stream: `for frame in VideoSource(path)`."""
+    """Iterate the frames of a video's main video stream (`main_video_stream`): `for frame in VideoSource(path)`."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.container = _open_input(self.path)
-        if not self.container.streams.video:
+        self.stream = main_video_stream(self.container)
+        if self.stream is None:
+            covers = bool(self.container.streams.video)
             self.container.close()
-            raise InputError(f"{self.path}: no video stream")
-        self.stream = self.container.streams.video[0]
+            raise InputError(f"{self.path}: no video stream" + (" (only cover art)" if covers else ""))
         self.stream.thread_type = "AUTO"
         s, cc = self.stream, self.stream.codec_context
         if not cc.width or not cc.height:
@@ -113,7 +138,7 @@ class VideoSource:
             path=self.path, width=cc.width, height=cc.height, frames=int(s.frames or 0), time_base=s.time_base,
             average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
             start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
-            bit_depth=_bit_depth(cc.format),
+            bit_depth=_bit_depth(cc.format), dropped_video=_describe_dropped(self.container, self.stream),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -254,7 +279,7 @@ class VideoSource:
         """The container opened afresh, to decode from the start (see `frames`)."""
         self.container.close()
         self.container = _open_input(self.path)
-        self.stream = self.container.streams.video[0]
+        self.stream = self.container.streams[self.stream.index]
         self.stream.thread_type = "AUTO"
 
     def header_length(self) -> tuple[int, float | None]:
