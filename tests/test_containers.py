@@ -630,3 +630,32 @@ def test_the_largest_video_stream_is_colorized_and_the_others_are_named_as_not_w
     stream = 0 if cover_first else 1
     assert any(n.startswith((f"cover art (stream {stream}, mjpeg)", f"video stream {stream} (mjpeg, 64x64)")) and "not written" in n
                for n in res.notes), res.notes
+
+
+def test_a_damaged_audio_packet_is_skipped_where_the_audio_is_transcoded(tmp_path, colorizer):
+    """Two AAC packets of random bytes failed a whole film at its join, after every frame was done, and
+    again on every re-run, where the audio is transcoded (WebM, AVI); the video's are skipped (a review)."""
+    import av
+    import numpy as np
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=24, audio="aac")
+    rng = np.random.default_rng(1)
+    bad = tmp_path / "bad.mkv"
+    with av.open(str(clip)) as src, av.open(str(bad), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        n = 0
+        for p in src.demux():
+            if p.dts is None:
+                continue
+            ost = streams[p.stream.index]
+            if p.stream.type == "audio":
+                n += 1
+                if n in (5, 6):
+                    q = av.Packet(rng.integers(0, 256, p.size, dtype=np.uint8).tobytes())
+                    q.pts, q.dts, q.duration, q.time_base = p.pts, p.dts, p.duration, p.time_base
+                    p = q
+            p.stream = ost
+            out.mux(p)
+    res = colorize_video(bad, tmp_path / "out.webm", colorizer)
+    assert res.status == "done" and probe(tmp_path / "out.webm")["frames"] == 24
+    assert any("audio stream 1: damaged data: 2 packet(s) could not be decoded and were skipped" in n for n in res.notes), res.notes

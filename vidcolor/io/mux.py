@@ -282,6 +282,7 @@ class Passthrough:
         self.last_dts: dict[int, int] = {}  # input index -> the last copied packet's dts, in its output stream's time base
         self.last_end: dict[int, int] = {}  # and its dts + duration
         self.repaired: dict[str, int] = {}  # 'audio stream 1' -> packets whose dts did not increase
+        self.damaged: dict[str, int] = {}  # 'audio stream 1' -> packets the decoder rejected (transcoded streams)
 
     def _monotonic(self, pkt: av.Packet, ost: av.stream.Stream) -> None:
         """A copied packet's dts made to increase in the output's time base, as FFmpeg's own tools do for
@@ -308,7 +309,8 @@ class Passthrough:
     @property
     def notes(self) -> list[str]:
         return [f"{what}: the timestamps of {n} copied packet(s) did not increase; each was moved to just after "
-                "the one before (as FFmpeg does)" for what, n in self.repaired.items()]
+                "the one before (as FFmpeg does)" for what, n in self.repaired.items()] + [
+                f"{what}: damaged data: {n} packet(s) could not be decoded and were skipped" for what, n in self.damaged.items()]
 
     def label(self, video: av.stream.Stream, out: av.container.OutputContainer) -> None:
         """The source's title on the output, and its video stream's language and title on `video`: a
@@ -332,8 +334,16 @@ class Passthrough:
                 return
             ost, action, target = self.map[pkt.stream.index]
             if action == "transcode":
-                for frame in pkt.decode():  # keeps its pts: the encoder's priming then sits before 0, and
-                    for p in ost.encode(frame):  # MP4 trims it with an edit list (PyAV resamples to the encoder's rate)
+                try:
+                    frames = pkt.decode()  # keeps its pts: the encoder's priming then sits before 0, and MP4 trims it
+                except av.error.InvalidDataError:  # with an edit list (PyAV resamples to the encoder's rate)
+                    # a damaged packet is skipped, as the video's are: one had failed a whole film at its join,
+                    # after every frame was done, and again on every re-run (a review)
+                    what = f"{pkt.stream.type} stream {pkt.stream.index}"
+                    self.damaged[what] = self.damaged.get(what, 0) + 1
+                    continue
+                for frame in frames:
+                    for p in ost.encode(frame):
                         self.out.mux(p)
             elif action == "copy":
                 index = pkt.stream.index
