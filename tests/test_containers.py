@@ -659,3 +659,15 @@ def test_a_damaged_audio_packet_is_skipped_where_the_audio_is_transcoded(tmp_pat
     res = colorize_video(bad, tmp_path / "out.webm", colorizer)
     assert res.status == "done" and probe(tmp_path / "out.webm")["frames"] == 24
     assert any("audio stream 1: damaged data: 2 packet(s) could not be decoded and were skipped" in n for n in res.notes), res.notes
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov"])
+def test_hevc_in_mp4_and_mov_is_tagged_hvc1_for_apple_players(tmp_path, colorizer, ext):
+    """FFmpeg tags HEVC in MP4 as hev1, which QuickTime, Safari and iOS do not play; hvc1 is what they need."""
+    import av
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=6, audio=None)
+    colorize_video(clip, tmp_path / f"out{ext}", colorizer, VideoOptions(codec="libx265"))
+    with av.open(str(tmp_path / f"out{ext}")) as c:
+        assert c.streams.video[0].codec_context.codec_tag == "hvc1"
+        assert sum(1 for _ in c.decode(video=0)) == 6

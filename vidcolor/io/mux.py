@@ -86,7 +86,10 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         with av.open(str(parts[0][0])) as first:
             ost = out.add_stream_from_template(first.streams.video[0], opaque=_decoder_only(first.streams.video[0]) or None)
             retime = _rate_filter(first.streams.video[0], ost, like.average_rate)
+            hevc = first.streams.video[0].codec_context.name == "hevc"
         ost.time_base = timing.time_base
+        if hevc and plan.container.muxer in ("mp4", "mov"):
+            ost.codec_context.codec_tag = "hvc1"  # FFmpeg's default hev1 does not play in QuickTime, Safari or on iOS
         if like.average_rate:
             # The template's frame rate is the segments' codec's, which may be 1 / time base (x264's
             # timing info, below); the container declares the source's (the stream's average rate,
