@@ -671,3 +671,20 @@ def test_hevc_in_mp4_and_mov_is_tagged_hvc1_for_apple_players(tmp_path, colorize
     with av.open(str(tmp_path / f"out{ext}")) as c:
         assert c.streams.video[0].codec_context.codec_tag == "hvc1"
         assert sum(1 for _ in c.decode(video=0)) == 6
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_a_source_whose_clock_starts_late_starts_at_zero_in_the_output(tmp_path, colorizer, ext):
+    """A broadcast recording's clock starts anywhere: one starting at 3600 s came out as an MP4 with an hour
+    of empty edit before its 1.6 s, an MKV of 1:00:01.6 (a review). The output starts at 0, as FFmpeg's."""
+    import av
+
+    tb = fractions.Fraction(1, 90000)
+    src = write_video(tmp_path / "rec.ts", w=64, h=48, frames=20, audio=None, time_base=tb,
+                      pts=[3600 * 90000 + i * 3600 for i in range(20)])
+    colorize_video(src, tmp_path / f"out{ext}", colorizer)
+    with av.open(str(tmp_path / f"out{ext}")) as c:
+        assert c.duration / av.time_base < 2, c.duration
+        s = c.streams.video[0]
+        pts = sorted(p.pts for p in c.demux(s) if p.pts is not None)
+        assert float(pts[0] * s.time_base) < 0.05 and [b - a for a, b in zip(pts, pts[1:])] == [pts[1] - pts[0]] * 19

@@ -72,6 +72,23 @@ def _length_s(timing: _Timing, like: VideoInfo) -> float:
     return max(end, float(like.duration_s or 0.0))
 
 
+def _timeline_start(like: VideoInfo, plan: OutputPlan) -> fractions.Fraction:
+    """Where the output's timeline starts on the source's clock, in seconds: the source's start (its
+    earliest stream's) where that is after 0, so the output starts at 0 as FFmpeg's tools write it; else 0,
+    so that a start before 0 (an encoder's priming) and the streams' offsets from each other are kept as
+    they are. A broadcast recording's clock starts anywhere: one starting at 3600 s had come out as an MP4
+    with an hour-long empty edit, an MKV of 1:00:01.6 (a review). AVI (frames on a grid from the sound's
+    start, `_on_grid`) is left as it was."""
+    if plan.container.constant_rate:
+        return fractions.Fraction(0)
+    try:
+        with av.open(str(like.path)) as src:
+            start = src.start_time
+    except (av.error.FFmpegError, OSError):
+        return fractions.Fraction(0)
+    return fractions.Fraction(start, av.time_base) if start and start > 0 else fractions.Fraction(0)
+
+
 def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
                   mirror_matrix=None) -> list[str]:
     """Mux `parts` (each a segment file and the pts of its first frame) and the passthrough streams into
@@ -103,7 +120,9 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             ost.set_display_matrix(list(mirror_matrix))
         elif rotation:
             ost.set_display_rotation(rotation)
-        passthrough = Passthrough(like.path, out, plan)
+        start = _timeline_start(like, plan)
+        shift = _rescale(1, start / timing.time_base) if start else 0  # the video's, in its time base
+        passthrough = Passthrough(like.path, out, plan, start)
         passthrough.label(ost, out)
         i = 0
         for path, _ in parts:
@@ -114,7 +133,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                     if i == 0 and plan.container.constant_rate and timing.dts[0] > 0:
                         _empty_slots_before(out, ost, timing.time_base)
                     pkt.time_base = timing.time_base
-                    pkt.pts, pkt.dts, pkt.duration = timing.pts[i], timing.dts[i], timing.duration[i]
+                    pkt.pts, pkt.dts, pkt.duration = timing.pts[i] - shift, timing.dts[i] - shift, timing.duration[i]
                     passthrough.mux_until(timing.seconds[i])
                     i += 1
                     for p in retime.filter(pkt) if retime is not None else (pkt,):
@@ -262,9 +281,11 @@ class Passthrough:
     for packet (a second demuxer reads them alongside the video, so memory stays flat), re-framed
     between text subtitle codecs, or transcoded."""
 
-    def __init__(self, src_path: Path, out: av.container.OutputContainer, plan: OutputPlan):
+    def __init__(self, src_path: Path, out: av.container.OutputContainer, plan: OutputPlan,
+                 start: fractions.Fraction = fractions.Fraction(0)):
         self.src = av.open(str(src_path))
         self.out = out
+        self.start = start  # seconds on the source's clock where the output's timeline starts (`_timeline_start`)
         self.map: dict[int, tuple[av.stream.Stream, str, str | None]] = {}  # input index -> (stream, action, target)
         for sp in plan.streams:
             s = self.src.streams[sp.index]
@@ -309,6 +330,13 @@ class Passthrough:
         what = f"{pkt.stream.type} stream {pkt.stream.index}"
         self.repaired[what] = self.repaired.get(what, 0) + 1
 
+    def _shift(self, pkt: av.Packet) -> None:
+        """A packet moved onto the output's timeline (`self.start` earlier), in its own time base."""
+        if self.start:
+            d = _rescale(1, self.start / pkt.time_base)
+            pkt.pts = None if pkt.pts is None else pkt.pts - d
+            pkt.dts = None if pkt.dts is None else pkt.dts - d
+
     @property
     def notes(self) -> list[str]:
         return [f"{what}: the timestamps of {n} copied packet(s) did not increase; each was moved to just after "
@@ -346,10 +374,13 @@ class Passthrough:
                     self.damaged[what] = self.damaged.get(what, 0) + 1
                     continue
                 for frame in frames:
+                    if self.start and frame.pts is not None:
+                        frame.pts -= _rescale(1, self.start / frame.time_base)
                     for p in ost.encode(frame):
                         self.out.mux(p)
             elif action == "copy":
                 index = pkt.stream.index
+                self._shift(pkt)
                 self._monotonic(pkt, ost)
                 pkt.stream = ost
                 self.out.mux(pkt)  # which rebases the packet to ost's time base
@@ -359,6 +390,7 @@ class Passthrough:
                 new = av.Packet(convert_packet(bytes(pkt), pkt.stream.codec_context.name, target))
                 new.stream, new.time_base = ost, pkt.time_base
                 new.pts, new.dts, new.duration = pkt.pts, pkt.dts, pkt.duration
+                self._shift(new)
                 self.out.mux(new)
 
     def close(self) -> None:
