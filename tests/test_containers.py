@@ -688,3 +688,16 @@ def test_a_source_whose_clock_starts_late_starts_at_zero_in_the_output(tmp_path,
         s = c.streams.video[0]
         pts = sorted(p.pts for p in c.demux(s) if p.pts is not None)
         assert float(pts[0] * s.time_base) < 0.05 and [b - a for a, b in zip(pts, pts[1:])] == [pts[1] - pts[0]] * 19
+
+
+def test_timestamps_that_jump_back_fail_the_video_in_one_line_not_a_scrambled_output(tmp_path, colorizer):
+    """`cat a.ts b.ts`: every frame after the join was put a tick after the one before, so the second half
+    played in an instant and the sound drifted 4 s off, reported done (a review)."""
+    from vidcolor.errors import InputError
+
+    part = write_video(tmp_path / "part.ts", w=64, h=48, frames=40, audio=None)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    with pytest.raises(InputError, match=r"joined\.ts: the timestamps jump back by 1\.\d+ s .*recordings joined end to end"):
+        colorize_video(joined, tmp_path / "out.mp4", colorizer)
+    assert not (tmp_path / "out.mp4").exists()

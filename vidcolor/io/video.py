@@ -64,6 +64,13 @@ def _tag_seconds(value: str | None) -> float | None:
     return seconds if seconds > 0 else None
 
 
+JUMP_BACK_FRAMES = 25  # a pts this many nominal frames before the latest is no B-frame's reordering
+
+
+class TimestampsJumpBack(Exception):
+    """The stream's clock jumps back (recordings joined end to end, `cat a.ts b.ts`): (latest pts, new pts)."""
+
+
 def _in_order(decoded: Iterable[av.VideoFrame], step: int) -> Iterator[tuple[av.VideoFrame, int]]:
     """Decoded frames (display order) with strictly increasing pts: the k-th frame gets the k-th smallest
     pts seen. Decoders hand frames out in display order, but B-frames stored in AVI (which has no
@@ -75,6 +82,8 @@ def _in_order(decoded: Iterable[av.VideoFrame], step: int) -> Iterator[tuple[av.
     top = last = None
     for frame in decoded:
         pts = frame.pts if frame.pts is not None else (0 if top is None else top + step)
+        if top is not None and pts < top - JUMP_BACK_FRAMES * step:
+            raise TimestampsJumpBack(top, pts)
         top = pts if top is None else max(top, pts)
         heapq.heappush(pending, pts)
         held.append(frame)
@@ -231,6 +240,15 @@ class VideoSource:
                 index += 1
         except av.error.FFmpegError as e:
             raise InputError(f"{self.path}: decoding failed at frame {index} (after pts {last_pts}): {_reason(e)}") from e
+        except TimestampsJumpBack as e:
+            # every later frame had been put a tick after the one before: the rest of the picture played in an
+            # instant and the sound drifted seconds off, reported done (a review's `cat f.ts f.ts`)
+            top, new = e.args
+            tb = self.info.time_base
+            raise InputError(f"{self.path}: the timestamps jump back by {float((top - new) * tb):.2f} s after "
+                             f"{float((top - (self.stream.start_time or 0)) * tb):.2f} s (at about frame {index}): recordings "
+                             "joined end to end? vidcolor cannot keep picture and sound together across that; remux it "
+                             "so that they run on (an MPEG-TS recording: ffmpeg -i INPUT -c copy OUTPUT.mkv)") from None
         if overshot:
             self._reopen()
             yield from self.frames(ResumePoint(start_index, None, resume.smoother_state), luma, with_rgb)
