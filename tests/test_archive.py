@@ -140,6 +140,21 @@ def test_an_output_folder_moved_whole_keeps_its_record(tmp_path, colorizer):
     assert statuses(colorize_folder(src, tmp_path / "moved", colorizer)) == ["skipped"] * 2
 
 
+def test_an_input_folder_moved_or_renamed_keeps_its_record(tmp_path, colorizer):
+    """`mv scans scans_1950s` (or a NAS mounted at a new path) redid every output: the journal held the
+    inputs' absolute paths (a new user's test). A file of the same name, size and mtime is the same file;
+    one whose content changed (here: its size) is redone."""
+    src = archive(tmp_path / "in", 2)
+    clip = write_video(src / "d0" / "reel.mp4", w=64, h=48, frames=6, audio=None)
+    assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 3
+    moved = tmp_path / "archive_1950s"
+    src.rename(moved)
+    assert statuses(colorize_folder(moved, tmp_path / "out", colorizer)) == ["skipped"] * 3
+    write_image(moved / "d1" / "img1.png", h=44, w=40, seed=9)  # a new scan in its place
+    results = {r.input.name: r.status for r in colorize_folder(moved, tmp_path / "out", colorizer)}
+    assert results == {"img0.png": "skipped", "img1.png": "done", clip.name: "skipped"}
+
+
 def test_a_journal_written_before_paths_were_normalised_still_counts(tmp_path, colorizer, monkeypatch):
     """Lines with no "v" held the paths as that run spelled them, relative to its working directory."""
     src = archive(tmp_path / "in", 2)

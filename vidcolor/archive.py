@@ -141,9 +141,13 @@ class Journal:
         return e
 
     def same_input(self, e: dict, src: Path) -> bool:
-        """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged."""
+        """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged. A file of the
+        same name, size and mtime (to the nanosecond) in another folder is the same file moved: an archive
+        renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
+        output redone, hours of work for a film archive (a new user's test)."""
         try:
-            same = e.get("input") == str(_normal(src)) or (e.get("legacy") and Path(e.get("input", "")).name == src.name)
+            recorded = e.get("input") or ""
+            same = recorded == str(_normal(src)) or Path(recorded).name == src.name
             return bool(same) and e.get("input_stat") == input_key(src)
         except OSError:  # the input is gone, or a dangling link
             return False
