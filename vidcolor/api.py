@@ -82,7 +82,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
             check_folder_output(src, dst)
             _check_encoder(video.codec)
             media = list_media(src)  # walked once: a 50,000-scan tree took 0.4 s a walk here, more on a share
-            planned_outputs(src, dst, media.images, media.videos, folder.fmt_ext)  # two inputs, one output: refused here
+            planned_outputs(src, dst, media.images, media.videos, folder.fmt_ext)  # an output over an input: refused here
             return Plan(kind, src, dst, media=media)
         check_output(src, dst, create=False)
         if kind == "image" and dst.suffix.lower() not in IMAGE_EXTS:

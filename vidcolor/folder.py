@@ -158,7 +158,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     if with_palette:  # hint points work with any network; a palette needs its hint inputs
         colorizer.require_hints([photo_hints[p] for p in images if isinstance(photo_hints[p], Hints)],
                                 f"{with_palette[0]}" + (f" (and {len(with_palette) - 1} more hints files)" if len(with_palette) > 1 else ""))
-    pairs, video_pairs = planned_outputs(src, dst, images, videos, opts.fmt_ext)
+    pairs, video_pairs, clashes = planned_outputs(src, dst, images, videos, opts.fmt_ext)
     key = image_key(colorizer, opts)
 
     def key_of(p: Path) -> str:
@@ -171,16 +171,18 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         if on_result:
             on_result(res)
 
-    def say_links() -> None:
+    def say_left_out() -> None:
         for link in sorted(linked):
             emit(Result(link, None, "skipped", note="a link to a folder: not followed (it may lead outside the input "
                                                      "folder, or into the output); colorize its target on its own"))
         for stray in stray_hints:
             emit(Result(stray, None, "skipped", note=f"a hints file beside no photo or video of its name: the hints for "
                                                       f"NAME.EXT go in NAME{SIDECAR_SUFFIX}"))
+        for p, why in clashes:  # two inputs, one output: both fail, the rest goes on
+            emit(Result(p, None, "failed", error=why))
 
     if opts.dry_run:  # what the run below would do, from the journals and the files' sizes; nothing is created
-        say_links()
+        say_left_out()
         journal = Journal(dst)
         for p, t in pairs:
             emit(_dry_run_photo(journal, p, t, key_of(p), photo_hints[p], opts))
@@ -193,7 +195,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         load_tone_net()
     ensure_writable_dir(dst)
     with OutputLock(dst):
-        say_links()  # inside the lock: a run locked out reports nothing (a --report it wrote to had been emptied)
+        say_left_out()  # inside the lock: a run locked out reports nothing (a --report it wrote to had been emptied)
         remove_stale_temporaries(dst)
         journal = Journal(dst, remember=True)
         todo = []

@@ -136,24 +136,21 @@ def check_folder_output(src: Path, dst: Path) -> None:
     check_writable_dir(dst)
 
 
-def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path],
-                    fmt_ext: str | None = None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
-    """Each photo's and each video's output in the mirrored tree under `dst`. OutputError when two
-    inputs would be written to the same file (`a.jpg` and `a.png` with `--format png`, `a.ts` and
-    `a.mkv`): the second would silently replace the first, and every re-run would redo one of them; and
-    when an output would be written over one of the inputs."""
+def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path], fmt_ext: str | None = None
+                    ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], list[tuple[Path, str]]]:
+    """Each photo's and each video's output in the mirrored tree under `dst`, and the inputs that cannot be
+    written, each with its one-line reason: two or more inputs that would be written to the same file
+    (`a.jpg` and `a.png` with `--format png`, `a.ts` and `a.mkv`; the second would silently replace the
+    first, and every re-run would redo one of them) are all left out, so that they fail and the rest of
+    the folder goes on (one such pair had refused the whole nightly run, every night: a new user's test).
+    OutputError when an output would be written over one of the inputs."""
     photos = [(p, dst / p.relative_to(src)) for p in images]
     if fmt_ext:
         photos = [(p, t.with_suffix(fmt_ext)) for p, t in photos]
     films = [(p, video_output(dst / p.relative_to(src))) for p in videos]
-    first: dict[str, Path] = {}
-    clashes = []
+    by_output: dict[str, list[Path]] = {}
     for p, t in photos + films:
-        k = os.path.normcase(str(t))
-        if k in first:
-            clashes.append((first[k], p, t))
-        else:
-            first[k] = p
+        by_output.setdefault(os.path.normcase(str(t)), []).append(p)
     # an output folder that holds the input folder (`vidcolor par/sub -o par`) can map an input onto
     # another input's path (par/sub/sub/a.png -> par/sub/a.png), which -y replaced: refused before any work
     s_real, d_real = src.resolve(), dst.resolve()
@@ -162,12 +159,14 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
         if (q := inputs.get(os.path.normcase(str(d_real / t.relative_to(dst))))) is not None:
             raise OutputError(f"{q}: would be replaced by the output of {p} (the output folder {dst} holds the input "
                               "folder); choose an output folder outside it")
-    if clashes:
-        a, b, t = clashes[0]
-        more = f" (and {len(clashes) - 1} more such pairs)" if len(clashes) > 1 else ""
-        how = "rename one of them" + (" or leave out --format" if fmt_ext else "")
-        raise OutputError(f"{a} and {b} would both be written to {t}{more}; {how}")
-    return photos, films
+    how = "rename one of them" + (" or leave out --format" if fmt_ext else "")
+    target = dict(photos + films)
+    clashes = []
+    for same in (s for s in by_output.values() if len(s) > 1):
+        names, each = " and ".join(map(str, same)), "both" if len(same) == 2 else "all"
+        clashes += [(p, f"{names} would {each} be written to {target[p]}; {how}") for p in same]
+    left_out = {p for p, _ in clashes}
+    return ([(p, t) for p, t in photos if p not in left_out], [(p, t) for p, t in films if p not in left_out], clashes)
 
 
 def video_output(target: Path) -> Path:
