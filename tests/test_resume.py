@@ -102,7 +102,7 @@ def test_a_segment_that_fails_to_finish_is_reported_and_nothing_is_left(tmp_path
     in the work folder, their encoders open."""
     import av
 
-    from vidcolor.errors import OutputError
+    from vidcolor.errors import StorageError
     from vidcolor.io import segments
 
     src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=10, audio=None)
@@ -119,7 +119,7 @@ def test_a_segment_that_fails_to_finish_is_reported_and_nothing_is_left(tmp_path
     monkeypatch.setattr(segments.SegmentEncoder, "finish", full_disk)
     sink = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", info, "key", plan, segment_seconds=0.2)
     rgb = np.zeros((5, 48, 64, 3), np.uint8)
-    with pytest.raises(OutputError, match="No space left"):
+    with pytest.raises(StorageError, match="No space left.*the run stops"):  # a full disk stops the run (exit 4)
         for k in range(4):
             sink.write(rgb, [2560 * k + 512 * i for i in range(5)])
             sink.end_segment({}, final=k == 3)
@@ -146,3 +146,32 @@ def test_progress_is_told_the_segment_length_the_sink_uses(tmp_path):
         with VideoSource(src) as s:
             sink = SegmentedSink(tmp_path / "out.mp4", tmp_path / "work", s.info, "k", plan, 0.2, 2 if temporal == "flow" else 1)
         assert told[-1] == sink.segment_frames == want == segment_frames(0.2, 25, 2 if temporal == "flow" else 1)
+
+
+def test_a_resumed_run_finds_a_scene_cut_just_after_its_resume_point(tmp_path, colorizer, encoder_fails_at):
+    """A resume sought to the keyframe at or before its last finished frame: in an all-intra source (MJPEG,
+    DV, ProRes: archive film) that frame alone was shown to a fresh cut detector, which ignores cuts in its
+    first frames, so a cut 2 frames after the resume point was lost and the colours from there differed
+    from an unbroken run's by up to 27 levels (a review). It now seeks back to the last WARMUP_FRAMES."""
+    import av
+
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+
+    src = write_video(tmp_path / "reel.mov", w=64, h=48, frames=40, codec="mjpeg", pix_fmt="yuvj420p", audio=None,
+                      scenes=[0] * 26 + [1] * 14)
+    opts = VideoOptions(segment_seconds=12 / 25)  # 12-frame segments: the cut is 2 frames into the third
+    whole = colorize_video(src, tmp_path / "whole.mov", colorizer, opts)
+    assert "scene cuts at frames 26" in whole.notes
+    restore = encoder_fails_at(30, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, tmp_path / "resumed.mov", colorizer, opts)
+    restore()
+    resumed = colorize_video(src, tmp_path / "resumed.mov", colorizer, opts)
+    assert resumed.frames_resumed == 24 and "scene cuts at frames 26" in resumed.notes, resumed.notes
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+    assert np.array_equal(frames(tmp_path / "whole.mov"), frames(tmp_path / "resumed.mov"))

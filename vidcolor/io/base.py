@@ -79,6 +79,9 @@ class ResumePoint:
     last_pts: int | None = None  # pts of the last of them
     smoother_state: dict[str, np.ndarray] = field(default_factory=dict)  # the temporal state after it
     complete: bool = False  # every frame is encoded: only the final output is missing
+    # where to seek so that the frames decoded before the resume point are the WARMUP_FRAMES an unbroken run
+    # showed the scene-cut detector last (None: at last_pts, as logs written before 2026-11-27 say)
+    seek_pts: int | None = None
 
 
 @runtime_checkable

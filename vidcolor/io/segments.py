@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 import shutil
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -26,7 +27,7 @@ from vidcolor.io.mux import join_segments
 from vidcolor.io.paths import atomic_write_text, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
-from vidcolor.io.video import _reason
+from vidcolor.io.video import WARMUP_FRAMES, _reason
 from vidcolor.io.yuv import video_frame
 from vidcolor.options import SEGMENT_SECONDS
 
@@ -60,6 +61,9 @@ class Segment:
     first_pts: int
     last_pts: int
     state: str | None = None  # .npz of the smoother state after the segment's last frame
+    # pts of the WARMUP_FRAMES-th frame from the end, counting the last (across segments): a resumed run
+    # seeks there, so its cut detector sees the frames an unbroken run's saw (ResumePoint.seek_pts)
+    warmup_pts: int | None = None
 
 
 @dataclass
@@ -104,7 +108,7 @@ class SegmentLog:
         if last.state:
             with np.load(work / last.state) as z:
                 state = {k: z[k] for k in z.files}
-        return ResumePoint(sum(s.frames for s in self.segments), last.last_pts, state, self.complete)
+        return ResumePoint(sum(s.frames for s in self.segments), last.last_pts, state, self.complete, last.warmup_pts)
 
 
 class SegmentEncoder:
@@ -177,6 +181,7 @@ class SegmentedSink:
         self._ending: BackgroundWorker | None = None  # finishes segments while the next one is encoded
         self._pending: list[SegmentEncoder] = []  # closed segments not yet finished and logged
         self._closed_frames = sum(s.frames for s in self.log.segments)  # frames before the segment being written
+        self._recent: deque[int] = deque(maxlen=WARMUP_FRAMES)  # the pts of the last frames written
 
     @staticmethod
     def resumable_frames(dst: Path, work_root: Path, key: str) -> int:
@@ -201,6 +206,7 @@ class SegmentedSink:
             self.current = SegmentEncoder(self.work / f"seg{self._next:06d}.mp4", self.like, self.plan)
             self._next += 1
         for frame, p in zip(rgb, pts):
+            self._recent.append(p)
             try:
                 self.current.write(frame, p)
             except av.error.FFmpegError as e:
@@ -224,7 +230,8 @@ class SegmentedSink:
             self._pending.append(enc)  # until finished: abort() deletes what a failure left
             if self._ending is None:
                 self._ending = BackgroundWorker(lambda job: job(), depth=1, name="segment-end")
-            self._ending.submit(partial(self._finish, enc, self._next - 1, smoother_state))
+            warmup = self._recent[0] if len(self._recent) == WARMUP_FRAMES else None  # None: a seek to the last frame
+            self._ending.submit(partial(self._finish, enc, self._next - 1, smoother_state, warmup))
         elif not final:
             return
         if final:
@@ -232,11 +239,16 @@ class SegmentedSink:
             self.log.complete = True
             self._save_log()
 
-    def _finish(self, enc: "SegmentEncoder", number: int, smoother_state: dict[str, np.ndarray]) -> None:
+    def _finish(self, enc: "SegmentEncoder", number: int, smoother_state: dict[str, np.ndarray],
+                warmup_pts: int | None = None) -> None:
         try:
             seg = enc.finish()
         except av.error.FFmpegError as e:
+            if out_of_space(e):
+                raise StorageError(f"{self.dst}: encoding stopped at the end of segment {number}: {_reason(e)}; "
+                                   "the run stops (the finished segments are kept)") from e
             raise OutputError(f"{self.dst}: encoding failed at the end of segment {number}: {_reason(e)}") from e
+        seg.warmup_pts = warmup_pts
         try:
             if smoother_state:
                 seg.state = seg.file.replace(".mp4", ".state.npz")
@@ -250,7 +262,7 @@ class SegmentedSink:
             self._save_log()
         except OSError as e:  # a full disk: the finished segment goes too (abort), a re-run redoes it
             (self.work / seg.file).unlink(missing_ok=True)
-            raise OutputError(f"{self.dst}: cannot save segment {number} in {self.work} ({e.strerror or e})") from e
+            raise (StorageError if out_of_space(e) else OutputError)(f"{self.dst}: cannot save segment {number} in {self.work} ({e.strerror or e})") from e
         self._pending.remove(enc)
 
     def _save_log(self) -> None:

@@ -196,8 +196,9 @@ class VideoSource:
         if self.info.average_rate:
             step = max(1, round(1 / (self.info.average_rate * self.info.time_base)))
         seeking = start_index > 0 and after_pts is not None
-        if seeking:
-            self.container.seek(after_pts, stream=self.stream, backward=True, any_frame=False)
+        if seeking:  # back to the frames the cut detector saw last before the resume point, where the log says
+            target = resume.seek_pts if resume.seek_pts is not None and resume.seek_pts <= after_pts else after_pts
+            self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
         recent: list[Frame] = []
         decoded, overshot = 0, False
         try:
@@ -297,7 +298,7 @@ class VideoSource:
         """The container opened afresh, to decode from the start (see `frames`)."""
         self.container.close()
         self.container = _open_input(self.path)
-        self.stream = self.container.streams[self.stream.index]
+        self.stream = main_video_stream(self.container)
         self.stream.thread_type = "AUTO"
 
     def header_length(self) -> tuple[int, float | None]:
