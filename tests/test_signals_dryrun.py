@@ -29,14 +29,14 @@ def start(args, weights):
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def sigterm_when(proc, ready, timeout=60.0):
-    """Send SIGTERM once `ready()` holds (polled), while the run is still going; its (rc, stderr)."""
+def sigterm_when(proc, ready, timeout=60.0, signum=signal.SIGTERM):
+    """Send SIGTERM (or `signum`) once `ready()` holds (polled), while the run is still going; its (rc, stderr)."""
     deadline = time.time() + timeout
     while not ready():
         assert proc.poll() is None, f"the run ended before it could be terminated: {proc.communicate()[1]}"
         assert time.time() < deadline, "nothing was written in time"
         time.sleep(0.005)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err
 
@@ -88,6 +88,24 @@ def test_sigterm_stops_a_video_run_and_the_same_command_resumes_from_its_segment
     r = invoke(src, "-o", out / "film.mp4", "--weights", weights_file, "--device", "cpu", *args)
     assert r.exit_code == 0, r.output
     assert "film.mp4 (60 frames, " in r.stderr and " of them resumed" in r.stderr, r.stderr
+
+
+def test_sighup_stops_a_run_in_order_unless_it_is_ignored(tmp_path, weights_file):
+    """An ssh session dropped: SIGHUP killed the run at once and left an empty report (a new user's test).
+    It now stops as SIGTERM does, exit 129; a run started under nohup (SIGHUP ignored) carries on."""
+    src, out, report = tmp_path / "scans", tmp_path / "out", tmp_path / "run.jsonl"
+    for i in range(30):
+        write_image(src / f"p{i:03d}.png", seed=i)
+    proc = start([src, "-o", out, "--report", report], weights_file)
+    rc, err = sigterm_when(proc, lambda: any(out.glob("*.png")), signum=signal.SIGHUP)
+    assert rc == 129 and err.splitlines()[-1] == "hung up (SIGHUP); run the same command again to resume", (rc, err)
+    assert json.loads(report.read_text().splitlines()[-1])["summary"]["interrupted"] is True
+    assert leftovers(out) == []
+    cmd = [sys.executable, "-m", "vidcolor", str(src), "-o", str(tmp_path / "nohup"), "--weights", str(weights_file), "-q"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    rc, err = sigterm_when(proc, lambda: any((tmp_path / "nohup").glob("*.png")), signum=signal.SIGHUP)
+    assert rc == 0 and len(list((tmp_path / "nohup").glob("*.png"))) == 30, (rc, err)
 
 
 def test_sigterm_is_handled_only_while_the_colorize_command_runs(tmp_path, monkeypatch):

@@ -196,12 +196,22 @@ def colorize_cmd(
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread where Ctrl-C raises KeyboardInterrupt, so a run that cron,
     systemd, Kubernetes or `timeout` ends stops the way Ctrl-C stops it: threads joined, partial files
-    removed, the output's lock released, the report's summary written; then exit 143 instead of 130."""
+    removed, the output's lock released, the report's summary written; then exit 143 instead of 130.
+    SIGHUP (the ssh session the run was started from dropped) stops it the same way, with exit 129: it
+    had killed the run at once, leaving an empty report (a new user's test)."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
+
+    @property
+    def code(self) -> int:
+        return 128 + self.signum
 
 
 @contextmanager
 def _sigterm_stops_the_run():
-    """While a colorize command runs, SIGTERM raises Terminated (once: a second SIGTERM while the run
+    """While a colorize command runs, SIGTERM (and SIGHUP) raises Terminated (once: a second one while the run
     stops is ignored, so the clean-up finishes; SIGKILL remains for a stuck one). Only the colorize
     command installs it: `vidcolor serve` leaves SIGTERM to uvicorn. Ray's driver (ray.init) replaces
     it with its own, which raises SystemExit(15); _colorize takes that for a SIGTERM too."""
@@ -210,17 +220,21 @@ def _sigterm_stops_the_run():
         return
     fired = False
 
-    def on_sigterm(signum, frame) -> None:
+    def on_signal(signum, frame) -> None:
         nonlocal fired
         if not fired:
             fired = True
-            raise Terminated()
+            raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGHUP too, unless it is ignored (nohup, or a shell that started the run in the background so)
+    hup = getattr(signal, "SIGHUP", None)
+    signals = [signal.SIGTERM] + ([hup] if hup is not None and signal.getsignal(hup) is signal.SIG_DFL else [])
+    previous = {s: signal.signal(s, on_signal) for s in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
 
 def _stopped(rep, e: BaseException, overwrite: bool = False) -> int:
@@ -230,8 +244,8 @@ def _stopped(rep, e: BaseException, overwrite: bool = False) -> int:
     how = ("run the same command without -y (--overwrite) to resume; with it, the run starts over" if overwrite
            else "run the same command again to resume")
     if isinstance(e, Terminated):
-        rep.line(f"terminated; {how}")
-        return EXIT_TERMINATED
+        rep.line(f"{'terminated' if e.signum == signal.SIGTERM else 'hung up (SIGHUP)'}; {how}")
+        return e.code
     rep.line(f"interrupted; {how}")
     return EXIT_INTERRUPTED
 
@@ -532,7 +546,7 @@ def eval_cmd(
                                      on_skip=rep.line)
     except KeyboardInterrupt as e:
         rep.line(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}; nothing of this run was kept")
-        raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED)
+        raise typer.Exit(e.code if isinstance(e, Terminated) else EXIT_INTERRUPTED)
     except VidcolorError as e:
         rep.error(str(e))
         raise typer.Exit(EXIT_FAILED)
