@@ -601,6 +601,23 @@ def test_a_report_to_a_pipe_is_written_as_before(tmp_path):
     assert len(lines) == 2 and '"summary"' in lines[1]
 
 
+def test_a_report_on_standard_output_goes_where_the_shell_points_it(tmp_path, weights_file):
+    """`--report -` made a file named "-", and `--report /dev/stdout >> all.jsonl` emptied the lines of the
+    nights before on each run (a new user's test): both now write to stdout as the shell gives it."""
+    src = archive(tmp_path / "in", 2)
+    log = tmp_path / "all.jsonl"
+    log.write_text("from before\n")
+    base = f"'{sys.executable}' -m vidcolor '{src}' -o '{tmp_path / 'out'}' --weights '{weights_file}' -q"
+    for report in ("-", "/dev/stdout"):
+        r = subprocess.run(["bash", "-c", f"{base} --report {report} >> '{log}'"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    lines = log.read_text().splitlines()
+    assert lines[0] == "from before" and len(lines) == 1 + 2 * 3, lines  # two runs of two inputs and a summary
+    assert json.loads(lines[3])["summary"]["done"] == 2 and json.loads(lines[6])["summary"]["skipped"] == 2
+    assert not (tmp_path / "-").exists()
+
+
 def _hold(out: Path, target: str | None):
     """Another process holding `out`'s lock (the whole folder, or one output in it) until killed."""
     arg = "None" if target is None else f"Path({str(out / target)!r})"

@@ -559,8 +559,23 @@ def already_done(journal: Journal, dst: Path) -> str:
     return "already done"
 
 
+def is_stdout(path: Path | None) -> bool:
+    """`--report -`, or a path that is this process's standard output (/dev/stdout, /dev/fd/1): written
+    where the shell points it, as it is (`--report /dev/stdout >> all.jsonl` had been emptied each run,
+    and `--report -` made a file named "-": a new user's test)."""
+    if path is None:
+        return False
+    if str(path) == "-":
+        return True
+    try:
+        a, b = os.stat(path), os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 class RunReport:
-    """`--report run.jsonl`: one JSON line per input as it finishes, then a summary line."""
+    """`--report run.jsonl`: one JSON line per input as it finishes, then a summary line (`-`: on stdout)."""
 
     def __init__(self, path: Path | None):
         self.path = path
@@ -576,6 +591,9 @@ class RunReport:
         call, the first line written does it. Nothing is touched before either, so a run locked out by
         another on the same output leaves that run's report alone (it had emptied it, and the first
         run's lines before that moment were lost)."""
+        if self.path is not None and not self._begun and is_stdout(self.path):
+            self._file = os.fdopen(os.dup(1), "w")  # its own position: the shell's (`>>` appends)
+            self._begun = True
         if self.path is not None and not self._begun:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666)
@@ -596,6 +614,9 @@ class RunReport:
             return
         try:
             self.begin()
+            if self._file is None and is_stdout(self.path):  # after the summary (a late line)
+                print(line, flush=True)
+                return
             if self._file is None:  # after the summary (a late line): appended, as before
                 with open(self.path, "a") as f:
                     f.write(line + "\n")

@@ -164,7 +164,7 @@ def colorize_cmd(
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing (not even --report).")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (never over a file that is not a vidcolor report; not written by --dry-run).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (never over a file that is not a vidcolor report; not written by --dry-run); - writes them to standard output.")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
@@ -446,7 +446,10 @@ def _check_report(report: Path, kind: str, src: Path, out: Path) -> None:
     not a vidcolor report (the weights, a hints file, a user's notes: -y does not change that, since -y
     also redoes outputs), and must be writable: refused before any work (UsageError)."""
     from vidcolor.io.paths import same_file
+    from vidcolor.archive import is_stdout
 
+    if is_stdout(report):  # `--report -`: standard output, as the shell gives it (a pipe, or `>> all.jsonl`)
+        return
     _check_writable_file(report, "report")
     if kind != "folder":
         for p, what in ((src, "input"), (out, "output")):
