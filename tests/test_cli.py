@@ -273,6 +273,40 @@ def test_one_line_per_input_whatever_the_file_names_hold():
                                            "done one.mp4 -> o/one.mp4 (1 frame, 0.5 s)", f"done {shot} -> o/{shot} (0.1 s)"]
 
 
+def test_quiet_prints_what_was_done_or_failed_not_what_was_skipped():
+    """-q still printed one 'skipped ... already done' line per input: 100,000 lines a night for a large
+    archive's re-run (a new user's test). The summary counts them; --report lists them."""
+    import io
+
+    from vidcolor.options import Result
+    from vidcolor.report import Reporter
+
+    out = io.StringIO()
+    rep = Reporter(quiet=True, stream=out)
+    rep.result(Result(Path("a.png"), Path("o/a.png"), "skipped", note="already done"))
+    rep.result(Result(Path("b.png"), Path("o/b.png"), "done", 0.1, 1))
+    rep.result(Result(Path("c.png"), None, "failed", error="c.png: corrupt"))
+    assert out.getvalue().splitlines() == ["done b.png -> o/b.png (0.1 s)", "FAILED c.png: corrupt"]
+
+
+def test_a_log_stream_that_fails_costs_lines_not_the_run():
+    """A full disk under the log (2>/dev/full) or a reader gone (| head -1) raised from the line writer and
+    stopped the run after its first input (a new user's test): lines are dropped and counted instead."""
+    import io
+
+    from vidcolor.options import Result
+    from vidcolor.report import Reporter
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    rep = Reporter(stream=Full())
+    for name in ("a.png", "b.png"):
+        rep.result(Result(Path(name), Path("o") / name, "done", 0.1, 1))
+    assert rep.lost_lines == 2
+
+
 def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     import io
 

@@ -120,7 +120,7 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", min=BATCH_SIZE[0], max=BA
 CodecOpt = Annotated[str, typer.Option("--codec", help="Video encoder (an FFmpeg encoder name).")]
 CrfOpt = Annotated[int, typer.Option("--crf", min=0, max=63, help="Constant rate factor, 0 to 63 (x264/x265 use 0-51).")]
 PresetOpt = Annotated[str, typer.Option("--preset", help="Encoder preset.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="One line per file, no progress (plain lines are also the default when stderr is not a terminal).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="One line per input done or failed, and the summary: no progress, no line for inputs skipped (plain lines are also the default when stderr is not a terminal).")]
 
 
 def _load(model, weights, device, work_size, upsample=Upsample.guided, strength=1.0):

@@ -2,7 +2,7 @@
 
 On a terminal: a bar for a folder run (inputs N/M, ETA) and one for the frames of each video. Not on
 a terminal (cron, a log file): plain lines instead, one per segment of a video, and one every
-PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: finished inputs only.
+PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: inputs done or failed only.
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class Reporter:
         self.live = self.stream is not None and _isatty(self.stream) and not quiet
         self.plain_progress = not self.live and not quiet and not dry_run  # a dry run's lines are all there is: no ETA
         self.verbose = verbose
+        self.quiet = quiet  # no line for a skipped input (a nightly re-run of 100,000 scans printed 100,000)
         self._bar = None  # rich Progress while live
         self._inputs_task = self._frames_task = None
         self._total = self._finished = 0
@@ -94,6 +95,8 @@ class Reporter:
         if res.status == "failed":
             err, head = res.error or "failed", "would fail" if self.dry_run else "FAILED"
             self.line(f"{head} {err}" if str(res.input) in err else f"{head} {res.input}: {err}")
+            return
+        if res.status == "skipped" and self.quiet and not self.dry_run:
             return
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
