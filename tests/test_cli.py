@@ -383,3 +383,15 @@ def test_a_photo_that_does_not_decode_is_refused_before_the_model_has_loaded(tmp
     never.set()
     assert r.exit_code == 1 and "cut.jpg" in r.stderr and "truncated" in r.stderr, r.stderr
     assert not (tmp_path / "out.jpg").exists()
+
+
+def test_verbose_says_the_settings_it_promises(tmp_path, weights_file):
+    """-v's help promised "scene cuts and settings"; no settings were ever printed (a new user's test)."""
+    from tests.media import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+    r = runner.invoke(cli.app, ["colorize", str(clip), "-o", str(tmp_path / "out.mp4"), "--weights", str(weights_file), "-v",
+                                "--crf", "23"])
+    assert r.exit_code == 0, r.output
+    line = next(l for l in r.output.splitlines() if l.startswith("settings: "))
+    assert "model effnet_unet:" in line and "device cpu" in line and "temporal flow" in line and "CRF 23" in line, line

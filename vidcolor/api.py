@@ -266,7 +266,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
         if p.kind == "folder" and progress:
             progress.inputs(p.media.reported)
-        colorizer = col.result()
+        colorizer = _ready(col, progress, p.kind, video)
         from vidcolor.cluster import colorize_on_ray
 
         colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress,
@@ -274,7 +274,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     elif p.kind == "folder":
         if progress:  # each link to a folder, and each stray hints file, is a "skipped" line too
             progress.inputs(p.media.reported)
-        colorizer = col.result()
+        colorizer = _ready(col, progress, p.kind, video)
         from vidcolor.folder import colorize_folder
 
         colorize_folder(p.src, p.dst, colorizer, folder, emit, video, media=p.media,
@@ -283,7 +283,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         # read while the model loads: a photo that does not decode (a truncated JPEG) is refused now, not
         # after 2.4-3.8 s of loading (a new user's test), and a good one costs no time of its own
         photo = None if folder.dry_run or colorizer is not None else _read_ahead(p.src)
-        colorizer = col.result()
+        colorizer = _ready(col, progress, p.kind, video)
         if p.hints:
             colorizer.require_hints(p.hints, _hints_label(hints))
         from vidcolor.folder import colorize_image
@@ -294,7 +294,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         emit(res)
     else:
         frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
-        colorizer = col.result()
+        colorizer = _ready(col, progress, p.kind, video)
         if p.hints:  # before the output folder is locked or marked
             colorizer.require_hints(p.hints, _hints_label(hints))
         from vidcolor.pipeline import colorize_video
@@ -302,6 +302,21 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         emit(colorize_video(p.src, p.dst, colorizer, video, progress=None if video.dry_run else frame_progress,
                             hints=p.hints))  # which refuses a file it did not write
     return results
+
+
+def _ready(col, progress, kind: str, video: VideoOptions):
+    """The loaded colorizer; a Progress that has a `settings` method is told what the run uses (the CLI's
+    -v prints it: its help had promised the settings, and printed none; a new user's test)."""
+    colorizer = col.result()
+    if progress is not None and hasattr(progress, "settings"):
+        what = [f"model {colorizer.model_id}", f"device {colorizer.device}"]
+        if kind != "image":
+            what.append(f"video: temporal {video.temporal}" + (f" {video.temporal_strength:g}" if video.temporal_strength else "")
+                        + ", encoder " + (video.codec or "(the output container's default)")
+                        + (f" CRF {video.crf}" if video.crf is not None else "") + (f" preset {video.preset}" if video.preset else "")
+                        + f", batch {video.batch_size}, segments {video.segment_seconds:g} s")
+        progress.settings("; ".join(what))
+    return colorizer
 
 
 def _check_callers_objects(colorizer, on_result, progress, ray) -> None:

@@ -123,6 +123,11 @@ class Reporter:
         """How many inputs the run has (0 before a folder run said, or for one file)."""
         return self._total
 
+    def settings(self, text: str) -> None:
+        """What the run uses (model and its decoding, device, video settings): a line with -v."""
+        if self.verbose:
+            self.line(f"settings: {text}")
+
     def inputs(self, total: int) -> None:
         self._total, self._t0 = total, time.monotonic()
         if self.live and total:
