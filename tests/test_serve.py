@@ -215,6 +215,19 @@ def test_not_an_image_is_415(hint_col, tmp_path):
         one_line_error(post(c, clip, name="clip.mp4"), 415, "not an image (a video: videos go to /api/jobs)")
 
 
+def test_a_request_without_an_upload_says_how_to_send_one(hint_col):
+    """A JSON or raw image/jpeg body got 422 "file: Field required", and a urlencoded form leaked pydantic's
+    "Expected UploadFile, received: <class 'str'>" (a new user's test)."""
+    data = encode(gray_image(), "JPEG")
+    with client(hint_col) as c:
+        for path in ("/api/colorize", "/api/jobs"):
+            one_line_error(c.post(path, content=data, headers={"content-type": "image/jpeg"}), 415,
+                           "the body is image/jpeg", "multipart/form-data", "'file'")
+            one_line_error(c.post(path, json={"file": "photo.jpg"}), 415, "the body is application/json")
+            one_line_error(c.post(path, data={"file": "photo.jpg"}), 415, "application/x-www-form-urlencoded")
+            one_line_error(c.post(path, files={"strength": (None, "1.0")}), 400, "file: no file uploaded")
+
+
 def test_truncated_image_is_400_and_names_the_upload_not_a_temp_path(hint_col, private_tmp):
     data = encode(gray_image(120, 160, seed=3), "JPEG", quality=90)
     with client(hint_col) as c:

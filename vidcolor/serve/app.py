@@ -177,6 +177,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, e: RequestValidationError):
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        if where == "file":  # no upload: a JSON or raw image body got 422 "file: Field required", and a form
+            # without a file leaked pydantic's "Expected UploadFile, received: <class 'str'>" (a new user's test)
+            kind = request.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+            if kind != "multipart/form-data":
+                return one_line(415, f"the body is {kind}: send the file as multipart/form-data in a field named "
+                                     "'file' (curl -F file=@photo.jpg ...)")
+            return one_line(400, "file: no file uploaded; send it in a multipart field named 'file' (curl -F file=@photo.jpg ...)")
         return one_line(422, f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request"))
 
 
