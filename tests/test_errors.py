@@ -59,6 +59,12 @@ def test_truncated_mp4_with_index_up_front_is_written_as_far_as_it_goes_with_a_n
     assert 0 < res.frames < 50 and res.note == f"the source ends early: {res.frames} of 50 frames (its header says 2.0 s)"
     with av.open(str(tmp_path / "o.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == res.frames
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        # its last frame lasts one frame, not until the 2.0 s the header promised (it was held, frozen: a review)
+        s = c.streams.video[0]
+        last = max((p for p in c.demux(s) if p.pts is not None), key=lambda p: p.pts)
+        assert float(last.duration * s.time_base) == pytest.approx(0.04), float(last.duration * s.time_base)
+        assert c.duration / av.time_base < res.frames / 25 + 0.1
     assert no_leftovers(tmp_path) == [], no_leftovers(tmp_path)
 
 

@@ -141,6 +141,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
                                  opts.segment_seconds, mode_stride(opts.temporal))
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
+            if short:  # its last frame lasts one frame, not until the end its header promised (a cut MP4's
+                source.info.end_pts = None  # last frame was held 2.2 s, frozen and silent: a review)
             join_notes = sink.complete()
             if damage := source.damage(enc.total):
                 join_notes.append(damage)

@@ -169,6 +169,8 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
                 frames.close()
             info = source.info
         film = work.plan
+        if film.get("ends_early"):  # the last frame lasts one frame, as on one machine
+            info.end_pts = None
         total = len(film["pts"])
         resumed = sum(Range(**film["ranges"][i]).frames for i in work.done)
         todo = [i for i in range(len(film["ranges"])) if i not in work.done]
