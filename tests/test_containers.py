@@ -701,3 +701,14 @@ def test_timestamps_that_jump_back_fail_the_video_in_one_line_not_a_scrambled_ou
     with pytest.raises(InputError, match=r"joined\.ts: the timestamps jump back by 1\.\d+ s .*recordings joined end to end"):
         colorize_video(joined, tmp_path / "out.mp4", colorizer)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_an_odd_size_h264_output_says_where_it_will_not_play(tmp_path):
+    """Odd sizes are kept as 4:4:4 H.264, which browsers, QuickTime and most phones do not play; the note
+    said only "encoded as yuv444p" (a new user's test)."""
+    from vidcolor.io.plan import plan_output
+
+    src = write_video(tmp_path / "odd.mkv", w=75, h=51, frames=2, audio=None)
+    plan = plan_output(src, tmp_path / "out.mp4")
+    assert plan.pix_fmt == "yuv444p"
+    assert any("odd frame size 75x51: encoded as yuv444p" in n and "not in browsers" in n for n in plan.notes), plan.notes

@@ -247,7 +247,9 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
                      "write .mp4 or .mkv, where libx264 keeps them as 4:4:4")
             raise OutputError(f"{plan.dst}: odd frame size {info.width}x{info.height}: {encoder.name} needs even sizes ({where})")
         plan.pix_fmt = full  # 4:2:0 needs even dimensions; 4:4:4 keeps the exact size
-        plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as {full} (4:2:0 needs even sizes)")
+        plays = ("; 4:4:4 H.264 plays in VLC, mpv and FFmpeg's tools but not in browsers, QuickTime or most phones "
+                 "and TVs: crop a column or row first for those" if encoder.name == "libx264" else "")
+        plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as {full} (4:2:0 needs even sizes){plays}")
 
 
 def _holds_audio(box: Container, codec: str) -> bool:
