@@ -283,10 +283,17 @@ def test_quiet_prints_what_was_done_or_failed_not_what_was_skipped():
 
     out = io.StringIO()
     rep = Reporter(quiet=True, stream=out)
+    rep.inputs(4)
     rep.result(Result(Path("a.png"), Path("o/a.png"), "skipped", note="already done"))
     rep.result(Result(Path("b.png"), Path("o/b.png"), "done", 0.1, 1))
     rep.result(Result(Path("c.png"), None, "failed", error="c.png: corrupt"))
-    assert out.getvalue().splitlines() == ["done b.png -> o/b.png (0.1 s)", "FAILED c.png: corrupt"]
+    # what a user must still hear: a hints file that steers nothing (a misspelt name: a review)
+    rep.result(Result(Path("weding.hints.json"), None, "skipped", note="a hints file beside no photo or video of its name"))
+    assert out.getvalue().splitlines() == ["done b.png -> o/b.png (0.1 s)", "FAILED c.png: corrupt",
+                                           "skipped weding.hints.json: a hints file beside no photo or video of its name"]
+    one = io.StringIO()  # a single input's skip is all that run says
+    Reporter(quiet=True, stream=one).result(Result(Path("a.png"), Path("o/a.png"), "skipped", note="already in colour"))
+    assert one.getvalue().startswith("skipped a.png: already in colour")
 
 
 def test_a_log_stream_that_fails_costs_lines_not_the_run():

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -96,7 +97,10 @@ def test_sighup_stops_a_run_in_order_unless_it_is_ignored(tmp_path, weights_file
     src, out, report = tmp_path / "scans", tmp_path / "out", tmp_path / "run.jsonl"
     for i in range(30):
         write_image(src / f"p{i:03d}.png", seed=i)
-    proc = start([src, "-o", out, "--report", report], weights_file)
+    cmd = [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--report", str(report), "--weights", str(weights_file), "-q"]
+    # SIGHUP as a terminal's session gives it (the suite itself may run under nohup, which children inherit)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     rc, err = sigterm_when(proc, lambda: any(out.glob("*.png")), signum=signal.SIGHUP)
     assert rc == 129 and err.splitlines()[-1] == "hung up (SIGHUP); run the same command again to resume", (rc, err)
     assert json.loads(report.read_text().splitlines()[-1])["summary"]["interrupted"] is True
@@ -106,6 +110,34 @@ def test_sighup_stops_a_run_in_order_unless_it_is_ignored(tmp_path, weights_file
                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     rc, err = sigterm_when(proc, lambda: any((tmp_path / "nohup").glob("*.png")), signum=signal.SIGHUP)
     assert rc == 0 and len(list((tmp_path / "nohup").glob("*.png"))) == 30, (rc, err)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pseudo-terminal as the controlling terminal")
+def test_a_terminal_that_goes_away_stops_the_run_in_order(tmp_path, weights_file):
+    """An ssh session dropping: the kernel sends SIGHUP and the live bar's last redraw then fails on the dead
+    terminal, which escaped the orderly stop: exit 1 and a report without its summary (a review, with a pty)."""
+    import fcntl
+    import select
+    import termios
+
+    src, out, report = tmp_path / "scans", tmp_path / "out", tmp_path / "run.jsonl"
+    for i in range(40):
+        write_image(src / f"p{i:03d}.png", seed=i)
+    master, slave = os.openpty()
+    cmd = [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--report", str(report), "--weights", str(weights_file)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                            preexec_fn=lambda: (signal.signal(signal.SIGHUP, signal.SIG_DFL),
+                                                fcntl.ioctl(0, termios.TIOCSCTTY, 0)))
+    os.close(slave)
+    seen, deadline = b"", time.time() + 120
+    while b"inputs" not in seen:  # the live bar is up: the run is under way on the terminal
+        assert time.time() < deadline and proc.poll() is None, seen[-500:]
+        if select.select([master], [], [], 0.2)[0]:
+            seen += os.read(master, 65536)
+    os.close(master)  # the terminal goes away
+    assert proc.wait(timeout=120) == 129
+    assert json.loads(report.read_text().splitlines()[-1])["summary"]["interrupted"] is True
+    assert leftovers(out) == []
 
 
 def test_sigterm_is_handled_only_while_the_colorize_command_runs(tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: inp
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 import unicodedata
@@ -16,6 +15,7 @@ from vidcolor.io.formats import is_image_path
 from vidcolor.options import Result
 
 PLAIN_EVERY_INPUTS = 20
+QUIET_SKIPS = ("already done", "already in colour")  # the skips -q does not print, in a folder run
 PLAIN_EVERY_S = 60.0
 
 
@@ -69,9 +69,7 @@ class Reporter:
         except (OSError, ValueError):
             self.lost_lines += 1
             self.live = False  # a live bar would redraw on the same stream
-            with contextlib.suppress(Exception):
-                self.close()
-            self._bar = None
+            self.close()
 
     def error(self, text: str) -> None:
         self.line(f"vidcolor: error: {text}")
@@ -96,8 +94,9 @@ class Reporter:
             err, head = res.error or "failed", "would fail" if self.dry_run else "FAILED"
             self.line(f"{head} {err}" if str(res.input) in err else f"{head} {res.input}: {err}")
             return
-        if res.status == "skipped" and self.quiet and not self.dry_run:
-            return
+        if (self.quiet and not self.dry_run and res.status == "skipped" and (res.note or "").startswith(QUIET_SKIPS)
+                and self._total > 1):
+            return  # (a stray hints file, a link not followed, or a single input's skip is still said)
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
             return
@@ -191,11 +190,16 @@ class Reporter:
             self._bar.start()
 
     def close(self) -> None:
-        """Stop the live display (idempotent)."""
+        """Stop the live display (idempotent). A terminal gone (a dropped ssh session: SIGHUP) fails the
+        bar's last redraw: that costs the line, not the run's orderly stop (a review: exit 1, no summary)."""
         if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+            bar, self._bar = self._bar, None
             self._inputs_task = self._frames_task = None
+            try:
+                bar.stop()
+            except (OSError, ValueError):
+                self.lost_lines += 1
+                self.live = False
 
 
 def _one_line(text: str) -> str:
