@@ -153,6 +153,16 @@ def test_an_input_folder_moved_or_renamed_keeps_its_record(tmp_path, colorizer):
     write_image(moved / "d1" / "img1.png", h=44, w=40, seed=9)  # a new scan in its place
     results = {r.input.name: r.status for r in colorize_folder(moved, tmp_path / "out", colorizer)}
     assert results == {"img0.png": "skipped", "img1.png": "done", clip.name: "skipped"}
+    # another roll's scan of the same name, size and mtime, while the recorded one is still there, is
+    # another file: two rolls sent into one output folder (a review found the second taken as done)
+    rng = np.random.default_rng(5)
+    for roll in ("roll_a", "roll_b"):
+        (tmp_path / roll).mkdir()
+        Image.fromarray(rng.integers(0, 255, (30, 40), dtype=np.uint8)).save(tmp_path / roll / "scan0001.png", compress_level=0)
+        os.utime(tmp_path / roll / "scan0001.png", ns=(0, 1_000_000_000_000))  # a date copied onto both
+    assert (tmp_path / "roll_a" / "scan0001.png").stat().st_size == (tmp_path / "roll_b" / "scan0001.png").stat().st_size
+    assert statuses(colorize_folder(tmp_path / "roll_a", tmp_path / "rolls", colorizer)) == ["done"]
+    assert statuses(colorize_folder(tmp_path / "roll_b", tmp_path / "rolls", colorizer)) == ["done"]
 
 
 def test_a_journal_written_before_paths_were_normalised_still_counts(tmp_path, colorizer, monkeypatch):

@@ -142,12 +142,14 @@ class Journal:
 
     def same_input(self, e: dict, src: Path) -> bool:
         """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged. A file of the
-        same name, size and mtime (to the nanosecond) in another folder is the same file moved: an archive
-        renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
+        same name, size and mtime (to the nanosecond) in another folder, where the recorded file is gone, is
+        the same file moved: an archive renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
         output redone, hours of work for a film archive (a new user's test)."""
         try:
             recorded = e.get("input") or ""
-            same = recorded == str(_normal(src)) or Path(recorded).name == src.name
+            # moved: the name alone where the recorded file is gone (two rolls' scan0001.bmp, same size and a
+            # date copied onto both, sent into one output folder: the second was taken as done; a review)
+            same = recorded == str(_normal(src)) or (Path(recorded).name == src.name and not os.path.lexists(recorded))
             return bool(same) and e.get("input_stat") == input_key(src)
         except OSError:  # the input is gone, or a dangling link
             return False
