@@ -690,6 +690,53 @@ def test_a_source_whose_clock_starts_late_starts_at_zero_in_the_output(tmp_path,
         assert float(pts[0] * s.time_base) < 0.05 and [b - a for a, b in zip(pts, pts[1:])] == [pts[1] - pts[0]] * 19
 
 
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_a_late_clock_keeps_its_streams_in_step_subtitles_before_the_picture_included(tmp_path, colorizer, ext):
+    """The shift to 0 took the container's start, which leaves out a subtitle starting over 1 s before the
+    rest: its cues came out early, or over the first frame (a review). Every stream keeps its place against
+    the picture: audio 0.5 s before it, a cue 2 s before it and one 0.5 s after it."""
+    import av
+    import numpy as np
+
+    from tests.media import frame_pattern
+
+    ms = fractions.Fraction(1, 1000)
+    src = tmp_path / "rec.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.time_base = v.codec_context.time_base = ms
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        sub = c.add_mux_stream("subrip")
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48, 0), format="rgb24")
+            f.pts, f.time_base = 3_600_000 + i * 40, ms
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+        samples = (0.3 * np.sin(np.arange(24000) / 16000 * 2 * np.pi * 440) * 32767).astype(np.int16)[None]
+        for k in range(0, 24000, 1024):
+            af = av.AudioFrame.from_ndarray(samples[:, k:k + 1024], format="s16", layout="mono")
+            af.sample_rate, af.pts = 16000, int(3599.5 * 16000) + k
+            c.mux(a.encode(af))
+        c.mux(a.encode())
+        for at in (3_598_000, 3_600_500):
+            pkt = av.Packet(f"line at {at}".encode())
+            pkt.stream, pkt.time_base, pkt.pts, pkt.dts, pkt.duration = sub, ms, at, at, 500
+            c.mux(pkt)
+    colorize_video(src, tmp_path / f"out{ext}", colorizer)
+    firsts: dict[str, list[float]] = {}
+    with av.open(str(tmp_path / f"out{ext}")) as c:
+        assert c.duration / av.time_base < 10
+        for p in c.demux():
+            if p.pts is not None:
+                firsts.setdefault(p.stream.type, []).append(float(p.pts * p.time_base))
+    video, audio, cues = min(firsts["video"]), min(firsts["audio"]), sorted(t for t in firsts["subtitle"])
+    assert video - audio == pytest.approx(0.5, abs=0.07), (video, audio)  # (AAC's priming moves the first packet)
+    # (MP4's mov_text adds an empty sample for the gap between the two cues)
+    assert (round(cues[0] - video, 3), round(cues[-1] - video, 3)) == (-2.0, 0.5), (video, cues)
+
+
 def test_timestamps_that_jump_back_fail_the_video_in_one_line_not_a_scrambled_output(tmp_path, colorizer):
     """`cat a.ts b.ts`: every frame after the join was put a tick after the one before, so the second half
     played in an instant and the sound drifted 4 s off, reported done (a review)."""

@@ -81,12 +81,20 @@ def _timeline_start(like: VideoInfo, plan: OutputPlan) -> fractions.Fraction:
     start, `_on_grid`) is left as it was."""
     if plan.container.constant_rate:
         return fractions.Fraction(0)
+    kept = {sp.index for sp in plan.streams if sp.action != "drop"}
     try:
         with av.open(str(like.path)) as src:
-            start = src.start_time
+            # the earliest of the streams written (not the container's start_time, which leaves out a text
+            # subtitle that starts over 1 s before the rest: its cues came out early, or over the first
+            # frame; a review), the video's from the first frame decoded
+            starts = [fractions.Fraction(s.start_time) * s.time_base for s in src.streams
+                      if s.index in kept and s.start_time is not None]
     except (av.error.FFmpegError, OSError):
         return fractions.Fraction(0)
-    return fractions.Fraction(start, av.time_base) if start and start > 0 else fractions.Fraction(0)
+    if like.start_pts is not None:
+        starts.append(fractions.Fraction(like.start_pts) * like.time_base)
+    start = min(starts, default=fractions.Fraction(0))
+    return start if start > 0 else fractions.Fraction(0)
 
 
 def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
