@@ -241,3 +241,46 @@ def test_a_log_that_cannot_be_written_costs_the_lines_not_the_run(tmp_path, weig
     r = subprocess.run(["bash", "-c", f"'{sys.executable}' -m vidcolor '{tmp_path / 'missing.mp4'}' >&-"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r
+
+
+def test_a_full_disk_at_the_join_stops_the_run_and_keeps_the_segments(tmp_path, colorizer, monkeypatch):
+    """ENOSPC while the segments were joined was an OutputError: that video failed and a folder run went on to
+    fill the disk further (a review). It stops the run; the finished segments are kept for the next run."""
+    import errno
+
+    import av
+
+    from vidcolor.errors import StorageError
+    from vidcolor.io import mux
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+
+    src = write_video(tmp_path / "film.mp4", w=64, h=48, frames=12, audio="aac")
+    real = mux.Passthrough.close
+
+    def full(self):
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(mux.Passthrough, "close", full)
+    opts = VideoOptions(segment_seconds=0.2)
+    with pytest.raises(StorageError, match=r"film\.mp4: joining the encoded segments stopped: .*No space left.*the run stops"):
+        colorize_video(src, tmp_path / "out" / "film.mp4", colorizer, opts)
+    assert not (tmp_path / "out" / "film.mp4").exists()
+    assert [p for p in leftovers(tmp_path / "out") if not p.endswith(".work")] == []  # the work folder is kept
+    monkeypatch.setattr(mux.Passthrough, "close", real)
+    res = colorize_video(src, tmp_path / "out" / "film.mp4", colorizer, opts)
+    assert res.status == "done" and res.frames_resumed == 12
+
+
+def test_a_report_on_stdout_whose_reader_goes_away_costs_the_report_not_the_run(tmp_path, weights_file):
+    """`--report - | head -1` stopped the run with exit 4 (a review): as for the log, the lines are lost, the
+    run goes on, and the exit code (120) says lines were lost."""
+    src = tmp_path / "in"
+    for i in range(4):
+        write_image(src / f"scan{i}.png", h=48, w=64, seed=i)
+    cmd = " ".join(f"'{a}'" for a in [sys.executable, "-m", "vidcolor", src, "-o", tmp_path / "out", "--weights", weights_file,
+                                      "--report", "-"])
+    r = subprocess.run(["bash", "-c", f"{cmd} 2>'{tmp_path / 'log'}' | head -c 1 > /dev/null; exit ${{PIPESTATUS[0]}}"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 120, (r.returncode, (tmp_path / "log").read_text())
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4

@@ -266,7 +266,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
         frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
         if p.kind == "folder" and progress:
             progress.inputs(p.media.reported)
-        colorizer = _ready(col, progress, p.kind, video)
+        colorizer = _ready(col, progress, p.kind, video, f"the Ray workers' ({ray.device})")  # the driver's copy is on the CPU
         from vidcolor.cluster import colorize_on_ray
 
         colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress,
@@ -304,12 +304,12 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     return results
 
 
-def _ready(col, progress, kind: str, video: VideoOptions):
+def _ready(col, progress, kind: str, video: VideoOptions, device: str | None = None):
     """The loaded colorizer; a Progress that has a `settings` method is told what the run uses (the CLI's
     -v prints it: its help had promised the settings, and printed none; a new user's test)."""
     colorizer = col.result()
     if progress is not None and hasattr(progress, "settings"):
-        what = [f"model {colorizer.model_id}", f"device {colorizer.device}"]
+        what = [f"model {colorizer.model_id}", f"device {device or colorizer.device}"]
         if kind != "image":
             what.append(f"video: temporal {video.temporal}" + (f" {video.temporal_strength:g}" if video.temporal_strength else "")
                         + ", encoder " + (video.codec or "(the output container's default)")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import LockedError, OutputError, StorageError
+from vidcolor.errors import LockedError, OutputError, StorageError, out_of_space
 from vidcolor.io.paths import is_temp_output, temp_writer_pid
 
 STATE_DIR = ".vidcolor"
@@ -358,8 +358,14 @@ class OutputLock:
             with OutputLock._held_lock:
                 del OutputLock._held[self._key]
             raise
-        self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                                          "output": None if self.target is None else str(_normal(self.target))}))
+        try:
+            self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                                              "output": None if self.target is None else str(_normal(self.target))}))
+        except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
+            self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
+            raise (StorageError if out_of_space(e) else OutputError)(
+                f"{self.dir}: cannot write in the output folder ({e.strerror or e})"
+                + ("; the run stops" if out_of_space(e) else "")) from e
         return self
 
     def _take_folder(self) -> None:
@@ -587,6 +593,7 @@ class RunReport:
         self._begun = False
         self._file = None
         self.broken = False  # a write failed (StorageError): no more lines
+        self.lost = False  # a report on stdout lost lines (its reader went away): the run went on
 
     def begin(self) -> None:
         """Replace what an earlier run left. The CLI calls it once it holds the output's lock; without a
@@ -627,10 +634,13 @@ class RunReport:
             self._file.flush()
         except OSError as e:  # a full disk under the report: the run stops, its journal keeps what it finished
             self.broken = True
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 if self._file is not None:
                     self._file.close()
             self._file = None
+            if is_stdout(self.path):  # a pipe whose reader went away (`--report - | head -1`): as for the log, the
+                self.lost = True      # lines are lost, not the run (it had stopped with exit 4: a review)
+                return
             raise StorageError(f"{self.path}: cannot write the report ({e.strerror or e}); the run stops") from e
 
     def add(self, result) -> None:

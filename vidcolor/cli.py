@@ -25,7 +25,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidcolor.allocator import keep_freed_memory
-from vidcolor.errors import LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError
+from vidcolor.errors import LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
 from vidcolor.io.formats import FORMAT_EXT
 from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
@@ -282,12 +282,21 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
             if locked:  # a folder run holds the folder; a photo's or a video's run, its output only
                 held.enter_context(OutputLock(root, None if planned.kind == "folder" else planned.dst))
             run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
-            run.begin()  # refused (exit 3) while another run writes this report
+            try:
+                run.begin()  # refused (exit 3) while another run writes this report
+            except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
+                if out_of_space(e):
+                    raise StorageError(f"{report}: cannot write the report ({e.strerror}); the run stops") from e
+                rep.error(f"{report}: cannot write the report ({e.strerror or e})")
+                return EXIT_USAGE
         except LockedError as e:
             rep.error(str(e))
             return EXIT_LOCKED
-        except OSError as e:  # what _refuse_early could not foresee (a race, a read-only file system)
-            rep.error(f"{report}: cannot write the report ({e.strerror or e})")
+        except StorageError as e:
+            rep.error(str(e))
+            return EXIT_STORAGE
+        except OutputError as e:  # the output folder cannot be written in (found by the lock's owner file)
+            rep.error(str(e))
             return EXIT_USAGE
         return _run(src, dst, load, video, folder, rep, report, hints, ray_opts, run, planned)
 
@@ -314,14 +323,16 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
             raise
         rep.close()
         single = planned is not None and planned.kind != "folder"  # one photo or video: the report says 1, as a folder's says its count
-        run.close(interrupted=True, inputs=rep.inputs_total or int(single), in_progress=rep.in_progress)
+        with contextlib.suppress(StorageError):  # a report on a full disk: the stop is said all the same
+            run.close(interrupted=True, inputs=rep.inputs_total or int(single), in_progress=rep.in_progress)
         return _stopped(rep, e if isinstance(e, KeyboardInterrupt) else Terminated(), folder.overwrite or video.overwrite)
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
     except (UsageError, WeightsError) as e:
         rep.error(str(e))
-        run.close(error=str(e))  # a report that still held last night's summary read as a success
+        with contextlib.suppress(StorageError):
+            run.close(error=str(e))  # a report that still held last night's summary read as a success
         return EXIT_USAGE
     except StorageError as e:  # a full disk had crashed the run with a 340-line traceback and a torn journal line
         rep.close()
@@ -330,7 +341,13 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
             run.close(error=str(e))
         return EXIT_STORAGE
     except VidcolorError as e:  # with the time it took (a disk that filled after 3 s of work said 0.0)
-        done(Result(src, None, "failed", time.time() - t0, error=str(e)))
+        try:
+            done(Result(src, None, "failed", time.time() - t0, error=str(e)))
+        except StorageError as full:  # its report line on a full disk (a review: a 300-line traceback)
+            rep.close()
+            rep.error(str(e))
+            rep.error(str(full))
+            return EXIT_STORAGE
     finally:
         rep.close()
     try:
@@ -352,7 +369,7 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
                  f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src, folder.fmt_ext)} ({summary['seconds']:.1f} s)")
     if summary["failed"]:
         return EXIT_FAILED
-    return EXIT_LOST_LINES if rep.lost_lines else EXIT_OK  # the log lost lines: the report and journal have them all
+    return EXIT_LOST_LINES if rep.lost_lines or run.lost else EXIT_OK  # the log (or a report on stdout) lost lines
 
 
 def _video_only_given(ctx: typer.Context, src: Path) -> str | None:

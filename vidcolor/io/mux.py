@@ -18,7 +18,7 @@ from pathlib import Path
 
 import av
 
-from vidcolor.errors import OutputError
+from vidcolor.errors import OutputError, StorageError, out_of_space
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.plan import OutputPlan, add_audio_encoder
 from vidcolor.io.subtitles import convert_packet
@@ -106,6 +106,8 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         timing = _timing(parts, like, plan, _audio_origin(like) if plan.container.constant_rate else None)
         out = av.open(str(tmp), "w", format=plan.container.muxer, options=_muxer_options(plan.container.muxer, timing.time_base, _length_s(timing, like)))
     except av.error.FFmpegError as e:
+        if out_of_space(e):
+            raise StorageError(f"{plan.dst}: cannot create the output ({_reason(e)}); the run stops") from e
         raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
     try:
         with av.open(str(parts[0][0])) as first:
@@ -156,6 +158,9 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         except (av.error.FFmpegError, ValueError):
             pass  # the partial file is deleted either way
         tmp.unlink(missing_ok=True)
+        if out_of_space(e):  # the run stops: the finished segments are kept for the next run (a review)
+            raise StorageError(f"{plan.dst}: joining the encoded segments stopped: {_reason(e)}; the run stops "
+                               "(the finished segments are kept: free space and run the same command again)") from e
         if isinstance(e, (av.error.FFmpegError, ValueError)):  # PyAV reports some muxer refusals as ValueError
             raise OutputError(f"{plan.dst}: joining the encoded segments failed: {_reason(e)}") from e
         raise

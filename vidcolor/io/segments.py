@@ -237,7 +237,12 @@ class SegmentedSink:
         if final:
             self._wait_ending()
             self.log.complete = True
-            self._save_log()
+            try:
+                self._save_log()
+            except OSError as e:  # a full disk at the very end: a traceback before (a review)
+                raise (StorageError if out_of_space(e) else OutputError)(
+                    f"{self.dst}: cannot save the segments' log in {self.work} ({e.strerror or e})"
+                    + ("; the run stops (the finished segments are kept)" if out_of_space(e) else "")) from e
 
     def _finish(self, enc: "SegmentEncoder", number: int, smoother_state: dict[str, np.ndarray],
                 warmup_pts: int | None = None) -> None:
