@@ -284,3 +284,33 @@ def test_a_report_on_stdout_whose_reader_goes_away_costs_the_report_not_the_run(
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 120, (r.returncode, (tmp_path / "log").read_text())
     assert len(list((tmp_path / "out").glob("*.png"))) == 4
+
+
+def test_a_run_resumed_at_the_join_says_what_the_decoding_found(tmp_path, colorizer, monkeypatch):
+    """A run stopped after its last segment and before the join decodes nothing when resumed: it judged from
+    the header alone and told a variable-rate MKV with a held frame that "the source ends early: 40 of 65
+    frames" (a review). What the decoding found is kept in the segments' log and said again."""
+    import fractions
+
+    from vidcolor.io import segments
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+
+    ms = fractions.Fraction(1, 1000)
+    pts = [i * 40 for i in range(20)] + [1800 + i * 40 for i in range(20)]  # a 1 s hold after frame 19
+    src = write_video(tmp_path / "phone.mkv", w=64, h=48, frames=40, audio=None, pts=pts, time_base=ms)
+    opts = VideoOptions(segment_seconds=0.4)
+    whole = colorize_video(src, tmp_path / "whole.mkv", colorizer, opts)
+    real = segments.SegmentedSink.complete
+
+    def stopped(self):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(segments.SegmentedSink, "complete", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, tmp_path / "resumed.mkv", colorizer, opts)
+    monkeypatch.setattr(segments.SegmentedSink, "complete", real)
+    resumed = colorize_video(src, tmp_path / "resumed.mkv", colorizer, opts)
+    assert resumed.frames_resumed == 40 and resumed.note == whole.note
+    assert [n for n in resumed.notes if not n.startswith(("resumed", "scene cuts"))] == \
+           [n for n in whole.notes if not n.startswith("scene cuts")]

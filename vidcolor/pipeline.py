@@ -140,11 +140,16 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             sink = SegmentedSink(dst, root / STATE_DIR, source.info, _segments_key(key, opts, luma, st), plan,
                                  opts.segment_seconds, mode_stride(opts.temporal))
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
-            short = source.ends_early(enc.total)  # a file cut short: what it holds is written, and said so
+            if enc.total > enc.resumed:  # what the decoding found, kept for a run that resumes at the join
+                short, damage = source.ends_early(enc.total), source.damage(enc.total)  # a file cut short: what
+                sink.keep_notes({"ends_early": short, "damage": damage})  # it holds is written, and said so
+            else:  # such a run decodes nothing: told from the header alone, a VFR clip "ended early" (a review)
+                kept = sink.kept_notes()
+                short, damage = kept.get("ends_early"), kept.get("damage")
             if short:  # its last frame lasts one frame, not until the end its header promised (a cut MP4's
                 source.info.end_pts = None  # last frame was held 2.2 s, frozen and silent: a review)
             join_notes = sink.complete()
-            if damage := source.damage(enc.total):
+            if damage:
                 join_notes.append(damage)
             if source.info.size_change:
                 at, w, h = source.info.size_change

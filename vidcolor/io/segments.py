@@ -9,6 +9,7 @@ their start to the movie timescale); the join gives every packet back its exact 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import deque
@@ -74,6 +75,7 @@ class SegmentLog:
     complete: bool = False  # every frame of the source is in a finished segment
     rotation: int = 0  # display rotation seen on the decoded frames (a resumed run may decode none)
     mirror_matrix: list[int] | None = None  # and the display matrix, where it mirrors the picture
+    source_notes: dict | None = None  # what decoding the whole source found ("ends_early", "damage"), once complete
 
     @classmethod
     def load(cls, work: Path, key: str) -> "SegmentLog | None":
@@ -81,7 +83,7 @@ class SegmentLog:
         try:
             meta = json.loads((work / "segments.json").read_text())
             log = cls(meta["key"], [Segment(**s) for s in meta["segments"]], meta["complete"], meta["rotation"],
-                      meta.get("mirror_matrix"))
+                      meta.get("mirror_matrix"), meta.get("source_notes"))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         files_there = all((work / s.file).is_file() and (s.state is None or (work / s.state).is_file()) for s in log.segments)
@@ -279,6 +281,15 @@ class SegmentedSink:
         ending, self._ending = self._ending, None
         if ending is not None:
             ending.close()
+
+    def keep_notes(self, notes: dict) -> None:
+        """What decoding the source found, in the log: a run resumed at the join decodes nothing, and says it."""
+        self.log.source_notes = notes
+        with contextlib.suppress(OSError):  # only notes: the join goes on without them
+            self._save_log()
+
+    def kept_notes(self) -> dict:
+        return self.log.source_notes or {}
 
     def complete(self) -> list[str]:
         """Join the segments into dst (through a temporary name, renamed when whole); returns notes."""
