@@ -165,6 +165,19 @@ def test_an_input_folder_moved_or_renamed_keeps_its_record(tmp_path, colorizer):
     assert statuses(colorize_folder(tmp_path / "roll_b", tmp_path / "rolls", colorizer)) == ["done"]
 
 
+def test_an_output_folder_that_lost_its_journal_says_so(tmp_path, colorizer):
+    """Copied without its hidden .vidcolor folder (rsync without dotfiles), every photo failed every night as
+    "not written by vidcolor", with nothing saying why (a new user's test): the refusal names the lost journal."""
+    import shutil
+
+    src = archive(tmp_path / "in", 2)
+    assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 2
+    shutil.rmtree(tmp_path / "out" / ".vidcolor")
+    results = colorize_folder(src, tmp_path / "out", colorizer)
+    assert statuses(results) == ["failed"] * 2
+    assert all("the output folder has no journal, .vidcolor/journal.jsonl" in r.error for r in results), results[0].error
+
+
 def test_a_journal_written_before_paths_were_normalised_still_counts(tmp_path, colorizer, monkeypatch):
     """Lines with no "v" held the paths as that run spelled them, relative to its working directory."""
     src = archive(tmp_path / "in", 2)

@@ -268,7 +268,10 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
     if overwrite or not target.is_file():
         return
     if not journal.wrote(target):
-        raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it")
+        lost = "" if journal.path.is_file() else (
+            f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: where it was lost, as by a copy that"
+            " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
+        raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
     if journal.changed_since_written(target):
         raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); use --overwrite (or -y) to replace it")
     if read_only and not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
