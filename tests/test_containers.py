@@ -759,3 +759,32 @@ def test_an_odd_size_h264_output_says_where_it_will_not_play(tmp_path):
     plan = plan_output(src, tmp_path / "out.mp4")
     assert plan.pix_fmt == "yuv444p"
     assert any("odd frame size 75x51: encoded as yuv444p" in n and "not in browsers" in n for n in plan.notes), plan.notes
+
+
+def test_audio_that_starts_after_the_picture_is_said_to_play_early_in_an_avi(tmp_path):
+    """AVI plays each audio stream from the file's start: one starting 1 s after the picture played 1 s early
+    there, without a word (a review). The plan says so, and where to write instead."""
+    import av
+    import numpy as np
+
+    from vidcolor.io.plan import plan_output
+
+    src = tmp_path / "late.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=16000)
+        a.layout = "mono"
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+            f.pts = i
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+        for k in range(0, 8000, 1000):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1000), np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts = 16000, 16000 + k  # from 1 s
+            c.mux(a.encode(af))
+        c.mux(a.encode())
+    notes = plan_output(src, tmp_path / "out.avi").notes
+    assert any(n.startswith("audio stream 1 starts 1.00 s after the picture") and "plays 1.00 s early" in n for n in notes), notes
+    assert not any("after the picture" in n for n in plan_output(src, tmp_path / "out.mkv").notes)

@@ -175,6 +175,8 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
                           f"frame times held to multiples of {plan.time_base} s")
     primed = _primed_audio(info.path) if box.constant_rate else set()
     plan.streams = [_stream_plan(box, s, plan.notes, s.index in primed) for s in info.streams]
+    if box.constant_rate:
+        plan.notes += _late_audio_notes(info, plan)
     plan.notes += [f"{what} not written: vidcolor writes one video stream, the largest picture" for what in info.dropped_video]
     _try(plan, info)
     return plan
@@ -287,6 +289,27 @@ def _primed_audio(path) -> set[int]:
     except (av.error.FFmpegError, OSError):
         pass
     return primed
+
+
+def _late_audio_notes(info: VideoInfo, plan: OutputPlan) -> list[str]:
+    """AVI: each audio stream plays from the file's start, so one that starts after the picture plays that
+    much early there; said, where it is a frame or more (a review found a 1 s early sound without a word)."""
+    kept = {sp.index for sp in plan.streams if sp.action != "drop"}
+    if info.start_pts is None or not kept:
+        return []
+    video = info.start_pts * info.time_base
+    notes = []
+    try:
+        with av.open(str(info.path)) as src:
+            for a in src.streams.audio:
+                if a.index in kept and a.start_time is not None:
+                    late = float(a.start_time * a.time_base - video)
+                    if late >= 1 / info.fps:
+                        notes.append(f"audio stream {a.index} starts {late:.2f} s after the picture: AVI holds no such "
+                                     f"offset, so it plays {late:.2f} s early there; write .mkv or .mp4 to keep it")
+    except (av.error.FFmpegError, OSError):
+        pass
+    return notes
 
 
 def _stream_plan(box: Container, s: StreamInfo, notes: list[str], primed: bool = False) -> StreamPlan:
