@@ -137,6 +137,23 @@ def test_a_32_bit_integer_tiff_is_refused_not_written_almost_black(tmp_path):
     assert np.array_equal(read_image(tmp_path / "imagej.tif").pixels[..., 0], data.astype(np.uint16))
 
 
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_an_uncompressed_8_bit_tiff_stored_on_its_side_is_read_upright_not_scrambled(tmp_path, orientation, channels):
+    """Pillow decodes an uncompressed 8-bit TIFF with Orientation 5-8 with its width and height swapped: a
+    portrait print scanned lying down came out as diagonal stripes, reported done (a new user's test)."""
+    import tifffile
+
+    from vidcolor.io.images import apply_orientation, read_image
+
+    rng = np.random.default_rng(orientation)
+    a = rng.integers(0, 255, (46, 37) if channels == 1 else (46, 37, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "side.tif", a, extratags=[(274, "H", 1, orientation, True)], metadata=None,
+                     photometric="minisblack" if channels == 1 else "rgb")
+    want = apply_orientation(a if channels == 3 else np.repeat(a[..., None], 3, axis=2), orientation)
+    assert np.array_equal(read_image(tmp_path / "side.tif").pixels, want)
+
+
 def test_a_tiff_whose_tags_hold_odd_values_is_refused_in_one_line_not_called_a_defect(tmp_path):
     """Byte flips in TIFFs raised TypeError, IndexError and AttributeError from the reader: one machine called
     each "a vidcolor defect: please report it" and a Ray run aborted on it (review). A TIFF whose bits per

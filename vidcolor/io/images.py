@@ -411,6 +411,19 @@ def _read_tiff(path: Path) -> ImageData:
         if page.sampleformat == 3 and photometric in ("MINISBLACK", "MINISWHITE", "RGB"):
             a = _float_samples(path, page)  # PIL read them as 0-255: a 0-1 scan came out black, "done"
             notes.append(f"{bits}-bit float samples (0 to 1) written as 16-bit")
+        elif (bits == 8 and photometric in ("MINISBLACK", "MINISWHITE", "RGB") and not page.is_tiled and page.compression == 1
+              and int(page.tags["Orientation"].value if "Orientation" in page.tags else 1) in (5, 6, 7, 8)):
+            # Pillow (13.0) decodes an uncompressed 8-bit TIFF stored on its side (Orientation 5-8) with its width
+            # and height swapped: a portrait scanned lying down came out as diagonal stripes, "done" (a new user's
+            # test). Its pixels come from tifffile, its metadata from Pillow, as for a 16-bit PNG
+            with Image.open(path) as im:  # header and metadata only
+                info, notes = _metadata(im)
+            a = _interleaved(page, page.asarray())  # uncompressed: no codec needed
+            if photometric == "MINISWHITE":
+                a = 255 - a
+            pixels, alpha, mode = _split_channels(a, bgr=False)
+            o = int(page.tags["Orientation"].value)
+            return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
         elif bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
             return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
         else:
