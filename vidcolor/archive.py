@@ -273,7 +273,10 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
             " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
         raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
     if journal.changed_since_written(target):
-        raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); use --overwrite (or -y) to replace it")
+        # (-y redoes every output of the run: for a folder, every other retouch too; a new user's nightly run
+        # failed one re-scanned photo every night, and the way out, moving the output aside, was not said)
+        raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); move it aside to have it "
+                          "redone, or use --overwrite (or -y), which replaces every output of the run")
     if read_only and not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise OutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
 
