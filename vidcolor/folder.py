@@ -14,7 +14,7 @@ from typing import Callable
 
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, OutputError, StorageError, VidcolorError, first_line, out_of_space
+from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space
 from vidcolor.hints import Hints, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
@@ -154,10 +154,12 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     check_folder_output(src, dst)
     images, videos, linked, stray_hints = media if media is not None else list_media(src)
     photo_hints = {p: _read_sidecar(p) for p in images}
-    with_palette = [sidecar_path(p) for p, h in photo_hints.items() if isinstance(h, Hints) and h.palette]
-    if with_palette:  # hint points work with any network; a palette needs its hint inputs
-        colorizer.require_hints([photo_hints[p] for p in images if isinstance(photo_hints[p], Hints)],
-                                f"{with_palette[0]}" + (f" (and {len(with_palette) - 1} more hints files)" if len(with_palette) > 1 else ""))
+    for p, h in photo_hints.items():  # hint points work with any network; a palette needs its hint inputs, and
+        if isinstance(h, Hints) and h.palette:  # one such sidecar fails its photo, not the whole nightly run (exit 2;
+            try:  # a new user's test), as any other bad sidecar does
+                colorizer.require_hints(h, str(sidecar_path(p)))
+            except UsageError as e:
+                photo_hints[p] = InputError(str(e))
     pairs, video_pairs, clashes = planned_outputs(src, dst, images, videos, opts.fmt_ext)
     key = image_key(colorizer, opts)
 
