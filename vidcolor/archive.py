@@ -255,20 +255,21 @@ def _real_folder(folder: str) -> str:
 
 
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, writing: bool = True,
-                          read_only: bool = True) -> None:
+                          read_only: bool = True, folder_run: bool = False) -> None:
     """A file at `target` that no vidcolor run wrote, that was edited since vidcolor wrote it, or that
     was made read-only since, is never replaced without `overwrite`. `writing` False (the plan, a dry
     run): nothing is changed; a run about to write clears Windows' read-only flag where `overwrite`
     allows it (Windows will not replace a read-only file, even when told to). `read_only` False (the
     plan, made before the journal's key is known): a protected output is not refused yet, as a re-run
-    that finds it finished skips it (its output protected by the owner: a re-run failed with exit 2)."""
+    that finds it finished skips it (its output protected by the owner: a re-run failed with exit 2).
+    `folder_run`: a folder's output; without a journal there, the refusal says it may have been lost."""
     if (overwrite and writing and os.name == "nt" and target.is_file() and not target.is_symlink()
             and not target.stat().st_mode & 0o222):
         target.chmod(stat.S_IWRITE | stat.S_IREAD)  # (a link is replaced itself: its target is not touched)
     if overwrite or not target.is_file():
         return
     if not journal.wrote(target):
-        lost = "" if journal.path.is_file() else (
+        lost = "" if journal.path.is_file() or not folder_run else (
             f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: where it was lost, as by a copy that"
             " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
         raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")

@@ -92,7 +92,7 @@ def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, opts: Folder
     claimed = []
     for src, dst, hints in todo:
         try:
-            refuse_foreign_output(journal, dst, opts.overwrite)
+            refuse_foreign_output(journal, dst, opts.overwrite, folder_run=True)
         except VidcolorError as e:
             emit(Result(src, None, "failed", 0.0, error=str(e)))
             continue
