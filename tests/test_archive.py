@@ -641,6 +641,19 @@ def test_a_report_on_standard_output_goes_where_the_shell_points_it(tmp_path, we
     assert not (tmp_path / "-").exists()
 
 
+def test_a_report_on_stdout_to_a_full_disk_stops_the_run_as_a_report_file_does(tmp_path):
+    """Any failure on stdout was taken for a reader gone (`| head -1`): `--report - > /full/disk/run.jsonl`
+    lost its lines and the run went on (a review). Only a broken pipe is that; a full disk stops the run."""
+    code = ("import sys; from pathlib import Path; from vidcolor.archive import RunReport; from vidcolor.options import Result\n"
+            "from vidcolor.errors import StorageError\n"
+            "r = RunReport(Path('-'))\n"
+            "try:\n    r.add(Result(Path('a.png'), Path('o.png'), 'done'))\nexcept StorageError as e:\n"
+            "    print(e, file=sys.stderr); sys.exit(4)\n")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-c", code], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 4 and "-: cannot write the report (No space left on device); the run stops" in r.stderr, r.stderr
+
+
 def _hold(out: Path, target: str | None):
     """Another process holding `out`'s lock (the whole folder, or one output in it) until killed."""
     arg = "None" if target is None else f"Path({str(out / target)!r})"

@@ -91,6 +91,11 @@ def test_a_palette_sidecar_with_a_model_without_hint_inputs_fails_its_photo_and_
     for side in (src / "a.hints.json", src / "sub" / "b.hints.json"):  # points alone: spread with L as the guide
         _sidecar(side, [{"x": 5, "y": 5, "color": "#20c020"}])
     assert {r.status for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)} == {"done"}
+    # a video's palette sidecar too: it stopped the run with exit 2, after the photos were done (a review)
+    write_video(src / "film.mp4", w=64, h=48, frames=4, audio=None)
+    (src / "film.hints.json").write_text(json.dumps({"frames": {"0": {"palette": ["#20c020"]}}}))
+    res = _by_name(vidcolor.colorize(src, tmp_path / "out2", colorizer=colorizer))
+    assert res["film.mp4"].status == "failed" and "film.hints.json: model effnet_unet has no hint inputs" in res["film.mp4"].error
 
 
 def test_the_cli_reports_with_hints_for_a_sidecar(tmp_path):

@@ -152,6 +152,18 @@ def test_an_uncompressed_8_bit_tiff_stored_on_its_side_is_read_upright_not_scram
                      photometric="minisblack" if channels == 1 else "rgb")
     want = apply_orientation(a if channels == 3 else np.repeat(a[..., None], 3, axis=2), orientation)
     assert np.array_equal(read_image(tmp_path / "side.tif").pixels, want)
+    # tiled too (a review); and an extra sample that is no straight alpha is read as Pillow reads it upright
+    tifffile.imwrite(tmp_path / "tiled.tif", a, extratags=[(274, "H", 1, orientation, True)], metadata=None, tile=(16, 16),
+                     photometric="minisblack" if channels == 1 else "rgb")
+    assert np.array_equal(read_image(tmp_path / "tiled.tif").pixels, want)
+    if channels == 3:
+        rgbi = np.concatenate([a, np.full(a.shape[:2] + (1,), 10, np.uint8)], axis=2)  # a scanner's infrared 4th sample
+        for o in (1, orientation):
+            tifffile.imwrite(tmp_path / f"rgbi{o}.tif", rgbi, extratags=[(274, "H", 1, o, True)], metadata=None,
+                             photometric="rgb", extrasamples=["unspecified"])
+        upright, side = read_image(tmp_path / "rgbi1.tif"), read_image(tmp_path / f"rgbi{orientation}.tif")
+        assert side.alpha is None and upright.alpha is None  # not a 4 % opaque photo
+        assert np.array_equal(side.pixels, apply_orientation(upright.pixels, orientation))
 
 
 def test_a_tiff_whose_tags_hold_odd_values_is_refused_in_one_line_not_called_a_defect(tmp_path):

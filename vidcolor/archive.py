@@ -6,6 +6,7 @@ Everything lives in a hidden `.vidcolor/` folder in the output root.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
@@ -645,9 +646,9 @@ class RunReport:
                 if self._file is not None:
                     self._file.close()
             self._file = None
-            if is_stdout(self.path):  # a pipe whose reader went away (`--report - | head -1`): as for the log, the
-                self.lost = True      # lines are lost, not the run (it had stopped with exit 4: a review)
-                return
+            if is_stdout(self.path) and e.errno in (errno.EPIPE, errno.ECONNRESET):  # a pipe whose reader went away
+                self.lost = True  # (`--report - | head -1`): as for the log, the lines are lost, not the run (it had
+                return            # stopped with exit 4: a review); a full disk under `> file` stops it, as a file does
             raise StorageError(f"{self.path}: cannot write the report ({e.strerror or e}); the run stops") from e
 
     def add(self, result) -> None:

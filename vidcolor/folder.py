@@ -268,6 +268,11 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
     t0 = time.time()
     try:
         hints = check_video_hints(sidecar_path(src), src) if sidecar_path(src).is_file() else None
+        if hints:  # a palette with weights without hint inputs fails this video, not the whole run (a review)
+            try:
+                colorizer.require_hints(hints, str(sidecar_path(src)))
+            except UsageError as e:
+                return Result(src, None, "failed", time.time() - t0, error=str(e))
         if not opts.dry_run:
             ensure_writable_dir(dst.parent)
         progress = make_progress() if make_progress else None

@@ -411,11 +411,14 @@ def _read_tiff(path: Path) -> ImageData:
         if page.sampleformat == 3 and photometric in ("MINISBLACK", "MINISWHITE", "RGB"):
             a = _float_samples(path, page)  # PIL read them as 0-255: a 0-1 scan came out black, "done"
             notes.append(f"{bits}-bit float samples (0 to 1) written as 16-bit")
-        elif (bits == 8 and photometric in ("MINISBLACK", "MINISWHITE", "RGB") and not page.is_tiled and page.compression == 1
+        elif (bits == 8 and photometric in ("MINISBLACK", "MINISWHITE", "RGB") and page.compression == 1
+              and int(page.sampleformat) == 1 and tuple(int(x) for x in page.extrasamples) in ((), (2,))
               and int(page.tags["Orientation"].value if "Orientation" in page.tags else 1) in (5, 6, 7, 8)):
             # Pillow (13.0) decodes an uncompressed 8-bit TIFF stored on its side (Orientation 5-8) with its width
             # and height swapped: a portrait scanned lying down came out as diagonal stripes, "done" (a new user's
-            # test). Its pixels come from tifffile, its metadata from Pillow, as for a 16-bit PNG
+            # test; tiled ones too). Its pixels come from tifffile, its metadata from Pillow, as for a 16-bit PNG;
+            # only unsigned samples with no extra one or a straight alpha, which need no conversion Pillow makes
+            # (an infrared 4th sample, a premultiplied alpha: a review)
             with Image.open(path) as im:  # header and metadata only
                 info, notes = _metadata(im)
             a = _interleaved(page, page.asarray())  # uncompressed: no codec needed
@@ -612,7 +615,8 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
              "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
     if dropped := [name for key, name in named.items()
                    if like.info.get(key) and (key not in carried or _too_long_for(fmt, key, like.info))]:
-        notes.append(f"{', '.join(dropped)} dropped: the {fmt} output does not carry {'it' if len(dropped) == 1 else 'them'} "
+        them = len(dropped) > 1 or dropped[0].endswith("tags")
+        notes.append(f"{', '.join(dropped)} dropped: the {fmt} output does not carry {'them' if them else 'it'} "
                      "(an output in the input's format keeps its metadata)")
     return notes
 
