@@ -775,11 +775,7 @@ def test_audio_that_starts_after_the_picture_is_said_to_play_early_in_an_avi(tmp
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = c.add_stream("pcm_s16le", rate=16000)
         a.layout = "mono"
-        for i in range(25):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
-            f.pts = i
-            c.mux(v.encode(f))
-        c.mux(v.encode())
+        _mux_ramp(c, v)
         for k in range(0, 8000, 1000):
             af = av.AudioFrame.from_ndarray(np.zeros((1, 1000), np.int16), format="s16", layout="mono")
             af.sample_rate, af.pts = 16000, 16000 + k  # from 1 s

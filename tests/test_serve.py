@@ -412,6 +412,15 @@ def test_stopping_the_worker_with_a_cancelled_task_in_its_queue_resolves_the_res
 
 # -- video jobs --------------------------------------------------------------------------------------
 
+def wait_for(c, job_id, cond=lambda job: job["state"] not in ("queued", "running"), timeout=120.0) -> dict:
+    """Poll GET /api/jobs/ID until `cond` holds of the job (by default: it has ended); the job then."""
+    deadline = time.time() + timeout
+    while not cond(job := c.get(f"/api/jobs/{job_id}").json()):
+        assert time.time() < deadline, job
+        time.sleep(0.01)
+    return job
+
+
 def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_path, private_tmp):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=10, audio="aac")
     with client(hint_col) as c:
@@ -422,11 +431,7 @@ def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_p
         again = c.post("/api/jobs", files={"file": ("other-name.mp4", clip.read_bytes())}).json()
         assert again["id"] != job["id"]  # an id for each upload, for its own DELETE
         assert len(list(private_tmp.glob("*jobs-*/job-*"))) == 1  # but the same content is one job, colorized once
-        deadline = time.time() + 120
-        while job["state"] in ("queued", "running"):
-            assert time.time() < deadline
-            time.sleep(0.1)
-            job = c.get(f"/api/jobs/{job['id']}").json()
+        job = wait_for(c, job["id"])
         assert job["state"] == "done" and job["progress"] == 1.0 and job["frames_done"] == 10, job
         assert c.get(f"/api/jobs/{again['id']}").json()["state"] == "done"
         res = c.get(f"/api/jobs/{job['id']}/result")
@@ -448,13 +453,6 @@ def test_video_jobs_are_cancelled_queued_or_running_and_a_result_is_removed(hint
 
     def folders() -> list:
         return [p for root in private_tmp.glob("*jobs-*") for p in root.glob("job-*")]
-
-    def wait_for(c, job_id, cond):
-        deadline = time.time() + 120
-        while not cond(job := c.get(f"/api/jobs/{job_id}").json()):
-            assert time.time() < deadline, job
-            time.sleep(0.01)
-        return job
 
     with client(hint_col) as c:
         running = c.post("/api/jobs", files={"file": ("long.mp4", long_clip.read_bytes())}).json()
@@ -504,11 +502,7 @@ def test_a_clip_cut_short_says_so_in_its_job(hint_col, tmp_path, private_tmp):
         r = c.post("/api/jobs", files={"file": ("short.avi", short.read_bytes())})
         assert r.status_code == 202, r.text
         job = r.json()
-        deadline = time.time() + 120
-        while job["state"] in ("queued", "running"):
-            assert time.time() < deadline
-            time.sleep(0.05)
-            job = c.get(f"/api/jobs/{job['id']}").json()
+        job = wait_for(c, job["id"])
         assert job["state"] == "done" and 0 < job["frames_done"] < 120, job
         assert any("ends early" in n for n in job["notes"]), job
         assert not any(str(private_tmp) in n for n in job["notes"])  # named as the upload, not by the server's folder
@@ -542,11 +536,7 @@ def test_a_clip_longer_than_its_header_says_is_stopped_at_the_length_limit(hint_
         r = c.post("/api/jobs", files={"file": ("lying.mkv", bytes(data))})
         assert r.status_code == 202, r.text  # its header says 0.5 s
         job = r.json()
-        deadline = time.time() + 120
-        while job["state"] in ("queued", "running"):
-            assert time.time() < deadline
-            time.sleep(0.05)
-            job = c.get(f"/api/jobs/{job['id']}").json()
+        job = wait_for(c, job["id"])
         assert job["state"] == "failed" and job["frames_done"] < 60, job
         assert "runs on past 2 s" in job["error"] and "--max-video-seconds" in job["error"], job
         assert list(private_tmp.rglob("*.mkv")) == []  # a failed job's files are removed

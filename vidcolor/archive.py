@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import LockedError, OutputError, StorageError, out_of_space
+from vidcolor.errors import LockedError, OutputError, StorageError, write_failure
 from vidcolor.io.paths import is_temp_output, temp_writer_pid
 
 STATE_DIR = ".vidcolor"
@@ -371,9 +371,7 @@ class OutputLock:
                                               "output": None if self.target is None else str(_normal(self.target))}))
         except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
-            raise (StorageError if out_of_space(e) else OutputError)(
-                f"{self.dir}: cannot write in the output folder ({e.strerror or e})"
-                + ("; the run stops" if out_of_space(e) else "")) from e
+            raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e
         return self
 
     def _take_folder(self) -> None:

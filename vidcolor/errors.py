@@ -43,3 +43,12 @@ def out_of_space(e: BaseException) -> bool:
     """Whether an OSError (or PyAV's FFmpegError, which carries the errno too) is a full disk or quota (the
     run stops: StorageError) rather than one file's problem."""
     return getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_failure(e: BaseException, message: str, kept: str = "") -> VidcolorError:
+    """The error for a write into the output that failed with `e` (`message` names the file and why): a
+    StorageError that stops the run, saying so and what is `kept`, where the disk or quota is full; else an
+    OutputError, which fails that input alone."""
+    if out_of_space(e):
+        return StorageError(f"{message}; the run stops{kept}")
+    return OutputError(message)

@@ -154,12 +154,9 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     check_folder_output(src, dst)
     images, videos, linked, stray_hints = media if media is not None else list_media(src)
     photo_hints = {p: _read_sidecar(p) for p in images}
-    for p, h in photo_hints.items():  # hint points work with any network; a palette needs its hint inputs, and
-        if isinstance(h, Hints) and h.palette:  # one such sidecar fails its photo, not the whole nightly run (exit 2;
-            try:  # a new user's test), as any other bad sidecar does
-                colorizer.require_hints(h, str(sidecar_path(p)))
-            except UsageError as e:
-                photo_hints[p] = InputError(str(e))
+    for p, h in photo_hints.items():
+        if isinstance(h, Hints) and (unusable := _unusable_palette(colorizer, h, p)):
+            photo_hints[p] = unusable
     pairs, video_pairs, clashes = planned_outputs(src, dst, images, videos, opts.fmt_ext)
     key = image_key(colorizer, opts)
 
@@ -249,6 +246,17 @@ def find_sidecars(media: list[Path]) -> list[Path]:
     return [s for s in map(sidecar_path, media) if s.is_file()]
 
 
+def _unusable_palette(colorizer: Colorizer, hints, src: Path) -> InputError | None:
+    """The error for a sidecar of `src` with a palette, given weights without hint inputs (hint points work
+    with any network): it fails that photo or video, as any other bad sidecar does, not the whole nightly
+    run (it had exited 2: a new user's test, then a review for videos)."""
+    try:
+        colorizer.require_hints(hints, str(sidecar_path(src)))
+    except UsageError as e:
+        return InputError(str(e))
+    return None
+
+
 def _read_sidecar(photo: Path) -> Hints | None | VidcolorError:
     """A photo's sidecar hints: None without one, the error (one line naming the file and entry) for a bad one."""
     path = sidecar_path(photo)
@@ -268,11 +276,8 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
     t0 = time.time()
     try:
         hints = check_video_hints(sidecar_path(src), src) if sidecar_path(src).is_file() else None
-        if hints:  # a palette with weights without hint inputs fails this video, not the whole run (a review)
-            try:
-                colorizer.require_hints(hints, str(sidecar_path(src)))
-            except UsageError as e:
-                return Result(src, None, "failed", time.time() - t0, error=str(e))
+        if hints and (unusable := _unusable_palette(colorizer, hints, src)):
+            return Result(src, None, "failed", time.time() - t0, error=str(unusable))
         if not opts.dry_run:
             ensure_writable_dir(dst.parent)
         progress = make_progress() if make_progress else None

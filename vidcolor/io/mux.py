@@ -18,7 +18,7 @@ from pathlib import Path
 
 import av
 
-from vidcolor.errors import OutputError, StorageError, out_of_space
+from vidcolor.errors import OutputError, StorageError, out_of_space, write_failure
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.plan import OutputPlan, add_audio_encoder
 from vidcolor.io.subtitles import convert_packet
@@ -72,7 +72,7 @@ def _length_s(timing: _Timing, like: VideoInfo) -> float:
     return max(end, float(like.duration_s or 0.0))
 
 
-def _timeline_start(like: VideoInfo, plan: OutputPlan) -> fractions.Fraction:
+def _timeline_start(src: av.container.InputContainer, like: VideoInfo, plan: OutputPlan) -> fractions.Fraction:
     """Where the output's timeline starts on the source's clock, in seconds: the source's start (its
     earliest stream's) where that is after 0, so the output starts at 0 as FFmpeg's tools write it; else 0,
     so that a start before 0 (an encoder's priming) and the streams' offsets from each other are kept as
@@ -82,15 +82,10 @@ def _timeline_start(like: VideoInfo, plan: OutputPlan) -> fractions.Fraction:
     if plan.container.constant_rate:
         return fractions.Fraction(0)
     kept = {sp.index for sp in plan.streams if sp.action != "drop"}
-    try:
-        with av.open(str(like.path)) as src:
-            # the earliest of the streams written (not the container's start_time, which leaves out a text
-            # subtitle that starts over 1 s before the rest: its cues came out early, or over the first
-            # frame; a review), the video's from the first frame decoded
-            starts = [fractions.Fraction(s.start_time) * s.time_base for s in src.streams
-                      if s.index in kept and s.start_time is not None]
-    except (av.error.FFmpegError, OSError):
-        return fractions.Fraction(0)
+    # the earliest of the streams written (not the container's start_time, which leaves out a text subtitle
+    # that starts over 1 s before the rest: its cues came out early, or over the first frame; a review), the
+    # video's from the first frame decoded
+    starts = [fractions.Fraction(s.start_time) * s.time_base for s in src.streams if s.index in kept and s.start_time is not None]
     if like.start_pts is not None:
         starts.append(fractions.Fraction(like.start_pts) * like.time_base)
     start = min(starts, default=fractions.Fraction(0))
@@ -106,9 +101,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
         timing = _timing(parts, like, plan, _audio_origin(like) if plan.container.constant_rate else None)
         out = av.open(str(tmp), "w", format=plan.container.muxer, options=_muxer_options(plan.container.muxer, timing.time_base, _length_s(timing, like)))
     except av.error.FFmpegError as e:
-        if out_of_space(e):
-            raise StorageError(f"{plan.dst}: cannot create the output ({_reason(e)}); the run stops") from e
-        raise OutputError(f"{plan.dst}: cannot create the output ({_reason(e)})") from e
+        raise write_failure(e, f"{plan.dst}: cannot create the output ({_reason(e)})") from e
     try:
         with av.open(str(parts[0][0])) as first:
             ost = out.add_stream_from_template(first.streams.video[0], opaque=_decoder_only(first.streams.video[0]) or None)
@@ -130,9 +123,9 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             ost.set_display_matrix(list(mirror_matrix))
         elif rotation:
             ost.set_display_rotation(rotation)
-        start = _timeline_start(like, plan)
+        passthrough = Passthrough(like, out, plan)
+        start = passthrough.start
         shift = _rescale(1, start / timing.time_base) if start else 0  # the video's, in its time base
-        passthrough = Passthrough(like.path, out, plan, start)
         passthrough.label(ost, out)
         i = 0
         for path, _ in parts:
@@ -294,11 +287,10 @@ class Passthrough:
     for packet (a second demuxer reads them alongside the video, so memory stays flat), re-framed
     between text subtitle codecs, or transcoded."""
 
-    def __init__(self, src_path: Path, out: av.container.OutputContainer, plan: OutputPlan,
-                 start: fractions.Fraction = fractions.Fraction(0)):
-        self.src = av.open(str(src_path))
+    def __init__(self, like: VideoInfo, out: av.container.OutputContainer, plan: OutputPlan):
+        self.src = av.open(str(like.path))
         self.out = out
-        self.start = start  # seconds on the source's clock where the output's timeline starts (`_timeline_start`)
+        self.start = _timeline_start(self.src, like, plan)  # where the output's timeline starts on the source's clock
         self.map: dict[int, tuple[av.stream.Stream, str, str | None]] = {}  # input index -> (stream, action, target)
         for sp in plan.streams:
             s = self.src.streams[sp.index]

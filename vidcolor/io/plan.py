@@ -173,10 +173,9 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
         plan.time_base = _coarser_time_base(info, _MAX_TIME_BASE_DEN[encoder.name])
         plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
                           f"frame times held to multiples of {plan.time_base} s")
-    primed = _primed_audio(info.path) if box.constant_rate else set()
+    primed, starts = _audio_starts(info.path) if box.constant_rate else (set(), {})
     plan.streams = [_stream_plan(box, s, plan.notes, s.index in primed) for s in info.streams]
-    if box.constant_rate:
-        plan.notes += _late_audio_notes(info, plan)
+    plan.notes += _late_audio_notes(info, plan, starts)
     plan.notes += [f"{what} not written: vidcolor writes one video stream, the largest picture" for what in info.dropped_video]
     _try(plan, info)
     return plan
@@ -269,15 +268,17 @@ def _muxer_codecs(muxer: str) -> frozenset[str]:
 PRIMING_COPIED_S = 0.010  # an encoder delay up to this is copied into AVI all the same (AC-3's 256 samples: 5 ms)
 
 
-def _primed_audio(path) -> set[int]:
-    """The audio streams whose first packet comes more than PRIMING_COPIED_S before the stream's start (an
-    encoder's priming, which the source's container skips: an MP4's MP3 starts at -1105 samples). AVI
-    cannot mark that, so such a stream copied there played its priming first, late against the picture
-    (69 ms on cockatoo.mp4)."""
-    found, primed = set(), set()
+def _audio_starts(path) -> tuple[set[int], dict[int, fractions.Fraction]]:
+    """For an AVI output, which holds no timestamps: the audio streams whose first packet comes more than
+    PRIMING_COPIED_S before the stream's start (an encoder's priming, which the source's container skips:
+    an MP4's MP3 starts at -1105 samples; AVI cannot mark that, so such a stream copied there played its
+    priming first, late against the picture: 69 ms on cockatoo.mp4), and each audio stream's start in
+    seconds (`_late_audio_notes`)."""
+    found, primed, starts = set(), set(), {}
     try:
         with av.open(str(path)) as src:
             audio = {a.index: a for a in src.streams.audio}
+            starts = {k: a.start_time * a.time_base for k, a in audio.items() if a.start_time is not None}
             for i, pkt in enumerate(src.demux(*audio.values()) if audio else ()):
                 k = pkt.stream.index
                 if k not in found and pkt.pts is not None:
@@ -288,28 +289,19 @@ def _primed_audio(path) -> set[int]:
                     break
     except (av.error.FFmpegError, OSError):
         pass
-    return primed
+    return primed, starts
 
 
-def _late_audio_notes(info: VideoInfo, plan: OutputPlan) -> list[str]:
+def _late_audio_notes(info: VideoInfo, plan: OutputPlan, starts: dict[int, fractions.Fraction]) -> list[str]:
     """AVI: each audio stream plays from the file's start, so one that starts after the picture plays that
-    much early there; said, where it is a frame or more (a review found a 1 s early sound without a word)."""
-    kept = {sp.index for sp in plan.streams if sp.action != "drop"}
-    if info.start_pts is None or not kept:
+    much early there; said, where it is a frame or more (a review found a 1 s early sound without a word).
+    `starts`: the audio streams' starts in seconds (`_audio_starts`)."""
+    if info.start_pts is None:
         return []
     video = info.start_pts * info.time_base
-    notes = []
-    try:
-        with av.open(str(info.path)) as src:
-            for a in src.streams.audio:
-                if a.index in kept and a.start_time is not None:
-                    late = float(a.start_time * a.time_base - video)
-                    if late >= 1 / info.fps:
-                        notes.append(f"audio stream {a.index} starts {late:.2f} s after the picture: AVI holds no such "
-                                     f"offset, so it plays {late:.2f} s early there; write .mkv or .mp4 to keep it")
-    except (av.error.FFmpegError, OSError):
-        pass
-    return notes
+    late = {sp.index: float(starts[sp.index] - video) for sp in plan.streams if sp.action != "drop" and sp.index in starts}
+    return [f"audio stream {k} starts {s:.2f} s after the picture: AVI holds no such offset, so it plays {s:.2f} s "
+            "early there; write .mkv or .mp4 to keep it" for k, s in late.items() if s >= 1 / info.fps]
 
 
 def _stream_plan(box: Container, s: StreamInfo, notes: list[str], primed: bool = False) -> StreamPlan:

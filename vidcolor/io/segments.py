@@ -22,7 +22,7 @@ from typing import Sequence
 import av
 import numpy as np
 
-from vidcolor.errors import OutputError, StorageError, out_of_space
+from vidcolor.errors import OutputError, StorageError, out_of_space, write_failure
 from vidcolor.io.base import ResumePoint, VideoInfo
 from vidcolor.io.mux import join_segments
 from vidcolor.io.paths import atomic_write_text, temp_output_path
@@ -242,9 +242,8 @@ class SegmentedSink:
             try:
                 self._save_log()
             except OSError as e:  # a full disk at the very end: a traceback before (a review)
-                raise (StorageError if out_of_space(e) else OutputError)(
-                    f"{self.dst}: cannot save the segments' log in {self.work} ({e.strerror or e})"
-                    + ("; the run stops (the finished segments are kept)" if out_of_space(e) else "")) from e
+                raise write_failure(e, f"{self.dst}: cannot save the segments' log in {self.work} ({e.strerror or e})",
+                                    " (the finished segments are kept)") from e
 
     def _finish(self, enc: "SegmentEncoder", number: int, smoother_state: dict[str, np.ndarray],
                 warmup_pts: int | None = None) -> None:
@@ -269,7 +268,7 @@ class SegmentedSink:
             self._save_log()
         except OSError as e:  # a full disk: the finished segment goes too (abort), a re-run redoes it
             (self.work / seg.file).unlink(missing_ok=True)
-            raise (StorageError if out_of_space(e) else OutputError)(f"{self.dst}: cannot save segment {number} in {self.work} ({e.strerror or e})") from e
+            raise write_failure(e, f"{self.dst}: cannot save segment {number} in {self.work} ({e.strerror or e})") from e
         self._pending.remove(enc)
 
     def _save_log(self) -> None:
