@@ -141,6 +141,21 @@ def test_a_ray_photo_worker_uses_the_sidecar_hints_it_is_sent(tmp_path, hinted):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / "a.png")), hinted.colorize_array(gray, hints))
 
 
+def test_a_sidecar_that_cannot_be_parsed_fails_its_photo_alone(tmp_path, colorizer):
+    """A 330-digit number raised OverflowError outside the per-input guard: the whole folder run stopped
+    with a traceback, the photo without a sidecar not done either (a reviewer's test)."""
+    import vidcolor
+    from tests.media import write_image
+
+    src = tmp_path / "in"
+    write_image(src / "a.png")
+    write_image(src / "b.png", seed=1)
+    (src / "a.hints.json").write_text('{"points": [{"x": 1' + "0" * 329 + ', "y": 1, "color": "#3a6ea5"}]}')
+    res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)}
+    assert res["b.png"].status == "done"
+    assert res["a.png"].status == "failed" and "points[0]: x must be a number" in res["a.png"].error
+
+
 def test_a_hints_file_beside_no_input_of_its_name_is_reported(tmp_path, colorizer):
     """A new user's Vinegar.png.hints.json (the sidecar is Vinegar.hints.json) was ignored without a word."""
     import json
@@ -151,8 +166,11 @@ def test_a_hints_file_beside_no_input_of_its_name_is_reported(tmp_path, colorize
     src = tmp_path / "in"
     write_image(src / "Vinegar.png")
     (src / "Vinegar.png.hints.json").write_text(json.dumps({"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}))
+    write_image(src / "C.PNG")  # and one whose suffix differs in case: ignored without a word too (a reviewer's test)
+    (src / "C.Hints.json").write_text(json.dumps({"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}))
     res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)}
-    assert res["Vinegar.png"].status == "done"
-    stray = res["Vinegar.png.hints.json"]
-    assert stray.status == "skipped" and "a hints file beside no photo or video of its name" in stray.note
-    assert "NAME.hints.json" in stray.note
+    assert res["Vinegar.png"].status == "done" and res["C.PNG"].status == "done"
+    for name in ("Vinegar.png.hints.json", "C.Hints.json"):
+        stray = res[name]
+        assert stray.status == "skipped" and "a hints file beside no photo or video of its name" in stray.note
+        assert "NAME.hints.json" in stray.note

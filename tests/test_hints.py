@@ -44,6 +44,12 @@ def test_a_hints_file_is_parsed_to_ab(tmp_path):
     # a 0-1 colour pinned its point to gray (new-user test)
     ({"points": [{"x": 1, "y": 2, "color": [1.0, 0.5, 0.0]}]}, r"points\[0\]: colour \[1.0, 0.5, 0.0\] looks like 0-1 values; "
                                                               r"\[r, g, b\] is in 0-255 \(that is \[255, 128, 0\]\)"),
+    # a reviewer's: a 330-digit x raised OverflowError (a traceback that stopped a folder run); True read as 1
+    ('{"points": [{"x": 1' + "0" * 329 + ', "y": 2, "color": "#fff"}]}', r"points\[0\]: x must be a number, got 1000"),
+    ('{"points": [{"x": 1' + "0" * 5000 + ', "y": 2, "color": "#fff"}]}', r"cannot read hints file \(Exceeds the limit"),
+    ("[" * 100000 + "]" * 100000, r"cannot read hints file \(nested too deeply\)"),
+    ('{"points": [{"x": 1, "y": 2, "color": "#fff"}], "points": []}', "key 'points' appears twice in one object"),
+    ({"points": [{"x": 1, "y": 2, "color": [True, False, False]}]}, r"points\[0\]: bad colour \[True, False, False\]"),
 ])
 def test_a_bad_hints_file_gets_one_line_naming_the_file_and_entry(tmp_path, content, message):
     path = _write(tmp_path, content)
@@ -187,6 +193,120 @@ def test_decoding_uses_regression_where_the_classifier_is_unsure():
     assert torch.allclose(ab[0, :, 0, 1], reg[0, :, 0, 1])  # unsure: the regression estimate
     plain = head.decode(out, temperature=1.0, blend=1.0, confidence=None)
     assert not torch.allclose(plain[0, :, 0, 1], reg[0, :, 0, 1])
+
+
+def test_video_keyframes_written_twice_are_refused(tmp_path):
+    """"0" and "00" are one frame: the first one's points were dropped without a word (a reviewer's test)."""
+    with pytest.raises(InputError, match="frames keys '0' and '00' are the same frame"):
+        load_video_hints(_write(tmp_path, {"frames": {"0": {"points": [{"x": 1, "y": 1, "color": "#f00"}]}, "00": {}}}))
+
+
+@pytest.mark.parametrize("hints, message", [
+    (Hints((HintPoint(3, 10, (float("nan"), 0.0)),)), r"points\[0\]: ab must be two finite numbers"),  # 98% of it came out white
+    (Hints((HintPoint(3, 10, (5.0, 5.0), -1.0),)), r"points\[0\]: x, y and radius must be finite"),
+    (Hints((), ((float("inf"), 0.0),)), r"palette\[0\] must be two finite numbers"),
+    (Hints((HintPoint(100, 10, (50.0, 0.0)),)), r"points\[0\] at \(100, 10\) is outside the 64x48 image"),  # was moved to the edge
+    ("h.json", "takes one Hints .* got str"),  # an AttributeError from deep inside
+    ({"points": []}, "takes one Hints .* got dict"),
+])
+def test_colorize_array_checks_the_hints_it_is_given(colorizer, hints, message):
+    from vidcolor.errors import UsageError
+
+    gray = np.full((48, 64), 120, np.uint8)
+    with pytest.raises(UsageError, match=message):
+        colorizer.colorize_arrays([gray], [hints]) if not isinstance(hints, (str, dict)) else colorizer.colorize_arrays([gray], hints)
+    if isinstance(hints, Hints):
+        with pytest.raises(UsageError, match=message):
+            colorizer.colorize_array(gray, hints)
+    with pytest.raises(UsageError, match="2 image"):  # an IndexError
+        colorizer.colorize_arrays([gray, gray], [Hints()])
+
+
+def test_big_endian_uint16_arrays_are_colorized_as_native_ones(colorizer):
+    g = (np.arange(48 * 64).reshape(48, 64) * 20).astype(np.uint16)
+    assert np.array_equal(colorizer.colorize_array(g.astype(">u2")), colorizer.colorize_array(g))
+
+
+@pytest.mark.parametrize("frames, message", [
+    ({-1: Hints((HintPoint(4, 4, (0.0, -50.0), 1),))}, "keyframe -1 is not a frame index"),  # reported applied, never was
+    ({"0": Hints()}, "keyframe '0' is not a frame index"),  # a TypeError
+    ({0: {"points": []}}, r"frames\[0\] must be a Hints, got dict"),  # an AttributeError
+])
+def test_library_video_hints_are_checked_like_a_file(tmp_path, frames, message):
+    import vidcolor
+    from tests.media import write_video
+    from vidcolor.errors import UsageError
+    from vidcolor.hints import VideoHints
+
+    clip = write_video(tmp_path / "v.mp4", frames=6)
+    with pytest.raises(UsageError, match=message):
+        vidcolor.colorize(clip, tmp_path / "o.mp4", hints=VideoHints(frames))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("src, dst, message", [(123, None, "src= takes a path"), (None, None, "src= takes a path"),
+                                               ("x.png", 5, "dst= takes a path")])
+def test_the_front_door_refuses_what_is_no_path(src, dst, message):
+    import vidcolor
+    from vidcolor.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        vidcolor.colorize(src, dst)
+
+
+def test_device_none_is_a_usage_error():
+    from vidcolor.errors import UsageError
+    from vidcolor.weights import load_colorizer
+
+    with pytest.raises(UsageError, match="device= takes a string"):
+        load_colorizer(device=None)
+
+
+def test_a_tiff_stored_on_its_side_takes_hints_in_its_displayed_pixels(tmp_path):
+    """Pillow (13) gives such a TIFF its displayed size already; turned once more, a point inside the photo
+    was refused and one outside it let through to fail after the model loaded (a reviewer's test)."""
+    import tifffile
+
+    from vidcolor.hints import displayed_size
+    from vidcolor.io.images import read_image
+
+    stored = np.full((24, 32), 90, np.uint8)
+    for compression in (None, "zlib"):
+        path = tmp_path / f"side_{compression}.tif"
+        tifffile.imwrite(path, stored, extratags=[(274, "H", 1, 6, True)], compression=compression)
+        assert read_image(path).pixels.shape[:2] == (32, 24)
+        assert displayed_size(path) == (24, 32)
+
+
+def test_a_16_bit_png_whose_exif_follows_its_pixels_is_read_upright(tmp_path):
+    """Its eXIf chunk after IDAT (which PIL reads only on decoding): the photo was written on its side
+    and its hints checked against another size (a reviewer's test)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from vidcolor.hints import displayed_size
+    from vidcolor.io.images import read_image
+
+    g = (np.arange(24 * 32).reshape(24, 32) * 80).astype(np.uint16)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(g).save(tmp_path / "early.png", exif=exif.tobytes())
+    data = (tmp_path / "early.png").read_bytes()
+    chunks, pos = [], 8
+    while pos < len(data):
+        n = struct.unpack(">I", data[pos:pos + 4])[0]
+        chunks.append(data[pos:pos + 12 + n])
+        pos += 12 + n
+    exif_chunk = next(c for c in chunks if c[4:8] == b"eXIf")
+    rest = [c for c in chunks if c is not exif_chunk]
+    late = data[:8] + b"".join(rest[:-1]) + exif_chunk + rest[-1]  # just before IEND
+    (tmp_path / "late.png").write_bytes(late)
+    assert zlib.crc32(exif_chunk[4:-4]) & 0xFFFFFFFF == struct.unpack(">I", exif_chunk[-4:])[0]
+    early, later = read_image(tmp_path / "early.png"), read_image(tmp_path / "late.png")
+    assert later.pixels.shape[:2] == (32, 24) and np.array_equal(later.pixels, early.pixels)
+    assert displayed_size(tmp_path / "late.png") == (24, 32)
 
 
 def test_cli_hints_and_strength_reach_the_photo(tmp_path, weights_file):

@@ -58,11 +58,14 @@ def default_output(src: Path, fmt_ext: str | None = None) -> Path:
 def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | None = None,
          folder: FolderOptions | None = None, hints=None) -> Plan:
     """Sort the input into photo, video or folder and check its output and hints, writing nothing:
-    InputError for a missing input or a bad hints file, UsageError for an output that cannot or must
+    InputError for a missing input, UsageError for a bad hints file or for an output that cannot or must
     not be written."""
     video, folder = video or VideoOptions(), folder or FolderOptions()
     if not isinstance(video, VideoOptions) or not isinstance(folder, FolderOptions):
         raise UsageError("video= takes a VideoOptions and folder= a FolderOptions")
+    for name, value in (("src", src), ("dst", dst)):  # colorize(123) and colorize(None) raised TypeError (a reviewer's test)
+        if not (isinstance(value, (str, os.PathLike)) or (name == "dst" and value is None)):
+            raise UsageError(f"{name}= takes a path (str or os.PathLike), got {type(value).__name__}")
     if str(src) == "" or (dst is not None and str(dst) == ""):  # Path("") is ".": the current folder
         raise UsageError(f"{'input' if str(src) == '' else 'output'} path is empty")
     src = Path(src)
@@ -139,7 +142,7 @@ def _checked_hints(src: Path, kind: str, hints):
     the entry. A video's come back in pixels of its frames as decoded."""
     if hints is None:
         return None
-    from vidcolor.hints import Hints, VideoHints, displayed_size, load_hints
+    from vidcolor.hints import Hints, VideoHints, check_built, displayed_size, load_hints
 
     if kind == "folder":
         raise UsageError(f"{hints}: --hints is for one photo or video; a folder run reads NAME.hints.json beside each input")
@@ -152,6 +155,11 @@ def _checked_hints(src: Path, kind: str, hints):
         raise UsageError(f"{src}: a video's VideoHints given for a photo; a photo takes a Hints or a hints file")
     where = "hints"
     display = None
+    if isinstance(hints, (Hints, VideoHints)):
+        try:
+            check_built(hints)
+        except InputError as e:
+            raise UsageError(str(e)) from None
     if kind == "video":
         from vidcolor.video_hints import check_video_hints, probe_display
 

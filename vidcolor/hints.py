@@ -63,12 +63,30 @@ def colour_rgb(value, where: str) -> tuple[float, float, float]:
         if len(h) == 3:
             h = "".join(c * 2 for c in h)
         return tuple(float(int(h[i:i + 2], 16)) for i in (0, 2, 4))
-    if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, (int, float)) and 0 <= v <= 255 for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(_finite(v) and 0 <= v <= 255 for v in value):
         if all(v <= 1 for v in value) and any(v != int(v) for v in value):  # [1.0, 0.5, 0.0] pinned the point to gray
             raise InputError(f"{where}: colour {list(value)!r} looks like 0-1 values; [r, g, b] is in 0-255 "
                              f"(that is {[round(v * 255) for v in value]!r})")
         return tuple(float(v) for v in value)
-    raise InputError(f"{where}: bad colour {value!r} (use '#rrggbb' or [r, g, b] in 0-255)")
+    raise InputError(f"{where}: bad colour {_short(value)} (use '#rrggbb' or [r, g, b] in 0-255)")
+
+
+def _finite(v) -> bool:
+    """A JSON number that is finite as a float: not a bool (True read as 1), not NaN or infinity, and
+    not an integer too large for a float (a 330-digit x raised OverflowError, a traceback that stopped a
+    whole folder run; a reviewer's test)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _short(value) -> str:
+    """repr(value) cut to 60 characters, for a one-line refusal."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def refuse_palette(hints, what: str | None, arch: str) -> None:
@@ -131,8 +149,8 @@ class Hints:
                 if k not in p:
                     raise InputError(f"{at}: missing {k!r}")
             for k in ("x", "y", "radius"):
-                if k in p and (not isinstance(p[k], (int, float)) or isinstance(p[k], bool) or not math.isfinite(p[k])):
-                    raise InputError(f"{at}: {k} must be a number, got {p[k]!r}")
+                if k in p and not _finite(p[k]):
+                    raise InputError(f"{at}: {k} must be a number, got {_short(p[k])}")
             if p.get("radius", 0) < 0:
                 raise InputError(f"{at}: radius must be >= 0")
             parsed.append((float(p["x"]), float(p["y"]), colour_rgb(p["color"], at), float(p.get("radius", 0))))
@@ -172,6 +190,41 @@ class Hints:
 
     def flipped(self, width: int) -> "Hints":
         return Hints(tuple(HintPoint(width - 1 - p.x, p.y, p.ab, p.radius) for p in self.points), self.palette)
+
+
+def check_built(hints, where: str = "hints") -> None:
+    """Hints or VideoHints made in code (not read from a file, whose reader checks every entry), checked
+    the way a file is: InputError naming the entry. A NaN a* made 98% of a photo white; a keyframe -1
+    was reported applied and never was; a string key or a dict for a Hints raised TypeError or
+    AttributeError from deep inside (a reviewer's tests)."""
+    if isinstance(hints, VideoHints):
+        if not isinstance(hints.frames, dict):
+            raise InputError(f"{where}: VideoHints.frames must be a dict of frame index -> Hints")
+        for k, h in hints.frames.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise InputError(f"{where}: keyframe {_short(k)} is not a frame index (an int: 0, 1, 2, ...)")
+            if not isinstance(h, Hints):
+                raise InputError(f"{where}: frames[{k}] must be a Hints, got {type(h).__name__}")
+            check_built(h, f"{where}: frames[{k}]")
+        return
+    if not isinstance(hints, Hints):
+        raise InputError(f"{where}: expected a vidcolor.hints.Hints, got {type(hints).__name__}")
+    for i, p in enumerate(hints.points):
+        at = f"{where}: points[{i}]"
+        if not isinstance(p, HintPoint):
+            raise InputError(f"{at}: expected a HintPoint, got {type(p).__name__}")
+        if not (_finite(p.x) and _finite(p.y) and _finite(p.radius) and p.radius >= 0):
+            raise InputError(f"{at}: x, y and radius must be finite numbers (radius >= 0), got "
+                             f"{_short(p.x)}, {_short(p.y)}, {_short(p.radius)}")
+        if not _ab_pair(p.ab):
+            raise InputError(f"{at}: ab must be two finite numbers (a*, b*), got {_short(p.ab)}")
+    for i, c in enumerate(hints.palette):
+        if not _ab_pair(c):
+            raise InputError(f"{where}: palette[{i}] must be two finite numbers (a*, b*), got {_short(c)}")
+
+
+def _ab_pair(ab) -> bool:
+    return isinstance(ab, (tuple, list)) and len(ab) == 2 and all(_finite(float(v)) if isinstance(v, np.floating) else _finite(v) for v in ab)
 
 
 def load_hints(path: str | os.PathLike) -> Hints:
@@ -220,9 +273,13 @@ def _video_hints_obj(path: Path) -> dict:
     obj = _read_json(path)
     if not isinstance(obj, dict) or set(obj) != {"frames"} or not isinstance(obj["frames"], dict):
         raise InputError(f"{path}: a video hints file is {{\"frames\": {{\"<frame index>\": {{\"points\": [...]}}}}}}")
+    seen: dict[int, str] = {}
     for k, v in obj["frames"].items():  # every keyframe checked before any colour is converted (torch)
         if not re.fullmatch(r"\d+", str(k)):
-            raise InputError(f"{path}: frames key {k!r} is not a frame index (0, 1, 2, ...)")
+            raise InputError(f"{path}: frames key {_short(k)} is not a frame index (0, 1, 2, ...)")
+        if int(k) in seen:  # "0" and "00": one was dropped without a word (a reviewer's test)
+            raise InputError(f"{path}: frames keys {seen[int(k)]!r} and {k!r} are the same frame")
+        seen[int(k)] = k
         Hints.check_obj(v, f"{path}: frames[{k}]")
     return obj
 
@@ -232,6 +289,8 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
     None where the header cannot be read (reading the photo then reports why)."""
     from PIL import Image, UnidentifiedImageError
 
+    if str(path).lower().endswith((".tif", ".tiff")):
+        return _tiff_displayed_size(path)
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -244,6 +303,22 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
+def _tiff_displayed_size(path) -> tuple[int, int] | None:
+    """A TIFF's displayed size from its first page's tags, as `read_image` reads it. Not from Pillow,
+    which (13.0) already gives a TIFF stored on its side (Orientation 5-8) its displayed size: turned
+    once more, a point inside the photo was refused and one outside it let through (a reviewer's test)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            w, h = int(page.imagewidth), int(page.imagelength)
+            orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+    except Exception:  # noqa: BLE001  (any damage: reading the photo then reports why)
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
 def _read_json(path: Path):
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad's UTF-8) is no error
@@ -252,9 +327,27 @@ def _read_json(path: Path):
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read hints file ({e})") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except _DuplicateKey as e:  # json keeps the last silently: the first one's points were dropped
+        raise InputError(f"{path}: key {e.args[0]!r} appears twice in one object") from None
+    except (ValueError, RecursionError) as e:  # an integer of over 4300 digits; nesting deeper than Python's stack
+        what = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        raise InputError(f"{path}: cannot read hints file ({what})") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
 
 
 # -- network inputs ---------------------------------------------------------------------------------

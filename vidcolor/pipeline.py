@@ -166,7 +166,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         # the header's frame count is an estimate in some containers (an MKV's duration x rate), so a
         # keyframe its check let through may lie past the end: it was accepted without a word, never applied
         past = sorted(int(k) for k in hints.frames if int(k) >= enc.total)
-        notes.append(f"with hints on {len(hints.frames) - len(past)} keyframe(s)")
+        applied = sum(1 for k, h in hints.frames.items() if h and int(k) < enc.total)  # an empty keyframe only ends hints
+        notes.append(f"with hints on {applied} keyframe(s)")
         notes += enc.hint_notes
         if past:
             notes.append(f"hints keyframe{'s' * (len(past) > 1)} {', '.join(map(str, past))} past the last frame "

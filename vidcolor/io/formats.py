@@ -70,6 +70,7 @@ def find_media(root: Path, linked_folders: list[Path] | None = None,
             ext = Path(f).suffix.lower()
             if not f.startswith(".") and (ext in IMAGE_EXTS or ext in VIDEO_EXTS):
                 (images if ext in IMAGE_EXTS else videos).append(Path(dirpath) / f)
-            elif hints_files is not None and f.endswith(SIDECAR_SUFFIX) and not f.startswith("."):
+            elif hints_files is not None and f.lower().endswith(SIDECAR_SUFFIX) and not f.startswith("."):
+                # any case: C.Hints.json beside C.PNG was ignored without a word; it is a stray now (a reviewer's test)
                 hints_files.append(Path(dirpath) / f)
     return sorted(images), sorted(videos)

@@ -245,38 +245,43 @@ def _archive_text(im: Image.Image) -> dict:
     return out
 
 
-def _png_text(path: Path) -> dict[str, str]:
-    """A PNG's tEXt, zTXt and iTXt chunks as PIL's `text` gives them, read from the chunks alone: PIL
-    decodes the whole image to find those after the pixels, and the 16-bit path, which decodes with
-    OpenCV, paid for two decodes (a 12-megapixel scan: 1.1 -> 1.7 s a read; review)."""
-    out: dict[str, str] = {}
+def _png_chunks(path: Path, kinds: tuple[bytes, ...]):
+    """(type, data) of a PNG's chunks of the given types, in file order, read from the chunks alone
+    (the others are skipped unread): PIL decodes the whole image to find those after the pixels."""
     with open(path, "rb") as f:
         if f.read(8) != b"\x89PNG\r\n\x1a\n":
-            return out
-        while header := f.read(8):
-            if len(header) < 8:
-                break
+            return
+        while len(header := f.read(8)) == 8:
             length, kind = struct.unpack(">I", header[:4])[0], header[4:]
-            if kind not in (b"tEXt", b"zTXt", b"iTXt"):
-                if kind == b"IEND":
-                    break
+            if kind == b"IEND":
+                return
+            if kind not in kinds:
                 f.seek(length + 4, 1)  # the data and its CRC, unread
                 continue
             data = f.read(length)
             f.seek(4, 1)
-            key, _, rest = data.partition(b"\x00")
-            try:
-                if kind == b"tEXt":
-                    value = rest.decode("latin-1")
-                elif kind == b"zTXt":
-                    value = zlib.decompress(rest[1:]).decode("latin-1")
-                else:  # flag, method, language\0, translated keyword\0, text
-                    flag, rest = rest[0], rest[2:]
-                    rest = rest.split(b"\x00", 2)[2]
-                    value = (zlib.decompress(rest) if flag else rest).decode("utf-8")
-            except (zlib.error, UnicodeDecodeError, IndexError):
-                continue  # a damaged chunk: PIL skips it too
-            out[key.decode("latin-1")] = value
+            yield kind, data
+
+
+def _png_text(path: Path) -> dict[str, str]:
+    """A PNG's tEXt, zTXt and iTXt chunks as PIL's `text` gives them, read from the chunks alone: the
+    16-bit path, which decodes with OpenCV, paid for two decodes (a 12-megapixel scan: 1.1 -> 1.7 s a
+    read; review)."""
+    out: dict[str, str] = {}
+    for kind, data in _png_chunks(path, (b"tEXt", b"zTXt", b"iTXt")):
+        key, _, rest = data.partition(b"\x00")
+        try:
+            if kind == b"tEXt":
+                value = rest.decode("latin-1")
+            elif kind == b"zTXt":
+                value = zlib.decompress(rest[1:]).decode("latin-1")
+            else:  # flag, method, language\0, translated keyword\0, text
+                flag, rest = rest[0], rest[2:]
+                rest = rest.split(b"\x00", 2)[2]
+                value = (zlib.decompress(rest) if flag else rest).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError, IndexError):
+            continue  # a damaged chunk: PIL skips it too
+        out[key.decode("latin-1")] = value
     return out
 
 
@@ -379,6 +384,10 @@ def _png_bit_depth(path: Path) -> int:
 
 def _read_png16(path: Path) -> ImageData:
     with Image.open(path) as im:  # header and metadata only
+        if "exif" not in im.info:  # an eXIf chunk after the pixels, which PIL reads only on decoding: such a
+            for _, data in _png_chunks(path, (b"eXIf",)):  # photo was written on its side (a reviewer's test)
+                im.info["exif"] = b"Exif\x00\x00" + data  # as PIL's own chunk reader keeps it
+                break
         info, notes = _metadata(im)
     a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if a is None:
