@@ -148,13 +148,21 @@ def test_eval_video_json_refuses_a_clip_and_a_file_vidcolor_did_not_write(tmp_pa
     mine = tmp_path / "mine.json"
     mine.write_text('{"a": 1}')
     r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(mine)])
-    refused(r, "mine.json", "not a vidcolor result")
+    refused(r, "mine.json", "not a vidcolor eval-video result")
+    bench = tmp_path / "bench.json"  # another command's result is not replaced either (a new user's test)
+    bench.write_text(json.dumps({"clip": "clip.mp4", "frames": 3, "phases": {}}))
+    refused(runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(bench)]), "bench.json", "not a vidcolor eval-video result")
     earlier = tmp_path / "earlier.json"
     earlier.write_text(json.dumps([{"clip": "clip.mp4", "frames": 3, "modes": {}}]))
+    refused(runner.invoke(cli.app, ["bench", str(clip), "--json", str(earlier)]), "earlier.json", "not a vidcolor bench result")
+    for cmd in ("eval-video", "bench"):  # a folder's name wrote a file named evdir
+        r = runner.invoke(cli.app, [cmd, str(clip), "--json", str(tmp_path / "evdir") + "/"])
+        assert r.exit_code == 2 and "evdir/: ends in '/'" in r.output and not (tmp_path / "evdir").exists(), r.output
     monkeypatch.setattr(cli, "_load", lambda *a, **kw: None)
     monkeypatch.setattr("vidcolor.evaluate_video.evaluate_video", lambda col, c, **kw: {"clip": str(c), "frames": 3})
     monkeypatch.setattr(cli, "_print_video_table", lambda res: None)
-    for target in (earlier, mine):  # an earlier result is replaced; another file with -y
+    deep = tmp_path / "no" / "such" / "r.json"  # a missing folder: a traceback after all the work; now made
+    for target in (earlier, mine, deep):  # an earlier result is replaced; another file with -y
         r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(target), *(["-y"] if target == mine else [])])
         assert r.exit_code == 0, r.output
         assert json.loads(target.read_text()) == [{"clip": str(clip), "frames": 3}]
@@ -289,6 +297,13 @@ def test_eval_video_and_bench_refuse_a_photo_and_bench_a_bad_codec_before_any_wo
     refused(runner.invoke(cli.app, ["bench", str(clip), "--phases", "decode,e2e", "--codec", "nosuch"]),
             "--codec nosuch: no such encoder")
     refused(runner.invoke(cli.app, ["bench", str(clip), "--crf", "60"]), "--crf 60: libx264 takes 0 to 51")
+    # a bad preset ran the phases before the transcode, then named a temporary file with exit 1 (a new user's test)
+    refused(runner.invoke(cli.app, ["bench", str(clip), "--phases", "decode,transcode", "--preset", "bogus"]),
+            "--preset bogus: libx264 presets are")
+    refused(runner.invoke(cli.app, ["bench", str(tmp_path / "nosuch.mp4")]), "nosuch.mp4: file not found")  # exit 1, after the model
+    for phases, says in (("transcode,e2e,e2e", "e2e given twice"), ("", "no phase given"), (",", "no phase given")):
+        r = runner.invoke(cli.app, ["bench", str(clip), "--phases", phases])
+        assert r.exit_code == 2 and says in r.output, r.output
 
 
 def test_video_options_given_for_a_photo_are_refused_as_format_is_for_a_video(tmp_path, no_work):

@@ -176,11 +176,31 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
     write_colour_image(gt / "a.png", seed=1)
     (gt / "b.jpg").write_text("not a photo")
     r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # the scores cover fewer photos than the folder holds (it was 0: a new user's test)
     assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable, or a gray ground truth)" in r.output
-    # the table shows every figure the README says eval reports, and names a flat folder's set (it showed ".")
+    # the table shows every figure the README says eval reports; one folder alone is one row, "all" (the
+    # top's row was the same figures again)
     table = r.output.replace("\n", " ")
-    assert all(c in table for c in ("wrong-vivid", "mean a*, b*", "CIEDE2000", "(top)")), r.output
+    assert all(c in table for c in ("wrong-vivid", "mean a*, b*", "CIEDE2000", "all")), r.output
+    assert "(top)" not in table
+    html = (tmp_path / "ev" / "index.html").read_text()
+    assert "<th>photo</th>" in html and "<td>.</td>" not in html
+    write_colour_image(gt / "sub" / "c.png", seed=2)  # two sets: each one's row, the top's named "(top)", then all
+    (gt / "b.jpg").unlink()
+    r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "(top)" in r.output and "sub" in r.output and "<td>(top)</td>" in (tmp_path / "ev" / "index.html").read_text()
+
+
+def test_eval_no_gt_prints_the_outputs_mean_ab(tmp_path, weights_file):
+    """The README promised the sheet and the outputs' mean a/b; only eval.json had it (a new user's test)."""
+    bw = tmp_path / "bw"
+    write_image(bw / "a.png", mode="L")
+    r = CliRunner().invoke(cli.app, ["eval", str(bw), "--no-gt", "--weights", str(weights_file), "--out", str(tmp_path / "ev")])
+    assert r.exit_code == 0, r.output
+    a, b = json.loads((tmp_path / "ev" / "eval.json").read_text())["mean_ab"]
+    assert f"mean a*, b* of the 1 output(s): {round(a, 1) + 0.0:+.1f}, {round(b, 1) + 0.0:+.1f}" in r.output
+    assert "mean a*, b* of the 1 output(s)" in (tmp_path / "ev" / "index.html").read_text()
 
 
 def test_eval_that_fails_midway_leaves_no_partial_output(tmp_path, colorizer, monkeypatch):

@@ -94,6 +94,35 @@ def test_eval_video_cli_writes_json(tmp_path, weights_file):
     assert r.exit_code == 1 and "one.mp4: 1 frame; flicker is measured between frames, so eval-video needs at least 2" in r.output
 
 
+def test_eval_video_refuses_a_black_and_white_clip_and_measures_the_others(tmp_path, weights_file):
+    """A B&W film was scored against itself ("1.76x ground truth", exit 0), where eval refuses a gray
+    ground truth; and one clip that failed stopped the measuring of the rest (a new user's test)."""
+    bw = write_video(tmp_path / "bw.mp4", w=64, h=48, frames=4, gray=True, audio=None)
+    colour = write_video(tmp_path / "c.mp4", w=64, h=48, frames=4, audio=None)
+    out = tmp_path / "ev.json"
+    r = CliRunner().invoke(cli.app, ["eval-video", str(bw), str(colour), "--weights", str(weights_file), "--device", "cpu",
+                                     "--json", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "bw.mp4: black and white: no colours to score against" in r.output
+    assert [row["clip"] for row in json.loads(out.read_text())] == [str(colour)]
+
+
+def test_eval_video_times_no_mode_with_the_networks_first_call(tmp_path, colorizer, monkeypatch):
+    """`off`, timed first, took the network's first call at the clip's shape: fps_vs_off read 2.1x for a
+    clip's first copy and 1.2x for its second in one command (a new user's test). An untimed call comes
+    first, and each batch starts at another mode."""
+    import vidcolor.evaluate_video as ev
+
+    calls = []
+    real = ev.colorize_frames
+    monkeypatch.setattr(ev, "colorize_frames", lambda col, frames, smoother, cuts, **kw: calls.append(type(smoother).__name__ if cuts is not None else "warm-up") or real(col, frames, smoother, cuts, **kw))
+    clip = write_video(tmp_path / "c.mp4", w=64, h=48, frames=12, audio=None)
+    evaluate_video(colorizer, clip)
+    assert calls[0] == "warm-up" and calls.count("warm-up") == 1
+    firsts = [calls[i] for i in range(1, len(calls), 3)]  # the first mode timed in each batch
+    assert len(set(firsts)) > 1, calls
+
+
 def test_evaluate_video_takes_named_smoother_factories(tmp_path, colorizer):
     from vidcolor.temporal import FlowSmoother, make_smoother
 

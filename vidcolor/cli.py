@@ -93,13 +93,17 @@ def _number(lo: float, hi: float):
     return parse
 
 
-def _path(what: str):
-    """Parser of a path option: an empty string (an unset shell variable) is refused, not read as '.'."""
+def _path(what: str, file: bool = False):
+    """Parser of a path option: an empty string (an unset shell variable) is refused, not read as '.'.
+    `file`: a file's name, so one ending in a slash is refused too (`--json evdir/` wrote a file named
+    evdir; a new user's test)."""
     def parse(value) -> Path:
         if isinstance(value, Path):
             return value
         if value == "":
             raise typer.BadParameter(f"empty {what} path")
+        if file and value.endswith(("/", os.sep)) and value != "-":
+            raise typer.BadParameter(f"{value}: ends in '/', a folder's name; give a file name")
         return Path(value)
     return parse
 
@@ -164,7 +168,7 @@ def colorize_cmd(
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
     copy_skipped: Annotated[bool, typer.Option("--copy-skipped/--no-copy-skipped", help="Copy photos skipped as already in colour to the output unchanged, so the output tree is complete.")] = _F.copy_skipped,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing (not even --report).")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report"), metavar="<file>", help="Write one JSON line per input, then a summary line (never over a file that is not a vidcolor report; not written by --dry-run); - writes them to standard output.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", parser=_path("report", file=True), metavar="<file>", help="Write one JSON line per input, then a summary line (never over a file that is not a vidcolor report; not written by --dry-run); - writes them to standard output.")] = None,
     quiet: QuietOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also report scene cuts and settings.")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="auto|HOST:PORT", help="Run on a Ray cluster: auto starts a local one, HOST:PORT joins one (needs the ray extra; inputs and outputs on storage every node sees).")] = None,
@@ -504,27 +508,39 @@ def _is_eval_json(path: Path) -> bool:
     return isinstance(data, dict) and {"root", "model", "images"} <= data.keys()
 
 
-def _is_result_json(path: Path) -> bool:
-    """A `--json` file of eval-video or bench: a result (or a list of them) naming its clip and frames."""
+def _is_result_json(path: Path, command: str) -> bool:
+    """A `--json` file of this command (eval-video: a list of results with their modes; bench: one with
+    its phases), naming its clip and frames: one command's result is not replaced by the other's (a new
+    user's bench run replaced an eval-video result without a word)."""
     if path.stat().st_size == 0:
         return True
     data = _small_json(path, 64 << 20)
     if data is None:
         return False
-    rows = data if isinstance(data, list) else [data]
-    return all(isinstance(r, dict) and {"clip", "frames"} <= r.keys() for r in rows)
+    if command == "bench":
+        return isinstance(data, dict) and {"clip", "frames", "phases"} <= data.keys()
+    return isinstance(data, list) and all(isinstance(r, dict) and {"clip", "frames", "modes"} <= r.keys() for r in data)
 
 
-def _check_json_out(path: Path, clips: list[Path], overwrite: bool) -> None:
-    """--json of eval-video and bench: not a clip, not a file vidcolor did not write (without -y), writable."""
+def _check_json_out(path: Path, clips: list[Path], overwrite: bool, command: str) -> None:
+    """--json of eval-video and bench: not a clip, not a file this command did not write (without -y),
+    writable (its folder made at the end, as eval's --out is: a missing one was a traceback after all
+    the work)."""
     from vidcolor.io.paths import same_file
 
     _check_writable_file(path, "--json")
     for c in clips:
         if same_file(path, c):
             raise UsageError(f"{path}: --json is an input clip; choose another path")
-    if path.exists() and not overwrite and not _is_result_json(path):
-        raise UsageError(f"{path}: exists and is not a vidcolor result; pass -y (--overwrite) to replace it")
+    if path.exists() and not overwrite and not _is_result_json(path, command):
+        raise UsageError(f"{path}: exists and is not a vidcolor {command} result; pass -y (--overwrite) to replace it")
+
+
+def _write_json_out(path: Path, data) -> None:
+    from vidcolor.io.paths import atomic_write_text, strict_json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, strict_json(data, indent=1))
 
 
 @app.command("eval")
@@ -537,7 +553,7 @@ def eval_cmd(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
-    quiet: QuietOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per photo scored: only the photos left out, and the results.")] = False,
 ) -> None:
     """Score colorization against ground truth (PSNR, SSIM, AuC, CIEDE2000, colourfulness) beside the gray baseline."""
     rep = _reporter(quiet=quiet)
@@ -572,23 +588,30 @@ def eval_cmd(
         raise typer.Exit(EXIT_FAILED)
     if not no_gt:
         _print_eval_table(report)
+    else:  # the README's promise: printed only to eval.json before (a new user's test)
+        a, b = report["mean_ab"]
+        rep.line(f"mean a*, b* of the {report['scored']} output(s): {round(a, 1) + 0.0:+.1f}, {round(b, 1) + 0.0:+.1f}")
     left = len(report.get("left_out", []))
     rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, or a gray ground truth)" if left else ""))
+    if left:  # the scores cover fewer photos than the folder holds: a script can tell (exit 1, as for any failed input)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _print_eval_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from vidcolor.evaluate import summary_rows
+
     t = Table(title=f"vidcolor eval ({report['model']})")
     top1 = "top1_agreement" in report["overall"]["ours"]
     for c in ("set", "", "PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourful.", "GT colourful.", "wrong-vivid",
               "mean a*, b*", *(["top-1 = GT"] if top1 else [])):
         t.add_column(c, justify="right")
-    for g, s in {**report["groups"], "all": report["overall"]}.items():
+    for g, s in summary_rows(report):
         for which in ("ours", "gray"):
             m = s[which]
-            t.add_row("(top)" if g == "." else g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}",
+            t.add_row(g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}",
                       f"{m['ciede2000']:.2f}", f"{m['colourfulness']:.1f}", f"{m['gt_colourfulness']:.1f}",
                       f"{m['wrong_vivid']:.1%}", f"{round(m['mean_a'], 1) + 0.0:+.1f}, {round(m['mean_b'], 1) + 0.0:+.1f}",
                       *([f"{m['top1_agreement']:.0%}" if "top1_agreement" in m else ""] if top1 else []))
@@ -598,7 +621,7 @@ def _print_eval_table(report: dict) -> None:
 @app.command("eval-video")
 def eval_video_cmd(
     clips: Annotated[list[Path], typer.Argument(parser=_path("clip"), metavar="CLIPS", help="Colour clips: each is reduced to gray, colorized and compared.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json", file=True), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=2, help="Only the first N frames.")] = None,
     temporal_strength: Annotated[Optional[float], typer.Option("--temporal-strength", parser=_number(*TEMPORAL_STRENGTH), help="Strength of the ema and flow modes' averaging, 0 to 0.99 (default: each mode's own).")] = None,
     model: ModelOpt = None,
@@ -616,26 +639,27 @@ def eval_video_cmd(
         for c in clips:
             _refuse_photo(c)
         if json_out:
-            _check_json_out(json_out, clips, overwrite)
+            _check_json_out(json_out, clips, overwrite, "eval-video")
     except UsageError as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size, upsample)
     from vidcolor.evaluate_video import evaluate_video
 
-    results = []
-    for clip in clips:
+    results, failed = [], 0
+    for clip in clips:  # a clip that fails is named and the others are still measured (exit 1)
         try:
             res = evaluate_video(col, clip, strength=temporal_strength, max_frames=max_frames)
         except VidcolorError as e:
             _reporter().error(str(e))
-            raise typer.Exit(EXIT_FAILED)
+            failed += 1
+            continue
         _print_video_table(res)
         results.append(res)
-    if json_out:
-        from vidcolor.io.paths import strict_json
-
-        json_out.write_text(strict_json(results, indent=1))
+    if json_out and results:
+        _write_json_out(json_out, results)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _refuse_photo(clip: Path) -> None:
@@ -666,8 +690,8 @@ def _print_video_table(res: dict) -> None:
 
 @app.command("bench")
 def bench_cmd(
-    clip: Annotated[Path, typer.Argument(exists=True, dir_okay=False, parser=_path("clip"), metavar="CLIP", help="Video clip to measure on.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json"), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
+    clip: Annotated[Path, typer.Argument(parser=_path("clip"), metavar="CLIP", help="Video clip to measure on.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", parser=_path("--json", file=True), metavar="<file>", help="Write the results as JSON here (an existing file that is not a vidcolor result needs -y).")] = None,
     compare: Annotated[Optional[Path], typer.Option("--compare", exists=True, dir_okay=False, help="JSON of an earlier bench run: print this run's ratios to it.")] = None,
     phases: Annotated[str, typer.Option("--phases", help="Comma-separated subset of startup,decode,transcode,model,e2e.")] = "startup,decode,transcode,model,e2e",
     length_check: Annotated[int, typer.Option("--length-check", min=0, help="Also compare e2e peak RSS on the clip's first frames and on N times as many (0: skip).")] = 0,
@@ -689,6 +713,13 @@ def bench_cmd(
     wanted = tuple(p.strip() for p in phases.split(",") if p.strip())
     if bad := [p for p in wanted if p not in ("startup", "decode", "transcode", "model", "e2e")]:
         raise typer.BadParameter(f"unknown phase(s) {', '.join(bad)}", param_hint="--phases")
+    if not wanted:  # ran nothing, exit 0, and wrote a JSON that --compare then refused
+        raise typer.BadParameter("no phase given", param_hint="--phases")
+    if twice := sorted({p for p in wanted if wanted.count(p) > 1}):  # the second e2e resumed the first's output: 0 fps
+        raise typer.BadParameter(f"{', '.join(twice)} given twice", param_hint="--phases")
+    if not clip.is_file():  # as eval-video: exit 2 before the model loads (it was 1, after)
+        _reporter().error(f"{clip}: {'a folder, not a video clip' if clip.is_dir() else 'file not found'}")
+        raise typer.Exit(EXIT_USAGE)
     try:
         _refuse_photo(clip)
         from vidcolor.api import _check_encoder
@@ -696,8 +727,12 @@ def bench_cmd(
         _check_encoder(codec)  # as colorize does: before the phases run, naming the option
         if crf is not None:
             _check_crf(crf, codec, Path("e2e.mp4"))  # the end-to-end phase writes MP4
+        if preset is not None:  # a bad one failed the transcode phase, after the phases before it, naming a temporary file
+            from vidcolor.io.plan import check_encoder_settings
+
+            check_encoder_settings(Path("e2e.mp4"), codec, crf, preset)
         if json_out:
-            _check_json_out(json_out, [clip], overwrite)
+            _check_json_out(json_out, [clip], overwrite, "bench")
         baseline = _bench_baseline(compare) if compare else None  # before the minutes of measuring
     except UsageError as e:
         _reporter().error(str(e))
@@ -728,9 +763,7 @@ def bench_cmd(
         typer.echo(f"this run (B) against {compare} (A):")
         res["compare"] = {"against": str(compare), "ratios": compare_runs(baseline, res, log=typer.echo)}
     if json_out:
-        from vidcolor.io.paths import strict_json
-
-        json_out.write_text(strict_json(res, indent=1))
+        _write_json_out(json_out, res)
 
 
 def _bench_baseline(path: Path) -> dict:

@@ -21,17 +21,11 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.images import read_rgb8
 from vidcolor.io.paths import atomic_write_text, strict_json
-from vidcolor.metrics import image_metrics, mean_ab
+from vidcolor.metrics import image_metrics, is_gray, mean_ab
 from skimage.color import rgb2lab
 
 SUMMARY_KEYS = ("psnr", "ssim", "auc", "ciede2000", "wrong_vivid", "colourfulness", "gt_colourfulness", "mean_a", "mean_b")
 THUMB_WIDTH = 320
-
-
-def _is_gray(rgb_u8: np.ndarray) -> bool:
-    """No colour at all: its channels within 2 levels of each other everywhere (JPEG noise)."""
-    a = rgb_u8.astype(np.int16)
-    return int(np.abs(a[..., 0] - a[..., 1]).max()) <= 2 and int(np.abs(a[..., 1] - a[..., 2]).max()) <= 2
 
 
 def gray_baseline(rgb_u8: np.ndarray) -> np.ndarray:
@@ -132,7 +126,7 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
         t = time.time()
         try:
             gt = read_rgb8(path)
-            if with_gt and _is_gray(gt):  # gray scores an infinite PSNR against it, and eval.json held Infinity
+            if with_gt and is_gray(gt):  # gray scores an infinite PSNR against it, and eval.json held Infinity
                 raise InputError(f"{path}: the ground truth is black and white: no colours to score against")
             ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
         except InputError as e:  # a corrupt photo is left out; the rest are scored
@@ -168,16 +162,29 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
     return report
 
 
+def summary_rows(report: dict) -> list[tuple[str, dict]]:
+    """(label, summary) rows of the table the console and the HTML page show: each sub-folder's ("(top)"
+    for the photos at the top, "." in eval.json), then "all"; one folder alone gives only "all" (the two
+    rows were the same; a new user's test)."""
+    groups = report["groups"]
+    rows = [] if len(groups) == 1 else [("(top)" if g == "." else g, s) for g, s in groups.items()]
+    return rows + [("all", report["overall"])]
+
+
 def render_html(report: dict, with_gt: bool) -> str:
-    cols = ["gray (input)", "vidcolor", "ground truth"] if with_gt else ["input", "vidcolor"]
+    cols = ["gray (input)", "vidcolor", "ground truth", "photo"] if with_gt else ["input", "vidcolor", "photo"]
     head = f"<h1>vidcolor eval: {html.escape(report['root'])}</h1><p>model {html.escape(report['model'])}</p>"
     table = ""
-    if with_gt:
-        table = "<table><tr><th>set</th><th></th>" + "".join(f"<th>{k}</th>" for k in SUMMARY_KEYS) + "</tr>"
-        for g, s in {**report["groups"], "all": report["overall"]}.items():
+    if with_gt:  # the columns the console shows, top-1 agreement among them (it was left out here)
+        keys = [*SUMMARY_KEYS, *(["top1_agreement"] if "top1_agreement" in report["overall"]["ours"] else [])]
+        table = "<table><tr><th>set</th><th></th>" + "".join(f"<th>{k}</th>" for k in keys) + "</tr>"
+        for g, s in summary_rows(report):
             for which in ("ours", "gray"):
-                table += f"<tr><td>{html.escape(g)}</td><td>{which}</td>" + "".join(f"<td>{s[which][k]:.3f}</td>" for k in SUMMARY_KEYS) + "</tr>"
+                table += f"<tr><td>{html.escape(g)}</td><td>{which}</td>" + "".join(f"<td>{s[which][k]:.3f}</td>" for k in keys) + "</tr>"
         table += "</table>"
+    else:
+        a, b = report["mean_ab"]
+        table = f"<p>mean a*, b* of the {report['scored']} output(s): {a:+.1f}, {b:+.1f}</p>"
     sheet = "<table class=sheet><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
     for r in report["images"]:
         cap = html.escape(r["image"])

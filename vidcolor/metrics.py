@@ -162,3 +162,10 @@ class CDC:
 
     def result(self) -> dict[str, float]:
         return {k: float(np.mean([np.mean(v) for v in per_gap.values()])) for k, per_gap in self.values.items()}
+
+
+def is_gray(rgb_u8: np.ndarray) -> bool:
+    """No colour at all: its channels within 2 levels of each other everywhere (JPEG noise). `vidcolor
+    eval` and `eval-video` leave such a ground truth out: gray scores an infinite PSNR against it."""
+    a = rgb_u8.astype(np.int16)
+    return int(np.abs(a[..., 0] - a[..., 1]).max()) <= 2 and int(np.abs(a[..., 1] - a[..., 2]).max()) <= 2

@@ -196,6 +196,17 @@ def _coarser_time_base(info: VideoInfo, max_den: int) -> fractions.Fraction:
     return fine if fine is not None and fine < nominal else nominal
 
 
+def check_encoder_settings(dst: Path, codec: str | None, crf: int | None, preset: str | None) -> None:
+    """The encoder settings a run into `dst` would use, checked without a source (`vidcolor bench`, whose
+    phases write MP4): UsageError naming the option."""
+    from vidcolor.errors import UsageError
+
+    try:
+        _video_encoder(dst, container_for(dst), codec, crf, preset)
+    except OutputError as e:
+        raise UsageError(str(e).removeprefix(f"{dst}: ")) from None
+
+
 def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None, preset: str | None):
     name = codec or box.video_encoder
     try:

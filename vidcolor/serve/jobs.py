@@ -30,7 +30,7 @@ from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
-from vidcolor.serve.uploads import VIDEO_HEAD_BYTES, RequestError, starts_like_a_video
+from vidcolor.serve.uploads import VIDEO_HEAD_BYTES, RequestError, pixels_over, starts_like_a_video
 from vidcolor.serve.worker import ModelWorker, Stopped
 
 
@@ -209,8 +209,8 @@ class JobStore:
         if seconds is None:
             raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")
         if info.width * info.height > self.config.max_megapixels * 1e6:  # as a photo is refused, from the header
-            raise RequestError(413, f"{label}: frames are {info.width}x{info.height} ({info.width * info.height / 1e6:.1f} Mpx), "
-                                    f"over the limit of {self.config.max_megapixels:g} Mpx (--max-megapixels)")
+            raise RequestError(413, f"{label}: frames are {info.width}x{info.height}, "
+                                    + pixels_over(info.width, info.height, self.config.max_megapixels * 1e6))
         if seconds > self.config.max_video_seconds:
             raise RequestError(413, f"{label}: clip is {seconds:.1f} s long, over the limit of "
                                     f"{self.config.max_video_seconds:g} s (--max-video-seconds)")
