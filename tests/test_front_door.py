@@ -555,3 +555,86 @@ def test_a_video_in_a_container_vidcolor_does_not_write_defaults_to_mkv(tmp_path
         c.mux(s.encode(None))
     res = vidcolor.colorize(clip, colorizer=colorizer)
     assert [(r.status, r.output.name) for r in res] == [("done", "clip_color.mkv")]
+
+
+# -- a long-running service using the library (a tester's) -------------------------------------------------
+
+def test_each_run_resolves_a_re_pointed_link_afresh(tmp_path, colorizer):
+    """A service writing through `current -> A`, then `current -> B`: the second run's journal in B keyed
+    the output under A's path (folder realpaths were cached for the process), so the next process refused
+    B's output as one vidcolor did not write."""
+    import vidcolor
+    from tests.media import write_image
+    from vidcolor import archive
+
+    photo = write_image(tmp_path / "p.png")
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    cur = tmp_path / "cur"
+    cur.symlink_to("A")
+    assert vidcolor.colorize(photo, cur / "p.png", colorizer=colorizer)[0].status == "done"
+    cur.unlink()
+    cur.symlink_to("B")
+    assert vidcolor.colorize(photo, cur / "p.png", colorizer=colorizer)[0].status == "done"
+    archive._real_folder.cache_clear()  # as a fresh process starts
+    (res,) = vidcolor.colorize(photo, cur / "p.png", colorizer=colorizer)
+    assert res.status == "skipped" and "already done" in res.note
+
+
+def test_the_library_leaves_pillows_bomb_limit_to_the_host(tmp_path, monkeypatch, colorizer):
+    """Importing vidcolor's reader set Image.MAX_IMAGE_PIXELS to a gigapixel for good and silenced
+    DecompressionBombWarning process-wide: a host's own uploads lost Pillow's protection. It is raised only
+    while vidcolor opens a photo (a scan above the host's limit is still read), then given back."""
+    import warnings
+
+    from PIL import Image
+
+    import vidcolor
+    from tests.media import write_image
+
+    photo = write_image(tmp_path / "p.png", h=48, w=64)  # 3,072 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # a strict host: 3,072 pixels warn there
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any DecompressionBombWarning of vidcolor's own reads would raise here
+        (res,) = vidcolor.colorize(photo, tmp_path / "o.png", colorizer=colorizer)
+    assert res.status == "done"
+    assert Image.MAX_IMAGE_PIXELS == 2000
+    with pytest.warns(Image.DecompressionBombWarning):  # the host's own open is still guarded
+        Image.open(photo).close()
+
+
+def test_a_folder_run_lets_an_exception_from_the_callers_progress_through(tmp_path, colorizer):
+    """It failed each video as "a vidcolor defect: please report it" and went on, calling the failing
+    callback again; from on_result, and in a single-video run, the caller's exception came through."""
+    import vidcolor
+    from tests.media import write_video
+
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "v0.mp4", frames=6, audio=None)
+    write_video(tmp_path / "in" / "v1.mp4", frames=6, audio=None)
+
+    class Boom(Exception):
+        pass
+
+    class Progress:
+        def inputs(self, total):
+            pass
+
+        def video(self, path, frames, segment_frames):
+            def frame(done, total):
+                raise Boom("the service cancels")
+            return frame
+
+    with pytest.raises(Boom, match="the service cancels"):
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, progress=Progress())
+
+
+def test_a_lock_held_by_another_thread_names_this_process():
+    """"locked by another thread of this process (unknown pid)" (a tester's): the pid is this one."""
+    import os
+    from pathlib import Path
+
+    from vidcolor.archive import OutputLock
+
+    assert OutputLock._holder(Path("/nonexistent/owner.json"), "another thread of this process") == f"pid {os.getpid()}"
+    assert OutputLock._holder(Path("/nonexistent/owner.json"), "another run") == "unknown pid"

@@ -7,6 +7,7 @@ one call of it, as whisper's CLI is one call of `transcribe`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import Future
@@ -365,7 +366,25 @@ def _video_progress(progress: Progress | None, path: Path, opts: VideoOptions) -
     from vidcolor.io.segments import segment_frames
     from vidcolor.temporal import mode_stride
 
-    return progress.video(path, info.frames, segment_frames(opts.segment_seconds, info.fps, mode_stride(opts.temporal)))  # SegmentedSink's
+    callback = _callers(progress.video)(path, info.frames, segment_frames(opts.segment_seconds, info.fps, mode_stride(opts.temporal)))  # SegmentedSink's
+    return None if callback is None else _callers(callback)
+
+
+CALLERS_MARK = "_vidcolor_raised_by_caller"
+
+
+def _callers(fn: Callable) -> Callable:
+    """`fn`, a caller's callback, whose exceptions are marked as the caller's: a folder run's guard, which
+    fails one input on a vidcolor defect, lets them through to the caller, as from `on_result` (a service's
+    ValueError from its progress callback was reported as "a vidcolor defect" and the run went on)."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except BaseException as e:
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(e, CALLERS_MARK, True)
+            raise
+    return call
 
 
 def _read_ahead(src: Path):

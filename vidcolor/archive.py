@@ -74,6 +74,8 @@ class Journal:
 
     def __init__(self, root: Path, remember: bool = False):
         self.remember = remember  # a run holding the lock: it may add lines (dry runs and plans only read)
+        _real_folder.cache_clear()  # each run resolves links afresh: a service re-pointing `current -> 2026-11-27`
+        # had its next run's entries keyed under the link's old target, refused by the next process (a tester's)
         self.root = Path(os.path.realpath(root))  # the root itself may be a link (-o ~/archive -> /mnt/nas/...)
         self.path = root / STATE_DIR / "journal.jsonl"
         self.entries: dict[str, dict] = {}
@@ -250,8 +252,9 @@ def _normal(p: Path) -> Path:
 
 @functools.lru_cache(maxsize=4096)
 def _real_folder(folder: str) -> str:
-    """realpath of a folder, cached: a 50,000-photo re-run asks for each output's and input's folder
-    (a few hundred of them) twice a photo, and each realpath is a walk of lstat calls (slower on NFS)."""
+    """realpath of a folder, cached for one run (a Journal clears it): a 50,000-photo re-run asks for each
+    output's and input's folder (a few hundred of them) twice a photo, and each realpath is a walk of
+    lstat calls (slower on NFS)."""
     return os.path.realpath(folder)
 
 
@@ -448,7 +451,7 @@ class OutputLock:
         return theirs is not None and theirs != str(_normal(self.target))
 
     def _same_output(self, who: str) -> LockedError:
-        return LockedError(f"{self.target}: is being written by {who} ({self._holder(self.owner)}); one run at a "
+        return LockedError(f"{self.target}: is being written by {who} ({self._holder(self.owner, who)}); one run at a "
                            "time writes an output")
 
     def _locked(self, who: str, owner: Path | None = None) -> LockedError:
@@ -458,17 +461,19 @@ class OutputLock:
         except (OSError, ValueError, AttributeError):
             writing = None
         what = f", writing {writing}" if writing else ""
-        return LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder(owner)}{what}); runs "
+        return LockedError(f"{self.dir.parent}: output is locked by {who} ({self._holder(owner, who)}{what}); runs "
                            "writing into one folder go one at a time unless each writes a single output of its own "
                            "(its journal is shared)")
 
     @staticmethod
-    def _holder(owner: Path) -> str:
+    def _holder(owner: Path, who: str = "") -> str:
         try:
             o = json.loads(owner.read_text())
             return f"pid {o['pid']} on {o['host']}, started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(o['started']))}"
         except (OSError, ValueError, KeyError, TypeError):
-            return "unknown pid"
+            # a thread of this process whose owner file is another one's (a single output's, in a folder another
+            # thread locks): "(unknown pid)" where the pid is this one (a library tester's)
+            return f"pid {os.getpid()}" if "this process" in who else "unknown pid"
 
     def __exit__(self, *exc) -> None:
         with OutputLock._held_lock:

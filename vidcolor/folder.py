@@ -287,7 +287,9 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
     except (VidcolorError, MemoryError):  # another run's lock, bad weights, a usage error, the machine: the run's
         raise
     except Exception as e:  # a defect met on one file (a camera clip's unknown side data crashed every nightly rerun
-        # at the same file): that input fails, named in one line with where it happened, and the run goes on
+        # at the same file): that input fails, named in one line with where it happened, and the run goes on;
+        if getattr(e, "_vidcolor_raised_by_caller", False):  # not the caller's own progress callback's (api._callers)
+            raise
         return Result(src, None, "failed", time.time() - t0, error=unexpected(src, e))
     if dst.suffix.lower() != src.suffix.lower() and res.status == "done":
         res.notes.insert(0, f"written as {dst.suffix.lstrip('.').upper()}: vidcolor does not write {src.suffix} files")

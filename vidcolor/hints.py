@@ -287,12 +287,14 @@ def _video_hints_obj(path: Path) -> dict:
 def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """(width, height) of a photo as displayed (EXIF orientation applied), from its header alone;
     None where the header cannot be read (reading the photo then reports why)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from vidcolor.io.images import open_image
 
     if str(path).lower().endswith((".tif", ".tiff")):
         return _tiff_displayed_size(path)
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             w, h = im.size
             try:
                 orientation = int(im.getexif().get(0x0112, 1) or 1)

@@ -8,6 +8,7 @@ through tifffile.
 from __future__ import annotations
 
 import contextlib
+import threading
 import logging
 import os
 import struct
@@ -38,8 +39,38 @@ PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 JPEG_QUALITY = 95
 MAX_PIXELS = 1_000_000_000  # archival scans are big; beyond a gigapixel we refuse rather than exhaust memory
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # refused by _check_memory, in one line
+_limit_lock = threading.Lock()
+_limit_users = 0
+_host_limit: int | None = None
+
+
+@contextlib.contextmanager
+def pillow_limit():
+    """Pillow's decompression-bomb limit raised to MAX_PIXELS (a 100-megapixel scan warned, a 200-megapixel
+    one was refused) for vidcolor's own opens only, then given back: set for good at import, it turned
+    the protection off for a host application's own Pillow code (a library tester's). Photos are refused
+    above MAX_PIXELS, and by the memory they would take, from their header (`_check_memory`). Other
+    threads of the process see the raised limit while a vidcolor open is under way."""
+    global _limit_users, _host_limit
+    with _limit_lock:
+        if _limit_users == 0:
+            _host_limit = Image.MAX_IMAGE_PIXELS
+            if _host_limit is not None and _host_limit < MAX_PIXELS:
+                Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0 and Image.MAX_IMAGE_PIXELS == MAX_PIXELS:
+                Image.MAX_IMAGE_PIXELS = _host_limit
+
+
+def open_image(path):
+    """Image.open under `pillow_limit` (a path or a file object); use it as Image.open, in a `with`."""
+    with pillow_limit():
+        return Image.open(path)
 EXIF_ORIENTATION = 0x0112
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
@@ -114,7 +145,7 @@ def _header_size(path: Path) -> tuple[int, int, int]:
                 raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
             page = tif.pages[0]
             return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8
-    with Image.open(path) as im:
+    with open_image(path) as im:
         deep = im.mode.startswith("I;16") or im.mode == "I" or (im.format == "PNG" and _png_bit_depth(path) == 16)
         return im.size[0], im.size[1], 16 if deep else 8  # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
 
@@ -350,7 +381,7 @@ def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_pil(path: Path) -> ImageData:
-    with Image.open(path) as im:
+    with open_image(path) as im:
         if getattr(im, "n_frames", 1) > 1 and im.format in ("TIFF", "WEBP", "PNG"):
             raise InputError(f"{path}: has {im.n_frames} frames/pages; only single-image files are supported (split it first)")
         im.load()
@@ -383,7 +414,7 @@ def _png_bit_depth(path: Path) -> int:
 
 
 def _read_png16(path: Path) -> ImageData:
-    with Image.open(path) as im:  # header and metadata only
+    with open_image(path) as im:  # header and metadata only
         if "exif" not in im.info:  # an eXIf chunk after the pixels, which PIL reads only on decoding: such a
             for _, data in _png_chunks(path, (b"eXIf",)):  # photo was written on its side (a reviewer's test)
                 im.info["exif"] = b"Exif\x00\x00" + data  # as PIL's own chunk reader keeps it
@@ -428,7 +459,7 @@ def _read_tiff(path: Path) -> ImageData:
             # test; tiled ones too). Its pixels come from tifffile, its metadata from Pillow, as for a 16-bit PNG;
             # only unsigned samples with no extra one or a straight alpha, which need no conversion Pillow makes
             # (an infrared 4th sample, a premultiplied alpha: a review)
-            with Image.open(path) as im:  # header and metadata only
+            with open_image(path) as im:  # header and metadata only
                 info, notes = _metadata(im)
             a = _interleaved(page, page.asarray())  # uncompressed: no codec needed
             if photometric == "MINISWHITE":

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints
-from vidcolor.io.images import PIL_FORMAT
+from vidcolor.io.images import PIL_FORMAT, open_image
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
@@ -74,7 +74,7 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     if not data:
         raise RequestError(400, f"{label}: empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_image(io.BytesIO(data)) as im:
             fmt, (w, h) = im.format, im.size
             turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
     except UnidentifiedImageError:
