@@ -434,3 +434,112 @@ def test_an_export_corrupted_since_is_refused_by_its_manifest(tmp_path, data):
     out.write_bytes(bytes(raw))
     with pytest.raises(WeightsError, match=r"my\.pt: sha256 .* does not match the listed"):
         load_colorizer(weights=out, device="cpu")
+
+
+# -- a researcher's retraining (a tester's) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, says", [
+    (["--lam", "0"], "--lam 0.0: must be above 0"),  # weights 1/p: a NaN loss from step 1, trained on to exit 0
+    (["--lam", "-1"], "--lam -1.0: must be above 0"),  # negative class weights
+    (["--size", "0"], "--size 0: must be at least 32"),  # a traceback in PIL's resize
+    (["--size", "100"], "--size 100: must be a multiple of 32"),
+    (["--min-scale", "1.5"], "--min-scale 1.5: must be above 0"),  # "high - low < 0"
+    (["--model-args", '{"pretrained": false, "hints": "yes"}'], "hints takes true or false, got 'yes'"),  # stored "yes"
+])
+def test_training_options_out_of_range_are_one_line_before_any_work(tmp_path, data, extra, says):
+    with pytest.raises(SystemExit, match=says):
+        train(tmp_path / "r", data / "train", 2, *extra)
+    assert not (tmp_path / "r" / "args.json").exists()
+
+
+def test_no_usable_image_and_an_empty_val_folder_are_one_line_and_leave_no_record(tmp_path, data):
+    """Text files named .jpg, or only grayscale photos: a ZeroDivisionError (with --holdout 0, 'high <= 0'
+    after args.json was written, which then refused the corrected command); a --val folder without images
+    turned validation off without a word."""
+    bad = tmp_path / "bad" / "a"
+    bad.mkdir(parents=True)
+    for i in range(3):
+        (bad / f"{i}.jpg").write_text("not a photo")
+    run = tmp_path / "r"
+    for holdout in ("0", "5"):
+        with pytest.raises(SystemExit, match="no usable colour images under .*: 3 unreadable, 0 grayscale"):
+            train_main(["train", "--data", str(tmp_path / "bad"), "--run", str(run), "--steps", "2", "--size", "64",
+                        "--model-args", '{"pretrained": false}', "--holdout", holdout, "--device", "cpu"])
+    (tmp_path / "noval").mkdir()
+    (tmp_path / "noval" / "notes.txt").write_text("x")
+    with pytest.raises(SystemExit, match="--val .*noval: no readable images"):
+        train(run, data / "train", 2, "--val", str(tmp_path / "noval"))
+    assert not (run / "args.json").exists()
+    train(run, data / "train", 2)  # the corrected command runs
+
+
+def test_a_resume_keeps_its_holdout_its_learning_rates_and_its_decoding(tmp_path, data, capsys):
+    """Photos added to --data redrew the held-out photos (tune would pick its decoding partly on photos
+    trained on); --force-args --lr went into args.json while the optimizer kept scaling the old peak; the
+    decoding that came with --init fell back to the model's defaults; --steps below the step reached said
+    'resumed at step 4 of 2' and rewrote args.json."""
+    import shutil
+
+    from vidcolor.models import create_model, save_checkpoint
+
+    train_dir = tmp_path / "train"
+    shutil.copytree(data / "train", train_dir)
+    init = tmp_path / "init.pt"
+    m = create_model("effnet_unet", pretrained=False)
+    m.set_decode(temperature=0.7, blend=1.0)
+    save_checkpoint(m, init)
+    run = tmp_path / "r"
+    train(run, train_dir, 4, "--holdout", "4", "--init", str(init))
+    held = (run / "holdout.txt").read_text()
+    assert held
+    make_images(tmp_path / "more", 12, seed=5)
+    for sub in ("a", "b"):
+        for f in (tmp_path / "more" / sub).iterdir():
+            shutil.copy(f, train_dir / sub / f"new_{f.name}")
+    with pytest.raises(SystemExit, match="already at step 4, past --steps 2: nothing to train"):
+        train(run, train_dir, 2, "--holdout", "4", "--init", str(init))
+    assert json.loads((run / "args.json").read_text())["steps"] == 4
+    init.unlink()  # a resume needs no --init: last.pt holds every weight
+    capsys.readouterr()
+    train(run, train_dir, 6, "--holdout", "4", "--init", str(init), "--lr", "1e-2", "--force-args")
+    out = capsys.readouterr().out
+    assert (run / "holdout.txt").read_text() == held
+    assert "note: --steps 6, where the run was planned for 4" in out
+    rows = list(csv.DictReader((run / "loss.csv").open()))
+    step5 = next(r for r in rows if r["step"] == "5")
+    from training.trainer import TrainConfig, lr_factor
+    assert float(step5["lr"]) == pytest.approx(1e-2 * lr_factor(4, TrainConfig(steps=6, warmup=200)), rel=1e-3)
+    snap = sorted((run / "snapshots").glob("step*.pt"))[-1]
+    assert load_checkpoint(snap).decode_settings()["temperature"] == pytest.approx(0.7)
+
+
+def test_a_fresh_start_in_a_folder_of_an_earlier_one(tmp_path, data):
+    """A start killed before its first checkpoint left loss.csv rows the next start appended to (steps
+    1 2 3 4 5 1 2 3 ...); snapshots of an earlier start sat beside the new run's."""
+    run = tmp_path / "r"
+    train(run, data / "train", 3)
+    (run / "last.pt").unlink()
+    rows_before = len(list(csv.DictReader((run / "loss.csv").open())))
+    assert rows_before == 3
+    with pytest.raises(SystemExit, match="holds 1 snapshot\\(s\\) of an earlier start"):
+        train(run, data / "train", 3)
+    import shutil
+    shutil.rmtree(run / "snapshots")
+    train(run, data / "train", 3)
+    assert [r["step"] for r in csv.DictReader((run / "loss.csv").open())] == ["1", "2", "3"]
+
+
+def test_a_photo_that_became_unreadable_is_replaced_in_its_batch(tmp_path, data, capsys):
+    """The chroma cache, keyed by path alone, still took a photo replaced by text as readable: the first
+    batch that drew it crashed the run with an InputError traceback."""
+    import shutil
+
+    train_dir = tmp_path / "train"
+    shutil.copytree(data / "train", train_dir)
+    run = tmp_path / "r"
+    train(run, train_dir, 2)
+    for f in sorted((train_dir / "a").iterdir())[:10]:
+        f.write_text("not a photo any more")
+    capsys.readouterr()
+    train(run, train_dir, 4)  # rescanned: the changed files are left out at the start
+    assert "10 unreadable file(s) left out" in capsys.readouterr().out

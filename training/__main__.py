@@ -50,17 +50,24 @@ def cmd_train(a: argparse.Namespace) -> None:
     for name in ("steps", "batch_size", "log_every", "val_every", "ckpt_every"):  # 0 divided by, or stacked nothing
         if getattr(a, name) < 1:
             sys.exit(f"--{name.replace('_', '-')} {getattr(a, name)}: must be at least 1")
+    if problem := _out_of_range(a):  # a NaN loss trained on to exit 0 (--lam 0), tracebacks (--size 0), a researcher's
+        sys.exit(problem)
     for folder in a.val:
         if not Path(folder).is_dir():
             sys.exit(f"--val {folder}: not a folder")
     for folder in a.data:  # before args.json: a failed start must not block the corrected command
         if not Path(folder).is_dir():
             sys.exit(f"--data {folder}: not a folder")
-    if a.init and not Path(a.init).is_file():
+    last = run / "last.pt"
+    resuming = last.is_file()
+    if a.init and not resuming and not Path(a.init).is_file():  # a resume needs no --init: last.pt holds every weight
         sys.exit(f"--init {a.init}: file not found")
     args_path = run / "args.json"
     if args_path.exists() and not a.force_args:
         _check_resume(run, json.loads(args_path.read_text()), a, model_args)
+    if not resuming and (old := sorted((run / "snapshots").glob("step*.pt"))):  # they sat beside the new run's
+        sys.exit(f"--run {run}: holds {len(old)} snapshot(s) of an earlier start (snapshots/{old[-1].name}) and no last.pt "
+                 "to resume from; use another --run, or remove its snapshots/")
     dcfg = DataConfig(**{k: getattr(a, k) for k in DataConfig.__dataclass_fields__})
     tcfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
     torch.manual_seed(tcfg.seed)  # the same initial weights every time: a resumed run can be compared
@@ -79,19 +86,28 @@ def cmd_train(a: argparse.Namespace) -> None:
         sys.exit(f"--hint-share {a.hint_share}: {a.model} {model_args} has no hint inputs (add \"hints\": true to --model-args)")
     if "pretrained" in model.model_args:  # the checkpoint must not ask for the pip package at load time
         model.model_args["pretrained"] = False
-    if a.init:
+    if a.init and not resuming:
         warm_start(model, a.init)
-    if a.force_args and (run / "last.pt").is_file():  # other --model-args: refused before args.json is rewritten
-        _check_fits(model, run / "last.pt")  # (without --force-args they are the run's own: checked above)
+    if resuming:  # a last.pt of another network: a traceback from load_state_dict (a researcher's test)
+        reached, saved = _check_fits(model, last)
+        if not a.time_budget and not saved.get("time_budget") and reached >= a.steps:  # (a fitted run keeps its own length)  # it said "resumed at step 10 of 5", exit 0, args.json rewritten
+            sys.exit(f"--run {run}: already at step {reached}" + (f", past --steps {a.steps}" if reached > a.steps else "")
+                     + ": nothing to train; give a larger --steps to go on")
+    val_images = load_images([Path(d) for d in a.val]) if a.val else []
+    if a.val and not val_images:  # validation was off without a word
+        sys.exit(f"--val {' '.join(a.val)}: no readable images; give a folder of colour photos, or leave --val out")
     run.mkdir(parents=True, exist_ok=True)
-    data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed)
+    held = run / "holdout.txt"
+    # a resumed run keeps its held-out photos: photos added to --data had redrawn them, putting photos already
+    # trained on into the set `tune` picks the decoding on (a researcher's test)
+    data = TrainImages([Path(d) for d in a.data], dcfg, cache=run / "chroma_cache.json", seed=tcfg.seed,
+                       holdout_paths=held.read_text().splitlines() if resuming and held.is_file() else None)
     # only once the run can start (its checkpoints fit, its data is read): a failed start leaves no record
     # that would refuse the corrected command (a traceback on a bad --init or image left one, a new user's test)
     args_path.write_text(json.dumps(vars(a), indent=1))
     # absolute: tune reads it from wherever it is run (relative paths held only from the training's folder)
-    (run / "holdout.txt").write_text("\n".join(str(Path(p).resolve()) for p in data.holdout))
+    held.write_text("\n".join(str(Path(p).resolve()) for p in data.holdout))
     weights = prior_weights(model, data, run, lam=a.lam, batches=a.prior_batches) if a.head != "reg" else None
-    val_images = load_images([Path(d) for d in a.val]) if a.val else []
     meta = {"work_size": a.size, "trained_on": [str(d) for d in a.data], "size": a.size, "lam": a.lam,
             "hint_share": dcfg.hint_share, "init": a.init, "run": str(run.resolve())}
     trainer = Trainer(
@@ -119,6 +135,14 @@ def _model_args(a: argparse.Namespace, given: str | None = None) -> dict:
         sys.exit(f"--model-args {text}: not JSON ({e.msg} at character {e.pos})")
     if not isinstance(args, dict):
         sys.exit(f"--model-args {text}: not a JSON object")
+    for k, v in args.items():  # {"hints": "yes"} trained a hint network and stored "yes" in its checkpoint
+        default = _registered_defaults(a.model).get(k)
+        if isinstance(default, bool) and not isinstance(v, bool):
+            sys.exit(f"--model-args {text}: {k} takes true or false, got {v!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            sys.exit(f"--model-args {text}: {k} takes a number, got {v!r}")
+        if isinstance(default, str) and not isinstance(v, str):
+            sys.exit(f"--model-args {text}: {k} takes a string, got {v!r}")
     return {**MODEL_DEFAULTS.get(a.model, {}), **args}
 
 
@@ -161,15 +185,42 @@ def _real(v):
     return [str(Path(x).resolve()) for x in v] if isinstance(v, list) else str(Path(v).resolve())
 
 
-def _check_fits(model, last: Path) -> None:
-    """sys.exit with one line where the run's training state does not fit `model`."""
-    state = torch.load(last, map_location="cpu", weights_only=True)
+def _check_fits(model, last: Path) -> tuple[int, dict]:
+    """The step the run's training state reached and its config; sys.exit with one line where it does
+    not fit `model`."""
     try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"]["state_dict"])
     except RuntimeError as e:
         problem = " ".join(line.strip() for line in str(e).splitlines()[1:3])[:200]
         sys.exit(f"{last}: the run's weights do not fit {model.arch_name} {model.model_args} ({problem}); "
                  "resume with the run's own --model-args, or use another --run")
+    except (OSError, KeyError, TypeError, EOFError) as e:
+        sys.exit(f"{last}: not a training state this trainer can resume ({type(e).__name__}: {e})")
+    return int(state.get("step", 0)), dict(state.get("config") or {})
+
+
+# Allowed ranges of the numeric options: (low, high, whether low itself is allowed)
+RANGES = {"lam": (0.0, 1.0, False),  # 0: weights 1/p, infinite for the bins the prior never saw -> a NaN loss
+          "size": (32, 4096, True), "min_scale": (0.0, 1.0, False), "gray_threshold": (0.0, 200.0, True),
+          "holdout": (0, 10**7, True), "hint_share": (0.0, 1.0, True), "hint_mean": (1.0, 1000.0, True),
+          "palette_share": (0.0, 1.0, True), "lr": (0.0, 10.0, False), "encoder_lr": (0.0, 10.0, True),
+          "weight_decay": (0.0, 10.0, True), "warmup": (0, 10**9, True), "min_lr_ratio": (0.0, 1.0, True),
+          "reg_weight": (0.0, 1000.0, True), "prior_batches": (1, 10**6, True), "threads": (1, 1024, True)}
+
+
+def _out_of_range(a: argparse.Namespace) -> str | None:
+    """One line for a numeric option out of its range, or a --size that is not a multiple of 32 (the
+    network's size multiple)."""
+    for name, (lo, hi, low_ok) in RANGES.items():
+        v = getattr(a, name, None)
+        if v is None:
+            continue
+        if not (lo <= v <= hi) or (v == lo and not low_ok) or v != v:
+            return f"--{name.replace('_', '-')} {v}: must be {'at least' if low_ok else 'above'} {lo:g} and at most {hi:g}"
+    if a.size % 32:
+        return f"--size {a.size}: must be a multiple of 32 (the network's input size multiple), e.g. {max(32, round(a.size / 32) * 32)}"
+    return None
 
 
 def warm_start(model, path: str) -> None:

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from vidcolor.color import chroma, rgb_to_lab
-from vidcolor.errors import first_line
+from vidcolor.errors import InputError, first_line
 from vidcolor.hints import hint_map, palette_vector, sample_hints, sample_palette
 from vidcolor.io.images import read_rgb8
 from vidcolor.models.bins import ab_bins
@@ -36,6 +36,14 @@ def mean_chroma(path: Path, size: int = 64) -> float:
         im.thumbnail((size, size))
         rgb = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)[None].float() / 255.0
     return float(chroma(rgb_to_lab(rgb)).mean())
+
+
+def _stamp(p: Path) -> list[int]:
+    try:
+        st = p.stat()
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [-1, -1]
 
 
 ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9)  # width / height of the batch shapes
@@ -76,7 +84,10 @@ def batch_shape(size: int, aspect: float, multiple: int = 32) -> tuple[int, int]
 class TrainImages:
     """Images under one or more roots, grouped by their first sub-folder (the source) for even sampling."""
 
-    def __init__(self, roots: list[Path], cfg: DataConfig, cache: Path | None = None, seed: int = 0, log=print):
+    def __init__(self, roots: list[Path], cfg: DataConfig, cache: Path | None = None, seed: int = 0, log=print,
+                 holdout_paths: list[str] | None = None):
+        """`holdout_paths`: a resumed run's own held-out photos (its holdout.txt), kept as they were drawn;
+        None draws them (`cfg.holdout`, spread over the folders, by `seed`)."""
         self.cfg = cfg
         groups: dict[str, list[Path]] = {}
         for root in roots:
@@ -98,25 +109,43 @@ class TrainImages:
             if colour:
                 kept[key] = colour
         self.dropped_gray = dropped
-        rng = np.random.default_rng(seed)
+        self._failed: set[str] = set()
+        if not kept:  # a ZeroDivisionError, or "high <= 0" at the first batch (a researcher's test)
+            raise SystemExit(f"no usable colour images under {', '.join(map(str, roots))}: {len(unreadable)} unreadable, "
+                             f"{dropped} grayscale (mean chroma < {cfg.gray_threshold}) left out")
         self.holdout: list[Path] = []
-        per_group = max(1, cfg.holdout // len(kept)) if cfg.holdout else 0
-        for key in sorted(kept):
-            idx = rng.permutation(len(kept[key]))
-            take = set(idx[: min(per_group, len(idx) // 10)].tolist())
-            self.holdout += [p for i, p in enumerate(kept[key]) if i in take]
-            kept[key] = [p for i, p in enumerate(kept[key]) if i not in take]
+        if holdout_paths is not None:
+            held = set(holdout_paths)
+            for key in sorted(kept):
+                self.holdout += [p for p in kept[key] if str(p.resolve()) in held]
+                kept[key] = [p for p in kept[key] if str(p.resolve()) not in held]
+            kept = {k: v for k, v in kept.items() if v}
+        else:
+            rng = np.random.default_rng(seed)
+            per_group = max(1, cfg.holdout // len(kept)) if cfg.holdout else 0
+            for key in sorted(kept):
+                idx = rng.permutation(len(kept[key]))
+                take = set(idx[: min(per_group, len(idx) // 10)].tolist())
+                self.holdout += [p for i, p in enumerate(kept[key]) if i in take]
+                kept[key] = [p for i, p in enumerate(kept[key]) if i not in take]
         self.groups = [kept[k] for k in sorted(kept)]
         self.group_names = sorted(kept)
         n = sum(len(g) for g in self.groups)
-        if cfg.holdout and len(self.holdout) < cfg.holdout:  # each folder gives at most a tenth (it said nothing)
+        if holdout_paths is None and cfg.holdout and len(self.holdout) < cfg.holdout:  # at most a tenth of each folder (unsaid)
             log(f"data: --holdout {cfg.holdout}: {len(self.holdout)} held out, at most a tenth of each folder")
         log(f"data: {n} training images in {len(self.groups)} folders, {len(self.holdout)} held out, "
             f"{dropped} grayscale dropped (mean chroma < {cfg.gray_threshold})")
 
     @staticmethod
     def _chromas(paths: list[Path], cache: Path | None) -> dict[str, float]:
-        known = json.loads(cache.read_text()) if cache and cache.is_file() else {}
+        """Each photo's mean chroma (None: unreadable), cached by path with the file's size and mtime: a
+        photo replaced after the first start (with text, say) was still taken as readable, and its first
+        batch crashed the run (a researcher's test). A cache written before holds chroma alone: trusted,
+        and stamped with the file as it is now."""
+        saved = json.loads(cache.read_text()) if cache and cache.is_file() else {}
+        stamps = {str(p): _stamp(p) for p in paths}
+        known = {k: (v[2] if isinstance(v, list) else v) for k, v in saved.items()
+                 if not isinstance(v, list) or (k in stamps and v[:2] == stamps[k])}
         missing = [p for p in paths if str(p) not in known]
 
         def one(p: Path) -> tuple[float | None, str | None]:
@@ -132,9 +161,9 @@ class TrainImages:
                 known[str(p)] = value  # unreadable: JSON null; the reason goes with the log line
                 if problem:
                     print(problem)
-        if cache and missing:
+        if cache and (missing or any(not isinstance(v, list) for v in saved.values())):
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(known))
+            cache.write_text(json.dumps({k: [*stamps[k], v] if k in stamps else v for k, v in known.items()}))
         return known
 
     def load_picture(self, path: Path, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -159,8 +188,18 @@ class TrainImages:
         shape = batch_shape(self.cfg.size, ASPECTS[int(rng.integers(len(ASPECTS)))])
         pics = []
         for _ in range(batch_size):
-            group = self.groups[int(rng.integers(len(self.groups)))]
-            pics.append(self.load_picture(group[int(rng.integers(len(group)))], shape, rng))
+            for attempt in range(20):  # a photo that became unreadable since the scan: another one, said once
+                group = self.groups[int(rng.integers(len(self.groups)))]
+                path = group[int(rng.integers(len(group)))]
+                try:
+                    pics.append(self.load_picture(path, shape, rng))
+                    break
+                except InputError as e:
+                    if str(path) not in self._failed:
+                        self._failed.add(str(path))
+                        print(f"data: {e}; another photo taken in its place")
+            else:
+                raise SystemExit(f"data: 20 unreadable photos in a row at step {step} (last {path}): check the --data folders")
         rgb = torch.from_numpy(np.stack(pics)).permute(0, 3, 1, 2).float() / 255.0
         if self.cfg.hint_share <= 0:
             return TrainBatch(rgb)

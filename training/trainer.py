@@ -127,7 +127,13 @@ class Trainer:
             return False
         state = torch.load(self.last_path, map_location="cpu", weights_only=True)
         self.model.load_state_dict(state["model"]["state_dict"])
+        if decode := state["model"].get("decode"):  # the run's decoding (from its --init), not the model's defaults
+            self.model.set_decode(**decode)
         self.optimizer.load_state_dict(state["optimizer"])
+        # the learning rates and weight decay are this config's (a resume with --force-args --lr took the new
+        # value into args.json, while the optimizer's saved groups kept scaling the old one: a researcher's test)
+        for group, fresh in zip(self.optimizer.param_groups, self._param_groups()):
+            group["base_lr"], group["weight_decay"] = fresh["base_lr"], self.cfg.weight_decay
         self.step = int(state["step"])
         _set_rng_state(state["rng"])
         for name in ("loss.csv", "val.csv"):  # rows logged after that checkpoint are logged again (were duplicated)
@@ -137,6 +143,13 @@ class Trainer:
         if self.cfg.time_budget > 0 or float(state["config"].get("time_budget", 0) or 0) > 0:
             self.cfg.steps = int(state["config"]["steps"])
         self.log(f"resumed {self.last_path} at step {self.step} of {self.cfg.steps}")
+        was = int(state["config"].get("steps", self.cfg.steps))
+        if was != self.cfg.steps and self.step < self.cfg.steps:  # the cosine is stretched or shrunk: say what that does
+            fields = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
+            before = lr_factor(self.step, TrainConfig(**{**fields, "steps": was}))
+            self.log(f"note: --steps {self.cfg.steps}, where the run was planned for {was}: its decay now ends at step "
+                     f"{self.cfg.steps}, and the learning rate goes from {before:.3f} to {lr_factor(self.step, self.cfg):.3f} "
+                     "of its peak here")
         return True
 
     def snapshot(self) -> Path:
@@ -231,7 +244,9 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
         self._stop = None
-        self.resume()
+        if not self.resume():  # a fresh start: the rows of a start killed before its first checkpoint are not kept
+            for name in ("loss.csv", "val.csv"):  # (its steps 1 2 3 4 5 were followed by the new 1 2 3 ...)
+                self._keep_rows_until(name, 0)
         cfg = self.cfg
         if self.device.type == "cuda":
             self.model.to(memory_format=torch.channels_last)  # convolutions in NHWC: the tensor cores' layout
