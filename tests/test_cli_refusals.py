@@ -337,3 +337,19 @@ def test_parser_refusals_are_one_line_like_every_other_refusal(tmp_path, args, s
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.startswith("vidcolor: error: ") and len(err.splitlines()) == 1, err
     assert says in err and "Value error" not in err and "--verbose" not in err, err
+
+
+def test_json_results_are_written_through_a_link(tmp_path, monkeypatch):
+    """Written to a temporary file and renamed, a --json link (or /dev/stdout, as root) was replaced by a
+    file rather than written through (a reviewer's test)."""
+    clip = write_video(tmp_path / "clip.mp4", frames=3, audio=None)
+    target = tmp_path / "real.json"
+    target.write_text("")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: None)
+    monkeypatch.setattr("vidcolor.evaluate_video.evaluate_video", lambda col, c, **kw: {"clip": str(c), "frames": 3})
+    monkeypatch.setattr(cli, "_print_video_table", lambda res: None)
+    r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(link)])
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink() and json.loads(target.read_text()) == [{"clip": str(clip), "frames": 3}]

@@ -174,3 +174,19 @@ def test_a_hints_file_beside_no_input_of_its_name_is_reported(tmp_path, colorize
         stray = res[name]
         assert stray.status == "skipped" and "a hints file beside no photo or video of its name" in stray.note
         assert "NAME.hints.json" in stray.note
+
+
+def test_a_sidecar_in_another_case_that_the_disk_applies_is_no_stray(tmp_path, colorizer):
+    """On a case-insensitive disk C.Hints.json is C.PNG's sidecar, applied, and was also reported as a
+    stray (a reviewer's reading). The same file under both names stands in for such a disk here."""
+    import json
+    import os
+
+    from vidcolor.io.formats import list_media
+    from tests.media import write_image
+
+    src = tmp_path / "in"
+    write_image(src / "C.PNG")
+    (src / "C.hints.json").write_text(json.dumps({"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}))
+    os.link(src / "C.hints.json", src / "C.Hints.json")
+    assert list_media(src).stray_hints == []

@@ -46,8 +46,8 @@ def test_a_hints_file_is_parsed_to_ab(tmp_path):
                                                               r"\[r, g, b\] is in 0-255 \(that is \[255, 128, 0\]\)"),
     # a reviewer's: a 330-digit x raised OverflowError (a traceback that stopped a folder run); True read as 1
     ('{"points": [{"x": 1' + "0" * 329 + ', "y": 2, "color": "#fff"}]}', r"points\[0\]: x must be a number, got 1000"),
-    ('{"points": [{"x": 1' + "0" * 5000 + ', "y": 2, "color": "#fff"}]}', r"cannot read hints file \(Exceeds the limit"),
-    ("[" * 100000 + "]" * 100000, r"cannot read hints file \(nested too deeply\)"),
+    ('{"points": [{"x": 1' + "0" * 5000 + ', "y": 2, "color": "#fff"}]}', r"cannot read hints \(Exceeds the limit"),
+    ("[" * 100000 + "]" * 100000, r"cannot read hints \(nested too deeply\)"),
     ('{"points": [{"x": 1, "y": 2, "color": "#fff"}], "points": []}', "key 'points' appears twice in one object"),
     ({"points": [{"x": 1, "y": 2, "color": [True, False, False]}]}, r"points\[0\]: bad colour \[True, False, False\]"),
 ])
@@ -436,3 +436,58 @@ def test_a_hint_asks_only_for_what_its_point_can_show_at_its_lightness():
     out = spread_hints(torch.zeros(1, 2, h, w), lum, hint, edge_cost=1e3)  # no edge between them: the leak at its widest
     assert abs(float(out[0, 1, 6, 3])) < 4  # the white shows what a white can: b* -3
     assert abs(float(out[0, 1, 6, 14])) < 4  # and the gray beside it is not turned blue by a -60 it never showed
+
+
+def test_hints_built_from_numpy_numbers_are_taken(colorizer):
+    """check_built refused np.int64 coordinates with "must be finite numbers" and let np.float32 a*b*
+    through to a TypeError (a reviewer's test): numpy numbers are numbers."""
+    gray = np.full((48, 64), 120, np.uint8)
+    plain = colorizer.colorize_array(gray, Hints((HintPoint(20.0, 30.0, (30.0, 10.0), 2.0),)))
+    for point in (HintPoint(np.int64(20), np.int64(30), (np.int64(30), np.int64(10)), 2),
+                  HintPoint(np.float32(20), np.float32(30), (np.float32(30), np.float32(10)), np.float32(2)),
+                  HintPoint(20, 30, np.array([30.0, 10.0]), 2)):
+        assert np.array_equal(colorizer.colorize_array(gray, Hints((point,))), plain)
+    assert colorizer.colorize_arrays([gray], []) [0].shape == (48, 64, 3)  # [] is no hints, as before
+
+
+def test_a_torch_device_is_a_device():
+    from vidcolor.device import resolve_device
+
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_a_big_8_bit_tiff_is_read_under_a_strict_host_limit(tmp_path, monkeypatch):
+    """Pillow checks its limit again as a TIFF loads: with the limit given back after the open, a TIFF over
+    it warned, and one over twice it was refused as "larger than 1000000000 pixels" (a reviewer's test)."""
+    import warnings
+
+    import tifffile
+    from PIL import Image
+
+    from vidcolor.io.images import read_image
+
+    tifffile.imwrite(tmp_path / "big.tif", np.full((40, 60), 90, np.uint8), compression="zlib")  # 2,400 pixels
+    for limit in (2000, 1000):  # over the host's limit (a warning there), over twice it (an error there)
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert read_image(tmp_path / "big.tif").pixels.shape == (40, 60, 3)
+        assert Image.MAX_IMAGE_PIXELS == limit
+
+
+def test_serve_takes_a_sideways_tiffs_displayed_size_and_bad_hints_json_is_422(tmp_path):
+    import io
+
+    import tifffile
+
+    from vidcolor.serve.uploads import RequestError, parse_hints, sniff_image
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.full((24, 32), 90, np.uint8), extratags=[(274, "H", 1, 6, True)])
+    up = sniff_image(buf.getvalue(), 1e6)
+    assert up.displayed == (24, 32)  # stored 32 wide, 24 high, shown on its side (it was turned twice)
+    for text, says in (('{"points": [{"x": 1' + "0" * 5000 + ', "y": 1, "color": "#fff"}]}', "cannot read hints"),
+                       ("[" * 100000 + "]" * 100000, "nested too deeply"),
+                       ('{"points": [{"x": 1, "y": 1, "color": "#fff"}], "points": []}', "appears twice")):
+        with pytest.raises(RequestError, match=says):  # a ValueError or RecursionError: a 500
+            parse_hints(text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from training import dataset, detector
-from training.data import DataConfig, TrainImages
+from training.data import DataConfig, DataError, TrainImages
 from training.trainer import Trainer, TrainConfig
 from training.validate import load_images, make_step_fn, make_validate, tune_decode, prior_weights
 from vidcolor.device import resolve_device
@@ -114,7 +114,11 @@ def cmd_train(a: argparse.Namespace) -> None:
         model, make_step_fn(weights, model, device, a.reg_weight), lambda s: data.batch(tcfg.seed, s, tcfg.batch_size),
         tcfg, run, device, validate=make_validate(val_images, device, a.size) if val_images else None, meta=meta,
     )
-    trainer.run()
+    try:
+        trainer.run()
+    except DataError as e:  # raised in a batch (in a DataLoader worker too, where SystemExit killed the worker);
+        # a worker's comes back with the worker's traceback in its text: its last line is the message
+        sys.exit(str(e).strip().splitlines()[-1].split("DataError: ", 1)[-1])
 
 
 # What may differ when a run is resumed: its length, logging, validation and the machine. Everything
@@ -210,16 +214,13 @@ RANGES = {"lam": (0.0, 1.0, False),  # 0: weights 1/p, infinite for the bins the
 
 
 def _out_of_range(a: argparse.Namespace) -> str | None:
-    """One line for a numeric option out of its range, or a --size that is not a multiple of 32 (the
-    network's size multiple)."""
+    """One line for a numeric option out of its range."""
     for name, (lo, hi, low_ok) in RANGES.items():
         v = getattr(a, name, None)
         if v is None:
             continue
         if not (lo <= v <= hi) or (v == lo and not low_ok) or v != v:
             return f"--{name.replace('_', '-')} {v}: must be {'at least' if low_ok else 'above'} {lo:g} and at most {hi:g}"
-    if a.size % 32:
-        return f"--size {a.size}: must be a multiple of 32 (the network's input size multiple), e.g. {max(32, round(a.size / 32) * 32)}"
     return None
 
 

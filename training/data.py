@@ -18,7 +18,7 @@ from PIL import Image
 from vidcolor.color import chroma, rgb_to_lab
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import hint_map, palette_vector, sample_hints, sample_palette
-from vidcolor.io.images import read_rgb8
+from vidcolor.io.images import pillow_limit, read_rgb8
 from vidcolor.models.bins import ab_bins
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -30,7 +30,7 @@ def find_images(root: Path) -> list[Path]:
 
 def mean_chroma(path: Path, size: int = 64) -> float:
     """Mean CIELAB chroma of a small thumbnail: near 0 for grayscale photos."""
-    with Image.open(path) as im:
+    with pillow_limit(), Image.open(path) as im:
         im.draft("RGB", (size, size))
         im = im.convert("RGB")
         im.thumbnail((size, size))
@@ -44,6 +44,25 @@ def _stamp(p: Path) -> list[int]:
         return [st.st_size, st.st_mtime_ns]
     except OSError:
         return [-1, -1]
+
+
+def _found(saved: list[str], tails: dict[tuple[str, ...], Path]) -> set[Path]:
+    """The photos a run's holdout.txt names, matched by their root folder's name and their path within it,
+    so that a run copied to another machine or folder (absolute paths changed) keeps them, as does an
+    older holdout.txt of relative paths."""
+    depths = sorted({len(k) for k in tails}, reverse=True)  # the longest match first
+    found = set()
+    for line in saved:
+        parts = Path(line).parts
+        hit = next((tails[t] for d in depths if len(parts) >= d and (t := tuple(parts[-d:])) in tails), None)
+        if hit is not None:
+            found.add(hit)
+    return found
+
+
+class DataError(Exception):
+    """The training data cannot go on (a plain exception: SystemExit in a DataLoader worker killed the
+    worker, and the main process showed a traceback); `python -m training train` says it in one line."""
 
 
 ASPECTS = (1.0, 4 / 3, 3 / 4, 3 / 2, 2 / 3, 16 / 9)  # width / height of the batch shapes
@@ -86,13 +105,16 @@ class TrainImages:
 
     def __init__(self, roots: list[Path], cfg: DataConfig, cache: Path | None = None, seed: int = 0, log=print,
                  holdout_paths: list[str] | None = None):
-        """`holdout_paths`: a resumed run's own held-out photos (its holdout.txt), kept as they were drawn;
-        None draws them (`cfg.holdout`, spread over the folders, by `seed`)."""
+        """`holdout_paths`: a resumed run's own held-out photos (its holdout.txt), kept as they were drawn
+        (photos added to --data had redrawn them, putting photos trained on into `tune`'s set); None, or
+        none of them found, draws them (`cfg.holdout`, spread over the folders, by `seed`)."""
         self.cfg = cfg
         groups: dict[str, list[Path]] = {}
+        tails: dict[tuple[str, ...], Path] = {}  # (root folder's name, path within it) -> photo: how a saved holdout is found
         for root in roots:
             for p in find_images(Path(root)):
                 rel = p.relative_to(root)
+                tails[(Path(root).resolve().name, *rel.parts)] = p
                 key = f"{Path(root).name}/{rel.parts[0] if len(rel.parts) > 1 else '.'}"
                 groups.setdefault(key, []).append(p)
         if not groups:
@@ -114,11 +136,14 @@ class TrainImages:
             raise SystemExit(f"no usable colour images under {', '.join(map(str, roots))}: {len(unreadable)} unreadable, "
                              f"{dropped} grayscale (mean chroma < {cfg.gray_threshold}) left out")
         self.holdout: list[Path] = []
-        if holdout_paths is not None:
-            held = set(holdout_paths)
+        held = _found(holdout_paths, tails) if holdout_paths else set()
+        if holdout_paths and len(held) < len(holdout_paths):  # a run moved, or its data: said, never emptied unsaid
+            log(f"data: {len(held)} of the run's {len(holdout_paths)} held-out photos are under --data now"
+                + ("; the held-out photos are drawn again by the seed" if not held else ""))
+        if held:
             for key in sorted(kept):
-                self.holdout += [p for p in kept[key] if str(p.resolve()) in held]
-                kept[key] = [p for p in kept[key] if str(p.resolve()) not in held]
+                self.holdout += [p for p in kept[key] if p in held]
+                kept[key] = [p for p in kept[key] if p not in held]
             kept = {k: v for k, v in kept.items() if v}
         else:
             rng = np.random.default_rng(seed)
@@ -131,7 +156,7 @@ class TrainImages:
         self.groups = [kept[k] for k in sorted(kept)]
         self.group_names = sorted(kept)
         n = sum(len(g) for g in self.groups)
-        if holdout_paths is None and cfg.holdout and len(self.holdout) < cfg.holdout:  # at most a tenth of each folder (unsaid)
+        if not held and cfg.holdout and len(self.holdout) < cfg.holdout:  # at most a tenth of each folder (unsaid)
             log(f"data: --holdout {cfg.holdout}: {len(self.holdout)} held out, at most a tenth of each folder")
         log(f"data: {n} training images in {len(self.groups)} folders, {len(self.holdout)} held out, "
             f"{dropped} grayscale dropped (mean chroma < {cfg.gray_threshold})")
@@ -199,7 +224,7 @@ class TrainImages:
                         self._failed.add(str(path))
                         print(f"data: {e}; another photo taken in its place")
             else:
-                raise SystemExit(f"data: 20 unreadable photos in a row at step {step} (last {path}): check the --data folders")
+                raise DataError(f"data: 20 unreadable photos in a row at step {step} (last {path}): check the --data folders")
         rgb = torch.from_numpy(np.stack(pics)).permute(0, 3, 1, 2).float() / 255.0
         if self.cfg.hint_share <= 0:
             return TrainBatch(rgb)

@@ -64,6 +64,9 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     video, folder = video or VideoOptions(), folder or FolderOptions()
     if not isinstance(video, VideoOptions) or not isinstance(folder, FolderOptions):
         raise UsageError("video= takes a VideoOptions and folder= a FolderOptions")
+    from vidcolor.archive import _real_folder
+
+    _real_folder.cache_clear()  # links resolved afresh for this call: the output lock records its path before the journal
     for name, value in (("src", src), ("dst", dst)):  # colorize(123) and colorize(None) raised TypeError (a reviewer's test)
         if not (isinstance(value, (str, os.PathLike)) or (name == "dst" and value is None)):
             raise UsageError(f"{name}= takes a path (str or os.PathLike), got {type(value).__name__}")
@@ -158,7 +161,7 @@ def _checked_hints(src: Path, kind: str, hints):
     display = None
     if isinstance(hints, (Hints, VideoHints)):
         try:
-            check_built(hints)
+            hints = check_built(hints)
         except InputError as e:
             raise UsageError(str(e)) from None
     if kind == "video":

@@ -537,10 +537,17 @@ def _check_json_out(path: Path, clips: list[Path], overwrite: bool, command: str
 
 
 def _write_json_out(path: Path, data) -> None:
+    """Written whole or not at all, in place of a regular file; through a link or into a device or pipe
+    (/dev/stdout) as it is: a rename would have replaced the link itself (a reviewer's test)."""
     from vidcolor.io.paths import atomic_write_text, strict_json
 
+    text = strict_json(data, indent=1)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with open(path, "w") as f:
+            f.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, strict_json(data, indent=1))
+    atomic_write_text(path, text)
 
 
 @app.command("eval")

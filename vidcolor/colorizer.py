@@ -405,21 +405,22 @@ def _checked_hints(images: list[np.ndarray], hints) -> list[Hints | None]:
     from vidcolor.errors import InputError
     from vidcolor.hints import check_built
 
-    if hints is None:
+    if hints is None or (isinstance(hints, (list, tuple)) and not hints):  # [] was taken as no hints
         return [None] * len(images)
     if not isinstance(hints, (list, tuple)) or len(hints) != len(images):
         raise UsageError(f"hints= takes one Hints (or None) per image: {len(images)} image(s), got "
                          + (f"{len(hints)} hints" if isinstance(hints, (list, tuple)) else type(hints).__name__))
+    out = []
     for i, (img, h) in enumerate(zip(images, hints)):
-        if h is None:
-            continue
         where = "hints" if len(images) == 1 else f"hints[{i}]"
         try:
-            check_built(h, where)
-            h.check_inside(img.shape[1], img.shape[0], where)
+            h = None if h is None else check_built(h, where)
+            if h is not None:
+                h.check_inside(img.shape[1], img.shape[0], where)
         except InputError as e:
             raise UsageError(str(e)) from None
-    return list(hints)
+        out.append(h)
+    return out
 
 
 def _as_rgb(img: np.ndarray) -> np.ndarray:

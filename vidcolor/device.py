@@ -8,8 +8,10 @@ from vidcolor.errors import UsageError
 
 def resolve_device(spec: str = "auto") -> torch.device:
     """'auto' -> the first CUDA device when present, else the CPU; 'cpu', 'cuda', 'cuda:1' as given."""
+    if isinstance(spec, torch.device):
+        spec = str(spec)
     if not isinstance(spec, str):  # device=None raised torch's TypeError (a reviewer's test)
-        raise UsageError(f"device= takes a string (auto, cpu, cuda or cuda:N), got {spec!r}")
+        raise UsageError(f"device= takes a string (auto, cpu, cuda or cuda:N) or a torch.device, got {spec!r}")
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

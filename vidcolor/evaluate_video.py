@@ -66,7 +66,8 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     if n < 2:  # a one-frame clip measured as nan flicker, exit 0 (film-user test)
         raise InputError(f"{clip}: {n} frame{'s' * (n != 1)}; flicker is measured between frames, so eval-video needs at least 2")
     if gray_truth:  # scored against itself as if it were the truth: plausible numbers that meant nothing (a new user's test)
-        raise InputError(f"{clip}: black and white: no colours to score against (eval-video takes colour clips, reduces "
+        what = f"its first {n} frames (--max-frames) hold no colour" if limited else "black and white"
+        raise InputError(f"{clip}: {what}: no colours to score against (eval-video takes colour clips, reduces "
                          "them to gray and compares; colorize a black-and-white film with `vidcolor CLIP`)")
     we, cd = warp.result(), cdc.result()
     rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import re
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ def _finite(v) -> bool:
     """A JSON number that is finite as a float: not a bool (True read as 1), not NaN or infinity, and
     not an integer too large for a float (a 330-digit x raised OverflowError, a traceback that stopped a
     whole folder run; a reviewer's test)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):  # numpy's numbers are Real too
         return False
     try:
         return math.isfinite(float(v))
@@ -192,23 +193,25 @@ class Hints:
         return Hints(tuple(HintPoint(width - 1 - p.x, p.y, p.ab, p.radius) for p in self.points), self.palette)
 
 
-def check_built(hints, where: str = "hints") -> None:
+def check_built(hints, where: str = "hints"):
     """Hints or VideoHints made in code (not read from a file, whose reader checks every entry), checked
-    the way a file is: InputError naming the entry. A NaN a* made 98% of a photo white; a keyframe -1
-    was reported applied and never was; a string key or a dict for a Hints raised TypeError or
-    AttributeError from deep inside (a reviewer's tests)."""
+    the way a file is, and returned with plain floats (numpy numbers are taken); InputError naming the
+    entry. A NaN a* made 98% of a photo white; a keyframe -1 was reported applied and never was; a string
+    key or a dict for a Hints raised TypeError or AttributeError from deep inside (a reviewer's tests)."""
     if isinstance(hints, VideoHints):
         if not isinstance(hints.frames, dict):
             raise InputError(f"{where}: VideoHints.frames must be a dict of frame index -> Hints")
+        frames = {}
         for k, h in hints.frames.items():
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
                 raise InputError(f"{where}: keyframe {_short(k)} is not a frame index (an int: 0, 1, 2, ...)")
             if not isinstance(h, Hints):
                 raise InputError(f"{where}: frames[{k}] must be a Hints, got {type(h).__name__}")
-            check_built(h, f"{where}: frames[{k}]")
-        return
+            frames[int(k)] = check_built(h, f"{where}: frames[{k}]")
+        return VideoHints(frames)
     if not isinstance(hints, Hints):
         raise InputError(f"{where}: expected a vidcolor.hints.Hints, got {type(hints).__name__}")
+    points = []
     for i, p in enumerate(hints.points):
         at = f"{where}: points[{i}]"
         if not isinstance(p, HintPoint):
@@ -216,15 +219,24 @@ def check_built(hints, where: str = "hints") -> None:
         if not (_finite(p.x) and _finite(p.y) and _finite(p.radius) and p.radius >= 0):
             raise InputError(f"{at}: x, y and radius must be finite numbers (radius >= 0), got "
                              f"{_short(p.x)}, {_short(p.y)}, {_short(p.radius)}")
-        if not _ab_pair(p.ab):
+        if (ab := _ab_pair(p.ab)) is None:
             raise InputError(f"{at}: ab must be two finite numbers (a*, b*), got {_short(p.ab)}")
+        points.append(HintPoint(float(p.x), float(p.y), ab, float(p.radius)))
+    palette = []
     for i, c in enumerate(hints.palette):
-        if not _ab_pair(c):
+        if (ab := _ab_pair(c)) is None:
             raise InputError(f"{where}: palette[{i}] must be two finite numbers (a*, b*), got {_short(c)}")
+        palette.append(ab)
+    return Hints(tuple(points), tuple(palette))
 
 
-def _ab_pair(ab) -> bool:
-    return isinstance(ab, (tuple, list)) and len(ab) == 2 and all(_finite(float(v)) if isinstance(v, np.floating) else _finite(v) for v in ab)
+def _ab_pair(ab) -> tuple[float, float] | None:
+    """(a*, b*) as plain floats from any pair of finite numbers (a tuple, a list, a numpy array), else None."""
+    try:
+        a, b = ab
+    except (TypeError, ValueError):
+        return None
+    return (float(a), float(b)) if _finite(a) and _finite(b) else None
 
 
 def load_hints(path: str | os.PathLike) -> Hints:
@@ -287,38 +299,9 @@ def _video_hints_obj(path: Path) -> dict:
 def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """(width, height) of a photo as displayed (EXIF orientation applied), from its header alone;
     None where the header cannot be read (reading the photo then reports why)."""
-    from PIL import UnidentifiedImageError
+    from vidcolor.io.images import displayed_header_size
 
-    from vidcolor.io.images import open_image
-
-    if str(path).lower().endswith((".tif", ".tiff")):
-        return _tiff_displayed_size(path)
-    try:
-        with open_image(path) as im:
-            w, h = im.size
-            try:
-                orientation = int(im.getexif().get(0x0112, 1) or 1)
-            except Exception:  # a corrupt EXIF block: the photo is read without it
-                orientation = 1
-    except (OSError, UnidentifiedImageError):
-        return None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
-def _tiff_displayed_size(path) -> tuple[int, int] | None:
-    """A TIFF's displayed size from its first page's tags, as `read_image` reads it. Not from Pillow,
-    which (13.0) already gives a TIFF stored on its side (Orientation 5-8) its displayed size: turned
-    once more, a point inside the photo was refused and one outside it let through (a reviewer's test)."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            w, h = int(page.imagewidth), int(page.imagelength)
-            orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
-    except Exception:  # noqa: BLE001  (any damage: reading the photo then reports why)
-        return None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    return displayed_header_size(path)
 
 
 def _read_json(path: Path):
@@ -328,15 +311,23 @@ def _read_json(path: Path):
         raise InputError(f"{path}: hints file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read hints file ({e})") from None
+    return parse_json_text(text, str(path))
+
+
+def parse_json_text(text: str, where: str):
+    """Hints JSON text -> its object; InputError with one line naming `where` (a file, or the web page's
+    `hints` field) for bad JSON, a key written twice in one object (json keeps the last without a word:
+    the first one's points were dropped), an integer of over 4300 digits or nesting deeper than Python's
+    stack (tracebacks, a reviewer's tests)."""
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    except _DuplicateKey as e:  # json keeps the last silently: the first one's points were dropped
-        raise InputError(f"{path}: key {e.args[0]!r} appears twice in one object") from None
-    except (ValueError, RecursionError) as e:  # an integer of over 4300 digits; nesting deeper than Python's stack
+        raise InputError(f"{where}: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except _DuplicateKey as e:
+        raise InputError(f"{where}: key {e.args[0]!r} appears twice in one object") from None
+    except (ValueError, RecursionError) as e:
         what = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
-        raise InputError(f"{path}: cannot read hints file ({what})") from None
+        raise InputError(f"{where}: cannot read hints ({what})") from None
 
 
 class _DuplicateKey(Exception):

@@ -53,7 +53,19 @@ def list_media(root: Path) -> Media:
     hints: list[Path] = []
     images, videos = find_media(root, linked, hints)
     taken = {sidecar_path(m) for m in images + videos}
-    return Media(images, videos, linked, sorted(h for h in hints if h not in taken))
+    folded = {str(t).casefold(): t for t in taken}
+    return Media(images, videos, linked, sorted(h for h in hints if h not in taken and not _same_file(h, folded.get(str(h).casefold()))))
+
+
+def _same_file(a: Path, b: Path | None) -> bool:
+    """Whether a hints file named in another case is the sidecar an input reads: on a case-insensitive
+    disk (macOS, Windows, FAT) C.Hints.json is C.PNG's C.hints.json, applied, and not a stray (a reviewer's)."""
+    if b is None:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def find_media(root: Path, linked_folders: list[Path] | None = None,

@@ -46,31 +46,34 @@ _host_limit: int | None = None
 
 @contextlib.contextmanager
 def pillow_limit():
-    """Pillow's decompression-bomb limit raised to MAX_PIXELS (a 100-megapixel scan warned, a 200-megapixel
-    one was refused) for vidcolor's own opens only, then given back: set for good at import, it turned
-    the protection off for a host application's own Pillow code (a library tester's). Photos are refused
-    above MAX_PIXELS, and by the memory they would take, from their header (`_check_memory`). Other
-    threads of the process see the raised limit while a vidcolor open is under way."""
+    """Pillow's decompression-bomb limit raised (to twice MAX_PIXELS: Pillow warns above its limit, and
+    photos above MAX_PIXELS are refused in one line by `_check_memory`, from their header) for vidcolor's
+    own reads only, then given back. Hold it over the whole read: Pillow checks again when a TIFF loads.
+    Set for good at import, it had turned the protection off for a host application's own Pillow code (a
+    library tester's). Other threads of the process see the raised limit while a vidcolor read is under way."""
     global _limit_users, _host_limit
     with _limit_lock:
         if _limit_users == 0:
             _host_limit = Image.MAX_IMAGE_PIXELS
-            if _host_limit is not None and _host_limit < MAX_PIXELS:
-                Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            if _host_limit is not None and _host_limit < PILLOW_LIMIT:
+                Image.MAX_IMAGE_PIXELS = PILLOW_LIMIT
         _limit_users += 1
     try:
         yield
     finally:
         with _limit_lock:
             _limit_users -= 1
-            if _limit_users == 0 and Image.MAX_IMAGE_PIXELS == MAX_PIXELS:
+            if _limit_users == 0 and Image.MAX_IMAGE_PIXELS == PILLOW_LIMIT:
                 Image.MAX_IMAGE_PIXELS = _host_limit
 
 
-def open_image(path):
-    """Image.open under `pillow_limit` (a path or a file object); use it as Image.open, in a `with`."""
-    with pillow_limit():
-        return Image.open(path)
+PILLOW_LIMIT = 2 * MAX_PIXELS
+# Pillow warns between its limit and twice it: with ours, a 3-gigapixel header printed a raw warning before
+# the one-line refusal. Only a warning naming our limit is hidden; a host's own limit still warns.
+warnings.filterwarnings("ignore", message=rf"Image size \(\d+ pixels\) exceeds limit of {PILLOW_LIMIT} pixels",
+                        category=Image.DecompressionBombWarning)
+
+
 EXIF_ORIENTATION = 0x0112
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
@@ -97,7 +100,7 @@ class ImageData:
 
 def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
-    with _reading(path):
+    with _reading(path), pillow_limit():  # over the whole read: a TIFF is checked again as it loads
         _check_memory(path)
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
@@ -126,7 +129,7 @@ def check_image(path: str | os.PathLike) -> None:
     words: missing, empty, not an image, too large, a corrupt header. A single photo is checked so
     before the model loads; a file cut short in its pixel data still fails when it is read."""
     path = Path(path)
-    with _reading(path):
+    with _reading(path), pillow_limit():
         _check_memory(path)
 
 
@@ -137,6 +140,46 @@ BYTES_PER_PIXEL = {8: 16, 16: 25}
 BASE_BYTES = 500_000_000
 
 
+def displayed_header_size(src) -> tuple[int, int] | None:
+    """(width, height) of a photo (a path or a file object) as displayed, EXIF orientation applied, from
+    its header alone; None where the header cannot be read (reading the photo then says why). A TIFF's
+    from its own tags, as `read_image` reads it: Pillow (13.0) already gives a TIFF stored on its side
+    (Orientation 5-8) its displayed size, and turned once more, a hint inside the photo was refused and
+    one outside it let through (a reviewer's test)."""
+    try:
+        if _is_tiff(src):
+            (w, h), orientation = tiff_size(src)
+        else:
+            with pillow_limit(), Image.open(src) as im:
+                w, h = im.size
+                try:
+                    orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+                except Exception:  # noqa: BLE001  (a corrupt EXIF block: the photo is read without it)
+                    orientation = 1
+    except Exception:  # noqa: BLE001  (any damage: reading the photo reports it)
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _is_tiff(src) -> bool:
+    if isinstance(src, (str, os.PathLike)):
+        with open(src, "rb") as f:
+            head = f.read(4)
+    else:
+        pos = src.tell()
+        head = src.read(4)
+        src.seek(pos)
+    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def tiff_size(src) -> tuple[tuple[int, int], int]:
+    """((width, height) as stored, EXIF orientation) of a TIFF's first page, a path or a file object."""
+    with tifffile.TiffFile(src) as tif:
+        page = tif.pages[0]
+        orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+        return (int(page.imagewidth), int(page.imagelength)), orientation
+
+
 def _header_size(path: Path) -> tuple[int, int, int]:
     """(width, height, bits per sample) from the header alone."""
     if path.suffix.lower() in (".tif", ".tiff"):
@@ -145,7 +188,7 @@ def _header_size(path: Path) -> tuple[int, int, int]:
                 raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
             page = tif.pages[0]
             return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8
-    with open_image(path) as im:
+    with pillow_limit(), Image.open(path) as im:
         deep = im.mode.startswith("I;16") or im.mode == "I" or (im.format == "PNG" and _png_bit_depth(path) == 16)
         return im.size[0], im.size[1], 16 if deep else 8  # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
 
@@ -381,7 +424,7 @@ def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _read_pil(path: Path) -> ImageData:
-    with open_image(path) as im:
+    with pillow_limit(), Image.open(path) as im:
         if getattr(im, "n_frames", 1) > 1 and im.format in ("TIFF", "WEBP", "PNG"):
             raise InputError(f"{path}: has {im.n_frames} frames/pages; only single-image files are supported (split it first)")
         im.load()
@@ -414,7 +457,7 @@ def _png_bit_depth(path: Path) -> int:
 
 
 def _read_png16(path: Path) -> ImageData:
-    with open_image(path) as im:  # header and metadata only
+    with pillow_limit(), Image.open(path) as im:  # header and metadata only
         if "exif" not in im.info:  # an eXIf chunk after the pixels, which PIL reads only on decoding: such a
             for _, data in _png_chunks(path, (b"eXIf",)):  # photo was written on its side (a reviewer's test)
                 im.info["exif"] = b"Exif\x00\x00" + data  # as PIL's own chunk reader keeps it
@@ -459,7 +502,7 @@ def _read_tiff(path: Path) -> ImageData:
             # test; tiled ones too). Its pixels come from tifffile, its metadata from Pillow, as for a 16-bit PNG;
             # only unsigned samples with no extra one or a straight alpha, which need no conversion Pillow makes
             # (an infrared 4th sample, a premultiplied alpha: a review)
-            with open_image(path) as im:  # header and metadata only
+            with pillow_limit(), Image.open(path) as im:  # header and metadata only
                 info, notes = _metadata(im)
             a = _interleaved(page, page.asarray())  # uncompressed: no codec needed
             if photometric == "MINISWHITE":

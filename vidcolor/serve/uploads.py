@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from typing import Callable
 
+import tifffile
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from vidcolor.errors import InputError, first_line
-from vidcolor.hints import Hints
-from vidcolor.io.images import PIL_FORMAT, open_image
+from vidcolor.hints import Hints, parse_json_text
+from vidcolor.io.images import PIL_FORMAT, pillow_limit, tiff_size
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
@@ -74,16 +74,19 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     if not data:
         raise RequestError(400, f"{label}: empty file (0 bytes)")
     try:
-        with open_image(io.BytesIO(data)) as im:
+        with pillow_limit(), Image.open(io.BytesIO(data)) as im:
             fmt, (w, h) = im.format, im.size
             turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
+        if fmt == "TIFF":  # Pillow gives a TIFF stored on its side its displayed size already (a reviewer's test)
+            (w, h), orientation = tiff_size(io.BytesIO(data))
+            turned = orientation in (5, 6, 7, 8)
     except UnidentifiedImageError:
         if starts_like_a_video(data[:VIDEO_HEAD_BYTES]):
             raise RequestError(415, f"{label}: not an image (a video: videos go to /api/jobs)") from None
         raise RequestError(415, f"{label}: not an image (unrecognised format)") from None
     except Image.DecompressionBombError:
         raise RequestError(413, f"{label}: image has too many pixels") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, KeyError, IndexError, TypeError) as e:
         raise RequestError(400, f"{label}: corrupt image header ({first_line(e)})") from None
     if fmt not in IMAGE_FORMATS:
         raise RequestError(415, f"{label}: {fmt} images are not supported (JPEG, PNG, TIFF, WebP, BMP)")
@@ -109,9 +112,9 @@ def parse_hints(text: str | None) -> Hints:
     if text is None or not text.strip():
         return Hints()
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RequestError(422, f"hints: bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        obj = parse_json_text(text, "hints")  # as a hints file is read (an integer of 5,000 digits was a 500)
+    except InputError as e:
+        raise RequestError(422, str(e)) from None
     for key, most in (("points", MAX_HINT_POINTS), ("palette", MAX_PALETTE)):
         if isinstance(obj, dict) and isinstance(obj.get(key), list) and len(obj[key]) > most:
             raise RequestError(422, f"hints: {len(obj[key])} {key} entries, over this server's limit of {most}")
