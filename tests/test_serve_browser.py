@@ -280,3 +280,58 @@ def test_a_tiff_then_another_photo_each_keep_their_own_before_and_download(page,
     wait_results(page, 2)
     sizes = page.evaluate("[document.getElementById('before').naturalWidth, document.getElementById('after').naturalWidth]")
     assert sizes == [451, 451]
+
+
+# -- a new user's visit (a tester's) --------------------------------------------------------------------------
+
+def test_on_a_phone_the_picture_takes_the_width(browser, hint_server, tmp_path):
+    """The 290 px sidebar left the picture a 37 px column on a 375 px screen."""
+    ctx = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    pg = ctx.new_page()
+    try:
+        pg.goto(hint_server.url)
+        pg.set_input_files("#file", photo(tmp_path))
+        wait_results(pg, 1)
+        assert pg.locator("#viewer").bounding_box()["width"] > 300
+    finally:
+        ctx.close()
+
+
+def test_a_refused_photo_shows_no_picture_and_its_refusal_in_view(page, hint_server, tmp_path):
+    """A GIF kept the browser's own picture and a working slider, the refusal drawn below the window."""
+    gif = tmp_path / "old.gif"
+    Image.fromarray(np.full((600, 800), 120, np.uint8)).save(gif)
+    page.goto(hint_server.url)
+    page.set_input_files("#file", str(gif))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    assert "old.gif: GIF images are not supported" in page.text_content("#status")
+    assert not page.is_visible("#viewer") and page.is_hidden("#split-box")
+    assert page.locator("#status").bounding_box()["y"] < 760
+
+
+def test_a_clip_box_refusal_names_the_file_and_the_box_to_use(page, hint_server, tmp_path):
+    """It named the upload's hash and pointed a page user at /api/colorize, the bar left showing."""
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('job-status').className.includes('error')", timeout=60_000)
+    text = page.text_content("#job-status")
+    assert text.startswith("cat.jpg: not a video") and "use the photo box above" in text and "/api/" not in text
+    assert page.is_hidden("#job-progress")
+
+
+def test_reloading_the_page_cancels_its_clip(page, hint_server, tmp_path):
+    """The job ran on unseen after a reload, its result kept by the server until it stopped."""
+    import urllib.request
+
+    clip = write_video(tmp_path / "long3.mp4", w=64, h=48, frames=900, audio=None)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    job = page.evaluate("S.clipJob")
+    page.reload()
+    for _ in range(100):
+        state = json.loads(urllib.request.urlopen(f"{hint_server.url}/api/jobs/{job}").read())["state"]
+        if state in ("cancelled", "removed"):
+            break
+        page.wait_for_timeout(100)
+    assert state in ("cancelled", "removed"), state
