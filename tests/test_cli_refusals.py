@@ -353,3 +353,8 @@ def test_json_results_are_written_through_a_link(tmp_path, monkeypatch):
     r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(link)])
     assert r.exit_code == 0, r.output
     assert link.is_symlink() and json.loads(target.read_text()) == [{"clip": str(clip), "frames": 3}]
+    dangling = tmp_path / "dangling.json"  # a link into a folder not made yet: FileNotFoundError after the work
+    dangling.symlink_to(tmp_path / "later" / "r.json")
+    r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(dangling)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "later" / "r.json").read_text()) == [{"clip": str(clip), "frames": 3}]

@@ -447,7 +447,10 @@ def test_hints_built_from_numpy_numbers_are_taken(colorizer):
                   HintPoint(np.float32(20), np.float32(30), (np.float32(30), np.float32(10)), np.float32(2)),
                   HintPoint(20, 30, np.array([30.0, 10.0]), 2)):
         assert np.array_equal(colorizer.colorize_array(gray, Hints((point,))), plain)
-    assert colorizer.colorize_arrays([gray], []) [0].shape == (48, 64, 3)  # [] is no hints, as before
+    assert colorizer.colorize_arrays([gray], [])[0].shape == (48, 64, 3)  # [] is no hints, as before
+    from vidcolor.errors import UsageError
+    with pytest.raises(UsageError, match="ab must be two finite numbers"):  # a set would swap a* and b* unsaid
+        colorizer.colorize_array(gray, Hints((HintPoint(20, 30, {30.0, 10.0}, 2),)))
 
 
 def test_a_torch_device_is_a_device():

@@ -335,3 +335,42 @@ def test_reloading_the_page_cancels_its_clip(page, hint_server, tmp_path):
             break
         page.wait_for_timeout(100)
     assert state in ("cancelled", "removed"), state
+
+
+def test_a_transient_refusal_then_a_result_shows_the_picture(page, hint_server, tmp_path):
+    """A 429 on a photo's first request hid the picture for good: the next result came in (status, download)
+    and the picture and slider stayed hidden (a reviewer's test)."""
+    calls = {"n": 0}
+
+    def handle(route):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            route.fulfill(status=429, content_type="application/json", body='{"detail": "the photo queue is full; try again"}')
+        else:
+            route.continue_()
+
+    page.route("**/api/colorize", handle)
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    page.locator("#strength").fill("1.5")
+    page.locator("#strength").dispatch_event("change")
+    wait_results(page, 1)
+    assert page.is_visible("#viewer") and not page.is_hidden("#split-box")
+
+
+def test_a_hint_chosen_from_the_keyboard_keeps_the_focus(page, hint_server, tmp_path):
+    src = photo(tmp_path)
+    size = Image.open(src).size
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", src)
+    wait_results(page, 1)
+    for n, (xy, _) in enumerate(HINTS):
+        click_pixel(page, *xy, size)
+        wait_results(page, 2 + n)
+    page.focus("#hint-list li:nth-child(1)")
+    page.keyboard.press("Enter")
+    assert page.evaluate("S.selected") == 0
+    assert page.evaluate("document.activeElement === document.querySelector('#hint-list li:nth-child(1)')")

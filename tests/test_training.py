@@ -545,7 +545,7 @@ def test_a_photo_that_became_unreadable_is_replaced_in_its_batch(tmp_path, data,
     assert "10 unreadable file(s) left out" in capsys.readouterr().out
 
 
-def test_a_run_moved_with_its_data_keeps_its_holdout(tmp_path, data, capsys):
+def test_a_run_moved_with_its_data_keeps_its_holdout(tmp_path, data, capsys):  # noqa: F811
     """The holdout was matched by absolute path: a run resumed from a copy of its data elsewhere (another
     machine, --force-args --data) matched none, trained on every held-out photo and wrote an empty
     holdout.txt (a reviewer's test). Photos are found by their root folder's name and path within it."""
@@ -560,9 +560,44 @@ def test_a_run_moved_with_its_data_keeps_its_holdout(tmp_path, data, capsys):
     moved = tmp_path / "m2" / "train"
     shutil.copytree(first, moved)
     shutil.rmtree(first)
+    make_images(tmp_path / "more", 12, seed=5)  # photos added too: a redraw by the seed would differ
+    for sub in ("a", "b"):
+        for f in (tmp_path / "more" / sub).iterdir():
+            shutil.copy(f, moved / sub / f"new_{f.name}")
+    capsys.readouterr()
     train(run, moved, 4, "--holdout", "4", "--force-args")
+    assert "drawn again" not in capsys.readouterr().out
     now = sorted(Path(p).relative_to(moved).as_posix() for p in (run / "holdout.txt").read_text().splitlines())
     assert now == held
+
+
+def test_a_holdout_is_found_by_its_own_path_and_never_by_another_roots_photo(tmp_path):
+    """Two --data roots both named `photos`: the key (root name, path in it) matched the other root's x2.png,
+    trained on, into the held-out set; a photo reached through a link was not found at all (a reviewer's)."""
+    import os
+
+    from training.data import DataConfig, TrainImages
+
+    make_images(tmp_path / "A" / "photos", 24, seed=1)
+    make_images(tmp_path / "B" / "photos", 24, seed=2)
+    roots = [tmp_path / "A" / "photos", tmp_path / "B" / "photos"]
+    cfg = DataConfig(size=64, holdout=4)
+    first = TrainImages(roots, cfg, seed=3, log=lambda *_: None)
+    saved = [str(p.resolve()) for p in first.holdout]
+    again = TrainImages(roots, cfg, seed=99, log=lambda *_: None, holdout_paths=saved)  # another seed: no redraw
+    assert sorted(str(p.resolve()) for p in again.holdout) == sorted(saved)
+    linked = tmp_path / "L"
+    (linked / "x").mkdir(parents=True)
+    store = tmp_path / "store"
+    store.mkdir()
+    for i, f in enumerate(sorted((tmp_path / "A" / "photos" / "a").iterdir())):
+        os.replace(f, store / f"blob{i}.jpg")
+        os.symlink(store / f"blob{i}.jpg", linked / "x" / f"p{i}.jpg")
+    lcfg = DataConfig(size=64, holdout=1)
+    drawn = TrainImages([linked], lcfg, seed=3, log=lambda *_: None)
+    kept = TrainImages([linked], lcfg, seed=99, log=lambda *_: None, holdout_paths=[str(p.resolve()) for p in drawn.holdout])
+    assert kept.holdout == drawn.holdout
+
 
 
 def test_a_photo_unreadable_after_the_scan_is_replaced_and_all_unreadable_is_one_line(tmp_path, data, capsys):

@@ -18,7 +18,7 @@ from PIL import Image
 from vidcolor.color import chroma, rgb_to_lab
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import hint_map, palette_vector, sample_hints, sample_palette
-from vidcolor.io.images import pillow_limit, read_rgb8
+from vidcolor.io.images import read_rgb8
 from vidcolor.models.bins import ab_bins
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -30,7 +30,7 @@ def find_images(root: Path) -> list[Path]:
 
 def mean_chroma(path: Path, size: int = 64) -> float:
     """Mean CIELAB chroma of a small thumbnail: near 0 for grayscale photos."""
-    with pillow_limit(), Image.open(path) as im:
+    with Image.open(path) as im:
         im.draft("RGB", (size, size))
         im = im.convert("RGB")
         im.thumbnail((size, size))
@@ -46,15 +46,20 @@ def _stamp(p: Path) -> list[int]:
         return [-1, -1]
 
 
-def _found(saved: list[str], tails: dict[tuple[str, ...], Path]) -> set[Path]:
-    """The photos a run's holdout.txt names, matched by their root folder's name and their path within it,
-    so that a run copied to another machine or folder (absolute paths changed) keeps them, as does an
-    older holdout.txt of relative paths."""
+def _found(saved: list[str], tails: dict[tuple[str, ...], Path | None], photos: list[Path]) -> set[Path]:
+    """The photos a run's holdout.txt names: by their resolved path (as written; links resolved), else by
+    their root folder's name and path within it, so that a run copied to another machine or folder
+    (absolute paths changed) keeps them, as does an older holdout.txt of relative paths. A name and path
+    that two roots share (`None` in `tails`: two folders named `photos`) matches nothing rather than the
+    wrong photo (a reviewer's test)."""
+    exact = {str(p.resolve()): p for p in photos}
     depths = sorted({len(k) for k in tails}, reverse=True)  # the longest match first
     found = set()
     for line in saved:
-        parts = Path(line).parts
-        hit = next((tails[t] for d in depths if len(parts) >= d and (t := tuple(parts[-d:])) in tails), None)
+        hit = exact.get(line)
+        if hit is None:
+            parts = Path(line).parts
+            hit = next((tails[t] for d in depths if len(parts) >= d and (t := tuple(parts[-d:])) in tails), None)
         if hit is not None:
             found.add(hit)
     return found
@@ -110,11 +115,12 @@ class TrainImages:
         none of them found, draws them (`cfg.holdout`, spread over the folders, by `seed`)."""
         self.cfg = cfg
         groups: dict[str, list[Path]] = {}
-        tails: dict[tuple[str, ...], Path] = {}  # (root folder's name, path within it) -> photo: how a saved holdout is found
+        tails: dict[tuple[str, ...], Path | None] = {}  # (root folder's name, path within it) -> photo, None where shared
         for root in roots:
             for p in find_images(Path(root)):
                 rel = p.relative_to(root)
-                tails[(Path(root).resolve().name, *rel.parts)] = p
+                key = (Path(root).resolve().name, *rel.parts)
+                tails[key] = None if key in tails else p
                 key = f"{Path(root).name}/{rel.parts[0] if len(rel.parts) > 1 else '.'}"
                 groups.setdefault(key, []).append(p)
         if not groups:
@@ -136,7 +142,7 @@ class TrainImages:
             raise SystemExit(f"no usable colour images under {', '.join(map(str, roots))}: {len(unreadable)} unreadable, "
                              f"{dropped} grayscale (mean chroma < {cfg.gray_threshold}) left out")
         self.holdout: list[Path] = []
-        held = _found(holdout_paths, tails) if holdout_paths else set()
+        held = _found(holdout_paths, tails, [p for ps in kept.values() for p in ps]) if holdout_paths else set()
         if holdout_paths and len(held) < len(holdout_paths):  # a run moved, or its data: said, never emptied unsaid
             log(f"data: {len(held)} of the run's {len(holdout_paths)} held-out photos are under --data now"
                 + ("; the held-out photos are drawn again by the seed" if not held else ""))

@@ -34,7 +34,6 @@ from training.dataset_out import MARKER, marker_owner, publish, write_manifest_t
 from training.dataset_scan import scan_source, start_pool
 from training.sources import ALL_SOURCES, SEGMENTER, Source, find_repo, git_blob_id, open_source, open_tree
 from vidcolor.errors import InputError, OutputError, VidcolorError
-from vidcolor.io.images import pillow_limit
 
 RECIPE_VERSION = 1  # bump when a change to the recipe must redo every cached photo
 SCENE_LABELS = ("city", "indoor")
@@ -141,7 +140,7 @@ class SameColours:
 
     def _thumb(self, key: tuple[str, str]) -> np.ndarray:
         if key not in self._thumbs:
-            with pillow_limit(), Image.open(self.work / "img" / key[0] / self.records[key[0]][key[1]]["file"]) as im:
+            with Image.open(self.work / "img" / key[0] / self.records[key[0]][key[1]]["file"]) as im:
                 self._thumbs[key] = np.asarray(im.convert("RGB").resize((8, 8), Image.BOX), np.float32)
         return self._thumbs[key]
 

@@ -15,7 +15,6 @@ from training.dataset import seeded_order
 from training.photo_prep import JPEG_QUALITY
 from vidcolor.errors import OutputError, first_line
 from vidcolor.folder import find_images
-from vidcolor.io.images import pillow_limit
 
 PACK_RECIPE = "vidcolor-data-pack"
 _TAR_OVERHEAD = 1024  # a member's header and padding, at most
@@ -37,7 +36,7 @@ def check_pack_target(path: Path, overwrite: bool) -> None:
 
 
 def _shrink(path: Path, short_side: int, quality: int = JPEG_QUALITY) -> bytes:
-    with pillow_limit(), Image.open(path) as im:
+    with Image.open(path) as im:
         im = im.convert("RGB")
         s = short_side / min(im.size)
         if s < 1:

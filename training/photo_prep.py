@@ -14,7 +14,6 @@ from PIL import Image, ImageOps
 
 from training.data import DataConfig, mean_chroma
 from training.sources import ADE_PAD_RGB
-from vidcolor.io.images import pillow_limit
 
 MAX_SIDE = 384  # short side of the written photos; larger ones are shrunk, smaller ones kept as they are
 JPEG_QUALITY = 90
@@ -123,7 +122,7 @@ def prepare(data: bytes, rules: PrepRules, classifier=None) -> tuple[dict, bytes
     """(record, JPEG bytes or None). The record's `status` is 'ok' or the reason the photo is dropped:
     'unreadable', 'small' (short side below rules.min_short) or 'gray'."""
     try:
-        with pillow_limit(), Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data)) as im:
             rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         # PIL names the in-memory buffer it read from ("<_io.BytesIO object at 0x...>"): said plainly instead

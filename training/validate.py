@@ -16,7 +16,6 @@ from training.losses import ColorLoss, empirical_prior, rebalance_weights
 from vidcolor.color import L_SCALE, rgb_to_lab
 from vidcolor.errors import first_line
 from vidcolor.evaluate import gray_baseline
-from vidcolor.io.images import pillow_limit
 from vidcolor.metrics import ab_error_auc, colourfulness, psnr, wrong_vivid_share
 from vidcolor.weights import make_colorizer
 from skimage.color import rgb2lab
@@ -31,7 +30,7 @@ def load_images(paths: list[Path], max_side: int | None = None) -> list[tuple[st
     out = []
     for f in files:
         try:
-            with pillow_limit(), Image.open(f) as im:
+            with Image.open(f) as im:
                 im = ImageOps.exif_transpose(im).convert("RGB")
                 if max_side:
                     im.thumbnail((max_side, max_side), Image.BICUBIC)

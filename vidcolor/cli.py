@@ -536,18 +536,27 @@ def _check_json_out(path: Path, clips: list[Path], overwrite: bool, command: str
         raise UsageError(f"{path}: exists and is not a vidcolor {command} result; pass -y (--overwrite) to replace it")
 
 
+def _json_write_failed(path: Path, e: OSError) -> int:
+    _reporter().error(f"{path}: cannot write the results ({e.strerror or e})")
+    return EXIT_FAILED
+
+
 def _write_json_out(path: Path, data) -> None:
     """Written whole or not at all, in place of a regular file; through a link or into a device or pipe
     (/dev/stdout) as it is: a rename would have replaced the link itself (a reviewer's test)."""
     from vidcolor.io.paths import atomic_write_text, strict_json
 
     text = strict_json(data, indent=1)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        with open(path, "w") as f:
+    target = Path(os.path.realpath(path))  # a link: its target, replaced whole (a dangling one's folder made)
+    if target.exists() and not target.is_file():  # a device or a pipe: written into
+        with open(target, "w") as f:
             f.write(text)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, text)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, text)
+    except OSError as e:
+        raise typer.Exit(_json_write_failed(path, e))
 
 
 @app.command("eval")

@@ -231,11 +231,11 @@ def check_built(hints, where: str = "hints"):
 
 
 def _ab_pair(ab) -> tuple[float, float] | None:
-    """(a*, b*) as plain floats from any pair of finite numbers (a tuple, a list, a numpy array), else None."""
-    try:
-        a, b = ab
-    except (TypeError, ValueError):
+    """(a*, b*) as plain floats from a pair of finite numbers (a tuple, a list, a 1-D numpy array), else
+    None (a set would have swapped a* and b* without a word)."""
+    if not (isinstance(ab, (tuple, list)) or (isinstance(ab, np.ndarray) and ab.ndim == 1)) or len(ab) != 2:
         return None
+    a, b = ab
     return (float(a), float(b)) if _finite(a) and _finite(b) else None
 
 
