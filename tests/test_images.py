@@ -262,7 +262,7 @@ def test_captions_and_credits_are_kept_or_their_loss_said(tmp_path, colorizer):
     with Image.open(out / "raw.png") as im:
         assert im.text == {"Title": "kept"}
     res = colorize_image(jpg, out / "as.png", colorizer)  # a format that cannot carry them: said
-    assert any(n.startswith("JPEG comment, IPTC block dropped: the PNG output does not carry them") for n in res.notes), res.notes
+    assert any(n.startswith("JPEG comment, IPTC block dropped: vidcolor does not copy them into a PNG output") for n in res.notes), res.notes
 
 
 def test_a_16_bit_tiff_whose_text_tag_is_written_as_numbers_still_reads(tmp_path):
@@ -366,7 +366,7 @@ def test_a_bmp_output_says_it_drops_exif_xmp_and_the_icc_profile(tmp_path, color
                                                         xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'></x:xmpmeta>")
     res = colorize_image(tmp_path / "s.jpg", tmp_path / "s.bmp", colorizer)
     assert res.status == "done"
-    assert any(n.startswith("EXIF, XMP, ICC profile dropped: the BMP output does not carry them") for n in res.notes), res.notes
+    assert any(n.startswith("EXIF, XMP, ICC profile dropped: vidcolor does not copy them into a BMP output") for n in res.notes), res.notes
     same = colorize_image(tmp_path / "s.jpg", tmp_path / "s_color.jpg", colorizer)
     assert not any("dropped" in n for n in same.notes), same.notes
 
@@ -400,3 +400,21 @@ def test_an_xmp_packet_too_long_for_a_jpeg_is_dropped_with_a_note_not_a_crash(tm
     res = {r.input.name: r for r in colorize_folder(tmp_path / "in", tmp_path / "out", colorizer, FolderOptions(fmt_ext=".jpg"))}
     assert res["a.png"].status == res["b.png"].status == "done"
     assert any(n.startswith("XMP dropped: the JPEG output") for n in res["a.png"].notes), res["a.png"].notes
+
+
+def test_a_tiff_without_resolution_gets_none_and_webp_says_it_drops_dpi(tmp_path, colorizer):
+    """Pillow reads a TIFF with no resolution tags as 1 dpi, and the output claimed it (a print would be 30
+    inches wide); --format webp dropped a scan's DPI without a note (an archivist's tests)."""
+    import tifffile
+
+    from vidcolor.folder import colorize_image
+    from vidcolor.options import FolderOptions
+
+    Image.fromarray(np.full((20, 30), 100, np.uint8)).save(tmp_path / "nores.tif")
+    res = colorize_image(tmp_path / "nores.tif", tmp_path / "out.tif", colorizer, FolderOptions())
+    assert res.status == "done"
+    with tifffile.TiffFile(tmp_path / "out.tif") as t:
+        assert "XResolution" not in t.pages[0].tags
+    Image.fromarray(np.full((20, 30), 100, np.uint8)).save(tmp_path / "scan.jpg", dpi=(600, 600))
+    res = colorize_image(tmp_path / "scan.jpg", tmp_path / "scan.webp", colorizer, FolderOptions())
+    assert "resolution (DPI) dropped: vidcolor writes WebP without it" in res.notes

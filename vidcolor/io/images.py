@@ -270,6 +270,8 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
     info = {k: im.info[k] for k in ("icc_profile", "exif", "dpi", "xmp") if im.info.get(k)}
     if "dpi" in info and not _sane_dpi(info["dpi"]):
         del info["dpi"]
+    if im.format == "TIFF" and 282 not in getattr(im, "tag_v2", {}):  # no XResolution: Pillow gives (1, 1), and a
+        info.pop("dpi", None)  # TIFF without resolution came out claiming 1 dpi (an archivist's test)
     info.update(_archive_text(im))
     notes = []
     if "exif" in info:
@@ -696,11 +698,15 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
     # EXIF, XMP and ICC profile without a word; a TIFF's own tags are not written as EXIF)
     named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
              "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
-    if dropped := [name for key, name in named.items()
-                   if like.info.get(key) and (key not in carried or _too_long_for(fmt, key, like.info))]:
+    if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
         them = len(dropped) > 1 or dropped[0].endswith("tags")
-        notes.append(f"{', '.join(dropped)} dropped: the {fmt} output does not carry {'them' if them else 'it'} "
-                     "(an output in the input's format keeps its metadata)")
+        notes.append(f"{', '.join(dropped)} dropped: vidcolor does not copy {'them' if them else 'it'} into a {fmt} output "
+                     "(an output in the input's format keeps its metadata)")  # it said the format could not hold a caption
+    if too_long := [named[key] for key in ("exif", "xmp") if key in carried and _too_long_for(fmt, key, like.info)]:
+        notes.append(f"{', '.join(too_long)} dropped: the {fmt} output does not carry {'them' if len(too_long) > 1 else 'it'} "
+                     "(longer than one JPEG segment holds)")
+    if like.info.get("dpi") and fmt == "WEBP":  # dropped without a word (an archivist's test)
+        notes.append("resolution (DPI) dropped: vidcolor writes WebP without it")
     return notes
 
 
