@@ -377,16 +377,22 @@ def test_damaged_data_inside_a_stream_is_skipped_and_said(tmp_path, colorizer):
     assert not any("damaged" in n for n in clean.notes)
 
 
-def _mux_ramp(o, v) -> None:
-    """25 frames of a brightening gray into video stream v of o, flushed: a clip for the audio beside it."""
+def _ramp_and_audio(o, audio: str, rate: int, layout: str):
+    """A 64x48 H.264 stream in o holding 25 frames of a brightening gray, flushed, beside a new audio
+    stream (the encoder `audio` at `rate`, `layout`), which is returned for the test's own packets."""
     import av
     import numpy as np
 
+    v = o.add_stream("libx264", rate=25)
+    v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+    a = o.add_stream(audio, rate=rate)
+    a.layout = layout
     for i in range(25):
         f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
         f.pts = i
         o.mux(v.encode(f))
     o.mux(v.encode(None))
+    return a
 
 
 @pytest.mark.parametrize("source,encoder,codec", [("click.mkv", "aac", "AAC"), ("click.mp4", "libmp3lame", "MP3")])
@@ -400,11 +406,7 @@ def test_aac_into_avi_keeps_its_timing(tmp_path, colorizer, source, encoder, cod
     src = tmp_path / source
     rate = 16000
     with av.open(str(src), "w") as o:
-        v = o.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = o.add_stream(encoder, rate=rate)
-        a.layout = "mono"
-        _mux_ramp(o, v)
+        a = _ramp_and_audio(o, encoder, rate, "mono")
         sound = np.zeros(rate, np.float32)
         sound[rate // 2:rate // 2 + 8] = 0.9  # a click at 0.500 s
         for k in range(0, rate, 1024):
@@ -513,11 +515,7 @@ def test_copied_audio_whose_timestamps_repeat_is_joined_into_mp4(tmp_path, color
 
     src = tmp_path / "dup.mkv"
     with av.open(str(src), "w") as o:
-        v = o.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = o.add_stream("ac3", rate=48000)
-        a.layout = "stereo"
-        _mux_ramp(o, v)
+        a = _ramp_and_audio(o, "ac3", 48000, "stereo")
         packets = []
         for k in range(0, 48000, 1536):
             af = av.AudioFrame.from_ndarray(np.zeros((2, 1536), np.float32), format="fltp", layout="stereo")
@@ -771,11 +769,7 @@ def test_audio_that_starts_after_the_picture_is_said_to_play_early_in_an_avi(tmp
 
     src = tmp_path / "late.mkv"
     with av.open(str(src), "w") as c:
-        v = c.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = c.add_stream("pcm_s16le", rate=16000)
-        a.layout = "mono"
-        _mux_ramp(c, v)
+        a = _ramp_and_audio(c, "pcm_s16le", 16000, "mono")
         for k in range(0, 8000, 1000):
             af = av.AudioFrame.from_ndarray(np.zeros((1, 1000), np.int16), format="s16", layout="mono")
             af.sample_rate, af.pts = 16000, 16000 + k  # from 1 s

@@ -73,6 +73,23 @@ def photo(tmp_path) -> str:
     return str(path)
 
 
+def open_photo(pg, url: str, tmp_path) -> tuple[str, tuple[int, int]]:
+    """The page at `url`, once it knows its model, with the cat photo colorized: (its path, its size)."""
+    src = photo(tmp_path)
+    pg.goto(url)
+    pg.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    pg.set_input_files("#file", src)
+    wait_results(pg, 1)
+    return src, Image.open(src).size
+
+
+def place_hints(pg, size: tuple[int, int]) -> None:
+    """A click at each of HINTS' points, each waited for (the picker keeps the network's colour)."""
+    for n, (xy, _) in enumerate(HINTS):
+        click_pixel(pg, *xy, size)
+        wait_results(pg, 2 + n)
+
+
 def wait_results(pg, n: int) -> None:
     pg.wait_for_function(f"Number(document.body.dataset.results || 0) >= {n}", timeout=60_000)
     assert "error" not in (pg.get_attribute("#status", "class") or ""), pg.text_content("#status")
@@ -97,12 +114,7 @@ def hint_distance(rgb: np.ndarray, xy: tuple[int, int], colour: str) -> float:
 
 
 def test_two_hints_on_the_page_colour_their_points_and_the_downloads_reproduce_it(page, hint_server, tmp_path):
-    src = photo(tmp_path)
-    size = Image.open(src).size
-    page.goto(hint_server.url)
-    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
-    page.set_input_files("#file", src)
-    wait_results(page, 1)
+    src, size = open_photo(page, hint_server.url, tmp_path)
     download(page, "#download-image", tmp_path / "before.jpg")
     before = read_image(tmp_path / "before.jpg").pixels
 
@@ -145,15 +157,8 @@ def test_two_hints_on_the_page_colour_their_points_and_the_downloads_reproduce_i
 
 
 def test_undo_and_clear_remove_hints(page, hint_server, tmp_path):
-    src = photo(tmp_path)
-    size = Image.open(src).size
-    page.goto(hint_server.url)
-    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
-    page.set_input_files("#file", src)
-    wait_results(page, 1)
-    for n, (xy, _) in enumerate(HINTS):
-        click_pixel(page, *xy, size)
-        wait_results(page, 2 + n)
+    _, size = open_photo(page, hint_server.url, tmp_path)
+    place_hints(page, size)
     assert page.locator("#hint-list li").count() == 2
     page.click("#undo")
     assert page.locator("#hint-list li").count() == 1
@@ -361,15 +366,8 @@ def test_a_transient_refusal_then_a_result_shows_the_picture(page, hint_server, 
 
 
 def test_a_hint_chosen_from_the_keyboard_keeps_the_focus(page, hint_server, tmp_path):
-    src = photo(tmp_path)
-    size = Image.open(src).size
-    page.goto(hint_server.url)
-    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
-    page.set_input_files("#file", src)
-    wait_results(page, 1)
-    for n, (xy, _) in enumerate(HINTS):
-        click_pixel(page, *xy, size)
-        wait_results(page, 2 + n)
+    _, size = open_photo(page, hint_server.url, tmp_path)
+    place_hints(page, size)
     page.focus("#hint-list li:nth-child(1)")
     page.keyboard.press("Enter")
     assert page.evaluate("S.selected") == 0

@@ -47,9 +47,6 @@ def cmd_train(a: argparse.Namespace) -> None:
     if run.exists() and not run.is_dir():  # a FileExistsError traceback (a researcher's test)
         sys.exit(f"--run {run}: a file, not a folder")
     model_args = _model_args(a)
-    for name in ("steps", "batch_size", "log_every", "val_every", "ckpt_every"):  # 0 divided by, or stacked nothing
-        if getattr(a, name) < 1:
-            sys.exit(f"--{name.replace('_', '-')} {getattr(a, name)}: must be at least 1")
     if problem := _out_of_range(a):  # a NaN loss trained on to exit 0 (--lam 0), tracebacks (--size 0), a researcher's
         sys.exit(problem)
     for folder in a.val:
@@ -204,8 +201,9 @@ def _check_fits(model, last: Path) -> tuple[int, dict]:
     return int(state.get("step", 0)), dict(state.get("config") or {})
 
 
-# Allowed ranges of the numeric options: (low, high, whether low itself is allowed)
-RANGES = {"lam": (0.0, 1.0, False),  # 0: weights 1/p, infinite for the bins the prior never saw -> a NaN loss
+# Allowed ranges of the numeric options: (low, high or None for no bound, whether low itself is allowed)
+RANGES = {**{k: (1, None, True) for k in ("steps", "batch_size", "log_every", "val_every", "ckpt_every")},  # 0: divided
+          "lam": (0.0, 1.0, False),  # by, or nothing stacked  # 0: weights 1/p, infinite for the bins the prior never saw -> a NaN loss
           "size": (32, 4096, True), "min_scale": (0.0, 1.0, False), "gray_threshold": (0.0, 200.0, True),
           "holdout": (0, 10**7, True), "hint_share": (0.0, 1.0, True), "hint_mean": (1.0, 1000.0, True),
           "palette_share": (0.0, 1.0, True), "lr": (0.0, 10.0, False), "encoder_lr": (0.0, 10.0, True),
@@ -219,8 +217,9 @@ def _out_of_range(a: argparse.Namespace) -> str | None:
         v = getattr(a, name, None)
         if v is None:
             continue
-        if not (lo <= v <= hi) or (v == lo and not low_ok) or v != v:
-            return f"--{name.replace('_', '-')} {v}: must be {'at least' if low_ok else 'above'} {lo:g} and at most {hi:g}"
+        if not (lo <= v <= (v if hi is None else hi)) or (v == lo and not low_ok) or v != v:
+            return (f"--{name.replace('_', '-')} {v}: must be {'at least' if low_ok else 'above'} {lo:g}"
+                    + ("" if hi is None else f" and at most {hi:g}"))
     return None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from vidcolor.archive import Journal, refuse_foreign_output
-from vidcolor.errors import InputError, OutputError, UsageError
+from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions
@@ -373,9 +373,6 @@ def _video_progress(progress: Progress | None, path: Path, opts: VideoOptions) -
     return None if callback is None else _callers(callback)
 
 
-CALLERS_MARK = "_vidcolor_raised_by_caller"
-
-
 def _callers(fn: Callable) -> Callable:
     """`fn`, a caller's callback, whose exceptions are marked as the caller's: a folder run's guard, which
     fails one input on a vidcolor defect, lets them through to the caller, as from `on_result` (a service's
@@ -385,7 +382,7 @@ def _callers(fn: Callable) -> Callable:
             return fn(*args)
         except BaseException as e:
             with contextlib.suppress(AttributeError, TypeError):
-                setattr(e, CALLERS_MARK, True)
+                setattr(e, RAISED_BY_CALLER, True)
             raise
     return call
 

@@ -536,11 +536,6 @@ def _check_json_out(path: Path, clips: list[Path], overwrite: bool, command: str
         raise UsageError(f"{path}: exists and is not a vidcolor {command} result; pass -y (--overwrite) to replace it")
 
 
-def _json_write_failed(path: Path, e: OSError) -> int:
-    _reporter().error(f"{path}: cannot write the results ({e.strerror or e})")
-    return EXIT_FAILED
-
-
 def _write_json_out(path: Path, data) -> None:
     """Written whole or not at all, in place of a regular file; through a link or into a device or pipe
     (/dev/stdout) as it is: a rename would have replaced the link itself (a reviewer's test)."""
@@ -556,7 +551,8 @@ def _write_json_out(path: Path, data) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(target, text)
     except OSError as e:
-        raise typer.Exit(_json_write_failed(path, e))
+        _reporter().error(f"{path}: cannot write the results ({e.strerror or e})")
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("eval")

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 from vidcolor.color import AB_SCALE, L_SCALE, luma_table, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
-from vidcolor.errors import UsageError
+from vidcolor.errors import InputError, UsageError
 from vidcolor.hint_spread import spread_hints
-from vidcolor.hints import Hints, hint_map, palette_vector, refuse_palette
+from vidcolor.hints import Hints, check_built, hint_map, palette_vector, refuse_palette
 from vidcolor.options import in_range
 from vidcolor.upsample import BilinearUpsampler
 
@@ -402,9 +402,6 @@ def _checked_hints(images: list[np.ndarray], hints) -> list[Hints | None]:
     """One Hints (or None) per image, each checked as a hints file is and against its image: UsageError.
     A path or a dict gave an AttributeError, a NaN a* a white photo, a point outside the image was
     moved to its edge without a word, and a list shorter than the images an IndexError (a reviewer's tests)."""
-    from vidcolor.errors import InputError
-    from vidcolor.hints import check_built
-
     if hints is None or (isinstance(hints, (list, tuple)) and not hints):  # [] was taken as no hints
         return [None] * len(images)
     if not isinstance(hints, (list, tuple)) or len(hints) != len(images):

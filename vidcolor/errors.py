@@ -52,3 +52,12 @@ def write_failure(e: BaseException, message: str, kept: str = "") -> VidcolorErr
     if out_of_space(e):
         return StorageError(f"{message}; the run stops{kept}")
     return OutputError(message)
+
+
+RAISED_BY_CALLER = "_vidcolor_raised_by_caller"  # set on an exception from a caller's callback (api._callers)
+
+
+def raised_by_caller(e: BaseException) -> bool:
+    """Whether `e` came from the caller's own callback (a progress function): a folder run's guard, which
+    fails one input on a vidcolor defect, lets such an exception through to the caller."""
+    return getattr(e, RAISED_BY_CALLER, False)

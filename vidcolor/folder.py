@@ -14,7 +14,7 @@ from typing import Callable
 
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space
+from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
@@ -288,7 +288,7 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
         raise
     except Exception as e:  # a defect met on one file (a camera clip's unknown side data crashed every nightly rerun
         # at the same file): that input fails, named in one line with where it happened, and the run goes on;
-        if getattr(e, "_vidcolor_raised_by_caller", False):  # not the caller's own progress callback's (api._callers)
+        if raised_by_caller(e):  # not the caller's own progress callback's (api._callers)
             raise
         return Result(src, None, "failed", time.time() - t0, error=unexpected(src, e))
     if dst.suffix.lower() != src.suffix.lower() and res.status == "done":
