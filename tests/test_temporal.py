@@ -164,3 +164,30 @@ def test_a_dis_flow_keeps_its_preset_scale_after_a_small_picture():
         dis_flow(seen_tiny, tiny, tiny)
         assert np.array_equal(dis_flow(seen_tiny, a, b), dis_flow(fresh, a, b))
         assert seen_tiny.cv.getFinestScale() == cv2.DISOpticalFlow_create(preset).getFinestScale()
+
+
+def test_gray_u8_for_the_flow_matches_torchs_rounding():
+    """`to_gray_u8` (numpy, for OpenCV) rounds as the torch expression it replaced: halves to even,
+    clipped to 0-255, including the values that land exactly on a half level."""
+    from vidcolor.temporal import to_gray_u8
+
+    torch.manual_seed(0)
+    l = torch.rand(1, 1, 64, 300) * 110 - 5
+    l[0, 0, 0, :256] = torch.arange(256) / 2.55
+    l[0, 0, 1, :256] = (torch.arange(256) + 0.5) / 2.55
+    ref = (l[0, 0] * (255.0 / 100.0)).round().clamp(0, 255).to(torch.uint8).numpy()
+    out = to_gray_u8(l)
+    assert out.dtype == np.uint8 and np.array_equal(out, ref)
+
+
+def test_warp_reuses_its_pixel_grid_without_sharing_results():
+    from vidcolor.flow import _grid, warp
+
+    rng = np.random.default_rng(0)
+    img = rng.random((12, 20, 2), dtype=np.float32)
+    same, inside = warp(img, np.zeros((12, 20, 2), np.float32))
+    assert np.array_equal(same, img) and inside.all()
+    moved, _ = warp(img, np.full((12, 20, 2), 1.0, np.float32))
+    assert np.array_equal(moved[:-1, :-1], img[1:, 1:])
+    gx, gy = _grid(12, 20)
+    assert _grid(12, 20)[0] is gx and not gx.flags.writeable and not gy.flags.writeable

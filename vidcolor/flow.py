@@ -7,6 +7,8 @@ Flows are (h, w, 2) float32 in pixels; `f_cp` is the flow from frame t (current)
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -43,10 +45,18 @@ def sq_norm(v: np.ndarray) -> np.ndarray:
     return v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1]
 
 
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel coordinates of an (h, w) grid, made once per size (read only)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
+
+
 def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sample img at x + flow(x) (bilinear). Returns the warped image and where the source lies inside."""
+    gx, gy = _grid(*flow.shape[:2])
     h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mx, my = gx + flow[..., 0], gy + flow[..., 1]
     out = cv2.remap(img, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
