@@ -185,3 +185,37 @@ def test_folding_batchnorm_keeps_the_output(name):
         isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     with pytest.raises(ValueError):
         fold_batchnorm(create_model(name).train())
+
+
+@pytest.mark.parametrize("name", ["effnet_unet", "eccv16", "cunet"])
+def test_fused_conv_activations_give_the_plain_paths_output(name, monkeypatch):
+    """After folding, conv + activation run as one oneDNN call on the CPU (models/fused.py), bit for
+    bit what the separate calls give; with autograd on, the plain path runs."""
+    import copy
+
+    import vidcolor.models.fused as fused
+    from vidcolor.models.blocks import fold_batchnorm
+
+    if not fused.fusion_available():
+        pytest.skip("this torch has no oneDNN fused convolution")
+    torch.manual_seed(0)
+    model = fold_batchnorm(create_model(name, **SMALL_ARGS[name]).eval())
+    assert any(isinstance(m, fused.ConvAct) for m in model.modules())
+    calls = []
+    real = torch.ops.mkldnn._convolution_pointwise
+    x = torch.rand(2, 1, 64, 96)
+    with torch.inference_mode():
+        monkeypatch.setattr(fused, "fusion_available", lambda: False)
+        plain = model(x)
+        monkeypatch.setattr(fused, "fusion_available", lambda: True)
+        monkeypatch.setattr(torch.ops.mkldnn, "_convolution_pointwise", lambda *a: calls.append(1) or real(*a))
+        out = model(x)
+        out_cl = copy.deepcopy(model).to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert calls
+    for key in plain:
+        torch.testing.assert_close(out[key], plain[key], rtol=0, atol=1e-5)
+        torch.testing.assert_close(out_cl[key], plain[key], rtol=1e-5, atol=1e-4)
+    calls.clear()
+    with torch.enable_grad():
+        model(x.requires_grad_())
+    assert not calls

@@ -6,6 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from vidcolor.models.fused import ConvAct
+
 
 class ConvBNReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, k: int = 3, dilation: int = 1, groups: int = 1):
@@ -48,7 +50,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm that directly follows a conv into the conv's weights (inference only: the
     model must be in eval mode). Saves a full pass over each feature map; on two CPU cores that is a
     large share of the network's time. Pairs are a conv followed by a BN inside an nn.Sequential, and
-    the (conv, bn) attribute names a module lists in `fuse_pairs`."""
+    the (conv, bn) attribute names a module lists in `fuse_pairs`. A conv, its folded BN and a ReLU in
+    an nn.Sequential then become one `fused.ConvAct`."""
     if model.training:
         raise ValueError("fold_batchnorm needs a model in eval mode")
     for m in list(model.modules()):
@@ -61,4 +64,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             for i in range(len(m) - 1):
                 if isinstance(m[i], nn.Conv2d) and isinstance(m[i + 1], nn.BatchNorm2d):
                     m[i], m[i + 1] = fuse_conv_bn_eval(m[i], m[i + 1]), nn.Identity()
+            for i in range(len(m) - 2):  # conv, folded BN, activation: one call (models/fused.py)
+                act = {nn.ReLU: "relu", nn.ReLU6: "relu6"}.get(type(m[i + 2]))
+                if type(m[i]) is nn.Conv2d and isinstance(m[i + 1], nn.Identity) and act:
+                    m[i], m[i + 2] = ConvAct(m[i], act), nn.Identity()
     return model

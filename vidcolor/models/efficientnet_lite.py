@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vidcolor.models.fused import conv_bn_act
+
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
 INPUT_MEAN = 127.0
@@ -60,23 +62,26 @@ def tap_channels(stages) -> tuple[int, ...]:
 class Conv2dSame(nn.Conv2d):
     """nn.Conv2d that pads like TensorFlow's "SAME": output = ceil(input / stride), extra pixel at the end."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def same_args(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+        """(input, weight, symmetric padding) for a plain convolution that gives this layer's output."""
         ih, iw = x.shape[-2:]
         kh, kw = self.kernel_size
         sh, sw = self.stride
         ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
         if ph % 2 == 0 and pw % 2 == 0:  # symmetric (every stride-1 layer): the conv pads, without a copy
-            return F.conv2d(x, self.weight, self.bias, self.stride, (ph // 2, pw // 2), self.dilation, self.groups)
+            return x, self.weight, (ph // 2, pw // 2)
         if self.groups > 1 and x.device.type == "cpu":
             # A depthwise layer pads its (large) input without copying it: the kernel gets a row (column)
             # of zeros on top (left) and the conv pads ceil(p / 2) on both sides, which samples exactly
             # the pixels TF's padding does (the extra taps fall on the zero weights). 1.0-1.8 ms of CPU
             # less per copy at a 720p frame's working size (batch 4, measured), the output the same.
-            w = F.pad(self.weight, [pw % 2, 0, ph % 2, 0])
-            return F.conv2d(x, w, self.bias, self.stride, ((ph + 1) // 2, (pw + 1) // 2), self.dilation, self.groups)
-        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+            return x, F.pad(self.weight, [pw % 2, 0, ph % 2, 0]), ((ph + 1) // 2, (pw + 1) // 2)
+        return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]), self.weight, (0, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, weight, padding = self.same_args(x)
+        return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 def _bn(ch: int) -> nn.BatchNorm2d:
@@ -100,8 +105,8 @@ class MBConv(nn.Module):
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu6(self._bn0(self._expand_conv(x)), inplace=True) if self.expand else x
-        y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)
+        y = conv_bn_act(self._expand_conv, self._bn0, x, "relu6") if self.expand else x
+        y = conv_bn_act(self._depthwise_conv, self._bn1, y, "relu6")
         y = self._bn2(self._project_conv(y))
         return x + y if self.residual else y
 
@@ -137,14 +142,16 @@ class EfficientNetLite(nn.Module):
         """`stem_extra`, (B, 32, H/2, W/2), is added to the stem's features before its activation: how
         extra inputs (colour hints) enter a network whose pretrained stem takes RGB alone."""
         x = (rgb255 - INPUT_MEAN) / INPUT_STD
-        x = self._bn0(self._conv_stem(x))
-        x = F.relu6(x if stem_extra is None else x + stem_extra, inplace=True)
+        if stem_extra is None:
+            x = conv_bn_act(self._conv_stem, self._bn0, x, "relu6")
+        else:
+            x = F.relu6(self._bn0(self._conv_stem(x)) + stem_extra, inplace=True)
         feats = []
         for i, block in enumerate(self._blocks):
             x = block(x)
             if i in self.taps:
                 feats.append(x)
-        head = F.relu6(self._bn1(self._conv_head(x)), inplace=True)
+        head = conv_bn_act(self._conv_head, self._bn1, x, "relu6")
         return feats, head
 
     def classify(self, rgb255: torch.Tensor) -> torch.Tensor:
