@@ -191,3 +191,5 @@ def test_warp_reuses_its_pixel_grid_without_sharing_results():
     assert np.array_equal(moved[:-1, :-1], img[1:, 1:])
     gx, gy = _grid(12, 20)
     assert _grid(12, 20)[0] is gx and not gx.flags.writeable and not gy.flags.writeable
+    big = _grid(1100, 1000)  # a full-resolution grid (evaluate's warps) is made each time, not kept
+    assert _grid(1100, 1000)[0] is not big[0] and big[0].shape == (1100, 1000) and not big[0].flags.writeable

@@ -45,12 +45,21 @@ def sq_norm(v: np.ndarray) -> np.ndarray:
     return v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1]
 
 
-@functools.lru_cache(maxsize=8)
+_GRID_CACHE_PIXELS = 1 << 20  # grids up to this size are kept: the smoother's (flow and ab grid); a 4K one is 66 MB
+
+
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pixel coordinates of an (h, w) grid, made once per size (read only)."""
+    """The pixel coordinates of an (h, w) grid (read only), kept for the small sizes warped every frame."""
+    return _small_grid(h, w) if h * w <= _GRID_CACHE_PIXELS else _make_grid(h, w)
+
+
+def _make_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     gx.flags.writeable = gy.flags.writeable = False
     return gx, gy
+
+
+_small_grid = functools.lru_cache(maxsize=8)(_make_grid)
 
 
 def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

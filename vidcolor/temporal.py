@@ -89,7 +89,7 @@ class EMASmoother:
 def to_gray_u8(l: torch.Tensor) -> np.ndarray:
     """(1, 1, h, w) L* tensor -> (h, w) uint8 for OpenCV. In numpy: the same float32 arithmetic as
     torch's, without torch's thread hand-off for an image this small (0.37 -> 0.05 ms at 192x344)."""
-    x = l[0, 0].float().cpu().numpy() * np.float32(255.0 / 100.0)
+    x = l[0, 0].detach().float().cpu().numpy() * np.float32(255.0 / 100.0)
     return np.clip(np.rint(x, out=x), 0, 255, out=x).astype(np.uint8)
 
 

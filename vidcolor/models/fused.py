@@ -3,9 +3,12 @@
 Once BatchNorm is folded into the convolutions (`blocks.fold_batchnorm`, which only inference does),
 each conv-and-activation pair can run as oneDNN's convolution with a fused post-op, the call
 `torch.compile` makes for it on the CPU: the activation no longer takes its own pass over the feature
-map. The result is the same, bit for bit (tests/test_models.py); at a 720p frame's working size it
-saved about 10% of the network's CPU time (README, Performance). Training, a GPU, another dtype or a
-torch built without oneDNN take the plain path, `act(bn(conv(x)))`.
+map (about 5% of the network's CPU time at a 720p frame's working size: README, Performance). The
+result is the plain path's bit for bit at batch 2 and more (every video batch but a short last one);
+at batch 1, as photos run, oneDNN picks another kernel for some small layers and the network's output
+moves by about 1e-7, which changed 0-3 pixels of the example photos by one level
+(tests/test_models.py pins both). Training, a GPU, another dtype or a torch built without oneDNN take
+the plain path, `act(bn(conv(x)))`.
 """
 from __future__ import annotations
 
