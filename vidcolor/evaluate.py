@@ -149,6 +149,9 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
         if on_image:
             on_image(row)
     if not rows:
+        if with_gt and all("ground truth is black and white" in e["error"] for e in left_out):  # they were read
+            raise InputError(f"{root}: all {len(files)} image(s) are black and white, with no colours to score against; "
+                             "--no-gt colorizes them without scores")
         raise InputError(f"{root}: none of its {len(files)} image(s) could be read (first: {left_out[0]['error']})")
     report = {"root": str(root), "model": colorizer.model_id, "work_size": colorizer.work_size, "images": rows,
               "scored": len(rows), "left_out": left_out, "seconds": time.time() - t0}
