@@ -152,3 +152,23 @@ def test_folder_run_skips_bad_files_and_does_the_rest(tmp_path, colorizer):
     assert (tmp_path / "out" / "good1.png").exists() and (tmp_path / "out" / "sub" / "good2.jpg").exists()
     assert not (tmp_path / "out" / "bad.jpg").exists()
     assert no_leftovers(tmp_path) == []
+
+
+def test_an_installed_package_looks_for_weights_only_in_its_own_folder(tmp_path, monkeypatch):
+    """Installed, the source checkout's fallback weights/ became site-packages/weights, a folder nobody
+    owns, and the error named it (a wheel user's test). Only a checkout (a pyproject.toml beside the
+    package) has that fallback."""
+    from vidcolor import weights as W
+    from vidcolor.errors import WeightsError
+
+    site = tmp_path / "site-packages"
+    (site / "vidcolor" / "_weights").mkdir(parents=True)
+    (site / "weights").mkdir()
+    (site / "weights" / "manifest.json").write_text('{"effnet_unet": {"file": "x.pt", "sha256": "0"}}')
+    monkeypatch.setattr(W, "_PKG", site / "vidcolor")
+    assert W.weights_dirs() == []
+    with pytest.raises(WeightsError) as e:
+        W.shipped_file("cunet", "model")
+    assert str(site / "weights") not in str(e.value) and str(site / "vidcolor" / "_weights") in str(e.value)
+    (site / "pyproject.toml").write_text("")  # a checkout: its weights/ is found
+    assert W.weights_dirs() == [site / "weights"]

@@ -19,9 +19,16 @@ DEFAULT_MODEL = "effnet_unet"
 _PKG = Path(__file__).resolve().parent
 
 
+def _candidate_dirs() -> list[Path]:
+    """Installed wheel first (vidcolor/_weights), then a source checkout's weights/: beside the package
+    only where that is a checkout (a pyproject.toml there), never site-packages/weights, a folder
+    nobody owns once installed (a wheel user's message named it)."""
+    checkout = _PKG.parent / "pyproject.toml"
+    return [_PKG / "_weights", *([_PKG.parent / "weights"] if checkout.is_file() else [])]
+
+
 def weights_dirs() -> list[Path]:
-    """Installed wheel first (vidcolor/_weights), then a source checkout's weights/."""
-    return [p for p in (_PKG / "_weights", _PKG.parent / "weights") if (p / "manifest.json").is_file()]
+    return [p for p in _candidate_dirs() if (p / "manifest.json").is_file()]
 
 
 def manifest() -> dict[str, dict]:
@@ -36,7 +43,7 @@ def shipped_file(name: str, kind: str, advice: str = "") -> tuple[Path, str]:
     colour-photo detector); WeightsError when it lists none or the file is missing."""
     entry = manifest().get(name)
     if entry is None:
-        looked = ", ".join(str(p) for p in (_PKG / "_weights", _PKG.parent / "weights"))
+        looked = ", ".join(str(p) for p in _candidate_dirs())
         raise WeightsError(f"no trained weights file for {kind} {name!r} (looked in {looked}){advice}")
     path = Path(entry["path"])
     if not path.is_file():
