@@ -248,3 +248,40 @@ def test_display_rotations_are_taken_to_the_nearest_quarter_turn():
     from vidcolor.io.video import quarter_turns
 
     assert [quarter_turns(r) for r in (0, 90, -90, 180, 270, -10, -45 + 1, 135 - 1, None)] == [0, 1, 3, 2, 3, 0, 0, 1, 0]
+
+
+def _one_keyframe_clip(path, frames=40):
+    """H.264 with a single keyframe (the encoder's GOP longer than the clip), in `path`'s container."""
+    import av as _av
+
+    with _av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
+        s.options = {"g": "1000", "bf": "0", "crf": "10"}
+        yy, xx = np.mgrid[0:96, 0:128]
+        for i in range(frames):  # a large keyframe, then small frames of a moving square
+            img = np.stack([60 + yy, 120 + yy // 2, 220 - xx], -1).astype(np.uint8)
+            img[40:56, (3 * i) % 112:(3 * i) % 112 + 16] = (200, 60, 40)
+            f = _av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("name", ["one_key.ts", "raw.h264"])
+def test_resume_where_a_seek_fails_or_finds_nothing_decodes_from_the_start(tmp_path, name):
+    """A tester's killed runs could never be resumed: in an MPEG-TS with one keyframe every seek decoded
+    nothing ("no decodable video frames" on every rerun), and a raw .h264 stream cannot seek at all (a
+    PermissionError traceback). Both now decode from the start and count frames."""
+    from vidcolor.io.base import ResumePoint
+    from vidcolor.io.video import VideoSource
+
+    path = _one_keyframe_clip(tmp_path / name)
+    with VideoSource(path) as src:
+        whole = [(f.index, f.pts) for f in src.frames(luma=True)]
+    assert len(whole) == 40
+    for at in (1, 20, 39):
+        with VideoSource(path) as src:
+            resumed = [(f.index, f.pts) for f in src.frames(ResumePoint(at, whole[at - 1][1]), luma=True) if not f.warmup]
+        assert resumed == whole[at:], (name, at)

@@ -198,7 +198,13 @@ class VideoSource:
         seeking = start_index > 0 and after_pts is not None
         if seeking:  # back to the frames the cut detector saw last before the resume point, where the log says
             target = resume.seek_pts if resume.seek_pts is not None and resume.seek_pts <= after_pts else after_pts
-            self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+            try:
+                self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+            except (av.error.FFmpegError, OSError):
+                # a raw .h264/.hevc stream cannot seek (EPERM): every rerun of a killed run ended in that
+                # traceback (a tester's); decode from the start instead, counting frames
+                yield from self._from_start(resume, luma, with_rgb)
+                return
         recent: list[Frame] = []
         decoded, overshot = 0, False
         try:
@@ -250,9 +256,11 @@ class VideoSource:
                              f"{float((top - (self.stream.start_time or 0)) * tb):.2f} s (at about frame {index}): recordings "
                              "joined end to end? vidcolor cannot keep picture and sound together across that; remux it "
                              "so that they run on (an MPEG-TS recording: ffmpeg -i INPUT -c copy OUTPUT.mkv)") from None
-        if overshot:
-            self._reopen()
-            yield from self.frames(ResumePoint(start_index, None, resume.smoother_state), luma, with_rgb)
+        if overshot or (seeking and decoded == 0):
+            # the seek landed after the resume point (overshot), or past the last frame: an MPEG-TS with
+            # one keyframe decoded nothing after any seek, and every rerun said "no decodable video
+            # frames" (a tester's). Decode from the start instead, counting frames
+            yield from self._from_start(resume, luma, with_rgb)
             return
         if decoded == 0:
             raise InputError(f"{self.path}: no decodable video frames (corrupt or truncated)")
@@ -293,6 +301,13 @@ class VideoSource:
         where = ", ".join(f"{float((p - start) * tb):.2f} s ({n})" for p, n in self._gaps[:5]) + (", ..." if len(self._gaps) > 5 else "")
         return (f"damaged data: {missing} frame(s) missing inside the stream, at {where}; "
                 f"{self._bad_packets} packet(s) could not be decoded. The frames beside each gap keep their times")
+
+    def _from_start(self, resume: ResumePoint, luma: bool, with_rgb: bool) -> Iterator[Frame]:
+        """`frames` from a resume point, found by decoding from the first frame and counting (where a seek
+        fails or lands in the wrong place)."""
+        self._reopen()
+        self._gaps, self._regular, self._steps, self._bad_packets = [], 0, 0, 0  # counted again from the start
+        yield from self.frames(ResumePoint(resume.frames, None, resume.smoother_state), luma, with_rgb)
 
     def _reopen(self) -> None:
         """The container opened afresh, to decode from the start (see `frames`)."""
