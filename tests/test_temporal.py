@@ -193,3 +193,36 @@ def test_warp_reuses_its_pixel_grid_without_sharing_results():
     assert _grid(12, 20)[0] is gx and not gx.flags.writeable and not gy.flags.writeable
     big = _grid(1100, 1000)  # a full-resolution grid (evaluate's warps) is made each time, not kept
     assert _grid(1100, 1000)[0] is not big[0] and big[0].shape == (1100, 1000) and not big[0].flags.writeable
+
+
+def _scene_frames(cuts: list[int], n: int) -> list[np.ndarray]:
+    """n gray 64x96 frames whose picture changes completely at each index in `cuts` (a flash: two cuts
+    on consecutive frames) and drifts slowly in between."""
+    yy, xx = np.mgrid[0:64, 0:96]
+    levels, k, out = [30, 200, 80, 220, 50, 170, 110], 0, []
+    for i in range(n):
+        k += i in cuts
+        out.append(np.clip(levels[k % len(levels)] + (xx + yy) // 8 + i % 3, 0, 255).astype(np.uint8))
+    return out
+
+
+def test_a_cut_after_a_flash_is_found_at_its_own_frame():
+    """PySceneDetect's default (MERGE) filter reported the cut after a flash 4 frames late, and is_cut,
+    asked about the current frame, dropped it (a tester's: cuts at 10, 11, 25, 33 gave [10, 33]); a
+    resumed run's fresh detector then found it, and its output differed by up to 50 levels."""
+    for truth, found in (([10, 11, 25, 33], [10, 25, 33]), ([10, 11, 25, 27, 40, 50], [10, 25, 40, 50]), ([10, 25, 33], [10, 25, 33])):
+        cuts = SceneCuts(25.0)
+        said = [i for i, f in enumerate(_scene_frames(truth, 60)) if cuts.is_cut(f, i)]
+        assert said == cuts.cuts == found, (truth, said)
+
+
+def test_warm_up_frames_rebuild_the_detector_without_listing_their_cuts():
+    """A resumed run feeds the earlier run's last frames to the detector; their cuts were listed under
+    the detector's own count (a tester's note said "cuts at frames 5, 30" for 17, 30)."""
+    frames = _scene_frames([17, 30], 40)
+    cuts = SceneCuts(25.0)
+    for i in range(12, 20):  # the warm-up before a resume at frame 20
+        cuts.is_cut(frames[i], record=False)
+    for i in range(20, 40):
+        cuts.is_cut(frames[i], i)
+    assert cuts.cuts == [30]

@@ -226,7 +226,7 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
         return {**smoother.state_dict(), **(tracker.state_dict() if tracker else {})}
 
     def warm(f: Frame) -> None:
-        cuts.is_cut(_cut_thumbnail(frames_l([f], torch.device("cpu")))[0].numpy())
+        cuts.is_cut(_cut_thumbnail(frames_l([f], torch.device("cpu")))[0].numpy(), record=False)
 
     writer = BackgroundWorker(lambda job: job(), depth=2, name="encode")  # runs the sink's calls in order
     done = resume.frames

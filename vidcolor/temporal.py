@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 from scenedetect.detectors import ContentDetector
+from scenedetect.scene_detector import FlashFilter
 
 from vidcolor.flow import create_dis, dis_flow, forward_backward, sq_norm, warp
 
@@ -241,21 +242,29 @@ class SceneCuts:
     """
 
     def __init__(self, fps: float, threshold: float = CUT_THRESHOLD, min_scene_frames: int = CUT_MIN_SCENE_FRAMES):
-        self.detector = ContentDetector(threshold=threshold, min_scene_len=min_scene_frames, luma_only=True)
+        # SUPPRESS, not PySceneDetect's default MERGE: after a flash (two cuts within min_scene_frames) MERGE
+        # reports the next cut min_scene_frames late, where is_cut, asked about the current frame, never saw
+        # it: the real cut was missed (a tester's: cuts at 10, 11, 25, 33 gave [10, 33]) and a resumed run,
+        # whose fresh detector did find it, came out up to 50 levels different. SUPPRESS reports a cut at
+        # its own frame or not at all.
+        self.detector = ContentDetector(threshold=threshold, min_scene_len=min_scene_frames, luma_only=True,
+                                        filter_mode=FlashFilter.Mode.SUPPRESS)
         self.fps = float(fps)
         self.index = 0
         self.cuts: list[int] = []
 
-    def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None) -> bool:
+    def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None, record: bool = True) -> bool:
         """Feed the next frame (as a small gray image); True when a new scene starts at it. The detector
-        counts frames itself; `frame_index` is only what gets recorded in `cuts`."""
+        counts frames itself; `frame_index` is only what gets recorded in `cuts`. `record` False: a
+        resumed run's warm-up frames, done by the earlier run, rebuild the detector's state only (their
+        cuts were listed under the detector's own count: "cuts at frames 5, 30" for 17, 30)."""
         h, w = gray_u8.shape[:2]
         if w > CUT_ANALYSIS_WIDTH:
             gray_u8 = cv2.resize(gray_u8, (CUT_ANALYSIS_WIDTH, max(1, round(h * CUT_ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA)
         bgr = np.repeat(gray_u8[..., None], 3, axis=2)
         found = self.detector.process_frame(self.index, bgr)  # scenedetect 0.6: frame numbers in, cut frame numbers out
         cut = self.index in found
-        if cut:
+        if cut and record:
             self.cuts.append(self.index if frame_index is None else frame_index)
         self.index += 1
         return cut
@@ -268,7 +277,7 @@ SMOOTHERS = {
 }
 GUIDE_SCALE = 4  # smoothers see L at 4x the ab grid's resolution, i.e. the working resolution (flow needs the detail)
 TEMPORAL_MODES = tuple(SMOOTHERS)
-TEMPORAL_VERSION = 3  # part of a video's journal and resume keys: outputs and segments smoothed by an older algorithm are redone
+TEMPORAL_VERSION = 4  # part of a video's journal and resume keys: outputs and segments smoothed by an older algorithm are redone (4: scene cuts never reported late)
 
 
 def mode_stride(mode: str) -> int:

@@ -135,7 +135,7 @@ class PlannedCuts:
         self.cuts = sorted(cuts)
         self._at = set(cuts)
 
-    def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None) -> bool:
+    def is_cut(self, gray_u8: np.ndarray, frame_index: int | None = None, record: bool = True) -> bool:
         return frame_index in self._at
 
 
