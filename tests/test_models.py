@@ -228,9 +228,9 @@ def test_fused_conv_activations_give_the_plain_paths_output(name, monkeypatch):
         monkeypatch.setattr(torch.ops.mkldnn, "_convolution_pointwise", lambda *a: calls.append(1) or real(*a))
         out, out_cl, out_one = model(x), model_cl(x_cl), model(x[:1])
     assert calls
-    for key in plain:  # a batch of 2 (video): bit for bit; batch 1 (photos): oneDNN's other kernel, ~1e-7
-        assert torch.equal(out[key], plain[key]) and torch.equal(out_cl[key], plain_cl[key])
-        torch.testing.assert_close(out_one[key], plain_one[key], rtol=0, atol=1e-5)
+    for key in plain:  # oneDNN may pick another kernel for the fused call (seen at batch 1, and once in CI at 2): ~1e-7
+        for got, want in ((out, plain), (out_cl, plain_cl), (out_one, plain_one)):
+            torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-5)
     calls.clear()
     with torch.enable_grad():
         model(x.requires_grad_())

@@ -4,10 +4,10 @@ Once BatchNorm is folded into the convolutions (`blocks.fold_batchnorm`, which o
 each conv-and-activation pair can run as oneDNN's convolution with a fused post-op, the call
 `torch.compile` makes for it on the CPU: the activation no longer takes its own pass over the feature
 map (about 5% of the network's CPU time at a 720p frame's working size: README, Performance). The
-result is the plain path's bit for bit at batch 2 and more (every video batch but a short last one);
-at batch 1, as photos run, oneDNN picks another kernel for some small layers and the network's output
-moves by about 1e-7, which changed 0-3 pixels of the example photos by one level
-(tests/test_models.py pins both). Training, a GPU, another dtype or a torch built without oneDNN take
+result is the plain path's to within about 1e-7, not always bit for bit: oneDNN may pick another
+kernel for the fused call (at batch 1, as photos run, for some small layers; once in a CI run at batch
+2). That changed 0-3 pixels of the example photos by one level, and no value of cockatoo's first 16
+frames (batch 4); tests/test_models.py pins 1e-5. Training, a GPU, another dtype or a torch built without oneDNN take
 the plain path, `act(bn(conv(x)))`.
 """
 from __future__ import annotations
