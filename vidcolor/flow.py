@@ -64,8 +64,8 @@ _small_grid = functools.lru_cache(maxsize=8)(_make_grid)
 
 def warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sample img at x + flow(x) (bilinear). Returns the warped image and where the source lies inside."""
-    gx, gy = _grid(*flow.shape[:2])
     h, w = flow.shape[:2]
+    gx, gy = _grid(h, w)
     mx, my = gx + flow[..., 0], gy + flow[..., 1]
     out = cv2.remap(img, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)

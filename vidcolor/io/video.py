@@ -153,10 +153,7 @@ class VideoSource:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
         self._readers: list[Prefetch[Frame]] = []
         self._decoded_end: float | None = None  # seconds from the start to the end of the last frame decoded
-        self._bad_packets = 0  # packets the decoder rejected (damaged data), skipped
-        self._gaps: list[tuple[int, int]] = []  # (pts before, frames missing) where the timestamps jump
-        self._regular = 0  # steps of one frame (within rounding)
-        self._steps = 0  # steps measured (this pass: a resumed run measures from where it resumed)
+        self._reset_damage_counts()
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -306,8 +303,15 @@ class VideoSource:
         """`frames` from a resume point, found by decoding from the first frame and counting (where a seek
         fails or lands in the wrong place)."""
         self._reopen()
-        self._gaps, self._regular, self._steps, self._bad_packets = [], 0, 0, 0  # counted again from the start
+        self._reset_damage_counts()  # counted again from the start
         yield from self.frames(ResumePoint(resume.frames, None, resume.smoother_state), luma, with_rgb)
+
+    def _reset_damage_counts(self) -> None:
+        """What `damage` judges from, counted afresh for a decoding pass."""
+        self._bad_packets = 0  # packets the decoder rejected (damaged data), skipped
+        self._gaps: list[tuple[int, int]] = []  # (pts before, frames missing) where the timestamps jump
+        self._regular = 0  # steps of one frame (within rounding)
+        self._steps = 0  # steps measured (this pass: a resumed run measures from where it resumed)
 
     def _reopen(self) -> None:
         """The container opened afresh, to decode from the start (see `frames`)."""

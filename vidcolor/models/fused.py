@@ -49,15 +49,18 @@ def conv_act(conv: nn.Conv2d, x: torch.Tensor, act: str) -> torch.Tensor:
         attr, scalars = ACTIVATIONS[act]
         return torch.ops.mkldnn._convolution_pointwise(x, weight, conv.bias, list(padding), list(conv.stride),
                                                        list(conv.dilation), conv.groups, attr, scalars, "")
-    y = conv(x)
-    return F.relu6(y, inplace=True) if act == "relu6" else F.relu(y, inplace=True)
+    return _activate(conv(x), act)
 
 
 def conv_bn_act(conv: nn.Conv2d, bn: nn.Module, x: torch.Tensor, act: str) -> torch.Tensor:
     """act(bn(conv(x))): fused once the BatchNorm has been folded away (it is then an nn.Identity)."""
     if isinstance(bn, nn.Identity):
         return conv_act(conv, x, act)
-    y = bn(conv(x))
+    return _activate(bn(conv(x)), act)
+
+
+def _activate(y: torch.Tensor, act: str) -> torch.Tensor:
+    """The plain path's activation, in place on a fresh conv or BatchNorm output."""
     return F.relu6(y, inplace=True) if act == "relu6" else F.relu(y, inplace=True)
 
 
