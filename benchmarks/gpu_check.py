@@ -185,7 +185,8 @@ def part_train(plan: Plan, out_dir: Path) -> dict:
 
 def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
     """The pipeline end to end on the clip under cProfile (wall clock, main thread): what the main thread
-    waits on, and each batch's colorize_frames time (the first one pays for new shapes: in the H200 run
+    waits on, and each batch's prepare_frames time (the main thread's part of a batch: its render runs on
+    the encoder's thread; the first one pays for new shapes: in the H200 run
     the training step's first 15 steps on one shape took 27 s where the steady rate does 20 a second). On CUDA the waits show at the synchronising calls (.cpu(), numpy()); `submit` is the
     encoder's queue being full, `__next__` of the frame prefetch the decoder being behind."""
     import cProfile
@@ -200,8 +201,8 @@ def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
 
     col = load_colorizer(device=plan.device)
     device = torch.device(plan.device)
-    batch_s: list[float] = []  # each colorize_frames call, synchronised: the first carries the new shapes' first kernels
-    inner = pipeline.colorize_frames
+    batch_s: list[float] = []  # each prepare_frames call, synchronised: the first carries the new shapes' first kernels
+    inner = pipeline.prepare_frames
 
     def timed(*args, **kwargs):
         t = time.perf_counter()
@@ -211,14 +212,14 @@ def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
         return out
 
     prof = cProfile.Profile()
-    pipeline.colorize_frames = timed
+    pipeline.prepare_frames = timed
     t0 = time.perf_counter()
     try:
         prof.enable()
         res = colorize_video(clip, work / "profile.mp4", col, VideoOptions(overwrite=True))
         prof.disable()
     finally:
-        pipeline.colorize_frames = inner
+        pipeline.prepare_frames = inner
     wall = time.perf_counter() - t0
     text = io.StringIO()
     stats = pstats.Stats(prof, stream=text)
@@ -228,7 +229,7 @@ def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
     for (file, _, fn), (_, _, _, cum, _) in stats.stats.items():
         for name, (suffix, func) in {"encoder queue full (submit)": ("prefetch.py", "submit"),
                                      "decoder behind (frames ahead)": ("prefetch.py", "__next__"),
-                                     "colorize_frames": ("pipeline.py", "colorize_frames"),
+                                     "prepare_frames": ("pipeline.py", "prepare_frames"),
                                      "network": ("colorizer.py", "predict_ab_small"),
                                      "render": ("colorizer.py", "render"),
                                      "smoother": ("temporal.py", "__call__")}.items():
@@ -377,7 +378,7 @@ def summary_lines(res: dict) -> list[str]:
                          f"p99 |da| {d['p99_a']:.1f}, |db| {d['p99_b']:.1f};")
         return " ".join(parts) + f" fp32 tolerance {AB_TOLERANCE}: " + ("within" if c["within_tolerance"] else "OUTSIDE")
 
-    line("profile", lambda f: f"end to end {f['fps']:.1f} fps; colorize_frames: first batch {f['first_batch_s']:.2f} s, "
+    line("profile", lambda f: f"end to end {f['fps']:.1f} fps; prepare_frames: first batch {f['first_batch_s']:.2f} s, "
          f"median of the rest {f['median_batch_s']:.3f} s ({f['batches']} batches); main thread (cumulative s): "
          + ", ".join(f"{k} {v:.1f}" for k, v in f["main_thread_cumulative_s"].items()))
     line("gpu_vs_cpu", compare)

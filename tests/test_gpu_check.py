@@ -26,8 +26,8 @@ def test_gpu_check_dry_run_writes_every_section(tmp_path):
     assert set(p["bench"]["phases"]) == {"decode", "transcode", "model", "e2e"} and p["bench"]["e2e_over_transcode"] > 0
     assert p["model"]["fps"]["fp32"]["fps"] > 0 and p["model"]["input"] == [2, 1, 64, 64]
     assert p["train"]["images_per_s"] > 0 and p["train"]["images"] > 0
-    assert p["profile"]["frames"] == 8 and p["profile"]["main_thread_cumulative_s"]["colorize_frames"] > 0
-    assert "colorize_frames" in (tmp_path / "profile.txt").read_text()
+    assert p["profile"]["frames"] == 8 and p["profile"]["main_thread_cumulative_s"]["prepare_frames"] > 0
+    assert "prepare_frames" in (tmp_path / "profile.txt").read_text()
     assert p["gpu_vs_cpu"]["frames"] == 4 and p["gpu_vs_cpu"]["within_tolerance"]
     cuda, rest = p["tests"]["cuda_variants"], p["tests"]["rest"]
     if torch.cuda.is_available():  # the dry run's CUDA variants run for real on a GPU machine

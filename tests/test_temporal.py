@@ -133,6 +133,73 @@ def test_flow_smoother_follows_motion_instead_of_ghosting(device):
     assert body > 45 and trail < 15
 
 
+def _moving_square(t: int, h: int = 64, w: int = 96) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L at flow resolution, ab on the grid a quarter of it) of frame t: a bright square moving right."""
+    l = torch.full((1, 1, h, w), 20.0)
+    ab = torch.zeros(1, 2, h // 4, w // 4)
+    x0 = 2 + t
+    l[..., 16:40, 4 * x0:4 * x0 + 24] = 80.0
+    ab[:, 0, 4:10, x0:x0 + 6] = 60.0
+    return l, ab
+
+
+class CountingDis:
+    def __init__(self, dis):
+        self.dis, self.calls = dis, 0
+
+    def __call__(self, a, b):
+        self.calls += 1
+        return self.dis(a, b)
+
+
+def _smooth_in_batches(sm: FlowSmoother, frames: list, batch: int, ahead) -> list[torch.Tensor]:
+    """Frames in batches as the pipeline calls the smoother: odd frames skip the network and are filled
+    from the next frame's prediction; `ahead(batch)` is told to look_ahead first (or None)."""
+    out = []
+    for k in range(0, len(frames), batch):
+        chunk = frames[k:k + batch]
+        if ahead is not None:
+            sm.look_ahead(torch.cat(ahead(k, chunk)), tuple(chunk[0][1].shape[-2:]))
+        for i, (l, ab) in enumerate(chunk):
+            if k + i == 0 or i == len(chunk) - 1 or (k + i) % 2:
+                out.append(sm(l, ab))
+            else:
+                out.append(sm(l, None, *chunk[i + 1]))
+    return out
+
+
+def test_flows_looked_ahead_are_the_flows_computed_in_the_call():
+    """look_ahead computes the batch's flows on another thread beside the network: the outputs are the
+    same numbers as without it, the calls then run no DIS of their own, and a look-ahead at other
+    pictures (a cut, a resume) is passed over for flows computed in the call."""
+    frames = [_moving_square(t) for t in range(9)]
+    plain = FlowSmoother(strength=0.9)
+    plain.dis = counted_plain = CountingDis(plain.dis)
+    want = _smooth_in_batches(plain, frames, 4, None)
+    assert counted_plain.calls == 2 * (len(frames) - 1)  # each pair's two flows, a fill's taken by the next call
+
+    ahead = FlowSmoother(strength=0.9)
+    ahead.dis = counted = CountingDis(ahead.dis)
+    got = _smooth_in_batches(ahead, frames, 4, lambda k, chunk: [l for l, _ in chunk])
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
+    assert counted.calls == 0
+
+    other = FlowSmoother(strength=0.9)
+    other.dis = counted_other = CountingDis(other.dis)
+    flipped = _smooth_in_batches(other, frames, 4, lambda k, chunk: [l.flip(-1) for l, _ in chunk])
+    assert all(torch.equal(a, b) for a, b in zip(flipped, want))
+    assert counted_other.calls == counted_plain.calls
+
+
+def test_a_failing_look_ahead_fails_the_call_that_needs_it():
+    sm = FlowSmoother(strength=0.9)
+    sm(*_moving_square(0))
+    sm._ahead_dis = lambda a, b: (_ for _ in ()).throw(RuntimeError("flow failed"))
+    sm.look_ahead(_moving_square(1)[0], (16, 24))
+    with pytest.raises(RuntimeError, match="flow failed"):
+        sm(*_moving_square(1))
+
+
 def test_a_dis_flow_depends_on_its_two_images_alone():
     """A fresh OpenCV DIS object's first flow differed from every later one on the same pair, so a
     resumed run (fresh smoother and hint tracker) drifted from an unbroken one; create_dis warms it up."""

@@ -228,14 +228,16 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
     def warm(f: Frame) -> None:
         cuts.is_cut(_cut_thumbnail(frames_l([f], torch.device("cpu")))[0].numpy(), record=False)
 
-    writer = BackgroundWorker(lambda job: job(), depth=2, name="encode")  # runs the sink's calls in order
+    # runs the sink's calls in order, and renders each batch first: beside the network of the next one (on two
+    # cores, the ramp while x264 fills its lookahead at each segment's start had left one idle)
+    writer = BackgroundWorker(lambda job: job(), depth=2, name="encode")
     done = resume.frames
     try:
         with source.frames_ahead(resume, depth=2 * opts.batch_size, luma=luma) as frames:
             for batch in _segment_batches(frames, opts.batch_size, sink.segment_frames, warm, network_stride(smoother)):
-                out = colorize_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.matrix,
-                                      source.info.rotation)
-                writer.submit(partial(sink.write, out, [f.pts for f in batch]))
+                render = prepare_frames(colorizer, batch, smoother, cuts, tracker, sink.pix_fmt, sink.matrix,
+                                        source.info.rotation)
+                writer.submit(partial(_render_write, sink, render, [f.pts for f in batch]))
                 done += len(batch)
                 if done % sink.segment_frames == 0:
                     writer.submit(partial(sink.end_segment, state()))
@@ -248,6 +250,10 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
         sink.abort()
         raise
     return _Encoded(done, resume.frames, cuts.cuts, tracker.lost_notes() if tracker else [])
+
+
+def _render_write(sink: FrameSink, render: Callable[[], np.ndarray], pts: list[int]) -> None:
+    sink.write(render(), pts)
 
 
 def luma_path(colorizer: Colorizer, pix_fmt: str, info, matrix: str = "bt709") -> bool:
@@ -298,7 +304,6 @@ def network_frames(smoother, frames: list[Frame], fresh: list[bool], hinted: boo
     return run
 
 
-@torch.inference_mode()
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
                     tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709",
                     rotation: int = 0) -> np.ndarray:
@@ -310,6 +315,15 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     Y'CbCr matrix (`OutputPlan.matrix`), for such frames. `io.yuv.video_frame` takes either.
     `rotation`: the video's display rotation in degrees (`VideoInfo.rotation`): the network sees the
     frames as displayed, upright; everything else works on the stored frames."""
+    return prepare_frames(colorizer, frames, smoother, cuts, tracker, pix_fmt, matrix, rotation)()
+
+
+@torch.inference_mode()
+def prepare_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
+                   tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709",
+                   rotation: int = 0) -> Callable[[], np.ndarray]:
+    """Everything `colorize_frames` does but the rendering at full size: the call it returns renders
+    (the video path runs it on the encoder's thread, beside the next batch's network, `_encode_segments`)."""
     l_full = frames_l(frames, colorizer.device)  # (B, 1, H, W)
     full_hw = tuple(l_full.shape[-2:])
     h, w = colorizer.ab_grid(full_hw)
@@ -324,6 +338,7 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     # 10 came out red there and turned blue over the next 30 frames)
     fresh = [cut_at[i] or frames[i].index in keyframes for i in range(len(frames))]
     run = network_frames(smoother, frames, fresh, tracker is not None)
+    smoother.look_ahead(l_guide, (h, w))  # the flow smoother starts on the batch's flows beside the network
     ab_small = None
     if run:
         pick = (lambda t: t) if len(run) == len(frames) else (lambda t: t[run])
@@ -341,6 +356,8 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
             smoothed.append(smoother(l_guide[i:i + 1], None, l_guide[i + 1:i + 2], preds[i + 1]))
         else:
             smoothed.append(smoother(l_guide[i:i + 1], None))
+    ab = torch.cat(smoothed)
     if frames[0].luma is not None:
-        return colorizer.render_yuv420([f.luma for f in frames], torch.cat(smoothed), matrix)  # the planes as decoded: no second stack
-    return colorizer.render(l_full, torch.cat(smoothed), pix_fmt, matrix)
+        lumas = [f.luma for f in frames]  # the planes as decoded: no second stack
+        return lambda: colorizer.render_yuv420(lumas, ab, matrix)
+    return lambda: colorizer.render(l_full, ab, pix_fmt, matrix)
