@@ -231,7 +231,6 @@ def part_profile(plan: Plan, clip: Path, work: Path, out_dir: Path) -> dict:
                                      "decoder behind (frames ahead)": ("prefetch.py", "__next__"),
                                      "prepare_frames": ("pipeline.py", "prepare_frames"),
                                      "network": ("colorizer.py", "predict_ab_small"),
-                                     "render": ("colorizer.py", "render"),
                                      "smoother": ("temporal.py", "__call__")}.items():
             if file.endswith(suffix) and fn == func:
                 waits[name] = round(waits.get(name, 0.0) + cum, 3)

@@ -4,7 +4,10 @@ per step in ms of CPU a frame. One torch and OpenCV thread by default, so that t
 still; on a shared machine they still move by 20-30% between runs, so compare runs made back to back.
 glibc's allocator is set as the CLI sets it (vidcolor/allocator.py) unless --default-malloc. With one
 thread torch runs the 1x1 convolutions through its own slow path rather than oneDNN, so the network
-costs a few ms a frame more here than in a CLI run's two threads (--threads 2 shows that).
+costs a few ms a frame more here than in a CLI run's two threads (--threads 2 shows that). The flow
+smoother's flows are computed in its calls here (`look_ahead=False`), so that each step is charged its
+own time: a CLI run computes them on a thread beside the network (`FlowSmoother.look_ahead`) and
+renders on the encoder's thread, so its main thread spends less than "all of colorize_frames".
 
     python benchmarks/stage_cost.py ../shared/data/video/cockatoo.mp4 --frames 24
 """
@@ -63,7 +66,7 @@ def main() -> None:
     prof = cProfile.Profile(time.process_time)
     prof.enable()
     for batch in batched(frames, a.batch_size):
-        colorize_frames(col, batch, smoother, cuts)
+        colorize_frames(col, batch, smoother, cuts, look_ahead=False)
     prof.disable()
     stats = pstats.Stats(prof).stats  # (file, line, name) -> (calls, primitive calls, own, cumulative, callers)
     print(f"{a.clip}: {len(frames)} frames {src.info.width}x{src.info.height}, batch {a.batch_size}, "

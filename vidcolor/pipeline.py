@@ -208,7 +208,9 @@ class _Encoded:
 
 def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer, opts: VideoOptions, progress,
                      hints: VideoHints | None = None, luma: bool = False) -> _Encoded:
-    """Decode -> colorize -> smooth -> encode segment by segment, three threads overlapping. The sink
+    """Decode -> colorize -> smooth -> render -> encode segment by segment, in threads that overlap: the
+    decoder's, this one (the network and the smoothing, with the flows of each batch on the flow smoother's
+    look-ahead thread), and the encoder's (each batch's render, then x264, which has its own). The sink
     says where an earlier run stopped; a segment is ended, with the smoother's and the hint tracker's
     state after its last frame, at each of its boundaries and after the last frame. `luma`: decode
     luma planes and write yuv420p from them (`luma_path`)."""
@@ -306,7 +308,7 @@ def network_frames(smoother, frames: list[Frame], fresh: list[bool], hinted: boo
 
 def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
                     tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709",
-                    rotation: int = 0) -> np.ndarray:
+                    rotation: int = 0, look_ahead: bool = True) -> np.ndarray:
     """A batch of decoded frames -> (B, H, W, 3) uint8 colorized RGB frames, advancing the temporal
     state (and the hint tracker's, which gives the network each frame's carried hints). Frames decoded
     as luma planes come back as (B, H * 3 / 2, W) packed yuv420p frames keeping that luma
@@ -315,15 +317,17 @@ def colorize_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: S
     Y'CbCr matrix (`OutputPlan.matrix`), for such frames. `io.yuv.video_frame` takes either.
     `rotation`: the video's display rotation in degrees (`VideoInfo.rotation`): the network sees the
     frames as displayed, upright; everything else works on the stored frames."""
-    return prepare_frames(colorizer, frames, smoother, cuts, tracker, pix_fmt, matrix, rotation)()
+    return prepare_frames(colorizer, frames, smoother, cuts, tracker, pix_fmt, matrix, rotation, look_ahead)()
 
 
 @torch.inference_mode()
 def prepare_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: SceneCuts | None,
                    tracker: HintTracker | None = None, pix_fmt: str | None = None, matrix: str = "bt709",
-                   rotation: int = 0) -> Callable[[], np.ndarray]:
+                   rotation: int = 0, look_ahead: bool = True) -> Callable[[], np.ndarray]:
     """Everything `colorize_frames` does but the rendering at full size: the call it returns renders
-    (the video path runs it on the encoder's thread, beside the next batch's network, `_encode_segments`)."""
+    (the video path runs it on the encoder's thread, beside the next batch's network, `_encode_segments`).
+    `look_ahead`: the smoother may compute the batch's flows on a thread of its own meanwhile
+    (`FlowSmoother.look_ahead`; the same numbers either way); False keeps all of it on this thread."""
     l_full = frames_l(frames, colorizer.device)  # (B, 1, H, W)
     full_hw = tuple(l_full.shape[-2:])
     h, w = colorizer.ab_grid(full_hw)
@@ -338,7 +342,8 @@ def prepare_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: Sc
     # 10 came out red there and turned blue over the next 30 frames)
     fresh = [cut_at[i] or frames[i].index in keyframes for i in range(len(frames))]
     run = network_frames(smoother, frames, fresh, tracker is not None)
-    smoother.look_ahead(l_guide, (h, w))  # the flow smoother starts on the batch's flows beside the network
+    if look_ahead and hasattr(smoother, "look_ahead"):  # the flow smoother starts on the batch's flows beside the network
+        smoother.look_ahead(l_guide, (h, w))
     ab_small = None
     if run:
         pick = (lambda t: t) if len(run) == len(frames) else (lambda t: t[run])

@@ -10,6 +10,8 @@ frame's L and prediction to fill them in (`next_l`, `next_ab`).
 """
 from __future__ import annotations
 
+import os
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -125,7 +127,7 @@ def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_pre
     return (c_fb * c_photo * c_mag * inside).astype(np.float32)
 
 
-@dataclass
+@dataclass(eq=False)
 class Motion:
     """The flows between two consecutive frames' uint8 L (`prev` then `cur`, at flow resolution): f_cp (cur
     -> prev) and f_pc, and, where computed ahead, the forward trust and f_cp on an (h, w) ab grid. A pure
@@ -144,7 +146,13 @@ class Motion:
 
 # one thread beside the pipeline's for the flows of frames ahead (FlowSmoother.look_ahead): OpenCV's DIS and
 # the numpy that follows it let go of the GIL, so they run while the network runs
-_AHEAD = ThreadPoolExecutor(1, thread_name_prefix="vidcolor-flow")
+def _new_ahead_thread() -> None:
+    global _AHEAD
+    _AHEAD = ThreadPoolExecutor(1, thread_name_prefix="vidcolor-flow")  # its thread starts at the first job
+
+
+_new_ahead_thread()
+os.register_at_fork(after_in_child=_new_ahead_thread)  # a forked child has no such thread: its jobs would wait forever
 
 
 class FlowSmoother:
@@ -181,9 +189,9 @@ class FlowSmoother:
         self.fb_tolerance = fb_tolerance
         self.dis = create_dis(preset)
         self._ahead_dis = create_dis(preset)  # the look-ahead thread's own: a DIS object is not shared between threads
-        self._ahead: list[Motion] = []  # the latest look-ahead's
+        self._ahead: deque[Motion] = deque()  # the latest look-ahead's, in order, until taken
         self._pending: Future | None = None  # ... while it runs
-        self._last: Motion | None = None  # the last one computed here (a fill's, which the next call takes too)
+        self._last: Motion | None = None  # the last one taken (a fill's, which the next call takes too)
         self.reset()
 
     def reset(self) -> None:
@@ -212,7 +220,7 @@ class FlowSmoother:
         spends 10 ms of CPU a frame less, and the whole run is 7-8% faster on two cores (README, Performance)."""
         self._collect()  # a previous look-ahead's, were it never called for
         guides = [to_gray_u8(l_guide[i:i + 1]) for i in range(l_guide.shape[0])]
-        self._ahead, self._pending = [], _AHEAD.submit(self._motions_of, self.prev_l, guides, tuple(ab_hw))
+        self._ahead, self._pending = deque(), _AHEAD.submit(self._motions_of, self.prev_l, guides, tuple(ab_hw))
 
     def _motions_of(self, prev: np.ndarray | None, guides: list[np.ndarray], ab_hw: tuple[int, int]) -> list[Motion]:
         out = []
@@ -228,16 +236,23 @@ class FlowSmoother:
         """Takes in the look-ahead's motions, waiting for them."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self._ahead = pending.result()
+            self._ahead = deque(pending.result())
 
     def _motion(self, prev: np.ndarray, cur: np.ndarray) -> Motion:
-        """The flows from prev to cur: looked ahead, or computed now (and kept for the next call)."""
+        """The flows from prev to cur: the last taken (a fill's, for the call after it), the look-ahead's
+        (taken in order: those before it are dropped, frames a cut passed over), or computed now."""
         self._collect()
-        for m in (*self._ahead, self._last):
-            if m is not None and m.joins(prev, cur):
-                return m
-        self._last = Motion(prev, cur, dis_flow(self.dis, cur, prev), dis_flow(self.dis, prev, cur))
-        return self._last
+        if self._last is not None and self._last.joins(prev, cur):
+            return self._last
+        for k, m in enumerate(self._ahead):
+            if m.joins(prev, cur):
+                for _ in range(k + 1):
+                    self._ahead.popleft()
+                break
+        else:
+            m = Motion(prev, cur, dis_flow(self.dis, cur, prev), dis_flow(self.dis, prev, cur))
+        self._last = m
+        return m
 
     def _confidence(self, f_cp, f_pc, l_cur: np.ndarray, l_prev: np.ndarray) -> np.ndarray:
         return flow_confidence(f_cp, f_pc, l_cur.astype(np.float32) * (100 / 255), l_prev.astype(np.float32) * (100 / 255),

@@ -44,7 +44,8 @@ CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames again
 def on_device(colorizer: Colorizer, device: str, threads: int) -> Colorizer:
     """The driver's colorizer (sent through Ray's object store) ready on this worker: torch and OpenCV
     limited to the CPUs Ray gave the actor (unlimited, each actor would start one thread per core of
-    the node and they would fight over them), and the network moved to the GPU Ray assigned."""
+    the node and they would fight over them; a range's flows look ahead on a thread of their own only
+    where it has two or more), and the network moved to the GPU Ray assigned."""
     torch.set_num_threads(max(1, threads))
     cv2.setNumThreads(max(1, threads))
     if device == "cpu":
@@ -210,7 +211,8 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
                 frames = takewhile(lambda f: f.index < r.end, _checked((f for f in decoded if not f.warmup), checks))
                 for batch in stride_batches(frames, opts.batch_size, network_stride(smoother)):
                     out = colorize_frames(colorizer, batch, smoother, planned, pix_fmt=plan.pix_fmt, matrix=plan.matrix,
-                                          rotation=source.info.rotation)
+                                          rotation=source.info.rotation,
+                                          look_ahead=torch.get_num_threads() > 1)  # a flow thread only within the CPUs given (on_device)
                     keep = [(rgb, f.pts) for f, rgb in zip(batch, out) if f.index >= r.start]
                     if keep:
                         writer.submit(keep)
