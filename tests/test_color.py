@@ -1,5 +1,6 @@
 """The fast CPU colour paths agree with the reference conversions."""
 import numpy as np
+import pytest
 import torch
 from kornia.color import lab_to_rgb as kornia_lab_to_rgb
 from skimage.color import rgb2lab
@@ -40,3 +41,48 @@ def test_cpu_lab_to_rgb_clips_out_of_gamut_and_keeps_autograd_on_kornia():
     ab = torch.zeros(1, 2, 4, 4, requires_grad=True)
     merge_l_ab(torch.full((1, 1, 4, 4), 50.0), ab).sum().backward()  # the kornia path: differentiable
     assert ab.grad is not None
+
+
+def test_dark_cells_are_fitted_into_srgb_hue_kept_and_the_rest_untouched():
+    from vidcolor.color import DARK_FIT, _lab_to_linear_rgb, fit_dark_chroma, in_gamut_ab
+
+    torch.manual_seed(0)
+    l = torch.rand(2, 1, 12, 20) * 40
+    ab = (torch.rand(2, 2, 12, 20) - 0.5) * 120
+    out = fit_dark_chroma(l, ab)
+    light = (l >= DARK_FIT[1]).expand_as(ab)
+    assert torch.equal(out[light], ab[light])  # above the fade, as predicted
+    lf, abf = l.permute(0, 2, 3, 1).reshape(-1).numpy(), ab.permute(0, 2, 3, 1).reshape(-1, 2).numpy()
+    of = out.permute(0, 2, 3, 1).reshape(-1, 2).numpy()
+    full = lf < DARK_FIT[0]
+    assert full.sum() > 50
+    rgb = _lab_to_linear_rgb(lf[full], of[full])
+    assert rgb.min() >= -2e-6 and rgb.max() <= 1 + 2e-6  # inside sRGB
+    changed = ~np.all(of[full] == abf[full], axis=1)
+    assert changed.sum() > 20
+    more = _lab_to_linear_rgb(lf[full][changed], of[full][changed] + abf[full][changed] * (2 / 256))  # bisection: 2^-8
+    assert not np.any(np.all((more >= 0) & (more <= 1), axis=1))  # as little chroma taken as that needs
+    scale = np.linalg.norm(of[full], axis=1) / np.maximum(np.linalg.norm(abf[full], axis=1), 1e-6)
+    np.testing.assert_allclose(of[full], abf[full] * scale[:, None], atol=1e-4)  # hue kept: a/b scaled alike
+    inside = np.all((_lab_to_linear_rgb(lf, abf) >= 0) & (_lab_to_linear_rgb(lf, abf) <= 1), axis=1)
+    np.testing.assert_array_equal(of[inside], abf[inside])  # a colour sRGB can show is kept
+    half = torch.tensor([[[[15.0]]]])  # halfway through the fade: half the fitted scale's reduction
+    far = torch.tensor([60.0, -60.0]).view(1, 2, 1, 1)
+    k = float(in_gamut_ab(np.array([15.0]), np.array([[60.0, -60.0]]))[0, 0]) / 60.0  # (its slack: 1e-4)
+    assert float(fit_dark_chroma(half, far)[0, 0]) == pytest.approx(60.0 * (1 - 0.5 * (1 - k)), abs=0.5)
+
+
+def test_a_black_frame_renders_black_on_every_path():
+    """A fade to black came out RGB (35, 0, 25): the colour carried into it was clipped channel by channel."""
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.models.registry import create_model
+
+    col = Colorizer(create_model("effnet_unet"), work_size=64)
+    ab = torch.tensor([30.0, -25.0]).view(1, 2, 1, 1).expand(2, 2, 8, 12).contiguous()
+    rgb = col.render(torch.zeros(2, 1, 64, 96), ab)
+    assert rgb.max() == 0
+    yuv = col.render_yuv420([np.full((64, 96), 16, np.uint8)] * 2, ab)  # limited-range black luma
+    assert np.abs(yuv[:, 64:].astype(int) - 128).max() == 0  # neutral chroma
+    assert col.with_strength(3.0).colorize_array(np.zeros((64, 96, 3), np.uint8)).max() == 0  # a photo's path
+    dark = col.render(torch.full((2, 1, 64, 96), 40.0), ab)  # not dark: the colour stays
+    assert np.ptp(dark[0, 0, 0].astype(int)) > 20

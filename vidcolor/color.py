@@ -79,6 +79,59 @@ def in_gamut_ab(l: np.ndarray, ab: np.ndarray, steps: int = 14) -> np.ndarray:
     return (ab * lo[:, None]).astype(np.float32)
 
 
+DARK_FIT = (10.0, 20.0)  # L*: dark cells' a*b* are fitted into sRGB fully below the first, not at all above the second
+
+
+def _dark_rgb_inside(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Whether L*a*b* (1-D tensors) lies inside sRGB (linear RGB in [0, 1], to float rounding; a slack of
+    1e-4 let a black cell keep chroma that rendered one level of red and blue, as the other channels scale it up):
+    `_lab_to_linear_rgb`, in torch, written out for the few ops a bisection step can afford."""
+    fy = (l + 16.0) / 116.0
+    d = 6.0 / 29.0
+
+    def finv(f: torch.Tensor) -> torch.Tensor:
+        return torch.where(f > d, f * f * f, (3 * d * d) * (f - 4.0 / 29.0))
+
+    x, y, z = finv(fy + a / 500.0) * _D65[0], finv(fy), finv(fy - b / 200.0) * _D65[2]
+    ok = torch.ones_like(l, dtype=torch.bool)
+    for row in _XYZ_TO_LINEAR_RGB:
+        c = float(row[0]) * x + float(row[1]) * y + float(row[2]) * z
+        ok &= (c >= -1e-6) & (c <= 1.0 + 1e-6)
+    return ok
+
+
+def fit_dark_chroma(l: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.Tensor:
+    """(B, 1, h, w) L* and (B, 2, h, w) a*b* on the ab grid -> the a*b* of its dark cells scaled towards
+    gray (hue and L* kept) as little as keeps them inside sRGB: fully below L* 10, fading out by 20
+    (`DARK_FIT`); other cells unchanged. Near black sRGB holds almost no chroma (at L* 0.5 at most 0.6
+    to 10 units, by hue), so colour the smoother carried into a fade, or the network's guess on a dark
+    background, was clipped at render channel by channel: a black frame came out RGB (35, 0, 25). The
+    renderers call it on the ab grid, before upsampling (`Colorizer.upsample_terms`, `render_yuv420`).
+    Per cell, from its mean L*: a uniformly dark area is fitted; a pixel darker than its cell's mean (grain,
+    a dark line in a lighter cell) can still ask for more than sRGB shows at its lightness, and clip."""
+    lo_l, hi_l = DARK_FIT
+    dark = (l < hi_l).flatten()
+    if not bool(dark.any()):
+        return ab
+    out = ab.float().clone()
+    flat_l = l.float().flatten()
+    ab_flat = out.permute(1, 0, 2, 3).reshape(2, -1)  # (2, B*h*w), in step with flat_l
+    idx = dark.nonzero()[:, 0]
+    ls, a, b = flat_l[idx], ab_flat[0, idx], ab_flat[1, idx]
+    outside = ~_dark_rgb_inside(ls, a, b)
+    if not bool(outside.any()):
+        return ab
+    idx, ls, a, b = idx[outside], ls[outside], a[outside], b[outside]
+    lo, hi = torch.zeros_like(ls), torch.ones_like(ls)
+    for _ in range(steps):  # bisection on the scale: to 2^-8 of the chroma
+        mid = (lo + hi) / 2
+        good = _dark_rgb_inside(ls, a * mid, b * mid)
+        lo, hi = torch.where(good, mid, lo), torch.where(good, hi, mid)
+    k = 1.0 - ((hi_l - ls) / (hi_l - lo_l)).clamp(0.0, 1.0) * (1.0 - lo)
+    ab_flat[0, idx], ab_flat[1, idx] = a * k, b * k
+    return ab_flat.reshape(2, ab.shape[0], *ab.shape[2:]).permute(1, 0, 2, 3).to(ab.dtype)
+
+
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
     return torch.where(c > 0.04045, ((c + 0.055) / 1.055).pow(2.4), c / 12.92)
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vidcolor.color import AB_SCALE, L_SCALE, luma_table, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
+from vidcolor.color import AB_SCALE, L_SCALE, fit_dark_chroma, luma_table, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype
 from vidcolor.errors import InputError, UsageError
 from vidcolor.hint_spread import spread_hints
@@ -45,6 +45,9 @@ def _strength(s) -> float:
     """A colour strength: a finite number of at least 0 (nan gave a white picture), else UsageError.
     No upper bound here (the CLI's 0 to 3 is checked at the front door; analysis tries more)."""
     return in_range("strength", s, (0.0, math.inf))
+
+
+RENDER_VERSION = 2  # in model_id, so finished outputs and segments rendered otherwise are redone (2: dark cells fitted into sRGB, color.fit_dark_chroma)
 
 
 class Colorizer:
@@ -81,7 +84,7 @@ class Colorizer:
         conf = "" if dec.get("confidence") is None else ":c{:.2f}-{:.2f}".format(*dec["confidence"])
         strength = ("" if self.strength == 1.0 else f":s{self.strength:.3f}") + (":flip" if self.flip else "")
         return (f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
-                f"{conf}:{self.upsampler.name}{strength}")
+                f"{conf}:{self.upsampler.name}:r{RENDER_VERSION}{strength}")
 
     def with_strength(self, strength: float) -> "Colorizer":
         """A colorizer sharing this one's network, at another colour strength (a shallow copy)."""
@@ -226,7 +229,7 @@ class Colorizer:
     def upsample_terms(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The upsampler's low-resolution terms for (B, 2, h, w) ab, with L area-averaged to the ab grid."""
         l_small = F.interpolate(l_full, size=ab_small.shape[-2:], mode="area").to(ab_small.device)
-        return self.upsampler.prepare(l_small, ab_small)
+        return self.upsampler.prepare(l_small, fit_dark_chroma(l_small, ab_small))
 
     def upsample(self, l_full: torch.Tensor, ab_small: torch.Tensor) -> torch.Tensor:
         """(B, 2, h, w) unscaled ab -> (B, 2, H, W), with the full-resolution L as guide."""
@@ -294,7 +297,7 @@ class Colorizer:
         # upsampler's L on the ab grid is pooled too (pooling the full-size L cost 0.75 ms a frame)
         l_chroma = np.stack([cv2.LUT(cv2.resize(y, (w2, h2), interpolation=cv2.INTER_AREA), table) for y in luma])
         l_small = F.interpolate(torch.from_numpy(l_chroma)[:, None], size=ab_small.shape[-2:], mode="area")
-        terms = up.prepare(l_small, ab_small.float().cpu())
+        terms = up.prepare(l_small, fit_dark_chroma(l_small, ab_small.float().cpu()))
         out = np.empty((b, h * 3 // 2, w), np.uint8)
         lab = np.empty((h2, w2, 3), np.float32)
         rgb = np.empty((h2, w2, 3), np.uint8)
