@@ -292,3 +292,17 @@ def test_a_photo_or_range_that_crashes_its_worker_fails_alone(tmp_path, colorize
         assert out["kind"] == "InputError" and "unexpected error (TypeError: boom" in out["error"], out
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_worker_refuses_a_colorizer_other_than_the_drivers(colorizer):
+    """The worker compared the model_id its own code computed with itself: a node with older vidcolor
+    code (another render version) would have colorized under the driver's journal key."""
+    from vidcolor.errors import VidcolorError
+
+    threads = torch.get_num_threads()
+    try:
+        PhotoBatch(colorizer, FolderOptions(), 0, threads=threads, driver_model_id=colorizer.model_id)  # the same: fine
+        with pytest.raises(VidcolorError, match="differs from the driver's .*:r1"):
+            PhotoBatch(colorizer, FolderOptions(), 0, threads=threads, driver_model_id=colorizer.model_id.replace(":r2", ":r1"))
+    finally:
+        torch.set_num_threads(threads)

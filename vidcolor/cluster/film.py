@@ -199,7 +199,7 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
         FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))),
         num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
         fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "plan": plan, "work": str(work.folder),
-                               "device": pool.device, "threads": max(1, pool.num_cpus)})
+                               "device": pool.device, "threads": max(1, pool.num_cpus), "driver_model_id": colorizer.model_id})
     error = None
     for row in ds.iter_rows():
         res = json.loads(row["result"])

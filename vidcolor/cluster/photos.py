@@ -61,7 +61,7 @@ class RayPhotos:
             self.worker, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
             num_gpus=self.pool.num_gpus, fn_constructor_kwargs={
                 "colorizer": colorizer, "opts": opts, "since_ns": since_ns,
-                "device": self.pool.device, "threads": max(1, self.pool.num_cpus)})
+                "device": self.pool.device, "threads": max(1, self.pool.num_cpus), "driver_model_id": colorizer.model_id})
         first = True
         for row in ds.iter_rows():
             if first and self.on_first:

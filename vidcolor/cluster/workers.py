@@ -57,11 +57,14 @@ def on_device(colorizer: Colorizer, device: str, threads: int) -> Colorizer:
 
 
 class _ModelActor:
-    def __init__(self, colorizer: Colorizer, device: str = "cpu", threads: int = 1):
-        model_id = colorizer.model_id  # what the driver journals; the worker must colorize with exactly that
+    def __init__(self, colorizer: Colorizer, device: str = "cpu", threads: int = 1, driver_model_id: str | None = None):
+        # what the driver journals (its own code's model_id, passed as a string): the worker must colorize with
+        # exactly that; computed here, a node with older vidcolor code would have agreed with itself
+        model_id = driver_model_id or colorizer.model_id
         self.colorizer = on_device(colorizer, device, threads)
         if self.colorizer.model_id != model_id:
-            raise VidcolorError(f"worker colorizer {self.colorizer.model_id} differs from the driver's {model_id}")
+            raise VidcolorError(f"worker colorizer {self.colorizer.model_id} differs from the driver's {model_id} "
+                                "(is the same vidcolor installed on every node?)")
 
 
 def written_this_run(dst: Path, since_ns: int) -> bool:
@@ -79,8 +82,9 @@ class PhotoBatch(_ModelActor):
     already in colour) or failed (note holds the error). `hints` is a photo's sidecar hints as
     Hints.to_obj JSON, or empty."""
 
-    def __init__(self, colorizer: Colorizer, opts: FolderOptions, since_ns: int, device: str = "cpu", threads: int = 1):
-        super().__init__(colorizer, device, threads)
+    def __init__(self, colorizer: Colorizer, opts: FolderOptions, since_ns: int, device: str = "cpu", threads: int = 1,
+                 driver_model_id: str | None = None):
+        super().__init__(colorizer, device, threads, driver_model_id)
         self.opts, self.since_ns = opts, since_ns
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
@@ -234,8 +238,8 @@ class FilmRange(_ModelActor):
     """Rows {task: JSON of a range} -> rows {result: JSON of the segment record, or of the error}."""
 
     def __init__(self, colorizer: Colorizer, src: str, opts: VideoOptions, plan: OutputPlan, work: str, device: str = "cpu",
-                 threads: int = 1):
-        super().__init__(colorizer, device, threads)
+                 threads: int = 1, driver_model_id: str | None = None):
+        super().__init__(colorizer, device, threads, driver_model_id)
         self.src, self.opts, self.plan, self.work = Path(src), opts, plan, Path(work)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
