@@ -293,3 +293,46 @@ def test_warm_up_frames_rebuild_the_detector_without_listing_their_cuts():
     for i in range(20, 40):
         cuts.is_cut(frames[i], i)
     assert cuts.cuts == [30]
+
+
+class PatternModel(torch.nn.Module):
+    """Colour that follows the picture: a* from the L pattern itself, so another picture gets other colours."""
+    stride, size_multiple = 4, 8
+
+    def __init__(self):
+        super().__init__()
+        self.arch_name = "pattern"
+
+    def predict_ab(self, l, hint_map=None, palette=None):
+        a = (torch.nn.functional.avg_pool2d(l, 4) - 0.5) * 1.5
+        return torch.cat([a, -a], 1)
+
+    def decode_settings(self):
+        return {"temperature": 1.0, "blend": 0.0}
+
+
+def test_a_one_frame_insert_the_network_skipped_gets_its_own_colours(tmp_path, monkeypatch):
+    """A frame of another picture between two of one shot, on a frame the network stride skips, and no cut
+    found (one frame is no scene): it showed the shot's colours carried onto it (22 Cb/Cr levels off, a
+    review); neither the carried colour nor the next frame's prediction reaches it, so the network sees it."""
+    import vidcolor.pipeline as pipeline
+    from vidcolor.colorizer import Colorizer
+
+    scenes = [0] * 10 + [1] + [0] * 5
+    frames = decoded(write_video(tmp_path / "insert.mp4", w=128, h=96, frames=len(scenes), scenes=scenes, audio=None))
+    col = Colorizer(PatternModel(), work_size=96)
+    insert = 10
+    assert (insert + 1) % 2 and insert % 4 != 3  # skipped by the stride, not a batch's last frame
+
+    def run():
+        sm = make_smoother("flow")
+        return np.concatenate([colorize_frames(col, b, sm, None) for b in batched(frames, 4)]).astype(int)
+
+    alone = colorize_frames(col, frames[insert:insert + 1], make_smoother("flow"), None)[0].astype(int)
+    fixed = run()
+    monkeypatch.setattr(pipeline, "UNSEEN_SHARE", 1.1)  # never: what it did before
+    carried = run()
+    assert np.abs(fixed[insert] - alone).mean() < 1.0
+    assert np.abs(carried[insert] - alone).mean() > 4 * max(np.abs(fixed[insert] - alone).mean(), 0.5)
+    others = [i for i in range(len(frames)) if i != insert]
+    assert np.array_equal(fixed[others], carried[others])  # only shown: the shot goes on past it as before

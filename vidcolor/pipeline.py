@@ -25,7 +25,7 @@ from vidcolor.io.video import VideoSource, quarter_turns
 from vidcolor.options import Result, VideoOptions
 from vidcolor.hint_tracking import HINT_TRACKING_VERSION, HintTracker
 from vidcolor.hints import VideoHints
-from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, SceneCuts, make_smoother, mode_stride
+from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, UNSEEN_SHARE, SceneCuts, make_smoother, mode_stride
 from vidcolor.video_hints import tracked_inputs
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
@@ -358,7 +358,17 @@ def prepare_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: Sc
         if i in preds:
             smoothed.append(smoother(l_guide[i:i + 1], preds[i]))
         elif i + 1 in preds and not fresh[i + 1]:  # the next frame's prediction fills in what this one's carried colour lacks
-            smoothed.append(smoother(l_guide[i:i + 1], None, l_guide[i + 1:i + 2], preds[i + 1]))
+            before = smoother.state_dict()
+            out = smoother(l_guide[i:i + 1], None, l_guide[i + 1:i + 2], preds[i + 1])
+            if getattr(smoother, "unseen", 0.0) > UNSEEN_SHARE:
+                # a frame of its own, a one-frame insert or a flash: it showed the colours of the frames around it
+                # (22 Cb/Cr levels off). The network sees it; like a fill, its colour is only shown: the state
+                # carried on is the carried colour, so the shot goes on past it as before
+                after = smoother.state_dict()
+                smoother.load_state_dict(before)
+                out = smoother(l_guide[i:i + 1], colorizer.predict_ab_small(l_full[i:i + 1], turn=quarter_turns(rotation)))
+                smoother.load_state_dict(after)
+            smoothed.append(out)
         else:
             smoothed.append(smoother(l_guide[i:i + 1], None))
     ab = torch.cat(smoothed)

@@ -37,6 +37,9 @@ CUT_ANALYSIS_WIDTH = 256
 # ranges stay whole multiples of NETWORK_STRIDE on every device (`mode_stride`), which stride 1 also fits.
 NETWORK_STRIDE = 2
 GPU_NETWORK_STRIDE = 1
+# a skipped frame of which more than this share neither the carried colour nor the next frame's prediction
+# reaches (a one-frame insert, a flash) is given to the network after all (`FlowSmoother.unseen`)
+UNSEEN_SHARE = 0.5
 
 
 class TemporalSmoother(Protocol):
@@ -195,6 +198,7 @@ class FlowSmoother:
         self.reset()
 
     def reset(self) -> None:
+        self.unseen = 0.0
         self.prev_l: np.ndarray | None = None
         self.prev_ab: np.ndarray | None = None
         self.count: np.ndarray | None = None
@@ -272,6 +276,7 @@ class FlowSmoother:
         previous frame did not show), averaged in elsewhere (`_fill`). The flows it takes are kept for
         the following frame's call."""
         l_u8 = to_gray_u8(l_guide)  # (H, W) at flow resolution, a multiple of the ab grid
+        self.unseen = 0.0
         ab = None if ab_small is None else ab_small[0].permute(1, 2, 0).float().cpu().numpy()  # (h, w, 2)
         shown = None
         if self.prev_l is None or self.prev_l.shape != l_u8.shape or (ab is not None and self.prev_ab.shape != ab.shape):
@@ -303,7 +308,8 @@ class FlowSmoother:
         """What a skipped frame shows: its carried colour (averaged from n frames) and the next frame's
         prediction carried back onto it, averaged as its own prediction would be, weighted by the trust
         in that backward warp; where neither is trusted, the carried colour. Only shown: the state carried
-        on is the carried colour with its count, so the next frame averages its prediction in once."""
+        on is the carried colour with its count, so the next frame averages its prediction in once. Sets
+        `unseen`, the share of the frame neither reaches (`UNSEEN_SHARE`)."""
         h, w = carried.shape[:2]
         nl = to_gray_u8(next_l)
         m = self._motion(l_u8, nl)  # the next frame's call takes the same
@@ -312,6 +318,9 @@ class FlowSmoother:
         back, inside = warp(np.ascontiguousarray(next_ab[0].permute(1, 2, 0).float().cpu().numpy()), f_small)
         cb = c_small * inside
         total = n + cb
+        # what neither reaches: the carried colour averaged from under half a frame, the prediction carried
+        # back trusted below 0.25 (the pipeline runs the network on a frame mostly so, `UNSEEN_SHARE`)
+        self.unseen = float(np.mean((n < 0.5) & (cb < 0.25)))
         mixed = (n[..., None] * carried + cb[..., None] * back) / np.maximum(total, 1e-3)[..., None]
         return np.where((total > 1e-3)[..., None], mixed, carried).astype(np.float32)
 
@@ -358,7 +367,7 @@ SMOOTHERS = {
 }
 GUIDE_SCALE = 4  # smoothers see L at 4x the ab grid's resolution, i.e. the working resolution (flow needs the detail)
 TEMPORAL_MODES = tuple(SMOOTHERS)
-TEMPORAL_VERSION = 4  # part of a video's journal and resume keys: outputs and segments smoothed by an older algorithm are redone (4: scene cuts never reported late)
+TEMPORAL_VERSION = 5  # part of a video's journal and resume keys: outputs and segments smoothed by an older algorithm are redone (4: scene cuts never reported late; 5: a skipped frame the flow does not reach goes to the network)
 
 
 def mode_stride(mode: str) -> int:
