@@ -113,9 +113,8 @@ def fit_dark_chroma(l: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.
     dark = (l < hi_l).flatten()
     if not bool(dark.any()):
         return ab
-    out = ab.float().clone()
     flat_l = l.float().flatten()
-    ab_flat = out.permute(1, 0, 2, 3).reshape(2, -1)  # (2, B*h*w), in step with flat_l
+    ab_flat = ab.float().permute(1, 0, 2, 3).reshape(2, -1).clone()  # (2, B*h*w), in step with flat_l; ab untouched
     idx = dark.nonzero()[:, 0]
     ls, a, b = flat_l[idx], ab_flat[0, idx], ab_flat[1, idx]
     outside = ~_dark_rgb_inside(ls, a, b)

@@ -358,16 +358,12 @@ def prepare_frames(colorizer: Colorizer, frames: list[Frame], smoother, cuts: Sc
         if i in preds:
             smoothed.append(smoother(l_guide[i:i + 1], preds[i]))
         elif i + 1 in preds and not fresh[i + 1]:  # the next frame's prediction fills in what this one's carried colour lacks
-            before = smoother.state_dict()
             out = smoother(l_guide[i:i + 1], None, l_guide[i + 1:i + 2], preds[i + 1])
             if getattr(smoother, "unseen", 0.0) > UNSEEN_SHARE:
                 # a frame of its own, a one-frame insert or a flash: it showed the colours of the frames around it
                 # (22 Cb/Cr levels off). The network sees it; like a fill, its colour is only shown: the state
                 # carried on is the carried colour, so the shot goes on past it as before
-                after = smoother.state_dict()
-                smoother.load_state_dict(before)
-                out = smoother(l_guide[i:i + 1], colorizer.predict_ab_small(l_full[i:i + 1], turn=quarter_turns(rotation)))
-                smoother.load_state_dict(after)
+                out = smoother.shown_with(colorizer.predict_ab_small(l_full[i:i + 1], turn=quarter_turns(rotation)))
             smoothed.append(out)
         else:
             smoothed.append(smoother(l_guide[i:i + 1], None))

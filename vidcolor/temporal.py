@@ -143,6 +143,10 @@ class Motion:
     f_small: np.ndarray | None = None
     c_small: np.ndarray | None = None
 
+    @classmethod
+    def between(cls, dis, prev: np.ndarray, cur: np.ndarray) -> "Motion":
+        return cls(prev, cur, dis_flow(dis, cur, prev), dis_flow(dis, prev, cur))
+
     def joins(self, prev: np.ndarray, cur: np.ndarray) -> bool:
         return np.array_equal(self.prev, prev) and np.array_equal(self.cur, cur)
 
@@ -221,7 +225,7 @@ class FlowSmoother:
         on the grid, are computed on a thread of their own while the network runs (pipeline's
         `prepare_frames`); the calls take them where the pictures match and compute their own where not
         (after a cut, a resume). The same numbers either way: on cockatoo, the pipeline's main thread
-        spends 10 ms of CPU a frame less, and the whole run is 7-8% faster on two cores (README, Performance)."""
+        spends 10 ms of CPU a frame less, and the whole run took 3-8% less time on two cores (README, Performance)."""
         self._collect()  # a previous look-ahead's, were it never called for
         guides = [to_gray_u8(l_guide[i:i + 1]) for i in range(l_guide.shape[0])]
         self._ahead, self._pending = deque(), _AHEAD.submit(self._motions_of, self.prev_l, guides, tuple(ab_hw))
@@ -230,8 +234,8 @@ class FlowSmoother:
         out = []
         for g in guides:
             if prev is not None and prev.shape == g.shape:
-                m = Motion(prev, g, dis_flow(self._ahead_dis, g, prev), dis_flow(self._ahead_dis, prev, g), ab_hw)
-                m.f_small, m.c_small = self._small(m.f_cp, self._confidence(m.f_cp, m.f_pc, g, prev), ab_hw[1], ab_hw[0])
+                m = Motion.between(self._ahead_dis, prev, g)
+                m.ab_hw, (m.f_small, m.c_small) = ab_hw, self._forward_trust(m, ab_hw)
                 out.append(m)
             prev = g
         return out
@@ -254,9 +258,15 @@ class FlowSmoother:
                     self._ahead.popleft()
                 break
         else:
-            m = Motion(prev, cur, dis_flow(self.dis, cur, prev), dis_flow(self.dis, prev, cur))
+            m = Motion.between(self.dis, prev, cur)
         self._last = m
         return m
+
+    def _forward_trust(self, m: Motion, ab_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """f_cp and the trust in warping m.prev onto m.cur, on the (h, w) ab grid: looked ahead, or computed now."""
+        if m.ab_hw == tuple(ab_hw):
+            return m.f_small, m.c_small
+        return self._small(m.f_cp, self._confidence(m.f_cp, m.f_pc, m.cur, m.prev), ab_hw[1], ab_hw[0])
 
     def _confidence(self, f_cp, f_pc, l_cur: np.ndarray, l_prev: np.ndarray) -> np.ndarray:
         return flow_confidence(f_cp, f_pc, l_cur.astype(np.float32) * (100 / 255), l_prev.astype(np.float32) * (100 / 255),
@@ -284,12 +294,7 @@ class FlowSmoother:
                 raise ValueError("a frame without a prediction needs the previous frame's state (carries())")
             out, count = ab, np.ones(ab.shape[:2], np.float32)
         else:
-            h, w = self.prev_ab.shape[:2]
-            m = self._motion(self.prev_l, l_u8)
-            if m.ab_hw == (h, w):
-                f_small, c_small = m.f_small, m.c_small
-            else:
-                f_small, c_small = self._small(m.f_cp, self._confidence(m.f_cp, m.f_pc, l_u8, self.prev_l), w, h)
+            f_small, c_small = self._forward_trust(self._motion(self.prev_l, l_u8), self.prev_ab.shape[:2])
             prev_warped, inside = warp(self.prev_ab, f_small)
             n_warped, _ = warp(self.count, f_small)
             n = np.minimum(n_warped, c_small * self.n_max) * inside
@@ -303,6 +308,15 @@ class FlowSmoother:
         self.prev_l, self.prev_ab, self.count = l_u8, out.astype(np.float32), count.astype(np.float32)
         device, dtype = (l_guide.device, torch.float32) if ab_small is None else (ab_small.device, ab_small.dtype)
         return torch.from_numpy(self.prev_ab if shown is None else shown).permute(2, 0, 1)[None].to(device, dtype)
+
+    def shown_with(self, ab_small: torch.Tensor) -> torch.Tensor:
+        """The frame just called without a prediction, shown with its own prediction after all: averaged
+        with its carried colour as a network frame's would be (the same numbers as calling it with
+        `ab_small` from the state before). The state stays the carried colour, as after a fill."""
+        ab = ab_small[0].permute(1, 2, 0).float().cpu().numpy()
+        n = self.count[..., None]
+        shown = ((ab + n * self.prev_ab) / (1.0 + n)).astype(np.float32)
+        return torch.from_numpy(shown).permute(2, 0, 1)[None].to(ab_small.device, ab_small.dtype)
 
     def _fill(self, l_u8: np.ndarray, next_l: torch.Tensor, next_ab: torch.Tensor, carried: np.ndarray, n: np.ndarray) -> np.ndarray:
         """What a skipped frame shows: its carried colour (averaged from n frames) and the next frame's
