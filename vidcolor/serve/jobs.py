@@ -244,6 +244,8 @@ class JobStore:
 
     def _finish(self, job: Job, fut: Future) -> None:
         exc = None if fut.cancelled() else fut.exception()
+        if fut.cancelled() or exc is not None:  # it ends failed or cancelled: its files go before its state says so
+            shutil.rmtree(job.folder, ignore_errors=True)  # (a client that saw "failed" had found them still there: CI)
         with self._lock:  # decided as a DELETE sees it: one after the last batch finds the job done or cancelled, never between
             job.finished = time.time()
             if fut.cancelled() or isinstance(exc, Cancelled) or (exc is None and job.cancel_requested):
