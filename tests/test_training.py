@@ -620,3 +620,39 @@ def test_a_photo_unreadable_after_the_scan_is_replaced_and_all_unreadable_is_one
             p.write_text("gone")
     with pytest.raises(DataError, match="20 unreadable photos in a row"):
         imgs.batch(0, 99, 2)
+
+
+def test_ema_averages_weights_and_buffers_with_a_ramped_decay():
+    from training.trainer import EmaWeights
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+    ema = EmaWeights(net, 0.9)
+    w0 = net[0].weight.detach().clone()
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+        net[1].running_mean.fill_(2.0)
+        net[1].num_batches_tracked.fill_(7)
+    ema.update(net, step=0)  # decay min(0.9, 1/10) = 0.1: mostly the new weights
+    assert torch.allclose(ema.model[0].weight, 0.1 * w0 + 0.9 * (w0 + 1.0))
+    assert torch.allclose(ema.model[1].running_mean, torch.full((2,), 1.8))
+    assert int(ema.model[1].num_batches_tracked) == 7
+    ema.update(net, step=1000)  # decay 0.9 from here on
+    assert torch.allclose(ema.model[0].weight, 0.9 * (0.1 * w0 + 0.9 * (w0 + 1.0)) + 0.1 * (w0 + 1.0))
+    assert not any(p.requires_grad for p in ema.model.parameters())
+
+
+def test_an_ema_run_snapshots_and_validates_the_average_and_resumes_it_exactly(tmp_path, data):
+    train(tmp_path / "straight", data / "train", 4, "--ema", "0.5", "--val", str(data / "val"), "--val-every", "4")
+    train(tmp_path / "split", data / "train", 2, "--ema", "0.5", "--val", str(data / "val"), "--val-every", "4")
+    train(tmp_path / "split", data / "train", 4, "--ema", "0.5", "--val", str(data / "val"), "--val-every", "4")
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
+    for k, v in a["ema"].items():
+        assert torch.equal(v, b["ema"][k]), k
+    snap = load_checkpoint(tmp_path / "straight" / "snapshots" / "step0000004.pt")
+    assert snap.checkpoint_meta["ema"] == 0.5
+    key = next(k for k, v in a["ema"].items() if v.is_floating_point() and "weight" in k)
+    assert torch.allclose(snap.state_dict()[key].float(), a["ema"][key].half().float())  # the average, not the last weights
+    assert not torch.allclose(a["ema"][key], a["model"]["state_dict"][key])
+    with pytest.raises(SystemExit, match="--ema 1.0: must be at least 0 and at most"):
+        train(tmp_path / "r", data / "train", 2, "--ema", "1")

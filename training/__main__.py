@@ -208,7 +208,8 @@ RANGES = {**{k: (1, None, True) for k in ("steps", "batch_size", "log_every", "v
           "holdout": (0, 10**7, True), "hint_share": (0.0, 1.0, True), "hint_mean": (1.0, 1000.0, True),
           "palette_share": (0.0, 1.0, True), "lr": (0.0, 10.0, False), "encoder_lr": (0.0, 10.0, True),
           "weight_decay": (0.0, 10.0, True), "warmup": (0, 10**9, True), "min_lr_ratio": (0.0, 1.0, True),
-          "reg_weight": (0.0, 1000.0, True), "prior_batches": (1, 10**6, True), "threads": (1, 1024, True)}
+          "reg_weight": (0.0, 1000.0, True), "prior_batches": (1, 10**6, True), "threads": (1, 1024, True),
+          "ema": (0.0, 0.99999, True)}
 
 
 def _out_of_range(a: argparse.Namespace) -> str | None:
