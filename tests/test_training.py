@@ -641,10 +641,26 @@ def test_ema_averages_weights_and_buffers_with_a_ramped_decay():
     assert not any(p.requires_grad for p in ema.model.parameters())
 
 
-def test_an_ema_run_snapshots_and_validates_the_average_and_resumes_it_exactly(tmp_path, data):
-    train(tmp_path / "straight", data / "train", 4, "--ema", "0.5", "--val", str(data / "val"), "--val-every", "4")
-    train(tmp_path / "split", data / "train", 2, "--ema", "0.5", "--val", str(data / "val"), "--val-every", "4")
-    train(tmp_path / "split", data / "train", 4, "--ema", "0.5", "--val", str(data / "val"), "--val-every", "4")
+def test_an_ema_run_snapshots_and_validates_the_average_and_resumes_it_exactly(tmp_path, data, monkeypatch):
+    import training.__main__ as cli
+    from vidcolor.models import create_model, save_checkpoint
+
+    init = tmp_path / "init.pt"
+    m = create_model("effnet_unet", pretrained=False)
+    m.set_decode(temperature=0.7, blend=1.0)
+    save_checkpoint(m, init)
+    scored = []  # the weights validation was given, beside the average in last.pt
+    real = cli.make_validate
+
+    def spy(*args):
+        validate = real(*args)
+        return lambda model: scored.append(model.state_dict()) or validate(model)
+
+    monkeypatch.setattr(cli, "make_validate", spy)
+    args = ("--ema", "0.5", "--val", str(data / "val"), "--val-every", "4", "--init", str(init))
+    train(tmp_path / "straight", data / "train", 4, *args)
+    train(tmp_path / "split", data / "train", 2, *args)
+    train(tmp_path / "split", data / "train", 4, *args)
     a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
     for k, v in a["ema"].items():
@@ -654,5 +670,8 @@ def test_an_ema_run_snapshots_and_validates_the_average_and_resumes_it_exactly(t
     key = next(k for k, v in a["ema"].items() if v.is_floating_point() and "weight" in k)
     assert torch.allclose(snap.state_dict()[key].float(), a["ema"][key].half().float())  # the average, not the last weights
     assert not torch.allclose(a["ema"][key], a["model"]["state_dict"][key])
+    assert len(scored) == 3 and torch.equal(scored[0][key], a["ema"][key])  # straight at 4, split at 2 and 4: the average
+    resumed = load_checkpoint(tmp_path / "split" / "snapshots" / "step0000004.pt")
+    assert resumed.decode_settings()["temperature"] == pytest.approx(0.7)  # the run's decoding, after a resume too
     with pytest.raises(SystemExit, match="--ema 1.0: must be at least 0 and at most"):
         train(tmp_path / "r", data / "train", 2, "--ema", "1")

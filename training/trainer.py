@@ -164,7 +164,7 @@ class Trainer:
         if self.ema is not None:
             if "ema" in state:
                 self.ema.model.load_state_dict(state["ema"])
-            else:  # --ema added to a run started without it (with --force-args): the average starts here
+            else:  # --ema added to a run started without it (or before the option existed): the average starts here
                 self.ema.model.load_state_dict(self.model.state_dict())
                 self.log(f"note: last.pt holds no weight average; the --ema average starts from step {self.step}'s weights")
         _set_rng_state(state["rng"])
@@ -186,8 +186,12 @@ class Trainer:
 
     @property
     def shipped_model(self):
-        """The weights a snapshot holds and validation scores: the moving average with --ema."""
-        return self.model if self.ema is None else self.ema.model
+        """The weights a snapshot holds and validation scores: the moving average with --ema, decoded as
+        the run decodes (settings are attributes, not weights: a resume restores them on the model only)."""
+        if self.ema is None:
+            return self.model
+        self.ema.model.set_decode(**self.model.decode_settings())
+        return self.ema.model
 
     def snapshot(self) -> Path:
         """A model-only fp16 checkpoint per validation point, to pick the best one afterwards."""
