@@ -155,6 +155,8 @@ class Trainer:
         self.model.load_state_dict(state["model"]["state_dict"])
         if decode := state["model"].get("decode"):  # the run's decoding (from its --init), not the model's defaults
             self.model.set_decode(**decode)
+            if self.ema is not None:  # settings are attributes, not weights: the average's copy needs them too
+                self.ema.model.set_decode(**decode)
         self.optimizer.load_state_dict(state["optimizer"])
         # the learning rates and weight decay are this config's (a resume with --force-args --lr took the new
         # value into args.json, while the optimizer's saved groups kept scaling the old one: a researcher's test)
@@ -186,12 +188,8 @@ class Trainer:
 
     @property
     def shipped_model(self):
-        """The weights a snapshot holds and validation scores: the moving average with --ema, decoded as
-        the run decodes (settings are attributes, not weights: a resume restores them on the model only)."""
-        if self.ema is None:
-            return self.model
-        self.ema.model.set_decode(**self.model.decode_settings())
-        return self.ema.model
+        """The weights a snapshot holds and validation scores: the moving average with --ema."""
+        return self.model if self.ema is None else self.ema.model
 
     def snapshot(self) -> Path:
         """A model-only fp16 checkpoint per validation point, to pick the best one afterwards."""
