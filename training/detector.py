@@ -29,7 +29,6 @@ import numpy as np
 
 from training.sources import _SHARED
 from training.toned_corpus import TONINGS, _scan, colour_photo, colourful_scene, procedural_scene, toned_print
-from vidcolor.folder import find_images
 from vidcolor.io.images import read_image
 from vidcolor.tone import tone_net_input
 
@@ -84,6 +83,8 @@ def _generated_examples(args: tuple[int, int]) -> list[tuple[np.ndarray, int]]:
 
 
 def source_photos(root: Path, sources, first: int, per_source: int, seed: int = 7) -> list[Path]:
+    from vidcolor.folder import find_images  # here, not at the top: it imports PyAV, which training needs nowhere else
+
     rng = np.random.default_rng(seed)
     paths: list[Path] = []
     for s in sources:
