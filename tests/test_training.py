@@ -675,3 +675,13 @@ def test_an_ema_run_snapshots_and_validates_the_average_and_resumes_it_exactly(t
     assert resumed.decode_settings()["temperature"] == pytest.approx(0.7)  # the run's decoding, after a resume too
     with pytest.raises(SystemExit, match="--ema 1.0: must be at least 0 and at most"):
         train(tmp_path / "r", data / "train", 2, "--ema", "1")
+
+
+def test_training_imports_without_pyav():
+    """The lent GPU machines have no PyAV: `python -m training train` failed there at its first import once,
+    when training/detector.py imported vidcolor.folder (and so av) at the top."""
+    import subprocess
+
+    code = "import sys; sys.modules['av'] = None; import training.__main__, training.trainer, training.data, training.validate"
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
