@@ -158,6 +158,7 @@ def test_the_training_commands_refuse_what_they_ignored_or_crashed_on(tmp_path, 
     for extra, says in [(["--hint-share", "0.5"], "--hint-share 0.5: effnet_unet .* has no hint inputs"),
                         (["--log-every", "0"], "--log-every 0: must be at least 1"),
                         (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+                        (["--memory-format", "nhwc"], "--memory-format nhwc: must be one of channels_last, nchw"),
                         (["--data", str(tmp_path / "nodir")], "--data .*nodir: not a folder")]:
         with pytest.raises(SystemExit, match=says):
             train(run, data / "train", 1, *extra)

@@ -40,6 +40,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         sys.exit(str(e))
     if not a.time_budget and a.warmup >= a.steps:  # a 6-step run at the default 200 never left warm-up, unsaid
         print(f"note: --warmup {a.warmup} is not shorter than --steps {a.steps}: the learning rate never reaches its peak")
+    if a.memory_format not in MEMORY_FORMATS:
+        sys.exit(f"--memory-format {a.memory_format}: must be one of {', '.join(MEMORY_FORMATS)}")
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
@@ -200,6 +202,8 @@ def _check_fits(model, last: Path) -> tuple[int, dict]:
         sys.exit(f"{last}: not a training state this trainer can resume ({type(e).__name__}: {e})")
     return int(state.get("step", 0)), dict(state.get("config") or {})
 
+
+MEMORY_FORMATS = ("channels_last", "nchw")  # TrainConfig.memory_format: the layout on a GPU
 
 # Allowed ranges of the numeric options: (low, high or None for no bound, whether low itself is allowed)
 RANGES = {**{k: (1, None, True) for k in ("steps", "batch_size", "log_every", "val_every", "ckpt_every")},  # 0: divided

@@ -39,6 +39,10 @@ class TrainConfig:
     time_budget: float = 0.0  # seconds; > 0: the run's length (`steps`) is set from the rate measured during warm-up
     budget_snapshots: int = 4  # with a time budget: model snapshots at these many evenly spaced points
     ema: float = 0.0  # > 0: snapshots, validation and exports take an exponential moving average of the weights
+    # the convolutions' layout on a GPU: "channels_last" (NHWC) or "nchw". Inference moved to NCHW on GPUs after
+    # cuDNN took 4.7 s at each new input shape in channels_last (benchmarks/gpu_first_call.py); training's six
+    # batch shapes cost it about 50 s at the start of each lent-GPU call (2026-11-28), unmeasured in NCHW
+    memory_format: str = "channels_last"
 
 
 BUDGET_MARGIN = 0.85  # share of the time left that a fitted run plans to use
@@ -288,7 +292,7 @@ class Trainer:
             for name in ("loss.csv", "val.csv"):  # (its steps 1 2 3 4 5 were followed by the new 1 2 3 ...)
                 self._keep_rows_until(name, 0)
         cfg = self.cfg
-        if self.device.type == "cuda":
+        if self.device.type == "cuda" and cfg.memory_format == "channels_last":
             self.model.to(memory_format=torch.channels_last)  # convolutions in NHWC: the tensor cores' layout
             if self.ema is not None:
                 self.ema.model.to(memory_format=torch.channels_last)
