@@ -124,7 +124,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 # else (data, sizes, learning rates, seed, holdout, model) is what the run is: a resume with another
 # value was taken silently, args.json rewritten, and a new holdout drawn from photos already trained on.
 RESUMABLE_CHANGES = {"steps", "val", "val_every", "ckpt_every", "log_every", "threads", "device", "workers",
-                     "time_budget", "budget_snapshots", "prior_batches", "force_args", "cmd",
+                     "time_budget", "budget_snapshots", "prior_batches", "force_args", "cmd", "memory_format",
                      "run"}  # the folder holding args.json: a run copied elsewhere resumes there
 
 
