@@ -686,3 +686,27 @@ def test_training_imports_without_pyav():
     code = "import sys; sys.modules['av'] = None; import training.__main__, training.trainer, training.data, training.validate"
     r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_resume_may_change_the_layout_and_puts_adams_moments_in_the_weights_layout(tmp_path, data):
+    """--memory-format is the machine's (a GPU run goes on in NCHW or on the CPU): the resume is accepted, and
+    AdamW's moments, which a resume loads with their saved strides, take their parameters' layout again."""
+    run = tmp_path / "r"
+    train(run, data / "train", 2)
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    moments = [v for s in state["optimizer"]["state"].values() for k, v in s.items() if k.startswith("exp_avg") and v.dim() == 4]
+    assert moments
+    for s in state["optimizer"]["state"].values():  # as a channels_last run on a GPU saves them
+        for k, v in s.items():
+            if k.startswith("exp_avg") and v.dim() == 4:
+                s[k] = v.contiguous(memory_format=torch.channels_last)
+    torch.save(state, run / "last.pt")
+    train(run, data / "train", 4, "--memory-format", "nchw")
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert state["step"] == 4
+    moments = [v for s in state["optimizer"]["state"].values() for k, v in s.items() if k.startswith("exp_avg") and v.dim() == 4]
+    assert all(v.is_contiguous() for v in moments)
+    from training.trainer import Trainer, TrainConfig
+
+    with pytest.raises(ValueError, match="memory_format 'nhwc': must be one of channels_last, nchw"):
+        Trainer(torch.nn.Linear(2, 2), None, None, TrainConfig(memory_format="nhwc"), tmp_path / "x", torch.device("cpu"))

@@ -15,7 +15,7 @@ import torch
 
 from training import dataset, detector
 from training.data import DataConfig, DataError, TrainImages
-from training.trainer import Trainer, TrainConfig
+from training.trainer import MEMORY_FORMATS, Trainer, TrainConfig
 from training.validate import load_images, make_step_fn, make_validate, tune_decode, prior_weights
 from vidcolor.device import resolve_device
 from vidcolor.models import create_model, load_checkpoint, save_checkpoint
@@ -27,8 +27,12 @@ def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
     """One option per field of a config dataclass; its help names the field (described in the class)."""
     where = {"DataConfig": "training/data.py", "TrainConfig": "training/trainer.py"}.get(cls.__name__, cls.__module__)
     for name, field in cls.__dataclass_fields__.items():
+        values = f": {', '.join(CHOICES[name])}" if name in CHOICES else ""
         p.add_argument(f"--{name.replace('_', '-')}", type=type(field.default), default=field.default,
-                       help=f"{cls.__name__}.{name} ({where})")
+                       help=f"{cls.__name__}.{name} ({where}){values}")
+
+
+CHOICES = {"memory_format": MEMORY_FORMATS}  # string options: checked in cmd_train, listed in --help
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -202,8 +206,6 @@ def _check_fits(model, last: Path) -> tuple[int, dict]:
         sys.exit(f"{last}: not a training state this trainer can resume ({type(e).__name__}: {e})")
     return int(state.get("step", 0)), dict(state.get("config") or {})
 
-
-MEMORY_FORMATS = ("channels_last", "nchw")  # TrainConfig.memory_format: the layout on a GPU
 
 # Allowed ranges of the numeric options: (low, high or None for no bound, whether low itself is allowed)
 RANGES = {**{k: (1, None, True) for k in ("steps", "batch_size", "log_every", "val_every", "ckpt_every")},  # 0: divided

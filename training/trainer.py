@@ -45,6 +45,9 @@ class TrainConfig:
     memory_format: str = "channels_last"
 
 
+MEMORY_FORMATS = ("channels_last", "nchw")  # TrainConfig.memory_format
+
+
 BUDGET_MARGIN = 0.85  # share of the time left that a fitted run plans to use
 MIN_BUDGET_WARMUP = 30  # the fit needs 10-step windows inside warm-up, after the first 10 steps
 
@@ -122,6 +125,8 @@ class Trainer:
                  device: torch.device, validate: Callable | None = None, meta: dict | None = None, log=print):
         self.model, self.step_fn, self.batches, self.cfg = model.to(device), step_fn, batches, cfg
         self.run_dir, self.device, self.validate, self.meta, self.log = Path(run_dir), device, validate, meta or {}, log
+        if cfg.memory_format not in MEMORY_FORMATS:  # any other value had trained in NCHW, unsaid
+            raise ValueError(f"memory_format {cfg.memory_format!r}: must be one of {', '.join(MEMORY_FORMATS)}")
         self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.weight_decay)
         self.step = 0
         self.ema = EmaWeights(self.model, cfg.ema) if cfg.ema > 0 else None
@@ -296,6 +301,7 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)  # convolutions in NHWC: the tensor cores' layout
             if self.ema is not None:
                 self.ema.model.to(memory_format=torch.channels_last)
+        self._optimizer_state_like_params()
         t0 = time.time()
         first_step, self._budget_marks, self._planned_steps = self.step, set(), cfg.steps
         if first_step == 0:
@@ -312,6 +318,17 @@ class Trainer:
             self.log(f"{'terminated' if code == 143 else 'interrupted'} at step {self.step}: last.pt saved; run the same "
                      "command again to resume")
             raise SystemExit(code)
+
+    def _optimizer_state_like_params(self) -> None:
+        """AdamW's moments in their parameters' layout: a resume loads them with the strides they were saved
+        with, so a run started in channels_last and resumed in NCHW (or on the CPU) kept channels_last moments
+        beside NCHW weights, and CUDA's AdamW leaves its fast path for mixed layouts."""
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                state = self.optimizer.state.get(p, {})
+                for k, v in state.items():
+                    if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                        state[k] = torch.empty_like(p).copy_(v)
 
     @contextlib.contextmanager
     def _stop_between_steps(self):
