@@ -710,3 +710,30 @@ def test_a_resume_may_change_the_layout_and_puts_adams_moments_in_the_weights_la
 
     with pytest.raises(ValueError, match="memory_format 'nhwc': must be one of channels_last, nchw"):
         Trainer(torch.nn.Linear(2, 2), None, None, TrainConfig(memory_format="nhwc"), tmp_path / "x", torch.device("cpu"))
+
+
+def test_export_without_hints_ships_the_automatic_path_exactly(tmp_path):
+    """A hint network exported --without-hints: the same outputs without hints, no hint layers, and the
+    manifest says so (vidcolor --hints then spreads the points, as for any network without hint inputs)."""
+    from vidcolor.models import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    net = create_model("effnet_unet", pretrained=False, hints=True).eval()
+    with torch.no_grad():
+        for n, p in net.named_parameters():
+            if n.startswith("hint_"):
+                p.normal_(0, 0.1)  # trained hint layers are not zero
+    net.set_decode(0.3, 0.8, (0.2, 0.5))
+    snap = tmp_path / "snap.pt"
+    save_checkpoint(net, snap, half=True)  # as snapshots are: the export's fp16 weights are the same numbers
+    out = tmp_path / "w" / "effnet_unet.pt"
+    train_main(["export", "--snapshot", str(snap), "--out", str(out), "--without-hints"])
+    plain, hinted = load_checkpoint(out).eval(), load_checkpoint(snap).eval()
+    assert not plain.accepts_hints and not any(k.startswith("hint_") for k in plain.state_dict())
+    assert plain.decode_settings() == hinted.decode_settings()
+    x = torch.rand(2, 1, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(plain.predict_ab(x), hinted.predict_ab(x), atol=1e-6)
+    assert json.loads((out.parent / "manifest.json").read_text())["effnet_unet"]["hint_inputs"] is False
+    with pytest.raises(SystemExit, match="has no hint inputs to leave out"):
+        train_main(["export", "--snapshot", str(out), "--out", str(tmp_path / "v" / "effnet_unet.pt"), "--without-hints"])

@@ -322,13 +322,34 @@ def cmd_export(a: argparse.Namespace) -> None:
     if listed and listed != out.name and not a.overwrite:  # a new file name made it the default without a word
         sys.exit(f"{manifest_path}: lists {listed} as the {model.arch_name} weights; exporting to {out.name} would "
                  f"make it the default instead: pass --overwrite to do that, or export into another folder")
+    if a.without_hints:
+        if not getattr(model, "accepts_hints", False):
+            sys.exit(f"--without-hints: {a.snapshot} has no hint inputs to leave out")
+        model = without_hint_inputs(model)
     meta = dict(model.checkpoint_meta)
     if a.work_size is not None:
         meta["work_size"] = a.work_size
+    if a.without_hints:
+        meta["without_hints_from"] = str(Path(a.snapshot).resolve())
     save_checkpoint(model, out, half=True, meta=meta)
-    manifest[model.arch_name] = {"file": out.name, "sha256": sha256_file(out)}
+    manifest[model.arch_name] = {"file": out.name, "sha256": sha256_file(out),
+                                 "hint_inputs": bool(getattr(model, "accepts_hints", False))}
     atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
     print(f"{out}: sha256 {manifest[model.arch_name]['sha256']}")
+
+
+def without_hint_inputs(model):
+    """The same network without its hint layers: its automatic path exactly (every hint layer is bias-free
+    and is skipped without hints), for shipping a hint-trained network whose own response to hints
+    followed them less closely than `spread_hints` alone (weights/README.md, twenty-first session)."""
+    from vidcolor.models.bins import checkpoint_bins
+
+    with checkpoint_bins(model.head.bins):
+        plain = create_model(model.arch_name, **{**model.model_args, "hints": False})
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("hint_")}, strict=True)
+    plain.set_decode(**model.decode_settings())
+    plain.checkpoint_meta = dict(model.checkpoint_meta)
+    return plain.eval()
 
 
 def cmd_pack(a: argparse.Namespace) -> None:
@@ -380,6 +401,8 @@ def main(argv=None) -> None:
     e.add_argument("--out", required=True)
     e.add_argument("--work-size", type=int, default=None, help="override the working resolution chosen by tune")
     e.add_argument("--overwrite", action="store_true", help="replace an existing --out (say, the shipped weights)")
+    e.add_argument("--without-hints", action="store_true", help="leave a hint network's hint layers out: its automatic "
+                   "path exactly, with hints then spread as for a network without them")
     k = sub.add_parser("pack", help="pack a domain-balanced subset of a built set into one small tar (training/pack.py)")
     k.add_argument("--from", dest="root", type=Path, required=True, help="a built training set (python -m training data --out)")
     k.add_argument("--out", type=Path, required=True)
