@@ -344,7 +344,7 @@ def without_hint_inputs(model):
     followed them less closely than `spread_hints` alone (weights/README.md, twenty-first session)."""
     from vidcolor.models.bins import checkpoint_bins
 
-    with checkpoint_bins(model.head.bins):
+    with checkpoint_bins(getattr(model.head, "bins", None)):  # a regression-only head has none
         plain = create_model(model.arch_name, **{**model.model_args, "hints": False})
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("hint_")}, strict=True)
     plain.set_decode(**model.decode_settings())
