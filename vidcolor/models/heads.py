@@ -70,11 +70,19 @@ class ColorHead(nn.Module):
 
 
 def certainty_weight(logits: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """(B, Q, h, w) logits -> (B, 1, h, w) in [0, 1]: 0 where 1 - H/log Q <= lo, 1 where >= hi, linear between."""
-    logp = torch.log_softmax(logits.float(), dim=1)
-    entropy = -(logp.exp() * logp).sum(1, keepdim=True)
+    """(B, Q, h, w) logits -> (B, 1, h, w) in [0, 1]: 0 where 1 - H/log Q <= lo, 1 where >= hi, linear between.
+
+    Over a (B, h, w, Q) view (contiguous for channels_last logits), as H = log Z - E_p[x]: one exp and two
+    reductions along contiguous memory. A log_softmax along dim 1 took 19 ms a batch of four 720p frames on
+    the 2-core CPU, about a fifth of the network's time, when the shipped decoding took up the ramp; this
+    takes 5 ms (the same values to 2e-6)."""
+    x = logits.float().permute(0, 2, 3, 1)
+    m = x.amax(-1, keepdim=True)
+    e = (x - m).exp_()
+    z = e.sum(-1)
+    entropy = z.log() + m.squeeze(-1) - torch.linalg.vecdot(e, x) / z
     certainty = 1.0 - entropy / math.log(logits.shape[1])
-    return ((certainty - lo) / max(hi - lo, 1e-6)).clamp_(0.0, 1.0)
+    return ((certainty - lo) / max(hi - lo, 1e-6)).clamp_(0.0, 1.0).unsqueeze(1)
 
 
 def pool_hint_map(hint_map: torch.Tensor, stride: int) -> torch.Tensor:
