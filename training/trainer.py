@@ -41,7 +41,7 @@ class TrainConfig:
     ema: float = 0.0  # > 0: snapshots, validation and exports take an exponential moving average of the weights
     # the convolutions' layout on a GPU: "channels_last" (NHWC) or "nchw". Inference moved to NCHW on GPUs after
     # cuDNN took 4.7 s at each new input shape in channels_last (benchmarks/gpu_first_call.py); training's six
-    # batch shapes cost it about 50 s at the start of each lent-GPU call (2026-11-28), unmeasured in NCHW
+    # batch shapes cost it 84-99 s before the steady rate in each lent-GPU call (2026-11-28), unmeasured in NCHW
     memory_format: str = "channels_last"
 
 
