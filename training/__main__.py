@@ -36,16 +36,15 @@ CHOICES = {"memory_format": MEMORY_FORMATS}  # string options: checked in cmd_tr
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from training.trainer import check_time_budget
+    from training.trainer import check_memory_format, check_time_budget
 
-    try:
-        check_time_budget(a.time_budget, a.warmup)  # before any data is read
+    try:  # before any data is read
+        check_time_budget(a.time_budget, a.warmup)
+        check_memory_format(a.memory_format, f"--memory-format {a.memory_format}")
     except ValueError as e:
         sys.exit(str(e))
     if not a.time_budget and a.warmup >= a.steps:  # a 6-step run at the default 200 never left warm-up, unsaid
         print(f"note: --warmup {a.warmup} is not shorter than --steps {a.steps}: the learning rate never reaches its peak")
-    if a.memory_format not in MEMORY_FORMATS:
-        sys.exit(f"--memory-format {a.memory_format}: must be one of {', '.join(MEMORY_FORMATS)}")
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)

@@ -66,6 +66,13 @@ class _StepBatches(torch.utils.data.Dataset):
         return self.batches(self.start + i)  # pinned through its own pin_memory(), where it has one
 
 
+def check_memory_format(memory_format: str, name: str) -> None:
+    """Raise ValueError, naming the option as `name`, unless memory_format is one of MEMORY_FORMATS: any other
+    value had trained in NCHW, unsaid."""
+    if memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"{name}: must be one of {', '.join(MEMORY_FORMATS)}")
+
+
 def check_time_budget(time_budget: float, warmup: int) -> None:
     """Raise ValueError when a time budget cannot be fitted: the fit needs 10-step windows inside warm-up."""
     if time_budget > 0 and warmup < MIN_BUDGET_WARMUP:
@@ -125,8 +132,7 @@ class Trainer:
                  device: torch.device, validate: Callable | None = None, meta: dict | None = None, log=print):
         self.model, self.step_fn, self.batches, self.cfg = model.to(device), step_fn, batches, cfg
         self.run_dir, self.device, self.validate, self.meta, self.log = Path(run_dir), device, validate, meta or {}, log
-        if cfg.memory_format not in MEMORY_FORMATS:  # any other value had trained in NCHW, unsaid
-            raise ValueError(f"memory_format {cfg.memory_format!r}: must be one of {', '.join(MEMORY_FORMATS)}")
+        check_memory_format(cfg.memory_format, f"memory_format {cfg.memory_format!r}")
         self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.weight_decay)
         self.step = 0
         self.ema = EmaWeights(self.model, cfg.ema) if cfg.ema > 0 else None
