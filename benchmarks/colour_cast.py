@@ -2,6 +2,9 @@
 the mean a*, b* of the training photos. An output mean far warmer (a*, b* > 0) than the photos the
 network learnt from is a red or warm drift, a defect rather than a style.
 
+Photos already in colour (the autochromes among ../shared/data/bw) are left out, as a folder run copies
+them unchanged; --force colours them too, as this benchmark did before.
+
     python benchmarks/colour_cast.py --weights W.pt --bw ../shared/data/bw --video ../shared/data/video/abomb_bw_1952.mp4 \
         --examples examples --train ../shared/data/train --json cast.json
 """
@@ -17,6 +20,7 @@ from skimage.color import rgb2lab
 from vidcolor.io.images import read_rgb8
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import mean_ab
+from vidcolor.tone import is_colour_image
 from vidcolor.folder import find_images
 from vidcolor.weights import load_colorizer
 
@@ -34,6 +38,7 @@ def main(argv=None) -> None:
     ap.add_argument("--train", type=Path, default=None, help="training photos: their mean a/b is the reference")
     ap.add_argument("--train-sample", type=int, default=600)
     ap.add_argument("--every", type=int, default=10, help="video: every Nth frame")
+    ap.add_argument("--force", action="store_true", help="also colour photos already in colour (a folder run copies them)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     col = load_colorizer(weights=a.weights, device="cpu")
@@ -42,8 +47,10 @@ def main(argv=None) -> None:
     if a.examples:
         sets[str(a.examples)] = find_images(a.examples)
     for name, files in sets.items():
-        per = [mean_ab(rgb2lab(col.colorize_array(read_rgb8(f)))) for f in files]
-        res[name] = {"images": len(per), "mean_ab": _mean(per)}
+        photos = [read_rgb8(f) for f in files]
+        kept = [rgb for rgb in photos if a.force or not is_colour_image(rgb)]
+        per = [mean_ab(rgb2lab(col.colorize_array(rgb))) for rgb in kept]
+        res[name] = {"images": len(per), "left_out_in_colour": len(photos) - len(kept), "mean_ab": _mean(per)}
     for clip in a.video:
         per = []
         with VideoSource(clip) as src:
@@ -57,7 +64,8 @@ def main(argv=None) -> None:
         res["training photos"] = {"images": len(pick), "mean_ab": _mean([mean_ab(rgb2lab(read_rgb8(files[i]))) for i in pick])}
     for name, r in res.items():
         if name != "model":
-            print(f"{name}: mean a* {r['mean_ab'][0]:+.2f}, b* {r['mean_ab'][1]:+.2f} ({r.get('images', r.get('frames'))})")
+            skipped = f", {r['left_out_in_colour']} already in colour left out" if r.get("left_out_in_colour") else ""
+            print(f"{name}: mean a* {r['mean_ab'][0]:+.2f}, b* {r['mean_ab'][1]:+.2f} ({r.get('images', r.get('frames'))}{skipped})")
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))
 
