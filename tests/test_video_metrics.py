@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.media import write_video
+from tests.media import frame_pattern, write_video
 from vidcolor import cli
 from vidcolor.evaluate_video import evaluate_video
 from vidcolor.metrics import CDC, WarpError, non_occluded
@@ -129,3 +129,23 @@ def test_evaluate_video_takes_named_smoother_factories(tmp_path, colorizer):
     clip = write_video(tmp_path / "colour.mp4", w=96, h=64, frames=6)
     res = evaluate_video(colorizer, clip, smoothers={"off": lambda: make_smoother("off"), "nofb": lambda: FlowSmoother(0.9, fb_tolerance=float("inf"))})
     assert set(res["modes"]) == {"off", "nofb", "gt"} and set(res["against_off"]) == {"nofb"}
+
+
+def test_evaluate_video_leaves_exactly_reproduced_black_frames_out_of_psnr(tmp_path, colorizer):
+    """Megamind's black frames came out exactly as the truth: one infinite frame made every mode's PSNR inf
+    and its change against `off` nan (measured 2026-11-28). They are left out of every mode's mean, and counted."""
+    import av
+
+    clip = tmp_path / "fade.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt, v.options = 96, 64, "yuv420p", {"qp": "0"}  # lossless: black decodes to 0, 0, 0
+        for i in range(10):
+            rgb = frame_pattern(i, 96, 64) if i < 6 else np.zeros((64, 96, 3), np.uint8)  # a cut to black
+            c.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        c.mux(v.encode())
+    res = evaluate_video(colorizer.with_strength(0.0), clip)  # no colour: the black frames come out exactly as the truth
+    assert res["exact_frames"] == 4
+    for m in ("off", "ema", "flow"):
+        assert np.isfinite(res["modes"][m]["psnr"])
+    assert np.isfinite(res["against_off"]["flow"]["psnr_change_db"])

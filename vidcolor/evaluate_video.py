@@ -28,6 +28,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     states = {m: (factories[m](), None) for m in modes}
     seconds = {m: 0.0 for m in modes}
     psnrs = {m: [] for m in modes}
+    exact = 0  # frames some mode reproduced exactly (black frames): infinite PSNR, left out of every mode's mean
     colour = {m: [] for m in (*modes, "gt")}
     warp, cdc = WarpError(), CDC()
     n, limited, gray_truth = 0, False, True
@@ -55,8 +56,13 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
                 per = {m: outs[m][i] for m in modes}
                 warp.update(f.rgb, {**per, "gt": f.rgb}, scene_cut=f.index in cuts[modes[0]].cuts)
                 cdc.update({**per, "gt": f.rgb})
+                scores = {m: psnr(per[m], f.rgb) for m in modes}
+                if all(np.isfinite(list(scores.values()))):  # one infinite frame had made Megamind's mean inf, and its change nan
+                    for m in modes:
+                        psnrs[m].append(scores[m])
+                else:
+                    exact += 1
                 for m in modes:
-                    psnrs[m].append(psnr(per[m], f.rgb))
                     colour[m].append(colourfulness(per[m]))
                 colour["gt"].append(colourfulness(f.rgb))
                 gray_truth = gray_truth and is_gray(f.rgb)
@@ -70,12 +76,12 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
         raise InputError(f"{clip}: {what}: no colours to score against (eval-video takes colour clips, reduces "
                          "them to gray and compares; colorize a black-and-white film with `vidcolor CLIP`)")
     we, cd = warp.result(), cdc.result()
-    rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])),
+    rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])) if psnrs[m] else float("inf"),
                 "colourfulness": float(np.mean(colour[m])), "fps": n / seconds[m] if seconds[m] else 0.0} for m in modes}
     rows["gt"] = {"warp_error": we.get("gt", float("nan")), "cdc": cd.get("gt", float("nan")), "psnr": float("inf"),
                   "colourfulness": float(np.mean(colour["gt"])), "fps": float("nan")}
     return {"clip": str(clip), "frames": n, "size": [info.width, info.height], "model": colorizer.model_id,
-            "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows),
+            "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows), "exact_frames": exact,
             **({"note": short} if short else {})}
 
 
@@ -93,7 +99,10 @@ def against_off(rows: dict) -> dict[str, dict]:
     off, gt = rows.get("off"), rows["gt"]
     if off is None:
         return {}
-    return {m: {"warp_vs_off": r["warp_error"] / off["warp_error"], "warp_vs_gt": r["warp_error"] / gt["warp_error"],
-                "colourfulness_change": r["colourfulness"] / off["colourfulness"] - 1, "psnr_change_db": r["psnr"] - off["psnr"],
-                "fps_vs_off": r["fps"] / off["fps"] if off["fps"] else float("nan")}
+    def ratio(x: float, y: float) -> float:  # a still clip's zero warp error, a colourless `off`: nan, not ZeroDivisionError
+        return x / y if y else float("nan")
+
+    return {m: {"warp_vs_off": ratio(r["warp_error"], off["warp_error"]), "warp_vs_gt": ratio(r["warp_error"], gt["warp_error"]),
+                "colourfulness_change": ratio(r["colourfulness"], off["colourfulness"]) - 1, "psnr_change_db": r["psnr"] - off["psnr"],
+                "fps_vs_off": ratio(r["fps"], off["fps"])}
             for m, r in rows.items() if m not in ("off", "gt")}
