@@ -696,8 +696,9 @@ def _print_video_table(res: dict) -> None:
                   "-" if m == "gt" else f"{r['psnr']:.2f}", "-" if m == "gt" else f"{r['fps']:.1f}")
     Console(width=120).print(t)
     if res.get("exact_frames"):
-        typer.echo(f"PSNR over {res['frames'] - res['exact_frames']} frames: {res['exact_frames']} reproduced exactly "
-                   "(black frames, infinite PSNR) are left out of every mode's mean")
+        k = res["exact_frames"]
+        typer.echo(f"PSNR over {res['frames'] - k} frames: {k} frame{'s' * (k != 1)} reproduced exactly (black, "
+                   f"infinite PSNR) {'are' if k != 1 else 'is'} left out of every mode's mean")
     for m, a in res.get("against_off", {}).items():
         mark = " (default)" if m == _V.temporal else ""
         typer.echo(f"{m}{mark}: warp error {a['warp_vs_off']:.2f}x off, {a['warp_vs_gt']:.2f}x ground truth; "
