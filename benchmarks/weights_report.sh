@@ -20,7 +20,8 @@ fi
 [ -f "$1" ] || { echo "$1: no such checkpoint" >&2; exit 2; }
 W=$(realpath "$1")
 OUT=$(realpath -m "$2")
-SCENES=${3:-}
+SCENES=${3:+$(realpath "$3")}  # resolved before the cd below, like W and OUT
+[ -z "$SCENES" ] || [ -d "$SCENES" ] || { echo "$3: not a folder" >&2; exit 2; }
 DATA=$(realpath "$(dirname "$0")/../../shared/data")
 cd "$(dirname "$0")/.."
 [ -d "$DATA/val" ] || { echo "$DATA/val: not found (../shared/data beside the checkout)" >&2; exit 2; }
