@@ -5,6 +5,7 @@ import random
 import time
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
@@ -77,16 +78,25 @@ def test_odd_size_with_an_encoder_that_needs_even_sizes_is_refused(tmp_path):
         plan_output(src, tmp_path / "o.mp4", codec="mpeg4")
 
 
-def test_an_odd_size_avi_points_to_mjpeg_which_keeps_it(tmp_path, colorizer):
+def test_an_odd_size_avi_is_written_with_mjpeg_which_keeps_it(tmp_path, colorizer):
     """A new user's 431x319 clip to AVI was told "libx264 keeps them", which AVI cannot hold, and --codec mjpeg
-    failed with "Invalid argument" (MJPEG opens 4:4:4 only in JPEG's full range)."""
+    failed with "Invalid argument" (MJPEG opens 4:4:4 only in JPEG's full range). Then a 321x241 AVI failed
+    every nightly folder run, and --codec mjpeg, the advice, failed the folder's MP4s: with no --codec, AVI's
+    other encoder, MJPEG, is taken, with a note; --codec mpeg4 asked for is still refused."""
     from vidcolor.io.plan import plan_output
 
     src = write_video(tmp_path / "odd.mp4", w=75, h=51, frames=3, audio=None)
+    plan = plan_output(src, tmp_path / "o.avi")
+    assert plan.encoder == "mjpeg" and plan.pix_fmt == "yuvj444p", plan
+    assert "mpeg4 needs even frame sizes: written with mjpeg (--codec picks another)" in plan.notes
     with pytest.raises(OutputError, match=r"mpeg4 needs even sizes \(MJPEG keeps them, as 4:4:4: --codec mjpeg\)$"):
-        plan_output(src, tmp_path / "o.avi")
-    res = colorize_video(src, tmp_path / "o.avi", colorizer, VideoOptions(codec="mjpeg", temporal="off"))
-    assert probe(res.output)["frames"] == 3 and (probe(res.output)["width"], probe(res.output)["height"]) == (75, 51)
+        plan_output(src, tmp_path / "o.avi", codec="mpeg4")
+    assert plan_output(write_video(tmp_path / "even.mp4", w=76, h=52, frames=3, audio=None), tmp_path / "e.avi").encoder == "mpeg4"
+    for codec in (None, "mjpeg"):
+        res = colorize_video(src, tmp_path / f"o_{codec}.avi", colorizer, VideoOptions(codec=codec, temporal="off"))
+        assert probe(res.output)["frames"] == 3 and (probe(res.output)["width"], probe(res.output)["height"]) == (75, 51)
+        with av.open(str(res.output)) as c:
+            assert c.streams.video[0].codec_context.name == "mjpeg"
 
 
 def test_plan_picks_what_each_container_holds(tmp_path):

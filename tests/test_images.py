@@ -418,3 +418,44 @@ def test_a_tiff_without_resolution_gets_none_and_webp_says_it_drops_dpi(tmp_path
     Image.fromarray(np.full((20, 30), 100, np.uint8)).save(tmp_path / "scan.jpg", dpi=(600, 600))
     res = colorize_image(tmp_path / "scan.jpg", tmp_path / "scan.webp", colorizer, FolderOptions())
     assert "resolution (DPI) dropped: vidcolor writes WebP without it" in res.notes
+
+
+def _png(path, w, h, rows: bytes, colour=2, depth=8, interlace=0):
+    """A PNG written chunk by chunk: IHDR as given, `rows` (filter bytes included) deflated into one IDAT."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, interlace)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("case", ["one_row", "bomb"])
+def test_a_png_whose_pixel_data_ends_rows_early_is_refused_not_done(tmp_path, case):
+    """A 400x300 PNG holding one row was colorized and "done" (Pillow fills the rest black without a word),
+    and a 2 KB one whose header says 30000 x 30000 took 161 s and 12.5 GB before it was "done" too (a new
+    user's test; libpng says "Not enough image data")."""
+    from vidcolor.errors import InputError
+    from vidcolor.io.images import read_image
+
+    w, h = (400, 300) if case == "one_row" else (30000, 30000)
+    src = _png(tmp_path / "short.png", w, h, b"\x00" + bytes(range(256)) * (w * 3 // 256) + bytes(w * 3 % 256))
+    with pytest.raises(InputError, match=rf"short.png: corrupt or truncated image \(its header says {w}x{h}, and its pixel data "):
+        read_image(src)
+
+
+def test_an_interlaced_png_passes_the_pixel_data_check_and_reads_as_written(tmp_path):
+    """The check counts Adam7's seven passes: an interlaced PNG (written here pass by pass) is read whole."""
+    from vidcolor.io.images import ADAM7, read_image
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    rows = b"".join(b"\x00" + r.tobytes() for x0, y0, dx, dy in ADAM7 for r in a[y0::dy, x0::dx] if a[y0::dy, x0::dx].size)
+    img = read_image(_png(tmp_path / "adam7.png", 29, 37, rows, interlace=1))
+    assert np.array_equal(img.pixels, a)
+    gray = (rng.integers(0, 2, (13, 21)) * 255).astype(np.uint8)
+    Image.fromarray(gray).convert("1").save(tmp_path / "bits.png")  # 1-bit rows: packed 8 pixels a byte
+    assert np.array_equal(read_image(tmp_path / "bits.png").pixels[..., 0], gray)

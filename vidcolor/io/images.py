@@ -105,7 +105,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
             img = _read_tiff(path)
-        elif ext == ".png" and _png_bit_depth(path) == 16:
+        elif ext == ".png" and _check_png_pixel_data(path) == 16:
             img = _read_png16(path)
         else:
             img = _read_pil(path)
@@ -448,6 +448,65 @@ def _from_pil(im: Image.Image, info: dict, notes: list[str]) -> ImageData:
     if mode == "CMYK":
         info.pop("icc_profile", None)  # a CMYK profile does not describe the RGB we write
     return ImageData(np.asarray(im.convert("RGB")).copy(), None, info, mode, notes)
+
+
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: gray, RGB, palette, gray + alpha, RGBA
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))  # x0, y0, dx, dy
+DEFLATE_MAX_RATIO = 1032  # the most deflate can compress: a PNG whose pixel data is smaller than this allows is cut short
+PNG_COUNT_LIMIT = 64 << 20  # pixel data up to this many bytes is inflated and counted (about 0.1 s); beyond, the bound alone
+
+
+def _png_raw_size(w: int, h: int, depth: int, colour: int, interlace: int) -> int:
+    """The bytes a PNG's pixel data inflates to: each row's filter byte and its packed samples, per Adam7 pass."""
+    bits = depth * PNG_CHANNELS.get(colour, 4)
+
+    def rows(pw: int, ph: int) -> int:
+        return ph * (1 + (pw * bits + 7) // 8) if pw > 0 and ph > 0 else 0
+
+    if not interlace:
+        return rows(w, h)
+    return sum(rows((w - x0 + dx - 1) // dx, (h - y0 + dy - 1) // dy) for x0, y0, dx, dy in ADAM7)
+
+
+def _check_png_pixel_data(path: Path) -> int:
+    """A PNG's bit depth, once its pixel data is found to hold every row its header promises: Pillow decodes a
+    PNG whose (complete) zlib stream ends rows early without a word, the missing rows black, and a new user's
+    400x300 PNG holding one row was "done"; a 2 KB one whose header says 30000 x 30000 took 161 s and 12.5 GB
+    before it was "done" too. The compressed size is checked against deflate's largest ratio (free), and
+    pixel data up to PNG_COUNT_LIMIT bytes is inflated and counted. InputError, named, for one that falls short;
+    an unreadable header is left to the decoder, which says why."""
+    with open(path, "rb") as f:
+        head = f.read(33)
+    if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return 8  # let PIL produce the error
+    w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    need = _png_raw_size(w, h, depth, colour, interlace)
+    stored = 0
+    with open(path, "rb") as f:
+        f.seek(8)
+        while len(header := f.read(8)) == 8:
+            length, kind = struct.unpack(">I", header[:4])[0], header[4:]
+            if kind == b"IEND":
+                break
+            stored += length if kind == b"IDAT" else 0
+            f.seek(length + 4, 1)
+    short = f"{path}: corrupt or truncated image (its header says {w}x{h}, and its pixel data "
+    if stored * DEFLATE_MAX_RATIO < need:
+        raise InputError(short + f"is {stored} bytes, too little to hold it)")
+    if need <= PNG_COUNT_LIMIT:
+        inflate, got = zlib.decompressobj(), 0
+        try:
+            for _, data in _png_chunks(path, (b"IDAT",)):
+                while data and got < need:
+                    got += len(inflate.decompress(data, 1 << 20))
+                    data = inflate.unconsumed_tail
+                if got >= need or inflate.eof:
+                    break
+        except zlib.error:
+            return depth  # damaged: the decoder says how
+        if got < need:
+            raise InputError(short + f"holds {got * 100 // need}% of its rows)")
+    return depth
 
 
 def _png_bit_depth(path: Path) -> int:

@@ -167,7 +167,23 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
         with VideoSource(src) as source:
             info = source.info
     encoder, options = _video_encoder(dst, box, codec, crf, preset)
+    fallback = None
+    if codec is None and (info.width % 2 or info.height % 2) and not _keeps_odd_sizes(encoder):
+        # the container's own encoder cannot keep an odd size, and none was asked for: another it holds that
+        # can (AVI: MJPEG for mpeg4). A 321x241 AVI failed every nightly folder run, and --codec mjpeg, the
+        # advice given, then failed the folder's MP4s (a new user's test)
+        for name in box.video:
+            try:
+                alt, alt_options = _video_encoder(dst, box, name, crf, preset)
+            except OutputError:
+                continue
+            if _keeps_odd_sizes(alt):
+                fallback = f"{encoder.name} needs even frame sizes: written with {alt.name} (--codec picks another)"
+                encoder, options = alt, alt_options
+                break
     plan = OutputPlan(dst, box, encoder.name, encoder.canonical_name, "yuv420p", options)
+    if fallback:
+        plan.notes.append(fallback)
     _choose_pix_fmt(plan, encoder, info)
     if encoder.name in _MAX_TIME_BASE_DEN and info.time_base.denominator > _MAX_TIME_BASE_DEN[encoder.name]:
         plan.time_base = _coarser_time_base(info, _MAX_TIME_BASE_DEN[encoder.name])
@@ -244,6 +260,11 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
 
 def _with(setting: str) -> str:
     return ", ".join(n for n, s in ENCODERS.items() if getattr(s, setting) is not None)
+
+
+def _keeps_odd_sizes(encoder: av.codec.Codec) -> bool:
+    """Whether the encoder takes 4:4:4 (yuv444p, or MJPEG's yuvj444p), which keeps an odd frame size."""
+    return bool({"yuv444p", "yuvj444p"} & {f.name for f in encoder.video_formats or []})
 
 
 def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) -> None:
