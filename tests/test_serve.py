@@ -225,6 +225,8 @@ def test_a_request_without_an_upload_says_how_to_send_one(hint_col):
                            "the body is image/jpeg", "multipart/form-data", "'file'")
             one_line_error(c.post(path, json={"file": "photo.jpg"}), 415, "the body is application/json")
             one_line_error(c.post(path, data={"file": "photo.jpg"}), 415, "application/x-www-form-urlencoded")
+            # a urlencoded body with another field: 422 "unknown field x" where `file=...` got 415 (a new user's test)
+            one_line_error(c.post(path, data={"x": "1"}), 415, "application/x-www-form-urlencoded")
             one_line_error(c.post(path, files={"strength": (None, "1.0")}), 400, "file: no file uploaded")
 
 

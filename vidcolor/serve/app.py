@@ -179,10 +179,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
         if where == "file":  # no upload: a JSON or raw image body got 422 "file: Field required", and a form
             # without a file leaked pydantic's "Expected UploadFile, received: <class 'str'>" (a new user's test)
-            kind = request.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-            if kind != "multipart/form-data":
-                return one_line(415, f"the body is {kind}: send the file as multipart/form-data in a field named "
-                                     "'file' (curl -F file=@photo.jpg ...)")
+            if kind := not_multipart(request):
+                return one_line(415, f"the body is {kind}: {SEND_MULTIPART}")
             return one_line(400, "file: no file uploaded; send it in a multipart field named 'file' (curl -F file=@photo.jpg ...)")
         return one_line(422, f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request"))
 
@@ -193,11 +191,22 @@ def _version() -> str:
     return __version__
 
 
+SEND_MULTIPART = "send the file as multipart/form-data in a field named 'file' (curl -F file=@photo.jpg ...)"
+
+
+def not_multipart(request: Request) -> str | None:
+    """The request body's content type where it is not a multipart form (else None)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    return None if kind == "multipart/form-data" else kind
+
+
 def only_fields(*names: str):
     """A form field the endpoint does not take is refused (422, one line naming it) rather than ignored:
     a misspelt `strenght=2` gave the default strength without a word, and hints sent to /api/jobs
     were dropped. So is a field given twice, or empty."""
     async def check(request: Request) -> None:
+        if kind := not_multipart(request):  # 415 whatever the fields: a urlencoded `x=1` got 422 "unknown field x",
+            raise RequestError(415, f"the body is {kind}: {SEND_MULTIPART}")  # and `file=abc` 415 (a new user's test)
         form = await request.form()
         unknown = sorted(set(form.keys()) - set(names))
         if unknown:
