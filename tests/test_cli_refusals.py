@@ -358,3 +358,24 @@ def test_json_results_are_written_through_a_link(tmp_path, monkeypatch):
     r = runner.invoke(cli.app, ["eval-video", str(clip), "--json", str(dangling)])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "later" / "r.json").read_text()) == [{"clip": str(clip), "frames": 3}]
+
+
+@pytest.mark.parametrize("case", ["not_a_checkpoint", "no_shipped_weights", "palette"])
+def test_a_run_refused_for_its_weights_or_a_palette_leaves_nothing_in_the_photos_folder(tmp_path, monkeypatch, case):
+    """`vidcolor lit/photo.jpg --model eccv16` (no shipped weights), `--weights /etc/passwd` and a hints file
+    with a palette for the shipped network were refused with exit 2 only after the output's lock was taken:
+    a `.vidcolor/` lock folder was left in the user's own photo folder (a new user's test)."""
+    import vidcolor.api as api
+
+    monkeypatch.setattr(api, "_load", lambda **kw: pytest.fail("the model was loaded"))
+    folder = tmp_path / "lit"
+    src = write_image(folder / "photo.png")
+    args = {"not_a_checkpoint": ["--weights", tmp_path / "passwd"], "no_shipped_weights": ["--model", "eccv16"],
+            "palette": ["--hints", folder / "photo.hints.json"]}[case]
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    if case == "palette":
+        (folder / "photo.hints.json").write_text(json.dumps({"palette": ["#00f"]}))
+    r = invoke(src, *args)
+    refused(r, {"not_a_checkpoint": "not a PyTorch checkpoint", "no_shipped_weights": "no trained weights file",
+                "palette": "palette"}[case])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["photo.png"] + (["photo.hints.json"] * (case == "palette")))

@@ -166,13 +166,13 @@ def test_a_resumed_run_finds_a_scene_cut_just_after_its_resume_point(tmp_path, c
     # the comparison is of what vidcolor computed, not of the encoder's choices
     opts = VideoOptions(segment_seconds=12 / 25, crf=0)
     whole = colorize_video(src, tmp_path / "whole.mov", colorizer, opts)
-    assert "scene cuts at frames 26" in whole.notes
+    assert "scene cut at frame 26" in whole.notes
     restore = encoder_fails_at(30, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         colorize_video(src, tmp_path / "resumed.mov", colorizer, opts)
     restore()
     resumed = colorize_video(src, tmp_path / "resumed.mov", colorizer, opts)
-    assert resumed.frames_resumed == 24 and "scene cuts at frames 26" in resumed.notes, resumed.notes
+    assert resumed.frames_resumed == 24 and "scene cut at frame 26" in resumed.notes, resumed.notes
 
     def frames(path):
         with av.open(str(path)) as c:

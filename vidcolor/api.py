@@ -103,14 +103,28 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if dst.parent.is_dir():  # a dry run is refused as the run would be: the same line and exit code
             journal = Journal(dst.parent)
             last = journal.last(dst)
-            # a protected output that may be finished (its entry done, for this very input) is left to the run,
-            # which skips it when its key matches too (a re-run had failed with exit 2); any other is refused here
+            # an edited or protected output that may be finished (its entry done, for this very input) is left to
+            # the run, which skips it when its key matches too (a re-run had failed with exit 2); any other is refused here
             maybe_done = last is not None and last.get("status") in ("done", "colour") and journal.same_input(last, src)
             refuse_foreign_output(journal, dst, video.overwrite if kind == "video" else folder.overwrite,
-                                  writing=False, read_only=not maybe_done)
+                                  writing=False, may_be_done=maybe_done)
     except OutputError as e:
         raise UsageError(str(e)) from e
     return Plan(kind, src, dst, hints)
+
+
+def refuse_shipped_palette(p: Plan, hints, model: str | None, weights) -> None:
+    """A palette in the hints, for shipped weights whose network has no hint inputs (its manifest says so):
+    UsageError, known before the weights load (and, in the CLI, before the output's lock is taken: a
+    refused run had left a `.vidcolor/` lock folder in the user's photo folder)."""
+    if not p.hints or weights is not None:
+        return
+    from vidcolor.hints import refuse_palette
+    from vidcolor.weights import DEFAULT_MODEL, manifest
+
+    name = model or DEFAULT_MODEL
+    if manifest().get(name, {}).get("hint_inputs") is False:
+        refuse_palette(p.hints, _hints_label(hints), name)
 
 
 def input_kind(src: Path) -> str:
@@ -245,13 +259,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     _check_callers_objects(colorizer, on_result, progress, ray)
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = _planned or plan(src, dst, video, folder, hints)
-    if p.hints and colorizer is None and weights is None:  # the shipped weights: known before they load
-        from vidcolor.weights import DEFAULT_MODEL, manifest
-        from vidcolor.hints import refuse_palette
-
-        name = model or DEFAULT_MODEL
-        if manifest().get(name, {}).get("hint_inputs") is False:
-            refuse_palette(p.hints, _hints_label(hints), name)
+    if colorizer is None:
+        refuse_shipped_palette(p, hints, model, weights)
     if p.kind == "folder" and not p.media.reported:  # nothing to do or say: no model, no output folder (a new
         return []  # user's folder holding a readme loaded the model, made the output and said "0 inputs")
     if p.kind == "video":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import LockedError, OutputError, StorageError, write_failure
+from vidcolor.errors import ForeignOutputError, LockedError, OutputError, StorageError, write_failure
 from vidcolor.io.paths import is_temp_output, temp_writer_pid
 
 STATE_DIR = ".vidcolor"
@@ -56,7 +56,11 @@ class Journal:
     note), so the journal accounts for every file, but it is never finished: a re-run tries it again.
 
     A "started" line, written before an output is replaced, only marks the path as vidcolor's (see
-    `wrote`); it does not replace the path's last entry. An entry written once its output is in place
+    `wrote`); it does not replace the path's last entry. One written by a run told to redo the output
+    (--overwrite: "redo") stands until an entry follows it: a run stopped on the way leaves the output
+    to be redone, and the next run without -y resumes that redo (it had taken the old output as done and
+    dropped the redo's finished segments, and an output edited before the -y run was then accepted as
+    done without a word: a new user's test). An entry written once its output is in place
     records the output's size and mtime (`output_stat`) and its sha256 (`output_sha256`), so an output edited since (a retouched photo)
     is not replaced without --overwrite when its input changes (`changed_since_written`).
 
@@ -81,6 +85,7 @@ class Journal:
         self.entries: dict[str, dict] = {}
         self.touched: set[str] = set()
         self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
+        self.redoing: set[str] = set()  # outputs a run told to redo them started and did not finish
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
@@ -127,13 +132,20 @@ class Journal:
     def _note_output(self, e: dict) -> None:
         if e["status"] == "started":
             self.output_stats[e["target"]] = None
-        elif "output_stat" in e:
+            if e.get("redo"):
+                self.redoing.add(e["target"])
+            return
+        if e["status"] != "restat":
+            self.redoing.discard(e["target"])
+        if "output_stat" in e:
             # the hash beside the stat ("output_sha256"), where a release without it compares the stat
             # alone; inside it in the journals of 2026-11-27 (which an older release read as all changed)
             sha = e.get("output_sha256") or (e["output_stat"] or {}).get("sha256")
             self.output_stats[e["target"]] = {**(e["output_stat"] or {}), **({"sha256": sha} if sha else {})}
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
+        if self._out(target) in self.redoing:
+            return None
         e = self.last(target)
         if e is None or e["status"] not in ("done", "colour") or not _same_key(e.get("key"), key) or not self.same_input(e, src):
             return None
@@ -207,10 +219,12 @@ class Journal:
         self._append(e, sync=True)
         self.entries[e["target"]] = e
 
-    def touch(self, target: Path) -> None:
-        """Mark `target` as about to be written by this run. Not fsynced: it only has to outlive this
+    def touch(self, target: Path, redo: bool = False) -> None:
+        """Mark `target` as about to be written by this run; `redo`: by a run told to redo it (--overwrite),
+        whose redo the next run resumes if this one stops first. Not fsynced: it only has to outlive this
         process being killed between the output's rename and its "done" entry, and the page cache does."""
-        self._append({"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}, sync=False)
+        e = {"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}
+        self._append({**e, "redo": True} if redo else e, sync=False)
 
     def _append(self, e: dict, sync: bool) -> None:
         """One line, appended under a lock of its own: runs writing single outputs into one folder append
@@ -259,13 +273,15 @@ def _real_folder(folder: str) -> str:
 
 
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, writing: bool = True,
-                          read_only: bool = True, folder_run: bool = False) -> None:
+                          may_be_done: bool = False, folder_run: bool = False) -> None:
     """A file at `target` that no vidcolor run wrote, that was edited since vidcolor wrote it, or that
     was made read-only since, is never replaced without `overwrite`. `writing` False (the plan, a dry
     run): nothing is changed; a run about to write clears Windows' read-only flag where `overwrite`
-    allows it (Windows will not replace a read-only file, even when told to). `read_only` False (the
-    plan, made before the journal's key is known): a protected output is not refused yet, as a re-run
-    that finds it finished skips it (its output protected by the owner: a re-run failed with exit 2).
+    allows it (Windows will not replace a read-only file, even when told to). `may_be_done` (the plan,
+    made before the journal's key is known, of an output journaled as done for this very input): an
+    output edited or protected since is not refused yet, as a re-run that finds it finished skips it,
+    keeping it with a note, as a folder run does (a retouched or protected single output failed its
+    nightly re-run with exit 2: a new user's test); the run refuses it where it has to be redone.
     `folder_run`: a folder's output; without a journal there, the refusal says it may have been lost."""
     if (overwrite and writing and os.name == "nt" and target.is_file() and not target.is_symlink()
             and not target.stat().st_mode & 0o222):
@@ -276,14 +292,16 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
         lost = "" if journal.path.is_file() or not folder_run else (
             f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: where it was lost, as by a copy that"
             " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
-        raise OutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
+        raise ForeignOutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
+    if may_be_done:
+        return
     if journal.changed_since_written(target):
         # (-y redoes every output of the run: for a folder, every other retouch too; a new user's nightly run
         # failed one re-scanned photo every night, and the way out, moving the output aside, was not said)
-        raise OutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); move it aside to have it "
+        raise ForeignOutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); move it aside to have it "
                           "redone, or use --overwrite (or -y), which replaces every output of the run")
-    if read_only and not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
-        raise OutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
+    if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
+        raise ForeignOutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
 
 
 def _lock_name(name: str) -> str:

@@ -25,7 +25,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidcolor.allocator import keep_freed_memory
-from vidcolor.errors import LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
+from vidcolor.errors import ForeignOutputError, LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
 from vidcolor.io.formats import FORMAT_EXT
 from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
@@ -258,10 +258,10 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
               hints: Path | None = None, ray: str | None = None) -> int:
     from vidcolor.archive import OutputLock, RunReport
 
-    from vidcolor.api import plan
+    from vidcolor.api import plan, refuse_shipped_palette
 
     try:
-        root = _refuse_early(src, dst, load["device"], video, folder, report, ray)
+        root = _refuse_early(src, dst, load, video, folder, report, ray)
         ray_opts = None
         if ray is not None:  # its address's form: before the plan, the lock and the report (it came after them)
             from vidcolor.cluster.runtime import RayOptions
@@ -269,11 +269,12 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
             ray_opts = RayOptions(ray, load["device"])
         try:
             planned = plan(src, dst, video, folder, hints)  # the library's own refusals (an output it must not write) first
+            refuse_shipped_palette(planned, hints, load["model"], load["weights"])  # before the lock, as the weights are
         except UsageError:
             raise
         except VidcolorError:  # an unreadable input: the run reports it as failed, as before; nothing to lock
             root = planned = None
-    except UsageError as e:
+    except (UsageError, WeightsError) as e:
         rep.error(str(e))
         return EXIT_USAGE
     # The output's lock, taken here before the model loads (the library takes it again, re-entrantly): a
@@ -333,8 +334,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     except LockedError as e:
         rep.error(str(e))
         return EXIT_LOCKED
-    except (UsageError, WeightsError) as e:
-        rep.error(str(e))
+    except (UsageError, WeightsError, ForeignOutputError) as e:  # (ForeignOutputError: a single input's output found
+        rep.error(str(e))  # read-only or edited by the run, as the plan refuses one it finds: exit 2, not 1; a new user's test)
         with contextlib.suppress(StorageError):
             run.close(error=str(e))  # a report that still held last night's summary read as a success
         return EXIT_USAGE
@@ -385,12 +386,16 @@ def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
     return given[0] if given and src.exists() and input_kind(src) == "image" else None
 
 
-def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions, folder: FolderOptions,
+def _refuse_early(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions,
                   report: Path | None, ray: str | None) -> Path:
     """What the CLI refuses before the library starts (UsageError, one line): a missing input, a --format
     that contradicts the input or -o, a --crf the encoder cannot take, an unusable --report, a CUDA device
-    that is not there. The library's plan() checks the output itself."""
+    that is not there, and (WeightsError) weights that are not there or not a checkpoint. The library's
+    plan() checks the output itself."""
     from vidcolor.api import check_format, input_kind, planned_output
+    from vidcolor.weights import check_weights_source
+
+    device, model, weights = load["device"], load["model"], load["weights"]
 
     if not src.exists():
         looks_like_command = not src.suffix and len(src.parts) == 1
@@ -407,6 +412,7 @@ def _refuse_early(src: Path, dst: Path | None, device: str, video: VideoOptions,
         from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
 
         resolve_device(device)  # UsageError for a device that is not there
+    check_weights_source(model, weights)  # (WeightsError) shipped weights listed for --model, a --weights file that is one
     return out if kind == "folder" else out.parent  # the folder whose lock the run takes
 
 

@@ -20,6 +20,11 @@ class OutputError(VidcolorError):
     """An output that cannot be written: unwritable folder, output equal to input, encoder failure."""
 
 
+class ForeignOutputError(OutputError):
+    """A file at the output that vidcolor may not replace without --overwrite: one it did not write, or one
+    edited or made read-only since it wrote it. For a single input the CLI exits 2, as when the plan finds it."""
+
+
 class UsageError(VidcolorError):
     """A request that cannot be carried out as given, found before any work starts: an impossible
     output, an output file that vidcolor did not write, an unknown encoder."""

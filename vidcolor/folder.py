@@ -68,7 +68,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             raise
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
-        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img))
+        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite)
     return _written(src, dst, t0, img, hints)
 
 
@@ -79,9 +79,10 @@ def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | Non
 
 
 def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[], None], status: str = "done",
-            note: str | None = None, copy: Path | None = None) -> None:
-    """Mark dst as ours, write it (atomically), then journal it; a failure is journaled and re-raised."""
-    journal.touch(dst)
+            note: str | None = None, copy: Path | None = None, redo: bool = False) -> None:
+    """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it; a
+    failure is journaled and re-raised."""
+    journal.touch(dst, redo=redo)
     try:
         write()
     except VidcolorError as err:
@@ -107,7 +108,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         write_image(dst, data.pixels, data)
 
     _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=str(score), copy=dst)
+            note=str(score), copy=dst, redo=opts.overwrite)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
     return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 
@@ -361,7 +362,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
-            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img))
+            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img), redo=opts.overwrite)
             return _written(src, dst, t0, img, hints)
         return act
 

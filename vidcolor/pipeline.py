@@ -25,7 +25,7 @@ from vidcolor.io.video import VideoSource, quarter_turns
 from vidcolor.options import Result, VideoOptions
 from vidcolor.hint_tracking import HINT_TRACKING_VERSION, HintTracker
 from vidcolor.hints import VideoHints
-from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, UNSEEN_SHARE, SceneCuts, make_smoother, mode_stride
+from vidcolor.temporal import GUIDE_SCALE, TEMPORAL_VERSION, UNSEEN_SHARE, SceneCuts, cuts_note, make_smoother, mode_stride
 from vidcolor.video_hints import tracked_inputs
 
 Progress = Callable[[int, int], None]  # (done, total or 0)
@@ -115,8 +115,10 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.overwrite and journal.finished(src, key, dst):
             return Result(src, dst, "skipped", note=already_done(journal, dst))
         refuse_foreign_output(journal, dst, opts.overwrite, writing=False)  # "would fail": the real run refuses it too
-        resume = 0 if opts.overwrite else _resumable(src, dst, colorizer, opts, plan, key)
+        resume, lost = (0, 0) if opts.overwrite else _resumable(src, dst, colorizer, opts, plan, key)
         what = f"would resume at frame {resume}" if resume else "would colorize"  # (it said "would colorize" either way)
+        if lost:  # (a --crf changed after Ctrl-C: the real run says it, its dry run did not; a new user's test)
+            what += f", starting over: the {lost} frames an earlier run finished were made with other settings"
         return Result(src, dst, "planned", note=what + (" with hints" if hints else ""))
     with OutputLock(root, dst):
         for stale in stale_temporaries(dst):
@@ -130,7 +132,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             discard_work(dst, root / STATE_DIR)
         # marks dst as ours before it can appear: a run killed after the final rename and before the
         # journal's "done" line is resumed, not refused as someone else's file
-        journal.touch(dst)
+        journal.touch(dst, redo=opts.overwrite)
         with VideoSource(src) as source:
             st = src.stat()
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
@@ -178,23 +180,24 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         notes.append(f"the {sink.discarded} frames an earlier run had finished were made with other settings (or from "
                      "another version of the input), so this run started over")
     if enc.cuts:
-        notes.append(f"scene cuts at frames {', '.join(map(str, enc.cuts))}")
+        notes.append(cuts_note(enc.cuts))
     return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)
 
 
 def _segments_key(key: str, opts: VideoOptions, luma: bool, st: os.stat_result) -> str:
-    """The key of a video's resumable segments: the output's key, how it is split, how frames are rendered
-    and the input's size and mtime."""
-    return f"{key}|seg{opts.segment_seconds}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}"
+    """The key of a video's resumable segments: the output's key, how frames are rendered and the input's
+    size and mtime. Not how it is split (--segment-seconds): segments of any length join."""
+    return f"{key}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def _resumable(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, plan, key: str) -> int:
-    """Frames a real run would take from an earlier run's segments (a dry run's "would resume at")."""
+def _resumable(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, plan, key: str) -> tuple[int, int]:
+    """(frames a real run would take from an earlier run's segments, frames of an earlier run with other
+    settings it would discard): a dry run's "would resume at" or "starting over"."""
     try:
         with VideoSource(src) as source:
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
     except VidcolorError:
-        return 0
+        return 0, 0
     return SegmentedSink.resumable_frames(dst, dst.parent / STATE_DIR, _segments_key(key, opts, luma, src.stat()))
 
 

@@ -339,6 +339,12 @@ class FlowSmoother:
         return np.where((total > 1e-3)[..., None], mixed, carried).astype(np.float32)
 
 
+def cuts_note(cuts: list[int]) -> str:
+    """A result's note on the scene cuts found ("scene cuts at frames 299" said of one cut: a new user's test)."""
+    many = "s" * (len(cuts) > 1)
+    return f"scene cut{many} at frame{many} {', '.join(map(str, cuts))}"
+
+
 class SceneCuts:
     """PySceneDetect's content detector on the luma of each frame, used as a library, streaming.
 

@@ -60,6 +60,29 @@ def shipped_weights(model: str) -> tuple[Path, str]:
     return shipped_file(model, "model", "; pass --weights PATH to a checkpoint")
 
 
+def check_weights_source(model: str | None, weights: str | Path | None) -> None:
+    """What can be told of the weights without reading them, before the output's lock and any work: a
+    weights file that is there, not empty and a zip archive (torch.save's format, all vidcolor writes), or
+    shipped weights listed for `model`. WeightsError otherwise (a run refused for its weights only after
+    taking the output's lock had left a `.vidcolor/` lock folder in the user's photo folder: a new user's
+    test). load_colorizer still checks everything else (the hash, the network)."""
+    if weights is None:
+        shipped_file(model or DEFAULT_MODEL, "model", "; pass --weights PATH to a checkpoint")
+        return
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: empty weights file (0 bytes)")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read weights ({e.strerror or e})") from None
+    if magic != b"PK\x03\x04":
+        raise WeightsError(f"{path}: cannot read weights: not a PyTorch checkpoint (not a zip archive, as torch.save writes)")
+
+
 def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",
                    work_size: int | None = None, upsample: str = "guided", strength: float = 1.0) -> Colorizer:
     """A ready Colorizer: `weights` (a checkpoint path) if given, else the shipped weights of `model`.

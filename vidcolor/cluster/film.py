@@ -36,7 +36,7 @@ from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, stale_temporaries, temp_output_path
 from vidcolor.options import Result, VideoOptions
 from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
-from vidcolor.temporal import SceneCuts, mode_stride
+from vidcolor.temporal import SceneCuts, cuts_note, mode_stride
 
 PLAN_VERSION = 5  # part of the work folder's key: plans of an older layout are discarded
 
@@ -159,7 +159,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         # (a review replaced a protected film), and dst is marked as ours before it can appear, so a run stopped
         # between the join's rename and the journal's line (hashing a long film) is resumed, not refused
         refuse_foreign_output(journal, dst, opts.overwrite)
-        journal.touch(dst)
+        journal.touch(dst, redo=opts.overwrite)
         with VideoSource(src) as source:
             if work.plan is None:
                 work.save_plan(_scan_and_plan(source, opts))
@@ -183,7 +183,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     if resumed:
         notes.append(f"resumed: {resumed} frames in ranges finished by an earlier run")
     if film["cuts"]:
-        notes.append(f"scene cuts at frames {', '.join(map(str, film['cuts']))}")
+        notes.append(cuts_note(film["cuts"]))
     if film.get("damage"):
         notes.append(film["damage"])
     return Result(src, dst, "done", time.time() - t0, total, note=film.get("ends_early"), notes=notes, frames_resumed=resumed)

@@ -96,6 +96,6 @@ def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, opts: Folder
         except VidcolorError as e:
             emit(Result(src, None, "failed", 0.0, error=str(e)))
             continue
-        journal.touch(dst)
+        journal.touch(dst, redo=opts.overwrite)
         claimed.append((src, dst, hints))
     return claimed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections import deque
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,16 @@ def segment_frames(seconds: float, fps: float, multiple: int = 1) -> int:
 
 def work_dir(dst: Path, work_root: Path) -> Path:
     return work_root / f"{dst.name}.work"
+
+
+_SEGMENT_SECONDS = re.compile(r"\|seg[0-9.]+(?=\||$)")
+
+
+def _same_log_key(recorded: str, key: str) -> bool:
+    """Whether a segments.json's key is `key`; one written while --segment-seconds was part of it (before
+    2026-11-28) is read without its "|segN": segments of another length join as well (a run resumed with
+    another --segment-seconds, or without it, had thrown the finished ones away: a new user's test)."""
+    return recorded == key or _SEGMENT_SECONDS.sub("", recorded) == key
 
 
 def _log_key(key: str) -> str:
@@ -87,7 +98,10 @@ class SegmentLog:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         files_there = all((work / s.file).is_file() and (s.state is None or (work / s.state).is_file()) for s in log.segments)
-        return log if log.key == key and files_there else None
+        if not (_same_log_key(log.key, key) and files_there):
+            return None
+        log.key = key
+        return log
 
     @staticmethod
     def frames_in(work: Path, other_than: str) -> int:
@@ -95,7 +109,7 @@ class SegmentLog:
         0 where its key is this one and only its files are missing)."""
         try:
             meta = json.loads((work / "segments.json").read_text())
-            return 0 if meta["key"] == other_than else sum(int(s["frames"]) for s in meta["segments"])
+            return 0 if _same_log_key(meta["key"], other_than) else sum(int(s["frames"]) for s in meta["segments"])
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
@@ -186,10 +200,12 @@ class SegmentedSink:
         self._recent: deque[int] = deque(maxlen=WARMUP_FRAMES)  # the pts of the last frames written
 
     @staticmethod
-    def resumable_frames(dst: Path, work_root: Path, key: str) -> int:
-        """How many frames a sink made with `key` would resume with, reading and changing nothing else."""
-        log = SegmentLog.load(work_dir(dst, work_root), _log_key(key))
-        return sum(s.frames for s in log.segments) if log else 0
+    def resumable_frames(dst: Path, work_root: Path, key: str) -> tuple[int, int]:
+        """(frames a sink made with `key` would resume with, frames an earlier run finished with another key
+        that it would discard), reading and changing nothing else."""
+        work = work_dir(dst, work_root)
+        log = SegmentLog.load(work, _log_key(key))
+        return (sum(s.frames for s in log.segments), 0) if log else (0, SegmentLog.frames_in(work, _log_key(key)))
 
     @property
     def pix_fmt(self) -> str:

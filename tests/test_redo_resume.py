@@ -1,0 +1,116 @@
+"""An interrupted --overwrite run, and re-runs over outputs edited or protected since vidcolor wrote them
+(a new user's test, 2026-11-28)."""
+import fractions
+import json
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from tests.media import write_image, write_video
+from vidcolor import cli
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(cli.app, ["colorize", *map(str, args)])
+
+
+def test_a_y_run_stopped_over_an_edited_video_is_resumed_by_the_next_run_not_taken_as_done(tmp_path, weights_file, encoder_fails_at):
+    """The edited film was kept with a note, -y was given to redo it and stopped with Ctrl-C, and the next run
+    without -y (as the stop line tells) said "already done": the edit was then accepted without a word and the
+    redo's finished segments dropped."""
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=40, rate=fractions.Fraction(10), audio=None)
+    dst = tmp_path / "out" / "film.mp4"
+    common = ("-o", dst, "--weights", weights_file, "--segment-seconds", 1)
+    assert invoke(src, *common).exit_code == 0
+    written = dst.read_bytes()
+    with open(dst, "ab") as f:
+        f.write(b"xx")  # edited by hand
+    r = invoke(src, *common)
+    assert r.exit_code == 0 and "the output has changed since vidcolor wrote it (kept; -y redoes it)" in r.stderr, r.stderr
+    restore = encoder_fails_at(25, KeyboardInterrupt())  # Ctrl-C in the third segment
+    r = invoke(src, *common, "-y")
+    assert r.exit_code == 130 and "without -y (--overwrite) to resume" in r.stderr, r.stderr
+    assert dst.read_bytes() == written + b"xx"  # not replaced yet
+    restore()
+    r = invoke(src, *common, "--report", tmp_path / "run.jsonl")
+    assert r.exit_code == 0, r.stderr
+    row = json.loads((tmp_path / "run.jsonl").read_text().splitlines()[0])
+    assert row["status"] == "done" and row["frames_resumed"] >= 10, row  # the redo resumed, not started over
+    assert not dst.read_bytes().endswith(b"xx")
+    r = invoke(src, *common)  # and then it is done
+    assert r.exit_code == 0 and "already done" in r.stderr and "changed" not in r.stderr, r.stderr
+
+
+def test_a_y_run_stopped_before_a_photo_leaves_it_to_be_redone(tmp_path, weights_file, monkeypatch):
+    """The same for a photo: the stopped -y run's redo is carried out by the next run, not skipped as done."""
+    import vidcolor.folder as folder
+
+    src = write_image(tmp_path / "a.png")
+    dst = tmp_path / "out" / "a.png"
+    assert invoke(src, "-o", dst, "--weights", weights_file).exit_code == 0
+    write = folder.write_image
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(folder, "write_image", stopped)
+    assert invoke(src, "-o", dst, "--weights", weights_file, "-y").exit_code == 130
+    monkeypatch.setattr(folder, "write_image", write)
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--report", tmp_path / "run.jsonl")
+    assert r.exit_code == 0 and json.loads((tmp_path / "run.jsonl").read_text().splitlines()[0])["status"] == "done", r.stderr
+
+
+def _retouch(path):
+    px = np.asarray(Image.open(path)).copy()
+    px[:8, :8] = (255, 0, 0)
+    Image.fromarray(px).save(path)
+
+
+def test_a_retouched_single_photo_is_kept_with_a_note_as_in_a_folder_run_and_refused_when_it_must_be_redone(tmp_path, weights_file):
+    """A retouched output failed its single-photo nightly re-run with exit 2 ("changed since vidcolor wrote
+    it"), where a folder run keeps it with a note; only a run that has to redo it refuses it."""
+    src = write_image(tmp_path / "a.png")
+    dst = tmp_path / "out" / "a.png"
+    assert invoke(src, "-o", dst, "--weights", weights_file).exit_code == 0
+    _retouch(dst)
+    retouched = dst.read_bytes()
+    r = invoke(src, "-o", dst, "--weights", weights_file)
+    assert r.exit_code == 0 and "already done; the output has changed since vidcolor wrote it (kept" in r.stderr, r.stderr
+    assert invoke(src, "-o", dst, "--weights", weights_file, "--dry-run").exit_code == 0
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--strength", "1.2")
+    assert r.exit_code == 2 and "changed since vidcolor wrote it" in r.stderr, r.stderr
+    assert dst.read_bytes() == retouched
+
+
+def test_a_protected_single_output_that_must_be_redone_exits_2_as_a_foreign_file_does(tmp_path, weights_file):
+    """chmod a-w on the output, then a run with another --strength: "FAILED ... is read-only", exit 1, where
+    the README says it is refused the same way as a file vidcolor did not write (exit 2)."""
+    src = write_image(tmp_path / "a.png")
+    dst = tmp_path / "out" / "a.png"
+    assert invoke(src, "-o", dst, "--weights", weights_file).exit_code == 0
+    dst.chmod(0o444)
+    r = invoke(src, "-o", dst, "--weights", weights_file)
+    assert r.exit_code == 0 and "already done" in r.stderr
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--strength", "1.2", "--report", tmp_path / "run.jsonl")
+    assert r.exit_code == 2 and "is read-only" in r.stderr and "FAILED" not in r.stderr, r.stderr
+    assert "is read-only" in json.loads((tmp_path / "run.jsonl").read_text().splitlines()[-1])["summary"]["error"]
+
+
+def test_a_film_stopped_and_resumed_with_another_segment_length_keeps_its_finished_segments(tmp_path, weights_file, encoder_fails_at):
+    """Resumed with another --segment-seconds (or without the flag), the 116 finished frames were thrown away
+    as "made with other settings"; and a --crf change, which does start over, was not said by --dry-run."""
+    src = write_video(tmp_path / "in.mp4", w=64, h=48, frames=40, rate=fractions.Fraction(10), audio=None)
+    dst = tmp_path / "out" / "film.mp4"
+    restore = encoder_fails_at(25, KeyboardInterrupt())
+    assert invoke(src, "-o", dst, "--weights", weights_file, "--segment-seconds", 1).exit_code == 130
+    restore()
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--segment-seconds", 3, "--dry-run")
+    assert r.exit_code == 0 and "would resume at frame 20" in r.stderr, r.stderr
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--crf", 30, "--dry-run")
+    assert "would colorize, starting over: the 20 frames an earlier run finished were made with other settings" in r.stderr, r.stderr
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--segment-seconds", 3, "--report", tmp_path / "run.jsonl")
+    row = json.loads((tmp_path / "run.jsonl").read_text().splitlines()[0])
+    assert r.exit_code == 0 and row["frames_resumed"] == 20 and row["frames"] == 40, (r.stderr, row)
