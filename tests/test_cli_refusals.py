@@ -379,3 +379,23 @@ def test_a_run_refused_for_its_weights_or_a_palette_leaves_nothing_in_the_photos
     refused(r, {"not_a_checkpoint": "not a PyTorch checkpoint", "no_shipped_weights": "no trained weights file",
                 "palette": "palette"}[case])
     assert sorted(p.name for p in folder.iterdir()) == sorted(["photo.png"] + (["photo.hints.json"] * (case == "palette")))
+
+
+def test_the_early_weights_check_takes_a_legacy_pickle_and_a_refusal_still_reaches_the_report(tmp_path):
+    """The check before the lock asked for torch.save's zip, and a checkpoint pickled by torch before 1.6
+    (which load_checkpoint reads) was refused; and a refusal found there left last night's --report summary
+    in place, where the run's own refusal writes it (a review)."""
+    import torch
+
+    from vidcolor.weights import check_weights_source
+
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"a": torch.zeros(1)}, legacy, _use_new_zipfile_serialization=False)
+    check_weights_source(None, legacy)
+    src = write_image(tmp_path / "p.png")
+    report = tmp_path / "run.jsonl"
+    report.write_text(json.dumps({"summary": {"done": 1, "failed": 0}}) + "\n")
+    (tmp_path / "passwd").write_text("root:x:0:0\n")
+    r = invoke(src, "-o", tmp_path / "o.png", "--weights", tmp_path / "passwd", "--report", report)
+    refused(r, "not a PyTorch checkpoint")
+    assert "not a PyTorch checkpoint" in json.loads(report.read_text().splitlines()[-1])["summary"]["error"]

@@ -59,6 +59,17 @@ def test_a_y_run_stopped_before_a_photo_leaves_it_to_be_redone(tmp_path, weights
     monkeypatch.setattr(folder, "write_image", stopped)
     assert invoke(src, "-o", dst, "--weights", weights_file, "-y").exit_code == 130
     monkeypatch.setattr(folder, "write_image", write)
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--strength", "1.5")  # other settings: read as before (a redo)
+    assert r.exit_code == 0 and "done" in r.stderr and "skipped" not in r.stderr, r.stderr
+    monkeypatch.setattr(folder, "write_image", stopped)
+    assert invoke(src, "-o", dst, "--weights", weights_file, "-y").exit_code == 130
+    monkeypatch.setattr(folder, "write_image", write)
+    r = invoke(src, "-o", dst, "--weights", weights_file, "--strength", "1.5")  # the strength-1.5 output stands
+    assert r.exit_code == 0 and "already done" in r.stderr, r.stderr
+    _retouch(dst)  # edited after the stop: the resumed redo refuses it (a review)
+    r = invoke(src, "-o", dst, "--weights", weights_file)
+    assert r.exit_code == 2 and "changed since vidcolor wrote it" in r.stderr, r.stderr
+    dst.unlink()  # moved aside: redone
     r = invoke(src, "-o", dst, "--weights", weights_file, "--report", tmp_path / "run.jsonl")
     assert r.exit_code == 0 and json.loads((tmp_path / "run.jsonl").read_text().splitlines()[0])["status"] == "done", r.stderr
 

@@ -228,6 +228,12 @@ def test_a_request_without_an_upload_says_how_to_send_one(hint_col):
             # a urlencoded body with another field: 422 "unknown field x" where `file=...` got 415 (a new user's test)
             one_line_error(c.post(path, data={"x": "1"}), 415, "application/x-www-form-urlencoded")
             one_line_error(c.post(path, files={"strength": (None, "1.0")}), 400, "file: no file uploaded")
+        # a media type in another case is the same type (the check above once compared it exactly: a review)
+        png = encode(gray_image(), "PNG")
+        body = (b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"
+                b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--xyz--\r\n")
+        r = c.post("/api/colorize", content=body, headers={"content-type": "Multipart/Form-Data; boundary=xyz"})
+        assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n", (r.status_code, r.text[:200])
 
 
 def test_truncated_image_is_400_and_names_the_upload_not_a_temp_path(hint_col, private_tmp):

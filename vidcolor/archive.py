@@ -57,10 +57,12 @@ class Journal:
 
     A "started" line, written before an output is replaced, only marks the path as vidcolor's (see
     `wrote`); it does not replace the path's last entry. One written by a run told to redo the output
-    (--overwrite: "redo") stands until an entry follows it: a run stopped on the way leaves the output
-    to be redone, and the next run without -y resumes that redo (it had taken the old output as done and
-    dropped the redo's finished segments, and an output edited before the -y run was then accepted as
-    done without a word: a new user's test). An entry written once its output is in place
+    (--overwrite) holds that run's key ("redo") and the size and mtime of the output it was to replace
+    ("before"), and stands until an entry follows it: a run stopped on the way leaves the output to be
+    redone, and the next run with the same key resumes that redo without -y (it had taken the old output
+    as done and dropped the redo's finished segments, and an output edited before the -y run was then
+    accepted as done without a word: a new user's test); the output is still refused if it was edited
+    after the stop (`changed_since_written`). A run with another key reads the entries as before. An entry written once its output is in place
     records the output's size and mtime (`output_stat`) and its sha256 (`output_sha256`), so an output edited since (a retouched photo)
     is not replaced without --overwrite when its input changes (`changed_since_written`).
 
@@ -85,7 +87,7 @@ class Journal:
         self.entries: dict[str, dict] = {}
         self.touched: set[str] = set()
         self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
-        self.redoing: set[str] = set()  # outputs a run told to redo them started and did not finish
+        self.redoing: dict[str, dict] = {}  # outputs a -y run started and did not finish: its key, the output's stat then
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
@@ -132,11 +134,11 @@ class Journal:
     def _note_output(self, e: dict) -> None:
         if e["status"] == "started":
             self.output_stats[e["target"]] = None
-            if e.get("redo"):
-                self.redoing.add(e["target"])
+            if isinstance(e.get("redo"), str):
+                self.redoing[e["target"]] = {"key": e["redo"], "before": e.get("before")}
             return
         if e["status"] != "restat":
-            self.redoing.discard(e["target"])
+            self.redoing.pop(e["target"], None)
         if "output_stat" in e:
             # the hash beside the stat ("output_sha256"), where a release without it compares the stat
             # alone; inside it in the journals of 2026-11-27 (which an older release read as all changed)
@@ -144,8 +146,8 @@ class Journal:
             self.output_stats[e["target"]] = {**(e["output_stat"] or {}), **({"sha256": sha} if sha else {})}
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
-        if self._out(target) in self.redoing:
-            return None
+        if (self.redoing.get(self._out(target)) or {}).get("key") == key:
+            return None  # a redo with these settings, stopped: resumed
         e = self.last(target)
         if e is None or e["status"] not in ("done", "colour") or not _same_key(e.get("key"), key) or not self.same_input(e, src):
             return None
@@ -181,6 +183,8 @@ class Journal:
         the record."""
         out = self._out(target)
         st = self.output_stats.get(out)
+        if (redo := self.redoing.get(out)) and redo.get("before") and target.is_file():
+            return input_key(target) != redo["before"]  # edited since a -y run stopped before replacing it
         if st is None or not target.is_file():
             return False
         now = input_key(target)
@@ -219,12 +223,17 @@ class Journal:
         self._append(e, sync=True)
         self.entries[e["target"]] = e
 
-    def touch(self, target: Path, redo: bool = False) -> None:
-        """Mark `target` as about to be written by this run; `redo`: by a run told to redo it (--overwrite),
-        whose redo the next run resumes if this one stops first. Not fsynced: it only has to outlive this
-        process being killed between the output's rename and its "done" entry, and the page cache does."""
+    def touch(self, target: Path, redo_key: str | None = None) -> None:
+        """Mark `target` as about to be written by this run; `redo_key`: by a run with this key told to redo
+        it (--overwrite), whose redo the next run with that key resumes if this one stops first. Not
+        fsynced: it only has to outlive this process being killed between the output's rename and its
+        "done" entry, and the page cache does."""
         e = {"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}
-        self._append({**e, "redo": True} if redo else e, sync=False)
+        if redo_key is not None:
+            e["redo"] = redo_key
+            with contextlib.suppress(OSError):
+                e["before"] = input_key(target) if target.is_file() and not target.is_symlink() else None
+        self._append(e, sync=False)
 
     def _append(self, e: dict, sync: bool) -> None:
         """One line, appended under a lock of its own: runs writing single outputs into one folder append

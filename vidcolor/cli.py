@@ -276,6 +276,11 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
             root = planned = None
     except (UsageError, WeightsError) as e:
         rep.error(str(e))
+        if isinstance(e, WeightsError) and not folder.dry_run:  # found before the lock now: its report still says
+            with contextlib.suppress(VidcolorError, OSError):  # so, not last night's summary (a review)
+                early = RunReport(report)
+                early.begin()
+                early.close(error=str(e))
         return EXIT_USAGE
     # The output's lock, taken here before the model loads (the library takes it again, re-entrantly): a
     # run that would clash with one under way is refused at once with exit 3, before it touches anything, its --report included (a

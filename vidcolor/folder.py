@@ -82,7 +82,7 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
             note: str | None = None, copy: Path | None = None, redo: bool = False) -> None:
     """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it; a
     failure is journaled and re-raised."""
-    journal.touch(dst, redo=redo)
+    journal.touch(dst, redo_key=key if redo else None)
     try:
         write()
     except VidcolorError as err:

@@ -132,7 +132,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             discard_work(dst, root / STATE_DIR)
         # marks dst as ours before it can appear: a run killed after the final rename and before the
         # journal's "done" line is resumed, not refused as someone else's file
-        journal.touch(dst, redo=opts.overwrite)
+        journal.touch(dst, redo_key=key if opts.overwrite else None)
         with VideoSource(src) as source:
             st = src.stat()
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)

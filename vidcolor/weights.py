@@ -62,7 +62,7 @@ def shipped_weights(model: str) -> tuple[Path, str]:
 
 def check_weights_source(model: str | None, weights: str | Path | None) -> None:
     """What can be told of the weights without reading them, before the output's lock and any work: a
-    weights file that is there, not empty and a zip archive (torch.save's format, all vidcolor writes), or
+    weights file that is there, not empty and a zip archive or a pickle (torch.save's formats), or
     shipped weights listed for `model`. WeightsError otherwise (a run refused for its weights only after
     taking the output's lock had left a `.vidcolor/` lock folder in the user's photo folder: a new user's
     test). load_colorizer still checks everything else (the hash, the network)."""
@@ -79,8 +79,8 @@ def check_weights_source(model: str | None, weights: str | Path | None) -> None:
             magic = f.read(4)
     except OSError as e:
         raise WeightsError(f"{path}: cannot read weights ({e.strerror or e})") from None
-    if magic != b"PK\x03\x04":
-        raise WeightsError(f"{path}: cannot read weights: not a PyTorch checkpoint (not a zip archive, as torch.save writes)")
+    if magic != b"PK\x03\x04" and magic[:1] != b"\x80":  # torch.save's zip, or the pickle of torch before 1.6
+        raise WeightsError(f"{path}: cannot read weights: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
 
 
 def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",

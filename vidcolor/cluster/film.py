@@ -159,7 +159,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         # (a review replaced a protected film), and dst is marked as ours before it can appear, so a run stopped
         # between the join's rename and the journal's line (hashing a long film) is resumed, not refused
         refuse_foreign_output(journal, dst, opts.overwrite)
-        journal.touch(dst, redo=opts.overwrite)
+        journal.touch(dst, redo_key=key if opts.overwrite else None)
         with VideoSource(src) as source:
             if work.plan is None:
                 work.save_plan(_scan_and_plan(source, opts))

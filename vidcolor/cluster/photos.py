@@ -49,7 +49,7 @@ class RayPhotos:
 
     def __call__(self, todo: list[tuple[Path, Path, object]], colorizer: Colorizer, journal: Journal, key: str,
                  opts: FolderOptions, emit: Callable[[Result], None]) -> None:
-        todo = _claim(todo, journal, opts, emit)
+        todo = _claim(todo, journal, key, opts, emit)
         if not todo:
             return
         t0 = time.time()
@@ -85,10 +85,12 @@ class RayPhotos:
         remove_stale_temporaries(journal.path.parent.parent)
 
 
-def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, opts: FolderOptions, emit) -> list[tuple[Path, Path, object]]:
+def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, key: str, opts: FolderOptions, emit) -> list[tuple[Path, Path, object]]:
     """As the one-machine loop does before each write: an output file that no vidcolor run wrote fails
     its input (unless overwrite); the others are marked in the journal as about to be written, so a
-    driver killed after a worker's rename does not find them foreign on the next run."""
+    driver killed after a worker's rename does not find them foreign on the next run. With --overwrite each
+    is marked as to be redone (every photo claimed, before the workers start: a stopped run's next run
+    without -y redoes them all, as the -y run would have)."""
     claimed = []
     for src, dst, hints in todo:
         try:
@@ -96,6 +98,6 @@ def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, opts: Folder
         except VidcolorError as e:
             emit(Result(src, None, "failed", 0.0, error=str(e)))
             continue
-        journal.touch(dst, redo=opts.overwrite)
+        journal.touch(dst, redo_key=hinted_key(key, hints) if opts.overwrite else None)
         claimed.append((src, dst, hints))
     return claimed

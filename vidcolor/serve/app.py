@@ -197,7 +197,7 @@ SEND_MULTIPART = "send the file as multipart/form-data in a field named 'file' (
 def not_multipart(request: Request) -> str | None:
     """The request body's content type where it is not a multipart form (else None)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-    return None if kind == "multipart/form-data" else kind
+    return None if kind.lower() == "multipart/form-data" else kind  # (media types ignore case)
 
 
 def only_fields(*names: str):
