@@ -502,6 +502,8 @@ def _check_png_pixel_data(path: Path) -> int:
                     data = inflate.unconsumed_tail
                 if got >= need or inflate.eof:
                     break
+            if got < need:
+                got += len(inflate.flush())  # what zlib still holds after the last chunk's input (a review)
         except zlib.error:
             return depth  # damaged: the decoder says how
         if got < need:
