@@ -381,7 +381,8 @@ def main(argv=None) -> None:
     t.add_argument("--lam", type=float, default=0.5, help="rebalancing: mix with uniform (1 = no rebalancing)")
     t.add_argument("--reg-weight", type=float, default=1.0)
     t.add_argument("--prior-batches", type=int, default=100, help="batches of 32 crops for the ab prior")
-    t.add_argument("--init", default=None, help="warm-start from this checkpoint (same architecture; new hint layers start at zero)")
+    t.add_argument("--init", default=None, help="warm-start from this checkpoint (same architecture; new hint layers start at zero), with a fresh "
+                   "optimizer and EMA; to go on training a run, resume its last.pt instead (--run, larger --steps)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--threads", type=int, default=2, help="torch threads on the CPU")
     t.add_argument("--force-args", action="store_true", help="resume with arguments other than the run's own (args.json)")
