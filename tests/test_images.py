@@ -459,3 +459,20 @@ def test_an_interlaced_png_passes_the_pixel_data_check_and_reads_as_written(tmp_
     gray = (rng.integers(0, 2, (13, 21)) * 255).astype(np.uint8)
     Image.fromarray(gray).convert("1").save(tmp_path / "bits.png")  # 1-bit rows: packed 8 pixels a byte
     assert np.array_equal(read_image(tmp_path / "bits.png").pixels[..., 0], gray)
+
+
+def test_a_jpegs_exif_caption_artist_and_copyright_become_tiff_tags(tmp_path, colorizer):
+    """`--format tif` from a JPEG dropped its EXIF caption, artist and copyright, which TIFF has tags for
+    (a new user's test): they are written as TIFF tags, and the note says so."""
+    import tifffile
+
+    exif = Image.Exif()
+    exif[270], exif[315], exif[33432] = "Harbour, 1931", "A. Photographer", "© 1931 Archive".encode()  # UTF-8, as cameras write it
+    src = tmp_path / "scan.jpg"
+    Image.fromarray(np.full((40, 60), 120, np.uint8)).save(src, exif=exif.tobytes())
+    res = colorize_image(src, tmp_path / "scan.tif", colorizer)
+    with tifffile.TiffFile(tmp_path / "scan.tif") as t:
+        tags = t.pages[0].tags
+        assert (tags[270].value, tags[315].value, tags[33432].value) == ("Harbour, 1931", "A. Photographer", "© 1931 Archive")
+    assert any(n.startswith("EXIF dropped") and n.endswith("its ImageDescription, Artist, Copyright kept as TIFF tags")
+               for n in res.notes), res.notes

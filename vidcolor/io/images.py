@@ -361,6 +361,21 @@ def _png_text(path: Path) -> dict[str, str]:
     return out
 
 
+def exif_tiff_text(exif: bytes | None) -> dict[int, bytes]:
+    """The text tags of an EXIF block's first IFD (`TIFF_TEXT_TAGS`: caption, artist, copyright, date), as a
+    TIFF output writes them: a JPEG colorized into `--format tif` lost its caption, artist and copyright,
+    which TIFF has tags for (a new user's test). Empty for no block or a damaged one."""
+    if not exif:
+        return {}
+    try:
+        tags = Image.Exif()
+        tags.load(exif)
+        return _tiff_text({t: tags[t].encode("latin-1", "replace") if isinstance(tags[t], str) else bytes(tags[t])  # (PIL decodes as Latin-1)
+                           for t in TIFF_TEXT_TAGS if isinstance(tags.get(t), (str, bytes))})
+    except Exception:  # noqa: BLE001  (a damaged block: its note is already given when it was read)
+        return {}
+
+
 def _tiff_text(tags: dict[int, bytes]) -> dict[int, bytes]:
     """The text tags worth copying, as their bytes (UTF-8 or Latin-1 as the file has them; a "©" written
     as text came out "?" through PIL's ASCII encoding, and tifffile refused it): not empty, and not a
@@ -761,8 +776,10 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
              "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
     if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
         them = len(dropped) > 1 or dropped[0].endswith("tags")
+        kept = (f"; its {', '.join(TIFF_TEXT_TAGS[t] for t in text)} kept as TIFF tags"
+                if fmt == "TIFF" and not like.info.get("tiff_text") and (text := exif_tiff_text(like.info.get("exif"))) else "")
         notes.append(f"{', '.join(dropped)} dropped: vidcolor does not copy {'them' if them else 'it'} into a {fmt} output "
-                     "(an output in the input's format keeps its metadata)")  # it said the format could not hold a caption
+                     f"(an output in the input's format keeps its metadata){kept}")  # it said the format could not hold a caption
     if too_long := [named[key] for key in ("exif", "xmp") if key in carried and _too_long_for(fmt, key, like.info)]:
         notes.append(f"{', '.join(too_long)} dropped: the {fmt} output does not carry {'them' if len(too_long) > 1 else 'it'} "
                      "(longer than one JPEG segment holds)")
@@ -813,8 +830,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         for kind, data in chunks:
             pnginfo.add(kind, data)
         opts["pnginfo"] = pnginfo
-    elif fmt == "TIFF" and info.get("tiff_text"):
-        opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **info["tiff_text"]}
+    elif fmt == "TIFF" and (text := info.get("tiff_text") or exif_tiff_text(info.get("exif"))):
+        opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **text}
     if fmt == "JPEG":
         opts.update(quality=JPEG_QUALITY, subsampling=0)
     elif fmt == "WEBP":
