@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import socket
 import stat
 import threading
@@ -23,8 +22,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import ForeignOutputError, LockedError, OutputError, StorageError, write_failure
+from vidcolor.errors import ForeignOutputError, LockedError, StorageError, write_failure
 from vidcolor.io.paths import is_temp_output, temp_writer_pid
+from vidcolor.options import same_key
 
 STATE_DIR = ".vidcolor"
 JOURNAL_LOCK_S = 60.0  # an append waits this long for another run's (an fsync on a slow share)
@@ -149,7 +149,7 @@ class Journal:
         if (self.redoing.get(self._out(target)) or {}).get("key") == key:
             return None  # a redo with these settings, stopped: resumed
         e = self.last(target)
-        if e is None or e["status"] not in ("done", "colour") or not _same_key(e.get("key"), key) or not self.same_input(e, src):
+        if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key) or not self.same_input(e, src):
             return None
         if e["status"] == "done" and not target.is_file():
             return None
@@ -255,15 +255,6 @@ class Journal:
                                    "(the outputs it finished are in place)") from err
             self.touched.add(e["target"])
             self._note_output(e)
-
-
-_SEGMENT_SECONDS_IN_KEY = re.compile(r"\|seg[0-9.]+(?=\||$)")
-
-
-def _same_key(recorded: str | None, key: str) -> bool:
-    """Whether a journaled key is `key`; a video's written before --segment-seconds left the key
-    (2026-11-27: it changes no frame) is read without its "|segN"."""
-    return recorded == key or (recorded is not None and _SEGMENT_SECONDS_IN_KEY.sub("", recorded) == key)
 
 
 def _normal(p: Path) -> Path:

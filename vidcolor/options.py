@@ -6,6 +6,7 @@ This module imports nothing heavy (no torch, no codecs), so the CLI can build it
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -113,3 +114,14 @@ class Result:
         """Frames per second of the frames this run processed itself (not those it resumed from)."""
         done = self.frames_processed
         return done / self.seconds if done > 0 and self.seconds > 0 else 0.0
+
+
+_SEGMENT_SECONDS_IN_KEY = re.compile(r"\|seg[0-9.]+(?=\||$)")
+
+
+def same_key(recorded: str | None, key: str) -> bool:
+    """Whether a recorded key (a journal entry's, a video's segments log) is `key`; one written while
+    --segment-seconds was part of it is read without its "|segN": it changes no frame (the journal's since
+    2026-11-27), and segments of any length join (the segments' since 2026-11-28: a run resumed with another
+    --segment-seconds had thrown the finished ones away, a new user's test)."""
+    return recorded == key or (recorded is not None and _SEGMENT_SECONDS_IN_KEY.sub("", recorded) == key)

@@ -139,7 +139,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             # how frames are rendered is part of the segments' key, not the output's: a finished output
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
             # spliced with these (a review found a one-level brightness step where such a run resumed)
-            sink = SegmentedSink(dst, root / STATE_DIR, source.info, _segments_key(key, opts, luma, st), plan,
+            sink = SegmentedSink(dst, root / STATE_DIR, source.info, _segments_key(key, luma, st), plan,
                                  opts.segment_seconds, mode_stride(opts.temporal))
             enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
             if enc.total > enc.resumed:  # what the decoding found, kept for a run that resumes at the join
@@ -184,7 +184,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)
 
 
-def _segments_key(key: str, opts: VideoOptions, luma: bool, st: os.stat_result) -> str:
+def _segments_key(key: str, luma: bool, st: os.stat_result) -> str:
     """The key of a video's resumable segments: the output's key, how frames are rendered and the input's
     size and mtime. Not how it is split (--segment-seconds): segments of any length join."""
     return f"{key}|render={'luma' if luma else 'rgb'}|{st.st_size}|{st.st_mtime_ns}"
@@ -198,7 +198,7 @@ def _resumable(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions, p
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
     except VidcolorError:
         return 0, 0
-    return SegmentedSink.resumable_frames(dst, dst.parent / STATE_DIR, _segments_key(key, opts, luma, src.stat()))
+    return SegmentedSink.resumable_frames(dst, dst.parent / STATE_DIR, _segments_key(key, luma, src.stat()))
 
 
 @dataclass

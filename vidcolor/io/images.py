@@ -321,22 +321,30 @@ def _archive_text(im: Image.Image) -> dict:
     return out
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk_heads(f):
+    """(type, length) of each chunk of a PNG opened at its first chunk, up to IEND, the file left at the
+    chunk's data while the caller looks: it reads the data or not, and the walk goes on past it."""
+    while len(header := f.read(8)) == 8:
+        length, kind = struct.unpack(">I", header[:4])[0], header[4:]
+        if kind == b"IEND":
+            return
+        start = f.tell()
+        yield kind, length
+        f.seek(start + length + 4)  # past the data and its CRC
+
+
 def _png_chunks(path: Path, kinds: tuple[bytes, ...]):
     """(type, data) of a PNG's chunks of the given types, in file order, read from the chunks alone
     (the others are skipped unread): PIL decodes the whole image to find those after the pixels."""
     with open(path, "rb") as f:
-        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+        if f.read(8) != PNG_SIGNATURE:
             return
-        while len(header := f.read(8)) == 8:
-            length, kind = struct.unpack(">I", header[:4])[0], header[4:]
-            if kind == b"IEND":
-                return
-            if kind not in kinds:
-                f.seek(length + 4, 1)  # the data and its CRC, unread
-                continue
-            data = f.read(length)
-            f.seek(4, 1)
-            yield kind, data
+        for kind, length in _png_chunk_heads(f):
+            if kind in kinds:
+                yield kind, f.read(length)
 
 
 def _png_text(path: Path) -> dict[str, str]:
@@ -468,7 +476,7 @@ def _from_pil(im: Image.Image, info: dict, notes: list[str]) -> ImageData:
 PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: gray, RGB, palette, gray + alpha, RGBA
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))  # x0, y0, dx, dy
 DEFLATE_MAX_RATIO = 1032  # the most deflate can compress: a PNG whose pixel data is smaller than this allows is cut short
-PNG_COUNT_LIMIT = 64 << 20  # pixel data up to this many bytes is inflated and counted (about 0.1 s); beyond, the bound alone
+PNG_COUNT_LIMIT = 64 << 20  # pixel data up to this many bytes is inflated and counted (0.2-0.3 s); beyond, the bound alone
 
 
 def _png_raw_size(w: int, h: int, depth: int, colour: int, interlace: int) -> int:
@@ -492,19 +500,12 @@ def _check_png_pixel_data(path: Path) -> int:
     an unreadable header is left to the decoder, which says why."""
     with open(path, "rb") as f:
         head = f.read(33)
-    if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return 8  # let PIL produce the error
+        if len(head) < 33 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+            return 8  # let PIL produce the error
+        f.seek(len(PNG_SIGNATURE))
+        stored = sum(length for kind, length in _png_chunk_heads(f) if kind == b"IDAT")
     w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
     need = _png_raw_size(w, h, depth, colour, interlace)
-    stored = 0
-    with open(path, "rb") as f:
-        f.seek(8)
-        while len(header := f.read(8)) == 8:
-            length, kind = struct.unpack(">I", header[:4])[0], header[4:]
-            if kind == b"IEND":
-                break
-            stored += length if kind == b"IDAT" else 0
-            f.seek(length + 4, 1)
     short = f"{path}: corrupt or truncated image (its header says {w}x{h}, and its pixel data "
     if stored * DEFLATE_MAX_RATIO < need:
         raise InputError(short + f"is {stored} bytes, too little to hold it)")
@@ -529,7 +530,7 @@ def _check_png_pixel_data(path: Path) -> int:
 def _png_bit_depth(path: Path) -> int:
     with open(path, "rb") as f:
         head = f.read(26)
-    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n":
+    if len(head) < 26 or head[:8] != PNG_SIGNATURE:
         return 8  # let PIL produce the error
     return head[24]
 

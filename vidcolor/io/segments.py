@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections import deque
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -31,7 +30,7 @@ from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
 from vidcolor.io.video import WARMUP_FRAMES, _reason
 from vidcolor.io.yuv import video_frame
-from vidcolor.options import SEGMENT_SECONDS
+from vidcolor.options import SEGMENT_SECONDS, same_key
 
 LAYOUT_VERSION = 2  # part of the resume key: work folders written by an older layout are discarded
 
@@ -44,16 +43,6 @@ def segment_frames(seconds: float, fps: float, multiple: int = 1) -> int:
 
 def work_dir(dst: Path, work_root: Path) -> Path:
     return work_root / f"{dst.name}.work"
-
-
-_SEGMENT_SECONDS = re.compile(r"\|seg[0-9.]+(?=\||$)")
-
-
-def _same_log_key(recorded: str, key: str) -> bool:
-    """Whether a segments.json's key is `key`; one written while --segment-seconds was part of it (before
-    2026-11-28) is read without its "|segN": segments of another length join as well (a run resumed with
-    another --segment-seconds, or without it, had thrown the finished ones away: a new user's test)."""
-    return recorded == key or _SEGMENT_SECONDS.sub("", recorded) == key
 
 
 def _log_key(key: str) -> str:
@@ -98,7 +87,7 @@ class SegmentLog:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         files_there = all((work / s.file).is_file() and (s.state is None or (work / s.state).is_file()) for s in log.segments)
-        if not (_same_log_key(log.key, key) and files_there):
+        if not (same_key(log.key, key) and files_there):
             return None
         log.key = key
         return log
@@ -109,7 +98,7 @@ class SegmentLog:
         0 where its key is this one and only its files are missing)."""
         try:
             meta = json.loads((work / "segments.json").read_text())
-            return 0 if _same_log_key(meta["key"], other_than) else sum(int(s["frames"]) for s in meta["segments"])
+            return 0 if same_key(meta["key"], other_than) else sum(int(s["frames"]) for s in meta["segments"])
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
