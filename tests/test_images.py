@@ -476,3 +476,48 @@ def test_a_jpegs_exif_caption_artist_and_copyright_become_tiff_tags(tmp_path, co
         assert (tags[270].value, tags[315].value, tags[33432].value) == ("Harbour, 1931", "A. Photographer", "© 1931 Archive")
     assert any(n.startswith("EXIF dropped") and n.endswith("its ImageDescription, Artist, Copyright kept as TIFF tags")
                for n in res.notes), res.notes
+
+
+XMP_TURNED = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("name", ["xmp.jpg", "both.jpg", "xmp16.tif", "xmp16.png"])
+def test_an_orientation_in_xmp_is_applied_once_and_reset_in_the_output(tmp_path, colorizer, name):
+    """A JPEG whose orientation was in its XMP alone came out turned with the XMP still saying 6, so a viewer
+    that reads XMP (Pillow's exif_transpose) turned it again; with EXIF and XMP both 6 the output said 1 and 6
+    (a new user's test). 16-bit TIFF and PNG, read without Pillow's transpose, now follow the same rule."""
+    import tifffile
+    from PIL import ImageOps, PngImagePlugin
+
+    from vidcolor.io.images import displayed_header_size, read_image
+
+    g = np.tile(np.arange(30, dtype=np.uint8)[None, :] * 8, (20, 1))  # 30 wide, 20 high as stored
+    src = tmp_path / name
+    if name == "xmp.jpg":
+        Image.fromarray(g, "L").save(src, xmp=XMP_TURNED)
+    elif name == "both.jpg":
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.fromarray(g, "L").save(src, xmp=XMP_TURNED, exif=exif)
+    elif name == "xmp16.tif":
+        tifffile.imwrite(src, g.astype(np.uint16) * 257, extratags=[(700, "B", len(XMP_TURNED), XMP_TURNED, True)])
+    else:
+        import cv2
+
+        cv2.imwrite(str(tmp_path / "plain.png"), g.astype(np.uint16) * 257)
+        with Image.open(tmp_path / "plain.png") as im:  # 16-bit PNG with an iTXt XMP chunk, written as it came
+            assert im.mode.startswith("I")
+        data = (tmp_path / "plain.png").read_bytes()
+        from vidcolor.io.images import _png_chunk
+
+        src.write_bytes(data[:33] + _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + XMP_TURNED) + data[33:])
+    assert read_image(src).pixels.shape[:2] == (30, 20)  # turned once
+    assert displayed_header_size(src) == (20, 30)
+    out = tmp_path / ("out" + src.suffix)
+    assert colorize_image(src, out, colorizer).status == "done"
+    with Image.open(out) as im:
+        assert im.size == (20, 30)
+        assert ImageOps.exif_transpose(im).size == (20, 30)  # not turned again by a viewer that reads the XMP
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
+        assert b'tiff:Orientation="1"' in (xmp if isinstance(xmp, bytes) else xmp.encode())

@@ -11,6 +11,7 @@ import contextlib
 import threading
 import logging
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -176,8 +177,7 @@ def tiff_size(src) -> tuple[tuple[int, int], int]:
     """((width, height) as stored, EXIF orientation) of a TIFF's first page, a path or a file object."""
     with tifffile.TiffFile(src) as tif:
         page = tif.pages[0]
-        orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
-        return (int(page.imagewidth), int(page.imagelength)), orientation
+        return (int(page.imagewidth), int(page.imagelength)), _tiff_orientation(page)
 
 
 def _header_size(path: Path) -> tuple[int, int, int]:
@@ -426,12 +426,48 @@ def _without_thumbnails(app13: bytes) -> bytes | None:
     return b"".join(out) if len(out) > 1 else None
 
 
+# XMP's orientation, where EXIF has none: Pillow's own patterns (Image.getexif, ImageOps.exif_transpose)
+XMP_ORIENTATION = (re.compile(rb'(tiff:Orientation=")([0-9])(")'), re.compile(rb"(<tiff:Orientation>)([0-9])(</tiff:Orientation>)"))
+
+
+def _xmp_bytes(xmp) -> bytes:
+    return xmp if isinstance(xmp, bytes) else str(xmp).encode()
+
+
+def xmp_orientation(xmp) -> int:
+    """The orientation an XMP packet gives (tiff:Orientation), 1 where it gives none."""
+    if xmp:
+        for pattern in XMP_ORIENTATION:
+            if m := pattern.search(_xmp_bytes(xmp)):
+                return int(m[2])
+    return 1
+
+
+def _xmp_reset(xmp) -> bytes:
+    """An XMP packet with its orientation set to 1: the pixels were turned on reading, as EXIF's is reset.
+    A JPEG whose orientation was in its XMP alone came out turned, with the XMP still saying 6, so
+    viewers that read XMP turned it again (a new user's test)."""
+    xmp = _xmp_bytes(xmp)
+    for pattern in XMP_ORIENTATION:
+        xmp = pattern.sub(rb"\g<1>1\g<3>", xmp)
+    return xmp
+
+
 def _orientation(info: dict) -> int:
-    if "exif" not in info:
-        return 1
-    exif = Image.Exif()
-    exif.load(info["exif"])
-    return int(exif.get(EXIF_ORIENTATION, 1) or 1)
+    """EXIF's orientation, else XMP's (Pillow's rule, which `_read_pil` follows through exif_transpose)."""
+    if "exif" in info:
+        exif = Image.Exif()
+        exif.load(info["exif"])
+        if o := int(exif.get(EXIF_ORIENTATION, 0) or 0):
+            return o
+    return xmp_orientation(info.get("xmp"))
+
+
+def _tiff_orientation(page) -> int:
+    """A TIFF page's Orientation tag, else its XMP's (as Pillow reads the TIFFs it decodes)."""
+    if "Orientation" in page.tags:
+        return int(page.tags["Orientation"].value)
+    return xmp_orientation(page.tags[TIFF_XMP].value if TIFF_XMP in page.tags else None)
 
 
 def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -575,7 +611,7 @@ def _read_tiff(path: Path) -> ImageData:
             notes.append(f"{bits}-bit float samples (0 to 1) written as 16-bit")
         elif (bits == 8 and photometric in ("MINISBLACK", "MINISWHITE", "RGB") and page.compression == 1
               and int(page.sampleformat) == 1 and tuple(int(x) for x in page.extrasamples) in ((), (2,))
-              and int(page.tags["Orientation"].value if "Orientation" in page.tags else 1) in (5, 6, 7, 8)):
+              and _tiff_orientation(page) in (5, 6, 7, 8)):
             # Pillow (13.0) decodes an uncompressed 8-bit TIFF stored on its side (Orientation 5-8) with its width
             # and height swapped: a portrait scanned lying down came out as diagonal stripes, "done" (a new user's
             # test; tiled ones too). Its pixels come from tifffile, its metadata from Pillow, as for a 16-bit PNG;
@@ -587,7 +623,7 @@ def _read_tiff(path: Path) -> ImageData:
             if photometric == "MINISWHITE":
                 a = 255 - a
             pixels, alpha, mode = _split_channels(a, bgr=False)
-            o = int(page.tags["Orientation"].value)
+            o = _tiff_orientation(page)
             return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
         elif bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
             return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
@@ -598,7 +634,7 @@ def _read_tiff(path: Path) -> ImageData:
             if tag in page.tags:
                 v = page.tags[tag].value
                 info[key] = bytes(v) if not isinstance(v, bytes) else v
-        orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+        orientation = _tiff_orientation(page)
         if dpi := _tiff_dpi(page):
             info["dpi"] = dpi
         # kept as bytes, written back as they came (tifffile reads ASCII tags as text, from UTF-8 where it can)
@@ -813,7 +849,7 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
     if "exif" in info and fmt in ("JPEG", "PNG", "WEBP") and not _too_long_for(fmt, "exif", info):
         opts["exif"] = _exif_reset(info["exif"])
     if "xmp" in info and not _too_long_for(fmt, "xmp", info):
-        xmp = info["xmp"] if isinstance(info["xmp"], bytes) else str(info["xmp"]).encode()
+        xmp = _xmp_reset(info["xmp"])
         if fmt in ("JPEG", "WEBP"):
             opts["xmp"] = xmp
         elif fmt == "PNG":
@@ -882,7 +918,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "exif" in like.info:
         extra += _png_chunk(b"eXIf", _exif_reset(like.info["exif"])[6:] if like.info["exif"][:6] == b"Exif\x00\x00" else _exif_reset(like.info["exif"]))
     if "xmp" in like.info:
-        xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
+        xmp = _xmp_reset(like.info["xmp"])
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
@@ -896,7 +932,7 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "icc_profile" in like.info:
         extratags.append((TIFF_ICC, "B", len(like.info["icc_profile"]), like.info["icc_profile"], True))
     if "xmp" in like.info:
-        xmp = like.info["xmp"] if isinstance(like.info["xmp"], bytes) else str(like.info["xmp"]).encode()
+        xmp = _xmp_reset(like.info["xmp"])
         extratags.append((TIFF_XMP, "B", len(xmp), xmp, True))
     for tag, text in (like.info.get("tiff_text") or {}).items():
         extratags.append((tag, "s", 0, text, True))
