@@ -372,3 +372,34 @@ def test_a_hint_chosen_from_the_keyboard_keeps_the_focus(page, hint_server, tmp_
     page.keyboard.press("Enter")
     assert page.evaluate("S.selected") == 0
     assert page.evaluate("document.activeElement === document.querySelector('#hint-list li:nth-child(1)')")
+
+
+def test_a_photo_turned_by_metadata_the_browser_ignores_gets_the_servers_before_and_hints_land(page, hint_server, tmp_path):
+    """A WebP with EXIF orientation 6: Chromium shows it unturned, the server turns it. The "before" stayed
+    unturned beside a turned "after", and a click on the picture became a hint outside the server's photo,
+    refused with a 422 (a new user's test). The page now takes the server's frame and gray rendering."""
+    import skimage.data
+
+    src = tmp_path / "turned.webp"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(skimage.data.chelsea()).convert("L").save(src, exif=exif, lossless=True)  # 451x300 as stored
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", str(src))
+    wait_results(page, 1)
+    page.wait_for_function("document.getElementById('before').naturalWidth === 300")
+    assert page.evaluate("[document.getElementById('before').naturalHeight, document.getElementById('after').naturalWidth,"
+                         " document.getElementById('after').naturalHeight]") == [451, 300, 451]
+    click_pixel(page, 250, 400, (300, 451))  # inside the turned photo only
+    wait_results(page, 2)
+    (x, y), = page.evaluate("S.hints.map((h) => [h.x, h.y])")
+    assert abs(x - 250) <= 1 and abs(y - 400) <= 1, (x, y)  # the box's sub-pixel rounding
+
+
+def test_picking_the_same_photo_again_colorizes_it_again(page, hint_server, tmp_path):
+    """The browser fires no change for the same file: a photo edited on disk, or a clip cancelled, could not be
+    sent again (a new user's test). The picker is emptied once read."""
+    src, _ = open_photo(page, hint_server.url, tmp_path)
+    page.set_input_files("#file", src)
+    wait_results(page, 2)
