@@ -5,7 +5,8 @@ frame's working resolution, batch 4, with 1 and 2 threads, and the largest diffe
 End to end (`--e2e CLIP`): whole `vidcolor CLIP -o OUT` processes, the CLI as it ships and the CLI with
 the network's hint-free forward handed to each runtime (one thread, fp32, spinning off), one after the
 other, wall and CPU seconds. Neither runtime is a dependency: install them beside vidcolor to measure
-(`pip install onnx onnxruntime openvino`). Left out on 2026-11-26 (README, "Tried and left out").
+(`pip install onnx onnxruntime openvino`). Left out on 2026-11-26 (docs/performance.md, "Where the CPU
+time goes now": "Tried and left out").
 
     python benchmarks/cpu_runtimes.py
     python benchmarks/cpu_runtimes.py --e2e ../shared/data/video/cockatoo.mp4 --rounds 2

@@ -1,6 +1,7 @@
 """How far a code change moves the output: the pipeline's own `colorize_frames` (default model and
 temporal mode, CPU) on a clip's first frames, saved with --save and compared with --against. Speed
-work on the CPU path is kept only when this stays within its stated tolerance (README, Performance).
+work on the CPU path is kept only when this stays within its stated tolerance (docs/performance.md,
+"Where the CPU time goes now").
 
     python benchmarks/frames_drift.py ../shared/data/video/cockatoo.mp4 --save /tmp/before.npz   # old code
     python benchmarks/frames_drift.py ../shared/data/video/cockatoo.mp4 --against /tmp/before.npz

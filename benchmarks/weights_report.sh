@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every weights-dependent figure of README.md and weights/README.md, for one checkpoint, into one folder:
+# Every weights-dependent figure of README.md, docs/ and weights/README.md, for one checkpoint, into one folder:
 # what a session re-measures before it ships new weights (each figure in the docs is one we measured).
 # On the 2-core development CPU, beside a training run: eval_val 23 s, tradeoff_val 126 s, colour_cast 13 s,
 # hints 51 s, hints_video 269 s; the five eval-video clips about 18 minutes with the training paused. Pause

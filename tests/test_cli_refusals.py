@@ -1,5 +1,5 @@
 """Refusals of the CLI that come before any work: one line naming the file and the reason, exit 2, and
-nothing written (README, "CLI reference" and "Exit codes")."""
+nothing written (README, "CLI reference" and "Exit codes"; in full in docs/reference.md)."""
 import json
 import os
 from pathlib import Path

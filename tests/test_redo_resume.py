@@ -98,7 +98,7 @@ def test_a_retouched_single_photo_is_kept_with_a_note_as_in_a_folder_run_and_ref
 
 def test_a_protected_single_output_that_must_be_redone_exits_2_as_a_foreign_file_does(tmp_path, weights_file):
     """chmod a-w on the output, then a run with another --strength: "FAILED ... is read-only", exit 1, where
-    the README says it is refused the same way as a file vidcolor did not write (exit 2)."""
+    docs/archives.md says it is refused the same way as a file vidcolor did not write (exit 2)."""
     src = write_image(tmp_path / "a.png")
     dst = tmp_path / "out" / "a.png"
     assert invoke(src, "-o", dst, "--weights", weights_file).exit_code == 0

@@ -24,9 +24,10 @@ def colourful(h: int, w: int) -> np.ndarray:
 
 @pytest.mark.parametrize("h,w", [(96, 128), (270, 480), (54, 98)])  # also half-heights that are odd (the example clip: 480x270)
 def test_yuv420p_from_opencv_is_swscales_within_the_stated_tolerance(h, w):
-    """The encoder's fast 4:2:0 conversion (README, Performance) gives swscale's planes within one
-    level, also at sharp colour edges (which a plain 2x2 mean of the chroma missed by up to 24). At
-    480x270 the chroma planes straddle rows of the flat buffer: the first version crashed there."""
+    """The encoder's fast 4:2:0 conversion (docs/performance.md, "Where the CPU time goes now") gives
+    swscale's planes within one level, also at sharp colour edges (which a plain 2x2 mean of the chroma
+    missed by up to 24). At 480x270 the chroma planes straddle rows of the flat buffer: the first version
+    crashed there."""
     rgb = colourful(h, w)
     ours, ref = video_frame(rgb, "yuv420p").to_ndarray().astype(int), swscale(rgb, "yuv420p").astype(int)
     assert ours.shape == ref.shape == (h * 3 // 2, w)

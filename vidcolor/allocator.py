@@ -5,8 +5,9 @@ By default glibc serves a block that large with a fresh mmap and unmaps it when 
 heap back to the system, so the next frame's arrays fault their pages in again and the kernel zeroes
 them. A 280-frame 720p run took 1.4 to 2.2 million page faults and 4 to 6 s of system CPU that way
 (of 42 to 46 s in all, on the 2-core development machine); keeping freed memory for reuse took that to
-0.21 million and 1.2 to 1.4 s, with about the same peak RSS (README, Performance). `vidcolor`'s
-command line sets it for its own process; a library caller may call `keep_freed_memory()` the same way.
+0.21 million and 1.2 to 1.4 s, with about the same peak RSS (docs/performance.md, "Where the CPU time
+goes now"). `vidcolor`'s command line sets it for its own process; a library caller may call
+`keep_freed_memory()` the same way.
 """
 from __future__ import annotations
 

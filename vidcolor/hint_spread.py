@@ -21,7 +21,7 @@ import torch
 
 from vidcolor.color import AB_SCALE, in_gamut_ab
 
-# Chosen on 60 training photos, never on the validation photos the README reports (benchmarks/hints.py
+# Chosen on 60 training photos, never on the validation photos docs/hints.md reports (benchmarks/hints.py
 # --tune): PSNR with 10 and 50 hints sampled from their ground truth rises with the reach (a hint's
 # correction spread wide also fixes the photo's overall cast), but so does the leak of a single hint onto
 # neighbouring objects (on a real photo, a blue hint on a white dress turned the skin beside it from

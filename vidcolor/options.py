@@ -56,7 +56,7 @@ VIDEO_ONLY = {"temporal": "--temporal", "temporal_strength": "--temporal-strengt
 
 @dataclass
 class VideoOptions:
-    temporal: str = "flow"  # chosen by measurement: README, "Video without flicker"
+    temporal: str = "flow"  # chosen by measurement: docs/video.md, "Measured"
     temporal_strength: float | None = None  # None: the mode's own default
     codec: str | None = None  # video encoder; None: the output container's own (libx264, VP9 for WebM)
     crf: int | None = None  # None: the encoder's default (18 for x264/x265, 32 for VP9)

@@ -30,10 +30,10 @@ CUT_ANALYSIS_WIDTH = 256
 # `flow` runs the network on every n-th frame only (and on each shot's first), carrying its averaged
 # colour along the motion to the frames between, where the next frame's prediction, carried back,
 # fills in what the previous frame did not show (FlowSmoother(network_stride=n)). At n = 2 the network's
-# CPU time halves and the flicker is no higher than on every frame (README, "Network stride"); at n = 3
+# CPU time halves and the flicker is no higher than on every frame (docs/video.md, "Network stride"); at n = 3
 # the frame without a successor's prediction flickers more. On a GPU the network costs next to nothing
 # beside x264, so there it runs on every frame (`make_smoother(..., device)`): 1080p end to end measured
-# 8-12% faster on 150 frames and within 2% on 600 at stride 1 (H200, README "GPU check"). Segments and cluster
+# 8-12% faster on 150 frames and within 2% on 600 at stride 1 (H200, docs/performance.md, "GPU check"). Segments and cluster
 # ranges stay whole multiples of NETWORK_STRIDE on every device (`mode_stride`), which stride 1 also fits.
 NETWORK_STRIDE = 2
 GPU_NETWORK_STRIDE = 1
@@ -117,7 +117,7 @@ def flow_confidence(f_cp: np.ndarray, f_pc: np.ndarray, l_cur: np.ndarray, l_pre
     - forward-backward consistency (occlusions fail it): Sundaram et al.'s test, |f_cp + f_pc(x + f_cp)|^2
       against 0.01 (|f_cp|^2 + |f_pc|^2) + 0.5, with its tolerance widened fb_tolerance times and made a
       soft knee; DIS flows at the working resolution disagree a little with their backward flow all
-      over flat regions, and the plain test threw away averaging there (README, "Video without flicker");
+      over flat regions, and the plain test threw away averaging there (docs/video.md, "How the defaults were chosen");
     - the brightness match after warping (new content and wrong flow fail it);
     - the flow magnitude (large motion is less reliable);
     - whether the source lies inside the previous frame."""
@@ -225,7 +225,7 @@ class FlowSmoother:
         on the grid, are computed on a thread of their own while the network runs (pipeline's
         `prepare_frames`); the calls take them where the pictures match and compute their own where not
         (after a cut, a resume). The same numbers either way: on cockatoo, the pipeline's main thread
-        spends 10 ms of CPU a frame less, and the whole run took 3-8% less time on two cores (README, Performance)."""
+        spends 10 ms of CPU a frame less, and the whole run took 3-8% less time on two cores (docs/performance.md, "As a user times it")."""
         self._collect()  # a previous look-ahead's, were it never called for
         guides = [to_gray_u8(l_guide[i:i + 1]) for i in range(l_guide.shape[0])]
         self._ahead, self._pending = deque(), _AHEAD.submit(self._motions_of, self.prev_l, guides, tuple(ab_hw))

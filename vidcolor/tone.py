@@ -23,7 +23,7 @@ function of L*. A colour photograph has colours that its lightness does not expl
    reaches NET_THRESHOLD (is_colour). The floor keeps out the toned prints the network is unsure of;
    the sure logit keeps colour photos whose colour follows their lightness, which the score misses.
 
-Measured with benchmarks/colour_detector.py (README, "Cron and archives"); the thresholds were chosen
+Measured with benchmarks/colour_detector.py (docs/archives.md, "Photos already in colour, measured"); the thresholds were chosen
 on the "tune" half of its photos and are reported on the "test" half. COLOUR_THRESHOLD is the score's own
 threshold, as it was used before ToneNet: above the procedural toned prints and the real toned prints
 of ../shared/data/bw, below its faintest early colour photograph (old_photos/b, 2.33).

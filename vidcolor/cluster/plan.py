@@ -5,7 +5,7 @@ A range that starts at a scene cut is colorized exactly as one machine colorizes
 temporal smoother is reset at every cut anyway. A range that starts inside a shot cannot know the
 smoother's state at its first frame; it runs the `warmup` frames before it through the network and
 the smoother (without encoding them), so the smoothed colour it starts from is close to the one an
-unbroken run would have (README, "Ray cluster", gives the measured difference).
+unbroken run would have (docs/cluster.md, "Measured", gives the measured difference).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Once BatchNorm is folded into the convolutions (`blocks.fold_batchnorm`, which only inference does),
 each conv-and-activation pair can run as oneDNN's convolution with a fused post-op, the call
 `torch.compile` makes for it on the CPU: the activation no longer takes its own pass over the feature
-map (about 5% of the network's CPU time at a 720p frame's working size: README, Performance). The
+map (about 5% of the network's CPU time at a 720p frame's working size: docs/performance.md, "As a user times it"). The
 result is the plain path's to within about 1e-7, not always bit for bit: oneDNN may pick another
 kernel for the fused call (at batch 1, as photos run, for some small layers; once in a CI run at batch
 2). That changed 0-3 pixels of the example photos by one level, and no value of cockatoo's first 16
