@@ -306,3 +306,43 @@ def test_a_worker_refuses_a_colorizer_other_than_the_drivers(colorizer):
             PhotoBatch(colorizer, FolderOptions(), 0, threads=threads, driver_model_id=colorizer.model_id.replace(":r2", ":r1"))
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_full_disk_stops_a_ray_folder_run_and_its_notes_are_one_machines(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """On Ray a full disk failed each photo in turn (29 FAILED lines) and the run exited 1, where one machine stops
+    with exit 4, which the README's cron line flags; and a photo's notes came back in `note`, not `notes`
+    (an operator's test)."""
+    import errno
+
+    import vidcolor
+    import vidcolor.cluster.workers as workers
+    from vidcolor.cluster import RayOptions
+    from vidcolor.errors import StorageError
+
+    (tmp_path / "in").mkdir()
+    for name in "abcd":
+        write_image(tmp_path / "in" / f"{name}.png", h=24, w=32)
+    opts = FolderOptions(fmt_ext=".webp", batch_size=1)
+    from PIL import Image
+
+    Image.open(tmp_path / "in" / "a.png").save(tmp_path / "in" / "a.png", dpi=(300, 300))  # WebP drops DPI: a note
+    one = {r.input.name: r for r in vidcolor.colorize(tmp_path / "in", tmp_path / "one", colorizer=colorizer, folder=opts)}
+    ray = {r.input.name: r for r in vidcolor.colorize(tmp_path / "in", tmp_path / "ray", colorizer=colorizer, folder=opts,
+                                                      ray=RayOptions("auto"))}
+    assert ray["a.png"].notes == one["a.png"].notes and ray["a.png"].note == one["a.png"].note, (ray["a.png"], one["a.png"])
+    assert any("DPI" in n for n in ray["a.png"].notes)
+
+    real, written = workers.write_image, []
+
+    def full_after_one(dst, out, img):
+        if written:
+            raise StorageError(f"{dst}: cannot write: {os.strerror(errno.ENOSPC)}; the run stops (what it finished is kept)")
+        written.append(dst)
+        real(dst, out, img)
+
+    monkeypatch.setattr(workers, "write_image", full_after_one)
+    seen = []
+    with pytest.raises(StorageError, match="No space left"):
+        vidcolor.colorize(tmp_path / "in", tmp_path / "full", colorizer=colorizer, folder=opts, ray=RayOptions("auto"),
+                          on_result=seen.append)
+    assert [r.status for r in seen] == ["done"]  # stopped at the first photo the disk refused

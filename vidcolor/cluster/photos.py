@@ -21,7 +21,7 @@ from vidcolor.archive import Journal, refuse_foreign_output, remove_stale_tempor
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import StorageError, VidcolorError
 from vidcolor.folder import hinted_key, keep_colour_photo
 from vidcolor.options import FolderOptions, Result
 from vidcolor.tone import ColourScores
@@ -69,10 +69,12 @@ class RayPhotos:
             first = False
             src, dst, status, note = Path(row["src"]), Path(row["dst"]), row["status"], row["note"]
             own_key = hinted_key(key, hints[row["src"]])
+            if status == "storage":  # the output's disk is full: the run stops, as on one machine (exit 4)
+                raise StorageError(note)
             if status != "colour":
                 journal.record(src, own_key, status, dst, note=note)
             if status == "done":
-                emit(Result(src, dst, "done", row["seconds"], 1, note=note))
+                emit(Result(src, dst, "done", row["seconds"], 1, note=note, notes=row["notes"].split("\n") if row["notes"] else []))
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
                 try:
                     emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"],

@@ -22,7 +22,7 @@ from vidcolor.cluster.plan import Range
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
-from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.errors import InputError, OutputError, StorageError, VidcolorError, out_of_space
 from vidcolor.folder import read_or_error, sidecar_misfit, unexpected
 from vidcolor.hints import Hints
 from vidcolor.io.base import Frame, ResumePoint
@@ -78,9 +78,10 @@ def written_this_run(dst: Path, since_ns: int) -> bool:
 
 
 class PhotoBatch(_ModelActor):
-    """Rows {src, dst, hints} -> rows {src, dst, status, note, seconds}; status is done, colour (skipped as
-    already in colour) or failed (note holds the error). `hints` is a photo's sidecar hints as
-    Hints.to_obj JSON, or empty."""
+    """Rows {src, dst, hints} -> rows {src, dst, status, note, notes, seconds}; status is done, colour (skipped
+    as already in colour), failed (note holds the error) or storage (the output's disk is full: note holds the
+    error, and the driver stops the run, as one machine does). A done row's note and notes (newline-joined)
+    are one machine's Result.note and .notes. `hints` is a photo's sidecar hints as Hints.to_obj JSON, or empty."""
 
     def __init__(self, colorizer: Colorizer, opts: FolderOptions, since_ns: int, device: str = "cpu", threads: int = 1,
                  driver_model_id: str | None = None):
@@ -111,26 +112,33 @@ class PhotoBatch(_ModelActor):
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 write_image(dst, out, img)
+            except StorageError as e:  # a full disk: it was one failed row each, and the run went on to fail them all,
+                rows.append(_row(src, dst, "storage", str(e), t0))  # exit 1 where one machine stops with 4 (an operator's test)
+                continue
             except VidcolorError as e:
                 rows.append(_row(src, dst, "failed", str(e), t0))
                 continue
             except OSError as e:  # the folder could not be made
-                rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
+                if out_of_space(e):
+                    rows.append(_row(src, dst, "storage", f"{dst.parent}: cannot create the output folder: {e.strerror}; the run stops", t0))
+                else:
+                    rows.append(_row(src, dst, "failed", f"{dst.parent}: cannot create the output folder ({e.strerror})", t0))
                 continue
             except Exception as e:  # a defect met on one photo: it fails, named in one line, and the run goes on
                 rows.append(_row(src, dst, "failed", unexpected(src, e), t0))
                 continue
-            notes = ["with hints"] * bool(hints) + [*img.notes, *lost_in(img, dst)]  # a row carries one note: joined
-            rows.append(_row(src, dst, "done", "; ".join(notes) or None, t0))
-        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "seconds", "score", "logit")}
+            # as one machine's Result: Ray's had put every note in `note` (an operator's test)
+            rows.append(_row(src, dst, "done", "with hints" if hints else None, t0, notes=[*img.notes, *lost_in(img, dst)]))
+        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "notes", "seconds", "score", "logit")}
 
 
-def _row(src: Path, dst: Path, status: str, note: str | None, t0: float, scores: ColourScores | None = None) -> dict:
+def _row(src: Path, dst: Path, status: str, note: str | None, t0: float, scores: ColourScores | None = None,
+         notes: list[str] = ()) -> dict:
     """One output row; `score` and `logit` are those of a photo skipped as already in colour (NaN otherwise:
-    one column type in every batch)."""
+    one column type in every batch); `notes` newline-joined (one string column)."""
     score, logit = scores or (float("nan"), float("nan"))
-    return {"src": str(src), "dst": str(dst), "status": status, "note": note, "seconds": time.time() - t0,
-            "score": score, "logit": logit}
+    return {"src": str(src), "dst": str(dst), "status": status, "note": note, "notes": "\n".join(notes),
+            "seconds": time.time() - t0, "score": score, "logit": logit}
 
 
 class PlannedCuts:
