@@ -399,3 +399,34 @@ def test_the_early_weights_check_takes_a_legacy_pickle_and_a_refusal_still_reach
     r = invoke(src, "-o", tmp_path / "o.png", "--weights", tmp_path / "passwd", "--report", report)
     refused(r, "not a PyTorch checkpoint")
     assert "not a PyTorch checkpoint" in json.loads(report.read_text().splitlines()[-1])["summary"]["error"]
+
+
+def test_a_new_output_folder_is_locked_before_the_report_and_left_unmade_by_a_failed_run(tmp_path, monkeypatch):
+    """Two cron runs started together on an output folder not made yet: the second skipped the early lock ("a
+    folder not made yet: no other run holds it"), emptied its own --report and loaded the model (and started a
+    Ray instance) before its exit 3 (an operator's test). The lock now comes first, making the folder; a run
+    that writes nothing and fails removes the folders it made."""
+    from vidcolor.archive import OutputLock, RunReport
+    from vidcolor.options import Result
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    order = []
+    enter, begin = OutputLock.__enter__, RunReport.begin
+    monkeypatch.setattr(OutputLock, "__enter__", lambda self: (order.append("lock"), enter(self))[1])
+    monkeypatch.setattr(RunReport, "begin", lambda self: (order.append("begin"), begin(self))[1])
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    r = invoke(src, "-o", tmp_path / "new" / "out", "--report", tmp_path / "r.jsonl")
+    assert r.exit_code == 0, r.output
+    assert order[:2] == ["lock", "begin"]
+
+    def failing(src_, dst=None, *, on_result=None, **kw):
+        on_result(Result(src_ / "a.png", None, "failed", 0.1, error="a.png: corrupt"))
+        return []
+
+    monkeypatch.setattr("vidcolor.api.colorize", failing)
+    r = invoke(src, "-o", tmp_path / "other" / "out")
+    assert r.exit_code == 1, r.output
+    assert not (tmp_path / "other").exists()  # nothing written: no empty folders of the run's making

@@ -286,10 +286,16 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     # run that would clash with one under way is refused at once with exit 3, before it touches anything, its --report included (a
     # locked-out run had emptied the first run's); and a run that starts replaces its report at once, so
     # last night's summary never stands for a run that failed or is still going.
+    # A folder not made yet is made by the lock: two runs started together on a new output had both gone on,
+    # the second emptying its own --report and loading the model before its exit 3 (an operator's test). A run
+    # that then fails leaves no empty folder of its own making (`_unmake`).
+    made = _first_missing(root) if root is not None and not folder.dry_run else None
+    ok = False
     with contextlib.ExitStack() as held:
+        if made is not None:
+            held.callback(lambda: ok or _unmake(made))  # after the lock's release
         try:
-            locked = root is not None and not folder.dry_run and root.is_dir()  # a folder not made yet: no other run holds it
-            if locked:  # a folder run holds the folder; a photo's or a video's run, its output only
+            if root is not None and not folder.dry_run:  # a folder run holds the folder; a photo's or a video's run, its output only
                 held.enter_context(OutputLock(root, None if planned.kind == "folder" else planned.dst))
             run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
             try:
@@ -308,7 +314,29 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         except OutputError as e:  # the output folder cannot be written in (found by the lock's owner file)
             rep.error(str(e))
             return EXIT_USAGE
-        return _run(src, dst, load, video, folder, rep, report, hints, ray_opts, run, planned)
+        code = _run(src, dst, load, video, folder, rep, report, hints, ray_opts, run, planned)
+        ok = code == 0
+        return code
+
+
+def _first_missing(root: Path) -> Path | None:
+    """The outermost folder of `root`'s path that does not exist yet (None if root exists)."""
+    if root.exists():
+        return None
+    while not root.parent.exists() and root.parent != root:
+        root = root.parent
+    return root
+
+
+def _unmake(made: Path) -> None:
+    """Remove the folders this run made for its output where nothing but its lock and an empty journal is
+    in them: a run refused or failed before it wrote anything leaves the user's disk as it found it."""
+    for _, _, files in os.walk(made):
+        if any(f not in ("lock", "owner.json") for f in files):
+            return
+    import shutil
+
+    shutil.rmtree(made, ignore_errors=True)
 
 
 def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
