@@ -172,3 +172,28 @@ def test_an_installed_package_looks_for_weights_only_in_its_own_folder(tmp_path,
     assert str(site / "weights") not in str(e.value) and str(site / "vidcolor" / "_weights") in str(e.value)
     (site / "pyproject.toml").write_text("")  # a checkout: its weights/ is found
     assert W.weights_dirs() == [site / "weights"]
+
+
+@pytest.mark.parametrize("name", ["scan", "scan.jp2", "scan.ppm", "still.gif"])
+def test_a_still_image_given_as_a_video_is_refused_not_written_as_a_one_frame_video(tmp_path, colorizer, name):
+    """A photo without a photo's extension (a PNG named `scan`, JPEG 2000, PPM, a one-frame GIF) became a
+    one-frame MKV, "done", exit 0 (an operator's test). An animated GIF is still a clip."""
+    from PIL import Image
+
+    import numpy as np
+
+    g = Image.fromarray(np.tile(np.arange(48, dtype=np.uint8) * 5, (32, 1)), "L")
+    src = tmp_path / name
+    if name == "scan":
+        g.save(src, format="PNG")
+    elif name == "still.gif":
+        g.convert("P").save(src)
+    else:
+        g.save(src)
+    with pytest.raises(InputError, match=r"a still image \(.*\), not a video; vidcolor reads photos named") as e:
+        colorize_video(src, tmp_path / "out.mkv", colorizer)
+    assert str(src) in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "out.mkv").exists()
+    anim = tmp_path / "anim.gif"
+    g.save(anim, save_all=True, append_images=[g.rotate(180)], duration=100)
+    assert colorize_video(anim, tmp_path / "anim.mkv", colorizer).frames == 2

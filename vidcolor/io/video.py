@@ -16,6 +16,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidcolor.errors import InputError
+from vidcolor.io.formats import IMAGE_EXTS
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
 
@@ -123,6 +124,32 @@ def _describe_dropped(container, main) -> list[str]:
     return out
 
 
+STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
+
+
+def still_image_format(container, stream) -> str | None:
+    """The format of a file FFmpeg reads as a single picture (a PNG or JPEG 2000 under another name, a
+    one-frame GIF), None for a video. Such a file given as a video became a one-frame MKV, "done", exit 0
+    (an operator's test)."""
+    name = container.format.name
+    if name in STILL_IMAGE_DEMUXERS or name.endswith("_pipe"):
+        return name.removesuffix("_pipe").upper() if name.endswith("_pipe") else stream.codec_context.name.upper()
+    if name == "gif" and (stream.frames or _count_packets(container, stream, 2)) <= 1:
+        return "GIF"
+    return None
+
+
+def _count_packets(container, stream, most: int) -> int:
+    """How many packets the stream has, counting up to `most`; the container is rewound to its start."""
+    n = 0
+    for packet in container.demux(stream):
+        n += packet.size > 0
+        if n >= most:
+            break
+    container.seek(0, stream=stream)
+    return n
+
+
 class VideoSource:
     """Iterate the frames of a video's main video stream (`main_video_stream`): `for frame in VideoSource(path)`."""
 
@@ -134,6 +161,10 @@ class VideoSource:
             covers = bool(self.container.streams.video)
             self.container.close()
             raise InputError(f"{self.path}: no video stream" + (" (only cover art)" if covers else ""))
+        if (still := still_image_format(self.container, self.stream)) is not None:
+            self.container.close()
+            raise InputError(f"{self.path}: a still image ({still}), not a video; vidcolor reads photos named "
+                             f"{', '.join(sorted(IMAGE_EXTS))}")
         self.stream.thread_type = "AUTO"
         s, cc = self.stream, self.stream.codec_context
         if not cc.width or not cc.height:
