@@ -638,3 +638,24 @@ def test_a_lock_held_by_another_thread_names_this_process():
 
     assert OutputLock._holder(Path("/nonexistent/owner.json"), "another thread of this process") == f"pid {os.getpid()}"
     assert OutputLock._holder(Path("/nonexistent/owner.json"), "another run") == "unknown pid"
+
+
+def test_folder_options_take_a_format_as_the_cli_does_and_refuse_others_at_once(tmp_path, colorizer):
+    """FolderOptions(fmt_ext="png") raised pathlib's "Invalid suffix" from deep in the plan, and ".gif" made the
+    output folder and journal, then failed every photo (a library user's test)."""
+    for given, kept in (("png", ".png"), (".PNG", ".png"), ("jpeg", ".jpg"), ("TIFF", ".tif"), (".webp", ".webp")):
+        assert FolderOptions(fmt_ext=given).fmt_ext == kept
+    for bad in (".gif", "txt", ".mp4", ""):
+        with pytest.raises(UsageError, match="not an image format vidcolor writes"):
+            FolderOptions(fmt_ext=bad)
+    write_image(tmp_path / "in" / "a.jpg")
+    (r,) = vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, folder=FolderOptions(fmt_ext="png"))
+    assert r.status == "done" and r.output == tmp_path / "out" / "a.png"
+
+
+def test_with_strength_takes_what_the_front_door_takes(colorizer):
+    """load_colorizer(strength=3.5) was refused and with_strength(10) taken; with_strength(-1) said "0 to inf"."""
+    assert colorizer.with_strength(3).strength == 3.0
+    for bad in (10, 3.01, -1):
+        with pytest.raises(UsageError, match="not a number from 0 to 3"):
+            colorizer.with_strength(bad)

@@ -23,7 +23,7 @@ from vidcolor.device import autocast_dtype
 from vidcolor.errors import InputError, UsageError
 from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, check_built, hint_map, palette_vector, refuse_palette
-from vidcolor.options import in_range
+from vidcolor.options import STRENGTH, in_range
 from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
@@ -42,9 +42,10 @@ def working_size(h: int, w: int, work_size: int) -> tuple[int, int]:
 
 
 def _strength(s) -> float:
-    """A colour strength: a finite number of at least 0 (nan gave a white picture), else UsageError.
-    No upper bound here (the CLI's 0 to 3 is checked at the front door; analysis tries more)."""
-    return in_range("strength", s, (0.0, math.inf))
+    """A colour strength from 0 to 3, as `--strength` and the front door take it, else UsageError (nan gave
+    a white picture; with_strength(10) was taken where load_colorizer(strength=3.5) was refused: a library
+    user's test)."""
+    return in_range("--strength", s, STRENGTH)
 
 
 RENDER_VERSION = 2  # in model_id, so finished outputs and segments rendered otherwise are redone (2: dark cells fitted into sRGB, color.fit_dark_chroma)

@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 
 from vidcolor.errors import UsageError
+from vidcolor.io.formats import FORMAT_EXT
 
 SEGMENT_SECONDS = 10.0  # resumable unit of video encoding
 
@@ -81,7 +82,7 @@ class VideoOptions:
 
 @dataclass
 class FolderOptions:
-    fmt_ext: str | None = None  # ".png" etc.; None keeps each input's format
+    fmt_ext: str | None = None  # ".png", "png", "JPEG" etc. (kept as ".png", ".jpg"...); None keeps each input's format
     overwrite: bool = False  # redo finished outputs, and replace files that vidcolor did not write
     force: bool = False  # colorize images that are already in colour
     copy_skipped: bool = True  # copy a photo skipped as already in colour to the output, unchanged
@@ -90,6 +91,11 @@ class FolderOptions:
 
     def __post_init__(self) -> None:
         in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
+        if self.fmt_ext is not None:  # "png" raised pathlib's ValueError, ".gif" failed every photo after the model loaded
+            key = str(self.fmt_ext).lower().removeprefix(".")  # (a library user's test)
+            if key not in FORMAT_EXT:
+                raise UsageError(f"--format {self.fmt_ext}: not an image format vidcolor writes ({', '.join(sorted(FORMAT_EXT))})")
+            self.fmt_ext = FORMAT_EXT[key]
 
 
 @dataclass
