@@ -284,3 +284,15 @@ def test_sigterm_stops_eval_in_order(tmp_path, weights_file):
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "terminated; nothing of this run was kept" in err, err
     assert not out.exists()
+
+
+def test_the_eval_command_refuses_an_out_folder_inside_the_photo_folder(tmp_path, monkeypatch):
+    """`vidcolor eval arch --no-gt --out arch` put eval.json, index.html and 12 thumbnails among the archive's
+    photos, and the next `vidcolor arch` counted 18 inputs where there were 6 (an operator's test)."""
+    monkeypatch.setattr("vidcolor.cli._load", lambda *a, **k: pytest.fail("the model was loaded"))
+    gt = tmp_path / "arch"
+    write_colour_image(gt / "p0.png", seed=0)
+    for out in (gt, gt / "ev"):
+        r = CliRunner().invoke(cli.app, ["eval", str(gt), "--no-gt", "--out", str(out), "-q"])
+        assert r.exit_code == 2 and "--out is (inside) the photo folder" in r.stderr, r.output
+    assert sorted(p.name for p in gt.iterdir()) == ["p0.png"]

@@ -614,6 +614,9 @@ def eval_cmd(
     try:
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: --out is a file; give a folder for eval.json, index.html and thumbs/")
+        if out.resolve().is_relative_to(gt_dir.resolve()):  # its thumbnails landed among the photos, and the next
+            # colorize run of the folder took them for inputs (an operator's test)
+            raise UsageError(f"{out}: --out is (inside) the photo folder {gt_dir}; choose a folder outside it")
         _check_writable_file(out / "eval.json", "--out folder")
         _refuse_foreign_eval_folder(out)
         from vidcolor.io.formats import find_media
