@@ -1042,3 +1042,50 @@ def test_a_held_output_lock_whose_owner_file_is_not_written_yet_is_waited_for(tm
         assert time.time() - t0 < 10
     finally:
         holder.release()
+
+
+def test_a_folder_run_holds_the_folders_inside_its_output_too(tmp_path, weights_file):
+    """A photo redone into a folder run's tree, or a folder run of one of its subfolders, went on beside it:
+    both wrote and journaled the same outputs, and the folder run then failed one of them as "not written by
+    vidcolor" (an operator's test). They are locked out (exit 3), naming the folder run."""
+    from vidcolor.archive import OutputLock
+    from vidcolor.errors import LockedError
+
+    src = archive(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
+        f"with OutputLock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        photo = next(src.rglob("*.png"))
+        for args in (["colorize", str(photo), "-o", str(out / "d0" / "a.png")], ["colorize", str(src / "d0"), "-o", str(out / "d0")]):
+            r = runner.invoke(cli.app, [*args, "--weights", str(weights_file)])
+            assert r.exit_code == 3 and f"is inside {out}" in r.stderr and f"pid {holder.pid}" in r.stderr, r.output
+        assert not (out / "d0").exists()  # a refused run makes no folder
+        with pytest.raises(LockedError):
+            OutputLock(out / "d0" / "deeper").__enter__()
+    finally:
+        holder.kill()
+        holder.wait()
+    with OutputLock(out):  # this thread's own folder run covers the folders inside it
+        with OutputLock(out / "d0", out / "d0" / "a.png"):
+            pass
+
+
+@pytest.mark.parametrize("order", ["subfolder first", "folder first"])
+def test_outputs_a_run_into_a_subfolder_wrote_are_vidcolors_for_the_folder_run_and_back(tmp_path, colorizer, order):
+    """A folder run failed every output that an earlier run into one of its subfolders had written as "not written
+    by vidcolor" (with advice about a lost journal), and the other way round (an operator's test)."""
+    src = archive(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    runs = [(src / "d0", out / "d0"), (src, out)]
+    for s, d in runs if order == "subfolder first" else runs[::-1]:
+        res = colorize_folder(s, d, colorizer.with_strength(1.5) if d == out else colorizer)
+        assert res and all(r.status == "done" for r in res), [(r.input.name, r.error) for r in res if r.status != "done"]
+    edited = next((out / "d0").glob("*.png"))
+    edited.write_bytes(edited.read_bytes() + b"edited")  # still refused once changed, whichever journal wrote it
+    res = {r.input.stem: r for r in colorize_folder(src, out, colorizer.with_strength(0.5))}
+    assert {k: r.status for k, r in res.items()} == {"img0": "failed", "img1": "done", "img2": "done", "img3": "done"}, {k: r.error for k, r in res.items()}
+    assert edited.stem == "img0" and "changed since vidcolor wrote it" in res["img0"].error

@@ -288,20 +288,38 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
         target.chmod(stat.S_IWRITE | stat.S_IREAD)  # (a link is replaced itself: its target is not touched)
     if overwrite or not target.is_file():
         return
-    if not journal.wrote(target):
+    # the other output roots on its path are read only where this one's journal does not vouch for it (rare)
+    mine = journal.wrote(target)
+    writers = [journal] if mine else [j for j in _other_journals(journal, target) if j.wrote(target)]
+    if not writers:
         lost = "" if journal.path.is_file() or not folder_run else (
             f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: where it was lost, as by a copy that"
             " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
         raise ForeignOutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
     if may_be_done:
         return
-    if journal.changed_since_written(target):
+    if all(j.changed_since_written(target) for j in writers) and (not mine or all(  # as the last run that wrote it
+            j.changed_since_written(target) for j in _other_journals(journal, target) if j.wrote(target))):  # left it: not edited
         # (-y redoes every output of the run: for a folder, every other retouch too; a new user's nightly run
         # failed one re-scanned photo every night, and the way out, moving the output aside, was not said)
         raise ForeignOutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); move it aside to have it "
                           "redone, or use --overwrite (or -y), which replaces every output of the run")
     if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise ForeignOutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
+
+
+def _other_journals(journal: Journal, target: Path):
+    """The journals of the other output roots on `target`'s path: an enclosing folder run's, for a run into
+    one of its subfolders, and a subfolder's own, for a folder run over it. A folder run failed every output a
+    run into its subfolder had written as "not written by vidcolor", and the other way round (an operator's
+    test). Each is read once a run (kept on `journal`)."""
+    others = journal.__dict__.setdefault("_others", {})
+    for folder in _normal(target).parents:
+        path = folder / STATE_DIR / "journal.jsonl"
+        if folder != journal.root and path.is_file():
+            if path not in others:
+                others[path] = Journal(folder)
+            yield others[path]
 
 
 def _lock_name(name: str) -> str:
@@ -358,10 +376,13 @@ class OutputLock:
         self._key = ""
 
     def __enter__(self) -> "OutputLock":
+        me = threading.get_ident()
+        with OutputLock._held_lock:  # before the folder is made: a refused run leaves none
+            if self._enclosing_run(me):
+                return self
         self.dir.mkdir(parents=True, exist_ok=True)
         folder_key = str(self.dir.resolve())
         self._key = folder_key if self.target is None else f"{folder_key}/{LOCKS_DIR}/{self._name}"
-        me = threading.get_ident()
         with OutputLock._held_lock:
             for key in {self._key, folder_key}:  # this output (or folder), or the folder it is in
                 held = OutputLock._held.get(key)
@@ -394,6 +415,29 @@ class OutputLock:
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
             raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e
         return self
+
+    def _enclosing_run(self, me: int) -> bool:
+        """A folder run holds the folders inside its own too. A run into one of its subfolders (a photo redone
+        into its tree, a folder run of a subfolder) had gone on beside it, both writing and journaling the same
+        outputs (an operator's test): LockedError, naming that run. True where this thread's own folder run
+        holds an enclosing folder (it covers this lock, as for its own folder). Called under _held_lock."""
+        for up in Path(os.path.realpath(self.dir.parent)).parents:
+            state = up / STATE_DIR
+            held = OutputLock._held.get(str(state))
+            if held is not None:
+                if held[0] == me:
+                    held[1] += 1
+                    self._key = str(state)
+                    return True
+                raise self._enclosed(up, "another thread of this process")
+            owner = state / "owner.json"
+            if owner.is_file() and _owner_alive(owner) and _held_elsewhere(state / "lock"):
+                raise self._enclosed(up, "a vidcolor run of the whole folder", owner)
+        return False
+
+    def _enclosed(self, up: Path, who: str, owner: Path | None = None) -> LockedError:
+        return LockedError(f"{self.dir.parent}: is inside {up}, whose output is locked by {who} "
+                           f"({self._holder(owner or up / STATE_DIR / 'owner.json', who)}); wait for it to finish")
 
     def _take_folder(self) -> None:
         try:
@@ -517,6 +561,17 @@ class OutputLock:
             pass
         finally:
             self.folder_lock.release()
+
+
+def _held_elsewhere(lock: Path) -> bool:
+    """Whether another process holds the OS-level lock `lock` (a folder run's); let go at once if free."""
+    other = FileLock(str(lock), timeout=0)
+    try:
+        other.acquire()
+    except Timeout:
+        return True
+    other.release()
+    return False
 
 
 def _owner_alive(owner: Path) -> bool:
