@@ -314,3 +314,26 @@ def test_a_run_resumed_at_the_join_says_what_the_decoding_found(tmp_path, colori
     assert resumed.frames_resumed == 40 and resumed.note == whole.note
     assert [n for n in resumed.notes if not n.startswith(("resumed", "scene cuts"))] == \
            [n for n in whole.notes if not n.startswith("scene cuts")]
+
+
+def test_a_single_video_stopped_by_a_full_disk_says_in_its_summary_that_it_had_one_input(tmp_path, weights_file, monkeypatch):
+    """Its report's summary was `"total": 0, "failed": 0` with the error alone saying what happened (an
+    operator's test): it says `"inputs": 1` and the video under way, as an interrupted run's does."""
+    import errno
+    import json
+
+    import av
+    from typer.testing import CliRunner
+
+    from vidcolor import cli
+    from vidcolor.io import mux
+
+    src = write_video(tmp_path / "film.mp4", w=64, h=48, frames=12, audio=None)
+    monkeypatch.setattr(mux.Passthrough, "close", lambda self: (_ for _ in ()).throw(av.error.OSError(errno.ENOSPC, "No space left on device")))
+    rep = tmp_path / "run.jsonl"
+    r = CliRunner().invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out.mp4"), "--weights", str(weights_file),
+                                     "--segment-seconds", "0.2", "--report", str(rep)])
+    assert r.exit_code == 4, r.output
+    summary = json.loads(rep.read_text().splitlines()[-1])["summary"]
+    assert summary["inputs"] == 1 and summary["total"] == 0 and "No space left" in summary["error"], summary
+    assert summary["in_progress"]["input"] == str(src), summary

@@ -733,14 +733,16 @@ class RunReport:
             self._write(json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}))
 
     def close(self, interrupted: bool = False, inputs: int = 0, error: str | None = None, in_progress: dict | None = None) -> dict:
-        """The summary line. A stopped run's `total` is what it handled; `inputs` (where known) is how many
-        the run had, so a report does not read as if 68 inputs were all there were."""
+        """The summary line. A stopped run's (interrupted, or ended by `error`) `total` is what it handled;
+        `inputs` (where known) is how many the run had, so a report does not read as if 68 inputs were all
+        there were, and `in_progress` the video under way."""
         summary = {"summary": {**{s: self.counts.get(s, 0) for s in ("done", "skipped", "failed")},
                                "total": sum(self.counts.values()), "seconds": round(time.time() - self.t0, 2)}}
         if error is not None:  # the run stopped on a usage or weights error: its summary says so
             summary["summary"]["error"] = error
         if interrupted:
             summary["summary"]["interrupted"] = True
+        if interrupted or error is not None:  # a run stopped (a full disk, say: a single video's said "total": 0 alone)
             if inputs:
                 summary["summary"]["inputs"] = inputs
             if in_progress:  # the video under way when it stopped, and how far it got (its segments are kept)

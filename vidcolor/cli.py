@@ -376,7 +376,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         rep.close()
         rep.error(str(e))
         with contextlib.suppress(StorageError):  # the report may be on that disk too
-            run.close(error=str(e))
+            run.close(error=str(e), inputs=rep.inputs_total or int(planned is not None and planned.kind != "folder"),
+                      in_progress=rep.in_progress)
         return EXIT_STORAGE
     except VidcolorError as e:  # with the time it took (a disk that filled after 3 s of work said 0.0)
         try:
