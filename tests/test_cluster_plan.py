@@ -346,3 +346,19 @@ def test_a_full_disk_stops_a_ray_folder_run_and_its_notes_are_one_machines(tmp_p
         vidcolor.colorize(tmp_path / "in", tmp_path / "full", colorizer=colorizer, folder=opts, ray=RayOptions("auto"),
                           on_result=seen.append)
     assert [r.status for r in seen] == ["done"]  # stopped at the first photo the disk refused
+
+
+def test_a_failed_join_keeps_rays_core_lines_out_of_the_log(capfd):
+    """A `ray start` cluster that wants a token: Ray's C++ core printed "gcs_client.cc:210: Failed to get cluster ID"
+    once a second for about 20 s before vidcolor's line saying why (an operator's test). On a failed ray.init
+    those lines are dropped; other text, and everything of one that succeeds, is passed on."""
+    from vidcolor.cluster.runtime import _without_the_log_level_line
+
+    core = "[2026-11-28 10:00:00,123 W 4242 4242] gcs_client.cc:210: Failed to get cluster ID from GCS server: Unauthenticated\n"
+    with pytest.raises(ConnectionError), _without_the_log_level_line():
+        os.write(2, (core * 3 + "a Python warning\n").encode())
+        raise ConnectionError("no")
+    assert capfd.readouterr().err == "a Python warning\n"
+    with _without_the_log_level_line():
+        os.write(2, core.encode())
+    assert capfd.readouterr().err == core

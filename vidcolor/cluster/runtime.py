@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -99,6 +100,9 @@ def _host_port(address: str) -> tuple[str, str]:
     return host, port
 
 
+JOIN_TRIES = 5  # Ray's tries (about 1 s apart) to join a cluster's GCS (its default, 20); RAY_gcs_server_port_wait_time_s sets it
+
+
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
@@ -131,13 +135,17 @@ def quiet_ray_data(ray) -> None:
                             module=r"ray\.data\..*")
 
 
+GLOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+ [A-Z] \d+ \d+\] \S+\.cc:\d+:")  # Ray's C++ core: [date time W pid tid] file.cc:N:
+
+
 @contextmanager
 def _without_the_log_level_line() -> Iterator[None]:
     """Ray's core writes "logging.cc: Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL"
     to stderr during ray.init whenever that variable is set, which is how its other notices are kept
     out (below): file descriptor 2 goes to a temporary file while ray.init runs, and everything else
-    written there is passed on afterwards. (Processes Ray starts meanwhile inherit the temporary file;
-    its daemons write their output to Ray's log files.)"""
+    written there is passed on afterwards; where ray.init fails, without its C++ core's lines (a join refused
+    for want of a token printed one a second for 20 s before vidcolor's line saying why: an operator's test).
+    (Processes Ray starts meanwhile inherit the temporary file; its daemons write their output to Ray's log files.)"""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -146,8 +154,10 @@ def _without_the_log_level_line() -> Iterator[None]:
         return
     with tempfile.TemporaryFile() as tmp:
         os.dup2(tmp.fileno(), 2)
+        failed = True
         try:
             yield
+            failed = False
         finally:
             with contextlib.suppress(OSError, ValueError):
                 sys.stderr.flush()
@@ -155,7 +165,7 @@ def _without_the_log_level_line() -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             rest = [ln for ln in tmp.read().decode("utf-8", errors="replace").splitlines(keepends=True)
-                    if "RAY_BACKEND_LOG_LEVEL" not in ln]
+                    if "RAY_BACKEND_LOG_LEVEL" not in ln and not (failed and GLOG_LINE.match(ln))]
             if rest:
                 sys.stderr.write("".join(rest))
                 sys.stderr.flush()
@@ -181,6 +191,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     # Ray's own notices (token authentication, the core worker's remarks on actor arguments) would break
     # the one-line-per-file output; RAY_BACKEND_LOG_LEVEL=info in the environment brings them back.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    if address != "auto":  # a cluster that answers but refuses us (its token) was retried for 20 s; a live one
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(JOIN_TRIES))  # answers the first
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
