@@ -362,3 +362,30 @@ def test_a_failed_join_keeps_rays_core_lines_out_of_the_log(capfd):
     with _without_the_log_level_line():
         os.write(2, core.encode())
     assert capfd.readouterr().err == core
+
+
+def test_rays_error_notices_go_to_its_logger_not_to_the_output(capsys):
+    """A SIGTERM'd `--ray auto` run printed "(raylet) Task MapWorker(...) failed ... killed by ray.kill" in
+    terminal colours into the cron log (an operator's test). They go to the "ray" logger, which a run keeps
+    at ERROR (quiet_ray_data)."""
+    import logging
+
+    ray_worker = pytest.importorskip("ray._private.worker")
+    from vidcolor.cluster.runtime import _raylet_notices_to_the_log
+
+    real, log = ray_worker.print_to_stdstream, logging.getLogger("ray")
+    level = log.level
+    try:
+        _raylet_notices_to_the_log()
+        _raylet_notices_to_the_log()  # once only
+        notice = {"lines": ["Task X failed"], "pid": "raylet", "is_err": False}
+        log.setLevel(logging.ERROR)
+        ray_worker.print_to_stdstream(notice, ignore_prefix=False)
+        assert capsys.readouterr() == ("", "")
+        log.setLevel(logging.WARNING)  # shown where one asks for Ray's warnings: one plain line
+        ray_worker.print_to_stdstream(notice, ignore_prefix=False)
+        out, err = capsys.readouterr()
+        assert out == "" and err.endswith("raylet: Task X failed\n") and "\x1b" not in err, err
+    finally:
+        ray_worker.print_to_stdstream = real
+        log.setLevel(level)

@@ -133,6 +133,31 @@ def quiet_ray_data(ray) -> None:
     # the pool is sized to the cluster on purpose, and the warning broke the one-line-per-file output
     warnings.filterwarnings("ignore", message=r"The minimum number of concurrent actors", category=UserWarning,
                             module=r"ray\.data\..*")
+    _raylet_notices_to_the_log()
+
+
+def _raylet_notices_to_the_log() -> None:
+    """Ray's driver prints the cluster's error notices ("(raylet) Task ... failed ... killed by ray.kill"), in
+    terminal colours, straight to stdout: a SIGTERM'd run put one in the cron log (an operator's test). vidcolor
+    names each input that failed itself; those notices go to the "ray" logger instead (shown at WARNING and up,
+    which quiet_ray_data keeps for errors). Ray's private function: where it is missing, nothing changes."""
+    try:
+        import ray._private.worker as ray_worker
+    except ImportError:
+        return
+    real = getattr(ray_worker, "print_to_stdstream", None)
+    if real is None or getattr(real, "vidcolor", False):
+        return
+
+    def print_to_stdstream(data, ignore_prefix, *args, **kwargs):
+        if isinstance(data, dict) and data.get("pid") == "raylet":
+            for line in data.get("lines") or []:
+                logging.getLogger("ray").warning("raylet: %s", line)
+            return None
+        return real(data, ignore_prefix, *args, **kwargs)
+
+    print_to_stdstream.vidcolor = True
+    ray_worker.print_to_stdstream = print_to_stdstream
 
 
 GLOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+ [A-Z] \d+ \d+\] \S+\.cc:\d+:")  # Ray's C++ core: [date time W pid tid] file.cc:N:
