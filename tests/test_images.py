@@ -521,3 +521,15 @@ def test_an_orientation_in_xmp_is_applied_once_and_reset_in_the_output(tmp_path,
         assert ImageOps.exif_transpose(im).size == (20, 30)  # not turned again by a viewer that reads the XMP
         xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
         assert b'tiff:Orientation="1"' in (xmp if isinstance(xmp, bytes) else xmp.encode())
+
+
+def test_a_16_bit_cmyk_tiff_says_it_is_read_as_8_bits(tmp_path):
+    """It came out 8-bit without a word, where the README says the bit depth is kept (a new user's test)."""
+    import tifffile
+
+    from vidcolor.io.images import read_image
+
+    tifffile.imwrite(tmp_path / "cmyk16.tif", np.random.default_rng(0).integers(0, 65535, (20, 30, 4)).astype(np.uint16),
+                     photometric="separated")
+    img = read_image(tmp_path / "cmyk16.tif")
+    assert img.pixels.dtype == np.uint8 and "16-bit CMYK samples read as 8 bits" in img.notes

@@ -626,7 +626,10 @@ def _read_tiff(path: Path) -> ImageData:
             o = _tiff_orientation(page)
             return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
         elif bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
-            return _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
+            img = _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
+            if bits == 16 and img.pixels.dtype == np.uint8:  # a 16-bit CMYK scan came out 8-bit without a word
+                img.notes.append(f"16-bit {({'SEPARATED': 'CMYK', 'YCBCR': 'YCbCr'}).get(photometric, photometric.lower())} samples read as 8 bits")  # (a new user's test)
+            return img
         else:
             a = _tiff_pixels(path, page, photometric)
         info = {}
