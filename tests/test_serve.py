@@ -20,6 +20,7 @@ from typer.testing import CliRunner  # noqa: E402
 from tests.media import gray_image, probe, write_video  # noqa: E402
 from tests.serve_util import hint_colorizer  # noqa: E402
 from vidcolor import cli  # noqa: E402
+from vidcolor.errors import InputError  # noqa: E402
 from vidcolor.hints import Hints, srgb_to_ab  # noqa: E402
 from vidcolor.io.images import read_image, write_image  # noqa: E402
 from vidcolor.serve import ServeConfig, create_app  # noqa: E402
@@ -213,6 +214,71 @@ def test_not_an_image_is_415(hint_col, tmp_path):
         # a video sent as a photo is pointed to the endpoint that takes it (new-user test)
         clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=5, audio=None).read_bytes()
         one_line_error(post(c, clip, name="clip.mp4"), 415, "not an image (a video: videos go to /api/jobs)")
+
+
+def tiff_bytes(samples: np.ndarray, **kw) -> bytes:
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, samples, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("dtype,channels", [(np.float16, 1), (np.float32, 3)])
+def test_float_tiffs_the_cli_reads_are_colorized_not_refused(hint_col, tmp_path, dtype, channels):
+    """A float16 TIFF and a float32 RGB one were 415 "not an image (unrecognised format)" (Pillow opens
+    neither), though the CLI colorizes them (a new user's test): the upload's header is read as read_image reads it."""
+    g = gray_image(40, 56) / 255
+    data = tiff_bytes((g if channels == 1 else np.dstack([g] * 3)).astype(dtype), photometric="minisblack" if channels == 1 else "rgb")
+    with client(hint_col) as c:
+        r = post(c, data)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/tiff"
+    out = read_image_bytes(r.content, ".tif", tmp_path)
+    assert out.dtype == np.uint16 and out.shape == (40, 56, 3)
+    np.testing.assert_array_equal(out, library_colorize(hint_col, data, ".tif", tmp_path))
+
+
+def test_a_signed_16_bit_tiff_is_415_naming_its_samples_and_the_cli_names_the_file(hint_col, tmp_path, weights_file):
+    """int16 samples reached the network: the API answered 500 "expected a uint8 or uint16 image, got int16",
+    and the CLI said so naming no file (a new user's test)."""
+    data = tiff_bytes(gray_image(40, 56).astype(np.int16) - 100)
+    with client(hint_col) as c:
+        one_line_error(post(c, data), 415, "upload ", "16-bit signed integer samples are not read")
+    src = tmp_path / "signed.tif"
+    src.write_bytes(data)
+    with pytest.raises(InputError, match=f"^{src}: 16-bit signed integer samples"):
+        read_image(src)
+    r = CliRunner().invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out.tif"), "--weights", str(weights_file), "--device", "cpu"])
+    assert f"{src.name}: 16-bit signed integer samples" in r.output and "expected a uint8" not in r.output, r.output
+
+
+def animated(fmt: str) -> bytes:
+    g = Image.fromarray(gray_image(40, 56))
+    buf = io.BytesIO()
+    g.save(buf, fmt, save_all=True, append_images=[g.rotate(180)])
+    return buf.getvalue()
+
+
+def test_an_animation_or_a_multi_page_tiff_is_415_before_it_takes_a_place_in_the_queue(hint_col):
+    """An animated PNG or WebP was 400 (the README's word for corrupt) "has 2 frames/pages", decided by the
+    model thread after a wait in the queue (a new user's test); a multi-page TIFF likewise. With the
+    queue full, each is now refused as a file of a kind not taken (415), not as busy (429)."""
+    gate = threading.Event()
+    with client(hint_col, queue_size=1) as c:
+        worker = c.app.state.worker
+        blocker = worker.submit_photo(gate.wait)  # holds the model thread
+        wait_until(lambda: worker.waiting()["photos"] == 0)
+        queued = worker.submit_photo(lambda: None)  # and the queue's one place
+        try:
+            for fmt in ("PNG", "WEBP"):
+                one_line_error(post(c, animated(fmt)), 415, "has 2 frames/pages; only single-image files are supported")
+            pages = np.stack([gray_image(40, 56)] * 3)
+            one_line_error(post(c, tiff_bytes(pages, photometric="minisblack")), 415, "multi-page TIFF (3 pages); only single-page TIFFs are supported")
+            one_line_error(post(c, encode(gray_image(), "PNG")), 429, "busy")  # the queue was full all along
+        finally:
+            gate.set()
+        assert blocker.result(10) is True and queued.result(10) is None
 
 
 def test_a_request_without_an_upload_says_how_to_send_one(hint_col):

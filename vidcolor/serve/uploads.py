@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints, parse_json_text
-from vidcolor.io.images import PIL_FORMAT, pillow_limit, tiff_size
+from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pillow_limit, tiff_header
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
@@ -73,13 +73,19 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     label = f"upload {sha[:12]}"
     if not data:
         raise RequestError(400, f"{label}: empty file (0 bytes)")
+    buf = io.BytesIO(data)
     try:
-        with pillow_limit(), Image.open(io.BytesIO(data)) as im:
-            fmt, (w, h) = im.format, im.size
-            turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
-        if fmt == "TIFF":  # Pillow gives a TIFF stored on its side its displayed size already (a reviewer's test)
-            (w, h), orientation = tiff_size(io.BytesIO(data))
-            turned = orientation in (5, 6, 7, 8)
+        if is_tiff(buf):  # by tifffile, as read_image reads TIFFs: Pillow opened no float16 TIFF (a new user's test), and
+            head = tiff_header(buf)  # gives a TIFF stored on its side its displayed size already (a reviewer's)
+            fmt, (w, h), turned, refused = "TIFF", head.size, head.orientation in (5, 6, 7, 8), head.refused
+            if head.by_pillow and not refused:  # read_image hands it to Pillow: one Pillow cannot open is no image
+                with pillow_limit(), Image.open(buf):
+                    pass
+        else:
+            with pillow_limit(), Image.open(buf) as im:
+                fmt, (w, h) = im.format, im.size
+                turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
+                refused = frames_refused(im)  # an animation, refused here rather than after a wait in the queue
     except UnidentifiedImageError:
         if starts_like_a_video(data[:VIDEO_HEAD_BYTES]):
             raise RequestError(415, f"{label}: not an image (a video: videos go to /api/jobs)") from None
@@ -90,6 +96,8 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         raise RequestError(400, f"{label}: corrupt image header ({first_line(e)})") from None
     if fmt not in IMAGE_FORMATS:
         raise RequestError(415, f"{label}: {fmt} images are not supported (JPEG, PNG, TIFF, WebP, BMP)")
+    if refused:  # what read_image refuses from the header: 415, a file of a kind not taken, not a corrupt one
+        raise RequestError(415, f"{label}: {refused}")
     if w * h > max_pixels:
         raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}")
     return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h))
