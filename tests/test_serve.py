@@ -10,7 +10,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, features
 from skimage.color import rgb2lab
 
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[dev]'")
@@ -398,6 +398,37 @@ def test_a_photo_posted_as_a_job_is_not_a_video(hint_col, private_tmp):
         for fmt in ("PNG", "JPEG"):
             r = c.post("/api/jobs", files={"file": ("photo.bin", encode(gray_image(), fmt))})
             one_line_error(r, 415, "not a video (a still image: photos go to /api/colorize)")
+
+
+HEIC_HEAD = b"\0\0\0\x18ftypheic" + b"0" * 100  # an iPhone photo's first box (its pictures do not matter here)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "GIF", "JPEG2000", "PPM", "HEIC"])
+def test_a_still_image_in_a_format_not_read_is_refused_by_both_endpoints_naming_it(hint_col, private_tmp, fmt):
+    """A still AVIF and a one-frame GIF sent to /api/jobs became one-frame clips (202); a JPEG 2000 or PPM
+    was sent to /api/colorize, which refused its format; a HEIC photo was "a video: videos go to /api/jobs"
+    there and a "corrupt or truncated video" at /api/jobs (a new user's test). Both now name the format."""
+    if fmt == "AVIF" and not features.check("avif"):
+        pytest.skip("this Pillow writes no AVIF")
+    data = HEIC_HEAD if fmt == "HEIC" else encode(gray_image(), fmt)
+    with client(hint_col) as c:
+        one_line_error(c.post("/api/jobs", files={"file": ("clip.mp4", data)}), 415,
+                       f"not a video (a still image in a format vidcolor does not read: {fmt})")
+        detail = one_line_error(post(c, data), 415, f"{fmt} images are not supported")
+    assert "/api/jobs" not in detail
+    assert list(private_tmp.glob("*jobs-*/job-*")) == []
+
+
+def test_an_animation_goes_as_a_clip_where_ffmpeg_reads_its_frames_and_is_refused_where_it_reads_one(hint_col):
+    """An animated GIF is a clip (FFmpeg reads its frames); an animated WebP, of which FFmpeg reads one
+    picture, is refused by both endpoints without sending it from one to the other."""
+    with client(hint_col) as c:
+        r = c.post("/api/jobs", files={"file": ("a.gif", animated("GIF"))})
+        assert r.status_code == 202 and r.json()["frames_total"] == 2, r.text
+        detail = one_line_error(c.post("/api/jobs", files={"file": ("a.webp", animated("WEBP"))}), 415,
+                                "not a video (an animated WEBP, which vidcolor does not read")
+        assert "/api/colorize" not in detail
+        one_line_error(post(c, animated("WEBP")), 415, "has 2 frames/pages")
 
 
 def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):
