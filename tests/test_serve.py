@@ -329,6 +329,25 @@ def test_upload_over_the_size_limit_is_413(hint_col):
         one_line_error(r, 413, "over the limit")
 
 
+def test_a_routes_slash_form_is_redirected_to_it_whatever_the_uploads_size(hint_col, tmp_path):
+    """POST /api/colorize/ with a 0.1 MB photo was 413 "over the limit of 64 KB" (the limit of paths with no
+    upload), where a small one was redirected (307) to /api/colorize (a new user's test). The slash form now
+    has its route's limit, so the redirect, which a client follows with the body again, comes at any size."""
+    photo = encode(np.random.default_rng(0).integers(0, 255, (320, 320), dtype=np.uint8), "PNG")
+    clip = write_video(tmp_path / "clip.mkv", w=160, h=120, frames=12, codec="rawvideo", audio=None).read_bytes()
+    assert len(photo) > 64 * 1024 and len(clip) > 64 * 1024
+    with client(hint_col) as c:
+        for path, data in (("/api/colorize", photo), ("/api/jobs", clip)):
+            r = c.post(path + "/", files={"file": ("f", data)}, follow_redirects=False)
+            assert r.status_code == 307 and r.headers["location"] == BASE + path, (path, r.status_code, r.text)
+        assert post(c, photo).status_code == 200
+        r = c.post("/api/colorize/", files={"file": ("f", photo)})  # followed, as curl -L follows it
+        assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n", (r.status_code, r.text)
+        assert c.post("/api/jobs/", files={"file": ("f", clip)}).status_code == 202
+    with client(hint_col, max_image_mb=0.01) as c:  # and over the route's own limit, it is the route's refusal
+        one_line_error(c.post("/api/colorize/", files={"file": ("f", photo)}), 413, "0.01 MB (--max-image-mb)")
+
+
 def multipart_body(data: bytes) -> tuple[bytes, str]:
     boundary = "vidcolortestboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"

@@ -128,7 +128,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
     limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
               "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
-    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path, (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    # A route's slash form (/api/colorize/) has the route's limit: FastAPI redirects it (307) to the route, and a
+    # photo over 64 KB was refused as over the limit of "64 KB" instead (a new user's test)
+    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
     drain = max(limit for limit, _ in limits.values())  # a refused body is read and dropped up to this
     app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
                                            "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain)
