@@ -45,8 +45,9 @@ def png() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("photo_s,running_status", [(2.0, 200), (600.0, 503)])
-def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(tmp_path, photo_s, running_status):
+@pytest.mark.parametrize("photo_s,running_status,sig", [(2.0, 200, signal.SIGTERM), (600.0, 503, signal.SIGTERM),
+                                                        (600.0, 503, signal.SIGINT)])
+def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(tmp_path, photo_s, running_status, sig):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-c", SLOW_SERVER, str(port), str(photo_s)], cwd=Path(__file__).parents[1],
@@ -74,7 +75,7 @@ def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(tmp_path
         while httpx.get(url + "/api/health").json()["waiting"]["photos"] < 1:
             time.sleep(0.05)
         t0 = time.monotonic()
-        server.send_signal(signal.SIGTERM)
+        server.send_signal(sig)
         log, _ = server.communicate(timeout=60)
         exited = time.monotonic() - t0
     finally:
@@ -90,6 +91,7 @@ def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(tmp_path
     if status == 503:
         assert media == "application/json" and at - t0 < PHOTO_GRACE_S + 2, log
     assert exited < SHUTDOWN_S, (exited, log)
+    assert server.returncode == (-signal.SIGTERM if sig == signal.SIGTERM else 0), log  # Ctrl-C: stopped as asked
     assert "Traceback" not in log and "CancelledError" not in log and "Cancel " not in log, log
 
 

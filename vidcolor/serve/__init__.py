@@ -116,7 +116,10 @@ def run(colorizer, config: ServeConfig) -> None:
     # a bounded shutdown: SIGTERM waited for as long as any client kept a request open (an operator's test)
     server = Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
                                    timeout_graceful_shutdown=SHUTDOWN_S))
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C, re-raised by uvicorn once it has shut down: stopped as asked (as uvicorn.run)
+        pass
     if not server.started:  # as uvicorn.run ends
         sys.exit(STARTUP_FAILURE)
 
