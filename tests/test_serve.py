@@ -445,7 +445,7 @@ def test_an_animation_goes_as_a_clip_where_ffmpeg_reads_its_frames_and_is_refuse
         r = c.post("/api/jobs", files={"file": ("a.gif", animated("GIF"))})
         assert r.status_code == 202 and r.json()["frames_total"] == 2, r.text
         detail = one_line_error(c.post("/api/jobs", files={"file": ("a.webp", animated("WEBP"))}), 415,
-                                "not a video (an animated WEBP, which vidcolor does not read")
+                                "not a video (a WEBP of 2 frames/pages, which vidcolor reads neither as a clip nor as a photo)")
         assert "/api/colorize" not in detail
         one_line_error(post(c, animated("WEBP")), 415, "has 2 frames/pages")
 

@@ -143,7 +143,7 @@ def identify_image(path) -> StillOrAnimation | None:
 def not_a_clip(fmt: str, frames: int = 1) -> str:
     """Why /api/jobs refuses an image, sending it to /api/colorize only where that endpoint takes it."""
     if frames > 1:  # FFmpeg reads one picture of it (an animated WebP)
-        return f"not a video (an animated {fmt}, which vidcolor does not read; convert it to a video)"
+        return f"not a video (a {fmt} of {frames} frames/pages, which vidcolor reads neither as a clip nor as a photo)"
     if fmt in IMAGE_FORMATS:
         return "not a video (a still image: photos go to /api/colorize)"
     return f"not a video (a still image in a format vidcolor does not read: {fmt})"
