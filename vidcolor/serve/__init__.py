@@ -69,7 +69,8 @@ def create_app(colorizer, config: ServeConfig | None = None):
 WEB_MODULES = ("fastapi", "uvicorn", "python_multipart")
 SHUTDOWN_S = 10  # how long SIGTERM waits for requests under way (uploads; the jobs' work is not a request)
 PHOTO_GRACE_S = 5  # after SIGTERM, a photo the model is running has this long to finish, then its client gets 503
-STOP_WAIT_S = 2  # then the model thread is waited for this long (a job stops at its next batch; a photo is not waited for)
+STOP_WAIT_S = 8  # the model thread is waited for until this long after SIGTERM (a job stops at its next batch); a
+# photo still running then is left to end with the process
 
 
 def missing_web_modules() -> list[str]:

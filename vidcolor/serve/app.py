@@ -38,9 +38,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         yield
-        # a photo the model still runs is not waited for (the thread dies with the process); its temporary
+        # a photo the model still runs then is not waited for (the thread ends with the process); its temporary
         # folder, like the jobs', is under jobs.root, which close() removes
-        await run_in_threadpool(worker.stop, STOP_WAIT_S)
+        await run_in_threadpool(worker.stop, STOP_WAIT_S)  # (STOP_WAIT_S counted from begin_shutdown)
         jobs.close()
 
     app = FastAPI(title="vidcolor", version=_version(), lifespan=lifespan,
