@@ -47,7 +47,7 @@ def png() -> bytes:
 
 @pytest.mark.parametrize("photo_s,running_status,sig", [(2.0, 200, signal.SIGTERM), (600.0, 503, signal.SIGTERM),
                                                         (600.0, 503, signal.SIGINT)])
-def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(tmp_path, photo_s, running_status, sig):
+def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(photo_s, running_status, sig):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-c", SLOW_SERVER, str(port), str(photo_s)], cwd=Path(__file__).parents[1],
