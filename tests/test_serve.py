@@ -10,7 +10,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, features
 from skimage.color import rgb2lab
 
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[dev]'")
@@ -20,6 +20,7 @@ from typer.testing import CliRunner  # noqa: E402
 from tests.media import gray_image, probe, write_video  # noqa: E402
 from tests.serve_util import hint_colorizer  # noqa: E402
 from vidcolor import cli  # noqa: E402
+from vidcolor.errors import InputError  # noqa: E402
 from vidcolor.hints import Hints, srgb_to_ab  # noqa: E402
 from vidcolor.io.images import read_image, write_image  # noqa: E402
 from vidcolor.serve import ServeConfig, create_app  # noqa: E402
@@ -215,6 +216,71 @@ def test_not_an_image_is_415(hint_col, tmp_path):
         one_line_error(post(c, clip, name="clip.mp4"), 415, "not an image (a video: videos go to /api/jobs)")
 
 
+def tiff_bytes(samples: np.ndarray, **kw) -> bytes:
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, samples, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("dtype,channels", [(np.float16, 1), (np.float32, 3)])
+def test_float_tiffs_the_cli_reads_are_colorized_not_refused(hint_col, tmp_path, dtype, channels):
+    """A float16 TIFF and a float32 RGB one were 415 "not an image (unrecognised format)" (Pillow opens
+    neither), though the CLI colorizes them (a new user's test): the upload's header is read as read_image reads it."""
+    g = gray_image(40, 56) / 255
+    data = tiff_bytes((g if channels == 1 else np.dstack([g] * 3)).astype(dtype), photometric="minisblack" if channels == 1 else "rgb")
+    with client(hint_col) as c:
+        r = post(c, data)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/tiff"
+    out = read_image_bytes(r.content, ".tif", tmp_path)
+    assert out.dtype == np.uint16 and out.shape == (40, 56, 3)
+    np.testing.assert_array_equal(out, library_colorize(hint_col, data, ".tif", tmp_path))
+
+
+def test_a_signed_16_bit_tiff_is_415_naming_its_samples_and_the_cli_names_the_file(hint_col, tmp_path, weights_file):
+    """int16 samples reached the network: the API answered 500 "expected a uint8 or uint16 image, got int16",
+    and the CLI said so naming no file (a new user's test)."""
+    data = tiff_bytes(gray_image(40, 56).astype(np.int16) - 100)
+    with client(hint_col) as c:
+        one_line_error(post(c, data), 415, "upload ", "16-bit signed integer samples are not read")
+    src = tmp_path / "signed.tif"
+    src.write_bytes(data)
+    with pytest.raises(InputError, match=f"^{src}: 16-bit signed integer samples"):
+        read_image(src)
+    r = CliRunner().invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out.tif"), "--weights", str(weights_file), "--device", "cpu"])
+    assert f"{src.name}: 16-bit signed integer samples" in r.output and "expected a uint8" not in r.output, r.output
+
+
+def animated(fmt: str) -> bytes:
+    g = Image.fromarray(gray_image(40, 56))
+    buf = io.BytesIO()
+    g.save(buf, fmt, save_all=True, append_images=[g.rotate(180)])
+    return buf.getvalue()
+
+
+def test_an_animation_or_a_multi_page_tiff_is_415_before_it_takes_a_place_in_the_queue(hint_col):
+    """An animated PNG or WebP was 400 (the README's word for corrupt) "has 2 frames/pages", decided by the
+    model thread after a wait in the queue (a new user's test); a multi-page TIFF likewise. With the
+    queue full, each is now refused as a file of a kind not taken (415), not as busy (429)."""
+    gate = threading.Event()
+    with client(hint_col, queue_size=1) as c:
+        worker = c.app.state.worker
+        blocker = worker.submit_photo(gate.wait)  # holds the model thread
+        wait_until(lambda: worker.waiting()["photos"] == 0)
+        queued = worker.submit_photo(lambda: None)  # and the queue's one place
+        try:
+            for fmt in ("PNG", "WEBP"):
+                one_line_error(post(c, animated(fmt)), 415, "has 2 frames/pages; only single-image files are supported")
+            pages = np.stack([gray_image(40, 56)] * 3)
+            one_line_error(post(c, tiff_bytes(pages, photometric="minisblack")), 415, "multi-page TIFF (3 pages); only single-page TIFFs are supported")
+            one_line_error(post(c, encode(gray_image(), "PNG")), 429, "busy")  # the queue was full all along
+        finally:
+            gate.set()
+        assert blocker.result(10) is True and queued.result(10) is None
+
+
 def test_a_request_without_an_upload_says_how_to_send_one(hint_col):
     """A JSON or raw image/jpeg body got 422 "file: Field required", and a urlencoded form leaked pydantic's
     "Expected UploadFile, received: <class 'str'>" (a new user's test)."""
@@ -261,6 +327,25 @@ def test_upload_over_the_size_limit_is_413(hint_col):
         _, boundary = multipart_body(data)
         r = c.post("/api/colorize", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"})
         one_line_error(r, 413, "over the limit")
+
+
+def test_a_routes_slash_form_is_redirected_to_it_whatever_the_uploads_size(hint_col, tmp_path):
+    """POST /api/colorize/ with a 0.1 MB photo was 413 "over the limit of 64 KB" (the limit of paths with no
+    upload), where a small one was redirected (307) to /api/colorize (a new user's test). The slash form now
+    has its route's limit, so the redirect, which a client follows with the body again, comes at any size."""
+    photo = encode(np.random.default_rng(0).integers(0, 255, (320, 320), dtype=np.uint8), "PNG")
+    clip = write_video(tmp_path / "clip.mkv", w=160, h=120, frames=12, codec="rawvideo", audio=None).read_bytes()
+    assert len(photo) > 64 * 1024 and len(clip) > 64 * 1024
+    with client(hint_col) as c:
+        for path, data in (("/api/colorize", photo), ("/api/jobs", clip)):
+            r = c.post(path + "/", files={"file": ("f", data)}, follow_redirects=False)
+            assert r.status_code == 307 and r.headers["location"] == BASE + path, (path, r.status_code, r.text)
+        assert post(c, photo).status_code == 200
+        r = c.post("/api/colorize/", files={"file": ("f", photo)})  # followed, as curl -L follows it
+        assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n", (r.status_code, r.text)
+        assert c.post("/api/jobs/", files={"file": ("f", clip)}).status_code == 202
+    with client(hint_col, max_image_mb=0.01) as c:  # and over the route's own limit, it is the route's refusal
+        one_line_error(c.post("/api/colorize/", files={"file": ("f", photo)}), 413, "0.01 MB (--max-image-mb)")
 
 
 def multipart_body(data: bytes) -> tuple[bytes, str]:
@@ -332,6 +417,37 @@ def test_a_photo_posted_as_a_job_is_not_a_video(hint_col, private_tmp):
         for fmt in ("PNG", "JPEG"):
             r = c.post("/api/jobs", files={"file": ("photo.bin", encode(gray_image(), fmt))})
             one_line_error(r, 415, "not a video (a still image: photos go to /api/colorize)")
+
+
+HEIC_HEAD = b"\0\0\0\x18ftypheic" + b"0" * 100  # an iPhone photo's first box (its pictures do not matter here)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "GIF", "JPEG2000", "PPM", "HEIC"])
+def test_a_still_image_in_a_format_not_read_is_refused_by_both_endpoints_naming_it(hint_col, private_tmp, fmt):
+    """A still AVIF and a one-frame GIF sent to /api/jobs became one-frame clips (202); a JPEG 2000 or PPM
+    was sent to /api/colorize, which refused its format; a HEIC photo was "a video: videos go to /api/jobs"
+    there and a "corrupt or truncated video" at /api/jobs (a new user's test). Both now name the format."""
+    if fmt == "AVIF" and not features.check("avif"):
+        pytest.skip("this Pillow writes no AVIF")
+    data = HEIC_HEAD if fmt == "HEIC" else encode(gray_image(), fmt)
+    with client(hint_col) as c:
+        one_line_error(c.post("/api/jobs", files={"file": ("clip.mp4", data)}), 415,
+                       f"not a video (a still image in a format vidcolor does not read: {fmt})")
+        detail = one_line_error(post(c, data), 415, f"{fmt} images are not supported")
+    assert "/api/jobs" not in detail
+    assert list(private_tmp.glob("*jobs-*/job-*")) == []
+
+
+def test_an_animation_goes_as_a_clip_where_ffmpeg_reads_its_frames_and_is_refused_where_it_reads_one(hint_col):
+    """An animated GIF is a clip (FFmpeg reads its frames); an animated WebP, of which FFmpeg reads one
+    picture, is refused by both endpoints without sending it from one to the other."""
+    with client(hint_col) as c:
+        r = c.post("/api/jobs", files={"file": ("a.gif", animated("GIF"))})
+        assert r.status_code == 202 and r.json()["frames_total"] == 2, r.text
+        detail = one_line_error(c.post("/api/jobs", files={"file": ("a.webp", animated("WEBP"))}), 415,
+                                "not a video (a WEBP of 2 frames/pages, which vidcolor reads neither as a clip nor as a photo)")
+        assert "/api/colorize" not in detail
+        one_line_error(post(c, animated("WEBP")), 415, "has 2 frames/pages")
 
 
 def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):

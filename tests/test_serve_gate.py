@@ -351,3 +351,49 @@ def test_a_stalled_upload_to_the_real_app_gets_the_408(hint_col, monkeypatch):
     finally:
         app.state.worker.stop()
     assert sent[0]["status"] == 408 and b"upload stalled: no data for 0.3 s" in sent[1]["body"], sent[:2]
+
+
+def test_an_upload_dripping_in_is_ended_once_it_falls_under_the_least_rate(hint_col, monkeypatch):
+    """Two clients sending one byte every 4 s, never idle for the 30 s the stall check waits, held their
+    upload slots (429 for everyone else) for as long as they liked (a new user's test, --queue-size 1).
+    Past its first UPLOAD_SLOW_AFTER_S, an upload must average UPLOAD_MIN_RATE (here 0.5 s and 10 kB/s)."""
+    from vidcolor.serve import gate
+
+    monkeypatch.setattr(gate, "UPLOAD_IDLE_S", 0.3)
+    monkeypatch.setattr(gate, "UPLOAD_SLOW_AFTER_S", 0.5)
+    monkeypatch.setattr(gate, "UPLOAD_MIN_RATE", 10_000)
+    app = create_app(hint_col, ServeConfig(queue_size=1))
+    head = b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+
+    def run(chunk: bytes, every: float, count: int) -> tuple[list, float]:
+        sent, calls = [], 0
+
+        async def receive():  # `chunk` every `every` seconds: never idle for UPLOAD_IDLE_S
+            nonlocal calls
+            calls += 1
+            if calls > 1:
+                await asyncio.sleep(every)
+            if calls > count:
+                await asyncio.sleep(3600)
+            body = head if calls == 1 else chunk
+            return {"type": "http.request", "body": body + (b"\r\n--XX--\r\n" if calls == count else b""),
+                    "more_body": calls < count}
+
+        async def send(m):
+            sent.append(m)
+
+        scope = {"type": "http", "method": "POST", "path": "/api/colorize", "raw_path": b"/api/colorize", "query_string": b"",
+                 "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"multipart/form-data; boundary=XX")],
+                 "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "http_version": "1.1", "root_path": ""}
+        t0 = time.monotonic()
+        asyncio.run(asyncio.wait_for(app(scope, receive, send), 20))
+        return sent, time.monotonic() - t0
+
+    try:
+        sent, took = run(b"x" * 10, 0.1, 10_000)  # 100 bytes a second, for ever
+        assert sent[0]["status"] == 408 and b"upload too slow" in sent[1]["body"] and b"past its first 0.5 s" in sent[1]["body"], sent[:2]
+        assert took < 2
+        sent, _ = run(b"x" * 5000, 0.1, 15)  # 50 kB/s for 1.5 s, past the first 0.5 s: read whole, and answered
+        assert sent[0]["status"] == 415 and b"not an image" in sent[1]["body"], sent[:2]
+    finally:
+        app.state.worker.stop()

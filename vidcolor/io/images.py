@@ -148,8 +148,9 @@ def displayed_header_size(src) -> tuple[int, int] | None:
     (Orientation 5-8) its displayed size, and turned once more, a hint inside the photo was refused and
     one outside it let through (a reviewer's test)."""
     try:
-        if _is_tiff(src):
-            (w, h), orientation = tiff_size(src)
+        if is_tiff(src):
+            head = tiff_header(src)
+            (w, h), orientation = head.size, head.orientation
         else:
             with pillow_limit(), Image.open(src) as im:
                 w, h = im.size
@@ -162,7 +163,7 @@ def displayed_header_size(src) -> tuple[int, int] | None:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
-def _is_tiff(src) -> bool:
+def is_tiff(src) -> bool:
     if isinstance(src, (str, os.PathLike)):
         with open(src, "rb") as f:
             head = f.read(4)
@@ -173,11 +174,58 @@ def _is_tiff(src) -> bool:
     return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
-def tiff_size(src) -> tuple[tuple[int, int], int]:
-    """((width, height) as stored, EXIF orientation) of a TIFF's first page, a path or a file object."""
+TIFF_DIRECT = ("MINISBLACK", "MINISWHITE", "RGB")  # photometrics whose 16-bit and float samples tifffile reads
+
+
+@dataclass(frozen=True)
+class TiffHeader:
+    """What a TIFF's header says about reading it, as `read_image` reads it."""
+
+    size: tuple[int, int]  # (width, height) of the first page, as stored
+    orientation: int
+    pages: int  # full-size pages (reduced-resolution previews are not counted)
+    by_pillow: bool  # read_image hands it to Pillow (8-bit, palette, CMYK, YCbCr, 32-bit integer, ...)
+    refused: str | None  # why read_image refuses it, where the header tells: its sample format, several pages
+
+
+def tiff_header(src) -> TiffHeader:
+    """A TIFF's header (a path or a file object), read by tifffile as `read_image` reads TIFFs: Pillow
+    opens no float16 or float32 RGB TIFF, which read_image reads."""
     with tifffile.TiffFile(src) as tif:
-        page = tif.pages[0]
-        return (int(page.imagewidth), int(page.imagelength)), _tiff_orientation(page)
+        pages = _full_pages(tif)
+        page = pages[0]
+        refused = _multi_page(len(pages)) if len(pages) > 1 else _refused_samples(page)
+        return TiffHeader((int(page.imagewidth), int(page.imagelength)), _tiff_orientation(page), len(pages),
+                          _by_pillow(page), refused)
+
+
+def _full_pages(tif) -> list:
+    return [p for p in tif.pages if not getattr(p, "is_reduced", False)]
+
+
+def _multi_page(n: int) -> str:
+    return f"multi-page TIFF ({n} pages); only single-page TIFFs are supported (split it first)"
+
+
+def _photometric(page) -> str:
+    return page.photometric.name if page.photometric is not None else ""
+
+
+def _by_pillow(page) -> bool:
+    """Whether `_read_tiff` hands a page to Pillow: all but float samples and 16-bit integer ones of gray or RGB."""
+    return not (_photometric(page) in TIFF_DIRECT and (page.sampleformat == 3 or page.bitspersample == 16))
+
+
+def _refused_samples(page) -> str | None:
+    """Why a TIFF page's samples are not read, from its header. 16-bit signed integers reached the network
+    as int16 and were refused there in words naming no file (the API answered 500: a new user's test);
+    complex and 64-bit integer samples were "not an image" (Pillow opens neither)."""
+    kind, bits = int(page.sampleformat), page.bitspersample
+    name = {1: "unsigned integer", 2: "signed integer", 5: "complex integer", 6: "complex float"}.get(kind)
+    if (kind == 2 and bits == 16) or kind in (5, 6) or (kind in (1, 2) and bits > 32):
+        return (f"{bits}-bit {name} samples are not read (8- and 16-bit unsigned, 32-bit integer and float samples "
+                "are); convert it to 8 or 16 bits")
+    return None
 
 
 def _header_size(path: Path) -> tuple[int, int, int]:
@@ -486,13 +534,20 @@ def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
 
 def _read_pil(path: Path) -> ImageData:
     with pillow_limit(), Image.open(path) as im:
-        if getattr(im, "n_frames", 1) > 1 and im.format in ("TIFF", "WEBP", "PNG"):
-            raise InputError(f"{path}: has {im.n_frames} frames/pages; only single-image files are supported (split it first)")
+        if refused := frames_refused(im):
+            raise InputError(f"{path}: {refused}")
         im.load()
         info, notes = _metadata(im)
         if "exif" in info or "exif" not in im.info:  # a dropped EXIF block gives no orientation: pixels as stored
             im = ImageOps.exif_transpose(im)
         return _from_pil(im, info, notes)
+
+
+def frames_refused(im: Image.Image) -> str | None:
+    """Why an animated PNG or WebP, or a TIFF of several pages, opened by Pillow is not read (None: one image)."""
+    if getattr(im, "n_frames", 1) > 1 and im.format in ("TIFF", "WEBP", "PNG"):
+        return f"has {im.n_frames} frames/pages; only single-image files are supported (split it first)"
+    return None
 
 
 def _from_pil(im: Image.Image, info: dict, notes: list[str]) -> ImageData:
@@ -598,18 +653,20 @@ def _split_channels(a: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | 
 
 def _read_tiff(path: Path) -> ImageData:
     with tifffile.TiffFile(path) as tf:
-        pages = [p for p in tf.pages if not getattr(p, "is_reduced", False)]
+        pages = _full_pages(tf)
         if len(pages) > 1:
-            raise InputError(f"{path}: multi-page TIFF ({len(pages)} pages); only single-page TIFFs are supported (split it first)")
+            raise InputError(f"{path}: {_multi_page(len(pages))}")
         page = pages[0]
         bits = page.bitspersample
-        photometric = page.photometric.name if page.photometric is not None else ""
+        photometric = _photometric(page)
+        if refused := _refused_samples(page):
+            raise InputError(f"{path}: {refused}")
         _refuse_int32(path, page)
         notes = []
-        if page.sampleformat == 3 and photometric in ("MINISBLACK", "MINISWHITE", "RGB"):
+        if page.sampleformat == 3 and photometric in TIFF_DIRECT:
             a = _float_samples(path, page)  # PIL read them as 0-255: a 0-1 scan came out black, "done"
             notes.append(f"{bits}-bit float samples (0 to 1) written as 16-bit")
-        elif (bits == 8 and photometric in ("MINISBLACK", "MINISWHITE", "RGB") and page.compression == 1
+        elif (bits == 8 and photometric in TIFF_DIRECT and page.compression == 1
               and int(page.sampleformat) == 1 and tuple(int(x) for x in page.extrasamples) in ((), (2,))
               and _tiff_orientation(page) in (5, 6, 7, 8)):
             # Pillow (13.0) decodes an uncompressed 8-bit TIFF stored on its side (Orientation 5-8) with its width
@@ -625,7 +682,7 @@ def _read_tiff(path: Path) -> ImageData:
             pixels, alpha, mode = _split_channels(a, bgr=False)
             o = _tiff_orientation(page)
             return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
-        elif bits not in (8, 16) or photometric not in ("MINISBLACK", "MINISWHITE", "RGB") or bits == 8:
+        elif _by_pillow(page):
             img = _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
             if bits == 16 and img.pixels.dtype == np.uint8:  # a 16-bit CMYK scan came out 8-bit without a word
                 img.notes.append(f"16-bit {({'SEPARATED': 'CMYK', 'YCBCR': 'YCbCr'}).get(photometric, photometric.lower())} samples read as 8 bits")  # (a new user's test)

@@ -68,6 +68,9 @@ def create_app(colorizer, config: ServeConfig | None = None):
 
 WEB_MODULES = ("fastapi", "uvicorn", "python_multipart")
 SHUTDOWN_S = 10  # how long SIGTERM waits for requests under way (uploads; the jobs' work is not a request)
+PHOTO_GRACE_S = 5  # after SIGTERM, a photo the model is running has this long to finish, then its client gets 503
+STOP_WAIT_S = 8  # the model thread is waited for until this long after SIGTERM (a job stops at its next batch); a
+# photo still running then is left to end with the process
 
 
 def missing_web_modules() -> list[str]:
@@ -95,11 +98,31 @@ def listen_error(host: str, port: int) -> str | None:
 
 def run(colorizer, config: ServeConfig) -> None:
     """Serve until interrupted (uvicorn on config.host:config.port)."""
+    import sys
+
     import uvicorn
+    from uvicorn.main import STARTUP_FAILURE
+
+    from vidcolor.serve.app import begin_shutdown
+
+    app = create_app(colorizer, config)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # uvicorn waits for the requests under way before it tells the app (lifespan): photos waiting for
+            # the model were answered only once it gave up, with a plain-text 500 each (a new user's test)
+            await begin_shutdown(app)
+            await super().shutdown(sockets)
 
     # a bounded shutdown: SIGTERM waited for as long as any client kept a request open (an operator's test)
-    uvicorn.run(create_app(colorizer, config), host=config.host, port=config.port, log_level="info",
-                timeout_graceful_shutdown=SHUTDOWN_S)
+    server = Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
+                                   timeout_graceful_shutdown=SHUTDOWN_S))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C, re-raised by uvicorn once it has shut down: stopped as asked (as uvicorn.run)
+        pass
+    if not server.started:  # as uvicorn.run ends
+        sys.exit(STARTUP_FAILURE)
 
 
 __all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "run"]

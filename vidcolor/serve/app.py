@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
-from vidcolor.serve import ServeConfig
+from vidcolor.serve import PHOTO_GRACE_S, STOP_WAIT_S, ServeConfig
 from vidcolor.serve.gate import UPLOADS_BEYOND_QUEUE, BearerToken, LoopbackHostOnly, SameOriginWrites, UploadSlots
 from vidcolor.serve.jobs import JobStore
 from vidcolor.serve.tasks import colorize_upload
@@ -37,7 +38,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         yield
-        await run_in_threadpool(worker.stop)
+        # a photo the model still runs then is not waited for (the thread ends with the process); its temporary
+        # folder, like the jobs', is under jobs.root, which close() removes
+        await run_in_threadpool(worker.stop, STOP_WAIT_S)  # (STOP_WAIT_S counted from begin_shutdown)
         jobs.close()
 
     app = FastAPI(title="vidcolor", version=_version(), lifespan=lifespan,
@@ -90,7 +93,8 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                 parsed.check_inside(*up.displayed, "hints")
             except InputError as e:
                 raise RequestError(422, str(e)) from None
-        res = await unless_gone(request, worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext)))
+        res = await unless_gone(request, worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext, jobs.root)),
+                                worker)
         headers = {"X-Vidcolor-Sha256": up.sha256, "X-Vidcolor-Seconds": f"{res.seconds:.3f}",
                    "Content-Disposition": f'inline; filename="colorized-{up.sha256[:12]}{ext}"'}
         if res.colour is not None:  # both numbers, as a batch run's skip note gives them
@@ -128,7 +132,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
     limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
               "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
-    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path, (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    # A route's slash form (/api/colorize/) has the route's limit: FastAPI redirects it (307) to the route, and a
+    # photo over 64 KB was refused as over the limit of "64 KB" instead (a new user's test)
+    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
     drain = max(limit for limit, _ in limits.values())  # a refused body is read and dropped up to this
     app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
                                            "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain)
@@ -139,18 +145,37 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     return app
 
 
-async def unless_gone(request: Request, fut, poll: float = 0.5):
+async def unless_gone(request: Request, fut, worker: ModelWorker, poll: float = 0.5):
     """The result of a queued task, or, once the client has gone, the task cancelled: a photo still
     waiting is dropped (abandoned requests kept their places and ran, and real ones got 429 meanwhile);
-    one the model runs already finishes."""
+    one the model runs already finishes. Once the server is stopping, a waiting photo is answered 503 at
+    once (worker.stop fails it) and a running one after PHOTO_GRACE_S, before uvicorn's graceful wait
+    (SHUTDOWN_S) runs out and it cancels the request."""
     waiting = asyncio.wrap_future(fut)
-    while True:
-        done, _ = await asyncio.wait({waiting}, timeout=poll)
-        if done:
-            return waiting.result()
-        if await request.is_disconnected():
-            fut.cancel()
-            raise RequestError(499, "the client closed the connection")
+    deadline = None
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=poll)
+            if done:
+                return waiting.result()
+            if await request.is_disconnected():
+                raise RequestError(499, "the client closed the connection")
+            if worker.stopping:
+                deadline = deadline or time.monotonic() + PHOTO_GRACE_S
+                if time.monotonic() > deadline:
+                    raise Stopped("the server is shutting down")
+    except asyncio.CancelledError:  # uvicorn gave up waiting all the same: answered as above, not a 500 and a traceback
+        raise Stopped("the server is shutting down") from None
+    finally:  # (no-ops once it is done) a photo still waiting leaves the queue; a later result or error is dropped
+        fut.cancel()
+        waiting.cancel()
+
+
+async def begin_shutdown(app: FastAPI) -> None:
+    """What SIGTERM does first, before uvicorn waits for the requests under way: new work is refused and
+    the photos and jobs waiting for the model are failed (503 to their clients at once); a running job
+    stops at its next batch."""
+    await run_in_threadpool(app.state.worker.stop, 0)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

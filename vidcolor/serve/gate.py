@@ -12,7 +12,9 @@
 - `UploadSlots`: at most a few uploads stream in at once per endpoint, beyond what its queue holds
   (429 at once, as a full queue answers), so parallel uploads cannot fill the disk; an upload that sends
   nothing for UPLOAD_IDLE_S is ended with 408, so stalled clients cannot hold the slots (eleven held
-  every slot for as long as they kept their sockets open, and kept a SIGTERMed server alive).
+  every slot for as long as they kept their sockets open, and kept a SIGTERMed server alive); so is one
+  that, past its first UPLOAD_SLOW_AFTER_S, has sent less than UPLOAD_MIN_RATE a second on average (a
+  byte every 4 s, never idle for long, held a slot for as long as its client liked).
 
 Every refusal is one line of JSON, as the app's own refusals are; the body of a refused request is
 read and dropped (nothing is written), so a client still sending gets the status, not a reset.
@@ -23,6 +25,7 @@ import asyncio
 import ipaddress
 import json
 import secrets
+import time
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -31,6 +34,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UPLOADS_BEYOND_QUEUE = 2  # uploads streaming in at once beyond the requests an endpoint's queue holds
 UPLOAD_IDLE_S = 30.0  # an upload that sends nothing for this long is ended (408)
+UPLOAD_MIN_RATE = 8 * 1024  # bytes a second: an upload slower than this on average is ended (408), once past
+UPLOAD_SLOW_AFTER_S = 60.0  # its first this many seconds
 
 
 async def refuse(send, status: int, detail: str, headers: dict[str, str] | None = None, receive=None,
@@ -165,9 +170,12 @@ class BearerToken(_DrainingGate):
 
 
 class UploadSlots(_DrainingGate):
-    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0, idle_s: float | None = None):
+    def __init__(self, app, slots: dict[str, int], drain_limit: int = 0, idle_s: float | None = None,
+                 min_rate: float | None = None, slow_after_s: float | None = None):
         self.app, self.slots, self.drain_limit = app, slots, drain_limit  # path -> uploads allowed at once
         self.idle_s = UPLOAD_IDLE_S if idle_s is None else idle_s
+        self.min_rate = UPLOAD_MIN_RATE if min_rate is None else min_rate
+        self.slow_after_s = UPLOAD_SLOW_AFTER_S if slow_after_s is None else slow_after_s
         self.busy = dict.fromkeys(slots, 0)
 
     async def __call__(self, scope, receive, send):
@@ -178,15 +186,25 @@ class UploadSlots(_DrainingGate):
             return await self.refuse(scope, receive, send, 429, f"busy: {self.busy[path]} requests to {path} are already "
                                      "under way; try again shortly", {"Retry-After": "1"})
         self.busy[path] += 1  # one event loop: no lock needed between the check and the count
-        stalled, started = False, False
+        stalled, started = None, False  # stalled: why the upload was ended
+        t0, received, body_done = time.monotonic(), 0, False
 
         async def receive_or_give_up():
-            nonlocal stalled
+            nonlocal stalled, received, body_done
+            # the body must have come at min_rate on average by the time it is past slow_after_s
+            slow_at = t0 + max(self.slow_after_s, received / self.min_rate)
+            wait = self.idle_s if body_done else min(self.idle_s, slow_at - time.monotonic())
             try:
-                return await asyncio.wait_for(receive(), self.idle_s)
+                message = await asyncio.wait_for(receive(), max(wait, 0.0))
             except asyncio.TimeoutError:
-                stalled = True
+                stalled = (f"upload stalled: no data for {self.idle_s:g} s" if wait >= self.idle_s else
+                           f"upload too slow: {received:,} bytes in {time.monotonic() - t0:.0f} s, under the "
+                           f"{self.min_rate / 1024:g} KB/s an upload must average past its first {self.slow_after_s:g} s")
                 return {"type": "http.disconnect"}  # the app stops reading, as for a client that went away
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
+            return message
 
         async def send_tracked(message):
             nonlocal started
@@ -200,4 +218,4 @@ class UploadSlots(_DrainingGate):
         finally:
             self.busy[path] -= 1
         if stalled and not started:
-            await refuse(send, 408, f"upload stalled: no data for {self.idle_s:g} s")
+            await refuse(send, 408, stalled)

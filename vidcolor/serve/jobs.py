@@ -30,7 +30,8 @@ from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
-from vidcolor.serve.uploads import VIDEO_HEAD_BYTES, RequestError, pixels_over, starts_like_a_video
+from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, StillOrAnimation, identify_image, not_a_clip,
+                                    pixels_over, starts_like_a_video)
 from vidcolor.serve.worker import ModelWorker, Stopped
 
 
@@ -193,18 +194,25 @@ class JobStore:
         label = f"upload {sha[:12]}"
         if size == 0:  # as /api/colorize answers it: a bad upload (400), not a format we do not take (415)
             raise RequestError(400, f"{label}: empty file (0 bytes)")
+        image = identify_image(incoming)
+        if image is not None and image.frames == 1:  # FFmpeg reads a still AVIF or a one-frame GIF as a clip of one frame
+            raise RequestError(415, f"{label}: {not_a_clip(image.format)}")
         try:
             with VideoSource(incoming) as source:
                 info, demuxer = source.info, source.container.format.name
         except VidcolorError as e:
+            if image is not None:  # an animation FFmpeg cannot read (an animated WebP's frames have no size to it)
+                raise RequestError(415, f"{label}: {not_a_clip(image.format, image.frames)}") from None
             with open(incoming, "rb") as f:
                 head = f.read(VIDEO_HEAD_BYTES)
             if starts_like_a_video(head):  # a video container cut short or damaged: a bad upload, as for photos
                 reason = str(e).replace(str(incoming), label).replace("not a readable video", "corrupt or truncated video")
                 raise RequestError(400, reason) from None
             raise RequestError(415, str(e).replace(str(incoming), label)) from None
-        if demuxer in STILL_IMAGE_DEMUXERS or demuxer.endswith("_pipe"):
-            raise RequestError(415, f"{label}: not a video (a still image: photos go to /api/colorize)")
+        if demuxer in STILL_IMAGE_DEMUXERS or demuxer.endswith("_pipe"):  # one picture: an EXR, an animated WebP
+            if image is None:  # one Pillow does not know: named as FFmpeg names it ("exr_pipe")
+                image = StillOrAnimation((demuxer.removesuffix("_pipe") if demuxer != "image2" else info.codec).upper(), 1)
+            raise RequestError(415, f"{label}: {not_a_clip(image.format, image.frames)}")
         seconds = info.duration_s or (info.frames / info.fps if info.frames else None)
         if seconds is None:
             raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")

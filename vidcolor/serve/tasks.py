@@ -35,10 +35,12 @@ def at_strength(colorizer: Colorizer, strength: float) -> Colorizer:
     return colorizer if strength == colorizer.strength else colorizer.with_strength(strength)
 
 
-def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strength: float, out_ext: str) -> PhotoResult:
-    """Decode, colorize and encode one uploaded photo in a private temporary folder, removed afterwards."""
+def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strength: float, out_ext: str,
+                    root: Path | None = None) -> PhotoResult:
+    """Decode, colorize and encode one uploaded photo in a private temporary folder (under `root`, the
+    server's own, removed at shutdown even while a photo still runs), removed afterwards."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=root) as tmp:
         src = Path(tmp) / f"{up.sha256}{up.ext}"
         src.write_bytes(up.data)
         try:

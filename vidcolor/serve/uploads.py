@@ -17,13 +17,14 @@ from starlette.exceptions import HTTPException
 
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints, parse_json_text
-from vidcolor.io.images import PIL_FORMAT, pillow_limit, tiff_size
+from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pillow_limit, tiff_header
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
 IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "TIFF": (".tif", "image/tiff"),
                  "WEBP": (".webp", "image/webp"), "BMP": (".bmp", "image/bmp")}
 MEDIA_TYPE = {ext: media for ext, media in IMAGE_FORMATS.values()} | {".jpeg": "image/jpeg", ".tiff": "image/tiff"}
+NOT_SUPPORTED = "images are not supported (JPEG, PNG, TIFF, WebP, BMP)"
 FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields beside the file
 MAX_STRENGTH = 2.0
 
@@ -55,13 +56,23 @@ class ImageUpload:
 
 
 VIDEO_HEAD_BYTES = 377  # enough for three MPEG-TS packets' sync bytes
+# The major brands of ISO-BMFF files (an MP4's container) that hold still images: HEIF, as phones write it, and
+# AVIF. Their image sequences (msf1, hevc, avis) are animations, left to FFmpeg as an animated GIF is.
+STILL_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
+PILLOW_VIDEO_FORMATS = {"MPEG"}  # Pillow identifies an MPEG-1 video stream by its sequence header
+
+
+def still_brand(head: bytes) -> str | None:
+    """The image format an ISO-BMFF file's major brand names (HEIC, HEIF, AVIF); None for other files."""
+    return STILL_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
 
 
 def starts_like_a_video(head: bytes) -> bool:
     """Whether a file's first bytes are a video container's: an MP4/MOV box, Matroska/WebM's EBML header,
     AVI, FLV, Ogg, an MPEG program stream, or MPEG-TS sync bytes every 188. Tells a damaged video (400,
-    like a truncated photo) from something that is no video at all (415), and a video sent as a photo."""
-    return (head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+    like a truncated photo) from something that is no video at all (415), and a video sent as a photo. An
+    `ftyp` box branded as a still image is no video: an iPhone's HEIC photo was sent to /api/jobs."""
+    return ((head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip") and still_brand(head) is None)
             or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV", b"OggS", b"\x00\x00\x01\xba"))
             or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
             or (len(head) >= VIDEO_HEAD_BYTES and head[0] == head[188] == head[376] == 0x47))
@@ -73,14 +84,22 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     label = f"upload {sha[:12]}"
     if not data:
         raise RequestError(400, f"{label}: empty file (0 bytes)")
+    buf = io.BytesIO(data)
     try:
-        with pillow_limit(), Image.open(io.BytesIO(data)) as im:
-            fmt, (w, h) = im.format, im.size
-            turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
-        if fmt == "TIFF":  # Pillow gives a TIFF stored on its side its displayed size already (a reviewer's test)
-            (w, h), orientation = tiff_size(io.BytesIO(data))
-            turned = orientation in (5, 6, 7, 8)
+        if is_tiff(buf):  # by tifffile, as read_image reads TIFFs: Pillow opened no float16 TIFF (a new user's test), and
+            head = tiff_header(buf)  # gives a TIFF stored on its side its displayed size already (a reviewer's)
+            fmt, (w, h), turned, refused = "TIFF", head.size, head.orientation in (5, 6, 7, 8), head.refused
+            if head.by_pillow and not refused:  # read_image hands it to Pillow: one Pillow cannot open is no image
+                with pillow_limit(), Image.open(buf):
+                    pass
+        else:
+            with pillow_limit(), Image.open(buf) as im:
+                fmt, (w, h) = im.format, im.size
+                turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
+                refused = frames_refused(im)  # an animation, refused here rather than after a wait in the queue
     except UnidentifiedImageError:
+        if brand := still_brand(data[:VIDEO_HEAD_BYTES]):  # a HEIC, or an AVIF where Pillow lacks the codec
+            raise RequestError(415, f"{label}: {brand} {NOT_SUPPORTED}") from None
         if starts_like_a_video(data[:VIDEO_HEAD_BYTES]):
             raise RequestError(415, f"{label}: not an image (a video: videos go to /api/jobs)") from None
         raise RequestError(415, f"{label}: not an image (unrecognised format)") from None
@@ -89,10 +108,45 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, KeyError, IndexError, TypeError) as e:
         raise RequestError(400, f"{label}: corrupt image header ({first_line(e)})") from None
     if fmt not in IMAGE_FORMATS:
-        raise RequestError(415, f"{label}: {fmt} images are not supported (JPEG, PNG, TIFF, WebP, BMP)")
+        raise RequestError(415, f"{label}: {fmt} {NOT_SUPPORTED}")
+    if refused:  # what read_image refuses from the header: 415, a file of a kind not taken, not a corrupt one
+        raise RequestError(415, f"{label}: {refused}")
     if w * h > max_pixels:
         raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}")
     return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h))
+
+
+@dataclass(frozen=True)
+class StillOrAnimation:
+    format: str  # as Pillow names it, or an ISO-BMFF brand's (HEIC)
+    frames: int
+
+
+def identify_image(path) -> StillOrAnimation | None:
+    """What image a file sent as a clip is, None for what is no image (a video). FFmpeg reads a still AVIF or
+    a one-frame GIF as a one-frame clip, and a video container's magic outranks Pillow's weaker guesses."""
+    with open(path, "rb") as f:
+        head = f.read(VIDEO_HEAD_BYTES)
+    if brand := still_brand(head):
+        return StillOrAnimation(brand, 1)
+    if starts_like_a_video(head):
+        return None
+    try:
+        with pillow_limit(), Image.open(path) as im:
+            if im.format in PILLOW_VIDEO_FORMATS:
+                return None
+            return StillOrAnimation(im.format, getattr(im, "n_frames", 1))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def not_a_clip(fmt: str, frames: int = 1) -> str:
+    """Why /api/jobs refuses an image, sending it to /api/colorize only where that endpoint takes it."""
+    if frames > 1:  # FFmpeg reads one picture of it (an animated WebP)
+        return f"not a video (a {fmt} of {frames} frames/pages, which vidcolor reads neither as a clip nor as a photo)"
+    if fmt in IMAGE_FORMATS:
+        return "not a video (a still image: photos go to /api/colorize)"
+    return f"not a video (a still image in a format vidcolor does not read: {fmt})"
 
 
 def _exif_orientation(im: Image.Image) -> int:

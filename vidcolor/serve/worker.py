@@ -9,6 +9,7 @@ never run by two threads at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
 from typing import Callable
@@ -29,6 +30,7 @@ class ModelWorker:
         self._jobs: deque[tuple[Future, Callable]] = deque()
         self._cv = threading.Condition()
         self._stopping = False
+        self._stopped_at: float | None = None  # time.monotonic() of the first stop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -79,9 +81,12 @@ class ModelWorker:
             _run_task(*task)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Refuse new work, cancel what waits, and wait for the running task (a job stops at its next batch)."""
+        """Refuse new work, cancel what waits, and wait for the running task (a job stops at its next batch)
+        until `timeout` seconds after the first call (the server calls it at once on SIGTERM, with 0, and
+        again once uvicorn has shut down)."""
         with self._cv:
             self._stopping = True
+            self._stopped_at = self._stopped_at or time.monotonic()
             pending = list(self._photos) + list(self._jobs)
             self._photos.clear()
             self._jobs.clear()
@@ -89,7 +94,7 @@ class ModelWorker:
         for fut, _ in pending:
             if fut.set_running_or_notify_cancel():  # one cancelled while it waited (a DELETE, a client gone) is done
                 fut.set_exception(Stopped("the server is shutting down"))
-        self._thread.join(timeout)
+        self._thread.join(max(0.0, self._stopped_at + timeout - time.monotonic()))
 
 
 def _live(q: deque) -> int:
