@@ -288,12 +288,11 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     # last night's summary never stands for a run that failed or is still going.
     # A folder not made yet is made by the lock: two runs started together on a new output had both gone on,
     # the second emptying its own --report and loading the model before its exit 3 (an operator's test). A run
-    # that then fails leaves no empty folder of its own making (`_unmake`).
+    # that writes nothing (refused, failed, or nothing to do) leaves no folder of its own making (`_unmake`).
     made = _first_missing(root) if root is not None and not folder.dry_run else None
-    ok = False
     with contextlib.ExitStack() as held:
         if made is not None:
-            held.callback(lambda: ok or _unmake(made))  # after the lock's release
+            held.callback(_unmake, made)  # after the lock's release
         try:
             if root is not None and not folder.dry_run:  # a folder run holds the folder; a photo's or a video's run, its output only
                 held.enter_context(OutputLock(root, None if planned.kind == "folder" else planned.dst))
@@ -314,9 +313,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
         except OutputError as e:  # the output folder cannot be written in (found by the lock's owner file)
             rep.error(str(e))
             return EXIT_USAGE
-        code = _run(src, dst, load, video, folder, rep, report, hints, ray_opts, run, planned)
-        ok = code == 0
-        return code
+        return _run(src, dst, load, video, folder, rep, report, hints, ray_opts, run, planned)
 
 
 def _first_missing(root: Path) -> Path | None:
@@ -329,8 +326,8 @@ def _first_missing(root: Path) -> Path | None:
 
 
 def _unmake(made: Path) -> None:
-    """Remove the folders this run made for its output where nothing but its lock and an empty journal is
-    in them: a run refused or failed before it wrote anything leaves the user's disk as it found it."""
+    """Remove the folders this run made for its output where nothing but its lock files is in them: a run
+    that wrote nothing (refused, failed, or with nothing to do) leaves the user's disk as it found it."""
     for _, _, files in os.walk(made):
         if any(f not in ("lock", "owner.json") for f in files):
             return
