@@ -10,6 +10,14 @@ class InputError(VidcolorError):
     """An input that cannot be read: missing, not media, corrupt or truncated, no video stream."""
 
 
+class StillImageError(InputError):
+    """A file given as a video that FFmpeg reads as one picture; `format` names it ("PNG", "J2K", "GIF")."""
+
+    def __init__(self, message: str, format: str):
+        super().__init__(message)
+        self.format = format
+
+
 def first_line(e: BaseException, limit: int = 120, default: str | None = None) -> str:
     """An exception's message cut to its first line (at most `limit` characters), for a one-line report;
     `default` (else the exception's type name) where it has none."""

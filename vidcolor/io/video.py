@@ -15,7 +15,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
 
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, StillImageError
 from vidcolor.io.formats import IMAGE_EXTS
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
@@ -163,8 +163,8 @@ class VideoSource:
             raise InputError(f"{self.path}: no video stream" + (" (only cover art)" if covers else ""))
         if (still := still_image_format(self.container, self.stream)) is not None:
             self.container.close()
-            raise InputError(f"{self.path}: a still image ({still}), not a video; vidcolor reads photos named "
-                             f"{', '.join(sorted(IMAGE_EXTS))}")
+            raise StillImageError(f"{self.path}: a still image ({still}), not a video; vidcolor reads photos named "
+                                  f"{', '.join(sorted(IMAGE_EXTS))}", still)
         self.stream.thread_type = "AUTO"
         s, cc = self.stream, self.stream.codec_context
         if not cc.width or not cc.height:

@@ -25,12 +25,12 @@ from typing import BinaryIO
 
 from vidcolor.archive import process_running
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, VidcolorError
+from vidcolor.errors import InputError, StillImageError, VidcolorError
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
-from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, StillOrAnimation, identify_image, not_a_clip,
+from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, identify_image, not_a_clip,
                                     pixels_over, starts_like_a_video)
 from vidcolor.serve.worker import ModelWorker, Stopped
 
@@ -40,7 +40,6 @@ class Cancelled(Exception):
 
 log = logging.getLogger("vidcolor.serve")
 MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
-STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
 FAILED_KEPT = 64  # failed and cancelled jobs whose state /api/jobs/ID still gives
@@ -203,16 +202,14 @@ class JobStore:
         except VidcolorError as e:
             if image is not None:  # an animation FFmpeg cannot read (an animated WebP's frames have no size to it)
                 raise RequestError(415, f"{label}: {not_a_clip(image.format, image.frames)}") from None
+            if isinstance(e, StillImageError):  # one picture Pillow does not know: named as FFmpeg names it (EXR)
+                raise RequestError(415, f"{label}: {not_a_clip(e.format)}") from None
             with open(incoming, "rb") as f:
                 head = f.read(VIDEO_HEAD_BYTES)
             if starts_like_a_video(head):  # a video container cut short or damaged: a bad upload, as for photos
                 reason = str(e).replace(str(incoming), label).replace("not a readable video", "corrupt or truncated video")
                 raise RequestError(400, reason) from None
             raise RequestError(415, str(e).replace(str(incoming), label)) from None
-        if demuxer in STILL_IMAGE_DEMUXERS or demuxer.endswith("_pipe"):  # one picture: an EXR, an animated WebP
-            if image is None:  # one Pillow does not know: named as FFmpeg names it ("exr_pipe")
-                image = StillOrAnimation((demuxer.removesuffix("_pipe") if demuxer != "image2" else info.codec).upper(), 1)
-            raise RequestError(415, f"{label}: {not_a_clip(image.format, image.frames)}")
         seconds = info.duration_s or (info.frames / info.fps if info.frames else None)
         if seconds is None:
             raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")
