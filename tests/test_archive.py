@@ -1089,3 +1089,46 @@ def test_outputs_a_run_into_a_subfolder_wrote_are_vidcolors_for_the_folder_run_a
     res = {r.input.stem: r for r in colorize_folder(src, out, colorizer.with_strength(0.5))}
     assert {k: r.status for k, r in res.items()} == {"img0": "failed", "img1": "done", "img2": "done", "img3": "done"}, {k: r.error for k, r in res.items()}
     assert edited.stem == "img0" and "changed since vidcolor wrote it" in res["img0"].error
+
+
+def test_a_run_refused_by_the_lock_leaves_the_holders_folder_alone(tmp_path, weights_file, monkeypatch):
+    """A run that found the output folder missing, then lost the race for its lock, removed the folder it had
+    meant to make, with the winner's lock file in it, so a third run could start beside the winner (a review)."""
+    src = archive(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
+        f"with OutputLock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(cli, "_first_missing", lambda root: root)  # as if it was missing when this run looked
+        r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
+        assert r.exit_code == 3, r.output
+        assert (out / ".vidcolor" / "lock").is_file() and (out / ".vidcolor" / "owner.json").is_file()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_unreadable_output_folder_above_is_no_enclosing_run(tmp_path, colorizer, monkeypatch):
+    """Every run below a share's top, where an admin had once run a folder run (its .vidcolor not readable
+    to this user), crashed with a PermissionError from the enclosing-run check and the other journals' reading
+    (a review; simulated, as the tests run as root, whom file modes do not stop)."""
+    src = archive(tmp_path / "in", 2)
+    top = tmp_path / "share"
+    (top / ".vidcolor").mkdir(parents=True)
+    (top / ".vidcolor" / "owner.json").write_text("{}")
+    (top / ".vidcolor" / "journal.jsonl").write_text("")
+    real = Path.is_file
+
+    def guarded(self):
+        if self.parent == top / ".vidcolor":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "is_file", guarded)
+    res = colorize_folder(src, top / "bob" / "out", colorizer)
+    assert statuses(res) == ["done", "done"]
+    again = colorize_folder(src, top / "bob" / "out", colorizer.with_strength(1.5))  # redone: the other journals are read
+    assert statuses(again) == ["done", "done"]

@@ -316,9 +316,14 @@ def _other_journals(journal: Journal, target: Path):
     others = journal.__dict__.setdefault("_others", {})
     for folder in _normal(target).parents:
         path = folder / STATE_DIR / "journal.jsonl"
-        if folder != journal.root and path.is_file():
+        try:
+            if folder == journal.root or not path.is_file():
+                continue
             if path not in others:
                 others[path] = Journal(folder)
+        except OSError:  # another user's journal, not readable: it vouches for nothing (a review)
+            others[path] = None
+        if others.get(path) is not None:
             yield others[path]
 
 
@@ -380,7 +385,10 @@ class OutputLock:
         with OutputLock._held_lock:  # before the folder is made: a refused run leaves none
             if self._enclosing_run(me):
                 return self
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a full disk: exit 4, not a traceback (a review)
+            raise write_failure(e, f"{self.dir}: cannot make the output's state folder ({e.strerror or e})") from e
         folder_key = str(self.dir.resolve())
         self._key = folder_key if self.target is None else f"{folder_key}/{LOCKS_DIR}/{self._name}"
         with OutputLock._held_lock:
@@ -431,7 +439,11 @@ class OutputLock:
                     return True
                 raise self._enclosed(up, "another thread of this process")
             owner = state / "owner.json"
-            if owner.is_file() and _owner_alive(owner) and _held_elsewhere(state / "lock"):
+            try:
+                running = owner.is_file() and _owner_alive(owner) and _held_elsewhere(state / "lock")
+            except OSError:  # another user's output folder above, not ours to read: no run of ours holds it (a review:
+                continue  # every run below a share's top, where an admin once ran a folder run, crashed)
+            if running:
                 raise self._enclosed(up, "a vidcolor run of the whole folder", owner)
         return False
 
@@ -569,6 +581,8 @@ def _held_elsewhere(lock: Path) -> bool:
     try:
         other.acquire()
     except Timeout:
+        return True
+    except PermissionError:  # a lock file this user cannot open: its owner file (alive) says a run holds it
         return True
     other.release()
     return False

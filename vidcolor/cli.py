@@ -288,14 +288,16 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
     # last night's summary never stands for a run that failed or is still going.
     # A folder not made yet is made by the lock: two runs started together on a new output had both gone on,
     # the second emptying its own --report and loading the model before its exit 3 (an operator's test). A run
-    # that writes nothing (refused, failed, or nothing to do) leaves no folder of its own making (`_unmake`).
+    # that writes nothing leaves no folder of its own making (`_unmake`).
     made = _first_missing(root) if root is not None and not folder.dry_run else None
+    took = []
     with contextlib.ExitStack() as held:
-        if made is not None:
-            held.callback(_unmake, made)  # after the lock's release
+        if made is not None:  # after the lock's release; only by the run that held it (a refused run had removed
+            held.callback(lambda: took and _unmake(made))  # the lock folder of the run it was refused by: a review)
         try:
             if root is not None and not folder.dry_run:  # a folder run holds the folder; a photo's or a video's run, its output only
                 held.enter_context(OutputLock(root, None if planned.kind == "folder" else planned.dst))
+                took.append(True)
             run = RunReport(None if folder.dry_run else report)  # a dry run writes nothing, its report neither
             try:
                 run.begin()  # refused (exit 3) while another run writes this report
@@ -326,10 +328,12 @@ def _first_missing(root: Path) -> Path | None:
 
 
 def _unmake(made: Path) -> None:
-    """Remove the folders this run made for its output where nothing but its lock files is in them: a run
-    that wrote nothing (refused, failed, or with nothing to do) leaves the user's disk as it found it."""
+    """Remove the folders this run made for its output, and held the lock of, where nothing but the folder's
+    lock file is in them: a run that wrote nothing and journaled nothing (nothing to do, or stopped before
+    its first input: a folder run that failed inputs keeps their journal) leaves the user's disk as it
+    found it. An owner file there is another run's that has just taken the lock: kept."""
     for _, _, files in os.walk(made):
-        if any(f not in ("lock", "owner.json") for f in files):
+        if any(f != "lock" for f in files):
             return
     import shutil
 
