@@ -643,7 +643,7 @@ def test_a_lock_held_by_another_thread_names_this_process():
 def test_folder_options_take_a_format_as_the_cli_does_and_refuse_others_at_once(tmp_path, colorizer):
     """FolderOptions(fmt_ext="png") raised pathlib's "Invalid suffix" from deep in the plan, and ".gif" made the
     output folder and journal, then failed every photo (a library user's test)."""
-    for given, kept in (("png", ".png"), (".PNG", ".png"), ("jpeg", ".jpg"), ("TIFF", ".tif"), (".webp", ".webp")):
+    for given, kept in (("png", ".png"), (".PNG", ".png"), ("jpeg", ".jpeg"), ("TIFF", ".tiff"), (".webp", ".webp")):
         assert FolderOptions(fmt_ext=given).fmt_ext == kept
     for bad in (".gif", "txt", ".mp4", ""):
         with pytest.raises(UsageError, match="not an image format vidcolor writes"):

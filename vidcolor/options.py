@@ -82,7 +82,7 @@ class VideoOptions:
 
 @dataclass
 class FolderOptions:
-    fmt_ext: str | None = None  # ".png", "png", "JPEG" etc. (kept as ".png", ".jpg"...); None keeps each input's format
+    fmt_ext: str | None = None  # ".png", "png", "JPEG" etc. (kept as ".png", ".jpeg"...); None keeps each input's format
     overwrite: bool = False  # redo finished outputs, and replace files that vidcolor did not write
     force: bool = False  # colorize images that are already in colour
     copy_skipped: bool = True  # copy a photo skipped as already in colour to the output, unchanged
@@ -92,10 +92,10 @@ class FolderOptions:
     def __post_init__(self) -> None:
         in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
         if self.fmt_ext is not None:  # "png" raised pathlib's ValueError, ".gif" failed every photo after the model loaded
-            key = str(self.fmt_ext).lower().removeprefix(".")  # (a library user's test)
-            if key not in FORMAT_EXT:
+            key = str(self.fmt_ext).lower().removeprefix(".")  # (a library user's test); ".tiff" stays ".tiff", as the
+            if key not in FORMAT_EXT:  # outputs a nightly run journaled were named (".tif" would redo them all: a review)
                 raise UsageError(f"--format {self.fmt_ext}: not an image format vidcolor writes ({', '.join(sorted(FORMAT_EXT))})")
-            self.fmt_ext = FORMAT_EXT[key]
+            self.fmt_ext = "." + key
 
 
 @dataclass
