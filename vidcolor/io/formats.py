@@ -15,6 +15,14 @@ VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", 
 VIDEO_OUTPUT_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 
 
+STILL_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
+
+
+def still_brand(head: bytes) -> str | None:
+    """The image format an ISO-BMFF file's major brand names (HEIC, HEIF, AVIF); None for other files."""
+    return STILL_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+
+
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS
 

@@ -16,7 +16,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidcolor.errors import InputError, StillImageError
-from vidcolor.io.formats import IMAGE_EXTS
+from vidcolor.io.formats import IMAGE_EXTS, still_brand
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
 
@@ -127,11 +127,14 @@ def _describe_dropped(container, main) -> list[str]:
 STILL_IMAGE_DEMUXERS = {"image2", "image2pipe"}  # and FFmpeg's "png_pipe", "jpeg_pipe", ...: one picture, no clip
 
 
-def still_image_format(container, stream) -> str | None:
+def still_image_format(path: Path, container, stream) -> str | None:
     """The format of a file FFmpeg reads as a single picture (a PNG or JPEG 2000 under another name, a
-    one-frame GIF), None for a video. Such a file given as a video became a one-frame MKV, "done", exit 0
-    (an operator's test)."""
+    one-frame GIF, a HEIC or AVIF photo), None for a video. Such a file given as a video became a one-frame
+    MKV, "done", exit 0 (an operator's test)."""
     name = container.format.name
+    if name.startswith("mov,"):  # the ISO-BMFF family: an image brand is a photo (the server's check, shared)
+        with open(path, "rb") as f:
+            return still_brand(f.read(12))
     if name in STILL_IMAGE_DEMUXERS or name.endswith("_pipe"):
         return name.removesuffix("_pipe").upper() if name.endswith("_pipe") else stream.codec_context.name.upper()
     if name == "gif" and (stream.frames or _count_packets(container, stream, 2)) <= 1:
@@ -161,7 +164,7 @@ class VideoSource:
             covers = bool(self.container.streams.video)
             self.container.close()
             raise InputError(f"{self.path}: no video stream" + (" (only cover art)" if covers else ""))
-        if (still := still_image_format(self.container, self.stream)) is not None:
+        if (still := still_image_format(self.path, self.container, self.stream)) is not None:
             self.container.close()
             raise StillImageError(f"{self.path}: a still image ({still}), not a video; vidcolor reads photos named "
                                   f"{', '.join(sorted(IMAGE_EXTS))}", still)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints, parse_json_text
+from vidcolor.io.formats import still_brand
 from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pillow_limit, tiff_header
 from vidcolor.serve.gate import refuse
 
@@ -58,13 +59,7 @@ class ImageUpload:
 VIDEO_HEAD_BYTES = 377  # enough for three MPEG-TS packets' sync bytes
 # The major brands of ISO-BMFF files (an MP4's container) that hold still images: HEIF, as phones write it, and
 # AVIF. Their image sequences (msf1, hevc, avis) are animations, left to FFmpeg as an animated GIF is.
-STILL_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
 PILLOW_VIDEO_FORMATS = {"MPEG"}  # Pillow identifies an MPEG-1 video stream by its sequence header
-
-
-def still_brand(head: bytes) -> str | None:
-    """The image format an ISO-BMFF file's major brand names (HEIC, HEIF, AVIF); None for other files."""
-    return STILL_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
 
 
 def starts_like_a_video(head: bytes) -> bool:
