@@ -355,37 +355,32 @@ def test_a_failed_join_keeps_rays_core_lines_out_of_the_log(capfd):
     from vidcolor.cluster.runtime import _without_the_log_level_line
 
     core = "[2026-11-28 10:00:00,123 W 4242 4242] gcs_client.cc:210: Failed to get cluster ID from GCS server: Unauthenticated\n"
+    error = "[2026-11-28 10:00:00,123 E 4242 4242] core_worker.cc:99: cannot map the object store\n"
     with pytest.raises(ConnectionError), _without_the_log_level_line():
-        os.write(2, (core * 3 + "a Python warning\n").encode())
+        os.write(2, (core * 3 + error + "a Python warning\n").encode())
         raise ConnectionError("no")
-    assert capfd.readouterr().err == "a Python warning\n"
+    assert capfd.readouterr().err == error + "a Python warning\n"  # its errors are kept
+    with pytest.raises(ConnectionError), _without_the_log_level_line(drop_core_notices=False):  # RAY_BACKEND_LOG_LEVEL set
+        os.write(2, core.encode())
+        raise ConnectionError("no")
+    assert capfd.readouterr().err == core
     with _without_the_log_level_line():
         os.write(2, core.encode())
     assert capfd.readouterr().err == core
 
 
-def test_rays_error_notices_go_to_its_logger_not_to_the_output(capsys):
+def test_rays_notice_of_its_own_stop_is_dropped_and_others_are_plain_lines(capsys):
     """A SIGTERM'd `--ray auto` run printed "(raylet) Task MapWorker(...) failed ... killed by ray.kill" in
-    terminal colours into the cron log (an operator's test). They go to the "ray" logger, which a run keeps
-    at ERROR (quiet_ray_data)."""
-    import logging
-
+    terminal colours into the cron log (an operator's test). That notice, the run's own doing, is dropped;
+    others (out of memory, say) come as plain lines on stderr; Ray's printer is put back afterwards."""
     ray_worker = pytest.importorskip("ray._private.worker")
-    from vidcolor.cluster.runtime import _raylet_notices_to_the_log
+    from vidcolor.cluster.runtime import _plain_raylet_notices
 
-    real, log = ray_worker.print_to_stdstream, logging.getLogger("ray")
-    level = log.level
-    try:
-        _raylet_notices_to_the_log()
-        _raylet_notices_to_the_log()  # once only
-        notice = {"lines": ["Task X failed"], "pid": "raylet", "is_err": False}
-        log.setLevel(logging.ERROR)
-        ray_worker.print_to_stdstream(notice, ignore_prefix=False)
-        assert capsys.readouterr() == ("", "")
-        log.setLevel(logging.WARNING)  # shown where one asks for Ray's warnings: one plain line
-        ray_worker.print_to_stdstream(notice, ignore_prefix=False)
-        out, err = capsys.readouterr()
-        assert out == "" and err.endswith("raylet: Task X failed\n") and "\x1b" not in err, err
-    finally:
-        ray_worker.print_to_stdstream = real
-        log.setLevel(level)
+    real = ray_worker.print_to_stdstream
+    with _plain_raylet_notices():
+        ray_worker.print_to_stdstream({"lines": ["\x1b[33mTask X failed: The actor is dead because it was killed by ray.kill.\x1b[0m"],
+                                       "pid": "raylet", "is_err": False}, ignore_prefix=False)
+        ray_worker.print_to_stdstream({"lines": ["\x1b[33mTask Y was killed due to the node running low on memory.\x1b[0m"],
+                                       "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    assert capsys.readouterr() == ("", "(raylet) Task Y was killed due to the node running low on memory.\n")
+    assert ray_worker.print_to_stdstream is real

@@ -100,9 +100,6 @@ def _host_port(address: str) -> tuple[str, str]:
     return host, port
 
 
-JOIN_TRIES = 5  # Ray's tries (about 1 s apart) to join a cluster's GCS (its default, 20); RAY_gcs_server_port_wait_time_s sets it
-
-
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
@@ -133,43 +130,56 @@ def quiet_ray_data(ray) -> None:
     # the pool is sized to the cluster on purpose, and the warning broke the one-line-per-file output
     warnings.filterwarnings("ignore", message=r"The minimum number of concurrent actors", category=UserWarning,
                             module=r"ray\.data\..*")
-    _raylet_notices_to_the_log()
 
 
-def _raylet_notices_to_the_log() -> None:
-    """Ray's driver prints the cluster's error notices ("(raylet) Task ... failed ... killed by ray.kill"), in
-    terminal colours, straight to stdout: a SIGTERM'd run put one in the cron log (an operator's test). vidcolor
-    names each input that failed itself; those notices go to the "ray" logger instead (shown at WARNING and up,
-    which quiet_ray_data keeps for errors). Ray's private function: where it is missing, nothing changes."""
-    try:
-        import ray._private.worker as ray_worker
-    except ImportError:
-        return
-    real = getattr(ray_worker, "print_to_stdstream", None)
-    if real is None or getattr(real, "vidcolor", False):
-        return
-
-    def print_to_stdstream(data, ignore_prefix, *args, **kwargs):
-        if isinstance(data, dict) and data.get("pid") == "raylet":
-            for line in data.get("lines") or []:
-                logging.getLogger("ray").warning("raylet: %s", line)
-            return None
-        return real(data, ignore_prefix, *args, **kwargs)
-
-    print_to_stdstream.vidcolor = True
-    ray_worker.print_to_stdstream = print_to_stdstream
-
-
-GLOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+ [A-Z] \d+ \d+\] \S+\.cc:\d+:")  # Ray's C++ core: [date time W pid tid] file.cc:N:
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+OWN_STOP_NOTICE = "killed by ray.kill"  # what a stopping run's own shutdown of its actors makes Ray say
 
 
 @contextmanager
-def _without_the_log_level_line() -> Iterator[None]:
+def _plain_raylet_notices() -> Iterator[None]:
+    """While vidcolor's own connection runs: Ray's driver prints the cluster's error notices to stdout in
+    terminal colours; a SIGTERM'd run put "(raylet) Task MapWorker(...) failed ... killed by ray.kill", its
+    own doing, into the cron log (an operator's test). That one is dropped; the others (out of memory, no
+    node for the resources asked) are written to stderr as plain "(raylet) ..." lines. Ray's private
+    function: where it is missing, nothing changes; it is put back afterwards."""
+    try:
+        import ray._private.worker as ray_worker
+    except ImportError:
+        yield
+        return
+    real = getattr(ray_worker, "print_to_stdstream", None)
+    if real is None:
+        yield
+        return
+
+    def print_to_stdstream(data, ignore_prefix, *args, **kwargs):
+        if not (isinstance(data, dict) and data.get("pid") == "raylet"):
+            return real(data, ignore_prefix, *args, **kwargs)
+        for line in data.get("lines") or []:
+            if OWN_STOP_NOTICE not in line:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write(f"(raylet) {ANSI.sub('', str(line)).rstrip()}\n")
+        return None
+
+    ray_worker.print_to_stdstream = print_to_stdstream
+    try:
+        yield
+    finally:
+        ray_worker.print_to_stdstream = real
+
+
+GLOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+ [IW] \d+ \d+\] \S+\.cc:\d+:")  # Ray's C++ core, info and warnings: [date time W pid tid] file.cc:N:
+
+
+@contextmanager
+def _without_the_log_level_line(drop_core_notices: bool = True) -> Iterator[None]:
     """Ray's core writes "logging.cc: Set ray log level from environment variable RAY_BACKEND_LOG_LEVEL"
     to stderr during ray.init whenever that variable is set, which is how its other notices are kept
     out (below): file descriptor 2 goes to a temporary file while ray.init runs, and everything else
-    written there is passed on afterwards; where ray.init fails, without its C++ core's lines (a join refused
-    for want of a token printed one a second for 20 s before vidcolor's line saying why: an operator's test).
+    written there is passed on afterwards; where ray.init fails and `drop_core_notices`, without its C++ core's
+    info and warning lines (a join refused for want of a token printed one a second for 20 s before vidcolor's
+    line saying why: an operator's test; its errors are kept).
     (Processes Ray starts meanwhile inherit the temporary file; its daemons write their output to Ray's log files.)"""
     try:
         sys.stderr.flush()
@@ -190,7 +200,7 @@ def _without_the_log_level_line() -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             rest = [ln for ln in tmp.read().decode("utf-8", errors="replace").splitlines(keepends=True)
-                    if "RAY_BACKEND_LOG_LEVEL" not in ln and not (failed and GLOG_LINE.match(ln))]
+                    if "RAY_BACKEND_LOG_LEVEL" not in ln and not (failed and drop_core_notices and GLOG_LINE.match(ln))]
             if rest:
                 sys.stderr.write("".join(rest))
                 sys.stderr.flush()
@@ -215,13 +225,13 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
         _check_reachable(address)
     # Ray's own notices (token authentication, the core worker's remarks on actor arguments) would break
     # the one-line-per-file output; RAY_BACKEND_LOG_LEVEL=info in the environment brings them back.
+    ours = "RAY_BACKEND_LOG_LEVEL" not in os.environ  # RAY_BACKEND_LOG_LEVEL=info: every core line, as asked
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-    if address != "auto":  # a cluster that answers but refuses us (its token) was retried for 20 s; a live one
-        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(JOIN_TRIES))  # answers the first
+
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        with _without_the_log_level_line():
+        with _without_the_log_level_line(drop_core_notices=ours):
             if address == "auto":
                 # Ray nices its workers to 15 so that its daemons stay responsive on a shared node; here the
                 # workers are the work, and a one-machine vidcolor run is not niced either
@@ -242,7 +252,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     session = _session_dir(ray) if address == "auto" else None
     try:
         quiet_ray_data(ray)
-        yield ray
+        with _plain_raylet_notices():
+            yield ray
     except BaseException:
         session = None  # a run that failed keeps Ray's logs, for whoever looks into it
         raise
