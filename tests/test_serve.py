@@ -163,6 +163,10 @@ def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotatio
                        422, "outside the 48x64 image")
     assert r.status_code == 200, r.text
     assert read_image_bytes(r.content, ".jpg", tmp_path).shape == (64, 48, 3)
+    # the orientation applied, for the page: browsers ignore some (a WebP's EXIF, XMP), and its "before" is then the server's
+    assert r.headers["x-vidcolor-orientation"] == "6"
+    with client(hint_col) as c:
+        assert post(c, encode(gray_image(), "PNG")).headers["x-vidcolor-orientation"] == "1"
 
 
 def test_the_client_file_name_never_reaches_the_filesystem(hint_col, tmp_path, private_tmp):
@@ -712,3 +716,5 @@ def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(serve, "missing_web_modules", lambda: ["fastapi", "uvicorn"])
     r = CliRunner().invoke(cli.app, ["serve"])
     assert r.exit_code == 2 and "pip install 'vidcolor[web]'" in r.output
+
+

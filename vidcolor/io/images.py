@@ -154,13 +154,19 @@ def displayed_header_size(src) -> tuple[int, int] | None:
         else:
             with pillow_limit(), Image.open(src) as im:
                 w, h = im.size
-                try:
-                    orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
-                except Exception:  # noqa: BLE001  (a corrupt EXIF block: the photo is read without it)
-                    orientation = 1
+                orientation = pil_orientation(im)
     except Exception:  # noqa: BLE001  (any damage: reading the photo reports it)
         return None
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def pil_orientation(im: Image.Image) -> int:
+    """The orientation `_read_pil` applies to an opened photo, from its header: EXIF's, else XMP's (Pillow's
+    getexif reads both); 1 for a damaged EXIF block, which the photo is read without."""
+    try:
+        return int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # noqa: BLE001
+        return 1
 
 
 def is_tiff(src) -> bool:

@@ -96,6 +96,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         res = await unless_gone(request, worker.submit_photo(lambda: colorize_upload(colorizer, up, parsed, s, ext, jobs.root)),
                                 worker)
         headers = {"X-Vidcolor-Sha256": up.sha256, "X-Vidcolor-Seconds": f"{res.seconds:.3f}",
+                   "X-Vidcolor-Orientation": str(up.orientation),  # the page's "before" is the server's when not 1
                    "Content-Disposition": f'inline; filename="colorized-{up.sha256[:12]}{ext}"'}
         if res.colour is not None:  # both numbers, as a batch run's skip note gives them
             headers["X-Vidcolor-Colour-Score"] = f"{res.colour.score:.1f}"

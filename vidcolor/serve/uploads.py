@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints, parse_json_text
 from vidcolor.io.formats import still_brand
-from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pillow_limit, tiff_header
+from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pil_orientation, pillow_limit, tiff_header
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
@@ -46,6 +46,7 @@ class ImageUpload:
     width: int  # as stored (before any EXIF rotation)
     height: int
     displayed: tuple[int, int]  # (width, height) as shown, after the EXIF rotation: what hints point at
+    orientation: int = 1  # the EXIF (or XMP, or TIFF tag) orientation read_image applies
 
     @property
     def label(self) -> str:
@@ -83,14 +84,14 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     try:
         if is_tiff(buf):  # by tifffile, as read_image reads TIFFs: Pillow opened no float16 TIFF (a new user's test), and
             head = tiff_header(buf)  # gives a TIFF stored on its side its displayed size already (a reviewer's)
-            fmt, (w, h), turned, refused = "TIFF", head.size, head.orientation in (5, 6, 7, 8), head.refused
+            fmt, (w, h), orientation, refused = "TIFF", head.size, head.orientation, head.refused
             if head.by_pillow and not refused:  # read_image hands it to Pillow: one Pillow cannot open is no image
                 with pillow_limit(), Image.open(buf):
                     pass
         else:
             with pillow_limit(), Image.open(buf) as im:
                 fmt, (w, h) = im.format, im.size
-                turned = _exif_orientation(im) in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
+                orientation = pil_orientation(im)  # as read_image turns it
                 refused = frames_refused(im)  # an animation, refused here rather than after a wait in the queue
     except UnidentifiedImageError:
         if brand := still_brand(data[:VIDEO_HEAD_BYTES]):  # a HEIC, or an AVIF where Pillow lacks the codec
@@ -108,7 +109,8 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         raise RequestError(415, f"{label}: {refused}")
     if w * h > max_pixels:
         raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}")
-    return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h))
+    turned = orientation in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
+    return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h), orientation)
 
 
 @dataclass(frozen=True)
@@ -142,13 +144,6 @@ def not_a_clip(fmt: str, frames: int = 1) -> str:
     if fmt in IMAGE_FORMATS:
         return "not a video (a still image: photos go to /api/colorize)"
     return f"not a video (a still image in a format vidcolor does not read: {fmt})"
-
-
-def _exif_orientation(im: Image.Image) -> int:
-    try:
-        return int(im.getexif().get(0x0112, 1))
-    except Exception:  # a damaged EXIF block: read_image drops it and keeps the photo as stored
-        return 1
 
 
 MAX_HINT_POINTS = 1000  # a person clicks tens; 16,000 took 3.5 s to parse (a colour conversion each)
