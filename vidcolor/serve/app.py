@@ -166,6 +166,8 @@ async def unless_gone(request: Request, fut, worker: ModelWorker, poll: float = 
                 if time.monotonic() > deadline:
                     raise Stopped("the server is shutting down")
     except asyncio.CancelledError:  # uvicorn gave up waiting all the same: answered as above, not a 500 and a traceback
+        if not worker.stopping:  # a cancellation for another reason is not called a shutdown (a review)
+            raise
         raise Stopped("the server is shutting down") from None
     finally:  # (no-ops once it is done) a photo still waiting leaves the queue; a later result or error is dropped
         fut.cancel()
