@@ -788,3 +788,58 @@ def test_audio_that_starts_after_the_picture_is_said_to_play_early_in_an_avi(tmp
     notes = plan_output(src, tmp_path / "out.avi").notes
     assert any(n.startswith("audio stream 1 starts 1.00 s after the picture") and "plays 1.00 s early" in n for n in notes), notes
     assert not any("after the picture" in n for n in plan_output(src, tmp_path / "out.mkv").notes)
+
+
+def _clip_with(path: Path, chapters: bool = False, languages: tuple[str, ...] = ()) -> Path:
+    """A 2 s clip with two chapters and/or a mono AAC track per language."""
+    import numpy as np
+
+    with av.open(str(path), "w") as o:
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        tracks = []
+        for lang in languages:
+            a = o.add_stream("aac", rate=48000)
+            a.layout = "mono"
+            a.metadata["language"] = lang
+            tracks.append(a)
+        if chapters:
+            ms = fractions.Fraction(1, 1000)
+            o.set_chapters([dict(id=1, start=0, end=1000, time_base=ms, metadata={"title": "Opening"}),
+                            dict(id=2, start=1000, end=2000, time_base=ms, metadata={"title": "Second"})])
+        for i in range(50):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 4, np.uint8), format="rgb24")):
+                o.mux(p)
+        for a in tracks:
+            for k in range(94):
+                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                f.sample_rate, f.pts = 48000, k * 1024
+                for p in a.encode(f):
+                    o.mux(p)
+            for p in a.encode(None):
+                o.mux(p)
+        for p in v.encode(None):
+            o.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4", ".mov", ".webm", ".avi"])
+def test_chapters_are_carried_over_or_their_loss_said(tmp_path, colorizer, ext):
+    """They were dropped from every output without a word (a film restorer's test)."""
+    src = _clip_with(tmp_path / "film.mkv", chapters=True)
+    res = colorize_video(src, tmp_path / f"out{ext}", colorizer)
+    with av.open(str(tmp_path / f"out{ext}")) as c:
+        got = [(float(ch["start"] * ch["time_base"]), float(ch["end"] * ch["time_base"]), ch["metadata"].get("title"))
+               for ch in c.chapters()]
+    if ext == ".avi":
+        assert got == [] and any("2 chapter(s) dropped: AVI holds none" in n for n in res.notes), res.notes
+    else:
+        assert got == [(0.0, 1.0, "Opening"), (1.0, 2.0, "Second")], got
+
+
+def test_a_mov_keeps_each_tracks_language_in_the_spelling_its_muxer_knows(tmp_path, colorizer):
+    """A German track ("deu") came out of a MOV with no language, where MP4 and MKV kept it (a film restorer's test)."""
+    src = _clip_with(tmp_path / "film.mkv", languages=("deu", "fre", "eng"))
+    colorize_video(src, tmp_path / "out.mov", colorizer)
+    with av.open(str(tmp_path / "out.mov")) as c:
+        assert [s.metadata.get("language") for s in c.streams.audio] == ["ger", "fra", "eng"]

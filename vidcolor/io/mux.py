@@ -263,6 +263,12 @@ def _on_grid(pts: list[int], like: VideoInfo, end: int | None,
 
 
 KEPT_TAGS = {"language", "title"}  # a stream's tags carried over; not DURATION, ENCODER and the like
+# ISO 639-2 has two codes for some languages; FFmpeg's MOV muxer (its QuickTime language table) writes only one
+# of each pair, and a German track ("deu") came out with no language at all (a film restorer's test). Measured
+# with PyAV 18.1: these are the spellings it drops, and the twin it keeps ("mri"/"mao" it drops both ways).
+MOV_LANGUAGE = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "nld": "dut", "kat": "geo",
+                "deu": "ger", "ell": "gre", "isl": "ice", "mkd": "mac", "msa": "may", "fas": "per", "bod": "tib",
+                "cym": "wel", "cze": "ces", "fre": "fra", "rum": "ron", "slo": "slk"}
 
 
 def kept_tags(tags: dict, out: av.container.OutputContainer) -> dict:
@@ -275,6 +281,8 @@ def kept_tags(tags: dict, out: av.container.OutputContainer) -> dict:
         kept["title"] = handler
     if "title" in kept and out.format.name in ("mp4", "mov"):
         kept["handler_name"] = kept.pop("title")
+    if out.format.name == "mov" and "language" in kept:
+        kept["language"] = MOV_LANGUAGE.get(kept["language"].lower(), kept["language"])
     return kept
 
 
@@ -312,6 +320,7 @@ class Passthrough:
         self.last_end: dict[int, int] = {}  # and its dts + duration
         self.repaired: dict[str, int] = {}  # 'audio stream 1' -> packets whose dts did not increase
         self.damaged: dict[str, int] = {}  # 'audio stream 1' -> packets the decoder rejected (transcoded streams)
+        self.chapter_note: str | None = None
 
     def _monotonic(self, pkt: av.Packet, ost: av.stream.Stream) -> None:
         """A copied packet's dts made to increase in the output's time base, as FFmpeg's own tools do for
@@ -346,13 +355,33 @@ class Passthrough:
     def notes(self) -> list[str]:
         return [f"{what}: the timestamps of {n} copied packet(s) did not increase; each was moved to just after "
                 "the one before (as FFmpeg does)" for what, n in self.repaired.items()] + [
-                f"{what}: damaged data: {n} packet(s) could not be decoded and were skipped" for what, n in self.damaged.items()]
+                f"{what}: damaged data: {n} packet(s) could not be decoded and were skipped" for what, n in self.damaged.items()] + (
+                [self.chapter_note] if self.chapter_note else [])
 
     def label(self, video: av.stream.Stream, out: av.container.OutputContainer) -> None:
         """The source's title on the output, and its video stream's language and title on `video`: a
         restoration with several languages could not tell its tracks apart (film-user test)."""
         out.metadata.update({k: v for k, v in self.src.metadata.items() if k.lower() == "title"})
         video.metadata.update(kept_tags(main_video_stream(self.src).metadata, out))
+        self._chapters(out)
+
+    def _chapters(self, out: av.container.OutputContainer) -> None:
+        """The source's chapters on the output's timeline (moved with it where it starts later than 0), or a
+        note where the container holds none: they were dropped from every output without a word (a film
+        restorer's test)."""
+        chapters = []
+        for ch in self.src.chapters():
+            tb = ch["time_base"]
+            d = _rescale(1, self.start / tb) if self.start else 0
+            start, end = ch["start"] - d, ch["end"] - d
+            if end > 0:
+                chapters.append({**ch, "start": max(0, start), "end": end, "metadata": dict(ch.get("metadata") or {})})
+        if not chapters:
+            return
+        if out.format.name == "avi":
+            self.chapter_note = f"{len(chapters)} chapter(s) dropped: AVI holds none; write .mkv, .mp4 or .mov to keep them"
+            return
+        out.set_chapters(chapters)
 
     def mux_until(self, t: float | None) -> None:
         """Mux the packets whose time is at most t seconds (all of them when t is None)."""
