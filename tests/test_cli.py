@@ -402,3 +402,20 @@ def test_verbose_says_the_settings_it_promises(tmp_path, weights_file):
     assert r.exit_code == 0, r.output
     line = next(l for l in r.output.splitlines() if l.startswith("settings: "))
     assert "model effnet_unet:" in line and "device cpu" in line and "temporal flow" in line and "CRF 23" in line, line
+
+
+def test_a_single_scene_cut_is_said_only_with_v_as_several_are():
+    """"scene cut at frame 134" was printed without -v while "scene cuts at frames 44, 134" was kept for -v, so a
+    resumed run with one cut left said more than the whole run (a film restorer's test)."""
+    import io
+    from pathlib import Path
+
+    from vidcolor.options import Result
+    from vidcolor.report import Reporter
+
+    for verbose in (False, True):
+        out = io.StringIO()
+        rep = Reporter(stream=out, verbose=verbose)
+        rep.result(Result(Path("film.mp4"), Path("out.mp4"), "done", 1.0, 10, notes=["scene cut at frame 4"]))
+        rep.result(Result(Path("film2.mp4"), Path("out2.mp4"), "done", 1.0, 10, notes=["scene cuts at frames 2, 6"]))
+        assert ("note: scene cut" in out.getvalue()) == verbose, out.getvalue()

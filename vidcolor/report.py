@@ -106,7 +106,7 @@ class Reporter:
         note = f", {res.note}" if res.note else ""  # e.g. "with hints"
         self.line(f"done {res.input} -> {res.output} ({frames}{resumed}{res.seconds:.1f} s{rate}{note})")
         for note in res.notes:  # how the work was split is for -v; what a user must know is always said
-            if self.verbose or not note.startswith(("scene cuts", "ran as ")):
+            if self.verbose or not note.startswith(("scene cut", "ran as ")):  # one cut too ("scene cut at frame N")
                 self.line(f"  note: {note}")
 
     def _plain_inputs_line(self, now: float) -> None:
