@@ -843,3 +843,13 @@ def test_a_mov_keeps_each_tracks_language_in_the_spelling_its_muxer_knows(tmp_pa
     colorize_video(src, tmp_path / "out.mov", colorizer)
     with av.open(str(tmp_path / "out.mov")) as c:
         assert [s.metadata.get("language") for s in c.streams.audio] == ["ger", "fra", "eng"]
+
+
+def test_an_h264_output_says_its_primaries_and_transfer(tmp_path, colorizer):
+    """They were left "unspecified" (2), beside a BT.709 matrix (a film restorer's test): the network's colours
+    are sRGB's, whose primaries are BT.709's."""
+    src = _clip_with(tmp_path / "film.mkv")
+    colorize_video(src, tmp_path / "out.mp4", colorizer)
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (1, 1, 1)

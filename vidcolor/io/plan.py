@@ -368,6 +368,8 @@ def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: 
     s.time_base = plan.time_base or like.time_base
     s.codec_context.time_base = plan.time_base or like.time_base
     s.codec_context.colorspace = COLORSPACE_TAG[plan.matrix]  # matching the conversion in SegmentEncoder.write
+    if plan.matrix == "bt709":  # the network's colours are sRGB's, whose primaries are BT.709's: said, not left
+        s.codec_context.color_primaries = s.codec_context.color_trc = 1  # "unspecified" (a film restorer's test)
     s.codec_context.color_range = 2 if plan.pix_fmt.startswith("yuvj") else 1  # JPEG ("full") or MPEG ("limited") range
     s.options = dict(plan.options)
     return s
