@@ -259,7 +259,17 @@ def _video_encoder(dst: Path, box: Container, codec: str | None, crf: int | None
 
 
 def _with(setting: str) -> str:
-    return ", ".join(n for n, s in ENCODERS.items() if getattr(s, setting) is not None)
+    """The encoders that take `setting` and that some container holds ("libvpx", VP8, is written into none:
+    it was named as one to use: a film restorer's test)."""
+    held = {c for box in CONTAINERS.values() for c in box.video}
+    return ", ".join(n for n, s in ENCODERS.items() if getattr(s, setting) is not None and _codec_of(n) in held)
+
+
+def _codec_of(encoder: str) -> str | None:
+    try:
+        return av.codec.Codec(encoder, "w").canonical_name
+    except (av.error.FFmpegError, ValueError):  # not in this FFmpeg build
+        return None
 
 
 def _keeps_odd_sizes(encoder: av.codec.Codec) -> bool:
