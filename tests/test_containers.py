@@ -790,8 +790,9 @@ def test_audio_that_starts_after_the_picture_is_said_to_play_early_in_an_avi(tmp
     assert not any("after the picture" in n for n in plan_output(src, tmp_path / "out.mkv").notes)
 
 
-def _clip_with(path: Path, chapters: bool = False, languages: tuple[str, ...] = ()) -> Path:
-    """A 2 s clip with two chapters and/or a mono AAC track per language."""
+def _clip_with(path: Path, chapters: bool = False, languages: tuple[str, ...] = (), titles=("Opening", "Second"),
+               extra_chapters: tuple = ()) -> Path:
+    """A 2 s clip with two chapters (and `extra_chapters`, (start ms, end ms, title)) and/or a mono AAC track per language."""
     import numpy as np
 
     with av.open(str(path), "w") as o:
@@ -805,8 +806,10 @@ def _clip_with(path: Path, chapters: bool = False, languages: tuple[str, ...] = 
             tracks.append(a)
         if chapters:
             ms = fractions.Fraction(1, 1000)
-            o.set_chapters([dict(id=1, start=0, end=1000, time_base=ms, metadata={"title": "Opening"}),
-                            dict(id=2, start=1000, end=2000, time_base=ms, metadata={"title": "Second"})])
+            o.set_chapters([dict(id=1, start=0, end=1000, time_base=ms, metadata={"title": titles[0]}),
+                            dict(id=2, start=1000, end=2000, time_base=ms, metadata={"title": titles[1]})]
+                           + [dict(id=3 + i, start=a, end=b, time_base=ms, metadata={"title": t})
+                              for i, (a, b, t) in enumerate(extra_chapters)])
         for i in range(50):
             for p in v.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 4, np.uint8), format="rgb24")):
                 o.mux(p)
@@ -853,3 +856,19 @@ def test_an_h264_output_says_its_primaries_and_transfer(tmp_path, colorizer):
     with av.open(str(tmp_path / "out.mp4")) as c:
         cc = c.streams.video[0].codec_context
         assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (1, 1, 1)
+
+
+def test_chapters_past_the_end_are_cut_and_unreadable_ones_cost_only_themselves(tmp_path, colorizer):
+    """A chapter title not in UTF-8 (an old MOV's Mac Roman, say) failed the join, after every frame was colorized,
+    and every re-run the same way; chapters after the film's end were kept, stretching the one before in an MP4
+    (a review)."""
+    src = _clip_with(tmp_path / "film.mkv", chapters=True, extra_chapters=((1500, 9000, "Long"), (5000, 9000, "After")))
+    colorize_video(src, tmp_path / "out.mkv", colorizer)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        got = [(float(ch["start"] * ch["time_base"]), round(float(ch["end"] * ch["time_base"]), 2), ch["metadata"].get("title"))
+               for ch in c.chapters()]
+    assert [g[2] for g in got] == ["Opening", "Second", "Long"] and got[2][1] <= 2.05, got
+    bad = _clip_with(tmp_path / "bad.mkv", chapters=True, titles=("CafeQ", "Second"))
+    bad.write_bytes(bad.read_bytes().replace(b"CafeQ", b"Caf\xe9Q"))
+    res = colorize_video(bad, tmp_path / "bad_out.mkv", colorizer)
+    assert res.status == "done" and any(n.startswith("chapters dropped: they could not be read") for n in res.notes), res.notes

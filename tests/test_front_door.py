@@ -651,6 +651,9 @@ def test_folder_options_take_a_format_as_the_cli_does_and_refuse_others_at_once(
     write_image(tmp_path / "in" / "a.jpg")
     (r,) = vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, folder=FolderOptions(fmt_ext="png"))
     assert r.status == "done" and r.output == tmp_path / "out" / "a.png"
+    for name, fmt in (("b.jpeg", "jpeg"), ("c.jpg", "jpeg"), ("d.tif", "tiff"), ("e.TIFF", "tif")):  # either spelling
+        (r,) = vidcolor.colorize(tmp_path / "in" / "a.jpg", tmp_path / name, colorizer=colorizer, folder=FolderOptions(fmt_ext=fmt))
+        assert r.status == "done" and r.output == tmp_path / name, (name, fmt, r)
 
 
 def test_with_strength_takes_what_the_front_door_takes(colorizer):

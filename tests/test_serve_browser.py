@@ -403,3 +403,23 @@ def test_picking_the_same_photo_again_colorizes_it_again(page, hint_server, tmp_
     src, _ = open_photo(page, hint_server.url, tmp_path)
     page.set_input_files("#file", src)
     wait_results(page, 2)
+
+
+def test_a_phone_jpeg_turned_by_exif_needs_no_second_request_for_its_before(page, hint_server, tmp_path):
+    """Browsers turn a JPEG by its EXIF as the server does: its "before" is right as shown, and fetching the
+    server's gray one cost every phone portrait a second run of the model (a review)."""
+    import skimage.data
+
+    src = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(skimage.data.chelsea()).convert("L").save(src, exif=exif, quality=92)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", str(src))
+    wait_results(page, 1)
+    page.wait_for_timeout(500)
+    assert page.evaluate("[document.getElementById('before').naturalWidth, document.getElementById('after').naturalWidth]") == [300, 300]
+    assert len(posts) == 1, posts

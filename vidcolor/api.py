@@ -136,9 +136,15 @@ def planned_output(src: Path, kind: str, dst: Path | None, fmt_ext: str | None) 
     """The output a run writes: `dst`, or NAME_color beside the input; a photo's in the --format asked
     for (out.jpeg and OUT.JPG already are JPEG names: kept as given)."""
     dst = dst if dst is not None else default_output(src, fmt_ext)
-    if kind == "image" and fmt_ext and FORMAT_EXT.get(dst.suffix.lower()[1:]) != fmt_ext:
+    if kind == "image" and fmt_ext and not _same_format(dst, fmt_ext):
         dst = dst.with_suffix(fmt_ext)
     return dst
+
+
+def _same_format(dst: Path, fmt_ext: str) -> bool:
+    """Whether an output name is in the format `fmt_ext` names, whichever spelling either has (.jpeg and .JPG
+    for .jpg; a library's FolderOptions(fmt_ext="tiff") and a.tif: it was refused as a contradiction, a review)."""
+    return FORMAT_EXT.get(dst.suffix.lower()[1:]) == FORMAT_EXT.get(fmt_ext.lower()[1:])
 
 
 def check_format(kind: str, src: Path, dst: Path | None, fmt_ext: str | None) -> None:
@@ -149,7 +155,7 @@ def check_format(kind: str, src: Path, dst: Path | None, fmt_ext: str | None) ->
         return
     if kind == "video":
         raise UsageError(f"{src}: --format {fmt_ext[1:]} is for photos, and this input is a video (its container follows -o)")
-    if kind == "image" and dst is not None and dst.suffix and FORMAT_EXT.get(dst.suffix.lower()[1:]) != fmt_ext:
+    if kind == "image" and dst is not None and dst.suffix and not _same_format(dst, fmt_ext):
         raise UsageError(f"{dst}: --format {fmt_ext[1:]} contradicts the output's extension {dst.suffix}; "
                          f"drop --format or name a {fmt_ext} file")
 

@@ -100,6 +100,9 @@ def _host_port(address: str) -> tuple[str, str]:
     return host, port
 
 
+_LOG_LEVEL_OURS = False  # whether RAY_BACKEND_LOG_LEVEL was set by `connect`, not by the user
+
+
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
@@ -225,8 +228,10 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
         _check_reachable(address)
     # Ray's own notices (token authentication, the core worker's remarks on actor arguments) would break
     # the one-line-per-file output; RAY_BACKEND_LOG_LEVEL=info in the environment brings them back.
-    ours = "RAY_BACKEND_LOG_LEVEL" not in os.environ  # RAY_BACKEND_LOG_LEVEL=info: every core line, as asked
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    global _LOG_LEVEL_OURS  # RAY_BACKEND_LOG_LEVEL=info: every core line, as asked; the "fatal" set here stays in the
+    if "RAY_BACKEND_LOG_LEVEL" not in os.environ:  # environment, so a second connection must not take it for the user's
+        os.environ["RAY_BACKEND_LOG_LEVEL"], _LOG_LEVEL_OURS = "fatal", True  # (a review)
+    ours = _LOG_LEVEL_OURS and os.environ["RAY_BACKEND_LOG_LEVEL"] == "fatal"
 
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     on_sigterm = signal.getsignal(signal.SIGTERM)
@@ -250,17 +255,18 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     if on_sigterm is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
     session = _session_dir(ray) if address == "auto" else None
-    try:
-        quiet_ray_data(ray)
-        with _plain_raylet_notices():
+    # Ray's printer is put back only after the shutdown: the notice of the actors' end arrives during it (a review)
+    with _plain_raylet_notices():
+        try:
+            quiet_ray_data(ray)
             yield ray
-    except BaseException:
-        session = None  # a run that failed keeps Ray's logs, for whoever looks into it
-        raise
-    finally:
-        ray.shutdown()
-        if session is not None:
-            _remove_session(session)
+        except BaseException:
+            session = None  # a run that failed keeps Ray's logs, for whoever looks into it
+            raise
+        finally:
+            ray.shutdown()
+            if session is not None:
+                _remove_session(session)
 
 
 def _session_dir(ray) -> Path | None:

@@ -321,6 +321,7 @@ class Passthrough:
         self.repaired: dict[str, int] = {}  # 'audio stream 1' -> packets whose dts did not increase
         self.damaged: dict[str, int] = {}  # 'audio stream 1' -> packets the decoder rejected (transcoded streams)
         self.chapter_note: str | None = None
+        self.length = like.duration_s  # the output's length in seconds, where the source's header gives it
 
     def _monotonic(self, pkt: av.Packet, ost: av.stream.Stream) -> None:
         """A copied packet's dts made to increase in the output's time base, as FFmpeg's own tools do for
@@ -366,22 +367,35 @@ class Passthrough:
         self._chapters(out)
 
     def _chapters(self, out: av.container.OutputContainer) -> None:
-        """The source's chapters on the output's timeline (moved with it where it starts later than 0), or a
-        note where the container holds none: they were dropped from every output without a word (a film
-        restorer's test)."""
+        """The source's chapters on the output's timeline (moved with it where it starts later than 0, and cut at
+        its end), or a note where the container holds none: they were dropped from every output without a word
+        (a film restorer's test). Chapters never cost a film: read at the join, after every frame is done, ones
+        that cannot be read or written are dropped with a note (a title not in UTF-8 had failed the join: a review)."""
+        try:
+            source = self.src.chapters()
+        except (ValueError, av.error.FFmpegError) as e:
+            self.chapter_note = f"chapters dropped: they could not be read ({_reason(e)})"
+            return
+        length = self.length
         chapters = []
-        for ch in self.src.chapters():
+        for ch in source:
             tb = ch["time_base"]
             d = _rescale(1, self.start / tb) if self.start else 0
             start, end = ch["start"] - d, ch["end"] - d
-            if end > 0:
-                chapters.append({**ch, "start": max(0, start), "end": end, "metadata": dict(ch.get("metadata") or {})})
+            cap = None if length is None else _rescale(1, length / tb)
+            if end < start or (d and end <= 0) or (cap is not None and start >= cap):
+                continue  # before the output's start, or after its end
+            chapters.append({**ch, "start": max(0, start), "end": end if cap is None else min(end, cap),
+                             "metadata": dict(ch.get("metadata") or {})})
         if not chapters:
             return
         if out.format.name == "avi":
             self.chapter_note = f"{len(chapters)} chapter(s) dropped: AVI holds none; write .mkv, .mp4 or .mov to keep them"
             return
-        out.set_chapters(chapters)
+        try:
+            out.set_chapters(chapters)
+        except (ValueError, av.error.FFmpegError) as e:
+            self.chapter_note = f"{len(chapters)} chapter(s) dropped: the {out.format.name} muxer did not take them ({_reason(e)})"
 
     def mux_until(self, t: float | None) -> None:
         """Mux the packets whose time is at most t seconds (all of them when t is None)."""
