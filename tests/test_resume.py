@@ -179,3 +179,21 @@ def test_a_resumed_run_finds_a_scene_cut_just_after_its_resume_point(tmp_path, c
             return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
 
     assert np.array_equal(frames(tmp_path / "whole.mov"), frames(tmp_path / "resumed.mov"))
+
+
+def test_x264_is_told_the_cpus_features_without_avx512_where_the_cpu_has_it(tmp_path):
+    """libx264's AVX-512 code wrote other bits from run to run for the same frames once the network had run (a
+    film's two runs differed by up to 33 levels: a film restorer's test). Only what the CPU lists is named."""
+    from vidcolor.io.plan import x264_cpu_list
+
+    with_512 = tmp_path / "a"
+    with_512.write_text("processor : 0\nflags\t\t: fpu sse sse2 pni ssse3 sse4_1 sse4_2 abm avx fma bmi1 bmi2 avx2 avx512f avx512bw\n")
+    assert x264_cpu_list.__wrapped__(str(with_512)) == "MMX2,SSE,SSE2,SSE2Fast,SSE3,SSSE3,SSE4.1,SSE4.2,LZCNT,AVX,FMA3,BMI1,BMI2,AVX2"
+    old = tmp_path / "b"
+    old.write_text("flags : fpu sse sse2 pni ssse3 avx512f\n")  # no AVX: none of it named
+    assert x264_cpu_list.__wrapped__(str(old)) == "MMX2,SSE,SSE2,SSE2Fast,SSE3,SSSE3"
+    plain = tmp_path / "c"
+    plain.write_text("flags : fpu sse sse2 avx avx2\n")
+    assert x264_cpu_list.__wrapped__(str(plain)) is None  # x264 detects them itself
+    assert x264_cpu_list.__wrapped__(str(tmp_path / "none")) is None
+
