@@ -292,12 +292,8 @@ def test_stale_partial_files_of_a_killed_run_are_removed(tmp_path, colorizer):
 def test_a_second_run_is_locked_out_with_the_first_runs_pid(tmp_path, weights_file):
     src = archive(tmp_path / "in", 2)
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
-        f"with OutputLock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = _hold(out, None)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         report = tmp_path / "run.jsonl"  # the first run's report, as far as it got
         report.write_text('{"input": "in/d0/img0.png", "status": "done"}\n')
         r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file), "--report", str(report)])
@@ -1053,12 +1049,8 @@ def test_a_folder_run_holds_the_folders_inside_its_output_too(tmp_path, weights_
 
     src = archive(tmp_path / "in", 2)
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
-        f"with OutputLock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = _hold(out, None)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         photo = next(src.rglob("*.png"))
         for args in (["colorize", str(photo), "-o", str(out / "d0" / "a.png")], ["colorize", str(src / "d0"), "-o", str(out / "d0")]):
             r = runner.invoke(cli.app, [*args, "--weights", str(weights_file)])
@@ -1096,12 +1088,8 @@ def test_a_run_refused_by_the_lock_leaves_the_holders_folder_alone(tmp_path, wei
     meant to make, with the winner's lock file in it, so a third run could start beside the winner (a review)."""
     src = archive(tmp_path / "in", 2)
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from vidcolor.archive import OutputLock\n"
-        f"with OutputLock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = _hold(out, None)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         monkeypatch.setattr(cli, "_first_missing", lambda root: root)  # as if it was missing when this run looked
         r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out), "--weights", str(weights_file)])
         assert r.exit_code == 3, r.output

@@ -288,24 +288,29 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
         target.chmod(stat.S_IWRITE | stat.S_IREAD)  # (a link is replaced itself: its target is not touched)
     if overwrite or not target.is_file():
         return
-    # the other output roots on its path are read only where this one's journal does not vouch for it (rare)
-    mine = journal.wrote(target)
-    writers = [journal] if mine else [j for j in _other_journals(journal, target) if j.wrote(target)]
-    if not writers:
+    writers = _writers(journal, target)
+    if (first := next(writers, None)) is None:
         lost = "" if journal.path.is_file() or not folder_run else (
             f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: where it was lost, as by a copy that"
             " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
         raise ForeignOutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
     if may_be_done:
         return
-    if all(j.changed_since_written(target) for j in writers) and (not mine or all(  # as the last run that wrote it
-            j.changed_since_written(target) for j in _other_journals(journal, target) if j.wrote(target))):  # left it: not edited
+    if first.changed_since_written(target) and all(j.changed_since_written(target) for j in writers):  # as no run that wrote it left it: edited
         # (-y redoes every output of the run: for a folder, every other retouch too; a new user's nightly run
         # failed one re-scanned photo every night, and the way out, moving the output aside, was not said)
         raise ForeignOutputError(f"{target}: changed since vidcolor wrote it (edited by hand?); move it aside to have it "
                           "redone, or use --overwrite (or -y), which replaces every output of the run")
     if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise ForeignOutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
+
+
+def _writers(journal: Journal, target: Path):
+    """The journals that record writing `target`: the run's own first, then the other output roots' on its path,
+    read only where the one before does not vouch for it (rare)."""
+    if journal.wrote(target):
+        yield journal
+    yield from (j for j in _other_journals(journal, target) if j.wrote(target))
 
 
 def _other_journals(journal: Journal, target: Path):
@@ -580,9 +585,7 @@ def _held_elsewhere(lock: Path) -> bool:
     other = FileLock(str(lock), timeout=0)
     try:
         other.acquire()
-    except Timeout:
-        return True
-    except PermissionError:  # a lock file this user cannot open: its owner file (alive) says a run holds it
+    except (Timeout, PermissionError):  # (a lock file this user cannot open: its live owner file says a run holds it)
         return True
     other.release()
     return False
