@@ -133,6 +133,27 @@ def test_a_link_to_a_folder_is_not_followed_and_said_so(tmp_path, colorizer):
     assert not (tmp_path / "out" / "linked").exists()
 
 
+def test_a_subfolder_that_cannot_be_listed_fails_by_name(tmp_path, weights_file, monkeypatch):
+    """An archivist's subfolder without read permission (a NAS share's ACL) was left out without a word: the run
+    said "1 done of 1 input" and exited 0, so cron never learned that a whole roll of scans was not colorized."""
+    src = archive(tmp_path / "in", 1)
+    write_image(src / "locked" / "roll.png")
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+    monkeypatch.setattr(os, "scandir", refusing)
+    rep = tmp_path / "run.jsonl"
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out"), "--weights", str(weights_file), "--report", str(rep)])
+    assert r.exit_code == 1
+    rows = {Path(row["input"]).name: row for row in map(json.loads, rep.read_text().splitlines()[:-1])}
+    assert rows.keys() == {"locked", "img0.png"} and rows["img0.png"]["status"] == "done"
+    assert rows["locked"]["status"] == "failed"
+    assert rows["locked"]["error"] == f"{src / 'locked'}: cannot list the folder (Permission denied); its photos and videos were left out"
+
+
 def test_an_output_folder_moved_whole_keeps_its_record(tmp_path, colorizer):
     src = archive(tmp_path / "in", 2)
     assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 2

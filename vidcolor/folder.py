@@ -153,7 +153,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
     check_folder_output(src, dst)
-    images, videos, linked, stray_hints = media if media is not None else list_media(src)
+    media = media if media is not None else list_media(src)
+    images, videos, linked, stray_hints = media.images, media.videos, media.linked, media.stray_hints
     photo_hints = {p: _read_sidecar(p) for p in images}
     for p, h in photo_hints.items():
         if isinstance(h, Hints) and (unusable := _unusable_palette(colorizer, h, p)):
@@ -178,6 +179,9 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         for stray in stray_hints:
             emit(Result(stray, None, "skipped", note=f"a hints file beside no photo or video of its name: the hints for "
                                                       f"NAME.EXT go in NAME{SIDECAR_SUFFIX}"))
+        for folder, why in media.unreadable:  # its photos and videos cannot be listed: named, the rest goes on
+            emit(Result(folder, None, "failed", error=f"{folder}: cannot list the folder ({why}); its photos and videos "
+                                                       "were left out"))
         for p, why in clashes:  # two inputs, one output: both fail, the rest goes on
             emit(Result(p, None, "failed", error=why))
 

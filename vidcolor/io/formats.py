@@ -43,26 +43,31 @@ def sidecar_path(media: Path) -> Path:
 class Media(NamedTuple):
     """A folder's inputs, walked once (`list_media`): its photos, its videos, the links to folders it
     holds (not followed), and the hints files that are no input's sidecar (a new user's
-    Vinegar.png.hints.json was ignored without a word); the last two are reported as skipped."""
+    Vinegar.png.hints.json was ignored without a word); those two are reported as skipped. `unreadable`:
+    the folders that could not be listed, with why, each reported as failed (a subfolder without read
+    permission was left out without a word, and the run exited 0: an archivist's test)."""
 
     images: list[Path]
     videos: list[Path]
     linked: list[Path]
     stray_hints: list[Path] | tuple = ()
+    unreadable: list[tuple[Path, str]] | tuple = ()
 
     @property
     def reported(self) -> int:
-        """How many lines a run gives: one per input, link and stray hints file."""
-        return len(self.images) + len(self.videos) + len(self.linked) + len(self.stray_hints)
+        """How many lines a run gives: one per input, link, stray hints file and unreadable folder."""
+        return len(self.images) + len(self.videos) + len(self.linked) + len(self.stray_hints) + len(self.unreadable)
 
 
 def list_media(root: Path) -> Media:
     linked: list[Path] = []
     hints: list[Path] = []
-    images, videos = find_media(root, linked, hints)
+    unreadable: list[tuple[Path, str]] = []
+    images, videos = find_media(root, linked, hints, unreadable)
     taken = {sidecar_path(m) for m in images + videos}
     folded = {str(t).casefold(): t for t in taken}
-    return Media(images, videos, linked, sorted(h for h in hints if h not in taken and not _same_file(h, folded.get(str(h).casefold()))))
+    return Media(images, videos, linked, sorted(h for h in hints if h not in taken and not _same_file(h, folded.get(str(h).casefold()))),
+                 sorted(unreadable))
 
 
 def _same_file(a: Path, b: Path | None) -> bool:
@@ -76,13 +81,18 @@ def _same_file(a: Path, b: Path | None) -> bool:
         return False
 
 
-def find_media(root: Path, linked_folders: list[Path] | None = None,
-               hints_files: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+def find_media(root: Path, linked_folders: list[Path] | None = None, hints_files: list[Path] | None = None,
+               unreadable: list[tuple[Path, str]] | None = None) -> tuple[list[Path], list[Path]]:
     """(images, videos) under root, recursively, in a stable order; hidden files and folders skipped.
     Links to folders are not followed (one may lead back into the tree, or to the output); each is added
-    to `linked_folders` where given, so the run can say so (a new user's were skipped without a word)."""
+    to `linked_folders` where given, so the run can say so (a new user's were skipped without a word).
+    A folder that cannot be listed is added to `unreadable` with the reason, where given."""
     images, videos = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def cannot_list(err: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(err.filename or root), err.strerror or str(err)))
+    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if linked_folders is not None:
             linked_folders += [Path(dirpath) / d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
