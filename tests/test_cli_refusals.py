@@ -199,6 +199,17 @@ def test_format_agreeing_with_the_output_reaches_the_library(tmp_path, monkeypat
     assert [kw["folder"].fmt_ext for _, _, kw in calls] == [".jpg"] * 3
 
 
+def test_format_is_taken_in_capitals_as_the_library_takes_it(tmp_path, monkeypatch):
+    """An archivist whose scans are all .TIF typed `--format TIF`: refused as "not one of", where
+    FolderOptions(fmt_ext="TIF") takes it."""
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    photo = write_image(tmp_path / "p.png")
+    for fmt in ("TIF", "Jpeg"):
+        assert invoke(photo, "--format", fmt, "-o", tmp_path / f"q.{fmt.lower()}").exit_code == 0
+    assert [kw["folder"].fmt_ext for _, _, kw in calls] == [".tif", ".jpg"]
+
+
 def test_a_mistyped_command_is_a_missing_input_named_in_one_line_exit_2(tmp_path, no_work, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:

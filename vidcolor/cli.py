@@ -162,7 +162,7 @@ def colorize_cmd(
     codec: CodecOpt = _V.codec,
     crf: CrfOpt = _V.crf,
     preset: PresetOpt = _V.preset,
-    fmt: Annotated[Optional[ImageFormat], typer.Option("--format", metavar=f"[{'|'.join(ImageFormat.__members__)}]", help="Image output format (default: same as input).")] = None,
+    fmt: Annotated[Optional[ImageFormat], typer.Option("--format", case_sensitive=False, metavar=f"[{'|'.join(ImageFormat.__members__)}]", help="Image output format (default: same as input).")] = None,
     segment_seconds: Annotated[float, typer.Option("--segment-seconds", parser=_number(*SEGMENT_RANGE), help="Video is encoded (and resumes) in segments this long, 0.1 to 3600 s.")] = _V.segment_seconds,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Redo finished outputs, and replace output files that vidcolor did not write.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Colorize images that are already in colour (skipped by default).")] = False,
