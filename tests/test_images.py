@@ -447,6 +447,29 @@ def test_a_png_whose_pixel_data_ends_rows_early_is_refused_not_done(tmp_path, ca
         read_image(src)
 
 
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif"])
+def test_a_photo_that_cannot_be_opened_says_so_and_is_not_called_corrupt(tmp_path, monkeypatch, ext):
+    """An archivist's scan without read permission (a NAS share's ACL) failed as "corrupt or truncated image
+    (Permission denied)": the scan was whole, and the one thing to fix was its permission."""
+    import builtins
+
+    from vidcolor.errors import InputError
+    from vidcolor.io.images import check_image, read_image
+
+    src = write_image(tmp_path / f"locked{ext}")
+    real_open = builtins.open
+
+    def refusing(file, *args, **kwargs):
+        if str(file) == str(src):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", refusing)
+    for read in (check_image, read_image):
+        with pytest.raises(InputError) as e:
+            read(src)
+        assert str(e.value) == f"{src}: cannot read (Permission denied)"
+
+
 def test_an_interlaced_png_passes_the_pixel_data_check_and_reads_as_written(tmp_path):
     """The check counts Adam7's seven passes: an interlaced PNG (written here pass by pass) is read whole."""
     from vidcolor.io.images import ADAM7, read_image

@@ -300,6 +300,8 @@ def _reading(path: Path):
         raise InputError(f"{path}: not an image (unrecognised format)") from e
     except Image.DecompressionBombError as e:
         raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels") from e
+    except PermissionError as e:  # a whole scan this user may not read (a share's ACL) was called corrupt (an archivist's)
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from e
     except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error) as e:
         raise InputError(f"{path}: corrupt or truncated image ({first_line(e)})") from e
     except (IndexError, TypeError, AttributeError, KeyError) as e:
