@@ -35,6 +35,24 @@ def test_bad_video_inputs_raise_one_line_errors(tmp_path, colorizer, case):
     assert not out.exists() and no_leftovers(tmp_path) == []
 
 
+def test_a_video_that_may_not_be_read_says_so_and_is_not_called_unreadable(tmp_path, monkeypatch):
+    """A film without read permission for this user failed as "not a readable video (Permission denied)",
+    as a scan did (an archivist's test): the file was whole; its permission is what to fix."""
+    import av
+
+    from vidcolor.io.video import _open_input
+
+    src = tmp_path / "locked.mp4"
+    write_video(src, frames=4, audio=None)
+
+    def refusing(path, *args, **kwargs):
+        raise av.error.PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(av, "open", refusing)
+    with pytest.raises(InputError) as e:
+        _open_input(src)
+    assert str(e.value) == f"{src}: cannot read (Permission denied)"
+
+
 def test_truncated_mp4_with_index_up_front_is_written_as_far_as_it_goes_with_a_note(tmp_path, colorizer):
     """moov before mdat: the header promises more video than the file holds. It failed with "truncated"
     after every frame it holds was done; a cut MKV was written with a note (new-user test, 2026-11-27)."""

@@ -291,8 +291,8 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
     writers = _writers(journal, target)
     if (first := next(writers, None)) is None:
         lost = "" if journal.path.is_file() or not folder_run else (
-            f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: where it was lost, as by a copy that"
-            " left out hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
+            f" (the output folder has no journal, {STATE_DIR}/journal.jsonl: if vidcolor wrote this folder and a copy"
+            " left out its hidden folders, restore it, or -y redoes every output)")  # a new user's rsync without dotfiles
         raise ForeignOutputError(f"{target}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it{lost}")
     if may_be_done:
         return

@@ -36,6 +36,8 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
         return av.open(str(path))
+    except PermissionError as e:  # (av's is one too) a whole film this user may not read was "not a readable video"
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from e
     except av.error.FFmpegError as e:
         raise InputError(f"{path}: not a readable video ({_reason(e)})") from e
 
