@@ -154,6 +154,22 @@ def test_a_subfolder_that_cannot_be_listed_fails_by_name(tmp_path, weights_file,
     assert rows["locked"]["error"] == f"{src / 'locked'}: cannot list the folder (Permission denied); its photos and videos were left out"
 
 
+def test_an_input_folder_that_cannot_be_listed_is_refused_not_done(tmp_path, weights_file, monkeypatch):
+    """`vidcolor scans` on a folder it may not read said "no photos or videos in it, nothing to do", exit 0
+    (a new user's test; os.scandir refuses here, as the tests run as root, who reads any folder)."""
+    src = archive(tmp_path / "in", 2)
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path=".": _refused(path) if Path(path) == src else real(path))
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out"), "--weights", str(weights_file)])
+    assert r.exit_code == 1 and r.output.splitlines()[0] == f"FAILED {src}: cannot list the folder (Permission denied)"
+    assert "0 done, 0 skipped, 1 failed of 1 input" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def _refused(path):
+    raise PermissionError(13, "Permission denied", str(path))
+
+
 def test_an_output_folder_moved_whole_keeps_its_record(tmp_path, colorizer):
     src = archive(tmp_path / "in", 2)
     assert statuses(colorize_folder(src, tmp_path / "out", colorizer)) == ["done"] * 2

@@ -89,6 +89,8 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
             check_folder_output(src, dst)
             _check_encoder(video.codec)
             media = list_media(src)  # walked once: a 50,000-scan tree took 0.4 s a walk here, more on a share
+            if media.unreadable and media.unreadable[0][0] == src:  # it said "nothing to do", exit 0 (a new user's)
+                raise InputError(f"{src}: cannot list the folder ({media.unreadable[0][1]})")
             planned_outputs(src, dst, media.images, media.videos, folder.fmt_ext)  # an output over an input: refused here
             return Plan(kind, src, dst, media=media)
         check_output(src, dst, create=False)
