@@ -737,3 +737,18 @@ def test_export_without_hints_ships_the_automatic_path_exactly(tmp_path):
     assert json.loads((out.parent / "manifest.json").read_text())["effnet_unet"]["hint_inputs"] is False
     with pytest.raises(SystemExit, match="has no hint inputs to leave out"):
         train_main(["export", "--snapshot", str(out), "--out", str(tmp_path / "v" / "effnet_unet.pt"), "--without-hints"])
+
+
+def test_a_device_this_machine_lacks_is_one_line_before_any_work(tmp_path, data, monkeypatch):
+    """train and tune --device cuda on a machine without CUDA (gpu_session.sh's default; DEVICE=cpu is the
+    documented way to try it on a CPU) were a UsageError traceback, tune's after its photos were read."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run = tmp_path / "r"
+    for device, says in (("cuda", "--device cuda: CUDA is not available on this machine"),
+                         ("tpu", "--device tpu: not a device")):
+        with pytest.raises(SystemExit, match=says):
+            train(run, data / "train", 1, "--device", device)
+    assert not (run / "args.json").exists()
+    train(run, data / "train", 1)
+    with pytest.raises(SystemExit, match="^--device cuda: CUDA is not available on this machine$"):
+        train_main(["tune", "--snapshot", str(run / "snapshots" / "step0000001.pt"), "--run", str(run), "--device", "cuda"])

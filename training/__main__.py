@@ -37,15 +37,16 @@ CHOICES = {"memory_format": MEMORY_FORMATS}  # string options: checked in cmd_tr
 
 def cmd_train(a: argparse.Namespace) -> None:
     from training.trainer import check_memory_format, check_time_budget
+    from vidcolor.errors import UsageError
 
     try:  # before any data is read
         check_time_budget(a.time_budget, a.warmup)
         check_memory_format(a.memory_format, f"--memory-format {a.memory_format}")
-    except ValueError as e:
+        device = resolve_device(a.device)  # --device cuda on a machine without one was a traceback
+    except (ValueError, UsageError) as e:
         sys.exit(str(e))
     if not a.time_budget and a.warmup >= a.steps:  # a 6-step run at the default 200 never left warm-up, unsaid
         print(f"note: --warmup {a.warmup} is not shorter than --steps {a.steps}: the learning rate never reaches its peak")
-    device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
     run = Path(a.run)
@@ -261,6 +262,10 @@ def cmd_tune(a: argparse.Namespace) -> None:
     if not all(64 <= s <= 2048 for s in sizes):
         sys.exit(f"--work-sizes {a.work_sizes}: each from 64 to 2048")
     try:
+        device = resolve_device(a.device)  # before the photos are read: it was a traceback after them
+    except VidcolorError as e:
+        sys.exit(str(e))
+    try:
         model = load_checkpoint(a.snapshot)
     except VidcolorError as e:  # last.pt (a training state, not a snapshot), a missing file
         sys.exit(f"{e}" + ("; tune takes a snapshot (RUN/snapshots/stepNNNNNNN.pt, written at each --val-every "
@@ -276,7 +281,7 @@ def cmd_tune(a: argparse.Namespace) -> None:
     if missing:  # runs before 2026-11-26 wrote the paths as given, relative to where training ran
         sys.exit(f"{missing[0]}: a held-out photo not found ({len(missing)} of {len(holdout)}); run tune from the "
                  "folder the training ran in")
-    best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), sizes,
+    best = tune_decode(model, load_images(holdout, max_side=a.max_side), device, sizes,
                        min_colour_ratio=a.min_colour_ratio, log=print)
     print(json.dumps({k: v for k, v in best.items() if k != "grid"}, indent=1))
     model.set_decode(best["temperature"], best["blend"], best["confidence"])
