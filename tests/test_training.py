@@ -446,6 +446,9 @@ def test_an_export_corrupted_since_is_refused_by_its_manifest(tmp_path, data):
     (["--size", "0"], "--size 0: must be at least 32"),  # a traceback in PIL's resize
     (["--min-scale", "1.5"], "--min-scale 1.5: must be above 0"),  # "high - low < 0"
     (["--model-args", '{"pretrained": false, "hints": "yes"}'], "hints takes true or false, got 'yes'"),  # stored "yes"
+    (["--workers", "-1"], "--workers -1: must be at least 0"),  # ran as 0, unsaid
+    (["--time-budget", "-5"], "--time-budget -5.0: must be at least 0"),  # ran without a budget, unsaid
+    (["--budget-snapshots", "0"], "--budget-snapshots 0: must be at least 1"),  # gave one snapshot
 ])
 def test_training_options_out_of_range_are_one_line_before_any_work(tmp_path, data, extra, says):
     with pytest.raises(SystemExit, match=says):

@@ -215,7 +215,9 @@ RANGES = {**{k: (1, None, True) for k in ("steps", "batch_size", "log_every", "v
           "palette_share": (0.0, 1.0, True), "lr": (0.0, 10.0, False), "encoder_lr": (0.0, 10.0, True),
           "weight_decay": (0.0, 10.0, True), "warmup": (0, 10**9, True), "min_lr_ratio": (0.0, 1.0, True),
           "reg_weight": (0.0, 1000.0, True), "prior_batches": (1, 10**6, True), "threads": (1, 1024, True),
-          "ema": (0.0, 0.99999, True)}
+          "ema": (0.0, 0.99999, True),
+          # a negative --workers or --time-budget ran as 0 (one thread, no budget), and --budget-snapshots 0 as 1, unsaid
+          "workers": (0, 256, True), "time_budget": (0.0, 10**7, True), "budget_snapshots": (1, 10**6, True)}
 
 
 def _out_of_range(a: argparse.Namespace) -> str | None:
