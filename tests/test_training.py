@@ -346,7 +346,8 @@ def test_bad_images_and_a_bad_init_leave_no_record_that_blocks_the_corrected_com
     train(other, data / "train", 1, "--model-args", '{"pretrained": false, "widths": [32, 16, 8]}')
     with pytest.raises(SystemExit, match=r"--init .*step0000001\.pt: does not fit effnet_unet .* \(size mismatch"):
         train(tmp_path / "r2", data / "train", 1, "--init", str(other / "snapshots" / "step0000001.pt"))
-    with pytest.raises(SystemExit, match=r"last\.pt is its training state: warm-start from RUN/snapshots"):
+    with pytest.raises(SystemExit, match=r"last\.pt: not a vidcolor checkpoint: no 'arch' entry; it is a run's training "
+                       r"state \(last\.pt\): use RUN/snapshots/stepN\.pt or an export$"):  # said once (it was said twice)
         train(tmp_path / "r2", data / "train", 1, "--init", str(run / "last.pt"))
     assert not (tmp_path / "r2" / "args.json").exists()
     # --force-args with model args the run's weights do not fit: refused, args.json untouched

@@ -239,10 +239,8 @@ def warm_start(model, path: str) -> None:
 
     try:
         src = load_checkpoint(path)
-    except WeightsError as e:
-        hint = ("; a run's last.pt is its training state: warm-start from RUN/snapshots/stepN.pt or an export"
-                if Path(path).name == "last.pt" else "")
-        sys.exit(f"--init {e}{hint}")
+    except WeightsError as e:  # a run's last.pt is named as such by load_checkpoint (a second hint here said it twice)
+        sys.exit(f"--init {e}")
     try:
         missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
     except RuntimeError as e:  # a shape mismatch raises even with strict=False
