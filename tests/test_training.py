@@ -193,6 +193,8 @@ def test_a_run_refuses_another_architecture(tmp_path, data):
     train(tmp_path / "r", data / "train", 1)
     with pytest.raises(SystemExit, match="was started with --model .effnet_unet., not .cunet."):
         train(tmp_path / "r", data / "train", 2, "--model", "cunet")
+    with pytest.raises(SystemExit, match=r"^--model nonesuch --model-args .*: unknown model 'nonesuch'; known models: .*effnet_unet$"):
+        train(tmp_path / "r2", data / "train", 1, "--model", "nonesuch")  # the message was in a KeyError's quotes
 
 
 def test_hint_training_warm_starts_and_learns_the_hint_layers(tmp_path, data, monkeypatch):

@@ -81,8 +81,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         overwritten = a.init or (run / "last.pt").is_file()
         create_args = {**model_args, "pretrained": False} if overwritten and model_args.get("pretrained") else model_args
         model = create_model(a.model, head=a.head, **create_args)
-    except (KeyError, TypeError, ValueError) as e:
-        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
+    except (KeyError, TypeError, ValueError) as e:  # a KeyError's str() is its message in quotes
+        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
     except ImportError as e:  # the ImageNet weights' package, for a run that starts from them
         sys.exit(f"--model {a.model}: {e} (or start from a checkpoint with --init)")
     if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word
