@@ -226,6 +226,16 @@ def test_refuses_before_writing_anything(tree, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_pack_of_the_data_command_is_checked_as_the_pack_command_checks_it(tree, tmp_path):
+    """data --pack-side 0 built the set and then packed every photo at 1x1 pixels (pack --side 0 is refused)."""
+    for extra, says in ((["--pack-side", "0"], "--pack-side 0: need --pack-mb above 0, --pack-side at least 16"),
+                        (["--pack-mb", "0"], "--pack-mb 0.0 --pack-side 192: need --pack-mb above 0")):
+        with pytest.raises(SystemExit, match=says):
+            training_main(["data", "--shared", str(tree / "shared"), "--out", str(tmp_path / "v2"), "--sources", "clothing",
+                           "--pack", str(tmp_path / "p.tar"), *extra])
+    assert not (tmp_path / "v2").exists() and not (tmp_path / "p.tar").exists()
+
+
 @pytest.mark.parametrize("option, value, says", [
     ("max_side", 0, "--max-side 0: must be from 96"),  # every photo written at 1x1 over the built set
     ("max_side", 50, "--max-side 50: must be from 96"),  # below the short side the recipe drops as small
