@@ -758,3 +758,21 @@ def test_a_device_this_machine_lacks_is_one_line_before_any_work(tmp_path, data,
     train(run, data / "train", 1)
     with pytest.raises(SystemExit, match="^--device cuda: CUDA is not available on this machine$"):
         train_main(["tune", "--snapshot", str(run / "snapshots" / "step0000001.pt"), "--run", str(run), "--device", "cuda"])
+
+
+def test_tune_says_why_held_out_photos_are_missing(tmp_path, data):
+    """A run's held-out photos deleted since (a training set rebuilt from fewer sources): tune told the
+    researcher to run it from the folder the training ran in, where the paths are absolute since 2026-11-26."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(data / "train", photos)
+    run = tmp_path / "r"
+    train(run, photos, 1, "--holdout", "4")
+    shutil.rmtree(photos / "a")
+    snap = str(run / "snapshots" / "step0000001.pt")
+    with pytest.raises(SystemExit, match=r"a held-out photo not found \(\d+ of \d+\); the training set was moved, rebuilt or pruned"):
+        train_main(["tune", "--snapshot", snap, "--run", str(run), "--work-sizes", "64", "--device", "cpu"])
+    (run / "holdout.txt").write_text("a/000.jpg\n")  # as runs before 2026-11-26 wrote them
+    with pytest.raises(SystemExit, match=r"a/000\.jpg: a held-out photo not found \(1 of 1\); run tune from the folder"):
+        train_main(["tune", "--snapshot", snap, "--run", str(run), "--work-sizes", "64", "--device", "cpu"])

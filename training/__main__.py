@@ -278,9 +278,10 @@ def cmd_tune(a: argparse.Namespace) -> None:
     if not holdout:
         sys.exit(f"{Path(a.run, 'holdout.txt')}: no held-out photos (the run was trained with --holdout 0); nothing to tune on")
     missing = [p for p in holdout if not p.is_file()]
-    if missing:  # runs before 2026-11-26 wrote the paths as given, relative to where training ran
-        sys.exit(f"{missing[0]}: a held-out photo not found ({len(missing)} of {len(holdout)}); run tune from the "
-                 "folder the training ran in")
+    if missing:  # runs before 2026-11-26 wrote the paths as given, relative to where training ran; since, absolute
+        why = ("run tune from the folder the training ran in" if not missing[0].is_absolute() else
+               "the training set was moved, rebuilt or pruned since the run started")  # was told to change folder
+        sys.exit(f"{missing[0]}: a held-out photo not found ({len(missing)} of {len(holdout)}); {why}")
     best = tune_decode(model, load_images(holdout, max_side=a.max_side), device, sizes,
                        min_colour_ratio=a.min_colour_ratio, log=print)
     print(json.dumps({k: v for k, v in best.items() if k != "grid"}, indent=1))
