@@ -261,6 +261,10 @@ def cmd_tune(a: argparse.Namespace) -> None:
         sys.exit(f"--work-sizes {a.work_sizes}: not a comma-separated list of whole numbers")
     if not all(64 <= s <= 2048 for s in sizes):
         sys.exit(f"--work-sizes {a.work_sizes}: each from 64 to 2048")
+    if a.max_side < 64:  # 0 was a ZeroDivisionError traceback in PIL; below 0 every photo was "unreadable"
+        sys.exit(f"--max-side {a.max_side}: must be at least 64")
+    if not 0 <= a.min_colour_ratio <= 10:  # a negative floor was met by every decoding, unsaid
+        sys.exit(f"--min-colour-ratio {a.min_colour_ratio}: must be from 0 to 10")
     try:
         device = resolve_device(a.device)  # before the photos are read: it was a traceback after them
     except VidcolorError as e:
