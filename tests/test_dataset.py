@@ -16,7 +16,7 @@ from training.dataset import BuildConfig, SameColours, build, cap_domain, dedupe
 from training.pack import write_pack
 from training.photo_prep import crop_padding, phash, scene_from_shares
 from training.sources import ADE_PAD_RGB
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError, OutputError, UsageError
 
 ADE = "lehtoneo+cross-platform-inference-data-api"
 CARS = "fmejbah+car_dataset1"
@@ -224,6 +224,33 @@ def test_refuses_before_writing_anything(tree, tmp_path):
     with pytest.raises(OutputError, match="the cache must be outside"):
         build(BuildConfig(out=tmp_path / "o", shared=tree / "shared", sources=("clothing",), work=tmp_path / "o" / "w"))
     assert not (tmp_path / "o").exists()
+
+
+def test_a_pack_of_the_data_command_is_checked_as_the_pack_command_checks_it(tree, tmp_path):
+    """data --pack-side 0 built the set and then packed every photo at 1x1 pixels (pack --side 0 is refused)."""
+    for extra, says in ((["--pack-side", "0"], "--pack-side 0: need --pack-mb above 0, --pack-side at least 16"),
+                        (["--pack-mb", "0"], "--pack-mb 0.0 --pack-side 192: need --pack-mb above 0")):
+        with pytest.raises(SystemExit, match=says):
+            training_main(["data", "--shared", str(tree / "shared"), "--out", str(tmp_path / "v2"), "--sources", "clothing",
+                           "--pack", str(tmp_path / "p.tar"), *extra])
+    assert not (tmp_path / "v2").exists() and not (tmp_path / "p.tar").exists()
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("max_side", 0, "--max-side 0: must be from 96"),  # every photo written at 1x1 over the built set
+    ("max_side", 50, "--max-side 50: must be from 96"),  # below the short side the recipe drops as small
+    ("scenes", -1, "--scenes -1: must be from 0"),  # held out every city and indoor photo
+    ("per_domain_cap", 0, "--per-domain-cap 0: must be from 1"),
+    ("near_dup_bits", 65, "--near-dup-bits 65: must be from 0 to 64"),
+])
+def test_settings_out_of_range_are_refused_before_anything_is_read_or_written(tree, built, tmp_path, option, value, says):
+    out = tmp_path / "v2"
+    with pytest.raises(UsageError, match=says):
+        build(BuildConfig(out=out, shared=tree / "shared", sources=("clothing",), **{option: value}))
+    assert not out.exists() and not (tmp_path / "v2.work").exists()
+    with pytest.raises(SystemExit, match=says):
+        training_main(["data", "--shared", str(tree / "shared"), "--out", str(out), "--sources", "clothing",
+                       f"--{option.replace('_', '-')}", str(value)])
 
 
 def test_a_second_build_beside_the_first_does_not_empty_its_scenes(tree, built, tmp_path):

@@ -169,6 +169,9 @@ def test_the_training_commands_refuse_what_they_ignored_or_crashed_on(tmp_path, 
                        (["tune", "--snapshot", str(snap), "--run", str(tmp_path / "norun")], "cannot read the run's held-out photos"),
                        (["tune", "--snapshot", str(snap), "--run", str(run)], "no held-out photos"),
                        (["tune", "--snapshot", str(snap), "--run", str(run), "--work-sizes", "abc"], "not a comma-separated list"),
+                       (["tune", "--snapshot", str(snap), "--run", str(run), "--max-side", "0"], "--max-side 0: must be at least 64"),
+                       (["tune", "--snapshot", str(snap), "--run", str(run), "--min-colour-ratio", "-2"],
+                        "--min-colour-ratio -2.0: must be from 0 to 10"),
                        (["export", "--snapshot", str(snap), "--out", str(tmp_path / "w" / "x.pt"), "--work-size", "-5"], "from 64 to 2048"),
                        (["export", "--snapshot", str(snap), "--out", str(tmp_path)], "is a folder"),
                        (["pack", "--from", str(data / "train"), "--out", str(tmp_path / "p.tar"), "--side", "0"], "--side at least 16"),
@@ -193,6 +196,8 @@ def test_a_run_refuses_another_architecture(tmp_path, data):
     train(tmp_path / "r", data / "train", 1)
     with pytest.raises(SystemExit, match="was started with --model .effnet_unet., not .cunet."):
         train(tmp_path / "r", data / "train", 2, "--model", "cunet")
+    with pytest.raises(SystemExit, match=r"^--model nonesuch --model-args .*: unknown model 'nonesuch'; known models: .*effnet_unet$"):
+        train(tmp_path / "r2", data / "train", 1, "--model", "nonesuch")  # the message was in a KeyError's quotes
 
 
 def test_hint_training_warm_starts_and_learns_the_hint_layers(tmp_path, data, monkeypatch):
@@ -346,7 +351,8 @@ def test_bad_images_and_a_bad_init_leave_no_record_that_blocks_the_corrected_com
     train(other, data / "train", 1, "--model-args", '{"pretrained": false, "widths": [32, 16, 8]}')
     with pytest.raises(SystemExit, match=r"--init .*step0000001\.pt: does not fit effnet_unet .* \(size mismatch"):
         train(tmp_path / "r2", data / "train", 1, "--init", str(other / "snapshots" / "step0000001.pt"))
-    with pytest.raises(SystemExit, match=r"last\.pt is its training state: warm-start from RUN/snapshots"):
+    with pytest.raises(SystemExit, match=r"last\.pt: not a vidcolor checkpoint: no 'arch' entry; it is a run's training "
+                       r"state \(last\.pt\): use RUN/snapshots/stepN\.pt or an export$"):  # said once (it was said twice)
         train(tmp_path / "r2", data / "train", 1, "--init", str(run / "last.pt"))
     assert not (tmp_path / "r2" / "args.json").exists()
     # --force-args with model args the run's weights do not fit: refused, args.json untouched
@@ -446,6 +452,9 @@ def test_an_export_corrupted_since_is_refused_by_its_manifest(tmp_path, data):
     (["--size", "0"], "--size 0: must be at least 32"),  # a traceback in PIL's resize
     (["--min-scale", "1.5"], "--min-scale 1.5: must be above 0"),  # "high - low < 0"
     (["--model-args", '{"pretrained": false, "hints": "yes"}'], "hints takes true or false, got 'yes'"),  # stored "yes"
+    (["--workers", "-1"], "--workers -1: must be at least 0"),  # ran as 0, unsaid
+    (["--time-budget", "-5"], "--time-budget -5.0: must be at least 0"),  # ran without a budget, unsaid
+    (["--budget-snapshots", "0"], "--budget-snapshots 0: must be at least 1"),  # gave one snapshot
 ])
 def test_training_options_out_of_range_are_one_line_before_any_work(tmp_path, data, extra, says):
     with pytest.raises(SystemExit, match=says):
@@ -737,3 +746,36 @@ def test_export_without_hints_ships_the_automatic_path_exactly(tmp_path):
     assert json.loads((out.parent / "manifest.json").read_text())["effnet_unet"]["hint_inputs"] is False
     with pytest.raises(SystemExit, match="has no hint inputs to leave out"):
         train_main(["export", "--snapshot", str(out), "--out", str(tmp_path / "v" / "effnet_unet.pt"), "--without-hints"])
+
+
+def test_a_device_this_machine_lacks_is_one_line_before_any_work(tmp_path, data, monkeypatch):
+    """train and tune --device cuda on a machine without CUDA (gpu_session.sh's default; DEVICE=cpu is the
+    documented way to try it on a CPU) were a UsageError traceback, tune's after its photos were read."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run = tmp_path / "r"
+    for device, says in (("cuda", "--device cuda: CUDA is not available on this machine"),
+                         ("tpu", "--device tpu: not a device")):
+        with pytest.raises(SystemExit, match=says):
+            train(run, data / "train", 1, "--device", device)
+    assert not (run / "args.json").exists()
+    train(run, data / "train", 1)
+    with pytest.raises(SystemExit, match="^--device cuda: CUDA is not available on this machine$"):
+        train_main(["tune", "--snapshot", str(run / "snapshots" / "step0000001.pt"), "--run", str(run), "--device", "cuda"])
+
+
+def test_tune_says_why_held_out_photos_are_missing(tmp_path, data):
+    """A run's held-out photos deleted since (a training set rebuilt from fewer sources): tune told the
+    researcher to run it from the folder the training ran in, where the paths are absolute since 2026-11-26."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(data / "train", photos)
+    run = tmp_path / "r"
+    train(run, photos, 1, "--holdout", "4")
+    shutil.rmtree(photos / "a")
+    snap = str(run / "snapshots" / "step0000001.pt")
+    with pytest.raises(SystemExit, match=r"a held-out photo not found \(\d+ of \d+\); the training set was moved, rebuilt or pruned"):
+        train_main(["tune", "--snapshot", snap, "--run", str(run), "--work-sizes", "64", "--device", "cpu"])
+    (run / "holdout.txt").write_text("a/000.jpg\n")  # as runs before 2026-11-26 wrote them
+    with pytest.raises(SystemExit, match=r"a/000\.jpg: a held-out photo not found \(1 of 1\); run tune from the folder"):
+        train_main(["tune", "--snapshot", snap, "--run", str(run), "--work-sizes", "64", "--device", "cpu"])

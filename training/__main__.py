@@ -37,15 +37,16 @@ CHOICES = {"memory_format": MEMORY_FORMATS}  # string options: checked in cmd_tr
 
 def cmd_train(a: argparse.Namespace) -> None:
     from training.trainer import check_memory_format, check_time_budget
+    from vidcolor.errors import UsageError
 
     try:  # before any data is read
         check_time_budget(a.time_budget, a.warmup)
         check_memory_format(a.memory_format, f"--memory-format {a.memory_format}")
-    except ValueError as e:
+        device = resolve_device(a.device)  # --device cuda on a machine without one was a traceback
+    except (ValueError, UsageError) as e:
         sys.exit(str(e))
     if not a.time_budget and a.warmup >= a.steps:  # a 6-step run at the default 200 never left warm-up, unsaid
         print(f"note: --warmup {a.warmup} is not shorter than --steps {a.steps}: the learning rate never reaches its peak")
-    device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(a.threads)
     run = Path(a.run)
@@ -80,8 +81,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         overwritten = a.init or (run / "last.pt").is_file()
         create_args = {**model_args, "pretrained": False} if overwritten and model_args.get("pretrained") else model_args
         model = create_model(a.model, head=a.head, **create_args)
-    except (KeyError, TypeError, ValueError) as e:
-        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
+    except (KeyError, TypeError, ValueError) as e:  # a KeyError's str() is its message in quotes
+        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
     except ImportError as e:  # the ImageNet weights' package, for a run that starts from them
         sys.exit(f"--model {a.model}: {e} (or start from a checkpoint with --init)")
     if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word
@@ -214,7 +215,9 @@ RANGES = {**{k: (1, None, True) for k in ("steps", "batch_size", "log_every", "v
           "palette_share": (0.0, 1.0, True), "lr": (0.0, 10.0, False), "encoder_lr": (0.0, 10.0, True),
           "weight_decay": (0.0, 10.0, True), "warmup": (0, 10**9, True), "min_lr_ratio": (0.0, 1.0, True),
           "reg_weight": (0.0, 1000.0, True), "prior_batches": (1, 10**6, True), "threads": (1, 1024, True),
-          "ema": (0.0, 0.99999, True)}
+          "ema": (0.0, 0.99999, True),
+          # a negative --workers or --time-budget ran as 0 (one thread, no budget), and --budget-snapshots 0 as 1, unsaid
+          "workers": (0, 256, True), "time_budget": (0.0, 10**7, True), "budget_snapshots": (1, 10**6, True)}
 
 
 def _out_of_range(a: argparse.Namespace) -> str | None:
@@ -236,10 +239,8 @@ def warm_start(model, path: str) -> None:
 
     try:
         src = load_checkpoint(path)
-    except WeightsError as e:
-        hint = ("; a run's last.pt is its training state: warm-start from RUN/snapshots/stepN.pt or an export"
-                if Path(path).name == "last.pt" else "")
-        sys.exit(f"--init {e}{hint}")
+    except WeightsError as e:  # a run's last.pt is named as such by load_checkpoint (a second hint here said it twice)
+        sys.exit(f"--init {e}")
     try:
         missing, unexpected = model.load_state_dict(src.state_dict(), strict=False)
     except RuntimeError as e:  # a shape mismatch raises even with strict=False
@@ -260,6 +261,14 @@ def cmd_tune(a: argparse.Namespace) -> None:
         sys.exit(f"--work-sizes {a.work_sizes}: not a comma-separated list of whole numbers")
     if not all(64 <= s <= 2048 for s in sizes):
         sys.exit(f"--work-sizes {a.work_sizes}: each from 64 to 2048")
+    if a.max_side < 64:  # 0 was a ZeroDivisionError traceback in PIL; below 0 every photo was "unreadable"
+        sys.exit(f"--max-side {a.max_side}: must be at least 64")
+    if not 0 <= a.min_colour_ratio <= 10:  # a negative floor was met by every decoding, unsaid
+        sys.exit(f"--min-colour-ratio {a.min_colour_ratio}: must be from 0 to 10")
+    try:
+        device = resolve_device(a.device)  # before the photos are read: it was a traceback after them
+    except VidcolorError as e:
+        sys.exit(str(e))
     try:
         model = load_checkpoint(a.snapshot)
     except VidcolorError as e:  # last.pt (a training state, not a snapshot), a missing file
@@ -273,10 +282,11 @@ def cmd_tune(a: argparse.Namespace) -> None:
     if not holdout:
         sys.exit(f"{Path(a.run, 'holdout.txt')}: no held-out photos (the run was trained with --holdout 0); nothing to tune on")
     missing = [p for p in holdout if not p.is_file()]
-    if missing:  # runs before 2026-11-26 wrote the paths as given, relative to where training ran
-        sys.exit(f"{missing[0]}: a held-out photo not found ({len(missing)} of {len(holdout)}); run tune from the "
-                 "folder the training ran in")
-    best = tune_decode(model, load_images(holdout, max_side=a.max_side), resolve_device(a.device), sizes,
+    if missing:  # runs before 2026-11-26 wrote the paths as given, relative to where training ran; since, absolute
+        why = ("run tune from the folder the training ran in" if not missing[0].is_absolute() else
+               "the training set was moved, rebuilt or pruned since the run started")  # was told to change folder
+        sys.exit(f"{missing[0]}: a held-out photo not found ({len(missing)} of {len(holdout)}); {why}")
+    best = tune_decode(model, load_images(holdout, max_side=a.max_side), device, sizes,
                        min_colour_ratio=a.min_colour_ratio, log=print)
     print(json.dumps({k: v for k, v in best.items() if k != "grid"}, indent=1))
     model.set_decode(best["temperature"], best["blend"], best["confidence"])

@@ -33,7 +33,7 @@ from training import photo_prep
 from training.dataset_out import MARKER, marker_owner, publish, write_manifest_table
 from training.dataset_scan import scan_source, start_pool
 from training.sources import ALL_SOURCES, SEGMENTER, Source, find_repo, git_blob_id, open_source, open_tree
-from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.errors import InputError, OutputError, UsageError, VidcolorError
 
 RECIPE_VERSION = 1  # bump when a change to the recipe must redo every cached photo
 SCENE_LABELS = ("city", "indoor")
@@ -97,6 +97,20 @@ def _check_outputs(cfg: BuildConfig, sources: list[Path] = ()) -> None:
     if owner is not None and owner != str(o) and not cfg.overwrite:  # a trial build had emptied another's
         raise OutputError(f"{cfg.scenes_out}: holds the scenes set of {owner}; give this build its own --scenes-out "
                           "(or --overwrite to replace it)")
+
+
+# Allowed ranges of the numeric settings (low, high). --max-side 0 had written every photo at 1x1 pixels over a
+# built set, and a negative --scenes held out every city and indoor photo: the smallest short side a source keeps
+# (96) is the least a photo may be shrunk to, or the recipe writes what it calls too small.
+RANGES = {"max_side": (min(s.min_short for s in ALL_SOURCES), 1 << 16), "scenes": (0, 10**7),
+          "per_domain_cap": (1, 10**9), "near_dup_bits": (0, 64), "workers": (0, 256)}
+
+
+def _check_numbers(cfg: BuildConfig) -> None:
+    for name, (lo, hi) in RANGES.items():
+        v = getattr(cfg, name)
+        if not lo <= v <= hi:
+            raise UsageError(f"--{name.replace('_', '-')} {v}: must be from {lo} to {hi}")
 
 
 def _domain(src: Source, rec: dict) -> str:
@@ -196,6 +210,7 @@ def build(cfg: BuildConfig, classifier=None, log=print) -> dict:
     """Build (or bring up to date) OUT and SCENES_OUT; return the manifest. Inputs and outputs are
     checked before any photo is read; `classifier` (RGB uint8 array -> {ADE20K class id: share of
     the pixels}, read by photo_prep.scene_from_shares) defaults to the segmenter found in --repos."""
+    _check_numbers(cfg)
     srcs = _sources(cfg.sources)
     trees = {s.name: open_source(s, cfg.shared, cfg.repos) for s in srcs}
     _check_outputs(cfg, [Path(t.root) for t in trees.values()])
@@ -292,6 +307,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_data(a: argparse.Namespace) -> None:
     from training.pack import check_pack_target, write_pack
+
+    if a.pack and (not a.pack_mb > 0 or a.pack_side < 16):  # as `pack` checks its --mb and --side: a pack of 1x1 photos
+        sys.exit(f"--pack-mb {a.pack_mb} --pack-side {a.pack_side}: need --pack-mb above 0, --pack-side at least 16")
     cfg = BuildConfig(out=a.out, shared=a.shared, repos=a.repos, scenes_out=a.scenes_out, work=a.work,
                       sources=tuple(n for n in a.sources.split(",") if n), max_side=a.max_side, scenes=a.scenes,
                       per_domain_cap=a.per_domain_cap, near_dup_bits=a.near_dup_bits, seed=a.seed,
