@@ -779,3 +779,15 @@ def test_tune_says_why_held_out_photos_are_missing(tmp_path, data):
     (run / "holdout.txt").write_text("a/000.jpg\n")  # as runs before 2026-11-26 wrote them
     with pytest.raises(SystemExit, match=r"a/000\.jpg: a held-out photo not found \(1 of 1\); run tune from the folder"):
         train_main(["tune", "--snapshot", snap, "--run", str(run), "--work-sizes", "64", "--device", "cpu"])
+
+
+def test_ctrl_c_before_the_first_step_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a data scan or before a run's first step was a KeyboardInterrupt traceback."""
+    import training.__main__ as entry
+
+    def interrupted(a):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(entry, "cmd_pack", interrupted)
+    with pytest.raises(SystemExit) as e:
+        train_main(["pack", "--from", str(tmp_path), "--out", str(tmp_path / "p.tar")])
+    assert e.value.code == 130 and capsys.readouterr().err == "python -m training pack: interrupted\n"

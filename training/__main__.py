@@ -427,8 +427,12 @@ def main(argv=None) -> None:
     detector.add_arguments(sub.add_parser("detector", help="build examples for and train the 'already in colour?' network (training/detector.py)",
                                           description=detector.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     a = p.parse_args(argv)
-    {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data, "pack": cmd_pack,
-     "detector": detector.cmd_detector}[a.cmd](a)
+    try:
+        {"train": cmd_train, "tune": cmd_tune, "export": cmd_export, "data": dataset.cmd_data, "pack": cmd_pack,
+         "detector": detector.cmd_detector}[a.cmd](a)
+    except KeyboardInterrupt:  # Ctrl-C in a data scan or before a run's first step was a traceback (a new user's)
+        print(f"python -m training {a.cmd}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
