@@ -650,7 +650,7 @@ def eval_cmd(
         a, b = report["mean_ab"]
         rep.line(f"mean a*, b* of the {report['scored']} output(s): {round(a, 1) + 0.0:+.1f}, {round(b, 1) + 0.0:+.1f}")
     left = len(report.get("left_out", []))
-    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, or a gray ground truth)" if left else ""))
+    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, a gray ground truth, or too small)" if left else ""))
     if left:  # the scores cover fewer photos than the folder holds: a script can tell (exit 1, as for any failed input)
         raise typer.Exit(EXIT_FAILED)
 
