@@ -200,6 +200,6 @@ def render_html(report: dict, with_gt: bool) -> str:
     sheet += "</table>"
     if report.get("left_out"):
         items = "".join(f"<li>{html.escape(x['error'])}</li>" for x in report["left_out"])
-        sheet += f"<p>{len(report['left_out'])} image(s) left out, unreadable:</p><ul>{items}</ul>"
+        sheet += f"<p>{len(report['left_out'])} image(s) left out of the scores:</p><ul>{items}</ul>"
     style = "<style>body{font-family:sans-serif}td,th{padding:3px 6px;text-align:right}.sheet td{vertical-align:top}</style>"
     return f"<!doctype html><meta charset=utf-8><title>vidcolor eval</title>{style}{head}{table}{sheet}"
