@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
+    if a.clip is not None and not a.clip.is_file():  # it ran eval-video 50 times to say so 50 times (a reviewer's test)
+        raise SystemExit(f"{a.clip}: file not found")
     with tempfile.TemporaryDirectory(prefix="vidcolor-evalrep-") as tmp:
         if a.clip is None:
             from tests.media import write_video

@@ -53,6 +53,8 @@ def main(argv=None) -> None:
     ap.add_argument("--tune", default=None, help="REACHES:EDGES, e.g. 32,64:3,4 (PSNR gain with 10 and 50 hints)")
     ap.add_argument("--sample", type=int, default=60, help="with --tune: photos drawn at random from ROOT")
     a = ap.parse_args(argv)
+    if not a.root.is_dir():  # before the model loads, in one line (it was a traceback, or nan and exit 0; a reviewer's test)
+        raise SystemExit(f"{a.root}: folder not found")
     col = load_colorizer(weights=a.weights, device="cpu")
     if a.tune:
         return tune(col, a.root, a.tune, a.sample, a.seed, a.max_half)

@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import pstats
 import time
+from pathlib import Path
 
 import vidcolor  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads, as the CLI does)
 import cv2
@@ -54,6 +55,8 @@ def main() -> None:
                    "pipeline decodes luma planes and writes yuv420p where the output takes it)")
     p.add_argument("--default-malloc", action="store_true", help="leave glibc's allocator as it is (the CLI tunes it)")
     a = p.parse_args()
+    if not Path(a.clip).is_file():  # before the model loads, in one line (it was a traceback; a reviewer's test)
+        raise SystemExit(f"{a.clip}: file not found")
     if not a.default_malloc:
         keep_freed_memory()
     torch.set_num_threads(a.threads)

@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--weights", type=Path, help="a checkpoint instead of the shipped weights")
     a = ap.parse_args()
+    if not Path(a.clip).is_file():  # before the model loads, in one line (it said 'run: exit code 2'; a reviewer's test)
+        raise SystemExit(f"{a.clip}: file not found")
     extra = ["--weights", str(a.weights)] if a.weights else []
     with tempfile.TemporaryDirectory(prefix="vidcolor-startup-") as tmp:
         out = Path(tmp) / "out.mp4"

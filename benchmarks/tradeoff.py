@@ -29,6 +29,11 @@ ap.add_argument("checkpoints", nargs="+")
 ap.add_argument("--val", type=Path, default=Path("../shared/data/val"))
 ap.add_argument("--work-size", type=int, default=192)
 a = ap.parse_args()
+for w in a.checkpoints:  # before the photos load, in one line (a reviewer's test)
+    if not Path(w).is_file():
+        raise SystemExit(f"{w}: weights file not found")
+if not a.val.is_dir():
+    raise SystemExit(f"{a.val}: folder not found (--val)")
 torch.set_num_threads(1)
 imgs = load_images([a.val])
 gt_labs = [rgb2lab(gt) for _, gt in imgs]

@@ -312,6 +312,12 @@ def test_eval_video_and_bench_refuse_a_photo_and_bench_a_bad_codec_before_any_wo
     refused(runner.invoke(cli.app, ["bench", str(clip), "--phases", "decode,transcode", "--preset", "bogus"]),
             "--preset bogus: libx264 presets are")
     refused(runner.invoke(cli.app, ["bench", str(tmp_path / "nosuch.mp4")]), "nosuch.mp4: file not found")  # exit 1, after the model
+    # a folder given as a clip, or as eval's photo folder when missing, was named for the wrong reason: eval-video
+    # said 'file not found' of a folder, eval 'not a folder' of a mistyped path (a reviewer's test)
+    refused(runner.invoke(cli.app, ["eval-video", str(tmp_path)]), f"{tmp_path}: a folder, not a video clip")
+    refused(runner.invoke(cli.app, ["eval-video", str(tmp_path / "nosuch.mp4")]), "nosuch.mp4: file not found")
+    refused(runner.invoke(cli.app, ["eval", str(tmp_path / "nosuch")]), f"{tmp_path / 'nosuch'}: folder not found")
+    refused(runner.invoke(cli.app, ["eval", str(photo)]), f"{photo}: a file, not a folder of photos")
     for phases, says in (("transcode,e2e,e2e", "e2e given twice"), ("", "no phase given"), (",", "no phase given")):
         r = runner.invoke(cli.app, ["bench", str(clip), "--phases", phases])
         assert r.exit_code == 2 and says in r.output, r.output

@@ -177,7 +177,7 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
     (gt / "b.jpg").write_text("not a photo")
     r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
     assert r.exit_code == 1, r.output  # the scores cover fewer photos than the folder holds (it was 0: a new user's test)
-    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable, or a gray ground truth)" in r.output
+    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable, a gray ground truth, or too small)" in r.output
     # the table shows every figure the README says eval reports; one folder alone is one row, "all" (the
     # top's row was the same figures again)
     table = r.output.replace("\n", " ")
@@ -296,3 +296,22 @@ def test_the_eval_command_refuses_an_out_folder_inside_the_photo_folder(tmp_path
         r = CliRunner().invoke(cli.app, ["eval", str(gt), "--no-gt", "--out", str(out), "-q"])
         assert r.exit_code == 2 and "--out is (inside) the photo folder" in r.stderr, r.output
     assert sorted(p.name for p in gt.iterdir()) == ["p0.png"]
+
+
+def test_eval_leaves_out_a_photo_smaller_than_the_ssim_window(tmp_path, colorizer):
+    """A 5x5 ground truth stopped the whole eval with scikit-image's traceback (win_size exceeds image
+    extent), though `vidcolor` colorizes it: a reviewer's test."""
+    gt = tmp_path / "gt"
+    write_colour_image(gt / "a.png", seed=1)
+    write_colour_image(gt / "tiny.png", h=5, w=5, seed=2)
+    write_colour_image(gt / "strip.png", h=6, w=64, seed=3)
+    lines = []
+    report = evaluate_folder(colorizer, gt, tmp_path / "ev", semantic=False, on_skip=lines.append)
+    assert [r["image"] for r in report["images"]] == ["a.png"]
+    assert [x["image"] for x in report["left_out"]] == ["strip.png", "tiny.png"]
+    assert "2 image(s) left out of the scores:" in (tmp_path / "ev" / "index.html").read_text()  # not 'unreadable'
+    assert lines == [f"{gt / 'strip.png'}: 64x6, too small to score (SSIM needs 7x7 pixels); left out of the scores",
+                     f"{gt / 'tiny.png'}: 5x5, too small to score (SSIM needs 7x7 pixels); left out of the scores"]
+    write_colour_image(gt / "seven.png", h=7, w=7, seed=4)  # the smallest that is scored
+    report = evaluate_folder(colorizer, gt, tmp_path / "ev2", semantic=False, on_skip=lines.append)
+    assert [r["image"] for r in report["images"]] == ["a.png", "seven.png"]

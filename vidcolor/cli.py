@@ -611,7 +611,7 @@ def eval_cmd(
     """Score colorization against ground truth (PSNR, SSIM, AuC, CIEDE2000, colourfulness) beside the gray baseline."""
     rep = _reporter(quiet=quiet)
     if not gt_dir.is_dir():
-        rep.error(f"{gt_dir}: not a folder")
+        rep.error(f"{gt_dir}: {'a file, not a folder of photos' if gt_dir.exists() else 'folder not found'}")
         raise typer.Exit(EXIT_USAGE)
     try:
         if out.exists() and not out.is_dir():
@@ -650,7 +650,7 @@ def eval_cmd(
         a, b = report["mean_ab"]
         rep.line(f"mean a*, b* of the {report['scored']} output(s): {round(a, 1) + 0.0:+.1f}, {round(b, 1) + 0.0:+.1f}")
     left = len(report.get("left_out", []))
-    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, or a gray ground truth)" if left else ""))
+    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, a gray ground truth, or too small)" if left else ""))
     if left:  # the scores cover fewer photos than the folder holds: a script can tell (exit 1, as for any failed input)
         raise typer.Exit(EXIT_FAILED)
 
@@ -690,8 +690,8 @@ def eval_video_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace a --json file that vidcolor did not write.")] = False,
 ) -> None:
     """Flicker and colour per temporal mode: warp error, CDC, colourfulness, PSNR and fps, beside the ground truth."""
-    if missing := [c for c in clips if not c.is_file()]:
-        _reporter().error(f"{missing[0]}: file not found")
+    if missing := [c for c in clips if not c.is_file()]:  # as bench says it
+        _reporter().error(f"{missing[0]}: {'a folder, not a video clip' if missing[0].is_dir() else 'file not found'}")
         raise typer.Exit(EXIT_USAGE)
     try:
         for c in clips:

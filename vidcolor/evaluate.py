@@ -21,7 +21,7 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.io.images import read_rgb8
 from vidcolor.io.paths import atomic_write_text, strict_json
-from vidcolor.metrics import image_metrics, is_gray, mean_ab
+from vidcolor.metrics import SSIM_WINDOW, image_metrics, is_gray, mean_ab
 from skimage.color import rgb2lab
 
 SUMMARY_KEYS = ("psnr", "ssim", "auc", "ciede2000", "wrong_vivid", "colourfulness", "gt_colourfulness", "mean_a", "mean_b")
@@ -128,6 +128,9 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
             gt = read_rgb8(path)
             if with_gt and is_gray(gt):  # gray scores an infinite PSNR against it, and eval.json held Infinity
                 raise InputError(f"{path}: the ground truth is black and white: no colours to score against")
+            if with_gt and min(gt.shape[:2]) < SSIM_WINDOW:  # scikit-image's traceback stopped the whole eval
+                raise InputError(f"{path}: {gt.shape[1]}x{gt.shape[0]}, too small to score "
+                                 f"(SSIM needs {SSIM_WINDOW}x{SSIM_WINDOW} pixels)")
             ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
         except InputError as e:  # a corrupt photo is left out; the rest are scored
             left_out.append({"image": str(rel), "error": str(e)})
@@ -197,6 +200,6 @@ def render_html(report: dict, with_gt: bool) -> str:
     sheet += "</table>"
     if report.get("left_out"):
         items = "".join(f"<li>{html.escape(x['error'])}</li>" for x in report["left_out"])
-        sheet += f"<p>{len(report['left_out'])} image(s) left out, unreadable:</p><ul>{items}</ul>"
+        sheet += f"<p>{len(report['left_out'])} image(s) left out of the scores:</p><ul>{items}</ul>"
     style = "<style>body{font-family:sans-serif}td,th{padding:3px 6px;text-align:right}.sheet td{vertical-align:top}</style>"
     return f"<!doctype html><meta charset=utf-8><title>vidcolor eval</title>{style}{head}{table}{sheet}"

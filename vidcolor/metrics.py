@@ -13,6 +13,7 @@ from vidcolor.flow import MetricFlow, non_occluded, warp  # noqa: F401  (non_occ
 AUC_MAX_THRESHOLD = 150  # Zhang et al.: ab error thresholds 0..150, area normalised to 1
 VIVID_CHROMA = 20.0  # a pixel painted a confident colour: output chroma above this
 WRONG_AB = 30.0  # ... and wrong: its ab farther than this from the truth
+SSIM_WINDOW = 7  # scikit-image's window: a photo needs at least this many pixels a side to be scored
 
 
 def psnr(out: np.ndarray, gt: np.ndarray) -> float:
@@ -23,7 +24,7 @@ def psnr(out: np.ndarray, gt: np.ndarray) -> float:
 
 def ssim(out: np.ndarray, gt: np.ndarray) -> float:
     """Mean SSIM over the RGB channels (scikit-image, 7x7 window)."""
-    return float(structural_similarity(out, gt, channel_axis=2, data_range=255))
+    return float(structural_similarity(out, gt, win_size=SSIM_WINDOW, channel_axis=2, data_range=255))
 
 
 def ab_error_auc(out_lab: np.ndarray, gt_lab: np.ndarray, max_threshold: int = AUC_MAX_THRESHOLD) -> float:
