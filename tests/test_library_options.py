@@ -47,3 +47,22 @@ def test_options_of_the_wrong_type_are_usage_errors_naming_the_value(make, messa
     write); codec=5 raised TypeError from PyAV and preset=5 an AttributeError, at the run."""
     with pytest.raises(UsageError, match=message):
         make()
+
+
+def test_a_full_disk_under_the_front_door_raises_the_exported_storage_error(tmp_path, colorizer, monkeypatch):
+    """The README listed the errors a call raises without StorageError (the CLI's exit 4), which a caller
+    could only find in vidcolor.errors."""
+    import errno
+
+    import av
+
+    from vidcolor.io import mux
+
+    def full(self):
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+    src = write_video(tmp_path / "film.mp4", frames=4, audio=None)
+    monkeypatch.setattr(mux.Passthrough, "close", full)
+    with pytest.raises(vidcolor.StorageError, match=r"No space left on device.*the run stops"):
+        vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer)
+    assert issubclass(vidcolor.StorageError, vidcolor.VidcolorError) and "StorageError" in vidcolor.__all__
