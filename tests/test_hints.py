@@ -494,3 +494,23 @@ def test_serve_takes_a_sideways_tiffs_displayed_size_and_bad_hints_json_is_422(t
                        ('{"points": [{"x": 1, "y": 1, "color": "#fff"}], "points": []}', "appears twice")):
         with pytest.raises(RequestError, match=says):  # a ValueError or RecursionError: a 500
             parse_hints(text)
+
+
+def test_a_hints_file_with_too_many_points_is_refused_before_any_colour_is_converted(tmp_path, monkeypatch):
+    """A file of a million points (37 MB) held the run for minutes, converting each colour, before it said
+    anything; such a file is refused in one line, as are hints built in code with as many."""
+    from vidcolor.hints import MAX_POINTS, MAX_VIDEO_POINTS, check_built
+
+    monkeypatch.setattr("vidcolor.hints.srgb_to_ab", lambda rgb: pytest.fail("a colour was converted"))
+    point = {"x": 1, "y": 1, "color": "#3a6ea5"}
+    photo = tmp_path / "p.hints.json"
+    photo.write_text(json.dumps({"points": [point] * (MAX_POINTS + 1)}))
+    with pytest.raises(InputError, match=rf"p\.hints\.json: 10,001 points; at most 10,000 are taken$"):
+        load_hints(photo)
+    video = tmp_path / "v.hints.json"
+    video.write_text(json.dumps({"frames": {str(k): {"points": [point] * MAX_POINTS} for k in range(11)}}))
+    with pytest.raises(InputError, match=r"v\.hints\.json: 110,000 points on its keyframes; at most 100,000 are taken$"):
+        load_video_hints(video)
+    assert MAX_VIDEO_POINTS == 100_000
+    with pytest.raises(InputError, match=r"hints: 10,001 points; at most 10,000 are taken$"):
+        check_built(Hints((HintPoint(1.0, 1.0, (0.0, 0.0)),) * (MAX_POINTS + 1)))

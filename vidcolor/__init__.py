@@ -26,7 +26,7 @@ _EXPORTS = {
     "create_model": "vidcolor.models", "available_models": "vidcolor.models",
     "colorize_video": "vidcolor.pipeline", "colorize_image": "vidcolor.folder", "colorize_folder": "vidcolor.folder",
     **{name: "vidcolor.errors" for name in ("VidcolorError", "InputError", "OutputError", "UsageError", "WeightsError",
-                                             "LockedError")},
+                                             "LockedError", "StorageError")},
 }
 _RENAMED = {"available_models": "list_models"}
 __all__ = sorted(_EXPORTS)

@@ -19,7 +19,7 @@ from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs, video_output
-from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions
+from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
 
@@ -64,6 +64,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     video, folder = video or VideoOptions(), folder or FolderOptions()
     if not isinstance(video, VideoOptions) or not isinstance(folder, FolderOptions):
         raise UsageError("video= takes a VideoOptions and folder= a FolderOptions")
+    video, folder = run_options(video, folder)
     from vidcolor.archive import _real_folder
 
     _real_folder.cache_clear()  # links resolved afresh for this call: the output lock records its path before the journal
@@ -267,6 +268,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     _check_callers_objects(colorizer, on_result, progress, ray)
     video, folder = video or VideoOptions(), folder or FolderOptions()
     p = _planned or plan(src, dst, video, folder, hints)
+    video, folder = run_options(video, folder)
     if colorizer is None:
         refuse_shipped_palette(p, hints, model, weights)
     if p.kind == "folder" and not p.media.reported:  # nothing to do or say: no model, no output folder (a new

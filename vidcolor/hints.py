@@ -31,6 +31,11 @@ _HEX = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _POINT_KEYS = {"x", "y", "color", "radius"}
 _PHOTO_KEYS = {"points", "palette"}
 HINT_CHANNELS = 3  # a / AB_SCALE, b / AB_SCALE, mask
+# Points (and palette colours) one photo or keyframe may hold, and one video hints file in all. Each colour is
+# converted on its own (0.2 ms: see srgb_to_ab), so a file of a million points held a run for minutes before it
+# said anything (a library user's test); at the shipped working size the hints' grid has about 3,500 cells.
+MAX_POINTS = 10_000
+MAX_VIDEO_POINTS = 100_000
 
 if TYPE_CHECKING:
     import torch
@@ -139,6 +144,7 @@ class Hints:
         points = obj.get("points", [])
         if not isinstance(points, list):
             raise InputError(f"{where}: 'points' must be a list")
+        _check_count(len(points), "points", where)
         parsed = []
         for i, p in enumerate(points):
             at = f"{where}: points[{i}]"
@@ -158,6 +164,7 @@ class Hints:
         palette = obj.get("palette", [])
         if not isinstance(palette, list):
             raise InputError(f"{where}: 'palette' must be a list of colours")
+        _check_count(len(palette), "palette colours", where)
         return parsed, [colour_rgb(c, f"{where}: palette[{i}]") for i, c in enumerate(palette)]
 
     def check_inside(self, width: int, height: int, where: str) -> None:
@@ -211,6 +218,8 @@ def check_built(hints, where: str = "hints"):
         return VideoHints(frames)
     if not isinstance(hints, Hints):
         raise InputError(f"{where}: expected a vidcolor.hints.Hints, got {type(hints).__name__}")
+    _check_count(len(hints.points), "points", where)
+    _check_count(len(hints.palette), "palette colours", where)
     points = []
     for i, p in enumerate(hints.points):
         at = f"{where}: points[{i}]"
@@ -228,6 +237,11 @@ def check_built(hints, where: str = "hints"):
             raise InputError(f"{where}: palette[{i}] must be two finite numbers (a*, b*), got {_short(c)}")
         palette.append(ab)
     return Hints(tuple(points), tuple(palette))
+
+
+def _check_count(count: int, what: str, where: str, limit: int = MAX_POINTS) -> None:
+    if count > limit:
+        raise InputError(f"{where}: {count:,} {what}; at most {limit:,} are taken")
 
 
 def _ab_pair(ab) -> tuple[float, float] | None:
@@ -286,6 +300,8 @@ def _video_hints_obj(path: Path) -> dict:
     if not isinstance(obj, dict) or set(obj) != {"frames"} or not isinstance(obj["frames"], dict):
         raise InputError(f"{path}: a video hints file is {{\"frames\": {{\"<frame index>\": {{\"points\": [...]}}}}}}")
     seen: dict[int, str] = {}
+    _check_count(sum(len(v["points"]) for v in obj["frames"].values() if isinstance(v, dict) and isinstance(v.get("points"), list)),
+                 "points on its keyframes", str(path), MAX_VIDEO_POINTS)
     for k, v in obj["frames"].items():  # every keyframe checked before any colour is converted (torch)
         if not re.fullmatch(r"\d+", str(k)):
             raise InputError(f"{path}: frames key {_short(k)} is not a frame index (0, 1, 2, ...)")

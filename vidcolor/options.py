@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -33,6 +33,22 @@ def in_range(name: str, value, bounds: tuple[float, float], integer: bool = Fals
         kind = "a whole number" if integer else "a number"
         raise UsageError(f"{name} {value!r}: not {kind} from {lo:g} to {hi:g}")
     return int(value) if integer else float(value)
+
+
+def check_flags(opts, names: tuple[str, ...]) -> None:
+    """UsageError for a flag that is not True or False: `overwrite="no"` is a true string, and it redid and
+    replaced outputs (a library user's test)."""
+    for name in names:
+        if not isinstance(value := getattr(opts, name), bool):
+            raise UsageError(f"{type(opts).__name__}({name}={value!r}): takes True or False")
+
+
+def run_options(video: "VideoOptions", folder: "FolderOptions") -> tuple["VideoOptions", "FolderOptions"]:
+    """The two option objects with `dry_run` and `overwrite` made the whole run's, whichever one says them (the
+    CLI sets both): FolderOptions(dry_run=True) colorized and wrote a folder's videos, and a lone video, in
+    full, and VideoOptions(dry_run=True) a photo (a library user's test)."""
+    dry_run, overwrite = video.dry_run or folder.dry_run, video.overwrite or folder.overwrite
+    return (replace(video, dry_run=dry_run, overwrite=overwrite), replace(folder, dry_run=dry_run, overwrite=overwrite))
 
 
 class Temporal(str, Enum):
@@ -78,6 +94,10 @@ class VideoOptions:
         in_range("--segment-seconds", self.segment_seconds, SEGMENT_RANGE)
         if self.crf is not None:
             in_range("--crf", self.crf, (0, 63), integer=True)  # each encoder's own ceiling: io.plan
+        for name in ("codec", "preset"):  # codec=5 raised TypeError from PyAV, preset=5 AttributeError
+            if (value := getattr(self, name)) is not None and not isinstance(value, str):
+                raise UsageError(f"--{name} {value!r}: takes a name (a string)")
+        check_flags(self, ("overwrite", "dry_run"))
 
 
 @dataclass
@@ -91,6 +111,7 @@ class FolderOptions:
 
     def __post_init__(self) -> None:
         in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
+        check_flags(self, ("overwrite", "force", "copy_skipped", "dry_run"))
         if self.fmt_ext is not None:  # "png" raised pathlib's ValueError, ".gif" failed every photo after the model loaded
             key = str(self.fmt_ext).lower().removeprefix(".")  # (a library user's test); ".tiff" stays ".tiff", as the
             if key not in FORMAT_EXT:  # outputs a nightly run journaled were named (".tif" would redo them all: a review)

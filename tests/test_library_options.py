@@ -1,0 +1,68 @@
+"""The library's option objects as a developer fills them in: each flag in either object is the whole
+run's, and values of the wrong type are refused at once, naming them."""
+import pytest
+
+import vidcolor
+from tests.media import write_image, write_video
+from vidcolor.errors import UsageError
+from vidcolor.options import FolderOptions, VideoOptions
+
+
+def test_a_dry_run_asked_in_either_options_object_writes_nothing(tmp_path, colorizer):
+    """FolderOptions(dry_run=True) colorized and wrote a folder's videos in full (only the CLI set the
+    VideoOptions' flag too), and a lone video; VideoOptions(dry_run=True) wrote a photo."""
+    src = tmp_path / "in"
+    write_image(src / "a.png")
+    write_video(src / "v.mp4", frames=4, audio=None)
+    res = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, folder=FolderOptions(dry_run=True))
+    assert sorted(r.status for r in res) == ["planned", "planned"]
+    assert not (tmp_path / "out").exists()
+    for one, opts in ((src / "v.mp4", dict(folder=FolderOptions(dry_run=True))),
+                      (src / "a.png", dict(video=VideoOptions(dry_run=True)))):
+        out = tmp_path / ("o" + one.suffix)
+        assert [r.status for r in vidcolor.colorize(one, out, colorizer=colorizer, **opts)] == ["planned"]
+        assert not out.exists() and not (tmp_path / ".vidcolor").exists()
+
+
+def test_overwrite_in_folder_options_redoes_the_folders_videos_too(tmp_path, colorizer):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_video(src / "v.mp4", frames=4, audio=None)
+    assert [r.status for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)] == ["done"]
+    assert [r.status for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer)] == ["skipped"]
+    again = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, folder=FolderOptions(overwrite=True))
+    assert [(r.status, r.frames) for r in again] == [("done", 4)]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: FolderOptions(overwrite="no"), r"FolderOptions\(overwrite='no'\): takes True or False"),
+    (lambda: FolderOptions(dry_run="no"), r"FolderOptions\(dry_run='no'\): takes True or False"),
+    (lambda: FolderOptions(force=1), r"FolderOptions\(force=1\): takes True or False"),
+    (lambda: VideoOptions(overwrite="false"), r"VideoOptions\(overwrite='false'\): takes True or False"),
+    (lambda: VideoOptions(codec=5), r"--codec 5: takes a name"),
+    (lambda: VideoOptions(preset=5), r"--preset 5: takes a name"),
+])
+def test_options_of_the_wrong_type_are_usage_errors_naming_the_value(make, message):
+    """overwrite='no' is a true string: it redid a finished photo (and would replace a file vidcolor did not
+    write); codec=5 raised TypeError from PyAV and preset=5 an AttributeError, at the run."""
+    with pytest.raises(UsageError, match=message):
+        make()
+
+
+def test_a_full_disk_under_the_front_door_raises_the_exported_storage_error(tmp_path, colorizer, monkeypatch):
+    """The README listed the errors a call raises without StorageError (the CLI's exit 4), which a caller
+    could only find in vidcolor.errors."""
+    import errno
+
+    import av
+
+    from vidcolor.io import mux
+
+    def full(self):
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+    src = write_video(tmp_path / "film.mp4", frames=4, audio=None)
+    monkeypatch.setattr(mux.Passthrough, "close", full)
+    with pytest.raises(vidcolor.StorageError, match=r"No space left on device.*the run stops"):
+        vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer)
+    assert issubclass(vidcolor.StorageError, vidcolor.VidcolorError) and "StorageError" in vidcolor.__all__
