@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from skimage.color import rgb2lab
 
+from _paths import refuse_missing
 from vidcolor.io.images import read_rgb8
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import mean_ab
@@ -41,12 +42,7 @@ def main(argv=None) -> None:
     ap.add_argument("--force", action="store_true", help="also colour photos already in colour (a folder run copies them)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
-    for d in [*a.bw, *filter(None, (a.examples, a.train))]:  # a missing folder printed 'mean a* +nan' and exit 0 (a reviewer's test)
-        if not d.is_dir():
-            raise SystemExit(f"{d}: folder not found")
-    for clip in a.video:
-        if not clip.is_file():
-            raise SystemExit(f"{clip}: file not found")
+    refuse_missing(a.video, [*a.bw, *filter(None, (a.examples, a.train))], a.weights)  # it printed 'mean a* +nan', exit 0
     col = load_colorizer(weights=a.weights, device="cpu")
     res: dict[str, dict] = {"model": col.model_id}
     sets = {str(d): find_images(d) for d in a.bw}

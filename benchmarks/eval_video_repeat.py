@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the clip generator
+from _paths import refuse_missing  # noqa: E402
 
 CRASH_SIGNS = ("malloc", "corrupted", "double free", "Segmentation fault", "Fatal Python error")
 
@@ -32,8 +33,7 @@ def main() -> None:
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
-    if a.clip is not None and not a.clip.is_file():  # it ran eval-video 50 times to say so 50 times (a reviewer's test)
-        raise SystemExit(f"{a.clip}: file not found")
+    refuse_missing([a.clip] if a.clip is not None else [], weights=a.weights)  # it ran eval-video 50 times to say so
     with tempfile.TemporaryDirectory(prefix="vidcolor-evalrep-") as tmp:
         if a.clip is None:
             from tests.media import write_video

@@ -14,6 +14,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from _paths import refuse_missing
 from vidcolor.evaluate import evaluate_folder
 from vidcolor.weights import load_colorizer
 
@@ -27,8 +28,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    if not a.root.is_dir():  # before the model loads, in one line (it was a traceback, or nan and exit 0; a reviewer's test)
-        raise SystemExit(f"{a.root}: folder not found")
+    refuse_missing(folders=[a.root], weights=a.weights)
     col = load_colorizer(weights=a.weights, device=a.device)
     res = {}
     with tempfile.TemporaryDirectory(prefix="vidcolor-flip-") as tmp:

@@ -9,11 +9,11 @@ work on the CPU path is kept only when this stays within its stated tolerance (d
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import vidcolor  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads, as the CLI does)
 import numpy as np
 
+from _paths import refuse_missing
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import batched, colorize_frames
 from vidcolor.temporal import SceneCuts, make_smoother
@@ -38,8 +38,7 @@ def main() -> None:
     g.add_argument("--save", help="write the frames (.npz)")
     g.add_argument("--against", help="compare with frames written by --save")
     a = p.parse_args()
-    if not Path(a.clip).is_file():  # before the model loads, in one line (it was a traceback; a reviewer's test)
-        raise SystemExit(f"{a.clip}: file not found")
+    refuse_missing([a.clip])
     out = colorized(a.clip, a.frames, a.temporal, a.batch_size)
     if a.save:
         np.savez_compressed(a.save, frames=out)

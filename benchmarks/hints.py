@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from _paths import refuse_missing
 from vidcolor.evaluate import gray_baseline
 from vidcolor.io.images import read_rgb8
 from vidcolor.hints import sample_hints
@@ -53,8 +54,7 @@ def main(argv=None) -> None:
     ap.add_argument("--tune", default=None, help="REACHES:EDGES, e.g. 32,64:3,4 (PSNR gain with 10 and 50 hints)")
     ap.add_argument("--sample", type=int, default=60, help="with --tune: photos drawn at random from ROOT")
     a = ap.parse_args(argv)
-    if not a.root.is_dir():  # before the model loads, in one line (it was a traceback, or nan and exit 0; a reviewer's test)
-        raise SystemExit(f"{a.root}: folder not found")
+    refuse_missing(folders=[a.root], weights=a.weights)
     col = load_colorizer(weights=a.weights, device="cpu")
     if a.tune:
         return tune(col, a.root, a.tune, a.sample, a.seed, a.max_half)

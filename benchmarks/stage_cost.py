@@ -17,12 +17,12 @@ import argparse
 import cProfile
 import pstats
 import time
-from pathlib import Path
 
 import vidcolor  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads, as the CLI does)
 import cv2
 import torch
 
+from _paths import refuse_missing
 from vidcolor.allocator import keep_freed_memory
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import batched, colorize_frames, luma_path
@@ -55,8 +55,7 @@ def main() -> None:
                    "pipeline decodes luma planes and writes yuv420p where the output takes it)")
     p.add_argument("--default-malloc", action="store_true", help="leave glibc's allocator as it is (the CLI tunes it)")
     a = p.parse_args()
-    if not Path(a.clip).is_file():  # before the model loads, in one line (it was a traceback; a reviewer's test)
-        raise SystemExit(f"{a.clip}: file not found")
+    refuse_missing([a.clip])
     if not a.default_malloc:
         keep_freed_memory()
     torch.set_num_threads(a.threads)

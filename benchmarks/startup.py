@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _paths import refuse_missing
+
 SERIAL = (
     "import sys\n"
     "from concurrent.futures import Future\n"
@@ -47,8 +49,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--weights", type=Path, help="a checkpoint instead of the shipped weights")
     a = ap.parse_args()
-    if not Path(a.clip).is_file():  # before the model loads, in one line (it said 'run: exit code 2'; a reviewer's test)
-        raise SystemExit(f"{a.clip}: file not found")
+    refuse_missing([a.clip], weights=a.weights)  # it said 'run: exit code 2'
     extra = ["--weights", str(a.weights)] if a.weights else []
     with tempfile.TemporaryDirectory(prefix="vidcolor-startup-") as tmp:
         out = Path(tmp) / "out.mp4"

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import vidcolor
+from _paths import refuse_missing
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.temporal import TEMPORAL_MODES
 
@@ -27,8 +28,7 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", type=Path, help="write the per-run fps here")
     a = p.parse_args()
-    if not Path(a.clip).is_file():  # before the model loads, in one line (it was a traceback; a reviewer's test)
-        raise SystemExit(f"{a.clip}: file not found")
+    refuse_missing([a.clip])
     modes = a.modes.split(",")
     col = vidcolor.load_colorizer(device=a.device)
     fps: dict[str, list[float]] = {m: [] for m in modes}

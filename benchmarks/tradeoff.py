@@ -18,6 +18,7 @@ import torch
 from skimage.color import rgb2lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ from the checkout
+from _paths import refuse_missing  # noqa: E402
 from training.validate import RawOutputs, load_images, score, shipped_colorizer  # noqa: E402
 from vidcolor.evaluate import gray_baseline  # noqa: E402
 from vidcolor.metrics import colourfulness, psnr  # noqa: E402
@@ -29,11 +30,8 @@ ap.add_argument("checkpoints", nargs="+")
 ap.add_argument("--val", type=Path, default=Path("../shared/data/val"))
 ap.add_argument("--work-size", type=int, default=192)
 a = ap.parse_args()
-for w in a.checkpoints:  # before the photos load, in one line (a reviewer's test)
-    if not Path(w).is_file():
-        raise SystemExit(f"{w}: weights file not found")
-if not a.val.is_dir():
-    raise SystemExit(f"{a.val}: folder not found (--val)")
+for w in a.checkpoints:  # before the photos load
+    refuse_missing(folders=[a.val], weights=w)
 torch.set_num_threads(1)
 imgs = load_images([a.val])
 gt_labs = [rgb2lab(gt) for _, gt in imgs]

@@ -9,11 +9,11 @@ costs, since misalignment at moving edges costs more where colour is stronger.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from _paths import refuse_missing
 from vidcolor.io.video import VideoSource
 from vidcolor.metrics import WarpError, colourfulness
 from vidcolor.temporal import SceneCuts
@@ -30,8 +30,7 @@ def main() -> None:
     p.add_argument("clip")
     p.add_argument("--boost", default="0,1,2.5")
     a = p.parse_args()
-    if not Path(a.clip).is_file():  # before the model loads, in one line (it was a traceback; a reviewer's test)
-        raise SystemExit(f"{a.clip}: file not found")
+    refuse_missing([a.clip])
     ks = [float(k) for k in a.boost.split(",")]
     warp, colour = WarpError(), {k: [] for k in ks}
     with VideoSource(a.clip) as src:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.media import write_video
@@ -130,17 +131,17 @@ MISSING_PATH_RUNS = [  # the scripts the docs give a command for, each with one 
     ("flip.py", "{x}"), ("hints.py", "{x}"), ("colour_cast.py", "--bw {x}"), ("colour_cast.py", "--video {x}.mp4"),
     ("warp_floor.py", "{x}.mp4"), ("frames_drift.py", "{x}.mp4 --save {t}/f.npz"), ("stage_cost.py", "{x}.mp4"),
     ("temporal_cost.py", "{x}.mp4"), ("startup.py", "{x}.mp4"), ("eval_video_repeat.py", "{x}.mp4"),
-    ("tradeoff.py", "{t}/o.json {x}.pt"),
+    ("tradeoff.py", "{t}/o.json {x}.pt"), ("flip.py", "{t} --weights {x}.pt"), ("hints.py", "{t} --weights {x}.pt"),
 ]
 
 
-def test_benchmarks_refuse_a_missing_path_in_one_line_naming_it(tmp_path):
+@pytest.mark.parametrize("script, args", MISSING_PATH_RUNS)
+def test_benchmarks_refuse_a_missing_path_in_one_line_naming_it(tmp_path, script, args):
     """A reviewer's test: with a mistyped path, colour_cast.py and hints.py printed nan and exited 0,
     eval_video_repeat.py ran eval-video 50 times, startup.py said 'run: exit code 2', and the others
-    ended in a traceback."""
+    ended in a traceback (a missing --weights too)."""
     x = tmp_path / "nosuch"
-    for script, args in MISSING_PATH_RUNS:
-        r = subprocess.run([sys.executable, f"benchmarks/{script}", *args.format(x=x, t=tmp_path).split()],
-                           capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120)
-        assert r.returncode == 1 and r.stderr.strip().splitlines() == [r.stderr.strip()], (script, r.stderr)
-        assert r.stderr.startswith(str(x)) and "not found" in r.stderr, (script, r.stderr)
+    r = subprocess.run([sys.executable, f"benchmarks/{script}", *args.format(x=x, t=tmp_path).split()],
+                       capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120)
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr
+    assert r.stderr.startswith(str(x)) and "not found" in r.stderr, r.stderr

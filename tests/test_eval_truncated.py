@@ -315,3 +315,31 @@ def test_eval_leaves_out_a_photo_smaller_than_the_ssim_window(tmp_path, colorize
     write_colour_image(gt / "seven.png", h=7, w=7, seed=4)  # the smallest that is scored
     report = evaluate_folder(colorizer, gt, tmp_path / "ev2", semantic=False, on_skip=lines.append)
     assert [r["image"] for r in report["images"]] == ["a.png", "seven.png"]
+
+
+def test_eval_names_the_folders_it_cannot_list(tmp_path, colorizer, monkeypatch):
+    """A subfolder eval may not read was left out of the scores without a word, exit 0, and a photo folder
+    it may not read was "no images found" (as colorize was fixed for: a review). os.scandir refuses here,
+    as the tests run as root, who reads any folder."""
+    import os
+
+    gt = tmp_path / "gt"
+    write_colour_image(gt / "a.png", seed=1)
+    write_colour_image(gt / "locked" / "b.png", seed=2)
+    real = os.scandir
+
+    def scandir(path="."):
+        if not isinstance(path, int) and Path(path) in refused:  # (shutil.rmtree lists by descriptor)
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+    monkeypatch.setattr(os, "scandir", scandir)
+    refused = {gt / "locked"}
+    lines = []
+    report = evaluate_folder(colorizer, gt, tmp_path / "ev", semantic=False, on_skip=lines.append)
+    assert [r["image"] for r in report["images"]] == ["a.png"] and [x["image"] for x in report["left_out"]] == ["locked"]
+    assert lines == [f"{gt / 'locked'}: cannot list the folder (Permission denied); its photos were left out"]
+    refused = {gt}
+    with pytest.raises(InputError, match=r"gt: cannot list the folder \(Permission denied\)$"):
+        evaluate_folder(colorizer, gt, tmp_path / "ev2", semantic=False)
+    r = CliRunner().invoke(cli.app, ["eval", str(gt), "--out", str(tmp_path / "ev3")])
+    assert r.exit_code == 2 and f"{gt}: cannot list the folder (Permission denied)" in r.output

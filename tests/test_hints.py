@@ -499,7 +499,7 @@ def test_serve_takes_a_sideways_tiffs_displayed_size_and_bad_hints_json_is_422(t
 def test_a_hints_file_with_too_many_points_is_refused_before_any_colour_is_converted(tmp_path, monkeypatch):
     """A file of a million points (37 MB) held the run for minutes, converting each colour, before it said
     anything; such a file is refused in one line, as are hints built in code with as many."""
-    from vidcolor.hints import MAX_POINTS, MAX_VIDEO_POINTS, check_built
+    from vidcolor.hints import MAX_POINTS, MAX_VIDEO_POINTS, VideoHints, check_built
 
     monkeypatch.setattr("vidcolor.hints.srgb_to_ab", lambda rgb: pytest.fail("a colour was converted"))
     point = {"x": 1, "y": 1, "color": "#3a6ea5"}
@@ -509,8 +509,16 @@ def test_a_hints_file_with_too_many_points_is_refused_before_any_colour_is_conve
         load_hints(photo)
     video = tmp_path / "v.hints.json"
     video.write_text(json.dumps({"frames": {str(k): {"points": [point] * MAX_POINTS} for k in range(11)}}))
-    with pytest.raises(InputError, match=r"v\.hints\.json: 110,000 points on its keyframes; at most 100,000 are taken$"):
+    with pytest.raises(InputError, match=r"v\.hints\.json: 110,000 points and palette colours on its keyframes; at most 100,000 are taken$"):
+        load_video_hints(video)
+    # palettes count in a video's total too (a review: 101 keyframes of 10,000 palette colours were taken)
+    video.write_text(json.dumps({"frames": {str(k): {"palette": ["#3a6ea5"] * MAX_POINTS} for k in range(11)}}))
+    with pytest.raises(InputError, match=r"110,000 points and palette colours on its keyframes"):
         load_video_hints(video)
     assert MAX_VIDEO_POINTS == 100_000
+    one = HintPoint(1.0, 1.0, (0.0, 0.0))
     with pytest.raises(InputError, match=r"hints: 10,001 points; at most 10,000 are taken$"):
-        check_built(Hints((HintPoint(1.0, 1.0, (0.0, 0.0)),) * (MAX_POINTS + 1)))
+        check_built(Hints((one,) * (MAX_POINTS + 1)))
+    with pytest.raises(InputError, match=r"hints: 110,000 points and palette colours on its keyframes"):
+        check_built(VideoHints({k: Hints((one,) * MAX_POINTS) for k in range(11)}))
+    assert check_built(Hints(one for _ in range(3))).points == (one,) * 3  # a generator of points is taken

@@ -39,8 +39,8 @@ def test_overwrite_in_folder_options_redoes_the_folders_videos_too(tmp_path, col
     (lambda: FolderOptions(dry_run="no"), r"FolderOptions\(dry_run='no'\): takes True or False"),
     (lambda: FolderOptions(force=1), r"FolderOptions\(force=1\): takes True or False"),
     (lambda: VideoOptions(overwrite="false"), r"VideoOptions\(overwrite='false'\): takes True or False"),
-    (lambda: VideoOptions(codec=5), r"--codec 5: takes a name"),
-    (lambda: VideoOptions(preset=5), r"--preset 5: takes a name"),
+    (lambda: VideoOptions(codec=5), r"VideoOptions\(codec=5\): takes an encoder name"),
+    (lambda: VideoOptions(preset=5), r"VideoOptions\(preset=5\): takes a preset name"),
 ])
 def test_options_of_the_wrong_type_are_usage_errors_naming_the_value(make, message):
     """overwrite='no' is a true string: it redid a finished photo (and would replace a file vidcolor did not
@@ -66,3 +66,22 @@ def test_a_full_disk_under_the_front_door_raises_the_exported_storage_error(tmp_
     with pytest.raises(vidcolor.StorageError, match=r"No space left on device.*the run stops"):
         vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer)
     assert issubclass(vidcolor.StorageError, vidcolor.VidcolorError) and "StorageError" in vidcolor.__all__
+
+
+def test_the_lower_functions_take_a_dry_run_or_overwrite_from_either_object(tmp_path, colorizer):
+    """colorize_folder (and colorize_on_ray, which calls it for a dry run) wrote a folder's videos in a dry
+    run given in FolderOptions beside a VideoOptions of the caller's own (a review of the front door's fix)."""
+    from vidcolor.folder import colorize_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    write_video(src / "v.mp4", frames=4, audio=None)
+    res = colorize_folder(src, tmp_path / "out", colorizer, FolderOptions(dry_run=True), video=VideoOptions(temporal="off"))
+    assert [r.status for r in res] == ["planned"] and not (tmp_path / "out").exists()
+
+
+def test_numpy_bools_are_taken_as_flags():
+    import numpy as np
+
+    opts = FolderOptions(overwrite=np.bool_(True), dry_run=np.bool_(False))
+    assert opts.overwrite is True and opts.dry_run is False

@@ -362,11 +362,12 @@ def without_hint_inputs(model):
 
 
 def cmd_pack(a: argparse.Namespace) -> None:
-    from training.pack import write_pack
+    from training.pack import MIN_PACK_SIDE, write_pack
     from vidcolor.errors import VidcolorError
 
-    if a.mb <= 0 or a.side < 16 or not 1 <= a.quality <= 100:
-        sys.exit(f"--mb {a.mb} --side {a.side} --quality {a.quality}: need --mb above 0, --side at least 16, --quality 1 to 100")
+    if a.mb <= 0 or a.side < MIN_PACK_SIDE or not 1 <= a.quality <= 100:
+        sys.exit(f"--mb {a.mb} --side {a.side} --quality {a.quality}: need --mb above 0, --side at least {MIN_PACK_SIDE}, "
+                 "--quality 1 to 100")
     try:
         exclude = frozenset(str(Path(p).resolve()) for p in a.exclude.read_text().split("\n") if p) if a.exclude else frozenset()
     except OSError as e:

@@ -306,10 +306,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_data(a: argparse.Namespace) -> None:
-    from training.pack import check_pack_target, write_pack
+    from training.pack import MIN_PACK_SIDE, check_pack_target, write_pack
 
-    if a.pack and (not a.pack_mb > 0 or a.pack_side < 16):  # as `pack` checks its --mb and --side: a pack of 1x1 photos
-        sys.exit(f"--pack-mb {a.pack_mb} --pack-side {a.pack_side}: need --pack-mb above 0, --pack-side at least 16")
+    if a.pack and (not a.pack_mb > 0 or a.pack_side < MIN_PACK_SIDE):  # as `pack` checks --mb and --side: a pack of 1x1 photos
+        sys.exit(f"--pack-mb {a.pack_mb} --pack-side {a.pack_side}: need --pack-mb above 0, --pack-side at least {MIN_PACK_SIDE}")
     cfg = BuildConfig(out=a.out, shared=a.shared, repos=a.repos, scenes_out=a.scenes_out, work=a.work,
                       sources=tuple(n for n in a.sources.split(",") if n), max_side=a.max_side, scenes=a.scenes,
                       per_domain_cap=a.per_domain_cap, near_dup_bits=a.near_dup_bits, seed=a.seed,

@@ -18,6 +18,7 @@ from vidcolor.folder import find_images
 
 PACK_RECIPE = "vidcolor-data-pack"
 _TAR_OVERHEAD = 1024  # a member's header and padding, at most
+MIN_PACK_SIDE = 16  # the least short side a packed photo may be shrunk to (`pack --side`, `data --pack-side`)
 
 
 def check_pack_target(path: Path, overwrite: bool) -> None:

@@ -59,7 +59,7 @@ def default_output(src: Path, fmt_ext: str | None = None) -> Path:
 def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | None = None,
          folder: FolderOptions | None = None, hints=None) -> Plan:
     """Sort the input into photo, video or folder and check its output and hints, writing nothing:
-    InputError for a missing input, UsageError for a bad hints file or for an output that cannot or must
+    InputError for a missing input or an input folder that cannot be listed, UsageError for a bad hints file or for an output that cannot or must
     not be written."""
     video, folder = video or VideoOptions(), folder or FolderOptions()
     if not isinstance(video, VideoOptions) or not isinstance(folder, FolderOptions):
@@ -247,7 +247,8 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     video hints file, in pixels of the video as displayed); in a folder, NAME.hints.json beside an
     input is its hints. `ray` (vidcolor.cluster.RayOptions) runs a
     folder or a video on a Ray cluster. A photo or video that fails raises InputError or OutputError; in a folder each failure
-    is a Result and the run goes on. Refusals come before any work: InputError for a missing input,
+    is a Result and the run goes on. Refusals come before any work: InputError for a missing input (or
+    an input folder that cannot be listed),
     UsageError for an output that cannot or must not be written or an unknown encoder, WeightsError
     for bad weights, LockedError when another run holds the output. Every Result also goes to
     `on_result` as it is made. (`_planned`: `plan(src, dst, video, folder, hints)` already made by the

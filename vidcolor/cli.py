@@ -623,7 +623,11 @@ def eval_cmd(
         _refuse_foreign_eval_folder(out)
         from vidcolor.io.formats import find_media
 
-        if not find_media(gt_dir)[0]:  # before the model loads (it was refused after, with exit 1)
+        unreadable: list[tuple[Path, str]] = []
+        found = find_media(gt_dir, unreadable=unreadable)[0]
+        if unreadable and unreadable[0][0] == gt_dir:  # it said "no images found"
+            raise UsageError(f"{gt_dir}: cannot list the folder ({unreadable[0][1]})")
+        if not found:  # before the model loads (it was refused after, with exit 1)
             raise UsageError(f"{gt_dir}: no images found")
     except UsageError as e:
         rep.error(str(e))

@@ -52,11 +52,12 @@ def _thumb(rgb: np.ndarray, path: Path) -> str:
     return path.name
 
 
-def ground_truth_files(root: Path, out_dir: Path) -> list[Path]:
+def ground_truth_files(root: Path, out_dir: Path, unreadable: list[tuple[Path, str]] | None = None) -> list[Path]:
     """The photos under `root`, less an eval's own output: everything under `out_dir` when it lies inside
     root (its thumbs/ when out_dir is root), and the thumbs/ of any earlier eval output in the tree (a
-    folder holding eval.json and index.html). Thumbnails are not ground truth."""
-    from vidcolor.folder import find_images
+    folder holding eval.json and index.html). Thumbnails are not ground truth. The folders that cannot be
+    listed are added to `unreadable`, with why, where given."""
+    from vidcolor.io.formats import find_media
 
     root_r, out_r = root.resolve(), out_dir.resolve()
     skip = out_r / "thumbs" if out_r == root_r else out_r
@@ -70,7 +71,7 @@ def ground_truth_files(root: Path, out_dir: Path) -> list[Path]:
             outputs[d] = (d.parent / "eval.json").is_file() and (d.parent / "index.html").is_file()
         return outputs[d]
 
-    return [p for p in find_images(root) if not p.resolve().is_relative_to(skip) and not eval_thumb(p)]
+    return [p for p in find_media(root, unreadable=unreadable)[0] if not p.resolve().is_relative_to(skip) and not eval_thumb(p)]
 
 
 def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
@@ -86,8 +87,11 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
     from vidcolor import semantic as sem
 
     semantic = semantic and with_gt and sem.available()
-    files = ground_truth_files(root, out_dir)
+    unlisted: list[tuple[Path, str]] = []
+    files = ground_truth_files(root, out_dir, unlisted)
     files = files[:limit] if limit else files
+    if unlisted and unlisted[0][0] == root:  # it said "no images found" (as colorize said "nothing to do")
+        raise InputError(f"{root}: cannot list the folder ({unlisted[0][1]})")
     if not files:
         raise InputError(f"{root}: no images found")
     created = not out_dir.exists()
@@ -96,7 +100,7 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
         shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=".thumbs-partial-", dir=out_dir))
     try:
-        report = _evaluate(colorizer, root, files, work, with_gt, semantic, on_image, on_skip or _log_skip)
+        report = _evaluate(colorizer, root, files, work, with_gt, semantic, on_image, on_skip or _log_skip, unlisted)
         shutil.rmtree(out_dir / "thumbs", ignore_errors=True)  # an earlier, larger run's thumbnails went stale beside these
         (out_dir / "thumbs").mkdir()
         for t in work.iterdir():
@@ -117,10 +121,14 @@ def _log_skip(line: str) -> None:
 
 
 def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path, with_gt: bool, semantic: bool,
-              on_image, on_skip: Callable[[str], None]) -> dict:
+              on_image, on_skip: Callable[[str], None], unlisted: list[tuple[Path, str]] = ()) -> dict:
     from vidcolor import semantic as sem
 
     rows, left_out, t0 = [], [], time.time()
+    for folder, why in unlisted:  # a subfolder it may not read was left out of the scores without a word (a review)
+        left_out.append({"image": str(folder.relative_to(root)), "error": f"{folder}: cannot list the folder ({why}); "
+                                                                          "its photos were left out"})
+        on_skip(left_out[-1]["error"])
     for i, path in enumerate(files):
         rel = path.relative_to(root)
         t = time.time()

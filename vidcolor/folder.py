@@ -20,7 +20,7 @@ from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
-from vidcolor.options import FolderOptions, Result, VideoOptions
+from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
 from vidcolor.pipeline import batched, colorize_video
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.video_hints import check_video_hints
@@ -151,7 +151,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     without hint inputs refuse the run before any work (VidcolorError).
     """
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
-    video = video or VideoOptions(overwrite=opts.overwrite, dry_run=opts.dry_run, batch_size=opts.batch_size)
+    video, opts = run_options(video or VideoOptions(batch_size=opts.batch_size), opts)  # as the front door does
     check_folder_output(src, dst)
     media = media if media is not None else list_media(src)
     images, videos, linked, stray_hints = media.images, media.videos, media.linked, media.stray_hints

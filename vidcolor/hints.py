@@ -17,9 +17,9 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -209,6 +209,9 @@ def check_built(hints, where: str = "hints"):
         if not isinstance(hints.frames, dict):
             raise InputError(f"{where}: VideoHints.frames must be a dict of frame index -> Hints")
         frames = {}
+        _check_count(sum(len(h.points) + len(h.palette) for h in hints.frames.values() if isinstance(h, Hints)
+                         and isinstance(h.points, Sized) and isinstance(h.palette, Sized)),
+                     "points and palette colours on its keyframes", where, MAX_VIDEO_POINTS)
         for k, h in hints.frames.items():
             if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
                 raise InputError(f"{where}: keyframe {_short(k)} is not a frame index (an int: 0, 1, 2, ...)")
@@ -218,10 +221,14 @@ def check_built(hints, where: str = "hints"):
         return VideoHints(frames)
     if not isinstance(hints, Hints):
         raise InputError(f"{where}: expected a vidcolor.hints.Hints, got {type(hints).__name__}")
-    _check_count(len(hints.points), "points", where)
-    _check_count(len(hints.palette), "palette colours", where)
+    try:  # a generator was taken before the count (a review)
+        given, given_palette = tuple(hints.points), tuple(hints.palette)
+    except TypeError:
+        raise InputError(f"{where}: points and palette must be sequences (of HintPoint, of colours)") from None
+    _check_count(len(given), "points", where)
+    _check_count(len(given_palette), "palette colours", where)
     points = []
-    for i, p in enumerate(hints.points):
+    for i, p in enumerate(given):
         at = f"{where}: points[{i}]"
         if not isinstance(p, HintPoint):
             raise InputError(f"{at}: expected a HintPoint, got {type(p).__name__}")
@@ -232,7 +239,7 @@ def check_built(hints, where: str = "hints"):
             raise InputError(f"{at}: ab must be two finite numbers (a*, b*), got {_short(p.ab)}")
         points.append(HintPoint(float(p.x), float(p.y), ab, float(p.radius)))
     palette = []
-    for i, c in enumerate(hints.palette):
+    for i, c in enumerate(given_palette):
         if (ab := _ab_pair(c)) is None:
             raise InputError(f"{where}: palette[{i}] must be two finite numbers (a*, b*), got {_short(c)}")
         palette.append(ab)
@@ -300,8 +307,9 @@ def _video_hints_obj(path: Path) -> dict:
     if not isinstance(obj, dict) or set(obj) != {"frames"} or not isinstance(obj["frames"], dict):
         raise InputError(f"{path}: a video hints file is {{\"frames\": {{\"<frame index>\": {{\"points\": [...]}}}}}}")
     seen: dict[int, str] = {}
-    _check_count(sum(len(v["points"]) for v in obj["frames"].values() if isinstance(v, dict) and isinstance(v.get("points"), list)),
-                 "points on its keyframes", str(path), MAX_VIDEO_POINTS)
+    _check_count(sum(len(v.get(k)) for v in obj["frames"].values() if isinstance(v, dict)
+                     for k in ("points", "palette") if isinstance(v.get(k), list)),
+                 "points and palette colours on its keyframes", str(path), MAX_VIDEO_POINTS)
     for k, v in obj["frames"].items():  # every keyframe checked before any colour is converted (torch)
         if not re.fullmatch(r"\d+", str(k)):
             raise InputError(f"{path}: frames key {_short(k)} is not a frame index (0, 1, 2, ...)")

@@ -39,11 +39,14 @@ def check_flags(opts, names: tuple[str, ...]) -> None:
     """UsageError for a flag that is not True or False: `overwrite="no"` is a true string, and it redid and
     replaced outputs (a library user's test)."""
     for name in names:
-        if not isinstance(value := getattr(opts, name), bool):
+        value = getattr(opts, name)
+        if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):  # numpy's (2.x, 1.x), as
+            setattr(opts, name, value := bool(value))  # hints take numpy numbers; numpy is not imported for it
+        if not isinstance(value, bool):
             raise UsageError(f"{type(opts).__name__}({name}={value!r}): takes True or False")
 
 
-def run_options(video: "VideoOptions", folder: "FolderOptions") -> tuple["VideoOptions", "FolderOptions"]:
+def run_options(video: VideoOptions, folder: FolderOptions) -> tuple[VideoOptions, FolderOptions]:
     """The two option objects with `dry_run` and `overwrite` made the whole run's, whichever one says them (the
     CLI sets both): FolderOptions(dry_run=True) colorized and wrote a folder's videos, and a lone video, in
     full, and VideoOptions(dry_run=True) a photo (a library user's test)."""
@@ -96,7 +99,7 @@ class VideoOptions:
             in_range("--crf", self.crf, (0, 63), integer=True)  # each encoder's own ceiling: io.plan
         for name in ("codec", "preset"):  # codec=5 raised TypeError from PyAV, preset=5 AttributeError
             if (value := getattr(self, name)) is not None and not isinstance(value, str):
-                raise UsageError(f"--{name} {value!r}: takes a name (a string)")
+                raise UsageError(f"VideoOptions({name}={value!r}): takes {'an encoder' if name == 'codec' else 'a preset'} name (a string)")
         check_flags(self, ("overwrite", "dry_run"))
 
 

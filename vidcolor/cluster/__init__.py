@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from vidcolor.cluster.runtime import ClusterError, Pool, RayOptions, connect, plan_pool
 from vidcolor.errors import InputError
-from vidcolor.options import FolderOptions, Result, VideoOptions
+from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
 
 if TYPE_CHECKING:  # the pipeline (torch) is imported when a run starts: the CLI checks a --ray address
     from vidcolor.colorizer import Colorizer  # through this package first, and took 6 s to refuse a bad one
@@ -33,7 +33,8 @@ def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_
     as `colorize_folder` takes it), except a video with a hints file, which runs here (hints are carried
     from their keyframe, across ranges the cluster colorizes apart) and says so."""
     src, dst = Path(src), Path(dst)
-    ray_opts, video, folder = ray_opts or RayOptions(), video or VideoOptions(), folder or FolderOptions()
+    ray_opts = ray_opts or RayOptions()
+    video, folder = run_options(video or VideoOptions(), folder or FolderOptions())  # a dry run is the whole run's
     results: list[Result] = []
 
     def emit(res: Result) -> None:
