@@ -310,6 +310,8 @@ def test_eval_leaves_out_a_photo_smaller_than_the_ssim_window(tmp_path, colorize
     assert [r["image"] for r in report["images"]] == ["a.png"]
     assert [x["image"] for x in report["left_out"]] == ["strip.png", "tiny.png"]
     assert "2 image(s) left out of the scores:" in (tmp_path / "ev" / "index.html").read_text()  # not 'unreadable'
+    page = (tmp_path / "ev" / "index.html").read_text()  # its table as the console's: wrong-vivid in % (it was 0.104)
+    assert "<th>wrong-vivid</th>" in page and f"<td>{report['overall']['ours']['wrong_vivid']:.1%}</td>" in page
     assert lines == [f"{gt / 'strip.png'}: 64x6, too small to score (SSIM needs 7x7 pixels); left out of the scores",
                      f"{gt / 'tiny.png'}: 5x5, too small to score (SSIM needs 7x7 pixels); left out of the scores"]
     write_colour_image(gt / "seven.png", h=7, w=7, seed=4)  # the smallest that is scored

@@ -663,20 +663,15 @@ def _print_eval_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vidcolor.evaluate import summary_rows
+    from vidcolor.evaluate import SUMMARY_HEADINGS, summary_cells, summary_rows
 
     t = Table(title=f"vidcolor eval ({report['model']})")
     top1 = "top1_agreement" in report["overall"]["ours"]
-    for c in ("set", "", "PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourful.", "GT colourful.", "wrong-vivid",
-              "mean a*, b*", *(["top-1 = GT"] if top1 else [])):
+    for c in ("set", "", *SUMMARY_HEADINGS, *(["top-1 = GT"] if top1 else [])):
         t.add_column(c, justify="right")
     for g, s in summary_rows(report):
         for which in ("ours", "gray"):
-            m = s[which]
-            t.add_row(g, which, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}",
-                      f"{m['ciede2000']:.2f}", f"{m['colourfulness']:.1f}", f"{m['gt_colourfulness']:.1f}",
-                      f"{m['wrong_vivid']:.1%}", f"{round(m['mean_a'], 1) + 0.0:+.1f}, {round(m['mean_b'], 1) + 0.0:+.1f}",
-                      *([f"{m['top1_agreement']:.0%}" if "top1_agreement" in m else ""] if top1 else []))
+            t.add_row(g, which, *summary_cells(s[which], top1))
     Console(width=150).print(t)
 
 

@@ -185,16 +185,29 @@ def summary_rows(report: dict) -> list[tuple[str, dict]]:
     return rows + [("all", report["overall"])]
 
 
+SUMMARY_HEADINGS = ("PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourful.", "GT colourful.", "wrong-vivid", "mean a*, b*")
+
+
+def summary_cells(m: dict, top1: bool) -> list[str]:
+    """One summary row's figures as the console and index.html both show them (the page showed wrong-vivid as
+    a fraction, 0.104, beside the console's 10.4%: an evaluator's test)."""
+    return [f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['auc']:.3f}", f"{m['ciede2000']:.2f}", f"{m['colourfulness']:.1f}",
+            f"{m['gt_colourfulness']:.1f}", f"{m['wrong_vivid']:.1%}", f"{round(m['mean_a'], 1) + 0.0:+.1f}, {round(m['mean_b'], 1) + 0.0:+.1f}",
+            *([f"{m['top1_agreement']:.0%}" if "top1_agreement" in m else ""] if top1 else [])]
+
+
 def render_html(report: dict, with_gt: bool) -> str:
     cols = ["gray (input)", "vidcolor", "ground truth", "photo"] if with_gt else ["input", "vidcolor", "photo"]
     head = f"<h1>vidcolor eval: {html.escape(report['root'])}</h1><p>model {html.escape(report['model'])}</p>"
     table = ""
     if with_gt:  # the columns the console shows, top-1 agreement among them (it was left out here)
-        keys = [*SUMMARY_KEYS, *(["top1_agreement"] if "top1_agreement" in report["overall"]["ours"] else [])]
-        table = "<table><tr><th>set</th><th></th>" + "".join(f"<th>{k}</th>" for k in keys) + "</tr>"
+        top1 = "top1_agreement" in report["overall"]["ours"]
+        heads = [*SUMMARY_HEADINGS, *(["top-1 = GT"] if top1 else [])]
+        table = "<table><tr><th>set</th><th></th>" + "".join(f"<th>{html.escape(k)}</th>" for k in heads) + "</tr>"
         for g, s in summary_rows(report):
             for which in ("ours", "gray"):
-                table += f"<tr><td>{html.escape(g)}</td><td>{which}</td>" + "".join(f"<td>{s[which][k]:.3f}</td>" for k in keys) + "</tr>"
+                table += (f"<tr><td>{html.escape(g)}</td><td>{which}</td>"
+                          + "".join(f"<td>{c}</td>" for c in summary_cells(s[which], top1)) + "</tr>")
         table += "</table>"
     else:
         a, b = report["mean_ab"]
