@@ -88,6 +88,7 @@ class Journal:
         self.touched: set[str] = set()
         self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
         self.redoing: dict[str, dict] = {}  # outputs a -y run started and did not finish: its key, the output's stat then
+        self.last_line: dict[str, str] = {}  # the status of each output's last line, "started" ones included
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
@@ -132,6 +133,7 @@ class Journal:
         return self.entries.get(self._out(target))
 
     def _note_output(self, e: dict) -> None:
+        self.last_line[e["target"]] = e["status"]
         if e["status"] == "started":
             self.output_stats[e["target"]] = None
             if isinstance(e.get("redo"), str):
@@ -220,8 +222,18 @@ class Journal:
             e["copy"] = self._out(copy)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
             e["output_stat"], e["output_sha256"] = input_key(target), file_sha256(target)
+        if status == "failed" and self._same_failure(e):
+            return
         self._append(e, sync=True)
         self.entries[e["target"]] = e
+
+    def _same_failure(self, e: dict) -> bool:
+        """Whether `e` (failed) says again what the output's last line says: the same input, unchanged, failed the
+        same way with the same settings. Not appended: each broken scan of an archive had added a line every
+        night, to a journal every run reads whole (an operator's test)."""
+        last = self.entries.get(e["target"])
+        return (self.last_line.get(e["target"]) == "failed" and last is not None and not last.get("legacy")
+                and all(last.get(k) == e[k] for k in ("input", "input_stat", "key", "note")))
 
     def touch(self, target: Path, redo_key: str | None = None) -> None:
         """Mark `target` as about to be written by this run; `redo_key`: by a run with this key told to redo
