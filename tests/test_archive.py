@@ -398,19 +398,22 @@ def test_journal_accounts_for_failures_but_retries_them(tmp_path, colorizer):
 def test_a_file_that_fails_every_night_adds_no_journal_line_after_the_first(tmp_path, colorizer):
     """A nightly run journaled each broken scan again every night: the journal, read whole at each start,
     grew by one line per broken file per night, without end (an operator's archive-scale test). The
-    same failure of the same file with the same settings is recorded once; a new error is recorded."""
+    same failure of the same file with the same settings is recorded once; a new error is recorded. So is
+    an output that cannot be written (it had added a "started" and a "failed" line a night)."""
     src = archive(tmp_path / "in", 2)
     bad = src / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff not a whole jpeg")
+    write_image(src / "blocked.png", h=20, w=30)
     out = tmp_path / "out"
+    (out / "blocked.png").mkdir(parents=True)  # its output path is taken by a folder: the write fails
     journal = out / ".vidcolor" / "journal.jsonl"
-    assert statuses(colorize_folder(src, out, colorizer)) == ["done", "done", "failed"]
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done", "done", "failed", "failed"]
     size = journal.stat().st_size
     for _ in range(3):
-        assert statuses(colorize_folder(src, out, colorizer)) == ["failed", "skipped", "skipped"]
+        assert statuses(colorize_folder(src, out, colorizer)) == ["failed", "failed", "skipped", "skipped"]
     assert journal.stat().st_size == size
     bad.write_bytes(b"")  # another failure: recorded
-    assert statuses(colorize_folder(src, out, colorizer)) == ["failed", "skipped", "skipped"]
+    assert statuses(colorize_folder(src, out, colorizer)) == ["failed", "failed", "skipped", "skipped"]
     last = [json.loads(l) for l in journal.read_text().splitlines()][-1]
     assert last["status"] == "failed" and "empty file" in last["note"]
 

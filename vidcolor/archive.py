@@ -235,12 +235,20 @@ class Journal:
         return (self.last_line.get(e["target"]) == "failed" and last is not None and not last.get("legacy")
                 and all(last.get(k) == e[k] for k in ("input", "input_stat", "key", "note")))
 
+    def _failed_since_started(self, out: str) -> bool:
+        """Whether `out`'s last line is a failure that came after a started write, with no redo pending: what a
+        new "started" line would say is already said."""
+        return (self.last_line.get(out) == "failed" and out in self.output_stats and self.output_stats[out] is None
+                and out not in self.redoing)
+
     def touch(self, target: Path, redo_key: str | None = None) -> None:
         """Mark `target` as about to be written by this run; `redo_key`: by a run with this key told to redo
         it (--overwrite), whose redo the next run with that key resumes if this one stops first. Not
         fsynced: it only has to outlive this process being killed between the output's rename and its
         "done" entry, and the page cache does."""
         e = {"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}
+        if redo_key is None and self._failed_since_started(e["target"]):
+            return  # a line would change nothing (an output that cannot be written had added one a night)
         if redo_key is not None:
             e["redo"] = redo_key
             with contextlib.suppress(OSError):
