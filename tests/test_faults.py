@@ -214,7 +214,7 @@ def test_a_journal_line_cut_off_by_a_full_disk_does_not_swallow_the_next(tmp_pat
     os.fsync = full
     try:
         with pytest.raises(StorageError, match=r"journal\.jsonl: cannot write the journal \(No space left on device\); the run stops"):
-            journal.record(a, "k", "failed", out / "a.png")
+            journal.record(a, "k", "failed", out / "a.png", note="another error")  # (the same failure again adds no line)
     finally:
         os.fsync = real
 

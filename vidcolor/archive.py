@@ -88,6 +88,7 @@ class Journal:
         self.touched: set[str] = set()
         self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
         self.redoing: dict[str, dict] = {}  # outputs a -y run started and did not finish: its key, the output's stat then
+        self.last_line: dict[str, str] = {}  # the status of each output's last line, "started" ones included
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
@@ -132,6 +133,7 @@ class Journal:
         return self.entries.get(self._out(target))
 
     def _note_output(self, e: dict) -> None:
+        self.last_line[e["target"]] = e["status"]
         if e["status"] == "started":
             self.output_stats[e["target"]] = None
             if isinstance(e.get("redo"), str):
@@ -220,8 +222,24 @@ class Journal:
             e["copy"] = self._out(copy)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
             e["output_stat"], e["output_sha256"] = input_key(target), file_sha256(target)
+        if status == "failed" and self._same_failure(e):
+            return
         self._append(e, sync=True)
         self.entries[e["target"]] = e
+
+    def _same_failure(self, e: dict) -> bool:
+        """Whether `e` (failed) says again what the output's last line says: the same input, unchanged, failed the
+        same way with the same settings. Not appended: each broken scan of an archive had added a line every
+        night, to a journal every run reads whole (an operator's test)."""
+        last = self.entries.get(e["target"])
+        return (self.last_line.get(e["target"]) == "failed" and last is not None and not last.get("legacy")
+                and all(last.get(k) == e[k] for k in ("input", "input_stat", "key", "note")))
+
+    def _failed_since_started(self, out: str) -> bool:
+        """Whether `out`'s last line is a failure that came after a started write, with no redo pending: what a
+        new "started" line would say is already said."""
+        return (self.last_line.get(out) == "failed" and out in self.output_stats and self.output_stats[out] is None
+                and out not in self.redoing)
 
     def touch(self, target: Path, redo_key: str | None = None) -> None:
         """Mark `target` as about to be written by this run; `redo_key`: by a run with this key told to redo
@@ -229,6 +247,8 @@ class Journal:
         fsynced: it only has to outlive this process being killed between the output's rename and its
         "done" entry, and the page cache does."""
         e = {"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}
+        if redo_key is None and self._failed_since_started(e["target"]):
+            return  # a line would change nothing (an output that cannot be written had added one a night)
         if redo_key is not None:
             e["redo"] = redo_key
             with contextlib.suppress(OSError):
