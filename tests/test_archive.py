@@ -1202,3 +1202,73 @@ def test_an_unreadable_output_folder_above_is_no_enclosing_run(tmp_path, coloriz
     assert statuses(res) == ["done", "done"]
     again = colorize_folder(src, top / "bob" / "out", colorizer.with_strength(1.5))  # redone: the other journals are read
     assert statuses(again) == ["done", "done"]
+
+
+def _journal_statuses(out):
+    return [json.loads(line)["status"] for line in (out / ".vidcolor" / "journal.jsonl").read_text().splitlines()]
+
+
+def test_a_users_file_at_a_failed_inputs_output_stays_the_users(tmp_path, colorizer):
+    """A review: the failure of a broken scan was journaled before its output was checked, and a failed line
+    marked the output as vidcolor's: once the scan was fixed, the user's own file there was replaced unasked."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_image(src / "a.png", 20, 30)
+    (src / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    write_image(out / "scan.png", 20, 30, seed=7)
+    mine = (out / "scan.png").read_bytes()
+    assert sorted(r.status for r in colorize_folder(src, out, colorizer)) == ["done", "failed"]
+    write_image(src / "scan.png", 20, 30, seed=3)  # the scan fixed
+    res = {r.input.name: r for r in colorize_folder(src, out, colorizer)}
+    assert res["scan.png"].status == "failed" and "was not written by vidcolor" in res["scan.png"].error
+    assert (out / "scan.png").read_bytes() == mine
+
+
+def test_an_output_whose_rewrite_failed_is_still_guarded_against_a_hand_edit(tmp_path, colorizer, monkeypatch):
+    """A review: done, the scan re-scanned, the write failed ("started", "failed"), the old output still in place
+    and then retouched by hand: the next run took it for a write under way and replaced it."""
+    from vidcolor import folder
+    from vidcolor.errors import OutputError
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_image(src / "a.png", 20, 30)
+    assert [r.status for r in colorize_folder(src, out, colorizer)] == ["done"]
+    write_image(src / "a.png", 20, 30, seed=5)  # re-scanned
+
+    def refused(dst, *args, **kwargs):
+        raise OutputError(f"{dst}: cannot write (Permission denied)")
+    with monkeypatch.context() as m:
+        m.setattr(folder, "write_image", refused)
+        assert [r.status for r in colorize_folder(src, out, colorizer)] == ["failed"]
+    write_image(out / "a.png", 20, 30, seed=9)  # retouched
+    retouched = (out / "a.png").read_bytes()
+    res = colorize_folder(src, out, colorizer)
+    assert res[0].status == "failed" and "changed since vidcolor wrote it" in res[0].error
+    assert (out / "a.png").read_bytes() == retouched
+
+
+def test_a_failing_input_adds_no_journal_lines_night_after_night_videos_too(tmp_path, colorizer, monkeypatch):
+    """A video that failed after its "started" line added one every night and never a failure (a review of the
+    photos' fix): it is journaled as failed, once."""
+    from vidcolor import pipeline
+    from vidcolor.errors import InputError
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    write_video(src / "v.mp4", frames=4, audio=None)
+
+    def damaged(*args, **kwargs):
+        raise InputError("v.mp4: damaged stream at frame 2")
+    monkeypatch.setattr(pipeline, "_encode_segments", damaged)
+    for night in range(3):
+        assert [r.status for r in colorize_folder(src, out, colorizer, video=VideoOptions(temporal="off"))] == ["failed"]
+        assert _journal_statuses(out) == ["started", "failed"]
+
+
+def test_a_videos_overwrite_does_not_replace_the_folders_photos(tmp_path, colorizer):
+    """A review: VideoOptions(overwrite=True), given for a folder's videos, replaced a user's photo in the output."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_image(src / "p.png", 20, 30)
+    write_image(out / "p.png", 20, 30, seed=9)
+    mine = (out / "p.png").read_bytes()
+    res = colorize_folder(src, out, colorizer, FolderOptions(), video=VideoOptions(overwrite=True))
+    assert res[0].status == "failed" and (out / "p.png").read_bytes() == mine

@@ -89,6 +89,7 @@ class Journal:
         self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
         self.redoing: dict[str, dict] = {}  # outputs a -y run started and did not finish: its key, the output's stat then
         self.last_line: dict[str, str] = {}  # the status of each output's last line, "started" ones included
+        self._before_write: dict[str, dict | None] = {}  # this run's touched outputs: their record before it
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
@@ -96,7 +97,8 @@ class Journal:
                     e = json.loads(line)
                     if "v" not in e:
                         e = self._upgrade(e)
-                    self.touched.add(e["target"])
+                    if e["status"] != "failed":  # a failure wrote nothing ("started" says where a write began)
+                        self.touched.add(e["target"])
                     self._note_output(e)
                     if e["status"] not in ("started", "restat"):
                         self.entries[e["target"]] = e
@@ -222,6 +224,11 @@ class Journal:
             e["copy"] = self._out(copy)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
             e["output_stat"], e["output_sha256"] = input_key(target), file_sha256(target)
+        elif status == "failed" and (before := self._before_write.pop(e["target"], None)) and _in_place(target, before):
+            # the write failed and the output it was to replace is still there (writes are atomic): its record is
+            # kept, so a hand edit of it is still refused (it read as a write under way, and was replaced: a review)
+            e["output_stat"] = {k: v for k, v in before.items() if k != "sha256"}
+            e["output_sha256"] = before.get("sha256")
         if status == "failed" and self._same_failure(e):
             return
         self._append(e, sync=True)
@@ -249,6 +256,7 @@ class Journal:
         e = {"v": self.VERSION, "target": self._out(target), "status": "started", "time": time.time()}
         if redo_key is None and self._failed_since_started(e["target"]):
             return  # a line would change nothing (an output that cannot be written had added one a night)
+        self._before_write[e["target"]] = self.output_stats.get(e["target"])
         if redo_key is not None:
             e["redo"] = redo_key
             with contextlib.suppress(OSError):
@@ -273,8 +281,17 @@ class Journal:
             except OSError as err:  # a run that cannot keep its journal cannot tell what it finished: it stops
                 raise StorageError(f"{self.path}: cannot write the journal ({err.strerror or err}); the run stops "
                                    "(the outputs it finished are in place)") from err
-            self.touched.add(e["target"])
+            if e["status"] != "failed":  # a user's file at the output of an input that failed to read was then
+                self.touched.add(e["target"])  # taken as vidcolor's, and replaced once the input was fixed (a review)
             self._note_output(e)
+
+
+def _in_place(target: Path, recorded: dict) -> bool:
+    """Whether `target` is still the file `recorded` (an output_stats entry) describes: its size and mtime."""
+    try:
+        return target.is_file() and input_key(target) == {k: recorded.get(k) for k in ("size", "mtime_ns")}
+    except OSError:
+        return False
 
 
 def _normal(p: Path) -> Path:

@@ -47,11 +47,13 @@ def check_flags(opts, names: tuple[str, ...]) -> None:
 
 
 def run_options(video: VideoOptions, folder: FolderOptions) -> tuple[VideoOptions, FolderOptions]:
-    """The two option objects with `dry_run` and `overwrite` made the whole run's, whichever one says them (the
-    CLI sets both): FolderOptions(dry_run=True) colorized and wrote a folder's videos, and a lone video, in
-    full, and VideoOptions(dry_run=True) a photo (a library user's test)."""
-    dry_run, overwrite = video.dry_run or folder.dry_run, video.overwrite or folder.overwrite
-    return (replace(video, dry_run=dry_run, overwrite=overwrite), replace(folder, dry_run=dry_run, overwrite=overwrite))
+    """The two option objects with `dry_run` made the whole run's, whichever one says it, and the folder's
+    `overwrite` its videos' too (the CLI sets both): FolderOptions(dry_run=True) colorized and wrote a folder's
+    videos, and a lone video, in full, VideoOptions(dry_run=True) a photo, and FolderOptions(overwrite=True)
+    left a folder's videos as they were (a library user's test). A VideoOptions' overwrite stays the videos':
+    it replaced the user's photos in the output folder (a review)."""
+    dry_run = video.dry_run or folder.dry_run
+    return (replace(video, dry_run=dry_run, overwrite=video.overwrite or folder.overwrite), replace(folder, dry_run=dry_run))
 
 
 class Temporal(str, Enum):
