@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from skimage.color import rgb2lab
 
+from _paths import refuse_missing
 from vidcolor.evaluate import gray_baseline
 from vidcolor.folder import find_images
 from vidcolor.hint_tracking import HintTracker
@@ -98,6 +99,7 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
+    refuse_missing(folders=[a.root], weights=a.weights)  # a missing folder was a KeyError traceback
     col = load(a)
     counts = sorted({0, *(int(c) for c in a.counts.split(","))})
     out_hw = tuple(int(v) for v in a.size.lower().split("x"))

@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from _paths import refuse_missing
 from vidcolor.bench import machine
 from vidcolor.colorizer import working_size
 from vidcolor.weights import load_colorizer
@@ -43,6 +44,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="best of N (the machine's noise only slows things down)")
     p.add_argument("--json", default=None)
     a = p.parse_args()
+    refuse_missing(weights=a.weights)
     col = load_colorizer(weights=a.weights, device=a.device, work_size=a.work_size)
     col.model.float()
     h, w = map(int, a.size.lower().split("x"))

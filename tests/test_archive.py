@@ -1246,18 +1246,18 @@ def test_an_output_whose_rewrite_failed_is_still_guarded_against_a_hand_edit(tmp
     assert (out / "a.png").read_bytes() == retouched
 
 
-def test_a_failing_input_adds_no_journal_lines_night_after_night_videos_too(tmp_path, colorizer, monkeypatch):
+@pytest.mark.parametrize("error", ["InputError", "ValueError"])
+def test_a_failing_input_adds_no_journal_lines_night_after_night_videos_too(tmp_path, colorizer, monkeypatch, error):
     """A video that failed after its "started" line added one every night and never a failure (a review of the
-    photos' fix): it is journaled as failed, once."""
-    from vidcolor import pipeline
-    from vidcolor.errors import InputError
+    photos' fix), whatever raised it (a folder run makes any error a failed input): journaled as failed, once."""
+    from vidcolor import errors, pipeline
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     write_video(src / "v.mp4", frames=4, audio=None)
 
     def damaged(*args, **kwargs):
-        raise InputError("v.mp4: damaged stream at frame 2")
+        raise getattr(errors, error, ValueError)("v.mp4: damaged stream at frame 2")
     monkeypatch.setattr(pipeline, "_encode_segments", damaged)
     for night in range(3):
         assert [r.status for r in colorize_folder(src, out, colorizer, video=VideoOptions(temporal="off"))] == ["failed"]
@@ -1266,9 +1266,15 @@ def test_a_failing_input_adds_no_journal_lines_night_after_night_videos_too(tmp_
 
 def test_a_videos_overwrite_does_not_replace_the_folders_photos(tmp_path, colorizer):
     """A review: VideoOptions(overwrite=True), given for a folder's videos, replaced a user's photo in the output."""
+    import vidcolor
+    from vidcolor.errors import UsageError
+
     src, out = tmp_path / "in", tmp_path / "out"
     write_image(src / "p.png", 20, 30)
     write_image(out / "p.png", 20, 30, seed=9)
     mine = (out / "p.png").read_bytes()
     res = colorize_folder(src, out, colorizer, FolderOptions(), video=VideoOptions(overwrite=True))
     assert res[0].status == "failed" and (out / "p.png").read_bytes() == mine
+    with pytest.raises(UsageError, match=r"video=VideoOptions\(overwrite=True\) applies to videos"):  # not ignored
+        vidcolor.colorize(src / "p.png", out / "p.png", colorizer=colorizer, video=VideoOptions(overwrite=True))
+    assert (out / "p.png").read_bytes() == mine

@@ -177,7 +177,7 @@ def test_eval_command_names_a_left_out_photo_and_counts_it(tmp_path, weights_fil
     (gt / "b.jpg").write_text("not a photo")
     r = CliRunner().invoke(cli.app, ["eval", str(gt), "--weights", str(weights_file), "--out", str(tmp_path / "ev"), "-q"])
     assert r.exit_code == 1, r.output  # the scores cover fewer photos than the folder holds (it was 0: a new user's test)
-    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) left out: unreadable, a gray ground truth, or too small)" in r.output
+    assert f"{gt / 'b.jpg'}" in r.output and "left out of the scores" in r.output and "(1 photo(s) or folder(s) left out: unreadable, a gray ground truth, or too small)" in r.output
     # the table shows every figure the README says eval reports; one folder alone is one row, "all" (the
     # top's row was the same figures again)
     table = r.output.replace("\n", " ")

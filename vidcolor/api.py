@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
-from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media
+from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
@@ -83,6 +83,9 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if given := [f for f in VIDEO_ONLY if getattr(video, f) != getattr(default, f)]:
             raise UsageError(f"{src}: video=VideoOptions({given[0]}={getattr(video, given[0])!r}) applies to videos, "
                              "and this input is a photo")
+        if video.overwrite and not folder.overwrite:  # it was ignored: the user's file stayed, refused (a review)
+            raise UsageError(f"{src}: video=VideoOptions(overwrite=True) applies to videos, and this input is a photo "
+                             "(folder=FolderOptions(overwrite=True) is the photos')")
     dst = planned_output(src, kind, None if dst is None else Path(dst), folder.fmt_ext)
     hints = _checked_hints(src, kind, hints)
     try:
@@ -90,8 +93,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
             check_folder_output(src, dst)
             _check_encoder(video.codec)
             media = list_media(src)  # walked once: a 50,000-scan tree took 0.4 s a walk here, more on a share
-            if media.unreadable and media.unreadable[0][0] == src:  # it said "nothing to do", exit 0 (a new user's)
-                raise InputError(f"{src}: cannot list the folder ({media.unreadable[0][1]})")
+            refuse_unlisted(src, media.unreadable, InputError)
             planned_outputs(src, dst, media.images, media.videos, folder.fmt_ext)  # an output over an input: refused here
             return Plan(kind, src, dst, media=media)
         check_output(src, dst, create=False)

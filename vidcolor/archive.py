@@ -286,6 +286,20 @@ class Journal:
             self._note_output(e)
 
 
+@contextlib.contextmanager
+def failures_journaled(journal: Journal, src: Path, key: str, target: Path):
+    """A video's failure after its "started" line journaled as failed (then raised as it was), whatever raised
+    it: a film that failed every night added a started line a night and never a failure (a review). A full disk
+    is not journaled: the journal cannot be written either."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except Exception as err:
+        journal.record(src, key, "failed", target, note=str(err))
+        raise
+
+
 def _in_place(target: Path, recorded: dict) -> bool:
     """Whether `target` is still the file `recorded` (an output_stats entry) describes: its size and mtime."""
     try:

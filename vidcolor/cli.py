@@ -621,12 +621,11 @@ def eval_cmd(
             raise UsageError(f"{out}: --out is (inside) the photo folder {gt_dir}; choose a folder outside it")
         _check_writable_file(out / "eval.json", "--out folder")
         _refuse_foreign_eval_folder(out)
-        from vidcolor.io.formats import find_media
+        from vidcolor.io.formats import find_media, refuse_unlisted
 
         unreadable: list[tuple[Path, str]] = []
         found = find_media(gt_dir, unreadable=unreadable)[0]
-        if unreadable and unreadable[0][0] == gt_dir:  # it said "no images found"
-            raise UsageError(f"{gt_dir}: cannot list the folder ({unreadable[0][1]})")
+        refuse_unlisted(gt_dir, unreadable, UsageError)
         if not found:  # before the model loads (it was refused after, with exit 1)
             raise UsageError(f"{gt_dir}: no images found")
     except UsageError as e:
@@ -654,7 +653,7 @@ def eval_cmd(
         a, b = report["mean_ab"]
         rep.line(f"mean a*, b* of the {report['scored']} output(s): {round(a, 1) + 0.0:+.1f}, {round(b, 1) + 0.0:+.1f}")
     left = len(report.get("left_out", []))
-    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) left out: unreadable, a gray ground truth, or too small)" if left else ""))
+    rep.line(f"wrote {out / 'eval.json'} and {out / 'index.html'}" + (f" ({left} photo(s) or folder(s) left out: unreadable, a gray ground truth, or too small)" if left else ""))
     if left:  # the scores cover fewer photos than the folder holds: a script can tell (exit 1, as for any failed input)
         raise typer.Exit(EXIT_FAILED)
 

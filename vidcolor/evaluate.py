@@ -19,6 +19,7 @@ from PIL import Image
 from vidcolor.color import merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
+from vidcolor.io.formats import find_media, refuse_unlisted
 from vidcolor.io.images import read_rgb8
 from vidcolor.io.paths import atomic_write_text, strict_json
 from vidcolor.metrics import SSIM_WINDOW, image_metrics, is_gray, mean_ab
@@ -57,8 +58,6 @@ def ground_truth_files(root: Path, out_dir: Path, unreadable: list[tuple[Path, s
     root (its thumbs/ when out_dir is root), and the thumbs/ of any earlier eval output in the tree (a
     folder holding eval.json and index.html). Thumbnails are not ground truth. The folders that cannot be
     listed are added to `unreadable`, with why, where given."""
-    from vidcolor.io.formats import find_media
-
     root_r, out_r = root.resolve(), out_dir.resolve()
     skip = out_r / "thumbs" if out_r == root_r else out_r
     outputs: dict[Path, bool] = {}
@@ -90,8 +89,7 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
     unlisted: list[tuple[Path, str]] = []
     files = ground_truth_files(root, out_dir, unlisted)
     files = files[:limit] if limit else files
-    if unlisted and unlisted[0][0] == root:  # it said "no images found" (as colorize said "nothing to do")
-        raise InputError(f"{root}: cannot list the folder ({unlisted[0][1]})")
+    refuse_unlisted(root, unlisted, InputError)
     if not files:
         raise InputError(f"{root}: no images found")
     created = not out_dir.exists()

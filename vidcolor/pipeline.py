@@ -12,10 +12,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, refuse_foreign_output
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, OutputError, VidcolorError
+from vidcolor.errors import VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.paths import check_output, stale_temporaries
@@ -133,38 +133,34 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         # marks dst as ours before it can appear: a run killed after the final rename and before the
         # journal's "done" line is resumed, not refused as someone else's file
         journal.touch(dst, redo_key=key if opts.overwrite else None)
-        try:
-            with VideoSource(src) as source:
-                st = src.stat()
-                luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
-                # how frames are rendered is part of the segments' key, not the output's: a finished output
-                # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
-                # spliced with these (a review found a one-level brightness step where such a run resumed)
-                sink = SegmentedSink(dst, root / STATE_DIR, source.info, _segments_key(key, luma, st), plan,
-                                     opts.segment_seconds, mode_stride(opts.temporal))
-                enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
-                if enc.total > enc.resumed:  # what the decoding found, kept for a run that resumes at the join
-                    short, damage = source.ends_early(enc.total), source.damage(enc.total)  # a file cut short: what
-                    sink.keep_notes({"ends_early": short, "damage": damage})  # it holds is written, and said so
-                else:  # such a run decodes nothing: told from the header alone, a VFR clip "ended early" (a review)
-                    kept = sink.kept_notes()
-                    short, damage = kept.get("ends_early"), kept.get("damage")
-                if short:  # its last frame lasts one frame, not until the end its header promised (a cut MP4's
-                    source.info.end_pts = None  # last frame was held 2.2 s, frozen and silent: a review)
-                join_notes = sink.complete()
-                if damage:
-                    join_notes.append(damage)
-                if source.info.size_change:
-                    at, w, h = source.info.size_change
-                    where = f"at frame {at}" if at is not None else f"before frame {enc.resumed} (where this run resumed)"
-                    join_notes.append(f"the frame size changes {where} (to {w}x{h}): such frames were scaled to "
-                                      f"{source.info.width}x{source.info.height}, as FFmpeg does")
-                if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
-                    join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
-                                      "(fields neither separated nor deinterlaced)")
-        except (InputError, OutputError) as err:  # journaled as a photo's failure is: a video that failed every night
-            journal.record(src, key, "failed", dst, note=str(err))  # added a "started" line a night, and no failure
-            raise
+        with failures_journaled(journal, src, key, dst), VideoSource(src) as source:
+            st = src.stat()
+            luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
+            # how frames are rendered is part of the segments' key, not the output's: a finished output
+            # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
+            # spliced with these (a review found a one-level brightness step where such a run resumed)
+            sink = SegmentedSink(dst, root / STATE_DIR, source.info, _segments_key(key, luma, st), plan,
+                                 opts.segment_seconds, mode_stride(opts.temporal))
+            enc = _encode_segments(source, sink, colorizer, opts, progress, hints, luma)
+            if enc.total > enc.resumed:  # what the decoding found, kept for a run that resumes at the join
+                short, damage = source.ends_early(enc.total), source.damage(enc.total)  # a file cut short: what
+                sink.keep_notes({"ends_early": short, "damage": damage})  # it holds is written, and said so
+            else:  # such a run decodes nothing: told from the header alone, a VFR clip "ended early" (a review)
+                kept = sink.kept_notes()
+                short, damage = kept.get("ends_early"), kept.get("damage")
+            if short:  # its last frame lasts one frame, not until the end its header promised (a cut MP4's
+                source.info.end_pts = None  # last frame was held 2.2 s, frozen and silent: a review)
+            join_notes = sink.complete()
+            if damage:
+                join_notes.append(damage)
+            if source.info.size_change:
+                at, w, h = source.info.size_change
+                where = f"at frame {at}" if at is not None else f"before frame {enc.resumed} (where this run resumed)"
+                join_notes.append(f"the frame size changes {where} (to {w}x{h}): such frames were scaled to "
+                                  f"{source.info.width}x{source.info.height}, as FFmpeg does")
+            if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
+                join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
+                                  "(fields neither separated nor deinterlaced)")
         journal.record(src, key, "done", dst)
         sink.discard()
     notes = plan.notes + join_notes

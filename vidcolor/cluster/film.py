@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, refuse_foreign_output
+from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
@@ -160,22 +160,23 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         # between the join's rename and the journal's line (hashing a long film) is resumed, not refused
         refuse_foreign_output(journal, dst, opts.overwrite)
         journal.touch(dst, redo_key=key if opts.overwrite else None)
-        with VideoSource(src) as source:
-            if work.plan is None:
-                work.save_plan(_scan_and_plan(source, opts))
-            else:
-                frames = source.frames()
-                next(frames, None)  # the display rotation is read from the first frame
-                frames.close()
-            info = source.info
-        film = work.plan
-        if film.get("ends_early"):  # the last frame lasts one frame, as on one machine
-            info.end_pts = None
-        total = len(film["pts"])
-        resumed = sum(Range(**film["ranges"][i]).frames for i in work.done)
-        todo = [i for i in range(len(film["ranges"])) if i not in work.done]
-        _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
-        notes = plan.notes + _join(dst, info, plan, work)
+        with failures_journaled(journal, src, key, dst):  # as on one machine
+            with VideoSource(src) as source:
+                if work.plan is None:
+                    work.save_plan(_scan_and_plan(source, opts))
+                else:
+                    frames = source.frames()
+                    next(frames, None)  # the display rotation is read from the first frame
+                    frames.close()
+                info = source.info
+            film = work.plan
+            if film.get("ends_early"):  # the last frame lasts one frame, as on one machine
+                info.end_pts = None
+            total = len(film["pts"])
+            resumed = sum(Range(**film["ranges"][i]).frames for i in work.done)
+            todo = [i for i in range(len(film["ranges"])) if i not in work.done]
+            _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
+            notes = plan.notes + _join(dst, info, plan, work)
         journal.record(src, key, "done", dst)
         work.discard()
     notes.append(f"ran as {_count(len(film['ranges']), 'range')} on {_count(pool.size, 'Ray worker')} "

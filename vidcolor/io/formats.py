@@ -70,6 +70,13 @@ def list_media(root: Path) -> Media:
                  sorted(unreadable))
 
 
+def refuse_unlisted(root: Path, unreadable: list[tuple[Path, str]], error: type[Exception]) -> None:
+    """`error` naming `root` where `find_media` could not list it: an input folder this user may not read said
+    "nothing to do" (colorize) or "no images found" (eval), exit 0 (a new user's test)."""
+    if unreadable and unreadable[0][0] == root:
+        raise error(f"{root}: cannot list the folder ({unreadable[0][1]})")
+
+
 def _same_file(a: Path, b: Path | None) -> bool:
     """Whether a hints file named in another case is the sidecar an input reads: on a case-insensitive
     disk (macOS, Windows, FAT) C.Hints.json is C.PNG's C.hints.json, applied, and not a stray (a reviewer's)."""
