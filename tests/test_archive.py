@@ -155,6 +155,23 @@ def test_a_subfolder_that_cannot_be_listed_fails_by_name(tmp_path, weights_file,
     assert rows["locked"]["error"] == f"{src / 'locked'}: cannot list the folder (Permission denied); its photos and videos were left out"
 
 
+def test_a_mount_points_lost_and_found_is_skipped_not_failed(tmp_path, colorizer, monkeypatch):
+    """A nightly run over a mount point, not as root, failed every night on the file system's own lost+found
+    (mode 700), exit 1 for no scan of the user's (a review)."""
+    src = archive(tmp_path / "in", 1)
+    (src / "lost+found").mkdir()
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if not isinstance(path, int) and Path(path).name == "lost+found":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+    monkeypatch.setattr(os, "scandir", refusing)
+    res = {r.input.name: r for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert res["lost+found"].status == "skipped" and "recovery folder, not read (Permission denied)" in res["lost+found"].note
+    assert res["img0.png"].status == "done"
+
+
 def test_an_input_folder_that_cannot_be_listed_is_refused_not_done(tmp_path, weights_file, monkeypatch):
     """`vidcolor scans` on a folder it may not read said "no photos or videos in it, nothing to do", exit 0
     (a new user's test; os.scandir refuses here, as the tests run as root, who reads any folder)."""

@@ -180,6 +180,9 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
             emit(Result(stray, None, "skipped", note=f"a hints file beside no photo or video of its name: the hints for "
                                                       f"NAME.EXT go in NAME{SIDECAR_SUFFIX}"))
         for folder, why in media.unreadable:  # its photos and videos cannot be listed: named, the rest goes on
+            if folder.name == "lost+found":  # a mount point's own, root's only: a failure a night for no scan (a review)
+                emit(Result(folder, None, "skipped", note=f"the file system's recovery folder, not read ({why})"))
+                continue
             emit(Result(folder, None, "failed", error=f"{folder}: cannot list the folder ({why}); its photos and videos "
                                                        "were left out"))
         for p, why in clashes:  # two inputs, one output: both fail, the rest goes on
