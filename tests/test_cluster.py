@@ -304,3 +304,21 @@ def test_a_local_instance_leaves_no_session_folder_behind():
         assert not [p for p in tmp.rglob("session_*") if p.name != "session_latest"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_film_failing_on_the_cluster_is_journaled_once(tmp_path, cluster, shipped, monkeypatch):
+    """A film that failed on the cluster added a "started" journal line a night and never a failure (a review:
+    the one-machine fix had not reached the Ray path)."""
+    from vidcolor.cluster import film
+    from vidcolor.errors import InputError
+
+    src = write_video(tmp_path / "film.mp4", w=64, h=48, frames=10, audio=None)
+
+    def damaged(*args, **kwargs):
+        raise InputError(f"{src}: damaged stream at frame 4")
+    monkeypatch.setattr(film, "_run_ranges", damaged)
+    journal = tmp_path / "ray" / ".vidcolor" / "journal.jsonl"
+    for night in range(2):
+        with pytest.raises(InputError, match="damaged stream"):
+            colorize_on_ray(src, tmp_path / "ray" / "film.mp4", shipped, RayOptions(cluster.address))
+        assert [json.loads(line)["status"] for line in journal.read_text().splitlines()] == ["started", "failed"]
