@@ -222,9 +222,10 @@ class Journal:
              "status": status, "note": note, "time": time.time()}
         if copy is not None:
             e["copy"] = self._out(copy)
+        before = self._before_write.pop(e["target"], None)  # (taken for every status: a 50,000-photo run holds none)
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
             e["output_stat"], e["output_sha256"] = input_key(target), file_sha256(target)
-        elif status == "failed" and (before := self._before_write.pop(e["target"], None)) and _in_place(target, before):
+        elif status == "failed" and before and _in_place(target, before):
             # the write failed and the output it was to replace is still there (writes are atomic): its record is
             # kept, so a hand edit of it is still refused (it read as a write under way, and was replaced: a review)
             e["output_stat"] = {k: v for k, v in before.items() if k != "sha256"}

@@ -40,8 +40,8 @@ def check_flags(opts, names: tuple[str, ...]) -> None:
     replaced outputs (a library user's test)."""
     for name in names:
         value = getattr(opts, name)
-        if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):  # numpy's (2.x, 1.x), as
-            setattr(opts, name, value := bool(value))  # hints take numpy numbers; numpy is not imported for it
+        if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):  # numpy 2's and 1's
+            setattr(opts, name, value := bool(value))  # taken, as hints take numpy numbers (without importing numpy)
         if not isinstance(value, bool):
             raise UsageError(f"{type(opts).__name__}({name}={value!r}): takes True or False")
 
