@@ -97,8 +97,6 @@ class Journal:
                     e = json.loads(line)
                     if "v" not in e:
                         e = self._upgrade(e)
-                    if e["status"] != "failed":  # a failure wrote nothing ("started" says where a write began)
-                        self.touched.add(e["target"])
                     self._note_output(e)
                     if e["status"] not in ("started", "restat"):
                         self.entries[e["target"]] = e
@@ -135,7 +133,10 @@ class Journal:
         return self.entries.get(self._out(target))
 
     def _note_output(self, e: dict) -> None:
+        """What a journal line, read or written, says of its output."""
         self.last_line[e["target"]] = e["status"]
+        if e["status"] != "failed":  # a failure wrote nothing ("started" says where a write began): a user's file at
+            self.touched.add(e["target"])  # a failed input's output was taken as vidcolor's, and replaced (a review)
         if e["status"] == "started":
             self.output_stats[e["target"]] = None
             if isinstance(e.get("redo"), str):
@@ -282,8 +283,6 @@ class Journal:
             except OSError as err:  # a run that cannot keep its journal cannot tell what it finished: it stops
                 raise StorageError(f"{self.path}: cannot write the journal ({err.strerror or err}); the run stops "
                                    "(the outputs it finished are in place)") from err
-            if e["status"] != "failed":  # a user's file at the output of an input that failed to read was then
-                self.touched.add(e["target"])  # taken as vidcolor's, and replaced once the input was fixed (a review)
             self._note_output(e)
 
 

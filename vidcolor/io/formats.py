@@ -15,6 +15,8 @@ VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", 
 VIDEO_OUTPUT_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 
 
+# The major brands of ISO-BMFF files (an MP4's container) that hold still images: HEIF, as phones write it, and
+# AVIF. Their image sequences (msf1, hevc, avis) are animations, left to FFmpeg as an animated GIF is.
 STILL_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
 
 

@@ -58,8 +58,6 @@ class ImageUpload:
 
 
 VIDEO_HEAD_BYTES = 377  # enough for three MPEG-TS packets' sync bytes
-# The major brands of ISO-BMFF files (an MP4's container) that hold still images: HEIF, as phones write it, and
-# AVIF. Their image sequences (msf1, hevc, avis) are animations, left to FFmpeg as an animated GIF is.
 PILLOW_VIDEO_FORMATS = {"MPEG"}  # Pillow identifies an MPEG-1 video stream by its sequence header
 
 
