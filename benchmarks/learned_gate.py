@@ -5,7 +5,9 @@ classification's certainty (1 - H/log Q, `certainty_weight`). This trains a smal
 frozen network: the head's input features, both estimates and the certainty -> a weight in [0, 1].
 Two targets are tried:
 - `l2`: the blend (1 - w) reg + w cls closest to the truth's ab (the PSNR-best blend);
-- `bce`: whether the classification estimate is within 30 ab units of the truth (the wrong-vivid test).
+- `bce`: whether the classification estimate is within 30 ab units of the truth (the wrong-vivid test);
+- `gain`: not a gate but a chroma gain in [0, GAIN_MAX] on the shipped decoding, the one closest to the truth's
+  ab (`benchmarks/oracle_gain.py` gives this family's best case, with the truth as oracle).
 Each gate is then decoded over a grid (temperature, colour strength, a ramp on w) through the shipped
 rendering path, and scored on a folder with ground truth as `benchmarks/tradeoff.py` scores the
 shipped decodings: the best PSNR at each colourfulness floor, with its wrong-vivid share.
@@ -51,8 +53,13 @@ ap.add_argument("--photos", type=int, default=800)
 ap.add_argument("--val", type=Path, default=Path("../shared/data/val"))
 ap.add_argument("--work-size", type=int, default=192)
 ap.add_argument("--epochs", type=int, default=6)
+ap.add_argument("--kinds", default="l2,bce", help="comma-separated: l2, bce, gain")
 ap.add_argument("--json", type=Path)
 a = ap.parse_args()
+kinds = a.kinds.split(",")
+if set(kinds) - {"l2", "bce", "gain"}:
+    raise SystemExit(f"--kinds: unknown {sorted(set(kinds) - {'l2', 'bce', 'gain'})}")
+GAIN_MAX = 2.0
 torch.set_num_threads(1)
 torch.manual_seed(0)
 random.seed(1)
@@ -69,7 +76,7 @@ def network(gt: np.ndarray):
     with torch.inference_mode():
         raw = col.model(col.network_input(l_full))
     reg, cls = raw["ab"].float(), annealed_mean(raw["logits"], head.bins, 0.2) / AB_SCALE
-    x = torch.cat([captured["feat"], reg, cls, certainty_weight(raw["logits"], 0.0, 1.0)], 1)
+    x = torch.cat([captured["feat"], reg, cls, certainty_weight(raw["logits"], 0.0, 1.0), head.decode(raw).float()], 1)
     return l_full, raw, x, reg
 
 
@@ -107,9 +114,11 @@ def train_gate(kind: str) -> nn.Module:
         total = 0.0
         for i in order:
             x, gt, inside = (t.float() for t in samples[i])
-            reg, cls = x[:, -5:-3], x[:, -3:-1]
+            reg, cls, shipped = x[:, -7:-5], x[:, -5:-3], x[:, -2:]
             w = gate(x)
-            if kind == "l2":
+            if kind == "gain":
+                per_cell = ((GAIN_MAX * w * shipped - gt) ** 2).sum(1, keepdim=True)
+            elif kind == "l2":
                 per_cell = (((1 - w) * reg + w * cls - gt) ** 2).sum(1, keepdim=True)
             else:
                 right = ((cls - gt) * AB_SCALE).norm(dim=1, keepdim=True) < WRONG_AB
@@ -123,7 +132,7 @@ def train_gate(kind: str) -> nn.Module:
     return gate.eval()
 
 
-gates = {kind: train_gate(kind) for kind in ("l2", "bce")}
+gates = {kind: train_gate(kind) for kind in kinds}
 imgs = load_images([a.val])
 gt_labs = [rgb2lab(gt) for _, gt in imgs]
 gt_colour = float(np.mean([colourfulness(gt) for _, gt in imgs]))
@@ -131,13 +140,20 @@ gray = float(np.mean([psnr(gray_baseline(gt), gt) for _, gt in imgs]))
 items = [(gt, *network(gt)) for _, gt in imgs]
 res = []
 for kind, gate in gates.items():
-    for t, s, ramp in itertools.product((0.2, 0.38), (1.0, 1.2, 1.4, 1.6), ((0.0, 1.0), (0.2, 0.8), (0.4, 0.9))):
+    for t, s, ramp in itertools.product((0.2, 0.38), (0.8, 1.0, 1.2, 1.4, 1.6), ((0.0, 1.0), (0.2, 0.8), (0.4, 0.9))):
         outs = []
         with torch.inference_mode():
             for gt, l_full, raw, x, reg in items:
-                w = ((gate(x) - ramp[0]) / (ramp[1] - ramp[0])).clamp(0, 1)
-                ab = (1 - w) * reg + w * annealed_mean(raw["logits"], head.bins, t) / AB_SCALE
+                if kind == "gain":  # the temperature and ramp of the shipped decoding it was trained on
+                    if (t, ramp) != (0.2, (0.0, 1.0)):
+                        break
+                    ab = GAIN_MAX * gate(x) * x[:, -2:]
+                else:
+                    w = ((gate(x) - ramp[0]) / (ramp[1] - ramp[0])).clamp(0, 1)
+                    ab = (1 - w) * reg + w * annealed_mean(raw["logits"], head.bins, t) / AB_SCALE
                 outs.append(col.merge_image(gt, l_full, s * col.crop_prediction(ab, tuple(gt.shape[:2]))))
+        if len(outs) < len(items):
+            continue
         res.append({"gate": kind, "T": t, "s": s, "ramp": ramp, **score(outs, imgs, gt_labs)})
 if a.json:
     a.json.write_text(json.dumps({"gray": gray, "gt_colour": gt_colour, "grid": res}, indent=1))

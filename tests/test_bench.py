@@ -132,7 +132,8 @@ MISSING_PATH_RUNS = [  # the scripts the docs give a command for, each with one 
     ("warp_floor.py", "{x}.mp4"), ("frames_drift.py", "{x}.mp4 --save {t}/f.npz"), ("stage_cost.py", "{x}.mp4"),
     ("temporal_cost.py", "{x}.mp4"), ("startup.py", "{x}.mp4"), ("eval_video_repeat.py", "{x}.mp4"),
     ("tradeoff.py", "{t}/o.json {x}.pt"), ("flip.py", "{t} --weights {x}.pt"), ("hints.py", "{t} --weights {x}.pt"),
-    ("hints_video.py", "{x}"), ("model_speed.py", "--weights {x}.pt"),
+    ("hints_video.py", "{x}"), ("model_speed.py", "--weights {x}.pt"), ("oracle_gain.py", "--val {x}"),
+    ("oracle_gain.py", "--val {t} --weights {x}.pt"),
 ]
 
 
