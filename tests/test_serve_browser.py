@@ -423,3 +423,27 @@ def test_a_phone_jpeg_turned_by_exif_needs_no_second_request_for_its_before(page
     page.wait_for_timeout(500)
     assert page.evaluate("[document.getElementById('before').naturalWidth, document.getElementById('after').naturalWidth]") == [300, 300]
     assert len(posts) == 1, posts
+
+
+def test_a_server_that_does_not_answer_is_said_so_not_failed_to_fetch(page, hint_server, tmp_path):
+    """A stopped server left the page saying the browser's "Failed to fetch" (a new user's test)."""
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.route("**/api/colorize", lambda route: route.abort())
+    page.set_input_files("#file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    assert page.text_content("#status").startswith("no answer from the vidcolor server (stopped, restarting")
+
+
+def test_a_clip_is_followed_through_a_few_seconds_without_answers(page, hint_server, tmp_path):
+    """One poll that got no answer (a network blip, a restart) ended the page's clip with "Failed to fetch"
+    while its job ran on unseen; the page now asks again, and the clip downloads."""
+    clip = write_video(tmp_path / "blip.mp4", w=64, h=48, frames=300, audio=None)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    page.route("**/api/jobs/*", lambda route: route.abort())
+    page.wait_for_function("document.getElementById('job-status').textContent.includes('asking again')", timeout=10_000)
+    page.unroute("**/api/jobs/*")
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert "300 frames" in page.text_content("#job-status")
