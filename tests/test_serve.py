@@ -209,6 +209,25 @@ def test_page_and_openapi_docs_are_served(hint_col):
     assert {"/api/colorize", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/health"} <= set(schema["paths"])
 
 
+def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
+    """Every route listed the upload endpoints' refusals: GET /api/jobs/{id} promised 413, 415 and 429 but
+    not its 404, the result's 409 was missing and its video had no media type (a new user's test)."""
+    with client(hint_col) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+
+    def codes(path, method):
+        return {int(k) for k in paths[path][method]["responses"]} - {200, 202, 422}
+
+    uploads = {400, 401, 403, 408, 413, 415, 429, 503}
+    assert codes("/api/colorize", "post") == uploads and codes("/api/jobs", "post") == uploads
+    assert {"422"} <= set(paths["/api/colorize"]["post"]["responses"])  # bad hints, strength or format
+    assert codes("/api/health", "get") == {401}
+    assert codes("/api/jobs/{job_id}", "get") == {401, 404}
+    assert codes("/api/jobs/{job_id}", "delete") == {401, 403, 404}
+    assert codes("/api/jobs/{job_id}/result", "get") == {401, 404, 409}
+    assert set(paths["/api/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]) == {"video/mp4", "video/x-matroska"}
+
+
 # -- refusals ----------------------------------------------------------------------------------------
 
 def test_not_an_image_is_415(hint_col, tmp_path):

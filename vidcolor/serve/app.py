@@ -23,11 +23,26 @@ from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_s
 from vidcolor.serve.worker import Busy, ModelWorker, Stopped
 
 SMALL_BODY = 64 * 1024
-ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": "one line saying why"}}}}
-          for code, text in {400: "corrupt or truncated upload; a hints palette given to a model without hint inputs",
-                             401: "missing or wrong bearer token (only when the server has one)",
-                             413: "upload over the size, pixel or duration limit", 415: "not an image / not a video",
-                             422: "bad hints, strength or format", 429: "the model's queue is full: try again shortly"}.items()}
+# What each refusal means, for the OpenAPI docs; each route lists the ones it answers with. Every route had the
+# upload endpoints' list: GET /api/jobs/{id} promised 413, 415 and 429 and never named its 404, the result's 409
+# was missing, and no route named 403, 408 or 503 (a new user's test).
+REFUSALS = {400: "corrupt or truncated upload, a multipart body cut short, or no file in it; a hints palette given "
+                 "to a model without hint inputs",
+            401: "missing or wrong bearer token (only when the server has one)",
+            403: "a POST or DELETE from a page of another origin (only when the server has no token)",
+            404: "no such job: unknown, removed (by a DELETE, or to make room), or from before a restart",
+            408: "the upload stalled, or came in too slowly",
+            409: "the job is not done (queued, running, failed or cancelled)",
+            413: "upload over the size, pixel or duration limit", 415: "not an image / not a video, or not multipart",
+            422: "bad hints, strength or format, or a form field the endpoint does not take",
+            429: "the model's queue is full, or too many uploads under way: try again after Retry-After",
+            503: "the server is shutting down"}
+UPLOAD_REFUSALS = (400, 403, 408, 413, 415, 422, 429, 503)
+
+
+def errors(*codes: int) -> dict:
+    return {code: {"description": REFUSALS[code],
+                   "content": {"application/json": {"example": {"detail": "one line saying why"}}}} for code in codes}
 
 
 def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
@@ -50,7 +65,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     # describes the scheme in the OpenAPI docs.
     bearer = HTTPBearer(auto_error=False, description="Only when the server was started with --token.")
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(bearer)], responses=ERRORS)
+    api = APIRouter(prefix="/api", dependencies=[Depends(bearer)], responses=errors(401))
 
     @api.get("/health", summary="Health check, the model and the server's limits")
     def health() -> dict:
@@ -64,7 +79,8 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @api.post("/colorize", summary="Colorize one photo", response_class=Response,
               dependencies=[only_fields("file", "hints", "strength", "format")],
               responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/tiff": {}, "image/webp": {}, "image/bmp": {}},
-                               "description": "the colorized photo: the input's format, size and bit depth"}})
+                               "description": "the colorized photo: the input's format, size and bit depth"},
+                         **errors(*UPLOAD_REFUSALS)})
     async def colorize(
         request: Request,
         file: UploadFile = File(..., description="JPEG, PNG, TIFF, WebP or BMP"),
@@ -103,7 +119,8 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
             headers["X-Vidcolor-ToneNet"] = f"{res.colour.logit:.1f}"
         return Response(res.data, media_type=res.media_type, headers=headers)
 
-    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202, dependencies=[only_fields("file", "strength")])
+    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202, dependencies=[only_fields("file", "strength")],
+              responses=errors(*UPLOAD_REFUSALS))
     async def create_job(
         file: UploadFile = File(..., description="a short video clip"),
         strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
@@ -111,15 +128,18 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         s = check_strength(strength, colorizer.strength)
         return await run_in_threadpool(jobs.create, file.file, s)
 
-    @api.get("/jobs/{job_id}", summary="A job's state and progress")
+    @api.get("/jobs/{job_id}", summary="A job's state and progress", responses=errors(404))
     def job_state(job_id: str) -> dict:
         return jobs.view(job_id)
 
-    @api.delete("/jobs/{job_id}", summary="Cancel a job, or remove a finished job's result")
+    @api.delete("/jobs/{job_id}", summary="Cancel a job, or remove a finished job's result", responses=errors(403, 404))
     async def cancel_job(job_id: str) -> dict:
         return await run_in_threadpool(jobs.cancel, job_id)
 
-    @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse)
+    @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}, "video/x-matroska": {}},
+                              "description": "the colorized clip: MP4 for an MP4 upload, Matroska for any other"},
+                        **errors(404, 409)})
     def job_result(job_id: str) -> FileResponse:
         path, media, name = jobs.result(job_id)
         return FileResponse(path, media_type=media, filename=name)
