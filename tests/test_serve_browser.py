@@ -447,3 +447,19 @@ def test_a_clip_is_followed_through_a_few_seconds_without_answers(page, hint_ser
     page.unroute("**/api/jobs/*")
     page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
     assert "300 frames" in page.text_content("#job-status")
+
+
+def test_a_download_is_named_by_the_format_the_server_answers_in(page, hint_server, tmp_path):
+    """A JPEG named scan.png came back as a JPEG (the server reads the content) and was saved as
+    scan_color.png (a new user's test); a name that says the format already is kept as it is."""
+    jpeg = Image.open(photo(tmp_path))
+    misnamed, upper = tmp_path / "scan.png", tmp_path / "Scan.JPEG"
+    jpeg.save(misnamed, "JPEG")
+    jpeg.save(upper, "JPEG")
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    for n, (path, want) in enumerate([(misnamed, "scan_color.jpg"), (upper, "Scan_color.JPEG")]):
+        page.set_input_files("#file", str(path))
+        wait_results(page, n + 1)
+        assert download(page, "#download-image", tmp_path / want) == want
+        assert Image.open(tmp_path / want).format == "JPEG"
