@@ -86,7 +86,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         file: UploadFile = File(..., description="JPEG, PNG, TIFF, WebP or BMP"),
         # a text field or a file part (curl -F hints=@photo.hints.json), as a --hints file is sent either way
         hints: str | UploadFile | None = Form(None, description='hints JSON, as a --hints file: {"points": [{"x": 10, "y": 20, "color": "#3a6ea5"}]}'),
-        strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
+        strength: float | None = Form(None, description="colour strength, 0 (gray) to 3, as --strength; 1 is as trained"),
         format: str | None = Form(None, description="answer in this format instead of the input's (png, jpg, ...)"),
     ) -> Response:
         if hints is not None and not isinstance(hints, str):  # a file part: the body limit bounds its size
@@ -123,7 +123,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
               responses=errors(*UPLOAD_REFUSALS))
     async def create_job(
         file: UploadFile = File(..., description="a short video clip"),
-        strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
+        strength: float | None = Form(None, description="colour strength, 0 (gray) to 3, as --strength; 1 is as trained"),
     ) -> dict:
         s = check_strength(strength, colorizer.strength)
         return await run_in_threadpool(jobs.create, file.file, s)

@@ -19,6 +19,7 @@ from vidcolor.errors import InputError, first_line
 from vidcolor.hints import Hints, parse_json_text
 from vidcolor.io.formats import still_brand
 from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pil_orientation, pillow_limit, tiff_header
+from vidcolor.options import STRENGTH
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
@@ -27,7 +28,6 @@ IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "
 MEDIA_TYPE = {ext: media for ext, media in IMAGE_FORMATS.values()} | {".jpeg": "image/jpeg", ".tiff": "image/tiff"}
 NOT_SUPPORTED = "images are not supported (JPEG, PNG, TIFF, WebP, BMP)"
 FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields beside the file
-MAX_STRENGTH = 2.0
 
 
 class RequestError(Exception):
@@ -169,8 +169,11 @@ def parse_hints(text: str | None) -> Hints:
 def check_strength(strength: float | None, default: float) -> float:
     if strength is None:
         return default
-    if not 0.0 <= strength <= MAX_STRENGTH:
-        raise RequestError(422, f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength:g}")
+    # the CLI's range (--strength, 0 to 3): the server's own limit of 2 refused a strength a batch run took, and
+    # named 2.0000001 "got 2" (a new user's test)
+    lo, hi = STRENGTH
+    if not lo <= strength <= hi:
+        raise RequestError(422, f"strength must be between {lo:g} and {hi:g} (as --strength), got {strength!r}")
     return float(strength)
 
 
