@@ -463,3 +463,26 @@ def test_a_download_is_named_by_the_format_the_server_answers_in(page, hint_serv
         wait_results(page, n + 1)
         assert download(page, "#download-image", tmp_path / want) == want
         assert Image.open(tmp_path / want).format == "JPEG"
+
+
+def test_the_page_works_behind_a_proxy_that_serves_it_under_a_folder(page, hint_server, tmp_path):
+    """Behind a reverse proxy at https://office/vidcolor/, the page asked the proxy's /api/... and every
+    request failed (a new user's test). Here the browser's routes play the proxy: /vidcolor/X is the
+    server's /X, and nothing else answers."""
+    base = hint_server.url + "/vidcolor/"
+    outside = []
+
+    def proxy(route):
+        url = route.request.url
+        if url.startswith(base):
+            route.continue_(url=hint_server.url + "/" + url[len(base):])  # (route.fetch drops an upload's body)
+        else:
+            outside.append(url)
+            route.fulfill(status=404, body="not found")
+
+    page.route(hint_server.url + "/**", proxy)
+    page.goto(base)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')", timeout=30_000)
+    page.set_input_files("#file", photo(tmp_path))
+    wait_results(page, 1)
+    assert outside == []
