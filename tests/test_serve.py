@@ -717,6 +717,13 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert "warning: --host 0.0.0.0 opens the page" in r.output and "pass --token" in r.output
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0", "--token", "t0k"])
     assert calls[-1].token == "t0k" and "pass --token" not in r.output and "#token=t0k" in r.output
+    # on every address, colleagues need the machine's name: only the 127.0.0.1 link was printed (a new user's test)
+    import socket
+
+    assert f"http://{socket.gethostname()}:8000/#token=t0k (other machines)" in r.output
+    assert "http://127.0.0.1:8000/#token=t0k (this machine)" in r.output
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "::1"])
+    assert "vidcolor serve: http://[::1]:8000/\n" in r.output and "other machines" not in r.output  # was http://::1:8000/
     # the page's link carries the token percent-encoded (a&b c#d was cut at the &), and an empty token,
     # which made a server that refused every call, is refused (helper test)
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--token", "a&b c#d%"])
