@@ -731,6 +731,9 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     n = len(calls)
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--token", ""])
     assert r.exit_code == 2 and "--token is empty" in r.output and len(calls) == n
+    # a token ending in a space (an env file's line) made a server that refused every call, its own page's included
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file)], env={"VIDCOLOR_TOKEN": "abc "})
+    assert r.exit_code == 2 and "starts or ends with white space" in r.output and len(calls) == n
 
 
 def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch):

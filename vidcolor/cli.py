@@ -887,6 +887,10 @@ def serve_cmd(
     if token is not None and not token.strip():  # an empty token made a server that refused every call
         _reporter().error("--token is empty (or VIDCOLOR_TOKEN is set to nothing); give a token, or leave it out")
         raise typer.Exit(EXIT_USAGE)
+    if token is not None and token != token.strip():  # HTTP drops it from the header: every request was refused (401)
+        _reporter().error("--token (or VIDCOLOR_TOKEN) starts or ends with white space, which no Authorization "
+                          "header can carry (every request would be refused); remove it")
+        raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
                           max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)
     if not is_loopback(host):
