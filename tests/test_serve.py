@@ -579,6 +579,23 @@ def wait_for(c, job_id, cond=lambda job: job["state"] not in ("queued", "running
     return job
 
 
+def test_head_is_answered_as_get_is(hint_col, tmp_path, private_tmp):
+    """Every HEAD was 405: `curl -I` on a result, a download manager's size check, an uptime monitor's
+    HEAD / (a new user's test). It now has GET's status and headers."""
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=6, audio=None)
+    with client(hint_col) as c:
+        job = c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()
+        assert wait_for(c, job["id"])["state"] == "done"
+        for path in ("/", "/api/health", f"/api/jobs/{job['id']}", f"/api/jobs/{job['id']}/result"):
+            head, get = c.head(path), c.get(path)
+            assert head.status_code == get.status_code == 200, (path, head.status_code, head.text)
+            assert head.headers["content-type"] == get.headers["content-type"], path
+        result = c.head(f"/api/jobs/{job['id']}/result")
+        assert result.content == b"" and int(result.headers["content-length"]) == len(c.get(f"/api/jobs/{job['id']}/result").content)
+        assert result.headers["content-disposition"].startswith("attachment; filename=")
+        assert c.head("/api/jobs/0123456789abcdef").status_code == 404
+
+
 def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_path, private_tmp):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=10, audio="aac")
     with client(hint_col) as c:

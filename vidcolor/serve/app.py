@@ -144,10 +144,14 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         path, media, name = jobs.result(job_id)
         return FileResponse(path, media_type=media, filename=name)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse(page)
 
+    # HEAD as GET answers it, headers only (uvicorn sends no body; a result's file is not read): every HEAD was
+    # 405, so `curl -I`, a download manager's size check and an uptime monitor's HEAD / all failed (a new user's test)
+    for path, endpoint in (("/health", health), ("/jobs/{job_id}", job_state), ("/jobs/{job_id}/result", job_result)):
+        api.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
     app.include_router(api)
     _add_error_handlers(app)
     # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
