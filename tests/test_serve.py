@@ -218,7 +218,7 @@ def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
     def codes(path, method):
         return {int(k) for k in paths[path][method]["responses"]} - {200, 202, 422}
 
-    uploads = {400, 401, 403, 408, 413, 415, 429, 503}
+    uploads = {400, 401, 403, 408, 413, 415, 429, 503, 507}
     assert codes("/api/colorize", "post") == uploads and codes("/api/jobs", "post") == uploads
     assert {"422"} <= set(paths["/api/colorize"]["post"]["responses"])  # bad hints, strength or format
     assert codes("/api/health", "get") == {401}
@@ -775,3 +775,66 @@ def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):
     assert r.exit_code == 2 and "pip install 'vidcolor[web]'" in r.output
 
 
+
+
+# -- the server's own storage ------------------------------------------------------------------------------
+
+def no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_an_upload_the_server_has_no_room_to_spool_is_507_not_the_clients_fault(hint_col, monkeypatch, private_tmp):
+    """With the temporary folder full, the form parser's failed write was answered 400 "There was an error
+    parsing the body", blaming the client (a new user's test, under `ulimit -f`)."""
+    from starlette.datastructures import UploadFile
+
+    monkeypatch.setattr(UploadFile, "write", no_space)
+    with client(hint_col) as c:
+        one_line_error(post(c, encode(gray_image(), "PNG")), 507, "upload: the server has no room to store it (No space left on device)")
+
+
+def test_a_photo_the_server_has_no_room_to_colorize_is_507_naming_the_upload(hint_col, monkeypatch, private_tmp):
+    """A photo whose colorized copy could not be written was a 500 naming the server's temporary file."""
+    import errno
+
+    import vidcolor.serve.tasks as tasks
+    from vidcolor.errors import OutputError
+
+    monkeypatch.setattr(tasks, "write_image", no_space)
+    with client(hint_col) as c:
+        detail = one_line_error(post(c, encode(gray_image(), "PNG")), 507, "the server has no room to store it")
+    assert detail.startswith("upload ") and str(private_tmp) not in detail and "/tmp" not in detail
+
+    def too_large(path, *args):  # as write_image raises a file-size limit's EFBIG, which is no StorageError to the CLI
+        raise OutputError(f"{path}: cannot write (File too large)") from OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(tasks, "write_image", too_large)
+    with client(hint_col) as c:
+        detail = one_line_error(post(c, encode(gray_image(), "PNG")), 507, "no room to store it (File too large)")
+    assert detail.startswith("upload ") and "/tmp" not in detail
+    assert not any(private_tmp.rglob("*.png"))  # the upload's temporary copy is gone
+
+
+def test_a_job_that_fails_names_the_upload_not_the_servers_files(hint_col, tmp_path, monkeypatch, private_tmp):
+    """A clip whose colorized copy could not be joined failed with the server's temporary path in its error
+    (/tmp/vidcolor-serve-jobs-.../job-.../SHA.colorized.mp4: joining the encoded segments failed: File too large)."""
+    import errno
+
+    import vidcolor.serve.jobs as jobs
+    from vidcolor.errors import OutputError
+
+    def too_large(src, dst, *args, **kwargs):  # as io/mux.py raises it
+        raise OutputError(f"{dst}: joining the encoded segments failed: File too large") from OSError(errno.EFBIG, "File too large")
+
+    def broken(src, dst, *args, **kwargs):
+        raise RuntimeError(f"{dst}: the muxer broke; see {dst.parent / '.vidcolor' / 'x.work'}")
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+    for fake, words in ((too_large, "the server has no room to store it"), (broken, "(its colorized copy): the muxer broke")):
+        monkeypatch.setattr(jobs, "colorize_video", fake)
+        with client(hint_col) as c:
+            job = wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()["id"])
+        assert job["state"] == "failed" and words in job["error"], job
+        assert job["error"].startswith("upload ") and str(private_tmp) not in job["error"], job

@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
@@ -18,7 +20,7 @@ from vidcolor.serve import PHOTO_GRACE_S, STOP_WAIT_S, ServeConfig
 from vidcolor.serve.gate import UPLOADS_BEYOND_QUEUE, BearerToken, LoopbackHostOnly, SameOriginWrites, UploadSlots
 from vidcolor.serve.jobs import JobStore
 from vidcolor.serve.tasks import colorize_upload
-from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, output_ext, parse_hints,
+from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, no_room, out_of_room, output_ext, parse_hints,
                                     sniff_image)
 from vidcolor.serve.worker import Busy, ModelWorker, Stopped
 
@@ -36,8 +38,9 @@ REFUSALS = {400: "corrupt or truncated upload, a multipart body cut short, or no
             413: "upload over the size, pixel or duration limit", 415: "not an image / not a video, or not multipart",
             422: "bad hints, strength or format, or a form field the endpoint does not take",
             429: "the model's queue is full, or too many uploads under way: try again after Retry-After",
-            503: "the server is shutting down"}
-UPLOAD_REFUSALS = (400, 403, 408, 413, 415, 422, 429, 503)
+            503: "the server is shutting down",
+            507: "the server has no room to store the upload or its colorized copy (its temporary folder's disk is full)"}
+UPLOAD_REFUSALS = (400, 403, 408, 413, 415, 422, 429, 503, 507)
 
 
 def errors(*codes: int) -> dict:
@@ -212,6 +215,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def _request(request: Request, e: RequestError):
         return one_line(e.status, str(e))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, e: HTTPException):
+        if out_of_room(e.__cause__):  # FastAPI's 400 "There was an error parsing the body": the spool had no room
+            return await _request(request, no_room("upload", e.__cause__))
+        return await http_exception_handler(request, e)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, e: Busy):
