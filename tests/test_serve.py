@@ -209,6 +209,25 @@ def test_page_and_openapi_docs_are_served(hint_col):
     assert {"/api/colorize", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/health"} <= set(schema["paths"])
 
 
+def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
+    """Every route listed the upload endpoints' refusals: GET /api/jobs/{id} promised 413, 415 and 429 but
+    not its 404, the result's 409 was missing and its video had no media type (a new user's test)."""
+    with client(hint_col) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+
+    def codes(path, method):
+        return {int(k) for k in paths[path][method]["responses"]} - {200, 202, 422}
+
+    uploads = {400, 401, 403, 408, 413, 415, 429, 503, 507}
+    assert codes("/api/colorize", "post") == uploads and codes("/api/jobs", "post") == uploads
+    assert {"422"} <= set(paths["/api/colorize"]["post"]["responses"])  # bad hints, strength or format
+    assert codes("/api/health", "get") == {401}
+    assert codes("/api/jobs/{job_id}", "get") == {401, 404}
+    assert codes("/api/jobs/{job_id}", "delete") == {401, 403, 404}
+    assert codes("/api/jobs/{job_id}/result", "get") == {401, 404, 409}
+    assert set(paths["/api/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]) == {"video/mp4", "video/x-matroska"}
+
+
 # -- refusals ----------------------------------------------------------------------------------------
 
 def test_not_an_image_is_415(hint_col, tmp_path):
@@ -384,7 +403,18 @@ def test_a_model_without_hint_inputs_takes_points_and_refuses_a_palette_not_igno
         assert post(c, encode(gray_image(), "PNG"), hints={"points": []}).status_code == 200  # no hints: fine
 
 
-@pytest.mark.parametrize("field,value,words", [("strength", "2.5", ["strength", "between 0 and 2"]),
+def test_a_strength_the_cli_takes_the_api_takes_too(hint_col, tmp_path):
+    """--strength takes 0 to 3; the API refused 2.5 (422, "between 0 and 2"), so a batch setting could not be
+    tried on the page or through the API (a new user's test). It gives what the library gives at 2.5."""
+    data = encode(gray_image(), "PNG")
+    with client(hint_col) as c:
+        r = post(c, data, strength="2.5")
+    assert r.status_code == 200, r.text
+    want = library_colorize(hint_col.with_strength(2.5), data, ".png", tmp_path)
+    assert np.array_equal(read_image_bytes(r.content, ".png", tmp_path), want)
+
+
+@pytest.mark.parametrize("field,value,words", [("strength", "3.0000001", ["strength must be between 0 and 3 (as --strength), got 3.0000001"]),
                                                ("strength", "strong", ["strength"]),
                                                ("format", "gif", ["unknown format"])])
 def test_bad_fields_are_422(hint_col, field, value, words):
@@ -549,6 +579,23 @@ def wait_for(c, job_id, cond=lambda job: job["state"] not in ("queued", "running
     return job
 
 
+def test_head_is_answered_as_get_is(hint_col, tmp_path, private_tmp):
+    """Every HEAD was 405: `curl -I` on a result, a download manager's size check, an uptime monitor's
+    HEAD / (a new user's test). It now has GET's status and headers."""
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=6, audio=None)
+    with client(hint_col) as c:
+        job = c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()
+        assert wait_for(c, job["id"])["state"] == "done"
+        for path in ("/", "/api/health", f"/api/jobs/{job['id']}", f"/api/jobs/{job['id']}/result"):
+            head, get = c.head(path), c.get(path)
+            assert head.status_code == get.status_code == 200, (path, head.status_code, head.text)
+            assert head.headers["content-type"] == get.headers["content-type"], path
+        result = c.head(f"/api/jobs/{job['id']}/result")
+        assert result.content == b"" and int(result.headers["content-length"]) == len(c.get(f"/api/jobs/{job['id']}/result").content)
+        assert result.headers["content-disposition"].startswith("attachment; filename=")
+        assert c.head("/api/jobs/0123456789abcdef").status_code == 404
+
+
 def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_path, private_tmp):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=10, audio="aac")
     with client(hint_col) as c:
@@ -687,6 +734,13 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert "warning: --host 0.0.0.0 opens the page" in r.output and "pass --token" in r.output
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0", "--token", "t0k"])
     assert calls[-1].token == "t0k" and "pass --token" not in r.output and "#token=t0k" in r.output
+    # on every address, colleagues need the machine's name: only the 127.0.0.1 link was printed (a new user's test)
+    import socket
+
+    assert f"http://{socket.gethostname()}:8000/#token=t0k (other machines)" in r.output
+    assert "http://127.0.0.1:8000/#token=t0k (this machine)" in r.output
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "::1"])
+    assert "vidcolor serve: http://[::1]:8000/\n" in r.output and "other machines" not in r.output  # was http://::1:8000/
     # the page's link carries the token percent-encoded (a&b c#d was cut at the &), and an empty token,
     # which made a server that refused every call, is refused (helper test)
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--token", "a&b c#d%"])
@@ -694,6 +748,9 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     n = len(calls)
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--token", ""])
     assert r.exit_code == 2 and "--token is empty" in r.output and len(calls) == n
+    # a token ending in a space (an env file's line) made a server that refused every call, its own page's included
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file)], env={"VIDCOLOR_TOKEN": "abc "})
+    assert r.exit_code == 2 and "starts or ends with white space" in r.output and len(calls) == n
 
 
 def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch):
@@ -718,3 +775,66 @@ def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):
     assert r.exit_code == 2 and "pip install 'vidcolor[web]'" in r.output
 
 
+
+
+# -- the server's own storage ------------------------------------------------------------------------------
+
+def no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_an_upload_the_server_has_no_room_to_spool_is_507_not_the_clients_fault(hint_col, monkeypatch, private_tmp):
+    """With the temporary folder full, the form parser's failed write was answered 400 "There was an error
+    parsing the body", blaming the client (a new user's test, under `ulimit -f`)."""
+    from starlette.datastructures import UploadFile
+
+    monkeypatch.setattr(UploadFile, "write", no_space)
+    with client(hint_col) as c:
+        one_line_error(post(c, encode(gray_image(), "PNG")), 507, "upload: the server has no room to store it (No space left on device)")
+
+
+def test_a_photo_the_server_has_no_room_to_colorize_is_507_naming_the_upload(hint_col, monkeypatch, private_tmp):
+    """A photo whose colorized copy could not be written was a 500 naming the server's temporary file."""
+    import errno
+
+    import vidcolor.serve.tasks as tasks
+    from vidcolor.errors import OutputError
+
+    monkeypatch.setattr(tasks, "write_image", no_space)
+    with client(hint_col) as c:
+        detail = one_line_error(post(c, encode(gray_image(), "PNG")), 507, "the server has no room to store it")
+    assert detail.startswith("upload ") and str(private_tmp) not in detail and "/tmp" not in detail
+
+    def too_large(path, *args):  # as write_image raises a file-size limit's EFBIG, which is no StorageError to the CLI
+        raise OutputError(f"{path}: cannot write (File too large)") from OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(tasks, "write_image", too_large)
+    with client(hint_col) as c:
+        detail = one_line_error(post(c, encode(gray_image(), "PNG")), 507, "no room to store it (File too large)")
+    assert detail.startswith("upload ") and "/tmp" not in detail
+    assert not any(private_tmp.rglob("*.png"))  # the upload's temporary copy is gone
+
+
+def test_a_job_that_fails_names_the_upload_not_the_servers_files(hint_col, tmp_path, monkeypatch, private_tmp):
+    """A clip whose colorized copy could not be joined failed with the server's temporary path in its error
+    (/tmp/vidcolor-serve-jobs-.../job-.../SHA.colorized.mp4: joining the encoded segments failed: File too large)."""
+    import errno
+
+    import vidcolor.serve.jobs as jobs
+    from vidcolor.errors import OutputError
+
+    def too_large(src, dst, *args, **kwargs):  # as io/mux.py raises it
+        raise OutputError(f"{dst}: joining the encoded segments failed: File too large") from OSError(errno.EFBIG, "File too large")
+
+    def broken(src, dst, *args, **kwargs):
+        raise RuntimeError(f"{dst}: the muxer broke; see {dst.parent / '.vidcolor' / 'x.work'}")
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+    for fake, words in ((too_large, "the server has no room to store it"), (broken, "(its colorized copy): the muxer broke")):
+        monkeypatch.setattr(jobs, "colorize_video", fake)
+        with client(hint_col) as c:
+            job = wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()["id"])
+        assert job["state"] == "failed" and words in job["error"], job
+        assert job["error"].startswith("upload ") and str(private_tmp) not in job["error"], job

@@ -423,3 +423,66 @@ def test_a_phone_jpeg_turned_by_exif_needs_no_second_request_for_its_before(page
     page.wait_for_timeout(500)
     assert page.evaluate("[document.getElementById('before').naturalWidth, document.getElementById('after').naturalWidth]") == [300, 300]
     assert len(posts) == 1, posts
+
+
+def test_a_server_that_does_not_answer_is_said_so_not_failed_to_fetch(page, hint_server, tmp_path):
+    """A stopped server left the page saying the browser's "Failed to fetch" (a new user's test)."""
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.route("**/api/colorize", lambda route: route.abort())
+    page.set_input_files("#file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    assert page.text_content("#status").startswith("no answer from the vidcolor server (stopped, restarting")
+
+
+def test_a_clip_is_followed_through_a_few_seconds_without_answers(page, hint_server, tmp_path):
+    """One poll that got no answer (a network blip, a restart) ended the page's clip with "Failed to fetch"
+    while its job ran on unseen; the page now asks again, and the clip downloads."""
+    clip = write_video(tmp_path / "blip.mp4", w=64, h=48, frames=300, audio=None)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    page.route("**/api/jobs/*", lambda route: route.abort())
+    page.wait_for_function("document.getElementById('job-status').textContent.includes('asking again')", timeout=10_000)
+    page.unroute("**/api/jobs/*")
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert "300 frames" in page.text_content("#job-status")
+
+
+def test_a_download_is_named_by_the_format_the_server_answers_in(page, hint_server, tmp_path):
+    """A JPEG named scan.png came back as a JPEG (the server reads the content) and was saved as
+    scan_color.png (a new user's test); a name that says the format already is kept as it is."""
+    jpeg = Image.open(photo(tmp_path))
+    misnamed, upper = tmp_path / "scan.png", tmp_path / "Scan.JPEG"
+    jpeg.save(misnamed, "JPEG")
+    jpeg.save(upper, "JPEG")
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    for n, (path, want) in enumerate([(misnamed, "scan_color.jpg"), (upper, "Scan_color.JPEG")]):
+        page.set_input_files("#file", str(path))
+        wait_results(page, n + 1)
+        assert download(page, "#download-image", tmp_path / want) == want
+        assert Image.open(tmp_path / want).format == "JPEG"
+
+
+def test_the_page_works_behind_a_proxy_that_serves_it_under_a_folder(page, hint_server, tmp_path):
+    """Behind a reverse proxy at https://office/vidcolor/, the page asked the proxy's /api/... and every
+    request failed (a new user's test). Here the browser's routes play the proxy: /vidcolor/X is the
+    server's /X, and nothing else answers."""
+    base = hint_server.url + "/vidcolor/"
+    outside = []
+
+    def proxy(route):
+        url = route.request.url
+        if url.startswith(base):
+            route.continue_(url=hint_server.url + "/" + url[len(base):])  # (route.fetch drops an upload's body)
+        else:
+            outside.append(url)
+            route.fulfill(status=404, body="not found")
+
+    page.route(hint_server.url + "/**", proxy)
+    page.goto(base)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')", timeout=30_000)
+    page.set_input_files("#file", photo(tmp_path))
+    wait_results(page, 1)
+    assert outside == []

@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.parse
 import contextlib
 from contextlib import contextmanager
 from enum import Enum
@@ -877,7 +876,7 @@ def serve_cmd(
     queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
 ) -> None:
     """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""
-    from vidcolor.serve import is_loopback, listen_error, missing_web_modules, run
+    from vidcolor.serve import is_loopback, listen_error, missing_web_modules, page_links, run
 
     if missing := missing_web_modules():
         _reporter().error(f"vidcolor serve needs {', '.join(missing)}: pip install 'vidcolor[web]'")
@@ -888,14 +887,18 @@ def serve_cmd(
     if token is not None and not token.strip():  # an empty token made a server that refused every call
         _reporter().error("--token is empty (or VIDCOLOR_TOKEN is set to nothing); give a token, or leave it out")
         raise typer.Exit(EXIT_USAGE)
+    if token is not None and token != token.strip():  # HTTP drops it from the header: every request was refused (401)
+        _reporter().error("--token (or VIDCOLOR_TOKEN) starts or ends with white space, which no Authorization "
+                          "header can carry (every request would be refused); remove it")
+        raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
                           max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)
     if not is_loopback(host):
         typer.echo(f"warning: --host {host} opens the page and API to other machines"
                    + ("" if token else "; anyone who can reach it can use it (pass --token)"), err=True)
     col = _load(model, weights, device, work_size)
-    typer.echo(f"vidcolor serve: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-               + (f"#token={urllib.parse.quote(token, safe='')}" if token else ""), err=True)  # the page decodes it
+    for link in page_links(host, port, token):
+        typer.echo(f"vidcolor serve: {link}", err=True)
     run(col, config)
 
 

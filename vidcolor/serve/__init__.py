@@ -73,6 +73,22 @@ STOP_WAIT_S = 8  # the model thread is waited for until this long after SIGTERM 
 # photo still running then is left to end with the process
 
 
+ALL_ADDRESSES = ("0.0.0.0", "::")
+
+
+def page_links(host: str, port: int, token: str | None = None) -> list[str]:
+    """The page's addresses to print, each with its #token= (percent-encoded: the page decodes it). On every
+    address (0.0.0.0, ::) only the 127.0.0.1 link was printed, which colleagues on other machines cannot
+    open (a new user's test): the machine's own name's comes second."""
+    import socket
+    from urllib.parse import quote
+
+    tail = f":{port}/" + (f"#token={quote(token, safe='')}" if token else "")
+    if host not in ALL_ADDRESSES:
+        return [f"http://{f'[{host}]' if ':' in host and not host.startswith('[') else host}{tail}"]
+    return [f"http://127.0.0.1{tail} (this machine)", f"http://{socket.gethostname()}{tail} (other machines)"]
+
+
 def missing_web_modules() -> list[str]:
     """The modules of the `web` extra that are not installed (checked before the model loads)."""
     from importlib.util import find_spec
@@ -125,4 +141,4 @@ def run(colorizer, config: ServeConfig) -> None:
         sys.exit(STARTUP_FAILURE)
 
 
-__all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "run"]
+__all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "page_links", "run"]

@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
@@ -18,16 +20,32 @@ from vidcolor.serve import PHOTO_GRACE_S, STOP_WAIT_S, ServeConfig
 from vidcolor.serve.gate import UPLOADS_BEYOND_QUEUE, BearerToken, LoopbackHostOnly, SameOriginWrites, UploadSlots
 from vidcolor.serve.jobs import JobStore
 from vidcolor.serve.tasks import colorize_upload
-from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, output_ext, parse_hints,
+from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, no_room, out_of_room, output_ext, parse_hints,
                                     sniff_image)
 from vidcolor.serve.worker import Busy, ModelWorker, Stopped
 
 SMALL_BODY = 64 * 1024
-ERRORS = {code: {"description": text, "content": {"application/json": {"example": {"detail": "one line saying why"}}}}
-          for code, text in {400: "corrupt or truncated upload; a hints palette given to a model without hint inputs",
-                             401: "missing or wrong bearer token (only when the server has one)",
-                             413: "upload over the size, pixel or duration limit", 415: "not an image / not a video",
-                             422: "bad hints, strength or format", 429: "the model's queue is full: try again shortly"}.items()}
+# What each refusal means, for the OpenAPI docs; each route lists the ones it answers with. Every route had the
+# upload endpoints' list: GET /api/jobs/{id} promised 413, 415 and 429 and never named its 404, the result's 409
+# was missing, and no route named 403, 408 or 503 (a new user's test).
+REFUSALS = {400: "corrupt or truncated upload, a multipart body cut short, or no file in it; a hints palette given "
+                 "to a model without hint inputs",
+            401: "missing or wrong bearer token (only when the server has one)",
+            403: "a POST or DELETE from a page of another origin (only when the server has no token)",
+            404: "no such job: unknown, removed (by a DELETE, or to make room), or from before a restart",
+            408: "the upload stalled, or came in too slowly",
+            409: "the job is not done (queued, running, failed or cancelled)",
+            413: "upload over the size, pixel or duration limit", 415: "not an image / not a video, or not multipart",
+            422: "bad hints, strength or format, or a form field the endpoint does not take",
+            429: "the model's queue is full, or too many uploads under way: try again after Retry-After",
+            503: "the server is shutting down",
+            507: "the server has no room to store the upload or its colorized copy (its temporary folder's disk is full)"}
+UPLOAD_REFUSALS = (400, 403, 408, 413, 415, 422, 429, 503, 507)
+
+
+def errors(*codes: int) -> dict:
+    return {code: {"description": REFUSALS[code],
+                   "content": {"application/json": {"example": {"detail": "one line saying why"}}}} for code in codes}
 
 
 def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
@@ -50,7 +68,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     # describes the scheme in the OpenAPI docs.
     bearer = HTTPBearer(auto_error=False, description="Only when the server was started with --token.")
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(bearer)], responses=ERRORS)
+    api = APIRouter(prefix="/api", dependencies=[Depends(bearer)], responses=errors(401))
 
     @api.get("/health", summary="Health check, the model and the server's limits")
     def health() -> dict:
@@ -64,13 +82,14 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @api.post("/colorize", summary="Colorize one photo", response_class=Response,
               dependencies=[only_fields("file", "hints", "strength", "format")],
               responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/tiff": {}, "image/webp": {}, "image/bmp": {}},
-                               "description": "the colorized photo: the input's format, size and bit depth"}})
+                               "description": "the colorized photo: the input's format, size and bit depth"},
+                         **errors(*UPLOAD_REFUSALS)})
     async def colorize(
         request: Request,
         file: UploadFile = File(..., description="JPEG, PNG, TIFF, WebP or BMP"),
         # a text field or a file part (curl -F hints=@photo.hints.json), as a --hints file is sent either way
         hints: str | UploadFile | None = Form(None, description='hints JSON, as a --hints file: {"points": [{"x": 10, "y": 20, "color": "#3a6ea5"}]}'),
-        strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
+        strength: float | None = Form(None, description="colour strength, 0 (gray) to 3, as --strength; 1 is as trained"),
         format: str | None = Form(None, description="answer in this format instead of the input's (png, jpg, ...)"),
     ) -> Response:
         if hints is not None and not isinstance(hints, str):  # a file part: the body limit bounds its size
@@ -103,31 +122,39 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
             headers["X-Vidcolor-ToneNet"] = f"{res.colour.logit:.1f}"
         return Response(res.data, media_type=res.media_type, headers=headers)
 
-    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202, dependencies=[only_fields("file", "strength")])
+    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202, dependencies=[only_fields("file", "strength")],
+              responses=errors(*UPLOAD_REFUSALS))
     async def create_job(
         file: UploadFile = File(..., description="a short video clip"),
-        strength: float | None = Form(None, description="colour strength, 0 (gray) to 2; 1 is as trained"),
+        strength: float | None = Form(None, description="colour strength, 0 (gray) to 3, as --strength; 1 is as trained"),
     ) -> dict:
         s = check_strength(strength, colorizer.strength)
         return await run_in_threadpool(jobs.create, file.file, s)
 
-    @api.get("/jobs/{job_id}", summary="A job's state and progress")
+    @api.get("/jobs/{job_id}", summary="A job's state and progress", responses=errors(404))
     def job_state(job_id: str) -> dict:
         return jobs.view(job_id)
 
-    @api.delete("/jobs/{job_id}", summary="Cancel a job, or remove a finished job's result")
+    @api.delete("/jobs/{job_id}", summary="Cancel a job, or remove a finished job's result", responses=errors(403, 404))
     async def cancel_job(job_id: str) -> dict:
         return await run_in_threadpool(jobs.cancel, job_id)
 
-    @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse)
+    @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}, "video/x-matroska": {}},
+                              "description": "the colorized clip: MP4 for an MP4 upload, Matroska for any other"},
+                        **errors(404, 409)})
     def job_result(job_id: str) -> FileResponse:
         path, media, name = jobs.result(job_id)
         return FileResponse(path, media_type=media, filename=name)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse(page)
 
+    # HEAD as GET answers it, headers only (uvicorn sends no body; a result's file is not read): every HEAD was
+    # 405, so `curl -I`, a download manager's size check and an uptime monitor's HEAD / all failed (a new user's test)
+    for path, endpoint in (("/health", health), ("/jobs/{job_id}", job_state), ("/jobs/{job_id}/result", job_result)):
+        api.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
     app.include_router(api)
     _add_error_handlers(app)
     # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
@@ -188,6 +215,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def _request(request: Request, e: RequestError):
         return one_line(e.status, str(e))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, e: HTTPException):
+        if out_of_room(e.__cause__):  # FastAPI's 400 "There was an error parsing the body": the spool had no room
+            return await _request(request, no_room("upload", e.__cause__))
+        return await http_exception_handler(request, e)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, e: Busy):

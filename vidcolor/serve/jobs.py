@@ -30,7 +30,7 @@ from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
-from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, identify_image, not_a_clip,
+from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, identify_image, no_room, not_a_clip, out_of_room,
                                     pixels_over, starts_like_a_video)
 from vidcolor.serve.worker import ModelWorker, Stopped
 
@@ -182,13 +182,18 @@ class JobStore:
     def _prepare(self, upload: BinaryIO, folder: Path, strength: float) -> Job:
         incoming = folder / "upload"
         digest, size = hashlib.sha256(), 0
-        with open(incoming, "wb") as f:
-            while chunk := upload.read(COPY_CHUNK):
-                size += len(chunk)
-                if size > self.config.max_video_bytes:
-                    raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
-                digest.update(chunk)
-                f.write(chunk)
+        try:
+            with open(incoming, "wb") as f:
+                while chunk := upload.read(COPY_CHUNK):
+                    size += len(chunk)
+                    if size > self.config.max_video_bytes:
+                        raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
+                    digest.update(chunk)
+                    f.write(chunk)
+        except OSError as e:
+            if out_of_room(e):
+                raise no_room("upload", e) from None
+            raise
         sha = digest.hexdigest()
         label = f"upload {sha[:12]}"
         if size == 0:  # as /api/colorize answers it: a bad upload (400), not a format we do not take (415)
@@ -259,7 +264,10 @@ class JobStore:
                 job.state = "done"
             else:
                 job.state = "failed"
-                job.error = str(exc).replace(str(job.src), job.label)
+                # named as the upload and its output, not the server's temporary files (they are gone)
+                job.error = (str(no_room(job.label, exc)) if out_of_room(exc) else
+                             str(exc).replace(str(job.dst), f"{job.label} (its colorized copy)").replace(str(job.src), job.label)
+                             .replace(str(job.folder), "(the job's folder)"))
         if job.state != "done":
             shutil.rmtree(job.folder, ignore_errors=True)
         if job.state == "failed" and not isinstance(exc, (VidcolorError, Stopped)):

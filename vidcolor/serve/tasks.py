@@ -13,10 +13,10 @@ from pathlib import Path
 
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, VidcolorError
 from vidcolor.hints import Hints
 from vidcolor.io.images import read_image, write_image
-from vidcolor.serve.uploads import MEDIA_TYPE, ImageUpload, RequestError
+from vidcolor.serve.uploads import MEDIA_TYPE, ImageUpload, RequestError, no_room, out_of_room
 
 TEMP_PREFIX = "vidcolor-serve-"
 
@@ -40,22 +40,33 @@ def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strengt
     """Decode, colorize and encode one uploaded photo in a private temporary folder (under `root`, the
     server's own, removed at shutdown even while a photo still runs), removed afterwards."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=root) as tmp:
-        src = Path(tmp) / f"{up.sha256}{up.ext}"
-        src.write_bytes(up.data)
-        try:
-            img = read_image(src)
-        except InputError as e:  # corrupt or truncated: say so about the upload, not our temporary file
-            raise RequestError(400, str(e).replace(str(src), up.label)) from None
-        h, w = img.pixels.shape[:2]
-        if hints:
-            try:
-                hints.check_inside(w, h, "hints")
-            except InputError as e:
-                raise RequestError(422, str(e)) from None
-        out = at_strength(colorizer, strength).colorize_array(img.pixels, hints or None)
-        dst = Path(tmp) / f"{up.sha256}.colorized{out_ext}"
-        write_image(dst, out, img)
-        data = dst.read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=root) as tmp:
+            img, data = _colorize_in(Path(tmp), colorizer, up, hints, strength, out_ext)
+    except (OSError, VidcolorError) as e:  # write_image's OutputError or StorageError, an OSError of our own writes
+        if out_of_room(e):
+            raise no_room(up.label, e) from None
+        raise
+    h, w = img.pixels.shape[:2]
     scores = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
     return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores)
+
+
+def _colorize_in(tmp: Path, colorizer: Colorizer, up: ImageUpload, hints: Hints, strength: float, out_ext: str):
+    """(the image read, the encoded answer), made in the folder `tmp`."""
+    src = tmp / f"{up.sha256}{up.ext}"
+    src.write_bytes(up.data)
+    try:
+        img = read_image(src)
+    except InputError as e:  # corrupt or truncated: say so about the upload, not our temporary file
+        raise RequestError(400, str(e).replace(str(src), up.label)) from None
+    h, w = img.pixels.shape[:2]
+    if hints:
+        try:
+            hints.check_inside(w, h, "hints")
+        except InputError as e:
+            raise RequestError(422, str(e)) from None
+    out = at_strength(colorizer, strength).colorize_array(img.pixels, hints or None)
+    dst = tmp / f"{up.sha256}.colorized{out_ext}"
+    write_image(dst, out, img)
+    return img, dst.read_bytes()

@@ -5,8 +5,10 @@ the server made, so no user-controlled path reaches the filesystem.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,10 +17,11 @@ from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
-from vidcolor.errors import InputError, first_line
+from vidcolor.errors import InputError, StorageError, first_line
 from vidcolor.hints import Hints, parse_json_text
 from vidcolor.io.formats import still_brand
 from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pil_orientation, pillow_limit, tiff_header
+from vidcolor.options import STRENGTH
 from vidcolor.serve.gate import refuse
 
 # Detected format -> (extension, media type). The extension is the one read_image/write_image key on.
@@ -27,7 +30,6 @@ IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "
 MEDIA_TYPE = {ext: media for ext, media in IMAGE_FORMATS.values()} | {".jpeg": "image/jpeg", ".tiff": "image/tiff"}
 NOT_SUPPORTED = "images are not supported (JPEG, PNG, TIFF, WebP, BMP)"
 FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields beside the file
-MAX_STRENGTH = 2.0
 
 
 class RequestError(Exception):
@@ -36,6 +38,25 @@ class RequestError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk or quota, or a file-size limit on the server
+
+
+def out_of_room(e: BaseException | None) -> bool:
+    """Whether a failed write was the server's storage, not the request: its disk, quota or file-size limit."""
+    # (a file-size limit is no StorageError to the CLI: an OutputError, its OSError the cause)
+    return isinstance(e, StorageError) or any(getattr(x, "errno", None) in NO_ROOM for x in (e, getattr(e, "__cause__", None)))
+
+
+def no_room(what: str, e: BaseException) -> RequestError:
+    """507 for `what` (an upload) that the server had no room to store or colorize. With a full temporary
+    folder an upload was answered 400 "There was an error parsing the body", blaming the client, and a photo
+    500 naming the server's temporary file (a new user's test)."""
+    cause = e if getattr(e, "errno", None) in NO_ROOM else e.__cause__
+    reason = os.strerror(cause.errno) if getattr(cause, "errno", None) in NO_ROOM else "its disk or quota is full"
+    return RequestError(507, f"{what}: the server has no room to store it ({reason}); try again later, or ask the "
+                             "server's operator to free space in its temporary folder")
 
 
 @dataclass(frozen=True)
@@ -169,8 +190,11 @@ def parse_hints(text: str | None) -> Hints:
 def check_strength(strength: float | None, default: float) -> float:
     if strength is None:
         return default
-    if not 0.0 <= strength <= MAX_STRENGTH:
-        raise RequestError(422, f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength:g}")
+    # the CLI's range (--strength, 0 to 3): the server's own limit of 2 refused a strength a batch run took, and
+    # named 2.0000001 "got 2" (a new user's test)
+    lo, hi = STRENGTH
+    if not lo <= strength <= hi:
+        raise RequestError(422, f"strength must be between {lo:g} and {hi:g} (as --strength), got {strength!r}")
     return float(strength)
 
 
