@@ -371,7 +371,8 @@ def test_a_failed_join_keeps_rays_core_lines_out_of_the_log(capfd):
 
 def test_rays_notice_of_its_own_stop_is_dropped_and_others_are_plain_lines(capsys):
     """A SIGTERM'd `--ray auto` run printed "(raylet) Task MapWorker(...) failed ... killed by ray.kill" in
-    terminal colours into the cron log (an operator's test). That notice, the run's own doing, is dropped;
+    terminal colours into the cron log (an operator's test), and Ray 2.60 writes it "killed by `ray.kill`" (a
+    Ctrl-C'd run's log, another operator's test). That notice, the run's own doing, is dropped in either form;
     others (out of memory, say) come as plain lines on stderr; Ray's printer is put back afterwards."""
     ray_worker = pytest.importorskip("ray._private.worker")
     from vidcolor.cluster.runtime import _plain_raylet_notices
@@ -380,6 +381,9 @@ def test_rays_notice_of_its_own_stop_is_dropped_and_others_are_plain_lines(capsy
     with _plain_raylet_notices():
         ray_worker.print_to_stdstream({"lines": ["\x1b[33mTask X failed: The actor is dead because it was killed by ray.kill.\x1b[0m"],
                                        "pid": "raylet", "is_err": False}, ignore_prefix=False)
+        ray_worker.print_to_stdstream({"lines": ["Task MapWorker(MapBatches(PhotoBatch)).submit failed. There are infinite retries "
+                                                 "remaining, so the task will be retried. Error: The actor is dead because it was "
+                                                 "killed by `ray.kill`."], "pid": "raylet", "is_err": False}, ignore_prefix=False)
         ray_worker.print_to_stdstream({"lines": ["\x1b[33mTask Y was killed due to the node running low on memory.\x1b[0m"],
                                        "pid": "raylet", "is_err": False}, ignore_prefix=False)
     assert capsys.readouterr() == ("", "(raylet) Task Y was killed due to the node running low on memory.\n")
