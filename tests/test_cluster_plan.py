@@ -153,6 +153,32 @@ def test_ray_options_are_refused_in_one_line_before_the_model_loads(tmp_path, mo
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    ({"cpus_per_worker": 0}, "RayOptions(cpus_per_worker=0): a whole number of 1 or more"),
+    ({"cpus_per_worker": 1.5}, "RayOptions(cpus_per_worker=1.5): a whole number of 1 or more"),
+    ({"cpus_per_worker": True}, "RayOptions(cpus_per_worker=True): a whole number of 1 or more"),
+    ({"max_workers": 0}, "RayOptions(max_workers=0): a whole number of 1 or more, or None"),
+    ({"max_workers": -2}, "RayOptions(max_workers=-2): a whole number of 1 or more, or None"),
+    ({"num_cpus": 0}, "RayOptions(num_cpus=0): a whole number of 1 or more, or None"),
+    ({"device": "gpu"}, "--device gpu: with --ray, Ray assigns the GPUs; use auto, cpu or cuda"),
+    ({"address": 6379}, "RayOptions(address=6379): give 'auto', 'HOST:PORT' or None"),
+])
+def test_bad_ray_options_are_refused_before_the_model_loads_or_the_cluster_starts(tmp_path, monkeypatch, kwargs, message):
+    """The library's RayOptions took any count: cpus_per_worker=0 ended the run in ZeroDivisionError once the
+    model was loaded and the cluster joined, and max_workers=0 ran every worker the cluster had without a word
+    (an operator's test). Each is refused where it is made, as a UsageError (ClusterError) naming the field."""
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+    from vidcolor.errors import UsageError
+
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    src = write_image(tmp_path / "in" / "a.png")
+    with pytest.raises(UsageError) as e:
+        vidcolor.colorize(src.parent, tmp_path / "out", ray=RayOptions(**kwargs))
+    assert isinstance(e.value, ClusterError) and str(e.value) == message
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_ray_that_cannot_write_its_files_is_one_line(monkeypatch):
     """A read-only HOME: Ray's token file failed ray.init with a 146-line traceback and exit 1 (an
     operator's test, 2026-11-27)."""

@@ -37,6 +37,16 @@ class RayOptions:
     num_cpus: int | None = None  # CPUs of the local instance `auto` starts (default: all)
 
     def __post_init__(self) -> None:  # the address's form, checked before anything else (no cluster is asked)
+        if self.address is not None and not isinstance(self.address, str):
+            raise ClusterError(f"RayOptions(address={self.address!r}): give 'auto', 'HOST:PORT' or None")
+        # the counts and the device here, not once the model is loaded and the cluster joined: cpus_per_worker=0
+        # ended such a run in ZeroDivisionError, and max_workers=0 ran every worker the cluster had without a word
+        for name in ("cpus_per_worker", "max_workers", "num_cpus"):
+            value = getattr(self, name)
+            if not (value is None and name != "cpus_per_worker") and (type(value) is not int or value < 1):
+                raise ClusterError(f"RayOptions({name}={value!r}): a whole number of 1 or more"
+                                   + (", or None" if name != "cpus_per_worker" else ""))
+        _check_device(self.device)
         if self.address is not None and self.address != "auto":
             if not self.address.strip():  # `--ray "$RAY_HEAD"` with the variable unset had run on one machine
                 raise ClusterError("--ray '': empty; give auto or HOST:PORT")
@@ -89,7 +99,7 @@ def plan_pool(resources: dict, device: str = "auto", cpus_per_worker: int = 1, m
 
 
 def _check_device(device: str) -> None:
-    if device not in ("auto", "cpu", "cuda"):
+    if not isinstance(device, str) or device not in ("auto", "cpu", "cuda"):
         raise ClusterError(f"--device {device}: with --ray, Ray assigns the GPUs; use auto, cpu or cuda")
 
 
