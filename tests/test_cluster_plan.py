@@ -179,6 +179,61 @@ def test_bad_ray_options_are_refused_before_the_model_loads_or_the_cluster_start
     assert not (tmp_path / "out").exists()
 
 
+def _listener(answer: bytes | None):
+    """A server on a free local port that reads what a client sends and answers `answer` (None: says nothing)."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.recv(1024)
+            if answer is not None:
+                conn.sendall(answer)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, f"127.0.0.1:{srv.getsockname()[1]}"
+
+
+def test_a_port_where_something_else_listens_is_refused_in_seconds(tmp_path, monkeypatch):
+    """`--ray HOST:PORT` of a port where an HTTP server listens (the dashboard's 8265, say) passed the TCP check,
+    and ray.init then retried for over a minute, printing Ray's core warnings (an operator's test: still running
+    when `timeout 60` stopped it). Now the driver asks for the HTTP/2 that a Ray head's gRPC port speaks, and
+    anything else is one line and exit 2, before the model loads; a gRPC answer (a SETTINGS frame) passes."""
+    from typer.testing import CliRunner
+
+    from vidcolor import cli
+    from vidcolor.cluster.runtime import _check_reachable
+
+    monkeypatch.setattr("vidcolor.cluster.runtime.CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    http, http_address = _listener(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    silent, silent_address = _listener(None)
+    grpc, grpc_address = _listener(bytes.fromhex("000018040000000000") + bytes(24))
+    try:
+        src = write_image(tmp_path / "in" / "a.png")
+        r = CliRunner().invoke(cli.app, ["colorize", str(src.parent), "-o", str(tmp_path / "out"), "--ray", http_address])
+        assert r.exit_code == 2 and r.stderr.strip().splitlines() == [
+            f"vidcolor: error: --ray {http_address}: something listens there, but not a Ray cluster (it does not speak "
+            "gRPC); give the head's GCS port, the --port of `ray start --head` (6379 by default)"]
+        assert not (tmp_path / "out").exists()
+        with pytest.raises(ClusterError, match="a connection opened, but nothing answered in 1 s"):
+            _check_reachable(silent_address)
+        _check_reachable(grpc_address)
+        monkeypatch.setenv("RAY_USE_TLS", "1")  # a TLS cluster: only the open port is checked
+        _check_reachable(http_address)
+    finally:
+        for srv in (http, silent, grpc):
+            srv.close()
+
+
 def test_a_ray_that_cannot_write_its_files_is_one_line(monkeypatch):
     """A read-only HOME: Ray's token file failed ray.init with a 146-line traceback and exit 1 (an
     operator's test, 2026-11-27)."""

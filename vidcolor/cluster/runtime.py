@@ -113,12 +113,45 @@ def _host_port(address: str) -> tuple[str, str]:
 _LOG_LEVEL_OURS = False  # whether RAY_BACKEND_LOG_LEVEL was set by `connect`, not by the user
 
 
+# A Ray head's GCS port (and a Ray Client port, ray://) is a gRPC server: HTTP/2 without TLS, which answers a
+# client's connection preface with a SETTINGS frame (9-byte header, type 4). Anything else listening there (the
+# dashboard's 8265, an HTTP or Redis server) kept ray.init retrying for over a minute, printing Ray's core
+# warnings, before it failed (an operator's test: `--ray 127.0.0.1:PORT` of an HTTP server was still running
+# when `timeout 60` stopped it).
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")  # + an empty SETTINGS frame
+H2_SETTINGS = 4
+
+
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S) as conn:
+            if _ray_uses_tls():  # a TLS cluster wants a TLS handshake first: the port being open is all we check
+                return
+            conn.sendall(H2_PREFACE)
+            head = _read_upto(conn, 9)
+    except socket.timeout:
+        raise ClusterError(f"--ray {address}: no Ray cluster answers there (a connection opened, but nothing answered "
+                           f"in {CONNECT_TIMEOUT_S:g} s)") from None
     except OSError as e:
         raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
+    if len(head) < 9 or head[3] != H2_SETTINGS:
+        raise ClusterError(f"--ray {address}: something listens there, but not a Ray cluster (it does not speak gRPC); "
+                           "give the head's GCS port, the --port of `ray start --head` (6379 by default)")
+
+
+def _ray_uses_tls() -> bool:
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("", "0", "false")
+
+
+def _read_upto(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:  # closed: what an HTTP/1 server does after its "400 Bad Request"
+            break
+        data += chunk
+    return data
 
 
 def preflight(address: str, device: str = "auto") -> None:
