@@ -310,6 +310,44 @@ def test_a_film_on_the_cluster_keeps_a_protected_output_and_resumes_a_stop_after
     assert [r.status for r in vidcolor.colorize(src, stopped, colorizer=colorizer, video=opts, ray=RayOptions("auto"))] == ["done"]
 
 
+class _StopAfter:
+    """A progress= object that stops the run (as Ctrl-C does) once `frames` frames are done."""
+
+    def __init__(self, frames: int):
+        self.frames = frames
+
+    def inputs(self, total):
+        pass
+
+    def video(self, path, frames, segment_frames):
+        def tick(done, total):
+            if done >= self.frames:
+                raise KeyboardInterrupt("stopped")
+        return tick
+
+
+@pytest.mark.parametrize("first", ["ray", "one machine"])
+def test_a_film_stopped_one_way_and_finished_the_other_leaves_no_segments(tmp_path, colorizer, stand_in_ray, first):
+    """A film whose `--ray` run was stopped and then finished on one machine (the cluster down that night), or
+    the other way round, left the stopped run's work folder and segments, a film's worth of disk, in
+    OUT/.vidcolor for good (an operator's test). Whichever way finishes the film removes both."""
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    src = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=32, audio=None)
+    opts = VideoOptions(segment_seconds=0.3)
+    dst = tmp_path / "out" / "film.mp4"
+    ray_opts = {"ray": RayOptions("auto")}
+    stopped, finishing = (ray_opts, {}) if first == "ray" else ({}, ray_opts)
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, progress=_StopAfter(8), **stopped)
+    work = tmp_path / "out" / ".vidcolor" / ("ray/film.mp4.work" if first == "ray" else "film.mp4.work")
+    assert any(work.glob("*.mp4")) and not dst.exists()
+    assert [r.status for r in vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, **finishing)] == ["done"]
+    assert not work.exists()
+    assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
+
+
 def test_a_folders_videos_go_to_the_cluster_with_the_runs_video_options(tmp_path, colorizer, stand_in_ray, monkeypatch):
     """A Ray folder run called colorize_folder without the video options: its videos ran on the driver's
     CPU with the defaults (--crf, --temporal ignored, and journaled so). A video with a hints file runs here."""
