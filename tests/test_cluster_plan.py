@@ -348,6 +348,45 @@ def test_a_film_stopped_one_way_and_finished_the_other_leaves_no_segments(tmp_pa
     assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
 
 
+def test_workers_in_another_working_directory_read_and_write_the_drivers_files(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """A worker's working directory is its raylet's, not the driver's: `cd /shared && vidcolor scans -o colour
+    --ray head:6379` failed every photo "file not found", and where the raylet's folder held a file of the same
+    relative name, colorized that one into a folder of the raylet's and said "done" (an operator's test). The
+    workers now get absolute paths; the lines and results keep the paths as given."""
+    from pathlib import Path
+
+    import vidcolor
+    from tests import fake_ray
+    from vidcolor.cluster import RayOptions
+
+    raylets = tmp_path / "raylet"
+    real = fake_ray._Mapped.iter_rows
+
+    def in_the_raylets_folder(self):  # each actor built and called where a raylet would run it
+        here, rows = os.getcwd(), real(self)
+        while True:
+            os.chdir(raylets)
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            finally:
+                os.chdir(here)
+            yield row
+
+    monkeypatch.setattr(fake_ray._Mapped, "iter_rows", in_the_raylets_folder)
+    write_image(raylets / "in" / "a.png", seed=9)  # a decoy of the same relative name
+    write_image(tmp_path / "shared" / "in" / "a.png")
+    write_video(tmp_path / "shared" / "in" / "clip.mp4", w=64, h=48, frames=16, audio=None)
+    monkeypatch.chdir(tmp_path / "shared")
+    results = vidcolor.colorize(Path("in"), Path("out"), colorizer=colorizer, video=VideoOptions(segment_seconds=0.3),
+                                ray=RayOptions("auto"))
+    assert sorted((str(r.input), str(r.output), r.status) for r in results) == [
+        ("in/a.png", "out/a.png", "done"), ("in/clip.mp4", "out/clip.mp4", "done")]
+    assert (tmp_path / "shared" / "out" / "a.png").is_file() and (tmp_path / "shared" / "out" / "clip.mp4").is_file()
+    assert not (raylets / "out").exists()
+
+
 def test_a_folders_videos_go_to_the_cluster_with_the_runs_video_options(tmp_path, colorizer, stand_in_ray, monkeypatch):
     """A Ray folder run called colorize_folder without the video options: its videos ran on the driver's
     CPU with the defaults (--crf, --temporal ignored, and journaled so). A video with a hints file runs here."""

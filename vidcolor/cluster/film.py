@@ -200,7 +200,9 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map_batches(
         FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))),
         num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
-        fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "plan": plan, "work": str(work.folder),
+        # absolute paths: a worker's working directory is its raylet's, not the driver's (see photos.py)
+        fn_constructor_kwargs={"colorizer": colorizer, "src": str(src.absolute()), "opts": opts, "plan": plan,
+                               "work": str(work.folder.absolute()),
                                "device": pool.device, "threads": max(1, pool.num_cpus), "driver_model_id": colorizer.model_id})
     error = None
     for row in ds.iter_rows():
