@@ -387,6 +387,53 @@ def test_workers_in_another_working_directory_read_and_write_the_drivers_files(t
     assert not (raylets / "out").exists()
 
 
+class _ActorDied(Exception):
+    """What Ray raises where a worker's constructor failed (ray.exceptions.ActorDiedError, actor_init_failed)."""
+
+    actor_init_failed = True
+
+
+@pytest.mark.parametrize("cause,reason", [
+    ("vidcolor.errors.VidcolorError: worker colorizer a differs from the driver's b (is the same vidcolor installed on every node?)",
+     "worker colorizer a differs from the driver's b (is the same vidcolor installed on every node?)"),
+    ("ModuleNotFoundError: No module named 'torch'", "ModuleNotFoundError: No module named 'torch'"),
+])
+def test_a_worker_that_cannot_start_is_one_line(tmp_path, colorizer, stand_in_ray, monkeypatch, cause, reason):
+    """A worker whose constructor raised (the driver's model check, on a node with another vidcolor) ended the
+    run in Ray's ActorDiedError: 351 lines of tracebacks and exit 1 (an operator's test). Now it is a
+    ClusterError (exit 2) naming the reason, for photos and films alike; other errors pass through as they were."""
+    import vidcolor
+    from tests import fake_ray
+    from vidcolor.cluster import RayOptions
+
+    died = _ActorDied("The actor died because of an error raised in its creation task, \x1b[36mray::MapWorker(MapBatches"
+                      "(PhotoBatch)).__init__()\x1b[39m (pid=1, ip=10.0.0.2)\n  File \"workers.py\", line 66, in __init__\n"
+                      f"    raise ...\n{cause}")
+
+    def cannot_start(self):
+        raise died
+        yield
+
+    monkeypatch.setattr(fake_ray._Mapped, "iter_rows", cannot_start)
+    write_image(tmp_path / "in" / "a.png")
+    write_video(tmp_path / "in" / "b.mp4", w=64, h=48, frames=8, audio=None)
+    for src, dst in ((tmp_path / "in", tmp_path / "out"), (tmp_path / "in" / "b.mp4", tmp_path / "film" / "b.mp4")):
+        with pytest.raises(ClusterError) as e:
+            vidcolor.colorize(src, dst, colorizer=colorizer, ray=RayOptions("auto"))
+        assert str(e.value) == f"a Ray worker could not start: {reason}"
+    from vidcolor.cluster.runtime import rows_of
+
+    other = ValueError("a batch failed")
+
+    def fails(self):
+        raise other
+        yield
+
+    with pytest.raises(ValueError) as e:
+        next(rows_of(type("Ds", (), {"iter_rows": fails})()))
+    assert e.value is other
+
+
 def test_a_folders_videos_go_to_the_cluster_with_the_runs_video_options(tmp_path, colorizer, stand_in_ray, monkeypatch):
     """A Ray folder run called colorize_folder without the video options: its videos ran on the driver's
     CPU with the defaults (--crf, --temporal ignored, and journaled so). A video with a hints file runs here."""

@@ -23,7 +23,7 @@ import torch
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
-from vidcolor.cluster.runtime import Pool
+from vidcolor.cluster.runtime import Pool, rows_of
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.colorizer import Colorizer
 from vidcolor import errors
@@ -205,7 +205,7 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
                                "work": str(work.folder.absolute()),
                                "device": pool.device, "threads": max(1, pool.num_cpus), "driver_model_id": colorizer.model_id})
     error = None
-    for row in ds.iter_rows():
+    for row in rows_of(ds):
         res = json.loads(row["result"])
         if "error" in res:
             error = error or getattr(errors, res["kind"], errors.VidcolorError)(res["error"])

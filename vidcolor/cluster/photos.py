@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from vidcolor.archive import Journal, refuse_foreign_output, remove_stale_temporaries
-from vidcolor.cluster.runtime import Pool
+from vidcolor.cluster.runtime import Pool, rows_of
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import StorageError, VidcolorError
@@ -67,7 +67,7 @@ class RayPhotos:
                 "colorizer": colorizer, "opts": opts, "since_ns": since_ns,
                 "device": self.pool.device, "threads": max(1, self.pool.num_cpus), "driver_model_id": colorizer.model_id})
         first = True
-        for row in ds.iter_rows():
+        for row in rows_of(ds):
             if first and self.on_first:
                 self.on_first(time.time() - t0)
             first = False

@@ -178,8 +178,33 @@ def quiet_ray_data(ray) -> None:
                             module=r"ray\.data\..*")
 
 
+ERROR_LINE = re.compile(r"^\s*([\w.]*(?:Error|Exception)): (.+)$", re.M)  # "pkg.mod.SomeError: message" in a traceback
+
+
+def rows_of(ds) -> Iterator[dict]:
+    """`ds.iter_rows()`, where a worker that cannot start (its constructor raised: another vidcolor on its node,
+    which the model check refuses, or no torch there) is one ClusterError naming the reason: it was Ray's
+    ActorDiedError, a 350-line traceback and exit 1 (an operator's test)."""
+    ray_data_log = logging.getLogger("ray.data")
+    level = ray_data_log.level
+    ray_data_log.setLevel(logging.CRITICAL)  # its "Full stack trace" of the same error, 80 lines, before ours
+    try:
+        yield from ds.iter_rows()
+    except Exception as e:
+        if not getattr(e, "actor_init_failed", False):
+            raise
+        found = ERROR_LINE.findall(ANSI.sub("", str(e)))
+        name, reason = found[-1] if found else ("", str(e).splitlines()[0] if str(e) else type(e).__name__)
+        if name and not name.startswith("vidcolor."):
+            reason = f"{name.rsplit('.', 1)[-1]}: {reason}"
+        raise ClusterError(f"a Ray worker could not start: {reason}") from None
+    finally:
+        ray_data_log.setLevel(level)
+
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 OWN_STOP_NOTICE = "killed by ray.kill"  # what a stopping run's own shutdown of its actors makes Ray say
+INIT_FAILED_NOTICE = "raised in its creation task"  # a worker that could not start: rows_of says why, in one line
 # (Ray 2.60 quotes the name, "killed by `ray.kill`", so lines are compared without backticks: the quoted
 # form went through to a Ctrl-C'd run's log, an operator's test)
 
@@ -205,7 +230,7 @@ def _plain_raylet_notices() -> Iterator[None]:
         if not (isinstance(data, dict) and data.get("pid") == "raylet"):
             return real(data, ignore_prefix, *args, **kwargs)
         for line in data.get("lines") or []:
-            if OWN_STOP_NOTICE not in str(line).replace("`", ""):
+            if not any(notice in str(line).replace("`", "") for notice in (OWN_STOP_NOTICE, INIT_FAILED_NOTICE)):
                 with contextlib.suppress(OSError, ValueError):
                     sys.stderr.write(f"(raylet) {ANSI.sub('', str(line)).rstrip()}\n")
         return None
