@@ -179,6 +179,25 @@ def test_bad_ray_options_are_refused_before_the_model_loads_or_the_cluster_start
     assert not (tmp_path / "out").exists()
 
 
+def test_no_ray_connection_is_refused_before_the_model_loads(tmp_path, monkeypatch, colorizer):
+    """RayOptions(None) uses the caller's own ray.init; without one, vidcolor.colorize loaded the model and only
+    then said "no Ray connection" (5.8 s here: an operator's test). Now it is refused first; a dry run, which
+    connects to nothing, still runs."""
+    ray = pytest.importorskip("ray")
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    assert not ray.is_initialized()
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    src = write_image(tmp_path / "in" / "a.png")
+    with pytest.raises(ClusterError, match="^no Ray connection: pass an address, or auto to start a local instance$"):
+        vidcolor.colorize(src.parent, tmp_path / "out", ray=RayOptions(None))
+    assert not (tmp_path / "out").exists()
+    dry = vidcolor.colorize(src.parent, tmp_path / "out", colorizer=colorizer, ray=RayOptions(None),
+                            folder=FolderOptions(dry_run=True))
+    assert [r.status for r in dry] == ["planned"]
+
+
 def _listener(answer: bytes | None):
     """A server on a free local port that reads what a client sends and answers `answer` (None: says nothing)."""
     import socket

@@ -154,9 +154,17 @@ def _read_upto(conn: socket.socket, n: int) -> bytes:
     return data
 
 
-def preflight(address: str, device: str = "auto") -> None:
+def _check_connected(ray) -> None:
+    if not ray.is_initialized():
+        raise ClusterError("no Ray connection: pass an address, or auto to start a local instance")
+
+
+def preflight(address: str | None, device: str = "auto") -> None:
     """The checks that need no cluster and no model, so that a bad --ray or --device fails before either loads."""
     _check_device(device)
+    if address is None:  # the caller's own ray.init: it had loaded the model, then said there was none (5.8 s)
+        _check_connected(import_ray())
+        return
     if address != "auto":
         _host_port(address)
     import_ray()
@@ -287,8 +295,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     "ray://HOST:PORT" (join), or None to use a connection the caller has already made with ray.init."""
     ray = import_ray()
     if address is None:
-        if not ray.is_initialized():
-            raise ClusterError("no Ray connection: pass an address, or auto to start a local instance")
+        _check_connected(ray)
         quiet_ray_data(ray)
         yield ray
         return
