@@ -186,6 +186,11 @@ def quiet_ray_data(ray) -> None:
                             module=r"ray\.data\..*")
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+OWN_STOP_NOTICE = "killed by ray.kill"  # what a stopping run's own shutdown of its actors makes Ray say
+# (Ray 2.60 quotes the name, "killed by `ray.kill`", so lines are compared without backticks: the quoted
+# form went through to a Ctrl-C'd run's log, an operator's test)
+INIT_FAILED_NOTICE = "raised in its creation task"  # a worker that could not start: rows_of says why, in one line
 ERROR_LINE = re.compile(r"^\s*([\w.]*(?:Error|Exception)): (.+)$", re.M)  # "pkg.mod.SomeError: message" in a traceback
 
 
@@ -208,13 +213,6 @@ def rows_of(ds) -> Iterator[dict]:
         raise ClusterError(f"a Ray worker could not start: {reason}") from None
     finally:
         ray_data_log.setLevel(level)
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-OWN_STOP_NOTICE = "killed by ray.kill"  # what a stopping run's own shutdown of its actors makes Ray say
-INIT_FAILED_NOTICE = "raised in its creation task"  # a worker that could not start: rows_of says why, in one line
-# (Ray 2.60 quotes the name, "killed by `ray.kill`", so lines are compared without backticks: the quoted
-# form went through to a Ctrl-C'd run's log, an operator's test)
 
 
 @contextmanager
