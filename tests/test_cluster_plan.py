@@ -153,6 +153,106 @@ def test_ray_options_are_refused_in_one_line_before_the_model_loads(tmp_path, mo
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    ({"cpus_per_worker": 0}, "RayOptions(cpus_per_worker=0): a whole number of 1 or more"),
+    ({"cpus_per_worker": 1.5}, "RayOptions(cpus_per_worker=1.5): a whole number of 1 or more"),
+    ({"cpus_per_worker": True}, "RayOptions(cpus_per_worker=True): a whole number of 1 or more"),
+    ({"max_workers": 0}, "RayOptions(max_workers=0): a whole number of 1 or more, or None"),
+    ({"max_workers": -2}, "RayOptions(max_workers=-2): a whole number of 1 or more, or None"),
+    ({"num_cpus": 0}, "RayOptions(num_cpus=0): a whole number of 1 or more, or None"),
+    ({"device": "gpu"}, "--device gpu: with --ray, Ray assigns the GPUs; use auto, cpu or cuda"),
+    ({"address": 6379}, "RayOptions(address=6379): give 'auto', 'HOST:PORT' or None"),
+])
+def test_bad_ray_options_are_refused_before_the_model_loads_or_the_cluster_starts(tmp_path, monkeypatch, kwargs, message):
+    """The library's RayOptions took any count: cpus_per_worker=0 ended the run in ZeroDivisionError once the
+    model was loaded and the cluster joined, and max_workers=0 ran every worker the cluster had without a word
+    (an operator's test). Each is refused where it is made, as a UsageError (ClusterError) naming the field."""
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+    from vidcolor.errors import UsageError
+
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    src = write_image(tmp_path / "in" / "a.png")
+    with pytest.raises(UsageError) as e:
+        vidcolor.colorize(src.parent, tmp_path / "out", ray=RayOptions(**kwargs))
+    assert isinstance(e.value, ClusterError) and str(e.value) == message
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_ray_connection_is_refused_before_the_model_loads(tmp_path, monkeypatch, colorizer):
+    """RayOptions(None) uses the caller's own ray.init; without one, vidcolor.colorize loaded the model and only
+    then said "no Ray connection" (5.8 s here: an operator's test). Now it is refused first; a dry run, which
+    connects to nothing, still runs."""
+    ray = pytest.importorskip("ray")
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    assert not ray.is_initialized()
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    src = write_image(tmp_path / "in" / "a.png")
+    with pytest.raises(ClusterError, match="^no Ray connection: pass an address, or auto to start a local instance$"):
+        vidcolor.colorize(src.parent, tmp_path / "out", ray=RayOptions(None))
+    assert not (tmp_path / "out").exists()
+    dry = vidcolor.colorize(src.parent, tmp_path / "out", colorizer=colorizer, ray=RayOptions(None),
+                            folder=FolderOptions(dry_run=True))
+    assert [r.status for r in dry] == ["planned"]
+
+
+def _listener(answer: bytes | None):
+    """A server on a free local port that reads what a client sends and answers `answer` (None: says nothing)."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.recv(1024)
+            if answer is not None:
+                conn.sendall(answer)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, f"127.0.0.1:{srv.getsockname()[1]}"
+
+
+def test_a_port_where_something_else_listens_is_refused_in_seconds(tmp_path, monkeypatch):
+    """`--ray HOST:PORT` of a port where an HTTP server listens (the dashboard's 8265, say) passed the TCP check,
+    and ray.init then retried for over a minute, printing Ray's core warnings (an operator's test: still running
+    when `timeout 60` stopped it). Now the driver asks for the HTTP/2 that a Ray head's gRPC port speaks, and
+    anything else is one line and exit 2, before the model loads; a gRPC answer (a SETTINGS frame) passes."""
+    from typer.testing import CliRunner
+
+    from vidcolor import cli
+    from vidcolor.cluster.runtime import _check_reachable
+
+    monkeypatch.setattr("vidcolor.cluster.runtime.CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    http, http_address = _listener(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    silent, silent_address = _listener(None)
+    grpc, grpc_address = _listener(bytes.fromhex("000018040000000000") + bytes(24))
+    try:
+        src = write_image(tmp_path / "in" / "a.png")
+        r = CliRunner().invoke(cli.app, ["colorize", str(src.parent), "-o", str(tmp_path / "out"), "--ray", http_address])
+        assert r.exit_code == 2 and r.stderr.strip().splitlines() == [
+            f"vidcolor: error: --ray {http_address}: something listens there, but not a Ray cluster (it does not speak "
+            "gRPC); give the head's GCS port, the --port of `ray start --head` (6379 by default)"]
+        assert not (tmp_path / "out").exists()
+        with pytest.raises(ClusterError, match="a connection opened, but nothing answered in 1 s"):
+            _check_reachable(silent_address)
+        _check_reachable(grpc_address)
+        monkeypatch.setenv("RAY_USE_TLS", "1")  # a TLS cluster: only the open port is checked
+        _check_reachable(http_address)
+    finally:
+        for srv in (http, silent, grpc):
+            srv.close()
+
+
 def test_a_ray_that_cannot_write_its_files_is_one_line(monkeypatch):
     """A read-only HOME: Ray's token file failed ray.init with a 146-line traceback and exit 1 (an
     operator's test, 2026-11-27)."""
@@ -227,6 +327,130 @@ def test_a_film_on_the_cluster_keeps_a_protected_output_and_resumes_a_stop_after
         Journal.record = record
     assert stopped.is_file()
     assert [r.status for r in vidcolor.colorize(src, stopped, colorizer=colorizer, video=opts, ray=RayOptions("auto"))] == ["done"]
+
+
+class _StopAfter:
+    """A progress= object that stops the run (as Ctrl-C does) once `frames` frames are done."""
+
+    def __init__(self, frames: int):
+        self.frames = frames
+
+    def inputs(self, total):
+        pass
+
+    def video(self, path, frames, segment_frames):
+        def tick(done, total):
+            if done >= self.frames:
+                raise KeyboardInterrupt("stopped")
+        return tick
+
+
+@pytest.mark.parametrize("first", ["ray", "one machine"])
+def test_a_film_stopped_one_way_and_finished_the_other_leaves_no_segments(tmp_path, colorizer, stand_in_ray, first):
+    """A film whose `--ray` run was stopped and then finished on one machine (the cluster down that night), or
+    the other way round, left the stopped run's work folder and segments, a film's worth of disk, in
+    OUT/.vidcolor for good (an operator's test). Whichever way finishes the film removes both."""
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    src = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=32, audio=None)
+    opts = VideoOptions(segment_seconds=0.3)
+    dst = tmp_path / "out" / "film.mp4"
+    ray_opts = {"ray": RayOptions("auto")}
+    stopped, finishing = (ray_opts, {}) if first == "ray" else ({}, ray_opts)
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, progress=_StopAfter(8), **stopped)
+    work = tmp_path / "out" / ".vidcolor" / ("ray/film.mp4.work" if first == "ray" else "film.mp4.work")
+    assert any(work.glob("*.mp4")) and not dst.exists()
+    assert [r.status for r in vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, **finishing)] == ["done"]
+    assert not work.exists()
+    assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
+
+
+def test_workers_in_another_working_directory_read_and_write_the_drivers_files(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """A worker's working directory is its raylet's, not the driver's: `cd /shared && vidcolor scans -o colour
+    --ray head:6379` failed every photo "file not found", and where the raylet's folder held a file of the same
+    relative name, colorized that one into a folder of the raylet's and said "done" (an operator's test). The
+    workers now get absolute paths; the lines and results keep the paths as given."""
+    from pathlib import Path
+
+    import vidcolor
+    from tests import fake_ray
+    from vidcolor.cluster import RayOptions
+
+    raylets = tmp_path / "raylet"
+    real = fake_ray._Mapped.iter_rows
+
+    def in_the_raylets_folder(self):  # each actor built and called where a raylet would run it
+        here, rows = os.getcwd(), real(self)
+        while True:
+            os.chdir(raylets)
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            finally:
+                os.chdir(here)
+            yield row
+
+    monkeypatch.setattr(fake_ray._Mapped, "iter_rows", in_the_raylets_folder)
+    write_image(raylets / "in" / "a.png", seed=9)  # a decoy of the same relative name
+    write_image(tmp_path / "shared" / "in" / "a.png")
+    write_video(tmp_path / "shared" / "in" / "clip.mp4", w=64, h=48, frames=16, audio=None)
+    monkeypatch.chdir(tmp_path / "shared")
+    results = vidcolor.colorize(Path("in"), Path("out"), colorizer=colorizer, video=VideoOptions(segment_seconds=0.3),
+                                ray=RayOptions("auto"))
+    assert sorted((str(r.input), str(r.output), r.status) for r in results) == [
+        ("in/a.png", "out/a.png", "done"), ("in/clip.mp4", "out/clip.mp4", "done")]
+    assert (tmp_path / "shared" / "out" / "a.png").is_file() and (tmp_path / "shared" / "out" / "clip.mp4").is_file()
+    assert not (raylets / "out").exists()
+
+
+class _ActorDied(Exception):
+    """What Ray raises where a worker's constructor failed (ray.exceptions.ActorDiedError, actor_init_failed)."""
+
+    actor_init_failed = True
+
+
+@pytest.mark.parametrize("cause,reason", [
+    ("vidcolor.errors.VidcolorError: worker colorizer a differs from the driver's b (is the same vidcolor installed on every node?)",
+     "worker colorizer a differs from the driver's b (is the same vidcolor installed on every node?)"),
+    ("ModuleNotFoundError: No module named 'torch'", "ModuleNotFoundError: No module named 'torch'"),
+])
+def test_a_worker_that_cannot_start_is_one_line(tmp_path, colorizer, stand_in_ray, monkeypatch, cause, reason):
+    """A worker whose constructor raised (the driver's model check, on a node with another vidcolor) ended the
+    run in Ray's ActorDiedError: 351 lines of tracebacks and exit 1 (an operator's test). Now it is a
+    ClusterError (exit 2) naming the reason, for photos and films alike; other errors pass through as they were."""
+    import vidcolor
+    from tests import fake_ray
+    from vidcolor.cluster import RayOptions
+
+    died = _ActorDied("The actor died because of an error raised in its creation task, \x1b[36mray::MapWorker(MapBatches"
+                      "(PhotoBatch)).__init__()\x1b[39m (pid=1, ip=10.0.0.2)\n  File \"workers.py\", line 66, in __init__\n"
+                      f"    raise ...\n{cause}")
+
+    def cannot_start(self):
+        raise died
+        yield
+
+    monkeypatch.setattr(fake_ray._Mapped, "iter_rows", cannot_start)
+    write_image(tmp_path / "in" / "a.png")
+    write_video(tmp_path / "in" / "b.mp4", w=64, h=48, frames=8, audio=None)
+    for src, dst in ((tmp_path / "in", tmp_path / "out"), (tmp_path / "in" / "b.mp4", tmp_path / "film" / "b.mp4")):
+        with pytest.raises(ClusterError) as e:
+            vidcolor.colorize(src, dst, colorizer=colorizer, ray=RayOptions("auto"))
+        assert str(e.value) == f"a Ray worker could not start: {reason}"
+    from vidcolor.cluster.runtime import rows_of
+
+    other = ValueError("a batch failed")
+
+    def fails(self):
+        raise other
+        yield
+
+    with pytest.raises(ValueError) as e:
+        next(rows_of(type("Ds", (), {"iter_rows": fails})()))
+    assert e.value is other
 
 
 def test_a_folders_videos_go_to_the_cluster_with_the_runs_video_options(tmp_path, colorizer, stand_in_ray, monkeypatch):
@@ -371,7 +595,8 @@ def test_a_failed_join_keeps_rays_core_lines_out_of_the_log(capfd):
 
 def test_rays_notice_of_its_own_stop_is_dropped_and_others_are_plain_lines(capsys):
     """A SIGTERM'd `--ray auto` run printed "(raylet) Task MapWorker(...) failed ... killed by ray.kill" in
-    terminal colours into the cron log (an operator's test). That notice, the run's own doing, is dropped;
+    terminal colours into the cron log (an operator's test), and Ray 2.60 writes it "killed by `ray.kill`" (a
+    Ctrl-C'd run's log, another operator's test). That notice, the run's own doing, is dropped in either form;
     others (out of memory, say) come as plain lines on stderr; Ray's printer is put back afterwards."""
     ray_worker = pytest.importorskip("ray._private.worker")
     from vidcolor.cluster.runtime import _plain_raylet_notices
@@ -380,6 +605,9 @@ def test_rays_notice_of_its_own_stop_is_dropped_and_others_are_plain_lines(capsy
     with _plain_raylet_notices():
         ray_worker.print_to_stdstream({"lines": ["\x1b[33mTask X failed: The actor is dead because it was killed by ray.kill.\x1b[0m"],
                                        "pid": "raylet", "is_err": False}, ignore_prefix=False)
+        ray_worker.print_to_stdstream({"lines": ["Task MapWorker(MapBatches(PhotoBatch)).submit failed. There are infinite retries "
+                                                 "remaining, so the task will be retried. Error: The actor is dead because it was "
+                                                 "killed by `ray.kill`."], "pid": "raylet", "is_err": False}, ignore_prefix=False)
         ray_worker.print_to_stdstream({"lines": ["\x1b[33mTask Y was killed due to the node running low on memory.\x1b[0m"],
                                        "pid": "raylet", "is_err": False}, ignore_prefix=False)
     assert capsys.readouterr() == ("", "(raylet) Task Y was killed due to the node running low on memory.\n")

@@ -282,10 +282,10 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     if on_ray and p.kind == "video" and p.hints:
         raise UsageError(f"{_hints_label(hints)}: video hints are not supported with --ray (a film's ranges are colorized apart, "
                          "and a hint is carried from its keyframe); run without --ray")
-    if on_ray and ray.address is not None:
+    if on_ray and (ray.address is not None or not folder.dry_run):  # (a dry run connects to nothing)
         from vidcolor.cluster.runtime import preflight
 
-        preflight(ray.address, ray.device)  # a bad address or device, or no ray extra: before the model loads
+        preflight(ray.address, ray.device)  # a bad address or device, no ray extra, no connection: before the model loads
     col = _loaded(colorizer) if colorizer is not None else _in_background(
         _load, model=model, weights=weights, device="cpu" if on_ray else device,  # on Ray, the workers use ray.device
         work_size=work_size, upsample=upsample, strength=strength)

@@ -23,7 +23,7 @@ import torch
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
-from vidcolor.cluster.runtime import Pool
+from vidcolor.cluster.runtime import Pool, rows_of
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
 from vidcolor.colorizer import Colorizer
 from vidcolor import errors
@@ -31,7 +31,7 @@ from vidcolor.io.base import VideoInfo
 from vidcolor.io.mux import join_segments
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.paths import atomic_write_text
-from vidcolor.io.segments import segment_frames
+from vidcolor.io.segments import discard_work, ray_work_dir, segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, stale_temporaries, temp_output_path
 from vidcolor.options import Result, VideoOptions
@@ -149,11 +149,12 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
             stale.unlink(missing_ok=True)
         journal = Journal(root, remember=True)
         st = src.stat()
-        work = RangeWork(root / STATE_DIR / "ray" / f"{dst.name}.work", f"{key}|{st.st_size}|{st.st_mtime_ns}|plan{PLAN_VERSION}")
+        work = RangeWork(ray_work_dir(dst, root / STATE_DIR), f"{key}|{st.st_size}|{st.st_mtime_ns}|plan{PLAN_VERSION}")
         if opts.overwrite:
             work.discard()
+            discard_work(dst, root / STATE_DIR)  # and a one-machine run's segments: the run starts over
         elif journal.finished(src, key, dst):
-            work.discard()  # a run killed after journaling left it
+            discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it (or a one-machine run's)
             return Result(src, dst, "skipped", note=already_done(journal, dst))
         # as `colorize_video` does: a file vidcolor did not write, edited or made read-only since is refused
         # (a review replaced a protected film), and dst is marked as ours before it can appear, so a run stopped
@@ -178,7 +179,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
             _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
             notes = plan.notes + _join(dst, info, plan, work)
         journal.record(src, key, "done", dst)
-        work.discard()
+        discard_work(dst, root / STATE_DIR)  # ours, and a stopped one-machine run's
     notes.append(f"ran as {_count(len(film['ranges']), 'range')} on {_count(pool.size, 'Ray worker')} "
                  f"({_count(len(film['cuts']), 'scene cut')})")
     if resumed:
@@ -199,10 +200,12 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks)).map_batches(
         FilmRange, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(tasks))),
         num_cpus=pool.num_cpus, num_gpus=pool.num_gpus,
-        fn_constructor_kwargs={"colorizer": colorizer, "src": str(src), "opts": opts, "plan": plan, "work": str(work.folder),
+        # absolute paths: a worker's working directory is its raylet's, not the driver's (see photos.py)
+        fn_constructor_kwargs={"colorizer": colorizer, "src": str(src.absolute()), "opts": opts, "plan": plan,
+                               "work": str(work.folder.absolute()),
                                "device": pool.device, "threads": max(1, pool.num_cpus), "driver_model_id": colorizer.model_id})
     error = None
-    for row in ds.iter_rows():
+    for row in rows_of(ds):
         res = json.loads(row["result"])
         if "error" in res:
             error = error or getattr(errors, res["kind"], errors.VidcolorError)(res["error"])

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from vidcolor.archive import Journal, refuse_foreign_output, remove_stale_temporaries
-from vidcolor.cluster.runtime import Pool
+from vidcolor.cluster.runtime import Pool, rows_of
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import StorageError, VidcolorError
@@ -54,8 +54,12 @@ class RayPhotos:
             return
         t0 = time.time()
         since_ns = mark_run_start(journal)
-        rows = [{"src": str(p), "dst": str(t), "hints": json.dumps(h.to_obj()) if h else ""} for p, t, h in todo]
-        hints = {str(p): h for p, t, h in todo}
+        # the workers get absolute paths: a worker's working directory is its raylet's, not the driver's, so a
+        # relative one (`cd /shared && vidcolor scans -o colour --ray head:6379`) failed every photo "file not
+        # found", or read and wrote a file of that name under the raylet's folder and was journaled as done
+        # (an operator's test); lines, journal and report keep the paths as the caller gave them
+        given = {str(p.absolute()): (p, t, h) for p, t, h in todo}
+        rows = [{"src": a, "dst": str(t.absolute()), "hints": json.dumps(h.to_obj()) if h else ""} for a, (p, t, h) in given.items()]
         blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
         ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             self.worker, batch_size=opts.batch_size, compute=self.ray.data.ActorPoolStrategy(size=self.pool.size), num_cpus=self.pool.num_cpus,
@@ -63,12 +67,12 @@ class RayPhotos:
                 "colorizer": colorizer, "opts": opts, "since_ns": since_ns,
                 "device": self.pool.device, "threads": max(1, self.pool.num_cpus), "driver_model_id": colorizer.model_id})
         first = True
-        for row in ds.iter_rows():
+        for row in rows_of(ds):
             if first and self.on_first:
                 self.on_first(time.time() - t0)
             first = False
-            src, dst, status, note = Path(row["src"]), Path(row["dst"]), row["status"], row["note"]
-            own_key = hinted_key(key, hints[row["src"]])
+            (src, dst, hints), status, note = given[row["src"]], row["status"], row["note"]
+            own_key = hinted_key(key, hints)
             if status == "storage":  # the output's disk is full: the run stops, as on one machine (exit 4)
                 raise StorageError(note)
             if status != "colour":

@@ -37,6 +37,16 @@ class RayOptions:
     num_cpus: int | None = None  # CPUs of the local instance `auto` starts (default: all)
 
     def __post_init__(self) -> None:  # the address's form, checked before anything else (no cluster is asked)
+        if self.address is not None and not isinstance(self.address, str):
+            raise ClusterError(f"RayOptions(address={self.address!r}): give 'auto', 'HOST:PORT' or None")
+        # the counts and the device here, not once the model is loaded and the cluster joined: cpus_per_worker=0
+        # ended such a run in ZeroDivisionError, and max_workers=0 ran every worker the cluster had without a word
+        for name in ("cpus_per_worker", "max_workers", "num_cpus"):
+            value = getattr(self, name)
+            if not (value is None and name != "cpus_per_worker") and (type(value) is not int or value < 1):
+                raise ClusterError(f"RayOptions({name}={value!r}): a whole number of 1 or more"
+                                   + (", or None" if name != "cpus_per_worker" else ""))
+        _check_device(self.device)
         if self.address is not None and self.address != "auto":
             if not self.address.strip():  # `--ray "$RAY_HEAD"` with the variable unset had run on one machine
                 raise ClusterError("--ray '': empty; give auto or HOST:PORT")
@@ -89,7 +99,7 @@ def plan_pool(resources: dict, device: str = "auto", cpus_per_worker: int = 1, m
 
 
 def _check_device(device: str) -> None:
-    if device not in ("auto", "cpu", "cuda"):
+    if not isinstance(device, str) or device not in ("auto", "cpu", "cuda"):
         raise ClusterError(f"--device {device}: with --ray, Ray assigns the GPUs; use auto, cpu or cuda")
 
 
@@ -103,17 +113,58 @@ def _host_port(address: str) -> tuple[str, str]:
 _LOG_LEVEL_OURS = False  # whether RAY_BACKEND_LOG_LEVEL was set by `connect`, not by the user
 
 
+# A Ray head's GCS port (and a Ray Client port, ray://) is a gRPC server: HTTP/2 without TLS, which answers a
+# client's connection preface with a SETTINGS frame (9-byte header, type 4). Anything else listening there (the
+# dashboard's 8265, an HTTP or Redis server) kept ray.init retrying for over a minute, printing Ray's core
+# warnings, before it failed (an operator's test: `--ray 127.0.0.1:PORT` of an HTTP server was still running
+# when `timeout 60` stopped it).
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")  # + an empty SETTINGS frame
+H2_SETTINGS = 4
+
+
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S) as conn:
+            if _ray_uses_tls():  # a TLS cluster wants a TLS handshake first: the port being open is all we check
+                return
+            conn.sendall(H2_PREFACE)
+            head = _read_upto(conn, 9)
+    except socket.timeout:
+        raise ClusterError(f"--ray {address}: no Ray cluster answers there (a connection opened, but nothing answered "
+                           f"in {CONNECT_TIMEOUT_S:g} s)") from None
     except OSError as e:
         raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
+    if len(head) < 9 or head[3] != H2_SETTINGS:
+        raise ClusterError(f"--ray {address}: something listens there, but not a Ray cluster (it does not speak gRPC); "
+                           "give the head's GCS port, the --port of `ray start --head` (6379 by default)")
 
 
-def preflight(address: str, device: str = "auto") -> None:
+def _ray_uses_tls() -> bool:
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("", "0", "false")
+
+
+def _read_upto(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:  # closed: what an HTTP/1 server does after its "400 Bad Request"
+            break
+        data += chunk
+    return data
+
+
+def _check_connected(ray) -> None:
+    if not ray.is_initialized():
+        raise ClusterError("no Ray connection: pass an address, or auto to start a local instance")
+
+
+def preflight(address: str | None, device: str = "auto") -> None:
     """The checks that need no cluster and no model, so that a bad --ray or --device fails before either loads."""
     _check_device(device)
+    if address is None:  # the caller's own ray.init: it had loaded the model, then said there was none (5.8 s)
+        _check_connected(import_ray())
+        return
     if address != "auto":
         _host_port(address)
     import_ray()
@@ -137,6 +188,31 @@ def quiet_ray_data(ray) -> None:
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 OWN_STOP_NOTICE = "killed by ray.kill"  # what a stopping run's own shutdown of its actors makes Ray say
+# (Ray 2.60 quotes the name, "killed by `ray.kill`", so lines are compared without backticks: the quoted
+# form went through to a Ctrl-C'd run's log, an operator's test)
+INIT_FAILED_NOTICE = "raised in its creation task"  # a worker that could not start: rows_of says why, in one line
+ERROR_LINE = re.compile(r"^\s*([\w.]*(?:Error|Exception)): (.+)$", re.M)  # "pkg.mod.SomeError: message" in a traceback
+
+
+def rows_of(ds) -> Iterator[dict]:
+    """`ds.iter_rows()`, where a worker that cannot start (its constructor raised: another vidcolor on its node,
+    which the model check refuses, or no torch there) is one ClusterError naming the reason: it was Ray's
+    ActorDiedError, a 350-line traceback and exit 1 (an operator's test)."""
+    ray_data_log = logging.getLogger("ray.data")
+    level = ray_data_log.level
+    ray_data_log.setLevel(logging.CRITICAL)  # its "Full stack trace" of the same error, 80 lines, before ours
+    try:
+        yield from ds.iter_rows()
+    except Exception as e:
+        if not getattr(e, "actor_init_failed", False):
+            raise
+        found = ERROR_LINE.findall(ANSI.sub("", str(e)))
+        name, reason = found[-1] if found else ("", str(e).splitlines()[0] if str(e) else type(e).__name__)
+        if name and not name.startswith("vidcolor."):
+            reason = f"{name.rsplit('.', 1)[-1]}: {reason}"
+        raise ClusterError(f"a Ray worker could not start: {reason}") from None
+    finally:
+        ray_data_log.setLevel(level)
 
 
 @contextmanager
@@ -160,7 +236,7 @@ def _plain_raylet_notices() -> Iterator[None]:
         if not (isinstance(data, dict) and data.get("pid") == "raylet"):
             return real(data, ignore_prefix, *args, **kwargs)
         for line in data.get("lines") or []:
-            if OWN_STOP_NOTICE not in line:
+            if not any(notice in str(line).replace("`", "") for notice in (OWN_STOP_NOTICE, INIT_FAILED_NOTICE)):
                 with contextlib.suppress(OSError, ValueError):
                     sys.stderr.write(f"(raylet) {ANSI.sub('', str(line)).rstrip()}\n")
         return None
@@ -217,8 +293,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> Iterator[object
     "ray://HOST:PORT" (join), or None to use a connection the caller has already made with ray.init."""
     ray = import_ray()
     if address is None:
-        if not ray.is_initialized():
-            raise ClusterError("no Ray connection: pass an address, or auto to start a local instance")
+        _check_connected(ray)
         quiet_ray_data(ray)
         yield ray
         return

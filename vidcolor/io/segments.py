@@ -50,9 +50,19 @@ def _log_key(key: str) -> str:
     return f"{key}|layout{LAYOUT_VERSION}"
 
 
+RAY_WORK = "ray"  # under the work root: a film's ranges colorized on a Ray cluster (vidcolor.cluster.film)
+
+
+def ray_work_dir(dst: Path, work_root: Path) -> Path:
+    return work_root / RAY_WORK / f"{dst.name}.work"
+
+
 def discard_work(dst: Path, work_root: Path) -> None:
-    """Remove the work folder of an output (after it is recorded as done, or to start over)."""
-    shutil.rmtree(work_dir(dst, work_root), ignore_errors=True)
+    """Remove the work folders of an output, this machine's and a Ray run's (after it is recorded as done, or
+    to start over): a film finished on one machine after its `--ray` run was stopped, or the other way round,
+    had left the other run's segments, a film's worth of disk, for good (an operator's test)."""
+    for folder in (work_dir(dst, work_root), ray_work_dir(dst, work_root)):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
