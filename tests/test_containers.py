@@ -11,6 +11,7 @@ import pytest
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
 from tests.media import audio_seconds, probe, write_video
 from vidcolor.errors import OutputError
+from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -856,6 +857,28 @@ def test_an_h264_output_says_its_primaries_and_transfer(tmp_path, colorizer):
     with av.open(str(tmp_path / "out.mp4")) as c:
         cc = c.streams.video[0].codec_context
         assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "mov", "avi"])
+def test_an_anamorphic_source_keeps_its_pixel_shape(tmp_path, colorizer, ext):
+    """A DVD transfer's 32:27 pixels (a 16:9 picture stored 720x480) were written square, and the output
+    showed the picture squeezed (a film restorer's test)."""
+    sar = fractions.Fraction(32, 27)
+    src = write_video(tmp_path / "dvd.mp4", w=96, h=64, frames=4, audio=None, sar=sar)
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer)
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        v = c.streams.video[0]
+        assert (v.sample_aspect_ratio, v.display_aspect_ratio) == (sar, fractions.Fraction(96 * 32, 64 * 27))
+        assert len(list(c.decode(v))) == 4
+    assert not any("square" in n for n in res.notes)
+
+
+def test_anamorphic_into_webm_vp9_says_the_pixel_shape_is_lost(tmp_path):
+    """Matroska takes it here only from the codec's header, which VP9 has no room for: said, not silent."""
+    src = write_video(tmp_path / "dvd.mp4", w=96, h=64, frames=2, audio=None, sar=fractions.Fraction(32, 27))
+    plan = plan_output(src, tmp_path / "out.webm")
+    assert any(n.startswith("the source's pixels are not square (32:27, a 1.78:1 picture)") for n in plan.notes)
+    assert not any("square" in n for n in plan_output(src, tmp_path / "out.mkv").notes)
 
 
 def test_chapters_past_the_end_are_cut_and_unreadable_ones_cost_only_themselves(tmp_path, colorizer):

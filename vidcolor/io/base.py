@@ -52,6 +52,10 @@ class VideoInfo:
     # the source's other video streams, which are not written (one line each: "video stream 1 (h264,
     # 320x240)", "cover art (stream 0, mjpeg)"); the colorized one is the largest that is not cover art
     dropped_video: list[str] = field(default_factory=list)
+    # the shape of a stored pixel where it is not square (32/27 for an anamorphic 16:9 DVD's 720x480), else
+    # None: it is written back, so the picture is shown as wide as the source's (a film restorer's DVD
+    # transfer came out squeezed to 3:2 before)
+    sample_aspect_ratio: fractions.Fraction | None = None
 
     @property
     def fps(self) -> float:

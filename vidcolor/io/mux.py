@@ -115,6 +115,8 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             # timing info, below); the container declares the source's (the stream's average rate,
             # Matroska's default duration). Timestamps are set per packet and do not depend on it.
             ost.codec_context.framerate = like.average_rate
+        if like.sample_aspect_ratio:  # the container's (MP4's pasp, Matroska's display size); segments written
+            ost.codec_context.sample_aspect_ratio = like.sample_aspect_ratio  # before it was kept carry none
         if plan.container.muxer == "avi" and (rotation or mirror_matrix):  # a new user's phone clip played sideways
             timing.notes.append(f"AVI holds no display {'matrix' if mirror_matrix else 'rotation'}: the frames are as "
                                 f"stored, which the source shows {'mirrored' if mirror_matrix else f'turned {rotation} degrees'}; "

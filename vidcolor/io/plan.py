@@ -124,6 +124,7 @@ class OutputPlan:
     time_base: fractions.Fraction | None = None  # the encoder's, where it cannot take the source's
     streams: list[StreamPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square
 
     @property
     def matrix(self) -> str:
@@ -136,8 +137,9 @@ class OutputPlan:
         # the matrix only where it is not BT.709: keys (and the outputs they journal as done) unchanged there;
         # an MPEG-4 or MJPEG output written in BT.709 before is redone
         matrix = "" if self.matrix == "bt709" else f"{self.matrix}:"
+        sar = f":sar={self.sample_aspect_ratio}" if self.sample_aspect_ratio else ""  # in H.264's VUI: unchanged keys for square pixels
         return (f"{self.encoder}:{self.pix_fmt}:{matrix}{self.time_base or ''}:"
-                + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())))
+                + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())) + sar)
 
 
 def container_for(dst: Path) -> Container:
@@ -151,6 +153,8 @@ def container_for(dst: Path) -> Container:
     raise OutputError(f"{dst}: {what}; use {choices}")
 
 
+# codecs whose own header holds a sample aspect ratio (H.264's and HEVC's VUI, MPEG-4's VOL, JFIF's density)
+_SAR_IN_CODEC = {"h264", "hevc", "mpeg4", "mjpeg"}
 CRF_MAX = {"libx264": 51, "libx265": 51}  # the --crf option's own bound (63) is VP9's and AV1's
 
 
@@ -185,6 +189,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     if fallback:
         plan.notes.append(fallback)
     _choose_pix_fmt(plan, encoder, info)
+    _keep_pixel_shape(plan, info)
     if encoder.name in _MAX_TIME_BASE_DEN and info.time_base.denominator > _MAX_TIME_BASE_DEN[encoder.name]:
         plan.time_base = _coarser_time_base(info, _MAX_TIME_BASE_DEN[encoder.name])
         plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
@@ -322,6 +327,17 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
         plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as {full} (4:2:0 needs even sizes){plays}")
 
 
+def _keep_pixel_shape(plan: OutputPlan, info: VideoInfo) -> None:
+    """Non-square pixels (an anamorphic DVD's 32:27) are written back; Matroska and WebM take them here only
+    from the codec's own header, which VP9 and AV1 have no room for, so there it is said."""
+    sar = plan.sample_aspect_ratio = info.sample_aspect_ratio
+    if sar and plan.container.muxer in ("matroska", "webm") and plan.codec not in _SAR_IN_CODEC:
+        shown = info.width * sar / info.height
+        plan.notes.append(f"the source's pixels are not square ({sar.numerator}:{sar.denominator}, a {float(shown):.2f}:1 "
+                          f"picture): {plan.container.label} with {plan.codec} cannot mark that here, so it shows "
+                          f"{info.width}x{info.height} as stored; write .mp4, or .mkv with H.264, to keep it")
+
+
 def _holds_audio(box: Container, codec: str) -> bool:
     listed = codec in box.audio or ("pcm_*" in box.audio and codec.startswith("pcm_"))
     return listed and codec in _muxer_codecs(box.muxer)
@@ -408,6 +424,8 @@ def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: 
     if plan.matrix == "bt709":  # the network's colours are sRGB's, whose primaries are BT.709's: said, not left
         s.codec_context.color_primaries = s.codec_context.color_trc = 1  # "unspecified" (a film restorer's test)
     s.codec_context.color_range = 2 if plan.pix_fmt.startswith("yuvj") else 1  # JPEG ("full") or MPEG ("limited") range
+    if like.sample_aspect_ratio:  # in the encoded stream too (H.264's VUI), for players that read only that
+        s.codec_context.sample_aspect_ratio = like.sample_aspect_ratio
     s.options = dict(plan.options)
     return s
 

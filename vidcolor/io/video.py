@@ -5,6 +5,7 @@ How the output is written is decided in plan.py, encoded in segments.py and join
 """
 from __future__ import annotations
 
+import fractions
 import heapq
 import os
 from collections import deque
@@ -184,6 +185,7 @@ class VideoSource:
             average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
             start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
             bit_depth=_bit_depth(cc.format), dropped_video=_describe_dropped(self.container, self.stream),
+            sample_aspect_ratio=_pixel_shape(s),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -393,6 +395,12 @@ class VideoSource:
             return None
         says = f"{seconds:.1f} s" if seconds else f"{want} frames"
         return f"the source ends early: {decoded} of {want} frames (its header says {says})"
+
+
+def _pixel_shape(stream) -> fractions.Fraction | None:
+    """The stream's sample aspect ratio where its pixels are not square (the container's, else the codec's)."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    return sar if sar and sar > 0 and sar != 1 else None
 
 
 def quarter_turns(rotation: float) -> int:
