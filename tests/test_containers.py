@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
@@ -895,3 +896,66 @@ def test_chapters_past_the_end_are_cut_and_unreadable_ones_cost_only_themselves(
     bad.write_bytes(bad.read_bytes().replace(b"CafeQ", b"Caf\xe9Q"))
     res = colorize_video(bad, tmp_path / "bad_out.mkv", colorizer)
     assert res.status == "done" and any(n.startswith("chapters dropped: they could not be read") for n in res.notes), res.notes
+
+
+def _restorers_master(path: Path) -> Path:
+    """An MKV with a default, a dubbed and a commentary audio track, a forced subtitle, a font attachment and
+    a start timecode (on the video stream, as FFmpeg reads MOV's timecode track and Matroska's tag)."""
+    D = av.stream.Disposition
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.metadata["timecode"] = "01:00:00:00"
+        audio = []
+        for disposition in (D.default, D.dub, D.comment):
+            a = c.add_stream("aac", rate=16000)
+            a.layout, a.disposition = "mono", disposition
+            audio.append(a)
+        s = c.add_mux_stream("subrip")
+        s.disposition = D.forced
+        c.add_attachment("font.ttf", "font/ttf", b"\0" * 64)
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        for a in audio:
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts = 16000, 0
+            for p in [*a.encode(f), *a.encode()]:
+                c.mux(p)
+        pkt = av.Packet(b"Bonjour")
+        pkt.stream, pkt.time_base, pkt.pts, pkt.dts, pkt.duration = s, fractions.Fraction(1, 1000), 0, 0, 100
+        c.mux(pkt)
+    return path
+
+
+def test_stream_flags_attachments_and_the_timecode_are_kept(tmp_path, colorizer):
+    """A forced subtitle, a commentary track, an ASS font and the start timecode were dropped without a
+    word (a film restorer's test): the player no longer showed the forced subtitle, nor told the tracks apart."""
+    D = av.stream.Disposition
+    src = _restorers_master(tmp_path / "master.mkv")
+    res = colorize_video(src, tmp_path / "out.mkv", colorizer)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert [s.disposition for s in c.streams.audio] == [D.default, D.dub, D.comment]
+        assert c.streams.subtitles[0].disposition == D.forced
+        assert [(s.name, s.data) for s in c.streams if s.type == "attachment"] == [("font.ttf", b"\0" * 64)]
+        assert {k.lower(): v for k, v in c.streams.video[0].metadata.items()}["timecode"] == "01:00:00:00"
+    assert not any("not written" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("ext", ["mov", "mp4"])
+def test_the_timecode_becomes_a_timecode_track_in_mov_and_mp4(tmp_path, colorizer, ext):
+    src = _restorers_master(tmp_path / "master.mkv")
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer)
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        assert [s.metadata.get("timecode") for s in c.streams.data] == ["01:00:00:00"]
+    assert "1 attachment(s) (stream 5) not written: " in "".join(res.notes)
+
+
+def test_what_an_avi_cannot_hold_besides_is_said(tmp_path):
+    notes = plan_output(_restorers_master(tmp_path / "master.mkv"), tmp_path / "out.avi").notes
+    assert "the source's timecode 01:00:00:00 not written: AVI holds none; write .mov, .mp4 or .mkv to keep it" in notes
+    assert any(n.startswith("1 attachment(s) (stream 5) not written: AVI holds none") for n in notes)

@@ -56,6 +56,11 @@ class VideoInfo:
     # None: it is written back, so the picture is shown as wide as the source's (a film restorer's DVD
     # transfer came out squeezed to 3:2 before)
     sample_aspect_ratio: fractions.Fraction | None = None
+    # the start timecode ("01:00:00:00"): the video stream's tag, else a timecode track's (MOV's tmcd), else the
+    # file's; written back, where the container holds one (it was dropped without a word: a film restorer's test)
+    timecode: str | None = None
+    attachments: list[int] = field(default_factory=list)  # Matroska attachments (an ASS subtitle's fonts)
+    dropped_data: list[str] = field(default_factory=list)  # data streams not written ("data stream 2 (bin_data)")
 
     @property
     def fps(self) -> float:

@@ -300,6 +300,7 @@ class Passthrough:
     def __init__(self, like: VideoInfo, out: av.container.OutputContainer, plan: OutputPlan):
         self.src = av.open(str(like.path))
         self.out = out
+        self.like = like
         self.start = _timeline_start(self.src, like, plan)  # where the output's timeline starts on the source's clock
         self.map: dict[int, tuple[av.stream.Stream, str, str | None]] = {}  # input index -> (stream, action, target)
         for sp in plan.streams:
@@ -313,7 +314,12 @@ class Passthrough:
             else:
                 continue
             ost.metadata.update(kept_tags(s.metadata, out))
+            ost.disposition = s.disposition  # default, forced, commentary, ...: a forced subtitle had lost its flag
             self.map[sp.index] = (ost, sp.action, sp.target)
+        if out.format.name == "matroska":  # an ASS subtitle's fonts; other containers hold none (a plan note)
+            for index in like.attachments:
+                a = self.src.streams[index]
+                out.add_attachment(a.name, a.mimetype, a.data)
         streams = [s for s in self.src.streams if s.index in self.map]
         self.packets = self.src.demux(*streams) if streams else iter(())
         self.pending = None
@@ -365,7 +371,11 @@ class Passthrough:
         """The source's title on the output, and its video stream's language and title on `video`: a
         restoration with several languages could not tell its tracks apart (film-user test)."""
         out.metadata.update({k: v for k, v in self.src.metadata.items() if k.lower() == "title"})
-        video.metadata.update(kept_tags(main_video_stream(self.src).metadata, out))
+        main = main_video_stream(self.src)
+        video.metadata.update(kept_tags(main.metadata, out))
+        video.disposition = main.disposition
+        if self.like.timecode and out.format.name != "avi":  # MOV and MP4 write it as a timecode track
+            video.metadata["timecode"] = self.like.timecode
         self._chapters(out)
 
     def _chapters(self, out: av.container.OutputContainer) -> None:

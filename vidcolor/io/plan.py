@@ -198,6 +198,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     plan.streams = [_stream_plan(box, s, plan.notes, s.index in primed) for s in info.streams]
     plan.notes += _late_audio_notes(info, plan, starts)
     plan.notes += [f"{what} not written: vidcolor writes one video stream, the largest picture" for what in info.dropped_video]
+    plan.notes += _dropped_extras(info, box)
     _try(plan, info)
     return plan
 
@@ -325,6 +326,19 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
         plays = ("; 4:4:4 H.264 plays in VLC, mpv and FFmpeg's tools but not in browsers, QuickTime or most phones "
                  "and TVs: crop a column or row first for those" if encoder.name == "libx264" else "")
         plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as {full} (4:2:0 needs even sizes){plays}")
+
+
+def _dropped_extras(info: VideoInfo, box: Container) -> list[str]:
+    """Notes for what the output does not take besides video, audio and subtitles: attachments outside
+    Matroska, a timecode in AVI, data streams (a timecode track's time is carried as the timecode)."""
+    notes = [f"{what} not written: vidcolor carries video, audio, subtitles, attachments and the timecode"
+             for what in info.dropped_data]
+    if info.attachments and box.muxer != "matroska":
+        notes.append(f"{len(info.attachments)} attachment(s) (stream {', '.join(map(str, info.attachments))}) not written: "
+                     f"{box.label} holds none; write .mkv to keep them")
+    if info.timecode and box.muxer == "avi":
+        notes.append(f"the source's timecode {info.timecode} not written: AVI holds none; write .mov, .mp4 or .mkv to keep it")
+    return notes
 
 
 def _keep_pixel_shape(plan: OutputPlan, info: VideoInfo) -> None:

@@ -185,7 +185,10 @@ class VideoSource:
             average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
             start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
             bit_depth=_bit_depth(cc.format), dropped_video=_describe_dropped(self.container, self.stream),
-            sample_aspect_ratio=_pixel_shape(s),
+            sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
+            attachments=[x.index for x in self.container.streams if x.type == "attachment"],
+            dropped_data=[f"data stream {x.index} ({_codec_name(x) or 'unknown'})" for x in self.container.streams
+                          if x.type == "data" and not _tag(x.metadata, "timecode")],
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -395,6 +398,16 @@ class VideoSource:
             return None
         says = f"{seconds:.1f} s" if seconds else f"{want} frames"
         return f"the source ends early: {decoded} of {want} frames (its header says {says})"
+
+
+def _tag(tags: dict, name: str) -> str | None:
+    return next((v for k, v in tags.items() if k.lower() == name), None)
+
+
+def _timecode(container, video) -> str | None:
+    """The source's start timecode: on its video stream, a timecode track (MOV's tmcd), or the file."""
+    data = [x.metadata for x in container.streams if x.type == "data"]
+    return next(filter(None, (_tag(tags, "timecode") for tags in [video.metadata, *data, container.metadata])), None)
 
 
 def _pixel_shape(stream) -> fractions.Fraction | None:
