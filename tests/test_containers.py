@@ -959,3 +959,14 @@ def test_what_an_avi_cannot_hold_besides_is_said(tmp_path):
     notes = plan_output(_restorers_master(tmp_path / "master.mkv"), tmp_path / "out.avi").notes
     assert "the source's timecode 01:00:00:00 not written: AVI holds none; write .mov, .mp4 or .mkv to keep it" in notes
     assert any(n.startswith("1 attachment(s) (stream 5) not written: AVI holds none") for n in notes)
+
+
+def test_a_timecode_the_muxer_refuses_is_said_not_a_failed_join(tmp_path):
+    """At a rate the MP4 muxer's timecode track cannot take (60000 frames a second, as a raw DV file's rate
+    read), the join failed with "Invalid argument" once every frame was done; now the plan says so at once."""
+    with VideoSource(_restorers_master(tmp_path / "master.mkv")) as source:
+        info = source.info
+    info.average_rate = fractions.Fraction(60000)
+    plan = plan_output(info, tmp_path / "out.mp4")
+    assert plan.timecode is None
+    assert "the source's timecode 01:00:00:00 not written: the mp4 muxer did not take it (Invalid argument)" in plan.notes

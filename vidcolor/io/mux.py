@@ -300,7 +300,7 @@ class Passthrough:
     def __init__(self, like: VideoInfo, out: av.container.OutputContainer, plan: OutputPlan):
         self.src = av.open(str(like.path))
         self.out = out
-        self.like = like
+        self.plan = plan
         self.start = _timeline_start(self.src, like, plan)  # where the output's timeline starts on the source's clock
         self.map: dict[int, tuple[av.stream.Stream, str, str | None]] = {}  # input index -> (stream, action, target)
         for sp in plan.streams:
@@ -374,8 +374,8 @@ class Passthrough:
         main = main_video_stream(self.src)
         video.metadata.update(kept_tags(main.metadata, out))
         video.disposition = main.disposition
-        if self.like.timecode and out.format.name != "avi":  # MOV and MP4 write it as a timecode track
-            video.metadata["timecode"] = self.like.timecode
+        if self.plan.timecode:  # MOV and MP4 write it as a timecode track, Matroska as a tag
+            video.metadata["timecode"] = self.plan.timecode
         self._chapters(out)
 
     def _chapters(self, out: av.container.OutputContainer) -> None:

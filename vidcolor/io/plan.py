@@ -125,6 +125,7 @@ class OutputPlan:
     streams: list[StreamPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square
+    timecode: str | None = None  # the source's start timecode, where the output takes it
 
     @property
     def matrix(self) -> str:
@@ -200,6 +201,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     plan.notes += [f"{what} not written: vidcolor writes one video stream, the largest picture" for what in info.dropped_video]
     plan.notes += _dropped_extras(info, box)
     _try(plan, info)
+    _keep_timecode(plan, info)
     return plan
 
 
@@ -336,9 +338,26 @@ def _dropped_extras(info: VideoInfo, box: Container) -> list[str]:
     if info.attachments and box.muxer != "matroska":
         notes.append(f"{len(info.attachments)} attachment(s) (stream {', '.join(map(str, info.attachments))}) not written: "
                      f"{box.label} holds none; write .mkv to keep them")
-    if info.timecode and box.muxer == "avi":
-        notes.append(f"the source's timecode {info.timecode} not written: AVI holds none; write .mov, .mp4 or .mkv to keep it")
     return notes
+
+
+def _keep_timecode(plan: OutputPlan, info: VideoInfo) -> None:
+    """The source's start timecode, where the output's muxer takes it (tried in memory, as `_try`): one it
+    refuses is said, rather than failing the join once every frame is done."""
+    if not info.timecode:
+        return
+    why = "AVI holds none; write .mov, .mp4 or .mkv to keep it" if plan.container.muxer == "avi" else None
+    if why is None:
+        try:
+            with av.open(io.BytesIO(), "w", format=plan.container.muxer) as out:
+                add_video_stream(out, plan, info).metadata["timecode"] = info.timecode
+                out.start_encoding()
+        except (av.error.FFmpegError, ValueError) as e:
+            why = f"the {plan.container.muxer} muxer did not take it ({_reason(e)})"
+    if why:
+        plan.notes.append(f"the source's timecode {info.timecode} not written: {why}")
+    else:
+        plan.timecode = info.timecode
 
 
 def _keep_pixel_shape(plan: OutputPlan, info: VideoInfo) -> None:
