@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
-from tests.media import audio_seconds, probe, write_video
+from tests.media import audio_seconds, frame_pattern, probe, write_video
 from vidcolor.errors import OutputError
 from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
@@ -970,3 +970,35 @@ def test_a_timecode_the_muxer_refuses_is_said_not_a_failed_join(tmp_path):
     plan = plan_output(info, tmp_path / "out.mp4")
     assert plan.timecode is None
     assert "the source's timecode 01:00:00:00 not written: the mp4 muxer did not take it (Invalid argument)" in plan.notes
+
+
+def test_a_recording_cut_mid_way_says_the_frames_before_its_first_keyframe_are_lost(tmp_path, colorizer):
+    """A broadcast capture cut at a byte, not at a keyframe: the frames before its first keyframe cannot be
+    decoded (FFmpeg's tools leave them out too), and the picture started 0.28 s into the output without a
+    word (a film restorer's test). Now the result says how many and where the picture starts."""
+    whole = tmp_path / "whole.ts"
+    with av.open(str(whole), "w") as c:  # headers at every keyframe, as broadcast streams repeat them
+        v = c.add_stream("libx264", rate=25, options={"x264-params": "keyint=10:bframes=0:repeat-headers=1"})
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    cut = tmp_path / "cut.ts"
+    with av.open(str(whole)) as src, av.open(str(cut), "w") as out:
+        ost = out.add_stream_from_template(src.streams.video[0])
+        for pkt in list(src.demux(src.streams.video[0]))[3:]:  # from frame 3: its keyframe (0) is cut away
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    res = colorize_video(cut, tmp_path / "out.mkv", colorizer, VideoOptions(temporal="off"))
+    assert res.frames == 10  # frames 10-19, from the keyframe at 10
+    assert ("the stream starts mid-way (cut from a longer recording?): its first 7 frame(s) cannot be decoded "
+            "without the frames before them and are left out; the picture starts 0.28 s in, as in the source") in res.notes
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert float(next(c.decode(video=0)).pts * c.streams.video[0].time_base) == pytest.approx(0.28, abs=0.002)
+    whole_res = colorize_video(whole, tmp_path / "whole_out.mkv", colorizer, VideoOptions(temporal="off"))
+    assert not any("mid-way" in n for n in whole_res.notes)

@@ -246,7 +246,7 @@ class VideoSource:
         recent: list[Frame] = []
         decoded, overshot = 0, False
         try:
-            for frame, pts in _in_order(self._decode_skipping_damage(), step or 1):
+            for frame, pts in _in_order(self._decode_skipping_damage(from_start=not seeking), step or 1):
                 decoded += 1
                 if step and last_pts is not None:
                     if pts - last_pts > 1.5 * step:
@@ -306,15 +306,26 @@ class VideoSource:
             # `ends_early` says so (this failed some cut files after all their frames were done, new user)
             self._decoded_end = float((last_pts + step - (self.stream.start_time or 0)) * self.info.time_base)
 
-    def _decode_skipping_damage(self) -> Iterator[av.VideoFrame]:
+    def _decode_skipping_damage(self, from_start: bool = True) -> Iterator[av.VideoFrame]:
         """The stream's frames, a packet the decoder rejects as invalid data skipped and counted (FFmpeg's
-        tools go on the same way): one damaged packet failed a whole MP4 film (film-user test)."""
+        tools go on the same way): one damaged packet failed a whole MP4 film (film-user test). `from_start`:
+        count the frames before the first one decoded that never come (`_lost_at_start`)."""
+        leading: list[int] | None = [] if from_start else None  # pts of the packets before the first frame out
         for packet in self.container.demux(self.stream):
             try:
                 frames = packet.decode()
             except av.error.InvalidDataError:
                 self._bad_packets += 1
                 continue
+            if leading is not None:
+                if packet.size and packet.pts is not None and not packet.is_discard:  # not one an edit list cuts
+                    leading.append(packet.pts)
+                first = next((f.pts for f in frames if f.pts is not None), None)
+                if first is not None:
+                    # a recording cut mid-way (a broadcast capture, a TS cut at a byte): the frames before its
+                    # first keyframe cannot be decoded, and the picture started 1.3 s into the output unsaid
+                    self._lost_at_start = (sum(p < first for p in leading), first)
+                    leading = None
             yield from frames
 
     def damage(self, decoded: int) -> str | None:
@@ -333,12 +344,17 @@ class VideoSource:
         regular = self._regular >= 0.9 * max(1, self._steps)  # a few jumps in a stream of even steps
         lost_block = not indexed and regular and any(n >= MIN_LOST_BLOCK for _, n in self._gaps)
         missing = sum(n for _, n in self._gaps)
-        if not self._gaps or not (self._bad_packets or short or lost_block):
-            return f"damaged data: {self._bad_packets} packet(s) could not be decoded and were skipped" if self._bad_packets else None
         tb, start = self.info.time_base, self.stream.start_time or 0
+        lost, first = self._lost_at_start
+        head = (f"the stream starts mid-way (cut from a longer recording?): its first {lost} frame(s) cannot be decoded "
+                f"without the frames before them and are left out; the picture starts {float((first - start) * tb):.2f} s "
+                "in, as in the source" if lost else None)
+        if not self._gaps or not (self._bad_packets or short or lost_block):
+            body = f"damaged data: {self._bad_packets} packet(s) could not be decoded and were skipped" if self._bad_packets else None
+            return "; ".join(filter(None, [head, body])) or None
         where = ", ".join(f"{float((p - start) * tb):.2f} s ({n})" for p, n in self._gaps[:5]) + (", ..." if len(self._gaps) > 5 else "")
-        return (f"damaged data: {missing} frame(s) missing inside the stream, at {where}; "
-                f"{self._bad_packets} packet(s) could not be decoded. The frames beside each gap keep their times")
+        return "; ".join(filter(None, [head, f"damaged data: {missing} frame(s) missing inside the stream, at {where}; "
+                     f"{self._bad_packets} packet(s) could not be decoded. The frames beside each gap keep their times"]))
 
     def _from_start(self, resume: ResumePoint, luma: bool, with_rgb: bool) -> Iterator[Frame]:
         """`frames` from a resume point, found by decoding from the first frame and counting (where a seek
@@ -353,6 +369,7 @@ class VideoSource:
         self._gaps: list[tuple[int, int]] = []  # (pts before, frames missing) where the timestamps jump
         self._regular = 0  # steps of one frame (within rounding)
         self._steps = 0  # steps measured (this pass: a resumed run measures from where it resumed)
+        self._lost_at_start = (0, 0)  # (frames before the first decodable one, that one's pts), decoding from the start
 
     def _reopen(self) -> None:
         """The container opened afresh, to decode from the start (see `frames`)."""
