@@ -1002,3 +1002,33 @@ def test_a_recording_cut_mid_way_says_the_frames_before_its_first_keyframe_are_l
         assert float(next(c.decode(video=0)).pts * c.streams.video[0].time_base) == pytest.approx(0.28, abs=0.002)
     whole_res = colorize_video(whole, tmp_path / "whole_out.mkv", colorizer, VideoOptions(temporal="off"))
     assert not any("mid-way" in n for n in whole_res.notes)
+
+
+@pytest.mark.parametrize("layout, ext, codec", [("5.1(side)", "mp4", "aac"), ("5.1(side)", "webm", "opus"),
+                                                ("quad", "webm", "opus"), ("3.0", "mp4", "aac")])
+def test_surround_audio_is_transcoded_with_all_its_channels(tmp_path, colorizer, layout, ext, codec):
+    """A 5.1 PCM master's sound into MP4 or WebM failed with a TypeError traceback (PyAV takes no channel
+    count for a layout; a film restorer's test); a layout is now named in an order Opus takes too."""
+    src = tmp_path / "master.mkv"
+    channels = av.AudioLayout(layout).nb_channels
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=48000)
+        a.layout = layout
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        f = av.AudioFrame.from_ndarray(np.zeros((1, channels * 5760), np.int16), format="s16", layout=layout)
+        f.sample_rate, f.pts = 48000, 0
+        for p in [*a.encode(f), *a.encode()]:
+            c.mux(p)
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    assert res.status == "done"
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        cc = c.streams.audio[0].codec_context
+        assert (cc.name, cc.layout.nb_channels) == (codec, channels)

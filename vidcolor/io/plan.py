@@ -67,6 +67,10 @@ CONTAINERS = {
 VIDEO_EXTS = tuple(CONTAINERS)
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".jxl"}
 _MAX_CHANNELS = {"libmp3lame": 2, "ac3": 6}
+# the layout a transcoded stream of that many channels is written in: Vorbis's channel orders, which Opus
+# takes (not 2.1 or 4.0) and AAC and PCM too. PyAV takes no channel count for a layout: a 5.1 master's
+# audio into MP4 or WebM failed with a TypeError traceback (a film restorer's test)
+ENCODED_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _AUDIO_LABELS = {"aac": "AAC", "opus": "Opus", "mp3": "MP3", "pcm_s16le": "PCM"}
 _MAX_TIME_BASE_DEN = {"mpeg4": 65535}  # the MPEG-4 Part 2 standard's limit
 
@@ -465,7 +469,7 @@ def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: 
 
 def add_audio_encoder(out: av.container.OutputContainer, sp: StreamPlan):
     a = out.add_stream(sp.target, rate=sp.sample_rate)
-    a.layout = {1: "mono", 2: "stereo"}.get(sp.channels) or av.AudioLayout(sp.channels).name
+    a.layout = ENCODED_LAYOUTS[sp.channels]
     if sp.target == "libopus" and sp.channels > 2:
         a.options = {"mapping_family": "1"}  # Opus needs a channel mapping beyond stereo
     return a
