@@ -1032,3 +1032,44 @@ def test_surround_audio_is_transcoded_with_all_its_channels(tmp_path, colorizer,
     with av.open(str(tmp_path / f"out.{ext}")) as c:
         cc = c.streams.audio[0].codec_context
         assert (cc.name, cc.layout.nb_channels) == (codec, channels)
+
+
+def test_a_data_stream_left_out_is_said_and_a_quicktime_chapter_track_is_no_data_stream(tmp_path, colorizer):
+    """A TS's KLV data stream was dropped without a word; a MOV's chapter track, a data stream FFmpeg reads as
+    the chapters and sets aside, is carried as chapters, not said to be dropped (nor, as a first version of
+    that note did, failing the plan on its missing codec)."""
+    ts = tmp_path / "drone.ts"
+    with av.open(str(ts), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        d = c.add_data_stream("klv")
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        pkt = av.Packet(b"\x06\x0e\x2b\x34 telemetry")
+        pkt.stream, pkt.time_base, pkt.pts, pkt.dts = d, fractions.Fraction(1, 90000), 0, 0
+        c.mux(pkt)
+    notes = plan_output(ts, tmp_path / "out.mkv").notes
+    assert notes == ["data stream 1 not written: vidcolor carries video, audio, subtitles, attachments and the timecode"]
+    mov = tmp_path / "chapters.mov"
+    with av.open(str(mov), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        c.set_chapters([{"id": 1, "start": 0, "end": 3, "time_base": fractions.Fraction(1, 25), "metadata": {"title": "One"}}])
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    with av.open(str(mov)) as c:
+        assert [s.type for s in c.streams] == ["video", "data"]  # the chapter track
+    res = colorize_video(mov, tmp_path / "out.mov", colorizer, VideoOptions(temporal="off"))
+    assert res.status == "done" and not any("not written" in n for n in res.notes)
+    with av.open(str(tmp_path / "out.mov")) as c:
+        assert [ch["metadata"]["title"] for ch in c.chapters()] == ["One"]

@@ -187,8 +187,7 @@ class VideoSource:
             bit_depth=_bit_depth(cc.format), dropped_video=_describe_dropped(self.container, self.stream),
             sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
             attachments=[x.index for x in self.container.streams if x.type == "attachment"],
-            dropped_data=[f"data stream {x.index} ({_codec_name(x) or 'unknown'})" for x in self.container.streams
-                          if x.type == "data" and not _tag(x.metadata, "timecode")],
+            dropped_data=_describe_data(self.container),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -432,6 +431,20 @@ def _frame_rate(stream) -> fractions.Fraction | None:
 
 def _tag(tags: dict, name: str) -> str | None:
     return next((v for k, v in tags.items() if k.lower() == name), None)
+
+
+def _describe_data(container) -> list[str]:
+    """The data streams that are not written: not a timecode track (its time is carried as the timecode), nor
+    one the demuxer itself sets aside (AVDISCARD_ALL: a QuickTime chapter track, read as the chapters)."""
+    out = []
+    for x in container.streams:
+        if x.type == "data" and not _tag(x.metadata, "timecode") and x.discard != _DISCARD_ALL:
+            what = x.codec_context.name if x.codec_context else _tag(x.metadata, "handler_name")  # PyAV names no data codec
+            out.append(f"data stream {x.index}" + (f" ({what})" if what else ""))
+    return out
+
+
+_DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL
 
 
 def _timecode(container, video) -> str | None:
