@@ -99,7 +99,8 @@ class Reporter:
             return  # (a stray hints file, a link not followed, or a single input's skip is still said)
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
-            self._notes(res)  # a dry run's: what the output would lose, from the plan
+            if res.status == "planned":
+                self._notes(res)  # a dry run's: what the output would lose, from the plan
             return
         frames = f"{res.frames} frames, " if res.frames > 1 else "1 frame, " if res.frames == 1 and not is_image_path(res.input) else ""
         resumed = f"{res.frames_resumed} of them resumed, " if res.frames_resumed else ""

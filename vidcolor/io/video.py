@@ -433,6 +433,9 @@ def _tag(tags: dict, name: str) -> str | None:
     return next((v for k, v in tags.items() if k.lower() == name), None)
 
 
+_DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL: a stream its demuxer sets aside
+
+
 def _describe_data(container) -> list[str]:
     """The data streams that are not written: not a timecode track (its time is carried as the timecode), nor
     one the demuxer itself sets aside (AVDISCARD_ALL: a QuickTime chapter track, read as the chapters)."""
@@ -442,9 +445,6 @@ def _describe_data(container) -> list[str]:
             what = x.codec_context.name if x.codec_context else _tag(x.metadata, "handler_name")  # PyAV names no data codec
             out.append(f"data stream {x.index}" + (f" ({what})" if what else ""))
     return out
-
-
-_DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL
 
 
 def _timecode(container, video) -> str | None:
