@@ -1073,3 +1073,27 @@ def test_a_data_stream_left_out_is_said_and_a_quicktime_chapter_track_is_no_data
     assert res.status == "done" and not any("not written" in n for n in res.notes)
     with av.open(str(tmp_path / "out.mov")) as c:
         assert [ch["metadata"]["title"] for ch in c.chapters()] == ["One"]
+
+
+@pytest.mark.parametrize("trc, says", [(16, "the source is HDR (PQ): its lightness is written as coded, tagged as SDR "
+                                             "(BT.709): players show it dark and flat; convert it to SDR first"),
+                                       (18, "the source is HDR (HLG): its lightness is written as coded, tagged as SDR "
+                                             "(BT.709): players show HLG's SDR-compatible picture, without its highlights")])
+def test_an_hdr_source_written_with_sdr_tags_says_so(tmp_path, trc, says):
+    """An HDR10 (PQ) scan came out with its PQ-coded lightness under BT.709 tags, shown dark and flat, with only
+    the 10-bit note (a film restorer's test)."""
+    src = tmp_path / "hdr.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
+        v.codec_context.color_primaries, v.codec_context.color_trc, v.codec_context.colorspace = 9, trc, 9
+        for i in range(2):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    assert says in plan_output(src, tmp_path / "out.mp4").notes
+    assert not any("HDR" in n for n in plan_output(write_video(tmp_path / "sdr.mkv", frames=2, audio=None,
+                                                               pix_fmt="yuv420p10le"), tmp_path / "o.mp4").notes)

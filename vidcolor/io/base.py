@@ -61,6 +61,7 @@ class VideoInfo:
     timecode: str | None = None
     attachments: list[int] = field(default_factory=list)  # Matroska attachments (an ASS subtitle's fonts)
     dropped_data: list[str] = field(default_factory=list)  # data streams not written ("data stream 2 (bin_data)")
+    hdr: str | None = None  # the source's HDR transfer ("PQ", "HLG"), which the output does not keep
 
     @property
     def fps(self) -> float:

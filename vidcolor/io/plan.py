@@ -321,6 +321,10 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
     plan.pix_fmt = "yuvj420p" if encoder.name == "mjpeg" else "yuv420p"
     if info.bit_depth > 8:  # a restorer's 10-bit master came out 8-bit without a word (film-user test)
         plan.notes.append(f"the source is {info.bit_depth}-bit: written as 8-bit (vidcolor writes 8-bit video)")
+    if info.hdr:  # its luma is kept as coded, in the HDR transfer, under SDR tags: it was said nowhere (film-user test)
+        shows = ("players show it dark and flat; convert it to SDR first" if info.hdr == "PQ" else
+                 "players show HLG's SDR-compatible picture, without its highlights")
+        plan.notes.append(f"the source is HDR ({info.hdr}): its lightness is written as coded, tagged as SDR (BT.709): {shows}")
     if info.width % 2 or info.height % 2:
         full = "yuvj444p" if encoder.name == "mjpeg" else "yuv444p"  # MJPEG opens only in JPEG's full range
         if full not in formats:

@@ -188,6 +188,7 @@ class VideoSource:
             sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
             attachments=[x.index for x in self.container.streams if x.type == "attachment"],
             dropped_data=_describe_data(self.container),
+            hdr=HDR_TRANSFERS.get(cc.color_trc),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -416,6 +417,7 @@ class VideoSource:
         return f"the source ends early: {decoded} of {want} frames (its header says {says})"
 
 
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # FFmpeg's AVCOL_TRC_SMPTE2084 and AVCOL_TRC_ARIB_STD_B67
 MAX_FRAME_RATE = 1000  # frames a second: an average above it is a time base's, not a rate
 
 
