@@ -1097,3 +1097,38 @@ def test_an_hdr_source_written_with_sdr_tags_says_so(tmp_path, trc, says):
     assert says in plan_output(src, tmp_path / "out.mp4").notes
     assert not any("HDR" in n for n in plan_output(write_video(tmp_path / "sdr.mkv", frames=2, audio=None,
                                                                pix_fmt="yuv420p10le"), tmp_path / "o.mp4").notes)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov", "avi"])
+def test_the_works_tags_are_kept_beside_its_title(tmp_path, colorizer, ext):
+    """An archive master's copyright and comment were dropped, only its title kept (a film restorer's test)."""
+    src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
+    with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
+        out.metadata.update({"title": "Reel 1", "comment": "restored 2026", "copyright": "Archive"})
+        ost = out.add_stream_from_template(c.streams.video[0])
+        for pkt in c.demux(c.streams.video[0]):
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+    assert (tags["title"], tags["comment"], tags["copyright"]) == ("Reel 1", "restored 2026", "Archive")
+
+
+def test_audio_mixed_down_to_the_encoders_channels_is_said(tmp_path):
+    src = tmp_path / "sixteen.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=48000)
+        a.layout = "hexadecagonal"
+        f = av.VideoFrame.from_ndarray(frame_pattern(0, 64, 48), format="rgb24")
+        for p in [*v.encode(f), *v.encode()]:
+            c.mux(p)
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 16 * 1024), np.int16), format="s16", layout="hexadecagonal")
+        f.sample_rate, f.pts = 48000, 0
+        for p in [*a.encode(f), *a.encode()]:
+            c.mux(p)
+    assert ("audio stream 1 (pcm_s16le) transcoded to AAC, mixed down from 16 channels to 8: MP4 cannot hold pcm_s16le"
+            in plan_output(src, tmp_path / "out.mp4").notes)

@@ -264,6 +264,10 @@ def _on_grid(pts: list[int], like: VideoInfo, end: int | None,
     return slots, tick, None, note
 
 
+# the file's tags carried over: what describes the work, not the file (not ENCODER, creation_time, brands);
+# an archive's copyright and comment were dropped without a word (a film restorer's test)
+FILE_TAGS = {"title", "comment", "description", "synopsis", "copyright", "artist", "director", "composer", "date",
+             "genre", "album", "show", "episode_id", "network", "keywords"}
 KEPT_TAGS = {"language", "title"}  # a stream's tags carried over; not DURATION, ENCODER and the like
 # ISO 639-2 has two codes for some languages; FFmpeg's MOV muxer (its QuickTime language table) writes only one
 # of each pair, and a German track ("deu") came out with no language at all (a film restorer's test). Measured
@@ -368,9 +372,10 @@ class Passthrough:
                 [self.chapter_note] if self.chapter_note else [])
 
     def label(self, video: av.stream.Stream, out: av.container.OutputContainer) -> None:
-        """The source's title on the output, and its video stream's language and title on `video`: a
-        restoration with several languages could not tell its tracks apart (film-user test)."""
-        out.metadata.update({k: v for k, v in self.src.metadata.items() if k.lower() == "title"})
+        """The source's title and other tags of the work (FILE_TAGS) on the output, and its video stream's
+        language and title on `video`: a restoration with several languages could not tell its tracks apart
+        (film-user test)."""
+        out.metadata.update({k.lower(): v for k, v in self.src.metadata.items() if k.lower() in FILE_TAGS})
         main = main_video_stream(self.src)
         video.metadata.update(kept_tags(main.metadata, out))
         video.disposition = main.disposition

@@ -441,7 +441,8 @@ def _stream_plan(box: Container, s: StreamInfo, notes: list[str], primed: bool =
         label = _AUDIO_LABELS.get(enc.canonical_name, enc.canonical_name)
         why = (f"cannot mark {s.codec.upper() if s.codec in ('aac', 'mp3') else s.codec}'s encoder delay (copied, it played late)"
                if box.muxer == "avi" and (s.codec == "aac" or primed) else f"cannot hold {s.codec}")
-        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}: {box.label} {why}")
+        mix = f", mixed down from {s.channels} channels to {channels}" if s.channels > channels else ""  # (was unsaid)
+        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}{mix}: {box.label} {why}")
         return StreamPlan(s.index, s.type, s.codec, "transcode", enc.name, rate, channels)
     if s.codec in box.subtitles:
         return StreamPlan(s.index, s.type, s.codec, "copy")
