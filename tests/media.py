@@ -26,9 +26,10 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
                 codec: str = "libx264", audio: str | None = "aac", pts: list[int] | None = None,
                 time_base: fractions.Fraction | None = None, rotation: int = 0, subtitles: list[tuple[int, str]] | None = None,
                 scenes: list[int] | None = None, pix_fmt: str | None = None, gray: bool = False,
-                options: dict[str, str] | None = None) -> Path:
+                options: dict[str, str] | None = None, sar: fractions.Fraction | None = None) -> Path:
     """Write a test clip. `pts` (in `time_base`) gives variable frame timing; `scenes[i]` picks frame i's
-    picture; `pix_fmt` overrides the encoder's; `gray` writes black-and-white frames; `options` go to the muxer."""
+    picture; `pix_fmt` overrides the encoder's; `gray` writes black-and-white frames; `options` go to the muxer;
+    `sar` marks non-square pixels (an anamorphic DVD's 32/27)."""
     with av.open(str(path), "w", options=options or {}) as c:
         v = c.add_stream(codec, rate=rate)
         v.width, v.height = w, h
@@ -42,6 +43,8 @@ def write_video(path: Path, w: int = 96, h: int = 64, frames: int = 12, rate=fra
             v.codec_context.time_base = time_base
         if rotation:
             v.set_display_rotation(rotation)
+        if sar:
+            v.codec_context.sample_aspect_ratio = sar
         a = None
         if audio:
             rates = av.codec.Codec(audio, "w").audio_rates

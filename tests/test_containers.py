@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
-from tests.media import audio_seconds, probe, write_video
+from tests.media import audio_seconds, frame_pattern, probe, write_video
 from vidcolor.errors import OutputError
+from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -858,6 +860,28 @@ def test_an_h264_output_says_its_primaries_and_transfer(tmp_path, colorizer):
         assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (1, 1, 1)
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "mov", "avi"])
+def test_an_anamorphic_source_keeps_its_pixel_shape(tmp_path, colorizer, ext):
+    """A DVD transfer's 32:27 pixels (a 16:9 picture stored 720x480) were written square, and the output
+    showed the picture squeezed (a film restorer's test)."""
+    sar = fractions.Fraction(32, 27)
+    src = write_video(tmp_path / "dvd.mp4", w=96, h=64, frames=4, audio=None, sar=sar)
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer)
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        v = c.streams.video[0]
+        assert (v.sample_aspect_ratio, v.display_aspect_ratio) == (sar, fractions.Fraction(96 * 32, 64 * 27))
+        assert len(list(c.decode(v))) == 4
+    assert not any("square" in n for n in res.notes)
+
+
+def test_anamorphic_into_webm_vp9_says_the_pixel_shape_is_lost(tmp_path):
+    """Matroska takes it here only from the codec's header, which VP9 has no room for: said, not silent."""
+    src = write_video(tmp_path / "dvd.mp4", w=96, h=64, frames=2, audio=None, sar=fractions.Fraction(32, 27))
+    plan = plan_output(src, tmp_path / "out.webm")
+    assert any(n.startswith("the source's pixels are not square (32:27, a 1.78:1 picture)") for n in plan.notes)
+    assert not any("square" in n for n in plan_output(src, tmp_path / "out.mkv").notes)
+
+
 def test_chapters_past_the_end_are_cut_and_unreadable_ones_cost_only_themselves(tmp_path, colorizer):
     """A chapter title not in UTF-8 (an old MOV's Mac Roman, say) failed the join, after every frame was colorized,
     and every re-run the same way; chapters after the film's end were kept, stretching the one before in an MP4
@@ -872,3 +896,239 @@ def test_chapters_past_the_end_are_cut_and_unreadable_ones_cost_only_themselves(
     bad.write_bytes(bad.read_bytes().replace(b"CafeQ", b"Caf\xe9Q"))
     res = colorize_video(bad, tmp_path / "bad_out.mkv", colorizer)
     assert res.status == "done" and any(n.startswith("chapters dropped: they could not be read") for n in res.notes), res.notes
+
+
+def _restorers_master(path: Path) -> Path:
+    """An MKV with a default, a dubbed and a commentary audio track, a forced subtitle, a font attachment and
+    a start timecode (on the video stream, as FFmpeg reads MOV's timecode track and Matroska's tag)."""
+    D = av.stream.Disposition
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.metadata["timecode"] = "01:00:00:00"
+        audio = []
+        for disposition in (D.default, D.dub, D.comment):
+            a = c.add_stream("aac", rate=16000)
+            a.layout, a.disposition = "mono", disposition
+            audio.append(a)
+        s = c.add_mux_stream("subrip")
+        s.disposition = D.forced
+        c.add_attachment("font.ttf", "font/ttf", b"\0" * 64)
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        for a in audio:
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts = 16000, 0
+            for p in [*a.encode(f), *a.encode()]:
+                c.mux(p)
+        pkt = av.Packet(b"Bonjour")
+        pkt.stream, pkt.time_base, pkt.pts, pkt.dts, pkt.duration = s, fractions.Fraction(1, 1000), 0, 0, 100
+        c.mux(pkt)
+    return path
+
+
+def test_stream_flags_attachments_and_the_timecode_are_kept(tmp_path, colorizer):
+    """A forced subtitle, a commentary track, an ASS font and the start timecode were dropped without a
+    word (a film restorer's test): the player no longer showed the forced subtitle, nor told the tracks apart."""
+    D = av.stream.Disposition
+    src = _restorers_master(tmp_path / "master.mkv")
+    res = colorize_video(src, tmp_path / "out.mkv", colorizer)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert [s.disposition for s in c.streams.audio] == [D.default, D.dub, D.comment]
+        assert c.streams.subtitles[0].disposition == D.forced
+        assert [(s.name, s.data) for s in c.streams if s.type == "attachment"] == [("font.ttf", b"\0" * 64)]
+        assert {k.lower(): v for k, v in c.streams.video[0].metadata.items()}["timecode"] == "01:00:00:00"
+    assert not any("not written" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("ext", ["mov", "mp4"])
+def test_the_timecode_becomes_a_timecode_track_in_mov_and_mp4(tmp_path, colorizer, ext):
+    src = _restorers_master(tmp_path / "master.mkv")
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer)
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        assert [s.metadata.get("timecode") for s in c.streams.data] == ["01:00:00:00"]
+    assert "1 attachment(s) (stream 5) not written: " in "".join(res.notes)
+
+
+def test_what_an_avi_cannot_hold_besides_is_said(tmp_path):
+    notes = plan_output(_restorers_master(tmp_path / "master.mkv"), tmp_path / "out.avi").notes
+    assert "the source's timecode 01:00:00:00 not written: AVI holds none; write .mov, .mp4 or .mkv to keep it" in notes
+    assert any(n.startswith("1 attachment(s) (stream 5) not written: AVI holds none") for n in notes)
+
+
+def test_a_timecode_the_muxer_refuses_is_said_not_a_failed_join(tmp_path):
+    """At a rate the MP4 muxer's timecode track cannot take (60000 frames a second, as a raw DV file's rate
+    read), the join failed with "Invalid argument" once every frame was done; now the plan says so at once."""
+    with VideoSource(_restorers_master(tmp_path / "master.mkv")) as source:
+        info = source.info
+    info.average_rate = fractions.Fraction(60000)
+    plan = plan_output(info, tmp_path / "out.mp4")
+    assert plan.timecode is None
+    assert "the source's timecode 01:00:00:00 not written: the mp4 muxer did not take it (Invalid argument)" in plan.notes
+
+
+def test_a_recording_cut_mid_way_says_the_frames_before_its_first_keyframe_are_lost(tmp_path, colorizer):
+    """A broadcast capture cut at a byte, not at a keyframe: the frames before its first keyframe cannot be
+    decoded (FFmpeg's tools leave them out too), and the picture started 0.28 s into the output without a
+    word (a film restorer's test). Now the result says how many and where the picture starts."""
+    whole = tmp_path / "whole.ts"
+    with av.open(str(whole), "w") as c:  # headers at every keyframe, as broadcast streams repeat them
+        v = c.add_stream("libx264", rate=25, options={"x264-params": "keyint=10:bframes=0:repeat-headers=1"})
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    cut = tmp_path / "cut.ts"
+    with av.open(str(whole)) as src, av.open(str(cut), "w") as out:
+        ost = out.add_stream_from_template(src.streams.video[0])
+        for pkt in list(src.demux(src.streams.video[0]))[3:]:  # from frame 3: its keyframe (0) is cut away
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    res = colorize_video(cut, tmp_path / "out.mkv", colorizer, VideoOptions(temporal="off"))
+    assert res.frames == 10  # frames 10-19, from the keyframe at 10
+    assert ("the stream starts mid-way (cut from a longer recording?): its first 7 frame(s) cannot be decoded "
+            "without the frames before them and are left out; the picture starts 0.28 s in, as in the source") in res.notes
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert float(next(c.decode(video=0)).pts * c.streams.video[0].time_base) == pytest.approx(0.28, abs=0.002)
+    whole_res = colorize_video(whole, tmp_path / "whole_out.mkv", colorizer, VideoOptions(temporal="off"))
+    assert not any("mid-way" in n for n in whole_res.notes)
+
+
+@pytest.mark.parametrize("layout, ext, codec", [("5.1(side)", "mp4", "aac"), ("5.1(side)", "webm", "opus"),
+                                                ("quad", "webm", "opus"), ("3.0", "mp4", "aac")])
+def test_surround_audio_is_transcoded_with_all_its_channels(tmp_path, colorizer, layout, ext, codec):
+    """A 5.1 PCM master's sound into MP4 or WebM failed with a TypeError traceback (PyAV takes no channel
+    count for a layout; a film restorer's test); a layout is now named in an order Opus takes too."""
+    src = tmp_path / "master.mkv"
+    channels = av.AudioLayout(layout).nb_channels
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=48000)
+        a.layout = layout
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        f = av.AudioFrame.from_ndarray(np.zeros((1, channels * 5760), np.int16), format="s16", layout=layout)
+        f.sample_rate, f.pts = 48000, 0
+        for p in [*a.encode(f), *a.encode()]:
+            c.mux(p)
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    assert res.status == "done"
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        cc = c.streams.audio[0].codec_context
+        assert (cc.name, cc.layout.nb_channels) == (codec, channels)
+
+
+def test_a_data_stream_left_out_is_said_and_a_quicktime_chapter_track_is_no_data_stream(tmp_path, colorizer):
+    """A TS's KLV data stream was dropped without a word; a MOV's chapter track, a data stream FFmpeg reads as
+    the chapters and sets aside, is carried as chapters, not said to be dropped (nor, as a first version of
+    that note did, failing the plan on its missing codec)."""
+    ts = tmp_path / "drone.ts"
+    with av.open(str(ts), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        d = c.add_data_stream("klv")
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        pkt = av.Packet(b"\x06\x0e\x2b\x34 telemetry")
+        pkt.stream, pkt.time_base, pkt.pts, pkt.dts = d, fractions.Fraction(1, 90000), 0, 0
+        c.mux(pkt)
+    notes = plan_output(ts, tmp_path / "out.mkv").notes
+    assert notes == ["data stream 1 not written: vidcolor carries video, audio, subtitles, attachments and the timecode"]
+    mov = tmp_path / "chapters.mov"
+    with av.open(str(mov), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        c.set_chapters([{"id": 1, "start": 0, "end": 3, "time_base": fractions.Fraction(1, 25), "metadata": {"title": "One"}}])
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    with av.open(str(mov)) as c:
+        assert [s.type for s in c.streams] == ["video", "data"]  # the chapter track
+    res = colorize_video(mov, tmp_path / "out.mov", colorizer, VideoOptions(temporal="off"))
+    assert res.status == "done" and not any("not written" in n for n in res.notes)
+    with av.open(str(tmp_path / "out.mov")) as c:
+        assert [ch["metadata"]["title"] for ch in c.chapters()] == ["One"]
+
+
+@pytest.mark.parametrize("trc, says", [(16, "the source is HDR (PQ): its lightness is written as coded, tagged as SDR "
+                                             "(BT.709): players show it dark and flat; convert it to SDR first"),
+                                       (18, "the source is HDR (HLG): its lightness is written as coded, tagged as SDR "
+                                             "(BT.709): players show HLG's SDR-compatible picture, without its highlights")])
+def test_an_hdr_source_written_with_sdr_tags_says_so(tmp_path, trc, says):
+    """An HDR10 (PQ) scan came out with its PQ-coded lightness under BT.709 tags, shown dark and flat, with only
+    the 10-bit note (a film restorer's test)."""
+    src = tmp_path / "hdr.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
+        v.codec_context.color_primaries, v.codec_context.color_trc, v.codec_context.colorspace = 9, trc, 9
+        for i in range(2):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    assert says in plan_output(src, tmp_path / "out.mp4").notes
+    assert not any("HDR" in n for n in plan_output(write_video(tmp_path / "sdr.mkv", frames=2, audio=None,
+                                                               pix_fmt="yuv420p10le"), tmp_path / "o.mp4").notes)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov", "avi"])
+def test_the_works_tags_are_kept_beside_its_title(tmp_path, colorizer, ext):
+    """An archive master's copyright and comment were dropped, only its title kept (a film restorer's test)."""
+    src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
+    with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
+        out.metadata.update({"title": "Reel 1", "comment": "restored 2026", "copyright": "Archive"})
+        ost = out.add_stream_from_template(c.streams.video[0])
+        for pkt in c.demux(c.streams.video[0]):
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+    assert (tags["title"], tags["comment"], tags["copyright"]) == ("Reel 1", "restored 2026", "Archive")
+
+
+def test_audio_mixed_down_to_the_encoders_channels_is_said(tmp_path):
+    src = tmp_path / "sixteen.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=48000)
+        a.layout = "hexadecagonal"
+        f = av.VideoFrame.from_ndarray(frame_pattern(0, 64, 48), format="rgb24")
+        for p in [*v.encode(f), *v.encode()]:
+            c.mux(p)
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 16 * 1024), np.int16), format="s16", layout="hexadecagonal")
+        f.sample_rate, f.pts = 48000, 0
+        for p in [*a.encode(f), *a.encode()]:
+            c.mux(p)
+    assert ("audio stream 1 (pcm_s16le) transcoded to AAC, mixed down from 16 channels to 8: MP4 cannot hold pcm_s16le"
+            in plan_output(src, tmp_path / "out.mp4").notes)

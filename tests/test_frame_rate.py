@@ -5,7 +5,7 @@ import fractions
 import av
 import pytest
 
-from tests.media import probe, write_video
+from tests.media import frame_pattern, probe, write_video
 from vidcolor.pipeline import VideoOptions, colorize_video
 
 F = fractions.Fraction
@@ -57,3 +57,33 @@ def test_variable_frame_rate_output_declares_the_source_average(tmp_path, colori
     got = rates(dst)
     assert got["average"] == got["codec"] == declared  # not 1000 (1 / Matroska's millisecond time base)
     assert probe(dst)["pts_s"] == pytest.approx(probe(src)["pts_s"], abs=1e-9)
+
+
+def _raw_dv(path, frames=3):
+    """A raw DV file (NTSC, 8:9 pixels), whose average frame rate FFmpeg reads as 60000, its time base's."""
+    with av.open(str(path), "w", format="dv") as c:
+        v = c.add_stream("dvvideo", rate=F(30000, 1001))
+        v.width, v.height, v.pix_fmt = 720, 480, "yuv411p"
+        v.codec_context.sample_aspect_ratio = F(8, 9)
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 720, 480), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    return path
+
+
+def test_a_raw_dv_file_keeps_its_frame_rate_and_is_not_said_to_end_early(tmp_path, colorizer):
+    """A raw .dv tape capture came out as an MKV declaring 30000 frames a second, with the note "the source
+    ends early: 8 of 16016 frames", and its MP4 failed at the join after every frame was colorized (a film
+    restorer's test): the average rate read was the time base's (60000), not the frames' (29.97)."""
+    src = _raw_dv(tmp_path / "tape.dv")
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].average_rate == 60000  # what FFmpeg reads: the defect's cause
+    for ext in (".mkv", ".mp4"):
+        res = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(temporal="off"))
+        assert res.status == "done" and res.frames == 3
+        assert not any("ends early" in n for n in [*res.notes, res.error or ""])
+        assert rates(tmp_path / f"out{ext}")["average"] == F(30000, 1001)

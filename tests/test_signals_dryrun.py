@@ -241,3 +241,15 @@ def test_dry_run_of_one_photo_over_a_file_vidcolor_did_not_write_is_refused_as_t
         assert r.exit_code == 2 and r.stderr.splitlines() == [
             f"vidcolor: error: {dst}: exists and was not written by vidcolor; use --overwrite (or -y) to replace it"], r.stderr
     assert dst.read_bytes() == b"mine" and sorted(os.listdir(dst.parent)) == ["photo.png"]
+
+
+def test_dry_run_of_a_video_says_what_the_output_would_not_hold(tmp_path, weights_file):
+    """The real run's notes that the plan already knows (a stream dropped or transcoded) were missing from the
+    dry run: a restorer previewing `-o film.avi` was told only "would colorize" (a film restorer's test)."""
+    src = write_video(tmp_path / "film.mkv", frames=3, audio="aac", subtitles=[(0, "Hello")])
+    r = invoke(src, "-o", tmp_path / "film.avi", "--weights", weights_file, "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert (f"would do {src}: would colorize\n"
+            "  note: audio stream 1 (aac) transcoded to PCM: AVI cannot mark AAC's encoder delay (copied, it played late)\n"
+            "  note: subtitle stream 2 (subrip) not copied: AVI cannot hold subrip\n") in r.stderr
+    assert not (tmp_path / "film.avi").exists()

@@ -119,7 +119,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         what = f"would resume at frame {resume}" if resume else "would colorize"  # (it said "would colorize" either way)
         if lost:  # (a --crf changed after Ctrl-C: the real run says it, its dry run did not; a new user's test)
             what += f", starting over: the {lost} frames an earlier run finished were made with other settings"
-        return Result(src, dst, "planned", note=what + (" with hints" if hints else ""))
+        # with the plan's notes: a restorer previewing a run was not told what the output would not hold
+        return Result(src, dst, "planned", note=what + (" with hints" if hints else ""), notes=list(plan.notes))
     with OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)

@@ -99,12 +99,17 @@ class Reporter:
             return  # (a stray hints file, a link not followed, or a single input's skip is still said)
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))
+            if res.status == "planned":
+                self._notes(res)  # a dry run's: what the output would lose, from the plan
             return
         frames = f"{res.frames} frames, " if res.frames > 1 else "1 frame, " if res.frames == 1 and not is_image_path(res.input) else ""
         resumed = f"{res.frames_resumed} of them resumed, " if res.frames_resumed else ""
         rate = f", {res.fps:.1f} fps" if res.frames > 1 and res.fps else ""
         note = f", {res.note}" if res.note else ""  # e.g. "with hints"
         self.line(f"done {res.input} -> {res.output} ({frames}{resumed}{res.seconds:.1f} s{rate}{note})")
+        self._notes(res)
+
+    def _notes(self, res: Result) -> None:
         for note in res.notes:  # how the work was split is for -v; what a user must know is always said
             if self.verbose or not note.startswith(("scene cut", "ran as ")):  # one cut too ("scene cut at frame N")
                 self.line(f"  note: {note}")

@@ -52,6 +52,16 @@ class VideoInfo:
     # the source's other video streams, which are not written (one line each: "video stream 1 (h264,
     # 320x240)", "cover art (stream 0, mjpeg)"); the colorized one is the largest that is not cover art
     dropped_video: list[str] = field(default_factory=list)
+    # the shape of a stored pixel where it is not square (32/27 for an anamorphic 16:9 DVD's 720x480), else
+    # None: it is written back, so the picture is shown as wide as the source's (a film restorer's DVD
+    # transfer came out squeezed to 3:2 before)
+    sample_aspect_ratio: fractions.Fraction | None = None
+    # the start timecode ("01:00:00:00"): the video stream's tag, else a timecode track's (MOV's tmcd), else the
+    # file's; written back, where the container holds one (it was dropped without a word: a film restorer's test)
+    timecode: str | None = None
+    attachments: list[int] = field(default_factory=list)  # Matroska attachments (an ASS subtitle's fonts)
+    dropped_data: list[str] = field(default_factory=list)  # data streams not written ("data stream 2 (bin_data)")
+    hdr: str | None = None  # the source's HDR transfer ("PQ", "HLG"), which the output does not keep
 
     @property
     def fps(self) -> float:

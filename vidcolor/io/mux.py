@@ -115,6 +115,8 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
             # timing info, below); the container declares the source's (the stream's average rate,
             # Matroska's default duration). Timestamps are set per packet and do not depend on it.
             ost.codec_context.framerate = like.average_rate
+        if like.sample_aspect_ratio:  # the container's (MP4's pasp, Matroska's display size); segments written
+            ost.codec_context.sample_aspect_ratio = like.sample_aspect_ratio  # before it was kept carry none
         if plan.container.muxer == "avi" and (rotation or mirror_matrix):  # a new user's phone clip played sideways
             timing.notes.append(f"AVI holds no display {'matrix' if mirror_matrix else 'rotation'}: the frames are as "
                                 f"stored, which the source shows {'mirrored' if mirror_matrix else f'turned {rotation} degrees'}; "
@@ -262,6 +264,10 @@ def _on_grid(pts: list[int], like: VideoInfo, end: int | None,
     return slots, tick, None, note
 
 
+# the file's tags carried over: what describes the work, not the file (not ENCODER, creation_time, brands);
+# an archive's copyright and comment were dropped without a word (a film restorer's test)
+FILE_TAGS = {"title", "comment", "description", "synopsis", "copyright", "artist", "director", "composer", "date",
+             "genre", "album", "show", "episode_id", "network", "keywords"}
 KEPT_TAGS = {"language", "title"}  # a stream's tags carried over; not DURATION, ENCODER and the like
 # ISO 639-2 has two codes for some languages; FFmpeg's MOV muxer (its QuickTime language table) writes only one
 # of each pair, and a German track ("deu") came out with no language at all (a film restorer's test). Measured
@@ -298,6 +304,7 @@ class Passthrough:
     def __init__(self, like: VideoInfo, out: av.container.OutputContainer, plan: OutputPlan):
         self.src = av.open(str(like.path))
         self.out = out
+        self.plan = plan
         self.start = _timeline_start(self.src, like, plan)  # where the output's timeline starts on the source's clock
         self.map: dict[int, tuple[av.stream.Stream, str, str | None]] = {}  # input index -> (stream, action, target)
         for sp in plan.streams:
@@ -311,7 +318,12 @@ class Passthrough:
             else:
                 continue
             ost.metadata.update(kept_tags(s.metadata, out))
+            ost.disposition = s.disposition  # default, forced, commentary, ...: a forced subtitle had lost its flag
             self.map[sp.index] = (ost, sp.action, sp.target)
+        if out.format.name == "matroska":  # an ASS subtitle's fonts; other containers hold none (a plan note)
+            for index in like.attachments:
+                a = self.src.streams[index]
+                out.add_attachment(a.name, a.mimetype, a.data)
         streams = [s for s in self.src.streams if s.index in self.map]
         self.packets = self.src.demux(*streams) if streams else iter(())
         self.pending = None
@@ -360,10 +372,15 @@ class Passthrough:
                 [self.chapter_note] if self.chapter_note else [])
 
     def label(self, video: av.stream.Stream, out: av.container.OutputContainer) -> None:
-        """The source's title on the output, and its video stream's language and title on `video`: a
-        restoration with several languages could not tell its tracks apart (film-user test)."""
-        out.metadata.update({k: v for k, v in self.src.metadata.items() if k.lower() == "title"})
-        video.metadata.update(kept_tags(main_video_stream(self.src).metadata, out))
+        """The source's title and other tags of the work (FILE_TAGS) on the output, and its video stream's
+        language and title on `video`: a restoration with several languages could not tell its tracks apart
+        (film-user test)."""
+        out.metadata.update({k.lower(): v for k, v in self.src.metadata.items() if k.lower() in FILE_TAGS})
+        main = main_video_stream(self.src)
+        video.metadata.update(kept_tags(main.metadata, out))
+        video.disposition = main.disposition
+        if self.plan.timecode:  # MOV and MP4 write it as a timecode track, Matroska as a tag
+            video.metadata["timecode"] = self.plan.timecode
         self._chapters(out)
 
     def _chapters(self, out: av.container.OutputContainer) -> None:

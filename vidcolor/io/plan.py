@@ -67,6 +67,10 @@ CONTAINERS = {
 VIDEO_EXTS = tuple(CONTAINERS)
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".jxl"}
 _MAX_CHANNELS = {"libmp3lame": 2, "ac3": 6}
+# the layout a transcoded stream of that many channels is written in: Vorbis's channel orders, which Opus
+# takes (not 2.1 or 4.0) and AAC and PCM too. PyAV takes no channel count for a layout: a 5.1 master's
+# audio into MP4 or WebM failed with a TypeError traceback (a film restorer's test)
+ENCODED_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _AUDIO_LABELS = {"aac": "AAC", "opus": "Opus", "mp3": "MP3", "pcm_s16le": "PCM"}
 _MAX_TIME_BASE_DEN = {"mpeg4": 65535}  # the MPEG-4 Part 2 standard's limit
 
@@ -124,6 +128,8 @@ class OutputPlan:
     time_base: fractions.Fraction | None = None  # the encoder's, where it cannot take the source's
     streams: list[StreamPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square
+    timecode: str | None = None  # the source's start timecode, where the output takes it
 
     @property
     def matrix(self) -> str:
@@ -136,8 +142,9 @@ class OutputPlan:
         # the matrix only where it is not BT.709: keys (and the outputs they journal as done) unchanged there;
         # an MPEG-4 or MJPEG output written in BT.709 before is redone
         matrix = "" if self.matrix == "bt709" else f"{self.matrix}:"
+        sar = f":sar={self.sample_aspect_ratio}" if self.sample_aspect_ratio else ""  # in H.264's VUI: unchanged keys for square pixels
         return (f"{self.encoder}:{self.pix_fmt}:{matrix}{self.time_base or ''}:"
-                + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())))
+                + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())) + sar)
 
 
 def container_for(dst: Path) -> Container:
@@ -151,6 +158,8 @@ def container_for(dst: Path) -> Container:
     raise OutputError(f"{dst}: {what}; use {choices}")
 
 
+# codecs whose own header holds a sample aspect ratio (H.264's and HEVC's VUI, MPEG-4's VOL, JFIF's density)
+_SAR_IN_CODEC = {"h264", "hevc", "mpeg4", "mjpeg"}
 CRF_MAX = {"libx264": 51, "libx265": 51}  # the --crf option's own bound (63) is VP9's and AV1's
 
 
@@ -185,6 +194,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     if fallback:
         plan.notes.append(fallback)
     _choose_pix_fmt(plan, encoder, info)
+    _keep_pixel_shape(plan, info)
     if encoder.name in _MAX_TIME_BASE_DEN and info.time_base.denominator > _MAX_TIME_BASE_DEN[encoder.name]:
         plan.time_base = _coarser_time_base(info, _MAX_TIME_BASE_DEN[encoder.name])
         plan.notes.append(f"{encoder.name} takes no time base finer than 1/{_MAX_TIME_BASE_DEN[encoder.name]}: "
@@ -193,7 +203,9 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     plan.streams = [_stream_plan(box, s, plan.notes, s.index in primed) for s in info.streams]
     plan.notes += _late_audio_notes(info, plan, starts)
     plan.notes += [f"{what} not written: vidcolor writes one video stream, the largest picture" for what in info.dropped_video]
+    plan.notes += _dropped_extras(info, box)
     _try(plan, info)
+    _keep_timecode(plan, info)
     return plan
 
 
@@ -309,6 +321,10 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
     plan.pix_fmt = "yuvj420p" if encoder.name == "mjpeg" else "yuv420p"
     if info.bit_depth > 8:  # a restorer's 10-bit master came out 8-bit without a word (film-user test)
         plan.notes.append(f"the source is {info.bit_depth}-bit: written as 8-bit (vidcolor writes 8-bit video)")
+    if info.hdr:  # its luma is kept as coded, in the HDR transfer, under SDR tags: it was said nowhere (film-user test)
+        shows = ("players show it dark and flat; convert it to SDR first" if info.hdr == "PQ" else
+                 "players show HLG's SDR-compatible picture, without its highlights")
+        plan.notes.append(f"the source is HDR ({info.hdr}): its lightness is written as coded, tagged as SDR (BT.709): {shows}")
     if info.width % 2 or info.height % 2:
         full = "yuvj444p" if encoder.name == "mjpeg" else "yuv444p"  # MJPEG opens only in JPEG's full range
         if full not in formats:
@@ -320,6 +336,47 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
         plays = ("; 4:4:4 H.264 plays in VLC, mpv and FFmpeg's tools but not in browsers, QuickTime or most phones "
                  "and TVs: crop a column or row first for those" if encoder.name == "libx264" else "")
         plan.notes.append(f"odd frame size {info.width}x{info.height}: encoded as {full} (4:2:0 needs even sizes){plays}")
+
+
+def _dropped_extras(info: VideoInfo, box: Container) -> list[str]:
+    """Notes for what the output does not take besides video, audio and subtitles: attachments outside
+    Matroska, a timecode in AVI, data streams (a timecode track's time is carried as the timecode)."""
+    notes = [f"{what} not written: vidcolor carries video, audio, subtitles, attachments and the timecode"
+             for what in info.dropped_data]
+    if info.attachments and box.muxer != "matroska":
+        notes.append(f"{len(info.attachments)} attachment(s) (stream {', '.join(map(str, info.attachments))}) not written: "
+                     f"{box.label} holds none; write .mkv to keep them")
+    return notes
+
+
+def _keep_timecode(plan: OutputPlan, info: VideoInfo) -> None:
+    """The source's start timecode, where the output's muxer takes it (tried in memory, as `_try`): one it
+    refuses is said, rather than failing the join once every frame is done."""
+    if not info.timecode:
+        return
+    why = "AVI holds none; write .mov, .mp4 or .mkv to keep it" if plan.container.muxer == "avi" else None
+    if why is None:
+        try:
+            with av.open(io.BytesIO(), "w", format=plan.container.muxer) as out:
+                add_video_stream(out, plan, info).metadata["timecode"] = info.timecode
+                out.start_encoding()
+        except (av.error.FFmpegError, ValueError) as e:
+            why = f"the {plan.container.muxer} muxer did not take it ({_reason(e)})"
+    if why:
+        plan.notes.append(f"the source's timecode {info.timecode} not written: {why}")
+    else:
+        plan.timecode = info.timecode
+
+
+def _keep_pixel_shape(plan: OutputPlan, info: VideoInfo) -> None:
+    """Non-square pixels (an anamorphic DVD's 32:27) are written back; Matroska and WebM take them here only
+    from the codec's own header, which VP9 and AV1 have no room for, so there it is said."""
+    sar = plan.sample_aspect_ratio = info.sample_aspect_ratio
+    if sar and plan.container.muxer in ("matroska", "webm") and plan.codec not in _SAR_IN_CODEC:
+        shown = info.width * sar / info.height
+        plan.notes.append(f"the source's pixels are not square ({sar.numerator}:{sar.denominator}, a {float(shown):.2f}:1 "
+                          f"picture): {plan.container.label} with {plan.codec} cannot mark that here, so it shows "
+                          f"{info.width}x{info.height} as stored; write .mp4, or .mkv with H.264, to keep it")
 
 
 def _holds_audio(box: Container, codec: str) -> bool:
@@ -384,7 +441,8 @@ def _stream_plan(box: Container, s: StreamInfo, notes: list[str], primed: bool =
         label = _AUDIO_LABELS.get(enc.canonical_name, enc.canonical_name)
         why = (f"cannot mark {s.codec.upper() if s.codec in ('aac', 'mp3') else s.codec}'s encoder delay (copied, it played late)"
                if box.muxer == "avi" and (s.codec == "aac" or primed) else f"cannot hold {s.codec}")
-        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}: {box.label} {why}")
+        mix = f", mixed down from {s.channels} channels to {channels}" if s.channels > channels else ""  # (was unsaid)
+        notes.append(f"audio stream {s.index} ({s.codec}) transcoded to {label}{mix}: {box.label} {why}")
         return StreamPlan(s.index, s.type, s.codec, "transcode", enc.name, rate, channels)
     if s.codec in box.subtitles:
         return StreamPlan(s.index, s.type, s.codec, "copy")
@@ -408,13 +466,15 @@ def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: 
     if plan.matrix == "bt709":  # the network's colours are sRGB's, whose primaries are BT.709's: said, not left
         s.codec_context.color_primaries = s.codec_context.color_trc = 1  # "unspecified" (a film restorer's test)
     s.codec_context.color_range = 2 if plan.pix_fmt.startswith("yuvj") else 1  # JPEG ("full") or MPEG ("limited") range
+    if like.sample_aspect_ratio:  # in the encoded stream too (H.264's VUI), for players that read only that
+        s.codec_context.sample_aspect_ratio = like.sample_aspect_ratio
     s.options = dict(plan.options)
     return s
 
 
 def add_audio_encoder(out: av.container.OutputContainer, sp: StreamPlan):
     a = out.add_stream(sp.target, rate=sp.sample_rate)
-    a.layout = {1: "mono", 2: "stereo"}.get(sp.channels) or av.AudioLayout(sp.channels).name
+    a.layout = ENCODED_LAYOUTS[sp.channels]
     if sp.target == "libopus" and sp.channels > 2:
         a.options = {"mapping_family": "1"}  # Opus needs a channel mapping beyond stereo
     return a

@@ -5,6 +5,7 @@ How the output is written is decided in plan.py, encoded in segments.py and join
 """
 from __future__ import annotations
 
+import fractions
 import heapq
 import os
 from collections import deque
@@ -181,9 +182,13 @@ class VideoSource:
             self.container.duration / av.time_base if self.container.duration else None)
         self.info = VideoInfo(
             path=self.path, width=cc.width, height=cc.height, frames=int(s.frames or 0), time_base=s.time_base,
-            average_rate=s.average_rate or s.guessed_rate, rotation=0, codec=cc.name, duration_s=duration,
+            average_rate=_frame_rate(s), rotation=0, codec=cc.name, duration_s=duration,
             start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
             bit_depth=_bit_depth(cc.format), dropped_video=_describe_dropped(self.container, self.stream),
+            sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
+            attachments=[x.index for x in self.container.streams if x.type == "attachment"],
+            dropped_data=_describe_data(self.container),
+            hdr=HDR_TRANSFERS.get(cc.color_trc),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -241,7 +246,7 @@ class VideoSource:
         recent: list[Frame] = []
         decoded, overshot = 0, False
         try:
-            for frame, pts in _in_order(self._decode_skipping_damage(), step or 1):
+            for frame, pts in _in_order(self._decode_skipping_damage(from_start=not seeking), step or 1):
                 decoded += 1
                 if step and last_pts is not None:
                     if pts - last_pts > 1.5 * step:
@@ -301,15 +306,26 @@ class VideoSource:
             # `ends_early` says so (this failed some cut files after all their frames were done, new user)
             self._decoded_end = float((last_pts + step - (self.stream.start_time or 0)) * self.info.time_base)
 
-    def _decode_skipping_damage(self) -> Iterator[av.VideoFrame]:
+    def _decode_skipping_damage(self, from_start: bool = True) -> Iterator[av.VideoFrame]:
         """The stream's frames, a packet the decoder rejects as invalid data skipped and counted (FFmpeg's
-        tools go on the same way): one damaged packet failed a whole MP4 film (film-user test)."""
+        tools go on the same way): one damaged packet failed a whole MP4 film (film-user test). `from_start`:
+        count the frames before the first one decoded that never come (`_lost_at_start`)."""
+        leading: list[int] | None = [] if from_start else None  # pts of the packets before the first frame out
         for packet in self.container.demux(self.stream):
             try:
                 frames = packet.decode()
             except av.error.InvalidDataError:
                 self._bad_packets += 1
                 continue
+            if leading is not None:
+                if packet.size and packet.pts is not None and not packet.is_discard:  # not one an edit list cuts
+                    leading.append(packet.pts)
+                first = next((f.pts for f in frames if f.pts is not None), None)
+                if first is not None:
+                    # a recording cut mid-way (a broadcast capture, a TS cut at a byte): the frames before its
+                    # first keyframe cannot be decoded, and the picture started 1.3 s into the output unsaid
+                    self._lost_at_start = (sum(p < first for p in leading), first)
+                    leading = None
             yield from frames
 
     def damage(self, decoded: int) -> str | None:
@@ -328,12 +344,17 @@ class VideoSource:
         regular = self._regular >= 0.9 * max(1, self._steps)  # a few jumps in a stream of even steps
         lost_block = not indexed and regular and any(n >= MIN_LOST_BLOCK for _, n in self._gaps)
         missing = sum(n for _, n in self._gaps)
-        if not self._gaps or not (self._bad_packets or short or lost_block):
-            return f"damaged data: {self._bad_packets} packet(s) could not be decoded and were skipped" if self._bad_packets else None
         tb, start = self.info.time_base, self.stream.start_time or 0
+        lost, first = self._lost_at_start
+        head = (f"the stream starts mid-way (cut from a longer recording?): its first {lost} frame(s) cannot be decoded "
+                f"without the frames before them and are left out; the picture starts {float((first - start) * tb):.2f} s "
+                "in, as in the source" if lost else None)
+        if not self._gaps or not (self._bad_packets or short or lost_block):
+            body = f"damaged data: {self._bad_packets} packet(s) could not be decoded and were skipped" if self._bad_packets else None
+            return "; ".join(filter(None, [head, body])) or None
         where = ", ".join(f"{float((p - start) * tb):.2f} s ({n})" for p, n in self._gaps[:5]) + (", ..." if len(self._gaps) > 5 else "")
-        return (f"damaged data: {missing} frame(s) missing inside the stream, at {where}; "
-                f"{self._bad_packets} packet(s) could not be decoded. The frames beside each gap keep their times")
+        return "; ".join(filter(None, [head, f"damaged data: {missing} frame(s) missing inside the stream, at {where}; "
+                     f"{self._bad_packets} packet(s) could not be decoded. The frames beside each gap keep their times"]))
 
     def _from_start(self, resume: ResumePoint, luma: bool, with_rgb: bool) -> Iterator[Frame]:
         """`frames` from a resume point, found by decoding from the first frame and counting (where a seek
@@ -348,6 +369,7 @@ class VideoSource:
         self._gaps: list[tuple[int, int]] = []  # (pts before, frames missing) where the timestamps jump
         self._regular = 0  # steps of one frame (within rounding)
         self._steps = 0  # steps measured (this pass: a resumed run measures from where it resumed)
+        self._lost_at_start = (0, 0)  # (frames before the first decodable one, that one's pts), decoding from the start
 
     def _reopen(self) -> None:
         """The container opened afresh, to decode from the start (see `frames`)."""
@@ -393,6 +415,50 @@ class VideoSource:
             return None
         says = f"{seconds:.1f} s" if seconds else f"{want} frames"
         return f"the source ends early: {decoded} of {want} frames (its header says {says})"
+
+
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # FFmpeg's AVCOL_TRC_SMPTE2084 and AVCOL_TRC_ARIB_STD_B67
+MAX_FRAME_RATE = 1000  # frames a second: an average above it is a time base's, not a rate
+
+
+def _frame_rate(stream) -> fractions.Fraction | None:
+    """The stream's average frame rate, else FFmpeg's guess. A raw DV file's average reads 60000, its time
+    base's: the MKV written from it declared 30000 frames a second, and the result said 16016 frames were
+    missing of its 8 (a film restorer's test)."""
+    average, guess = stream.average_rate, stream.guessed_rate
+    if average and average > MAX_FRAME_RATE and guess and guess <= MAX_FRAME_RATE:
+        return guess
+    return average or guess
+
+
+def _tag(tags: dict, name: str) -> str | None:
+    return next((v for k, v in tags.items() if k.lower() == name), None)
+
+
+_DISCARD_ALL = 48  # FFmpeg's AVDISCARD_ALL: a stream its demuxer sets aside
+
+
+def _describe_data(container) -> list[str]:
+    """The data streams that are not written: not a timecode track (its time is carried as the timecode), nor
+    one the demuxer itself sets aside (AVDISCARD_ALL: a QuickTime chapter track, read as the chapters)."""
+    out = []
+    for x in container.streams:
+        if x.type == "data" and not _tag(x.metadata, "timecode") and x.discard != _DISCARD_ALL:
+            what = x.codec_context.name if x.codec_context else _tag(x.metadata, "handler_name")  # PyAV names no data codec
+            out.append(f"data stream {x.index}" + (f" ({what})" if what else ""))
+    return out
+
+
+def _timecode(container, video) -> str | None:
+    """The source's start timecode: on its video stream, a timecode track (MOV's tmcd), or the file."""
+    data = [x.metadata for x in container.streams if x.type == "data"]
+    return next(filter(None, (_tag(tags, "timecode") for tags in [video.metadata, *data, container.metadata])), None)
+
+
+def _pixel_shape(stream) -> fractions.Fraction | None:
+    """The stream's sample aspect ratio where its pixels are not square (the container's, else the codec's)."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    return sar if sar and sar > 0 and sar != 1 else None
 
 
 def quarter_turns(rotation: float) -> int:
