@@ -753,6 +753,25 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert r.exit_code == 2 and "starts or ends with white space" in r.output and len(calls) == n
 
 
+@pytest.mark.parametrize("how", ["--token", "VIDCOLOR_TOKEN"])
+@pytest.mark.parametrize("token,words", [("   ", "--token is empty or only white space"),
+                                         ("\tabc", "starts or ends with white space"),
+                                         ("p\u00e4ss", "has the character '\u00e4' (U+00E4)"),
+                                         ("\u20acuro", "(U+20AC)"), ("a\x01b", "(U+0001)")])
+def test_a_token_no_header_carries_is_refused_in_one_line_before_the_model_loads(monkeypatch, how, token, words):
+    """A non-ASCII token made a server that answered 401 to everyone, its own #token= page included: curl
+    sends it as UTF-8, the page as Latin-1 (or not at all), and neither matched (a review). A token of only
+    white space was called empty."""
+    import vidcolor.serve as serve
+
+    monkeypatch.setattr(serve, "listen_error", lambda host, port: None)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("model loaded"))
+    args, env = (["serve", "--token", token], {}) if how == "--token" else (["serve"], {"VIDCOLOR_TOKEN": token})
+    r = CliRunner().invoke(cli.app, args, env=env)
+    assert r.exit_code == 2, r.output
+    assert words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
 def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch):
     """A new user's second `vidcolor serve` loaded the model, then printed uvicorn's traceback and exited 3."""
     import socket
