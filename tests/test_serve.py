@@ -836,6 +836,29 @@ def test_a_photo_the_server_has_no_room_to_colorize_is_507_naming_the_upload(hin
     assert not any(private_tmp.rglob("*.png"))  # the upload's temporary copy is gone
 
 
+def test_a_clip_the_server_has_no_room_to_store_is_507_and_leaves_no_folder(hint_col, tmp_path, monkeypatch, private_tmp):
+    """The job's folder is made before the upload is copied into it: on a full disk that mkdtemp was a 500
+    and a traceback, not the 507 the copy gets (a review)."""
+    import vidcolor.serve.jobs as jobs
+
+    class FullFile(io.BytesIO):
+        def write(self, data):
+            no_space()
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None).read_bytes()
+    with client(hint_col) as c:  # (its jobs' root folder made before the disk fills)
+        with monkeypatch.context() as m:
+            m.setattr(tempfile, "mkdtemp", no_space)
+            one_line_error(c.post("/api/jobs", files={"file": ("clip.mp4", clip)}), 507,
+                           "upload: the server has no room to store it (No space left on device)")
+        with monkeypatch.context() as m:  # the copy of the upload, into its folder
+            m.setattr(jobs, "open", lambda *a, **k: FullFile(), raising=False)
+            one_line_error(c.post("/api/jobs", files={"file": ("clip.mp4", clip)}), 507,
+                           "upload: the server has no room to store it (No space left on device)")
+        assert not list(private_tmp.glob("*/job-*"))  # the job's folder went with it
+        assert wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip)}).json()["id"])["state"] == "done"
+
+
 def test_a_job_that_fails_names_the_upload_not_the_servers_files(hint_col, tmp_path, monkeypatch, private_tmp):
     """A clip whose colorized copy could not be joined failed with the server's temporary path in its error
     (/tmp/vidcolor-serve-jobs-.../job-.../SHA.colorized.mp4: joining the encoded segments failed: File too large)."""
