@@ -209,6 +209,25 @@ def test_page_and_openapi_docs_are_served(hint_col):
     assert {"/api/colorize", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/health"} <= set(schema["paths"])
 
 
+def test_the_pages_strength_slider_and_the_docs_span_the_range_the_api_takes(hint_col):
+    """The API takes --strength's range (0 to 3); the page's slider and the OpenAPI text must say the same, or
+    the page cannot ask for what a batch run does (the slider stopped at 2). Checked without a browser, which
+    the page's own tests skip where Chromium is missing."""
+    import re
+
+    from vidcolor.options import STRENGTH
+
+    with client(hint_col) as c:
+        page = c.get("/").text
+        form = c.get("/openapi.json").json()["components"]["schemas"]
+    slider = re.search(r'<input type="range" id="strength"[^>]*>', page).group(0)
+    assert (float(re.search(r'min="([^"]+)"', slider).group(1)), float(re.search(r'max="([^"]+)"', slider).group(1))) == STRENGTH
+    descriptions = [f["properties"]["strength"]["description"] for f in form.values() if "strength" in f.get("properties", {})]
+    assert len(descriptions) == 2 and all(f"0 (gray) to {STRENGTH[1]:g}" in d for d in descriptions), descriptions
+    # the page's requests are relative to it, so a proxy may serve it under a folder (https://office/vidcolor/)
+    assert not re.search(r"""[`'"]/api/""", page)
+
+
 def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
     """Every route listed the upload endpoints' refusals: GET /api/jobs/{id} promised 413, 415 and 429 but
     not its 404, the result's 409 was missing and its video had no media type (a new user's test)."""
