@@ -209,6 +209,25 @@ def test_page_and_openapi_docs_are_served(hint_col):
     assert {"/api/colorize", "/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/health"} <= set(schema["paths"])
 
 
+def test_the_pages_strength_slider_and_the_docs_span_the_range_the_api_takes(hint_col):
+    """The API takes --strength's range (0 to 3); the page's slider and the OpenAPI text must say the same, or
+    the page cannot ask for what a batch run does (the slider stopped at 2). Checked without a browser, which
+    the page's own tests skip where Chromium is missing."""
+    import re
+
+    from vidcolor.options import STRENGTH
+
+    with client(hint_col) as c:
+        page = c.get("/").text
+        form = c.get("/openapi.json").json()["components"]["schemas"]
+    slider = re.search(r'<input type="range" id="strength"[^>]*>', page).group(0)
+    assert (float(re.search(r'min="([^"]+)"', slider).group(1)), float(re.search(r'max="([^"]+)"', slider).group(1))) == STRENGTH
+    descriptions = [f["properties"]["strength"]["description"] for f in form.values() if "strength" in f.get("properties", {})]
+    assert len(descriptions) == 2 and all(f"0 (gray) to {STRENGTH[1]:g}" in d for d in descriptions), descriptions
+    # the page's requests are relative to it, so a proxy may serve it under a folder (https://office/vidcolor/)
+    assert not re.search(r"""[`'"]/api/""", page)
+
+
 def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
     """Every route listed the upload endpoints' refusals: GET /api/jobs/{id} promised 413, 415 and 429 but
     not its 404, the result's 409 was missing and its video had no media type (a new user's test)."""
@@ -753,6 +772,25 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert r.exit_code == 2 and "starts or ends with white space" in r.output and len(calls) == n
 
 
+@pytest.mark.parametrize("how", ["--token", "VIDCOLOR_TOKEN"])
+@pytest.mark.parametrize("token,words", [("   ", "--token is empty or only white space"),
+                                         ("\tabc", "starts or ends with white space"),
+                                         ("p\u00e4ss", "has the character '\u00e4' (U+00E4)"),
+                                         ("\u20acuro", "(U+20AC)"), ("a\x01b", "(U+0001)")])
+def test_a_token_no_header_carries_is_refused_in_one_line_before_the_model_loads(monkeypatch, how, token, words):
+    """A non-ASCII token made a server that answered 401 to everyone, its own #token= page included: curl
+    sends it as UTF-8, the page as Latin-1 (or not at all), and neither matched (a review). A token of only
+    white space was called empty."""
+    import vidcolor.serve as serve
+
+    monkeypatch.setattr(serve, "listen_error", lambda host, port: None)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("model loaded"))
+    args, env = (["serve", "--token", token], {}) if how == "--token" else (["serve"], {"VIDCOLOR_TOKEN": token})
+    r = CliRunner().invoke(cli.app, args, env=env)
+    assert r.exit_code == 2, r.output
+    assert words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
 def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch):
     """A new user's second `vidcolor serve` loaded the model, then printed uvicorn's traceback and exited 3."""
     import socket
@@ -815,6 +853,29 @@ def test_a_photo_the_server_has_no_room_to_colorize_is_507_naming_the_upload(hin
         detail = one_line_error(post(c, encode(gray_image(), "PNG")), 507, "no room to store it (File too large)")
     assert detail.startswith("upload ") and "/tmp" not in detail
     assert not any(private_tmp.rglob("*.png"))  # the upload's temporary copy is gone
+
+
+def test_a_clip_the_server_has_no_room_to_store_is_507_and_leaves_no_folder(hint_col, tmp_path, monkeypatch, private_tmp):
+    """The job's folder is made before the upload is copied into it: on a full disk that mkdtemp was a 500
+    and a traceback, not the 507 the copy gets (a review)."""
+    import vidcolor.serve.jobs as jobs
+
+    class FullFile(io.BytesIO):
+        def write(self, data):
+            no_space()
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None).read_bytes()
+    with client(hint_col) as c:  # (its jobs' root folder made before the disk fills)
+        with monkeypatch.context() as m:
+            m.setattr(tempfile, "mkdtemp", no_space)
+            one_line_error(c.post("/api/jobs", files={"file": ("clip.mp4", clip)}), 507,
+                           "upload: the server has no room to store it (No space left on device)")
+        with monkeypatch.context() as m:  # the copy of the upload, into its folder
+            m.setattr(jobs, "open", lambda *a, **k: FullFile(), raising=False)
+            one_line_error(c.post("/api/jobs", files={"file": ("clip.mp4", clip)}), 507,
+                           "upload: the server has no room to store it (No space left on device)")
+        assert not list(private_tmp.glob("*/job-*"))  # the job's folder went with it
+        assert wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip)}).json()["id"])["state"] == "done"
 
 
 def test_a_job_that_fails_names_the_upload_not_the_servers_files(hint_col, tmp_path, monkeypatch, private_tmp):

@@ -449,6 +449,29 @@ def test_a_clip_is_followed_through_a_few_seconds_without_answers(page, hint_ser
     assert "300 frames" in page.text_content("#job-status")
 
 
+def test_a_clip_is_followed_through_a_proxys_bad_gateway_and_a_refusal_ends_it_at_once(page, hint_server, tmp_path):
+    """Behind a reverse proxy a restarting server is the proxy's 502 or 504, not a failed fetch: the page
+    took it for a refusal and ended the clip while its job ran on (a review). A real refusal still ends it."""
+    # sizes no other test of this module's server uses: the same clip at the same strength is the same (done) job
+    clip = write_video(tmp_path / "proxied.mp4", w=72, h=48, frames=300, audio=None)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    page.route("**/api/jobs/*", lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>"))
+    page.wait_for_function("document.getElementById('job-status').textContent.includes('asking again')", timeout=10_000)
+    page.unroute("**/api/jobs/*")
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert "300 frames" in page.text_content("#job-status")
+
+    other = write_video(tmp_path / "refused.mp4", w=80, h=48, frames=300, audio=None)
+    page.set_input_files("#video-file", str(other))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    page.route("**/api/jobs/*", lambda route: route.fulfill(status=404, content_type="application/json",
+                                                             body=json.dumps({"detail": "no job: unknown id"})))
+    page.wait_for_function("document.getElementById('job-status').textContent.includes('unknown id')", timeout=5_000)
+    assert "asking again" not in page.text_content("#job-status")
+
+
 def test_a_download_is_named_by_the_format_the_server_answers_in(page, hint_server, tmp_path):
     """A JPEG named scan.png came back as a JPEG (the server reads the content) and was saved as
     scan_color.png (a new user's test); a name that says the format already is kept as it is."""

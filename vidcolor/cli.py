@@ -876,7 +876,7 @@ def serve_cmd(
     queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
 ) -> None:
     """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""
-    from vidcolor.serve import is_loopback, listen_error, missing_web_modules, page_links, run
+    from vidcolor.serve import is_loopback, listen_error, missing_web_modules, page_links, run, token_problem
 
     if missing := missing_web_modules():
         _reporter().error(f"vidcolor serve needs {', '.join(missing)}: pip install 'vidcolor[web]'")
@@ -884,12 +884,8 @@ def serve_cmd(
     if err := listen_error(host, port):  # a port in use: one line before the model loads, not uvicorn's traceback after
         _reporter().error(err)
         raise typer.Exit(EXIT_USAGE)
-    if token is not None and not token.strip():  # an empty token made a server that refused every call
-        _reporter().error("--token is empty (or VIDCOLOR_TOKEN is set to nothing); give a token, or leave it out")
-        raise typer.Exit(EXIT_USAGE)
-    if token is not None and token != token.strip():  # HTTP drops it from the header: every request was refused (401)
-        _reporter().error("--token (or VIDCOLOR_TOKEN) starts or ends with white space, which no Authorization "
-                          "header can carry (every request would be refused); remove it")
+    if err := token_problem(token):  # an empty token, or one no header carries, made a server that refused every call
+        _reporter().error(err)
         raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
                           max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)

@@ -76,6 +76,24 @@ STOP_WAIT_S = 8  # the model thread is waited for until this long after SIGTERM 
 ALL_ADDRESSES = ("0.0.0.0", "::")
 
 
+def token_problem(token: str | None) -> str | None:
+    """Why `token` would make a server that refuses every request (one line), or None. HTTP drops white space
+    around a header's value, and the server compares the bytes it gets: a token of non-ASCII characters came
+    through neither from curl (UTF-8) nor from the page (Latin-1, and the browser throws on anything beyond it),
+    so its server answered 401 to its own #token= link (a review)."""
+    if token is None:
+        return None
+    if not token.strip():
+        return "--token is empty or only white space (or VIDCOLOR_TOKEN is set to nothing); give a token, or leave it out"
+    if token != token.strip():
+        return ("--token (or VIDCOLOR_TOKEN) starts or ends with white space, which no Authorization header can "
+                "carry (every request would be refused); remove it")
+    if bad := next((c for c in token if not " " <= c <= "~"), None):
+        return (f"--token (or VIDCOLOR_TOKEN) has the character {bad!r} (U+{ord(bad):04X}), which an Authorization "
+                "header does not carry as typed (every request would be refused); use ASCII letters, digits and punctuation")
+    return None
+
+
 def page_links(host: str, port: int, token: str | None = None) -> list[str]:
     """The page's addresses to print, each with its #token= (percent-encoded: the page decodes it). On every
     address (0.0.0.0, ::) only the 127.0.0.1 link was printed, which colleagues on other machines cannot
@@ -141,4 +159,4 @@ def run(colorizer, config: ServeConfig) -> None:
         sys.exit(STARTUP_FAILURE)
 
 
-__all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "page_links", "run"]
+__all__ = ["ServeConfig", "create_app", "is_loopback", "missing_web_modules", "page_links", "run", "token_problem"]

@@ -31,7 +31,7 @@ from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
 from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, identify_image, no_room, not_a_clip, out_of_room,
-                                    pixels_over, starts_like_a_video)
+                                    pixels_over, room_for, starts_like_a_video)
 from vidcolor.serve.worker import ModelWorker, Stopped
 
 
@@ -160,7 +160,8 @@ class JobStore:
     def create(self, upload: BinaryIO, strength: float) -> dict:
         """Take an uploaded clip (a file object), check it, and queue its job; the job as this upload's id
         sees it. Blocking: run in a thread."""
-        folder = Path(tempfile.mkdtemp(dir=self.root, prefix="job-"))
+        with room_for("upload"):  # a full disk: its folder was a 500 and a traceback (a review)
+            folder = Path(tempfile.mkdtemp(dir=self.root, prefix="job-"))
         try:
             job = self._prepare(upload, folder, strength)
             with self._lock:
@@ -182,18 +183,13 @@ class JobStore:
     def _prepare(self, upload: BinaryIO, folder: Path, strength: float) -> Job:
         incoming = folder / "upload"
         digest, size = hashlib.sha256(), 0
-        try:
-            with open(incoming, "wb") as f:
-                while chunk := upload.read(COPY_CHUNK):
-                    size += len(chunk)
-                    if size > self.config.max_video_bytes:
-                        raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
-                    digest.update(chunk)
-                    f.write(chunk)
-        except OSError as e:
-            if out_of_room(e):
-                raise no_room("upload", e) from None
-            raise
+        with room_for("upload"), open(incoming, "wb") as f:
+            while chunk := upload.read(COPY_CHUNK):
+                size += len(chunk)
+                if size > self.config.max_video_bytes:
+                    raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
+                digest.update(chunk)
+                f.write(chunk)
         sha = digest.hexdigest()
         label = f"upload {sha[:12]}"
         if size == 0:  # as /api/colorize answers it: a bad upload (400), not a format we do not take (415)

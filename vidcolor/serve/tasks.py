@@ -13,10 +13,10 @@ from pathlib import Path
 
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError, VidcolorError
+from vidcolor.errors import InputError
 from vidcolor.hints import Hints
 from vidcolor.io.images import read_image, write_image
-from vidcolor.serve.uploads import MEDIA_TYPE, ImageUpload, RequestError, no_room, out_of_room
+from vidcolor.serve.uploads import MEDIA_TYPE, ImageUpload, RequestError, room_for
 
 TEMP_PREFIX = "vidcolor-serve-"
 
@@ -40,13 +40,8 @@ def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strengt
     """Decode, colorize and encode one uploaded photo in a private temporary folder (under `root`, the
     server's own, removed at shutdown even while a photo still runs), removed afterwards."""
     t0 = time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=root) as tmp:
-            img, data = _colorize_in(Path(tmp), colorizer, up, hints, strength, out_ext)
-    except (OSError, VidcolorError) as e:  # write_image's OutputError or StorageError, an OSError of our own writes
-        if out_of_room(e):
-            raise no_room(up.label, e) from None
-        raise
+    with room_for(up.label), tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=root) as tmp:
+        img, data = _colorize_in(Path(tmp), colorizer, up, hints, strength, out_ext)
     h, w = img.pixels.shape[:2]
     scores = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
     return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores)

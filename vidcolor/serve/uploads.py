@@ -9,6 +9,7 @@ import errno
 import hashlib
 import io
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
-from vidcolor.errors import InputError, StorageError, first_line
+from vidcolor.errors import InputError, StorageError, VidcolorError, first_line
 from vidcolor.hints import Hints, parse_json_text
 from vidcolor.io.formats import still_brand
 from vidcolor.io.images import PIL_FORMAT, frames_refused, is_tiff, pil_orientation, pillow_limit, tiff_header
@@ -57,6 +58,18 @@ def no_room(what: str, e: BaseException) -> RequestError:
     reason = os.strerror(cause.errno) if getattr(cause, "errno", None) in NO_ROOM else "its disk or quota is full"
     return RequestError(507, f"{what}: the server has no room to store it ({reason}); try again later, or ask the "
                              "server's operator to free space in its temporary folder")
+
+
+@contextmanager
+def room_for(what: str):
+    """A write that found no room on the server (an OSError; write_image's OutputError or StorageError) is
+    no_room's 507; any other error goes on as it is."""
+    try:
+        yield
+    except (OSError, VidcolorError) as e:
+        if out_of_room(e):
+            raise no_room(what, e) from None
+        raise
 
 
 @dataclass(frozen=True)
