@@ -1150,3 +1150,12 @@ def test_a_drop_frame_timecode_the_rate_cannot_have_is_said_not_dropped_unsaid(t
     assert (f"the source's timecode 01:00:00;00 not written: the {ext} muxer did not take it (not a timecode at 25 "
             "frames a second)") in plan.notes
     assert plan_output(src, tmp_path / "out.mkv").timecode == "01:00:00;00"  # a Matroska tag takes any
+
+
+def test_a_pixel_shape_not_written_leaves_the_resume_key_as_it_was(tmp_path):
+    """Where VP9 or AV1 in WebM/MKV cannot carry non-square pixels, the output is what it was before they were
+    kept; its key had changed all the same, so a finished or half-done anamorphic WebM was redone from frame 0."""
+    square = write_video(tmp_path / "square.mp4", w=96, h=64, frames=2, audio=None)
+    dvd = write_video(tmp_path / "dvd.mp4", w=96, h=64, frames=2, audio=None, sar=fractions.Fraction(32, 27))
+    assert plan_output(dvd, tmp_path / "out.webm").key == plan_output(square, tmp_path / "out.webm").key
+    assert plan_output(dvd, tmp_path / "out.mp4").key != plan_output(square, tmp_path / "out.mp4").key  # written there

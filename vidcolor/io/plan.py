@@ -128,7 +128,7 @@ class OutputPlan:
     time_base: fractions.Fraction | None = None  # the encoder's, where it cannot take the source's
     streams: list[StreamPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square
+    sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square and it is written
     timecode: str | None = None  # the source's start timecode, where the output takes it
 
     @property
@@ -385,6 +385,7 @@ def _keep_pixel_shape(plan: OutputPlan, info: VideoInfo) -> None:
         plan.notes.append(f"the source's pixels are not square ({sar.numerator}:{sar.denominator}, a {float(shown):.2f}:1 "
                           f"picture): {plan.container.label} with {plan.codec} cannot mark that here, so it shows "
                           f"{info.width}x{info.height} as stored; write .mp4, or .mkv with H.264, to keep it")
+        plan.sample_aspect_ratio = None  # not written: the key, and a half-done VP9 film's segments, as before
 
 
 def _holds_audio(box: Container, codec: str) -> bool:
