@@ -1132,3 +1132,30 @@ def test_audio_mixed_down_to_the_encoders_channels_is_said(tmp_path):
             c.mux(p)
     assert ("audio stream 1 (pcm_s16le) transcoded to AAC, mixed down from 16 channels to 8: MP4 cannot hold pcm_s16le"
             in plan_output(src, tmp_path / "out.mp4").notes)
+
+
+@pytest.mark.parametrize("ext", ["mov", "mp4"])
+def test_a_drop_frame_timecode_the_rate_cannot_have_is_said_not_dropped_unsaid(tmp_path, ext):
+    """A drop-frame timecode ("01:00:00;00") on a 25 frames a second MKV: FFmpeg's MOV muxer skips it with only a
+    log line, so the output had no timecode and the plan, which had tried it, said nothing."""
+    src = tmp_path / "pal.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.metadata["timecode"] = "01:00:00;00"
+        for p in [*v.encode(av.VideoFrame.from_ndarray(frame_pattern(0, 64, 48), format="rgb24")), *v.encode()]:
+            c.mux(p)
+    plan = plan_output(src, tmp_path / f"out.{ext}")
+    assert plan.timecode is None
+    assert (f"the source's timecode 01:00:00;00 not written: the {ext} muxer did not take it (not a timecode at 25 "
+            "frames a second)") in plan.notes
+    assert plan_output(src, tmp_path / "out.mkv").timecode == "01:00:00;00"  # a Matroska tag takes any
+
+
+def test_a_pixel_shape_not_written_leaves_the_resume_key_as_it_was(tmp_path):
+    """Where VP9 or AV1 in WebM/MKV cannot carry non-square pixels, the output is what it was before they were
+    kept; its key had changed all the same, so a finished or half-done anamorphic WebM was redone from frame 0."""
+    square = write_video(tmp_path / "square.mp4", w=96, h=64, frames=2, audio=None)
+    dvd = write_video(tmp_path / "dvd.mp4", w=96, h=64, frames=2, audio=None, sar=fractions.Fraction(32, 27))
+    assert plan_output(dvd, tmp_path / "out.webm").key == plan_output(square, tmp_path / "out.webm").key
+    assert plan_output(dvd, tmp_path / "out.mp4").key != plan_output(square, tmp_path / "out.mp4").key  # written there

@@ -6,6 +6,7 @@ import av
 import pytest
 
 from tests.media import frame_pattern, probe, write_video
+from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
 F = fractions.Fraction
@@ -87,3 +88,12 @@ def test_a_raw_dv_file_keeps_its_frame_rate_and_is_not_said_to_end_early(tmp_pat
         assert res.status == "done" and res.frames == 3
         assert not any("ends early" in n for n in [*res.notes, res.error or ""])
         assert rates(tmp_path / f"out{ext}")["average"] == F(30000, 1001)
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_a_high_speed_clip_keeps_its_average_over_1000_frames_a_second(tmp_path, ext):
+    """A 1200 frames a second MKV (a high-speed camera's, remuxed) reads its average right, and FFmpeg guesses
+    1000, its millisecond time base's: the raw DV rule took that guess, declaring 1000 frames a second."""
+    src = write_video(tmp_path / f"fast{ext}", frames=24, rate=F(1200), audio=None)
+    with VideoSource(src) as source:
+        assert source.info.average_rate == 1200

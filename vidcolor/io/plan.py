@@ -22,7 +22,7 @@ import av
 from vidcolor.errors import OutputError
 from vidcolor.io.base import StreamInfo, VideoInfo
 from vidcolor.io.subtitles import TEXT_CODECS
-from vidcolor.io.video import VideoSource, _reason
+from vidcolor.io.video import VideoSource, _reason, _tag
 from vidcolor.io.yuv import COLORSPACE_TAG, matrix_for
 
 SEGMENT_MUXER = "mp4"  # resumable segments; see segments.py
@@ -128,7 +128,7 @@ class OutputPlan:
     time_base: fractions.Fraction | None = None  # the encoder's, where it cannot take the source's
     streams: list[StreamPlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square
+    sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square and it is written
     timecode: str | None = None  # the source's start timecode, where the output takes it
 
     @property
@@ -351,15 +351,23 @@ def _dropped_extras(info: VideoInfo, box: Container) -> list[str]:
 
 def _keep_timecode(plan: OutputPlan, info: VideoInfo) -> None:
     """The source's start timecode, where the output's muxer takes it (tried in memory, as `_try`): one it
-    refuses is said, rather than failing the join once every frame is done."""
+    refuses is said, rather than failing the join once every frame is done. The MOV muxer also skips one it
+    cannot read at the rate (a drop-frame "01:00:00;00" at 25 frames a second) without an error: it is read back."""
     if not info.timecode:
         return
     why = "AVI holds none; write .mov, .mp4 or .mkv to keep it" if plan.container.muxer == "avi" else None
     if why is None:
+        trial = io.BytesIO()
         try:
-            with av.open(io.BytesIO(), "w", format=plan.container.muxer) as out:
+            with av.open(trial, "w", format=plan.container.muxer) as out:
                 add_video_stream(out, plan, info).metadata["timecode"] = info.timecode
                 out.start_encoding()
+            if plan.container.muxer in ("mov", "mp4"):  # as a timecode track (Matroska's tag takes any text)
+                trial.seek(0)
+                with av.open(trial) as back:
+                    if not any(_tag(s.metadata, "timecode") for s in back.streams):
+                        rate = f"{float(info.average_rate):g} frames a second" if info.average_rate else "its rate"
+                        why = f"the {plan.container.muxer} muxer did not take it (not a timecode at {rate})"
         except (av.error.FFmpegError, ValueError) as e:
             why = f"the {plan.container.muxer} muxer did not take it ({_reason(e)})"
     if why:
@@ -377,6 +385,7 @@ def _keep_pixel_shape(plan: OutputPlan, info: VideoInfo) -> None:
         plan.notes.append(f"the source's pixels are not square ({sar.numerator}:{sar.denominator}, a {float(shown):.2f}:1 "
                           f"picture): {plan.container.label} with {plan.codec} cannot mark that here, so it shows "
                           f"{info.width}x{info.height} as stored; write .mp4, or .mkv with H.264, to keep it")
+        plan.sample_aspect_ratio = None  # not written: the key, and a half-done VP9 film's segments, as before
 
 
 def _holds_audio(box: Container, codec: str) -> bool:

@@ -424,9 +424,11 @@ MAX_FRAME_RATE = 1000  # frames a second: an average above it is a time base's, 
 def _frame_rate(stream) -> fractions.Fraction | None:
     """The stream's average frame rate, else FFmpeg's guess. A raw DV file's average reads 60000, its time
     base's: the MKV written from it declared 30000 frames a second, and the result said 16016 frames were
-    missing of its 8 (a film restorer's test)."""
+    missing of its 8 (a film restorer's test). Not where the guess is itself the time base's: a 1200 frames a
+    second MKV (a high-speed camera's, its time base Matroska's millisecond) guesses 1000, and its average is right."""
     average, guess = stream.average_rate, stream.guessed_rate
-    if average and average > MAX_FRAME_RATE and guess and guess <= MAX_FRAME_RATE:
+    if (average and average > MAX_FRAME_RATE and guess and guess <= MAX_FRAME_RATE
+            and guess != 1 / stream.time_base):
         return guess
     return average or guess
 
