@@ -179,6 +179,21 @@ def test_bad_ray_options_are_refused_before_the_model_loads_or_the_cluster_start
     assert not (tmp_path / "out").exists()
 
 
+def test_ray_options_take_numpy_counts_as_whole_numbers():
+    """A count computed with numpy (np.int64(4)) is a whole number: RayOptions refused it, saying "a whole number
+    of 1 or more" of a whole number (a review). It is kept as the int Ray takes; a numpy bool or float is still
+    refused."""
+    from vidcolor.cluster import RayOptions
+
+    opts = RayOptions("auto", cpus_per_worker=np.int64(2), max_workers=np.int32(3), num_cpus=np.uint8(4))
+    assert (opts.cpus_per_worker, opts.max_workers, opts.num_cpus) == (2, 3, 4)
+    assert all(type(v) is int for v in (opts.cpus_per_worker, opts.max_workers, opts.num_cpus))
+    assert plan_pool({"CPU": 8}, "cpu", opts.cpus_per_worker, opts.max_workers) == plan_pool({"CPU": 8}, "cpu", 2, 3)
+    for bad in (np.True_, np.float64(2.0), np.int64(0)):
+        with pytest.raises(ClusterError, match=r"^RayOptions\(max_workers=.*\): a whole number of 1 or more, or None$"):
+            RayOptions(max_workers=bad)
+
+
 def test_no_ray_connection_is_refused_before_the_model_loads(tmp_path, monkeypatch, colorizer):
     """RayOptions(None) uses the caller's own ray.init; without one, vidcolor.colorize loaded the model and only
     then said "no Ray connection" (5.8 s here: an operator's test). Now it is refused first; a dry run, which

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import os
 import re
 import shutil
@@ -43,9 +44,13 @@ class RayOptions:
         # ended such a run in ZeroDivisionError, and max_workers=0 ran every worker the cluster had without a word
         for name in ("cpus_per_worker", "max_workers", "num_cpus"):
             value = getattr(self, name)
-            if not (value is None and name != "cpus_per_worker") and (type(value) is not int or value < 1):
+            if value is None and name != "cpus_per_worker":
+                continue
+            count = _whole(value)
+            if count is None or count < 1:
                 raise ClusterError(f"RayOptions({name}={value!r}): a whole number of 1 or more"
                                    + (", or None" if name != "cpus_per_worker" else ""))
+            setattr(self, name, count)  # a numpy count (np.int64(4), from a computation) as the int Ray takes
         _check_device(self.device)
         if self.address is not None and self.address != "auto":
             if not self.address.strip():  # `--ray "$RAY_HEAD"` with the variable unset had run on one machine
@@ -53,6 +58,16 @@ class RayOptions:
             _, port = _host_port(self.address)
             if not 1 <= int(port) <= 65535:
                 raise ClusterError(f"--ray {self.address}: port {port} is not 1 to 65535")
+
+
+def _whole(value) -> int | None:
+    """An integer count as an int (numpy's included), or None for anything else: a bool, a float, a string."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 class ClusterError(UsageError):
