@@ -213,12 +213,12 @@ def test_no_ray_connection_is_refused_before_the_model_loads(tmp_path, monkeypat
     assert [r.status for r in dry] == ["planned"]
 
 
-def _listener(answer: bytes | None):
+def _listener(answer: bytes | None, host: str = "127.0.0.1"):
     """A server on a free local port that reads what a client sends and answers `answer` (None: says nothing)."""
     import socket
     import threading
 
-    srv = socket.create_server(("127.0.0.1", 0))
+    srv = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
 
     def serve():
         while True:
@@ -232,7 +232,7 @@ def _listener(answer: bytes | None):
                 conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    return srv, f"127.0.0.1:{srv.getsockname()[1]}"
+    return srv, f"[{host}]:{srv.getsockname()[1]}" if ":" in host else f"{host}:{srv.getsockname()[1]}"
 
 
 def test_a_port_where_something_else_listens_is_refused_in_seconds(tmp_path, monkeypatch):
@@ -266,6 +266,42 @@ def test_a_port_where_something_else_listens_is_refused_in_seconds(tmp_path, mon
     finally:
         for srv in (http, silent, grpc):
             srv.close()
+
+
+def test_an_ipv6_head_is_checked_and_a_dropped_connection_is_not_called_opened(monkeypatch):
+    """Ray writes an IPv6 head's address [::1]:6379 (its parse_address refuses ::1:6379), and vidcolor's check
+    looked up the host "[::1]", brackets and all: "no Ray cluster answers there (Name or service not known)" for a
+    head that was there (a review). And a host that drops the connection attempt (a firewall) was said to have
+    opened a connection that then said nothing."""
+    import socket
+
+    from vidcolor.cluster.runtime import _check_reachable
+
+    monkeypatch.setattr("vidcolor.cluster.runtime.CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        grpc, grpc_address = _listener(bytes.fromhex("000018040000000000") + bytes(24), "::1")
+        http, http_address = _listener(b"HTTP/1.0 400 Bad Request\r\n\r\n", "::1")
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback here: {e}")
+    try:
+        _check_reachable(grpc_address)
+        _check_reachable(f"ray://{grpc_address}")
+        with pytest.raises(ClusterError, match=r"something listens there, but not a Ray cluster"):
+            _check_reachable(http_address)
+    finally:
+        grpc.close()
+        http.close()
+
+    def dropped(*args, **kwargs):
+        raise socket.timeout("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", dropped)
+    with pytest.raises(ClusterError) as e:
+        _check_reachable("10.255.255.1:6379")
+    assert str(e.value) == "--ray 10.255.255.1:6379: no Ray cluster answers there (no connection in 1 s)"
 
 
 def test_a_ray_that_cannot_write_its_files_is_one_line(monkeypatch):

@@ -2,8 +2,8 @@
 
 `--ray auto` starts a fresh local instance (never Ray's own "auto", which joins whatever cluster
 /tmp/ray/ray_current_cluster names, even one a killed run left behind); `--ray HOST:PORT` joins a
-running cluster, after a plain TCP check so that a wrong address fails in seconds instead of Ray's
-retrying for minutes.
+running cluster, after checking that its port answers as a Ray head's gRPC port does (below), so that a
+wrong address fails in seconds instead of Ray's retrying for minutes.
 """
 from __future__ import annotations
 
@@ -122,6 +122,8 @@ def _host_port(address: str) -> tuple[str, str]:
     host, _, port = address.split("://", 1)[-1].rpartition(":")
     if not host or not port.isdigit():
         raise ClusterError(f"--ray {address}: not HOST:PORT (or auto to start a local Ray instance)")
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 head, [::1]:6379 as Ray writes it (and takes it)
+        host = host[1:-1]
     return host, port
 
 
@@ -140,16 +142,22 @@ H2_SETTINGS = 4
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S) as conn:
-            if _ray_uses_tls():  # a TLS cluster wants a TLS handshake first: the port being open is all we check
-                return
-            conn.sendall(H2_PREFACE)
-            head = _read_upto(conn, 9)
-    except socket.timeout:
-        raise ClusterError(f"--ray {address}: no Ray cluster answers there (a connection opened, but nothing answered "
-                           f"in {CONNECT_TIMEOUT_S:g} s)") from None
+        conn = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
+    except socket.timeout:  # a host that drops the connection attempt (a firewall, a wrong subnet)
+        raise ClusterError(f"--ray {address}: no Ray cluster answers there (no connection in {CONNECT_TIMEOUT_S:g} s)") from None
     except OSError as e:
         raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
+    with conn:
+        if _ray_uses_tls():  # a TLS cluster wants a TLS handshake first: the port being open is all we check
+            return
+        try:
+            conn.sendall(H2_PREFACE)
+            head = _read_upto(conn, 9)
+        except socket.timeout:
+            raise ClusterError(f"--ray {address}: no Ray cluster answers there (a connection opened, but nothing "
+                               f"answered in {CONNECT_TIMEOUT_S:g} s)") from None
+        except OSError as e:
+            raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
     if len(head) < 9 or head[3] != H2_SETTINGS:
         raise ClusterError(f"--ray {address}: something listens there, but not a Ray cluster (it does not speak gRPC); "
                            "give the head's GCS port, the --port of `ray start --head` (6379 by default)")
