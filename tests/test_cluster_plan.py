@@ -418,6 +418,31 @@ def test_a_film_stopped_one_way_and_finished_the_other_leaves_no_segments(tmp_pa
     assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
 
 
+def test_a_one_machine_run_that_stops_keeps_the_clusters_finished_ranges(tmp_path, colorizer, stand_in_ray):
+    """c877950 made discard_work remove the Ray run's work folder too, and a one-machine sink calls it when it
+    starts afresh: a film whose --ray run had stopped with ranges done, then run once without --ray and stopped
+    (the cluster down for an hour), lost every range the cluster had finished (a review). Only the run that
+    finishes the film (or starts over with -y) removes the other's folder; a --ray run then resumes its ranges."""
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    src = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=32, audio=None)
+    opts = VideoOptions(segment_seconds=0.3)
+    dst = tmp_path / "out" / "film.mp4"
+    ray_work = tmp_path / "out" / ".vidcolor" / "ray" / "film.mp4.work"
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, progress=_StopAfter(8), ray=RayOptions("auto"))
+    ranges = sorted(p.name for p in ray_work.glob("*.mp4"))
+    assert ranges
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, progress=_StopAfter(8))
+    assert sorted(p.name for p in ray_work.glob("*.mp4")) == ranges
+    assert any((tmp_path / "out" / ".vidcolor" / "film.mp4.work").glob("*.mp4"))
+    [res] = vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, ray=RayOptions("auto"))
+    assert res.status == "done" and res.frames_resumed > 0
+    assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
+
+
 def test_workers_in_another_working_directory_read_and_write_the_drivers_files(tmp_path, colorizer, stand_in_ray, monkeypatch):
     """A worker's working directory is its raylet's, not the driver's: `cd /shared && vidcolor scans -o colour
     --ray head:6379` failed every photo "file not found", and where the raylet's folder held a file of the same
