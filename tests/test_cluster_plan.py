@@ -179,6 +179,21 @@ def test_bad_ray_options_are_refused_before_the_model_loads_or_the_cluster_start
     assert not (tmp_path / "out").exists()
 
 
+def test_ray_options_take_numpy_counts_as_whole_numbers():
+    """A count computed with numpy (np.int64(4)) is a whole number: RayOptions refused it, saying "a whole number
+    of 1 or more" of a whole number (a review). It is kept as the int Ray takes; a numpy bool or float is still
+    refused."""
+    from vidcolor.cluster import RayOptions
+
+    opts = RayOptions("auto", cpus_per_worker=np.int64(2), max_workers=np.int32(3), num_cpus=np.uint8(4))
+    assert (opts.cpus_per_worker, opts.max_workers, opts.num_cpus) == (2, 3, 4)
+    assert all(type(v) is int for v in (opts.cpus_per_worker, opts.max_workers, opts.num_cpus))
+    assert plan_pool({"CPU": 8}, "cpu", opts.cpus_per_worker, opts.max_workers) == plan_pool({"CPU": 8}, "cpu", 2, 3)
+    for bad in (np.True_, np.float64(2.0), np.int64(0)):
+        with pytest.raises(ClusterError, match=r"^RayOptions\(max_workers=.*\): a whole number of 1 or more, or None$"):
+            RayOptions(max_workers=bad)
+
+
 def test_no_ray_connection_is_refused_before_the_model_loads(tmp_path, monkeypatch, colorizer):
     """RayOptions(None) uses the caller's own ray.init; without one, vidcolor.colorize loaded the model and only
     then said "no Ray connection" (5.8 s here: an operator's test). Now it is refused first; a dry run, which
@@ -198,12 +213,12 @@ def test_no_ray_connection_is_refused_before_the_model_loads(tmp_path, monkeypat
     assert [r.status for r in dry] == ["planned"]
 
 
-def _listener(answer: bytes | None):
+def _listener(answer: bytes | None, host: str = "127.0.0.1"):
     """A server on a free local port that reads what a client sends and answers `answer` (None: says nothing)."""
     import socket
     import threading
 
-    srv = socket.create_server(("127.0.0.1", 0))
+    srv = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
 
     def serve():
         while True:
@@ -217,7 +232,7 @@ def _listener(answer: bytes | None):
                 conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    return srv, f"127.0.0.1:{srv.getsockname()[1]}"
+    return srv, f"[{host}]:{srv.getsockname()[1]}" if ":" in host else f"{host}:{srv.getsockname()[1]}"
 
 
 def test_a_port_where_something_else_listens_is_refused_in_seconds(tmp_path, monkeypatch):
@@ -251,6 +266,42 @@ def test_a_port_where_something_else_listens_is_refused_in_seconds(tmp_path, mon
     finally:
         for srv in (http, silent, grpc):
             srv.close()
+
+
+def test_an_ipv6_head_is_checked_and_a_dropped_connection_is_not_called_opened(monkeypatch):
+    """Ray writes an IPv6 head's address [::1]:6379 (its parse_address refuses ::1:6379), and vidcolor's check
+    looked up the host "[::1]", brackets and all: "no Ray cluster answers there (Name or service not known)" for a
+    head that was there (a review). And a host that drops the connection attempt (a firewall) was said to have
+    opened a connection that then said nothing."""
+    import socket
+
+    from vidcolor.cluster.runtime import _check_reachable
+
+    monkeypatch.setattr("vidcolor.cluster.runtime.CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        grpc, grpc_address = _listener(bytes.fromhex("000018040000000000") + bytes(24), "::1")
+        http, http_address = _listener(b"HTTP/1.0 400 Bad Request\r\n\r\n", "::1")
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback here: {e}")
+    try:
+        _check_reachable(grpc_address)
+        _check_reachable(f"ray://{grpc_address}")
+        with pytest.raises(ClusterError, match=r"something listens there, but not a Ray cluster"):
+            _check_reachable(http_address)
+    finally:
+        grpc.close()
+        http.close()
+
+    def dropped(*args, **kwargs):
+        raise socket.timeout("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", dropped)
+    with pytest.raises(ClusterError) as e:
+        _check_reachable("10.255.255.1:6379")
+    assert str(e.value) == "--ray 10.255.255.1:6379: no Ray cluster answers there (no connection in 1 s)"
 
 
 def test_a_ray_that_cannot_write_its_files_is_one_line(monkeypatch):
@@ -364,6 +415,31 @@ def test_a_film_stopped_one_way_and_finished_the_other_leaves_no_segments(tmp_pa
     assert any(work.glob("*.mp4")) and not dst.exists()
     assert [r.status for r in vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, **finishing)] == ["done"]
     assert not work.exists()
+    assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
+
+
+def test_a_one_machine_run_that_stops_keeps_the_clusters_finished_ranges(tmp_path, colorizer, stand_in_ray):
+    """c877950 made discard_work remove the Ray run's work folder too, and a one-machine sink calls it when it
+    starts afresh: a film whose --ray run had stopped with ranges done, then run once without --ray and stopped
+    (the cluster down for an hour), lost every range the cluster had finished (a review). Only the run that
+    finishes the film (or starts over with -y) removes the other's folder; a --ray run then resumes its ranges."""
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    src = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=32, audio=None)
+    opts = VideoOptions(segment_seconds=0.3)
+    dst = tmp_path / "out" / "film.mp4"
+    ray_work = tmp_path / "out" / ".vidcolor" / "ray" / "film.mp4.work"
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, progress=_StopAfter(8), ray=RayOptions("auto"))
+    ranges = sorted(p.name for p in ray_work.glob("*.mp4"))
+    assert ranges
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, progress=_StopAfter(8))
+    assert sorted(p.name for p in ray_work.glob("*.mp4")) == ranges
+    assert any((tmp_path / "out" / ".vidcolor" / "film.mp4.work").glob("*.mp4"))
+    [res] = vidcolor.colorize(src, dst, colorizer=colorizer, video=opts, ray=RayOptions("auto"))
+    assert res.status == "done" and res.frames_resumed > 0
     assert not any((tmp_path / "out" / ".vidcolor").rglob("*.work"))
 
 

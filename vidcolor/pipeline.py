@@ -163,7 +163,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
                                   "(fields neither separated nor deinterlaced)")
         journal.record(src, key, "done", dst)
-        sink.discard()
+        discard_work(dst, root / STATE_DIR)  # ours, and a stopped Ray run's
     notes = plan.notes + join_notes
     if hints:
         # the header's frame count is an estimate in some containers (an MKV's duration x rate), so a

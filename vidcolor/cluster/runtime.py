@@ -2,13 +2,14 @@
 
 `--ray auto` starts a fresh local instance (never Ray's own "auto", which joins whatever cluster
 /tmp/ray/ray_current_cluster names, even one a killed run left behind); `--ray HOST:PORT` joins a
-running cluster, after a plain TCP check so that a wrong address fails in seconds instead of Ray's
-retrying for minutes.
+running cluster, after checking that its port answers as a Ray head's gRPC port does (below), so that a
+wrong address fails in seconds instead of Ray's retrying for minutes.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import os
 import re
 import shutil
@@ -43,9 +44,13 @@ class RayOptions:
         # ended such a run in ZeroDivisionError, and max_workers=0 ran every worker the cluster had without a word
         for name in ("cpus_per_worker", "max_workers", "num_cpus"):
             value = getattr(self, name)
-            if not (value is None and name != "cpus_per_worker") and (type(value) is not int or value < 1):
+            if value is None and name != "cpus_per_worker":
+                continue
+            count = _whole(value)
+            if count is None or count < 1:
                 raise ClusterError(f"RayOptions({name}={value!r}): a whole number of 1 or more"
                                    + (", or None" if name != "cpus_per_worker" else ""))
+            setattr(self, name, count)  # a numpy count (np.int64(4), from a computation) as the int Ray takes
         _check_device(self.device)
         if self.address is not None and self.address != "auto":
             if not self.address.strip():  # `--ray "$RAY_HEAD"` with the variable unset had run on one machine
@@ -53,6 +58,16 @@ class RayOptions:
             _, port = _host_port(self.address)
             if not 1 <= int(port) <= 65535:
                 raise ClusterError(f"--ray {self.address}: port {port} is not 1 to 65535")
+
+
+def _whole(value) -> int | None:
+    """An integer count as an int (numpy's included), or None for anything else: a bool, a float, a string."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 class ClusterError(UsageError):
@@ -107,6 +122,8 @@ def _host_port(address: str) -> tuple[str, str]:
     host, _, port = address.split("://", 1)[-1].rpartition(":")
     if not host or not port.isdigit():
         raise ClusterError(f"--ray {address}: not HOST:PORT (or auto to start a local Ray instance)")
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 head, [::1]:6379 as Ray writes it (and takes it)
+        host = host[1:-1]
     return host, port
 
 
@@ -125,16 +142,22 @@ H2_SETTINGS = 4
 def _check_reachable(address: str) -> None:
     host, port = _host_port(address)
     try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S) as conn:
-            if _ray_uses_tls():  # a TLS cluster wants a TLS handshake first: the port being open is all we check
-                return
-            conn.sendall(H2_PREFACE)
-            head = _read_upto(conn, 9)
-    except socket.timeout:
-        raise ClusterError(f"--ray {address}: no Ray cluster answers there (a connection opened, but nothing answered "
-                           f"in {CONNECT_TIMEOUT_S:g} s)") from None
+        conn = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
+    except socket.timeout:  # a host that drops the connection attempt (a firewall, a wrong subnet)
+        raise ClusterError(f"--ray {address}: no Ray cluster answers there (no connection in {CONNECT_TIMEOUT_S:g} s)") from None
     except OSError as e:
         raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
+    with conn:
+        if _ray_uses_tls():  # a TLS cluster wants a TLS handshake first: the port being open is all we check
+            return
+        try:
+            conn.sendall(H2_PREFACE)
+            head = _read_upto(conn, 9)
+        except socket.timeout:
+            raise ClusterError(f"--ray {address}: no Ray cluster answers there (a connection opened, but nothing "
+                               f"answered in {CONNECT_TIMEOUT_S:g} s)") from None
+        except OSError as e:
+            raise ClusterError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e})") from None
     if len(head) < 9 or head[3] != H2_SETTINGS:
         raise ClusterError(f"--ray {address}: something listens there, but not a Ray cluster (it does not speak gRPC); "
                            "give the head's GCS port, the --port of `ray start --head` (6379 by default)")

@@ -331,4 +331,6 @@ class SegmentedSink:
             self.current = None
 
     def discard(self) -> None:
-        discard_work(self.dst, self.work.parent)
+        """Remove this sink's work folder (made under another key: it starts afresh). A Ray run's folder of the
+        same output is left: a one-machine run that stops must not take the cluster's finished ranges with it."""
+        shutil.rmtree(self.work, ignore_errors=True)
