@@ -190,3 +190,21 @@ def test_a_sidecar_in_another_case_that_the_disk_applies_is_no_stray(tmp_path, c
     (src / "C.hints.json").write_text(json.dumps({"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}))
     os.link(src / "C.hints.json", src / "C.Hints.json")
     assert list_media(src).stray_hints == []
+
+
+def test_a_dry_run_fails_a_photo_whose_sidecar_point_is_outside_it_as_displayed(tmp_path, hinted):
+    # the dry run said "would colorize with hints" and the real run then failed the photo; the header's size
+    # (EXIF orientation applied) is enough to tell: 48x64 stored on its side is 48 wide as displayed
+    src = _scans(tmp_path)
+    ex = Image.Exif()
+    ex[274] = 6
+    Image.open(src / "a.png").save(src / "c.jpg", exif=ex)
+    _sidecar(src / "c.hints.json", [{"x": 50, "y": 5, "color": "#c02020"}])
+    _sidecar(src / "a.hints.json", [{"x": 90, "y": 5, "color": "#c02020"}])
+    dry = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted, folder=vidcolor.FolderOptions(dry_run=True)))
+    assert dry["a.png"].status == "failed" and "a.hints.json: points[0] at (90, 5) is outside the 64x48 image" in dry["a.png"].error
+    assert dry["c.jpg"].status == "failed" and "c.hints.json: points[0] at (50, 5) is outside the 48x64 image" in dry["c.jpg"].error
+    assert dry["b.png"].status == "planned" and not (tmp_path / "out").exists()
+    real = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted))
+    assert {n: r.status for n, r in real.items()} == {n: r.status.replace("planned", "done") for n, r in dry.items()}
+    assert [real[n].error for n in ("a.png", "c.jpg")] == [dry[n].error for n in ("a.png", "c.jpg")]

@@ -15,7 +15,7 @@ from typing import Callable
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space, raised_by_caller
-from vidcolor.hints import Hints, load_hints, sidecar_path
+from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
@@ -192,7 +192,10 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         say_left_out()
         journal = Journal(dst)
         for p, t in pairs:
-            emit(_dry_run_photo(journal, p, t, key_of(p), photo_hints[p], opts))
+            h = photo_hints[p]  # a point outside the photo, from its header alone ("would colorize with hints" before)
+            if isinstance(h, Hints) and (size := displayed_size(p)) and (misfit := sidecar_misfit(h, p, size[::-1])):
+                h = misfit
+            emit(_dry_run_photo(journal, p, t, key_of(p), h, opts))
         for p, t in video_pairs:
             emit(_folder_video(p, t, colorizer, video))
         return results
@@ -225,9 +228,10 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
 def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hints | None | VidcolorError,
                    opts: FolderOptions) -> Result:
     """A dry run's line for a photo: skipped as the journal says, failed where the real run is sure to fail
-    it (a bad sidecar, an empty file, an output vidcolor did not write or that was edited since), planned
-    otherwise (an unchanged photo that failed before: tried again, with its last error). The photo is not opened: whether it is already in colour (skipped without --force), or
-    readable at all, only the real run finds out (it reads and tests every photo, 50 ms of CPU or more
+    it (a bad sidecar, or one with a point outside the photo as its header gives its size, an empty file,
+    an output vidcolor did not write or that was edited since), planned otherwise (an unchanged photo that
+    failed before: tried again, with its last error). The photo is not opened: whether it is already in
+    colour (skipped without --force), or readable at all, only the real run finds out (it reads and tests every photo, 50 ms of CPU or more
     each), so the line says so rather than "would colorize"."""
     if isinstance(hints, VidcolorError):
         return Result(src, None, "failed", error=str(hints))
