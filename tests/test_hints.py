@@ -44,6 +44,10 @@ def test_a_hints_file_is_parsed_to_ab(tmp_path):
     # a 0-1 colour pinned its point to gray (new-user test)
     ({"points": [{"x": 1, "y": 2, "color": [1.0, 0.5, 0.0]}]}, r"points\[0\]: colour \[1.0, 0.5, 0.0\] looks like 0-1 values; "
                                                               r"\[r, g, b\] is in 0-255 \(that is \[255, 128, 0\]\)"),
+    # [1.0, 0.0, 0.0] (0-1 red, whole numbers) was taken as 0-255 near-black and pinned the point to gray too
+    ({"points": [{"x": 1, "y": 2, "color": [1.0, 0.0, 0.0]}]}, r"points\[0\]: colour \[1.0, 0.0, 0.0\] looks like 0-1 values; "
+                                                              r"\[r, g, b\] is in 0-255 \(that is \[255, 0, 0\]\)"),
+    ({"palette": [[0, 0, 1]]}, r"palette\[0\]: colour \[0, 0, 1\] looks like 0-1 values"),
     # a reviewer's: a 330-digit x raised OverflowError (a traceback that stopped a folder run); True read as 1
     ('{"points": [{"x": 1' + "0" * 329 + ', "y": 2, "color": "#fff"}]}', r"points\[0\]: x must be a number, got 1000"),
     ('{"points": [{"x": 1' + "0" * 5000 + ', "y": 2, "color": "#fff"}]}', r"cannot read hints \(Exceeds the limit"),
@@ -56,6 +60,11 @@ def test_a_bad_hints_file_gets_one_line_naming_the_file_and_entry(tmp_path, cont
     with pytest.raises(InputError, match=message) as e:
         load_hints(path)
     assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_gray_colour_of_zeros_or_ones_is_taken_as_0_to_255(tmp_path):
+    h = load_hints(_write(tmp_path, {"points": [{"x": 1, "y": 2, "color": [0, 0, 0]}, {"x": 1, "y": 2, "color": [1.0, 1.0, 1.0]}]}))
+    assert all(abs(a) < 0.01 and abs(b) < 0.01 for a, b in (p.ab for p in h.points))  # gray either way
 
 
 def test_a_hints_file_saved_with_a_byte_order_mark_is_read(tmp_path):

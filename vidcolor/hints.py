@@ -70,7 +70,9 @@ def colour_rgb(value, where: str) -> tuple[float, float, float]:
             h = "".join(c * 2 for c in h)
         return tuple(float(int(h[i:i + 2], 16)) for i in (0, 2, 4))
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(_finite(v) and 0 <= v <= 255 for v in value):
-        if all(v <= 1 for v in value) and any(v != int(v) for v in value):  # [1.0, 0.5, 0.0] pinned the point to gray
+        # [1.0, 0.5, 0.0] pinned the point to gray, and so did [1.0, 0.0, 0.0] or [0, 0, 1]: read in 0-255, a mix of 0s
+        # and 1s is a near-black whose a*b* is next to nothing (a gray [0, 0, 0] or [1, 1, 1] is gray either way)
+        if all(v <= 1 for v in value) and (any(v != int(v) for v in value) or len(set(value)) > 1):
             raise InputError(f"{where}: colour {list(value)!r} looks like 0-1 values; [r, g, b] is in 0-255 "
                              f"(that is {[round(v * 255) for v in value]!r})")
         return tuple(float(v) for v in value)
