@@ -311,6 +311,24 @@ def test_two_inputs_written_to_one_output_both_fail_and_the_rest_goes_on(tmp_pat
     assert not (tmp_path / "out2").exists()
 
 
+def test_two_videos_written_to_one_output_are_not_told_to_leave_out_format(tmp_path, colorizer):
+    """a.ts and a.mkv both go to a.mkv with or without --format, which renames photos only; their line
+    said 'or leave out --format' whenever --format was given (a docs review). A photo pair that --format
+    made keeps that advice."""
+    src = tmp_path / "mixed"
+    write_image(src / "b.jpg", seed=1)
+    write_image(src / "b.png", seed=2)
+    write_video(src / "a.ts", frames=2, audio=None)
+    write_video(src / "a.mkv", frames=2, audio=None)
+    res = {r.input.name: r for r in vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer,
+                                                              folder=FolderOptions(fmt_ext=".png", dry_run=True))}
+    assert {n: r.status for n, r in res.items()} == dict.fromkeys(("a.mkv", "a.ts", "b.jpg", "b.png"), "failed")
+    for name in ("a.mkv", "a.ts"):
+        assert res[name].error.endswith("out/a.mkv; rename one of them"), res[name].error
+    for name in ("b.jpg", "b.png"):
+        assert res[name].error.endswith("out/b.png; rename one of them or leave out --format"), res[name].error
+
+
 def test_an_output_over_an_input_is_refused_even_with_overwrite(tmp_path, no_model_load):
     """A new user ran `vidcolor par/sub -o par`: par/sub/sub/a.png's output is par/sub/a.png, an input. The
     per-file refusal said to use -y, and -y replaced the original photo."""

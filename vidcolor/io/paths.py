@@ -159,11 +159,12 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
         if (q := inputs.get(os.path.normcase(str(d_real / t.relative_to(dst))))) is not None:
             raise OutputError(f"{q}: would be replaced by the output of {p} (the output folder {dst} holds the input "
                               "folder); choose an output folder outside it")
-    how = "rename one of them" + (" or leave out --format" if fmt_ext else "")
-    target = dict(photos + films)
+    target, film_inputs = dict(photos + films), set(videos)
     clashes = []
     for same in (s for s in by_output.values() if len(s) > 1):
         names, each = " and ".join(map(str, same)), "both" if len(same) == 2 else "all"
+        # --format renames photos only: two videos (a.ts and a.mkv, both a.mkv) clash without it
+        how = "rename one of them" + (" or leave out --format" if fmt_ext and not film_inputs & set(same) else "")
         clashes += [(p, f"{names} would {each} be written to {target[p]}; {how}") for p in same]
     left_out = {p for p, _ in clashes}
     return ([(p, t) for p, t in photos if p not in left_out], [(p, t) for p, t in films if p not in left_out], clashes)
