@@ -680,3 +680,32 @@ def test_with_strength_takes_what_the_front_door_takes(colorizer):
     for bad in (10, 3.01, -1):
         with pytest.raises(UsageError, match="not a number from 0 to 3"):
             colorizer.with_strength(bad)
+
+
+def test_a_run_stopped_while_the_model_loads_waits_for_the_loader_before_it_stops(tmp_path, monkeypatch):
+    """A SIGTERM 1.39 s into a folder run ended in 'terminate called without an active exception', exit 134
+    (1 of 30 tries): the interpreter exited while the loader thread was inside torch. The stop now waits for
+    the loader to end. Here the loader is slow and the caller's progress stops the run while it loads."""
+    import threading
+
+    import vidcolor.api as api
+
+    loaded = threading.Event()
+
+    def slow_load(**kwargs):
+        time.sleep(1.0)
+        loaded.set()
+        return None
+
+    class StopAtOnce:
+        def inputs(self, total):
+            raise KeyboardInterrupt
+
+        def video(self, path, frames, segment_frames):
+            return None
+
+    monkeypatch.setattr(api, "_load", slow_load)
+    write_image(tmp_path / "in" / "a.png")
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=StopAtOnce())
+    assert loaded.is_set()

@@ -289,53 +289,69 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     col = _loaded(colorizer) if colorizer is not None else _in_background(
         _load, model=model, weights=weights, device="cpu" if on_ray else device,  # on Ray, the workers use ray.device
         work_size=work_size, upsample=upsample, strength=strength)
-    results: list[Result] = []
+    with _loader_settled(col):
+        results: list[Result] = []
 
-    def emit(res: Result) -> None:
-        results.append(res)
-        if on_result:
-            on_result(res)
+        def emit(res: Result) -> None:
+            results.append(res)
+            if on_result:
+                on_result(res)
 
-    if on_ray:
-        frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
-        if p.kind == "folder" and progress:
-            progress.inputs(p.media.reported)
-        colorizer = _ready(col, progress, p.kind, video, f"the Ray workers' ({ray.device})")  # the driver's copy is on the CPU
-        from vidcolor.cluster import colorize_on_ray
+        if on_ray:
+            frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
+            if p.kind == "folder" and progress:
+                progress.inputs(p.media.reported)
+            colorizer = _ready(col, progress, p.kind, video, f"the Ray workers' ({ray.device})")  # the driver's copy is on the CPU
+            from vidcolor.cluster import colorize_on_ray
 
-        colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress,
-                        video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
-    elif p.kind == "folder":
-        if progress:  # each link to a folder, and each stray hints file, is a "skipped" line too
-            progress.inputs(p.media.reported)
-        colorizer = _ready(col, progress, p.kind, video)
-        from vidcolor.folder import colorize_folder
+            colorize_on_ray(p.src, p.dst, colorizer, ray, video, folder, on_result=emit, progress=frame_progress,
+                            video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
+        elif p.kind == "folder":
+            if progress:  # each link to a folder, and each stray hints file, is a "skipped" line too
+                progress.inputs(p.media.reported)
+            colorizer = _ready(col, progress, p.kind, video)
+            from vidcolor.folder import colorize_folder
 
-        colorize_folder(p.src, p.dst, colorizer, folder, emit, video, media=p.media,
-                        video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
-    elif p.kind == "image":
-        # read while the model loads: a photo that does not decode (a truncated JPEG) is refused now, not
-        # after 2.4-3.8 s of loading (a new user's test), and a good one costs no time of its own
-        photo = None if folder.dry_run or colorizer is not None else _read_ahead(p.src)
-        colorizer = _ready(col, progress, p.kind, video)
-        if p.hints:
-            colorizer.require_hints(p.hints, _hints_label(hints))
-        from vidcolor.folder import colorize_image
+            colorize_folder(p.src, p.dst, colorizer, folder, emit, video, media=p.media,
+                            video_progress=(lambda path, i: _video_progress(progress, path, video)) if progress else None)
+        elif p.kind == "image":
+            # read while the model loads: a photo that does not decode (a truncated JPEG) is refused now, not
+            # after 2.4-3.8 s of loading (a new user's test), and a good one costs no time of its own
+            photo = None if folder.dry_run or colorizer is not None else _read_ahead(p.src)
+            colorizer = _ready(col, progress, p.kind, video)
+            if p.hints:
+                colorizer.require_hints(p.hints, _hints_label(hints))
+            from vidcolor.folder import colorize_image
 
-        res = colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints, image=photo)
-        if ray is not None and res.status == "done":  # the address was taken without a word (and exit 0)
-            res.notes.append("one photo runs on this machine; --ray is for folders and videos")
-        emit(res)
-    else:
-        frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
-        colorizer = _ready(col, progress, p.kind, video)
-        if p.hints:  # before the output folder is locked or marked
-            colorizer.require_hints(p.hints, _hints_label(hints))
-        from vidcolor.pipeline import colorize_video
+            res = colorize_image(p.src, p.dst, colorizer, folder, hints=p.hints, image=photo)
+            if ray is not None and res.status == "done":  # the address was taken without a word (and exit 0)
+                res.notes.append("one photo runs on this machine; --ray is for folders and videos")
+            emit(res)
+        else:
+            frame_progress = _video_progress(progress, p.src, video)  # opens the input: a bad one fails before the model is needed
+            colorizer = _ready(col, progress, p.kind, video)
+            if p.hints:  # before the output folder is locked or marked
+                colorizer.require_hints(p.hints, _hints_label(hints))
+            from vidcolor.pipeline import colorize_video
 
-        emit(colorize_video(p.src, p.dst, colorizer, video, progress=None if video.dry_run else frame_progress,
-                            hints=p.hints))  # which refuses a file it did not write
+            emit(colorize_video(p.src, p.dst, colorizer, video, progress=None if video.dry_run else frame_progress,
+                                hints=p.hints))  # which refuses a file it did not write
     return results
+
+
+@contextlib.contextmanager
+def _loader_settled(col: Future):
+    """A run stopped while the model loads (Ctrl-C, or SIGTERM or SIGHUP: Terminated) waits for the loader
+    thread to end before the stop goes on. An interpreter that exits while that thread is inside torch's C++
+    aborts: "terminate called without an active exception", exit 134 where 143 was due (1 of 30 SIGTERMs
+    0.6-2 s into a folder run; a pseudo-terminal test's SIGHUP too). The load takes a few seconds; a second
+    Ctrl-C stops the wait."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with contextlib.suppress(BaseException):
+            col.exception()  # waits for the loader; its own error, if any, is not this run's to raise
+        raise
 
 
 def _ready(col, progress, kind: str, video: VideoOptions, device: str | None = None):
