@@ -709,3 +709,44 @@ def test_a_run_stopped_while_the_model_loads_waits_for_the_loader_before_it_stop
     with pytest.raises(KeyboardInterrupt):
         vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=StopAtOnce())
     assert loaded.is_set()
+
+
+def test_a_run_stopped_while_the_model_load_hangs_stops_after_a_bounded_wait(tmp_path, monkeypatch):
+    """A loader that never returns (a hung CUDA init, a weights file on a dead mount) kept a SIGTERMed run
+    alive until SIGKILL: the stop waited for it without end, and the CLI ignores a second SIGTERM. The wait
+    is bounded (LOADER_STOP_WAIT_S); before the wait, the same run stopped at once with exit 143."""
+    import threading
+
+    import vidcolor.api as api
+
+    release = threading.Event()
+
+    def hung_load(**kwargs):
+        release.wait(30)
+
+    class StopAtOnce:
+        def inputs(self, total):
+            raise KeyboardInterrupt
+
+        def video(self, path, frames, segment_frames):
+            return None
+
+    monkeypatch.setattr(api, "_load", hung_load)
+    monkeypatch.setattr(api, "LOADER_STOP_WAIT_S", 0.5, raising=False)
+    write_image(tmp_path / "in" / "a.png")
+    raised: list[BaseException] = []
+
+    def run():
+        try:
+            vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=StopAtOnce())
+        except BaseException as e:  # noqa: BLE001  (the KeyboardInterrupt, handed to the test's thread)
+            raised.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    try:
+        t.start()
+        t.join(10)
+        assert not t.is_alive(), "the stop still waits for a loader that hangs"
+        assert len(raised) == 1 and type(raised[0]) is KeyboardInterrupt
+    finally:
+        release.set()

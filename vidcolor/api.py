@@ -22,6 +22,10 @@ from vidcolor.io.paths import check_folder_output, check_output, planned_outputs
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
+# How long a stopped run waits for the model's loader thread (see _loader_settled): a load takes a few
+# seconds; a hung one (a CUDA init, a weights file on a dead network mount) must not keep the process alive,
+# as the CLI ignores a second SIGTERM
+LOADER_STOP_WAIT_S = 30.0
 
 
 class Progress(Protocol):
@@ -344,13 +348,14 @@ def _loader_settled(col: Future):
     """A run stopped while the model loads (Ctrl-C, or SIGTERM or SIGHUP: Terminated) waits for the loader
     thread to end before the stop goes on. An interpreter that exits while that thread is inside torch's C++
     aborts: "terminate called without an active exception", exit 134 where 143 was due (1 of 30 SIGTERMs
-    0.6-2 s into a folder run; a pseudo-terminal test's SIGHUP too). The load takes a few seconds; a second
-    Ctrl-C stops the wait."""
+    0.6-2 s into a folder run; a pseudo-terminal test's SIGHUP too). The load takes a few seconds; the wait
+    ends after LOADER_STOP_WAIT_S all the same (a loader that hangs kept a SIGTERMed run alive until SIGKILL:
+    the CLI ignores a second SIGTERM), or at a second Ctrl-C."""
     try:
         yield
     except KeyboardInterrupt:
-        with contextlib.suppress(BaseException):
-            col.exception()  # waits for the loader; its own error, if any, is not this run's to raise
+        with contextlib.suppress(BaseException):  # the loader's own error, or the wait's timeout, is not this run's to raise
+            col.exception(timeout=LOADER_STOP_WAIT_S)
         raise
 
 
