@@ -170,19 +170,25 @@ def write_colour_image(path: Path, h: int = 48, w: int = 64, seed: int = 0) -> P
     return path
 
 
+def mux_frames(c: av.container.OutputContainer, v: av.video.stream.VideoStream, frames) -> None:
+    """Encode (H, W, 3) uint8 RGB frames on `v` with pts 0, 1, 2, ..., mux them into `c`, and flush the encoder
+    (a test that adds other streams to `c` writes its video with this)."""
+    for i, rgb in enumerate(frames):
+        f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        f.pts = i
+        for p in v.encode(f):
+            c.mux(p)
+    for p in v.encode():
+        c.mux(p)
+
+
 def write_frames(path: Path, frames: list[np.ndarray], rate: int = 25) -> Path:
     """Write (H, W, 3) uint8 frames as an H.264 clip (yuv444p, so colour edges stay where they are)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as c:
         v = c.add_stream("libx264", rate=rate)
         v.width, v.height, v.pix_fmt = w, h, "yuv444p"
-        for i, rgb in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, frames)
     return path
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.matrix import AUDIO, AUDIO_TOLERANCE_S, OUTPUTS, codecs, make_source, run_cell
-from tests.media import audio_seconds, frame_pattern, probe, write_video
+from tests.media import audio_seconds, frame_pattern, mux_frames, probe, write_video
 from vidcolor.errors import OutputError
 from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
@@ -914,13 +914,7 @@ def _restorers_master(path: Path) -> Path:
         s = c.add_mux_stream("subrip")
         s.disposition = D.forced
         c.add_attachment("font.ttf", "font/ttf", b"\0" * 64)
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (np.zeros((48, 64, 3), np.uint8) for i in range(3)))
         for a in audio:
             f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
             f.sample_rate, f.pts = 16000, 0
@@ -980,13 +974,7 @@ def test_a_recording_cut_mid_way_says_the_frames_before_its_first_keyframe_are_l
     with av.open(str(whole), "w") as c:  # headers at every keyframe, as broadcast streams repeat them
         v = c.add_stream("libx264", rate=25, options={"x264-params": "keyint=10:bframes=0:repeat-headers=1"})
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        for i in range(20):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (frame_pattern(i, 64, 48) for i in range(20)))
     cut = tmp_path / "cut.ts"
     with av.open(str(whole)) as src, av.open(str(cut), "w") as out:
         ost = out.add_stream_from_template(src.streams.video[0])
@@ -1016,13 +1004,7 @@ def test_surround_audio_is_transcoded_with_all_its_channels(tmp_path, colorizer,
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = c.add_stream("pcm_s16le", rate=48000)
         a.layout = layout
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (frame_pattern(i, 64, 48) for i in range(3)))
         f = av.AudioFrame.from_ndarray(np.zeros((1, channels * 5760), np.int16), format="s16", layout=layout)
         f.sample_rate, f.pts = 48000, 0
         for p in [*a.encode(f), *a.encode()]:
@@ -1043,13 +1025,7 @@ def test_a_data_stream_left_out_is_said_and_a_quicktime_chapter_track_is_no_data
         v = c.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         d = c.add_data_stream("klv")
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (frame_pattern(i, 64, 48) for i in range(3)))
         pkt = av.Packet(b"\x06\x0e\x2b\x34 telemetry")
         pkt.stream, pkt.time_base, pkt.pts, pkt.dts = d, fractions.Fraction(1, 90000), 0, 0
         c.mux(pkt)
@@ -1060,13 +1036,7 @@ def test_a_data_stream_left_out_is_said_and_a_quicktime_chapter_track_is_no_data
         v = c.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         c.set_chapters([{"id": 1, "start": 0, "end": 3, "time_base": fractions.Fraction(1, 25), "metadata": {"title": "One"}}])
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (frame_pattern(i, 64, 48) for i in range(3)))
     with av.open(str(mov)) as c:
         assert [s.type for s in c.streams] == ["video", "data"]  # the chapter track
     res = colorize_video(mov, tmp_path / "out.mov", colorizer, VideoOptions(temporal="off"))
@@ -1087,13 +1057,7 @@ def test_an_hdr_source_written_with_sdr_tags_says_so(tmp_path, trc, says):
         v = c.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
         v.codec_context.color_primaries, v.codec_context.color_trc, v.codec_context.colorspace = 9, trc, 9
-        for i in range(2):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (frame_pattern(i, 64, 48) for i in range(2)))
     assert says in plan_output(src, tmp_path / "out.mp4").notes
     assert not any("HDR" in n for n in plan_output(write_video(tmp_path / "sdr.mkv", frames=2, audio=None,
                                                                pix_fmt="yuv420p10le"), tmp_path / "o.mp4").notes)

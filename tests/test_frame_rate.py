@@ -5,7 +5,7 @@ import fractions
 import av
 import pytest
 
-from tests.media import frame_pattern, probe, write_video
+from tests.media import frame_pattern, mux_frames, probe, write_video
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 
@@ -66,13 +66,7 @@ def _raw_dv(path, frames=3):
         v = c.add_stream("dvvideo", rate=F(30000, 1001))
         v.width, v.height, v.pix_fmt = 720, 480, "yuv411p"
         v.codec_context.sample_aspect_ratio = F(8, 9)
-        for i in range(frames):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 720, 480), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
+        mux_frames(c, v, (frame_pattern(i, 720, 480) for i in range(frames)))
     return path
 
 

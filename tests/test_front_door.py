@@ -682,6 +682,16 @@ def test_with_strength_takes_what_the_front_door_takes(colorizer):
             colorizer.with_strength(bad)
 
 
+class _StopAtInputs:
+    """A caller's progress that stops the run (as Ctrl-C would) as soon as a folder run counts its inputs."""
+
+    def inputs(self, total):
+        raise KeyboardInterrupt
+
+    def video(self, path, frames, segment_frames):
+        return None
+
+
 def test_a_run_stopped_while_the_model_loads_waits_for_the_loader_before_it_stops(tmp_path, monkeypatch):
     """A SIGTERM 1.39 s into a folder run ended in 'terminate called without an active exception', exit 134
     (1 of 30 tries): the interpreter exited while the loader thread was inside torch. The stop now waits for
@@ -697,17 +707,10 @@ def test_a_run_stopped_while_the_model_loads_waits_for_the_loader_before_it_stop
         loaded.set()
         return None
 
-    class StopAtOnce:
-        def inputs(self, total):
-            raise KeyboardInterrupt
-
-        def video(self, path, frames, segment_frames):
-            return None
-
     monkeypatch.setattr(api, "_load", slow_load)
     write_image(tmp_path / "in" / "a.png")
     with pytest.raises(KeyboardInterrupt):
-        vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=StopAtOnce())
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=_StopAtInputs())
     assert loaded.is_set()
 
 
@@ -724,21 +727,14 @@ def test_a_run_stopped_while_the_model_load_hangs_stops_after_a_bounded_wait(tmp
     def hung_load(**kwargs):
         release.wait(30)
 
-    class StopAtOnce:
-        def inputs(self, total):
-            raise KeyboardInterrupt
-
-        def video(self, path, frames, segment_frames):
-            return None
-
     monkeypatch.setattr(api, "_load", hung_load)
-    monkeypatch.setattr(api, "LOADER_STOP_WAIT_S", 0.5, raising=False)
+    monkeypatch.setattr(api, "LOADER_STOP_WAIT_S", 0.5)
     write_image(tmp_path / "in" / "a.png")
     raised: list[BaseException] = []
 
     def run():
         try:
-            vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=StopAtOnce())
+            vidcolor.colorize(tmp_path / "in", tmp_path / "out", progress=_StopAtInputs())
         except BaseException as e:  # noqa: BLE001  (the KeyboardInterrupt, handed to the test's thread)
             raised.append(e)
 
