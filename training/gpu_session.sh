@@ -4,7 +4,7 @@
 #     bash training/gpu_session.sh PACK.tar BUDGET_S OUT_DIR [python -m training train arguments ...]
 #
 # Unpacks PACK.tar (python -m training pack) into /tmp and trains on it with DataLoader workers, bf16
-# autocast and channels_last (--memory-format nchw: NCHW) for BUDGET_S seconds: the run's length is set from the rate measured
+# autocast and NCHW (--memory-format channels_last: NHWC, which starts slower) for BUDGET_S seconds: the run's length is set from the rate measured
 # during warm-up (planned on 85% of the time left), so the learning rate's cosine decay ends in time
 # unless the rate drops later (then the clock stops it at 1.05x the budget, and the model is kept).
 # Copies the snapshots (fp16, model only: evenly spaced, the last one is the final model), loss.csv,

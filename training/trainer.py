@@ -39,10 +39,11 @@ class TrainConfig:
     time_budget: float = 0.0  # seconds; > 0: the run's length (`steps`) is set from the rate measured during warm-up
     budget_snapshots: int = 4  # with a time budget: model snapshots at these many evenly spaced points
     ema: float = 0.0  # > 0: snapshots, validation and exports take an exponential moving average of the weights
-    # the convolutions' layout on a GPU: "channels_last" (NHWC) or "nchw". Inference moved to NCHW on GPUs after
-    # cuDNN took 4.7 s at each new input shape in channels_last (benchmarks/gpu_first_call.py); training's six
-    # batch shapes cost it 84-99 s before the steady rate in each lent-GPU call (2026-11-28), unmeasured in NCHW
-    memory_format: str = "channels_last"
+    # the convolutions' layout on a GPU: "nchw" or "channels_last" (NHWC). cuDNN spends seconds choosing kernels at
+    # each new input shape in channels_last (4.7 s against 0.5 s in NCHW for inference, benchmarks/gpu_first_call.py),
+    # and training draws six batch shapes: on an H200 (Lite2, batch 64) step 50 came 89-103 s after the start in
+    # channels_last and 11-12 s in NCHW, at the same steady 11.2-11.4 steps/s (docs/gpu_session.md, 2026-11-28)
+    memory_format: str = "nchw"
 
 
 MEMORY_FORMATS = ("channels_last", "nchw")  # TrainConfig.memory_format
