@@ -3,9 +3,12 @@ repository copies with ADE-like padded photos, duplicates, a gray photo and tiny
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -310,6 +313,35 @@ def test_pack_is_balanced_bounded_and_deterministic(built, tmp_path):
         write_pack(cfg.out, cfg.out / "manifest.json")  # not a pack: never replaced
 
 
+def test_a_pack_after_earlier_ones_takes_none_of_their_photos(built, tmp_path, capsys):
+    """`pack --after p1.tar`: a second pack of the same set holds only photos the first does not, so a lent GPU
+    that keeps both while warm trains on twice the photos; a pack of another set, or the output itself, is refused."""
+    from training.__main__ import main as train_main
+
+    _, cfg, _ = built
+
+    def members(tar):
+        with tarfile.open(tar) as t:
+            return {n.split("/", 1)[1] for n in t.getnames()[1:]}
+
+    first = write_pack(cfg.out, tmp_path / "p1.tar", max_mb=0.03, short_side=64, log=lambda s: None)
+    train_main(["pack", "--from", str(cfg.out), "--out", str(tmp_path / "p2.tar"), "--mb", "0.03", "--side", "64",
+                "--after", str(tmp_path / "p1.tar")])
+    second = json.load(tarfile.open(tmp_path / "p2.tar").extractfile("p2/manifest.json"))
+    a, b = members(tmp_path / "p1.tar"), members(tmp_path / "p2.tar")
+    assert a and b and not a & b and len(b) == second["photos"]
+    assert second["in_earlier_packs"] == first["photos"] and second["after"] == ["p1.tar"]
+    assert f"{first['photos']} left out as in" in capsys.readouterr().out
+    (tmp_path / "other").mkdir()
+    with pytest.raises(OutputError, match="packs .*, not "):
+        write_pack(tmp_path / "other", tmp_path / "p3.tar", after=[tmp_path / "p1.tar"], log=lambda s: None)
+    with pytest.raises(OutputError, match="not a readable pack"):
+        write_pack(cfg.out, tmp_path / "p3.tar", after=[cfg.out / "manifest.json"], log=lambda s: None)
+    with pytest.raises(SystemExit, match="cannot be one to leave out"):
+        train_main(["pack", "--from", str(cfg.out), "--out", str(tmp_path / "p2.tar"), "--after", str(tmp_path / "p2.tar")])
+    assert not (tmp_path / "p3.tar").exists()
+
+
 def test_pack_leaves_out_a_runs_holdout_and_lower_quality_fits_more(built, tmp_path, capsys):
     """`python -m training pack --exclude holdout.txt --quality Q`: the held-out photos stay out of a GPU
     session's pack, and a lower JPEG quality fits more photos in the same size."""
@@ -335,3 +367,24 @@ def test_pack_leaves_out_a_runs_holdout_and_lower_quality_fits_more(built, tmp_p
     small = write_pack(cfg.out, tmp_path / "q.tar", max_mb=0.04, short_side=64, quality=40, log=lambda s: None)
     usual = write_pack(cfg.out, tmp_path / "u.tar", max_mb=0.04, short_side=64, log=lambda s: None)
     assert small["photos"] > usual["photos"] and small["quality"] == 40
+
+
+def test_a_gpu_session_trains_on_its_pack_and_the_packs_staged_before_it(built, tmp_path):
+    """training/gpu_stage.sh in one call to a warm lent GPU, training/gpu_session.sh in the next: the training
+    reads the pack it carries and every staged one (one 35 MB pack was seen 130 times in 7 minutes of a GPU)."""
+    _, cfg, _ = built
+    repo = Path(__file__).resolve().parents[1]
+    write_pack(cfg.out, tmp_path / "p1.tar", max_mb=0.03, short_side=64, log=lambda s: None)
+    second = write_pack(cfg.out, tmp_path / "p2.tar", max_mb=0.03, short_side=64, after=[tmp_path / "p1.tar"], log=lambda s: None)
+    env = {**os.environ, "STAGED": str(tmp_path / "staged"), "DEVICE": "cpu", "PYTHON": sys.executable}
+    stage = subprocess.run(["bash", repo / "training" / "gpu_stage.sh", tmp_path / "p1.tar"], env=env, capture_output=True, text=True)
+    assert stage.returncode == 0 and "staged: 1 packs" in stage.stdout, stage.stderr
+    again = subprocess.run(["bash", repo / "training" / "gpu_stage.sh", tmp_path / "p1.tar"], env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "is there already" in again.stderr
+    n1 = len(list((tmp_path / "staged" / "p1").rglob("*.jpg")))
+    s = subprocess.run(["bash", repo / "training" / "gpu_session.sh", tmp_path / "p2.tar", "0", tmp_path / "out", "--steps", "1",
+                        "--batch-size", "2", "--size", "64", "--model-args", '{"pretrained": false}', "--prior-batches", "1",
+                        "--warmup", "0", "--gray-threshold", "0", "--log-every", "1"], env=env, capture_output=True, text=True, timeout=600)
+    assert s.returncode == 0, s.stdout[-2000:] + s.stderr[-2000:]
+    assert f"data: {n1 + second['photos']} training images" in s.stdout and "1 staged:" in s.stdout
+    assert (tmp_path / "out" / "loss.csv").exists()

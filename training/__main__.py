@@ -365,6 +365,8 @@ def cmd_pack(a: argparse.Namespace) -> None:
     from training.pack import MIN_PACK_SIDE, write_pack
     from vidcolor.errors import VidcolorError
 
+    if any(p.resolve() == a.out.resolve() for p in a.after):
+        sys.exit(f"--after {a.out}: the pack to write cannot be one to leave out")
     if a.mb <= 0 or a.side < MIN_PACK_SIDE or not 1 <= a.quality <= 100:
         sys.exit(f"--mb {a.mb} --side {a.side} --quality {a.quality}: need --mb above 0, --side at least {MIN_PACK_SIDE}, "
                  "--quality 1 to 100")
@@ -373,7 +375,8 @@ def cmd_pack(a: argparse.Namespace) -> None:
     except OSError as e:
         sys.exit(f"--exclude {a.exclude}: cannot read it ({e.strerror or e})")
     try:
-        write_pack(a.root, a.out, max_mb=a.mb, short_side=a.side, seed=a.seed, overwrite=a.overwrite, quality=a.quality, exclude=exclude)
+        write_pack(a.root, a.out, max_mb=a.mb, short_side=a.side, seed=a.seed, overwrite=a.overwrite, quality=a.quality, exclude=exclude,
+                   after=a.after)
     except VidcolorError as e:
         sys.exit(str(e))
 
@@ -421,6 +424,8 @@ def main(argv=None) -> None:
     k.add_argument("--side", type=int, default=192, help="short side of the packed photos")
     k.add_argument("--quality", type=int, default=90, help="JPEG quality: lower fits more photos in the same size")
     k.add_argument("--exclude", type=Path, help="a file of photo paths to leave out, one per line (a run's holdout.txt)")
+    k.add_argument("--after", type=Path, nargs="+", default=[], help="earlier packs of the same set: their photos are "
+                   "left out, so a lent GPU trains on the union (training/gpu_stage.sh)")
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--overwrite", action="store_true", help="replace a file this recipe did not write")
     dataset.add_arguments(sub.add_parser("data", help="build the v2 training set and the scenes set (training/dataset.py)",

@@ -61,18 +61,45 @@ def balanced_order(root: Path, seed: int) -> list[Path]:
     return [root / q[i] for i in range(max(map(len, per_domain), default=0)) for q in per_domain if i < len(q)]
 
 
+def packed_photos(root: Path, earlier: list[Path]) -> set[Path]:
+    """The photos of `root` that earlier packs of it hold (`pack --after`), so a further pack takes none of them
+    and a lent GPU, whose packs stay while it is warm (docs/gpu_session.md), trains on their union. OutputError
+    names a file that is not such a pack, or a pack of another set."""
+    held: set[Path] = set()
+    for pack in earlier:
+        try:
+            with tarfile.open(pack) as t:
+                first = t.next()
+                manifest = json.load(t.extractfile(first)) if first is not None and first.name.endswith("/manifest.json") else {}
+                names = t.getnames()
+        except (tarfile.TarError, OSError, ValueError) as e:
+            raise OutputError(f"{pack}: not a readable pack ({first_line(e, 100, default=type(e).__name__)})") from None
+        if manifest.get("recipe") != PACK_RECIPE:
+            raise OutputError(f"{pack}: not a pack written by this recipe")
+        if Path(manifest["from"]).resolve() != root.resolve():
+            raise OutputError(f"{pack}: packs {manifest['from']}, not {root}")
+        held.update(root / n.split("/", 1)[1] for n in names[1:])
+    return held
+
+
 def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 192, seed: int = 0,
-               overwrite: bool = False, quality: int = JPEG_QUALITY, exclude: frozenset[str] = frozenset(), log=print) -> dict:
-    """`exclude`: resolved paths to leave out (a run's holdout.txt, so what tunes its decoding stays unseen)."""
+               overwrite: bool = False, quality: int = JPEG_QUALITY, exclude: frozenset[str] = frozenset(),
+               after: list[Path] = (), log=print) -> dict:
+    """`exclude`: resolved paths to leave out (a run's holdout.txt, so what tunes its decoding stays unseen).
+    `after`: earlier packs of the same set, whose photos this one leaves out (`packed_photos`)."""
     check_pack_target(path, overwrite)
+    earlier = packed_photos(root, list(after))
     budget = int(max_mb * 1e6) - 16 * 1024  # room for the manifest and the tar's end blocks
     order = balanced_order(root, seed)
     held = {p for p in order if str(p.resolve()) in exclude} if exclude else set()
-    members, used, skipped = [], 0, 0
+    members, used, skipped, before = [], 0, 0, 0
     unreadable = []
     for p in order:
         if p in held:
             skipped += 1
+            continue
+        if p in earlier:
+            before += 1
             continue
         try:
             data = _shrink(p, short_side, quality)
@@ -93,7 +120,8 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
     for rel, _ in members:
         counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
     manifest = {"recipe": PACK_RECIPE, "from": str(root), "short_side": short_side, "seed": seed, "quality": quality,
-                "photos": len(members), "excluded": skipped, "domains": counts}
+                "photos": len(members), "excluded": skipped, "domains": counts,
+                **({"after": [Path(p).name for p in after], "in_earlier_packs": before} if after else {})}
     stem = path.name.split(".")[0]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -104,7 +132,8 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
             t.addfile(info, io.BytesIO(data))
     os.replace(tmp, path)
     log(f"{path}: {len(members)} photos at short side {short_side}, {path.stat().st_size / 1e6:.1f} MB; {counts}"
-        + (f"; {skipped} excluded before the size limit" if exclude else ""))
+        + (f"; {skipped} excluded before the size limit" if exclude else "")
+        + (f"; {before} left out as in {', '.join(str(p) for p in after)}" if after else ""))
     if exclude and not held:
         log(f"warning: none of the {len(exclude)} photos to exclude is under {root} (paths as the run wrote them?)")
     return manifest
