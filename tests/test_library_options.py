@@ -85,3 +85,22 @@ def test_numpy_bools_are_taken_as_flags():
 
     opts = FolderOptions(overwrite=np.bool_(True), dry_run=np.bool_(False))
     assert opts.overwrite is True and opts.dry_run is False
+
+
+def test_numpy_numbers_are_taken_as_options_and_stored_plain(tmp_path):
+    """np.int64(128) and np.float32(1.5), as a caller computing them with numpy has them, were refused as
+    "not a whole number from 64 to 2048" and "not a number from 0 to 3" (np.float64, a float, was taken)."""
+    import numpy as np
+
+    from vidcolor.weights import check_load_args
+
+    check_load_args(np.int64(128), "guided", np.float32(1.5))
+    opts = VideoOptions(temporal="ema", temporal_strength=np.float32(0.5), crf=np.int64(20), batch_size=np.uint8(8),
+                        segment_seconds=np.float32(2))
+    assert (opts.temporal_strength, opts.crf, opts.batch_size, opts.segment_seconds) == (0.5, 20, 8, 2.0)
+    assert [type(v) for v in (opts.temporal_strength, opts.crf, opts.batch_size, opts.segment_seconds)] == [float, int, int, float]
+    assert type(FolderOptions(batch_size=np.int32(2)).batch_size) is int
+    assert VideoOptions(crf=20.0).crf == 20.0 and type(VideoOptions(crf=20.0).crf) is float  # a plain value is kept as given
+    for bad in (np.float32(np.nan), np.int64(99), np.float64(2.5), np.bool_(True), True, "20", 10 ** 400):
+        with pytest.raises(UsageError, match=r"--crf .*: not a whole number from 0 to 63"):
+            VideoOptions(crf=bad)

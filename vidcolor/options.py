@@ -5,7 +5,9 @@ This module imports nothing heavy (no torch, no codecs), so the CLI can build it
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import numbers
 import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -26,13 +28,27 @@ SEGMENT_RANGE = (0.1, 3600.0)
 
 def in_range(name: str, value, bounds: tuple[float, float], integer: bool = False):
     """`value` if it is a number within `bounds` (an int where `integer`), else UsageError naming the
-    option as the CLI does: nan, inf, strings and booleans are refused, not half of them."""
+    option as the CLI does: nan, inf, strings and booleans are refused, not half of them. numpy's numbers
+    are taken, as hints take them, and come back as plain ones (np.int64(128) and np.float32(1.5) were
+    refused as "not a whole number from 64 to 2048" and "not a number from 0 to 3": a library user's test)."""
     lo, hi = bounds
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (not integer or float(value).is_integer())
-    if not ok or not math.isfinite(value) or not lo <= value <= hi:
+    number = None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy registers its numbers as Real
+        with contextlib.suppress(OverflowError):  # an int too large for a float
+            number = float(value)
+    if number is None or not math.isfinite(number) or (integer and not number.is_integer()) or not lo <= number <= hi:
         kind = "a whole number" if integer else "a number"
         raise UsageError(f"{name} {value!r}: not {kind} from {lo:g} to {hi:g}")
-    return int(value) if integer else float(value)
+    return int(number) if integer else number
+
+
+def check_number(opts, name: str, flag: str, bounds: tuple[float, float], integer: bool = False) -> None:
+    """`in_range` on an option field, stored back as the plain number where a numpy one was given (a plain
+    int or float is kept as given: journal keys hold some of them, and crf=20.0 keeps its key)."""
+    value = getattr(opts, name)
+    checked = in_range(flag, value, bounds, integer)
+    if type(value) not in (int, float):
+        setattr(opts, name, checked)
 
 
 def check_flags(opts, names: tuple[str, ...]) -> None:
@@ -92,13 +108,13 @@ class VideoOptions:
         if self.temporal not in {t.value for t in Temporal}:
             raise UsageError(f"--temporal {self.temporal!r}: choose from {', '.join(t.value for t in Temporal)}")
         if self.temporal_strength is not None:
-            in_range("--temporal-strength", self.temporal_strength, TEMPORAL_STRENGTH)
+            check_number(self, "temporal_strength", "--temporal-strength", TEMPORAL_STRENGTH)
             if self.temporal == Temporal.off.value:  # it was taken without effect
                 raise UsageError("--temporal-strength: applies to --temporal ema and flow, not off")
-        in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
-        in_range("--segment-seconds", self.segment_seconds, SEGMENT_RANGE)
+        check_number(self, "batch_size", "--batch-size", BATCH_SIZE, integer=True)
+        check_number(self, "segment_seconds", "--segment-seconds", SEGMENT_RANGE)
         if self.crf is not None:
-            in_range("--crf", self.crf, (0, 63), integer=True)  # each encoder's own ceiling: io.plan
+            check_number(self, "crf", "--crf", (0, 63), integer=True)  # each encoder's own ceiling: io.plan
         for name in ("codec", "preset"):  # codec=5 raised TypeError from PyAV, preset=5 AttributeError
             if (value := getattr(self, name)) is not None and not isinstance(value, str):
                 raise UsageError(f"VideoOptions({name}={value!r}): takes {'an encoder' if name == 'codec' else 'a preset'} name (a string)")
@@ -115,7 +131,7 @@ class FolderOptions:
     batch_size: int = 4  # images per network batch (grouped by working resolution)
 
     def __post_init__(self) -> None:
-        in_range("--batch-size", self.batch_size, BATCH_SIZE, integer=True)
+        check_number(self, "batch_size", "--batch-size", BATCH_SIZE, integer=True)
         check_flags(self, ("overwrite", "force", "copy_skipped", "dry_run"))
         if self.fmt_ext is not None:  # "png" raised pathlib's ValueError, ".gif" failed every photo after the model loaded
             key = str(self.fmt_ext).lower().removeprefix(".")  # (a library user's test); ".tiff" stays ".tiff", as the
