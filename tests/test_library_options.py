@@ -104,3 +104,16 @@ def test_numpy_numbers_are_taken_as_options_and_stored_plain(tmp_path):
     for bad in (np.float32(np.nan), np.int64(99), np.float64(2.5), np.bool_(True), True, "20", 10 ** 400):
         with pytest.raises(UsageError, match=r"--crf .*: not a whole number from 0 to 63"):
             VideoOptions(crf=bad)
+
+
+def test_a_temporal_mode_given_as_the_enum_is_the_same_run_as_its_name(tmp_path, colorizer):
+    """VideoOptions(temporal=Temporal.ema) ran, but journaled its video under 'temporal=Temporal.ema' (an
+    enum's f-string), so the same film asked for with temporal="ema" was colorized again from the start."""
+    from vidcolor.options import Temporal
+
+    opts = VideoOptions(temporal=Temporal.ema)
+    assert opts.temporal == "ema" and type(opts.temporal) is str
+    src = write_video(tmp_path / "film.mp4", frames=4, audio=None)
+    assert [r.status for r in vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=opts)] == ["done"]
+    again = vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=VideoOptions(temporal="ema"))
+    assert [r.status for r in again] == ["skipped"]

@@ -105,6 +105,8 @@ class VideoOptions:
     dry_run: bool = False
 
     def __post_init__(self) -> None:  # the CLI's checks, for library callers too
+        if isinstance(self.temporal, Temporal):  # the mode's name: f"{Temporal.ema}" is "Temporal.ema" in journal keys
+            self.temporal = self.temporal.value
         if self.temporal not in {t.value for t in Temporal}:
             raise UsageError(f"--temporal {self.temporal!r}: choose from {', '.join(t.value for t in Temporal)}")
         if self.temporal_strength is not None:
