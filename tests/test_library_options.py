@@ -117,3 +117,35 @@ def test_a_temporal_mode_given_as_the_enum_is_the_same_run_as_its_name(tmp_path,
     assert [r.status for r in vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=opts)] == ["done"]
     again = vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=VideoOptions(temporal="ema"))
     assert [r.status for r in again] == ["skipped"]
+
+
+def test_the_lower_functions_refuse_arguments_of_the_wrong_kind_before_any_work(tmp_path, colorizer):
+    """colorize_image, colorize_video and colorize_folder (for callers that wire the steps themselves) raised
+    AttributeError or TypeError from deep inside for a model name as the colorizer, the other options
+    object, a hints file's path (the front door takes one), and the front door's progress object; the last
+    after the output folder was locked and a work folder made in it."""
+    from vidcolor.folder import colorize_folder, colorize_image
+    from vidcolor.pipeline import colorize_video
+
+    class Log:  # the front door's progress= (vidcolor.api.Progress)
+        def inputs(self, total): pass
+        def video(self, path, frames, segment_frames): return None
+
+    photo, film = write_image(tmp_path / "in" / "a.png"), write_video(tmp_path / "in" / "v.mp4", frames=4, audio=None)
+    (tmp_path / "a.hints.json").write_text('{"points": []}')
+    out = tmp_path / "out"
+    for call, message in [
+        (lambda: colorize_image(photo, out / "a.png", "effnet_unet"), r"colorizer takes a loaded Colorizer .*got str"),
+        (lambda: colorize_image(photo, out / "a.png", colorizer, VideoOptions()), "opts takes a FolderOptions, got VideoOptions"),
+        (lambda: colorize_image(photo, out / "a.png", colorizer, hints=tmp_path / "a.hints.json"),
+         r"hints= takes a vidcolor.hints.Hints, got PosixPath; vidcolor.hints.load_hints\(path\) reads"),
+        (lambda: colorize_video(film, out / "v.mp4", colorizer, FolderOptions()), "opts takes a VideoOptions, got FolderOptions"),
+        (lambda: colorize_video(film, out / "v.mp4", colorizer, hints=str(tmp_path / "a.hints.json")),
+         "hints= takes a vidcolor.hints.VideoHints, got str"),
+        (lambda: colorize_video(film, out / "v.mp4", colorizer, progress=Log()), r"progress= takes a function, got Log; .*vidcolor.colorize"),
+        (lambda: colorize_folder(tmp_path / "in", out, colorizer, on_result="print"), "on_result= takes a function, got str"),
+        (lambda: colorize_folder(tmp_path / "in", out, colorizer, video=FolderOptions()), "video= takes a VideoOptions"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            call()
+        assert not out.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -400,6 +401,28 @@ class Colorizer:
             res = merge_l_ab(l_strip, ab_strip)[0].permute(1, 2, 0)
             out[y:y + rows] = (res * peak + 0.5).clamp_(0, peak).cpu().numpy().astype(rgb.dtype)
         return out
+
+
+def check_call(colorizer, opts, options_type: type, hints=None, hints_type: type = Hints, **callbacks) -> None:
+    """UsageError, before anything is opened, locked or journaled, for an argument of the wrong kind given to
+    colorize_image, colorize_video or colorize_folder (the callers that wire the steps themselves), as the
+    front door refuses them: a model name for the colorizer, a VideoOptions for a photo, a hints file's path
+    and the front door's progress object raised AttributeError or TypeError from deep inside, the last after
+    the output's folder was locked and its work folder made (a library user's test). `callbacks`: name ->
+    a function or None."""
+    if not isinstance(colorizer, Colorizer):
+        raise UsageError(f"colorizer takes a loaded Colorizer (vidcolor.load_colorizer()), got {type(colorizer).__name__}")
+    if opts is not None and not isinstance(opts, options_type):
+        raise UsageError(f"opts takes a {options_type.__name__}, got {type(opts).__name__}")
+    if hints is not None and not isinstance(hints, hints_type):
+        raise UsageError(f"hints= takes a vidcolor.hints.{hints_type.__name__}, got {type(hints).__name__}"
+                         + ("; vidcolor.hints.load_hints(path) reads a photo's hints file, and load_video_hints(path) a video's"
+                            " (or give the path to vidcolor.colorize)" if isinstance(hints, (str, os.PathLike)) else ""))
+    for name, fn in callbacks.items():
+        if fn is not None and not callable(fn):
+            raise UsageError(f"{name}= takes a function, got {type(fn).__name__}"
+                             + ("; an object with inputs() and video() methods is vidcolor.colorize's progress="
+                                if name == "progress" else ""))
 
 
 def _checked_hints(images: list[np.ndarray], hints) -> list[Hints | None]:

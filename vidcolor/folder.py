@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
-from vidcolor.colorizer import Colorizer
+from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
@@ -50,6 +50,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     cannot be written, or that exists and was not written by vidcolor (unless opts.overwrite). `image`:
     src already read (the front door reads a photo while the model loads).
     """
+    check_call(colorizer, opts, FolderOptions, hints)
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     t0 = time.time()
     key = image_key(colorizer, opts, hints)
@@ -150,6 +151,9 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     they are part of its journal key. A bad sidecar fails its input alone; sidecars with a model
     without hint inputs refuse the run before any work (VidcolorError).
     """
+    check_call(colorizer, opts, FolderOptions, on_result=on_result, video_progress=video_progress)
+    if video is not None and not isinstance(video, VideoOptions):
+        raise UsageError(f"video= takes a VideoOptions, got {type(video).__name__}")
     src, dst, opts = Path(src), Path(dst), opts or FolderOptions()
     video, opts = run_options(video or VideoOptions(batch_size=opts.batch_size), opts)  # as the front door does
     check_folder_output(src, dst)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
-from vidcolor.colorizer import Colorizer
+from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
@@ -101,6 +101,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     a hints file and turns display pixels into these) are carried along the motion to the frames
     after each keyframe, until the next keyframe or scene cut, and are part of the journal key.
     """
+    check_call(colorizer, opts, VideoOptions, hints, VideoHints, progress=progress)
     src, dst, opts = Path(src), Path(dst), opts or VideoOptions()
     t0 = time.time()
     hints = hints or None  # empty hints: the automatic run, and its key
