@@ -456,6 +456,22 @@ def test_arguments_of_the_wrong_kind_are_usage_errors_before_any_work(tmp_path, 
     assert not (tmp_path / "o.png").exists()
 
 
+def test_an_empty_or_wrong_kind_of_weights_hints_or_model_is_refused_not_read_as_something_else(tmp_path, no_model_load):
+    """weights=123 raised a TypeError from the loader thread after the input was opened; weights="" said
+    ".: weights file not found" and hints="" ".: cannot read hints file (Is a directory)" (Path("") is the
+    current folder); model="" loaded the default model without a word."""
+    photo = write_image(tmp_path / "a.png")
+    for kwargs, says in [({"weights": 123}, "weights= takes a checkpoint file's path (str or os.PathLike), got int"),
+                         ({"weights": ""}, "weights path is empty"), ({"hints": ""}, "hints path is empty")]:
+        with pytest.raises(UsageError, match=re.escape(says)):
+            vidcolor.colorize(photo, tmp_path / "o.png", **kwargs)
+        with pytest.raises(UsageError, match=re.escape(says)):
+            vidcolor.plan(photo, tmp_path / "o.png", hints=kwargs["hints"]) if "hints" in kwargs else vidcolor.load_colorizer(**kwargs)
+    with pytest.raises(WeightsError, match="unknown model ''; known models: "):
+        vidcolor.load_colorizer(model="")
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_a_palette_for_a_model_without_hint_inputs_names_the_hints_not_their_repr(tmp_path, colorizer):
     from vidcolor.hints import Hints
 

@@ -131,7 +131,7 @@ def refuse_shipped_palette(p: Plan, hints, model: str | None, weights) -> None:
     from vidcolor.hints import refuse_palette
     from vidcolor.weights import DEFAULT_MODEL, manifest
 
-    name = model or DEFAULT_MODEL
+    name = DEFAULT_MODEL if model is None else model
     if manifest().get(name, {}).get("hint_inputs") is False:
         refuse_palette(p.hints, _hints_label(hints), name)
 
@@ -182,6 +182,8 @@ def _checked_hints(src: Path, kind: str, hints):
     if not isinstance(hints, (str, os.PathLike, Hints, VideoHints)):
         raise UsageError(f"hints= takes a hints file's path, a Hints (a photo's) or a VideoHints (a video's), "
                          f"got {type(hints).__name__}")
+    if isinstance(hints, str) and not hints:  # Path("") is ".": "cannot read hints file (Is a directory: '.')"
+        raise UsageError("hints path is empty")
     if kind == "video" and isinstance(hints, Hints):  # a TypeError from deep inside, for a library user
         raise UsageError(f"{src}: a photo's Hints given for a video; a video takes a VideoHints or a video hints file")
     if kind == "image" and isinstance(hints, VideoHints):
@@ -263,7 +265,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     if colorizer is None:
         from vidcolor.weights import check_load_args
 
-        check_load_args(work_size, upsample, strength)  # before anything is opened
+        check_load_args(work_size, upsample, strength, weights)  # before anything is opened
     else:  # these say which colorizer to load: beside a loaded one they were ignored without a word (strength=1.5)
         given = {k: v for k, v, default in (("model", model, None), ("weights", weights, None), ("device", device, "auto"),
                                             ("work_size", work_size, None), ("upsample", upsample, "guided"),

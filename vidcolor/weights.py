@@ -7,6 +7,7 @@ weights/manifest.json lists each model's file and sha256, which loading checks.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,7 @@ def check_weights_source(model: str | None, weights: str | Path | None) -> None:
     taking the output's lock had left a `.vidcolor/` lock folder in the user's photo folder: a new user's
     test). load_colorizer still checks everything else (the hash, the network)."""
     if weights is None:
-        shipped_file(model or DEFAULT_MODEL, "model", "; pass --weights PATH to a checkpoint")
+        shipped_file(DEFAULT_MODEL if model is None else model, "model", "; pass --weights PATH to a checkpoint")
         return
     path = Path(weights)
     if not path.is_file():
@@ -94,13 +95,13 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
     from vidcolor.device import resolve_device
     from vidcolor.models import load_checkpoint
 
-    check_load_args(work_size, upsample, strength)
+    check_load_args(work_size, upsample, strength, weights)
     if weights is not None:
         net = load_checkpoint(weights, sha256=listed_sha256(weights))
         if model is not None and net.arch_name != model:
             raise WeightsError(f"{weights}: holds a {net.arch_name!r} network, not {model!r}")
     else:
-        path, sha = shipped_weights(model or DEFAULT_MODEL)
+        path, sha = shipped_weights(DEFAULT_MODEL if model is None else model)
         net = load_checkpoint(path, sha256=sha)
     return make_colorizer(net, resolve_device(device), work_size, upsample, strength)
 
@@ -120,11 +121,17 @@ def listed_sha256(path: str | Path) -> str | None:
     return None
 
 
-def check_load_args(work_size: int | None, upsample: str, strength: float) -> None:
-    """The CLI's checks of --work-size, --upsample and --strength, for library callers: UsageError (a nan
-    strength gave a white photo, work_size 0 a crash deep inside)."""
+def check_load_args(work_size: int | None, upsample: str, strength: float, weights=None) -> None:
+    """The CLI's checks of --work-size, --upsample and --strength, for library callers, and that `weights` is
+    a path: UsageError (a nan strength gave a white photo, work_size 0 a crash deep inside, weights=123 a
+    TypeError from the loader after the input was opened, and weights="" "weights file not found" for ".")."""
     from vidcolor.errors import UsageError
     from vidcolor.options import STRENGTH, WORK_SIZE, Upsample, in_range
+
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise UsageError(f"weights= takes a checkpoint file's path (str or os.PathLike), got {type(weights).__name__}")
+    if isinstance(weights, str) and not weights:  # Path("") is ".": the current folder
+        raise UsageError("weights path is empty")
 
     in_range("--strength", strength, STRENGTH)
     if work_size is not None:
