@@ -405,7 +405,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                                        keep_colour_photo(p, t, journal, k, opts, t0, score, img)))
                     else:
                         ready.append((p, t, t0, img, h))
-                outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready]) if ready else []
+                outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready], opts.batch_size) if ready else []
                 for (p, t, t0, img, h), out in zip(ready, outs):
                     writer.submit((p, t, t0, colorized(p, t, out, img, t0, h)))
     finally:

@@ -107,7 +107,7 @@ class PhotoBatch(_ModelActor):
                 rows.append(_row(src, dst, "colour", str(score), t0, score))
             else:
                 ready.append((src, dst, img, hints))
-        outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready]) if ready else []
+        outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready], self.opts.batch_size) if ready else []
         for (src, dst, img, hints), out in zip(ready, outs):
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
