@@ -149,3 +149,19 @@ def test_the_lower_functions_refuse_arguments_of_the_wrong_kind_before_any_work(
         with pytest.raises(UsageError, match=message):
             call()
         assert not out.exists()
+
+
+def test_a_videos_progress_ends_at_its_real_frame_count_where_the_header_guessed_another(tmp_path, colorizer):
+    """An MKV of 6 frames (its audio a little longer) is estimated at 8 from its header: the caller's progress
+    callback was told 4 / 8 and 6 / 8, and never that the video was done (the CLI's bar took the larger of
+    the two, and stopped at 75%)."""
+    calls = []
+
+    class Log:
+        def inputs(self, total): pass
+        def video(self, path, frames, segment_frames): return lambda done, total: calls.append((done, total))
+
+    src = write_video(tmp_path / "film.mkv", frames=6)
+    (r,) = vidcolor.colorize(src, tmp_path / "out.mkv", colorizer=colorizer, progress=Log())
+    assert r.status == "done" and r.frames == 6
+    assert calls[-1] == (6, 6) and [d for d, _ in calls] == sorted(d for d, _ in calls)

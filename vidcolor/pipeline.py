@@ -250,6 +250,8 @@ def _encode_segments(source: FrameSource, sink: FrameSink, colorizer: Colorizer,
                     writer.submit(partial(sink.end_segment, state()))
                 if progress:
                     progress(done, source.info.frames)
+        if progress and done != source.info.frames:  # the header's count is an estimate (8 for an MKV of 6 frames): the
+            progress(done, done)  # last call says the real one, so a caller's bar ends full (it stopped at 6 / 8)
         writer.submit(partial(sink.end_segment, state(), final=True))
         writer.close()
     except BaseException:
