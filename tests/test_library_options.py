@@ -165,3 +165,16 @@ def test_a_videos_progress_ends_at_its_real_frame_count_where_the_header_guessed
     (r,) = vidcolor.colorize(src, tmp_path / "out.mkv", colorizer=colorizer, progress=Log())
     assert r.status == "done" and r.frames == 6
     assert calls[-1] == (6, 6) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_a_float_or_int_of_another_type_keeps_its_value_and_key_as_before():
+    """np.float64 is a float, and crf=np.float64(20.0) was taken as it is before numpy's other numbers were:
+    storing it back as the int 20 changed the film's key ("crf=20.0" to "crf=20", io.plan puts str(crf) in
+    it), so a film finished with it was colorized again from the start."""
+    import numpy as np
+
+    opts = VideoOptions(crf=np.float64(20.0), temporal_strength=np.float64(0.3), segment_seconds=np.float64(2.5))
+    assert [(type(v), str(v)) for v in (opts.crf, opts.temporal_strength, opts.segment_seconds)] == [
+        (float, "20.0"), (float, "0.3"), (float, "2.5")]
+    assert opts == VideoOptions(crf=20.0, temporal_strength=0.3, segment_seconds=2.5)
+

@@ -44,11 +44,14 @@ def in_range(name: str, value, bounds: tuple[float, float], integer: bool = Fals
 
 def check_number(opts, name: str, flag: str, bounds: tuple[float, float], integer: bool = False) -> None:
     """`in_range` on an option field, stored back as the plain number where a numpy one was given (a plain
-    int or float is kept as given: journal keys hold some of them, and crf=20.0 keeps its key)."""
+    int or float is kept as given: journal keys hold some of them, and crf=20.0 keeps its key). An int or
+    float of another type, taken before numpy's others were, stays an int or a float: np.float64(20.0), a
+    float, is crf=20.0 (stored as the int 20 it had changed the key, "crf=20.0" to "crf=20", and a film
+    finished with it was redone from the start: a review)."""
     value = getattr(opts, name)
     checked = in_range(flag, value, bounds, integer)
     if type(value) not in (int, float):
-        setattr(opts, name, checked)
+        setattr(opts, name, float(value) if isinstance(value, float) else int(value) if isinstance(value, int) else checked)
 
 
 def check_flags(opts, names: tuple[str, ...]) -> None:
