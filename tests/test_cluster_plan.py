@@ -118,6 +118,13 @@ def test_range_work_keeps_finished_ranges_and_drops_what_it_cannot_trust(tmp_pat
     assert other.plan is None and not (tmp_path / "film.mp4.work").exists()
 
 
+def test_range_work_planned_under_the_temporal_enums_key_is_kept(tmp_path):
+    """A stopped Ray run's ranges keyed "temporal=Temporal.ema" (the enum's f-string, before the mode was
+    stored as its name) are the same run's: they were discarded and redone."""
+    RangeWork(tmp_path / "w", "m:r2|temporal=Temporal.ema:None:v3|mp4|1|2|plan1").save_plan({"ranges": []})
+    assert RangeWork(tmp_path / "w", "m:r2|temporal=ema:None:v3|mp4|1|2|plan1").plan is not None
+
+
 def test_a_range_whose_seek_lands_elsewhere_is_decoded_from_the_start(tmp_path, colorizer):
     # cockatoo.mp4 (../shared/data/video) decodes to green garbage after any seek; here the seek is sent
     # five frames short, so the frames after it get the wrong indices, which the scan's fingerprints catch

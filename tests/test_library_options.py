@@ -178,3 +178,21 @@ def test_a_float_or_int_of_another_type_keeps_its_value_and_key_as_before():
         (float, "20.0"), (float, "0.3"), (float, "2.5")]
     assert opts == VideoOptions(crf=20.0, temporal_strength=0.3, segment_seconds=2.5)
 
+
+def test_a_film_journaled_with_the_temporal_mode_as_the_enum_is_not_redone(tmp_path, colorizer):
+    """VideoOptions(temporal=Temporal.ema) put "temporal=Temporal.ema" in the key (Python 3.11's f-string of
+    the enum) until the mode was stored as its name: read as "ema", a library user's finished films and their
+    resumable segments would have been thrown away and redone."""
+    from vidcolor.options import same_key
+
+    src = write_video(tmp_path / "film.mp4", frames=4, audio=None)
+    assert [r.status for r in vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=VideoOptions(temporal="ema"))] == ["done"]
+    journal = tmp_path / ".vidcolor" / "journal.jsonl"
+    text = journal.read_text()
+    assert "|temporal=ema:" in text
+    journal.write_text(text.replace("|temporal=ema:", "|temporal=Temporal.ema:"))  # as the run before wrote it
+    again = vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=VideoOptions(temporal="ema"))
+    assert [r.status for r in again] == ["skipped"]
+    # the segments' key (read with same_key too), with a --segment-seconds of the time
+    assert same_key("m:r2|temporal=Temporal.flow:None:v3|mp4|seg2.0|render=luma|10|20", "m:r2|temporal=flow:None:v3|mp4|render=luma|10|20")
+    assert not same_key("m:r2|temporal=Temporal.flow:None:v3|mp4", "m:r2|temporal=ema:None:v3|mp4")

@@ -170,11 +170,18 @@ class Result:
 
 
 _SEGMENT_SECONDS_IN_KEY = re.compile(r"\|seg[0-9.]+(?=\||$)")
+# VideoOptions(temporal=Temporal.ema) was stored as the enum, whose f-string (Python 3.11 on) put
+# "temporal=Temporal.ema" in the key until 2026-11-28; the mode's name is there since
+_TEMPORAL_ENUM_IN_KEY = re.compile(r"\|temporal=Temporal\.(?=[a-z]+:)")
 
 
 def same_key(recorded: str | None, key: str) -> bool:
     """Whether a recorded key (a journal entry's, a video's segments log) is `key`; one written while
     --segment-seconds was part of it is read without its "|segN": it changes no frame (the journal's since
     2026-11-27), and segments of any length join (the segments' since 2026-11-28: a run resumed with another
-    --segment-seconds had thrown the finished ones away, a new user's test)."""
-    return recorded == key or (recorded is not None and _SEGMENT_SECONDS_IN_KEY.sub("", recorded) == key)
+    --segment-seconds had thrown the finished ones away, a new user's test). One written with the temporal
+    mode as the enum ("temporal=Temporal.ema") is read as its name: storing the name alone would have
+    redone a library user's finished films and thrown away their segments (a review)."""
+    if recorded is None or recorded == key:
+        return recorded is not None
+    return _TEMPORAL_ENUM_IN_KEY.sub("|temporal=", _SEGMENT_SECONDS_IN_KEY.sub("", recorded)) == key

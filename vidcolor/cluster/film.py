@@ -34,7 +34,7 @@ from vidcolor.io.paths import atomic_write_text
 from vidcolor.io.segments import discard_work, ray_work_dir, segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, stale_temporaries, temp_output_path
-from vidcolor.options import Result, VideoOptions
+from vidcolor.options import Result, VideoOptions, same_key
 from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
 from vidcolor.temporal import SceneCuts, cuts_note, mode_stride
 
@@ -66,7 +66,7 @@ class RangeWork:
             plan = json.loads((folder / "plan.json").read_text())
         except (OSError, ValueError):
             plan = None
-        if plan is None or plan.get("key") != key:
+        if plan is None or not same_key(plan.get("key"), key):  # (a key written with the temporal mode as the enum: same_key)
             self.discard()
             return
         self.plan = plan
