@@ -459,17 +459,23 @@ def test_arguments_of_the_wrong_kind_are_usage_errors_before_any_work(tmp_path, 
 def test_colorize_arrays_runs_many_images_of_one_size_in_bounded_batches(colorizer, monkeypatch):
     """A list of 64 same-size images ran as one network batch: 880 MB of activations for 3 MB of pixels on
     the CPU (14 MB an image), so a list of 1,000 video frames needed 14 GB. Batches are now at most
-    `batch_size` (16 by default), with the same outputs."""
+    `batch_size` (16 by default), with the same outputs; with flip, each batch's mirror image is the same
+    images' (a folder run's lists are at most its --batch-size long already: they run as before)."""
     rng = np.random.default_rng(0)
-    images = [rng.integers(0, 255, (40, 60), dtype=np.uint8) for _ in range(37)] + [rng.integers(0, 255, (30, 90), dtype=np.uint8)]
+    images = [rng.integers(0, 255, (40, 60), dtype=np.uint8) for _ in range(17)] + [rng.integers(0, 255, (30, 90), dtype=np.uint8)]
     whole = colorizer.colorize_arrays(images, batch_size=256)
     seen = []
     network = colorizer._network
     monkeypatch.setattr(colorizer, "_network", lambda x, hm, pal: seen.append(x.shape[0]) or network(x, hm, pal))
-    for batch_size, batches in ((None, [16, 16, 5, 1]), (5, [5] * 7 + [2, 1])):
+    for batch_size, batches in ((None, [16, 1, 1]), (5, [5, 5, 5, 2, 1])):
         seen.clear()
         outs = colorizer.colorize_arrays(images) if batch_size is None else colorizer.colorize_arrays(images, batch_size=batch_size)
         assert seen == batches and all(np.array_equal(a, b) for a, b in zip(outs, whole))
+    monkeypatch.setattr(colorizer, "flip", True)
+    flipped = colorizer.colorize_arrays(images[:5], batch_size=256)
+    seen.clear()
+    assert all(np.array_equal(a, b) for a, b in zip(colorizer.colorize_arrays(images[:5], batch_size=2), flipped))
+    assert seen == [2, 2, 2, 2, 1, 1] and not all(np.array_equal(a, b) for a, b in zip(flipped, whole))
     for bad in (0, 257, 2.5):
         with pytest.raises(UsageError, match="batch_size .*: not a whole number from 1 to 256"):
             colorizer.colorize_arrays(images, batch_size=bad)
