@@ -1,5 +1,7 @@
 """The library's option objects as a developer fills them in: each flag in either object is the whole
 run's, and values of the wrong type are refused at once, naming them."""
+import json
+
 import pytest
 
 import vidcolor
@@ -193,6 +195,14 @@ def test_a_film_journaled_with_the_temporal_mode_as_the_enum_is_not_redone(tmp_p
     journal.write_text(text.replace("|temporal=ema:", "|temporal=Temporal.ema:"))  # as the run before wrote it
     again = vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=VideoOptions(temporal="ema"))
     assert [r.status for r in again] == ["skipped"]
+    # a -y run of then, stopped before it replaced the film: the next run without -y carries the redo out
+    from vidcolor.archive import Journal
+
+    old_key = json.loads(journal.read_text().splitlines()[-1])["key"]
+    assert "|temporal=Temporal.ema:" in old_key
+    Journal(tmp_path).touch(tmp_path / "out.mp4", redo_key=old_key)
+    redone = vidcolor.colorize(src, tmp_path / "out.mp4", colorizer=colorizer, video=VideoOptions(temporal="ema"))
+    assert [r.status for r in redone] == ["done"]
     # the segments' key (read with same_key too), with a --segment-seconds of the time
     assert same_key("m:r2|temporal=Temporal.flow:None:v3|mp4|seg2.0|render=luma|10|20", "m:r2|temporal=flow:None:v3|mp4|render=luma|10|20")
     assert not same_key("m:r2|temporal=Temporal.flow:None:v3|mp4", "m:r2|temporal=ema:None:v3|mp4")

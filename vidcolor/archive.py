@@ -151,7 +151,7 @@ class Journal:
             self.output_stats[e["target"]] = {**(e["output_stat"] or {}), **({"sha256": sha} if sha else {})}
 
     def finished(self, src: Path, key: str, target: Path) -> dict | None:
-        if (self.redoing.get(self._out(target)) or {}).get("key") == key:
+        if same_key((self.redoing.get(self._out(target)) or {}).get("key"), key):
             return None  # a redo with these settings, stopped: resumed
         e = self.last(target)
         if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key) or not self.same_input(e, src):
