@@ -340,7 +340,7 @@ class Colorizer:
         RGB images of the same size and dtype; `hints[i]` (or None) steers image i.
 
         Images whose working resolution matches share network batches of up to `batch_size` (1 to 256;
-        the outputs do not depend on it). Full-resolution work (L, the ab upsampling and the merge) runs
+        on the CPU the outputs do not depend on it; a GPU's kernels may differ by batch, untested). Full-resolution work (L, the ab upsampling and the merge) runs
         in horizontal strips, so memory stays near the size of the input and output arrays even for
         100-megapixel scans, and for any number of images.
         """
