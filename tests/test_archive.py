@@ -555,7 +555,6 @@ def test_16_bit_png_keeps_icc(tmp_path, colorizer):
     cv2.imwrite(str(src), np.repeat(gray16()[..., None], 3, 2))
     data = src.read_bytes()
     from vidcolor.io.images import _png_chunk
-    import zlib
 
     src.write_bytes(data[:33] + _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)) + data[33:])
     colorize_image(src, tmp_path / "out.png", colorizer)
@@ -580,6 +579,30 @@ def test_alpha_is_kept(tmp_path, colorizer, mode):
         assert out.mode == "RGBA" and out.size == (32, 24)
         expected = np.asarray(Image.open(tmp_path / "in.png").convert("RGBA"))[..., 3]
         assert np.array_equal(np.asarray(out)[..., 3], expected)
+
+
+@pytest.mark.parametrize("kind", ["L", "RGB", "L16"])
+def test_png_transparent_colour_is_kept_as_alpha(tmp_path, colorizer, kind):
+    """A gray or RGB PNG whose transparency is a tRNS colour (what optipng and oxipng make of an alpha that is
+    all 0 or 255) came out opaque, with no note (an archivist's test); it is kept as alpha, as a palette's is."""
+    import cv2
+
+    from vidcolor.io.images import _png_chunk
+
+    gray = np.tile(np.linspace(20, 230, 32).astype(np.uint8), (24, 1))
+    gray[:6] = 0  # the transparent band
+    if kind == "L16":
+        data = cv2.imencode(".png", gray.astype(np.uint16) * 257)[1].tobytes()
+        (tmp_path / "in.png").write_bytes(data[:33] + _png_chunk(b"tRNS", b"\x00\x00") + data[33:])
+        assert Image.open(tmp_path / "in.png").info["transparency"] == 0
+    else:
+        im = Image.fromarray(gray) if kind == "L" else Image.fromarray(np.dstack([gray] * 3))
+        im.save(tmp_path / "in.png", transparency=0 if kind == "L" else (0, 0, 0))
+    colorize_image(tmp_path / "in.png", tmp_path / "out.png", colorizer)
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (24, 32, 4) and out.dtype == (np.uint16 if kind == "L16" else np.uint8)
+    opaque = np.iinfo(out.dtype).max
+    assert (out[:6, :, 3] == 0).all() and (out[6:, :, 3] == opaque).all()
 
 
 def test_cmyk_jpeg_is_read_as_rgb(tmp_path, colorizer):

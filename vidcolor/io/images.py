@@ -564,7 +564,9 @@ def _from_pil(im: Image.Image, info: dict, notes: list[str]) -> ImageData:
         g = np.asarray(im)
         g = g.astype(np.uint16) if g.max(initial=0) <= 65535 else (g.astype(np.float64) * 65535 / g.max()).astype(np.uint16)
         return ImageData(np.repeat(g[..., None], 3, axis=2), None, info, mode, notes)
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
+    # a gray or RGB PNG's transparent colour (tRNS: what optipng and oxipng make of an alpha that is all 0 or 255)
+    # came out opaque without a word (an archivist's test), as a palette's would have
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
         return ImageData(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy(), info, mode, notes)
     if mode == "CMYK":
@@ -641,10 +643,14 @@ def _read_png16(path: Path) -> ImageData:
                 im.info["exif"] = b"Exif\x00\x00" + data  # as PIL's own chunk reader keeps it
                 break
         info, notes = _metadata(im)
+        key = im.info.get("transparency")  # a tRNS colour, as stored: OpenCV drops it
     a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if a is None:
         raise InputError(f"{path}: corrupt or truncated image (16-bit PNG could not be decoded)")
     pixels, alpha, mode = _split_channels(a, bgr=True)
+    if alpha is None and key is not None:  # the pixels of that gray or colour transparent, the rest opaque
+        match = pixels[..., 0] == key if isinstance(key, int) else np.all(pixels == np.array(key, np.uint16)[:3], axis=2)
+        alpha = np.where(match, 0, 65535).astype(np.uint16)
     o = _orientation(info)
     return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
 
