@@ -1318,3 +1318,40 @@ def test_a_videos_overwrite_does_not_replace_the_folders_photos(tmp_path, colori
     with pytest.raises(UsageError, match=r"video=VideoOptions\(overwrite=True\) applies to videos"):  # not ignored
         vidcolor.colorize(src / "p.png", out / "p.png", colorizer=colorizer, video=VideoOptions(overwrite=True))
     assert (out / "p.png").read_bytes() == mine
+
+
+def test_an_input_replaced_while_it_is_colorized_is_redone_by_the_next_run(tmp_path, colorizer, monkeypatch):
+    """A scan (or film) replaced by a new version while the nightly run had it under way was journaled with the
+    new file's size and mtime, as done from the old one's pixels: every later run skipped it, and the new
+    version was never colorized (an archivist's test). The journal keeps the input as it was before reading."""
+    import vidcolor.folder as folder_mod
+    import vidcolor.pipeline as pipeline_mod
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png", h=30, w=40, seed=1)
+    write_image(src / "b.png", h=30, w=40, seed=2)
+    film = write_video(src / "reel.mp4", w=64, h=48, frames=6, audio=None)
+    read = folder_mod.read_image
+
+    def read_then_rescanned(path):
+        img = read(path)
+        if path.name == "a.png":  # the re-scan lands (rsync's rename) while the old one is colorized
+            write_image(path, h=30, w=40, seed=7)
+            os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        return img
+
+    encode = pipeline_mod._encode_segments
+
+    def encode_then_replaced(source, *args, **kwargs):
+        enc = encode(source, *args, **kwargs)
+        write_video(film, w=64, h=48, frames=8, audio=None)  # a new transfer of the reel, copied over it
+        return enc
+
+    monkeypatch.setattr(folder_mod, "read_image", read_then_rescanned)
+    monkeypatch.setattr(pipeline_mod, "_encode_segments", encode_then_replaced)
+    first = {r.input.name: r.status for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert first == {"a.png": "done", "b.png": "done", "reel.mp4": "done"}
+    monkeypatch.undo()
+    again = {r.input.name: r.status for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert again == {"a.png": "done", "b.png": "skipped", "reel.mp4": "done"}  # both had been "skipped"
+    assert probe(tmp_path / "out" / "reel.mp4")["frames"] == 8

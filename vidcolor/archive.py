@@ -214,9 +214,13 @@ class Journal:
             self.output_stats[out] = {**now, "sha256": st["sha256"]}
         return False
 
-    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
+    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None,
+               stat: dict | None = None) -> None:
+        """`stat`: the input's size and mtime as they were before it was read (`input_key`); a scan or film replaced
+        while it was colorized was journaled with the new file's, as done, and the new one never colorized (an
+        archivist's test). Without it, the input's now."""
         try:
-            stat = input_key(src)
+            stat = stat or input_key(src)
         except OSError:  # a failed input that cannot even be stat'ed (a dangling link): recorded all the same
             stat = None
         e = {"v": self.VERSION, "target": self._out(target), "input": str(_normal(src)), "input_stat": stat, "key": key,

@@ -68,7 +68,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             raise
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
-        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite)
+        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite,
+                stat=img.stat)
     return _written(src, dst, t0, img, hints)
 
 
@@ -79,16 +80,16 @@ def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | Non
 
 
 def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[], None], status: str = "done",
-            note: str | None = None, copy: Path | None = None, redo: bool = False) -> None:
-    """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it; a
-    failure is journaled and re-raised."""
+            note: str | None = None, copy: Path | None = None, redo: bool = False, stat: dict | None = None) -> None:
+    """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it (with `stat`,
+    the input's size and mtime before it was read); a failure is journaled and re-raised."""
     journal.touch(dst, redo_key=key if redo else None)
     try:
         write()
     except VidcolorError as err:
         journal.record(src, key, "failed", dst, note=str(err))
         raise
-    journal.record(src, key, status, dst, note=note, copy=copy)
+    journal.record(src, key, status, dst, note=note, copy=copy, stat=stat)
 
 
 def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: ColourScores,
@@ -98,7 +99,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
     note = f"already in colour ({score}; --force colorizes it)"
     notes = list(img.notes) if img else []
     if not opts.copy_skipped:
-        journal.record(src, key, "colour", dst, note=str(score))
+        journal.record(src, key, "colour", dst, note=str(score), stat=img and img.stat)
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
     dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
@@ -108,7 +109,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         write_image(dst, data.pixels, data)
 
     _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=str(score), copy=dst, redo=opts.overwrite)
+            note=str(score), copy=dst, redo=opts.overwrite, stat=img and img.stat)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
     return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 
@@ -373,7 +374,8 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
-            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img), redo=opts.overwrite)
+            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img), redo=opts.overwrite,
+                    stat=img.stat)
             return _written(src, dst, t0, img, hints)
         return act
 

@@ -1,6 +1,7 @@
 """The one place the pipeline is wired: FrameSource -> batches -> Colorizer -> TemporalSmoother -> FrameSink."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -134,8 +135,9 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         # marks dst as ours before it can appear: a run killed after the final rename and before the
         # journal's "done" line is resumed, not refused as someone else's file
         journal.touch(dst, redo_key=key if opts.overwrite else None)
-        with failures_journaled(journal, src, key, dst), VideoSource(src) as source:
-            st = src.stat()
+        # its stat before it is opened (taken inside failures_journaled): a film replaced while it was colorized
+        # was journaled as done with the new file's, and the new one never colorized
+        with failures_journaled(journal, src, key, dst), contextlib.nullcontext(src.stat()) as st, VideoSource(src) as source:
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
             # how frames are rendered is part of the segments' key, not the output's: a finished output
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
@@ -162,7 +164,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
                                   "(fields neither separated nor deinterlaced)")
-        journal.record(src, key, "done", dst)
+        journal.record(src, key, "done", dst, stat={"size": st.st_size, "mtime_ns": st.st_mtime_ns})
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped Ray run's
     notes = plan.notes + join_notes
     if hints:

@@ -91,6 +91,7 @@ class ImageData:
     info: dict = field(default_factory=dict)  # icc_profile, exif, xmp, dpi: copied where the format allows
     source_mode: str = "RGB"
     notes: list[str] = field(default_factory=list)  # what reading had to drop or work around
+    stat: dict | None = None  # the file's size and mtime_ns as it was before reading (what the journal records)
 
     @property
     def bits(self) -> int:
@@ -102,6 +103,7 @@ class ImageData:
 def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
     with _reading(path), pillow_limit():  # over the whole read: a TIFF is checked again as it loads
+        st = path.stat()  # before reading: a scan replaced while it is read or colorized is not journaled as done
         _check_memory(path)
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
@@ -110,6 +112,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
             img = _read_png16(path)
         else:
             img = _read_pil(path)
+    img.stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     return _rgb_profile_only(img)
 
 
