@@ -78,6 +78,7 @@ warnings.filterwarnings("ignore", message=rf"Image size \(\d+ pixels\) exceeds l
 EXIF_ORIENTATION = 0x0112
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
+TIFF_IPTC = 33723  # IPTC-NAA: the caption, credit and keywords block that Photoshop, Bridge and DAM tools write
 # An archive's captions and credits: TIFF text tags (DocumentName, ImageDescription, DateTime, Artist,
 # Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text
 TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 306: "DateTime", 315: "Artist", 33432: "Copyright"}
@@ -669,6 +670,21 @@ def _split_channels(a: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | 
 
 
 def _read_tiff(path: Path) -> ImageData:
+    """A TIFF as `_read_tiff_pixels` reads it, with its IPTC block (tag 33723), read by tifffile for every kind of
+    TIFF: a scan's IPTC caption and credits were dropped without a note (an archivist's test), and Pillow
+    gives the first 4 bytes alone of one stored as LONG, as Photoshop stores it."""
+    img = _read_tiff_pixels(path)
+    with tifffile.TiffFile(path) as tf:
+        tag = _full_pages(tf)[0].tags.get(TIFF_IPTC)
+        value = None if tag is None else tag.value
+    if isinstance(value, np.ndarray):
+        value = value.tobytes()
+    if isinstance(value, bytes) and value.strip(b"\x00"):
+        img.info["iptc"] = value
+    return img
+
+
+def _read_tiff_pixels(path: Path) -> ImageData:
     with tifffile.TiffFile(path) as tf:
         pages = _full_pages(tf)
         if len(pages) > 1:
@@ -882,11 +898,11 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
         notes.append(f"transparency dropped: {fmt} has no alpha channel")
     if like.pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         notes.append(f"16-bit depth written as 8 bits: {fmt} holds 8")
-    carried = {"JPEG": {"comment", "app13", "exif", "xmp", "icc_profile"}, "PNG": {"text", "exif", "xmp", "icc_profile"},
-               "WEBP": {"exif", "xmp", "icc_profile"}, "TIFF": {"tiff_text", "xmp", "icc_profile"}}.get(fmt, set())
+    carried = {"JPEG": {"comment", "app13", "iptc", "exif", "xmp", "icc_profile"}, "PNG": {"text", "exif", "xmp", "icc_profile"},
+               "WEBP": {"exif", "xmp", "icc_profile"}, "TIFF": {"tiff_text", "iptc", "xmp", "icc_profile"}}.get(fmt, set())
     # (what `_write_pil` writes for each format: BMP holds none of them, and a BMP output had lost a scan's
     # EXIF, XMP and ICC profile without a word; a TIFF's own tags are not written as EXIF)
-    named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
+    named = {"comment": "JPEG comment", "app13": "IPTC block", "iptc": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
              "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
     if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
         them = len(dropped) > 1 or dropped[0].endswith("tags")
@@ -936,7 +952,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         elif fmt == "TIFF":
             opts["tiffinfo"] = {TIFF_XMP: xmp}
     if fmt == "JPEG":  # APP13 and COM segments written as they came (PIL's raw `extra` markers: it has one comment)
-        segments = [(b"\xff\xed", d) for d in info.get("app13") or []] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
+        app13 = info.get("app13") or ([_iptc_app13(info["iptc"])] if info.get("iptc") else [])  # a TIFF's IPTC, as Photoshop puts it
+        segments = [(b"\xff\xed", d) for d in app13] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
         if segments:
             opts["extra"] = b"".join(m + struct.pack(">H", len(d) + 2) + d for m, d in segments if len(d) <= 65533)
     elif fmt == "PNG" and (chunks := _png_text_chunks(info)):
@@ -946,6 +963,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["pnginfo"] = pnginfo
     elif fmt == "TIFF" and (text := info.get("tiff_text") or exif_tiff_text(info.get("exif"))):
         opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **text}
+    if fmt == "TIFF" and info.get("iptc"):
+        opts["tiffinfo"] = {**opts.get("tiffinfo", {}), TIFF_IPTC: info["iptc"]}
     if fmt == "JPEG":
         opts.update(quality=JPEG_QUALITY, subsampling=0)
     elif fmt == "WEBP":
@@ -953,6 +972,12 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
     elif fmt == "TIFF":
         opts.update(compression="tiff_deflate")
     im.save(tmp, format=fmt, **opts)
+
+
+def _iptc_app13(iptc: bytes) -> bytes:
+    """A JPEG's APP13 block holding an IPTC-NAA stream (Photoshop's image resource 0x0404), as a TIFF's tag 33723
+    becomes in a JPEG output."""
+    return PHOTOSHOP_HEADER + b"8BIM" + struct.pack(">HHI", 0x0404, 0, len(iptc)) + iptc + b"\x00" * (len(iptc) % 2)
 
 
 def _needs_itxt(text: str) -> bool:
@@ -1013,6 +1038,8 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
         extratags.append((TIFF_XMP, "B", len(xmp), xmp, True))
     for tag, text in (like.info.get("tiff_text") or {}).items():
         extratags.append((tag, "s", 0, text, True))
+    if iptc := like.info.get("iptc"):
+        extratags.append((TIFF_IPTC, 7, len(iptc), iptc, True))
     # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
     # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
     opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
