@@ -555,6 +555,7 @@ def test_16_bit_png_keeps_icc(tmp_path, colorizer):
     cv2.imwrite(str(src), np.repeat(gray16()[..., None], 3, 2))
     data = src.read_bytes()
     from vidcolor.io.images import _png_chunk
+    import zlib
 
     src.write_bytes(data[:33] + _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc)) + data[33:])
     colorize_image(src, tmp_path / "out.png", colorizer)
