@@ -1356,3 +1356,32 @@ def test_an_input_replaced_while_it_is_colorized_is_redone_by_the_next_run(tmp_p
     again = {r.input.name: r.status for r in colorize_folder(src, tmp_path / "out", colorizer)}
     assert again == {"a.png": "done", "b.png": "skipped", "reel.mp4": "done"}  # both had been "skipped"
     assert probe(tmp_path / "out" / "reel.mp4")["frames"] == 8
+
+
+def test_two_input_folders_into_one_output_do_not_replace_each_others_outputs(tmp_path, colorizer):
+    """Two scanning stations' folders sent into one output folder, each nightly: station B's scan0001.jpg
+    replaced station A's colorized scan0001.jpg without a word, and A's next run replaced B's, every night
+    (an archivist's test). The second input fails, naming the first, and -y still replaces it; a folder moved
+    (the recorded input gone) or copied with its dates is still the same scan."""
+    import shutil
+
+    a, b, out = tmp_path / "stationA", tmp_path / "stationB", tmp_path / "out"
+    write_image(a / "scan0001.jpg", h=30, w=40, seed=1)
+    write_image(b / "scan0001.jpg", h=30, w=40, seed=2)
+    write_image(b / "scan0002.jpg", h=30, w=40, seed=3)
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done"]
+    first = (out / "scan0001.jpg").read_bytes()
+    res = {r.input.name: r for r in colorize_folder(b, out, colorizer)}
+    assert res["scan0002.jpg"].status == "done" and res["scan0001.jpg"].status == "failed"
+    assert f"vidcolor wrote it from another input, {a / 'scan0001.jpg'}, which is still there" in res["scan0001.jpg"].error
+    assert (out / "scan0001.jpg").read_bytes() == first  # it had been replaced by B's
+    dry = {r.input.name: r.status for r in colorize_folder(b, out, colorizer, FolderOptions(dry_run=True))}
+    assert dry["scan0001.jpg"] == "failed"
+    assert statuses(colorize_folder(a, out, colorizer)) == ["skipped"]  # A's run found its own output (it redid it)
+    copy = tmp_path / "stationA_copy"
+    shutil.copytree(a, copy)  # copy2: the same scans, with their dates
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["done"]
+    shutil.rmtree(a)
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["skipped"]
+    assert {r.input.name: r.status for r in colorize_folder(b, out, colorizer, FolderOptions(overwrite=True))} == {
+        "scan0001.jpg": "done", "scan0002.jpg": "done"}

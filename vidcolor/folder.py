@@ -241,7 +241,7 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
     try:
         if src.stat().st_size == 0:
             raise InputError(f"{src}: empty file (0 bytes)")  # read_image's words, without reading
-        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, folder_run=True)
+        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, folder_run=True, src=src)
     except OSError as err:
         return Result(src, None, "failed", error=f"{src}: cannot read ({err.strerror or err})")
     except VidcolorError as err:
@@ -392,7 +392,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                         if bad is not None:
                             journal.record(p, k, "failed", t, note=str(bad))
                             raise bad
-                        refuse_foreign_output(journal, t, opts.overwrite, folder_run=True)
+                        refuse_foreign_output(journal, t, opts.overwrite, folder_run=True, src=p)
                     except StorageError:
                         raise
                     except VidcolorError as e:

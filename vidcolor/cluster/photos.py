@@ -110,7 +110,7 @@ def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, key: str, op
     claimed = []
     for src, dst, hints in todo:
         try:
-            refuse_foreign_output(journal, dst, opts.overwrite, folder_run=True)
+            refuse_foreign_output(journal, dst, opts.overwrite, folder_run=True, src=src)
         except VidcolorError as e:
             emit(Result(src, None, "failed", 0.0, error=str(e)))
             continue
