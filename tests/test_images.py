@@ -584,3 +584,34 @@ def test_a_16_bit_cmyk_tiff_says_it_is_read_as_8_bits(tmp_path):
                      photometric="separated")
     img = read_image(tmp_path / "cmyk16.tif")
     assert img.pixels.dtype == np.uint8 and "16-bit CMYK samples read as 8 bits" in img.notes
+
+
+@pytest.mark.parametrize("kind", ["RGBI 16-bit", "gray+I 16-bit", "RGBI 8-bit", "RGBA+I 16-bit"])
+def test_a_scanners_infrared_sample_is_not_taken_for_alpha(tmp_path, colorizer, kind):
+    """A film scanner's RGBI or gray+infrared TIFF (ExtraSamples 0, unspecified: VueScan's and SilverFast's dust
+    channel) came out, at 16 bits, with the infrared as its alpha: the colorized scan showed through to the
+    background wherever the infrared was low, "done" without a word (an archivist's test). The sample is left
+    out with a note (Pillow already read past it at 8 bits, without one); a real alpha beside it is kept."""
+    import tifffile
+
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint16) * 257, (40, 1))
+    infrared = np.full_like(gray, 20000)
+    infrared[10:20] = 500  # dust
+    alpha = np.full_like(gray, 65535)
+    alpha[:, :8] = 0
+    bits8 = kind.endswith("8-bit")
+    planes = {"RGBI": [gray] * 3 + [infrared], "gray+I": [gray, infrared], "RGBA+I": [gray] * 3 + [alpha, infrared]}[kind.split()[0]]
+    extras = ["unassalpha", "unspecified"] if kind.startswith("RGBA") else ["unspecified"]
+    data = np.dstack(planes)
+    tifffile.imwrite(tmp_path / "scan.tif", (data // 257).astype(np.uint8) if bits8 else data,
+                     photometric="minisblack" if kind.startswith("gray") else "rgb", extrasamples=extras)
+    res = colorize_image(tmp_path / "scan.tif", tmp_path / "out.tif", colorizer)
+    assert res.status == "done"
+    assert any("extra sample of unspecified meaning (not alpha: a scanner's infrared channel?) left out" in n for n in res.notes), res.notes
+    with tifffile.TiffFile(tmp_path / "out.tif") as t:
+        out = t.pages[0].asarray()
+        assert out.dtype == (np.uint8 if bits8 else np.uint16)
+        if kind.startswith("RGBA"):
+            assert out.shape == (40, 56, 4) and np.array_equal(out[..., 3], alpha)
+        else:
+            assert out.shape == (40, 56, 3) and not t.pages[0].extrasamples

@@ -719,6 +719,8 @@ def _read_tiff_pixels(path: Path) -> ImageData:
             img = _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
             if bits == 16 and img.pixels.dtype == np.uint8:  # a 16-bit CMYK scan came out 8-bit without a word
                 img.notes.append(f"16-bit {({'SEPARATED': 'CMYK', 'YCBCR': 'YCbCr'}).get(photometric, photometric.lower())} samples read as 8 bits")  # (a new user's test)
+            if note := _unspecified_extras_note(page):  # Pillow reads past them
+                img.notes.append(note)
             return img
         else:
             a = _tiff_pixels(path, page, photometric)
@@ -739,9 +741,33 @@ def _read_tiff_pixels(path: Path) -> ImageData:
             info["tiff_text"] = text
     if photometric == "MINISWHITE":
         a = np.iinfo(a.dtype).max - a
+    if note := _unspecified_extras_note(page):
+        a = _without_unspecified_extras(page, a, photometric)
+        notes.append(note)
     pixels, alpha, mode = _split_channels(a, bgr=False)
     return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
                      info, f"{mode};16", notes)
+
+
+def _unspecified_extras_note(page) -> str | None:
+    """The note for a TIFF's extra samples of unspecified meaning (ExtraSamples 0), which are not alpha: a film
+    scanner's infrared (dust) channel, as VueScan and SilverFast save RGBI and gray+I scans. A 16-bit one was
+    kept as the output's alpha, so the colorized scan showed through to the background wherever the infrared
+    was low (an archivist's test); Pillow reads past them in 8-bit ones. They are left out, with this note."""
+    n = sum(1 for x in page.extrasamples if int(x) == 0)
+    if not n:
+        return None
+    return (f"{'an extra sample' if n == 1 else f'{n} extra samples'} of unspecified meaning (not alpha: a scanner's "
+            "infrared channel?) left out")
+
+
+def _without_unspecified_extras(page, a: np.ndarray, photometric: str) -> np.ndarray:
+    """A page's samples without its unspecified extra ones; colour and alpha (ExtraSamples 1 or 2) kept."""
+    base = 3 if photometric == "RGB" else 1
+    if a.ndim != 3 or a.shape[2] <= base:
+        return a
+    keep = list(range(base)) + [base + i for i, x in enumerate(page.extrasamples) if int(x) in (1, 2)][:1]
+    return np.ascontiguousarray(a[..., keep[0]] if len(keep) == 1 else a[..., keep])
 
 
 def _float_samples(path: Path, page) -> np.ndarray:
