@@ -1385,3 +1385,24 @@ def test_two_input_folders_into_one_output_do_not_replace_each_others_outputs(tm
     assert statuses(colorize_folder(copy, out, colorizer)) == ["skipped"]
     assert {r.input.name: r.status for r in colorize_folder(b, out, colorizer, FolderOptions(overwrite=True))} == {
         "scan0001.jpg": "done", "scan0002.jpg": "done"}
+
+
+def test_an_input_folder_copied_without_its_dates_is_not_taken_for_another_input(tmp_path, colorizer):
+    """The archive copied to a new disk without its dates (cp -r, a restore that does not keep them), the old
+    disk still mounted: each photo of the copy's first run failed as written "from another input, which is still
+    there", every night, where the same bytes are the same scan (a review). A scan of the same name with other
+    bytes is still refused."""
+    import shutil
+
+    a, out = tmp_path / "old_disk", tmp_path / "out"
+    write_image(a / "scan0001.jpg", h=30, w=40, seed=1)
+    write_image(a / "scan0002.jpg", h=30, w=40, seed=2)
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done", "done"]
+    copy = tmp_path / "new_disk"
+    shutil.copytree(a, copy, copy_function=shutil.copyfile)  # the bytes, not the dates
+    os.utime(copy / "scan0001.jpg", ns=(time.time_ns(), time.time_ns() + 10**9))
+    write_image(copy / "scan0002.jpg", h=30, w=40, seed=3)  # another scan under that name
+    res = {r.input.name: r for r in colorize_folder(copy, out, colorizer)}
+    assert res["scan0001.jpg"].status == "done", res["scan0001.jpg"].error
+    assert res["scan0002.jpg"].status == "failed" and "from another input" in res["scan0002.jpg"].error
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["failed", "skipped"]

@@ -370,7 +370,8 @@ def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
     """The input `target` was last written from, where that is another file than `src` and still there: two
     folders sent into one output (two scanning stations' scan0001.tif, nightly) replaced each other's output
     on every run, without a word (an archivist's test). None for the same input, one gone (a folder moved),
-    or a copy of it (same name, size and mtime)."""
+    or a copy of it (same name, and same size and mtime or same bytes: the same file by another path, a bind
+    mount, has them too)."""
     e = journal.last(target)
     if e is None or e.get("legacy") or e.get("status") not in ("done", "colour") or not e.get("input"):
         return None
@@ -378,8 +379,11 @@ def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
     try:
         if recorded == str(_normal(src)) or not os.path.lexists(recorded):
             return None
-        if Path(recorded).name == src.name and input_key(Path(recorded)) == input_key(src):
-            return None  # the same scan, copied with its date (rsync -a, cp -p) to where this run reads it
+        if Path(recorded).name == src.name and ((was := input_key(Path(recorded))) == (now := input_key(src)) or (
+                was["size"] == now["size"] and file_sha256(Path(recorded)) == file_sha256(src))):
+            # the same scan copied to where this run reads it, with its date (rsync -a, cp -p) or without (cp -r, a
+            # restore): a copy without dates, its original still there, failed every photo every night (a review)
+            return None
     except OSError:
         return None
     return recorded
