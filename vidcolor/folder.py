@@ -93,13 +93,15 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
 
 
 def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: ColourScores,
-                      img: ImageData | None = None) -> Result:
+                      img: ImageData | None = None, stat: dict | None = None) -> Result:
     """Journal a photo skipped as already in colour and, unless opts.copy_skipped is off, copy it to dst
-    unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again)."""
+    unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again). `stat`: the photo's
+    size and mtime before it was read, where `img` does not hold them (a Ray worker read it)."""
     note = f"already in colour ({score}; --force colorizes it)"
     notes = list(img.notes) if img else []
+    stat = stat or (img and img.stat)
     if not opts.copy_skipped:
-        journal.record(src, key, "colour", dst, note=str(score), stat=img and img.stat)
+        journal.record(src, key, "colour", dst, note=str(score), stat=stat)
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
     dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
@@ -109,7 +111,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         write_image(dst, data.pixels, data)
 
     _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=str(score), copy=dst, redo=opts.overwrite, stat=img and img.stat)
+            note=str(score), copy=dst, redo=opts.overwrite, stat=stat)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
     return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 

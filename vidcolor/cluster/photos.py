@@ -83,7 +83,7 @@ class RayPhotos:
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
                 try:
                     emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"],
-                                             ColourScores(float(row["score"]), float(row["logit"]))))
+                                             ColourScores(float(row["score"]), float(row["logit"])), stat=before[row["src"]]))
                 except VidcolorError as e:
                     emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:
