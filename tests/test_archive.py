@@ -1406,3 +1406,25 @@ def test_an_input_folder_copied_without_its_dates_is_not_taken_for_another_input
     assert res["scan0001.jpg"].status == "done", res["scan0001.jpg"].error
     assert res["scan0002.jpg"].status == "failed" and "from another input" in res["scan0002.jpg"].error
     assert statuses(colorize_folder(copy, out, colorizer)) == ["failed", "skipped"]
+
+
+def test_a_video_gone_between_its_plan_and_its_run_fails_as_not_found(tmp_path, colorizer, monkeypatch):
+    """fb64b16 took a video's stat before opening it, so a film moved away after its plan was made raised a bare
+    FileNotFoundError (a traceback from `vidcolor film.mp4 -o out/film.mp4`) where opening it said "file not
+    found" (a review); it is that InputError again, journaled as the failure."""
+    import vidcolor.pipeline as pipeline_mod
+    from vidcolor.archive import Journal
+    from vidcolor.errors import InputError
+
+    src = write_video(tmp_path / "reel.mp4", w=64, h=48, frames=4, audio=None)
+    plan = pipeline_mod.plan_output
+
+    def planned_then_moved(s, *a, **k):
+        p = plan(s, *a, **k)
+        s.unlink()
+        return p
+
+    monkeypatch.setattr(pipeline_mod, "plan_output", planned_then_moved)
+    with pytest.raises(InputError, match=r"reel\.mp4: file not found$"):
+        colorize_video(src, tmp_path / "out" / "reel.mp4", colorizer)
+    assert Journal(tmp_path / "out").last(tmp_path / "out" / "reel.mp4")["note"] == f"{src}: file not found"

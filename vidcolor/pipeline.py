@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import InputError, VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.paths import check_output, stale_temporaries
@@ -137,7 +137,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         journal.touch(dst, redo_key=key if opts.overwrite else None)
         # its stat before it is opened (taken inside failures_journaled): a film replaced while it was colorized
         # was journaled as done with the new file's, and the new one never colorized
-        with failures_journaled(journal, src, key, dst), contextlib.nullcontext(src.stat()) as st, VideoSource(src) as source:
+        with failures_journaled(journal, src, key, dst), contextlib.nullcontext(_input_stat(src)) as st, VideoSource(src) as source:
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
             # how frames are rendered is part of the segments' key, not the output's: a finished output
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
@@ -185,6 +185,18 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if enc.cuts:
         notes.append(cuts_note(enc.cuts))
     return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)
+
+
+def _input_stat(src: Path) -> os.stat_result:
+    """A video's stat before it is opened, or the InputError opening it would have raised: a film gone since its
+    plan was made (moved away mid-night) ended a single run in a traceback, where it had been "file not found"
+    (a review of fb64b16, which took the stat before the open)."""
+    try:
+        return src.stat()
+    except FileNotFoundError:
+        raise InputError(f"{src}: file not found") from None
+    except OSError as e:
+        raise InputError(f"{src}: cannot read ({e.strerror or e})") from e
 
 
 def _segments_key(key: str, luma: bool, st: os.stat_result) -> str:
