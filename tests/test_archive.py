@@ -582,6 +582,30 @@ def test_alpha_is_kept(tmp_path, colorizer, mode):
         assert np.array_equal(np.asarray(out)[..., 3], expected)
 
 
+@pytest.mark.parametrize("kind", ["L", "RGB", "L16"])
+def test_png_transparent_colour_is_kept_as_alpha(tmp_path, colorizer, kind):
+    """A gray or RGB PNG whose transparency is a tRNS colour (what optipng and oxipng make of an alpha that is
+    all 0 or 255) came out opaque, with no note (an archivist's test); it is kept as alpha, as a palette's is."""
+    import cv2
+
+    from vidcolor.io.images import _png_chunk
+
+    gray = np.tile(np.linspace(20, 230, 32).astype(np.uint8), (24, 1))
+    gray[:6] = 0  # the transparent band
+    if kind == "L16":
+        data = cv2.imencode(".png", gray.astype(np.uint16) * 257)[1].tobytes()
+        (tmp_path / "in.png").write_bytes(data[:33] + _png_chunk(b"tRNS", b"\x00\x00") + data[33:])
+        assert Image.open(tmp_path / "in.png").info["transparency"] == 0
+    else:
+        im = Image.fromarray(gray) if kind == "L" else Image.fromarray(np.dstack([gray] * 3))
+        im.save(tmp_path / "in.png", transparency=0 if kind == "L" else (0, 0, 0))
+    colorize_image(tmp_path / "in.png", tmp_path / "out.png", colorizer)
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.shape == (24, 32, 4) and out.dtype == (np.uint16 if kind == "L16" else np.uint8)
+    opaque = np.iinfo(out.dtype).max
+    assert (out[:6, :, 3] == 0).all() and (out[6:, :, 3] == opaque).all()
+
+
 def test_cmyk_jpeg_is_read_as_rgb(tmp_path, colorizer):
     Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).convert("CMYK").save(tmp_path / "in.jpg")
     colorize_image(tmp_path / "in.jpg", tmp_path / "out.jpg", colorizer)
@@ -1295,3 +1319,112 @@ def test_a_videos_overwrite_does_not_replace_the_folders_photos(tmp_path, colori
     with pytest.raises(UsageError, match=r"video=VideoOptions\(overwrite=True\) applies to videos"):  # not ignored
         vidcolor.colorize(src / "p.png", out / "p.png", colorizer=colorizer, video=VideoOptions(overwrite=True))
     assert (out / "p.png").read_bytes() == mine
+
+
+def test_an_input_replaced_while_it_is_colorized_is_redone_by_the_next_run(tmp_path, colorizer, monkeypatch):
+    """A scan (or film) replaced by a new version while the nightly run had it under way was journaled with the
+    new file's size and mtime, as done from the old one's pixels: every later run skipped it, and the new
+    version was never colorized (an archivist's test). The journal keeps the input as it was before reading."""
+    import vidcolor.folder as folder_mod
+    import vidcolor.pipeline as pipeline_mod
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png", h=30, w=40, seed=1)
+    write_image(src / "b.png", h=30, w=40, seed=2)
+    film = write_video(src / "reel.mp4", w=64, h=48, frames=6, audio=None)
+    read = folder_mod.read_image
+
+    def read_then_rescanned(path):
+        img = read(path)
+        if path.name == "a.png":  # the re-scan lands (rsync's rename) while the old one is colorized
+            write_image(path, h=30, w=40, seed=7)
+            os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        return img
+
+    encode = pipeline_mod._encode_segments
+
+    def encode_then_replaced(source, *args, **kwargs):
+        enc = encode(source, *args, **kwargs)
+        write_video(film, w=64, h=48, frames=8, audio=None)  # a new transfer of the reel, copied over it
+        return enc
+
+    monkeypatch.setattr(folder_mod, "read_image", read_then_rescanned)
+    monkeypatch.setattr(pipeline_mod, "_encode_segments", encode_then_replaced)
+    first = {r.input.name: r.status for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert first == {"a.png": "done", "b.png": "done", "reel.mp4": "done"}
+    monkeypatch.undo()
+    again = {r.input.name: r.status for r in colorize_folder(src, tmp_path / "out", colorizer)}
+    assert again == {"a.png": "done", "b.png": "skipped", "reel.mp4": "done"}  # both had been "skipped"
+    assert probe(tmp_path / "out" / "reel.mp4")["frames"] == 8
+
+
+def test_two_input_folders_into_one_output_do_not_replace_each_others_outputs(tmp_path, colorizer):
+    """Two scanning stations' folders sent into one output folder, each nightly: station B's scan0001.jpg
+    replaced station A's colorized scan0001.jpg without a word, and A's next run replaced B's, every night
+    (an archivist's test). The second input fails, naming the first, and -y still replaces it; a folder moved
+    (the recorded input gone) or copied with its dates is still the same scan."""
+    import shutil
+
+    a, b, out = tmp_path / "stationA", tmp_path / "stationB", tmp_path / "out"
+    write_image(a / "scan0001.jpg", h=30, w=40, seed=1)
+    write_image(b / "scan0001.jpg", h=30, w=40, seed=2)
+    write_image(b / "scan0002.jpg", h=30, w=40, seed=3)
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done"]
+    first = (out / "scan0001.jpg").read_bytes()
+    res = {r.input.name: r for r in colorize_folder(b, out, colorizer)}
+    assert res["scan0002.jpg"].status == "done" and res["scan0001.jpg"].status == "failed"
+    assert f"vidcolor wrote it from another input, {a / 'scan0001.jpg'}, which is still there" in res["scan0001.jpg"].error
+    assert (out / "scan0001.jpg").read_bytes() == first  # it had been replaced by B's
+    dry = {r.input.name: r.status for r in colorize_folder(b, out, colorizer, FolderOptions(dry_run=True))}
+    assert dry["scan0001.jpg"] == "failed"
+    assert statuses(colorize_folder(a, out, colorizer)) == ["skipped"]  # A's run found its own output (it redid it)
+    copy = tmp_path / "stationA_copy"
+    shutil.copytree(a, copy)  # copy2: the same scans, with their dates
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["done"]
+    shutil.rmtree(a)
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["skipped"]
+    assert {r.input.name: r.status for r in colorize_folder(b, out, colorizer, FolderOptions(overwrite=True))} == {
+        "scan0001.jpg": "done", "scan0002.jpg": "done"}
+
+
+def test_an_input_folder_copied_without_its_dates_is_not_taken_for_another_input(tmp_path, colorizer):
+    """The archive copied to a new disk without its dates (cp -r, a restore that does not keep them), the old
+    disk still mounted: each photo of the copy's first run failed as written "from another input, which is still
+    there", every night, where the same bytes are the same scan (a review). A scan of the same name with other
+    bytes is still refused."""
+    import shutil
+
+    a, out = tmp_path / "old_disk", tmp_path / "out"
+    write_image(a / "scan0001.jpg", h=30, w=40, seed=1)
+    write_image(a / "scan0002.jpg", h=30, w=40, seed=2)
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done", "done"]
+    copy = tmp_path / "new_disk"
+    shutil.copytree(a, copy, copy_function=shutil.copyfile)  # the bytes, not the dates
+    os.utime(copy / "scan0001.jpg", ns=(time.time_ns(), time.time_ns() + 10**9))
+    write_image(copy / "scan0002.jpg", h=30, w=40, seed=3)  # another scan under that name
+    res = {r.input.name: r for r in colorize_folder(copy, out, colorizer)}
+    assert res["scan0001.jpg"].status == "done", res["scan0001.jpg"].error
+    assert res["scan0002.jpg"].status == "failed" and "from another input" in res["scan0002.jpg"].error
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["failed", "skipped"]
+
+
+def test_a_video_gone_between_its_plan_and_its_run_fails_as_not_found(tmp_path, colorizer, monkeypatch):
+    """fb64b16 took a video's stat before opening it, so a film moved away after its plan was made raised a bare
+    FileNotFoundError (a traceback from `vidcolor film.mp4 -o out/film.mp4`) where opening it said "file not
+    found" (a review); it is that InputError again, journaled as the failure."""
+    import vidcolor.pipeline as pipeline_mod
+    from vidcolor.archive import Journal
+    from vidcolor.errors import InputError
+
+    src = write_video(tmp_path / "reel.mp4", w=64, h=48, frames=4, audio=None)
+    plan = pipeline_mod.plan_output
+
+    def planned_then_moved(s, *a, **k):
+        p = plan(s, *a, **k)
+        s.unlink()
+        return p
+
+    monkeypatch.setattr(pipeline_mod, "plan_output", planned_then_moved)
+    with pytest.raises(InputError, match=r"reel\.mp4: file not found$"):
+        colorize_video(src, tmp_path / "out" / "reel.mp4", colorizer)
+    assert Journal(tmp_path / "out").last(tmp_path / "out" / "reel.mp4")["note"] == f"{src}: file not found"

@@ -695,3 +695,35 @@ def test_rays_notice_of_its_own_stop_is_dropped_and_others_are_plain_lines(capsy
                                        "pid": "raylet", "is_err": False}, ignore_prefix=False)
     assert capsys.readouterr() == ("", "(raylet) Task Y was killed due to the node running low on memory.\n")
     assert ray_worker.print_to_stdstream is real
+
+
+@pytest.mark.parametrize("copy_skipped", [True, False])
+def test_a_colour_photo_replaced_while_a_ray_worker_has_it_is_looked_at_again(tmp_path, colorizer, stand_in_ray, monkeypatch,
+                                                                             copy_skipped):
+    """fb64b16 journals a photo with its size and mtime from before the workers read it, but a photo the worker
+    found already in colour was journaled with the file's size and mtime when its line came back: a colour scan
+    replaced by its black-and-white re-scan on the way was skipped as "already in colour" by every later run,
+    the re-scan never colorized (a review). Both are journaled as they were before the run."""
+    import time
+
+    import vidcolor
+    from tests import fake_ray
+    from tests.media import write_colour_image
+    from vidcolor.cluster import RayOptions
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo = write_colour_image(src / "a.png", h=64, w=64)
+    real = fake_ray._Mapped.iter_rows
+
+    def rescanned_on_the_way(self):
+        for row in real(self):
+            write_image(photo, h=64, w=64, seed=5)  # the black-and-white re-scan lands
+            os.utime(photo, ns=(time.time_ns(), time.time_ns() + 10**9))
+            yield row
+
+    monkeypatch.setattr(fake_ray._Mapped, "iter_rows", rescanned_on_the_way)
+    folder = FolderOptions(copy_skipped=copy_skipped)
+    [first] = vidcolor.colorize(src, out, colorizer=colorizer, folder=folder, ray=RayOptions("auto"))
+    assert first.status == "skipped" and "already in colour" in first.note
+    monkeypatch.setattr(fake_ray._Mapped, "iter_rows", real)
+    assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer, folder=folder, ray=RayOptions("auto"))] == ["done"]

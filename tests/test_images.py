@@ -265,6 +265,34 @@ def test_captions_and_credits_are_kept_or_their_loss_said(tmp_path, colorizer):
     assert any(n.startswith("JPEG comment, IPTC block dropped: vidcolor does not copy them into a PNG output") for n in res.notes), res.notes
 
 
+@pytest.mark.parametrize("kind", ["8-bit", "16-bit", "8-bit LONG"])
+def test_a_tiffs_iptc_caption_is_kept_in_a_tiff_or_jpeg_and_its_loss_said_elsewhere(tmp_path, colorizer, kind):
+    """A TIFF's IPTC block (tag 33723: caption, by-line, keywords, as Photoshop, Bridge and DAM tools write it) was
+    dropped from every output without a note (an archivist's test), where a JPEG's IPTC was kept."""
+    import struct
+
+    import tifffile
+    from PIL import IptcImagePlugin
+
+    caption = b"Harbour, 1931. Gift of the Smith family."
+    iptc = b"\x1c\x02\x78" + struct.pack(">H", len(caption)) + caption
+    iptc += b"\x00" * (-len(iptc) % 4)
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint8), (40, 1))
+    pixels = gray.astype(np.uint16) * 257 if kind == "16-bit" else gray
+    tag = (33723, "I", len(iptc) // 4, np.frombuffer(iptc, "<u4"), True) if kind == "8-bit LONG" else (33723, 7, len(iptc), iptc, True)
+    tifffile.imwrite(tmp_path / "scan.tif", pixels, extratags=[tag])  # LONG: as Photoshop stores it (Pillow reads 4 bytes of it)
+    out = tmp_path / "out"
+    res = colorize_image(tmp_path / "scan.tif", out / "scan.tif", colorizer)
+    assert res.status == "done" and not res.notes, res.notes
+    with tifffile.TiffFile(out / "scan.tif") as t:
+        assert t.pages[0].tags[33723].value.rstrip(b"\x00") == iptc.rstrip(b"\x00")
+    assert not [n for n in colorize_image(tmp_path / "scan.tif", out / "scan.jpg", colorizer).notes if "IPTC" in n]
+    with Image.open(out / "scan.jpg") as im:
+        assert IptcImagePlugin.getiptcinfo(im)[(2, 120)] == caption
+    res = colorize_image(tmp_path / "scan.tif", out / "scan.png", colorizer)
+    assert any(n.startswith("IPTC block dropped: vidcolor does not copy it into a PNG output") for n in res.notes), res.notes
+
+
 def test_a_16_bit_tiff_whose_text_tag_is_written_as_numbers_still_reads(tmp_path):
     """DocumentName written as SHORT (1000, 2000): bytes() of it failed the photo as corrupt, and a LONG
     of 1,500,000,000 made a buffer of that many bytes (review). Numbers are no caption: left out."""
@@ -556,3 +584,34 @@ def test_a_16_bit_cmyk_tiff_says_it_is_read_as_8_bits(tmp_path):
                      photometric="separated")
     img = read_image(tmp_path / "cmyk16.tif")
     assert img.pixels.dtype == np.uint8 and "16-bit CMYK samples read as 8 bits" in img.notes
+
+
+@pytest.mark.parametrize("kind", ["RGBI 16-bit", "gray+I 16-bit", "RGBI 8-bit", "RGBA+I 16-bit"])
+def test_a_scanners_infrared_sample_is_not_taken_for_alpha(tmp_path, colorizer, kind):
+    """A film scanner's RGBI or gray+infrared TIFF (ExtraSamples 0, unspecified: VueScan's and SilverFast's dust
+    channel) came out, at 16 bits, with the infrared as its alpha: the colorized scan showed through to the
+    background wherever the infrared was low, "done" without a word (an archivist's test). The sample is left
+    out with a note (Pillow already read past it at 8 bits, without one); a real alpha beside it is kept."""
+    import tifffile
+
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint16) * 257, (40, 1))
+    infrared = np.full_like(gray, 20000)
+    infrared[10:20] = 500  # dust
+    alpha = np.full_like(gray, 65535)
+    alpha[:, :8] = 0
+    bits8 = kind.endswith("8-bit")
+    planes = {"RGBI": [gray] * 3 + [infrared], "gray+I": [gray, infrared], "RGBA+I": [gray] * 3 + [alpha, infrared]}[kind.split()[0]]
+    extras = ["unassalpha", "unspecified"] if kind.startswith("RGBA") else ["unspecified"]
+    data = np.dstack(planes)
+    tifffile.imwrite(tmp_path / "scan.tif", (data // 257).astype(np.uint8) if bits8 else data,
+                     photometric="minisblack" if kind.startswith("gray") else "rgb", extrasamples=extras)
+    res = colorize_image(tmp_path / "scan.tif", tmp_path / "out.tif", colorizer)
+    assert res.status == "done"
+    assert any("extra sample of unspecified meaning (not alpha: a scanner's infrared channel?) left out" in n for n in res.notes), res.notes
+    with tifffile.TiffFile(tmp_path / "out.tif") as t:
+        out = t.pages[0].asarray()
+        assert out.dtype == (np.uint8 if bits8 else np.uint16)
+        if kind.startswith("RGBA"):
+            assert out.shape == (40, 56, 4) and np.array_equal(out[..., 3], alpha)
+        else:
+            assert out.shape == (40, 56, 3) and not t.pages[0].extrasamples

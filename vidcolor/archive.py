@@ -214,9 +214,13 @@ class Journal:
             self.output_stats[out] = {**now, "sha256": st["sha256"]}
         return False
 
-    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None) -> None:
+    def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None,
+               stat: dict | None = None) -> None:
+        """`stat`: the input's size and mtime as they were before it was read (`input_key`); a scan or film replaced
+        while it was colorized was journaled with the new file's, as done, and the new one never colorized (an
+        archivist's test). Without it, the input's now."""
         try:
-            stat = input_key(src)
+            stat = stat or input_key(src)
         except OSError:  # a failed input that cannot even be stat'ed (a dangling link): recorded all the same
             stat = None
         e = {"v": self.VERSION, "target": self._out(target), "input": str(_normal(src)), "input_stat": stat, "key": key,
@@ -324,7 +328,7 @@ def _real_folder(folder: str) -> str:
 
 
 def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, writing: bool = True,
-                          may_be_done: bool = False, folder_run: bool = False) -> None:
+                          may_be_done: bool = False, folder_run: bool = False, src: Path | None = None) -> None:
     """A file at `target` that no vidcolor run wrote, that was edited since vidcolor wrote it, or that
     was made read-only since, is never replaced without `overwrite`. `writing` False (the plan, a dry
     run): nothing is changed; a run about to write clears Windows' read-only flag where `overwrite`
@@ -333,7 +337,9 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
     output edited or protected since is not refused yet, as a re-run that finds it finished skips it,
     keeping it with a note, as a folder run does (a retouched or protected single output failed its
     nightly re-run with exit 2: a new user's test); the run refuses it where it has to be redone.
-    `folder_run`: a folder's output; without a journal there, the refusal says it may have been lost."""
+    `folder_run`: a folder's output; without a journal there, the refusal says it may have been lost. `src`: the
+    input a folder run would write it from; an output vidcolor wrote from another input that is still there
+    (another input folder's scan of the same name) is refused too (`_other_input`)."""
     if (overwrite and writing and os.name == "nt" and target.is_file() and not target.is_symlink()
             and not target.stat().st_mode & 0o222):
         target.chmod(stat.S_IWRITE | stat.S_IREAD)  # (a link is replaced itself: its target is not touched)
@@ -354,6 +360,33 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
                           "redone, or use --overwrite (or -y), which replaces every output of the run")
     if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise ForeignOutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
+    if src is not None and (other := _other_input(journal, target, src)):
+        raise ForeignOutputError(f"{target}: vidcolor wrote it from another input, {other}, which is still there (two input "
+                                 "folders into one output?); rename one, choose another output folder, or use --overwrite "
+                                 "(or -y) to replace it")
+
+
+def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
+    """The input `target` was last written from, where that is another file than `src` and still there: two
+    folders sent into one output (two scanning stations' scan0001.tif, nightly) replaced each other's output
+    on every run, without a word (an archivist's test). None for the same input, one gone (a folder moved),
+    or a copy of it (same name, and same size and mtime or same bytes: the same file by another path, a bind
+    mount, has them too)."""
+    e = journal.last(target)
+    if e is None or e.get("legacy") or e.get("status") not in ("done", "colour") or not e.get("input"):
+        return None
+    recorded = e["input"]
+    try:
+        if recorded == str(_normal(src)) or not os.path.lexists(recorded):
+            return None
+        if Path(recorded).name == src.name and ((was := input_key(Path(recorded))) == (now := input_key(src)) or (
+                was["size"] == now["size"] and file_sha256(Path(recorded)) == file_sha256(src))):
+            # the same scan copied to where this run reads it, with its date (rsync -a, cp -p) or without (cp -r, a
+            # restore): a copy without dates, its original still there, failed every photo every night (a review)
+            return None
+    except OSError:
+        return None
+    return recorded
 
 
 def _writers(journal: Journal, target: Path):

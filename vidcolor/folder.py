@@ -69,7 +69,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             raise
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
-        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite)
+        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite,
+                stat=img.stat)
     return _written(src, dst, t0, img, hints)
 
 
@@ -80,26 +81,28 @@ def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | Non
 
 
 def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[], None], status: str = "done",
-            note: str | None = None, copy: Path | None = None, redo: bool = False) -> None:
-    """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it; a
-    failure is journaled and re-raised."""
+            note: str | None = None, copy: Path | None = None, redo: bool = False, stat: dict | None = None) -> None:
+    """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it (with `stat`,
+    the input's size and mtime before it was read); a failure is journaled and re-raised."""
     journal.touch(dst, redo_key=key if redo else None)
     try:
         write()
     except VidcolorError as err:
         journal.record(src, key, "failed", dst, note=str(err))
         raise
-    journal.record(src, key, status, dst, note=note, copy=copy)
+    journal.record(src, key, status, dst, note=note, copy=copy, stat=stat)
 
 
 def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: ColourScores,
-                      img: ImageData | None = None) -> Result:
+                      img: ImageData | None = None, stat: dict | None = None) -> Result:
     """Journal a photo skipped as already in colour and, unless opts.copy_skipped is off, copy it to dst
-    unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again)."""
+    unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again). `stat`: the photo's
+    size and mtime before it was read, where `img` does not hold them (a Ray worker read it)."""
     note = f"already in colour ({score}; --force colorizes it)"
     notes = list(img.notes) if img else []
+    stat = stat or (img and img.stat)
     if not opts.copy_skipped:
-        journal.record(src, key, "colour", dst, note=str(score))
+        journal.record(src, key, "colour", dst, note=str(score), stat=stat)
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
     dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
@@ -109,7 +112,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         write_image(dst, data.pixels, data)
 
     _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=str(score), copy=dst, redo=opts.overwrite)
+            note=str(score), copy=dst, redo=opts.overwrite, stat=stat)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
     return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 
@@ -244,7 +247,7 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
     try:
         if src.stat().st_size == 0:
             raise InputError(f"{src}: empty file (0 bytes)")  # read_image's words, without reading
-        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, folder_run=True)
+        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, folder_run=True, src=src)
     except OSError as err:
         return Result(src, None, "failed", error=f"{src}: cannot read ({err.strerror or err})")
     except VidcolorError as err:
@@ -377,7 +380,8 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
-            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img), redo=opts.overwrite)
+            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img), redo=opts.overwrite,
+                    stat=img.stat)
             return _written(src, dst, t0, img, hints)
         return act
 
@@ -394,7 +398,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                         if bad is not None:
                             journal.record(p, k, "failed", t, note=str(bad))
                             raise bad
-                        refuse_foreign_output(journal, t, opts.overwrite, folder_run=True)
+                        refuse_foreign_output(journal, t, opts.overwrite, folder_run=True, src=p)
                     except StorageError:
                         raise
                     except VidcolorError as e:

@@ -1,6 +1,7 @@
 """The one place the pipeline is wired: FrameSource -> batches -> Colorizer -> TemporalSmoother -> FrameSink."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer, check_call
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import InputError, VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
 from vidcolor.io.paths import check_output, stale_temporaries
@@ -135,8 +136,9 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         # marks dst as ours before it can appear: a run killed after the final rename and before the
         # journal's "done" line is resumed, not refused as someone else's file
         journal.touch(dst, redo_key=key if opts.overwrite else None)
-        with failures_journaled(journal, src, key, dst), VideoSource(src) as source:
-            st = src.stat()
+        # its stat before it is opened (taken inside failures_journaled): a film replaced while it was colorized
+        # was journaled as done with the new file's, and the new one never colorized
+        with failures_journaled(journal, src, key, dst), contextlib.nullcontext(_input_stat(src)) as st, VideoSource(src) as source:
             luma = luma_path(colorizer, plan.pix_fmt, source.info, plan.matrix)
             # how frames are rendered is part of the segments' key, not the output's: a finished output
             # stands, but segments rendered otherwise (an older version's RGB path, a GPU run) are not
@@ -163,7 +165,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
                                   "(fields neither separated nor deinterlaced)")
-        journal.record(src, key, "done", dst)
+        journal.record(src, key, "done", dst, stat={"size": st.st_size, "mtime_ns": st.st_mtime_ns})
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped Ray run's
     notes = plan.notes + join_notes
     if hints:
@@ -184,6 +186,18 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if enc.cuts:
         notes.append(cuts_note(enc.cuts))
     return Result(src, dst, "done", time.time() - t0, enc.total, note=short, notes=notes, frames_resumed=enc.resumed)
+
+
+def _input_stat(src: Path) -> os.stat_result:
+    """A video's stat before it is opened, or the InputError opening it would have raised: a film gone since its
+    plan was made (moved away mid-night) ended a single run in a traceback, where it had been "file not found"
+    (a review of fb64b16, which took the stat before the open)."""
+    try:
+        return src.stat()
+    except FileNotFoundError:
+        raise InputError(f"{src}: file not found") from None
+    except OSError as e:
+        raise InputError(f"{src}: cannot read ({e.strerror or e})") from e
 
 
 def _segments_key(key: str, luma: bool, st: os.stat_result) -> str:

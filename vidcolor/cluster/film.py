@@ -178,7 +178,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
             todo = [i for i in range(len(film["ranges"])) if i not in work.done]
             _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
             notes = plan.notes + _join(dst, info, plan, work)
-        journal.record(src, key, "done", dst)
+        journal.record(src, key, "done", dst, stat={"size": st.st_size, "mtime_ns": st.st_mtime_ns})  # as before the run
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped one-machine run's
     notes.append(f"ran as {_count(len(film['ranges']), 'range')} on {_count(pool.size, 'Ray worker')} "
                  f"({_count(len(film['cuts']), 'scene cut')})")

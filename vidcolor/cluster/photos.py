@@ -59,6 +59,7 @@ class RayPhotos:
         # found", or read and wrote a file of that name under the raylet's folder and was journaled as done
         # (an operator's test); lines, journal and report keep the paths as the caller gave them
         given = {str(p.absolute()): (p, t, h) for p, t, h in todo}
+        before = {a: _stat(p) for a, (p, t, h) in given.items()}  # journaled: a photo replaced on the way is redone
         rows = [{"src": a, "dst": str(t.absolute()), "hints": json.dumps(h.to_obj()) if h else ""} for a, (p, t, h) in given.items()]
         blocks = min(MAX_BLOCKS, math.ceil(len(rows) / opts.batch_size))
         ds = self.ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
@@ -76,19 +77,28 @@ class RayPhotos:
             if status == "storage":  # the output's disk is full: the run stops, as on one machine (exit 4)
                 raise StorageError(note)
             if status != "colour":
-                journal.record(src, own_key, status, dst, note=note)
+                journal.record(src, own_key, status, dst, note=note, stat=before[row["src"]])
             if status == "done":
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note, notes=row["notes"].split("\n") if row["notes"] else []))
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
                 try:
                     emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"],
-                                             ColourScores(float(row["score"]), float(row["logit"]))))
+                                             ColourScores(float(row["score"]), float(row["logit"])), stat=before[row["src"]]))
                 except VidcolorError as e:
                     emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:
                 emit(Result(src, None, "failed", row["seconds"], error=note))
         # A worker killed while writing leaves its temporary behind; every writer of this run is done now.
         remove_stale_temporaries(journal.path.parent.parent)
+
+
+def _stat(p: Path) -> dict | None:
+    """A photo's size and mtime before the workers read it (None: the journal takes them when it records)."""
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, key: str, opts: FolderOptions, emit) -> list[tuple[Path, Path, object]]:
@@ -100,7 +110,7 @@ def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, key: str, op
     claimed = []
     for src, dst, hints in todo:
         try:
-            refuse_foreign_output(journal, dst, opts.overwrite, folder_run=True)
+            refuse_foreign_output(journal, dst, opts.overwrite, folder_run=True, src=src)
         except VidcolorError as e:
             emit(Result(src, None, "failed", 0.0, error=str(e)))
             continue

@@ -78,6 +78,7 @@ warnings.filterwarnings("ignore", message=rf"Image size \(\d+ pixels\) exceeds l
 EXIF_ORIENTATION = 0x0112
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
+TIFF_IPTC = 33723  # IPTC-NAA: the caption, credit and keywords block that Photoshop, Bridge and DAM tools write
 # An archive's captions and credits: TIFF text tags (DocumentName, ImageDescription, DateTime, Artist,
 # Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text
 TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 306: "DateTime", 315: "Artist", 33432: "Copyright"}
@@ -91,6 +92,7 @@ class ImageData:
     info: dict = field(default_factory=dict)  # icc_profile, exif, xmp, dpi: copied where the format allows
     source_mode: str = "RGB"
     notes: list[str] = field(default_factory=list)  # what reading had to drop or work around
+    stat: dict | None = None  # the file's size and mtime_ns as it was before reading (what the journal records)
 
     @property
     def bits(self) -> int:
@@ -102,6 +104,7 @@ class ImageData:
 def read_image(path: str | os.PathLike) -> ImageData:
     path = Path(path)
     with _reading(path), pillow_limit():  # over the whole read: a TIFF is checked again as it loads
+        st = path.stat()  # before reading: a scan replaced while it is read or colorized is not journaled as done
         _check_memory(path)
         ext = path.suffix.lower()
         if ext in (".tif", ".tiff"):
@@ -110,6 +113,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
             img = _read_png16(path)
         else:
             img = _read_pil(path)
+    img.stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     return _rgb_profile_only(img)
 
 
@@ -564,7 +568,9 @@ def _from_pil(im: Image.Image, info: dict, notes: list[str]) -> ImageData:
         g = np.asarray(im)
         g = g.astype(np.uint16) if g.max(initial=0) <= 65535 else (g.astype(np.float64) * 65535 / g.max()).astype(np.uint16)
         return ImageData(np.repeat(g[..., None], 3, axis=2), None, info, mode, notes)
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
+    # a gray or RGB PNG's transparent colour (tRNS: what optipng and oxipng make of an alpha that is all 0 or 255)
+    # came out opaque without a word (an archivist's test), as a palette's would have
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
         return ImageData(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy(), info, mode, notes)
     if mode == "CMYK":
@@ -641,10 +647,14 @@ def _read_png16(path: Path) -> ImageData:
                 im.info["exif"] = b"Exif\x00\x00" + data  # as PIL's own chunk reader keeps it
                 break
         info, notes = _metadata(im)
+        key = im.info.get("transparency")  # a tRNS colour, as stored: OpenCV drops it
     a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if a is None:
         raise InputError(f"{path}: corrupt or truncated image (16-bit PNG could not be decoded)")
     pixels, alpha, mode = _split_channels(a, bgr=True)
+    if alpha is None and key is not None:  # the pixels of that gray or colour transparent, the rest opaque
+        match = pixels[..., 0] == key if isinstance(key, int) else np.all(pixels == np.array(key, np.uint16)[:3], axis=2)
+        alpha = np.where(match, 0, 65535).astype(np.uint16)
     o = _orientation(info)
     return ImageData(apply_orientation(pixels, o), None if alpha is None else apply_orientation(alpha, o), info, mode, notes)
 
@@ -660,6 +670,21 @@ def _split_channels(a: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | 
 
 
 def _read_tiff(path: Path) -> ImageData:
+    """A TIFF as `_read_tiff_pixels` reads it, with its IPTC block (tag 33723), read by tifffile for every kind of
+    TIFF: a scan's IPTC caption and credits were dropped without a note (an archivist's test), and Pillow
+    gives the first 4 bytes alone of one stored as LONG, as Photoshop stores it."""
+    img = _read_tiff_pixels(path)
+    with tifffile.TiffFile(path) as tf:
+        tag = _full_pages(tf)[0].tags.get(TIFF_IPTC)
+        value = None if tag is None else tag.value
+    if isinstance(value, np.ndarray):
+        value = value.tobytes()
+    if isinstance(value, bytes) and value.strip(b"\x00"):
+        img.info["iptc"] = value
+    return img
+
+
+def _read_tiff_pixels(path: Path) -> ImageData:
     with tifffile.TiffFile(path) as tf:
         pages = _full_pages(tf)
         if len(pages) > 1:
@@ -694,6 +719,8 @@ def _read_tiff(path: Path) -> ImageData:
             img = _read_pil(path)  # PIL handles 8-bit, palette, CMYK and YCbCr TIFFs with their metadata
             if bits == 16 and img.pixels.dtype == np.uint8:  # a 16-bit CMYK scan came out 8-bit without a word
                 img.notes.append(f"16-bit {({'SEPARATED': 'CMYK', 'YCBCR': 'YCbCr'}).get(photometric, photometric.lower())} samples read as 8 bits")  # (a new user's test)
+            if note := _unspecified_extras_note(page):  # Pillow reads past them
+                img.notes.append(note)
             return img
         else:
             a = _tiff_pixels(path, page, photometric)
@@ -714,9 +741,33 @@ def _read_tiff(path: Path) -> ImageData:
             info["tiff_text"] = text
     if photometric == "MINISWHITE":
         a = np.iinfo(a.dtype).max - a
+    if note := _unspecified_extras_note(page):
+        a = _without_unspecified_extras(page, a, photometric)
+        notes.append(note)
     pixels, alpha, mode = _split_channels(a, bgr=False)
     return ImageData(apply_orientation(pixels, orientation), None if alpha is None else apply_orientation(alpha, orientation),
                      info, f"{mode};16", notes)
+
+
+def _unspecified_extras_note(page) -> str | None:
+    """The note for a TIFF's extra samples of unspecified meaning (ExtraSamples 0), which are not alpha: a film
+    scanner's infrared (dust) channel, as VueScan and SilverFast save RGBI and gray+I scans. A 16-bit one was
+    kept as the output's alpha, so the colorized scan showed through to the background wherever the infrared
+    was low (an archivist's test); Pillow reads past them in 8-bit ones. They are left out, with this note."""
+    n = sum(1 for x in page.extrasamples if int(x) == 0)
+    if not n:
+        return None
+    return (f"{'an extra sample' if n == 1 else f'{n} extra samples'} of unspecified meaning (not alpha: a scanner's "
+            "infrared channel?) left out")
+
+
+def _without_unspecified_extras(page, a: np.ndarray, photometric: str) -> np.ndarray:
+    """A page's samples without its unspecified extra ones; colour and alpha (ExtraSamples 1 or 2) kept."""
+    base = 3 if photometric == "RGB" else 1
+    if a.ndim != 3 or a.shape[2] <= base:
+        return a
+    keep = list(range(base)) + [base + i for i, x in enumerate(page.extrasamples) if int(x) in (1, 2)][:1]
+    return np.ascontiguousarray(a[..., keep[0]] if len(keep) == 1 else a[..., keep])
 
 
 def _float_samples(path: Path, page) -> np.ndarray:
@@ -873,11 +924,11 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
         notes.append(f"transparency dropped: {fmt} has no alpha channel")
     if like.pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         notes.append(f"16-bit depth written as 8 bits: {fmt} holds 8")
-    carried = {"JPEG": {"comment", "app13", "exif", "xmp", "icc_profile"}, "PNG": {"text", "exif", "xmp", "icc_profile"},
-               "WEBP": {"exif", "xmp", "icc_profile"}, "TIFF": {"tiff_text", "xmp", "icc_profile"}}.get(fmt, set())
+    carried = {"JPEG": {"comment", "app13", "iptc", "exif", "xmp", "icc_profile"}, "PNG": {"text", "exif", "xmp", "icc_profile"},
+               "WEBP": {"exif", "xmp", "icc_profile"}, "TIFF": {"tiff_text", "iptc", "xmp", "icc_profile"}}.get(fmt, set())
     # (what `_write_pil` writes for each format: BMP holds none of them, and a BMP output had lost a scan's
     # EXIF, XMP and ICC profile without a word; a TIFF's own tags are not written as EXIF)
-    named = {"comment": "JPEG comment", "app13": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
+    named = {"comment": "JPEG comment", "app13": "IPTC block", "iptc": "IPTC block", "text": "PNG text", "tiff_text": "TIFF text tags",
              "exif": "EXIF", "xmp": "XMP", "icc_profile": "ICC profile"}
     if dropped := [name for key, name in named.items() if like.info.get(key) and key not in carried]:
         them = len(dropped) > 1 or dropped[0].endswith("tags")
@@ -927,7 +978,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         elif fmt == "TIFF":
             opts["tiffinfo"] = {TIFF_XMP: xmp}
     if fmt == "JPEG":  # APP13 and COM segments written as they came (PIL's raw `extra` markers: it has one comment)
-        segments = [(b"\xff\xed", d) for d in info.get("app13") or []] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
+        app13 = info.get("app13") or ([_iptc_app13(info["iptc"])] if info.get("iptc") else [])  # a TIFF's IPTC, as Photoshop puts it
+        segments = [(b"\xff\xed", d) for d in app13] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
         if segments:
             opts["extra"] = b"".join(m + struct.pack(">H", len(d) + 2) + d for m, d in segments if len(d) <= 65533)
     elif fmt == "PNG" and (chunks := _png_text_chunks(info)):
@@ -937,6 +989,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["pnginfo"] = pnginfo
     elif fmt == "TIFF" and (text := info.get("tiff_text") or exif_tiff_text(info.get("exif"))):
         opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **text}
+    if fmt == "TIFF" and info.get("iptc"):
+        opts["tiffinfo"] = {**opts.get("tiffinfo", {}), TIFF_IPTC: info["iptc"]}
     if fmt == "JPEG":
         opts.update(quality=JPEG_QUALITY, subsampling=0)
     elif fmt == "WEBP":
@@ -944,6 +998,12 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
     elif fmt == "TIFF":
         opts.update(compression="tiff_deflate")
     im.save(tmp, format=fmt, **opts)
+
+
+def _iptc_app13(iptc: bytes) -> bytes:
+    """A JPEG's APP13 block holding an IPTC-NAA stream (Photoshop's image resource 0x0404), as a TIFF's tag 33723
+    becomes in a JPEG output."""
+    return PHOTOSHOP_HEADER + b"8BIM" + struct.pack(">HHI", 0x0404, 0, len(iptc)) + iptc + b"\x00" * (len(iptc) % 2)
 
 
 def _needs_itxt(text: str) -> bool:
@@ -1004,6 +1064,8 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
         extratags.append((TIFF_XMP, "B", len(xmp), xmp, True))
     for tag, text in (like.info.get("tiff_text") or {}).items():
         extratags.append((tag, "s", 0, text, True))
+    if iptc := like.info.get("iptc"):
+        extratags.append((TIFF_IPTC, 7, len(iptc), iptc, True))
     # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
     # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
     opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
