@@ -447,3 +447,20 @@ def test_a_new_output_folder_is_locked_before_the_report_and_left_unmade_by_a_fa
     r = invoke(src, "-o", tmp_path / "other" / "out")
     assert r.exit_code == 1, r.output
     assert not (tmp_path / "other").exists()  # nothing written: no empty folders of the run's making
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_given_as_input_is_said_to_be_one_not_an_empty_file(tmp_path):
+    """`vidcolor pipe.png` (a FIFO, say from `mkfifo`) said "empty file (0 bytes)"; a pipe with a writer would have
+    been read as a stream that neither reader can seek in."""
+    from vidcolor.errors import InputError
+    from vidcolor.io.images import read_image
+    from vidcolor.io.video import _open_input
+
+    for name, read in (("pipe.png", read_image), ("pipe.mp4", _open_input)):
+        os.mkfifo(tmp_path / name)
+        with pytest.raises(InputError, match=rf"^{tmp_path / name}: a named pipe, not a file \(save the stream to a file first\)$"):
+            read(tmp_path / name)
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(InputError, match="empty file"):
+        read_image(tmp_path / "empty.png")

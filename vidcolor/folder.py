@@ -18,7 +18,7 @@ from vidcolor.errors import InputError, OutputError, StorageError, UsageError, V
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
-from vidcolor.io.paths import check_folder_output, check_output, ensure_writable_dir, planned_outputs, temp_output_path
+from vidcolor.io.paths import check_folder_output, check_output, input_problem, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
 from vidcolor.pipeline import batched, colorize_video
@@ -245,8 +245,8 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
     if skipped := _finished(journal, src, dst, key, opts):
         return skipped
     try:
-        if src.stat().st_size == 0:
-            raise InputError(f"{src}: empty file (0 bytes)")  # read_image's words, without reading
+        if why := input_problem(src):
+            raise InputError(f"{src}: {why}")  # read_image's words, without reading
         refuse_foreign_output(journal, dst, opts.overwrite, writing=False, folder_run=True, src=src)
     except OSError as err:
         return Result(src, None, "failed", error=f"{src}: cannot read ({err.strerror or err})")

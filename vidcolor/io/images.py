@@ -34,7 +34,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, is_image_path  # noqa: F401  (re-exported)
-from vidcolor.io.paths import temp_output_path
+from vidcolor.io.paths import input_problem, temp_output_path
 
 PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
@@ -294,8 +294,8 @@ def _reading(path: Path):
     turned into one InputError naming it (read_image and check_image say the same)."""
     if not path.exists():
         raise InputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
+    if why := input_problem(path):
+        raise InputError(f"{path}: {why}")
     try:
         yield
     except InputError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,18 @@ from vidcolor.errors import InputError, OutputError
 from vidcolor.io.formats import VIDEO_OUTPUT_EXTS
 
 TEMP_MARK = ".vidcolor-partial-"
+
+
+def input_problem(path: Path) -> str | None:
+    """Why an input that exists cannot be read, said before it is opened: a named pipe, a device or a socket
+    (a named pipe was "empty file (0 bytes)", and one with a writer would have been read as a stream no
+    reader here can seek in), or an empty file. None for anything else."""
+    st = path.stat()
+    for test, what in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(st.st_mode):
+            return f"{what}, not a file (save the stream to a file first)"
+    return "empty file (0 bytes)" if st.st_size == 0 else None
 
 
 def temp_output_path(path: Path) -> Path:

@@ -18,6 +18,7 @@ from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidcolor.errors import InputError, StillImageError
 from vidcolor.io.formats import IMAGE_EXTS, still_brand
+from vidcolor.io.paths import input_problem
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
 
@@ -33,8 +34,8 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
+    if why := input_problem(path):
+        raise InputError(f"{path}: {why}")
     try:
         return av.open(str(path))
     except PermissionError as e:  # (av's is one too) a whole film this user may not read was "not a readable video"
