@@ -1387,6 +1387,25 @@ def test_two_input_folders_into_one_output_do_not_replace_each_others_outputs(tm
         "scan0001.jpg": "done", "scan0002.jpg": "done"}
 
 
+def test_two_input_folders_videos_into_one_output_do_not_replace_each_others(tmp_path, colorizer):
+    """The photos' refusal above, for a folder run's videos: two stations' reel01.mp4 into one output replaced
+    each other's film every night (a review of the photos' fix found the videos left out). The second fails
+    naming the first, in a dry run too, and -y replaces it; the first station's own re-run skips its film."""
+    a, b, out = tmp_path / "stationA", tmp_path / "stationB", tmp_path / "out"
+    a.mkdir(), b.mkdir()
+    write_video(a / "reel01.mp4", frames=4, audio=None)
+    write_video(b / "reel01.mp4", frames=6, audio=None)
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done"]
+    first = (out / "reel01.mp4").read_bytes()
+    for opts in (FolderOptions(), FolderOptions(dry_run=True)):
+        (r,) = colorize_folder(b, out, colorizer, opts)
+        assert r.status == "failed" and f"vidcolor wrote it from another input, {a / 'reel01.mp4'}, which is still there" in r.error
+    assert (out / "reel01.mp4").read_bytes() == first
+    assert statuses(colorize_folder(a, out, colorizer)) == ["skipped"]
+    assert statuses(colorize_folder(b, out, colorizer, FolderOptions(overwrite=True))) == ["done"]
+    assert (out / "reel01.mp4").read_bytes() != first
+
+
 def test_an_input_folder_copied_without_its_dates_is_not_taken_for_another_input(tmp_path, colorizer):
     """The archive copied to a new disk without its dates (cp -r, a restore that does not keep them), the old
     disk still mounted: each photo of the copy's first run failed as written "from another input, which is still

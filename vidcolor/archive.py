@@ -360,7 +360,15 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
                           "redone, or use --overwrite (or -y), which replaces every output of the run")
     if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise ForeignOutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
-    if src is not None and (other := _other_input(journal, target, src)):
+    if src is not None:
+        refuse_other_input(journal, target, src)
+
+
+def refuse_other_input(journal: Journal, target: Path, src: Path) -> None:
+    """ForeignOutputError for an output a folder run would write from `src` that vidcolor wrote from another input
+    that is still there (`_other_input`): `refuse_foreign_output(src=)` for photos, and a folder run's videos,
+    which go through `colorize_video` as single-file runs do, before it."""
+    if other := _other_input(journal, target, src):
         raise ForeignOutputError(f"{target}: vidcolor wrote it from another input, {other}, which is still there (two input "
                                  "folders into one output?); rename one, choose another output folder, or use --overwrite "
                                  "(or -y) to replace it")
