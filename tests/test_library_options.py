@@ -1,6 +1,7 @@
 """The library's option objects as a developer fills them in: each flag in either object is the whole
 run's, and values of the wrong type are refused at once, naming them."""
 import json
+import re
 
 import pytest
 
@@ -206,3 +207,22 @@ def test_a_film_journaled_with_the_temporal_mode_as_the_enum_is_not_redone(tmp_p
     # the segments' key (read with same_key too), with a --segment-seconds of the time
     assert same_key("m:r2|temporal=Temporal.flow:None:v3|mp4|seg2.0|render=luma|10|20", "m:r2|temporal=flow:None:v3|mp4|render=luma|10|20")
     assert not same_key("m:r2|temporal=Temporal.flow:None:v3|mp4", "m:r2|temporal=ema:None:v3|mp4")
+
+
+def test_a_colorizer_built_directly_checks_its_device_and_working_size(monkeypatch):
+    """`Colorizer(model, device="cuda")` on a machine without CUDA raised torch's AssertionError from inside the
+    model's move, and `work_size=0` took the default without a word (a library user's test): the front door's checks."""
+    import torch
+
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.errors import UsageError
+    from vidcolor.models import create_model
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model = create_model("effnet_unet")
+    for kw, says in (({"device": "cuda"}, "--device cuda: CUDA is not available on this machine"),
+                     ({"work_size": 0}, "--work-size 0: not a whole number from 64 to 2048"),
+                     ({"work_size": 100.5}, "--work-size 100.5: not a whole number")):
+        with pytest.raises(UsageError, match=re.escape(says)):
+            Colorizer(model, **kw)
+    assert Colorizer(model, device=torch.device("cpu"), work_size=64).work_size == 64

@@ -20,11 +20,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidcolor.color import AB_SCALE, L_SCALE, fit_dark_chroma, luma_table, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
-from vidcolor.device import autocast_dtype
+from vidcolor.device import autocast_dtype, resolve_device
 from vidcolor.errors import InputError, UsageError
 from vidcolor.hint_spread import spread_hints
 from vidcolor.hints import Hints, check_built, hint_map, palette_vector, refuse_palette
-from vidcolor.options import BATCH_SIZE, STRENGTH, in_range
+from vidcolor.options import BATCH_SIZE, STRENGTH, WORK_SIZE, in_range
 from vidcolor.upsample import BilinearUpsampler
 
 DEFAULT_WORK_SIZE = 256
@@ -59,7 +59,11 @@ class Colorizer:
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", work_size: int | None = None, upsampler=None,
                  strength: float = 1.0):
-        self.device = torch.device(device)
+        # the checks the front door makes, for a library user building one: device="cuda" on a machine without CUDA
+        # raised torch's AssertionError from inside the model's move, and work_size=0 took the default without a word
+        self.device = resolve_device(device)
+        if work_size is not None:
+            work_size = in_range("--work-size", work_size, WORK_SIZE, integer=True)
         self.strength = _strength(strength)  # a/b scale, like DeOldify's render factor: < 1 paler, > 1 more vivid
         self.flip = False  # photos: also predict the mirror image and average (twice the network time)
         self.model = model.eval().to(self.device)
