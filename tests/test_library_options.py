@@ -226,3 +226,20 @@ def test_a_colorizer_built_directly_checks_its_device_and_working_size(monkeypat
         with pytest.raises(UsageError, match=re.escape(says)):
             Colorizer(model, **kw)
     assert Colorizer(model, device=torch.device("cpu"), work_size=64).work_size == 64
+
+
+def test_colorize_arrays_names_the_bad_image_and_refuses_one_array_given_for_a_list():
+    """One (H, W) array given to colorize_arrays had its rows taken as images ("got shape (60,)"), and a bad
+    image among many was not said to be which (a library user's test)."""
+    import numpy as np
+
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.models import create_model
+
+    col = Colorizer(create_model("effnet_unet"), work_size=64)
+    with pytest.raises(UsageError, match=re.escape("takes a list of images, got one array of shape (60, 80)")):
+        col.colorize_arrays(np.zeros((60, 80), np.uint8))
+    with pytest.raises(UsageError, match=re.escape("image 1 of 2: expected a uint8 or uint16 image, got float32")):
+        col.colorize_arrays([np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.float32)])
+    with pytest.raises(ValueError, match="^expected a uint8 or uint16 image, got float32$"):  # one image: as before
+        col.colorize_array(np.zeros((8, 8), np.float32))

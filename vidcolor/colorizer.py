@@ -349,7 +349,10 @@ class Colorizer:
         100-megapixel scans, and for any number of images.
         """
         batch_size = in_range("batch_size", batch_size, BATCH_SIZE, integer=True)
-        images = [_as_rgb(img) for img in images]
+        if isinstance(images, np.ndarray):  # one image: its rows were taken as images ("got shape (60,)")
+            raise _ArrayError(f"colorize_arrays takes a list of images, got one array of shape {images.shape}; "
+                              "colorize_array takes one image")
+        images = [_numbered(_as_rgb, i, img, len(images)) for i, img in enumerate(images)]
         hints = _checked_hints(images, hints)
         l_fulls = [self.full_l(rgb) for rgb in images]
         ab_smalls: list[torch.Tensor | None] = [None] * len(images)
@@ -474,6 +477,17 @@ def _as_rgb(img: np.ndarray) -> np.ndarray:
     if img.ndim == 3 and img.shape[2] == 3:
         return img
     raise _ArrayError(f"expected an (H, W) gray or (H, W, 3) RGB image, got shape {img.shape}")
+
+
+def _numbered(check, i: int, img, n: int):
+    """`check(img)`, its _ArrayError naming the image's place in a list of more than one (a library user's test:
+    which of 500 arrays was the bad one was not said)."""
+    try:
+        return check(img)
+    except _ArrayError as e:
+        if n == 1:
+            raise
+        raise _ArrayError(f"image {i} of {n}: {e}") from None
 
 
 class _ArrayError(UsageError, ValueError):
