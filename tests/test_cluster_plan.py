@@ -551,8 +551,8 @@ def test_a_folders_videos_go_to_the_cluster_with_the_runs_video_options(tmp_path
     (tmp_path / "in" / "b.hints.json").write_text(json.dumps({"frames": {"0": {"points": [{"x": 5, "y": 5, "color": "#3060c0"}]}}}))
     on_cluster = []
     real = film.colorize_video_on_ray
-    monkeypatch.setattr(film, "colorize_video_on_ray", lambda ray, pool, s, d, col, opts, progress=None: (
-        on_cluster.append((s.name, opts.crf, opts.temporal)), real(ray, pool, s, d, col, opts, progress))[1])
+    monkeypatch.setattr(film, "colorize_video_on_ray", lambda ray, pool, s, d, col, opts, progress=None, **kw: (
+        on_cluster.append((s.name, opts.crf, opts.temporal)), real(ray, pool, s, d, col, opts, progress, **kw))[1])
     opts = VideoOptions(crf=35, temporal="off", segment_seconds=0.3)
     results = {r.input.name: r for r in vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, video=opts,
                                                           ray=RayOptions("auto"))}

@@ -23,7 +23,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from vidcolor.errors import ForeignOutputError, LockedError, StorageError, write_failure
-from vidcolor.io.paths import is_temp_output, temp_writer_pid
+from vidcolor.io.paths import is_temp_output, stat_key, temp_writer_pid
 from vidcolor.options import same_key
 
 STATE_DIR = ".vidcolor"
@@ -32,8 +32,7 @@ LOCKS_DIR = "locks"  # in STATE_DIR: one lock file per output a single-output ru
 
 
 def input_key(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return stat_key(path.stat())
 
 
 def file_sha256(path: Path) -> str:
@@ -360,15 +359,7 @@ def refuse_foreign_output(journal: Journal, target: Path, overwrite: bool, *, wr
                           "redone, or use --overwrite (or -y), which replaces every output of the run")
     if not target.stat().st_mode & 0o222:  # chmod a-w: someone meant it to stay (it was replaced, writable again, without a word)
         raise ForeignOutputError(f"{target}: is read-only (protected since vidcolor wrote it?); use --overwrite (or -y) to replace it")
-    if src is not None:
-        refuse_other_input(journal, target, src)
-
-
-def refuse_other_input(journal: Journal, target: Path, src: Path) -> None:
-    """ForeignOutputError for an output a folder run would write from `src` that vidcolor wrote from another input
-    that is still there (`_other_input`): `refuse_foreign_output(src=)` for photos, and a folder run's videos,
-    which go through `colorize_video` as single-file runs do, before it."""
-    if other := _other_input(journal, target, src):
+    if src is not None and (other := _other_input(journal, target, src)):
         raise ForeignOutputError(f"{target}: vidcolor wrote it from another input, {other}, which is still there (two input "
                                  "folders into one output?); rename one, choose another output folder, or use --overwrite "
                                  "(or -y) to replace it")

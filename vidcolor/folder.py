@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, refuse_other_input, remove_stale_temporaries
+from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
@@ -299,10 +299,10 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
             return Result(src, None, "failed", time.time() - t0, error=str(unusable))
         if not opts.dry_run:
             ensure_writable_dir(dst.parent)
-        if not opts.overwrite and os.path.lexists(dst):  # two stations' reel01.mp4 into one output replaced each
-            refuse_other_input(Journal(dst.parent), dst, src)  # other's nightly, as their photos did (an archivist's test)
         progress = make_progress() if make_progress else None
-        res = (run_video or colorize_video)(src, dst, colorizer, opts, progress=progress, hints=hints)  # which refuses a file it did not write
+        # which refuses a file it did not write, and (folder_run) one it wrote from another input still there: two
+        # stations' reel01.mp4 into one output replaced each other's nightly, as their photos did (an archivist's test)
+        res = (run_video or colorize_video)(src, dst, colorizer, opts, progress=progress, hints=hints, folder_run=True)
     except (InputError, OutputError) as e:
         return Result(src, None, "failed", time.time() - t0, error=str(e))
     except (VidcolorError, MemoryError):  # another run's lock, bad weights, a usage error, the machine: the run's

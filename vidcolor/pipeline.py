@@ -19,7 +19,7 @@ from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
-from vidcolor.io.paths import check_output, stale_temporaries
+from vidcolor.io.paths import check_output, stale_temporaries, stat_key
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.segments import SegmentedSink, discard_work
 from vidcolor.io.video import VideoSource, quarter_turns
@@ -89,14 +89,15 @@ def _segment_batches(frames: Iterable[Frame], n: int, segment_frames: int, warm:
 
 
 def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Colorizer, opts: VideoOptions | None = None,
-                   progress: Progress | None = None, hints: VideoHints | None = None) -> Result:
+                   progress: Progress | None = None, hints: VideoHints | None = None, folder_run: bool = False) -> Result:
     """Colorize one video file into `dst`, keeping size, frame count, timestamps, rotation and the other streams.
 
     How the output is written (container, encoders, audio and subtitles) is decided and tried first
     (`plan_output`), so an impossible output fails before any decoding. The video is encoded in
     segments in a hidden work folder beside dst, so a killed run resumes from its last finished
     segment; a finished output is journaled and skipped by a re-run. A file at dst that no vidcolor
-    run wrote is refused (OutputError) unless opts.overwrite.
+    run wrote is refused (OutputError) unless opts.overwrite; `folder_run` (one video of a folder run): so is
+    one vidcolor wrote from another input that is still there (`archive.refuse_foreign_output`'s `src`).
 
     `hints` (keyframe hints in pixels of the frames as decoded: `video_hints.check_video_hints` checks
     a hints file and turns display pixels into these) are carried along the motion to the frames
@@ -116,7 +117,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):
             return Result(src, dst, "skipped", note=already_done(journal, dst))
-        refuse_foreign_output(journal, dst, opts.overwrite, writing=False)  # "would fail": the real run refuses it too
+        # "would fail": the real run refuses it too
+        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, src=src if folder_run else None)
         resume, lost = (0, 0) if opts.overwrite else _resumable(src, dst, colorizer, opts, plan, key)
         what = f"would resume at frame {resume}" if resume else "would colorize"  # (it said "would colorize" either way)
         if lost:  # (a --crf changed after Ctrl-C: the real run says it, its dry run did not; a new user's test)
@@ -130,7 +132,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.overwrite and journal.finished(src, key, dst):
             discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it
             return Result(src, dst, "skipped", note=already_done(journal, dst))
-        refuse_foreign_output(journal, dst, opts.overwrite)
+        refuse_foreign_output(journal, dst, opts.overwrite, src=src if folder_run else None)
         if opts.overwrite:
             discard_work(dst, root / STATE_DIR)
         # marks dst as ours before it can appear: a run killed after the final rename and before the
@@ -165,7 +167,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
                                   "(fields neither separated nor deinterlaced)")
-        journal.record(src, key, "done", dst, stat={"size": st.st_size, "mtime_ns": st.st_mtime_ns})
+        journal.record(src, key, "done", dst, stat=stat_key(st))
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped Ray run's
     notes = plan.notes + join_notes
     if hints:

@@ -64,10 +64,10 @@ def colorize_on_ray(src: str | Path, dst: str | Path, colorizer: Colorizer, ray_
 
             from vidcolor.cluster.film import colorize_video_on_ray
 
-            def on_cluster(s: Path, d: Path, col: Colorizer, opts: VideoOptions, progress=None, hints=None) -> Result:
+            def on_cluster(s: Path, d: Path, col: Colorizer, opts: VideoOptions, progress=None, hints=None, folder_run=False) -> Result:
                 if not hints:
-                    return colorize_video_on_ray(ray, pool, s, d, col, opts, progress)
-                res = colorize_video(s, d, col, opts, progress=progress, hints=hints)
+                    return colorize_video_on_ray(ray, pool, s, d, col, opts, progress, folder_run=folder_run)
+                res = colorize_video(s, d, col, opts, progress=progress, hints=hints, folder_run=folder_run)
                 res.notes.append("ran on this machine, not on the cluster: video hints are carried from their keyframe, "
                                  "and the cluster colorizes a film's ranges apart")
                 return res

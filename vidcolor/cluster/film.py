@@ -33,7 +33,7 @@ from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.paths import atomic_write_text
 from vidcolor.io.segments import discard_work, ray_work_dir, segment_frames
 from vidcolor.io.video import VideoSource
-from vidcolor.io.paths import check_output, stale_temporaries, temp_output_path
+from vidcolor.io.paths import check_output, stale_temporaries, stat_key, temp_output_path
 from vidcolor.options import Result, VideoOptions, same_key
 from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
 from vidcolor.temporal import SceneCuts, cuts_note, mode_stride
@@ -137,7 +137,7 @@ def _join(dst: Path, info: VideoInfo, plan: OutputPlan, work: RangeWork) -> list
 
 
 def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions,
-                          progress: Progress | None = None) -> Result:
+                          progress: Progress | None = None, folder_run: bool = False) -> Result:
     """`colorize_video` on a Ray cluster: same checks, lock, journal key and output."""
     t0 = time.time()
     check_output(src, dst)
@@ -159,7 +159,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         # as `colorize_video` does: a file vidcolor did not write, edited or made read-only since is refused
         # (a review replaced a protected film), and dst is marked as ours before it can appear, so a run stopped
         # between the join's rename and the journal's line (hashing a long film) is resumed, not refused
-        refuse_foreign_output(journal, dst, opts.overwrite)
+        refuse_foreign_output(journal, dst, opts.overwrite, src=src if folder_run else None)
         journal.touch(dst, redo_key=key if opts.overwrite else None)
         with failures_journaled(journal, src, key, dst):  # as on one machine
             with VideoSource(src) as source:
@@ -178,7 +178,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
             todo = [i for i in range(len(film["ranges"])) if i not in work.done]
             _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
             notes = plan.notes + _join(dst, info, plan, work)
-        journal.record(src, key, "done", dst, stat={"size": st.st_size, "mtime_ns": st.st_mtime_ns})  # as before the run
+        journal.record(src, key, "done", dst, stat=stat_key(st))  # as before the run
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped one-machine run's
     notes.append(f"ran as {_count(len(film['ranges']), 'range')} on {_count(pool.size, 'Ray worker')} "
                  f"({_count(len(film['cuts']), 'scene cut')})")

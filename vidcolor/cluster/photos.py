@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, refuse_foreign_output, remove_stale_temporaries
+from vidcolor.archive import Journal, input_key, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.cluster.runtime import Pool, rows_of
 from vidcolor.cluster.workers import PhotoBatch
 from vidcolor.colorizer import Colorizer
@@ -95,10 +95,9 @@ class RayPhotos:
 def _stat(p: Path) -> dict | None:
     """A photo's size and mtime before the workers read it (None: the journal takes them when it records)."""
     try:
-        st = p.stat()
+        return input_key(p)
     except OSError:
         return None
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _claim(todo: list[tuple[Path, Path, object]], journal: Journal, key: str, opts: FolderOptions, emit) -> list[tuple[Path, Path, object]]:

@@ -34,7 +34,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, is_image_path  # noqa: F401  (re-exported)
-from vidcolor.io.paths import input_problem, temp_output_path
+from vidcolor.io.paths import input_problem, stat_key, temp_output_path
 
 PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
@@ -113,7 +113,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
             img = _read_png16(path)
         else:
             img = _read_pil(path)
-    img.stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    img.stat = stat_key(st)
     return _rgb_profile_only(img)
 
 

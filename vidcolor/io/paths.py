@@ -14,6 +14,11 @@ from vidcolor.io.formats import VIDEO_OUTPUT_EXTS
 TEMP_MARK = ".vidcolor-partial-"
 
 
+def stat_key(st: os.stat_result) -> dict:
+    """What the journal records of an input (its `input_stat`): its size and mtime, to tell a replaced one."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def input_problem(path: Path) -> str | None:
     """Why an input that exists cannot be read, said before it is opened: a named pipe, a device or a socket
     (a named pipe was "empty file (0 bytes)", and one with a writer would have been read as a stream no
