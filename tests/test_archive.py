@@ -209,7 +209,8 @@ def test_an_input_folder_moved_or_renamed_keeps_its_record(tmp_path, colorizer):
     results = {r.input.name: r.status for r in colorize_folder(moved, tmp_path / "out", colorizer)}
     assert results == {"img0.png": "skipped", "img1.png": "done", clip.name: "skipped"}
     # another roll's scan of the same name, size and mtime, while the recorded one is still there, is
-    # another file: two rolls sent into one output folder (a review found the second taken as done)
+    # another file: two rolls sent into one output folder (a review found the second taken as done; then
+    # it replaced the first's output without a word, as a copy of it: a reviewer's find), refused as such
     rng = np.random.default_rng(5)
     for roll in ("roll_a", "roll_b"):
         (tmp_path / roll).mkdir()
@@ -217,7 +218,8 @@ def test_an_input_folder_moved_or_renamed_keeps_its_record(tmp_path, colorizer):
         os.utime(tmp_path / roll / "scan0001.png", ns=(0, 1_000_000_000_000))  # a date copied onto both
     assert (tmp_path / "roll_a" / "scan0001.png").stat().st_size == (tmp_path / "roll_b" / "scan0001.png").stat().st_size
     assert statuses(colorize_folder(tmp_path / "roll_a", tmp_path / "rolls", colorizer)) == ["done"]
-    assert statuses(colorize_folder(tmp_path / "roll_b", tmp_path / "rolls", colorizer)) == ["done"]
+    (r,) = colorize_folder(tmp_path / "roll_b", tmp_path / "rolls", colorizer)
+    assert r.status == "failed" and f"from another input, {tmp_path / 'roll_a' / 'scan0001.png'}, which is still there" in r.error
 
 
 def test_an_output_folder_that_lost_its_journal_says_so(tmp_path, colorizer):
@@ -1425,6 +1427,28 @@ def test_an_input_folder_copied_without_its_dates_is_not_taken_for_another_input
     assert res["scan0001.jpg"].status == "done", res["scan0001.jpg"].error
     assert res["scan0002.jpg"].status == "failed" and "from another input" in res["scan0002.jpg"].error
     assert statuses(colorize_folder(copy, out, colorizer)) == ["failed", "skipped"]
+
+
+def test_two_rolls_scans_of_one_size_and_date_do_not_replace_each_others_output(tmp_path, colorizer):
+    """Two rolls' scan0001.bmp (uncompressed BMPs of one size) with a date copied onto both were taken for one
+    file copied (same name, size and mtime), so each roll's run replaced the other's output without a word, every
+    night (a reviewer's find). Other bytes are another scan; a hard link of the same scan is the same file."""
+    a, b, out = tmp_path / "rollA", tmp_path / "rollB", tmp_path / "out"
+    write_image(a / "scan0001.bmp", h=30, w=40, seed=1)
+    write_image(b / "scan0001.bmp", h=30, w=40, seed=2)
+    for p in (a / "scan0001.bmp", b / "scan0001.bmp"):
+        os.utime(p, ns=(1_600_000_000_000_000_000,) * 2)
+    assert (a / "scan0001.bmp").stat().st_size == (b / "scan0001.bmp").stat().st_size
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done"]
+    first = (out / "scan0001.bmp").read_bytes()
+    (r,) = colorize_folder(b, out, colorizer)
+    assert r.status == "failed" and f"from another input, {a / 'scan0001.bmp'}, which is still there" in r.error
+    assert (out / "scan0001.bmp").read_bytes() == first
+    assert statuses(colorize_folder(a, out, colorizer)) == ["skipped"]
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    os.link(a / "scan0001.bmp", linked / "scan0001.bmp")
+    assert statuses(colorize_folder(linked, out, colorizer)) == ["done"]  # the same scan: redone, not refused
 
 
 def test_a_video_gone_between_its_plan_and_its_run_fails_as_not_found(tmp_path, colorizer, monkeypatch):

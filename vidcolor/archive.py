@@ -369,8 +369,10 @@ def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
     """The input `target` was last written from, where that is another file than `src` and still there: two
     folders sent into one output (two scanning stations' scan0001.tif, nightly) replaced each other's output
     on every run, without a word (an archivist's test). None for the same input, one gone (a folder moved),
-    or a copy of it (same name, and same size and mtime or same bytes: the same file by another path, a bind
-    mount, has them too)."""
+    the same file by another path (a bind mount, a hard link), or a copy of it (same name and same bytes). Not
+    by size and mtime alone: two rolls' scan0001.bmp (uncompressed: one size) with a date copied onto both
+    replaced each other's output every night, without a word (a reviewer's find; `Journal.same_input` does not
+    take them for one file either)."""
     e = journal.last(target)
     if e is None or e.get("legacy") or e.get("status") not in ("done", "colour") or not e.get("input"):
         return None
@@ -378,8 +380,8 @@ def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
     try:
         if recorded == str(_normal(src)) or not os.path.lexists(recorded):
             return None
-        if Path(recorded).name == src.name and ((was := input_key(Path(recorded))) == (now := input_key(src)) or (
-                was["size"] == now["size"] and file_sha256(Path(recorded)) == file_sha256(src))):
+        if Path(recorded).name == src.name and (os.path.samefile(recorded, src) or (
+                input_key(Path(recorded))["size"] == input_key(src)["size"] and file_sha256(Path(recorded)) == file_sha256(src))):
             # the same scan copied to where this run reads it, with its date (rsync -a, cp -p) or without (cp -r, a
             # restore): a copy without dates, its original still there, failed every photo every night (a review)
             return None
