@@ -387,6 +387,31 @@ def test_a_film_on_the_cluster_keeps_a_protected_output_and_resumes_a_stop_after
     assert [r.status for r in vidcolor.colorize(src, stopped, colorizer=colorizer, video=opts, ray=RayOptions("auto"))] == ["done"]
 
 
+def test_a_film_gone_between_its_plan_and_its_ray_run_fails_as_not_found(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """9dba071 made a film moved away after its plan "file not found" on one machine; the Ray film path still took a
+    bare stat and raised FileNotFoundError, a traceback from `vidcolor film.mp4 --ray auto` (a reviewer's find). It is
+    the same InputError, journaled as the failure, as on one machine."""
+    import vidcolor
+    import vidcolor.cluster.film as film
+    from vidcolor.archive import Journal
+    from vidcolor.cluster import RayOptions
+    from vidcolor.errors import InputError
+
+    src = write_video(tmp_path / "reel.mp4", w=64, h=48, frames=4, audio=None)
+    plan = film.plan_output
+
+    def planned_then_moved(s, *a, **k):
+        p = plan(s, *a, **k)
+        s.unlink()
+        return p
+
+    monkeypatch.setattr(film, "plan_output", planned_then_moved)
+    dst = tmp_path / "out" / "reel.mp4"
+    with pytest.raises(InputError, match=r"reel\.mp4: file not found$"):
+        vidcolor.colorize(src, dst, colorizer=colorizer, ray=RayOptions("auto"))
+    assert Journal(dst.parent).last(dst)["note"] == f"{src}: file not found"
+
+
 class _StopAfter:
     """A progress= object that stops the run (as Ctrl-C does) once `frames` frames are done."""
 

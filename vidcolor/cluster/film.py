@@ -35,7 +35,7 @@ from vidcolor.io.segments import discard_work, ray_work_dir, segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, stale_temporaries, stat_key, temp_output_path
 from vidcolor.options import Result, VideoOptions, same_key
-from vidcolor.pipeline import Progress, _cut_thumbnail, frames_l, video_key
+from vidcolor.pipeline import Progress, _cut_thumbnail, _input_stat, frames_l, video_key
 from vidcolor.temporal import SceneCuts, cuts_note, mode_stride
 
 PLAN_VERSION = 5  # part of the work folder's key: plans of an older layout are discarded
@@ -148,7 +148,8 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
         journal = Journal(root, remember=True)
-        st = src.stat()
+        with failures_journaled(journal, src, key, dst):  # a film gone since its plan: "file not found", as on one
+            st = _input_stat(src)  # machine (a bare stat raised FileNotFoundError: a reviewer's find)
         work = RangeWork(ray_work_dir(dst, root / STATE_DIR), f"{key}|{st.st_size}|{st.st_mtime_ns}|plan{PLAN_VERSION}")
         if opts.overwrite:
             work.discard()
