@@ -243,3 +243,22 @@ def test_colorize_arrays_names_the_bad_image_and_refuses_one_array_given_for_a_l
         col.colorize_arrays([np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.float32)])
     with pytest.raises(ValueError, match="^expected a uint8 or uint16 image, got float32$"):  # one image: as before
         col.colorize_array(np.zeros((8, 8), np.float32))
+
+
+def test_colorize_arrays_takes_a_generator_of_images_as_it_did():
+    """9573ee4 asked for len(images) to number a bad one, so a generator (`(read(p) for p in paths)`), which
+    colorize_arrays had taken, raised "object of type 'generator' has no len()" (a reviewer's find)."""
+    import numpy as np
+
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.models import create_model
+
+    col = Colorizer(create_model("effnet_unet"), work_size=64)
+    images = [np.full((8, 10), 40 * i, np.uint8) for i in range(3)]
+    outs = col.colorize_arrays(img for img in images)
+    assert [o.shape for o in outs] == [(8, 10, 3)] * 3
+    assert all(np.array_equal(a, b) for a, b in zip(outs, col.colorize_arrays(images)))
+    with pytest.raises(UsageError, match=re.escape("image 1 of 2: expected a uint8 or uint16 image, got float32")):
+        col.colorize_arrays(img for img in (images[0], np.zeros((8, 8), np.float32)))
+    with pytest.raises(UsageError, match="^colorize_arrays takes a list of images, got int$"):
+        col.colorize_arrays(5)

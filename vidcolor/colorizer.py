@@ -10,7 +10,7 @@ import contextlib
 import copy
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import cv2
@@ -352,6 +352,9 @@ class Colorizer:
         if isinstance(images, np.ndarray):  # one image: its rows were taken as images ("got shape (60,)")
             raise _ArrayError(f"colorize_arrays takes a list of images, got one array of shape {images.shape}; "
                               "colorize_array takes one image")
+        if not isinstance(images, Iterable):
+            raise _ArrayError(f"colorize_arrays takes a list of images, got {type(images).__name__}")
+        images = list(images)  # a generator too, as before its length was asked for (a TypeError: a reviewer's find)
         images = [_numbered(_as_rgb, i, img, len(images)) for i, img in enumerate(images)]
         hints = _checked_hints(images, hints)
         l_fulls = [self.full_l(rgb) for rgb in images]
