@@ -791,3 +791,19 @@ def test_ctrl_c_before_the_first_step_is_one_line_and_exit_130(tmp_path, monkeyp
     with pytest.raises(SystemExit) as e:
         train_main(["pack", "--from", str(tmp_path), "--out", str(tmp_path / "p.tar")])
     assert e.value.code == 130 and capsys.readouterr().err == "python -m training pack: interrupted\n"
+
+
+def test_a_run_at_a_size_under_64_validates_at_that_size():
+    """--size takes 32 and more, and a run validates at its --size; 620e97e made Colorizer refuse a work_size
+    argument under 64, so such a run stopped at its first validation with "--work-size 48: not a whole number
+    from 64 to 2048", a flag training has not (a reviewer's find). The size goes in as a checkpoint's meta does."""
+    from training.validate import make_validate, shipped_colorizer
+    from vidcolor.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("effnet_unet", pretrained=False)
+    assert shipped_colorizer(model, torch.device("cpu"), 48).work_size == 48
+    assert shipped_colorizer(model, torch.device("cpu"), 96).work_size == 96
+    gt = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    scores = make_validate([("a.png", gt)], torch.device("cpu"), 48)(model)
+    assert np.isfinite(scores["psnr"]) and scores["psnr"] > 0

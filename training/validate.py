@@ -71,8 +71,12 @@ def prior_weights(model, data, run: Path, lam: float, batches: int = 100, batch_
 
 
 def shipped_colorizer(model, device, work_size: int):
-    """The model as inference runs it (BN folded, guided upsampling), on a copy: training goes on."""
-    return make_colorizer(copy.deepcopy(model).eval(), device, work_size, "guided")
+    """The model as inference runs it (BN folded, guided upsampling), on a copy: training goes on. `work_size` is
+    given as the checkpoint's meta gives it (a run's --size, 32 or more), not as load_colorizer's argument, which
+    takes 64 or more since 620e97e: a run at --size 48 stopped at its first validation (a reviewer's find)."""
+    net = copy.deepcopy(model).eval()
+    net.checkpoint_meta = {**(getattr(net, "checkpoint_meta", None) or {}), "work_size": work_size}
+    return make_colorizer(net, device, None, "guided")
 
 
 class RawOutputs:
