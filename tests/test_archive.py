@@ -235,6 +235,20 @@ def test_an_output_folder_that_lost_its_journal_says_so(tmp_path, colorizer):
     assert all("the output folder has no journal, .vidcolor/journal.jsonl" in r.error for r in results), results[0].error
 
 
+def test_a_folder_runs_video_in_an_output_that_lost_its_journal_says_so_too(tmp_path, colorizer):
+    """The photos' hint above, for a folder run's film: its refusal said only "not written by vidcolor", in the
+    run and its dry run (a reviewer's find)."""
+    import shutil
+
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "reel01.mp4", frames=4, audio=None)
+    assert statuses(colorize_folder(tmp_path / "in", tmp_path / "out", colorizer)) == ["done"]
+    shutil.rmtree(tmp_path / "out" / ".vidcolor")
+    for opts in (FolderOptions(), FolderOptions(dry_run=True)):
+        (r,) = colorize_folder(tmp_path / "in", tmp_path / "out", colorizer, opts)
+        assert r.status == "failed" and "the output folder has no journal, .vidcolor/journal.jsonl" in r.error, r.error
+
+
 def test_a_journal_written_before_paths_were_normalised_still_counts(tmp_path, colorizer, monkeypatch):
     """Lines with no "v" held the paths as that run spelled them, relative to its working directory."""
     src = archive(tmp_path / "in", 2)

@@ -118,7 +118,8 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.overwrite and journal.finished(src, key, dst):
             return Result(src, dst, "skipped", note=already_done(journal, dst))
         # "would fail": the real run refuses it too
-        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, src=src if folder_run else None)
+        refuse_foreign_output(journal, dst, opts.overwrite, writing=False, folder_run=folder_run,
+                              src=src if folder_run else None)
         resume, lost = (0, 0) if opts.overwrite else _resumable(src, dst, colorizer, opts, plan, key)
         what = f"would resume at frame {resume}" if resume else "would colorize"  # (it said "would colorize" either way)
         if lost:  # (a --crf changed after Ctrl-C: the real run says it, its dry run did not; a new user's test)
@@ -132,7 +133,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         if not opts.overwrite and journal.finished(src, key, dst):
             discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it
             return Result(src, dst, "skipped", note=already_done(journal, dst))
-        refuse_foreign_output(journal, dst, opts.overwrite, src=src if folder_run else None)
+        refuse_foreign_output(journal, dst, opts.overwrite, folder_run=folder_run, src=src if folder_run else None)
         if opts.overwrite:
             discard_work(dst, root / STATE_DIR)
         # marks dst as ours before it can appear: a run killed after the final rename and before the

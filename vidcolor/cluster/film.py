@@ -160,7 +160,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
         # as `colorize_video` does: a file vidcolor did not write, edited or made read-only since is refused
         # (a review replaced a protected film), and dst is marked as ours before it can appear, so a run stopped
         # between the join's rename and the journal's line (hashing a long film) is resumed, not refused
-        refuse_foreign_output(journal, dst, opts.overwrite, src=src if folder_run else None)
+        refuse_foreign_output(journal, dst, opts.overwrite, folder_run=folder_run, src=src if folder_run else None)
         journal.touch(dst, redo_key=key if opts.overwrite else None)
         with failures_journaled(journal, src, key, dst):  # as on one machine
             with VideoSource(src) as source:
