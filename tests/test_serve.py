@@ -772,6 +772,22 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     assert r.exit_code == 2 and "starts or ends with white space" in r.output and len(calls) == n
 
 
+@pytest.mark.parametrize("option", ["--max-image-mb", "--max-megapixels", "--max-video-mb", "--max-video-seconds"])
+@pytest.mark.parametrize("value", ["inf", "nan", "0"])
+def test_a_limit_that_is_not_a_finite_number_is_refused_in_one_line_before_the_model_loads(monkeypatch, option, value):
+    """`--max-image-mb inf` (or --max-video-mb inf) loaded the model, then crashed with a traceback (int(inf)
+    bytes), and `--max-video-seconds inf` served a plain-text 500 to every clip (a web-studio tester's find)."""
+    import vidcolor.serve as serve
+
+    monkeypatch.setattr(serve, "listen_error", lambda host, port: None)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("model loaded"))
+    r = CliRunner().invoke(cli.app, ["serve", option, value])
+    assert r.exit_code == 2, r.output
+    assert f"{value} is not a finite number of at least 0.001" in r.output and "Traceback" not in r.output, r.output
+    with pytest.raises(ValueError, match="must be a finite number > 0"):  # the library's way in
+        ServeConfig(**{option.lstrip("-").replace("-", "_"): float(value)})
+
+
 @pytest.mark.parametrize("how", ["--token", "VIDCOLOR_TOKEN"])
 @pytest.mark.parametrize("token,words", [("   ", "--token is empty or only white space"),
                                          ("\tabc", "starts or ends with white space"),
