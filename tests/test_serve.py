@@ -109,6 +109,29 @@ def test_a_colour_photo_is_colorized_and_says_why_a_batch_run_would_skip_it(hint
     assert "X-Vidcolor-Colour-Score" not in gray.headers and "X-Vidcolor-ToneNet" not in gray.headers
 
 
+def test_a_photo_answer_carries_the_notes_the_cli_prints(hint_col, tmp_path):
+    """What the CLI notes after "done" (transparency dropped, float samples written as 16-bit) the server dropped:
+    a PNG with alpha asked for as JPEG lost its transparency without a word (a web-studio tester's find)."""
+    import tifffile
+
+    from vidcolor.folder import colorize_image
+
+    rgba = np.dstack([np.repeat(gray_image(40, 50)[..., None], 3, axis=2), np.full((40, 50), 128, np.uint8)])
+    flt = tmp_path / "float.tif"
+    tifffile.imwrite(flt, gray_image(40, 50).astype(np.float32) / 255)
+    with client(hint_col) as c:
+        r = post(c, encode(rgba, "PNG"), format="jpg")
+        f = post(c, flt.read_bytes())
+        plain = post(c, encode(gray_image(40, 50), "PNG"))
+    assert r.status_code == f.status_code == plain.status_code == 200, (r.text, f.text, plain.text)
+    (tmp_path / "rgba.png").write_bytes(encode(rgba, "PNG"))
+    for answer, src, out in ((r, tmp_path / "rgba.png", tmp_path / "rgba.jpg"), (f, flt, tmp_path / "out.tif")):
+        cli_notes = colorize_image(src, out, hint_col).notes
+        assert cli_notes and json.loads(answer.headers["X-Vidcolor-Notes"]) == cli_notes, (answer.headers, cli_notes)
+    assert json.loads(r.headers["X-Vidcolor-Notes"]) == ["transparency dropped: JPEG has no alpha channel"]
+    assert "X-Vidcolor-Notes" not in plain.headers
+
+
 def read_image_bytes(data: bytes, ext: str, tmp_path) -> np.ndarray:
     p = tmp_path / f"answer{ext}"
     p.write_bytes(data)
