@@ -17,7 +17,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed: pip insta
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from tests.media import gray_image, probe, write_video  # noqa: E402
+from tests.media import gray_image, probe, read_frames, write_video  # noqa: E402
 from tests.serve_util import hint_colorizer  # noqa: E402
 from vidcolor import cli  # noqa: E402
 from vidcolor.errors import InputError  # noqa: E402
@@ -524,6 +524,31 @@ def test_an_animation_goes_as_a_clip_where_ffmpeg_reads_its_frames_and_is_refuse
                                 "not a video (a WEBP of 2 frames/pages, which vidcolor reads neither as a clip nor as a photo)")
         assert "/api/colorize" not in detail
         one_line_error(post(c, animated("WEBP")), 415, "has 2 frames/pages")
+
+
+def test_an_animated_png_is_a_clip_as_the_cli_reads_it(hint_col, tmp_path, private_tmp):
+    """FFmpeg finds no duration and no frame count in an animated PNG's header: /api/jobs refused it (415 "cannot
+    tell the clip's duration"), although the docs call it a clip and `vidcolor anim.apng -o out.mkv` colorizes it
+    (a web-studio tester's find). Its frames are counted from its header, and the job gives the CLI's video."""
+    from vidcolor.pipeline import colorize_video
+
+    frames = [Image.fromarray(np.roll(gray_image(40, 56), 3 * i, axis=1)) for i in range(6)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with client(hint_col) as c:
+        r = c.post("/api/jobs", files={"file": ("anim.png", buf.getvalue())})
+        assert r.status_code == 202 and r.json()["frames_total"] == 6, r.text
+        job = wait_for(c, r.json()["id"])
+        assert job["state"] == "done" and job["frames_done"] == 6, job
+        answer = c.get(f"/api/jobs/{job['id']}/result")
+        assert answer.headers["content-type"] == "video/x-matroska"
+        mine = tmp_path / "mine.mkv"
+        mine.write_bytes(answer.content)
+    (tmp_path / "anim.apng").write_bytes(buf.getvalue())
+    colorize_video(tmp_path / "anim.apng", tmp_path / "cli.mkv", hint_col)
+    np.testing.assert_array_equal(read_frames(mine), read_frames(tmp_path / "cli.mkv"))
+    with client(hint_col, max_video_seconds=0.3) as c:  # its length counts against the limit, as a video's does
+        one_line_error(c.post("/api/jobs", files={"file": ("anim.png", buf.getvalue())}), 413, "clip is 0.6 s long")
 
 
 def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):
