@@ -551,6 +551,27 @@ def test_an_animated_png_is_a_clip_as_the_cli_reads_it(hint_col, tmp_path, priva
         one_line_error(c.post("/api/jobs", files={"file": ("anim.png", buf.getvalue())}), 413, "clip is 0.6 s long")
 
 
+def test_a_phone_jpeg_with_a_second_picture_is_a_jpeg_as_the_cli_reads_it(hint_col, tmp_path, private_tmp):
+    """A phone camera's JPEG with a second picture after the first (a depth map or a preview: Multi-Picture
+    Format, "MPO" to Pillow) was refused, "MPO images are not supported (JPEG, PNG, TIFF, WebP, BMP)", and sent
+    to /api/jobs was "an MPO of 2 frames/pages"; `vidcolor PHOTO -o OUT` colorizes its first picture (a
+    web-studio tester's find)."""
+    from vidcolor.folder import colorize_image
+
+    first = Image.fromarray(gray_image(48, 64)).convert("RGB")
+    src = tmp_path / "phone.jpg"
+    first.save(src, "MPO", save_all=True, append_images=[first.resize((32, 24))])
+    assert Image.open(src).format == "MPO"
+    with client(hint_col) as c:
+        r = post(c, src.read_bytes(), name="IMG_0001.JPG")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        assert r.headers["content-disposition"].endswith('.jpg"')
+        one_line_error(c.post("/api/jobs", files={"file": ("IMG_0001.JPG", src.read_bytes())}), 415,
+                       "not a video (a still image: photos go to /api/colorize)")
+    colorize_image(src, tmp_path / "cli.jpg", hint_col)
+    assert r.content == (tmp_path / "cli.jpg").read_bytes()
+
+
 def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):
     with client(hint_col, token="s3cret") as c:
         one_line_error(c.get("/api/health"), 401, "bearer token")

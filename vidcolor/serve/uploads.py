@@ -29,6 +29,10 @@ from vidcolor.serve.gate import refuse
 IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "TIFF": (".tif", "image/tiff"),
                  "WEBP": (".webp", "image/webp"), "BMP": (".bmp", "image/bmp")}
 MEDIA_TYPE = {ext: media for ext, media in IMAGE_FORMATS.values()} | {".jpeg": "image/jpeg", ".tiff": "image/tiff"}
+# What Pillow names a kind of file that read_image reads as one of IMAGE_FORMATS: a phone camera's JPEG with a second
+# picture after the first (a depth map, a preview: Multi-Picture Format) is "MPO" to Pillow, and a JPEG to the CLI,
+# which colorizes its first picture; the server refused it as "MPO images are not supported" (a web-studio tester's find)
+PILLOW_ALIASES = {"MPO": "JPEG"}
 NOT_SUPPORTED = "images are not supported (JPEG, PNG, TIFF, WebP, BMP)"
 FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields beside the file
 
@@ -122,7 +126,7 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
                     pass
         else:
             with pillow_limit(), Image.open(buf) as im:
-                fmt, (w, h) = im.format, im.size
+                fmt, (w, h) = PILLOW_ALIASES.get(im.format, im.format), im.size
                 orientation = pil_orientation(im)  # as read_image turns it
                 refused = frames_refused(im)  # an animation, refused here rather than after a wait in the queue
     except UnidentifiedImageError:
@@ -164,6 +168,8 @@ def identify_image(path) -> StillOrAnimation | None:
         with pillow_limit(), Image.open(path) as im:
             if im.format in PILLOW_VIDEO_FORMATS:
                 return None
+            if im.format in PILLOW_ALIASES:  # read as one picture, as a photo
+                return StillOrAnimation(PILLOW_ALIASES[im.format], 1)
             return StillOrAnimation(im.format, getattr(im, "n_frames", 1))
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
         return None
