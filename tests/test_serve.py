@@ -174,6 +174,21 @@ def test_hints_move_the_output_toward_their_colours_at_their_points(hint_col, tm
     np.testing.assert_array_equal(read_image_bytes(r.content, ".png", tmp_path), expected)
 
 
+def test_a_hints_file_saved_with_a_byte_order_mark_is_read_as_the_text_field_too(hint_col, tmp_path):
+    """--hints and the hints file part read a file Windows Notepad saved with a byte-order mark; its text sent as
+    the field (a script's open(path).read(), curl -F 'hints=<file') was 422 "Unexpected UTF-8 BOM (decode using
+    utf-8-sig)" (a web-studio tester's find)."""
+    data = encode(gray_image(48, 64), "PNG")
+    hints = {"points": [{"x": 20, "y": 16, "color": "#d02020"}]}
+    path = tmp_path / "photo.hints.json"
+    path.write_text(json.dumps(hints), encoding="utf-8-sig")
+    with client(hint_col) as c:
+        r = post(c, data, hints=path.read_text(encoding="utf-8"))  # the mark kept, as open(path).read() keeps it
+        plain = post(c, data, hints=hints)
+    assert r.status_code == plain.status_code == 200, r.text
+    assert r.content == plain.content
+
+
 def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotation(hint_col, tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored 64 wide x 48 high, displayed rotated: 48 wide x 64 high

@@ -193,6 +193,10 @@ def parse_hints(text: str | None) -> Hints:
     Blocking (each colour is converted to Lab): run it in a thread, not on the event loop."""
     if text is None or not text.strip():
         return Hints()
+    # a hints file's text sent as the field (a script's open(path).read(), curl -F 'hints=<file') keeps a byte-order
+    # mark that Windows Notepad saved, which --hints and a file part read: it was 422 "Unexpected UTF-8 BOM (decode
+    # using utf-8-sig)" (a web-studio tester's find)
+    text = text.removeprefix("\ufeff")
     try:
         obj = parse_json_text(text, "hints")  # as a hints file is read (an integer of 5,000 digits was a 500)
     except InputError as e:
