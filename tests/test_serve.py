@@ -189,6 +189,21 @@ def test_a_hints_file_saved_with_a_byte_order_mark_is_read_as_the_text_field_too
     assert r.content == plain.content
 
 
+@pytest.mark.parametrize("value", [0, 9, 65535])
+def test_an_orientation_that_turns_nothing_is_answered_as_1(hint_col, tmp_path, value):
+    """An EXIF orientation outside 1-8 turns nothing, in read_image as in browsers, but X-Vidcolor-Orientation said
+    it (9, 65535), and the page then ran the model again for a "before" of the server's (a web-studio tester's find)."""
+    exif = Image.Exif()
+    exif[0x0112] = value
+    buf = io.BytesIO()
+    Image.fromarray(gray_image(48, 64)).save(buf, "JPEG", exif=exif.tobytes())
+    with client(hint_col) as c:
+        r = post(c, buf.getvalue(), hints={"points": [{"x": 60, "y": 10, "color": "#d02020"}]})  # stored (and shown) 64 wide
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Vidcolor-Orientation"] == "1"
+    assert read_image_bytes(r.content, ".jpg", tmp_path).shape == (48, 64, 3)
+
+
 def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotation(hint_col, tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored 64 wide x 48 high, displayed rotated: 48 wide x 64 high

@@ -145,6 +145,10 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         raise RequestError(415, f"{label}: {refused}")
     if w * h > max_pixels:
         raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}")
+    # an orientation outside 1-8 (0, 9, 65535: a camera's or an editor's bad EXIF) turns nothing in read_image; the
+    # header named it all the same, and the page ran the model a second time for a "before" of the server's own
+    # (a web-studio tester's find)
+    orientation = orientation if 1 <= orientation <= 8 else 1
     turned = orientation in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
     return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h), orientation)
 
