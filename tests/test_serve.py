@@ -17,7 +17,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed: pip insta
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from tests.media import gray_image, probe, write_video  # noqa: E402
+from tests.media import gray_image, probe, read_frames, write_video  # noqa: E402
 from tests.serve_util import hint_colorizer  # noqa: E402
 from vidcolor import cli  # noqa: E402
 from vidcolor.errors import InputError  # noqa: E402
@@ -109,6 +109,29 @@ def test_a_colour_photo_is_colorized_and_says_why_a_batch_run_would_skip_it(hint
     assert "X-Vidcolor-Colour-Score" not in gray.headers and "X-Vidcolor-ToneNet" not in gray.headers
 
 
+def test_a_photo_answer_carries_the_notes_the_cli_prints(hint_col, tmp_path):
+    """What the CLI notes after "done" (transparency dropped, float samples written as 16-bit) the server dropped:
+    a PNG with alpha asked for as JPEG lost its transparency without a word (a web-studio tester's find)."""
+    import tifffile
+
+    from vidcolor.folder import colorize_image
+
+    rgba = np.dstack([np.repeat(gray_image(40, 50)[..., None], 3, axis=2), np.full((40, 50), 128, np.uint8)])
+    flt = tmp_path / "float.tif"
+    tifffile.imwrite(flt, gray_image(40, 50).astype(np.float32) / 255)
+    with client(hint_col) as c:
+        r = post(c, encode(rgba, "PNG"), format="jpg")
+        f = post(c, flt.read_bytes())
+        plain = post(c, encode(gray_image(40, 50), "PNG"))
+    assert r.status_code == f.status_code == plain.status_code == 200, (r.text, f.text, plain.text)
+    (tmp_path / "rgba.png").write_bytes(encode(rgba, "PNG"))
+    for answer, src, out in ((r, tmp_path / "rgba.png", tmp_path / "rgba.jpg"), (f, flt, tmp_path / "out.tif")):
+        cli_notes = colorize_image(src, out, hint_col).notes
+        assert cli_notes and json.loads(answer.headers["X-Vidcolor-Notes"]) == cli_notes, (answer.headers, cli_notes)
+    assert json.loads(r.headers["X-Vidcolor-Notes"]) == ["transparency dropped: JPEG has no alpha channel"]
+    assert "X-Vidcolor-Notes" not in plain.headers
+
+
 def read_image_bytes(data: bytes, ext: str, tmp_path) -> np.ndarray:
     p = tmp_path / f"answer{ext}"
     p.write_bytes(data)
@@ -149,6 +172,36 @@ def test_hints_move_the_output_toward_their_colours_at_their_points(hint_col, tm
                                            "hints": ("photo.hints.json", json.dumps(hints).encode(), "application/json")})
     assert r.status_code == 200, r.text
     np.testing.assert_array_equal(read_image_bytes(r.content, ".png", tmp_path), expected)
+
+
+def test_a_hints_file_saved_with_a_byte_order_mark_is_read_as_the_text_field_too(hint_col, tmp_path):
+    """--hints and the hints file part read a file Windows Notepad saved with a byte-order mark; its text sent as
+    the field (a script's open(path).read(), curl -F 'hints=<file') was 422 "Unexpected UTF-8 BOM (decode using
+    utf-8-sig)" (a web-studio tester's find)."""
+    data = encode(gray_image(48, 64), "PNG")
+    hints = {"points": [{"x": 20, "y": 16, "color": "#d02020"}]}
+    path = tmp_path / "photo.hints.json"
+    path.write_text(json.dumps(hints), encoding="utf-8-sig")
+    with client(hint_col) as c:
+        r = post(c, data, hints=path.read_text(encoding="utf-8"))  # the mark kept, as open(path).read() keeps it
+        plain = post(c, data, hints=hints)
+    assert r.status_code == plain.status_code == 200, r.text
+    assert r.content == plain.content
+
+
+@pytest.mark.parametrize("value", [0, 9, 65535])
+def test_an_orientation_that_turns_nothing_is_answered_as_1(hint_col, tmp_path, value):
+    """An EXIF orientation outside 1-8 turns nothing, in read_image as in browsers, but X-Vidcolor-Orientation said
+    it (9, 65535), and the page then ran the model again for a "before" of the server's (a web-studio tester's find)."""
+    exif = Image.Exif()
+    exif[0x0112] = value
+    buf = io.BytesIO()
+    Image.fromarray(gray_image(48, 64)).save(buf, "JPEG", exif=exif.tobytes())
+    with client(hint_col) as c:
+        r = post(c, buf.getvalue(), hints={"points": [{"x": 60, "y": 10, "color": "#d02020"}]})  # stored (and shown) 64 wide
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Vidcolor-Orientation"] == "1"
+    assert read_image_bytes(r.content, ".jpg", tmp_path).shape == (48, 64, 3)
 
 
 def test_hint_coordinates_are_those_of_the_photo_as_displayed_after_exif_rotation(hint_col, tmp_path):
@@ -503,6 +556,52 @@ def test_an_animation_goes_as_a_clip_where_ffmpeg_reads_its_frames_and_is_refuse
         one_line_error(post(c, animated("WEBP")), 415, "has 2 frames/pages")
 
 
+def test_an_animated_png_is_a_clip_as_the_cli_reads_it(hint_col, tmp_path, private_tmp):
+    """FFmpeg finds no duration and no frame count in an animated PNG's header: /api/jobs refused it (415 "cannot
+    tell the clip's duration"), although the docs call it a clip and `vidcolor anim.apng -o out.mkv` colorizes it
+    (a web-studio tester's find). Its frames are counted from its header, and the job gives the CLI's video."""
+    from vidcolor.pipeline import colorize_video
+
+    frames = [Image.fromarray(np.roll(gray_image(40, 56), 3 * i, axis=1)) for i in range(6)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with client(hint_col) as c:
+        r = c.post("/api/jobs", files={"file": ("anim.png", buf.getvalue())})
+        assert r.status_code == 202 and r.json()["frames_total"] == 6, r.text
+        job = wait_for(c, r.json()["id"])
+        assert job["state"] == "done" and job["frames_done"] == 6, job
+        answer = c.get(f"/api/jobs/{job['id']}/result")
+        assert answer.headers["content-type"] == "video/x-matroska"
+        mine = tmp_path / "mine.mkv"
+        mine.write_bytes(answer.content)
+    (tmp_path / "anim.apng").write_bytes(buf.getvalue())
+    colorize_video(tmp_path / "anim.apng", tmp_path / "cli.mkv", hint_col)
+    np.testing.assert_array_equal(read_frames(mine), read_frames(tmp_path / "cli.mkv"))
+    with client(hint_col, max_video_seconds=0.3) as c:  # its length counts against the limit, as a video's does
+        one_line_error(c.post("/api/jobs", files={"file": ("anim.png", buf.getvalue())}), 413, "clip is 0.6 s long")
+
+
+def test_a_phone_jpeg_with_a_second_picture_is_a_jpeg_as_the_cli_reads_it(hint_col, tmp_path, private_tmp):
+    """A phone camera's JPEG with a second picture after the first (a depth map or a preview: Multi-Picture
+    Format, "MPO" to Pillow) was refused, "MPO images are not supported (JPEG, PNG, TIFF, WebP, BMP)", and sent
+    to /api/jobs was "an MPO of 2 frames/pages"; `vidcolor PHOTO -o OUT` colorizes its first picture (a
+    web-studio tester's find)."""
+    from vidcolor.folder import colorize_image
+
+    first = Image.fromarray(gray_image(48, 64)).convert("RGB")
+    src = tmp_path / "phone.jpg"
+    first.save(src, "MPO", save_all=True, append_images=[first.resize((32, 24))])
+    assert Image.open(src).format == "MPO"
+    with client(hint_col) as c:
+        r = post(c, src.read_bytes(), name="IMG_0001.JPG")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        assert r.headers["content-disposition"].endswith('.jpg"')
+        one_line_error(c.post("/api/jobs", files={"file": ("IMG_0001.JPG", src.read_bytes())}), 415,
+                       "not a video (a still image: photos go to /api/colorize)")
+    colorize_image(src, tmp_path / "cli.jpg", hint_col)
+    assert r.content == (tmp_path / "cli.jpg").read_bytes()
+
+
 def test_token_is_required_when_set_and_the_page_itself_is_open(hint_col):
     with client(hint_col, token="s3cret") as c:
         one_line_error(c.get("/api/health"), 401, "bearer token")
@@ -770,6 +869,22 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     # a token ending in a space (an env file's line) made a server that refused every call, its own page's included
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file)], env={"VIDCOLOR_TOKEN": "abc "})
     assert r.exit_code == 2 and "starts or ends with white space" in r.output and len(calls) == n
+
+
+@pytest.mark.parametrize("option", ["--max-image-mb", "--max-megapixels", "--max-video-mb", "--max-video-seconds"])
+@pytest.mark.parametrize("value", ["inf", "nan", "0"])
+def test_a_limit_that_is_not_a_finite_number_is_refused_in_one_line_before_the_model_loads(monkeypatch, option, value):
+    """`--max-image-mb inf` (or --max-video-mb inf) loaded the model, then crashed with a traceback (int(inf)
+    bytes), and `--max-video-seconds inf` served a plain-text 500 to every clip (a web-studio tester's find)."""
+    import vidcolor.serve as serve
+
+    monkeypatch.setattr(serve, "listen_error", lambda host, port: None)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("model loaded"))
+    r = CliRunner().invoke(cli.app, ["serve", option, value])
+    assert r.exit_code == 2, r.output
+    assert f"{value} is not a finite number of at least 0.001" in r.output and "Traceback" not in r.output, r.output
+    with pytest.raises(ValueError, match="must be a finite number > 0"):  # the library's way in
+        ServeConfig(**{option.lstrip("-").replace("-", "_"): float(value)})
 
 
 @pytest.mark.parametrize("how", ["--token", "VIDCOLOR_TOKEN"])

@@ -509,3 +509,20 @@ def test_the_page_works_behind_a_proxy_that_serves_it_under_a_folder(page, hint_
     page.set_input_files("#file", photo(tmp_path))
     wait_results(page, 1)
     assert outside == []
+
+
+def test_the_page_says_what_the_cli_notes_about_a_photo(page, hint_server, tmp_path):
+    """A gray scan's GRAY ICC profile is dropped from the colour output, as the CLI notes; the page said nothing
+    of it (nor of any other note: the server sent none; a web-studio tester's find)."""
+    import skimage.data
+    from PIL import ImageCms
+
+    header = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes())
+    header[16:20] = b"GRAY"  # a stand-in with a non-RGB space, as tests/test_images.py makes one
+    src = tmp_path / "scan.jpg"
+    Image.fromarray(skimage.data.chelsea()).convert("L").save(src, quality=92, icc_profile=bytes(header))
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", str(src))
+    wait_results(page, 1)
+    assert "its GRAY ICC profile dropped: it does not describe the colour output" in page.text_content("#status")

@@ -79,15 +79,17 @@ def _model(value: str | None) -> str | None:
     raise typer.BadParameter(f"unknown model {value!r}; models: {', '.join(MODELS)}")
 
 
-def _number(lo: float, hi: float):
-    """Parser of a float option from lo to hi: nan and inf are refused with the bounds, not half of them."""
+def _number(lo: float, hi: float = math.inf):
+    """Parser of a float option from lo to hi (no upper bound: hi inf): nan and inf are refused with the
+    bounds, not half of them."""
     def parse(value) -> float:
         try:
             x = float(value)
         except (TypeError, ValueError):
             x = math.nan
-        if not lo <= x <= hi:
-            raise typer.BadParameter(f"{value} is not a number from {lo:g} to {hi:g}")
+        if not (math.isfinite(x) and lo <= x <= hi):
+            raise typer.BadParameter(f"{value} is not a number from {lo:g} to {hi:g}" if math.isfinite(hi) else
+                                     f"{value} is not a finite number of at least {lo:g}")
         return x
     return parse
 
@@ -869,10 +871,10 @@ def serve_cmd(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
-    max_image_mb: Annotated[float, typer.Option("--max-image-mb", min=0.001, help="Largest photo upload.")] = _SV.max_image_mb,
-    max_megapixels: Annotated[float, typer.Option("--max-megapixels", min=0.001, help="Largest photo, decoded.")] = _SV.max_megapixels,
-    max_video_mb: Annotated[float, typer.Option("--max-video-mb", min=0.001, help="Largest clip upload.")] = _SV.max_video_mb,
-    max_video_seconds: Annotated[float, typer.Option("--max-video-seconds", min=0.001, help="Longest clip.")] = _SV.max_video_seconds,
+    max_image_mb: Annotated[float, typer.Option("--max-image-mb", parser=_number(0.001), help="Largest photo upload, MB (more than 0).")] = _SV.max_image_mb,
+    max_megapixels: Annotated[float, typer.Option("--max-megapixels", parser=_number(0.001), help="Largest photo, decoded, in megapixels (more than 0).")] = _SV.max_megapixels,
+    max_video_mb: Annotated[float, typer.Option("--max-video-mb", parser=_number(0.001), help="Largest clip upload, MB (more than 0).")] = _SV.max_video_mb,
+    max_video_seconds: Annotated[float, typer.Option("--max-video-seconds", parser=_number(0.001), help="Longest clip, seconds (more than 0).")] = _SV.max_video_seconds,
     queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
 ) -> None:
     """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""

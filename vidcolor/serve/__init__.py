@@ -9,6 +9,7 @@ package does not need them, creating the app does.
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -30,9 +31,11 @@ class ServeConfig:
     keep_jobs: int = 8  # finished jobs kept for download; the oldest's files are removed first
 
     def __post_init__(self):
+        # a limit of inf was taken, and the server it made crashed: max_image_mb or max_video_mb inf with a traceback
+        # at start (int(inf) bytes), max_video_seconds inf with a plain 500 on every clip (a web-studio tester's find)
         for name in ("max_image_mb", "max_megapixels", "max_video_mb", "max_video_seconds"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
         for name in ("queue_size", "job_queue_size", "keep_jobs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

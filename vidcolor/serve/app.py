@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -117,6 +118,8 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
         headers = {"X-Vidcolor-Sha256": up.sha256, "X-Vidcolor-Seconds": f"{res.seconds:.3f}",
                    "X-Vidcolor-Orientation": str(up.orientation),  # the page's "before" is the server's when not 1
                    "Content-Disposition": f'inline; filename="colorized-{up.sha256[:12]}{ext}"'}
+        if res.notes:  # JSON, so that a note's every character reaches the client (a header carries only ASCII safely)
+            headers["X-Vidcolor-Notes"] = json.dumps(res.notes)
         if res.colour is not None:  # both numbers, as a batch run's skip note gives them
             headers["X-Vidcolor-Colour-Score"] = f"{res.colour.score:.1f}"
             headers["X-Vidcolor-ToneNet"] = f"{res.colour.logit:.1f}"

@@ -211,7 +211,10 @@ class JobStore:
                 reason = str(e).replace(str(incoming), label).replace("not a readable video", "corrupt or truncated video")
                 raise RequestError(400, reason) from None
             raise RequestError(415, str(e).replace(str(incoming), label)) from None
-        seconds = info.duration_s or (info.frames / info.fps if info.frames else None)
+        # an animated PNG's header has neither for FFmpeg, and it was refused as a clip of unknown length, although the
+        # CLI colorizes it as one (a web-studio tester's find): Pillow counts its frames from the header (acTL)
+        frames = info.frames or (image.frames if image is not None else 0)
+        seconds = info.duration_s or (frames / info.fps if frames and info.fps > 0 else None)
         if seconds is None:
             raise RequestError(415, f"{label}: cannot tell the clip's duration (no duration or frame count in its header)")
         if info.width * info.height > self.config.max_megapixels * 1e6:  # as a photo is refused, from the header
@@ -227,7 +230,7 @@ class JobStore:
         # the header's length is the clip's word: a clip whose header says 1 s and holds 20 is stopped once it
         # passes the limit (a review ran 240 frames through a 5 s limit with a patched MKV duration)
         max_frames = int(self.config.max_video_seconds * info.fps) + 1 if info.fps > 0 else 0
-        return Job(self.epoch + secrets.token_hex(6), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", info.frames,
+        return Job(self.epoch + secrets.token_hex(6), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", frames,
                    max_frames=max_frames)
 
     def _run(self, job: Job) -> None:

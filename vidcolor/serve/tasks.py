@@ -15,7 +15,7 @@ from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError
 from vidcolor.hints import Hints
-from vidcolor.io.images import read_image, write_image
+from vidcolor.io.images import lost_in, read_image, write_image
 from vidcolor.serve.uploads import MEDIA_TYPE, ImageUpload, RequestError, room_for
 
 TEMP_PREFIX = "vidcolor-serve-"
@@ -29,6 +29,7 @@ class PhotoResult:
     height: int
     seconds: float
     colour: ColourScores | None  # set when the input is already a colour photo (a batch run skips it without --force)
+    notes: list[str]  # what `vidcolor PHOTO -o OUT` prints after "done": what reading or the answer's format changed or dropped
 
 
 def at_strength(colorizer: Colorizer, strength: float) -> Colorizer:
@@ -42,9 +43,12 @@ def colorize_upload(colorizer: Colorizer, up: ImageUpload, hints: Hints, strengt
     t0 = time.perf_counter()
     with room_for(up.label), tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=root) as tmp:
         img, data = _colorize_in(Path(tmp), colorizer, up, hints, strength, out_ext)
+        # the CLI's notes (folder._written's): the server dropped them, so a PNG's transparency lost to format=jpg or a
+        # float TIFF answered in 16 bits went without a word (a web-studio tester's find)
+        notes = [str(n).replace(str(Path(tmp) / f"{up.sha256}{up.ext}"), up.label) for n in [*img.notes, *lost_in(img, f"x{out_ext}")]]
     h, w = img.pixels.shape[:2]
     scores = colour_photo_score(img.pixels)  # on a 256 px thumbnail: cheap
-    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores)
+    return PhotoResult(data, MEDIA_TYPE[out_ext], w, h, time.perf_counter() - t0, scores, notes)
 
 
 def _colorize_in(tmp: Path, colorizer: Colorizer, up: ImageUpload, hints: Hints, strength: float, out_ext: str):

@@ -29,6 +29,10 @@ from vidcolor.serve.gate import refuse
 IMAGE_FORMATS = {"JPEG": (".jpg", "image/jpeg"), "PNG": (".png", "image/png"), "TIFF": (".tif", "image/tiff"),
                  "WEBP": (".webp", "image/webp"), "BMP": (".bmp", "image/bmp")}
 MEDIA_TYPE = {ext: media for ext, media in IMAGE_FORMATS.values()} | {".jpeg": "image/jpeg", ".tiff": "image/tiff"}
+# What Pillow names a kind of file that read_image reads as one of IMAGE_FORMATS: a phone camera's JPEG with a second
+# picture after the first (a depth map, a preview: Multi-Picture Format) is "MPO" to Pillow, and a JPEG to the CLI,
+# which colorizes its first picture; the server refused it as "MPO images are not supported" (a web-studio tester's find)
+PILLOW_ALIASES = {"MPO": "JPEG"}
 NOT_SUPPORTED = "images are not supported (JPEG, PNG, TIFF, WebP, BMP)"
 FORM_SLACK = 64 * 1024  # multipart boundaries and the small fields beside the file
 
@@ -122,7 +126,7 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
                     pass
         else:
             with pillow_limit(), Image.open(buf) as im:
-                fmt, (w, h) = im.format, im.size
+                fmt, (w, h) = PILLOW_ALIASES.get(im.format, im.format), im.size
                 orientation = pil_orientation(im)  # as read_image turns it
                 refused = frames_refused(im)  # an animation, refused here rather than after a wait in the queue
     except UnidentifiedImageError:
@@ -141,6 +145,10 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         raise RequestError(415, f"{label}: {refused}")
     if w * h > max_pixels:
         raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}")
+    # an orientation outside 1-8 (0, 9, 65535: a camera's or an editor's bad EXIF) turns nothing in read_image; the
+    # header named it all the same, and the page ran the model a second time for a "before" of the server's own
+    # (a web-studio tester's find)
+    orientation = orientation if 1 <= orientation <= 8 else 1
     turned = orientation in (5, 6, 7, 8)  # displayed a quarter turn from how it is stored
     return ImageUpload(data, sha, IMAGE_FORMATS[fmt][0], w, h, (h, w) if turned else (w, h), orientation)
 
@@ -164,6 +172,8 @@ def identify_image(path) -> StillOrAnimation | None:
         with pillow_limit(), Image.open(path) as im:
             if im.format in PILLOW_VIDEO_FORMATS:
                 return None
+            if im.format in PILLOW_ALIASES:  # read as one picture, as a photo
+                return StillOrAnimation(PILLOW_ALIASES[im.format], 1)
             return StillOrAnimation(im.format, getattr(im, "n_frames", 1))
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
         return None
@@ -187,6 +197,10 @@ def parse_hints(text: str | None) -> Hints:
     Blocking (each colour is converted to Lab): run it in a thread, not on the event loop."""
     if text is None or not text.strip():
         return Hints()
+    # a hints file's text sent as the field (a script's open(path).read(), curl -F 'hints=<file') keeps a byte-order
+    # mark that Windows Notepad saved, which --hints and a file part read: it was 422 "Unexpected UTF-8 BOM (decode
+    # using utf-8-sig)" (a web-studio tester's find)
+    text = text.removeprefix("\ufeff")
     try:
         obj = parse_json_text(text, "hints")  # as a hints file is read (an integer of 5,000 digits was a 500)
     except InputError as e:
