@@ -204,6 +204,21 @@ def test_a_time_base_finer_than_mpeg4_takes_still_makes_an_avi(tmp_path, coloriz
     assert any("frame times held to multiples of 1/45000 s" in n for n in res.notes)
 
 
+def test_a_film_over_1000_frames_a_second_is_refused_for_avi_before_any_work_and_1000_is_written(tmp_path, colorizer):
+    """FFmpeg's AVI writer counts a video of more than 1000 frames a second in 1/600 s: a high-speed camera's
+    1200 fps film into .avi met two frames on one tick and failed at the join ('Invalid argument'), after every
+    frame was colorized, and at every re-run (a film restorer's find). It is refused in one line at the plan."""
+    fast = write_video(tmp_path / "fast.mp4", frames=6, rate=fractions.Fraction(1200), audio=None)
+    with pytest.raises(OutputError, match=r"out.avi: AVI holds at most 1000 frames a second, and this video runs at "
+                                          r"1200; write .mkv, .mp4 or .mov$"):
+        plan_output(fast, tmp_path / "out.avi")
+    plan_output(fast, tmp_path / "out.mkv")
+    src = write_video(tmp_path / "in.mp4", frames=6, rate=fractions.Fraction(1000), audio=None)
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    a, b = probe(src), probe(res.output)
+    assert b["frames"] == 6 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
+
+
 def test_a_capture_with_a_freeze_keeps_its_frame_times_in_an_avi(tmp_path, colorizer):
     """A new user's 30 fps capture (time base 1/90000) with a one-second freeze: the encoder's time base
     was the 20 fps average, and frames came out up to 0.48 s late against the audio. The 1/30 s grid holds
