@@ -715,6 +715,41 @@ def test_a_source_whose_clock_starts_late_starts_at_zero_in_the_output(tmp_path,
         assert float(pts[0] * s.time_base) < 0.05 and [b - a for a, b in zip(pts, pts[1:])] == [pts[1] - pts[0]] * 19
 
 
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
+def test_a_recording_begun_just_before_its_clock_wrapped_keeps_every_frame_on_show(tmp_path, colorizer, ext):
+    """An MPEG-TS clock wraps at 2^33 ticks (26.5 h); FFmpeg reads a recording begun a second before that as
+    starting at -1 s. Its MP4 and MOV played only the frames after 0 (25 of 50), its MKV's frames had no
+    timestamps (a film restorer's find). The output's timeline starts at the first frame now, the sound in step."""
+    import av
+
+    tb, base = fractions.Fraction(1, 90000), 2**33 - 90000
+    src = tmp_path / "rec.ts"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("mp2", rate=48000)
+        a.layout = "mono"
+        for i in range(50):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts, f.time_base = base + 3600 * i, tb
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+        for k in range(0, 96000, 1152):
+            af = av.AudioFrame.from_ndarray(np.full((1, 1152), 3000, np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, base + k * 90000 // 48000, tb
+            c.mux(a.encode(af))
+        c.mux(a.encode())
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].start_time < 0  # FFmpeg's reading of the wrap
+    res = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(temporal="off"))
+    b = probe(res.output)
+    assert res.frames == b["frames"] == 50  # what a player shows: an edit list cut the frames before 0
+    assert b["pts_s"] == pytest.approx([i * 0.04 for i in range(50)], abs=1e-3)
+    assert audio_seconds(res.output) == pytest.approx(2.0, abs=0.03)
+    with av.open(str(res.output)) as c:
+        assert abs(c.streams.audio[0].start_time * c.streams.audio[0].time_base) < 0.02  # in step with the picture
+
+
 @pytest.mark.parametrize("ext", [".mp4", ".mkv"])
 def test_a_late_clock_keeps_its_streams_in_step_subtitles_before_the_picture_included(tmp_path, colorizer, ext):
     """The shift to 0 took the container's start, which leaves out a subtitle starting over 1 s before the
