@@ -204,6 +204,21 @@ def test_a_time_base_finer_than_mpeg4_takes_still_makes_an_avi(tmp_path, coloriz
     assert any("frame times held to multiples of 1/45000 s" in n for n in res.notes)
 
 
+def test_a_film_over_1000_frames_a_second_is_refused_for_avi_before_any_work_and_1000_is_written(tmp_path, colorizer):
+    """FFmpeg's AVI writer counts a video of more than 1000 frames a second in 1/600 s: a high-speed camera's
+    1200 fps film into .avi met two frames on one tick and failed at the join ('Invalid argument'), after every
+    frame was colorized, and at every re-run (a film restorer's find). It is refused in one line at the plan."""
+    fast = write_video(tmp_path / "fast.mp4", frames=6, rate=fractions.Fraction(1200), audio=None)
+    with pytest.raises(OutputError, match=r"out.avi: AVI holds at most 1000 frames a second, and this video runs at "
+                                          r"1200; write .mkv, .mp4 or .mov$"):
+        plan_output(fast, tmp_path / "out.avi")
+    plan_output(fast, tmp_path / "out.mkv")
+    src = write_video(tmp_path / "in.mp4", frames=6, rate=fractions.Fraction(1000), audio=None)
+    res = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(temporal="off"))
+    a, b = probe(src), probe(res.output)
+    assert b["frames"] == 6 and b["pts_s"] == pytest.approx(a["pts_s"], abs=1e-6)
+
+
 def test_a_capture_with_a_freeze_keeps_its_frame_times_in_an_avi(tmp_path, colorizer):
     """A new user's 30 fps capture (time base 1/90000) with a one-second freeze: the encoder's time base
     was the 20 fps average, and frames came out up to 0.48 s late against the audio. The 1/30 s grid holds
@@ -698,6 +713,41 @@ def test_a_source_whose_clock_starts_late_starts_at_zero_in_the_output(tmp_path,
         s = c.streams.video[0]
         pts = sorted(p.pts for p in c.demux(s) if p.pts is not None)
         assert float(pts[0] * s.time_base) < 0.05 and [b - a for a, b in zip(pts, pts[1:])] == [pts[1] - pts[0]] * 19
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
+def test_a_recording_begun_just_before_its_clock_wrapped_keeps_every_frame_on_show(tmp_path, colorizer, ext):
+    """An MPEG-TS clock wraps at 2^33 ticks (26.5 h); FFmpeg reads a recording begun a second before that as
+    starting at -1 s. Its MP4 and MOV played only the frames after 0 (25 of 50), its MKV's frames had no
+    timestamps (a film restorer's find). The output's timeline starts at the first frame now, the sound in step."""
+    import av
+
+    tb, base = fractions.Fraction(1, 90000), 2**33 - 90000
+    src = tmp_path / "rec.ts"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("mp2", rate=48000)
+        a.layout = "mono"
+        for i in range(50):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts, f.time_base = base + 3600 * i, tb
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+        for k in range(0, 96000, 1152):
+            af = av.AudioFrame.from_ndarray(np.full((1, 1152), 3000, np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, base + k * 90000 // 48000, tb
+            c.mux(a.encode(af))
+        c.mux(a.encode())
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].start_time < 0  # FFmpeg's reading of the wrap
+    res = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(temporal="off"))
+    b = probe(res.output)
+    assert res.frames == b["frames"] == 50  # what a player shows: an edit list cut the frames before 0
+    assert b["pts_s"] == pytest.approx([i * 0.04 for i in range(50)], abs=1e-3)
+    assert audio_seconds(res.output) == pytest.approx(2.0, abs=0.03)
+    with av.open(str(res.output)) as c:
+        assert abs(c.streams.audio[0].start_time * c.streams.audio[0].time_base) < 0.02  # in step with the picture
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv"])

@@ -3,6 +3,7 @@ time base, e.g. 1/12800 s for 25 fps MP4, and x264 wrote that as its frame rate:
 import fractions
 
 import av
+import numpy as np
 import pytest
 
 from tests.media import frame_pattern, mux_frames, probe, write_video
@@ -91,3 +92,32 @@ def test_a_high_speed_clip_keeps_its_average_over_1000_frames_a_second(tmp_path,
     src = write_video(tmp_path / f"fast{ext}", frames=24, rate=F(1200), audio=None)
     with VideoSource(src) as source:
         assert source.info.average_rate == 1200
+
+
+def test_a_few_frames_in_mkv_with_longer_sound_last_as_long_as_the_source(tmp_path, colorizer):
+    # FFmpeg estimates the video stream's duration of an MKV of a few frames from the whole file (here the
+    # sound's 2 s), while the track's DURATION tag says 0.12 s; the estimate had the last frame held 1.98 s
+    src = tmp_path / "short.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        mux_frames(c, v, [frame_pattern(i, 96, 64) for i in range(3)])
+        for k in range(0, 32000, 1024):
+            af = av.AudioFrame.from_ndarray(np.full((1, 1024), 1000, np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts = 16000, k
+            for p in a.encode(af):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].duration * c.streams.video[0].time_base > 2  # FFmpeg's estimate
+    dst = colorize(tmp_path, colorizer, src, ".mkv")
+    with av.open(str(dst)) as c:
+        s = c.streams.video[0]
+        packets = sorted((p.pts, p.duration) for p in c.demux(s) if p.pts is not None)
+        assert [(float(p * s.time_base), float(d * s.time_base)) for p, d in packets] == [
+            (0.0, 0.04), (0.04, 0.04), (0.08, 0.04)]
+        assert s.metadata["DURATION"].startswith("00:00:00.12")
+    assert probe(dst)["frames"] == 3

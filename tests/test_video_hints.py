@@ -172,6 +172,22 @@ def test_a_keyframe_past_the_last_frame_is_said_not_applied(tmp_path, tight):
     assert "hints keyframes 6, 9 past the last frame (5): not applied" in res.notes
 
 
+def test_a_keyframe_past_an_mkv_s_estimated_length_is_taken_where_the_film_has_it(tmp_path, tight):
+    """An MKV counts no frames: its length was estimated as duration x its declared rate, so a variable-rate
+    film declared at 10 fps (10 frames at 10 fps, then 30 at 30 fps: 40 frames, estimated 20) had a keyframe
+    on frame 30 refused as 'beyond the end' (a film restorer's find). Only a container's own count refuses."""
+    import fractions
+
+    pts = [i * 100 for i in range(10)] + [1000 + i * 33 for i in range(30)]
+    src = write_video(tmp_path / "vfr.mkv", w=96, h=64, frames=len(pts), pts=pts, audio=None,
+                      time_base=fractions.Fraction(1, 1000), rate=fractions.Fraction(10))
+    hints = _hints_file(tmp_path, {"30": {"points": [_point(40, 30)]}})
+    assert plan(src, tmp_path / "o.mkv", hints=hints).hints.frames[30].points  # refused before
+    (res,) = vidcolor.colorize(src, tmp_path / "o.mkv", colorizer=tight, hints=hints)
+    assert res.frames == 40 and "with hints on 1 keyframe(s)" in res.notes
+    assert not any("past the last frame" in n for n in res.notes)
+
+
 def test_the_cli_gives_the_library_result_with_video_hints(tmp_path):
     from tests.test_hints import _hint_model
     from vidcolor.models import save_checkpoint

@@ -22,16 +22,19 @@ if TYPE_CHECKING:
 
 def probe_display(video: Path) -> tuple[int, int, int, int]:
     """(width, height, rotation, frames) of a video's frames as decoded: rotation in degrees
-    counter-clockwise (0, 90, 180 or 270), frames 0 when the container does not say. Decodes one
-    frame, the only place the display rotation shows in PyAV."""
+    counter-clockwise (0, 90, 180 or 270), frames 0 when the container does not count them. Decodes one
+    frame, the only place the display rotation shows in PyAV. The count is the container's own (an MP4
+    or MOV index's, an AVI header's), never `info.frames`' estimate where it counts none: an MKV's is its
+    duration x its declared rate, and a variable-rate film of 140 frames declared at 10 fps had its
+    keyframe 130 refused as past the end of its "60 frames" (a film restorer's find)."""
     from vidcolor.io.video import VideoSource, quarter_turns
 
     with VideoSource(video) as source, contextlib.closing(source.frames()) as frames:
         next(frames, None)
-        info = source.info
+        info, counted = source.info, int(source.stream.frames or 0)
     if info.mirror_matrix:
         raise InputError(f"{video}: its display matrix shows it mirrored; hints on a mirrored video are not supported")
-    return info.width, info.height, quarter_turns(info.rotation) * 90, info.frames
+    return info.width, info.height, quarter_turns(info.rotation) * 90, counted
 
 
 def displayed_to_stored(hints: Hints, rotation: int, width: int, height: int) -> Hints:

@@ -73,6 +73,9 @@ _MAX_CHANNELS = {"libmp3lame": 2, "ac3": 6}
 ENCODED_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _AUDIO_LABELS = {"aac": "AAC", "opus": "Opus", "mp3": "MP3", "pcm_s16le": "PCM"}
 _MAX_TIME_BASE_DEN = {"mpeg4": 65535}  # the MPEG-4 Part 2 standard's limit
+# FFmpeg's AVI writer counts a video stream of more than 1000 frames a second in 1/600 s (avienc.c), so two
+# frames of a 1200 fps film met on one tick and the join failed with "Invalid argument", after every frame
+MAX_GRID_FRAME_RATE = 1000
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,11 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     else:
         with VideoSource(src) as source:
             info = source.info
+    if box.constant_rate and info.average_rate and info.average_rate > MAX_GRID_FRAME_RATE:
+        # refused before any work: a high-speed camera's 1200 fps film into AVI failed at its join, after every
+        # frame was colorized, and again at every re-run (a film restorer's find)
+        raise OutputError(f"{dst}: {box.label} holds at most {MAX_GRID_FRAME_RATE} frames a second, and this video "
+                          f"runs at {float(info.average_rate):g}; write .mkv, .mp4 or .mov")
     encoder, options = _video_encoder(dst, box, codec, crf, preset)
     fallback = None
     if codec is None and (info.width % 2 or info.height % 2) and not _keeps_odd_sizes(encoder):

@@ -69,6 +69,20 @@ def _tag_seconds(value: str | None) -> float | None:
     return seconds if seconds > 0 else None
 
 
+def _track_end(container: av.container.InputContainer, s: av.stream.Stream) -> int | None:
+    """Where the video stream ends, in its time base, where its header says: the DURATION tag that
+    Matroska/WebM muxers write per stream (the track's end, counted from time 0), else the stream's own
+    start + duration. Never FFmpeg's duration of a Matroska stream, which is only an estimate: for a clip of
+    a few frames it is the whole file's, and a 3-frame MKV with 2 s of sound had its last frame held 1.98 s
+    (a film restorer's find)."""
+    seconds = _tag_seconds(s.metadata.get("DURATION"))
+    if seconds is not None:
+        return round(seconds / s.time_base)
+    if s.duration and not container.format.name.startswith("matroska"):
+        return (s.start_time or 0) + s.duration
+    return None
+
+
 JUMP_BACK_FRAMES = 25  # a pts this many nominal frames before the latest is no B-frame's reordering
 
 
@@ -179,12 +193,13 @@ class VideoSource:
             raise InputError(f"{self.path}: video stream has no frame size (corrupt header)")
         streams = [StreamInfo(x.index, x.type, _codec_name(x), getattr(x.codec_context, "sample_rate", 0) or 0,
                               _channels(x)) for x in self.container.streams if x.type in ("audio", "subtitle")]
-        duration = float(s.duration * s.time_base) if s.duration else (
+        end = _track_end(self.container, s)
+        duration = float((end - (s.start_time or 0)) * s.time_base) if end is not None else (
             self.container.duration / av.time_base if self.container.duration else None)
         self.info = VideoInfo(
             path=self.path, width=cc.width, height=cc.height, frames=int(s.frames or 0), time_base=s.time_base,
             average_rate=_frame_rate(s), rotation=0, codec=cc.name, duration_s=duration,
-            start_pts=s.start_time, streams=streams, end_pts=(s.start_time or 0) + s.duration if s.duration else None,
+            start_pts=s.start_time, streams=streams, end_pts=end,
             bit_depth=_bit_depth(cc.format), dropped_video=_describe_dropped(self.container, self.stream),
             sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
             attachments=[x.index for x in self.container.streams if x.type == "attachment"],
@@ -381,16 +396,12 @@ class VideoSource:
 
     def header_length(self) -> tuple[int, float | None]:
         """(frames, seconds) of the video stream as its header gives them, (0, None) where it says nothing:
-        the stream's frame count, else its duration x rate. The duration is the DURATION tag that
-        Matroska/WebM muxers write per stream (FFmpeg's stream duration there is only an estimate; the
-        tag is the track's end, counted from time 0, so a stream starting later is not short by its
-        start), else the stream's own. Never the container's: that may be a longer audio stream's."""
+        the stream's frame count, else its duration x rate. The duration is `_track_end`'s less the
+        stream's start (the DURATION tag is the track's end, counted from time 0, so a stream starting
+        later is not short by its start). Never the container's: that may be a longer audio stream's."""
         s, rate = self.stream, self.info.average_rate
-        seconds = _tag_seconds(s.metadata.get("DURATION"))
-        if seconds is not None and s.start_time:
-            seconds = max(0.0, seconds - float(s.start_time * s.time_base))
-        if seconds is None and s.duration:
-            seconds = float(s.duration * s.time_base)
+        end = _track_end(self.container, s)
+        seconds = max(0.0, float((end - (s.start_time or 0)) * s.time_base)) if end is not None else None
         if self.container.format.name == "avi" and s.frames and rate:
             # an AVI's frame count is its header's (dwLength); FFmpeg's duration is what its index, or a
             # scan of a file without one, found: a cut AVI's own length, so a cut went unsaid (new user)
