@@ -807,3 +807,38 @@ def test_a_run_at_a_size_under_64_validates_at_that_size():
     gt = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     scores = make_validate([("a.png", gt)], torch.device("cpu"), 48)(model)
     assert np.isfinite(scores["psnr"]) and scores["psnr"] > 0
+
+
+def test_validation_reads_and_keeps_photos_as_eval_does(tmp_path, capsys):
+    """Validation read its photos with PIL's convert: a 16-bit gray PNG came out white, and a black-and-white
+    photo in --val scored the gray baseline an infinite PSNR (val step 2: psnr_gray=inf), where `vidcolor eval`
+    of the same folder leaves it out. Now validation reads through read_rgb8 and leaves gray ones out, named
+    (a researcher's find)."""
+    import cv2
+
+    from training.validate import load_images, make_validate
+    from vidcolor.evaluate import gray_baseline
+    from vidcolor.io.images import read_rgb8
+    from vidcolor.metrics import psnr
+    from vidcolor.models import create_model
+
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(tmp_path / "a.png")
+    Image.fromarray(colour.mean(-1).astype(np.uint8)).save(tmp_path / "b_gray.png")
+    c16 = colour.astype(np.uint16) * 257 + rng.integers(0, 257, colour.shape).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "c16.png"), c16[..., ::-1])
+    cv2.imwrite(str(tmp_path / "d_gray16.png"), (colour.mean(-1) * 257).astype(np.uint16))
+    (tmp_path / "e.jpg").write_bytes(b"not a photo")
+    images = load_images([tmp_path])
+    out = capsys.readouterr().out
+    assert [Path(n).name for n, _ in images] == ["a.png", "c16.png"]
+    assert "b_gray.png: the ground truth is black and white" in out and "d_gray16.png: the ground truth is black" in out
+    assert "e.jpg: not an image" in out and "unreadable, left out of validation" in out
+    assert np.array_equal(images[1][1], read_rgb8(tmp_path / "c16.png"))  # rounded as eval reads it
+    assert all(np.isfinite(psnr(gray_baseline(gt), gt)) for _, gt in images)
+    torch.manual_seed(0)
+    scores = make_validate(images, torch.device("cpu"), 64)(create_model("effnet_unet", pretrained=False))
+    assert np.isfinite(scores["psnr_gray"]) and np.isfinite(scores["psnr"])
+    small = load_images([tmp_path / "a.png"], max_side=28)[0][1]
+    assert small.shape == (20, 28, 3)
