@@ -455,6 +455,7 @@ def test_an_export_corrupted_since_is_refused_by_its_manifest(tmp_path, data):
     (["--workers", "-1"], "--workers -1: must be at least 0"),  # ran as 0, unsaid
     (["--time-budget", "-5"], "--time-budget -5.0: must be at least 0"),  # ran without a budget, unsaid
     (["--budget-snapshots", "0"], "--budget-snapshots 0: must be at least 1"),  # gave one snapshot
+    (["--size", "32", "--batch-size", "1"], "--batch-size 1 at --size 32: .*BatchNorm"),  # a traceback at a square batch
 ])
 def test_training_options_out_of_range_are_one_line_before_any_work(tmp_path, data, extra, says):
     with pytest.raises(SystemExit, match=says):
@@ -842,3 +843,4 @@ def test_validation_reads_and_keeps_photos_as_eval_does(tmp_path, capsys):
     assert np.isfinite(scores["psnr_gray"]) and np.isfinite(scores["psnr"])
     small = load_images([tmp_path / "a.png"], max_side=28)[0][1]
     assert small.shape == (20, 28, 3)
+

@@ -229,6 +229,9 @@ def _out_of_range(a: argparse.Namespace) -> str | None:
         if not (lo <= v <= (v if hi is None else hi)) or (v == lo and not low_ok) or v != v:
             return (f"--{name.replace('_', '-')} {v}: must be {'at least' if low_ok else 'above'} {lo:g}"
                     + ("" if hi is None else f" and at most {hi:g}"))
+    if getattr(a, "batch_size", None) == 1 and getattr(a, "size", 64) <= 32:  # a 32x32 batch is 1x1 at the encoder's
+        # stride 32: BatchNorm's "Expected more than 1 value per channel" traceback at the first square batch (a researcher's find)
+        return f"--batch-size 1 at --size {a.size}: a 32x32 picture leaves BatchNorm one value per channel; give --batch-size 2 or --size 33 or more"
     return None
 
 
