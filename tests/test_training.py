@@ -844,3 +844,26 @@ def test_validation_reads_and_keeps_photos_as_eval_does(tmp_path, capsys):
     small = load_images([tmp_path / "a.png"], max_side=28)[0][1]
     assert small.shape == (20, 28, 3)
 
+
+def test_a_start_stopped_before_its_first_checkpoint_takes_the_corrected_command(tmp_path, data, monkeypatch):
+    """A start that failed in its first step (a traceback, a Ctrl-C) left args.json and no last.pt: the corrected
+    command was refused ("was started with --batch-size 1, not 2. Resume it with its own arguments"), a resume of
+    nothing. It starts afresh now, its ab prior drawn again for the new arguments (a researcher's find)."""
+    from training import trainer
+
+    run = tmp_path / "r"
+
+    def boom(self):
+        raise RuntimeError("the first step failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(trainer.Trainer, "run", boom)
+        with pytest.raises(RuntimeError, match="first step failed"):
+            train(run, data / "train", 2, "--lr", "0.5")
+    assert (run / "args.json").is_file() and (run / "prior.pt").is_file() and not (run / "last.pt").exists()
+    drawn = (run / "prior.pt").stat().st_mtime_ns
+    train(run, data / "train", 2, "--lr", "0.01")
+    assert json.loads((run / "args.json").read_text())["lr"] == 0.01 and (run / "last.pt").is_file()
+    assert (run / "prior.pt").stat().st_mtime_ns != drawn
+    with pytest.raises(SystemExit, match="was started with --lr 0.01, not 0.5"):  # a run with a last.pt: a resume
+        train(run, data / "train", 4, "--lr", "0.5")
