@@ -388,3 +388,23 @@ def test_a_gpu_session_trains_on_its_pack_and_the_packs_staged_before_it(built, 
     assert s.returncode == 0, s.stdout[-2000:] + s.stderr[-2000:]
     assert f"data: {n1 + second['photos']} training images" in s.stdout and "1 staged:" in s.stdout
     assert (tmp_path / "out" / "loss.csv").exists()
+
+
+def test_a_pack_of_ones_own_flat_folder_keeps_each_photo_upright(tmp_path, capsys):
+    """`pack --from` a folder of one's own photos, flat or one level deep, was a traceback ("not enough values
+    to unpack"), and a photo stored on its side (EXIF orientation 6) was packed sideways, unlike training's reading
+    of it (a researcher's find)."""
+    save(tmp_path / "own" / "a.jpg", photo(1, 48, 32))
+    save(tmp_path / "own" / "sub" / "b.jpg", photo(2, 48, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 48x32, displayed 32x48
+    Image.fromarray(photo(3, 48, 32)).save(tmp_path / "own" / "c.jpg", exif=exif.tobytes())
+    (tmp_path / "own" / "d.jpg").write_bytes(b"not a photo")
+    training_main(["pack", "--from", str(tmp_path / "own"), "--out", str(tmp_path / "p.tar"), "--mb", "1", "--side", "16"])
+    out = capsys.readouterr().out
+    assert "d.jpg: not an image" in out and "unreadable, left out" in out
+    with tarfile.open(tmp_path / "p.tar") as t:
+        manifest = json.load(t.extractfile("p/manifest.json"))
+        sizes = {n: Image.open(io.BytesIO(t.extractfile(n).read())).size for n in t.getnames()[1:]}
+    assert manifest["photos"] == 3 and manifest["domains"] == {".": 2, "sub": 1}
+    assert sizes == {"p/a.jpg": (24, 16), "p/c.jpg": (16, 24), "p/sub/b.jpg": (24, 16)}

@@ -455,6 +455,7 @@ def test_an_export_corrupted_since_is_refused_by_its_manifest(tmp_path, data):
     (["--workers", "-1"], "--workers -1: must be at least 0"),  # ran as 0, unsaid
     (["--time-budget", "-5"], "--time-budget -5.0: must be at least 0"),  # ran without a budget, unsaid
     (["--budget-snapshots", "0"], "--budget-snapshots 0: must be at least 1"),  # gave one snapshot
+    (["--size", "32", "--batch-size", "1"], "--batch-size 1 at --size 32: .*BatchNorm"),  # a traceback at a square batch
 ])
 def test_training_options_out_of_range_are_one_line_before_any_work(tmp_path, data, extra, says):
     with pytest.raises(SystemExit, match=says):
@@ -807,3 +808,62 @@ def test_a_run_at_a_size_under_64_validates_at_that_size():
     gt = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     scores = make_validate([("a.png", gt)], torch.device("cpu"), 48)(model)
     assert np.isfinite(scores["psnr"]) and scores["psnr"] > 0
+
+
+def test_validation_reads_and_keeps_photos_as_eval_does(tmp_path, capsys):
+    """Validation read its photos with PIL's convert: a 16-bit gray PNG came out white, and a black-and-white
+    photo in --val scored the gray baseline an infinite PSNR (val step 2: psnr_gray=inf), where `vidcolor eval`
+    of the same folder leaves it out. Now validation reads through read_rgb8 and leaves gray ones out, named
+    (a researcher's find)."""
+    import cv2
+
+    from training.validate import load_images, make_validate
+    from vidcolor.evaluate import gray_baseline
+    from vidcolor.io.images import read_rgb8
+    from vidcolor.metrics import psnr
+    from vidcolor.models import create_model
+
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(tmp_path / "a.png")
+    Image.fromarray(colour.mean(-1).astype(np.uint8)).save(tmp_path / "b_gray.png")
+    c16 = colour.astype(np.uint16) * 257 + rng.integers(0, 257, colour.shape).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "c16.png"), c16[..., ::-1])
+    cv2.imwrite(str(tmp_path / "d_gray16.png"), (colour.mean(-1) * 257).astype(np.uint16))
+    (tmp_path / "e.jpg").write_bytes(b"not a photo")
+    images = load_images([tmp_path])
+    out = capsys.readouterr().out
+    assert [Path(n).name for n, _ in images] == ["a.png", "c16.png"]
+    assert "b_gray.png: the ground truth is black and white" in out and "d_gray16.png: the ground truth is black" in out
+    assert "e.jpg: not an image" in out and "unreadable, left out of validation" in out
+    assert np.array_equal(images[1][1], read_rgb8(tmp_path / "c16.png"))  # rounded as eval reads it
+    assert all(np.isfinite(psnr(gray_baseline(gt), gt)) for _, gt in images)
+    torch.manual_seed(0)
+    scores = make_validate(images, torch.device("cpu"), 64)(create_model("effnet_unet", pretrained=False))
+    assert np.isfinite(scores["psnr_gray"]) and np.isfinite(scores["psnr"])
+    small = load_images([tmp_path / "a.png"], max_side=28)[0][1]
+    assert small.shape == (20, 28, 3)
+
+
+def test_a_start_stopped_before_its_first_checkpoint_takes_the_corrected_command(tmp_path, data, monkeypatch):
+    """A start that failed in its first step (a traceback, a Ctrl-C) left args.json and no last.pt: the corrected
+    command was refused ("was started with --batch-size 1, not 2. Resume it with its own arguments"), a resume of
+    nothing. It starts afresh now, its ab prior drawn again for the new arguments (a researcher's find)."""
+    from training import trainer
+
+    run = tmp_path / "r"
+
+    def boom(self):
+        raise RuntimeError("the first step failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(trainer.Trainer, "run", boom)
+        with pytest.raises(RuntimeError, match="first step failed"):
+            train(run, data / "train", 2, "--lr", "0.5")
+    assert (run / "args.json").is_file() and (run / "prior.pt").is_file() and not (run / "last.pt").exists()
+    drawn = (run / "prior.pt").stat().st_mtime_ns
+    train(run, data / "train", 2, "--lr", "0.01")
+    assert json.loads((run / "args.json").read_text())["lr"] == 0.01 and (run / "last.pt").is_file()
+    assert (run / "prior.pt").stat().st_mtime_ns != drawn
+    with pytest.raises(SystemExit, match="was started with --lr 0.01, not 0.5"):  # a run with a last.pt: a resume
+        train(run, data / "train", 4, "--lr", "0.5")

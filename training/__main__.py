@@ -66,8 +66,13 @@ def cmd_train(a: argparse.Namespace) -> None:
     if a.init and not resuming and not Path(a.init).is_file():  # a resume needs no --init: last.pt holds every weight
         sys.exit(f"--init {a.init}: file not found")
     args_path = run / "args.json"
-    if args_path.exists() and not a.force_args:
+    if args_path.exists() and not a.force_args and resuming:
         _check_resume(run, json.loads(args_path.read_text()), a, model_args)
+    elif args_path.exists() and not resuming and _resume_differences(json.loads(args_path.read_text()), a, model_args):
+        # a start stopped before its first checkpoint (a traceback, Ctrl-C) left args.json and no last.pt: the
+        # corrected command was refused as a resume of nothing ("Resume it with its own arguments", a researcher's
+        # find). It starts afresh; the ab prior drawn for the other arguments is drawn again.
+        (run / "prior.pt").unlink(missing_ok=True)
     if not resuming and (old := sorted((run / "snapshots").glob("step*.pt"))):  # they sat beside the new run's
         sys.exit(f"--run {run}: holds {len(old)} snapshot(s) of an earlier start (snapshots/{old[-1].name}) and no last.pt "
                  "to resume from; use another --run, or remove its snapshots/")
@@ -157,6 +162,13 @@ MODEL_DEFAULTS = {"effnet_unet": {"pretrained": True}}  # the ImageNet encoder, 
 
 
 def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dict) -> None:
+    if differ := _resume_differences(saved, a, model_args):
+        sys.exit(f"{run}: was started with {'; '.join(differ)}. Resume it with its own arguments "
+                 f"({run / 'args.json'}), or use another --run (--force-args takes the new ones)")
+
+
+def _resume_differences(saved: dict, a: argparse.Namespace, model_args: dict) -> list[str]:
+    """The arguments that differ from the run's own (args.json), less those a resume may change."""
     differ = []
     for k, now in vars(a).items():
         if k in RESUMABLE_CHANGES or k not in saved:
@@ -174,9 +186,7 @@ def _check_resume(run: Path, saved: dict, a: argparse.Namespace, model_args: dic
             same = was == now or (isinstance(was, list) and list(map(str, was)) == list(map(str, now or [])))
         if not same:
             differ.append(f"--{k.replace('_', '-')} {was!r}, not {now!r}")
-    if differ:
-        sys.exit(f"{run}: was started with {'; '.join(differ)}. Resume it with its own arguments "
-                 f"({run / 'args.json'}), or use another --run (--force-args takes the new ones)")
+    return differ
 
 
 def _registered_defaults(name: str) -> dict:
@@ -229,6 +239,9 @@ def _out_of_range(a: argparse.Namespace) -> str | None:
         if not (lo <= v <= (v if hi is None else hi)) or (v == lo and not low_ok) or v != v:
             return (f"--{name.replace('_', '-')} {v}: must be {'at least' if low_ok else 'above'} {lo:g}"
                     + ("" if hi is None else f" and at most {hi:g}"))
+    if getattr(a, "batch_size", None) == 1 and getattr(a, "size", 64) <= 32:  # a 32x32 batch is 1x1 at the encoder's
+        # stride 32: BatchNorm's "Expected more than 1 value per channel" traceback at the first square batch (a researcher's find)
+        return f"--batch-size 1 at --size {a.size}: a 32x32 picture leaves BatchNorm one value per channel; give --batch-size 2 or --size 33 or more"
     return None
 
 

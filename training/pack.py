@@ -13,8 +13,9 @@ from PIL import Image
 
 from training.dataset import seeded_order
 from training.photo_prep import JPEG_QUALITY
-from vidcolor.errors import OutputError, first_line
+from vidcolor.errors import InputError, OutputError, first_line
 from vidcolor.folder import find_images
+from vidcolor.io.images import read_rgb8
 
 PACK_RECIPE = "vidcolor-data-pack"
 _TAR_OVERHEAD = 1024  # a member's header and padding, at most
@@ -37,14 +38,22 @@ def check_pack_target(path: Path, overwrite: bool) -> None:
 
 
 def _shrink(path: Path, short_side: int, quality: int = JPEG_QUALITY) -> bytes:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        s = short_side / min(im.size)
-        if s < 1:
-            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS, reducing_gap=3.0)
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=quality)
+    """The photo as training reads it (read_rgb8: EXIF orientation applied, 16-bit rounded), shrunk: PIL's own
+    convert packed a photo stored on its side (EXIF orientation 6) sideways, its EXIF dropped (a researcher's find)."""
+    im = Image.fromarray(read_rgb8(path))
+    s = short_side / min(im.size)
+    if s < 1:
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS, reducing_gap=3.0)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def _domain_source(rel: str) -> tuple[str, str]:
+    """A photo's domain and source, from root/<domain>/<source>/...; "." where it lies higher: a folder of one's
+    own photos, flat or in one level of folders, was a traceback (a researcher's find)."""
+    parts = rel.split("/")
+    return (parts[0] if len(parts) > 1 else "."), (parts[1] if len(parts) > 2 else ".")
 
 
 def balanced_order(root: Path, seed: int) -> list[Path]:
@@ -52,8 +61,9 @@ def balanced_order(root: Path, seed: int) -> list[Path]:
     each in a seeded order: any prefix of the list is as balanced as the set allows."""
     groups: dict[str, dict[str, list[str]]] = {}
     for p in find_images(root):
-        d, s = p.relative_to(root).parts[:2]
-        groups.setdefault(d, {}).setdefault(s, []).append(p.relative_to(root).as_posix())
+        rel = p.relative_to(root).as_posix()
+        d, s = _domain_source(rel)
+        groups.setdefault(d, {}).setdefault(s, []).append(rel)
     per_domain = []
     for d in sorted(groups):
         queues = [seeded_order(groups[d][s], seed, "pack", d, s) for s in sorted(groups[d])]
@@ -103,22 +113,21 @@ def write_pack(root: Path, path: Path, max_mb: float = 50.0, short_side: int = 1
             continue
         try:
             data = _shrink(p, short_side, quality)
-        except (OSError, ValueError, SyntaxError) as e:  # left out, named: it stopped the pack with a traceback
+        except InputError as e:  # left out, named: it stopped the pack with a traceback
             unreadable.append(p)
-            log(f"{p}: unreadable, left out ({type(e).__name__}: {first_line(e, 100, default='')})")
+            log(f"{first_line(e, 200)}: unreadable, left out")
             continue
         if used + len(data) + _TAR_OVERHEAD > budget:
             break
         members.append((p.relative_to(root).as_posix(), data))
         used += len(data) + _TAR_OVERHEAD
     if not members:  # an empty tar with exit 0 (a wrong --from, or an --mb below one photo)
-        from vidcolor.errors import InputError
-
         raise InputError(f"{root}: no photo fits" + (f" in {max_mb} MB" if order else " (no photos found under it)")
                          + f"; nothing written to {path}")
     counts: dict[str, int] = {}
     for rel, _ in members:
-        counts[rel.split("/")[0]] = counts.get(rel.split("/")[0], 0) + 1
+        d = _domain_source(rel)[0]
+        counts[d] = counts.get(d, 0) + 1
     manifest = {"recipe": PACK_RECIPE, "from": str(root), "short_side": short_side, "seed": seed, "quality": quality,
                 "photos": len(members), "excluded": skipped, "domains": counts,
                 **({"after": [Path(p).name for p in after], "in_earlier_packs": before} if after else {})}

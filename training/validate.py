@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 
 from training.data import find_images
 from training.losses import ColorLoss, empirical_prior, rebalance_weights
 from vidcolor.color import L_SCALE, rgb_to_lab
-from vidcolor.errors import first_line
+from vidcolor.errors import InputError, first_line
 from vidcolor.evaluate import gray_baseline
-from vidcolor.metrics import ab_error_auc, colourfulness, psnr, wrong_vivid_share
+from vidcolor.io.images import read_rgb8
+from vidcolor.metrics import ab_error_auc, colourfulness, is_gray, psnr, wrong_vivid_share
 from vidcolor.weights import make_colorizer
 from skimage.color import rgb2lab
 
@@ -26,17 +27,26 @@ CONFIDENCES = (None, (0.3, 0.6), (0.2, 0.5))  # certainty ramps (lo, hi) for the
 
 
 def load_images(paths: list[Path], max_side: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """The ground-truth photos as `vidcolor eval` reads and keeps them: through read_rgb8 (16-bit rounded, not
+    clipped, gray and CMYK as eval sees them), with a black-and-white photo left out, named. PIL's own convert
+    had read a 16-bit gray PNG as white, and a gray photo scored the gray baseline an infinite PSNR: validation
+    said psnr_gray=inf, and other figures than eval gave for the same folder (a researcher's find)."""
     files = [f for p in paths for f in (find_images(p) if p.is_dir() else [p])]
     out = []
     for f in files:
         try:
-            with Image.open(f) as im:
-                im = ImageOps.exif_transpose(im).convert("RGB")
-                if max_side:
-                    im.thumbnail((max_side, max_side), Image.BICUBIC)
-                out.append((str(f), np.asarray(im).copy()))
-        except (OSError, ValueError, SyntaxError) as e:  # left out, named: it stopped the run with a traceback
-            print(f"{f}: unreadable, left out of validation ({type(e).__name__}: {first_line(e, 100, default='')})")
+            gt = read_rgb8(f)
+        except InputError as e:  # left out, named: it stopped the run with a traceback
+            print(f"{first_line(e, 200)}: unreadable, left out of validation")
+            continue
+        if is_gray(gt):
+            print(f"{f}: the ground truth is black and white, left out of validation (no colours to score against)")
+            continue
+        if max_side and max(gt.shape[:2]) > max_side:
+            im = Image.fromarray(gt)
+            im.thumbnail((max_side, max_side), Image.BICUBIC)
+            gt = np.asarray(im).copy()
+        out.append((str(f), gt))
     return out
 
 
