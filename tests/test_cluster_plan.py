@@ -752,3 +752,23 @@ def test_a_colour_photo_replaced_while_a_ray_worker_has_it_is_looked_at_again(tm
     assert first.status == "skipped" and "already in colour" in first.note
     monkeypatch.setattr(fake_ray._Mapped, "iter_rows", real)
     assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer, folder=folder, ray=RayOptions("auto"))] == ["done"]
+
+
+def test_a_gpu_worker_keeps_a_checkpoints_working_size_under_64():
+    """A run at --size 48 writes work_size 48 in its checkpoints' meta, which the CLI and the library colorize
+    at; a worker moved onto its GPU rebuilt the colorizer through work_size=, which takes 64 or more, and
+    every GPU worker of a --ray run stopped with '--work-size 48: not a whole number from 64 to 2048' (a
+    reviewer's find). "cpu:0" takes the same path as "cuda" here, on a machine without one."""
+    from vidcolor.cluster.workers import on_device
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.models import create_model
+
+    model = create_model("effnet_unet")
+    model.checkpoint_meta = {"work_size": 48}
+    driver = Colorizer(model)
+    driver.flip = True
+    worker = on_device(driver, "cpu:0", 1)
+    assert worker is not driver and worker.work_size == 48 and worker.flip
+    assert worker.model_id == driver.model_id
+    explicit = Colorizer(create_model("effnet_unet"), work_size=128)
+    assert on_device(explicit, "cpu:0", 1).work_size == 128

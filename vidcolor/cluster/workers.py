@@ -50,9 +50,12 @@ def on_device(colorizer: Colorizer, device: str, threads: int) -> Colorizer:
     cv2.setNumThreads(max(1, threads))
     if device == "cpu":
         return colorizer
-    moved = Colorizer(colorizer.model, device=resolve_device(device), work_size=colorizer.work_size,
-                      upsampler=colorizer.upsampler, strength=colorizer.strength)
-    moved.flip = colorizer.flip
+    moved = Colorizer(colorizer.model, device=resolve_device(device), upsampler=colorizer.upsampler,
+                      strength=colorizer.strength)
+    # the driver's working size as it is, not through the work_size argument, which takes 64 or more: a
+    # checkpoint's meta gives a run's --size (32 or more), and a model trained at --size 48 stopped every
+    # GPU worker with "--work-size 48: not a whole number from 64 to 2048" (a reviewer's find)
+    moved.work_size, moved.flip = colorizer.work_size, colorizer.flip
     return moved
 
 
