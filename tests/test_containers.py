@@ -741,13 +741,58 @@ def test_a_recording_begun_just_before_its_clock_wrapped_keeps_every_frame_on_sh
         c.mux(a.encode())
     with av.open(str(src)) as c:
         assert c.streams.video[0].start_time < 0  # FFmpeg's reading of the wrap
+        # the sound's start as FFmpeg reads it, 12 ms before the picture's: it leads it in the output too, as it
+        # does for the same recording at any other clock (a reviewer's find)
+        lead = float((c.streams.video[0].start_time - c.streams.audio[0].start_time) * tb)
     res = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(temporal="off"))
     b = probe(res.output)
     assert res.frames == b["frames"] == 50  # what a player shows: an edit list cut the frames before 0
-    assert b["pts_s"] == pytest.approx([i * 0.04 for i in range(50)], abs=1e-3)
+    assert 0 <= lead < 0.02 and b["pts_s"] == pytest.approx([lead + i * 0.04 for i in range(50)], abs=1e-3)
     assert audio_seconds(res.output) == pytest.approx(2.0, abs=0.03)
     with av.open(str(res.output)) as c:
         assert abs(c.streams.audio[0].start_time * c.streams.audio[0].time_base) < 0.02  # in step with the picture
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_a_recording_whose_sound_leads_its_picture_across_the_clock_wrap_keeps_it_as_at_any_other_clock(tmp_path, colorizer, ext):
+    """The wrap fix shifted the timeline by the video's start alone: a recording begun half a second before its
+    clock wrapped, its sound starting 0.3 s before its picture, had that 0.3 s left before 0, and an MP4 cut it;
+    the same recording at a clock of 10 s keeps it, its picture 0.3 s in (a reviewer's find). Both come out alike."""
+    import av
+
+    tb = fractions.Fraction(1, 90000)
+
+    def recording(name, base):
+        src = tmp_path / name
+        with av.open(str(src), "w") as c:
+            v = c.add_stream("libx264", rate=25)
+            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+            a = c.add_stream("mp2", rate=48000)
+            a.layout = "mono"
+            for i in range(25):
+                f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+                f.pts, f.time_base = base + 3600 * i, tb
+                c.mux(v.encode(f))
+            c.mux(v.encode())
+            for k in range(0, 48000 + 14400, 1152):  # from 0.3 s before the first frame to its end
+                af = av.AudioFrame.from_ndarray(np.full((1, 1152), 3000, np.int16), format="s16", layout="mono")
+                af.sample_rate, af.pts, af.time_base = 48000, base - 27000 + k * 90000 // 48000, tb
+                c.mux(a.encode(af))
+            c.mux(a.encode())
+        return src
+
+    for src in (recording("wrapped.ts", 2**33 - 45000), recording("plain.ts", 900000)):
+        with av.open(str(src)) as c:
+            v, a = c.streams.video[0], c.streams.audio[0]
+            lead = float((v.start_time - a.start_time) * tb)  # as FFmpeg reads it: 0.29 s wrapped, 0.31 s plain
+            assert (v.start_time < 0) == (src.stem == "wrapped") and lead > 0.25
+        out = colorize_video(src, tmp_path / f"{src.stem}{ext}", colorizer, VideoOptions(temporal="off")).output
+        b = probe(out)
+        assert b["frames"] == 25
+        assert b["pts_s"] == pytest.approx([lead + i * 0.04 for i in range(25)], abs=2e-3)  # 0, 0.04, ... before, wrapped
+        assert audio_seconds(out) == pytest.approx(1.31, abs=0.03)  # its 1.3 s of sound: 0.3 s short in the wrapped MP4 before
+        with av.open(str(out)) as c:
+            assert abs(c.streams.audio[0].start_time * c.streams.audio[0].time_base) < 0.025  # an AAC's priming at most
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv"])

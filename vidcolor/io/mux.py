@@ -77,12 +77,13 @@ def _timeline_start(src: av.container.InputContainer, like: VideoInfo, plan: Out
     earliest stream's) where that is after 0, so the output starts at 0 as FFmpeg's tools write it; else 0,
     so that a start before 0 (an encoder's priming) and the streams' offsets from each other are kept as
     they are. A broadcast recording's clock starts anywhere: one starting at 3600 s had come out as an MP4
-    with an hour-long empty edit, an MKV of 1:00:01.6 (a review). Where the video itself starts before 0, at
-    its start: its frames before 0 are frames to show (a decoder hands out none that an edit list cuts), and
-    an MPEG-TS recording begun a second before its 33-bit clock wrapped (FFmpeg reads that second as negative
-    time) came out as an MP4 or MOV that played only the frames after 0, half of a 2 s clip, and an MKV whose
-    frames had no timestamps (a film restorer's find). AVI (frames on a grid from the sound's start,
-    `_on_grid`) is left as it was."""
+    with an hour-long empty edit, an MKV of 1:00:01.6 (a review). Where the video itself starts before 0,
+    at the earliest stream's start too: its frames before 0 are frames to show (a decoder hands out none
+    that an edit list cuts), and an MPEG-TS recording begun a second before its 33-bit clock wrapped
+    (FFmpeg reads that second as negative time) came out as an MP4 or MOV that played only the frames after
+    0, half of a 2 s clip, and an MKV whose frames had no timestamps (a film restorer's find); the sound
+    that leads its picture leads it still, as at any other clock. AVI (frames on a grid from the sound's
+    start, `_on_grid`) is left as it was."""
     if plan.container.constant_rate:
         return fractions.Fraction(0)
     kept = {sp.index for sp in plan.streams if sp.action != "drop"}
@@ -92,7 +93,10 @@ def _timeline_start(src: av.container.InputContainer, like: VideoInfo, plan: Out
     starts = [fractions.Fraction(s.start_time) * s.time_base for s in src.streams if s.index in kept and s.start_time is not None]
     video = fractions.Fraction(like.start_pts) * like.time_base if like.start_pts is not None else fractions.Fraction(0)
     start = min(starts + [video])
-    return start if start > 0 else min(video, fractions.Fraction(0))
+    # a video before 0 is a clock that wrapped, read as negative: shifted as the same recording is at any other
+    # clock, by its earliest stream's start; by the video's alone, the sound that led it stayed before 0, and an
+    # MP4 or MOV cut it (0.3 s of a recording's sound, kept where its clock did not wrap: a reviewer's find)
+    return start if start > 0 or video < 0 else fractions.Fraction(0)
 
 
 def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, plan: OutputPlan, rotation: int,
