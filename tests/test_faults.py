@@ -187,6 +187,38 @@ def test_a_full_disk_stops_the_run_in_order_with_its_own_exit_code(tmp_path, wei
     assert summary["done"] == 2 and "No space left on device" in summary["error"]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE's short write, as a filling disk gives it")
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".tif", ".bmp"])
+def test_a_photo_cut_short_by_a_filling_disk_is_an_error_not_a_finished_output(tmp_path, ext):
+    """The disk's last bytes: PIL's encoders write to the descriptor in C and took a short write for
+    success, so a JPEG cut off half-way was renamed into place (a --ray run on a 160 KB tmpfs left one,
+    journaled as done, that later runs skipped). A file-size limit gives the same short write, then EFBIG."""
+    code = f"""
+import os, resource, signal, sys
+from pathlib import Path
+import numpy as np
+from vidcolor.io.images import read_image, write_image
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+img = read_image(src)
+rgb = np.dstack([img.pixels] * 3) if img.pixels.ndim == 2 else img.pixels
+write_image(dst.with_name("whole{ext}"), rgb, img)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(dst.with_name("whole{ext}")) // 2, resource.RLIM_INFINITY))
+try:
+    write_image(dst, rgb, img)
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+    src = write_image(tmp_path / "scan.png", h=160, w=240, seed=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = subprocess.run([sys.executable, "-c", code, str(src), str(out / f"scan{ext}")], capture_output=True, text=True,
+                       cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("OutputError") and "File too large" in r.stdout, r.stdout
+    assert sorted(p.name for p in out.iterdir()) == [f"whole{ext}"]  # no short scan.EXT, no temporary
+
+
 def test_a_journal_line_cut_off_by_a_full_disk_does_not_swallow_the_next(tmp_path):
     """A line cut short (no newline) had the next run's line appended onto it: both were lost."""
     import errno

@@ -8,6 +8,7 @@ through tifffile.
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import logging
 import os
@@ -997,7 +998,13 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts.update(quality=JPEG_QUALITY)
     elif fmt == "TIFF":
         opts.update(compression="tiff_deflate")
-    im.save(tmp, format=fmt, **opts)
+    # Encoded in memory, then written by Python: given a path, PIL's encoders (JPEG, PNG, BMP, TIFF) write
+    # to its descriptor in C and take a short write (a disk filling up, a quota) for success, so a photo cut
+    # short at the disk's last bytes was renamed into place and journaled as done, and every later run
+    # skipped it (an operator's find); Python's write finishes a short write or raises (ENOSPC, EFBIG).
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **opts)
+    tmp.write_bytes(buf.getbuffer())
 
 
 def _iptc_app13(iptc: bytes) -> bytes:
