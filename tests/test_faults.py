@@ -1,5 +1,6 @@
 """Fault injection: SIGKILL a folder run and a video run at random moments (seeded), re-run, and the
 outputs are complete, valid and the same set as an uninterrupted run, with nothing partial left."""
+import json
 import random
 import subprocess
 import sys
@@ -217,6 +218,44 @@ except Exception as e:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("OutputError") and "File too large" in r.stdout, r.stdout
     assert sorted(p.name for p in out.iterdir()) == [f"whole{ext}"]  # no short scan.EXT, no temporary
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE's short write, as a filling disk gives it")
+@pytest.mark.parametrize("how", ["file", "appended stdout"])
+def test_a_report_on_a_filling_disk_ends_at_its_last_whole_line(tmp_path, how):
+    """The disk under --report filled in mid-line: the run stopped (exit 4), and the report ended in half a
+    JSON line, which a scheduler reading it line by line could not parse. Under `--report - >> all.jsonl` the
+    cut must not reach last night's lines either."""
+    code = """
+import os, resource, signal, sys
+from pathlib import Path
+from vidcolor.archive import RunReport
+from vidcolor.errors import StorageError
+from vidcolor.options import Result
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+report = RunReport(Path(sys.argv[1]))
+try:
+    for i in range(40):
+        report.add(Result(Path(f"/archive/incoming/scan{i:04d}.tif"), Path(f"/archive/colorized/scan{i:04d}.tif"), "done", 0.5, 1))
+except StorageError as e:
+    print("stopped at", i, e, file=sys.stderr)
+"""
+    path = tmp_path / "all.jsonl"
+    before = '{"summary": {"done": 3, "skipped": 0, "failed": 0, "total": 3, "seconds": 1.0}}\n' if how != "file" else ""
+    path.write_text(before)
+    limit = len(before) + 1500  # a few lines, then one cut in the middle
+    if how == "file":
+        r = subprocess.run([sys.executable, "-c", code, str(path), str(limit)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    else:
+        with open(path, "a") as out:
+            r = subprocess.run([sys.executable, "-c", code, "-", str(limit)], stdout=out, stderr=subprocess.PIPE, text=True,
+                               cwd=REPO, timeout=120)
+    assert r.returncode == 0 and "stopped at" in r.stderr and "cannot write the report" in r.stderr, r.stderr
+    text = path.read_text()
+    assert text.startswith(before) and text.endswith("\n") and len(text) < limit
+    rows = [json.loads(line) for line in text[len(before):].splitlines()]  # every line whole
+    assert 3 <= len(rows) < 40 and all(row["status"] == "done" for row in rows)
 
 
 def test_a_journal_line_cut_off_by_a_full_disk_does_not_swallow_the_next(tmp_path):

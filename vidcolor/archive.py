@@ -816,8 +816,7 @@ class RunReport:
                 with open(self.path, "a") as f:
                     f.write(line + "\n")
                 return
-            self._file.write(line + "\n")
-            self._file.flush()
+            _write_whole_line(self._file.fileno(), line)
         except OSError as e:  # a full disk under the report: the run stops, its journal keeps what it finished
             self.broken = True
             with contextlib.suppress(OSError, ValueError):
@@ -855,6 +854,34 @@ class RunReport:
                 self._file.close()  # and its lock
                 self._file = None
         return summary
+
+
+def _write_whole_line(fd: int, line: str) -> None:
+    """Append `line` and a newline at fd, or, where the write fails, leave a file as it was: a disk that
+    filled in mid-line had left half a JSON line at the report's end, for a scheduler reading it line by line
+    to choke on (an operator's find). Written past Python's buffer, so that closing the file after a failure
+    writes nothing more; cutting a file back needs no space."""
+    data = memoryview((line + "\n").encode("utf-8", "surrogateescape"))
+    st = os.fstat(fd)
+    whole = None  # a pipe or a terminal: nothing to cut back
+    if stat.S_ISREG(st.st_mode):  # (`--report - >> all.jsonl` appends: its offset is not its end before a write)
+        whole = st.st_size if _appends(fd) else os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        if whole is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, whole)
+        raise
+
+
+def _appends(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
 
 
 def _lock_exclusively(fd: int) -> None:
