@@ -772,3 +772,39 @@ def test_a_gpu_worker_keeps_a_checkpoints_working_size_under_64():
     assert worker.model_id == driver.model_id
     explicit = Colorizer(create_model("effnet_unet"), work_size=128)
     assert on_device(explicit, "cpu:0", 1).work_size == 128
+
+
+def test_a_full_disk_under_a_film_range_stops_a_ray_run_as_on_one_machine(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """A range's segment that the disk could not take failed that film alone (an OutputError: exit 1), and a
+    folder run went on to its next film, where one machine stops with exit 4 and keeps what it finished (a
+    --ray run into a 400 KB tmpfs: an operator's find). Now the run stops; the next run resumes the ranges."""
+    import errno
+
+    import vidcolor
+    from vidcolor.archive import Journal
+    from vidcolor.cluster import RayOptions
+    from vidcolor.errors import StorageError
+    from vidcolor.io.segments import SegmentEncoder
+
+    (tmp_path / "in").mkdir()
+    for name in "ab":
+        write_video(tmp_path / "in" / f"{name}.mp4", w=64, h=48, frames=16, audio=None)
+    opts = VideoOptions(segment_seconds=0.2)
+    real, finished = SegmentEncoder.finish, []
+
+    def full_after_one(self):
+        if finished:
+            raise av.error.OSError(errno.ENOSPC, "No space left on device")
+        finished.append(self.path)
+        return real(self)
+
+    monkeypatch.setattr(SegmentEncoder, "finish", full_after_one)
+    seen, out = [], tmp_path / "out"
+    with pytest.raises(StorageError, match=r"a\.mp4: encoding failed at the end of frames .*No space left on device; the run stops"):
+        vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer, video=opts, ray=RayOptions("auto"), on_result=seen.append)
+    assert seen == [] and len(finished) == 1  # b.mp4 not tried, a.mp4 not failed
+    assert all(e.get("status") != "failed" for e in Journal(out).entries.values())
+    monkeypatch.setattr(SegmentEncoder, "finish", real)
+    results = vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer, video=opts, ray=RayOptions("auto"))
+    assert [(r.input.name, r.status) for r in results] == [("a.mp4", "done"), ("b.mp4", "done")]
+    assert any(n.startswith("resumed:") for n in results[0].notes), results[0].notes

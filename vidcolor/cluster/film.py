@@ -84,15 +84,22 @@ class RangeWork:
         self.plan, self.done = None, {}
 
     def save_plan(self, plan: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.folder / "plan.json", json.dumps({**plan, "key": self.key}))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.folder / "plan.json", json.dumps({**plan, "key": self.key}))
+        except OSError as e:  # a full disk: exit 4, as one machine's segments' log (it was an unexpected error)
+            raise errors.write_failure(e, f"{self.folder}: cannot save the film's plan ({e.strerror or e})") from e
         self.plan = {**plan, "key": self.key}
 
     def record(self, seg: dict) -> None:
-        with open(self.folder / "done.jsonl", "a") as f:
-            f.write(json.dumps(seg) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.folder / "done.jsonl", "a") as f:
+                f.write(json.dumps(seg) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise errors.write_failure(e, f"{self.folder}: cannot record a finished range ({e.strerror or e})",
+                                       " (the ranges recorded before are kept)") from e
         self.done[seg["i"]] = seg
 
 
@@ -209,7 +216,8 @@ def _run_ranges(ray, pool: Pool, src: Path, colorizer: Colorizer, opts: VideoOpt
     for row in rows_of(ds):
         res = json.loads(row["result"])
         if "error" in res:
-            error = error or getattr(errors, res["kind"], errors.VidcolorError)(res["error"])
+            if error is None or (res["kind"] == "StorageError" and not isinstance(error, errors.StorageError)):
+                error = getattr(errors, res["kind"], errors.VidcolorError)(res["error"])  # a full disk stops the run
             continue
         work.record({**res["segment"], "i": res["i"]})
         done_frames += res["segment"]["frames"]

@@ -22,7 +22,7 @@ from vidcolor.cluster.plan import Range
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
 from vidcolor.device import resolve_device
-from vidcolor.errors import InputError, OutputError, StorageError, VidcolorError, out_of_space
+from vidcolor.errors import InputError, StorageError, VidcolorError, out_of_space, write_failure
 from vidcolor.folder import read_or_error, sidecar_misfit, unexpected
 from vidcolor.hints import Hints
 from vidcolor.io.base import Frame, ResumePoint
@@ -38,6 +38,7 @@ from vidcolor.temporal import make_smoother
 FINGERPRINT_SIZE = 16  # frames are recognised by a 16x16 gray thumbnail
 FINGERPRINT_TOLERANCE = 2.0  # mean |difference| in levels; a decoder gives the same frame exactly, a wrong one differs by tens
 CHECKED_FRAMES = 3  # a range checks this many of its first decoded frames against the driver's scan
+RANGES_KEPT = " (the finished ranges are kept: run the same command again to resume)"  # a full disk's StorageError
 
 
 
@@ -217,8 +218,10 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
             for rgb, pts in frames:
                 try:
                     encoder.write(rgb, pts)
-                except av.error.FFmpegError as e:
-                    raise OutputError(f"{plan.dst}: encoding failed at frame {r.start + encoder.frames} (pts {pts}): {_reason(e)}") from e
+                except av.error.FFmpegError as e:  # a full disk stops the run (exit 4), as on one machine: it had
+                    # failed this film alone (exit 1) and gone on to the folder's next (an operator's find)
+                    raise write_failure(e, f"{plan.dst}: encoding failed at frame {r.start + encoder.frames} (pts {pts}): {_reason(e)}",
+                                        RANGES_KEPT) from e
 
         writer = BackgroundWorker(encode, depth=2, name="encode")
         try:
@@ -237,7 +240,8 @@ def _encode_range(colorizer: Colorizer, src: Path, r: Range, after_pts: int | No
             try:
                 seg = encoder.finish()
             except av.error.FFmpegError as e:
-                raise OutputError(f"{plan.dst}: encoding failed at the end of frames {r.start} to {r.end - 1}: {_reason(e)}") from e
+                raise write_failure(e, f"{plan.dst}: encoding failed at the end of frames {r.start} to {r.end - 1}: {_reason(e)}",
+                                    RANGES_KEPT) from e
         except BaseException:
             writer.close_quietly()
             encoder.abort()
