@@ -998,13 +998,25 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts.update(quality=JPEG_QUALITY)
     elif fmt == "TIFF":
         opts.update(compression="tiff_deflate")
-    # Encoded in memory, then written by Python: given a path, PIL's encoders (JPEG, PNG, BMP, TIFF) write
-    # to its descriptor in C and take a short write (a disk filling up, a quota) for success, so a photo cut
-    # short at the disk's last bytes was renamed into place and journaled as done, and every later run
-    # skipped it (an operator's find); Python's write finishes a short write or raises (ENOSPC, EFBIG).
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **opts)
-    tmp.write_bytes(buf.getbuffer())
+    # Written through Python's file: given a path (or a file with a descriptor), PIL's encoders (JPEG, PNG,
+    # BMP, TIFF) write to the descriptor in C and take a short write (a disk filling up, a quota) for success,
+    # so a photo cut short at the disk's last bytes was renamed into place and journaled as done, and every
+    # later run skipped it (an operator's find); Python's write finishes a short write or raises (ENOSPC, EFBIG).
+    with open(tmp, "wb") as f:
+        im.save(_WithoutDescriptor(f), format=fmt, **opts)
+
+
+class _WithoutDescriptor:
+    """A file that hides its descriptor, so that PIL writes to it chunk by chunk with write() (see _write_pil)."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+    def __getattr__(self, name: str):
+        return getattr(self._f, name)
 
 
 def _iptc_app13(iptc: bytes) -> bytes:
