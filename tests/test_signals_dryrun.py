@@ -253,3 +253,19 @@ def test_dry_run_of_a_video_says_what_the_output_would_not_hold(tmp_path, weight
             "  note: audio stream 1 (aac) transcoded to PCM: AVI cannot mark AAC's encoder delay (copied, it played late)\n"
             "  note: subtitle stream 2 (subrip) not copied: AVI cannot hold subrip\n") in r.stderr
     assert not (tmp_path / "film.avi").exists()
+
+
+def test_a_dry_run_exits_0_over_a_damaged_photo_that_the_run_fails_as_the_readme_says(tmp_path, weights_file):
+    """The README said a dry run exits 1 where some input would fail, as the run would: over a broken scan the
+    nightly run exits 1 and the dry run 0, since photos are not opened (an operator's find: a pre-flight check
+    with --dry-run passed). The README now says what it can tell; this pins that behaviour."""
+    src, out = tmp_path / "arch", tmp_path / "out"
+    write_image(src / "gray.png")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut off")
+    common = [src, "-o", out, "--weights", weights_file, "--device", "cpu", "-q"]
+    assert invoke(*common, "--dry-run").exit_code == 0
+    assert invoke(*common).exit_code == 1
+    r = invoke(*common, "--dry-run")
+    assert r.exit_code == 0 and f"would do {src / 'broken.jpg'}: would try again; it failed last time" in r.stderr, r.stderr
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "a damaged photo is found by the run alone" in readme
