@@ -808,3 +808,24 @@ def test_a_full_disk_under_a_film_range_stops_a_ray_run_as_on_one_machine(tmp_pa
     results = vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer, video=opts, ray=RayOptions("auto"))
     assert [(r.input.name, r.status) for r in results] == [("a.mp4", "done"), ("b.mp4", "done")]
     assert any(n.startswith("resumed:") for n in results[0].notes), results[0].notes
+
+
+def test_a_film_plan_or_range_record_on_a_full_disk_is_a_storage_error(tmp_path, monkeypatch):
+    """The driver's plan.json and done.jsonl on a full disk raised a bare OSError (an unexpected error, that film
+    failed) where one machine's segments' log stops the run (exit 4)."""
+    import errno
+
+    import vidcolor.cluster.film as film
+    from vidcolor.errors import StorageError
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    work = RangeWork(tmp_path / "w", "key")
+    monkeypatch.setattr(film, "atomic_write_text", full)
+    with pytest.raises(StorageError, match="cannot save the film's plan .No space left on device.; the run stops"):
+        work.save_plan({"ranges": []})
+    monkeypatch.setattr(film.os, "fsync", full)
+    with pytest.raises(StorageError, match="cannot record a finished range .No space left on device.; the run stops"):
+        work.record({"i": 0, "file": "r000000.mp4"})
+    assert work.done == {}
