@@ -208,3 +208,23 @@ def test_a_dry_run_fails_a_photo_whose_sidecar_point_is_outside_it_as_displayed(
     real = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted))
     assert {n: r.status for n, r in real.items()} == {n: r.status.replace("planned", "done") for n, r in dry.items()}
     assert [real[n].error for n in ("a.png", "c.jpg")] == [dry[n].error for n in ("a.png", "c.jpg")]
+
+
+def test_a_sidecar_that_is_a_link_to_a_missing_file_fails_its_photo(tmp_path, hinted):
+    """A sidecar linked from a share that was not mounted: `is_file()` said there was none, and the photo
+    was colorized without its hints, reported done and journalled so (a hints user's find). It fails its
+    photo now, naming the sidecar, and the run goes on; a video's too."""
+    src = _scans(tmp_path)
+    (src / "a.hints.json").unlink()
+    (src / "a.hints.json").symlink_to(tmp_path / "share" / "a.hints.json")
+    write_video(src / "film.mp4", w=64, h=48, frames=4, audio=None)
+    (src / "film.hints.json").symlink_to(tmp_path / "share" / "film.hints.json")
+    res = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted))
+    assert res["a.png"].status == "failed" and not (tmp_path / "out" / "a.png").exists()
+    assert re.search(r"a.hints.json: hints file not found \(a link to .*share/a.hints.json, which is missing\)", res["a.png"].error)
+    assert res["film.mp4"].status == "failed" and "film.hints.json: hints file not found" in res["film.mp4"].error
+    assert res["b.png"].status == "done"
+    (tmp_path / "share").mkdir()  # the share is back: the photo is done with its hints
+    _sidecar(tmp_path / "share" / "a.hints.json", [{"x": 20, "y": 20, "color": "#c02020", "radius": 3}])
+    again = _by_name(vidcolor.colorize(src, tmp_path / "out", colorizer=hinted))
+    assert (again["a.png"].status, again["a.png"].note) == ("done", "with hints")

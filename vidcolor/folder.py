@@ -262,7 +262,15 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
 
 def find_sidecars(media: list[Path]) -> list[Path]:
     """The hints files (NAME.hints.json) beside these photos and videos."""
-    return [s for s in map(sidecar_path, media) if s.is_file()]
+    return [s for s in map(sidecar_path, media) if has_sidecar(s)]
+
+
+def has_sidecar(path: Path) -> bool:
+    """Whether a sidecar is there to be read: a file, or anything else under its name (a link to a missing
+    file, a folder), which then fails its input naming the sidecar. `is_file()` said no to a link whose target
+    was gone (a share not mounted), and the photo was colorized without its hints and journalled as done (a
+    hints user's find)."""
+    return os.path.lexists(path)
 
 
 def _unusable_palette(colorizer: Colorizer, hints, src: Path) -> InputError | None:
@@ -279,7 +287,7 @@ def _unusable_palette(colorizer: Colorizer, hints, src: Path) -> InputError | No
 def _read_sidecar(photo: Path) -> Hints | None | VidcolorError:
     """A photo's sidecar hints: None without one, the error (one line naming the file and entry) for a bad one."""
     path = sidecar_path(photo)
-    if not path.is_file():
+    if not has_sidecar(path):
         return None
     try:
         return load_hints(path)
@@ -294,7 +302,7 @@ def _folder_video(src: Path, dst: Path, colorizer: Colorizer, opts: VideoOptions
     goes on. `make_progress` (which probes the video: it may fail too) gives the per-frame callback."""
     t0 = time.time()
     try:
-        hints = check_video_hints(sidecar_path(src), src) if sidecar_path(src).is_file() else None
+        hints = check_video_hints(sidecar_path(src), src) if has_sidecar(sidecar_path(src)) else None
         if hints and (unusable := _unusable_palette(colorizer, hints, src)):
             return Result(src, None, "failed", time.time() - t0, error=str(unusable))
         if not opts.dry_run:

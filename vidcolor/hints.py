@@ -334,7 +334,8 @@ def _read_json(path: Path):
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad's UTF-8) is no error
     except FileNotFoundError:
-        raise InputError(f"{path}: hints file not found") from None
+        link = f" (a link to {os.readlink(path)}, which is missing)" if path.is_symlink() else ""
+        raise InputError(f"{path}: hints file not found{link}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read hints file ({e})") from None
     return parse_json_text(text, str(path))
