@@ -74,6 +74,20 @@ def test_a_hints_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     assert load_hints(p).points[0].x == 1.0
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_hints_file_saved_as_utf_16_is_read(tmp_path, encoding):
+    """PowerShell 5's `echo '{...}' > photo.hints.json` writes UTF-16 with a byte-order mark: it was refused
+    with "'utf-8' codec can't decode byte 0xff in position 0" (a hints user's find). A file in another encoding
+    is still refused, in one line naming it."""
+    obj = {"points": [{"x": 1, "y": 2, "color": "#ff0000"}]}
+    p = tmp_path / "ps.hints.json"
+    p.write_bytes(json.dumps(obj).encode(encoding))
+    assert load_hints(p) == load_hints(_write(tmp_path, obj))
+    p.write_bytes('{"points": [], "palette": ["#ff0000"], "note": "caf\xe9"}'.encode("latin-1"))
+    with pytest.raises(InputError, match=r"ps.hints.json: cannot read hints file \(not UTF-8 or UTF-16 text\)"):
+        load_hints(p)
+
+
 def test_a_point_outside_the_image_is_refused():
     h = Hints((HintPoint(5, 5, (10, 10)), HintPoint(120, 5, (10, 10))))
     h.check_inside(128, 64, "h.json")

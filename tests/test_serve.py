@@ -189,6 +189,18 @@ def test_a_hints_file_saved_with_a_byte_order_mark_is_read_as_the_text_field_too
     assert r.content == plain.content
 
 
+def test_a_hints_file_part_saved_as_utf_16_is_read_as_hints_reads_it(hint_col, tmp_path):
+    """PowerShell 5 writes UTF-16: the file part was 422 "the file is not UTF-8 text" (a hints user's find)."""
+    data = encode(gray_image(48, 64), "PNG")
+    hints = {"points": [{"x": 20, "y": 16, "color": "#d02020"}]}
+    with client(hint_col) as c:
+        r = c.post("/api/colorize", files={"file": ("photo.png", data, "application/octet-stream"),
+                                           "hints": ("photo.hints.json", json.dumps(hints).encode("utf-16"), "application/json")})
+        plain = post(c, data, hints=hints)
+    assert r.status_code == plain.status_code == 200, r.text
+    assert r.content == plain.content
+
+
 @pytest.mark.parametrize("value", [0, 9, 65535])
 def test_an_orientation_that_turns_nothing_is_answered_as_1(hint_col, tmp_path, value):
     """An EXIF orientation outside 1-8 turns nothing, in read_image as in browsers, but X-Vidcolor-Orientation said

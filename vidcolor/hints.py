@@ -330,13 +330,23 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int] | None:
     return displayed_header_size(path)
 
 
+def decode_hints(raw: bytes) -> str:
+    """A hints file's bytes -> its text: UTF-8, with or without a byte-order mark (Windows Notepad's UTF-8), or
+    UTF-16 or UTF-32 (json's own detection, as json.loads does for bytes). PowerShell 5's `echo ... > h.json`
+    writes UTF-16 with a byte-order mark, and such a file was refused with "'utf-8' codec can't decode byte 0xff"
+    (a hints user's find). UnicodeDecodeError for anything else."""
+    return raw.decode(json.detect_encoding(raw))
+
+
 def _read_json(path: Path):
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad's UTF-8) is no error
+        text = decode_hints(path.read_bytes())
     except FileNotFoundError:
         link = f" (a link to {os.readlink(path)}, which is missing)" if path.is_symlink() else ""
         raise InputError(f"{path}: hints file not found{link}") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: cannot read hints file (not UTF-8 or UTF-16 text)") from None
+    except OSError as e:
         raise InputError(f"{path}: cannot read hints file ({e})") from None
     return parse_json_text(text, str(path))
 

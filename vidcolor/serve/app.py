@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
+from vidcolor.hints import decode_hints
 from vidcolor.serve import PHOTO_GRACE_S, STOP_WAIT_S, ServeConfig
 from vidcolor.serve.gate import UPLOADS_BEYOND_QUEUE, BearerToken, LoopbackHostOnly, SameOriginWrites, UploadSlots
 from vidcolor.serve.jobs import JobStore
@@ -95,9 +96,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     ) -> Response:
         if hints is not None and not isinstance(hints, str):  # a file part: the body limit bounds its size
             try:
-                hints = (await hints.read()).decode("utf-8-sig")
+                hints = decode_hints(await hints.read())  # as a --hints file is read
             except UnicodeDecodeError:
-                raise RequestError(422, "hints: the file is not UTF-8 text") from None
+                raise RequestError(422, "hints: the file is not UTF-8 or UTF-16 text") from None
         parsed = await run_in_threadpool(parse_hints, hints)
         if parsed and parsed.palette and not colorizer.accepts_hints:  # hint points work with any network
             raise RequestError(400, f"hints: model {colorizer.model.arch_name} has no hint inputs for a palette; "
