@@ -837,6 +837,14 @@ def test_a_clip_longer_than_its_header_says_is_stopped_at_the_length_limit(hint_
     at = data.find(b"\x44\x89")  # the Segment's Duration element
     size = data[at + 2] & 0x7F
     data[at + 3:at + 3 + size] = struct.pack(">d" if size == 8 else ">f", 500.0)  # 0.5 s, in ms
+    # and the track's DURATION tag, which the length is read from first since 0f136cd (a lie in the Segment's
+    # Duration alone is refused at the upload now, by the tag's true 5 s)
+    tag = data.find(b"00:00:05.000000000")
+    assert tag > 0
+    with client(hint_col, max_video_seconds=2) as c:
+        r = c.post("/api/jobs", files={"file": ("lying.mkv", bytes(data))})
+        assert r.status_code == 413 and "clip is 5.0 s long" in r.text, r.text
+    data[tag:tag + 18] = b"00:00:00.500000000"
     with client(hint_col, max_video_seconds=2) as c:
         r = c.post("/api/jobs", files={"file": ("lying.mkv", bytes(data))})
         assert r.status_code == 202, r.text  # its header says 0.5 s
