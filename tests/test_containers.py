@@ -715,30 +715,35 @@ def test_a_source_whose_clock_starts_late_starts_at_zero_in_the_output(tmp_path,
         assert float(pts[0] * s.time_base) < 0.05 and [b - a for a, b in zip(pts, pts[1:])] == [pts[1] - pts[0]] * 19
 
 
+def ts_recording(path: Path, base: int, frames: int, sound_lead: int, samples: int) -> Path:
+    """An MPEG-TS of `frames` frames at 25 fps whose clock (1/90000 s) starts at `base`, with mono MP2 sound of
+    `samples` samples at 48 kHz starting `sound_lead` ticks before the first frame."""
+    tb = fractions.Fraction(1, 90000)
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("mp2", rate=48000)
+        a.layout = "mono"
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
+            f.pts, f.time_base = base + 3600 * i, tb
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+        for k in range(0, samples, 1152):
+            af = av.AudioFrame.from_ndarray(np.full((1, 1152), 3000, np.int16), format="s16", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, base - sound_lead + k * 90000 // 48000, tb
+            c.mux(a.encode(af))
+        c.mux(a.encode())
+    return path
+
+
 @pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
 def test_a_recording_begun_just_before_its_clock_wrapped_keeps_every_frame_on_show(tmp_path, colorizer, ext):
     """An MPEG-TS clock wraps at 2^33 ticks (26.5 h); FFmpeg reads a recording begun a second before that as
     starting at -1 s. Its MP4 and MOV played only the frames after 0 (25 of 50), its MKV's frames had no
     timestamps (a film restorer's find). The output's timeline starts at the first frame now, the sound in step."""
-    import av
-
-    tb, base = fractions.Fraction(1, 90000), 2**33 - 90000
-    src = tmp_path / "rec.ts"
-    with av.open(str(src), "w") as c:
-        v = c.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = c.add_stream("mp2", rate=48000)
-        a.layout = "mono"
-        for i in range(50):
-            f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-            f.pts, f.time_base = base + 3600 * i, tb
-            c.mux(v.encode(f))
-        c.mux(v.encode())
-        for k in range(0, 96000, 1152):
-            af = av.AudioFrame.from_ndarray(np.full((1, 1152), 3000, np.int16), format="s16", layout="mono")
-            af.sample_rate, af.pts, af.time_base = 48000, base + k * 90000 // 48000, tb
-            c.mux(a.encode(af))
-        c.mux(a.encode())
+    tb = fractions.Fraction(1, 90000)
+    src = ts_recording(tmp_path / "rec.ts", 2**33 - 90000, frames=50, sound_lead=0, samples=96000)  # 2 s, from the first frame
     with av.open(str(src)) as c:
         assert c.streams.video[0].start_time < 0  # FFmpeg's reading of the wrap
         # the sound's start as FFmpeg reads it, 12 ms before the picture's: it leads it in the output too, as it
@@ -758,28 +763,10 @@ def test_a_recording_whose_sound_leads_its_picture_across_the_clock_wrap_keeps_i
     """The wrap fix shifted the timeline by the video's start alone: a recording begun half a second before its
     clock wrapped, its sound starting 0.3 s before its picture, had that 0.3 s left before 0, and an MP4 cut it;
     the same recording at a clock of 10 s keeps it, its picture 0.3 s in (a reviewer's find). Both come out alike."""
-    import av
-
     tb = fractions.Fraction(1, 90000)
 
-    def recording(name, base):
-        src = tmp_path / name
-        with av.open(str(src), "w") as c:
-            v = c.add_stream("libx264", rate=25)
-            v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-            a = c.add_stream("mp2", rate=48000)
-            a.layout = "mono"
-            for i in range(25):
-                f = av.VideoFrame.from_ndarray(frame_pattern(i, 64, 48), format="rgb24")
-                f.pts, f.time_base = base + 3600 * i, tb
-                c.mux(v.encode(f))
-            c.mux(v.encode())
-            for k in range(0, 48000 + 14400, 1152):  # from 0.3 s before the first frame to its end
-                af = av.AudioFrame.from_ndarray(np.full((1, 1152), 3000, np.int16), format="s16", layout="mono")
-                af.sample_rate, af.pts, af.time_base = 48000, base - 27000 + k * 90000 // 48000, tb
-                c.mux(a.encode(af))
-            c.mux(a.encode())
-        return src
+    def recording(name, base):  # its sound from 0.3 s before the first frame to the picture's end
+        return ts_recording(tmp_path / name, base, frames=25, sound_lead=27000, samples=48000 + 14400)
 
     for src in (recording("wrapped.ts", 2**33 - 45000), recording("plain.ts", 900000)):
         with av.open(str(src)) as c:
