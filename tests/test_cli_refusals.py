@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.media import write_colour_image, write_image, write_video
+import vidcolor
 from vidcolor import cli
 
 runner = CliRunner()
@@ -208,6 +209,36 @@ def test_format_is_taken_in_capitals_as_the_library_takes_it(tmp_path, monkeypat
     for fmt in ("TIF", "Jpeg"):
         assert invoke(photo, "--format", fmt, "-o", tmp_path / f"q.{fmt.lower()}").exit_code == 0
     assert [kw["folder"].fmt_ext for _, _, kw in calls] == [".tif", ".jpg"]
+
+
+def test_a_folder_given_as_a_photos_or_videos_output_is_refused_as_a_folder(tmp_path, no_work, monkeypatch):
+    """`vidcolor photo.jpg -o newdir/` was refused as "not an image file name" (a video's as "extension-less"
+    files): Path() dropped the slash; with --format png it planned the file newdir.png. A single input's
+    output is a file (README, CLI reference): one line saying so, for a new folder as for an existing one."""
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "p.jpg")
+    write_video(tmp_path / "v.mp4", frames=3, audio=None)
+    (tmp_path / "there").mkdir()
+    for args, says in [(["p.jpg", "-o", "newdir/"], "newdir/: names a folder, and the input is a photo"),
+                       (["p.jpg", "-o", "newdir/", "--format", "png"], "such as newdir/p_color.png"),
+                       (["p.jpg", "-o", "there"], "there: names a folder, and the input is a photo"),
+                       (["v.mp4", "-o", "newdir/"], "newdir/: names a folder, and the input is a video"),
+                       (["v.mp4", "-o", "there/", "--dry-run"], "give its name, such as there/v_color.mp4")]:
+        refused(invoke(*args), says)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jpg", "there", "v.mp4"]
+    assert not any((tmp_path / "there").iterdir())
+    with pytest.raises(vidcolor.UsageError, match="newdir/: names a folder, and the input is a photo"):
+        vidcolor.plan("p.jpg", "newdir/")
+
+
+def test_a_folder_given_as_a_folders_output_with_a_slash_reaches_the_library(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "in" / "p.jpg")
+    assert invoke("in", "-o", "out/").exit_code == 0
+    assert calls[0][1] == Path("out")
+    assert vidcolor.plan("in", "out/").dst == Path("out")
 
 
 def test_a_mistyped_command_is_a_missing_input_named_in_one_line_exit_2(tmp_path, no_work, monkeypatch, capsys):

@@ -81,7 +81,8 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     if not src.exists():
         raise InputError(f"{src}: file not found")
     kind = input_kind(src)
-    check_format(kind, src, None if dst is None else Path(dst), folder.fmt_ext)
+    dst = output_path(src, kind, dst, folder.fmt_ext)
+    check_format(kind, src, dst, folder.fmt_ext)
     if kind == "image":  # ignored without a word (the CLI refuses the same flags for a photo: new-user test)
         default = VideoOptions()
         if given := [f for f in VIDEO_ONLY if getattr(video, f) != getattr(default, f)]:
@@ -90,7 +91,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if video.overwrite and not folder.overwrite:  # it was ignored: the user's file stayed, refused (a review)
             raise UsageError(f"{src}: video=VideoOptions(overwrite=True) applies to videos, and this input is a photo "
                              "(folder=FolderOptions(overwrite=True) is the photos')")
-    dst = planned_output(src, kind, None if dst is None else Path(dst), folder.fmt_ext)
+    dst = planned_output(src, kind, dst, folder.fmt_ext)
     hints = _checked_hints(src, kind, hints)
     try:
         if kind == "folder":
@@ -139,6 +140,21 @@ def refuse_shipped_palette(p: Plan, hints, model: str | None, weights) -> None:
 def input_kind(src: Path) -> str:
     """"folder", "image" or "video": how an existing input is run."""
     return "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
+
+
+def output_path(src: Path, kind: str, dst: str | os.PathLike | None, fmt_ext: str | None) -> Path | None:
+    """dst= (-o) as given, as a Path: UsageError where it names a folder (one there, or a name ending in a path
+    separator) and the input is a photo or a video, whose output is one file. Path() drops a trailing separator:
+    `-o newdir/` for a photo had been refused as not an image file name (for a video, as an "extension-less"
+    file), and with --format png it became the file newdir.png."""
+    if dst is None:
+        return None
+    given = os.fspath(dst)
+    if kind != "folder" and (given.endswith(tuple(s for s in (os.sep, os.altsep) if s)) or Path(given).is_dir()):
+        what = "photo" if kind == "image" else "video"
+        raise UsageError(f"{given}: names a folder, and the input is a {what}, whose output is a file; give its name, "
+                         f"such as {Path(given) / default_output(src, fmt_ext).name}")
+    return Path(given)
 
 
 def planned_output(src: Path, kind: str, dst: Path | None, fmt_ext: str | None) -> Path:

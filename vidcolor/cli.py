@@ -94,18 +94,19 @@ def _number(lo: float, hi: float = math.inf):
     return parse
 
 
-def _path(what: str, file: bool = False):
+def _path(what: str, file: bool = False, as_given: bool = False):
     """Parser of a path option: an empty string (an unset shell variable) is refused, not read as '.'.
     `file`: a file's name, so one ending in a slash is refused too (`--json evdir/` wrote a file named
-    evdir; a new user's test)."""
-    def parse(value) -> Path:
+    evdir; a new user's test). `as_given`: the string itself, whose trailing slash Path() would drop
+    (-o: a folder's name, which only a folder input may take; `api.output_path` tells)."""
+    def parse(value) -> Path | str:
         if isinstance(value, Path):
             return value
         if value == "":
             raise typer.BadParameter(f"empty {what} path")
         if file and value.endswith(("/", os.sep)) and value != "-":
             raise typer.BadParameter(f"{value}: ends in '/', a folder's name; give a file name")
-        return Path(value)
+        return value if as_given else Path(value)
     return parse
 
 
@@ -149,7 +150,7 @@ def _reporter(**kw):
 def colorize_cmd(
     ctx: typer.Context,
     input: Annotated[Path, typer.Argument(metavar="INPUT", parser=_path("input"), help="A video, an image, or a folder of images and videos (searched recursively).")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", parser=_path("output"), metavar="<path>", help="Output file, or output folder for a folder input (default: NAME_color.EXT or NAME_color/ beside the input).")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", parser=_path("output", as_given=True), metavar="<path>", help="Output file, or output folder for a folder input (default: NAME_color.EXT or NAME_color/ beside the input).")] = None,
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
@@ -255,7 +256,7 @@ def _stopped(rep, e: BaseException, overwrite: bool = False) -> int:
     return EXIT_INTERRUPTED
 
 
-def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
+def _colorize(src: Path, dst: str | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
               hints: Path | None = None, ray: str | None = None) -> int:
     from vidcolor.archive import OutputLock, RunReport
 
@@ -263,6 +264,7 @@ def _colorize(src: Path, dst: Path | None, load: dict, video: VideoOptions, fold
 
     try:
         root = _refuse_early(src, dst, load, video, folder, report, ray)
+        dst = None if dst is None else Path(dst)  # -o as typed was checked: the rest takes a Path, as before
         ray_opts = None
         if ray is not None:  # its address's form: before the plan, the lock and the report (it came after them)
             from vidcolor.cluster.runtime import RayOptions
@@ -422,13 +424,13 @@ def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
     return given[0] if given and src.exists() and input_kind(src) == "image" else None
 
 
-def _refuse_early(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions,
+def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, folder: FolderOptions,
                   report: Path | None, ray: str | None) -> Path:
     """What the CLI refuses before the library starts (UsageError, one line): a missing input, a --format
     that contradicts the input or -o, a --crf the encoder cannot take, an unusable --report, a CUDA device
     that is not there, and (WeightsError) weights that are not there or not a checkpoint. The library's
     plan() checks the output itself."""
-    from vidcolor.api import check_format, input_kind, planned_output
+    from vidcolor.api import check_format, input_kind, output_path, planned_output
     from vidcolor.weights import check_weights_source
 
     device, model, weights = load["device"], load["model"], load["weights"]
@@ -438,6 +440,7 @@ def _refuse_early(src: Path, dst: Path | None, load: dict, video: VideoOptions, 
         raise UsageError(f"{src}: file not found" + ("; not a file, folder or command (commands: "
                                                     f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
     kind = input_kind(src)
+    dst = output_path(src, kind, dst, folder.fmt_ext)  # -o as typed: `newdir/` for a photo is a folder, not a file
     check_format(kind, src, dst, folder.fmt_ext)
     out = planned_output(src, kind, dst, folder.fmt_ext)
     if video.crf is not None and kind != "image":
