@@ -892,19 +892,27 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
 
 
 @pytest.mark.parametrize("option", ["--max-image-mb", "--max-megapixels", "--max-video-mb", "--max-video-seconds"])
-@pytest.mark.parametrize("value", ["inf", "nan", "0"])
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "1e303", "1000001"])
 def test_a_limit_that_is_not_a_finite_number_is_refused_in_one_line_before_the_model_loads(monkeypatch, option, value):
     """`--max-image-mb inf` (or --max-video-mb inf) loaded the model, then crashed with a traceback (int(inf)
-    bytes), and `--max-video-seconds inf` served a plain-text 500 to every clip (a web-studio tester's find)."""
+    bytes), and `--max-video-seconds inf` served a plain-text 500 to every clip (a web-studio tester's find).
+    A finite one did the same where its bytes overflowed (`--max-image-mb 1e303`: 1e309 bytes): limits go
+    up to 1e6 (1 TB, a terapixel, 11.6 days)."""
     import vidcolor.serve as serve
 
     monkeypatch.setattr(serve, "listen_error", lambda host, port: None)
     monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("model loaded"))
     r = CliRunner().invoke(cli.app, ["serve", option, value])
     assert r.exit_code == 2, r.output
-    assert f"{value} is not a finite number of at least 0.001" in r.output and "Traceback" not in r.output, r.output
-    with pytest.raises(ValueError, match="must be a finite number > 0"):  # the library's way in
+    assert f"{value} is not a number from 0.001 to 1e+06" in r.output and "Traceback" not in r.output, r.output
+    with pytest.raises(ValueError, match="must be a finite number > 0 and at most 1e"):  # the library's way in
         ServeConfig(**{option.lstrip("-").replace("-", "_"): float(value)})
+
+
+def test_the_largest_limits_are_taken_and_make_a_server(monkeypatch):
+    big = ServeConfig(max_image_mb=1e6, max_megapixels=1e6, max_video_mb=1e6, max_video_seconds=1e6)
+    assert big.max_image_bytes == big.max_video_bytes == 10**12
+    create_app(None, big)  # its upload limits are worked out here: int(inf) had crashed it
 
 
 @pytest.mark.parametrize("how", ["--token", "VIDCOLOR_TOKEN"])

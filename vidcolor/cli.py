@@ -860,7 +860,7 @@ def models_cmd() -> None:
         typer.echo(f"{'tone_net':14s} {mark('tone_net')}  (detects photos already in colour)")
 
 
-from vidcolor.serve import ServeConfig as _ServeConfig  # stdlib only: the web stack loads inside serve_cmd
+from vidcolor.serve import LIMIT_MAX as _LIMIT_MAX, ServeConfig as _ServeConfig  # stdlib only: the web stack loads inside serve_cmd
 
 _SV = _ServeConfig()
 
@@ -874,10 +874,10 @@ def serve_cmd(
     weights: WeightsOpt = None,
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
-    max_image_mb: Annotated[float, typer.Option("--max-image-mb", parser=_number(0.001), help="Largest photo upload, MB (more than 0).")] = _SV.max_image_mb,
-    max_megapixels: Annotated[float, typer.Option("--max-megapixels", parser=_number(0.001), help="Largest photo, decoded, in megapixels (more than 0).")] = _SV.max_megapixels,
-    max_video_mb: Annotated[float, typer.Option("--max-video-mb", parser=_number(0.001), help="Largest clip upload, MB (more than 0).")] = _SV.max_video_mb,
-    max_video_seconds: Annotated[float, typer.Option("--max-video-seconds", parser=_number(0.001), help="Longest clip, seconds (more than 0).")] = _SV.max_video_seconds,
+    max_image_mb: Annotated[float, typer.Option("--max-image-mb", parser=_number(0.001, _LIMIT_MAX), help="Largest photo upload, MB (more than 0, at most 1e6).")] = _SV.max_image_mb,
+    max_megapixels: Annotated[float, typer.Option("--max-megapixels", parser=_number(0.001, _LIMIT_MAX), help="Largest photo, decoded, in megapixels (more than 0, at most 1e6).")] = _SV.max_megapixels,
+    max_video_mb: Annotated[float, typer.Option("--max-video-mb", parser=_number(0.001, _LIMIT_MAX), help="Largest clip upload, MB (more than 0, at most 1e6).")] = _SV.max_video_mb,
+    max_video_seconds: Annotated[float, typer.Option("--max-video-seconds", parser=_number(0.001, _LIMIT_MAX), help="Longest clip, seconds (more than 0, at most 1e6).")] = _SV.max_video_seconds,
     queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
 ) -> None:
     """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""

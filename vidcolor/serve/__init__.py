@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+LIMIT_MAX = 1e6  # the most any size or time limit takes (1 TB, a terapixel, 11.6 days): "no limit" in practice
 
 
 @dataclass
@@ -32,10 +33,11 @@ class ServeConfig:
 
     def __post_init__(self):
         # a limit of inf was taken, and the server it made crashed: max_image_mb or max_video_mb inf with a traceback
-        # at start (int(inf) bytes), max_video_seconds inf with a plain 500 on every clip (a web-studio tester's find)
+        # at start (int(inf) bytes), max_video_seconds inf with a plain 500 on every clip (a web-studio tester's find);
+        # and so did a finite one whose bytes or frames overflow (--max-image-mb 1e303: 1e309 bytes is inf)
         for name in ("max_image_mb", "max_megapixels", "max_video_mb", "max_video_seconds"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)}")
+            if not (math.isfinite(getattr(self, name)) and 0 < getattr(self, name) <= LIMIT_MAX):
+                raise ValueError(f"{name} must be a finite number > 0 and at most {LIMIT_MAX:g}, got {getattr(self, name)}")
         for name in ("queue_size", "job_queue_size", "keep_jobs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
