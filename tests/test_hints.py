@@ -35,7 +35,8 @@ def test_a_hints_file_is_parsed_to_ab(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("{bad json", "bad JSON at line 1"),
     ({"points": [{"x": 1, "y": 2}]}, r"points\[0\]: missing 'color'"),
-    ({"points": [{"x": 1, "y": 2, "color": "red"}]}, r"points\[0\]: bad colour 'red'"),
+    # the forms accepted, all of them: '#rgb' was left out (a hints user's find)
+    ({"points": [{"x": 1, "y": 2, "color": "red"}]}, r"points\[0\]: bad colour 'red' \(use '#rrggbb', '#rgb' or \[r, g, b\] in 0-255\)$"),
     ({"points": [{"x": 1, "y": 2, "color": "#fff", "size": 3}]}, r"points\[0\]: unknown key 'size'"),
     ({"dots": []}, "unknown key 'dots'"),
     ({"points": [{"x": "1", "y": 2, "color": "#fff"}]}, r"points\[0\]: x must be a number"),

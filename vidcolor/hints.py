@@ -76,7 +76,7 @@ def colour_rgb(value, where: str) -> tuple[float, float, float]:
             raise InputError(f"{where}: colour {list(value)!r} looks like 0-1 values; [r, g, b] is in 0-255 "
                              f"(that is {[round(v * 255) for v in value]!r})")
         return tuple(float(v) for v in value)
-    raise InputError(f"{where}: bad colour {_short(value)} (use '#rrggbb' or [r, g, b] in 0-255)")
+    raise InputError(f"{where}: bad colour {_short(value)} (use '#rrggbb', '#rgb' or [r, g, b] in 0-255)")
 
 
 def _finite(v) -> bool:
