@@ -42,6 +42,9 @@ def test_a_hints_file_is_parsed_to_ab(tmp_path):
     ({"points": [{"x": "1", "y": 2, "color": "#fff"}]}, r"points\[0\]: x must be a number"),
     ({"points": [{"x": 1, "y": 2, "color": "#fff", "radius": -1}]}, "radius must be >= 0"),
     ({"palette": ["#12345"]}, r"palette\[0\]: bad colour"),
+    # "$" let a trailing newline through: '#abc\n' raised ValueError (a traceback), '#abcdef\n' was taken
+    ({"points": [{"x": 1, "y": 2, "color": "#abc\n"}]}, r"points\[0\]: bad colour '#abc\\n'"),
+    ({"palette": ["#abcdef\n"]}, r"palette\[0\]: bad colour '#abcdef\\n'"),
     # a 0-1 colour pinned its point to gray (new-user test)
     ({"points": [{"x": 1, "y": 2, "color": [1.0, 0.5, 0.0]}]}, r"points\[0\]: colour \[1.0, 0.5, 0.0\] looks like 0-1 values; "
                                                               r"\[r, g, b\] is in 0-255 \(that is \[255, 128, 0\]\)"),

@@ -27,7 +27,7 @@ import numpy as np
 from vidcolor.errors import InputError
 from vidcolor.io.formats import SIDECAR_SUFFIX, sidecar_path  # noqa: F401  (re-exported)
 
-_HEX = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_HEX = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")  # fullmatch: "$" let a trailing newline through
 _POINT_KEYS = {"x", "y", "color", "radius"}
 _PHOTO_KEYS = {"points", "palette"}
 HINT_CHANNELS = 3  # a / AB_SCALE, b / AB_SCALE, mask
@@ -64,7 +64,7 @@ def parse_colour(value, where: str) -> tuple[float, float]:
 
 def colour_rgb(value, where: str) -> tuple[float, float, float]:
     """A colour checked and read as sRGB in [0, 255] (no torch: a bad file is refused before it loads)."""
-    if isinstance(value, str) and _HEX.match(value):
+    if isinstance(value, str) and _HEX.fullmatch(value):
         h = value[1:]
         if len(h) == 3:
             h = "".join(c * 2 for c in h)
