@@ -193,6 +193,26 @@ def test_a_hint_spreads_over_its_region_and_stops_at_the_lightness_edge():
     assert torch.equal(spread_hints(ab, l, torch.zeros(1, 3, 24, 40)), ab)  # no hints: unchanged
 
 
+def test_at_strength_0_a_hints_colour_fades_with_distance_and_at_edges_as_docs_hints_md_says():
+    """docs/hints.md said a photo with hints is "gray except where the hints reach" at strength 0: the correction
+    fades gradually and is gray nowhere exactly. Its figures (a flat grid, the 3x3 cells a photo's hint holds)."""
+    from vidcolor.hint_spread import spread_hints
+
+    def spread(step_at=None, step=0.0):
+        l = torch.full((1, 1, 201, 201), 50.0)
+        if step_at is not None:
+            l[..., step_at:] += step
+        hm = torch.zeros(1, 3, 201, 201)
+        hm[0, 1, 99:102, 99:102], hm[0, 2, 99:102, 99:102] = -30.0 / AB_SCALE, 1.0  # b* -30
+        return spread_hints(torch.zeros(1, 2, 201, 201), l, hm)[0, 1] / -30.0  # strength 0: ab all zero
+
+    kept = spread()
+    assert [round(float(kept[100, 100 + d]), 2) for d in (0, 8, 24, 48)] == [1.0, 0.42, 0.14, 0.04]
+    assert float(kept.min()) > 0  # gray nowhere exactly
+    edge20, edge5 = spread(110, 20.0), spread(110, 5.0)
+    assert float(edge20[100, 111]) < 0.01 * float(edge20[100, 108]) and float(edge5[100, 111]) > 0.5 * float(edge5[100, 108])
+
+
 def test_certainty_falls_back_where_the_distribution_is_spread():
     q = 262
     sure = torch.full((q,), -20.0)
