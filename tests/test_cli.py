@@ -342,6 +342,38 @@ def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     rep.close()
 
 
+def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percentages_over_100():
+    """A variable-rate MKV of 70 frames, estimated at 30 from its header, printed "66/30 frames (220%)" (and the
+    library's callback was told 66 / 30): past the estimate the total is not known (0), and the lines say so."""
+    import io
+
+    from vidcolor.report import Reporter
+
+    out = io.StringIO()
+    rep = Reporter(stream=out)
+    track = rep.video(Path("vfr.mkv"), 30, 6)
+    for done, total in ((6, 30), (12, 30), (24, 30), (36, 0), (48, 0), (70, 70)):  # what colorize_video calls
+        track(done, total)
+        assert rep.in_progress["frames"] == (total or None)  # a stopped run's report: not 36 of 36
+    assert [l.split(",")[0] for l in out.getvalue().splitlines()] == [
+        "vfr.mkv: 12/30 frames (40%)", "vfr.mkv: 24/30 frames (80%)", "vfr.mkv: 36 frames (more than the 30 its header says)",
+        "vfr.mkv: 48 frames (more than the 30 its header says)"]  # the last segment's line is the result line
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    rep = Reporter(stream=Terminal())
+    track = rep.video(Path("vfr.mkv"), 30, 6)
+    seen = []
+    for done, total in ((24, 30), (36, 0), (70, 70)):
+        track(done, total)
+        task = rep._bar.tasks[0]
+        seen.append((task.completed, task.total))
+    assert seen == [(24, 30), (36, None), (70, 70)]  # the bar is full only at the end; meanwhile "36/?", no percentage
+    rep.close()
+
+
 def test_a_failed_video_reports_the_time_it_took(tmp_path, weights_file, encoder_fails_at):
     """After a disk filled 3 s into a run, its report line said "seconds": 0.0 (film-user test)."""
     from vidcolor.errors import OutputError

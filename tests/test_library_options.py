@@ -170,6 +170,26 @@ def test_a_videos_progress_ends_at_its_real_frame_count_where_the_header_guessed
     assert calls[-1] == (6, 6) and [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
+def test_a_videos_progress_never_says_more_frames_done_than_its_total(tmp_path, colorizer):
+    """A variable-rate MKV declared at 10 fps (10 frames at 10 fps, then 30 at 30 fps: 40 frames, estimated 20):
+    the callback was told 40 / 20, which the CLI printed as 200%. Past the header's count the total is 0 (not known)."""
+    import fractions
+
+    calls = []
+
+    class Log:
+        def inputs(self, total): pass
+        def video(self, path, frames, segment_frames): return lambda done, total: calls.append((done, total))
+
+    pts = [i * 100 for i in range(10)] + [1000 + i * 33 for i in range(30)]
+    src = write_video(tmp_path / "vfr.mkv", w=64, h=48, frames=len(pts), pts=pts, audio=None,
+                      time_base=fractions.Fraction(1, 1000), rate=fractions.Fraction(10))
+    (r,) = vidcolor.colorize(src, tmp_path / "out.mkv", colorizer=colorizer, progress=Log())
+    assert r.frames == 40 and calls[-1] == (40, 40)
+    assert (0 < calls[0][1] < 40) and any(total == 0 for _, total in calls), calls  # the estimate, then not known
+    assert all(total == 0 or done <= total for done, total in calls), calls
+
+
 def test_a_float_or_int_of_another_type_keeps_its_value_and_key_as_before():
     """np.float64 is a float, and crf=np.float64(20.0) was taken as it is before numpy's other numbers were:
     storing it back as the int 20 changed the film's key ("crf=20.0" to "crf=20", io.plan puts str(crf) in

@@ -726,6 +726,23 @@ def test_head_is_answered_as_get_is(hint_col, tmp_path, private_tmp):
         assert c.head("/api/jobs/0123456789abcdef").status_code == 404
 
 
+def test_a_jobs_progress_past_its_headers_frame_count_is_not_known_rather_than_full():
+    """A clip whose header counts fewer frames than it holds (a variable-rate MKV: 70 frames, estimated 30) showed
+    "colorizing: 36 of 30 frames" with the page's bar full while it went on: past the estimate, null."""
+    from pathlib import Path
+
+    from vidcolor.serve.jobs import Job
+
+    job = Job("j", "0" * 64, 1.0, Path("f"), Path("f/a.mkv"), Path("f/b.mkv"), frames=30, state="running")
+    shown = []
+    for done in (24, 30, 36):
+        job.done = done
+        shown.append((job.public()["frames_done"], job.public()["frames_total"], job.public()["progress"]))
+    job.done, job.state = 70, "done"
+    shown.append((job.public()["frames_done"], job.public()["frames_total"], job.public()["progress"]))
+    assert shown == [(24, 30, 0.8), (30, 30, 1.0), (36, None, None), (70, 70, 1.0)]
+
+
 def test_video_job_reports_progress_and_gives_the_colorized_clip(hint_col, tmp_path, private_tmp):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=10, audio="aac")
     with client(hint_col) as c:

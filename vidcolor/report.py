@@ -143,7 +143,7 @@ class Reporter:
         shown = self._video_display(path, frames, segment_frames)
 
         def track(done: int, total: int) -> None:
-            self.in_progress.update(frames_done=done, frames=max(total, done) or None)
+            self.in_progress.update(frames_done=done, frames=total or None)  # 0: not known (past the header's count)
             if shown is not None:
                 shown(done, total)
 
@@ -153,15 +153,21 @@ class Reporter:
         if self.live:
             self._ensure_bar()
             task = self._frames_task = self._bar.add_task(path.name, total=frames or None, fps="")
-            t0, first = time.monotonic(), None
+            t0, first, counted = time.monotonic(), None, bool(frames)
 
             def update(done: int, total: int) -> None:
-                nonlocal first
+                nonlocal first, task, counted
                 first = done if first is None else first  # frames resumed plus the first batch
                 dt = time.monotonic() - t0
                 fps = f"{(done - first) / dt:.1f} fps" if dt > 0 and done > first else ""
-                if self._bar is not None:  # (gone where the stream failed)
-                    self._bar.update(task, completed=done, total=max(total, done) or None, fps=fps)
+                if self._bar is None:  # (gone where the stream failed)
+                    return
+                if counted and not total:  # past the header's count, the total is not known: "36/?" and no ETA,
+                    # where the bar stood full at "36/36" (rich's update() cannot take a total back to None: a new task)
+                    self._bar.remove_task(task)
+                    task = self._frames_task = self._bar.add_task(path.name, total=None, fps=fps)
+                counted = bool(total)
+                self._bar.update(task, completed=done, total=total or None, fps=fps)
 
             return update
         if not self.plain_progress:
@@ -177,7 +183,8 @@ class Reporter:
             state["next"] = (done // segment_frames + 1) * segment_frames
             dt = now - state["t"]
             fps = (done - state["first"]) / dt if dt > 0 else 0.0
-            of = f"/{total} frames ({100 * done / total:.0f}%)" if total else " frames"
+            of = (f"/{total} frames ({100 * done / total:.0f}%)" if total else
+                  f" frames (more than the {frames} its header says)" if frames and done > frames else " frames")
             eta = f", ETA {_clock((total - done) / fps)}" if fps > 0 and total > done else ""
             self.line(f"{path.name}: {done}{of}, {fps:.1f} fps{eta}")
 

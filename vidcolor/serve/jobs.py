@@ -75,9 +75,11 @@ class Job:
     def public(self, as_id: str | None = None) -> dict:
         """The job as the upload with id `as_id` (default: its first) sees it."""
         as_id = as_id or self.id
-        total = max(self.frames, self.done)
         state, done = (("cancelled", self.dropped[as_id]) if as_id in self.dropped else (self.state, self.done))
-        return {"id": as_id, "state": state, "frames_done": done, "frames_total": self.frames or None,
+        # the header's count is an estimate: past it the total is not known (null), where the page had said
+        # "34 of 30 frames" with its bar full while the clip went on
+        total = done if state == "done" else self.frames if self.frames >= done else 0
+        return {"id": as_id, "state": state, "frames_done": done, "frames_total": total or None,
                 "progress": 1.0 if state == "done" else (done / total if total else None),
                 "strength": self.strength, "error": self.error, "notes": self.notes if state == "done" else [],
                 "seconds": round((self.finished or time.time()) - self.created, 2)}
