@@ -903,6 +903,29 @@ def test_a_runs_stale_temporaries_are_its_outputs_only(tmp_path):
     assert temp_output_path(tmp_path / "reel0007.mp4").name.startswith(".reel0007.vidcolor-partial-")
 
 
+def test_inputs_named_near_the_file_name_limit_are_colorized(tmp_path, colorizer):
+    """A scan or film whose name is legal but within 26 bytes of 255 (a 250-byte caption in Chinese, a
+    251-letter name) failed "ln_out: cannot create the output folder (File name too long)": the hidden
+    temporary (".NAME.vidcolor-partial-PID.EXT") and a video's work folder ("NAME.work") added to the
+    name. They are shortened with a hash instead, and a killed run's temporary is still found as its own."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    names = ["A" * 251 + ".png", "\u5199" * 82 + ".png", "\u5199" * 81 + "B.png"]  # 255, 250, 248 bytes
+    for i, n in enumerate(names):
+        write_image(src / n, h=24, w=32, seed=i)
+    write_video(src / ("V" * 248 + ".mp4"), w=32, h=24, frames=3, audio=None)
+    results = colorize_folder(src, out, colorizer)
+    assert [r.status for r in results] == ["done"] * 4, [r.error for r in results]
+    assert sorted(p.name for p in out.iterdir() if p.name != ".vidcolor") == sorted(names + ["V" * 248 + ".mp4"])
+    from vidcolor.io.paths import NAME_MAX, stale_temporaries, temp_output_path
+
+    for n in names:
+        tmp = temp_output_path(out / n)
+        assert len(tmp.name.encode()) <= NAME_MAX and tmp.suffix == ".png"
+        tmp.write_bytes(b"x")  # as a killed run leaves it
+        assert stale_temporaries(out / n) == [tmp]
+    assert temp_output_path(out / names[1]) != temp_output_path(out / names[2])
+
+
 def test_a_folder_run_leaves_the_temporaries_of_runs_still_writing(tmp_path):
     """A run writing one video into out/sub holds out/sub's lock, not out's: a folder run on out, at
     the start, deleted its partial file as a killed run's, and its final rename failed (a review)."""
