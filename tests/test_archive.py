@@ -926,6 +926,29 @@ def test_inputs_named_near_the_file_name_limit_are_colorized(tmp_path, colorizer
     assert temp_output_path(out / names[1]) != temp_output_path(out / names[2])
 
 
+def test_jpegs_named_jfif_jpe_or_jif_are_photos_of_a_folder_run(tmp_path, colorizer):
+    """.jfif (a browser's JPEG on Windows), .jpe and .jif are JPEG's registered names: a folder of them was
+    "no photos or videos in it, nothing to do" (exit 0), and among other photos they were left out without
+    a line, neither done nor skipped nor failed (an archivist's find). They are colorized into the same name,
+    as JPEG; one already in colour is copied unchanged, as a .jpg is."""
+    from tests.media import write_colour_image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "web").mkdir(parents=True)
+    for i, name in enumerate(("a.jfif", "b.JPE", "c.jif")):  # (Pillow saves no .jif by its name: format= says JPEG)
+        Image.open(write_image(tmp_path / f"{i}.png", seed=i)).save(src / "web" / name, format="JPEG")
+    Image.open(write_colour_image(tmp_path / "colour.png")).save(src / "web" / "colour.jfif", format="JPEG", quality=95)
+    results = colorize_folder(src, out, colorizer)
+    by_name = {r.input.name: r for r in results}
+    assert sorted(by_name) == ["a.jfif", "b.JPE", "c.jif", "colour.jfif"], [r.input for r in results]
+    assert [by_name[n].status for n in ("a.jfif", "b.JPE", "c.jif")] == ["done"] * 3
+    for n in ("a.jfif", "b.JPE", "c.jif"):
+        with Image.open(out / "web" / n) as im:
+            assert im.format == "JPEG" and im.mode == "RGB"
+    assert by_name["colour.jfif"].status == "skipped" and "copied unchanged" in by_name["colour.jfif"].note
+    assert (out / "web" / "colour.jfif").read_bytes() == (src / "web" / "colour.jfif").read_bytes()
+
+
 def test_a_folder_run_leaves_the_temporaries_of_runs_still_writing(tmp_path):
     """A run writing one video into out/sub holds out/sub's lock, not out's: a folder run on out, at
     the start, deleted its partial file as a killed run's, and its final rename failed (a review)."""
