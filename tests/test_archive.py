@@ -903,6 +903,52 @@ def test_a_runs_stale_temporaries_are_its_outputs_only(tmp_path):
     assert temp_output_path(tmp_path / "reel0007.mp4").name.startswith(".reel0007.vidcolor-partial-")
 
 
+def test_inputs_named_near_the_file_name_limit_are_colorized(tmp_path, colorizer):
+    """A scan or film whose name is legal but within 26 bytes of 255 (a 250-byte caption in Chinese, a
+    251-letter name) failed "ln_out: cannot create the output folder (File name too long)": the hidden
+    temporary (".NAME.vidcolor-partial-PID.EXT") and a video's work folder ("NAME.work") added to the
+    name. They are shortened with a hash instead, and a killed run's temporary is still found as its own."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    names = ["A" * 251 + ".png", "\u5199" * 82 + ".png", "\u5199" * 81 + "B.png"]  # 255, 250, 248 bytes
+    for i, n in enumerate(names):
+        write_image(src / n, h=24, w=32, seed=i)
+    write_video(src / ("V" * 248 + ".mp4"), w=32, h=24, frames=3, audio=None)
+    results = colorize_folder(src, out, colorizer)
+    assert [r.status for r in results] == ["done"] * 4, [r.error for r in results]
+    assert sorted(p.name for p in out.iterdir() if p.name != ".vidcolor") == sorted(names + ["V" * 248 + ".mp4"])
+    from vidcolor.io.paths import NAME_MAX, stale_temporaries, temp_output_path
+
+    for n in names:
+        tmp = temp_output_path(out / n)
+        assert len(tmp.name.encode()) <= NAME_MAX and tmp.suffix == ".png"
+        tmp.write_bytes(b"x")  # as a killed run leaves it
+        assert stale_temporaries(out / n) == [tmp]
+    assert temp_output_path(out / names[1]) != temp_output_path(out / names[2])
+
+
+def test_jpegs_named_jfif_jpe_or_jif_are_photos_of_a_folder_run(tmp_path, colorizer):
+    """.jfif (a browser's JPEG on Windows), .jpe and .jif are JPEG's registered names: a folder of them was
+    "no photos or videos in it, nothing to do" (exit 0), and among other photos they were left out without
+    a line, neither done nor skipped nor failed (an archivist's find). They are colorized into the same name,
+    as JPEG; one already in colour is copied unchanged, as a .jpg is."""
+    from tests.media import write_colour_image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "web").mkdir(parents=True)
+    for i, name in enumerate(("a.jfif", "b.JPE", "c.jif")):  # (Pillow saves no .jif by its name: format= says JPEG)
+        Image.open(write_image(tmp_path / f"{i}.png", seed=i)).save(src / "web" / name, format="JPEG")
+    Image.open(write_colour_image(tmp_path / "colour.png")).save(src / "web" / "colour.jfif", format="JPEG", quality=95)
+    results = colorize_folder(src, out, colorizer)
+    by_name = {r.input.name: r for r in results}
+    assert sorted(by_name) == ["a.jfif", "b.JPE", "c.jif", "colour.jfif"], [r.input for r in results]
+    assert [by_name[n].status for n in ("a.jfif", "b.JPE", "c.jif")] == ["done"] * 3
+    for n in ("a.jfif", "b.JPE", "c.jif"):
+        with Image.open(out / "web" / n) as im:
+            assert im.format == "JPEG" and im.mode == "RGB"
+    assert by_name["colour.jfif"].status == "skipped" and "copied unchanged" in by_name["colour.jfif"].note
+    assert (out / "web" / "colour.jfif").read_bytes() == (src / "web" / "colour.jfif").read_bytes()
+
+
 def test_a_folder_run_leaves_the_temporaries_of_runs_still_writing(tmp_path):
     """A run writing one video into out/sub holds out/sub's lock, not out's: a folder run on out, at
     the start, deleted its partial file as a killed run's, and its final rename failed (a review)."""

@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
-from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
+from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
 from vidcolor.io.paths import check_folder_output, check_output, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
@@ -169,7 +169,7 @@ def planned_output(src: Path, kind: str, dst: Path | None, fmt_ext: str | None) 
 def _same_format(dst: Path, fmt_ext: str) -> bool:
     """Whether an output name is in the format `fmt_ext` names, whichever spelling either has (.jpeg and .JPG
     for .jpg; a library's FolderOptions(fmt_ext="tiff") and a.tif: it was refused as a contradiction, a review)."""
-    return FORMAT_EXT.get(dst.suffix.lower()[1:]) == FORMAT_EXT.get(fmt_ext.lower()[1:])
+    return IMAGE_FORMAT.get(dst.suffix.lower()) == IMAGE_FORMAT.get(FORMAT_EXT.get(fmt_ext.lower()[1:], ""))
 
 
 def check_format(kind: str, src: Path, dst: Path | None, fmt_ext: str | None) -> None:

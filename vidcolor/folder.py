@@ -16,7 +16,7 @@ from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_o
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
-from vidcolor.io.formats import SIDECAR_SUFFIX, Media, find_media, list_media
+from vidcolor.io.formats import IMAGE_FORMAT, SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import check_folder_output, check_output, input_problem, ensure_writable_dir, planned_outputs, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
@@ -104,7 +104,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
     if not opts.copy_skipped:
         journal.record(src, key, "colour", dst, note=str(score), stat=stat)
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
-    same_format = src.suffix.lower() == dst.suffix.lower() or {src.suffix.lower(), dst.suffix.lower()} <= {".jpg", ".jpeg"}
+    same_format = IMAGE_FORMAT.get(src.suffix.lower()) == IMAGE_FORMAT.get(dst.suffix.lower())
     dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
 
     def convert() -> None:

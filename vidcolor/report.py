@@ -94,8 +94,8 @@ class Reporter:
             err, head = res.error or "failed", "would fail" if self.dry_run else "FAILED"
             self.line(f"{head} {err}" if str(res.input) in err else f"{head} {res.input}: {err}")
             return
-        if (self.quiet and not self.dry_run and res.status == "skipped" and (res.note or "").startswith(QUIET_SKIPS)
-                and self._total > 0):  # a folder run (a single input never calls inputs())
+        if (self.quiet and res.status == "skipped" and (res.note or "").startswith(QUIET_SKIPS)
+                and self._total > 0):  # a folder run, dry or not (a single input never calls inputs())
             return  # (a stray hints file, a link not followed, or a single input's skip is still said)
         if res.status in ("skipped", "planned"):
             self.line(f"{'skipped' if res.status == 'skipped' else 'would do'} {res.input}: {res.note or ''}".rstrip(": "))

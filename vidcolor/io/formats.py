@@ -6,7 +6,12 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+# Each photo extension read and written, and its format. .jpe, .jfif and .jif are JPEG's other registered names
+# (a browser on Windows saves JPEGs as .jfif): a folder of them was "no photos or videos in it, nothing to
+# do", and among other photos they were left out without a line (an archivist's find).
+IMAGE_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".jif": "JPEG", ".png": "PNG",
+                ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
+IMAGE_EXTS = set(IMAGE_FORMAT)
 FORMAT_EXT = {"jpg": ".jpg", "jpeg": ".jpg", "png": ".png", "tif": ".tif", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp"}
 # Videos a folder run picks up: the containers FFmpeg reads that archives hold films in.
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts",

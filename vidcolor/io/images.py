@@ -34,10 +34,10 @@ logging.getLogger("tifffile").setLevel(logging.ERROR)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
-from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, is_image_path  # noqa: F401  (re-exported)
+from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import input_problem, stat_key, temp_output_path
 
-PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
+PIL_FORMAT = IMAGE_FORMAT
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 JPEG_QUALITY = 95
 MAX_PIXELS = 1_000_000_000  # archival scans are big; beyond a gigapixel we refuse rather than exhaust memory

@@ -2,6 +2,7 @@
 checks that an output can be written at all, which the front door runs before any work."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -31,9 +32,36 @@ def input_problem(path: Path) -> str | None:
     return "empty file (0 bytes)" if st.st_size == 0 else None
 
 
+NAME_MAX = 255  # bytes in one file name: ext4, XFS, Btrfs, ZFS (NTFS and APFS: 255 characters, no fewer bytes here)
+
+
+def fit_name(stem: str, head: str = "", tail: str = "") -> str:
+    """`head + stem + tail`, within NAME_MAX bytes: a stem too long for what vidcolor adds to it (a temporary's
+    mark and pid, a video's ".work") keeps its first characters and gets 8 hex digits of its sha256 after
+    a "~", so that two long names stay apart and every run derives the same name. An output named near
+    the limit (a 230-byte scan name is legal) failed "File name too long" on its temporary: an archivist's find."""
+    def size(s: str) -> int:
+        return len(s.encode("utf-8", "surrogateescape"))
+
+    if size(head) + size(stem) + size(tail) <= NAME_MAX:
+        return head + stem + tail
+    mark = "~" + hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    room, kept = NAME_MAX - size(head) - size(tail) - size(mark), ""
+    for ch in stem:  # whole characters only: a cut inside a UTF-8 sequence is no valid name
+        if size(kept) + size(ch) > room:
+            break
+        kept += ch
+    return head + kept + mark + tail
+
+
+def _temp_name(path: Path, pid: int | str) -> str:
+    return fit_name(path.stem, ".", f"{TEMP_MARK}{pid}{path.suffix}")
+
+
 def temp_output_path(path: Path) -> Path:
-    """A hidden name in the target folder, unique to this process, keeping the extension."""
-    return path.with_name(f".{path.stem}{TEMP_MARK}{os.getpid()}{path.suffix}")
+    """A hidden name in the target folder, unique to this process, keeping the extension; no longer than
+    a file name may be (fit_name)."""
+    return path.with_name(_temp_name(path, os.getpid()))
 
 
 def is_temp_output(path: Path) -> bool:
@@ -56,7 +84,7 @@ def stale_temporaries(path: Path) -> list[Path]:
     another output of the same folder, at once, was then using."""
     try:
         return [p for p in path.parent.iterdir()
-                if (m := _TEMP_NAME.fullmatch(p.name)) and (m["stem"], m["suffix"]) == (path.stem, path.suffix)]
+                if (m := _TEMP_NAME.fullmatch(p.name)) and p.name == _temp_name(path, m["pid"])]
     except OSError:
         return []
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from vidcolor.errors import OutputError
+from vidcolor.io.formats import IMAGE_FORMAT
 from vidcolor.io.base import StreamInfo, VideoInfo
 from vidcolor.io.subtitles import TEXT_CODECS
 from vidcolor.io.video import VideoSource, _reason, _tag
@@ -65,7 +66,7 @@ CONTAINERS = {
                       constant_rate=True),
 }
 VIDEO_EXTS = tuple(CONTAINERS)
-_IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".jxl"}
+_IMAGE_EXTS = set(IMAGE_FORMAT) | {".heic", ".jxl"}
 _MAX_CHANNELS = {"libmp3lame": 2, "ac3": 6}
 # the layout a transcoded stream of that many channels is written in: Vorbis's channel orders, which Opus
 # takes (not 2.1 or 4.0) and AAC and PCM too. PyAV takes no channel count for a layout: a 5.1 master's

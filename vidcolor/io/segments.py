@@ -25,7 +25,7 @@ import numpy as np
 from vidcolor.errors import OutputError, StorageError, out_of_space, write_failure
 from vidcolor.io.base import ResumePoint, VideoInfo
 from vidcolor.io.mux import join_segments
-from vidcolor.io.paths import atomic_write_text, temp_output_path
+from vidcolor.io.paths import atomic_write_text, fit_name, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
 from vidcolor.io.video import WARMUP_FRAMES, _reason
@@ -42,7 +42,7 @@ def segment_frames(seconds: float, fps: float, multiple: int = 1) -> int:
 
 
 def work_dir(dst: Path, work_root: Path) -> Path:
-    return work_root / f"{dst.name}.work"
+    return work_root / fit_name(dst.name, tail=".work")
 
 
 def _log_key(key: str) -> str:
@@ -54,7 +54,7 @@ RAY_WORK = "ray"  # under the work root: a film's ranges colorized on a Ray clus
 
 
 def ray_work_dir(dst: Path, work_root: Path) -> Path:
-    return work_root / RAY_WORK / f"{dst.name}.work"
+    return work_root / RAY_WORK / fit_name(dst.name, tail=".work")
 
 
 def discard_work(dst: Path, work_root: Path) -> None:

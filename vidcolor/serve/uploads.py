@@ -232,7 +232,7 @@ def output_ext(fmt: str | None, upload: ImageUpload) -> str:
     ext = "." + fmt.lower().lstrip(".")
     if ext not in PIL_FORMAT:
         raise RequestError(422, f"unknown format {fmt!r} (jpg, png, tif, webp, bmp)")
-    return ".jpg" if ext == ".jpeg" else ".tif" if ext == ".tiff" else ext
+    return {"JPEG": ".jpg", "TIFF": ".tif"}.get(PIL_FORMAT[ext], ext)
 
 
 class BodyLimit:
