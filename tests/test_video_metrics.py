@@ -107,6 +107,25 @@ def test_eval_video_refuses_a_black_and_white_clip_and_measures_the_others(tmp_p
     assert [row["clip"] for row in json.loads(out.read_text())] == [str(colour)]
 
 
+def test_eval_video_refuses_a_black_and_white_clip_before_the_model_loads(tmp_path, weights_file, colorizer, monkeypatch):
+    """A B&W clip was colorized in all three modes before it was refused: 65 s for the 100-frame example
+    clip on the CPU, just to say "black and white" (a new user's test). It is now found by decoding alone:
+    the command never loads the model for it, and the library colorizes none of its frames."""
+    import vidcolor.evaluate_video as ev
+    from vidcolor.errors import InputError
+
+    bw = write_video(tmp_path / "bw.mp4", w=64, h=48, frames=6, gray=True, audio=None)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded for a black-and-white clip"))
+    r = CliRunner().invoke(cli.app, ["eval-video", str(bw), "--weights", str(weights_file), "--device", "cpu"])
+    assert r.exit_code == 1, r.output
+    assert "bw.mp4: black and white: no colours to score against" in r.output
+    r = CliRunner().invoke(cli.app, ["eval-video", str(bw), "--max-frames", "3", "--weights", str(weights_file)])
+    assert r.exit_code == 1 and "bw.mp4: its first 3 frames (--max-frames) hold no colour" in r.output, r.output
+    monkeypatch.setattr(ev, "colorize_frames", lambda *a, **k: pytest.fail("a black-and-white clip was colorized"))
+    with pytest.raises(InputError, match="black and white"):
+        evaluate_video(colorizer, bw)
+
+
 def test_eval_video_times_no_mode_with_the_networks_first_call(tmp_path, colorizer, monkeypatch):
     """`off`, timed first, took the network's first call at the clip's shape: fps_vs_off read 2.1x for a
     clip's first copy and 1.2x for its second in one command (a new user's test). An untimed call comes

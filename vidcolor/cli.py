@@ -703,11 +703,20 @@ def eval_video_cmd(
     except UsageError as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
-    col = _load(model, weights, device, work_size, upsample)
-    from vidcolor.evaluate_video import evaluate_video
+    from vidcolor.evaluate_video import evaluate_video, refuse_gray_clip
 
-    results, failed = [], 0
-    for clip in clips:  # a clip that fails is named and the others are still measured (exit 1)
+    results, failed, measurable = [], 0, []
+    for clip in clips:  # a black-and-white (or unreadable) clip is named before the model loads, by decoding alone
+        try:
+            refuse_gray_clip(clip, max_frames)
+            measurable.append(clip)
+        except VidcolorError as e:
+            _reporter().error(str(e))
+            failed += 1
+    if not measurable:
+        raise typer.Exit(EXIT_FAILED)
+    col = _load(model, weights, device, work_size, upsample)
+    for clip in measurable:  # a clip that fails is named and the others are still measured (exit 1)
         try:
             res = evaluate_video(col, clip, strength=temporal_strength, max_frames=max_frames)
         except VidcolorError as e:

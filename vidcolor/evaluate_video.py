@@ -23,6 +23,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
                    strength: float | None = None, batch_size: int = 4, max_frames: int | None = None,
                    smoothers: dict[str, Callable[[], TemporalSmoother]] | None = None) -> dict:
     """Every mode (or every named smoother factory in `smoothers`, which should include "off") on one clip."""
+    refuse_gray_clip(clip, max_frames)  # before any colorizing: it had run every mode over the whole clip first
     factories = smoothers or {m: (lambda m=m: make_smoother(m, strength, colorizer.device)) for m in modes}
     modes = tuple(factories)
     states = {m: (factories[m](), None) for m in modes}
@@ -72,9 +73,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     if n < 2:  # a one-frame clip measured as nan flicker, exit 0 (film-user test)
         raise InputError(f"{clip}: {n} frame{'s' * (n != 1)}; flicker is measured between frames, so eval-video needs at least 2")
     if gray_truth:  # scored against itself as if it were the truth: plausible numbers that meant nothing (a new user's test)
-        what = f"its first {n} frames (--max-frames) hold no colour" if limited else "black and white"
-        raise InputError(f"{clip}: {what}: no colours to score against (eval-video takes colour clips, reduces "
-                         "them to gray and compares; colorize a black-and-white film with `vidcolor CLIP`)")
+        raise _gray_clip(clip, n if limited else None)
     we, cd = warp.result(), cdc.result()
     rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])) if psnrs[m] else float("inf"),
                 "colourfulness": float(np.mean(colour[m])), "fps": n / seconds[m] if seconds[m] else 0.0} for m in modes}
@@ -83,6 +82,31 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     return {"clip": str(clip), "frames": n, "size": [info.width, info.height], "model": colorizer.model_id,
             "scene_cuts": cuts[modes[0]].cuts, "modes": rows, "against_off": against_off(rows), "exact_frames": exact,
             **({"note": short} if short else {})}
+
+
+def refuse_gray_clip(clip: str | Path, max_frames: int | None = None) -> None:
+    """Raise InputError where the clip (its first `max_frames` frames) holds no colour, as `evaluate_video`
+    would find once done, but decoding only, without the network: it stops at the first frame in colour,
+    so a colour clip costs one frame. A black-and-white film had been colorized in all three modes, a
+    minute for 100 frames on the CPU, before it was refused (a new user's test); `vidcolor eval-video`
+    calls this for every clip before the model loads."""
+    n, limited = 0, False
+    with VideoSource(clip) as src:
+        for f in src.frames():  # RGB, as evaluate_video's `with_rgb` frames
+            if max_frames is not None and n >= max_frames:
+                limited = True
+                break
+            if not is_gray(f.rgb):
+                return
+            n += 1
+    if n:  # no frames at all: evaluate_video's own error says so
+        raise _gray_clip(clip, n if limited else None)
+
+
+def _gray_clip(clip: str | Path, limited_to: int | None) -> InputError:
+    what = f"its first {limited_to} frames (--max-frames) hold no colour" if limited_to else "black and white"
+    return InputError(f"{clip}: {what}: no colours to score against (eval-video takes colour clips, reduces "
+                      "them to gray and compares; colorize a black-and-white film with `vidcolor CLIP`)")
 
 
 def as_rgb(frames: np.ndarray) -> np.ndarray:
