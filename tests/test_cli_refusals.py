@@ -495,3 +495,24 @@ def test_a_named_pipe_given_as_input_is_said_to_be_one_not_an_empty_file(tmp_pat
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(InputError, match="empty file"):
         read_image(tmp_path / "empty.png")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_piped_input_is_named_as_a_pipe_not_checked_against_its_output_name(tmp_path, monkeypatch):
+    """`cat scan.jpg | vidcolor /dev/stdin -o o.jpg` was refused as "an image file name for a video input": -o was
+    checked against the kind of an input that has none (a pipe has no extension), before the input itself, whose
+    line ("a named pipe ... save the stream to a file first") never showed (a new user's test). An empty file with
+    a video's -o, likewise. Both now fail as unreadable inputs (exit 1), before the model loads."""
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    os.mkfifo(tmp_path / "stdin")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    for src, out, why in (("stdin", "o.jpg", "a named pipe, not a file"), ("empty.jpg", "o.mp4", "empty file")):
+        r = invoke(tmp_path / src, "-o", tmp_path / out)
+        assert r.exit_code == 1, r.output
+        assert f"{tmp_path / src}: {why}" in r.output and "file name for a" not in r.output
+        assert not (tmp_path / out).exists()
+    from vidcolor.api import plan
+    from vidcolor.errors import InputError
+
+    with pytest.raises(InputError, match=r"stdin: a named pipe"):
+        plan(tmp_path / "stdin", tmp_path / "o.jpg")

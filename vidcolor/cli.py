@@ -431,6 +431,7 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
     that is not there, and (WeightsError) weights that are not there or not a checkpoint. The library's
     plan() checks the output itself."""
     from vidcolor.api import check_format, input_kind, output_path, planned_output
+    from vidcolor.io.paths import input_problem
     from vidcolor.weights import check_weights_source
 
     device, model, weights = load["device"], load["model"], load["weights"]
@@ -439,6 +440,8 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
         looks_like_command = not src.suffix and len(src.parts) == 1
         raise UsageError(f"{src}: file not found" + ("; not a file, folder or command (commands: "
                                                     f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
+    if not src.is_dir() and input_problem(src):  # a pipe, a device or an empty file: plan() names it, as the run's
+        return src.parent  # failure (exit 1), before -o is checked against a kind it does not have (a new user's test)
     kind = input_kind(src)
     dst = output_path(src, kind, dst, folder.fmt_ext)  # -o as typed: `newdir/` for a photo is a folder, not a file
     check_format(kind, src, dst, folder.fmt_ext)

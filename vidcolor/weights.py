@@ -99,7 +99,7 @@ def load_colorizer(model: str | None = None, weights: str | Path | None = None, 
     if weights is not None:
         net = load_checkpoint(weights, sha256=listed_sha256(weights))
         if model is not None and net.arch_name != model:
-            raise WeightsError(f"{weights}: holds a {net.arch_name!r} network, not {model!r}")
+            raise WeightsError(f"{weights}: holds the network {net.arch_name!r}, not {model!r}")
     else:
         path, sha = shipped_weights(DEFAULT_MODEL if model is None else model)
         net = load_checkpoint(path, sha256=sha)
