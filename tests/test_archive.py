@@ -290,7 +290,7 @@ def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited
     later = time.time() + 100
     for p in [*src.rglob("*.png"), *out.rglob("*.png")]:
         os.utime(p, (later, later))
-    assert [r.note for r in colorize_folder(src, out, colorizer)] == [None] * 3  # the inputs "changed": redone, no failure
+    assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"] * 3  # inputs the same bytes too
     for p in out.rglob("*.png"):
         os.utime(p, (later + 100, later + 100))
     assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"] * 3  # not "has changed"
@@ -306,6 +306,42 @@ def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited
     edited.write_bytes(bytes(data))
     assert {r.input.name: r.note for r in colorize_folder(src, out, colorizer)}["img0.png"].startswith(
         "already done; the output has changed")
+
+
+def test_inputs_only_touched_since_they_were_colorized_are_not_redone(tmp_path, colorizer, monkeypatch):
+    """A backup restored, `cp -r` without -p or a `touch` gives every scan a new mtime and changes none: a nightly
+    run then colorized the whole archive again, days of work (an operator's find). The journal keeps each
+    input's sha256: an input whose mtime alone moved is read once, found the same, and journaled with its new
+    mtime; one of the same size and other bytes (a re-scan, an uncompressed TIFF's size never changes) is redone."""
+    import vidcolor.archive as journal_module
+
+    src = archive(tmp_path / "in", n=3)
+    clip = write_video(src / "d0" / "reel.mp4", w=64, h=48, frames=6, audio=None)
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (30, 40), dtype=np.uint8)).save(src / "d1" / "scan.bmp")
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 5
+    copied = tmp_path / "copied"  # `cp -r` without -p: a new folder, every mtime new
+    import shutil
+
+    shutil.copytree(src, copied, copy_function=shutil.copyfile)
+    shutil.rmtree(src)
+    later = time.time() + 100
+    for p in copied.rglob("*.*"):
+        os.utime(p, (later, later))
+    lines = (out / ".vidcolor" / "journal.jsonl").read_text().count("\n")
+    dry = colorize_folder(copied, out, colorizer, FolderOptions(dry_run=True))
+    assert statuses(dry) == ["skipped"] * 5
+    assert (out / ".vidcolor" / "journal.jsonl").read_text().count("\n") == lines  # a dry run writes nothing
+    assert [r.note for r in colorize_folder(copied, out, colorizer)] == ["already done"] * 5
+    monkeypatch.setattr(journal_module, "file_sha256", lambda p: pytest.fail(f"{p} read again"))
+    assert statuses(colorize_folder(copied, out, colorizer)) == ["skipped"] * 5  # their new mtimes were journaled
+    monkeypatch.undo()
+    rescan = copied / "d1" / "scan.bmp"  # a re-scan: an uncompressed photo of the same size, other pixels
+    before = rescan.stat().st_size
+    Image.fromarray(np.full((30, 40), 77, np.uint8)).save(rescan)
+    assert rescan.stat().st_size == before
+    results = {r.input.name: r.status for r in colorize_folder(copied, out, colorizer)}
+    assert results == {"img0.png": "skipped", "img1.png": "skipped", "img2.png": "skipped", "scan.bmp": "done", clip.name: "skipped"}
 
 
 def test_a_read_only_output_is_not_replaced_without_overwrite(tmp_path, colorizer):

@@ -48,8 +48,8 @@ class Journal:
     """Append-only JSON lines, one per finished output path; the last entry for a path wins. A line
     cut off by a kill is ignored.
 
-    An entry counts as finished only when it names the same input, whose size and mtime are unchanged,
-    the model/options key is the same, and (for "done") the output file still exists; anything else
+    An entry counts as finished only when it names the same input, whose size and mtime are unchanged
+    (or whose mtime alone moved and whose bytes are those recorded, `input_sha256`), the model/options key is the same, and (for "done") the output file still exists; anything else
     is stale and redone. A "colour" entry records an input skipped as already in colour (with `copy`,
     the unchanged copy written in its place); a "failed" entry records a bad input (with the error as
     note), so the journal accounts for every file, but it is never finished: a re-run tries it again.
@@ -171,9 +171,28 @@ class Journal:
             # moved: the name alone where the recorded file is gone (two rolls' scan0001.bmp, same size and a
             # date copied onto both, sent into one output folder: the second was taken as done; a review)
             same = recorded == str(_normal(src)) or (Path(recorded).name == src.name and not os.path.lexists(recorded))
-            return bool(same) and e.get("input_stat") == input_key(src)
+            if not same:
+                return False
+            now = input_key(src)
+            return e.get("input_stat") == now or self._same_content(e, src, now)
         except OSError:  # the input is gone, or a dangling link
             return False
+
+    def _same_content(self, e: dict, src: Path, now: dict) -> bool:
+        """Whether an input whose mtime alone moved holds the bytes recorded with its entry (`input_sha256`): a
+        backup restored, `cp -r` without -p or a `touch` changes every mtime and no photo, and a whole archive
+        was colorized again, days of work (an operator's find). Read once: where a run holds the lock, the
+        entry is journaled again with the new stat, as `changed_since_written` does for an output."""
+        was, sha = e.get("input_stat") or {}, e.get("input_sha256")
+        if not sha or was.get("size") != now["size"] or file_sha256(src) != sha:
+            return False
+        out = e["target"]
+        if (self.remember and self.entries.get(out) is e and self.last_line.get(out) == e["status"]
+                and out not in self.redoing):  # the output's last line: a write or a redo since is left as it stands
+            e2 = {**e, "input_stat": now, "time": time.time()}
+            self._append(e2, sync=False)
+            self.entries[out] = e2
+        return True
 
     def wrote(self, target: Path) -> bool:
         """Whether a vidcolor run has written, or started to write, `target`."""
@@ -227,6 +246,11 @@ class Journal:
         if copy is not None:
             e["copy"] = self._out(copy)
         before = self._before_write.pop(e["target"], None)  # (taken for every status: a 50,000-photo run holds none)
+        if status in ("done", "colour") and stat is not None:  # its bytes, where it is still as it was when read: an
+            with contextlib.suppress(OSError):  # mtime that alone moves since is no new input (`_same_content`)
+                sha = file_sha256(src)
+                if input_key(src) == stat:
+                    e["input_sha256"] = sha
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now
             e["output_stat"], e["output_sha256"] = input_key(target), file_sha256(target)
         elif status == "failed" and before and _in_place(target, before):
