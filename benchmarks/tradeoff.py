@@ -6,6 +6,10 @@ sit on the same curve; this shows whether training moved the curve. Analysis onl
 on val would be tuned on the test set (`python -m training tune` chooses on the run's held-out photos).
 
     python benchmarks/tradeoff.py out.json weights/effnet_unet.pt runs/x/snapshots/step0000500.pt [--val DIR]
+
+A checkpoint given as A.pt+B.pt is the two networks' ensemble: their regression outputs and class
+probabilities averaged before the decoding (equal weights; the first one's bins and renderer). It
+asks whether distilling two networks into one could move the curve, at twice the inference cost.
 """
 import argparse
 import itertools
@@ -30,18 +34,31 @@ ap.add_argument("checkpoints", nargs="+")
 ap.add_argument("--val", type=Path, default=Path("../shared/data/val"))
 ap.add_argument("--work-size", type=int, default=192)
 a = ap.parse_args()
-for w in a.checkpoints:  # before the photos load
+for w in (w for c in a.checkpoints for w in c.split("+")):  # before the photos load
     refuse_missing(folders=[a.val], weights=w)
 torch.set_num_threads(1)
 imgs = load_images([a.val])
 gt_labs = [rgb2lab(gt) for _, gt in imgs]
 gt_colour = sum(colourfulness(gt) for _, gt in imgs) / len(imgs)
 gray = sum(psnr(gray_baseline(gt), gt) for _, gt in imgs) / len(imgs)
+
+
+def mean_outputs(outs: list[dict]) -> dict:
+    """An ensemble's raw outputs: mean regression, and mean class probabilities as log-probabilities (decode takes logits)."""
+    prob = sum(torch.softmax(o["logits"].float(), 1) for o in outs) / len(outs)
+    return {"ab": sum(o["ab"].float() for o in outs) / len(outs), "logits": prob.clamp_min(1e-12).log()}
+
+
 out = {}
 for p in a.checkpoints:
     t = time.time()
-    m = load_checkpoint(p)
-    raw = RawOutputs(shipped_colorizer(m, torch.device("cpu"), a.work_size), imgs)
+    raws = [RawOutputs(shipped_colorizer(load_checkpoint(w), torch.device("cpu"), a.work_size), imgs) for w in p.split("+")]
+    raw = raws[0]
+    if len(raws) > 1:
+        if any(not torch.equal(r.col.model.head.bins, raw.col.model.head.bins) for r in raws):
+            sys.exit(f"{p}: the networks' colour bins differ; their classes cannot be averaged")
+        per_photo = zip(*[[o for _, _, o in r.items] for r in raws])
+        raw.items = [(gt, l_full, mean_outputs(outs)) for (gt, l_full, _), outs in zip(raw.items, per_photo)]
     col = raw.col
     res = []
     for T, blend, conf, s in itertools.product((0.2, 0.38, 0.7), (0.25, 0.5, 0.75, 1.0), (None, (0.3, 0.6)), (1.0, 1.25)):
