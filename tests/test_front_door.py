@@ -787,3 +787,25 @@ def test_a_run_stopped_while_the_model_load_hangs_stops_after_a_bounded_wait(tmp
         assert len(raised) == 1 and type(raised[0]) is KeyboardInterrupt
     finally:
         release.set()
+
+
+def test_a_colorizer_loaded_while_torch_defaults_to_float64_colorizes_as_under_float32(weights_file):
+    """A service that had called torch.set_default_dtype(torch.float64) (for its own numerics) got networks built
+    with float64 weights: every photo, video and array then failed with torch's RuntimeError "Input type (float)
+    and bias type (double) should be the same", and so did the colour-photo detector of a folder run."""
+    from vidcolor.models.checkpoint import read_checkpoint_file
+    from vidcolor.models.tone_net import ToneNet
+    from vidcolor.weights import shipped_file
+
+    gray = np.random.default_rng(0).integers(0, 255, (40, 56), dtype=np.uint8)
+    expected = vidcolor.load_colorizer(weights=weights_file, device="cpu").colorize_array(gray)
+    x = torch.rand(1, 4, 64, 64)
+    ckpt = read_checkpoint_file(*shipped_file("tone_net", "the colour-photo detector"))[0]
+    expected_score = ToneNet.from_checkpoint(ckpt).score(x)
+    torch.set_default_dtype(torch.float64)
+    try:
+        col = vidcolor.load_colorizer(weights=weights_file, device="cpu")
+        assert np.array_equal(col.colorize_array(gray), expected)
+        assert torch.equal(ToneNet.from_checkpoint(ckpt).score(x), expected_score)
+    finally:
+        torch.set_default_dtype(torch.float32)

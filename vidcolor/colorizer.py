@@ -66,7 +66,10 @@ class Colorizer:
             work_size = in_range("--work-size", work_size, WORK_SIZE, integer=True)
         self.strength = _strength(strength)  # a/b scale, like DeOldify's render factor: < 1 paler, > 1 more vivid
         self.flip = False  # photos: also predict the mirror image and average (twice the network time)
-        self.model = model.eval().to(self.device)
+        # float32 whatever torch's default dtype: a network built while a service had set
+        # torch.set_default_dtype(torch.float64) held float64 weights, and every call failed with "Input type
+        # (float) and bias type (double) should be the same" (a library user's test)
+        self.model = model.eval().to(self.device, torch.float32)
         meta = getattr(model, "checkpoint_meta", {}) or {}
         self.work_size = int(work_size or meta.get("work_size", DEFAULT_WORK_SIZE))
         self.upsampler = upsampler or BilinearUpsampler()

@@ -41,7 +41,7 @@ class ToneNet(nn.Module):
         """The network, in eval mode, from what `python -m training detector train` saves."""
         net = cls(ckpt["width"])
         net.load_state_dict(ckpt["state_dict"])
-        return net.eval()
+        return net.float().eval()  # float32 whatever torch's default dtype (colorizer.Colorizer says why)
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
