@@ -809,3 +809,33 @@ def test_a_colorizer_loaded_while_torch_defaults_to_float64_colorizes_as_under_f
         assert torch.equal(ToneNet.from_checkpoint(ckpt).score(x), expected_score)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_a_folder_runs_on_result_is_called_on_the_callers_thread_one_at_a_time(tmp_path, colorizer):
+    """Photos written were reported from vidcolor's write thread, and photos failed from the caller's, at the
+    same time: a service recording each result in SQLite stopped at the first photo with "SQLite objects created
+    in a thread can only be used in that same thread" (a library user's test). Videos were reported on the
+    caller's thread already."""
+    import sqlite3
+    import threading
+
+    for i in range(9):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    (tmp_path / "in" / "bad.jpg").write_bytes(b"not a photo")
+    write_video(tmp_path / "in" / "v.mp4", frames=4, audio=None)
+    db = sqlite3.connect(":memory:")
+    db.execute("create table results (input text, status text)")
+    threads, inside = set(), []
+
+    def record(res):
+        inside.append(1)
+        assert len(inside) == 1, "on_result called while another call runs"
+        threads.add(threading.get_ident())
+        db.execute("insert into results values (?, ?)", (res.input.name, res.status))
+        inside.pop()
+
+    results = vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=record,
+                                folder=FolderOptions(batch_size=2))
+    assert threads == {threading.get_ident()}
+    assert sorted(db.execute("select input, status from results")) == sorted((r.input.name, r.status) for r in results)
+    assert sorted(r.status for r in results) == ["done"] * 10 + ["failed"]

@@ -7,6 +7,7 @@ already in colour is copied unchanged, so the output tree is complete.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import time
 from pathlib import Path
@@ -370,23 +371,53 @@ def unexpected(path: Path, e: Exception) -> str:
     return f"{path}: unexpected error ({type(e).__name__}: {what}{where}); a vidcolor defect: please report it"
 
 
+HAND_OVER_WAIT_S = 0.05  # how long the caller's thread waits for the write thread's next result, at a time
+
+
 def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opts: FolderOptions, emit) -> None:
     """Read ahead in one thread, write behind in another; the network sees batches of images. `todo`
-    holds (src, dst, hints or None); `key` is the folder's key, each photo's is `hinted_key` of it."""
+    holds (src, dst, hints or None); `key` is the folder's key, each photo's is `hinted_key` of it.
+
+    Every result reaches `emit` on the calling thread, one at a time: the write thread's wait in `finished`
+    until this one takes them (between batches, and as they come while it waits for the last writes). A caller's on_result had been called on
+    the write thread for photos written, and at the same time on this one for photos failed: a service's
+    on_result writing to an SQLite connection failed the run with "SQLite objects created in a thread can
+    only be used in that same thread" (a library user's test)."""
+    finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
+    stopped = False  # the caller's on_result raised: it is not called again
+
+    def hand_over(wait_s: float = 0.0) -> None:
+        """Emit the results waiting, the first waited for up to `wait_s`."""
+        nonlocal stopped
+        while not stopped:
+            try:
+                res = finished.get(timeout=wait_s) if wait_s else finished.get_nowait()
+            except queue.Empty:
+                return
+            wait_s = 0.0
+            try:
+                emit(res)
+            except BaseException:
+                stopped = True
+                raise
+
+    def report(res: Result) -> None:  # on this thread: in order with the write thread's results before it
+        finished.put(res)
+        hand_over()
 
     def write(job) -> None:
         src, dst, t0, action = job
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            emit(action())
+            finished.put(action())
         except StorageError:  # the run stops (at the next submit or at close)
             raise
         except VidcolorError as e:
-            emit(Result(src, None, "failed", time.time() - t0, error=str(e)))
+            finished.put(Result(src, None, "failed", time.time() - t0, error=str(e)))
         except OSError as e:  # the folder could not be made
             if out_of_space(e):
                 raise StorageError(f"{dst.parent}: cannot create the output folder: {e.strerror}; the run stops") from e
-            emit(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
+            finished.put(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
@@ -412,7 +443,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                     except StorageError:
                         raise
                     except VidcolorError as e:
-                        emit(Result(p, None, "failed", time.time() - t0, error=str(e)))
+                        report(Result(p, None, "failed", time.time() - t0, error=str(e)))
                         continue
                     if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
                         writer.submit((p, t, t0, lambda p=p, t=t, img=img, t0=t0, k=k, score=score:
@@ -422,8 +453,13 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 outs = colorizer.colorize_arrays([r[3].pixels for r in ready], [r[4] for r in ready], opts.batch_size) if ready else []
                 for (p, t, t0, img, h), out in zip(ready, outs):
                     writer.submit((p, t, t0, colorized(p, t, out, img, t0, h)))
+                hand_over()
     finally:
-        writer.close()
+        try:
+            # each result as it is written, as before (not after the caller's on_result raised: it is not called again)
+            writer.close(waiting=None if stopped else lambda: hand_over(HAND_OVER_WAIT_S))
+        finally:
+            hand_over()  # what was written meanwhile, also on the way out (Ctrl-C): the report lists it
 
 
 def sidecar_misfit(hints: Hints | None, photo: Path, shape: tuple[int, ...]) -> InputError | None:

@@ -153,10 +153,16 @@ class BackgroundWorker:
             except queue.Full:
                 self._check()
 
-    def close(self) -> None:
-        """Wait for every submitted item, then re-raise the first failure if any."""
+    def close(self, waiting: Callable[[], None] | None = None) -> None:
+        """Wait for every submitted item, then re-raise the first failure if any. `waiting` is called over and
+        over meanwhile, on this thread (it should block briefly: folder.py hands the caller each result
+        written); the thread is joined even when it raises."""
         self._q.put(_DONE)
-        self._t.join()
+        try:
+            while waiting is not None and self._t.is_alive():
+                waiting()
+        finally:
+            self._t.join()
         self._check()
 
     def close_quietly(self) -> None:
