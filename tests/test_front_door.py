@@ -839,3 +839,27 @@ def test_a_folder_runs_on_result_is_called_on_the_callers_thread_one_at_a_time(t
     assert threads == {threading.get_ident()}
     assert sorted(db.execute("select input, status from results")) == sorted((r.input.name, r.status) for r in results)
     assert sorted(r.status for r in results) == ["done"] * 10 + ["failed"]
+
+
+def test_outputs_named_near_the_limit_are_written_and_longer_ones_refused_at_once(tmp_path, colorizer):
+    """A photo or video whose output's name is legal but within 26 bytes of the 255-byte limit failed only once
+    written (vidcolor's hidden temporary name and a video's work folder add to it; `paths.fit_name` shortens
+    those), and a name over the limit was a bare OSError "File name too long" from the library (a traceback in
+    the CLI) once a video's frames were all encoded: it is refused before any work (a library user's find)."""
+    from vidcolor.io.paths import NAME_MAX
+
+    stem = "n" * (NAME_MAX - 6)  # "nnn....png": 2 bytes short of the limit
+    photo = write_image(tmp_path / "in" / f"{stem}.png")
+    film = write_video(tmp_path / "in" / f"{stem}.mp4", frames=4, audio=None)
+    for src in (photo, film):
+        [res] = vidcolor.colorize(src, tmp_path / "one" / src.name, colorizer=colorizer)
+        assert res.status == "done" and res.output.is_file(), res.error
+    results = vidcolor.colorize(tmp_path / "in", tmp_path / "all", colorizer=colorizer)
+    assert [(r.status, r.error) for r in results] == [("done", None), ("done", None)]
+    for out in (tmp_path / "one", tmp_path / "all"):
+        assert sorted(p.name for p in out.iterdir()) == sorted([".vidcolor", photo.name, film.name])
+    too_long = "x" * (NAME_MAX + 1)
+    for src, dst in ((photo, tmp_path / f"{too_long}.png"), (film, tmp_path / f"{too_long}.mp4"),
+                     (photo, tmp_path / too_long / "a.png"), (tmp_path / "in", tmp_path / too_long)):
+        with pytest.raises(UsageError, match=r"file name too long \(\d+ bytes, where a file system takes 255\)"):
+            vidcolor.colorize(src, dst, colorizer=colorizer)

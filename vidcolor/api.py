@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
-from vidcolor.io.paths import check_folder_output, check_output, input_problem, planned_outputs, video_output
+from vidcolor.io.paths import check_folder_output, check_name_length, check_output, input_problem, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
@@ -148,10 +148,15 @@ def output_path(src: Path, kind: str, dst: str | os.PathLike | None, fmt_ext: st
     """dst= (-o) as given, as a Path: UsageError where it names a folder (one there, or a name ending in a path
     separator) and the input is a photo or a video, whose output is one file. Path() drops a trailing separator:
     `-o newdir/` for a photo had been refused as not an image file name (for a video, as an "extension-less"
-    file), and with --format png it became the file newdir.png."""
+    file), and with --format png it became the file newdir.png. A name too long for any file system: UsageError
+    too (is_dir() raised OSError on it)."""
     if dst is None:
         return None
     given = os.fspath(dst)
+    try:
+        check_name_length(Path(given))
+    except OutputError as e:
+        raise UsageError(str(e)) from e
     if kind != "folder" and (given.endswith(tuple(s for s in (os.sep, os.altsep) if s)) or Path(given).is_dir()):
         what = "photo" if kind == "image" else "video"
         raise UsageError(f"{given}: names a folder, and the input is a {what}, whose output is a file; give its name, "

@@ -54,6 +54,16 @@ def fit_name(stem: str, head: str = "", tail: str = "") -> str:
     return head + kept + mark + tail
 
 
+def check_name_length(path: Path) -> None:
+    """OutputError for a name in `path` longer than NAME_MAX bytes, found before any work: it had failed only
+    once written (a video after all its frames were encoded), with a bare OSError "File name too long"
+    from the library and a traceback from the CLI (a library user's find)."""
+    for part in path.parts:
+        if (n := len(part.encode("utf-8", "surrogateescape"))) > NAME_MAX:
+            raise OutputError(f"{path}: file name too long ({n} bytes, where a file system takes {NAME_MAX}); "
+                              "choose a shorter output name")
+
+
 def _temp_name(path: Path, pid: int | str) -> str:
     return fit_name(path.stem, ".", f"{TEMP_MARK}{pid}{path.suffix}")
 
@@ -94,6 +104,7 @@ def check_output(src: Path, dst: Path, create: bool = True) -> None:
     With create=False nothing is made on disk (the front door checks before the model loads)."""
     if same_file(src, dst):
         raise OutputError(f"{dst}: output is the input file; choose another output path")
+    check_name_length(dst)
     (ensure_writable_dir if create else check_writable_dir)(dst.parent)
     if dst.is_dir():
         raise OutputError(f"{dst}: is a folder; give a file name for the output")
@@ -146,6 +157,7 @@ def ensure_writable_dir(folder: Path) -> None:
 def check_writable_dir(folder: Path) -> None:
     """What ensure_writable_dir would refuse, found without creating anything: the nearest existing
     ancestor must be a writable folder."""
+    check_name_length(folder)
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -172,6 +184,7 @@ def check_folder_output(src: Path, dst: Path) -> None:
     """A folder input needs an output folder outside it."""
     if not src.is_dir():
         raise InputError(f"{src}: not a folder")
+    check_name_length(dst)
     if src.resolve() == dst.resolve() or dst.resolve().is_relative_to(src.resolve()):
         raise OutputError(f"{dst}: output folder is (inside) the input folder; choose another")
     if src.resolve().is_relative_to(dst.resolve()):  # `vidcolor scans/misc -o scans`: the outputs and a journal
