@@ -96,6 +96,12 @@ def _known_preset(preset: str, known: tuple[str, ...], encoder: str) -> bool:
     return (preset.lower() if encoder == "libx264" else preset) in known or preset in {str(i) for i in range(10)}
 
 
+# x265 corrupts the heap (glibc aborts: "free(): invalid next size", exit 134) when a second encoder opens in
+# one process, as each segment's does, on frames under 64 pixels on a side with its cu-tree on: 40x64, 48x64,
+# 48x48, 34x18 and 36x20 failed in most tries, plain PyAV too, and never with cutree=0 (30 tries); 64 and
+# more never failed (a film restorer's test). The cu-tree's bit redistribution is worth nothing at such sizes.
+X265_CUTREE_MIN = 64
+
 ENCODERS = {
     "libx264": EncoderSettings(crf=18, preset="medium"),
     # x265 and SVT-AV1 print a banner each time an encoder opens, once a segment: errors only
@@ -487,6 +493,8 @@ def add_video_stream(out: av.container.OutputContainer, plan: OutputPlan, like: 
     if like.sample_aspect_ratio:  # in the encoded stream too (H.264's VUI), for players that read only that
         s.codec_context.sample_aspect_ratio = like.sample_aspect_ratio
     s.options = dict(plan.options)
+    if plan.encoder == "libx265" and min(like.width, like.height) < X265_CUTREE_MIN:
+        s.options["x265-params"] = ":".join(filter(None, (s.options.get("x265-params"), "cutree=0")))
     return s
 
 
