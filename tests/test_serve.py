@@ -388,6 +388,25 @@ def test_an_animation_or_a_multi_page_tiff_is_415_before_it_takes_a_place_in_the
         assert blocker.result(10) is True and queued.result(10) is None
 
 
+def test_a_tiff_whose_tags_tifffile_cannot_name_is_refused_in_one_line_as_the_cli_refuses_it(hint_col, tmp_path):
+    """A TIFF with a photometric of 99 (tifffile hands back the bare number, not a name) raised AttributeError in
+    the header check: a plain-text 500 "Internal Server Error" and a traceback in the server's log, where
+    `vidcolor PHOTO` refuses the same file in one line (an IT admin's fuzzing of the upload)."""
+    import struct
+
+    import tifffile
+
+    data = bytearray(tiff_bytes(np.zeros((8, 8), np.float32), photometric="minisblack"))
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        at = tif.pages[0].tags[262].valueoffset  # PhotometricInterpretation
+    data[at:at + 2] = struct.pack("<H", 99)
+    with client(hint_col) as c:
+        one_line_error(post(c, bytes(data), "scan.tif"), 400, "corrupt or unsupported TIFF (its tags hold what this reader cannot use")
+    (tmp_path / "scan.tif").write_bytes(data)
+    with pytest.raises(InputError, match="corrupt or unsupported TIFF"):
+        read_image(tmp_path / "scan.tif")
+
+
 def test_a_request_without_an_upload_says_how_to_send_one(hint_col):
     """A JSON or raw image/jpeg body got 422 "file: Field required", and a urlencoded form leaked pydantic's
     "Expected UploadFile, received: <class 'str'>" (a new user's test)."""
