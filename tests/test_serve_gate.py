@@ -112,6 +112,23 @@ def test_a_page_on_another_site_cannot_post_work(hint_col):
         assert r.status_code == 200
 
 
+def test_the_page_behind_a_proxy_that_passes_the_servers_own_host_can_post(hint_col):
+    """nginx's plain `proxy_pass http://127.0.0.1:8000/;` sends the server's own Host and no X-Forwarded-Host:
+    the page at https://office/vidcolor/ had 403 on every photo and clip, its browser saying Sec-Fetch-Site:
+    same-origin all along (an IT admin's test). The browser's word (a page cannot set it) is taken; without
+    it an Origin that matches no Host is still refused, and a foreign page's word still refuses."""
+    png = encode(gray_image(), "PNG")
+    office = {"Origin": "https://office", "Host": "127.0.0.1:8000"}
+    with client(hint_col) as c:
+        r = c.post("/api/colorize", files={"file": ("a.png", png)}, headers={**office, "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 200, r.text
+        r = c.post("/api/jobs", files={"file": ("a.mp4", b"")}, headers={**office, "Sec-Fetch-Site": "same-origin"})
+        one_line_error(r, 400, "empty file")  # past the gate: the clip itself is looked at
+        for headers in (office, {**office, "Sec-Fetch-Site": "cross-site"}, {**office, "Sec-Fetch-Site": "same-site"},
+                        {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):
+            one_line_error(c.post("/api/colorize", files={"file": ("a.png", png)}, headers=headers), 403, "cross-origin")
+
+
 def test_uploads_under_way_at_once_are_capped(hint_col):
     app = create_app(hint_col, ServeConfig(job_queue_size=1))
     slots = app.user_middleware  # outermost first

@@ -2,10 +2,11 @@
 
 - `LoopbackHostOnly`: on a loopback address, a Host that is not a loopback name is refused (400), so a
   page elsewhere cannot reach the server by rebinding its own name to 127.0.0.1.
-- `SameOriginWrites`: without a token, a POST from a page of another origin is refused (403). A
-  multipart form POST needs no CORS preflight, so without this any site the user visits could start
-  work on a server that has no token (the default on loopback), fill its queues and evict the user's
-  results.
+- `SameOriginWrites`: without a token, a POST from a page of another origin is refused (403): the
+  browser's `Sec-Fetch-Site` says so, or (where it sends none: http:// pages) an `Origin` that matches neither
+  Host nor X-Forwarded-Host. A multipart form POST needs no CORS preflight, so without this any site
+  the user visits could start work on a server that has no token (the default on loopback), fill its
+  queues and evict the user's results.
 - `BearerToken`: with --token, an /api request without it is refused (401) before the form is
   parsed. FastAPI parses a form before it resolves the router's dependencies, so a client without
   the token could make the server spool a whole upload (up to --max-video-mb) to disk first.
@@ -138,8 +139,12 @@ class SameOriginWrites(_DrainingGate):
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and self.token is None:
             h = Headers(scope=scope)
             origin, site = h.get("origin"), (h.get("sec-fetch-site") or "").lower()
-            # Sec-Fetch-Site "same-site" is another port of the same host: another origin all the same
-            foreign = site in ("cross-site", "same-site") or (origin is not None and not self.same_origin(origin, h))
+            # Sec-Fetch-Site "same-site" is another port of the same host: another origin all the same. "same-origin"
+            # is the browser's own word (a page cannot set it) and stands whatever Host says: behind nginx's plain
+            # proxy_pass the Host is the server's own 127.0.0.1:8000, and the page at https://office/vidcolor/ had
+            # 403 on every photo (an IT admin's test). Where there is none (http:// pages) Origin is matched to Host.
+            foreign = site in ("cross-site", "same-site") or (origin is not None and site != "same-origin"
+                                                              and not self.same_origin(origin, h)) or origin == "null"
             if foreign:
                 return await self.refuse(scope, receive, send, 403,
                                          f"cross-origin request refused: a page at {origin or 'another site'} cannot send "

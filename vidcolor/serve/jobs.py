@@ -257,6 +257,8 @@ class JobStore:
         exc = None if fut.cancelled() else fut.exception()
         if fut.cancelled() or exc is not None:  # it ends failed or cancelled: its files go before its state says so
             shutil.rmtree(job.folder, ignore_errors=True)  # (a client that saw "failed" had found them still there: CI)
+        else:  # done: only its result is downloaded; the upload it was made from had stayed beside it, so the 8 done
+            job.src.unlink(missing_ok=True)  # jobs kept held their clips twice over (up to 4 GB more; an IT admin's test)
         with self._lock:  # decided as a DELETE sees it: one after the last batch finds the job done or cancelled, never between
             job.finished = time.time()
             if fut.cancelled() or isinstance(exc, Cancelled) or (exc is None and job.cancel_requested):

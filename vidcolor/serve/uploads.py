@@ -9,6 +9,8 @@ import errno
 import hashlib
 import io
 import os
+import struct
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
@@ -117,8 +119,9 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     if not data:
         raise RequestError(400, f"{label}: empty file (0 bytes)")
     buf = io.BytesIO(data)
+    tiff = is_tiff(buf)
     try:
-        if is_tiff(buf):  # by tifffile, as read_image reads TIFFs: Pillow opened no float16 TIFF (a new user's test), and
+        if tiff:  # by tifffile, as read_image reads TIFFs: Pillow opened no float16 TIFF (a new user's test), and
             head = tiff_header(buf)  # gives a TIFF stored on its side its displayed size already (a reviewer's)
             fmt, (w, h), orientation, refused = "TIFF", head.size, head.orientation, head.refused
             if head.by_pillow and not refused:  # read_image hands it to Pillow: one Pillow cannot open is no image
@@ -137,7 +140,16 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         raise RequestError(415, f"{label}: not an image (unrecognised format)") from None
     except Image.DecompressionBombError:
         raise RequestError(413, f"{label}: image has too many pixels") from None
-    except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, KeyError, IndexError, TypeError) as e:
+    except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error, KeyError, IndexError,
+            TypeError, AttributeError) as e:
+        # as read_image says it (io/images.py _reading): a TIFF whose tags hold what tifffile hands back unparsed (a
+        # photometric of 99 is an int, not a name) raised AttributeError here, a plain-text 500 and a reset
+        # connection, where the CLI refuses it in one line (an IT admin's fuzzing)
+        if isinstance(e, (KeyError, IndexError, TypeError, AttributeError)) and tiff:
+            raise RequestError(400, f"{label}: corrupt or unsupported TIFF (its tags hold what this reader cannot use: "
+                                    f"{type(e).__name__}: {first_line(e)})") from None
+        if isinstance(e, AttributeError):  # from Pillow on another format: a defect, as read_image treats it
+            raise
         raise RequestError(400, f"{label}: corrupt image header ({first_line(e)})") from None
     if fmt not in IMAGE_FORMATS:
         raise RequestError(415, f"{label}: {fmt} {NOT_SUPPORTED}")
