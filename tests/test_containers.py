@@ -1232,3 +1232,27 @@ def test_hevc_of_frames_under_64_pixels_does_not_crash_the_process(tmp_path, wei
                              average_rate=fractions.Fraction(25), rotation=0, codec="h264", duration_s=None, start_pts=None)
             s = add_video_stream(c, plan, info)
             assert s.options["x265-params"] == params
+
+
+def test_a_source_whose_metadata_is_not_utf_8_is_colorized(tmp_path, colorizer):
+    """A title written in Latin-1 (old cameras and digitising tools do) made PyAV's av.open raise
+    UnicodeDecodeError: a traceback in the CLI and a 500 from vidcolor serve's /api/jobs (an IT admin's test).
+    Sources are opened with metadata_errors="replace": the bytes that do not decode become U+FFFD."""
+    src = write_video(tmp_path / "a.mp4", w=64, h=48, frames=6, audio="aac")
+    with av.open(str(src)) as c, av.open(str(tmp_path / "b.mp4"), "w") as out:
+        out.metadata["title"] = "QQQQZZZZ"
+        streams = {s.index: out.add_stream_from_template(s) for s in c.streams}
+        for pkt in c.demux():
+            if pkt.dts is not None:
+                pkt.stream = streams[pkt.stream.index]
+                out.mux(pkt)
+    data = bytearray((tmp_path / "b.mp4").read_bytes())
+    at = data.find(b"QQQQZZZZ")
+    data[at:at + 2] = b"\x9d\xe9"  # "Qu" in Latin-1 would be 0x51 0x75; these are no UTF-8
+    (tmp_path / "latin1.mp4").write_bytes(bytes(data))
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(tmp_path / "latin1.mp4")).close()
+    res = colorize_video(tmp_path / "latin1.mp4", tmp_path / "out.mp4", colorizer)
+    assert res.status == "done" and probe(tmp_path / "out.mp4")["frames"] == 6
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert c.metadata.get("title") == "\ufffd\ufffdQQZZZZ"

@@ -22,7 +22,7 @@ from vidcolor.errors import OutputError, StorageError, out_of_space, write_failu
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.plan import OutputPlan, add_audio_encoder
 from vidcolor.io.subtitles import convert_packet
-from vidcolor.io.video import _reason, main_video_stream
+from vidcolor.io.video import _reason, main_video_stream, open_source
 
 AUDIO_LEAD_S = 0.5  # copied packets are muxed up to this far ahead of the video, for interleaving
 MAX_GRID_RATE = 240  # AVI: a finer exact grid than this many slots a second is rounded to the frame rate
@@ -194,7 +194,7 @@ def _audio_origin(like: VideoInfo) -> int | None:
     so frames are placed from the audio's start, not from the first frame. Megamind.avi's first frame
     (41.7 ms after its AC-3) came out at 0, one frame early against the sound, in the AVI only."""
     try:
-        with av.open(str(like.path)) as src:
+        with open_source(like.path) as src:
             starts = [s.start_time * s.time_base for s in src.streams.audio if s.start_time is not None]
     except (av.error.FFmpegError, OSError):
         return None
@@ -309,7 +309,7 @@ class Passthrough:
     between text subtitle codecs, or transcoded."""
 
     def __init__(self, like: VideoInfo, out: av.container.OutputContainer, plan: OutputPlan):
-        self.src = av.open(str(like.path))
+        self.src = open_source(like.path)
         self.out = out
         self.plan = plan
         self.start = _timeline_start(self.src, like, plan)  # where the output's timeline starts on the source's clock

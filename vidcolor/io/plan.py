@@ -23,7 +23,7 @@ from vidcolor.errors import OutputError
 from vidcolor.io.formats import IMAGE_FORMAT
 from vidcolor.io.base import StreamInfo, VideoInfo
 from vidcolor.io.subtitles import TEXT_CODECS
-from vidcolor.io.video import VideoSource, _reason, _tag
+from vidcolor.io.video import VideoSource, _reason, _tag, open_source
 from vidcolor.io.yuv import COLORSPACE_TAG, matrix_for
 
 SEGMENT_MUXER = "mp4"  # resumable segments; see segments.py
@@ -426,7 +426,7 @@ def _audio_starts(path) -> tuple[set[int], dict[int, fractions.Fraction]]:
     seconds (`_late_audio_notes`)."""
     found, primed, starts = set(), set(), {}
     try:
-        with av.open(str(path)) as src:
+        with open_source(path) as src:
             audio = {a.index: a for a in src.streams.audio}
             starts = {k: a.start_time * a.time_base for k, a in audio.items() if a.start_time is not None}
             for i, pkt in enumerate(src.demux(*audio.values()) if audio else ()):
@@ -523,7 +523,7 @@ def _try(plan: OutputPlan, info: VideoInfo) -> None:
         raise OutputError(f"{plan.dst}: cannot encode {plan.encoder} video at {info.width}x{info.height}, time base "
                           f"{info.time_base} ({reason})") from e
     try:
-        with av.open(str(info.path)) as src, av.open(io.BytesIO(), "w", format=plan.container.muxer) as out:
+        with open_source(info.path) as src, av.open(io.BytesIO(), "w", format=plan.container.muxer) as out:
             add_video_stream(out, plan, info)
             for sp in plan.streams:
                 if sp.action == "copy":

@@ -29,6 +29,14 @@ _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range levels (yuvj*, some MJPEG), whic
 REORDER_WINDOW = 8  # decoded frames held back to put shuffled pts in order (see _in_order)
 
 
+def open_source(path: str | os.PathLike) -> av.container.InputContainer:
+    """A source file opened for reading, every time it is (probe, decode, the join's copied streams). Metadata that
+    is not UTF-8 (a title in Latin-1 from an old camera or digitising tool) is read with U+FFFD where its bytes do
+    not decode: PyAV's strict default raised UnicodeDecodeError, a traceback in the CLI and a 500 from
+    `vidcolor serve` (an IT admin's test)."""
+    return av.open(str(path), metadata_errors="replace")
+
+
 def _open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -37,7 +45,7 @@ def _open_input(path: Path) -> av.container.InputContainer:
     if why := input_problem(path):
         raise InputError(f"{path}: {why}")
     try:
-        return av.open(str(path))
+        return open_source(path)
     except PermissionError as e:  # (av's is one too) a whole film this user may not read was "not a readable video"
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from e
     except av.error.FFmpegError as e:
