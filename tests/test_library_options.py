@@ -246,6 +246,8 @@ def test_a_colorizer_built_directly_checks_its_device_and_working_size(monkeypat
         with pytest.raises(UsageError, match=re.escape(says)):
             Colorizer(model, **kw)
     assert Colorizer(model, device=torch.device("cpu"), work_size=64).work_size == 64
+    with pytest.raises(UsageError, match=r"^Colorizer takes a network \(a torch.nn.Module\), got str; vidcolor.load_colorizer"):
+        Colorizer("effnet_unet")  # AttributeError: 'str' object has no attribute 'eval' (a library user's test)
 
 
 def test_colorize_arrays_names_the_bad_image_and_refuses_one_array_given_for_a_list():

@@ -60,7 +60,11 @@ class Colorizer:
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", work_size: int | None = None, upsampler=None,
                  strength: float = 1.0):
         # the checks the front door makes, for a library user building one: device="cuda" on a machine without CUDA
-        # raised torch's AssertionError from inside the model's move, and work_size=0 took the default without a word
+        # raised torch's AssertionError from inside the model's move, and work_size=0 took the default without a word;
+        # Colorizer("effnet_unet") raised AttributeError "'str' object has no attribute 'eval'" (a library user's test)
+        if not isinstance(model, nn.Module):
+            raise UsageError(f"Colorizer takes a network (a torch.nn.Module), got {type(model).__name__}; "
+                             "vidcolor.load_colorizer(model=NAME) loads one by name, with its weights")
         self.device = resolve_device(device)
         if work_size is not None:
             work_size = in_range("--work-size", work_size, WORK_SIZE, integer=True)
