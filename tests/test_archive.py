@@ -962,6 +962,28 @@ def test_inputs_named_near_the_file_name_limit_are_colorized(tmp_path, colorizer
     assert temp_output_path(out / names[1]) != temp_output_path(out / names[2])
 
 
+def test_an_input_whose_output_name_would_pass_the_limit_fails_alone(tmp_path, colorizer):
+    """A 255-byte scan name is legal, but its output with --format webp (x.bmp -> x.webp), or a film's written as
+    MKV (x.ts -> x.mkv), is a byte longer: the folder run stopped with a traceback, OSError "File name too long"
+    from the first look at that output, every night, and its dry run said "would do" (a review of 4e26560).
+    Such an input fails alone, in the dry run as in the run, named with the reason; the rest goes on."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    long_scan = src / ("a" * 251 + ".bmp")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32), dtype=np.uint8)).save(long_scan)
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (24, 32), dtype=np.uint8)).save(src / "short.bmp")
+    long_film = write_video(src / ("v" * 252 + ".ts"), w=32, h=24, frames=3, audio=None)
+    opts = FolderOptions(fmt_ext=".webp")
+    for run in (dataclasses.replace(opts, dry_run=True), opts):
+        results = {r.input: r for r in colorize_folder(src, out, colorizer, run)}
+        assert results[src / "short.bmp"].status == ("planned" if run.dry_run else "done")
+        for p, ext, how in ((long_scan, ".webp", "rename it or leave out --format"), (long_film, ".mkv", "rename it")):
+            assert results[p].status == "failed"
+            assert results[p].error == (f"{p}: its output, named {ext} in place of {p.suffix}, cannot be written: file name "
+                                        f"too long (256 bytes, where a file system takes 255); {how}")
+    assert sorted(p.name for p in out.iterdir() if p.name != ".vidcolor") == ["short.webp"]
+
+
 def test_jpegs_named_jfif_jpe_or_jif_are_photos_of_a_folder_run(tmp_path, colorizer):
     """.jfif (a browser's JPEG on Windows), .jpe and .jif are JPEG's registered names: a folder of them was
     "no photos or videos in it, nothing to do" (exit 0), and among other photos they were left out without

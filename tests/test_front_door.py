@@ -863,3 +863,26 @@ def test_outputs_named_near_the_limit_are_written_and_longer_ones_refused_at_onc
                      (photo, tmp_path / too_long / "a.png"), (tmp_path / "in", tmp_path / too_long)):
         with pytest.raises(UsageError, match=r"file name too long \(\d+ bytes, where a file system takes 255\)"):
             vidcolor.colorize(src, dst, colorizer=colorizer)
+
+
+def test_a_ctrl_c_that_lands_while_a_result_is_reported_still_reports_every_photo_written(tmp_path, colorizer):
+    """A folder run hands each photo written to on_result on the caller's thread, where Ctrl-C arrives: one that
+    came while a result was being reported (the CLI printing its line, or writing --report) was taken for the
+    caller's on_result raising, and no photo written after it reached on_result, so the stopped run's --report
+    left them out although they were written and journaled (a review of afacc6a). KeyboardInterrupt stops the
+    run; the results already written are still handed over."""
+    for i in range(6):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    reported = []
+
+    def on_result(res):
+        reported.append((res.input.name, res.status))
+        if len(reported) == 1:
+            raise KeyboardInterrupt  # as a Ctrl-C landing inside the CLI's on_result
+
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
+                          folder=FolderOptions(batch_size=2))
+    written = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
+    assert len(written) >= 2
+    assert sorted(name for name, status in reported if status == "done") == written

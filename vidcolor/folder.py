@@ -384,7 +384,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     on_result writing to an SQLite connection failed the run with "SQLite objects created in a thread can
     only be used in that same thread" (a library user's test)."""
     finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
-    stopped = False  # the caller's on_result raised: it is not called again
+    stopped = False  # the caller's on_result raised an Exception: it is not called again
 
     def hand_over(wait_s: float = 0.0) -> None:
         """Emit the results waiting, the first waited for up to `wait_s`."""
@@ -397,9 +397,9 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
             wait_s = 0.0
             try:
                 emit(res)
-            except BaseException:
-                stopped = True
-                raise
+            except Exception:  # the caller's on_result raised: not called again. A Ctrl-C (or SIGTERM) that lands
+                stopped = True  # while a result is reported is no on_result's failure: the results written are
+                raise  # still handed over on the way out, so the stopped run's --report lists them
 
     def report(res: Result) -> None:  # on this thread: in order with the write thread's results before it
         finished.put(res)

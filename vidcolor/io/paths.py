@@ -54,14 +54,20 @@ def fit_name(stem: str, head: str = "", tail: str = "") -> str:
     return head + kept + mark + tail
 
 
+def name_too_long(path: Path) -> str | None:
+    """Why a name in `path` is longer than NAME_MAX bytes ("file name too long (N bytes, ...)"); None if none is."""
+    for part in path.parts:
+        if (n := len(part.encode("utf-8", "surrogateescape"))) > NAME_MAX:
+            return f"file name too long ({n} bytes, where a file system takes {NAME_MAX})"
+    return None
+
+
 def check_name_length(path: Path) -> None:
     """OutputError for a name in `path` longer than NAME_MAX bytes, found before any work: it had failed only
     once written (a video after all its frames were encoded), with a bare OSError "File name too long"
     from the library and a traceback from the CLI (a library user's find)."""
-    for part in path.parts:
-        if (n := len(part.encode("utf-8", "surrogateescape"))) > NAME_MAX:
-            raise OutputError(f"{path}: file name too long ({n} bytes, where a file system takes {NAME_MAX}); "
-                              "choose a shorter output name")
+    if why := name_too_long(path):
+        raise OutputError(f"{path}: {why}; choose a shorter output name")
 
 
 def _temp_name(path: Path, pid: int | str) -> str:
@@ -219,7 +225,15 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
             raise OutputError(f"{q}: would be replaced by the output of {p} (the output folder {dst} holds the input "
                               "folder); choose an output folder outside it")
     target, film_inputs = dict(photos + films), set(videos)
+    # an input named near the limit whose output takes a longer extension (x.bmp with --format webp, x.ts written
+    # as x.mkv): its output cannot be named, so it fails alone (it had stopped the whole run with a traceback,
+    # OSError "File name too long", at the first look at that output; its dry run said "would do")
     clashes = []
+    for p, t in photos + films:
+        if why := name_too_long(Path(t.name)):
+            by_output.pop(os.path.normcase(str(t)), None)
+            how = "rename it" + (" or leave out --format" if fmt_ext and p not in film_inputs else "")
+            clashes.append((p, f"{p}: its output, named {t.suffix} in place of {p.suffix}, cannot be written: {why}; {how}"))
     for same in (s for s in by_output.values() if len(s) > 1):
         names, each = " and ".join(map(str, same)), "both" if len(same) == 2 else "all"
         # --format renames photos only: two videos (a.ts and a.mkv, both a.mkv) clash without it
