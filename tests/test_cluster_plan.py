@@ -85,6 +85,28 @@ def test_a_retried_photo_batch_does_not_write_its_outputs_twice(tmp_path, colori
     assert all(os.stat(p).st_ino != s.st_ino for p, s in before.items()) and fresh["note"][1:] == [None] * 3
 
 
+def test_a_photo_workers_rows_carry_each_inputs_hash_so_the_driver_journals_it_without_reading(tmp_path, colorizer, monkeypatch):
+    """The journal keeps each input's sha256 (an input only touched since is not redone); on Ray the driver
+    journals every photo as rows stream back, and reading each input again there, over a share, would make the
+    driver the run's bottleneck (a review). The worker, which read the photo, hashes it; the driver takes that."""
+    from vidcolor import archive
+    from vidcolor.archive import Journal, file_sha256, input_key
+
+    srcs = [write_image(tmp_path / "in" / f"{i}.png", seed=i) for i in range(2)]
+    (tmp_path / "in" / "bad.png").write_text("not an image")
+    batch = {"src": np.array([str(p) for p in srcs] + [str(tmp_path / "in" / "bad.png")]),
+             "dst": np.array([str(tmp_path / "out" / f"{i}.png") for i in range(3)])}
+    rows = PhotoBatch(colorizer, FolderOptions(), 0, threads=torch.get_num_threads())(batch)
+    by_src = dict(zip(rows["src"], zip(rows["status"], rows["sha256"])))
+    assert by_src[str(srcs[0])] == ("done", file_sha256(srcs[0])) and by_src[str(srcs[1])] == ("done", file_sha256(srcs[1]))
+    assert by_src[str(tmp_path / "in" / "bad.png")] == ("failed", "")
+    journal = Journal(tmp_path / "out", remember=True)
+    real = file_sha256
+    monkeypatch.setattr(archive, "file_sha256", lambda p: pytest.fail(f"{p} read") if p == srcs[0] else real(p))
+    journal.record(srcs[0], "k", "done", tmp_path / "out" / "0.png", stat=input_key(srcs[0]), sha256=by_src[str(srcs[0])][1])
+    assert Journal(tmp_path / "out").last(tmp_path / "out" / "0.png")["input_sha256"] == real(srcs[0])
+
+
 def frames_of(path):
     with av.open(str(path)) as c:
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)

@@ -233,10 +233,11 @@ class Journal:
         return False
 
     def record(self, src: Path, key: str, status: str, target: Path, note: str | None = None, copy: Path | None = None,
-               stat: dict | None = None) -> None:
+               stat: dict | None = None, sha256: str | None = None) -> None:
         """`stat`: the input's size and mtime as they were before it was read (`input_key`); a scan or film replaced
         while it was colorized was journaled with the new file's, as done, and the new one never colorized (an
-        archivist's test). Without it, the input's now."""
+        archivist's test). Without it, the input's now. `sha256`: the input's, taken where it was read (a Ray
+        worker), so that the driver does not read every input again; else read here."""
         try:
             stat = stat or input_key(src)
         except OSError:  # a failed input that cannot even be stat'ed (a dangling link): recorded all the same
@@ -248,7 +249,7 @@ class Journal:
         before = self._before_write.pop(e["target"], None)  # (taken for every status: a 50,000-photo run holds none)
         if status in ("done", "colour") and stat is not None:  # its bytes, where it is still as it was when read: an
             with contextlib.suppress(OSError):  # mtime that alone moves since is no new input (`_same_content`)
-                sha = file_sha256(src)
+                sha = sha256 or file_sha256(src)
                 if input_key(src) == stat:
                     e["input_sha256"] = sha
         if status in ("done", "colour") and target.is_file():  # written and in place: what it looks like now

@@ -82,7 +82,8 @@ def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | Non
 
 
 def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[], None], status: str = "done",
-            note: str | None = None, copy: Path | None = None, redo: bool = False, stat: dict | None = None) -> None:
+            note: str | None = None, copy: Path | None = None, redo: bool = False, stat: dict | None = None,
+            sha256: str | None = None) -> None:
     """Mark dst as ours (`redo`: as redone by --overwrite), write it (atomically), then journal it (with `stat`,
     the input's size and mtime before it was read); a failure is journaled and re-raised."""
     journal.touch(dst, redo_key=key if redo else None)
@@ -91,19 +92,20 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
     except VidcolorError as err:
         journal.record(src, key, "failed", dst, note=str(err))
         raise
-    journal.record(src, key, status, dst, note=note, copy=copy, stat=stat)
+    journal.record(src, key, status, dst, note=note, copy=copy, stat=stat, sha256=sha256)
 
 
 def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: ColourScores,
-                      img: ImageData | None = None, stat: dict | None = None) -> Result:
+                      img: ImageData | None = None, stat: dict | None = None, sha256: str | None = None) -> Result:
     """Journal a photo skipped as already in colour and, unless opts.copy_skipped is off, copy it to dst
     unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again). `stat`: the photo's
-    size and mtime before it was read, where `img` does not hold them (a Ray worker read it)."""
+    size and mtime before it was read, where `img` does not hold them (a Ray worker read it); `sha256`: its
+    bytes' hash, where a worker took it."""
     note = f"already in colour ({score}; --force colorizes it)"
     notes = list(img.notes) if img else []
     stat = stat or (img and img.stat)
     if not opts.copy_skipped:
-        journal.record(src, key, "colour", dst, note=str(score), stat=stat)
+        journal.record(src, key, "colour", dst, note=str(score), stat=stat, sha256=sha256)
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = IMAGE_FORMAT.get(src.suffix.lower()) == IMAGE_FORMAT.get(dst.suffix.lower())
     dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
@@ -113,7 +115,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         write_image(dst, data.pixels, data)
 
     _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=str(score), copy=dst, redo=opts.overwrite, stat=stat)
+            note=str(score), copy=dst, redo=opts.overwrite, stat=stat, sha256=sha256)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
     return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
 

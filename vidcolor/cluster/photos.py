@@ -77,13 +77,14 @@ class RayPhotos:
             if status == "storage":  # the output's disk is full: the run stops, as on one machine (exit 4)
                 raise StorageError(note)
             if status != "colour":
-                journal.record(src, own_key, status, dst, note=note, stat=before[row["src"]])
+                journal.record(src, own_key, status, dst, note=note, stat=before[row["src"]], sha256=row["sha256"] or None)
             if status == "done":
                 emit(Result(src, dst, "done", row["seconds"], 1, note=note, notes=row["notes"].split("\n") if row["notes"] else []))
             elif status == "colour":  # as on one machine: journaled, and copied to the output unless --no-copy-skipped
                 try:
                     emit(keep_colour_photo(src, dst, journal, own_key, opts, time.time() - row["seconds"],
-                                             ColourScores(float(row["score"]), float(row["logit"])), stat=before[row["src"]]))
+                                             ColourScores(float(row["score"]), float(row["logit"])), stat=before[row["src"]],
+                                             sha256=row["sha256"] or None))
                 except VidcolorError as e:
                     emit(Result(src, None, "failed", row["seconds"], error=str(e)))
             else:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 
+from vidcolor.archive import file_sha256
 from vidcolor.cluster.plan import Range
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.colorizer import Colorizer
@@ -71,6 +72,14 @@ class _ModelActor:
                                 "(is the same vidcolor installed on every node?)")
 
 
+def input_sha256(src: Path) -> str:
+    """The input's sha256 for the driver's journal, or "" where it cannot be read again (the driver then reads it)."""
+    try:
+        return file_sha256(src)
+    except OSError:
+        return ""
+
+
 def written_this_run(dst: Path, since_ns: int) -> bool:
     """Whether an earlier attempt of this run already wrote dst (Ray retried its batch after the worker died).
     Outputs appear by rename, so one that exists is complete; `since_ns` is the run marker's mtime, taken
@@ -82,10 +91,12 @@ def written_this_run(dst: Path, since_ns: int) -> bool:
 
 
 class PhotoBatch(_ModelActor):
-    """Rows {src, dst, hints} -> rows {src, dst, status, note, notes, seconds}; status is done, colour (skipped
+    """Rows {src, dst, hints} -> rows {src, dst, status, note, notes, seconds, sha256}; status is done, colour (skipped
     as already in colour), failed (note holds the error) or storage (the output's disk is full: note holds the
     error, and the driver stops the run, as one machine does). A done row's note and notes (newline-joined)
-    are one machine's Result.note and .notes. `hints` is a photo's sidecar hints as Hints.to_obj JSON, or empty."""
+    are one machine's Result.note and .notes; sha256 is the input's, read here so that the driver, which journals
+    it, does not read every input again (empty where it was not read). `hints` is a photo's sidecar hints as
+    Hints.to_obj JSON, or empty."""
 
     def __init__(self, colorizer: Colorizer, opts: FolderOptions, since_ns: int, device: str = "cpu", threads: int = 1,
                  driver_model_id: str | None = None):
@@ -107,12 +118,13 @@ class PhotoBatch(_ModelActor):
             if (misfit := sidecar_misfit(hints, src, img.pixels.shape)) is not None:
                 rows.append(_row(src, dst, "failed", str(misfit), t0))
                 continue
+            sha = input_sha256(src)
             if not self.opts.force and (score := colour_photo_score(img.pixels)) is not None:
-                rows.append(_row(src, dst, "colour", str(score), t0, score))
+                rows.append(_row(src, dst, "colour", str(score), t0, score, sha256=sha))
             else:
-                ready.append((src, dst, img, hints))
+                ready.append((src, dst, img, hints, sha))
         outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready], self.opts.batch_size) if ready else []
-        for (src, dst, img, hints), out in zip(ready, outs):
+        for (src, dst, img, hints, sha), out in zip(ready, outs):
             try:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 write_image(dst, out, img)
@@ -132,17 +144,18 @@ class PhotoBatch(_ModelActor):
                 rows.append(_row(src, dst, "failed", unexpected(src, e), t0))
                 continue
             # as one machine's Result: Ray's had put every note in `note` (an operator's test)
-            rows.append(_row(src, dst, "done", "with hints" if hints else None, t0, notes=[*img.notes, *lost_in(img, dst)]))
-        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "notes", "seconds", "score", "logit")}
+            rows.append(_row(src, dst, "done", "with hints" if hints else None, t0, notes=[*img.notes, *lost_in(img, dst)],
+                             sha256=sha))
+        return {k: [r[k] for r in rows] for k in ("src", "dst", "status", "note", "notes", "seconds", "score", "logit", "sha256")}
 
 
 def _row(src: Path, dst: Path, status: str, note: str | None, t0: float, scores: ColourScores | None = None,
-         notes: list[str] = ()) -> dict:
+         notes: list[str] = (), sha256: str = "") -> dict:
     """One output row; `score` and `logit` are those of a photo skipped as already in colour (NaN otherwise:
     one column type in every batch); `notes` newline-joined (one string column)."""
     score, logit = scores or (float("nan"), float("nan"))
     return {"src": str(src), "dst": str(dst), "status": status, "note": note, "notes": "\n".join(notes),
-            "seconds": time.time() - t0, "score": score, "logit": logit}
+            "seconds": time.time() - t0, "score": score, "logit": logit, "sha256": sha256}
 
 
 class PlannedCuts:
