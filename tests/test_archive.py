@@ -333,6 +333,9 @@ def test_inputs_only_touched_since_they_were_colorized_are_not_redone(tmp_path, 
     assert statuses(dry) == ["skipped"] * 5
     assert (out / ".vidcolor" / "journal.jsonl").read_text().count("\n") == lines  # a dry run writes nothing
     assert [r.note for r in colorize_folder(copied, out, colorizer)] == ["already done"] * 5
+    from vidcolor.archive import Journal
+
+    assert Journal(out).last(out / "d0" / "img0.png")["input"] == str((copied / "d0" / "img0.png").resolve())  # its new path
     monkeypatch.setattr(journal_module, "file_sha256", lambda p: pytest.fail(f"{p} read again"))
     assert statuses(colorize_folder(copied, out, colorizer)) == ["skipped"] * 5  # their new mtimes were journaled
     monkeypatch.undo()

@@ -189,7 +189,7 @@ class Journal:
         out = e["target"]
         if (self.remember and self.entries.get(out) is e and self.last_line.get(out) == e["status"]
                 and out not in self.redoing):  # the output's last line: a write or a redo since is left as it stands
-            e2 = {**e, "input_stat": now, "time": time.time()}
+            e2 = {**e, "input": str(_normal(src)), "input_stat": now, "time": time.time()}  # (its new path, if moved)
             self._append(e2, sync=False)
             self.entries[out] = e2
         return True
