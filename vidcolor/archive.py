@@ -44,6 +44,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
+def _touched_input_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """A touched input's sha256, read once per process for this size and mtime: a single film's plan and its run
+    each asked (a 50 GB master read twice before its first frame; a reviewer's note)."""
+    return file_sha256(Path(path))
+
+
 class Journal:
     """Append-only JSON lines, one per finished output path; the last entry for a path wins. A line
     cut off by a kill is ignored.
@@ -184,7 +191,7 @@ class Journal:
         was colorized again, days of work (an operator's find). Read once: where a run holds the lock, the
         entry is journaled again with the new stat, as `changed_since_written` does for an output."""
         was, sha = e.get("input_stat") or {}, e.get("input_sha256")
-        if not sha or was.get("size") != now["size"] or file_sha256(src) != sha:
+        if not sha or was.get("size") != now["size"] or _touched_input_sha256(str(src), now["size"], now["mtime_ns"]) != sha:
             return False
         out = e["target"]
         if (self.remember and self.entries.get(out) is e and self.last_line.get(out) == e["status"]
