@@ -22,7 +22,7 @@ import torch
 from skimage.color import rgb2lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ from the checkout
-from _paths import refuse_missing  # noqa: E402
+from _paths import refuse_foreign_output, refuse_missing  # noqa: E402
 from training.validate import RawOutputs, load_images, score, shipped_colorizer  # noqa: E402
 from vidcolor.evaluate import gray_baseline  # noqa: E402
 from vidcolor.metrics import colourfulness, psnr  # noqa: E402
@@ -36,6 +36,7 @@ ap.add_argument("--work-size", type=int, default=192)
 a = ap.parse_args()
 for w in (w for c in a.checkpoints for w in c.split("+")):  # before the photos load
     refuse_missing(folders=[a.val], weights=w)
+refuse_foreign_output(a.out, [w for c in a.checkpoints for w in c.split("+")])
 torch.set_num_threads(1)
 imgs = load_images([a.val])
 gt_labs = [rgb2lab(gt) for _, gt in imgs]
