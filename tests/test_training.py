@@ -867,3 +867,18 @@ def test_a_start_stopped_before_its_first_checkpoint_takes_the_corrected_command
     assert (run / "prior.pt").stat().st_mtime_ns != drawn
     with pytest.raises(SystemExit, match="was started with --lr 0.01, not 0.5"):  # a run with a last.pt: a resume
         train(run, data / "train", 4, "--lr", "0.5")
+
+
+def test_a_run_inside_its_training_folder_is_refused_before_anything_is_written(tmp_path, data):
+    """A researcher kept runs under the photos (--data photos --run photos/runs/r1): each resume scanned the
+    run's loss.png as a training photo (a folder of its own, sampled as often as any other where its chroma
+    passed), and `python -m training data` prunes every file it did not write from its OUT, the run included."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(data / "train", photos)
+    for run in (photos / "runs" / "r1", photos, photos / "a" / "r"):
+        with pytest.raises(SystemExit, match=f"--run {run}: inside --data {photos}: the run's own pictures"):
+            train(run, photos, 1)
+    assert sorted(p.name for p in photos.iterdir()) == ["a", "b"] and not (photos / "a" / "r").exists()
+    train(tmp_path / "r", photos, 1)  # beside it
