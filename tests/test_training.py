@@ -882,3 +882,19 @@ def test_a_run_inside_its_training_folder_is_refused_before_anything_is_written(
             train(run, photos, 1)
     assert sorted(p.name for p in photos.iterdir()) == ["a", "b"] and not (photos / "a" / "r").exists()
     train(tmp_path / "r", photos, 1)  # beside it
+
+
+def test_validation_photos_inside_or_around_the_training_folders_are_refused(tmp_path, data):
+    """A researcher's --data photos --val photos/val trained on the photos it validated on: val.csv scored them,
+    unsaid. The same for a --val folder that holds a --data folder."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(data / "train", photos)
+    shutil.copytree(data / "val", photos / "val")
+    with pytest.raises(SystemExit, match=f"--val {photos / 'val'}: inside --data {photos}: the run would train on"):
+        train(tmp_path / "r", photos, 1, "--val", str(photos / "val"))
+    with pytest.raises(SystemExit, match=f"--val {tmp_path}: holds --data {photos}"):
+        train(tmp_path / "r", photos, 1, "--val", str(data / "val"), str(tmp_path))
+    assert not (tmp_path / "r").exists()
+    train(tmp_path / "r", photos / "a", 1, "--val", str(photos / "val"))  # beside it

@@ -65,6 +65,10 @@ def cmd_train(a: argparse.Namespace) -> None:
             # and `python -m training data` prunes from its OUT every file it did not write: a rebuild deleted the run
             sys.exit(f"--run {run}: inside --data {folder}: the run's own pictures would be read as training photos, and "
                      "a rebuild of a data set removes what it did not write; give a --run outside the training folders")
+        for v in a.val:  # validation scored photos the run trained on, unsaid (a researcher's --data photos --val photos/val)
+            if _inside(v, folder) or _inside(folder, v):
+                sys.exit(f"--val {v}: {'inside' if _inside(v, folder) else 'holds'} --data {folder}: the run would train on "
+                         "the photos it validates on; keep the validation photos outside the training folders")
     last = run / "last.pt"
     resuming = last.is_file()
     if a.init and not resuming and not Path(a.init).is_file():  # a resume needs no --init: last.pt holds every weight
