@@ -3,6 +3,7 @@ a mistyped path, scripts printed nan and exited 0, ran eval-video 50 times, or e
 reviewer's test). A script run as `python benchmarks/NAME.py` finds this module beside it."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -15,3 +16,21 @@ def refuse_missing(files=(), folders=(), weights=None) -> None:
             raise SystemExit(f"{d}: folder not found")
     if weights is not None and not Path(weights).is_file():
         raise SystemExit(f"{weights}: weights file not found")
+
+
+def refuse_foreign_output(out, inputs=()) -> None:
+    """A JSON report `out` that a script is about to write: refused where it is one of the script's own inputs, a
+    folder, or an existing file that is not JSON (a report of an earlier run may be replaced). tradeoff.py takes
+    OUT.json first; with it left out, `tradeoff.py weights/effnet_unet.pt SNAP.pt` replaced the shipped weights
+    with its report (a researcher's find)."""
+    out = Path(out)
+    if out.is_dir():
+        raise SystemExit(f"{out}: a folder, not the JSON report to write")
+    if any(out.resolve() == Path(p).resolve() for p in inputs):
+        raise SystemExit(f"{out}: is also an input; give the JSON report to write first")
+    if out.is_file():
+        try:
+            json.loads(out.read_text())
+        except (UnicodeDecodeError, ValueError):
+            raise SystemExit(f"{out}: exists and is not a JSON report; the report to write comes first "
+                             "(remove the file to reuse its name)") from None

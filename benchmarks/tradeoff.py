@@ -22,7 +22,7 @@ import torch
 from skimage.color import rgb2lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ from the checkout
-from _paths import refuse_missing  # noqa: E402
+from _paths import refuse_foreign_output, refuse_missing  # noqa: E402
 from training.validate import RawOutputs, load_images, score, shipped_colorizer  # noqa: E402
 from vidcolor.evaluate import gray_baseline  # noqa: E402
 from vidcolor.metrics import colourfulness, psnr  # noqa: E402
@@ -34,10 +34,15 @@ ap.add_argument("checkpoints", nargs="+")
 ap.add_argument("--val", type=Path, default=Path("../shared/data/val"))
 ap.add_argument("--work-size", type=int, default=192)
 a = ap.parse_args()
+if not 32 <= a.work_size <= 4096:  # 0 scored every decoding on a 1x1 prediction, exit 0 (a researcher's find)
+    sys.exit(f"--work-size {a.work_size}: must be from 32 to 4096 (a run's --size range)")
 for w in (w for c in a.checkpoints for w in c.split("+")):  # before the photos load
     refuse_missing(folders=[a.val], weights=w)
+refuse_foreign_output(a.out, [w for c in a.checkpoints for w in c.split("+")])
 torch.set_num_threads(1)
 imgs = load_images([a.val])
+if not imgs:  # a ZeroDivisionError traceback (a researcher's find)
+    sys.exit(f"--val {a.val}: no readable colour photos to score against")
 gt_labs = [rgb2lab(gt) for _, gt in imgs]
 gt_colour = sum(colourfulness(gt) for _, gt in imgs) / len(imgs)
 gray = sum(psnr(gray_baseline(gt), gt) for _, gt in imgs) / len(imgs)

@@ -147,3 +147,54 @@ def test_benchmarks_refuse_a_missing_path_in_one_line_naming_it(tmp_path, script
                        capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120)
     assert r.returncode == 1 and r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr
     assert r.stderr.startswith(str(x)) and "not found" in r.stderr, r.stderr
+
+
+def test_tradeoff_never_replaces_a_checkpoint_given_where_its_report_goes(tmp_path):
+    """A researcher's find: tradeoff.py takes OUT.json first, and with it left out (`tradeoff.py
+    weights/effnet_unet.pt SNAP.pt`) it scored the second checkpoint and wrote its report over the first."""
+    import numpy as np
+    from PIL import Image
+
+    from vidcolor.models import create_model, save_checkpoint
+
+    val = tmp_path / "val"
+    val.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)).save(val / "a.png")
+    ckpt, snap = tmp_path / "effnet_unet.pt", tmp_path / "snap.pt"
+    save_checkpoint(create_model("cunet", head="both"), snap)
+    ckpt.write_bytes(snap.read_bytes())
+    before = ckpt.read_bytes()
+    (tmp_path / "old.json").write_text("{}")
+    runs = {"not a JSON report": [ckpt, snap], "also an input": [snap, snap], "a folder": [val, snap], "": [tmp_path / "old.json", snap]}
+    for says, args in runs.items():
+        r = subprocess.run([sys.executable, "benchmarks/tradeoff.py", *map(str, args), "--val", str(val), "--work-size", "64"],
+                           capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120)
+        if not says:  # an earlier report is replaced
+            assert r.returncode == 0 and str(snap) in json.loads((tmp_path / "old.json").read_text()), r.stderr
+            continue
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith(f"{args[0]}: ") and says in r.stderr, r.stderr
+    assert ckpt.read_bytes() == before
+
+
+def test_tradeoff_refuses_a_val_folder_without_colour_photos_and_a_work_size_it_cannot_use(tmp_path):
+    """A researcher's find: an empty --val (or one of black-and-white photos only) was a ZeroDivisionError
+    traceback, and --work-size 0 scored every decoding of a 1x1 prediction, exit 0."""
+    import numpy as np
+    from PIL import Image
+
+    from vidcolor.models import create_model, save_checkpoint
+
+    snap = tmp_path / "snap.pt"
+    save_checkpoint(create_model("cunet", head="both"), snap)
+    empty, gray, colour = tmp_path / "empty", tmp_path / "gray", tmp_path / "colour"
+    empty.mkdir(), gray.mkdir(), colour.mkdir()
+    Image.fromarray(np.full((48, 64), 120, np.uint8)).save(gray / "bw.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)).save(colour / "c.png")
+    for val, extra, says in ((empty, [], f"--val {empty}: no readable colour photos"),
+                             (gray, [], f"--val {gray}: no readable colour photos"),
+                             (colour, ["--work-size", "0"], "--work-size 0: must be from 32")):
+        r = subprocess.run([sys.executable, "benchmarks/tradeoff.py", str(tmp_path / "o.json"), str(snap), "--val", str(val), *extra],
+                           capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120)
+        assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith(says), r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / "o.json").exists()

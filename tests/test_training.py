@@ -867,3 +867,76 @@ def test_a_start_stopped_before_its_first_checkpoint_takes_the_corrected_command
     assert (run / "prior.pt").stat().st_mtime_ns != drawn
     with pytest.raises(SystemExit, match="was started with --lr 0.01, not 0.5"):  # a run with a last.pt: a resume
         train(run, data / "train", 4, "--lr", "0.5")
+
+
+def test_a_run_inside_its_training_folder_is_refused_before_anything_is_written(tmp_path, data):
+    """A researcher kept runs under the photos (--data photos --run photos/runs/r1): each resume scanned the
+    run's loss.png as a training photo (a folder of its own, sampled as often as any other where its chroma
+    passed), and `python -m training data` prunes every file it did not write from its OUT, the run included."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(data / "train", photos)
+    for run in (photos / "runs" / "r1", photos, photos / "a" / "r"):
+        with pytest.raises(SystemExit, match=f"--run {run}: inside --data {photos}: the run's own pictures"):
+            train(run, photos, 1)
+    assert sorted(p.name for p in photos.iterdir()) == ["a", "b"] and not (photos / "a" / "r").exists()
+    train(tmp_path / "r", photos, 1)  # beside it
+
+
+def test_validation_photos_inside_or_around_the_training_folders_are_refused(tmp_path, data):
+    """A researcher's --data photos --val photos/val trained on the photos it validated on: val.csv scored them,
+    unsaid. The same for a --val folder that holds a --data folder."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(data / "train", photos)
+    shutil.copytree(data / "val", photos / "val")
+    with pytest.raises(SystemExit, match=f"--val {photos / 'val'}: inside --data {photos}: the run would train on"):
+        train(tmp_path / "r", photos, 1, "--val", str(photos / "val"))
+    with pytest.raises(SystemExit, match=f"--val {tmp_path}: holds --data {photos}"):
+        train(tmp_path / "r", photos, 1, "--val", str(data / "val"), str(tmp_path))
+    assert not (tmp_path / "r").exists()
+    train(tmp_path / "r", photos / "a", 1, "--val", str(photos / "val"))  # beside it
+
+
+def test_a_time_budget_run_stopped_in_warm_up_is_fitted_when_resumed(tmp_path, data, capsys, monkeypatch):
+    """A researcher stopped a budgeted run (--steps 100000, as docs/training.md's command) at step 12, before its
+    length was fitted at step 20: resumed, it was never fitted, trained at the peak learning rate until the clock
+    stopped it ('time budget spent at step 145 (planned 100000)'), its decay never run."""
+    import os
+    import signal as sig
+    import types
+
+    import training.__main__ as tmain
+    import training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "time", types.SimpleNamespace(time=_Clock().time))
+    make = tmain.make_step_fn
+
+    def stopping_at_12(*a, **k):
+        step_fn, calls = make(*a, **k), []
+
+        def step(model, batch):
+            calls.append(1)
+            if len(calls) == 12:
+                os.kill(os.getpid(), sig.SIGTERM)  # as `kill` does: the run stops after this step, its state saved
+            return step_fn(model, batch)
+        return step
+
+    monkeypatch.setattr(tmain, "make_step_fn", stopping_at_12)
+    run = tmp_path / "budget"
+    cmd = ("--time-budget", "12", "--warmup", "40", "--budget-snapshots", "2", "--ckpt-every", "1000000")
+    with pytest.raises(SystemExit) as stopped:
+        train(run, data / "train", 100000, *cmd)
+    assert stopped.value.code == 143 and torch.load(run / "last.pt", weights_only=True)["step"] == 12
+    monkeypatch.setattr(tmain, "make_step_fn", make)
+    capsys.readouterr()
+    train(run, data / "train", 100000, *cmd)
+    out = capsys.readouterr().out
+    assert "resumed" in out and "steps/s, so " in out and "stopping here" not in out, out
+    planned = int(out.split("steps/s, so ")[-1].split()[0])
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert 40 < planned < 100000 and state["step"] == state["config"]["steps"] == planned
+    lr = [float(r["lr"]) for r in csv.DictReader((run / "loss.csv").open())]
+    assert lr[-1] < 1e-3 * 0.06  # the decay ran its course

@@ -61,6 +61,14 @@ def cmd_train(a: argparse.Namespace) -> None:
     for folder in a.data:  # before args.json: a failed start must not block the corrected command
         if not Path(folder).is_dir():
             sys.exit(f"--data {folder}: not a folder")
+        if _inside(run, folder):  # its loss.png was scanned as a training photo at each resume (a researcher's find),
+            # and `python -m training data` prunes from its OUT every file it did not write: a rebuild deleted the run
+            sys.exit(f"--run {run}: inside --data {folder}: the run's own pictures would be read as training photos, and "
+                     "a rebuild of a data set removes what it did not write; give a --run outside the training folders")
+        for v in a.val:  # validation scored photos the run trained on, unsaid (a researcher's --data photos --val photos/val)
+            if _inside(v, folder) or _inside(folder, v):
+                sys.exit(f"--val {v}: {'inside' if _inside(v, folder) else 'holds'} --data {folder}: the run would train on "
+                         "the photos it validates on; keep the validation photos outside the training folders")
     last = run / "last.pt"
     resuming = last.is_file()
     if a.init and not resuming and not Path(a.init).is_file():  # a resume needs no --init: last.pt holds every weight
@@ -194,6 +202,12 @@ def _registered_defaults(name: str) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in model_defaults(name).items()}  # as JSON gives them
     except KeyError:
         return {}
+
+
+def _inside(path, folder) -> bool:
+    """Whether `path` is `folder` or lies under it (links resolved)."""
+    p, f = Path(path).resolve(), Path(folder).resolve()
+    return p == f or f in p.parents
 
 
 def _real(v):

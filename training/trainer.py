@@ -136,6 +136,7 @@ class Trainer:
         check_memory_format(cfg.memory_format, f"memory_format {cfg.memory_format!r}")
         self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.weight_decay)
         self.step = 0
+        self._fitted = False  # with a time budget: whether the run's length has been fitted (kept in last.pt)
         self.ema = EmaWeights(self.model, cfg.ema) if cfg.ema > 0 else None
         self.amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
@@ -159,6 +160,7 @@ class Trainer:
             "step": self.step,
             "config": asdict(self.cfg),
             "rng": _rng_state(),
+            "budget_fitted": self._fitted,
         }
         if self.ema is not None:
             state["ema"] = self.ema.model.state_dict()
@@ -179,6 +181,9 @@ class Trainer:
         for group, fresh in zip(self.optimizer.param_groups, self._param_groups()):
             group["base_lr"], group["weight_decay"] = fresh["base_lr"], self.cfg.weight_decay
         self.step = int(state["step"])
+        # a budgeted run stopped in warm-up before its length was fitted is fitted when resumed: it had kept the
+        # command's --steps (100000 in docs/training.md's command) at the peak learning rate until the clock stopped it
+        self._fitted = bool(state.get("budget_fitted", True))
         if self.ema is not None:
             if "ema" in state:
                 self.ema.model.load_state_dict(state["ema"])
@@ -285,6 +290,7 @@ class Trainer:
         """Set the run's length so it ends inside the time budget at `rate` steps/s (the cosine decay
         then runs its whole course), and where its snapshots fall."""
         cfg = self.cfg
+        self._fitted = True
         left = cfg.time_budget - (time.time() - self._started)
         # with a margin: warm-up steps can be served from batches the loader made ahead, faster than it keeps up
         # later (on the H200, 19.5 steps/s measured in warm-up against 14.7 after it)
@@ -359,9 +365,10 @@ class Trainer:
 
     def _loop(self, batches, t0: float, first_step: int) -> None:
         cfg, seen = self.cfg, 0
-        # With a time budget, a fresh run sets its length during warm-up, where no learning rate yet depends on
-        # it: every 10 steps, from the rate of the last 10 (the first steps carry start-up: workers, kernels).
-        fitting = cfg.time_budget > 0 and first_step == 0
+        # With a time budget, a run sets its length during warm-up, where no learning rate yet depends on it: every
+        # 10 steps, from the rate of the last 10 (the first steps carry start-up: workers, kernels); a run resumed
+        # before its length was fitted is fitted in what is left of its warm-up.
+        fitting = cfg.time_budget > 0 and not self._fitted
         clock: dict[int, float] = {}
         self.model.train()
         for batch in batches:
@@ -386,6 +393,9 @@ class Trainer:
                 clock[self.step] = time.time()
                 if self.step - 10 in clock and self.step >= 20:
                     self._fit_to_budget(10 / max(clock[self.step] - clock[self.step - 10], 1e-6))
+            if fitting and self.step == cfg.warmup and not self._fitted:  # resumed too late in warm-up for a 10-step window
+                self.log(f"time budget: warm-up ended before the run's length could be fitted (resumed at step {first_step}); "
+                         f"it runs to step {cfg.steps} or until the clock stops it")
             if cfg.time_budget > 0 and time.time() - self._started > cfg.time_budget * 1.05 and self.step < cfg.steps:
                 self.log(f"time budget spent at step {self.step} (planned {cfg.steps}): stopping here")
                 cfg.steps = self.step  # the checkpoint below is written, and the loop ends
