@@ -297,6 +297,7 @@ def test_outputs_only_touched_since_vidcolor_wrote_them_are_not_taken_for_edited
     import vidcolor.archive as journal_module
 
     read = []
+    journal_module._touched_input_sha256.cache_clear()  # the next night's run is a new process: nothing remembered
     monkeypatch.setattr(journal_module, "file_sha256", lambda p: read.append(p) or pytest.fail("read again"))
     assert [r.note for r in colorize_folder(src, out, colorizer)] == ["already done"] * 3  # their new mtime was journaled
     monkeypatch.undo()
@@ -336,6 +337,7 @@ def test_inputs_only_touched_since_they_were_colorized_are_not_redone(tmp_path, 
     from vidcolor.archive import Journal
 
     assert Journal(out).last(out / "d0" / "img0.png")["input"] == str((copied / "d0" / "img0.png").resolve())  # its new path
+    journal_module._touched_input_sha256.cache_clear()  # the next night's run is a new process: nothing remembered
     monkeypatch.setattr(journal_module, "file_sha256", lambda p: pytest.fail(f"{p} read again"))
     assert statuses(colorize_folder(copied, out, colorizer)) == ["skipped"] * 5  # their new mtimes were journaled
     monkeypatch.undo()
@@ -345,6 +347,29 @@ def test_inputs_only_touched_since_they_were_colorized_are_not_redone(tmp_path, 
     assert rescan.stat().st_size == before
     results = {r.input.name: r.status for r in colorize_folder(copied, out, colorizer)}
     assert results == {"img0.png": "skipped", "img1.png": "skipped", "img2.png": "skipped", "scan.bmp": "done", clip.name: "skipped"}
+
+
+def test_a_touched_film_is_read_once_by_its_plan_and_its_run_and_again_once_its_stat_moves(tmp_path, colorizer, monkeypatch):
+    """A single film's plan and its run each asked whether only its mtime moved (a 50 GB master read twice before its
+    first frame; e9b935e): one read a process for one size and mtime. The next night's process (the cache emptied)
+    finds the new mtime journaled and reads nothing; a film touched again is read again, not vouched for by the cache."""
+    import vidcolor
+    import vidcolor.archive as journal_module
+
+    film = write_video(tmp_path / "reel.mp4", w=64, h=48, frames=4, audio=None)
+    dst = tmp_path / "out" / "reel.mp4"
+    assert [r.status for r in vidcolor.colorize(film, dst, colorizer=colorizer)] == ["done"]
+    real, read = journal_module.file_sha256, []
+    monkeypatch.setattr(journal_module, "file_sha256", lambda p: read.append(Path(p)) or real(p))
+    for t in (time.time() + 100, time.time() + 200):
+        os.utime(film, (t, t))
+        read.clear()
+        assert [r.note for r in vidcolor.colorize(film, dst, colorizer=colorizer)] == ["already done"]
+        assert read.count(film) == 1, read  # the plan's read serves the run: 2 without the cache
+    journal_module._touched_input_sha256.cache_clear()
+    read.clear()
+    assert [r.note for r in vidcolor.colorize(film, dst, colorizer=colorizer)] == ["already done"]
+    assert film not in read  # its last mtime was journaled
 
 
 def test_a_read_only_output_is_not_replaced_without_overwrite(tmp_path, colorizer):
