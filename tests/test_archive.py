@@ -372,6 +372,31 @@ def test_a_touched_film_is_read_once_by_its_plan_and_its_run_and_again_once_its_
     assert film not in read  # its last mtime was journaled
 
 
+def test_a_rescan_is_not_vouched_for_by_another_folders_file_of_the_same_name_size_and_mtime(tmp_path, colorizer, monkeypatch):
+    """The hash of a touched input is kept for the process by path, size and mtime (e9b935e), and the path was the
+    one given: a service that runs `vidcolor.colorize("scan.bmp", "colour/scan.png")` in each roll's folder in turn
+    took roll A's cached hash for roll B's scan.bmp (same name, size and a date copied onto both, as the journal's
+    own `same_input` knows happens), and skipped B's re-scan as done. The cache is keyed by the real path."""
+    import vidcolor
+
+    pixels = np.random.default_rng(1).integers(0, 255, (30, 40), dtype=np.uint8)
+    rolls = [tmp_path / "A", tmp_path / "B"]
+    for roll in rolls:
+        roll.mkdir()
+        Image.fromarray(pixels).save(roll / "scan.bmp")
+        monkeypatch.chdir(roll)
+        assert [r.status for r in vidcolor.colorize("scan.bmp", "colour/scan.png", colorizer=colorizer)] == ["done"]
+    rescan = rolls[1] / "scan.bmp"  # B re-scanned: an uncompressed photo of the same size, other pixels
+    Image.fromarray(255 - pixels).save(rescan)
+    date = time.time() + 100  # then a date copied onto both
+    for roll in rolls:
+        os.utime(roll / "scan.bmp", (date, date))
+    monkeypatch.chdir(rolls[0])
+    assert [r.note for r in vidcolor.colorize("scan.bmp", "colour/scan.png", colorizer=colorizer)] == ["already done"]
+    monkeypatch.chdir(rolls[1])
+    assert [r.status for r in vidcolor.colorize("scan.bmp", "colour/scan.png", colorizer=colorizer)] == ["done"]
+
+
 def test_a_read_only_output_is_not_replaced_without_overwrite(tmp_path, colorizer):
     """chmod 444 on an output, then its scan touched: the re-run replaced it, writable again, without a
     word (a new user's test)."""

@@ -47,7 +47,9 @@ def file_sha256(path: Path) -> str:
 @functools.lru_cache(maxsize=256)
 def _touched_input_sha256(path: str, size: int, mtime_ns: int) -> str:
     """A touched input's sha256, read once per process for this size and mtime: a single film's plan and its run
-    each asked (a 50 GB master read twice before its first frame; a reviewer's note)."""
+    each asked (a 50 GB master read twice before its first frame; a reviewer's note). `path` is the real one
+    (`_normal`): keyed as given, a relative name in another working directory (a service colorizing "scan.bmp"
+    in each roll's folder) was vouched for by another folder's file of that name, size and mtime."""
     return file_sha256(Path(path))
 
 
@@ -191,7 +193,7 @@ class Journal:
         was colorized again, days of work (an operator's find). Read once: where a run holds the lock, the
         entry is journaled again with the new stat, as `changed_since_written` does for an output."""
         was, sha = e.get("input_stat") or {}, e.get("input_sha256")
-        if not sha or was.get("size") != now["size"] or _touched_input_sha256(str(src), now["size"], now["mtime_ns"]) != sha:
+        if not sha or was.get("size") != now["size"] or _touched_input_sha256(str(_normal(src)), now["size"], now["mtime_ns"]) != sha:
             return False
         out = e["target"]
         if (self.remember and self.entries.get(out) is e and self.last_line.get(out) == e["status"]
