@@ -2,6 +2,7 @@
 what a worker does with a photo batch or a film range (run here in-process, as Ray runs it)."""
 import os
 import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -105,6 +106,28 @@ def test_a_photo_workers_rows_carry_each_inputs_hash_so_the_driver_journals_it_w
     monkeypatch.setattr(archive, "file_sha256", lambda p: pytest.fail(f"{p} read") if p == srcs[0] else real(p))
     journal.record(srcs[0], "k", "done", tmp_path / "out" / "0.png", stat=input_key(srcs[0]), sha256=by_src[str(srcs[0])][1])
     assert Journal(tmp_path / "out").last(tmp_path / "out" / "0.png")["input_sha256"] == real(srcs[0])
+
+
+def test_a_ray_photo_runs_driver_journals_the_workers_hashes_without_reading_an_input(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """The test above checks PhotoBatch's rows and Journal.record(sha256=), not that the driver passes the one to the
+    other (1d051f1): a RayPhotos that dropped row["sha256"] read every input again on the driver, over a share, and
+    the test passed. Here the whole run goes through the driver (Ray stood in for), for a photo colorized and one
+    kept as already in colour, with the driver's own file_sha256 failing on any input."""
+    import vidcolor
+    from vidcolor import archive
+    from vidcolor.archive import Journal, file_sha256
+    from vidcolor.cluster import RayOptions
+    from tests.media import write_colour_image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos = [write_image(src / "bw.png", seed=1), write_colour_image(src / "colour.png", h=64, w=64)]
+    hashes = {p.name: file_sha256(p) for p in photos}
+    real = archive.file_sha256  # the workers' (imported by name) still reads: they hold the photo
+    monkeypatch.setattr(archive, "file_sha256", lambda p: pytest.fail(f"the driver read {p}") if Path(p).parent == src else real(p))
+    results = {r.input.name: r.status for r in vidcolor.colorize(src, out, colorizer=colorizer, ray=RayOptions("auto"))}
+    assert results == {"bw.png": "done", "colour.png": "skipped"}
+    journal = Journal(out)
+    assert {n: journal.last(out / n)["input_sha256"] for n in hashes} == hashes
 
 
 def frames_of(path):
