@@ -516,3 +516,25 @@ def test_a_piped_input_is_named_as_a_pipe_not_checked_against_its_output_name(tm
 
     with pytest.raises(InputError, match=r"stdin: a named pipe"):
         plan(tmp_path / "stdin", tmp_path / "o.jpg")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_report_path_is_checked_for_an_unreadable_input_too(tmp_path, monkeypatch):
+    """118a365 named a pipe or an empty input before -o was checked against its kind by returning from the CLI's early
+    checks, which skipped the rest of them: `vidcolor empty.jpg --report notes.txt` replaced the user's notes with the
+    run's report (exit 1), where it had been refused as 'exists and is not a vidcolor report' (exit 2; a review). The
+    report's checks hold for such an input; with a usable report it still fails as unreadable, before the model loads."""
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    os.mkfifo(tmp_path / "stdin")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for src in ("stdin", "empty.jpg"):
+        r = invoke(tmp_path / src, "--report", notes)
+        assert r.exit_code == 2 and "exists and is not a vidcolor report" in r.output, r.output
+        assert notes.read_text() == "my notes\n"
+        r = invoke(tmp_path / src, "--report", tmp_path / src)
+        assert r.exit_code == 2 and "--report is the input file" in r.output, r.output
+        r = invoke(tmp_path / src, "-o", tmp_path / "o.mp4", "--report", tmp_path / "run.jsonl")
+        assert r.exit_code == 1 and f"{tmp_path / src}: " in r.output, r.output
+        assert '"failed": 1' in (tmp_path / "run.jsonl").read_text()

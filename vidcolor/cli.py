@@ -440,13 +440,16 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
         looks_like_command = not src.suffix and len(src.parts) == 1
         raise UsageError(f"{src}: file not found" + ("; not a file, folder or command (commands: "
                                                     f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
-    if not src.is_dir() and input_problem(src):  # a pipe, a device or an empty file: plan() names it, as the run's
-        return src.parent  # failure (exit 1), before -o is checked against a kind it does not have (a new user's test)
-    kind = input_kind(src)
-    dst = output_path(src, kind, dst, folder.fmt_ext)  # -o as typed: `newdir/` for a photo is a folder, not a file
-    check_format(kind, src, dst, folder.fmt_ext)
-    out = planned_output(src, kind, dst, folder.fmt_ext)
-    if video.crf is not None and kind != "image":
+    if unreadable := not src.is_dir() and input_problem(src):  # a pipe, a device or an empty file: plan() names it, as
+        # the run's failure (exit 1), and -o is not checked against a kind it does not have (a new user's test); the
+        # checks that follow still hold (returning here had let a --report replace a user's file: a review)
+        kind, out = "unreadable", src if dst is None else Path(dst)
+    else:
+        kind = input_kind(src)
+        dst = output_path(src, kind, dst, folder.fmt_ext)  # -o as typed: `newdir/` for a photo is a folder, not a file
+        check_format(kind, src, dst, folder.fmt_ext)
+        out = planned_output(src, kind, dst, folder.fmt_ext)
+    if video.crf is not None and kind not in ("image", "unreadable"):
         _check_crf(video.crf, video.codec, out if kind == "video" else None)
     if report is not None:
         _check_report(report, kind, src, out)
@@ -455,7 +458,7 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
 
         resolve_device(device)  # UsageError for a device that is not there
     check_weights_source(model, weights)  # (WeightsError) shipped weights listed for --model, a --weights file that is one
-    return out if kind == "folder" else out.parent  # the folder whose lock the run takes
+    return out if kind == "folder" else src.parent if unreadable else out.parent  # the folder whose lock the run takes
 
 
 def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
