@@ -30,7 +30,10 @@ def refuse_foreign_output(out, inputs=()) -> None:
         raise SystemExit(f"{out}: is also an input; give the JSON report to write first")
     if out.is_file():
         try:
-            json.loads(out.read_text())
+            report = json.loads(out.read_text())
         except (UnicodeDecodeError, ValueError):
+            report = None
+        # a report maps each checkpoint to its rows: a run's args.json or weights/manifest.json named first is no report
+        if not (isinstance(report, dict) and all(isinstance(rows, list) for rows in report.values())):
             raise SystemExit(f"{out}: exists and is not a JSON report; the report to write comes first "
-                             "(remove the file to reuse its name)") from None
+                             "(remove the file to reuse its name)")

@@ -165,7 +165,9 @@ def test_tradeoff_never_replaces_a_checkpoint_given_where_its_report_goes(tmp_pa
     ckpt.write_bytes(snap.read_bytes())
     before = ckpt.read_bytes()
     (tmp_path / "old.json").write_text("{}")
-    runs = {"not a JSON report": [ckpt, snap], "also an input": [snap, snap], "a folder": [val, snap], "": [tmp_path / "old.json", snap]}
+    (tmp_path / "args.json").write_text('{"steps": 100, "lr": 0.001}')  # a run's arguments, JSON but no report
+    runs = {"not a JSON report": [ckpt, snap], "also an input": [snap, snap], "a folder": [val, snap], "": [tmp_path / "old.json", snap],
+            "is not a JSON report": [tmp_path / "args.json", snap]}
     for says, args in runs.items():
         r = subprocess.run([sys.executable, "benchmarks/tradeoff.py", *map(str, args), "--val", str(val), "--work-size", "64"],
                            capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120)
@@ -174,7 +176,7 @@ def test_tradeoff_never_replaces_a_checkpoint_given_where_its_report_goes(tmp_pa
             continue
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert r.stderr.startswith(f"{args[0]}: ") and says in r.stderr, r.stderr
-    assert ckpt.read_bytes() == before
+    assert ckpt.read_bytes() == before and json.loads((tmp_path / "args.json").read_text())["steps"] == 100
 
 
 def test_tradeoff_refuses_a_val_folder_without_colour_photos_and_a_work_size_it_cannot_use(tmp_path):

@@ -394,7 +394,8 @@ class Passthrough:
         """The source's chapters on the output's timeline (moved with it where it starts later than 0, and cut at
         its end), or a note where the container holds none: they were dropped from every output without a word
         (a film restorer's test). Chapters never cost a film: read at the join, after every frame is done, ones
-        that cannot be read or written are dropped with a note (a title not in UTF-8 had failed the join: a review)."""
+        that cannot be read or written are dropped with a note (a title not in UTF-8 had failed the join: a review; since
+        open_source reads metadata with errors="replace", such a title is kept with U+FFFD in it)."""
         try:
             source = self.src.chapters()
         except (ValueError, av.error.FFmpegError) as e:
