@@ -392,6 +392,31 @@ def test_an_archive_copied_while_its_original_is_still_there_is_not_redone(tmp_p
                                                                           "reel.mp4": "skipped"}
 
 
+def test_a_touched_input_whose_output_is_gone_is_not_read_to_be_found_unchanged(tmp_path, colorizer, monkeypatch):
+    """A scan touched (a restore) whose output was deleted: the run read the whole scan to find it unchanged,
+    journaled it as done again (with its new mtime, for an output not there), then read it again to colorize it
+    (an operator's test). The output is looked for first: the scan is read to be colorized, and hashed once, for
+    its record."""
+    import vidcolor.archive as journal_module
+
+    src = archive(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 2
+    scan = src / "d1" / "img1.png"
+    later = time.time() + 100
+    os.utime(scan, (later, later))
+    (out / "d1" / "img1.png").unlink()
+    journal = out / ".vidcolor" / "journal.jsonl"
+    lines = journal.read_text().count("\n")
+    hashed = []
+    real = journal_module.file_sha256
+    monkeypatch.setattr(journal_module, "file_sha256", lambda p: hashed.append(Path(p).name) or real(p))
+    assert {r.input.name: r.status for r in colorize_folder(src, out, colorizer)} == {"img0.png": "skipped", "img1.png": "done"}
+    assert hashed.count("img1.png") == 2  # the scan for its record, then its new output: nothing before
+    added = [json.loads(line)["status"] for line in journal.read_text().splitlines()[lines:]]
+    assert added == ["started", "done"]
+
+
 def test_a_read_only_output_is_not_replaced_without_overwrite(tmp_path, colorizer):
     """chmod 444 on an output, then its scan touched: the re-run replaced it, writable again, without a
     word (a new user's test)."""

@@ -160,13 +160,15 @@ class Journal:
         if same_key((self.redoing.get(self._out(target)) or {}).get("key"), key):
             return None  # a redo with these settings, stopped: resumed
         e = self.last(target)
-        if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key) or not self.same_input(e, src):
+        if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key):
             return None
         if e["status"] == "done" and not target.is_file():
             return None
         if e.get("copy") and not (self.root / e["copy"]).is_file():
             return None
-        return e
+        # the input last: it may be read (`_same_content`), which an output gone makes a waste (a touched scan whose
+        # output was deleted was read to be found unchanged, journaled as done again, then read and colorized)
+        return e if self.same_input(e, src) else None
 
     def same_input(self, e: dict, src: Path) -> bool:
         """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged. A file of the
