@@ -397,6 +397,76 @@ def test_a_rescan_is_not_vouched_for_by_another_folders_file_of_the_same_name_si
     assert [r.status for r in vidcolor.colorize("scan.bmp", "colour/scan.png", colorizer=colorizer)] == ["done"]
 
 
+def test_an_archive_copied_while_its_original_is_still_there_is_not_redone(tmp_path, colorizer, monkeypatch):
+    """`cp -r scans /mnt/new/scans` (no -p), the old disk still mounted, and the nightly job pointed at the copy:
+    every scan and film was colorized again (an operator's test), where the README says a copy without -p is
+    read once, not redone; a copy with its dates (`cp -p`, `rsync -a`) too. Each input of the copy is read once,
+    found to hold the recorded bytes, skipped and journaled under its new path; a scan of the same name and size
+    with other bytes is still another scan."""
+    import shutil
+
+    import vidcolor.archive as journal_module
+    from vidcolor.archive import Journal
+
+    src = archive(tmp_path / "old_disk", n=2)
+    write_video(src / "d0" / "reel.mp4", w=64, h=48, frames=6, audio=None)
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (30, 40), dtype=np.uint8)).save(src / "d1" / "scan.bmp")
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 4
+    for name, copy_function in (("cp_r", shutil.copyfile), ("cp_p", shutil.copy2)):
+        copy = tmp_path / name
+        shutil.copytree(src, copy, copy_function=copy_function)
+        if copy_function is shutil.copyfile:
+            later = time.time() + 100
+            for p in copy.rglob("*.*"):
+                os.utime(p, (later, later))
+        assert statuses(colorize_folder(copy, out, colorizer, FolderOptions(dry_run=True))) == ["skipped"] * 4
+        journal_module._touched_input_sha256.cache_clear()  # (the dry run's hashes: a run is a process of its own)
+        reads = []
+        real = journal_module.file_sha256
+        monkeypatch.setattr(journal_module, "file_sha256", lambda p: reads.append(Path(p).resolve()) or real(p))
+        assert [r.note for r in colorize_folder(copy, out, colorizer)] == ["already done"] * 4, name
+        assert sorted(reads) == sorted(p.resolve() for p in copy.rglob("*.*")), name  # each read once, none of the old
+        assert Journal(out).last(out / "d1" / "scan.bmp")["input"] == str((copy / "d1" / "scan.bmp").resolve())
+        reads.clear()
+        assert statuses(colorize_folder(copy, out, colorizer)) == ["skipped"] * 4
+        assert reads == []  # their new paths and mtimes were journaled
+        monkeypatch.undo()
+    other = tmp_path / "other_roll"  # the same names, one scan of the same size and other bytes
+    shutil.copytree(src, other, copy_function=shutil.copy2)
+    Image.fromarray(np.full((30, 40), 77, np.uint8)).save(other / "d1" / "scan.bmp")
+    assert (other / "d1" / "scan.bmp").stat().st_size == (src / "d1" / "scan.bmp").stat().st_size
+    res = {r.input.name: r for r in colorize_folder(other, out, colorizer)}
+    assert res["scan.bmp"].status == "failed" and "from another input" in res["scan.bmp"].error
+    assert {n: r.status for n, r in res.items() if n != "scan.bmp"} == {"img0.png": "skipped", "img1.png": "skipped",
+                                                                          "reel.mp4": "skipped"}
+
+
+def test_a_touched_input_whose_output_is_gone_is_not_read_to_be_found_unchanged(tmp_path, colorizer, monkeypatch):
+    """A scan touched (a restore) whose output was deleted: the run read the whole scan to find it unchanged,
+    journaled it as done again (with its new mtime, for an output not there), then read it again to colorize it
+    (an operator's test). The output is looked for first: the scan is read to be colorized, and hashed once, for
+    its record."""
+    import vidcolor.archive as journal_module
+
+    src = archive(tmp_path / "in", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(src, out, colorizer)) == ["done"] * 2
+    scan = src / "d1" / "img1.png"
+    later = time.time() + 100
+    os.utime(scan, (later, later))
+    (out / "d1" / "img1.png").unlink()
+    journal = out / ".vidcolor" / "journal.jsonl"
+    lines = journal.read_text().count("\n")
+    hashed = []
+    real = journal_module.file_sha256
+    monkeypatch.setattr(journal_module, "file_sha256", lambda p: hashed.append(Path(p).name) or real(p))
+    assert {r.input.name: r.status for r in colorize_folder(src, out, colorizer)} == {"img0.png": "skipped", "img1.png": "done"}
+    assert hashed.count("img1.png") == 2  # the scan for its record, then its new output: nothing before
+    added = [json.loads(line)["status"] for line in journal.read_text().splitlines()[lines:]]
+    assert added == ["started", "done"]
+
+
 def test_a_read_only_output_is_not_replaced_without_overwrite(tmp_path, colorizer):
     """chmod 444 on an output, then its scan touched: the re-run replaced it, writable again, without a
     word (a new user's test)."""
@@ -1553,7 +1623,7 @@ def test_two_input_folders_into_one_output_do_not_replace_each_others_outputs(tm
     assert statuses(colorize_folder(a, out, colorizer)) == ["skipped"]  # A's run found its own output (it redid it)
     copy = tmp_path / "stationA_copy"
     shutil.copytree(a, copy)  # copy2: the same scans, with their dates
-    assert statuses(colorize_folder(copy, out, colorizer)) == ["done"]
+    assert statuses(colorize_folder(copy, out, colorizer)) == ["skipped"]  # the same bytes: done (it was redone)
     shutil.rmtree(a)
     assert statuses(colorize_folder(copy, out, colorizer)) == ["skipped"]
     assert {r.input.name: r.status for r in colorize_folder(b, out, colorizer, FolderOptions(overwrite=True))} == {
@@ -1595,7 +1665,7 @@ def test_an_input_folder_copied_without_its_dates_is_not_taken_for_another_input
     os.utime(copy / "scan0001.jpg", ns=(time.time_ns(), time.time_ns() + 10**9))
     write_image(copy / "scan0002.jpg", h=30, w=40, seed=3)  # another scan under that name
     res = {r.input.name: r for r in colorize_folder(copy, out, colorizer)}
-    assert res["scan0001.jpg"].status == "done", res["scan0001.jpg"].error
+    assert res["scan0001.jpg"].status == "skipped", res["scan0001.jpg"].error  # the same bytes: done (it was redone)
     assert res["scan0002.jpg"].status == "failed" and "from another input" in res["scan0002.jpg"].error
     assert statuses(colorize_folder(copy, out, colorizer)) == ["failed", "skipped"]
 
@@ -1619,7 +1689,7 @@ def test_two_rolls_scans_of_one_size_and_date_do_not_replace_each_others_output(
     linked = tmp_path / "linked"
     linked.mkdir()
     os.link(a / "scan0001.bmp", linked / "scan0001.bmp")
-    assert statuses(colorize_folder(linked, out, colorizer)) == ["done"]  # the same scan: redone, not refused
+    assert statuses(colorize_folder(linked, out, colorizer)) == ["skipped"]  # the same scan: done, not refused
 
 
 def test_a_video_gone_between_its_plan_and_its_run_fails_as_not_found(tmp_path, colorizer, monkeypatch):

@@ -874,3 +874,30 @@ def test_a_film_plan_or_range_record_on_a_full_disk_is_a_storage_error(tmp_path,
     with pytest.raises(StorageError, match="cannot record a finished range .No space left on device.; the run stops"):
         work.record({"i": 0, "file": "r000000.mp4"})
     assert work.done == {}
+
+
+def test_a_ray_runs_failures_name_the_inputs_as_given_as_one_machine_does(tmp_path, colorizer, stand_in_ray, monkeypatch):
+    """`vidcolor scans -o colour --ray auto`: a broken scan was `FAILED /tmp/x/scans/b.jpg: ...` where the same
+    command without --ray says `FAILED scans/b.jpg: ...` (the workers get absolute paths), in the lines, the
+    report and the journal; the journal's note then differed from one machine's, so a nightly job run on Ray one
+    night and on one machine the next added a failed line for each broken scan every night (an operator's test)."""
+    from pathlib import Path
+
+    import vidcolor
+    from vidcolor.cluster import RayOptions
+
+    write_image(tmp_path / "scans" / "a.png")
+    (tmp_path / "scans" / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    monkeypatch.chdir(tmp_path)
+    journal = tmp_path / "colour" / ".vidcolor" / "journal.jsonl"
+    def failed(**ray):
+        [r] = [r for r in vidcolor.colorize(Path("scans"), Path("colour"), colorizer=colorizer, **ray) if r.status == "failed"]
+        return r.error
+
+    one = failed()
+    assert one.startswith("scans/b.jpg: ")
+    assert failed(ray=RayOptions("auto")) == one
+    lines = journal.read_text().count("\n")
+    for _ in range(2):
+        assert failed() == one and failed(ray=RayOptions("auto")) == one
+    assert journal.read_text().count("\n") == lines  # the same failure each night: no line added

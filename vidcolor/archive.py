@@ -162,28 +162,37 @@ class Journal:
         if same_key((self.redoing.get(self._out(target)) or {}).get("key"), key):
             return None  # a redo with these settings, stopped: resumed
         e = self.last(target)
-        if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key) or not self.same_input(e, src):
+        if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key):
             return None
         if e["status"] == "done" and not target.is_file():
             return None
         if e.get("copy") and not (self.root / e["copy"]).is_file():
             return None
-        return e
+        # the input last: it may be read (`_same_content`), which an output gone makes a waste (a touched scan whose
+        # output was deleted was read to be found unchanged, journaled as done again, then read and colorized)
+        return e if self.same_input(e, src) else None
 
     def same_input(self, e: dict, src: Path) -> bool:
         """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged. A file of the
         same name, size and mtime (to the nanosecond) in another folder, where the recorded file is gone, is
         the same file moved: an archive renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
-        output redone, hours of work for a film archive (a new user's test)."""
+        output redone, hours of work for a film archive (a new user's test). A file of the same name and size whose
+        mtime moved, or that is a copy of the recorded one still there, is the same where it holds the recorded
+        bytes (`_same_content`)."""
         try:
             recorded = e.get("input") or ""
-            # moved: the name alone where the recorded file is gone (two rolls' scan0001.bmp, same size and a
-            # date copied onto both, sent into one output folder: the second was taken as done; a review)
-            same = recorded == str(_normal(src)) or (Path(recorded).name == src.name and not os.path.lexists(recorded))
-            if not same:
+            here = recorded == str(_normal(src))
+            if not here and Path(recorded).name != src.name:
                 return False
             now = input_key(src)
-            return e.get("input_stat") == now or self._same_content(e, src, now)
+            # moved: the name, size and mtime alone where the recorded file is gone (two rolls' scan0001.bmp, same
+            # size and a date copied onto both, sent into one output folder: the second was taken as done; a review)
+            if (here or not os.path.lexists(recorded)) and e.get("input_stat") == now:
+                return True
+            # else its bytes: a touched input, or a copy of the recorded one, its original still there (`cp -r` to a
+            # new disk, the old one still mounted: every scan was colorized again, where the README says a copy
+            # without -p is read once, not redone; an operator's test)
+            return self._same_content(e, src, now)
         except OSError:  # the input is gone, or a dangling link
             return False
 

@@ -72,7 +72,8 @@ class RayPhotos:
             if first and self.on_first:
                 self.on_first(time.time() - t0)
             first = False
-            (src, dst, hints), status, note = given[row["src"]], row["status"], row["note"]
+            (src, dst, hints), status = given[row["src"]], row["status"]
+            note = _as_given(row["note"], row, src, dst) if status in ("failed", "storage") else row["note"]
             own_key = hinted_key(key, hints)
             if status == "storage":  # the output's disk is full: the run stops, as on one machine (exit 4)
                 raise StorageError(note)
@@ -91,6 +92,18 @@ class RayPhotos:
                 emit(Result(src, None, "failed", row["seconds"], error=note))
         # A worker killed while writing leaves its temporary behind; every writer of this run is done now.
         remove_stale_temporaries(journal.path.parent.parent)
+
+
+def _as_given(error: str | None, row: dict, src: Path, dst: Path) -> str | None:
+    """A worker's error with the paths as the caller gave them: the workers get absolute ones, and a relative run's
+    failures were named by those (`FAILED /tmp/x/scans/b.jpg: ...` where one machine says `FAILED scans/b.jpg: ...`),
+    in its lines, its report and the journal, whose note then differed from one machine's on every run, so that a
+    broken scan added a line a night to a journal alternately run on Ray and on one machine (an operator's test)."""
+    if not error:
+        return error
+    for absolute, spelled in ((row["src"], str(src)), (row["dst"], str(dst)), (str(Path(row["dst"]).parent), str(dst.parent))):
+        error = error.replace(absolute, spelled)
+    return error
 
 
 def _stat(p: Path) -> dict | None:
