@@ -886,3 +886,15 @@ def test_a_ctrl_c_that_lands_while_a_result_is_reported_still_reports_every_phot
     written = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert len(written) >= 2
     assert sorted(name for name, status in reported if status == "done") == written
+
+
+def test_a_default_output_name_too_long_says_it_is_the_default(tmp_path, colorizer):
+    """A 250-byte scan name is legal, and its default output (NAME_color.png beside it) is not: the refusal said
+    "choose a shorter output name" to someone who had given none (a review). It now says the name is the default
+    one and that -o gives another; with -o, the photo is colorized."""
+    photo = write_image(tmp_path / f"{'n' * 250}.png")
+    with pytest.raises(UsageError, match=r"file name too long \(260 bytes, where a file system takes 255\): the default "
+                                         r"output name, NAME_color beside the input; give a shorter one with -o"):
+        vidcolor.colorize(photo, colorizer=colorizer)
+    [res] = vidcolor.colorize(photo, tmp_path / "short.png", colorizer=colorizer)
+    assert res.status == "done"

@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 from vidcolor.archive import Journal, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
-from vidcolor.io.paths import check_folder_output, check_name_length, check_output, input_problem, planned_outputs, video_output
+from vidcolor.io.paths import check_folder_output, check_name_length, check_output, input_problem, name_too_long, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
@@ -93,7 +93,9 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         if video.overwrite and not folder.overwrite:  # it was ignored: the user's file stayed, refused (a review)
             raise UsageError(f"{src}: video=VideoOptions(overwrite=True) applies to videos, and this input is a photo "
                              "(folder=FolderOptions(overwrite=True) is the photos')")
-    dst = planned_output(src, kind, dst, folder.fmt_ext)
+    given, dst = dst, planned_output(src, kind, dst, folder.fmt_ext)
+    if given is None and (why := name_too_long(dst)):  # "choose a shorter output name" to one who gave none (a review)
+        raise UsageError(f"{dst}: {why}: the default output name, NAME_color beside the input; give a shorter one with -o")
     hints = _checked_hints(src, kind, hints)
     try:
         if kind == "folder":
