@@ -442,6 +442,41 @@ def test_an_archive_copied_while_its_original_is_still_there_is_not_redone(tmp_p
                                                                           "reel.mp4": "skipped"}
 
 
+def test_two_copies_of_an_archive_run_in_turn_are_not_read_again_each_night(tmp_path, colorizer, monkeypatch):
+    """The archive and its copy (or a hard link of a scan), both there, run in turn into one output (a cron job on
+    one, a run by hand on the other): each run read every input whole and added a line for it to the journal,
+    its path flipping between the two, night after night. The original is kept with the entry as a copy; a
+    scan of the original changed since is still another scan."""
+    import shutil
+
+    import vidcolor.archive as journal_module
+
+    a = archive(tmp_path / "a", n=2)
+    out = tmp_path / "out"
+    assert statuses(colorize_folder(a, out, colorizer)) == ["done"] * 2
+    b = tmp_path / "b"
+    shutil.copytree(a, b, copy_function=shutil.copyfile)  # no dates
+    linked = tmp_path / "linked" / "d0"
+    linked.mkdir(parents=True)
+    os.link(a / "d0" / "img0.png", linked / "img0.png")
+    journal = out / ".vidcolor" / "journal.jsonl"
+    reads = []
+    real = journal_module.file_sha256
+    monkeypatch.setattr(journal_module, "file_sha256", lambda p: reads.append(Path(p).name) or real(p))
+    for night in range(3):
+        for folder, n in ((b, 2), (a, 2), (linked.parent, 1)):
+            journal_module._touched_input_sha256.cache_clear()  # (each run is a process of its own)
+            reads.clear()
+            lines = journal.read_text().count("\n")
+            assert statuses(colorize_folder(folder, out, colorizer)) == ["skipped"] * n
+            if night:
+                assert (reads, journal.read_text().count("\n")) == ([], lines), (night, folder.name)
+    Image.fromarray(np.full((30, 40), 77, np.uint8)).save(a / "d1" / "img1.png")  # a re-scan of the original
+    res = {r.input.name: r for r in colorize_folder(b, out, colorizer)}
+    assert res["img1.png"].status == "skipped"  # b's own, unchanged
+    assert statuses(colorize_folder(a, out, colorizer)) == ["failed", "skipped"]  # made from b's, still there
+
+
 def test_a_touched_input_whose_output_is_gone_is_not_read_to_be_found_unchanged(tmp_path, colorizer, monkeypatch):
     """A scan touched (a restore) whose output was deleted: the run read the whole scan to find it unchanged,
     journaled it as done again (with its new mtime, for an output not there), then read it again to colorize it

@@ -28,6 +28,7 @@ from vidcolor.options import same_key
 
 STATE_DIR = ".vidcolor"
 JOURNAL_LOCK_S = 60.0  # an append waits this long for another run's (an fsync on a slow share)
+COPIES_KEPT = 4  # the other paths of an input (copies, hard links) an entry keeps, found to hold its bytes
 LOCKS_DIR = "locks"  # in STATE_DIR: one lock file per output a single-output run is writing
 
 
@@ -178,7 +179,8 @@ class Journal:
         the same file moved: an archive renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
         output redone, hours of work for a film archive (a new user's test). A file of the same name and size whose
         mtime moved, or that is a copy of the recorded one still there, is the same where it holds the recorded
-        bytes (`_same_content`)."""
+        bytes (`_same_content`); such a copy's original is then kept with the entry (`copies`), the same while
+        its size and mtime are."""
         try:
             recorded = e.get("input") or ""
             here = recorded == str(_normal(src))
@@ -188,6 +190,9 @@ class Journal:
             # moved: the name, size and mtime alone where the recorded file is gone (two rolls' scan0001.bmp, same
             # size and a date copied onto both, sent into one output folder: the second was taken as done; a review)
             if (here or not os.path.lexists(recorded)) and e.get("input_stat") == now:
+                return True
+            # a copy (or another path of the file) found to be the same before, unchanged since: not read again
+            if not here and any(c.get("input") == str(_normal(src)) and c.get("input_stat") == now for c in e.get("copies") or []):
                 return True
             # else its bytes: a touched input, or a copy of the recorded one, its original still there (`cp -r` to a
             # new disk, the old one still mounted: every scan was colorized again, where the README says a copy
@@ -208,6 +213,15 @@ class Journal:
         if (self.remember and self.entries.get(out) is e and self.last_line.get(out) == e["status"]
                 and out not in self.redoing):  # the output's last line: a write or a redo since is left as it stands
             e2 = {**e, "input": str(_normal(src)), "input_stat": now, "time": time.time()}  # (its new path, if moved)
+            # a copy, its original still there: the original is kept as one (`copies`), so that runs of the two folders
+            # in turn read neither again (each read every input whole and journaled it anew, flip-flopping its path)
+            copies = [c for c in e.get("copies") or [] if c.get("input") != e2["input"]]
+            if e.get("input") and e["input"] != e2["input"] and os.path.lexists(e["input"]):
+                copies = [{"input": e["input"], "input_stat": was}, *(c for c in copies if c.get("input") != e["input"])]
+            if copies:
+                e2["copies"] = copies[:COPIES_KEPT]
+            else:
+                e2.pop("copies", None)
             self._append(e2, sync=False)
             self.entries[out] = e2
         return True
