@@ -1717,8 +1717,14 @@ def test_two_rolls_scans_of_one_size_and_date_do_not_replace_each_others_output(
     assert (a / "scan0001.bmp").stat().st_size == (b / "scan0001.bmp").stat().st_size
     assert statuses(colorize_folder(a, out, colorizer)) == ["done"]
     first = (out / "scan0001.bmp").read_bytes()
-    (r,) = colorize_folder(b, out, colorizer)
+    import vidcolor.archive as journal_module
+
+    reads, real = [], journal_module.file_sha256
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(journal_module, "file_sha256", lambda p: reads.append(Path(p)) or real(p))
+        (r,) = colorize_folder(b, out, colorizer)
     assert r.status == "failed" and f"from another input, {a / 'scan0001.bmp'}, which is still there" in r.error
+    assert reads == [b / "scan0001.bmp"]  # once, and not roll A's, as journaled (it was B twice and A once)
     assert (out / "scan0001.bmp").read_bytes() == first
     assert statuses(colorize_folder(a, out, colorizer)) == ["skipped"]
     linked = tmp_path / "linked"

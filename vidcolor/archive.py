@@ -437,14 +437,25 @@ def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
     try:
         if recorded == str(_normal(src)) or not os.path.lexists(recorded):
             return None
-        if Path(recorded).name == src.name and (os.path.samefile(recorded, src) or (
-                input_key(Path(recorded))["size"] == input_key(src)["size"] and file_sha256(Path(recorded)) == file_sha256(src))):
+        if Path(recorded).name == src.name and (os.path.samefile(recorded, src) or _same_bytes(e, Path(recorded), src)):
             # the same scan copied to where this run reads it, with its date (rsync -a, cp -p) or without (cp -r, a
             # restore): a copy without dates, its original still there, failed every photo every night (a review)
             return None
     except OSError:
         return None
     return recorded
+
+
+def _same_bytes(e: dict, recorded: Path, src: Path) -> bool:
+    """Whether `src` holds the bytes of entry `e`'s input `recorded`, read as little as can be: `src` through the
+    run's cache (`Journal.same_input` has just read it), `recorded` not at all where it is as journaled (its
+    `input_sha256`). Each read whole again: a scan refused as another roll's was read three times a night, twice
+    itself and once the other roll's (a reviewer's note on 0a6c848)."""
+    now, was = input_key(src), input_key(recorded)
+    if now["size"] != was["size"]:
+        return False
+    theirs = e.get("input_sha256") if e.get("input_stat") == was else None
+    return (theirs or file_sha256(recorded)) == _touched_input_sha256(str(_normal(src)), now["size"], now["mtime_ns"])
 
 
 def _writers(journal: Journal, target: Path):
