@@ -23,7 +23,9 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
                    strength: float | None = None, batch_size: int = 4, max_frames: int | None = None,
                    smoothers: dict[str, Callable[[], TemporalSmoother]] | None = None) -> dict:
     """Every mode (or every named smoother factory in `smoothers`, which should include "off") on one clip."""
-    refuse_gray_clip(clip, max_frames)  # before any colorizing: it had run every mode over the whole clip first
+    # a clip with no colour in the frames measured was scored against itself as if it were the truth (a new user's
+    # test), and is refused before any colorizing: it had run every mode over the whole clip first
+    refuse_gray_clip(clip, max_frames)
     factories = smoothers or {m: (lambda m=m: make_smoother(m, strength, colorizer.device)) for m in modes}
     modes = tuple(factories)
     states = {m: (factories[m](), None) for m in modes}
@@ -32,7 +34,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
     exact = 0  # frames some mode reproduced exactly (black frames): infinite PSNR, left out of every mode's mean
     colour = {m: [] for m in (*modes, "gt")}
     warp, cdc = WarpError(), CDC()
-    n, limited, gray_truth = 0, False, True
+    n, limited = 0, False
     with VideoSource(clip) as src:
         # the path a run into an MP4 takes on this device: on the CPU the luma planes, written as yuv420p
         luma = luma_path(colorizer, "yuv420p", src.info)
@@ -66,14 +68,11 @@ def evaluate_video(colorizer: Colorizer, clip: str | Path, modes: tuple[str, ...
                 for m in modes:
                     colour[m].append(colourfulness(per[m]))
                 colour["gt"].append(colourfulness(f.rgb))
-                gray_truth = gray_truth and is_gray(f.rgb)
             n += len(frames)
         info = src.info
         short = None if limited else src.ends_early(n)  # a clip cut short is measured on what it holds, and says so
     if n < 2:  # a one-frame clip measured as nan flicker, exit 0 (film-user test)
         raise InputError(f"{clip}: {n} frame{'s' * (n != 1)}; flicker is measured between frames, so eval-video needs at least 2")
-    if gray_truth:  # scored against itself as if it were the truth: plausible numbers that meant nothing (a new user's test)
-        raise _gray_clip(clip, n if limited else None)
     we, cd = warp.result(), cdc.result()
     rows = {m: {"warp_error": we.get(m, float("nan")), "cdc": cd.get(m, float("nan")), "psnr": float(np.mean(psnrs[m])) if psnrs[m] else float("inf"),
                 "colourfulness": float(np.mean(colour[m])), "fps": n / seconds[m] if seconds[m] else 0.0} for m in modes}
@@ -100,13 +99,9 @@ def refuse_gray_clip(clip: str | Path, max_frames: int | None = None) -> None:
                 return
             n += 1
     if n:  # no frames at all: evaluate_video's own error says so
-        raise _gray_clip(clip, n if limited else None)
-
-
-def _gray_clip(clip: str | Path, limited_to: int | None) -> InputError:
-    what = f"its first {limited_to} frames (--max-frames) hold no colour" if limited_to else "black and white"
-    return InputError(f"{clip}: {what}: no colours to score against (eval-video takes colour clips, reduces "
-                      "them to gray and compares; colorize a black-and-white film with `vidcolor CLIP`)")
+        what = f"its first {n} frames (--max-frames) hold no colour" if limited else "black and white"
+        raise InputError(f"{clip}: {what}: no colours to score against (eval-video takes colour clips, reduces "
+                         "them to gray and compares; colorize a black-and-white film with `vidcolor CLIP`)")
 
 
 def as_rgb(frames: np.ndarray) -> np.ndarray:
