@@ -45,12 +45,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _touched_sha256(src: Path, now: dict) -> str:
+    """The sha256 of input `src`, whose size and mtime are `now` (`input_key`), read once per process for them: a
+    single film's plan and its run each asked (a 50 GB master read twice before its first frame; a reviewer's
+    note). Keyed by the real path: keyed as given, a relative name in another working directory (a service
+    colorizing "scan.bmp" in each roll's folder) was vouched for by another folder's file of that name, size
+    and mtime."""
+    return _touched_input_sha256(str(_normal(src)), now["size"], now["mtime_ns"])
+
+
 @functools.lru_cache(maxsize=256)
 def _touched_input_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """A touched input's sha256, read once per process for this size and mtime: a single film's plan and its run
-    each asked (a 50 GB master read twice before its first frame; a reviewer's note). `path` is the real one
-    (`_normal`): keyed as given, a relative name in another working directory (a service colorizing "scan.bmp"
-    in each roll's folder) was vouched for by another folder's file of that name, size and mtime."""
     return file_sha256(Path(path))
 
 
@@ -207,7 +212,7 @@ class Journal:
         was colorized again, days of work (an operator's find). Read once: where a run holds the lock, the
         entry is journaled again with the new stat, as `changed_since_written` does for an output."""
         was, sha = e.get("input_stat") or {}, e.get("input_sha256")
-        if not sha or was.get("size") != now["size"] or _touched_input_sha256(str(_normal(src)), now["size"], now["mtime_ns"]) != sha:
+        if not sha or was.get("size") != now["size"] or _touched_sha256(src, now) != sha:
             return False
         out = e["target"]
         if (self.remember and self.entries.get(out) is e and self.last_line.get(out) == e["status"]
@@ -455,7 +460,7 @@ def _same_bytes(e: dict, recorded: Path, src: Path) -> bool:
     if now["size"] != was["size"]:
         return False
     theirs = e.get("input_sha256") if e.get("input_stat") == was else None
-    return (theirs or file_sha256(recorded)) == _touched_input_sha256(str(_normal(src)), now["size"], now["mtime_ns"])
+    return (theirs or file_sha256(recorded)) == _touched_sha256(src, now)
 
 
 def _writers(journal: Journal, target: Path):
