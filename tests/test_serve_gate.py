@@ -221,6 +221,16 @@ def test_a_job_id_from_before_a_restart_is_named_so(hint_col):
         one_line_error(c.get("/api/jobs/nonsense"), 404, "unknown id")
 
 
+def test_a_404_repeats_at_most_the_start_of_a_long_id(hint_col):
+    """A 5,000-character id came back whole in its 404 (GET, result and DELETE alike)."""
+    long_id = "a" * 5000
+    with client(hint_col) as c:
+        for r in (c.get(f"/api/jobs/{long_id}"), c.get(f"/api/jobs/{long_id}/result"), c.delete(f"/api/jobs/{long_id}")):
+            detail = one_line_error(r, 404, f"no job {'a' * 40!r}... (5,000 characters): unknown id")
+            assert len(detail) < 120, detail
+        one_line_error(c.get("/api/jobs/" + "b" * 40), 404, f"no job {'b' * 40!r}: unknown id")  # short enough: whole
+
+
 def test_video_frames_over_the_pixel_limit_are_refused_from_the_header(hint_col, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
     with client(hint_col, max_megapixels=0.003) as c:  # 3,000 pixels; the clip has 3,072

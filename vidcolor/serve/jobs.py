@@ -44,6 +44,7 @@ MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
 FAILED_KEPT = 64  # failed and cancelled jobs whose state /api/jobs/ID still gives
 REMOVED_KEPT = 4096  # ids of removed jobs still named as such (older ones are "unknown")
+ID_SHOWN = 40  # characters of an unknown id a 404 repeats; this server's ids have 16
 
 
 @dataclass
@@ -117,6 +118,14 @@ def _pid_namespace() -> str:
 
 
 
+def shown_id(job_id: str) -> str:
+    """An id as a refusal repeats it: a 5,000-character id was echoed whole in its 404 (into the client's page and
+    any log of answers), so one past ID_SHOWN characters is cut, saying how long it was."""
+    if len(job_id) <= ID_SHOWN:
+        return repr(job_id)
+    return f"{job_id[:ID_SHOWN]!r}... ({len(job_id):,} characters)"
+
+
 class JobStore:
     def __init__(self, worker: ModelWorker, colorizer: Colorizer, config: ServeConfig):
         self.worker, self.colorizer, self.config = worker, colorizer, config
@@ -156,7 +165,7 @@ class JobStore:
                 why = "not one of this server's: mistyped, or made before the server restarted (jobs live only as long as the server)"
             else:
                 why = "unknown id"
-            raise RequestError(404, f"no job {job_id!r}: {why}")
+            raise RequestError(404, f"no job {shown_id(job_id)}: {why}")
         return job
 
     def create(self, upload: BinaryIO, strength: float) -> dict:
