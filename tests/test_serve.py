@@ -308,7 +308,7 @@ def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
     assert codes("/api/health", "get") == {401}
     assert codes("/api/jobs/{job_id}", "get") == {401, 404}
     assert codes("/api/jobs/{job_id}", "delete") == {401, 403, 404}
-    assert codes("/api/jobs/{job_id}/result", "get") == {401, 404, 409}
+    assert codes("/api/jobs/{job_id}/result", "get") == {401, 404, 409, 416}
     assert set(paths["/api/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]) == {"video/mp4", "video/x-matroska"}
 
 
@@ -867,6 +867,26 @@ def test_a_clip_cut_short_says_so_in_its_job(hint_col, tmp_path, private_tmp):
         assert job["state"] == "done" and 0 < job["frames_done"] < 120, job
         assert any("ends early" in n for n in job["notes"]), job
         assert not any(str(private_tmp) in n for n in job["notes"])  # named as the upload, not by the server's folder
+
+
+def test_a_range_the_result_cannot_serve_is_refused_in_json_as_every_refusal_is(hint_col, tmp_path, private_tmp):
+    """A Range past the end of a result got an empty text/plain 416, and a malformed one a plain-text 400 (a
+    deployer's test): both are one line of JSON now, the 416 still with Content-Range: bytes */SIZE (RFC 9110)."""
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=6, audio=None)
+    with client(hint_col) as c:
+        job = wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()["id"])
+        url = f"/api/jobs/{job['id']}/result"
+        size = len(c.get(url).content)
+        r = c.get(url, headers={"Range": f"bytes={size}-"})
+        one_line_error(r, 416, "past the end of the result", f"({size:,} bytes)")
+        assert r.headers["content-range"] == f"bytes */{size}" and r.headers["content-type"] == "application/json"
+        one_line_error(c.get(url, headers={"Range": "bytes=abc"}), 400, "bad Range header 'bytes=abc'")
+        assert c.head(url, headers={"Range": f"bytes={size + 5}-"}).status_code == 416
+        # what it can serve it serves as before: a part, and the whole file where If-Range no longer matches
+        part = c.get(url, headers={"Range": "bytes=0-9"})
+        assert part.status_code == 206 and part.headers["content-range"] == f"bytes 0-9/{size}" and len(part.content) == 10
+        stale = c.get(url, headers={"Range": f"bytes={size}-", "If-Range": '"not-its-etag"'})
+        assert stale.status_code == 200 and len(stale.content) == size
 
 
 def test_video_job_refusals(hint_col, tmp_path):

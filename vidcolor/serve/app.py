@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -13,7 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
@@ -37,6 +40,7 @@ REFUSALS = {400: "corrupt or truncated upload, a multipart body cut short, or no
             404: "no such job: unknown, removed (by a DELETE, or to make room), or from before a restart",
             408: "the upload stalled, or came in too slowly",
             409: "the job is not done (queued, running, failed or cancelled)",
+            416: "a Range that starts past the end of the result (its Content-Range, bytes */SIZE, gives the size)",
             413: "upload over the size, pixel or duration limit", 415: "not an image / not a video, or not multipart",
             422: "bad hints, strength or format, or a form field the endpoint does not take",
             429: "the model's queue is full, or too many uploads under way: try again after Retry-After",
@@ -146,10 +150,10 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse,
              responses={200: {"content": {"video/mp4": {}, "video/x-matroska": {}},
                               "description": "the colorized clip: MP4 for an MP4 upload, Matroska for any other"},
-                        **errors(404, 409)})
+                        **errors(404, 409, 416)})
     def job_result(job_id: str) -> FileResponse:
         path, media, name = jobs.result(job_id)
-        return FileResponse(path, media_type=media, filename=name)
+        return ResultFile(path, media_type=media, filename=name, stat_result=os.stat(path))
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> HTMLResponse:
@@ -210,6 +214,27 @@ async def begin_shutdown(app: FastAPI) -> None:
     the photos and jobs waiting for the model are failed (503 to their clients at once); a running job
     stops at its next batch."""
     await run_in_threadpool(app.state.worker.stop, 0)
+
+
+class ResultFile(FileResponse):
+    """A finished job's video, whose Range requests are refused as every other request is, in one line of JSON:
+    Starlette answered a range past the end with an empty text/plain 416 and a malformed one with a plain-text
+    400 (a deployer's test). The 416 keeps its `Content-Range: bytes */SIZE` (RFC 9110, 15.5.17)."""
+
+    async def __call__(self, scope, receive, send):
+        h = Headers(scope=scope)
+        asked, if_range = h.get("range"), h.get("if-range")
+        # as FileResponse decides: a Range is used only on GET or HEAD, and only while If-Range (if any) matches
+        if asked is not None and scope["method"] in ("GET", "HEAD") and (if_range is None or self._should_use_range(if_range)):
+            size = self.stat_result.st_size
+            try:
+                self._parse_range_header(asked, size)
+            except MalformedRangeHeader as e:
+                return await JSONResponse({"detail": f"bad Range header {asked[:40]!r}: {e.content}"}, 400)(scope, receive, send)
+            except RangeNotSatisfiable:
+                return await JSONResponse({"detail": f"Range {asked[:40]!r} starts past the end of the result ({size:,} bytes)"},
+                                          416, headers={"Content-Range": f"bytes */{size}"})(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
