@@ -444,7 +444,7 @@ def test_empty_upload_is_400(hint_col):
 def test_upload_over_the_size_limit_is_413(hint_col):
     data = encode(np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8), "PNG")  # ~40 kB
     with client(hint_col, max_image_mb=0.01) as c:
-        one_line_error(post(c, data), 413, "0.01 MB", "--max-image-mb")
+        one_line_error(post(c, data), 413, "(0.01 MB, --max-image-mb)")
 
         def chunks():  # no Content-Length: the limit is enforced as the body streams in
             body, boundary = multipart_body(data)
@@ -453,6 +453,30 @@ def test_upload_over_the_size_limit_is_413(hint_col):
         _, boundary = multipart_body(data)
         r = c.post("/api/colorize", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"})
         one_line_error(r, 413, "over the limit")
+
+
+def test_a_413_says_what_it_measured_and_what_the_limit_is(hint_col, tmp_path):
+    """The 413 said "upload of 50.1 MB is over the limit of 50 MB" where it had measured the whole multipart form
+    against the file's limit plus 64 KB for the form, and "upload is over the limit" where it had measured the file
+    (a deployer's test). Each now names what it measured, in bytes, and the limit it was held to."""
+    small = encode(np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8), "PNG")  # ~40 kB
+    large = encode(np.random.default_rng(0).integers(0, 255, (320, 320), dtype=np.uint8), "PNG")  # ~100 kB
+    body, boundary = multipart_body(large)
+    form = "75,536 bytes: 0.01 MB (--max-image-mb) for the file plus 64 KB for the rest of the form"
+    with client(hint_col, max_image_mb=0.01, max_video_mb=0.01) as c:
+        assert one_line_error(post(c, small), 413) == (f"file is {len(small):,} bytes, over the limit of 10,000 bytes "
+                                                       "(0.01 MB, --max-image-mb)")
+        r = c.post("/api/colorize", content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert one_line_error(r, 413) == f"request body of {len(body):,} bytes (Content-Length) is over the limit of {form}"
+        r = c.post("/api/colorize", content=(body[i:i + 4096] for i in range(0, len(body), 4096)),  # streamed, no length
+                   headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert one_line_error(r, 413) == f"request body passed the limit of {form}"
+        clip = write_video(tmp_path / "clip.mkv", w=64, h=48, frames=12, codec="rawvideo", audio=None).read_bytes()
+        assert 10_000 < len(clip) < 75_536
+        r = c.post("/api/jobs", files={"file": ("clip.mkv", clip)})
+        assert one_line_error(r, 413) == "file is over the limit of 10,000 bytes (0.01 MB, --max-video-mb)"
+        r = c.post("/api/health", content=bytes(70_000))
+        one_line_error(r, 413, "request body of 70,000 bytes", "65,536 bytes: this endpoint takes no upload")
 
 
 def test_a_routes_slash_form_is_redirected_to_it_whatever_the_uploads_size(hint_col, tmp_path):
@@ -471,7 +495,7 @@ def test_a_routes_slash_form_is_redirected_to_it_whatever_the_uploads_size(hint_
         assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n", (r.status_code, r.text)
         assert c.post("/api/jobs/", files={"file": ("f", clip)}).status_code == 202
     with client(hint_col, max_image_mb=0.01) as c:  # and over the route's own limit, it is the route's refusal
-        one_line_error(c.post("/api/colorize/", files={"file": ("f", photo)}), 413, "0.01 MB (--max-image-mb)")
+        one_line_error(c.post("/api/colorize/", files={"file": ("f", photo)}), 413, "0.01 MB (--max-image-mb) for the file")
 
 
 def multipart_body(data: bytes) -> tuple[bytes, str]:

@@ -109,8 +109,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                                     "start the server with weights trained with hints (--weights)")
         s = check_strength(strength, colorizer.strength)
         data = await file.read()
-        if len(data) > config.max_image_bytes:
-            raise RequestError(413, f"upload is over the limit of {config.max_image_mb:g} MB (--max-image-mb)")
+        if len(data) > config.max_image_bytes:  # the file itself, the form's other fields not counted
+            raise RequestError(413, f"file is {len(data):,} bytes, over the limit of {config.max_image_bytes:,} bytes "
+                                    f"({config.max_image_mb:g} MB, --max-image-mb)")
         up = await run_in_threadpool(sniff_image, data, config.max_megapixels * 1e6)
         ext = output_ext(format, up)
         if parsed:  # before it takes a place in the queue
@@ -166,11 +167,14 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     app.include_router(api)
     _add_error_handlers(app)
     # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
-    limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
-              "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
+    # BodyLimit measures the whole multipart form, so its refusal says so: it had said "upload of 50.1 MB is over the
+    # limit of 50 MB" of a body under 50 MB of file plus FORM_SLACK, and "upload is over the limit" of a file it never
+    # measured (a deployer's test); the file alone is measured by the route (photos) and JobStore (clips)
+    limits = {"/api/colorize": form_limit(config.max_image_bytes, f"{config.max_image_mb:g} MB (--max-image-mb)"),
+              "/api/jobs": form_limit(config.max_video_bytes, f"{config.max_video_mb:g} MB (--max-video-mb)")}
     # A route's slash form (/api/colorize/) has the route's limit: FastAPI redirects it (307) to the route, and a
     # photo over 64 KB was refused as over the limit of "64 KB" instead (a new user's test)
-    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, "this endpoint takes no upload")))
     drain = max(limit for limit, _ in limits.values())  # a refused body is read and dropped up to this
     app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
                                            "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain)
@@ -179,6 +183,11 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
         app.add_middleware(LoopbackHostOnly, listen_host=config.host)
     return app
+
+
+def form_limit(file_bytes: int, file_limit: str) -> tuple[int, str]:
+    """(bytes, what they are) of an upload endpoint's whole request body: the file's limit and room for the form."""
+    return file_bytes + FORM_SLACK, f"{file_limit} for the file plus {FORM_SLACK // 1024} KB for the rest of the form"
 
 
 async def unless_gone(request: Request, fut, worker: ModelWorker, poll: float = 0.5):

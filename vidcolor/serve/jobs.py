@@ -198,7 +198,8 @@ class JobStore:
             while chunk := upload.read(COPY_CHUNK):
                 size += len(chunk)
                 if size > self.config.max_video_bytes:
-                    raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
+                    raise RequestError(413, f"file is over the limit of {self.config.max_video_bytes:,} bytes "
+                                            f"({self.config.max_video_mb:g} MB, --max-video-mb)")
                 digest.update(chunk)
                 f.write(chunk)
         sha = digest.hexdigest()
