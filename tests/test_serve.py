@@ -436,6 +436,18 @@ def test_truncated_image_is_400_and_names_the_upload_not_a_temp_path(hint_col, p
     assert list(private_tmp.iterdir()) == []
 
 
+def test_a_broken_tiff_is_one_line_to_its_client_and_none_in_the_servers_log(hint_col, caplog):
+    """tifffile logged each tag and strip it read past at ERROR, eleven lines in the server's log for one upload of a
+    TIFF with its tags overwritten (a deployer's test), and as many on the CLI's stderr for the same file."""
+    import logging
+
+    bad = bytearray(encode(gray_image(40, 50), "TIFF"))
+    bad[30:200] = b"\xff" * 170  # its tags' types and offsets
+    with caplog.at_level(logging.DEBUG), client(hint_col) as c:
+        one_line_error(post(c, bytes(bad), name="a.tif"), 400, "corrupt or unsupported TIFF")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("tifffile")] == []
+
+
 def test_empty_upload_is_400(hint_col):
     with client(hint_col) as c:
         one_line_error(post(c, b""), 400, "empty file")
