@@ -177,7 +177,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, "this endpoint takes no upload")))
     drain = max(limit for limit, _ in limits.values())  # a refused body is read and dropped up to this
     app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
-                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain)
+                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain,
+                       # photos are not refused so: the photo queue drains in a second or two, often before an upload is in
+                       queue_full={"/api/jobs": worker.jobs_full})
     app.add_middleware(BearerToken, token=config.token, drain_limit=drain)
     app.add_middleware(SameOriginWrites, token=config.token, drain_limit=drain)
     if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
