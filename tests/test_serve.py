@@ -967,6 +967,42 @@ def test_a_clip_longer_than_its_header_says_is_stopped_at_the_length_limit(hint_
         assert list(private_tmp.rglob("*.mkv")) == []  # a failed job's files are removed
 
 
+def lying_mkv(clip, seconds_said: float) -> bytes:
+    """The MKV `clip` with its Segment Duration and its track's DURATION tag both saying `seconds_said` (under 10 s)."""
+    import struct
+
+    data = bytearray(clip.read_bytes())
+    at = data.find(b"\x44\x89")  # the Segment's Duration element, in ms
+    size = data[at + 2] & 0x7F
+    data[at + 3:at + 3 + size] = struct.pack(">d" if size == 8 else ">f", seconds_said * 1000)
+    tag = data.find(b"00:00:0")
+    data[tag:tag + 18] = f"00:00:{seconds_said:012.9f}".encode()
+    return bytes(data)
+
+
+def test_a_clips_frames_are_capped_from_its_header_and_as_it_runs(hint_col, tmp_path, private_tmp):
+    """No limit held a clip's frames: 120 s at a high rate (or a header's lie) held the one model thread for as long
+    as it ran. --max-video-frames is checked from the header before any decoding (413) and counted as the job runs."""
+    clip = write_video(tmp_path / "clip.mkv", w=64, h=48, frames=60, rate=12, audio=None)  # 5 s
+    mp4 = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, rate=12, audio=None)  # its header counts them
+    with client(hint_col, max_video_frames=20) as c:
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", mp4.read_bytes())}), 413,
+                       "clip has 30 frames, over the limit of 20 (--max-video-frames)")
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mkv", clip.read_bytes())}), 413,  # 5 s x 12 fps
+                       "clip has 60 frames, over the limit of 20 (--max-video-frames)")
+        assert c.get("/api/health").json()["limits"]["max_video_frames"] == 20
+        r = c.post("/api/jobs", files={"file": ("lying.mkv", lying_mkv(clip, 1.0))})  # says 12 frames, holds 60
+        assert r.status_code == 202, r.text
+        job = wait_for(c, r.json()["id"])
+        assert job["state"] == "failed" and 20 < job["frames_done"] < 60, job
+        assert "runs on past 20 frames" in job["error"] and "--max-video-frames" in job["error"], job
+        assert list(private_tmp.rglob("*.mkv")) == []
+    assert ServeConfig().max_video_frames == 7200  # 120 s at 60 fps: at 30 fps the 120 s come first
+    for bad in (0, 10 ** 7):
+        with pytest.raises(ValueError, match="max_video_frames"):
+            ServeConfig(max_video_frames=bad)
+
+
 # -- the command ---------------------------------------------------------------------------------------
 
 def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights_file, monkeypatch):
@@ -975,9 +1011,10 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     calls = []
     monkeypatch.setattr(serve, "run", lambda col, config: calls.append(config))
     monkeypatch.setattr(serve, "listen_error", lambda host, port: None)  # whatever this machine has on its ports
-    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--port", "8123", "--max-image-mb", "5"])
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--port", "8123", "--max-image-mb", "5",
+                                     "--max-video-frames", "900"])
     assert r.exit_code == 0, r.output
-    assert calls[-1].host == "127.0.0.1" and calls[-1].port == 8123 and calls[-1].max_image_mb == 5
+    assert calls[-1].host == "127.0.0.1" and calls[-1].port == 8123 and calls[-1].max_image_mb == 5 and calls[-1].max_video_frames == 900
     assert "warning" not in r.output and "http://127.0.0.1:8123/" in r.output
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0"])
     assert r.exit_code == 0, r.output

@@ -83,6 +83,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                 "strength": colorizer.strength, "device": str(colorizer.device), "waiting": worker.waiting(),
                 "limits": {"max_image_mb": config.max_image_mb, "max_megapixels": config.max_megapixels,
                            "max_video_mb": config.max_video_mb, "max_video_seconds": config.max_video_seconds,
+                           "max_video_frames": config.max_video_frames,
                            "queue_size": config.queue_size, "job_queue_size": config.job_queue_size}}
 
     @api.post("/colorize", summary="Colorize one photo", response_class=Response,
