@@ -308,7 +308,7 @@ def test_openapi_docs_list_each_endpoints_own_refusals(hint_col):
     assert codes("/api/health", "get") == {401}
     assert codes("/api/jobs/{job_id}", "get") == {401, 404}
     assert codes("/api/jobs/{job_id}", "delete") == {401, 403, 404}
-    assert codes("/api/jobs/{job_id}/result", "get") == {401, 404, 409}
+    assert codes("/api/jobs/{job_id}/result", "get") == {401, 404, 409, 416}
     assert set(paths["/api/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]) == {"video/mp4", "video/x-matroska"}
 
 
@@ -436,6 +436,18 @@ def test_truncated_image_is_400_and_names_the_upload_not_a_temp_path(hint_col, p
     assert list(private_tmp.iterdir()) == []
 
 
+def test_a_broken_tiff_is_one_line_to_its_client_and_none_in_the_servers_log(hint_col, caplog):
+    """tifffile logged each tag and strip it read past at ERROR, eleven lines in the server's log for one upload of a
+    TIFF with its tags overwritten (a deployer's test), and as many on the CLI's stderr for the same file."""
+    import logging
+
+    bad = bytearray(encode(gray_image(40, 50), "TIFF"))
+    bad[30:200] = b"\xff" * 170  # its tags' types and offsets
+    with caplog.at_level(logging.DEBUG), client(hint_col) as c:
+        one_line_error(post(c, bytes(bad), name="a.tif"), 400, "corrupt or unsupported TIFF")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("tifffile")] == []
+
+
 def test_empty_upload_is_400(hint_col):
     with client(hint_col) as c:
         one_line_error(post(c, b""), 400, "empty file")
@@ -444,7 +456,7 @@ def test_empty_upload_is_400(hint_col):
 def test_upload_over_the_size_limit_is_413(hint_col):
     data = encode(np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8), "PNG")  # ~40 kB
     with client(hint_col, max_image_mb=0.01) as c:
-        one_line_error(post(c, data), 413, "0.01 MB", "--max-image-mb")
+        one_line_error(post(c, data), 413, "(0.01 MB, --max-image-mb)")
 
         def chunks():  # no Content-Length: the limit is enforced as the body streams in
             body, boundary = multipart_body(data)
@@ -453,6 +465,30 @@ def test_upload_over_the_size_limit_is_413(hint_col):
         _, boundary = multipart_body(data)
         r = c.post("/api/colorize", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"})
         one_line_error(r, 413, "over the limit")
+
+
+def test_a_413_says_what_it_measured_and_what_the_limit_is(hint_col, tmp_path):
+    """The 413 said "upload of 50.1 MB is over the limit of 50 MB" where it had measured the whole multipart form
+    against the file's limit plus 64 KB for the form, and "upload is over the limit" where it had measured the file
+    (a deployer's test). Each now names what it measured, in bytes, and the limit it was held to."""
+    small = encode(np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8), "PNG")  # ~40 kB
+    large = encode(np.random.default_rng(0).integers(0, 255, (320, 320), dtype=np.uint8), "PNG")  # ~100 kB
+    body, boundary = multipart_body(large)
+    form = "75,536 bytes: 0.01 MB (--max-image-mb) for the file plus 64 KB for the rest of the form"
+    with client(hint_col, max_image_mb=0.01, max_video_mb=0.01) as c:
+        assert one_line_error(post(c, small), 413) == (f"file is {len(small):,} bytes, over the limit of 10,000 bytes "
+                                                       "(0.01 MB, --max-image-mb)")
+        r = c.post("/api/colorize", content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert one_line_error(r, 413) == f"request body of {len(body):,} bytes (Content-Length) is over the limit of {form}"
+        r = c.post("/api/colorize", content=(body[i:i + 4096] for i in range(0, len(body), 4096)),  # streamed, no length
+                   headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert one_line_error(r, 413) == f"request body passed the limit of {form}"
+        clip = write_video(tmp_path / "clip.mkv", w=64, h=48, frames=12, codec="rawvideo", audio=None).read_bytes()
+        assert 10_000 < len(clip) < 75_536
+        r = c.post("/api/jobs", files={"file": ("clip.mkv", clip)})
+        assert one_line_error(r, 413) == "file is over the limit of 10,000 bytes (0.01 MB, --max-video-mb)"
+        r = c.post("/api/health", content=bytes(70_000))
+        one_line_error(r, 413, "request body of 70,000 bytes", "65,536 bytes: this endpoint takes no upload")
 
 
 def test_a_routes_slash_form_is_redirected_to_it_whatever_the_uploads_size(hint_col, tmp_path):
@@ -471,7 +507,7 @@ def test_a_routes_slash_form_is_redirected_to_it_whatever_the_uploads_size(hint_
         assert r.status_code == 200 and r.content[:8] == b"\x89PNG\r\n\x1a\n", (r.status_code, r.text)
         assert c.post("/api/jobs/", files={"file": ("f", clip)}).status_code == 202
     with client(hint_col, max_image_mb=0.01) as c:  # and over the route's own limit, it is the route's refusal
-        one_line_error(c.post("/api/colorize/", files={"file": ("f", photo)}), 413, "0.01 MB (--max-image-mb)")
+        one_line_error(c.post("/api/colorize/", files={"file": ("f", photo)}), 413, "0.01 MB (--max-image-mb) for the file")
 
 
 def multipart_body(data: bytes) -> tuple[bytes, str]:
@@ -869,6 +905,26 @@ def test_a_clip_cut_short_says_so_in_its_job(hint_col, tmp_path, private_tmp):
         assert not any(str(private_tmp) in n for n in job["notes"])  # named as the upload, not by the server's folder
 
 
+def test_a_range_the_result_cannot_serve_is_refused_in_json_as_every_refusal_is(hint_col, tmp_path, private_tmp):
+    """A Range past the end of a result got an empty text/plain 416, and a malformed one a plain-text 400 (a
+    deployer's test): both are one line of JSON now, the 416 still with Content-Range: bytes */SIZE (RFC 9110)."""
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=6, audio=None)
+    with client(hint_col) as c:
+        job = wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()["id"])
+        url = f"/api/jobs/{job['id']}/result"
+        size = len(c.get(url).content)
+        r = c.get(url, headers={"Range": f"bytes={size}-"})
+        one_line_error(r, 416, "past the end of the result", f"({size:,} bytes)")
+        assert r.headers["content-range"] == f"bytes */{size}" and r.headers["content-type"] == "application/json"
+        one_line_error(c.get(url, headers={"Range": "bytes=abc"}), 400, "bad Range header 'bytes=abc'")
+        assert c.head(url, headers={"Range": f"bytes={size + 5}-"}).status_code == 416
+        # what it can serve it serves as before: a part, and the whole file where If-Range no longer matches
+        part = c.get(url, headers={"Range": "bytes=0-9"})
+        assert part.status_code == 206 and part.headers["content-range"] == f"bytes 0-9/{size}" and len(part.content) == 10
+        stale = c.get(url, headers={"Range": f"bytes={size}-", "If-Range": '"not-its-etag"'})
+        assert stale.status_code == 200 and len(stale.content) == size
+
+
 def test_video_job_refusals(hint_col, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, audio=None)
     with client(hint_col, max_video_seconds=0.5) as c:
@@ -911,6 +967,42 @@ def test_a_clip_longer_than_its_header_says_is_stopped_at_the_length_limit(hint_
         assert list(private_tmp.rglob("*.mkv")) == []  # a failed job's files are removed
 
 
+def lying_mkv(clip, seconds_said: float) -> bytes:
+    """The MKV `clip` with its Segment Duration and its track's DURATION tag both saying `seconds_said` (under 10 s)."""
+    import struct
+
+    data = bytearray(clip.read_bytes())
+    at = data.find(b"\x44\x89")  # the Segment's Duration element, in ms
+    size = data[at + 2] & 0x7F
+    data[at + 3:at + 3 + size] = struct.pack(">d" if size == 8 else ">f", seconds_said * 1000)
+    tag = data.find(b"00:00:0")
+    data[tag:tag + 18] = f"00:00:{seconds_said:012.9f}".encode()
+    return bytes(data)
+
+
+def test_a_clips_frames_are_capped_from_its_header_and_as_it_runs(hint_col, tmp_path, private_tmp):
+    """No limit held a clip's frames: 120 s at a high rate (or a header's lie) held the one model thread for as long
+    as it ran. --max-video-frames is checked from the header before any decoding (413) and counted as the job runs."""
+    clip = write_video(tmp_path / "clip.mkv", w=64, h=48, frames=60, rate=12, audio=None)  # 5 s
+    mp4 = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=30, rate=12, audio=None)  # its header counts them
+    with client(hint_col, max_video_frames=20) as c:
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mp4", mp4.read_bytes())}), 413,
+                       "clip has 30 frames, over the limit of 20 (--max-video-frames)")
+        one_line_error(c.post("/api/jobs", files={"file": ("a.mkv", clip.read_bytes())}), 413,  # 5 s x 12 fps
+                       "clip has 60 frames, over the limit of 20 (--max-video-frames)")
+        assert c.get("/api/health").json()["limits"]["max_video_frames"] == 20
+        r = c.post("/api/jobs", files={"file": ("lying.mkv", lying_mkv(clip, 1.0))})  # says 12 frames, holds 60
+        assert r.status_code == 202, r.text
+        job = wait_for(c, r.json()["id"])
+        assert job["state"] == "failed" and 20 < job["frames_done"] < 60, job
+        assert "runs on past 20 frames" in job["error"] and "--max-video-frames" in job["error"], job
+        assert list(private_tmp.rglob("*.mkv")) == []
+    assert ServeConfig().max_video_frames == 7200  # 120 s at 60 fps: at 30 fps the 120 s come first
+    for bad in (0, 10 ** 7):
+        with pytest.raises(ValueError, match="max_video_frames"):
+            ServeConfig(max_video_frames=bad)
+
+
 # -- the command ---------------------------------------------------------------------------------------
 
 def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights_file, monkeypatch):
@@ -919,9 +1011,10 @@ def test_serve_command_binds_loopback_quietly_and_warns_for_another_host(weights
     calls = []
     monkeypatch.setattr(serve, "run", lambda col, config: calls.append(config))
     monkeypatch.setattr(serve, "listen_error", lambda host, port: None)  # whatever this machine has on its ports
-    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--port", "8123", "--max-image-mb", "5"])
+    r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--port", "8123", "--max-image-mb", "5",
+                                     "--max-video-frames", "900"])
     assert r.exit_code == 0, r.output
-    assert calls[-1].host == "127.0.0.1" and calls[-1].port == 8123 and calls[-1].max_image_mb == 5
+    assert calls[-1].host == "127.0.0.1" and calls[-1].port == 8123 and calls[-1].max_image_mb == 5 and calls[-1].max_video_frames == 900
     assert "warning" not in r.output and "http://127.0.0.1:8123/" in r.output
     r = CliRunner().invoke(cli.app, ["serve", "--weights", str(weights_file), "--host", "0.0.0.0"])
     assert r.exit_code == 0, r.output

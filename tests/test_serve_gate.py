@@ -172,6 +172,53 @@ def test_uploads_under_way_at_once_are_capped(hint_col):
     assert sorted(asyncio.run(scenario())) == [200, 200, 429]
 
 
+def test_a_clip_sent_to_a_full_job_queue_is_refused_before_its_body_is_read(hint_col, tmp_path):
+    """A full job queue answered 429 only once the whole clip had come in and been stored (a 500 MB film waited for
+    its upload to be refused; a deployer's test): FastAPI parses the form before a route or its dependencies run.
+    Now the gate asks the queue as the request arrives: a client that waits for 100 Continue sends nothing, and one
+    that sends at once has the 429 written before a byte of its body is read (the rest is read and dropped)."""
+    gate = threading.Event()
+    app = create_app(hint_col, ServeConfig(job_queue_size=1))
+    worker = app.state.worker
+    try:
+        worker.submit_job(gate.wait)  # runs
+        wait_until(lambda: worker.waiting()["jobs"] == 0)
+        worker.submit_job(lambda: None)  # waits: the queue is full
+        body = b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n" + bytes(300_000) + b"\r\n--xx--\r\n"
+        multipart = {"host": "127.0.0.1:8000", "content-type": "multipart/form-data; boundary=xx", "content-length": str(len(body))}
+        status, answer, _ = asgi_call(app, "POST", "/api/jobs", {**multipart, "expect": "100-continue"})  # never read
+        assert status == 429 and answer["detail"].startswith("busy: 1 video job requests are already waiting"), answer
+        events = []
+
+        async def receive():
+            events.append("read")
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            events.append(message["type"])
+            if message["type"] == "http.response.start":
+                events.append(message["status"])
+        scope = {"type": "http", "method": "POST", "path": "/api/jobs", "raw_path": b"/api/jobs", "query_string": b"",
+                 "headers": [(k.encode(), v.encode()) for k, v in multipart.items()], "http_version": "1.1",
+                 "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "root_path": ""}
+        asyncio.run(app(scope, receive, send))
+        assert events[:3] == ["http.response.start", 429, "http.response.body"] and "read" in events, events
+        gate.set()
+        wait_until(lambda: worker.waiting()["jobs"] == 0)
+        clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+        with client_of(app) as c:  # room again: the clip is taken
+            assert c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).status_code == 202
+    finally:
+        gate.set()
+        worker.stop()
+
+
+def client_of(app):
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://127.0.0.1:8000")
+
+
 def test_hints_are_capped_and_checked_against_the_photo_before_queueing(hint_col):
     png = encode(gray_image(h=40, w=60), "PNG")
     many = {"points": [{"x": 1, "y": 1, "color": "#ff0000"}] * 1001}
@@ -219,6 +266,16 @@ def test_a_job_id_from_before_a_restart_is_named_so(hint_col):
         one_line_error(c.get(f"/api/jobs/{other}0123456789ab"), 404, "before the server restarted")
         one_line_error(c.get(f"/api/jobs/{other}0123456789ab/result"), 404, "before the server restarted")
         one_line_error(c.get("/api/jobs/nonsense"), 404, "unknown id")
+
+
+def test_a_404_repeats_at_most_the_start_of_a_long_id(hint_col):
+    """A 5,000-character id came back whole in its 404 (GET, result and DELETE alike)."""
+    long_id = "a" * 5000
+    with client(hint_col) as c:
+        for r in (c.get(f"/api/jobs/{long_id}"), c.get(f"/api/jobs/{long_id}/result"), c.delete(f"/api/jobs/{long_id}")):
+            detail = one_line_error(r, 404, f"no job {'a' * 40!r}... (5,000 characters): unknown id")
+            assert len(detail) < 120, detail
+        one_line_error(c.get("/api/jobs/" + "b" * 40), 404, f"no job {'b' * 40!r}: unknown id")  # short enough: whole
 
 
 def test_video_frames_over_the_pixel_limit_are_refused_from_the_header(hint_col, tmp_path):

@@ -893,6 +893,7 @@ def serve_cmd(
     max_megapixels: Annotated[float, typer.Option("--max-megapixels", parser=_number(0.001, _LIMIT_MAX), help="Largest photo, decoded, in megapixels (more than 0, at most 1e6).")] = _SV.max_megapixels,
     max_video_mb: Annotated[float, typer.Option("--max-video-mb", parser=_number(0.001, _LIMIT_MAX), help="Largest clip upload, MB (more than 0, at most 1e6).")] = _SV.max_video_mb,
     max_video_seconds: Annotated[float, typer.Option("--max-video-seconds", parser=_number(0.001, _LIMIT_MAX), help="Longest clip, seconds (more than 0, at most 1e6).")] = _SV.max_video_seconds,
+    max_video_frames: Annotated[int, typer.Option("--max-video-frames", min=1, max=int(_LIMIT_MAX), help="Most frames in one clip, from its header and counted as it runs (1 to 1e6).")] = _SV.max_video_frames,
     queue_size: Annotated[int, typer.Option("--queue-size", min=1, help="Photo requests that may wait for the model; more get 429.")] = _SV.queue_size,
 ) -> None:
     """Serve a web page and JSON API: before/after, click-to-hint, downloads, short clips (needs the `web` extra)."""
@@ -908,7 +909,7 @@ def serve_cmd(
         _reporter().error(err)
         raise typer.Exit(EXIT_USAGE)
     config = _ServeConfig(host=host, port=port, token=token, max_image_mb=max_image_mb, max_megapixels=max_megapixels,
-                          max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, queue_size=queue_size)
+                          max_video_mb=max_video_mb, max_video_seconds=max_video_seconds, max_video_frames=max_video_frames, queue_size=queue_size)
     if not is_loopback(host):
         typer.echo(f"warning: --host {host} opens the page and API to other machines"
                    + ("" if token else "; anyone who can reach it can use it (pass --token)"), err=True)

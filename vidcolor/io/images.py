@@ -28,9 +28,11 @@ import tifffile
 # filter set once, not a catch_warnings around each read: that swaps process-wide state under the other
 # threads (the reader is one of several).
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
-# tifffile logs what it reads past in a damaged TIFF ("missing data ByteCounts tag") at WARNING, on stderr
-# beside the run's line for that file; what it cannot read past is an InputError of its own (`_reading`)
-logging.getLogger("tifffile").setLevel(logging.ERROR)
+# tifffile logs what it reads past in a damaged TIFF ("missing data ByteCounts tag", "<TiffTag.fromfile> raised
+# TiffFileError(...)"), at WARNING and, since 2023, at ERROR: a dozen lines on stderr per broken TIFF, beside the
+# run's line for that file, and in `vidcolor serve`'s log for each such upload (a deployer's test). What it cannot
+# read past it raises, and that is the one line (an InputError, `_reading`; the server's 400)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space

@@ -27,6 +27,9 @@ class ServeConfig:
     max_megapixels: float = 100.0  # decoded size of one photo, checked from its header before decoding
     max_video_mb: float = 500.0  # one clip upload
     max_video_seconds: float = 120.0  # the page's video jobs are for short clips
+    # frames of one clip, from its header before any decoding, and counted while it runs: 120 s at 60 fps. Seconds
+    # alone let a clip of 120 s at 1000 fps (or one whose header lies) hold the one model thread for hours
+    max_video_frames: int = 7200
     queue_size: int = 8  # photo requests waiting for the model; one more is answered 429
     job_queue_size: int = 2  # video jobs waiting for the model; one more is answered 429
     keep_jobs: int = 8  # finished jobs kept for download; the oldest's files are removed first
@@ -41,6 +44,8 @@ class ServeConfig:
         for name in ("queue_size", "job_queue_size", "keep_jobs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 1 <= self.max_video_frames <= LIMIT_MAX:
+            raise ValueError(f"max_video_frames must be from 1 to {LIMIT_MAX:g}, got {self.max_video_frames}")
 
     @property
     def max_image_bytes(self) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -13,7 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
@@ -37,6 +40,7 @@ REFUSALS = {400: "corrupt or truncated upload, a multipart body cut short, or no
             404: "no such job: unknown, removed (by a DELETE, or to make room), or from before a restart",
             408: "the upload stalled, or came in too slowly",
             409: "the job is not done (queued, running, failed or cancelled)",
+            416: "a Range that starts past the end of the result (its Content-Range, bytes */SIZE, gives the size)",
             413: "upload over the size, pixel or duration limit", 415: "not an image / not a video, or not multipart",
             422: "bad hints, strength or format, or a form field the endpoint does not take",
             429: "the model's queue is full, or too many uploads under way: try again after Retry-After",
@@ -79,6 +83,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                 "strength": colorizer.strength, "device": str(colorizer.device), "waiting": worker.waiting(),
                 "limits": {"max_image_mb": config.max_image_mb, "max_megapixels": config.max_megapixels,
                            "max_video_mb": config.max_video_mb, "max_video_seconds": config.max_video_seconds,
+                           "max_video_frames": config.max_video_frames,
                            "queue_size": config.queue_size, "job_queue_size": config.job_queue_size}}
 
     @api.post("/colorize", summary="Colorize one photo", response_class=Response,
@@ -105,8 +110,9 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                                     "start the server with weights trained with hints (--weights)")
         s = check_strength(strength, colorizer.strength)
         data = await file.read()
-        if len(data) > config.max_image_bytes:
-            raise RequestError(413, f"upload is over the limit of {config.max_image_mb:g} MB (--max-image-mb)")
+        if len(data) > config.max_image_bytes:  # the file itself, the form's other fields not counted
+            raise RequestError(413, f"file is {len(data):,} bytes, over the limit of {config.max_image_bytes:,} bytes "
+                                    f"({config.max_image_mb:g} MB, --max-image-mb)")
         up = await run_in_threadpool(sniff_image, data, config.max_megapixels * 1e6)
         ext = output_ext(format, up)
         if parsed:  # before it takes a place in the queue
@@ -146,10 +152,10 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     @api.get("/jobs/{job_id}/result", summary="A finished job's video", response_class=FileResponse,
              responses={200: {"content": {"video/mp4": {}, "video/x-matroska": {}},
                               "description": "the colorized clip: MP4 for an MP4 upload, Matroska for any other"},
-                        **errors(404, 409)})
+                        **errors(404, 409, 416)})
     def job_result(job_id: str) -> FileResponse:
         path, media, name = jobs.result(job_id)
-        return FileResponse(path, media_type=media, filename=name)
+        return ResultFile(path, media_type=media, filename=name, stat_result=os.stat(path))
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> HTMLResponse:
@@ -162,19 +168,29 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     app.include_router(api)
     _add_error_handlers(app)
     # Middleware, innermost first (vidcolor/serve/gate.py): every check here comes before the body is read.
-    limits = {"/api/colorize": (config.max_image_bytes + FORM_SLACK, f"{config.max_image_mb:g} MB (--max-image-mb)"),
-              "/api/jobs": (config.max_video_bytes + FORM_SLACK, f"{config.max_video_mb:g} MB (--max-video-mb)")}
+    # BodyLimit measures the whole multipart form, so its refusal says so: it had said "upload of 50.1 MB is over the
+    # limit of 50 MB" of a body under 50 MB of file plus FORM_SLACK, and "upload is over the limit" of a file it never
+    # measured (a deployer's test); the file alone is measured by the route (photos) and JobStore (clips)
+    limits = {"/api/colorize": form_limit(config.max_image_bytes, f"{config.max_image_mb:g} MB (--max-image-mb)"),
+              "/api/jobs": form_limit(config.max_video_bytes, f"{config.max_video_mb:g} MB (--max-video-mb)")}
     # A route's slash form (/api/colorize/) has the route's limit: FastAPI redirects it (307) to the route, and a
     # photo over 64 KB was refused as over the limit of "64 KB" instead (a new user's test)
-    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, f"{SMALL_BODY // 1024} KB")))
+    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), (SMALL_BODY, "this endpoint takes no upload")))
     drain = max(limit for limit, _ in limits.values())  # a refused body is read and dropped up to this
     app.add_middleware(UploadSlots, slots={"/api/colorize": config.queue_size + 1 + UPLOADS_BEYOND_QUEUE,
-                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain)
+                                           "/api/jobs": config.job_queue_size + UPLOADS_BEYOND_QUEUE}, drain_limit=drain,
+                       # photos are not refused so: the photo queue drains in a second or two, often before an upload is in
+                       queue_full={"/api/jobs": worker.jobs_full})
     app.add_middleware(BearerToken, token=config.token, drain_limit=drain)
     app.add_middleware(SameOriginWrites, token=config.token, drain_limit=drain)
     if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
         app.add_middleware(LoopbackHostOnly, listen_host=config.host)
     return app
+
+
+def form_limit(file_bytes: int, file_limit: str) -> tuple[int, str]:
+    """(bytes, what they are) of an upload endpoint's whole request body: the file's limit and room for the form."""
+    return file_bytes + FORM_SLACK, f"{file_limit} for the file plus {FORM_SLACK // 1024} KB for the rest of the form"
 
 
 async def unless_gone(request: Request, fut, worker: ModelWorker, poll: float = 0.5):
@@ -210,6 +226,27 @@ async def begin_shutdown(app: FastAPI) -> None:
     the photos and jobs waiting for the model are failed (503 to their clients at once); a running job
     stops at its next batch."""
     await run_in_threadpool(app.state.worker.stop, 0)
+
+
+class ResultFile(FileResponse):
+    """A finished job's video, whose Range requests are refused as every other request is, in one line of JSON:
+    Starlette answered a range past the end with an empty text/plain 416 and a malformed one with a plain-text
+    400 (a deployer's test). The 416 keeps its `Content-Range: bytes */SIZE` (RFC 9110, 15.5.17)."""
+
+    async def __call__(self, scope, receive, send):
+        h = Headers(scope=scope)
+        asked, if_range = h.get("range"), h.get("if-range")
+        # as FileResponse decides: a Range is used only on GET or HEAD, and only while If-Range (if any) matches
+        if asked is not None and scope["method"] in ("GET", "HEAD") and (if_range is None or self._should_use_range(if_range)):
+            size = self.stat_result.st_size
+            try:
+                self._parse_range_header(asked, size)
+            except MalformedRangeHeader as e:
+                return await JSONResponse({"detail": f"bad Range header {asked[:40]!r}: {e.content}"}, 400)(scope, receive, send)
+            except RangeNotSatisfiable:
+                return await JSONResponse({"detail": f"Range {asked[:40]!r} starts past the end of the result ({size:,} bytes)"},
+                                          416, headers={"Content-Range": f"bytes */{size}"})(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

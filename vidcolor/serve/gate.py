@@ -10,8 +10,9 @@
 - `BearerToken`: with --token, an /api request without it is refused (401) before the form is
   parsed. FastAPI parses a form before it resolves the router's dependencies, so a client without
   the token could make the server spool a whole upload (up to --max-video-mb) to disk first.
-- `UploadSlots`: at most a few uploads stream in at once per endpoint, beyond what its queue holds
-  (429 at once, as a full queue answers), so parallel uploads cannot fill the disk; an upload that sends
+- `UploadSlots`: a clip sent while the job queue is full is refused (429) before its body is read; at most a
+  few uploads stream in at once per endpoint, beyond what its queue holds (429 at once, as a full queue
+  answers), so parallel uploads cannot fill the disk; an upload that sends
   nothing for UPLOAD_IDLE_S is ended with 408, so stalled clients cannot hold the slots (eleven held
   every slot for as long as they kept their sockets open, and kept a SIGTERMed server alive); so is one
   that, past its first UPLOAD_SLOW_AFTER_S, has sent less than UPLOAD_MIN_RATE a second on average (a
@@ -27,6 +28,7 @@ import ipaddress
 import json
 import secrets
 import time
+from typing import Callable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -42,17 +44,20 @@ UPLOAD_SLOW_AFTER_S = 60.0  # its first this many seconds
 async def refuse(send, status: int, detail: str, headers: dict[str, str] | None = None, receive=None,
                  drain_limit: int = 0) -> None:
     """Answer with one line of JSON and close the connection. With `receive`, a body still coming is read
-    and dropped first (up to `drain_limit` bytes, none of it kept): answered unread, a client still
-    sending an upload got a reset connection instead of the status (a review), and the page could not
-    ask for the token on a 401."""
-    if receive is not None:
-        await drain(receive, drain_limit)
+    and dropped after the answer is written (up to `drain_limit` bytes, none of it kept): answered unread, a
+    client still sending an upload got a reset connection instead of the status (a review), and the page
+    could not ask for the token on a 401. The answer goes first, so a client that reads while it sends (curl)
+    stops sending at once; one that asked `Expect: 100-continue` (curl, for a body over 1 MB) is never told
+    to send it (the server says "100 Continue" only once the body is read) and nothing is read."""
     body = json.dumps({"detail": detail}).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close"), *extra]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": receive is not None})
+    if receive is not None:
+        await drain(receive, drain_limit)
+        await send({"type": "http.response.body", "body": b""})
 
 
 async def drain(receive, limit: int) -> None:
@@ -70,6 +75,12 @@ def declared_over(scope, limit: int) -> bool:
     """Whether the request declares a body longer than `limit` (then it is not drained: closed unread)."""
     n = Headers(scope=scope).get("content-length")
     return n is not None and n.isdigit() and int(n) > limit
+
+
+def expects_continue(scope) -> bool:
+    """Whether the client waits for "100 Continue" before it sends its body (RFC 9110, 10.1.1): then a refusal
+    needs to read nothing."""
+    return (Headers(scope=scope).get("expect") or "").strip().lower() == "100-continue"
 
 
 def host_name(header: str | None) -> str:
@@ -122,8 +133,8 @@ class _DrainingGate:
     drain_limit: int = 0
 
     async def refuse(self, scope, receive, send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        await refuse(send, status, detail, headers, receive=None if declared_over(scope, self.drain_limit) else receive,
-                     drain_limit=self.drain_limit)
+        unread = declared_over(scope, self.drain_limit) or expects_continue(scope)
+        await refuse(send, status, detail, headers, receive=None if unread else receive, drain_limit=self.drain_limit)
 
 
 class SameOriginWrites(_DrainingGate):
@@ -176,8 +187,10 @@ class BearerToken(_DrainingGate):
 
 class UploadSlots(_DrainingGate):
     def __init__(self, app, slots: dict[str, int], drain_limit: int = 0, idle_s: float | None = None,
-                 min_rate: float | None = None, slow_after_s: float | None = None):
+                 min_rate: float | None = None, slow_after_s: float | None = None,
+                 queue_full: dict[str, Callable[[], str | None]] | None = None):
         self.app, self.slots, self.drain_limit = app, slots, drain_limit  # path -> uploads allowed at once
+        self.queue_full = queue_full or {}  # path -> why its queue takes no more work now (None: it does)
         self.idle_s = UPLOAD_IDLE_S if idle_s is None else idle_s
         self.min_rate = UPLOAD_MIN_RATE if min_rate is None else min_rate
         self.slow_after_s = UPLOAD_SLOW_AFTER_S if slow_after_s is None else slow_after_s
@@ -187,6 +200,10 @@ class UploadSlots(_DrainingGate):
         path = scope.get("path") if scope["type"] == "http" and scope.get("method") == "POST" else None
         if path not in self.slots:
             return await self.app(scope, receive, send)
+        # FastAPI parses the form (spooling the file) before a route's dependencies run, so a full queue is asked here:
+        # a 500 MB clip sent to a full job queue was refused only once it had all come in (a deployer's test)
+        if why := self.queue_full.get(path, lambda: None)():
+            return await self.refuse(scope, receive, send, 429, why, {"Retry-After": "1"})
         if self.busy[path] >= self.slots[path]:
             return await self.refuse(scope, receive, send, 429, f"busy: {self.busy[path]} requests to {path} are already "
                                      "under way; try again shortly", {"Retry-After": "1"})

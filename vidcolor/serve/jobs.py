@@ -44,6 +44,7 @@ MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
 FAILED_KEPT = 64  # failed and cancelled jobs whose state /api/jobs/ID still gives
 REMOVED_KEPT = 4096  # ids of removed jobs still named as such (older ones are "unknown")
+ID_SHOWN = 40  # characters of an unknown id a 404 repeats; this server's ids have 16
 
 
 @dataclass
@@ -55,7 +56,8 @@ class Job:
     src: Path
     dst: Path
     frames: int  # expected, from the container; 0 when unknown
-    max_frames: int = 0  # --max-video-seconds in frames at the clip's rate (0: no rate to count by); past it the job fails
+    max_frames: int = 0  # the fewer of --max-video-frames and --max-video-seconds in frames at the clip's rate; past it
+    over: str = ""  # the job fails with this
     state: str = "queued"  # queued -> running -> done | failed | cancelled
     done: int = 0
     cancel_requested: bool = False  # set when no upload wants it any more; it stops at its next batch
@@ -117,6 +119,14 @@ def _pid_namespace() -> str:
 
 
 
+def shown_id(job_id: str) -> str:
+    """An id as a refusal repeats it: a 5,000-character id was echoed whole in its 404 (into the client's page and
+    any log of answers), so one past ID_SHOWN characters is cut, saying how long it was."""
+    if len(job_id) <= ID_SHOWN:
+        return repr(job_id)
+    return f"{job_id[:ID_SHOWN]!r}... ({len(job_id):,} characters)"
+
+
 class JobStore:
     def __init__(self, worker: ModelWorker, colorizer: Colorizer, config: ServeConfig):
         self.worker, self.colorizer, self.config = worker, colorizer, config
@@ -156,7 +166,7 @@ class JobStore:
                 why = "not one of this server's: mistyped, or made before the server restarted (jobs live only as long as the server)"
             else:
                 why = "unknown id"
-            raise RequestError(404, f"no job {job_id!r}: {why}")
+            raise RequestError(404, f"no job {shown_id(job_id)}: {why}")
         return job
 
     def create(self, upload: BinaryIO, strength: float) -> dict:
@@ -189,7 +199,8 @@ class JobStore:
             while chunk := upload.read(COPY_CHUNK):
                 size += len(chunk)
                 if size > self.config.max_video_bytes:
-                    raise RequestError(413, f"upload is over the limit of {self.config.max_video_mb:g} MB (--max-video-mb)")
+                    raise RequestError(413, f"file is over the limit of {self.config.max_video_bytes:,} bytes "
+                                            f"({self.config.max_video_mb:g} MB, --max-video-mb)")
                 digest.update(chunk)
                 f.write(chunk)
         sha = digest.hexdigest()
@@ -225,15 +236,25 @@ class JobStore:
         if seconds > self.config.max_video_seconds:
             raise RequestError(413, f"{label}: clip is {seconds:.1f} s long, over the limit of "
                                     f"{self.config.max_video_seconds:g} s (--max-video-seconds)")
+        counted = frames or (round(seconds * info.fps) if info.fps > 0 else 0)  # a header without a count: its length x rate
+        if counted > self.config.max_video_frames:
+            raise RequestError(413, f"{label}: clip has {counted:,} frames, "
+                                    f"over the limit of {self.config.max_video_frames:,} (--max-video-frames)")
         # Matroska takes whatever codecs the other streams have, so they are copied as they are.
         ext = ".mp4" if demuxer == MP4_FAMILY else ".mkv"
         src = folder / f"{sha}{ext}"
         incoming.rename(src)
         # the header's length is the clip's word: a clip whose header says 1 s and holds 20 is stopped once it
         # passes the limit (a review ran 240 frames through a 5 s limit with a patched MKV duration)
-        max_frames = int(self.config.max_video_seconds * info.fps) + 1 if info.fps > 0 else 0
+        max_frames, over = self.config.max_video_frames, (f"{label}: the clip runs on past {self.config.max_video_frames:,} "
+                                                          "frames, the limit (--max-video-frames), although its header "
+                                                          "says it has fewer")
+        if info.fps > 0 and int(self.config.max_video_seconds * info.fps) + 1 < max_frames:
+            max_frames = int(self.config.max_video_seconds * info.fps) + 1
+            over = (f"{label}: the clip runs on past {self.config.max_video_seconds:g} s, the limit (--max-video-seconds), "
+                    "although its header says it is shorter")
         return Job(self.epoch + secrets.token_hex(6), sha, strength, folder, src, folder / f"{sha}.colorized{ext}", frames,
-                   max_frames=max_frames)
+                   max_frames=max_frames, over=over)
 
     def _run(self, job: Job) -> None:
         job.state = "running"
@@ -245,8 +266,7 @@ class JobStore:
             if job.cancel_requested:
                 raise Cancelled(f"job {job.id} was cancelled")
             if job.max_frames and done > job.max_frames:
-                raise InputError(f"{job.label}: the clip runs on past {self.config.max_video_seconds:g} s, the limit "
-                                 f"(--max-video-seconds), although its header says it is shorter")
+                raise InputError(job.over)
             self.worker.serve_waiting_photos()
 
         res = colorize_video(job.src, job.dst, at_strength(self.colorizer, job.strength), VideoOptions(), progress=progress)

@@ -255,7 +255,7 @@ class BodyLimit:
 
     def __init__(self, app, limit_for: Callable[[str], tuple[int, str]]):
         self.app = app
-        self.limit_for = limit_for  # path -> (bytes, what to say)
+        self.limit_for = limit_for  # path -> (bytes of the whole body, what they are made of)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -264,7 +264,8 @@ class BodyLimit:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await refuse(send, 413, f"upload of {int(declared) / 1e6:.1f} MB is over the limit of {what}")
+            return await refuse(send, 413, f"request body of {int(declared):,} bytes (Content-Length) is over the limit "
+                                           f"of {limit:,} bytes: {what}")
         closing = multipart_closing(headers.get("content-type"))
         seen, tail, closed = 0, b"", False
         started = False
@@ -276,7 +277,7 @@ class BodyLimit:
                 body = message.get("body", b"")
                 seen += len(body)
                 if seen > limit:
-                    raise _Refused(413, f"upload is over the limit of {what}")
+                    raise _Refused(413, f"request body passed the limit of {limit:,} bytes: {what}")
                 if closing and not closed:  # the boundary never occurs in the parts: once seen, the rest is an epilogue
                     window = tail + body
                     closed, tail = closing in window, window[-len(closing):]

@@ -48,13 +48,19 @@ class ModelWorker:
     def submit_job(self, fn: Callable) -> Future:
         return self._submit(self._jobs, self.job_slots, fn, "video job")
 
+    def jobs_full(self) -> str | None:
+        """Why a video job would be refused now (the Busy message), or None: asked before a clip's upload is read,
+        so that a full queue is not found only once the whole clip has come in."""
+        with self._cv:
+            return _full(self._jobs, self.job_slots, "video job")
+
     def _submit(self, q: deque, slots: int, fn: Callable, what: str) -> Future:
         fut: Future = Future()
         with self._cv:
             if self._stopping:
                 raise Stopped("the server is shutting down")
-            if _live(q) >= slots:  # a task cancelled while it waited (its client gone) holds no place
-                raise Busy(f"busy: {len(q)} {what} requests are already waiting for the model; try again shortly")
+            if why := _full(q, slots, what):
+                raise Busy(why)
             q.append((fut, fn))
             self._cv.notify()
         return fut
@@ -95,6 +101,14 @@ class ModelWorker:
             if fut.set_running_or_notify_cancel():  # one cancelled while it waited (a DELETE, a client gone) is done
                 fut.set_exception(Stopped("the server is shutting down"))
         self._thread.join(max(0.0, self._stopped_at + timeout - time.monotonic()))
+
+
+def _full(q: deque, slots: int, what: str) -> str | None:
+    """Why the queue `q` takes no more (under the lock), or None. A task cancelled while it waited (its client
+    gone) holds no place."""
+    if _live(q) >= slots:
+        return f"busy: {len(q)} {what} requests are already waiting for the model; try again shortly"
+    return None
 
 
 def _live(q: deque) -> int:
