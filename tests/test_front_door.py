@@ -907,6 +907,44 @@ def test_a_ctrl_c_that_lands_while_a_result_is_reported_still_reports_every_phot
     assert sorted(name for name, status in reported if status == "done") == written
 
 
+def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopped(tmp_path, colorizer, monkeypatch):
+    """A folder run that stops (here a Ctrl-C in the network's second batch) still hands the photos written to
+    on_result; a service's on_result that raised then (its log on the same full disk, say) replaced the reason:
+    the caller got the callback's RuntimeError and never the KeyboardInterrupt. The reason is raised now, the
+    callback's error noted on it, and the callback not called again."""
+    import time as time_
+
+    import vidcolor.folder as folder
+    from vidcolor.colorizer import Colorizer
+
+    for i in range(4):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    batches, calls = [], []
+    colorize_arrays, write = Colorizer.colorize_arrays, folder.write_image
+
+    def network(self, *args, **kwargs):
+        batches.append(1)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return colorize_arrays(self, *args, **kwargs)
+
+    def slow_write(*args, **kwargs):  # the first batch is written after the second has stopped the run
+        time_.sleep(0.3)
+        return write(*args, **kwargs)
+
+    def on_result(res):
+        calls.append(res.input.name)
+        raise RuntimeError("the service's log is full")
+
+    monkeypatch.setattr(Colorizer, "colorize_arrays", network)
+    monkeypatch.setattr(folder, "write_image", slow_write)
+    with pytest.raises(KeyboardInterrupt) as e:
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
+                          folder=FolderOptions(batch_size=2))
+    assert e.value.__notes__ == ["on_result raised while the run stopped: RuntimeError: the service's log is full"]
+    assert calls == ["p0.png"] and sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0.png", "p1.png"]
+
+
 def test_a_default_output_name_too_long_says_it_is_the_default(tmp_path, colorizer):
     """A 250-byte scan name is legal, and its default output (NAME_color.png beside it) is not: the refusal said
     "choose a shorter output name" to someone who had given none (a review). It now says the name is the default
