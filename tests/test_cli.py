@@ -424,6 +424,59 @@ def test_a_photo_that_does_not_decode_is_refused_before_the_model_has_loaded(tmp
     assert not (tmp_path / "out.jpg").exists()
 
 
+def _garbled_avi(path):
+    """An MJPEG AVI whose 5 frames' bytes are noise: packets that none decode."""
+    import struct
+
+    import numpy as np
+
+    data = bytearray(write_video(path, frames=5, codec="mjpeg", pix_fmt="yuvj420p", audio=None).read_bytes())
+    rng, at, end = np.random.default_rng(0), data.find(b"movi"), data.find(b"idx1")
+    while 0 < (at := data.find(b"00dc", at + 1)) < end:
+        n = struct.unpack("<I", data[at + 4:at + 8])[0]
+        data[at + 8:at + 8 + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _sound_under_an_empty_track(path):
+    """An MKV whose video track (64x48 H.264) holds no packet, beside a second of sound."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        for k in range(0, 16000, 1024):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts = 16000, k
+            for p in a.encode(f):
+                c.mux(p)
+        for p in [*a.encode(), *v.encode()]:
+            c.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("case", ["no_packets", "none_decode"])
+def test_a_video_without_a_frame_is_refused_before_the_model_has_loaded(tmp_path, monkeypatch, case):
+    """An MKV of sound under an empty video track, or a film whose every video packet is damaged, passed the
+    plan (its header is whole) and failed "no decodable video frames" only once the model had loaded (5 s)."""
+    import vidcolor
+    import vidcolor.api as api
+    from vidcolor.errors import InputError
+
+    src = _sound_under_an_empty_track(tmp_path / "film.mkv") if case == "no_packets" else _garbled_avi(tmp_path / "film.avi")
+    monkeypatch.setattr(api, "_load", lambda **kw: pytest.fail("the model was loaded"))
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / "out.mp4")])
+    says = "its video stream holds no frames" if case == "no_packets" else "no decodable video frames (corrupt or truncated)"
+    assert r.exit_code == 1 and r.stderr.strip() == f"FAILED {src}: {says}", r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+    with pytest.raises(InputError, match="holds no frames" if case == "no_packets" else "no decodable"):
+        vidcolor.colorize(src, tmp_path / "out.mp4")
+
+
 def test_verbose_says_the_settings_it_promises(tmp_path, weights_file):
     """-v's help promised "scene cuts and settings"; no settings were ever printed (a new user's test)."""
     from tests.media import write_video

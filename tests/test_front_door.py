@@ -35,11 +35,30 @@ def test_colorize_array_takes_gray_and_read_only_arrays(colorizer):
         warnings.simplefilter("error")  # torch warns when it wraps a read-only array: it must not be handed one
         assert colorizer.colorize_array(rgb).shape == (40, 60, 3)
     assert colorizer.colorize_array((gray.astype(np.uint16) * 257)).dtype == np.uint16
-    for bad, says in [([[1, 2]], "a numpy array, got list"), (np.zeros((4, 4, 4), np.uint8), "got shape"),
+    for bad, says in [([[1, 2]], "a numpy array, got list"), (np.zeros((4, 4, 5), np.uint8), "got shape"),
                       (np.zeros((4, 4), np.float32), "uint8 or uint16"),  # a list gave an AttributeError (new-user test)
                       (np.zeros((0, 5), np.uint8), r"empty image: shape \(0, 5\)")]:  # ZeroDivisionError (operator)
         with pytest.raises(UsageError, match=says):
             colorizer.colorize_array(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_colorize_array_takes_one_channel_gray_and_keeps_an_alpha(colorizer, dtype):
+    """(H, W, 1) gray and (H, W, 4) RGBA arrays were refused ("got shape"), where an image file's gray and
+    alpha are read and kept (a library user's arrays, from their own reader, had them)."""
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 255, (40, 60), dtype=np.uint8).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    alpha = rng.integers(0, 255, (40, 60), dtype=np.uint8).astype(dtype)
+    as_gray = colorizer.colorize_array(gray)
+    assert np.array_equal(colorizer.colorize_array(gray[..., None]), as_gray)
+    rgba = np.dstack([np.repeat(gray[..., None], 3, axis=2), alpha])
+    rgba.setflags(write=False)
+    for four in (rgba, np.dstack([gray, alpha])):  # RGBA, and gray and alpha
+        out = colorizer.colorize_array(four)
+        assert out.shape == (40, 60, 4) and out.dtype == dtype
+        assert np.array_equal(out[..., :3], as_gray) and np.array_equal(out[..., 3], alpha)
+    outs = colorizer.colorize_arrays([gray, rgba])
+    assert np.array_equal(outs[0], as_gray) and np.array_equal(outs[1][..., 3], alpha)
 
 
 def test_one_front_door_for_a_photo_a_video_and_a_folder_with_default_outputs(tmp_path, colorizer):
@@ -886,6 +905,44 @@ def test_a_ctrl_c_that_lands_while_a_result_is_reported_still_reports_every_phot
     written = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert len(written) >= 2
     assert sorted(name for name, status in reported if status == "done") == written
+
+
+def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopped(tmp_path, colorizer, monkeypatch):
+    """A folder run that stops (here a Ctrl-C in the network's second batch) still hands the photos written to
+    on_result; a service's on_result that raised then (its log on the same full disk, say) replaced the reason:
+    the caller got the callback's RuntimeError and never the KeyboardInterrupt. The reason is raised now, the
+    callback's error noted on it, and the callback not called again."""
+    import time as time_
+
+    import vidcolor.folder as folder
+    from vidcolor.colorizer import Colorizer
+
+    for i in range(4):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    batches, calls = [], []
+    colorize_arrays, write = Colorizer.colorize_arrays, folder.write_image
+
+    def network(self, *args, **kwargs):
+        batches.append(1)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return colorize_arrays(self, *args, **kwargs)
+
+    def slow_write(*args, **kwargs):  # the first batch is written after the second has stopped the run
+        time_.sleep(0.3)
+        return write(*args, **kwargs)
+
+    def on_result(res):
+        calls.append(res.input.name)
+        raise RuntimeError("the service's log is full")
+
+    monkeypatch.setattr(Colorizer, "colorize_arrays", network)
+    monkeypatch.setattr(folder, "write_image", slow_write)
+    with pytest.raises(KeyboardInterrupt) as e:
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
+                          folder=FolderOptions(batch_size=2))
+    assert e.value.__notes__ == ["on_result raised while the run stopped: RuntimeError: the service's log is full"]
+    assert calls == ["p0.png"] and sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0.png", "p1.png"]
 
 
 def test_a_default_output_name_too_long_says_it_is_the_default(tmp_path, colorizer):

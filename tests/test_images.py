@@ -615,3 +615,28 @@ def test_a_scanners_infrared_sample_is_not_taken_for_alpha(tmp_path, colorizer, 
             assert out.shape == (40, 56, 4) and np.array_equal(out[..., 3], alpha)
         else:
             assert out.shape == (40, 56, 3) and not t.pages[0].extrasamples
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+@pytest.mark.parametrize("kind", ["jpg", "png", "png16"])
+def test_exif_pixel_dimensions_follow_a_photo_turned_upright(tmp_path, orientation, kind):
+    """A phone's portrait photo (orientation 6 or 8) is written upright, its orientation reset to 1; the
+    Exif IFD's PixelXDimension and PixelYDimension still gave the stored, sideways size (64 x 48 for a
+    picture now 48 wide and 64 tall)."""
+    from vidcolor.io.images import read_image, write_image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif.get_ifd(0x8769).update({0xA002: 64, 0xA003: 48})
+    stored = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    src = tmp_path / f"in.{kind[:3]}"
+    Image.fromarray(stored).save(src, exif=exif.tobytes())
+    img = read_image(src)
+    if kind == "png16":
+        img.pixels = img.pixels.astype(np.uint16) * 257  # written by the 16-bit PNG writer, which carries EXIF itself
+    write_image(tmp_path / f"out.{kind[:3]}", img.pixels, img)
+    with Image.open(tmp_path / f"out.{kind[:3]}") as out:
+        written = out.getexif()
+        upright = (48, 64) if orientation in (6, 8) else (64, 48)
+        assert out.size == upright and written[0x0112] == 1
+        assert (written.get_ifd(0x8769)[0xA002], written.get_ifd(0x8769)[0xA003]) == upright

@@ -12,9 +12,26 @@ def test_registry_lists_the_three_architectures():
     assert set(list_models()) >= {"effnet_unet", "eccv16", "cunet"}
 
 
-def test_unknown_model_names_the_known_ones():
-    with pytest.raises(KeyError, match="effnet_unet"):
-        create_model("nope")
+def test_unknown_model_names_itself_and_the_known_ones_in_a_plain_message():
+    """A KeyError, whose message printed in quotes (`KeyError: "unknown model 'nope'; ..."`); the library's
+    UsageError now, and the ValueError the models' other argument errors are."""
+    from vidcolor.errors import UsageError
+    from vidcolor.models.registry import model_defaults
+
+    for call in (create_model, model_defaults):
+        with pytest.raises(UsageError) as e:
+            call("nope")
+        assert isinstance(e.value, ValueError) and not isinstance(e.value, KeyError)
+        assert str(e.value) == f"unknown model 'nope'; known models: {', '.join(list_models())}"
+
+
+def test_a_checkpoint_of_an_unknown_architecture_is_a_weights_error_naming_it():
+    from vidcolor.models.checkpoint import checkpoint_dict, model_from_checkpoint
+
+    ckpt = {**checkpoint_dict(create_model("cunet", base=8)), "arch": "nope"}
+    with pytest.raises(WeightsError) as e:
+        model_from_checkpoint(ckpt)
+    assert str(e.value) == f"made for an unknown architecture 'nope' (known: {', '.join(list_models())})"
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -20,7 +20,7 @@ from training.validate import load_images, make_step_fn, make_validate, tune_dec
 from vidcolor.device import resolve_device
 from vidcolor.models import create_model, load_checkpoint, save_checkpoint
 from vidcolor.models.checkpoint import sha256_file
-from vidcolor.models.registry import model_defaults
+from vidcolor.models.registry import UnknownModelError, model_defaults
 
 
 def _add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
@@ -94,8 +94,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         overwritten = a.init or (run / "last.pt").is_file()
         create_args = {**model_args, "pretrained": False} if overwritten and model_args.get("pretrained") else model_args
         model = create_model(a.model, head=a.head, **create_args)
-    except (KeyError, TypeError, ValueError) as e:  # a KeyError's str() is its message in quotes
-        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
+    except (TypeError, ValueError) as e:  # an unknown --model too (UnknownModelError)
+        sys.exit(f"--model {a.model} --model-args {a.model_args}: {e}")
     except ImportError as e:  # the ImageNet weights' package, for a run that starts from them
         sys.exit(f"--model {a.model}: {e} (or start from a checkpoint with --init)")
     if a.hint_share > 0 and not getattr(model, "accepts_hints", False):  # it was set to 0 without a word
@@ -200,7 +200,7 @@ def _resume_differences(saved: dict, a: argparse.Namespace, model_args: dict) ->
 def _registered_defaults(name: str) -> dict:
     try:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in model_defaults(name).items()}  # as JSON gives them
-    except KeyError:
+    except UnknownModelError:
         return {}
 
 

@@ -347,8 +347,9 @@ class Colorizer:
     @torch.inference_mode()
     def colorize_arrays(self, images: list[np.ndarray], hints: list[Hints | None] | None = None,
                         batch_size: int = ARRAYS_BATCH) -> list[np.ndarray]:
-        """(H, W, 3) RGB or (H, W) gray images, uint8 or uint16, read-only or not -> colorized (H, W, 3)
-        RGB images of the same size and dtype; `hints[i]` (or None) steers image i.
+        """(H, W, 3) RGB, (H, W) or (H, W, 1) gray images, uint8 or uint16, read-only or not -> colorized (H, W, 3)
+        RGB images of the same size and dtype; `hints[i]` (or None) steers image i. An (H, W, 4) RGBA or
+        (H, W, 2) gray and alpha image comes back (H, W, 4), its alpha as it was.
 
         Images whose working resolution matches share network batches of up to `batch_size` (1 to 256;
         on the CPU the outputs do not depend on it; a GPU's kernels may differ by batch, untested). Full-resolution work (L, the ab upsampling and the merge) runs
@@ -362,7 +363,8 @@ class Colorizer:
         if not isinstance(images, Iterable):
             raise _ArrayError(f"colorize_arrays takes a list of images, got {type(images).__name__}")
         images = list(images)  # a generator too, as before its length was asked for (a TypeError: a reviewer's find)
-        images = [_numbered(_as_rgb, i, img, len(images)) for i, img in enumerate(images)]
+        split = [_numbered(_split_alpha, i, img, len(images)) for i, img in enumerate(images)]
+        images, alphas = [rgb for rgb, _ in split], [alpha for _, alpha in split]
         hints = _checked_hints(images, hints)
         l_fulls = [self.full_l(rgb) for rgb in images]
         ab_smalls: list[torch.Tensor | None] = [None] * len(images)
@@ -379,7 +381,8 @@ class Colorizer:
                 abs_ = [(a + m.flip(-1)) / 2 for a, m in zip(abs_, mirrored)]
             for i, ab in zip(idx, abs_):
                 ab_smalls[i] = ab
-        return [self.merge_image(rgb, l_full, ab) for rgb, l_full, ab in zip(images, l_fulls, ab_smalls)]
+        return [self.merge_image(rgb, l_full, ab) if alpha is None else np.dstack([self.merge_image(rgb, l_full, ab), alpha])
+                for rgb, alpha, l_full, ab in zip(images, alphas, l_fulls, ab_smalls)]
 
     def _predict_group(self, l_fulls: list[torch.Tensor], hints: list[Hints | None]) -> list[torch.Tensor]:
         """Images of one working size -> each one's (1, 2, h, w) ab at the working resolution, one batch."""
@@ -390,8 +393,8 @@ class Colorizer:
                 for k, (l, h) in enumerate(zip(l_fulls, hints))]
 
     def colorize_array(self, rgb: np.ndarray, hints: Hints | None = None) -> np.ndarray:
-        """One (H, W, 3) RGB or (H, W) gray image, uint8 or uint16 -> the colorized (H, W, 3) RGB image.
-        `hints` (vidcolor.hints.Hints, in this image's pixels) steer the colours where given."""
+        """One (H, W, 3) RGB or (H, W) or (H, W, 1) gray image, uint8 or uint16 -> the colorized (H, W, 3) RGB
+        image; an (H, W, 4) RGBA (or (H, W, 2) gray and alpha) one -> (H, W, 4), its alpha kept. `hints` (vidcolor.hints.Hints, in this image's pixels) steer the colours where given."""
         return self.colorize_arrays([rgb], None if hints is None else [hints])[0]
 
     @staticmethod
@@ -471,9 +474,11 @@ def _checked_hints(images: list[np.ndarray], hints) -> list[Hints | None]:
     return out
 
 
-def _as_rgb(img: np.ndarray) -> np.ndarray:
-    """UsageError (a ValueError too, as before) for anything but a uint8/uint16 gray or RGB array: a list
-    gave an AttributeError from deep inside."""
+def _split_alpha(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, 3) RGB of a uint8/uint16 gray, gray + alpha, RGB or RGBA array, and its (H, W) alpha (None
+    without one), as an image file's channels are read (`io.images`); UsageError (a ValueError too, as
+    before) for anything else: a list gave an AttributeError from deep inside. (H, W, 1) and RGBA arrays
+    were refused ("got shape"), where a library user had one of each from their own reader."""
     if not isinstance(img, np.ndarray):
         raise _ArrayError(f"expected a numpy array, got {type(img).__name__}")
     if img.dtype.kind == "u" and img.dtype.itemsize in (1, 2) and not img.dtype.isnative:  # ">u2", a TIFF's big-endian
@@ -483,10 +488,15 @@ def _as_rgb(img: np.ndarray) -> np.ndarray:
     if img.ndim in (2, 3) and 0 in img.shape[:2]:  # a ZeroDivisionError from deep inside (an operator's test)
         raise _ArrayError(f"empty image: shape {img.shape}")
     if img.ndim == 2:
-        return np.repeat(img[..., None], 3, axis=2)
+        return np.repeat(img[..., None], 3, axis=2), None
+    if img.ndim == 3 and img.shape[2] in (1, 2):
+        return np.repeat(img[..., :1], 3, axis=2), (img[..., 1].copy() if img.shape[2] == 2 else None)
     if img.ndim == 3 and img.shape[2] == 3:
-        return img
-    raise _ArrayError(f"expected an (H, W) gray or (H, W, 3) RGB image, got shape {img.shape}")
+        return img, None
+    if img.ndim == 3 and img.shape[2] == 4:
+        return img[..., :3], img[..., 3].copy()  # a strided view: full_l and merge_image copy it a strip at a time
+    raise _ArrayError(f"expected an (H, W) or (H, W, 1) gray, (H, W, 2) gray and alpha, (H, W, 3) RGB or (H, W, 4) "
+                      f"RGBA image, got shape {img.shape}")
 
 
 def _numbered(check, i: int, img, n: int):

@@ -387,6 +387,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     only be used in that same thread" (a library user's test)."""
     finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
     stopped = False  # the caller's on_result raised an Exception: it is not called again
+    stopping: BaseException | None = None  # what stops the run, where it stops on an exception of its own
 
     def hand_over(wait_s: float = 0.0) -> None:
         """Emit the results waiting, the first waited for up to `wait_s`."""
@@ -399,9 +400,13 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
             wait_s = 0.0
             try:
                 emit(res)
-            except Exception:  # the caller's on_result raised: not called again. A Ctrl-C (or SIGTERM) that lands
+            except Exception as e:  # the caller's on_result raised: not called again. A Ctrl-C (or SIGTERM) that lands
                 stopped = True  # while a result is reported is no on_result's failure: the results written are
-                raise  # still handed over on the way out, so the stopped run's --report lists them
+                if stopping is None:  # still handed over on the way out, so the stopped run's --report lists them
+                    raise
+                # the run stops already (Ctrl-C, a full disk): that reason is what the caller gets, this beside it;
+                # the callback's error had replaced it (its log on that full disk, say)
+                stopping.add_note(f"on_result raised while the run stopped: {type(e).__name__}: {first_line(e)}")
 
     def report(res: Result) -> None:  # on this thread: in order with the write thread's results before it
         finished.put(res)
@@ -456,6 +461,9 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 for (p, t, t0, img, h), out in zip(ready, outs):
                     writer.submit((p, t, t0, colorized(p, t, out, img, t0, h)))
                 hand_over()
+    except BaseException as e:
+        stopping = e
+        raise
     finally:
         try:
             # each result as it is written, as before (not after the caller's on_result raised: it is not called again)

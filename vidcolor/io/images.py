@@ -79,6 +79,7 @@ warnings.filterwarnings("ignore", message=rf"Image size \(\d+ pixels\) exceeds l
 
 
 EXIF_ORIENTATION = 0x0112
+EXIF_IFD, EXIF_PIXEL_X, EXIF_PIXEL_Y = 0x8769, 0xA002, 0xA003  # the Exif sub-IFD and its PixelX/YDimension
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
 TIFF_IPTC = 33723  # IPTC-NAA: the caption, credit and keywords block that Photoshop, Bridge and DAM tools write
@@ -344,8 +345,7 @@ def _metadata(im: Image.Image) -> tuple[dict, list[str]]:
                 exif = Image.Exif()
                 exif.load(info["exif"])
                 cleaned = exif.tobytes()
-                exif[EXIF_ORIENTATION] = 1  # and re-serialised as writing will do (_exif_reset), without a second parse
-                exif.tobytes()
+                _upright_exif(exif, *im.size)  # and re-serialised as writing will do (_exif_reset), without a second parse
         except EXIF_ERRORS as e:
             del info["exif"]
             notes.append(f"corrupt EXIF block dropped ({first_line(e)}); the pixels are as stored")
@@ -951,10 +951,22 @@ def _to_u8(a: np.ndarray) -> np.ndarray:
     return a if a.dtype == np.uint8 else ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
-def _exif_reset(exif_bytes: bytes) -> bytes:
+def _exif_reset(exif_bytes: bytes, width: int, height: int) -> bytes:
+    """The EXIF block for the pixels written upright at width x height (`_upright_exif`)."""
     exif = Image.Exif()
     exif.load(exif_bytes)
+    return _upright_exif(exif, width, height)
+
+
+def _upright_exif(exif: Image.Exif, width: int, height: int) -> bytes:
+    """`exif` serialised for pixels turned upright on reading (orientation 1), at width x height: the Exif
+    IFD's PixelXDimension and PixelYDimension, where it has them, give that size. A phone's portrait photo
+    (orientation 6) came out 3024 wide and 4032 tall with EXIF still saying 4032 x 3024."""
     exif[EXIF_ORIENTATION] = 1
+    ifd = exif.get_ifd(EXIF_IFD)
+    for tag, value in ((EXIF_PIXEL_X, width), (EXIF_PIXEL_Y, height)):
+        if tag in ifd:
+            ifd[tag] = value
     return exif.tobytes()
 
 
@@ -969,7 +981,7 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
     if "dpi" in info:
         opts["dpi"] = info["dpi"]
     if "exif" in info and fmt in ("JPEG", "PNG", "WEBP") and not _too_long_for(fmt, "exif", info):
-        opts["exif"] = _exif_reset(info["exif"])
+        opts["exif"] = _exif_reset(info["exif"], rgb8.shape[1], rgb8.shape[0])
     if "xmp" in info and not _too_long_for(fmt, "xmp", info):
         xmp = _xmp_reset(info["xmp"])
         if fmt in ("JPEG", "WEBP"):
@@ -1065,7 +1077,8 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     if "icc_profile" in like.info:
         extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(like.info["icc_profile"]))
     if "exif" in like.info:
-        extra += _png_chunk(b"eXIf", _exif_reset(like.info["exif"])[6:] if like.info["exif"][:6] == b"Exif\x00\x00" else _exif_reset(like.info["exif"]))
+        exif = _exif_reset(like.info["exif"], rgb.shape[1], rgb.shape[0])
+        extra += _png_chunk(b"eXIf", exif[6:] if like.info["exif"][:6] == b"Exif\x00\x00" else exif)
     if "xmp" in like.info:
         xmp = _xmp_reset(like.info["xmp"])
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)

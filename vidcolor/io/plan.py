@@ -1,4 +1,5 @@
-"""How a video will be written, decided before any frame is decoded: `plan_output(src, dst, codec)`.
+"""How a video will be written, decided before the film is decoded (its first frame only, to know it has one):
+`plan_output(src, dst, codec)`.
 
 The output container comes from dst's extension. Each container has a video encoder used when none
 is asked for (H.264, or VP9 for WebM), the audio codecs it holds as they are (copied packet for
@@ -23,7 +24,7 @@ from vidcolor.errors import OutputError
 from vidcolor.io.formats import IMAGE_FORMAT
 from vidcolor.io.base import StreamInfo, VideoInfo
 from vidcolor.io.subtitles import TEXT_CODECS
-from vidcolor.io.video import VideoSource, _reason, _tag, open_source
+from vidcolor.io.video import VideoSource, _reason, _tag, open_source, refuse_frameless
 from vidcolor.io.yuv import COLORSPACE_TAG, matrix_for
 
 SEGMENT_MUXER = "mp4"  # resumable segments; see segments.py
@@ -177,7 +178,8 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
                 crf: int | None = None, preset: str | None = None) -> OutputPlan:
     """Decide container, video encoder, audio and subtitle handling for writing `src` (a path, or the
     VideoInfo of an open source) to `dst`, and try it; raises OutputError (one line naming dst) when it
-    cannot work, InputError when src cannot be read. Reads only the source's header: well under a second."""
+    cannot work, InputError when src cannot be read or its video stream holds no frame. Reads the source's header and
+    its first frame (`refuse_frameless`): well under a second."""
     dst = Path(dst)
     box = container_for(dst)
     if isinstance(src, VideoInfo):
@@ -185,6 +187,7 @@ def plan_output(src: str | os.PathLike | VideoInfo, dst: str | os.PathLike, code
     else:
         with VideoSource(src) as source:
             info = source.info
+            refuse_frameless(source)
     if box.constant_rate and info.average_rate and info.average_rate > MAX_GRID_FRAME_RATE:
         # refused before any work: a high-speed camera's 1200 fps film into AVI failed at its join, after every
         # frame was colorized, and again at every re-run (a film restorer's find)

@@ -179,6 +179,37 @@ def _count_packets(container, stream, most: int) -> int:
     return n
 
 
+PROBE_PACKETS = 2000  # packets of all streams a plan reads, at most, looking for the video stream's first frame
+PROBE_VIDEO_PACKETS = 64  # of which video packets decoded, at most (past a decoder's delay of threads and B-frames)
+
+
+def refuse_frameless(source: "VideoSource") -> None:
+    """InputError, naming the file, where the source's video stream holds no frame: no packet at all (a
+    recording stopped before its first frame, an MKV of sound under an empty video track) or none that
+    decodes. Such a film was refused only once the model had loaded (5 s here), by the decode. Reads
+    from the start up to the first frame decoded, and at most PROBE_PACKETS packets (PROBE_VIDEO_PACKETS
+    of video): a film is not read whole to plan it, and one the probe cannot judge within that is left to
+    the decode. Consumes the source's packets: for a source opened to plan, not one to decode."""
+    stream, packets, video = source.stream, 0, 0
+    stream.thread_type = "SLICE"  # (before its decoder opens) frame threads would hold a frame per thread back
+    try:
+        for packet in source.container.demux():  # every stream: an empty video track beside long sound ends the
+            packets += 1  # probe at the budget, not at the end of the file
+            if packet.stream is stream:  # its end-of-stream packet (size 0) drains the decoder
+                video += packet.size > 0
+                try:
+                    if packet.decode():
+                        return
+                except av.error.InvalidDataError:  # damaged: the decode skips it too
+                    pass
+            if packets >= PROBE_PACKETS or video >= PROBE_VIDEO_PACKETS:
+                return
+    except av.error.FFmpegError:  # what the decode makes of it, as before
+        return
+    raise InputError(f"{source.path}: " + ("no decodable video frames (corrupt or truncated)" if video else
+                                           "its video stream holds no frames"))
+
+
 class VideoSource:
     """Iterate the frames of a video's main video stream (`main_video_stream`): `for frame in VideoSource(path)`."""
 

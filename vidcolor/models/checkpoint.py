@@ -95,11 +95,11 @@ def model_from_checkpoint(ckpt) -> nn.Module:
             raise WeightsError(f"not a vidcolor checkpoint: no {key!r} entry{hint}")
     sd = {k: v.float() if v.is_floating_point() else v for k, v in clean_state_dict(ckpt["state_dict"]).items()}
     bins = sd.get("head.bins")
+    if ckpt["arch"] not in list_models():
+        raise WeightsError(f"made for an unknown architecture {ckpt['arch']!r} (known: {', '.join(list_models())})")
     try:
         with checkpoint_bins(bins if isinstance(bins, torch.Tensor) and bins.ndim == 2 and bins.shape[-1] == 2 else None):
             model = create_model(ckpt["arch"], **ckpt["model_args"])
-    except KeyError:
-        raise WeightsError(f"made for an unknown architecture {ckpt['arch']!r} (known: {', '.join(list_models())})") from None
     except (TypeError, ValueError) as e:
         raise WeightsError(f"arguments {ckpt['model_args']} do not fit architecture {ckpt['arch']!r} ({e})") from None
     try:

@@ -10,7 +10,19 @@ from typing import Callable
 
 import torch.nn as nn
 
+from vidcolor.errors import UsageError
+
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+class UnknownModelError(UsageError, ValueError):
+    """A name no architecture is registered under: the library's UsageError, and a ValueError as the
+    models' other argument errors are. It was a KeyError, whose message printed in quotes."""
+
+
+def _known(name: str) -> None:
+    if name not in _MODELS:
+        raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
 
 
 def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -28,16 +40,15 @@ def list_models() -> list[str]:
 def model_defaults(name: str) -> dict:
     """The keyword arguments a registered architecture takes by default (its entrypoint's signature):
     `{"hints": true}` and `{"hints": true, "encoder": "lite0"}` name the same network."""
-    if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    _known(name)
     return {k: p.default for k, p in inspect.signature(_MODELS[name]).parameters.items()
             if p.default is not inspect.Parameter.empty}
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
-    """Build an architecture by registered name. Unknown names raise KeyError listing the known ones."""
-    if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    """Build an architecture by registered name. An unknown name raises UnknownModelError (a UsageError and a
+    ValueError) naming it and the known ones."""
+    _known(name)
     model = _MODELS[name](**kwargs)
     model.arch_name = name
     model.model_args = dict(kwargs)
