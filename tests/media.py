@@ -196,3 +196,35 @@ def read_frames(path: Path) -> np.ndarray:
     """Every frame of a video, (N, H, W, 3) uint8 RGB as stored."""
     with av.open(str(path)) as c:
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+
+
+def _icc_tag_xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ " + bytes(4) + b"".join(struct.pack(">i", round(v * 65536)) for v in (x, y, z))
+
+
+def icc_profile(space: str, gamma: float, primaries=None, name: str = "test profile") -> bytes:
+    """A matrix/TRC ICC v2 profile, as Photoshop's working spaces are: `space` "GRAY" (a gamma curve: Gray
+    Gamma 2.2) or "RGB" with `primaries` ((X, Y, Z) of red, green, blue, adapted to D50). Adobe RGB (1998):
+    `icc_profile("RGB", 563 / 256, ADOBE_RGB_D50)`."""
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    text = name.encode() + b"\x00"
+    tags = [(b"desc", b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)),
+            (b"cprt", b"text" + bytes(4) + b"none\x00"), (b"wtpt", _icc_tag_xyz(0.9642, 1.0, 0.8249))]
+    if space == "GRAY":
+        tags.append((b"kTRC", curve))
+    else:
+        tags += [(sig, _icc_tag_xyz(*p)) for sig, p in zip((b"rXYZ", b"gXYZ", b"bXYZ"), primaries)]
+        tags += [(sig, curve) for sig in (b"rTRC", b"gTRC", b"bTRC")]
+    table, data, offset = b"", b"", 128 + 4 + 12 * len(tags)
+    for sig, body in tags:
+        body += bytes(-len(body) % 4)
+        table += struct.pack(">4sII", sig, offset + len(data), len(body))
+        data += body
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntr"
+              + space.ljust(4).encode() + b"XYZ " + bytes(12) + b"acsp" + bytes(24) + bytes(8) + bytes(4)
+              + _icc_tag_xyz(0.9642, 1.0, 0.8249)[8:])
+    return header.ljust(128, b"\x00") + struct.pack(">I", len(tags)) + table + data
+
+
+ADOBE_RGB_D50 = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+PROPHOTO_D50 = ((0.7977, 0.2880, 0.0), (0.1352, 0.7119, 0.0), (0.0313, 0.0001, 0.8249))

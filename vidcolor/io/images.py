@@ -36,6 +36,8 @@ logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
+from vidcolor.io import icc
+from vidcolor.io.icc import MatrixProfile, matrix_profile
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import input_problem, stat_key, temp_output_path
 
@@ -97,6 +99,8 @@ class ImageData:
     source_mode: str = "RGB"
     notes: list[str] = field(default_factory=list)  # what reading had to drop or work around
     stat: dict | None = None  # the file's size and mtime_ns as it was before reading (what the journal records)
+    profile: MatrixProfile | None = None  # the ICC profile `pixels` were converted into sRGB from (`_in_srgb`)
+    stored: np.ndarray | None = None  # then, the pixels as displayed in that profile, which writing starts from
 
     @property
     def bits(self) -> int:
@@ -118,19 +122,56 @@ def read_image(path: str | os.PathLike) -> ImageData:
         else:
             img = _read_pil(path)
     img.stat = stat_key(st)
-    return _rgb_profile_only(img)
+    return _in_srgb(img)
 
 
-def _rgb_profile_only(img: ImageData) -> ImageData:
-    """The ICC profile is kept only where it describes RGB (its header's colour space, bytes 16-20): a
-    gray scan's profile copied onto the colour output made it invalid ("cannot build transform" in a
-    colour-managed viewer; a new user's test), as a CMYK one would (`_from_pil` drops those)."""
-    icc = img.info.get("icc_profile")
-    if icc and icc[16:20] != b"RGB ":
-        del img.info["icc_profile"]
-        space = icc[16:20].decode("latin-1", "replace").strip() or "unknown"
-        img.notes.append(f"its {space} ICC profile dropped: it does not describe the colour output")
+def _in_srgb(img: ImageData) -> ImageData:
+    """The pixels in sRGB, the space vidcolor colours in, where the photo's ICC profile is a matrix/TRC one
+    other than sRGB; `write_image` converts the result back into it (`vidcolor.io.icc`). A gray profile
+    becomes an RGB one of its tone curve. Another profile is kept only where it describes RGB (its
+    header's colour space, bytes 16-20): a gray scan's profile copied onto the colour output made it
+    invalid ("cannot build transform" in a colour-managed viewer; a new user's test), as a CMYK one would
+    (`_from_pil` drops those)."""
+    data = img.info.get("icc_profile")
+    if not data:
+        return img
+    profile = matrix_profile(data)
+    if profile is None:
+        if data[16:20] != b"RGB ":
+            del img.info["icc_profile"]
+            space = data[16:20].decode("latin-1", "replace").strip() or "unknown"
+            img.notes.append(f"its {space} ICC profile dropped: it does not describe the colour output")
+        else:
+            img.notes.append("its RGB ICC profile is kept, but it is not a matrix profile that vidcolor converts: the "
+                             "colours were computed as sRGB values")
+        return img
+    if profile.is_srgb():
+        return img
+    img.stored, img.profile = img.pixels, profile
+    img.pixels = profile.to_srgb(img.pixels)
+    img.info["icc_profile"] = profile.data
+    if profile.gray:
+        img.notes.append(f"its GRAY ICC profile{f' ({profile.name})' if profile.name else ''} written as an RGB "
+                         "profile of the same tone curve")
     return img
+
+
+def _in_profile(rgb: np.ndarray, like: ImageData) -> np.ndarray:
+    """A result in sRGB (vidcolor's colours) converted into the photo's own profile: the original's values
+    plus the change in the profile's terms, so that what vidcolor left as it was (a gray pixel given no
+    colour) is the original's value exactly, not one that went through sRGB's 8 bits and back (dark
+    Gray Gamma 2.2 levels 1-13 share sRGB's levels 0-3)."""
+    top = np.iinfo(rgb.dtype).max
+    out = np.empty(rgb.shape, rgb.dtype)
+    rows = max(1, icc.CHUNK // max(1, rgb.shape[1]))
+    for y in range(0, rgb.shape[0], rows):
+        s = slice(y, y + rows)
+        new = like.profile.from_srgb(rgb[s])
+        new -= like.profile.from_srgb(like.pixels[s])
+        new *= top
+        new += like.stored[s].astype(np.float32) * (top / np.iinfo(like.stored.dtype).max)
+        out[s] = np.clip(np.rint(new), 0, top)
+    return out
 
 
 def check_image(path: str | os.PathLike) -> None:
@@ -890,6 +931,8 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> No
     fmt = PIL_FORMAT.get(path.suffix.lower())
     if fmt is None:
         raise OutputError(f"{path}: unsupported output format {path.suffix!r}")
+    if like.profile is not None and fmt != "BMP":  # (a BMP, which holds no profile, is written in sRGB)
+        rgb = _in_profile(rgb, like)
     tmp = temp_output_path(path)
     try:
         if rgb.dtype == np.uint16 and fmt in SIXTEEN_BIT_FORMATS:

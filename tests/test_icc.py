@@ -1,0 +1,96 @@
+"""A photo's ICC profile: its pixels converted into sRGB, where vidcolor colours, and the result back into it."""
+import io
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from tests.media import ADOBE_RGB_D50, PROPHOTO_D50, icc_profile
+from vidcolor.io.images import read_image, write_image
+
+AB = (25, 30)  # the a/b vidcolor "adds" to the left half
+SRGB = ImageCms.createProfile("sRGB")
+# the ramp's columns from level 16 up: below, sRGB's 8 bits hold fewer levels than the scan's profile, and the
+# output keeps the scan's finer shadow tones, which the expected colour (from 8-bit sRGB) has lost
+LIT = slice(4, 32)
+
+
+def _ramp(bits: int) -> np.ndarray:
+    """(16, 64) gray ramp over the whole range, dark levels included."""
+    top = 65535 if bits == 16 else 255
+    return np.tile(np.linspace(0, top, 64).round().astype(np.uint16 if bits == 16 else np.uint8), (16, 1))
+
+
+def _as_displayed(path) -> np.ndarray:
+    """An 8-bit output as a colour-managed viewer shows it, in sRGB (LittleCMS, through Pillow)."""
+    im = Image.open(path)
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
+    return np.asarray(ImageCms.profileToProfile(im.convert("RGB"), profile, SRGB, outputMode="RGB")).astype(int)
+
+
+def _paint(img) -> tuple[np.ndarray, np.ndarray]:
+    """The photo with colour given to its left half as vidcolor gives it: its lightness kept, a/b set (CIELAB,
+    sRGB); and that half in 8-bit sRGB, as it should be displayed."""
+    top = np.iinfo(img.pixels.dtype).max
+    lab = cv2.cvtColor(img.pixels.astype(np.float32) / top, cv2.COLOR_RGB2Lab)
+    lab[:, :32, 1:] = AB
+    rgb = img.pixels.copy()
+    rgb[:, :32] = np.rint(np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)[:, :32], 0, 1) * top).astype(rgb.dtype)
+    return rgb, np.rint(rgb[:, :32] / (top / 255)).astype(int)
+
+
+@pytest.mark.parametrize("primaries, gamma", [(ADOBE_RGB_D50, 563 / 256), (PROPHOTO_D50, 1.8)], ids=["adobe", "prophoto"])
+def test_colours_added_to_a_wide_gamut_scan_are_written_in_its_profile(tmp_path, primaries, gamma):
+    """An RGB-stored black-and-white scan in Adobe RGB or ProPhoto kept its profile, but vidcolor's sRGB values
+    were written into it as they were: shown through the profile, the colours were 16% (Adobe RGB) to 44%
+    (ProPhoto) more saturated and hue-shifted, and a hint's colour was not the one asked for."""
+    profile = icc_profile("RGB", gamma, primaries)
+    gray = _ramp(8)
+    Image.fromarray(np.dstack([gray] * 3)).save(tmp_path / "scan.tif", icc_profile=profile)
+    img = read_image(tmp_path / "scan.tif")
+    rgb, colour = _paint(img)
+    write_image(tmp_path / "out.tif", rgb, img)
+    out = np.asarray(Image.open(tmp_path / "out.tif"))
+    assert Image.open(tmp_path / "out.tif").info["icc_profile"] == profile  # kept
+    assert np.array_equal(out[:, 32:], np.dstack([gray] * 3)[:, 32:])  # what vidcolor left alone: as stored, exactly
+    shown = _as_displayed(tmp_path / "out.tif")[:, :32]
+    assert np.abs(shown - colour)[:, LIT].max() <= 2, (shown - colour)[0]
+
+    # 16-bit: the same values, in 16 bits, and the untouched half exact
+    gray16 = _ramp(16)
+    tifffile.imwrite(tmp_path / "scan16.tif", np.dstack([gray16] * 3), photometric="rgb",
+                     extratags=[(34675, "B", len(profile), profile, True)])
+    img16 = read_image(tmp_path / "scan16.tif")
+    write_image(tmp_path / "out16.tif", _paint(img16)[0], img16)
+    out16 = tifffile.imread(tmp_path / "out16.tif")
+    assert out16.dtype == np.uint16 and np.array_equal(out16[:, 32:], np.dstack([gray16] * 3)[:, 32:])
+    assert np.abs(out16[:, :32].astype(int) / 257 - out[:, :32])[:, LIT].max() <= 2  # (8 bits rounded twice)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".jpg"])
+def test_a_gray_scans_profile_becomes_an_rgb_profile_of_its_tone_curve(tmp_path, ext):
+    """A gray scan's Gray Gamma 2.2 profile was dropped from the colour output (an RGB file with a gray profile
+    is invalid), so a viewer showed its tones as sRGB's, not as scanned. It is written as an RGB profile of the
+    same curve on sRGB's primaries: gray values unchanged, colours as vidcolor made them."""
+    gray = _ramp(8)
+    Image.fromarray(gray, "L").save(tmp_path / f"scan{ext}", icc_profile=icc_profile("GRAY", 2.2, name="Gray Gamma 2.2"),
+                                    **({"quality": 100, "subsampling": 0} if ext == ".jpg" else {}))
+    img = read_image(tmp_path / f"scan{ext}")
+    assert any("GRAY ICC profile (Gray Gamma 2.2) written as an RGB profile" in n for n in img.notes), img.notes
+    stored = np.asarray(Image.open(tmp_path / f"scan{ext}").convert("RGB"))
+    rgb, colour = _paint(img)
+    write_image(tmp_path / f"out{ext}", rgb, img)
+    written = Image.open(tmp_path / f"out{ext}")
+    assert written.info["icc_profile"][16:20] == b"RGB "
+    tol = 2 if ext == ".jpg" else 0
+    assert np.abs(np.asarray(written).astype(int)[:, 32:] - stored[:, 32:]).max() <= tol
+    assert np.abs(_as_displayed(tmp_path / f"out{ext}")[:, :32] - colour)[:, LIT].max() <= 2 + tol
+
+
+def test_an_srgb_scan_is_not_converted(tmp_path):
+    srgb = ImageCms.ImageCmsProfile(SRGB).tobytes()
+    Image.fromarray(np.dstack([_ramp(8)] * 3)).save(tmp_path / "s.png", icc_profile=srgb)
+    img = read_image(tmp_path / "s.png")
+    assert img.profile is None and img.info["icc_profile"] == srgb and np.array_equal(img.pixels[..., 0], _ramp(8))
