@@ -1260,3 +1260,37 @@ def test_a_source_whose_metadata_is_not_utf_8_is_colorized(tmp_path, colorizer):
     assert res.status == "done" and probe(tmp_path / "out.mp4")["frames"] == 6
     with av.open(str(tmp_path / "out.mp4")) as c:
         assert c.metadata.get("title") == "\ufffd\ufffdQQZZZZ"
+
+
+def _with_empty_streams(path: Path, audio: bool = True, subtitles: bool = False) -> Path:
+    """An MKV whose AAC track and SubRip track are declared but hold no packet, beside 10 frames of video."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        if audio:
+            c.add_stream("aac", rate=16000).layout = "mono"
+        if subtitles:
+            c.add_mux_stream("subrip")
+        mux_frames(c, v, [frame_pattern(i, 64, 48) for i in range(10)])
+    return path
+
+
+@pytest.mark.parametrize("ext, kept", [("mp4", []), ("mov", []), ("mkv", [("audio", "aac"), ("subtitle", "subrip")])])
+def test_an_empty_audio_track_the_output_leaves_out_is_said(tmp_path, colorizer, ext, kept):
+    """MP4 and MOV write no track without samples: an MKV's empty AAC track, planned as copied, was missing from
+    the MP4 with no note. An empty subtitle track is kept there (as mov_text), and MKV keeps both: no note."""
+    src = _with_empty_streams(tmp_path / "in.mkv", audio=True, subtitles=ext == "mkv")
+    res = colorize_video(src, tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(res.output)) as c:
+        assert [(s.type, s.codec_context.codec.canonical_name) for s in c.streams if s.type != "video"] == kept
+    label = {"mp4": "MP4", "mov": "QuickTime (MOV)"}.get(ext)
+    assert res.notes == ([f"audio stream 1 (aac) not written: it holds no packets, and {label} keeps no empty track"]
+                         if label else [])
+
+
+def test_an_empty_subtitle_track_is_kept_in_mp4_without_a_note(tmp_path, colorizer):
+    src = _with_empty_streams(tmp_path / "in.mkv", audio=False, subtitles=True)
+    res = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(res.output)) as c:
+        assert [s.type for s in c.streams] == ["video", "subtitle"]
+    assert res.notes == ["subtitle stream 1 (subrip) converted to mov_text: MP4 cannot hold subrip"]

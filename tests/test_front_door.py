@@ -945,6 +945,45 @@ def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopp
     assert calls == ["p0.png"] and sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0.png", "p1.png"]
 
 
+def test_a_write_that_fails_while_the_run_stops_does_not_hide_why_it_stopped(tmp_path, colorizer, monkeypatch):
+    """A Ctrl-C in the network's second batch, while the write thread still writes the first: a write that then
+    failed (the disk full) re-raised at the writer's close and replaced the KeyboardInterrupt, so the caller was
+    told of a full disk and never that the run was interrupted. The reason is raised now, the write's error noted
+    on it; a write that fails on its own still stops the run with its own error."""
+    import time as time_
+
+    import vidcolor.folder as folder
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.errors import StorageError
+
+    for i in range(4):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    batches = []
+    colorize_arrays = Colorizer.colorize_arrays
+
+    def network(self, *args, **kwargs):
+        batches.append(1)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return colorize_arrays(self, *args, **kwargs)
+
+    def full(*args, **kwargs):  # the first batch's write fails after the second has stopped the run
+        time_.sleep(0.3)
+        raise StorageError("out/p0.png: no space left on device; the run stops")
+
+    monkeypatch.setattr(Colorizer, "colorize_arrays", network)
+    monkeypatch.setattr(folder, "write_image", full)
+    with pytest.raises(KeyboardInterrupt) as e:
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, folder=FolderOptions(batch_size=2))
+    assert e.value.__notes__ == ["writing failed while the run stopped: StorageError: out/p0.png: no space left on "
+                                 "device; the run stops"]
+
+    monkeypatch.setattr(Colorizer, "colorize_arrays", colorize_arrays)  # the write's own failure: its error
+    with pytest.raises(StorageError, match="no space left") as e:
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out2", colorizer=colorizer, folder=FolderOptions(batch_size=4))
+    assert not hasattr(e.value, "__notes__")
+
+
 def test_a_default_output_name_too_long_says_it_is_the_default(tmp_path, colorizer):
     """A 250-byte scan name is legal, and its default output (NAME_color.png beside it) is not: the refusal said
     "choose a shorter output name" to someone who had given none (a review). It now says the name is the default

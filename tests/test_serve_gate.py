@@ -471,3 +471,31 @@ def test_an_upload_dripping_in_is_ended_once_it_falls_under_the_least_rate(hint_
         assert sent[0]["status"] == 415 and b"not an image" in sent[1]["body"], sent[:2]
     finally:
         app.state.worker.stop()
+
+
+@pytest.mark.parametrize("refused", ["token", "cross-site", "busy"])
+def test_a_refused_client_that_stops_sending_its_body_is_not_waited_for(hint_col, monkeypatch, refused):
+    """A refused request's body is read and dropped, so that a client still sending gets the status; that read
+    had no time limit (the stall check covers only requests past the gates), so a client that declared a body
+    under the limit and stopped sending held its connection and a server task for as long as it liked (a review).
+    The drain keeps an upload's pace now: UPLOAD_IDLE_S without data (here 0.3 s) ends it, and the connection."""
+    from vidcolor.serve import gate
+
+    monkeypatch.setattr(gate, "UPLOAD_IDLE_S", 0.3)
+    if refused == "busy":
+        monkeypatch.setattr(ModelWorker, "jobs_full", lambda self: "the job queue is full")
+    app = create_app(hint_col, ServeConfig(token="tok" if refused == "token" else None))
+    headers = {"token": "", "cross-site": "Sec-Fetch-Site: cross-site\r\n", "busy": ""}[refused]
+    status = {"token": 401, "cross-site": 403, "busy": 429}[refused]
+    try:
+        with LiveServer(app) as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n{headers}"
+                      "Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n".encode()
+                      + b"--XX\r\n" + b"x" * 1000)  # then nothing more
+            t0, answer = time.monotonic(), b""
+            while chunk := s.recv(65536):  # until the server closes the connection (a timeout fails the test)
+                answer += chunk
+            assert time.monotonic() - t0 < 5
+        assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    finally:
+        app.state.worker.stop()

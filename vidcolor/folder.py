@@ -468,6 +468,14 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
         try:
             # each result as it is written, as before (not after the caller's on_result raised: it is not called again)
             writer.close(waiting=None if stopped else lambda: hand_over(HAND_OVER_WAIT_S))
+        except BaseException as e:
+            if stopping is None:  # the write thread's failure (or a Ctrl-C while waiting for it) stops the run
+                stopping = e
+                raise
+            # the run stops already (Ctrl-C): that reason is what the caller gets, a write that failed meanwhile
+            # (the disk full) beside it; re-raised here, it had replaced the KeyboardInterrupt (a review)
+            if e is not stopping:  # (the same error where a submit had raised it first)
+                stopping.add_note(f"writing failed while the run stopped: {type(e).__name__}: {first_line(e)}")
         finally:
             hand_over()  # what was written meanwhile, also on the way out (Ctrl-C): the report lists it
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fractions
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
@@ -153,7 +154,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                         out.mux(p)
         passthrough.close()
         out.close()
-        timing.notes += passthrough.notes
+        timing.notes += passthrough.notes + passthrough.left_out(tmp)
     except BaseException as e:
         try:
             out.close()
@@ -340,6 +341,7 @@ class Passthrough:
         self.repaired: dict[str, int] = {}  # 'audio stream 1' -> packets whose dts did not increase
         self.damaged: dict[str, int] = {}  # 'audio stream 1' -> packets the decoder rejected (transcoded streams)
         self.chapter_note: str | None = None
+        self.muxed = dict.fromkeys(self.map, 0)  # input index -> packets muxed into its output stream (`left_out`)
         self.length = like.duration_s  # the output's length in seconds, where the source's header gives it
 
     def _monotonic(self, pkt: av.Packet, ost: av.stream.Stream) -> None:
@@ -451,6 +453,7 @@ class Passthrough:
                         frame.pts -= _rescale(1, self.start / frame.time_base)
                     for p in ost.encode(frame):
                         self.out.mux(p)
+                        self.muxed[pkt.stream.index] += 1
             elif action == "copy":
                 index = pkt.stream.index
                 self._shift(pkt)
@@ -459,17 +462,46 @@ class Passthrough:
                 self.out.mux(pkt)  # which rebases the packet to ost's time base
                 self.last_dts[index] = pkt.dts if pkt.dts is not None else pkt.pts
                 self.last_end[index] = self.last_dts[index] + (pkt.duration or 0)
+                self.muxed[index] += 1
             else:
                 new = av.Packet(convert_packet(bytes(pkt), pkt.stream.codec_context.name, target))
                 new.stream, new.time_base = ost, pkt.time_base
                 new.pts, new.dts, new.duration = pkt.pts, pkt.dts, pkt.duration
                 self._shift(new)
                 self.out.mux(new)
+                self.muxed[pkt.stream.index] += 1
 
     def close(self) -> None:
         self.mux_until(None)
-        for ost, action, _ in self.map.values():
+        for index, (ost, action, _) in self.map.items():
             if action == "transcode":
                 for p in ost.encode(None):
                     self.out.mux(p)
+                    self.muxed[index] += 1
         self.src.close()
+
+    def left_out(self, written: Path) -> list[str]:
+        """Notes for the streams that got no packet and that the muxer then left out of `written` (the closed
+        output): MP4's and MOV's write no track without samples, so an MKV's empty AAC track, planned as copied,
+        was missing from the MP4 without a word (a review). Matroska keeps an empty track, and MP4 an empty
+        mov_text one: the output is read back rather than the muxers' ways assumed, and its tracks counted by
+        type (a muxer leaves out none that holds packets)."""
+        empty = [i for i, n in self.muxed.items() if n == 0]
+        if not empty:
+            return []
+        made = Counter(ost.type for ost, _, _ in self.map.values())
+        with av.open(str(written)) as back:
+            kept = Counter(s.type for s in back.streams)
+        notes = []
+        for what in dict.fromkeys(self.map[i][0].type for i in empty):
+            lost, plans = made[what] - kept[what], [sp for sp in self.plan.streams if sp.index in empty and sp.type == what]
+            if lost <= 0:
+                continue
+            label = self.plan.container.label
+            names = ", ".join(f"{sp.type} stream {sp.index} ({sp.codec})" for sp in plans)
+            if lost == len(plans):
+                holds = "it holds" if len(plans) == 1 else "they hold"
+                notes.append(f"{names} not written: {holds} no packets, and {label} keeps no empty track")
+            else:  # not met: a muxer that keeps some empty tracks of one type and not others
+                notes.append(f"{names} hold no packets: {label} kept {len(plans) - lost} of these {len(plans)} empty tracks")
+        return notes

@@ -19,7 +19,8 @@
   byte every 4 s, never idle for long, held a slot for as long as its client liked).
 
 Every refusal is one line of JSON, as the app's own refusals are; the body of a refused request is
-read and dropped (nothing is written), so a client still sending gets the status, not a reset.
+read and dropped (nothing is written), so a client still sending gets the status, not a reset, at an
+upload's pace (`Pace`): one that stops sending is not waited for past UPLOAD_IDLE_S.
 """
 from __future__ import annotations
 
@@ -41,14 +42,53 @@ UPLOAD_MIN_RATE = 8 * 1024  # bytes a second: an upload slower than this on aver
 UPLOAD_SLOW_AFTER_S = 60.0  # its first this many seconds
 
 
+class Pace:
+    """The pace a request body must keep: no part waited for longer than `idle_s`, and, past its first
+    `slow_after_s`, the body averaging `min_rate` bytes a second. An upload that falls behind is ended (408);
+    a refused request's body, read and dropped, is dropped unread from there."""
+
+    def __init__(self, idle_s: float, min_rate: float, slow_after_s: float):
+        self.idle_s, self.min_rate, self.slow_after_s = idle_s, min_rate, slow_after_s
+        self.t0, self.received, self.done = time.monotonic(), 0, False
+        self.wait = idle_s  # how long the last `receive` waited at most
+
+    async def receive(self, receive) -> dict | None:
+        """The next message, or None where it did not come in time (`why` then says how)."""
+        # the body must have come at min_rate on average by the time it is past slow_after_s
+        slow_at = self.t0 + max(self.slow_after_s, self.received / self.min_rate)
+        self.wait = self.idle_s if self.done else min(self.idle_s, slow_at - time.monotonic())
+        try:
+            message = await asyncio.wait_for(receive(), max(self.wait, 0.0))
+        except asyncio.TimeoutError:
+            return None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.done = not message.get("more_body", False)
+        return message
+
+    def why(self) -> str:
+        """Why the last `receive` gave up."""
+        if self.wait >= self.idle_s:
+            return f"upload stalled: no data for {self.idle_s:g} s"
+        return (f"upload too slow: {self.received:,} bytes in {time.monotonic() - self.t0:.0f} s, under the "
+                f"{self.min_rate / 1024:g} KB/s an upload must average past its first {self.slow_after_s:g} s")
+
+
+def upload_pace() -> Pace:
+    """The pace of UPLOAD_IDLE_S, UPLOAD_MIN_RATE and UPLOAD_SLOW_AFTER_S, as they are now."""
+    return Pace(UPLOAD_IDLE_S, UPLOAD_MIN_RATE, UPLOAD_SLOW_AFTER_S)
+
+
 async def refuse(send, status: int, detail: str, headers: dict[str, str] | None = None, receive=None,
-                 drain_limit: int = 0) -> None:
+                 drain_limit: int = 0, pace: Pace | None = None) -> None:
     """Answer with one line of JSON and close the connection. With `receive`, a body still coming is read
     and dropped after the answer is written (up to `drain_limit` bytes, none of it kept): answered unread, a
     client still sending an upload got a reset connection instead of the status (a review), and the page
     could not ask for the token on a 401. The answer goes first, so a client that reads while it sends (curl)
     stops sending at once; one that asked `Expect: 100-continue` (curl, for a body over 1 MB) is never told
-    to send it (the server says "100 Continue" only once the body is read) and nothing is read."""
+    to send it (the server says "100 Continue" only once the body is read) and nothing is read. The body is read at
+    `pace` (an upload's, by default): a client that declared a body and stopped sending had held the connection,
+    and a server task, for as long as it kept its socket open (a review)."""
     body = json.dumps({"detail": detail}).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
@@ -56,18 +96,15 @@ async def refuse(send, status: int, detail: str, headers: dict[str, str] | None 
                             (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": body, "more_body": receive is not None})
     if receive is not None:
-        await drain(receive, drain_limit)
+        await drain(receive, drain_limit, pace or upload_pace())
         await send({"type": "http.response.body", "body": b""})
 
 
-async def drain(receive, limit: int) -> None:
-    taken = 0
-    while taken <= limit:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        taken += len(message.get("body", b""))
-        if not message.get("more_body", False):
+async def drain(receive, limit: int, pace: Pace) -> None:
+    """Read and drop up to `limit` bytes of the body still coming, while it keeps `pace`."""
+    while pace.received <= limit:
+        message = await pace.receive(receive)
+        if message is None or message["type"] != "http.request" or pace.done:
             return
 
 
@@ -132,9 +169,13 @@ class _DrainingGate:
 
     drain_limit: int = 0
 
+    def pace(self) -> Pace:
+        return upload_pace()
+
     async def refuse(self, scope, receive, send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         unread = declared_over(scope, self.drain_limit) or expects_continue(scope)
-        await refuse(send, status, detail, headers, receive=None if unread else receive, drain_limit=self.drain_limit)
+        await refuse(send, status, detail, headers, receive=None if unread else receive, drain_limit=self.drain_limit,
+                     pace=self.pace())
 
 
 class SameOriginWrites(_DrainingGate):
@@ -196,6 +237,9 @@ class UploadSlots(_DrainingGate):
         self.slow_after_s = UPLOAD_SLOW_AFTER_S if slow_after_s is None else slow_after_s
         self.busy = dict.fromkeys(slots, 0)
 
+    def pace(self) -> Pace:
+        return Pace(self.idle_s, self.min_rate, self.slow_after_s)
+
     async def __call__(self, scope, receive, send):
         path = scope.get("path") if scope["type"] == "http" and scope.get("method") == "POST" else None
         if path not in self.slots:
@@ -209,23 +253,14 @@ class UploadSlots(_DrainingGate):
                                      "under way; try again shortly", {"Retry-After": "1"})
         self.busy[path] += 1  # one event loop: no lock needed between the check and the count
         stalled, started = None, False  # stalled: why the upload was ended
-        t0, received, body_done = time.monotonic(), 0, False
+        pace = self.pace()
 
         async def receive_or_give_up():
-            nonlocal stalled, received, body_done
-            # the body must have come at min_rate on average by the time it is past slow_after_s
-            slow_at = t0 + max(self.slow_after_s, received / self.min_rate)
-            wait = self.idle_s if body_done else min(self.idle_s, slow_at - time.monotonic())
-            try:
-                message = await asyncio.wait_for(receive(), max(wait, 0.0))
-            except asyncio.TimeoutError:
-                stalled = (f"upload stalled: no data for {self.idle_s:g} s" if wait >= self.idle_s else
-                           f"upload too slow: {received:,} bytes in {time.monotonic() - t0:.0f} s, under the "
-                           f"{self.min_rate / 1024:g} KB/s an upload must average past its first {self.slow_after_s:g} s")
+            nonlocal stalled
+            message = await pace.receive(receive)
+            if message is None:
+                stalled = pace.why()
                 return {"type": "http.disconnect"}  # the app stops reading, as for a client that went away
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                body_done = not message.get("more_body", False)
             return message
 
         async def send_tracked(message):
