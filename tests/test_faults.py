@@ -131,6 +131,21 @@ def test_a_run_killed_during_the_join_or_the_rename_resumes(tmp_path, weights_fi
     assert leftovers(tmp_path / "out") == [] and outputs(tmp_path / "out") == ["film.mp4"]
 
 
+@pytest.mark.parametrize("out_name", [None, "o/x.tif"])
+def test_a_single_photo_killed_before_its_rename_leaves_no_partial_file_after_the_next_run(tmp_path, weights_file, out_name):
+    """A photo's run SIGKILLed with its temporary written and not yet renamed: the next run of that photo
+    removed nothing, and the hidden partial file stayed beside the output for good (a video's run removed
+    its own)."""
+    src = write_image(tmp_path / "a.jpg", h=60, w=80, seed=3, mode="RGB")
+    args = [src] + (["-o", tmp_path / out_name] if out_name else [])
+    out = tmp_path / (out_name or "a_color.jpg")
+    killed = subprocess.run(run_at("output-rename:1", args, weights_file), capture_output=True, cwd=REPO)
+    assert killed.returncode == -9 and not out.exists() and len(leftovers(out.parent)) == 1
+    again = subprocess.run(run(args, weights_file), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert leftovers(out.parent) == [] and Image.open(out).size == (80, 60)
+
+
 def test_a_resumed_run_reports_the_frames_it_processed_itself(tmp_path, colorizer, encoder_fails_at):
     """Issue 12, case 10: a resumed run reports the fps of the frames it processed itself."""
     from vidcolor.pipeline import VideoOptions, colorize_video

@@ -19,7 +19,8 @@ from vidcolor.errors import InputError, OutputError, StorageError, UsageError, V
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import IMAGE_FORMAT, SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
-from vidcolor.io.paths import check_folder_output, check_output, input_problem, ensure_writable_dir, planned_outputs, temp_output_path
+from vidcolor.io.paths import (check_folder_output, check_output, input_problem, ensure_writable_dir, planned_outputs,
+                               stale_temporaries, temp_output_path)
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
 from vidcolor.pipeline import batched, colorize_video
@@ -59,6 +60,8 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         return _dry_run_photo(Journal(dst.parent), src, dst, key, hints, opts)
     check_output(src, dst)
     with OutputLock(dst.parent, dst):
+        for stale in stale_temporaries(dst):  # a killed run's partial file of this output (a video's run does the same)
+            stale.unlink(missing_ok=True)
         journal = Journal(dst.parent, remember=True)
         if (finished := _finished(journal, src, dst, key, opts)) is not None:
             return finished
