@@ -94,3 +94,22 @@ def test_an_srgb_scan_is_not_converted(tmp_path):
     Image.fromarray(np.dstack([_ramp(8)] * 3)).save(tmp_path / "s.png", icc_profile=srgb)
     img = read_image(tmp_path / "s.png")
     assert img.profile is None and img.info["icc_profile"] == srgb and np.array_equal(img.pixels[..., 0], _ramp(8))
+
+
+def _lab_gray() -> bytes:
+    """Gray Gamma 2.2 whose connection space is Lab: its curve gives L*, not luminance."""
+    profile = bytearray(icc_profile("GRAY", 2.2, name="Lab gray"))
+    profile[20:24] = b"Lab "
+    return bytes(profile)
+
+
+@pytest.mark.parametrize("profile, mode, note", [(_lab_gray, "L", "its GRAY ICC profile dropped")], ids=["gray-to-lab"])
+def test_a_profile_whose_curves_are_not_luminance_is_not_converted(tmp_path, profile, mode, note):
+    """A matrix profile is read only where its curves give luminance (XYZ): a gray profile of Lab connection space
+    was read as luminance (level 64 of 255 shown as 99 where LittleCMS shows 33, and written back as an invalid
+    RGB profile of Lab connection space). It is left unconverted now, as before the change: dropped with a note."""
+    gray = _ramp(8)
+    Image.fromarray(gray if mode == "L" else np.dstack([gray] * 3), mode).save(tmp_path / "s.png", icc_profile=profile())
+    img = read_image(tmp_path / "s.png")
+    assert img.profile is None and np.array_equal(img.pixels[..., 0], gray)
+    assert any(n.startswith(note) for n in img.notes), img.notes

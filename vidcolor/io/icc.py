@@ -150,10 +150,12 @@ def _curve(body: bytes) -> np.ndarray:
 
 
 def matrix_profile(icc: bytes) -> MatrixProfile | None:
-    """The profile's matrix and curves, for an RGB or gray display/input profile without LUTs; None for
-    another (a LUT profile, CMYK, Lab) or one that does not parse."""
+    """The profile's matrix and curves, for an RGB or gray display/input profile without LUTs, of XYZ connection
+    space; None for another (a LUT profile, CMYK, Lab, a gray profile to Lab) or one that does not parse."""
     try:
         space = icc[16:20]
+        if icc[20:24] != b"XYZ ":  # a matrix/TRC profile's colorants and curves are XYZ; a gray profile whose
+            return None  # connection space is Lab maps gray to L*, and read as luminance its tones came out wrong
         tags = _tags(icc)
         if any(t in tags for t in (b"A2B0", b"A2B1", b"B2A0", b"B2A1")):
             return None  # a CMM would use the LUT, not a matrix beside it
