@@ -1,5 +1,6 @@
 """A photo's ICC profile: its pixels converted into sRGB, where vidcolor colours, and the result back into it."""
 import io
+import struct
 
 import cv2
 import numpy as np
@@ -103,11 +104,21 @@ def _lab_gray() -> bytes:
     return bytes(profile)
 
 
-@pytest.mark.parametrize("profile, mode, note", [(_lab_gray, "L", "its GRAY ICC profile dropped")], ids=["gray-to-lab"])
+def _damaged_rgb() -> bytes:
+    """Adobe RGB whose curves are a parametric one of gamma -1: infinite at black."""
+    curv = b"curv" + bytes(4) + struct.pack(">IH", 1, 563) + bytes(2)
+    para = b"para" + bytes(4) + struct.pack(">HHi", 0, 0, -65536)
+    return icc_profile("RGB", 563 / 256, ADOBE_RGB_D50).replace(curv, para)
+
+
+@pytest.mark.parametrize("profile, mode, note", [(_lab_gray, "L", "its GRAY ICC profile dropped"),
+                                                 (_damaged_rgb, "RGB", "its RGB ICC profile is kept, but vidcolor does not convert it")],
+                         ids=["gray-to-lab", "infinite-curve"])
 def test_a_profile_whose_curves_are_not_luminance_is_not_converted(tmp_path, profile, mode, note):
-    """A matrix profile is read only where its curves give luminance (XYZ): a gray profile of Lab connection space
-    was read as luminance (level 64 of 255 shown as 99 where LittleCMS shows 33, and written back as an invalid
-    RGB profile of Lab connection space). It is left unconverted now, as before the change: dropped with a note."""
+    """A matrix profile is read only where its curves give luminance (XYZ) and are finite: a gray profile of Lab
+    connection space was read as luminance (level 64 of 255 shown as 99 where LittleCMS shows 33, and written back
+    as an invalid RGB profile of Lab connection space); a curve of gamma -1 raised an IndexError from the
+    conversion, and the photo failed as a vidcolor defect. Either is left unconverted now, as before the change."""
     gray = _ramp(8)
     Image.fromarray(gray if mode == "L" else np.dstack([gray] * 3), mode).save(tmp_path / "s.png", icc_profile=profile())
     img = read_image(tmp_path / "s.png")

@@ -122,6 +122,17 @@ def _xyz(body: bytes) -> list[float]:
 
 
 def _curve(body: bytes) -> np.ndarray:
+    """A TRC tag's curve; ValueError for one that is not finite and increasing. A damaged parameter (a gamma
+    of -1 or 30000) gave infinities that the conversion turned into an IndexError, with numpy's warnings on
+    stderr: the photo failed as a vidcolor defect (a review)."""
+    with np.errstate(all="ignore"):  # (such a curve is refused below, not warned about)
+        curve = _curve_values(body)
+    if not np.all(np.isfinite(curve)) or np.any(np.diff(curve) < 0):
+        raise ValueError("a curve that is not finite and increasing")
+    return curve
+
+
+def _curve_values(body: bytes) -> np.ndarray:
     code = np.linspace(0, 1, GRID)
     if body[:4] == b"curv":
         n = struct.unpack(">I", body[8:12])[0]
@@ -130,8 +141,8 @@ def _curve(body: bytes) -> np.ndarray:
         if n == 1:
             return code ** (struct.unpack(">H", body[12:14])[0] / 256)
         table = np.frombuffer(body[12:12 + 2 * n], ">u2").astype(np.float64) / 65535
-        if len(table) != n or np.any(np.diff(table) < 0):
-            raise ValueError("a curve that is not increasing")
+        if len(table) != n:
+            raise ValueError("a curve cut short")
         return np.interp(code, np.linspace(0, 1, n), table)
     if body[:4] == b"para":
         kind = struct.unpack(">H", body[8:10])[0]
