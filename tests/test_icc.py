@@ -124,3 +124,14 @@ def test_a_profile_whose_curves_are_not_luminance_is_not_converted(tmp_path, pro
     img = read_image(tmp_path / "s.png")
     assert img.profile is None and np.array_equal(img.pixels[..., 0], gray)
     assert any(n.startswith(note) for n in img.notes), img.notes
+
+
+def test_a_profiles_conversion_takes_a_view_of_pixels(tmp_path):
+    """to_srgb wrote into np.empty_like(a), which for a turned or sliced view (np.rot90, an RGBA array's [..., :3])
+    is no C-ordered array: the chunks it wrote went into copies, and it returned uninitialised memory."""
+    from vidcolor.io.icc import matrix_profile
+
+    profile = matrix_profile(icc_profile("RGB", 563 / 256, ADOBE_RGB_D50))
+    a = np.random.default_rng(0).integers(0, 256, (12, 20, 4), dtype=np.uint8)
+    for view in (np.rot90(a[..., :3]), a[..., :3], a[::2, ::-1, :3]):
+        assert np.array_equal(profile.to_srgb(view), profile.to_srgb(np.ascontiguousarray(view)))

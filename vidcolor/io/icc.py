@@ -41,7 +41,7 @@ class MatrixProfile:
 
     def to_srgb(self, a: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8/uint16 code values in this profile -> sRGB code values of the same dtype."""
-        out = np.empty_like(a)
+        out = np.empty(a.shape, a.dtype)  # C-ordered, whatever view `a` is: `_chunks` writes through its reshape
         top = np.iinfo(a.dtype).max
         to_srgb = np.linalg.solve(SRGB_D50, self.matrix).T.astype(np.float32)
         curves = [c[::(GRID - 1) // top].astype(np.float32) for c in self.curves_3]  # by code value, exactly
