@@ -135,3 +135,12 @@ def test_a_profiles_conversion_takes_a_view_of_pixels(tmp_path):
     a = np.random.default_rng(0).integers(0, 256, (12, 20, 4), dtype=np.uint8)
     for view in (np.rot90(a[..., :3]), a[..., :3], a[::2, ::-1, :3]):
         assert np.array_equal(profile.to_srgb(view), profile.to_srgb(np.ascontiguousarray(view)))
+
+
+def test_the_generated_profiles_header_is_an_icc_header():
+    """tests.media.icc_profile wrote the PCS illuminant at bytes 76-88, not 68-80 (libpng warned 'PCS illuminant
+    is not D50' on every PNG these tests wrote), and a part of it into the profile ID (84-100), which must be an
+    MD5 of the profile or zero: the tests ran on invalid profiles, which a stricter reader refuses."""
+    for profile in (icc_profile("GRAY", 2.2), icc_profile("RGB", 2.2, ADOBE_RGB_D50)):
+        assert [v / 65536 for v in struct.unpack(">3i", profile[68:80])] == pytest.approx([0.9642, 1.0, 0.8249], abs=1e-4)
+        assert profile[84:100] == bytes(16) and profile[36:40] == b"acsp"
