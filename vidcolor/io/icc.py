@@ -72,7 +72,8 @@ class MatrixProfile:
 
 # Curves of linear light are tabulated by its cube root (as CIELAB's L is): a gamma curve's steep foot, where
 # 8-bit shadow levels lie, is smooth there, so a 4096-step table with linear interpolation is exact to well
-# under a 16-bit level, and a 12 Mpx photo converts in about a second, not a minute (np.interp, np.power)
+# under a 16-bit level, and a 12 Mpx photo converts each way in 2.6 s on the 2-core machine (to_srgb, from_srgb;
+# docs/archives.md), not the minute that np.interp or np.power over every pixel took
 STEPS = 4096
 CUBE = np.linspace(0, 1, STEPS + 1) ** 3
 
