@@ -221,7 +221,7 @@ def icc_profile(space: str, gamma: float, primaries=None, name: str = "test prof
         table += struct.pack(">4sII", sig, offset + len(data), len(body))
         data += body
     header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntr"
-              + space.ljust(4).encode() + b"XYZ " + bytes(12) + b"acsp" + bytes(24) + bytes(8) + bytes(4)
+              + space.ljust(4).encode() + b"XYZ " + bytes(12) + b"acsp" + bytes(24) + bytes(4)  # to the rendering intent
               + _icc_tag_xyz(0.9642, 1.0, 0.8249)[8:])
     return header.ljust(128, b"\x00") + struct.pack(">I", len(tags)) + table + data
 

@@ -994,3 +994,43 @@ def test_a_default_output_name_too_long_says_it_is_the_default(tmp_path, coloriz
         vidcolor.colorize(photo, colorizer=colorizer)
     [res] = vidcolor.colorize(photo, tmp_path / "short.png", colorizer=colorizer)
     assert res.status == "done"
+
+
+def test_a_run_stopping_on_python_3_10_still_raises_why_it_stopped(tmp_path, colorizer, monkeypatch):
+    """vidcolor supports Python 3.10 (requires-python), whose exceptions have no add_note: the note that an on_result
+    raised during a stop was added with `add_note`, whose AttributeError then replaced the KeyboardInterrupt, the very
+    reason the note was there to keep. Emulated here by an interrupt without add_note."""
+    import time as time_
+
+    import vidcolor.folder as folder
+    from vidcolor.colorizer import Colorizer
+
+    class Interrupt310(KeyboardInterrupt):
+        @property
+        def add_note(self):  # as Python 3.10's BaseException
+            raise AttributeError("'Interrupt310' object has no attribute 'add_note'")
+
+    for i in range(4):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    batches = []
+    colorize_arrays, write = Colorizer.colorize_arrays, folder.write_image
+
+    def network(self, *args, **kwargs):
+        batches.append(1)
+        if len(batches) == 2:
+            raise Interrupt310
+        return colorize_arrays(self, *args, **kwargs)
+
+    def slow_write(*args, **kwargs):
+        time_.sleep(0.3)
+        return write(*args, **kwargs)
+
+    def on_result(res):
+        raise RuntimeError("the service's log is full")
+
+    monkeypatch.setattr(Colorizer, "colorize_arrays", network)
+    monkeypatch.setattr(folder, "write_image", slow_write)
+    with pytest.raises(Interrupt310) as e:
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
+                          folder=FolderOptions(batch_size=2))
+    assert e.value.__notes__ == ["on_result raised while the run stopped: RuntimeError: the service's log is full"]

@@ -1,5 +1,6 @@
 """A photo's ICC profile: its pixels converted into sRGB, where vidcolor colours, and the result back into it."""
 import io
+import struct
 
 import cv2
 import numpy as np
@@ -94,3 +95,52 @@ def test_an_srgb_scan_is_not_converted(tmp_path):
     Image.fromarray(np.dstack([_ramp(8)] * 3)).save(tmp_path / "s.png", icc_profile=srgb)
     img = read_image(tmp_path / "s.png")
     assert img.profile is None and img.info["icc_profile"] == srgb and np.array_equal(img.pixels[..., 0], _ramp(8))
+
+
+def _lab_gray() -> bytes:
+    """Gray Gamma 2.2 whose connection space is Lab: its curve gives L*, not luminance."""
+    profile = bytearray(icc_profile("GRAY", 2.2, name="Lab gray"))
+    profile[20:24] = b"Lab "
+    return bytes(profile)
+
+
+def _damaged_rgb() -> bytes:
+    """Adobe RGB whose curves are a parametric one of gamma -1: infinite at black."""
+    curv = b"curv" + bytes(4) + struct.pack(">IH", 1, 563) + bytes(2)
+    para = b"para" + bytes(4) + struct.pack(">HHi", 0, 0, -65536)
+    return icc_profile("RGB", 563 / 256, ADOBE_RGB_D50).replace(curv, para)
+
+
+@pytest.mark.parametrize("profile, mode, note", [(_lab_gray, "L", "its GRAY ICC profile dropped"),
+                                                 (_damaged_rgb, "RGB", "its RGB ICC profile is kept, but vidcolor does not convert it")],
+                         ids=["gray-to-lab", "infinite-curve"])
+def test_a_profile_whose_curves_are_not_luminance_is_not_converted(tmp_path, profile, mode, note):
+    """A matrix profile is read only where its curves give luminance (XYZ) and are finite: a gray profile of Lab
+    connection space was read as luminance (level 64 of 255 shown as 99 where LittleCMS shows 33, and written back
+    as an invalid RGB profile of Lab connection space); a curve of gamma -1 raised an IndexError from the
+    conversion, and the photo failed as a vidcolor defect. Either is left unconverted now, as before the change."""
+    gray = _ramp(8)
+    Image.fromarray(gray if mode == "L" else np.dstack([gray] * 3), mode).save(tmp_path / "s.png", icc_profile=profile())
+    img = read_image(tmp_path / "s.png")
+    assert img.profile is None and np.array_equal(img.pixels[..., 0], gray)
+    assert any(n.startswith(note) for n in img.notes), img.notes
+
+
+def test_a_profiles_conversion_takes_a_view_of_pixels(tmp_path):
+    """to_srgb wrote into np.empty_like(a), which for a turned or sliced view (np.rot90, an RGBA array's [..., :3])
+    is no C-ordered array: the chunks it wrote went into copies, and it returned uninitialised memory."""
+    from vidcolor.io.icc import matrix_profile
+
+    profile = matrix_profile(icc_profile("RGB", 563 / 256, ADOBE_RGB_D50))
+    a = np.random.default_rng(0).integers(0, 256, (12, 20, 4), dtype=np.uint8)
+    for view in (np.rot90(a[..., :3]), a[..., :3], a[::2, ::-1, :3]):
+        assert np.array_equal(profile.to_srgb(view), profile.to_srgb(np.ascontiguousarray(view)))
+
+
+def test_the_generated_profiles_header_is_an_icc_header():
+    """tests.media.icc_profile wrote the PCS illuminant at bytes 76-88, not 68-80 (libpng warned 'PCS illuminant
+    is not D50' on every PNG these tests wrote), and a part of it into the profile ID (84-100), which must be an
+    MD5 of the profile or zero: the tests ran on invalid profiles, which a stricter reader refuses."""
+    for profile in (icc_profile("GRAY", 2.2), icc_profile("RGB", 2.2, ADOBE_RGB_D50)):
+        assert [v / 65536 for v in struct.unpack(">3i", profile[68:80])] == pytest.approx([0.9642, 1.0, 0.8249], abs=1e-4)
+        assert profile[84:100] == bytes(16) and profile[36:40] == b"acsp"

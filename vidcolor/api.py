@@ -238,8 +238,9 @@ def _checked_hints(src: Path, kind: str, hints):
 
 
 def _plan_video_output(src: Path, dst: Path, opts: VideoOptions) -> None:
-    """The one place a video's output is checked before anything is decoded: container, video and
-    audio codecs and subtitles (`io.plan.plan_output` tries them on the source's header). Raises OutputError."""
+    """The one place a video's output is checked before the model loads: container, video and audio codecs and
+    subtitles (`io.plan.plan_output` tries them on the source's header), and that the video has a frame (its
+    first is decoded). Raises OutputError, or InputError for a source without a frame."""
     ext = dst.suffix.lower()
     if ext in IMAGE_EXTS:
         raise OutputError(f"{dst}: an image file name for a video input; give a video file name (.mp4, .mkv, ...)")

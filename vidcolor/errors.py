@@ -24,6 +24,12 @@ def first_line(e: BaseException, limit: int = 120, default: str | None = None) -
     return (str(e).splitlines() or [type(e).__name__ if default is None else default])[0][:limit]
 
 
+def add_note(e: BaseException, note: str) -> None:
+    """`e.add_note(note)` on Python 3.10 too, whose exceptions have no add_note (requires-python is 3.10): its
+    AttributeError had replaced the exception being noted. A traceback prints the notes from 3.11 on."""
+    e.__notes__ = [*getattr(e, "__notes__", ()), note]
+
+
 class OutputError(VidcolorError):
     """An output that cannot be written: unwritable folder, output equal to input, encoder failure."""
 

@@ -15,7 +15,7 @@ from typing import Callable
 
 from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
 from vidcolor.colorizer import Colorizer, check_call
-from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, first_line, out_of_space, raised_by_caller
+from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, add_note, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import IMAGE_FORMAT, SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
@@ -409,7 +409,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                     raise
                 # the run stops already (Ctrl-C, a full disk): that reason is what the caller gets, this beside it;
                 # the callback's error had replaced it (its log on that full disk, say)
-                stopping.add_note(f"on_result raised while the run stopped: {type(e).__name__}: {first_line(e)}")
+                add_note(stopping, f"on_result raised while the run stopped: {type(e).__name__}: {first_line(e)}")
 
     def report(res: Result) -> None:  # on this thread: in order with the write thread's results before it
         finished.put(res)
@@ -478,7 +478,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
             # the run stops already (Ctrl-C): that reason is what the caller gets, a write that failed meanwhile
             # (the disk full) beside it; re-raised here, it had replaced the KeyboardInterrupt (a review)
             if e is not stopping:  # (the same error where a submit had raised it first)
-                stopping.add_note(f"writing failed while the run stopped: {type(e).__name__}: {first_line(e)}")
+                add_note(stopping, f"writing failed while the run stopped: {type(e).__name__}: {first_line(e)}")
         finally:
             hand_over()  # what was written meanwhile, also on the way out (Ctrl-C): the report lists it
 

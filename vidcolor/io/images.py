@@ -142,8 +142,8 @@ def _in_srgb(img: ImageData) -> ImageData:
             space = data[16:20].decode("latin-1", "replace").strip() or "unknown"
             img.notes.append(f"its {space} ICC profile dropped: it does not describe the colour output")
         else:
-            img.notes.append("its RGB ICC profile is kept, but it is not a matrix profile that vidcolor converts: the "
-                             "colours were computed as sRGB values")
+            img.notes.append("its RGB ICC profile is kept, but vidcolor does not convert it (not a matrix profile, or one "
+                             "it cannot read): the colours were computed as sRGB values")
         return img
     if profile.is_srgb():
         return img
