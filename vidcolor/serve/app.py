@@ -16,7 +16,6 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from vidcolor.colorizer import Colorizer
 from vidcolor.errors import InputError, VidcolorError
@@ -231,22 +230,37 @@ async def begin_shutdown(app: FastAPI) -> None:
 class ResultFile(FileResponse):
     """A finished job's video, whose Range requests are refused as every other request is, in one line of JSON:
     Starlette answered a range past the end with an empty text/plain 416 and a malformed one with a plain-text
-    400 (a deployer's test). The 416 keeps its `Content-Range: bytes */SIZE` (RFC 9110, 15.5.17)."""
+    400 (a deployer's test). The 416 keeps its `Content-Range: bytes */SIZE` (RFC 9110, 15.5.17).
+
+    FileResponse decides (Range on GET or HEAD, If-Range, the parse) and its refusal is rewritten on the way
+    out, through ASGI's messages alone: its private helpers changed signature between Starlette releases, and
+    a Starlette before 0.39 (which `fastapi>=0.110` allows) serves no Range at all, so it never refuses one."""
 
     async def __call__(self, scope, receive, send):
-        h = Headers(scope=scope)
-        asked, if_range = h.get("range"), h.get("if-range")
-        # as FileResponse decides: a Range is used only on GET or HEAD, and only while If-Range (if any) matches
-        if asked is not None and scope["method"] in ("GET", "HEAD") and (if_range is None or self._should_use_range(if_range)):
+        asked = Headers(scope=scope).get("range") or ""
+        refused: dict | None = None  # FileResponse's 400 or 416 start, held back
+        said = b""
+
+        async def as_json(message) -> None:
+            nonlocal refused, said
+            if message["type"] == "http.response.start" and message["status"] in (400, 416):
+                refused = message
+                return
+            if refused is None:
+                return await send(message)
+            said += message.get("body", b"")
+            if message.get("more_body"):
+                return
             size = self.stat_result.st_size
-            try:
-                self._parse_range_header(asked, size)
-            except MalformedRangeHeader as e:
-                return await JSONResponse({"detail": f"bad Range header {asked[:40]!r}: {e.content}"}, 400)(scope, receive, send)
-            except RangeNotSatisfiable:
-                return await JSONResponse({"detail": f"Range {asked[:40]!r} starts past the end of the result ({size:,} bytes)"},
-                                          416, headers={"Content-Range": f"bytes */{size}"})(scope, receive, send)
-        await super().__call__(scope, receive, send)
+            if refused["status"] == 416:
+                answer = JSONResponse({"detail": f"Range {asked[:40]!r} starts past the end of the result ({size:,} bytes)"},
+                                      416, headers={"Content-Range": f"bytes */{size}"})
+            else:
+                why = said.decode("utf-8", "replace").strip() or "malformed"
+                answer = JSONResponse({"detail": f"bad Range header {asked[:40]!r}: {why}"}, 400)
+            await answer(scope, receive, send)
+
+        await super().__call__(scope, receive, as_json)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
