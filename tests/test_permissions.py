@@ -78,3 +78,50 @@ def test_a_read_only_journal_is_refused_before_the_model_loads_as_a_user(tmp_pat
     (out / ".vidcolor" / "journal.jsonl").chmod(0o444)
     r = invoke(src, "-o", out)
     assert r.exit_code == 2 and "journal.jsonl: cannot write the output's run state (Permission denied" in r.stderr, r.output
+
+
+@pytest.fixture(params=[0o002, 0o077], ids=["umask002", "umask077"])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_a_checkpoint_follows_the_umask_as_cp_would(tmp_path, umask):
+    """mkstemp's 0600, then a fixed 0644: private weights (umask 077) came out world-readable, a team's (002)
+    not group-writable."""
+    import torch
+
+    from vidcolor.models.checkpoint import atomic_save
+
+    atomic_save({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    assert (tmp_path / "w.pt").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes and set-group-ID folders")
+def test_outputs_reports_and_journals_follow_the_umask_and_a_setgid_folders_group(tmp_path, umask):
+    """A shared group archive (umask 002, a set-group-ID folder): every file a run writes is the umask's 0666
+    and the folder's group, as `cp` makes it; none is a temporary's 0600."""
+    import grp
+
+    from tests.media import write_video
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    (src / "sub").mkdir()
+    write_video(src / "sub" / "clip.mp4", frames=6, audio=None)
+    out = tmp_path / "archive"
+    out.mkdir()
+    others = [g.gr_gid for g in grp.getgrall() if g.gr_gid != os.getegid()]
+    if os.geteuid() == 0 and others:  # (a user can chown only to a group of theirs)
+        os.chown(out, -1, others[0])
+    out.chmod(0o2777 & ~umask)
+    r = invoke(src, "-o", out / "run", "--report", out / "run.jsonl", "--device", "cpu", "-q")
+    assert r.exit_code == 0, r.output
+    files = [p for p in out.rglob("*") if p.is_file()]
+    names = {p.relative_to(out).as_posix() for p in files}
+    assert {"run/a.png", "run/sub/clip.mp4", "run.jsonl", "run/.vidcolor/journal.jsonl"} <= names, names
+    assert {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in files} == \
+        {n: oct(0o666 & ~umask) for n in names}
+    assert {p.stat().st_gid for p in files} == {out.stat().st_gid}
