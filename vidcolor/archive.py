@@ -803,10 +803,22 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
         dirnames[:] = [d for d in dirnames if d != STATE_DIR]
         for name in filenames:
             p = Path(dirpath) / name
-            if is_temp_output(p) and not _written_by_another_live_process(p):
-                p.unlink(missing_ok=True)
+            if is_temp_output(p) and not _written_by_another_live_process(p) and discard_temporary(p):
                 gone.append(p)
     return gone
+
+
+def discard_temporary(temp: Path) -> bool:
+    """Remove a killed run's temporary; where this user may not (another user's run left it in a folder of
+    theirs, or in a sticky shared folder), say so and leave it: it had stopped the run with a PermissionError
+    traceback after the model loaded, its report empty (an archivist's cron job, after root's killed run)."""
+    try:
+        temp.unlink(missing_ok=True)
+    except OSError as e:
+        logging.getLogger("vidcolor").warning(f"vidcolor: {temp}: cannot remove a killed run's partial file "
+                                              f"({e.strerror or e}); left in place")
+        return False
+    return True
 
 
 def _written_by_another_live_process(temp: Path) -> bool:
