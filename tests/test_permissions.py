@@ -155,3 +155,19 @@ def test_a_killed_runs_partial_file_this_user_may_not_remove_is_left_with_a_line
     assert [r.status for r in results] == ["done"] and (out / "v.mp4").is_file()
     assert theirs.exists()
     assert f"{theirs}: cannot remove a killed run's partial file (Operation not permitted); left in place" in caplog.text
+
+
+def test_an_unreadable_hints_file_beside_a_photo_fails_it_in_one_plain_line(tmp_path, monkeypatch):
+    """A sidecar this user may not read failed its photo with "cannot read hints file ([Errno 13] Permission denied:
+    'scans/a.hints.json')": the path twice and Python's errno. Now the reason alone, as for an unreadable photo."""
+    from vidcolor.errors import InputError
+    from vidcolor.hints import load_hints
+
+    sidecar = tmp_path / "a.hints.json"
+    sidecar.write_text('{"points": []}')
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(
+        PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))) if self == sidecar else real(self))
+    with pytest.raises(InputError) as e:
+        load_hints(sidecar)
+    assert str(e.value) == f"{sidecar}: cannot read hints file (Permission denied)"
