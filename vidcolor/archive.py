@@ -30,6 +30,7 @@ STATE_DIR = ".vidcolor"
 JOURNAL_LOCK_S = 60.0  # an append waits this long for another run's (an fsync on a slow share)
 COPIES_KEPT = 4  # the other paths of an input (copies, hard links) an entry keeps, found to hold its bytes
 LOCKS_DIR = "locks"  # in STATE_DIR: one lock file per output a single-output run is writing
+JOURNAL_NAME = "journal.jsonl"  # in STATE_DIR
 
 
 def input_key(path: Path) -> dict:
@@ -97,7 +98,7 @@ class Journal:
         _real_folder.cache_clear()  # each run resolves links afresh: a service re-pointing `current -> 2026-11-27`
         # had its next run's entries keyed under the link's old target, refused by the next process (a tester's)
         self.root = Path(os.path.realpath(root))  # the root itself may be a link (-o ~/archive -> /mnt/nas/...)
-        self.path = root / STATE_DIR / "journal.jsonl"
+        self.path = root / STATE_DIR / JOURNAL_NAME
         self.entries: dict[str, dict] = {}
         self.touched: set[str] = set()
         self.output_stats: dict[str, dict | None] = {}  # None: a write started after the last recorded one
@@ -478,7 +479,7 @@ def _other_journals(journal: Journal, target: Path):
     test). Each is read once a run (kept on `journal`)."""
     others = journal.__dict__.setdefault("_others", {})
     for folder in _normal(target).parents:
-        path = folder / STATE_DIR / "journal.jsonl"
+        path = folder / STATE_DIR / JOURNAL_NAME
         try:
             if folder == journal.root or not path.is_file():
                 continue
@@ -575,6 +576,10 @@ class OutputLock:
             OutputLock._held[self._key] = [me, 1]  # reserved: the OS-level lock is taken outside this lock
         try:
             self._take_folder() if self.target is None else self._take_output()
+        except OSError as e:  # a lock file (or the locks folder) another user's run left, not ours to open
+            with OutputLock._held_lock:
+                del OutputLock._held[self._key]
+            raise write_failure(e, _not_writable(Path(e.filename or self.dir), e.strerror or str(e))) from e
         except BaseException:
             with OutputLock._held_lock:
                 del OutputLock._held[self._key]
@@ -585,6 +590,17 @@ class OutputLock:
         except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
             raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e
+        # the journal and its lock, which the run appends to after each output: where another user's run left
+        # them read-only to this one (root's run last night, this user's cron job tonight), the run had loaded
+        # the model and stopped at its first output with exit 4, "cannot write the journal" (an archivist's test)
+        for f in (self.dir / JOURNAL_NAME, self.dir / (JOURNAL_NAME + ".lock")):
+            try:
+                os.close(os.open(f, os.O_WRONLY | os.O_APPEND))  # opened as an append opens it; nothing written
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                self.__exit__(None, None, None)
+                raise write_failure(e, _not_writable(f, e.strerror or str(e))) from e
         return self
 
     def _enclosing_run(self, me: int) -> bool:
@@ -738,6 +754,22 @@ class OutputLock:
             self.folder_lock.release()
 
 
+def _not_writable(path: Path, reason: str) -> str:
+    """The one line for a file of an output's state folder that this user cannot write: its owner and mode
+    say whose run left it, and the way out."""
+    try:
+        st = path.stat()
+        import pwd  # (Unix only)
+
+        whose = f"; owned by {pwd.getpwuid(st.st_uid).pw_name}, mode {stat.S_IMODE(st.st_mode):o}"
+        theirs = st.st_uid != os.geteuid()
+    except (OSError, ImportError, KeyError):
+        whose, theirs = "", False
+    how = (f"; a run by another user left it: give this user write access to {path.parent} and its files, or run "
+           "as that user") if theirs else ""
+    return f"{path}: cannot write the output's run state ({reason}{whose}){how}"
+
+
 def _held_elsewhere(lock: Path) -> bool:
     """Whether another process holds the OS-level lock `lock` (a folder run's); let go at once if free."""
     other = FileLock(str(lock), timeout=0)
@@ -771,10 +803,22 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
         dirnames[:] = [d for d in dirnames if d != STATE_DIR]
         for name in filenames:
             p = Path(dirpath) / name
-            if is_temp_output(p) and not _written_by_another_live_process(p):
-                p.unlink(missing_ok=True)
+            if is_temp_output(p) and not _written_by_another_live_process(p) and discard_temporary(p):
                 gone.append(p)
     return gone
+
+
+def discard_temporary(temp: Path) -> bool:
+    """Remove a killed run's temporary; where this user may not (another user's run left it in a folder of
+    theirs, or in a sticky shared folder), say so and leave it: it had stopped the run with a PermissionError
+    traceback after the model loaded, its report empty (an archivist's cron job, after root's killed run)."""
+    try:
+        temp.unlink(missing_ok=True)
+    except OSError as e:
+        logging.getLogger("vidcolor").warning(f"vidcolor: {temp}: cannot remove a killed run's partial file "
+                                              f"({e.strerror or e}); left in place")
+        return False
+    return True
 
 
 def _written_by_another_live_process(temp: Path) -> bool:

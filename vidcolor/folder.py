@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import Journal, OutputLock, already_done, refuse_foreign_output, remove_stale_temporaries
+from vidcolor.archive import (Journal, OutputLock, already_done, discard_temporary, refuse_foreign_output,
+                              remove_stale_temporaries)
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, add_note, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
@@ -61,7 +62,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     check_output(src, dst)
     with OutputLock(dst.parent, dst):
         for stale in stale_temporaries(dst):  # a killed run's partial file of this output (a video's run does the same)
-            stale.unlink(missing_ok=True)
+            discard_temporary(stale)
         journal = Journal(dst.parent, remember=True)
         if (finished := _finished(journal, src, dst, key, opts)) is not None:
             return finished

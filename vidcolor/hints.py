@@ -347,7 +347,7 @@ def _read_json(path: Path):
     except UnicodeDecodeError:
         raise InputError(f"{path}: cannot read hints file (not UTF-8 or UTF-16 text)") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read hints file ({e})") from None
+        raise InputError(f"{path}: cannot read hints file ({e.strerror or e})") from None
     return parse_json_text(text, str(path))
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
+from vidcolor.archive import (STATE_DIR, Journal, OutputLock, already_done, discard_temporary, failures_journaled,
+                              refuse_foreign_output)
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, VidcolorError
@@ -128,7 +129,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
         return Result(src, dst, "planned", note=what + (" with hints" if hints else ""), notes=list(plan.notes))
     with OutputLock(root, dst):
         for stale in stale_temporaries(dst):
-            stale.unlink(missing_ok=True)
+            discard_temporary(stale)
         journal = Journal(root, remember=True)
         if not opts.overwrite and journal.finished(src, key, dst):
             discard_work(dst, root / STATE_DIR)  # a run killed after journaling left it

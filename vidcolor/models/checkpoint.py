@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import torch
@@ -61,18 +61,19 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     """torch.save to a temporary file in the same folder, then rename: never a half-written checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # not mkstemp, whose file is 0600 (then set to 0644 whatever the umask: private weights under umask 077
+    # came out world-readable, a team's under 002 not group-writable): opened as `cp` opens, the umask applies
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         # saved through a buffer: torch names the zip's records after the file, so a temporary name made
         # the same export give another sha256 each time; from a buffer they are all "archive/..."
         buf = io.BytesIO()
         torch.save(obj, buf)
-        Path(tmp).write_bytes(buf.getbuffer())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary shared file
+        with open(tmp, "xb") as f:
+            f.write(buf.getbuffer())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

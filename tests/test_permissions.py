@@ -1,0 +1,173 @@
+"""Runs as an ordinary user on shared storage: another user's files in the output, the outputs' permission
+bits. The tests run as root in CI, where the kernel grants every permission: they refuse the OS call where
+vidcolor makes it (an `os.open` that raises PermissionError) rather than relying on chmod, or skip as root."""
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.media import write_image
+from vidcolor import cli
+
+runner = CliRunner()
+AS_ROOT = pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root is granted every permission")
+
+
+def invoke(*args):
+    return runner.invoke(cli.app, ["colorize", *map(str, args)])
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("vidcolor.api.colorize", lambda *a, **kw: pytest.fail("the run started"))
+
+
+def refuse_writes_to(monkeypatch, name: str) -> None:
+    """os.open refuses to open the file `name` for writing, as for a file another user's run left (0644, theirs)."""
+    real = os.open
+
+    def open_(path, flags, *a, **kw):
+        if Path(path).name == name and flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path, flags, *a, **kw)
+
+    monkeypatch.setattr(os, "open", open_)
+
+
+def last_nights_state(out: Path) -> None:
+    """The state folder a finished run leaves: its lock files and journal (an empty journal will do)."""
+    (out / ".vidcolor" / "locks").mkdir(parents=True)
+    for name in ("lock", "journal.jsonl", "journal.jsonl.lock"):
+        (out / ".vidcolor" / name).touch()
+
+
+@pytest.mark.parametrize("name", ["lock", "journal.jsonl", "journal.jsonl.lock"])
+@pytest.mark.parametrize("kind", ["folder", "photo"])
+def test_a_state_file_another_users_run_left_is_refused_before_the_model_loads(tmp_path, monkeypatch, no_work, name,
+                                                                              kind):
+    """Root's run last night, the archivist's cron job tonight: root's lock file gave a traceback (PermissionError
+    from filelock), and root's journal or journal lock let the run load the model and stop at its first output
+    with exit 4, "cannot write the journal". Now one line naming the file, exit 2, before any work."""
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    out = tmp_path / "out"
+    last_nights_state(out)
+    report = tmp_path / "run.jsonl"
+    report.write_text('{"summary": {"done": 1}}\n')
+    refuse_writes_to(monkeypatch, name)
+    r = invoke(*([src, "-o", out] if kind == "folder" else [src / "a.png", "-o", out / "a.png"]), "--report", report)
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1, r.output
+    assert lines[0].startswith("vidcolor: error: ") and f".vidcolor{os.sep}{name}: cannot write the output's run state " \
+        "(Permission denied" in lines[0], lines[0]
+    assert "Traceback" not in r.output
+    assert report.read_text() == '{"summary": {"done": 1}}\n'  # last night's report, as any refusal leaves it
+    assert sorted(p.name for p in out.iterdir()) == [".vidcolor"]
+
+
+@AS_ROOT
+def test_a_read_only_journal_is_refused_before_the_model_loads_as_a_user(tmp_path, no_work):
+    """The same, with the file really read-only (run as an ordinary user; root writes it anyway)."""
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    out = tmp_path / "out"
+    last_nights_state(out)
+    (out / ".vidcolor" / "journal.jsonl").chmod(0o444)
+    r = invoke(src, "-o", out)
+    assert r.exit_code == 2 and "journal.jsonl: cannot write the output's run state (Permission denied" in r.stderr, r.output
+
+
+@pytest.fixture(params=[0o002, 0o077], ids=["umask002", "umask077"])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_a_checkpoint_follows_the_umask_as_cp_would(tmp_path, umask):
+    """mkstemp's 0600, then a fixed 0644: private weights (umask 077) came out world-readable, a team's (002)
+    not group-writable."""
+    import torch
+
+    from vidcolor.models.checkpoint import atomic_save
+
+    atomic_save({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    assert (tmp_path / "w.pt").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes and set-group-ID folders")
+def test_outputs_reports_and_journals_follow_the_umask_and_a_setgid_folders_group(tmp_path, umask):
+    """A shared group archive (umask 002, a set-group-ID folder): every file a run writes is the umask's 0666
+    and the folder's group, as `cp` makes it; none is a temporary's 0600."""
+    import grp
+
+    from tests.media import write_video
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    (src / "sub").mkdir()
+    write_video(src / "sub" / "clip.mp4", frames=6, audio=None)
+    out = tmp_path / "archive"
+    out.mkdir()
+    others = [g.gr_gid for g in grp.getgrall() if g.gr_gid != os.getegid()]
+    if os.geteuid() == 0 and others:  # (a user can chown only to a group of theirs)
+        os.chown(out, -1, others[0])
+    out.chmod(0o2777 & ~umask)
+    r = invoke(src, "-o", out / "run", "--report", out / "run.jsonl", "--device", "cpu", "-q")
+    assert r.exit_code == 0, r.output
+    files = [p for p in out.rglob("*") if p.is_file()]
+    names = {p.relative_to(out).as_posix() for p in files}
+    assert {"run/a.png", "run/sub/clip.mp4", "run.jsonl", "run/.vidcolor/journal.jsonl"} <= names, names
+    assert {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in files} == \
+        {n: oct(0o666 & ~umask) for n in names}
+    assert {p.stat().st_gid for p in files} == {out.stat().st_gid}
+
+
+@pytest.mark.parametrize("kind", ["folder", "video"])
+def test_a_killed_runs_partial_file_this_user_may_not_remove_is_left_with_a_line(tmp_path, monkeypatch, caplog, colorizer,
+                                                                               kind):
+    """Root's run killed last night left a partial file in a folder of root's (or a sticky shared folder): the
+    next run, as the archivist, stopped with a PermissionError traceback after the model loaded, its report
+    empty. Now it is left in place with one line, and the run goes on."""
+    import vidcolor
+    from tests.media import write_video
+
+    src = tmp_path / "scans"
+    src.mkdir()
+    write_video(src / "v.mp4", frames=4, audio=None)
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = out / ".v.vidcolor-partial-999999999.mp4"  # (no such pid: a killed run's)
+    theirs.touch()
+    real = Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self.name == theirs.name:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(self))
+        return real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    results = vidcolor.colorize(*((src, out) if kind == "folder" else (src / "v.mp4", out / "v.mp4")), colorizer=colorizer)
+    assert [r.status for r in results] == ["done"] and (out / "v.mp4").is_file()
+    assert theirs.exists()
+    assert f"{theirs}: cannot remove a killed run's partial file (Operation not permitted); left in place" in caplog.text
+
+
+def test_an_unreadable_hints_file_beside_a_photo_fails_it_in_one_plain_line(tmp_path, monkeypatch):
+    """A sidecar this user may not read failed its photo with "cannot read hints file ([Errno 13] Permission denied:
+    'scans/a.hints.json')": the path twice and Python's errno. Now the reason alone, as for an unreadable photo."""
+    from vidcolor.errors import InputError
+    from vidcolor.hints import load_hints
+
+    sidecar = tmp_path / "a.hints.json"
+    sidecar.write_text('{"points": []}')
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(
+        PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))) if self == sidecar else real(self))
+    with pytest.raises(InputError) as e:
+        load_hints(sidecar)
+    assert str(e.value) == f"{sidecar}: cannot read hints file (Permission denied)"
