@@ -24,7 +24,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidcolor.allocator import keep_freed_memory
-from vidcolor.errors import ForeignOutputError, LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
+from vidcolor.errors import ForeignOutputError, InputError, LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
 from vidcolor.io.formats import FORMAT_EXT
 from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
@@ -617,8 +617,10 @@ def eval_cmd(
     device: DeviceOpt = "auto",
     work_size: WorkSizeOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per photo scored: only the photos left out, and the results.")] = False,
+    pred: Annotated[Optional[list[str]], typer.Option("--pred", metavar="[NAME=]DIR", help="Another tool's colorizations of GT_DIR's photos (same relative paths and names, any image format), scored beside vidcolor's as NAME (default: the folder's name); repeat for more tools. A prediction of another size but the same shape is resized to the truth's.")] = None,
+    no_vidcolor: Annotated[bool, typer.Option("--no-vidcolor", help="Score only the --pred folders and gray: vidcolor's network is not run.")] = False,
 ) -> None:
-    """Score colorization against ground truth (PSNR, SSIM, AuC, CIEDE2000, colourfulness) beside the gray baseline."""
+    """Score colorization against ground truth (PSNR, SSIM, AuC, CIEDE2000, colourfulness) beside the gray baseline, and other tools' with --pred."""
     rep = _reporter(quiet=quiet)
     if not gt_dir.is_dir():
         rep.error(f"{gt_dir}: {'a file, not a folder of photos' if gt_dir.exists() else 'folder not found'}")
@@ -638,17 +640,18 @@ def eval_cmd(
         refuse_unlisted(gt_dir, unreadable, UsageError)
         if not found:  # before the model loads (it was refused after, with exit 1)
             raise UsageError(f"{gt_dir}: no images found")
-    except UsageError as e:
+        preds = _eval_predictions(gt_dir, out, limit, pred or [], no_gt, no_vidcolor, rep)
+    except (UsageError, InputError) as e:  # InputError: a prediction missing, unreadable or of another shape
         rep.error(str(e))
         raise typer.Exit(EXIT_USAGE)
-    col = _load(model, weights, device, work_size)
+    col = None if no_vidcolor else _load(model, weights, device, work_size)
     from vidcolor.evaluate import evaluate_folder
 
     try:
         with _sigterm_stops_the_run():  # an orderly stop: the partial thumbnails removed, 143 (a researcher's test)
             report = evaluate_folder(col, gt_dir, out, with_gt=not no_gt, limit=limit,
                                      on_image=None if quiet else (lambda r: rep.line(f"  {r['image']}")),
-                                     on_skip=rep.line)
+                                     on_skip=rep.line, predictions=preds)
     except KeyboardInterrupt as e:
         rep.line(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}; nothing of this run was kept")
         raise typer.Exit(e.code if isinstance(e, Terminated) else EXIT_INTERRUPTED)
@@ -668,19 +671,43 @@ def eval_cmd(
         raise typer.Exit(EXIT_FAILED)
 
 
+def _eval_predictions(gt_dir: Path, out: Path, limit: int | None, pred: list[str], no_gt: bool, no_vidcolor: bool, rep):
+    """--pred's folders, each prediction found and checked before any model loads (UsageError, InputError);
+    a line for each set's resized or black-and-white predictions."""
+    if not pred:
+        if no_vidcolor:
+            raise UsageError("--no-vidcolor: nothing left to score; give --pred folders")
+        return []
+    if no_gt:
+        raise UsageError("--pred: other tools' colorizations are scored against ground truth; not with --no-gt")
+    from vidcolor.evaluate import eval_files
+    from vidcolor.predictions import check_predictions, parse_pred
+
+    sets = check_predictions(gt_dir, eval_files(gt_dir, out, limit), [parse_pred(p) for p in pred])
+    for s in sets:
+        for what in ("resized", "black and white"):
+            rels = [r for r, n in s.notes.items() if what in n]
+            if rels:
+                rep.line(f"{s.name}: {len(rels)} of {len(s.files)} prediction(s) {what}"
+                         + (" to the truth's size (bicubic)" if what == "resized" else ", scored as they are")
+                         + f": {', '.join(rels[:3])}{', ...' if len(rels) > 3 else ''}")
+    return sets
+
+
 def _print_eval_table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vidcolor.evaluate import SUMMARY_HEADINGS, summary_cells, summary_rows
+    from vidcolor.evaluate import SUMMARY_HEADINGS, summary_cells, summary_rows, tool_labels
 
-    t = Table(title=f"vidcolor eval ({report['model']})")
-    top1 = "top1_agreement" in report["overall"]["ours"]
+    labels = tool_labels(report)
+    t = Table(title=f"vidcolor eval ({report['model'] or 'predictions only'})")
+    top1 = "top1_agreement" in report["overall"][labels[0][0]]
     for c in ("set", "", *SUMMARY_HEADINGS, *(["top-1 = GT"] if top1 else [])):
         t.add_column(c, justify="right")
     for g, s in summary_rows(report):
-        for which in ("ours", "gray"):
-            t.add_row(g, which, *summary_cells(s[which], top1))
+        for which, label in labels:
+            t.add_row(g, label, *summary_cells(s[which], top1))
     Console(width=150).print(t)
 
 

