@@ -94,3 +94,28 @@ def test_an_srgb_scan_is_not_converted(tmp_path):
     Image.fromarray(np.dstack([_ramp(8)] * 3)).save(tmp_path / "s.png", icc_profile=srgb)
     img = read_image(tmp_path / "s.png")
     assert img.profile is None and img.info["icc_profile"] == srgb and np.array_equal(img.pixels[..., 0], _ramp(8))
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("gray_share", [0.0, 0.9], ids=["colour", "mostly_gray"])
+def test_a_scan_read_in_srgb_and_written_back_keeps_what_was_left_alone(tmp_path, bits, gray_share):
+    """Gray pixels are converted through a table of their levels and the others pixel by pixel: either way a
+    pixel that vidcolor left as read is written as stored, exactly, wherever it lies in the picture, and what
+    was read is LittleCMS's sRGB (within rounding)."""
+    dtype, top = (np.uint16, 65535) if bits == 16 else (np.uint8, 255)
+    rng = np.random.default_rng(bits)
+    stored = rng.integers(0, top + 1, (61, 67, 3)).astype(dtype)  # odd sizes: pixels at every place of a SIMD lane
+    gray = rng.random((61, 67)) < gray_share
+    stored[gray] = stored[gray][:, :1]
+    profile = icc_profile("RGB", 563 / 256, ADOBE_RGB_D50)
+    tifffile.imwrite(tmp_path / "scan.tif", stored, photometric="rgb", extratags=[(34675, "B", len(profile), profile, True)])
+    img = read_image(tmp_path / "scan.tif")
+    if bits == 8:
+        cms = ImageCms.profileToProfile(Image.fromarray(stored), ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB,
+                                        outputMode="RGB")
+        assert np.abs(img.pixels.astype(int) - np.asarray(cms)).max() <= 1
+    rgb = img.pixels.copy()
+    rgb[:, :30] = _paint(img)[0][:, :30]
+    write_image(tmp_path / "out.tif", rgb, img)
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif")[:, 32:], stored[:, 32:])
+

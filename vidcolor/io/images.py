@@ -36,7 +36,6 @@ logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
-from vidcolor.io import icc
 from vidcolor.io.icc import MatrixProfile, matrix_profile
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import input_problem, stat_key, temp_output_path
@@ -161,17 +160,7 @@ def _in_profile(rgb: np.ndarray, like: ImageData) -> np.ndarray:
     plus the change in the profile's terms, so that what vidcolor left as it was (a gray pixel given no
     colour) is the original's value exactly, not one that went through sRGB's 8 bits and back (dark
     Gray Gamma 2.2 levels 1-13 share sRGB's levels 0-3)."""
-    top = np.iinfo(rgb.dtype).max
-    out = np.empty(rgb.shape, rgb.dtype)
-    rows = max(1, icc.CHUNK // max(1, rgb.shape[1]))
-    for y in range(0, rgb.shape[0], rows):
-        s = slice(y, y + rows)
-        new = like.profile.from_srgb(rgb[s])
-        new -= like.profile.from_srgb(like.pixels[s])
-        new *= top
-        new += like.stored[s].astype(np.float32) * (top / np.iinfo(like.stored.dtype).max)
-        out[s] = np.clip(np.rint(new), 0, top)
-    return out
+    return like.profile.change_from_srgb(rgb, like.pixels, like.stored)
 
 
 def check_image(path: str | os.PathLike) -> None:
