@@ -119,3 +119,27 @@ def test_a_scan_read_in_srgb_and_written_back_keeps_what_was_left_alone(tmp_path
     write_image(tmp_path / "out.tif", rgb, img)
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif")[:, 32:], stored[:, 32:])
 
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_the_memory_check_counts_the_copy_a_converted_profile_keeps(tmp_path, monkeypatch, bits):
+    """A photo whose profile is converted keeps its pixels as stored besides the sRGB ones it is colorized from
+    (3 bytes a pixel, 6 at 16 bits), which the check before decoding did not count: a scan that fitted in memory
+    without its profile was let through with it as well."""
+    from vidcolor.errors import InputError
+    from vidcolor.io import images
+
+    dtype = np.uint16 if bits == 16 else np.uint8
+    gray = np.zeros((400, 500, 3), dtype)
+    profile = icc_profile("RGB", 563 / 256, ADOBE_RGB_D50)
+    for name, icc in (("plain", None), ("srgb", ImageCms.ImageCmsProfile(SRGB).tobytes()), ("adobe", profile)):
+        tifffile.imwrite(tmp_path / f"{name}.tif", gray, photometric="rgb",
+                         extratags=[(34675, "B", len(icc), icc, True)] if icc else [])
+    pixels = 500 * 400
+    monkeypatch.setattr(images, "available_memory",
+                        lambda: images.BASE_BYTES + pixels * (images.BYTES_PER_PIXEL[bits] + 1))
+    images.check_image(tmp_path / "plain.tif")
+    images.check_image(tmp_path / "srgb.tif")  # (not converted: no copy)
+    need = (images.BASE_BYTES + pixels * (images.BYTES_PER_PIXEL[bits] + 3 * bits // 8)) / 1e6
+    for call in (images.check_image, images.read_image):
+        with pytest.raises(InputError, match=rf"adobe\.tif: a 500x400 image needs about {need:,.0f} MB of memory"):
+            call(tmp_path / "adobe.tif")

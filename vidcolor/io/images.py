@@ -135,7 +135,7 @@ def _in_srgb(img: ImageData) -> ImageData:
     if not data:
         return img
     profile = matrix_profile(data)
-    if profile is None:
+    if profile is None:  # (not `_converted`: what is kept of another profile depends on its kind)
         if data[16:20] != b"RGB ":
             del img.info["icc_profile"]
             space = data[16:20].decode("latin-1", "replace").strip() or "unknown"
@@ -153,6 +153,12 @@ def _in_srgb(img: ImageData) -> ImageData:
         img.notes.append(f"its GRAY ICC profile{f' ({profile.name})' if profile.name else ''} written as an RGB "
                          "profile of the same tone curve")
     return img
+
+
+def _converted(data: bytes | None) -> MatrixProfile | None:
+    """The profile `_in_srgb` converts a photo's pixels from, given its ICC profile: a matrix one other than sRGB."""
+    profile = matrix_profile(data) if data else None
+    return None if profile is None or profile.is_srgb() else profile
 
 
 def _in_profile(rgb: np.ndarray, like: ImageData) -> np.ndarray:
@@ -176,6 +182,8 @@ def check_image(path: str | os.PathLike) -> None:
 # 900 Mpx (benchmarks/huge_scan.py; a new user's 30000 x 30000 PNG of 875 KB peaked at 12.4 GB), 24.6
 # for a 16-bit one; and what the process holds besides (torch, the model)
 BYTES_PER_PIXEL = {8: 16, 16: 25}
+# and where its ICC profile is converted (`_in_srgb`), the copy of its pixels as stored that is kept
+PROFILE_COPY_BYTES_PER_PIXEL = {8: 3, 16: 6}
 BASE_BYTES = 500_000_000
 
 
@@ -274,15 +282,23 @@ def _refused_samples(page) -> str | None:
 
 def _header_size(path: Path) -> tuple[int, int, int]:
     """(width, height, bits per sample) from the header alone."""
+    return _header(path)[:3]
+
+
+def _header(path: Path) -> tuple[int, int, int, bytes | None]:
+    """(width, height, bits per sample, ICC profile or None) from the header alone."""
     if path.suffix.lower() in (".tif", ".tiff"):
         with tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
             page = tif.pages[0]
-            return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8
+            icc_tag = page.tags.get(TIFF_ICC)
+            icc_data = bytes(icc_tag.value) if icc_tag is not None and isinstance(icc_tag.value, (bytes, tuple)) else None
+            return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8, icc_data
     with pillow_limit(), Image.open(path) as im:
         deep = im.mode.startswith("I;16") or im.mode == "I" or (im.format == "PNG" and _png_bit_depth(path) == 16)
-        return im.size[0], im.size[1], 16 if deep else 8  # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
+        # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
+        return im.size[0], im.size[1], 16 if deep else 8, im.info.get("icc_profile") or None
 
 
 def available_memory() -> int | None:
@@ -308,10 +324,11 @@ def _check_memory(path: Path) -> None:
     """Refuse, from the header, a photo whose colorizing would take more memory than there is: a small
     file can declare a huge picture (a 219 KB PNG of 15000 x 15000 took 3.2 GB; one of 30000 x 30000,
     12.4 GB), and running out of memory would kill a whole folder run, not fail one input."""
-    w, h, bits = _header_size(path)
+    w, h, bits, icc_data = _header(path)
     if w * h > MAX_PIXELS:  # PIL only warns up to twice its limit (a raw DecompressionBombWarning was printed)
         raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels ({w}x{h})")
-    need = w * h * BYTES_PER_PIXEL[bits] + BASE_BYTES
+    per_pixel = BYTES_PER_PIXEL[bits] + (PROFILE_COPY_BYTES_PER_PIXEL[bits] if _converted(icc_data) else 0)
+    need = w * h * per_pixel + BASE_BYTES
     have = available_memory()
     if have is not None and need > have:
         raise InputError(f"{path}: a {w}x{h} image needs about {_size(need)} of memory to colorize, more than the "
