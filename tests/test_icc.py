@@ -144,3 +144,52 @@ def test_the_generated_profiles_header_is_an_icc_header():
     for profile in (icc_profile("GRAY", 2.2), icc_profile("RGB", 2.2, ADOBE_RGB_D50)):
         assert [v / 65536 for v in struct.unpack(">3i", profile[68:80])] == pytest.approx([0.9642, 1.0, 0.8249], abs=1e-4)
         assert profile[84:100] == bytes(16) and profile[36:40] == b"acsp"
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("gray_share", [0.0, 0.9], ids=["colour", "mostly_gray"])
+def test_a_scan_read_in_srgb_and_written_back_keeps_what_was_left_alone(tmp_path, bits, gray_share):
+    """Gray pixels are converted through a table of their levels and the others pixel by pixel: either way a
+    pixel that vidcolor left as read is written as stored, exactly, wherever it lies in the picture, and what
+    was read is LittleCMS's sRGB (within rounding)."""
+    dtype, top = (np.uint16, 65535) if bits == 16 else (np.uint8, 255)
+    rng = np.random.default_rng(bits)
+    stored = rng.integers(0, top + 1, (61, 67, 3)).astype(dtype)  # odd sizes: pixels at every place of a SIMD lane
+    gray = rng.random((61, 67)) < gray_share
+    stored[gray] = stored[gray][:, :1]
+    profile = icc_profile("RGB", 563 / 256, ADOBE_RGB_D50)
+    tifffile.imwrite(tmp_path / "scan.tif", stored, photometric="rgb", extratags=[(34675, "B", len(profile), profile, True)])
+    img = read_image(tmp_path / "scan.tif")
+    if bits == 8:
+        cms = ImageCms.profileToProfile(Image.fromarray(stored), ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB,
+                                        outputMode="RGB")
+        assert np.abs(img.pixels.astype(int) - np.asarray(cms)).max() <= 1
+    rgb = img.pixels.copy()
+    rgb[:, :30] = _paint(img)[0][:, :30]
+    write_image(tmp_path / "out.tif", rgb, img)
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif")[:, 32:], stored[:, 32:])
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_the_memory_check_counts_the_copy_a_converted_profile_keeps(tmp_path, monkeypatch, bits):
+    """A photo whose profile is converted keeps its pixels as stored besides the sRGB ones it is colorized from
+    (3 bytes a pixel, 6 at 16 bits), which the check before decoding did not count: a scan that fitted in memory
+    without its profile was let through with it as well."""
+    from vidcolor.errors import InputError
+    from vidcolor.io import images
+
+    dtype = np.uint16 if bits == 16 else np.uint8
+    gray = np.zeros((400, 500, 3), dtype)
+    profile = icc_profile("RGB", 563 / 256, ADOBE_RGB_D50)
+    for name, icc in (("plain", None), ("srgb", ImageCms.ImageCmsProfile(SRGB).tobytes()), ("adobe", profile)):
+        tifffile.imwrite(tmp_path / f"{name}.tif", gray, photometric="rgb",
+                         extratags=[(34675, "B", len(icc), icc, True)] if icc else [])
+    pixels = 500 * 400
+    monkeypatch.setattr(images, "available_memory",
+                        lambda: images.BASE_BYTES + pixels * (images.BYTES_PER_PIXEL[bits] + 1))
+    images.check_image(tmp_path / "plain.tif")
+    images.check_image(tmp_path / "srgb.tif")  # (not converted: no copy)
+    need = (images.BASE_BYTES + pixels * (images.BYTES_PER_PIXEL[bits] + 3 * bits // 8)) / 1e6
+    for call in (images.check_image, images.read_image):
+        with pytest.raises(InputError, match=rf"adobe\.tif: a 500x400 image needs about {need:,.0f} MB of memory"):
+            call(tmp_path / "adobe.tif")

@@ -145,6 +145,15 @@ def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
     return gray_y_to_l(y)
 
 
+@functools.cache
+def gray_levels_l(bits: int) -> np.ndarray:
+    """(2**bits,) float32 L* of each gray level (R = G = B) of 8- or 16-bit sRGB, as rgb_to_l computes it on the
+    CPU: a black-and-white photo's L* is a lookup, and the same values as converting each pixel."""
+    peak = (1 << bits) - 1
+    levels = torch.arange(peak + 1, dtype=torch.float32).expand(1, 3, peak + 1)[..., None]  # (1, 3, levels, 1)
+    return rgb_to_l(levels / peak).reshape(-1).numpy()
+
+
 _LUT_CACHE: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
 

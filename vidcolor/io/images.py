@@ -36,7 +36,6 @@ logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
-from vidcolor.io import icc
 from vidcolor.io.icc import MatrixProfile, matrix_profile
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, is_image_path  # noqa: F401  (re-exported)
 from vidcolor.io.paths import input_problem, stat_key, temp_output_path
@@ -136,7 +135,7 @@ def _in_srgb(img: ImageData) -> ImageData:
     if not data:
         return img
     profile = matrix_profile(data)
-    if profile is None:
+    if profile is None:  # (not `_converted`: what is kept of another profile depends on its kind)
         if data[16:20] != b"RGB ":
             del img.info["icc_profile"]
             space = data[16:20].decode("latin-1", "replace").strip() or "unknown"
@@ -156,22 +155,18 @@ def _in_srgb(img: ImageData) -> ImageData:
     return img
 
 
+def _converted(data: bytes | None) -> MatrixProfile | None:
+    """The profile `_in_srgb` converts a photo's pixels from, given its ICC profile: a matrix one other than sRGB."""
+    profile = matrix_profile(data) if data else None
+    return None if profile is None or profile.is_srgb() else profile
+
+
 def _in_profile(rgb: np.ndarray, like: ImageData) -> np.ndarray:
     """A result in sRGB (vidcolor's colours) converted into the photo's own profile: the original's values
     plus the change in the profile's terms, so that what vidcolor left as it was (a gray pixel given no
     colour) is the original's value exactly, not one that went through sRGB's 8 bits and back (dark
     Gray Gamma 2.2 levels 1-13 share sRGB's levels 0-3)."""
-    top = np.iinfo(rgb.dtype).max
-    out = np.empty(rgb.shape, rgb.dtype)
-    rows = max(1, icc.CHUNK // max(1, rgb.shape[1]))
-    for y in range(0, rgb.shape[0], rows):
-        s = slice(y, y + rows)
-        new = like.profile.from_srgb(rgb[s])
-        new -= like.profile.from_srgb(like.pixels[s])
-        new *= top
-        new += like.stored[s].astype(np.float32) * (top / np.iinfo(like.stored.dtype).max)
-        out[s] = np.clip(np.rint(new), 0, top)
-    return out
+    return like.profile.change_from_srgb(rgb, like.pixels, like.stored)
 
 
 def check_image(path: str | os.PathLike) -> None:
@@ -187,6 +182,8 @@ def check_image(path: str | os.PathLike) -> None:
 # 900 Mpx (benchmarks/huge_scan.py; a new user's 30000 x 30000 PNG of 875 KB peaked at 12.4 GB), 24.6
 # for a 16-bit one; and what the process holds besides (torch, the model)
 BYTES_PER_PIXEL = {8: 16, 16: 25}
+# and where its ICC profile is converted (`_in_srgb`), the copy of its pixels as stored that is kept
+PROFILE_COPY_BYTES_PER_PIXEL = {8: 3, 16: 6}
 BASE_BYTES = 500_000_000
 
 
@@ -285,15 +282,23 @@ def _refused_samples(page) -> str | None:
 
 def _header_size(path: Path) -> tuple[int, int, int]:
     """(width, height, bits per sample) from the header alone."""
+    return _header(path)[:3]
+
+
+def _header(path: Path) -> tuple[int, int, int, bytes | None]:
+    """(width, height, bits per sample, ICC profile or None) from the header alone."""
     if path.suffix.lower() in (".tif", ".tiff"):
         with tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise InputError(f"{path}: corrupt or truncated image (a TIFF without pages)")
             page = tif.pages[0]
-            return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8
+            icc_tag = page.tags.get(TIFF_ICC)
+            icc_data = bytes(icc_tag.value) if icc_tag is not None and isinstance(icc_tag.value, (bytes, tuple)) else None
+            return int(page.imagewidth), int(page.imagelength), 16 if page.bitspersample > 8 else 8, icc_data
     with pillow_limit(), Image.open(path) as im:
         deep = im.mode.startswith("I;16") or im.mode == "I" or (im.format == "PNG" and _png_bit_depth(path) == 16)
-        return im.size[0], im.size[1], 16 if deep else 8  # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
+        # (Pillow opens a 16-bit RGB PNG as RGB; it is read as 16-bit)
+        return im.size[0], im.size[1], 16 if deep else 8, im.info.get("icc_profile") or None
 
 
 def available_memory() -> int | None:
@@ -319,10 +324,11 @@ def _check_memory(path: Path) -> None:
     """Refuse, from the header, a photo whose colorizing would take more memory than there is: a small
     file can declare a huge picture (a 219 KB PNG of 15000 x 15000 took 3.2 GB; one of 30000 x 30000,
     12.4 GB), and running out of memory would kill a whole folder run, not fail one input."""
-    w, h, bits = _header_size(path)
+    w, h, bits, icc_data = _header(path)
     if w * h > MAX_PIXELS:  # PIL only warns up to twice its limit (a raw DecompressionBombWarning was printed)
         raise InputError(f"{path}: image larger than {MAX_PIXELS} pixels ({w}x{h})")
-    need = w * h * BYTES_PER_PIXEL[bits] + BASE_BYTES
+    per_pixel = BYTES_PER_PIXEL[bits] + (PROFILE_COPY_BYTES_PER_PIXEL[bits] if _converted(icc_data) else 0)
+    need = w * h * per_pixel + BASE_BYTES
     have = available_memory()
     if have is not None and need > have:
         raise InputError(f"{path}: a {w}x{h} image needs about {_size(need)} of memory to colorize, more than the "
