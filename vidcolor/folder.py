@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import (Journal, OutputLock, already_done, discard_temporary, refuse_foreign_output,
-                              remove_stale_temporaries)
+from vidcolor.archive import (Journal, OutputLock, already_done, discard_temporary, finished_emitted, refuse_foreign_output,
+                              remove_stale_temporaries, reported_if_journaled)
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, add_note, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
@@ -60,7 +60,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if opts.dry_run:
         return _dry_run_photo(Journal(dst.parent), src, dst, key, hints, opts)
     check_output(src, dst)
-    with OutputLock(dst.parent, dst):
+    with reported_if_journaled(dst.parent, src, key, dst) as end, OutputLock(dst.parent, dst):
         for stale in stale_temporaries(dst):  # a killed run's partial file of this output (a video's run does the same)
             discard_temporary(stale)
         journal = Journal(dst.parent, remember=True)
@@ -73,10 +73,15 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             journal.record(src, key, "failed", dst, note=str(err))
             raise
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
-            return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
-        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite,
-                stat=img.stat)
-    return _written(src, dst, t0, img, hints)
+            end.result = keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
+            return end.result
+
+        def write() -> None:
+            write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
+            end.result = _written(src, dst, t0, img, hints)  # before the journal's line
+
+        _commit(journal, src, dst, key, write, redo=opts.overwrite, stat=img.stat)
+    return end.result
 
 
 def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | None) -> Result:
@@ -235,7 +240,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
         for i, (p, t) in enumerate(video_pairs):
-            emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i)), run_video))
+            with finished_emitted(emit):  # a film journaled as done when the run was stopped is reported as done
+                emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i)), run_video))
     return results
 
 
