@@ -6,9 +6,10 @@ already in colour is copied unchanged, so the output tree is complete.
 """
 from __future__ import annotations
 
+import collections
 import os
-import queue
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -395,7 +396,8 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     the write thread for photos written, and at the same time on this one for photos failed: a service's
     on_result writing to an SQLite connection failed the run with "SQLite objects created in a thread can
     only be used in that same thread" (a library user's test)."""
-    finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
+    finished: collections.deque[Result] = collections.deque()  # the write thread's results, taken as they are emitted
+    arrived = threading.Event()
     stopped = False  # the caller's on_result raised an Exception: it is not called again
     stopping: BaseException | None = None  # what stops the run, where it stops on an exception of its own
 
@@ -403,11 +405,16 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
         """Emit the results waiting, the first waited for up to `wait_s`."""
         nonlocal stopped
         while not stopped:
-            try:
-                res = finished.get(timeout=wait_s) if wait_s else finished.get_nowait()
-            except queue.Empty:
+            arrived.clear()
+            if not finished and wait_s:
+                # waited for, not taken: a Ctrl-C that lands meanwhile (raised as the wait returns) leaves the result
+                # queued, handed over on the way out. A queue's get(timeout) took it and then raised, where the
+                # signal had reached another thread first: a photo written and journaled was in no report (a tester's)
+                arrived.wait(wait_s)
+            if not finished:
                 return
             wait_s = 0.0
+            res = finished.popleft()
             try:
                 emit(res)
             except Exception as e:  # the caller's on_result raised: not called again. A Ctrl-C (or SIGTERM) that lands
@@ -418,23 +425,27 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 # the callback's error had replaced it (its log on that full disk, say)
                 add_note(stopping, f"on_result raised while the run stopped: {type(e).__name__}: {first_line(e)}")
 
+    def put(res: Result) -> None:
+        finished.append(res)
+        arrived.set()
+
     def report(res: Result) -> None:  # on this thread: in order with the write thread's results before it
-        finished.put(res)
+        put(res)
         hand_over()
 
     def write(job) -> None:
         src, dst, t0, action = job
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            finished.put(action())
+            put(action())
         except StorageError:  # the run stops (at the next submit or at close)
             raise
         except VidcolorError as e:
-            finished.put(Result(src, None, "failed", time.time() - t0, error=str(e)))
+            put(Result(src, None, "failed", time.time() - t0, error=str(e)))
         except OSError as e:  # the folder could not be made
             if out_of_space(e):
                 raise StorageError(f"{dst.parent}: cannot create the output folder: {e.strerror}; the run stops") from e
-            finished.put(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
+            put(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
