@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 from vidcolor.errors import (ForeignOutputError, LockedError, StorageError, VidcolorError, add_note, carry_finished,
                              finished_before, first_line, write_failure)
-from vidcolor.io.paths import is_temp_output, stat_key, temp_writer_pid
+from vidcolor.io.paths import atomic_write_text, is_temp_output, stat_key, temp_writer_pid
 from vidcolor.options import same_key
 
 STATE_DIR = ".vidcolor"
@@ -586,8 +586,10 @@ class OutputLock:
                 del OutputLock._held[self._key]
             raise
         try:
-            self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                                              "output": None if self.target is None else str(_normal(self.target))}))
+            # whole or not at all: a run reading it meanwhile (who holds the lock, is it alive) read half a file
+            # as a holder it cannot name, and a full disk left it cut short
+            atomic_write_text(self.owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                                                      "output": None if self.target is None else str(_normal(self.target))}))
         except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
             raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -135,8 +136,10 @@ def strict_json(obj, **kw) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails. The
+    temporary's name is this call's own (hidden, with the pid and a random part): a fixed NAME.tmp was shared by
+    two writers of one file (two `vidcolor eval` into one --out), each writing into and renaming the other's."""
+    tmp = path.with_name(fit_name(path.name, ".", f".{os.getpid()}.{secrets.token_hex(4)}.tmp"))
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
