@@ -110,6 +110,23 @@ def test_unusable_report_path_is_one_line_before_any_work(tmp_path, no_work, mon
         monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and Path(p) != tmp_path / "ro")
     r = invoke(src, "-o", tmp_path / "o.png", "--report", report)
     refused(r, str(report), reason)
+    if where == "read-only folder":  # the report's folder, not "the output folder", and what to do (a tester's)
+        assert "the report's folder is not writable" in r.stderr and "output folder" not in r.stderr, r.stderr
+        assert "give --report a path in a folder you can write in" in r.stderr, r.stderr
+
+
+def test_a_single_input_whose_folder_is_read_only_is_told_to_use_o(tmp_path, no_work, monkeypatch):
+    """A photo in a read-only folder, run without -o, was refused "output folder is not writable" without a word
+    of -o, where the output, NAME_color beside it, was one the user never named (a tester's)."""
+    src = write_image(tmp_path / "ro" / "scan.png")
+    real = os.access  # tests run as root here, where a chmod does not stop writing
+    monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and Path(p) != tmp_path / "ro")
+    r = invoke(src)
+    refused(r, f"{tmp_path / 'ro'}: output folder is not writable", "the default output, scan_color.png, goes beside "
+            "the input: give another with -o")
+    r = invoke(src, "-o", tmp_path / "ro" / "mine.png")  # an output the user named there: no advice about -o
+    refused(r, "output folder is not writable")
+    assert "with -o" not in r.stderr
 
 
 # -- eval --out, eval-video --json -----------------------------------------------------------------------

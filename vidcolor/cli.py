@@ -483,18 +483,20 @@ def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
         raise UsageError(f"--crf {crf}: {name} takes 0 to {CRF_MAX[name]}")
 
 
-def _check_writable_file(path: Path, what: str) -> None:
-    """A file that can be created or replaced at `path`, found without creating anything."""
+def _check_writable_file(path: Path, what: str, folder: str, option: str) -> None:
+    """A file that can be created or replaced at `path`, found without creating anything. The refusal names
+    the `folder` as what it is ("the report's folder") and says that `option` takes another path."""
     from vidcolor.io.paths import check_writable_dir
 
     if path.is_dir():
         raise UsageError(f"{path}: is a folder; give a file name for the {what}")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{path}: the {what} file is not writable")
-    try:
-        check_writable_dir(path.parent)  # the output's own check, with its probe file (/proc, read-only mounts)
+    try:  # the output's own check, with its probe file (/proc, read-only mounts), naming the folder as the
+        check_writable_dir(path.parent, folder)  # report's, where it said "output folder" of it (a tester's)
     except OutputError as e:
-        raise UsageError(f"{path}: cannot create the {what} ({e})") from None
+        where = "a folder" if option == "--out" else "a path in a folder"
+        raise UsageError(f"{path}: cannot create the {what} ({e}); give {option} {where} you can write in") from None
 
 
 def _first_line_json(path: Path):
@@ -522,7 +524,7 @@ def _check_report(report: Path, kind: str, src: Path, out: Path) -> None:
 
     if is_stdout(report):  # `--report -`: standard output, as the shell gives it (a pipe, or `>> all.jsonl`)
         return
-    _check_writable_file(report, "report")
+    _check_writable_file(report, "report", "the report's folder", "--report")
     if kind != "folder":
         for p, what in ((src, "input"), (out, "output")):
             if same_file(report, p):
@@ -579,7 +581,7 @@ def _check_json_out(path: Path, clips: list[Path], overwrite: bool, command: str
     the work)."""
     from vidcolor.io.paths import same_file
 
-    _check_writable_file(path, "--json")
+    _check_writable_file(path, "--json", "the --json file's folder", "--json")
     for c in clips:
         if same_file(path, c):
             raise UsageError(f"{path}: --json is an input clip; choose another path")
@@ -629,7 +631,7 @@ def eval_cmd(
         if out.resolve().is_relative_to(gt_dir.resolve()):  # its thumbnails landed among the photos, and the next
             # colorize run of the folder took them for inputs (an operator's test)
             raise UsageError(f"{out}: --out is (inside) the photo folder {gt_dir}; choose a folder outside it")
-        _check_writable_file(out / "eval.json", "--out folder")
+        _check_writable_file(out / "eval.json", "--out folder", "the --out folder", "--out")
         _refuse_foreign_eval_folder(out)
         from vidcolor.io.formats import find_media, refuse_unlisted
 

@@ -163,29 +163,29 @@ def ensure_writable_dir(folder: Path) -> None:
     _probe_writable(folder)
 
 
-def check_writable_dir(folder: Path) -> None:
+def check_writable_dir(folder: Path, what: str = "output folder") -> None:
     """What ensure_writable_dir would refuse, found without creating anything: the nearest existing
-    ancestor must be a writable folder."""
+    ancestor must be a writable folder. `what` the folder is, in the refusal ("output folder", "report's folder")."""
     check_name_length(folder)
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputError(f"{folder}: cannot create the output folder ({existing} is a file)")
-    _probe_writable(existing)
+        raise OutputError(f"{folder}: cannot create the {what} ({existing} is a file)")
+    _probe_writable(existing, what)
 
 
-def _probe_writable(folder: Path) -> None:
+def _probe_writable(folder: Path, what: str = "output folder") -> None:
     """OutputError unless a file can really be created in `folder`. os.access alone is not enough: root
     passes it everywhere, yet /proc, /sys, a read-only mount or a full quota refuse the first write,
     after the model has loaded. The probe is one hidden file, created and removed at once."""
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{folder}: output folder is not writable")
+        raise OutputError(f"{folder}: {what} is not writable")
     try:
         with tempfile.NamedTemporaryFile(prefix=".vidcolor-probe-", dir=folder):
             pass
     except OSError as e:  # /proc says "No such file or directory" of a folder that exists: say what was tried
-        raise OutputError(f"{folder}: output folder is not writable (creating a file there failed: "
+        raise OutputError(f"{folder}: {what} is not writable (creating a file there failed: "
                           f"{e.strerror or type(e).__name__})") from None
 
 
