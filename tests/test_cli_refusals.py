@@ -379,6 +379,26 @@ def test_video_options_given_for_a_photo_are_refused_as_format_is_for_a_video(tm
         refused(invoke(photo, *opt, "-o", tmp_path / "c.jpg"), "a.jpg", f"{opt[0]} applies to videos, and this input is a photo")
 
 
+@pytest.mark.parametrize("opt", ["--force", "--copy-skipped", "--no-copy-skipped"])
+def test_photo_options_given_for_a_video_are_refused(tmp_path, no_work, opt):
+    """`vidcolor film.mp4 --force` (or --no-copy-skipped) was accepted and did nothing: a video has no colour test
+    to skip it by (a tester's). Refused in one line before the model loads; --force says what redoes an output."""
+    (tmp_path / "in").mkdir()
+    film = write_video(tmp_path / "in" / "film.mp4", frames=3, audio=None)
+    r = invoke(film, opt)
+    refused(r, "film.mp4", f"{opt} applies to photos already in colour, and this input is a video")
+    assert ("-y (--overwrite) redoes a finished output" in r.stderr) == (opt == "--force")
+
+
+def test_photo_options_are_taken_for_a_photo_and_for_a_folder_which_may_hold_photos(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    photo = write_image(tmp_path / "scans" / "b.png")
+    assert invoke(tmp_path / "scans", "--force", "--no-copy-skipped").exit_code == 0
+    assert invoke(photo, "--force", "--no-copy-skipped").exit_code == 0
+    assert [(c[2]["folder"].force, c[2]["folder"].copy_skipped) for c in calls] == [(True, False)] * 2
+
+
 def test_video_options_are_taken_for_a_folder_which_may_hold_videos(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))

@@ -26,7 +26,7 @@ import typer
 from vidcolor.allocator import keep_freed_memory
 from vidcolor.errors import ForeignOutputError, LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
 from vidcolor.io.formats import FORMAT_EXT
-from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
+from vidcolor.options import (BATCH_SIZE, PHOTO_ONLY, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
 from vidcolor.weights import DEFAULT_MODEL
 
@@ -187,8 +187,8 @@ def colorize_cmd(
     load = {"model": model, "weights": weights, "device": device, "work_size": work_size, "upsample": upsample.value,
             "strength": strength}
     rep = _reporter(quiet=quiet, verbose=verbose, dry_run=dry_run)
-    if given := _video_only_given(ctx, input):
-        rep.error(f"{input}: {given} applies to videos, and this input is a photo")
+    if why := _other_kinds_option(ctx, input):
+        rep.error(f"{input}: {why}")
         raise typer.Exit(EXIT_USAGE)
     with _sigterm_stops_the_run():
         try:
@@ -415,13 +415,24 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     return EXIT_LOST_LINES if rep.lost_lines or run.lost else EXIT_OK  # the log (or a report on stdout) lost lines
 
 
-def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
-    """The first video option given on the command line for a photo: they were ignored without a word,
-    where --format for a video is refused (new-user test). A folder may hold videos: they apply there."""
+def _other_kinds_option(ctx: typer.Context, src: Path) -> str | None:
+    """Why an option given on the command line does not apply to this single input: a video option for a photo
+    (ignored without a word, where --format for a video is refused: new-user test), --force or
+    --(no-)copy-skipped for a video, which has no colour test to skip it by (accepted, and nothing done: a
+    tester's). A folder may hold both: they apply there."""
     from vidcolor.api import input_kind
 
-    given = [flag for name, flag in VIDEO_ONLY.items() if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
-    return given[0] if given and src.exists() and input_kind(src) == "image" else None
+    def given(options: dict[str, str]) -> list[str]:
+        return [f"--no-{flag[2:]}" if ctx.params.get(name) is False else flag for name, flag in options.items()
+                if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+
+    kind = input_kind(src) if src.exists() else None
+    if kind == "image" and (flags := given(VIDEO_ONLY)):
+        return f"{flags[0]} applies to videos, and this input is a photo"
+    if kind == "video" and (flags := given(PHOTO_ONLY)):
+        return (f"{flags[0]} applies to photos already in colour, and this input is a video"
+                + ("; -y (--overwrite) redoes a finished output" if flags[0] == "--force" else ""))
+    return None
 
 
 def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, folder: FolderOptions,
