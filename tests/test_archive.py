@@ -1753,3 +1753,51 @@ def test_a_video_gone_between_its_plan_and_its_run_fails_as_not_found(tmp_path, 
     with pytest.raises(InputError, match=r"reel\.mp4: file not found$"):
         colorize_video(src, tmp_path / "out" / "reel.mp4", colorizer)
     assert Journal(tmp_path / "out").last(tmp_path / "out" / "reel.mp4")["note"] == f"{src}: file not found"
+
+
+@pytest.mark.parametrize("target", [None, "a.mp4"], ids=["folder-run", "single-output"])
+def test_the_owner_file_is_never_seen_half_written(tmp_path, monkeypatch, target):
+    """owner.json (who holds an output's lock) was written in place, so a run reading it meanwhile (is its holder
+    alive, who is it) could read part of its JSON. It is written whole beside it and renamed over it: at any moment
+    it holds a whole file, here the one a killed run left, then this run's."""
+    from vidcolor.archive import OutputLock
+
+    lock = OutputLock(tmp_path, None if target is None else tmp_path / target)
+    owner, seen = lock.owner, []
+    owner.parent.mkdir(parents=True)  # a killed run's (SIGKILL leaves it; the kernel freed its lock)
+    owner.write_text(json.dumps({"pid": 2 ** 22 + 1, "host": "elsewhere", "started": 0, "output": None}))
+
+    def in_two_halves(self, text, *args, **kwargs):
+        with open(self, "w") as f:
+            f.write(text[:len(text) // 2])
+            f.flush()
+            if owner.exists():  # another run reading it now
+                seen.append(owner.read_text())
+            f.write(text[len(text) // 2:])
+        return len(text)
+
+    monkeypatch.setattr(Path, "write_text", in_two_halves)
+    with lock:
+        held = json.loads(owner.read_text())
+    assert held["pid"] == os.getpid() and seen
+    for text in seen:
+        json.loads(text)
+
+
+def test_two_writers_of_one_file_do_not_share_a_temporary(tmp_path, monkeypatch):
+    """atomic_write_text wrote through a fixed NAME.tmp: a second writer of the same file (two `vidcolor eval` into one
+    --out) wrote into the first's temporary and renamed it, and the first's rename then failed ("No such file"). Each
+    call's temporary is its own; the last rename wins, and no temporary is left."""
+    from vidcolor.io.paths import atomic_write_text
+
+    target, replace, calls = tmp_path / "eval.json", os.replace, []
+
+    def other_writer_first(src, dst, *args, **kwargs):
+        if not calls:  # between this writer's write and its rename, the other one writes the same file
+            calls.append(src)
+            atomic_write_text(target, '{"run": 2}')
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", other_writer_first)
+    atomic_write_text(target, '{"run": 1}')
+    assert json.loads(target.read_text()) == {"run": 1} and os.listdir(tmp_path) == ["eval.json"]

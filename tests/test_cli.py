@@ -115,11 +115,12 @@ def test_options_reach_the_library(tmp_path, weights_file, monkeypatch):
     src = write_video(tmp_path / "a.mkv", frames=3, audio=None)
     r = invoke(src, "-o", tmp_path / "b.mkv", "--weights", weights_file, "--temporal", "ema", "--crf", "23",
                "--preset", "fast", "--codec", "libx264", "--batch-size", "2", "--work-size", "96", "--temporal-strength", "0.3",
-               "-y", "--no-copy-skipped")  # --format is for photos: refused for a video (tests/test_cli_refusals.py)
+               "-y")  # --format, --force and --(no-)copy-skipped are for photos: refused for a video (tests/test_cli_refusals.py,
+    # which also sees them reach the library for a photo and a folder)
     assert r.exit_code == 0, r.output
     o, f = seen["video"], seen["folder"]
     assert (o.temporal, o.crf, o.preset, o.codec, o.batch_size, o.temporal_strength, o.overwrite) == ("ema", 23, "fast", "libx264", 2, 0.3, True)
-    assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (None, False, True, 2)
+    assert (f.fmt_ext, f.copy_skipped, f.overwrite, f.batch_size) == (None, True, True, 2)
     assert seen["work_size"] == 96 and seen["dst"] == tmp_path / "b.mkv" and seen["weights"] == weights_file
 
 

@@ -110,6 +110,23 @@ def test_unusable_report_path_is_one_line_before_any_work(tmp_path, no_work, mon
         monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and Path(p) != tmp_path / "ro")
     r = invoke(src, "-o", tmp_path / "o.png", "--report", report)
     refused(r, str(report), reason)
+    if where == "read-only folder":  # the report's folder, not "the output folder", and what to do (a tester's)
+        assert "the report's folder is not writable" in r.stderr and "output folder" not in r.stderr, r.stderr
+        assert "give --report a path in a folder you can write in" in r.stderr, r.stderr
+
+
+def test_a_single_input_whose_folder_is_read_only_is_told_to_use_o(tmp_path, no_work, monkeypatch):
+    """A photo in a read-only folder, run without -o, was refused "output folder is not writable" without a word
+    of -o, where the output, NAME_color beside it, was one the user never named (a tester's)."""
+    src = write_image(tmp_path / "ro" / "scan.png")
+    real = os.access  # tests run as root here, where a chmod does not stop writing
+    monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and Path(p) != tmp_path / "ro")
+    r = invoke(src)
+    refused(r, f"{tmp_path / 'ro'}: output folder is not writable", "the default output, scan_color.png, goes beside "
+            "the input: give another with -o")
+    r = invoke(src, "-o", tmp_path / "ro" / "mine.png")  # an output the user named there: no advice about -o
+    refused(r, "output folder is not writable")
+    assert "with -o" not in r.stderr
 
 
 # -- eval --out, eval-video --json -----------------------------------------------------------------------
@@ -360,6 +377,26 @@ def test_video_options_given_for_a_photo_are_refused_as_format_is_for_a_video(tm
     for opt in (["--crf", "20"], ["--temporal", "off"], ["--codec", "libx265"], ["--preset", "fast"],
                 ["--segment-seconds", "5"], ["--temporal-strength", "0.5"]):
         refused(invoke(photo, *opt, "-o", tmp_path / "c.jpg"), "a.jpg", f"{opt[0]} applies to videos, and this input is a photo")
+
+
+@pytest.mark.parametrize("opt", ["--force", "--copy-skipped", "--no-copy-skipped"])
+def test_photo_options_given_for_a_video_are_refused(tmp_path, no_work, opt):
+    """`vidcolor film.mp4 --force` (or --no-copy-skipped) was accepted and did nothing: a video has no colour test
+    to skip it by (a tester's). Refused in one line before the model loads; --force says what redoes an output."""
+    (tmp_path / "in").mkdir()
+    film = write_video(tmp_path / "in" / "film.mp4", frames=3, audio=None)
+    r = invoke(film, opt)
+    refused(r, "film.mp4", f"{opt} applies to photos already in colour, and this input is a video")
+    assert ("-y (--overwrite) redoes a finished output" in r.stderr) == (opt == "--force")
+
+
+def test_photo_options_are_taken_for_a_photo_and_for_a_folder_which_may_hold_photos(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("vidcolor.api.colorize", fake_colorize(calls))
+    photo = write_image(tmp_path / "scans" / "b.png")
+    assert invoke(tmp_path / "scans", "--force", "--no-copy-skipped").exit_code == 0
+    assert invoke(photo, "--force", "--no-copy-skipped").exit_code == 0
+    assert [(c[2]["folder"].force, c[2]["folder"].copy_skipped) for c in calls] == [(True, False)] * 2
 
 
 def test_video_options_are_taken_for_a_folder_which_may_hold_videos(tmp_path, monkeypatch):

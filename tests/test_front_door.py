@@ -907,6 +907,44 @@ def test_a_ctrl_c_that_lands_while_a_result_is_reported_still_reports_every_phot
     assert sorted(name for name, status in reported if status == "done") == written
 
 
+def test_a_ctrl_c_that_lands_as_a_photo_is_journaled_still_reports_that_photo(tmp_path, colorizer, monkeypatch):
+    """The caller's thread waits for the write thread's results; a Ctrl-C that reached the write thread (a process's
+    signal goes to any of its threads) just as it journaled a photo was raised in the caller's thread once its wait
+    returned, after the wait had taken that photo's result off the queue: the result was dropped, and the stopped
+    run's --report had one "done" fewer than the journal (a tester's SIGINT). The result is waited for, not taken,
+    and handed over on the way out. Deterministic: the write thread sends itself SIGINT after the journal's line."""
+    import signal
+    import threading
+    import time as time_
+
+    import vidcolor.folder as folder
+    from vidcolor.archive import Journal
+
+    for i in range(3):
+        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
+    record, write, sent = Journal.record, folder.write_image, []
+
+    def record_then_ctrl_c(self, src, key, status, *args, **kwargs):
+        record(self, src, key, status, *args, **kwargs)
+        if status == "done" and not sent:  # (on the write thread) the caller's thread is waiting for this result
+            sent.append(src.name)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    def slow_write(*args, **kwargs):  # the caller's thread is past its batches, waiting for the writes
+        time_.sleep(0.3)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(Journal, "record", record_then_ctrl_c)
+    monkeypatch.setattr(folder, "write_image", slow_write)
+    reported = []
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, folder=FolderOptions(batch_size=4),
+                          on_result=lambda res: reported.append((res.input.name, res.status)))
+    journaled = [e["input"] for e in Journal(tmp_path / "out").entries.values() if e["status"] == "done"]
+    assert sent and len(journaled) == 3
+    assert sorted(name for name, status in reported if status == "done") == sorted(p.rsplit("/", 1)[-1] for p in journaled)
+
+
 def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopped(tmp_path, colorizer, monkeypatch):
     """A folder run that stops (here a Ctrl-C in the network's second batch) still hands the photos written to
     on_result; a service's on_result that raised then (its log on the same full disk, say) replaced the reason:

@@ -288,3 +288,36 @@ def test_a_dry_run_exits_0_over_a_damaged_photo_that_the_run_fails_as_the_readme
     assert r.exit_code == 0 and f"would do {src / 'broken.jpg'}: would try again; it failed last time" in r.stderr, r.stderr
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "a damaged photo is found by the run alone" in readme
+
+
+@pytest.mark.parametrize("single", [True, False], ids=["single-video", "folder"])
+def test_a_stop_during_a_films_clean_up_after_its_journal_reports_it_as_done(tmp_path, weights_file, monkeypatch, single):
+    """A SIGTERM (or Ctrl-C) that lands once a film is journaled as done, while its run removes its work folder,
+    had the stopped run's summary and --report list it as in progress (12/12 frames) and count it nowhere, though
+    the next run skips it as done. The report says what the journal says: done, with nothing in progress."""
+    import vidcolor.pipeline as pipeline
+    from vidcolor.archive import Journal
+
+    (tmp_path / "in").mkdir()
+    src = write_video(tmp_path / "in" / "film.mp4", w=64, h=48, frames=12, audio=None)
+    out, report = (tmp_path / "out.mp4", tmp_path / "run.jsonl") if single else (tmp_path / "out", tmp_path / "run.jsonl")
+    real = pipeline.discard_work
+
+    def stopped_while_cleaning(dst, work_root):
+        if Journal(dst.parent).last(dst):  # the clean-up after "done": the stop lands there
+            real(dst, work_root)
+            raise cli.Terminated()
+        real(dst, work_root)
+
+    monkeypatch.setattr(pipeline, "discard_work", stopped_while_cleaning)
+    r = invoke(src if single else tmp_path / "in", "-o", out, "--weights", weights_file, "--report", report)
+    assert r.exit_code == 143 and r.stderr.splitlines()[-1] == TERMINATED, r.output
+    lines = [json.loads(l) for l in report.read_text().splitlines()]
+    assert [(l["input"], l["status"]) for l in lines[:-1]] == [(str(src), "done")]
+    summary = lines[-1]["summary"]
+    assert summary["done"] == 1 and summary["total"] == 1 and summary["inputs"] == 1, summary
+    assert "in_progress" not in summary, summary
+    assert next(l for l in r.stderr.splitlines() if l.startswith("done ")).startswith(f"done {src} -> ")
+    monkeypatch.undo()  # and the next run agrees: skipped as done
+    r = invoke(src if single else tmp_path / "in", "-o", out, "--weights", weights_file)
+    assert r.exit_code == 0 and "skipped" in r.stderr and "already done" in r.stderr, r.output

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from vidcolor.archive import Journal, refuse_foreign_output
+from vidcolor.archive import Journal, finished_emitted, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
-from vidcolor.io.paths import check_folder_output, check_name_length, check_output, input_problem, name_too_long, planned_outputs, video_output
+from vidcolor.io.paths import check_folder_output, check_name_length, check_output, check_writable_dir, input_problem, name_too_long, planned_outputs, video_output
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
@@ -96,6 +96,11 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
     given, dst = dst, planned_output(src, kind, dst, folder.fmt_ext)
     if given is None and (why := name_too_long(dst)):  # "choose a shorter output name" to one who gave none (a review)
         raise UsageError(f"{dst}: {why}: the default output name, NAME_color beside the input; give a shorter one with -o")
+    if given is None:  # a photo in a read-only folder was refused "output folder is not writable", -o not said (a tester's)
+        try:
+            check_writable_dir(dst if kind == "folder" else dst.parent)
+        except OutputError as e:
+            raise UsageError(f"{e}; the default output, {dst.name}, goes beside the input: give another with -o") from None
     hints = _checked_hints(src, kind, hints)
     try:
         if kind == "folder":
@@ -321,14 +326,15 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     col = _loaded(colorizer) if colorizer is not None else _in_background(
         _load, model=model, weights=weights, device="cpu" if on_ray else device,  # on Ray, the workers use ray.device
         work_size=work_size, upsample=upsample, strength=strength)
-    with _loader_settled(col):
-        results: list[Result] = []
+    results: list[Result] = []
 
-        def emit(res: Result) -> None:
-            results.append(res)
-            if on_result:
-                on_result(res)
+    def emit(res: Result) -> None:
+        results.append(res)
+        if on_result:
+            on_result(res)
 
+    # a single photo or video journaled as finished when the run was stopped is reported so (`reported_if_journaled`)
+    with _loader_settled(col), finished_emitted(emit):
         if on_ray:
             frame_progress = _video_progress(progress, p.src, video) if p.kind == "video" else None
             if p.kind == "folder" and progress:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import ForeignOutputError, LockedError, StorageError, write_failure
-from vidcolor.io.paths import is_temp_output, stat_key, temp_writer_pid
+from vidcolor.errors import (ForeignOutputError, LockedError, StorageError, VidcolorError, add_note, carry_finished,
+                             finished_before, first_line, write_failure)
+from vidcolor.io.paths import atomic_write_text, is_temp_output, stat_key, temp_writer_pid
 from vidcolor.options import same_key
 
 STATE_DIR = ".vidcolor"
@@ -585,8 +586,10 @@ class OutputLock:
                 del OutputLock._held[self._key]
             raise
         try:
-            self.owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                                              "output": None if self.target is None else str(_normal(self.target))}))
+            # whole or not at all: a run reading it meanwhile (who holds the lock, is it alive) read half a file
+            # as a holder it cannot name, and a full disk left it cut short
+            atomic_write_text(self.owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                                                      "output": None if self.target is None else str(_normal(self.target))}))
         except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
             raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e
@@ -860,6 +863,44 @@ def _windows_process_running(pid: int, kernel32, ctypes) -> bool:
         return code.value == 259
     finally:
         kernel32.CloseHandle(handle)
+
+
+class Finishing:
+    """What `reported_if_journaled` hands over: set `result` before the journal records the output."""
+    result = None
+
+
+@contextlib.contextmanager
+def reported_if_journaled(root: Path, src: Path, key: str, dst: Path):
+    """Around a single output's run: a stop (Ctrl-C, SIGTERM) that lands once the journal holds the output as
+    finished, while the run cleans up (a film's work folder removed, the lock released) or inside the journal's
+    own fsync, carries the run's `result` on the exception (`errors.finished_before`), so the stopped run's
+    report says what the journal says, and the next run does: done. It had listed the film as in progress,
+    60/60 frames, and the next run skipped it as done (a tester's SIGTERM). The journal is read again to tell."""
+    end = Finishing()
+    try:
+        yield end
+    except BaseException as e:
+        if end.result is not None:
+            with contextlib.suppress(OSError, VidcolorError):  # (a journal that cannot be read: not carried)
+                if Journal(root).finished(src, key, dst):
+                    carry_finished(e, end.result)
+        raise
+
+
+@contextlib.contextmanager
+def finished_emitted(emit):
+    """Around the runs of single outputs: the result a stopped one carries (`reported_if_journaled`) goes to
+    `emit` before the stop goes on; an `emit` that raises then is noted on the stop, as in a folder run."""
+    try:
+        yield
+    except BaseException as e:
+        if (res := finished_before(e)) is not None:
+            try:
+                emit(res)
+            except Exception as err:
+                add_note(e, f"on_result raised while the run stopped: {type(err).__name__}: {first_line(err)}")
+        raise
 
 
 def already_done(journal: Journal, dst: Path) -> str:

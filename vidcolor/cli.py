@@ -26,7 +26,7 @@ import typer
 from vidcolor.allocator import keep_freed_memory
 from vidcolor.errors import ForeignOutputError, InputError, LockedError, OutputError, StorageError, UsageError, VidcolorError, WeightsError, out_of_space
 from vidcolor.io.formats import FORMAT_EXT
-from vidcolor.options import (BATCH_SIZE, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
+from vidcolor.options import (BATCH_SIZE, PHOTO_ONLY, SEGMENT_RANGE, STRENGTH, TEMPORAL_STRENGTH, VIDEO_ONLY, WORK_SIZE, FolderOptions, Result, Temporal, Upsample,
                               VideoOptions)
 from vidcolor.weights import DEFAULT_MODEL
 
@@ -187,8 +187,8 @@ def colorize_cmd(
     load = {"model": model, "weights": weights, "device": device, "work_size": work_size, "upsample": upsample.value,
             "strength": strength}
     rep = _reporter(quiet=quiet, verbose=verbose, dry_run=dry_run)
-    if given := _video_only_given(ctx, input):
-        rep.error(f"{input}: {given} applies to videos, and this input is a photo")
+    if why := _other_kinds_option(ctx, input):
+        rep.error(f"{input}: {why}")
         raise typer.Exit(EXIT_USAGE)
     with _sigterm_stops_the_run():
         try:
@@ -415,13 +415,24 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
     return EXIT_LOST_LINES if rep.lost_lines or run.lost else EXIT_OK  # the log (or a report on stdout) lost lines
 
 
-def _video_only_given(ctx: typer.Context, src: Path) -> str | None:
-    """The first video option given on the command line for a photo: they were ignored without a word,
-    where --format for a video is refused (new-user test). A folder may hold videos: they apply there."""
+def _other_kinds_option(ctx: typer.Context, src: Path) -> str | None:
+    """Why an option given on the command line does not apply to this single input: a video option for a photo
+    (ignored without a word, where --format for a video is refused: new-user test), --force or
+    --(no-)copy-skipped for a video, which has no colour test to skip it by (accepted, and nothing done: a
+    tester's). A folder may hold both: they apply there."""
     from vidcolor.api import input_kind
 
-    given = [flag for name, flag in VIDEO_ONLY.items() if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
-    return given[0] if given and src.exists() and input_kind(src) == "image" else None
+    def given(options: dict[str, str]) -> list[str]:
+        return [f"--no-{flag[2:]}" if ctx.params.get(name) is False else flag for name, flag in options.items()
+                if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+
+    kind = input_kind(src) if src.exists() else None
+    if kind == "image" and (flags := given(VIDEO_ONLY)):
+        return f"{flags[0]} applies to videos, and this input is a photo"
+    if kind == "video" and (flags := given(PHOTO_ONLY)):
+        return (f"{flags[0]} applies to photos already in colour, and this input is a video"
+                + ("; -y (--overwrite) redoes a finished output" if flags[0] == "--force" else ""))
+    return None
 
 
 def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, folder: FolderOptions,
@@ -483,18 +494,20 @@ def _check_crf(crf: int, codec: str | None, out: Path | None) -> None:
         raise UsageError(f"--crf {crf}: {name} takes 0 to {CRF_MAX[name]}")
 
 
-def _check_writable_file(path: Path, what: str) -> None:
-    """A file that can be created or replaced at `path`, found without creating anything."""
+def _check_writable_file(path: Path, what: str, folder: str, option: str) -> None:
+    """A file that can be created or replaced at `path`, found without creating anything. The refusal names
+    the `folder` as what it is ("the report's folder") and says that `option` takes another path."""
     from vidcolor.io.paths import check_writable_dir
 
     if path.is_dir():
         raise UsageError(f"{path}: is a folder; give a file name for the {what}")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{path}: the {what} file is not writable")
-    try:
-        check_writable_dir(path.parent)  # the output's own check, with its probe file (/proc, read-only mounts)
+    try:  # the output's own check, with its probe file (/proc, read-only mounts), naming the folder as the
+        check_writable_dir(path.parent, folder)  # report's, where it said "output folder" of it (a tester's)
     except OutputError as e:
-        raise UsageError(f"{path}: cannot create the {what} ({e})") from None
+        where = "a folder" if option == "--out" else "a path in a folder"
+        raise UsageError(f"{path}: cannot create the {what} ({e}); give {option} {where} you can write in") from None
 
 
 def _first_line_json(path: Path):
@@ -522,7 +535,7 @@ def _check_report(report: Path, kind: str, src: Path, out: Path) -> None:
 
     if is_stdout(report):  # `--report -`: standard output, as the shell gives it (a pipe, or `>> all.jsonl`)
         return
-    _check_writable_file(report, "report")
+    _check_writable_file(report, "report", "the report's folder", "--report")
     if kind != "folder":
         for p, what in ((src, "input"), (out, "output")):
             if same_file(report, p):
@@ -579,7 +592,7 @@ def _check_json_out(path: Path, clips: list[Path], overwrite: bool, command: str
     the work)."""
     from vidcolor.io.paths import same_file
 
-    _check_writable_file(path, "--json")
+    _check_writable_file(path, "--json", "the --json file's folder", "--json")
     for c in clips:
         if same_file(path, c):
             raise UsageError(f"{path}: --json is an input clip; choose another path")
@@ -631,7 +644,7 @@ def eval_cmd(
         if out.resolve().is_relative_to(gt_dir.resolve()):  # its thumbnails landed among the photos, and the next
             # colorize run of the folder took them for inputs (an operator's test)
             raise UsageError(f"{out}: --out is (inside) the photo folder {gt_dir}; choose a folder outside it")
-        _check_writable_file(out / "eval.json", "--out folder")
+        _check_writable_file(out / "eval.json", "--out folder", "the --out folder", "--out")
         _refuse_foreign_eval_folder(out)
         from vidcolor.io.formats import find_media, refuse_unlisted
 

@@ -73,6 +73,20 @@ def write_failure(e: BaseException, message: str, kept: str = "") -> VidcolorErr
     return OutputError(message)
 
 
+FINISHED = "_vidcolor_finished"  # set on what stopped a run after an input was journaled as finished (finished_before)
+
+
+def carry_finished(e: BaseException, result) -> None:
+    """Hand `result` (an input journaled as finished) along with `e`, what stopped the run before it returned."""
+    setattr(e, FINISHED, result)
+
+
+def finished_before(e: BaseException):
+    """The Result an input's run journaled as finished before `e` stopped it (None if none), taken once: the
+    caller that reports it (colorize_folder, api.colorize) takes it off, so no caller above reports it again."""
+    return vars(e).pop(FINISHED, None) if hasattr(e, "__dict__") else None
+
+
 RAISED_BY_CALLER = "_vidcolor_raised_by_caller"  # set on an exception from a caller's callback (api._callers)
 
 

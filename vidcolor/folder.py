@@ -6,15 +6,16 @@ already in colour is copied unchanged, so the output tree is complete.
 """
 from __future__ import annotations
 
+import collections
 import os
-import queue
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import (Journal, OutputLock, already_done, discard_temporary, refuse_foreign_output,
-                              remove_stale_temporaries)
+from vidcolor.archive import (Journal, OutputLock, already_done, discard_temporary, finished_emitted, refuse_foreign_output,
+                              remove_stale_temporaries, reported_if_journaled)
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, add_note, first_line, out_of_space, raised_by_caller
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
@@ -60,7 +61,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     if opts.dry_run:
         return _dry_run_photo(Journal(dst.parent), src, dst, key, hints, opts)
     check_output(src, dst)
-    with OutputLock(dst.parent, dst):
+    with reported_if_journaled(dst.parent, src, key, dst) as end, OutputLock(dst.parent, dst):
         for stale in stale_temporaries(dst):  # a killed run's partial file of this output (a video's run does the same)
             discard_temporary(stale)
         journal = Journal(dst.parent, remember=True)
@@ -73,10 +74,15 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             journal.record(src, key, "failed", dst, note=str(err))
             raise
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
-            return keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
-        _commit(journal, src, dst, key, lambda: write_image(dst, colorizer.colorize_array(img.pixels, hints), img), redo=opts.overwrite,
-                stat=img.stat)
-    return _written(src, dst, t0, img, hints)
+            end.result = keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
+            return end.result
+
+        def write() -> None:
+            write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
+            end.result = _written(src, dst, t0, img, hints)  # before the journal's line
+
+        _commit(journal, src, dst, key, write, redo=opts.overwrite, stat=img.stat)
+    return end.result
 
 
 def _written(src: Path, dst: Path, t0: float, img: ImageData, hints: Hints | None) -> Result:
@@ -235,7 +241,8 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
                 todo.append((p, t, h))
         (run_images or _colorize_images)(todo, colorizer, journal, key, opts, emit)
         for i, (p, t) in enumerate(video_pairs):
-            emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i)), run_video))
+            with finished_emitted(emit):  # a film journaled as done when the run was stopped is reported as done
+                emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i)), run_video))
     return results
 
 
@@ -389,7 +396,8 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     the write thread for photos written, and at the same time on this one for photos failed: a service's
     on_result writing to an SQLite connection failed the run with "SQLite objects created in a thread can
     only be used in that same thread" (a library user's test)."""
-    finished: queue.SimpleQueue[Result] = queue.SimpleQueue()
+    finished: collections.deque[Result] = collections.deque()  # the write thread's results, taken as they are emitted
+    arrived = threading.Event()
     stopped = False  # the caller's on_result raised an Exception: it is not called again
     stopping: BaseException | None = None  # what stops the run, where it stops on an exception of its own
 
@@ -397,11 +405,16 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
         """Emit the results waiting, the first waited for up to `wait_s`."""
         nonlocal stopped
         while not stopped:
-            try:
-                res = finished.get(timeout=wait_s) if wait_s else finished.get_nowait()
-            except queue.Empty:
+            arrived.clear()
+            if not finished and wait_s:
+                # waited for, not taken: a Ctrl-C that lands meanwhile (raised as the wait returns) leaves the result
+                # queued, handed over on the way out. A queue's get(timeout) took it and then raised, where the
+                # signal had reached another thread first: a photo written and journaled was in no report (a tester's)
+                arrived.wait(wait_s)
+            if not finished:
                 return
             wait_s = 0.0
+            res = finished.popleft()
             try:
                 emit(res)
             except Exception as e:  # the caller's on_result raised: not called again. A Ctrl-C (or SIGTERM) that lands
@@ -412,23 +425,27 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
                 # the callback's error had replaced it (its log on that full disk, say)
                 add_note(stopping, f"on_result raised while the run stopped: {type(e).__name__}: {first_line(e)}")
 
+    def put(res: Result) -> None:
+        finished.append(res)
+        arrived.set()
+
     def report(res: Result) -> None:  # on this thread: in order with the write thread's results before it
-        finished.put(res)
+        put(res)
         hand_over()
 
     def write(job) -> None:
         src, dst, t0, action = job
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            finished.put(action())
+            put(action())
         except StorageError:  # the run stops (at the next submit or at close)
             raise
         except VidcolorError as e:
-            finished.put(Result(src, None, "failed", time.time() - t0, error=str(e)))
+            put(Result(src, None, "failed", time.time() - t0, error=str(e)))
         except OSError as e:  # the folder could not be made
             if out_of_space(e):
                 raise StorageError(f"{dst.parent}: cannot create the output folder: {e.strerror}; the run stops") from e
-            finished.put(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
+            put(Result(src, None, "failed", time.time() - t0, error=f"{dst.parent}: cannot create the output folder ({e.strerror})"))
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:

@@ -93,6 +93,9 @@ class Upsample(str, Enum):
 # VideoOptions' fields that apply to videos only (a photo given alone with one refuses it), with their flags
 VIDEO_ONLY = {"temporal": "--temporal", "temporal_strength": "--temporal-strength", "codec": "--codec", "crf": "--crf",
               "preset": "--preset", "segment_seconds": "--segment-seconds"}
+# FolderOptions' fields that apply to photos only, with their flags: a video has no colour test to skip it by
+# (the CLI refuses them for a video given alone; the library takes folder= with a video, as the README shows)
+PHOTO_ONLY = {"force": "--force", "copy_skipped": "--copy-skipped"}
 
 
 @dataclass

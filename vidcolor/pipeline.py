@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor.archive import (STATE_DIR, Journal, OutputLock, already_done, discard_temporary, failures_journaled,
-                              refuse_foreign_output)
+                              refuse_foreign_output, reported_if_journaled)
 from vidcolor.color import L_SCALE, luma8_to_l, rgb8_to_l
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, VidcolorError
@@ -127,7 +127,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             what += f", starting over: the {lost} frames an earlier run finished were made with other settings"
         # with the plan's notes: a restorer previewing a run was not told what the output would not hold
         return Result(src, dst, "planned", note=what + (" with hints" if hints else ""), notes=list(plan.notes))
-    with OutputLock(root, dst):
+    with reported_if_journaled(root, src, key, dst) as end, OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             discard_temporary(stale)
         journal = Journal(root, remember=True)
@@ -169,9 +169,15 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             if source.info.interlaced:  # a new user's MPEG-2 and x264 interlaced sources were made progressive without a word
                 join_notes.append("the source is interlaced: written as progressive frames, each frame as decoded "
                                   "(fields neither separated nor deinterlaced)")
+        end.result = _done(src, dst, t0, plan.notes + join_notes, hints, enc, sink, short)
         journal.record(src, key, "done", dst, stat=stat_key(st))
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped Ray run's
-    notes = plan.notes + join_notes
+    return end.result
+
+
+def _done(src: Path, dst: Path, t0: float, notes: list[str], hints: VideoHints | None, enc: "_Encoded", sink: SegmentedSink,
+          short: str | None) -> Result:
+    """The result of a video colorized and joined, made before it is journaled (`reported_if_journaled`)."""
     if hints:
         # the header's frame count is an estimate in some containers (an MKV's duration x rate), so a
         # keyframe its check let through may lie past the end: it was accepted without a word, never applied

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.archive import STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output
+from vidcolor.archive import (STATE_DIR, Journal, OutputLock, already_done, failures_journaled, refuse_foreign_output,
+                              reported_if_journaled)
 from vidcolor.cluster.plan import Range, plan_ranges, warmup_for
 from vidcolor.cluster.runtime import Pool, rows_of
 from vidcolor.cluster.workers import CHECKED_FRAMES, FilmRange, fingerprint
@@ -151,7 +152,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)  # an impossible output fails before decoding
     root = dst.parent
     key = video_key(colorizer, opts, plan)
-    with OutputLock(root, dst):
+    with reported_if_journaled(root, src, key, dst) as end, OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)
         journal = Journal(root, remember=True)
@@ -186,8 +187,14 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
             todo = [i for i in range(len(film["ranges"])) if i not in work.done]
             _run_ranges(ray, pool, src, colorizer, opts, plan, work, _tasks(film, todo), progress, resumed, total)
             notes = plan.notes + _join(dst, info, plan, work)
+        end.result = _done(src, dst, t0, notes, film, pool, resumed, total)
         journal.record(src, key, "done", dst, stat=stat_key(st))  # as before the run
         discard_work(dst, root / STATE_DIR)  # ours, and a stopped one-machine run's
+    return end.result
+
+
+def _done(src: Path, dst: Path, t0: float, notes: list[str], film: dict, pool: Pool, resumed: int, total: int) -> Result:
+    """The result of a film joined, made before it is journaled (`reported_if_journaled`)."""
     notes.append(f"ran as {_count(len(film['ranges']), 'range')} on {_count(pool.size, 'Ray worker')} "
                  f"({_count(len(film['cuts']), 'scene cut')})")
     if resumed:

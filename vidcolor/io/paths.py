@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -135,8 +136,10 @@ def strict_json(obj, **kw) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails. The
+    temporary's name is this call's own (hidden, with the pid and a random part): a fixed NAME.tmp was shared by
+    two writers of one file (two `vidcolor eval` into one --out), each writing into and renaming the other's."""
+    tmp = path.with_name(fit_name(path.name, ".", f".{os.getpid()}.{secrets.token_hex(4)}.tmp"))
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
@@ -160,29 +163,29 @@ def ensure_writable_dir(folder: Path) -> None:
     _probe_writable(folder)
 
 
-def check_writable_dir(folder: Path) -> None:
+def check_writable_dir(folder: Path, what: str = "output folder") -> None:
     """What ensure_writable_dir would refuse, found without creating anything: the nearest existing
-    ancestor must be a writable folder."""
+    ancestor must be a writable folder. `what` the folder is, in the refusal ("output folder", "report's folder")."""
     check_name_length(folder)
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputError(f"{folder}: cannot create the output folder ({existing} is a file)")
-    _probe_writable(existing)
+        raise OutputError(f"{folder}: cannot create the {what} ({existing} is a file)")
+    _probe_writable(existing, what)
 
 
-def _probe_writable(folder: Path) -> None:
+def _probe_writable(folder: Path, what: str = "output folder") -> None:
     """OutputError unless a file can really be created in `folder`. os.access alone is not enough: root
     passes it everywhere, yet /proc, /sys, a read-only mount or a full quota refuse the first write,
     after the model has loaded. The probe is one hidden file, created and removed at once."""
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{folder}: output folder is not writable")
+        raise OutputError(f"{folder}: {what} is not writable")
     try:
         with tempfile.NamedTemporaryFile(prefix=".vidcolor-probe-", dir=folder):
             pass
     except OSError as e:  # /proc says "No such file or directory" of a folder that exists: say what was tried
-        raise OutputError(f"{folder}: output folder is not writable (creating a file there failed: "
+        raise OutputError(f"{folder}: {what} is not writable (creating a file there failed: "
                           f"{e.strerror or type(e).__name__})") from None
 
 
