@@ -2,6 +2,7 @@
 terminal shows as they are, and inputs that are no files. Case-insensitivity is simulated by patching the
 output folder's probe (CI has no FAT mount); the rest runs on the test machine's own file system."""
 import os
+import shutil
 
 import pytest
 
@@ -60,3 +61,40 @@ def test_names_that_differ_in_case_are_two_outputs_where_the_drive_keeps_them_ap
     assert [r.status for r in res] == ["done", "done"] and {p.name for p in out.iterdir()} == {"Photo.jpg", "photo.JPG", ".vidcolor"}
     assert os.path.getsize(out / "Photo.jpg") != os.path.getsize(out / "photo.JPG") or \
         (out / "Photo.jpg").read_bytes() != (out / "photo.JPG").read_bytes()
+
+
+DEEP = 1100  # folder levels: past Python's recursion limit (1000), within Linux's 4096-byte path limit
+
+
+def _remove_deep(top, depth: int) -> None:
+    """The tree removed from its deepest folder up (shutil.rmtree, which pytest's clean-up uses, recurses too)."""
+    for k in range(depth, -1, -1):
+        folder = top.joinpath(*["d"] * k)
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.name != "d":
+                    shutil.rmtree(f) if f.is_dir() else f.unlink()
+            folder.rmdir()
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_listed_and_mirrored(tmp_path, colorizer):
+    """A 1,100-level tree (a copy loop's scan/scan/scan/...) stopped the dry run and the run with a RecursionError
+    traceback, from os.walk (recursive in Python 3.10 and 3.11) and then from pathlib's mkdir(parents=True)."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    deep = src.joinpath(*["d"] * DEEP)
+    folder = src
+    for _ in range(DEEP):
+        folder = folder / "d"
+        folder.mkdir(parents=folder.parent == src)
+    write_image(deep / "bottom.jpg")
+    write_image(src / "top.jpg", seed=1)
+    try:
+        dry = vidcolor.colorize(src, out, colorizer=colorizer, folder=FolderOptions(dry_run=True))
+        assert [(r.input.name, r.status) for r in dry] == [("bottom.jpg", "planned"), ("top.jpg", "planned")]
+        res = vidcolor.colorize(src, out, colorizer=colorizer)
+        assert [(r.input.name, r.status) for r in res] == [("bottom.jpg", "done"), ("top.jpg", "done")]
+        assert out.joinpath(*["d"] * DEEP, "bottom.jpg").is_file()
+        assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)] == ["skipped", "skipped"]
+    finally:
+        _remove_deep(src, DEEP)
+        _remove_deep(out, DEEP)

@@ -335,7 +335,9 @@ def _unmake(made: Path) -> None:
     lock file is in them: a run that wrote nothing and journaled nothing (nothing to do, or stopped before
     its first input: a folder run that failed inputs keeps their journal) leaves the user's disk as it
     found it. An owner file there is another run's that has just taken the lock: kept."""
-    for _, _, files in os.walk(made):
+    from vidcolor.io.formats import walk
+
+    for _, _, files in walk(made):
         if any(f != "lock" for f in files):
             return
     import shutil

@@ -154,9 +154,21 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def make_folders(folder: Path) -> None:
+    """folder.mkdir(parents=True, exist_ok=True) without recursion: pathlib makes each missing parent by
+    calling itself, and an output folder mirroring an input tree 1,000 levels deep stopped the whole run
+    with a RecursionError traceback at its first photo (an archivist's test)."""
+    missing = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+
+
 def ensure_writable_dir(folder: Path) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
     except OSError as e:
         raise OutputError(f"{folder}: cannot create the output folder ({e.strerror})") from e
     _probe_writable(folder)
