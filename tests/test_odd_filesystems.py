@@ -98,3 +98,21 @@ def test_a_tree_deeper_than_the_recursion_limit_is_listed_and_mirrored(tmp_path,
     finally:
         _remove_deep(src, DEEP)
         _remove_deep(out, DEEP)
+
+
+def test_a_link_in_a_loop_or_to_a_file_gone_is_named_so_in_the_run_and_its_dry_run(tmp_path, colorizer):
+    """`ls` lists loop.jpg -> loop.jpg, a.jpg <-> b.jpg and gone.jpg -> nowhere.jpg; the run called each "file not
+    found" and its dry run "cannot read (Too many levels of symbolic links)" or "(No such file or directory)"."""
+    src = tmp_path / "in"
+    write_image(src / "ok.jpg")
+    (src / "loop.jpg").symlink_to("loop.jpg")
+    (src / "a.jpg").symlink_to("b.jpg")
+    (src / "b.jpg").symlink_to("a.jpg")
+    (src / "gone.mp4").symlink_to("nowhere.mp4")
+    loop = "a link in a loop, leading to no file (Too many levels of symbolic links)"
+    want = {"a.jpg": loop, "b.jpg": loop, "loop.jpg": loop, "gone.mp4": "a link to nowhere.mp4, which is missing"}
+    for dry in (True, False):
+        res = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, folder=FolderOptions(dry_run=dry))
+        assert {r.input.name: r.error for r in res if r.status == "failed"} == {k: f"{src / k}: {v}" for k, v in want.items()}
+    with pytest.raises(vidcolor.errors.InputError, match="loop.jpg: a link in a loop"):
+        vidcolor.colorize(src / "loop.jpg", tmp_path / "x.jpg", colorizer=colorizer)

@@ -2,6 +2,7 @@
 checks that an output can be written at all, which the front door runs before any work."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -22,11 +23,33 @@ def stat_key(st: os.stat_result) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+NOT_FOUND = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # what a stat through a path says where nothing is found
+
+
+def not_found(path: Path) -> str:
+    """Why `path` cannot be opened where nothing is found through it: "file not found", or, for a link that
+    `ls` lists, where it leads. A link in a loop (a.jpg -> b.jpg -> a.jpg), or to a file gone, was "file not
+    found" in the run and "cannot read (Too many levels of symbolic links)" in its dry run (an archivist's test)."""
+    if not path.is_symlink():
+        return "file not found"
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"a link in a loop, leading to no file ({e.strerror})"
+    return f"a link to {os.readlink(path)}, which is missing"
+
+
 def input_problem(path: Path) -> str | None:
-    """Why an input that exists cannot be read, said before it is opened: a named pipe, a device or a socket
-    (a named pipe was "empty file (0 bytes)", and one with a writer would have been read as a stream no
-    reader here can seek in), or an empty file. None for anything else."""
-    st = path.stat()
+    """Why an input cannot be read, said before it is opened: not there (`not_found`), a named pipe, a device
+    or a socket (a named pipe was "empty file (0 bytes)", and one with a writer would have been read as a
+    stream no reader here can seek in), or an empty file. None for anything else."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        if e.errno in NOT_FOUND:
+            return not_found(path)
+        raise
     for test, what in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(st.st_mode):
