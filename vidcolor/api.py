@@ -18,7 +18,8 @@ from typing import Callable, Protocol
 from vidcolor.archive import Journal, finished_emitted, refuse_foreign_output
 from vidcolor.errors import RAISED_BY_CALLER, InputError, OutputError, UsageError
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, VIDEO_OUTPUT_EXTS, is_image_path, list_media, refuse_unlisted
-from vidcolor.io.paths import check_folder_output, check_name_length, check_output, check_writable_dir, input_problem, name_too_long, planned_outputs, video_output
+from vidcolor.io.paths import (check_folder_output, check_name_length, check_output, check_writable_dir, input_problem,
+                               name_too_long, not_found, planned_outputs, video_output)
 from vidcolor.options import VIDEO_ONLY, FolderOptions, Result, VideoOptions, run_options
 
 FrameProgress = Callable[[int, int], None]  # (frames done, frames in the video or 0)
@@ -79,7 +80,7 @@ def plan(src: str | Path, dst: str | Path | None = None, video: VideoOptions | N
         raise UsageError(f"{'input' if str(src) == '' else 'output'} path is empty")
     src = Path(src)
     if not src.exists():
-        raise InputError(f"{src}: file not found")
+        raise InputError(f"{src}: {not_found(src)}")
     if not src.is_dir() and (why := input_problem(src)):  # before -o is checked against its kind: a pipe has none (`cat
         raise InputError(f"{src}: {why}")  # scan.jpg | vidcolor /dev/stdin -o o.jpg` was "an image file name for a video input")
     kind = input_kind(src)

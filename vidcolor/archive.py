@@ -25,6 +25,7 @@ from filelock import FileLock, Timeout
 from vidcolor.errors import (ForeignOutputError, LockedError, StorageError, VidcolorError, add_note, carry_finished,
                              finished_before, first_line, write_failure)
 from vidcolor.io.paths import atomic_write_text, is_temp_output, stat_key, temp_writer_pid
+from vidcolor.io.formats import walk
 from vidcolor.options import same_key
 
 STATE_DIR = ".vidcolor"
@@ -802,7 +803,7 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
     gone = []
     if not root.is_dir():
         return gone
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         dirnames[:] = [d for d in dirnames if d != STATE_DIR]
         for name in filenames:
             p = Path(dirpath) / name

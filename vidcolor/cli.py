@@ -335,7 +335,9 @@ def _unmake(made: Path) -> None:
     lock file is in them: a run that wrote nothing and journaled nothing (nothing to do, or stopped before
     its first input: a folder run that failed inputs keeps their journal) leaves the user's disk as it
     found it. An owner file there is another run's that has just taken the lock: kept."""
-    for _, _, files in os.walk(made):
+    from vidcolor.io.formats import walk
+
+    for _, _, files in walk(made):
         if any(f != "lock" for f in files):
             return
     import shutil
@@ -442,14 +444,14 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
     that is not there, and (WeightsError) weights that are not there or not a checkpoint. The library's
     plan() checks the output itself."""
     from vidcolor.api import check_format, input_kind, output_path, planned_output
-    from vidcolor.io.paths import input_problem
+    from vidcolor.io.paths import input_problem, not_found
     from vidcolor.weights import check_weights_source
 
     device, model, weights = load["device"], load["model"], load["weights"]
 
     if not src.exists():
         looks_like_command = not src.suffix and len(src.parts) == 1
-        raise UsageError(f"{src}: file not found" + ("; not a file, folder or command (commands: "
+        raise UsageError(f"{src}: {not_found(src)}" + ("; not a file, folder or command (commands: "
                                                     f"{', '.join(sorted(COMMANDS))})" if looks_like_command else ""))
     if unreadable := not src.is_dir() and input_problem(src):  # a pipe, a device or an empty file: plan() names it, as
         # the run's failure (exit 1), and -o is not checked against a kind it does not have (a new user's test); the

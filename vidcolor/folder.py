@@ -21,7 +21,7 @@ from vidcolor.errors import InputError, OutputError, StorageError, UsageError, V
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import IMAGE_FORMAT, SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
-from vidcolor.io.paths import (check_folder_output, check_output, input_problem, ensure_writable_dir, planned_outputs,
+from vidcolor.io.paths import (check_folder_output, check_output, input_problem, ensure_writable_dir, make_folders, planned_outputs,
                                stale_temporaries, temp_output_path)
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
@@ -118,7 +118,7 @@ def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: Fo
         journal.record(src, key, "colour", dst, note=str(score), stat=stat, sha256=sha256)
         return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
     same_format = IMAGE_FORMAT.get(src.suffix.lower()) == IMAGE_FORMAT.get(dst.suffix.lower())
-    dst.parent.mkdir(parents=True, exist_ok=True)  # on Ray, a skipped photo can come before its folder's first output
+    make_folders(dst.parent)  # on Ray, a skipped photo can come before its folder's first output
 
     def convert() -> None:
         data = img or read_image(src)
@@ -436,7 +436,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
     def write(job) -> None:
         src, dst, t0, action = job
         try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(dst.parent)
             put(action())
         except StorageError:  # the run stops (at the next submit or at close)
             raise

@@ -20,7 +20,7 @@ from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, VidcolorError
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.base import Frame, FrameSink, FrameSource
-from vidcolor.io.paths import check_output, stale_temporaries, stat_key
+from vidcolor.io.paths import NOT_FOUND, check_output, not_found, stale_temporaries, stat_key
 from vidcolor.io.plan import OutputPlan, plan_output
 from vidcolor.io.segments import SegmentedSink, discard_work
 from vidcolor.io.video import VideoSource, quarter_turns
@@ -204,9 +204,9 @@ def _input_stat(src: Path) -> os.stat_result:
     (a review of fb64b16, which took the stat before the open)."""
     try:
         return src.stat()
-    except FileNotFoundError:
-        raise InputError(f"{src}: file not found") from None
     except OSError as e:
+        if e.errno in NOT_FOUND:
+            raise InputError(f"{src}: {not_found(src)}") from None
         raise InputError(f"{src}: cannot read ({e.strerror or e})") from e
 
 

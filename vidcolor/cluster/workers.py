@@ -29,6 +29,7 @@ from vidcolor.hints import Hints
 from vidcolor.io.base import Frame, ResumePoint
 from vidcolor.io.images import lost_in, write_image
 from vidcolor.io.plan import OutputPlan
+from vidcolor.io.paths import make_folders
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.segments import SegmentEncoder
 from vidcolor.io.video import VideoSource, _reason
@@ -126,7 +127,7 @@ class PhotoBatch(_ModelActor):
         outs = self.colorizer.colorize_arrays([r[2].pixels for r in ready], [r[3] for r in ready], self.opts.batch_size) if ready else []
         for (src, dst, img, hints, sha), out in zip(ready, outs):
             try:
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(dst.parent)
                 write_image(dst, out, img)
             except StorageError as e:  # a full disk: it was one failed row each, and the run went on to fail them all,
                 rows.append(_row(src, dst, "storage", str(e), t0))  # exit 1 where one machine stops with 4 (an operator's test)

@@ -106,7 +106,7 @@ def find_media(root: Path, linked_folders: list[Path] | None = None, hints_files
     def cannot_list(err: OSError) -> None:
         if unreadable is not None:
             unreadable.append((Path(err.filename or root), err.strerror or str(err)))
-    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list):
+    for dirpath, dirnames, filenames in walk(root, onerror=cannot_list):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if linked_folders is not None:
             linked_folders += [Path(dirpath) / d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
@@ -118,3 +118,28 @@ def find_media(root: Path, linked_folders: list[Path] | None = None, hints_files
                 # any case: C.Hints.json beside C.PNG was ignored without a word; it is a stray now (a reviewer's test)
                 hints_files.append(Path(dirpath) / f)
     return sorted(images), sorted(videos)
+
+
+def walk(top: str | os.PathLike, onerror=None):
+    """os.walk(top, onerror=onerror), top-down and not into links to folders, but without recursion: Python
+    3.10 and 3.11's os.walk recurses once a folder level, and a tree 1,000 folders deep (a copy loop's
+    scan/scan/scan/..., a tool's runaway output) stopped the run, its dry run too, with a RecursionError
+    traceback (an archivist's test). The caller may prune `dirnames` in place, as with os.walk."""
+    stack = [os.fspath(top)]
+    while stack:
+        top = stack.pop()
+        dirs, files = [], []
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry.name)
+        except OSError as err:
+            if onerror is not None:
+                onerror(err)
+            continue
+        yield top, dirs, files
+        stack += [path for d in reversed(dirs) if not os.path.islink(path := os.path.join(top, d))]

@@ -343,8 +343,6 @@ def _size(n: float) -> str:
 def _reading(path: Path):
     """A missing or empty file refused, and what the readers raise for a file that is no readable image
     turned into one InputError naming it (read_image and check_image say the same)."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
     if why := input_problem(path):
         raise InputError(f"{path}: {why}")
     try:

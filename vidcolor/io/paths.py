@@ -2,13 +2,16 @@
 checks that an output can be written at all, which the front door runs before any work."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import secrets
 import stat
 import tempfile
+import unicodedata
 from pathlib import Path
+from typing import Callable
 
 from vidcolor.errors import InputError, OutputError
 from vidcolor.io.formats import VIDEO_OUTPUT_EXTS
@@ -21,11 +24,33 @@ def stat_key(st: os.stat_result) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+NOT_FOUND = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # what a stat through a path says where nothing is found
+
+
+def not_found(path: Path) -> str:
+    """Why `path` cannot be opened where nothing is found through it: "file not found", or, for a link that
+    `ls` lists, where it leads. A link in a loop (a.jpg -> b.jpg -> a.jpg), or to a file gone, was "file not
+    found" in the run and "cannot read (Too many levels of symbolic links)" in its dry run (an archivist's test)."""
+    if not path.is_symlink():
+        return "file not found"
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"a link in a loop, leading to no file ({e.strerror})"
+    return f"a link to {os.readlink(path)}, which is missing"
+
+
 def input_problem(path: Path) -> str | None:
-    """Why an input that exists cannot be read, said before it is opened: a named pipe, a device or a socket
-    (a named pipe was "empty file (0 bytes)", and one with a writer would have been read as a stream no
-    reader here can seek in), or an empty file. None for anything else."""
-    st = path.stat()
+    """Why an input cannot be read, said before it is opened: not there (`not_found`), a named pipe, a device
+    or a socket (a named pipe was "empty file (0 bytes)", and one with a writer would have been read as a
+    stream no reader here can seek in), or an empty file. None for anything else."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        if e.errno in NOT_FOUND:
+            return not_found(path)
+        raise
     for test, what in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(st.st_mode):
@@ -155,9 +180,21 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def make_folders(folder: Path) -> None:
+    """folder.mkdir(parents=True, exist_ok=True) without recursion: pathlib makes each missing parent by
+    calling itself, and an output folder mirroring an input tree 1,000 levels deep stopped the whole run
+    with a RecursionError traceback at its first photo (an archivist's test)."""
+    missing = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+
+
 def ensure_writable_dir(folder: Path) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
     except OSError as e:
         raise OutputError(f"{folder}: cannot create the output folder ({e.strerror})") from e
     _probe_writable(folder)
@@ -204,21 +241,59 @@ def check_folder_output(src: Path, dst: Path) -> None:
     check_writable_dir(dst)
 
 
-def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path], fmt_ext: str | None = None
+def _upper(name: str) -> str:
+    """Each character's simple upper case, as FAT, NTFS and APFS compare names ("ß" stays "ß", not "SS")."""
+    return "".join(u if len(u := c.upper()) == 1 else c for c in name)
+
+
+def name_folding(folder: Path) -> Callable[[str], str]:
+    """How the file system that `folder` (or its nearest existing ancestor) is on tells names apart, as a key
+    that two names share where they name one file there: case folded on a FAT or exFAT drive, an SMB share or
+    macOS, Unicode normalization too on macOS (Café in composed and decomposed form). Found by probe files,
+    created and removed at once, each looked up in the other spelling; on Linux's own file systems names are
+    their bytes. A probe that cannot be made (a drive that takes ASCII names only) finds no folding."""
+    existing = folder
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    case, composed = (_probe_folds(existing, suffix, other) for suffix, other in (
+        ("-x", _upper), ("-e\u0301", lambda name: unicodedata.normalize("NFC", name))))
+    if not case and not composed:
+        return os.path.normcase
+
+    def fold(name: str) -> str:
+        name = unicodedata.normalize("NFC", name) if composed else name
+        return _upper(name) if case else name
+    return fold
+
+
+def _probe_folds(folder: Path, suffix: str, other: Callable[[str], str]) -> bool:
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".vidcolor-probe-", suffix=suffix, dir=folder) as f:
+            return os.path.exists(os.path.join(folder, other(os.path.basename(f.name))))
+    except OSError:
+        return False
+
+
+def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path], fmt_ext: str | None = None,
+                    fold: Callable[[str], str] | None = None
                     ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Each photo's and each video's output in the mirrored tree under `dst`, and the inputs that cannot be
     written, each with its one-line reason: two or more inputs that would be written to the same file
     (`a.jpg` and `a.png` with `--format png`, `a.ts` and `a.mkv`; the second would silently replace the
     first, and every re-run would redo one of them) are all left out, so that they fail and the rest of
     the folder goes on (one such pair had refused the whole nightly run, every night: a new user's test).
+    Names are compared as `dst`'s file system compares them (`fold`, by default `name_folding(dst)`): on a
+    FAT drive, `a/Photo.jpg` and `a/photo.JPG`, or `Scan.tif --format jpg` beside `scan.jpg`, are one file,
+    and both had been reported done, one output holding the other's picture (an archivist's test).
     OutputError when an output would be written over one of the inputs."""
+    fold = fold or name_folding(dst)
     photos = [(p, dst / p.relative_to(src)) for p in images]
     if fmt_ext:
         photos = [(p, t.with_suffix(fmt_ext)) for p, t in photos]
     films = [(p, video_output(dst / p.relative_to(src))) for p in videos]
     by_output: dict[str, list[Path]] = {}
     for p, t in photos + films:
-        by_output.setdefault(os.path.normcase(str(t)), []).append(p)
+        by_output.setdefault(fold(str(t)), []).append(p)
     # an output folder that holds the input folder (`vidcolor par/sub -o par`) can map an input onto
     # another input's path (par/sub/sub/a.png -> par/sub/a.png), which -y replaced: refused before any work
     s_real, d_real = src.resolve(), dst.resolve()
@@ -234,14 +309,18 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
     clashes = []
     for p, t in photos + films:
         if why := name_too_long(Path(t.name)):
-            by_output.pop(os.path.normcase(str(t)), None)
+            by_output.pop(fold(str(t)), None)
             how = "rename it" + (" or leave out --format" if fmt_ext and p not in film_inputs else "")
             clashes.append((p, f"{p}: its output, named {t.suffix} in place of {p.suffix}, cannot be written: {why}; {how}"))
     for same in (s for s in by_output.values() if len(s) > 1):
         names, each = " and ".join(map(str, same)), "both" if len(same) == 2 else "all"
         # --format renames photos only: two videos (a.ts and a.mkv, both a.mkv) clash without it
-        how = "rename one of them" + (" or leave out --format" if fmt_ext and not film_inputs & set(same) else "")
-        clashes += [(p, f"{names} would {each} be written to {target[p]}; {how}") for p in same]
+        # (not where their own names clash too: Photo.jpg and photo.JPG on a FAT drive)
+        unformatted = len({fold(str(dst / p.relative_to(src))) for p in same}) == len(same)
+        how = "rename one of them" + (" or leave out --format" if fmt_ext and not film_inputs & set(same) and unformatted else "")
+        one_file = "" if len({str(target[p]) for p in same}) == 1 else (
+            " (one file where the output is: its file system does not tell those names apart)")
+        clashes += [(p, f"{names} would {each} be written to {target[p]}{one_file}; {how}") for p in same]
     left_out = {p for p, _ in clashes}
     return ([(p, t) for p, t in photos if p not in left_out], [(p, t) for p, t in films if p not in left_out], clashes)
 

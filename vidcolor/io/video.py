@@ -18,7 +18,7 @@ from av.video.reformatter import ColorRange, VideoReformatter
 
 from vidcolor.errors import InputError, StillImageError
 from vidcolor.io.formats import IMAGE_EXTS, still_brand
-from vidcolor.io.paths import input_problem
+from vidcolor.io.paths import input_problem, not_found
 from vidcolor.io.base import Frame, ResumePoint, StreamInfo, VideoInfo
 from vidcolor.io.prefetch import Prefetch
 
@@ -39,7 +39,7 @@ def open_source(path: str | os.PathLike) -> av.container.InputContainer:
 
 def _open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: {not_found(path)}")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video")
     if why := input_problem(path):

@@ -1,0 +1,118 @@
+"""Archives from odd places: outputs on drives that fold names (FAT, exFAT, SMB, macOS), names no
+terminal shows as they are, and inputs that are no files. Case-insensitivity is simulated by patching the
+output folder's probe (CI has no FAT mount); the rest runs on the test machine's own file system."""
+import os
+import shutil
+
+import pytest
+
+import vidcolor
+from tests.media import write_image
+from vidcolor.io import paths
+from vidcolor.io.paths import name_folding
+from vidcolor.options import FolderOptions
+
+
+@pytest.fixture
+def case_insensitive_output(monkeypatch):
+    """The output folder's file system folds case (a FAT drive): its case probe finds the other spelling."""
+    real = paths._probe_folds
+    monkeypatch.setattr(paths, "_probe_folds", lambda folder, suffix, other: suffix == "-x" or real(folder, suffix, other))
+
+
+def test_the_probe_finds_what_the_file_system_folds(tmp_path):
+    (tmp_path / "Probe").touch()
+    folds_case = (tmp_path / "pROBE").exists()
+    fold = name_folding(tmp_path / "not" / "made" / "yet")  # the nearest folder that exists is probed
+    assert (fold("a/Photo.jpg") == fold("a/photo.JPG")) == folds_case
+    assert [p.name for p in tmp_path.iterdir()] == ["Probe"]  # the probes are gone, and nothing was made
+
+
+def test_outputs_one_file_on_a_case_insensitive_drive_fail_before_any_work(tmp_path, colorizer, case_insensitive_output):
+    """An archivist's output on a FAT drive: a/Photo.jpg and a/photo.JPG, and Scan.tif with --format jpg beside
+    scan.jpg, were all 'done', four lines, into two files, each holding one of the pair's pictures, and every
+    re-run skipped all four as done. Each pair fails, named, before any is written; the rest is done."""
+    src, out = tmp_path / "in", tmp_path / "usb" / "out"
+    for i, name in enumerate(["a/Photo.jpg", "a/photo.JPG", "Scan.tif", "scan.jpg", "b/other.png"]):
+        write_image(src / name, seed=i)
+    dry = vidcolor.colorize(src, out, colorizer=colorizer, folder=FolderOptions(fmt_ext=".jpg", dry_run=True))
+    res = vidcolor.colorize(src, out, colorizer=colorizer, folder=FolderOptions(fmt_ext=".jpg"))
+    for got in (dry, res):
+        by = {str(r.input.relative_to(src)): r for r in got}
+        assert {k: r.status for k, r in by.items() if r.status == "failed"} == dict.fromkeys(
+            ["a/Photo.jpg", "a/photo.JPG", "Scan.tif", "scan.jpg"], "failed")
+        assert by["a/photo.JPG"].error == (f"{src}/a/Photo.jpg and {src}/a/photo.JPG would both be written to {out}/a/photo.jpg "
+                                           "(one file where the output is: its file system does not tell those names "
+                                           "apart); rename one of them")  # leaving out --format would not part them
+        assert by["scan.jpg"].error.endswith(f"would both be written to {out}/scan.jpg (one file where the output is: its file "
+                                             "system does not tell those names apart); rename one of them or leave out --format")
+    assert by["b/other.png"].status == "done"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and ".vidcolor" not in p.parts) == ["b/other.jpg"]
+
+
+def test_names_that_differ_in_case_are_two_outputs_where_the_drive_keeps_them_apart(tmp_path, colorizer):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_image(src / "Photo.jpg", seed=1)
+    write_image(src / "photo.JPG", seed=2)
+    (tmp_path / "Probe").touch()
+    if (tmp_path / "probe").exists():
+        pytest.skip("this machine's file system folds case")
+    res = vidcolor.colorize(src, out, colorizer=colorizer)
+    assert [r.status for r in res] == ["done", "done"] and {p.name for p in out.iterdir()} == {"Photo.jpg", "photo.JPG", ".vidcolor"}
+    assert os.path.getsize(out / "Photo.jpg") != os.path.getsize(out / "photo.JPG") or \
+        (out / "Photo.jpg").read_bytes() != (out / "photo.JPG").read_bytes()
+
+
+DEEP = 1100  # folder levels: past Python's recursion limit (1000), within Linux's 4096-byte path limit
+
+
+def _remove_deep(top, depth: int) -> None:
+    """The tree removed from its deepest folder up (shutil.rmtree, which pytest's clean-up uses, recurses too)."""
+    for k in range(depth, -1, -1):
+        folder = top.joinpath(*["d"] * k)
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.name != "d":
+                    shutil.rmtree(f) if f.is_dir() else f.unlink()
+            folder.rmdir()
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_listed_and_mirrored(tmp_path, colorizer):
+    """A 1,100-level tree (a copy loop's scan/scan/scan/...) stopped the dry run and the run with a RecursionError
+    traceback, from os.walk (recursive in Python 3.10 and 3.11) and then from pathlib's mkdir(parents=True)."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    deep = src.joinpath(*["d"] * DEEP)
+    folder = src
+    for _ in range(DEEP):
+        folder = folder / "d"
+        folder.mkdir(parents=folder.parent == src)
+    write_image(deep / "bottom.jpg")
+    write_image(src / "top.jpg", seed=1)
+    try:
+        dry = vidcolor.colorize(src, out, colorizer=colorizer, folder=FolderOptions(dry_run=True))
+        assert [(r.input.name, r.status) for r in dry] == [("bottom.jpg", "planned"), ("top.jpg", "planned")]
+        res = vidcolor.colorize(src, out, colorizer=colorizer)
+        assert [(r.input.name, r.status) for r in res] == [("bottom.jpg", "done"), ("top.jpg", "done")]
+        assert out.joinpath(*["d"] * DEEP, "bottom.jpg").is_file()
+        assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)] == ["skipped", "skipped"]
+    finally:
+        _remove_deep(src, DEEP)
+        _remove_deep(out, DEEP)
+
+
+def test_a_link_in_a_loop_or_to_a_file_gone_is_named_so_in_the_run_and_its_dry_run(tmp_path, colorizer):
+    """`ls` lists loop.jpg -> loop.jpg, a.jpg <-> b.jpg and gone.jpg -> nowhere.jpg; the run called each "file not
+    found" and its dry run "cannot read (Too many levels of symbolic links)" or "(No such file or directory)"."""
+    src = tmp_path / "in"
+    write_image(src / "ok.jpg")
+    (src / "loop.jpg").symlink_to("loop.jpg")
+    (src / "a.jpg").symlink_to("b.jpg")
+    (src / "b.jpg").symlink_to("a.jpg")
+    (src / "gone.mp4").symlink_to("nowhere.mp4")
+    loop = "a link in a loop, leading to no file (Too many levels of symbolic links)"
+    want = {"a.jpg": loop, "b.jpg": loop, "loop.jpg": loop, "gone.mp4": "a link to nowhere.mp4, which is missing"}
+    for dry in (True, False):
+        res = vidcolor.colorize(src, tmp_path / "out", colorizer=colorizer, folder=FolderOptions(dry_run=dry))
+        assert {r.input.name: r.error for r in res if r.status == "failed"} == {k: f"{src / k}: {v}" for k, v in want.items()}
+    with pytest.raises(vidcolor.errors.InputError, match="loop.jpg: a link in a loop"):
+        vidcolor.colorize(src / "loop.jpg", tmp_path / "x.jpg", colorizer=colorizer)
