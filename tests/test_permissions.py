@@ -99,6 +99,22 @@ def test_a_checkpoint_follows_the_umask_as_cp_would(tmp_path, umask):
     assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
 
 
+def test_a_checkpoints_temporary_name_already_taken_is_left_alone(tmp_path, monkeypatch):
+    """The temporary is named by pid and 8 random hex digits; where a file of that name already exists
+    (another writer's, in a folder shared by containers whose processes have the same pids), the save
+    fails and leaves it: its clean-up had removed the other writer's file."""
+    import torch
+
+    from vidcolor.models import checkpoint
+
+    monkeypatch.setattr(checkpoint.secrets, "token_hex", lambda n: "0" * 2 * n)
+    theirs = tmp_path / f".w.pt.{os.getpid()}.00000000.tmp"
+    theirs.write_bytes(b"another writer's")
+    with pytest.raises(FileExistsError):
+        checkpoint.atomic_save({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    assert theirs.read_bytes() == b"another writer's" and not (tmp_path / "w.pt").exists()
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX modes and set-group-ID folders")
 def test_outputs_reports_and_journals_follow_the_umask_and_a_setgid_folders_group(tmp_path, umask):
     """A shared group archive (umask 002, a set-group-ID folder): every file a run writes is the umask's 0666
