@@ -151,3 +151,21 @@ def test_pred_names(tmp_path):
     assert parse_pred(f"DeOldify 1.2={tmp_path}") == ("DeOldify 1.2", tmp_path)  # the table's label, as given
     with pytest.raises(UsageError, match="the name 'thumbs' is taken"):
         parse_pred(f"thumbs={tmp_path}")
+
+
+def test_truths_of_one_stem_each_need_a_prediction_of_their_own_extension(tmp_path):
+    """GT a.jpg and a.png: by stem alone, a tool's a.png was taken as the colorization of both (the JPEG truth
+    scored against another photo's colours), and a folder holding both predictions was refused as ambiguous."""
+    gt = tmp_path / "gt"
+    write_colour_image(gt / "a.jpg", seed=1)
+    write_colour_image(gt / "a.png", seed=2)
+    write_colour_image(gt / "b.png", seed=3)
+    preds = predictions(gt, tmp_path / "p", ext=".png")  # a.png (a.jpg's written over by a.png's), b.png
+    with pytest.raises(InputError, match=r"has no prediction for a\.jpg, whose name less the extension another truth "
+                                         r"shares: its prediction must keep the extension \.jpg"):
+        check_predictions(gt, eval_files(gt, tmp_path / "ev"), [("p", preds)])
+    with pytest.raises(InputError, match=r"has no prediction for a\.jpg"):  # --limit 1: a.png is still a truth
+        check_predictions(gt, eval_files(gt, tmp_path / "ev", limit=1), [("p", preds)])
+    Image.open(gt / "a.jpg").save(preds / "a.JPG")
+    [s] = check_predictions(gt, eval_files(gt, tmp_path / "ev"), [("p", preds)])
+    assert s.files == {"a.jpg": preds / "a.JPG", "a.png": preds / "a.png", "b.png": preds / "b.png"}

@@ -99,6 +99,22 @@ def test_a_checkpoint_follows_the_umask_as_cp_would(tmp_path, umask):
     assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
 
 
+def test_a_checkpoints_temporary_name_already_taken_is_left_alone(tmp_path, monkeypatch):
+    """The temporary is named by pid and 8 random hex digits; where a file of that name already exists
+    (another writer's, in a folder shared by containers whose processes have the same pids), the save
+    fails and leaves it: its clean-up had removed the other writer's file."""
+    import torch
+
+    from vidcolor.models import checkpoint
+
+    monkeypatch.setattr(checkpoint.secrets, "token_hex", lambda n: "0" * 2 * n)
+    theirs = tmp_path / f".w.pt.{os.getpid()}.00000000.tmp"
+    theirs.write_bytes(b"another writer's")
+    with pytest.raises(FileExistsError):
+        checkpoint.atomic_save({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    assert theirs.read_bytes() == b"another writer's" and not (tmp_path / "w.pt").exists()
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX modes and set-group-ID folders")
 def test_outputs_reports_and_journals_follow_the_umask_and_a_setgid_folders_group(tmp_path, umask):
     """A shared group archive (umask 002, a set-group-ID folder): every file a run writes is the umask's 0666
@@ -127,7 +143,7 @@ def test_outputs_reports_and_journals_follow_the_umask_and_a_setgid_folders_grou
     assert {p.stat().st_gid for p in files} == {out.stat().st_gid}
 
 
-@pytest.mark.parametrize("kind", ["folder", "video"])
+@pytest.mark.parametrize("kind", ["folder", "video", "photo"])
 def test_a_killed_runs_partial_file_this_user_may_not_remove_is_left_with_a_line(tmp_path, monkeypatch, caplog, colorizer,
                                                                                kind):
     """Root's run killed last night left a partial file in a folder of root's (or a sticky shared folder): the
@@ -139,9 +155,11 @@ def test_a_killed_runs_partial_file_this_user_may_not_remove_is_left_with_a_line
     src = tmp_path / "scans"
     src.mkdir()
     write_video(src / "v.mp4", frames=4, audio=None)
+    write_image(src / "a.png")
     out = tmp_path / "out"
     out.mkdir()
-    theirs = out / ".v.vidcolor-partial-999999999.mp4"  # (no such pid: a killed run's)
+    one = "a.png" if kind == "photo" else "v.mp4"  # (a single photo's run cleared it by a direct unlink: f640b7c)
+    theirs = out / f".{Path(one).stem}.vidcolor-partial-999999999{Path(one).suffix}"  # (no such pid: a killed run's)
     theirs.touch()
     real = Path.unlink
 
@@ -151,8 +169,8 @@ def test_a_killed_runs_partial_file_this_user_may_not_remove_is_left_with_a_line
         return real(self, missing_ok=missing_ok)
 
     monkeypatch.setattr(Path, "unlink", unlink)
-    results = vidcolor.colorize(*((src, out) if kind == "folder" else (src / "v.mp4", out / "v.mp4")), colorizer=colorizer)
-    assert [r.status for r in results] == ["done"] and (out / "v.mp4").is_file()
+    results = vidcolor.colorize(*((src, out) if kind == "folder" else (src / one, out / one)), colorizer=colorizer)
+    assert {r.status for r in results} == {"done"} and (out / one).is_file()
     assert theirs.exists()
     assert f"{theirs}: cannot remove a killed run's partial file (Operation not permitted); left in place" in caplog.text
 

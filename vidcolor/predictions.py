@@ -1,8 +1,9 @@
 """Other tools' colorizations, scored by `vidcolor eval --pred NAME=DIR` with the same metrics as vidcolor's.
 
 A prediction is found by its ground truth's path relative to GT_DIR, less the extension (a tool that writes
-PNG for a JPEG truth is matched). Every prediction is checked before anything is scored or loaded: one
-missing, unreadable, ambiguous (two files of one stem) or of another shape is refused in one line naming it.
+PNG for a JPEG truth is matched); where two truths share that (a.jpg, a.png), by the truth's extension too.
+Every prediction is checked before anything is scored or loaded: one missing, unreadable, ambiguous (two
+files of one stem) or of another shape is refused in one line naming it.
 A prediction of another size but the truth's shape (within ASPECT_TOLERANCE) is resized to the truth's size
 with a note, as published comparisons score at the truth's size; one of another shape (cropped, padded,
 rotated) is refused, as resizing it would distort it. A prediction is scored as the tool wrote it, lightness
@@ -10,6 +11,7 @@ included, the rule vidcolor's own output is scored by (docs/quality.md)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +110,9 @@ def check_predictions(gt_root: Path, gt_files: list[Path], preds: list[tuple[str
                              "scored as ground truth")
     sets = [PredictionSet(name, root) for name, root in preds]
     indexes = [_index(s.name, s.root) for s in sets]
+    # truths of one stem (a.jpg and a.png): each needs a prediction of its own extension; by stem alone, one
+    # tool's a.png had been scored as the colorization of both. Over the whole folder, --limit or not
+    shared = Counter(p.relative_to(gt_root).with_suffix("").as_posix() for p in find_media(gt_root)[0])
     gray: list[list[str]] = [[] for _ in sets]
     for path in gt_files:
         rel = path.relative_to(gt_root).as_posix()
@@ -121,6 +126,12 @@ def check_predictions(gt_root: Path, gt_files: list[Path], preds: list[tuple[str
         key = Path(rel).with_suffix("").as_posix()
         for s, index, grays in zip(sets, indexes, gray):
             found = index.get(key, [])
+            if shared[key] > 1:
+                found = [p for p in found if p.suffix.lower() == path.suffix.lower()]
+                if not found:
+                    raise InputError(f"{s.root / rel}: --pred {s.name} has no prediction for {rel}, whose name less the "
+                                     f"extension another truth shares: its prediction must keep the extension "
+                                     f"{path.suffix}")
             if not found:
                 raise InputError(f"{s.root / key}.*: --pred {s.name} has no prediction for {rel}")
             if len(found) > 1:

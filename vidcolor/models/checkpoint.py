@@ -64,12 +64,13 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     # not mkstemp, whose file is 0600 (then set to 0644 whatever the umask: private weights under umask 077
     # came out world-readable, a team's under 002 not group-writable): opened as `cp` opens, the umask applies
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # saved through a buffer: torch names the zip's records after the file, so a temporary name made
+    # the same export give another sha256 each time; from a buffer they are all "archive/..."
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    f = open(tmp, "xb")  # before the try: a file already of that name (another writer's) is not ours to remove
     try:
-        # saved through a buffer: torch names the zip's records after the file, so a temporary name made
-        # the same export give another sha256 each time; from a buffer they are all "archive/..."
-        buf = io.BytesIO()
-        torch.save(obj, buf)
-        with open(tmp, "xb") as f:
+        with f:
             f.write(buf.getbuffer())
         os.replace(tmp, path)
     except BaseException:
