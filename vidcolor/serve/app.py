@@ -251,11 +251,15 @@ class ResultFile(FileResponse):
             said += message.get("body", b"")
             if message.get("more_body"):
                 return
-            size = self.stat_result.st_size
+            # the size as FileResponse gave it, in its 416's Content-Range (bytes */SIZE), not from its attributes
+            ranges = [v.decode("latin-1") for k, v in refused.get("headers", []) if k.lower() == b"content-range"]
+            size = next((int(r.rsplit("/", 1)[1]) for r in ranges if r.rsplit("/", 1)[-1].isdigit()), None)
             if refused["status"] == 416:
-                answer = JSONResponse({"detail": f"Range {asked[:40]!r} starts past the end of the result ({size:,} bytes)"},
-                                      416, headers={"Content-Range": f"bytes */{size}"})
-            else:
+                sized = size is not None
+                answer = JSONResponse({"detail": f"Range {asked[:40]!r} starts past the end of the result"
+                                                 + (f" ({size:,} bytes)" if sized else "")},
+                                      416, headers={"Content-Range": f"bytes */{size}"} if sized else None)
+            else:  # a malformed Range
                 why = said.decode("utf-8", "replace").strip() or "malformed"
                 answer = JSONResponse({"detail": f"bad Range header {asked[:40]!r}: {why}"}, 400)
             await answer(scope, receive, send)
