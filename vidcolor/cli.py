@@ -260,7 +260,7 @@ def _colorize(src: Path, dst: str | None, load: dict, video: VideoOptions, folde
               hints: Path | None = None, ray: str | None = None) -> int:
     from vidcolor.archive import OutputLock, RunReport
 
-    from vidcolor.api import plan, refuse_shipped_palette
+    from vidcolor.api import plan, refuse_missing_detector, refuse_shipped_palette
 
     try:
         root = _refuse_early(src, dst, load, video, folder, report, ray)
@@ -277,6 +277,8 @@ def _colorize(src: Path, dst: str | None, load: dict, video: VideoOptions, folde
             raise
         except VidcolorError:  # an unreadable input: the run reports it as failed, as before; nothing to lock
             root = planned = None
+        if planned is not None:
+            refuse_missing_detector(planned, folder)  # (WeightsError) a photo run's detector, before the lock and the decoding
     except (UsageError, WeightsError) as e:
         rep.error(str(e))
         if isinstance(e, WeightsError) and not folder.dry_run:  # found before the lock now: its report still says
@@ -940,6 +942,13 @@ def serve_cmd(
     if not is_loopback(host):
         typer.echo(f"warning: --host {host} opens the page and API to other machines"
                    + ("" if token else "; anyone who can reach it can use it (pass --token)"), err=True)
+    from vidcolor.tone import check_tone_net
+
+    try:  # every photo is judged (already in colour?): a missing detector had answered each with a 500
+        check_tone_net()
+    except WeightsError as e:
+        _reporter().error(str(e))
+        raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size)
     for link in page_links(host, port, token):
         typer.echo(f"vidcolor serve: {link}", err=True)

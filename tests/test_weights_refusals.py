@@ -1,0 +1,115 @@
+"""Shipped weights that are missing or damaged (a copied checkout without its weights/, a broken install, a
+truncated download): refused at the start, in one line naming the file and how to get it back, before any
+input is decoded or a model loaded, with nothing written (README, "Exit codes")."""
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+import vidcolor
+from tests.media import write_image, write_video
+from vidcolor import cli
+from vidcolor import weights as W
+from vidcolor.errors import WeightsError
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A copy of the shipped weights/ in a checkout of its own, where the package looks for them."""
+    root = tmp_path / "checkout"
+    (root / "weights").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    shutil.copy(W.weights_dirs()[0] / "manifest.json", root / "weights")
+    for entry in W.manifest().values():
+        shutil.copy(entry["path"], root / "weights")
+    monkeypatch.setattr(W, "_PKG", root / "vidcolor")
+    assert W.weights_dirs() == [root / "weights"]
+    return root / "weights"
+
+
+def damage(path, how):
+    if how == "missing":
+        path.unlink()
+    else:  # truncated, as an interrupted copy leaves it
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Nothing may be decoded, and no model loaded."""
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("vidcolor.api._read_ahead", lambda src: pytest.fail("the photo was decoded"))
+    monkeypatch.setattr("vidcolor.cli._load", lambda *a, **kw: pytest.fail("the model was loaded"))
+
+
+def refused(r, path, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"vidcolor: error: {path}: "), r.output
+    assert "reinstall vidcolor" in lines[0] and all(w in lines[0] for w in words), lines[0]
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated"])
+@pytest.mark.parametrize("kind", ["photo", "folder"])
+def test_a_missing_or_truncated_detector_refuses_a_photo_run_before_decoding(tmp_path, checkout, no_work, how, kind):
+    """The tester's case: without weights/tone_net.pt a run failed after decoding and loading the model."""
+    damage(checkout / "tone_net.pt", how)
+    src = write_image(tmp_path / "in" / "scan.png") if kind == "photo" else write_image(tmp_path / "in" / "scan.png").parent
+    out = tmp_path / "out" / ("scan_color.png" if kind == "photo" else "album")
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(out)])
+    refused(r, checkout / "tone_net.pt", "colour-photo detector", "missing" if how == "missing" else "truncated")
+    assert not (tmp_path / "out").exists() and sorted(p.name for p in (tmp_path / "in").iterdir()) == ["scan.png"]
+
+
+def test_the_library_refuses_a_photo_without_the_detector_before_decoding(tmp_path, checkout, no_work):
+    damage(checkout / "tone_net.pt", "missing")
+    src = write_image(tmp_path / "scan.png")
+    with pytest.raises(WeightsError, match="tone_net.pt: colour-photo detector weights file .* is missing"):
+        vidcolor.colorize(src, tmp_path / "out.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout", "scan.png"]
+
+
+@pytest.mark.parametrize("args", [["clip.mp4"], ["album", "--force"]])
+def test_runs_that_judge_no_photo_do_not_need_the_detector(tmp_path, checkout, monkeypatch, args):
+    """A video, and a folder with --force, never ask whether a photo is in colour: they run without tone_net.pt."""
+    damage(checkout / "tone_net.pt", "missing")
+    write_video(tmp_path / "clip.mp4")
+    write_image(tmp_path / "album" / "scan.png")
+    started = []
+    monkeypatch.setattr("vidcolor.api.colorize", lambda *a, **kw: started.append(a) or [])
+    r = runner.invoke(cli.app, ["colorize", str(tmp_path / args[0]), *args[1:]])
+    assert r.exit_code == 0 and started, r.output
+
+
+def test_serve_refuses_a_missing_detector_before_loading_the_model(checkout, no_work):
+    import socket
+
+    damage(checkout / "tone_net.pt", "missing")
+    with socket.socket() as s:  # a port free now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = runner.invoke(cli.app, ["serve", "--port", str(port)])
+    refused(r, checkout / "tone_net.pt", "colour-photo detector")
+
+
+def test_create_app_refuses_a_truncated_detector(checkout, colorizer):
+    from vidcolor.serve import create_app
+
+    damage(checkout / "tone_net.pt", "truncated")
+    with pytest.raises(WeightsError, match="tone_net.pt: the colour-photo detector weights file is corrupt or truncated"):
+        create_app(colorizer)
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated"])
+@pytest.mark.parametrize("kind", ["photo", "video"])
+def test_missing_or_truncated_shipped_network_is_refused_before_decoding(tmp_path, checkout, no_work, how, kind):
+    damage(checkout / "effnet_unet.pt", how)
+    src = write_image(tmp_path / "scan.png") if kind == "photo" else write_video(tmp_path / "clip.mp4")
+    r = runner.invoke(cli.app, ["colorize", str(src), "-o", str(tmp_path / f"out{src.suffix}")])
+    refused(r, checkout / "effnet_unet.pt", "model weights")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout", src.name]
+    with pytest.raises(WeightsError, match="effnet_unet.pt: .*reinstall vidcolor"):
+        vidcolor.colorize(src, tmp_path / f"out{src.suffix}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout", src.name]
