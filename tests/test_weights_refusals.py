@@ -160,3 +160,45 @@ def test_a_weights_file_that_cannot_be_the_network_is_refused_before_decoding(tm
 def test_a_good_checkpoint_of_the_asked_network_passes_the_check(tmp_path, weights_file):
     W.check_weights_source("effnet_unet", weights_file)
     W.check_weights_source("cunet", _cunet_checkpoint(tmp_path / "c.pt"))
+
+
+@pytest.fixture
+def truncated(tmp_path, weights_file):
+    w = tmp_path / "w.pt"
+    data = weights_file.read_bytes()
+    w.write_bytes(data[: len(data) // 2])
+    return w
+
+
+@pytest.fixture
+def nothing_opened(monkeypatch):
+    """No command may decode its clips or photos, or load the model."""
+    monkeypatch.setattr("vidcolor.cli._load", lambda *a, **kw: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("vidcolor.evaluate_video.refuse_gray_clip", lambda *a, **kw: pytest.fail("a clip was decoded"))
+    monkeypatch.setattr("vidcolor.cli._eval_predictions", lambda *a, **kw: pytest.fail("the predictions were read"))
+
+
+def _command(name, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4")
+    gt = write_image(tmp_path / "gt" / "a.png").parent
+    return {"eval": ["eval", str(gt), "--out", str(tmp_path / "ev")], "eval-video": ["eval-video", str(clip)],
+            "bench": ["bench", str(clip)], "serve": ["serve", "--port", "1"]}[name]
+
+
+@pytest.mark.parametrize("name", ["eval", "eval-video", "bench", "serve"])
+def test_every_command_refuses_a_truncated_weights_file_before_opening_its_inputs(tmp_path, truncated, nothing_opened, monkeypatch, name):
+    """eval-video decoded its clips, and eval its --pred photos, before the model's load found the file truncated."""
+    monkeypatch.setattr("vidcolor.serve.listen_error", lambda host, port: None)
+    r = runner.invoke(cli.app, [*_command(name, tmp_path), "--weights", str(truncated)])
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and lines == [f"vidcolor: error: {truncated}: cannot read weights: the file is truncated or "
+                                          "corrupt (its zip archive is incomplete)"], r.output
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("name", ["eval", "eval-video", "bench", "serve"])
+def test_every_command_refuses_a_missing_cuda_device_before_opening_its_inputs(tmp_path, nothing_opened, monkeypatch, name):
+    monkeypatch.setattr("vidcolor.serve.listen_error", lambda host, port: None)
+    r = runner.invoke(cli.app, [*_command(name, tmp_path), "--device", "cuda"])
+    assert r.exit_code == 2 and r.stderr.strip().splitlines() == ["vidcolor: error: --device cuda: CUDA is not available on this machine"], r.output

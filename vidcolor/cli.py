@@ -140,6 +140,20 @@ def _load(model, weights, device, work_size, upsample=Upsample.guided, strength=
         raise typer.Exit(EXIT_USAGE)
 
 
+def _check_load(model: str | None, weights: Path | None, device: str | None) -> None:
+    """What every command refuses about the model to load before it opens any input: a CUDA device that is not
+    there (UsageError; it imports torch, so only for an explicit CUDA device) and weights that are not there,
+    not whole or not the network asked for (WeightsError, vidcolor.weights.check_weights_source). eval-video
+    had decoded its clips, and eval its --pred photos, before the load found them (a tester's sweep)."""
+    if device is not None and device.startswith("cuda"):
+        from vidcolor.device import resolve_device
+
+        resolve_device(device)
+    from vidcolor.weights import check_weights_source
+
+    check_weights_source(model, weights)
+
+
 def _reporter(**kw):
     from vidcolor.report import Reporter
 
@@ -434,7 +448,6 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
     plan() checks the output itself."""
     from vidcolor.api import check_format, input_kind, output_path, planned_output
     from vidcolor.io.paths import input_problem
-    from vidcolor.weights import check_weights_source
 
     device, model, weights = load["device"], load["model"], load["weights"]
 
@@ -455,11 +468,7 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
         _check_crf(video.crf, video.codec, out if kind == "video" else None)
     if report is not None:
         _check_report(report, kind, src, out)
-    if ray is None and device.startswith("cuda"):
-        from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
-
-        resolve_device(device)  # UsageError for a device that is not there
-    check_weights_source(model, weights)  # (WeightsError) shipped weights listed for --model, a --weights file that is one
+    _check_load(model, weights, None if ray is not None else device)  # (on Ray, the workers' device is checked there)
     return out if kind == "folder" else src.parent if unreadable else out.parent  # the folder whose lock the run takes
 
 
@@ -628,6 +637,8 @@ def eval_cmd(
         rep.error(f"{gt_dir}: {'a file, not a folder of photos' if gt_dir.exists() else 'folder not found'}")
         raise typer.Exit(EXIT_USAGE)
     try:
+        if not no_vidcolor:
+            _check_load(model, weights, device)
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: --out is a file; give a folder for eval.json, index.html and thumbs/")
         if out.resolve().is_relative_to(gt_dir.resolve()):  # its thumbnails landed among the photos, and the next
@@ -643,7 +654,7 @@ def eval_cmd(
         if not found:  # before the model loads (it was refused after, with exit 1)
             raise UsageError(f"{gt_dir}: no images found")
         preds = _eval_predictions(gt_dir, out, limit, pred or [], no_gt, no_vidcolor, rep)
-    except (UsageError, InputError) as e:  # InputError: a prediction missing, unreadable or of another shape
+    except (UsageError, InputError, WeightsError) as e:  # InputError: a prediction missing, unreadable or of another shape
         rep.error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = None if no_vidcolor else _load(model, weights, device, work_size)
@@ -735,7 +746,8 @@ def eval_video_cmd(
             _refuse_photo(c)
         if json_out:
             _check_json_out(json_out, clips, overwrite, "eval-video")
-    except UsageError as e:
+        _check_load(model, weights, device)  # before the clips are decoded (refuse_gray_clip)
+    except (UsageError, WeightsError) as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     from vidcolor.evaluate_video import evaluate_video, refuse_gray_clip
@@ -842,7 +854,8 @@ def bench_cmd(
         if json_out:
             _check_json_out(json_out, [clip], overwrite, "bench")
         baseline = _bench_baseline(compare) if compare else None  # before the minutes of measuring
-    except UsageError as e:
+        _check_load(model, weights, device)
+    except (UsageError, WeightsError) as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size, upsample)
@@ -945,8 +958,9 @@ def serve_cmd(
     from vidcolor.tone import check_tone_net
 
     try:  # every photo is judged (already in colour?): a missing detector had answered each with a 500
+        _check_load(model, weights, device)
         check_tone_net()
-    except WeightsError as e:
+    except (UsageError, WeightsError) as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size)
