@@ -238,9 +238,9 @@ def _checked_hints(src: Path, kind: str, hints):
     try:
         if kind == "video":
             return check_video_hints(hints, src, display)
-        if not isinstance(hints, Hints):
-            where, hints = str(hints), load_hints(hints)
         size = displayed_size(src)
+        if not isinstance(hints, Hints):
+            where, hints = str(hints), load_hints(hints, inside=size)  # its points checked before their colours convert
         if size:
             hints.check_inside(*size, where)
     except InputError as e:  # a bad hints file is a bad option, not a failed input
