@@ -70,8 +70,11 @@ def check_shipped(name: str, kind: str, advice: str = "") -> Path:
     hash costs about 10 ms for the 8 MB network, 1 ms for the detector."""
     path, sha256 = shipped_file(name, kind, advice)
     try:
+        h = hashlib.sha256()  # (not hashlib.file_digest: Python 3.11+, and vidcolor takes 3.10)
         with open(path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
     except OSError as e:
         raise WeightsError(f"{path}: cannot read the {kind} weights ({e.strerror or e}); {restore_advice(path)}") from None
     if digest != sha256:
