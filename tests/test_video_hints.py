@@ -249,13 +249,15 @@ def test_a_resumed_run_with_hints_gives_the_frames_of_an_unbroken_one(tmp_path, 
     assert _a_star(a[-1], X0 + SPEED * 11 + 15, Y0 + 15) > 20  # the hint did reach the last frame
 
 
-def test_video_hints_with_ray_are_refused_before_the_model_loads(tmp_path):
+def test_video_hints_with_ray_are_refused_before_the_model_loads(tmp_path, weights_file, monkeypatch):
     from vidcolor.cluster.runtime import RayOptions
 
+    # (a real weights file: colorize() now refuses a missing one before anything else)
+    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
     src = write_video(tmp_path / "in.mp4", w=96, h=64, frames=4, audio=None)
     hints = _hints_file(tmp_path, {"0": {"points": [_point(10, 10)]}})
     with pytest.raises(UsageError, match="video hints are not supported with --ray"):
-        vidcolor.colorize(src, tmp_path / "out.mp4", weights=tmp_path / "never-loaded.pt", hints=hints, ray=RayOptions())
+        vidcolor.colorize(src, tmp_path / "out.mp4", weights=weights_file, hints=hints, ray=RayOptions())
     assert not (tmp_path / "out.mp4").exists()
 
 

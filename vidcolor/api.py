@@ -147,6 +147,17 @@ def refuse_shipped_palette(p: Plan, hints, model: str | None, weights) -> None:
         refuse_palette(p.hints, _hints_label(hints), name)
 
 
+def refuse_missing_detector(p: Plan, folder: FolderOptions) -> None:
+    """WeightsError when the run judges photos (one, or a folder holding some, without --force: is each already
+    in colour?) and the colour-photo detector's shipped weights are missing or corrupt: known before anything is
+    decoded or loaded, and (in the CLI) before the output's lock is taken (vidcolor.tone.check_tone_net)."""
+    if folder.force or not (p.kind == "image" or (p.kind == "folder" and p.media.images)):
+        return
+    from vidcolor.tone import check_tone_net
+
+    check_tone_net()
+
+
 def input_kind(src: Path) -> str:
     """"folder", "image" or "video": how an existing input is run."""
     return "folder" if src.is_dir() else "image" if is_image_path(src) else "video"
@@ -233,9 +244,9 @@ def _checked_hints(src: Path, kind: str, hints):
     try:
         if kind == "video":
             return check_video_hints(hints, src, display)
-        if not isinstance(hints, Hints):
-            where, hints = str(hints), load_hints(hints)
         size = displayed_size(src)
+        if not isinstance(hints, Hints):
+            where, hints = str(hints), load_hints(hints, inside=size)  # its points checked before their colours convert
         if size:
             hints.check_inside(*size, where)
     except InputError as e:  # a bad hints file is a bad option, not a failed input
@@ -295,9 +306,10 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     CLI, which plans before it takes the output's lock; planning a 21,600-photo folder takes 0.6 s.)
     """
     if colorizer is None:
-        from vidcolor.weights import check_load_args
+        from vidcolor.weights import check_load_args, check_weights_source
 
         check_load_args(work_size, upsample, strength, weights)  # before anything is opened
+        check_weights_source(model, weights)  # a truncated effnet_unet.pt failed only once a photo had been decoded
     else:  # these say which colorizer to load: beside a loaded one they were ignored without a word (strength=1.5)
         given = {k: v for k, v, default in (("model", model, None), ("weights", weights, None), ("device", device, "auto"),
                                             ("work_size", work_size, None), ("upsample", upsample, "guided"),
@@ -312,6 +324,7 @@ def colorize(src: str | Path, dst: str | Path | None = None, *, colorizer=None, 
     video, folder = run_options(video, folder)
     if colorizer is None:
         refuse_shipped_palette(p, hints, model, weights)
+    refuse_missing_detector(p, folder)
     if p.kind == "folder" and not p.media.reported:  # nothing to do or say: no model, no output folder (a new
         return []  # user's folder holding a readme loaded the model, made the output and said "0 inputs")
     if p.kind == "video":

@@ -140,6 +140,20 @@ def _load(model, weights, device, work_size, upsample=Upsample.guided, strength=
         raise typer.Exit(EXIT_USAGE)
 
 
+def _check_load(model: str | None, weights: Path | None, device: str | None) -> None:
+    """What every command refuses about the model to load before it opens any input: a CUDA device that is not
+    there (UsageError; it imports torch, so only for an explicit CUDA device) and weights that are not there,
+    not whole or not the network asked for (WeightsError, vidcolor.weights.check_weights_source). eval-video
+    had decoded its clips, and eval its --pred photos, before the load found them (a tester's sweep)."""
+    if device is not None and device.startswith("cuda"):
+        from vidcolor.device import resolve_device
+
+        resolve_device(device)
+    from vidcolor.weights import check_weights_source
+
+    check_weights_source(model, weights)
+
+
 def _reporter(**kw):
     from vidcolor.report import Reporter
 
@@ -260,7 +274,7 @@ def _colorize(src: Path, dst: str | None, load: dict, video: VideoOptions, folde
               hints: Path | None = None, ray: str | None = None) -> int:
     from vidcolor.archive import OutputLock, RunReport
 
-    from vidcolor.api import plan, refuse_shipped_palette
+    from vidcolor.api import plan, refuse_missing_detector, refuse_shipped_palette
 
     try:
         root = _refuse_early(src, dst, load, video, folder, report, ray)
@@ -277,6 +291,8 @@ def _colorize(src: Path, dst: str | None, load: dict, video: VideoOptions, folde
             raise
         except VidcolorError:  # an unreadable input: the run reports it as failed, as before; nothing to lock
             root = planned = None
+        if planned is not None:
+            refuse_missing_detector(planned, folder)  # (WeightsError) a photo run's detector, before the lock and the decoding
     except (UsageError, WeightsError) as e:
         rep.error(str(e))
         if isinstance(e, WeightsError) and not folder.dry_run:  # found before the lock now: its report still says
@@ -445,7 +461,6 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
     plan() checks the output itself."""
     from vidcolor.api import check_format, input_kind, output_path, planned_output
     from vidcolor.io.paths import input_problem, not_found
-    from vidcolor.weights import check_weights_source
 
     device, model, weights = load["device"], load["model"], load["weights"]
 
@@ -466,11 +481,7 @@ def _refuse_early(src: Path, dst: str | None, load: dict, video: VideoOptions, f
         _check_crf(video.crf, video.codec, out if kind == "video" else None)
     if report is not None:
         _check_report(report, kind, src, out)
-    if ray is None and device.startswith("cuda"):
-        from vidcolor.device import resolve_device  # imports torch: only for an explicit CUDA device
-
-        resolve_device(device)  # UsageError for a device that is not there
-    check_weights_source(model, weights)  # (WeightsError) shipped weights listed for --model, a --weights file that is one
+    _check_load(model, weights, None if ray is not None else device)  # (on Ray, the workers' device is checked there)
     return out if kind == "folder" else src.parent if unreadable else out.parent  # the folder whose lock the run takes
 
 
@@ -641,6 +652,8 @@ def eval_cmd(
         rep.error(f"{gt_dir}: {'a file, not a folder of photos' if gt_dir.exists() else 'folder not found'}")
         raise typer.Exit(EXIT_USAGE)
     try:
+        if not no_vidcolor:
+            _check_load(model, weights, device)
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: --out is a file; give a folder for eval.json, index.html and thumbs/")
         if out.resolve().is_relative_to(gt_dir.resolve()):  # its thumbnails landed among the photos, and the next
@@ -656,7 +669,7 @@ def eval_cmd(
         if not found:  # before the model loads (it was refused after, with exit 1)
             raise UsageError(f"{gt_dir}: no images found")
         preds = _eval_predictions(gt_dir, out, limit, pred or [], no_gt, no_vidcolor, rep)
-    except (UsageError, InputError) as e:  # InputError: a prediction missing, unreadable or of another shape
+    except (UsageError, InputError, WeightsError) as e:  # InputError: a prediction missing, unreadable or of another shape
         rep.error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = None if no_vidcolor else _load(model, weights, device, work_size)
@@ -748,7 +761,8 @@ def eval_video_cmd(
             _refuse_photo(c)
         if json_out:
             _check_json_out(json_out, clips, overwrite, "eval-video")
-    except UsageError as e:
+        _check_load(model, weights, device)  # before the clips are decoded (refuse_gray_clip)
+    except (UsageError, WeightsError) as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     from vidcolor.evaluate_video import evaluate_video, refuse_gray_clip
@@ -855,7 +869,8 @@ def bench_cmd(
         if json_out:
             _check_json_out(json_out, [clip], overwrite, "bench")
         baseline = _bench_baseline(compare) if compare else None  # before the minutes of measuring
-    except UsageError as e:
+        _check_load(model, weights, device)
+    except (UsageError, WeightsError) as e:
         _reporter().error(str(e))
         raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size, upsample)
@@ -955,6 +970,14 @@ def serve_cmd(
     if not is_loopback(host):
         typer.echo(f"warning: --host {host} opens the page and API to other machines"
                    + ("" if token else "; anyone who can reach it can use it (pass --token)"), err=True)
+    from vidcolor.tone import check_tone_net
+
+    try:  # every photo is judged (already in colour?): a missing detector had answered each with a 500
+        _check_load(model, weights, device)
+        check_tone_net()
+    except (UsageError, WeightsError) as e:
+        _reporter().error(str(e))
+        raise typer.Exit(EXIT_USAGE)
     col = _load(model, weights, device, work_size)
     for link in page_links(host, port, token):
         typer.echo(f"vidcolor serve: {link}", err=True)

@@ -176,6 +176,17 @@ def tone_net_input(rgb: np.ndarray) -> np.ndarray:
     return _net_input(*_thumbnail_residual(rgb))
 
 
+DETECTOR = "colour-photo detector"  # how refusals name ToneNet's weights
+
+
+def check_tone_net() -> None:
+    """WeightsError (one line: the file, and how to get it back) unless ToneNet's shipped weights are there and
+    whole; hashlib only, no torch: runs that judge photos call it before they decode or load anything."""
+    from vidcolor.weights import check_shipped
+
+    check_shipped("tone_net", DETECTOR)
+
+
 @functools.lru_cache(maxsize=1)
 def load_tone_net():
     """The shipped ToneNet (weights/manifest.json's "tone_net", sha256 checked), on the CPU; loaded once a
@@ -184,7 +195,7 @@ def load_tone_net():
     from vidcolor.models.tone_net import ToneNet
     from vidcolor.weights import shipped_file
 
-    return ToneNet.from_checkpoint(read_checkpoint_file(*shipped_file("tone_net", "the colour-photo detector"))[0])
+    return ToneNet.from_checkpoint(read_checkpoint_file(*shipped_file("tone_net", DETECTOR))[0])
 
 
 def detector_scores(rgb: np.ndarray) -> tuple[float, float]:

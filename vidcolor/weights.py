@@ -6,8 +6,11 @@ weights/manifest.json lists each model's file and sha256, which loading checks.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,8 +51,37 @@ def shipped_file(name: str, kind: str, advice: str = "") -> tuple[Path, str]:
         raise WeightsError(f"no trained weights file for {kind} {name!r} (looked in {looked}){advice}")
     path = Path(entry["path"])
     if not path.is_file():
-        raise WeightsError(f"{path}: weights file listed in manifest.json is missing")
+        raise WeightsError(f"{path}: {kind} weights file listed in manifest.json is missing; {restore_advice(path)}")
     return path, entry["sha256"]
+
+
+def restore_advice(path: Path) -> str:
+    """How to get a shipped weights file back: a wheel's comes with vidcolor, a checkout's from git."""
+    if path.parent == _PKG / "_weights":
+        return "reinstall vidcolor (pip install --force-reinstall vidcolor, or pip install . in its source)"
+    return f"restore it (git checkout -- {path.parent.name}/{path.name} in {path.parent.parent}) or reinstall vidcolor"
+
+
+def check_shipped(name: str, kind: str, advice: str = "") -> Path:
+    """The shipped file `name` (shipped_file), whole: its sha256 the listed one. Checked at the start of a
+    run that needs it, before any input is decoded or a model loaded: a missing or truncated tone_net.pt
+    (a copied checkout, a broken install) had failed a photo's run only after its decoding and the model's
+    load, 19 s in on a large scan, and `vidcolor serve` on every photo with a 500 (a tester's find). A
+    hash costs about 10 ms for the 8 MB network, 1 ms for the detector."""
+    path, sha256 = shipped_file(name, kind, advice)
+    try:
+        h = hashlib.sha256()  # (not hashlib.file_digest: Python 3.11+, and vidcolor takes 3.10)
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read the {kind} weights ({e.strerror or e}); {restore_advice(path)}") from None
+    if digest != sha256:
+        size = path.stat().st_size
+        raise WeightsError(f"{path}: the {kind} weights file is corrupt or truncated ({size:,} bytes, sha256 {digest[:12]}... "
+                           f"where manifest.json lists {sha256[:12]}...); {restore_advice(path)}")
+    return path
 
 
 def shipped_weights(model: str) -> tuple[Path, str]:
@@ -62,13 +94,13 @@ def shipped_weights(model: str) -> tuple[Path, str]:
 
 
 def check_weights_source(model: str | None, weights: str | Path | None) -> None:
-    """What can be told of the weights without reading them, before the output's lock and any work: a
+    """What can be told of the weights without loading them, before the output's lock and any work: a
     weights file that is there, not empty and a zip archive or a pickle (torch.save's formats), or
-    shipped weights listed for `model`. WeightsError otherwise (a run refused for its weights only after
+    shipped weights listed for `model`, there and whole (check_shipped). WeightsError otherwise (a run refused for its weights only after
     taking the output's lock had left a `.vidcolor/` lock folder in the user's photo folder: a new user's
     test). load_colorizer still checks everything else (the hash, the network)."""
     if weights is None:
-        shipped_file(DEFAULT_MODEL if model is None else model, "model", "; pass --weights PATH to a checkpoint")
+        check_shipped(DEFAULT_MODEL if model is None else model, "model", "; pass --weights PATH to a checkpoint")
         return
     path = Path(weights)
     if not path.is_file():
@@ -82,6 +114,74 @@ def check_weights_source(model: str | None, weights: str | Path | None) -> None:
         raise WeightsError(f"{path}: cannot read weights ({e.strerror or e})") from None
     if magic != b"PK\x03\x04" and magic[:1] != b"\x80":  # torch.save's zip, or the pickle of torch before 1.6
         raise WeightsError(f"{path}: cannot read weights: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
+    if magic == b"PK\x03\x04" and (problem := _zip_checkpoint_problem(path, model)):
+        raise WeightsError(f"{path}: {problem}")
+
+
+class _Stand(dict):
+    """What a checkpoint's pickle builds for any class it names (a tensor, a storage, an OrderedDict): nothing
+    is imported or run, so reading the top level is safe without torch."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+    def append(self, item):
+        pass
+
+    def extend(self, items):
+        pass
+
+
+class _Peek(pickle.Unpickler):
+    def find_class(self, module, name):
+        return _Stand
+
+    def persistent_load(self, pid):  # a tensor's storage, left in the archive
+        return None
+
+
+def _zip_checkpoint_problem(path: Path, model: str | None) -> str | None:
+    """Why a torch.save zip is not the checkpoint asked for, from its central directory and its pickle's
+    top level (a few KB; no tensor data, no torch): a truncated file, ToneNet or a training state, another
+    architecture than `model`. Each had been found only by the load, after the input's decoding: 8.5 s into
+    a 48 Mpx photo's run, and a video's first frames decoded (a tester's sweep)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            name = next((n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if name is None:
+                return "cannot read weights: not a PyTorch checkpoint (a zip archive without data.pkl)"
+            with z.open(name) as f:
+                top = _Peek(f).load()
+    except zipfile.BadZipFile:
+        return "cannot read weights: the file is truncated or corrupt (its zip archive is incomplete)"
+    except (OSError, EOFError, pickle.UnpicklingError, zipfile.LargeZipFile, ValueError) as e:
+        return f"cannot read weights: the file is corrupt ({type(e).__name__})"
+    if isinstance(top, _Stand) and not top:  # a tensor, a module: something pickle rebuilds by a call
+        return "not a vidcolor checkpoint (it holds one object, such as a tensor, not a dict)"
+    if problem := not_a_checkpoint(top, lambda v: isinstance(v, _Stand)):
+        return problem
+    if model is not None and top["arch"] != model:
+        return f"holds the network {top['arch']!r}, not {model!r}"
+    return None
+
+
+def not_a_checkpoint(ckpt, is_tensor) -> str | None:
+    """Why `ckpt`, an unpickled checkpoint, is not one of vidcolor's networks (`is_tensor` tells its tensors),
+    with what it looks like; None if it has a network's entries."""
+    if not isinstance(ckpt, dict):
+        return f"not a vidcolor checkpoint (it holds a {type(ckpt).__name__}, not a dict)"
+    for key in ("arch", "model_args", "state_dict"):
+        if key not in ckpt:
+            hint = "; it looks like a bare state dict" if all(is_tensor(v) for v in ckpt.values()) else ""
+            if set(ckpt) == {"width", "state_dict", "meta"}:  # weights/tone_net.pt (a researcher passed it as --weights)
+                hint = "; it is ToneNet, the colour-photo detector, not a colorization network"
+            elif {"model", "optimizer", "step"} <= set(ckpt):
+                hint = "; it is a run's training state (last.pt): use RUN/snapshots/stepN.pt or an export"
+            return f"not a vidcolor checkpoint: no {key!r} entry{hint}"
+    return None
 
 
 def load_colorizer(model: str | None = None, weights: str | Path | None = None, device: str = "auto",

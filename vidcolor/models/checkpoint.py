@@ -85,16 +85,10 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, half: bool = Fals
 def model_from_checkpoint(ckpt) -> nn.Module:
     """Rebuild the network a checkpoint describes. WeightsError (without a path: the caller adds it)
     for anything that is not a vidcolor checkpoint or whose weights do not fit its architecture."""
-    if not isinstance(ckpt, dict):
-        raise WeightsError(f"not a vidcolor checkpoint (it holds a {type(ckpt).__name__}, not a dict)")
-    for key in ("arch", "model_args", "state_dict"):
-        if key not in ckpt:
-            hint = "; it looks like a bare state dict" if all(isinstance(v, torch.Tensor) for v in ckpt.values()) else ""
-            if set(ckpt) == {"width", "state_dict", "meta"}:  # weights/tone_net.pt (a researcher passed it as --weights)
-                hint = "; it is ToneNet, the colour-photo detector, not a colorization network"
-            elif {"model", "optimizer", "step"} <= set(ckpt):
-                hint = "; it is a run's training state (last.pt): use RUN/snapshots/stepN.pt or an export"
-            raise WeightsError(f"not a vidcolor checkpoint: no {key!r} entry{hint}")
+    from vidcolor.weights import not_a_checkpoint
+
+    if problem := not_a_checkpoint(ckpt, lambda v: isinstance(v, torch.Tensor)):
+        raise WeightsError(problem)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in clean_state_dict(ckpt["state_dict"]).items()}
     bins = sd.get("head.bins")
     if ckpt["arch"] not in list_models():

@@ -70,8 +70,12 @@ def is_loopback(host: str) -> bool:
 
 
 def create_app(colorizer, config: ServeConfig | None = None):
-    """The FastAPI app serving `colorizer` (any vidcolor Colorizer: tests pass their own)."""
+    """The FastAPI app serving `colorizer` (any vidcolor Colorizer: tests pass their own). WeightsError when
+    the colour-photo detector, which judges every photo, is missing or corrupt (vidcolor.tone.check_tone_net)."""
     from vidcolor.serve.app import create_app as _create
+    from vidcolor.tone import check_tone_net
+
+    check_tone_net()
 
     return _create(colorizer, config or ServeConfig())
 
