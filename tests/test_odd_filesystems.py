@@ -63,6 +63,81 @@ def test_names_that_differ_in_case_are_two_outputs_where_the_drive_keeps_them_ap
         (out / "Photo.jpg").read_bytes() != (out / "photo.JPG").read_bytes()
 
 
+NFC_CAFE, NFD_CAFE = "Caf\u00e9", "Cafe\u0301"  # one name, accent composed / decomposed
+
+
+def _keeps_both_spellings(folder) -> bool:
+    (folder / NFC_CAFE).touch()
+    apart = not (folder / NFD_CAFE).exists()
+    (folder / NFC_CAFE).unlink()
+    return apart
+
+
+def _outputs(out) -> list[str]:
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and ".vidcolor" not in p.parts)
+
+
+def test_inputs_renamed_between_composed_and_decomposed_accents_are_done_into_their_outputs(tmp_path, colorizer):
+    """An archive whose names were converted from composed to decomposed accents (a copy through a Mac, `rsync
+    --iconv`) was colorized again whole on Linux, each accented output written a second time under a name that
+    looks the same (an archivist's find). The renamed inputs, folder and file, are skipped as done, their outputs
+    kept under the names written; a renamed input whose bytes changed is redone into its existing output."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    if not _keeps_both_spellings(src):
+        pytest.skip("this machine's file system folds accents")
+    write_image(src / f"{NFC_CAFE}.png", seed=1)
+    write_image(src / f"\u00c9t\u00e9 1950" / f"{NFC_CAFE}.png", seed=2)
+    write_image(src / "plain.png", seed=3)
+    assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)] == ["done"] * 3
+    written = _outputs(out)
+    mtimes = {p: os.stat(out / p).st_mtime_ns for p in written}
+    (src / f"\u00c9t\u00e9 1950").rename(src / "E\u0301te\u0301 1950")
+    (src / "E\u0301te\u0301 1950" / f"{NFC_CAFE}.png").rename(src / "E\u0301te\u0301 1950" / f"{NFD_CAFE}.png")
+    (src / f"{NFC_CAFE}.png").rename(src / f"{NFD_CAFE}.png")
+    for opts in (FolderOptions(dry_run=True), FolderOptions(), FolderOptions()):
+        assert [r.note for r in vidcolor.colorize(src, out, colorizer=colorizer, folder=opts)] == ["already done"] * 3
+    assert _outputs(out) == written and {p: os.stat(out / p).st_mtime_ns for p in written} == mtimes
+    write_image(src / f"{NFD_CAFE}.png", seed=9, h=50)  # a re-scan under the new spelling: redone in place
+    res = {str(r.input.relative_to(src)): r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)}
+    assert res == {f"{NFD_CAFE}.png": "done", f"E\u0301te\u0301 1950/{NFD_CAFE}.png": "skipped", "plain.png": "skipped"}
+    assert _outputs(out) == written and os.stat(out / f"{NFC_CAFE}.png").st_mtime_ns != mtimes[f"{NFC_CAFE}.png"]
+
+
+def test_a_copy_through_a_mac_beside_its_original_is_done_into_the_originals_output(tmp_path, colorizer):
+    """The archive copied through a Mac (its names decomposed), the original still there, and the copy run into the
+    same output: the same photo, read once and skipped, not refused as another input's nor written a second time."""
+    src, mac, out = tmp_path / "in", tmp_path / "mac", tmp_path / "out"
+    src.mkdir()
+    if not _keeps_both_spellings(src):
+        pytest.skip("this machine's file system folds accents")
+    write_image(src / f"{NFC_CAFE}.png", seed=1)
+    assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)] == ["done"]
+    mac.mkdir()
+    shutil.copyfile(src / f"{NFC_CAFE}.png", mac / f"{NFD_CAFE}.png")  # (a new mtime: read once)
+    assert [r.note for r in vidcolor.colorize(mac, out, colorizer=colorizer)] == ["already done"]
+    assert _outputs(out) == [f"{NFC_CAFE}.png"]
+
+
+def test_two_inputs_named_in_both_accent_spellings_keep_an_output_each(tmp_path, colorizer):
+    """Both spellings of one name, two files side by side (Linux keeps them apart): two inputs, two outputs, and
+    neither is taken for the other renamed, on the first run or the next, nor after one output is removed."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    if not _keeps_both_spellings(src):
+        pytest.skip("this machine's file system folds accents")
+    write_image(src / f"{NFC_CAFE}.png", seed=1)
+    write_image(src / f"{NFD_CAFE}.png", seed=2, h=50)
+    assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)] == ["done", "done"]
+    assert _outputs(out) == sorted([f"{NFC_CAFE}.png", f"{NFD_CAFE}.png"])
+    assert [r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)] == ["skipped", "skipped"]
+    (out / f"{NFD_CAFE}.png").unlink()
+    res = {str(r.input): r.status for r in vidcolor.colorize(src, out, colorizer=colorizer)}
+    assert res == {str(src / f"{NFC_CAFE}.png"): "skipped", str(src / f"{NFD_CAFE}.png"): "done"}
+    assert _outputs(out) == sorted([f"{NFC_CAFE}.png", f"{NFD_CAFE}.png"])
+    assert (out / f"{NFD_CAFE}.png").read_bytes() != (out / f"{NFC_CAFE}.png").read_bytes()
+
+
 DEEP = 1100  # folder levels: past Python's recursion limit (1000), within Linux's 4096-byte path limit
 
 

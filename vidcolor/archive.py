@@ -184,7 +184,7 @@ class Journal:
     def same_input(self, e: dict, src: Path) -> bool:
         """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged. A file of the
         same name, size and mtime (to the nanosecond) in another folder, where the recorded file is gone, is
-        the same file moved: an archive renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
+        the same file moved (its name's accents composed or decomposed alike or not: `_same_name`): an archive renamed or remounted elsewhere (`mv scans scans_1950s`, a NAS mounted at a new path) had every
         output redone, hours of work for a film archive (a new user's test). A file of the same name and size whose
         mtime moved, or that is a copy of the recorded one still there, is the same where it holds the recorded
         bytes (`_same_content`); such a copy's original is then kept with the entry (`copies`), the same while
@@ -192,7 +192,7 @@ class Journal:
         try:
             recorded = e.get("input") or ""
             here = recorded == str(_normal(src))
-            if not here and Path(recorded).name != src.name:
+            if not here and not _same_name(Path(recorded).name, src.name):
                 return False
             now = input_key(src)
             # moved: the name, size and mtime alone where the recorded file is gone (two rolls' scan0001.bmp, same
@@ -445,7 +445,7 @@ def _other_input(journal: Journal, target: Path, src: Path) -> str | None:
     try:
         if recorded == str(_normal(src)) or not os.path.lexists(recorded):
             return None
-        if Path(recorded).name == src.name and (os.path.samefile(recorded, src) or _same_bytes(e, Path(recorded), src)):
+        if _same_name(Path(recorded).name, src.name) and (os.path.samefile(recorded, src) or _same_bytes(e, Path(recorded), src)):
             # the same scan copied to where this run reads it, with its date (rsync -a, cp -p) or without (cp -r, a
             # restore): a copy without dates, its original still there, failed every photo every night (a review)
             return None
@@ -491,6 +491,12 @@ def _other_journals(journal: Journal, target: Path):
             others[path] = None
         if others.get(path) is not None:
             yield others[path]
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Whether two file names are one name, spelled alike or with its accents composed in one and decomposed in the
+    other: an input renamed between the two (a copy through a Mac, `rsync --iconv`) is the same input moved."""
+    return a == b or unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
 
 
 def _lock_name(name: str) -> str:

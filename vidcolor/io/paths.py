@@ -291,6 +291,9 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
     if fmt_ext:
         photos = [(p, t.with_suffix(fmt_ext)) for p, t in photos]
     films = [(p, video_output(dst / p.relative_to(src))) for p in videos]
+    if fold("e\u0301") != fold("\u00e9"):  # (where the file system folds accents, both spellings name one file)
+        spelled = _respelled(src, dst)
+        photos, films = ([(p, spelled(p, t)) for p, t in pairs] for pairs in (photos, films))
     by_output: dict[str, list[Path]] = {}
     for p, t in photos + films:
         by_output.setdefault(fold(str(t)), []).append(p)
@@ -323,6 +326,40 @@ def planned_outputs(src: Path, dst: Path, images: list[Path], videos: list[Path]
         clashes += [(p, f"{names} would {each} be written to {target[p]}{one_file}; {how}") for p in same]
     left_out = {p for p, _ in clashes}
     return ([(p, t) for p, t in photos if p not in left_out], [(p, t) for p, t in films if p not in left_out], clashes)
+
+
+def _respelled(src: Path, dst: Path) -> Callable[[Path, Path], Path]:
+    """An input's output `t`, each of its names spelled as an existing output's where the two differ only in
+    Unicode normalization (composed or decomposed accents) and the input's own folder holds no name of that other
+    spelling: its input renamed (a copy through a Mac, `rsync --iconv`), not a second file. An archive whose names
+    had been converted was colorized again whole on Linux, each accented output written a second time under a
+    name that looks the same (`Café.jpg` twice: an archivist's find); the output found is then the journal's
+    entry for it, the input the same one moved (`Journal.same_input`). Two inputs of both spellings in one folder
+    keep an output each."""
+    names: dict[Path, list[str]] = {}
+
+    def listed(folder: Path) -> list[str]:
+        if folder not in names:
+            try:
+                names[folder] = os.listdir(folder)
+            except OSError:  # (no such output folder yet)
+                names[folder] = []
+        return names[folder]
+
+    def others(folder: Path, name: str) -> list[str]:
+        nfc = unicodedata.normalize("NFC", name)
+        return [n for n in listed(folder) if n != name and unicodedata.normalize("NFC", n) == nfc]
+
+    def spelled(p: Path, t: Path) -> Path:
+        ins, outs = p.relative_to(src).parts, t.relative_to(dst).parts  # (as many: only a suffix differs)
+        out = dst
+        for i, name in enumerate(outs):
+            if not name.isascii() and not os.path.lexists(out / name) and not others(src.joinpath(*ins[:i]), ins[i]):
+                if len(theirs := others(out, name)) == 1:
+                    name = theirs[0]
+            out = out / name
+        return out
+    return spelled
 
 
 def video_output(target: Path) -> Path:
