@@ -25,13 +25,14 @@ def no_work(monkeypatch):
     monkeypatch.setattr("vidcolor.api.colorize", lambda *a, **kw: pytest.fail("the run started"))
 
 
-def refuse_writes_to(monkeypatch, name: str) -> None:
-    """os.open refuses to open the file `name` for writing, as for a file another user's run left (0644, theirs)."""
+def refuse_writes_to(monkeypatch, name: str, code: int = errno.EACCES) -> None:
+    """os.open refuses to open the file `name` for writing with errno `code`: by default as for a file another
+    user's run left (0644, theirs)."""
     real = os.open
 
     def open_(path, flags, *a, **kw):
         if Path(path).name == name and flags & (os.O_WRONLY | os.O_RDWR):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            raise OSError(code, os.strerror(code), str(path))  # (OSError makes the errno's subclass: PermissionError)
         return real(path, flags, *a, **kw)
 
     monkeypatch.setattr(os, "open", open_)
@@ -66,6 +67,31 @@ def test_a_state_file_another_users_run_left_is_refused_before_the_model_loads(t
     assert "Traceback" not in r.output
     assert report.read_text() == '{"summary": {"done": 1}}\n'  # last night's report, as any refusal leaves it
     assert sorted(p.name for p in out.iterdir()) == [".vidcolor"]
+
+
+@pytest.mark.parametrize("code, exit_code, says", [
+    (errno.ENOSPC, 4, "cannot write the output's run state (No space left on device); the run stops"),
+    (errno.EROFS, 2, "read-only file system; the output cannot be written there"),
+    (errno.EIO, 2, "cannot write the output's run state (Input/output error)")], ids=["ENOSPC", "EROFS", "EIO"])
+@pytest.mark.parametrize("name", ["lock", "journal.jsonl"])
+def test_a_state_file_that_cannot_be_written_for_another_reason_says_that_reason(tmp_path, monkeypatch, no_work, name,
+                                                                                code, exit_code, says):
+    """A full disk, a read-only file system or an I/O error while taking the output's lock (or opening its journal)
+    had each read "cannot write the output's run state", with advice about another user's run where the file was
+    another user's. A full disk is the run stopped for space (exit 4); the others are one line saying what the OS
+    said, and none blames another user."""
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+    out = tmp_path / "out"
+    last_nights_state(out)
+    if os.name == "posix" and os.geteuid() == 0:  # another user's file: what had brought the advice about their run
+        os.chown(out / ".vidcolor" / name, 1, 1)
+    refuse_writes_to(monkeypatch, name, code)
+    r = invoke(src, "-o", out)
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == exit_code and len(lines) == 1, r.output
+    assert lines[0] == f"vidcolor: error: {out / '.vidcolor' / name}: {says}", lines[0]
+    assert "Traceback" not in r.output
 
 
 @AS_ROOT

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vidcolor.errors import (ForeignOutputError, LockedError, StorageError, VidcolorError, add_note, carry_finished,
-                             finished_before, first_line, write_failure)
+from vidcolor.errors import (ForeignOutputError, LockedError, OutputError, StorageError, VidcolorError, add_note,
+                             carry_finished, finished_before, first_line, write_failure)
 from vidcolor.io.paths import atomic_write_text, is_temp_output, stat_key, temp_writer_pid
 from vidcolor.io.formats import walk
 from vidcolor.options import same_key
@@ -587,7 +587,7 @@ class OutputLock:
         except OSError as e:  # a lock file (or the locks folder) another user's run left, not ours to open
             with OutputLock._held_lock:
                 del OutputLock._held[self._key]
-            raise write_failure(e, _not_writable(Path(e.filename or self.dir), e.strerror or str(e))) from e
+            raise _state_write_error(Path(e.filename or self.dir), e) from e
         except BaseException:
             with OutputLock._held_lock:
                 del OutputLock._held[self._key]
@@ -610,7 +610,7 @@ class OutputLock:
                 continue
             except OSError as e:
                 self.__exit__(None, None, None)
-                raise write_failure(e, _not_writable(f, e.strerror or str(e))) from e
+                raise _state_write_error(f, e) from e
         return self
 
     def _enclosing_run(self, me: int) -> bool:
@@ -762,6 +762,20 @@ class OutputLock:
             pass
         finally:
             self.folder_lock.release()
+
+
+def _state_write_error(path: Path, e: OSError) -> VidcolorError:
+    """The error for a file of an output's state folder (a lock file, the journal) that cannot be opened to write.
+    Only a permission error is another user's file, said with its owner and the way out; a full disk or quota
+    stops the run (StorageError, exit 4), a read-only file system is said as such, anything else (EIO) as the OS
+    says it. Every one had read "cannot write the output's run state", with advice about another user's run
+    where the file was another user's (a reviewer's find)."""
+    reason = e.strerror or str(e)
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return OutputError(_not_writable(path, reason))
+    if e.errno == errno.EROFS:
+        return OutputError(f"{path}: read-only file system; the output cannot be written there")
+    return write_failure(e, f"{path}: cannot write the output's run state ({reason})")
 
 
 def _not_writable(path: Path, reason: str) -> str:
