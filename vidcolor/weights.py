@@ -6,7 +6,6 @@ weights/manifest.json lists each model's file and sha256, which loading checks.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidcolor.errors import WeightsError
+from vidcolor.io.paths import file_sha256
 
 if TYPE_CHECKING:
     from vidcolor.colorizer import Colorizer
@@ -70,11 +70,7 @@ def check_shipped(name: str, kind: str, advice: str = "") -> Path:
     hash costs about 10 ms for the 8 MB network, 1 ms for the detector."""
     path, sha256 = shipped_file(name, kind, advice)
     try:
-        h = hashlib.sha256()  # (not hashlib.file_digest: Python 3.11+, and vidcolor takes 3.10)
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
+        digest = file_sha256(path)
     except OSError as e:
         raise WeightsError(f"{path}: cannot read the {kind} weights ({e.strerror or e}); {restore_advice(path)}") from None
     if digest != sha256:
