@@ -1071,3 +1071,33 @@ def test_a_run_stopping_on_python_3_10_still_raises_why_it_stopped(tmp_path, col
         vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
                           folder=FolderOptions(batch_size=2))
     assert e.value.__notes__ == ["on_result raised while the run stopped: RuntimeError: the service's log is full"]
+
+
+@pytest.mark.parametrize("already_colour", [False, True], ids=["colorized", "kept-as-colour"])
+@pytest.mark.parametrize("copy_skipped", [True, False], ids=["copied", "not-copied"])
+def test_a_ctrl_c_inside_a_single_photos_journal_line_still_reports_that_photo(tmp_path, colorizer, monkeypatch,
+                                                                               already_colour, copy_skipped):
+    """A stop that lands inside the journal's own line (its fsync) once the photo is journaled as finished is
+    reported with the photo, as the journal and the next run have it (reported_if_journaled). A photo kept as
+    already in colour made its result only after the journal's line: the stopped run reported nothing for it."""
+    import vidcolor.folder as folder
+    from vidcolor.archive import Journal
+    from vidcolor.tone import ColourScores
+
+    src = write_image(tmp_path / "scan.png")
+    if already_colour:
+        monkeypatch.setattr(folder, "colour_photo_score", lambda px: ColourScores(9.0, 9.0))
+    record = Journal.record
+
+    def record_then_ctrl_c(self, src, key, status, *args, **kwargs):
+        record(self, src, key, status, *args, **kwargs)
+        raise KeyboardInterrupt  # as a Ctrl-C landing in the journal's fsync, the line already on disk
+
+    monkeypatch.setattr(Journal, "record", record_then_ctrl_c)
+    reported = []
+    with pytest.raises(KeyboardInterrupt):
+        vidcolor.colorize(src, tmp_path / "out.png", colorizer=colorizer, folder=FolderOptions(copy_skipped=copy_skipped),
+                          on_result=lambda res: reported.append(res.status))
+    status = Journal(tmp_path).last(tmp_path / "out.png")["status"]
+    assert status == ("colour" if already_colour else "done")
+    assert reported == ["skipped" if already_colour else "done"]

@@ -202,3 +202,50 @@ def test_every_command_refuses_a_missing_cuda_device_before_opening_its_inputs(t
     monkeypatch.setattr("vidcolor.serve.listen_error", lambda host, port: None)
     r = runner.invoke(cli.app, [*_command(name, tmp_path), "--device", "cuda"])
     assert r.exit_code == 2 and r.stderr.strip().splitlines() == ["vidcolor: error: --device cuda: CUDA is not available on this machine"], r.output
+
+
+def _with_data_pkl(src, dst, data: bytes):
+    """A copy of the torch.save zip `src` whose data.pkl is `data` (its CRC-32 right: the zip itself is whole)."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w") as zo:
+        for n in zi.namelist():
+            zo.writestr(n, data if n.endswith("/data.pkl") else zi.read(n))
+    return dst
+
+
+@pytest.mark.parametrize("pkl", [
+    b"\x80\x02K\x01)R.",  # calls the int 1: TypeError
+    b"\x80\x02]}b.",  # BUILD on a list: AttributeError
+    b"\x80\x02cos\nsystem\n\x8c\x0ctouch pwned\x85R.",  # os.system("touch pwned"): never imported, never run
+])
+def test_a_damaged_or_hostile_pickle_is_refused_in_one_line_and_runs_nothing(tmp_path, weights_file, monkeypatch, pkl):
+    """The check reads data.pkl without torch: a bit-flipped or crafted pickle raised TypeError or AttributeError
+    from it, a traceback at the run's start where the load had said 'cannot read weights'."""
+    monkeypatch.chdir(tmp_path)
+    w = _with_data_pkl(weights_file, tmp_path / "w.pt", pkl)
+    try:
+        W.check_weights_source(None, w)
+    except WeightsError as e:
+        assert str(e).startswith(f"{w}: ") and ("cannot read weights: the file is corrupt" in str(e)
+                                                or "not a vidcolor checkpoint" in str(e)), e
+    else:
+        pytest.fail("accepted")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_bit_flipped_pickle_is_found_by_the_zips_crc(tmp_path, weights_file):
+    """data.pkl's CRC-32 is checked as the pickle is read to its end: a flipped bit in the architecture's name is
+    a damaged file, not "holds the network 'effnet_uneu', not 'effnet_unet'"."""
+    import zipfile
+
+    data = bytearray(weights_file.read_bytes())
+    with zipfile.ZipFile(weights_file) as z:
+        info = z.getinfo(next(n for n in z.namelist() if n.endswith("/data.pkl")))
+    assert info.compress_type == zipfile.ZIP_STORED  # torch stores its records: the file's bytes are the pickle's
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    at = data.index(b"effnet_unet", start, start + info.file_size) + len("effnet_une")
+    data[at] ^= 0x01  # effnet_unet -> effnet_uneu
+    (w := tmp_path / "w.pt").write_bytes(data)
+    with pytest.raises(WeightsError, match="the file is truncated or corrupt"):
+        W.check_weights_source("effnet_unet", w)

@@ -19,7 +19,7 @@ from training.trainer import MEMORY_FORMATS, Trainer, TrainConfig
 from training.validate import load_images, make_step_fn, make_validate, tune_decode, prior_weights
 from vidcolor.device import resolve_device
 from vidcolor.models import create_model, load_checkpoint, save_checkpoint
-from vidcolor.models.checkpoint import sha256_file
+from vidcolor.io.paths import file_sha256
 from vidcolor.models.registry import UnknownModelError, model_defaults
 
 
@@ -368,7 +368,7 @@ def cmd_export(a: argparse.Namespace) -> None:
     if a.without_hints:
         meta["without_hints_from"] = str(Path(a.snapshot).resolve())
     save_checkpoint(model, out, half=True, meta=meta)
-    manifest[model.arch_name] = {"file": out.name, "sha256": sha256_file(out),
+    manifest[model.arch_name] = {"file": out.name, "sha256": file_sha256(out),
                                  "hint_inputs": bool(getattr(model, "accepts_hints", False))}
     atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
     print(f"{out}: sha256 {manifest[model.arch_name]['sha256']}")

@@ -118,7 +118,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     import torch
     import torch.nn.functional as F
 
-    from vidcolor.models.checkpoint import sha256_file
+    from vidcolor.io.paths import file_sha256
     from vidcolor.models.tone_net import ToneNet
 
     out = Path(a.out)
@@ -165,7 +165,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     torch.save({"width": net.width, "state_dict": net.state_dict(),
                 "meta": {"data": [str(f) for f in a.data], "examples": len(y), "colour": int(y.sum()),
                          **{k: v for k, v in vars(a).items() if k in ("epochs", "batch_size", "lr", "weight_decay", "seed", "width", "chroma_scale")}}}, a.out)
-    digest = sha256_file(a.out)
+    digest = file_sha256(a.out)
     manifest_path = out.parent / "manifest.json"  # a weights folder: its listed sha256 follows the new file
     if manifest_path.is_file():
         from vidcolor.io.paths import atomic_write_text

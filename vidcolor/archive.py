@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 from vidcolor.errors import (ForeignOutputError, LockedError, OutputError, StorageError, VidcolorError, add_note,
                              carry_finished, finished_before, first_line, write_failure)
-from vidcolor.io.paths import atomic_write_text, is_temp_output, stat_key, temp_writer_pid
+from vidcolor.io.paths import atomic_write_text, file_sha256, is_temp_output, stat_key, temp_writer_pid
 from vidcolor.io.formats import walk
 from vidcolor.options import same_key
 
@@ -37,15 +37,6 @@ JOURNAL_NAME = "journal.jsonl"  # in STATE_DIR
 
 def input_key(path: Path) -> dict:
     return stat_key(path.stat())
-
-
-def file_sha256(path: Path) -> str:
-    """The file's sha256, read in 1 MB blocks (hashlib.file_digest is Python 3.11's; we run on 3.10)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _touched_sha256(src: Path, now: dict) -> str:

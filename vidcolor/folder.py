@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from vidcolor.archive import (Journal, OutputLock, already_done, discard_temporary, finished_emitted, refuse_foreign_output,
+from vidcolor.archive import (Finishing, Journal, OutputLock, already_done, discard_temporary, finished_emitted, refuse_foreign_output,
                               remove_stale_temporaries, reported_if_journaled)
 from vidcolor.colorizer import Colorizer, check_call
 from vidcolor.errors import InputError, OutputError, StorageError, UsageError, VidcolorError, add_note, first_line, out_of_space, raised_by_caller
@@ -74,8 +74,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             journal.record(src, key, "failed", dst, note=str(err))
             raise
         if not opts.force and (score := colour_photo_score(img.pixels)) is not None:
-            end.result = keep_colour_photo(src, dst, journal, key, opts, t0, score, img)
-            return end.result
+            return keep_colour_photo(src, dst, journal, key, opts, t0, score, img, end=end)
 
         def write() -> None:
             write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
@@ -106,28 +105,37 @@ def _commit(journal: Journal, src: Path, dst: Path, key: str, write: Callable[[]
 
 
 def keep_colour_photo(src: Path, dst: Path, journal: Journal, key: str, opts: FolderOptions, t0: float, score: ColourScores,
-                      img: ImageData | None = None, stat: dict | None = None, sha256: str | None = None) -> Result:
+                      img: ImageData | None = None, stat: dict | None = None, sha256: str | None = None,
+                      end: Finishing | None = None) -> Result:
     """Journal a photo skipped as already in colour and, unless opts.copy_skipped is off, copy it to dst
     unchanged (its bytes, or its pixels in dst's format; `img` saves reading it again). `stat`: the photo's
     size and mtime before it was read, where `img` does not hold them (a Ray worker read it); `sha256`: its
-    bytes' hash, where a worker took it."""
+    bytes' hash, where a worker took it. `end` (a single photo's `reported_if_journaled`) gets the result
+    before the journal's line, as a colorized photo's does."""
     note = f"already in colour ({score}; --force colorizes it)"
     notes = list(img.notes) if img else []
     stat = stat or (img and img.stat)
+    end = end or Finishing()
     if not opts.copy_skipped:
+        end.result = Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
         journal.record(src, key, "colour", dst, note=str(score), stat=stat, sha256=sha256)
-        return Result(src, None, "skipped", time.time() - t0, note=note, notes=notes)
+        return end.result
     same_format = IMAGE_FORMAT.get(src.suffix.lower()) == IMAGE_FORMAT.get(dst.suffix.lower())
     make_folders(dst.parent)  # on Ray, a skipped photo can come before its folder's first output
 
-    def convert() -> None:
-        data = img or read_image(src)
-        write_image(dst, data.pixels, data)
-
-    _commit(journal, src, dst, key, (lambda: copy_file(src, dst)) if same_format else convert, status="colour",
-            note=str(score), copy=dst, redo=opts.overwrite, stat=stat, sha256=sha256)
     how = "copied unchanged" if same_format else f"written unchanged as {dst.suffix.lstrip('.').upper()}"
-    return Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
+
+    def copy() -> None:
+        if same_format:
+            copy_file(src, dst)
+        else:
+            data = img or read_image(src)
+            write_image(dst, data.pixels, data)
+        end.result = Result(src, dst, "skipped", time.time() - t0, note=f"{note}; {how} to the output", notes=notes)
+
+    _commit(journal, src, dst, key, copy, status="colour", note=str(score), copy=dst, redo=opts.overwrite, stat=stat,
+            sha256=sha256)
+    return end.result
 
 
 def copy_file(src: Path, dst: Path) -> None:

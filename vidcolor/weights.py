@@ -6,7 +6,6 @@ weights/manifest.json lists each model's file and sha256, which loading checks.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidcolor.errors import WeightsError
+from vidcolor.io.paths import file_sha256
 
 if TYPE_CHECKING:
     from vidcolor.colorizer import Colorizer
@@ -70,11 +70,7 @@ def check_shipped(name: str, kind: str, advice: str = "") -> Path:
     hash costs about 10 ms for the 8 MB network, 1 ms for the detector."""
     path, sha256 = shipped_file(name, kind, advice)
     try:
-        h = hashlib.sha256()  # (not hashlib.file_digest: Python 3.11+, and vidcolor takes 3.10)
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
+        digest = file_sha256(path)
     except OSError as e:
         raise WeightsError(f"{path}: cannot read the {kind} weights ({e.strerror or e}); {restore_advice(path)}") from None
     if digest != sha256:
@@ -153,11 +149,11 @@ def _zip_checkpoint_problem(path: Path, model: str | None) -> str | None:
             name = next((n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
             if name is None:
                 return "cannot read weights: not a PyTorch checkpoint (a zip archive without data.pkl)"
-            with z.open(name) as f:
+            with z.open(name) as f:  # streamed, not read whole: a crafted zip can declare a pickle of any size
                 top = _Peek(f).load()
-    except zipfile.BadZipFile:
+    except zipfile.BadZipFile:  # (a bad CRC-32 too, once the pickle is read to its end)
         return "cannot read weights: the file is truncated or corrupt (its zip archive is incomplete)"
-    except (OSError, EOFError, pickle.UnpicklingError, zipfile.LargeZipFile, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 -- a damaged or crafted pickle raises TypeError, AttributeError, MemoryError...
         return f"cannot read weights: the file is corrupt ({type(e).__name__})"
     if isinstance(top, _Stand) and not top:  # a tensor, a module: something pickle rebuilds by a call
         return "not a vidcolor checkpoint (it holds one object, such as a tensor, not a dict)"

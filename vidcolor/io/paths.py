@@ -19,6 +19,16 @@ from vidcolor.io.formats import VIDEO_OUTPUT_EXTS
 TEMP_MARK = ".vidcolor-partial-"
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The file's sha256, read in 1 MB blocks (hashlib.file_digest is Python 3.11's; we run on 3.10). The one
+    copy: the journal's, the weights' check at the start (no torch) and the checkpoint loader's."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
 def stat_key(st: os.stat_result) -> dict:
     """What the journal records of an input (its `input_stat`): its size and mtime, to tell a replaced one."""
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}

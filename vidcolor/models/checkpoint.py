@@ -4,7 +4,6 @@ nanoGPT's model_args). Loading always uses weights_only=True.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import secrets
@@ -14,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from vidcolor.errors import WeightsError
+from vidcolor.io.paths import file_sha256
 from vidcolor.models.bins import checkpoint_bins
 from vidcolor.models.registry import create_model, list_models
 
@@ -33,14 +33,6 @@ def clean_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
                     k, changed = k[len(p):], True
         out[k] = v
     return out
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def checkpoint_dict(model: nn.Module, half: bool = False, meta: dict | None = None) -> dict:
@@ -116,7 +108,7 @@ def read_checkpoint_file(path: str | os.PathLike, sha256: str | None = None) -> 
         raise WeightsError(f"{path}: weights file not found")
     if path.stat().st_size == 0:
         raise WeightsError(f"{path}: empty weights file (0 bytes)")
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     if sha256 is not None and digest != sha256:
         raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the listed {sha256[:12]}...; the file is corrupt or replaced")
     try:
