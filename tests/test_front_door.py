@@ -952,11 +952,23 @@ def test_a_ctrl_c_that_lands_as_a_photo_is_journaled_still_reports_that_photo(tm
     assert sorted(name for name, status in reported if status == "done") == sorted(p.rsplit("/", 1)[-1] for p in journaled)
 
 
-def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopped(tmp_path, colorizer, monkeypatch):
+class Interrupt310(KeyboardInterrupt):
+    """A Ctrl-C as Python 3.10 raises it: its exceptions have no add_note."""
+
+    @property
+    def add_note(self):
+        raise AttributeError("'Interrupt310' object has no attribute 'add_note'")
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, Interrupt310], ids=["python3.11+", "python3.10"])
+def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopped(tmp_path, colorizer, monkeypatch, interrupt):
     """A folder run that stops (here a Ctrl-C in the network's second batch) still hands the photos written to
     on_result; a service's on_result that raised then (its log on the same full disk, say) replaced the reason:
     the caller got the callback's RuntimeError and never the KeyboardInterrupt. The reason is raised now, the
-    callback's error noted on it, and the callback not called again."""
+    callback's error noted on it, and the callback not called again.
+    vidcolor supports Python 3.10 (requires-python), whose exceptions have no add_note: the note was added with
+    `add_note`, whose AttributeError then replaced the KeyboardInterrupt, the very reason the note was there to
+    keep (Interrupt310 emulates it)."""
     import time as time_
 
     import vidcolor.folder as folder
@@ -970,7 +982,7 @@ def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopp
     def network(self, *args, **kwargs):
         batches.append(1)
         if len(batches) == 2:
-            raise KeyboardInterrupt
+            raise interrupt
         return colorize_arrays(self, *args, **kwargs)
 
     def slow_write(*args, **kwargs):  # the first batch is written after the second has stopped the run
@@ -983,7 +995,7 @@ def test_an_on_result_that_raises_while_the_run_stops_does_not_hide_why_it_stopp
 
     monkeypatch.setattr(Colorizer, "colorize_arrays", network)
     monkeypatch.setattr(folder, "write_image", slow_write)
-    with pytest.raises(KeyboardInterrupt) as e:
+    with pytest.raises(interrupt) as e:
         vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
                           folder=FolderOptions(batch_size=2))
     assert e.value.__notes__ == ["on_result raised while the run stopped: RuntimeError: the service's log is full"]
@@ -1039,46 +1051,6 @@ def test_a_default_output_name_too_long_says_it_is_the_default(tmp_path, coloriz
         vidcolor.colorize(photo, colorizer=colorizer)
     [res] = vidcolor.colorize(photo, tmp_path / "short.png", colorizer=colorizer)
     assert res.status == "done"
-
-
-def test_a_run_stopping_on_python_3_10_still_raises_why_it_stopped(tmp_path, colorizer, monkeypatch):
-    """vidcolor supports Python 3.10 (requires-python), whose exceptions have no add_note: the note that an on_result
-    raised during a stop was added with `add_note`, whose AttributeError then replaced the KeyboardInterrupt, the very
-    reason the note was there to keep. Emulated here by an interrupt without add_note."""
-    import time as time_
-
-    import vidcolor.folder as folder
-    from vidcolor.colorizer import Colorizer
-
-    class Interrupt310(KeyboardInterrupt):
-        @property
-        def add_note(self):  # as Python 3.10's BaseException
-            raise AttributeError("'Interrupt310' object has no attribute 'add_note'")
-
-    for i in range(4):
-        write_image(tmp_path / "in" / f"p{i}.png", seed=i)
-    batches = []
-    colorize_arrays, write = Colorizer.colorize_arrays, folder.write_image
-
-    def network(self, *args, **kwargs):
-        batches.append(1)
-        if len(batches) == 2:
-            raise Interrupt310
-        return colorize_arrays(self, *args, **kwargs)
-
-    def slow_write(*args, **kwargs):
-        time_.sleep(0.3)
-        return write(*args, **kwargs)
-
-    def on_result(res):
-        raise RuntimeError("the service's log is full")
-
-    monkeypatch.setattr(Colorizer, "colorize_arrays", network)
-    monkeypatch.setattr(folder, "write_image", slow_write)
-    with pytest.raises(Interrupt310) as e:
-        vidcolor.colorize(tmp_path / "in", tmp_path / "out", colorizer=colorizer, on_result=on_result,
-                          folder=FolderOptions(batch_size=2))
-    assert e.value.__notes__ == ["on_result raised while the run stopped: RuntimeError: the service's log is full"]
 
 
 @pytest.mark.parametrize("already_colour", [False, True], ids=["colorized", "kept-as-colour"])
