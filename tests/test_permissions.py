@@ -6,23 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.media import write_image
-from vidcolor import cli
+from tests.test_cli_refusals import invoke, no_work  # noqa: F401  (no_work: a fixture)
 
-runner = CliRunner()
 AS_ROOT = pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root is granted every permission")
-
-
-def invoke(*args):
-    return runner.invoke(cli.app, ["colorize", *map(str, args)])
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    monkeypatch.setattr("vidcolor.api._load", lambda **kw: pytest.fail("the model was loaded"))
-    monkeypatch.setattr("vidcolor.api.colorize", lambda *a, **kw: pytest.fail("the run started"))
 
 
 def refuse_writes_to(monkeypatch, name: str, code: int = errno.EACCES) -> None:
