@@ -526,3 +526,20 @@ def test_the_page_says_what_the_cli_notes_about_a_photo(page, hint_server, tmp_p
     page.set_input_files("#file", str(src))
     wait_results(page, 1)
     assert "its GRAY ICC profile dropped: it does not describe the colour output" in page.text_content("#status")
+
+
+# -- a keyboard and screen-reader user's visit (an accessibility audit) -----------------------------------------
+
+def test_every_control_has_a_name_a_screen_reader_can_say(page, hint_server, tmp_path):
+    """Both file pickers were read as "Choose File", the strength slider as a bare "slider, 1", and the clip's
+    progress bar had no name: a screen-reader user could not tell the photo picker from the clip's, nor what
+    the slider set (an accessibility audit). Each control now has its visible label as its name."""
+    open_photo(page, hint_server.url, tmp_path)
+    page.evaluate("document.getElementById('job-progress').hidden = false")
+    for role, name in [("button", "Drop a black-and-white photo here, or pick one:"), ("button", "A video to colorize:"),
+                       ("slider", "Colour strength"), ("slider", "before/after split"), ("progressbar", "clip progress"),
+                       ("button", "Image"), ("button", "Hints JSON")]:
+        assert page.get_by_role(role, name=name, exact=True).count() == 1, (role, name)
+    unnamed = page.evaluate("""[...document.querySelectorAll('input, button, select, textarea, progress')]
+        .filter((e) => !e.labels?.length && !e.getAttribute('aria-label') && !e.textContent.trim()).map((e) => e.id)""")
+    assert unnamed == []
