@@ -543,3 +543,49 @@ def test_every_control_has_a_name_a_screen_reader_can_say(page, hint_server, tmp
     unnamed = page.evaluate("""[...document.querySelectorAll('input, button, select, textarea, progress')]
         .filter((e) => !e.labels?.length && !e.getAttribute('aria-label') && !e.textContent.trim()).map((e) => e.id)""")
     assert unnamed == []
+
+
+def tab_to(pg, selector: str, most: int = 15) -> None:
+    """Tab (only) until `selector` has the focus, as a keyboard user gets there."""
+    for _ in range(most):
+        pg.keyboard.press("Tab")
+        if pg.evaluate(f"document.activeElement === document.querySelector({selector!r})"):
+            return
+    raise AssertionError(f"{selector} not reached in {most} Tabs")
+
+
+def test_a_hint_is_placed_and_moved_from_the_keyboard_alone(page, hint_server, tmp_path):
+    """A hint could only be placed by a click on the picture: nothing a keyboard or screen-reader user could
+    reach (an accessibility audit). The point is typed and added, then moved with arrow keys in the list."""
+    _, size = open_photo(page, hint_server.url, tmp_path)
+    page.focus("#file")
+    tab_to(page, "#hint-x")
+    assert page.input_value("#hint-x") == str(size[0] // 2) and page.input_value("#hint-y") == str(size[1] // 2)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("120")
+    page.keyboard.press("Control+Z")  # the field's own undo, not the page's "undo the last hint"
+    page.keyboard.press("Control+A")
+    page.keyboard.type("120")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("90")
+    page.keyboard.press("Enter")
+    wait_results(page, 2)
+    assert page.evaluate("S.hints.map((h) => [h.x, h.y])") == [[120, 90]]
+
+    tab_to(page, "#hint-list li:nth-child(1)")
+    for key in ["ArrowRight", "ArrowRight", "ArrowRight", "Shift+ArrowDown", "ArrowUp"]:
+        page.keyboard.press(key)
+    assert page.evaluate("S.hints.map((h) => [h.x, h.y])") == [[123, 99]]
+    li = page.locator("#hint-list li:nth-child(1)")
+    assert "at 123, 99" in li.text_content() and li.get_attribute("aria-current") == "true"
+    assert page.evaluate("document.activeElement === document.querySelector('#hint-list li:nth-child(1)')")
+    wait_results(page, 3)
+    page.wait_for_function("!S.busy && !S.again")
+    assert json.loads(page.evaluate("S.outHints"))["points"][0]["x"] == 123  # the shown result is the moved hint's
+
+    page.fill("#hint-x", str(size[0]))  # one past the right edge: refused by the form, not moved onto the photo
+    page.focus("#hint-x")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert page.evaluate("S.hints.length") == 1 and page.evaluate("document.getElementById('hint-x').validity.rangeOverflow")
