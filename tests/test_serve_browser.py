@@ -589,3 +589,22 @@ def test_a_hint_is_placed_and_moved_from_the_keyboard_alone(page, hint_server, t
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
     assert page.evaluate("S.hints.length") == 1 and page.evaluate("document.getElementById('hint-x').validity.rangeOverflow")
+
+
+def test_a_clips_states_are_announced_and_its_frame_counts_are_not(page, hint_server, tmp_path):
+    """The clip's status was no live region: a screen reader heard neither its end nor a refusal (an accessibility
+    audit). It is one now; while the frame count changes it is marked busy, so not every count is read out."""
+    page.goto(hint_server.url)
+    assert page.get_attribute("#job-status", "role") == "status" and page.get_attribute("#model", "role") == "status"
+    page.set_input_files("#video-file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('job-status').className.includes('error')", timeout=60_000)
+    assert page.get_attribute("#job-status", "aria-busy") is None  # the refusal is read out
+
+    # a size no other test of this module's server uses: the same clip at the same strength is the same (done) job
+    clip = write_video(tmp_path / "spoken.mp4", w=88, h=48, frames=300, audio=None)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').getAttribute('aria-busy') === 'true'", timeout=60_000)
+    assert page.text_content("#job-status").startswith("colorizing: ")
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert page.text_content("#job-status").startswith("done: 300 frames")
+    assert page.get_attribute("#job-status", "aria-busy") is None
