@@ -608,3 +608,16 @@ def test_a_clips_states_are_announced_and_its_frame_counts_are_not(page, hint_se
     page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
     assert page.text_content("#job-status").startswith("done: 300 frames")
     assert page.get_attribute("#job-status", "aria-busy") is None
+
+
+def test_cancelling_a_clip_from_the_keyboard_keeps_the_focus_in_the_clip_box(page, hint_server, tmp_path):
+    """Enter on Cancel hid the focused button and dropped the focus to the page's top: the next Tab began again
+    at the photo picker (an accessibility audit). It goes to the clip picker, which the download link follows."""
+    clip = write_video(tmp_path / "long4.mp4", w=64, h=40, frames=900, audio=None)
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    tab_to(page, "#job-cancel")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('cancelled after')", timeout=60_000)
+    assert page.evaluate("document.activeElement.id") == "video-file"
