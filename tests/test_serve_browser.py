@@ -195,7 +195,9 @@ def test_a_clip_sent_by_mistake_is_cancelled_from_the_page(page, hint_server, tm
     clip = write_video(tmp_path / "long.mp4", w=64, h=48, frames=900, audio=None)
     page.goto(hint_server.url)
     page.set_input_files("#video-file", str(clip))
-    page.wait_for_function("document.getElementById('job-status').textContent.startsWith('colorizing')", timeout=60_000)
+    # wait for a frame done, not just for the run to start: cancelled at "colorizing: 0 of 900" on a loaded
+    # machine, the run had stopped before its first batch and `0 < done` failed (seen once under load 12)
+    page.wait_for_function("/^colorizing: [1-9]/.test(document.getElementById('job-status').textContent)", timeout=60_000)
     page.click("#job-cancel")
     page.wait_for_function("document.getElementById('job-status').textContent.startsWith('cancelled after')", timeout=60_000)
     assert page.is_hidden("#job-cancel") and page.is_hidden("#job-download")
