@@ -243,7 +243,7 @@ class VideoSource:
             sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
             attachments=[x.index for x in self.container.streams if x.type == "attachment"],
             dropped_data=_describe_data(self.container),
-            hdr=HDR_TRANSFERS.get(cc.color_trc),
+            hdr=HDR_TRANSFERS.get(cc.color_trc), alpha=_alpha(s),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -506,6 +506,16 @@ def _timecode(container, video) -> str | None:
     """The source's start timecode: on its video stream, a timecode track (MOV's tmcd), or the file."""
     data = [x.metadata for x in container.streams if x.type == "data"]
     return next(filter(None, (_tag(tags, "timecode") for tags in [video.metadata, *data, container.metadata])), None)
+
+
+def _alpha(stream) -> str | None:
+    """What holds the stream's alpha channel, where it has one (`VideoInfo.alpha`): its pixel format (ProRes 4444,
+    PNG, QuickTime Animation, FFV1 with transparency), or WebM's alpha_mode tag (VP8/VP9 alpha, stored beside the
+    picture)."""
+    fmt = stream.codec_context.format
+    if fmt is not None and any(c.is_alpha for c in fmt.components):
+        return fmt.name
+    return "VP8/VP9 alpha" if _tag(stream.metadata, "alpha_mode") == "1" else None
 
 
 def _pixel_shape(stream) -> fractions.Fraction | None:
