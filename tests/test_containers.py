@@ -1294,3 +1294,28 @@ def test_an_empty_subtitle_track_is_kept_in_mp4_without_a_note(tmp_path, coloriz
     with av.open(str(res.output)) as c:
         assert [s.type for s in c.streams] == ["video", "subtitle"]
     assert res.notes == ["subtitle stream 1 (subrip) converted to mov_text: MP4 cannot hold subrip"]
+
+
+def _encoder_takes(codec: str, pix_fmt: str) -> bool:
+    try:
+        return pix_fmt in [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
+    except (ValueError, av.error.FFmpegError):  # not in this FFmpeg build
+        return False
+
+
+@pytest.mark.parametrize("codec, pix_fmt, ext, says", [("png", "rgba", "mov", "rgba"),
+                                                       ("prores_ks", "yuva444p10le", "mov", "yuva444p"),
+                                                       ("libvpx-vp9", "yuva420p", "webm", "VP8/VP9 alpha")])
+def test_an_alpha_channel_the_output_cannot_hold_is_said(tmp_path, colorizer, codec, pix_fmt, ext, says):
+    """A titles master with transparency (ProRes 4444, PNG or QuickTime Animation in a MOV, VP9 alpha in WebM)
+    came out opaque without a word (an archivist's test). WebM's VP9 alpha is stored beside the picture, and
+    FFmpeg's own VP9 decoder leaves it out: its stream's alpha_mode tag says it is there."""
+    if not _encoder_takes(codec, pix_fmt):
+        pytest.skip(f"this FFmpeg's {codec} does not write {pix_fmt}")
+    src = write_video(tmp_path / f"titles.{ext}", frames=3, audio=None, codec=codec, pix_fmt=pix_fmt)
+    res = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(temporal="off"))
+    assert res.frames == 3
+    alpha = [n for n in res.notes if "alpha" in n]
+    assert len(alpha) == 1 and alpha[0].startswith(f"the source has an alpha channel ({says}") and "written without it" in alpha[0]
+    opaque = write_video(tmp_path / "opaque.mov", frames=2, audio=None, codec="png", pix_fmt="rgb24")
+    assert not any("alpha" in n for n in plan_output(opaque, tmp_path / "out2.mp4").notes)

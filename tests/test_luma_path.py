@@ -326,3 +326,62 @@ def test_a_1_bit_frame_comes_out_in_limited_range():
     mono = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="monob")
     y = luma_plane(mono)
     assert (int(y[0, 0]), int(y[0, 15])) == (16, 235)
+
+
+def gray_frame(fmt: str, levels: np.ndarray, color_range: int) -> av.VideoFrame:
+    """A gray frame of `fmt` holding 8-bit `levels` at its own bit depth (10-bit black: 16 << 2 = 64)."""
+    bits = av.VideoFormat(fmt).components[0].bits
+    f = av.VideoFrame(levels.shape[1], levels.shape[0], fmt)
+    dtype = np.uint8 if bits <= 8 else np.dtype(">u2" if fmt.endswith("be") else "<u2")
+    stored = (levels.astype(np.uint16) << (bits - 8)).astype(dtype)
+    f.planes[0].update(np.pad(stored, ((0, 0), (0, f.planes[0].line_size // stored.itemsize - levels.shape[1]))).tobytes())
+    f.color_range = color_range
+    return f
+
+
+@pytest.mark.parametrize("fmt", ["gray", "gray10le", "gray12be", "gray16le"])
+def test_a_limited_range_gray_frame_keeps_its_black_and_white(fmt):
+    """A monochrome (4:0:0) HEVC or AV1 film decodes as gray marked limited range; swscale takes any gray as
+    full range, so its black came out at 30 and its white at 218 (of 16-235), the RGB path's at 16 and 235
+    (of 0-255): a film restorer's test. A gray frame not marked limited (PNG's, FFV1's) is full range, as before."""
+    from vidcolor.io.video import rgb_picture
+
+    levels = np.tile(np.array([16, 16, 126, 235, 235, 240], np.uint8), (4, 1))
+    frame = gray_frame(fmt, levels, 1)  # 1: limited range (AVCOL_RANGE_MPEG)
+    assert np.array_equal(luma_plane(frame), levels)
+    assert rgb_picture(frame)[0, :, 0].tolist() == [0, 0, 128, 255, 255, 255]
+    assert (rgb_picture(frame)[..., 0] == rgb_picture(frame)[..., 2]).all()
+    full = gray_frame("gray", levels, 2)
+    assert luma_plane(full)[0].tolist() == [30, 30, 124, 218, 218, 222] and rgb_picture(full)[0, 0, 0] == 16
+
+
+def test_a_monochrome_hevc_film_keeps_its_tones(tmp_path, colorizer):
+    from vidcolor.options import VideoOptions
+    from vidcolor.pipeline import colorize_video
+
+    src = tmp_path / "mono.mkv"
+    ramp = np.tile(np.linspace(16, 235, 64).round().astype(np.uint8), (64, 1))  # limited-range black to white
+    try:
+        with av.open(str(src), "w") as c:
+            v = c.add_stream("libx265", rate=25)
+            v.width, v.height, v.pix_fmt = 64, 64, "gray"
+            v.options = {"x265-params": "log-level=error"}
+            for i in range(3):
+                f = av.VideoFrame.from_ndarray(ramp, format="gray")
+                f.pts, f.color_range = i, 1
+                for p in v.encode(f):
+                    c.mux(p)
+            for p in v.encode():
+                c.mux(p)
+    except (av.error.FFmpegError, ValueError) as e:
+        pytest.skip(f"this FFmpeg cannot write monochrome HEVC ({e})")
+    with av.open(str(src)) as c:
+        first = next(c.decode(video=0))
+        assert (first.format.name, first.color_range) == ("gray", 1)
+    for ext in ("mp4", "avi"):  # the luma path, and the RGB path (an AVI is written in BT.601 from RGB)
+        out = tmp_path / f"out.{ext}"
+        colorize_video(src, out, colorizer, VideoOptions(temporal="off"))
+        with av.open(str(out)) as c:
+            y = luma_plane(next(c.decode(video=0))).astype(int)
+        assert np.abs(y - ramp).mean() < 1.5, ext
+        assert y[:, 0].mean() < 24 and y[:, -1].mean() > 226, ext  # (MPEG-4's quantiser moves them a little)

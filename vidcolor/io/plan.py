@@ -339,6 +339,9 @@ def _choose_pix_fmt(plan: OutputPlan, encoder: av.codec.Codec, info: VideoInfo) 
     plan.pix_fmt = "yuvj420p" if encoder.name == "mjpeg" else "yuv420p"
     if info.bit_depth > 8:  # a restorer's 10-bit master came out 8-bit without a word (film-user test)
         plan.notes.append(f"the source is {info.bit_depth}-bit: written as 8-bit (vidcolor writes 8-bit video)")
+    if info.alpha:  # a graphics or titles master's transparency was dropped without a word (an archivist's test)
+        plan.notes.append(f"the source has an alpha channel ({info.alpha}): written without it, as opaque video "
+                          "(vidcolor writes no transparency); where the source is transparent, the colour stored there shows")
     if info.hdr:  # its luma is kept as coded, in the HDR transfer, under SDR tags: it was said nowhere (film-user test)
         shows = ("players show it dark and flat; convert it to SDR first" if info.hdr == "PQ" else
                  "players show HLG's SDR-compatible picture, without its highlights")

@@ -243,7 +243,7 @@ class VideoSource:
             sample_aspect_ratio=_pixel_shape(s), timecode=_timecode(self.container, s),
             attachments=[x.index for x in self.container.streams if x.type == "attachment"],
             dropped_data=_describe_data(self.container),
-            hdr=HDR_TRANSFERS.get(cc.color_trc),
+            hdr=HDR_TRANSFERS.get(cc.color_trc), alpha=_alpha(s),
         )
         if not self.info.frames and duration and self.info.average_rate:
             self.info.frames = int(round(duration * float(self.info.average_rate)))
@@ -508,6 +508,16 @@ def _timecode(container, video) -> str | None:
     return next(filter(None, (_tag(tags, "timecode") for tags in [video.metadata, *data, container.metadata])), None)
 
 
+def _alpha(stream) -> str | None:
+    """What holds the stream's alpha channel, where it has one (`VideoInfo.alpha`): its pixel format (ProRes 4444,
+    PNG, QuickTime Animation, FFV1 with transparency), or WebM's alpha_mode tag (VP8/VP9 alpha, stored beside the
+    picture)."""
+    fmt = stream.codec_context.format
+    if fmt is not None and any(c.is_alpha for c in fmt.components):
+        return fmt.name
+    return "VP8/VP9 alpha" if _tag(stream.metadata, "alpha_mode") == "1" else None
+
+
 def _pixel_shape(stream) -> fractions.Fraction | None:
     """The stream's sample aspect ratio where its pixels are not square (the container's, else the codec's)."""
     sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
@@ -522,18 +532,41 @@ def quarter_turns(rotation: float) -> int:
 
 
 def rgb_picture(frame: av.VideoFrame) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, converted by swscale."""
+    """(H, W, 3) uint8 RGB, converted by swscale (a limited-range gray frame by `_limited_gray`)."""
+    if (levels := _limited_gray(frame)) is not None:
+        gray = np.clip(np.round((levels - 16) * (255 / 219)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
     return frame.to_ndarray(format="rgb24")
+
+
+_MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited-range levels (16 black, 235 white at 8 bits)
+
+
+def _limited_gray(frame: av.VideoFrame) -> np.ndarray | None:
+    """(H, W) float32 levels of a gray frame marked limited range, scaled to 8 bits (16 black, 235 white);
+    None for any other frame. swscale takes every gray format as full range whatever the frame says, so a
+    monochrome (4:0:0) HEVC or AV1 film, which its decoder hands out as gray marked limited range, came out
+    with black at 30 and white at 218 of the output's 16-235: lifted and flat (a film restorer's test)."""
+    fmt = frame.format
+    if frame.color_range != _MPEG_RANGE or not fmt.name.startswith("gray") or fmt.name.startswith("grayf"):
+        return None
+    bits = fmt.components[0].bits
+    dtype = np.dtype(np.uint8) if bits <= 8 else np.dtype(">u2" if fmt.is_big_endian else "<u2")
+    plane = frame.planes[0]
+    values = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)[:, :frame.width]
+    return values.astype(np.float32) / (1 << max(0, bits - 8))  # limited range is 8-bit levels shifted up
 
 
 def luma_plane(frame: av.VideoFrame) -> np.ndarray:
     """(H, W) uint8 limited-range Y' (16 black, 235 white): the frame's own luma plane, copied as stored
     where it is 8-bit limited-range YUV (a hundredth of a millisecond at 720p, where converting it to
-    RGB took 5 ms of CPU), else swscale's conversion to limited-range yuv420p (full-range, 10-bit and
-    RGB sources). The range is asked for: PyAV's `frame.reformat` keeps a full-range frame's range, so
-    an MJPEG or full-range H.264, HEVC or VP9 source came through full range, shadows crushed and
-    highlights clipped (found by a review)."""
+    RGB took 5 ms of CPU), a limited-range gray frame's plane at 8 bits (`_limited_gray`), else swscale's
+    conversion to limited-range yuv420p (full-range, 10-bit and RGB sources). The range is asked for:
+    PyAV's `frame.reformat` keeps a full-range frame's range, so an MJPEG or full-range H.264, HEVC or
+    VP9 source came through full range, shadows crushed and highlights clipped (found by a review)."""
     name = frame.format.name
+    if (levels := _limited_gray(frame)) is not None:  # already Y' in limited range, at its own bit depth
+        return np.clip(np.round(levels), 0, 255).astype(np.uint8)
     if name.startswith("mono"):  # 1-bit: swscale keeps its full range on the way to yuv420p; through gray it does not
         frame, name = frame.reformat(format="gray"), "gray"
     full = name.startswith("yuvj") or (frame.color_range == _JPEG_RANGE and name.startswith(("yuv", "nv")))
