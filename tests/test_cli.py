@@ -315,6 +315,44 @@ def test_a_log_stream_that_fails_costs_lines_not_the_run():
     assert rep.lost_lines == 2
 
 
+def test_a_standard_output_whose_reader_went_away_exits_120_without_a_traceback():
+    """`vidcolor models | head -1`, or a Python caller that closed its end of the pipe: exit 1 (read as
+    "some inputs failed") before; now 120, the code the README gives for lines that could not be written."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)  # every write to stdout fails with EPIPE, as once `head -1` has gone
+    try:
+        p = subprocess.run([sys.executable, "-m", "vidcolor", "models"], stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 120 and p.stderr == ""
+
+
+def test_bench_whose_standard_output_fails_still_writes_its_json_and_exits_120(tmp_path, monkeypatch):
+    """A closed stdout had stopped bench at its first line, exit 1, with the minutes measured lost and no --json."""
+    clip = write_video(tmp_path / "clip.mp4", frames=4)
+
+    class Gone:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    def run_bench(clip, col, opts, phases, log):
+        log("    decode: 100.0 fps")
+        return {"clip": str(clip), "frames": 4, "phases": {"decode": {"fps": 100.0}}}
+
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: object())
+    monkeypatch.setattr("vidcolor.bench.run_bench", run_bench)
+    monkeypatch.setattr(sys, "stdout", Gone())
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", str(clip), "--phases", "decode", "--json", str(tmp_path / "bench.json")])
+    assert e.value.code == 120
+    assert json.loads((tmp_path / "bench.json").read_text())["phases"]["decode"]["fps"] == 100.0
+
+
 def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     import io
 

@@ -1022,6 +1022,22 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(args: list[str]) -> int | str | None:
+    """The command's exit code. Its standard output (models, eval's and bench's tables, the version) costs
+    lines, not the command, where it fails (report.LossyStream): exit 120 then, as for the log's lines."""
+    from vidcolor.report import LossyStream
+
+    stdout = sys.stdout
+    sys.stdout = out = LossyStream(stdout) if stdout is not None else None
+    try:
+        code = _run_command(args)
+        if out is not None:
+            out.flush()
+    finally:
+        sys.stdout = stdout
+    return EXIT_LOST_LINES if out is not None and out.lost and code in (0, None) else code
+
+
+def _run_command(args: list[str]) -> int | str | None:
     keep_freed_memory()  # this process allocates and frees frame-sized arrays all the time (see allocator.py)
     if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
         if (mistyped := _mistyped_command(args)) is not None:

@@ -6,6 +6,7 @@ PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: inp
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 import unicodedata
@@ -212,6 +213,49 @@ class Reporter:
             except (OSError, ValueError):
                 self.lost_lines += 1
                 self.live = False
+
+
+class LossyStream:
+    """A command's standard output that costs lines, not the command, where it fails: a reader gone
+    (`vidcolor models | head -1`, a Python caller that closed its pipe), a full disk under `> out.txt`.
+    Click had turned such a write into exit 1 with the rest of the command dropped: `bench | head -3`
+    measured for minutes and wrote no --json, and `eval` read as if photos were left out (a scripter's
+    test). Once a write fails, nothing more is written, and the descriptor is pointed at the null device so
+    that the interpreter's own last flush does not print a traceback; `lost` says lines were lost (exit 120)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.lost = False
+
+    def write(self, text):
+        if self.lost:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):  # (a TypeError, bytes to a text stream, is a caller's probe: raised)
+            self._lose()
+            return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self) -> None:
+        self.lost = True
+        try:  # what is still in the buffer goes nowhere, quietly, at exit (Python's advice for a broken pipe)
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, self._stream.fileno())
+            finally:
+                os.close(null)
+        except (OSError, ValueError, AttributeError):  # no descriptor (a test's stream)
+            pass
+
+    def __getattr__(self, name):  # encoding, isatty, fileno, ... as the stream's
+        return getattr(self._stream, name)
 
 
 def _one_line(text: str) -> str:
