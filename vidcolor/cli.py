@@ -1038,6 +1038,9 @@ def _main(args: list[str]) -> int | str | None:
 
 
 def _run_command(args: list[str]) -> int | str | None:
+    if not ROOT_OPTIONS & set(args) and (gone := _cwd_gone()):
+        print(f"vidcolor: error: {gone}", file=sys.stderr)
+        return EXIT_USAGE
     keep_freed_memory()  # this process allocates and frees frame-sized arrays all the time (see allocator.py)
     if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
         if (mistyped := _mistyped_command(args)) is not None:
@@ -1057,6 +1060,20 @@ def _run_command(args: list[str]) -> int | str | None:
         print("Aborted!", file=sys.stderr)
         return 1
     return code if isinstance(code, int) else 0  # a command's typer.Exit(code), or success
+
+
+def _cwd_gone() -> str | None:
+    """Why a command cannot start in this working folder: one removed under the shell that is in it (a script's
+    `cd "$tmp" && ... && rm -rf "$tmp"`). Importing torch there ended the process with oneMKL's "FATAL ERROR:
+    Cannot load libtorch_cpu.so", exit 2 and no word of vidcolor's, whatever the paths; a relative one was a
+    traceback from resolving it (a scripter's test)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return "the current folder no longer exists (removed while this shell was in it); cd to an existing folder"
+    except OSError:  # (EACCES: a folder above it not searchable) the run itself says what it cannot reach
+        pass
+    return None
 
 
 def exit_now(code: int | str | None) -> None:
