@@ -353,8 +353,10 @@ def test_bench_whose_standard_output_fails_still_writes_its_json_and_exits_120(t
     assert json.loads((tmp_path / "bench.json").read_text())["phases"]["decode"]["fps"] == 100.0
 
 
-def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
+def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal(monkeypatch):
     import io
+
+    monkeypatch.setenv("TERM", "xterm-256color")  # (a dumb one gets plain lines: the next test)
 
     from vidcolor.options import Result
     from vidcolor.report import Reporter
@@ -381,7 +383,30 @@ def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     rep.close()
 
 
-def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percentages_over_100():
+def test_a_dumb_terminal_gets_the_plain_progress_lines_a_log_gets(monkeypatch):
+    """TERM=dumb (Emacs's shell, some CI consoles): rich draws no bar there, and the Reporter, taking it for a terminal,
+    printed no plain lines either, so a film ran without a word of progress until its result line."""
+    import io
+
+    from vidcolor.report import Reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TERM", "dumb")
+    tty = Terminal()
+    rep = Reporter(stream=tty)
+    track = rep.video(Path("film.mp4"), 100, 25)
+    for done in (0, 25, 50, 75, 100):
+        track(done, 100)
+    rep.close()
+    assert rep._bar is None and "\x1b" not in tty.getvalue()
+    assert [l.split(" (")[0] for l in tty.getvalue().splitlines()] == ["film.mp4: 25/100 frames", "film.mp4: 50/100 frames",
+                                                                       "film.mp4: 75/100 frames"]
+
+
+def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percentages_over_100(monkeypatch):
     """A variable-rate MKV of 70 frames, estimated at 30 from its header, printed "66/30 frames (220%)" (and the
     library's callback was told 66 / 30): past the estimate the total is not known (0), and the lines say so."""
     import io
@@ -402,6 +427,7 @@ def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percent
         def isatty(self):
             return True
 
+    monkeypatch.setenv("TERM", "xterm-256color")  # (a dumb terminal gets the plain lines)
     rep = Reporter(stream=Terminal())
     track = rep.video(Path("vfr.mkv"), 30, 6)
     seen = []

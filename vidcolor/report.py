@@ -1,7 +1,7 @@
 """What the CLI shows while it works (the front door's Progress, plus one line per finished input).
 
 On a terminal: a bar for a folder run (inputs N/M, ETA) and one for the frames of each video. Not on
-a terminal (cron, a log file): plain lines instead, one per segment of a video, and one every
+a terminal (cron, a log file), or on a dumb one (TERM=dumb): plain lines instead, one per segment of a video, and one every
 PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: inputs done or failed only.
 """
 from __future__ import annotations
@@ -27,6 +27,12 @@ def _isatty(stream) -> bool:
         return False
 
 
+def _dumb_terminal() -> bool:
+    """A terminal that cannot redraw a line (TERM=dumb: Emacs's shell, some CI consoles), where rich draws no bar at
+    all: it gets the plain lines a log gets, where it had had no progress at all, a film's included."""
+    return os.environ.get("TERM", "").lower() in ("dumb", "unknown")
+
+
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -39,7 +45,7 @@ class Reporter:
         self.stream = stream or sys.stderr  # None where the process started with stderr closed (2>&-)
         self.dry_run = dry_run  # a failed input is one that would fail: `would fail`, not `FAILED`
         self.lost_lines = 0  # lines the stream would not take (closed, full, a broken pipe): the run goes on
-        self.live = self.stream is not None and _isatty(self.stream) and not quiet
+        self.live = self.stream is not None and _isatty(self.stream) and not _dumb_terminal() and not quiet
         self.plain_progress = not self.live and not quiet and not dry_run  # a dry run's lines are all there is: no ETA
         self.verbose = verbose
         self.quiet = quiet  # no line for a skipped input (a nightly re-run of 100,000 scans printed 100,000)
