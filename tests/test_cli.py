@@ -329,6 +329,25 @@ def test_a_standard_output_whose_reader_went_away_exits_120_without_a_traceback(
     assert p.returncode == 120 and p.stderr == ""
 
 
+def test_a_process_started_without_standard_output_refuses_report_to_it_and_writes_into_no_file_of_its_own(tmp_path):
+    """`vidcolor DIR -o OUT --report - >&-`: the first file the run opened took descriptor 1, and the report went into
+    it, OUT/.vidcolor/lock (the run's own lock-owner file), with exit 0. Now the closed descriptor holds the null
+    device, `--report -` is refused before any work, and a command's lost lines exit 120."""
+    import os
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "vidcolor", *args], stderr=subprocess.PIPE, text=True, timeout=120,
+                              preexec_fn=lambda: os.close(1))
+
+    p = run(str(src), "-o", str(tmp_path / "out"), "--report", "-")
+    assert p.returncode == 2 and p.stderr == "vidcolor: error: -: standard output is closed; give --report a file\n"
+    assert not (tmp_path / "out").exists()
+    assert run("models").returncode == 120  # its lines went nowhere, as a log's on a closed stderr
+
+
 def test_bench_whose_standard_output_fails_still_writes_its_json_and_exits_120(tmp_path, monkeypatch):
     """A closed stdout had stopped bench at its first line, exit 1, with the minutes measured lost and no --json."""
     clip = write_video(tmp_path / "clip.mp4", frames=4)

@@ -547,6 +547,8 @@ def _check_report(report: Path, kind: str, src: Path, out: Path) -> None:
     from vidcolor.archive import is_stdout
 
     if is_stdout(report):  # `--report -`: standard output, as the shell gives it (a pipe, or `>> all.jsonl`)
+        if sys.__stdout__ is None:  # the process started with it closed (`>&-`): the lines would go nowhere
+            raise UsageError(f"{report}: standard output is closed; give --report a file")
         return
     _check_writable_file(report, "report", "the report's folder", "--report")
     if kind != "folder":
@@ -1026,15 +1028,32 @@ def _main(args: list[str]) -> int | str | None:
     lines, not the command, where it fails (report.LossyStream): exit 120 then, as for the log's lines."""
     from vidcolor.report import LossyStream
 
+    _hold_closed_standard_fds()
     stdout = sys.stdout
-    sys.stdout = out = LossyStream(stdout) if stdout is not None else None
+    sys.stdout = out = LossyStream(stdout)  # (None: the process started with it closed, and every line is lost)
     try:
         code = _run_command(args)
-        if out is not None:
-            out.flush()
+        out.flush()
     finally:
         sys.stdout = stdout
-    return EXIT_LOST_LINES if out is not None and out.lost and code in (0, None) else code
+    return EXIT_LOST_LINES if out.lost and code in (0, None) else code
+
+
+def _hold_closed_standard_fds() -> None:
+    """Put the null device on a standard descriptor (0, 1, 2) that the process was started without (`>&-`, `2>&-`, a
+    supervisor that closes them): the first file the run opened took its number, and whatever was written to that
+    descriptor went into it. `vidcolor DIR -o OUT --report - >&-` wrote its report into OUT/.vidcolor/lock, the
+    run's own lock-owner file, and FFmpeg's or torch's messages to stderr would land in a file of the run's the
+    same way (a scripter's test). Python's sys.stdout or sys.stderr stays None, so the lines are still counted as
+    lost (exit 120), and `--report -` is refused (_check_report)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: fd itself, as those below it are open
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def _run_command(args: list[str]) -> int | str | None:

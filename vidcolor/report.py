@@ -234,6 +234,10 @@ class LossyStream:
         self.lost = False
 
     def write(self, text):
+        if self._stream is None and text:  # the process started without one (`>&-`)
+            if not isinstance(text, str):  # (a text stream's answer to click's probe for a binary one)
+                raise TypeError("write() argument must be str")
+            self.lost = True
         if self.lost:
             return len(text)
         try:
@@ -243,7 +247,7 @@ class LossyStream:
             return len(text)
 
     def flush(self) -> None:
-        if not self.lost:
+        if not self.lost and self._stream is not None:
             try:
                 self._stream.flush()
             except (OSError, ValueError):
