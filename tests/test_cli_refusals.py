@@ -424,6 +424,16 @@ def test_parser_refusals_are_one_line_like_every_other_refusal(tmp_path, args, s
     assert says in err and "Value error" not in err and "--verbose" not in err, err
 
 
+@pytest.mark.parametrize("args", [["colorize", "--bogus"], ["colorise", "p.png"]])
+def test_a_refusal_without_a_stderr_is_not_written_on_standard_output(args, capsys, monkeypatch):
+    """`vidcolor ... --bogus 2>&-`: print(file=sys.stderr) with no stderr (None) printed the error on standard
+    output, among the JSON lines of `--report -` or the output a script parses."""
+    monkeypatch.setattr("sys.stderr", None)
+    with pytest.raises(SystemExit) as e:
+        cli.main(args)
+    assert e.value.code == 2 and capsys.readouterr().out == ""
+
+
 def test_json_results_are_written_through_a_link(tmp_path, monkeypatch):
     """Written to a temporary file and renamed, a --json link (or /dev/stdout, as root) was replaced by a
     file rather than written through (a reviewer's test)."""

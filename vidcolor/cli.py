@@ -1058,12 +1058,12 @@ def _hold_closed_standard_fds() -> None:
 
 def _run_command(args: list[str]) -> int | str | None:
     if not ROOT_OPTIONS & set(args) and (gone := _cwd_gone()):
-        print(f"vidcolor: error: {gone}", file=sys.stderr)
+        _to_stderr(f"vidcolor: error: {gone}")
         return EXIT_USAGE
     keep_freed_memory()  # this process allocates and frees frame-sized arrays all the time (see allocator.py)
     if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
         if (mistyped := _mistyped_command(args)) is not None:
-            print(f"vidcolor: error: {mistyped}", file=sys.stderr)
+            _to_stderr(f"vidcolor: error: {mistyped}")
             return EXIT_USAGE
         args.insert(0, "colorize")
     click = _click_exceptions()
@@ -1073,12 +1073,20 @@ def _run_command(args: list[str]) -> int | str | None:
         e.show()
         return e.exit_code
     except click.UsageError as e:
-        print(f"vidcolor: error: {_usage_line(e)}", file=sys.stderr)
+        _to_stderr(f"vidcolor: error: {_usage_line(e)}")
         return EXIT_USAGE
     except typer.Abort:
-        print("Aborted!", file=sys.stderr)
+        _to_stderr("Aborted!")
         return 1
     return code if isinstance(code, int) else 0  # a command's typer.Exit(code), or success
+
+
+def _to_stderr(text) -> None:
+    """A line on stderr, or none where the process has no stderr (`2>&-`): print(file=None) wrote it on standard
+    output, into the JSON lines of a `--report -` or the listing a script parses."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):  # (a stderr that fails: the exit code still says why)
+            print(text, file=sys.stderr)
 
 
 def _cwd_gone() -> str | None:
@@ -1109,7 +1117,7 @@ def exit_now(code: int | str | None) -> None:
     if code is None:
         code = 0
     elif not isinstance(code, int):
-        print(code, file=sys.stderr)
+        _to_stderr(code)
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:
