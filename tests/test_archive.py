@@ -1801,3 +1801,20 @@ def test_two_writers_of_one_file_do_not_share_a_temporary(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "replace", other_writer_first)
     atomic_write_text(target, '{"run": 1}')
     assert json.loads(target.read_text()) == {"run": 1} and os.listdir(tmp_path) == ["eval.json"]
+
+
+def test_a_report_keeps_a_name_that_is_not_utf8_as_docs_archives_md_says(tmp_path):
+    """docs/archives.md, "The report": a byte that is not UTF-8 is a lone surrogate escape, and
+    os.fsencode(json.loads(line)["input"]) gives back the name's exact bytes (the docs said nothing of it)."""
+    import json
+
+    from vidcolor.archive import RunReport
+    from vidcolor.options import Result
+
+    name = os.fsdecode(b"scan\xff\xe9.png")
+    report = RunReport(tmp_path / "run.jsonl")
+    report.add(Result(tmp_path / name, tmp_path / "out" / name, "done", 0.1, 1))
+    report.close()
+    line = (tmp_path / "run.jsonl").read_bytes().splitlines()[0]
+    assert b"scan\\udcff\\udce9.png" in line  # ASCII JSON: each such byte as a \udcXX escape
+    assert os.fsencode(json.loads(line)["input"]) == os.fsencode(tmp_path) + b"/scan\xff\xe9.png"

@@ -315,8 +315,67 @@ def test_a_log_stream_that_fails_costs_lines_not_the_run():
     assert rep.lost_lines == 2
 
 
-def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
+def test_a_standard_output_whose_reader_went_away_exits_120_without_a_traceback():
+    """`vidcolor models | head -1`, or a Python caller that closed its end of the pipe: exit 1 (read as
+    "some inputs failed") before; now 120, the code the README gives for lines that could not be written."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)  # every write to stdout fails with EPIPE, as once `head -1` has gone
+    try:
+        p = subprocess.run([sys.executable, "-m", "vidcolor", "models"], stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 120 and p.stderr == ""
+
+
+def test_a_process_started_without_standard_output_refuses_report_to_it_and_writes_into_no_file_of_its_own(tmp_path):
+    """`vidcolor DIR -o OUT --report - >&-`: the first file the run opened took descriptor 1, and the report went into
+    it, OUT/.vidcolor/lock (the run's own lock-owner file), with exit 0. Now the closed descriptor holds the null
+    device, `--report -` is refused before any work, and a command's lost lines exit 120."""
+    import os
+
+    src = tmp_path / "scans"
+    write_image(src / "a.png")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "vidcolor", *args], stderr=subprocess.PIPE, text=True, timeout=120,
+                              preexec_fn=lambda: os.close(1))
+
+    p = run(str(src), "-o", str(tmp_path / "out"), "--report", "-")
+    assert p.returncode == 2 and p.stderr == "vidcolor: error: -: standard output is closed; give --report a file\n"
+    assert not (tmp_path / "out").exists()
+    assert run("models").returncode == 120  # its lines went nowhere, as a log's on a closed stderr
+
+
+def test_bench_whose_standard_output_fails_still_writes_its_json_and_exits_120(tmp_path, monkeypatch):
+    """A closed stdout had stopped bench at its first line, exit 1, with the minutes measured lost and no --json."""
+    clip = write_video(tmp_path / "clip.mp4", frames=4)
+
+    class Gone:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    def run_bench(clip, col, opts, phases, log):
+        log("    decode: 100.0 fps")
+        return {"clip": str(clip), "frames": 4, "phases": {"decode": {"fps": 100.0}}}
+
+    monkeypatch.setattr(cli, "_load", lambda *a, **kw: object())
+    monkeypatch.setattr("vidcolor.bench.run_bench", run_bench)
+    monkeypatch.setattr(sys, "stdout", Gone())
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", str(clip), "--phases", "decode", "--json", str(tmp_path / "bench.json")])
+    assert e.value.code == 120
+    assert json.loads((tmp_path / "bench.json").read_text())["phases"]["decode"]["fps"] == 100.0
+
+
+def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal(monkeypatch):
     import io
+
+    monkeypatch.setenv("TERM", "xterm-256color")  # (a dumb one gets plain lines: the next test)
 
     from vidcolor.options import Result
     from vidcolor.report import Reporter
@@ -343,7 +402,30 @@ def test_plain_progress_for_a_folder_every_20_inputs_and_a_bar_on_a_terminal():
     rep.close()
 
 
-def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percentages_over_100():
+def test_a_dumb_terminal_gets_the_plain_progress_lines_a_log_gets(monkeypatch):
+    """TERM=dumb (Emacs's shell, some CI consoles): rich draws no bar there, and the Reporter, taking it for a terminal,
+    printed no plain lines either, so a film ran without a word of progress until its result line."""
+    import io
+
+    from vidcolor.report import Reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TERM", "dumb")
+    tty = Terminal()
+    rep = Reporter(stream=tty)
+    track = rep.video(Path("film.mp4"), 100, 25)
+    for done in (0, 25, 50, 75, 100):
+        track(done, 100)
+    rep.close()
+    assert rep._bar is None and "\x1b" not in tty.getvalue()
+    assert [l.split(" (")[0] for l in tty.getvalue().splitlines()] == ["film.mp4: 25/100 frames", "film.mp4: 50/100 frames",
+                                                                       "film.mp4: 75/100 frames"]
+
+
+def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percentages_over_100(monkeypatch):
     """A variable-rate MKV of 70 frames, estimated at 30 from its header, printed "66/30 frames (220%)" (and the
     library's callback was told 66 / 30): past the estimate the total is not known (0), and the lines say so."""
     import io
@@ -364,6 +446,7 @@ def test_a_videos_progress_past_its_headers_frame_count_shows_counts_not_percent
         def isatty(self):
             return True
 
+    monkeypatch.setenv("TERM", "xterm-256color")  # (a dumb terminal gets the plain lines)
     rep = Reporter(stream=Terminal())
     track = rep.video(Path("vfr.mkv"), 30, 6)
     seen = []

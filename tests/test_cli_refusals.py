@@ -424,6 +424,16 @@ def test_parser_refusals_are_one_line_like_every_other_refusal(tmp_path, args, s
     assert says in err and "Value error" not in err and "--verbose" not in err, err
 
 
+@pytest.mark.parametrize("args", [["colorize", "--bogus"], ["colorise", "p.png"]])
+def test_a_refusal_without_a_stderr_is_not_written_on_standard_output(args, capsys, monkeypatch):
+    """`vidcolor ... --bogus 2>&-`: print(file=sys.stderr) with no stderr (None) printed the error on standard
+    output, among the JSON lines of `--report -` or the output a script parses."""
+    monkeypatch.setattr("sys.stderr", None)
+    with pytest.raises(SystemExit) as e:
+        cli.main(args)
+    assert e.value.code == 2 and capsys.readouterr().out == ""
+
+
 def test_json_results_are_written_through_a_link(tmp_path, monkeypatch):
     """Written to a temporary file and renamed, a --json link (or /dev/stdout, as root) was replaced by a
     file rather than written through (a reviewer's test)."""
@@ -575,3 +585,22 @@ def test_a_report_path_is_checked_for_an_unreadable_input_too(tmp_path, monkeypa
         r = invoke(tmp_path / src, "-o", tmp_path / "o.mp4", "--report", tmp_path / "run.jsonl")
         assert r.exit_code == 1 and f"{tmp_path / src}: " in r.output, r.output
         assert '"failed": 1' in (tmp_path / "run.jsonl").read_text()
+
+
+@pytest.mark.parametrize("how", ["absolute", "relative"])
+def test_a_working_folder_removed_under_the_shell_is_one_line_before_any_work(tmp_path, how):
+    """A script's `cd "$tmp" && ... && rm -rf "$tmp"` then `vidcolor`: torch's import ended the process with
+    oneMKL's 'FATAL ERROR: Cannot load libtorch_cpu.so' (exit 2, no word of vidcolor's), and a relative path was a
+    traceback from resolving it. Now one line saying so, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    src = write_image(tmp_path / "p.png")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    paths = [str(src), "-o", str(tmp_path / "out.png")] if how == "absolute" else ["../p.png", "-o", "../out.png"]
+    script = "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); from vidcolor.cli import main; main(sys.argv[2:])"
+    p = subprocess.run([sys.executable, "-c", script, str(gone), *paths], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    assert p.stderr == "vidcolor: error: the current folder no longer exists (removed while this shell was in it); cd to an existing folder\n"
+    assert not (tmp_path / "out.png").exists()

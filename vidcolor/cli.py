@@ -547,6 +547,8 @@ def _check_report(report: Path, kind: str, src: Path, out: Path) -> None:
     from vidcolor.archive import is_stdout
 
     if is_stdout(report):  # `--report -`: standard output, as the shell gives it (a pipe, or `>> all.jsonl`)
+        if sys.__stdout__ is None:  # the process started with it closed (`>&-`): the lines would go nowhere
+            raise UsageError(f"{report}: standard output is closed; give --report a file")
         return
     _check_writable_file(report, "report", "the report's folder", "--report")
     if kind != "folder":
@@ -1022,10 +1024,46 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(args: list[str]) -> int | str | None:
+    """The command's exit code. Its standard output (models, eval's and bench's tables, the version) costs
+    lines, not the command, where it fails (report.LossyStream): exit 120 then, as for the log's lines."""
+    from vidcolor.report import LossyStream
+
+    _hold_closed_standard_fds()
+    stdout = sys.stdout
+    sys.stdout = out = LossyStream(stdout)  # (None: the process started with it closed, and every line is lost)
+    try:
+        code = _run_command(args)
+        out.flush()
+    finally:
+        sys.stdout = stdout
+    return EXIT_LOST_LINES if out.lost and code in (0, None) else code
+
+
+def _hold_closed_standard_fds() -> None:
+    """Put the null device on a standard descriptor (0, 1, 2) that the process was started without (`>&-`, `2>&-`, a
+    supervisor that closes them): the first file the run opened took its number, and whatever was written to that
+    descriptor went into it. `vidcolor DIR -o OUT --report - >&-` wrote its report into OUT/.vidcolor/lock, the
+    run's own lock-owner file, and FFmpeg's or torch's messages to stderr would land in a file of the run's the
+    same way (a scripter's test). Python's sys.stdout or sys.stderr stays None, so the lines are still counted as
+    lost (exit 120), and `--report -` is refused (_check_report)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: fd itself, as those below it are open
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _run_command(args: list[str]) -> int | str | None:
+    if not ROOT_OPTIONS & set(args) and (gone := _cwd_gone()):
+        _to_stderr(f"vidcolor: error: {gone}")
+        return EXIT_USAGE
     keep_freed_memory()  # this process allocates and frees frame-sized arrays all the time (see allocator.py)
     if args and args[0] not in COMMANDS and args[0] not in ROOT_OPTIONS:
         if (mistyped := _mistyped_command(args)) is not None:
-            print(f"vidcolor: error: {mistyped}", file=sys.stderr)
+            _to_stderr(f"vidcolor: error: {mistyped}")
             return EXIT_USAGE
         args.insert(0, "colorize")
     click = _click_exceptions()
@@ -1035,12 +1073,34 @@ def _main(args: list[str]) -> int | str | None:
         e.show()
         return e.exit_code
     except click.UsageError as e:
-        print(f"vidcolor: error: {_usage_line(e)}", file=sys.stderr)
+        _to_stderr(f"vidcolor: error: {_usage_line(e)}")
         return EXIT_USAGE
     except typer.Abort:
-        print("Aborted!", file=sys.stderr)
+        _to_stderr("Aborted!")
         return 1
     return code if isinstance(code, int) else 0  # a command's typer.Exit(code), or success
+
+
+def _to_stderr(text) -> None:
+    """A line on stderr, or none where the process has no stderr (`2>&-`): print(file=None) wrote it on standard
+    output, into the JSON lines of a `--report -` or the listing a script parses."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):  # (a stderr that fails: the exit code still says why)
+            print(text, file=sys.stderr)
+
+
+def _cwd_gone() -> str | None:
+    """Why a command cannot start in this working folder: one removed under the shell that is in it (a script's
+    `cd "$tmp" && ... && rm -rf "$tmp"`). Importing torch there ended the process with oneMKL's "FATAL ERROR:
+    Cannot load libtorch_cpu.so", exit 2 and no word of vidcolor's, whatever the paths; a relative one was a
+    traceback from resolving it (a scripter's test)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return "the current folder no longer exists (removed while this shell was in it); cd to an existing folder"
+    except OSError:  # (EACCES: a folder above it not searchable) the run itself says what it cannot reach
+        pass
+    return None
 
 
 def exit_now(code: int | str | None) -> None:
@@ -1057,7 +1117,7 @@ def exit_now(code: int | str | None) -> None:
     if code is None:
         code = 0
     elif not isinstance(code, int):
-        print(code, file=sys.stderr)
+        _to_stderr(code)
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -1,11 +1,12 @@
 """What the CLI shows while it works (the front door's Progress, plus one line per finished input).
 
 On a terminal: a bar for a folder run (inputs N/M, ETA) and one for the frames of each video. Not on
-a terminal (cron, a log file): plain lines instead, one per segment of a video, and one every
+a terminal (cron, a log file), or on a dumb one (TERM=dumb): plain lines instead, one per segment of a video, and one every
 PLAIN_EVERY_INPUTS inputs or PLAIN_EVERY_S seconds of a folder run. `quiet`: inputs done or failed only.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 import unicodedata
@@ -26,6 +27,12 @@ def _isatty(stream) -> bool:
         return False
 
 
+def _dumb_terminal() -> bool:
+    """A terminal that cannot redraw a line (TERM=dumb: Emacs's shell, some CI consoles), where rich draws no bar at
+    all: it gets the plain lines a log gets, where it had had no progress at all, a film's included."""
+    return os.environ.get("TERM", "").lower() in ("dumb", "unknown")
+
+
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -38,7 +45,7 @@ class Reporter:
         self.stream = stream or sys.stderr  # None where the process started with stderr closed (2>&-)
         self.dry_run = dry_run  # a failed input is one that would fail: `would fail`, not `FAILED`
         self.lost_lines = 0  # lines the stream would not take (closed, full, a broken pipe): the run goes on
-        self.live = self.stream is not None and _isatty(self.stream) and not quiet
+        self.live = self.stream is not None and _isatty(self.stream) and not _dumb_terminal() and not quiet
         self.plain_progress = not self.live and not quiet and not dry_run  # a dry run's lines are all there is: no ETA
         self.verbose = verbose
         self.quiet = quiet  # no line for a skipped input (a nightly re-run of 100,000 scans printed 100,000)
@@ -212,6 +219,53 @@ class Reporter:
             except (OSError, ValueError):
                 self.lost_lines += 1
                 self.live = False
+
+
+class LossyStream:
+    """A command's standard output that costs lines, not the command, where it fails: a reader gone
+    (`vidcolor models | head -1`, a Python caller that closed its pipe), a full disk under `> out.txt`.
+    Click had turned such a write into exit 1 with the rest of the command dropped: `bench | head -3`
+    measured for minutes and wrote no --json, and `eval` read as if photos were left out (a scripter's
+    test). Once a write fails, nothing more is written, and the descriptor is pointed at the null device so
+    that the interpreter's own last flush does not print a traceback; `lost` says lines were lost (exit 120)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.lost = False
+
+    def write(self, text):
+        if self._stream is None and text:  # the process started without one (`>&-`)
+            if not isinstance(text, str):  # (a text stream's answer to click's probe for a binary one)
+                raise TypeError("write() argument must be str")
+            self.lost = True
+        if self.lost:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):  # (a TypeError, bytes to a text stream, is a caller's probe: raised)
+            self._lose()
+            return len(text)
+
+    def flush(self) -> None:
+        if not self.lost and self._stream is not None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self) -> None:
+        self.lost = True
+        try:  # what is still in the buffer goes nowhere, quietly, at exit (Python's advice for a broken pipe)
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, self._stream.fileno())
+            finally:
+                os.close(null)
+        except (OSError, ValueError, AttributeError):  # no descriptor (a test's stream)
+            pass
+
+    def __getattr__(self, name):  # encoding, isatty, fileno, ... as the stream's
+        return getattr(self._stream, name)
 
 
 def _one_line(text: str) -> str:
