@@ -14,6 +14,7 @@ from vidcolor.cluster.film import RangeWork, make_plan, scan
 from vidcolor.cluster.plan import Range, plan_ranges
 from vidcolor.cluster.runtime import ClusterError, plan_pool
 from vidcolor.cluster.workers import PhotoBatch, colorize_range
+from vidcolor.colorizer import RENDER_VERSION
 from vidcolor.io.plan import plan_output
 from vidcolor.io.video import VideoSource
 from vidcolor.options import FolderOptions, VideoOptions
@@ -680,7 +681,7 @@ def test_a_worker_refuses_a_colorizer_other_than_the_drivers(colorizer):
     try:
         PhotoBatch(colorizer, FolderOptions(), 0, threads=threads, driver_model_id=colorizer.model_id)  # the same: fine
         with pytest.raises(VidcolorError, match="differs from the driver's .*:r1"):
-            PhotoBatch(colorizer, FolderOptions(), 0, threads=threads, driver_model_id=colorizer.model_id.replace(":r2", ":r1"))
+            PhotoBatch(colorizer, FolderOptions(), 0, threads=threads, driver_model_id=colorizer.model_id.replace(f":r{RENDER_VERSION}", ":r1"))
     finally:
         torch.set_num_threads(threads)
 

@@ -86,3 +86,55 @@ def test_a_black_frame_renders_black_on_every_path():
     assert col.with_strength(3.0).colorize_array(np.zeros((64, 96, 3), np.uint8)).max() == 0  # a photo's path
     dark = col.render(torch.full((2, 1, 64, 96), 40.0), ab)  # not dark: the colour stays
     assert np.ptp(dark[0, 0, 0].astype(int)) > 20
+
+
+def _vivid_lab(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) L* across the range and (n, 2) a*b* of every hue, chroma 0 to 150: most outside sRGB."""
+    rng = np.random.default_rng(seed)
+    l = rng.uniform(0.0, 100.0, n).astype(np.float32)
+    hue, c = rng.uniform(0, 2 * np.pi, n), rng.uniform(0.0, 150.0, n)
+    return l, np.stack([c * np.cos(hue), c * np.sin(hue)], 1).astype(np.float32)
+
+
+def test_a_colour_srgb_cannot_show_loses_chroma_not_lightness_on_every_path():
+    """Clipped channel by channel, a vivid colour on a bright or dark pixel changed the output's L*: up to 18
+    units, and at --strength 3 a fifth of a photo's pixels were more than 2 off (the README says the lightness
+    is never touched)."""
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.models.registry import create_model
+
+    l, ab = _vivid_lab()
+    lab = torch.from_numpy(np.concatenate([l[:, None], ab], 1).T.reshape(1, 3, 40, 100).copy())
+    rgb_u8 = (lab_to_rgb(lab)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)  # photos' merge, CPU
+    out = rgb2lab(rgb_u8).reshape(-1, 3)
+    assert np.abs(out[:, 0] - l).max() < 0.5  # 8-bit rounding's
+    inside = np.hypot(*out[:, 1:].T) > 10  # hue kept, where 8-bit rounding leaves it one
+    cos = (out[inside, 1:] * ab[inside]).sum(1) / np.hypot(*out[inside, 1:].T) / np.hypot(*ab[inside].T)
+    assert cos.min() > 0.99
+    col = Colorizer(create_model("effnet_unet"), work_size=64)  # the CPU video renderer, the same colours held flat
+    for li, (a, b) in zip(l[:40], ab[:40]):
+        frame = col.render(torch.full((1, 1, 16, 16), float(li)), torch.tensor([a, b]).view(1, 2, 1, 1).expand(1, 2, 4, 4))
+        assert abs(rgb2lab(frame[0])[8, 8, 0] - li) < 0.5
+
+
+def test_fitting_keeps_colours_srgb_shows_and_brings_the_rest_to_its_boundary():
+    from vidcolor.color import _lab_to_linear_rgb, fit_chroma, fit_chroma_planes
+
+    l, ab = _vivid_lab(20000, seed=1)
+    a, b = torch.from_numpy(ab[:, 0].copy()), torch.from_numpy(ab[:, 1].copy())
+    fit_chroma(torch.from_numpy(l), a, b)  # torch: the GPU's path
+    pa, pb = ab[:, 0].copy()[None], ab[:, 1].copy()[None]
+    fit_chroma_planes(l[None], pa, pb)  # OpenCV: the CPU's
+    np.testing.assert_allclose(pa[0], a.numpy(), atol=1e-3)
+    np.testing.assert_allclose(pb[0], b.numpy(), atol=1e-3)
+    fitted = np.stack([pa[0], pb[0]], 1)
+    rgb = _lab_to_linear_rgb(l, fitted)
+    assert rgb.min() > -1e-5 and rgb.max() < 1 + 1e-5  # inside sRGB
+    was_inside = np.all((_lab_to_linear_rgb(l, ab) >= 0) & (_lab_to_linear_rgb(l, ab) <= 1), axis=1)
+    scale = np.hypot(*fitted.T) / np.maximum(np.hypot(*ab.T), 1e-6)
+    assert was_inside.sum() > 1000
+    np.testing.assert_array_equal(fitted[was_inside], ab[was_inside])  # a colour sRGB shows is kept
+    outside = ~was_inside
+    assert np.all(scale[outside] < 1)
+    beyond = _lab_to_linear_rgb(l[outside], fitted[outside] + ab[outside] * 2.0 ** -9)  # at the boundary: the bisection's step more leaves
+    assert np.all(np.any((beyond < 0) | (beyond > 1), axis=1))

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vidcolor.color import AB_SCALE, L_SCALE, fit_dark_chroma, gray_levels_l, luma_table, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
+from vidcolor.color import AB_SCALE, L_SCALE, fit_chroma_planes, fit_dark_chroma, gray_levels_l, luma_table, merge_l_ab, resize_ab, rgb8_to_l, rgb_to_l, to_uint8
 from vidcolor.device import autocast_dtype, resolve_device
 from vidcolor.errors import InputError, UsageError
 from vidcolor.hint_spread import spread_hints
@@ -51,7 +51,8 @@ def _strength(s) -> float:
 
 ARRAYS_BATCH = 16  # colorize_arrays' default network batch: a list of frames or photos of one size runs 16 at a time
 
-RENDER_VERSION = 2  # in model_id, so finished outputs and segments rendered otherwise are redone (2: dark cells fitted into sRGB, color.fit_dark_chroma)
+RENDER_VERSION = 3  # in model_id, so finished outputs and segments rendered otherwise are redone (2: dark cells fitted into sRGB,
+# color.fit_dark_chroma; 3: every pixel's colour fitted into sRGB at its L*, color.fit_chroma, not clipped channel by channel)
 
 
 class Colorizer:
@@ -282,8 +283,10 @@ class Colorizer:
             full = full or [np.empty((h, w), np.float32) for _ in planes]
             for p, dst in zip(planes, full):
                 cv2.resize(p, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
-            cv2.merge([l, *up.combine_np(full, l)], lab)
-            cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)  # clips to [0, 1]
+            a, b = up.combine_np(full, l)
+            fit_chroma_planes(l, a, b)  # a colour sRGB cannot show: less chroma, not clipped channels (which move L*)
+            cv2.merge([l, a, b], lab)
+            cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)
             cv2.convertScaleAbs(lab, out[i], alpha=255.0)  # so this rounds and saturates
         return out
 
@@ -324,8 +327,10 @@ class Colorizer:
             full = full or [np.empty((h2, w2), np.float32) for _ in planes]
             for p, dst in zip(planes, full):
                 cv2.resize(p, (w2, h2), dst=dst, interpolation=cv2.INTER_LINEAR)
-            cv2.merge([l_chroma[i], *up.combine_np(full, l_chroma[i])], lab)
-            cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)  # clips to [0, 1]
+            a, b = up.combine_np(full, l_chroma[i])
+            fit_chroma_planes(l_chroma[i], a, b)  # as `render` does
+            cv2.merge([l_chroma[i], a, b], lab)
+            cv2.cvtColor(lab, cv2.COLOR_Lab2RGB, dst=lab)
             cv2.convertScaleAbs(lab, rgb, alpha=255.0)  # rounds and saturates, as `render` does
             yuv = cv2.transform(rgb, to_yuv)  # video_frame's matrix (3x4 on uint8 is OpenCV's fixed-point path:
             cv2.extractChannel(yuv, 1, flat[n:n + n // 4].reshape(h2, w2))  # 0.1 ms, where its Cb and Cr rows alone took 0.9)
