@@ -304,6 +304,19 @@ def test_one_opencv_in_the_dependency_tree():
     assert "opencv-python-headless" in found and "opencv-python" not in found
 
 
+def test_the_web_front_door_without_the_web_extra_names_the_extra(monkeypatch):
+    """vidcolor.serve.create_app without FastAPI raised a bare "No module named 'fastapi'" (a packager's find);
+    importing vidcolor.serve needs none of the extra."""
+    import sys
+
+    import vidcolor.serve as serve
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "vidcolor.serve.app", raising=False)
+    with pytest.raises(ModuleNotFoundError, match=r"^vidcolor.serve.create_app needs fastapi: pip install 'vidcolor\[web\]'$"):
+        serve.create_app(None, serve.ServeConfig())
+
+
 def test_two_inputs_written_to_one_output_both_fail_and_the_rest_goes_on(tmp_path, colorizer):
     """A new user's folder held a.jpg and a.png: with --format png both were 'done' into out/a.png, the
     second replacing the first, and every re-run redid one of them. Same for a.ts and a.mkv (both a.mkv).

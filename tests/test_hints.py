@@ -549,6 +549,7 @@ def test_serve_takes_a_sideways_tiffs_displayed_size_and_bad_hints_json_is_422(t
 
     import tifffile
 
+    pytest.importorskip("fastapi", reason="the web extra is not installed: pip install -e '.[dev]'")  # uploads.py: starlette
     from vidcolor.serve.uploads import RequestError, parse_hints, sniff_image
 
     buf = io.BytesIO()

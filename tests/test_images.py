@@ -129,6 +129,26 @@ def test_sixteen_bit_lzw_tiffs_as_opencv_and_scanners_write_them_stay_sixteen_bi
         assert np.array_equal(read_image(tmp_path / f"lzw{o}.tif").pixels, read_image(tmp_path / f"raw{o}.tif").pixels), o
 
 
+def test_a_sixteen_bit_lzw_tiff_is_read_with_opencv_4_log_functions(tmp_path, monkeypatch):
+    """OpenCV 4.x (pyproject allows 4.8) has getLogLevel/setLogLevel on cv2 itself, not cv2.utils.logging (5.0):
+    every 16-bit LZW TIFF was refused as "corrupt or unsupported TIFF" there (a packager's find). The level is
+    silenced for the decode and put back after it."""
+    import types
+
+    import cv2
+
+    from vidcolor.io.images import read_image
+
+    levels = [3]
+    monkeypatch.setattr(cv2, "utils", types.SimpleNamespace(), raising=False)  # as 4.x's: no logging
+    monkeypatch.setattr(cv2, "getLogLevel", lambda: levels[-1], raising=False)
+    monkeypatch.setattr(cv2, "setLogLevel", levels.append, raising=False)
+    g = (np.arange(40 * 60).reshape(40, 60) * 27 % 65536).astype(np.uint16)
+    Image.fromarray(g).save(tmp_path / "gray16.tif", compression="tiff_lzw")
+    assert np.array_equal(read_image(tmp_path / "gray16.tif").pixels, np.dstack([g] * 3))
+    assert levels == [3, 0, 3]
+
+
 def test_a_long_thin_strip_is_not_blown_up_to_the_working_size(colorizer):
     """A new user's 4000x12 scan was seen by the network at 64000x192: 20 s and 3.4 GB for 48,000 pixels."""
     from vidcolor.colorizer import MAX_ASPECT, working_size

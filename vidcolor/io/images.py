@@ -44,6 +44,7 @@ PIL_FORMAT = IMAGE_FORMAT
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 JPEG_QUALITY = 95
 MAX_PIXELS = 1_000_000_000  # archival scans are big; beyond a gigapixel we refuse rather than exhaust memory
+CV2_LOG_SILENT = 0  # cv2.utils.logging.LOG_LEVEL_SILENT in 5.0; 4.x has the number alone
 _limit_lock = threading.Lock()
 _limit_users = 0
 _host_limit: int | None = None
@@ -853,12 +854,19 @@ def _cv2_tiff_as_stored(path: Path, page) -> np.ndarray | None:
     tag = page.tags.get("Orientation")
     if tag is not None and tag.value != 1:
         struct.pack_into(page.parent.byteorder + "H", data, tag.valueoffset, 1)
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    log = _cv2_log()
+    level = log.getLogLevel()
+    log.setLogLevel(CV2_LOG_SILENT)
     try:
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        log.setLogLevel(level)
+
+
+def _cv2_log():
+    """OpenCV's log-level functions: `cv2.utils.logging` from 5.0, `cv2` itself in 4.x (pyproject allows 4.8;
+    every 16-bit TIFF was refused as "corrupt or unsupported" on 4.x, a packager's find)."""
+    return getattr(cv2.utils, "logging", cv2)
 
 
 def _refuse_int32(path: Path, page) -> None:

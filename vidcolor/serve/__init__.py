@@ -71,7 +71,10 @@ def is_loopback(host: str) -> bool:
 
 def create_app(colorizer, config: ServeConfig | None = None):
     """The FastAPI app serving `colorizer` (any vidcolor Colorizer: tests pass their own). WeightsError when
-    the colour-photo detector, which judges every photo, is missing or corrupt (vidcolor.tone.check_tone_net)."""
+    the colour-photo detector, which judges every photo, is missing or corrupt (vidcolor.tone.check_tone_net);
+    ModuleNotFoundError naming the `web` extra when FastAPI, uvicorn or python-multipart is not installed."""
+    if missing := missing_web_modules():  # it was a bare "No module named 'fastapi'", which named no extra
+        raise ModuleNotFoundError(f"vidcolor.serve.create_app needs {', '.join(missing)}: pip install 'vidcolor[web]'")
     from vidcolor.serve.app import create_app as _create
     from vidcolor.tone import check_tone_net
 
