@@ -660,3 +660,34 @@ def test_exif_pixel_dimensions_follow_a_photo_turned_upright(tmp_path, orientati
         upright = (48, 64) if orientation in (6, 8) else (64, 48)
         assert out.size == upright and written[0x0112] == 1
         assert (written.get_ifd(0x8769)[0xA002], written.get_ifd(0x8769)[0xA003]) == upright
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_tiffs_make_and_model_are_kept_and_its_exif_and_gps_loss_said(tmp_path, colorizer, bits):
+    """A scanner's or camera's TIFF lost its Make and Model, and its EXIF and GPS sub-IFDs (date taken, place),
+    into every output without a word (an archivist's test): Make and Model are kept as the text tags are, and
+    the sub-IFDs' loss is said."""
+    import tifffile
+    from PIL import TiffImagePlugin
+
+    src = tmp_path / "scan.tif"
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint8), (40, 1))
+    if bits == 8:
+        info = TiffImagePlugin.ImageFileDirectory_v2()
+        info[271], info[272] = "Nikon", "Coolscan 5000"
+        info[34665] = {36867: "1931:05:06 07:08:09"}  # DateTimeOriginal
+        info[34853] = {1: "N", 2: (52.0, 22.0, 1.0)}
+        Image.fromarray(gray).save(src, tiffinfo=info)
+    else:
+        tifffile.imwrite(src, gray.astype(np.uint16) * 257, metadata=None,
+                         extratags=[(271, "s", 0, "Nikon", True), (272, "s", 0, "Coolscan 5000", True)])
+    res = colorize_image(src, tmp_path / "out.tif", colorizer)
+    with tifffile.TiffFile(tmp_path / "out.tif") as t:
+        tags = t.pages[0].tags
+        assert (tags[271].value, tags[272].value) == ("Nikon", "Coolscan 5000")
+    lost = [n for n in res.notes if "sub-IFD" in n]
+    if bits == 8:
+        assert lost == ["its EXIF and GPS data (date taken, exposure, location) dropped: vidcolor does not copy a TIFF's "
+                        "EXIF or GPS sub-IFD"], res.notes
+    else:
+        assert not res.notes, res.notes

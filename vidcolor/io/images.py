@@ -85,8 +85,11 @@ EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.err
 TIFF_ICC, TIFF_XMP = 34675, 700
 TIFF_IPTC = 33723  # IPTC-NAA: the caption, credit and keywords block that Photoshop, Bridge and DAM tools write
 # An archive's captions and credits: TIFF text tags (DocumentName, ImageDescription, DateTime, Artist,
-# Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text
-TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 306: "DateTime", 315: "Artist", 33432: "Copyright"}
+# Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text. And the
+# scanner's or camera's Make and Model, which a TIFF had lost without a word (an archivist's test)
+TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 271: "Make", 272: "Model", 306: "DateTime", 315: "Artist",
+                  33432: "Copyright"}
+TIFF_EXIF_IFDS = {34665: "EXIF", 34853: "GPS"}  # a TIFF's EXIF and GPS sub-IFDs: not copied, and a note says so
 PNG_XMP_KEY = "XML:com.adobe.xmp"
 
 
@@ -723,8 +726,12 @@ def _read_tiff(path: Path) -> ImageData:
     gives the first 4 bytes alone of one stored as LONG, as Photoshop stores it."""
     img = _read_tiff_pixels(path)
     with tifffile.TiffFile(path) as tf:
-        tag = _full_pages(tf)[0].tags.get(TIFF_IPTC)
+        tags = _full_pages(tf)[0].tags
+        tag = tags.get(TIFF_IPTC)
         value = None if tag is None else tag.value
+        sub = [name for code, name in TIFF_EXIF_IFDS.items() if code in tags]
+    if sub:  # what `lost_in` says is dropped
+        img.info["tiff_ifds"] = sub
     if isinstance(value, np.ndarray):
         value = value.tobytes()
     if isinstance(value, bytes) and value.strip(b"\x00"):
@@ -989,6 +996,9 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
     if too_long := [named[key] for key in ("exif", "xmp") if key in carried and _too_long_for(fmt, key, like.info)]:
         notes.append(f"{', '.join(too_long)} dropped: the {fmt} output does not carry {'them' if len(too_long) > 1 else 'it'} "
                      "(longer than one JPEG segment holds)")
+    if sub := like.info.get("tiff_ifds"):  # a camera TIFF's date taken and place were dropped without a word (an archivist's test)
+        notes.append(f"its {' and '.join(sub)} data (date taken, exposure{', location' if 'GPS' in sub else ''}) dropped: "
+                     "vidcolor does not copy a TIFF's EXIF or GPS sub-IFD")
     if like.info.get("dpi") and fmt == "WEBP":  # dropped without a word (an archivist's test)
         notes.append("resolution (DPI) dropped: vidcolor writes WebP without it")
     return notes
