@@ -1349,3 +1349,30 @@ def test_a_camera_originals_date_place_and_camera_are_kept_and_tags_a_container_
         assert len(said) == 1 and said[0].startswith(f"tags {', '.join(sorted(lost))} not kept: "), said
     else:
         assert not said, said
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov"])
+def test_a_colorized_video_names_vidcolor_as_its_encoder_beside_the_sources_tags(tmp_path, colorizer, ext):
+    """Nothing in a colorized film's metadata said it was colorized, or by what (an archivist's test): its video
+    stream's encoder tag names vidcolor and that it was colorized (MP4 and MOV keep 31 characters there), MP4's
+    encoding tool the whole with the weights; the source's own tags are left as they were."""
+    src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
+    with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
+        out.metadata.update({"title": "Reel 1", "comment": "restored 2026", "copyright": "Archive"})
+        ost = out.add_stream_from_template(c.streams.video[0])
+        for pkt in c.demux(c.streams.video[0]):
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    made_by = colorizer.provenance
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+        encoder = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}["encoder"]
+    assert (tags["title"], tags["comment"], tags["copyright"]) == ("Reel 1", "restored 2026", "Archive")
+    if ext == "mkv":
+        assert encoder == made_by
+    else:
+        assert encoder == made_by.split(";")[0] + ")" and encoder.endswith("(colorized)")
+    if ext == "mp4":
+        assert tags["encoder"] == made_by  # the file's encoding tool (©too)

@@ -691,3 +691,41 @@ def test_a_tiffs_make_and_model_are_kept_and_its_exif_and_gps_loss_said(tmp_path
                         "EXIF or GPS sub-IFD"], res.notes
     else:
         assert not res.notes, res.notes
+
+
+def test_a_colorized_photo_names_vidcolor_as_its_software_and_keeps_the_sources_credits(tmp_path, colorizer):
+    """A colorized scan carried its scanner's EXIF Software ("EpsonScan 2") and nothing else: in its metadata it
+    could not be told from a colour original (an archivist's test). Every format with a Software field names
+    vidcolor, the weights and that it was colorized; artist, copyright and caption stay the source's; a photo
+    already in colour, copied unchanged, gets no mark."""
+    import tifffile
+
+    made_by = colorizer.provenance
+    assert made_by.startswith("vidcolor ") and "colorized" in made_by
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint8), (40, 1))
+    exif = Image.Exif()
+    exif[0x0131], exif[315], exif[33432], exif[270] = "EpsonScan 2", "J. Doe", "(c) City Archive", "Harbour, 1931"
+    Image.fromarray(gray).save(tmp_path / "scan.jpg", exif=exif.tobytes())
+    Image.fromarray(gray).save(tmp_path / "bare.png")  # no EXIF: a block is made for the mark
+    Image.fromarray(gray).save(tmp_path / "scan.tif", tiffinfo={315: "J. Doe", 33432: "(c) City Archive"})
+    tifffile.imwrite(tmp_path / "scan16.tif", gray.astype(np.uint16) * 257, metadata=None)
+    import cv2
+    cv2.imwrite(str(tmp_path / "bare16.png"), np.dstack([gray] * 3).astype(np.uint16) * 257)
+    out = tmp_path / "out"
+    for name in ("scan.jpg", "bare.png", "scan.tif", "scan16.tif", "bare16.png"):
+        assert colorize_image(tmp_path / name, out / name, colorizer).status == "done"
+    with Image.open(out / "scan.jpg") as im:
+        e = im.getexif()
+        assert (e[0x0131], e[315], e[33432], e[270]) == (made_by, "J. Doe", "(c) City Archive", "Harbour, 1931")
+    for name in ("bare.png", "bare16.png"):
+        with Image.open(out / name) as im:
+            assert im.getexif()[0x0131] == made_by, name
+    for name in ("scan.tif", "scan16.tif"):
+        with tifffile.TiffFile(out / name) as t:
+            assert t.pages[0].tags[305].value == made_by, name
+    with tifffile.TiffFile(out / "scan.tif") as t:
+        assert (t.pages[0].tags[315].value, t.pages[0].tags[33432].value) == ("J. Doe", "(c) City Archive")
+    colour = tmp_path / "colour.jpg"
+    Image.fromarray(np.dstack([gray, gray[:, ::-1], np.full_like(gray, 128)])).save(colour, exif=exif.tobytes())
+    res = colorize_image(colour, out / "colour.jpg", colorizer)
+    assert res.status == "skipped" and (out / "colour.jpg").read_bytes() == colour.read_bytes()

@@ -394,6 +394,12 @@ class Passthrough:
         main = main_video_stream(self.src)
         video.metadata.update(kept_tags(main.metadata, out))
         video.disposition = main.disposition
+        if made_by := self.plan.made_by:  # that it was colorized, and by what: MP4 and MOV keep a track's encoder as its
+            # 31-character compressor name, which the weights' id does not fit; MP4 the whole as the file's encoding tool
+            short = made_by.split(";")[0] + ")" if out.format.name in ("mp4", "mov") else made_by
+            video.metadata["encoder"] = short
+            if out.format.name == "mp4":
+                out.metadata["encoding_tool"] = made_by
         if self.plan.timecode:  # MOV and MP4 write it as a timecode track, Matroska as a tag
             video.metadata["timecode"] = self.plan.timecode
         self._chapters(out)
