@@ -1319,3 +1319,60 @@ def test_an_alpha_channel_the_output_cannot_hold_is_said(tmp_path, colorizer, co
     assert len(alpha) == 1 and alpha[0].startswith(f"the source has an alpha channel ({says}") and "written without it" in alpha[0]
     opaque = write_video(tmp_path / "opaque.mov", frames=2, audio=None, codec="png", pix_fmt="rgb24")
     assert not any("alpha" in n for n in plan_output(opaque, tmp_path / "out2.mp4").notes)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov", "avi"])
+def test_a_camera_originals_date_place_and_camera_are_kept_and_tags_a_container_cannot_hold_are_said(tmp_path, colorizer, ext):
+    """A camcorder's clip lost its recording date (creation_time), place and camera, and MOV and AVI outputs lost
+    a description and director, all without a word (an archivist's test): they are kept where the container has a
+    field, and named in a note where it has none."""
+    src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
+    recorded = {"creation_time": "1998-07-04T12:00:00.000000Z", "location": "+52.3700+004.8900/", "make": "Sony",
+                "model": "DCR-VX1000"}
+    with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
+        out.metadata.update({**recorded, "title": "Reel 1", "description": "Harbour, 1998", "director": "J. Doe"})
+        ost = out.add_stream_from_template(c.streams.video[0])
+        for pkt in c.demux(c.streams.video[0]):
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    res = colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+    held = {"mkv": set(recorded) | {"description", "director"}, "mp4": {"creation_time", "location", "description"},
+            "mov": set(recorded), "avi": set()}[ext]
+    assert {k: tags.get(k) for k in held} == {k: v for k, v in {**recorded, "description": "Harbour, 1998",
+                                                                "director": "J. Doe"}.items() if k in held}
+    lost = [k for k in ("creation_time", "location", "make", "model", "description", "director") if k not in held]
+    said = [n for n in res.notes if "not kept" in n]
+    if lost:
+        assert len(said) == 1 and said[0].startswith(f"tags {', '.join(sorted(lost))} not kept: "), said
+    else:
+        assert not said, said
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov"])
+def test_a_colorized_video_names_vidcolor_as_its_encoder_beside_the_sources_tags(tmp_path, colorizer, ext):
+    """Nothing in a colorized film's metadata said it was colorized, or by what (an archivist's test): its video
+    stream's encoder tag names vidcolor and that it was colorized (MP4 and MOV keep 31 characters there), MP4's
+    encoding tool the whole with the weights; the source's own tags are left as they were."""
+    src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
+    with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
+        out.metadata.update({"title": "Reel 1", "comment": "restored 2026", "copyright": "Archive"})
+        ost = out.add_stream_from_template(c.streams.video[0])
+        for pkt in c.demux(c.streams.video[0]):
+            if pkt.pts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    made_by = colorizer.provenance
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+        encoder = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}["encoder"]
+    assert (tags["title"], tags["comment"], tags["copyright"]) == ("Reel 1", "restored 2026", "Archive")
+    if ext == "mkv":
+        assert encoder == made_by
+    else:
+        assert encoder == made_by.split(";")[0] + ")" and encoder.endswith("(colorized)")
+    if ext == "mp4":
+        assert tags["encoder"] == made_by  # the file's encoding tool (©too)

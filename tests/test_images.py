@@ -680,3 +680,72 @@ def test_exif_pixel_dimensions_follow_a_photo_turned_upright(tmp_path, orientati
         upright = (48, 64) if orientation in (6, 8) else (64, 48)
         assert out.size == upright and written[0x0112] == 1
         assert (written.get_ifd(0x8769)[0xA002], written.get_ifd(0x8769)[0xA003]) == upright
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_tiffs_make_and_model_are_kept_and_its_exif_and_gps_loss_said(tmp_path, colorizer, bits):
+    """A scanner's or camera's TIFF lost its Make and Model, and its EXIF and GPS sub-IFDs (date taken, place),
+    into every output without a word (an archivist's test): Make and Model are kept as the text tags are, and
+    the sub-IFDs' loss is said."""
+    import tifffile
+    from PIL import TiffImagePlugin
+
+    src = tmp_path / "scan.tif"
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint8), (40, 1))
+    if bits == 8:
+        info = TiffImagePlugin.ImageFileDirectory_v2()
+        info[271], info[272] = "Nikon", "Coolscan 5000"
+        info[34665] = {36867: "1931:05:06 07:08:09"}  # DateTimeOriginal
+        info[34853] = {1: "N", 2: (52.0, 22.0, 1.0)}
+        Image.fromarray(gray).save(src, tiffinfo=info)
+    else:
+        tifffile.imwrite(src, gray.astype(np.uint16) * 257, metadata=None,
+                         extratags=[(271, "s", 0, "Nikon", True), (272, "s", 0, "Coolscan 5000", True)])
+    res = colorize_image(src, tmp_path / "out.tif", colorizer)
+    with tifffile.TiffFile(tmp_path / "out.tif") as t:
+        tags = t.pages[0].tags
+        assert (tags[271].value, tags[272].value) == ("Nikon", "Coolscan 5000")
+    lost = [n for n in res.notes if "sub-IFD" in n]
+    if bits == 8:
+        assert lost == ["its EXIF and GPS data (date taken, exposure, location) dropped: vidcolor does not copy a TIFF's "
+                        "EXIF or GPS sub-IFD"], res.notes
+    else:
+        assert not res.notes, res.notes
+
+
+def test_a_colorized_photo_names_vidcolor_as_its_software_and_keeps_the_sources_credits(tmp_path, colorizer):
+    """A colorized scan carried its scanner's EXIF Software ("EpsonScan 2") and nothing else: in its metadata it
+    could not be told from a colour original (an archivist's test). Every format with a Software field names
+    vidcolor, the weights and that it was colorized; artist, copyright and caption stay the source's; a photo
+    already in colour, copied unchanged, gets no mark."""
+    import tifffile
+
+    made_by = colorizer.provenance
+    assert made_by.startswith("vidcolor ") and "colorized" in made_by
+    gray = np.tile(np.linspace(10, 240, 56).astype(np.uint8), (40, 1))
+    exif = Image.Exif()
+    exif[0x0131], exif[315], exif[33432], exif[270] = "EpsonScan 2", "J. Doe", "(c) City Archive", "Harbour, 1931"
+    Image.fromarray(gray).save(tmp_path / "scan.jpg", exif=exif.tobytes())
+    Image.fromarray(gray).save(tmp_path / "bare.png")  # no EXIF: a block is made for the mark
+    Image.fromarray(gray).save(tmp_path / "scan.tif", tiffinfo={315: "J. Doe", 33432: "(c) City Archive"})
+    tifffile.imwrite(tmp_path / "scan16.tif", gray.astype(np.uint16) * 257, metadata=None)
+    import cv2
+    cv2.imwrite(str(tmp_path / "bare16.png"), np.dstack([gray] * 3).astype(np.uint16) * 257)
+    out = tmp_path / "out"
+    for name in ("scan.jpg", "bare.png", "scan.tif", "scan16.tif", "bare16.png"):
+        assert colorize_image(tmp_path / name, out / name, colorizer).status == "done"
+    with Image.open(out / "scan.jpg") as im:
+        e = im.getexif()
+        assert (e[0x0131], e[315], e[33432], e[270]) == (made_by, "J. Doe", "(c) City Archive", "Harbour, 1931")
+    for name in ("bare.png", "bare16.png"):
+        with Image.open(out / name) as im:
+            assert im.getexif()[0x0131] == made_by, name
+    for name in ("scan.tif", "scan16.tif"):
+        with tifffile.TiffFile(out / name) as t:
+            assert t.pages[0].tags[305].value == made_by, name
+    with tifffile.TiffFile(out / "scan.tif") as t:
+        assert (t.pages[0].tags[315].value, t.pages[0].tags[33432].value) == ("J. Doe", "(c) City Archive")
+    colour = tmp_path / "colour.jpg"
+    Image.fromarray(np.dstack([gray, gray[:, ::-1], np.full_like(gray, 128)])).save(colour, exif=exif.tobytes())
+    res = colorize_image(colour, out / "colour.jpg", colorizer)
+    assert res.status == "skipped" and (out / "colour.jpg").read_bytes() == colour.read_bytes()

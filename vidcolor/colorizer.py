@@ -102,6 +102,16 @@ class Colorizer:
         return (f"{self.model.arch_name}:{sha[:16]}:ws{self.work_size}:t{dec['temperature']:.3f}:b{dec['blend']:.3f}"
                 f"{conf}:{self.upsampler.name}:r{RENDER_VERSION}{strength}")
 
+    @property
+    def provenance(self) -> str:
+        """What an output names as the software that made it (EXIF and TIFF Software, a video's encoder tag): that it
+        was colorized, by which vidcolor and which weights, so that a colorized photo is not taken for a colour
+        original (an archivist's test). Fixed for a given network: a redone output is the same file."""
+        from vidcolor import __version__
+
+        sha = getattr(self.model, "weights_sha256", None)
+        return f"vidcolor {__version__} (colorized; {self.model.arch_name} weights {sha[:16] if sha else 'untrained'})"
+
     def with_strength(self, strength: float) -> "Colorizer":
         """A colorizer sharing this one's network, at another colour strength (a shallow copy)."""
         other = copy.copy(self)

@@ -77,7 +77,7 @@ def colorize_image(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
             return keep_colour_photo(src, dst, journal, key, opts, t0, score, img, end=end)
 
         def write() -> None:
-            write_image(dst, colorizer.colorize_array(img.pixels, hints), img)
+            write_image(dst, colorizer.colorize_array(img.pixels, hints), img, colorizer.provenance)
             end.result = _written(src, dst, t0, img, hints)  # before the journal's line
 
         _commit(journal, src, dst, key, write, redo=opts.overwrite, stat=img.stat)
@@ -457,7 +457,7 @@ def _colorize_images(todo, colorizer: Colorizer, journal: Journal, key: str, opt
 
     def colorized(src, dst, out, img, t0, hints) -> Callable[[], Result]:
         def act() -> Result:
-            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img), redo=opts.overwrite,
+            _commit(journal, src, dst, hinted_key(key, hints), lambda: write_image(dst, out, img, colorizer.provenance), redo=opts.overwrite,
                     stat=img.stat)
             return _written(src, dst, t0, img, hints)
         return act

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -114,6 +115,7 @@ def colorize_video(src: str | os.PathLike, dst: str | os.PathLike, colorizer: Co
     plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)
     root = dst.parent
     key = video_key(colorizer, opts, plan, hints)
+    plan = dataclasses.replace(plan, made_by=colorizer.provenance)  # named in the output (mux.Passthrough.label)
     if opts.dry_run:  # what the real run would do, as far as the header and the journal tell
         journal = Journal(root)
         if not opts.overwrite and journal.finished(src, key, dst):

@@ -11,6 +11,7 @@ ranges, so a re-run after a killed driver only does the ranges that are missing.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -152,6 +153,7 @@ def colorize_video_on_ray(ray, pool: Pool, src: Path, dst: Path, colorizer: Colo
     plan = plan_output(src, dst, opts.codec, opts.crf, opts.preset)  # an impossible output fails before decoding
     root = dst.parent
     key = video_key(colorizer, opts, plan)
+    plan = dataclasses.replace(plan, made_by=colorizer.provenance)  # named in the output (mux.Passthrough.label)
     with reported_if_journaled(root, src, key, dst) as end, OutputLock(root, dst):
         for stale in stale_temporaries(dst):
             stale.unlink(missing_ok=True)

@@ -128,7 +128,7 @@ class PhotoBatch(_ModelActor):
         for (src, dst, img, hints, sha), out in zip(ready, outs):
             try:
                 make_folders(dst.parent)
-                write_image(dst, out, img)
+                write_image(dst, out, img, self.colorizer.provenance)
             except StorageError as e:  # a full disk: it was one failed row each, and the run went on to fail them all,
                 rows.append(_row(src, dst, "storage", str(e), t0))  # exit 1 where one machine stops with 4 (an operator's test)
                 continue

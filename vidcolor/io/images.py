@@ -81,13 +81,17 @@ warnings.filterwarnings("ignore", message=rf"Image size \(\d+ pixels\) exceeds l
 
 
 EXIF_ORIENTATION = 0x0112
+EXIF_SOFTWARE = TIFF_SOFTWARE = 0x0131  # where an output names what made it (`write_image`'s made_by)
 EXIF_IFD, EXIF_PIXEL_X, EXIF_PIXEL_Y = 0x8769, 0xA002, 0xA003  # the Exif sub-IFD and its PixelX/YDimension
 EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error, UnicodeDecodeError)  # what PIL raises for a bad block
 TIFF_ICC, TIFF_XMP = 34675, 700
 TIFF_IPTC = 33723  # IPTC-NAA: the caption, credit and keywords block that Photoshop, Bridge and DAM tools write
 # An archive's captions and credits: TIFF text tags (DocumentName, ImageDescription, DateTime, Artist,
-# Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text
-TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 306: "DateTime", 315: "Artist", 33432: "Copyright"}
+# Copyright) copied as they are; a new user's scans had lost them, with JPEG comments, IPTC and PNG text. And the
+# scanner's or camera's Make and Model, which a TIFF had lost without a word (an archivist's test)
+TIFF_TEXT_TAGS = {269: "DocumentName", 270: "ImageDescription", 271: "Make", 272: "Model", 306: "DateTime", 315: "Artist",
+                  33432: "Copyright"}
+TIFF_EXIF_IFDS = {34665: "EXIF", 34853: "GPS"}  # a TIFF's EXIF and GPS sub-IFDs: not copied, and a note says so
 PNG_XMP_KEY = "XML:com.adobe.xmp"
 
 
@@ -724,8 +728,12 @@ def _read_tiff(path: Path) -> ImageData:
     gives the first 4 bytes alone of one stored as LONG, as Photoshop stores it."""
     img = _read_tiff_pixels(path)
     with tifffile.TiffFile(path) as tf:
-        tag = _full_pages(tf)[0].tags.get(TIFF_IPTC)
+        tags = _full_pages(tf)[0].tags
+        tag = tags.get(TIFF_IPTC)
         value = None if tag is None else tag.value
+        sub = [name for code, name in TIFF_EXIF_IFDS.items() if code in tags]
+    if sub:  # what `lost_in` says is dropped
+        img.info["tiff_ifds"] = sub
     if isinstance(value, np.ndarray):
         value = value.tobytes()
     if isinstance(value, bytes) and value.strip(b"\x00"):
@@ -933,11 +941,13 @@ def _sane_dpi(dpi) -> bool:
 
 # -- writing ---------------------------------------------------------------------------------------
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> None:
+def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData, made_by: str | None = None) -> None:
     """Write (H, W, 3) RGB (the dtype of like.pixels) to `path` in the format its extension names, atomically.
 
     16-bit data stays 16-bit in PNG and TIFF; alpha is kept where the format has it; ICC, EXIF (with
     the orientation reset, since pixels were rotated on reading) and XMP are copied where allowed.
+    `made_by` (a colorized photo's `Colorizer.provenance`) is written as its Software: EXIF's in a JPEG,
+    PNG or WebP (an EXIF block made for it where the photo had none), the Software tag in a TIFF.
     """
     path = Path(path)
     fmt = PIL_FORMAT.get(path.suffix.lower())
@@ -948,9 +958,9 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData) -> No
     tmp = temp_output_path(path)
     try:
         if rgb.dtype == np.uint16 and fmt in SIXTEEN_BIT_FORMATS:
-            (_write_png16 if fmt == "PNG" else _write_tiff16)(tmp, rgb, like)
+            (_write_png16 if fmt == "PNG" else _write_tiff16)(tmp, rgb, like, made_by)
         else:
-            _write_pil(tmp, fmt, _to_u8(rgb), None if like.alpha is None else _to_u8(like.alpha), like.info)
+            _write_pil(tmp, fmt, _to_u8(rgb), None if like.alpha is None else _to_u8(like.alpha), like.info, made_by)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -997,6 +1007,9 @@ def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
     if too_long := [named[key] for key in ("exif", "xmp") if key in carried and _too_long_for(fmt, key, like.info)]:
         notes.append(f"{', '.join(too_long)} dropped: the {fmt} output does not carry {'them' if len(too_long) > 1 else 'it'} "
                      "(longer than one JPEG segment holds)")
+    if sub := like.info.get("tiff_ifds"):  # a camera TIFF's date taken and place were dropped without a word (an archivist's test)
+        notes.append(f"its {' and '.join(sub)} data (date taken, exposure{', location' if 'GPS' in sub else ''}) dropped: "
+                     "vidcolor does not copy a TIFF's EXIF or GPS sub-IFD")
     if like.info.get("dpi") and fmt == "WEBP":  # dropped without a word (an archivist's test)
         notes.append("resolution (DPI) dropped: vidcolor writes WebP without it")
     return notes
@@ -1006,10 +1019,14 @@ def _to_u8(a: np.ndarray) -> np.ndarray:
     return a if a.dtype == np.uint8 else ((a.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
-def _exif_reset(exif_bytes: bytes, width: int, height: int) -> bytes:
-    """The EXIF block for the pixels written upright at width x height (`_upright_exif`)."""
+def _exif_reset(exif_bytes: bytes | None, width: int, height: int, made_by: str | None = None) -> bytes:
+    """The EXIF block for the pixels written upright at width x height (`_upright_exif`), with `made_by` as its
+    Software where given (the source's camera, dates, artist and copyright are left as they are)."""
     exif = Image.Exif()
-    exif.load(exif_bytes)
+    if exif_bytes:
+        exif.load(exif_bytes)
+    if made_by:
+        exif[EXIF_SOFTWARE] = made_by
     return _upright_exif(exif, width, height)
 
 
@@ -1025,7 +1042,7 @@ def _upright_exif(exif: Image.Exif, width: int, height: int) -> bytes:
     return exif.tobytes()
 
 
-def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None, info: dict) -> None:
+def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None, info: dict, made_by: str | None = None) -> None:
     if alpha8 is not None and fmt in ("PNG", "TIFF", "WEBP"):
         im = Image.fromarray(np.dstack([rgb8, alpha8]), "RGBA")
     else:
@@ -1035,8 +1052,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["icc_profile"] = info["icc_profile"]
     if "dpi" in info:
         opts["dpi"] = info["dpi"]
-    if "exif" in info and fmt in ("JPEG", "PNG", "WEBP") and not _too_long_for(fmt, "exif", info):
-        opts["exif"] = _exif_reset(info["exif"], rgb8.shape[1], rgb8.shape[0])
+    if fmt in ("JPEG", "PNG", "WEBP") and ("exif" in info or made_by) and not _too_long_for(fmt, "exif", info):
+        opts["exif"] = _exif_reset(info.get("exif"), rgb8.shape[1], rgb8.shape[0], made_by)
     if "xmp" in info and not _too_long_for(fmt, "xmp", info):
         xmp = _xmp_reset(info["xmp"])
         if fmt in ("JPEG", "WEBP"):
@@ -1061,6 +1078,8 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["tiffinfo"] = {**opts.get("tiffinfo", {}), **text}
     if fmt == "TIFF" and info.get("iptc"):
         opts["tiffinfo"] = {**opts.get("tiffinfo", {}), TIFF_IPTC: info["iptc"]}
+    if fmt == "TIFF" and made_by:
+        opts["tiffinfo"] = {**opts.get("tiffinfo", {}), TIFF_SOFTWARE: made_by}
     if fmt == "JPEG":
         opts.update(quality=JPEG_QUALITY, subsampling=0)
     elif fmt == "WEBP":
@@ -1122,7 +1141,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
+def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData, made_by: str | None = None) -> None:
     a = rgb[..., ::-1] if like.alpha is None else np.dstack([rgb[..., ::-1], like.alpha.astype(np.uint16)])
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(a))
     if not ok:
@@ -1131,9 +1150,9 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     extra = b""
     if "icc_profile" in like.info:
         extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(like.info["icc_profile"]))
-    if "exif" in like.info:
-        exif = _exif_reset(like.info["exif"], rgb.shape[1], rgb.shape[0])
-        extra += _png_chunk(b"eXIf", exif[6:] if like.info["exif"][:6] == b"Exif\x00\x00" else exif)
+    if "exif" in like.info or made_by:
+        exif = _exif_reset(like.info.get("exif"), rgb.shape[1], rgb.shape[0], made_by)
+        extra += _png_chunk(b"eXIf", exif[6:] if exif[:6] == b"Exif\x00\x00" else exif)
     if "xmp" in like.info:
         xmp = _xmp_reset(like.info["xmp"])
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
@@ -1144,7 +1163,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
 
 
-def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
+def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData, made_by: str | None = None) -> None:
     extratags = []
     if "icc_profile" in like.info:
         extratags.append((TIFF_ICC, "B", len(like.info["icc_profile"]), like.info["icc_profile"], True))
@@ -1155,9 +1174,9 @@ def _write_tiff16(tmp: Path, rgb: np.ndarray, like: ImageData) -> None:
         extratags.append((tag, "s", 0, text, True))
     if iptc := like.info.get("iptc"):
         extratags.append((TIFF_IPTC, 7, len(iptc), iptc, True))
-    # the scan's resolution kept; no tifffile shape description or Software tag (a new user's 2400 dpi scan
-    # came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}')
-    opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": False}
+    # the scan's resolution kept; no tifffile shape description, and no Software tag naming tifffile (a new user's
+    # 2400 dpi scan came out with resolution 1 and no unit, described as '{"shape": [296, 220, 3]}'): vidcolor's own
+    opts = {"extratags": extratags, "compression": "zlib", "metadata": None, "software": made_by or False}
     if "dpi" in like.info:
         opts.update(resolution=tuple(float(d) for d in like.info["dpi"][:2]), resolutionunit="INCH")
     if like.alpha is None:

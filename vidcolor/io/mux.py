@@ -154,7 +154,7 @@ def join_segments(parts: list[tuple[Path, int]], tmp: Path, like: VideoInfo, pla
                         out.mux(p)
         passthrough.close()
         out.close()
-        timing.notes += passthrough.notes + passthrough.left_out(tmp)
+        timing.notes += passthrough.notes + passthrough.left_out(tmp) + passthrough.tags_left_out(tmp)
     except BaseException as e:
         try:
             out.close()
@@ -272,10 +272,14 @@ def _on_grid(pts: list[int], like: VideoInfo, end: int | None,
     return slots, tick, None, note
 
 
-# the file's tags carried over: what describes the work, not the file (not ENCODER, creation_time, brands);
-# an archive's copyright and comment were dropped without a word (a film restorer's test)
+# the file's tags carried over: what describes the work and its recording, not the file (not ENCODER or brands);
+# an archive's copyright and comment were dropped without a word (a film restorer's test). creation_time, location,
+# make and model too: on a camera original (a phone's or a camcorder's clip) they are the only record of when,
+# where and with what it was filmed, and an archivist's clips lost all four without a word. (A source that was
+# itself remuxed may hold its muxing time there: it is kept as it is, as FFmpeg's tools keep it.)
 FILE_TAGS = {"title", "comment", "description", "synopsis", "copyright", "artist", "director", "composer", "date",
-             "genre", "album", "show", "episode_id", "network", "keywords"}
+             "genre", "album", "show", "episode_id", "network", "keywords", "creation_time", "location", "make", "model"}
+TAG_READ_BACK = {"product": "album"}  # a tag as a container's demuxer names it back (AVI's IPRD), where not by its own name
 KEPT_TAGS = {"language", "title"}  # a stream's tags carried over; not DURATION, ENCODER and the like
 # ISO 639-2 has two codes for some languages; FFmpeg's MOV muxer (its QuickTime language table) writes only one
 # of each pair, and a German track ("deu") came out with no language at all (a film restorer's test). Measured
@@ -343,6 +347,7 @@ class Passthrough:
         self.chapter_note: str | None = None
         self.muxed = dict.fromkeys(self.map, 0)  # input index -> packets muxed into its output stream (`left_out`)
         self.length = like.duration_s  # the output's length in seconds, where the source's header gives it
+        self.file_tags: dict[str, str] = {}  # the source's tags of the work, as `label` gives them to the output
 
     def _monotonic(self, pkt: av.Packet, ost: av.stream.Stream) -> None:
         """A copied packet's dts made to increase in the output's time base, as FFmpeg's own tools do for
@@ -384,10 +389,17 @@ class Passthrough:
         """The source's title and other tags of the work (FILE_TAGS) on the output, and its video stream's
         language and title on `video`: a restoration with several languages could not tell its tracks apart
         (film-user test)."""
-        out.metadata.update({k.lower(): v for k, v in self.src.metadata.items() if k.lower() in FILE_TAGS})
+        self.file_tags = {k.lower(): v for k, v in self.src.metadata.items() if k.lower() in FILE_TAGS}
+        out.metadata.update(self.file_tags)
         main = main_video_stream(self.src)
         video.metadata.update(kept_tags(main.metadata, out))
         video.disposition = main.disposition
+        if made_by := self.plan.made_by:  # that it was colorized, and by what: MP4 and MOV keep a track's encoder as its
+            # 31-character compressor name, which the weights' id does not fit; MP4 the whole as the file's encoding tool
+            short = made_by.split(";")[0] + ")" if out.format.name in ("mp4", "mov") else made_by
+            video.metadata["encoder"] = short
+            if out.format.name == "mp4":
+                out.metadata["encoding_tool"] = made_by
         if self.plan.timecode:  # MOV and MP4 write it as a timecode track, Matroska as a tag
             video.metadata["timecode"] = self.plan.timecode
         self._chapters(out)
@@ -479,6 +491,21 @@ class Passthrough:
                     self.out.mux(p)
                     self.muxed[index] += 1
         self.src.close()
+
+    def tags_left_out(self, written: Path) -> list[str]:
+        """A note naming the source's tags of the work (FILE_TAGS) that `written` (the closed output) does not hold:
+        a muxer writes those its container has a field for and skips the rest without an error (MOV no description,
+        director or keywords, MP4 no director, AVI no creation time), and they were lost without a word (an
+        archivist's test). The output is read back rather than each muxer's table copied here."""
+        if not self.file_tags:
+            return []
+        with av.open(str(written)) as back:
+            held = {TAG_READ_BACK.get(k.lower(), k.lower()) for k in back.metadata}
+        if not (lost := sorted(k for k in self.file_tags if k not in held)):
+            return []
+        label = self.plan.container.label
+        return [f"tag{'s' if len(lost) > 1 else ''} {', '.join(lost)} not kept: {label} has no field for "
+                f"{'them' if len(lost) > 1 else 'it'}; write .mkv to keep every tag"]
 
     def left_out(self, written: Path) -> list[str]:
         """Notes for the streams that got no packet and that the muxer then left out of `written` (the closed

@@ -141,6 +141,7 @@ class OutputPlan:
     notes: list[str] = field(default_factory=list)
     sample_aspect_ratio: fractions.Fraction | None = None  # the source's, where its pixels are not square and it is written
     timecode: str | None = None  # the source's start timecode, where the output takes it
+    made_by: str | None = None  # what the output names as its encoder (`Colorizer.provenance`); not part of `key`
 
     @property
     def matrix(self) -> str:

@@ -67,5 +67,5 @@ def _colorize_in(tmp: Path, colorizer: Colorizer, up: ImageUpload, hints: Hints,
             raise RequestError(422, str(e)) from None
     out = at_strength(colorizer, strength).colorize_array(img.pixels, hints or None)
     dst = tmp / f"{up.sha256}.colorized{out_ext}"
-    write_image(dst, out, img)
+    write_image(dst, out, img, colorizer.provenance)
     return img, dst.read_bytes()
