@@ -1105,6 +1105,18 @@ def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):
     assert r.exit_code == 2 and "pip install 'vidcolor[web]'" in r.output
 
 
+def test_a_missing_web_package_is_named_as_pip_names_it(monkeypatch):
+    """Without python-multipart, `vidcolor serve` said "needs python_multipart" (its module's name), which pip
+    does not know (a web tester's find)."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "python_multipart" else find_spec(name, *a))
+    r = CliRunner().invoke(cli.app, ["serve"])
+    assert r.exit_code == 2, r.output
+    assert "vidcolor serve needs python-multipart: pip install 'vidcolor[web]'" in r.output and "python_multipart" not in r.output
+
+
 
 
 # -- the server's own storage ------------------------------------------------------------------------------
