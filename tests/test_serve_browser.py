@@ -672,3 +672,19 @@ def test_a_refusal_that_names_no_upload_is_put_under_the_files_name(page, hint_s
     page.set_input_files("#file", photo(tmp_path))
     page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
     assert page.text_content("#status").startswith("cat.jpg: the server is shutting down")
+
+
+def test_a_colour_photo_is_said_to_have_its_colours_replaced_in_plain_words(page, hint_server, tmp_path):
+    """The note on a photo already in colour was "this photo is already in colour: a batch run skips it unless
+    --force": a command and an option a page user never meets, and not a word that the result had replaced
+    the photo's own colours (a web tester's find)."""
+    import skimage.data
+
+    colour = tmp_path / "family.jpg"
+    Image.fromarray(skimage.data.chelsea()).save(colour, quality=92)
+    page.goto(hint_server.url)
+    page.set_input_files("#file", str(colour))
+    wait_results(page, 1)
+    assert page.text_content("#status").endswith(
+        " · family.jpg already looks like a colour photo: the result replaces its colours with vidcolor's guesses, so "
+        "keep the original if its colours were right (a batch run leaves such photos alone unless --force)")
