@@ -1,11 +1,14 @@
 """`vidcolor serve`'s JSON API through FastAPI's TestClient, on images and clips the tests make."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import struct
 import tempfile
 import threading
 import time
+import zlib
 
 import cv2
 import numpy as np
@@ -521,6 +524,21 @@ def test_image_over_the_pixel_limit_is_refused_from_its_header(hint_col):
     data = encode(np.zeros((1000, 1200), np.uint8), "PNG")  # tiny file, 1.2 Mpx
     with client(hint_col, max_megapixels=1.0) as c:
         one_line_error(post(c, data), 413, "1200x1000", "--max-megapixels")
+        one_line_error(post(c, data), 413, "; send a copy scaled down to fit")
+
+
+def test_a_decompression_bomb_is_refused_with_its_pixel_count_and_the_limit(hint_col):
+    """A PNG whose header declares 100,000 x 100,000 pixels (74 bytes) was refused as "image has too many pixels",
+    with neither the count nor the limit, nor what to do (a web tester's find)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    with client(hint_col, max_megapixels=0.5) as c:
+        assert one_line_error(post(c, bomb), 413) == (
+            f"upload {hashlib.sha256(bomb).hexdigest()[:12]}: image has 10,000,000,000 pixels, over the limit of 0.5 Mpx "
+            "(500,000 pixels; --max-megapixels); send a copy scaled down to fit")
 
 
 @pytest.mark.parametrize("hints,words", [
@@ -1103,6 +1121,18 @@ def test_serve_command_without_the_web_extra_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(serve, "missing_web_modules", lambda: ["fastapi", "uvicorn"])
     r = CliRunner().invoke(cli.app, ["serve"])
     assert r.exit_code == 2 and "pip install 'vidcolor[web]'" in r.output
+
+
+def test_a_missing_web_package_is_named_as_pip_names_it(monkeypatch):
+    """Without python-multipart, `vidcolor serve` said "needs python_multipart" (its module's name), which pip
+    does not know (a web tester's find)."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "python_multipart" else find_spec(name, *a))
+    r = CliRunner().invoke(cli.app, ["serve"])
+    assert r.exit_code == 2, r.output
+    assert "vidcolor serve needs python-multipart: pip install 'vidcolor[web]'" in r.output and "python_multipart" not in r.output
 
 
 

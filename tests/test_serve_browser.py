@@ -434,7 +434,7 @@ def test_a_server_that_does_not_answer_is_said_so_not_failed_to_fetch(page, hint
     page.route("**/api/colorize", lambda route: route.abort())
     page.set_input_files("#file", photo(tmp_path))
     page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
-    assert page.text_content("#status").startswith("no answer from the vidcolor server (stopped, restarting")
+    assert page.text_content("#status").startswith("cat.jpg: no answer from the vidcolor server (stopped, restarting")
 
 
 def test_a_clip_is_followed_through_a_few_seconds_without_answers(page, hint_server, tmp_path):
@@ -623,3 +623,68 @@ def test_cancelling_a_clip_from_the_keyboard_keeps_the_focus_in_the_clip_box(pag
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('job-status').textContent.startsWith('cancelled after')", timeout=60_000)
     assert page.evaluate("document.activeElement.id") == "video-file"
+
+
+# -- a volunteer's refusals (a web tester's) -------------------------------------------------------------------
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_sent_in_mb_and_named(page, colorizer, tmp_path):
+    """A photo over --max-image-mb (by more than the form's 64 KB) was sent whole and refused with "request body of
+    481,548 bytes (Content-Length) is over the limit ... (--max-image-mb)", one a little over with "file is 361,130
+    bytes, over the limit of 300,000 bytes", and a clip with "file is over the limit of 50,000 bytes": none named
+    the file, and they spoke of bytes and bodies (a web tester's find). The page knows the limits (/api/health)."""
+    rng = np.random.default_rng(0)
+    big, little_over = tmp_path / "big scan.png", tmp_path / "scan.png"
+    Image.fromarray(rng.integers(0, 255, (400, 400), dtype=np.uint8)).save(big)  # 160 KB: over the form's limit too
+    Image.fromarray(rng.integers(0, 255, (110, 110), dtype=np.uint8)).save(little_over)  # 12 KB
+    clip = write_video(tmp_path / "reel.mkv", w=64, h=48, frames=12, codec="rawvideo", audio=None)  # 56 KB
+    assert big.stat().st_size > 10_000 + 64 * 1024 and 10_000 < little_over.stat().st_size < 20_000
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    with LiveServer(create_app(colorizer, ServeConfig(max_image_mb=0.01, max_video_mb=0.01))) as server:
+        page.goto(server.url)
+        page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+        for path in (big, little_over):
+            page.evaluate("document.getElementById('status').textContent = ''")
+            page.set_input_files("#file", str(path))
+            page.wait_for_function("document.getElementById('status').textContent !== ''")
+            mb = f"{path.stat().st_size / 1e6:.{2 if path is big else 3}f}"
+            assert page.text_content("#status") == (
+                f"{path.name} is {mb} MB, over this server's limit of 0.01 MB for a photo (its operator sets it with "
+                "--max-image-mb): use a smaller copy of it (saved as JPEG, or with fewer pixels), or ask the operator "
+                "to raise the limit")
+            assert page.get_attribute("#status", "class") == "error" and not page.is_visible("#viewer")
+        page.set_input_files("#video-file", str(clip))
+        page.wait_for_function("document.getElementById('job-status').className.includes('error')")
+        assert page.text_content("#job-status") == (
+            f"reel.mkv is {clip.stat().st_size / 1e6:.3f} MB, over this server's limit of 0.01 MB for a clip (its operator "
+            "sets it with --max-video-mb): use a shorter or smaller copy of it, or ask the operator to raise the limit")
+        assert page.is_hidden("#job-progress")
+    assert posts == []  # refused without sending a byte
+
+
+def test_a_refusal_that_names_no_upload_is_put_under_the_files_name(page, hint_server, tmp_path):
+    """The server's refusals that come before it has read the file (shutting down, busy) name no upload, and the
+    page showed them bare: "the server is shutting down", of which photo?"""
+    page.route("**/api/colorize", lambda route: route.fulfill(status=503, content_type="application/json",
+                                                               body='{"detail": "the server is shutting down"}'))
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    assert page.text_content("#status").startswith("cat.jpg: the server is shutting down")
+
+
+def test_a_colour_photo_is_said_to_have_its_colours_replaced_in_plain_words(page, hint_server, tmp_path):
+    """The note on a photo already in colour was "this photo is already in colour: a batch run skips it unless
+    --force": a command and an option a page user never meets, and not a word that the result had replaced
+    the photo's own colours (a web tester's find)."""
+    import skimage.data
+
+    colour = tmp_path / "family.jpg"
+    Image.fromarray(skimage.data.chelsea()).save(colour, quality=92)
+    page.goto(hint_server.url)
+    page.set_input_files("#file", str(colour))
+    wait_results(page, 1)
+    assert page.text_content("#status").endswith(
+        " · family.jpg already looks like a colour photo: the result replaces its colours with vidcolor's guesses, so "
+        "keep the original if its colours were right (a batch run leaves such photos alone unless --force)")

@@ -83,7 +83,9 @@ def create_app(colorizer, config: ServeConfig | None = None):
     return _create(colorizer, config or ServeConfig())
 
 
-WEB_MODULES = ("fastapi", "uvicorn", "python_multipart")
+# module -> the package that installs it: python-multipart's module is python_multipart, and `vidcolor serve` without it
+# said "needs python_multipart", a name pip does not know (a web tester's find)
+WEB_MODULES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart"}
 SHUTDOWN_S = 10  # how long SIGTERM waits for requests under way (uploads; the jobs' work is not a request)
 PHOTO_GRACE_S = 5  # after SIGTERM, a photo the model is running has this long to finish, then its client gets 503
 STOP_WAIT_S = 8  # the model thread is waited for until this long after SIGTERM (a job stops at its next batch); a
@@ -125,10 +127,11 @@ def page_links(host: str, port: int, token: str | None = None) -> list[str]:
 
 
 def missing_web_modules() -> list[str]:
-    """The modules of the `web` extra that are not installed (checked before the model loads)."""
+    """The packages of the `web` extra (as pip names them) whose modules are not installed (checked before the
+    model loads)."""
     from importlib.util import find_spec
 
-    return [m for m in WEB_MODULES if find_spec(m) is None]
+    return [package for module, package in WEB_MODULES.items() if find_spec(module) is None]
 
 
 def listen_error(host: str, port: int) -> str | None:

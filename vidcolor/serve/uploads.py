@@ -9,6 +9,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import struct
 import zlib
 from contextlib import contextmanager
@@ -138,8 +139,8 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
         if starts_like_a_video(data[:VIDEO_HEAD_BYTES]):
             raise RequestError(415, f"{label}: not an image (a video: videos go to /api/jobs)") from None
         raise RequestError(415, f"{label}: not an image (unrecognised format)") from None
-    except Image.DecompressionBombError:
-        raise RequestError(413, f"{label}: image has too many pixels") from None
+    except Image.DecompressionBombError as e:  # past what Pillow opens at all: the header's count is in its message
+        raise RequestError(413, f"{label}: image has {bomb_pixels(e)}, {pixels_over_limit(max_pixels)}; {SCALE_DOWN}") from None
     except (OSError, SyntaxError, ValueError, tifffile.TiffFileError, struct.error, zlib.error, KeyError, IndexError,
             TypeError, AttributeError) as e:
         # as read_image says it (io/images.py _reading): a TIFF whose tags hold what tifffile hands back unparsed (a
@@ -156,7 +157,7 @@ def sniff_image(data: bytes, max_pixels: float) -> ImageUpload:
     if refused:  # what read_image refuses from the header: 415, a file of a kind not taken, not a corrupt one
         raise RequestError(415, f"{label}: {refused}")
     if w * h > max_pixels:
-        raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}")
+        raise RequestError(413, f"{label}: image is {w}x{h}, {pixels_over(w, h, max_pixels)}; {SCALE_DOWN}")
     # an orientation outside 1-8 (0, 9, 65535: a camera's or an editor's bad EXIF) turns nothing in read_image; the
     # header named it all the same, and the page ran the model a second time for a "before" of the server's own
     # (a web-studio tester's find)
@@ -320,4 +321,18 @@ class _Refused(HTTPException):
 def pixels_over(w: int, h: int, limit: float) -> str:
     """The tail of a refusal for a picture over --max-megapixels, in whole pixels: "(0.1 Mpx), over the
     limit of 0.1 Mpx" read as a contradiction (a new user's test)."""
-    return f"{w * h:,} pixels, over the limit of {limit / 1e6:g} Mpx ({round(limit):,} pixels; --max-megapixels)"
+    return f"{w * h:,} pixels, {pixels_over_limit(limit)}"
+
+
+def pixels_over_limit(limit: float) -> str:
+    return f"over the limit of {limit / 1e6:g} Mpx ({round(limit):,} pixels; --max-megapixels)"
+
+
+SCALE_DOWN = "send a copy scaled down to fit"
+
+
+def bomb_pixels(e: Image.DecompressionBombError) -> str:
+    """How many pixels an image Pillow would not open declares, from its message ("Image size (N pixels) exceeds
+    limit of M pixels, ..."): the page said only "image has too many pixels", giving neither (a web tester's find)."""
+    found = re.search(r"\((\d+) pixels\)", str(e))
+    return f"{int(found[1]):,} pixels" if found else "too many pixels to open"
