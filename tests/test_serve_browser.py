@@ -605,7 +605,10 @@ def test_a_clips_states_are_announced_and_its_frame_counts_are_not(page, hint_se
     # a size no other test of this module's server uses: the same clip at the same strength is the same (done) job
     clip = write_video(tmp_path / "spoken.mp4", w=88, h=48, frames=300, audio=None)
     page.set_input_files("#video-file", str(clip))
-    page.wait_for_function("document.getElementById('job-status').getAttribute('aria-busy') === 'true'", timeout=60_000)
+    # busy while colorizing, not while queued: a repeated "waiting for the model…" (a loaded machine) is marked busy
+    # too, and waiting for the mark alone then found the clip still queued (seen once under load)
+    page.wait_for_function("(e => e.getAttribute('aria-busy') === 'true' && e.textContent.startsWith('colorizing: '))"
+                           "(document.getElementById('job-status'))", timeout=60_000)
     assert page.text_content("#job-status").startswith("colorizing: ")
     page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
     assert page.text_content("#job-status").startswith("done: 300 frames")
