@@ -3,6 +3,7 @@ terminal shows as they are, and inputs that are no files. Case-insensitivity is 
 output folder's probe (CI has no FAT mount); the rest runs on the test machine's own file system."""
 import os
 import shutil
+import unicodedata
 
 import pytest
 
@@ -136,6 +137,34 @@ def test_two_inputs_named_in_both_accent_spellings_keep_an_output_each(tmp_path,
     assert res == {str(src / f"{NFC_CAFE}.png"): "skipped", str(src / f"{NFD_CAFE}.png"): "done"}
     assert _outputs(out) == sorted([f"{NFC_CAFE}.png", f"{NFD_CAFE}.png"])
     assert (out / f"{NFD_CAFE}.png").read_bytes() != (out / f"{NFC_CAFE}.png").read_bytes()
+
+
+def test_planning_a_folder_of_accented_names_reads_each_name_once(tmp_path, monkeypatch):
+    """Each accented input's output name was looked up by normalizing the whole listing of its folder again: a
+    folder of 4,000 accented scans took seconds to plan (twice a run), and the work grew with the square of the
+    folder. Each listed name is now normalized once, and each output still finds its other spelling."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    if not _keeps_both_spellings(src):
+        pytest.skip("this machine's file system folds accents")
+    n = 300
+    names = [f"F\u00eate_{i:04d}.png" for i in range(n)]
+    for name in names:
+        (src / name).touch()
+    out.mkdir()
+    (out / "Fe\u0302te_0007.png").touch()  # an output written under the other spelling (the input renamed since)
+    calls = []
+
+    class Counting:
+        @staticmethod
+        def normalize(form, s):
+            calls.append(s)
+            return unicodedata.normalize(form, s)
+    monkeypatch.setattr(paths, "unicodedata", Counting)
+    pairs, _, clashes = paths.planned_outputs(src, out, [src / name for name in names], [], fold=lambda s: s)
+    assert not clashes and len(pairs) == n
+    assert pairs[7][1] == out / "Fe\u0302te_0007.png" and pairs[8][1] == out / names[8]
+    assert len(calls) <= 4 * n  # the listings once, each name looked up once or twice (it was n * n, 90,000 here)
 
 
 DEEP = 1100  # folder levels: past Python's recursion limit (1000), within Linux's 4096-byte path limit
