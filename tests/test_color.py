@@ -138,3 +138,37 @@ def test_fitting_keeps_colours_srgb_shows_and_brings_the_rest_to_its_boundary():
     assert np.all(scale[outside] < 1)
     beyond = _lab_to_linear_rgb(l[outside], fitted[outside] + ab[outside] * 2.0 ** -9)  # at the boundary: the bisection's step more leaves
     assert np.all(np.any((beyond < 0) | (beyond > 1), axis=1))
+
+
+def test_a_sixteen_bit_merge_gives_back_every_gray_level_and_keeps_lightness_to_its_rounding():
+    """OpenCV's float Lab -> RGB (its gamma a table) is good to 8 bits, not 16: a 16-bit gray photo at --strength 0
+    came back up to 5 levels off (2,278 of the 65,536 gray levels changed), and each 16-bit output's L* carried
+    that error (0.0055 L* units, 8 times the 16-bit rounding's). `exact=True`, which a 16-bit photo's merge
+    takes, writes the formulas out; the 8-bit path is OpenCV's still."""
+    import cv2
+
+    from vidcolor.color import _lab_to_srgb, fit_chroma_planes, gray_levels_l
+
+    l = torch.from_numpy(gray_levels_l(16)).view(1, 1, 256, 256)  # each level's L*, as a gray photo's is looked up
+    gray = torch.cat([l, torch.zeros(1, 2, 256, 256)], 1)
+    levels = np.stack([np.arange(65536)] * 3)
+    for rgb in (lab_to_rgb(gray, exact=True), _lab_to_srgb(gray.double())):  # the CPU's; the formula a GPU runs in float64
+        assert np.array_equal(np.rint(rgb[0].numpy() * 65535).reshape(3, -1), levels)
+    l, ab = _vivid_lab(20000, seed=2)  # fitted into sRGB at their L* first, as always
+    lab = torch.from_numpy(np.concatenate([l[:, None], ab], 1).T.reshape(1, 3, 100, 200).copy())
+    rgb16 = np.rint(lab_to_rgb(lab, exact=True)[0].permute(1, 2, 0).numpy() * 65535)
+    assert np.abs(rgb2lab(rgb16 / 65535)[..., 0].reshape(-1) - l).max() < 0.0015  # 16-bit rounding: up to 0.0007
+    planes = [p.reshape(100, 200).copy() for p in (l, ab[:, 0], ab[:, 1])]
+    fit_chroma_planes(*planes)
+    opencv = np.clip(cv2.cvtColor(cv2.merge(planes), cv2.COLOR_Lab2RGB), 0, 1)
+    assert np.array_equal(lab_to_rgb(lab)[0].permute(1, 2, 0).numpy(), opencv)  # 8 bits: as before, bit for bit
+
+
+def test_a_sixteen_bit_gray_photo_at_strength_0_comes_back_as_it_was_on_each_device(colorizer, device):
+    from vidcolor.colorizer import Colorizer
+
+    col = Colorizer(colorizer.model, device=device, work_size=64, strength=0.0)
+    g = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    assert np.array_equal(col.colorize_array(g), np.dstack([g] * 3))
+    rgb = np.dstack([g.T] * 3)  # stored as RGB
+    assert np.array_equal(col.colorize_array(rgb), rgb)

@@ -103,6 +103,34 @@ def test_a_gray_photos_lightness_is_looked_up_with_its_output_unchanged(colorize
     assert np.array_equal(colorizer.colorize_array(rgb), looked_up)
 
 
+@pytest.mark.parametrize("kind", ["gray png", "rgb png", "gray tif, sRGB profile", "rgb tif, sRGB profile",
+                                  "gray tif, Gray Gamma 2.2"])
+def test_a_sixteen_bit_gray_scan_at_strength_0_is_written_back_level_for_level(tmp_path, colorizer, kind):
+    """Archivists scan at 16 bits to keep every level; OpenCV's Lab -> RGB, good to 8 bits, gave a 16-bit gray scan
+    at --strength 0 back up to 5 levels off (2,278 of its 65,536 levels). Gray and stored as RGB, without a
+    profile, with an sRGB one and with a gray one (converted into sRGB and back), it is written as it was read."""
+    import cv2
+    import tifffile
+    from PIL import ImageCms
+
+    from tests.media import icc_profile
+
+    g = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    stored = g if kind.startswith("gray") else np.dstack([g] * 3)
+    src = tmp_path / ("in.png" if "png" in kind else "in.tif")
+    if "png" in kind:
+        cv2.imwrite(str(src), stored)
+    else:
+        profile = (icc_profile("GRAY", 2.2) if "Gamma" in kind
+                   else ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+        tifffile.imwrite(src, stored, photometric="minisblack" if stored.ndim == 2 else "rgb",
+                         extratags=[(34675, "B", len(profile), profile, True)])
+    res = colorize_image(src, tmp_path / f"out{src.suffix}", colorizer.with_strength(0.0))
+    assert res.status == "done"
+    out = cv2.imread(str(tmp_path / f"out{src.suffix}"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and np.array_equal(out, np.dstack([g] * 3))
+
+
 def test_sixteen_bit_lzw_tiffs_as_opencv_and_scanners_write_them_stay_sixteen_bit(tmp_path, colorizer):
     """A new user's 16-bit LZW scans were refused as corrupt ("requires the 'imagecodecs' package")."""
     import cv2

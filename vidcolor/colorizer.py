@@ -435,7 +435,8 @@ class Colorizer:
 
     def merge_image(self, rgb: np.ndarray, l_full: torch.Tensor, ab_small: torch.Tensor) -> np.ndarray:
         """ab at the working resolution, brought to full size with the upsampler and joined with the
-        image's own full-resolution L, in strips -> the output image in rgb's dtype."""
+        image's own full-resolution L, in strips -> the output image in rgb's dtype (16-bit through
+        `lab_to_rgb(exact=True)`: where the a*b* is 0, a gray photo's levels come back as they were)."""
         h, w = rgb.shape[:2]
         peak = 65535.0 if rgb.dtype == np.uint16 else 255.0
         rows = self._rows(w)
@@ -445,7 +446,7 @@ class Colorizer:
             l_strip = l_full[..., y:y + rows, :].to(self.device)
             n = l_strip.shape[-2]
             ab_strip = self.upsampler.combine(tuple(bilinear_rows(t, (h, w), y, n) for t in terms), l_strip)
-            res = merge_l_ab(l_strip, ab_strip)[0].permute(1, 2, 0)
+            res = merge_l_ab(l_strip, ab_strip, exact=rgb.dtype == np.uint16)[0].permute(1, 2, 0)
             out[y:y + rows] = (res * peak + 0.5).clamp_(0, peak).cpu().numpy().astype(rgb.dtype)
         return out
 
