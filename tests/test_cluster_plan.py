@@ -712,11 +712,11 @@ def test_a_full_disk_stops_a_ray_folder_run_and_its_notes_are_one_machines(tmp_p
 
     real, written = workers.write_image, []
 
-    def full_after_one(dst, out, img):
+    def full_after_one(dst, out, img, *rest):  # rest: the provenance mark the workers pass on
         if written:
             raise StorageError(f"{dst}: cannot write: {os.strerror(errno.ENOSPC)}; the run stops (what it finished is kept)")
         written.append(dst)
-        real(dst, out, img)
+        real(dst, out, img, *rest)
 
     monkeypatch.setattr(workers, "write_image", full_after_one)
     seen = []

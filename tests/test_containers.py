@@ -355,7 +355,12 @@ def test_an_avi_is_written_in_bt601_which_players_read_it_in(tmp_path, colorizer
         assert c.streams.video[0].codec_context.name == "mpeg4"
     for name in ("mpeg4.avi", "mjpeg.mkv"):
         diff = np.abs(outs[name][..., 1:] - outs["h264.mkv"][..., 1:]).mean()
-        assert diff < 2.0, (name, diff)  # written in BT.709 (before): 2.41 (AVI) and 2.60 (MJPEG); now 1.61 and 1.77
+        other = np.abs(ab(tmp_path / name, "ITU709")[..., 1:] - outs["h264.mkv"][..., 1:]).mean()  # the wrong matrix's
+        # mismatch. Render 2 (colours clipped channel by channel): written in BT.709 2.41 (AVI) and 2.60 (MJPEG), in
+        # BT.601 1.61 and 1.77. Render 3 (colours sRGB cannot show fitted at their lightness) leaves more colours at
+        # the edge of what 8-bit Y'CbCr holds, where the codecs' rounding differs: 2.17 and 2.33, against 3.55 and
+        # 3.89 decoded with the other matrix
+        assert diff < 2.9 and diff < 0.75 * other, (name, diff, other)
 
 
 def remux_packets(src, dst, edit):
