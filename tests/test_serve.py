@@ -1221,3 +1221,114 @@ def test_a_job_that_fails_names_the_upload_not_the_servers_files(hint_col, tmp_p
             job = wait_for(c, c.post("/api/jobs", files={"file": ("clip.mp4", clip.read_bytes())}).json()["id"])
         assert job["state"] == "failed" and words in job["error"], job
         assert job["error"].startswith("upload ") and str(private_tmp) not in job["error"], job
+
+
+# -- the server's log ----------------------------------------------------------------------------------
+
+def serve_log(caplog) -> list:
+    return [r for r in caplog.records if r.name == "vidcolor.serve"]
+
+
+def test_a_refusal_is_logged_with_its_reason_the_file_name_as_sent_its_size_and_the_client(hint_col, caplog):
+    """Each request printed only its status line ("POST /api/colorize 415"): an operator told "it refused my photo"
+    could not see why (an operator's test). A file name is the client's text: a newline in it must not forge a line."""
+    import logging
+
+    # sent raw: httpx percent-encodes a newline in a file name, as browsers do (and the parser refuses a bare CR); NEL and
+    # U+2028 (line breaks to many log viewers) and a terminal's escapes come through it as they are
+    name = "evil\x85INFO:     127.0.0.1 - 'POST /api/colorize HTTP/1.1' 200 OK\u2028\x1b[2J.jpg"
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name.encode() + b"\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\nnot an image at all\r\n--b0undary--\r\n")
+    with caplog.at_level(logging.INFO, logger="vidcolor.serve"), client(hint_col) as c:
+        one_line_error(c.post("/api/colorize", content=body, headers={"Content-Type": "multipart/form-data; boundary=b0undary"}),
+                       415, "not an image")
+        one_line_error(post(c, encode(gray_image(), "PNG"), strenght="2"), 422, "unknown field strenght")
+    (refused, unknown) = serve_log(caplog)
+    line = refused.getMessage()
+    assert refused.levelname == "WARNING" and not any(c in line for c in "\x85\x1b\u2028"), line
+    assert line.startswith("refused 415 POST /api/colorize from testclient:50000, file "), line
+    assert '"evil\\x85INFO:     127.0.0.1' in line and "200 OK\\u2028\\x1b[2J.jpg\" (19 bytes): " in line, line
+    assert line.endswith("not an image (unrecognised format)"), line
+    # a refusal by a check that runs before the route names the file all the same
+    assert "file 'photo.png'" in unknown.getMessage() and "unknown field strenght" in unknown.getMessage()
+
+
+def test_a_refusal_before_the_body_is_read_is_logged_with_the_size_the_client_declared(hint_col, caplog):
+    import logging
+
+    big = b"x" * 2_000_000
+    with caplog.at_level(logging.INFO, logger="vidcolor.serve"), client(hint_col, max_image_mb=1, token="s3cret") as c:
+        one_line_error(post(c, big), 401, "bearer token")
+        one_line_error(c.post("/api/colorize", files={"file": ("huge.png", big)}, headers={"Authorization": "Bearer s3cret"}),
+                       413, "over the limit")
+        one_line_error(c.get("/api/jobs/0123456789abcdef", headers={"Authorization": "Bearer s3cret"}), 404, "no job")
+    token, size, unknown = (r.getMessage() for r in serve_log(caplog))
+    assert token.startswith("refused 401 POST /api/colorize from testclient:50000, body of 2,000,") and "bytes" in token, token
+    assert token.endswith(": missing or wrong bearer token (Authorization: Bearer TOKEN)"), token
+    assert "s3cret" not in size and size.startswith("refused 413 POST /api/colorize from testclient:50000, body of "), size
+    assert unknown == "refused 404 GET /api/jobs/0123456789abcdef from testclient:50000: no job '0123456789abcdef': " + \
+        "not one of this server's: mistyped, or made before the server restarted (jobs live only as long as the server)"
+
+
+def test_a_crash_while_colorizing_is_a_json_500_and_one_traceback_in_the_log(hint_col, caplog, monkeypatch):
+    """An exception no handler answered was Starlette's plain-text "Internal Server Error"; its traceback is logged
+    once, server side, and the client gets one line naming neither the exception's text nor the server's files."""
+    import logging
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("CUDA error: out of memory at /opt/secret/kernel.cu")
+
+    monkeypatch.setattr(hint_col, "colorize_array", crash)
+    with caplog.at_level(logging.INFO), client(hint_col) as c:
+        r = post(c, encode(gray_image(), "PNG"), name="grandma.png")
+        ok = c.get("/api/health")  # the server goes on
+    detail = one_line_error(r, 500, "internal error while answering POST /api/colorize (RuntimeError)", "server's log")
+    assert "secret" not in detail and "out of memory" not in detail and ok.status_code == 200
+    failed = [rec for rec in caplog.records if rec.exc_info]
+    assert len(failed) == 1 and failed[0].name == "vidcolor.serve" and failed[0].levelname == "ERROR", caplog.text
+    assert failed[0].getMessage() == "failed POST /api/colorize from testclient:50000, file 'grandma.png' " + \
+        f"({len(encode(gray_image(), 'PNG')):,} bytes): RuntimeError"
+    assert "out of memory at /opt/secret/kernel.cu" in caplog.text  # the operator sees the traceback
+
+
+def test_a_job_that_fails_or_is_cancelled_is_logged_naming_the_file_it_came_from(hint_col, tmp_path, monkeypatch, caplog):
+    """A clip fails or is cancelled while no request is under way: its status line had been a 202 long before."""
+    import logging
+
+    import vidcolor.serve.jobs as jobs
+    from vidcolor.errors import InputError
+
+    clip = write_video(tmp_path / "clip.mp4", w=64, h=48, frames=4, audio=None)
+    long_clip = write_video(tmp_path / "long.mp4", w=64, h=48, frames=600, audio=None)
+    real = jobs.colorize_video
+
+    def damaged(src, dst, *args, **kwargs):
+        raise InputError(f"{src}: frame 3 (pts 0.1 s) could not be decoded")
+
+    with caplog.at_level(logging.INFO, logger="vidcolor.serve"), client(hint_col) as c:
+        monkeypatch.setattr(jobs, "colorize_video", damaged)
+        failed = wait_for(c, c.post("/api/jobs", files={"file": ("Hochzeit 1962.mp4", clip.read_bytes())}).json()["id"])
+        monkeypatch.setattr(jobs, "colorize_video", real)
+        job = c.post("/api/jobs", files={"file": ("long.mp4", long_clip.read_bytes())}).json()
+        wait_for(c, job["id"], lambda j: j["frames_done"] > 0)
+        assert c.delete(f"/api/jobs/{job['id']}").json()["state"] == "cancelled"
+    assert failed["state"] == "failed"
+    lines = [r.getMessage() for r in serve_log(caplog)]
+    label = failed["error"].split(":")[0]  # upload 3fa2c1d09e4b
+    assert (f"failed job {failed['id']} ({label}) from testclient:50000, file 'Hochzeit 1962.mp4' "
+            f"({clip.stat().st_size:,} bytes) after 0 frames: {label}: frame 3 (pts 0.1 s) could not be decoded") in lines, lines
+    assert any(line.startswith(f"cancelled job {job['id']} (upload ") and "file 'long.mp4'" in line
+               and "no upload wants it any more" in line for line in lines), lines
+
+
+def test_the_start_up_lines_name_the_model_its_weights_the_device_the_limits_and_how_to_stop(hint_col):
+    """The server said where it listens and nothing else: an operator reading its journal could not tell which
+    weights it served, on which device, with which limits, nor how to stop it under systemd."""
+    from vidcolor.serve.logs import startup_lines
+
+    model, limits, stop = startup_lines(hint_col, ServeConfig(token="t0k", max_image_mb=5, max_video_frames=900), 4321)
+    assert model.startswith("model effnet_unet-painted-hints, untrained weights, on cpu, work size 64, hint inputs yes; "
+                            f"model id {hint_col.model_id}"), model
+    assert limits == ("limits: photos 5 MB and 100 Mpx, 8 waiting at most; clips 500 MB, 120 s and 900 frames, 2 waiting "
+                      "at most, the last 8 results kept; token required"), limits
+    assert "t0k" not in limits and stop.startswith("to stop: Ctrl-C, or SIGTERM (kill 4321; systemctl stop)"), stop

@@ -346,13 +346,15 @@ def test_reloading_the_page_cancels_its_clip(page, hint_server, tmp_path):
 
 def test_a_transient_refusal_then_a_result_shows_the_picture(page, hint_server, tmp_path):
     """A 429 on a photo's first request hid the picture for good: the next result came in (status, download)
-    and the picture and slider stayed hidden (a reviewer's test)."""
+    and the picture and slider stayed hidden (a reviewer's test). A 429 is now asked again by itself; the
+    refusal here is the volunteer's own Stop while the page waits, which leaves no result to show."""
     calls = {"n": 0}
 
     def handle(route):
         calls["n"] += 1
         if calls["n"] == 1:
-            route.fulfill(status=429, content_type="application/json", body='{"detail": "the photo queue is full; try again"}')
+            route.fulfill(status=429, content_type="application/json", headers={"Retry-After": "30"},
+                          body='{"detail": "busy: 8 photo requests are already waiting for the model; try again shortly"}')
         else:
             route.continue_()
 
@@ -360,11 +362,83 @@ def test_a_transient_refusal_then_a_result_shows_the_picture(page, hint_server, 
     page.goto(hint_server.url)
     page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
     page.set_input_files("#file", photo(tmp_path))
-    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    page.wait_for_selector("#photo-stop:not([hidden])", timeout=60_000)
+    page.click("#photo-stop")
+    page.wait_for_function("document.getElementById('status').textContent.includes('stopped trying')")
+    assert page.is_hidden("#photo-stop") and page.is_hidden("#viewer") and calls["n"] == 1
     page.locator("#strength").fill("1.5")
     page.locator("#strength").dispatch_event("change")
     wait_results(page, 1)
     assert page.is_visible("#viewer") and not page.is_hidden("#split-box")
+
+
+def busy_then_served(refusals: int, log: list):
+    """A route handler: the server's own 429 (Retry-After: 1) `refusals` times, then the request goes through."""
+    import time
+
+    def handle(route):
+        log.append(time.monotonic())
+        if len(log) <= refusals:
+            route.fulfill(status=429, content_type="application/json", headers={"Retry-After": "1"},
+                          body=json.dumps({"detail": "busy: 8 photo requests are already waiting for the model; try again shortly"}))
+        else:
+            route.continue_()
+    return handle
+
+
+def test_a_busy_server_is_asked_again_after_its_retry_after_and_the_photo_comes(page, hint_server, tmp_path):
+    """A full queue (429 with Retry-After) showed "busy ... try again shortly" and the volunteer had to pick the
+    photo again (an operator's test): the page says it waits, with a Stop button, and sends it again by itself."""
+    calls: list = []
+    page.route("**/api/colorize", busy_then_served(2, calls))
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('status').textContent.includes('trying again by itself')", timeout=60_000)
+    said = page.text_content("#status")
+    assert said.startswith("cat.jpg: busy: 8 photo requests are already waiting for the model; waiting 1 s"), said
+    assert "(retry 1 of 4)" in said and "try again shortly" not in said and page.get_attribute("#status", "class") == "waiting"
+    assert page.is_visible("#photo-stop")
+    wait_results(page, 1)
+    assert len(calls) == 3 and page.is_hidden("#photo-stop") and page.is_visible("#viewer")
+    assert page.text_content("#status").startswith("colorized in")
+    # after Retry-After, and longer each time: 1 s, then 2 s
+    assert calls[1] - calls[0] >= 0.9 and calls[2] - calls[1] >= 1.9, calls
+
+
+def test_a_server_still_busy_after_the_last_retry_is_said_so(page, hint_server, tmp_path):
+    calls: list = []
+    page.route("**/api/colorize", busy_then_served(99, calls))
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.evaluate("BUSY.tries = 1")  # one retry, not four: the test need not wait 15 s
+    page.set_input_files("#file", photo(tmp_path))
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=60_000)
+    assert page.text_content("#status") == ("cat.jpg: busy: 8 photo requests are already waiting for the model; still busy "
+                                            "after 2 tries: try again in a while")
+    assert len(calls) == 2 and page.is_hidden("#photo-stop") and page.is_hidden("#viewer")
+
+
+def test_a_clip_refused_by_a_busy_server_is_sent_again_by_itself_and_can_be_stopped(page, hint_server, tmp_path):
+    """The clip box's 429 (the job queue full) ended the clip as the photo's did."""
+    clip = write_video(tmp_path / "queued.mp4", w=88, h=48, frames=6, audio=None)
+    calls: list = []
+    page.route("**/api/jobs", busy_then_served(1, calls))
+    page.goto(hint_server.url)
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_function("document.getElementById('job-status').textContent.includes('trying again by itself')", timeout=60_000)
+    assert page.text_content("#job-status").startswith("queued.mp4: busy: ") and page.is_visible("#job-cancel")
+    page.wait_for_selector("#job-download:not([hidden])", timeout=120_000)
+    assert "6 frames" in page.text_content("#job-status") and len(calls) == 2
+
+    calls.clear()
+    page.unroute("**/api/jobs")
+    page.route("**/api/jobs", busy_then_served(99, calls))
+    page.set_input_files("#video-file", str(clip))
+    page.wait_for_selector("#job-cancel:not([hidden])", timeout=60_000)
+    page.click("#job-cancel")
+    page.wait_for_function("document.getElementById('job-status').textContent.includes('stopped trying')")
+    assert page.get_attribute("#job-status", "class") == "small" and page.is_hidden("#job-cancel") and len(calls) == 1
 
 
 def test_a_hint_chosen_from_the_keyboard_keeps_the_focus(page, hint_server, tmp_path):

@@ -93,6 +93,16 @@ def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(photo_s,
     assert exited < SHUTDOWN_S, (exited, log)
     assert server.returncode == (-signal.SIGTERM if sig == signal.SIGTERM else 0), log  # Ctrl-C: stopped as asked
     assert "Traceback" not in log and "CancelledError" not in log and "Cancel " not in log, log
+    # the server's own lines are on by default, beside uvicorn's, each with its time: the start-up says how to stop it,
+    # and each 503 says why, once (a photo refused had only its status line: an operator's test)
+    import re
+
+    lines = log.splitlines()
+    assert lines and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING|ERROR):", line) for line in lines), log
+    assert any("to stop: Ctrl-C, or SIGTERM (kill " in line for line in lines), log
+    refused = [line for line in lines if " refused 503 POST /api/colorize from 127.0.0.1:" in line]
+    assert len(refused) == (2 if running_status == 503 else 1), log
+    assert all(line.endswith(", file 'p.png' (" + f"{len(data):,} bytes): the server is shutting down") for line in refused), log
 
 
 def test_a_photo_request_cancelled_all_the_same_is_answered_503_not_500():

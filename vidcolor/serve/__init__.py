@@ -152,12 +152,15 @@ def listen_error(host: str, port: int) -> str | None:
 
 def run(colorizer, config: ServeConfig) -> None:
     """Serve until interrupted (uvicorn on config.host:config.port)."""
+    import copy
+    import os
     import sys
 
     import uvicorn
     from uvicorn.main import STARTUP_FAILURE
 
     from vidcolor.serve.app import begin_shutdown
+    from vidcolor.serve.logs import LOG_CONFIG, log, startup_lines
 
     app = create_app(colorizer, config)
 
@@ -168,9 +171,17 @@ def run(colorizer, config: ServeConfig) -> None:
             await begin_shutdown(app)
             await super().shutdown(sockets)
 
-    # a bounded shutdown: SIGTERM waited for as long as any client kept a request open (an operator's test)
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:  # after uvicorn's "Uvicorn running on ...": not said by a server that could not listen
+                for line in startup_lines(colorizer, config, os.getpid()):
+                    log.info("%s", line)
+
+    # a bounded shutdown: SIGTERM waited for as long as any client kept a request open (an operator's test). The
+    # log config (made here, as uvicorn makes its own) puts a time on every line, and the app's own lines beside
+    # uvicorn's: they had gone to Python's last-resort handler, and refusals gave no reason at all (an operator's test)
     server = Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
-                                   timeout_graceful_shutdown=SHUTDOWN_S))
+                                   timeout_graceful_shutdown=SHUTDOWN_S, log_config=copy.deepcopy(LOG_CONFIG)))
     try:
         server.run()
     except KeyboardInterrupt:  # Ctrl-C, re-raised by uvicorn once it has shut down: stopped as asked (as uvicorn.run)

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, UploadFile as FormFile
 from starlette.exceptions import HTTPException
 
 from vidcolor.colorizer import Colorizer
@@ -23,6 +23,7 @@ from vidcolor.hints import decode_hints
 from vidcolor.serve import PHOTO_GRACE_S, STOP_WAIT_S, ServeConfig
 from vidcolor.serve.gate import UPLOADS_BEYOND_QUEUE, BearerToken, LoopbackHostOnly, SameOriginWrites, UploadSlots
 from vidcolor.serve.jobs import JobStore
+from vidcolor.serve.logs import RequestLog, note_file, sent_by
 from vidcolor.serve.tasks import colorize_upload
 from vidcolor.serve.uploads import (FORM_SLACK, BodyLimit, RequestError, check_strength, no_room, out_of_room, output_ext, parse_hints,
                                     sniff_image)
@@ -86,7 +87,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
                            "queue_size": config.queue_size, "job_queue_size": config.job_queue_size}}
 
     @api.post("/colorize", summary="Colorize one photo", response_class=Response,
-              dependencies=[only_fields("file", "hints", "strength", "format")],
+              dependencies=[noted_file(), only_fields("file", "hints", "strength", "format")],
               responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/tiff": {}, "image/webp": {}, "image/bmp": {}},
                                "description": "the colorized photo: the input's format, size and bit depth"},
                          **errors(*UPLOAD_REFUSALS)})
@@ -131,14 +132,15 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
             headers["X-Vidcolor-ToneNet"] = f"{res.colour.logit:.1f}"
         return Response(res.data, media_type=res.media_type, headers=headers)
 
-    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202, dependencies=[only_fields("file", "strength")],
-              responses=errors(*UPLOAD_REFUSALS))
+    @api.post("/jobs", summary="Start colorizing a short clip", status_code=202,
+              dependencies=[noted_file(), only_fields("file", "strength")], responses=errors(*UPLOAD_REFUSALS))
     async def create_job(
+        request: Request,
         file: UploadFile = File(..., description="a short video clip"),
         strength: float | None = Form(None, description="colour strength, 0 (gray) to 3, as --strength; 1 is as trained"),
     ) -> dict:
         s = check_strength(strength, colorizer.strength)
-        return await run_in_threadpool(jobs.create, file.file, s)
+        return await run_in_threadpool(jobs.create, file.file, s, str(sent_by(request.scope)))
 
     @api.get("/jobs/{job_id}", summary="A job's state and progress", responses=errors(404))
     def job_state(job_id: str) -> dict:
@@ -184,6 +186,7 @@ def create_app(colorizer: Colorizer, config: ServeConfig) -> FastAPI:
     app.add_middleware(SameOriginWrites, token=config.token, drain_limit=drain)
     if config.is_loopback:  # a page on another site cannot reach us by rebinding its name to 127.0.0.1
         app.add_middleware(LoopbackHostOnly, listen_host=config.host)
+    app.add_middleware(RequestLog)  # outermost: it sees every refusal above, and every exception none answered
     return app
 
 
@@ -318,6 +321,17 @@ def not_multipart(request: Request) -> str | None:
     """The request body's content type where it is not a multipart form (else None)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip() or "no content type"
     return None if kind.lower() == "multipart/form-data" else kind  # (media types ignore case)
+
+
+def noted_file():
+    """The uploaded file's name (as sent) and size, for the request's log line (vidcolor/serve/logs.py); first among
+    an upload endpoint's dependencies, so that a refusal by those after it names the file too."""
+    async def note(request: Request) -> None:
+        if not_multipart(request) is None:
+            upload = (await request.form()).get("file")  # parsed already, before any dependency runs
+            if isinstance(upload, FormFile):  # (Starlette's: FastAPI's UploadFile is a subclass the form never holds)
+                note_file(request.scope, upload.filename, upload.size)
+    return Depends(note)
 
 
 def only_fields(*names: str):

@@ -29,6 +29,7 @@ from vidcolor.errors import InputError, StillImageError, VidcolorError
 from vidcolor.io.video import VideoSource
 from vidcolor.pipeline import VideoOptions, colorize_video
 from vidcolor.serve import ServeConfig
+from vidcolor.serve.logs import log, one_line
 from vidcolor.serve.tasks import TEMP_PREFIX, at_strength
 from vidcolor.serve.uploads import (VIDEO_HEAD_BYTES, RequestError, identify_image, no_room, not_a_clip, out_of_room,
                                     pixels_over, room_for, starts_like_a_video)
@@ -38,7 +39,7 @@ from vidcolor.serve.worker import ModelWorker, Stopped
 class Cancelled(Exception):
     """A job's progress callback saw its cancel request: colorize_video stops between batches."""
 
-log = logging.getLogger("vidcolor.serve")
+
 MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # FFmpeg's name for the demuxer of these
 MEDIA_TYPE = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 COPY_CHUNK = 1 << 20
@@ -69,6 +70,7 @@ class Job:
     notes: list[str] = field(default_factory=list)  # the run's notes, once done
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    sent: str = ""  # who sent it, for the log: "from 127.0.0.1:5555, file 'clip.mp4' (1,234 bytes)"
 
     @property
     def label(self) -> str:
@@ -169,13 +171,15 @@ class JobStore:
             raise RequestError(404, f"no job {shown_id(job_id)}: {why}")
         return job
 
-    def create(self, upload: BinaryIO, strength: float) -> dict:
+    def create(self, upload: BinaryIO, strength: float, sent: str = "") -> dict:
         """Take an uploaded clip (a file object), check it, and queue its job; the job as this upload's id
-        sees it. Blocking: run in a thread."""
+        sees it. `sent` says who sent it, for the log lines of a job that fails or is cancelled. Blocking: run
+        in a thread."""
         with room_for("upload"):  # a full disk: its folder was a 500 and a traceback (a review)
             folder = Path(tempfile.mkdtemp(dir=self.root, prefix="job-"))
         try:
             job = self._prepare(upload, folder, strength)
+            job.sent = sent
             with self._lock:
                 same = next((j for j in self._jobs.values() if j.sha256 == job.sha256 and j.strength == strength
                              and j.state not in ("failed", "cancelled") and not j.cancel_requested), None)
@@ -293,10 +297,23 @@ class JobStore:
                              .replace(str(job.folder), "(the job's folder)"))
         if job.state != "done":
             shutil.rmtree(job.folder, ignore_errors=True)
-        if job.state == "failed" and not isinstance(exc, (VidcolorError, Stopped)):
-            log.error("video job %s failed", job.id, exc_info=exc)
+        self._log_end(job, exc)
         job.ended.set()
         self._prune()
+
+    @staticmethod
+    def _log_end(job: Job, exc: BaseException | None) -> None:
+        """One line for a job that did not finish: no request is under way then, so RequestLog cannot say it. A
+        failure of the server's own (not the clip's, nor a shutdown) with its traceback."""
+        what = f"job {job.id} ({job.label}) {job.sent}".rstrip()
+        if job.state == "cancelled":
+            log.info("cancelled %s after %d frames: no upload wants it any more", what, job.done)
+        elif job.state == "failed" and isinstance(exc, Stopped):
+            log.warning("stopped %s after %d frames: %s", what, job.done, exc)
+        elif job.state == "failed":
+            unexpected = not isinstance(exc, VidcolorError) and not out_of_room(exc)
+            log.log(logging.ERROR if unexpected or out_of_room(exc) else logging.WARNING, "failed %s after %d frames: %s",
+                    what, job.done, one_line(job.error or type(exc).__name__), exc_info=exc if unexpected else None)
 
     def _prune(self) -> None:
         """Keep the files of the last `keep_jobs` done jobs. Failed jobs hold no files (they were removed
