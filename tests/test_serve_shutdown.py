@@ -90,7 +90,9 @@ def test_sigterm_answers_the_photos_under_way_in_json_and_exits_in_time(photo_s,
     assert status == running_status, (status, body, log)
     if status == 503:
         assert media == "application/json" and at - t0 < PHOTO_GRACE_S + 2, log
-    assert exited < SHUTDOWN_S, (exited, log)
+    # SIGTERM ends the process as uvicorn re-raises it; after Ctrl-C the interpreter's own teardown runs too (torch's
+    # took 2-3 s of a 10.1-10.6 s exit on a machine at load 8, past SHUTDOWN_S, which bounds the server's wait)
+    assert exited < SHUTDOWN_S + (0 if sig == signal.SIGTERM else 4), (exited, log)
     assert server.returncode == (-signal.SIGTERM if sig == signal.SIGTERM else 0), log  # Ctrl-C: stopped as asked
     assert "Traceback" not in log and "CancelledError" not in log and "Cancel " not in log, log
     # the server's own lines are on by default, beside uvicorn's, each with its time: the start-up says how to stop it,
