@@ -154,18 +154,22 @@ DARK_FIT = (10.0, 20.0)  # L*: dark cells' a*b* are fitted into sRGB fully below
 def _rgb_inside(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Whether L*a*b* (1-D tensors) lies inside sRGB (linear RGB in [0, 1], to float rounding; a slack of
     1e-4 let a black cell keep chroma that rendered one level of red and blue, as the other channels scale it up):
-    `_lab_to_linear_rgb`, in torch, written out for the few ops a bisection step can afford."""
+    `_lab_to_linear_rgb`, written out for the few ops a bisection step can afford. Torch tensors or NumPy arrays
+    (the CPU renderers': a frame's few pixels near the boundary, where torch's per-op cost made the fit's ten
+    steps about 2.5 ms of each frame of the 1952 film; the constants are Python floats, so NumPy keeps float32)."""
+    where = torch.where if isinstance(l, torch.Tensor) else np.where
     fy = (l + 16.0) / 116.0
     d = 6.0 / 29.0
 
-    def finv(f: torch.Tensor) -> torch.Tensor:
-        return torch.where(f > d, f * f * f, (3 * d * d) * (f - 4.0 / 29.0))
+    def finv(f):
+        return where(f > d, f * f * f, (3 * d * d) * (f - 4.0 / 29.0))
 
-    x, y, z = finv(fy + a / 500.0) * _D65[0], finv(fy), finv(fy - b / 200.0) * _D65[2]
-    ok = torch.ones_like(l, dtype=torch.bool)
+    x, y, z = finv(fy + a / 500.0) * float(_D65[0]), finv(fy), finv(fy - b / 200.0) * float(_D65[2])
+    ok = None
     for row in _XYZ_TO_LINEAR_RGB:
         c = float(row[0]) * x + float(row[1]) * y + float(row[2]) * z
-        ok &= (c >= -1e-6) & (c <= 1.0 + 1e-6)
+        inside = (c >= -1e-6) & (c <= 1.0 + 1e-6)
+        ok = inside if ok is None else ok & inside
     return ok
 
 
@@ -198,12 +202,14 @@ def fit_dark_chroma(l: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.
 
 def _inside_scale(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     """The largest k in [0, 1] (to 2^-steps, from below) that keeps L*, k a*, k b* (1-D tensors, each
-    outside sRGB at k = 1) inside sRGB: a bisection, gray (k = 0) being inside at every L* in [0, 100]."""
-    lo, hi = torch.zeros_like(l), torch.ones_like(l)
+    outside sRGB at k = 1) inside sRGB: a bisection, gray (k = 0) being inside at every L* in [0, 100]. Torch
+    tensors or NumPy arrays, as `_rgb_inside`."""
+    where = torch.where if isinstance(l, torch.Tensor) else np.where
+    lo, hi = l * 0, l * 0 + 1
     for _ in range(steps):
         mid = (lo + hi) / 2
         good = _rgb_inside(l, a * mid, b * mid)
-        lo, hi = torch.where(good, mid, lo), torch.where(good, hi, mid)
+        lo, hi = where(good, mid, lo), where(good, hi, mid)
     return lo
 
 
@@ -229,12 +235,13 @@ def _gamut_chroma() -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([least, least[:, :1]], axis=1))
 
 
-def _fit_tested(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """1-D float32 L*, a*, b* -> a*, b* with those outside sRGB scaled towards gray as little as brings them inside."""
+def _fit_tested(l, a, b):
+    """1-D float32 L*, a*, b* (torch tensors or NumPy arrays) -> a*, b* with those outside sRGB scaled towards gray
+    as little as brings them inside."""
     outside = ~_rgb_inside(l, a, b)
     if bool(outside.any()):
         k = _inside_scale(l[outside], a[outside], b[outside], FIT_STEPS)
-        a, b = a.clone(), b.clone()
+        a, b = (a.clone(), b.clone()) if isinstance(a, torch.Tensor) else (a.copy(), b.copy())
         a[outside] *= k
         b[outside] *= k
     return a, b
@@ -266,8 +273,7 @@ def fit_chroma_planes(l: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
     top = cv2.remap(_gamut_chroma(), hue, l * np.float32(1.0 / GAMUT_L_STEP), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     test = c > top * np.float32(GAMUT_TEST)
     if test.any():
-        fa, fb = _fit_tested(*(torch.from_numpy(p[test]) for p in (l, a, b)))
-        a[test], b[test] = fa.numpy(), fb.numpy()
+        a[test], b[test] = _fit_tested(l[test], a[test], b[test])  # NumPy: its per-op cost is a fraction of torch's here
 
 
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
