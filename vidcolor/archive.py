@@ -587,7 +587,8 @@ class OutputLock:
             # whole or not at all: a run reading it meanwhile (who holds the lock, is it alive) read half a file
             # as a holder it cannot name, and a full disk left it cut short
             atomic_write_text(self.owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                                                      "output": None if self.target is None else str(_normal(self.target))}))
+                                                      "output": None if self.target is None else str(_normal(self.target))}),
+                              durable=False)  # (no fsync: a power loss ends the run that holds the lock)
         except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
             raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e
