@@ -1,6 +1,8 @@
 """What a power loss cannot undo: every output (and every file a resume relies on) is fsynced under its temporary
-name before it is renamed into place, so the journal's "done" line, fsynced after it, never outlives its bytes."""
+name before it is renamed into place, so the journal's "done" line, fsynced after it, never outlives its bytes;
+and an output found empty where the journal says it was written whole is redone, not kept as an edit."""
 import errno
+import logging
 import os
 import stat
 from pathlib import Path
@@ -12,7 +14,7 @@ import vidcolor
 from tests.media import write_image, write_video
 from vidcolor.archive import Journal
 from vidcolor.io.paths import atomic_write_text
-from vidcolor.options import VideoOptions
+from vidcolor.options import FolderOptions, VideoOptions
 
 
 class DiskEvents:
@@ -157,3 +159,43 @@ def test_a_full_disk_reported_by_the_fsync_stops_the_run_and_leaves_no_partial_f
         vidcolor.colorize(src, tmp_path / "out" / "scan.png", colorizer=colorizer)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".vidcolor"]
     assert Journal(tmp_path / "out").last(tmp_path / "out" / "scan.png")["status"] == "failed"
+
+
+def test_an_output_found_empty_after_its_done_line_is_redone_and_one_cut_short_is_kept(tmp_path, colorizer, caplog):
+    """What a power loss left of an output renamed before its bytes reached the disk (a release without the fsync):
+    an empty file, journaled as done. It was kept as "changed since vidcolor wrote it", a broken file for good;
+    replacing an empty file loses nothing, so it is redone, with a warning. A shorter file is kept as before (a
+    retouch saved smaller looks the same); a missing one is redone."""
+    for name in ("empty", "short", "gone"):
+        write_image(tmp_path / "in" / f"{name}.png", seed=len(name))
+    out = tmp_path / "out"
+    assert {r.status for r in vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer)} == {"done"}
+    whole = {p.name: p.read_bytes() for p in out.glob("*.png")}
+    (out / "empty.png").write_bytes(b"")
+    (out / "short.png").write_bytes(whole["short.png"][:100])
+    (out / "gone.png").unlink()
+
+    dry = {r.input.name: r.status for r in vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer,
+                                                                folder=FolderOptions(dry_run=True))}
+    assert dry == {"empty.png": "planned", "short.png": "skipped", "gone.png": "planned"}
+    with caplog.at_level(logging.WARNING, logger="vidcolor"):
+        results = {r.input.name: r for r in vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer)}
+    assert {n: r.status for n, r in results.items()} == {"empty.png": "done", "short.png": "skipped", "gone.png": "done"}
+    assert "changed since vidcolor wrote it" in results["short.png"].note
+    assert (out / "empty.png").read_bytes() == whole["empty.png"]
+    assert (out / "short.png").stat().st_size == 100
+    assert [r.getMessage() for r in caplog.records] == [
+        f"vidcolor: {out / 'empty.png'}: empty, where the journal records it written whole (its bytes lost to a power "
+        "loss?): redone"]
+    assert {r.status for r in vidcolor.colorize(tmp_path / "in", out, colorizer=colorizer)} == {"skipped"}
+
+
+def test_an_emptied_output_whose_input_changed_is_redone_not_refused_as_edited(tmp_path, colorizer):
+    src = write_image(tmp_path / "scan.png", seed=1)
+    dst = tmp_path / "out" / "scan.png"
+    vidcolor.colorize(src, dst, colorizer=colorizer)
+    dst.write_bytes(b"")
+    write_image(src, seed=2)  # re-scanned
+    assert Journal(dst.parent).changed_since_written(dst) is False
+    [res] = vidcolor.colorize(src, dst, colorizer=colorizer)
+    assert res.status == "done" and dst.stat().st_size > 0
