@@ -58,7 +58,7 @@ class Journal:
     cut off by a kill is ignored.
 
     An entry counts as finished only when it names the same input, whose size and mtime are unchanged
-    (or whose mtime alone moved and whose bytes are those recorded, `input_sha256`), the model/options key is the same, and (for "done") the output file still exists; anything else
+    (or whose mtime alone moved and whose bytes are those recorded, `input_sha256`), the model/options key is the same, and (for "done") the output file still exists and is not `emptied`; anything else
     is stale and redone. A "colour" entry records an input skipped as already in colour (with `copy`,
     the unchanged copy written in its place); a "failed" entry records a bad input (with the error as
     note), so the journal accounts for every file, but it is never finished: a re-run tries it again.
@@ -98,6 +98,7 @@ class Journal:
         self.redoing: dict[str, dict] = {}  # outputs a -y run started and did not finish: its key, the output's stat then
         self.last_line: dict[str, str] = {}  # the status of each output's last line, "started" ones included
         self._before_write: dict[str, dict | None] = {}  # this run's touched outputs: their record before it
+        self._said_emptied: set[str] = set()  # outputs found emptied (`emptied`), warned of once
         self._lock = threading.Lock()
         if self.path.is_file():
             for line in self.path.read_text(errors="replace").splitlines():
@@ -164,13 +165,37 @@ class Journal:
         e = self.last(target)
         if e is None or e["status"] not in ("done", "colour") or not same_key(e.get("key"), key):
             return None
-        if e["status"] == "done" and not target.is_file():
+        if e["status"] == "done" and not self._written_whole(target):
             return None
-        if e.get("copy") and not (self.root / e["copy"]).is_file():
+        if e.get("copy") and not self._written_whole(self.root / e["copy"]):
             return None
         # the input last: it may be read (`_same_content`), which an output gone makes a waste (a touched scan whose
         # output was deleted was read to be found unchanged, journaled as done again, then read and colorized)
         return e if self.same_input(e, src) else None
+
+    def _written_whole(self, output: Path) -> bool:
+        """Whether `output` is there, and not `emptied`; an emptied one is said once (a warning), as it is redone."""
+        if not output.is_file():
+            return False
+        if not self.emptied(output):
+            return True
+        if self.remember and (out := self._out(output)) not in self._said_emptied:
+            self._said_emptied.add(out)
+            logging.getLogger("vidcolor").warning(
+                f"vidcolor: {output}: empty, where the journal records it written whole (its bytes lost to a power "
+                "loss?): redone")
+        return False
+
+    def emptied(self, output: Path) -> bool:
+        """Whether `output`, journaled as written with bytes, is an empty file now: what delayed allocation left of
+        an output renamed before its bytes reached the disk, when a power loss followed (releases before
+        2026-11-30 did not fsync outputs). Redone, not kept as "changed since vidcolor wrote it": replacing an
+        empty file loses nothing. A shorter file is kept as before: a retouch saved smaller looks the same."""
+        st = self.output_stats.get(self._out(output))
+        try:
+            return bool(st and st.get("size")) and output.is_file() and output.stat().st_size == 0
+        except OSError:
+            return False
 
     def same_input(self, e: dict, src: Path) -> bool:
         """Whether entry `e` names `src` (however spelled), with its size and mtime unchanged. A file of the
@@ -237,6 +262,8 @@ class Journal:
         the record."""
         out = self._out(target)
         st = self.output_stats.get(out)
+        if self.emptied(target):  # not an edit: vidcolor's own write, its bytes lost (redone)
+            return False
         if (redo := self.redoing.get(out)) and redo.get("before") and target.is_file():
             return input_key(target) != redo["before"]  # edited since a -y run stopped before replacing it
         if st is None or not target.is_file():
@@ -587,7 +614,8 @@ class OutputLock:
             # whole or not at all: a run reading it meanwhile (who holds the lock, is it alive) read half a file
             # as a holder it cannot name, and a full disk left it cut short
             atomic_write_text(self.owner, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                                                      "output": None if self.target is None else str(_normal(self.target))}))
+                                                      "output": None if self.target is None else str(_normal(self.target))}),
+                              durable=False)  # (no fsync: a power loss ends the run that holds the lock)
         except OSError as e:  # a disk full before the run started (the next night): one line, exit 4, not the
             self.__exit__(None, None, None)  # report blamed with exit 2, or a traceback (a review)
             raise write_failure(e, f"{self.dir}: cannot write in the output folder ({e.strerror or e})") from e
@@ -917,7 +945,8 @@ def finished_emitted(emit):
 
 def already_done(journal: Journal, dst: Path) -> str:
     """The note of an input skipped as done. An output edited or damaged since vidcolor wrote it is kept
-    (it may be a retouched photo), but said so, so that a corrupted copy does not pass unnoticed."""
+    (it may be a retouched photo), but said so, so that a corrupted copy does not pass unnoticed (an empty
+    one is not kept: `Journal.emptied`)."""
     if journal.changed_since_written(dst):
         return "already done; the output has changed since vidcolor wrote it (kept; -y redoes it)"
     return "already done"

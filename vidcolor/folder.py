@@ -21,8 +21,8 @@ from vidcolor.errors import InputError, OutputError, StorageError, UsageError, V
 from vidcolor.hints import Hints, displayed_size, load_hints, sidecar_path
 from vidcolor.io.formats import IMAGE_FORMAT, SIDECAR_SUFFIX, Media, find_media, list_media
 from vidcolor.io.images import ImageData, lost_in, read_image, write_image
-from vidcolor.io.paths import (check_folder_output, check_output, input_problem, ensure_writable_dir, make_folders, planned_outputs,
-                               stale_temporaries, temp_output_path)
+from vidcolor.io.paths import (check_folder_output, check_output, durable_replace, input_problem, ensure_writable_dir, make_folders,
+                               planned_outputs, stale_temporaries, temp_output_path)
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
 from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
 from vidcolor.pipeline import batched, colorize_video
@@ -143,7 +143,7 @@ def copy_file(src: Path, dst: Path) -> None:
     tmp = temp_output_path(dst)
     try:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        durable_replace(tmp, dst)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         if out_of_space(e):

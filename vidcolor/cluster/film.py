@@ -32,7 +32,7 @@ from vidcolor import errors
 from vidcolor.io.base import VideoInfo
 from vidcolor.io.mux import join_segments
 from vidcolor.io.plan import OutputPlan, plan_output
-from vidcolor.io.paths import atomic_write_text
+from vidcolor.io.paths import atomic_write_text, durable_replace
 from vidcolor.io.segments import discard_work, ray_work_dir, segment_frames
 from vidcolor.io.video import VideoSource
 from vidcolor.io.paths import check_output, stale_temporaries, stat_key, temp_output_path
@@ -141,7 +141,7 @@ def _join(dst: Path, info: VideoInfo, plan: OutputPlan, work: RangeWork) -> list
     tmp = temp_output_path(dst)
     notes = join_segments([(work.folder / s["file"], s["first_pts"]) for s in segments], tmp, info, plan, info.rotation,
                           info.mirror_matrix)
-    os.replace(tmp, dst)
+    durable_replace(tmp, dst)  # before the journal's line
     return list(dict.fromkeys(n for s in segments for n in s["notes"])) + notes
 
 

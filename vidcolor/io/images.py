@@ -38,7 +38,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from vidcolor.errors import InputError, OutputError, StorageError, first_line, out_of_space
 from vidcolor.io.icc import MatrixProfile, matrix_profile
 from vidcolor.io.formats import FORMAT_EXT, IMAGE_EXTS, IMAGE_FORMAT, is_image_path  # noqa: F401  (re-exported)
-from vidcolor.io.paths import input_problem, stat_key, temp_output_path
+from vidcolor.io.paths import durable_replace, input_problem, stat_key, temp_output_path
 
 PIL_FORMAT = IMAGE_FORMAT
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
@@ -961,7 +961,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData, made_
             (_write_png16 if fmt == "PNG" else _write_tiff16)(tmp, rgb, like, made_by)
         else:
             _write_pil(tmp, fmt, _to_u8(rgb), None if like.alpha is None else _to_u8(like.alpha), like.info, made_by)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)  # on disk before the journal's line
     except OSError as e:
         tmp.unlink(missing_ok=True)
         if out_of_space(e):  # every photo after it would fail the same way (a new user's 300 KB disk)

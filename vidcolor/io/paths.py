@@ -170,14 +170,60 @@ def strict_json(obj, **kw) -> str:
     return json.dumps(clean(obj), allow_nan=False, **kw)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+NO_SYNC = (errno.EINVAL, errno.ENOTSUP, errno.ENOSYS)  # what fsync says on a file system that has none (some FUSE mounts)
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """Rename the finished temporary `tmp` onto `path` once its bytes are on disk (fsync), so that nothing
+    recorded after it (the journal's "done" line, a segment's log entry, both fsynced or replaced after
+    this) can outlive the bytes on a power loss. Without it, delayed allocation (ext4, XFS) let the rename
+    reach the disk before the data: the output came back empty or cut short while the journal said done,
+    and the next run kept it as "changed since vidcolor wrote it" (a scale tester's find).
+
+    The folder is fsynced too where the rename replaced a file: lost, that rename would leave the older
+    file (a redone output's last version, or the segment log before this segment), which the journal's
+    record of the new one cannot tell from a hand edit. A rename that made a new name is not: lost, it
+    leaves no output, which the next run redoes (the journal's "done" needs a file in place), and this
+    saves a folder fsync per new output. Every writer renames through here, and through `os.replace`
+    (tests/killpoints.py wraps it)."""
+    replacing = os.path.lexists(path)
+    _fsync(tmp, folder=False)
+    os.replace(tmp, path)
+    if replacing:
+        _fsync(path.parent, folder=True)
+
+
+def _fsync(path: Path, folder: bool) -> None:
+    """fsync a file (opened writable on Windows, whose fsync needs it) or a folder (not on Windows, where a
+    folder cannot be opened; NTFS journals its renames). A file system that has no fsync for it (NO_SYNC)
+    is written as before: there is nothing more to ask of it (docs/archives.md, "Power loss")."""
+    if folder and os.name == "nt":
+        return
+    try:
+        fd = os.open(path, os.O_RDWR if os.name == "nt" and not folder else os.O_RDONLY)
+    except OSError:
+        if folder:  # a folder this process may write in but not list (mode -wx): its files' fsyncs stand
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in NO_SYNC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     """Write `path` whole or not at all: a temporary beside it, renamed over it; removed if that fails. The
     temporary's name is this call's own (hidden, with the pid and a random part): a fixed NAME.tmp was shared by
-    two writers of one file (two `vidcolor eval` into one --out), each writing into and renaming the other's."""
+    two writers of one file (two `vidcolor eval` into one --out), each writing into and renaming the other's.
+    `durable`: on disk before the rename (`durable_replace`); off for what a power loss makes moot (a lock's
+    owner: the lock dies with the machine)."""
     tmp = path.with_name(fit_name(path.name, ".", f".{os.getpid()}.{secrets.token_hex(4)}.tmp"))
     try:
         tmp.write_text(text)
-        os.replace(tmp, path)
+        (durable_replace if durable else os.replace)(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

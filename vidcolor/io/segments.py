@@ -25,7 +25,7 @@ import numpy as np
 from vidcolor.errors import OutputError, StorageError, out_of_space, write_failure
 from vidcolor.io.base import ResumePoint, VideoInfo
 from vidcolor.io.mux import join_segments
-from vidcolor.io.paths import atomic_write_text, fit_name, temp_output_path
+from vidcolor.io.paths import atomic_write_text, durable_replace, fit_name, temp_output_path
 from vidcolor.io.prefetch import BackgroundWorker
 from vidcolor.io.plan import SEGMENT_MUXER, OutputPlan, add_video_stream
 from vidcolor.io.video import WARMUP_FRAMES, _reason
@@ -164,7 +164,7 @@ class SegmentEncoder:
         for p in self.stream.encode(None):
             self.out.mux(p)
         self.out.close()
-        os.replace(self.tmp, self.path)
+        durable_replace(self.tmp, self.path)  # before the log that lists it
         return Segment(self.path.name, self.frames, self.first_pts, self.last_pts)
 
     def abort(self) -> None:
@@ -269,6 +269,8 @@ class SegmentedSink:
                 raise StorageError(f"{self.dst}: encoding stopped at the end of segment {number}: {_reason(e)}; "
                                    "the run stops (the finished segments are kept)") from e
             raise OutputError(f"{self.dst}: encoding failed at the end of segment {number}: {_reason(e)}") from e
+        except OSError as e:  # its rename, or its fsync (where a share reports a full disk): as the log's below
+            raise write_failure(e, f"{self.dst}: cannot save segment {number} in {self.work} ({e.strerror or e})") from e
         seg.warmup_pts = warmup_pts
         try:
             if smoother_state:
@@ -276,7 +278,7 @@ class SegmentedSink:
                 tmp = self.work / (seg.state + ".tmp.npz")
                 try:
                     np.savez(tmp, **smoother_state)
-                    os.replace(tmp, self.work / seg.state)
+                    durable_replace(tmp, self.work / seg.state)
                 finally:
                     tmp.unlink(missing_ok=True)
             self.log.segments.append(seg)
@@ -313,7 +315,7 @@ class SegmentedSink:
         parts = [(self.work / s.file, s.first_pts) for s in self.log.segments]
         notes = join_segments(parts, tmp, self.like, self.plan, self.like.rotation or self.log.rotation,
                               self.like.mirror_matrix or self.log.mirror_matrix)
-        os.replace(tmp, self.dst)
+        durable_replace(tmp, self.dst)  # before the journal's line
         return notes
 
     def abort(self) -> None:
