@@ -189,7 +189,7 @@ class Journal:
     def emptied(self, output: Path) -> bool:
         """Whether `output`, journaled as written with bytes, is an empty file now: what delayed allocation left of
         an output renamed before its bytes reached the disk, when a power loss followed (releases before
-        2026-11-30 did not fsync outputs). Redone, not kept as "changed since vidcolor wrote it": replacing an
+        2026-11-29 did not fsync outputs). Redone, not kept as "changed since vidcolor wrote it": replacing an
         empty file loses nothing. A shorter file is kept as before: a retouch saved smaller looks the same."""
         st = self.output_stats.get(self._out(output))
         try:
