@@ -777,3 +777,23 @@ def test_a_colorized_photo_names_vidcolor_as_its_software_and_keeps_the_sources_
     Image.fromarray(np.dstack([gray, gray[:, ::-1], np.full_like(gray, 128)])).save(colour, exif=exif.tobytes())
     res = colorize_image(colour, out / "colour.jpg", colorizer)
     assert res.status == "skipped" and (out / "colour.jpg").read_bytes() == colour.read_bytes()
+
+
+def test_a_jpeg_exif_block_that_fits_only_without_the_provenance_mark_is_dropped_with_a_note_not_a_crash(tmp_path, colorizer):
+    """An EXIF block within a few dozen bytes of what one JPEG segment holds fitted as read, but not with the
+    provenance mark added: PIL raised "EXIF data is too long" and the folder run stopped with a traceback (a
+    review). It is dropped with the note a too-long block gets, and the output still carries the mark, in an
+    EXIF block of its own; a block with room for the mark keeps its tags."""
+    (tmp_path / "in").mkdir()
+    for name, size in (("near.jpg", 65400), ("roomy.jpg", 60000)):
+        exif = Image.Exif()
+        exif[0x010E] = "x" * size  # ImageDescription
+        exif[0x0131] = "EpsonScan 2"
+        Image.fromarray(np.full((20, 30, 3), 100, np.uint8)).save(tmp_path / "in" / name, exif=exif.tobytes())
+    res = {r.input.name: r for r in colorize_folder(tmp_path / "in", tmp_path / "out", colorizer)}
+    assert res["near.jpg"].status == res["roomy.jpg"].status == "done"
+    assert any(n.startswith("EXIF dropped: the JPEG output") for n in res["near.jpg"].notes), res["near.jpg"].notes
+    assert not any(n.startswith("EXIF dropped") for n in res["roomy.jpg"].notes), res["roomy.jpg"].notes
+    with Image.open(tmp_path / "out" / "near.jpg") as near, Image.open(tmp_path / "out" / "roomy.jpg") as roomy:
+        assert near.getexif()[0x0131] == roomy.getexif()[0x0131] == colorizer.provenance
+        assert 0x010E not in near.getexif() and roomy.getexif()[0x010E] == "x" * 60000

@@ -973,14 +973,19 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData, made_
 
 
 JPEG_SEGMENT_MAX = {"exif": 65527, "xmp": 65504}  # what one APP1 segment holds after its header (PIL raises past it)
+# what an EXIF block may grow by on the way out: an orientation entry (12 bytes) and the Software entry (12) with
+# the provenance mark's text (`write_image`'s made_by, about 70 characters; 128 allowed) where the source had none
+EXIF_MARK_ROOM = 12 + 12 + 128
 
 
 def _too_long_for(fmt: str | None, key: str, info: dict) -> bool:
     """Whether `info[key]` (EXIF or XMP) is too long for a JPEG's one segment: PIL raised ValueError and
-    the whole folder run stopped on a 70 KB XMP packet (a review)."""
+    the whole folder run stopped on a 70 KB XMP packet (a review). EXIF as written (`EXIF_MARK_ROOM`): a
+    block that fitted as read but not with the provenance mark added stopped a folder run the same way."""
     v = info.get(key)
+    room = EXIF_MARK_ROOM if key == "exif" else 0
     return (fmt == "JPEG" and key in JPEG_SEGMENT_MAX and v is not None
-            and len(v if isinstance(v, bytes) else str(v).encode()) > JPEG_SEGMENT_MAX[key])
+            and len(v if isinstance(v, bytes) else str(v).encode()) + room > JPEG_SEGMENT_MAX[key])
 
 
 def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
@@ -1052,8 +1057,9 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["icc_profile"] = info["icc_profile"]
     if "dpi" in info:
         opts["dpi"] = info["dpi"]
-    if fmt in ("JPEG", "PNG", "WEBP") and ("exif" in info or made_by) and not _too_long_for(fmt, "exif", info):
-        opts["exif"] = _exif_reset(info.get("exif"), rgb8.shape[1], rgb8.shape[0], made_by)
+    kept_exif = None if _too_long_for(fmt, "exif", info) else info.get("exif")  # (too long: `lost_in` says so)
+    if fmt in ("JPEG", "PNG", "WEBP") and (kept_exif or made_by):  # the mark, in a block of its own where the source's is dropped
+        opts["exif"] = _exif_reset(kept_exif, rgb8.shape[1], rgb8.shape[0], made_by)
     if "xmp" in info and not _too_long_for(fmt, "xmp", info):
         xmp = _xmp_reset(info["xmp"])
         if fmt in ("JPEG", "WEBP"):
