@@ -797,3 +797,26 @@ def test_a_jpeg_exif_block_that_fits_only_without_the_provenance_mark_is_dropped
     with Image.open(tmp_path / "out" / "near.jpg") as near, Image.open(tmp_path / "out" / "roomy.jpg") as roomy:
         assert near.getexif()[0x0131] == roomy.getexif()[0x0131] == colorizer.provenance
         assert 0x010E not in near.getexif() and roomy.getexif()[0x010E] == "x" * 60000
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_pngs_own_software_text_names_vidcolor_not_the_tool_that_made_the_gray_scan(tmp_path, colorizer, bits):
+    """PNG names its software in a text chunk ("Software", its own keyword): a scan saved by a scanner's tool kept
+    "EpsonScan 2" there while its EXIF said vidcolor, and a PNG reader showed the scanner as the software (a
+    review). The chunk now reads the provenance mark, as EXIF's Software does; the other text is kept."""
+    import cv2
+    from PIL import PngImagePlugin
+
+    from vidcolor.io.images import _png_text
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "EpsonScan 2")
+    info.add_text("Title", "Picnic, 1952")
+    gray = np.tile(np.arange(30, dtype=np.uint16) * (2000 if bits == 16 else 8), (20, 1))
+    Image.fromarray(gray if bits == 16 else gray.astype(np.uint8)).save(tmp_path / "in.png", pnginfo=info)
+    assert colorize_image(tmp_path / "in.png", tmp_path / "out.png", colorizer).status == "done"
+    text = _png_text(tmp_path / "out.png")
+    assert text["Software"] == colorizer.provenance and text["Title"] == "Picnic, 1952"
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.getexif()[0x0131] == colorizer.provenance
+    assert cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED).dtype == (np.uint16 if bits == 16 else np.uint8)

@@ -1075,7 +1075,7 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         segments = [(b"\xff\xed", d) for d in app13] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
         if segments:
             opts["extra"] = b"".join(m + struct.pack(">H", len(d) + 2) + d for m, d in segments if len(d) <= 65533)
-    elif fmt == "PNG" and (chunks := _png_text_chunks(info)):
+    elif fmt == "PNG" and (chunks := _png_text_chunks(info, made_by)):
         pnginfo = opts.get("pnginfo") or PngImagePlugin.PngInfo()
         for kind, data in chunks:
             pnginfo.add(kind, data)
@@ -1127,12 +1127,15 @@ def _needs_itxt(text: str) -> bool:
         return True
 
 
-def _png_text_chunks(info: dict) -> list[tuple[bytes, bytes]]:
+def _png_text_chunks(info: dict, made_by: str | None = None) -> list[tuple[bytes, bytes]]:
     """(type, data) of the chunks for a PNG's text (tEXt, or iTXt beyond Latin-1, as PIL's add_text
     writes them) and its gAMA and sRGB: PIL's PngInfo takes them on the 8-bit path, `_png_chunk` on the
-    16-bit one."""
+    16-bit one. The text's Software (PNG's own keyword for it) reads `made_by` where given, as EXIF's does:
+    a scan saved by GIMP or a scanner's tool still named that tool there beside vidcolor's mark."""
     out = []
     for k, v in (info.get("text") or {}).items():
+        if k == "Software" and made_by:
+            v = made_by
         key = k.encode("latin-1", "replace")[:79]
         out.append((b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8")) if _needs_itxt(v)
                    else (b"tEXt", key + b"\x00" + v.encode("latin-1")))
@@ -1164,7 +1167,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData, made_by: str | Non
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
-    extra += b"".join(_png_chunk(kind, data) for kind, data in _png_text_chunks(like.info))
+    extra += b"".join(_png_chunk(kind, data) for kind, data in _png_text_chunks(like.info, made_by))
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
 
