@@ -777,3 +777,46 @@ def test_a_colorized_photo_names_vidcolor_as_its_software_and_keeps_the_sources_
     Image.fromarray(np.dstack([gray, gray[:, ::-1], np.full_like(gray, 128)])).save(colour, exif=exif.tobytes())
     res = colorize_image(colour, out / "colour.jpg", colorizer)
     assert res.status == "skipped" and (out / "colour.jpg").read_bytes() == colour.read_bytes()
+
+
+def test_a_jpeg_exif_block_that_fits_only_without_the_provenance_mark_is_dropped_with_a_note_not_a_crash(tmp_path, colorizer):
+    """An EXIF block within a few dozen bytes of what one JPEG segment holds fitted as read, but not with the
+    provenance mark added: PIL raised "EXIF data is too long" and the folder run stopped with a traceback (a
+    review). It is dropped with the note a too-long block gets, and the output still carries the mark, in an
+    EXIF block of its own; a block with room for the mark keeps its tags."""
+    (tmp_path / "in").mkdir()
+    for name, size in (("near.jpg", 65400), ("roomy.jpg", 60000)):
+        exif = Image.Exif()
+        exif[0x010E] = "x" * size  # ImageDescription
+        exif[0x0131] = "EpsonScan 2"
+        Image.fromarray(np.full((20, 30, 3), 100, np.uint8)).save(tmp_path / "in" / name, exif=exif.tobytes())
+    res = {r.input.name: r for r in colorize_folder(tmp_path / "in", tmp_path / "out", colorizer)}
+    assert res["near.jpg"].status == res["roomy.jpg"].status == "done"
+    assert any(n.startswith("EXIF dropped: the JPEG output") for n in res["near.jpg"].notes), res["near.jpg"].notes
+    assert not any(n.startswith("EXIF dropped") for n in res["roomy.jpg"].notes), res["roomy.jpg"].notes
+    with Image.open(tmp_path / "out" / "near.jpg") as near, Image.open(tmp_path / "out" / "roomy.jpg") as roomy:
+        assert near.getexif()[0x0131] == roomy.getexif()[0x0131] == colorizer.provenance
+        assert 0x010E not in near.getexif() and roomy.getexif()[0x010E] == "x" * 60000
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_pngs_own_software_text_names_vidcolor_not_the_tool_that_made_the_gray_scan(tmp_path, colorizer, bits):
+    """PNG names its software in a text chunk ("Software", its own keyword): a scan saved by a scanner's tool kept
+    "EpsonScan 2" there while its EXIF said vidcolor, and a PNG reader showed the scanner as the software (a
+    review). The chunk now reads the provenance mark, as EXIF's Software does; the other text is kept."""
+    import cv2
+    from PIL import PngImagePlugin
+
+    from vidcolor.io.images import _png_text
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "EpsonScan 2")
+    info.add_text("Title", "Picnic, 1952")
+    gray = np.tile(np.arange(30, dtype=np.uint16) * (2000 if bits == 16 else 8), (20, 1))
+    Image.fromarray(gray if bits == 16 else gray.astype(np.uint8)).save(tmp_path / "in.png", pnginfo=info)
+    assert colorize_image(tmp_path / "in.png", tmp_path / "out.png", colorizer).status == "done"
+    text = _png_text(tmp_path / "out.png")
+    assert text["Software"] == colorizer.provenance and text["Title"] == "Picnic, 1952"
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.getexif()[0x0131] == colorizer.provenance
+    assert cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED).dtype == (np.uint16 if bits == 16 else np.uint8)

@@ -419,6 +419,65 @@ def test_a_server_still_busy_after_the_last_retry_is_said_so(page, hint_server, 
     assert len(calls) == 2 and page.is_hidden("#photo-stop") and page.is_hidden("#viewer")
 
 
+def busy_on(numbers: set, log: list, retry_after: str = "1"):
+    """A route handler: the server's own 429 on the requests whose 1-based numbers are in `numbers`."""
+    def handle(route):
+        log.append(route.request.post_data_buffer)
+        if len(log) in numbers:
+            route.fulfill(status=429, content_type="application/json", headers={"Retry-After": retry_after},
+                          body=json.dumps({"detail": "busy: 8 photo requests are already waiting for the model; try again shortly"}))
+        else:
+            route.continue_()
+    return handle
+
+
+def tiff_photo(tmp_path) -> str:
+    """The cat as a TIFF, which the browser cannot show: its download is a request of its own (format kept)."""
+    path = tmp_path / "scan.tif"
+    Image.open(photo(tmp_path)).save(path)
+    return str(path)
+
+
+def test_a_download_sent_again_after_a_busy_server_leaves_the_status_as_it_was(page, hint_server, tmp_path):
+    """A download refused with a 429 and sent again by itself came down, and the status line said
+    "colorizing… (try 2)" for good, as if a result were still coming (a review): it says what it said before."""
+    calls: list = []
+    page.route("**/api/colorize", busy_on({3}, calls))  # the gray "before", the PNG preview, then the download
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", tiff_photo(tmp_path))
+    wait_results(page, 1)
+    said = page.text_content("#status")
+    assert said.startswith("colorized in"), said
+    assert download(page, "#download-image", tmp_path / "scan_color.tif") == "scan_color.tif"
+    assert len(calls) == 4
+    assert page.text_content("#status") == said and page.get_attribute("#status", "class") == ""
+
+
+def test_a_photo_picked_while_another_photos_download_waits_is_not_told_of_that_wait(page, hint_server, tmp_path):
+    """Photo A's download waited for a busy server; the volunteer picked photo B meanwhile. A's wait then ended
+    as "scan.tif: busy ...; stopped trying" in red over B's status, as if B had been refused (a review). B's
+    status says only B's own news."""
+    calls: list = []
+    page.route("**/api/colorize", busy_on({3}, calls, retry_after="30"))
+    page.goto(hint_server.url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('hints on')")
+    page.set_input_files("#file", tiff_photo(tmp_path))
+    wait_results(page, 1)
+    page.click("#download-image")
+    page.wait_for_function("document.getElementById('status').textContent.includes('trying again by itself')", timeout=60_000)
+    page.evaluate("""() => { window.seen = [];
+        new MutationObserver(() => window.seen.push(document.getElementById('status').textContent))
+          .observe(document.getElementById('status'), { childList: true, characterData: true, subtree: true }); }""")
+    page.set_input_files("#file", photo(tmp_path))
+    wait_results(page, 2)
+    page.wait_for_timeout(500)  # past the earlier wait's next look (every 200 ms)
+    seen = page.evaluate("window.seen")
+    assert not [t for t in seen if "scan.tif" in t], seen
+    assert page.text_content("#status").startswith("colorized in") and page.is_hidden("#photo-stop")
+    assert len(calls) == 4  # A's download was not sent again
+
+
 def test_a_clip_refused_by_a_busy_server_is_sent_again_by_itself_and_can_be_stopped(page, hint_server, tmp_path):
     """The clip box's 429 (the job queue full) ended the clip as the photo's did."""
     clip = write_video(tmp_path / "queued.mp4", w=88, h=48, frames=6, audio=None)

@@ -973,14 +973,19 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, like: ImageData, made_
 
 
 JPEG_SEGMENT_MAX = {"exif": 65527, "xmp": 65504}  # what one APP1 segment holds after its header (PIL raises past it)
+# what an EXIF block may grow by on the way out: an orientation entry (12 bytes) and the Software entry (12) with
+# the provenance mark's text (`write_image`'s made_by, about 70 characters; 128 allowed) where the source had none
+EXIF_MARK_ROOM = 12 + 12 + 128
 
 
 def _too_long_for(fmt: str | None, key: str, info: dict) -> bool:
     """Whether `info[key]` (EXIF or XMP) is too long for a JPEG's one segment: PIL raised ValueError and
-    the whole folder run stopped on a 70 KB XMP packet (a review)."""
+    the whole folder run stopped on a 70 KB XMP packet (a review). EXIF as written (`EXIF_MARK_ROOM`): a
+    block that fitted as read but not with the provenance mark added stopped a folder run the same way."""
     v = info.get(key)
+    room = EXIF_MARK_ROOM if key == "exif" else 0
     return (fmt == "JPEG" and key in JPEG_SEGMENT_MAX and v is not None
-            and len(v if isinstance(v, bytes) else str(v).encode()) > JPEG_SEGMENT_MAX[key])
+            and len(v if isinstance(v, bytes) else str(v).encode()) + room > JPEG_SEGMENT_MAX[key])
 
 
 def lost_in(like: ImageData, path: str | os.PathLike) -> list[str]:
@@ -1052,8 +1057,9 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         opts["icc_profile"] = info["icc_profile"]
     if "dpi" in info:
         opts["dpi"] = info["dpi"]
-    if fmt in ("JPEG", "PNG", "WEBP") and ("exif" in info or made_by) and not _too_long_for(fmt, "exif", info):
-        opts["exif"] = _exif_reset(info.get("exif"), rgb8.shape[1], rgb8.shape[0], made_by)
+    kept_exif = None if _too_long_for(fmt, "exif", info) else info.get("exif")  # (too long: `lost_in` says so)
+    if fmt in ("JPEG", "PNG", "WEBP") and (kept_exif or made_by):  # the mark, in a block of its own where the source's is dropped
+        opts["exif"] = _exif_reset(kept_exif, rgb8.shape[1], rgb8.shape[0], made_by)
     if "xmp" in info and not _too_long_for(fmt, "xmp", info):
         xmp = _xmp_reset(info["xmp"])
         if fmt in ("JPEG", "WEBP"):
@@ -1069,7 +1075,7 @@ def _write_pil(tmp: Path, fmt: str, rgb8: np.ndarray, alpha8: np.ndarray | None,
         segments = [(b"\xff\xed", d) for d in app13] + [(b"\xff\xfe", d) for d in info.get("comment") or []]
         if segments:
             opts["extra"] = b"".join(m + struct.pack(">H", len(d) + 2) + d for m, d in segments if len(d) <= 65533)
-    elif fmt == "PNG" and (chunks := _png_text_chunks(info)):
+    elif fmt == "PNG" and (chunks := _png_text_chunks(info, made_by)):
         pnginfo = opts.get("pnginfo") or PngImagePlugin.PngInfo()
         for kind, data in chunks:
             pnginfo.add(kind, data)
@@ -1121,12 +1127,15 @@ def _needs_itxt(text: str) -> bool:
         return True
 
 
-def _png_text_chunks(info: dict) -> list[tuple[bytes, bytes]]:
+def _png_text_chunks(info: dict, made_by: str | None = None) -> list[tuple[bytes, bytes]]:
     """(type, data) of the chunks for a PNG's text (tEXt, or iTXt beyond Latin-1, as PIL's add_text
     writes them) and its gAMA and sRGB: PIL's PngInfo takes them on the 8-bit path, `_png_chunk` on the
-    16-bit one."""
+    16-bit one. The text's Software (PNG's own keyword for it) reads `made_by` where given, as EXIF's does:
+    a scan saved by GIMP or a scanner's tool still named that tool there beside vidcolor's mark."""
     out = []
     for k, v in (info.get("text") or {}).items():
+        if k == "Software" and made_by:
+            v = made_by
         key = k.encode("latin-1", "replace")[:79]
         out.append((b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8")) if _needs_itxt(v)
                    else (b"tEXt", key + b"\x00" + v.encode("latin-1")))
@@ -1158,7 +1167,7 @@ def _write_png16(tmp: Path, rgb: np.ndarray, like: ImageData, made_by: str | Non
         extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     if "dpi" in like.info:  # pixels per metre, unit 1 (a new user's 600 dpi scan lost it at 16 bits)
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", *(round(float(d) / 0.0254) for d in like.info["dpi"][:2]), 1))
-    extra += b"".join(_png_chunk(kind, data) for kind, data in _png_text_chunks(like.info))
+    extra += b"".join(_png_chunk(kind, data) for kind, data in _png_text_chunks(like.info, made_by))
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
     tmp.write_bytes(data[:ihdr_end] + extra + data[ihdr_end:])
 
