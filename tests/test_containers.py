@@ -1154,9 +1154,8 @@ def test_an_hdr_source_written_with_sdr_tags_says_so(tmp_path, trc, says):
                                                                pix_fmt="yuv420p10le"), tmp_path / "o.mp4").notes)
 
 
-@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov", "avi"])
-def test_the_works_tags_are_kept_beside_its_title(tmp_path, colorizer, ext):
-    """An archive master's copyright and comment were dropped, only its title kept (a film restorer's test)."""
+def tagged_master(tmp_path: Path) -> Path:
+    """A two-frame MKV master with a title, a comment and a copyright (the work's tags)."""
     src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
     with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
         out.metadata.update({"title": "Reel 1", "comment": "restored 2026", "copyright": "Archive"})
@@ -1165,7 +1164,13 @@ def test_the_works_tags_are_kept_beside_its_title(tmp_path, colorizer, ext):
             if pkt.pts is not None:
                 pkt.stream = ost
                 out.mux(pkt)
-    colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    return tmp_path / "tagged.mkv"
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "mov", "avi"])
+def test_the_works_tags_are_kept_beside_its_title(tmp_path, colorizer, ext):
+    """An archive master's copyright and comment were dropped, only its title kept (a film restorer's test)."""
+    colorize_video(tagged_master(tmp_path), tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
     with av.open(str(tmp_path / f"out.{ext}")) as c:
         tags = {k.lower(): v for k, v in c.metadata.items()}
     assert (tags["title"], tags["comment"], tags["copyright"]) == ("Reel 1", "restored 2026", "Archive")
@@ -1361,15 +1366,7 @@ def test_a_colorized_video_names_vidcolor_as_its_encoder_beside_the_sources_tags
     """Nothing in a colorized film's metadata said it was colorized, or by what (an archivist's test): its video
     stream's encoder tag names vidcolor and that it was colorized (MP4 and MOV keep 31 characters there), MP4's
     encoding tool the whole with the weights; the source's own tags are left as they were."""
-    src = write_video(tmp_path / "master.mkv", frames=2, audio=None)
-    with av.open(str(src)) as c, av.open(str(tmp_path / "tagged.mkv"), "w") as out:
-        out.metadata.update({"title": "Reel 1", "comment": "restored 2026", "copyright": "Archive"})
-        ost = out.add_stream_from_template(c.streams.video[0])
-        for pkt in c.demux(c.streams.video[0]):
-            if pkt.pts is not None:
-                pkt.stream = ost
-                out.mux(pkt)
-    colorize_video(tmp_path / "tagged.mkv", tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
+    colorize_video(tagged_master(tmp_path), tmp_path / f"out.{ext}", colorizer, VideoOptions(temporal="off"))
     made_by = colorizer.provenance
     with av.open(str(tmp_path / f"out.{ext}")) as c:
         tags = {k.lower(): v for k, v in c.metadata.items()}
