@@ -9,15 +9,16 @@ import typer
 
 from vidcolor import cli
 
-REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "docs" / "reference.md"
 COMMANDS = typer.main.get_command(cli.app).commands
 SHARED = {"--model", "--weights", "--device", "--work-size", "--upsample", "--batch-size", "--temporal", "--codec",
           "--crf", "--preset"}  # colorize's, documented once in its table (the reference says so)
 
 
-def _tables():
-    """{command: {option: default cell}} from the reference's two option tables."""
-    text = REFERENCE.read_text().split("## Exit codes")[0]
+def _tables(text=None):
+    """{command: {option: default cell}} from the reference's two option tables (or README's one, colorize's)."""
+    text = (text or REFERENCE.read_text()).split("## Exit codes")[0]
     tables, current = {name: {} for name in COMMANDS}, None
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").replace("\\|", "/").split("|")] if line.startswith("|") else []
@@ -62,3 +63,13 @@ def test_every_option_of_the_command_is_in_the_reference_with_its_default(name):
 def test_the_reference_lists_no_option_the_command_does_not_take(name):
     taken = {o for p in COMMANDS[name].params for o in p.opts + p.secondary_opts}
     assert set(_tables()[name]) <= taken
+
+
+def test_readmes_cli_table_gives_colorizes_options_with_the_references_defaults():
+    readme = _tables((ROOT / "README.md").read_text().split("### CLI reference")[1])["colorize"]
+    reference = _tables()["colorize"]
+    assert set(readme) == set(reference)
+    for param in _options(COMMANDS["colorize"]):
+        long = next((o for o in param.opts if o.startswith("--")), None)
+        if long and long != "--help" and not param.is_flag and param.default is not None:
+            assert _shown(param.default) in readme[long], f"README: {long} default {param.default!r}, says {readme[long]!r}"
