@@ -1,6 +1,8 @@
 """The `vidcolor` command: thin Typer commands over the library. Only this module turns VidcolorError
-into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked, 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM: cron, systemd, Kubernetes, `timeout`), both stopped the same orderly way.
+into exit codes: 0 all succeeded, 1 some inputs failed, 2 usage error, 3 output locked, 4 the output's storage
+failed (a full disk), 120 done but log lines lost (stderr or stdout unwritable), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM: cron, systemd, Kubernetes, `timeout`) and 129 hung up (SIGHUP), all three stopped the same
+orderly way (README, "Exit codes").
 
 Nothing heavy is imported at module level: `vidcolor --help`, `--version` and option errors answer
 without loading torch, PyAV, OpenCV or PySceneDetect.
