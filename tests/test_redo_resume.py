@@ -2,6 +2,7 @@
 (a new user's test, 2026-11-28)."""
 import fractions
 import json
+import logging
 
 import numpy as np
 from PIL import Image
@@ -125,3 +126,58 @@ def test_a_film_stopped_and_resumed_with_another_segment_length_keeps_its_finish
     r = invoke(src, "-o", dst, "--weights", weights_file, "--segment-seconds", 3, "--report", tmp_path / "run.jsonl")
     row = json.loads((tmp_path / "run.jsonl").read_text().splitlines()[0])
     assert r.exit_code == 0 and row["frames_resumed"] == 20 and row["frames"] == 40, (r.stderr, row)
+
+
+def test_a_run_that_redoes_finished_outputs_for_other_settings_says_how_many_and_why_before_the_work(tmp_path, weights_file, monkeypatch,
+                                                                                                 caplog):
+    """The first run after a release that renders otherwise redoes every finished output (hours for an archive of
+    50,000 scans), and it started without a word; its dry run called each "would colorize" (an archivist's test).
+    Now one line (a warning, which the CLI prints first), before the first photo, counts them and names what
+    differs; the dry run says it per photo and in its summary. An output edited since is kept (its own line), and a
+    -y run, which redoes everything, says nothing."""
+    import vidcolor.colorizer as colorizer
+
+    def said():
+        lines = [r.getMessage() for r in caplog.records if "made with other settings" in r.getMessage()]
+        caplog.clear()
+        return lines
+
+    for i in range(3):
+        write_image(tmp_path / "scans" / f"img{i}.png", h=30 + i, w=40, seed=i)
+    common = (tmp_path / "scans", "-o", tmp_path / "out", "--weights", weights_file)
+    monkeypatch.setattr(colorizer, "RENDER_VERSION", 2)
+    assert invoke(*common).exit_code == 0
+    monkeypatch.undo()
+    _retouch(tmp_path / "out" / "img2.png")
+    caplog.set_level(logging.WARNING, logger="vidcolor")
+    line = f"vidcolor: 2 finished outputs in {tmp_path / 'out'} were made with other settings"
+    r = invoke(*common, "--dry-run")
+    assert said() == [f"{line} (another vidcolor rendering (2, now 3)) and would be redone"]
+    assert r.stderr.count("would do") == 2 and "made with other settings (another vidcolor rendering (2, now 3)): would colorize" in r.stderr
+    assert "dry run: 2 to do (2 of them finished outputs made with other settings, redone), 0 skipped, 1 would fail" in r.stderr, r.stderr
+    r = invoke(*common, "--strength", "1.5")
+    assert r.exit_code == 1, r.stderr  # the retouched output is refused
+    assert said() == [f"{line} (another --strength (1, now 1.5), another vidcolor rendering (2, now 3)) and will be redone; "
+                      "Ctrl-C now to keep them"]
+    assert r.stderr.count("done ") == 2  # the same outputs redone as without the line
+    r = invoke(*common, "--strength", "1.5")  # finished with these settings: no line
+    assert r.exit_code == 1 and "already done" in r.stderr and said() == [], r.stderr
+    r = invoke(*common, "-y")
+    assert r.exit_code == 0 and r.stderr.count("done ") == 3 and said() == [], r.stderr
+
+
+def test_what_differs_between_two_resume_keys_is_named_as_a_user_set_it():
+    """The words of that line, from the keys alone: each part a journal keeps, a key from before the rendering had a
+    version (1), the input's own format, and a film's smoothing; --segment-seconds, in keys of 2026-11-27, is none."""
+    from vidcolor.options import key_differences
+
+    key = "effnet_unet:0123456789abcdef:ws256:t0.380:b0.000:bilinear:r3|fmt=None"
+    assert key_differences(key, key) == [] and key_differences(key.replace("|fmt", "|seg10|fmt"), key) == []
+    assert key_differences(key.replace(":r3", ""), key) == ["another vidcolor rendering (1, now 3)"]
+    assert key_differences(key.replace("0123", "9999").replace("ws256", "ws512"), key.replace(":r3", ":r3:s0.500")) == [
+        "other weights", "another --strength (1, now 0.5)", "another --work-size (512, now 256)"]
+    assert key_differences(key, key.replace("None", ".jpg") + "|hints=ab12") == ["another --format (the input's, now .jpg)", "other hints"]
+    film = key.replace("|fmt=None", "|temporal=ema:0.5:v3|libx264:yuv420p:1/25:crf=18,preset=medium")
+    assert key_differences(film, film.replace("ema", "none")) == ["another temporal smoothing (ema:0.5:v3, now none:0.5:v3)"]
+    assert key_differences(film, film.replace("crf=18", "crf=23")) == [
+        "another video encoding (libx264:yuv420p:1/25:crf=18,preset=medium, now libx264:yuv420p:1/25:crf=23,preset=medium)"]

@@ -173,6 +173,25 @@ class Journal:
         # output was deleted was read to be found unchanged, journaled as done again, then read and colorized)
         return e if self.same_input(e, src) else None
 
+    def made_otherwise(self, src: Path, key: str, target: Path) -> str | None:
+        """The key `target` was finished with, where a run with `key` redoes it for that alone: its input here and
+        unchanged (size and mtime), and the output as vidcolor wrote it (`changed_since_written`, which the run asks
+        of such an output in any case). The run's line that names what it will redo (`vidcolor.folder.say_redone`)
+        counts these. An input moved or touched since is not counted: telling it would read it, which a run that
+        redoes it does not."""
+        e = self.last(target)
+        if e is None or e["status"] not in ("done", "colour") or same_key(e.get("key"), key):
+            return None
+        out = self.root / e["copy"] if e.get("copy") else target
+        if (e["status"] == "done" or e.get("copy")) and (not out.is_file() or self.emptied(out) or self.changed_since_written(out)):
+            return None  # gone, emptied or edited: what the run says of it is another line
+        try:
+            if e.get("input") != str(_normal(src)) or e.get("input_stat") != input_key(src):
+                return None
+        except OSError:
+            return None
+        return e.get("key")
+
     def _written_whole(self, output: Path) -> bool:
         """Whether `output` is there, and not `emptied`; an emptied one is said once (a warning), as it is redone."""
         if not output.is_file():

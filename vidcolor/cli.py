@@ -366,9 +366,11 @@ def _unmake(made: Path) -> None:
 def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: FolderOptions, rep, report: Path | None,
          hints: Path | None, ray_opts, run, planned) -> int:
     from vidcolor.api import colorize, default_output
+    from vidcolor.folder import MADE_OTHERWISE
     from vidcolor.io.formats import is_image_path
 
     unopened = []  # a dry run's photos to do: it does not read them (vidcolor.folder._dry_run_photo)
+    redone = []  # of them, finished outputs made with other settings
     t0 = time.time()
 
     def done(res: Result) -> None:
@@ -376,6 +378,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         rep.result(res)
         if res.status == "planned" and is_image_path(res.input):
             unopened.append(res.input)
+            if (res.note or "").startswith(MADE_OTHERWISE):
+                redone.append(res.input)
 
     try:
         colorize(src, dst, **load, hints=hints, video=video, folder=folder, ray=ray_opts, on_result=done, progress=rep,
@@ -420,7 +424,8 @@ def _run(src: Path, dst: Path | None, load: dict, video: VideoOptions, folder: F
         return EXIT_STORAGE
     if folder.dry_run:
         planned = summary["total"] - summary["done"] - summary["skipped"] - summary["failed"]
-        rep.line(f"dry run: {planned} to do, {summary['skipped']} skipped, {summary['failed']} would fail of {summary['total']} "
+        rep.line(f"dry run: {planned} to do" + (f" ({len(redone):,} of them finished outputs {MADE_OTHERWISE}, redone)" if redone else "")
+                 + f", {summary['skipped']} skipped, {summary['failed']} would fail of {summary['total']} "
                  f"input{'s' * (summary['total'] != 1)} into {dst or default_output(src, folder.fmt_ext)}"
                  + (f"; --report {report} not written" if report else "")
                  + (f"; photos are not opened, so {'one' if len(unopened) == 1 else 'some'} to do may still be "

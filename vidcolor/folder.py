@@ -7,6 +7,7 @@ already in colour is copied unchanged, so the output tree is complete.
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import shutil
 import threading
@@ -24,12 +25,14 @@ from vidcolor.io.images import ImageData, lost_in, read_image, write_image
 from vidcolor.io.paths import (check_folder_output, check_output, durable_replace, input_problem, ensure_writable_dir, make_folders,
                                planned_outputs, stale_temporaries, temp_output_path)
 from vidcolor.io.prefetch import BackgroundWorker, prefetch
-from vidcolor.options import FolderOptions, Result, VideoOptions, run_options
+from vidcolor.options import FolderOptions, Result, VideoOptions, key_differences, run_options
 from vidcolor.pipeline import batched, colorize_video
 from vidcolor.tone import ColourScores, colour_photo_score
 from vidcolor.video_hints import check_video_hints
 
 OnResult = Callable[[Result], None]
+log = logging.getLogger("vidcolor")
+MADE_OTHERWISE = "made with other settings"  # a dry run's note on a finished output it would redo (the CLI counts them)
 
 
 def image_key(colorizer: Colorizer, opts: FolderOptions, hints: Hints | None = None) -> str:
@@ -219,6 +222,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     if opts.dry_run:  # what the run below would do, from the journals and the files' sizes; nothing is created
         say_left_out()
         journal = Journal(dst)
+        say_redone(journal, [(p, t, key_of(p)) for p, t in pairs], dst, opts)
         for p, t in pairs:
             h = photo_hints[p]  # a point outside the photo, from its header alone ("would colorize with hints" before)
             if isinstance(h, Hints) and (size := displayed_size(p)) and (misfit := sidecar_misfit(h, p, size[::-1])):
@@ -236,6 +240,7 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
         say_left_out()  # inside the lock: a run locked out reports nothing (a --report it wrote to had been emptied)
         remove_stale_temporaries(dst)
         journal = Journal(dst, remember=True)
+        say_redone(journal, [(p, t, key_of(p)) for p, t in pairs], dst, opts)
         todo = []
         for p, t in pairs:
             h = photo_hints[p]
@@ -252,6 +257,30 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
             with finished_emitted(emit):  # a film journaled as done when the run was stopped is reported as done
                 emit(_folder_video(p, t, colorizer, video, video_progress and (lambda p=p, i=i: video_progress(p, i)), run_video))
     return results
+
+
+def say_redone(journal: Journal, pairs: list[tuple[Path, Path, str]], dst: Path, opts: FolderOptions) -> None:
+    """One line, before the work, where finished outputs are to be redone because the run's settings are not those
+    they were made with (`pairs`: input, output, this run's key): how many, and what differs. A release that
+    renders otherwise redoes a whole archive once (hours of a nightly run), and it had started without a word (an
+    archivist's test). An edited hints file, which redoes its own photo as asked, is not counted; nor is any
+    output under --overwrite, which redoes everything as asked."""
+    if opts.overwrite:
+        return
+    made, why = 0, collections.Counter()
+    for p, t, key in pairs:
+        if (was := journal.made_otherwise(p, key, t)) is None:
+            continue
+        differs = [d for d in key_differences(was, key) if d != "other hints"]
+        if differs:
+            made += 1
+            why.update(differs)
+    if made:
+        what = ", ".join(d for d, _ in why.most_common(4)) + (", ..." if len(why) > 4 else "")
+        were = "were" if made != 1 else "was"
+        log.warning(f"vidcolor: {made:,} finished output{'s' * (made != 1)} in {dst} {were} {MADE_OTHERWISE} "
+                    f"({what}) and {'would' if opts.dry_run else 'will'} be redone"
+                    + ("" if opts.dry_run else f"; Ctrl-C now to keep {'them' if made != 1 else 'it'}"))
 
 
 def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hints | None | VidcolorError,
@@ -279,6 +308,8 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
         why = str(last.get("note") or "").removeprefix(f"{src}: ")
         return Result(src, dst, "planned", note=f"would try again; it failed last time ({why})" if why else "would try again")
     what = "would colorize" + (" with hints" if hints else "")
+    if (was := journal.made_otherwise(src, key, dst)) and (differs := [d for d in key_differences(was, key) if d != "other hints"]):
+        what = f"{MADE_OTHERWISE} ({', '.join(differs)}): {what}"
     return Result(src, dst, "planned", note=what if opts.force else f"{what} or skip as already in colour")
 
 

@@ -188,3 +188,55 @@ def same_key(recorded: str | None, key: str) -> bool:
     if recorded is None or recorded == key:
         return recorded is not None
     return _TEMPORAL_ENUM_IN_KEY.sub("|temporal=", _SEGMENT_SECONDS_IN_KEY.sub("", recorded)) == key
+
+
+# The parts of a resume key (Colorizer.model_id, then "|name=value" parts: the format, hints, a video's smoothing and
+# encoding), named as a user set them; what the journal cannot tell apart (an unknown field) is "other settings".
+_MODEL_ID_PARTS = ((re.compile(r"ws(\d+)"), "--work-size"), (re.compile(r"[tbc][0-9.-]+"), "the weights' decoding settings"),
+                   (re.compile(r"r(\d+)"), "vidcolor rendering"), (re.compile(r"s([0-9.]+)"), "--strength"),
+                   (re.compile(r"flip"), "mirror averaging (Colorizer.flip)"), (re.compile(r"bilinear|guided|[a-z_]+"), "upsampler"))
+_KEY_PART_NAMES = {"fmt": "--format", "hints": "hints", "temporal": "temporal smoothing"}
+
+
+def _key_parts(key: str) -> dict[str, str]:
+    """A key's parts by what a user would call them: {"weights": "effnet_unet:0123...", "--strength": "1.500", ...};
+    the values of a part with several settings (the decoding's temperature, blend, confidence) joined."""
+    head, *rest = _TEMPORAL_ENUM_IN_KEY.sub("|temporal=", _SEGMENT_SECONDS_IN_KEY.sub("", key)).split("|")
+    fields = head.split(":")
+    parts = {"weights": ":".join(fields[:2]), "--strength": "1", "mirror averaging (Colorizer.flip)": "off"}  # absent: the defaults
+    for f in fields[2:]:
+        for pattern, name in _MODEL_ID_PARTS:
+            if m := pattern.fullmatch(f):
+                value = m.group(1) if m.groups() else f
+                value = f"{float(value):g}" if name == "--strength" else value  # "s1.500" and the default's absence: 1.5, 1
+                parts[name] = f"{parts[name]}:{value}" if name in parts and name not in ("--strength", "mirror averaging (Colorizer.flip)") else value
+                break
+    for part in rest:
+        name, _, value = part.partition("=")
+        if name in _KEY_PART_NAMES:
+            parts[_KEY_PART_NAMES[name]] = value
+        else:  # a film's encoding ("libx264:yuv420p:1/25:crf=18,preset=medium")
+            parts["video encoding"] = part
+    return parts
+
+
+def key_differences(recorded: str, key: str) -> list[str]:
+    """What differs between a recorded key and `key`, in words ("another vidcolor rendering (2, now 3)", "another
+    --strength (1, now 1.5)"), for the line that says how many finished outputs a run redoes, and why. Empty where
+    the keys are the same (`same_key`)."""
+    if same_key(recorded, key):
+        return []
+    was, now = _key_parts(recorded), _key_parts(key)
+    if "vidcolor rendering" not in was:  # keys written before the rendering had a version (2026-11-28): 1
+        was["vidcolor rendering"] = "1"
+    for parts in (was, now):
+        if parts.get("--format") == "None":
+            parts["--format"] = "the input's"
+    said = []
+    for name in dict.fromkeys([*now, *was]):
+        if was.get(name) != now.get(name):
+            if name in ("weights", "the weights' decoding settings", "hints"):
+                said.append(f"other {name}" if name != "the weights' decoding settings" else "other decoding settings")
+            else:
+                said.append(f"another {name} ({was.get(name, 'none')}, now {now.get(name, 'none')})")
+    return said or ["other settings"]
