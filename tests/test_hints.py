@@ -423,21 +423,28 @@ def test_a_bad_hints_file_is_refused_without_loading_torch(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
-def test_valid_video_hints_that_do_not_fit_the_video_are_refused_without_loading_torch(tmp_path):
-    """A keyframe past the end took 5.5 s and 300 MB to refuse, torch loading to convert one colour
-    (new-user test, 2026-11-27)."""
+def refused_without_torch(cwd, *args: str):
+    """`vidcolor ARGS` run in `cwd`, in a process of its own, asserted to end with exit 2 (a refusal) before torch
+    was imported; its CompletedProcess, for the refusal's words in stderr."""
     import subprocess
     import sys
 
+    code = (f"import runpy, sys\nsys.argv = ['vidcolor', *{list(args)!r}]\n"
+            "try:\n    runpy.run_module('vidcolor', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "assert code == 2, code\nassert 'torch' not in sys.modules, 'torch was imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_valid_video_hints_that_do_not_fit_the_video_are_refused_without_loading_torch(tmp_path):
+    """A keyframe past the end took 5.5 s and 300 MB to refuse, torch loading to convert one colour
+    (new-user test, 2026-11-27)."""
     from tests.media import write_video
 
     write_video(tmp_path / "v.mp4", frames=6)
     (tmp_path / "h.json").write_text('{"frames": {"100": {"points": [{"x": 1, "y": 1, "color": "#00ff00"}]}}}')
-    code = ("import runpy, sys\nsys.argv = ['vidcolor', 'v.mp4', '-o', 'o.mp4', '--hints', 'h.json']\n"
-            "try:\n    runpy.run_module('vidcolor', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
-            "assert code == 2, code\nassert 'torch' not in sys.modules, 'torch was imported'\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    r = refused_without_torch(tmp_path, "v.mp4", "-o", "o.mp4", "--hints", "h.json")
     assert "frame 100 is beyond the end of v.mp4" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "o.mp4").exists()
 
@@ -445,18 +452,11 @@ def test_valid_video_hints_that_do_not_fit_the_video_are_refused_without_loading
 def test_a_photo_hint_outside_the_photo_is_refused_without_loading_torch(tmp_path):
     """The photo's counterpart of the test above: a point outside the photo was found only after its colour had
     been converted, which imports torch (3.4 s to the refusal on the 2-core host, against 0.5 s for a bad file)."""
-    import subprocess
-    import sys
-
     from tests.media import write_image
 
     write_image(tmp_path / "p.png", 48, 64)
     (tmp_path / "h.json").write_text('{"points": [{"x": 5, "y": 5, "color": "#00ff00"}, {"x": 500, "y": 1, "color": "#ff0000"}]}')
-    code = ("import runpy, sys\nsys.argv = ['vidcolor', 'p.png', '-o', 'o.png', '--hints', 'h.json']\n"
-            "try:\n    runpy.run_module('vidcolor', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
-            "assert code == 2, code\nassert 'torch' not in sys.modules, 'torch was imported'\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    r = refused_without_torch(tmp_path, "p.png", "-o", "o.png", "--hints", "h.json")
     assert r.stderr.strip().splitlines() == ["vidcolor: error: h.json: points[1] at (500, 1) is outside the 64x48 image"], r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.json", "p.png"]
 
