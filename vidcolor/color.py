@@ -103,16 +103,18 @@ def _lab_planes_to_srgb(l: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.nda
     return out
 
 
+def _cie_finv(f):
+    """CIE 1976's inverse of f (X / Xn, Y / Yn or Z / Zn from f), on a torch tensor or a NumPy array at its dtype."""
+    where = torch.where if isinstance(f, torch.Tensor) else np.where
+    return where(f > _F_KNEE, f * f * f, (3 * _F_KNEE * _F_KNEE) * (f - 4.0 / 29.0))
+
+
 def _lab_to_srgb(lab: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) CIELAB -> sRGB in [0, 1], the formulas of `_lab_planes_to_srgb` in torch at lab's dtype
     (float64 where a 16-bit output's values are made on a GPU)."""
     l, a, b = lab.unbind(1)
     fy = (l + 16.0) / 116.0
-
-    def finv(f: torch.Tensor) -> torch.Tensor:
-        return torch.where(f > _F_KNEE, f * f * f, (3 * _F_KNEE ** 2) * (f - 4.0 / 29.0))
-
-    xyz = (finv(fy + a / 500.0), finv(fy), finv(fy - b / 200.0))
+    xyz = (_cie_finv(fy + a / 500.0), _cie_finv(fy), _cie_finv(fy - b / 200.0))
     lin = torch.stack([sum(float(m) * c for m, c in zip(row, xyz)) for row in _LAB_TO_LINEAR_RGB], 1)
     enc = torch.where(lin > _SRGB_KNEE, 1.055 * lin.clamp_min(_SRGB_KNEE).pow(1 / 2.4) - 0.055, 12.92 * lin)
     return enc.clamp_(0.0, 1.0)
@@ -157,14 +159,8 @@ def _rgb_inside(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tens
     `_lab_to_linear_rgb`, written out for the few ops a bisection step can afford. Torch tensors or NumPy arrays
     (the CPU renderers': a frame's few pixels near the boundary, where torch's per-op cost made the fit's ten
     steps about 2.5 ms of each frame of the 1952 film; the constants are Python floats, so NumPy keeps float32)."""
-    where = torch.where if isinstance(l, torch.Tensor) else np.where
     fy = (l + 16.0) / 116.0
-    d = 6.0 / 29.0
-
-    def finv(f):
-        return where(f > d, f * f * f, (3 * d * d) * (f - 4.0 / 29.0))
-
-    x, y, z = finv(fy + a / 500.0) * float(_D65[0]), finv(fy), finv(fy - b / 200.0) * float(_D65[2])
+    x, y, z = _cie_finv(fy + a / 500.0) * float(_D65[0]), _cie_finv(fy), _cie_finv(fy - b / 200.0) * float(_D65[2])
     ok = None
     for row in _XYZ_TO_LINEAR_RGB:
         c = float(row[0]) * x + float(row[1]) * y + float(row[2]) * z
@@ -235,6 +231,12 @@ def _gamut_chroma() -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([least, least[:, :1]], axis=1))
 
 
+@functools.cache
+def _gamut_chroma_on(device: torch.device) -> torch.Tensor:
+    """`_gamut_chroma` as a tensor on `device`, made once: `fit_chroma` had copied it to the GPU at every strip."""
+    return torch.from_numpy(_gamut_chroma()).to(device)
+
+
 def _fit_tested(l, a, b):
     """1-D float32 L*, a*, b* (torch tensors or NumPy arrays) -> a*, b* with those outside sRGB scaled towards gray
     as little as brings them inside."""
@@ -254,7 +256,7 @@ def fit_chroma(l: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
     vivid colour on a bright or dark pixel changed its lightness: at --strength 3, 22% of
     `examples/rocket_bw.jpg`'s pixels came out more than 2 L* units off, up to 18; at strength 1, up to 4.4
     here and there. Only pixels near or beyond the boundary `_gamut_chroma` tabulates are tested."""
-    table = torch.from_numpy(_gamut_chroma()).to(l.device)
+    table = _gamut_chroma_on(l.device)
     x = l.float().clamp(0.0, 100.0) * (1.0 / GAMUT_L_STEP)
     y = torch.atan2(b.float(), a.float()).remainder_(2 * torch.pi) * (GAMUT_HUES / (2 * torch.pi))
     x0, y0 = x.long().clamp_(max=table.shape[0] - 2), y.long().clamp_(max=GAMUT_HUES - 1)
