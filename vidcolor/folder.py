@@ -259,6 +259,15 @@ def colorize_folder(src: str | os.PathLike, dst: str | os.PathLike, colorizer: C
     return results
 
 
+def redone_because(journal: Journal, src: Path, key: str, dst: Path) -> list[str]:
+    """What differs, in words (`key_differences`), between `key` and the settings `dst` was finished with, where a run
+    with `key` redoes it for that alone (`Journal.made_otherwise`); empty otherwise. An edited hints file is left out:
+    it redoes its own photo, as asked."""
+    if (was := journal.made_otherwise(src, key, dst)) is None:
+        return []
+    return [d for d in key_differences(was, key) if d != "other hints"]
+
+
 def say_redone(journal: Journal, pairs: list[tuple[Path, Path, str]], dst: Path, opts: FolderOptions) -> None:
     """One line, before the work, where finished outputs are to be redone because the run's settings are not those
     they were made with (`pairs`: input, output, this run's key): how many, and what differs. A release that
@@ -269,10 +278,7 @@ def say_redone(journal: Journal, pairs: list[tuple[Path, Path, str]], dst: Path,
         return
     made, why = 0, collections.Counter()
     for p, t, key in pairs:
-        if (was := journal.made_otherwise(p, key, t)) is None:
-            continue
-        differs = [d for d in key_differences(was, key) if d != "other hints"]
-        if differs:
+        if differs := redone_because(journal, p, key, t):
             made += 1
             why.update(differs)
     if made:
@@ -308,7 +314,7 @@ def _dry_run_photo(journal: Journal, src: Path, dst: Path, key: str, hints: Hint
         why = str(last.get("note") or "").removeprefix(f"{src}: ")
         return Result(src, dst, "planned", note=f"would try again; it failed last time ({why})" if why else "would try again")
     what = "would colorize" + (" with hints" if hints else "")
-    if (was := journal.made_otherwise(src, key, dst)) and (differs := [d for d in key_differences(was, key) if d != "other hints"]):
+    if differs := redone_because(journal, src, key, dst):
         what = f"{MADE_OTHERWISE} ({', '.join(differs)}): {what}"
     return Result(src, dst, "planned", note=what if opts.force else f"{what} or skip as already in colour")
 
